@@ -1,0 +1,68 @@
+//! Typed errors of the library. Every message says what was wrong and what to do.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "no GPU adapter found by wgpu{backends}.\n\
+         To get one: install your GPU's Vulkan/Metal/DX12 driver, or on Linux without a GPU \
+         Mesa's software Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`, \
+         Fedora: `dnf install mesa-vulkan-drivers`). `ebmscope info` lists what wgpu sees."
+    )]
+    NoAdapter { backends: String },
+
+    #[error(
+        "no GPU adapter matches `{wanted}`; wgpu sees: {available}.\n\
+         Pass part of one of these names to --adapter (or EBMSCOPE_ADAPTER), or leave it unset."
+    )]
+    AdapterNotFound { wanted: String, available: String },
+
+    #[error(
+        "unknown backend `{0}`: use one of vulkan, metal, dx12, gl (or leave --backend unset)"
+    )]
+    UnknownBackend(String),
+
+    #[error("adapter `{adapter}` cannot run ebmscope's compute shaders: {reason}")]
+    AdapterUnsuitable { adapter: String, reason: String },
+
+    #[error("could not open a device on adapter `{adapter}`: {reason}")]
+    Device { adapter: String, reason: String },
+
+    #[error("shader `{shader}` failed to compile on this adapter: {reason}")]
+    Shader { shader: String, reason: String },
+
+    #[error("GPU readback failed: {0}")]
+    Readback(String),
+
+    #[error("{0}")]
+    Shape(String),
+
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::File {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

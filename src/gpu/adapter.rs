@@ -1,0 +1,140 @@
+use crate::{Error, Result};
+
+/// Which adapter to open: by (part of) its name and/or by backend. Unset
+/// fields fall back to the environment (`EBMSCOPE_ADAPTER`,
+/// `EBMSCOPE_BACKEND`), then to the best adapter: discrete GPU, integrated,
+/// virtual, then CPU.
+#[derive(Clone, Debug, Default)]
+pub struct AdapterChoice {
+    pub name: Option<String>,
+    pub backend: Option<String>,
+}
+
+/// What `ebmscope info` prints for one adapter.
+pub struct AdapterReport {
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub suitable: Result<()>,
+}
+
+fn parse_backend(name: &str) -> Result<wgpu::Backends> {
+    match name.to_ascii_lowercase().as_str() {
+        "vulkan" | "vk" => Ok(wgpu::Backends::VULKAN),
+        "metal" | "mtl" => Ok(wgpu::Backends::METAL),
+        "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),
+        "gl" | "gles" | "opengl" => Ok(wgpu::Backends::GL),
+        other => Err(Error::UnknownBackend(other.to_string())),
+    }
+}
+
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+fn env_nonempty(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl AdapterChoice {
+    fn resolved(&self) -> (Option<String>, Option<String>) {
+        (
+            self.name.clone().or_else(|| env_nonempty("EBMSCOPE_ADAPTER")),
+            self.backend.clone().or_else(|| env_nonempty("EBMSCOPE_BACKEND")),
+        )
+    }
+
+    fn backends(&self) -> Result<wgpu::Backends> {
+        match self.resolved().1 {
+            Some(b) => parse_backend(&b),
+            None => Ok(wgpu::Backends::all()),
+        }
+    }
+
+    /// The adapter to use, or an error saying how to get one.
+    pub(crate) fn select(&self) -> Result<wgpu::Adapter> {
+        let (name, backend) = self.resolved();
+        let backends = self.backends()?;
+        let mut adapters = enumerate(backends);
+        if adapters.is_empty() {
+            return Err(Error::NoAdapter {
+                backends: backend.map(|b| format!(" for backend {b}")).unwrap_or_default(),
+            });
+        }
+        if let Some(wanted) = &name {
+            let available = adapters
+                .iter()
+                .map(|a| format!("`{}` ({:?})", a.get_info().name, a.get_info().backend))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let needle = wanted.to_lowercase();
+            adapters.retain(|a| a.get_info().name.to_lowercase().contains(&needle));
+            if adapters.is_empty() {
+                return Err(Error::AdapterNotFound {
+                    wanted: wanted.clone(),
+                    available,
+                });
+            }
+        }
+        // Prefer hardware, then an adapter that can run our kernels, then Vulkan
+        // over GL (same device seen twice).
+        adapters.sort_by_key(|a| {
+            let info = a.get_info();
+            (
+                check_suitable(&info, &a.limits()).is_err(),
+                rank(info.device_type),
+                info.backend != wgpu::Backend::Vulkan,
+            )
+        });
+        Ok(adapters.remove(0))
+    }
+}
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle().with_env();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    pollster::block_on(instance(backends).enumerate_adapters(backends))
+}
+
+/// Every adapter wgpu sees, with the limits ebmscope relies on.
+pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<AdapterReport>> {
+    let mut out: Vec<_> = enumerate(choice.backends()?)
+        .into_iter()
+        .map(|a| {
+            let info = a.get_info();
+            let limits = a.limits();
+            let suitable = check_suitable(&info, &limits);
+            AdapterReport { info, limits, suitable }
+        })
+        .collect();
+    out.sort_by_key(|r| rank(r.info.device_type));
+    Ok(out)
+}
+
+/// Refuse adapters that cannot run the kernels (e.g. GL without compute).
+pub(crate) fn check_suitable(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Result<()> {
+    let needs = [
+        ("max_storage_buffers_per_shader_stage", limits.max_storage_buffers_per_shader_stage, 6),
+        ("max_compute_invocations_per_workgroup", limits.max_compute_invocations_per_workgroup, super::WORKGROUP_SIZE),
+        ("max_compute_workgroup_size_x", limits.max_compute_workgroup_size_x, super::WORKGROUP_SIZE),
+        ("max_compute_workgroups_per_dimension", limits.max_compute_workgroups_per_dimension, 1),
+    ];
+    for (name, have, need) in needs {
+        if have < need {
+            return Err(Error::AdapterUnsuitable {
+                adapter: info.name.clone(),
+                reason: format!("{name} is {have}, ebmscope needs at least {need}; choose another adapter or backend"),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Device acquisition, the pipeline cache, buffer helpers and readback.
+//!
+//! A [`Gpu`] is created once and passed by reference to everything that
+//! records GPU work, so tests and the window can inject their own.
+
+mod adapter;
+
+pub use adapter::{AdapterChoice, AdapterReport, list_adapters};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use wgpu::util::DeviceExt;
+
+use crate::kernels::Shader;
+use crate::{Error, Result};
+
+/// Invocations per workgroup of every 1-D kernel (`@workgroup_size(64)` in shaders/).
+pub const WORKGROUP_SIZE: u32 = 64;
+
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    /// Largest workgroup count per dispatch dimension; lowered in tests to
+    /// exercise the 2-D split of large dispatches.
+    max_groups_per_dim: u32,
+    pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
+}
+
+impl Gpu {
+    /// Open a device on the adapter `choice` selects (see [`AdapterChoice`]).
+    pub fn new(choice: &AdapterChoice) -> Result<Self> {
+        let adapter = choice.select()?;
+        let info = adapter.get_info();
+        // Ask for everything the adapter offers: wgpu's defaults are smaller
+        // than most adapters allow, and on GL they can leave compute unusable.
+        let limits = adapter.limits();
+        adapter::check_suitable(&info, &limits)?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("ebmscope"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Device {
+            adapter: info.name.clone(),
+            reason: e.to_string(),
+        })?;
+        if info.device_type == wgpu::DeviceType::Cpu {
+            warn_cpu_adapter_once(&info);
+        }
+        Ok(Gpu {
+            device,
+            queue,
+            max_groups_per_dim: limits.max_compute_workgroups_per_dimension,
+            info,
+            limits,
+            pipelines: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// One line naming the adapter, for logs and reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?}, driver {} {})",
+            self.info.name, self.info.backend, self.info.device_type, self.info.driver, self.info.driver_info
+        )
+    }
+
+    pub fn is_cpu_adapter(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Lower the per-dimension workgroup limit (for tests of the 2-D dispatch split).
+    pub fn limit_groups_per_dim(&mut self, n: u32) {
+        self.max_groups_per_dim = n.clamp(1, self.limits.max_compute_workgroups_per_dimension);
+    }
+
+    /// The compute pipeline of `shader`, compiled once per device and cached by name.
+    pub fn pipeline(&self, shader: &Shader) -> Result<Arc<wgpu::ComputePipeline>> {
+        let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.get(shader.name) {
+            return Ok(p.clone());
+        }
+        // Uncaptured wgpu errors panic; a scope turns a driver's refusal into an error.
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(shader.name),
+            source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(shader.name),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(Error::Shader {
+                shader: shader.name.to_string(),
+                reason: err.to_string(),
+            });
+        }
+        let pipeline = Arc::new(pipeline);
+        cache.insert(shader.name, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// A storage buffer of `len` f32 (at least one, as wgpu refuses empty bindings), zeroed.
+    pub fn storage_buffer(&self, label: &str, len: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (len.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// A uniform buffer holding `value`.
+    pub fn uniform_buffer<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::bytes_of(value),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+
+    /// A bind group with `buffers` bound in order to bindings 0, 1, 2, … of group 0.
+    pub fn bind_group(&self, label: &str, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<_> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
+    /// Workgroup counts (x, y) covering `invocations` 1-D invocations.
+    /// Shaders rebuild the flat index as gid.x + gid.y · (groups_x · 64).
+    pub fn dispatch_size(&self, invocations: usize) -> (u32, u32) {
+        let groups = invocations.div_ceil(WORKGROUP_SIZE as usize).max(1) as u64;
+        let max = u64::from(self.max_groups_per_dim);
+        let x = groups.min(max);
+        (x as u32, groups.div_ceil(x) as u32)
+    }
+
+    /// Record one 1-D kernel launch over `invocations` items.
+    pub fn dispatch(&self, pass: &mut wgpu::ComputePass, pipeline: &wgpu::ComputePipeline, bind_group: &wgpu::BindGroup, invocations: usize) {
+        let (x, y) = self.dispatch_size(invocations);
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(x, y, 1);
+    }
+
+    pub fn write_f32(&self, buffer: &wgpu::Buffer, offset_floats: usize, data: &[f32]) {
+        self.queue.write_buffer(buffer, (offset_floats * 4) as u64, bytemuck::cast_slice(data));
+    }
+
+    /// Copy `len` f32 from `buffer` back to the CPU (blocking). For tests,
+    /// files and views only: never inside a training or sampling step.
+    pub fn read_f32(&self, buffer: &wgpu::Buffer, offset_floats: usize, len: usize) -> Result<Vec<f32>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let size = (len * 4) as u64;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback staging"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("readback"),
+        });
+        encoder.copy_buffer_to_buffer(buffer, (offset_floats * 4) as u64, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| Error::Readback(e.to_string()))?
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        let view = staging.get_mapped_range(..).map_err(|e| Error::Readback(e.to_string()))?;
+        let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Submit `record`ed compute work in one command buffer.
+    pub fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass)) {
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: None,
+            });
+            record(&mut pass);
+        }
+        self.queue.submit([encoder.finish()]);
+    }
+}
+
+fn warn_cpu_adapter_once(info: &wgpu::AdapterInfo) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        eprintln!(
+            "warning: using `{}`, a CPU (software) adapter: results are correct but slow. \
+             Install your GPU's driver for real speed; `ebmscope info` lists adapters.",
+            info.name
+        );
+    });
+}

@@ -1,0 +1,8 @@
+//! Files: parameters and tensors in safetensors, interchangeable with PyTorch
+//! (`safetensors.torch.save_file(model.state_dict(), …)` and `load_file`).
+
+mod tensors;
+mod weights;
+
+pub use tensors::{Tensor, read_tensor, write_atomically, write_tensors};
+pub use weights::{load_params, save_params};

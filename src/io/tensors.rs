@@ -1,0 +1,118 @@
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::{Error, Result};
+
+/// A named f32 tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// Write `bytes` to `path` through a temporary file in the same folder and a
+/// rename, so a crash never leaves a half-written file in place of a good one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| Error::file(path, "not a file path"))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// Save tensors as one safetensors file (f32, little-endian), atomically.
+pub fn write_tensors(path: &Path, tensors: &[Tensor]) -> Result<()> {
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| bytemuck::cast_slice(&t.data).to_vec()).collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|(t, b)| {
+            TensorView::new(Dtype::F32, t.shape.clone(), b)
+                .map(|v| (t.name.clone(), v))
+                .map_err(|e| Error::file(path, format!("tensor `{}`: {e}", t.name)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let data = safetensors::serialize(views, None).map_err(|e| Error::file(path, e.to_string()))?;
+    write_atomically(path, &data)
+}
+
+/// Decode one tensor view to f32 (from F32, F64, F16 or BF16).
+pub(crate) fn to_f32(path: &Path, name: &str, view: &TensorView) -> Result<Vec<f32>> {
+    let data = view.data();
+    let out = match view.dtype() {
+        Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32)
+            .collect(),
+        Dtype::BF16 => data.chunks_exact(2).map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16)).collect(),
+        Dtype::F16 => data.chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
+        other => {
+            return Err(Error::file(
+                path,
+                format!("tensor `{name}` has dtype {other:?}; ebmscope reads floating-point tensors (F32, F64, F16, BF16): convert it with .float()"),
+            ));
+        }
+    };
+    Ok(out)
+}
+
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let frac = f32::from(h & 0x3ff);
+    match exp {
+        0 => sign * frac * 2f32.powi(-24),
+        31 if frac == 0.0 => sign * f32::INFINITY,
+        31 => f32::NAN,
+        e => sign * (1.0 + frac / 1024.0) * 2f32.powi(e - 15),
+    }
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
+    SafeTensors::deserialize(bytes).map_err(|e| Error::file(path, format!("not a valid safetensors file ({e})")))
+}
+
+/// Read tensor `name` from a safetensors file as f32.
+pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
+    let bytes = read_file(path)?;
+    let st = parse(path, &bytes)?;
+    let view = st.tensor(name).map_err(|_| {
+        let mut names = st.names();
+        names.sort();
+        Error::file(path, format!("has no tensor `{name}` (it holds: {})", names.join(", ")))
+    })?;
+    Ok(Tensor {
+        name: name.to_string(),
+        shape: view.shape().to_vec(),
+        data: to_f32(path, name, &view)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f16_to_f32;
+
+    #[test]
+    fn f16_decodes_known_values() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+    }
+}

@@ -1,0 +1,72 @@
+use std::path::Path;
+
+use super::tensors::{Tensor, parse, read_file, to_f32, write_tensors};
+use crate::model::ParamLayout;
+use crate::{Error, Result};
+
+/// Save a flat parameter vector under its state-dict names and shapes.
+pub fn save_params(path: &Path, layout: &ParamLayout, params: &[f32]) -> Result<()> {
+    if params.len() != layout.total {
+        return Err(Error::Shape(format!(
+            "{} parameters given for a layout of {}",
+            params.len(),
+            layout.total
+        )));
+    }
+    let tensors: Vec<Tensor> = layout
+        .tensors
+        .iter()
+        .map(|t| Tensor {
+            name: t.name.clone(),
+            shape: t.shape.clone(),
+            data: params[t.offset..t.offset + t.len].to_vec(),
+        })
+        .collect();
+    write_tensors(path, &tensors)
+}
+
+/// Load parameters saved by ebmscope or by PyTorch (a state dict saved with
+/// safetensors). Refuses, naming the tensor, a file with a missing, extra or
+/// mis-shaped tensor.
+pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
+    let bytes = read_file(path)?;
+    let st = parse(path, &bytes)?;
+    let expected = |hint: &str| {
+        let list: Vec<_> = layout.tensors.iter().map(|t| format!("{} {:?}", t.name, t.shape)).collect();
+        format!("{hint}; this network expects: {}", list.join(", "))
+    };
+    let mut extra: Vec<_> = st.names().into_iter().filter(|n| layout.get(n).is_none()).collect();
+    extra.sort();
+    if !extra.is_empty() {
+        return Err(Error::file(
+            path,
+            expected(&format!(
+                "has tensor(s) this network does not have: {} (wrong --net, --n-c or --n-f?)",
+                extra.join(", ")
+            )),
+        ));
+    }
+    let mut params = vec![0.0; layout.total];
+    for slot in &layout.tensors {
+        let view = st.tensor(&slot.name).map_err(|_| {
+            Error::file(path, expected(&format!("is missing tensor `{}`", slot.name)))
+        })?;
+        if view.shape() != slot.shape.as_slice() {
+            return Err(Error::file(
+                path,
+                format!(
+                    "tensor `{}` has shape {:?}, this network expects {:?} (wrong --net, --n-c or --n-f?)",
+                    slot.name,
+                    view.shape(),
+                    slot.shape
+                ),
+            ));
+        }
+        let values = to_f32(path, &slot.name, &view)?;
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::file(path, format!("tensor `{}` holds a non-finite value at flat index {i}", slot.name)));
+        }
+        params[slot.offset..slot.offset + slot.len].copy_from_slice(&values);
+    }
+    Ok(params)
+}

@@ -1,0 +1,165 @@
+//! Host side of the convolution family (shaders/conv2d_*.wgsl and
+//! shaders/reduce_rows.wgsl): uniform structs, chunking of the weight
+//! gradient, and the recording of one layer's forward and backward passes.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{CONV2D_FORWARD, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, REDUCE_ROWS};
+use crate::gpu::Gpu;
+use crate::model::ConvGeometry;
+use crate::{Error, Result};
+
+/// Mirrors `struct ConvParams` of the conv2d shaders (checked by tests/shaders.rs).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct ConvParams {
+    pub batch: u32,
+    pub c_in: u32,
+    pub h_in: u32,
+    pub w_in: u32,
+    pub c_out: u32,
+    pub h_out: u32,
+    pub w_out: u32,
+    pub kernel: u32,
+    pub stride: u32,
+    pub padding: u32,
+    pub leaky_relu: u32,
+    pub weight_offset: u32,
+    pub bias_offset: u32,
+    pub batch_chunk: u32,
+    pub n_chunks: u32,
+    pub _pad: u32,
+}
+
+/// Mirrors `struct ReduceParams` of reduce_rows.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct ReduceParams {
+    pub rows: u32,
+    pub row_len: u32,
+    pub dst_offset: u32,
+    pub _pad: u32,
+}
+
+/// Aim for at least this many invocations in the weight-gradient kernel by
+/// splitting the batch into chunks (layers with few weights have little
+/// parallelism otherwise).
+const WEIGHT_GRAD_TARGET_INVOCATIONS: usize = 1 << 14;
+
+fn u32_of(what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::Shape(format!("{what} = {v} exceeds the 32-bit indexing of the kernels; use a smaller batch")))
+}
+
+impl ConvParams {
+    /// Parameters of one layer for `batch` images, with its weight at
+    /// `weight_offset` and bias at `bias_offset` of the flat parameter vector.
+    pub fn new(g: &ConvGeometry, batch: usize, weight_offset: usize, bias_offset: usize) -> Result<Self> {
+        // Every flat index the kernels form must fit in u32.
+        u32_of("batch × layer input size", batch * g.in_len())?;
+        u32_of("batch × layer output size", batch * g.out_len())?;
+        let row_len = g.weight_len() + g.c_out;
+        let wanted_chunks = WEIGHT_GRAD_TARGET_INVOCATIONS.div_ceil(row_len).clamp(1, batch.max(1));
+        let batch_chunk = batch.max(1).div_ceil(wanted_chunks);
+        let n_chunks = batch.max(1).div_ceil(batch_chunk);
+        Ok(ConvParams {
+            batch: u32_of("batch", batch)?,
+            c_in: g.c_in as u32,
+            h_in: g.h_in as u32,
+            w_in: g.w_in as u32,
+            c_out: g.c_out as u32,
+            h_out: g.h_out as u32,
+            w_out: g.w_out as u32,
+            kernel: g.kernel as u32,
+            stride: g.stride as u32,
+            padding: g.padding as u32,
+            leaky_relu: u32::from(g.leaky_relu),
+            weight_offset: u32_of("parameter offset", weight_offset)?,
+            bias_offset: u32_of("parameter offset", bias_offset)?,
+            batch_chunk: batch_chunk as u32,
+            n_chunks: n_chunks as u32,
+            _pad: 0,
+        })
+    }
+
+    /// Length of one row of the weight-gradient partial sums (weights then biases).
+    pub fn grad_row_len(&self) -> usize {
+        (self.c_out * self.c_in * self.kernel * self.kernel + self.c_out) as usize
+    }
+}
+
+/// Buffers one layer reads and writes. `params` and `grads` are the flat
+/// parameter and gradient vectors of the whole network.
+pub struct ConvBuffers<'a> {
+    pub input: &'a wgpu::Buffer,
+    pub output: &'a wgpu::Buffer,
+    pub params: &'a wgpu::Buffer,
+    pub grad_output: &'a wgpu::Buffer,
+    pub grad_input: &'a wgpu::Buffer,
+    pub grads: &'a wgpu::Buffer,
+    /// Scratch of at least `n_chunks · grad_row_len` f32.
+    pub partial: &'a wgpu::Buffer,
+}
+
+/// One layer's pipelines, uniforms and bind groups, made once and recorded
+/// into passes as often as needed (no allocation per step).
+pub struct ConvLayer {
+    pub params: ConvParams,
+    forward: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
+    input_grad: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
+    weight_grad: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
+    reduce: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
+    _uniforms: [wgpu::Buffer; 2],
+}
+
+impl ConvLayer {
+    pub fn new(gpu: &Gpu, label: &str, params: ConvParams, b: &ConvBuffers) -> Result<Self> {
+        let uniform = gpu.uniform_buffer(&format!("{label} conv params"), &params);
+        let reduce_params = ReduceParams {
+            rows: params.n_chunks,
+            row_len: params.grad_row_len() as u32,
+            dst_offset: params.weight_offset,
+            _pad: 0,
+        };
+        let reduce_uniform = gpu.uniform_buffer(&format!("{label} reduce params"), &reduce_params);
+        let make = |shader: &super::Shader, buffers: &[&wgpu::Buffer]| -> Result<_> {
+            let pipeline = gpu.pipeline(shader)?;
+            let group = gpu.bind_group(&format!("{label} {}", shader.name), &pipeline, buffers);
+            Ok((pipeline, group))
+        };
+        Ok(ConvLayer {
+            params,
+            forward: make(&CONV2D_FORWARD, &[&uniform, b.input, b.params, b.output])?,
+            input_grad: make(&CONV2D_INPUT_GRAD, &[&uniform, b.grad_output, b.output, b.params, b.grad_input])?,
+            weight_grad: make(&CONV2D_WEIGHT_GRAD, &[&uniform, b.grad_output, b.output, b.input, b.partial])?,
+            reduce: make(&REDUCE_ROWS, &[&reduce_uniform, b.partial, b.grads])?,
+            _uniforms: [uniform, reduce_uniform],
+        })
+    }
+
+    fn out_elems(&self) -> usize {
+        let p = &self.params;
+        (p.batch * p.c_out * p.h_out * p.w_out) as usize
+    }
+
+    fn in_elems(&self) -> usize {
+        let p = &self.params;
+        (p.batch * p.c_in * p.h_in * p.w_in) as usize
+    }
+
+    /// output = LeakyReLU?(conv(input) + bias).
+    pub fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        gpu.dispatch(pass, &self.forward.0, &self.forward.1, self.out_elems());
+    }
+
+    /// grad_input = ∂L/∂input from grad_output = ∂L/∂output.
+    pub fn record_input_grad(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        gpu.dispatch(pass, &self.input_grad.0, &self.input_grad.1, self.in_elems());
+    }
+
+    /// grads[weight, bias of this layer] = ∂L/∂θ, summed over the batch.
+    pub fn record_weight_grad(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        let row_len = self.params.grad_row_len();
+        gpu.dispatch(pass, &self.weight_grad.0, &self.weight_grad.1, self.params.n_chunks as usize * row_len);
+        gpu.dispatch(pass, &self.reduce.0, &self.reduce.1, row_len);
+    }
+}

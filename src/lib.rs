@@ -1,0 +1,23 @@
+//! ebmscope: ConvNet energy-based models trained by MCMC maximum likelihood
+//! (Nijkamp et al., "On the Anatomy of MCMC-Based Maximum Likelihood Learning
+//! of Energy-Based Models") on any GPU that wgpu reaches.
+//!
+//! Layers of the crate:
+//! - [`model`]: network specs as data (layer list, geometry, parameter layout,
+//!   PyTorch-default initialisation);
+//! - [`reference`]: the plain-Rust f64 CPU oracle of every kernel;
+//! - [`gpu`]: adapter choice, device, pipeline cache, readback;
+//! - [`kernels`]: the WGSL shaders and their host modules;
+//! - [`io`]: safetensors weights and tensors, compatible with PyTorch state dicts;
+//! - [`doctor`]: GPU kernels checked against the reference on the chosen adapter.
+
+pub mod compare;
+pub mod doctor;
+pub mod error;
+pub mod gpu;
+pub mod io;
+pub mod kernels;
+pub mod model;
+pub mod reference;
+
+pub use error::{Error, Result};

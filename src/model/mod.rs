@@ -1,0 +1,10 @@
+//! Networks as data: a layer list from which the CPU reference and the GPU
+//! plan both derive their shapes, parameter layout and initialisation.
+
+mod init;
+mod plan;
+mod spec;
+
+pub use init::init_params;
+pub use plan::{Backward, GpuNet};
+pub use spec::{ConvGeometry, LEAKY_SLOPE, LayerOp, LayerSpec, NetKind, NetSpec, ParamLayout, TensorSlot};

@@ -1,0 +1,188 @@
+//! The GPU evaluation of a network for a fixed batch size: buffers, bind
+//! groups and the recording of forward, input-gradient and
+//! parameter-gradient passes. Made once, recorded every step.
+
+use crate::gpu::Gpu;
+use crate::kernels::conv2d::{ConvBuffers, ConvLayer, ConvParams};
+use crate::model::{ConvGeometry, NetSpec, ParamLayout};
+use crate::{Error, Result};
+
+/// What a backward pass computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backward {
+    /// ∂L/∂x into [`GpuNet::input_grad_buffer`].
+    pub input: bool,
+    /// ∂L/∂θ into [`GpuNet::grads_buffer`].
+    pub params: bool,
+}
+
+/// A network on the GPU for `batch` inputs. L = Σ upstream ⊙ output, where
+/// `upstream` is a buffer the caller fills: ones give ∇x F per image;
+/// +1/n on the n data images and −1/m on the m samples give
+/// ∇θ (mean F(X⁺) − mean F(X⁻)) from one concatenated batch.
+pub struct GpuNet {
+    pub spec: NetSpec,
+    pub geometry: Vec<ConvGeometry>,
+    pub layout: ParamLayout,
+    pub batch: usize,
+    params: wgpu::Buffer,
+    grads: wgpu::Buffer,
+    /// acts[0] is the input, acts[i + 1] the output of layer i.
+    acts: Vec<wgpu::Buffer>,
+    /// grad_acts[i] = ∂L/∂acts[i]; the last one is the upstream weights.
+    grad_acts: Vec<wgpu::Buffer>,
+    _partial: wgpu::Buffer,
+    layers: Vec<ConvLayer>,
+}
+
+impl GpuNet {
+    pub fn new(gpu: &Gpu, spec: &NetSpec, batch: usize) -> Result<Self> {
+        if batch == 0 {
+            return Err(Error::Shape("a batch needs at least one image".into()));
+        }
+        let geometry = spec.geometry()?;
+        let layout = spec.param_layout()?;
+        let [c, h, w] = spec.input;
+        let mut acts = vec![gpu.storage_buffer("net input", batch * c * h * w)];
+        let mut grad_acts = vec![gpu.storage_buffer("net input grad", batch * c * h * w)];
+        let mut conv_params = Vec::new();
+        for (i, g) in geometry.iter().enumerate() {
+            let (ws, bs) = (&layout.tensors[2 * i], &layout.tensors[2 * i + 1]);
+            // reduce_rows writes weight then bias as one contiguous row.
+            debug_assert_eq!(ws.offset + ws.len, bs.offset);
+            conv_params.push(ConvParams::new(g, batch, ws.offset, bs.offset)?);
+            let name = &spec.layers[i].name;
+            acts.push(gpu.storage_buffer(&format!("{name} output"), batch * g.out_len()));
+            grad_acts.push(gpu.storage_buffer(&format!("{name} output grad"), batch * g.out_len()));
+        }
+        let params = gpu.storage_buffer("parameters", layout.total);
+        let grads = gpu.storage_buffer("parameter grads", layout.total);
+        let partial_len = conv_params.iter().map(|p| p.n_chunks as usize * p.grad_row_len()).max().unwrap_or(1);
+        let partial = gpu.storage_buffer("weight-grad partial sums", partial_len);
+        let layers = conv_params
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let buffers = ConvBuffers {
+                    input: &acts[i],
+                    output: &acts[i + 1],
+                    params: &params,
+                    grad_output: &grad_acts[i + 1],
+                    grad_input: &grad_acts[i],
+                    grads: &grads,
+                    partial: &partial,
+                };
+                ConvLayer::new(gpu, &spec.layers[i].name, p, &buffers)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(GpuNet {
+            spec: spec.clone(),
+            geometry,
+            layout,
+            batch,
+            params,
+            grads,
+            acts,
+            grad_acts,
+            _partial: partial,
+            layers,
+        })
+    }
+
+    /// f32 per input image.
+    pub fn input_len(&self) -> usize {
+        self.spec.input.iter().product()
+    }
+
+    /// f32 per output (1 for a network's energy).
+    pub fn output_len(&self) -> usize {
+        self.geometry.last().map_or(self.input_len(), |g| g.out_len())
+    }
+
+    pub fn params_buffer(&self) -> &wgpu::Buffer {
+        &self.params
+    }
+    pub fn grads_buffer(&self) -> &wgpu::Buffer {
+        &self.grads
+    }
+    pub fn input_buffer(&self) -> &wgpu::Buffer {
+        &self.acts[0]
+    }
+    pub fn output_buffer(&self) -> &wgpu::Buffer {
+        self.acts.last().unwrap_or(&self.acts[0])
+    }
+    pub fn input_grad_buffer(&self) -> &wgpu::Buffer {
+        &self.grad_acts[0]
+    }
+    pub fn upstream_buffer(&self) -> &wgpu::Buffer {
+        self.grad_acts.last().unwrap_or(&self.grad_acts[0])
+    }
+
+    fn check_len(&self, what: &str, got: usize, want: usize) -> Result<()> {
+        if got == want {
+            Ok(())
+        } else {
+            Err(Error::Shape(format!("{what}: expected {want} values, got {got}")))
+        }
+    }
+
+    pub fn write_params(&self, gpu: &Gpu, params: &[f32]) -> Result<()> {
+        self.check_len("parameters", params.len(), self.layout.total)?;
+        gpu.write_f32(&self.params, 0, params);
+        Ok(())
+    }
+
+    pub fn write_input(&self, gpu: &Gpu, x: &[f32]) -> Result<()> {
+        self.check_len("input batch", x.len(), self.batch * self.input_len())?;
+        gpu.write_f32(&self.acts[0], 0, x);
+        Ok(())
+    }
+
+    pub fn write_upstream(&self, gpu: &Gpu, upstream: &[f32]) -> Result<()> {
+        self.check_len("upstream gradient", upstream.len(), self.batch * self.output_len())?;
+        gpu.write_f32(self.upstream_buffer(), 0, upstream);
+        Ok(())
+    }
+
+    /// Record the forward pass: input → every layer → output.
+    pub fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        for layer in &self.layers {
+            layer.record_forward(gpu, pass);
+        }
+    }
+
+    /// Record the backward pass (needs a recorded forward pass on the same input).
+    pub fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, want: Backward) {
+        for (i, layer) in self.layers.iter().enumerate().rev() {
+            if want.params {
+                layer.record_weight_grad(gpu, pass);
+            }
+            if i > 0 || want.input {
+                layer.record_input_grad(gpu, pass);
+            }
+        }
+    }
+
+    /// Run forward (and backward if asked) in one submission.
+    pub fn run(&self, gpu: &Gpu, want: Backward) {
+        gpu.run("net evaluate", |pass| {
+            self.record_forward(gpu, pass);
+            if want.input || want.params {
+                self.record_backward(gpu, pass, want);
+            }
+        });
+    }
+
+    pub fn read_output(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        gpu.read_f32(self.output_buffer(), 0, self.batch * self.output_len())
+    }
+    pub fn read_input_grad(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        gpu.read_f32(&self.grad_acts[0], 0, self.batch * self.input_len())
+    }
+    pub fn read_param_grads(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        gpu.read_f32(&self.grads, 0, self.layout.total)
+    }
+    pub fn read_params(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        gpu.read_f32(&self.params, 0, self.layout.total)
+    }
+}

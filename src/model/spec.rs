@@ -1,0 +1,351 @@
+use crate::{Error, Result};
+
+/// Negative slope of every LeakyReLU in the reference networks (PAPER.md).
+pub const LEAKY_SLOPE: f32 = 0.05;
+
+/// The networks of PAPER.md that ebmscope builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetKind {
+    /// 2-D points: 2 → 32 → 64 → 64 → 64 → 1 (1×1 convolutions, as the reference).
+    Toy,
+    /// VanillaNet(n_c, n_f) on 32×32 images.
+    Vanilla,
+}
+
+impl NetKind {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "toy" => Ok(NetKind::Toy),
+            "vanilla" => Ok(NetKind::Vanilla),
+            other => Err(Error::Shape(format!(
+                "unknown network `{other}`: use `toy` (2-D points) or `vanilla` (32×32 images)"
+            ))),
+        }
+    }
+}
+
+/// What a layer computes before its optional LeakyReLU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerOp {
+    /// PyTorch Conv2d: cross-correlation, square kernel, zero padding,
+    /// weight [C_out, C_in, k, k], bias [C_out].
+    Conv2d {
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    },
+    /// PyTorch Linear on the input flattened in (C, H, W) order:
+    /// weight [out, in], bias [out]. Computed as a 1×1 convolution on a
+    /// [in, 1, 1] image, which has the same memory layout.
+    Linear,
+}
+
+/// One layer: `name` is its PyTorch module path (`f.0`, `fc.2`, …).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerSpec {
+    pub name: String,
+    pub op: LayerOp,
+    /// Input channels (Conv2d) or input features (Linear).
+    pub c_in: usize,
+    /// Output channels (Conv2d) or output features (Linear).
+    pub c_out: usize,
+    /// Apply LeakyReLU(0.05) to the output.
+    pub leaky_relu: bool,
+}
+
+/// A network: per-image input shape [C, H, W] and its layers in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetSpec {
+    pub name: String,
+    pub input: [usize; 3],
+    pub layers: Vec<LayerSpec>,
+    /// Why the input shape is what it is, for error messages.
+    pub input_note: String,
+}
+
+/// The shapes one layer works on, as a convolution (a Linear layer is a 1×1
+/// convolution on a [in, 1, 1] image). Shared by the CPU reference and the
+/// GPU kernels, so both index memory the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub c_in: usize,
+    pub h_in: usize,
+    pub w_in: usize,
+    pub c_out: usize,
+    pub h_out: usize,
+    pub w_out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub leaky_relu: bool,
+}
+
+impl ConvGeometry {
+    /// Geometry of a convolution, or an error when the output would be empty.
+    pub fn conv(
+        c_in: usize,
+        [h_in, w_in]: [usize; 2],
+        c_out: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        leaky_relu: bool,
+    ) -> Result<Self> {
+        if c_in == 0 || c_out == 0 || h_in == 0 || w_in == 0 || kernel == 0 || stride == 0 {
+            return Err(Error::Shape(format!(
+                "convolution with a zero size (c_in {c_in}, c_out {c_out}, input {h_in}×{w_in}, \
+                 kernel {kernel}, stride {stride})"
+            )));
+        }
+        let out = |n: usize| (n + 2 * padding).checked_sub(kernel).map(|d| d / stride + 1);
+        match (out(h_in), out(w_in)) {
+            (Some(h_out), Some(w_out)) => Ok(ConvGeometry {
+                c_in,
+                h_in,
+                w_in,
+                c_out,
+                h_out,
+                w_out,
+                kernel,
+                stride,
+                padding,
+                leaky_relu,
+            }),
+            _ => Err(Error::Shape(format!(
+                "a {kernel}×{kernel} convolution with padding {padding} does not fit a \
+                 {h_in}×{w_in} input"
+            ))),
+        }
+    }
+
+    pub fn in_len(&self) -> usize {
+        self.c_in * self.h_in * self.w_in
+    }
+    pub fn out_len(&self) -> usize {
+        self.c_out * self.h_out * self.w_out
+    }
+    pub fn weight_len(&self) -> usize {
+        self.c_out * self.c_in * self.kernel * self.kernel
+    }
+    pub fn fan_in(&self) -> usize {
+        self.c_in * self.kernel * self.kernel
+    }
+}
+
+/// Where one named tensor lives in the flat parameter vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorSlot {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// All parameters of a network in one flat f32 vector, in state-dict order:
+/// for each layer its weight then its bias.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamLayout {
+    pub tensors: Vec<TensorSlot>,
+    pub total: usize,
+}
+
+impl ParamLayout {
+    pub fn get(&self, name: &str) -> Option<&TensorSlot> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+}
+
+fn layer(name: &str, op: LayerOp, c_in: usize, c_out: usize, leaky_relu: bool) -> LayerSpec {
+    LayerSpec {
+        name: name.to_string(),
+        op,
+        c_in,
+        c_out,
+        leaky_relu,
+    }
+}
+
+const fn conv(kernel: usize, stride: usize, padding: usize) -> LayerOp {
+    LayerOp::Conv2d {
+        kernel,
+        stride,
+        padding,
+    }
+}
+
+impl NetSpec {
+    /// ToyNet of PAPER.md: 2 → 32 → 64 → 64 → 64 → 1 as 1×1 convolutions
+    /// on [2, 1, 1] "images" (state-dict names `f.0` … `f.8`).
+    pub fn toy() -> Self {
+        let widths = [2, 32, 64, 64, 64, 1];
+        let layers = (0..5)
+            .map(|i| {
+                let name = format!("f.{}", 2 * i);
+                layer(&name, conv(1, 1, 0), widths[i], widths[i + 1], i < 4)
+            })
+            .collect();
+        NetSpec {
+            name: "toy".into(),
+            input: [2, 1, 1],
+            layers,
+            input_note: "ToyNet takes 2-D points: a tensor [B, 2]".into(),
+        }
+    }
+
+    /// VanillaNet(n_c, n_f) of PAPER.md on 32×32 images.
+    pub fn vanilla(n_c: usize, n_f: usize) -> Result<Self> {
+        if n_c == 0 || n_f == 0 {
+            return Err(Error::Shape(format!(
+                "VanillaNet needs n_c ≥ 1 and n_f ≥ 1 (got n_c {n_c}, n_f {n_f})"
+            )));
+        }
+        let layers = vec![
+            layer("f.0", conv(3, 1, 1), n_c, n_f, true),
+            layer("f.2", conv(4, 2, 1), n_f, 2 * n_f, true),
+            layer("f.4", conv(4, 2, 1), 2 * n_f, 4 * n_f, true),
+            layer("f.6", conv(4, 2, 1), 4 * n_f, 8 * n_f, true),
+            layer("f.8", conv(4, 1, 0), 8 * n_f, 1, false),
+        ];
+        Ok(NetSpec {
+            name: "vanilla".into(),
+            input: [n_c, 32, 32],
+            layers,
+            input_note: "VanillaNet expects 32×32 images: its last 4×4 convolution without \
+                         padding maps the 4×4 feature map to 1×1; resize or crop to 32×32"
+                .into(),
+        })
+    }
+
+    /// The network of `kind`; `n_c`, `n_f` are ignored by ToyNet.
+    pub fn build(kind: NetKind, n_c: usize, n_f: usize) -> Result<Self> {
+        match kind {
+            NetKind::Toy => Ok(NetSpec::toy()),
+            NetKind::Vanilla => NetSpec::vanilla(n_c, n_f),
+        }
+    }
+
+    /// Geometry of every layer, checking that each fits its input.
+    pub fn geometry(&self) -> Result<Vec<ConvGeometry>> {
+        let [mut c, mut h, mut w] = self.input;
+        let mut out = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let g = match l.op {
+                LayerOp::Conv2d {
+                    kernel,
+                    stride,
+                    padding,
+                } => {
+                    if l.c_in != c {
+                        return Err(Error::Shape(format!(
+                            "layer {} expects {} input channels but receives {c}",
+                            l.name, l.c_in
+                        )));
+                    }
+                    ConvGeometry::conv(c, [h, w], l.c_out, kernel, stride, padding, l.leaky_relu)
+                }
+                LayerOp::Linear => {
+                    if l.c_in != c * h * w {
+                        return Err(Error::Shape(format!(
+                            "layer {} expects {} input features but receives {c}×{h}×{w} = {}",
+                            l.name,
+                            l.c_in,
+                            c * h * w
+                        )));
+                    }
+                    ConvGeometry::conv(c * h * w, [1, 1], l.c_out, 1, 1, 0, l.leaky_relu)
+                }
+            }
+            .map_err(|e| Error::Shape(format!("{} of {}: {e}", l.name, self.name)))?;
+            (c, h, w) = (g.c_out, g.h_out, g.w_out);
+            out.push(g);
+        }
+        Ok(out)
+    }
+
+    /// Per-image output shape [C, H, W] of the last layer.
+    pub fn output_shape(&self) -> Result<[usize; 3]> {
+        let g = self.geometry()?;
+        Ok(g.last().map_or(self.input, |g| [g.c_out, g.h_out, g.w_out]))
+    }
+
+    /// Refuse a per-image input shape other than the network's.
+    pub fn check_input(&self, chw: [usize; 3]) -> Result<()> {
+        if chw == self.input {
+            return Ok(());
+        }
+        let [c, h, w] = self.input;
+        Err(Error::Shape(format!(
+            "net `{}` expects images of shape [{c}, {h}, {w}] (C, H, W), got {:?}. {}",
+            self.name, chw, self.input_note
+        )))
+    }
+
+    /// Flat parameter layout with PyTorch state-dict names and shapes.
+    pub fn param_layout(&self) -> Result<ParamLayout> {
+        let geometry = self.geometry()?;
+        let mut tensors = Vec::new();
+        let mut offset = 0;
+        for (l, g) in self.layers.iter().zip(&geometry) {
+            let weight_shape = match l.op {
+                LayerOp::Conv2d { kernel, .. } => vec![l.c_out, l.c_in, kernel, kernel],
+                LayerOp::Linear => vec![l.c_out, l.c_in],
+            };
+            for (suffix, shape, len) in [
+                ("weight", weight_shape, g.weight_len()),
+                ("bias", vec![l.c_out], l.c_out),
+            ] {
+                tensors.push(TensorSlot {
+                    name: format!("{}.{suffix}", l.name),
+                    shape,
+                    offset,
+                    len,
+                });
+                offset += len;
+            }
+        }
+        Ok(ParamLayout {
+            tensors,
+            total: offset,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vanilla_shapes_follow_the_reference() {
+        let net = NetSpec::vanilla(3, 32).unwrap();
+        let g = net.geometry().unwrap();
+        let sizes: Vec<_> = g.iter().map(|g| (g.c_out, g.h_out)).collect();
+        assert_eq!(sizes, vec![(32, 32), (64, 16), (128, 8), (256, 4), (1, 1)]);
+        let layout = net.param_layout().unwrap();
+        assert_eq!(layout.get("f.0.weight").unwrap().shape, vec![32, 3, 3, 3]);
+        assert_eq!(layout.get("f.8.weight").unwrap().shape, vec![1, 256, 4, 4]);
+        assert_eq!(layout.tensors.len(), 10);
+    }
+
+    #[test]
+    fn toy_layout_names_and_shapes() {
+        let layout = NetSpec::toy().param_layout().unwrap();
+        let names: Vec<_> = layout.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names[0], "f.0.weight");
+        assert_eq!(names[9], "f.8.bias");
+        assert_eq!(layout.get("f.0.weight").unwrap().shape, vec![32, 2, 1, 1]);
+        assert_eq!(layout.total, 2 * 32 + 32 + 32 * 64 + 64 + 2 * (64 * 64 + 64) + 64 + 1);
+    }
+
+    #[test]
+    fn vanilla_refuses_other_image_sizes() {
+        let net = NetSpec::vanilla(1, 4).unwrap();
+        let err = net.check_input([1, 28, 28]).unwrap_err().to_string();
+        assert!(err.contains("32×32"), "{err}");
+    }
+
+    #[test]
+    fn a_kernel_larger_than_the_input_is_refused() {
+        let err = ConvGeometry::conv(1, [2, 2], 1, 4, 1, 0, false).unwrap_err();
+        assert!(err.to_string().contains("does not fit"), "{err}");
+    }
+}

@@ -1,0 +1,9 @@
+//! The plain-Rust CPU oracle: every GPU kernel has a twin here with the same
+//! name, written for clarity and accumulated in f64. Its gradients are
+//! checked against finite differences in tests/reference_fd.rs.
+
+mod layers;
+mod network;
+
+pub use layers::{conv2d_forward, conv2d_input_grad, conv2d_weight_grad, leaky_relu_backward, leaky_relu_forward};
+pub use network::{NetworkGrads, ReferenceNet};
