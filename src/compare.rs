@@ -53,20 +53,25 @@ pub fn compare(got: &[f32], want: &[f64], tol: Tolerance) -> Comparison {
         let g = f64::from(g);
         let err = (g - w).abs();
         let allowed = atol + tol.rtol * w.abs();
-        // NaN fails: the comparison below is false for it.
-        let ok = err <= allowed;
-        let ratio = if ok { err / allowed.max(f64::MIN_POSITIVE) } else { f64::INFINITY.min(err / allowed) };
-        if !ok {
+        // NaN or infinity in `got` fails and ranks worst.
+        let ratio = if err.is_finite() {
+            err / allowed
+        } else {
+            f64::INFINITY
+        };
+        if ratio > 1.0 {
             c.failed += 1;
             if c.samples.len() < 4 {
                 c.samples.push((i, g, w));
             }
         }
-        if !(ratio <= c.worst_ratio) || c.worst.is_none() {
-            c.worst_ratio = if ratio.is_nan() { f64::INFINITY } else { ratio };
+        if c.worst.is_none() || ratio > c.worst_ratio {
+            c.worst_ratio = ratio;
             c.worst = Some(i);
         }
-        c.max_abs_err = c.max_abs_err.max(if err.is_nan() { f64::INFINITY } else { err });
+        c.max_abs_err = c
+            .max_abs_err
+            .max(if err.is_finite() { err } else { f64::INFINITY });
     }
     c
 }
@@ -85,5 +90,32 @@ impl fmt::Display for Comparison {
             write!(f, "; [{i}] got {g:.6e} want {w:.6e}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOL: Tolerance = Tolerance {
+        rtol: 1e-3,
+        atol_of_max: 1e-3,
+        reason: "test",
+    };
+
+    #[test]
+    fn passes_within_and_fails_outside_tolerance() {
+        let want = [1.0, -2.0, 1000.0];
+        assert!(compare(&[1.0, -2.0, 1000.5], &want, TOL).passed());
+        let c = compare(&[1.0, -2.5, 1000.0], &want, TOL);
+        assert_eq!((c.failed, c.worst), (1, Some(1)));
+        assert!(c.to_string().contains("[1] got"), "{c}");
+    }
+
+    #[test]
+    fn nan_and_length_mismatch_fail() {
+        assert!(!compare(&[f32::NAN], &[1.0], TOL).passed());
+        assert!(!compare(&[f32::INFINITY], &[1.0], TOL).passed());
+        assert!(!compare(&[1.0], &[1.0, 2.0], TOL).passed());
     }
 }

@@ -20,9 +20,7 @@ pub enum Error {
     )]
     AdapterNotFound { wanted: String, available: String },
 
-    #[error(
-        "unknown backend `{0}`: use one of vulkan, metal, dx12, gl (or leave --backend unset)"
-    )]
+    #[error("unknown backend `{0}`: use one of vulkan, metal, dx12, gl (or leave --backend unset)")]
     UnknownBackend(String),
 
     #[error("adapter `{adapter}` cannot run ebmscope's compute shaders: {reason}")]

@@ -11,7 +11,11 @@ use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors}
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
 
 #[derive(Parser)]
-#[command(name = "ebmscope", version, about = "Train and watch ConvNet energy-based models on any GPU wgpu reaches")]
+#[command(
+    name = "ebmscope",
+    version,
+    about = "Train and watch ConvNet energy-based models on any GPU wgpu reaches"
+)]
 struct Cli {
     #[command(flatten)]
     adapter: AdapterArgs,
@@ -96,12 +100,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
     let adapters = list_adapters(choice)?;
     if adapters.is_empty() {
-        bail!(ebmscope::Error::NoAdapter { backends: String::new() });
+        bail!(ebmscope::Error::NoAdapter {
+            backends: String::new()
+        });
     }
     for (i, a) in adapters.iter().enumerate() {
         let l = &a.limits;
         println!("[{i}] {}", a.info.name);
-        println!("    backend {:?}, type {:?}, vendor {:#06x}, device {:#06x}", a.info.backend, a.info.device_type, a.info.vendor, a.info.device);
+        println!(
+            "    backend {:?}, type {:?}, vendor {:#06x}, device {:#06x}",
+            a.info.backend, a.info.device_type, a.info.vendor, a.info.device
+        );
         println!("    driver {} {}", a.info.driver, a.info.driver_info);
         println!(
             "    limits: storage buffers/stage {}, max storage binding {} MiB, max buffer {} MiB, \
@@ -114,7 +123,14 @@ fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
             l.max_compute_workgroups_per_dimension
         );
         match &a.suitable {
-            Ok(()) => println!("    usable by ebmscope{}", if a.info.device_type == wgpu::DeviceType::Cpu { " (CPU adapter: slow)" } else { "" }),
+            Ok(()) => println!(
+                "    usable by ebmscope{}",
+                if a.info.device_type == wgpu::DeviceType::Cpu {
+                    " (CPU adapter: slow)"
+                } else {
+                    ""
+                }
+            ),
             Err(e) => println!("    not usable: {e}"),
         }
     }
@@ -128,7 +144,10 @@ fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
     println!("adapter: {}", gpu.describe());
     let rows = ebmscope::doctor::run_all(&gpu)?;
     let width = rows.iter().map(|r| r.case.chars().count()).max().unwrap_or(4);
-    println!("{:<width$}  {:<10}  {:>10}  {:>10}  result", "check", "quantity", "max |err|", "max |ref|");
+    println!(
+        "{:<width$}  {:<10}  {:>10}  {:>10}  result",
+        "check", "quantity", "max |err|", "max |ref|"
+    );
     let mut failed = 0;
     for r in &rows {
         let c = &r.comparison;
@@ -139,12 +158,17 @@ fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
         );
         if !c.passed() {
             failed += 1;
-            println!("    {c}\n    tolerance: rtol {:e}, atol {:e}·max|ref| ({})", r.tol.rtol, r.tol.atol_of_max, r.tol.reason);
+            println!(
+                "    {c}\n    tolerance: rtol {:e}, atol {:e}·max|ref| ({})",
+                r.tol.rtol, r.tol.atol_of_max, r.tol.reason
+            );
         }
     }
     println!("{} passed, {} failed", rows.len() - failed, failed);
     if failed > 0 {
-        println!("This adapter computes some kernels wrongly: try another driver or backend (--backend, --adapter).");
+        println!(
+            "This adapter computes some kernels wrongly: try another driver or backend (--backend, --adapter)."
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -168,10 +192,15 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
             "{}: tensor `x` has shape {shape:?}; net `{}` takes [B, C, H, W] images{}",
             args.input.display(),
             spec.name,
-            if spec.name == "toy" { " or [B, 2] points" } else { "" }
+            if spec.name == "toy" {
+                " or [B, 2] points"
+            } else {
+                ""
+            }
         ),
     };
-    spec.check_input(chw).with_context(|| format!("{}: tensor `x`", args.input.display()))?;
+    spec.check_input(chw)
+        .with_context(|| format!("{}: tensor `x`", args.input.display()))?;
     if batch == 0 {
         bail!("{}: tensor `x` holds no images (batch 0)", args.input.display());
     }
@@ -193,17 +222,35 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         let mut input = x.data[start * per_image..(start + n) * per_image].to_vec();
         input.resize(chunk * per_image, 0.0);
         net.write_input(&gpu, &input)?;
-        net.run(&gpu, Backward { input: true, params: false });
+        net.run(
+            &gpu,
+            Backward {
+                input: true,
+                params: false,
+            },
+        );
         energy.extend_from_slice(&net.read_output(&gpu)?[..n]);
         grad.extend_from_slice(&net.read_input_grad(&gpu)?[..n * per_image]);
     }
     write_tensors(
         &args.output,
         &[
-            Tensor { name: "energy".into(), shape: vec![batch], data: energy },
-            Tensor { name: "grad_x".into(), shape: x.shape.clone(), data: grad },
+            Tensor {
+                name: "energy".into(),
+                shape: vec![batch],
+                data: energy,
+            },
+            Tensor {
+                name: "grad_x".into(),
+                shape: x.shape.clone(),
+                data: grad,
+            },
         ],
     )?;
-    eprintln!("wrote energy [{batch}] and grad_x {:?} to {}", x.shape, args.output.display());
+    eprintln!(
+        "wrote energy [{batch}] and grad_x {:?} to {}",
+        x.shape,
+        args.output.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

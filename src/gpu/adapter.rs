@@ -60,7 +60,23 @@ impl AdapterChoice {
     pub(crate) fn select(&self) -> Result<wgpu::Adapter> {
         let (name, backend) = self.resolved();
         let backends = self.backends()?;
-        let mut adapters = enumerate(backends);
+        // Look at the native backends first and at GL only when they have
+        // nothing: GL is the slowest path, and probing it (EGL) is noisy.
+        let primary = backends & wgpu::Backends::PRIMARY;
+        let mut adapters = if primary.is_empty() {
+            Vec::new()
+        } else {
+            enumerate(primary)
+        };
+        let wanted_seen = |list: &[wgpu::Adapter]| match &name {
+            Some(w) => list
+                .iter()
+                .any(|a| a.get_info().name.to_lowercase().contains(&w.to_lowercase())),
+            None => !list.is_empty(),
+        };
+        if !wanted_seen(&adapters) {
+            adapters = enumerate(backends);
+        }
         if adapters.is_empty() {
             return Err(Error::NoAdapter {
                 backends: backend.map(|b| format!(" for backend {b}")).unwrap_or_default(),
@@ -113,7 +129,11 @@ pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<AdapterReport>> {
             let info = a.get_info();
             let limits = a.limits();
             let suitable = check_suitable(&info, &limits);
-            AdapterReport { info, limits, suitable }
+            AdapterReport {
+                info,
+                limits,
+                suitable,
+            }
         })
         .collect();
     out.sort_by_key(|r| rank(r.info.device_type));
@@ -123,16 +143,34 @@ pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<AdapterReport>> {
 /// Refuse adapters that cannot run the kernels (e.g. GL without compute).
 pub(crate) fn check_suitable(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Result<()> {
     let needs = [
-        ("max_storage_buffers_per_shader_stage", limits.max_storage_buffers_per_shader_stage, 6),
-        ("max_compute_invocations_per_workgroup", limits.max_compute_invocations_per_workgroup, super::WORKGROUP_SIZE),
-        ("max_compute_workgroup_size_x", limits.max_compute_workgroup_size_x, super::WORKGROUP_SIZE),
-        ("max_compute_workgroups_per_dimension", limits.max_compute_workgroups_per_dimension, 1),
+        (
+            "max_storage_buffers_per_shader_stage",
+            limits.max_storage_buffers_per_shader_stage,
+            6,
+        ),
+        (
+            "max_compute_invocations_per_workgroup",
+            limits.max_compute_invocations_per_workgroup,
+            super::WORKGROUP_SIZE,
+        ),
+        (
+            "max_compute_workgroup_size_x",
+            limits.max_compute_workgroup_size_x,
+            super::WORKGROUP_SIZE,
+        ),
+        (
+            "max_compute_workgroups_per_dimension",
+            limits.max_compute_workgroups_per_dimension,
+            1,
+        ),
     ];
     for (name, have, need) in needs {
         if have < need {
             return Err(Error::AdapterUnsuitable {
                 adapter: info.name.clone(),
-                reason: format!("{name} is {have}, ebmscope needs at least {need}; choose another adapter or backend"),
+                reason: format!(
+                    "{name} is {have}, ebmscope needs at least {need}; choose another adapter or backend"
+                ),
             });
         }
     }

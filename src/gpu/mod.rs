@@ -90,14 +90,16 @@ impl Gpu {
             label: Some(shader.name),
             source: wgpu::ShaderSource::Wgsl(shader.source.into()),
         });
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(shader.name),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(shader.name),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
         if let Some(err) = pollster::block_on(scope.pop()) {
             return Err(Error::Shader {
                 shader: shader.name.to_string(),
@@ -129,7 +131,12 @@ impl Gpu {
     }
 
     /// A bind group with `buffers` bound in order to bindings 0, 1, 2, … of group 0.
-    pub fn bind_group(&self, label: &str, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    pub fn bind_group(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
         let entries: Vec<_> = buffers
             .iter()
             .enumerate()
@@ -155,7 +162,13 @@ impl Gpu {
     }
 
     /// Record one 1-D kernel launch over `invocations` items.
-    pub fn dispatch(&self, pass: &mut wgpu::ComputePass, pipeline: &wgpu::ComputePipeline, bind_group: &wgpu::BindGroup, invocations: usize) {
+    pub fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        invocations: usize,
+    ) {
         let (x, y) = self.dispatch_size(invocations);
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, bind_group, &[]);
@@ -163,7 +176,8 @@ impl Gpu {
     }
 
     pub fn write_f32(&self, buffer: &wgpu::Buffer, offset_floats: usize, data: &[f32]) {
-        self.queue.write_buffer(buffer, (offset_floats * 4) as u64, bytemuck::cast_slice(data));
+        self.queue
+            .write_buffer(buffer, (offset_floats * 4) as u64, bytemuck::cast_slice(data));
     }
 
     /// Copy `len` f32 from `buffer` back to the CPU (blocking). For tests,
@@ -179,9 +193,11 @@ impl Gpu {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("readback"),
-        });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
         encoder.copy_buffer_to_buffer(buffer, (offset_floats * 4) as u64, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -194,7 +210,9 @@ impl Gpu {
         rx.recv()
             .map_err(|e| Error::Readback(e.to_string()))?
             .map_err(|e| Error::Readback(e.to_string()))?;
-        let view = staging.get_mapped_range(..).map_err(|e| Error::Readback(e.to_string()))?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Readback(e.to_string()))?;
         let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
         drop(view);
         staging.unmap();
@@ -203,7 +221,9 @@ impl Gpu {
 
     /// Submit `record`ed compute work in one command buffer.
     pub fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass)) {
-        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(label),

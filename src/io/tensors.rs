@@ -16,8 +16,13 @@ pub struct Tensor {
 /// Write `bytes` to `path` through a temporary file in the same folder and a
 /// rename, so a crash never leaves a half-written file in place of a good one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::file(path, "not a file path"))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::file(path, "not a file path"))?;
     let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -33,7 +38,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Save tensors as one safetensors file (f32, little-endian), atomically.
 pub fn write_tensors(path: &Path, tensors: &[Tensor]) -> Result<()> {
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| bytemuck::cast_slice(&t.data).to_vec()).collect();
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| bytemuck::cast_slice(&t.data).to_vec())
+        .collect();
     let views = tensors
         .iter()
         .zip(&bytes)
@@ -51,17 +59,28 @@ pub fn write_tensors(path: &Path, tensors: &[Tensor]) -> Result<()> {
 pub(crate) fn to_f32(path: &Path, name: &str, view: &TensorView) -> Result<Vec<f32>> {
     let data = view.data();
     let out = match view.dtype() {
-        Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
         Dtype::F64 => data
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32)
             .collect(),
-        Dtype::BF16 => data.chunks_exact(2).map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16)).collect(),
-        Dtype::F16 => data.chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16))
+            .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
         other => {
             return Err(Error::file(
                 path,
-                format!("tensor `{name}` has dtype {other:?}; ebmscope reads floating-point tensors (F32, F64, F16, BF16): convert it with .float()"),
+                format!(
+                    "tensor `{name}` has dtype {other:?}; ebmscope reads floating-point tensors (F32, F64, F16, BF16): convert it with .float()"
+                ),
             ));
         }
     };
@@ -85,7 +104,8 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
-    SafeTensors::deserialize(bytes).map_err(|e| Error::file(path, format!("not a valid safetensors file ({e})")))
+    SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::file(path, format!("not a valid safetensors file ({e})")))
 }
 
 /// Read tensor `name` from a safetensors file as f32.
@@ -95,7 +115,10 @@ pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
     let view = st.tensor(name).map_err(|_| {
         let mut names = st.names();
         names.sort();
-        Error::file(path, format!("has no tensor `{name}` (it holds: {})", names.join(", ")))
+        Error::file(
+            path,
+            format!("has no tensor `{name}` (it holds: {})", names.join(", ")),
+        )
     })?;
     Ok(Tensor {
         name: name.to_string(),

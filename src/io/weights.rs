@@ -32,10 +32,18 @@ pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
     let bytes = read_file(path)?;
     let st = parse(path, &bytes)?;
     let expected = |hint: &str| {
-        let list: Vec<_> = layout.tensors.iter().map(|t| format!("{} {:?}", t.name, t.shape)).collect();
+        let list: Vec<_> = layout
+            .tensors
+            .iter()
+            .map(|t| format!("{} {:?}", t.name, t.shape))
+            .collect();
         format!("{hint}; this network expects: {}", list.join(", "))
     };
-    let mut extra: Vec<_> = st.names().into_iter().filter(|n| layout.get(n).is_none()).collect();
+    let mut extra: Vec<_> = st
+        .names()
+        .into_iter()
+        .filter(|n| layout.get(n).is_none())
+        .collect();
     extra.sort();
     if !extra.is_empty() {
         return Err(Error::file(
@@ -48,9 +56,9 @@ pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
     }
     let mut params = vec![0.0; layout.total];
     for slot in &layout.tensors {
-        let view = st.tensor(&slot.name).map_err(|_| {
-            Error::file(path, expected(&format!("is missing tensor `{}`", slot.name)))
-        })?;
+        let view = st
+            .tensor(&slot.name)
+            .map_err(|_| Error::file(path, expected(&format!("is missing tensor `{}`", slot.name))))?;
         if view.shape() != slot.shape.as_slice() {
             return Err(Error::file(
                 path,
@@ -64,7 +72,13 @@ pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
         }
         let values = to_f32(path, &slot.name, &view)?;
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(Error::file(path, format!("tensor `{}` holds a non-finite value at flat index {i}", slot.name)));
+            return Err(Error::file(
+                path,
+                format!(
+                    "tensor `{}` holds a non-finite value at flat index {i}",
+                    slot.name
+                ),
+            ));
         }
         params[slot.offset..slot.offset + slot.len].copy_from_slice(&values);
     }

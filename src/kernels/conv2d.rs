@@ -47,7 +47,11 @@ pub struct ReduceParams {
 const WEIGHT_GRAD_TARGET_INVOCATIONS: usize = 1 << 14;
 
 fn u32_of(what: &str, v: usize) -> Result<u32> {
-    u32::try_from(v).map_err(|_| Error::Shape(format!("{what} = {v} exceeds the 32-bit indexing of the kernels; use a smaller batch")))
+    u32::try_from(v).map_err(|_| {
+        Error::Shape(format!(
+            "{what} = {v} exceeds the 32-bit indexing of the kernels; use a smaller batch"
+        ))
+    })
 }
 
 impl ConvParams {
@@ -58,7 +62,9 @@ impl ConvParams {
         u32_of("batch × layer input size", batch * g.in_len())?;
         u32_of("batch × layer output size", batch * g.out_len())?;
         let row_len = g.weight_len() + g.c_out;
-        let wanted_chunks = WEIGHT_GRAD_TARGET_INVOCATIONS.div_ceil(row_len).clamp(1, batch.max(1));
+        let wanted_chunks = WEIGHT_GRAD_TARGET_INVOCATIONS
+            .div_ceil(row_len)
+            .clamp(1, batch.max(1));
         let batch_chunk = batch.max(1).div_ceil(wanted_chunks);
         let n_chunks = batch.max(1).div_ceil(batch_chunk);
         Ok(ConvParams {
@@ -129,8 +135,14 @@ impl ConvLayer {
         Ok(ConvLayer {
             params,
             forward: make(&CONV2D_FORWARD, &[&uniform, b.input, b.params, b.output])?,
-            input_grad: make(&CONV2D_INPUT_GRAD, &[&uniform, b.grad_output, b.output, b.params, b.grad_input])?,
-            weight_grad: make(&CONV2D_WEIGHT_GRAD, &[&uniform, b.grad_output, b.output, b.input, b.partial])?,
+            input_grad: make(
+                &CONV2D_INPUT_GRAD,
+                &[&uniform, b.grad_output, b.output, b.params, b.grad_input],
+            )?,
+            weight_grad: make(
+                &CONV2D_WEIGHT_GRAD,
+                &[&uniform, b.grad_output, b.output, b.input, b.partial],
+            )?,
             reduce: make(&REDUCE_ROWS, &[&reduce_uniform, b.partial, b.grads])?,
             _uniforms: [uniform, reduce_uniform],
         })
@@ -159,7 +171,12 @@ impl ConvLayer {
     /// grads[weight, bias of this layer] = ∂L/∂θ, summed over the batch.
     pub fn record_weight_grad(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         let row_len = self.params.grad_row_len();
-        gpu.dispatch(pass, &self.weight_grad.0, &self.weight_grad.1, self.params.n_chunks as usize * row_len);
+        gpu.dispatch(
+            pass,
+            &self.weight_grad.0,
+            &self.weight_grad.1,
+            self.params.n_chunks as usize * row_len,
+        );
         gpu.dispatch(pass, &self.reduce.0, &self.reduce.1, row_len);
     }
 }

@@ -57,7 +57,11 @@ impl GpuNet {
         }
         let params = gpu.storage_buffer("parameters", layout.total);
         let grads = gpu.storage_buffer("parameter grads", layout.total);
-        let partial_len = conv_params.iter().map(|p| p.n_chunks as usize * p.grad_row_len()).max().unwrap_or(1);
+        let partial_len = conv_params
+            .iter()
+            .map(|p| p.n_chunks as usize * p.grad_row_len())
+            .max()
+            .unwrap_or(1);
         let partial = gpu.storage_buffer("weight-grad partial sums", partial_len);
         let layers = conv_params
             .into_iter()
@@ -139,7 +143,11 @@ impl GpuNet {
     }
 
     pub fn write_upstream(&self, gpu: &Gpu, upstream: &[f32]) -> Result<()> {
-        self.check_len("upstream gradient", upstream.len(), self.batch * self.output_len())?;
+        self.check_len(
+            "upstream gradient",
+            upstream.len(),
+            self.batch * self.output_len(),
+        )?;
         gpu.write_f32(self.upstream_buffer(), 0, upstream);
         Ok(())
     }

@@ -333,7 +333,10 @@ mod tests {
         assert_eq!(names[0], "f.0.weight");
         assert_eq!(names[9], "f.8.bias");
         assert_eq!(layout.get("f.0.weight").unwrap().shape, vec![32, 2, 1, 1]);
-        assert_eq!(layout.total, 2 * 32 + 32 + 32 * 64 + 64 + 2 * (64 * 64 + 64) + 64 + 1);
+        assert_eq!(
+            layout.total,
+            2 * 32 + 32 + 32 * 64 + 64 + 2 * (64 * 64 + 64) + 64 + 1
+        );
     }
 
     #[test]

@@ -22,9 +22,13 @@ pub fn conv2d_forward(g: &ConvGeometry, batch: usize, x: &[f64], w: &[f64], bias
                     let mut acc = bias[co];
                     for ci in 0..g.c_in {
                         for ky in 0..k {
-                            let Some(iy) = tap(oy, ky, g, g.h_in) else { continue };
+                            let Some(iy) = tap(oy, ky, g, g.h_in) else {
+                                continue;
+                            };
                             for kx in 0..k {
-                                let Some(ix) = tap(ox, kx, g, g.w_in) else { continue };
+                                let Some(ix) = tap(ox, kx, g, g.w_in) else {
+                                    continue;
+                                };
                                 acc += x[at(g.c_in, g.h_in, g.w_in, b, ci, iy, ix)]
                                     * w[at(g.c_in, k, k, co, ci, ky, kx)];
                             }
@@ -49,9 +53,13 @@ pub fn conv2d_input_grad(g: &ConvGeometry, batch: usize, dz: &[f64], w: &[f64]) 
                     let d = dz[at(g.c_out, g.h_out, g.w_out, b, co, oy, ox)];
                     for ci in 0..g.c_in {
                         for ky in 0..k {
-                            let Some(iy) = tap(oy, ky, g, g.h_in) else { continue };
+                            let Some(iy) = tap(oy, ky, g, g.h_in) else {
+                                continue;
+                            };
                             for kx in 0..k {
-                                let Some(ix) = tap(ox, kx, g, g.w_in) else { continue };
+                                let Some(ix) = tap(ox, kx, g, g.w_in) else {
+                                    continue;
+                                };
                                 dx[at(g.c_in, g.h_in, g.w_in, b, ci, iy, ix)] +=
                                     d * w[at(g.c_in, k, k, co, ci, ky, kx)];
                             }
@@ -78,9 +86,13 @@ pub fn conv2d_weight_grad(g: &ConvGeometry, batch: usize, x: &[f64], dz: &[f64])
                     db[co] += d;
                     for ci in 0..g.c_in {
                         for ky in 0..k {
-                            let Some(iy) = tap(oy, ky, g, g.h_in) else { continue };
+                            let Some(iy) = tap(oy, ky, g, g.h_in) else {
+                                continue;
+                            };
                             for kx in 0..k {
-                                let Some(ix) = tap(ox, kx, g, g.w_in) else { continue };
+                                let Some(ix) = tap(ox, kx, g, g.w_in) else {
+                                    continue;
+                                };
                                 dw[at(g.c_in, k, k, co, ci, ky, kx)] +=
                                     d * x[at(g.c_in, g.h_in, g.w_in, b, ci, iy, ix)];
                             }
@@ -102,5 +114,8 @@ pub fn leaky_relu_forward(z: &[f64]) -> Vec<f64> {
 /// ∂L/∂z of LeakyReLU given its input z and ∂L/∂a (derivative `slope` at 0, as PyTorch).
 pub fn leaky_relu_backward(z: &[f64], da: &[f64]) -> Vec<f64> {
     let slope = f64::from(LEAKY_SLOPE);
-    z.iter().zip(da).map(|(&v, &d)| if v > 0.0 { d } else { slope * d }).collect()
+    z.iter()
+        .zip(da)
+        .map(|(&v, &d)| if v > 0.0 { d } else { slope * d })
+        .collect()
 }

@@ -5,5 +5,7 @@
 mod layers;
 mod network;
 
-pub use layers::{conv2d_forward, conv2d_input_grad, conv2d_weight_grad, leaky_relu_backward, leaky_relu_forward};
+pub use layers::{
+    conv2d_forward, conv2d_input_grad, conv2d_weight_grad, leaky_relu_backward, leaky_relu_forward,
+};
 pub use network::{NetworkGrads, ReferenceNet};

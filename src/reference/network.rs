@@ -1,6 +1,8 @@
-use super::layers::{conv2d_forward, conv2d_input_grad, conv2d_weight_grad, leaky_relu_backward, leaky_relu_forward};
-use crate::model::{ConvGeometry, NetSpec, ParamLayout};
+use super::layers::{
+    conv2d_forward, conv2d_input_grad, conv2d_weight_grad, leaky_relu_backward, leaky_relu_forward,
+};
 use crate::Result;
+use crate::model::{ConvGeometry, NetSpec, ParamLayout};
 
 /// A network evaluated on the CPU in f64, from the same spec as the GPU plan.
 pub struct ReferenceNet {
@@ -35,7 +37,10 @@ impl ReferenceNet {
     fn layer_params<'p>(&self, params: &'p [f64], i: usize) -> (&'p [f64], &'p [f64]) {
         let w = &self.layout.tensors[2 * i];
         let b = &self.layout.tensors[2 * i + 1];
-        (&params[w.offset..w.offset + w.len], &params[b.offset..b.offset + b.len])
+        (
+            &params[w.offset..w.offset + w.len],
+            &params[b.offset..b.offset + b.len],
+        )
     }
 
     fn trace(&self, params: &[f64], batch: usize, x: &[f64]) -> Trace {
@@ -45,7 +50,11 @@ impl ReferenceNet {
         for (i, g) in self.geometry.iter().enumerate() {
             let (w, b) = self.layer_params(params, i);
             let z = conv2d_forward(g, batch, &a, w, b);
-            let next = if g.leaky_relu { leaky_relu_forward(&z) } else { z.clone() };
+            let next = if g.leaky_relu {
+                leaky_relu_forward(&z)
+            } else {
+                z.clone()
+            };
             inputs.push(std::mem::replace(&mut a, next));
             pre.push(z);
         }
@@ -58,12 +67,22 @@ impl ReferenceNet {
     }
 
     /// Output and the gradients of Σ upstream · output.
-    pub fn backward(&self, params: &[f64], batch: usize, x: &[f64], upstream: &[f64]) -> (Vec<f64>, NetworkGrads) {
+    pub fn backward(
+        &self,
+        params: &[f64],
+        batch: usize,
+        x: &[f64],
+        upstream: &[f64],
+    ) -> (Vec<f64>, NetworkGrads) {
         let t = self.trace(params, batch, x);
         let mut grad_params = vec![0.0; self.layout.total];
         let mut da = upstream.to_vec();
         for (i, g) in self.geometry.iter().enumerate().rev() {
-            let dz = if g.leaky_relu { leaky_relu_backward(&t.pre[i], &da) } else { da };
+            let dz = if g.leaky_relu {
+                leaky_relu_backward(&t.pre[i], &da)
+            } else {
+                da
+            };
             let (dw, db) = conv2d_weight_grad(g, batch, &t.inputs[i], &dz);
             let (ws, bs) = (&self.layout.tensors[2 * i], &self.layout.tensors[2 * i + 1]);
             grad_params[ws.offset..ws.offset + ws.len].copy_from_slice(&dw);
@@ -71,6 +90,12 @@ impl ReferenceNet {
             let (w, _) = self.layer_params(params, i);
             da = conv2d_input_grad(g, batch, &dz, w);
         }
-        (t.out, NetworkGrads { input: da, params: grad_params })
+        (
+            t.out,
+            NetworkGrads {
+                input: da,
+                params: grad_params,
+            },
+        )
     }
 }

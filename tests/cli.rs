@@ -1,0 +1,253 @@
+//! The `ebmscope` binary end to end: info, doctor and energy.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use ebmscope::compare::compare;
+use ebmscope::doctor::NET_TOL;
+use ebmscope::io::{Tensor, load_params, read_tensor, write_tensors};
+use ebmscope::model::NetSpec;
+use ebmscope::reference::ReferenceNet;
+
+fn ebmscope(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ebmscope-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn path_str(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn info_lists_an_adapter() {
+    let out = ebmscope(&["info"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[0] ") && stdout.contains("chosen: "), "{stdout}");
+}
+
+#[test]
+fn doctor_passes() {
+    let out = ebmscope(&["doctor"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn unknown_adapter_is_refused_with_the_list() {
+    let out = ebmscope(&["--adapter", "no-such-gpu-xyz", "doctor"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no-such-gpu-xyz") && stderr.contains("wgpu sees"),
+        "{stderr}"
+    );
+    let out = ebmscope(&["--backend", "glide", "info"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend `glide`"));
+}
+
+/// Energies and input gradients of the binary match the CPU reference for
+/// the weights it saved, and reloading those weights gives the same numbers.
+#[test]
+fn energy_matches_reference_and_reloads_weights() {
+    let d = dir("vanilla");
+    let (input, out1, out2, weights) = (
+        d.join("x.safetensors"),
+        d.join("y1.safetensors"),
+        d.join("y2.safetensors"),
+        d.join("w.safetensors"),
+    );
+    let batch = 3;
+    let x: Vec<f32> = (0..batch * 32 * 32)
+        .map(|i| ((i * 7919 % 2001) as f32 / 1000.0) - 1.0)
+        .collect();
+    write_tensors(
+        &input,
+        &[Tensor {
+            name: "x".into(),
+            shape: vec![batch, 1, 32, 32],
+            data: x.clone(),
+        }],
+    )
+    .unwrap();
+    let common_args = [
+        "energy",
+        "--net",
+        "vanilla",
+        "--n-c",
+        "1",
+        "--n-f",
+        "4",
+        "--input",
+        path_str(&input),
+    ];
+    let out = ebmscope(
+        &[
+            &common_args[..],
+            &[
+                "--seed",
+                "4",
+                "--save-weights",
+                path_str(&weights),
+                "--output",
+                path_str(&out1),
+                "--chunk",
+                "2",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ebmscope(
+        &[
+            &common_args[..],
+            &["--weights", path_str(&weights), "--output", path_str(&out2)],
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let spec = NetSpec::vanilla(1, 4).unwrap();
+    let params = load_params(&weights, &spec.param_layout().unwrap()).unwrap();
+    let (energy, grads) = ReferenceNet::new(&spec).unwrap().backward(
+        &common::f64s(&params),
+        batch,
+        &common::f64s(&x),
+        &[1.0; 3],
+    );
+    for out in [&out1, &out2] {
+        let e = read_tensor(out, "energy").unwrap();
+        let g = read_tensor(out, "grad_x").unwrap();
+        assert_eq!(e.shape, vec![batch]);
+        assert_eq!(g.shape, vec![batch, 1, 32, 32]);
+        let c = compare(&e.data, &energy, NET_TOL);
+        assert!(c.passed(), "energy: {c}");
+        let c = compare(&g.data, &grads.input, NET_TOL);
+        assert!(c.passed(), "grad_x: {c}");
+    }
+    // Chunks of 2 (with zero padding) and one chunk of 3 agree exactly.
+    assert_eq!(
+        read_tensor(&out1, "energy").unwrap(),
+        read_tensor(&out2, "energy").unwrap()
+    );
+}
+
+#[test]
+fn toy_energy_takes_points() {
+    let d = dir("toy");
+    let (input, output) = (d.join("x.safetensors"), d.join("y.safetensors"));
+    write_tensors(
+        &input,
+        &[Tensor {
+            name: "x".into(),
+            shape: vec![4, 2],
+            data: vec![0.0, 0.0, 1.0, 0.0, 0.0, -1.0, 0.5, 0.5],
+        }],
+    )
+    .unwrap();
+    let out = ebmscope(&[
+        "energy",
+        "--net",
+        "toy",
+        "--input",
+        path_str(&input),
+        "--output",
+        path_str(&output),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read_tensor(&output, "grad_x").unwrap().shape, vec![4, 2]);
+    assert_eq!(read_tensor(&output, "energy").unwrap().shape, vec![4]);
+}
+
+#[test]
+fn energy_refuses_bad_input_clearly() {
+    let d = dir("bad");
+    let (input, output) = (d.join("x.safetensors"), d.join("y.safetensors"));
+    write_tensors(
+        &input,
+        &[Tensor {
+            name: "x".into(),
+            shape: vec![1, 1, 28, 28],
+            data: vec![0.0; 784],
+        }],
+    )
+    .unwrap();
+    let out = ebmscope(&[
+        "energy",
+        "--net",
+        "vanilla",
+        "--n-c",
+        "1",
+        "--n-f",
+        "4",
+        "--input",
+        path_str(&input),
+        "--output",
+        path_str(&output),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("32×32") && stderr.contains("[1, 28, 28]"),
+        "{stderr}"
+    );
+    assert!(!output.exists(), "nothing is written on failure");
+
+    let out = ebmscope(&[
+        "energy",
+        "--net",
+        "resnet",
+        "--input",
+        path_str(&input),
+        "--output",
+        path_str(&output),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown network `resnet`"));
+
+    // Weights of another width are refused naming the tensor.
+    let weights = d.join("w.safetensors");
+    let out = ebmscope(&[
+        "energy",
+        "--net",
+        "toy",
+        "--input",
+        path_str(&input),
+        "--output",
+        path_str(&output),
+        "--save-weights",
+        path_str(&weights),
+    ]);
+    assert!(!out.status.success(), "toy net takes points, not images");
+    let out = ebmscope(&[
+        "energy",
+        "--net",
+        "vanilla",
+        "--n-c",
+        "1",
+        "--n-f",
+        "4",
+        "--weights",
+        path_str(&weights),
+        "--input",
+        path_str(&input),
+        "--output",
+        path_str(&output),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("f.0.weight"), "{stderr}");
+}

@@ -1,0 +1,106 @@
+//! Rungs 2 and 3 of the verification ladder: every GPU kernel, and whole
+//! networks, against the CPU reference on the test adapter, with the
+//! tolerances of `ebmscope::doctor` (their reasons are written there).
+
+mod common;
+
+use ebmscope::doctor::{Row, layer_cases, net_cases, run_all, run_case};
+use ebmscope::model::{Backward, GpuNet, NetSpec, init_params};
+
+fn assert_rows_pass(rows: &[Row]) {
+    assert!(!rows.is_empty());
+    let failures: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.comparison.passed())
+        .map(|r| format!("{} / {}: {}", r.case, r.quantity, r.comparison))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "GPU differs from the reference:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn layer_kernels_match_reference() {
+    let gpu = common::gpu();
+    for (i, case) in layer_cases().iter().enumerate() {
+        let rows = run_case(&gpu, case, 500 + i as u64).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_rows_pass(&rows);
+    }
+}
+
+#[test]
+fn whole_networks_match_reference() {
+    let gpu = common::gpu();
+    for (i, case) in net_cases().unwrap().iter().enumerate() {
+        assert_rows_pass(&run_case(&gpu, case, 900 + i as u64).unwrap());
+    }
+}
+
+/// Large dispatches are split over two grid dimensions; force the split on
+/// small shapes by lowering the per-dimension limit to 2 workgroups.
+#[test]
+fn two_dimensional_dispatch_matches_reference() {
+    let mut gpu = common::gpu();
+    gpu.limit_groups_per_dim(2);
+    assert_eq!(gpu.dispatch_size(64 * 5), (2, 3));
+    for case in layer_cases()
+        .iter()
+        .take(3)
+        .chain(net_cases().unwrap().iter().skip(2).take(1))
+    {
+        assert_rows_pass(&run_case(&gpu, case, 77).unwrap());
+    }
+}
+
+#[test]
+fn doctor_runs_every_case() {
+    let gpu = common::gpu();
+    let rows = run_all(&gpu).unwrap();
+    assert_eq!(rows.len(), 3 * (layer_cases().len() + net_cases().unwrap().len()));
+    assert_rows_pass(&rows);
+}
+
+/// Without atomics or scheduling-dependent sums, a run is bit-for-bit repeatable.
+#[test]
+fn evaluation_is_deterministic() {
+    let gpu = common::gpu();
+    let spec = NetSpec::vanilla(3, 4).unwrap();
+    let net = GpuNet::new(&gpu, &spec, 3).unwrap();
+    net.write_params(&gpu, &init_params(&spec, 5).unwrap()).unwrap();
+    let x: Vec<f32> = (0..3 * 3 * 32 * 32)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
+    net.write_input(&gpu, &x).unwrap();
+    net.write_upstream(&gpu, &[0.5, 0.5, -1.0]).unwrap();
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        net.run(
+            &gpu,
+            Backward {
+                input: true,
+                params: true,
+            },
+        );
+        results.push((
+            net.read_output(&gpu).unwrap(),
+            net.read_input_grad(&gpu).unwrap(),
+            net.read_param_grads(&gpu).unwrap(),
+        ));
+    }
+    assert_eq!(results[0], results[1]);
+    assert!(results[0].2.iter().any(|&g| g != 0.0));
+}
+
+#[test]
+fn wrong_buffer_lengths_are_refused() {
+    let gpu = common::gpu();
+    let net = GpuNet::new(&gpu, &NetSpec::toy(), 4).unwrap();
+    let err = net.write_input(&gpu, &[0.0; 7]).unwrap_err().to_string();
+    assert!(err.contains("expected 8"), "{err}");
+    assert!(net.write_params(&gpu, &[0.0; 3]).is_err());
+    assert!(net.write_upstream(&gpu, &[0.0; 5]).is_err());
+    assert!(GpuNet::new(&gpu, &NetSpec::toy(), 0).is_err());
+}

@@ -1,0 +1,196 @@
+//! Parameters and tensors in safetensors: round trips, files written the way
+//! PyTorch writes them, and clear refusals of wrong files.
+
+use std::path::Path;
+
+use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
+use ebmscope::model::{NetSpec, init_params};
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ebmscope-io-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A safetensors file assembled by hand, as `safetensors.torch.save_file`
+/// writes it: 8-byte header length, JSON header with `__metadata__`, data.
+/// Built without the crate's serializer so the test does not check the
+/// crate against itself.
+fn handmade(path: &Path, tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) {
+    let mut header = String::from("{\"__metadata__\":{\"format\":\"pt\"}");
+    let mut data = Vec::new();
+    for (name, dtype, shape, bytes) in tensors {
+        let shape: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
+        header += &format!(
+            ",\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
+            shape.join(","),
+            data.len(),
+            data.len() + bytes.len()
+        );
+        data.extend_from_slice(bytes);
+    }
+    header.push('}');
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header.as_bytes());
+    file.extend_from_slice(&data);
+    std::fs::write(path, file).unwrap();
+}
+
+fn le_f32(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+#[test]
+fn params_round_trip() {
+    let spec = NetSpec::vanilla(3, 4).unwrap();
+    let layout = spec.param_layout().unwrap();
+    let params = init_params(&spec, 9).unwrap();
+    let path = tmp("round.safetensors");
+    save_params(&path, &layout, &params).unwrap();
+    assert_eq!(load_params(&path, &layout).unwrap(), params);
+    let t = read_tensor(&path, "f.2.weight").unwrap();
+    assert_eq!(t.shape, vec![8, 4, 4, 4]);
+}
+
+/// A PyTorch state dict (tensors in another order, f64 for one of them) loads.
+#[test]
+fn pytorch_style_file_loads() {
+    let spec = NetSpec::toy();
+    let layout = spec.param_layout().unwrap();
+    let params = init_params(&spec, 3).unwrap();
+    let mut tensors: Vec<(&str, &str, Vec<usize>, Vec<u8>)> = layout
+        .tensors
+        .iter()
+        .rev()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                "F32",
+                t.shape.clone(),
+                le_f32(&params[t.offset..t.offset + t.len]),
+            )
+        })
+        .collect();
+    // f.8.bias as F64, as torch.float64 would be saved.
+    let bias = layout.get("f.8.bias").unwrap();
+    tensors[0] = (
+        "f.8.bias",
+        "F64",
+        vec![1],
+        f64::from(params[bias.offset]).to_le_bytes().to_vec(),
+    );
+    let path = tmp("torch.safetensors");
+    handmade(&path, &tensors);
+    assert_eq!(load_params(&path, &layout).unwrap(), params);
+}
+
+#[test]
+fn wrong_shape_is_refused_naming_the_tensor() {
+    let layout = NetSpec::vanilla(3, 4).unwrap().param_layout().unwrap();
+    let other = NetSpec::vanilla(3, 8).unwrap();
+    let path = tmp("wide.safetensors");
+    save_params(
+        &path,
+        &other.param_layout().unwrap(),
+        &init_params(&other, 1).unwrap(),
+    )
+    .unwrap();
+    let err = load_params(&path, &layout).unwrap_err().to_string();
+    assert!(
+        err.contains("f.0.weight") && err.contains("[8, 3, 3, 3]") && err.contains("[4, 3, 3, 3]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_and_extra_tensors_are_refused() {
+    let spec = NetSpec::toy();
+    let layout = spec.param_layout().unwrap();
+    let params = init_params(&spec, 1).unwrap();
+    let keep: Vec<Tensor> = layout
+        .tensors
+        .iter()
+        .filter(|t| t.name != "f.4.bias")
+        .map(|t| Tensor {
+            name: t.name.clone(),
+            shape: t.shape.clone(),
+            data: params[t.offset..t.offset + t.len].to_vec(),
+        })
+        .collect();
+    let path = tmp("missing.safetensors");
+    write_tensors(&path, &keep).unwrap();
+    let err = load_params(&path, &layout).unwrap_err().to_string();
+    assert!(err.contains("missing tensor `f.4.bias`"), "{err}");
+
+    let mut extra = keep.clone();
+    extra.push(Tensor {
+        name: "f.4.bias".into(),
+        shape: vec![64],
+        data: vec![0.0; 64],
+    });
+    extra.push(Tensor {
+        name: "f.10.weight".into(),
+        shape: vec![1],
+        data: vec![0.0],
+    });
+    write_tensors(&path, &extra).unwrap();
+    let err = load_params(&path, &layout).unwrap_err().to_string();
+    assert!(err.contains("f.10.weight"), "{err}");
+}
+
+#[test]
+fn broken_files_are_refused_with_their_path() {
+    let layout = NetSpec::toy().param_layout().unwrap();
+    let path = tmp("garbage.safetensors");
+    std::fs::write(&path, b"this is not a safetensors file").unwrap();
+    let err = load_params(&path, &layout).unwrap_err().to_string();
+    assert!(
+        err.contains("garbage.safetensors") && err.contains("not a valid safetensors"),
+        "{err}"
+    );
+
+    let missing = tmp("does-not-exist.safetensors");
+    let err = load_params(&missing, &layout).unwrap_err().to_string();
+    assert!(err.contains("does-not-exist"), "{err}");
+
+    let ints = tmp("ints.safetensors");
+    handmade(&ints, &[("x", "I32", vec![2], vec![0; 8])]);
+    let err = read_tensor(&ints, "x").unwrap_err().to_string();
+    assert!(err.contains("I32") && err.contains(".float()"), "{err}");
+    let err = read_tensor(&ints, "y").unwrap_err().to_string();
+    assert!(err.contains("no tensor `y`") && err.contains("x"), "{err}");
+}
+
+#[test]
+fn non_finite_weights_are_refused() {
+    let spec = NetSpec::toy();
+    let layout = spec.param_layout().unwrap();
+    let mut params = init_params(&spec, 1).unwrap();
+    params[5] = f32::NAN;
+    let path = tmp("nan.safetensors");
+    save_params(&path, &layout, &params).unwrap();
+    let err = load_params(&path, &layout).unwrap_err().to_string();
+    assert!(err.contains("f.0.weight") && err.contains("non-finite"), "{err}");
+}
+
+/// A failed write leaves the existing file as it was.
+#[test]
+fn failed_write_keeps_the_old_file() {
+    let path = tmp("keep.safetensors");
+    let t = Tensor {
+        name: "x".into(),
+        shape: vec![2],
+        data: vec![1.0, 2.0],
+    };
+    write_tensors(&path, std::slice::from_ref(&t)).unwrap();
+    let bad = Tensor {
+        name: "y".into(),
+        shape: vec![3],
+        data: vec![1.0],
+    };
+    assert!(write_tensors(&path, &[bad]).is_err());
+    assert_eq!(read_tensor(&path, "x").unwrap(), t);
+}

@@ -1,0 +1,101 @@
+//! Every file in shaders/ parses and validates with naga, is registered in
+//! `kernels::ALL`, and its uniform structs match the Rust structs byte for byte.
+
+use std::collections::BTreeSet;
+use std::mem::{offset_of, size_of};
+
+use ebmscope::kernels::{ALL, conv2d::ConvParams, conv2d::ReduceParams};
+
+fn validate(name: &str, source: &str) -> naga::Module {
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+    module
+}
+
+#[test]
+fn every_shader_file_validates_and_is_registered() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut on_disk = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wgsl") {
+            let source = std::fs::read_to_string(&path).unwrap();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let module = validate(&name, &source);
+            assert!(
+                module.entry_points.iter().any(|e| e.name == "main"),
+                "{name} has no `main` entry point"
+            );
+            on_disk.insert(name);
+        }
+    }
+    // A validation test that finds nothing must fail: count what was found.
+    assert_eq!(on_disk.len(), 4, "shaders found: {on_disk:?}");
+    let registered: BTreeSet<_> = ALL.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(on_disk, registered, "shaders/ and kernels::ALL differ");
+}
+
+/// (member name, byte offset) of WGSL struct `name`, with its size.
+fn wgsl_struct(module: &naga::Module, name: &str) -> Option<(Vec<(String, u32)>, u32)> {
+    module.types.iter().find_map(|(_, ty)| match &ty.inner {
+        naga::TypeInner::Struct { members, span } if ty.name.as_deref() == Some(name) => Some((
+            members
+                .iter()
+                .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+                .collect(),
+            *span,
+        )),
+        _ => None,
+    })
+}
+
+macro_rules! rust_layout {
+    ($t:ty, $($field:ident),*) => {
+        (vec![$((stringify!($field).to_string(), offset_of!($t, $field) as u32)),*], size_of::<$t>() as u32)
+    };
+}
+
+#[test]
+fn uniform_structs_match_rust() {
+    let conv = rust_layout!(
+        ConvParams,
+        batch,
+        c_in,
+        h_in,
+        w_in,
+        c_out,
+        h_out,
+        w_out,
+        kernel,
+        stride,
+        padding,
+        leaky_relu,
+        weight_offset,
+        bias_offset,
+        batch_chunk,
+        n_chunks,
+        _pad
+    );
+    let reduce = rust_layout!(ReduceParams, rows, row_len, dst_offset, _pad);
+    let mut checked = 0;
+    for shader in ALL {
+        let module = validate(shader.name, shader.source);
+        for (name, rust) in [("ConvParams", &conv), ("ReduceParams", &reduce)] {
+            if let Some(wgsl) = wgsl_struct(&module, name) {
+                assert_eq!(
+                    &wgsl, rust,
+                    "{name} in {} differs from the Rust struct",
+                    shader.name
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 4, "every shader declares one parameter struct");
+}
