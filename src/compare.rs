@@ -105,9 +105,10 @@ mod tests {
 
     #[test]
     fn passes_within_and_fails_outside_tolerance() {
-        let want = [1.0, -2.0, 1000.0];
-        assert!(compare(&[1.0, -2.0, 1000.5], &want, TOL).passed());
-        let c = compare(&[1.0, -2.5, 1000.0], &want, TOL);
+        // Allowance: 1e-3·max|want| = 3e-3, plus 1e-3·|want|.
+        let want = [1.0, -2.0, 3.0];
+        assert!(compare(&[1.0, -2.0, 3.005], &want, TOL).passed());
+        let c = compare(&[1.0, -2.01, 3.0], &want, TOL);
         assert_eq!((c.failed, c.worst), (1, Some(1)));
         assert!(c.to_string().contains("[1] got"), "{c}");
     }

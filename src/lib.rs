@@ -19,5 +19,6 @@ pub mod io;
 pub mod kernels;
 pub mod model;
 pub mod reference;
+pub mod sampler;
 
 pub use error::{Error, Result};

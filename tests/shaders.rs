@@ -4,7 +4,12 @@
 use std::collections::BTreeSet;
 use std::mem::{offset_of, size_of};
 
-use ebmscope::kernels::{ALL, conv2d::ConvParams, conv2d::ReduceParams};
+use ebmscope::kernels::ALL;
+use ebmscope::kernels::conv2d::{ConvParams, ReduceParams};
+use ebmscope::kernels::optim::OptimParams;
+use ebmscope::kernels::sampling::{
+    AnalyticParams, LangevinParams, MalaParams, RandomParams, RngCounter, RowsParams,
+};
 
 fn validate(name: &str, source: &str) -> naga::Module {
     let module = naga::front::wgsl::parse_str(source)
@@ -36,7 +41,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 4, "shaders found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 11, "shaders found: {on_disk:?}");
     let registered: BTreeSet<_> = ALL.iter().map(|s| s.name.to_string()).collect();
     assert_eq!(on_disk, registered, "shaders/ and kernels::ALL differ");
 }
@@ -63,39 +68,116 @@ macro_rules! rust_layout {
 
 #[test]
 fn uniform_structs_match_rust() {
-    let conv = rust_layout!(
-        ConvParams,
-        batch,
-        c_in,
-        h_in,
-        w_in,
-        c_out,
-        h_out,
-        w_out,
-        kernel,
-        stride,
-        padding,
-        leaky_relu,
-        weight_offset,
-        bias_offset,
-        batch_chunk,
-        n_chunks,
-        _pad
-    );
-    let reduce = rust_layout!(ReduceParams, rows, row_len, dst_offset, _pad);
+    let structs = [
+        (
+            "ConvParams",
+            rust_layout!(
+                ConvParams,
+                batch,
+                c_in,
+                h_in,
+                w_in,
+                c_out,
+                h_out,
+                w_out,
+                kernel,
+                stride,
+                padding,
+                leaky_relu,
+                weight_offset,
+                bias_offset,
+                batch_chunk,
+                n_chunks,
+                _pad
+            ),
+        ),
+        (
+            "ReduceParams",
+            rust_layout!(ReduceParams, rows, row_len, dst_offset, _pad),
+        ),
+        (
+            "RandomParams",
+            rust_layout!(
+                RandomParams,
+                seed,
+                purpose,
+                row_len,
+                rows,
+                normal,
+                accumulate,
+                scale,
+                shift
+            ),
+        ),
+        ("RngCounter", rust_layout!(RngCounter, iteration, step)),
+        ("LangevinParams", rust_layout!(LangevinParams, chains, dim, a, b)),
+        (
+            "MalaParams",
+            rust_layout!(
+                MalaParams,
+                chains,
+                dim,
+                a,
+                epsilon,
+                inv_temperature,
+                init,
+                _pad0,
+                _pad1
+            ),
+        ),
+        (
+            "AnalyticParams",
+            rust_layout!(
+                AnalyticParams,
+                chains,
+                dim,
+                sigma,
+                mu,
+                weight,
+                _pad0,
+                _pad1,
+                _pad2
+            ),
+        ),
+        (
+            "RowsParams",
+            rust_layout!(RowsParams, rows, row_len, scatter, _pad),
+        ),
+        (
+            "OptimParams",
+            rust_layout!(
+                OptimParams,
+                n,
+                adam,
+                lr,
+                beta1,
+                beta2,
+                eps,
+                bias_correction1,
+                bias_correction2
+            ),
+        ),
+    ];
     let mut checked = 0;
     for shader in ALL {
         let module = validate(shader.name, shader.source);
-        for (name, rust) in [("ConvParams", &conv), ("ReduceParams", &reduce)] {
+        let mut found = 0;
+        for (name, rust) in &structs {
             if let Some(wgsl) = wgsl_struct(&module, name) {
                 assert_eq!(
                     &wgsl, rust,
                     "{name} in {} differs from the Rust struct",
                     shader.name
                 );
-                checked += 1;
+                found += 1;
             }
         }
+        assert!(
+            found > 0,
+            "{} declares none of the known parameter structs",
+            shader.name
+        );
+        checked += found;
     }
-    assert_eq!(checked, 4, "every shader declares one parameter struct");
+    assert_eq!(checked, 14, "struct declarations checked across all shaders");
 }

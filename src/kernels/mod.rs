@@ -2,6 +2,13 @@
 //! here, and its host-side parameters and launch live in a module per family.
 
 pub mod conv2d;
+pub mod optim;
+pub mod sampling;
+
+use std::sync::Arc;
+
+use crate::Result;
+use crate::gpu::Gpu;
 
 /// A compute shader: `main` is its entry point.
 pub struct Shader {
@@ -22,6 +29,67 @@ pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward");
 pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad");
 pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad");
 pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
+pub const RANDOM_FILL: Shader = shader!("random_fill");
+pub const LANGEVIN_STEP: Shader = shader!("langevin_step");
+pub const MALA_PROPOSE: Shader = shader!("mala_propose");
+pub const MALA_ACCEPT: Shader = shader!("mala_accept");
+pub const ANALYTIC_ENERGY: Shader = shader!("analytic_energy");
+pub const COPY_ROWS: Shader = shader!("copy_rows");
+pub const OPTIMIZER_STEP: Shader = shader!("optimizer_step");
 
 /// Every shader of the crate (tests check this against the files in shaders/).
-pub const ALL: &[Shader] = &[CONV2D_FORWARD, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, REDUCE_ROWS];
+pub const ALL: &[Shader] = &[
+    CONV2D_FORWARD,
+    CONV2D_INPUT_GRAD,
+    CONV2D_WEIGHT_GRAD,
+    REDUCE_ROWS,
+    RANDOM_FILL,
+    LANGEVIN_STEP,
+    MALA_PROPOSE,
+    MALA_ACCEPT,
+    ANALYTIC_ENERGY,
+    COPY_ROWS,
+    OPTIMIZER_STEP,
+];
+
+/// One kernel bound to its buffers: a uniform holding its parameters at
+/// binding 0, then `buffers` at bindings 1, 2, …. Made once, recorded often.
+pub struct Launch {
+    pipeline: Arc<wgpu::ComputePipeline>,
+    group: wgpu::BindGroup,
+    uniform: wgpu::Buffer,
+    invocations: usize,
+}
+
+impl Launch {
+    pub fn new<P: bytemuck::Pod>(
+        gpu: &Gpu,
+        shader: &Shader,
+        label: &str,
+        params: &P,
+        buffers: &[&wgpu::Buffer],
+        invocations: usize,
+    ) -> Result<Self> {
+        let pipeline = gpu.pipeline(shader)?;
+        let uniform = gpu.uniform_buffer(&format!("{label} params"), params);
+        let mut all = vec![&uniform];
+        all.extend_from_slice(buffers);
+        let group = gpu.bind_group(&format!("{label} {}", shader.name), &pipeline, &all);
+        Ok(Launch {
+            pipeline,
+            group,
+            uniform,
+            invocations,
+        })
+    }
+
+    /// Replace the parameters (takes effect at the next submission).
+    pub fn set_params<P: bytemuck::Pod>(&self, gpu: &Gpu, params: &P) {
+        gpu.queue
+            .write_buffer(&self.uniform, 0, bytemuck::bytes_of(params));
+    }
+
+    pub fn record(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        gpu.dispatch(pass, &self.pipeline, &self.group, self.invocations);
+    }
+}

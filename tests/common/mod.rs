@@ -15,3 +15,52 @@ pub fn gpu() -> Gpu {
 pub fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&a| f64::from(a)).collect()
 }
+
+/// Standard normal CDF, from erfc (Numerical Recipes' Chebyshev fit, |error| < 1.2e-7).
+pub fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    if x >= 0.0 { 1.0 - 0.5 * erfc } else { 0.5 * erfc }
+}
+
+/// Kolmogorov–Smirnov statistic of `samples` against `cdf`.
+pub fn ks_statistic(samples: &[f32], cdf: impl Fn(f64) -> f64) -> f64 {
+    let mut s: Vec<f64> = samples.iter().map(|&v| f64::from(v)).collect();
+    s.sort_by(f64::total_cmp);
+    let n = s.len() as f64;
+    s.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let f = cdf(v);
+            (f - i as f64 / n).abs().max((i as f64 + 1.0) / n - f)
+        })
+        .fold(0.0, f64::max)
+}
+
+pub fn mean_var(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&a| f64::from(a)).sum::<f64>() / n;
+    let var = v.iter().map(|&a| (f64::from(a) - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var)
+}
+
+pub fn correlation(a: &[f32], b: &[f32]) -> f64 {
+    let (ma, va) = mean_var(a);
+    let (mb, vb) = mean_var(b);
+    let cov = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - ma) * (f64::from(y) - mb))
+        .sum::<f64>()
+        / (a.len() as f64 - 1.0);
+    cov / (va * vb).sqrt()
+}

@@ -1,0 +1,85 @@
+//! Host side of the sampling kernels: random_fill (Philox), langevin_step,
+//! mala_propose / mala_accept, analytic_energy and copy_rows. The structs
+//! mirror the WGSL structs of the same name (checked by tests/shaders.rs).
+
+use bytemuck::{Pod, Zeroable};
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct RandomParams {
+    pub seed: u32,
+    pub purpose: u32,
+    pub row_len: u32,
+    pub rows: u32,
+    pub normal: u32,
+    pub accumulate: u32,
+    pub scale: f32,
+    pub shift: f32,
+}
+
+/// The (iteration, step) words of every Philox counter; the sampling
+/// kernels advance `step` on the GPU.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct RngCounter {
+    pub iteration: u32,
+    pub step: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct LangevinParams {
+    pub chains: u32,
+    pub dim: u32,
+    pub a: f32,
+    pub b: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct MalaParams {
+    pub chains: u32,
+    pub dim: u32,
+    pub a: f32,
+    pub epsilon: f32,
+    pub inv_temperature: f32,
+    pub init: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct AnalyticParams {
+    pub chains: u32,
+    pub dim: u32,
+    pub sigma: f32,
+    pub mu: f32,
+    pub weight: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct RowsParams {
+    pub rows: u32,
+    pub row_len: u32,
+    pub scatter: u32,
+    pub _pad: u32,
+}
+
+/// What a random stream is for: the second Philox key word, so streams of
+/// different purposes never share a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Purpose {
+    LangevinNoise = 1,
+    ChainInit = 2,
+    BankInit = 3,
+    MalaMomentum = 4,
+    MalaCoin = 5,
+    /// Tests of the generator itself.
+    Test = 99,
+}

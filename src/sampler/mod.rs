@@ -1,0 +1,15 @@
+//! MCMC on the GPU: energies seen as fields over chain states, the
+//! unadjusted Langevin sampler (ULA), MALA, counter-based noise and the
+//! persistent chain bank.
+
+mod bank;
+mod field;
+mod langevin;
+mod mala;
+mod noise;
+
+pub use bank::Bank;
+pub use field::{AnalyticField, EnergyField};
+pub use langevin::{Langevin, StepSize};
+pub use mala::Mala;
+pub use noise::{Noise, Rng, RngDistribution};

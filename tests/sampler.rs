@@ -1,0 +1,334 @@
+//! The sampling layer on the GPU: the counter-based generator, Langevin and
+//! MALA on energies with exact answers, and the persistent bank.
+
+mod common;
+
+use common::{correlation, ks_statistic, mean_var, normal_cdf};
+use ebmscope::gpu::Gpu;
+use ebmscope::kernels::sampling::Purpose;
+use ebmscope::reference::philox;
+use ebmscope::sampler::{
+    AnalyticField, Bank, EnergyField, Langevin, Mala, Noise, Rng, RngDistribution, StepSize,
+};
+
+const NORMAL: RngDistribution = RngDistribution::Normal {
+    scale: 1.0,
+    shift: 0.0,
+};
+const UNIFORM: RngDistribution = RngDistribution::Uniform {
+    scale: 1.0,
+    shift: 0.0,
+};
+
+/// `rows × row_len` draws at counter (iteration, step).
+fn draws(
+    gpu: &Gpu,
+    seed: u32,
+    dist: RngDistribution,
+    rows: usize,
+    row_len: usize,
+    iteration: u32,
+    step: u32,
+) -> Vec<f32> {
+    let out = gpu.storage_buffer("draws", rows * row_len);
+    let rng = Rng::new(gpu, seed);
+    let noise = Noise::new(gpu, &rng, Purpose::Test, dist, false, &out, rows, row_len).unwrap();
+    rng.set(gpu, iteration, step);
+    gpu.run("draws", |pass| noise.record(gpu, pass));
+    gpu.read_f32(&out, 0, rows * row_len).unwrap()
+}
+
+/// GPU draws are the reference Philox stream: uniforms bit for bit (they
+/// are exact in f32), normals to f32 precision of log/cos (|z| ≤ 6).
+#[test]
+fn gpu_generator_is_the_reference_philox() {
+    let gpu = common::gpu();
+    let (rows, row_len, it, step) = (7, 13, 5, 3);
+    let u = draws(&gpu, 123, UNIFORM, rows, row_len, it, step);
+    let z = draws(&gpu, 123, NORMAL, rows, row_len, it, step);
+    for r in 0..rows {
+        for e in 0..row_len {
+            let i = r * row_len + e;
+            let want_u = philox::draw(123, Purpose::Test as u32, e as u32, r as u32, step, it, false);
+            assert_eq!(f64::from(u[i]), want_u, "uniform {i}");
+            let want_z = philox::draw(123, Purpose::Test as u32, e as u32, r as u32, step, it, true);
+            assert!(
+                (f64::from(z[i]) - want_z).abs() < 2e-5,
+                "normal {i}: {} vs {want_z}",
+                z[i]
+            );
+        }
+    }
+}
+
+/// 2²⁰ draws: mean, variance and Kolmogorov–Smirnov against N(0, 1) and U(0, 1).
+/// Bounds are 5 standard errors for the moments and the 0.1% KS critical
+/// value 1.95/√n, so a correct generator fails about once in a thousand seeds
+/// (this seed is fixed, so the test is deterministic).
+#[test]
+fn normal_and_uniform_statistics() {
+    let gpu = common::gpu();
+    let n = 1 << 20;
+    let z = draws(&gpu, 123, NORMAL, 1024, 1024, 0, 0);
+    let (mean, var) = mean_var(&z);
+    let nf = n as f64;
+    assert!(mean.abs() < 5.0 / nf.sqrt(), "mean {mean}");
+    assert!((var - 1.0).abs() < 5.0 * (2.0 / nf).sqrt(), "variance {var}");
+    let d = ks_statistic(&z, normal_cdf);
+    assert!(d < 1.95 / nf.sqrt(), "KS vs N(0,1): D = {d}");
+
+    let u = draws(&gpu, 123, UNIFORM, 1024, 1024, 0, 0);
+    let d = ks_statistic(&u, |x| x.clamp(0.0, 1.0));
+    assert!(d < 1.95 / nf.sqrt(), "KS vs U(0,1): D = {d}");
+    assert!(u.iter().all(|&v| v > 0.0 && v < 1.0));
+}
+
+/// Neighbouring chains (rows) and neighbouring steps are uncorrelated.
+#[test]
+fn no_correlation_between_neighbouring_chains_or_steps() {
+    let gpu = common::gpu();
+    let (rows, row_len) = (512, 256);
+    let a = draws(&gpu, 9, NORMAL, rows, row_len, 4, 10);
+    let b = draws(&gpu, 9, NORMAL, rows, row_len, 4, 11);
+    let bound = 5.0 / ((rows * row_len) as f64).sqrt();
+    let c = correlation(&a, &b);
+    assert!(c.abs() < bound, "steps 10 and 11: corr {c}");
+    // Row r against row r + 1 at the same step.
+    let (upper, lower) = (&a[..(rows - 1) * row_len], &a[row_len..]);
+    let c = correlation(upper, lower);
+    assert!(
+        c.abs() < 5.0 / (upper.len() as f64).sqrt(),
+        "neighbouring chains: corr {c}"
+    );
+    // Neighbouring elements of one chain.
+    let (left, right): (Vec<f32>, Vec<f32>) = a.chunks_exact(2).map(|p| (p[0], p[1])).unzip();
+    let c = correlation(&left, &right);
+    assert!(
+        c.abs() < 5.0 / (left.len() as f64).sqrt(),
+        "neighbouring elements: corr {c}"
+    );
+}
+
+#[test]
+fn same_seed_same_numbers() {
+    let gpu = common::gpu();
+    let a = draws(&gpu, 42, NORMAL, 16, 16, 1, 2);
+    assert_eq!(a, draws(&gpu, 42, NORMAL, 16, 16, 1, 2));
+    assert_ne!(a, draws(&gpu, 43, NORMAL, 16, 16, 1, 2));
+    assert_ne!(a, draws(&gpu, 42, NORMAL, 16, 16, 2, 2));
+    assert_ne!(a, draws(&gpu, 42, NORMAL, 16, 16, 1, 3));
+}
+
+/// Snapshots of the chain states every `gap` steps after `burn_in` steps.
+fn ula_snapshots<F: EnergyField>(
+    gpu: &Gpu,
+    s: &Langevin<F>,
+    burn_in: usize,
+    gap: usize,
+    count: usize,
+) -> Vec<f32> {
+    let n = s.field.chains() * s.field.dim();
+    s.begin(gpu, 0);
+    gpu.run("burn in", |pass| s.record_steps(gpu, pass, burn_in));
+    let mut all = Vec::new();
+    for _ in 0..count {
+        gpu.run("gap", |pass| s.record_steps(gpu, pass, gap));
+        all.extend(gpu.read_f32(s.field.input(), 0, n).unwrap());
+    }
+    all
+}
+
+/// ULA on F = ‖x‖²/2σ² (T = 1): x ← (1 − h)x + εz with h = ε²/2σ², whose
+/// stationary variance is σ²/(1 − h/2), not σ²: the discretisation bias.
+/// ε = 0.5, σ = 1: h = 0.125, variance 1.0667. 4096 chains × 4 dims × 10
+/// snapshots 20 steps apart (correlation 0.875⁴⁰ ≈ 0.5%): standard error of
+/// the variance ≈ 0.004, tolerance 0.02 (5σ), well inside the 0.067 gap to σ².
+#[test]
+fn ula_gaussian_has_the_exact_discretised_variance() {
+    let gpu = common::gpu();
+    let (chains, dim, sigma, eps) = (4096, 4, 1.0f32, 0.5f32);
+    let field = AnalyticField::new(&gpu, chains, dim, sigma, 0.0, 0.5).unwrap();
+    gpu.write_f32(field.input(), 0, &vec![3.0; chains * dim]);
+    let size = StepSize {
+        epsilon: eps,
+        temperature: 1.0,
+        tau: 1.0,
+    };
+    let s = Langevin::new(&gpu, field, 7, size).unwrap();
+    let x = ula_snapshots(&gpu, &s, 150, 20, 10);
+    let (mean, var) = mean_var(&x);
+    let h = f64::from(eps * eps / (2.0 * sigma * sigma));
+    let exact = f64::from(sigma * sigma) / (1.0 - h / 2.0);
+    assert!(mean.abs() < 0.01, "mean {mean}");
+    assert!((var - exact).abs() < 0.02, "variance {var}, exact {exact}");
+
+    // r accumulates ‖a·∇F‖ = a‖x‖/σ²; in stationarity E‖x‖ ≈ √(dim·var).
+    let stats = gpu.read_f32(s.stats_buffer(), 0, chains * 4).unwrap();
+    let steps = 150.0 + 200.0;
+    let r = stats.chunks_exact(4).map(|c| f64::from(c[2])).sum::<f64>() / (chains as f64 * steps);
+    let a = f64::from(size.gradient_factor());
+    let stationary = a * (4.0 * exact).sqrt();
+    assert!(
+        r > 0.9 * stationary && r < 1.2 * stationary,
+        "r {r} vs ≈ {stationary}"
+    );
+}
+
+/// τ = 0 is gradient descent: every chain goes to the minimum.
+#[test]
+fn noiseless_langevin_descends() {
+    let gpu = common::gpu();
+    let field = AnalyticField::new(&gpu, 8, 2, 1.0, 0.0, 0.5).unwrap();
+    gpu.write_f32(field.input(), 0, &[2.0; 16]);
+    let s = Langevin::new(
+        &gpu,
+        field,
+        1,
+        StepSize {
+            epsilon: 1.0,
+            temperature: 1.0,
+            tau: 0.0,
+        },
+    )
+    .unwrap();
+    let x = ula_snapshots(&gpu, &s, 100, 1, 1);
+    assert!(x.iter().all(|v| v.abs() < 1e-6), "{x:?}");
+}
+
+fn mala_snapshots<F: EnergyField>(
+    gpu: &Gpu,
+    s: &Mala<F>,
+    x0: &[f32],
+    burn_in: usize,
+    gap: usize,
+    count: usize,
+) -> Vec<f32> {
+    s.start(gpu, x0, 0).unwrap();
+    gpu.run("burn in", |pass| s.record_steps(gpu, pass, burn_in));
+    let mut all = Vec::new();
+    for _ in 0..count {
+        gpu.run("gap", |pass| s.record_steps(gpu, pass, gap));
+        all.extend(gpu.read_f32(s.states(), 0, x0.len()).unwrap());
+    }
+    all
+}
+
+/// MALA removes the bias: with ε = 0.9 (ULA's variance would be 1.25) the
+/// variance is σ² = 1. Same sample sizes as above; MALA mixes a little slower
+/// (rejections), so tolerance 0.03 (still far from 1.25).
+#[test]
+fn mala_gaussian_is_exact() {
+    let gpu = common::gpu();
+    let (chains, dim) = (4096, 4);
+    let field = AnalyticField::new(&gpu, chains, dim, 1.0, 0.0, 0.5).unwrap();
+    let s = Mala::new(
+        &gpu,
+        field,
+        11,
+        StepSize {
+            epsilon: 0.9,
+            temperature: 1.0,
+            tau: 1.0,
+        },
+    )
+    .unwrap();
+    let x = mala_snapshots(&gpu, &s, &vec![2.0; chains * dim], 200, 20, 10);
+    let (mean, var) = mean_var(&x);
+    assert!(mean.abs() < 0.015, "mean {mean}");
+    assert!((var - 1.0).abs() < 0.03, "variance {var}");
+    let rate = s.acceptance_rate(&gpu).unwrap();
+    assert!(rate > 0.5 && rate < 1.0, "acceptance {rate}");
+}
+
+/// A two-mode energy: modes at ±1 with weights 0.75 / 0.25, σ = 0.6, in 1-D.
+/// All chains start in the light mode (x = −1); MALA must move them so that
+/// P(x > 0) = 0.75·Φ(μ/σ) + 0.25·(1 − Φ(μ/σ)) = 0.726 and E[x] = 0.5·μ = 0.5.
+/// Standard error of the fraction over 4096 chains × 10 snapshots ≈ 0.003
+/// (more with correlation); tolerance 0.02.
+#[test]
+fn mala_samples_two_modes_in_the_right_proportions() {
+    let gpu = common::gpu();
+    let (chains, mu, sigma, w) = (4096, 1.0f32, 0.6f32, 0.75f32);
+    let field = AnalyticField::new(&gpu, chains, 1, sigma, mu, w).unwrap();
+    let s = Mala::new(
+        &gpu,
+        field,
+        5,
+        StepSize {
+            epsilon: 0.8,
+            temperature: 1.0,
+            tau: 1.0,
+        },
+    )
+    .unwrap();
+    let x = mala_snapshots(&gpu, &s, &vec![-1.0; chains], 600, 30, 10);
+    let phi = normal_cdf(f64::from(mu / sigma));
+    let want = f64::from(w) * phi + f64::from(1.0 - w) * (1.0 - phi);
+    let frac = x.iter().filter(|&&v| v > 0.0).count() as f64 / x.len() as f64;
+    assert!((frac - want).abs() < 0.02, "P(x > 0) = {frac}, exact {want}");
+    let (mean, _) = mean_var(&x);
+    assert!((mean - 0.5).abs() < 0.04, "mean {mean}");
+}
+
+/// Gather, advance, scatter: the chosen entries take the advanced states,
+/// every other entry is bit-for-bit unchanged, and the next gather sees them.
+#[test]
+fn persistent_bank_persists_and_leaves_others_alone() {
+    let gpu = common::gpu();
+    let (size, chains, dim) = (50, 6, 3);
+    let field = AnalyticField::new(&gpu, chains, dim, 1.0, 0.0, 0.5).unwrap();
+    let bank = Bank::new(&gpu, size, dim, chains, field.input(), 77).unwrap();
+    bank.init_uniform(&gpu, 3).unwrap();
+    let before = bank.read(&gpu).unwrap();
+    assert!(before.iter().all(|v| (-1.0..1.0).contains(v)));
+    assert!(mean_var(&before).1 > 0.2, "bank is filled with U(-1, 1)");
+    let s = Langevin::new(
+        &gpu,
+        field,
+        1,
+        StepSize {
+            epsilon: 0.3,
+            temperature: 1.0,
+            tau: 1.0,
+        },
+    )
+    .unwrap();
+
+    let idx = bank.select(&gpu, 0);
+    let mut distinct = idx.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), chains);
+    s.begin(&gpu, 0);
+    gpu.run("bank iteration", |pass| {
+        bank.record_gather(&gpu, pass);
+        s.record_steps(&gpu, pass, 5);
+        bank.record_scatter(&gpu, pass);
+    });
+    let chains_now = gpu.read_f32(s.field.input(), 0, chains * dim).unwrap();
+    let after = bank.read(&gpu).unwrap();
+    for row in 0..size {
+        let (b, a) = (
+            &before[row * dim..(row + 1) * dim],
+            &after[row * dim..(row + 1) * dim],
+        );
+        match idx.iter().position(|&i| i as usize == row) {
+            Some(c) => {
+                assert_eq!(
+                    a,
+                    &chains_now[c * dim..(c + 1) * dim],
+                    "entry {row} holds chain {c}"
+                );
+                assert_ne!(a, b, "entry {row} was advanced");
+            }
+            None => assert_eq!(a, b, "untouched entry {row} changed"),
+        }
+    }
+    // Indices depend on (seed, iteration) only.
+    assert_eq!(bank.indices(0), idx);
+    assert_ne!(bank.indices(1), idx);
+    assert!(
+        Bank::new(&gpu, 4, dim, chains, s.field.input(), 1).is_err(),
+        "more chains than bank entries"
+    );
+}
