@@ -38,6 +38,15 @@ pub enum Error {
     #[error("{0}")]
     Shape(String),
 
+    #[error(
+        "learning diverged at iteration {iteration}: {why}. The last checkpoint is kept; \
+         try a smaller learning rate or step size (--set optimizer.lr=…, --set langevin.epsilon=…)"
+    )]
+    Diverged { iteration: u64, why: String },
+
+    #[error("configuration: {0}")]
+    Config(String),
+
     #[error("{path}: {reason}")]
     File { path: PathBuf, reason: String },
 

@@ -12,13 +12,18 @@
 //! - [`doctor`]: GPU kernels checked against the reference on the chosen adapter.
 
 pub mod compare;
+pub mod config;
+pub mod data;
+pub mod diagnostics;
 pub mod doctor;
 pub mod error;
 pub mod gpu;
 pub mod io;
 pub mod kernels;
 pub mod model;
+pub mod plot;
 pub mod reference;
 pub mod sampler;
+pub mod train;
 
 pub use error::{Error, Result};

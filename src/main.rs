@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use ebmscope::gpu::{AdapterChoice, Gpu, list_adapters};
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
+use ebmscope::train::Trainer;
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +42,34 @@ enum Command {
     Doctor,
     /// Energy F(x) and its input gradient ∇x F(x) for a batch in a safetensors file.
     Energy(EnergyArgs),
+    /// Train an EBM by MCMC maximum likelihood (Algorithm 1) and write a run folder.
+    Train(TrainArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Built-in settings: rings-quick (a few minutes even on a CPU adapter),
+    /// rings-convergent, rings-nonconvergent, gmm-convergent, gmm-nonconvergent.
+    #[arg(long)]
+    preset: Option<String>,
+    /// A TOML file of settings (over the preset, if one is given).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Number of iterations (overrides the config's `iterations`).
+    #[arg(long)]
+    iters: Option<u64>,
+    /// Run folder (default: runs/<preset>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in --out from its checkpoint.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+    /// Replace the run in --out.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -94,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Info => info(&choice),
         Command::Doctor => doctor(&choice),
         Command::Energy(args) => energy(&choice, args),
+        Command::Train(args) => train(&choice, args),
     }
 }
 
@@ -252,5 +282,139 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         x.shape,
         args.output.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
+    use ebmscope::config::Config;
+    use ebmscope::train::evaluate_toy;
+    use ebmscope::train::run::{Existing, RunDir};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let preset = match (&args.preset, &args.config) {
+        (Some(p), _) => Some(p.as_str()),
+        (None, Some(_)) => None,
+        (None, None) => Some("rings-quick"),
+    };
+    let file_text = match &args.config {
+        Some(path) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    let file = args
+        .config
+        .as_ref()
+        .zip(file_text.as_deref())
+        .map(|(p, t)| (p.to_str().unwrap_or("config"), t));
+    let mut overrides = args.set.clone();
+    if let Some(n) = args.iters {
+        overrides.push(format!("iterations={n}"));
+    }
+    let config = Config::resolve(preset, file, &overrides)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(preset.unwrap_or("custom")));
+    let existing = match (args.resume, args.force) {
+        (true, _) => Existing::Resume,
+        (_, true) => Existing::Force,
+        _ => Existing::Refuse,
+    };
+
+    let gpu = Arc::new(Gpu::new(choice)?);
+    eprintln!("adapter: {}", gpu.describe());
+    let (mut run, mut trainer) = RunDir::open(&out, config, existing, gpu)?;
+    let total = trainer.config.iterations;
+    let c = trainer.config.clone();
+    eprintln!(
+        "run folder: {}\n{} on {:?} data: {} iterations, L = {} Langevin steps, ε = {}, {:?} lr {}, init {:?}",
+        out.display(),
+        preset.unwrap_or("custom config"),
+        c.data.kind,
+        total,
+        c.langevin.steps,
+        c.langevin.epsilon,
+        c.optimizer.kind,
+        c.optimizer.lr,
+        c.langevin.init
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(trainer.iteration);
+    let picture = |run: &RunDir, trainer: &Trainer| -> anyhow::Result<String> {
+        let m = evaluate_toy(trainer)?;
+        run.record_toy(trainer.iteration, &m)?;
+        ebmscope::plot::save_run_pictures(&run.dir, trainer, &m)?;
+        Ok(format!(
+            "iteration {}: TV(p_θ, q) {:.3}, KL(q‖p_θ) {:.3}; TV(KDE, q) {:.3}, KL(q‖KDE) {:.3}",
+            trainer.iteration, m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
+        ))
+    };
+    while trainer.iteration < total {
+        if stop.load(Ordering::SeqCst) {
+            run.checkpoint(&trainer)?;
+            bar.abandon_with_message("interrupted");
+            eprintln!(
+                "stopped at iteration {}; checkpoint saved. Continue with: ebmscope train --out {} --resume",
+                trainer.iteration,
+                out.display()
+            );
+            return Ok(ExitCode::from(130));
+        }
+        let e = match trainer.step() {
+            Ok(e) => e,
+            Err(err) => {
+                run.flush()?;
+                bar.abandon();
+                return Err(err.into());
+            }
+        };
+        run.record(&e)?;
+        bar.set_position(e.iteration);
+        bar.set_message(format!(
+            "d_st {:+.3e}  r_t {:.3e}  {}",
+            e.d_st,
+            e.r_t,
+            e.phase.name()
+        ));
+        let done = e.iteration == total;
+        if e.iteration % c.output.checkpoint_every == 0 || done {
+            run.checkpoint(&trainer)?;
+        }
+        if e.iteration % c.output.picture_every == 0 || done {
+            bar.suspend(|| -> anyhow::Result<()> {
+                eprintln!("{}", picture(&run, &trainer)?);
+                Ok(())
+            })?;
+        }
+    }
+    run.flush()?;
+    bar.finish();
+    eprintln!(
+        "done: {} iterations. Pictures in {1}/pictures, metrics in {1}/metrics.csv, checkpoint in {1}/{2}.",
+        trainer.iteration,
+        out.display(),
+        ebmscope::train::CHECKPOINT_FILE
+    );
+    if preset == Some("rings-quick") {
+        eprintln!(
+            "This was the short first-run setting. The authors' settings: --preset rings-convergent \
+             (or rings-nonconvergent, gmm-*) — hours on a software adapter, minutes on a GPU."
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

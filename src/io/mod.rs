@@ -4,5 +4,7 @@
 mod tensors;
 mod weights;
 
-pub use tensors::{Tensor, read_tensor, write_atomically, write_tensors};
+pub use tensors::{
+    Tensor, read_all, read_tensor, write_atomically, write_tensors, write_tensors_with_metadata,
+};
 pub use weights::{load_params, save_params};

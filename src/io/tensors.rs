@@ -38,6 +38,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Save tensors as one safetensors file (f32, little-endian), atomically.
 pub fn write_tensors(path: &Path, tensors: &[Tensor]) -> Result<()> {
+    write_tensors_with_metadata(path, tensors, None)
+}
+
+/// As [`write_tensors`], with string metadata in the header's `__metadata__`.
+pub fn write_tensors_with_metadata(
+    path: &Path,
+    tensors: &[Tensor],
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<()> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|t| bytemuck::cast_slice(&t.data).to_vec())
@@ -51,7 +60,7 @@ pub fn write_tensors(path: &Path, tensors: &[Tensor]) -> Result<()> {
                 .map_err(|e| Error::file(path, format!("tensor `{}`: {e}", t.name)))
         })
         .collect::<Result<Vec<_>>>()?;
-    let data = safetensors::serialize(views, None).map_err(|e| Error::file(path, e.to_string()))?;
+    let data = safetensors::serialize(views, metadata).map_err(|e| Error::file(path, e.to_string()))?;
     write_atomically(path, &data)
 }
 
@@ -125,6 +134,22 @@ pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
         shape: view.shape().to_vec(),
         data: to_f32(path, name, &view)?,
     })
+}
+
+/// Every tensor of a safetensors file as f32, with the header's metadata.
+pub fn read_all(path: &Path) -> Result<(Vec<Tensor>, std::collections::HashMap<String, String>)> {
+    let bytes = read_file(path)?;
+    let st = parse(path, &bytes)?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::file(path, e.to_string()))?;
+    let mut tensors = Vec::new();
+    for (name, view) in st.tensors() {
+        tensors.push(Tensor {
+            data: to_f32(path, &name, &view)?,
+            shape: view.shape().to_vec(),
+            name,
+        });
+    }
+    Ok((tensors, meta.metadata().clone().unwrap_or_default()))
 }
 
 #[cfg(test)]

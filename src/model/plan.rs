@@ -37,6 +37,16 @@ pub struct GpuNet {
 
 impl GpuNet {
     pub fn new(gpu: &Gpu, spec: &NetSpec, batch: usize) -> Result<Self> {
+        Self::build(gpu, spec, batch, None)
+    }
+
+    /// A network reading the parameters of `other` (same spec), for another batch size:
+    /// e.g. the sampler's chains and the training batch share one parameter vector.
+    pub fn sharing(gpu: &Gpu, other: &GpuNet, batch: usize) -> Result<Self> {
+        Self::build(gpu, &other.spec, batch, Some(other.params.clone()))
+    }
+
+    fn build(gpu: &Gpu, spec: &NetSpec, batch: usize, params: Option<wgpu::Buffer>) -> Result<Self> {
         if batch == 0 {
             return Err(Error::Shape("a batch needs at least one image".into()));
         }
@@ -55,7 +65,7 @@ impl GpuNet {
             acts.push(gpu.storage_buffer(&format!("{name} output"), batch * g.out_len()));
             grad_acts.push(gpu.storage_buffer(&format!("{name} output grad"), batch * g.out_len()));
         }
-        let params = gpu.storage_buffer("parameters", layout.total);
+        let params = params.unwrap_or_else(|| gpu.storage_buffer("parameters", layout.total));
         let grads = gpu.storage_buffer("parameter grads", layout.total);
         let partial_len = conv_params
             .iter()

@@ -6,6 +6,7 @@ mod layers;
 mod network;
 pub mod optim;
 pub mod philox;
+pub mod trainer;
 
 pub use layers::{
     conv2d_forward, conv2d_input_grad, conv2d_weight_grad, leaky_relu_backward, leaky_relu_forward,

@@ -104,9 +104,14 @@ impl Bank {
     /// The distinct bank entries used at `iteration`: a function of (seed, iteration) only,
     /// so a resumed run draws the same ones.
     pub fn indices(&self, iteration: u64) -> Vec<u32> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x6261_6e6b);
+        Self::indices_for(self.seed, self.size, self.chains, iteration)
+    }
+
+    /// The entries a bank of `size` with `seed` feeds to `chains` chains at `iteration`.
+    pub fn indices_for(seed: u64, size: usize, chains: usize, iteration: u64) -> Vec<u32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6261_6e6b);
         rng.set_stream(iteration);
-        sample(&mut rng, self.size, self.chains)
+        sample(&mut rng, size, chains)
             .into_iter()
             .map(|i| i as u32)
             .collect()

@@ -1,0 +1,412 @@
+//! Run configuration: TOML with every parameter of PAPER.md's table, built-in
+//! presets named after the reference settings, and `key=value` overrides.
+//! Unknown keys, wrong types and out-of-range values are refused with a
+//! message that names the key and what is allowed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Built-in presets: (name, TOML text).
+pub const PRESETS: &[(&str, &str)] = &[
+    ("rings-quick", include_str!("../assets/presets/rings-quick.toml")),
+    (
+        "rings-convergent",
+        include_str!("../assets/presets/rings-convergent.toml"),
+    ),
+    (
+        "rings-nonconvergent",
+        include_str!("../assets/presets/rings-nonconvergent.toml"),
+    ),
+    (
+        "gmm-convergent",
+        include_str!("../assets/presets/gmm-convergent.toml"),
+    ),
+    (
+        "gmm-nonconvergent",
+        include_str!("../assets/presets/gmm-nonconvergent.toml"),
+    ),
+];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Seeds the network initialisation and every random stream.
+    pub seed: u32,
+    /// Training iterations (Algorithm 1 steps).
+    pub iterations: u64,
+    pub data: DataConfig,
+    pub net: NetConfig,
+    pub optimizer: OptimizerConfig,
+    pub langevin: LangevinConfig,
+    pub batch: BatchConfig,
+    pub output: OutputConfig,
+    pub eval: EvalConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToyKind {
+    /// Concentric rings of radius k·radius, k = 1 … groups.
+    Rings,
+    /// `groups` Gaussians evenly spaced on a circle of the given radius.
+    Gmm,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub kind: ToyKind,
+    pub groups: u32,
+    /// Standard deviation of each component (radial for rings).
+    pub sd: f64,
+    pub radius: f64,
+    /// ε_data: Gaussian noise added to every data batch.
+    pub noise: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetName {
+    Toy,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetConfig {
+    pub kind: NetName,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerName {
+    Sgd,
+    Adam,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    pub kind: OptimizerName,
+    /// Initial learning rate (for SGD in the invariant form, scaled by ε²/2 as the reference does).
+    pub lr: f64,
+    /// Floor of the decayed learning rate.
+    pub lr_min: f64,
+    /// lr ← max(lr_min, lr · lr_decay) after every iteration.
+    pub lr_decay: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Form {
+    /// T = ε²/2: X ← X − ∇F + τεZ (the reference code's form).
+    Invariant,
+    /// T = `temperature`: X ← X − (ε²/2T)∇F + τεZ.
+    Plain,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitKind {
+    /// A bank of states from U(−1, 1), advanced and written back each iteration.
+    Persistent,
+    /// factor · U(−1, 1)
+    Uniform,
+    /// factor · N(0, I)
+    Gaussian,
+    /// Fresh data samples (contrastive divergence).
+    Data,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LangevinConfig {
+    pub epsilon: f64,
+    /// L: Langevin steps per iteration.
+    pub steps: u32,
+    /// Noise factor: 1 is Langevin, 0 noiseless gradient descent.
+    pub tau: f64,
+    pub form: Form,
+    /// T for the plain form (ignored by the invariant form).
+    #[serde(default = "one")]
+    pub temperature: f64,
+    pub init: InitKind,
+    pub init_factor: f64,
+    /// Persistent bank size (persistent init only).
+    pub bank_size: u32,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// n: data samples per iteration.
+    pub data: u32,
+    /// m: MCMC samples (chains) per iteration.
+    pub chains: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Save a checkpoint every this many iterations (and at the end).
+    pub checkpoint_every: u64,
+    /// Draw the density and diagnostics pictures every this many iterations (and at the end).
+    pub picture_every: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Grid resolution of the density pictures and metrics (per axis).
+    pub grid: u32,
+    /// KDE bandwidth factor, as scipy's gaussian_kde bw_method.
+    pub kde_bandwidth: f64,
+    /// Short-run samples for the KDE.
+    pub kde_samples: u32,
+    /// Trailing window of the correlation diagnostics (iterations).
+    pub window: u32,
+    /// Largest lag of the correlation diagnostics.
+    pub max_lag: u32,
+}
+
+fn config_error(key: &str, msg: impl std::fmt::Display) -> Error {
+    Error::Config(format!("`{key}`: {msg}"))
+}
+
+fn parse_toml(source: &str, what: &str) -> Result<toml::Table> {
+    source
+        .parse::<toml::Table>()
+        .map_err(|e| Error::Config(format!("{what} is not valid TOML: {e}")))
+}
+
+/// Put `value` at the dotted `key` of `table`, creating sections as needed.
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts
+        .pop()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| config_error(key, "empty key"))?;
+    let mut t = table;
+    for (i, part) in parts.iter().enumerate() {
+        let section = parts[..=i].join(".");
+        t = t
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| config_error(&section, "is a value, not a section"))?;
+    }
+    t.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Merge `over` into `base`, section by section.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Config {
+    pub fn preset_names() -> Vec<&'static str> {
+        PRESETS.iter().map(|(n, _)| *n).collect()
+    }
+
+    fn preset_table(name: &str) -> Result<toml::Table> {
+        let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            Error::Config(format!(
+                "unknown preset `{name}`; presets: {}",
+                Self::preset_names().join(", ")
+            ))
+        })?;
+        parse_toml(text, &format!("preset {name}"))
+    }
+
+    pub fn preset(name: &str) -> Result<Self> {
+        Self::resolve(Some(name), None, &[])
+    }
+
+    /// A preset, then a TOML file over it (or the file alone), then
+    /// `key=value` overrides (values in TOML syntax; bare words are strings).
+    pub fn resolve(preset: Option<&str>, file: Option<(&str, &str)>, overrides: &[String]) -> Result<Self> {
+        let mut table = match preset {
+            Some(name) => Self::preset_table(name)?,
+            None => toml::Table::new(),
+        };
+        if let Some((path, text)) = file {
+            merge(&mut table, parse_toml(text, path)?);
+        }
+        for item in overrides {
+            let (key, raw) = item.split_once('=').ok_or_else(|| {
+                Error::Config(format!(
+                    "override `{item}` is not key=value (e.g. langevin.epsilon=0.1)"
+                ))
+            })?;
+            let (key, raw) = (key.trim(), raw.trim());
+            let value = format!("v = {raw}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+            set_path(&mut table, key, value)?;
+        }
+        let config: Config = Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| Error::Config(e.to_string().trim().replace('\n', " ")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self> {
+        Self::resolve(None, Some(("config", text)), &[])
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Range checks, each naming its key and what is allowed.
+    pub fn validate(&self) -> Result<()> {
+        fn positive(key: &str, v: f64) -> Result<()> {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(config_error(
+                    key,
+                    format!("must be a finite number > 0 (got {v})"),
+                ))
+            }
+        }
+        fn non_negative(key: &str, v: f64) -> Result<()> {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(config_error(
+                    key,
+                    format!("must be a finite number ≥ 0 (got {v})"),
+                ))
+            }
+        }
+        fn at_least(key: &str, v: u64, min: u64) -> Result<()> {
+            if v >= min {
+                Ok(())
+            } else {
+                Err(config_error(key, format!("must be at least {min} (got {v})")))
+            }
+        }
+        let l = &self.langevin;
+        positive("langevin.epsilon", l.epsilon)?;
+        non_negative("langevin.tau", l.tau)?;
+        positive("langevin.temperature", l.temperature)?;
+        positive("langevin.init_factor", l.init_factor)?;
+        at_least("langevin.steps", u64::from(l.steps), 1)?;
+        at_least("batch.data", u64::from(self.batch.data), 1)?;
+        at_least("batch.chains", u64::from(self.batch.chains), 1)?;
+        if l.init == InitKind::Persistent && l.bank_size < self.batch.chains {
+            return Err(config_error(
+                "langevin.bank_size",
+                format!(
+                    "the persistent bank must hold at least batch.chains = {} states (got {})",
+                    self.batch.chains, l.bank_size
+                ),
+            ));
+        }
+        let o = &self.optimizer;
+        positive("optimizer.lr", o.lr)?;
+        positive("optimizer.lr_min", o.lr_min)?;
+        if !(o.lr_decay > 0.0 && o.lr_decay <= 1.0) {
+            return Err(config_error(
+                "optimizer.lr_decay",
+                format!("must be in (0, 1] (got {})", o.lr_decay),
+            ));
+        }
+        at_least("data.groups", u64::from(self.data.groups), 1)?;
+        positive("data.sd", self.data.sd)?;
+        positive("data.radius", self.data.radius)?;
+        non_negative("data.noise", self.data.noise)?;
+        at_least("output.checkpoint_every", self.output.checkpoint_every, 1)?;
+        at_least("output.picture_every", self.output.picture_every, 1)?;
+        at_least("eval.grid", u64::from(self.eval.grid), 8)?;
+        positive("eval.kde_bandwidth", self.eval.kde_bandwidth)?;
+        at_least("eval.kde_samples", u64::from(self.eval.kde_samples), 2)?;
+        at_least("eval.window", u64::from(self.eval.window), 2)?;
+        Ok(())
+    }
+
+    /// T of U = F/T: ε²/2 in the invariant form.
+    pub fn temperature(&self) -> f64 {
+        match self.langevin.form {
+            Form::Invariant => self.langevin.epsilon * self.langevin.epsilon / 2.0,
+            Form::Plain => self.langevin.temperature,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_resolves_and_round_trips() {
+        for name in Config::preset_names() {
+            let c = Config::preset(name).unwrap();
+            assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c, "{name}");
+        }
+        let c = Config::preset("rings-convergent").unwrap();
+        assert_eq!(
+            (c.langevin.steps, c.langevin.bank_size, c.batch.chains),
+            (500, 10000, 100)
+        );
+        assert_eq!(c.optimizer.kind, OptimizerName::Sgd);
+        let c = Config::preset("gmm-nonconvergent").unwrap();
+        assert_eq!(
+            (c.langevin.init, c.langevin.epsilon, c.optimizer.kind),
+            (InitKind::Gaussian, 0.01, OptimizerName::Adam)
+        );
+    }
+
+    #[test]
+    fn overrides_apply_and_bad_ones_name_the_key() {
+        let set = |s: &[&str]| {
+            Config::resolve(
+                Some("rings-convergent"),
+                None,
+                &s.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        let c = set(&["langevin.epsilon=0.2", "optimizer.kind=adam", "iterations=7"]).unwrap();
+        assert_eq!(
+            (c.langevin.epsilon, c.optimizer.kind, c.iterations),
+            (0.2, OptimizerName::Adam, 7)
+        );
+        let err = set(&["langevin.epsilonn=0.2"]).unwrap_err().to_string();
+        assert!(err.contains("epsilonn"), "{err}");
+        let err = set(&["langevin.steps=many"]).unwrap_err().to_string();
+        assert!(err.contains("steps") || err.contains("many"), "{err}");
+        let err = set(&["langevin.epsilon=-1"]).unwrap_err().to_string();
+        assert!(err.contains("langevin.epsilon") && err.contains("> 0"), "{err}");
+        let err = set(&["optimizer.kind=rmsprop"]).unwrap_err().to_string();
+        assert!(err.contains("rmsprop") && err.contains("sgd"), "{err}");
+        let err = set(&["langevin.bank_size=10"]).unwrap_err().to_string();
+        assert!(err.contains("langevin.bank_size"), "{err}");
+        assert!(
+            Config::preset("rings")
+                .unwrap_err()
+                .to_string()
+                .contains("rings-convergent")
+        );
+    }
+
+    #[test]
+    fn invariant_temperature() {
+        let c = Config::preset("rings-convergent").unwrap();
+        assert_eq!(c.temperature(), 0.125 * 0.125 / 2.0);
+    }
+}

@@ -1,0 +1,3 @@
+//! Data sets. For now the 2-D toy distributions with exact densities.
+
+pub mod toy;

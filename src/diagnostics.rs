@@ -1,0 +1,212 @@
+//! The learning diagnostics of PAPER.md section 3: d_st, r_t, their
+//! trailing-window auto- and cross-correlations (computed as the reference's
+//! plot_diagnostics), the phase of each iteration, the oscillation label of
+//! a run, and the divergence watch.
+
+/// The sign of d_st decides which way the learning pendulum swings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// d_st < 0: samples have higher energy than data; the update steepens
+    /// the landscape and r_t grows.
+    Expansion,
+    /// d_st ≥ 0: samples overshoot below the data energy; the update
+    /// flattens the landscape and r_t shrinks.
+    Contraction,
+}
+
+impl Phase {
+    pub fn of(d_st: f64) -> Self {
+        if d_st < 0.0 {
+            Phase::Expansion
+        } else {
+            Phase::Contraction
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Expansion => "expansion",
+            Phase::Contraction => "contraction",
+        }
+    }
+}
+
+/// Correlations over the trailing window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Correlations {
+    pub max_lag: usize,
+    /// Iterations in the window.
+    pub window: usize,
+    /// Autocorrelation of d_st rescaled to unit mean square (not centred), lags 0…max_lag.
+    pub d_acf: Vec<f64>,
+    /// Autocorrelation of r_t standardised, lags 0…max_lag.
+    pub r_acf: Vec<f64>,
+    /// Σ_n d[n + k]·r[n] / (N − 1) for k = −max_lag…max_lag (numpy.correlate's convention).
+    pub cross: Vec<f64>,
+}
+
+/// How strongly d_st oscillates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Oscillation {
+    /// Negative autocorrelation of d_st at lag 1 or 2 beyond chance:
+    /// typical of non-convergent ML, Adam and large SGD steps.
+    Strong,
+    /// No such structure: expected of convergent ML.
+    Weak,
+}
+
+fn lagged(a: &[f64], b: &[f64], k: isize) -> f64 {
+    let n = a.len() as isize;
+    let denom = (n - 1).max(1) as f64;
+    (0..n)
+        .filter(|&i| (0..n).contains(&(i + k)))
+        .map(|i| a[(i + k) as usize] * b[i as usize])
+        .sum::<f64>()
+        / denom
+}
+
+impl Correlations {
+    /// Over the last `window` values of d_st and r_t (at least 3 needed).
+    pub fn compute(d_st: &[f64], r_t: &[f64], window: usize, max_lag: usize) -> Option<Self> {
+        let len = d_st.len().min(r_t.len());
+        let n = len.min(window);
+        if n < 3 {
+            return None;
+        }
+        let (d, r) = (&d_st[len - n..len], &r_t[len - n..len]);
+        let denom = (n - 1) as f64;
+        let ms = (d.iter().map(|v| v * v).sum::<f64>() / denom).sqrt();
+        let mean = r.iter().sum::<f64>() / n as f64;
+        let sd = (r.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / denom).sqrt();
+        let d: Vec<f64> = d.iter().map(|v| if ms > 0.0 { v / ms } else { 0.0 }).collect();
+        let r: Vec<f64> = r
+            .iter()
+            .map(|v| if sd > 0.0 { (v - mean) / sd } else { 0.0 })
+            .collect();
+        let max_lag = max_lag.min(n - 1);
+        let lags = 0..=max_lag as isize;
+        Some(Correlations {
+            max_lag,
+            window: n,
+            d_acf: lags.clone().map(|k| lagged(&d, &d, k)).collect(),
+            r_acf: lags.map(|k| lagged(&r, &r, k)).collect(),
+            cross: (-(max_lag as isize)..=max_lag as isize)
+                .map(|k| lagged(&d, &r, k))
+                .collect(),
+        })
+    }
+
+    /// Strong when the d_st autocorrelation at lag 1 or 2 is below
+    /// −max(0.1, 3/√N): white noise has standard error 1/√N there.
+    pub fn oscillation(&self) -> Oscillation {
+        let bound = (3.0 / (self.window as f64).sqrt()).max(0.1);
+        if self.d_acf.iter().skip(1).take(2).any(|&c| c < -bound) {
+            Oscillation::Strong
+        } else {
+            Oscillation::Weak
+        }
+    }
+}
+
+/// Watches for learning that has collapsed: a non-finite d_st or r_t, or
+/// d_st running away (|d_st| above `factor` × the median |d_st| of the
+/// trailing window, once the window holds at least `warmup` iterations).
+#[derive(Clone, Debug)]
+pub struct DivergenceWatch {
+    pub factor: f64,
+    pub warmup: usize,
+}
+
+impl Default for DivergenceWatch {
+    fn default() -> Self {
+        DivergenceWatch {
+            factor: 1e4,
+            warmup: 100,
+        }
+    }
+}
+
+impl DivergenceWatch {
+    /// Why the latest iteration counts as divergence, if it does. `history`
+    /// holds the d_st before the latest one.
+    pub fn check(&self, history: &[f64], d_st: f64, r_t: f64) -> Option<String> {
+        if !d_st.is_finite() || !r_t.is_finite() {
+            return Some(format!("non-finite values (d_st = {d_st}, r_t = {r_t})"));
+        }
+        if history.len() < self.warmup {
+            return None;
+        }
+        let mut recent: Vec<f64> = history[history.len().saturating_sub(1000)..]
+            .iter()
+            .map(|v| v.abs())
+            .collect();
+        recent.sort_by(f64::total_cmp);
+        let median = recent[recent.len() / 2];
+        (median > 0.0 && d_st.abs() > self.factor * median).then(|| {
+            format!(
+                "d_st ran away: |d_st| = {:.3e} is over {:.0e}× the recent median {median:.3e}",
+                d_st.abs(),
+                self.factor
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alternating_d_st_oscillates_strongly_and_noise_does_not() {
+        let d: Vec<f64> = (0..500).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let r: Vec<f64> = (0..500).map(|i| (i as f64 * 0.1).sin()).collect();
+        let c = Correlations::compute(&d, &r, 2000, 15).unwrap();
+        assert!((c.d_acf[0] - 1.0).abs() < 1e-12, "unit mean square at lag 0");
+        assert!((c.d_acf[1] + 1.0).abs() < 0.01);
+        assert_eq!(c.oscillation(), Oscillation::Strong);
+        assert_eq!(c.cross.len(), 31);
+        // A pseudo-random sequence has no structure.
+        let mut x = 1u64;
+        let noise: Vec<f64> = (0..2000)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect();
+        let c = Correlations::compute(&noise, &noise, 2000, 15).unwrap();
+        assert_eq!(c.oscillation(), Oscillation::Weak);
+        assert!(
+            (c.r_acf[0] - 1.0).abs() < 1e-9,
+            "standardised r_t: lag 0 is 1 (N−1 convention)"
+        );
+    }
+
+    /// Cross-correlation lag convention: d leading r by two steps peaks at k = +2.
+    #[test]
+    fn cross_correlation_lag_sign() {
+        let r: Vec<f64> = (0..300).map(|i| ((i * 7919) % 101) as f64).collect();
+        let d: Vec<f64> = (0..300)
+            .map(|i| if i >= 2 { r[i - 2] - 50.0 } else { 0.0 })
+            .collect();
+        let c = Correlations::compute(&d, &r, 2000, 5).unwrap();
+        let best = (0..c.cross.len())
+            .max_by(|&a, &b| c.cross[a].total_cmp(&c.cross[b]))
+            .unwrap() as isize
+            - 5;
+        assert_eq!(best, 2);
+    }
+
+    #[test]
+    fn divergence_watch() {
+        let w = DivergenceWatch::default();
+        assert!(w.check(&[], f64::NAN, 1.0).is_some());
+        assert!(w.check(&[], 1.0, f64::INFINITY).is_some());
+        let calm = vec![0.5; 200];
+        assert!(w.check(&calm, -2.0, 1.0).is_none());
+        assert!(w.check(&calm, -1e5, 1.0).unwrap().contains("ran away"));
+        assert!(w.check(&calm[..10], -1e5, 1.0).is_none(), "not during warm-up");
+        assert_eq!(Phase::of(-0.1), Phase::Expansion);
+        assert_eq!(Phase::of(0.1), Phase::Contraction);
+    }
+}

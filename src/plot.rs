@@ -1,0 +1,226 @@
+//! Pictures of a run, as PNG: the toy density triptych (true, learned,
+//! short-run KDE; density and log-density, as the reference's
+//! plot_toy_density) and the diagnostics figure (d_st, r_t, the
+//! cross-correlation and the two autocorrelations, as plot_diagnostics).
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::colors::colormaps::ViridisRGB;
+
+use crate::diagnostics::Correlations;
+use crate::train::{ToyMetrics, Trainer};
+use crate::{Error, Result};
+
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font is compiled in; a failure here would be a build defect.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+fn draw_err<E: std::fmt::Display>(path: &Path) -> impl FnOnce(E) -> Error + '_ {
+    move |e| Error::file(path, format!("could not draw: {e}"))
+}
+
+/// Write the run's pictures for its current iteration into `dir/pictures`.
+pub fn save_run_pictures(dir: &Path, trainer: &Trainer, metrics: &ToyMetrics) -> Result<()> {
+    let pictures = dir.join("pictures");
+    std::fs::create_dir_all(&pictures).map_err(|e| Error::io(&pictures, e))?;
+    let it = trainer.iteration;
+    density_triptych(&pictures.join(format!("density_{it:07}.png")), metrics, it)?;
+    let c = &trainer.config.eval;
+    diagnostics_figure(
+        &pictures.join(format!("diagnostics_{it:07}.png")),
+        &trainer.d_st,
+        &trainer.r_t,
+        c.window as usize,
+        c.max_lag as usize,
+    )
+}
+
+/// True density, learned density exp(−U) and short-run KDE (top), and their
+/// logarithms (bottom), each on its own colour scale as the reference.
+pub fn density_triptych(path: &Path, m: &ToyMetrics, iteration: u64) -> Result<()> {
+    register_font();
+    let (cell, res) = (300u32, m.grid.res);
+    let root = BitMapBackend::new(path, (3 * cell, 2 * cell + 40)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err(path))?;
+    let (title, body) = root.split_vertically(40);
+    title
+        .titled(
+            &format!(
+                "iteration {iteration}   TV(p_θ, q) = {:.3}   TV(KDE, q) = {:.3}   KL(q‖p_θ) = {:.2}   KL(q‖KDE) = {:.2}",
+                m.tv_model, m.tv_kde, m.kl_model, m.kl_kde
+            ),
+            ("sans-serif", 16),
+        )
+        .map_err(draw_err(path))?;
+    let panels = body.split_evenly((2, 3));
+    let fields = [
+        ("true density", &m.truth),
+        ("EBM density exp(−U)", &m.model),
+        ("short-run KDE", &m.kde),
+    ];
+    for (row, log) in [(0usize, false), (1, true)] {
+        for (col, (name, values)) in fields.iter().enumerate() {
+            let area = &panels[row * 3 + col];
+            let label = if log {
+                format!("log {name}")
+            } else {
+                name.to_string()
+            };
+            let area = area.titled(&label, ("sans-serif", 14)).map_err(draw_err(path))?;
+            let v: Vec<f64> = values
+                .iter()
+                .map(|&p| if log { (p + 1e-10).ln() } else { p })
+                .collect();
+            let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
+            let span = if hi > lo { hi - lo } else { 1.0 };
+            let (w, h) = area.dim_in_pixel();
+            let side = w.min(h);
+            for py in 0..side {
+                for px in 0..side {
+                    // Image rows go down, y goes up.
+                    let i = (px as usize * res) / side as usize;
+                    let j = res - 1 - (py as usize * res) / side as usize;
+                    let t = ((v[j * res + i] - lo) / span).clamp(0.0, 1.0);
+                    let color = ViridisRGB::get_color(t);
+                    area.draw_pixel((((w - side) / 2 + px) as i32, py as i32), &color)
+                        .map_err(draw_err(path))?;
+                }
+            }
+        }
+    }
+    root.present().map_err(draw_err(path))
+}
+
+/// d_st with its zero line, r_t, and the correlations of the trailing window.
+pub fn diagnostics_figure(
+    path: &Path,
+    d_st: &[f64],
+    r_t: &[f64],
+    window: usize,
+    max_lag: usize,
+) -> Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (1000, 700)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err(path))?;
+    let areas = root.split_evenly((2, 2));
+    series(&areas[0], "energy difference d_st", d_st, true).map_err(draw_err(path))?;
+    series(&areas[1], "mean Langevin gradient magnitude r_t", r_t, false).map_err(draw_err(path))?;
+    if let Some(c) = Correlations::compute(d_st, r_t, window, max_lag) {
+        let lag = c.max_lag as f64;
+        let cross: Vec<(f64, f64, RGBColor)> = c
+            .cross
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| (k as f64 - lag, v, BLUE))
+            .collect();
+        bars(
+            &areas[2],
+            &format!("cross-correlation of d_st and r_t (last {})", c.window),
+            -lag - 1.0..lag + 1.0,
+            &cross,
+            0.7,
+        )
+        .map_err(draw_err(path))?;
+        let mut acf: Vec<(f64, f64, RGBColor)> = c
+            .d_acf
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| (k as f64 - 0.2, v, BLUE))
+            .collect();
+        acf.extend(c.r_acf.iter().enumerate().map(|(k, &v)| (k as f64 + 0.2, v, RED)));
+        let title = format!(
+            "autocorrelation: d_st (blue), r_t (red) — {:?} oscillation",
+            c.oscillation()
+        );
+        bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35).map_err(draw_err(path))?;
+    }
+    root.present().map_err(draw_err(path))
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn series(
+    area: &Area,
+    title: &str,
+    v: &[f64],
+    zero_line: bool,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    let (mut lo, mut hi) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    if zero_line {
+        (lo, hi) = (lo.min(0.0), hi.max(0.0));
+    }
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+        (lo, hi) = (lo.min(0.0) - 1.0, hi.max(0.0) + 1.0);
+    }
+    let pad = 0.05 * (hi - lo);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(28)
+        .y_label_area_size(60)
+        .build_cartesian_2d(1f64..(v.len().max(2) as f64), (lo - pad)..(hi + pad))?;
+    chart
+        .configure_mesh()
+        .x_desc("iteration")
+        .light_line_style(WHITE)
+        .label_style(("sans-serif", 11))
+        .draw()?;
+    chart.draw_series(LineSeries::new(
+        v.iter().enumerate().map(|(i, &y)| (i as f64 + 1.0, y)),
+        &BLUE,
+    ))?;
+    if zero_line {
+        chart.draw_series(LineSeries::new(
+            [(1.0, 0.0), (v.len().max(2) as f64, 0.0)],
+            BLACK.stroke_width(1),
+        ))?;
+    }
+    Ok(())
+}
+
+fn bars(
+    area: &Area,
+    title: &str,
+    x: std::ops::Range<f64>,
+    bars: &[(f64, f64, RGBColor)],
+    width: f64,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let lo = bars.iter().map(|b| b.1).fold(0.0f64, f64::min).max(-1.05) - 0.05;
+    let hi = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).min(1.05) + 0.05;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(28)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x.clone(), lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("lag")
+        .light_line_style(WHITE)
+        .label_style(("sans-serif", 11))
+        .draw()?;
+    chart.draw_series(
+        bars.iter()
+            .map(|&(k, v, c)| Rectangle::new([(k - width / 2.0, 0.0), (k + width / 2.0, v)], c.filled())),
+    )?;
+    chart.draw_series(LineSeries::new(
+        [(x.start, 0.0), (x.end, 0.0)],
+        BLACK.stroke_width(1),
+    ))?;
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! Checkpoints: everything needed to continue a run exactly — parameters
+//! (under their state-dict names), optimizer state, the persistent bank, the
+//! iteration (which keys every random stream) and the learning rate — in one
+//! safetensors file with the resolved config in its metadata.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::Trainer;
+use crate::config::Config;
+use crate::io::{Tensor, read_all, write_tensors_with_metadata};
+use crate::{Error, Result};
+
+/// Name of the latest full checkpoint inside a run folder.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub config: Config,
+    pub iteration: u64,
+    pub lr: f64,
+    pub optimizer_steps: u64,
+    pub params: Vec<f32>,
+    pub adam_m: Vec<f32>,
+    pub adam_v: Vec<f32>,
+    pub bank: Option<Vec<f32>>,
+}
+
+fn meta<'a>(path: &Path, m: &'a HashMap<String, String>, key: &str) -> Result<&'a str> {
+    m.get(key).map(String::as_str).ok_or_else(|| {
+        Error::file(
+            path,
+            format!("not an ebmscope checkpoint: metadata `{key}` is missing"),
+        )
+    })
+}
+
+fn parse<T: std::str::FromStr>(path: &Path, m: &HashMap<String, String>, key: &str) -> Result<T> {
+    meta(path, m, key)?
+        .parse()
+        .map_err(|_| Error::file(path, format!("checkpoint metadata `{key}` is not a valid number")))
+}
+
+impl Checkpoint {
+    pub fn capture(trainer: &Trainer) -> Result<Self> {
+        let (adam_m, adam_v) = trainer.optimizer().read_state(&trainer.gpu)?;
+        Ok(Checkpoint {
+            config: trainer.config.clone(),
+            iteration: trainer.iteration,
+            lr: trainer.lr,
+            optimizer_steps: trainer.optimizer().steps,
+            params: trainer.params()?,
+            adam_m,
+            adam_v,
+            bank: trainer.bank().map(|b| b.read(&trainer.gpu)).transpose()?,
+        })
+    }
+
+    /// Put the trainer exactly where this checkpoint was taken.
+    pub fn restore(&self, trainer: &mut Trainer) -> Result<()> {
+        trainer.write_params(&self.params)?;
+        let gpu = trainer.gpu.clone();
+        trainer
+            .optimizer_mut()
+            .write_state(&gpu, self.optimizer_steps, &self.adam_m, &self.adam_v);
+        match (trainer.bank(), &self.bank) {
+            (Some(bank), Some(states)) => bank.write(&trainer.gpu, states)?,
+            (None, None) => {}
+            _ => {
+                return Err(Error::Config(
+                    "the checkpoint's chain initialisation differs from the run's".into(),
+                ));
+            }
+        }
+        trainer.iteration = self.iteration;
+        trainer.lr = self.lr;
+        Ok(())
+    }
+
+    /// Write atomically: a crash leaves the previous checkpoint in place.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let layout = crate::model::NetSpec::toy().param_layout()?;
+        let mut tensors: Vec<Tensor> = layout
+            .tensors
+            .iter()
+            .map(|t| Tensor {
+                name: t.name.clone(),
+                shape: t.shape.clone(),
+                data: self.params[t.offset..t.offset + t.len].to_vec(),
+            })
+            .collect();
+        let n = self.params.len();
+        tensors.push(Tensor {
+            name: "optimizer.adam_m".into(),
+            shape: vec![n],
+            data: self.adam_m.clone(),
+        });
+        tensors.push(Tensor {
+            name: "optimizer.adam_v".into(),
+            shape: vec![n],
+            data: self.adam_v.clone(),
+        });
+        if let Some(bank) = &self.bank {
+            let dim = layout.tensors[0].shape[1];
+            tensors.push(Tensor {
+                name: "bank".into(),
+                shape: vec![bank.len() / dim, dim],
+                data: bank.clone(),
+            });
+        }
+        let metadata = HashMap::from([
+            ("format".to_string(), "ebmscope-checkpoint-1".to_string()),
+            ("iteration".to_string(), self.iteration.to_string()),
+            // {:?} prints the shortest string that parses back to the same f64.
+            ("lr".to_string(), format!("{:?}", self.lr)),
+            ("optimizer_steps".to_string(), self.optimizer_steps.to_string()),
+            ("config".to_string(), self.config.to_toml()),
+        ]);
+        write_tensors_with_metadata(path, &tensors, Some(metadata))
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let (tensors, m) = read_all(path)?;
+        let config = Config::from_toml(meta(path, &m, "config")?)
+            .map_err(|e| Error::file(path, format!("checkpoint config: {e}")))?;
+        let layout = crate::model::NetSpec::toy().param_layout()?;
+        let find = |name: &str| tensors.iter().find(|t| t.name == name);
+        let mut params = vec![0.0; layout.total];
+        for slot in &layout.tensors {
+            let t = find(&slot.name)
+                .ok_or_else(|| Error::file(path, format!("checkpoint is missing tensor `{}`", slot.name)))?;
+            if t.shape != slot.shape {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "tensor `{}` has shape {:?}, expected {:?}",
+                        slot.name, t.shape, slot.shape
+                    ),
+                ));
+            }
+            params[slot.offset..slot.offset + slot.len].copy_from_slice(&t.data);
+        }
+        let state = |name: &str| -> Result<Vec<f32>> {
+            let t = find(name)
+                .ok_or_else(|| Error::file(path, format!("checkpoint is missing tensor `{name}`")))?;
+            if t.data.len() != layout.total {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "tensor `{name}` has {} values, expected {}",
+                        t.data.len(),
+                        layout.total
+                    ),
+                ));
+            }
+            Ok(t.data.clone())
+        };
+        Ok(Checkpoint {
+            iteration: parse(path, &m, "iteration")?,
+            lr: parse(path, &m, "lr")?,
+            optimizer_steps: parse(path, &m, "optimizer_steps")?,
+            adam_m: state("optimizer.adam_m")?,
+            adam_v: state("optimizer.adam_v")?,
+            bank: find("bank").map(|t| t.data.clone()),
+            params,
+            config,
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Toy metrics: the learned density exp(−U) and a KDE of short-run samples on
+//! a grid, each compared with the true density by total variation and KL.
+
+use rand::SeedableRng;
+
+use super::{Trainer, step_size};
+use crate::Result;
+use crate::config::InitKind;
+use crate::data::toy::{Grid, kl, total_variation};
+use crate::gpu::Gpu;
+use crate::kernels::sampling::Purpose;
+use crate::model::GpuNet;
+use crate::sampler::{EnergyField, Langevin, Noise, RngDistribution};
+
+/// Densities on the grid (each sums to 1) and their distances to the truth.
+#[derive(Clone, Debug)]
+pub struct ToyMetrics {
+    pub grid: Grid,
+    pub truth: Vec<f64>,
+    pub model: Vec<f64>,
+    pub kde: Vec<f64>,
+    /// Short-run samples behind the KDE, [k, 2].
+    pub samples: Vec<f32>,
+    pub tv_model: f64,
+    pub kl_model: f64,
+    pub tv_kde: f64,
+    pub kl_kde: f64,
+}
+
+/// Evaluate the trainer's current model. Short-run samples start as the
+/// training chains do (from the bank's first entries for persistent runs:
+/// bank entries are exchangeable) and run the same L steps, without
+/// touching the bank or the training chains.
+pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
+    let gpu: &Gpu = &trainer.gpu;
+    let c = &trainer.config;
+    let grid = Grid {
+        res: c.eval.grid as usize,
+        extent: trainer.toy.extent(),
+    };
+    let truth = grid.truth(&trainer.toy);
+
+    let points = grid.res * grid.res;
+    let train_view = GpuNet::sharing(gpu, trainer_net(trainer), points)?.as_field(gpu)?;
+    train_view.write_input(gpu, &grid.points())?;
+    gpu.run("grid energy", |pass| train_view.record_forward(gpu, pass));
+    let temp = c.temperature();
+    let energies: Vec<f64> = train_view
+        .read_output(gpu)?
+        .iter()
+        .map(|&f| f64::from(f) / temp)
+        .collect();
+    let model = grid.boltzmann(&energies);
+
+    let k = match (c.langevin.init, trainer.bank()) {
+        (InitKind::Persistent, Some(bank)) => (c.eval.kde_samples as usize).min(bank.size),
+        _ => c.eval.kde_samples as usize,
+    };
+    let field = GpuNet::sharing(gpu, trainer_net(trainer), k)?.as_field(gpu)?;
+    let sampler = Langevin::new(gpu, field, c.seed ^ 0x004b_4445, step_size(c))?;
+    sampler.begin(gpu, trainer.iteration as u32);
+    let dim = sampler.field.dim();
+    let f = c.langevin.init_factor as f32;
+    let noise = |dist| {
+        Noise::new(
+            gpu,
+            &sampler.rng,
+            Purpose::ChainInit,
+            dist,
+            false,
+            sampler.field.input(),
+            k,
+            dim,
+        )
+    };
+    let init = match c.langevin.init {
+        InitKind::Uniform => Some(noise(RngDistribution::Uniform {
+            scale: 2.0 * f,
+            shift: -f,
+        })?),
+        InitKind::Gaussian => Some(noise(RngDistribution::Normal { scale: f, shift: 0.0 })?),
+        InitKind::Data => {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(c.seed) ^ trainer.iteration);
+            gpu.write_f32(sampler.field.input(), 0, &trainer.toy.sample(k, &mut rng));
+            None
+        }
+        InitKind::Persistent => {
+            if let Some(bank) = trainer.bank() {
+                let mut encoder = gpu.device.create_command_encoder(&Default::default());
+                encoder.copy_buffer_to_buffer(
+                    bank.states(),
+                    0,
+                    sampler.field.input(),
+                    0,
+                    (k * dim * 4) as u64,
+                );
+                gpu.queue.submit([encoder.finish()]);
+            }
+            None
+        }
+    };
+    gpu.run("short-run samples", |pass| {
+        if let Some(init) = &init {
+            init.record(gpu, pass);
+        }
+        sampler.record_steps(gpu, pass, c.langevin.steps as usize);
+    });
+    let samples = gpu.read_f32(sampler.field.input(), 0, k * dim)?;
+    let kde = grid.kde(&samples, c.eval.kde_bandwidth);
+    Ok(ToyMetrics {
+        tv_model: total_variation(&model, &truth),
+        kl_model: kl(&truth, &model),
+        tv_kde: total_variation(&kde, &truth),
+        kl_kde: kl(&truth, &kde),
+        grid,
+        truth,
+        model,
+        kde,
+        samples,
+    })
+}
+
+fn trainer_net(trainer: &Trainer) -> &GpuNet {
+    &trainer.train
+}

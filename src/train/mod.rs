@@ -1,0 +1,353 @@
+//! Algorithm 1 of PAPER.md on the GPU: the trainer as a library that takes
+//! one iteration at a time and returns its event, so the CLI and the window
+//! drive it the same way.
+
+mod checkpoint;
+mod metrics;
+pub mod run;
+
+pub use checkpoint::{CHECKPOINT_FILE, Checkpoint};
+pub use metrics::{ToyMetrics, evaluate_toy};
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::config::{Config, InitKind, NetName, OptimizerName};
+use crate::data::toy::Toy;
+use crate::diagnostics::{DivergenceWatch, Phase};
+use crate::gpu::Gpu;
+use crate::kernels::optim::{Optimizer, OptimizerKind};
+use crate::kernels::sampling::Purpose;
+use crate::model::{Backward, GpuNet, NetSpec, init_params};
+use crate::sampler::{Bank, EnergyField, Langevin, Noise, RngDistribution, StepSize};
+use crate::{Error, Result};
+
+/// What one iteration reports. Energies are in U = F/T units.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IterationEvent {
+    /// Iterations completed, this one included (1 for the first).
+    pub iteration: u64,
+    /// d_st = mean U(X⁺) − mean U(X⁻).
+    pub d_st: f64,
+    /// Mean over chains and steps of ‖(ε²/2)∇U‖.
+    pub r_t: f64,
+    pub mean_u_data: f64,
+    pub mean_u_samples: f64,
+    /// Learning rate used by this iteration (before decay).
+    pub lr: f64,
+    /// Seconds since the trainer was made.
+    pub wall_time: f64,
+    pub phase: Phase,
+}
+
+/// How the chains of an iteration start.
+enum ChainInit {
+    Bank(Bank),
+    Noise(Noise),
+    Data,
+}
+
+pub struct Trainer {
+    pub config: Config,
+    pub gpu: Arc<Gpu>,
+    pub toy: Toy,
+    pub spec: NetSpec,
+    train: GpuNet,
+    sampler: Langevin<GpuNet>,
+    init: ChainInit,
+    optimizer: Optimizer,
+    report: wgpu::Buffer,
+    watch: DivergenceWatch,
+    /// Iterations completed.
+    pub iteration: u64,
+    /// Learning rate of the next iteration (before the SGD scaling).
+    pub lr: f64,
+    /// d_st and r_t of every completed iteration.
+    pub d_st: Vec<f64>,
+    pub r_t: Vec<f64>,
+    start: Instant,
+}
+
+impl Trainer {
+    pub fn new(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
+        config.validate()?;
+        let spec = match config.net.kind {
+            NetName::Toy => NetSpec::toy(),
+        };
+        let (n, m) = (config.batch.data as usize, config.batch.chains as usize);
+        let train = GpuNet::new(&gpu, &spec, n + m)?;
+        train.write_params(&gpu, &init_params(&spec, u64::from(config.seed))?)?;
+        let t = config.temperature();
+        let upstream: Vec<f32> = (0..n + m)
+            .map(|b| {
+                if b < n {
+                    (1.0 / (n as f64 * t)) as f32
+                } else {
+                    (-1.0 / (m as f64 * t)) as f32
+                }
+            })
+            .collect();
+        train.write_upstream(&gpu, &upstream)?;
+        let field = GpuNet::sharing(&gpu, &train, m)?.as_field(&gpu)?;
+        let sampler = Langevin::new(&gpu, field, config.seed, step_size(&config))?;
+        let init = make_init(&gpu, &config, &sampler)?;
+        let optimizer = Optimizer::new(
+            &gpu,
+            optimizer_kind(&config),
+            train.params_buffer(),
+            train.grads_buffer(),
+            train.layout.total,
+        )?;
+        let report = gpu.storage_buffer("iteration report", n + m + 4 * m);
+        Ok(Trainer {
+            toy: Toy::new(&config.data),
+            lr: config.optimizer.lr,
+            config,
+            gpu,
+            spec,
+            train,
+            sampler,
+            init,
+            optimizer,
+            report,
+            watch: DivergenceWatch::default(),
+            iteration: 0,
+            d_st: Vec::new(),
+            r_t: Vec::new(),
+            start: Instant::now(),
+        })
+    }
+
+    /// One iteration of Algorithm 1: X⁺ from the data, X⁻ by L Langevin
+    /// steps, θ ← optimizer step on ∇θ (mean U(X⁺) − mean U(X⁻)).
+    pub fn step(&mut self) -> Result<IterationEvent> {
+        let gpu = self.gpu.clone();
+        let (n, m) = (self.config.batch.data as usize, self.config.batch.chains as usize);
+        let dim = self.sampler.field.dim();
+        let t = self.iteration;
+        let (data, data_init) = draw_data(&self.config, &self.toy, t);
+        self.train
+            .write_input(&gpu, &[data, vec![0.0; m * dim]].concat())?;
+        self.sampler.begin(&gpu, t as u32);
+        if let ChainInit::Bank(bank) = &self.init {
+            bank.select(&gpu, t);
+        }
+        if let Some(x) = data_init {
+            gpu.write_f32(self.sampler.field.input(), 0, &x);
+        }
+        let lr = self.lr;
+        let lr_eff = effective_lr(&self.config, lr) as f32;
+        let steps = self.config.langevin.steps as usize;
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("iteration"),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("sample"),
+                timestamp_writes: None,
+            });
+            match &self.init {
+                ChainInit::Bank(bank) => bank.record_gather(&gpu, &mut pass),
+                ChainInit::Noise(noise) => noise.record(&gpu, &mut pass),
+                ChainInit::Data => {}
+            }
+            self.sampler.record_steps(&gpu, &mut pass, steps);
+            if let ChainInit::Bank(bank) = &self.init {
+                bank.record_scatter(&gpu, &mut pass);
+            }
+        }
+        let f32s = |k: usize| (k * 4) as u64;
+        encoder.copy_buffer_to_buffer(
+            self.sampler.field.input(),
+            0,
+            self.train.input_buffer(),
+            f32s(n * dim),
+            f32s(m * dim),
+        );
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("learn"),
+                timestamp_writes: None,
+            });
+            self.train.record_forward(&gpu, &mut pass);
+            self.train.record_backward(
+                &gpu,
+                &mut pass,
+                Backward {
+                    input: false,
+                    params: true,
+                },
+            );
+            self.optimizer.record_step(&gpu, &mut pass, lr_eff);
+        }
+        encoder.copy_buffer_to_buffer(self.train.output_buffer(), 0, &self.report, 0, f32s(n + m));
+        encoder.copy_buffer_to_buffer(
+            self.sampler.stats_buffer(),
+            0,
+            &self.report,
+            f32s(n + m),
+            f32s(4 * m),
+        );
+        gpu.queue.submit([encoder.finish()]);
+        let report = gpu.read_f32(&self.report, 0, n + m + 4 * m)?;
+
+        let temp = self.config.temperature();
+        let mean = |v: &[f32]| v.iter().map(|&e| f64::from(e)).sum::<f64>() / v.len() as f64;
+        let mean_u_data = mean(&report[..n]) / temp;
+        let mean_u_samples = mean(&report[n..n + m]) / temp;
+        let d_st = mean_u_data - mean_u_samples;
+        let r_t = report[n + m..]
+            .chunks_exact(4)
+            .map(|s| f64::from(s[2]))
+            .sum::<f64>()
+            / (m * steps) as f64;
+        if let Some(why) = self.watch.check(&self.d_st, d_st, r_t) {
+            return Err(Error::Diverged {
+                iteration: t + 1,
+                why,
+            });
+        }
+        self.iteration += 1;
+        self.d_st.push(d_st);
+        self.r_t.push(r_t);
+        let c = &self.config.optimizer;
+        self.lr = (self.lr * c.lr_decay).max(c.lr_min);
+        Ok(IterationEvent {
+            iteration: self.iteration,
+            d_st,
+            r_t,
+            mean_u_data,
+            mean_u_samples,
+            lr,
+            wall_time: self.start.elapsed().as_secs_f64(),
+            phase: Phase::of(d_st),
+        })
+    }
+
+    pub fn params(&self) -> Result<Vec<f32>> {
+        self.train.read_params(&self.gpu)
+    }
+
+    pub fn params_buffer(&self) -> &wgpu::Buffer {
+        self.train.params_buffer()
+    }
+
+    /// The current negative samples X⁻ ([chains, dim]).
+    pub fn chains(&self) -> Result<Vec<f32>> {
+        self.gpu.read_f32(
+            self.sampler.field.input(),
+            0,
+            self.sampler.field.chains() * self.sampler.field.dim(),
+        )
+    }
+
+    pub fn bank(&self) -> Option<&Bank> {
+        match &self.init {
+            ChainInit::Bank(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn optimizer(&self) -> &Optimizer {
+        &self.optimizer
+    }
+
+    pub fn optimizer_mut(&mut self) -> &mut Optimizer {
+        &mut self.optimizer
+    }
+
+    pub fn write_params(&self, params: &[f32]) -> Result<()> {
+        self.train.write_params(&self.gpu, params)
+    }
+}
+
+/// The CPU-side draws of iteration `t`: the data batch X⁺ (with ε_data
+/// noise) and, for data-initialised chains, their starting points. A
+/// function of (seed, t) only, so a resumed run draws the same.
+pub fn draw_data(config: &Config, toy: &Toy, t: u64) -> (Vec<f32>, Option<Vec<f32>>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(u64::from(config.seed));
+    rng.set_stream(t);
+    let mut batch = |n: usize| {
+        let mut x = toy.sample(n, &mut rng);
+        if config.data.noise > 0.0 {
+            for v in &mut x {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                *v += (config.data.noise * z) as f32;
+            }
+        }
+        x
+    };
+    let data = batch(config.batch.data as usize);
+    let init = (config.langevin.init == InitKind::Data).then(|| batch(config.batch.chains as usize));
+    (data, init)
+}
+
+/// The optimizer of `config`.
+pub fn optimizer_kind(config: &Config) -> OptimizerKind {
+    match config.optimizer.kind {
+        OptimizerName::Sgd => OptimizerKind::Sgd,
+        OptimizerName::Adam => OptimizerKind::ADAM_DEFAULT,
+    }
+}
+
+/// The learning rate the optimizer applies for a nominal `lr`: SGD's is
+/// scaled by T (ε²/2 in the invariant form, as the reference) so that its
+/// step does not depend on ε; Adam is invariant to the loss scale.
+pub fn effective_lr(config: &Config, lr: f64) -> f64 {
+    match config.optimizer.kind {
+        OptimizerName::Sgd => lr * config.temperature(),
+        OptimizerName::Adam => lr,
+    }
+}
+
+pub fn step_size(config: &Config) -> StepSize {
+    StepSize {
+        epsilon: config.langevin.epsilon as f32,
+        temperature: config.temperature() as f32,
+        tau: config.langevin.tau as f32,
+    }
+}
+
+/// The chain initialisation of `config` for `sampler`'s chains.
+fn make_init(gpu: &Gpu, config: &Config, sampler: &Langevin<GpuNet>) -> Result<ChainInit> {
+    let field = &sampler.field;
+    let f = config.langevin.init_factor as f32;
+    let noise = |dist| {
+        Noise::new(
+            gpu,
+            &sampler.rng,
+            Purpose::ChainInit,
+            dist,
+            false,
+            field.input(),
+            field.chains(),
+            field.dim(),
+        )
+    };
+    Ok(match config.langevin.init {
+        InitKind::Persistent => {
+            let bank = Bank::new(
+                gpu,
+                config.langevin.bank_size as usize,
+                field.dim(),
+                field.chains(),
+                field.input(),
+                u64::from(config.seed),
+            )?;
+            bank.init_uniform(gpu, config.seed)?;
+            ChainInit::Bank(bank)
+        }
+        InitKind::Uniform => ChainInit::Noise(noise(RngDistribution::Uniform {
+            scale: 2.0 * f,
+            shift: -f,
+        })?),
+        InitKind::Gaussian => ChainInit::Noise(noise(RngDistribution::Normal { scale: f, shift: 0.0 })?),
+        InitKind::Data => ChainInit::Data,
+    })
+}

@@ -1,0 +1,213 @@
+//! A training run on disk: the run folder, metrics.csv, checkpoints,
+//! resuming exactly where a checkpoint left off.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{CHECKPOINT_FILE, Checkpoint, IterationEvent, Trainer};
+use crate::config::Config;
+use crate::io::write_atomically;
+use crate::{Error, Result};
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const METRICS_FILE: &str = "metrics.csv";
+pub const TOY_METRICS_FILE: &str = "toy_metrics.csv";
+const METRICS_HEADER: &str = "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase";
+
+/// How to treat an existing run folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse to touch it.
+    Refuse,
+    /// Continue from its checkpoint.
+    Resume,
+    /// Start over, replacing its contents.
+    Force,
+}
+
+/// An open run folder that receives one metrics row per iteration.
+pub struct RunDir {
+    pub dir: PathBuf,
+    metrics: std::io::BufWriter<std::fs::File>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::io(path, e)
+}
+
+impl RunDir {
+    /// Open `dir` for `config`. With [`Existing::Resume`] the trainer is
+    /// restored from the folder's checkpoint (its config is the folder's) and
+    /// metrics.csv is cut back to the checkpoint's iteration.
+    pub fn open(
+        dir: &Path,
+        config: Config,
+        existing: Existing,
+        gpu: std::sync::Arc<crate::gpu::Gpu>,
+    ) -> Result<(Self, Trainer)> {
+        let has_run = dir.join(CONFIG_FILE).exists() || dir.join(METRICS_FILE).exists();
+        match (has_run, existing) {
+            (true, Existing::Refuse) => {
+                return Err(Error::file(
+                    dir,
+                    "already holds a run: pass --resume to continue it, --force to replace it, or choose another --out",
+                ));
+            }
+            (false, Existing::Resume) => {
+                return Err(Error::file(
+                    dir,
+                    "holds no run to resume (no config.toml); start one without --resume",
+                ));
+            }
+            (true, Existing::Force) => {
+                for name in [CONFIG_FILE, METRICS_FILE, TOY_METRICS_FILE, CHECKPOINT_FILE] {
+                    let p = dir.join(name);
+                    if p.exists() {
+                        std::fs::remove_file(&p).map_err(io_err(&p))?;
+                    }
+                }
+                for sub in ["weights", "pictures"] {
+                    let p = dir.join(sub);
+                    if p.exists() {
+                        std::fs::remove_dir_all(&p).map_err(io_err(&p))?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let metrics_path = dir.join(METRICS_FILE);
+        let trainer = if existing == Existing::Resume && has_run {
+            let ck_path = dir.join(CHECKPOINT_FILE);
+            if !ck_path.exists() {
+                return Err(Error::file(
+                    dir,
+                    "has no checkpoint.safetensors to resume from; start over with --force",
+                ));
+            }
+            let ck = Checkpoint::load(&ck_path)?;
+            let mut config_resumed = ck.config.clone();
+            // Only the length of the run may change on resume.
+            config_resumed.iterations = config.iterations.max(ck.iteration);
+            let mut trainer = Trainer::new(gpu, config_resumed)?;
+            ck.restore(&mut trainer)?;
+            let (d_st, r_t, kept) = read_metrics(&metrics_path, ck.iteration)?;
+            write_atomically(&metrics_path, kept.as_bytes())?;
+            trainer.d_st = d_st;
+            trainer.r_t = r_t;
+            trainer
+        } else {
+            write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
+            Trainer::new(gpu, config)?
+        };
+        write_atomically(&dir.join(CONFIG_FILE), trainer.config.to_toml().as_bytes())?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&metrics_path)
+            .map_err(io_err(&metrics_path))?;
+        Ok((
+            RunDir {
+                dir: dir.to_path_buf(),
+                metrics: std::io::BufWriter::new(file),
+            },
+            trainer,
+        ))
+    }
+
+    pub fn record(&mut self, e: &IterationEvent) -> Result<()> {
+        writeln!(
+            self.metrics,
+            "{},{:?},{:?},{:?},{:?},{:?},{:.3},{}",
+            e.iteration,
+            e.d_st,
+            e.r_t,
+            e.mean_u_data,
+            e.mean_u_samples,
+            e.lr,
+            e.wall_time,
+            e.phase.name()
+        )
+        .map_err(io_err(&self.dir))
+    }
+
+    /// Save the full checkpoint (atomically) and the weights as a state dict.
+    pub fn checkpoint(&mut self, trainer: &Trainer) -> Result<()> {
+        self.metrics.flush().map_err(io_err(&self.dir))?;
+        let ck = Checkpoint::capture(trainer)?;
+        ck.save(&self.dir.join(CHECKPOINT_FILE))?;
+        let weights = self.dir.join("weights");
+        std::fs::create_dir_all(&weights).map_err(io_err(&weights))?;
+        let layout = trainer.spec.param_layout()?;
+        crate::io::save_params(
+            &weights.join(format!("weights_{:07}.safetensors", trainer.iteration)),
+            &layout,
+            &ck.params,
+        )
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.metrics.flush().map_err(io_err(&self.dir))
+    }
+
+    /// Append a row of toy metrics.
+    pub fn record_toy(&self, iteration: u64, m: &super::ToyMetrics) -> Result<()> {
+        let path = self.dir.join(TOY_METRICS_FILE);
+        let new = !path.exists();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        if new {
+            writeln!(f, "iteration,tv_model,kl_model,tv_kde,kl_kde").map_err(io_err(&path))?;
+        }
+        writeln!(
+            f,
+            "{iteration},{:.6},{:.6},{:.6},{:.6}",
+            m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
+        )
+        .map_err(io_err(&path))
+    }
+}
+
+/// d_st, r_t and the text of metrics.csv up to `iteration`.
+pub fn read_metrics(path: &Path, iteration: u64) -> Result<(Vec<f64>, Vec<f64>, String)> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let mut kept = format!("{METRICS_HEADER}\n");
+    let (mut d, mut r) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let parsed = (cols.len() == 8)
+            .then(|| {
+                Some((
+                    cols[0].parse::<u64>().ok()?,
+                    cols[1].parse::<f64>().ok()?,
+                    cols[2].parse::<f64>().ok()?,
+                ))
+            })
+            .flatten();
+        let Some((it, d_st, r_t)) = parsed else {
+            return Err(Error::file(
+                path,
+                format!("line {} is not a metrics row: `{line}`", i + 1),
+            ));
+        };
+        if it > iteration {
+            break;
+        }
+        d.push(d_st);
+        r.push(r_t);
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    if d.len() as u64 != iteration {
+        return Err(Error::file(
+            path,
+            format!(
+                "holds {} rows but the checkpoint is at iteration {iteration}",
+                d.len()
+            ),
+        ));
+    }
+    Ok((d, r, kept))
+}
