@@ -4,7 +4,10 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{CONV2D_FORWARD, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, REDUCE_ROWS};
+use super::{
+    CONV2D_FORWARD, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, DENSE_FORWARD, DENSE_INPUT_GRAD,
+    DENSE_WEIGHT_GRAD, REDUCE_ROWS,
+};
 use crate::gpu::Gpu;
 use crate::model::ConvGeometry;
 use crate::{Error, Result};
@@ -87,6 +90,12 @@ impl ConvParams {
         })
     }
 
+    /// A layer on 1×1 images with a 1×1 kernel is a matrix product: the
+    /// dense kernels compute it without the convolution's index arithmetic.
+    pub fn is_dense(&self) -> bool {
+        self.h_in == 1 && self.w_in == 1 && self.kernel == 1 && self.padding == 0
+    }
+
     /// Length of one row of the weight-gradient partial sums (weights then biases).
     pub fn grad_row_len(&self) -> usize {
         (self.c_out * self.c_in * self.kernel * self.kernel + self.c_out) as usize
@@ -132,15 +141,20 @@ impl ConvLayer {
             let group = gpu.bind_group(&format!("{label} {}", shader.name), &pipeline, buffers);
             Ok((pipeline, group))
         };
+        let [forward, input_grad, weight_grad] = if params.is_dense() {
+            [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &DENSE_WEIGHT_GRAD]
+        } else {
+            [&CONV2D_FORWARD, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD]
+        };
         Ok(ConvLayer {
             params,
-            forward: make(&CONV2D_FORWARD, &[&uniform, b.input, b.params, b.output])?,
+            forward: make(forward, &[&uniform, b.input, b.params, b.output])?,
             input_grad: make(
-                &CONV2D_INPUT_GRAD,
+                input_grad,
                 &[&uniform, b.grad_output, b.output, b.params, b.grad_input],
             )?,
             weight_grad: make(
-                &CONV2D_WEIGHT_GRAD,
+                weight_grad,
                 &[&uniform, b.grad_output, b.output, b.input, b.partial],
             )?,
             reduce: make(&REDUCE_ROWS, &[&reduce_uniform, b.partial, b.grads])?,

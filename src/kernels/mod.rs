@@ -28,6 +28,9 @@ macro_rules! shader {
 pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward");
 pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad");
 pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad");
+pub const DENSE_FORWARD: Shader = shader!("dense_forward");
+pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad");
+pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad");
 pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill");
 pub const LANGEVIN_STEP: Shader = shader!("langevin_step");
@@ -42,6 +45,9 @@ pub const ALL: &[Shader] = &[
     CONV2D_FORWARD,
     CONV2D_INPUT_GRAD,
     CONV2D_WEIGHT_GRAD,
+    DENSE_FORWARD,
+    DENSE_INPUT_GRAD,
+    DENSE_WEIGHT_GRAD,
     REDUCE_ROWS,
     RANDOM_FILL,
     LANGEVIN_STEP,
