@@ -9,7 +9,7 @@ use crate::{Error, Result};
 
 /// Built-in presets: (name, TOML text).
 pub const PRESETS: &[(&str, &str)] = &[
-    ("rings-quick", include_str!("../assets/presets/rings-quick.toml")),
+    ("gmm-quick", include_str!("../assets/presets/gmm-quick.toml")),
     (
         "rings-convergent",
         include_str!("../assets/presets/rings-convergent.toml"),

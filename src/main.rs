@@ -48,7 +48,7 @@ enum Command {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// Built-in settings: rings-quick (a few minutes even on a CPU adapter),
+    /// Built-in settings: gmm-quick (a few minutes even on a CPU adapter),
     /// rings-convergent, rings-nonconvergent, gmm-convergent, gmm-nonconvergent.
     #[arg(long)]
     preset: Option<String>,
@@ -295,7 +295,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let preset = match (&args.preset, &args.config) {
         (Some(p), _) => Some(p.as_str()),
         (None, Some(_)) => None,
-        (None, None) => Some("rings-quick"),
+        (None, None) => Some("gmm-quick"),
     };
     let file_text = match &args.config {
         Some(path) => {
@@ -364,6 +364,13 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             trainer.iteration, m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
         ))
     };
+    if trainer.iteration == 0 {
+        // The starting point, for comparison with what learning reaches.
+        bar.suspend(|| -> anyhow::Result<()> {
+            eprintln!("{}", picture(&run, &trainer)?);
+            Ok(())
+        })?;
+    }
     while trainer.iteration < total {
         if stop.load(Ordering::SeqCst) {
             run.checkpoint(&trainer)?;
@@ -410,10 +417,11 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         out.display(),
         ebmscope::train::CHECKPOINT_FILE
     );
-    if preset == Some("rings-quick") {
+    if preset == Some("gmm-quick") {
         eprintln!(
-            "This was the short first-run setting. The authors' settings: --preset rings-convergent \
-             (or rings-nonconvergent, gmm-*) — hours on a software adapter, minutes on a GPU."
+            "This was the short first-run setting. To go further: --iters 5000, or the authors' settings \
+             --preset gmm-convergent (rings-convergent, *-nonconvergent): hours on a software adapter, \
+             far less on a GPU."
         );
     }
     Ok(ExitCode::SUCCESS)
