@@ -6,13 +6,13 @@ use super::ReferenceNet;
 use super::optim::{AdamState, adam_step, sgd_step};
 use super::philox::draw;
 use crate::Result;
-use crate::config::{Config, InitKind, NetName};
+use crate::config::{Config, InitKind};
 use crate::data::toy::Toy;
 use crate::kernels::optim::OptimizerKind;
 use crate::kernels::sampling::Purpose;
-use crate::model::{NetSpec, init_params};
+use crate::model::init_params;
 use crate::sampler::Bank;
-use crate::train::{draw_data, effective_lr, optimizer_kind, step_size};
+use crate::train::{draw_data, effective_lr, net_spec, optimizer_kind, step_size};
 
 pub struct ReferenceTrainer {
     pub config: Config,
@@ -30,9 +30,7 @@ pub type Diagnostics = (f64, f64);
 
 impl ReferenceTrainer {
     pub fn new(config: Config) -> Result<Self> {
-        let spec = match config.net.kind {
-            NetName::Toy => NetSpec::toy(),
-        };
+        let spec = net_spec(&config);
         let dim: usize = spec.input.iter().product();
         let seed = config.seed;
         let bank = (config.langevin.init == InitKind::Persistent).then(|| {

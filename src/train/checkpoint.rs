@@ -79,7 +79,8 @@ impl Checkpoint {
 
     /// Write atomically: a crash leaves the previous checkpoint in place.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let layout = crate::model::NetSpec::toy().param_layout()?;
+        let spec = super::net_spec(&self.config);
+        let layout = spec.param_layout()?;
         let mut tensors: Vec<Tensor> = layout
             .tensors
             .iter()
@@ -101,7 +102,7 @@ impl Checkpoint {
             data: self.adam_v.clone(),
         });
         if let Some(bank) = &self.bank {
-            let dim = layout.tensors[0].shape[1];
+            let dim: usize = spec.input.iter().product();
             tensors.push(Tensor {
                 name: "bank".into(),
                 shape: vec![bank.len() / dim, dim],
@@ -123,7 +124,7 @@ impl Checkpoint {
         let (tensors, m) = read_all(path)?;
         let config = Config::from_toml(meta(path, &m, "config")?)
             .map_err(|e| Error::file(path, format!("checkpoint config: {e}")))?;
-        let layout = crate::model::NetSpec::toy().param_layout()?;
+        let layout = super::net_spec(&config).param_layout()?;
         let find = |name: &str| tensors.iter().find(|t| t.name == name);
         let mut params = vec![0.0; layout.total];
         for slot in &layout.tensors {

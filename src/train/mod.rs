@@ -75,9 +75,7 @@ pub struct Trainer {
 impl Trainer {
     pub fn new(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
         config.validate()?;
-        let spec = match config.net.kind {
-            NetName::Toy => NetSpec::toy(),
-        };
+        let spec = net_spec(&config);
         let (n, m) = (config.batch.data as usize, config.batch.chains as usize);
         let train = GpuNet::new(&gpu, &spec, n + m)?;
         train.write_params(&gpu, &init_params(&spec, u64::from(config.seed))?)?;
@@ -286,6 +284,13 @@ pub fn draw_data(config: &Config, toy: &Toy, t: u64) -> (Vec<f32>, Option<Vec<f3
     let data = batch(config.batch.data as usize);
     let init = (config.langevin.init == InitKind::Data).then(|| batch(config.batch.chains as usize));
     (data, init)
+}
+
+/// The network of `config`.
+pub fn net_spec(config: &Config) -> NetSpec {
+    match config.net.kind {
+        NetName::Toy => NetSpec::toy(),
+    }
 }
 
 /// The optimizer of `config`.
