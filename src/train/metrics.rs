@@ -3,14 +3,13 @@
 
 use rand::SeedableRng;
 
-use super::{Trainer, step_size};
+use super::{Trainer, init_noise, step_size};
 use crate::Result;
 use crate::config::InitKind;
 use crate::data::toy::{Grid, kl, total_variation};
 use crate::gpu::Gpu;
-use crate::kernels::sampling::Purpose;
 use crate::model::GpuNet;
-use crate::sampler::{EnergyField, Langevin, Noise, RngDistribution};
+use crate::sampler::{EnergyField, Langevin};
 
 /// Densities on the grid (each sums to 1) and their distances to the truth.
 #[derive(Clone, Debug)]
@@ -60,45 +59,20 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     let sampler = Langevin::new(gpu, field, c.seed ^ 0x004b_4445, step_size(c))?;
     sampler.begin(gpu, trainer.iteration as u32);
     let dim = sampler.field.dim();
-    let f = c.langevin.init_factor as f32;
-    let noise = |dist| {
-        Noise::new(
-            gpu,
-            &sampler.rng,
-            Purpose::ChainInit,
-            dist,
-            false,
-            sampler.field.input(),
-            k,
-            dim,
-        )
-    };
-    let init = match c.langevin.init {
-        InitKind::Uniform => Some(noise(RngDistribution::Uniform {
-            scale: 2.0 * f,
-            shift: -f,
-        })?),
-        InitKind::Gaussian => Some(noise(RngDistribution::Normal { scale: f, shift: 0.0 })?),
-        InitKind::Data => {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(c.seed) ^ trainer.iteration);
+    let init = init_noise(gpu, c, &sampler)?;
+    match (c.langevin.init, trainer.bank()) {
+        (InitKind::Data, _) => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(c.seed) ^ 0x004b_4445);
+            rng.set_stream(trainer.iteration);
             gpu.write_f32(sampler.field.input(), 0, &trainer.toy.sample(k, &mut rng));
-            None
         }
-        InitKind::Persistent => {
-            if let Some(bank) = trainer.bank() {
-                let mut encoder = gpu.device.create_command_encoder(&Default::default());
-                encoder.copy_buffer_to_buffer(
-                    bank.states(),
-                    0,
-                    sampler.field.input(),
-                    0,
-                    (k * dim * 4) as u64,
-                );
-                gpu.queue.submit([encoder.finish()]);
-            }
-            None
+        (InitKind::Persistent, Some(bank)) => {
+            let mut encoder = gpu.device.create_command_encoder(&Default::default());
+            encoder.copy_buffer_to_buffer(bank.states(), 0, sampler.field.input(), 0, (k * dim * 4) as u64);
+            gpu.queue.submit([encoder.finish()]);
         }
-    };
+        _ => {}
+    }
     gpu.run("short-run samples", |pass| {
         if let Some(init) = &init {
             init.record(gpu, pass);

@@ -319,22 +319,38 @@ pub fn step_size(config: &Config) -> StepSize {
     }
 }
 
+/// The random start of `sampler`'s chains for uniform or gaussian init
+/// (None for persistent and data init), keyed like all chain noise.
+pub(crate) fn init_noise(gpu: &Gpu, config: &Config, sampler: &Langevin<GpuNet>) -> Result<Option<Noise>> {
+    let f = config.langevin.init_factor as f32;
+    let dist = match config.langevin.init {
+        InitKind::Uniform => RngDistribution::Uniform {
+            scale: 2.0 * f,
+            shift: -f,
+        },
+        InitKind::Gaussian => RngDistribution::Normal { scale: f, shift: 0.0 },
+        InitKind::Persistent | InitKind::Data => return Ok(None),
+    };
+    let field = &sampler.field;
+    Noise::new(
+        gpu,
+        &sampler.rng,
+        Purpose::ChainInit,
+        dist,
+        false,
+        field.input(),
+        field.chains(),
+        field.dim(),
+    )
+    .map(Some)
+}
+
 /// The chain initialisation of `config` for `sampler`'s chains.
 fn make_init(gpu: &Gpu, config: &Config, sampler: &Langevin<GpuNet>) -> Result<ChainInit> {
     let field = &sampler.field;
-    let f = config.langevin.init_factor as f32;
-    let noise = |dist| {
-        Noise::new(
-            gpu,
-            &sampler.rng,
-            Purpose::ChainInit,
-            dist,
-            false,
-            field.input(),
-            field.chains(),
-            field.dim(),
-        )
-    };
+    if let Some(noise) = init_noise(gpu, config, sampler)? {
+        return Ok(ChainInit::Noise(noise));
+    }
     Ok(match config.langevin.init {
         InitKind::Persistent => {
             let bank = Bank::new(
@@ -348,11 +364,7 @@ fn make_init(gpu: &Gpu, config: &Config, sampler: &Langevin<GpuNet>) -> Result<C
             bank.init_uniform(gpu, config.seed)?;
             ChainInit::Bank(bank)
         }
-        InitKind::Uniform => ChainInit::Noise(noise(RngDistribution::Uniform {
-            scale: 2.0 * f,
-            shift: -f,
-        })?),
-        InitKind::Gaussian => ChainInit::Noise(noise(RngDistribution::Normal { scale: f, shift: 0.0 })?),
-        InitKind::Data => ChainInit::Data,
+        // Uniform and gaussian starts were returned above.
+        _ => ChainInit::Data,
     })
 }
