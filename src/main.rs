@@ -419,9 +419,10 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     );
     if preset == Some("gmm-quick") {
         eprintln!(
-            "This was the short first-run setting. To go further: --iters 5000, or the authors' settings \
-             --preset gmm-convergent (rings-convergent, *-nonconvergent): hours on a software adapter, \
-             far less on a GPU."
+            "This was the short first-run setting. To go further: ebmscope train --out {} --resume --iters 5000, \
+             or the authors' settings --preset gmm-convergent (rings-convergent, *-nonconvergent): \
+             hours on a software adapter, far less on a GPU.",
+            out.display()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -221,3 +221,57 @@ fn existing_runs_are_refused_without_resume_or_force() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Ctrl-C (SIGINT) saves a checkpoint at the iteration reached and exits
+/// with 130; the run then resumes from there.
+#[test]
+fn interrupt_saves_a_checkpoint() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-sigint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut args = vec![
+        "train",
+        "--preset",
+        "rings-convergent",
+        "--iters",
+        "100000",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&SMALL);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = dir.join("metrics.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&metrics)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 3
+    {
+        assert!(std::time::Instant::now() < deadline, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("checkpoint saved"), "{stderr}");
+    let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    assert!(ck.iteration >= 2);
+    assert_eq!(
+        rows(&dir).len() as u64,
+        ck.iteration + 1,
+        "metrics end at the checkpoint"
+    );
+    let out = run_train(&dir, ck.iteration + 2, &["--resume"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows(&dir).len() as u64, ck.iteration + 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
