@@ -238,7 +238,7 @@ fn interrupt_saves_a_checkpoint() {
         dir.to_str().unwrap(),
     ];
     args.extend_from_slice(&SMALL);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+    let child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
         .args(&args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
