@@ -275,3 +275,32 @@ fn interrupt_saves_a_checkpoint() {
     assert_eq!(rows(&dir).len() as u64, ck.iteration + 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An absurd learning rate blows the model up: the run stops with a clear
+/// message, and the last checkpoint (before the blow-up) stays finite and loadable.
+#[test]
+fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-diverge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = run_train(
+        &dir,
+        50,
+        &[
+            "--set",
+            "optimizer.lr=1e9",
+            "--set",
+            "optimizer.lr_min=1e9",
+            "--set",
+            "output.checkpoint_every=1",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("diverged"), "{stderr}");
+    let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    assert!(ck.iteration < 50);
+    assert!(
+        ck.params.iter().all(|v| v.is_finite()),
+        "the kept checkpoint is the last good one"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
