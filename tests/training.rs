@@ -304,3 +304,19 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// lr ← max(lr_min, lr · lr_decay) after each iteration; events report the lr used.
+#[test]
+fn learning_rate_decays_to_its_floor() {
+    let gpu = Arc::new(common::gpu());
+    let mut t = Trainer::new(
+        gpu,
+        config(
+            "rings-convergent",
+            &["optimizer.lr_decay=0.5", "optimizer.lr_min=0.03"],
+        ),
+    )
+    .unwrap();
+    let lrs: Vec<f64> = (0..4).map(|_| t.step().unwrap().lr).collect();
+    assert_eq!(lrs, vec![0.1, 0.05, 0.03, 0.03]);
+}
