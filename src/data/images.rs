@@ -1,0 +1,237 @@
+//! Image data sets from the formats people have on disk: IDX (MNIST,
+//! Fashion-MNIST; raw or gzip), CIFAR-10 binary batches, and folders of
+//! PNG/JPEG images. Every image is resized (shorter side to `size`, bilinear)
+//! and centre-cropped to size × size as the reference's Resize + CenterCrop,
+//! converted to the configured number of channels, and scaled to [−1, 1].
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use image::imageops::{FilterType, crop_imm, resize};
+use image::{DynamicImage, GrayImage, RgbImage};
+
+use crate::{Error, Result};
+
+/// Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
+pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Images as [n, channels, size, size] f32 in [−1, 1], NCHW.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageSet {
+    pub n: usize,
+    pub channels: usize,
+    pub size: usize,
+    pub data: Vec<f32>,
+}
+
+impl ImageSet {
+    fn new(channels: usize, size: usize) -> Result<Self> {
+        if !(channels == 1 || channels == 3) || size == 0 {
+            return Err(Error::Shape(format!(
+                "images need 1 or 3 channels and a size ≥ 1 (got {channels} channels, size {size})"
+            )));
+        }
+        Ok(ImageSet {
+            n: 0,
+            channels,
+            size,
+            data: Vec::new(),
+        })
+    }
+
+    /// Append one image after resizing, cropping and channel conversion.
+    fn push(&mut self, img: DynamicImage) {
+        let (w, h) = (img.width().max(1), img.height().max(1));
+        let s = self.size as u32;
+        // Shorter side to `size`, keeping the aspect ratio, then the centre square.
+        let (rw, rh) = if w <= h {
+            (s, (h * s).div_ceil(w).max(s))
+        } else {
+            ((w * s).div_ceil(h).max(s), s)
+        };
+        let img = if (w, h) == (rw, rh) {
+            img
+        } else {
+            DynamicImage::ImageRgb8(resize(&img.to_rgb8(), rw, rh, FilterType::Triangle))
+        };
+        let (x0, y0) = ((rw - s) / 2, (rh - s) / 2);
+        let scale = |v: u8| f32::from(v) / 127.5 - 1.0;
+        if self.channels == 1 {
+            let g: GrayImage = crop_imm(&img.to_luma8(), x0, y0, s, s).to_image();
+            self.data.extend(g.pixels().map(|p| scale(p.0[0])));
+        } else {
+            let rgb: RgbImage = crop_imm(&img.to_rgb8(), x0, y0, s, s).to_image();
+            for c in 0..3 {
+                self.data.extend(rgb.pixels().map(|p| scale(p.0[c])));
+            }
+        }
+        self.n += 1;
+    }
+}
+
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| Error::file(path, format!("gzip data is corrupt or truncated ({e})")))?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// An IDX image file (magic 0x00000803: unsigned bytes, 3 dimensions n × rows × cols).
+pub fn load_idx(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
+    let bytes = read_maybe_gz(path)?;
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(Error::file(path, "not an IDX file (wrong magic number)"));
+    }
+    let (dtype, dims) = (bytes[2], bytes[3] as usize);
+    if dtype != 0x08 {
+        return Err(Error::file(
+            path,
+            format!("IDX data type {dtype:#04x} is not unsigned bytes (0x08)"),
+        ));
+    }
+    if dims != 3 {
+        return Err(Error::file(
+            path,
+            format!(
+                "IDX file has {dims} dimension(s); an image file has 3 (n, rows, cols) — is this a labels file?"
+            ),
+        ));
+    }
+    if bytes.len() < 16 {
+        return Err(Error::file(path, "IDX header is truncated"));
+    }
+    let dim = |i: usize| {
+        u32::from_be_bytes([
+            bytes[4 + 4 * i],
+            bytes[5 + 4 * i],
+            bytes[6 + 4 * i],
+            bytes[7 + 4 * i],
+        ]) as usize
+    };
+    let (n, rows, cols) = (dim(0), dim(1), dim(2));
+    let need = 16 + n * rows * cols;
+    if bytes.len() < need {
+        return Err(Error::file(
+            path,
+            format!(
+                "IDX file is truncated: {n} images of {rows}×{cols} need {need} bytes, it has {}",
+                bytes.len()
+            ),
+        ));
+    }
+    let mut set = ImageSet::new(channels, size)?;
+    for i in 0..n {
+        let start = 16 + i * rows * cols;
+        let img = GrayImage::from_raw(
+            cols as u32,
+            rows as u32,
+            bytes[start..start + rows * cols].to_vec(),
+        )
+        .ok_or_else(|| Error::file(path, "image size overflow"))?;
+        set.push(DynamicImage::ImageLuma8(img));
+    }
+    Ok(set)
+}
+
+const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
+
+/// CIFAR-10 binary batches: a `.bin` file, or a folder whose `data_batch_*.bin`
+/// (training) files are read in name order.
+pub fn load_cifar10(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut f: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| Error::io(path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("data_batch_") && n.ends_with(".bin"))
+            })
+            .collect();
+        f.sort();
+        if f.is_empty() {
+            return Err(Error::file(
+                path,
+                "holds no CIFAR-10 training batches (data_batch_*.bin)",
+            ));
+        }
+        f
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut set = ImageSet::new(channels, size)?;
+    for file in files {
+        let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+        if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
+            return Err(Error::file(
+                &file,
+                format!(
+                    "is not a CIFAR-10 binary batch: {} bytes is not a whole number of {CIFAR_RECORD}-byte records (truncated?)",
+                    bytes.len()
+                ),
+            ));
+        }
+        for rec in bytes.chunks_exact(CIFAR_RECORD) {
+            if rec[0] > 9 {
+                return Err(Error::file(
+                    &file,
+                    format!(
+                        "label {} is not a CIFAR-10 class (0–9): not a CIFAR-10 batch",
+                        rec[0]
+                    ),
+                ));
+            }
+            let planes = &rec[1..];
+            let img = RgbImage::from_fn(32, 32, |x, y| {
+                let i = (y * 32 + x) as usize;
+                image::Rgb([planes[i], planes[1024 + i], planes[2048 + i]])
+            });
+            set.push(DynamicImage::ImageRgb8(img));
+        }
+    }
+    Ok(set)
+}
+
+/// Every PNG or JPEG under `path`, recursively, in path order.
+pub fn load_folder(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let p = entry.map_err(|e| Error::io(dir, e))?.path();
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()))
+            {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    if !path.is_dir() {
+        return Err(Error::file(path, "is not a folder of images"));
+    }
+    let mut files = Vec::new();
+    walk(path, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::file(
+            path,
+            "holds no PNG or JPEG images (searched recursively)",
+        ));
+    }
+    let mut set = ImageSet::new(channels, size)?;
+    for f in files {
+        let img =
+            image::open(&f).map_err(|e| Error::file(&f, format!("cannot be read as an image ({e})")))?;
+        set.push(img);
+    }
+    Ok(set)
+}

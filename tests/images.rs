@@ -1,0 +1,185 @@
+//! Image loaders on small files the tests write, their refusals, and the real
+//! Fashion-MNIST that Debian's `dataset-fashion-mnist` package ships (CI
+//! installs it).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ebmscope::data::images::{DEBIAN_FASHION_MNIST, load_cifar10, load_folder, load_idx};
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ebmscope-images-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn idx_bytes(n: u32, rows: u32, cols: u32, pixel: impl Fn(u32, u32, u32) -> u8) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 3];
+    for d in [n, rows, cols] {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    for i in 0..n {
+        for y in 0..rows {
+            for x in 0..cols {
+                b.push(pixel(i, y, x));
+            }
+        }
+    }
+    b
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Same-size images pass through exactly: 0 → −1, 255 → 1, (x, y) layout kept.
+#[test]
+fn idx_raw_and_gzip_round_trip() {
+    let d = dir("idx");
+    let bytes = idx_bytes(3, 4, 4, |i, y, x| ((i * 16 + y * 4 + x) * 5) as u8);
+    std::fs::write(d.join("raw-idx3-ubyte"), &bytes).unwrap();
+    std::fs::write(d.join("gz-idx3-ubyte.gz"), gzip(&bytes)).unwrap();
+    let raw = load_idx(&d.join("raw-idx3-ubyte"), 1, 4).unwrap();
+    assert_eq!((raw.n, raw.channels, raw.size), (3, 1, 4));
+    assert_eq!(raw, load_idx(&d.join("gz-idx3-ubyte.gz"), 1, 4).unwrap());
+    let want = |i: usize, y: usize, x: usize| ((i * 16 + y * 4 + x) * 5) as f32 / 127.5 - 1.0;
+    assert_eq!(raw.data[16 + 2 * 4 + 3], want(1, 2, 3));
+    // Gray to 3 channels replicates; resizing to 8 keeps [−1, 1] and the mean roughly.
+    let rgb = load_idx(&d.join("raw-idx3-ubyte"), 3, 8).unwrap();
+    assert_eq!(rgb.data.len(), 3 * 3 * 64);
+    assert_eq!(rgb.data[..64], rgb.data[64..128]);
+    assert!(rgb.data.iter().all(|v| (-1.0..=1.0).contains(v)));
+}
+
+#[test]
+fn idx_refusals_name_the_file_and_the_problem() {
+    let d = dir("idx-bad");
+    let good = idx_bytes(2, 3, 3, |_, _, _| 7);
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("magic", vec![1, 2, 3, 4, 0, 0, 0, 0], "magic"),
+        ("truncated", good[..good.len() - 1].to_vec(), "truncated"),
+        ("labels", vec![0, 0, 8, 1, 0, 0, 0, 2, 3, 4], "labels"),
+        ("gz", gzip(&good)[..20].to_vec(), "gzip"),
+    ];
+    for (name, bytes, says) in cases {
+        let p = d.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let err = load_idx(&p, 1, 3).unwrap_err().to_string();
+        assert!(err.contains(name) && err.contains(says), "{name}: {err}");
+    }
+    assert!(
+        load_idx(&d.join("absent"), 1, 3)
+            .unwrap_err()
+            .to_string()
+            .contains("absent")
+    );
+}
+
+fn cifar_record(label: u8, rgb: [u8; 3]) -> Vec<u8> {
+    let mut r = vec![label];
+    for c in rgb {
+        r.extend(std::iter::repeat_n(c, 1024));
+    }
+    r
+}
+
+#[test]
+fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
+    let d = dir("cifar");
+    std::fs::write(
+        d.join("data_batch_1.bin"),
+        [cifar_record(3, [255, 0, 0]), cifar_record(9, [0, 255, 0])].concat(),
+    )
+    .unwrap();
+    std::fs::write(d.join("data_batch_2.bin"), cifar_record(0, [0, 0, 255])).unwrap();
+    std::fs::write(d.join("test_batch.bin"), cifar_record(1, [9, 9, 9])).unwrap();
+    let set = load_cifar10(&d, 3, 32).unwrap();
+    assert_eq!(set.n, 3, "training batches only");
+    let px = |i: usize, c: usize| set.data[(i * 3 + c) * 1024];
+    assert_eq!((px(0, 0), px(0, 1), px(1, 1), px(2, 2)), (1.0, -1.0, 1.0, 1.0));
+    let gray = load_cifar10(&d.join("data_batch_2.bin"), 1, 16).unwrap();
+    assert_eq!((gray.n, gray.data.len()), (1, 256));
+
+    let bad = d.join("short.bin");
+    std::fs::write(&bad, &cifar_record(1, [0; 3])[..3000]).unwrap();
+    let err = load_cifar10(&bad, 3, 32).unwrap_err().to_string();
+    assert!(err.contains("short.bin") && err.contains("truncated"), "{err}");
+    let empty = dir("cifar-empty");
+    assert!(
+        load_cifar10(&empty, 3, 32)
+            .unwrap_err()
+            .to_string()
+            .contains("data_batch_")
+    );
+}
+
+#[test]
+fn image_folders_are_read_recursively_resized_and_cropped() {
+    let d = dir("folder");
+    std::fs::create_dir_all(d.join("a/b")).unwrap();
+    // A 40×20 image: left half black, right half white; centre crop after
+    // resizing to height 10 keeps both halves.
+    let img = image::RgbImage::from_fn(40, 20, |x, _| {
+        if x < 20 {
+            image::Rgb([0, 0, 0])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    });
+    img.save(d.join("a/b/wide.png")).unwrap();
+    image::RgbImage::from_pixel(12, 12, image::Rgb([200, 100, 50]))
+        .save(d.join("a/flat.jpg"))
+        .unwrap();
+    std::fs::write(d.join("notes.txt"), "not an image").unwrap();
+    let set = load_folder(&d, 3, 10).unwrap();
+    assert_eq!((set.n, set.size), (2, 10));
+    // Sorted paths: a/b/wide.png comes before a/flat.jpg.
+    let wide = &set.data[..300];
+    assert!(
+        wide[0] < -0.9 && wide[9] > 0.9,
+        "left dark, right bright: {} {}",
+        wide[0],
+        wide[9]
+    );
+    let flat = &set.data[300..];
+    assert!(
+        (flat[0] - (200.0 / 127.5 - 1.0)).abs() < 0.05,
+        "JPEG red ≈ 200: {}",
+        flat[0]
+    );
+
+    std::fs::write(d.join("broken.png"), b"not really a png").unwrap();
+    let err = load_folder(&d, 3, 10).unwrap_err().to_string();
+    assert!(err.contains("broken.png"), "{err}");
+    let empty = dir("folder-empty");
+    assert!(
+        load_folder(&empty, 1, 8)
+            .unwrap_err()
+            .to_string()
+            .contains("no PNG or JPEG")
+    );
+}
+
+/// The real data set: all 10 000 Fashion-MNIST test images, resized to 32×32.
+/// Fashion-MNIST is mostly black background: its mean pixel is 0.286 of 255
+/// (→ −0.43 in [−1, 1]); resizing barely moves the mean.
+#[test]
+fn debian_fashion_mnist_loads() {
+    let path = Path::new(DEBIAN_FASHION_MNIST).join("t10k-images-idx3-ubyte.gz");
+    assert!(
+        path.exists(),
+        "{} is missing: install Debian's dataset-fashion-mnist (CI does)",
+        path.display()
+    );
+    let set = load_idx(&path, 1, 32).unwrap();
+    assert_eq!(
+        (set.n, set.channels, set.size, set.data.len()),
+        (10000, 1, 32, 10000 * 1024)
+    );
+    let mean = set.data.iter().map(|&v| f64::from(v)).sum::<f64>() / set.data.len() as f64;
+    assert!((mean - (2.0 * 0.286 - 1.0)).abs() < 0.03, "mean {mean}");
+    assert!(set.data.iter().all(|v| (-1.0..=1.0).contains(v)));
+}
