@@ -44,6 +44,39 @@ enum Command {
     Energy(EnergyArgs),
     /// Train an EBM by MCMC maximum likelihood (Algorithm 1) and write a run folder.
     Train(TrainArgs),
+    /// Long-run sampling from a checkpoint: is the model's steady state realistic?
+    Sample(SampleArgs),
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    /// A run's checkpoint.safetensors (its config gives the net, ε and T).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Langevin (or MALA) steps.
+    #[arg(long, default_value_t = 100_000)]
+    steps: u64,
+    /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
+    #[arg(long, default_value = "data")]
+    init: String,
+    /// Metropolis-adjusted Langevin instead of plain Langevin; reports acceptance.
+    #[arg(long)]
+    mala: bool,
+    /// Sample exp(−U / T) with this T (1: the model itself).
+    #[arg(long, default_value_t = 1.0)]
+    temp_factor: f64,
+    /// Record a row and a picture every this many steps (default: steps / 10).
+    #[arg(long)]
+    every: Option<u64>,
+    /// Number of chains.
+    #[arg(long, default_value_t = 1000)]
+    chains: usize,
+    /// Output folder (default: longrun_<init> beside the checkpoint).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing output folder's results.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -124,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor => doctor(&choice),
         Command::Energy(args) => energy(&choice, args),
         Command::Train(args) => train(&choice, args),
+        Command::Sample(args) => sample(&choice, args),
     }
 }
 
@@ -425,5 +459,101 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             out.display()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> {
+    use ebmscope::data::toy::{Grid, Toy, total_variation};
+    use ebmscope::train::Checkpoint;
+    use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
+    use std::io::Write;
+
+    let ck = Checkpoint::load(&args.checkpoint)?;
+    let init = LongRunInit::parse(&args.init)?;
+    let every = args.every.unwrap_or((args.steps / 10).max(1));
+    let out = args.out.clone().unwrap_or_else(|| {
+        let parent = args.checkpoint.parent().unwrap_or(std::path::Path::new("."));
+        parent.join(format!(
+            "longrun_{}{}",
+            args.init,
+            if args.mala { "_mala" } else { "" }
+        ))
+    });
+    let csv_path = out.join("longrun.csv");
+    if csv_path.exists() && !args.force {
+        bail!(
+            "{} already holds a long run: pass --force to replace it, or choose another --out",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let opts = LongRunOptions {
+        steps: args.steps,
+        chains: args.chains,
+        init,
+        mala: args.mala,
+        temp_factor: args.temp_factor,
+        every,
+    };
+
+    let gpu = Gpu::new(choice)?;
+    eprintln!("adapter: {}", gpu.describe());
+    eprintln!(
+        "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}",
+        if args.mala { "MALA" } else { "Langevin" },
+        args.steps,
+        args.init,
+        args.chains,
+        ck.iteration,
+        args.temp_factor
+    );
+    let toy = Toy::new(&ck.config.data);
+    let grid = Grid {
+        res: ck.config.eval.grid as usize,
+        extent: toy.extent(),
+    };
+    let truth = grid.truth(&toy);
+    let bar = indicatif::ProgressBar::new(args.steps);
+    let mut csv = std::io::BufWriter::new(
+        std::fs::File::create(&csv_path).with_context(|| csv_path.display().to_string())?,
+    );
+    writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")?;
+    let rows = long_run(&gpu, &ck, &opts, |row, states| {
+        let kde = grid.kde(states, ck.config.eval.kde_bandwidth);
+        let tv = total_variation(&kde, &truth);
+        let acc = row.acceptance.map(|a| format!("{a:.4}")).unwrap_or_default();
+        writeln!(
+            csv,
+            "{},{:?},{:?},{acc},{tv:.4}",
+            row.step, row.mean_energy, row.grad_magnitude
+        )
+        .map_err(|e| ebmscope::Error::io(&csv_path, e))?;
+        let title = format!("step {} of {}: TV(samples, q) = {tv:.3}", row.step, args.steps);
+        let fields = [("true density", &truth[..]), ("KDE of the chains", &kde[..])];
+        ebmscope::plot::heat_maps(
+            &out.join(format!("samples_{:08}.png", row.step)),
+            &title,
+            grid.res,
+            &fields,
+        )?;
+        bar.set_position(row.step);
+        bar.set_message(format!(
+            "U {:.3}  TV {tv:.3}{}",
+            row.mean_energy,
+            if acc.is_empty() {
+                String::new()
+            } else {
+                format!("  acceptance {acc}")
+            }
+        ));
+        Ok(())
+    })?;
+    csv.flush()?;
+    ebmscope::plot::long_run_figure(&out.join("longrun.png"), &rows)?;
+    bar.finish();
+    eprintln!(
+        "wrote {0}/longrun.csv, {0}/longrun.png and samples_*.png",
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

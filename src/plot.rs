@@ -46,35 +46,38 @@ pub fn save_run_pictures(dir: &Path, trainer: &Trainer, metrics: &ToyMetrics) ->
 /// True density, learned density exp(−U) and short-run KDE (top), and their
 /// logarithms (bottom), each on its own colour scale as the reference.
 pub fn density_triptych(path: &Path, m: &ToyMetrics, iteration: u64) -> Result<()> {
-    register_font();
-    let (cell, res) = (300u32, m.grid.res);
-    let root = BitMapBackend::new(path, (3 * cell, 2 * cell + 40)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let (title, body) = root.split_vertically(40);
-    title
-        .titled(
-            &format!(
-                "iteration {iteration}   TV(p_θ, q) = {:.3}   TV(KDE, q) = {:.3}   KL(q‖p_θ) = {:.2}   KL(q‖KDE) = {:.2}",
-                m.tv_model, m.tv_kde, m.kl_model, m.kl_kde
-            ),
-            ("sans-serif", 16),
-        )
-        .map_err(draw_err(path))?;
-    let panels = body.split_evenly((2, 3));
+    let title = format!(
+        "iteration {iteration}   TV(p_θ, q) = {:.3}   TV(KDE, q) = {:.3}   KL(q‖p_θ) = {:.2}   KL(q‖KDE) = {:.2}",
+        m.tv_model, m.tv_kde, m.kl_model, m.kl_kde
+    );
     let fields = [
-        ("true density", &m.truth),
-        ("EBM density exp(−U)", &m.model),
-        ("short-run KDE", &m.kde),
+        ("true density", &m.truth[..]),
+        ("EBM density exp(−U)", &m.model[..]),
+        ("short-run KDE", &m.kde[..]),
     ];
+    heat_maps(path, &title, m.grid.res, &fields)
+}
+
+/// Densities on a res × res grid (row-major, y up), one column each: the
+/// density on top, its logarithm below.
+pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[(&str, &[f64])]) -> Result<()> {
+    register_font();
+    let cell = 300u32;
+    let root = BitMapBackend::new(path, (fields.len() as u32 * cell, 2 * cell + 40)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err(path))?;
+    let (top, body) = root.split_vertically(40);
+    top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
+    let panels = body.split_evenly((2, fields.len()));
     for (row, log) in [(0usize, false), (1, true)] {
         for (col, (name, values)) in fields.iter().enumerate() {
-            let area = &panels[row * 3 + col];
             let label = if log {
                 format!("log {name}")
             } else {
                 name.to_string()
             };
-            let area = area.titled(&label, ("sans-serif", 14)).map_err(draw_err(path))?;
+            let area = panels[row * fields.len() + col]
+                .titled(&label, ("sans-serif", 14))
+                .map_err(draw_err(path))?;
             let v: Vec<f64> = values
                 .iter()
                 .map(|&p| if log { (p + 1e-10).ln() } else { p })
@@ -99,6 +102,69 @@ pub fn density_triptych(path: &Path, m: &ToyMetrics, iteration: u64) -> Result<(
         }
     }
     root.present().map_err(draw_err(path))
+}
+
+/// Mean energy, gradient magnitude and (MALA) acceptance along a long run.
+pub fn long_run_figure(path: &Path, rows: &[crate::train::longrun::LongRunRow]) -> Result<()> {
+    register_font();
+    let mala = rows.iter().any(|r| r.acceptance.is_some());
+    let root = BitMapBackend::new(path, (1000, if mala { 900 } else { 600 })).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err(path))?;
+    let areas = root.split_evenly((if mala { 3 } else { 2 }, 1));
+    let steps: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
+    let energy: Vec<(f64, f64)> = steps.iter().zip(rows).map(|(&s, r)| (s, r.mean_energy)).collect();
+    let grad: Vec<(f64, f64)> = steps
+        .iter()
+        .zip(rows)
+        .skip(1)
+        .map(|(&s, r)| (s, r.grad_magnitude))
+        .collect();
+    xy_series(&areas[0], "mean energy U of the chains", &energy).map_err(draw_err(path))?;
+    xy_series(&areas[1], "mean Langevin gradient magnitude ‖(ε²/2)∇U‖", &grad).map_err(draw_err(path))?;
+    if mala {
+        let acc: Vec<(f64, f64)> = steps
+            .iter()
+            .zip(rows)
+            .skip(1)
+            .map(|(&s, r)| (s, r.acceptance.unwrap_or(0.0)))
+            .collect();
+        xy_series(&areas[2], "MALA acceptance rate", &acc).map_err(draw_err(path))?;
+    }
+    root.present().map_err(draw_err(path))
+}
+
+fn xy_series(
+    area: &Area,
+    title: &str,
+    points: &[(f64, f64)],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let finite = points.iter().filter(|p| p.1.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.1), b.max(p.1))
+    });
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else if lo.is_finite() {
+        (lo - 1.0, lo + 1.0)
+    } else {
+        (-1.0, 1.0)
+    };
+    let pad = 0.05 * (hi - lo);
+    let x_end = points.last().map_or(1.0, |p| p.0).max(1.0);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(28)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_end, (lo - pad)..(hi + pad))?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .light_line_style(WHITE)
+        .label_style(("sans-serif", 11))
+        .draw()?;
+    chart.draw_series(LineSeries::new(points.iter().copied(), &BLUE))?;
+    Ok(())
 }
 
 /// d_st with its zero line, r_t, and the correlations of the trailing window.

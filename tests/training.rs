@@ -320,3 +320,81 @@ fn learning_rate_decays_to_its_floor() {
     let lrs: Vec<f64> = (0..4).map(|_| t.step().unwrap().lr).collect();
     assert_eq!(lrs, vec![0.1, 0.05, 0.03, 0.03]);
 }
+
+/// `sample` takes a checkpoint through a long run: CSV rows at 0, every K
+/// steps and the end, MALA's acceptance, pictures; existing results are
+/// not overwritten without --force; a bank start needs a bank.
+#[test]
+fn long_run_sampling_from_a_checkpoint() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-sample-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(run_train(&dir, 2, &[]).status.success());
+    let ck = dir.join("checkpoint.safetensors");
+    let sample = |extra: &[&str]| {
+        let mut args = vec![
+            "sample",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--steps",
+            "25",
+            "--every",
+            "10",
+            "--chains",
+            "16",
+        ];
+        args.extend_from_slice(extra);
+        ebmscope(&args)
+    };
+    for (extra, folder) in [
+        (&[][..], "longrun_data"),
+        (&["--mala", "--init", "bank"][..], "longrun_bank_mala"),
+    ] {
+        let out = sample(extra);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let csv = std::fs::read_to_string(dir.join(folder).join("longrun.csv")).unwrap();
+        let steps: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(steps, ["0", "10", "20", "25"]);
+        if extra.contains(&"--mala") {
+            let acc: f64 = csv
+                .lines()
+                .nth(2)
+                .unwrap()
+                .split(',')
+                .nth(3)
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(acc > 0.0 && acc <= 1.0, "acceptance {acc}");
+        }
+        assert!(
+            dir.join(folder).join("longrun.png").exists()
+                && dir.join(folder).join("samples_00000025.png").exists()
+        );
+    }
+    let out = sample(&[]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert!(sample(&["--force"]).status.success());
+    assert!(String::from_utf8_lossy(&sample(&["--init", "sideways"]).stderr).contains("sideways"));
+
+    let noise_run = dir.join("gaussian");
+    assert!(
+        run_train(&noise_run, 1, &["--set", "langevin.init=gaussian"])
+            .status
+            .success()
+    );
+    let out = ebmscope(&[
+        "sample",
+        "--checkpoint",
+        noise_run.join("checkpoint.safetensors").to_str().unwrap(),
+        "--init",
+        "bank",
+        "--steps",
+        "5",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no persistent bank"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

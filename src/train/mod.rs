@@ -3,6 +3,7 @@
 //! drive it the same way.
 
 mod checkpoint;
+pub mod longrun;
 mod metrics;
 pub mod run;
 

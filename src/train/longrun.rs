@@ -1,0 +1,225 @@
+//! Long-run sampling from a checkpoint (PAPER.md, "Long-run samples"): many
+//! Langevin or MALA steps from data, noise or the bank, to see whether the
+//! model's steady state is realistic (convergent ML) or oversaturated
+//! (non-convergent ML).
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{Checkpoint, net_spec, step_size};
+use crate::data::toy::Toy;
+use crate::gpu::Gpu;
+use crate::kernels::sampling::Purpose;
+use crate::model::GpuNet;
+use crate::sampler::{EnergyField, Langevin, Mala, Noise, RngDistribution};
+use crate::{Error, Result};
+
+/// Where long-run chains start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LongRunInit {
+    Data,
+    Uniform,
+    Gaussian,
+    /// The checkpoint's persistent bank (its first entries).
+    Bank,
+}
+
+impl LongRunInit {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "data" => Ok(Self::Data),
+            "uniform" => Ok(Self::Uniform),
+            "gaussian" => Ok(Self::Gaussian),
+            "bank" => Ok(Self::Bank),
+            other => Err(Error::Config(format!(
+                "--init `{other}`: use data, uniform, gaussian or bank"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LongRunOptions {
+    pub steps: u64,
+    pub chains: usize,
+    pub init: LongRunInit,
+    pub mala: bool,
+    /// Sample p ∝ exp(−U / factor): 1 is the model itself.
+    pub temp_factor: f64,
+    /// Record a row (and call back) every this many steps.
+    pub every: u64,
+}
+
+/// One record of a long run, over the steps since the previous record.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LongRunRow {
+    pub step: u64,
+    /// Mean U = F/T of the chains (the model's energy, whatever the sampling temperature).
+    pub mean_energy: f64,
+    /// Mean ‖(ε²/2)∇U‖ per step and chain over the interval.
+    pub grad_magnitude: f64,
+    /// MALA's acceptance rate over the interval.
+    pub acceptance: Option<f64>,
+}
+
+enum Chains {
+    Ula(Langevin<GpuNet>),
+    Mala(Mala<GpuNet>),
+}
+
+/// Run the long-run check; `on_record(row, states)` is called at step 0,
+/// every `every` steps and at the end, with the chains' states [chains, dim].
+pub fn long_run(
+    gpu: &Gpu,
+    ck: &Checkpoint,
+    opts: &LongRunOptions,
+    mut on_record: impl FnMut(&LongRunRow, &[f32]) -> Result<()>,
+) -> Result<Vec<LongRunRow>> {
+    if opts.chains == 0 || opts.every == 0 || !(opts.temp_factor > 0.0 && opts.temp_factor.is_finite()) {
+        return Err(Error::Config(
+            "long run needs chains ≥ 1, --every ≥ 1 and --temp-factor > 0".into(),
+        ));
+    }
+    let c = &ck.config;
+    let spec = net_spec(c);
+    let k = opts.chains;
+    let net = GpuNet::new(gpu, &spec, k)?;
+    net.write_params(gpu, &ck.params)?;
+    let field = net.as_field(gpu)?;
+    let dim = field.dim();
+    let mut size = step_size(c);
+    size.temperature *= opts.temp_factor as f32;
+    size.tau = 1.0;
+    let seed = c.seed ^ 0x004c_4f4e;
+
+    // Starting states.
+    let toy = Toy::new(&c.data);
+    let f = c.langevin.init_factor as f32;
+    let start: Option<Vec<f32>> = match opts.init {
+        LongRunInit::Data => {
+            let mut rng = ChaCha8Rng::seed_from_u64(u64::from(seed));
+            Some(toy.sample(k, &mut rng))
+        }
+        LongRunInit::Bank => {
+            let bank = ck.bank.as_ref().ok_or_else(|| {
+                Error::Config("--init bank: this checkpoint has no persistent bank (its run did not use persistent chains)".into())
+            })?;
+            if bank.len() < k * dim {
+                return Err(Error::Config(format!(
+                    "--init bank: the bank holds {} states, fewer than --chains {k}",
+                    bank.len() / dim
+                )));
+            }
+            Some(bank[..k * dim].to_vec())
+        }
+        LongRunInit::Uniform | LongRunInit::Gaussian => None,
+    };
+    let chains = if opts.mala {
+        Chains::Mala(Mala::new(gpu, field, seed, size)?)
+    } else {
+        Chains::Ula(Langevin::new(gpu, field, seed, size)?)
+    };
+    let (states, energy_buffer, stats) = match &chains {
+        Chains::Ula(s) => (
+            s.field.input().clone(),
+            s.field.energy().clone(),
+            s.stats_buffer().clone(),
+        ),
+        Chains::Mala(s) => (
+            s.states().clone(),
+            s.field.energy().clone(),
+            s.stats_buffer().clone(),
+        ),
+    };
+    let x0 = match start {
+        Some(x) => x,
+        None => {
+            let dist = if opts.init == LongRunInit::Uniform {
+                RngDistribution::Uniform {
+                    scale: 2.0 * f,
+                    shift: -f,
+                }
+            } else {
+                RngDistribution::Normal { scale: f, shift: 0.0 }
+            };
+            let out = gpu.storage_buffer("long-run start", k * dim);
+            let rng = crate::sampler::Rng::new(gpu, seed);
+            rng.set(gpu, 0, 0);
+            let noise = Noise::new(gpu, &rng, Purpose::ChainInit, dist, false, &out, k, dim)?;
+            gpu.run("long-run start", |pass| noise.record(gpu, pass));
+            gpu.read_f32(&out, 0, k * dim)?
+        }
+    };
+    match &chains {
+        Chains::Ula(s) => {
+            gpu.write_f32(s.field.input(), 0, &x0);
+            s.begin(gpu, 0);
+            // F at the start, for the first record.
+            gpu.run("long-run energy", |pass| s.field.record_eval(gpu, pass));
+        }
+        Chains::Mala(s) => s.start(gpu, &x0, 0)?,
+    }
+
+    let temp = c.temperature();
+    let read_stats = || -> Result<(f64, f64, f64)> {
+        let s = gpu.read_f32(&stats, 0, k * 4)?;
+        let sum = |col: usize| s.chunks_exact(4).map(|r| f64::from(r[col])).sum::<f64>();
+        Ok((sum(1), sum(2), sum(3)))
+    };
+    let mean_energy = || -> Result<f64> {
+        let e = match &chains {
+            Chains::Mala(_) => gpu
+                .read_f32(&stats, 0, k * 4)?
+                .chunks_exact(4)
+                .map(|r| f64::from(r[0]))
+                .collect::<Vec<_>>(),
+            Chains::Ula(_) => gpu
+                .read_f32(&energy_buffer, 0, k)?
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect(),
+        };
+        Ok(e.iter().sum::<f64>() / (k as f64 * temp))
+    };
+    let mut rows = Vec::new();
+    let first = LongRunRow {
+        step: 0,
+        mean_energy: mean_energy()?,
+        grad_magnitude: f64::NAN,
+        acceptance: None,
+    };
+    on_record(&first, &gpu.read_f32(&states, 0, k * dim)?)?;
+    rows.push(first);
+    let (mut prev, mut done) = (read_stats()?, 0u64);
+    // Record GPU work in slices so one submission stays short on slow adapters.
+    const SLICE: u64 = 50;
+    while done < opts.steps {
+        let target = (done + opts.every).min(opts.steps);
+        while done < target {
+            let n = SLICE.min(target - done) as usize;
+            gpu.run("long run", |pass| match &chains {
+                Chains::Ula(s) => s.record_steps(gpu, pass, n),
+                Chains::Mala(s) => s.record_steps(gpu, pass, n),
+            });
+            done += n as u64;
+        }
+        let now = read_stats()?;
+        let steps = (target - rows.last().map_or(0, |r| r.step)) as f64;
+        let row = LongRunRow {
+            step: target,
+            mean_energy: mean_energy()?,
+            grad_magnitude: (now.1 - prev.1) / (steps * k as f64),
+            acceptance: opts.mala.then(|| {
+                if now.2 > prev.2 {
+                    (now.0 - prev.0) / (now.2 - prev.2)
+                } else {
+                    0.0
+                }
+            }),
+        };
+        prev = now;
+        on_record(&row, &gpu.read_f32(&states, 0, k * dim)?)?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
