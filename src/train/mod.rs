@@ -123,14 +123,16 @@ impl Trainer {
 
     /// One iteration of Algorithm 1: X⁺ from the data, X⁻ by L Langevin
     /// steps, θ ← optimizer step on ∇θ (mean U(X⁺) − mean U(X⁻)).
+    /// After an [`Error::Diverged`] the parameters hold the diverged step:
+    /// restore a checkpoint before going on.
     pub fn step(&mut self) -> Result<IterationEvent> {
         let gpu = self.gpu.clone();
         let (n, m) = (self.config.batch.data as usize, self.config.batch.chains as usize);
         let dim = self.sampler.field.dim();
         let t = self.iteration;
         let (data, data_init) = draw_data(&self.config, &self.toy, t);
-        self.train
-            .write_input(&gpu, &[data, vec![0.0; m * dim]].concat())?;
+        // X⁺ fills the first n rows; X⁻ is copied into the rest after sampling.
+        gpu.write_f32(self.train.input_buffer(), 0, &data);
         self.sampler.begin(&gpu, t as u32);
         if let ChainInit::Bank(bank) = &self.init {
             bank.select(&gpu, t);
