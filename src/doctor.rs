@@ -61,7 +61,7 @@ pub struct Row {
 fn single(name: &str, input: [usize; 3], op: LayerOp, c_out: usize, leaky_relu: bool, batch: usize) -> Case {
     let c_in = match op {
         LayerOp::Linear => input.iter().product(),
-        LayerOp::Conv2d { .. } => input[0],
+        LayerOp::Conv2d { .. } | LayerOp::MaxPool2 => input[0],
     };
     Case {
         name: name.to_string(),
@@ -161,6 +161,56 @@ pub fn layer_cases() -> Vec<Case> {
         ),
         single("linear 3·2·2 → 7, lrelu", [3, 2, 2], LayerOp::Linear, 7, true, 4),
         single("linear 5 → 1, one image", [5, 1, 1], LayerOp::Linear, 1, false, 1),
+        single(
+            "maxpool 2×2, 3 ch, 6×8",
+            [3, 6, 8],
+            LayerOp::MaxPool2,
+            3,
+            false,
+            2,
+        ),
+        single(
+            "maxpool 2×2, 1 ch, odd 5×7",
+            [1, 5, 7],
+            LayerOp::MaxPool2,
+            1,
+            false,
+            3,
+        ),
+        Case {
+            name: "conv3x3+lrelu → maxpool → linear".into(),
+            spec: NetSpec {
+                name: "stack".into(),
+                input: [2, 6, 6],
+                layers: vec![
+                    LayerSpec {
+                        name: "c".into(),
+                        op: conv(3, 1, 1),
+                        c_in: 2,
+                        c_out: 3,
+                        leaky_relu: true,
+                    },
+                    LayerSpec {
+                        name: "p".into(),
+                        op: LayerOp::MaxPool2,
+                        c_in: 3,
+                        c_out: 3,
+                        leaky_relu: false,
+                    },
+                    LayerSpec {
+                        name: "l".into(),
+                        op: LayerOp::Linear,
+                        c_in: 27,
+                        c_out: 2,
+                        leaky_relu: false,
+                    },
+                ],
+                input_note: String::new(),
+            },
+            batch: 2,
+            upstream: Upstream::Random,
+            tol: LAYER_TOL,
+        },
     ]
 }
 
@@ -235,11 +285,15 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
         comparison: compare(&got, want, case.tol),
         tol: case.tol,
     };
-    Ok(vec![
+    let mut rows = vec![
         row("output", net.read_output(gpu)?, &out),
         row("∂/∂input", net.read_input_grad(gpu)?, &grads.input),
-        row("∂/∂params", net.read_param_grads(gpu)?, &grads.params),
-    ])
+    ];
+    // Max-pooling alone has no parameters: nothing to compare.
+    if net.layout.total > 0 {
+        rows.push(row("∂/∂params", net.read_param_grads(gpu)?, &grads.params));
+    }
+    Ok(rows)
 }
 
 /// Every case, in order: single layers then whole networks.

@@ -26,7 +26,8 @@ fn layer_kernels_match_reference() {
     let gpu = common::gpu();
     for (i, case) in layer_cases().iter().enumerate() {
         let rows = run_case(&gpu, case, 500 + i as u64).unwrap();
-        assert_eq!(rows.len(), 3);
+        let has_params = case.spec.param_layout().unwrap().total > 0;
+        assert_eq!(rows.len(), 2 + usize::from(has_params), "{}", case.name);
         assert_rows_pass(&rows);
     }
 }
@@ -59,7 +60,12 @@ fn two_dimensional_dispatch_matches_reference() {
 fn doctor_runs_every_case() {
     let gpu = common::gpu();
     let rows = run_all(&gpu).unwrap();
-    assert_eq!(rows.len(), 3 * (layer_cases().len() + net_cases().unwrap().len()));
+    let cases = layer_cases().into_iter().chain(net_cases().unwrap());
+    let expected: usize = cases
+        .map(|c| 2 + usize::from(c.spec.param_layout().unwrap().total > 0))
+        .sum();
+    assert_eq!(rows.len(), expected);
+    assert!(rows.len() >= 45);
     assert_rows_pass(&rows);
 }
 

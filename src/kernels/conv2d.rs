@@ -6,7 +6,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{
     CONV2D_FORWARD, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, DENSE_FORWARD, DENSE_INPUT_GRAD,
-    DENSE_WEIGHT_GRAD, REDUCE_ROWS,
+    DENSE_WEIGHT_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::Gpu;
 use crate::model::ConvGeometry;
@@ -121,13 +121,14 @@ pub struct ConvLayer {
     pub params: ConvParams,
     forward: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
     input_grad: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
-    weight_grad: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
-    reduce: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
+    /// Weight gradient and its reduction (None for max-pooling, which has no weights).
+    weight_grad: Option<[(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup); 2]>,
     _uniforms: [wgpu::Buffer; 2],
 }
 
 impl ConvLayer {
-    pub fn new(gpu: &Gpu, label: &str, params: ConvParams, b: &ConvBuffers) -> Result<Self> {
+    /// A convolution (or, with `max_pool`, a 2×2 max-pooling) layer.
+    pub fn new(gpu: &Gpu, label: &str, params: ConvParams, max_pool: bool, b: &ConvBuffers) -> Result<Self> {
         let uniform = gpu.uniform_buffer(&format!("{label} conv params"), &params);
         let reduce_params = ReduceParams {
             rows: params.n_chunks,
@@ -141,6 +142,18 @@ impl ConvLayer {
             let group = gpu.bind_group(&format!("{label} {}", shader.name), &pipeline, buffers);
             Ok((pipeline, group))
         };
+        if max_pool {
+            return Ok(ConvLayer {
+                params,
+                forward: make(&MAXPOOL2_FORWARD, &[&uniform, b.input, b.output])?,
+                input_grad: make(
+                    &MAXPOOL2_INPUT_GRAD,
+                    &[&uniform, b.grad_output, b.input, b.grad_input],
+                )?,
+                weight_grad: None,
+                _uniforms: [uniform, reduce_uniform],
+            });
+        }
         let [forward, input_grad, weight_grad] = if params.is_dense() {
             [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &DENSE_WEIGHT_GRAD]
         } else {
@@ -153,11 +166,13 @@ impl ConvLayer {
                 input_grad,
                 &[&uniform, b.grad_output, b.output, b.params, b.grad_input],
             )?,
-            weight_grad: make(
-                weight_grad,
-                &[&uniform, b.grad_output, b.output, b.input, b.partial],
-            )?,
-            reduce: make(&REDUCE_ROWS, &[&reduce_uniform, b.partial, b.grads])?,
+            weight_grad: Some([
+                make(
+                    weight_grad,
+                    &[&uniform, b.grad_output, b.output, b.input, b.partial],
+                )?,
+                make(&REDUCE_ROWS, &[&reduce_uniform, b.partial, b.grads])?,
+            ]),
             _uniforms: [uniform, reduce_uniform],
         })
     }
@@ -184,13 +199,10 @@ impl ConvLayer {
 
     /// grads[weight, bias of this layer] = ∂L/∂θ, summed over the batch.
     pub fn record_weight_grad(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
-        let row_len = self.params.grad_row_len();
-        gpu.dispatch(
-            pass,
-            &self.weight_grad.0,
-            &self.weight_grad.1,
-            self.params.n_chunks as usize * row_len,
-        );
-        gpu.dispatch(pass, &self.reduce.0, &self.reduce.1, row_len);
+        if let Some([grad, reduce]) = &self.weight_grad {
+            let row_len = self.params.grad_row_len();
+            gpu.dispatch(pass, &grad.0, &grad.1, self.params.n_chunks as usize * row_len);
+            gpu.dispatch(pass, &reduce.0, &reduce.1, row_len);
+        }
     }
 }

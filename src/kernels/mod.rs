@@ -31,6 +31,8 @@ pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad");
 pub const DENSE_FORWARD: Shader = shader!("dense_forward");
 pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad");
 pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad");
+pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward");
+pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad");
 pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill");
 pub const LANGEVIN_STEP: Shader = shader!("langevin_step");
@@ -48,6 +50,8 @@ pub const ALL: &[Shader] = &[
     DENSE_FORWARD,
     DENSE_INPUT_GRAD,
     DENSE_WEIGHT_GRAD,
+    MAXPOOL2_FORWARD,
+    MAXPOOL2_INPUT_GRAD,
     REDUCE_ROWS,
     RANDOM_FILL,
     LANGEVIN_STEP,

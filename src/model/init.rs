@@ -11,7 +11,7 @@ pub fn init_params(spec: &NetSpec, seed: u64) -> Result<Vec<f32>> {
     let geometry = spec.geometry()?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut params = Vec::with_capacity(spec.param_layout()?.total);
-    for g in &geometry {
+    for g in geometry.iter().filter(|g| !g.max_pool) {
         let bound = 1.0 / (g.fan_in() as f32).sqrt();
         for _ in 0..g.weight_len() + g.c_out {
             params.push(rng.random_range(-bound..bound));

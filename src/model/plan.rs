@@ -57,10 +57,15 @@ impl GpuNet {
         let mut grad_acts = vec![gpu.storage_buffer("net input grad", batch * c * h * w)];
         let mut conv_params = Vec::new();
         for (i, g) in geometry.iter().enumerate() {
-            let (ws, bs) = (&layout.tensors[2 * i], &layout.tensors[2 * i + 1]);
-            // reduce_rows writes weight then bias as one contiguous row.
-            debug_assert_eq!(ws.offset + ws.len, bs.offset);
-            conv_params.push(ConvParams::new(g, batch, ws.offset, bs.offset)?);
+            let (w_off, b_off) = match layout.layer(i) {
+                Some((ws, bs)) => {
+                    // reduce_rows writes weight then bias as one contiguous row.
+                    debug_assert_eq!(ws.offset + ws.len, bs.offset);
+                    (ws.offset, bs.offset)
+                }
+                None => (0, 0),
+            };
+            conv_params.push(ConvParams::new(g, batch, w_off, b_off)?);
             let name = &spec.layers[i].name;
             acts.push(gpu.storage_buffer(&format!("{name} output"), batch * g.out_len()));
             grad_acts.push(gpu.storage_buffer(&format!("{name} output grad"), batch * g.out_len()));
@@ -69,7 +74,9 @@ impl GpuNet {
         let grads = gpu.storage_buffer("parameter grads", layout.total);
         let partial_len = conv_params
             .iter()
-            .map(|p| p.n_chunks as usize * p.grad_row_len())
+            .zip(&geometry)
+            .filter(|(_, g)| !g.max_pool)
+            .map(|(p, _)| p.n_chunks as usize * p.grad_row_len())
             .max()
             .unwrap_or(1);
         let partial = gpu.storage_buffer("weight-grad partial sums", partial_len);
@@ -86,7 +93,7 @@ impl GpuNet {
                     grads: &grads,
                     partial: &partial,
                 };
-                ConvLayer::new(gpu, &spec.layers[i].name, p, &buffers)
+                ConvLayer::new(gpu, &spec.layers[i].name, p, geometry[i].max_pool, &buffers)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(GpuNet {

@@ -38,6 +38,10 @@ pub enum LayerOp {
     /// weight [out, in], bias [out]. Computed as a 1×1 convolution on a
     /// [in, 1, 1] image, which has the same memory layout.
     Linear,
+    /// PyTorch MaxPool2d(2): 2×2 windows, stride 2, sizes rounded down; no
+    /// parameters (`c_in` = `c_out`, no LeakyReLU). The gradient goes to the
+    /// first maximum of each window, as PyTorch.
+    MaxPool2,
 }
 
 /// One layer: `name` is its PyTorch module path (`f.0`, `fc.2`, …).
@@ -78,9 +82,33 @@ pub struct ConvGeometry {
     pub stride: usize,
     pub padding: usize,
     pub leaky_relu: bool,
+    /// A 2×2 max-pooling (kernel 2, stride 2) instead of a convolution.
+    pub max_pool: bool,
 }
 
 impl ConvGeometry {
+    /// Geometry of a 2×2 max-pooling with stride 2.
+    pub fn max_pool2(c: usize, [h_in, w_in]: [usize; 2]) -> Result<Self> {
+        if c == 0 || h_in < 2 || w_in < 2 {
+            return Err(Error::Shape(format!(
+                "2×2 max-pooling needs at least 2×2 inputs (got {c} channels of {h_in}×{w_in})"
+            )));
+        }
+        Ok(ConvGeometry {
+            c_in: c,
+            h_in,
+            w_in,
+            c_out: c,
+            h_out: h_in / 2,
+            w_out: w_in / 2,
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+            leaky_relu: false,
+            max_pool: true,
+        })
+    }
+
     /// Geometry of a convolution, or an error when the output would be empty.
     pub fn conv(
         c_in: usize,
@@ -110,6 +138,7 @@ impl ConvGeometry {
                 stride,
                 padding,
                 leaky_relu,
+                max_pool: false,
             }),
             _ => Err(Error::Shape(format!(
                 "a {kernel}×{kernel} convolution with padding {padding} does not fit a \
@@ -124,8 +153,13 @@ impl ConvGeometry {
     pub fn out_len(&self) -> usize {
         self.c_out * self.h_out * self.w_out
     }
+    /// Weights of the layer (none for max-pooling).
     pub fn weight_len(&self) -> usize {
-        self.c_out * self.c_in * self.kernel * self.kernel
+        if self.max_pool {
+            0
+        } else {
+            self.c_out * self.c_in * self.kernel * self.kernel
+        }
     }
     pub fn fan_in(&self) -> usize {
         self.c_in * self.kernel * self.kernel
@@ -147,9 +181,17 @@ pub struct TensorSlot {
 pub struct ParamLayout {
     pub tensors: Vec<TensorSlot>,
     pub total: usize,
+    /// For each layer, the index in `tensors` of its weight (its bias
+    /// follows); None for layers without parameters.
+    pub layer_weights: Vec<Option<usize>>,
 }
 
 impl ParamLayout {
+    /// (weight, bias) slots of layer `i`, if it has parameters.
+    pub fn layer(&self, i: usize) -> Option<(&TensorSlot, &TensorSlot)> {
+        self.layer_weights[i].map(|w| (&self.tensors[w], &self.tensors[w + 1]))
+    }
+
     pub fn get(&self, name: &str) -> Option<&TensorSlot> {
         self.tensors.iter().find(|t| t.name == name)
     }
@@ -254,6 +296,15 @@ impl NetSpec {
                     }
                     ConvGeometry::conv(c * h * w, [1, 1], l.c_out, 1, 1, 0, l.leaky_relu)
                 }
+                LayerOp::MaxPool2 => {
+                    if l.c_in != c || l.c_out != c || l.leaky_relu {
+                        return Err(Error::Shape(format!(
+                            "layer {}: max-pooling keeps its {c} channels and has no activation",
+                            l.name
+                        )));
+                    }
+                    ConvGeometry::max_pool2(c, [h, w])
+                }
             }
             .map_err(|e| Error::Shape(format!("{} of {}: {e}", l.name, self.name)))?;
             (c, h, w) = (g.c_out, g.h_out, g.w_out);
@@ -284,12 +335,18 @@ impl NetSpec {
     pub fn param_layout(&self) -> Result<ParamLayout> {
         let geometry = self.geometry()?;
         let mut tensors = Vec::new();
+        let mut layer_weights = Vec::new();
         let mut offset = 0;
         for (l, g) in self.layers.iter().zip(&geometry) {
             let weight_shape = match l.op {
                 LayerOp::Conv2d { kernel, .. } => vec![l.c_out, l.c_in, kernel, kernel],
                 LayerOp::Linear => vec![l.c_out, l.c_in],
+                LayerOp::MaxPool2 => {
+                    layer_weights.push(None);
+                    continue;
+                }
             };
+            layer_weights.push(Some(tensors.len()));
             for (suffix, shape, len) in [
                 ("weight", weight_shape, g.weight_len()),
                 ("bias", vec![l.c_out], l.c_out),
@@ -306,6 +363,7 @@ impl NetSpec {
         Ok(ParamLayout {
             tensors,
             total: offset,
+            layer_weights,
         })
     }
 }

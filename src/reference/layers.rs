@@ -119,3 +119,53 @@ pub fn leaky_relu_backward(z: &[f64], da: &[f64]) -> Vec<f64> {
         .map(|(&v, &d)| if v > 0.0 { d } else { slope * d })
         .collect()
 }
+
+/// 2×2 max-pooling with stride 2 (sizes rounded down), as PyTorch MaxPool2d(2).
+pub fn max_pool2_forward(g: &ConvGeometry, batch: usize, x: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; batch * g.out_len()];
+    for b in 0..batch {
+        for c in 0..g.c_in {
+            for oy in 0..g.h_out {
+                for ox in 0..g.w_out {
+                    let (_, _, v) = window_max(g, x, b, c, oy, ox);
+                    y[at(g.c_out, g.h_out, g.w_out, b, c, oy, ox)] = v;
+                }
+            }
+        }
+    }
+    y
+}
+
+/// ∂L/∂x of 2×2 max-pooling: each window's gradient goes to its first
+/// maximum in row-major order (PyTorch's choice on ties); inputs outside
+/// every window (odd sizes) get none.
+pub fn max_pool2_backward(g: &ConvGeometry, batch: usize, x: &[f64], dy: &[f64]) -> Vec<f64> {
+    let mut dx = vec![0.0; batch * g.in_len()];
+    for b in 0..batch {
+        for c in 0..g.c_in {
+            for oy in 0..g.h_out {
+                for ox in 0..g.w_out {
+                    let (iy, ix, _) = window_max(g, x, b, c, oy, ox);
+                    dx[at(g.c_in, g.h_in, g.w_in, b, c, iy, ix)] +=
+                        dy[at(g.c_out, g.h_out, g.w_out, b, c, oy, ox)];
+                }
+            }
+        }
+    }
+    dx
+}
+
+/// (row, column, value) of the first maximum of window (oy, ox).
+fn window_max(g: &ConvGeometry, x: &[f64], b: usize, c: usize, oy: usize, ox: usize) -> (usize, usize, f64) {
+    let mut best = (2 * oy, 2 * ox, f64::NEG_INFINITY);
+    for dy in 0..2 {
+        for dx in 0..2 {
+            let (iy, ix) = (2 * oy + dy, 2 * ox + dx);
+            let v = x[at(g.c_in, g.h_in, g.w_in, b, c, iy, ix)];
+            if v > best.2 {
+                best = (iy, ix, v);
+            }
+        }
+    }
+    best
+}

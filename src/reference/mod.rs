@@ -10,5 +10,6 @@ pub mod trainer;
 
 pub use layers::{
     conv2d_forward, conv2d_input_grad, conv2d_weight_grad, leaky_relu_backward, leaky_relu_forward,
+    max_pool2_backward, max_pool2_forward,
 };
 pub use network::{NetworkGrads, ReferenceNet};

@@ -1,5 +1,6 @@
 use super::layers::{
     conv2d_forward, conv2d_input_grad, conv2d_weight_grad, leaky_relu_backward, leaky_relu_forward,
+    max_pool2_backward, max_pool2_forward,
 };
 use crate::Result;
 use crate::model::{ConvGeometry, NetSpec, ParamLayout};
@@ -33,14 +34,16 @@ impl ReferenceNet {
         })
     }
 
-    /// (weight, bias) slices of layer `i` in the flat parameter vector.
+    /// (weight, bias) slices of layer `i` in the flat parameter vector
+    /// (empty for a layer without parameters).
     fn layer_params<'p>(&self, params: &'p [f64], i: usize) -> (&'p [f64], &'p [f64]) {
-        let w = &self.layout.tensors[2 * i];
-        let b = &self.layout.tensors[2 * i + 1];
-        (
-            &params[w.offset..w.offset + w.len],
-            &params[b.offset..b.offset + b.len],
-        )
+        match self.layout.layer(i) {
+            Some((w, b)) => (
+                &params[w.offset..w.offset + w.len],
+                &params[b.offset..b.offset + b.len],
+            ),
+            None => (&[], &[]),
+        }
     }
 
     fn trace(&self, params: &[f64], batch: usize, x: &[f64]) -> Trace {
@@ -49,7 +52,11 @@ impl ReferenceNet {
         let mut a = x.to_vec();
         for (i, g) in self.geometry.iter().enumerate() {
             let (w, b) = self.layer_params(params, i);
-            let z = conv2d_forward(g, batch, &a, w, b);
+            let z = if g.max_pool {
+                max_pool2_forward(g, batch, &a)
+            } else {
+                conv2d_forward(g, batch, &a, w, b)
+            };
             let next = if g.leaky_relu {
                 leaky_relu_forward(&z)
             } else {
@@ -78,15 +85,20 @@ impl ReferenceNet {
         let mut grad_params = vec![0.0; self.layout.total];
         let mut da = upstream.to_vec();
         for (i, g) in self.geometry.iter().enumerate().rev() {
+            if g.max_pool {
+                da = max_pool2_backward(g, batch, &t.inputs[i], &da);
+                continue;
+            }
             let dz = if g.leaky_relu {
                 leaky_relu_backward(&t.pre[i], &da)
             } else {
                 da
             };
             let (dw, db) = conv2d_weight_grad(g, batch, &t.inputs[i], &dz);
-            let (ws, bs) = (&self.layout.tensors[2 * i], &self.layout.tensors[2 * i + 1]);
-            grad_params[ws.offset..ws.offset + ws.len].copy_from_slice(&dw);
-            grad_params[bs.offset..bs.offset + bs.len].copy_from_slice(&db);
+            if let Some((ws, bs)) = self.layout.layer(i) {
+                grad_params[ws.offset..ws.offset + ws.len].copy_from_slice(&dw);
+                grad_params[bs.offset..bs.offset + bs.len].copy_from_slice(&db);
+            }
             let (w, _) = self.layer_params(params, i);
             da = conv2d_input_grad(g, batch, &dz, w);
         }
