@@ -8,7 +8,8 @@
 //   2 storage read  params  flat parameter vector; W [c_out, c_in] at
 //                           p.weight_offset, bias [c_out] at p.bias_offset
 //   3 storage write y       [batch, c_out]
-// One invocation per output element.
+// One invocation per image and group of 4 output features: each input
+// value is read once for 4 outputs (fewer, cheaper invocations).
 
 struct ConvParams {
     batch: u32,
@@ -39,18 +40,28 @@ const LEAKY_SLOPE: f32 = 0.05;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
-    if (idx >= p.batch * p.c_out) {
+    let per_row = (p.c_out + 3u) / 4u;
+    if (idx >= p.batch * per_row) {
         return;
     }
-    let co = idx % p.c_out;
-    let x_row = (idx / p.c_out) * p.c_in;
-    let w_row = p.weight_offset + co * p.c_in;
-    var acc = params[p.bias_offset + co];
+    let co = (idx % per_row) * 4u + vec4<u32>(0u, 1u, 2u, 3u);
+    // Features past c_out repeat the last one; their results are not written.
+    let row = min(co, vec4<u32>(p.c_out - 1u));
+    let x_row = (idx / per_row) * p.c_in;
+    let w = p.weight_offset + row * p.c_in;
+    let b = p.bias_offset + row;
+    var acc = vec4<f32>(params[b.x], params[b.y], params[b.z], params[b.w]);
     for (var ci = 0u; ci < p.c_in; ci++) {
-        acc += x[x_row + ci] * params[w_row + ci];
+        let v = x[x_row + ci];
+        acc += v * vec4<f32>(params[w.x + ci], params[w.y + ci], params[w.z + ci], params[w.w + ci]);
     }
-    if (p.leaky_relu != 0u && acc < 0.0) {
-        acc *= LEAKY_SLOPE;
+    if (p.leaky_relu != 0u) {
+        acc = select(acc, acc * LEAKY_SLOPE, acc < vec4<f32>(0.0));
     }
-    y[idx] = acc;
+    let y_row = (idx / per_row) * p.c_out;
+    for (var k = 0u; k < 4u; k++) {
+        if (co[k] < p.c_out) {
+            y[y_row + co[k]] = acc[k];
+        }
+    }
 }

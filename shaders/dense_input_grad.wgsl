@@ -8,7 +8,8 @@
 //   2 storage read  y       [batch, c_out]
 //   3 storage read  params  flat parameter vector; W at p.weight_offset
 //   4 storage write dx      [batch, c_in]
-// One invocation per input element.
+// One invocation per image and group of 4 input features: each dz value is
+// read once for 4 inputs.
 
 struct ConvParams {
     batch: u32,
@@ -47,14 +48,23 @@ fn dz(i: u32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
-    if (idx >= p.batch * p.c_in) {
+    let per_row = (p.c_in + 3u) / 4u;
+    if (idx >= p.batch * per_row) {
         return;
     }
-    let ci = idx % p.c_in;
-    let y_row = (idx / p.c_in) * p.c_out;
-    var acc = 0.0;
+    let ci = (idx % per_row) * 4u + vec4<u32>(0u, 1u, 2u, 3u);
+    // Features past c_in repeat the last one; their results are not written.
+    let col = p.weight_offset + min(ci, vec4<u32>(p.c_in - 1u));
+    let y_row = (idx / per_row) * p.c_out;
+    var acc = vec4<f32>(0.0);
     for (var co = 0u; co < p.c_out; co++) {
-        acc += dz(y_row + co) * params[p.weight_offset + co * p.c_in + ci];
+        let w = co * p.c_in + col;
+        acc += dz(y_row + co) * vec4<f32>(params[w.x], params[w.y], params[w.z], params[w.w]);
     }
-    dx[idx] = acc;
+    let x_row = (idx / per_row) * p.c_in;
+    for (var k = 0u; k < 4u; k++) {
+        if (ci[k] < p.c_in) {
+            dx[x_row + ci[k]] = acc[k];
+        }
+    }
 }

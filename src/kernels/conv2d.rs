@@ -119,6 +119,8 @@ pub struct ConvBuffers<'a> {
 /// into passes as often as needed (no allocation per step).
 pub struct ConvLayer {
     pub params: ConvParams,
+    /// Uses the dense_* kernels (see [`ConvParams::is_dense`]).
+    dense: bool,
     forward: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
     input_grad: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
     /// Weight gradient and its reduction (None for max-pooling, which has no weights).
@@ -145,6 +147,7 @@ impl ConvLayer {
         if max_pool {
             return Ok(ConvLayer {
                 params,
+                dense: false,
                 forward: make(&MAXPOOL2_FORWARD, &[&uniform, b.input, b.output])?,
                 input_grad: make(
                     &MAXPOOL2_INPUT_GRAD,
@@ -160,6 +163,7 @@ impl ConvLayer {
             [&CONV2D_FORWARD, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD]
         };
         Ok(ConvLayer {
+            dense: params.is_dense(),
             params,
             forward: make(forward, &[&uniform, b.input, b.params, b.output])?,
             input_grad: make(
@@ -177,14 +181,25 @@ impl ConvLayer {
         })
     }
 
+    /// Invocations of the forward kernel: one per output element, or for the
+    /// dense kernels one per image and group of 4 output features.
     fn out_elems(&self) -> usize {
         let p = &self.params;
-        (p.batch * p.c_out * p.h_out * p.w_out) as usize
+        if self.dense {
+            (p.batch * p.c_out.div_ceil(4)) as usize
+        } else {
+            (p.batch * p.c_out * p.h_out * p.w_out) as usize
+        }
     }
 
+    /// Invocations of the input-gradient kernel (as `out_elems`, over inputs).
     fn in_elems(&self) -> usize {
         let p = &self.params;
-        (p.batch * p.c_in * p.h_in * p.w_in) as usize
+        if self.dense {
+            (p.batch * p.c_in.div_ceil(4)) as usize
+        } else {
+            (p.batch * p.c_in * p.h_in * p.w_in) as usize
+        }
     }
 
     /// output = LeakyReLU?(conv(input) + bias).
