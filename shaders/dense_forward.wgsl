@@ -11,27 +11,8 @@
 // One invocation per image and group of 4 output features: each input
 // value is read once for 4 outputs (fewer, cheaper invocations).
 
-struct ConvParams {
-    batch: u32,
-    c_in: u32,
-    h_in: u32,
-    w_in: u32,
-    c_out: u32,
-    h_out: u32,
-    w_out: u32,
-    kernel: u32,
-    stride: u32,
-    padding: u32,
-    leaky_relu: u32,
-    weight_offset: u32,
-    bias_offset: u32,
-    batch_chunk: u32,
-    n_chunks: u32,
-    _pad: u32,
-}
-
-const LEAKY_SLOPE: f32 = 0.05;
-
+// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
+// prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;

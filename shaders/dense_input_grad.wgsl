@@ -11,27 +11,8 @@
 // One invocation per image and group of 4 input features: each dz value is
 // read once for 4 inputs.
 
-struct ConvParams {
-    batch: u32,
-    c_in: u32,
-    h_in: u32,
-    w_in: u32,
-    c_out: u32,
-    h_out: u32,
-    w_out: u32,
-    kernel: u32,
-    stride: u32,
-    padding: u32,
-    leaky_relu: u32,
-    weight_offset: u32,
-    bias_offset: u32,
-    batch_chunk: u32,
-    n_chunks: u32,
-    _pad: u32,
-}
-
-const LEAKY_SLOPE: f32 = 0.05;
-
+// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
+// prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
@@ -39,10 +20,7 @@ const LEAKY_SLOPE: f32 = 0.05;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
 fn dz(i: u32) -> f32 {
-    if (p.leaky_relu != 0u && y[i] <= 0.0) {
-        return dy[i] * LEAKY_SLOPE;
-    }
-    return dy[i];
+    return leaky_relu_backward(dy[i], y[i], p.leaky_relu);
 }
 
 @compute @workgroup_size(64)

@@ -23,6 +23,9 @@ fn validate(name: &str, source: &str) -> naga::Module {
     module
 }
 
+/// Every registered shader (its composed source) validates and has `main`;
+/// every file in shaders/ is part of a registered shader, and what each
+/// shader is said to be made of is what it compiles.
 #[test]
 fn every_shader_file_validates_and_is_registered() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
@@ -30,20 +33,41 @@ fn every_shader_file_validates_and_is_registered() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "wgsl") {
-            let source = std::fs::read_to_string(&path).unwrap();
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let module = validate(&name, &source);
-            assert!(
-                module.entry_points.iter().any(|e| e.name == "main"),
-                "{name} has no `main` entry point"
-            );
-            on_disk.insert(name);
+            on_disk.insert(path.file_stem().unwrap().to_string_lossy().into_owned());
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 16, "shaders found: {on_disk:?}");
-    let registered: BTreeSet<_> = ALL.iter().map(|s| s.name.to_string()).collect();
-    assert_eq!(on_disk, registered, "shaders/ and kernels::ALL differ");
+    assert_eq!(on_disk.len(), 17, "shader files found: {on_disk:?}");
+    let mut used = BTreeSet::new();
+    for shader in ALL {
+        let module = validate(shader.name, shader.source);
+        assert!(
+            module.entry_points.iter().any(|e| e.name == "main"),
+            "{} has no `main` entry point",
+            shader.name
+        );
+        let composed: String = shader
+            .parts
+            .iter()
+            .map(|part| std::fs::read_to_string(dir.join(format!("{part}.wgsl"))).unwrap())
+            .collect();
+        assert_eq!(
+            composed, shader.source,
+            "{} is not the concatenation of {:?}",
+            shader.name, shader.parts
+        );
+        used.extend(shader.parts.iter().map(|p| p.to_string()));
+    }
+    assert_eq!(
+        on_disk, used,
+        "files in shaders/ that no registered shader uses, or parts that are missing"
+    );
+    assert_eq!(ALL.len(), 16);
+    // The shared header is a valid module on its own.
+    validate(
+        "conv_params",
+        &std::fs::read_to_string(dir.join("conv_params.wgsl")).unwrap(),
+    );
 }
 
 /// (member name, byte offset) of WGSL struct `name`, with its size.

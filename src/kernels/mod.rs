@@ -13,7 +13,10 @@ use crate::gpu::Gpu;
 /// A compute shader: `main` is its entry point.
 pub struct Shader {
     pub name: &'static str,
+    /// The WGSL compiled: the files of `parts`, concatenated.
     pub source: &'static str,
+    /// The files of shaders/ it is made of (without `.wgsl`), in order.
+    pub parts: &'static [&'static str],
 }
 
 macro_rules! shader {
@@ -21,18 +24,30 @@ macro_rules! shader {
         Shader {
             name: $name,
             source: include_str!(concat!("../../shaders/", $name, ".wgsl")),
+            parts: &[$name],
+        }
+    };
+    // A layer kernel: the shared ConvParams header, then the kernel (WGSL has no include).
+    ($name:literal, layer) => {
+        Shader {
+            name: $name,
+            source: concat!(
+                include_str!("../../shaders/conv_params.wgsl"),
+                include_str!(concat!("../../shaders/", $name, ".wgsl"))
+            ),
+            parts: &["conv_params", $name],
         }
     };
 }
 
-pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward");
-pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad");
-pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad");
-pub const DENSE_FORWARD: Shader = shader!("dense_forward");
-pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad");
-pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad");
-pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward");
-pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad");
+pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", layer);
+pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad", layer);
+pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", layer);
+pub const DENSE_FORWARD: Shader = shader!("dense_forward", layer);
+pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", layer);
+pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", layer);
+pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", layer);
+pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", layer);
 pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill");
 pub const LANGEVIN_STEP: Shader = shader!("langevin_step");

@@ -74,7 +74,9 @@ impl Optimizer {
         })
     }
 
-    /// Record one step with learning rate `lr`; counts the step.
+    /// Record one step with learning rate `lr`; counts the step. Its
+    /// parameters are a uniform written at the next submission, so record at
+    /// most one step per submission.
     pub fn record_step(&mut self, gpu: &Gpu, pass: &mut wgpu::ComputePass, lr: f32) {
         self.steps += 1;
         let mut p = OptimParams {

@@ -1,0 +1,35 @@
+// conv_params: shared by the layer kernels (conv2d_*, dense_*, maxpool2_*),
+// prepended to each of them at compile time (src/kernels/mod.rs), so the
+// parameter struct and the LeakyReLU conventions exist once.
+// ConvParams mirrors src/kernels/conv2d.rs (checked by tests/shaders.rs).
+
+struct ConvParams {
+    batch: u32,
+    c_in: u32,
+    h_in: u32,
+    w_in: u32,
+    c_out: u32,
+    h_out: u32,
+    w_out: u32,
+    kernel: u32,
+    stride: u32,
+    padding: u32,
+    leaky_relu: u32,
+    weight_offset: u32,
+    bias_offset: u32,
+    batch_chunk: u32,
+    n_chunks: u32,
+    _pad: u32,
+}
+
+// Negative slope of every LeakyReLU in the reference networks.
+const LEAKY_SLOPE: f32 = 0.05;
+
+// ∂L/∂(pre-activation) from ∂L/∂y and the layer output y: y > 0 exactly when
+// the pre-activation is > 0; at 0 the derivative is the slope, as PyTorch.
+fn leaky_relu_backward(dy: f32, y: f32, leaky_relu: u32) -> f32 {
+    if (leaky_relu != 0u && y <= 0.0) {
+        return dy * LEAKY_SLOPE;
+    }
+    return dy;
+}
