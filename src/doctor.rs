@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::Result;
 use crate::compare::{Comparison, Tolerance, compare};
 use crate::gpu::Gpu;
-use crate::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
+use crate::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, check_params};
 use crate::reference::ReferenceNet;
 
 /// One layer: f32 sums of at most ~1 000 products of values of order one.
@@ -61,7 +61,7 @@ pub struct Row {
 fn single(name: &str, input: [usize; 3], op: LayerOp, c_out: usize, leaky_relu: bool, batch: usize) -> Case {
     let c_in = match op {
         LayerOp::Linear => input.iter().product(),
-        LayerOp::Conv2d { .. } | LayerOp::MaxPool2 => input[0],
+        LayerOp::Conv2d { .. } | LayerOp::MaxPool2 | LayerOp::NonLocal => input[0],
     };
     Case {
         name: name.to_string(),
@@ -177,6 +177,22 @@ pub fn layer_cases() -> Vec<Case> {
             false,
             3,
         ),
+        single(
+            "non-local block, 4 ch, 6×6",
+            [4, 6, 6],
+            LayerOp::NonLocal,
+            4,
+            false,
+            2,
+        ),
+        single(
+            "non-local block, 3 ch (C/2 = 1), odd 5×7",
+            [3, 5, 7],
+            LayerOp::NonLocal,
+            3,
+            false,
+            2,
+        ),
         Case {
             name: "conv3x3+lrelu → maxpool → linear".into(),
             spec: NetSpec {
@@ -214,7 +230,8 @@ pub fn layer_cases() -> Vec<Case> {
     ]
 }
 
-/// Whole networks: ToyNet, and narrow VanillaNets (n_f = 4 keeps software adapters fast).
+/// Whole networks: ToyNet, and narrow VanillaNets and NonlocalNets (n_f = 4
+/// or 2 keeps software adapters and the f64 reference fast).
 pub fn net_cases() -> Result<Vec<Case>> {
     let case = |name: &str, spec: NetSpec, batch, upstream| Case {
         name: name.to_string(),
@@ -243,6 +260,18 @@ pub fn net_cases() -> Result<Vec<Case>> {
             3,
             Upstream::DataMinusSamples { n: 2 },
         ),
+        case(
+            "NonlocalNet(3, 2), F and ∇x F",
+            NetSpec::nonlocal(3, 2)?,
+            2,
+            Upstream::Ones,
+        ),
+        case(
+            "NonlocalNet(1, 2), ∇θ d_st (2 data, 1 sample)",
+            NetSpec::nonlocal(1, 2)?,
+            3,
+            Upstream::DataMinusSamples { n: 2 },
+        ),
     ])
 }
 
@@ -250,7 +279,9 @@ pub fn net_cases() -> Result<Vec<Case>> {
 pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
     let net = GpuNet::new(gpu, &case.spec, case.batch)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let params = init_params(&case.spec, seed)?;
+    // Not init_params: a non-local block's W starts at zero, which would hide
+    // every gradient through its attention.
+    let params = check_params(&case.spec, seed)?;
     let x: Vec<f32> = (0..case.batch * net.input_len())
         .map(|_| rng.random_range(-1.0..1.0))
         .collect();

@@ -110,3 +110,54 @@ fn wrong_buffer_lengths_are_refused() {
     assert!(net.write_upstream(&gpu, &[0.0; 5]).is_err());
     assert!(GpuNet::new(&gpu, &NetSpec::toy(), 0).is_err());
 }
+
+/// Inputs of ±300 give attention scores of order 10⁴ (θ, φ ~ 10²), which
+/// overflow exp in f32 (above 88) unless the row maximum is subtracted: the
+/// block must stay finite and match the reference.
+#[test]
+fn non_local_softmax_is_stable_for_large_scores() {
+    use ebmscope::compare::compare;
+    use ebmscope::doctor::LAYER_TOL;
+    use ebmscope::model::{LayerOp, LayerSpec, check_params};
+    use ebmscope::reference::ReferenceNet;
+
+    let gpu = common::gpu();
+    let spec = NetSpec {
+        name: "block".into(),
+        input: [4, 4, 4],
+        layers: vec![LayerSpec {
+            name: "b".into(),
+            op: LayerOp::NonLocal,
+            c_in: 4,
+            c_out: 4,
+            leaky_relu: false,
+        }],
+        input_note: String::new(),
+    };
+    let batch = 2;
+    let net = GpuNet::new(&gpu, &spec, batch).unwrap();
+    let params = check_params(&spec, 3).unwrap();
+    let x: Vec<f32> = (0..batch * 64)
+        .map(|i| 300.0 * ((i * 37 % 64) as f32 / 32.0 - 1.0))
+        .collect();
+    let upstream = vec![1.0; batch * 64];
+    net.write_params(&gpu, &params).unwrap();
+    net.write_input(&gpu, &x).unwrap();
+    net.write_upstream(&gpu, &upstream).unwrap();
+    net.run(
+        &gpu,
+        Backward {
+            input: true,
+            params: true,
+        },
+    );
+    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+    let reference = ReferenceNet::new(&spec).unwrap();
+    let (out, grads) = reference.backward(&f64s(&params), batch, &f64s(&x), &f64s(&upstream));
+    let got = net.read_output(&gpu).unwrap();
+    assert!(got.iter().all(|v| v.is_finite()));
+    let cmp = compare(&got, &out, LAYER_TOL);
+    assert!(cmp.passed(), "output: {cmp}");
+    let cmp = compare(&net.read_param_grads(&gpu).unwrap(), &grads.params, LAYER_TOL);
+    assert!(cmp.passed(), "∂/∂params: {cmp}");
+}

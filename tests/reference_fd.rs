@@ -2,14 +2,17 @@
 //! central finite differences in f64, for every layer type and for whole
 //! ToyNet and VanillaNet, input and parameter gradients.
 //!
-//! Every layer is piecewise linear in each input and parameter (LeakyReLU is
-//! the only non-linearity), so central differences are exact up to rounding
-//! (≈ 1e-16·|loss terms| / h ≈ 1e-9) unless a step crosses a LeakyReLU kink;
-//! a small h makes that unlikely even in a whole network (h = 1e-5 did cross
-//! one in VanillaNet). Tolerance 1e-7 + 1e-7·|g| leaves ~100× room.
+//! Every layer but the non-local block is piecewise linear in each input and
+//! parameter (LeakyReLU and max-pooling are the only non-linearities), so
+//! central differences are exact up to rounding (≈ 1e-16·|loss terms| / h ≈
+//! 1e-9) unless a step crosses a kink; a small h makes that unlikely even in
+//! a whole network (h = 1e-5 did cross one in VanillaNet). The non-local
+//! block's softmax is smooth: its central-difference error is O(h²) ≈ 1e-14.
+//! Tolerance 1e-7 + 1e-7·|g| leaves ~100× room. Parameters come from
+//! `check_params`, so the block's W is not zero and its attention is tested.
 
 use ebmscope::doctor::{layer_cases, net_cases};
-use ebmscope::model::{ConvGeometry, NetSpec, init_params};
+use ebmscope::model::{ConvGeometry, NetSpec, check_params};
 use ebmscope::reference::{
     ReferenceNet, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, leaky_relu_backward,
     leaky_relu_forward,
@@ -33,7 +36,7 @@ impl Problem {
     fn new(spec: &NetSpec, batch: usize, seed: u64) -> Self {
         let net = ReferenceNet::new(spec).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let params = init_params(spec, seed)
+        let params = check_params(spec, seed)
             .unwrap()
             .iter()
             .map(|&v| f64::from(v))
@@ -127,6 +130,13 @@ fn vanilla_net_matches_finite_differences() {
     let p = Problem::new(&NetSpec::vanilla(3, 4).unwrap(), 2, 13);
     let inputs: Vec<_> = (0..p.x.len()).step_by(41).collect();
     p.check("VanillaNet(3, 4)", &param_sample(&p.net, 12), &inputs);
+}
+
+#[test]
+fn nonlocal_net_matches_finite_differences() {
+    let p = Problem::new(&NetSpec::nonlocal(2, 2).unwrap(), 2, 17);
+    let inputs: Vec<_> = (0..p.x.len()).step_by(37).collect();
+    p.check("NonlocalNet(2, 2)", &param_sample(&p.net, 8), &inputs);
 }
 
 #[test]

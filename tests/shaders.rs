@@ -6,6 +6,7 @@ use std::mem::{offset_of, size_of};
 
 use ebmscope::kernels::ALL;
 use ebmscope::kernels::conv2d::{ConvParams, ReduceParams};
+use ebmscope::kernels::nonlocal::{AddParams, NonLocalParams};
 use ebmscope::kernels::optim::OptimParams;
 use ebmscope::kernels::sampling::{
     AnalyticParams, LangevinParams, MalaParams, RandomParams, RngCounter, RowsParams,
@@ -37,7 +38,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 17, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 24, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -62,7 +63,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 16);
+    assert_eq!(ALL.len(), 22);
     // The shared header is a valid module on its own.
     validate(
         "conv_params",
@@ -164,6 +165,11 @@ fn uniform_structs_match_rust() {
             ),
         ),
         (
+            "NonLocalParams",
+            rust_layout!(NonLocalParams, batch, inter, queries, keys),
+        ),
+        ("AddParams", rust_layout!(AddParams, len, _pad0, _pad1, _pad2)),
+        (
             "RowsParams",
             rust_layout!(RowsParams, rows, row_len, scatter, _pad),
         ),
@@ -203,5 +209,5 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 19, "struct declarations checked across all shaders");
+    assert_eq!(checked, 25, "struct declarations checked across all shaders");
 }

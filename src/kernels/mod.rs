@@ -2,6 +2,7 @@
 //! here, and its host-side parameters and launch live in a module per family.
 
 pub mod conv2d;
+pub mod nonlocal;
 pub mod optim;
 pub mod sampling;
 
@@ -38,6 +39,17 @@ macro_rules! shader {
             parts: &["conv_params", $name],
         }
     };
+    // A non-local attention kernel: the shared NonLocalParams header, then the kernel.
+    ($name:literal, nonlocal) => {
+        Shader {
+            name: $name,
+            source: concat!(
+                include_str!("../../shaders/nonlocal_params.wgsl"),
+                include_str!(concat!("../../shaders/", $name, ".wgsl"))
+            ),
+            parts: &["nonlocal_params", $name],
+        }
+    };
 }
 
 pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", layer);
@@ -48,6 +60,12 @@ pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", layer);
 pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", layer);
 pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", layer);
 pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", layer);
+pub const NONLOCAL_ATTENTION: Shader = shader!("nonlocal_attention", nonlocal);
+pub const NONLOCAL_MIX: Shader = shader!("nonlocal_mix", nonlocal);
+pub const NONLOCAL_SOFTMAX_GRAD: Shader = shader!("nonlocal_softmax_grad", nonlocal);
+pub const NONLOCAL_KEY_GRAD: Shader = shader!("nonlocal_key_grad", nonlocal);
+pub const NONLOCAL_QUERY_GRAD: Shader = shader!("nonlocal_query_grad", nonlocal);
+pub const ADD_INTO: Shader = shader!("add_into");
 pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill");
 pub const LANGEVIN_STEP: Shader = shader!("langevin_step");
@@ -67,6 +85,12 @@ pub const ALL: &[Shader] = &[
     DENSE_WEIGHT_GRAD,
     MAXPOOL2_FORWARD,
     MAXPOOL2_INPUT_GRAD,
+    NONLOCAL_ATTENTION,
+    NONLOCAL_MIX,
+    NONLOCAL_SOFTMAX_GRAD,
+    NONLOCAL_KEY_GRAD,
+    NONLOCAL_QUERY_GRAD,
+    ADD_INTO,
     REDUCE_ROWS,
     RANDOM_FILL,
     LANGEVIN_STEP,

@@ -5,6 +5,9 @@ mod init;
 mod plan;
 mod spec;
 
-pub use init::init_params;
+pub use init::{check_params, init_params};
 pub use plan::{Backward, GpuNet};
-pub use spec::{ConvGeometry, LEAKY_SLOPE, LayerOp, LayerSpec, NetKind, NetSpec, ParamLayout, TensorSlot};
+pub use spec::{
+    ConvGeometry, ConvSlot, GeometryKind, LEAKY_SLOPE, LayerOp, LayerSpec, NetKind, NetSpec, NonLocalParts,
+    ParamLayout, TensorSlot,
+};

@@ -4,7 +4,8 @@
 
 use crate::gpu::Gpu;
 use crate::kernels::conv2d::{ConvBuffers, ConvLayer, ConvParams};
-use crate::model::{ConvGeometry, NetSpec, ParamLayout};
+use crate::kernels::nonlocal::{self, NonLocalLayer};
+use crate::model::{ConvGeometry, ConvSlot, GeometryKind, NetSpec, ParamLayout};
 use crate::{Error, Result};
 
 /// What a backward pass computes.
@@ -14,6 +15,36 @@ pub struct Backward {
     pub input: bool,
     /// ∂L/∂θ into [`GpuNet::grads_buffer`].
     pub params: bool,
+}
+
+/// One layer's kernels.
+enum Layer {
+    /// A convolution, a Linear layer or a max-pooling.
+    Conv(ConvLayer),
+    NonLocal(Box<NonLocalLayer>),
+}
+
+impl Layer {
+    fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        match self {
+            Layer::Conv(l) => l.record_forward(gpu, pass),
+            Layer::NonLocal(l) => l.record_forward(gpu, pass),
+        }
+    }
+
+    fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, params: bool, input: bool) {
+        match self {
+            Layer::Conv(l) => {
+                if params {
+                    l.record_weight_grad(gpu, pass);
+                }
+                if input {
+                    l.record_input_grad(gpu, pass);
+                }
+            }
+            Layer::NonLocal(l) => l.record_backward(gpu, pass, params, input),
+        }
+    }
 }
 
 /// A network on the GPU for `batch` inputs. L = Σ upstream ⊙ output, where
@@ -32,7 +63,7 @@ pub struct GpuNet {
     /// grad_acts[i] = ∂L/∂acts[i]; the last one is the upstream weights.
     grad_acts: Vec<wgpu::Buffer>,
     _partial: wgpu::Buffer,
-    layers: Vec<ConvLayer>,
+    layers: Vec<Layer>,
 }
 
 impl GpuNet {
@@ -55,47 +86,63 @@ impl GpuNet {
         let [c, h, w] = spec.input;
         let mut acts = vec![gpu.storage_buffer("net input", batch * c * h * w)];
         let mut grad_acts = vec![gpu.storage_buffer("net input grad", batch * c * h * w)];
-        let mut conv_params = Vec::new();
         for (i, g) in geometry.iter().enumerate() {
-            let (w_off, b_off) = match layout.layer(i) {
-                Some((ws, bs)) => {
-                    // reduce_rows writes weight then bias as one contiguous row.
-                    debug_assert_eq!(ws.offset + ws.len, bs.offset);
-                    (ws.offset, bs.offset)
-                }
-                None => (0, 0),
-            };
-            conv_params.push(ConvParams::new(g, batch, w_off, b_off)?);
             let name = &spec.layers[i].name;
             acts.push(gpu.storage_buffer(&format!("{name} output"), batch * g.out_len()));
             grad_acts.push(gpu.storage_buffer(&format!("{name} output grad"), batch * g.out_len()));
         }
         let params = params.unwrap_or_else(|| gpu.storage_buffer("parameters", layout.total));
         let grads = gpu.storage_buffer("parameter grads", layout.total);
-        let partial_len = conv_params
-            .iter()
-            .zip(&geometry)
-            .filter(|(_, g)| !g.max_pool)
-            .map(|(p, _)| p.n_chunks as usize * p.grad_row_len())
-            .max()
-            .unwrap_or(1);
+        // One weight-gradient scratch for all layers: they run one after another.
+        let mut partial_len = 1;
+        for g in &geometry {
+            partial_len = partial_len.max(match g.kind {
+                GeometryKind::Conv => {
+                    let p = ConvParams::new(g, batch, 0, 0)?;
+                    p.n_chunks as usize * p.grad_row_len()
+                }
+                GeometryKind::MaxPool2 => 0,
+                GeometryKind::NonLocal => nonlocal::partial_len(g, batch)?,
+            });
+        }
         let partial = gpu.storage_buffer("weight-grad partial sums", partial_len);
-        let layers = conv_params
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let buffers = ConvBuffers {
-                    input: &acts[i],
-                    output: &acts[i + 1],
-                    params: &params,
-                    grad_output: &grad_acts[i + 1],
-                    grad_input: &grad_acts[i],
-                    grads: &grads,
-                    partial: &partial,
-                };
-                ConvLayer::new(gpu, &spec.layers[i].name, p, geometry[i].max_pool, &buffers)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut layers = Vec::with_capacity(geometry.len());
+        for (i, g) in geometry.iter().enumerate() {
+            let buffers = ConvBuffers {
+                input: &acts[i],
+                output: &acts[i + 1],
+                params: &params,
+                grad_output: &grad_acts[i + 1],
+                grad_input: &grad_acts[i],
+                grads: &grads,
+                partial: &partial,
+            };
+            let name = &spec.layers[i].name;
+            let slots = &layout.layer_convs[i];
+            layers.push(match g.kind {
+                GeometryKind::NonLocal => Layer::NonLocal(Box::new(NonLocalLayer::new(
+                    gpu,
+                    name,
+                    g,
+                    batch,
+                    [slots[0], slots[1]],
+                    &buffers,
+                )?)),
+                GeometryKind::Conv | GeometryKind::MaxPool2 => {
+                    let slot = slots.first().copied().unwrap_or(ConvSlot { weight: 0, bias: 0 });
+                    // The weight-gradient reduction writes weight then bias as one row.
+                    debug_assert!(slots.is_empty() || slot.weight + g.weight_len() == slot.bias);
+                    let p = ConvParams::new(g, batch, slot.weight, slot.bias)?;
+                    Layer::Conv(ConvLayer::new(
+                        gpu,
+                        name,
+                        p,
+                        g.kind == GeometryKind::MaxPool2,
+                        &buffers,
+                    )?)
+                }
+            });
+        }
         Ok(GpuNet {
             spec: spec.clone(),
             geometry,
@@ -179,12 +226,7 @@ impl GpuNet {
     /// Record the backward pass (needs a recorded forward pass on the same input).
     pub fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, want: Backward) {
         for (i, layer) in self.layers.iter().enumerate().rev() {
-            if want.params {
-                layer.record_weight_grad(gpu, pass);
-            }
-            if i > 0 || want.input {
-                layer.record_input_grad(gpu, pass);
-            }
+            layer.record_backward(gpu, pass, want.params, i > 0 || want.input);
         }
     }
 

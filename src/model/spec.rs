@@ -10,6 +10,8 @@ pub enum NetKind {
     Toy,
     /// VanillaNet(n_c, n_f) on 32×32 images.
     Vanilla,
+    /// NonlocalNet(n_c, n_f) on 32×32 images.
+    Nonlocal,
 }
 
 impl NetKind {
@@ -17,8 +19,10 @@ impl NetKind {
         match name {
             "toy" => Ok(NetKind::Toy),
             "vanilla" => Ok(NetKind::Vanilla),
+            "nonlocal" => Ok(NetKind::Nonlocal),
             other => Err(Error::Shape(format!(
-                "unknown network `{other}`: use `toy` (2-D points) or `vanilla` (32×32 images)"
+                "unknown network `{other}`: use `toy` (2-D points), `vanilla` or `nonlocal` \
+                 (32×32 images)"
             ))),
         }
     }
@@ -42,6 +46,12 @@ pub enum LayerOp {
     /// parameters (`c_in` = `c_out`, no LeakyReLU). The gradient goes to the
     /// first maximum of each window, as PyTorch.
     MaxPool2,
+    /// The non-local block of PAPER.md (embedded Gaussian, Wang et al.
+    /// 2018): θ, φ, g are 1×1 convolutions to C/2 channels, φ and g are
+    /// max-pooled 2×2; z = W(softmax(θᵀφ) gᵀ) + x with W a 1×1 convolution
+    /// back to C channels, zero at initialisation. `c_in` = `c_out` = C, no
+    /// LeakyReLU.
+    NonLocal,
 }
 
 /// One layer: `name` is its PyTorch module path (`f.0`, `fc.2`, …).
@@ -67,6 +77,32 @@ pub struct NetSpec {
     pub input_note: String,
 }
 
+/// What a layer's geometry describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeometryKind {
+    Conv,
+    /// 2×2 max-pooling with stride 2.
+    MaxPool2,
+    /// A non-local block on C = `c_in` channels (see [`NonLocalParts`]).
+    NonLocal,
+}
+
+/// The parts of a non-local block on C channels of H×W: one 1×1
+/// convolution computing θ, φ, g at once (3·C/2 channels: θ first), the
+/// 2×2 max-pooling of that stack (θ's pooled channels are unused), and W.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NonLocalParts {
+    /// C/2 (at least 1), the channels of θ, φ, g and y.
+    pub inter: usize,
+    pub qkv: ConvGeometry,
+    pub pool: ConvGeometry,
+    pub w: ConvGeometry,
+    /// Query positions H·W.
+    pub queries: usize,
+    /// Key positions ⌊H/2⌋·⌊W/2⌋.
+    pub keys: usize,
+}
+
 /// The shapes one layer works on, as a convolution (a Linear layer is a 1×1
 /// convolution on a [in, 1, 1] image). Shared by the CPU reference and the
 /// GPU kernels, so both index memory the same way.
@@ -82,8 +118,7 @@ pub struct ConvGeometry {
     pub stride: usize,
     pub padding: usize,
     pub leaky_relu: bool,
-    /// A 2×2 max-pooling (kernel 2, stride 2) instead of a convolution.
-    pub max_pool: bool,
+    pub kind: GeometryKind,
 }
 
 impl ConvGeometry {
@@ -105,8 +140,63 @@ impl ConvGeometry {
             stride: 2,
             padding: 0,
             leaky_relu: false,
-            max_pool: true,
+            kind: GeometryKind::MaxPool2,
         })
+    }
+
+    /// Geometry of a non-local block on `c` channels of h×w (kept by the block).
+    pub fn non_local(c: usize, [h, w]: [usize; 2]) -> Result<Self> {
+        if c == 0 || h < 2 || w < 2 {
+            return Err(Error::Shape(format!(
+                "a non-local block needs channels and at least 2×2 positions to pool \
+                 (got {c} channels of {h}×{w})"
+            )));
+        }
+        Ok(ConvGeometry {
+            c_in: c,
+            h_in: h,
+            w_in: w,
+            c_out: c,
+            h_out: h,
+            w_out: w,
+            kernel: 1,
+            stride: 1,
+            padding: 0,
+            leaky_relu: false,
+            kind: GeometryKind::NonLocal,
+        })
+    }
+
+    /// The parts of a non-local block (None for other layers).
+    pub fn non_local_parts(&self) -> Option<NonLocalParts> {
+        if self.kind != GeometryKind::NonLocal {
+            return None;
+        }
+        let (c, hw) = (self.c_in, [self.h_in, self.w_in]);
+        let inter = (c / 2).max(1);
+        // The constructors cannot fail: c ≥ 1 and h, w ≥ 2 were checked by `non_local`.
+        let qkv = ConvGeometry::conv(c, hw, 3 * inter, 1, 1, 0, false).ok()?;
+        let pool = ConvGeometry::max_pool2(3 * inter, hw).ok()?;
+        let w = ConvGeometry::conv(inter, hw, c, 1, 1, 0, false).ok()?;
+        Some(NonLocalParts {
+            inter,
+            qkv,
+            pool,
+            w,
+            queries: self.h_in * self.w_in,
+            keys: pool.h_out * pool.w_out,
+        })
+    }
+
+    /// The convolutions holding this layer's parameters, in parameter order:
+    /// itself for a convolution, none for max-pooling, (θφg, W) for a
+    /// non-local block.
+    pub fn param_convs(&self) -> Vec<ConvGeometry> {
+        match self.kind {
+            GeometryKind::Conv => vec![*self],
+            GeometryKind::MaxPool2 => vec![],
+            GeometryKind::NonLocal => self.non_local_parts().map_or_else(Vec::new, |p| vec![p.qkv, p.w]),
+        }
     }
 
     /// Geometry of a convolution, or an error when the output would be empty.
@@ -138,7 +228,7 @@ impl ConvGeometry {
                 stride,
                 padding,
                 leaky_relu,
-                max_pool: false,
+                kind: GeometryKind::Conv,
             }),
             _ => Err(Error::Shape(format!(
                 "a {kernel}×{kernel} convolution with padding {padding} does not fit a \
@@ -153,13 +243,9 @@ impl ConvGeometry {
     pub fn out_len(&self) -> usize {
         self.c_out * self.h_out * self.w_out
     }
-    /// Weights of the layer (none for max-pooling).
+    /// Weights of a convolution (c_out · c_in · k²).
     pub fn weight_len(&self) -> usize {
-        if self.max_pool {
-            0
-        } else {
-            self.c_out * self.c_in * self.kernel * self.kernel
-        }
+        self.c_out * self.c_in * self.kernel * self.kernel
     }
     pub fn fan_in(&self) -> usize {
         self.c_in * self.kernel * self.kernel
@@ -173,25 +259,33 @@ pub struct TensorSlot {
     pub shape: Vec<usize>,
     pub offset: usize,
     pub len: usize,
+    /// PyTorch's default initialisation draws U(±1/√fan_in); 0 means the
+    /// tensor starts at zero (the W of a non-local block).
+    pub fan_in: usize,
 }
 
-/// All parameters of a network in one flat f32 vector, in state-dict order:
-/// for each layer its weight then its bias.
+/// Where one convolution's parameters start: its weight [c_out, c_in, k, k]
+/// then, right after, its bias [c_out] (the weight-gradient reduction writes
+/// both as one row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvSlot {
+    pub weight: usize,
+    pub bias: usize,
+}
+
+/// All parameters of a network in one flat f32 vector, tensors named as
+/// PyTorch's state dict. A non-local block's θ, φ, g weights lie side by
+/// side (then their biases) so that one convolution computes all three.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParamLayout {
+    /// In offset order.
     pub tensors: Vec<TensorSlot>,
     pub total: usize,
-    /// For each layer, the index in `tensors` of its weight (its bias
-    /// follows); None for layers without parameters.
-    pub layer_weights: Vec<Option<usize>>,
+    /// For each layer, where each of its [`ConvGeometry::param_convs`] starts.
+    pub layer_convs: Vec<Vec<ConvSlot>>,
 }
 
 impl ParamLayout {
-    /// (weight, bias) slots of layer `i`, if it has parameters.
-    pub fn layer(&self, i: usize) -> Option<(&TensorSlot, &TensorSlot)> {
-        self.layer_weights[i].map(|w| (&self.tensors[w], &self.tensors[w + 1]))
-    }
-
     pub fn get(&self, name: &str) -> Option<&TensorSlot> {
         self.tensors.iter().find(|t| t.name == name)
     }
@@ -234,6 +328,38 @@ impl NetSpec {
         }
     }
 
+    /// NonlocalNet(n_c, n_f) of PAPER.md on 32×32 images, with the
+    /// reference's module names (`convs.0`, `convs.3.theta`, …, `fc.2`).
+    pub fn nonlocal(n_c: usize, n_f: usize) -> Result<Self> {
+        if n_c == 0 || n_f == 0 {
+            return Err(Error::Shape(format!(
+                "NonlocalNet needs n_c ≥ 1 and n_f ≥ 1 (got n_c {n_c}, n_f {n_f})"
+            )));
+        }
+        let pool = |name: &str, c| layer(name, LayerOp::MaxPool2, c, c, false);
+        let block = |name: &str, c| layer(name, LayerOp::NonLocal, c, c, false);
+        let layers = vec![
+            layer("convs.0", conv(3, 1, 1), n_c, n_f, true),
+            pool("convs.2", n_f),
+            block("convs.3", n_f),
+            layer("convs.4", conv(3, 1, 1), n_f, 2 * n_f, true),
+            pool("convs.6", 2 * n_f),
+            block("convs.7", 2 * n_f),
+            layer("convs.8", conv(3, 1, 1), 2 * n_f, 4 * n_f, true),
+            pool("convs.10", 4 * n_f),
+            layer("fc.0", LayerOp::Linear, 4 * n_f * 4 * 4, 8 * n_f, true),
+            layer("fc.2", LayerOp::Linear, 8 * n_f, 1, false),
+        ];
+        Ok(NetSpec {
+            name: "nonlocal".into(),
+            input: [n_c, 32, 32],
+            layers,
+            input_note: "NonlocalNet expects 32×32 images: three 2×2 poolings leave the 4×4 \
+                         feature map its first linear layer takes; resize or crop to 32×32"
+                .into(),
+        })
+    }
+
     /// VanillaNet(n_c, n_f) of PAPER.md on 32×32 images.
     pub fn vanilla(n_c: usize, n_f: usize) -> Result<Self> {
         if n_c == 0 || n_f == 0 {
@@ -263,6 +389,7 @@ impl NetSpec {
         match kind {
             NetKind::Toy => Ok(NetSpec::toy()),
             NetKind::Vanilla => NetSpec::vanilla(n_c, n_f),
+            NetKind::Nonlocal => NetSpec::nonlocal(n_c, n_f),
         }
     }
 
@@ -305,6 +432,15 @@ impl NetSpec {
                     }
                     ConvGeometry::max_pool2(c, [h, w])
                 }
+                LayerOp::NonLocal => {
+                    if l.c_in != c || l.c_out != c || l.leaky_relu {
+                        return Err(Error::Shape(format!(
+                            "layer {}: a non-local block keeps its {c} channels and has no activation",
+                            l.name
+                        )));
+                    }
+                    ConvGeometry::non_local(c, [h, w])
+                }
             }
             .map_err(|e| Error::Shape(format!("{} of {}: {e}", l.name, self.name)))?;
             (c, h, w) = (g.c_out, g.h_out, g.w_out);
@@ -335,35 +471,70 @@ impl NetSpec {
     pub fn param_layout(&self) -> Result<ParamLayout> {
         let geometry = self.geometry()?;
         let mut tensors = Vec::new();
-        let mut layer_weights = Vec::new();
+        let mut layer_convs = Vec::new();
         let mut offset = 0;
+        let mut push = |name: String, shape: Vec<usize>, fan_in: usize| {
+            let len = shape.iter().product();
+            tensors.push(TensorSlot {
+                name,
+                shape,
+                offset,
+                len,
+                fan_in,
+            });
+            offset += len;
+            offset - len
+        };
         for (l, g) in self.layers.iter().zip(&geometry) {
-            let weight_shape = match l.op {
-                LayerOp::Conv2d { kernel, .. } => vec![l.c_out, l.c_in, kernel, kernel],
-                LayerOp::Linear => vec![l.c_out, l.c_in],
-                LayerOp::MaxPool2 => {
-                    layer_weights.push(None);
-                    continue;
+            let n = &l.name;
+            let convs = match l.op {
+                LayerOp::MaxPool2 => vec![],
+                LayerOp::Conv2d { kernel, .. } => {
+                    let fan_in = g.fan_in();
+                    let weight = push(
+                        format!("{n}.weight"),
+                        vec![l.c_out, l.c_in, kernel, kernel],
+                        fan_in,
+                    );
+                    let bias = push(format!("{n}.bias"), vec![l.c_out], fan_in);
+                    vec![ConvSlot { weight, bias }]
+                }
+                LayerOp::Linear => {
+                    let fan_in = l.c_in;
+                    let weight = push(format!("{n}.weight"), vec![l.c_out, l.c_in], fan_in);
+                    let bias = push(format!("{n}.bias"), vec![l.c_out], fan_in);
+                    vec![ConvSlot { weight, bias }]
+                }
+                LayerOp::NonLocal => {
+                    let (c, i) = (l.c_in, (l.c_in / 2).max(1));
+                    let parts = ["theta", "phi.0", "g.0"];
+                    // θ, φ, g weights side by side, then their biases: one convolution.
+                    let weights: Vec<usize> = parts
+                        .iter()
+                        .map(|p| push(format!("{n}.{p}.weight"), vec![i, c, 1, 1], c))
+                        .collect();
+                    let biases: Vec<usize> = parts
+                        .iter()
+                        .map(|p| push(format!("{n}.{p}.bias"), vec![i], c))
+                        .collect();
+                    let (weight, bias) = (weights[0], biases[0]);
+                    let w_weight = push(format!("{n}.W.weight"), vec![c, i, 1, 1], 0);
+                    let w_bias = push(format!("{n}.W.bias"), vec![c], 0);
+                    vec![
+                        ConvSlot { weight, bias },
+                        ConvSlot {
+                            weight: w_weight,
+                            bias: w_bias,
+                        },
+                    ]
                 }
             };
-            layer_weights.push(Some(tensors.len()));
-            for (suffix, shape, len) in [
-                ("weight", weight_shape, g.weight_len()),
-                ("bias", vec![l.c_out], l.c_out),
-            ] {
-                tensors.push(TensorSlot {
-                    name: format!("{}.{suffix}", l.name),
-                    shape,
-                    offset,
-                    len,
-                });
-                offset += len;
-            }
+            layer_convs.push(convs);
         }
         Ok(ParamLayout {
             tensors,
             total: offset,
-            layer_weights,
+            layer_convs,
         })
     }
 }
@@ -382,6 +553,57 @@ mod tests {
         assert_eq!(layout.get("f.0.weight").unwrap().shape, vec![32, 3, 3, 3]);
         assert_eq!(layout.get("f.8.weight").unwrap().shape, vec![1, 256, 4, 4]);
         assert_eq!(layout.tensors.len(), 10);
+    }
+
+    #[test]
+    fn nonlocal_names_and_shapes_follow_the_reference() {
+        let net = NetSpec::nonlocal(3, 32).unwrap();
+        let g = net.geometry().unwrap();
+        let sizes: Vec<_> = g.iter().map(|g| (g.c_out, g.h_out)).collect();
+        assert_eq!(
+            sizes,
+            vec![
+                (32, 32),
+                (32, 16),
+                (32, 16),
+                (64, 16),
+                (64, 8),
+                (64, 8),
+                (128, 8),
+                (128, 4),
+                (256, 1),
+                (1, 1)
+            ]
+        );
+        let parts = g[2].non_local_parts().unwrap();
+        assert_eq!((parts.inter, parts.queries, parts.keys), (16, 256, 64));
+        let layout = net.param_layout().unwrap();
+        let shape = |name: &str| layout.get(name).unwrap().shape.clone();
+        assert_eq!(shape("convs.0.weight"), vec![32, 3, 3, 3]);
+        assert_eq!(shape("convs.3.theta.weight"), vec![16, 32, 1, 1]);
+        assert_eq!(shape("convs.3.phi.0.weight"), vec![16, 32, 1, 1]);
+        assert_eq!(shape("convs.3.g.0.bias"), vec![16]);
+        assert_eq!(shape("convs.7.W.weight"), vec![64, 32, 1, 1]);
+        assert_eq!(shape("convs.8.weight"), vec![128, 64, 3, 3]);
+        assert_eq!(shape("fc.0.weight"), vec![256, 2048]);
+        assert_eq!(shape("fc.2.weight"), vec![1, 256]);
+        // θ, φ, g weights side by side, then their biases: one convolution.
+        let theta = layout.get("convs.3.theta.weight").unwrap();
+        assert_eq!(
+            layout.get("convs.3.g.0.weight").unwrap().offset,
+            theta.offset + 2 * theta.len
+        );
+        assert_eq!(layout.layer_convs[2][0].bias, theta.offset + 3 * theta.len);
+        // 8 tensors per block, 2 per convolution or linear layer.
+        assert_eq!(layout.tensors.len(), 2 * 8 + 5 * 2);
+        let offsets: Vec<_> = layout.tensors.iter().map(|t| t.offset).collect();
+        assert!(offsets.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn a_non_local_block_needs_positions_to_pool() {
+        let err = ConvGeometry::non_local(4, [1, 8]).unwrap_err().to_string();
+        assert!(err.contains("2×2"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod layers;
 mod network;
+mod nonlocal;
 pub mod optim;
 pub mod philox;
 pub mod trainer;
@@ -13,3 +14,4 @@ pub use layers::{
     max_pool2_backward, max_pool2_forward,
 };
 pub use network::{NetworkGrads, ReferenceNet};
+pub use nonlocal::{NonLocalGrads, NonLocalWeights, non_local_backward, non_local_forward};
