@@ -26,6 +26,30 @@ pub const PRESETS: &[(&str, &str)] = &[
         "gmm-nonconvergent",
         include_str!("../assets/presets/gmm-nonconvergent.toml"),
     ),
+    (
+        "fashion-mnist-quick",
+        include_str!("../assets/presets/fashion-mnist-quick.toml"),
+    ),
+    (
+        "fashion-mnist-convergent",
+        include_str!("../assets/presets/fashion-mnist-convergent.toml"),
+    ),
+    (
+        "fashion-mnist-nonconvergent",
+        include_str!("../assets/presets/fashion-mnist-nonconvergent.toml"),
+    ),
+    (
+        "mnist-convergent",
+        include_str!("../assets/presets/mnist-convergent.toml"),
+    ),
+    (
+        "cifar10-nonconvergent",
+        include_str!("../assets/presets/cifar10-nonconvergent.toml"),
+    ),
+    (
+        "flowers-convergent",
+        include_str!("../assets/presets/flowers-convergent.toml"),
+    ),
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,35 +70,86 @@ pub struct Config {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ToyKind {
-    /// Concentric rings of radius k·radius, k = 1 … groups.
+pub enum DataKind {
+    /// Toy: concentric rings of radius k·radius, k = 1 … groups.
     Rings,
-    /// `groups` Gaussians evenly spaced on a circle of the given radius.
+    /// Toy: `groups` Gaussians evenly spaced on a circle of the given radius.
     Gmm,
+    /// Images from an IDX file (MNIST, Fashion-MNIST), raw or gzip, or a
+    /// folder holding `train-images-idx3-ubyte[.gz]`.
+    Idx,
+    /// CIFAR-10 binary batches: a `.bin` file or a folder of `data_batch_*.bin`.
+    Cifar10,
+    /// Every PNG/JPEG under a folder, recursively (e.g. Oxford Flowers).
+    Folder,
+}
+
+impl DataKind {
+    pub fn is_toy(self) -> bool {
+        matches!(self, DataKind::Rings | DataKind::Gmm)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    pub kind: ToyKind,
-    pub groups: u32,
-    /// Standard deviation of each component (radial for rings).
-    pub sd: f64,
-    pub radius: f64,
+    pub kind: DataKind,
     /// ε_data: Gaussian noise added to every data batch.
     pub noise: f64,
+    /// Toy: number of rings or Gaussians.
+    #[serde(default = "eight")]
+    pub groups: u32,
+    /// Toy: standard deviation of each component (radial for rings).
+    #[serde(default = "toy_sd")]
+    pub sd: f64,
+    /// Toy: ring spacing or circle radius.
+    #[serde(default = "one")]
+    pub radius: f64,
+    /// Images: the file or folder to read (`--data PATH`).
+    #[serde(default)]
+    pub path: String,
+    /// Images: 1 (grey) or 3 (RGB) channels, converted as needed.
+    #[serde(default = "three")]
+    pub channels: u32,
+    /// Images: side after resize + centre crop.
+    #[serde(default = "thirty_two")]
+    pub size: u32,
+    /// Images: use only the first `limit` images (0: all).
+    #[serde(default)]
+    pub limit: u32,
+}
+
+fn eight() -> u32 {
+    8
+}
+fn toy_sd() -> f64 {
+    0.15
+}
+fn three() -> u32 {
+    3
+}
+fn thirty_two() -> u32 {
+    32
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetName {
+    /// ToyNet, for 2-D points.
     Toy,
+    /// VanillaNet(n_c, n_f) on 32×32 images.
+    Vanilla,
+    /// NonlocalNet(n_c, n_f) on 32×32 images.
+    Nonlocal,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetConfig {
     pub kind: NetName,
+    /// Base width n_f of the image networks (ignored by ToyNet).
+    #[serde(default = "thirty_two")]
+    pub n_f: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,7 +207,8 @@ pub struct LangevinConfig {
     pub temperature: f64,
     pub init: InitKind,
     pub init_factor: f64,
-    /// Persistent bank size (persistent init only).
+    /// Persistent bank size (persistent init only); 0 for one state per
+    /// image of the data set, as the reference does for images.
     pub bank_size: u32,
 }
 
@@ -171,6 +247,54 @@ pub struct EvalConfig {
     pub window: u32,
     /// Largest lag of the correlation diagnostics.
     pub max_lag: u32,
+    /// Long-run check every this many iterations (0: never), as the
+    /// reference's log_longrun: the current model sampled for
+    /// `longrun_steps` steps, a picture and the energy path saved.
+    #[serde(default)]
+    pub longrun_every: u64,
+    #[serde(default = "longrun_steps")]
+    pub longrun_steps: u64,
+    /// Where the long-run chains start: data, uniform, gaussian or bank.
+    #[serde(default = "longrun_init")]
+    pub longrun_init: LongRunInit,
+    #[serde(default = "longrun_chains")]
+    pub longrun_chains: u32,
+}
+
+/// Where long-run chains start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LongRunInit {
+    /// Data with ε_data noise (the reference's choice).
+    Data,
+    Uniform,
+    Gaussian,
+    /// The persistent bank (its first entries).
+    Bank,
+}
+
+impl LongRunInit {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "data" => Ok(Self::Data),
+            "uniform" => Ok(Self::Uniform),
+            "gaussian" => Ok(Self::Gaussian),
+            "bank" => Ok(Self::Bank),
+            other => Err(Error::Config(format!(
+                "--init `{other}`: use data, uniform, gaussian or bank"
+            ))),
+        }
+    }
+}
+
+fn longrun_steps() -> u64 {
+    100_000
+}
+fn longrun_init() -> LongRunInit {
+    LongRunInit::Data
+}
+fn longrun_chains() -> u32 {
+    100
 }
 
 fn config_error(key: &str, msg: impl std::fmt::Display) -> Error {
@@ -309,7 +433,7 @@ impl Config {
         at_least("langevin.steps", u64::from(l.steps), 1)?;
         at_least("batch.data", u64::from(self.batch.data), 1)?;
         at_least("batch.chains", u64::from(self.batch.chains), 1)?;
-        if l.init == InitKind::Persistent && l.bank_size < self.batch.chains {
+        if l.init == InitKind::Persistent && l.bank_size != 0 && l.bank_size < self.batch.chains {
             return Err(config_error(
                 "langevin.bank_size",
                 format!(
@@ -327,16 +451,70 @@ impl Config {
                 format!("must be in (0, 1] (got {})", o.lr_decay),
             ));
         }
-        at_least("data.groups", u64::from(self.data.groups), 1)?;
-        positive("data.sd", self.data.sd)?;
-        positive("data.radius", self.data.radius)?;
-        non_negative("data.noise", self.data.noise)?;
+        let d = &self.data;
+        non_negative("data.noise", d.noise)?;
+        if d.kind.is_toy() {
+            at_least("data.groups", u64::from(d.groups), 1)?;
+            positive("data.sd", d.sd)?;
+            positive("data.radius", d.radius)?;
+            if l.init == InitKind::Persistent && l.bank_size == 0 {
+                return Err(config_error(
+                    "langevin.bank_size",
+                    "toy data has no fixed size: give the bank a size (the reference uses 10000)",
+                ));
+            }
+        } else {
+            if !(d.channels == 1 || d.channels == 3) {
+                return Err(config_error(
+                    "data.channels",
+                    format!("must be 1 (grey) or 3 (RGB) (got {})", d.channels),
+                ));
+            }
+            at_least("data.size", u64::from(d.size), 2)?;
+        }
+        let image_net = !matches!(self.net.kind, NetName::Toy);
+        if image_net == d.kind.is_toy() {
+            return Err(config_error(
+                "net.kind",
+                format!(
+                    "{:?} data needs {}",
+                    d.kind,
+                    if d.kind.is_toy() {
+                        "net.kind = \"toy\""
+                    } else {
+                        "an image network: net.kind = \"vanilla\" or \"nonlocal\""
+                    }
+                ),
+            ));
+        }
+        if image_net {
+            at_least("net.n_f", u64::from(self.net.n_f), 1)?;
+            if d.size != 32 {
+                return Err(config_error(
+                    "data.size",
+                    format!(
+                        "the image networks take 32×32 images (got {}): set data.size = 32",
+                        d.size
+                    ),
+                ));
+            }
+        }
         at_least("output.checkpoint_every", self.output.checkpoint_every, 1)?;
         at_least("output.picture_every", self.output.picture_every, 1)?;
         at_least("eval.grid", u64::from(self.eval.grid), 8)?;
         positive("eval.kde_bandwidth", self.eval.kde_bandwidth)?;
         at_least("eval.kde_samples", u64::from(self.eval.kde_samples), 2)?;
         at_least("eval.window", u64::from(self.eval.window), 2)?;
+        if self.eval.longrun_every > 0 {
+            at_least("eval.longrun_steps", self.eval.longrun_steps, 1)?;
+            at_least("eval.longrun_chains", u64::from(self.eval.longrun_chains), 1)?;
+            if self.eval.longrun_init == LongRunInit::Bank && l.init != InitKind::Persistent {
+                return Err(config_error(
+                    "eval.longrun_init",
+                    "`bank` needs persistent chains (langevin.init = \"persistent\")",
+                ));
+            }
+        }
         Ok(())
     }
 

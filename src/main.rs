@@ -81,10 +81,18 @@ struct SampleArgs {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// Built-in settings: gmm-quick (a few minutes even on a CPU adapter),
-    /// rings-convergent, rings-nonconvergent, gmm-convergent, gmm-nonconvergent.
+    /// Built-in settings: gmm-quick (the default; a minute or two even on a
+    /// CPU adapter), rings-convergent, rings-nonconvergent, gmm-convergent,
+    /// gmm-nonconvergent; images: fashion-mnist-quick, fashion-mnist-convergent,
+    /// fashion-mnist-nonconvergent, mnist-convergent, cifar10-nonconvergent,
+    /// flowers-convergent.
     #[arg(long)]
     preset: Option<String>,
+    /// Image data for an image preset: an IDX file (or a folder holding
+    /// train-images-idx3-ubyte[.gz]), a CIFAR-10 .bin file or folder of
+    /// data_batch_*.bin, or a folder of PNG/JPEG images.
+    #[arg(long, value_name = "PATH")]
+    data: Option<PathBuf>,
     /// A TOML file of settings (over the preset, if one is given).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -107,13 +115,13 @@ struct TrainArgs {
 
 #[derive(Args)]
 struct EnergyArgs {
-    /// Network: `toy` (2-D points) or `vanilla` (32×32 images).
+    /// Network: `toy` (2-D points), `vanilla` or `nonlocal` (32×32 images).
     #[arg(long, default_value = "vanilla")]
     net: String,
-    /// Image channels (vanilla).
+    /// Image channels (vanilla, nonlocal).
     #[arg(long, default_value_t = 3)]
     n_c: usize,
-    /// Base width n_f (vanilla).
+    /// Base width n_f (vanilla, nonlocal).
     #[arg(long, default_value_t = 32)]
     n_f: usize,
     /// Parameters in safetensors with PyTorch state-dict names; without it, initialise from --seed.
@@ -346,6 +354,21 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.iters {
         overrides.push(format!("iterations={n}"));
     }
+    if let Some(path) = &args.data {
+        let base = Config::resolve(preset, file, &overrides)?;
+        if base.data.kind.is_toy() {
+            bail!(
+                "--data points an image preset at files, but {} learns {:?} toy data; \
+                 choose an image preset (e.g. --preset fashion-mnist-quick)",
+                preset.unwrap_or("this config"),
+                base.data.kind
+            );
+        }
+        let kind = ebmscope::data::infer_image_kind(path);
+        let text = path.to_string_lossy().into_owned();
+        overrides.push(format!("data.path={}", toml::Value::String(text)));
+        overrides.push(format!("data.kind={kind:?}").to_lowercase());
+    }
     let config = Config::resolve(preset, file, &overrides)?;
     let out = args
         .out
@@ -359,7 +382,16 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
 
     let gpu = Arc::new(Gpu::new(choice)?);
     eprintln!("adapter: {}", gpu.describe());
+    if !config.data.kind.is_toy() {
+        eprintln!(
+            "loading {:?} images from {} …",
+            config.data.kind, config.data.path
+        );
+    }
     let (mut run, mut trainer) = RunDir::open(&out, config, existing, gpu)?;
+    if !trainer.config.data.kind.is_toy() {
+        eprintln!("loaded {}", trainer.data.describe());
+    }
     let total = trainer.config.iterations;
     let c = trainer.config.clone();
     eprintln!(
@@ -390,9 +422,27 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     );
     bar.set_position(trainer.iteration);
     let picture = |run: &RunDir, trainer: &Trainer| -> anyhow::Result<String> {
+        if trainer.data.toy().is_none() {
+            if trainer.iteration == 0 {
+                // What the chains should come to look like.
+                let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+                let k = trainer.config.batch.chains as usize;
+                let pictures = run.dir.join("pictures");
+                std::fs::create_dir_all(&pictures)?;
+                let path = pictures.join("data.png");
+                ebmscope::plot::image_grid(&path, &trainer.data.sample(k, &mut rng), trainer.data.chw())?;
+                return Ok(format!("a data batch: {}", path.display()));
+            }
+            ebmscope::plot::save_run_pictures(&run.dir, trainer, None)?;
+            return Ok(format!(
+                "iteration {}: sample grids in {}",
+                trainer.iteration,
+                run.dir.join("pictures").display()
+            ));
+        }
         let m = evaluate_toy(trainer)?;
         run.record_toy(trainer.iteration, &m)?;
-        ebmscope::plot::save_run_pictures(&run.dir, trainer, &m)?;
+        ebmscope::plot::save_run_pictures(&run.dir, trainer, Some(&m))?;
         Ok(format!(
             "iteration {}: TV(p_θ, q) {:.3}, KL(q‖p_θ) {:.3}; TV(KDE, q) {:.3}, KL(q‖KDE) {:.3}",
             trainer.iteration, m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
@@ -439,6 +489,20 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         if e.iteration % c.output.picture_every == 0 || done {
             bar.suspend(|| -> anyhow::Result<()> {
                 eprintln!("{}", picture(&run, &trainer)?);
+                Ok(())
+            })?;
+        }
+        if c.eval.longrun_every > 0 && e.iteration % c.eval.longrun_every == 0 {
+            bar.suspend(|| -> anyhow::Result<()> {
+                eprintln!(
+                    "iteration {}: long-run check, {} steps from {:?} …",
+                    e.iteration, c.eval.longrun_steps, c.eval.longrun_init
+                );
+                let u = run.long_run_check(&trainer)?;
+                eprintln!(
+                    "long-run check done: final mean U {u:.4}; picture and energy path in {}",
+                    run.dir.join("longrun").display()
+                );
                 Ok(())
             })?;
         }
@@ -507,39 +571,58 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         ck.iteration,
         args.temp_factor
     );
-    let toy = Toy::new(&ck.config.data);
-    let grid = Grid {
+    let data = match init {
+        LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
+        _ => None,
+    };
+    let toy = Toy::new(&ck.config.data).ok();
+    let grid = toy.as_ref().map(|toy| Grid {
         res: ck.config.eval.grid as usize,
         extent: toy.extent(),
-    };
-    let truth = grid.truth(&toy);
+    });
+    let truth = toy.as_ref().zip(grid.as_ref()).map(|(toy, g)| g.truth(toy));
+    let chw = ebmscope::train::net_spec(&ck.config)?.input;
     let bar = indicatif::ProgressBar::new(args.steps);
     let mut csv = std::io::BufWriter::new(
         std::fs::File::create(&csv_path).with_context(|| csv_path.display().to_string())?,
     );
     writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")?;
-    let rows = long_run(&gpu, &ck, &opts, |row, states| {
-        let kde = grid.kde(states, ck.config.eval.kde_bandwidth);
-        let tv = total_variation(&kde, &truth);
+    let rows = long_run(&gpu, &ck, data.as_ref(), &opts, |row, states| {
+        let picture = out.join(format!("samples_{:08}.png", row.step));
+        // Toy data: the KDE of the chains against the truth; images: a grid of them.
+        let tv = match (&grid, &truth) {
+            (Some(grid), Some(truth)) => {
+                let kde = grid.kde(states, ck.config.eval.kde_bandwidth);
+                let tv = total_variation(&kde, truth);
+                let title = format!("step {} of {}: TV(samples, q) = {tv:.3}", row.step, args.steps);
+                let fields = [("true density", &truth[..]), ("KDE of the chains", &kde[..])];
+                ebmscope::plot::heat_maps(&picture, &title, grid.res, &fields)?;
+                Some(tv)
+            }
+            _ => {
+                ebmscope::plot::image_grid(
+                    &picture,
+                    &states[..states.len().min(100 * chw.iter().product::<usize>())],
+                    chw,
+                )?;
+                None
+            }
+        };
         let acc = row.acceptance.map(|a| format!("{a:.4}")).unwrap_or_default();
+        let tv_text = tv.map(|t| format!("{t:.4}")).unwrap_or_default();
         writeln!(
             csv,
-            "{},{:?},{:?},{acc},{tv:.4}",
-            row.step, row.mean_energy, row.grad_magnitude
+            "{},{:?},{},{acc},{tv_text}",
+            row.step,
+            row.mean_energy,
+            row.grad_text()
         )
         .map_err(|e| ebmscope::Error::io(&csv_path, e))?;
-        let title = format!("step {} of {}: TV(samples, q) = {tv:.3}", row.step, args.steps);
-        let fields = [("true density", &truth[..]), ("KDE of the chains", &kde[..])];
-        ebmscope::plot::heat_maps(
-            &out.join(format!("samples_{:08}.png", row.step)),
-            &title,
-            grid.res,
-            &fields,
-        )?;
         bar.set_position(row.step);
         bar.set_message(format!(
-            "U {:.3}  TV {tv:.3}{}",
+            "U {:.3}{}{}",
             row.mean_energy,
+            tv.map(|t| format!("  TV {t:.3}")).unwrap_or_default(),
             if acc.is_empty() {
                 String::new()
             } else {

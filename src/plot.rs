@@ -1,7 +1,8 @@
 //! Pictures of a run, as PNG: the toy density triptych (true, learned,
 //! short-run KDE; density and log-density, as the reference's
 //! plot_toy_density) and the diagnostics figure (d_st, r_t, the
-//! cross-correlation and the two autocorrelations, as plot_diagnostics).
+//! cross-correlation and the two autocorrelations, as plot_diagnostics),
+//! and grids of image samples (as the reference's plot_ims).
 
 use std::path::Path;
 use std::sync::Once;
@@ -27,12 +28,32 @@ fn draw_err<E: std::fmt::Display>(path: &Path) -> impl FnOnce(E) -> Error + '_ {
     move |e| Error::file(path, format!("could not draw: {e}"))
 }
 
-/// Write the run's pictures for its current iteration into `dir/pictures`.
-pub fn save_run_pictures(dir: &Path, trainer: &Trainer, metrics: &ToyMetrics) -> Result<()> {
+/// Write the run's pictures for its current iteration into `dir/pictures`:
+/// the diagnostics; for toy data the density triptych (`metrics`); for
+/// images grids of the chains X⁻ and, for persistent runs, of the bank.
+pub fn save_run_pictures(dir: &Path, trainer: &Trainer, metrics: Option<&ToyMetrics>) -> Result<()> {
     let pictures = dir.join("pictures");
     std::fs::create_dir_all(&pictures).map_err(|e| Error::io(&pictures, e))?;
     let it = trainer.iteration;
-    density_triptych(&pictures.join(format!("density_{it:07}.png")), metrics, it)?;
+    if let Some(m) = metrics {
+        density_triptych(&pictures.join(format!("density_{it:07}.png")), m, it)?;
+    }
+    if trainer.data.images().is_some() {
+        let chw = trainer.data.chw();
+        image_grid(
+            &pictures.join(format!("samples_{it:07}.png")),
+            &trainer.chains()?,
+            chw,
+        )?;
+        if let Some(bank) = trainer.bank() {
+            let k = bank.size.min(trainer.config.batch.chains as usize);
+            image_grid(
+                &pictures.join(format!("bank_{it:07}.png")),
+                &bank.read_rows(&trainer.gpu, k)?,
+                chw,
+            )?;
+        }
+    }
     let c = &trainer.config.eval;
     diagnostics_figure(
         &pictures.join(format!("diagnostics_{it:07}.png")),
@@ -41,6 +62,48 @@ pub fn save_run_pictures(dir: &Path, trainer: &Trainer, metrics: &ToyMetrics) ->
         c.window as usize,
         c.max_lag as usize,
     )
+}
+
+/// Images [n, C, S, S] with values in [−1, 1] (clipped outside) as one PNG:
+/// a near-square grid with 2-pixel gaps, each image shown at ×2 when small.
+pub fn image_grid(path: &Path, images: &[f32], [c, h, w]: [usize; 3]) -> Result<()> {
+    let dim = c * h * w;
+    if dim == 0 || images.is_empty() || !images.len().is_multiple_of(dim) || !(c == 1 || c == 3) {
+        return Err(Error::Shape(format!(
+            "image grid for {}: {} values are not whole [{c}, {h}, {w}] images",
+            path.display(),
+            images.len()
+        )));
+    }
+    let n = images.len() / dim;
+    let cols = (n as f64).sqrt().ceil() as usize;
+    let rows = n.div_ceil(cols);
+    let zoom = if h.max(w) <= 64 { 2 } else { 1 };
+    let gap = 2;
+    let (cell_w, cell_h) = (w * zoom + gap, h * zoom + gap);
+    let mut img = image::RgbImage::from_pixel(
+        (cols * cell_w + gap) as u32,
+        (rows * cell_h + gap) as u32,
+        image::Rgb([255, 255, 255]),
+    );
+    let byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    for (k, im) in images.chunks_exact(dim).enumerate() {
+        let (x0, y0) = (gap + (k % cols) * cell_w, gap + (k / cols) * cell_h);
+        for y in 0..h * zoom {
+            for x in 0..w * zoom {
+                let at = |ch: usize| byte(im[(ch * h + y / zoom) * w + x / zoom]);
+                let px = if c == 1 {
+                    let g = at(0);
+                    [g, g, g]
+                } else {
+                    [at(0), at(1), at(2)]
+                };
+                img.put_pixel((x0 + x) as u32, (y0 + y) as u32, image::Rgb(px));
+            }
+        }
+    }
+    img.save(path)
+        .map_err(|e| Error::file(path, format!("could not write the image grid ({e})")))
 }
 
 /// True density, learned density exp(−U) and short-run KDE (top), and their

@@ -9,7 +9,7 @@ use ebmscope::kernels::conv2d::{ConvParams, ReduceParams};
 use ebmscope::kernels::nonlocal::{AddParams, NonLocalParams};
 use ebmscope::kernels::optim::OptimParams;
 use ebmscope::kernels::sampling::{
-    AnalyticParams, LangevinParams, MalaParams, RandomParams, RngCounter, RowsParams,
+    AnalyticParams, GatherParams, LangevinParams, MalaParams, RandomParams, RngCounter, RowsParams,
 };
 
 fn validate(name: &str, source: &str) -> naga::Module {
@@ -38,7 +38,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 24, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 25, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -63,7 +63,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 22);
+    assert_eq!(ALL.len(), 23);
     // The shared header is a valid module on its own.
     validate(
         "conv_params",
@@ -170,6 +170,10 @@ fn uniform_structs_match_rust() {
         ),
         ("AddParams", rust_layout!(AddParams, len, _pad0, _pad1, _pad2)),
         (
+            "GatherParams",
+            rust_layout!(GatherParams, rows, row_len, _pad0, _pad1),
+        ),
+        (
             "RowsParams",
             rust_layout!(RowsParams, rows, row_len, scatter, _pad),
         ),
@@ -209,5 +213,5 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 25, "struct declarations checked across all shaders");
+    assert_eq!(checked, 26, "struct declarations checked across all shaders");
 }

@@ -3,3 +3,205 @@
 
 pub mod images;
 pub mod toy;
+
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+use rand::seq::index::sample;
+
+use crate::config::{DataConfig, DataKind};
+use crate::{Error, Result};
+use images::ImageSet;
+use toy::Toy;
+
+/// The data a run learns from.
+#[derive(Clone, Debug)]
+pub enum Dataset {
+    Toy(Toy),
+    Images(ImageSet),
+}
+
+/// The kind of image data at `path`: a folder of CIFAR-10 batches or of IDX
+/// files, any other folder (images), a `.bin` file (a CIFAR-10 batch), or
+/// another file (IDX).
+pub fn infer_image_kind(path: &Path) -> DataKind {
+    if path.is_dir() {
+        let names: Vec<String> = std::fs::read_dir(path)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names
+            .iter()
+            .any(|n| n.starts_with("data_batch_") && n.ends_with(".bin"))
+        {
+            DataKind::Cifar10
+        } else if names.iter().any(|n| n.contains("idx3-ubyte")) {
+            DataKind::Idx
+        } else {
+            DataKind::Folder
+        }
+    } else if path.extension().is_some_and(|e| e == "bin") {
+        DataKind::Cifar10
+    } else {
+        DataKind::Idx
+    }
+}
+
+/// An IDX path may name the file or the folder holding the training images.
+fn idx_file(path: &Path) -> Result<PathBuf> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    ["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"]
+        .iter()
+        .map(|n| path.join(n))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::file(
+                path,
+                "holds no train-images-idx3-ubyte[.gz]: point data.path (--data) at an IDX image file",
+            )
+        })
+}
+
+impl Dataset {
+    /// The toy distribution of `c`, or its images read from disk.
+    pub fn load(c: &DataConfig) -> Result<Self> {
+        if c.kind.is_toy() {
+            return Toy::new(c).map(Dataset::Toy);
+        }
+        if c.path.is_empty() {
+            return Err(Error::Config(format!(
+                "`data.path`: {:?} data needs files: point the preset at them with --data PATH",
+                c.kind
+            )));
+        }
+        let path = Path::new(&c.path);
+        if !path.exists() {
+            return Err(Error::file(path, "does not exist: check data.path (--data PATH)"));
+        }
+        let (channels, size) = (c.channels as usize, c.size as usize);
+        let mut set = match c.kind {
+            DataKind::Idx => images::load_idx(&idx_file(path)?, channels, size)?,
+            DataKind::Cifar10 => images::load_cifar10(path, channels, size)?,
+            _ => images::load_folder(path, channels, size)?,
+        };
+        if c.limit > 0 && (c.limit as usize) < set.n {
+            set.n = c.limit as usize;
+            set.data.truncate(set.n * channels * size * size);
+        }
+        Ok(Dataset::Images(set))
+    }
+
+    /// Per-example shape [C, H, W] ([2, 1, 1] for 2-D points).
+    pub fn chw(&self) -> [usize; 3] {
+        match self {
+            Dataset::Toy(_) => [2, 1, 1],
+            Dataset::Images(s) => [s.channels, s.size, s.size],
+        }
+    }
+
+    pub fn toy(&self) -> Option<&Toy> {
+        match self {
+            Dataset::Toy(t) => Some(t),
+            Dataset::Images(_) => None,
+        }
+    }
+
+    pub fn images(&self) -> Option<&ImageSet> {
+        match self {
+            Dataset::Images(s) => Some(s),
+            Dataset::Toy(_) => None,
+        }
+    }
+
+    /// `n` examples ([n, C·H·W]): toy draws, or distinct images chosen at
+    /// random (with repetition only when the set has fewer than `n`).
+    pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Vec<f32> {
+        match self {
+            Dataset::Toy(t) => t.sample(n, rng),
+            Dataset::Images(s) => {
+                let dim = s.channels * s.size * s.size;
+                let idx = image_indices(s.n, n, rng);
+                idx.iter()
+                    .flat_map(|&i| s.data[i as usize * dim..(i as usize + 1) * dim].iter().copied())
+                    .collect()
+            }
+        }
+    }
+
+    /// One line for logs: what was loaded.
+    pub fn describe(&self) -> String {
+        match self {
+            Dataset::Toy(t) => format!("{:?} toy data, {} groups", t.kind, t.groups),
+            Dataset::Images(s) => format!(
+                "{} images of {}×{}×{} ({} MiB as bytes on the GPU)",
+                s.n,
+                s.channels,
+                s.size,
+                s.size,
+                (s.n * s.channels * s.size * s.size) >> 20
+            ),
+        }
+    }
+}
+
+/// `n` image indices below `count`: distinct (as the reference's randperm)
+/// when the set is large enough, else drawn with repetition.
+pub fn image_indices(count: usize, n: usize, rng: &mut impl Rng) -> Vec<u32> {
+    if n <= count {
+        sample(rng, count, n).into_iter().map(|i| i as u32).collect()
+    } else {
+        (0..n).map(|_| rng.random_range(0..count) as u32).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_inferred_from_paths() {
+        let dir = std::env::temp_dir().join(format!("ebmscope-infer-{}", std::process::id()));
+        let cifar = dir.join("cifar");
+        let idx = dir.join("idx");
+        let folder = dir.join("folder");
+        for d in [&cifar, &idx, &folder] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(cifar.join("data_batch_1.bin"), b"").unwrap();
+        std::fs::write(idx.join("train-images-idx3-ubyte.gz"), b"").unwrap();
+        assert_eq!(infer_image_kind(&cifar), DataKind::Cifar10);
+        assert_eq!(infer_image_kind(&idx), DataKind::Idx);
+        assert_eq!(infer_image_kind(&folder), DataKind::Folder);
+        assert_eq!(
+            infer_image_kind(&cifar.join("data_batch_1.bin")),
+            DataKind::Cifar10
+        );
+        assert_eq!(
+            infer_image_kind(Path::new("x/t10k-images-idx3-ubyte")),
+            DataKind::Idx
+        );
+        assert_eq!(idx_file(&idx).unwrap(), idx.join("train-images-idx3-ubyte.gz"));
+        assert!(
+            idx_file(&folder)
+                .unwrap_err()
+                .to_string()
+                .contains("train-images")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn indices_are_distinct_when_possible() {
+        let mut rng = rand::rng();
+        let mut idx = image_indices(10, 10, &mut rng);
+        idx.sort();
+        assert_eq!(idx, (0..10).collect::<Vec<u32>>());
+        let idx = image_indices(3, 8, &mut rng);
+        assert!(idx.len() == 8 && idx.iter().all(|&i| i < 3));
+    }
+}

@@ -5,7 +5,17 @@
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::config::{DataConfig, ToyKind};
+use crate::config::{DataConfig, DataKind};
+use crate::{Error, Result};
+
+/// The two toy distributions of the reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToyKind {
+    /// Concentric rings of radius k·radius, k = 1 … groups.
+    Rings,
+    /// `groups` Gaussians evenly spaced on a circle of the given radius.
+    Gmm,
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Toy {
@@ -16,13 +26,23 @@ pub struct Toy {
 }
 
 impl Toy {
-    pub fn new(c: &DataConfig) -> Self {
-        Toy {
-            kind: c.kind,
+    /// The toy distribution of `c`, or an error for image data.
+    pub fn new(c: &DataConfig) -> Result<Self> {
+        let kind = match c.kind {
+            DataKind::Rings => ToyKind::Rings,
+            DataKind::Gmm => ToyKind::Gmm,
+            other => {
+                return Err(Error::Config(format!(
+                    "{other:?} data is images, not a 2-D toy distribution"
+                )));
+            }
+        };
+        Ok(Toy {
+            kind,
             groups: c.groups as usize,
             sd: c.sd,
             radius: c.radius,
-        }
+        })
     }
 
     /// Half-width of the square shown and measured, as the reference:
@@ -237,13 +257,12 @@ mod tests {
     use rand::SeedableRng;
 
     fn toy(kind: ToyKind, groups: u32) -> Toy {
-        Toy::new(&DataConfig {
+        Toy {
             kind,
-            groups,
+            groups: groups as usize,
             sd: 0.15,
             radius: 1.0,
-            noise: 0.0,
-        })
+        }
     }
 
     /// The exact densities integrate to 1 over the reference extent (the

@@ -73,6 +73,20 @@ impl Gpu {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
+    /// Refuse a buffer of `bytes` that one binding of this adapter cannot
+    /// hold, naming what it is and what to do.
+    pub fn check_binding(&self, what: &str, bytes: u64, fix: &str) -> Result<()> {
+        let max = self.limits.max_storage_buffer_binding_size;
+        if bytes <= max {
+            return Ok(());
+        }
+        Err(Error::Shape(format!(
+            "{what} needs {} MiB in one GPU buffer, more than this adapter allows ({} MiB): {fix}",
+            bytes >> 20,
+            max >> 20
+        )))
+    }
+
     /// Lower the per-dimension workgroup limit (for tests of the 2-D dispatch split).
     pub fn limit_groups_per_dim(&mut self, n: u32) {
         self.max_groups_per_dim = n.clamp(1, self.limits.max_compute_workgroups_per_dimension);

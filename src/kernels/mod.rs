@@ -73,6 +73,7 @@ pub const MALA_PROPOSE: Shader = shader!("mala_propose");
 pub const MALA_ACCEPT: Shader = shader!("mala_accept");
 pub const ANALYTIC_ENERGY: Shader = shader!("analytic_energy");
 pub const COPY_ROWS: Shader = shader!("copy_rows");
+pub const GATHER_IMAGES: Shader = shader!("gather_images");
 pub const OPTIMIZER_STEP: Shader = shader!("optimizer_step");
 
 /// Every shader of the crate (tests check this against the files in shaders/).
@@ -98,6 +99,7 @@ pub const ALL: &[Shader] = &[
     MALA_ACCEPT,
     ANALYTIC_ENERGY,
     COPY_ROWS,
+    GATHER_IMAGES,
     OPTIMIZER_STEP,
 ];
 

@@ -70,6 +70,16 @@ pub struct RowsParams {
     pub _pad: u32,
 }
 
+/// Mirrors `struct GatherParams` of gather_images.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct GatherParams {
+    pub rows: u32,
+    pub row_len: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
 /// What a random stream is for: the second Philox key word, so streams of
 /// different purposes never share a counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +90,8 @@ pub enum Purpose {
     BankInit = 3,
     MalaMomentum = 4,
     MalaCoin = 5,
+    /// ε_data: the Gaussian noise added to each data batch X⁺.
+    DataNoise = 6,
     /// Tests of the generator itself.
     Test = 99,
 }

@@ -30,7 +30,7 @@ pub type Diagnostics = (f64, f64);
 
 impl ReferenceTrainer {
     pub fn new(config: Config) -> Result<Self> {
-        let spec = net_spec(&config);
+        let spec = net_spec(&config)?;
         let dim: usize = spec.input.iter().product();
         let seed = config.seed;
         let bank = (config.langevin.init == InitKind::Persistent).then(|| {
@@ -59,7 +59,7 @@ impl ReferenceTrainer {
             adam: AdamState::default(),
             lr: config.optimizer.lr,
             iteration: 0,
-            toy: Toy::new(&config.data),
+            toy: Toy::new(&config.data)?,
             config,
         })
     }

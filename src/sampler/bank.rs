@@ -140,6 +140,11 @@ impl Bank {
         gpu.read_f32(&self.states, 0, self.size * self.dim)
     }
 
+    /// The first `k` states (for pictures: a large bank need not cross the bus).
+    pub fn read_rows(&self, gpu: &Gpu, k: usize) -> Result<Vec<f32>> {
+        gpu.read_f32(&self.states, 0, k.min(self.size) * self.dim)
+    }
+
     pub fn write(&self, gpu: &Gpu, states: &[f32]) -> Result<()> {
         if states.len() != self.size * self.dim {
             return Err(Error::Shape(format!(

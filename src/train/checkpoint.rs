@@ -79,7 +79,7 @@ impl Checkpoint {
 
     /// Write atomically: a crash leaves the previous checkpoint in place.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let spec = super::net_spec(&self.config);
+        let spec = super::net_spec(&self.config)?;
         let layout = spec.param_layout()?;
         let mut tensors: Vec<Tensor> = layout
             .tensors
@@ -124,7 +124,7 @@ impl Checkpoint {
         let (tensors, m) = read_all(path)?;
         let config = Config::from_toml(meta(path, &m, "config")?)
             .map_err(|e| Error::file(path, format!("checkpoint config: {e}")))?;
-        let layout = super::net_spec(&config).param_layout()?;
+        let layout = super::net_spec(&config)?.param_layout()?;
         let find = |name: &str| tensors.iter().find(|t| t.name == name);
         let mut params = vec![0.0; layout.total];
         for slot in &layout.tensors {

@@ -6,37 +6,15 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+pub use crate::config::LongRunInit;
+
 use super::{Checkpoint, net_spec, step_size};
-use crate::data::toy::Toy;
+use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::kernels::sampling::Purpose;
 use crate::model::GpuNet;
 use crate::sampler::{EnergyField, Langevin, Mala, Noise, RngDistribution};
 use crate::{Error, Result};
-
-/// Where long-run chains start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LongRunInit {
-    Data,
-    Uniform,
-    Gaussian,
-    /// The checkpoint's persistent bank (its first entries).
-    Bank,
-}
-
-impl LongRunInit {
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "data" => Ok(Self::Data),
-            "uniform" => Ok(Self::Uniform),
-            "gaussian" => Ok(Self::Gaussian),
-            "bank" => Ok(Self::Bank),
-            other => Err(Error::Config(format!(
-                "--init `{other}`: use data, uniform, gaussian or bank"
-            ))),
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct LongRunOptions {
@@ -62,6 +40,17 @@ pub struct LongRunRow {
     pub acceptance: Option<f64>,
 }
 
+impl LongRunRow {
+    /// The gradient magnitude for a CSV cell: empty at step 0, where no step was taken.
+    pub fn grad_text(&self) -> String {
+        if self.step == 0 {
+            String::new()
+        } else {
+            format!("{:?}", self.grad_magnitude)
+        }
+    }
+}
+
 enum Chains {
     Ula(Langevin<GpuNet>),
     Mala(Mala<GpuNet>),
@@ -69,9 +58,11 @@ enum Chains {
 
 /// Run the long-run check; `on_record(row, states)` is called at step 0,
 /// every `every` steps and at the end, with the chains' states [chains, dim].
+/// `data` (the checkpoint's data set) is needed only to start from data.
 pub fn long_run(
     gpu: &Gpu,
     ck: &Checkpoint,
+    data: Option<&Dataset>,
     opts: &LongRunOptions,
     mut on_record: impl FnMut(&LongRunRow, &[f32]) -> Result<()>,
 ) -> Result<Vec<LongRunRow>> {
@@ -81,7 +72,7 @@ pub fn long_run(
         ));
     }
     let c = &ck.config;
-    let spec = net_spec(c);
+    let spec = net_spec(c)?;
     let k = opts.chains;
     let net = GpuNet::new(gpu, &spec, k)?;
     net.write_params(gpu, &ck.params)?;
@@ -93,12 +84,22 @@ pub fn long_run(
     let seed = c.seed ^ 0x004c_4f4e;
 
     // Starting states.
-    let toy = Toy::new(&c.data);
     let f = c.langevin.init_factor as f32;
     let start: Option<Vec<f32>> = match opts.init {
         LongRunInit::Data => {
+            let data = data.ok_or_else(|| {
+                Error::Config("--init data needs the run's data set (data.path of its config)".into())
+            })?;
             let mut rng = ChaCha8Rng::seed_from_u64(u64::from(seed));
-            Some(toy.sample(k, &mut rng))
+            let mut x = data.sample(k, &mut rng);
+            // As the reference's sample_q: data plus ε_data noise.
+            if c.data.noise > 0.0 {
+                for v in &mut x {
+                    let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng);
+                    *v += (c.data.noise * z) as f32;
+                }
+            }
+            Some(x)
         }
         LongRunInit::Bank => {
             let bank = ck.bank.as_ref().ok_or_else(|| {

@@ -4,12 +4,12 @@
 use rand::SeedableRng;
 
 use super::{Trainer, init_noise, step_size};
-use crate::Result;
 use crate::config::InitKind;
 use crate::data::toy::{Grid, kl, total_variation};
 use crate::gpu::Gpu;
 use crate::model::GpuNet;
 use crate::sampler::{EnergyField, Langevin};
+use crate::{Error, Result};
 
 /// Densities on the grid (each sums to 1) and their distances to the truth.
 #[derive(Clone, Debug)]
@@ -33,11 +33,15 @@ pub struct ToyMetrics {
 pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     let gpu: &Gpu = &trainer.gpu;
     let c = &trainer.config;
+    let toy = trainer
+        .data
+        .toy()
+        .ok_or_else(|| Error::Config("toy metrics need toy data".into()))?;
     let grid = Grid {
         res: c.eval.grid as usize,
-        extent: trainer.toy.extent(),
+        extent: toy.extent(),
     };
-    let truth = grid.truth(&trainer.toy);
+    let truth = grid.truth(toy);
 
     let points = grid.res * grid.res;
     let train_view = GpuNet::sharing(gpu, trainer_net(trainer), points)?.as_field(gpu)?;
@@ -64,7 +68,7 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         (InitKind::Data, _) => {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(c.seed) ^ 0x004b_4445);
             rng.set_stream(trainer.iteration);
-            gpu.write_f32(sampler.field.input(), 0, &trainer.toy.sample(k, &mut rng));
+            gpu.write_f32(sampler.field.input(), 0, &toy.sample(k, &mut rng));
         }
         (InitKind::Persistent, Some(bank)) => {
             let mut encoder = gpu.device.create_command_encoder(&Default::default());

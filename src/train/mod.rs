@@ -3,6 +3,7 @@
 //! drive it the same way.
 
 mod checkpoint;
+pub mod feed;
 pub mod longrun;
 mod metrics;
 pub mod run;
@@ -19,6 +20,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::config::{Config, InitKind, NetName, OptimizerName};
 use crate::data::toy::Toy;
+use crate::data::{Dataset, image_indices};
 use crate::diagnostics::{DivergenceWatch, Phase};
 use crate::gpu::Gpu;
 use crate::kernels::optim::{Optimizer, OptimizerKind};
@@ -45,6 +47,39 @@ pub struct IterationEvent {
     pub phase: Phase,
 }
 
+/// Where X⁺ (and data-initialised chains) come from.
+enum Feed {
+    /// 2-D points drawn on the CPU (a few hundred floats per iteration).
+    Toy(Toy),
+    /// Images held on the GPU; only indices are uploaded.
+    Images(Box<ImageFeed>),
+}
+
+struct ImageFeed {
+    store: feed::ImageStore,
+    /// Into the first n rows of the training batch.
+    data: feed::ImageGather,
+    /// ε_data noise added to those rows.
+    data_noise: Option<Noise>,
+    /// Into the chains, for data-initialised chains, with their ε_data noise.
+    init: Option<(feed::ImageGather, Option<Noise>)>,
+}
+
+impl ImageFeed {
+    fn record(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        self.data.record(gpu, pass);
+        if let Some(noise) = &self.data_noise {
+            noise.record(gpu, pass);
+        }
+        if let Some((gather, noise)) = &self.init {
+            gather.record(gpu, pass);
+            if let Some(noise) = noise {
+                noise.record(gpu, pass);
+            }
+        }
+    }
+}
+
 /// How the chains of an iteration start.
 enum ChainInit {
     Bank(Bank),
@@ -55,11 +90,12 @@ enum ChainInit {
 pub struct Trainer {
     pub config: Config,
     pub gpu: Arc<Gpu>,
-    pub toy: Toy,
+    pub data: Dataset,
     pub spec: NetSpec,
     train: GpuNet,
     sampler: Langevin<GpuNet>,
     init: ChainInit,
+    feed: Feed,
     optimizer: Optimizer,
     report: wgpu::Buffer,
     watch: DivergenceWatch,
@@ -74,9 +110,18 @@ pub struct Trainer {
 }
 
 impl Trainer {
+    /// A trainer for `config`, loading its data set (see [`Trainer::with_data`]).
     pub fn new(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
         config.validate()?;
-        let spec = net_spec(&config);
+        let data = Dataset::load(&config.data)?;
+        Self::with_data(gpu, config, data)
+    }
+
+    /// A trainer for `config` on `data` (already loaded from `config.data`).
+    pub fn with_data(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
+        config.validate()?;
+        let spec = net_spec(&config)?;
+        spec.check_input(data.chw())?;
         let (n, m) = (config.batch.data as usize, config.batch.chains as usize);
         let train = GpuNet::new(&gpu, &spec, n + m)?;
         train.write_params(&gpu, &init_params(&spec, u64::from(config.seed))?)?;
@@ -93,7 +138,17 @@ impl Trainer {
         train.write_upstream(&gpu, &upstream)?;
         let field = GpuNet::sharing(&gpu, &train, m)?.as_field(&gpu)?;
         let sampler = Langevin::new(&gpu, field, config.seed, step_size(&config))?;
-        let init = make_init(&gpu, &config, &sampler)?;
+        let bank_size = match (config.langevin.bank_size, data.images()) {
+            (0, Some(images)) => images.n,
+            (size, _) => size as usize,
+        };
+        let init = make_init(&gpu, &config, &sampler, bank_size)?;
+        let feed = match &data {
+            Dataset::Toy(toy) => Feed::Toy(toy.clone()),
+            Dataset::Images(images) => {
+                Feed::Images(Box::new(image_feed(&gpu, &config, images, &train, &sampler)?))
+            }
+        };
         let optimizer = Optimizer::new(
             &gpu,
             optimizer_kind(&config),
@@ -103,7 +158,7 @@ impl Trainer {
         )?;
         let report = gpu.storage_buffer("iteration report", n + m + 4 * m);
         Ok(Trainer {
-            toy: Toy::new(&config.data),
+            data,
             lr: config.optimizer.lr,
             config,
             gpu,
@@ -111,6 +166,7 @@ impl Trainer {
             train,
             sampler,
             init,
+            feed,
             optimizer,
             report,
             watch: DivergenceWatch::default(),
@@ -130,15 +186,26 @@ impl Trainer {
         let (n, m) = (self.config.batch.data as usize, self.config.batch.chains as usize);
         let dim = self.sampler.field.dim();
         let t = self.iteration;
-        let (data, data_init) = draw_data(&self.config, &self.toy, t);
         // X⁺ fills the first n rows; X⁻ is copied into the rest after sampling.
-        gpu.write_f32(self.train.input_buffer(), 0, &data);
+        match &self.feed {
+            Feed::Toy(toy) => {
+                let (data, data_init) = draw_data(&self.config, toy, t);
+                gpu.write_f32(self.train.input_buffer(), 0, &data);
+                if let Some(x) = data_init {
+                    gpu.write_f32(self.sampler.field.input(), 0, &x);
+                }
+            }
+            Feed::Images(f) => {
+                let (data, init) = draw_image_indices(&self.config, f.store.count, t);
+                f.data.select(&gpu, &data);
+                if let (Some((gather, _)), Some(init)) = (&f.init, init) {
+                    gather.select(&gpu, &init);
+                }
+            }
+        }
         self.sampler.begin(&gpu, t as u32);
         if let ChainInit::Bank(bank) = &self.init {
             bank.select(&gpu, t);
-        }
-        if let Some(x) = data_init {
-            gpu.write_f32(self.sampler.field.input(), 0, &x);
         }
         let lr = self.lr;
         let lr_eff = effective_lr(&self.config, lr) as f32;
@@ -153,6 +220,10 @@ impl Trainer {
                 label: Some("sample"),
                 timestamp_writes: None,
             });
+            // Data draws first: their noise uses the counter at step 0.
+            if let Feed::Images(f) = &self.feed {
+                f.record(&gpu, &mut pass);
+            }
             match &self.init {
                 ChainInit::Bank(bank) => bank.record_gather(&gpu, &mut pass),
                 ChainInit::Noise(noise) => noise.record(&gpu, &mut pass),
@@ -289,10 +360,64 @@ pub fn draw_data(config: &Config, toy: &Toy, t: u64) -> (Vec<f32>, Option<Vec<f3
     (data, init)
 }
 
-/// The network of `config`.
-pub fn net_spec(config: &Config) -> NetSpec {
+/// The image indices of iteration `t` for a set of `count` images: the data
+/// batch and, for data-initialised chains, their starting images. A function
+/// of (seed, t) only, so a resumed run draws the same.
+pub fn draw_image_indices(config: &Config, count: usize, t: u64) -> (Vec<u32>, Option<Vec<u32>>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(u64::from(config.seed) ^ 0x696d_6167);
+    rng.set_stream(t);
+    let data = image_indices(count, config.batch.data as usize, &mut rng);
+    let init = (config.langevin.init == InitKind::Data)
+        .then(|| image_indices(count, config.batch.chains as usize, &mut rng));
+    (data, init)
+}
+
+/// The GPU side of an image data set: the bytes, the gathers and the ε_data noise.
+fn image_feed(
+    gpu: &Gpu,
+    config: &Config,
+    images: &crate::data::images::ImageSet,
+    train: &GpuNet,
+    sampler: &Langevin<GpuNet>,
+) -> Result<ImageFeed> {
+    let store = feed::ImageStore::new(gpu, images)?;
+    let noise = |purpose, out: &wgpu::Buffer, rows: usize| -> Result<Option<Noise>> {
+        if config.data.noise <= 0.0 {
+            return Ok(None);
+        }
+        let dist = RngDistribution::Normal {
+            scale: config.data.noise as f32,
+            shift: 0.0,
+        };
+        Noise::new(gpu, &sampler.rng, purpose, dist, true, out, rows, store.dim).map(Some)
+    };
+    let n = config.batch.data as usize;
+    let data = feed::ImageGather::new(gpu, &store, train.input_buffer(), n)?;
+    let data_noise = noise(Purpose::DataNoise, train.input_buffer(), n)?;
+    let init = if config.langevin.init == InitKind::Data {
+        let m = sampler.field.chains();
+        let gather = feed::ImageGather::new(gpu, &store, sampler.field.input(), m)?;
+        // Chain starts use another stream than X⁺, so they never share noise.
+        Some((gather, noise(Purpose::ChainInit, sampler.field.input(), m)?))
+    } else {
+        None
+    };
+    Ok(ImageFeed {
+        store,
+        data,
+        data_noise,
+        init,
+    })
+}
+
+/// The network of `config`: ToyNet, or an image network with
+/// `data.channels` input channels and base width `net.n_f`.
+pub fn net_spec(config: &Config) -> Result<NetSpec> {
+    let (n_c, n_f) = (config.data.channels as usize, config.net.n_f as usize);
     match config.net.kind {
-        NetName::Toy => NetSpec::toy(),
+        NetName::Toy => Ok(NetSpec::toy()),
+        NetName::Vanilla => NetSpec::vanilla(n_c, n_f),
+        NetName::Nonlocal => NetSpec::nonlocal(n_c, n_f),
     }
 }
 
@@ -349,16 +474,21 @@ pub(crate) fn init_noise(gpu: &Gpu, config: &Config, sampler: &Langevin<GpuNet>)
 }
 
 /// The chain initialisation of `config` for `sampler`'s chains.
-fn make_init(gpu: &Gpu, config: &Config, sampler: &Langevin<GpuNet>) -> Result<ChainInit> {
+fn make_init(gpu: &Gpu, config: &Config, sampler: &Langevin<GpuNet>, bank_size: usize) -> Result<ChainInit> {
     let field = &sampler.field;
     if let Some(noise) = init_noise(gpu, config, sampler)? {
         return Ok(ChainInit::Noise(noise));
     }
     Ok(match config.langevin.init {
         InitKind::Persistent => {
+            gpu.check_binding(
+                &format!("the persistent bank ({bank_size} states)"),
+                (bank_size * field.dim() * 4) as u64,
+                "set a smaller langevin.bank_size",
+            )?;
             let bank = Bank::new(
                 gpu,
-                config.langevin.bank_size as usize,
+                bank_size,
                 field.dim(),
                 field.chains(),
                 field.input(),

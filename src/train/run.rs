@@ -59,25 +59,12 @@ impl RunDir {
                     "holds no run to resume (no config.toml); start one without --resume",
                 ));
             }
-            (true, Existing::Force) => {
-                for name in [CONFIG_FILE, METRICS_FILE, TOY_METRICS_FILE, CHECKPOINT_FILE] {
-                    let p = dir.join(name);
-                    if p.exists() {
-                        std::fs::remove_file(&p).map_err(io_err(&p))?;
-                    }
-                }
-                for sub in ["weights", "pictures"] {
-                    let p = dir.join(sub);
-                    if p.exists() {
-                        std::fs::remove_dir_all(&p).map_err(io_err(&p))?;
-                    }
-                }
-            }
             _ => {}
         }
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // Build the trainer (config checks, data loading, GPU set-up) before
+        // touching the folder: a run that cannot start leaves it as it was.
         let metrics_path = dir.join(METRICS_FILE);
-        let trainer = if existing == Existing::Resume && has_run {
+        let trainer = if existing == Existing::Resume {
             let ck_path = dir.join(CHECKPOINT_FILE);
             if !ck_path.exists() {
                 return Err(Error::file(
@@ -97,8 +84,25 @@ impl RunDir {
             trainer.r_t = r_t;
             trainer
         } else {
+            let trainer = Trainer::new(gpu, config)?;
+            if has_run {
+                // --force: the old run goes only now that the new one can start.
+                for name in [CONFIG_FILE, METRICS_FILE, TOY_METRICS_FILE, CHECKPOINT_FILE] {
+                    let p = dir.join(name);
+                    if p.exists() {
+                        std::fs::remove_file(&p).map_err(io_err(&p))?;
+                    }
+                }
+                for sub in ["weights", "pictures", "longrun"] {
+                    let p = dir.join(sub);
+                    if p.exists() {
+                        std::fs::remove_dir_all(&p).map_err(io_err(&p))?;
+                    }
+                }
+            }
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
-            Trainer::new(gpu, config)?
+            trainer
         };
         write_atomically(&dir.join(CONFIG_FILE), trainer.config.to_toml().as_bytes())?;
         let file = std::fs::OpenOptions::new()
@@ -147,6 +151,65 @@ impl RunDir {
 
     pub fn flush(&mut self) -> Result<()> {
         self.metrics.flush().map_err(io_err(&self.dir))
+    }
+
+    /// The reference's log_longrun: the current model sampled for
+    /// `eval.longrun_steps` Langevin steps from `eval.longrun_init` on
+    /// `eval.longrun_chains` chains (the bank and the training chains are
+    /// untouched). Writes into longrun/: the energy path (CSV and figure) and
+    /// a picture of the final states (an image grid, or for toy data the
+    /// true density beside the KDE of the states). Returns the final mean U.
+    pub fn long_run_check(&self, trainer: &Trainer) -> Result<f64> {
+        use super::longrun::{LongRunOptions, LongRunRow, long_run};
+        let c = &trainer.config.eval;
+        let dir = self.dir.join("longrun");
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let it = trainer.iteration;
+        let opts = LongRunOptions {
+            steps: c.longrun_steps,
+            chains: c.longrun_chains as usize,
+            init: c.longrun_init,
+            mala: false,
+            temp_factor: 1.0,
+            every: (c.longrun_steps / 50).max(1),
+        };
+        let ck = Checkpoint::capture(trainer)?;
+        let mut last: Vec<f32> = Vec::new();
+        let rows: Vec<LongRunRow> = long_run(&trainer.gpu, &ck, Some(&trainer.data), &opts, |_, states| {
+            last.clear();
+            last.extend_from_slice(states);
+            Ok(())
+        })?;
+        let csv_path = dir.join(format!("longrun_{it:07}.csv"));
+        let mut csv = String::from("step,mean_energy,grad_magnitude\n");
+        for r in &rows {
+            csv.push_str(&format!("{},{:?},{}\n", r.step, r.mean_energy, r.grad_text()));
+        }
+        write_atomically(&csv_path, csv.as_bytes())?;
+        crate::plot::long_run_figure(&dir.join(format!("longrun_{it:07}.png")), &rows)?;
+        let picture = dir.join(format!("samples_{it:07}.png"));
+        match trainer.data.toy() {
+            Some(toy) => {
+                let grid = crate::data::toy::Grid {
+                    res: trainer.config.eval.grid as usize,
+                    extent: toy.extent(),
+                };
+                let truth = grid.truth(toy);
+                let kde = grid.kde(&last, trainer.config.eval.kde_bandwidth);
+                let title = format!(
+                    "iteration {it}: {} long-run steps, TV(samples, q) = {:.3}",
+                    c.longrun_steps,
+                    crate::data::toy::total_variation(&kde, &truth)
+                );
+                let fields = [
+                    ("true density", &truth[..]),
+                    ("KDE of the long-run states", &kde[..]),
+                ];
+                crate::plot::heat_maps(&picture, &title, grid.res, &fields)?;
+            }
+            None => crate::plot::image_grid(&picture, &last, trainer.data.chw())?,
+        }
+        Ok(rows.last().map_or(f64::NAN, |r| r.mean_energy))
     }
 
     /// Append a row of toy metrics.

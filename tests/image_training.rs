@@ -1,0 +1,361 @@
+//! Training on images end to end, at sizes a software adapter runs in
+//! seconds: the real Fashion-MNIST from Debian's `dataset-fashion-mnist`
+//! (CI installs it) through `train` and `sample`, NonlocalNet with a
+//! persistent bank on a folder of PNG files the test writes, resuming an
+//! image run exactly, the GPU-held data against the CPU images, and the
+//! refusals of misconfigured image runs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ebmscope::config::Config;
+use ebmscope::data::image_indices;
+use ebmscope::data::images::{DEBIAN_FASHION_MNIST, load_folder};
+use ebmscope::train::feed::{ImageGather, ImageStore};
+
+fn ebmscope(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ebmscope-imgtrain-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The metrics.csv column `col` of every iteration.
+fn column(dir: &Path, col: usize) -> Vec<f64> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Tiny settings: n_f = 4, 4 + 4 images, 5 Langevin steps, 500 images.
+const TINY: [&str; 12] = [
+    "--set",
+    "net.n_f=4",
+    "--set",
+    "batch.data=4",
+    "--set",
+    "batch.chains=4",
+    "--set",
+    "langevin.steps=5",
+    "--set",
+    "data.limit=500",
+    "--set",
+    "output.picture_every=3",
+];
+
+#[test]
+fn fashion_mnist_trains_writes_grids_and_samples_from_its_checkpoint() {
+    assert!(
+        Path::new(DEBIAN_FASHION_MNIST).is_dir(),
+        "{DEBIAN_FASHION_MNIST} is missing: install Debian's dataset-fashion-mnist (.ci/run does)"
+    );
+    let dir = temp("fashion");
+    let mut args = vec![
+        "train",
+        "--preset",
+        "fashion-mnist-quick",
+        "--iters",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+        "--set",
+        "eval.longrun_every=3",
+        "--set",
+        "eval.longrun_steps=20",
+        "--set",
+        "eval.longrun_chains=4",
+    ];
+    args.extend_from_slice(&TINY);
+    ok(&ebmscope(&args));
+    let d_st = column(&dir, 1);
+    assert_eq!(d_st.len(), 3);
+    assert!(d_st.iter().all(|d| d.is_finite()), "d_st {d_st:?}");
+    for f in [
+        "pictures/data.png",
+        "pictures/samples_0000003.png",
+        "pictures/diagnostics_0000003.png",
+        "longrun/samples_0000003.png",
+        "longrun/longrun_0000003.png",
+        "longrun/longrun_0000003.csv",
+        "weights/weights_0000003.safetensors",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} was not written");
+    }
+    // A 4-image grid of 32×32 images at ×2 with 2-pixel gaps: 2 × 2 cells.
+    let grid = image::open(dir.join("pictures/samples_0000003.png")).unwrap();
+    assert_eq!((grid.width(), grid.height()), (2 + 2 * 66, 2 + 2 * 66));
+    let data = image::open(dir.join("pictures/data.png")).unwrap().to_luma8();
+    let (lo, hi) = data
+        .pixels()
+        .fold((255u8, 0u8), |(a, b), p| (a.min(p.0[0]), b.max(p.0[0])));
+    assert!(hi > lo + 100, "the data grid shows images, not a flat field");
+    // The long-run energy path: the start (no gradient yet), then finite records.
+    let lr = std::fs::read_to_string(dir.join("longrun/longrun_0000003.csv")).unwrap();
+    let lines: Vec<&str> = lr.lines().collect();
+    assert!(lines.len() > 10 && lines[1].ends_with(','), "{lr}");
+    assert!(
+        lines[2..]
+            .iter()
+            .all(|l| l.split(',').all(|v| v.parse::<f64>().unwrap().is_finite())),
+        "{lr}"
+    );
+
+    let ck = dir.join("checkpoint.safetensors");
+    for init in ["data", "uniform"] {
+        let out = ebmscope(&[
+            "sample",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--steps",
+            "20",
+            "--every",
+            "10",
+            "--chains",
+            "6",
+            "--init",
+            init,
+        ]);
+        ok(&out);
+        let folder = dir.join(format!("longrun_{init}"));
+        let csv = std::fs::read_to_string(folder.join("longrun.csv")).unwrap();
+        let steps: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(steps, ["0", "10", "20"]);
+        for f in [
+            "samples_00000000.png",
+            "samples_00000010.png",
+            "samples_00000020.png",
+            "longrun.png",
+        ] {
+            assert!(folder.join(f).is_file(), "{init}: {f} was not written");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Twelve 40×36 RGB pictures with a coloured square each (resized and
+/// centre-cropped to 32×32 by the loader).
+fn write_pictures(dir: &Path) {
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    for i in 0..12u32 {
+        let img = image::RgbImage::from_fn(40, 36, |x, y| {
+            let inside = (x / 10 + y / 9 + i) % 3 == 0;
+            if inside {
+                image::Rgb([(40 * i) as u8, 200, 255 - (20 * i) as u8])
+            } else {
+                image::Rgb([10, 10, 10])
+            }
+        });
+        let sub = if i % 2 == 0 { "" } else { "sub" };
+        img.save(dir.join(sub).join(format!("p{i:02}.png"))).unwrap();
+    }
+}
+
+fn folder_run(out: &Path, pictures: &Path, iters: u64, extra: &[&str]) -> std::process::Output {
+    let iters = iters.to_string();
+    let mut args = vec![
+        "train",
+        "--preset",
+        "flowers-convergent",
+        "--data",
+        pictures.to_str().unwrap(),
+        "--iters",
+        &iters,
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "net.n_f=2",
+        "--set",
+        "batch.data=3",
+        "--set",
+        "batch.chains=4",
+        "--set",
+        "langevin.steps=3",
+        "--set",
+        "output.checkpoint_every=2",
+        "--set",
+        "output.picture_every=2",
+    ];
+    args.extend_from_slice(extra);
+    ebmscope(&args)
+}
+
+/// NonlocalNet with a persistent bank of one state per image (bank_size = 0,
+/// as the reference), from a folder: trains, writes X⁻ and bank grids, and a
+/// run stopped at a checkpoint and resumed equals one run straight through.
+#[test]
+fn nonlocal_on_a_folder_resumes_exactly() {
+    let base = temp("folder");
+    let pictures = base.join("pictures-in");
+    write_pictures(&pictures);
+    let (whole, split) = (base.join("whole"), base.join("split"));
+    ok(&folder_run(&whole, &pictures, 4, &[]));
+    ok(&folder_run(&split, &pictures, 2, &[]));
+    ok(&folder_run(&split, &pictures, 4, &["--resume"]));
+    let d_st = column(&whole, 1);
+    assert_eq!(d_st.len(), 4);
+    assert!(d_st.iter().all(|d| d.is_finite()));
+    assert_eq!(column(&split, 1), d_st, "resumed run differs");
+    assert_eq!(column(&split, 2), column(&whole, 2));
+    for f in ["pictures/samples_0000004.png", "pictures/bank_0000004.png"] {
+        assert!(whole.join(f).is_file(), "{f} was not written");
+    }
+    let ck = ebmscope::train::Checkpoint::load(&whole.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(
+        ck.bank.as_ref().map(|b| b.len()),
+        Some(12 * 3 * 32 * 32),
+        "one bank state per image"
+    );
+    let names: Vec<String> = ebmscope::io::read_all(&whole.join("weights/weights_0000004.safetensors"))
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    for n in [
+        "convs.3.theta.weight",
+        "convs.3.phi.0.weight",
+        "convs.7.g.0.bias",
+        "convs.7.W.weight",
+        "fc.2.weight",
+    ] {
+        assert!(names.iter().any(|x| x == n), "{n} missing from the state dict");
+    }
+    // Data-initialised chains (contrastive divergence) gather images on the GPU too.
+    let cd = base.join("cd");
+    ok(&folder_run(&cd, &pictures, 2, &["--set", "langevin.init=data"]));
+    assert!(column(&cd, 1).iter().all(|d| d.is_finite()));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// The images the GPU gathers are the loader's, exactly (bytes on the GPU lose nothing).
+#[test]
+fn gpu_held_images_equal_the_loaded_ones() {
+    let dir = temp("gather");
+    write_pictures(&dir);
+    let set = load_folder(&dir, 3, 32).unwrap();
+    let gpu = common::gpu();
+    let store = ImageStore::new(&gpu, &set).unwrap();
+    let dim = 3 * 32 * 32;
+    let out = gpu.storage_buffer("gathered", 5 * dim);
+    let gather = ImageGather::new(&gpu, &store, &out, 5).unwrap();
+    let idx = image_indices(set.n, 5, &mut rand::rng());
+    gather.select(&gpu, &idx);
+    gpu.run("gather", |pass| gather.record(&gpu, pass));
+    let got = gpu.read_f32(&out, 0, 5 * dim).unwrap();
+    for (row, &i) in idx.iter().enumerate() {
+        let want = &set.data[i as usize * dim..(i as usize + 1) * dim];
+        assert_eq!(&got[row * dim..(row + 1) * dim], want, "image {i}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn misconfigured_image_runs_are_refused() {
+    let dir = temp("refuse");
+    let err = |args: &[&str]| {
+        let out = ebmscope(args);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let out = dir.to_str().unwrap();
+    let e = err(&["train", "--preset", "cifar10-nonconvergent", "--out", out]);
+    assert!(e.contains("data.path") && e.contains("--data"), "{e}");
+    let e = err(&["train", "--preset", "gmm-quick", "--data", "/tmp", "--out", out]);
+    assert!(e.contains("image preset"), "{e}");
+    let e = err(&[
+        "train",
+        "--preset",
+        "mnist-convergent",
+        "--data",
+        "/nonexistent/mnist.gz",
+        "--out",
+        out,
+    ]);
+    assert!(
+        e.contains("/nonexistent/mnist.gz") && e.contains("does not exist"),
+        "{e}"
+    );
+    let e = err(&[
+        "train",
+        "--preset",
+        "fashion-mnist-quick",
+        "--set",
+        "data.size=28",
+        "--out",
+        out,
+    ]);
+    assert!(e.contains("32×32"), "{e}");
+    let bad = |sets: &[&str]| {
+        Config::resolve(
+            Some("fashion-mnist-quick"),
+            None,
+            &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert!(
+        bad(&["net.kind=toy"])
+            .unwrap_err()
+            .to_string()
+            .contains("image network")
+    );
+    assert!(
+        bad(&["data.channels=2"])
+            .unwrap_err()
+            .to_string()
+            .contains("data.channels")
+    );
+    let toy = Config::resolve(Some("gmm-quick"), None, &["net.kind=vanilla".to_string()]);
+    assert!(toy.unwrap_err().to_string().contains("net.kind"));
+
+    // A --force that cannot start (no data) leaves the existing run untouched.
+    let run = dir.join("toy-run");
+    let r = run.to_str().unwrap();
+    let small = [
+        "--set",
+        "langevin.steps=2",
+        "--set",
+        "langevin.bank_size=100",
+        "--set",
+        "eval.grid=16",
+    ];
+    let mut args = vec!["train", "--iters", "1", "--out", r];
+    args.extend_from_slice(&small);
+    ok(&ebmscope(&args));
+    let before = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let e = err(&[
+        "train",
+        "--preset",
+        "cifar10-nonconvergent",
+        "--force",
+        "--out",
+        r,
+    ]);
+    assert!(e.contains("data.path"), "{e}");
+    assert_eq!(std::fs::read_to_string(run.join("metrics.csv")).unwrap(), before);
+    assert!(run.join("checkpoint.safetensors").is_file() && run.join("config.toml").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
