@@ -6,7 +6,11 @@
 //   2 storage read  params  flat parameter vector; W at p.weight_offset
 //                           ([c_out, c_in, k, k]), bias at p.bias_offset ([c_out])
 //   3 storage write y       [batch, c_out, h_out, w_out]
-// One invocation per output element; flat index = gid.x + gid.y * groups_x * 64.
+// One invocation per image, output row, group of 4 output channels and
+// group of 4 output columns (flat index = gid.x + gid.y * groups_x * 64):
+// each input value loaded feeds 4 channels and each weight 4 columns, so a
+// tap costs 8 loads for 16 multiply-adds. Channels and columns past the
+// edge are computed on clamped indices and not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 
 // ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
@@ -16,39 +20,81 @@
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+// x at padded column t (input column t − padding) of row `row`, 0 outside.
+fn x_at(row: u32, t: u32) -> f32 {
+    if (t < p.padding || t - p.padding >= p.w_in) {
+        return 0.0;
+    }
+    return x[row + t - p.padding];
+}
+
+fn activate(v: f32) -> f32 {
+    if (p.leaky_relu != 0u && v < 0.0) {
+        return v * LEAKY_SLOPE;
+    }
+    return v;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
-    if (idx >= p.batch * p.c_out * p.h_out * p.w_out) {
+    let col_groups = (p.w_out + 3u) / 4u;
+    let chan_groups = (p.c_out + 3u) / 4u;
+    if (idx >= p.batch * chan_groups * p.h_out * col_groups) {
         return;
     }
-    let ox = idx % p.w_out;
-    let oy = (idx / p.w_out) % p.h_out;
-    let co = (idx / (p.w_out * p.h_out)) % p.c_out;
-    let b = idx / (p.w_out * p.h_out * p.c_out);
+    let ox0 = (idx % col_groups) * 4u;
+    let oy = (idx / col_groups) % p.h_out;
+    let co0 = ((idx / (col_groups * p.h_out)) % chan_groups) * 4u;
+    let b = idx / (col_groups * p.h_out * chan_groups);
     let k = p.kernel;
-
-    var acc = params[p.bias_offset + co];
+    let s = p.stride;
+    let kk = k * k;
+    let last = p.c_out - 1u;
+    let co = vec4<u32>(co0, min(co0 + 1u, last), min(co0 + 2u, last), min(co0 + 3u, last));
+    let w_row = co * (p.c_in * kk) + vec4<u32>(p.weight_offset);
+    let bias = vec4<f32>(
+        params[p.bias_offset + co.x],
+        params[p.bias_offset + co.y],
+        params[p.bias_offset + co.z],
+        params[p.bias_offset + co.w]
+    );
+    // acc_j: the 4 channels at output column ox0 + j.
+    var acc0 = bias;
+    var acc1 = bias;
+    var acc2 = bias;
+    var acc3 = bias;
     for (var ci = 0u; ci < p.c_in; ci++) {
         let x_plane = (b * p.c_in + ci) * p.h_in;
-        let w_plane = (co * p.c_in + ci) * k;
         for (var ky = 0u; ky < k; ky++) {
-            // Unsigned arithmetic: an input row above the image wraps to a huge value.
-            let iy = oy * p.stride + ky - p.padding;
-            if (oy * p.stride + ky < p.padding || iy >= p.h_in) {
+            // Unsigned arithmetic: a row above the image wraps to a huge value.
+            let iy = oy * s + ky - p.padding;
+            if (oy * s + ky < p.padding || iy >= p.h_in) {
                 continue;
             }
+            let x_row = (x_plane + iy) * p.w_in;
+            let tap = ci * kk + ky * k;
             for (var kx = 0u; kx < k; kx++) {
-                let ix = ox * p.stride + kx - p.padding;
-                if (ox * p.stride + kx < p.padding || ix >= p.w_in) {
-                    continue;
-                }
-                acc += x[(x_plane + iy) * p.w_in + ix] * params[p.weight_offset + (w_plane + ky) * k + kx];
+                let t = w_row + vec4<u32>(tap + kx);
+                let w = vec4<f32>(params[t.x], params[t.y], params[t.z], params[t.w]);
+                let t0 = ox0 * s + kx;
+                acc0 += x_at(x_row, t0) * w;
+                acc1 += x_at(x_row, t0 + s) * w;
+                acc2 += x_at(x_row, t0 + 2u * s) * w;
+                acc3 += x_at(x_row, t0 + 3u * s) * w;
             }
         }
     }
-    if (p.leaky_relu != 0u && acc < 0.0) {
-        acc *= LEAKY_SLOPE;
+    let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i++) {
+        if (co0 + i >= p.c_out) {
+            break;
+        }
+        let out_row = ((b * p.c_out + co0 + i) * p.h_out + oy) * p.w_out;
+        for (var j = 0u; j < 4u; j++) {
+            if (ox0 + j < p.w_out) {
+                y[out_row + ox0 + j] = activate(accs[j][i]);
+            }
+        }
     }
-    y[idx] = acc;
 }

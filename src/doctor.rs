@@ -159,6 +159,16 @@ pub fn layer_cases() -> Vec<Case> {
             true,
             2,
         ),
+        // Several groups of 4 channels and of 4 columns, each with a remainder,
+        // in both residue classes of stride 2.
+        single(
+            "conv4x4 s2 p1, 6→9 ch, 13×11, lrelu",
+            [6, 13, 11],
+            conv(4, 2, 1),
+            9,
+            true,
+            2,
+        ),
         single("linear 3·2·2 → 7, lrelu", [3, 2, 2], LayerOp::Linear, 7, true, 4),
         single("linear 5 → 1, one image", [5, 1, 1], LayerOp::Linear, 1, false, 1),
         single(

@@ -11,6 +11,7 @@
 //! - [`io`]: safetensors weights and tensors, compatible with PyTorch state dicts;
 //! - [`doctor`]: GPU kernels checked against the reference on the chosen adapter.
 
+pub mod bench;
 pub mod compare;
 pub mod config;
 pub mod data;

@@ -46,6 +46,24 @@ enum Command {
     Train(TrainArgs),
     /// Long-run sampling from a checkpoint: is the model's steady state realistic?
     Sample(SampleArgs),
+    /// Time fixed workloads (each first checked against the CPU reference).
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Small sizes, for software adapters (seconds instead of minutes there).
+    #[arg(long)]
+    small: bool,
+    /// Only the workloads whose name contains this text.
+    #[arg(long)]
+    only: Option<String>,
+    /// Seconds of timing per measurement (after a warm-up).
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Also write the results as JSON (the format scripts/bench_torch.py prints).
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -166,7 +184,75 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Energy(args) => energy(&choice, args),
         Command::Train(args) => train(&choice, args),
         Command::Sample(args) => sample(&choice, args),
+        Command::Bench(args) => bench(&choice, args),
     }
+}
+
+fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    use ebmscope::bench::{BenchReport, run_workload, workloads};
+    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
+        bail!("--seconds must be a positive number of seconds");
+    }
+    let gpu = std::sync::Arc::new(Gpu::new(choice)?);
+    println!("adapter: {}", gpu.describe());
+    let all = workloads(args.small)?;
+    let chosen: Vec<_> = all
+        .iter()
+        .filter(|w| args.only.as_deref().is_none_or(|o| w.name.contains(o)))
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<_> = all.iter().map(|w| w.name.as_str()).collect();
+        bail!("--only matches no workload; workloads: {}", names.join(", "));
+    }
+    let budget = std::time::Duration::from_secs_f64(args.seconds);
+    let mut results = Vec::new();
+    for w in chosen {
+        eprintln!("{}: checking against the reference, then timing …", w.name);
+        let r = run_workload(&gpu, w, budget)?;
+        println!(
+            "\n{} — {} net, {} chains, L = {}; reference check: worst error {:.1e} of max|ref|",
+            r.name, r.net, r.chains, r.steps, r.check_worst_rel
+        );
+        println!(
+            "  Langevin: {:.0} steps×chains/s, {:.2} GFLOP/s ({:.4} GFLOP per step)",
+            r.langevin_steps_x_chains_per_s, r.langevin_gflop_per_s, r.step_gflop
+        );
+        println!(
+            "  training: {:.3} iterations/s, {:.2} GFLOP/s ({:.3} GFLOP per iteration)",
+            r.iterations_per_s, r.iteration_gflop_per_s, r.iteration_gflop
+        );
+        let total: f64 = r.layers.iter().map(|l| l.forward_ms + l.input_grad_ms).sum();
+        println!("  one Langevin step by layer (each timed alone):");
+        println!(
+            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10}",
+            "layer", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s"
+        );
+        for l in &r.layers {
+            let rate = |gflop: f64, ms: f64| if ms > 0.0 { gflop / (ms * 1e-3) } else { 0.0 };
+            println!(
+                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2}",
+                l.name,
+                l.forward_ms,
+                l.input_grad_ms,
+                100.0 * (l.forward_ms + l.input_grad_ms) / total.max(f64::MIN_POSITIVE),
+                rate(l.forward_gflop, l.forward_ms),
+                rate(l.input_grad_gflop, l.input_grad_ms)
+            );
+        }
+        results.push(r);
+    }
+    if let Some(path) = &args.json {
+        let report = BenchReport {
+            tool: "ebmscope",
+            adapter: gpu.describe(),
+            timing: "wall time around blocking submissions, after a warm-up",
+            workloads: results,
+        };
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {

@@ -234,6 +234,14 @@ impl Gpu {
     }
 
     /// Submit `record`ed compute work in one command buffer.
+    /// Block until every submitted command has finished (for timing).
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Readback(e.to_string()))
+    }
+
     pub fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass)) {
         let mut encoder = self
             .device

@@ -117,10 +117,20 @@ pub struct ConvBuffers<'a> {
 
 /// One layer's pipelines, uniforms and bind groups, made once and recorded
 /// into passes as often as needed (no allocation per step).
+/// Which kernel family a layer runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LayerKernels {
+    /// conv2d_*: any convolution.
+    Conv,
+    /// dense_*: 1×1 images (see [`ConvParams::is_dense`]).
+    Dense,
+    /// maxpool2_*.
+    MaxPool,
+}
+
 pub struct ConvLayer {
     pub params: ConvParams,
-    /// Uses the dense_* kernels (see [`ConvParams::is_dense`]).
-    dense: bool,
+    kind: LayerKernels,
     forward: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
     input_grad: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
     /// Weight gradient and its reduction (None for max-pooling, which has no weights).
@@ -147,7 +157,7 @@ impl ConvLayer {
         if max_pool {
             return Ok(ConvLayer {
                 params,
-                dense: false,
+                kind: LayerKernels::MaxPool,
                 forward: make(&MAXPOOL2_FORWARD, &[&uniform, b.input, b.output])?,
                 input_grad: make(
                     &MAXPOOL2_INPUT_GRAD,
@@ -163,7 +173,11 @@ impl ConvLayer {
             [&CONV2D_FORWARD, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD]
         };
         Ok(ConvLayer {
-            dense: params.is_dense(),
+            kind: if params.is_dense() {
+                LayerKernels::Dense
+            } else {
+                LayerKernels::Conv
+            },
             params,
             forward: make(forward, &[&uniform, b.input, b.params, b.output])?,
             input_grad: make(
@@ -181,24 +195,34 @@ impl ConvLayer {
         })
     }
 
-    /// Invocations of the forward kernel: one per output element, or for the
-    /// dense kernels one per image and group of 4 output features.
+    /// Invocations of the forward kernel: for the dense kernels one per
+    /// image and group of 4 output features; for the convolution one per
+    /// image, output row, 4 output channels and 4 output columns; for
+    /// max-pooling one per output element.
     fn out_elems(&self) -> usize {
         let p = &self.params;
-        if self.dense {
-            (p.batch * p.c_out.div_ceil(4)) as usize
-        } else {
-            (p.batch * p.c_out * p.h_out * p.w_out) as usize
+        let groups = |n: u32| n.div_ceil(4) as usize;
+        match self.kind {
+            LayerKernels::Dense => p.batch as usize * groups(p.c_out),
+            LayerKernels::Conv => p.batch as usize * groups(p.c_out) * p.h_out as usize * groups(p.w_out),
+            LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize,
         }
     }
 
-    /// Invocations of the input-gradient kernel (as `out_elems`, over inputs).
+    /// Invocations of the input-gradient kernel: per image and 4 input
+    /// features (dense); per image, input row, 4 input channels and 4 input
+    /// columns of one residue class mod the stride (convolution); per input
+    /// element (max-pooling).
     fn in_elems(&self) -> usize {
         let p = &self.params;
-        if self.dense {
-            (p.batch * p.c_in.div_ceil(4)) as usize
-        } else {
-            (p.batch * p.c_in * p.h_in * p.w_in) as usize
+        let groups = |n: u32| n.div_ceil(4) as usize;
+        match self.kind {
+            LayerKernels::Dense => p.batch as usize * groups(p.c_in),
+            LayerKernels::Conv => {
+                let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
+                p.batch as usize * groups(p.c_in) * p.h_in as usize * row_groups
+            }
+            LayerKernels::MaxPool => (p.batch * p.c_in * p.h_in * p.w_in) as usize,
         }
     }
 

@@ -230,6 +230,16 @@ impl GpuNet {
         }
     }
 
+    /// Record layer `i`'s forward pass alone (benchmarks: its input must be in place).
+    pub fn record_layer_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize) {
+        self.layers[i].record_forward(gpu, pass);
+    }
+
+    /// Record layer `i`'s backward pass alone (benchmarks).
+    pub fn record_layer_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, want: Backward) {
+        self.layers[i].record_backward(gpu, pass, want.params, want.input);
+    }
+
     /// Run forward (and backward if asked) in one submission.
     pub fn run(&self, gpu: &Gpu, want: Backward) {
         gpu.run("net evaluate", |pass| {

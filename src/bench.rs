@@ -1,0 +1,314 @@
+//! `ebmscope bench`: fixed workloads, each checked against the CPU reference
+//! at a small size, then timed on the chosen adapter (wall time around
+//! blocking submissions, after a warm-up). Reports Langevin steps × chains
+//! per second, training iterations per second, the achieved GFLOP/s from
+//! analytic per-layer counts, and each layer's share of a Langevin step.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::data::Dataset;
+use crate::data::images::ImageSet;
+use crate::doctor::{Case, NET_TOL, Upstream, run_case};
+use crate::gpu::Gpu;
+use crate::model::{Backward, ConvGeometry, GeometryKind, GpuNet, NetSpec, init_params};
+use crate::sampler::{Langevin, StepSize};
+use crate::train::Trainer;
+use crate::{Error, Result};
+
+/// One benchmark workload: a network, a number of chains and L.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub name: String,
+    pub spec: NetSpec,
+    /// Chains (= data batch) per iteration.
+    pub chains: usize,
+    /// Langevin steps per iteration.
+    pub steps: usize,
+}
+
+/// The workloads of issue "speed": the authors' sizes, or (`small`) sizes a
+/// software adapter times in seconds.
+pub fn workloads(small: bool) -> Result<Vec<Workload>> {
+    let w = |name: &str, spec: NetSpec, chains: usize, steps: usize| Workload {
+        name: name.to_string(),
+        spec,
+        chains,
+        steps,
+    };
+    Ok(if small {
+        vec![
+            w("toy-small", NetSpec::toy(), 100, 20),
+            w("vanilla-8-small", NetSpec::vanilla(3, 8)?, 16, 5),
+            w("nonlocal-8-small", NetSpec::nonlocal(3, 8)?, 16, 5),
+        ]
+    } else {
+        vec![
+            w("toy-L100", NetSpec::toy(), 100, 100),
+            w("toy-L500", NetSpec::toy(), 100, 500),
+            w("vanilla-32", NetSpec::vanilla(3, 32)?, 100, 100),
+            w("nonlocal-32", NetSpec::nonlocal(3, 32)?, 100, 100),
+        ]
+    })
+}
+
+/// Floating-point operations of one layer for a batch, counted analytically
+/// (a multiply-add is 2): forward, input gradient, parameter gradient.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct LayerFlops {
+    pub forward: f64,
+    pub input_grad: f64,
+    pub param_grad: f64,
+}
+
+fn conv_macs(g: &ConvGeometry, batch: usize) -> f64 {
+    (batch * g.out_len() * g.c_in * g.kernel * g.kernel) as f64
+}
+
+pub fn layer_flops(g: &ConvGeometry, batch: usize) -> LayerFlops {
+    match g.kind {
+        GeometryKind::Conv => {
+            let f = 2.0 * conv_macs(g, batch);
+            LayerFlops {
+                forward: f,
+                input_grad: f,
+                param_grad: f,
+            }
+        }
+        GeometryKind::MaxPool2 => LayerFlops::default(),
+        GeometryKind::NonLocal => {
+            let Some(p) = g.non_local_parts() else {
+                return LayerFlops::default();
+            };
+            let convs = 2.0 * (conv_macs(&p.qkv, batch) + conv_macs(&p.w, batch));
+            // Scores and mixing: B·queries·keys·inter multiply-adds each;
+            // backward: ∂attention, ∂φ, ∂g and ∂θ, four more.
+            let attention = 2.0 * (batch * p.queries * p.keys * p.inter) as f64;
+            LayerFlops {
+                forward: convs + 2.0 * attention,
+                input_grad: convs + 4.0 * attention,
+                param_grad: convs,
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerTiming {
+    pub name: String,
+    pub forward_ms: f64,
+    pub input_grad_ms: f64,
+    pub forward_gflop: f64,
+    pub input_grad_gflop: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkloadResult {
+    pub name: String,
+    pub net: String,
+    pub chains: usize,
+    pub steps: usize,
+    /// Worst GPU-vs-reference error over output, ∂/∂input, ∂/∂params (of max |ref|).
+    pub check_worst_rel: f64,
+    /// GFLOP of one Langevin step over all chains (forward + ∇x).
+    pub step_gflop: f64,
+    /// GFLOP of one training iteration (L steps + the parameter gradient on 2·chains images).
+    pub iteration_gflop: f64,
+    pub langevin_steps_x_chains_per_s: f64,
+    pub langevin_gflop_per_s: f64,
+    pub iterations_per_s: f64,
+    pub iteration_gflop_per_s: f64,
+    pub layers: Vec<LayerTiming>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub tool: &'static str,
+    pub adapter: String,
+    pub timing: &'static str,
+    pub workloads: Vec<WorkloadResult>,
+}
+
+/// Time `run` (which submits work) until at least `budget` has passed and
+/// at least `min_reps` repetitions, after one warm-up; seconds per repetition.
+fn time_reps(
+    gpu: &Gpu,
+    budget: Duration,
+    min_reps: usize,
+    mut run: impl FnMut() -> Result<()>,
+) -> Result<f64> {
+    run()?;
+    gpu.wait()?;
+    let start = Instant::now();
+    let mut reps = 0;
+    while reps < min_reps || start.elapsed() < budget {
+        run()?;
+        gpu.wait()?;
+        reps += 1;
+    }
+    Ok(start.elapsed().as_secs_f64() / reps as f64)
+}
+
+/// Random images in [−1, 1] with byte values, as a loaded data set holds.
+fn synthetic_images(chw: [usize; 3], n: usize) -> ImageSet {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let [c, s, _] = chw;
+    ImageSet {
+        n,
+        channels: c,
+        size: s,
+        data: (0..n * c * s * s)
+            .map(|_| f32::from(rng.random::<u8>()) / 127.5 - 1.0)
+            .collect(),
+    }
+}
+
+/// A training config for `w`: the reference's non-convergent setting
+/// (Adam, ε = 0.01, uniform-noise chains), with the workload's sizes.
+fn training_config(w: &Workload) -> Result<Config> {
+    let toy = w.spec.name == "toy";
+    let mut sets = vec![
+        format!("batch.data={}", w.chains),
+        format!("batch.chains={}", w.chains),
+        format!("langevin.steps={}", w.steps),
+        "langevin.init=uniform".to_string(),
+        "optimizer.kind=adam".to_string(),
+        "optimizer.lr=1e-4".to_string(),
+        "optimizer.lr_min=1e-4".to_string(),
+    ];
+    if !toy {
+        sets.push(format!("net.kind={}", w.spec.name));
+        sets.push(format!("data.channels={}", w.spec.input[0]));
+        let n_f = w.spec.layers[0].c_out;
+        sets.push(format!("net.n_f={n_f}"));
+    }
+    let preset = if toy {
+        "gmm-nonconvergent"
+    } else {
+        "cifar10-nonconvergent"
+    };
+    Config::resolve(Some(preset), None, &sets)
+}
+
+/// Check `w` against the reference, then time it.
+pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<WorkloadResult> {
+    let case = Case {
+        name: w.name.clone(),
+        spec: w.spec.clone(),
+        batch: 2,
+        upstream: Upstream::DataMinusSamples { n: 1 },
+        tol: NET_TOL,
+    };
+    let rows = run_case(gpu, &case, 11)?;
+    if let Some(bad) = rows.iter().find(|r| !r.comparison.passed()) {
+        return Err(Error::Shape(format!(
+            "{}: the GPU differs from the reference ({} {}); run `ebmscope doctor` — not timing wrong kernels",
+            w.name, bad.quantity, bad.comparison
+        )));
+    }
+    let check_worst_rel = rows
+        .iter()
+        .map(|r| r.comparison.max_abs_err / r.comparison.max_ref.max(f64::MIN_POSITIVE))
+        .fold(0.0, f64::max);
+
+    let geometry = w.spec.geometry()?;
+    let per_layer: Vec<LayerFlops> = geometry.iter().map(|g| layer_flops(g, w.chains)).collect();
+    let step_flops: f64 = per_layer.iter().map(|f| f.forward + f.input_grad).sum();
+    // The parameter gradient runs on data and samples together: 2·chains images.
+    let learn_flops: f64 = geometry
+        .iter()
+        .map(|g| {
+            let f = layer_flops(g, 2 * w.chains);
+            f.forward + f.input_grad + f.param_grad
+        })
+        .sum();
+    let iteration_flops = w.steps as f64 * step_flops + learn_flops;
+
+    // Sampling alone: L Langevin steps per submission.
+    let net = GpuNet::new(gpu, &w.spec, w.chains)?;
+    net.write_params(gpu, &init_params(&w.spec, 5)?)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let x: Vec<f32> = (0..w.chains * net.input_len())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    net.write_input(gpu, &x)?;
+    let field = net.as_field(gpu)?;
+    let size = StepSize {
+        epsilon: 0.01,
+        temperature: 0.5e-4,
+        tau: 1.0,
+    };
+    let sampler = Langevin::new(gpu, field, 5, size)?;
+    let steps = w.steps;
+    let sample_s = time_reps(gpu, budget, 2, || {
+        sampler.begin(gpu, 0);
+        gpu.run("bench langevin", |pass| sampler.record_steps(gpu, pass, steps));
+        Ok(())
+    })?;
+
+    // Per-layer split of one Langevin step: each layer's forward and ∇x alone.
+    let field = &sampler.field;
+    gpu.run("bench forward", |pass| field.record_forward(gpu, pass));
+    gpu.wait()?;
+    let reps = 8;
+    let mut layers = Vec::new();
+    for (i, f) in per_layer.iter().enumerate() {
+        let fwd = time_reps(gpu, budget / 8, 1, || {
+            gpu.run("bench layer", |pass| {
+                for _ in 0..reps {
+                    field.record_layer_forward(gpu, pass, i);
+                }
+            });
+            Ok(())
+        })? / reps as f64;
+        let want = Backward {
+            input: true,
+            params: false,
+        };
+        let ig = time_reps(gpu, budget / 8, 1, || {
+            gpu.run("bench layer", |pass| {
+                for _ in 0..reps {
+                    field.record_layer_backward(gpu, pass, i, want);
+                }
+            });
+            Ok(())
+        })? / reps as f64;
+        layers.push(LayerTiming {
+            name: w.spec.layers[i].name.clone(),
+            forward_ms: 1e3 * fwd,
+            input_grad_ms: 1e3 * ig,
+            forward_gflop: f.forward * 1e-9,
+            input_grad_gflop: f.input_grad * 1e-9,
+        });
+    }
+
+    // Whole training iterations.
+    let config = training_config(w)?;
+    let data = if w.spec.name == "toy" {
+        Dataset::load(&config.data)?
+    } else {
+        Dataset::Images(synthetic_images(w.spec.input, 1000))
+    };
+    let mut trainer = Trainer::with_data(gpu.clone(), config, data)?;
+    let iteration_s = time_reps(gpu, budget, 2, || trainer.step().map(|_| ()))?;
+
+    Ok(WorkloadResult {
+        name: w.name.clone(),
+        net: w.spec.name.clone(),
+        chains: w.chains,
+        steps: w.steps,
+        check_worst_rel,
+        step_gflop: step_flops * 1e-9,
+        iteration_gflop: iteration_flops * 1e-9,
+        langevin_steps_x_chains_per_s: (w.steps * w.chains) as f64 / sample_s,
+        langevin_gflop_per_s: w.steps as f64 * step_flops * 1e-9 / sample_s,
+        iterations_per_s: 1.0 / iteration_s,
+        iteration_gflop_per_s: iteration_flops * 1e-9 / iteration_s,
+        layers,
+    })
+}

@@ -1,0 +1,83 @@
+//! The benchmark command runs its workloads (checked against the reference
+//! before timing) and writes the JSON the comparison script reads. Timings
+//! are printed, never asserted: machines here are shared and noisy.
+
+use std::process::Command;
+
+use ebmscope::bench::{layer_flops, workloads};
+use ebmscope::model::{ConvGeometry, NetSpec};
+
+#[test]
+fn flop_counts_follow_the_layer_shapes() {
+    // 3×3 convolution, 2 → 4 channels on 5×5, padding 1: 4·25 outputs of 18 multiply-adds.
+    let g = ConvGeometry::conv(2, [5, 5], 4, 3, 1, 1, true).unwrap();
+    let f = layer_flops(&g, 3);
+    assert_eq!(f.forward, 2.0 * 3.0 * 100.0 * 18.0);
+    assert_eq!((f.input_grad, f.param_grad), (f.forward, f.forward));
+    let pool = ConvGeometry::max_pool2(4, [6, 6]).unwrap();
+    assert_eq!(layer_flops(&pool, 3).forward, 0.0);
+    // A non-local block on 8 channels of 4×4: θφg 12 channels, W back to 8,
+    // attention 16 queries × 4 keys × 4 channels.
+    let nl = ConvGeometry::non_local(8, [4, 4]).unwrap();
+    let f = layer_flops(&nl, 1);
+    let convs = 2.0 * (16.0 * 12.0 * 8.0 + 16.0 * 8.0 * 4.0);
+    let attention = 2.0 * 16.0 * 4.0 * 4.0;
+    assert_eq!(f.forward, convs + 2.0 * attention);
+    // VanillaNet(3, 32) forward on one image: the first layer alone is 32·32·32·27 multiply-adds.
+    let v = NetSpec::vanilla(3, 32).unwrap();
+    let first = layer_flops(&v.geometry().unwrap()[0], 1);
+    assert_eq!(first.forward, 2.0 * 32.0 * 32.0 * 32.0 * 27.0);
+}
+
+#[test]
+fn workloads_cover_every_network() {
+    for small in [false, true] {
+        let names: Vec<String> = workloads(small)
+            .unwrap()
+            .iter()
+            .map(|w| w.spec.name.clone())
+            .collect();
+        for net in ["toy", "vanilla", "nonlocal"] {
+            assert!(names.iter().any(|n| n == net), "{net} missing (small: {small})");
+        }
+    }
+}
+
+#[test]
+fn bench_writes_checked_figures_as_json() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(["bench", "--small", "--only", "toy", "--seconds", "0.2", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("steps×chains/s") && stdout.contains("reference check"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["tool"], "ebmscope");
+    let w = &report["workloads"][0];
+    assert_eq!(w["name"], "toy-small");
+    for key in [
+        "langevin_steps_x_chains_per_s",
+        "iterations_per_s",
+        "langevin_gflop_per_s",
+        "step_gflop",
+    ] {
+        let v = w[key].as_f64().unwrap_or(f64::NAN);
+        assert!(v.is_finite() && v > 0.0, "{key} = {v}");
+    }
+    assert!(w["check_worst_rel"].as_f64().unwrap() < 5e-5);
+    assert_eq!(w["layers"].as_array().unwrap().len(), 5);
+    let out = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(["bench", "--only", "nothing-like-this"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("toy-L100"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
