@@ -11,7 +11,9 @@
 //   3 storage read  noise    [chains, dim]  z
 //   4 storage rw    stats    [chains, 4]    (.., .., Σ r, ..) per chain
 //   5 storage rw    counter  RngCounter; step += 1 (by chain 0, after its use)
-// One invocation per chain: the norm needs the whole chain.
+// One workgroup of 64 per chain (workgroup index = chain): the invocations
+// stride over the chain's elements, and the norm is a tree sum in workgroup
+// memory, so a 3 072-value image is not one invocation's serial loop.
 
 struct LangevinParams {
     chains: u32,
@@ -32,22 +34,39 @@ struct RngCounter {
 @group(0) @binding(4) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(5) var<storage, read_write> counter: RngCounter;
 
+var<workgroup> partial: array<f32, 64>;
+
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let chain = gid.x + gid.y * groups.x * 64u;
-    if (chain == 0u) {
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let chain = wg.x + wg.y * groups.x;
+    if (chain == 0u && lid == 0u) {
         // Nobody reads the counter during this dispatch; the next one sees the new step.
         counter.step += 1u;
     }
+    // Uniform per workgroup, so the barriers below are reached by all or none.
     if (chain >= p.chains) {
         return;
     }
     var norm2 = 0.0;
     let base = chain * p.dim;
-    for (var i = 0u; i < p.dim; i++) {
+    for (var i = lid; i < p.dim; i += 64u) {
         let g = grad[base + i];
         norm2 += g * g;
         x[base + i] = x[base + i] - p.a * g + p.b * noise[base + i];
     }
-    stats[chain * 4u + 2u] += p.a * sqrt(norm2);
+    partial[lid] = norm2;
+    workgroupBarrier();
+    for (var half = 32u; half > 0u; half >>= 1u) {
+        if (lid < half) {
+            partial[lid] += partial[lid + half];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        stats[chain * 4u + 2u] += p.a * sqrt(partial[0]);
+    }
 }

@@ -62,7 +62,8 @@ impl<F: EnergyField> Langevin<F> {
             "langevin",
             &Self::params(chains, dim, size),
             &[field.input(), field.grad(), &noise, &stats, rng.counter()],
-            chains,
+            // One workgroup (64 invocations) per chain.
+            chains * crate::gpu::WORKGROUP_SIZE as usize,
         )?;
         Ok(Langevin {
             field,
