@@ -2,7 +2,9 @@
 //! at a small size, then timed on the chosen adapter (wall time around
 //! blocking submissions, after a warm-up). Reports Langevin steps × chains
 //! per second, training iterations per second, the achieved GFLOP/s from
-//! analytic per-layer counts, and each layer's share of a Langevin step.
+//! analytic per-layer counts, and each layer's share of a Langevin step —
+//! from GPU timestamps where the adapter has them (so small kernels are not
+//! swamped by submission latency), else from wall time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,6 +103,8 @@ pub fn layer_flops(g: &ConvGeometry, batch: usize) -> LayerFlops {
 #[derive(Clone, Debug, Serialize)]
 pub struct LayerTiming {
     pub name: String,
+    /// "gpu timestamps" or "wall time".
+    pub timing: &'static str,
     pub forward_ms: f64,
     pub input_grad_ms: f64,
     pub forward_gflop: f64,
@@ -258,28 +262,36 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
     let reps = 8;
     let mut layers = Vec::new();
     for (i, f) in per_layer.iter().enumerate() {
-        let fwd = time_reps(gpu, budget / 8, 1, || {
-            gpu.run("bench layer", |pass| {
-                for _ in 0..reps {
-                    field.record_layer_forward(gpu, pass, i);
-                }
-            });
-            Ok(())
-        })? / reps as f64;
         let want = Backward {
             input: true,
             params: false,
         };
-        let ig = time_reps(gpu, budget / 8, 1, || {
-            gpu.run("bench layer", |pass| {
-                for _ in 0..reps {
+        let record = |pass: &mut wgpu::ComputePass, backward: bool| {
+            for _ in 0..reps {
+                if backward {
                     field.record_layer_backward(gpu, pass, i, want);
+                } else {
+                    field.record_layer_forward(gpu, pass, i);
                 }
-            });
-            Ok(())
-        })? / reps as f64;
+            }
+        };
+        let time = |backward: bool| -> Result<(f64, &'static str)> {
+            // Warm-up, then GPU time if the adapter has timestamps.
+            gpu.run("bench layer", |pass| record(pass, backward));
+            if let Some(s) = gpu.time_pass("bench layer", |pass| record(pass, backward))? {
+                return Ok((s / reps as f64, "gpu timestamps"));
+            }
+            let s = time_reps(gpu, budget / 8, 1, || {
+                gpu.run("bench layer", |pass| record(pass, backward));
+                Ok(())
+            })?;
+            Ok((s / reps as f64, "wall time"))
+        };
+        let (fwd, timing) = time(false)?;
+        let (ig, _) = time(true)?;
         layers.push(LayerTiming {
             name: w.spec.layers[i].name.clone(),
+            timing,
             forward_ms: 1e3 * fwd,
             input_grad_ms: 1e3 * ig,
             forward_gflop: f.forward * 1e-9,

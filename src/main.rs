@@ -222,7 +222,8 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             r.iterations_per_s, r.iteration_gflop_per_s, r.iteration_gflop
         );
         let total: f64 = r.layers.iter().map(|l| l.forward_ms + l.input_grad_ms).sum();
-        println!("  one Langevin step by layer (each timed alone):");
+        let how = r.layers.first().map_or("", |l| l.timing);
+        println!("  one Langevin step by layer (each timed alone, {how}):");
         println!(
             "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10}",
             "layer", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s"
@@ -245,7 +246,8 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         let report = BenchReport {
             tool: "ebmscope",
             adapter: gpu.describe(),
-            timing: "wall time around blocking submissions, after a warm-up",
+            timing: "throughputs: wall time around blocking submissions, after a warm-up; \
+                     per-layer split: GPU timestamps where the adapter has them",
             workloads: results,
         };
         std::fs::write(path, serde_json::to_string_pretty(&report)?)

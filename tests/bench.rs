@@ -73,7 +73,15 @@ fn bench_writes_checked_figures_as_json() {
         assert!(v.is_finite() && v > 0.0, "{key} = {v}");
     }
     assert!(w["check_worst_rel"].as_f64().unwrap() < 5e-5);
-    assert_eq!(w["layers"].as_array().unwrap().len(), 5);
+    let layers = w["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    for l in layers {
+        assert!(l["forward_ms"].as_f64().unwrap() > 0.0, "{l}");
+        assert!(
+            ["gpu timestamps", "wall time"].contains(&l["timing"].as_str().unwrap()),
+            "{l}"
+        );
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
         .args(["bench", "--only", "nothing-like-this"])
         .output()

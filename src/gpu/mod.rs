@@ -23,6 +23,8 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// The adapter writes GPU timestamps at compute-pass boundaries (benchmarks).
+    pub timestamps: bool,
     /// Largest workgroup count per dispatch dimension; lowered in tests to
     /// exercise the 2-D split of large dispatches.
     max_groups_per_dim: u32,
@@ -38,9 +40,16 @@ impl Gpu {
         // than most adapters allow, and on GL they can leave compute unusable.
         let limits = adapter.limits();
         adapter::check_suitable(&info, &limits)?;
+        // Timestamps only serve `bench`; nothing else depends on optional features.
+        let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let required_features = if timestamps {
+            wgpu::Features::TIMESTAMP_QUERY
+        } else {
+            wgpu::Features::empty()
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ebmscope"),
-            required_features: wgpu::Features::empty(),
+            required_features,
             required_limits: limits.clone(),
             ..Default::default()
         }))
@@ -57,6 +66,7 @@ impl Gpu {
             max_groups_per_dim: limits.max_compute_workgroups_per_dimension,
             info,
             limits,
+            timestamps,
             pipelines: Mutex::new(HashMap::new()),
         })
     }
@@ -234,6 +244,51 @@ impl Gpu {
     }
 
     /// Submit `record`ed compute work in one command buffer.
+    /// GPU seconds between the start and the end of one compute pass holding
+    /// `record`ed work (None when the adapter has no timestamp queries).
+    pub fn time_pass(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass)) -> Result<Option<f64>> {
+        if !self.timestamps {
+            return Ok(None);
+        }
+        let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some(label),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        });
+        let resolved = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("timestamps"),
+            size: 16,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &queries,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                }),
+            });
+            record(&mut pass);
+        }
+        encoder.resolve_query_set(&queries, 0..2, &resolved, 0);
+        self.queue.submit([encoder.finish()]);
+        let words: Vec<u32> = self
+            .read_f32(&resolved, 0, 4)?
+            .iter()
+            .map(|w| w.to_bits())
+            .collect();
+        let tick = |i: usize| u64::from(words[2 * i]) | (u64::from(words[2 * i + 1]) << 32);
+        let ticks = tick(1).saturating_sub(tick(0));
+        Ok(Some(
+            ticks as f64 * f64::from(self.queue.get_timestamp_period()) * 1e-9,
+        ))
+    }
+
     /// Block until every submitted command has finished (for timing).
     pub fn wait(&self) -> Result<()> {
         self.device
