@@ -7,6 +7,7 @@ pub mod feed;
 pub mod longrun;
 mod metrics;
 pub mod run;
+pub mod session;
 
 pub use checkpoint::{CHECKPOINT_FILE, Checkpoint};
 pub use metrics::{ToyMetrics, evaluate_toy};
@@ -45,6 +46,36 @@ pub struct IterationEvent {
     /// Seconds since the trainer was made.
     pub wall_time: f64,
     pub phase: Phase,
+    /// ε and L this iteration sampled with (they can change during a run).
+    pub epsilon: f64,
+    pub steps: u32,
+}
+
+/// A change of setting while training, taking effect at the next iteration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Change {
+    /// Langevin step size ε (in the invariant form also T = ε²/2).
+    Epsilon(f64),
+    /// Noise factor τ.
+    Tau(f64),
+    /// Langevin steps L per iteration.
+    Steps(u32),
+    /// Learning rate (the floor follows it down).
+    LearningRate(f64),
+    /// SGD or Adam, with a fresh optimizer state.
+    Optimizer(OptimizerName),
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Epsilon(v) => write!(f, "ε = {v}"),
+            Change::Tau(v) => write!(f, "τ = {v}"),
+            Change::Steps(v) => write!(f, "L = {v}"),
+            Change::LearningRate(v) => write!(f, "lr = {v}"),
+            Change::Optimizer(k) => write!(f, "optimizer {k:?}"),
+        }
+    }
 }
 
 /// Where X⁺ (and data-initialised chains) come from.
@@ -101,6 +132,8 @@ pub struct Trainer {
     watch: DivergenceWatch,
     /// Iterations completed.
     pub iteration: u64,
+    /// Settings changed during the run: (iterations completed before it, what).
+    pub changes: Vec<(u64, Change)>,
     /// Learning rate of the next iteration (before the SGD scaling).
     pub lr: f64,
     /// d_st and r_t of every completed iteration.
@@ -125,17 +158,7 @@ impl Trainer {
         let (n, m) = (config.batch.data as usize, config.batch.chains as usize);
         let train = GpuNet::new(&gpu, &spec, n + m)?;
         train.write_params(&gpu, &init_params(&spec, u64::from(config.seed))?)?;
-        let t = config.temperature();
-        let upstream: Vec<f32> = (0..n + m)
-            .map(|b| {
-                if b < n {
-                    (1.0 / (n as f64 * t)) as f32
-                } else {
-                    (-1.0 / (m as f64 * t)) as f32
-                }
-            })
-            .collect();
-        train.write_upstream(&gpu, &upstream)?;
+        train.write_upstream(&gpu, &upstream(n, m, config.temperature()))?;
         let field = GpuNet::sharing(&gpu, &train, m)?.as_field(&gpu)?;
         let sampler = Langevin::new(&gpu, field, config.seed, step_size(&config))?;
         let bank_size = match (config.langevin.bank_size, data.images()) {
@@ -171,6 +194,7 @@ impl Trainer {
             report,
             watch: DivergenceWatch::default(),
             iteration: 0,
+            changes: Vec::new(),
             d_st: Vec::new(),
             r_t: Vec::new(),
             start: Instant::now(),
@@ -299,7 +323,47 @@ impl Trainer {
             lr,
             wall_time: self.start.elapsed().as_secs_f64(),
             phase: Phase::of(d_st),
+            epsilon: self.config.langevin.epsilon,
+            steps: self.config.langevin.steps,
         })
+    }
+
+    /// Change a setting from the next iteration on. The changed config is
+    /// validated first: a value it refuses changes nothing.
+    pub fn apply(&mut self, change: Change) -> Result<()> {
+        let mut c = self.config.clone();
+        match change {
+            Change::Epsilon(v) => c.langevin.epsilon = v,
+            Change::Tau(v) => c.langevin.tau = v,
+            Change::Steps(v) => c.langevin.steps = v,
+            Change::LearningRate(v) => {
+                c.optimizer.lr = v;
+                c.optimizer.lr_min = c.optimizer.lr_min.min(v);
+            }
+            Change::Optimizer(k) => c.optimizer.kind = k,
+        }
+        c.validate()?;
+        let (n, m) = (c.batch.data as usize, c.batch.chains as usize);
+        self.sampler.set_step_size(&self.gpu, step_size(&c));
+        // T scales the loss: the upstream weights carry 1/T.
+        self.train
+            .write_upstream(&self.gpu, &upstream(n, m, c.temperature()))?;
+        match change {
+            Change::LearningRate(v) => self.lr = v,
+            Change::Optimizer(_) if c.optimizer.kind != self.config.optimizer.kind => {
+                self.optimizer = Optimizer::new(
+                    &self.gpu,
+                    optimizer_kind(&c),
+                    self.train.params_buffer(),
+                    self.train.grads_buffer(),
+                    self.train.layout.total,
+                )?;
+            }
+            _ => {}
+        }
+        self.config = c;
+        self.changes.push((self.iteration, change));
+        Ok(())
     }
 
     pub fn params(&self) -> Result<Vec<f32>> {
@@ -358,6 +422,20 @@ pub fn draw_data(config: &Config, toy: &Toy, t: u64) -> (Vec<f32>, Option<Vec<f3
     let data = batch(config.batch.data as usize);
     let init = (config.langevin.init == InitKind::Data).then(|| batch(config.batch.chains as usize));
     (data, init)
+}
+
+/// Upstream weights of the training batch: ∂(mean U(X⁺) − mean U(X⁻))/∂F
+/// per image, +1/(n·T) on the n data rows and −1/(m·T) on the m samples.
+fn upstream(n: usize, m: usize, temperature: f64) -> Vec<f32> {
+    (0..n + m)
+        .map(|b| {
+            if b < n {
+                (1.0 / (n as f64 * temperature)) as f32
+            } else {
+                (-1.0 / (m as f64 * temperature)) as f32
+            }
+        })
+        .collect()
 }
 
 /// The image indices of iteration `t` for a set of `count` images: the data

@@ -1,0 +1,247 @@
+//! A trainer on its own thread, driven by commands and reporting updates
+//! over channels: what the window (and any other front end) uses, so that
+//! training never blocks drawing and drawing never blocks training.
+//! Changes of setting take effect at the next iteration.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::{Change, Checkpoint, IterationEvent, Trainer};
+use crate::config::Config;
+use crate::data::Dataset;
+use crate::gpu::Gpu;
+use crate::{Error, Result};
+
+/// What a front end asks of the training thread.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Iterate until paused, or until `iterations` of the config are done.
+    Run,
+    Pause,
+    /// One iteration (when paused).
+    Step,
+    Apply(Change),
+    /// Write a checkpoint of the current state.
+    Save(PathBuf),
+    /// Continue from a checkpoint (its config gives the network and settings).
+    Load(PathBuf),
+    /// Start over (fresh parameters, chains, iteration 0) with the current settings.
+    Reset,
+}
+
+/// What the training thread reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    Iteration(IterationEvent),
+    Running(bool),
+    /// A change took effect; the next iteration is the first to use it.
+    Applied {
+        iteration: u64,
+        change: Change,
+    },
+    /// A change was refused (nothing changed); `why` names the setting.
+    Refused {
+        change: Change,
+        why: String,
+    },
+    Saved(PathBuf),
+    Loaded {
+        path: PathBuf,
+        iteration: u64,
+    },
+    Reset,
+    /// A command or an iteration failed (e.g. divergence); training is paused.
+    Failed(String),
+}
+
+pub struct Session {
+    commands: Sender<Command>,
+    updates: Receiver<Update>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Session {
+    /// Build the trainer here (so a bad config or data set is reported to the
+    /// caller), then hand it to the training thread, paused.
+    pub fn start(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
+        config.validate()?;
+        let data = Dataset::load(&config.data)?;
+        let trainer = Trainer::with_data(gpu.clone(), config.clone(), data.clone())?;
+        let (commands, command_rx) = channel();
+        let (update_tx, updates) = channel();
+        let thread = std::thread::Builder::new()
+            .name("ebmscope trainer".into())
+            .spawn(move || {
+                let mut worker = Worker {
+                    gpu,
+                    config,
+                    data,
+                    trainer,
+                    running: false,
+                    updates: update_tx,
+                };
+                worker.serve(command_rx);
+            })
+            .map_err(|e| Error::Config(format!("could not start the training thread: {e}")))?;
+        Ok(Session {
+            commands,
+            updates,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn send(&self, command: Command) {
+        // A closed channel means the thread has ended; `updates` says why.
+        let _ = self.commands.send(command);
+    }
+
+    /// Every update available now, without waiting.
+    pub fn drain(&self) -> Vec<Update> {
+        self.updates.try_iter().collect()
+    }
+
+    /// The next update, waiting at most `timeout`.
+    pub fn next(&self, timeout: Duration) -> Option<Update> {
+        self.updates.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Closing the command channel ends the thread after its current iteration.
+        let (closed, _) = channel();
+        drop(std::mem::replace(&mut self.commands, closed));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Worker {
+    gpu: Arc<Gpu>,
+    /// The data settings `data` was loaded from.
+    config: Config,
+    data: Dataset,
+    trainer: Trainer,
+    running: bool,
+    updates: Sender<Update>,
+}
+
+impl Worker {
+    fn send(&self, u: Update) {
+        let _ = self.updates.send(u);
+    }
+
+    fn serve(&mut self, commands: Receiver<Command>) {
+        loop {
+            // While running, look for commands between iterations; else wait for one.
+            let command = if self.running {
+                match commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => None,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match commands.recv_timeout(Duration::from_secs(3600)) {
+                    Ok(c) => Some(c),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            };
+            match command {
+                Some(c) => self.handle(c),
+                None => self.iterate(),
+            }
+        }
+    }
+
+    fn set_running(&mut self, running: bool) {
+        if self.running != running {
+            self.running = running;
+            self.send(Update::Running(running));
+        }
+    }
+
+    fn iterate(&mut self) {
+        if self.trainer.iteration >= self.trainer.config.iterations {
+            self.set_running(false);
+            return;
+        }
+        match self.trainer.step() {
+            Ok(e) => self.send(Update::Iteration(e)),
+            Err(e) => {
+                self.set_running(false);
+                self.send(Update::Failed(e.to_string()));
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        let outcome = match command {
+            Command::Run => {
+                self.set_running(true);
+                Ok(())
+            }
+            Command::Pause => {
+                self.set_running(false);
+                Ok(())
+            }
+            Command::Step => {
+                match self.trainer.step() {
+                    Ok(e) => self.send(Update::Iteration(e)),
+                    Err(e) => self.send(Update::Failed(e.to_string())),
+                }
+                Ok(())
+            }
+            Command::Apply(change) => {
+                match self.trainer.apply(change) {
+                    Ok(()) => self.send(Update::Applied {
+                        iteration: self.trainer.iteration,
+                        change,
+                    }),
+                    Err(e) => self.send(Update::Refused {
+                        change,
+                        why: e.to_string(),
+                    }),
+                }
+                Ok(())
+            }
+            Command::Save(path) => Checkpoint::capture(&self.trainer)
+                .and_then(|ck| ck.save(&path))
+                .map(|()| self.send(Update::Saved(path))),
+            Command::Load(path) => self.load(path),
+            Command::Reset => {
+                let config = self.trainer.config.clone();
+                Trainer::with_data(self.gpu.clone(), config, self.data.clone()).map(|t| {
+                    self.trainer = t;
+                    self.send(Update::Reset);
+                })
+            }
+        };
+        if let Err(e) = outcome {
+            self.set_running(false);
+            self.send(Update::Failed(e.to_string()));
+        }
+    }
+
+    fn load(&mut self, path: PathBuf) -> Result<()> {
+        let ck = Checkpoint::load(&path)?;
+        let mut trainer = if ck.config.data == self.config.data {
+            Trainer::with_data(self.gpu.clone(), ck.config.clone(), self.data.clone())?
+        } else {
+            Trainer::new(self.gpu.clone(), ck.config.clone())?
+        };
+        ck.restore(&mut trainer)?;
+        self.data = trainer.data.clone();
+        self.config = ck.config.clone();
+        self.trainer = trainer;
+        self.send(Update::Loaded {
+            path,
+            iteration: ck.iteration,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! The trainer as the window drives it: changes of setting reach the next
+//! iteration exactly (the same numbers as a run configured that way from the
+//! start), invalid values are refused and change nothing, and the threaded
+//! session answers run / pause / step / save / load / reset.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ebmscope::config::{Config, OptimizerName};
+use ebmscope::train::session::{Command, Session, Update};
+use ebmscope::train::{Change, Trainer};
+
+fn small(extra: &[&str]) -> Config {
+    let mut sets: Vec<String> = [
+        "batch.data=8",
+        "batch.chains=6",
+        "langevin.steps=4",
+        "langevin.bank_size=30",
+        "iterations=50",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    Config::resolve(Some("rings-convergent"), None, &sets).unwrap()
+}
+
+/// A change applied before an iteration gives that iteration exactly what a
+/// trainer configured with the new value from the start gives.
+#[test]
+fn a_change_reaches_the_next_iteration() {
+    let gpu = Arc::new(common::gpu());
+    for (change, set) in [
+        (Change::Epsilon(0.05), "langevin.epsilon=0.05"),
+        (Change::Tau(0.5), "langevin.tau=0.5"),
+        (Change::Steps(7), "langevin.steps=7"),
+        (Change::LearningRate(0.3), "optimizer.lr=0.3"),
+        (Change::Optimizer(OptimizerName::Adam), "optimizer.kind=adam"),
+    ] {
+        let mut changed = Trainer::new(gpu.clone(), small(&[])).unwrap();
+        changed.apply(change).unwrap();
+        let mut direct = Trainer::new(gpu.clone(), small(&[set])).unwrap();
+        for _ in 0..2 {
+            let (a, b) = (changed.step().unwrap(), direct.step().unwrap());
+            assert_eq!((a.d_st, a.r_t), (b.d_st, b.r_t), "{change}");
+            assert_eq!((a.epsilon, a.steps), (b.epsilon, b.steps), "{change}");
+        }
+        assert_eq!(changed.params().unwrap(), direct.params().unwrap(), "{change}");
+        assert_eq!(changed.changes, vec![(0, change)]);
+    }
+}
+
+#[test]
+fn invalid_values_are_refused_and_change_nothing() {
+    let gpu = Arc::new(common::gpu());
+    let mut t = Trainer::new(gpu, small(&[])).unwrap();
+    let before = t.config.clone();
+    for (change, key) in [
+        (Change::Epsilon(-1.0), "langevin.epsilon"),
+        (Change::Epsilon(f64::NAN), "langevin.epsilon"),
+        (Change::Steps(0), "langevin.steps"),
+        (Change::LearningRate(0.0), "optimizer.lr"),
+    ] {
+        let err = t.apply(change).unwrap_err().to_string();
+        assert!(err.contains(key), "{change}: {err}");
+    }
+    assert_eq!(t.config, before);
+    assert!(t.changes.is_empty());
+    assert_eq!(t.step().unwrap().epsilon, before.langevin.epsilon);
+}
+
+fn wait_for(s: &Session, what: &str, pred: impl Fn(&Update) -> bool) -> Vec<Update> {
+    let mut seen = Vec::new();
+    while let Some(u) = s.next(Duration::from_secs(60)) {
+        let done = pred(&u);
+        seen.push(u);
+        if done {
+            return seen;
+        }
+    }
+    panic!("no {what} within 60 s; saw {seen:?}");
+}
+
+#[test]
+fn the_session_answers_its_commands() {
+    let gpu = Arc::new(common::gpu());
+    let dir = std::env::temp_dir().join(format!("ebmscope-session-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = Session::start(gpu.clone(), small(&[])).unwrap();
+
+    s.send(Command::Step);
+    let first = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    assert!(matches!(first.last(), Some(Update::Iteration(e)) if e.iteration == 1));
+
+    s.send(Command::Apply(Change::Epsilon(-2.0)));
+    let refused = wait_for(&s, "refusal", |u| matches!(u, Update::Refused { .. }));
+    assert!(matches!(refused.last(), Some(Update::Refused { why, .. }) if why.contains("langevin.epsilon")));
+    s.send(Command::Apply(Change::Epsilon(0.1)));
+    wait_for(&s, "applied", |u| {
+        matches!(u, Update::Applied { iteration: 1, .. })
+    });
+    let ck = dir.join("ck.safetensors");
+    s.send(Command::Save(ck.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+
+    s.send(Command::Step);
+    let after = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    let Some(Update::Iteration(second)) = after.last().cloned() else {
+        unreachable!()
+    };
+    assert_eq!((second.iteration, second.epsilon), (2, 0.1));
+
+    // Run until paused: iterations flow, then stop.
+    s.send(Command::Run);
+    wait_for(&s, "running", |u| *u == Update::Running(true));
+    wait_for(
+        &s,
+        "iteration while running",
+        |u| matches!(u, Update::Iteration(e) if e.iteration >= 4),
+    );
+    s.send(Command::Pause);
+    wait_for(&s, "pause", |u| *u == Update::Running(false));
+    std::thread::sleep(Duration::from_millis(300));
+    let late: Vec<_> = s
+        .drain()
+        .into_iter()
+        .filter(|u| matches!(u, Update::Iteration(_)))
+        .collect();
+    assert!(late.is_empty(), "iterations after the pause: {late:?}");
+
+    // Load the checkpoint: the next iteration repeats iteration 2 exactly.
+    s.send(Command::Load(ck));
+    wait_for(&s, "load", |u| matches!(u, Update::Loaded { iteration: 1, .. }));
+    s.send(Command::Step);
+    let again = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    let Some(Update::Iteration(repeat)) = again.last().cloned() else {
+        unreachable!()
+    };
+    assert_eq!(
+        (repeat.iteration, repeat.d_st, repeat.r_t),
+        (2, second.d_st, second.r_t)
+    );
+
+    s.send(Command::Reset);
+    wait_for(&s, "reset", |u| *u == Update::Reset);
+    s.send(Command::Step);
+    let reset = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    let Some(Update::Iteration(one)) = reset.last().cloned() else {
+        unreachable!()
+    };
+    // Starting over keeps the current settings (ε = 0.1 from the loaded checkpoint).
+    let fresh = Trainer::new(gpu, small(&["langevin.epsilon=0.1"]))
+        .unwrap()
+        .step()
+        .unwrap();
+    assert_eq!(
+        (one.iteration, one.d_st, one.epsilon),
+        (1, fresh.d_st, 0.1),
+        "reset starts over"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
