@@ -19,6 +19,7 @@ pub mod diagnostics;
 pub mod doctor;
 pub mod error;
 pub mod gpu;
+pub mod gui;
 pub mod io;
 pub mod kernels;
 pub mod model;

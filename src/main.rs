@@ -48,6 +48,36 @@ enum Command {
     Sample(SampleArgs),
     /// Time fixed workloads (each first checked against the CPU reference).
     Bench(BenchArgs),
+    /// Open the live window: watch the chains and the d_st / r_t pendulum, steer ε, τ, L, lr.
+    Gui(GuiArgs),
+}
+
+#[derive(Args)]
+struct GuiArgs {
+    /// Built-in settings (as `train --preset`; default gmm-quick).
+    #[arg(long)]
+    preset: Option<String>,
+    /// A TOML file of settings (over the preset, if one is given).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Continue from a checkpoint (its config gives the network and settings).
+    #[arg(long, conflicts_with_all = ["preset", "config"])]
+    checkpoint: Option<PathBuf>,
+    /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Image data for an image preset (as `train --data`).
+    #[arg(long, value_name = "PATH")]
+    data: Option<PathBuf>,
+    /// Render this many frames, then save --screenshot and exit.
+    #[arg(long, requires = "screenshot")]
+    frames: Option<u64>,
+    /// PNG of the window after --frames frames (for tests and documentation).
+    #[arg(long, requires = "frames")]
+    screenshot: Option<PathBuf>,
+    /// Start training at once.
+    #[arg(long)]
+    run: bool,
 }
 
 #[derive(Args)]
@@ -185,7 +215,66 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train(&choice, args),
         Command::Sample(args) => sample(&choice, args),
         Command::Bench(args) => bench(&choice, args),
+        Command::Gui(args) => gui(&choice, args),
     }
+}
+
+fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
+    use ebmscope::config::Config;
+    let (config, checkpoint) = match &args.checkpoint {
+        Some(path) => {
+            let ck = ebmscope::train::Checkpoint::load(path)?;
+            (ck.config, path.clone())
+        }
+        None => {
+            let preset = match (&args.preset, &args.config) {
+                (Some(p), _) => Some(p.as_str()),
+                (None, Some(_)) => None,
+                (None, None) => Some("gmm-quick"),
+            };
+            let text = match &args.config {
+                Some(p) => {
+                    Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+                }
+                None => None,
+            };
+            let file = args
+                .config
+                .as_ref()
+                .zip(text.as_deref())
+                .map(|(p, t)| (p.to_str().unwrap_or("config"), t));
+            let mut overrides = args.set.clone();
+            if let Some(path) = &args.data {
+                let kind = ebmscope::data::infer_image_kind(path);
+                overrides.push(format!(
+                    "data.path={}",
+                    toml::Value::String(path.to_string_lossy().into_owned())
+                ));
+                overrides.push(format!("data.kind={kind:?}").to_lowercase());
+            }
+            let config = Config::resolve(preset, file, &overrides)?;
+            let name = preset.unwrap_or("custom");
+            (
+                config,
+                PathBuf::from("runs").join(format!("{name}-window.safetensors")),
+            )
+        }
+    };
+    let gpu = std::sync::Arc::new(Gpu::new(choice)?);
+    eprintln!("adapter: {}", gpu.describe());
+    let capture = ebmscope::gui::Capture {
+        frames: args.frames.unwrap_or(0),
+        screenshot: args.screenshot.clone(),
+        run: args.run,
+    };
+    let resume = args.checkpoint.is_some();
+    let checkpoint_text = checkpoint.to_string_lossy().into_owned();
+    let rate = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume)?;
+    eprintln!("training speed (window open): {rate}");
+    if let Some(p) = &args.screenshot {
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -543,6 +632,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             Ok(())
         })?;
     }
+    let mut rate = ebmscope::train::TrainingRate::default();
     while trainer.iteration < total {
         if stop.load(Ordering::SeqCst) {
             run.checkpoint(&trainer)?;
@@ -563,6 +653,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             }
         };
         run.record(&e)?;
+        rate.record(&e);
         bar.set_position(e.iteration);
         bar.set_message(format!(
             "d_st {:+.3e}  r_t {:.3e}  {}",
@@ -597,6 +688,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     run.flush()?;
     bar.finish();
+    eprintln!("training speed (headless): {rate}");
     eprintln!(
         "done: {} iterations. Pictures in {1}/pictures, metrics in {1}/metrics.csv, checkpoint in {1}/{2}.",
         trainer.iteration,

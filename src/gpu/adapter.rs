@@ -57,14 +57,16 @@ impl AdapterChoice {
     }
 
     /// The adapter to use, or an error saying how to get one.
-    pub(crate) fn select(&self) -> Result<wgpu::Adapter> {
+    /// The chosen adapter and the instance it belongs to (a window's
+    /// surface must come from the same instance to share the device).
+    pub(crate) fn select(&self) -> Result<(wgpu::Instance, wgpu::Adapter)> {
         let (name, backend) = self.resolved();
         let backends = self.backends()?;
         // Look at the native backends first and at GL only when they have
         // nothing: GL is the slowest path, and probing it (EGL) is noisy.
         let primary = backends & wgpu::Backends::PRIMARY;
-        let mut adapters = if primary.is_empty() {
-            Vec::new()
+        let (mut inst, mut adapters) = if primary.is_empty() {
+            (instance(primary), Vec::new())
         } else {
             enumerate(primary)
         };
@@ -75,7 +77,7 @@ impl AdapterChoice {
             None => !list.is_empty(),
         };
         if !wanted_seen(&adapters) {
-            adapters = enumerate(backends);
+            (inst, adapters) = enumerate(backends);
         }
         if adapters.is_empty() {
             return Err(Error::NoAdapter {
@@ -107,7 +109,7 @@ impl AdapterChoice {
                 info.backend != wgpu::Backend::Vulkan,
             )
         });
-        Ok(adapters.remove(0))
+        Ok((inst, adapters.remove(0)))
     }
 }
 
@@ -117,13 +119,16 @@ fn instance(backends: wgpu::Backends) -> wgpu::Instance {
     wgpu::Instance::new(desc)
 }
 
-fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
-    pollster::block_on(instance(backends).enumerate_adapters(backends))
+fn enumerate(backends: wgpu::Backends) -> (wgpu::Instance, Vec<wgpu::Adapter>) {
+    let inst = instance(backends);
+    let adapters = pollster::block_on(inst.enumerate_adapters(backends));
+    (inst, adapters)
 }
 
 /// Every adapter wgpu sees, with the limits ebmscope relies on.
 pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<AdapterReport>> {
     let mut out: Vec<_> = enumerate(choice.backends()?)
+        .1
         .into_iter()
         .map(|a| {
             let info = a.get_info();

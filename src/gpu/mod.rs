@@ -8,7 +8,7 @@ mod adapter;
 pub use adapter::{AdapterChoice, AdapterReport, list_adapters};
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use wgpu::util::DeviceExt;
 
@@ -23,18 +23,31 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// The instance and adapter behind `device`: the window shares them.
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
     /// The adapter writes GPU timestamps at compute-pass boundaries (benchmarks).
     pub timestamps: bool,
     /// Largest workgroup count per dispatch dimension; lowered in tests to
     /// exercise the 2-D split of large dispatches.
     max_groups_per_dim: u32,
     pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
+    gate: SubmitGate,
+}
+
+/// Lets the window stop new submissions while its surface is (re)configured:
+/// wgpu refuses to configure a surface while another thread submits to the
+/// same queue. The count says how many holders keep the gate shut.
+#[derive(Default)]
+struct SubmitGate {
+    held: Mutex<u32>,
+    opened: Condvar,
 }
 
 impl Gpu {
     /// Open a device on the adapter `choice` selects (see [`AdapterChoice`]).
     pub fn new(choice: &AdapterChoice) -> Result<Self> {
-        let adapter = choice.select()?;
+        let (instance, adapter) = choice.select()?;
         let info = adapter.get_info();
         // Ask for everything the adapter offers: wgpu's defaults are smaller
         // than most adapters allow, and on GL they can leave compute unusable.
@@ -66,9 +79,38 @@ impl Gpu {
             max_groups_per_dim: limits.max_compute_workgroups_per_dimension,
             info,
             limits,
+            instance,
+            adapter,
             timestamps,
             pipelines: Mutex::new(HashMap::new()),
+            gate: SubmitGate::default(),
         })
+    }
+
+    /// Submit `commands` once the gate is open; every submission of
+    /// ebmscope's own work goes through here (see [`Gpu::hold_submissions`]).
+    pub fn submit(&self, commands: wgpu::CommandBuffer) -> wgpu::SubmissionIndex {
+        let mut held = self.gate.held.lock().unwrap_or_else(|p| p.into_inner());
+        while *held > 0 {
+            held = self.gate.opened.wait(held).unwrap_or_else(|p| p.into_inner());
+        }
+        // Submitted with the lock taken, so no submission starts after a hold.
+        self.queue.submit([commands])
+    }
+
+    /// Stop new submissions from [`Gpu::submit`] until the matching
+    /// [`Gpu::release_submissions`] (the window holds it across a surface
+    /// configuration; work already submitted still runs).
+    pub fn hold_submissions(&self) {
+        *self.gate.held.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+    }
+
+    pub fn release_submissions(&self) {
+        let mut held = self.gate.held.lock().unwrap_or_else(|p| p.into_inner());
+        *held = held.saturating_sub(1);
+        if *held == 0 {
+            self.gate.opened.notify_all();
+        }
     }
 
     /// One line naming the adapter, for logs and reports.
@@ -223,7 +265,7 @@ impl Gpu {
                 label: Some("readback"),
             });
         encoder.copy_buffer_to_buffer(buffer, (offset_floats * 4) as u64, &staging, 0, size);
-        self.queue.submit([encoder.finish()]);
+        self.submit(encoder.finish());
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
@@ -276,7 +318,7 @@ impl Gpu {
             record(&mut pass);
         }
         encoder.resolve_query_set(&queries, 0..2, &resolved, 0);
-        self.queue.submit([encoder.finish()]);
+        self.submit(encoder.finish());
         let words: Vec<u32> = self
             .read_f32(&resolved, 0, 4)?
             .iter()
@@ -308,7 +350,7 @@ impl Gpu {
             });
             record(&mut pass);
         }
-        self.queue.submit([encoder.finish()]);
+        self.submit(encoder.finish());
     }
 }
 

@@ -73,7 +73,7 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         (InitKind::Persistent, Some(bank)) => {
             let mut encoder = gpu.device.create_command_encoder(&Default::default());
             encoder.copy_buffer_to_buffer(bank.states(), 0, sampler.field.input(), 0, (k * dim * 4) as u64);
-            gpu.queue.submit([encoder.finish()]);
+            gpu.submit(encoder.finish());
         }
         _ => {}
     }

@@ -51,6 +51,50 @@ pub struct IterationEvent {
     pub steps: u32,
 }
 
+/// Training speed on the trainer's own clock (`wall_time`), from the first
+/// iteration seen to the last, so start-up and whatever runs around the
+/// trainer between iterations (a window, pictures) count only as they slow it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TrainingRate {
+    first: Option<(u64, f64)>,
+    last: Option<(u64, f64)>,
+}
+
+impl TrainingRate {
+    pub fn record(&mut self, e: &IterationEvent) {
+        let at = (e.iteration, e.wall_time);
+        match self.first {
+            // A reset or a load goes back: measure from there.
+            Some(f) if f.0 < e.iteration && f.1 <= e.wall_time => {}
+            _ => self.first = Some(at),
+        }
+        self.last = Some(at);
+    }
+
+    /// (iterations, seconds) after the first one seen; None before two.
+    pub fn span(&self) -> Option<(u64, f64)> {
+        let (f, l) = (self.first?, self.last?);
+        (l.0 > f.0).then(|| (l.0 - f.0, l.1 - f.1))
+    }
+
+    pub fn per_second(&self) -> Option<f64> {
+        self.span().map(|(n, s)| n as f64 / s.max(1e-9))
+    }
+}
+
+impl std::fmt::Display for TrainingRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.span() {
+            Some((n, s)) => write!(
+                f,
+                "{n} iterations in {s:.2} s: {:.3} it/s",
+                n as f64 / s.max(1e-9)
+            ),
+            None => write!(f, "fewer than two iterations: no rate"),
+        }
+    }
+}
+
 /// A change of setting while training, taking effect at the next iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Change {
@@ -290,7 +334,7 @@ impl Trainer {
             f32s(n + m),
             f32s(4 * m),
         );
-        gpu.queue.submit([encoder.finish()]);
+        gpu.submit(encoder.finish());
         let report = gpu.read_f32(&self.report, 0, n + m + 4 * m)?;
 
         let temp = self.config.temperature();
@@ -578,4 +622,39 @@ fn make_init(gpu: &Gpu, config: &Config, sampler: &Langevin<GpuNet>, bank_size: 
         // Uniform and gaussian starts were returned above.
         _ => ChainInit::Data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(iteration: u64, wall_time: f64) -> IterationEvent {
+        IterationEvent {
+            iteration,
+            d_st: 0.0,
+            r_t: 0.0,
+            mean_u_data: 0.0,
+            mean_u_samples: 0.0,
+            lr: 0.1,
+            wall_time,
+            phase: Phase::Expansion,
+            epsilon: 0.1,
+            steps: 1,
+        }
+    }
+
+    #[test]
+    fn training_rate_counts_from_the_first_iteration_seen_and_restarts_after_going_back() {
+        let mut r = TrainingRate::default();
+        r.record(&event(5, 10.0));
+        assert_eq!(r.span(), None);
+        r.record(&event(6, 10.5));
+        r.record(&event(9, 12.0));
+        assert_eq!(r.span(), Some((4, 2.0)));
+        assert_eq!(r.per_second(), Some(2.0));
+        // A reset: iteration 1 again, later on the clock.
+        r.record(&event(1, 20.0));
+        r.record(&event(3, 21.0));
+        assert_eq!(r.span(), Some((2, 1.0)));
+    }
 }

@@ -36,6 +36,11 @@ pub enum Command {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {
     Iteration(IterationEvent),
+    /// The chains X⁻ after an iteration, [chains, C·H·W].
+    Chains {
+        iteration: u64,
+        states: Arc<Vec<f32>>,
+    },
     Running(bool),
     /// A change took effect; the next iteration is the first to use it.
     Applied {
@@ -170,13 +175,22 @@ impl Worker {
             self.set_running(false);
             return;
         }
-        match self.trainer.step() {
-            Ok(e) => self.send(Update::Iteration(e)),
-            Err(e) => {
-                self.set_running(false);
-                self.send(Update::Failed(e.to_string()));
-            }
+        if let Err(e) = self.step() {
+            self.set_running(false);
+            self.send(Update::Failed(e.to_string()));
         }
+    }
+
+    /// One iteration, reported with the chains it left.
+    fn step(&mut self) -> Result<()> {
+        let e = self.trainer.step()?;
+        self.send(Update::Iteration(e));
+        let states = Arc::new(self.trainer.chains()?);
+        self.send(Update::Chains {
+            iteration: e.iteration,
+            states,
+        });
+        Ok(())
     }
 
     fn handle(&mut self, command: Command) {
@@ -189,13 +203,7 @@ impl Worker {
                 self.set_running(false);
                 Ok(())
             }
-            Command::Step => {
-                match self.trainer.step() {
-                    Ok(e) => self.send(Update::Iteration(e)),
-                    Err(e) => self.send(Update::Failed(e.to_string())),
-                }
-                Ok(())
-            }
+            Command::Step => self.step(),
             Command::Apply(change) => {
                 match self.trainer.apply(change) {
                     Ok(()) => self.send(Update::Applied {

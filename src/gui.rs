@@ -1,0 +1,605 @@
+//! The live window (`ebmscope gui`): the trainer runs on its own thread
+//! ([`crate::train::session`]); the window drains its updates each frame,
+//! draws, and sends commands back. It shares one wgpu device with the
+//! trainer (eframe's wgpu renderer is handed ebmscope's device).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_plot::{HLine, Legend, Line, Plot, Points, VLine};
+
+use crate::config::{Config, OptimizerName};
+use crate::data::toy::Toy;
+use crate::diagnostics::Phase;
+use crate::gpu::Gpu;
+use crate::train::session::{Command, Session, Update};
+use crate::train::{Change, IterationEvent, TrainingRate, net_spec};
+use crate::{Error, Result};
+
+/// What `--frames N --screenshot FILE` asks for: render N frames, save the
+/// window as PNG, exit.
+#[derive(Clone, Debug, Default)]
+pub struct Capture {
+    pub frames: u64,
+    pub screenshot: Option<PathBuf>,
+    /// Start training at once (for captures of a running window).
+    pub run: bool,
+}
+
+/// One editable setting: its text and, when the trainer refused it, why.
+struct Field {
+    label: &'static str,
+    text: String,
+    error: Option<String>,
+}
+
+const EPSILON: usize = 0;
+const TAU: usize = 1;
+const STEPS: usize = 2;
+const LR: usize = 3;
+
+/// The window's state. `show` draws it into any `Ui`, so the tests drive
+/// it headlessly; [`run`] puts it in a native window.
+pub struct GuiApp {
+    session: Session,
+    pub adapter: String,
+    cpu_adapter: bool,
+    config: Config,
+    chw: [usize; 3],
+    /// 2-D data points for the toy chains view.
+    toy_data: Vec<[f64; 2]>,
+    pub history: Vec<IterationEvent>,
+    /// Over the whole session, for the report at exit.
+    pub training_rate: TrainingRate,
+    /// Settings changed during the run: (iterations before it, what).
+    pub changes: Vec<(u64, Change)>,
+    chains: Option<(u64, Arc<Vec<f32>>)>,
+    chains_texture: Option<(u64, egui::TextureHandle)>,
+    pub running: bool,
+    fields: [Field; 4],
+    optimizer: OptimizerName,
+    /// The last message for the user (saved, loaded, refused, failed).
+    pub message: String,
+    checkpoint: String,
+    /// (time, iteration) of the last rate measurement, and the rate.
+    rate: (Instant, u64, f64),
+}
+
+impl GuiApp {
+    pub fn new(gpu: Arc<Gpu>, config: Config, checkpoint: String) -> Result<Self> {
+        let chw = net_spec(&config)?.input;
+        let toy_data = match Toy::new(&config.data) {
+            Ok(toy) => {
+                let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+                toy.sample(1000, &mut rng)
+                    .chunks_exact(2)
+                    .map(|p| [f64::from(p[0]), f64::from(p[1])])
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        let adapter = gpu.describe();
+        let cpu_adapter = gpu.is_cpu_adapter();
+        let session = Session::start(gpu, config.clone())?;
+        let l = &config.langevin;
+        let field = |label, text: String| Field {
+            label,
+            text,
+            error: None,
+        };
+        Ok(GuiApp {
+            session,
+            adapter,
+            cpu_adapter,
+            chw,
+            toy_data,
+            history: Vec::new(),
+            training_rate: TrainingRate::default(),
+            changes: Vec::new(),
+            chains: None,
+            chains_texture: None,
+            running: false,
+            fields: [
+                field("ε", l.epsilon.to_string()),
+                field("τ", l.tau.to_string()),
+                field("L", l.steps.to_string()),
+                field("lr", config.optimizer.lr.to_string()),
+            ],
+            optimizer: config.optimizer.kind,
+            message: String::new(),
+            checkpoint,
+            rate: (Instant::now(), 0, 0.0),
+            config,
+        })
+    }
+
+    pub fn send(&self, command: Command) {
+        self.session.send(command);
+    }
+
+    /// Take in what the training thread reported since the last frame.
+    pub fn poll(&mut self) {
+        for u in self.session.drain() {
+            match u {
+                Update::Iteration(e) => {
+                    if e.iteration <= self.history.last().map_or(0, |l| l.iteration) {
+                        // After a load or reset the run goes back: drop the future.
+                        self.history.retain(|h| h.iteration < e.iteration);
+                    }
+                    self.training_rate.record(&e);
+                    self.history.push(e);
+                }
+                Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
+                Update::Running(r) => self.running = r,
+                Update::Applied { iteration, change } => {
+                    self.changes.push((iteration, change));
+                    self.message = format!("{change} from iteration {}", iteration + 1);
+                    if let Some(i) = self.field_of(change) {
+                        self.fields[i].error = None;
+                    }
+                }
+                Update::Refused { change, why } => {
+                    if let Some(i) = self.field_of(change) {
+                        self.fields[i].error = Some(why.clone());
+                    }
+                    self.message = format!("refused: {why}");
+                }
+                Update::Saved(p) => self.message = format!("checkpoint saved to {}", p.display()),
+                Update::Loaded { path, iteration } => {
+                    self.message = format!("loaded {} (iteration {iteration})", path.display());
+                    self.history.retain(|h| h.iteration <= iteration);
+                }
+                Update::Reset => {
+                    self.history.clear();
+                    self.changes.clear();
+                    self.chains = None;
+                    self.message = "started over".into();
+                }
+                Update::Failed(why) => self.message = format!("stopped: {why}"),
+            }
+        }
+    }
+
+    fn field_of(&self, change: Change) -> Option<usize> {
+        match change {
+            Change::Epsilon(_) => Some(EPSILON),
+            Change::Tau(_) => Some(TAU),
+            Change::Steps(_) => Some(STEPS),
+            Change::LearningRate(_) => Some(LR),
+            Change::Optimizer(_) => None,
+        }
+    }
+
+    /// Parse field `i` and send it; text that is not a number is refused here.
+    fn apply_field(&mut self, i: usize) {
+        let text = self.fields[i].text.trim().to_string();
+        let parsed: std::result::Result<Change, String> = match i {
+            STEPS => text
+                .parse::<u32>()
+                .map(Change::Steps)
+                .map_err(|_| format!("`{text}` is not a whole number of steps")),
+            _ => text
+                .parse::<f64>()
+                .map_err(|_| format!("`{text}` is not a number"))
+                .map(|v| match i {
+                    EPSILON => Change::Epsilon(v),
+                    TAU => Change::Tau(v),
+                    _ => Change::LearningRate(v),
+                }),
+        };
+        match parsed {
+            Ok(change) => self.send(Command::Apply(change)),
+            Err(why) => self.fields[i].error = Some(why),
+        }
+    }
+
+    /// Iterations per second over the last second or so.
+    fn iterations_per_second(&mut self) -> f64 {
+        let now = Instant::now();
+        let it = self.history.last().map_or(0, |e| e.iteration);
+        let dt = now.duration_since(self.rate.0).as_secs_f64();
+        if dt >= 1.0 {
+            let rate = it.saturating_sub(self.rate.1) as f64 / dt;
+            self.rate = (now, it, if self.running { rate } else { 0.0 });
+        }
+        self.rate.2
+    }
+
+    /// Draw the whole window into `ui`.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.poll();
+        egui::Panel::top("controls").show(ui, |ui| self.controls(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
+        egui::Panel::left("settings").show(ui, |ui| self.settings(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.columns(2, |cols| {
+                self.chains_view(&mut cols[0]);
+                self.plots(&mut cols[1]);
+            });
+        });
+        if self.running {
+            ui.ctx().request_repaint_after(Duration::from_millis(30));
+        } else {
+            ui.ctx().request_repaint_after(Duration::from_millis(200));
+        }
+    }
+
+    fn controls(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if self.running {
+                if ui.button("Pause").clicked() {
+                    self.send(Command::Pause);
+                }
+            } else if ui.button("Run").clicked() {
+                self.send(Command::Run);
+            }
+            if ui.add_enabled(!self.running, egui::Button::new("Step")).clicked() {
+                self.send(Command::Step);
+            }
+            if ui.button("Reset").clicked() {
+                self.send(Command::Reset);
+            }
+            ui.separator();
+            let label = ui.label("checkpoint");
+            ui.add(egui::TextEdit::singleline(&mut self.checkpoint).desired_width(260.0))
+                .labelled_by(label.id);
+            if ui.button("Save checkpoint").clicked() {
+                self.send(Command::Save(PathBuf::from(self.checkpoint.trim())));
+            }
+            if ui.button("Load checkpoint").clicked() {
+                self.send(Command::Load(PathBuf::from(self.checkpoint.trim())));
+            }
+        });
+    }
+
+    fn settings(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Settings");
+        ui.label("Take effect at the next iteration.");
+        for i in 0..self.fields.len() {
+            ui.horizontal(|ui| {
+                let label = ui.label(self.fields[i].label);
+                let edit = ui
+                    .add(egui::TextEdit::singleline(&mut self.fields[i].text).desired_width(80.0))
+                    .labelled_by(label.id);
+                let enter = edit.lost_focus() && ui.input(|inp| inp.key_pressed(egui::Key::Enter));
+                if ui.button(format!("Apply {}", self.fields[i].label)).clicked() || enter {
+                    self.apply_field(i);
+                }
+            });
+            if let Some(err) = &self.fields[i].error {
+                ui.colored_label(ui.visuals().error_fg_color, err);
+            }
+        }
+        ui.horizontal(|ui| {
+            ui.label("optimizer");
+            for kind in [OptimizerName::Sgd, OptimizerName::Adam] {
+                let name = format!("{kind:?}").to_uppercase();
+                if ui.selectable_label(self.optimizer == kind, name).clicked() && self.optimizer != kind {
+                    self.optimizer = kind;
+                    self.send(Command::Apply(Change::Optimizer(kind)));
+                }
+            }
+        });
+        ui.separator();
+        let c = &self.config;
+        ui.label(format!(
+            "{:?} data, {:?} net\n{} data + {} chains, init {:?}",
+            c.data.kind, c.net.kind, c.batch.data, c.batch.chains, c.langevin.init
+        ));
+    }
+
+    fn status(&mut self, ui: &mut egui::Ui) {
+        let rate = self.iterations_per_second();
+        let steps = self.history.last().map_or(0, |e| e.steps);
+        let langevin = rate * f64::from(steps) * f64::from(self.config.batch.chains);
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!("adapter: {}", self.adapter));
+            if self.cpu_adapter {
+                ui.colored_label(ui.visuals().warn_fg_color, "CPU (software) adapter: slow");
+            }
+            ui.separator();
+            let it = self.history.last().map_or(0, |e| e.iteration);
+            ui.label(format!("iteration {it}"));
+            ui.label(format!("{rate:.2} it/s"));
+            ui.label(format!("{langevin:.0} Langevin steps×chains/s"));
+            ui.label(if self.running { "running" } else { "paused" });
+            if !self.message.is_empty() {
+                ui.separator();
+                ui.label(&self.message);
+            }
+        });
+    }
+
+    fn chains_view(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Chains X⁻");
+        let Some((iteration, states)) = self.chains.clone() else {
+            ui.label("No iteration yet: press Run or Step.");
+            return;
+        };
+        if self.chw == [2, 1, 1] {
+            let chains: Vec<[f64; 2]> = states
+                .chunks_exact(2)
+                .map(|p| [f64::from(p[0]), f64::from(p[1])])
+                .collect();
+            Plot::new("chains")
+                .data_aspect(1.0)
+                .legend(Legend::default())
+                .show(ui, |p| {
+                    p.points(
+                        Points::new("data", self.toy_data.clone())
+                            .color(egui::Color32::GRAY)
+                            .radius(1.5),
+                    );
+                    p.points(
+                        Points::new(format!("X⁻, iteration {iteration}"), chains)
+                            .color(egui::Color32::RED)
+                            .radius(2.5),
+                    );
+                });
+            return;
+        }
+        let image = image_grid(&states, self.chw);
+        let texture = match &mut self.chains_texture {
+            Some((seen, tex)) if *seen == iteration => tex.clone(),
+            Some((seen, tex)) => {
+                tex.set(image, egui::TextureOptions::NEAREST);
+                *seen = iteration;
+                tex.clone()
+            }
+            None => {
+                let tex = ui
+                    .ctx()
+                    .load_texture("chains", image, egui::TextureOptions::NEAREST);
+                self.chains_texture = Some((iteration, tex.clone()));
+                tex
+            }
+        };
+        let side = ui.available_width().min(ui.available_height());
+        ui.add(egui::Image::new(&texture).fit_to_exact_size(egui::vec2(side, side)));
+    }
+
+    fn plots(&mut self, ui: &mut egui::Ui) {
+        let h = (ui.available_height() / 4.0 - 24.0).max(60.0);
+        let x = |e: &IterationEvent| e.iteration as f64;
+        let markers: Vec<f64> = self.changes.iter().map(|(it, _)| *it as f64 + 0.5).collect();
+        let mark = |p: &mut egui_plot::PlotUi| {
+            for &m in &markers {
+                p.vline(VLine::new("setting changed", m).color(egui::Color32::from_rgb(200, 120, 0)));
+            }
+        };
+        ui.label("d_st = mean U(X⁺) − mean U(X⁻): expansion (< 0, blue), contraction (> 0, red)");
+        let split = |phase: Phase| -> Vec<[f64; 2]> {
+            self.history
+                .iter()
+                .filter(|e| e.phase == phase)
+                .map(|e| [x(e), e.d_st])
+                .collect()
+        };
+        let (exp, con) = (split(Phase::Expansion), split(Phase::Contraction));
+        let d_line: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.d_st]).collect();
+        Plot::new("d_st").height(h).show(ui, |p| {
+            p.hline(HLine::new("0", 0.0).color(egui::Color32::DARK_GRAY));
+            p.line(Line::new("d_st", d_line).color(egui::Color32::GRAY));
+            p.points(
+                Points::new("expansion", exp)
+                    .color(egui::Color32::from_rgb(60, 110, 230))
+                    .radius(2.0),
+            );
+            p.points(
+                Points::new("contraction", con)
+                    .color(egui::Color32::from_rgb(220, 60, 60))
+                    .radius(2.0),
+            );
+            mark(p);
+        });
+        ui.label("r_t: mean Langevin gradient magnitude");
+        let r: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.r_t]).collect();
+        Plot::new("r_t").height(h).show(ui, |p| {
+            p.line(Line::new("r_t", r));
+            mark(p);
+        });
+        ui.label("mean U(X⁺) and U(X⁻)");
+        let up: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.mean_u_data]).collect();
+        let um: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.mean_u_samples]).collect();
+        Plot::new("energies")
+            .height(h)
+            .legend(Legend::default())
+            .show(ui, |p| {
+                p.line(Line::new("U(X⁺)", up));
+                p.line(Line::new("U(X⁻)", um));
+                mark(p);
+            });
+        ui.label("learning rate");
+        let lr: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.lr]).collect();
+        // From zero up, so a constant rate reads as such.
+        let top = self.history.iter().map(|e| e.lr).fold(0.0, f64::max) * 1.2;
+        Plot::new("lr")
+            .height(h)
+            .include_y(0.0)
+            .include_y(top)
+            .show(ui, |p| {
+                p.line(Line::new("lr", lr));
+                mark(p);
+            });
+    }
+}
+
+/// Images [n, C, S, S] in [−1, 1] as one texture: a near-square grid with
+/// 1-pixel gaps (at most 100 images).
+fn image_grid(states: &[f32], [c, h, w]: [usize; 3]) -> egui::ColorImage {
+    let dim = c * h * w;
+    let n = (states.len() / dim.max(1)).min(100);
+    let cols = (n as f64).sqrt().ceil().max(1.0) as usize;
+    let rows = n.div_ceil(cols).max(1);
+    let (gw, gh) = (cols * (w + 1) + 1, rows * (h + 1) + 1);
+    let mut pixels = vec![egui::Color32::WHITE; gw * gh];
+    let byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    for k in 0..n {
+        let im = &states[k * dim..(k + 1) * dim];
+        let (x0, y0) = (1 + (k % cols) * (w + 1), 1 + (k / cols) * (h + 1));
+        for y in 0..h {
+            for x in 0..w {
+                let at = |ch: usize| byte(im[(ch * h + y) * w + x]);
+                pixels[(y0 + y) * gw + x0 + x] = if c == 3 {
+                    egui::Color32::from_rgb(at(0), at(1), at(2))
+                } else {
+                    let g = at(0);
+                    egui::Color32::from_gray(g)
+                };
+            }
+        }
+    }
+    egui::ColorImage::new([gw, gh], pixels)
+}
+
+/// egui's fonts with Hack (shipped with egui) as a fallback for the
+/// proportional text: Ubuntu-Light lacks the superscripts of X⁺ and X⁻.
+pub fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = egui::FontDefinitions::default();
+    if let Some(proportional) = fonts.families.get_mut(&egui::FontFamily::Proportional) {
+        proportional.push("Hack".to_owned());
+    }
+    ctx.set_fonts(fonts);
+}
+
+/// The eframe shell: counts frames, takes the `--screenshot`, and keeps
+/// the trainer from submitting while the surface is configured.
+struct Window {
+    app: GuiApp,
+    gpu: Arc<Gpu>,
+    /// Window size at the last frame; a change means eframe reconfigures
+    /// the surface after this frame's `ui`, so submissions are held until
+    /// a frame sees the same size again.
+    size: Option<egui::Vec2>,
+    holding: bool,
+    capture: Capture,
+    frame: u64,
+    requested: bool,
+    done: Arc<std::sync::Mutex<Option<std::result::Result<(), String>>>>,
+    rate: Arc<std::sync::Mutex<TrainingRate>>,
+}
+
+impl eframe::App for Window {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let size = ui.ctx().content_rect().size();
+        if self.size != Some(size) {
+            if !self.holding {
+                self.gpu.hold_submissions();
+                self.holding = true;
+            }
+            ui.ctx().request_repaint();
+        } else if self.holding {
+            self.gpu.release_submissions();
+            self.holding = false;
+        }
+        self.size = Some(size);
+        self.app.show(ui);
+        *self.rate.lock().unwrap_or_else(|p| p.into_inner()) = self.app.training_rate;
+        self.frame += 1;
+        let Some(path) = self.capture.screenshot.clone() else {
+            return;
+        };
+        if self.frame >= self.capture.frames && !self.requested {
+            self.requested = true;
+            let done = self.done.clone();
+            let ctx = ui.ctx().clone();
+            ui.ctx().request_screenshot(move |image| {
+                let [w, h] = image.size;
+                let bytes: Vec<u8> = image.pixels.iter().flat_map(|p| p.to_array()).collect();
+                let saved = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
+                    .ok_or_else(|| "screenshot has the wrong size".to_string())
+                    .and_then(|img| img.save(&path).map_err(|e| format!("{}: {e}", path.display())));
+                *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(saved);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                ctx.request_repaint();
+            });
+        }
+        if !self.capture.run || self.frame < self.capture.frames {
+            ui.ctx().request_repaint();
+        }
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // Let the training thread finish its submission and stop.
+        if self.holding {
+            self.gpu.release_submissions();
+        }
+    }
+}
+
+/// Open the window on `gpu` (its device is shared with eframe's renderer)
+/// and run until it is closed (or the screenshot is taken).
+/// With `resume`, the session first loads `checkpoint`. Returns how fast it
+/// trained while the window was open.
+pub fn run(
+    gpu: Arc<Gpu>,
+    config: Config,
+    checkpoint: String,
+    capture: Capture,
+    resume: bool,
+) -> Result<TrainingRate> {
+    let setup = eframe::egui_wgpu::WgpuSetupExisting {
+        instance: gpu.instance.clone(),
+        adapter: gpu.adapter.clone(),
+        device: gpu.device.clone(),
+        queue: gpu.queue.clone(),
+    };
+    let app = GuiApp::new(gpu.clone(), config, checkpoint.clone())?;
+    // Held from before the window exists until its size settles (see Window).
+    gpu.hold_submissions();
+    if resume {
+        app.send(Command::Load(PathBuf::from(checkpoint)));
+    }
+    if capture.run {
+        app.send(Command::Run);
+    }
+    let done = Arc::new(std::sync::Mutex::new(None));
+    let rate = Arc::new(std::sync::Mutex::new(TrainingRate::default()));
+    let options = eframe::NativeOptions {
+        renderer: eframe::Renderer::Wgpu,
+        viewport: egui::ViewportBuilder::default()
+            .with_title("ebmscope")
+            .with_inner_size([1280.0, 800.0]),
+        wgpu_options: eframe::egui_wgpu::WgpuConfiguration {
+            wgpu_setup: eframe::egui_wgpu::WgpuSetup::Existing(setup),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let window = Window {
+        app,
+        gpu,
+        size: None,
+        holding: true,
+        capture: capture.clone(),
+        frame: 0,
+        requested: false,
+        done: done.clone(),
+        rate: rate.clone(),
+    };
+    eframe::run_native(
+        "ebmscope",
+        options,
+        Box::new(|cc| {
+            install_fonts(&cc.egui_ctx);
+            Ok(Box::new(window))
+        }),
+    )
+    .map_err(|e| Error::Config(format!("the window could not run: {e}")))?;
+    if capture.screenshot.is_some() {
+        match done.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(Error::Config(format!("screenshot: {e}"))),
+            None => {
+                return Err(Error::Config(
+                    "the window closed before the screenshot was taken".into(),
+                ));
+            }
+        }
+    }
+    Ok(*rate.lock().unwrap_or_else(|p| p.into_inner()))
+}

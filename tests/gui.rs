@@ -1,0 +1,122 @@
+//! The window's behaviour, driven headlessly by role and label (egui_kittest):
+//! Step, Run and Pause reach the trainer; a changed ε reaches the next
+//! iteration; an invalid value is refused and shown, never applied. The
+//! rendered window itself is tested in tests/gui_window.rs.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ebmscope::config::Config;
+use ebmscope::gui::GuiApp;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn app() -> GuiApp {
+    let sets: Vec<String> = [
+        "batch.data=8",
+        "batch.chains=6",
+        "langevin.steps=4",
+        "langevin.bank_size=30",
+        "iterations=1000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let config = Config::resolve(Some("rings-convergent"), None, &sets).unwrap();
+    let gpu = Arc::new(common::gpu());
+    GuiApp::new(
+        gpu,
+        config,
+        std::env::temp_dir()
+            .join("gui-test.safetensors")
+            .display()
+            .to_string(),
+    )
+    .unwrap()
+}
+
+fn harness(app: GuiApp) -> Harness<'static, GuiApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_context_setup(ebmscope::gui::install_fonts)
+        .build_ui_state(|ui, app: &mut GuiApp| app.show(ui), app)
+}
+
+/// Step frames until `done` holds (the trainer answers on its own thread).
+fn until(h: &mut Harness<'static, GuiApp>, what: &str, done: impl Fn(&GuiApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(start.elapsed() < Duration::from_secs(60), "no {what} within 60 s");
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+}
+
+#[test]
+fn step_run_and_pause_reach_the_trainer() {
+    let mut h = harness(app());
+    h.step();
+    h.get_by_label("Step").click();
+    until(&mut h, "iteration after Step", |a| a.history.len() == 1);
+    assert_eq!(h.state().history[0].iteration, 1);
+    h.get_by_label("Run").click();
+    until(&mut h, "running", |a| a.running && a.history.len() >= 3);
+    h.step();
+    h.get_by_label("Pause").click();
+    until(&mut h, "pause", |a| !a.running);
+    let n = h.state().history.len();
+    std::thread::sleep(Duration::from_millis(300));
+    h.step();
+    assert_eq!(h.state().history.len(), n, "no iterations after Pause");
+    let status = format!("iteration {}", h.state().history.last().unwrap().iteration);
+    assert!(
+        h.query_by_label(&status).is_some(),
+        "status line shows `{status}`"
+    );
+}
+
+#[test]
+fn a_changed_epsilon_reaches_the_next_iteration() {
+    let mut h = harness(app());
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
+        .set_text_value_accesskit("0.05");
+    h.step();
+    h.get_by_label("Apply ε").click();
+    until(&mut h, "applied change", |a| a.changes.len() == 1);
+    h.step();
+    h.get_by_label("Step").click();
+    until(&mut h, "iteration", |a| a.history.len() == 1);
+    assert_eq!(h.state().history[0].epsilon, 0.05);
+}
+
+#[test]
+fn an_invalid_value_is_refused_and_shown() {
+    let mut h = harness(app());
+    h.step();
+    let field = || egui::accesskit::Role::TextInput;
+    h.get_by_role_and_label(field(), "ε")
+        .set_text_value_accesskit("-1");
+    h.step();
+    h.get_by_label("Apply ε").click();
+    until(&mut h, "refusal", |a| a.message.contains("refused"));
+    h.step();
+    // Shown under the field and in the status line.
+    assert!(
+        h.query_all_by_label_contains("langevin.epsilon").count() >= 1,
+        "the refusal names the setting"
+    );
+    h.get_by_role_and_label(field(), "L")
+        .set_text_value_accesskit("many");
+    h.step();
+    h.get_by_label("Apply L").click();
+    h.step();
+    assert!(h.query_by_label_contains("not a whole number").is_some());
+    h.get_by_label("Step").click();
+    until(&mut h, "iteration", |a| a.history.len() == 1);
+    let e = h.state().history[0];
+    assert_eq!((e.epsilon, e.steps), (0.125, 4), "nothing invalid was applied");
+    assert!(h.state().changes.is_empty());
+}

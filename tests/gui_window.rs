@@ -1,0 +1,94 @@
+//! The real window on the test adapter: `ebmscope gui --frames N
+//! --screenshot FILE` under a virtual X display (Xvfb; CI installs it)
+//! renders the rings preset while training and saves a PNG whose chains
+//! view and plots are not blank and whose d_st plot has points.
+
+use std::path::Path;
+use std::process::Command;
+
+fn gui_command(args: &[&str]) -> Command {
+    let exe = env!("CARGO_BIN_EXE_ebmscope");
+    if std::env::var_os("DISPLAY").is_some() {
+        let mut c = Command::new(exe);
+        c.args(args);
+        c
+    } else {
+        // No display: a virtual one. A missing xvfb-run fails the test (install xvfb).
+        let mut c = Command::new("xvfb-run");
+        c.args(["-a", "-s", "-screen 0 1280x800x24", exe]).args(args);
+        c
+    }
+}
+
+/// Standard deviation of the grey level over a rectangle of the picture.
+fn spread(img: &image::RgbaImage, x0: u32, y0: u32, x1: u32, y1: u32) -> f64 {
+    let mut v = Vec::new();
+    for y in y0..y1.min(img.height()) {
+        for x in x0..x1.min(img.width()) {
+            let p = img.get_pixel(x, y).0;
+            v.push((f64::from(p[0]) + f64::from(p[1]) + f64::from(p[2])) / 3.0);
+        }
+    }
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt()
+}
+
+#[test]
+fn the_window_renders_chains_and_plots() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-window-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shot = dir.join("window.png");
+    let out = gui_command(&[
+        "gui",
+        "--preset",
+        "rings-convergent",
+        "--set",
+        "batch.data=20",
+        "--set",
+        "batch.chains=50",
+        "--set",
+        "langevin.steps=5",
+        "--set",
+        "langevin.bank_size=200",
+        "--run",
+        "--frames",
+        "60",
+        "--screenshot",
+        shot.to_str().unwrap(),
+    ])
+    .output()
+    .expect("running the window (is xvfb-run installed? apt-get install xvfb)");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(Path::new(&shot).is_file());
+    let img = image::open(&shot).unwrap().to_rgba8();
+    let (w, h) = (img.width(), img.height());
+    assert!(w >= 800 && h >= 500, "window {w}×{h}");
+    // The central area: chains on the left half, plots on the right (past the settings panel).
+    let left = spread(&img, w / 4, h / 6, w / 2, h * 5 / 6);
+    let right = spread(&img, w * 5 / 8, h / 8, w - 10, h * 7 / 8);
+    assert!(
+        left > 5.0 && right > 5.0,
+        "blank regions: chains {left:.1}, plots {right:.1}"
+    );
+    // d_st points are drawn in the phase colours (blue expansion, red
+    // contraction) in the top plot of the right column.
+    let mut coloured = 0;
+    for y in 0..h * 35 / 100 {
+        for x in w * 6 / 10..w {
+            let [r, g, b, _] = img.get_pixel(x, y).0;
+            if (b > 180 && r < 100 && g < 140) || (r > 180 && g < 90 && b < 90) {
+                coloured += 1;
+            }
+        }
+    }
+    assert!(
+        coloured > 10,
+        "no d_st points in the phase colours ({coloured} pixels)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
