@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
-use egui_plot::{HLine, Legend, Line, Plot, Points, VLine};
+use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, Points, VLine};
 
 use crate::config::{Config, OptimizerName};
 use crate::data::toy::Toy;
-use crate::diagnostics::Phase;
+use crate::diagnostics::{Correlations, Oscillation, Phase};
 use crate::gpu::Gpu;
 use crate::train::session::{Command, Session, Update};
-use crate::train::{Change, IterationEvent, TrainingRate, net_spec};
+use crate::train::{Change, IterationEvent, ToyMetrics, TrainingRate, net_spec};
 use crate::{Error, Result};
 
 /// What `--frames N --screenshot FILE` asks for: render N frames, save the
@@ -26,7 +26,37 @@ pub struct Capture {
     pub screenshot: Option<PathBuf>,
     /// Start training at once (for captures of a running window).
     pub run: bool,
+    /// The views to open on.
+    pub toy_view: Option<ToyView>,
+    pub plots_view: Option<PlotsView>,
 }
+
+/// What the left view shows for toy data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ToyView {
+    /// The chains' particles over data points.
+    Particles,
+    /// True density, learned exp(−U) and the short-run KDE on the grid,
+    /// particles drawn over each.
+    Densities,
+}
+
+/// Which plots the right view shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlotsView {
+    /// d_st, r_t, mean energies, learning rate over the iterations.
+    Learning,
+    /// Autocorrelations of d_st and r_t and their cross-correlation.
+    Correlations,
+    /// Each chain's energy along its Langevin path in the last iteration.
+    LangevinPath,
+}
+
+/// Iterations between two density evaluations while the densities show.
+const DENSITY_EVERY: u64 = 10;
+/// Trailing window and largest lag of the correlation charts (as the PNG figure).
+const CORRELATION_WINDOW: usize = 2000;
+const CORRELATION_LAGS: usize = 15;
 
 /// One editable setting: its text and, when the trainer refused it, why.
 struct Field {
@@ -57,6 +87,15 @@ pub struct GuiApp {
     pub changes: Vec<(u64, Change)>,
     chains: Option<(u64, Arc<Vec<f32>>)>,
     chains_texture: Option<(u64, egui::TextureHandle)>,
+    pub toy_view: ToyView,
+    pub plots_view: PlotsView,
+    /// The last toy densities, and their three textures (true, learned, KDE).
+    pub toy_metrics: Option<(u64, Arc<ToyMetrics>)>,
+    density_textures: Option<(u64, [egui::TextureHandle; 3])>,
+    /// A density evaluation was asked for and has not come back yet.
+    toy_pending: bool,
+    /// The last energy path: (iteration, chains, U as [L + 1, chains]).
+    pub energy_path: Option<(u64, usize, Arc<Vec<f32>>)>,
     pub running: bool,
     fields: [Field; 4],
     optimizer: OptimizerName,
@@ -100,6 +139,12 @@ impl GuiApp {
             changes: Vec::new(),
             chains: None,
             chains_texture: None,
+            toy_view: ToyView::Particles,
+            plots_view: PlotsView::Learning,
+            toy_metrics: None,
+            density_textures: None,
+            toy_pending: false,
+            energy_path: None,
             running: false,
             fields: [
                 field("ε", l.epsilon.to_string()),
@@ -132,6 +177,15 @@ impl GuiApp {
                     self.history.push(e);
                 }
                 Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
+                Update::Toy { iteration, metrics } => {
+                    self.toy_metrics = Some((iteration, metrics));
+                    self.toy_pending = false;
+                }
+                Update::EnergyPath {
+                    iteration,
+                    chains,
+                    energies,
+                } => self.energy_path = Some((iteration, chains, energies)),
                 Update::Running(r) => self.running = r,
                 Update::Applied { iteration, change } => {
                     self.changes.push((iteration, change));
@@ -155,9 +209,14 @@ impl GuiApp {
                     self.history.clear();
                     self.changes.clear();
                     self.chains = None;
+                    self.toy_metrics = None;
+                    self.energy_path = None;
                     self.message = "started over".into();
                 }
-                Update::Failed(why) => self.message = format!("stopped: {why}"),
+                Update::Failed(why) => {
+                    self.toy_pending = false;
+                    self.message = format!("stopped: {why}");
+                }
             }
         }
     }
@@ -313,31 +372,43 @@ impl GuiApp {
     }
 
     fn chains_view(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Chains X⁻");
+        let toy = self.chw == [2, 1, 1];
+        ui.horizontal(|ui| {
+            ui.heading("Chains X⁻");
+            if toy {
+                ui.selectable_value(&mut self.toy_view, ToyView::Particles, "Particles");
+                ui.selectable_value(&mut self.toy_view, ToyView::Densities, "Densities");
+            }
+        });
         let Some((iteration, states)) = self.chains.clone() else {
             ui.label("No iteration yet: press Run or Step.");
             return;
         };
-        if self.chw == [2, 1, 1] {
+        if toy {
             let chains: Vec<[f64; 2]> = states
                 .chunks_exact(2)
                 .map(|p| [f64::from(p[0]), f64::from(p[1])])
                 .collect();
-            Plot::new("chains")
-                .data_aspect(1.0)
-                .legend(Legend::default())
-                .show(ui, |p| {
-                    p.points(
-                        Points::new("data", self.toy_data.clone())
-                            .color(egui::Color32::GRAY)
-                            .radius(1.5),
-                    );
-                    p.points(
-                        Points::new(format!("X⁻, iteration {iteration}"), chains)
-                            .color(egui::Color32::RED)
-                            .radius(2.5),
-                    );
-                });
+            match self.toy_view {
+                ToyView::Particles => {
+                    Plot::new("chains")
+                        .data_aspect(1.0)
+                        .legend(Legend::default())
+                        .show(ui, |p| {
+                            p.points(
+                                Points::new("data", self.toy_data.clone())
+                                    .color(egui::Color32::GRAY)
+                                    .radius(1.5),
+                            );
+                            p.points(
+                                Points::new(format!("X⁻, iteration {iteration}"), chains)
+                                    .color(egui::Color32::RED)
+                                    .radius(2.5),
+                            );
+                        });
+                }
+                ToyView::Densities => self.densities(ui, &chains),
+            }
             return;
         }
         let image = image_grid(&states, self.chw);
@@ -360,7 +431,92 @@ impl GuiApp {
         ui.add(egui::Image::new(&texture).fit_to_exact_size(egui::vec2(side, side)));
     }
 
+    /// True density, learned exp(−U) and short-run KDE, re-evaluated every
+    /// few iterations (on the training thread, between iterations).
+    fn densities(&mut self, ui: &mut egui::Ui, chains: &[[f64; 2]]) {
+        let it = self.history.last().map_or(0, |e| e.iteration);
+        let stale = self
+            .toy_metrics
+            .as_ref()
+            .is_none_or(|(at, _)| *at + DENSITY_EVERY <= it || (!self.running && *at != it));
+        if stale && !self.toy_pending {
+            self.send(Command::EvaluateToy);
+            self.toy_pending = true;
+        }
+        let Some((at, m)) = self.toy_metrics.clone() else {
+            ui.label("Evaluating the densities …");
+            return;
+        };
+        let textures = match &self.density_textures {
+            Some((seen, t)) if *seen == at => t.clone(),
+            _ => {
+                let res = m.grid.res;
+                let make = |name: &str, p: &[f64]| {
+                    ui.ctx()
+                        .load_texture(name, density_image(p, res), egui::TextureOptions::LINEAR)
+                };
+                let t = [
+                    make("true density", &m.truth),
+                    make("learned density", &m.model),
+                    make("kde", &m.kde),
+                ];
+                self.density_textures = Some((at, t.clone()));
+                t
+            }
+        };
+        let extent = m.grid.extent as f32;
+        let side = (ui.available_width() / 2.0 - 12.0)
+            .min(ui.available_height() / 2.0 - 30.0)
+            .max(80.0);
+        let names = ["true density q", "learned exp(−U)", "short-run KDE"];
+        egui::Grid::new("densities").show(ui, |ui| {
+            for (k, (name, tex)) in names.iter().zip(&textures).enumerate() {
+                ui.vertical(|ui| {
+                    ui.label(*name);
+                    Plot::new(("density", k))
+                        .width(side)
+                        .height(side)
+                        .data_aspect(1.0)
+                        .show_axes(false)
+                        .show_grid(false)
+                        .show(ui, |p| {
+                            let size = egui::vec2(2.0 * extent, 2.0 * extent);
+                            p.image(PlotImage::new(*name, tex.id(), PlotPoint::new(0.0, 0.0), size));
+                            p.points(
+                                Points::new("X⁻", chains.to_vec())
+                                    .color(egui::Color32::RED)
+                                    .radius(1.5),
+                            );
+                        });
+                });
+                if k % 2 == 1 {
+                    ui.end_row();
+                }
+            }
+            ui.label(format!(
+                "Densities at iteration {at}\n(each scaled to its maximum;\nred: the chains X⁻)\n\n\
+                 TV(p_θ, q) {:.3}\nKL(q‖p_θ) {:.3}\nTV(KDE, q) {:.3}\nKL(q‖KDE) {:.3}",
+                m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
+            ));
+        });
+    }
+
     fn plots(&mut self, ui: &mut egui::Ui) {
+        let mut chosen = self.plots_view;
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut chosen, PlotsView::Learning, "Learning");
+            ui.selectable_value(&mut chosen, PlotsView::Correlations, "Correlations");
+            ui.selectable_value(&mut chosen, PlotsView::LangevinPath, "Langevin path");
+        });
+        self.set_plots_view(chosen);
+        match self.plots_view {
+            PlotsView::Learning => self.learning_plots(ui),
+            PlotsView::Correlations => self.correlation_charts(ui),
+            PlotsView::LangevinPath => self.path_plot(ui),
+        }
+    }
+
+    fn learning_plots(&self, ui: &mut egui::Ui) {
         let h = (ui.available_height() / 4.0 - 24.0).max(60.0);
         let x = |e: &IterationEvent| e.iteration as f64;
         let markers: Vec<f64> = self.changes.iter().map(|(it, _)| *it as f64 + 0.5).collect();
@@ -424,6 +580,104 @@ impl GuiApp {
                 mark(p);
             });
     }
+
+    pub fn set_plots_view(&mut self, view: PlotsView) {
+        let path = PlotsView::LangevinPath;
+        if (self.plots_view == path) != (view == path) {
+            // The path costs a pass per step: recorded only while it shows.
+            self.send(Command::RecordEnergyPath(view == path));
+        }
+        self.plots_view = view;
+    }
+
+    fn correlation_charts(&self, ui: &mut egui::Ui) {
+        let d: Vec<f64> = self.history.iter().map(|e| e.d_st).collect();
+        let r: Vec<f64> = self.history.iter().map(|e| e.r_t).collect();
+        let Some(c) = Correlations::compute(&d, &r, CORRELATION_WINDOW, CORRELATION_LAGS) else {
+            ui.label("The correlations need at least 3 iterations.");
+            return;
+        };
+        let oscillation = match c.oscillation() {
+            Oscillation::Strong => {
+                "strong: d_st anti-correlated at lag 1 or 2 (non-convergent ML, Adam, large steps)"
+            }
+            Oscillation::Weak => "weak (as convergent ML should be)",
+        };
+        ui.label(format!(
+            "Over the last {} iterations. Oscillation {oscillation}.",
+            c.window
+        ));
+        let h = (ui.available_height() / 3.0 - 24.0).max(60.0);
+        let bars = |v: &[f64], first: isize, color: egui::Color32| -> BarChart {
+            let bars = v
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| Bar::new((i as isize + first) as f64, y).width(0.7))
+                .collect();
+            BarChart::new("correlation", bars).color(color)
+        };
+        let bound = (3.0 / (c.window as f64).sqrt()).max(0.1);
+        let lag = c.max_lag as isize;
+        ui.label("autocorrelation of d_st by lag (dashed: the oscillation threshold)");
+        Plot::new("d_acf")
+            .height(h)
+            .include_y(-1.0)
+            .include_y(1.0)
+            .show(ui, |p| {
+                p.bar_chart(bars(&c.d_acf, 0, egui::Color32::from_rgb(60, 110, 230)));
+                p.hline(HLine::new("threshold", -bound).style(egui_plot::LineStyle::dashed_loose()));
+            });
+        ui.label("autocorrelation of r_t by lag");
+        Plot::new("r_acf")
+            .height(h)
+            .include_y(-1.0)
+            .include_y(1.0)
+            .show(ui, |p| {
+                p.bar_chart(bars(&c.r_acf, 0, egui::Color32::from_rgb(220, 60, 60)));
+            });
+        ui.label("cross-correlation Σ d_st[n + k]·r_t[n] by lag k");
+        Plot::new("cross")
+            .height(h)
+            .include_y(-1.0)
+            .include_y(1.0)
+            .show(ui, |p| {
+                p.bar_chart(bars(&c.cross, -lag, egui::Color32::from_rgb(120, 120, 120)));
+            });
+    }
+
+    fn path_plot(&self, ui: &mut egui::Ui) {
+        let Some((iteration, chains, u)) = &self.energy_path else {
+            ui.label("Recorded from the next iteration: press Run or Step.");
+            return;
+        };
+        let (m, points) = (*chains, u.len() / chains.max(&1));
+        ui.label(format!(
+            "U = F/T of each chain along its {} Langevin steps in iteration {iteration} (bold: the mean)",
+            points.saturating_sub(1)
+        ));
+        let strong = ui.visuals().strong_text_color();
+        Plot::new("energy path").show(ui, |p| {
+            // At most 100 chains drawn; the mean is over all.
+            for chain in 0..m.min(100) {
+                let line: Vec<[f64; 2]> = (0..points)
+                    .map(|s| [s as f64, f64::from(u[s * m + chain])])
+                    .collect();
+                p.line(
+                    Line::new(format!("chain {chain}"), line)
+                        .color(egui::Color32::from_rgba_unmultiplied(90, 140, 220, 90)),
+                );
+            }
+            let mean: Vec<[f64; 2]> = (0..points)
+                .map(|s| {
+                    [
+                        s as f64,
+                        u[s * m..(s + 1) * m].iter().map(|&v| f64::from(v)).sum::<f64>() / m as f64,
+                    ]
+                })
+                .collect();
+            p.line(Line::new("mean", mean).color(strong).width(2.5));
+        });
+    }
 }
 
 /// Images [n, C, S, S] in [−1, 1] as one texture: a near-square grid with
@@ -452,6 +706,22 @@ fn image_grid(states: &[f32], [c, h, w]: [usize; 3]) -> egui::ColorImage {
         }
     }
     egui::ColorImage::new([gw, gh], pixels)
+}
+
+/// A density on the grid (rows of x, y going up) as an image (rows going
+/// down), on the viridis scale of the PNG pictures, scaled to its maximum.
+fn density_image(p: &[f64], res: usize) -> egui::ColorImage {
+    let top = p.iter().copied().fold(0.0, f64::max);
+    let top = if top > 0.0 { top } else { 1.0 };
+    let mut pixels = Vec::with_capacity(res * res);
+    for row in 0..res {
+        let j = res - 1 - row;
+        for i in 0..res {
+            let [r, g, b] = crate::plot::viridis((p[j * res + i] / top).clamp(0.0, 1.0));
+            pixels.push(egui::Color32::from_rgb(r, g, b));
+        }
+    }
+    egui::ColorImage::new([res, res], pixels)
 }
 
 /// egui's fonts with Hack (shipped with egui) as a fallback for the
@@ -548,7 +818,13 @@ pub fn run(
         device: gpu.device.clone(),
         queue: gpu.queue.clone(),
     };
-    let app = GuiApp::new(gpu.clone(), config, checkpoint.clone())?;
+    let mut app = GuiApp::new(gpu.clone(), config, checkpoint.clone())?;
+    if let Some(v) = capture.toy_view {
+        app.toy_view = v;
+    }
+    if let Some(v) = capture.plots_view {
+        app.set_plots_view(v);
+    }
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
     if resume {

@@ -78,6 +78,12 @@ struct GuiArgs {
     /// Start training at once.
     #[arg(long)]
     run: bool,
+    /// Open the toy view on the chains' particles or on the densities.
+    #[arg(long, value_enum)]
+    toy_view: Option<ebmscope::gui::ToyView>,
+    /// Open the plots on the learning curves, the correlations or the Langevin path.
+    #[arg(long, value_enum)]
+    plots: Option<ebmscope::gui::PlotsView>,
 }
 
 #[derive(Args)]
@@ -266,6 +272,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         frames: args.frames.unwrap_or(0),
         screenshot: args.screenshot.clone(),
         run: args.run,
+        toy_view: args.toy_view,
+        plots_view: args.plots,
     };
     let resume = args.checkpoint.is_some();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();

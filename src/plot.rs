@@ -157,7 +157,8 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[(&str, &[f64])]
                     let i = (px as usize * res) / side as usize;
                     let j = res - 1 - (py as usize * res) / side as usize;
                     let t = ((v[j * res + i] - lo) / span).clamp(0.0, 1.0);
-                    let color = ViridisRGB::get_color(t);
+                    let [r, g, b] = viridis(t);
+                    let color = RGBColor(r, g, b);
                     area.draw_pixel((((w - side) / 2 + px) as i32, py as i32), &color)
                         .map_err(draw_err(path))?;
                 }
@@ -165,6 +166,12 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[(&str, &[f64])]
         }
     }
     root.present().map_err(draw_err(path))
+}
+
+/// The colour scale of every density picture (PNG and window), t in [0, 1].
+pub fn viridis(t: f64) -> [u8; 3] {
+    let c = ViridisRGB::get_color(t);
+    [c.0, c.1, c.2]
 }
 
 /// Mean energy, gradient magnitude and (MALA) acceptance along a long run.

@@ -1,6 +1,7 @@
 //! The window's behaviour, driven headlessly by role and label (egui_kittest):
 //! Step, Run and Pause reach the trainer; a changed ε reaches the next
-//! iteration; an invalid value is refused and shown, never applied. The
+//! iteration; an invalid value is refused and shown, never applied; the
+//! density, correlation and Langevin-path views fill from the trainer. The
 //! rendered window itself is tested in tests/gui_window.rs.
 
 mod common;
@@ -20,6 +21,8 @@ fn app() -> GuiApp {
         "langevin.steps=4",
         "langevin.bank_size=30",
         "iterations=1000",
+        "eval.grid=24",
+        "eval.kde_samples=32",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -119,4 +122,52 @@ fn an_invalid_value_is_refused_and_shown() {
     let e = h.state().history[0];
     assert_eq!((e.epsilon, e.steps), (0.125, 4), "nothing invalid was applied");
     assert!(h.state().changes.is_empty());
+}
+
+fn step_once(h: &mut Harness<'static, GuiApp>) {
+    let n = h.state().history.len();
+    h.get_by_label("Step").click();
+    until(h, "iteration after Step", |a| a.history.len() == n + 1);
+}
+
+#[test]
+fn the_density_correlation_and_path_views_fill() {
+    use ebmscope::gui::{PlotsView, ToyView};
+    let mut h = harness(app());
+    h.step();
+    for _ in 0..4 {
+        step_once(&mut h);
+    }
+    h.get_by_label("Densities").click();
+    until(&mut h, "toy densities", |a| a.toy_metrics.is_some());
+    h.step();
+    assert_eq!(h.state().toy_view, ToyView::Densities);
+    assert_eq!(h.state().toy_metrics.as_ref().unwrap().0, 4);
+    assert!(
+        h.query_by_label_contains("TV(p_θ, q)").is_some(),
+        "TV and KL shown"
+    );
+
+    h.get_by_label("Correlations").click();
+    h.step();
+    assert_eq!(h.state().plots_view, PlotsView::Correlations);
+    assert!(h.query_by_label_contains("Over the last 4 iterations").is_some());
+
+    h.get_by_label("Langevin path").click();
+    h.step();
+    assert!(
+        h.query_by_label_contains("Recorded from the next iteration")
+            .is_some()
+    );
+    step_once(&mut h);
+    until(&mut h, "energy path", |a| a.energy_path.is_some());
+    let (iteration, chains, u) = h.state().energy_path.clone().unwrap();
+    assert_eq!((iteration, chains, u.len()), (5, 6, (4 + 1) * 6));
+    // Back to the learning plots: the path is no longer recorded.
+    h.get_by_label("Learning").click();
+    h.step();
+    step_once(&mut h);
+    std::thread::sleep(Duration::from_millis(200));
+    h.step();
+    assert_eq!(h.state().energy_path.as_ref().unwrap().0, 5);
 }

@@ -163,3 +163,43 @@ fn the_session_answers_its_commands() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The window's two extra views: toy densities on request, and the energy
+/// path after every iteration once asked for (kept across a reset).
+#[test]
+fn the_session_reports_toy_densities_and_energy_paths() {
+    let gpu = Arc::new(common::gpu());
+    let s = Session::start(gpu.clone(), small(&["eval.grid=24", "eval.kde_samples=32"])).unwrap();
+    s.send(Command::Step);
+    s.send(Command::EvaluateToy);
+    let seen = wait_for(&s, "toy densities", |u| matches!(u, Update::Toy { .. }));
+    let Some(Update::Toy { iteration, metrics }) = seen.last().cloned() else {
+        unreachable!()
+    };
+    assert_eq!(iteration, 1);
+    // The same numbers as evaluating that trainer directly.
+    let mut direct = Trainer::new(gpu, small(&["eval.grid=24", "eval.kde_samples=32"])).unwrap();
+    direct.step().unwrap();
+    let want = ebmscope::train::evaluate_toy(&direct).unwrap();
+    assert_eq!((metrics.tv_model, metrics.tv_kde), (want.tv_model, want.tv_kde));
+    assert_eq!(metrics.model.len(), 24 * 24);
+
+    s.send(Command::RecordEnergyPath(true));
+    s.send(Command::Reset);
+    s.send(Command::Step);
+    let seen = wait_for(&s, "energy path", |u| matches!(u, Update::EnergyPath { .. }));
+    let Some(Update::EnergyPath {
+        iteration,
+        chains,
+        energies,
+    }) = seen.last().cloned()
+    else {
+        unreachable!()
+    };
+    assert_eq!((iteration, chains, energies.len()), (1, 6, (4 + 1) * 6));
+    s.send(Command::RecordEnergyPath(false));
+    s.send(Command::Step);
+    wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!s.drain().iter().any(|u| matches!(u, Update::EnergyPath { .. })));
+}

@@ -62,6 +62,42 @@ fn follow_reference(config: Config) {
     }
 }
 
+/// The energy path (every chain's U at every Langevin step) follows the
+/// reference's, and recording it changes nothing else: the same iteration
+/// results bit for bit as a trainer that does not record.
+#[test]
+fn energy_path_follows_the_reference_and_changes_nothing() {
+    let config = config("gmm-convergent", &[]);
+    let gpu = Arc::new(common::gpu());
+    let mut plain = Trainer::new(gpu.clone(), config.clone()).unwrap();
+    let mut traced = Trainer::new(gpu, config.clone()).unwrap();
+    traced.record_energy_path(true);
+    let mut cpu = ReferenceTrainer::new(config.clone()).unwrap();
+    for it in 0..3 {
+        let (a, b) = (plain.step().unwrap(), traced.step().unwrap());
+        assert_eq!(
+            (a.d_st, a.r_t),
+            (b.d_st, b.r_t),
+            "iteration {it}: recording changed the results"
+        );
+        cpu.step();
+        assert!(plain.energy_path.is_none());
+        let path = traced.energy_path.as_ref().unwrap();
+        assert_eq!(path.len(), (5 + 1) * 6, "[L + 1, chains]");
+        let c = compare(path, &cpu.energy_path, TRAINER_TOL);
+        assert!(c.passed(), "iteration {it}: energy path: {c}");
+        let last: f64 = path[5 * 6..].iter().map(|&u| f64::from(u)).sum::<f64>() / 6.0;
+        assert!((last - b.mean_u_samples).abs() <= 1e-5 * b.mean_u_samples.abs().max(1.0));
+    }
+    // L grows mid-run: the path grows with it.
+    traced.apply(ebmscope::train::Change::Steps(7)).unwrap();
+    traced.step().unwrap();
+    assert_eq!(traced.energy_path.as_ref().unwrap().len(), 8 * 6);
+    traced.record_energy_path(false);
+    traced.step().unwrap();
+    assert!(traced.energy_path.is_none());
+}
+
 #[test]
 fn persistent_sgd_follows_the_reference() {
     follow_reference(config("rings-convergent", &[]));

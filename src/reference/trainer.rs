@@ -22,6 +22,9 @@ pub struct ReferenceTrainer {
     adam: AdamState,
     pub lr: f64,
     pub iteration: u64,
+    /// U = F/T of every chain at every step of the last iteration,
+    /// [L + 1, chains] from X₀ to X_L.
+    pub energy_path: Vec<f64>,
     toy: Toy,
 }
 
@@ -59,6 +62,7 @@ impl ReferenceTrainer {
             adam: AdamState::default(),
             lr: config.optimizer.lr,
             iteration: 0,
+            energy_path: Vec::new(),
             toy: Toy::new(&config.data)?,
             config,
         })
@@ -106,8 +110,11 @@ impl ReferenceTrainer {
         let size = step_size(c);
         let (a, b) = (f64::from(size.gradient_factor()), f64::from(size.noise_factor()));
         let mut r_sum = 0.0;
+        let temp = c.temperature();
+        self.energy_path.clear();
         for step in 0..c.langevin.steps {
-            let (_, grads) = self.net.backward(&self.params, m, &x, &vec![1.0; m]);
+            let (energies, grads) = self.net.backward(&self.params, m, &x, &vec![1.0; m]);
+            self.energy_path.extend(energies.iter().map(|f| f / temp));
             for chain in 0..m {
                 let g = &grads.input[chain * dim..(chain + 1) * dim];
                 r_sum += a * g.iter().map(|v| v * v).sum::<f64>().sqrt();
@@ -124,7 +131,6 @@ impl ReferenceTrainer {
             }
         }
         // Learning: ∇θ of mean U(X⁺) − mean U(X⁻) on the concatenated batch.
-        let temp = c.temperature();
         let batch: Vec<f64> = data.iter().map(|&v| f64::from(v)).chain(x).collect();
         let upstream: Vec<f64> = (0..n + m)
             .map(|i| {
@@ -136,6 +142,7 @@ impl ReferenceTrainer {
             })
             .collect();
         let (energies, grads) = self.net.backward(&self.params, n + m, &batch, &upstream);
+        self.energy_path.extend(energies[n..].iter().map(|f| f / temp));
         let d_st = (energies[..n].iter().sum::<f64>() / n as f64
             - energies[n..].iter().sum::<f64>() / m as f64)
             / temp;

@@ -12,7 +12,7 @@ use crate::sampler::{EnergyField, Langevin};
 use crate::{Error, Result};
 
 /// Densities on the grid (each sums to 1) and their distances to the truth.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ToyMetrics {
     pub grid: Grid,
     pub truth: Vec<f64>,

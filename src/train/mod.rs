@@ -184,6 +184,12 @@ pub struct Trainer {
     pub d_st: Vec<f64>,
     pub r_t: Vec<f64>,
     start: Instant,
+    /// Where each Langevin step's chain energies are copied when the energy
+    /// path is recorded (see [`Trainer::record_energy_path`]).
+    path: Option<wgpu::Buffer>,
+    /// U = F/T of every chain at every step of the last iteration,
+    /// [L + 1, chains] (from X₀ to X_L), when recorded.
+    pub energy_path: Option<Vec<f32>>,
 }
 
 impl Trainer {
@@ -242,7 +248,28 @@ impl Trainer {
             d_st: Vec::new(),
             r_t: Vec::new(),
             start: Instant::now(),
+            path: None,
+            energy_path: None,
         })
+    }
+
+    /// Record (or stop recording) every chain's energy at every Langevin
+    /// step of the next iterations into [`Trainer::energy_path`]. It costs
+    /// one compute pass per step instead of one per iteration; the results
+    /// are the same either way.
+    pub fn record_energy_path(&mut self, on: bool) {
+        self.path = on.then(|| self.path_buffer());
+        if !on {
+            self.energy_path = None;
+        }
+    }
+
+    fn path_buffer(&self) -> wgpu::Buffer {
+        let (steps, m) = (
+            self.config.langevin.steps as usize,
+            self.config.batch.chains as usize,
+        );
+        self.gpu.storage_buffer("energy path", steps * m)
     }
 
     /// One iteration of Algorithm 1: X⁺ from the data, X⁻ by L Langevin
@@ -278,6 +305,14 @@ impl Trainer {
         let lr = self.lr;
         let lr_eff = effective_lr(&self.config, lr) as f32;
         let steps = self.config.langevin.steps as usize;
+        if self
+            .path
+            .as_ref()
+            .is_some_and(|p| p.size() < (steps * m * 4) as u64)
+        {
+            // L grew since the buffer was made.
+            self.path = Some(self.path_buffer());
+        }
         let mut encoder = gpu
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -297,12 +332,32 @@ impl Trainer {
                 ChainInit::Noise(noise) => noise.record(&gpu, &mut pass),
                 ChainInit::Data => {}
             }
-            self.sampler.record_steps(&gpu, &mut pass, steps);
-            if let ChainInit::Bank(bank) = &self.init {
-                bank.record_scatter(&gpu, &mut pass);
+            if self.path.is_none() {
+                self.sampler.record_steps(&gpu, &mut pass, steps);
             }
         }
         let f32s = |k: usize| (k * 4) as u64;
+        if let Some(path) = &self.path {
+            // One pass per step, so each step's energies (of the state it
+            // starts from) can be copied out between them.
+            for step in 0..steps {
+                {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("sample step"),
+                        timestamp_writes: None,
+                    });
+                    self.sampler.record_steps(&gpu, &mut pass, 1);
+                }
+                encoder.copy_buffer_to_buffer(self.sampler.field.energy(), 0, path, f32s(step * m), f32s(m));
+            }
+        }
+        if let ChainInit::Bank(bank) = &self.init {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("bank scatter"),
+                timestamp_writes: None,
+            });
+            bank.record_scatter(&gpu, &mut pass);
+        }
         encoder.copy_buffer_to_buffer(
             self.sampler.field.input(),
             0,
@@ -338,6 +393,15 @@ impl Trainer {
         let report = gpu.read_f32(&self.report, 0, n + m + 4 * m)?;
 
         let temp = self.config.temperature();
+        self.energy_path = match &self.path {
+            Some(path) => {
+                // Steps 0…L−1 from the copies, X_L from the learning pass.
+                let mut u = gpu.read_f32(path, 0, steps * m)?;
+                u.extend_from_slice(&report[n..n + m]);
+                Some(u.iter().map(|&f| (f64::from(f) / temp) as f32).collect())
+            }
+            None => None,
+        };
         let mean = |v: &[f32]| v.iter().map(|&e| f64::from(e)).sum::<f64>() / v.len() as f64;
         let mean_u_data = mean(&report[..n]) / temp;
         let mean_u_samples = mean(&report[n..n + m]) / temp;

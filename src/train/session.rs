@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::{Change, Checkpoint, IterationEvent, Trainer};
+use super::{Change, Checkpoint, IterationEvent, ToyMetrics, Trainer, evaluate_toy};
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::gpu::Gpu;
@@ -30,6 +30,12 @@ pub enum Command {
     Load(PathBuf),
     /// Start over (fresh parameters, chains, iteration 0) with the current settings.
     Reset,
+    /// Densities of the current model on the toy grid (toy data only):
+    /// answered by [`Update::Toy`] between iterations.
+    EvaluateToy,
+    /// Report every chain's energy along its Langevin path after each
+    /// iteration ([`Update::EnergyPath`]), or stop doing so.
+    RecordEnergyPath(bool),
 }
 
 /// What the training thread reports.
@@ -40,6 +46,17 @@ pub enum Update {
     Chains {
         iteration: u64,
         states: Arc<Vec<f32>>,
+    },
+    /// The answer to [`Command::EvaluateToy`].
+    Toy {
+        iteration: u64,
+        metrics: Arc<ToyMetrics>,
+    },
+    /// U of every chain at every step of an iteration, [L + 1, chains].
+    EnergyPath {
+        iteration: u64,
+        chains: usize,
+        energies: Arc<Vec<f32>>,
     },
     Running(bool),
     /// A change took effect; the next iteration is the first to use it.
@@ -86,6 +103,7 @@ impl Session {
                     data,
                     trainer,
                     running: false,
+                    record_path: false,
                     updates: update_tx,
                 };
                 worker.serve(command_rx);
@@ -132,6 +150,8 @@ struct Worker {
     data: Dataset,
     trainer: Trainer,
     running: bool,
+    /// Kept across a reset or a load, which make a new trainer.
+    record_path: bool,
     updates: Sender<Update>,
 }
 
@@ -190,6 +210,13 @@ impl Worker {
             iteration: e.iteration,
             states,
         });
+        if let Some(path) = &self.trainer.energy_path {
+            self.send(Update::EnergyPath {
+                iteration: e.iteration,
+                chains: self.trainer.config.batch.chains as usize,
+                energies: Arc::new(path.clone()),
+            });
+        }
         Ok(())
     }
 
@@ -223,10 +250,22 @@ impl Worker {
             Command::Load(path) => self.load(path),
             Command::Reset => {
                 let config = self.trainer.config.clone();
-                Trainer::with_data(self.gpu.clone(), config, self.data.clone()).map(|t| {
+                Trainer::with_data(self.gpu.clone(), config, self.data.clone()).map(|mut t| {
+                    t.record_energy_path(self.record_path);
                     self.trainer = t;
                     self.send(Update::Reset);
                 })
+            }
+            Command::EvaluateToy => evaluate_toy(&self.trainer).map(|m| {
+                self.send(Update::Toy {
+                    iteration: self.trainer.iteration,
+                    metrics: Arc::new(m),
+                })
+            }),
+            Command::RecordEnergyPath(on) => {
+                self.record_path = on;
+                self.trainer.record_energy_path(on);
+                Ok(())
             }
         };
         if let Err(e) = outcome {
@@ -243,6 +282,7 @@ impl Worker {
             Trainer::new(self.gpu.clone(), ck.config.clone())?
         };
         ck.restore(&mut trainer)?;
+        trainer.record_energy_path(self.record_path);
         self.data = trainer.data.clone();
         self.config = ck.config.clone();
         self.trainer = trainer;
