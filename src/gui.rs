@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, Points, VLine};
 
+use crate::config::InitKind;
 use crate::config::{Config, OptimizerName};
 use crate::data::toy::Toy;
 use crate::diagnostics::{Correlations, Oscillation, Phase};
 use crate::gpu::Gpu;
-use crate::train::session::{Command, Session, Update};
-use crate::train::{Change, IterationEvent, ToyMetrics, TrainingRate, net_spec};
+use crate::kernels::picture::GridLayout;
+use crate::train::session::{Command, PICTURE_IMAGES, Session, Update};
+use crate::train::{Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, net_spec};
 use crate::{Error, Result};
 
 /// What `--frames N --screenshot FILE` asks for: render N frames, save the
@@ -29,6 +31,7 @@ pub struct Capture {
     /// The views to open on.
     pub toy_view: Option<ToyView>,
     pub plots_view: Option<PlotsView>,
+    pub picture: Option<PictureSource>,
 }
 
 /// What the left view shows for toy data.
@@ -89,6 +92,14 @@ pub struct GuiApp {
     chains_texture: Option<(u64, egui::TextureHandle)>,
     pub toy_view: ToyView,
     pub plots_view: PlotsView,
+    /// eframe's wgpu renderer, when there is one: image pictures are then
+    /// GPU textures the training thread fills (see `Command::ShowPicture`);
+    /// without one (headless tests) the chains are uploaded from the CPU.
+    pub renderer: Option<eframe::egui_wgpu::RenderState>,
+    pub picture_source: PictureSource,
+    picture_requested: Option<PictureSource>,
+    /// The registered texture of the last `Update::Picture`, and its size.
+    pub picture: Option<(PictureSource, egui::TextureId, [usize; 2])>,
     /// The last toy densities, and their three textures (true, learned, KDE).
     pub toy_metrics: Option<(u64, Arc<ToyMetrics>)>,
     density_textures: Option<(u64, [egui::TextureHandle; 3])>,
@@ -141,6 +152,10 @@ impl GuiApp {
             chains_texture: None,
             toy_view: ToyView::Particles,
             plots_view: PlotsView::Learning,
+            renderer: None,
+            picture_source: PictureSource::Chains,
+            picture_requested: None,
+            picture: None,
             toy_metrics: None,
             density_textures: None,
             toy_pending: false,
@@ -180,6 +195,22 @@ impl GuiApp {
                 Update::Toy { iteration, metrics } => {
                     self.toy_metrics = Some((iteration, metrics));
                     self.toy_pending = false;
+                }
+                Update::Picture {
+                    source,
+                    texture,
+                    size,
+                } => {
+                    if let Some(rs) = &self.renderer {
+                        let view = texture.create_view(&Default::default());
+                        let mut renderer = rs.renderer.write();
+                        if let Some((_, old, _)) = self.picture.take() {
+                            renderer.free_texture(&old);
+                        }
+                        let id =
+                            renderer.register_native_texture(&rs.device, &view, wgpu::FilterMode::Nearest);
+                        self.picture = Some((source, id, size));
+                    }
                 }
                 Update::EnergyPath {
                     iteration,
@@ -411,6 +442,10 @@ impl GuiApp {
             }
             return;
         }
+        if self.renderer.is_some() {
+            self.picture_view(ui);
+            return;
+        }
         let image = image_grid(&states, self.chw);
         let texture = match &mut self.chains_texture {
             Some((seen, tex)) if *seen == iteration => tex.clone(),
@@ -429,6 +464,34 @@ impl GuiApp {
         };
         let side = ui.available_width().min(ui.available_height());
         ui.add(egui::Image::new(&texture).fit_to_exact_size(egui::vec2(side, side)));
+    }
+
+    /// Chains, data batch or bank as a texture the training thread fills.
+    fn picture_view(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("show");
+            ui.selectable_value(&mut self.picture_source, PictureSource::Chains, "chains X⁻");
+            ui.selectable_value(&mut self.picture_source, PictureSource::Data, "data X⁺");
+            if self.config.langevin.init == InitKind::Persistent {
+                ui.selectable_value(&mut self.picture_source, PictureSource::Bank, "bank");
+            }
+        });
+        if self.picture_requested != Some(self.picture_source) {
+            self.send(Command::ShowPicture(Some(self.picture_source)));
+            self.picture_requested = Some(self.picture_source);
+        }
+        match self.picture {
+            Some((source, id, [w, h])) if source == self.picture_source => {
+                let scale = (ui.available_width() / w as f32).min(ui.available_height() / h as f32);
+                ui.add(egui::Image::new((
+                    id,
+                    egui::vec2(w as f32 * scale, h as f32 * scale),
+                )));
+            }
+            _ => {
+                ui.label("Preparing the picture …");
+            }
+        }
     }
 
     /// True density, learned exp(−U) and short-run KDE, re-evaluated every
@@ -680,32 +743,21 @@ impl GuiApp {
     }
 }
 
-/// Images [n, C, S, S] in [−1, 1] as one texture: a near-square grid with
-/// 1-pixel gaps (at most 100 images).
-fn image_grid(states: &[f32], [c, h, w]: [usize; 3]) -> egui::ColorImage {
-    let dim = c * h * w;
-    let n = (states.len() / dim.max(1)).min(100);
-    let cols = (n as f64).sqrt().ceil().max(1.0) as usize;
-    let rows = n.div_ceil(cols).max(1);
-    let (gw, gh) = (cols * (w + 1) + 1, rows * (h + 1) + 1);
-    let mut pixels = vec![egui::Color32::WHITE; gw * gh];
-    let byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
-    for k in 0..n {
-        let im = &states[k * dim..(k + 1) * dim];
-        let (x0, y0) = (1 + (k % cols) * (w + 1), 1 + (k / cols) * (h + 1));
-        for y in 0..h {
-            for x in 0..w {
-                let at = |ch: usize| byte(im[(ch * h + y) * w + x]);
-                pixels[(y0 + y) * gw + x0 + x] = if c == 3 {
-                    egui::Color32::from_rgb(at(0), at(1), at(2))
-                } else {
-                    let g = at(0);
-                    egui::Color32::from_gray(g)
-                };
-            }
-        }
-    }
-    egui::ColorImage::new([gw, gh], pixels)
+/// Images [n, C, H, W] in [−1, 1] as one picture (at most 100 images), laid
+/// out as the GPU picture kernel does it, for when there is no wgpu renderer.
+fn image_grid(states: &[f32], chw: [usize; 3]) -> egui::ColorImage {
+    let n = (states.len() / chw.iter().product::<usize>().max(1)).min(PICTURE_IMAGES);
+    let Ok(layout) = GridLayout::new(n, chw) else {
+        return egui::ColorImage::new([1, 1], vec![egui::Color32::WHITE]);
+    };
+    let pixels = crate::reference::picture::image_grid(states, &layout)
+        .iter()
+        .map(|p| {
+            let [r, g, b, a] = p.to_le_bytes();
+            egui::Color32::from_rgba_unmultiplied(r, g, b, a)
+        })
+        .collect();
+    egui::ColorImage::new([layout.width, layout.height], pixels)
 }
 
 /// A density on the grid (rows of x, y going up) as an image (rows going
@@ -825,6 +877,9 @@ pub fn run(
     if let Some(v) = capture.plots_view {
         app.set_plots_view(v);
     }
+    if let Some(v) = capture.picture {
+        app.picture_source = v;
+    }
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
     if resume {
@@ -862,6 +917,8 @@ pub fn run(
         options,
         Box::new(|cc| {
             install_fonts(&cc.egui_ctx);
+            let mut window = window;
+            window.app.renderer = cc.wgpu_render_state.clone();
             Ok(Box::new(window))
         }),
     )

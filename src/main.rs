@@ -84,6 +84,9 @@ struct GuiArgs {
     /// Open the plots on the learning curves, the correlations or the Langevin path.
     #[arg(long, value_enum)]
     plots: Option<ebmscope::gui::PlotsView>,
+    /// For image data: open the picture on the chains, the data batch or the bank.
+    #[arg(long, value_enum)]
+    picture: Option<ebmscope::train::PictureSource>,
 }
 
 #[derive(Args)]
@@ -274,6 +277,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         run: args.run,
         toy_view: args.toy_view,
         plots_view: args.plots,
+        picture: args.picture,
     };
     let resume = args.checkpoint.is_some();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();

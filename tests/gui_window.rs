@@ -1,7 +1,8 @@
 //! The real window on the test adapter: `ebmscope gui --frames N
 //! --screenshot FILE` under a virtual X display (Xvfb; CI installs it)
 //! renders the rings preset while training and saves a PNG whose chains
-//! view and plots are not blank and whose d_st plot has points.
+//! view and plots are not blank and whose d_st plot has points; on image
+//! data the chains picture (a GPU texture the trainer fills) is not blank.
 
 use std::path::Path;
 use std::process::Command;
@@ -90,5 +91,44 @@ fn the_window_renders_chains_and_plots() {
         coloured > 10,
         "no d_st points in the phase colours ({coloured} pixels)"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_window_shows_image_chains_from_the_gpu_texture() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-window-img-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shot = dir.join("window.png");
+    let mut args = vec!["gui", "--preset", "fashion-mnist-quick"];
+    for set in [
+        "net.n_f=4",
+        "data.limit=100",
+        "batch.data=4",
+        "batch.chains=9",
+        "langevin.steps=2",
+    ] {
+        args.extend(["--set", set]);
+    }
+    args.extend(["--run", "--frames", "40", "--screenshot", shot.to_str().unwrap()]);
+    let out = gui_command(&args)
+        .output()
+        .expect("running the window (apt-get install xvfb)");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&shot).unwrap().to_rgba8();
+    let (w, h) = (img.width(), img.height());
+    // The picture: a 3 × 3 grid of grey images with white borders, top left
+    // of the chains column.
+    let picture = spread(&img, w / 5, h / 8, w / 2, h / 2);
+    assert!(picture > 20.0, "blank chains picture: spread {picture:.1}");
+    let white = (w / 5..w / 2)
+        .flat_map(|x| (h / 8..h / 2).map(move |y| (x, y)))
+        .filter(|&(x, y)| img.get_pixel(x, y).0[..3] == [255, 255, 255])
+        .count();
+    assert!(white > 100, "no white grid borders ({white} pixels)");
     let _ = std::fs::remove_dir_all(&dir);
 }

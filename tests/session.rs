@@ -203,3 +203,91 @@ fn the_session_reports_toy_densities_and_energy_paths() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(!s.drain().iter().any(|u| matches!(u, Update::EnergyPath { .. })));
 }
+
+fn read_texture(gpu: &ebmscope::gpu::Gpu, texture: &wgpu::Texture, [w, h]: [usize; 2]) -> Vec<u32> {
+    let row_words = w.div_ceil(64) * 64;
+    let back = gpu.storage_buffer("texture readback", row_words * h);
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &back,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some((row_words * 4) as u32),
+                rows_per_image: Some(h as u32),
+            },
+        },
+        texture.size(),
+    );
+    gpu.submit(encoder.finish());
+    gpu.read_f32(&back, 0, row_words * h)
+        .unwrap()
+        .chunks_exact(row_words)
+        .flat_map(|row| row[..w].iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+        .collect()
+}
+
+/// On image data the session keeps a GPU texture of the chains (or the
+/// data batch, or the bank) up to date: after an iteration it holds exactly
+/// the picture the CPU twin makes of the chains; a bank picture without a
+/// bank is refused with the setting that makes one.
+#[test]
+fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
+    use ebmscope::kernels::picture::GridLayout;
+    use ebmscope::train::PictureSource;
+    let gpu = Arc::new(common::gpu());
+    let sets: Vec<String> = [
+        "net.n_f=4",
+        "batch.data=4",
+        "batch.chains=5",
+        "langevin.steps=2",
+        "data.limit=100",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let config = Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
+    let s = Session::start(gpu.clone(), config).unwrap();
+    s.send(Command::ShowPicture(Some(PictureSource::Bank)));
+    let refused = wait_for(&s, "refusal", |u| matches!(u, Update::Failed(_)));
+    assert!(
+        matches!(refused.last(), Some(Update::Failed(why)) if why.contains("langevin.init = persistent"))
+    );
+
+    s.send(Command::ShowPicture(Some(PictureSource::Chains)));
+    let seen = wait_for(&s, "picture", |u| matches!(u, Update::Picture { .. }));
+    let Some(Update::Picture {
+        source,
+        texture,
+        size,
+    }) = seen.last().cloned()
+    else {
+        unreachable!()
+    };
+    let layout = GridLayout::new(5, [1, 32, 32]).unwrap();
+    assert_eq!(
+        (source, size),
+        (PictureSource::Chains, [layout.width, layout.height])
+    );
+    s.send(Command::Step);
+    let seen = wait_for(&s, "chains", |u| matches!(u, Update::Chains { .. }));
+    let Some(Update::Chains { states, .. }) = seen.last().cloned() else {
+        unreachable!()
+    };
+    let want = ebmscope::reference::picture::image_grid(&states, &layout);
+    let got = read_texture(&gpu, &texture, size);
+    let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        (got.len(), differ),
+        (want.len(), 0),
+        "pixels of the texture after the iteration that differ"
+    );
+
+    s.send(Command::ShowPicture(Some(PictureSource::Data)));
+    let seen = wait_for(&s, "picture", |u| matches!(u, Update::Picture { .. }));
+    assert!(
+        matches!(seen.last(), Some(Update::Picture { source: PictureSource::Data, size, .. })
+        if *size == [GridLayout::new(4, [1, 32, 32]).unwrap().width, GridLayout::new(4, [1, 32, 32]).unwrap().height])
+    );
+}

@@ -8,6 +8,7 @@ use ebmscope::kernels::ALL;
 use ebmscope::kernels::conv2d::{ConvParams, ReduceParams};
 use ebmscope::kernels::nonlocal::{AddParams, NonLocalParams};
 use ebmscope::kernels::optim::OptimParams;
+use ebmscope::kernels::picture::GridParams;
 use ebmscope::kernels::sampling::{
     AnalyticParams, GatherParams, LangevinParams, MalaParams, RandomParams, RngCounter, RowsParams,
 };
@@ -38,7 +39,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 25, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 26, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -63,7 +64,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 23);
+    assert_eq!(ALL.len(), 24);
     // The shared header is a valid module on its own.
     validate(
         "conv_params",
@@ -178,6 +179,12 @@ fn uniform_structs_match_rust() {
             rust_layout!(RowsParams, rows, row_len, scatter, _pad),
         ),
         (
+            "GridParams",
+            rust_layout!(
+                GridParams, images, channels, height, width, cols, grid_w, grid_h, row_words
+            ),
+        ),
+        (
             "OptimParams",
             rust_layout!(
                 OptimParams,
@@ -213,5 +220,5 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 26, "struct declarations checked across all shaders");
+    assert_eq!(checked, 27, "struct declarations checked across all shaders");
 }

@@ -4,6 +4,7 @@
 pub mod conv2d;
 pub mod nonlocal;
 pub mod optim;
+pub mod picture;
 pub mod sampling;
 
 use std::sync::Arc;
@@ -75,6 +76,7 @@ pub const ANALYTIC_ENERGY: Shader = shader!("analytic_energy");
 pub const COPY_ROWS: Shader = shader!("copy_rows");
 pub const GATHER_IMAGES: Shader = shader!("gather_images");
 pub const OPTIMIZER_STEP: Shader = shader!("optimizer_step");
+pub const IMAGE_GRID: Shader = shader!("image_grid");
 
 /// Every shader of the crate (tests check this against the files in shaders/).
 pub const ALL: &[Shader] = &[
@@ -101,6 +103,7 @@ pub const ALL: &[Shader] = &[
     COPY_ROWS,
     GATHER_IMAGES,
     OPTIMIZER_STEP,
+    IMAGE_GRID,
 ];
 
 /// One kernel bound to its buffers: a uniform holding its parameters at

@@ -7,6 +7,7 @@ mod network;
 mod nonlocal;
 pub mod optim;
 pub mod philox;
+pub mod picture;
 pub mod trainer;
 
 pub use layers::{

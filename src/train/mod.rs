@@ -51,6 +51,17 @@ pub struct IterationEvent {
     pub steps: u32,
 }
 
+/// Which images a picture of the run shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PictureSource {
+    /// The chains X⁻ after the last iteration.
+    Chains,
+    /// The data batch X⁺ of the last iteration.
+    Data,
+    /// The first entries of the persistent bank.
+    Bank,
+}
+
 /// Training speed on the trainer's own clock (`wall_time`), from the first
 /// iteration seen to the last, so start-up and whatever runs around the
 /// trainer between iterations (a window, pictures) count only as they slow it.
@@ -489,6 +500,17 @@ impl Trainer {
             0,
             self.sampler.field.chains() * self.sampler.field.dim(),
         )
+    }
+
+    /// The GPU rows a picture of `source` shows, and how many of them
+    /// (None: a bank picture without a persistent bank).
+    pub fn picture_rows(&self, source: PictureSource) -> Option<(&wgpu::Buffer, usize)> {
+        match source {
+            PictureSource::Chains => Some((self.sampler.field.input(), self.sampler.field.chains())),
+            // X⁺ fills the first rows of the learning batch.
+            PictureSource::Data => Some((self.train.input_buffer(), self.config.batch.data as usize)),
+            PictureSource::Bank => self.bank().map(|b| (b.states(), b.size)),
+        }
     }
 
     pub fn bank(&self) -> Option<&Bank> {

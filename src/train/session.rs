@@ -9,11 +9,15 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::{Change, Checkpoint, IterationEvent, ToyMetrics, Trainer, evaluate_toy};
+use super::{Change, Checkpoint, IterationEvent, PictureSource, ToyMetrics, Trainer, evaluate_toy};
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::gpu::Gpu;
+use crate::kernels::picture::{GridLayout, ImageGrid};
 use crate::{Error, Result};
+
+/// Images shown at most in a picture (a 10 × 10 grid).
+pub const PICTURE_IMAGES: usize = 100;
 
 /// What a front end asks of the training thread.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +40,9 @@ pub enum Command {
     /// Report every chain's energy along its Langevin path after each
     /// iteration ([`Update::EnergyPath`]), or stop doing so.
     RecordEnergyPath(bool),
+    /// Keep a GPU texture of these images up to date after every iteration
+    /// (image data; answered by [`Update::Picture`]), or stop (None).
+    ShowPicture(Option<PictureSource>),
 }
 
 /// What the training thread reports.
@@ -57,6 +64,13 @@ pub enum Update {
         iteration: u64,
         chains: usize,
         energies: Arc<Vec<f32>>,
+    },
+    /// A texture the training thread now keeps up to date with `source`
+    /// (again after a reset or load, which make new buffers); `size` in pixels.
+    Picture {
+        source: PictureSource,
+        texture: wgpu::Texture,
+        size: [usize; 2],
     },
     Running(bool),
     /// A change took effect; the next iteration is the first to use it.
@@ -104,6 +118,7 @@ impl Session {
                     trainer,
                     running: false,
                     record_path: false,
+                    picture: None,
                     updates: update_tx,
                 };
                 worker.serve(command_rx);
@@ -152,6 +167,8 @@ struct Worker {
     running: bool,
     /// Kept across a reset or a load, which make a new trainer.
     record_path: bool,
+    /// The picture kept up to date, rebuilt with the trainer.
+    picture: Option<(PictureSource, ImageGrid)>,
     updates: Sender<Update>,
 }
 
@@ -204,6 +221,11 @@ impl Worker {
     /// One iteration, reported with the chains it left.
     fn step(&mut self) -> Result<()> {
         let e = self.trainer.step()?;
+        // Submitted before the updates go out, so whoever reads the
+        // texture after them (on the same queue) sees this iteration.
+        if let Some((_, grid)) = &self.picture {
+            grid.update(&self.gpu);
+        }
         self.send(Update::Iteration(e));
         let states = Arc::new(self.trainer.chains()?);
         self.send(Update::Chains {
@@ -250,11 +272,20 @@ impl Worker {
             Command::Load(path) => self.load(path),
             Command::Reset => {
                 let config = self.trainer.config.clone();
-                Trainer::with_data(self.gpu.clone(), config, self.data.clone()).map(|mut t| {
-                    t.record_energy_path(self.record_path);
-                    self.trainer = t;
-                    self.send(Update::Reset);
-                })
+                Trainer::with_data(self.gpu.clone(), config, self.data.clone())
+                    .map(|mut t| {
+                        t.record_energy_path(self.record_path);
+                        self.trainer = t;
+                        self.send(Update::Reset);
+                    })
+                    .and_then(|()| self.rebuild_picture())
+            }
+            Command::ShowPicture(source) => {
+                self.picture = None;
+                match source {
+                    Some(source) => self.show_picture(source),
+                    None => Ok(()),
+                }
             }
             Command::EvaluateToy => evaluate_toy(&self.trainer).map(|m| {
                 self.send(Update::Toy {
@@ -290,6 +321,34 @@ impl Worker {
             path,
             iteration: ck.iteration,
         });
+        self.rebuild_picture()
+    }
+
+    /// Bind a picture of `source` to the trainer's buffers, fill it now and
+    /// hand its texture to the front end.
+    fn show_picture(&mut self, source: PictureSource) -> Result<()> {
+        let (rows, count) = self.trainer.picture_rows(source).ok_or_else(|| {
+            Error::Config(format!(
+                "no {source:?} picture: this run has no persistent bank (langevin.init = persistent makes one)"
+            ))
+        })?;
+        let layout = GridLayout::new(count.min(PICTURE_IMAGES), self.trainer.data.chw())?;
+        let grid = ImageGrid::new(&self.gpu, &format!("{source:?} picture"), rows, layout)?;
+        grid.update(&self.gpu);
+        self.send(Update::Picture {
+            source,
+            texture: grid.texture().clone(),
+            size: [layout.width, layout.height],
+        });
+        self.picture = Some((source, grid));
         Ok(())
+    }
+
+    /// After a reset or a load: the same picture on the new trainer's buffers.
+    fn rebuild_picture(&mut self) -> Result<()> {
+        match self.picture.take() {
+            Some((source, _)) => self.show_picture(source),
+            None => Ok(()),
+        }
     }
 }
