@@ -32,6 +32,8 @@ pub struct Capture {
     pub toy_view: Option<ToyView>,
     pub plots_view: Option<PlotsView>,
     pub picture: Option<PictureSource>,
+    /// The preset the run came from (what "Start over" offers first).
+    pub preset: Option<String>,
 }
 
 /// What the left view shows for toy data.
@@ -61,6 +63,18 @@ const DENSITY_EVERY: u64 = 10;
 const CORRELATION_WINDOW: usize = 2000;
 const CORRELATION_LAGS: usize = 15;
 
+/// "Start over with": a preset and `--set`-style overrides, checked as the
+/// CLI checks them; the new session is built off the UI thread (loading a
+/// data set can take seconds).
+#[derive(Default)]
+pub struct StartOver {
+    pub preset: String,
+    /// One KEY=VALUE per line.
+    pub overrides: String,
+    pub error: Option<String>,
+    pending: Option<std::thread::JoinHandle<Result<(Config, Session)>>>,
+}
+
 /// One editable setting: its text and, when the trainer refused it, why.
 struct Field {
     label: &'static str,
@@ -77,6 +91,8 @@ const LR: usize = 3;
 /// it headlessly; [`run`] puts it in a native window.
 pub struct GuiApp {
     session: Session,
+    gpu: Arc<Gpu>,
+    pub start_over: StartOver,
     pub adapter: String,
     cpu_adapter: bool,
     config: Config,
@@ -119,6 +135,12 @@ pub struct GuiApp {
 
 impl GuiApp {
     pub fn new(gpu: Arc<Gpu>, config: Config, checkpoint: String) -> Result<Self> {
+        let session = Session::start(gpu.clone(), config.clone())?;
+        Self::with_session(gpu, config, checkpoint, session)
+    }
+
+    /// The window's state for a session already started on `config`.
+    fn with_session(gpu: Arc<Gpu>, config: Config, checkpoint: String, session: Session) -> Result<Self> {
         let chw = net_spec(&config)?.input;
         let toy_data = match Toy::new(&config.data) {
             Ok(toy) => {
@@ -132,7 +154,6 @@ impl GuiApp {
         };
         let adapter = gpu.describe();
         let cpu_adapter = gpu.is_cpu_adapter();
-        let session = Session::start(gpu, config.clone())?;
         let l = &config.langevin;
         let field = |label, text: String| Field {
             label,
@@ -141,6 +162,8 @@ impl GuiApp {
         };
         Ok(GuiApp {
             session,
+            gpu,
+            start_over: StartOver::default(),
             adapter,
             cpu_adapter,
             chw,
@@ -299,6 +322,7 @@ impl GuiApp {
 
     /// Draw the whole window into `ui`.
     pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.finish_start_over();
         self.poll();
         egui::Panel::top("controls").show(ui, |ui| self.controls(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
@@ -378,6 +402,91 @@ impl GuiApp {
             "{:?} data, {:?} net\n{} data + {} chains, init {:?}",
             c.data.kind, c.net.kind, c.batch.data, c.batch.chains, c.langevin.init
         ));
+        ui.separator();
+        ui.heading("Start over");
+        let so = &mut self.start_over;
+        egui::ComboBox::from_label("preset")
+            .selected_text(so.preset.as_str())
+            .show_ui(ui, |ui| {
+                for name in Config::preset_names() {
+                    ui.selectable_value(&mut so.preset, name.to_string(), name);
+                }
+            });
+        let label = ui.label("overrides, KEY=VALUE per line (as --set)");
+        ui.add(
+            egui::TextEdit::multiline(&mut so.overrides)
+                .desired_rows(3)
+                .desired_width(180.0)
+                .hint_text("langevin.epsilon=0.5"),
+        )
+        .labelled_by(label.id);
+        if so.pending.is_some() {
+            ui.label("starting …");
+        } else if ui.button("Start over with these").clicked() {
+            self.begin_start_over();
+        }
+        if let Some(err) = &self.start_over.error {
+            ui.colored_label(ui.visuals().error_fg_color, err);
+        }
+    }
+
+    /// Check the preset and overrides; if they make a valid run, start its
+    /// session on another thread (see [`GuiApp::finish_start_over`]).
+    fn begin_start_over(&mut self) {
+        let so = &mut self.start_over;
+        let sets: Vec<String> = so
+            .overrides
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        let checked =
+            Config::resolve(Some(so.preset.as_str()), None, &sets).and_then(|c| net_spec(&c).map(|_| c));
+        match checked {
+            Err(e) => so.error = Some(e.to_string()),
+            Ok(config) => {
+                so.error = None;
+                let gpu = self.gpu.clone();
+                so.pending = Some(std::thread::spawn(move || {
+                    let session = Session::start(gpu, config.clone())?;
+                    Ok((config, session))
+                }));
+            }
+        }
+    }
+
+    /// When the new session is ready: replace this one, keeping the views.
+    fn finish_start_over(&mut self) {
+        if !self.start_over.pending.as_ref().is_some_and(|p| p.is_finished()) {
+            return;
+        }
+        let Some(handle) = self.start_over.pending.take() else {
+            return;
+        };
+        let started = handle
+            .join()
+            .unwrap_or_else(|_| Err(Error::Config("starting the new run panicked".into())));
+        let checkpoint = format!("runs/{}-window.safetensors", self.start_over.preset);
+        let fresh = started
+            .and_then(|(config, session)| Self::with_session(self.gpu.clone(), config, checkpoint, session));
+        match fresh {
+            Err(e) => self.start_over.error = Some(e.to_string()),
+            Ok(mut fresh) => {
+                if let (Some(rs), Some((_, id, _))) = (&self.renderer, self.picture.take()) {
+                    rs.renderer.write().free_texture(&id);
+                }
+                fresh.renderer = self.renderer.take();
+                fresh.toy_view = self.toy_view;
+                fresh.set_plots_view(self.plots_view);
+                fresh.picture_source = self.picture_source;
+                fresh.start_over = std::mem::take(&mut self.start_over);
+                fresh.message = format!("started over: {}", fresh.start_over.preset);
+                let old = std::mem::replace(self, fresh);
+                // The old session ends after its current iteration: not on the UI thread.
+                std::thread::spawn(move || drop(old));
+            }
+        }
     }
 
     fn status(&mut self, ui: &mut egui::Ui) {
@@ -880,6 +989,7 @@ pub fn run(
     if let Some(v) = capture.picture {
         app.picture_source = v;
     }
+    app.start_over.preset = capture.preset.clone().unwrap_or_else(|| "gmm-quick".into());
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
     if resume {

@@ -228,40 +228,60 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
+/// The settings `train` and `gui` run with: a preset (gmm-quick when
+/// neither a preset nor a file is given), a TOML file over it, `--set`
+/// overrides, and `--data` pointing an image preset at files. Also returns
+/// the preset's name.
+fn resolve_settings<'a>(
+    preset: Option<&'a str>,
+    config: Option<&std::path::Path>,
+    mut overrides: Vec<String>,
+    data: Option<&std::path::Path>,
+) -> anyhow::Result<(ebmscope::config::Config, Option<&'a str>)> {
     use ebmscope::config::Config;
+    let preset = match (preset, config) {
+        (Some(p), _) => Some(p),
+        (None, Some(_)) => None,
+        (None, None) => Some("gmm-quick"),
+    };
+    let text = match config {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?),
+        None => None,
+    };
+    let file = config
+        .zip(text.as_deref())
+        .map(|(p, t)| (p.to_str().unwrap_or("config"), t));
+    if let Some(path) = data {
+        let base = Config::resolve(preset, file, &overrides)?;
+        if base.data.kind.is_toy() {
+            bail!(
+                "--data points an image preset at files, but {} learns {:?} toy data; \
+                 choose an image preset (e.g. --preset fashion-mnist-quick)",
+                preset.unwrap_or("this config"),
+                base.data.kind
+            );
+        }
+        let kind = ebmscope::data::infer_image_kind(path);
+        let text = path.to_string_lossy().into_owned();
+        overrides.push(format!("data.path={}", toml::Value::String(text)));
+        overrides.push(format!("data.kind={kind:?}").to_lowercase());
+    }
+    Ok((Config::resolve(preset, file, &overrides)?, preset))
+}
+
+fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     let (config, checkpoint) = match &args.checkpoint {
         Some(path) => {
             let ck = ebmscope::train::Checkpoint::load(path)?;
             (ck.config, path.clone())
         }
         None => {
-            let preset = match (&args.preset, &args.config) {
-                (Some(p), _) => Some(p.as_str()),
-                (None, Some(_)) => None,
-                (None, None) => Some("gmm-quick"),
-            };
-            let text = match &args.config {
-                Some(p) => {
-                    Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-                }
-                None => None,
-            };
-            let file = args
-                .config
-                .as_ref()
-                .zip(text.as_deref())
-                .map(|(p, t)| (p.to_str().unwrap_or("config"), t));
-            let mut overrides = args.set.clone();
-            if let Some(path) = &args.data {
-                let kind = ebmscope::data::infer_image_kind(path);
-                overrides.push(format!(
-                    "data.path={}",
-                    toml::Value::String(path.to_string_lossy().into_owned())
-                ));
-                overrides.push(format!("data.kind={kind:?}").to_lowercase());
-            }
-            let config = Config::resolve(preset, file, &overrides)?;
+            let (config, preset) = resolve_settings(
+                args.preset.as_deref(),
+                args.config.as_deref(),
+                args.set.clone(),
+                args.data.as_deref(),
+            )?;
             let name = preset.unwrap_or("custom");
             (
                 config,
@@ -278,6 +298,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         toy_view: args.toy_view,
         plots_view: args.plots,
         picture: args.picture,
+        preset: args.preset.clone(),
     };
     let resume = args.checkpoint.is_some();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();
@@ -523,42 +544,16 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let preset = match (&args.preset, &args.config) {
-        (Some(p), _) => Some(p.as_str()),
-        (None, Some(_)) => None,
-        (None, None) => Some("gmm-quick"),
-    };
-    let file_text = match &args.config {
-        Some(path) => {
-            Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
-        }
-        None => None,
-    };
-    let file = args
-        .config
-        .as_ref()
-        .zip(file_text.as_deref())
-        .map(|(p, t)| (p.to_str().unwrap_or("config"), t));
     let mut overrides = args.set.clone();
     if let Some(n) = args.iters {
         overrides.push(format!("iterations={n}"));
     }
-    if let Some(path) = &args.data {
-        let base = Config::resolve(preset, file, &overrides)?;
-        if base.data.kind.is_toy() {
-            bail!(
-                "--data points an image preset at files, but {} learns {:?} toy data; \
-                 choose an image preset (e.g. --preset fashion-mnist-quick)",
-                preset.unwrap_or("this config"),
-                base.data.kind
-            );
-        }
-        let kind = ebmscope::data::infer_image_kind(path);
-        let text = path.to_string_lossy().into_owned();
-        overrides.push(format!("data.path={}", toml::Value::String(text)));
-        overrides.push(format!("data.kind={kind:?}").to_lowercase());
-    }
-    let config = Config::resolve(preset, file, &overrides)?;
+    let (config, preset) = resolve_settings(
+        args.preset.as_deref(),
+        args.config.as_deref(),
+        overrides,
+        args.data.as_deref(),
+    )?;
     let out = args
         .out
         .clone()

@@ -171,3 +171,32 @@ fn the_density_correlation_and_path_views_fill() {
     h.step();
     assert_eq!(h.state().energy_path.as_ref().unwrap().0, 5);
 }
+
+#[test]
+fn start_over_checks_the_settings_then_starts_a_new_run() {
+    let mut h = harness(app());
+    h.step();
+    step_once(&mut h);
+    h.state_mut().start_over.preset = "rings-convergent".into();
+    h.state_mut().start_over.overrides = "batch.data=8\nlangevin.steps=0".into();
+    h.step();
+    h.get_by_label("Start over with these").click();
+    h.step();
+    let err = h.state().start_over.error.clone().expect("refused");
+    assert!(err.contains("langevin.steps"), "{err}");
+    assert!(
+        h.query_by_label_contains("langevin.steps").is_some(),
+        "the refusal is shown"
+    );
+
+    h.state_mut().start_over.overrides =
+        "batch.data=8\nbatch.chains=5\nlangevin.steps=3\nlangevin.bank_size=30\neval.grid=24".into();
+    h.step();
+    h.get_by_label("Start over with these").click();
+    until(&mut h, "new run", |a| a.message.starts_with("started over"));
+    assert!(h.state().history.is_empty(), "a fresh history");
+    assert!(h.state().start_over.error.is_none());
+    step_once(&mut h);
+    let e = h.state().history[0];
+    assert_eq!((e.iteration, e.steps), (1, 3), "the new run's settings");
+}
