@@ -245,7 +245,9 @@ fn resolve_settings<'a>(
         (None, None) => Some("gmm-quick"),
     };
     let text = match config {
-        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?),
+        Some(path) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
+        }
         None => None,
     };
     let file = config
@@ -538,7 +540,6 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
 }
 
 fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::config::Config;
     use ebmscope::train::evaluate_toy;
     use ebmscope::train::run::{Existing, RunDir};
     use std::sync::Arc;
