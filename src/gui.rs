@@ -75,6 +75,16 @@ pub struct StartOver {
     pending: Option<std::thread::JoinHandle<Result<(Config, Session)>>>,
 }
 
+/// Where a long run from the model of `iteration` has got to.
+#[derive(Clone, Debug)]
+pub struct LongRunReport {
+    pub iteration: u64,
+    pub step: u64,
+    pub steps: u64,
+    pub mean_energy: f64,
+    pub states: Arc<Vec<f32>>,
+}
+
 /// One editable setting: its text and, when the trainer refused it, why.
 struct Field {
     label: &'static str,
@@ -121,6 +131,13 @@ pub struct GuiApp {
     density_textures: Option<(u64, [egui::TextureHandle; 3])>,
     /// A density evaluation was asked for and has not come back yet.
     toy_pending: bool,
+    /// Show the long run instead of the training chains.
+    pub show_long_run: bool,
+    /// Steps of the next long run (text as typed).
+    long_run_steps: String,
+    /// The last long-run report.
+    pub long_run: Option<LongRunReport>,
+    long_run_texture: Option<egui::TextureHandle>,
     /// The last energy path: (iteration, chains, U as [L + 1, chains]).
     pub energy_path: Option<(u64, usize, Arc<Vec<f32>>)>,
     pub running: bool,
@@ -183,6 +200,10 @@ impl GuiApp {
             density_textures: None,
             toy_pending: false,
             energy_path: None,
+            show_long_run: false,
+            long_run_steps: config.eval.longrun_steps.to_string(),
+            long_run: None,
+            long_run_texture: None,
             running: false,
             fields: [
                 field("ε", l.epsilon.to_string()),
@@ -240,6 +261,22 @@ impl GuiApp {
                     chains,
                     energies,
                 } => self.energy_path = Some((iteration, chains, energies)),
+                Update::LongRun {
+                    iteration,
+                    step,
+                    steps,
+                    mean_energy,
+                    states,
+                } => {
+                    self.long_run = Some(LongRunReport {
+                        iteration,
+                        step,
+                        steps,
+                        mean_energy,
+                        states,
+                    });
+                    self.long_run_texture = None;
+                }
                 Update::Running(r) => self.running = r,
                 Update::Applied { iteration, change } => {
                     self.changes.push((iteration, change));
@@ -514,12 +551,34 @@ impl GuiApp {
     fn chains_view(&mut self, ui: &mut egui::Ui) {
         let toy = self.chw == [2, 1, 1];
         ui.horizontal(|ui| {
-            ui.heading("Chains X⁻");
+            ui.heading(if self.show_long_run {
+                "Long run"
+            } else {
+                "Chains X⁻"
+            });
             if toy {
-                ui.selectable_value(&mut self.toy_view, ToyView::Particles, "Particles");
-                ui.selectable_value(&mut self.toy_view, ToyView::Densities, "Densities");
+                let (p, d) = (ToyView::Particles, ToyView::Densities);
+                if ui
+                    .selectable_label(!self.show_long_run && self.toy_view == p, "Particles")
+                    .clicked()
+                {
+                    (self.toy_view, self.show_long_run) = (p, false);
+                }
+                if ui
+                    .selectable_label(!self.show_long_run && self.toy_view == d, "Densities")
+                    .clicked()
+                {
+                    (self.toy_view, self.show_long_run) = (d, false);
+                }
+            } else if self.show_long_run && ui.button("back to the chains").clicked() {
+                self.show_long_run = false;
             }
+            ui.toggle_value(&mut self.show_long_run, "Long run");
         });
+        if self.show_long_run {
+            self.long_run_view(ui);
+            return;
+        }
         let Some((iteration, states)) = self.chains.clone() else {
             ui.label("No iteration yet: press Run or Step.");
             return;
@@ -569,6 +628,80 @@ impl GuiApp {
                     .load_texture("chains", image, egui::TextureOptions::NEAREST);
                 self.chains_texture = Some((iteration, tex.clone()));
                 tex
+            }
+        };
+        let side = ui.available_width().min(ui.available_height());
+        ui.add(egui::Image::new(&texture).fit_to_exact_size(egui::vec2(side, side)));
+    }
+
+    /// A long run from the current model: where many more steps than
+    /// training's L take the chains (PAPER.md, "Long-run samples").
+    fn long_run_view(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let label = ui.label("steps");
+            ui.add(egui::TextEdit::singleline(&mut self.long_run_steps).desired_width(70.0))
+                .labelled_by(label.id);
+            if ui.button("Start the long run").clicked() {
+                match self.long_run_steps.trim().parse::<u64>() {
+                    Ok(steps) if steps > 0 => {
+                        self.message = format!("long run of {steps} steps: training waits for it");
+                        self.send(Command::LongRun { steps });
+                    }
+                    _ => {
+                        self.message = format!(
+                            "`{}` is not a positive whole number of steps",
+                            self.long_run_steps.trim()
+                        )
+                    }
+                }
+            }
+        });
+        let Some(LongRunReport {
+            iteration,
+            step,
+            steps,
+            mean_energy: mean_u,
+            states,
+        }) = self.long_run.clone()
+        else {
+            ui.label("From the model as it is now, with the run's eval.longrun_init start.");
+            return;
+        };
+        ui.label(format!(
+            "model of iteration {iteration}: step {step} of {steps}, mean U {mean_u:.4}"
+        ));
+        if self.chw == [2, 1, 1] {
+            let points: Vec<[f64; 2]> = states
+                .chunks_exact(2)
+                .map(|p| [f64::from(p[0]), f64::from(p[1])])
+                .collect();
+            Plot::new("long run")
+                .data_aspect(1.0)
+                .legend(Legend::default())
+                .show(ui, |p| {
+                    p.points(
+                        Points::new("data", self.toy_data.clone())
+                            .color(egui::Color32::GRAY)
+                            .radius(1.5),
+                    );
+                    p.points(
+                        Points::new(format!("long run, step {step}"), points)
+                            .color(egui::Color32::from_rgb(230, 150, 20))
+                            .radius(2.5),
+                    );
+                });
+            return;
+        }
+        let texture = match &self.long_run_texture {
+            Some(t) => t.clone(),
+            None => {
+                let t = ui.ctx().load_texture(
+                    "long run",
+                    image_grid(&states, self.chw),
+                    egui::TextureOptions::NEAREST,
+                );
+                self.long_run_texture = Some(t.clone());
+                t
             }
         };
         let side = ui.available_width().min(ui.available_height());

@@ -200,3 +200,21 @@ fn start_over_checks_the_settings_then_starts_a_new_run() {
     let e = h.state().history[0];
     assert_eq!((e.iteration, e.steps), (1, 3), "the new run's settings");
 }
+
+#[test]
+fn a_long_run_starts_from_the_window() {
+    let mut h = harness(app());
+    h.step();
+    step_once(&mut h);
+    h.get_by_label("Long run").click();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "steps")
+        .set_text_value_accesskit("10");
+    h.step();
+    h.get_by_label("Start the long run").click();
+    until(&mut h, "long run", |a| {
+        a.long_run.as_ref().is_some_and(|l| l.step == 10)
+    });
+    h.step();
+    assert!(h.query_by_label_contains("step 10 of 10").is_some());
+}

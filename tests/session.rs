@@ -291,3 +291,35 @@ fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
         if *size == [GridLayout::new(4, [1, 32, 32]).unwrap().width, GridLayout::new(4, [1, 32, 32]).unwrap().height])
     );
 }
+
+/// A long run from the current model reports its progress ten times and
+/// ends at the asked step, with the run's long-run chains.
+#[test]
+fn the_session_runs_a_long_run_from_the_current_model() {
+    let gpu = Arc::new(common::gpu());
+    let config = small(&["eval.longrun_chains=7"]);
+    let s = Session::start(gpu, config).unwrap();
+    s.send(Command::Step);
+    s.send(Command::LongRun { steps: 20 });
+    let seen = wait_for(&s, "long run end", |u| {
+        matches!(u, Update::LongRun { step: 20, .. })
+    });
+    let reports: Vec<(u64, u64, usize)> = seen
+        .iter()
+        .filter_map(|u| match u {
+            Update::LongRun {
+                iteration,
+                step,
+                states,
+                mean_energy,
+                ..
+            } => {
+                assert!(mean_energy.is_finite());
+                Some((*iteration, *step, states.len()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reports.len(), 11, "steps 0, 2, …, 20: {reports:?}");
+    assert!(reports.iter().all(|&(it, _, len)| it == 1 && len == 7 * 2));
+}

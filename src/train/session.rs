@@ -43,6 +43,12 @@ pub enum Command {
     /// Keep a GPU texture of these images up to date after every iteration
     /// (image data; answered by [`Update::Picture`]), or stop (None).
     ShowPicture(Option<PictureSource>),
+    /// A long run from the current model (the run's `eval.longrun_init`
+    /// start and chains, at most 100): `steps` Langevin steps, reported
+    /// ten times along the way by [`Update::LongRun`]. Training waits.
+    LongRun {
+        steps: u64,
+    },
 }
 
 /// What the training thread reports.
@@ -71,6 +77,14 @@ pub enum Update {
         source: PictureSource,
         texture: wgpu::Texture,
         size: [usize; 2],
+    },
+    /// Progress of a [`Command::LongRun`] from the model of `iteration`.
+    LongRun {
+        iteration: u64,
+        step: u64,
+        steps: u64,
+        mean_energy: f64,
+        states: Arc<Vec<f32>>,
     },
     Running(bool),
     /// A change took effect; the next iteration is the first to use it.
@@ -293,6 +307,7 @@ impl Worker {
                     metrics: Arc::new(m),
                 })
             }),
+            Command::LongRun { steps } => self.long_run(steps),
             Command::RecordEnergyPath(on) => {
                 self.record_path = on;
                 self.trainer.record_energy_path(on);
@@ -342,6 +357,32 @@ impl Worker {
         });
         self.picture = Some((source, grid));
         Ok(())
+    }
+
+    fn long_run(&mut self, steps: u64) -> Result<()> {
+        use super::longrun::{LongRunOptions, long_run};
+        let c = &self.trainer.config.eval;
+        let opts = LongRunOptions {
+            steps,
+            chains: (c.longrun_chains as usize).clamp(1, PICTURE_IMAGES),
+            init: c.longrun_init,
+            mala: false,
+            temp_factor: 1.0,
+            every: (steps / 10).max(1),
+        };
+        let ck = Checkpoint::capture(&self.trainer)?;
+        let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
+        long_run(&self.gpu, &ck, Some(&self.data), &opts, |row, states| {
+            let _ = tx.send(Update::LongRun {
+                iteration,
+                step: row.step,
+                steps,
+                mean_energy: row.mean_energy,
+                states: Arc::new(states.to_vec()),
+            });
+            Ok(())
+        })
+        .map(|_| ())
     }
 
     /// After a reset or a load: the same picture on the new trainer's buffers.
