@@ -162,10 +162,7 @@ impl GuiApp {
         let toy_data = match Toy::new(&config.data) {
             Ok(toy) => {
                 let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
-                toy.sample(1000, &mut rng)
-                    .chunks_exact(2)
-                    .map(|p| [f64::from(p[0]), f64::from(p[1])])
-                    .collect()
+                points(&toy.sample(1000, &mut rng))
             }
             Err(_) => Vec::new(),
         };
@@ -584,28 +581,15 @@ impl GuiApp {
             return;
         };
         if toy {
-            let chains: Vec<[f64; 2]> = states
-                .chunks_exact(2)
-                .map(|p| [f64::from(p[0]), f64::from(p[1])])
-                .collect();
+            let chains = points(&states);
             match self.toy_view {
-                ToyView::Particles => {
-                    Plot::new("chains")
-                        .data_aspect(1.0)
-                        .legend(Legend::default())
-                        .show(ui, |p| {
-                            p.points(
-                                Points::new("data", self.toy_data.clone())
-                                    .color(egui::Color32::GRAY)
-                                    .radius(1.5),
-                            );
-                            p.points(
-                                Points::new(format!("X⁻, iteration {iteration}"), chains)
-                                    .color(egui::Color32::RED)
-                                    .radius(2.5),
-                            );
-                        });
-                }
+                ToyView::Particles => self.particles(
+                    ui,
+                    "chains",
+                    format!("X⁻, iteration {iteration}"),
+                    chains,
+                    egui::Color32::RED,
+                ),
                 ToyView::Densities => self.densities(ui, &chains),
             }
             return;
@@ -632,6 +616,21 @@ impl GuiApp {
         };
         let side = ui.available_width().min(ui.available_height());
         ui.add(egui::Image::new(&texture).fit_to_exact_size(egui::vec2(side, side)));
+    }
+
+    /// Toy particles `xy` (named `name`) over the data points.
+    fn particles(&self, ui: &mut egui::Ui, id: &str, name: String, xy: Vec<[f64; 2]>, color: egui::Color32) {
+        Plot::new(id)
+            .data_aspect(1.0)
+            .legend(Legend::default())
+            .show(ui, |p| {
+                p.points(
+                    Points::new("data", self.toy_data.clone())
+                        .color(egui::Color32::GRAY)
+                        .radius(1.5),
+                );
+                p.points(Points::new(name, xy).color(color).radius(2.5));
+            });
     }
 
     /// A long run from the current model: where many more steps than
@@ -671,25 +670,14 @@ impl GuiApp {
             "model of iteration {iteration}: step {step} of {steps}, mean U {mean_u:.4}"
         ));
         if self.chw == [2, 1, 1] {
-            let points: Vec<[f64; 2]> = states
-                .chunks_exact(2)
-                .map(|p| [f64::from(p[0]), f64::from(p[1])])
-                .collect();
-            Plot::new("long run")
-                .data_aspect(1.0)
-                .legend(Legend::default())
-                .show(ui, |p| {
-                    p.points(
-                        Points::new("data", self.toy_data.clone())
-                            .color(egui::Color32::GRAY)
-                            .radius(1.5),
-                    );
-                    p.points(
-                        Points::new(format!("long run, step {step}"), points)
-                            .color(egui::Color32::from_rgb(230, 150, 20))
-                            .radius(2.5),
-                    );
-                });
+            let orange = egui::Color32::from_rgb(230, 150, 20);
+            self.particles(
+                ui,
+                "long run",
+                format!("long run, step {step}"),
+                points(&states),
+                orange,
+            );
             return;
         }
         let texture = match &self.long_run_texture {
@@ -1000,6 +988,14 @@ fn image_grid(states: &[f32], chw: [usize; 3]) -> egui::ColorImage {
         })
         .collect();
     egui::ColorImage::new([layout.width, layout.height], pixels)
+}
+
+/// 2-D states [n, 2] as plot points.
+fn points(states: &[f32]) -> Vec<[f64; 2]> {
+    states
+        .chunks_exact(2)
+        .map(|p| [f64::from(p[0]), f64::from(p[1])])
+        .collect()
 }
 
 /// A density on the grid (rows of x, y going up) as an image (rows going
