@@ -9,6 +9,7 @@
 //   3 storage read  momentum [chains, dim]  P
 //   4 storage write proposal [chains, dim]  x' (the energy's input)
 //   5 storage rw    counter  RngCounter; step += 1 (by invocation 0)
+// RngCounter comes from philox.wgsl, prepended at compile time.
 
 struct MalaParams {
     chains: u32,
@@ -19,11 +20,6 @@ struct MalaParams {
     init: u32,
     _pad0: u32,
     _pad1: u32,
-}
-
-struct RngCounter {
-    iteration: u32,
-    step: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: MalaParams;

@@ -13,13 +13,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::compare::{Tolerance, compare};
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::data::images::ImageSet;
 use crate::doctor::{Case, NET_TOL, Upstream, run_case};
 use crate::gpu::Gpu;
 use crate::model::{Backward, ConvGeometry, GeometryKind, GpuNet, NetSpec, init_params};
-use crate::sampler::{Langevin, StepSize};
+use crate::sampler::{EnergyField, Langevin, SamplerKernels, StepSize};
 use crate::train::Trainer;
 use crate::{Error, Result};
 
@@ -123,8 +124,13 @@ pub struct WorkloadResult {
     pub step_gflop: f64,
     /// GFLOP of one training iteration (L steps + the parameter gradient on 2·chains images).
     pub iteration_gflop: f64,
+    /// "fused" (mlp_langevin: many steps per dispatch) or "layered" (a dispatch per layer).
+    pub sampler: &'static str,
     pub langevin_steps_x_chains_per_s: f64,
     pub langevin_gflop_per_s: f64,
+    /// With the fused sampler: the layered kernels on the same chains, timed
+    /// in the same process (the baseline of its speed-up).
+    pub layered_steps_x_chains_per_s: Option<f64>,
     pub iterations_per_s: f64,
     pub iteration_gflop_per_s: f64,
     pub layers: Vec<LayerTiming>,
@@ -233,27 +239,40 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
         .sum();
     let iteration_flops = w.steps as f64 * step_flops + learn_flops;
 
-    // Sampling alone: L Langevin steps per submission.
-    let net = GpuNet::new(gpu, &w.spec, w.chains)?;
-    net.write_params(gpu, &init_params(&w.spec, 5)?)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let x: Vec<f32> = (0..w.chains * net.input_len())
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
-    net.write_input(gpu, &x)?;
-    let field = net.as_field(gpu)?;
+    // Sampling alone: L Langevin steps per submission, on the sampler
+    // training uses and (when that is the fused one) on the layered kernels.
     let size = StepSize {
         epsilon: 0.01,
         temperature: 0.5e-4,
         tau: 1.0,
     };
-    let sampler = Langevin::new(gpu, field, 5, size)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let x: Vec<f32> = (0..w.chains * w.spec.input.iter().product::<usize>())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let params = init_params(&w.spec, 5)?;
+    let sampler_on = |kernels| -> Result<Langevin<GpuNet>> {
+        let net = GpuNet::new(gpu, &w.spec, w.chains)?;
+        net.write_params(gpu, &params)?;
+        net.write_input(gpu, &x)?;
+        Langevin::with_kernels(gpu, net.as_field(gpu)?, 5, size, kernels)
+    };
     let steps = w.steps;
-    let sample_s = time_reps(gpu, budget, 2, || {
-        sampler.begin(gpu, 0);
-        gpu.run("bench langevin", |pass| sampler.record_steps(gpu, pass, steps));
-        Ok(())
-    })?;
+    let time_sampler = |sampler: &Langevin<GpuNet>| {
+        time_reps(gpu, budget, 2, || {
+            sampler.begin(gpu, 0);
+            gpu.run("bench langevin", |pass| sampler.record_steps(gpu, pass, steps));
+            Ok(())
+        })
+    };
+    let sampler = sampler_on(SamplerKernels::Layered)?;
+    let fused = sampler_on(SamplerKernels::Auto)?;
+    let (sample_s, layered_s) = if fused.is_fused() {
+        check_fused(gpu, w, &fused, &sampler)?;
+        (time_sampler(&fused)?, Some(time_sampler(&sampler)?))
+    } else {
+        (time_sampler(&sampler)?, None)
+    };
 
     // Per-layer split of one Langevin step: each layer's forward and ∇x alone.
     let field = &sampler.field;
@@ -317,10 +336,38 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
         check_worst_rel,
         step_gflop: step_flops * 1e-9,
         iteration_gflop: iteration_flops * 1e-9,
+        sampler: if layered_s.is_some() { "fused" } else { "layered" },
         langevin_steps_x_chains_per_s: (w.steps * w.chains) as f64 / sample_s,
         langevin_gflop_per_s: w.steps as f64 * step_flops * 1e-9 / sample_s,
+        layered_steps_x_chains_per_s: layered_s.map(|s| (w.steps * w.chains) as f64 / s),
         iterations_per_s: 1.0 / iteration_s,
         iteration_gflop_per_s: iteration_flops * 1e-9 / iteration_s,
         layers,
     })
+}
+
+/// The fused sampler follows the layered kernels (which the reference check
+/// covered) over 20 steps from the same chains, or nothing is timed. The
+/// bound is tests/sampler.rs's: f32 summation order through the steps.
+fn check_fused(gpu: &Gpu, w: &Workload, fused: &Langevin<GpuNet>, layered: &Langevin<GpuNet>) -> Result<()> {
+    const TOL: Tolerance = Tolerance {
+        rtol: 1e-4,
+        atol_of_max: 1e-4,
+        reason: "f32 summation order through 20 Langevin steps",
+    };
+    let mut states = Vec::new();
+    for s in [fused, layered] {
+        s.begin(gpu, 0);
+        gpu.run("bench sampler check", |pass| s.record_steps(gpu, pass, 20));
+        states.push(gpu.read_f32(s.field.input(), 0, s.field.chains() * s.field.dim())?);
+    }
+    let want: Vec<f64> = states[1].iter().map(|&v| f64::from(v)).collect();
+    let c = compare(&states[0], &want, TOL);
+    if !c.passed() {
+        return Err(Error::Shape(format!(
+            "{}: the fused sampler differs from the layered kernels ({c}); not timing it",
+            w.name
+        )));
+    }
+    Ok(())
 }

@@ -8,8 +8,12 @@ use rand_chacha::ChaCha8Rng;
 use crate::Result;
 use crate::compare::{Comparison, Tolerance, compare};
 use crate::gpu::Gpu;
+use crate::kernels::sampling::Purpose;
 use crate::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, check_params};
 use crate::reference::ReferenceNet;
+use crate::reference::philox::draw;
+use crate::reference::trainer::langevin;
+use crate::sampler::{EnergyField, Langevin, SamplerKernels, StepSize};
 
 /// One layer: f32 sums of at most ~1 000 products of values of order one.
 /// Rounding errors grow like √n·2⁻²⁴ ≈ 2e-6 of the largest terms; measured
@@ -28,6 +32,15 @@ pub const NET_TOL: Tolerance = Tolerance {
     rtol: 1e-4,
     atol_of_max: 5e-5,
     reason: "five chained f32 layers; measured ≤ 1.1e-6 of max|ref|, ~50× headroom",
+};
+
+/// Langevin chains: f32 steps against f64 ones, each step's error carried
+/// into the next through ∇F. Measured on lavapipe after 5 ToyNet steps:
+/// ≤ 8e-8 of max |ref| (states and Σ r), both samplers.
+pub const SAMPLER_TOL: Tolerance = Tolerance {
+    rtol: 1e-4,
+    atol_of_max: 1e-4,
+    reason: "f32 vs f64 through 5 Langevin steps of a five-layer net",
 };
 
 /// How the upstream gradient of a case is filled.
@@ -337,11 +350,80 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Every case, in order: single layers then whole networks.
+/// Langevin sampling on the GPU against the reference's (same Philox
+/// noise): ToyNet, 6 chains, 5 steps, with the fused sampler and with the
+/// layered kernels; the final states and Σ over steps and chains of a‖∇F‖.
+pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
+    let spec = NetSpec::toy();
+    let (chains, steps, seed, iteration) = (6, 5, 17, 3);
+    let params = check_params(&spec, 21)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let x: Vec<f32> = (0..2 * chains).map(|_| rng.random_range(-2.0..2.0)).collect();
+    let size = StepSize {
+        epsilon: 0.1,
+        temperature: 1.0,
+        tau: 1.0,
+    };
+    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+    let mut want = f64s(&x);
+    let noise = |e: usize, chain: usize, step: u32| {
+        draw(
+            seed,
+            Purpose::LangevinNoise as u32,
+            e as u32,
+            chain as u32,
+            step,
+            iteration,
+            true,
+        )
+    };
+    let (r_sum, _) = langevin(
+        &ReferenceNet::new(&spec)?,
+        &f64s(&params),
+        &mut want,
+        size,
+        steps,
+        noise,
+    );
+    let mut rows = Vec::new();
+    for kernels in [SamplerKernels::Auto, SamplerKernels::Layered] {
+        let net = GpuNet::new(gpu, &spec, chains)?;
+        net.write_params(gpu, &params)?;
+        net.write_input(gpu, &x)?;
+        let sampler = Langevin::with_kernels(gpu, net.as_field(gpu)?, seed, size, kernels)?;
+        sampler.begin(gpu, iteration);
+        gpu.run("doctor langevin", |pass| {
+            sampler.record_steps(gpu, pass, steps as usize)
+        });
+        let stats = gpu.read_f32(sampler.stats_buffer(), 0, 4 * chains)?;
+        let got_r: f32 = stats.chunks_exact(4).map(|c| c[2]).sum();
+        let case = format!(
+            "ToyNet Langevin, 5 steps, {}",
+            if sampler.is_fused() {
+                "fused sampler"
+            } else {
+                "layered kernels"
+            }
+        );
+        let row = |quantity, comparison| Row {
+            case: case.clone(),
+            quantity,
+            comparison,
+            tol: SAMPLER_TOL,
+        };
+        let states = gpu.read_f32(sampler.field.input(), 0, 2 * chains)?;
+        rows.push(row("states", compare(&states, &want, SAMPLER_TOL)));
+        rows.push(row("Σ a‖∇F‖", compare(&[got_r], &[r_sum], SAMPLER_TOL)));
+    }
+    Ok(rows)
+}
+
+/// Every case, in order: single layers, whole networks, then the samplers.
 pub fn run_all(gpu: &Gpu) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (i, case) in layer_cases().iter().chain(net_cases()?.iter()).enumerate() {
         rows.extend(run_case(gpu, case, 1000 + i as u64)?);
     }
+    rows.extend(sampler_rows(gpu)?);
     Ok(rows)
 }

@@ -338,9 +338,15 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             r.name, r.net, r.chains, r.steps, r.check_worst_rel
         );
         println!(
-            "  Langevin: {:.0} steps×chains/s, {:.2} GFLOP/s ({:.4} GFLOP per step)",
-            r.langevin_steps_x_chains_per_s, r.langevin_gflop_per_s, r.step_gflop
+            "  Langevin ({} sampler): {:.0} steps×chains/s, {:.2} GFLOP/s ({:.4} GFLOP per step)",
+            r.sampler, r.langevin_steps_x_chains_per_s, r.langevin_gflop_per_s, r.step_gflop
         );
+        if let Some(layered) = r.layered_steps_x_chains_per_s {
+            println!(
+                "    {:.1}× the layered kernels on the same chains ({layered:.0} steps×chains/s)",
+                r.langevin_steps_x_chains_per_s / layered
+            );
+        }
         println!(
             "  training: {:.3} iterations/s, {:.2} GFLOP/s ({:.3} GFLOP per iteration)",
             r.iterations_per_s, r.iteration_gflop_per_s, r.iteration_gflop

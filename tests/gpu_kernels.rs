@@ -64,8 +64,14 @@ fn doctor_runs_every_case() {
     let expected: usize = cases
         .map(|c| 2 + usize::from(c.spec.param_layout().unwrap().total > 0))
         .sum();
-    assert_eq!(rows.len(), expected);
+    // Then the sampler rows: fused and layered, states and Σ r each.
+    assert_eq!(rows.len(), expected + 4);
     assert!(rows.len() >= 45);
+    let samplers: Vec<&str> = rows[expected..].iter().map(|r| r.case.as_str()).collect();
+    assert!(
+        samplers[0].ends_with("fused sampler") && samplers[2].ends_with("layered kernels"),
+        "{samplers:?}"
+    );
     assert_rows_pass(&rows);
 }
 

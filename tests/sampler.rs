@@ -4,11 +4,13 @@
 mod common;
 
 use common::{correlation, ks_statistic, mean_var, normal_cdf};
+use ebmscope::compare::{Tolerance, compare};
 use ebmscope::gpu::Gpu;
 use ebmscope::kernels::sampling::Purpose;
+use ebmscope::model::{GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
 use ebmscope::reference::philox;
 use ebmscope::sampler::{
-    AnalyticField, Bank, EnergyField, Langevin, Mala, Noise, Rng, RngDistribution, StepSize,
+    AnalyticField, Bank, EnergyField, Langevin, Mala, Noise, Rng, RngDistribution, SamplerKernels, StepSize,
 };
 
 const NORMAL: RngDistribution = RngDistribution::Normal {
@@ -193,6 +195,137 @@ fn noiseless_langevin_descends() {
     .unwrap();
     let x = ula_snapshots(&gpu, &s, 100, 1, 1);
     assert!(x.iter().all(|v| v.abs() < 1e-6), "{x:?}");
+}
+
+/// A chain of dense layers (1×1 convolutions) of the given widths on
+/// [widths[0], 1, 1] inputs, LeakyReLU after each layer where `leaky` says.
+fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
+    let layers = (0..widths.len() - 1)
+        .map(|i| LayerSpec {
+            name: format!("f.{i}"),
+            op: LayerOp::Conv2d {
+                kernel: 1,
+                stride: 1,
+                padding: 0,
+            },
+            c_in: widths[i],
+            c_out: widths[i + 1],
+            leaky_relu: leaky[i],
+        })
+        .collect();
+    NetSpec {
+        name: "mlp".into(),
+        input: [widths[0], 1, 1],
+        layers,
+        input_note: String::new(),
+    }
+}
+
+/// The two samplers on one field do the same f32 arithmetic per step, but
+/// Σ r is grouped by dispatch (a dispatch sums its steps, then adds), and a
+/// driver may contract or order the dot products differently in the two
+/// kernels, which the chains' dynamics carry through the steps. Measured on
+/// lavapipe after 613 steps: states, F and ∇F bit-identical, Σ r within
+/// 2e-6 relative; bound 1e-4.
+const FUSED_TOL: Tolerance = Tolerance {
+    rtol: 1e-4,
+    atol_of_max: 1e-4,
+    reason: "f32 summation order, through 613 Langevin steps",
+};
+
+/// The fused sampler (mlp_langevin: all steps of a dispatch, noise and r
+/// in one kernel) follows the layered kernels (a dispatch per layer, then
+/// langevin_step) on ToyNet and on a wider net (layers over 64 outputs,
+/// LeakyReLU on the energy), with the same noise: states, Σ r, F and ∇F at
+/// the last step's start, and the RNG counter. 613 = 512 + 64 + 32 + 4 + 1
+/// steps also covers the split into dispatches of at most 512 steps.
+#[test]
+fn fused_mlp_sampler_follows_the_layered_kernels() {
+    let gpu = common::gpu();
+    let wide = dense_net(&[3, 100, 70, 1], &[true, true, true]);
+    let size = StepSize {
+        epsilon: 0.05,
+        temperature: 0.5,
+        tau: 1.0,
+    };
+    let chains = 37;
+    for spec in [NetSpec::toy(), wide] {
+        let params = init_params(&spec, 3).unwrap();
+        let dim = spec.input[0];
+        let x: Vec<f32> = (0..chains * dim)
+            .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
+            .collect();
+        let sampler = |kernels| {
+            let net = GpuNet::new(&gpu, &spec, chains).unwrap();
+            net.write_params(&gpu, &params).unwrap();
+            net.write_input(&gpu, &x).unwrap();
+            Langevin::with_kernels(&gpu, net.as_field(&gpu).unwrap(), 9, size, kernels).unwrap()
+        };
+        let (fused, layered) = (sampler(SamplerKernels::Auto), sampler(SamplerKernels::Layered));
+        assert!(fused.is_fused() && !layered.is_fused(), "{}", spec.name);
+        let mut results = Vec::new();
+        for s in [&fused, &layered] {
+            s.begin(&gpu, 4);
+            gpu.run("steps", |pass| s.record_steps(&gpu, pass, 613));
+            let stats = gpu.read_f32(s.stats_buffer(), 0, chains * 4).unwrap();
+            results.push((
+                gpu.read_f32(s.field.input(), 0, chains * dim).unwrap(),
+                stats.chunks_exact(4).map(|c| c[2]).collect::<Vec<_>>(),
+                gpu.read_f32(s.field.energy(), 0, chains).unwrap(),
+                gpu.read_f32(s.field.grad(), 0, chains * dim).unwrap(),
+                s.rng.read(&gpu).unwrap(),
+            ));
+        }
+        let (f, l) = (&results[0], &results[1]);
+        for (what, got, want) in [
+            ("states", &f.0, &l.0),
+            ("Σ r", &f.1, &l.1),
+            ("F", &f.2, &l.2),
+            ("∇F", &f.3, &l.3),
+        ] {
+            let c = compare(got, &common::f64s(want), FUSED_TOL);
+            assert!(c.passed(), "{}: {what}: {c}", spec.name);
+        }
+        assert_eq!((f.4.iteration, f.4.step), (4, 613), "{}: counter", spec.name);
+        assert_eq!((l.4.iteration, l.4.step), (4, 613), "{}: counter", spec.name);
+        // The chains moved: the comparison is not of two unchanged inputs.
+        assert!(
+            f.0.iter().zip(&x).any(|(a, b)| (a - b).abs() > 0.1),
+            "{}",
+            spec.name
+        );
+    }
+}
+
+/// Nets the fused sampler cannot hold fall back to the layered kernels.
+#[test]
+fn only_small_dense_chains_are_fused() {
+    let gpu = common::gpu();
+    let too_wide = dense_net(&[2, 300, 1], &[true, false]);
+    let too_deep = dense_net(
+        &[2; 10].iter().chain(&[1]).copied().collect::<Vec<_>>(),
+        &[true; 10],
+    );
+    for spec in [too_wide, too_deep, NetSpec::vanilla(3, 4).unwrap()] {
+        let net = GpuNet::new(&gpu, &spec, 2).unwrap();
+        assert!(net.dense_layers().is_none(), "{}", spec.layers.len());
+        let size = StepSize {
+            epsilon: 0.1,
+            temperature: 1.0,
+            tau: 1.0,
+        };
+        let s = Langevin::new(&gpu, net.as_field(&gpu).unwrap(), 1, size).unwrap();
+        assert!(!s.is_fused());
+    }
+    let toy = GpuNet::new(&gpu, &NetSpec::toy(), 2).unwrap();
+    assert_eq!(
+        toy.dense_layers()
+            .unwrap()
+            .iter()
+            .map(|l| [l[0], l[1], l[3]])
+            .collect::<Vec<_>>(),
+        [[2, 32, 1], [32, 64, 1], [64, 64, 1], [64, 64, 1], [64, 1, 0]]
+    );
 }
 
 fn mala_snapshots<F: EnergyField>(

@@ -10,7 +10,8 @@ use ebmscope::kernels::nonlocal::{AddParams, NonLocalParams};
 use ebmscope::kernels::optim::OptimParams;
 use ebmscope::kernels::picture::GridParams;
 use ebmscope::kernels::sampling::{
-    AnalyticParams, GatherParams, LangevinParams, MalaParams, RandomParams, RngCounter, RowsParams,
+    AdvanceParams, AnalyticParams, GatherParams, LangevinParams, MalaParams, MlpLangevinParams, RandomParams,
+    RngCounter, RowsParams,
 };
 
 fn validate(name: &str, source: &str) -> naga::Module {
@@ -39,7 +40,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 26, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 29, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -64,12 +65,14 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 24);
-    // The shared header is a valid module on its own.
-    validate(
-        "conv_params",
-        &std::fs::read_to_string(dir.join("conv_params.wgsl")).unwrap(),
-    );
+    assert_eq!(ALL.len(), 26);
+    // The shared headers are valid modules on their own.
+    for header in ["conv_params", "philox"] {
+        validate(
+            header,
+            &std::fs::read_to_string(dir.join(format!("{header}.wgsl"))).unwrap(),
+        );
+    }
 }
 
 /// (member name, byte offset) of WGSL struct `name`, with its size.
@@ -136,7 +139,29 @@ fn uniform_structs_match_rust() {
             ),
         ),
         ("RngCounter", rust_layout!(RngCounter, iteration, step)),
-        ("LangevinParams", rust_layout!(LangevinParams, chains, dim, a, b)),
+        (
+            "LangevinParams",
+            rust_layout!(LangevinParams, chains, dim, a, b, seed, purpose, _pad0, _pad1),
+        ),
+        (
+            "AdvanceParams",
+            rust_layout!(AdvanceParams, steps, _pad0, _pad1, _pad2),
+        ),
+        (
+            "MlpLangevinParams",
+            rust_layout!(
+                MlpLangevinParams,
+                chains,
+                layers,
+                steps,
+                dim,
+                a,
+                b,
+                seed,
+                purpose,
+                shape
+            ),
+        ),
         (
             "MalaParams",
             rust_layout!(
@@ -220,5 +245,5 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 27, "struct declarations checked across all shaders");
+    assert_eq!(checked, 32, "struct declarations checked across all shaders");
 }

@@ -22,55 +22,40 @@ pub struct Shader {
 }
 
 macro_rules! shader {
-    ($name:literal) => {
-        Shader {
-            name: $name,
-            source: include_str!(concat!("../../shaders/", $name, ".wgsl")),
-            parts: &[$name],
-        }
-    };
-    // A layer kernel: the shared ConvParams header, then the kernel (WGSL has no include).
-    ($name:literal, layer) => {
+    // A kernel file, after the shared headers it uses (WGSL has no include):
+    // conv_params (ConvParams, LeakyReLU), nonlocal_params, philox (the generator).
+    ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
             source: concat!(
-                include_str!("../../shaders/conv_params.wgsl"),
+                $(include_str!(concat!("../../shaders/", $header, ".wgsl")),)*
                 include_str!(concat!("../../shaders/", $name, ".wgsl"))
             ),
-            parts: &["conv_params", $name],
-        }
-    };
-    // A non-local attention kernel: the shared NonLocalParams header, then the kernel.
-    ($name:literal, nonlocal) => {
-        Shader {
-            name: $name,
-            source: concat!(
-                include_str!("../../shaders/nonlocal_params.wgsl"),
-                include_str!(concat!("../../shaders/", $name, ".wgsl"))
-            ),
-            parts: &["nonlocal_params", $name],
+            parts: &[$($header,)* $name],
         }
     };
 }
 
-pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", layer);
-pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad", layer);
-pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", layer);
-pub const DENSE_FORWARD: Shader = shader!("dense_forward", layer);
-pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", layer);
-pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", layer);
-pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", layer);
-pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", layer);
-pub const NONLOCAL_ATTENTION: Shader = shader!("nonlocal_attention", nonlocal);
-pub const NONLOCAL_MIX: Shader = shader!("nonlocal_mix", nonlocal);
-pub const NONLOCAL_SOFTMAX_GRAD: Shader = shader!("nonlocal_softmax_grad", nonlocal);
-pub const NONLOCAL_KEY_GRAD: Shader = shader!("nonlocal_key_grad", nonlocal);
-pub const NONLOCAL_QUERY_GRAD: Shader = shader!("nonlocal_query_grad", nonlocal);
+pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", "conv_params");
+pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad", "conv_params");
+pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_params");
+pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params");
+pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
+pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", "conv_params");
+pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", "conv_params");
+pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_params");
+pub const NONLOCAL_ATTENTION: Shader = shader!("nonlocal_attention", "nonlocal_params");
+pub const NONLOCAL_MIX: Shader = shader!("nonlocal_mix", "nonlocal_params");
+pub const NONLOCAL_SOFTMAX_GRAD: Shader = shader!("nonlocal_softmax_grad", "nonlocal_params");
+pub const NONLOCAL_KEY_GRAD: Shader = shader!("nonlocal_key_grad", "nonlocal_params");
+pub const NONLOCAL_QUERY_GRAD: Shader = shader!("nonlocal_query_grad", "nonlocal_params");
 pub const ADD_INTO: Shader = shader!("add_into");
 pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
-pub const RANDOM_FILL: Shader = shader!("random_fill");
-pub const LANGEVIN_STEP: Shader = shader!("langevin_step");
-pub const MALA_PROPOSE: Shader = shader!("mala_propose");
+pub const RANDOM_FILL: Shader = shader!("random_fill", "philox");
+pub const RNG_ADVANCE: Shader = shader!("rng_advance", "philox");
+pub const LANGEVIN_STEP: Shader = shader!("langevin_step", "philox");
+pub const MLP_LANGEVIN: Shader = shader!("mlp_langevin", "philox", "conv_params");
+pub const MALA_PROPOSE: Shader = shader!("mala_propose", "philox");
 pub const MALA_ACCEPT: Shader = shader!("mala_accept");
 pub const ANALYTIC_ENERGY: Shader = shader!("analytic_energy");
 pub const COPY_ROWS: Shader = shader!("copy_rows");
@@ -96,7 +81,9 @@ pub const ALL: &[Shader] = &[
     ADD_INTO,
     REDUCE_ROWS,
     RANDOM_FILL,
+    RNG_ADVANCE,
     LANGEVIN_STEP,
+    MLP_LANGEVIN,
     MALA_PROPOSE,
     MALA_ACCEPT,
     ANALYTIC_ENERGY,

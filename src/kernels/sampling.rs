@@ -1,5 +1,6 @@
-//! Host side of the sampling kernels: random_fill (Philox), langevin_step,
-//! mala_propose / mala_accept, analytic_energy and copy_rows. The structs
+//! Host side of the sampling kernels: random_fill (Philox), rng_advance,
+//! langevin_step, mlp_langevin, mala_propose / mala_accept, analytic_energy
+//! and copy_rows. The structs
 //! mirror the WGSL structs of the same name (checked by tests/shaders.rs).
 
 use bytemuck::{Pod, Zeroable};
@@ -33,6 +34,42 @@ pub struct LangevinParams {
     pub dim: u32,
     pub a: f32,
     pub b: f32,
+    pub seed: u32,
+    pub purpose: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct AdvanceParams {
+    pub steps: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// Most layers, widest layer and most activations (input and every layer's
+/// output) of a net mlp_langevin.wgsl runs: the sizes of its workgroup arrays.
+pub const MLP_MAX_LAYERS: usize = 8;
+pub const MLP_MAX_WIDTH: usize = 128;
+pub const MLP_MAX_ACTIVATIONS: usize = 512;
+/// Chains per mlp_langevin workgroup (the lanes of its vec4 activations).
+pub const MLP_CHAINS_PER_GROUP: usize = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct MlpLangevinParams {
+    pub chains: u32,
+    pub layers: u32,
+    pub steps: u32,
+    pub dim: u32,
+    pub a: f32,
+    pub b: f32,
+    pub seed: u32,
+    pub purpose: u32,
+    /// Layer l: (n_in, n_out, weight offset, LeakyReLU after it); its bias follows its weight.
+    pub shape: [[u32; 4]; MLP_MAX_LAYERS],
 }
 
 #[repr(C)]

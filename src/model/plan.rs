@@ -216,6 +216,36 @@ impl GpuNet {
         Ok(())
     }
 
+    /// The shapes mlp_langevin.wgsl needs when this network is a chain of
+    /// dense layers small enough for its workgroup arrays (ToyNet is):
+    /// per layer (n_in, n_out, weight offset, LeakyReLU), bias after weight.
+    /// None for any other network, which the layered kernels evaluate.
+    pub fn dense_layers(&self) -> Option<Vec<[u32; 4]>> {
+        use crate::kernels::sampling::{MLP_MAX_ACTIVATIONS, MLP_MAX_LAYERS, MLP_MAX_WIDTH};
+        if self.geometry.len() > MLP_MAX_LAYERS || self.output_len() != 1 {
+            return None;
+        }
+        let mut activations = self.input_len();
+        let mut shape = Vec::with_capacity(self.geometry.len());
+        for (g, slots) in self.geometry.iter().zip(&self.layout.layer_convs) {
+            let dense =
+                g.kind == GeometryKind::Conv && g.h_in == 1 && g.w_in == 1 && g.kernel == 1 && g.padding == 0;
+            let fits = g.c_in <= MLP_MAX_WIDTH && g.c_out <= MLP_MAX_WIDTH;
+            let slot = slots.first()?;
+            if !dense || !fits || slot.bias != slot.weight + g.weight_len() {
+                return None;
+            }
+            activations += g.c_out;
+            shape.push([
+                g.c_in as u32,
+                g.c_out as u32,
+                u32::try_from(slot.weight).ok()?,
+                u32::from(g.leaky_relu),
+            ]);
+        }
+        (activations <= MLP_MAX_ACTIVATIONS && !shape.is_empty()).then_some(shape)
+    }
+
     /// Record the forward pass: input → every layer → output.
     pub fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         for layer in &self.layers {

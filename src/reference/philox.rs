@@ -1,5 +1,5 @@
 //! Philox-4x32-10 (Salmon et al., SC'11), the counter-based generator of
-//! shaders/random_fill.wgsl, and its mapping to uniforms and normals.
+//! shaders/philox.wgsl, and its mapping to uniforms and normals.
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;

@@ -11,7 +11,7 @@ use crate::data::toy::Toy;
 use crate::kernels::optim::OptimizerKind;
 use crate::kernels::sampling::Purpose;
 use crate::model::init_params;
-use crate::sampler::Bank;
+use crate::sampler::{Bank, StepSize};
 use crate::train::{draw_data, effective_lr, net_spec, optimizer_kind, step_size};
 
 pub struct ReferenceTrainer {
@@ -26,6 +26,37 @@ pub struct ReferenceTrainer {
     /// [L + 1, chains] from X₀ to X_L.
     pub energy_path: Vec<f64>,
     toy: Toy,
+}
+
+/// `steps` unadjusted Langevin steps x ← x − a∇F(x) + b·z on the chains
+/// `x` ([chains, dim], in place), z = noise(element, chain, step) (the GPU's
+/// Philox draws). Returns Σ over steps and chains of a‖∇F‖ and F of every
+/// chain at the start of every step ([steps, chains]).
+pub fn langevin(
+    net: &ReferenceNet,
+    params: &[f64],
+    x: &mut [f64],
+    size: StepSize,
+    steps: u32,
+    noise: impl Fn(usize, usize, u32) -> f64,
+) -> (f64, Vec<f64>) {
+    let dim = net.geometry[0].in_len();
+    let m = x.len() / dim;
+    let (a, b) = (f64::from(size.gradient_factor()), f64::from(size.noise_factor()));
+    let mut r_sum = 0.0;
+    let mut path = Vec::with_capacity(steps as usize * m);
+    for step in 0..steps {
+        let (energies, grads) = net.backward(params, m, x, &vec![1.0; m]);
+        path.extend(energies);
+        for chain in 0..m {
+            let g = &grads.input[chain * dim..(chain + 1) * dim];
+            r_sum += a * g.iter().map(|v| v * v).sum::<f64>().sqrt();
+            for e in 0..dim {
+                x[chain * dim + e] += -a * g[e] + b * noise(e, chain, step);
+            }
+        }
+    }
+    (r_sum, path)
 }
 
 /// (d_st, r_t) of one iteration.
@@ -106,24 +137,16 @@ impl ReferenceTrainer {
                 .map(|&v| f64::from(v))
                 .collect(),
         };
-        // Langevin: x ← x − a∇F + bz, r accumulating a‖∇F‖ per chain.
-        let size = step_size(c);
-        let (a, b) = (f64::from(size.gradient_factor()), f64::from(size.noise_factor()));
-        let mut r_sum = 0.0;
         let temp = c.temperature();
-        self.energy_path.clear();
-        for step in 0..c.langevin.steps {
-            let (energies, grads) = self.net.backward(&self.params, m, &x, &vec![1.0; m]);
-            self.energy_path.extend(energies.iter().map(|f| f / temp));
-            for chain in 0..m {
-                let g = &grads.input[chain * dim..(chain + 1) * dim];
-                r_sum += a * g.iter().map(|v| v * v).sum::<f64>().sqrt();
-                for e in 0..dim {
-                    let z = noise(Purpose::LangevinNoise, true, e, chain, step);
-                    x[chain * dim + e] += -a * g[e] + b * z;
-                }
-            }
-        }
+        let (r_sum, energies) = langevin(
+            &self.net,
+            &self.params,
+            &mut x,
+            step_size(c),
+            c.langevin.steps,
+            |e, chain, step| noise(Purpose::LangevinNoise, true, e, chain, step),
+        );
+        self.energy_path = energies.iter().map(|f| f / temp).collect();
         if let (Some(bank), Some(idx)) = (self.bank.as_mut(), indices) {
             for (chain, &i) in idx.iter().enumerate() {
                 bank[i as usize * dim..(i as usize + 1) * dim]

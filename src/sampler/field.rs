@@ -17,6 +17,11 @@ pub trait EnergyField {
     /// [chains, dim] ∇x F(x) after [`EnergyField::record_eval`].
     fn grad(&self) -> &wgpu::Buffer;
     fn record_eval(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass);
+    /// For an energy mlp_langevin.wgsl can run whole (a chain of small dense
+    /// layers): its layer shapes ([`GpuNet::dense_layers`]) and parameters.
+    fn dense_layers(&self) -> Option<(Vec<[u32; 4]>, &wgpu::Buffer)> {
+        None
+    }
 }
 
 impl GpuNet {
@@ -60,6 +65,9 @@ impl EnergyField for GpuNet {
                 params: false,
             },
         );
+    }
+    fn dense_layers(&self) -> Option<(Vec<[u32; 4]>, &wgpu::Buffer)> {
+        GpuNet::dense_layers(self).map(|shape| (shape, self.params_buffer()))
     }
 }
 

@@ -1,9 +1,11 @@
 use super::field::EnergyField;
-use super::noise::{Noise, Rng, RngDistribution};
+use super::noise::Rng;
 use crate::Result;
-use crate::gpu::Gpu;
-use crate::kernels::sampling::{LangevinParams, Purpose};
-use crate::kernels::{LANGEVIN_STEP, Launch};
+use crate::gpu::{Gpu, WORKGROUP_SIZE};
+use crate::kernels::sampling::{
+    AdvanceParams, LangevinParams, MLP_CHAINS_PER_GROUP, MlpLangevinParams, Purpose,
+};
+use crate::kernels::{LANGEVIN_STEP, Launch, MLP_LANGEVIN, RNG_ADVANCE};
 
 /// The step X ← X − a·∇F(X) + b·Z of PAPER.md for U = F/T:
 /// a = ε²/(2T), b = τ·ε.
@@ -23,71 +25,175 @@ impl StepSize {
     }
 }
 
+/// How the sampler runs its steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SamplerKernels {
+    /// The fused sampler where the energy allows it (a chain of small dense
+    /// layers: ToyNet), else the layered kernels.
+    Auto,
+    /// Per step: the field's own kernels (a dispatch per layer), then
+    /// langevin_step. The baseline the fused sampler is checked and timed against.
+    Layered,
+}
+
+/// mlp_langevin runs at most 2^this steps per dispatch; `record_steps`
+/// writes a count as its binary digits, one dispatch each.
+const FUSED_MAX_LOG2: usize = 9;
+
+/// Loop iterations one mlp_langevin invocation may run per dispatch. Mesa's
+/// software drivers (llvmpipe, lavapipe) end a shader's loops after 65 535
+/// iterations without an error — measured here: ToyNet chains stopped after
+/// 127 of 128 steps in one dispatch — and desktop GPUs reset a device whose
+/// dispatch runs for seconds. Half that limit, against the count below.
+const FUSED_LOOP_BUDGET: usize = 32_768;
+
+/// Loop iterations per step of mlp_langevin's busiest invocation (index 0):
+/// each layer's outputs (forward) and inputs (backward) are shared out 64 at
+/// a time, each a dot product; then the norm over the state and, per
+/// element of the 4 chains, the update with its 10 Philox rounds.
+fn fused_loop_trips_per_step(shape: &[[u32; 4]], dim: usize) -> usize {
+    let shared = |n: u32| (n as usize).div_ceil(WORKGROUP_SIZE as usize);
+    let layers: usize = shape
+        .iter()
+        .map(|&[n_in, n_out, ..]| {
+            shared(n_out) * (n_in as usize + 1) + shared(n_in) * (n_out as usize + 1) + 2
+        })
+        .sum();
+    layers + dim + shared((MLP_CHAINS_PER_GROUP * dim) as u32) * 11 + 1
+}
+
+/// A kernel and the rng_advance that moves the counter past the numbers it drew.
+struct Advancing {
+    kernel: Launch,
+    advance: Launch,
+}
+
+impl Advancing {
+    fn record(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        self.kernel.record(gpu, pass);
+        self.advance.record(gpu, pass);
+    }
+}
+
+enum Steps {
+    /// field.record_eval, then langevin_step (noise drawn there).
+    Layered(Advancing),
+    /// runs[k]: mlp_langevin with 2^k steps per dispatch, with its layer shapes.
+    Fused {
+        runs: Vec<Advancing>,
+        shape: Vec<[u32; 4]>,
+    },
+}
+
 /// Unadjusted Langevin dynamics on the states in `field.input()`, in place.
 /// Per chain it accumulates Σ ‖a·∇F‖ over steps (stats column 2), from which
-/// r_t is the mean over chains divided by the number of steps.
+/// r_t is the mean over chains divided by the number of steps. After any
+/// number of steps, `field.energy()` and `field.grad()` hold F and ∇F at the
+/// state the last step started from, whichever kernels ran.
 pub struct Langevin<F: EnergyField> {
     pub field: F,
     pub rng: Rng,
-    noise: wgpu::Buffer,
     /// [chains, 4]: (unused, unused, Σ r, unused) per chain.
     stats: wgpu::Buffer,
-    fill: Noise,
-    step: Launch,
+    steps: Steps,
 }
 
 impl<F: EnergyField> Langevin<F> {
     pub fn new(gpu: &Gpu, field: F, seed: u32, size: StepSize) -> Result<Self> {
-        let (chains, dim) = (field.chains(), field.dim());
+        Self::with_kernels(gpu, field, seed, size, SamplerKernels::Auto)
+    }
+
+    pub fn with_kernels(
+        gpu: &Gpu,
+        field: F,
+        seed: u32,
+        size: StepSize,
+        kernels: SamplerKernels,
+    ) -> Result<Self> {
+        let chains = field.chains();
         let rng = Rng::new(gpu, seed);
-        let noise = gpu.storage_buffer("langevin noise", chains * dim);
         let stats = gpu.storage_buffer("chain stats", chains * 4);
-        let normal = RngDistribution::Normal {
-            scale: 1.0,
-            shift: 0.0,
+        let advance = |steps: usize| {
+            let params = AdvanceParams {
+                steps: steps as u32,
+                ..Default::default()
+            };
+            Launch::new(gpu, &RNG_ADVANCE, "rng advance", &params, &[rng.counter()], 1)
         };
-        let fill = Noise::new(
-            gpu,
-            &rng,
-            Purpose::LangevinNoise,
-            normal,
-            false,
-            &noise,
-            chains,
-            dim,
-        )?;
-        let step = Launch::new(
-            gpu,
-            &LANGEVIN_STEP,
-            "langevin",
-            &Self::params(chains, dim, size),
-            &[field.input(), field.grad(), &noise, &stats, rng.counter()],
-            // One workgroup (64 invocations) per chain.
-            chains * crate::gpu::WORKGROUP_SIZE as usize,
-        )?;
+        // langevin_step: one workgroup (64 invocations) per chain; mlp_langevin: per 4 chains.
+        let invocations = chains * WORKGROUP_SIZE as usize;
+        let fused_invocations = chains.div_ceil(MLP_CHAINS_PER_GROUP) * WORKGROUP_SIZE as usize;
+        let fused = match kernels {
+            SamplerKernels::Auto => field.dense_layers(),
+            SamplerKernels::Layered => None,
+        };
+        let steps = match fused {
+            None => Steps::Layered(Advancing {
+                kernel: Launch::new(
+                    gpu,
+                    &LANGEVIN_STEP,
+                    "langevin",
+                    &layered_params(&field, seed, size),
+                    &[field.input(), field.grad(), &stats, rng.counter()],
+                    invocations,
+                )?,
+                advance: advance(1)?,
+            }),
+            Some((shape, params)) => {
+                let per_dispatch = FUSED_LOOP_BUDGET / fused_loop_trips_per_step(&shape, field.dim());
+                let max_log2 = per_dispatch.max(1).ilog2().min(FUSED_MAX_LOG2 as u32);
+                let mut runs = Vec::new();
+                for log2 in 0..=max_log2 {
+                    let kernel = Launch::new(
+                        gpu,
+                        &MLP_LANGEVIN,
+                        "mlp langevin",
+                        &fused_params(&field, &shape, 1 << log2, seed, size),
+                        &[
+                            params,
+                            field.input(),
+                            field.energy(),
+                            field.grad(),
+                            &stats,
+                            rng.counter(),
+                        ],
+                        fused_invocations,
+                    )?;
+                    runs.push(Advancing {
+                        kernel,
+                        advance: advance(1 << log2)?,
+                    });
+                }
+                Steps::Fused { runs, shape }
+            }
+        };
         Ok(Langevin {
             field,
             rng,
-            noise,
             stats,
-            fill,
-            step,
+            steps,
         })
     }
 
-    fn params(chains: usize, dim: usize, size: StepSize) -> LangevinParams {
-        LangevinParams {
-            chains: chains as u32,
-            dim: dim as u32,
-            a: size.gradient_factor(),
-            b: size.noise_factor(),
-        }
+    /// Whether the fused sampler (mlp_langevin) runs the steps.
+    pub fn is_fused(&self) -> bool {
+        matches!(self.steps, Steps::Fused { .. })
     }
 
     /// Change ε, T or τ (from the next submission on).
     pub fn set_step_size(&self, gpu: &Gpu, size: StepSize) {
-        self.step
-            .set_params(gpu, &Self::params(self.field.chains(), self.field.dim(), size));
+        let seed = self.rng.seed;
+        match &self.steps {
+            Steps::Layered(step) => step
+                .kernel
+                .set_params(gpu, &layered_params(&self.field, seed, size)),
+            Steps::Fused { runs, shape } => {
+                for (log2, run) in runs.iter().enumerate() {
+                    let params = fused_params(&self.field, shape, 1 << log2, seed, size);
+                    run.kernel.set_params(gpu, &params);
+                }
+            }
+        }
     }
 
     /// Start a new run of steps: RNG counter at (iteration, 0), stats zeroed.
@@ -98,18 +204,59 @@ impl<F: EnergyField> Langevin<F> {
 
     /// Record `steps` Langevin steps into one pass.
     pub fn record_steps(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, steps: usize) {
-        for _ in 0..steps {
-            self.fill.record(gpu, pass);
-            self.field.record_eval(gpu, pass);
-            self.step.record(gpu, pass);
+        match &self.steps {
+            Steps::Layered(step) => {
+                for _ in 0..steps {
+                    self.field.record_eval(gpu, pass);
+                    step.record(gpu, pass);
+                }
+            }
+            Steps::Fused { runs, .. } => {
+                let mut left = steps;
+                while left > 0 {
+                    let log2 = (left.ilog2() as usize).min(runs.len() - 1);
+                    runs[log2].record(gpu, pass);
+                    left -= 1 << log2;
+                }
+            }
         }
     }
 
     pub fn stats_buffer(&self) -> &wgpu::Buffer {
         &self.stats
     }
+}
 
-    pub fn noise_buffer(&self) -> &wgpu::Buffer {
-        &self.noise
+fn layered_params(field: &impl EnergyField, seed: u32, size: StepSize) -> LangevinParams {
+    LangevinParams {
+        chains: field.chains() as u32,
+        dim: field.dim() as u32,
+        a: size.gradient_factor(),
+        b: size.noise_factor(),
+        seed,
+        purpose: Purpose::LangevinNoise as u32,
+        ..Default::default()
     }
+}
+
+fn fused_params(
+    field: &impl EnergyField,
+    shape: &[[u32; 4]],
+    steps: usize,
+    seed: u32,
+    size: StepSize,
+) -> MlpLangevinParams {
+    let mut params = MlpLangevinParams {
+        chains: field.chains() as u32,
+        layers: shape.len() as u32,
+        steps: steps as u32,
+        dim: field.dim() as u32,
+        a: size.gradient_factor(),
+        b: size.noise_factor(),
+        seed,
+        purpose: Purpose::LangevinNoise as u32,
+        ..Default::default()
+    };
+    params.shape[..shape.len()].copy_from_slice(shape);
+    params
 }

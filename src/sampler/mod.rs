@@ -10,6 +10,6 @@ mod noise;
 
 pub use bank::Bank;
 pub use field::{AnalyticField, EnergyField};
-pub use langevin::{Langevin, StepSize};
+pub use langevin::{Langevin, SamplerKernels, StepSize};
 pub use mala::Mala;
 pub use noise::{Noise, Rng, RngDistribution};

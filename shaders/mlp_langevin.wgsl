@@ -1,0 +1,177 @@
+// mlp_langevin: p.steps unadjusted Langevin steps in one dispatch, for an
+// energy F that is a chain of dense layers (ToyNet: 2 → 32 → 64 → 64 → 64 → 1),
+//   x ← x − a·∇F(x) + b·z,   z ~ N(0, I)   (as langevin_step.wgsl),
+// with the forward pass, ∇x F by back-propagation, the noise draw and
+// r = ‖a·∇F(x)‖₂ all fused: a small net is launch-bound when every layer
+// is a dispatch, here one dispatch runs many steps. Activations stay in
+// workgroup memory; weights are read from the parameter vector (the same
+// for every chain, so they stay in cache).
+//
+// Bindings (group 0):
+//   0 uniform MlpLangevinParams p
+//   1 storage read  params   flat parameter vector: layer l's W [n_out, n_in]
+//                            at shape[l].z, its bias [n_out] right after
+//   2 storage rw    x        [chains, dim]  chain states
+//   3 storage write energy   [chains]       F at the state the last step started from
+//   4 storage write grad     [chains, dim]  ∇F there (as the layered kernels leave them)
+//   5 storage rw    stats    [chains, 4]    (.., .., Σ r, ..) per chain
+//   6 storage read  counter  RngCounter; step s of the dispatch draws at counter.step + s
+//                            (rng_advance.wgsl moves it on afterwards)
+// One workgroup of 64 per 4 chains (workgroup index = chain group): the
+// chains are the 4 lanes of vec4 activations, so each weight read feeds 4
+// multiply-adds; invocation j computes outputs j, j + 64, … of each layer.
+// The host (GpuNet::dense_layers) admits at most 8 layers, widths ≤ 128 and
+// Σ widths ≤ 512, the sizes below.
+// RngCounter and langevin_noise come from philox.wgsl, LEAKY_SLOPE from
+// conv_params.wgsl, both prepended at compile time.
+
+struct MlpLangevinParams {
+    chains: u32,
+    layers: u32,
+    steps: u32,
+    dim: u32,
+    a: f32,
+    b: f32,
+    seed: u32,
+    purpose: u32,
+    // Layer l: (n_in, n_out, weight offset, LeakyReLU after it).
+    shape: array<vec4<u32>, 8>,
+}
+
+@group(0) @binding(0) var<uniform> p: MlpLangevinParams;
+@group(0) @binding(1) var<storage, read> params: array<f32>;
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> energy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(6) var<storage, read> counter: RngCounter;
+
+const WIDTH_CAP: u32 = 128u;
+// The chain states, then every layer's output (kept for the backward pass).
+var<workgroup> acts: array<vec4<f32>, 512>;
+// Two halves of WIDTH_CAP: ∂F/∂(pre-activation) of the layer being
+// back-propagated, and what it gives the layer below.
+var<workgroup> dz: array<vec4<f32>, 256>;
+
+fn activate(v: vec4<f32>, leaky_relu: u32) -> vec4<f32> {
+    return select(v, v * LEAKY_SLOPE, vec4<bool>(leaky_relu != 0u) & (v < vec4<f32>(0.0)));
+}
+
+// ∂/∂(pre-activation) from ∂/∂y and y, as leaky_relu_backward (conv_params.wgsl).
+fn activate_backward(dy: vec4<f32>, y: vec4<f32>, leaky_relu: u32) -> vec4<f32> {
+    return select(dy, dy * LEAKY_SLOPE, vec4<bool>(leaky_relu != 0u) & (y <= vec4<f32>(0.0)));
+}
+
+@compute @workgroup_size(64)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let first = 4u * (wg.x + wg.y * groups.x);
+    // Uniform per workgroup, so the barriers below are reached by all or none.
+    if (first >= p.chains) {
+        return;
+    }
+    let dim = p.dim;
+    // Chain first + c is lane c; lanes past the last chain compute on zeros
+    // and store nothing.
+    for (var t = lid; t < 4u * dim; t += 64u) {
+        let i = t / 4u;
+        let c = t % 4u;
+        var v = 0.0;
+        if (first + c < p.chains) {
+            v = x[(first + c) * dim + i];
+        }
+        acts[i][c] = v;
+    }
+    let rng = counter;
+    // Σ over the steps of ‖a·∇F‖ per lane (kept by invocation 0).
+    var r = vec4<f32>(0.0);
+    for (var s = 0u; s < p.steps; s++) {
+        workgroupBarrier();
+        // Forward: the output of layer l starts where its input ends.
+        var in_at = 0u;
+        for (var l = 0u; l < p.layers; l++) {
+            let shape = p.shape[l];
+            let out_at = in_at + shape.x;
+            for (var j = lid; j < shape.y; j += 64u) {
+                let row = shape.z + j * shape.x;
+                var acc = vec4<f32>(params[shape.z + shape.x * shape.y + j]);
+                for (var i = 0u; i < shape.x; i++) {
+                    acc += params[row + i] * acts[in_at + i];
+                }
+                acts[out_at + j] = activate(acc, shape.w);
+            }
+            workgroupBarrier();
+            in_at = out_at;
+        }
+        // acts[in_at] is F. Backward from ∂F/∂F = 1.
+        let f_at = in_at;
+        var out_at = f_at;
+        var cur = 0u;
+        if (lid == 0u) {
+            dz[0] = activate_backward(vec4<f32>(1.0), acts[f_at], p.shape[p.layers - 1u].w);
+        }
+        workgroupBarrier();
+        for (var l = p.layers; l > 0u; l--) {
+            let shape = p.shape[l - 1u];
+            let in_at_l = out_at - shape.x;
+            let next = WIDTH_CAP - cur;
+            // The input of layer l − 1 is the output of the layer below, if any:
+            // its LeakyReLU' (read from that output) is applied here.
+            var below_leaky = 0u;
+            if (l > 1u) {
+                below_leaky = p.shape[l - 2u].w;
+            }
+            for (var i = lid; i < shape.x; i += 64u) {
+                var acc = vec4<f32>(0.0);
+                for (var j = 0u; j < shape.y; j++) {
+                    acc += params[shape.z + j * shape.x + i] * dz[cur + j];
+                }
+                dz[next + i] = activate_backward(acc, acts[in_at_l + i], below_leaky);
+            }
+            workgroupBarrier();
+            cur = next;
+            out_at = in_at_l;
+        }
+        // dz[cur …] = ∇x F at the states; take the step.
+        let last_step = s + 1u == p.steps;
+        let rng_s = RngCounter(rng.iteration, rng.step + s);
+        for (var t = lid; t < 4u * dim; t += 64u) {
+            let i = t / 4u;
+            let c = t % 4u;
+            let chain = first + c;
+            let g = dz[cur + i][c];
+            if (last_step && chain < p.chains) {
+                grad[chain * dim + i] = g;
+            }
+            acts[i][c] = acts[i][c] - p.a * g + p.b * langevin_noise(i, chain, rng_s, p.seed, p.purpose);
+        }
+        if (lid == 0u) {
+            var norm2 = vec4<f32>(0.0);
+            for (var i = 0u; i < dim; i++) {
+                norm2 += dz[cur + i] * dz[cur + i];
+            }
+            r += p.a * sqrt(norm2);
+            if (last_step) {
+                for (var c = 0u; c < 4u && first + c < p.chains; c++) {
+                    energy[first + c] = acts[f_at][c];
+                }
+            }
+        }
+    }
+    workgroupBarrier();
+    for (var t = lid; t < 4u * dim; t += 64u) {
+        let i = t / 4u;
+        let c = t % 4u;
+        if (first + c < p.chains) {
+            x[(first + c) * dim + i] = acts[i][c];
+        }
+    }
+    if (lid == 0u) {
+        for (var c = 0u; c < 4u && first + c < p.chains; c++) {
+            stats[(first + c) * 4u + 2u] += r[c];
+        }
+    }
+}
