@@ -19,6 +19,7 @@ use crate::data::Dataset;
 use crate::data::images::ImageSet;
 use crate::doctor::{Case, NET_TOL, Upstream, run_case};
 use crate::gpu::Gpu;
+use crate::kernels::conv2d::ConvParams;
 use crate::model::{Backward, ConvGeometry, GeometryKind, GpuNet, NetSpec, init_params};
 use crate::sampler::{EnergyField, Langevin, SamplerKernels, StepSize};
 use crate::train::Trainer;
@@ -108,6 +109,9 @@ pub struct LayerTiming {
     pub timing: &'static str,
     pub forward_ms: f64,
     pub input_grad_ms: f64,
+    /// A convolution's forward with the kernel this adapter does not use by
+    /// default (tiled on CPU adapters, direct on GPUs).
+    pub other_forward_ms: Option<f64>,
     pub forward_gflop: f64,
     pub input_grad_gflop: f64,
 }
@@ -274,45 +278,42 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
         (time_sampler(&sampler)?, None)
     };
 
-    // Per-layer split of one Langevin step: each layer's forward and ∇x alone.
+    // Per-layer split of one Langevin step: each layer's forward and ∇x
+    // alone; and each convolution's forward with the other kernel (direct or
+    // tiled), on a net built with it, so one run shows which is faster here.
     let field = &sampler.field;
-    gpu.run("bench forward", |pass| field.record_forward(gpu, pass));
+    let default_tiled = gpu.tiled_convolutions();
+    gpu.set_tiled_convolutions(!default_tiled);
+    let other = GpuNet::new(gpu, &w.spec, w.chains);
+    gpu.set_tiled_convolutions(default_tiled);
+    let other = other?;
+    other.write_params(gpu, &params)?;
+    other.write_input(gpu, &x)?;
+    for net in [field, &other] {
+        gpu.run("bench forward", |pass| net.record_forward(gpu, pass));
+    }
     gpu.wait()?;
-    let reps = 8;
     let mut layers = Vec::new();
     for (i, f) in per_layer.iter().enumerate() {
-        let want = Backward {
-            input: true,
-            params: false,
+        let (fwd, timing) = time_layer(gpu, field, i, false, budget)?;
+        let (ig, _) = time_layer(gpu, field, i, true, budget)?;
+        let g = &geometry[i];
+        let has_conv = match g.kind {
+            GeometryKind::Conv => !ConvParams::new(g, 1, 0, 0)?.is_dense(),
+            GeometryKind::NonLocal => true,
+            GeometryKind::MaxPool2 => false,
         };
-        let record = |pass: &mut wgpu::ComputePass, backward: bool| {
-            for _ in 0..reps {
-                if backward {
-                    field.record_layer_backward(gpu, pass, i, want);
-                } else {
-                    field.record_layer_forward(gpu, pass, i);
-                }
-            }
+        let other_fwd = if has_conv {
+            Some(1e3 * time_layer(gpu, &other, i, false, budget)?.0)
+        } else {
+            None
         };
-        let time = |backward: bool| -> Result<(f64, &'static str)> {
-            // Warm-up, then GPU time if the adapter has timestamps.
-            gpu.run("bench layer", |pass| record(pass, backward));
-            if let Some(s) = gpu.time_pass("bench layer", |pass| record(pass, backward))? {
-                return Ok((s / reps as f64, "gpu timestamps"));
-            }
-            let s = time_reps(gpu, budget / 8, 1, || {
-                gpu.run("bench layer", |pass| record(pass, backward));
-                Ok(())
-            })?;
-            Ok((s / reps as f64, "wall time"))
-        };
-        let (fwd, timing) = time(false)?;
-        let (ig, _) = time(true)?;
         layers.push(LayerTiming {
             name: w.spec.layers[i].name.clone(),
             timing,
             forward_ms: 1e3 * fwd,
             input_grad_ms: 1e3 * ig,
+            other_forward_ms: other_fwd,
             forward_gflop: f.forward * 1e-9,
             input_grad_gflop: f.input_grad * 1e-9,
         });
@@ -344,6 +345,41 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
         iteration_gflop_per_s: iteration_flops * 1e-9 / iteration_s,
         layers,
     })
+}
+
+/// Seconds of layer `i`'s forward (or ∇x) pass alone on `net`, whose input
+/// must be in place: GPU time if the adapter has timestamps, else wall time.
+fn time_layer(
+    gpu: &Gpu,
+    net: &GpuNet,
+    i: usize,
+    backward: bool,
+    budget: Duration,
+) -> Result<(f64, &'static str)> {
+    const REPS: usize = 8;
+    let want = Backward {
+        input: true,
+        params: false,
+    };
+    let record = |pass: &mut wgpu::ComputePass| {
+        for _ in 0..REPS {
+            if backward {
+                net.record_layer_backward(gpu, pass, i, want);
+            } else {
+                net.record_layer_forward(gpu, pass, i);
+            }
+        }
+    };
+    // Warm-up, then GPU time if the adapter has timestamps.
+    gpu.run("bench layer", record);
+    if let Some(s) = gpu.time_pass("bench layer", record)? {
+        return Ok((s / REPS as f64, "gpu timestamps"));
+    }
+    let s = time_reps(gpu, budget / 8, 1, || {
+        gpu.run("bench layer", record);
+        Ok(())
+    })?;
+    Ok((s / REPS as f64, "wall time"))
 }
 
 /// The fused sampler follows the layered kernels (which the reference check

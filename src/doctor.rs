@@ -182,6 +182,17 @@ pub fn layer_cases() -> Vec<Case> {
             true,
             2,
         ),
+        // The tiled kernel's edges: 2 tiles of 32 channels, 3 of 64
+        // positions (6 images of 5×5), 2 of 16 taps (18), each last one
+        // partial; a 3×3 window split across tap tiles.
+        single(
+            "conv3x3 s2 p1, 2→37 ch, 9×10",
+            [2, 9, 10],
+            conv(3, 2, 1),
+            37,
+            true,
+            6,
+        ),
         single("linear 3·2·2 → 7, lrelu", [3, 2, 2], LayerOp::Linear, 7, true, 4),
         single("linear 5 → 1, one image", [5, 1, 1], LayerOp::Linear, 1, false, 1),
         single(
@@ -418,11 +429,25 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Every case, in order: single layers, whole networks, then the samplers.
+/// Every case, in order: single layers, whole networks, the whole networks
+/// again with the other convolution kernel (direct or tiled, whichever this
+/// adapter does not use by default), then the samplers.
 pub fn run_all(gpu: &Gpu) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for (i, case) in layer_cases().iter().chain(net_cases()?.iter()).enumerate() {
+    let nets = net_cases()?;
+    for (i, case) in layer_cases().iter().chain(nets.iter()).enumerate() {
         rows.extend(run_case(gpu, case, 1000 + i as u64)?);
+    }
+    let default = gpu.tiled_convolutions();
+    gpu.set_tiled_convolutions(!default);
+    let other = if default { "direct" } else { "tiled" };
+    let checked: Result<Vec<Vec<Row>>> = (nets.iter().enumerate())
+        .map(|(i, case)| run_case(gpu, case, 2000 + i as u64))
+        .collect();
+    gpu.set_tiled_convolutions(default);
+    for mut row in checked?.into_iter().flatten() {
+        row.case = format!("{} [{other} conv]", row.case);
+        rows.push(row);
     }
     rows.extend(sampler_rows(gpu)?);
     Ok(rows)

@@ -354,20 +354,29 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         let total: f64 = r.layers.iter().map(|l| l.forward_ms + l.input_grad_ms).sum();
         let how = r.layers.first().map_or("", |l| l.timing);
         println!("  one Langevin step by layer (each timed alone, {how}):");
+        let other = if gpu.tiled_convolutions() {
+            "direct fwd"
+        } else {
+            "tiled fwd"
+        };
         println!(
-            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10}",
-            "layer", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s"
+            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>11}",
+            "layer", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s", other
         );
         for l in &r.layers {
             let rate = |gflop: f64, ms: f64| if ms > 0.0 { gflop / (ms * 1e-3) } else { 0.0 };
+            let other_ms = l
+                .other_forward_ms
+                .map_or_else(|| "-".to_string(), |ms| format!("{ms:.3}"));
             println!(
-                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2}",
+                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>11}",
                 l.name,
                 l.forward_ms,
                 l.input_grad_ms,
                 100.0 * (l.forward_ms + l.input_grad_ms) / total.max(f64::MIN_POSITIVE),
                 rate(l.forward_gflop, l.forward_ms),
-                rate(l.input_grad_gflop, l.input_grad_ms)
+                rate(l.input_grad_gflop, l.input_grad_ms),
+                other_ms
             );
         }
         results.push(r);

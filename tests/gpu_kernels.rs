@@ -21,23 +21,40 @@ fn assert_rows_pass(rows: &[Row]) {
     );
 }
 
+/// Both convolution forward kernels (direct and tiled implicit GEMM) on every case.
 #[test]
 fn layer_kernels_match_reference() {
     let gpu = common::gpu();
-    for (i, case) in layer_cases().iter().enumerate() {
-        let rows = run_case(&gpu, case, 500 + i as u64).unwrap();
-        let has_params = case.spec.param_layout().unwrap().total > 0;
-        assert_eq!(rows.len(), 2 + usize::from(has_params), "{}", case.name);
-        assert_rows_pass(&rows);
+    for tiled in [false, true] {
+        gpu.set_tiled_convolutions(tiled);
+        for (i, case) in layer_cases().iter().enumerate() {
+            let rows = run_case(&gpu, case, 500 + i as u64).unwrap();
+            let has_params = case.spec.param_layout().unwrap().total > 0;
+            assert_eq!(rows.len(), 2 + usize::from(has_params), "{}", case.name);
+            assert_rows_pass(&rows);
+        }
     }
 }
 
 #[test]
 fn whole_networks_match_reference() {
     let gpu = common::gpu();
-    for (i, case) in net_cases().unwrap().iter().enumerate() {
-        assert_rows_pass(&run_case(&gpu, case, 900 + i as u64).unwrap());
+    for tiled in [false, true] {
+        gpu.set_tiled_convolutions(tiled);
+        for (i, case) in net_cases().unwrap().iter().enumerate() {
+            assert_rows_pass(&run_case(&gpu, case, 900 + i as u64).unwrap());
+        }
     }
+}
+
+/// Hardware GPUs get the tiled convolution by default, CPU adapters the direct one.
+#[test]
+fn tiled_convolutions_by_default_on_hardware_only() {
+    let gpu = common::gpu();
+    assert_eq!(
+        gpu.tiled_convolutions(),
+        gpu.info.device_type != wgpu::DeviceType::Cpu
+    );
 }
 
 /// Large dispatches are split over two grid dimensions; force the split on
@@ -47,12 +64,15 @@ fn two_dimensional_dispatch_matches_reference() {
     let mut gpu = common::gpu();
     gpu.limit_groups_per_dim(2);
     assert_eq!(gpu.dispatch_size(64 * 5), (2, 3));
-    for case in layer_cases()
-        .iter()
-        .take(3)
-        .chain(net_cases().unwrap().iter().skip(2).take(1))
-    {
-        assert_rows_pass(&run_case(&gpu, case, 77).unwrap());
+    for tiled in [false, true] {
+        gpu.set_tiled_convolutions(tiled);
+        for case in layer_cases()
+            .iter()
+            .take(3)
+            .chain(net_cases().unwrap().iter().skip(2).take(1))
+        {
+            assert_rows_pass(&run_case(&gpu, case, 77).unwrap());
+        }
     }
 }
 
@@ -64,7 +84,14 @@ fn doctor_runs_every_case() {
     let expected: usize = cases
         .map(|c| 2 + usize::from(c.spec.param_layout().unwrap().total > 0))
         .sum();
-    // Then the sampler rows: fused and layered, states and Σ r each.
+    // Then the whole networks again with the other convolution kernel, and
+    // the sampler rows: fused and layered, states and Σ r each.
+    let nets: usize = net_cases()
+        .unwrap()
+        .iter()
+        .map(|c| 2 + usize::from(c.spec.param_layout().unwrap().total > 0))
+        .sum();
+    let expected = expected + nets;
     assert_eq!(rows.len(), expected + 4);
     assert!(rows.len() >= 45);
     let samplers: Vec<&str> = rows[expected..].iter().map(|r| r.case.as_str()).collect();

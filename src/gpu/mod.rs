@@ -31,6 +31,11 @@ pub struct Gpu {
     /// Largest workgroup count per dispatch dimension; lowered in tests to
     /// exercise the 2-D split of large dispatches.
     max_groups_per_dim: u32,
+    /// Networks built from now on run conv2d_forward_tiled (workgroup-memory
+    /// tiles) rather than the direct conv2d_forward. Default: on hardware
+    /// GPUs; off on CPU adapters, where lavapipe runs the tiled kernel 2–5×
+    /// slower (its workgroup memory and barriers are emulated).
+    tiled_convolutions: std::sync::atomic::AtomicBool,
     pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
     gate: SubmitGate,
 }
@@ -77,6 +82,7 @@ impl Gpu {
             device,
             queue,
             max_groups_per_dim: limits.max_compute_workgroups_per_dimension,
+            tiled_convolutions: (info.device_type != wgpu::DeviceType::Cpu).into(),
             info,
             limits,
             instance,
@@ -85,6 +91,18 @@ impl Gpu {
             pipelines: Mutex::new(HashMap::new()),
             gate: SubmitGate::default(),
         })
+    }
+
+    /// Whether networks built now get the tiled convolution kernel.
+    pub fn tiled_convolutions(&self) -> bool {
+        self.tiled_convolutions.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Choose the convolution kernel of networks built from now on (tests,
+    /// benchmarks; results agree within the layer tolerance).
+    pub fn set_tiled_convolutions(&self, tiled: bool) {
+        self.tiled_convolutions
+            .store(tiled, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Submit `commands` once the gate is open; every submission of

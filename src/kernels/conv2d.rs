@@ -5,10 +5,10 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{
-    CONV2D_FORWARD, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, DENSE_FORWARD, DENSE_INPUT_GRAD,
-    DENSE_WEIGHT_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, DENSE_FORWARD,
+    DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, WORKGROUP_SIZE};
 use crate::model::ConvGeometry;
 use crate::{Error, Result};
 
@@ -122,6 +122,8 @@ pub struct ConvBuffers<'a> {
 enum LayerKernels {
     /// conv2d_*: any convolution.
     Conv,
+    /// conv2d_*, with conv2d_forward_tiled for the forward pass.
+    TiledConv,
     /// dense_*: 1×1 images (see [`ConvParams::is_dense`]).
     Dense,
     /// maxpool2_*.
@@ -167,17 +169,23 @@ impl ConvLayer {
                 _uniforms: [uniform, reduce_uniform],
             });
         }
-        let [forward, input_grad, weight_grad] = if params.is_dense() {
-            [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &DENSE_WEIGHT_GRAD]
+        let kind = if params.is_dense() {
+            LayerKernels::Dense
+        } else if gpu.tiled_convolutions() {
+            LayerKernels::TiledConv
         } else {
-            [&CONV2D_FORWARD, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD]
+            LayerKernels::Conv
+        };
+        let [forward, input_grad, weight_grad] = match kind {
+            LayerKernels::Dense => [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &DENSE_WEIGHT_GRAD],
+            LayerKernels::TiledConv => [&CONV2D_FORWARD_TILED, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD],
+            // (Max-pooling returned above.)
+            LayerKernels::Conv | LayerKernels::MaxPool => {
+                [&CONV2D_FORWARD, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD]
+            }
         };
         Ok(ConvLayer {
-            kind: if params.is_dense() {
-                LayerKernels::Dense
-            } else {
-                LayerKernels::Conv
-            },
+            kind,
             params,
             forward: make(forward, &[&uniform, b.input, b.params, b.output])?,
             input_grad: make(
@@ -196,15 +204,21 @@ impl ConvLayer {
     }
 
     /// Invocations of the forward kernel: for the dense kernels one per
-    /// image and group of 4 output features; for the convolution one per
-    /// image, output row, 4 output channels and 4 output columns; for
-    /// max-pooling one per output element.
+    /// image and group of 4 output features; for the direct convolution one
+    /// per image, output row, 4 output channels and 4 output columns; for the
+    /// tiled one a workgroup per output tile; for max-pooling one per output
+    /// element.
     fn out_elems(&self) -> usize {
         let p = &self.params;
         let groups = |n: u32| n.div_ceil(4) as usize;
         match self.kind {
             LayerKernels::Dense => p.batch as usize * groups(p.c_out),
             LayerKernels::Conv => p.batch as usize * groups(p.c_out) * p.h_out as usize * groups(p.w_out),
+            LayerKernels::TiledConv => {
+                // A workgroup per tile of 32 channels × 64 positions.
+                let positions = (p.batch * p.h_out * p.w_out) as usize;
+                p.c_out.div_ceil(32) as usize * positions.div_ceil(64) * WORKGROUP_SIZE as usize
+            }
             LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize,
         }
     }
@@ -218,7 +232,7 @@ impl ConvLayer {
         let groups = |n: u32| n.div_ceil(4) as usize;
         match self.kind {
             LayerKernels::Dense => p.batch as usize * groups(p.c_in),
-            LayerKernels::Conv => {
+            LayerKernels::Conv | LayerKernels::TiledConv => {
                 let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
                 p.batch as usize * groups(p.c_in) * p.h_in as usize * row_groups
             }

@@ -37,6 +37,7 @@ macro_rules! shader {
 }
 
 pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", "conv_params");
+pub const CONV2D_FORWARD_TILED: Shader = shader!("conv2d_forward_tiled", "conv_params");
 pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad", "conv_params");
 pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_params");
 pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params");
@@ -66,6 +67,7 @@ pub const IMAGE_GRID: Shader = shader!("image_grid");
 /// Every shader of the crate (tests check this against the files in shaders/).
 pub const ALL: &[Shader] = &[
     CONV2D_FORWARD,
+    CONV2D_FORWARD_TILED,
     CONV2D_INPUT_GRAD,
     CONV2D_WEIGHT_GRAD,
     DENSE_FORWARD,

@@ -1,0 +1,143 @@
+// conv2d_forward_tiled: conv2d_forward.wgsl's y = LeakyReLU?(conv2d(x, W) + bias)
+// as a tiled implicit GEMM, for hardware GPUs (software adapters run the
+// direct kernel faster: see Gpu::tiled_convolutions):
+//   Y[co, n] = Σ_k W[co, k] · X̂[k, n] + bias[co],
+// with n = (image, oy, ox) an output position and k = (ci, ky, kx) a tap;
+// X̂[k, n] = x[image, ci, oy·s + ky − pad, ox·s + kx − pad] (0 in the
+// padding) is never stored: each tile of it is gathered from x.
+//
+// Bindings (group 0):
+//   0 uniform ConvParams p
+//   1 storage read  x       [batch, c_in, h_in, w_in]   (NCHW, f32)
+//   2 storage read  params  flat parameter vector; W at p.weight_offset
+//                           ([c_out, c_in, k, k] = [c_out, K] row-major),
+//                           bias at p.bias_offset ([c_out])
+//   3 storage write y       [batch, c_out, h_out, w_out]
+// One workgroup of 64 per tile of 32 output channels × 64 positions
+// (workgroup index = channel tile · position tiles + position tile). Per
+// 16 taps the workgroup stages W[32 × 16] and X̂[16 × 64] in workgroup
+// memory, then each invocation accumulates a 4 channel × 8 position block:
+// a staged value is read by 8 (or 4) invocations, each global value loaded
+// once per tile. Rows and columns past the edges are zeros, not stored.
+// Cross-correlation (no kernel flip), zero padding, square kernel and stride.
+
+// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
+// prepended at compile time.
+@group(0) @binding(0) var<uniform> p: ConvParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> params: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+const TILE_M: u32 = 32u; // output channels per tile
+const TILE_N: u32 = 64u; // output positions per tile
+const TILE_K: u32 = 16u; // taps staged at a time
+
+// w_tile[kk · TILE_M + m] = W[co0 + m, k0 + kk]; x_tile[kk · TILE_N + nn] = X̂[k0 + kk, n0 + nn].
+var<workgroup> w_tile: array<f32, 512>;
+var<workgroup> x_tile: array<f32, 1024>;
+
+fn activate(v: f32) -> f32 {
+    if (p.leaky_relu != 0u && v < 0.0) {
+        return v * LEAKY_SLOPE;
+    }
+    return v;
+}
+
+@compute @workgroup_size(64)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let kk2 = p.kernel * p.kernel;
+    let taps = p.c_in * kk2;
+    let out_plane = p.h_out * p.w_out;
+    let positions = p.batch * out_plane;
+    let n_tiles = (positions + TILE_N - 1u) / TILE_N;
+    let m_tiles = (p.c_out + TILE_M - 1u) / TILE_M;
+    let tile = wg.x + wg.y * groups.x;
+    // Uniform per workgroup, so the barriers below are reached by all or none.
+    if (tile >= n_tiles * m_tiles) {
+        return;
+    }
+    let n0 = (tile % n_tiles) * TILE_N;
+    let co0 = (tile / n_tiles) * TILE_M;
+    // This invocation's block: channels co0 + 4·tm …, positions n0 + 8·tn ….
+    let tm = lid / 8u;
+    let tn = lid % 8u;
+
+    // The position each invocation stages (column lid of X̂'s tile), fixed
+    // over the taps: its image and the top-left corner of its window.
+    let n_stage = n0 + lid;
+    let stage_ok = n_stage < positions;
+    let b = n_stage / out_plane;
+    let o = n_stage % out_plane;
+    let iy0 = i32((o / p.w_out) * p.stride) - i32(p.padding);
+    let ix0 = i32((o % p.w_out) * p.stride) - i32(p.padding);
+    let x_image = b * p.c_in * p.h_in * p.w_in;
+
+    var acc: array<vec4<f32>, 8>;
+    for (var j = 0u; j < 8u; j++) {
+        acc[j] = vec4<f32>(0.0);
+    }
+    for (var k0 = 0u; k0 < taps; k0 += TILE_K) {
+        // W[co0 .. +32, k0 .. +16]: 8 values per invocation, along k.
+        for (var q = 0u; q < 8u; q++) {
+            let e = lid + 64u * q;
+            let m = e / TILE_K;
+            let kk = e % TILE_K;
+            var v = 0.0;
+            if (co0 + m < p.c_out && k0 + kk < taps) {
+                v = params[p.weight_offset + (co0 + m) * taps + k0 + kk];
+            }
+            w_tile[kk * TILE_M + m] = v;
+        }
+        // X̂[k0 .. +16, n_stage]: this invocation's column, 16 taps, walking
+        // (ci, ky, kx) from k0's without a division per tap.
+        var ci = k0 / kk2;
+        var ky = (k0 % kk2) / p.kernel;
+        var kx = k0 % p.kernel;
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            var v = 0.0;
+            let iy = iy0 + i32(ky);
+            let ix = ix0 + i32(kx);
+            if (stage_ok && ci < p.c_in && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
+                v = x[x_image + (ci * p.h_in + u32(iy)) * p.w_in + u32(ix)];
+            }
+            x_tile[kk * TILE_N + lid] = v;
+            kx += 1u;
+            if (kx == p.kernel) {
+                kx = 0u;
+                ky += 1u;
+                if (ky == p.kernel) {
+                    ky = 0u;
+                    ci += 1u;
+                }
+            }
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            let wa = kk * TILE_M + 4u * tm;
+            let w = vec4<f32>(w_tile[wa], w_tile[wa + 1u], w_tile[wa + 2u], w_tile[wa + 3u]);
+            let xa = kk * TILE_N + 8u * tn;
+            for (var j = 0u; j < 8u; j++) {
+                acc[j] += w * x_tile[xa + j];
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let co = co0 + 4u * tm + i;
+        if (co >= p.c_out) {
+            break;
+        }
+        let bias = params[p.bias_offset + co];
+        for (var j = 0u; j < 8u; j++) {
+            let n = n0 + 8u * tn + j;
+            if (n < positions) {
+                let ob = n / out_plane;
+                y[(ob * p.c_out + co) * out_plane + n % out_plane] = activate(acc[j][i] + bias);
+            }
+        }
+    }
+}
