@@ -1,13 +1,12 @@
 // conv2d_input_grad: dx = ∂L/∂x of y = LeakyReLU?(conv2d(x, W) + bias),
-// given dy = ∂L/∂y and the layer's output y (LeakyReLU backward is fused:
-// y > 0 exactly when the pre-activation is > 0, so y gives the derivative).
+// given dz = ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, or ∂L/∂y without
+// LeakyReLU).
 //
 // Bindings (group 0):
 //   0 uniform ConvParams p
-//   1 storage read  dy      [batch, c_out, h_out, w_out]
-//   2 storage read  y       [batch, c_out, h_out, w_out]  (layer output)
-//   3 storage read  params  flat parameter vector; W at p.weight_offset
-//   4 storage write dx      [batch, c_in, h_in, w_in]
+//   1 storage read  dz      [batch, c_out, h_out, w_out]
+//   2 storage read  params  flat parameter vector; W at p.weight_offset
+//   3 storage write dx      [batch, c_in, h_in, w_in]
 // A gather over the outputs each input feeds (no atomics). With stride s,
 // tap (ky, kx) serves input (iy, ix) exactly when ky ≡ iy + padding and
 // kx ≡ ix + padding (mod s), so only those taps are visited. One invocation
@@ -16,21 +15,18 @@
 // offset): those columns share their taps and read 4 neighbouring outputs,
 // so each tap costs 4 weight and 4 ∂L/∂z loads for 16 multiply-adds.
 
-// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
-// prepended at compile time.
+// ConvParams comes from conv_params.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read> params: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read> dz: array<f32>;
+@group(0) @binding(2) var<storage, read> params: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 // ∂L/∂z at output column ox of the output row starting at `row`; 0 outside.
 fn dz_at(row: u32, ox: i32) -> f32 {
     if (ox < 0 || ox >= i32(p.w_out)) {
         return 0.0;
     }
-    let o = row + u32(ox);
-    return leaky_relu_backward(dy[o], y[o], p.leaky_relu);
+    return dz[row + u32(ox)];
 }
 
 @compute @workgroup_size(64)

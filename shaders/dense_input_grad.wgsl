@@ -1,27 +1,20 @@
 // dense_input_grad: dx = ∂L/∂x of y = LeakyReLU?(x Wᵀ + bias), the fast path
 // of conv2d_input_grad on 1×1 images: dx[b, ci] = Σ_co dz[b, co]·W[co, ci],
-// with dz = dy·LeakyReLU'(y) (y > 0 exactly when the pre-activation is).
+// with dz = ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, or ∂L/∂y without LeakyReLU).
 //
 // Bindings (group 0), as conv2d_input_grad:
 //   0 uniform ConvParams p
-//   1 storage read  dy      [batch, c_out]
-//   2 storage read  y       [batch, c_out]
-//   3 storage read  params  flat parameter vector; W at p.weight_offset
-//   4 storage write dx      [batch, c_in]
+//   1 storage read  dz      [batch, c_out]
+//   2 storage read  params  flat parameter vector; W at p.weight_offset
+//   3 storage write dx      [batch, c_in]
 // One invocation per image and group of 4 input features: each dz value is
 // read once for 4 inputs.
 
-// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
-// prepended at compile time.
+// ConvParams comes from conv_params.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read> params: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-
-fn dz(i: u32) -> f32 {
-    return leaky_relu_backward(dy[i], y[i], p.leaky_relu);
-}
+@group(0) @binding(1) var<storage, read> dz: array<f32>;
+@group(0) @binding(2) var<storage, read> params: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -37,7 +30,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc = vec4<f32>(0.0);
     for (var co = 0u; co < p.c_out; co++) {
         let w = co * p.c_in + col;
-        acc += dz(y_row + co) * vec4<f32>(params[w.x], params[w.y], params[w.z], params[w.w]);
+        acc += dz[y_row + co] * vec4<f32>(params[w.x], params[w.y], params[w.z], params[w.w]);
     }
     let x_row = (idx / per_row) * p.c_in;
     for (var k = 0u; k < 4u; k++) {

@@ -4,23 +4,16 @@
 //
 // Bindings (group 0), as conv2d_weight_grad:
 //   0 uniform ConvParams p
-//   1 storage read  dy       [batch, c_out]
-//   2 storage read  y        [batch, c_out]
-//   3 storage read  x        [batch, c_in]
-//   4 storage write partial  [n_chunks, c_out·c_in + c_out]
+//   1 storage read  dz       [batch, c_out]  ∂L/∂(pre-activation)
+//   2 storage read  x        [batch, c_in]
+//   3 storage write partial  [n_chunks, c_out·c_in + c_out]
 // One invocation per (chunk, parameter); reduce_rows.wgsl sums the rows.
 
-// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
-// prepended at compile time.
+// ConvParams comes from conv_params.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
-
-fn dz(i: u32) -> f32 {
-    return leaky_relu_backward(dy[i], y[i], p.leaky_relu);
-}
+@group(0) @binding(1) var<storage, read> dz: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -38,13 +31,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (j >= n_w) {
         let co = j - n_w;
         for (var b = b_start; b < b_end; b++) {
-            acc += dz(b * p.c_out + co);
+            acc += dz[b * p.c_out + co];
         }
     } else {
         let ci = j % p.c_in;
         let co = j / p.c_in;
         for (var b = b_start; b < b_end; b++) {
-            acc += dz(b * p.c_out + co) * x[b * p.c_in + ci];
+            acc += dz[b * p.c_out + co] * x[b * p.c_in + ci];
         }
     }
     partial[idx] = acc;

@@ -17,11 +17,12 @@
 //   5 storage rw    stats    [chains, 4]    (.., .., Σ r, ..) per chain
 //   6 storage read  counter  RngCounter; step s of the dispatch draws at counter.step + s
 //                            (rng_advance.wgsl moves it on afterwards)
-// One workgroup of 64 per 4 chains (workgroup index = chain group): the
-// chains are the 4 lanes of vec4 activations, so each weight read feeds 4
-// multiply-adds; invocation j computes outputs j, j + 64, … of each layer.
-// The host (GpuNet::dense_layers) admits at most 8 layers, widths ≤ 128 and
-// Σ widths ≤ 512, the sizes below.
+// One workgroup of 64 per 8 chains (workgroup index = chain group): the
+// chains are the 8 entries of mat2x4 activations (chain c at [c / 4][c % 4]),
+// so each weight read feeds 8 multiply-adds; invocation j computes outputs
+// j, j + 64, … of each layer. The host (GpuNet::dense_layers) admits at
+// most 8 layers, widths ≤ 128 and Σ widths ≤ 256, the sizes below (16 KiB
+// of workgroup memory, WebGPU's minimum).
 // RngCounter and langevin_noise come from philox.wgsl, LEAKY_SLOPE from
 // conv_params.wgsl, both prepended at compile time.
 
@@ -48,18 +49,26 @@ struct MlpLangevinParams {
 
 const WIDTH_CAP: u32 = 128u;
 // The chain states, then every layer's output (kept for the backward pass).
-var<workgroup> acts: array<vec4<f32>, 512>;
+var<workgroup> acts: array<mat2x4<f32>, 256>;
 // Two halves of WIDTH_CAP: ∂F/∂(pre-activation) of the layer being
 // back-propagated, and what it gives the layer below.
-var<workgroup> dz: array<vec4<f32>, 256>;
+var<workgroup> dz: array<mat2x4<f32>, 256>;
 
-fn activate(v: vec4<f32>, leaky_relu: u32) -> vec4<f32> {
+fn activate4(v: vec4<f32>, leaky_relu: u32) -> vec4<f32> {
     return select(v, v * LEAKY_SLOPE, vec4<bool>(leaky_relu != 0u) & (v < vec4<f32>(0.0)));
 }
 
+fn activate(v: mat2x4<f32>, leaky_relu: u32) -> mat2x4<f32> {
+    return mat2x4<f32>(activate4(v[0], leaky_relu), activate4(v[1], leaky_relu));
+}
+
 // ∂/∂(pre-activation) from ∂/∂y and y, as leaky_relu_backward (conv_params.wgsl).
-fn activate_backward(dy: vec4<f32>, y: vec4<f32>, leaky_relu: u32) -> vec4<f32> {
+fn activate_backward4(dy: vec4<f32>, y: vec4<f32>, leaky_relu: u32) -> vec4<f32> {
     return select(dy, dy * LEAKY_SLOPE, vec4<bool>(leaky_relu != 0u) & (y <= vec4<f32>(0.0)));
+}
+
+fn activate_backward(dy: mat2x4<f32>, y: mat2x4<f32>, leaky_relu: u32) -> mat2x4<f32> {
+    return mat2x4<f32>(activate_backward4(dy[0], y[0], leaky_relu), activate_backward4(dy[1], y[1], leaky_relu));
 }
 
 @compute @workgroup_size(64)
@@ -68,26 +77,26 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let first = 4u * (wg.x + wg.y * groups.x);
+    let first = 8u * (wg.x + wg.y * groups.x);
     // Uniform per workgroup, so the barriers below are reached by all or none.
     if (first >= p.chains) {
         return;
     }
     let dim = p.dim;
-    // Chain first + c is lane c; lanes past the last chain compute on zeros
-    // and store nothing.
-    for (var t = lid; t < 4u * dim; t += 64u) {
-        let i = t / 4u;
-        let c = t % 4u;
+    // Chain first + c is entry c; entries past the last chain compute on
+    // zeros and store nothing.
+    for (var t = lid; t < 8u * dim; t += 64u) {
+        let i = t / 8u;
+        let c = t % 8u;
         var v = 0.0;
         if (first + c < p.chains) {
             v = x[(first + c) * dim + i];
         }
-        acts[i][c] = v;
+        acts[i][c / 4u][c % 4u] = v;
     }
     let rng = counter;
-    // Σ over the steps of ‖a·∇F‖ per lane (kept by invocation 0).
-    var r = vec4<f32>(0.0);
+    // Σ over the steps of ‖a·∇F‖ per chain (kept by invocation 0).
+    var r = mat2x4<f32>();
     for (var s = 0u; s < p.steps; s++) {
         workgroupBarrier();
         // Forward: the output of layer l starts where its input ends.
@@ -97,7 +106,8 @@ fn main(
             let out_at = in_at + shape.x;
             for (var j = lid; j < shape.y; j += 64u) {
                 let row = shape.z + j * shape.x;
-                var acc = vec4<f32>(params[shape.z + shape.x * shape.y + j]);
+                let bias = vec4<f32>(params[shape.z + shape.x * shape.y + j]);
+                var acc = mat2x4<f32>(bias, bias);
                 for (var i = 0u; i < shape.x; i++) {
                     acc += params[row + i] * acts[in_at + i];
                 }
@@ -111,7 +121,8 @@ fn main(
         var out_at = f_at;
         var cur = 0u;
         if (lid == 0u) {
-            dz[0] = activate_backward(vec4<f32>(1.0), acts[f_at], p.shape[p.layers - 1u].w);
+            let one = vec4<f32>(1.0);
+            dz[0] = activate_backward(mat2x4<f32>(one, one), acts[f_at], p.shape[p.layers - 1u].w);
         }
         workgroupBarrier();
         for (var l = p.layers; l > 0u; l--) {
@@ -125,7 +136,7 @@ fn main(
                 below_leaky = p.shape[l - 2u].w;
             }
             for (var i = lid; i < shape.x; i += 64u) {
-                var acc = vec4<f32>(0.0);
+                var acc = mat2x4<f32>();
                 for (var j = 0u; j < shape.y; j++) {
                     acc += params[shape.z + j * shape.x + i] * dz[cur + j];
                 }
@@ -138,40 +149,42 @@ fn main(
         // dz[cur …] = ∇x F at the states; take the step.
         let last_step = s + 1u == p.steps;
         let rng_s = RngCounter(rng.iteration, rng.step + s);
-        for (var t = lid; t < 4u * dim; t += 64u) {
-            let i = t / 4u;
-            let c = t % 4u;
+        for (var t = lid; t < 8u * dim; t += 64u) {
+            let i = t / 8u;
+            let c = t % 8u;
             let chain = first + c;
-            let g = dz[cur + i][c];
+            let g = dz[cur + i][c / 4u][c % 4u];
             if (last_step && chain < p.chains) {
                 grad[chain * dim + i] = g;
             }
-            acts[i][c] = acts[i][c] - p.a * g + p.b * langevin_noise(i, chain, rng_s, p.seed, p.purpose);
+            let z = langevin_noise(i, chain, rng_s, p.seed, p.purpose);
+            acts[i][c / 4u][c % 4u] = acts[i][c / 4u][c % 4u] - p.a * g + p.b * z;
         }
         if (lid == 0u) {
-            var norm2 = vec4<f32>(0.0);
+            var norm2 = mat2x4<f32>();
             for (var i = 0u; i < dim; i++) {
-                norm2 += dz[cur + i] * dz[cur + i];
+                let d = dz[cur + i];
+                norm2 += mat2x4<f32>(d[0] * d[0], d[1] * d[1]);
             }
-            r += p.a * sqrt(norm2);
+            r += p.a * mat2x4<f32>(sqrt(norm2[0]), sqrt(norm2[1]));
             if (last_step) {
-                for (var c = 0u; c < 4u && first + c < p.chains; c++) {
-                    energy[first + c] = acts[f_at][c];
+                for (var c = 0u; c < 8u && first + c < p.chains; c++) {
+                    energy[first + c] = acts[f_at][c / 4u][c % 4u];
                 }
             }
         }
     }
     workgroupBarrier();
-    for (var t = lid; t < 4u * dim; t += 64u) {
-        let i = t / 4u;
-        let c = t % 4u;
+    for (var t = lid; t < 8u * dim; t += 64u) {
+        let i = t / 8u;
+        let c = t % 8u;
         if (first + c < p.chains) {
-            x[(first + c) * dim + i] = acts[i][c];
+            x[(first + c) * dim + i] = acts[i][c / 4u][c % 4u];
         }
     }
     if (lid == 0u) {
-        for (var c = 0u; c < 4u && first + c < p.chains; c++) {
-            stats[(first + c) * 4u + 2u] += r[c];
+        for (var c = 0u; c < 8u && first + c < p.chains; c++) {
+            stats[(first + c) * 4u + 2u] += r[c / 4u][c % 4u];
         }
     }
 }

@@ -109,6 +109,10 @@ pub struct LayerTiming {
     pub timing: &'static str,
     pub forward_ms: f64,
     pub input_grad_ms: f64,
+    /// ∂/∂θ of the layer in the learning step (on 2·chains images: data and
+    /// samples); None for a layer without parameters.
+    pub param_grad_ms: Option<f64>,
+    pub param_grad_gflop: f64,
     /// A convolution's forward with the kernel this adapter does not use by
     /// default (tiled on CPU adapters, direct on GPUs).
     pub other_forward_ms: Option<f64>,
@@ -289,14 +293,28 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
     let other = other?;
     other.write_params(gpu, &params)?;
     other.write_input(gpu, &x)?;
-    for net in [field, &other] {
+    // The learning step's net: data and samples as one batch of 2·chains.
+    let learn = GpuNet::new(gpu, &w.spec, 2 * w.chains)?;
+    learn.write_params(gpu, &params)?;
+    learn.write_input(gpu, &[x.as_slice(), x.as_slice()].concat())?;
+    let (n, m) = (w.chains as f32, w.chains as f32);
+    let upstream: Vec<f32> = (0..2 * w.chains)
+        .map(|b| if b < w.chains { 1.0 / n } else { -1.0 / m })
+        .collect();
+    learn.write_upstream(gpu, &upstream)?;
+    for net in [field, &other, &learn] {
         gpu.run("bench forward", |pass| net.record_forward(gpu, pass));
     }
     gpu.wait()?;
     let mut layers = Vec::new();
     for (i, f) in per_layer.iter().enumerate() {
-        let (fwd, timing) = time_layer(gpu, field, i, false, budget)?;
-        let (ig, _) = time_layer(gpu, field, i, true, budget)?;
+        let (fwd, timing) = time_layer(gpu, field, i, LayerPass::Forward, budget)?;
+        let (ig, _) = time_layer(gpu, field, i, LayerPass::InputGrad, budget)?;
+        let pg = if learn.layout.layer_convs[i].is_empty() {
+            None
+        } else {
+            Some(1e3 * time_layer(gpu, &learn, i, LayerPass::ParamGrad, budget)?.0)
+        };
         let g = &geometry[i];
         let has_conv = match g.kind {
             GeometryKind::Conv => !ConvParams::new(g, 1, 0, 0)?.is_dense(),
@@ -304,7 +322,7 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
             GeometryKind::MaxPool2 => false,
         };
         let other_fwd = if has_conv {
-            Some(1e3 * time_layer(gpu, &other, i, false, budget)?.0)
+            Some(1e3 * time_layer(gpu, &other, i, LayerPass::Forward, budget)?.0)
         } else {
             None
         };
@@ -313,6 +331,8 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
             timing,
             forward_ms: 1e3 * fwd,
             input_grad_ms: 1e3 * ig,
+            param_grad_ms: pg,
+            param_grad_gflop: layer_flops(g, 2 * w.chains).param_grad * 1e-9,
             other_forward_ms: other_fwd,
             forward_gflop: f.forward * 1e-9,
             input_grad_gflop: f.input_grad * 1e-9,
@@ -347,26 +367,30 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
     })
 }
 
-/// Seconds of layer `i`'s forward (or ∇x) pass alone on `net`, whose input
-/// must be in place: GPU time if the adapter has timestamps, else wall time.
+#[derive(Clone, Copy)]
+enum LayerPass {
+    Forward,
+    InputGrad,
+    ParamGrad,
+}
+
+/// Seconds of one pass of layer `i` alone on `net`, whose forward pass must
+/// have run: GPU time if the adapter has timestamps, else wall time.
 fn time_layer(
     gpu: &Gpu,
     net: &GpuNet,
     i: usize,
-    backward: bool,
+    what: LayerPass,
     budget: Duration,
 ) -> Result<(f64, &'static str)> {
     const REPS: usize = 8;
-    let want = Backward {
-        input: true,
-        params: false,
-    };
     let record = |pass: &mut wgpu::ComputePass| {
         for _ in 0..REPS {
-            if backward {
-                net.record_layer_backward(gpu, pass, i, want);
-            } else {
-                net.record_layer_forward(gpu, pass, i);
+            let want = |input, params| Backward { input, params };
+            match what {
+                LayerPass::Forward => net.record_layer_forward(gpu, pass, i),
+                LayerPass::InputGrad => net.record_layer_backward(gpu, pass, i, want(true, false)),
+                LayerPass::ParamGrad => net.record_layer_backward(gpu, pass, i, want(false, true)),
             }
         }
     };

@@ -352,31 +352,38 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             r.iterations_per_s, r.iteration_gflop_per_s, r.iteration_gflop
         );
         let total: f64 = r.layers.iter().map(|l| l.forward_ms + l.input_grad_ms).sum();
+        let ms = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |ms| format!("{ms:.3}"));
         let how = r.layers.first().map_or("", |l| l.timing);
-        println!("  one Langevin step by layer (each timed alone, {how}):");
+        println!(
+            "  one Langevin step by layer (each timed alone, {how}; ∇θ: the learning step's, on {} images):",
+            2 * r.chains
+        );
         let other = if gpu.tiled_convolutions() {
             "direct fwd"
         } else {
             "tiled fwd"
         };
         println!(
-            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>11}",
-            "layer", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s", other
+            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>11} {:>10} {:>10}",
+            "layer", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s", other, "∇θ ms", "∇θ GF/s"
         );
         for l in &r.layers {
             let rate = |gflop: f64, ms: f64| if ms > 0.0 { gflop / (ms * 1e-3) } else { 0.0 };
-            let other_ms = l
-                .other_forward_ms
-                .map_or_else(|| "-".to_string(), |ms| format!("{ms:.3}"));
+            let param_rate = l.param_grad_ms.map_or_else(
+                || "-".to_string(),
+                |t| format!("{:.2}", rate(l.param_grad_gflop, t)),
+            );
             println!(
-                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>11}",
+                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>11} {:>10} {:>10}",
                 l.name,
                 l.forward_ms,
                 l.input_grad_ms,
                 100.0 * (l.forward_ms + l.input_grad_ms) / total.max(f64::MIN_POSITIVE),
                 rate(l.forward_gflop, l.forward_ms),
                 rate(l.input_grad_gflop, l.input_grad_ms),
-                other_ms
+                ms(l.other_forward_ms),
+                ms(l.param_grad_ms),
+                param_rate
             );
         }
         results.push(r);

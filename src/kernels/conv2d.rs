@@ -6,7 +6,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{
     CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, DENSE_FORWARD,
-    DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{Gpu, WORKGROUP_SIZE};
 use crate::model::ConvGeometry;
@@ -64,13 +64,7 @@ impl ConvParams {
         // Every flat index the kernels form must fit in u32.
         u32_of("batch × layer input size", batch * g.in_len())?;
         u32_of("batch × layer output size", batch * g.out_len())?;
-        let row_len = g.weight_len() + g.c_out;
-        let wanted_chunks = WEIGHT_GRAD_TARGET_INVOCATIONS
-            .div_ceil(row_len)
-            .clamp(1, batch.max(1));
-        let batch_chunk = batch.max(1).div_ceil(wanted_chunks);
-        let n_chunks = batch.max(1).div_ceil(batch_chunk);
-        Ok(ConvParams {
+        let mut p = ConvParams {
             batch: u32_of("batch", batch)?,
             c_in: g.c_in as u32,
             h_in: g.h_in as u32,
@@ -84,10 +78,29 @@ impl ConvParams {
             leaky_relu: u32::from(g.leaky_relu),
             weight_offset: u32_of("parameter offset", weight_offset)?,
             bias_offset: u32_of("parameter offset", bias_offset)?,
-            batch_chunk: batch_chunk as u32,
-            n_chunks: n_chunks as u32,
+            batch_chunk: 1,
+            n_chunks: 1,
             _pad: 0,
-        })
+        };
+        let wanted_chunks = WEIGHT_GRAD_TARGET_INVOCATIONS
+            .div_ceil(p.weight_grad_per_chunk())
+            .clamp(1, batch.max(1));
+        let batch_chunk = batch.max(1).div_ceil(wanted_chunks);
+        p.batch_chunk = batch_chunk as u32;
+        p.n_chunks = batch.max(1).div_ceil(batch_chunk) as u32;
+        Ok(p)
+    }
+
+    /// Invocations of the weight-gradient kernel per chunk of the batch: one
+    /// per parameter (dense_weight_grad), or per 4 output channels × 4 taps
+    /// (conv2d_weight_grad).
+    fn weight_grad_per_chunk(&self) -> usize {
+        if self.is_dense() {
+            self.grad_row_len()
+        } else {
+            let taps = self.c_in * self.kernel * self.kernel;
+            (self.c_out.div_ceil(4) * taps.div_ceil(4)) as usize
+        }
     }
 
     /// A layer on 1×1 images with a 1×1 kernel is a matrix product: the
@@ -113,6 +126,10 @@ pub struct ConvBuffers<'a> {
     pub grads: &'a wgpu::Buffer,
     /// Scratch of at least `n_chunks · grad_row_len` f32.
     pub partial: &'a wgpu::Buffer,
+    /// Scratch of at least `batch · out_len` f32 for ∂L/∂(pre-activation) of
+    /// a layer with LeakyReLU (leaky_relu_grad.wgsl); layers use it one after
+    /// another within a backward pass.
+    pub dz: &'a wgpu::Buffer,
 }
 
 /// One layer's pipelines, uniforms and bind groups, made once and recorded
@@ -134,6 +151,8 @@ pub struct ConvLayer {
     pub params: ConvParams,
     kind: LayerKernels,
     forward: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
+    /// dz from ∂L/∂output and the output, for a layer with LeakyReLU.
+    output_grad: Option<(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup)>,
     input_grad: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
     /// Weight gradient and its reduction (None for max-pooling, which has no weights).
     weight_grad: Option<[(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup); 2]>,
@@ -161,6 +180,7 @@ impl ConvLayer {
                 params,
                 kind: LayerKernels::MaxPool,
                 forward: make(&MAXPOOL2_FORWARD, &[&uniform, b.input, b.output])?,
+                output_grad: None,
                 input_grad: make(
                     &MAXPOOL2_INPUT_GRAD,
                     &[&uniform, b.grad_output, b.input, b.grad_input],
@@ -184,19 +204,22 @@ impl ConvLayer {
                 [&CONV2D_FORWARD, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD]
             }
         };
+        // The gradient kernels read dz = ∂L/∂(pre-activation): with
+        // LeakyReLU, leaky_relu_grad writes it to the scratch; without, it is ∂L/∂output.
+        let (output_grad, dz) = if params.leaky_relu != 0 {
+            let launch = make(&LEAKY_RELU_GRAD, &[&uniform, b.grad_output, b.output, b.dz])?;
+            (Some(launch), b.dz)
+        } else {
+            (None, b.grad_output)
+        };
         Ok(ConvLayer {
             kind,
             params,
             forward: make(forward, &[&uniform, b.input, b.params, b.output])?,
-            input_grad: make(
-                input_grad,
-                &[&uniform, b.grad_output, b.output, b.params, b.grad_input],
-            )?,
+            output_grad,
+            input_grad: make(input_grad, &[&uniform, dz, b.params, b.grad_input])?,
             weight_grad: Some([
-                make(
-                    weight_grad,
-                    &[&uniform, b.grad_output, b.output, b.input, b.partial],
-                )?,
+                make(weight_grad, &[&uniform, dz, b.input, b.partial])?,
                 make(&REDUCE_ROWS, &[&reduce_uniform, b.partial, b.grads])?,
             ]),
             _uniforms: [uniform, reduce_uniform],
@@ -245,17 +268,22 @@ impl ConvLayer {
         gpu.dispatch(pass, &self.forward.0, &self.forward.1, self.out_elems());
     }
 
-    /// grad_input = ∂L/∂input from grad_output = ∂L/∂output.
-    pub fn record_input_grad(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
-        gpu.dispatch(pass, &self.input_grad.0, &self.input_grad.1, self.in_elems());
-    }
-
-    /// grads[weight, bias of this layer] = ∂L/∂θ, summed over the batch.
-    pub fn record_weight_grad(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
-        if let Some([grad, reduce]) = &self.weight_grad {
-            let row_len = self.params.grad_row_len();
-            gpu.dispatch(pass, &grad.0, &grad.1, self.params.n_chunks as usize * row_len);
-            gpu.dispatch(pass, &reduce.0, &reduce.1, row_len);
+    /// From grad_output = ∂L/∂output (needs a recorded forward pass):
+    /// grads[weight, bias of this layer] = ∂L/∂θ summed over the batch (if
+    /// `params`), then grad_input = ∂L/∂input (if `input`).
+    pub fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, params: bool, input: bool) {
+        if let Some((pipeline, group)) = self.output_grad.as_ref().filter(|_| params || input) {
+            let p = &self.params;
+            let outputs = (p.batch * p.c_out * p.h_out * p.w_out) as usize;
+            gpu.dispatch(pass, pipeline, group, outputs);
+        }
+        if let Some([grad, reduce]) = self.weight_grad.as_ref().filter(|_| params) {
+            let invocations = self.params.n_chunks as usize * self.params.weight_grad_per_chunk();
+            gpu.dispatch(pass, &grad.0, &grad.1, invocations);
+            gpu.dispatch(pass, &reduce.0, &reduce.1, self.params.grad_row_len());
+        }
+        if input {
+            gpu.dispatch(pass, &self.input_grad.0, &self.input_grad.1, self.in_elems());
         }
     }
 }

@@ -43,6 +43,7 @@ pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_param
 pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params");
 pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
 pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", "conv_params");
+pub const LEAKY_RELU_GRAD: Shader = shader!("leaky_relu_grad", "conv_params");
 pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", "conv_params");
 pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_params");
 pub const NONLOCAL_ATTENTION: Shader = shader!("nonlocal_attention", "nonlocal_params");
@@ -73,6 +74,7 @@ pub const ALL: &[Shader] = &[
     DENSE_FORWARD,
     DENSE_INPUT_GRAD,
     DENSE_WEIGHT_GRAD,
+    LEAKY_RELU_GRAD,
     MAXPOOL2_FORWARD,
     MAXPOOL2_INPUT_GRAD,
     NONLOCAL_ATTENTION,

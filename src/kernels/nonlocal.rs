@@ -114,6 +114,7 @@ impl NonLocalLayer {
                 grad_input: b.grad_input,
                 grads: b.grads,
                 partial: b.partial,
+                dz: b.dz,
             },
         )?;
         let pool_layer = conv(
@@ -129,6 +130,7 @@ impl NonLocalLayer {
                 grad_input: &d_qkv,
                 grads: b.grads,
                 partial: b.partial,
+                dz: b.dz,
             },
         )?;
         let w_layer = conv(
@@ -144,6 +146,7 @@ impl NonLocalLayer {
                 grad_input: &dy,
                 grads: b.grads,
                 partial: b.partial,
+                dz: b.dz,
             },
         )?;
         let p = NonLocalParams {
@@ -218,19 +221,13 @@ impl NonLocalLayer {
     /// Parameter gradients (if `params`) and ∂L/∂input (if `input`) from
     /// ∂L/∂output; needs a recorded forward pass on the same input.
     pub fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, params: bool, input: bool) {
-        if params {
-            self.w.record_weight_grad(gpu, pass);
-        }
-        self.w.record_input_grad(gpu, pass);
+        self.w.record_backward(gpu, pass, params, true);
         self.softmax_grad.record(gpu, pass);
         self.key_grad.record(gpu, pass);
-        self.pool.record_input_grad(gpu, pass);
+        self.pool.record_backward(gpu, pass, false, true);
         self.query_grad.record(gpu, pass);
-        if params {
-            self.qkv.record_weight_grad(gpu, pass);
-        }
+        self.qkv.record_backward(gpu, pass, params, input);
         if input {
-            self.qkv.record_input_grad(gpu, pass);
             self.input_residual.record(gpu, pass);
         }
     }

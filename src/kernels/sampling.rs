@@ -53,9 +53,9 @@ pub struct AdvanceParams {
 /// output) of a net mlp_langevin.wgsl runs: the sizes of its workgroup arrays.
 pub const MLP_MAX_LAYERS: usize = 8;
 pub const MLP_MAX_WIDTH: usize = 128;
-pub const MLP_MAX_ACTIVATIONS: usize = 512;
-/// Chains per mlp_langevin workgroup (the lanes of its vec4 activations).
-pub const MLP_CHAINS_PER_GROUP: usize = 4;
+pub const MLP_MAX_ACTIVATIONS: usize = 256;
+/// Chains per mlp_langevin workgroup (the entries of its mat2x4 activations).
+pub const MLP_CHAINS_PER_GROUP: usize = 8;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]

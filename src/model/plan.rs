@@ -20,7 +20,7 @@ pub struct Backward {
 /// One layer's kernels.
 enum Layer {
     /// A convolution, a Linear layer or a max-pooling.
-    Conv(ConvLayer),
+    Conv(Box<ConvLayer>),
     NonLocal(Box<NonLocalLayer>),
 }
 
@@ -34,14 +34,7 @@ impl Layer {
 
     fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, params: bool, input: bool) {
         match self {
-            Layer::Conv(l) => {
-                if params {
-                    l.record_weight_grad(gpu, pass);
-                }
-                if input {
-                    l.record_input_grad(gpu, pass);
-                }
-            }
+            Layer::Conv(l) => l.record_backward(gpu, pass, params, input),
             Layer::NonLocal(l) => l.record_backward(gpu, pass, params, input),
         }
     }
@@ -63,6 +56,7 @@ pub struct GpuNet {
     /// grad_acts[i] = ∂L/∂acts[i]; the last one is the upstream weights.
     grad_acts: Vec<wgpu::Buffer>,
     _partial: wgpu::Buffer,
+    _dz: wgpu::Buffer,
     layers: Vec<Layer>,
 }
 
@@ -106,6 +100,8 @@ impl GpuNet {
             });
         }
         let partial = gpu.storage_buffer("weight-grad partial sums", partial_len);
+        let dz_len = geometry.iter().map(|g| batch * g.out_len()).max().unwrap_or(1);
+        let dz = gpu.storage_buffer("pre-activation grad", dz_len);
         let mut layers = Vec::with_capacity(geometry.len());
         for (i, g) in geometry.iter().enumerate() {
             let buffers = ConvBuffers {
@@ -116,6 +112,7 @@ impl GpuNet {
                 grad_input: &grad_acts[i],
                 grads: &grads,
                 partial: &partial,
+                dz: &dz,
             };
             let name = &spec.layers[i].name;
             let slots = &layout.layer_convs[i];
@@ -133,13 +130,13 @@ impl GpuNet {
                     // The weight-gradient reduction writes weight then bias as one row.
                     debug_assert!(slots.is_empty() || slot.weight + g.weight_len() == slot.bias);
                     let p = ConvParams::new(g, batch, slot.weight, slot.bias)?;
-                    Layer::Conv(ConvLayer::new(
+                    Layer::Conv(Box::new(ConvLayer::new(
                         gpu,
                         name,
                         p,
                         g.kind == GeometryKind::MaxPool2,
                         &buffers,
-                    )?)
+                    )?))
                 }
             });
         }
@@ -153,6 +150,7 @@ impl GpuNet {
             acts,
             grad_acts,
             _partial: partial,
+            _dz: dz,
             layers,
         })
     }

@@ -50,7 +50,7 @@ const FUSED_LOOP_BUDGET: usize = 32_768;
 /// Loop iterations per step of mlp_langevin's busiest invocation (index 0):
 /// each layer's outputs (forward) and inputs (backward) are shared out 64 at
 /// a time, each a dot product; then the norm over the state and, per
-/// element of the 4 chains, the update with its 10 Philox rounds.
+/// element of the group's chains, the update with its 10 Philox rounds.
 fn fused_loop_trips_per_step(shape: &[[u32; 4]], dim: usize) -> usize {
     let shared = |n: u32| (n as usize).div_ceil(WORKGROUP_SIZE as usize);
     let layers: usize = shape
@@ -120,7 +120,7 @@ impl<F: EnergyField> Langevin<F> {
             };
             Launch::new(gpu, &RNG_ADVANCE, "rng advance", &params, &[rng.counter()], 1)
         };
-        // langevin_step: one workgroup (64 invocations) per chain; mlp_langevin: per 4 chains.
+        // langevin_step: one workgroup (64 invocations) per chain; mlp_langevin: per 8 chains.
         let invocations = chains * WORKGROUP_SIZE as usize;
         let fused_invocations = chains.div_ceil(MLP_CHAINS_PER_GROUP) * WORKGROUP_SIZE as usize;
         let fused = match kernels {
@@ -246,15 +246,17 @@ fn fused_params(
     seed: u32,
     size: StepSize,
 ) -> MlpLangevinParams {
+    // The step itself is langevin_step's.
+    let step = layered_params(field, seed, size);
     let mut params = MlpLangevinParams {
-        chains: field.chains() as u32,
+        chains: step.chains,
         layers: shape.len() as u32,
         steps: steps as u32,
-        dim: field.dim() as u32,
-        a: size.gradient_factor(),
-        b: size.noise_factor(),
+        dim: step.dim,
+        a: step.a,
+        b: step.b,
         seed,
-        purpose: Purpose::LangevinNoise as u32,
+        purpose: step.purpose,
         ..Default::default()
     };
     params.shape[..shape.len()].copy_from_slice(shape);
