@@ -13,21 +13,15 @@
 // per image, input row, group of 4 input channels and 4 input columns of
 // one residue class mod s (columns r, r + s, r + 2s, r + 3s after an
 // offset): those columns share their taps and read 4 neighbouring outputs,
-// so each tap costs 4 weight and 4 ∂L/∂z loads for 16 multiply-adds.
+// so each tap costs 4 weight and 4 ∂L/∂z loads for 16 multiply-adds. The
+// output channels are the inner loop: the taps' rows, columns and edge
+// masks are worked out once per tap, not once per channel.
 
 // ConvParams comes from conv_params.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-
-// ∂L/∂z at output column ox of the output row starting at `row`; 0 outside.
-fn dz_at(row: u32, ox: i32) -> f32 {
-    if (ox < 0 || ox >= i32(p.w_out)) {
-        return 0.0;
-    }
-    return dz[row + u32(ox)];
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -59,26 +53,34 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    for (var co = 0u; co < p.c_out; co++) {
-        let y_plane = (b * p.c_out + co) * p.h_out;
-        let w_co = co * p.c_in * kk;
-        // Output row oy reads padded row ty through tap ky when oy·s + ky = ty.
-        for (var ky = ty % s; ky < k && ky <= ty; ky += s) {
-            let oy = (ty - ky) / s;
-            if (oy >= p.h_out) {
-                continue;
-            }
-            let row = (y_plane + oy) * p.w_out;
-            for (var kx = t0 % s; kx < k; kx += s) {
-                let t = w_ci + vec4<u32>(w_co + ky * k + kx);
+    // Output row oy reads padded row ty through tap ky when oy·s + ky = ty:
+    // ky = ty mod s + a·s gives oy = ⌊ty / s⌋ − a. Likewise column ix0 + j·s
+    // (padded t0 + j·s) reads output column ⌊t0 / s⌋ − c + j through tap
+    // kx = t0 mod s + c·s. No division inside the loops.
+    let ky_first = ty % s;
+    let kx_first = t0 % s;
+    for (var a = 0u; ky_first + a * s < k && a <= ty / s; a++) {
+        let ky = ky_first + a * s;
+        let oy = ty / s - a;
+        if (oy >= p.h_out) {
+            continue;
+        }
+        for (var c = 0u; kx_first + c * s < k; c++) {
+            let kx = kx_first + c * s;
+            let ox = vec4<i32>(i32(t0 / s) - i32(c)) + vec4<i32>(0, 1, 2, 3);
+            let valid = (ox >= vec4<i32>(0)) & (ox < vec4<i32>(i32(p.w_out)));
+            // Columns outside the output read a safe index and contribute 0.
+            let at = vec4<u32>(select(vec4<i32>(0), ox, valid));
+            let tap = vec4<u32>(ky * k + kx) + w_ci;
+            for (var co = 0u; co < p.c_out; co++) {
+                let t = tap + vec4<u32>(co * p.c_in * kk);
                 let w = vec4<f32>(params[t.x], params[t.y], params[t.z], params[t.w]);
-                // Column ix0 + j·s reads output column ox0 + j (exact division:
-                // t0 ≡ kx mod s; negative when the first columns get nothing).
-                let ox0 = (i32(t0) - i32(kx)) / i32(s);
-                acc0 += dz_at(row, ox0) * w;
-                acc1 += dz_at(row, ox0 + 1) * w;
-                acc2 += dz_at(row, ox0 + 2) * w;
-                acc3 += dz_at(row, ox0 + 3) * w;
+                let row = vec4<u32>(((b * p.c_out + co) * p.h_out + oy) * p.w_out) + at;
+                let d = select(vec4<f32>(0.0), vec4<f32>(dz[row.x], dz[row.y], dz[row.z], dz[row.w]), valid);
+                acc0 += d.x * w;
+                acc1 += d.y * w;
+                acc2 += d.z * w;
+                acc3 += d.w * w;
             }
         }
     }
