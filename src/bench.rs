@@ -113,9 +113,10 @@ pub struct LayerTiming {
     /// samples); None for a layer without parameters.
     pub param_grad_ms: Option<f64>,
     pub param_grad_gflop: f64,
-    /// A convolution's forward with the kernel this adapter does not use by
-    /// default (tiled on CPU adapters, direct on GPUs).
+    /// A convolution's forward and ∂/∂θ with the kernels this adapter does
+    /// not use by default (tiled on CPU adapters, direct on GPUs).
     pub other_forward_ms: Option<f64>,
+    pub other_param_grad_ms: Option<f64>,
     pub forward_gflop: f64,
     pub input_grad_gflop: f64,
 }
@@ -282,58 +283,57 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
         (time_sampler(&sampler)?, None)
     };
 
-    // Per-layer split of one Langevin step: each layer's forward and ∇x
-    // alone; and each convolution's forward with the other kernel (direct or
-    // tiled), on a net built with it, so one run shows which is faster here.
+    // Per-layer split of one Langevin step (each layer's forward and ∇x
+    // alone) and of the learning step (∂/∂θ on data and samples as one batch
+    // of 2·chains); and each convolution's forward and ∂/∂θ with the other
+    // kernels (direct or tiled), on nets built with them, so one run shows
+    // which are faster here.
     let field = &sampler.field;
+    let learn_x = [x.as_slice(), x.as_slice()].concat();
+    let upstream: Vec<f32> = (0..2 * w.chains)
+        .map(|b| if b < w.chains { 1.0 } else { -1.0 } / w.chains as f32)
+        .collect();
+    let net_on = |batch: usize, x: &[f32]| -> Result<GpuNet> {
+        let net = GpuNet::new(gpu, &w.spec, batch)?;
+        net.write_params(gpu, &params)?;
+        net.write_input(gpu, x)?;
+        if batch == 2 * w.chains {
+            net.write_upstream(gpu, &upstream)?;
+        }
+        gpu.run("bench forward", |pass| net.record_forward(gpu, pass));
+        Ok(net)
+    };
+    let learn = net_on(2 * w.chains, &learn_x)?;
     let default_tiled = gpu.tiled_convolutions();
     gpu.set_tiled_convolutions(!default_tiled);
-    let other = GpuNet::new(gpu, &w.spec, w.chains);
+    let others = net_on(w.chains, &x).and_then(|o| Ok((o, net_on(2 * w.chains, &learn_x)?)));
     gpu.set_tiled_convolutions(default_tiled);
-    let other = other?;
-    other.write_params(gpu, &params)?;
-    other.write_input(gpu, &x)?;
-    // The learning step's net: data and samples as one batch of 2·chains.
-    let learn = GpuNet::new(gpu, &w.spec, 2 * w.chains)?;
-    learn.write_params(gpu, &params)?;
-    learn.write_input(gpu, &[x.as_slice(), x.as_slice()].concat())?;
-    let (n, m) = (w.chains as f32, w.chains as f32);
-    let upstream: Vec<f32> = (0..2 * w.chains)
-        .map(|b| if b < w.chains { 1.0 / n } else { -1.0 / m })
-        .collect();
-    learn.write_upstream(gpu, &upstream)?;
-    for net in [field, &other, &learn] {
-        gpu.run("bench forward", |pass| net.record_forward(gpu, pass));
-    }
+    let (other, other_learn) = others?;
+    gpu.run("bench forward", |pass| field.record_forward(gpu, pass));
     gpu.wait()?;
     let mut layers = Vec::new();
     for (i, f) in per_layer.iter().enumerate() {
         let (fwd, timing) = time_layer(gpu, field, i, LayerPass::Forward, budget)?;
         let (ig, _) = time_layer(gpu, field, i, LayerPass::InputGrad, budget)?;
-        let pg = if learn.layout.layer_convs[i].is_empty() {
-            None
-        } else {
-            Some(1e3 * time_layer(gpu, &learn, i, LayerPass::ParamGrad, budget)?.0)
-        };
+        let ms = |net: &GpuNet, what| -> Result<f64> { Ok(1e3 * time_layer(gpu, net, i, what, budget)?.0) };
+        let has_params = !learn.layout.layer_convs[i].is_empty();
         let g = &geometry[i];
         let has_conv = match g.kind {
             GeometryKind::Conv => !ConvParams::new(g, 1, 0, 0)?.is_dense(),
             GeometryKind::NonLocal => true,
             GeometryKind::MaxPool2 => false,
         };
-        let other_fwd = if has_conv {
-            Some(1e3 * time_layer(gpu, &other, i, LayerPass::Forward, budget)?.0)
-        } else {
-            None
-        };
         layers.push(LayerTiming {
             name: w.spec.layers[i].name.clone(),
             timing,
             forward_ms: 1e3 * fwd,
             input_grad_ms: 1e3 * ig,
-            param_grad_ms: pg,
+            param_grad_ms: has_params.then(|| ms(&learn, LayerPass::ParamGrad)).transpose()?,
             param_grad_gflop: layer_flops(g, 2 * w.chains).param_grad * 1e-9,
-            other_forward_ms: other_fwd,
+            other_forward_ms: has_conv.then(|| ms(&other, LayerPass::Forward)).transpose()?,
+            other_param_grad_ms: has_conv
+                .then(|| ms(&other_learn, LayerPass::ParamGrad))
+                .transpose()?,
             forward_gflop: f.forward * 1e-9,
             input_grad_gflop: f.input_grad * 1e-9,
         });

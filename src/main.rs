@@ -359,13 +359,22 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             2 * r.chains
         );
         let other = if gpu.tiled_convolutions() {
-            "direct fwd"
+            "direct"
         } else {
-            "tiled fwd"
+            "tiled"
         };
         println!(
-            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>11} {:>10} {:>10}",
-            "layer", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s", other, "∇θ ms", "∇θ GF/s"
+            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "layer",
+            "fwd ms",
+            "∇x ms",
+            "share",
+            "fwd GF/s",
+            "∇x GF/s",
+            "∇θ ms",
+            "∇θ GF/s",
+            format!("{other} fwd"),
+            format!("{other} ∇θ")
         );
         for l in &r.layers {
             let rate = |gflop: f64, ms: f64| if ms > 0.0 { gflop / (ms * 1e-3) } else { 0.0 };
@@ -374,16 +383,17 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 |t| format!("{:.2}", rate(l.param_grad_gflop, t)),
             );
             println!(
-                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>11} {:>10} {:>10}",
+                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>10} {:>10} {:>10} {:>10}",
                 l.name,
                 l.forward_ms,
                 l.input_grad_ms,
                 100.0 * (l.forward_ms + l.input_grad_ms) / total.max(f64::MIN_POSITIVE),
                 rate(l.forward_gflop, l.forward_ms),
                 rate(l.input_grad_gflop, l.input_grad_ms),
-                ms(l.other_forward_ms),
                 ms(l.param_grad_ms),
-                param_rate
+                param_rate,
+                ms(l.other_forward_ms),
+                ms(l.other_param_grad_ms)
             );
         }
         results.push(r);

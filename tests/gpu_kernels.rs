@@ -4,8 +4,9 @@
 
 mod common;
 
-use ebmscope::doctor::{Row, layer_cases, net_cases, run_all, run_case};
-use ebmscope::model::{Backward, GpuNet, NetSpec, init_params};
+use ebmscope::doctor::{Case, NET_TOL, Row, Upstream, layer_cases, net_cases, run_all, run_case};
+use ebmscope::kernels::conv2d::ConvParams;
+use ebmscope::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
 
 fn assert_rows_pass(rows: &[Row]) {
     assert!(!rows.is_empty());
@@ -44,6 +45,46 @@ fn whole_networks_match_reference() {
         for (i, case) in net_cases().unwrap().iter().enumerate() {
             assert_rows_pass(&run_case(&gpu, case, 900 + i as u64).unwrap());
         }
+    }
+}
+
+/// A layer with so many weights that the weight gradient sums chunks of
+/// several images (the small cases give every image its own chunk): the
+/// chunks' walks over positions cross from one image into the next.
+#[test]
+fn weight_gradient_chunks_of_several_images_match_reference() {
+    let gpu = common::gpu();
+    let spec = NetSpec {
+        name: "wide conv".into(),
+        input: [128, 5, 5],
+        layers: vec![LayerSpec {
+            name: "conv".into(),
+            op: LayerOp::Conv2d {
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+            },
+            c_in: 128,
+            c_out: 128,
+            leaky_relu: true,
+        }],
+        input_note: String::new(),
+    };
+    let batch = 3;
+    let g = spec.geometry().unwrap()[0];
+    let p = ConvParams::new(&g, batch, 0, g.weight_len()).unwrap();
+    assert!(p.batch_chunk >= 2 && p.n_chunks >= 2, "{p:?}");
+    let case = Case {
+        name: "conv3x3 p1, 128→128 ch, 5×5, 3 images".into(),
+        spec,
+        batch,
+        upstream: Upstream::Random,
+        // ∂/∂x sums 1 152 terms, past LAYER_TOL's ≤ 1k: NET_TOL's headroom.
+        tol: NET_TOL,
+    };
+    for tiled in [false, true] {
+        gpu.set_tiled_convolutions(tiled);
+        assert_rows_pass(&run_case(&gpu, &case, 41).unwrap());
     }
 }
 

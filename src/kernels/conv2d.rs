@@ -5,8 +5,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{
-    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, DENSE_FORWARD,
-    DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, CONV2D_WEIGHT_GRAD_TILED,
+    DENSE_FORWARD, DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD,
+    MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{Gpu, WORKGROUP_SIZE};
 use crate::model::ConvGeometry;
@@ -139,7 +140,7 @@ pub struct ConvBuffers<'a> {
 enum LayerKernels {
     /// conv2d_*: any convolution.
     Conv,
-    /// conv2d_*, with conv2d_forward_tiled for the forward pass.
+    /// conv2d_*, with the tiled forward and weight-gradient kernels.
     TiledConv,
     /// dense_*: 1×1 images (see [`ConvParams::is_dense`]).
     Dense,
@@ -198,7 +199,11 @@ impl ConvLayer {
         };
         let [forward, input_grad, weight_grad] = match kind {
             LayerKernels::Dense => [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &DENSE_WEIGHT_GRAD],
-            LayerKernels::TiledConv => [&CONV2D_FORWARD_TILED, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD],
+            LayerKernels::TiledConv => [
+                &CONV2D_FORWARD_TILED,
+                &CONV2D_INPUT_GRAD,
+                &CONV2D_WEIGHT_GRAD_TILED,
+            ],
             // (Max-pooling returned above.)
             LayerKernels::Conv | LayerKernels::MaxPool => {
                 [&CONV2D_FORWARD, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD]
@@ -246,6 +251,20 @@ impl ConvLayer {
         }
     }
 
+    /// Invocations of the weight-gradient kernel: for the tiled one a
+    /// workgroup per chunk and tile of 32 channels × 64 taps.
+    fn weight_grad_invocations(&self) -> usize {
+        let p = &self.params;
+        let per_chunk = match self.kind {
+            LayerKernels::TiledConv => {
+                let taps = p.c_in * p.kernel * p.kernel;
+                (p.c_out.div_ceil(32) * taps.div_ceil(64)) as usize * WORKGROUP_SIZE as usize
+            }
+            _ => p.weight_grad_per_chunk(),
+        };
+        p.n_chunks as usize * per_chunk
+    }
+
     /// Invocations of the input-gradient kernel: per image and 4 input
     /// features (dense); per image, input row, 4 input channels and 4 input
     /// columns of one residue class mod the stride (convolution); per input
@@ -278,8 +297,7 @@ impl ConvLayer {
             gpu.dispatch(pass, pipeline, group, outputs);
         }
         if let Some([grad, reduce]) = self.weight_grad.as_ref().filter(|_| params) {
-            let invocations = self.params.n_chunks as usize * self.params.weight_grad_per_chunk();
-            gpu.dispatch(pass, &grad.0, &grad.1, invocations);
+            gpu.dispatch(pass, &grad.0, &grad.1, self.weight_grad_invocations());
             gpu.dispatch(pass, &reduce.0, &reduce.1, self.params.grad_row_len());
         }
         if input {

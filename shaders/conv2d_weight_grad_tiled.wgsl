@@ -1,0 +1,143 @@
+// conv2d_weight_grad_tiled: conv2d_weight_grad.wgsl's partial sums of ∂L/∂W
+// and ∂L/∂bias over one chunk of the batch each, as a tiled implicit GEMM
+// for hardware GPUs (software adapters run the direct kernel faster: see
+// Gpu::tiled_convolutions):
+//   ∂L/∂W[co, t] = Σ_n dz[co, n] · X̂[t, n],   ∂L/∂bias[co] = Σ_n dz[co, n],
+// with n = (image, oy, ox) running over the chunk's output positions, t =
+// (ci, ky, kx) a tap and X̂[t, n] = x[image, ci, oy·s + ky − pad, ox·s + kx − pad]
+// (0 in the padding), gathered tile by tile, never stored.
+//
+// Bindings (group 0), as conv2d_weight_grad:
+//   0 uniform ConvParams p
+//   1 storage read  dz       [batch, c_out, h_out, w_out]  ∂L/∂(pre-activation)
+//   2 storage read  x        [batch, c_in, h_in, w_in]     (layer input)
+//   3 storage write partial  [n_chunks, n_w + c_out]: ∂L/∂W ([c_out, K]) then ∂L/∂bias
+// One workgroup of 64 per (chunk, tile of 32 output channels × 64 taps)
+// (workgroup index = (chunk · channel tiles + channel tile) · tap tiles +
+// tap tile). Per 16 positions the workgroup stages dz[32 × 16] and
+// X̂[64 × 16] in workgroup memory, then each invocation accumulates a
+// 4 channel × 8 tap block; the first tap tile also sums the biases.
+// reduce_rows.wgsl then sums the chunks' rows.
+
+// ConvParams comes from conv_params.wgsl, prepended at compile time.
+@group(0) @binding(0) var<uniform> p: ConvParams;
+@group(0) @binding(1) var<storage, read> dz: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+
+const TILE_M: u32 = 32u; // output channels per tile
+const TILE_N: u32 = 64u; // taps per tile
+const TILE_K: u32 = 16u; // positions staged at a time
+
+// dz_tile[kk · TILE_M + m] = dz[co0 + m, n0 + kk]; x_tile[kk · TILE_N + t] = X̂[t0 + t, n0 + kk].
+var<workgroup> dz_tile: array<f32, 512>;
+var<workgroup> x_tile: array<f32, 1024>;
+
+@compute @workgroup_size(64)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let kk2 = p.kernel * p.kernel;
+    let taps = p.c_in * kk2;
+    let out_plane = p.h_out * p.w_out;
+    let t_tiles = (taps + TILE_N - 1u) / TILE_N;
+    let m_tiles = (p.c_out + TILE_M - 1u) / TILE_M;
+    let tile = wg.x + wg.y * groups.x;
+    // Uniform per workgroup, so the barriers below are reached by all or none.
+    if (tile >= p.n_chunks * m_tiles * t_tiles) {
+        return;
+    }
+    let t0 = (tile % t_tiles) * TILE_N;
+    let co0 = ((tile / t_tiles) % m_tiles) * TILE_M;
+    let chunk = tile / (t_tiles * m_tiles);
+    let b_start = chunk * p.batch_chunk;
+    let b_end = min(b_start + p.batch_chunk, p.batch);
+    let positions = (b_end - b_start) * out_plane;
+    let tm = lid / 8u;
+    let tn = lid % 8u;
+
+    // The tap this invocation stages (row lid of X̂'s tile), fixed over the positions.
+    let t_stage = t0 + lid;
+    let tap_ok = t_stage < taps;
+    let ci = t_stage / kk2;
+    let ky = i32((t_stage % kk2) / p.kernel) - i32(p.padding);
+    let kx = i32(t_stage % p.kernel) - i32(p.padding);
+    let x_plane = ci * p.h_in * p.w_in;
+    let in_image = p.c_in * p.h_in * p.w_in;
+    // The position this invocation stages for dz, and the channels.
+    let kk_dz = lid % TILE_K;
+    let m_dz = lid / TILE_K;
+
+    var acc: array<vec4<f32>, 8>;
+    for (var j = 0u; j < 8u; j++) {
+        acc[j] = vec4<f32>(0.0);
+    }
+    var bias = vec4<f32>(0.0);
+    for (var n0 = 0u; n0 < positions; n0 += TILE_K) {
+        // dz[co0 .. +32, n0 + kk_dz]: 8 channels per invocation.
+        let n_dz = n0 + kk_dz;
+        let b_dz = b_start + n_dz / out_plane;
+        let o_dz = n_dz % out_plane;
+        for (var q = 0u; q < 8u; q++) {
+            let m = m_dz + 4u * q;
+            var v = 0.0;
+            if (n_dz < positions && co0 + m < p.c_out) {
+                v = dz[(b_dz * p.c_out + co0 + m) * out_plane + o_dz];
+            }
+            dz_tile[kk_dz * TILE_M + m] = v;
+        }
+        // X̂[t_stage, n0 .. +16]: this invocation's tap, 16 positions,
+        // walking (image, oy, ox) from n0's without a division per position.
+        var b = b_start + n0 / out_plane;
+        var oy = (n0 % out_plane) / p.w_out;
+        var ox = n0 % p.w_out;
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            var v = 0.0;
+            let iy = i32(oy * p.stride) + ky;
+            let ix = i32(ox * p.stride) + kx;
+            if (tap_ok && n0 + kk < positions && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
+                v = x[b * in_image + x_plane + u32(iy) * p.w_in + u32(ix)];
+            }
+            x_tile[kk * TILE_N + lid] = v;
+            ox += 1u;
+            if (ox == p.w_out) {
+                ox = 0u;
+                oy += 1u;
+                if (oy == p.h_out) {
+                    oy = 0u;
+                    b += 1u;
+                }
+            }
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            let da = kk * TILE_M + 4u * tm;
+            let d = vec4<f32>(dz_tile[da], dz_tile[da + 1u], dz_tile[da + 2u], dz_tile[da + 3u]);
+            let xa = kk * TILE_N + 8u * tn;
+            for (var j = 0u; j < 8u; j++) {
+                acc[j] += d * x_tile[xa + j];
+            }
+            bias += d;
+        }
+        workgroupBarrier();
+    }
+    let n_w = p.c_out * taps;
+    let row = chunk * (n_w + p.c_out);
+    for (var i = 0u; i < 4u; i++) {
+        let co = co0 + 4u * tm + i;
+        if (co >= p.c_out) {
+            break;
+        }
+        for (var j = 0u; j < 8u; j++) {
+            let t = t0 + 8u * tn + j;
+            if (t < taps) {
+                partial[row + co * taps + t] = acc[j][i];
+            }
+        }
+        if (t0 == 0u && tn == 0u) {
+            partial[row + n_w + co] = bias[i];
+        }
+    }
+}
