@@ -113,9 +113,10 @@ pub struct LayerTiming {
     /// samples); None for a layer without parameters.
     pub param_grad_ms: Option<f64>,
     pub param_grad_gflop: f64,
-    /// A convolution's forward and ∂/∂θ with the kernels this adapter does
-    /// not use by default (tiled on CPU adapters, direct on GPUs).
+    /// A convolution's forward, ∂/∂x and ∂/∂θ with the kernels this adapter
+    /// does not use by default (tiled on CPU adapters, direct on GPUs).
     pub other_forward_ms: Option<f64>,
+    pub other_input_grad_ms: Option<f64>,
     pub other_param_grad_ms: Option<f64>,
     pub forward_gflop: f64,
     pub input_grad_gflop: f64,
@@ -285,7 +286,7 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
 
     // Per-layer split of one Langevin step (each layer's forward and ∇x
     // alone) and of the learning step (∂/∂θ on data and samples as one batch
-    // of 2·chains); and each convolution's forward and ∂/∂θ with the other
+    // of 2·chains); and each convolution's forward, ∂/∂x and ∂/∂θ with the other
     // kernels (direct or tiled), on nets built with them, so one run shows
     // which are faster here.
     let field = &sampler.field;
@@ -331,6 +332,7 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
             param_grad_ms: has_params.then(|| ms(&learn, LayerPass::ParamGrad)).transpose()?,
             param_grad_gflop: layer_flops(g, 2 * w.chains).param_grad * 1e-9,
             other_forward_ms: has_conv.then(|| ms(&other, LayerPass::Forward)).transpose()?,
+            other_input_grad_ms: has_conv.then(|| ms(&other, LayerPass::InputGrad)).transpose()?,
             other_param_grad_ms: has_conv
                 .then(|| ms(&other_learn, LayerPass::ParamGrad))
                 .transpose()?,

@@ -193,6 +193,17 @@ pub fn layer_cases() -> Vec<Case> {
             true,
             6,
         ),
+        // And of the tiled input gradient: 2 tiles of 32 input channels, 4
+        // residue classes of 2 tiles of 64 pixels (6 images of 3 × 4 per
+        // class), 2 of 16 (output channel, tap) pairs (20).
+        single(
+            "conv4x4 s2 p1, 37→5 ch, 6×7",
+            [37, 6, 7],
+            conv(4, 2, 1),
+            5,
+            true,
+            6,
+        ),
         single("linear 3·2·2 → 7, lrelu", [3, 2, 2], LayerOp::Linear, 7, true, 4),
         single("linear 5 → 1, one image", [5, 1, 1], LayerOp::Linear, 1, false, 1),
         single(

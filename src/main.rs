@@ -364,7 +364,7 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             "tiled"
         };
         println!(
-            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
             "layer",
             "fwd ms",
             "∇x ms",
@@ -374,6 +374,7 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             "∇θ ms",
             "∇θ GF/s",
             format!("{other} fwd"),
+            format!("{other} ∇x"),
             format!("{other} ∇θ")
         );
         for l in &r.layers {
@@ -383,7 +384,7 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 |t| format!("{:.2}", rate(l.param_grad_gflop, t)),
             );
             println!(
-                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>10} {:>10} {:>10} {:>10}",
+                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>10} {:>10} {:>10} {:>10} {:>10}",
                 l.name,
                 l.forward_ms,
                 l.input_grad_ms,
@@ -393,6 +394,7 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 ms(l.param_grad_ms),
                 param_rate,
                 ms(l.other_forward_ms),
+                ms(l.other_input_grad_ms),
                 ms(l.other_param_grad_ms)
             );
         }

@@ -5,9 +5,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{
-    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, CONV2D_WEIGHT_GRAD_TILED,
-    DENSE_FORWARD, DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD,
-    MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_INPUT_GRAD_TILED, CONV2D_WEIGHT_GRAD,
+    CONV2D_WEIGHT_GRAD_TILED, DENSE_FORWARD, DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD, LEAKY_RELU_GRAD,
+    MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{Gpu, WORKGROUP_SIZE};
 use crate::model::ConvGeometry;
@@ -140,7 +140,7 @@ pub struct ConvBuffers<'a> {
 enum LayerKernels {
     /// conv2d_*: any convolution.
     Conv,
-    /// conv2d_*, with the tiled forward and weight-gradient kernels.
+    /// conv2d_*, the tiled (implicit-GEMM) kernels.
     TiledConv,
     /// dense_*: 1×1 images (see [`ConvParams::is_dense`]).
     Dense,
@@ -201,7 +201,7 @@ impl ConvLayer {
             LayerKernels::Dense => [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &DENSE_WEIGHT_GRAD],
             LayerKernels::TiledConv => [
                 &CONV2D_FORWARD_TILED,
-                &CONV2D_INPUT_GRAD,
+                &CONV2D_INPUT_GRAD_TILED,
                 &CONV2D_WEIGHT_GRAD_TILED,
             ],
             // (Max-pooling returned above.)
@@ -274,7 +274,13 @@ impl ConvLayer {
         let groups = |n: u32| n.div_ceil(4) as usize;
         match self.kind {
             LayerKernels::Dense => p.batch as usize * groups(p.c_in),
-            LayerKernels::Conv | LayerKernels::TiledConv => {
+            LayerKernels::TiledConv => {
+                // A workgroup per residue class and tile of 32 channels × 64 pixels.
+                let s = p.stride;
+                let class_pixels = (p.batch * p.h_in.div_ceil(s) * p.w_in.div_ceil(s)) as usize;
+                (s * s * p.c_in.div_ceil(32)) as usize * class_pixels.div_ceil(64) * WORKGROUP_SIZE as usize
+            }
+            LayerKernels::Conv => {
                 let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
                 p.batch as usize * groups(p.c_in) * p.h_in as usize * row_groups
             }

@@ -39,6 +39,7 @@ macro_rules! shader {
 pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", "conv_params");
 pub const CONV2D_FORWARD_TILED: Shader = shader!("conv2d_forward_tiled", "conv_params");
 pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad", "conv_params");
+pub const CONV2D_INPUT_GRAD_TILED: Shader = shader!("conv2d_input_grad_tiled", "conv_params");
 pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_params");
 pub const CONV2D_WEIGHT_GRAD_TILED: Shader = shader!("conv2d_weight_grad_tiled", "conv_params");
 pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params");
@@ -71,6 +72,7 @@ pub const ALL: &[Shader] = &[
     CONV2D_FORWARD,
     CONV2D_FORWARD_TILED,
     CONV2D_INPUT_GRAD,
+    CONV2D_INPUT_GRAD_TILED,
     CONV2D_WEIGHT_GRAD,
     CONV2D_WEIGHT_GRAD_TILED,
     DENSE_FORWARD,

@@ -1,0 +1,163 @@
+// conv2d_input_grad_tiled: conv2d_input_grad.wgsl's dx = ∂L/∂x as a tiled
+// implicit GEMM for hardware GPUs (software adapters run the direct kernel
+// faster: see Gpu::tiled_convolutions). With stride s, input pixel (iy, ix)
+// at padded (ty, tx) = (iy + pad, ix + pad) is reached only through taps
+// ky = ty mod s + a·s, kx = tx mod s + c·s, from output (⌊ty/s⌋ − a, ⌊tx/s⌋ − c).
+// The pixels of one residue class (ty mod s, tx mod s) share those taps, so
+// per class
+//   dX[ci, n] = Σ_k A[ci, k] · B[k, n],   k = (co, a, c),
+//   A[ci, k] = W[co, ci, ky, kx],   B[k, n] = dz[image, co, ⌊ty/s⌋ − a, ⌊tx/s⌋ − c]
+// (0 outside the output), n running over the class's pixels of all images.
+//
+// Bindings (group 0), as conv2d_input_grad:
+//   0 uniform ConvParams p
+//   1 storage read  dz      [batch, c_out, h_out, w_out]  ∂L/∂(pre-activation)
+//   2 storage read  params  flat parameter vector; W at p.weight_offset
+//   3 storage write dx      [batch, c_in, h_in, w_in]
+// One workgroup of 64 per (class, tile of 32 input channels × 64 pixels)
+// (workgroup index = (class · channel tiles + channel tile) · pixel tiles +
+// pixel tile; every class is tiled as the largest, the rest masked). Per 16
+// k the workgroup stages A[32 × 16] and B[16 × 64] in workgroup memory, then
+// each invocation accumulates 4 channels × 8 pixels.
+
+// ConvParams comes from conv_params.wgsl, prepended at compile time.
+@group(0) @binding(0) var<uniform> p: ConvParams;
+@group(0) @binding(1) var<storage, read> dz: array<f32>;
+@group(0) @binding(2) var<storage, read> params: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+const TILE_M: u32 = 32u; // input channels per tile
+const TILE_N: u32 = 64u; // pixels per tile
+const TILE_K: u32 = 16u; // (co, a, c) staged at a time
+
+var<workgroup> a_tile: array<f32, 512>;
+var<workgroup> b_tile: array<f32, 1024>;
+
+// First row (or column) of a residue class: the smallest i ≥ 0 with
+// (i + pad) mod s = class, and how many of size `len` there are.
+fn class_start(residue: u32, len: u32) -> vec2<u32> {
+    let s = p.stride;
+    let first = (residue + s - p.padding % s) % s;
+    if (first >= len) {
+        return vec2<u32>(first, 0u);
+    }
+    return vec2<u32>(first, (len - first + s - 1u) / s);
+}
+
+@compute @workgroup_size(64)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let s = p.stride;
+    let k = p.kernel;
+    let rows_max = (p.h_in + s - 1u) / s;
+    let cols_max = (p.w_in + s - 1u) / s;
+    let n_tiles = (p.batch * rows_max * cols_max + TILE_N - 1u) / TILE_N;
+    let m_tiles = (p.c_in + TILE_M - 1u) / TILE_M;
+    let tile = wg.x + wg.y * groups.x;
+    // Uniform per workgroup, so the barriers below are reached by all or none.
+    if (tile >= s * s * m_tiles * n_tiles) {
+        return;
+    }
+    let n0 = (tile % n_tiles) * TILE_N;
+    let ci0 = ((tile / n_tiles) % m_tiles) * TILE_M;
+    let residue = tile / (n_tiles * m_tiles);
+    let cy = residue / s;
+    let cx = residue % s;
+    let ys = class_start(cy, p.h_in);
+    let xs = class_start(cx, p.w_in);
+    let pixels = p.batch * ys.y * xs.y;
+    // Taps of the class: a < taps_y, c < taps_x (ky = cy + a·s < k).
+    let taps_y = (k - min(cy, k) + s - 1u) / s;
+    let taps_x = (k - min(cx, k) + s - 1u) / s;
+    let taps = taps_y * taps_x;
+    let depth = p.c_out * taps;
+    let tm = lid / 8u;
+    let tn = lid % 8u;
+
+    // The pixel this invocation stages (column lid of B's tile).
+    let n_stage = n0 + lid;
+    let stage_ok = n_stage < pixels;
+    var b_img = 0u;
+    var oy_top = 0;
+    var ox_left = 0;
+    if (stage_ok) {
+        b_img = n_stage / (ys.y * xs.y);
+        let r = n_stage % (ys.y * xs.y);
+        oy_top = i32((ys.x + s * (r / xs.y) + p.padding) / s);
+        ox_left = i32((xs.x + s * (r % xs.y) + p.padding) / s);
+    }
+    // The k this invocation stages for A, and its channels.
+    let kk_a = lid % TILE_K;
+    let m_a = lid / TILE_K;
+
+    var acc: array<vec4<f32>, 8>;
+    for (var j = 0u; j < 8u; j++) {
+        acc[j] = vec4<f32>(0.0);
+    }
+    for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
+        // A[ci0 .. +32, k0 + kk_a] = W[co, ci, ky, kx]: 8 channels per invocation.
+        let ka = k0 + kk_a;
+        let co_a = ka / taps;
+        let ky_a = cy + s * ((ka % taps) / taps_x);
+        let kx_a = cx + s * (ka % taps_x);
+        for (var q = 0u; q < 8u; q++) {
+            let m = m_a + 4u * q;
+            var v = 0.0;
+            if (ka < depth && ci0 + m < p.c_in) {
+                v = params[p.weight_offset + ((co_a * p.c_in + ci0 + m) * k + ky_a) * k + kx_a];
+            }
+            a_tile[kk_a * TILE_M + m] = v;
+        }
+        // B[k0 .. +16, n_stage]: walking (co, a, c) from k0's.
+        var co = k0 / taps;
+        var ta = (k0 % taps) / taps_x;
+        var tc = k0 % taps_x;
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            var v = 0.0;
+            let oy = oy_top - i32(ta);
+            let ox = ox_left - i32(tc);
+            if (stage_ok && co < p.c_out && oy >= 0 && oy < i32(p.h_out) && ox >= 0 && ox < i32(p.w_out)) {
+                v = dz[((b_img * p.c_out + co) * p.h_out + u32(oy)) * p.w_out + u32(ox)];
+            }
+            b_tile[kk * TILE_N + lid] = v;
+            tc += 1u;
+            if (tc == taps_x) {
+                tc = 0u;
+                ta += 1u;
+                if (ta == taps_y) {
+                    ta = 0u;
+                    co += 1u;
+                }
+            }
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            let aa = kk * TILE_M + 4u * tm;
+            let w = vec4<f32>(a_tile[aa], a_tile[aa + 1u], a_tile[aa + 2u], a_tile[aa + 3u]);
+            let ba = kk * TILE_N + 8u * tn;
+            for (var j = 0u; j < 8u; j++) {
+                acc[j] += w * b_tile[ba + j];
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var j = 0u; j < 8u; j++) {
+        let n = n0 + 8u * tn + j;
+        if (n >= pixels) {
+            break;
+        }
+        let img = n / (ys.y * xs.y);
+        let r = n % (ys.y * xs.y);
+        let iy = ys.x + s * (r / xs.y);
+        let ix = xs.x + s * (r % xs.y);
+        for (var i = 0u; i < 4u; i++) {
+            let ci = ci0 + 4u * tm + i;
+            if (ci < p.c_in) {
+                dx[((img * p.c_in + ci) * p.h_in + iy) * p.w_in + ix] = acc[j][i];
+            }
+        }
+    }
+}
