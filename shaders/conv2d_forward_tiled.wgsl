@@ -21,20 +21,13 @@
 // once per tile. Rows and columns past the edges are zeros, not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 
-// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
-// prepended at compile time.
+// ConvParams and LEAKY_SLOPE come from conv_params.wgsl; TILE_*, a_tile
+// (W's slice), b_tile (X̂'s), multiply_tiles and counter_next from
+// gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-const TILE_M: u32 = 32u; // output channels per tile
-const TILE_N: u32 = 64u; // output positions per tile
-const TILE_K: u32 = 16u; // taps staged at a time
-
-// w_tile[kk · TILE_M + m] = W[co0 + m, k0 + kk]; x_tile[kk · TILE_N + nn] = X̂[k0 + kk, n0 + nn].
-var<workgroup> w_tile: array<f32, 512>;
-var<workgroup> x_tile: array<f32, 1024>;
 
 fn activate(v: f32) -> f32 {
     if (p.leaky_relu != 0u && v < 0.0) {
@@ -90,40 +83,24 @@ fn main(
             if (co0 + m < p.c_out && k0 + kk < taps) {
                 v = params[p.weight_offset + (co0 + m) * taps + k0 + kk];
             }
-            w_tile[kk * TILE_M + m] = v;
+            a_tile[kk * TILE_M + m] = v;
         }
         // X̂[k0 .. +16, n_stage]: this invocation's column, 16 taps, walking
         // (ci, ky, kx) from k0's without a division per tap.
-        var ci = k0 / kk2;
-        var ky = (k0 % kk2) / p.kernel;
-        var kx = k0 % p.kernel;
+        // (ci, ky, kx) of the tap.
+        var tap = vec3<u32>(k0 / kk2, (k0 % kk2) / p.kernel, k0 % p.kernel);
         for (var kk = 0u; kk < TILE_K; kk++) {
             var v = 0.0;
-            let iy = iy0 + i32(ky);
-            let ix = ix0 + i32(kx);
-            if (stage_ok && ci < p.c_in && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
-                v = x[x_image + (ci * p.h_in + u32(iy)) * p.w_in + u32(ix)];
+            let iy = iy0 + i32(tap.y);
+            let ix = ix0 + i32(tap.z);
+            if (stage_ok && tap.x < p.c_in && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
+                v = x[x_image + (tap.x * p.h_in + u32(iy)) * p.w_in + u32(ix)];
             }
-            x_tile[kk * TILE_N + lid] = v;
-            kx += 1u;
-            if (kx == p.kernel) {
-                kx = 0u;
-                ky += 1u;
-                if (ky == p.kernel) {
-                    ky = 0u;
-                    ci += 1u;
-                }
-            }
+            b_tile[kk * TILE_N + lid] = v;
+            tap = counter_next(tap, vec2<u32>(p.kernel));
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            let wa = kk * TILE_M + 4u * tm;
-            let w = vec4<f32>(w_tile[wa], w_tile[wa + 1u], w_tile[wa + 2u], w_tile[wa + 3u]);
-            let xa = kk * TILE_N + 8u * tn;
-            for (var j = 0u; j < 8u; j++) {
-                acc[j] += w * x_tile[xa + j];
-            }
-        }
+        multiply_tiles(&acc, tm, tn);
         workgroupBarrier();
     }
     for (var i = 0u; i < 4u; i++) {

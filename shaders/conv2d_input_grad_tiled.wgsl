@@ -20,18 +20,13 @@
 // k the workgroup stages A[32 × 16] and B[16 × 64] in workgroup memory, then
 // each invocation accumulates 4 channels × 8 pixels.
 
-// ConvParams comes from conv_params.wgsl, prepended at compile time.
+// ConvParams comes from conv_params.wgsl; TILE_*, a_tile (A's slice),
+// b_tile (B's), multiply_tiles and counter_next from gemm_tile.wgsl; both
+// prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-
-const TILE_M: u32 = 32u; // input channels per tile
-const TILE_N: u32 = 64u; // pixels per tile
-const TILE_K: u32 = 16u; // (co, a, c) staged at a time
-
-var<workgroup> a_tile: array<f32, 512>;
-var<workgroup> b_tile: array<f32, 1024>;
 
 // First row (or column) of a residue class: the smallest i ≥ 0 with
 // (i + pad) mod s = class, and how many of size `len` there are.
@@ -112,36 +107,20 @@ fn main(
             a_tile[kk_a * TILE_M + m] = v;
         }
         // B[k0 .. +16, n_stage]: walking (co, a, c) from k0's.
-        var co = k0 / taps;
-        var ta = (k0 % taps) / taps_x;
-        var tc = k0 % taps_x;
+        // (co, a, c) of the pair.
+        var pair = vec3<u32>(k0 / taps, (k0 % taps) / taps_x, k0 % taps_x);
         for (var kk = 0u; kk < TILE_K; kk++) {
             var v = 0.0;
-            let oy = oy_top - i32(ta);
-            let ox = ox_left - i32(tc);
-            if (stage_ok && co < p.c_out && oy >= 0 && oy < i32(p.h_out) && ox >= 0 && ox < i32(p.w_out)) {
-                v = dz[((b_img * p.c_out + co) * p.h_out + u32(oy)) * p.w_out + u32(ox)];
+            let oy = oy_top - i32(pair.y);
+            let ox = ox_left - i32(pair.z);
+            if (stage_ok && pair.x < p.c_out && oy >= 0 && oy < i32(p.h_out) && ox >= 0 && ox < i32(p.w_out)) {
+                v = dz[((b_img * p.c_out + pair.x) * p.h_out + u32(oy)) * p.w_out + u32(ox)];
             }
             b_tile[kk * TILE_N + lid] = v;
-            tc += 1u;
-            if (tc == taps_x) {
-                tc = 0u;
-                ta += 1u;
-                if (ta == taps_y) {
-                    ta = 0u;
-                    co += 1u;
-                }
-            }
+            pair = counter_next(pair, vec2<u32>(taps_y, taps_x));
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            let aa = kk * TILE_M + 4u * tm;
-            let w = vec4<f32>(a_tile[aa], a_tile[aa + 1u], a_tile[aa + 2u], a_tile[aa + 3u]);
-            let ba = kk * TILE_N + 8u * tn;
-            for (var j = 0u; j < 8u; j++) {
-                acc[j] += w * b_tile[ba + j];
-            }
-        }
+        multiply_tiles(&acc, tm, tn);
         workgroupBarrier();
     }
     for (var j = 0u; j < 8u; j++) {

@@ -19,19 +19,13 @@
 // 4 channel × 8 tap block; the first tap tile also sums the biases.
 // reduce_rows.wgsl then sums the chunks' rows.
 
-// ConvParams comes from conv_params.wgsl, prepended at compile time.
+// ConvParams comes from conv_params.wgsl; TILE_*, a_tile (dz's slice),
+// b_tile (X̂'s), multiply_tiles and counter_next from gemm_tile.wgsl; both
+// prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
-
-const TILE_M: u32 = 32u; // output channels per tile
-const TILE_N: u32 = 64u; // taps per tile
-const TILE_K: u32 = 16u; // positions staged at a time
-
-// dz_tile[kk · TILE_M + m] = dz[co0 + m, n0 + kk]; x_tile[kk · TILE_N + t] = X̂[t0 + t, n0 + kk].
-var<workgroup> dz_tile: array<f32, 512>;
-var<workgroup> x_tile: array<f32, 1024>;
 
 @compute @workgroup_size(64)
 fn main(
@@ -86,41 +80,24 @@ fn main(
             if (n_dz < positions && co0 + m < p.c_out) {
                 v = dz[(b_dz * p.c_out + co0 + m) * out_plane + o_dz];
             }
-            dz_tile[kk_dz * TILE_M + m] = v;
+            a_tile[kk_dz * TILE_M + m] = v;
         }
         // X̂[t_stage, n0 .. +16]: this invocation's tap, 16 positions,
         // walking (image, oy, ox) from n0's without a division per position.
-        var b = b_start + n0 / out_plane;
-        var oy = (n0 % out_plane) / p.w_out;
-        var ox = n0 % p.w_out;
+        // (image, oy, ox) of the position.
+        var at = vec3<u32>(b_start + n0 / out_plane, (n0 % out_plane) / p.w_out, n0 % p.w_out);
         for (var kk = 0u; kk < TILE_K; kk++) {
             var v = 0.0;
-            let iy = i32(oy * p.stride) + ky;
-            let ix = i32(ox * p.stride) + kx;
+            let iy = i32(at.y * p.stride) + ky;
+            let ix = i32(at.z * p.stride) + kx;
             if (tap_ok && n0 + kk < positions && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
-                v = x[b * in_image + x_plane + u32(iy) * p.w_in + u32(ix)];
+                v = x[at.x * in_image + x_plane + u32(iy) * p.w_in + u32(ix)];
             }
-            x_tile[kk * TILE_N + lid] = v;
-            ox += 1u;
-            if (ox == p.w_out) {
-                ox = 0u;
-                oy += 1u;
-                if (oy == p.h_out) {
-                    oy = 0u;
-                    b += 1u;
-                }
-            }
+            b_tile[kk * TILE_N + lid] = v;
+            at = counter_next(at, vec2<u32>(p.h_out, p.w_out));
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            let da = kk * TILE_M + 4u * tm;
-            let d = vec4<f32>(dz_tile[da], dz_tile[da + 1u], dz_tile[da + 2u], dz_tile[da + 3u]);
-            let xa = kk * TILE_N + 8u * tn;
-            for (var j = 0u; j < 8u; j++) {
-                acc[j] += d * x_tile[xa + j];
-            }
-            bias += d;
-        }
+        bias += multiply_tiles(&acc, tm, tn);
         workgroupBarrier();
     }
     let n_w = p.c_out * taps;

@@ -23,7 +23,8 @@ pub struct Shader {
 
 macro_rules! shader {
     // A kernel file, after the shared headers it uses (WGSL has no include):
-    // conv_params (ConvParams, LeakyReLU), nonlocal_params, philox (the generator).
+    // conv_params (ConvParams, LeakyReLU), gemm_tile (the tiled convolutions'
+    // block product), nonlocal_params, philox (the generator).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
@@ -37,11 +38,11 @@ macro_rules! shader {
 }
 
 pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", "conv_params");
-pub const CONV2D_FORWARD_TILED: Shader = shader!("conv2d_forward_tiled", "conv_params");
+pub const CONV2D_FORWARD_TILED: Shader = shader!("conv2d_forward_tiled", "conv_params", "gemm_tile");
 pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad", "conv_params");
-pub const CONV2D_INPUT_GRAD_TILED: Shader = shader!("conv2d_input_grad_tiled", "conv_params");
+pub const CONV2D_INPUT_GRAD_TILED: Shader = shader!("conv2d_input_grad_tiled", "conv_params", "gemm_tile");
 pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_params");
-pub const CONV2D_WEIGHT_GRAD_TILED: Shader = shader!("conv2d_weight_grad_tiled", "conv_params");
+pub const CONV2D_WEIGHT_GRAD_TILED: Shader = shader!("conv2d_weight_grad_tiled", "conv_params", "gemm_tile");
 pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params");
 pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
 pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", "conv_params");
