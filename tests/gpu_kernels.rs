@@ -50,13 +50,14 @@ fn whole_networks_match_reference() {
 
 /// A layer with so many weights that the weight gradient sums chunks of
 /// several images (the small cases give every image its own chunk): the
-/// chunks' walks over positions cross from one image into the next.
+/// chunks' walks over positions cross from one image into the next, inside
+/// a 16-position slice of the tiled kernel (49 positions per image).
 #[test]
 fn weight_gradient_chunks_of_several_images_match_reference() {
     let gpu = common::gpu();
     let spec = NetSpec {
         name: "wide conv".into(),
-        input: [128, 5, 5],
+        input: [128, 7, 7],
         layers: vec![LayerSpec {
             name: "conv".into(),
             op: LayerOp::Conv2d {
@@ -70,12 +71,12 @@ fn weight_gradient_chunks_of_several_images_match_reference() {
         }],
         input_note: String::new(),
     };
-    let batch = 3;
+    let batch = 5;
     let g = spec.geometry().unwrap()[0];
     let p = ConvParams::new(&g, batch, 0, g.weight_len()).unwrap();
     assert!(p.batch_chunk >= 2 && p.n_chunks >= 2, "{p:?}");
     let case = Case {
-        name: "conv3x3 p1, 128→128 ch, 5×5, 3 images".into(),
+        name: "conv3x3 p1, 128→128 ch, 7×7, 5 images".into(),
         spec,
         batch,
         upstream: Upstream::Random,

@@ -45,7 +45,6 @@ pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_param
 pub const CONV2D_WEIGHT_GRAD_TILED: Shader = shader!("conv2d_weight_grad_tiled", "conv_params", "gemm_tile");
 pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params");
 pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
-pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", "conv_params");
 pub const LEAKY_RELU_GRAD: Shader = shader!("leaky_relu_grad", "conv_params");
 pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", "conv_params");
 pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_params");
@@ -78,7 +77,6 @@ pub const ALL: &[Shader] = &[
     CONV2D_WEIGHT_GRAD_TILED,
     DENSE_FORWARD,
     DENSE_INPUT_GRAD,
-    DENSE_WEIGHT_GRAD,
     LEAKY_RELU_GRAD,
     MAXPOOL2_FORWARD,
     MAXPOOL2_INPUT_GRAD,
