@@ -4,7 +4,8 @@
 mod common;
 
 use common::{correlation, ks_statistic, mean_var, normal_cdf};
-use ebmscope::compare::{Tolerance, compare};
+use ebmscope::compare::compare;
+use ebmscope::doctor::FUSED_SAMPLER_TOL;
 use ebmscope::gpu::Gpu;
 use ebmscope::kernels::sampling::Purpose;
 use ebmscope::model::{GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
@@ -221,18 +222,6 @@ fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
     }
 }
 
-/// The two samplers on one field do the same f32 arithmetic per step, but
-/// Σ r is grouped by dispatch (a dispatch sums its steps, then adds), and a
-/// driver may contract or order the dot products differently in the two
-/// kernels, which the chains' dynamics carry through the steps. Measured on
-/// lavapipe after 613 steps: states, F and ∇F bit-identical, Σ r within
-/// 2e-6 relative; bound 1e-4.
-const FUSED_TOL: Tolerance = Tolerance {
-    rtol: 1e-4,
-    atol_of_max: 1e-4,
-    reason: "f32 summation order, through 613 Langevin steps",
-};
-
 /// The fused sampler (mlp_langevin: all steps of a dispatch, noise and r
 /// in one kernel) follows the layered kernels (a dispatch per layer, then
 /// langevin_step) on ToyNet and on a wider net (layers over 64 outputs,
@@ -283,7 +272,7 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
             ("F", &f.2, &l.2),
             ("∇F", &f.3, &l.3),
         ] {
-            let c = compare(got, &common::f64s(want), FUSED_TOL);
+            let c = compare(got, &common::f64s(want), FUSED_SAMPLER_TOL);
             assert!(c.passed(), "{}: {what}: {c}", spec.name);
         }
         assert_eq!((f.4.iteration, f.4.step), (4, 613), "{}: counter", spec.name);
