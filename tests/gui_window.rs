@@ -76,6 +76,21 @@ fn the_window_renders_chains_and_plots() {
         left > 5.0 && right > 5.0,
         "blank regions: chains {left:.1}, plots {right:.1}"
     );
+    // Axes and labels alone would pass that: the chains are red particles
+    // (X⁻) in the left column, which has no other red (849 pixels measured).
+    let mut particles = 0;
+    for y in h / 6..h * 5 / 6 {
+        for x in w / 4..w / 2 {
+            let [r, g, b, _] = img.get_pixel(x, y).0;
+            if r > 180 && g < 90 && b < 90 {
+                particles += 1;
+            }
+        }
+    }
+    assert!(
+        particles > 200,
+        "no chain particles drawn ({particles} red pixels)"
+    );
     // d_st points are drawn in the phase colours (blue expansion, red
     // contraction) in the top plot of the right column.
     let mut coloured = 0;
