@@ -64,33 +64,14 @@ fn image_grid_matches_its_cpu_twin_and_fills_the_texture() {
         );
 
         // The texture holds the same bytes.
-        let back = gpu.storage_buffer("texture readback", layout.row_words() * layout.height);
-        let mut encoder = gpu.device.create_command_encoder(&Default::default());
-        encoder.copy_texture_to_buffer(
-            grid.texture().as_image_copy(),
-            wgpu::TexelCopyBufferInfo {
-                buffer: &back,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some((layout.row_words() * 4) as u32),
-                    rows_per_image: Some(layout.height as u32),
-                },
-            },
-            grid.texture().size(),
-        );
-        gpu.submit(encoder.finish());
-        let tex: Vec<u32> = gpu
-            .read_f32(&back, 0, layout.row_words() * layout.height)
-            .unwrap()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect();
+        let tex = common::read_texture(&gpu, grid.texture(), [layout.width, layout.height]);
+        assert_eq!(tex.len(), layout.width * layout.height);
         for (y, (t, p)) in tex
-            .chunks_exact(layout.row_words())
+            .chunks_exact(layout.width)
             .zip(padded.chunks_exact(layout.row_words()))
             .enumerate()
         {
-            assert_eq!(t[..layout.width], p[..layout.width], "texture row {y}");
+            assert_eq!(t, &p[..layout.width], "texture row {y}");
         }
     }
 }

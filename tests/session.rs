@@ -204,30 +204,6 @@ fn the_session_reports_toy_densities_and_energy_paths() {
     assert!(!s.drain().iter().any(|u| matches!(u, Update::EnergyPath { .. })));
 }
 
-fn read_texture(gpu: &ebmscope::gpu::Gpu, texture: &wgpu::Texture, [w, h]: [usize; 2]) -> Vec<u32> {
-    let row_words = w.div_ceil(64) * 64;
-    let back = gpu.storage_buffer("texture readback", row_words * h);
-    let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    encoder.copy_texture_to_buffer(
-        texture.as_image_copy(),
-        wgpu::TexelCopyBufferInfo {
-            buffer: &back,
-            layout: wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some((row_words * 4) as u32),
-                rows_per_image: Some(h as u32),
-            },
-        },
-        texture.size(),
-    );
-    gpu.submit(encoder.finish());
-    gpu.read_f32(&back, 0, row_words * h)
-        .unwrap()
-        .chunks_exact(row_words)
-        .flat_map(|row| row[..w].iter().map(|v| v.to_bits()).collect::<Vec<_>>())
-        .collect()
-}
-
 /// On image data the session keeps a GPU texture of the chains (or the
 /// data batch, or the bank) up to date: after an iteration it holds exactly
 /// the picture the CPU twin makes of the chains; a bank picture without a
@@ -276,7 +252,7 @@ fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
         unreachable!()
     };
     let want = ebmscope::reference::picture::image_grid(&states, &layout);
-    let got = read_texture(&gpu, &texture, size);
+    let got = common::read_texture(&gpu, &texture, size);
     let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
     assert_eq!(
         (got.len(), differ),

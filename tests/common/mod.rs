@@ -64,3 +64,29 @@ pub fn correlation(a: &[f32], b: &[f32]) -> f64 {
         / (a.len() as f64 - 1.0);
     cov / (va * vb).sqrt()
 }
+
+/// The pixels of an RGBA8 texture of `w × h`, as u32 words row by row
+/// (copied through a buffer whose rows are padded to 256 bytes, as wgpu asks).
+pub fn read_texture(gpu: &Gpu, texture: &wgpu::Texture, [w, h]: [usize; 2]) -> Vec<u32> {
+    let row_words = w.div_ceil(64) * 64;
+    let back = gpu.storage_buffer("texture readback", row_words * h);
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &back,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some((row_words * 4) as u32),
+                rows_per_image: Some(h as u32),
+            },
+        },
+        texture.size(),
+    );
+    gpu.submit(encoder.finish());
+    gpu.read_f32(&back, 0, row_words * h)
+        .unwrap()
+        .chunks_exact(row_words)
+        .flat_map(|row| row[..w].iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+        .collect()
+}
