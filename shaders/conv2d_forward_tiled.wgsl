@@ -69,10 +69,8 @@ fn main(
     let ix0 = i32((o % p.w_out) * p.stride) - i32(p.padding);
     let x_image = b * p.c_in * p.h_in * p.w_in;
 
+    // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
-    for (var j = 0u; j < 8u; j++) {
-        acc[j] = vec4<f32>(0.0);
-    }
     for (var k0 = 0u; k0 < taps; k0 += TILE_K) {
         // W[co0 .. +32, k0 .. +16]: 8 values per invocation, along k.
         for (var q = 0u; q < 8u; q++) {
@@ -87,7 +85,6 @@ fn main(
         }
         // X̂[k0 .. +16, n_stage]: this invocation's column, 16 taps, walking
         // (ci, ky, kx) from k0's without a division per tap.
-        // (ci, ky, kx) of the tap.
         var tap = vec3<u32>(k0 / kk2, (k0 % kk2) / p.kernel, k0 % p.kernel);
         for (var kk = 0u; kk < TILE_K; kk++) {
             var v = 0.0;

@@ -88,10 +88,8 @@ fn main(
     let kk_a = lid % TILE_K;
     let m_a = lid / TILE_K;
 
+    // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
-    for (var j = 0u; j < 8u; j++) {
-        acc[j] = vec4<f32>(0.0);
-    }
     for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
         // A[ci0 .. +32, k0 + kk_a] = W[co, ci, ky, kx]: 8 channels per invocation.
         let ka = k0 + kk_a;
@@ -107,7 +105,6 @@ fn main(
             a_tile[kk_a * TILE_M + m] = v;
         }
         // B[k0 .. +16, n_stage]: walking (co, a, c) from k0's.
-        // (co, a, c) of the pair.
         var pair = vec3<u32>(k0 / taps, (k0 % taps) / taps_x, k0 % taps_x);
         for (var kk = 0u; kk < TILE_K; kk++) {
             var v = 0.0;

@@ -64,10 +64,8 @@ fn main(
     let kk_dz = lid % TILE_K;
     let m_dz = lid / TILE_K;
 
+    // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
-    for (var j = 0u; j < 8u; j++) {
-        acc[j] = vec4<f32>(0.0);
-    }
     var bias = vec4<f32>(0.0);
     for (var n0 = 0u; n0 < positions; n0 += TILE_K) {
         // dz[co0 .. +32, n0 + kk_dz]: 8 channels per invocation.
@@ -84,7 +82,6 @@ fn main(
         }
         // X̂[t_stage, n0 .. +16]: this invocation's tap, 16 positions,
         // walking (image, oy, ox) from n0's without a division per position.
-        // (image, oy, ox) of the position.
         var at = vec3<u32>(b_start + n0 / out_plane, (n0 % out_plane) / p.w_out, n0 % p.w_out);
         for (var kk = 0u; kk < TILE_K; kk++) {
             var v = 0.0;

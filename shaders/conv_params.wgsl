@@ -1,4 +1,5 @@
-// conv_params: shared by the layer kernels (conv2d_*, dense_*, maxpool2_*),
+// conv_params: shared by the layer kernels (conv2d_*, dense_*, maxpool2_*,
+// leaky_relu_grad) and mlp_langevin,
 // prepended to each of them at compile time (src/kernels/mod.rs), so the
 // parameter struct and the LeakyReLU conventions exist once.
 // ConvParams mirrors src/kernels/conv2d.rs (checked by tests/shaders.rs).

@@ -306,11 +306,25 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
         Ok(net)
     };
     let learn = net_on(2 * w.chains, &learn_x)?;
-    let default_tiled = gpu.tiled_convolutions();
-    gpu.set_tiled_convolutions(!default_tiled);
-    let others = net_on(w.chains, &x).and_then(|o| Ok((o, net_on(2 * w.chains, &learn_x)?)));
-    gpu.set_tiled_convolutions(default_tiled);
-    let (other, other_learn) = others?;
+    // Layers that run a convolution kernel (not dense, not max-pooling).
+    let mut has_conv = Vec::with_capacity(geometry.len());
+    for g in &geometry {
+        has_conv.push(match g.kind {
+            GeometryKind::Conv => !ConvParams::new(g, 1, 0, 0)?.is_dense(),
+            GeometryKind::NonLocal => true,
+            GeometryKind::MaxPool2 => false,
+        });
+    }
+    // The nets with the other convolution kernels, only if there are convolutions.
+    let others = if has_conv.contains(&true) {
+        let default_tiled = gpu.tiled_convolutions();
+        gpu.set_tiled_convolutions(!default_tiled);
+        let others = net_on(w.chains, &x).and_then(|o| Ok((o, net_on(2 * w.chains, &learn_x)?)));
+        gpu.set_tiled_convolutions(default_tiled);
+        Some(others?)
+    } else {
+        None
+    };
     gpu.run("bench forward", |pass| field.record_forward(gpu, pass));
     gpu.wait()?;
     let mut layers = Vec::new();
@@ -320,11 +334,7 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
         let ms = |net: &GpuNet, what| -> Result<f64> { Ok(1e3 * time_layer(gpu, net, i, what, budget)?.0) };
         let has_params = !learn.layout.layer_convs[i].is_empty();
         let g = &geometry[i];
-        let has_conv = match g.kind {
-            GeometryKind::Conv => !ConvParams::new(g, 1, 0, 0)?.is_dense(),
-            GeometryKind::NonLocal => true,
-            GeometryKind::MaxPool2 => false,
-        };
+        let other = others.as_ref().filter(|_| has_conv[i]);
         layers.push(LayerTiming {
             name: w.spec.layers[i].name.clone(),
             timing,
@@ -332,11 +342,9 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
             input_grad_ms: 1e3 * ig,
             param_grad_ms: has_params.then(|| ms(&learn, LayerPass::ParamGrad)).transpose()?,
             param_grad_gflop: layer_flops(g, 2 * w.chains).param_grad * 1e-9,
-            other_forward_ms: has_conv.then(|| ms(&other, LayerPass::Forward)).transpose()?,
-            other_input_grad_ms: has_conv.then(|| ms(&other, LayerPass::InputGrad)).transpose()?,
-            other_param_grad_ms: has_conv
-                .then(|| ms(&other_learn, LayerPass::ParamGrad))
-                .transpose()?,
+            other_forward_ms: other.map(|(o, _)| ms(o, LayerPass::Forward)).transpose()?,
+            other_input_grad_ms: other.map(|(o, _)| ms(o, LayerPass::InputGrad)).transpose()?,
+            other_param_grad_ms: other.map(|(_, ol)| ms(ol, LayerPass::ParamGrad)).transpose()?,
             forward_gflop: f.forward * 1e-9,
             input_grad_gflop: f.input_grad * 1e-9,
         });

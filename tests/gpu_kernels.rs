@@ -22,7 +22,8 @@ fn assert_rows_pass(rows: &[Row]) {
     );
 }
 
-/// Both convolution forward kernels (direct and tiled implicit GEMM) on every case.
+/// Both convolution kernel families (direct and tiled implicit GEMM:
+/// forward, ∂/∂x, ∂/∂θ) on every case.
 #[test]
 fn layer_kernels_match_reference() {
     let gpu = common::gpu();

@@ -226,8 +226,10 @@ fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
 /// in one kernel) follows the layered kernels (a dispatch per layer, then
 /// langevin_step) on ToyNet and on a wider net (layers over 64 outputs,
 /// LeakyReLU on the energy), with the same noise: states, Σ r, F and ∇F at
-/// the last step's start, and the RNG counter. 613 = 512 + 64 + 32 + 4 + 1
-/// steps also covers the split into dispatches of at most 512 steps.
+/// the last step's start, and the RNG counter. 613 steps run as dispatches
+/// of the loop budget's bound (64 steps for ToyNet, 32 for the wide net),
+/// then the binary digits of the rest (a single 128-step dispatch once
+/// stopped early on lavapipe: its loop limit).
 #[test]
 fn fused_mlp_sampler_follows_the_layered_kernels() {
     let gpu = common::gpu();
@@ -286,16 +288,29 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
     }
 }
 
-/// Nets the fused sampler cannot hold fall back to the layered kernels.
+/// Nets the fused sampler cannot hold fall back to the layered kernels; at
+/// its limits (8 layers, widths 128, 256 activations: the sizes of its
+/// workgroup arrays) it takes them.
 #[test]
 fn only_small_dense_chains_are_fused() {
     let gpu = common::gpu();
-    let too_wide = dense_net(&[2, 300, 1], &[true, false]);
-    let too_deep = dense_net(
-        &[2; 10].iter().chain(&[1]).copied().collect::<Vec<_>>(),
-        &[true; 10],
-    );
-    for spec in [too_wide, too_deep, NetSpec::vanilla(3, 4).unwrap()] {
+    let chain = |layers: usize| [2; 16][..layers].iter().chain(&[1]).copied().collect::<Vec<_>>();
+    for spec in [
+        dense_net(&chain(8), &[true; 8]),
+        dense_net(&[2, 128, 125, 1], &[true, true, false]),
+    ] {
+        let net = GpuNet::new(&gpu, &spec, 2).unwrap();
+        assert!(net.dense_layers().is_some(), "{:?}", spec.layers.len());
+    }
+    let too_wide = dense_net(&[2, 129, 1], &[true, false]);
+    let too_deep = dense_net(&chain(9), &[true; 9]);
+    let too_many_activations = dense_net(&[2, 128, 127, 1], &[true, true, false]);
+    for spec in [
+        too_wide,
+        too_deep,
+        too_many_activations,
+        NetSpec::vanilla(3, 4).unwrap(),
+    ] {
         let net = GpuNet::new(&gpu, &spec, 2).unwrap();
         assert!(net.dense_layers().is_none(), "{}", spec.layers.len());
         let size = StepSize {

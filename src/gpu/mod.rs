@@ -31,10 +31,11 @@ pub struct Gpu {
     /// Largest workgroup count per dispatch dimension; lowered in tests to
     /// exercise the 2-D split of large dispatches.
     max_groups_per_dim: u32,
-    /// Networks built from now on run conv2d_forward_tiled (workgroup-memory
-    /// tiles) rather than the direct conv2d_forward. Default: on hardware
-    /// GPUs; off on CPU adapters, where lavapipe runs the tiled kernel 2–5×
-    /// slower (its workgroup memory and barriers are emulated).
+    /// Networks built from now on run the tiled convolution kernels
+    /// (conv2d_*_tiled: workgroup-memory tiles) rather than the direct ones.
+    /// Default: on hardware GPUs; off on CPU adapters, where lavapipe runs
+    /// the tiled kernels 1.5–14× slower (its workgroup memory and barriers
+    /// are emulated).
     tiled_convolutions: std::sync::atomic::AtomicBool,
     pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
     gate: SubmitGate,

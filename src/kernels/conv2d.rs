@@ -216,6 +216,13 @@ impl ConvLayer {
         // The gradient kernels read dz = ∂L/∂(pre-activation): with
         // LeakyReLU, leaky_relu_grad writes it to the scratch; without, it is ∂L/∂output.
         let (output_grad, dz) = if params.leaky_relu != 0 {
+            let outputs = (params.batch * params.c_out * params.h_out * params.w_out) as u64;
+            if b.dz.size() < 4 * outputs {
+                return Err(Error::Shape(format!(
+                    "{label}: the ∂L/∂(pre-activation) scratch holds {} f32, the layer needs {outputs}",
+                    b.dz.size() / 4
+                )));
+            }
             let launch = make(&LEAKY_RELU_GRAD, &[&uniform, b.grad_output, b.output, b.dz])?;
             (Some(launch), b.dz)
         } else {

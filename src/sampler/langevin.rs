@@ -36,10 +36,6 @@ pub enum SamplerKernels {
     Layered,
 }
 
-/// mlp_langevin runs at most 2^this steps per dispatch; `record_steps`
-/// writes a count as its binary digits, one dispatch each.
-const FUSED_MAX_LOG2: usize = 9;
-
 /// Loop iterations one mlp_langevin invocation may run per dispatch. Mesa's
 /// software drivers (llvmpipe, lavapipe) end a shader's loops after 65 535
 /// iterations without an error — measured here: ToyNet chains stopped after
@@ -141,7 +137,9 @@ impl<F: EnergyField> Langevin<F> {
             }),
             Some((shape, params)) => {
                 let per_dispatch = FUSED_LOOP_BUDGET / fused_loop_trips_per_step(&shape, field.dim());
-                let max_log2 = per_dispatch.max(1).ilog2().min(FUSED_MAX_LOG2 as u32);
+                // Dispatches of 1, 2, 4, … steps up to the budget: `record_steps`
+                // writes a count in binary digits, one dispatch each.
+                let max_log2 = per_dispatch.max(1).ilog2();
                 let mut runs = Vec::new();
                 for log2 in 0..=max_log2 {
                     let kernel = Launch::new(
