@@ -237,3 +237,80 @@ fn non_local_softmax_is_stable_for_large_scores() {
     let cmp = compare(&net.read_param_grads(&gpu).unwrap(), &grads.params, LAYER_TOL);
     assert!(cmp.passed(), "∂/∂params: {cmp}");
 }
+
+/// batched_matmul (the non-local block's attention products) against a
+/// CPU product, with every operand strided: A stored transposed at an
+/// offset, B inside a larger per-image block, C transposed with gaps; m and
+/// n not multiples of the kernel's 4 × 4 block, so its edges are covered.
+/// Untouched elements of C must stay as they were.
+#[test]
+fn batched_matmul_matches_cpu_on_strided_operands() {
+    use ebmscope::compare::compare;
+    use ebmscope::doctor::LAYER_TOL;
+    use ebmscope::kernels::nonlocal::{MatmulParams, Operand};
+    use ebmscope::kernels::{BATCHED_MATMUL, Launch};
+
+    let gpu = common::gpu();
+    let (batch, m, n, depth) = (3, 5, 7, 6);
+    // A[b, r, j] at 2 + b·40 + r + j·m (transposed); B[b, j, c] at 1 + b·50 + j·8 + c;
+    // C[b, r, c] at 3 + b·45 + r + c·m (45 > m·n: gaps between images).
+    let a_op = Operand {
+        offset: 2,
+        image: 40,
+        row: 1,
+        col: m,
+    };
+    let b_op = Operand {
+        offset: 1,
+        image: 50,
+        row: 8,
+        col: 1,
+    };
+    let c_op = Operand {
+        offset: 3,
+        image: 45,
+        row: 1,
+        col: m,
+    };
+    let value = |i: usize| ((i * 7919 % 97) as f32 - 48.0) / 24.0;
+    let a: Vec<f32> = (0..2 + batch * 40).map(value).collect();
+    let b: Vec<f32> = (0..1 + batch * 50).map(|i| value(i + 1000)).collect();
+    let c_len = 3 + batch * 45;
+    let sentinel = -7.0f32;
+    let at = |o: &Operand, img: usize, r: usize, c: usize| o.offset + img * o.image + r * o.row + c * o.col;
+    let mut want: Vec<f64> = vec![f64::from(sentinel); c_len];
+    for img in 0..batch {
+        for r in 0..m {
+            for c in 0..n {
+                want[at(&c_op, img, r, c)] = (0..depth)
+                    .map(|j| f64::from(a[at(&a_op, img, r, j)]) * f64::from(b[at(&b_op, img, j, c)]))
+                    .sum();
+            }
+        }
+    }
+    let buffer = |label: &str, data: &[f32]| {
+        let buf = gpu.storage_buffer(label, data.len());
+        gpu.write_f32(&buf, 0, data);
+        buf
+    };
+    let (a_buf, b_buf, c_buf) = (
+        buffer("a", &a),
+        buffer("b", &b),
+        buffer("c", &vec![sentinel; c_len]),
+    );
+    let params = MatmulParams::new(batch, [m, n, depth], a_op, b_op, c_op);
+    assert_eq!(params.invocations(), batch * 2 * 2);
+    let launch = Launch::new(
+        &gpu,
+        &BATCHED_MATMUL,
+        "matmul test",
+        &params,
+        &[&a_buf, &b_buf, &c_buf],
+        params.invocations(),
+    )
+    .unwrap();
+    gpu.run("matmul test", |pass| launch.record(&gpu, pass));
+    let got = gpu.read_f32(&c_buf, 0, c_len).unwrap();
+    let cmp = compare(&got, &want, LAYER_TOL);
+    assert!(cmp.passed(), "batched_matmul: {cmp}");
+}

@@ -24,7 +24,7 @@ pub struct Shader {
 macro_rules! shader {
     // A kernel file, after the shared headers it uses (WGSL has no include):
     // conv_params (ConvParams, LeakyReLU), gemm_tile (the tiled convolutions'
-    // block product), nonlocal_params, philox (the generator).
+    // block product), philox (the generator).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
@@ -48,11 +48,9 @@ pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
 pub const LEAKY_RELU_GRAD: Shader = shader!("leaky_relu_grad", "conv_params");
 pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", "conv_params");
 pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_params");
-pub const NONLOCAL_ATTENTION: Shader = shader!("nonlocal_attention", "nonlocal_params");
-pub const NONLOCAL_MIX: Shader = shader!("nonlocal_mix", "nonlocal_params");
-pub const NONLOCAL_SOFTMAX_GRAD: Shader = shader!("nonlocal_softmax_grad", "nonlocal_params");
-pub const NONLOCAL_KEY_GRAD: Shader = shader!("nonlocal_key_grad", "nonlocal_params");
-pub const NONLOCAL_QUERY_GRAD: Shader = shader!("nonlocal_query_grad", "nonlocal_params");
+pub const BATCHED_MATMUL: Shader = shader!("batched_matmul");
+pub const SOFTMAX_ROWS: Shader = shader!("softmax_rows");
+pub const SOFTMAX_ROWS_GRAD: Shader = shader!("softmax_rows_grad");
 pub const ADD_INTO: Shader = shader!("add_into");
 pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill", "philox");
@@ -80,11 +78,9 @@ pub const ALL: &[Shader] = &[
     LEAKY_RELU_GRAD,
     MAXPOOL2_FORWARD,
     MAXPOOL2_INPUT_GRAD,
-    NONLOCAL_ATTENTION,
-    NONLOCAL_MIX,
-    NONLOCAL_SOFTMAX_GRAD,
-    NONLOCAL_KEY_GRAD,
-    NONLOCAL_QUERY_GRAD,
+    BATCHED_MATMUL,
+    SOFTMAX_ROWS,
+    SOFTMAX_ROWS_GRAD,
     ADD_INTO,
     REDUCE_ROWS,
     RANDOM_FILL,

@@ -1,27 +1,88 @@
-//! Host side of the non-local block (shaders/nonlocal_*.wgsl, add_into.wgsl):
-//! the block is recorded as its parts — one 1×1 convolution for θ, φ, g,
-//! a 2×2 max-pooling of that stack, the attention kernels, the 1×1
+//! Host side of the non-local block (shaders/batched_matmul.wgsl,
+//! softmax_rows*.wgsl, add_into.wgsl): the block is recorded as its parts —
+//! one 1×1 convolution for θ, φ, g, a 2×2 max-pooling of that stack, the
+//! attention as batched matrix products and a row softmax, the 1×1
 //! convolution W and the residual — reusing the convolution family.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::conv2d::{ConvBuffers, ConvLayer, ConvParams};
-use super::{
-    ADD_INTO, Launch, NONLOCAL_ATTENTION, NONLOCAL_KEY_GRAD, NONLOCAL_MIX, NONLOCAL_QUERY_GRAD,
-    NONLOCAL_SOFTMAX_GRAD,
-};
+use super::{ADD_INTO, BATCHED_MATMUL, Launch, SOFTMAX_ROWS, SOFTMAX_ROWS_GRAD};
 use crate::gpu::Gpu;
 use crate::model::{ConvGeometry, ConvSlot};
 use crate::{Error, Result};
 
-/// Mirrors `struct NonLocalParams` of nonlocal_params.wgsl.
+/// Mirrors `struct MatmulParams` of batched_matmul.wgsl: C = A·B per image,
+/// each operand at an offset with strides per image, row and column.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct NonLocalParams {
+pub struct MatmulParams {
     pub batch: u32,
-    pub inter: u32,
-    pub queries: u32,
-    pub keys: u32,
+    pub m: u32,
+    pub n: u32,
+    pub depth: u32,
+    pub a_offset: u32,
+    pub a_image: u32,
+    pub a_row: u32,
+    pub a_col: u32,
+    pub b_offset: u32,
+    pub b_image: u32,
+    pub b_row: u32,
+    pub b_col: u32,
+    pub c_offset: u32,
+    pub c_image: u32,
+    pub c_row: u32,
+    pub c_col: u32,
+}
+
+/// Where one operand of a batched product lies in its buffer:
+/// element (image, row, col) at `offset + image·image + row·row + col·col`.
+#[derive(Clone, Copy, Debug)]
+pub struct Operand {
+    pub offset: usize,
+    pub image: usize,
+    pub row: usize,
+    pub col: usize,
+}
+
+impl MatmulParams {
+    /// C[b] (m × n) = A[b] (m × depth) · B[b] (depth × n) for `batch` images.
+    pub fn new(batch: usize, [m, n, depth]: [usize; 3], a: Operand, b: Operand, c: Operand) -> Self {
+        let u = |v: usize| v as u32;
+        MatmulParams {
+            batch: u(batch),
+            m: u(m),
+            n: u(n),
+            depth: u(depth),
+            a_offset: u(a.offset),
+            a_image: u(a.image),
+            a_row: u(a.row),
+            a_col: u(a.col),
+            b_offset: u(b.offset),
+            b_image: u(b.image),
+            b_row: u(b.row),
+            b_col: u(b.col),
+            c_offset: u(c.offset),
+            c_image: u(c.image),
+            c_row: u(c.row),
+            c_col: u(c.col),
+        }
+    }
+
+    /// Invocations of batched_matmul: one per image and 4 × 4 block of C.
+    pub fn invocations(&self) -> usize {
+        (self.batch * self.m.div_ceil(4) * self.n.div_ceil(4)) as usize
+    }
+}
+
+/// Mirrors `struct SoftmaxParams` of softmax_rows*.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct SoftmaxParams {
+    pub rows: u32,
+    pub len: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
 }
 
 /// Mirrors `struct AddParams` of add_into.wgsl.
@@ -40,12 +101,15 @@ pub struct NonLocalLayer {
     qkv: ConvLayer,
     pool: ConvLayer,
     w: ConvLayer,
-    attention: Launch,
+    scores: Launch,
+    softmax: Launch,
     mix: Launch,
     residual: Launch,
+    attention_grad: Launch,
     softmax_grad: Launch,
-    key_grad: Launch,
-    query_grad: Launch,
+    phi_grad: Launch,
+    g_grad: Launch,
+    theta_grad: Launch,
     input_residual: Launch,
     _scratch: Vec<wgpu::Buffer>,
 }
@@ -149,14 +213,50 @@ impl NonLocalLayer {
                 dz: b.dz,
             },
         )?;
-        let p = NonLocalParams {
-            batch: batch as u32,
-            inter: i as u32,
-            queries: nq as u32,
-            keys: nk as u32,
+        // Per image (i inter channels, Q queries, K keys): qkv [3i, Q] with
+        // θ in channels 0..i; pooled [3i, K] with φ in i..2i, g in 2i..3i;
+        // attention [Q, K]; y, ∂y [i, Q]. Operands as (offset, row, col).
+        let in_qkv = |offset, row, col| Operand {
+            offset,
+            image: 3 * i * nq,
+            row,
+            col,
         };
-        let launch = |shader, what: &str, buffers: &[&wgpu::Buffer], n: usize| {
-            Launch::new(gpu, shader, &format!("{label} {what}"), &p, buffers, n)
+        let in_pooled = |offset, row, col| Operand {
+            offset,
+            image: 3 * i * nk,
+            row,
+            col,
+        };
+        let in_attn = |row, col| Operand {
+            offset: 0,
+            image: nq * nk,
+            row,
+            col,
+        };
+        let in_y = |row, col| Operand {
+            offset: 0,
+            image: i * nq,
+            row,
+            col,
+        };
+        let (theta, phi, g_at) = (0, i * nk, 2 * i * nk);
+        let matmul = |what: &str, mnd, [a, b, c]: [Operand; 3], buffers: [&wgpu::Buffer; 3]| {
+            let params = MatmulParams::new(batch, mnd, a, b, c);
+            let n = params.invocations();
+            Launch::new(
+                gpu,
+                &BATCHED_MATMUL,
+                &format!("{label} {what}"),
+                &params,
+                &buffers,
+                n,
+            )
+        };
+        let rows = SoftmaxParams {
+            rows: (batch * nq) as u32,
+            len: nk as u32,
+            ..SoftmaxParams::default()
         };
         let add = |what: &str, src: &wgpu::Buffer, dst: &wgpu::Buffer| {
             let len = batch * g.out_len();
@@ -174,31 +274,66 @@ impl NonLocalLayer {
             )
         };
         Ok(NonLocalLayer {
-            attention: launch(
-                &NONLOCAL_ATTENTION,
-                "attention",
-                &[&qkv, &pooled, &attn],
+            // scores[q, k] = Σ_c θ[c, q] φ[c, k]
+            scores: matmul(
+                "scores",
+                [nq, nk, i],
+                [in_qkv(theta, 1, nq), in_pooled(phi, nk, 1), in_attn(nk, 1)],
+                [&qkv, &pooled, &attn],
+            )?,
+            softmax: Launch::new(
+                gpu,
+                &SOFTMAX_ROWS,
+                &format!("{label} softmax"),
+                &rows,
+                &[&attn],
                 batch * nq,
             )?,
-            mix: launch(&NONLOCAL_MIX, "mix", &[&attn, &pooled, &y], batch * i * nq)?,
+            // y[c, q] = Σ_k g[c, k] attention[q, k]
+            mix: matmul(
+                "mix",
+                [i, nq, nk],
+                [in_pooled(g_at, nk, 1), in_attn(1, nk), in_y(nq, 1)],
+                [&pooled, &attn, &y],
+            )?,
             residual: add("residual", b.input, b.output)?,
-            softmax_grad: launch(
-                &NONLOCAL_SOFTMAX_GRAD,
-                "softmax grad",
-                &[&attn, &pooled, &dy, &d_scores],
+            // ∂attention[q, k] = Σ_c ∂y[c, q] g[c, k]
+            attention_grad: matmul(
+                "∂attention",
+                [nq, nk, i],
+                [in_y(1, nq), in_pooled(g_at, nk, 1), in_attn(nk, 1)],
+                [&dy, &pooled, &d_scores],
+            )?,
+            softmax_grad: Launch::new(
+                gpu,
+                &SOFTMAX_ROWS_GRAD,
+                &format!("{label} softmax grad"),
+                &rows,
+                &[&attn, &d_scores],
                 batch * nq,
             )?,
-            key_grad: launch(
-                &NONLOCAL_KEY_GRAD,
-                "key grad",
-                &[&attn, &d_scores, &qkv, &dy, &d_pooled],
-                batch * 3 * i * nk,
+            // ∂φ[c, k] = Σ_q θ[c, q] ∂scores[q, k]
+            phi_grad: matmul(
+                "∂φ",
+                [i, nk, nq],
+                [in_qkv(theta, nq, 1), in_attn(nk, 1), in_pooled(phi, nk, 1)],
+                [&qkv, &d_scores, &d_pooled],
             )?,
-            query_grad: launch(
-                &NONLOCAL_QUERY_GRAD,
-                "query grad",
-                &[&d_scores, &pooled, &d_qkv],
-                batch * i * nq,
+            // ∂g[c, k] = Σ_q ∂y[c, q] attention[q, k]
+            g_grad: matmul(
+                "∂g",
+                [i, nk, nq],
+                [in_y(nq, 1), in_attn(nk, 1), in_pooled(g_at, nk, 1)],
+                [&dy, &attn, &d_pooled],
+            )?,
+            // ∂θ[c, q] = Σ_k φ[c, k] ∂scores[q, k]: after the pooling's
+            // backward, which fills all of ∂qkv (θ's pooled channels are
+            // unused, so their gradient stays 0 and is overwritten here).
+            theta_grad: matmul(
+                "∂θ",
+                [i, nq, nk],
+                [in_pooled(phi, nk, 1), in_attn(1, nk), in_qkv(theta, nq, 1)],
+                [&pooled, &d_scores, &d_qkv],
             )?,
             input_residual: add("input residual", b.grad_output, b.grad_input)?,
             qkv: qkv_layer,
@@ -212,7 +347,8 @@ impl NonLocalLayer {
     pub fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         self.qkv.record_forward(gpu, pass);
         self.pool.record_forward(gpu, pass);
-        self.attention.record(gpu, pass);
+        self.scores.record(gpu, pass);
+        self.softmax.record(gpu, pass);
         self.mix.record(gpu, pass);
         self.w.record_forward(gpu, pass);
         self.residual.record(gpu, pass);
@@ -222,10 +358,12 @@ impl NonLocalLayer {
     /// ∂L/∂output; needs a recorded forward pass on the same input.
     pub fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, params: bool, input: bool) {
         self.w.record_backward(gpu, pass, params, true);
+        self.attention_grad.record(gpu, pass);
         self.softmax_grad.record(gpu, pass);
-        self.key_grad.record(gpu, pass);
+        self.phi_grad.record(gpu, pass);
+        self.g_grad.record(gpu, pass);
         self.pool.record_backward(gpu, pass, false, true);
-        self.query_grad.record(gpu, pass);
+        self.theta_grad.record(gpu, pass);
         self.qkv.record_backward(gpu, pass, params, input);
         if input {
             self.input_residual.record(gpu, pass);
