@@ -13,7 +13,7 @@
 // edge are computed on clamped indices and not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 
-// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
+// ConvParams and leaky_relu come from conv_params.wgsl,
 // prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -26,13 +26,6 @@ fn x_at(row: u32, t: u32) -> f32 {
         return 0.0;
     }
     return x[row + t - p.padding];
-}
-
-fn activate(v: f32) -> f32 {
-    if (p.leaky_relu != 0u && v < 0.0) {
-        return v * LEAKY_SLOPE;
-    }
-    return v;
 }
 
 @compute @workgroup_size(64)
@@ -93,7 +86,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let out_row = ((b * p.c_out + co0 + i) * p.h_out + oy) * p.w_out;
         for (var j = 0u; j < 4u; j++) {
             if (ox0 + j < p.w_out) {
-                y[out_row + ox0 + j] = activate(accs[j][i]);
+                y[out_row + ox0 + j] = leaky_relu(accs[j][i], p.leaky_relu);
             }
         }
     }

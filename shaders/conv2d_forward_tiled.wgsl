@@ -21,20 +21,13 @@
 // once per tile. Rows and columns past the edges are zeros, not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 
-// ConvParams and LEAKY_SLOPE come from conv_params.wgsl; TILE_*, a_tile
+// ConvParams and leaky_relu come from conv_params.wgsl; TILE_*, a_tile
 // (W's slice), b_tile (X̂'s), multiply_tiles and counter_next from
 // gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-fn activate(v: f32) -> f32 {
-    if (p.leaky_relu != 0u && v < 0.0) {
-        return v * LEAKY_SLOPE;
-    }
-    return v;
-}
 
 @compute @workgroup_size(64)
 fn main(
@@ -110,7 +103,7 @@ fn main(
             let n = n0 + 8u * tn + j;
             if (n < positions) {
                 let ob = n / out_plane;
-                y[(ob * p.c_out + co) * out_plane + n % out_plane] = activate(acc[j][i] + bias);
+                y[(ob * p.c_out + co) * out_plane + n % out_plane] = leaky_relu(acc[j][i] + bias, p.leaky_relu);
             }
         }
     }

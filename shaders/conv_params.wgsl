@@ -26,11 +26,27 @@ struct ConvParams {
 // Negative slope of every LeakyReLU in the reference networks.
 const LEAKY_SLOPE: f32 = 0.05;
 
+// y = LeakyReLU(v) if `enabled` (the layer's flag), else v.
+fn leaky_relu(v: f32, enabled: u32) -> f32 {
+    if (enabled != 0u && v < 0.0) {
+        return v * LEAKY_SLOPE;
+    }
+    return v;
+}
+
+fn leaky_relu4(v: vec4<f32>, enabled: u32) -> vec4<f32> {
+    return select(v, v * LEAKY_SLOPE, vec4<bool>(enabled != 0u) & (v < vec4<f32>(0.0)));
+}
+
 // ∂L/∂(pre-activation) from ∂L/∂y and the layer output y: y > 0 exactly when
 // the pre-activation is > 0; at 0 the derivative is the slope, as PyTorch.
-fn leaky_relu_backward(dy: f32, y: f32, leaky_relu: u32) -> f32 {
-    if (leaky_relu != 0u && y <= 0.0) {
+fn leaky_relu_backward(dy: f32, y: f32, enabled: u32) -> f32 {
+    if (enabled != 0u && y <= 0.0) {
         return dy * LEAKY_SLOPE;
     }
     return dy;
+}
+
+fn leaky_relu_backward4(dy: vec4<f32>, y: vec4<f32>, enabled: u32) -> vec4<f32> {
+    return select(dy, dy * LEAKY_SLOPE, vec4<bool>(enabled != 0u) & (y <= vec4<f32>(0.0)));
 }

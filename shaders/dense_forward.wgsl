@@ -11,7 +11,7 @@
 // One invocation per image and group of 4 output features: each input
 // value is read once for 4 outputs (fewer, cheaper invocations).
 
-// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
+// ConvParams and leaky_relu4 come from conv_params.wgsl,
 // prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -36,9 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let v = x[x_row + ci];
         acc += v * vec4<f32>(params[w.x + ci], params[w.y + ci], params[w.z + ci], params[w.w + ci]);
     }
-    if (p.leaky_relu != 0u) {
-        acc = select(acc, acc * LEAKY_SLOPE, acc < vec4<f32>(0.0));
-    }
+    acc = leaky_relu4(acc, p.leaky_relu);
     let y_row = (idx / per_row) * p.c_out;
     for (var k = 0u; k < 4u; k++) {
         if (co[k] < p.c_out) {

@@ -7,7 +7,7 @@
 //   2 storage write y  [batch, c_in, h_out, w_out]
 // One invocation per output element.
 
-// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
+// ConvParams comes from conv_params.wgsl,
 // prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -10,7 +10,7 @@
 // One invocation per input element: it recomputes its window's arg-max, so
 // no atomics are needed.
 
-// ConvParams, LEAKY_SLOPE and leaky_relu_backward come from conv_params.wgsl,
+// ConvParams comes from conv_params.wgsl,
 // prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

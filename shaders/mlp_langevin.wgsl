@@ -23,8 +23,8 @@
 // j, j + 64, … of each layer. The host (GpuNet::dense_layers) admits at
 // most 8 layers, widths ≤ 128 and Σ widths ≤ 256, the sizes below (16 KiB
 // of workgroup memory, WebGPU's minimum).
-// RngCounter and langevin_noise come from philox.wgsl, LEAKY_SLOPE from
-// conv_params.wgsl, both prepended at compile time.
+// RngCounter and langevin_noise come from philox.wgsl, leaky_relu4 and
+// leaky_relu_backward4 from conv_params.wgsl, both prepended at compile time.
 
 struct MlpLangevinParams {
     chains: u32,
@@ -54,21 +54,12 @@ var<workgroup> acts: array<mat2x4<f32>, 256>;
 // back-propagated, and what it gives the layer below.
 var<workgroup> dz: array<mat2x4<f32>, 256>;
 
-fn activate4(v: vec4<f32>, leaky_relu: u32) -> vec4<f32> {
-    return select(v, v * LEAKY_SLOPE, vec4<bool>(leaky_relu != 0u) & (v < vec4<f32>(0.0)));
-}
-
 fn activate(v: mat2x4<f32>, leaky_relu: u32) -> mat2x4<f32> {
-    return mat2x4<f32>(activate4(v[0], leaky_relu), activate4(v[1], leaky_relu));
-}
-
-// ∂/∂(pre-activation) from ∂/∂y and y, as leaky_relu_backward (conv_params.wgsl).
-fn activate_backward4(dy: vec4<f32>, y: vec4<f32>, leaky_relu: u32) -> vec4<f32> {
-    return select(dy, dy * LEAKY_SLOPE, vec4<bool>(leaky_relu != 0u) & (y <= vec4<f32>(0.0)));
+    return mat2x4<f32>(leaky_relu4(v[0], leaky_relu), leaky_relu4(v[1], leaky_relu));
 }
 
 fn activate_backward(dy: mat2x4<f32>, y: mat2x4<f32>, leaky_relu: u32) -> mat2x4<f32> {
-    return mat2x4<f32>(activate_backward4(dy[0], y[0], leaky_relu), activate_backward4(dy[1], y[1], leaky_relu));
+    return mat2x4<f32>(leaky_relu_backward4(dy[0], y[0], leaky_relu), leaky_relu_backward4(dy[1], y[1], leaky_relu));
 }
 
 @compute @workgroup_size(64)

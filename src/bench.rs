@@ -19,7 +19,6 @@ use crate::data::Dataset;
 use crate::data::images::ImageSet;
 use crate::doctor::{Case, FUSED_SAMPLER_TOL, NET_TOL, Upstream, run_case};
 use crate::gpu::Gpu;
-use crate::kernels::conv2d::ConvParams;
 use crate::model::{Backward, ConvGeometry, GeometryKind, GpuNet, NetSpec, init_params};
 use crate::sampler::{EnergyField, Langevin, SamplerKernels, StepSize};
 use crate::train::Trainer;
@@ -310,7 +309,7 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
     let mut has_conv = Vec::with_capacity(geometry.len());
     for g in &geometry {
         has_conv.push(match g.kind {
-            GeometryKind::Conv => !ConvParams::new(g, 1, 0, 0)?.is_dense(),
+            GeometryKind::Conv => !g.is_dense(),
             GeometryKind::NonLocal => true,
             GeometryKind::MaxPool2 => false,
         });

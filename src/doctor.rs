@@ -86,24 +86,9 @@ pub struct Row {
 }
 
 fn single(name: &str, input: [usize; 3], op: LayerOp, c_out: usize, leaky_relu: bool, batch: usize) -> Case {
-    let c_in = match op {
-        LayerOp::Linear => input.iter().product(),
-        LayerOp::Conv2d { .. } | LayerOp::MaxPool2 | LayerOp::NonLocal => input[0],
-    };
     Case {
         name: name.to_string(),
-        spec: NetSpec {
-            name: name.to_string(),
-            input,
-            layers: vec![LayerSpec {
-                name: "layer".into(),
-                op,
-                c_in,
-                c_out,
-                leaky_relu,
-            }],
-            input_note: String::new(),
-        },
+        spec: NetSpec::single_layer(name, input, op, c_out, leaky_relu),
         batch,
         upstream: Upstream::Random,
         tol: LAYER_TOL,

@@ -6,7 +6,7 @@ mod common;
 
 use ebmscope::doctor::{Case, NET_TOL, Row, Upstream, layer_cases, net_cases, run_all, run_case};
 use ebmscope::kernels::conv2d::ConvParams;
-use ebmscope::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
+use ebmscope::model::{Backward, GpuNet, LayerOp, NetSpec, init_params};
 
 fn assert_rows_pass(rows: &[Row]) {
     assert!(!rows.is_empty());
@@ -56,22 +56,12 @@ fn whole_networks_match_reference() {
 #[test]
 fn weight_gradient_chunks_of_several_images_match_reference() {
     let gpu = common::gpu();
-    let spec = NetSpec {
-        name: "wide conv".into(),
-        input: [128, 7, 7],
-        layers: vec![LayerSpec {
-            name: "conv".into(),
-            op: LayerOp::Conv2d {
-                kernel: 3,
-                stride: 1,
-                padding: 1,
-            },
-            c_in: 128,
-            c_out: 128,
-            leaky_relu: true,
-        }],
-        input_note: String::new(),
+    let conv3x3 = LayerOp::Conv2d {
+        kernel: 3,
+        stride: 1,
+        padding: 1,
     };
+    let spec = NetSpec::single_layer("wide conv", [128, 7, 7], conv3x3, 128, true);
     let batch = 5;
     let g = spec.geometry().unwrap()[0];
     let p = ConvParams::new(&g, batch, 0, g.weight_len()).unwrap();
@@ -194,22 +184,11 @@ fn wrong_buffer_lengths_are_refused() {
 fn non_local_softmax_is_stable_for_large_scores() {
     use ebmscope::compare::compare;
     use ebmscope::doctor::LAYER_TOL;
-    use ebmscope::model::{LayerOp, LayerSpec, check_params};
+    use ebmscope::model::check_params;
     use ebmscope::reference::ReferenceNet;
 
     let gpu = common::gpu();
-    let spec = NetSpec {
-        name: "block".into(),
-        input: [4, 4, 4],
-        layers: vec![LayerSpec {
-            name: "b".into(),
-            op: LayerOp::NonLocal,
-            c_in: 4,
-            c_out: 4,
-            leaky_relu: false,
-        }],
-        input_note: String::new(),
-    };
+    let spec = NetSpec::single_layer("block", [4, 4, 4], LayerOp::NonLocal, 4, false);
     let batch = 2;
     let net = GpuNet::new(&gpu, &spec, batch).unwrap();
     let params = check_params(&spec, 3).unwrap();

@@ -269,3 +269,93 @@ fn uniform_structs_match_rust() {
     }
     assert_eq!(checked, 33, "struct declarations checked across all shaders");
 }
+
+/// Value of the module-scope `const NAME: u32` of a shader.
+fn wgsl_const_u32(module: &naga::Module, name: &str) -> u32 {
+    let (_, c) = module
+        .constants
+        .iter()
+        .find(|(_, c)| c.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no const {name}"));
+    match module.global_expressions[c.init] {
+        naga::Expression::Literal(naga::Literal::U32(v)) => v,
+        ref other => panic!("const {name} is {other:?}, not a u32 literal"),
+    }
+}
+
+/// Length of the fixed-size array `var<workgroup> NAME` of a shader.
+fn wgsl_array_len(module: &naga::Module, name: &str) -> u32 {
+    let (_, var) = module
+        .global_variables
+        .iter()
+        .find(|(_, v)| v.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no variable {name}"));
+    match module.types[var.ty].inner {
+        naga::TypeInner::Array {
+            size: naga::ArraySize::Constant(n),
+            ..
+        } => n.get(),
+        ref other => panic!("{name} is {other:?}, not a fixed-size array"),
+    }
+}
+
+/// The sizes the host plans dispatches and admits networks by are the
+/// sizes the kernels declare (WGSL cannot import Rust constants).
+#[test]
+fn rust_and_wgsl_sizes_agree() {
+    use ebmscope::kernels::conv2d::{TILE_M, TILE_N};
+    use ebmscope::kernels::sampling::{
+        MLP_CHAINS_PER_GROUP, MLP_MAX_ACTIVATIONS, MLP_MAX_LAYERS, MLP_MAX_WIDTH,
+    };
+    use ebmscope::kernels::{CONV2D_FORWARD_TILED, MLP_LANGEVIN};
+
+    let tiled = validate("conv2d_forward_tiled", CONV2D_FORWARD_TILED.source);
+    assert_eq!(wgsl_const_u32(&tiled, "TILE_M") as usize, TILE_M);
+    assert_eq!(wgsl_const_u32(&tiled, "TILE_N") as usize, TILE_N);
+    let tile_k = wgsl_const_u32(&tiled, "TILE_K");
+    assert_eq!(wgsl_array_len(&tiled, "a_tile"), TILE_M as u32 * tile_k);
+    assert_eq!(wgsl_array_len(&tiled, "b_tile"), TILE_N as u32 * tile_k);
+
+    let mlp = validate("mlp_langevin", MLP_LANGEVIN.source);
+    assert_eq!(wgsl_const_u32(&mlp, "WIDTH_CAP") as usize, MLP_MAX_WIDTH);
+    assert_eq!(wgsl_array_len(&mlp, "acts") as usize, MLP_MAX_ACTIVATIONS);
+    // dz holds two halves of the widest layer.
+    assert_eq!(wgsl_array_len(&mlp, "dz") as usize, 2 * MLP_MAX_WIDTH);
+    // The uniform's per-layer shapes, and the chains of a workgroup: the
+    // entries of one activation (mat2x4).
+    let shapes = mlp
+        .types
+        .iter()
+        .find_map(|(_, ty)| match &ty.inner {
+            naga::TypeInner::Struct { members, .. } if ty.name.as_deref() == Some("MlpLangevinParams") => {
+                members
+                    .iter()
+                    .find(|m| m.name.as_deref() == Some("shape"))
+                    .map(|m| m.ty)
+            }
+            _ => None,
+        })
+        .expect("MlpLangevinParams.shape");
+    match mlp.types[shapes].inner {
+        naga::TypeInner::Array {
+            size: naga::ArraySize::Constant(n),
+            ..
+        } => assert_eq!(n.get() as usize, MLP_MAX_LAYERS),
+        ref other => panic!("MlpLangevinParams.shape is {other:?}"),
+    }
+    let acts = mlp
+        .global_variables
+        .iter()
+        .find(|(_, v)| v.name.as_deref() == Some("acts"))
+        .unwrap()
+        .1;
+    let naga::TypeInner::Array { base, .. } = mlp.types[acts.ty].inner else {
+        panic!("acts is not an array")
+    };
+    match mlp.types[base].inner {
+        naga::TypeInner::Matrix { columns, rows, .. } => {
+            assert_eq!(columns as usize * rows as usize, MLP_CHAINS_PER_GROUP)
+        }
+        ref other => panic!("acts holds {other:?}, not matrices"),
+    }
+}

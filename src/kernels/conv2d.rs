@@ -10,7 +10,7 @@ use super::{
     MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{Gpu, WORKGROUP_SIZE};
-use crate::model::ConvGeometry;
+use crate::model::{ConvGeometry, ConvSlot, GeometryKind};
 use crate::{Error, Result};
 
 /// Mirrors `struct ConvParams` of the conv2d shaders (checked by tests/shaders.rs).
@@ -44,6 +44,12 @@ pub struct ReduceParams {
     pub dst_offset: u32,
     pub _pad: u32,
 }
+
+/// Output block of one workgroup of the tiled kernels: TILE_M channels ×
+/// TILE_N positions (taps for the weight gradient). Mirrors gemm_tile.wgsl
+/// (checked by tests/shaders.rs).
+pub const TILE_M: usize = 32;
+pub const TILE_N: usize = 64;
 
 /// Aim for at least this many invocations in the weight-gradient kernel by
 /// splitting the batch into chunks (layers with few weights have little
@@ -107,12 +113,6 @@ impl ConvParams {
         (self.c_out.div_ceil(4) * taps.div_ceil(4)) as usize
     }
 
-    /// A layer on 1×1 images with a 1×1 kernel is a matrix product: the
-    /// dense kernels compute it without the convolution's index arithmetic.
-    pub fn is_dense(&self) -> bool {
-        self.h_in == 1 && self.w_in == 1 && self.kernel == 1 && self.padding == 0
-    }
-
     /// Length of one row of the weight-gradient partial sums (weights then biases).
     pub fn grad_row_len(&self) -> usize {
         (self.c_out * self.c_in * self.kernel * self.kernel + self.c_out) as usize
@@ -145,7 +145,7 @@ enum LayerKernels {
     Conv,
     /// conv2d_*, the tiled (implicit-GEMM) kernels.
     TiledConv,
-    /// dense_*: 1×1 images (see [`ConvParams::is_dense`]).
+    /// dense_*: 1×1 images (see [`ConvGeometry::is_dense`]).
     Dense,
     /// maxpool2_*.
     MaxPool,
@@ -164,8 +164,17 @@ pub struct ConvLayer {
 }
 
 impl ConvLayer {
-    /// A convolution (or, with `max_pool`, a 2×2 max-pooling) layer.
-    pub fn new(gpu: &Gpu, label: &str, params: ConvParams, max_pool: bool, b: &ConvBuffers) -> Result<Self> {
+    /// A convolution or 2×2 max-pooling layer of geometry `g` for `batch`
+    /// images, its weight and bias (if any) at `slot` of the parameter vector.
+    pub fn new(
+        gpu: &Gpu,
+        label: &str,
+        g: &ConvGeometry,
+        batch: usize,
+        slot: ConvSlot,
+        b: &ConvBuffers,
+    ) -> Result<Self> {
+        let params = ConvParams::new(g, batch, slot.weight, slot.bias)?;
         let uniform = gpu.uniform_buffer(&format!("{label} conv params"), &params);
         let reduce_params = ReduceParams {
             rows: params.n_chunks,
@@ -179,7 +188,7 @@ impl ConvLayer {
             let group = gpu.bind_group(&format!("{label} {}", shader.name), &pipeline, buffers);
             Ok((pipeline, group))
         };
-        if max_pool {
+        if g.kind == GeometryKind::MaxPool2 {
             return Ok(ConvLayer {
                 params,
                 kind: LayerKernels::MaxPool,
@@ -193,7 +202,7 @@ impl ConvLayer {
                 _uniforms: [uniform, reduce_uniform],
             });
         }
-        let kind = if params.is_dense() {
+        let kind = if g.is_dense() {
             LayerKernels::Dense
         } else if gpu.tiled_convolutions() {
             LayerKernels::TiledConv
@@ -254,22 +263,22 @@ impl ConvLayer {
             LayerKernels::Dense => p.batch as usize * groups(p.c_out),
             LayerKernels::Conv => p.batch as usize * groups(p.c_out) * p.h_out as usize * groups(p.w_out),
             LayerKernels::TiledConv => {
-                // A workgroup per tile of 32 channels × 64 positions.
+                // A workgroup per tile of channels × positions.
                 let positions = (p.batch * p.h_out * p.w_out) as usize;
-                p.c_out.div_ceil(32) as usize * positions.div_ceil(64) * WORKGROUP_SIZE as usize
+                (p.c_out as usize).div_ceil(TILE_M) * positions.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
             }
             LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize,
         }
     }
 
     /// Invocations of the weight-gradient kernel: for the tiled one a
-    /// workgroup per chunk and tile of 32 channels × 64 taps.
+    /// workgroup per chunk and tile of channels × taps.
     fn weight_grad_invocations(&self) -> usize {
         let p = &self.params;
         let per_chunk = match self.kind {
             LayerKernels::TiledConv => {
-                let taps = p.c_in * p.kernel * p.kernel;
-                (p.c_out.div_ceil(32) * taps.div_ceil(64)) as usize * WORKGROUP_SIZE as usize
+                let taps = (p.c_in * p.kernel * p.kernel) as usize;
+                (p.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
             }
             _ => p.weight_grad_per_chunk(),
         };
@@ -286,10 +295,11 @@ impl ConvLayer {
         match self.kind {
             LayerKernels::Dense => p.batch as usize * groups(p.c_in),
             LayerKernels::TiledConv => {
-                // A workgroup per residue class and tile of 32 channels × 64 pixels.
+                // A workgroup per residue class and tile of channels × pixels.
                 let s = p.stride;
                 let class_pixels = (p.batch * p.h_in.div_ceil(s) * p.w_in.div_ceil(s)) as usize;
-                (s * s * p.c_in.div_ceil(32)) as usize * class_pixels.div_ceil(64) * WORKGROUP_SIZE as usize
+                let tiles = (p.c_in as usize).div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
+                (s * s) as usize * tiles * WORKGROUP_SIZE as usize
             }
             LayerKernels::Conv => {
                 let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));

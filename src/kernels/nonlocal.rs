@@ -160,16 +160,13 @@ impl NonLocalLayer {
         let d_scores = buffer("∂scores", attn_len);
         let dy = buffer("∂y", batch * i * nq);
 
-        let conv =
-            |name: &str, geometry: &ConvGeometry, slot: ConvSlot, max_pool: bool, bufs: ConvBuffers| {
-                let params = ConvParams::new(geometry, batch, slot.weight, slot.bias)?;
-                ConvLayer::new(gpu, &format!("{label} {name}"), params, max_pool, &bufs)
-            };
+        let conv = |name: &str, geometry: &ConvGeometry, slot: ConvSlot, bufs: ConvBuffers| {
+            ConvLayer::new(gpu, &format!("{label} {name}"), geometry, batch, slot, &bufs)
+        };
         let qkv_layer = conv(
             "θφg",
             &parts.qkv,
             slots[0],
-            false,
             ConvBuffers {
                 input: b.input,
                 output: &qkv,
@@ -185,7 +182,6 @@ impl NonLocalLayer {
             "pool",
             &parts.pool,
             ConvSlot { weight: 0, bias: 0 },
-            true,
             ConvBuffers {
                 input: &qkv,
                 output: &pooled,
@@ -201,7 +197,6 @@ impl NonLocalLayer {
             "W",
             &parts.w,
             slots[1],
-            false,
             ConvBuffers {
                 input: &y,
                 output: b.output,

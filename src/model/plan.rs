@@ -129,14 +129,7 @@ impl GpuNet {
                     let slot = slots.first().copied().unwrap_or(ConvSlot { weight: 0, bias: 0 });
                     // The weight-gradient reduction writes weight then bias as one row.
                     debug_assert!(slots.is_empty() || slot.weight + g.weight_len() == slot.bias);
-                    let p = ConvParams::new(g, batch, slot.weight, slot.bias)?;
-                    Layer::Conv(Box::new(ConvLayer::new(
-                        gpu,
-                        name,
-                        p,
-                        g.kind == GeometryKind::MaxPool2,
-                        &buffers,
-                    )?))
+                    Layer::Conv(Box::new(ConvLayer::new(gpu, name, g, batch, slot, &buffers)?))
                 }
             });
         }
@@ -226,11 +219,9 @@ impl GpuNet {
         let mut activations = self.input_len();
         let mut shape = Vec::with_capacity(self.geometry.len());
         for (g, slots) in self.geometry.iter().zip(&self.layout.layer_convs) {
-            let dense =
-                g.kind == GeometryKind::Conv && g.h_in == 1 && g.w_in == 1 && g.kernel == 1 && g.padding == 0;
             let fits = g.c_in <= MLP_MAX_WIDTH && g.c_out <= MLP_MAX_WIDTH;
             let slot = slots.first()?;
-            if !dense || !fits || slot.bias != slot.weight + g.weight_len() {
+            if !g.is_dense() || !fits || slot.bias != slot.weight + g.weight_len() {
                 return None;
             }
             activations += g.c_out;

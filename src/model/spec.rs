@@ -122,6 +122,17 @@ pub struct ConvGeometry {
 }
 
 impl ConvGeometry {
+    /// A convolution on 1×1 images with a 1×1 kernel is a matrix product
+    /// (Linear layers, ToyNet's layers): the dense kernels compute it
+    /// without the convolution's index arithmetic.
+    pub fn is_dense(&self) -> bool {
+        self.kind == GeometryKind::Conv
+            && self.h_in == 1
+            && self.w_in == 1
+            && self.kernel == 1
+            && self.padding == 0
+    }
+
     /// Geometry of a 2×2 max-pooling with stride 2.
     pub fn max_pool2(c: usize, [h_in, w_in]: [usize; 2]) -> Result<Self> {
         if c == 0 || h_in < 2 || w_in < 2 {
@@ -310,6 +321,27 @@ const fn conv(kernel: usize, stride: usize, padding: usize) -> LayerOp {
 }
 
 impl NetSpec {
+    /// A network of one layer on `input` ([C, H, W]), named `name`: the
+    /// kernel checks' and tests' unit. A Linear layer takes the flattened input.
+    pub fn single_layer(name: &str, input: [usize; 3], op: LayerOp, c_out: usize, leaky_relu: bool) -> Self {
+        let c_in = match op {
+            LayerOp::Linear => input.iter().product(),
+            LayerOp::Conv2d { .. } | LayerOp::MaxPool2 | LayerOp::NonLocal => input[0],
+        };
+        NetSpec {
+            name: name.to_string(),
+            input,
+            layers: vec![LayerSpec {
+                name: "layer".into(),
+                op,
+                c_in,
+                c_out,
+                leaky_relu,
+            }],
+            input_note: String::new(),
+        }
+    }
+
     /// ToyNet of PAPER.md: 2 → 32 → 64 → 64 → 64 → 1 as 1×1 convolutions
     /// on [2, 1, 1] "images" (state-dict names `f.0` … `f.8`).
     pub fn toy() -> Self {
