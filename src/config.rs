@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+/// The preset `train` and `gui` run when given neither a preset nor a file.
+pub const DEFAULT_PRESET: &str = "gmm-quick";
+
 /// Built-in presets: (name, TOML text).
 pub const PRESETS: &[(&str, &str)] = &[
     ("gmm-quick", include_str!("../assets/presets/gmm-quick.toml")),

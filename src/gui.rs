@@ -137,7 +137,8 @@ pub struct GuiApp {
     long_run_steps: String,
     /// The last long-run report.
     pub long_run: Option<LongRunReport>,
-    long_run_texture: Option<egui::TextureHandle>,
+    /// The long run's picture, and the step it shows.
+    long_run_texture: Option<(u64, egui::TextureHandle)>,
     /// The last energy path: (iteration, chains, U as [L + 1, chains]).
     pub energy_path: Option<(u64, usize, Arc<Vec<f32>>)>,
     pub running: bool,
@@ -501,7 +502,7 @@ impl GuiApp {
         let started = handle
             .join()
             .unwrap_or_else(|_| Err(Error::Config("starting the new run panicked".into())));
-        let checkpoint = format!("runs/{}-window.safetensors", self.start_over.preset);
+        let checkpoint = window_checkpoint(&self.start_over.preset);
         let fresh = started
             .and_then(|(config, session)| Self::with_session(self.gpu.clone(), config, checkpoint, session));
         match fresh {
@@ -598,24 +599,15 @@ impl GuiApp {
             self.picture_view(ui);
             return;
         }
-        let image = image_grid(&states, self.chw);
-        let texture = match &mut self.chains_texture {
-            Some((seen, tex)) if *seen == iteration => tex.clone(),
-            Some((seen, tex)) => {
-                tex.set(image, egui::TextureOptions::NEAREST);
-                *seen = iteration;
-                tex.clone()
-            }
-            None => {
-                let tex = ui
-                    .ctx()
-                    .load_texture("chains", image, egui::TextureOptions::NEAREST);
-                self.chains_texture = Some((iteration, tex.clone()));
-                tex
-            }
-        };
-        let side = ui.available_width().min(ui.available_height());
-        ui.add(egui::Image::new(&texture).fit_to_exact_size(egui::vec2(side, side)));
+        let texture = grid_texture(
+            ui.ctx(),
+            &mut self.chains_texture,
+            "chains",
+            iteration,
+            &states,
+            self.chw,
+        );
+        square_image(ui, &texture);
     }
 
     /// Toy particles `xy` (named `name`) over the data points.
@@ -680,20 +672,15 @@ impl GuiApp {
             );
             return;
         }
-        let texture = match &self.long_run_texture {
-            Some(t) => t.clone(),
-            None => {
-                let t = ui.ctx().load_texture(
-                    "long run",
-                    image_grid(&states, self.chw),
-                    egui::TextureOptions::NEAREST,
-                );
-                self.long_run_texture = Some(t.clone());
-                t
-            }
-        };
-        let side = ui.available_width().min(ui.available_height());
-        ui.add(egui::Image::new(&texture).fit_to_exact_size(egui::vec2(side, side)));
+        let texture = grid_texture(
+            ui.ctx(),
+            &mut self.long_run_texture,
+            "long run",
+            step,
+            &states,
+            self.chw,
+        );
+        square_image(ui, &texture);
     }
 
     /// Chains, data batch or bank as a texture the training thread fills.
@@ -975,6 +962,44 @@ impl GuiApp {
 
 /// Images [n, C, H, W] in [−1, 1] as one picture (at most 100 images), laid
 /// out as the GPU picture kernel does it, for when there is no wgpu renderer.
+/// Where the window saves the checkpoint of a run started from `preset`.
+pub fn window_checkpoint(preset: &str) -> String {
+    format!("runs/{preset}-window.safetensors")
+}
+
+/// The texture in `slot`, rebuilt from `states` (a grid of images) only when
+/// `key` changed: building the grid costs more than drawing it every frame.
+fn grid_texture(
+    ctx: &egui::Context,
+    slot: &mut Option<(u64, egui::TextureHandle)>,
+    name: &str,
+    key: u64,
+    states: &[f32],
+    chw: [usize; 3],
+) -> egui::TextureHandle {
+    if let Some((seen, tex)) = slot
+        && *seen == key
+    {
+        return tex.clone();
+    }
+    let image = image_grid(states, chw);
+    let tex = match slot.take() {
+        Some((_, mut tex)) => {
+            tex.set(image, egui::TextureOptions::NEAREST);
+            tex
+        }
+        None => ctx.load_texture(name, image, egui::TextureOptions::NEAREST),
+    };
+    *slot = Some((key, tex.clone()));
+    tex
+}
+
+/// `texture` as the largest square that fits.
+fn square_image(ui: &mut egui::Ui, texture: &egui::TextureHandle) {
+    let side = ui.available_width().min(ui.available_height());
+    ui.add(egui::Image::new(texture).fit_to_exact_size(egui::vec2(side, side)));
+}
+
 fn image_grid(states: &[f32], chw: [usize; 3]) -> egui::ColorImage {
     let n = (states.len() / chw.iter().product::<usize>().max(1)).min(PICTURE_IMAGES);
     let Ok(layout) = GridLayout::new(n, chw) else {
@@ -1118,7 +1143,10 @@ pub fn run(
     if let Some(v) = capture.picture {
         app.picture_source = v;
     }
-    app.start_over.preset = capture.preset.clone().unwrap_or_else(|| "gmm-quick".into());
+    app.start_over.preset = capture
+        .preset
+        .clone()
+        .unwrap_or_else(|| crate::config::DEFAULT_PRESET.into());
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
     if resume {
@@ -1174,4 +1202,31 @@ pub fn run(
         }
     }
     Ok(*rate.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chains' grid is built once per key (iteration or long-run step),
+    /// into the same texture; a frame with the same key uploads nothing.
+    #[test]
+    fn grid_texture_is_rebuilt_only_for_a_new_key() {
+        let ctx = egui::Context::default();
+        let uploads = || {
+            let mut delta = ctx.tex_manager().write().take_delta();
+            let n = delta.set.len();
+            delta.clear();
+            n
+        };
+        uploads();
+        let mut slot = None;
+        let chw = [1, 2, 2];
+        let first = grid_texture(&ctx, &mut slot, "chains", 1, &[0.0; 8], chw);
+        assert_eq!(uploads(), 1);
+        let again = grid_texture(&ctx, &mut slot, "chains", 1, &[1.0; 8], chw);
+        assert_eq!((again.id(), uploads()), (first.id(), 0));
+        let next = grid_texture(&ctx, &mut slot, "chains", 2, &[1.0; 8], chw);
+        assert_eq!((next.id(), uploads()), (first.id(), 1));
+    }
 }

@@ -242,7 +242,7 @@ fn resolve_settings<'a>(
     let preset = match (preset, config) {
         (Some(p), _) => Some(p),
         (None, Some(_)) => None,
-        (None, None) => Some("gmm-quick"),
+        (None, None) => Some(ebmscope::config::DEFAULT_PRESET),
     };
     let text = match config {
         Some(path) => {
@@ -284,11 +284,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
                 args.set.clone(),
                 args.data.as_deref(),
             )?;
-            let name = preset.unwrap_or("custom");
-            (
-                config,
-                PathBuf::from("runs").join(format!("{name}-window.safetensors")),
-            )
+            let checkpoint = PathBuf::from(ebmscope::gui::window_checkpoint(preset.unwrap_or("custom")));
+            (config, checkpoint)
         }
     };
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
