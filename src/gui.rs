@@ -577,6 +577,12 @@ impl GuiApp {
             self.long_run_view(ui);
             return;
         }
+        // The GPU picture needs no chains on the CPU (the session sends
+        // none while it shows them).
+        if !toy && self.renderer.is_some() {
+            self.picture_view(ui);
+            return;
+        }
         let Some((iteration, states)) = self.chains.clone() else {
             ui.label("No iteration yet: press Run or Step.");
             return;
@@ -593,10 +599,6 @@ impl GuiApp {
                 ),
                 ToyView::Densities => self.densities(ui, &chains),
             }
-            return;
-        }
-        if self.renderer.is_some() {
-            self.picture_view(ui);
             return;
         }
         let texture = grid_texture(

@@ -246,10 +246,17 @@ fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
         (source, size),
         (PictureSource::Chains, [layout.width, layout.height])
     );
+    // While the picture shows the chains they are not read back; stopping
+    // it sends them once (from the last iteration: the session is paused).
     s.send(Command::Step);
+    s.send(Command::Step);
+    s.send(Command::ShowPicture(None));
     let seen = wait_for(&s, "chains", |u| matches!(u, Update::Chains { .. }));
-    let Some(Update::Chains { states, .. }) = seen.last().cloned() else {
-        unreachable!()
+    let chains = seen.iter().filter(|u| matches!(u, Update::Chains { .. })).count();
+    let iterations = seen.iter().filter(|u| matches!(u, Update::Iteration(_))).count();
+    assert_eq!((iterations, chains), (2, 1), "{seen:?}");
+    let Some(Update::Chains { iteration: 2, states }) = seen.last().cloned() else {
+        panic!("no chains of iteration 2: {seen:?}")
     };
     let want = ebmscope::reference::picture::image_grid(&states, &layout);
     let got = common::read_texture(&gpu, &texture, size);

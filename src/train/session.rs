@@ -55,7 +55,9 @@ pub enum Command {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {
     Iteration(IterationEvent),
-    /// The chains X⁻ after an iteration, [chains, C·H·W].
+    /// The chains X⁻ after an iteration, [chains, C·H·W]: read back only
+    /// while no picture shows them on the GPU (sent again when the picture
+    /// stops, so a window falling back to drawing them has the current ones).
     Chains {
         iteration: u64,
         states: Arc<Vec<f32>>,
@@ -232,20 +234,18 @@ impl Worker {
         }
     }
 
-    /// One iteration, reported with the chains it left.
+    /// One iteration, reported with the chains it left (in the picture, or
+    /// read back when there is none).
     fn step(&mut self) -> Result<()> {
         let e = self.trainer.step()?;
-        // Submitted before the updates go out, so whoever reads the
-        // texture after them (on the same queue) sees this iteration.
-        if let Some((_, grid)) = &self.picture {
-            grid.update(&self.gpu);
-        }
         self.send(Update::Iteration(e));
-        let states = Arc::new(self.trainer.chains()?);
-        self.send(Update::Chains {
-            iteration: e.iteration,
-            states,
-        });
+        match &self.picture {
+            // Submitted before the updates go out, so whoever reads the
+            // texture after them (on the same queue) sees this iteration.
+            Some((_, grid)) => grid.update(&self.gpu),
+            // A blocking readback: only when no picture shows the chains.
+            None => self.send_chains()?,
+        }
         if let Some(path) = &self.trainer.energy_path {
             self.send(Update::EnergyPath {
                 iteration: e.iteration,
@@ -253,6 +253,15 @@ impl Worker {
                 energies: Arc::new(path.clone()),
             });
         }
+        Ok(())
+    }
+
+    fn send_chains(&mut self) -> Result<()> {
+        let states = Arc::new(self.trainer.chains()?);
+        self.send(Update::Chains {
+            iteration: self.trainer.iteration,
+            states,
+        });
         Ok(())
     }
 
@@ -295,9 +304,10 @@ impl Worker {
                     .and_then(|()| self.rebuild_picture())
             }
             Command::ShowPicture(source) => {
-                self.picture = None;
+                let stopped = self.picture.take().is_some();
                 match source {
                     Some(source) => self.show_picture(source),
+                    None if stopped && self.trainer.iteration > 0 => self.send_chains(),
                     None => Ok(()),
                 }
             }
