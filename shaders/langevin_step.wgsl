@@ -13,6 +13,9 @@
 //   2 storage read  grad     [chains, dim]  ∇F(x)
 //   3 storage rw    stats    [chains, 4]    (.., .., Σ r, ..) per chain
 //   4 storage read  counter  RngCounter
+//   5 storage read  energy   [chains]       F(x), as the field's kernels left it
+//   6 storage write path     [steps, chains] if p.record_path: F(x) of the step
+//                            counter.step (the energy path of an iteration)
 // One workgroup of 64 per chain (workgroup index = chain): the invocations
 // stride over the chain's elements, and the norm is a tree sum in workgroup
 // memory, so a 3 072-value image is not one invocation's serial loop.
@@ -24,8 +27,8 @@ struct LangevinParams {
     b: f32,
     seed: u32,
     purpose: u32,
-    _pad0: u32,
-    _pad1: u32,
+    record_path: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: LangevinParams;
@@ -33,6 +36,8 @@ struct LangevinParams {
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(4) var<storage, read> counter: RngCounter;
+@group(0) @binding(5) var<storage, read> energy: array<f32>;
+@group(0) @binding(6) var<storage, read_write> path: array<f32>;
 
 var<workgroup> partial: array<f32, 64>;
 
@@ -66,5 +71,9 @@ fn main(
     }
     if (lid == 0u) {
         stats[chain * 4u + 2u] += p.a * sqrt(partial[0]);
+        let at = rng.step * p.chains + chain;
+        if (p.record_path != 0u && at < arrayLength(&path)) {
+            path[at] = energy[chain];
+        }
     }
 }

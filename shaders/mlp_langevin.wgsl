@@ -17,6 +17,8 @@
 //   5 storage rw    stats    [chains, 4]    (.., .., Σ r, ..) per chain
 //   6 storage read  counter  RngCounter; step s of the dispatch draws at counter.step + s
 //                            (rng_advance.wgsl moves it on afterwards)
+//   7 storage write path     [steps, chains] if p.record_path: F at the start of
+//                            each step, at its step counter.step + s (the energy path)
 // One workgroup of 64 per 8 chains (workgroup index = chain group): the
 // chains are the 8 entries of mat2x4 activations (chain c at [c / 4][c % 4]),
 // so each weight read feeds 8 multiply-adds; invocation j computes outputs
@@ -35,6 +37,10 @@ struct MlpLangevinParams {
     b: f32,
     seed: u32,
     purpose: u32,
+    record_path: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
     // Layer l: (n_in, n_out, weight offset, LeakyReLU after it).
     shape: array<vec4<u32>, 8>,
 }
@@ -46,6 +52,7 @@ struct MlpLangevinParams {
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(6) var<storage, read> counter: RngCounter;
+@group(0) @binding(7) var<storage, read_write> path: array<f32>;
 
 const WIDTH_CAP: u32 = 128u;
 // The chain states, then every layer's output (kept for the backward pass).
@@ -158,6 +165,14 @@ fn main(
                 norm2 += mat2x4<f32>(d[0] * d[0], d[1] * d[1]);
             }
             r += p.a * mat2x4<f32>(sqrt(norm2[0]), sqrt(norm2[1]));
+            if (p.record_path != 0u) {
+                let row = (rng.step + s) * p.chains;
+                for (var c = 0u; c < 8u && first + c < p.chains; c++) {
+                    if (row + first + c < arrayLength(&path)) {
+                        path[row + first + c] = acts[f_at][c / 4u][c % 4u];
+                    }
+                }
+            }
             if (last_step) {
                 for (var c = 0u; c < 8u && first + c < p.chains; c++) {
                     energy[first + c] = acts[f_at][c / 4u][c % 4u];

@@ -226,7 +226,8 @@ fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
 /// in one kernel) follows the layered kernels (a dispatch per layer, then
 /// langevin_step) on ToyNet and on a wider net (layers over 64 outputs,
 /// LeakyReLU on the energy), with the same noise: states, Σ r, F and ∇F at
-/// the last step's start, and the RNG counter. 613 steps run as dispatches
+/// the last step's start, the energy path the steps write (F of every chain
+/// at every step), and the RNG counter. 613 steps run as dispatches
 /// of the loop budget's bound (64 steps for ToyNet, 32 for the wide net),
 /// then the binary digits of the rest (a single 128-step dispatch once
 /// stopped early on lavapipe: its loop limit).
@@ -252,10 +253,12 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
             net.write_input(&gpu, &x).unwrap();
             Langevin::with_kernels(&gpu, net.as_field(&gpu).unwrap(), 9, size, kernels).unwrap()
         };
-        let (fused, layered) = (sampler(SamplerKernels::Auto), sampler(SamplerKernels::Layered));
+        let (mut fused, mut layered) = (sampler(SamplerKernels::Auto), sampler(SamplerKernels::Layered));
         assert!(fused.is_fused() && !layered.is_fused(), "{}", spec.name);
         let mut results = Vec::new();
-        for s in [&fused, &layered] {
+        for s in [&mut fused, &mut layered] {
+            let path = gpu.storage_buffer("path", 613 * chains);
+            s.set_path(&gpu, Some(path.clone())).unwrap();
             s.begin(&gpu, 4);
             gpu.run("steps", |pass| s.record_steps(&gpu, pass, 613));
             let stats = gpu.read_f32(s.stats_buffer(), 0, chains * 4).unwrap();
@@ -265,6 +268,7 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
                 gpu.read_f32(s.field.energy(), 0, chains).unwrap(),
                 gpu.read_f32(s.field.grad(), 0, chains * dim).unwrap(),
                 s.rng.read(&gpu).unwrap(),
+                gpu.read_f32(&path, 0, 613 * chains).unwrap(),
             ));
         }
         let (f, l) = (&results[0], &results[1]);
@@ -273,10 +277,26 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
             ("Σ r", &f.1, &l.1),
             ("F", &f.2, &l.2),
             ("∇F", &f.3, &l.3),
+            ("energy path", &f.5, &l.5),
         ] {
             let c = compare(got, &common::f64s(want), FUSED_SAMPLER_TOL);
             assert!(c.passed(), "{}: {what}: {c}", spec.name);
         }
+        // The path's last row is F at the last step's start; its rows differ
+        // (every step wrote its own).
+        assert_eq!(
+            f.5[612 * chains..],
+            f.2[..],
+            "{}: last row of the path",
+            spec.name
+        );
+        assert_eq!(
+            l.5[612 * chains..],
+            l.2[..],
+            "{}: last row of the path",
+            spec.name
+        );
+        assert_ne!(f.5[..chains], f.5[612 * chains..], "{}", spec.name);
         assert_eq!((f.4.iteration, f.4.step), (4, 613), "{}: counter", spec.name);
         assert_eq!((l.4.iteration, l.4.step), (4, 613), "{}: counter", spec.name);
         // The chains moved: the comparison is not of two unchanged inputs.

@@ -141,7 +141,17 @@ fn uniform_structs_match_rust() {
         ("RngCounter", rust_layout!(RngCounter, iteration, step)),
         (
             "LangevinParams",
-            rust_layout!(LangevinParams, chains, dim, a, b, seed, purpose, _pad0, _pad1),
+            rust_layout!(
+                LangevinParams,
+                chains,
+                dim,
+                a,
+                b,
+                seed,
+                purpose,
+                record_path,
+                _pad
+            ),
         ),
         (
             "AdvanceParams",
@@ -159,6 +169,10 @@ fn uniform_structs_match_rust() {
                 b,
                 seed,
                 purpose,
+                record_path,
+                _pad0,
+                _pad1,
+                _pad2,
                 shape
             ),
         ),

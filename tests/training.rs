@@ -71,7 +71,7 @@ fn energy_path_follows_the_reference_and_changes_nothing() {
     let gpu = Arc::new(common::gpu());
     let mut plain = Trainer::new(gpu.clone(), config.clone()).unwrap();
     let mut traced = Trainer::new(gpu, config.clone()).unwrap();
-    traced.record_energy_path(true);
+    traced.record_energy_path(true).unwrap();
     let mut cpu = ReferenceTrainer::new(config.clone()).unwrap();
     for it in 0..3 {
         let (a, b) = (plain.step().unwrap(), traced.step().unwrap());
@@ -94,7 +94,7 @@ fn energy_path_follows_the_reference_and_changes_nothing() {
     traced.apply(ebmscope::train::Change::Steps(7)).unwrap();
     traced.step().unwrap();
     assert_eq!(traced.energy_path.as_ref().unwrap().len(), 8 * 6);
-    traced.record_energy_path(false);
+    traced.record_energy_path(false).unwrap();
     traced.step().unwrap();
     assert!(traced.energy_path.is_none());
 }

@@ -36,8 +36,9 @@ pub struct LangevinParams {
     pub b: f32,
     pub seed: u32,
     pub purpose: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+    /// Write F of every chain at each step into the energy path (0 or 1).
+    pub record_path: u32,
+    pub _pad: u32,
 }
 
 #[repr(C)]
@@ -68,6 +69,11 @@ pub struct MlpLangevinParams {
     pub b: f32,
     pub seed: u32,
     pub purpose: u32,
+    /// Write F of every chain at each step into the energy path (0 or 1).
+    pub record_path: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
     /// Layer l: (n_in, n_out, weight offset, LeakyReLU after it); its bias follows its weight.
     pub shape: [[u32; 4]; MLP_MAX_LAYERS],
 }

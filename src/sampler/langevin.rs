@@ -92,6 +92,10 @@ pub struct Langevin<F: EnergyField> {
     /// [chains, 4]: (unused, unused, Σ r, unused) per chain.
     stats: wgpu::Buffer,
     steps: Steps,
+    size: StepSize,
+    kernels: SamplerKernels,
+    /// Where the steps write the energy path, when it is recorded.
+    path: Option<wgpu::Buffer>,
 }
 
 impl<F: EnergyField> Langevin<F> {
@@ -106,71 +110,29 @@ impl<F: EnergyField> Langevin<F> {
         size: StepSize,
         kernels: SamplerKernels,
     ) -> Result<Self> {
-        let chains = field.chains();
         let rng = Rng::new(gpu, seed);
-        let stats = gpu.storage_buffer("chain stats", chains * 4);
-        let advance = |steps: usize| {
-            let params = AdvanceParams {
-                steps: steps as u32,
-                ..Default::default()
-            };
-            Launch::new(gpu, &RNG_ADVANCE, "rng advance", &params, &[rng.counter()], 1)
-        };
-        // langevin_step: one workgroup (64 invocations) per chain; mlp_langevin: per 8 chains.
-        let invocations = chains * WORKGROUP_SIZE as usize;
-        let fused_invocations = chains.div_ceil(MLP_CHAINS_PER_GROUP) * WORKGROUP_SIZE as usize;
-        let fused = match kernels {
-            SamplerKernels::Auto => field.dense_layers(),
-            SamplerKernels::Layered => None,
-        };
-        let steps = match fused {
-            None => Steps::Layered(Advancing {
-                kernel: Launch::new(
-                    gpu,
-                    &LANGEVIN_STEP,
-                    "langevin",
-                    &layered_params(&field, seed, size),
-                    &[field.input(), field.grad(), &stats, rng.counter()],
-                    invocations,
-                )?,
-                advance: advance(1)?,
-            }),
-            Some((shape, params)) => {
-                let per_dispatch = FUSED_LOOP_BUDGET / fused_loop_trips_per_step(&shape, field.dim());
-                // Dispatches of 1, 2, 4, … steps up to the budget: `record_steps`
-                // writes a count in binary digits, one dispatch each.
-                let max_log2 = per_dispatch.max(1).ilog2();
-                let mut runs = Vec::new();
-                for log2 in 0..=max_log2 {
-                    let kernel = Launch::new(
-                        gpu,
-                        &MLP_LANGEVIN,
-                        "mlp langevin",
-                        &fused_params(&field, &shape, 1 << log2, seed, size),
-                        &[
-                            params,
-                            field.input(),
-                            field.energy(),
-                            field.grad(),
-                            &stats,
-                            rng.counter(),
-                        ],
-                        fused_invocations,
-                    )?;
-                    runs.push(Advancing {
-                        kernel,
-                        advance: advance(1 << log2)?,
-                    });
-                }
-                Steps::Fused { runs, shape }
-            }
-        };
+        let stats = gpu.storage_buffer("chain stats", field.chains() * 4);
+        let steps = make_steps(gpu, &field, &rng, &stats, size, kernels, None)?;
         Ok(Langevin {
             field,
             rng,
             stats,
             steps,
+            size,
+            kernels,
+            path: None,
         })
+    }
+
+    /// Record (Some) or stop recording the energy path: every step writes
+    /// F of every chain at the state it starts from into row `counter.step`
+    /// of `path` ([steps, chains]; `begin` puts the counter at step 0), in
+    /// the same dispatches as the steps, fused or not.
+    pub fn set_path(&mut self, gpu: &Gpu, path: Option<wgpu::Buffer>) -> Result<()> {
+        let (field, rng, stats) = (&self.field, &self.rng, &self.stats);
+        self.steps = make_steps(gpu, field, rng, stats, self.size, self.kernels, path.as_ref())?;
+        self.path = path;
+        Ok(())
     }
 
     /// Whether the fused sampler (mlp_langevin) runs the steps.
@@ -179,15 +141,16 @@ impl<F: EnergyField> Langevin<F> {
     }
 
     /// Change ε, T or τ (from the next submission on).
-    pub fn set_step_size(&self, gpu: &Gpu, size: StepSize) {
-        let seed = self.rng.seed;
+    pub fn set_step_size(&mut self, gpu: &Gpu, size: StepSize) {
+        self.size = size;
+        let (seed, record) = (self.rng.seed, self.path.is_some());
         match &self.steps {
             Steps::Layered(step) => step
                 .kernel
-                .set_params(gpu, &layered_params(&self.field, seed, size)),
+                .set_params(gpu, &layered_params(&self.field, seed, size, record)),
             Steps::Fused { runs, shape } => {
                 for (log2, run) in runs.iter().enumerate() {
-                    let params = fused_params(&self.field, shape, 1 << log2, seed, size);
+                    let params = fused_params(&self.field, shape, 1 << log2, seed, size, record);
                     run.kernel.set_params(gpu, &params);
                 }
             }
@@ -225,7 +188,95 @@ impl<F: EnergyField> Langevin<F> {
     }
 }
 
-fn layered_params(field: &impl EnergyField, seed: u32, size: StepSize) -> LangevinParams {
+/// The kernels of the steps, bound to the field, the counter, the stats and
+/// the energy path (or a placeholder when none is recorded).
+fn make_steps<F: EnergyField>(
+    gpu: &Gpu,
+    field: &F,
+    rng: &Rng,
+    stats: &wgpu::Buffer,
+    size: StepSize,
+    kernels: SamplerKernels,
+    path: Option<&wgpu::Buffer>,
+) -> Result<Steps> {
+    let chains = field.chains();
+    let seed = rng.seed;
+    let record = path.is_some();
+    let placeholder;
+    let path = match path {
+        Some(p) => p,
+        None => {
+            placeholder = gpu.storage_buffer("no energy path", 1);
+            &placeholder
+        }
+    };
+    let advance = |steps: usize| {
+        let params = AdvanceParams {
+            steps: steps as u32,
+            ..Default::default()
+        };
+        Launch::new(gpu, &RNG_ADVANCE, "rng advance", &params, &[rng.counter()], 1)
+    };
+    // langevin_step: one workgroup (64 invocations) per chain; mlp_langevin: per 8 chains.
+    let invocations = chains * WORKGROUP_SIZE as usize;
+    let fused_invocations = chains.div_ceil(MLP_CHAINS_PER_GROUP) * WORKGROUP_SIZE as usize;
+    let fused = match kernels {
+        SamplerKernels::Auto => field.dense_layers(),
+        SamplerKernels::Layered => None,
+    };
+    Ok(match fused {
+        None => Steps::Layered(Advancing {
+            kernel: Launch::new(
+                gpu,
+                &LANGEVIN_STEP,
+                "langevin",
+                &layered_params(field, seed, size, record),
+                &[
+                    field.input(),
+                    field.grad(),
+                    stats,
+                    rng.counter(),
+                    field.energy(),
+                    path,
+                ],
+                invocations,
+            )?,
+            advance: advance(1)?,
+        }),
+        Some((shape, params)) => {
+            let per_dispatch = FUSED_LOOP_BUDGET / fused_loop_trips_per_step(&shape, field.dim());
+            // Dispatches of 1, 2, 4, … steps up to the budget: `record_steps`
+            // writes a count in binary digits, one dispatch each.
+            let max_log2 = per_dispatch.max(1).ilog2();
+            let mut runs = Vec::new();
+            for log2 in 0..=max_log2 {
+                let kernel = Launch::new(
+                    gpu,
+                    &MLP_LANGEVIN,
+                    "mlp langevin",
+                    &fused_params(field, &shape, 1 << log2, seed, size, record),
+                    &[
+                        params,
+                        field.input(),
+                        field.energy(),
+                        field.grad(),
+                        stats,
+                        rng.counter(),
+                        path,
+                    ],
+                    fused_invocations,
+                )?;
+                runs.push(Advancing {
+                    kernel,
+                    advance: advance(1 << log2)?,
+                });
+            }
+            Steps::Fused { runs, shape }
+        }
+    })
+}
+
+fn layered_params(field: &impl EnergyField, seed: u32, size: StepSize, record_path: bool) -> LangevinParams {
     LangevinParams {
         chains: field.chains() as u32,
         dim: field.dim() as u32,
@@ -233,6 +284,7 @@ fn layered_params(field: &impl EnergyField, seed: u32, size: StepSize) -> Langev
         b: size.noise_factor(),
         seed,
         purpose: Purpose::LangevinNoise as u32,
+        record_path: u32::from(record_path),
         ..Default::default()
     }
 }
@@ -243,9 +295,10 @@ fn fused_params(
     steps: usize,
     seed: u32,
     size: StepSize,
+    record_path: bool,
 ) -> MlpLangevinParams {
     // The step itself is langevin_step's.
-    let step = layered_params(field, seed, size);
+    let step = layered_params(field, seed, size, record_path);
     let mut params = MlpLangevinParams {
         chains: step.chains,
         layers: shape.len() as u32,
@@ -255,6 +308,7 @@ fn fused_params(
         b: step.b,
         seed,
         purpose: step.purpose,
+        record_path: step.record_path,
         ..Default::default()
     };
     params.shape[..shape.len()].copy_from_slice(shape);

@@ -265,14 +265,15 @@ impl Trainer {
     }
 
     /// Record (or stop recording) every chain's energy at every Langevin
-    /// step of the next iterations into [`Trainer::energy_path`]. It costs
-    /// one compute pass per step instead of one per iteration; the results
-    /// are the same either way.
-    pub fn record_energy_path(&mut self, on: bool) {
+    /// step of the next iterations into [`Trainer::energy_path`]. The steps
+    /// write it themselves (in the same dispatches, fused sampler included);
+    /// it costs a readback per iteration, and the results are the same either way.
+    pub fn record_energy_path(&mut self, on: bool) -> Result<()> {
         self.path = on.then(|| self.path_buffer());
         if !on {
             self.energy_path = None;
         }
+        self.sampler.set_path(&self.gpu, self.path.clone())
     }
 
     fn path_buffer(&self) -> wgpu::Buffer {
@@ -322,7 +323,7 @@ impl Trainer {
             .is_some_and(|p| p.size() < (steps * m * 4) as u64)
         {
             // L grew since the buffer was made.
-            self.path = Some(self.path_buffer());
+            self.record_energy_path(true)?;
         }
         let mut encoder = gpu
             .device
@@ -343,25 +344,9 @@ impl Trainer {
                 ChainInit::Noise(noise) => noise.record(&gpu, &mut pass),
                 ChainInit::Data => {}
             }
-            if self.path.is_none() {
-                self.sampler.record_steps(&gpu, &mut pass, steps);
-            }
+            self.sampler.record_steps(&gpu, &mut pass, steps);
         }
         let f32s = |k: usize| (k * 4) as u64;
-        if let Some(path) = &self.path {
-            // One pass per step, so each step's energies (of the state it
-            // starts from) can be copied out between them.
-            for step in 0..steps {
-                {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("sample step"),
-                        timestamp_writes: None,
-                    });
-                    self.sampler.record_steps(&gpu, &mut pass, 1);
-                }
-                encoder.copy_buffer_to_buffer(self.sampler.field.energy(), 0, path, f32s(step * m), f32s(m));
-            }
-        }
         if let ChainInit::Bank(bank) = &self.init {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("bank scatter"),

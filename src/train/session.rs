@@ -296,8 +296,8 @@ impl Worker {
             Command::Reset => {
                 let config = self.trainer.config.clone();
                 Trainer::with_data(self.gpu.clone(), config, self.data.clone())
-                    .map(|mut t| {
-                        t.record_energy_path(self.record_path);
+                    .and_then(|mut t| t.record_energy_path(self.record_path).map(|()| t))
+                    .map(|t| {
                         self.trainer = t;
                         self.send(Update::Reset);
                     })
@@ -320,8 +320,7 @@ impl Worker {
             Command::LongRun { steps } => self.long_run(steps),
             Command::RecordEnergyPath(on) => {
                 self.record_path = on;
-                self.trainer.record_energy_path(on);
-                Ok(())
+                self.trainer.record_energy_path(on)
             }
         };
         if let Err(e) = outcome {
@@ -338,7 +337,7 @@ impl Worker {
             Trainer::new(self.gpu.clone(), ck.config.clone())?
         };
         ck.restore(&mut trainer)?;
-        trainer.record_energy_path(self.record_path);
+        trainer.record_energy_path(self.record_path)?;
         self.data = trainer.data.clone();
         self.config = ck.config.clone();
         self.trainer = trainer;
