@@ -345,15 +345,11 @@ impl Trainer {
                 ChainInit::Data => {}
             }
             self.sampler.record_steps(&gpu, &mut pass, steps);
+            if let ChainInit::Bank(bank) = &self.init {
+                bank.record_scatter(&gpu, &mut pass);
+            }
         }
         let f32s = |k: usize| (k * 4) as u64;
-        if let ChainInit::Bank(bank) = &self.init {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("bank scatter"),
-                timestamp_writes: None,
-            });
-            bank.record_scatter(&gpu, &mut pass);
-        }
         encoder.copy_buffer_to_buffer(
             self.sampler.field.input(),
             0,
