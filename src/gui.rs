@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, Points, VLine};
@@ -147,8 +147,6 @@ pub struct GuiApp {
     /// The last message for the user (saved, loaded, refused, failed).
     pub message: String,
     checkpoint: String,
-    /// (time, iteration) of the last rate measurement, and the rate.
-    rate: (Instant, u64, f64),
 }
 
 impl GuiApp {
@@ -212,7 +210,6 @@ impl GuiApp {
             optimizer: config.optimizer.kind,
             message: String::new(),
             checkpoint,
-            rate: (Instant::now(), 0, 0.0),
             config,
         })
     }
@@ -343,16 +340,10 @@ impl GuiApp {
         }
     }
 
-    /// Iterations per second over the last second or so.
-    fn iterations_per_second(&mut self) -> f64 {
-        let now = Instant::now();
-        let it = self.history.last().map_or(0, |e| e.iteration);
-        let dt = now.duration_since(self.rate.0).as_secs_f64();
-        if dt >= 1.0 {
-            let rate = it.saturating_sub(self.rate.1) as f64 / dt;
-            self.rate = (now, it, if self.running { rate } else { 0.0 });
-        }
-        self.rate.2
+    /// Iterations per second over the last second or so of training; 0 when paused.
+    fn iterations_per_second(&self) -> f64 {
+        let rate = TrainingRate::recent(&self.history, 1.0);
+        rate.filter(|_| self.running).unwrap_or(0.0)
     }
 
     /// Draw the whole window into `ui`.

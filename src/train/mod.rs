@@ -91,6 +91,26 @@ impl TrainingRate {
     pub fn per_second(&self) -> Option<f64> {
         self.span().map(|(n, s)| n as f64 / s.max(1e-9))
     }
+
+    /// Iterations per second over the last `seconds` (or more: back to the
+    /// first event at least that much older) of `events`, in order, on the
+    /// trainer's clock; None before two events. Stops at a clock that goes
+    /// back (a new trainer after a load or reset).
+    pub fn recent(events: &[IterationEvent], seconds: f64) -> Option<f64> {
+        let last = events.last()?;
+        let mut first = last;
+        for e in events.iter().rev().skip(1) {
+            if e.wall_time > first.wall_time || e.iteration >= first.iteration {
+                break;
+            }
+            first = e;
+            if last.wall_time - e.wall_time >= seconds {
+                break;
+            }
+        }
+        let (n, s) = (last.iteration - first.iteration, last.wall_time - first.wall_time);
+        (n > 0).then(|| n as f64 / s.max(1e-9))
+    }
 }
 
 impl std::fmt::Display for TrainingRate {
@@ -723,5 +743,20 @@ mod tests {
         r.record(&event(1, 20.0));
         r.record(&event(3, 21.0));
         assert_eq!(r.span(), Some((2, 1.0)));
+    }
+
+    #[test]
+    fn recent_rate_spans_the_last_second_or_the_first_event_before_it() {
+        let quick: Vec<_> = (0..=40).map(|i| event(i, f64::from(i as u32) * 0.1)).collect();
+        // 10 iterations in the last 1.0 s (iterations 30 … 40).
+        let rate = TrainingRate::recent(&quick, 1.0).unwrap();
+        assert!((rate - 10.0).abs() < 1e-9, "{rate}");
+        // Slow iterations: back to the first event a second or more older.
+        let slow = [event(1, 0.0), event(2, 3.0), event(3, 6.0)];
+        assert_eq!(TrainingRate::recent(&slow, 1.0), Some(1.0 / 3.0));
+        assert_eq!(TrainingRate::recent(&slow[..1], 1.0), None);
+        // A load started a new clock: the old trainer's events do not count.
+        let loaded = [event(7, 50.0), event(8, 51.0), event(5, 0.5), event(6, 1.0)];
+        assert_eq!(TrainingRate::recent(&loaded, 1.0), Some(2.0));
     }
 }
