@@ -290,11 +290,15 @@ impl GuiApp {
                 Update::Loaded { path, iteration } => {
                     self.message = format!("loaded {} (iteration {iteration})", path.display());
                     self.history.retain(|h| h.iteration <= iteration);
+                    // The chains shown were the old run's (and the grid is keyed by iteration).
+                    self.chains = None;
+                    self.chains_texture = None;
                 }
                 Update::Reset => {
                     self.history.clear();
                     self.changes.clear();
                     self.chains = None;
+                    self.chains_texture = None;
                     self.toy_metrics = None;
                     self.energy_path = None;
                     self.message = "started over".into();
@@ -857,7 +861,7 @@ impl GuiApp {
     pub fn set_plots_view(&mut self, view: PlotsView) {
         let path = PlotsView::LangevinPath;
         if (self.plots_view == path) != (view == path) {
-            // The path costs a pass per step: recorded only while it shows.
+            // The path costs a readback per iteration: recorded only while it shows.
             self.send(Command::RecordEnergyPath(view == path));
         }
         self.plots_view = view;

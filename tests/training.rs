@@ -90,6 +90,19 @@ fn energy_path_follows_the_reference_and_changes_nothing() {
         let last: f64 = path[5 * 6..].iter().map(|&u| f64::from(u)).sum::<f64>() / 6.0;
         assert!((last - a.mean_u_samples).abs() <= 1e-5 * a.mean_u_samples.abs().max(1.0));
     }
+    // A new ε mid-run (same L, so the launches are not rebuilt for the
+    // path): the steps still write it, and it still follows the reference.
+    let epsilon = 0.8 * config.langevin.epsilon;
+    traced.apply(ebmscope::train::Change::Epsilon(epsilon)).unwrap();
+    cpu.config.langevin.epsilon = epsilon;
+    traced.step().unwrap();
+    cpu.step();
+    let c = compare(
+        traced.energy_path.as_ref().unwrap(),
+        &cpu.energy_path,
+        TRAINER_TOL,
+    );
+    assert!(c.passed(), "after a new ε: energy path: {c}");
     // L grows mid-run: the path grows with it.
     traced.apply(ebmscope::train::Change::Steps(7)).unwrap();
     traced.step().unwrap();

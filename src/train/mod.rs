@@ -215,7 +215,7 @@ pub struct Trainer {
     pub d_st: Vec<f64>,
     pub r_t: Vec<f64>,
     start: Instant,
-    /// Where each Langevin step's chain energies are copied when the energy
+    /// Where the Langevin steps write every chain's energy when the energy
     /// path is recorded (see [`Trainer::record_energy_path`]).
     path: Option<wgpu::Buffer>,
     /// U = F/T of every chain at every step of the last iteration,
@@ -407,7 +407,7 @@ impl Trainer {
         let temp = self.config.temperature();
         self.energy_path = match &self.path {
             Some(path) => {
-                // Steps 0…L−1 from the copies, X_L from the learning pass.
+                // Steps 0…L−1 as the steps wrote them, X_L from the learning pass.
                 let mut u = gpu.read_f32(path, 0, steps * m)?;
                 u.extend_from_slice(&report[n..n + m]);
                 Some(u.iter().map(|&f| (f64::from(f) / temp) as f32).collect())

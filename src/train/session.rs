@@ -56,8 +56,8 @@ pub enum Command {
 pub enum Update {
     Iteration(IterationEvent),
     /// The chains X⁻ after an iteration, [chains, C·H·W]: read back only
-    /// while no picture shows them on the GPU (sent again when the picture
-    /// stops, so a window falling back to drawing them has the current ones).
+    /// while no GPU picture is kept (a window with one draws from it); sent
+    /// again when a picture stops, so whoever draws them has the current ones.
     Chains {
         iteration: u64,
         states: Arc<Vec<f32>>,
@@ -238,13 +238,15 @@ impl Worker {
     /// read back when there is none).
     fn step(&mut self) -> Result<()> {
         let e = self.trainer.step()?;
+        // Submitted before the updates go out, so whoever reads the texture
+        // after them (on the same queue) sees this iteration.
+        if let Some((_, grid)) = &self.picture {
+            grid.update(&self.gpu);
+        }
         self.send(Update::Iteration(e));
-        match &self.picture {
-            // Submitted before the updates go out, so whoever reads the
-            // texture after them (on the same queue) sees this iteration.
-            Some((_, grid)) => grid.update(&self.gpu),
-            // A blocking readback: only when no picture shows the chains.
-            None => self.send_chains()?,
+        if self.picture.is_none() {
+            // A blocking readback: only when no GPU picture is kept.
+            self.send_chains()?;
         }
         if let Some(path) = &self.trainer.energy_path {
             self.send(Update::EnergyPath {
