@@ -293,6 +293,14 @@ impl Trainer {
         if !on {
             self.energy_path = None;
         }
+        // The report carries the path too: one readback per iteration.
+        let (n, m) = (self.config.batch.data as usize, self.config.batch.chains as usize);
+        let path_len = if on {
+            self.config.langevin.steps as usize * m
+        } else {
+            0
+        };
+        self.report = self.gpu.storage_buffer("iteration report", n + 5 * m + path_len);
         self.sampler.set_path(&self.gpu, self.path.clone())
     }
 
@@ -401,24 +409,29 @@ impl Trainer {
             f32s(n + m),
             f32s(4 * m),
         );
+        let path_len = if self.path.is_some() { steps * m } else { 0 };
+        if let Some(path) = &self.path {
+            encoder.copy_buffer_to_buffer(path, 0, &self.report, f32s(n + 5 * m), f32s(path_len));
+        }
         gpu.submit(encoder.finish());
-        let report = gpu.read_f32(&self.report, 0, n + m + 4 * m)?;
+        let report = gpu.read_f32(&self.report, 0, n + 5 * m + path_len)?;
 
         let temp = self.config.temperature();
-        self.energy_path = match &self.path {
-            Some(path) => {
-                // Steps 0…L−1 as the steps wrote them, X_L from the learning pass.
-                let mut u = gpu.read_f32(path, 0, steps * m)?;
-                u.extend_from_slice(&report[n..n + m]);
-                Some(u.iter().map(|&f| (f64::from(f) / temp) as f32).collect())
-            }
-            None => None,
-        };
+        self.energy_path = self.path.as_ref().map(|_| {
+            // Steps 0…L−1 as the steps wrote them, X_L from the learning pass.
+            let steps_u = &report[n + 5 * m..];
+            let x_l = &report[n..n + m];
+            steps_u
+                .iter()
+                .chain(x_l)
+                .map(|&f| (f64::from(f) / temp) as f32)
+                .collect()
+        });
         let mean = |v: &[f32]| v.iter().map(|&e| f64::from(e)).sum::<f64>() / v.len() as f64;
         let mean_u_data = mean(&report[..n]) / temp;
         let mean_u_samples = mean(&report[n..n + m]) / temp;
         let d_st = mean_u_data - mean_u_samples;
-        let r_t = report[n + m..]
+        let r_t = report[n + m..n + 5 * m]
             .chunks_exact(4)
             .map(|s| f64::from(s[2]))
             .sum::<f64>()
