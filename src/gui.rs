@@ -137,7 +137,8 @@ pub struct GuiApp {
     long_run_steps: String,
     /// The last long-run report.
     pub long_run: Option<LongRunReport>,
-    /// The long run's picture, and the step it shows.
+    /// The long run's picture, and the step it shows (a run's reports
+    /// differ in step, and a new run starts at step 0).
     long_run_texture: Option<(u64, egui::TextureHandle)>,
     /// The last energy path: (iteration, chains, U as [L + 1, chains]).
     pub energy_path: Option<(u64, usize, Arc<Vec<f32>>)>,
@@ -270,7 +271,6 @@ impl GuiApp {
                         mean_energy,
                         states,
                     });
-                    self.long_run_texture = None;
                 }
                 Update::Running(r) => self.running = r,
                 Update::Applied { iteration, change } => {
@@ -957,8 +957,6 @@ impl GuiApp {
     }
 }
 
-/// Images [n, C, H, W] in [−1, 1] as one picture (at most 100 images), laid
-/// out as the GPU picture kernel does it, for when there is no wgpu renderer.
 /// Where the window saves the checkpoint of a run started from `preset`.
 pub fn window_checkpoint(preset: &str) -> String {
     format!("runs/{preset}-window.safetensors")
@@ -997,6 +995,8 @@ fn square_image(ui: &mut egui::Ui, texture: &egui::TextureHandle) {
     ui.add(egui::Image::new(texture).fit_to_exact_size(egui::vec2(side, side)));
 }
 
+/// Images [n, C, H, W] in [−1, 1] as one picture (at most 100 images), laid
+/// out as the GPU picture kernel does it, for when there is no wgpu renderer.
 fn image_grid(states: &[f32], chw: [usize; 3]) -> egui::ColorImage {
     let n = (states.len() / chw.iter().product::<usize>().max(1)).min(PICTURE_IMAGES);
     let Ok(layout) = GridLayout::new(n, chw) else {

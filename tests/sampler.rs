@@ -258,7 +258,7 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
         let mut results = Vec::new();
         for s in [&mut fused, &mut layered] {
             let path = gpu.storage_buffer("path", 613 * chains);
-            s.set_path(&gpu, Some(path.clone())).unwrap();
+            s.set_path(&gpu, Some(&path)).unwrap();
             s.begin(&gpu, 4);
             gpu.run("steps", |pass| s.record_steps(&gpu, pass, 613));
             let stats = gpu.read_f32(s.stats_buffer(), 0, chains * 4).unwrap();

@@ -94,8 +94,8 @@ pub struct Langevin<F: EnergyField> {
     steps: Steps,
     size: StepSize,
     kernels: SamplerKernels,
-    /// Where the steps write the energy path, when it is recorded.
-    path: Option<wgpu::Buffer>,
+    /// The steps write the energy path (into the buffer given to `set_path`).
+    records_path: bool,
 }
 
 impl<F: EnergyField> Langevin<F> {
@@ -120,7 +120,7 @@ impl<F: EnergyField> Langevin<F> {
             steps,
             size,
             kernels,
-            path: None,
+            records_path: false,
         })
     }
 
@@ -128,10 +128,10 @@ impl<F: EnergyField> Langevin<F> {
     /// F of every chain at the state it starts from into row `counter.step`
     /// of `path` ([steps, chains]; `begin` puts the counter at step 0), in
     /// the same dispatches as the steps, fused or not.
-    pub fn set_path(&mut self, gpu: &Gpu, path: Option<wgpu::Buffer>) -> Result<()> {
+    pub fn set_path(&mut self, gpu: &Gpu, path: Option<&wgpu::Buffer>) -> Result<()> {
         let (field, rng, stats) = (&self.field, &self.rng, &self.stats);
-        self.steps = make_steps(gpu, field, rng, stats, self.size, self.kernels, path.as_ref())?;
-        self.path = path;
+        self.steps = make_steps(gpu, field, rng, stats, self.size, self.kernels, path)?;
+        self.records_path = path.is_some();
         Ok(())
     }
 
@@ -143,7 +143,7 @@ impl<F: EnergyField> Langevin<F> {
     /// Change ε, T or τ (from the next submission on).
     pub fn set_step_size(&mut self, gpu: &Gpu, size: StepSize) {
         self.size = size;
-        let (seed, record) = (self.rng.seed, self.path.is_some());
+        let (seed, record) = (self.rng.seed, self.records_path);
         match &self.steps {
             Steps::Layered(step) => step
                 .kernel

@@ -301,7 +301,7 @@ impl Trainer {
             0
         };
         self.report = self.gpu.storage_buffer("iteration report", n + 5 * m + path_len);
-        self.sampler.set_path(&self.gpu, self.path.clone())
+        self.sampler.set_path(&self.gpu, self.path.as_ref())
     }
 
     fn path_buffer(&self) -> wgpu::Buffer {
