@@ -21,9 +21,9 @@
 // once per tile. Rows and columns past the edges are zeros, not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 
-// ConvParams and leaky_relu come from conv_params.wgsl; TILE_*, a_tile
-// (W's slice), b_tile (X̂'s), multiply_tiles and counter_next from
-// gemm_tile.wgsl; both prepended at compile time.
+// ConvParams and leaky_relu come from conv_params.wgsl; TILE_*, stage_a
+// (W's slice), stage_b (X̂'s), tile_column, multiply_tiles and counter_next
+// from gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
@@ -74,7 +74,7 @@ fn main(
             if (co0 + m < p.c_out && k0 + kk < taps) {
                 v = params[p.weight_offset + (co0 + m) * taps + k0 + kk];
             }
-            a_tile[kk * TILE_M + m] = v;
+            stage_a(kk, m, v);
         }
         // X̂[k0 .. +16, n_stage]: this invocation's column, 16 taps, walking
         // (ci, ky, kx) from k0's without a division per tap.
@@ -86,7 +86,7 @@ fn main(
             if (stage_ok && tap.x < p.c_in && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
                 v = x[x_image + (tap.x * p.h_in + u32(iy)) * p.w_in + u32(ix)];
             }
-            b_tile[kk * TILE_N + lid] = v;
+            stage_b(kk, lid, v);
             tap = counter_next(tap, vec2<u32>(p.kernel));
         }
         workgroupBarrier();
@@ -100,7 +100,7 @@ fn main(
         }
         let bias = params[p.bias_offset + co];
         for (var j = 0u; j < 8u; j++) {
-            let n = n0 + 8u * tn + j;
+            let n = n0 + tile_column(tn, j);
             if (n < positions) {
                 let ob = n / out_plane;
                 y[(ob * p.c_out + co) * out_plane + n % out_plane] = leaky_relu(acc[j][i] + bias, p.leaky_relu);

@@ -20,9 +20,9 @@
 // k the workgroup stages A[32 × 16] and B[16 × 64] in workgroup memory, then
 // each invocation accumulates 4 channels × 8 pixels.
 
-// ConvParams comes from conv_params.wgsl; TILE_*, a_tile (A's slice),
-// b_tile (B's), multiply_tiles and counter_next from gemm_tile.wgsl; both
-// prepended at compile time.
+// ConvParams comes from conv_params.wgsl; TILE_*, stage_a (A's slice),
+// stage_b (B's), tile_column, multiply_tiles and counter_next from
+// gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
@@ -102,7 +102,7 @@ fn main(
             if (ka < depth && ci0 + m < p.c_in) {
                 v = params[p.weight_offset + ((co_a * p.c_in + ci0 + m) * k + ky_a) * k + kx_a];
             }
-            a_tile[kk_a * TILE_M + m] = v;
+            stage_a(kk_a, m, v);
         }
         // B[k0 .. +16, n_stage]: walking (co, a, c) from k0's.
         var pair = vec3<u32>(k0 / taps, (k0 % taps) / taps_x, k0 % taps_x);
@@ -113,7 +113,7 @@ fn main(
             if (stage_ok && pair.x < p.c_out && oy >= 0 && oy < i32(p.h_out) && ox >= 0 && ox < i32(p.w_out)) {
                 v = dz[((b_img * p.c_out + pair.x) * p.h_out + u32(oy)) * p.w_out + u32(ox)];
             }
-            b_tile[kk * TILE_N + lid] = v;
+            stage_b(kk, lid, v);
             pair = counter_next(pair, vec2<u32>(taps_y, taps_x));
         }
         workgroupBarrier();
@@ -121,7 +121,7 @@ fn main(
         workgroupBarrier();
     }
     for (var j = 0u; j < 8u; j++) {
-        let n = n0 + 8u * tn + j;
+        let n = n0 + tile_column(tn, j);
         if (n >= pixels) {
             break;
         }

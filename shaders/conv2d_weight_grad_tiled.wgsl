@@ -19,9 +19,9 @@
 // 4 channel × 8 tap block; the first tap tile also sums the biases.
 // reduce_rows.wgsl then sums the chunks' rows.
 
-// ConvParams comes from conv_params.wgsl; TILE_*, a_tile (dz's slice),
-// b_tile (X̂'s), multiply_tiles and counter_next from gemm_tile.wgsl; both
-// prepended at compile time.
+// ConvParams comes from conv_params.wgsl; TILE_*, stage_a (dz's slice),
+// stage_b (X̂'s), tile_column, multiply_tiles and counter_next from
+// gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -78,7 +78,7 @@ fn main(
             if (n_dz < positions && co0 + m < p.c_out) {
                 v = dz[(b_dz * p.c_out + co0 + m) * out_plane + o_dz];
             }
-            a_tile[kk_dz * TILE_M + m] = v;
+            stage_a(kk_dz, m, v);
         }
         // X̂[t_stage, n0 .. +16]: this invocation's tap, 16 positions,
         // walking (image, oy, ox) from n0's without a division per position.
@@ -90,7 +90,7 @@ fn main(
             if (tap_ok && n0 + kk < positions && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
                 v = x[at.x * in_image + x_plane + u32(iy) * p.w_in + u32(ix)];
             }
-            b_tile[kk * TILE_N + lid] = v;
+            stage_b(kk, lid, v);
             at = counter_next(at, vec2<u32>(p.h_out, p.w_out));
         }
         workgroupBarrier();
@@ -105,7 +105,7 @@ fn main(
             break;
         }
         for (var j = 0u; j < 8u; j++) {
-            let t = t0 + 8u * tn + j;
+            let t = t0 + tile_column(tn, j);
             if (t < taps) {
                 partial[row + co * taps + t] = acc[j][i];
             }

@@ -327,8 +327,9 @@ fn rust_and_wgsl_sizes_agree() {
     assert_eq!(wgsl_const_u32(&tiled, "TILE_M") as usize, TILE_M);
     assert_eq!(wgsl_const_u32(&tiled, "TILE_N") as usize, TILE_N);
     let tile_k = wgsl_const_u32(&tiled, "TILE_K");
-    assert_eq!(wgsl_array_len(&tiled, "a_tile"), TILE_M as u32 * tile_k);
-    assert_eq!(wgsl_array_len(&tiled, "b_tile"), TILE_N as u32 * tile_k);
+    // The tiles are arrays of vec4.
+    assert_eq!(4 * wgsl_array_len(&tiled, "a_tile"), TILE_M as u32 * tile_k);
+    assert_eq!(4 * wgsl_array_len(&tiled, "b_tile"), TILE_N as u32 * tile_k);
 
     let mlp = validate("mlp_langevin", MLP_LANGEVIN.source);
     assert_eq!(wgsl_const_u32(&mlp, "WIDTH_CAP") as usize, MLP_MAX_WIDTH);
