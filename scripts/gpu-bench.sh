@@ -35,11 +35,29 @@ run)
     out="${2:-$here/results}"
     mkdir -p "$out"
     export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # Containers often mount the driver outside the loader's search path
+    # (e.g. /usr/local/nvidia): point the loader at its ICD manifest, and
+    # the manifest's library at its folder.
+    if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
+        for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json \
+                   /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/icd.d/nvidia_icd.json; do
+            if [ -f "$icd" ]; then
+                export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"
+                echo "Vulkan driver manifest: $icd"
+                break
+            fi
+        done
+    fi
+    for libdir in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+        if [ -d "$libdir" ]; then
+            export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$libdir"
+        fi
+    done
     ebm="$here/ebmscope"
     "$ebm" info | tee "$out/info.txt"
     if ! grep -qi nvidia "$out/info.txt"; then
         echo "warning: no NVIDIA adapter listed; is the driver's Vulkan ICD installed" \
-             "(/usr/share/vulkan/icd.d/nvidia_icd.json; VK_ICD_FILENAMES may point at it)?" >&2
+             "(nvidia_icd.json; set VK_DRIVER_FILES to its path)?" >&2
     fi
     "$ebm" doctor | tail -3 | tee "$out/doctor.txt"
     # shellcheck disable=SC2086  # BENCH_ARGS is a list of words
