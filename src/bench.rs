@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::data::Dataset;
 use crate::data::images::ImageSet;
 use crate::doctor::{Case, FUSED_SAMPLER_TOL, NET_TOL, Upstream, run_case};
-use crate::gpu::Gpu;
+use crate::gpu::{ConvKernels, Gpu};
 use crate::model::{Backward, ConvGeometry, GeometryKind, GpuNet, NetSpec, init_params};
 use crate::sampler::{EnergyField, Langevin, SamplerKernels, StepSize};
 use crate::train::Trainer;
@@ -112,13 +112,21 @@ pub struct LayerTiming {
     /// samples); None for a layer without parameters.
     pub param_grad_ms: Option<f64>,
     pub param_grad_gflop: f64,
-    /// A convolution's forward, ∂/∂x and ∂/∂θ with the kernels this adapter
-    /// does not use by default (tiled on CPU adapters, direct on GPUs).
-    pub other_forward_ms: Option<f64>,
-    pub other_input_grad_ms: Option<f64>,
-    pub other_param_grad_ms: Option<f64>,
+    /// A convolution's passes with the direct kernels in every pass, unless
+    /// that is this adapter's default (the columns above).
+    pub direct: Option<PassTimes>,
+    /// … and with the tiled kernels in every pass, likewise.
+    pub tiled: Option<PassTimes>,
     pub forward_gflop: f64,
     pub input_grad_gflop: f64,
+}
+
+/// One layer's passes on a net built with one convolution kernel family.
+#[derive(Clone, Debug, Serialize)]
+pub struct PassTimes {
+    pub forward_ms: f64,
+    pub input_grad_ms: f64,
+    pub param_grad_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -149,6 +157,8 @@ pub struct WorkloadResult {
 pub struct BenchReport {
     pub tool: &'static str,
     pub adapter: String,
+    /// The convolution kernels of the timed nets ([`ConvKernels::name`]).
+    pub conv_kernels: &'static str,
     pub timing: &'static str,
     pub workloads: Vec<WorkloadResult>,
 }
@@ -286,9 +296,9 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
 
     // Per-layer split of one Langevin step (each layer's forward and ∇x
     // alone) and of the learning step (∂/∂θ on data and samples as one batch
-    // of 2·chains); and each convolution's forward, ∂/∂x and ∂/∂θ with the other
-    // kernels (direct or tiled), on nets built with them, so one run shows
-    // which are faster here.
+    // of 2·chains); and each convolution's forward, ∂/∂x and ∂/∂θ with the
+    // direct and the tiled kernels in every pass (those the default is not),
+    // on nets built with them, so one run shows which are faster here.
     let field = &sampler.field;
     let learn_x = [x.as_slice(), x.as_slice()].concat();
     let upstream: Vec<f32> = (0..2 * w.chains)
@@ -314,16 +324,20 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
             GeometryKind::MaxPool2 => false,
         });
     }
-    // The nets with the other convolution kernels, only if there are convolutions.
-    let others = if has_conv.contains(&true) {
-        let default_tiled = gpu.tiled_convolutions();
-        gpu.set_tiled_convolutions(!default_tiled);
-        let others = net_on(w.chains, &x).and_then(|o| Ok((o, net_on(2 * w.chains, &learn_x)?)));
-        gpu.set_tiled_convolutions(default_tiled);
-        Some(others?)
-    } else {
-        None
-    };
+    // (kernels, Langevin net, learning net) with the other convolution
+    // kernels, only if there are convolutions.
+    let default_kernels = gpu.conv_kernels();
+    let mut others = Vec::new();
+    for kernels in [ConvKernels::Direct, ConvKernels::Tiled] {
+        if kernels == default_kernels || !has_conv.contains(&true) {
+            continue;
+        }
+        gpu.set_conv_kernels(kernels);
+        let nets = net_on(w.chains, &x).and_then(|o| Ok((o, net_on(2 * w.chains, &learn_x)?)));
+        gpu.set_conv_kernels(default_kernels);
+        let (net, learn_net) = nets?;
+        others.push((kernels, net, learn_net));
+    }
     gpu.run("bench forward", |pass| field.record_forward(gpu, pass));
     gpu.wait()?;
     let mut layers = Vec::new();
@@ -333,7 +347,19 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
         let ms = |net: &GpuNet, what| -> Result<f64> { Ok(1e3 * time_layer(gpu, net, i, what, budget)?.0) };
         let has_params = !learn.layout.layer_convs[i].is_empty();
         let g = &geometry[i];
-        let other = others.as_ref().filter(|_| has_conv[i]);
+        let times_with = |kernels: ConvKernels| -> Result<Option<PassTimes>> {
+            let Some((_, net, learn_net)) = others.iter().find(|o| o.0 == kernels).filter(|_| has_conv[i])
+            else {
+                return Ok(None);
+            };
+            Ok(Some(PassTimes {
+                forward_ms: ms(net, LayerPass::Forward)?,
+                input_grad_ms: ms(net, LayerPass::InputGrad)?,
+                param_grad_ms: has_params
+                    .then(|| ms(learn_net, LayerPass::ParamGrad))
+                    .transpose()?,
+            }))
+        };
         layers.push(LayerTiming {
             name: w.spec.layers[i].name.clone(),
             timing,
@@ -341,9 +367,8 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
             input_grad_ms: 1e3 * ig,
             param_grad_ms: has_params.then(|| ms(&learn, LayerPass::ParamGrad)).transpose()?,
             param_grad_gflop: layer_flops(g, 2 * w.chains).param_grad * 1e-9,
-            other_forward_ms: other.map(|(o, _)| ms(o, LayerPass::Forward)).transpose()?,
-            other_input_grad_ms: other.map(|(o, _)| ms(o, LayerPass::InputGrad)).transpose()?,
-            other_param_grad_ms: other.map(|(_, ol)| ms(ol, LayerPass::ParamGrad)).transpose()?,
+            direct: times_with(ConvKernels::Direct)?,
+            tiled: times_with(ConvKernels::Tiled)?,
             forward_gflop: f.forward * 1e-9,
             input_grad_gflop: f.input_grad * 1e-9,
         });

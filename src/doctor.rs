@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::Result;
 use crate::compare::{Comparison, Tolerance, compare};
-use crate::gpu::Gpu;
+use crate::gpu::{ConvKernels, Gpu};
 use crate::kernels::sampling::Purpose;
 use crate::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, check_params};
 use crate::reference::ReferenceNet;
@@ -440,24 +440,28 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
 }
 
 /// Every case, in order: single layers, whole networks, the whole networks
-/// again with the other convolution kernel (direct or tiled, whichever this
-/// adapter does not use by default), then the samplers.
+/// again with the direct and with the tiled convolution kernels in every
+/// pass (those this adapter's default is not), then the samplers.
 pub fn run_all(gpu: &Gpu) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let nets = net_cases()?;
     for (i, case) in layer_cases().iter().chain(nets.iter()).enumerate() {
         rows.extend(run_case(gpu, case, 1000 + i as u64)?);
     }
-    let default = gpu.tiled_convolutions();
-    gpu.set_tiled_convolutions(!default);
-    let other = if default { "direct" } else { "tiled" };
-    let checked: Result<Vec<Vec<Row>>> = (nets.iter().enumerate())
-        .map(|(i, case)| run_case(gpu, case, 2000 + i as u64))
-        .collect();
-    gpu.set_tiled_convolutions(default);
-    for mut row in checked?.into_iter().flatten() {
-        row.case = format!("{} [{other} conv]", row.case);
-        rows.push(row);
+    let default = gpu.conv_kernels();
+    for other in [ConvKernels::Direct, ConvKernels::Tiled] {
+        if other == default {
+            continue;
+        }
+        gpu.set_conv_kernels(other);
+        let checked: Result<Vec<Vec<Row>>> = (nets.iter().enumerate())
+            .map(|(i, case)| run_case(gpu, case, 2000 + i as u64))
+            .collect();
+        gpu.set_conv_kernels(default);
+        for mut row in checked?.into_iter().flatten() {
+            row.case = format!("{} [{} conv]", row.case, other.name());
+            rows.push(row);
+        }
     }
     rows.extend(sampler_rows(gpu)?);
     Ok(rows)

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use ebmscope::gpu::{AdapterChoice, Gpu, list_adapters};
+use ebmscope::gpu::{AdapterChoice, ConvKernels, Gpu, list_adapters};
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
 use ebmscope::train::Trainer;
@@ -103,6 +103,10 @@ struct BenchArgs {
     /// Also write the results as JSON (the format scripts/bench_torch.py prints).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Convolution kernels of the timed nets [default: by-shape on GPUs,
+    /// direct on CPU adapters]; the per-layer table adds the others.
+    #[arg(long, value_enum)]
+    conv_kernels: Option<ConvKernels>,
 }
 
 #[derive(Args)]
@@ -310,11 +314,14 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::bench::{BenchReport, run_workload, workloads};
+    use ebmscope::bench::{BenchReport, LayerTiming, run_workload, workloads};
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         bail!("--seconds must be a positive number of seconds");
     }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
+    if let Some(kernels) = args.conv_kernels {
+        gpu.set_conv_kernels(kernels);
+    }
     println!("adapter: {}", gpu.describe());
     let all = workloads(args.small)?;
     let chosen: Vec<_> = all
@@ -352,36 +359,34 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         let ms = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |ms| format!("{ms:.3}"));
         let how = r.layers.first().map_or("", |l| l.timing);
         println!(
-            "  one Langevin step by layer (each timed alone, {how}; ∇θ: the learning step's, on {} images):",
+            "  one Langevin step by layer (each timed alone, {how}; convolutions {}; ∇θ: the learning step's, on {} images):",
+            gpu.conv_kernels().name(),
             2 * r.chains
         );
-        let other = if gpu.tiled_convolutions() {
-            "direct"
-        } else {
-            "tiled"
-        };
-        println!(
-            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            "layer",
-            "fwd ms",
-            "∇x ms",
-            "share",
-            "fwd GF/s",
-            "∇x GF/s",
-            "∇θ ms",
-            "∇θ GF/s",
-            format!("{other} fwd"),
-            format!("{other} ∇x"),
-            format!("{other} ∇θ")
+        // The kernel families measured beside the default, if any layer has them.
+        const FAMILIES: [&str; 2] = ["direct", "tiled"];
+        let family_times = |l: &LayerTiming| [l.direct.clone(), l.tiled.clone()];
+        let shown: Vec<usize> = (0..FAMILIES.len())
+            .filter(|&f| r.layers.iter().any(|l| family_times(l)[f].is_some()))
+            .collect();
+        let mut header = format!(
+            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
+            "layer", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s", "∇θ ms", "∇θ GF/s"
         );
+        for &f in &shown {
+            for pass in ["fwd", "∇x", "∇θ"] {
+                header += &format!(" {:>11}", format!("{} {pass}", FAMILIES[f]));
+            }
+        }
+        println!("{header}");
         for l in &r.layers {
             let rate = |gflop: f64, ms: f64| if ms > 0.0 { gflop / (ms * 1e-3) } else { 0.0 };
             let param_rate = l.param_grad_ms.map_or_else(
                 || "-".to_string(),
                 |t| format!("{:.2}", rate(l.param_grad_gflop, t)),
             );
-            println!(
-                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            let mut line = format!(
+                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>10} {:>10}",
                 l.name,
                 l.forward_ms,
                 l.input_grad_ms,
@@ -390,10 +395,19 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 rate(l.input_grad_gflop, l.input_grad_ms),
                 ms(l.param_grad_ms),
                 param_rate,
-                ms(l.other_forward_ms),
-                ms(l.other_input_grad_ms),
-                ms(l.other_param_grad_ms)
             );
+            for &f in &shown {
+                let t = &family_times(l)[f];
+                let passes = [
+                    t.as_ref().map(|t| t.forward_ms),
+                    t.as_ref().map(|t| t.input_grad_ms),
+                    t.as_ref().and_then(|t| t.param_grad_ms),
+                ];
+                for v in passes {
+                    line += &format!(" {:>11}", ms(v));
+                }
+            }
+            println!("{line}");
         }
         results.push(r);
     }
@@ -401,6 +415,7 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         let report = BenchReport {
             tool: "ebmscope",
             adapter: gpu.describe(),
+            conv_kernels: gpu.conv_kernels().name(),
             timing: "throughputs: wall time around blocking submissions, after a warm-up; \
                      per-layer split: GPU timestamps where the adapter has them",
             workloads: results,

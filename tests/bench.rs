@@ -89,3 +89,38 @@ fn bench_writes_checked_figures_as_json() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("toy-L100"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With kernels chosen by shape (hardware GPUs' default), each convolution
+/// is also timed with the direct and with the tiled kernels in every pass,
+/// so that one run on a GPU shows which family each pass should run.
+#[test]
+fn bench_times_both_kernel_families_beside_by_shape() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-bench-shape-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(["bench", "--small", "--only", "vanilla", "--seconds", "0.1"])
+        .args(["--conv-kernels", "by-shape", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("direct ∇x") && stdout.contains("tiled ∇x"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["conv_kernels"], "tiled or direct by shape");
+    let layers = report["workloads"][0]["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    for l in layers {
+        for family in ["direct", "tiled"] {
+            for pass in ["forward_ms", "input_grad_ms", "param_grad_ms"] {
+                let ms = l[family][pass].as_f64().unwrap_or(f64::NAN);
+                assert!(ms > 0.0, "{family} {pass}: {l}");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

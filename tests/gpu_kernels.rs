@@ -4,8 +4,12 @@
 
 mod common;
 
-use ebmscope::doctor::{Case, NET_TOL, Row, Upstream, layer_cases, net_cases, run_all, run_case};
-use ebmscope::kernels::conv2d::ConvParams;
+/// Every choice of convolution kernels (see `ConvKernels`).
+const ALL_CONV_KERNELS: [ConvKernels; 3] = [ConvKernels::Direct, ConvKernels::Tiled, ConvKernels::ByShape];
+
+use ebmscope::doctor::{Case, LAYER_TOL, NET_TOL, Row, Upstream, layer_cases, net_cases, run_all, run_case};
+use ebmscope::gpu::ConvKernels;
+use ebmscope::kernels::conv2d::{ConvParams, TiledPasses};
 use ebmscope::model::{Backward, GpuNet, LayerOp, NetSpec, init_params};
 
 fn assert_rows_pass(rows: &[Row]) {
@@ -23,12 +27,12 @@ fn assert_rows_pass(rows: &[Row]) {
 }
 
 /// Both convolution kernel families (direct and tiled implicit GEMM:
-/// forward, ∂/∂x, ∂/∂θ) on every case.
+/// forward, ∂/∂x, ∂/∂θ), and the two mixed by shape, on every case.
 #[test]
 fn layer_kernels_match_reference() {
     let gpu = common::gpu();
-    for tiled in [false, true] {
-        gpu.set_tiled_convolutions(tiled);
+    for kernels in ALL_CONV_KERNELS {
+        gpu.set_conv_kernels(kernels);
         for (i, case) in layer_cases().iter().enumerate() {
             let rows = run_case(&gpu, case, 500 + i as u64).unwrap();
             let has_params = case.spec.param_layout().unwrap().total > 0;
@@ -41,8 +45,8 @@ fn layer_kernels_match_reference() {
 #[test]
 fn whole_networks_match_reference() {
     let gpu = common::gpu();
-    for tiled in [false, true] {
-        gpu.set_tiled_convolutions(tiled);
+    for kernels in ALL_CONV_KERNELS {
+        gpu.set_conv_kernels(kernels);
         for (i, case) in net_cases().unwrap().iter().enumerate() {
             assert_rows_pass(&run_case(&gpu, case, 900 + i as u64).unwrap());
         }
@@ -74,20 +78,60 @@ fn weight_gradient_chunks_of_several_images_match_reference() {
         // ∂/∂x sums 1 152 terms, past LAYER_TOL's ≤ 1k: NET_TOL's headroom.
         tol: NET_TOL,
     };
-    for tiled in [false, true] {
-        gpu.set_tiled_convolutions(tiled);
+    for kernels in [ConvKernels::Direct, ConvKernels::Tiled] {
+        gpu.set_conv_kernels(kernels);
         assert_rows_pass(&run_case(&gpu, &case, 41).unwrap());
     }
 }
 
-/// Hardware GPUs get the tiled convolution by default, CPU adapters the direct one.
+/// Hardware GPUs choose tiled or direct kernels by shape by default, CPU
+/// adapters the direct ones.
 #[test]
-fn tiled_convolutions_by_default_on_hardware_only() {
+fn conv_kernels_by_default() {
     let gpu = common::gpu();
-    assert_eq!(
-        gpu.tiled_convolutions(),
-        gpu.info.device_type != wgpu::DeviceType::Cpu
-    );
+    let want = if gpu.info.device_type == wgpu::DeviceType::Cpu {
+        ConvKernels::Direct
+    } else {
+        ConvKernels::ByShape
+    };
+    assert_eq!(gpu.conv_kernels(), want);
+}
+
+/// By shape, a convolution mixes the families: 3 → 16 channels runs the
+/// tiled forward and ∂/∂θ (16 output channels fill half a tile) and the
+/// direct ∂/∂x (3 input channels), 16 → 3 the other way round.
+#[test]
+fn kernels_mixed_by_shape_match_reference() {
+    let gpu = common::gpu();
+    let conv3x3 = LayerOp::Conv2d {
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let rgb_in = TiledPasses {
+        forward: true,
+        input_grad: false,
+        weight_grad: true,
+    };
+    let rgb_out = TiledPasses {
+        forward: false,
+        input_grad: true,
+        weight_grad: false,
+    };
+    gpu.set_conv_kernels(ConvKernels::ByShape);
+    for (c_in, c_out, want) in [(3, 16, rgb_in), (16, 3, rgb_out)] {
+        let spec = NetSpec::single_layer("conv", [c_in, 9, 7], conv3x3, c_out, true);
+        let net = GpuNet::new(&gpu, &spec, 3).unwrap();
+        assert_eq!(net.layer_tiled_passes(0), Some(want));
+        let case = Case {
+            name: format!("conv3x3 p1, {c_in}→{c_out} ch, 9×7, by shape"),
+            spec,
+            batch: 3,
+            upstream: Upstream::Random,
+            tol: LAYER_TOL,
+        };
+        assert_rows_pass(&run_case(&gpu, &case, 43).unwrap());
+    }
 }
 
 /// Large dispatches are split over two grid dimensions; force the split on
@@ -97,8 +141,8 @@ fn two_dimensional_dispatch_matches_reference() {
     let mut gpu = common::gpu();
     gpu.limit_groups_per_dim(2);
     assert_eq!(gpu.dispatch_size(64 * 5), (2, 3));
-    for tiled in [false, true] {
-        gpu.set_tiled_convolutions(tiled);
+    for kernels in [ConvKernels::Direct, ConvKernels::Tiled] {
+        gpu.set_conv_kernels(kernels);
         for case in layer_cases()
             .iter()
             .take(3)

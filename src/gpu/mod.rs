@@ -15,6 +15,29 @@ use wgpu::util::DeviceExt;
 use crate::kernels::Shader;
 use crate::{Error, Result};
 
+/// Which kernels a convolution's passes (forward, ∂/∂x, ∂/∂θ) run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConvKernels {
+    /// The direct kernels (conv2d_*: a few outputs per invocation).
+    Direct,
+    /// The tiled implicit GEMMs (conv2d_*_tiled: workgroup-memory tiles).
+    Tiled,
+    /// Per pass, the tiled kernel where its GEMM fills at least half a
+    /// tile's rows, the direct one elsewhere (see
+    /// [`TiledPasses::by_shape`](crate::kernels::conv2d::TiledPasses::by_shape)).
+    ByShape,
+}
+
+impl ConvKernels {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvKernels::Direct => "direct",
+            ConvKernels::Tiled => "tiled",
+            ConvKernels::ByShape => "tiled or direct by shape",
+        }
+    }
+}
+
 /// Invocations per workgroup of every 1-D kernel (`@workgroup_size(64)` in shaders/).
 pub const WORKGROUP_SIZE: u32 = 64;
 
@@ -31,12 +54,11 @@ pub struct Gpu {
     /// Largest workgroup count per dispatch dimension; lowered in tests to
     /// exercise the 2-D split of large dispatches.
     max_groups_per_dim: u32,
-    /// Networks built from now on run the tiled convolution kernels
-    /// (conv2d_*_tiled: workgroup-memory tiles) rather than the direct ones.
-    /// Default: on hardware GPUs; off on CPU adapters, where lavapipe runs
-    /// the tiled kernels 1.5–14× slower (its workgroup memory and barriers
-    /// are emulated).
-    tiled_convolutions: std::sync::atomic::AtomicBool,
+    /// The convolution kernels networks built from now on run (see
+    /// [`ConvKernels`]). Default: `ByShape` on hardware GPUs; `Direct` on
+    /// CPU adapters, where lavapipe runs the tiled kernels 1.5–14× slower
+    /// (its workgroup memory and barriers are emulated).
+    conv_kernels: Mutex<ConvKernels>,
     pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
     gate: SubmitGate,
 }
@@ -83,7 +105,11 @@ impl Gpu {
             device,
             queue,
             max_groups_per_dim: limits.max_compute_workgroups_per_dimension,
-            tiled_convolutions: (info.device_type != wgpu::DeviceType::Cpu).into(),
+            conv_kernels: Mutex::new(if info.device_type == wgpu::DeviceType::Cpu {
+                ConvKernels::Direct
+            } else {
+                ConvKernels::ByShape
+            }),
             info,
             limits,
             instance,
@@ -94,16 +120,15 @@ impl Gpu {
         })
     }
 
-    /// Whether networks built now get the tiled convolution kernel.
-    pub fn tiled_convolutions(&self) -> bool {
-        self.tiled_convolutions.load(std::sync::atomic::Ordering::Relaxed)
+    /// The convolution kernels networks built now get.
+    pub fn conv_kernels(&self) -> ConvKernels {
+        *self.conv_kernels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Choose the convolution kernel of networks built from now on (tests,
+    /// Choose the convolution kernels of networks built from now on (tests,
     /// benchmarks; results agree within the layer tolerance).
-    pub fn set_tiled_convolutions(&self, tiled: bool) {
-        self.tiled_convolutions
-            .store(tiled, std::sync::atomic::Ordering::Relaxed);
+    pub fn set_conv_kernels(&self, kernels: ConvKernels) {
+        *self.conv_kernels.lock().unwrap_or_else(|e| e.into_inner()) = kernels;
     }
 
     /// Submit `commands` once the gate is open; every submission of

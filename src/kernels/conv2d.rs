@@ -9,7 +9,7 @@ use super::{
     CONV2D_WEIGHT_GRAD_TILED, DENSE_FORWARD, DENSE_INPUT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD,
     MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
-use crate::gpu::{Gpu, WORKGROUP_SIZE};
+use crate::gpu::{ConvKernels, Gpu, WORKGROUP_SIZE};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind};
 use crate::{Error, Result};
 
@@ -50,6 +50,44 @@ pub struct ReduceParams {
 /// (checked by tests/shaders.rs).
 pub const TILE_M: usize = 32;
 pub const TILE_N: usize = 64;
+
+/// Which of a convolution's passes run the tiled kernels (the others run
+/// the direct ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TiledPasses {
+    pub forward: bool,
+    pub input_grad: bool,
+    pub weight_grad: bool,
+}
+
+impl TiledPasses {
+    pub fn new(kernels: ConvKernels, c_in: u32, c_out: u32) -> Self {
+        let all = |tiled| TiledPasses {
+            forward: tiled,
+            input_grad: tiled,
+            weight_grad: tiled,
+        };
+        match kernels {
+            ConvKernels::Direct => all(false),
+            ConvKernels::Tiled => all(true),
+            ConvKernels::ByShape => Self::by_shape(c_in, c_out),
+        }
+    }
+
+    /// A tile's rows are output channels in the forward pass and ∂/∂θ, and
+    /// input channels in ∂/∂x. A pass with fewer than TILE_M / 2 of them
+    /// would spend most of each tile's multiply-adds on empty rows (∂/∂x of
+    /// a 3-channel image: 29 of 32), so it runs the direct kernel, whose
+    /// groups of 4 channels waste at most 3 of 4.
+    pub fn by_shape(c_in: u32, c_out: u32) -> Self {
+        let fills_half_a_tile = |rows: u32| rows as usize >= TILE_M / 2;
+        TiledPasses {
+            forward: fills_half_a_tile(c_out),
+            input_grad: fills_half_a_tile(c_in),
+            weight_grad: fills_half_a_tile(c_out),
+        }
+    }
+}
 
 /// Aim for at least this many invocations in the weight-gradient kernel by
 /// splitting the batch into chunks (layers with few weights have little
@@ -141,10 +179,8 @@ pub struct ConvBuffers<'a> {
 /// Which kernel family a layer runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LayerKernels {
-    /// conv2d_*: any convolution.
-    Conv,
-    /// conv2d_*, the tiled (implicit-GEMM) kernels.
-    TiledConv,
+    /// conv2d_*: any convolution, each pass direct or tiled (implicit GEMM).
+    Conv(TiledPasses),
     /// dense_*: 1×1 images (see [`ConvGeometry::is_dense`]).
     Dense,
     /// maxpool2_*.
@@ -202,25 +238,21 @@ impl ConvLayer {
                 _uniforms: [uniform, reduce_uniform],
             });
         }
-        let kind = if g.is_dense() {
-            LayerKernels::Dense
-        } else if gpu.tiled_convolutions() {
-            LayerKernels::TiledConv
-        } else {
-            LayerKernels::Conv
-        };
-        let [forward, input_grad, weight_grad] = match kind {
+        let (kind, [forward, input_grad, weight_grad]) = if g.is_dense() {
             // The weight gradient's 4 channels × 4 taps suit 1×1 images as they are.
-            LayerKernels::Dense => [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &CONV2D_WEIGHT_GRAD],
-            LayerKernels::TiledConv => [
-                &CONV2D_FORWARD_TILED,
-                &CONV2D_INPUT_GRAD_TILED,
-                &CONV2D_WEIGHT_GRAD_TILED,
-            ],
-            // (Max-pooling returned above.)
-            LayerKernels::Conv | LayerKernels::MaxPool => {
-                [&CONV2D_FORWARD, &CONV2D_INPUT_GRAD, &CONV2D_WEIGHT_GRAD]
-            }
+            let shaders = [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &CONV2D_WEIGHT_GRAD];
+            (LayerKernels::Dense, shaders)
+        } else {
+            let t = TiledPasses::new(gpu.conv_kernels(), params.c_in, params.c_out);
+            let pick = |tiled, [direct, tiled_kernel]: [&'static super::Shader; 2]| {
+                if tiled { tiled_kernel } else { direct }
+            };
+            let shaders = [
+                pick(t.forward, [&CONV2D_FORWARD, &CONV2D_FORWARD_TILED]),
+                pick(t.input_grad, [&CONV2D_INPUT_GRAD, &CONV2D_INPUT_GRAD_TILED]),
+                pick(t.weight_grad, [&CONV2D_WEIGHT_GRAD, &CONV2D_WEIGHT_GRAD_TILED]),
+            ];
+            (LayerKernels::Conv(t), shaders)
         };
         // The gradient kernels read dz = ∂L/∂(pre-activation): with
         // LeakyReLU, leaky_relu_grad writes it to the scratch; without, it is ∂L/∂output.
@@ -251,6 +283,15 @@ impl ConvLayer {
         })
     }
 
+    /// Which passes run the tiled kernels: None unless a convolution
+    /// (dense layers and max-pooling have their own kernels).
+    pub fn tiled_passes(&self) -> Option<TiledPasses> {
+        match self.kind {
+            LayerKernels::Conv(t) => Some(t),
+            LayerKernels::Dense | LayerKernels::MaxPool => None,
+        }
+    }
+
     /// Invocations of the forward kernel: for the dense kernels one per
     /// image and group of 4 output features; for the direct convolution one
     /// per image, output row, 4 output channels and 4 output columns; for the
@@ -261,12 +302,12 @@ impl ConvLayer {
         let groups = |n: u32| n.div_ceil(4) as usize;
         match self.kind {
             LayerKernels::Dense => p.batch as usize * groups(p.c_out),
-            LayerKernels::Conv => p.batch as usize * groups(p.c_out) * p.h_out as usize * groups(p.w_out),
-            LayerKernels::TiledConv => {
+            LayerKernels::Conv(t) if t.forward => {
                 // A workgroup per tile of channels × positions.
                 let positions = (p.batch * p.h_out * p.w_out) as usize;
                 (p.c_out as usize).div_ceil(TILE_M) * positions.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
             }
+            LayerKernels::Conv(_) => p.batch as usize * groups(p.c_out) * p.h_out as usize * groups(p.w_out),
             LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize,
         }
     }
@@ -276,7 +317,7 @@ impl ConvLayer {
     fn weight_grad_invocations(&self) -> usize {
         let p = &self.params;
         let per_chunk = match self.kind {
-            LayerKernels::TiledConv => {
+            LayerKernels::Conv(t) if t.weight_grad => {
                 let taps = (p.c_in * p.kernel * p.kernel) as usize;
                 (p.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
             }
@@ -294,14 +335,14 @@ impl ConvLayer {
         let groups = |n: u32| n.div_ceil(4) as usize;
         match self.kind {
             LayerKernels::Dense => p.batch as usize * groups(p.c_in),
-            LayerKernels::TiledConv => {
+            LayerKernels::Conv(t) if t.input_grad => {
                 // A workgroup per residue class and tile of channels × pixels.
                 let s = p.stride;
                 let class_pixels = (p.batch * p.h_in.div_ceil(s) * p.w_in.div_ceil(s)) as usize;
                 let tiles = (p.c_in as usize).div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
                 (s * s) as usize * tiles * WORKGROUP_SIZE as usize
             }
-            LayerKernels::Conv => {
+            LayerKernels::Conv(_) => {
                 let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
                 p.batch as usize * groups(p.c_in) * p.h_in as usize * row_groups
             }

@@ -3,7 +3,7 @@
 //! parameter-gradient passes. Made once, recorded every step.
 
 use crate::gpu::Gpu;
-use crate::kernels::conv2d::{ConvBuffers, ConvLayer, ConvParams};
+use crate::kernels::conv2d::{ConvBuffers, ConvLayer, ConvParams, TiledPasses};
 use crate::kernels::nonlocal::{self, NonLocalLayer};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind, NetSpec, ParamLayout};
 use crate::{Error, Result};
@@ -246,6 +246,15 @@ impl GpuNet {
     pub fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, want: Backward) {
         for (i, layer) in self.layers.iter().enumerate().rev() {
             layer.record_backward(gpu, pass, want.params, i > 0 || want.input);
+        }
+    }
+
+    /// Which passes of layer `i` run tiled convolution kernels: None unless
+    /// it is a convolution (not dense, max-pooling or non-local).
+    pub fn layer_tiled_passes(&self, i: usize) -> Option<TiledPasses> {
+        match &self.layers[i] {
+            Layer::Conv(l) => l.tiled_passes(),
+            Layer::NonLocal(_) => None,
         }
     }
 
