@@ -1,6 +1,6 @@
 // conv2d_forward_tiled: conv2d_forward.wgsl's y = LeakyReLU?(conv2d(x, W) + bias)
 // as a tiled implicit GEMM, for hardware GPUs (software adapters run the
-// direct kernel faster: see Gpu::tiled_convolutions):
+// direct kernel faster: see Gpu::conv_kernels):
 //   Y[co, n] = Σ_k W[co, k] · X̂[k, n] + bias[co],
 // with n = (image, oy, ox) an output position and k = (ci, ky, kx) a tap;
 // X̂[k, n] = x[image, ci, oy·s + ky − pad, ox·s + kx − pad] (0 in the
@@ -48,7 +48,7 @@ fn main(
     }
     let n0 = (tile % n_tiles) * TILE_N;
     let co0 = (tile / n_tiles) * TILE_M;
-    // This invocation's block: channels co0 + 4·tm …, positions n0 + 8·tn ….
+    // This invocation's block: channels co0 + 4·tm … +3, positions n0 + tile_column(tn, 0 … 7).
     let tm = lid / 8u;
     let tn = lid % 8u;
 
@@ -61,33 +61,41 @@ fn main(
     let iy0 = i32((o / p.w_out) * p.stride) - i32(p.padding);
     let ix0 = i32((o % p.w_out) * p.stride) - i32(p.padding);
     let x_image = b * p.c_in * p.h_in * p.w_in;
+    // The 4 taps k0 + 4·g_a … +3 this invocation stages for W.
+    let g_a = lid % 4u;
 
     // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
     for (var k0 = 0u; k0 < taps; k0 += TILE_K) {
-        // W[co0 .. +32, k0 .. +16]: 8 values per invocation, along k.
-        for (var q = 0u; q < 8u; q++) {
-            let e = lid + 64u * q;
-            let m = e / TILE_K;
-            let kk = e % TILE_K;
-            var v = 0.0;
-            if (co0 + m < p.c_out && k0 + kk < taps) {
-                v = params[p.weight_offset + (co0 + m) * taps + k0 + kk];
+        // W[co0 .. +32, k0 .. +16]: rows lid / 4 and + 16, 4 taps each.
+        for (var q = 0u; q < 2u; q++) {
+            let m = lid / 4u + 16u * q;
+            let k = k0 + 4u * g_a;
+            var v = vec4<f32>(0.0);
+            if (co0 + m < p.c_out) {
+                let row = p.weight_offset + (co0 + m) * taps;
+                for (var c = 0u; c < 4u; c++) {
+                    if (k + c < taps) {
+                        v[c] = params[row + k + c];
+                    }
+                }
             }
-            stage_a(kk, m, v);
+            stage_a(g_a, m, v);
         }
         // X̂[k0 .. +16, n_stage]: this invocation's column, 16 taps, walking
         // (ci, ky, kx) from k0's without a division per tap.
         var tap = vec3<u32>(k0 / kk2, (k0 % kk2) / p.kernel, k0 % p.kernel);
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            var v = 0.0;
-            let iy = iy0 + i32(tap.y);
-            let ix = ix0 + i32(tap.z);
-            if (stage_ok && tap.x < p.c_in && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
-                v = x[x_image + (tap.x * p.h_in + u32(iy)) * p.w_in + u32(ix)];
+        for (var g = 0u; g < TILE_K / 4u; g++) {
+            var v = vec4<f32>(0.0);
+            for (var c = 0u; c < 4u; c++) {
+                let iy = iy0 + i32(tap.y);
+                let ix = ix0 + i32(tap.z);
+                if (stage_ok && tap.x < p.c_in && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
+                    v[c] = x[x_image + (tap.x * p.h_in + u32(iy)) * p.w_in + u32(ix)];
+                }
+                tap = counter_next(tap, vec2<u32>(p.kernel));
             }
-            stage_b(kk, lid, v);
-            tap = counter_next(tap, vec2<u32>(p.kernel));
+            stage_b(g, lid, v);
         }
         workgroupBarrier();
         multiply_tiles(&acc, tm, tn);

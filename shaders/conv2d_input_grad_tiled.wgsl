@@ -1,6 +1,6 @@
 // conv2d_input_grad_tiled: conv2d_input_grad.wgsl's dx = ∂L/∂x as a tiled
 // implicit GEMM for hardware GPUs (software adapters run the direct kernel
-// faster: see Gpu::tiled_convolutions). With stride s, input pixel (iy, ix)
+// faster: see Gpu::conv_kernels). With stride s, input pixel (iy, ix)
 // at padded (ty, tx) = (iy + pad, ix + pad) is reached only through taps
 // ky = ty mod s + a·s, kx = tx mod s + c·s, from output (⌊ty/s⌋ − a, ⌊tx/s⌋ − c).
 // The pixels of one residue class (ty mod s, tx mod s) share those taps, so
@@ -84,37 +84,47 @@ fn main(
         oy_top = i32((ys.x + s * (r / xs.y) + p.padding) / s);
         ox_left = i32((xs.x + s * (r % xs.y) + p.padding) / s);
     }
-    // The k this invocation stages for A, and its channels.
-    let kk_a = lid % TILE_K;
-    let m_a = lid / TILE_K;
+    // The 4 k (k0 + 4·g_a … +3) and the 2 channels (m_a, m_a + 16) this
+    // invocation stages for A.
+    let g_a = lid % 4u;
+    let m_a = lid / 4u;
 
     // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
     for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
-        // A[ci0 .. +32, k0 + kk_a] = W[co, ci, ky, kx]: 8 channels per invocation.
-        let ka = k0 + kk_a;
-        let co_a = ka / taps;
-        let ky_a = cy + s * ((ka % taps) / taps_x);
-        let kx_a = cx + s * (ka % taps_x);
-        for (var q = 0u; q < 8u; q++) {
-            let m = m_a + 4u * q;
-            var v = 0.0;
-            if (ka < depth && ci0 + m < p.c_in) {
-                v = params[p.weight_offset + ((co_a * p.c_in + ci0 + m) * k + ky_a) * k + kx_a];
+        // A[ci0 + m, k] = W[co, ci, ky, kx], walking (co, a, c) from k0 + 4·g_a's.
+        let ka = k0 + 4u * g_a;
+        var pair_a = vec3<u32>(ka / taps, (ka % taps) / taps_x, ka % taps_x);
+        var v0 = vec4<f32>(0.0);
+        var v1 = vec4<f32>(0.0);
+        for (var c = 0u; c < 4u; c++) {
+            if (ka + c < depth) {
+                let w_at = (pair_a.x * p.c_in + ci0 + m_a) * k + cy + s * pair_a.y;
+                let kx_a = cx + s * pair_a.z;
+                if (ci0 + m_a < p.c_in) {
+                    v0[c] = params[p.weight_offset + w_at * k + kx_a];
+                }
+                if (ci0 + m_a + 16u < p.c_in) {
+                    v1[c] = params[p.weight_offset + (w_at + 16u * k) * k + kx_a];
+                }
             }
-            stage_a(kk_a, m, v);
+            pair_a = counter_next(pair_a, vec2<u32>(taps_y, taps_x));
         }
+        stage_a(g_a, m_a, v0);
+        stage_a(g_a, m_a + 16u, v1);
         // B[k0 .. +16, n_stage]: walking (co, a, c) from k0's.
         var pair = vec3<u32>(k0 / taps, (k0 % taps) / taps_x, k0 % taps_x);
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            var v = 0.0;
-            let oy = oy_top - i32(pair.y);
-            let ox = ox_left - i32(pair.z);
-            if (stage_ok && pair.x < p.c_out && oy >= 0 && oy < i32(p.h_out) && ox >= 0 && ox < i32(p.w_out)) {
-                v = dz[((b_img * p.c_out + pair.x) * p.h_out + u32(oy)) * p.w_out + u32(ox)];
+        for (var g = 0u; g < TILE_K / 4u; g++) {
+            var v = vec4<f32>(0.0);
+            for (var c = 0u; c < 4u; c++) {
+                let oy = oy_top - i32(pair.y);
+                let ox = ox_left - i32(pair.z);
+                if (stage_ok && pair.x < p.c_out && oy >= 0 && oy < i32(p.h_out) && ox >= 0 && ox < i32(p.w_out)) {
+                    v[c] = dz[((b_img * p.c_out + pair.x) * p.h_out + u32(oy)) * p.w_out + u32(ox)];
+                }
+                pair = counter_next(pair, vec2<u32>(taps_y, taps_x));
             }
-            stage_b(kk, lid, v);
-            pair = counter_next(pair, vec2<u32>(taps_y, taps_x));
+            stage_b(g, lid, v);
         }
         workgroupBarrier();
         multiply_tiles(&acc, tm, tn);

@@ -1,7 +1,7 @@
 // conv2d_weight_grad_tiled: conv2d_weight_grad.wgsl's partial sums of ∂L/∂W
 // and ∂L/∂bias over one chunk of the batch each, as a tiled implicit GEMM
 // for hardware GPUs (software adapters run the direct kernel faster: see
-// Gpu::tiled_convolutions):
+// Gpu::conv_kernels):
 //   ∂L/∂W[co, t] = Σ_n dz[co, n] · X̂[t, n],   ∂L/∂bias[co] = Σ_n dz[co, n],
 // with n = (image, oy, ox) running over the chunk's output positions, t =
 // (ci, ky, kx) a tap and X̂[t, n] = x[image, ci, oy·s + ky − pad, ox·s + kx − pad]
@@ -60,38 +60,54 @@ fn main(
     let kx = i32(t_stage % p.kernel) - i32(p.padding);
     let x_plane = ci * p.h_in * p.w_in;
     let in_image = p.c_in * p.h_in * p.w_in;
-    // The position this invocation stages for dz, and the channels.
-    let kk_dz = lid % TILE_K;
-    let m_dz = lid / TILE_K;
+    // The 4 positions (n0 + 4·g_dz … +3) and the 2 channels (m_dz, m_dz + 16)
+    // this invocation stages for dz.
+    let g_dz = lid % 4u;
+    let m_dz = lid / 4u;
 
     // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
     var bias = vec4<f32>(0.0);
     for (var n0 = 0u; n0 < positions; n0 += TILE_K) {
-        // dz[co0 .. +32, n0 + kk_dz]: 8 channels per invocation.
-        let n_dz = n0 + kk_dz;
-        let b_dz = b_start + n_dz / out_plane;
-        let o_dz = n_dz % out_plane;
-        for (var q = 0u; q < 8u; q++) {
-            let m = m_dz + 4u * q;
-            var v = 0.0;
-            if (n_dz < positions && co0 + m < p.c_out) {
-                v = dz[(b_dz * p.c_out + co0 + m) * out_plane + o_dz];
+        // dz[co0 + m, n0 + 4·g_dz … +3], walking (image, position in the
+        // image) without a division per position.
+        let n_dz = n0 + 4u * g_dz;
+        var b_dz = b_start + n_dz / out_plane;
+        var o_dz = n_dz % out_plane;
+        var v0 = vec4<f32>(0.0);
+        var v1 = vec4<f32>(0.0);
+        for (var c = 0u; c < 4u; c++) {
+            if (n_dz + c < positions) {
+                let at = (b_dz * p.c_out + co0 + m_dz) * out_plane + o_dz;
+                if (co0 + m_dz < p.c_out) {
+                    v0[c] = dz[at];
+                }
+                if (co0 + m_dz + 16u < p.c_out) {
+                    v1[c] = dz[at + 16u * out_plane];
+                }
             }
-            stage_a(kk_dz, m, v);
+            o_dz += 1u;
+            if (o_dz == out_plane) {
+                o_dz = 0u;
+                b_dz += 1u;
+            }
         }
+        stage_a(g_dz, m_dz, v0);
+        stage_a(g_dz, m_dz + 16u, v1);
         // X̂[t_stage, n0 .. +16]: this invocation's tap, 16 positions,
         // walking (image, oy, ox) from n0's without a division per position.
         var at = vec3<u32>(b_start + n0 / out_plane, (n0 % out_plane) / p.w_out, n0 % p.w_out);
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            var v = 0.0;
-            let iy = i32(at.y * p.stride) + ky;
-            let ix = i32(at.z * p.stride) + kx;
-            if (tap_ok && n0 + kk < positions && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
-                v = x[at.x * in_image + x_plane + u32(iy) * p.w_in + u32(ix)];
+        for (var g = 0u; g < TILE_K / 4u; g++) {
+            var v = vec4<f32>(0.0);
+            for (var c = 0u; c < 4u; c++) {
+                let iy = i32(at.y * p.stride) + ky;
+                let ix = i32(at.z * p.stride) + kx;
+                if (tap_ok && n0 + 4u * g + c < positions && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
+                    v[c] = x[at.x * in_image + x_plane + u32(iy) * p.w_in + u32(ix)];
+                }
+                at = counter_next(at, vec2<u32>(p.h_out, p.w_out));
             }
-            stage_b(kk, lid, v);
-            at = counter_next(at, vec2<u32>(p.h_out, p.w_out));
+            stage_b(g, lid, v);
         }
         workgroupBarrier();
         bias += multiply_tiles(&acc, tm, tn);

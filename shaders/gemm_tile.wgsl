@@ -2,7 +2,8 @@
 // (conv2d_forward_tiled, conv2d_input_grad_tiled, conv2d_weight_grad_tiled),
 // prepended to each after conv_params.wgsl at compile time. A workgroup of
 // 64 computes a TILE_M × TILE_N block of C = A·B: per TILE_K-deep slice it
-// stages A's rows in a_tile and B's columns in b_tile, then invocation
+// stages A's rows in a_tile and B's columns in b_tile (stage_a, stage_b:
+// 4 consecutive k per vec4), then invocation
 // (tm, tn) = (lid / 8, lid % 8) accumulates rows 4·tm … +3 × the 8 columns
 // tile_column(tn, 0 … 7). What A and B are, and how a slice is gathered, is each
 // kernel's own.
@@ -11,25 +12,29 @@ const TILE_M: u32 = 32u;
 const TILE_N: u32 = 64u;
 const TILE_K: u32 = 16u;
 
-// Both tiles are stored as vec4s so that the inner loop reads 4 values per
-// workgroup-memory load: a_tile[kk · TILE_M / 4 + m / 4][m % 4] = A[m0 + m, k0 + kk],
-// b_tile[kk · TILE_N / 4 + n / 4][n % 4] = B[k0 + kk, n0 + n].
+// Both tiles pack 4 consecutive k into a vec4, so that the inner loop reads
+// 4 k per workgroup-memory load and each staging invocation writes whole
+// vec4s (an invocation writing one component of a vec4 that another writes
+// too would race: a component write may rewrite the whole vector):
+// a_tile[(kk / 4) · TILE_M + m][kk % 4] = A[m0 + m, k0 + kk],
+// b_tile[(kk / 4) · TILE_N + n][kk % 4] = B[k0 + kk, n0 + n].
 var<workgroup> a_tile: array<vec4<f32>, 128>;
 var<workgroup> b_tile: array<vec4<f32>, 256>;
 
-fn stage_a(kk: u32, m: u32, v: f32) {
-    a_tile[kk * (TILE_M / 4u) + m / 4u][m % 4u] = v;
+// A[m0 + m, k0 + 4·g … +3] and B[k0 + 4·g … +3, n0 + n] into the tiles.
+fn stage_a(g: u32, m: u32, v: vec4<f32>) {
+    a_tile[g * TILE_M + m] = v;
 }
 
-fn stage_b(kk: u32, n: u32, v: f32) {
-    b_tile[kk * (TILE_N / 4u) + n / 4u][n % 4u] = v;
+fn stage_b(g: u32, n: u32, v: vec4<f32>) {
+    b_tile[g * TILE_N + n] = v;
 }
 
-// Column j (0 … 7) of invocation tn's block within the tile: 4·tn … +3,
-// then 32 + 4·tn … +3. Two vec4s of b_tile that the 8 invocations of a row
-// read side by side (no bank conflicts), ascending in j.
+// Column j (0 … 7) of invocation tn's block within the tile: tn + 8·j, so
+// that the 8 invocations of a row read neighbouring vec4s of b_tile (no
+// bank conflicts) and store neighbouring outputs; ascending in j.
 fn tile_column(tn: u32, j: u32) -> u32 {
-    return 4u * tn + (j % 4u) + (TILE_N / 2u) * (j / 4u);
+    return tn + 8u * j;
 }
 
 // acc[j] += A[4·tm … +3, slice] · B[slice, tile_column(tn, j)] over the
@@ -37,15 +42,25 @@ fn tile_column(tn: u32, j: u32) -> u32 {
 // gradient's bias).
 fn multiply_tiles(acc: ptr<function, array<vec4<f32>, 8>>, tm: u32, tn: u32) -> vec4<f32> {
     var a_sum = vec4<f32>(0.0);
-    for (var kk = 0u; kk < TILE_K; kk++) {
-        let a = a_tile[kk * (TILE_M / 4u) + tm];
-        let b_lo = b_tile[kk * (TILE_N / 4u) + tn];
-        let b_hi = b_tile[kk * (TILE_N / 4u) + TILE_N / 8u + tn];
-        for (var j = 0u; j < 4u; j++) {
-            (*acc)[j] += a * b_lo[j];
-            (*acc)[j + 4u] += a * b_hi[j];
+    for (var g = 0u; g < TILE_K / 4u; g++) {
+        // Rows 4·tm … +3 at k = 4·g … +3, then as columns: a_k[c] = those rows at k = 4·g + c.
+        let at = g * TILE_M + 4u * tm;
+        let r0 = a_tile[at];
+        let r1 = a_tile[at + 1u];
+        let r2 = a_tile[at + 2u];
+        let r3 = a_tile[at + 3u];
+        let a_k0 = vec4<f32>(r0.x, r1.x, r2.x, r3.x);
+        let a_k1 = vec4<f32>(r0.y, r1.y, r2.y, r3.y);
+        let a_k2 = vec4<f32>(r0.z, r1.z, r2.z, r3.z);
+        let a_k3 = vec4<f32>(r0.w, r1.w, r2.w, r3.w);
+        for (var j = 0u; j < 8u; j++) {
+            let b = b_tile[g * TILE_N + tile_column(tn, j)];
+            (*acc)[j] += a_k0 * b.x;
+            (*acc)[j] += a_k1 * b.y;
+            (*acc)[j] += a_k2 * b.z;
+            (*acc)[j] += a_k3 * b.w;
         }
-        a_sum += a;
+        a_sum += a_k0 + a_k1 + a_k2 + a_k3;
     }
     return a_sum;
 }

@@ -82,15 +82,20 @@ fn main(
     }
     let dim = p.dim;
     // Chain first + c is entry c; entries past the last chain compute on
-    // zeros and store nothing.
-    for (var t = lid; t < 8u * dim; t += 64u) {
-        let i = t / 8u;
-        let c = t % 8u;
-        var v = 0.0;
-        if (first + c < p.chains) {
-            v = x[(first + c) * dim + i];
+    // zeros and store nothing. Invocation t owns column t % 2 (chains
+    // 4·(t % 2) … +3) of coordinate t / 2, and writes it whole: invocations
+    // writing components of one vector in workgroup memory would race.
+    for (var t = lid; t < 2u * dim; t += 64u) {
+        let i = t / 2u;
+        let h = t % 2u;
+        var v = vec4<f32>(0.0);
+        for (var c = 0u; c < 4u; c++) {
+            let chain = first + 4u * h + c;
+            if (chain < p.chains) {
+                v[c] = x[chain * dim + i];
+            }
         }
-        acts[i][c / 4u][c % 4u] = v;
+        acts[i][h] = v;
     }
     let rng = counter;
     // Σ over the steps of ‖a·∇F‖ per chain (kept by invocation 0).
@@ -147,16 +152,19 @@ fn main(
         // dz[cur …] = ∇x F at the states; take the step.
         let last_step = s + 1u == p.steps;
         let rng_s = RngCounter(rng.iteration, rng.step + s);
-        for (var t = lid; t < 8u * dim; t += 64u) {
-            let i = t / 8u;
-            let c = t % 8u;
-            let chain = first + c;
-            let g = dz[cur + i][c / 4u][c % 4u];
-            if (last_step && chain < p.chains) {
-                grad[chain * dim + i] = g;
+        for (var t = lid; t < 2u * dim; t += 64u) {
+            let i = t / 2u;
+            let h = t % 2u;
+            let g = dz[cur + i][h];
+            var z = vec4<f32>(0.0);
+            for (var c = 0u; c < 4u; c++) {
+                let chain = first + 4u * h + c;
+                if (last_step && chain < p.chains) {
+                    grad[chain * dim + i] = g[c];
+                }
+                z[c] = langevin_noise(i, chain, rng_s, p.seed, p.purpose);
             }
-            let z = langevin_noise(i, chain, rng_s, p.seed, p.purpose);
-            acts[i][c / 4u][c % 4u] = acts[i][c / 4u][c % 4u] - p.a * g + p.b * z;
+            acts[i][h] = acts[i][h] - p.a * g + p.b * z;
         }
         if (lid == 0u) {
             var norm2 = mat2x4<f32>();

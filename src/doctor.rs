@@ -439,13 +439,13 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Every case, in order: single layers, whole networks, the whole networks
+/// Every case, in order: single layers and whole networks, all of them
 /// again with the direct and with the tiled convolution kernels in every
 /// pass (those this adapter's default is not), then the samplers.
 pub fn run_all(gpu: &Gpu) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    let nets = net_cases()?;
-    for (i, case) in layer_cases().iter().chain(nets.iter()).enumerate() {
+    let cases: Vec<Case> = layer_cases().into_iter().chain(net_cases()?).collect();
+    for (i, case) in cases.iter().enumerate() {
         rows.extend(run_case(gpu, case, 1000 + i as u64)?);
     }
     let default = gpu.conv_kernels();
@@ -454,7 +454,7 @@ pub fn run_all(gpu: &Gpu) -> Result<Vec<Row>> {
             continue;
         }
         gpu.set_conv_kernels(other);
-        let checked: Result<Vec<Vec<Row>>> = (nets.iter().enumerate())
+        let checked: Result<Vec<Vec<Row>>> = (cases.iter().enumerate())
             .map(|(i, case)| run_case(gpu, case, 2000 + i as u64))
             .collect();
         gpu.set_conv_kernels(default);

@@ -15,15 +15,19 @@ use ebmscope::kernels::sampling::{
 };
 
 fn validate(name: &str, source: &str) -> naga::Module {
+    validate_with_info(name, source).0
+}
+
+fn validate_with_info(name: &str, source: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     let module = naga::front::wgsl::parse_str(source)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
-    naga::valid::Validator::new(
+    let info = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         naga::valid::Capabilities::default(),
     )
     .validate(&module)
     .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
-    module
+    (module, info)
 }
 
 /// Every registered shader (its composed source) validates and has `main`;
@@ -373,4 +377,86 @@ fn rust_and_wgsl_sizes_agree() {
         }
         ref other => panic!("acts holds {other:?}, not matrices"),
     }
+}
+
+/// The stores in `block` (and the blocks inside it) that write one
+/// component of a vector in workgroup memory.
+fn workgroup_component_stores(
+    block: &naga::Block,
+    function: &naga::Function,
+    info: &naga::valid::FunctionInfo,
+    module: &naga::Module,
+    found: &mut Vec<String>,
+) {
+    use naga::{AddressSpace, Expression, Statement, TypeInner};
+    let in_workgroup_vector = |e: naga::Handle<Expression>| match info[e].ty.inner_with(&module.types) {
+        TypeInner::ValuePointer {
+            size: Some(_),
+            space: AddressSpace::WorkGroup,
+            ..
+        } => true,
+        TypeInner::Pointer {
+            base,
+            space: AddressSpace::WorkGroup,
+        } => matches!(module.types[*base].inner, TypeInner::Vector { .. }),
+        _ => false,
+    };
+    let inner = |b: &naga::Block, found: &mut Vec<String>| {
+        workgroup_component_stores(b, function, info, module, found)
+    };
+    for statement in block.iter() {
+        match statement {
+            Statement::Store { pointer, .. } => {
+                if let Expression::Access { base, .. } | Expression::AccessIndex { base, .. } =
+                    function.expressions[*pointer]
+                    && in_workgroup_vector(base)
+                {
+                    found.push(format!("{:?}", function.name));
+                }
+            }
+            Statement::Block(b) => inner(b, found),
+            Statement::If { accept, reject, .. } => {
+                inner(accept, found);
+                inner(reject, found);
+            }
+            Statement::Loop { body, continuing, .. } => {
+                inner(body, found);
+                inner(continuing, found);
+            }
+            Statement::Switch { cases, .. } => {
+                for case in cases {
+                    inner(&case.body, found);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// No kernel writes a single component of a vector (or matrix column) in
+/// workgroup memory: WGSL lets such a write rewrite the whole vector, so
+/// invocations writing different components of one vector race (some
+/// compilers do rewrite it). Each vector in workgroup memory is written
+/// whole by one invocation.
+#[test]
+fn no_component_writes_to_workgroup_vectors() {
+    let mut checked_shaders = 0;
+    for shader in ALL {
+        let (module, info) = validate_with_info(shader.name, shader.source);
+        let mut found = Vec::new();
+        for (handle, function) in module.functions.iter() {
+            workgroup_component_stores(&function.body, function, &info[handle], &module, &mut found);
+        }
+        for (i, entry) in module.entry_points.iter().enumerate() {
+            let f = &entry.function;
+            workgroup_component_stores(&f.body, f, info.get_entry_point(i), &module, &mut found);
+        }
+        assert!(
+            found.is_empty(),
+            "{}: component stores into workgroup vectors in {found:?}",
+            shader.name
+        );
+        checked_shaders += 1;
+    }
+    assert_eq!(checked_shaders, ALL.len());
 }

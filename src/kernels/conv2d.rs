@@ -174,8 +174,6 @@ pub struct ConvBuffers<'a> {
     pub dz: &'a wgpu::Buffer,
 }
 
-/// One layer's pipelines, uniforms and bind groups, made once and recorded
-/// into passes as often as needed (no allocation per step).
 /// Which kernel family a layer runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LayerKernels {
@@ -187,6 +185,8 @@ enum LayerKernels {
     MaxPool,
 }
 
+/// One layer's pipelines, uniforms and bind groups, made once and recorded
+/// into passes as often as needed (no allocation per step).
 pub struct ConvLayer {
     pub params: ConvParams,
     kind: LayerKernels,
