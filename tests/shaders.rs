@@ -380,8 +380,9 @@ fn rust_and_wgsl_sizes_agree() {
 }
 
 /// The stores in `block` (and the blocks inside it) that write one
-/// component of a vector in workgroup memory.
-fn workgroup_component_stores(
+/// component of a vector in memory that invocations share (workgroup or
+/// storage).
+fn shared_component_stores(
     block: &naga::Block,
     function: &naga::Function,
     info: &naga::valid::FunctionInfo,
@@ -389,27 +390,26 @@ fn workgroup_component_stores(
     found: &mut Vec<String>,
 ) {
     use naga::{AddressSpace, Expression, Statement, TypeInner};
-    let in_workgroup_vector = |e: naga::Handle<Expression>| match info[e].ty.inner_with(&module.types) {
+    let in_shared_vector = |e: naga::Handle<Expression>| match info[e].ty.inner_with(&module.types) {
         TypeInner::ValuePointer {
             size: Some(_),
-            space: AddressSpace::WorkGroup,
+            space: AddressSpace::WorkGroup | AddressSpace::Storage { .. },
             ..
         } => true,
         TypeInner::Pointer {
             base,
-            space: AddressSpace::WorkGroup,
+            space: AddressSpace::WorkGroup | AddressSpace::Storage { .. },
         } => matches!(module.types[*base].inner, TypeInner::Vector { .. }),
         _ => false,
     };
-    let inner = |b: &naga::Block, found: &mut Vec<String>| {
-        workgroup_component_stores(b, function, info, module, found)
-    };
+    let inner =
+        |b: &naga::Block, found: &mut Vec<String>| shared_component_stores(b, function, info, module, found);
     for statement in block.iter() {
         match statement {
             Statement::Store { pointer, .. } => {
                 if let Expression::Access { base, .. } | Expression::AccessIndex { base, .. } =
                     function.expressions[*pointer]
-                    && in_workgroup_vector(base)
+                    && in_shared_vector(base)
                 {
                     found.push(format!("{:?}", function.name));
                 }
@@ -434,26 +434,26 @@ fn workgroup_component_stores(
 }
 
 /// No kernel writes a single component of a vector (or matrix column) in
-/// workgroup memory: WGSL lets such a write rewrite the whole vector, so
-/// invocations writing different components of one vector race (some
-/// compilers do rewrite it). Each vector in workgroup memory is written
-/// whole by one invocation.
+/// workgroup or storage memory: WGSL lets such a write rewrite the whole
+/// vector, so invocations writing different components of one vector race
+/// (some compilers do rewrite it). Each shared vector is written whole by
+/// one invocation.
 #[test]
-fn no_component_writes_to_workgroup_vectors() {
+fn no_component_writes_to_shared_vectors() {
     let mut checked_shaders = 0;
     for shader in ALL {
         let (module, info) = validate_with_info(shader.name, shader.source);
         let mut found = Vec::new();
         for (handle, function) in module.functions.iter() {
-            workgroup_component_stores(&function.body, function, &info[handle], &module, &mut found);
+            shared_component_stores(&function.body, function, &info[handle], &module, &mut found);
         }
         for (i, entry) in module.entry_points.iter().enumerate() {
             let f = &entry.function;
-            workgroup_component_stores(&f.body, f, info.get_entry_point(i), &module, &mut found);
+            shared_component_stores(&f.body, f, info.get_entry_point(i), &module, &mut found);
         }
         assert!(
             found.is_empty(),
-            "{}: component stores into workgroup vectors in {found:?}",
+            "{}: component stores into shared vectors in {found:?}",
             shader.name
         );
         checked_shaders += 1;
