@@ -460,3 +460,31 @@ fn no_component_writes_to_shared_vectors() {
     }
     assert_eq!(checked_shaders, ALL.len());
 }
+
+/// The adapter limits ebmscope asks for are what its kernels use: the most
+/// storage buffers one kernel binds, the most workgroup memory one declares.
+#[test]
+fn adapter_needs_match_the_kernels() {
+    use ebmscope::gpu::{STORAGE_BUFFERS_NEEDED, WORKGROUP_STORAGE_NEEDED};
+    let mut storage_max = (0, "");
+    let mut workgroup_max = (0, "");
+    for shader in ALL {
+        let module = validate(shader.name, shader.source);
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).unwrap();
+        let in_space = |wanted: fn(naga::AddressSpace) -> bool| {
+            module
+                .global_variables
+                .iter()
+                .filter(move |(_, v)| wanted(v.space))
+        };
+        let storage = in_space(|s| matches!(s, naga::AddressSpace::Storage { .. })).count();
+        let workgroup: u32 = in_space(|s| s == naga::AddressSpace::WorkGroup)
+            .map(|(_, v)| layouter[v.ty].size)
+            .sum();
+        storage_max = storage_max.max((storage, shader.name));
+        workgroup_max = workgroup_max.max((workgroup, shader.name));
+    }
+    assert_eq!(storage_max.0 as u32, STORAGE_BUFFERS_NEEDED, "{storage_max:?}");
+    assert_eq!(workgroup_max.0, WORKGROUP_STORAGE_NEEDED, "{workgroup_max:?}");
+}

@@ -104,7 +104,7 @@ impl AdapterChoice {
         adapters.sort_by_key(|a| {
             let info = a.get_info();
             (
-                check_suitable(&info, &a.limits()).is_err(),
+                check_suitable(&info.name, &a.limits()).is_err(),
                 rank(info.device_type),
                 info.backend != wgpu::Backend::Vulkan,
             )
@@ -133,7 +133,7 @@ pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<AdapterReport>> {
         .map(|a| {
             let info = a.get_info();
             let limits = a.limits();
-            let suitable = check_suitable(&info, &limits);
+            let suitable = check_suitable(&info.name, &limits);
             AdapterReport {
                 info,
                 limits,
@@ -145,13 +145,24 @@ pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<AdapterReport>> {
     Ok(out)
 }
 
+/// Storage buffers the most demanding kernel binds (mala_accept), and the
+/// workgroup memory of the most demanding one (mlp_langevin), in bytes:
+/// WebGPU's guaranteed minimums (tests/shaders.rs checks both against the kernels).
+pub const STORAGE_BUFFERS_NEEDED: u32 = 8;
+pub const WORKGROUP_STORAGE_NEEDED: u32 = 16384;
+
 /// Refuse adapters that cannot run the kernels (e.g. GL without compute).
-pub(crate) fn check_suitable(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Result<()> {
+pub(crate) fn check_suitable(adapter: &str, limits: &wgpu::Limits) -> Result<()> {
     let needs = [
         (
             "max_storage_buffers_per_shader_stage",
             limits.max_storage_buffers_per_shader_stage,
-            6,
+            STORAGE_BUFFERS_NEEDED,
+        ),
+        (
+            "max_compute_workgroup_storage_size",
+            limits.max_compute_workgroup_storage_size,
+            WORKGROUP_STORAGE_NEEDED,
         ),
         (
             "max_compute_invocations_per_workgroup",
@@ -172,7 +183,7 @@ pub(crate) fn check_suitable(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) ->
     for (name, have, need) in needs {
         if have < need {
             return Err(Error::AdapterUnsuitable {
-                adapter: info.name.clone(),
+                adapter: adapter.to_string(),
                 reason: format!(
                     "{name} is {have}, ebmscope needs at least {need}; choose another adapter or backend"
                 ),
@@ -180,4 +191,33 @@ pub(crate) fn check_suitable(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) ->
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WebGPU's default limits run every kernel; one storage buffer or one
+    /// byte of workgroup memory less is refused, naming the limit.
+    #[test]
+    fn limits_below_the_kernels_needs_are_refused() {
+        let limits = wgpu::Limits::default();
+        check_suitable("test adapter", &limits).unwrap();
+        let fewer_buffers = wgpu::Limits {
+            max_storage_buffers_per_shader_stage: STORAGE_BUFFERS_NEEDED - 1,
+            ..limits.clone()
+        };
+        let err = check_suitable("test adapter", &fewer_buffers)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_storage_buffers_per_shader_stage is 7"), "{err}");
+        let less_memory = wgpu::Limits {
+            max_compute_workgroup_storage_size: WORKGROUP_STORAGE_NEEDED - 1,
+            ..limits
+        };
+        let err = check_suitable("test adapter", &less_memory)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_compute_workgroup_storage_size"), "{err}");
+    }
 }

@@ -5,7 +5,9 @@
 
 mod adapter;
 
-pub use adapter::{AdapterChoice, AdapterReport, list_adapters};
+pub use adapter::{
+    AdapterChoice, AdapterReport, STORAGE_BUFFERS_NEEDED, WORKGROUP_STORAGE_NEEDED, list_adapters,
+};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -80,7 +82,7 @@ impl Gpu {
         // Ask for everything the adapter offers: wgpu's defaults are smaller
         // than most adapters allow, and on GL they can leave compute unusable.
         let limits = adapter.limits();
-        adapter::check_suitable(&info, &limits)?;
+        adapter::check_suitable(&info.name, &limits)?;
         // Timestamps only serve `bench`; nothing else depends on optional features.
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let required_features = if timestamps {
