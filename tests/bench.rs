@@ -43,23 +43,36 @@ fn workloads_cover_every_network() {
     }
 }
 
-#[test]
-fn bench_writes_checked_figures_as_json() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-bench-{}", std::process::id()));
+/// Run `ebmscope bench ARGS --json FILE` (it must succeed): what it
+/// printed, and the JSON report.
+fn bench(args: &[&str]) -> (String, serde_json::Value) {
+    let dir = std::env::temp_dir().join(format!(
+        "ebmscope-bench-{}-{}",
+        std::process::id(),
+        args.join("-")
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("bench.json");
     let out = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(["bench", "--small", "--only", "toy", "--seconds", "0.2", "--json"])
+        .arg("bench")
+        .args(args)
+        .arg("--json")
         .arg(&json)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (String::from_utf8_lossy(&out.stdout).into_owned(), report)
+}
+
+#[test]
+fn bench_writes_checked_figures_as_json() {
+    let (stdout, report) = bench(&["--small", "--only", "toy", "--seconds", "0.2"]);
     assert!(
         stdout.contains("steps×chains/s") && stdout.contains("reference check"),
         "{stdout}"
     );
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["tool"], "ebmscope");
     let w = &report["workloads"][0];
     assert_eq!(w["name"], "toy-small");
@@ -87,7 +100,6 @@ fn bench_writes_checked_figures_as_json() {
         .output()
         .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("toy-L100"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// With kernels chosen by shape (hardware GPUs' default), each convolution
@@ -95,22 +107,20 @@ fn bench_writes_checked_figures_as_json() {
 /// so that one run on a GPU shows which family each pass should run.
 #[test]
 fn bench_times_both_kernel_families_beside_by_shape() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-bench-shape-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join("bench.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(["bench", "--small", "--only", "vanilla", "--seconds", "0.1"])
-        .args(["--conv-kernels", "by-shape", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let args = [
+        "--small",
+        "--only",
+        "vanilla",
+        "--seconds",
+        "0.1",
+        "--conv-kernels",
+        "by-shape",
+    ];
+    let (stdout, report) = bench(&args);
     assert!(
         stdout.contains("direct ∇x") && stdout.contains("tiled ∇x"),
         "{stdout}"
     );
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["conv_kernels"], "tiled or direct by shape");
     let layers = report["workloads"][0]["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 5);
@@ -122,5 +132,4 @@ fn bench_times_both_kernel_families_beside_by_shape() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
