@@ -300,6 +300,16 @@ fn longrun_chains() -> u32 {
     100
 }
 
+/// A setting's value as a config file spells it (`gmm`, `sgd`,
+/// `persistent`), for messages.
+pub fn spelling<T: Serialize>(value: &T) -> String {
+    match toml::Value::try_from(value) {
+        Ok(toml::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".into(),
+    }
+}
+
 fn config_error(key: &str, msg: impl std::fmt::Display) -> Error {
     Error::Config(format!("`{key}`: {msg}"))
 }

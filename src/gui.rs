@@ -11,7 +11,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, Points, VLine};
 
 use crate::config::InitKind;
-use crate::config::{Config, OptimizerName};
+use crate::config::{Config, OptimizerName, spelling};
 use crate::data::toy::Toy;
 use crate::diagnostics::{Correlations, Oscillation, Phase};
 use crate::gpu::Gpu;
@@ -429,8 +429,12 @@ impl GuiApp {
         ui.separator();
         let c = &self.config;
         ui.label(format!(
-            "{:?} data, {:?} net\n{} data + {} chains, init {:?}",
-            c.data.kind, c.net.kind, c.batch.data, c.batch.chains, c.langevin.init
+            "{} data, {} net\n{} data + {} chains, init {}",
+            spelling(&c.data.kind),
+            spelling(&c.net.kind),
+            c.batch.data,
+            c.batch.chains,
+            spelling(&c.langevin.init)
         ));
         ui.separator();
         ui.heading("Start over");

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
+use ebmscope::config::spelling;
 use ebmscope::gpu::{AdapterChoice, ConvKernels, Gpu, list_adapters};
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
@@ -124,7 +125,7 @@ struct SampleArgs {
     #[arg(long)]
     mala: bool,
     /// Sample exp(−U / T) with this T (1: the model itself).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     temp_factor: f64,
     /// Record a row and a picture every this many steps (default: steps / 10).
     #[arg(long)]
@@ -160,7 +161,8 @@ struct TrainArgs {
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Number of iterations (overrides the config's `iterations`).
+    /// Number of iterations in all (overrides the config's `iterations`;
+    /// with --resume, the run's new total, not a count to add).
     #[arg(long)]
     iters: Option<u64>,
     /// Run folder (default: runs/<preset>).
@@ -185,11 +187,12 @@ struct EnergyArgs {
     /// Base width n_f (vanilla, nonlocal).
     #[arg(long, default_value_t = 32)]
     n_f: usize,
-    /// Parameters in safetensors with PyTorch state-dict names; without it, initialise from --seed.
+    /// Parameters in safetensors with PyTorch state-dict names, or a run's
+    /// checkpoint.safetensors; without it, initialise from --seed.
     #[arg(long)]
     weights: Option<PathBuf>,
     /// Seed of PyTorch-default initialisation when --weights is not given.
-    #[arg(long, default_value_t = 123)]
+    #[arg(long, default_value_t = 123, conflicts_with = "weights")]
     seed: u64,
     /// Save the parameters used (e.g. freshly initialised) to this file.
     #[arg(long)]
@@ -317,6 +320,17 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::bench::{BenchReport, LayerTiming, run_workload, workloads};
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         bail!("--seconds must be a positive number of seconds");
+    }
+    if let Some(dir) = args
+        .json
+        .as_ref()
+        .and_then(|p| p.parent())
+        .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
+    {
+        bail!(
+            "--json: folder {} does not exist (create it first)",
+            dir.display()
+        );
     }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
     if let Some(kernels) = args.conv_kernels {
@@ -507,25 +521,40 @@ fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
 fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> {
     let spec = NetSpec::build(NetKind::parse(&args.net)?, args.n_c, args.n_f)?;
     let layout = spec.param_layout()?;
+    let same_file = |a: &std::path::Path, b: &std::path::Path| {
+        a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+    };
+    for (flag, path) in [
+        ("--output", Some(&args.output)),
+        ("--save-weights", args.save_weights.as_ref()),
+    ] {
+        if let Some(path) = path.filter(|p| same_file(p, &args.input)) {
+            bail!("{flag} {} is the input file: choose another path", path.display());
+        }
+    }
     let params = match &args.weights {
         Some(path) => load_params(path, &layout)?,
         None => init_params(&spec, args.seed)?,
     };
-    if let Some(path) = &args.save_weights {
-        save_params(path, &layout, &params)?;
-    }
     let x = read_tensor(&args.input, "x")?;
+    if let Some(i) = x.data.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{}: tensor `x` holds {} at element {i}: energies need finite inputs",
+            args.input.display(),
+            x.data[i]
+        );
+    }
     let (batch, chw) = match (spec.input, x.shape.as_slice()) {
         ([c, 1, 1], &[b, d]) if d == c => (b, [c, 1, 1]),
         (_, &[b, c, h, w]) => (b, [c, h, w]),
         (_, shape) => bail!(
-            "{}: tensor `x` has shape {shape:?}; net `{}` takes [B, C, H, W] images{}",
+            "{}: tensor `x` has shape {shape:?}; net `{}` takes {}",
             args.input.display(),
             spec.name,
             if spec.name == "toy" {
-                " or [B, 2] points"
+                "[B, 2] points"
             } else {
-                ""
+                "[B, C, H, W] images"
             }
         ),
     };
@@ -536,6 +565,10 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     }
     if args.chunk == 0 {
         bail!("--chunk must be at least 1");
+    }
+    // Written only now that the input is known good.
+    if let Some(path) = &args.save_weights {
+        save_params(path, &layout, &params)?;
     }
 
     let gpu = Gpu::new(choice)?;
@@ -591,6 +624,17 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    if args.iters == Some(0) {
+        bail!("--iters must be at least 1");
+    }
+    if args.resume
+        && (args.preset.is_some() || args.config.is_some() || !args.set.is_empty() || args.data.is_some())
+    {
+        bail!(
+            "--resume continues a run with the settings it was started with (its config.toml); only --iters \
+             may change. Drop --preset, --config, --set and --data, or start a new run (--force, or another --out)"
+        );
+    }
     let mut overrides = args.set.clone();
     if let Some(n) = args.iters {
         overrides.push(format!("iterations={n}"));
@@ -606,7 +650,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(preset.unwrap_or("custom")));
     let existing = match (args.resume, args.force) {
-        (true, _) => Existing::Resume,
+        (true, _) => Existing::Resume(args.iters),
         (_, true) => Existing::Force,
         _ => Existing::Refuse,
     };
@@ -615,8 +659,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     eprintln!("adapter: {}", gpu.describe());
     if !config.data.kind.is_toy() {
         eprintln!(
-            "loading {:?} images from {} …",
-            config.data.kind, config.data.path
+            "loading {} images from {} …",
+            spelling(&config.data.kind),
+            config.data.path
         );
     }
     let (mut run, mut trainer) = RunDir::open(&out, config, existing, gpu)?;
@@ -624,18 +669,26 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         eprintln!("loaded {}", trainer.data.describe());
     }
     let total = trainer.config.iterations;
+    if trainer.iteration >= total {
+        eprintln!(
+            "the run is already at iteration {} of {total}: nothing to do (--iters is the total, not a count \
+             to add: pass a larger one to go on)",
+            trainer.iteration
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let c = trainer.config.clone();
     eprintln!(
-        "run folder: {}\n{} on {:?} data: {} iterations, L = {} Langevin steps, ε = {}, {:?} lr {}, init {:?}",
+        "run folder: {}\n{} on {} data: {} iterations, L = {} Langevin steps, ε = {}, {} lr {}, init {}",
         out.display(),
         preset.unwrap_or("custom config"),
-        c.data.kind,
+        spelling(&c.data.kind),
         total,
         c.langevin.steps,
         c.langevin.epsilon,
-        c.optimizer.kind,
+        spelling(&c.optimizer.kind),
         c.optimizer.lr,
-        c.langevin.init
+        spelling(&c.langevin.init)
     );
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -777,6 +830,12 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             if args.mala { "_mala" } else { "" }
         ))
     });
+    if out.exists() && !out.is_dir() {
+        bail!(
+            "{} is a file, not a folder: choose a folder for the long run (--out)",
+            out.display()
+        );
+    }
     let csv_path = out.join("longrun.csv");
     if csv_path.exists() && !args.force {
         bail!(
@@ -784,7 +843,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             out.display()
         );
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let opts = LongRunOptions {
         steps: args.steps,
         chains: args.chains,
@@ -793,8 +851,14 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         temp_factor: args.temp_factor,
         every,
     };
-
+    // Everything that can be refused is, before the output folder is touched.
+    opts.validate()?;
+    let data = match opts.init {
+        LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
+        _ => None,
+    };
     let gpu = Gpu::new(choice)?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     eprintln!("adapter: {}", gpu.describe());
     eprintln!(
         "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}",
@@ -805,10 +869,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         ck.iteration,
         args.temp_factor
     );
-    let data = match init {
-        LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
-        _ => None,
-    };
     let toy = Toy::new(&ck.config.data).ok();
     let grid = toy.as_ref().map(|toy| Grid {
         res: ck.config.eval.grid as usize,

@@ -233,6 +233,62 @@ fn energy_refuses_bad_input_clearly() {
         path_str(&weights),
     ]);
     assert!(!out.status.success(), "toy net takes points, not images");
+    assert!(!weights.exists(), "nothing is written on failure");
+    let points = d.join("points.safetensors");
+    write_tensors(
+        &points,
+        &[Tensor {
+            name: "x".into(),
+            shape: vec![2, 2],
+            data: vec![0.0, 1.0, f32::NAN, 0.5],
+        }],
+    )
+    .unwrap();
+    let toy = |input: &std::path::Path, output: &std::path::Path| {
+        ebmscope(&[
+            "energy",
+            "--net",
+            "toy",
+            "--input",
+            path_str(input),
+            "--output",
+            path_str(output),
+            "--save-weights",
+            path_str(&weights),
+        ])
+    };
+    let out = toy(&points, &output);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("NaN at element 2"),
+        "{stderr}"
+    );
+    assert!(
+        !output.exists() && !weights.exists(),
+        "nothing is written on failure"
+    );
+    write_tensors(
+        &points,
+        &[Tensor {
+            name: "x".into(),
+            shape: vec![2, 2],
+            data: vec![0.0, 1.0, 0.25, 0.5],
+        }],
+    )
+    .unwrap();
+    let kept = std::fs::read(&points).unwrap();
+    let out = toy(&points, &points);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("is the input file"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&points).unwrap(),
+        kept,
+        "the input is left as it was"
+    );
+    assert!(toy(&points, &output).status.success());
     let out = ebmscope(&[
         "energy",
         "--net",

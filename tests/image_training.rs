@@ -214,7 +214,15 @@ fn nonlocal_on_a_folder_resumes_exactly() {
     let (whole, split) = (base.join("whole"), base.join("split"));
     ok(&folder_run(&whole, &pictures, 4, &[]));
     ok(&folder_run(&split, &pictures, 2, &[]));
-    ok(&folder_run(&split, &pictures, 4, &["--resume"]));
+    // The run's own settings (data folder included) carry it on.
+    ok(&ebmscope(&[
+        "train",
+        "--out",
+        split.to_str().unwrap(),
+        "--resume",
+        "--iters",
+        "4",
+    ]));
     let d_st = column(&whole, 1);
     assert_eq!(d_st.len(), 4);
     assert!(d_st.iter().all(|d| d.is_finite()));

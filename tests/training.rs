@@ -185,6 +185,16 @@ fn run_train(out: &std::path::Path, iters: u64, extra: &[&str]) -> std::process:
     ebmscope(&args)
 }
 
+/// `train --resume` of the run in `out`, to `iters` in all if given.
+fn resume_train(out: &std::path::Path, iters: Option<u64>) -> std::process::Output {
+    let iters = iters.map(|n| n.to_string());
+    let mut args = vec!["train", "--out", out.to_str().unwrap(), "--resume"];
+    if let Some(n) = &iters {
+        args.extend(["--iters", n.as_str()]);
+    }
+    ebmscope(&args)
+}
+
 /// Metrics rows without the wall-time column.
 fn rows(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("metrics.csv"))
@@ -215,7 +225,7 @@ fn resume_equals_uninterrupted() {
     let mut text = std::fs::read_to_string(&metrics).unwrap();
     text.push_str("3,1.0,1.0,1.0,0.0,0.1,9.9,contraction\n");
     std::fs::write(&metrics, text).unwrap();
-    let out = run_train(&split, 6, &["--resume"]);
+    let out = resume_train(&split, Some(6));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(rows(&split), rows(&whole));
     assert_eq!(rows(&whole).len(), 7);
@@ -254,6 +264,38 @@ fn existing_runs_are_refused_without_resume_or_force() {
     );
     let out = run_train(&dir, 2, &["--set", "langevin.epsilonn=1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("epsilonn"));
+    // --resume keeps the run's settings: new ones beside it are refused, and
+    // without --iters the run's own total stands (here 2: nothing to do).
+    let out = ebmscope(&[
+        "train",
+        "--out",
+        dir.to_str().unwrap(),
+        "--resume",
+        "--set",
+        "langevin.epsilon=0.05",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only --iters"),
+        "{out:?}"
+    );
+    let out = resume_train(&dir, None);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already at iteration 2 of 2"),
+        "{out:?}"
+    );
+    assert_eq!(rows(&dir).len(), 3, "header and 2 rows: nothing ran");
+    let out = run_train(&dir, 0, &["--force"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--iters must be at least 1"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("checkpoint.safetensors")).unwrap(),
+        before,
+        "nothing was touched"
+    );
     assert!(run_train(&dir, 3, &["--force"]).status.success());
     assert_eq!(rows(&dir).len(), 4, "header and 3 rows after --force");
     for f in [
@@ -320,7 +362,7 @@ fn interrupt_saves_a_checkpoint() {
         ck.iteration + 1,
         "metrics end at the checkpoint"
     );
-    let out = run_train(&dir, ck.iteration + 2, &["--resume"]);
+    let out = resume_train(&dir, Some(ck.iteration + 2));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(rows(&dir).len() as u64, ck.iteration + 3);
     let _ = std::fs::remove_dir_all(&dir);
@@ -428,6 +470,47 @@ fn long_run_sampling_from_a_checkpoint() {
     let out = sample(&[]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--force"));
     assert!(sample(&["--force"]).status.success());
+    // Bad options are refused before the long run already there is touched.
+    let csv = dir.join("longrun_data/longrun.csv");
+    let kept = std::fs::read(&csv).unwrap();
+    for (bad, named) in [
+        (&["--force", "--chains", "0"][..], "--chains"),
+        (&["--force", "--temp-factor", "-1"][..], "--temp-factor"),
+    ] {
+        let out = sample(bad);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(named), "{stderr}");
+        assert_eq!(
+            std::fs::read(&csv).unwrap(),
+            kept,
+            "{bad:?} left the long run as it was"
+        );
+    }
+    // A run's checkpoint serves `energy` as weights (its optimizer state and bank passed over).
+    let points = dir.join("points.safetensors");
+    let energies = dir.join("energies.safetensors");
+    ebmscope::io::write_tensors(
+        &points,
+        &[ebmscope::io::Tensor {
+            name: "x".into(),
+            shape: vec![3, 2],
+            data: vec![0.0, 0.5, 1.0, -1.0, 0.25, 0.0],
+        }],
+    )
+    .unwrap();
+    let out = ebmscope(&[
+        "energy",
+        "--net",
+        "toy",
+        "--weights",
+        ck.to_str().unwrap(),
+        "--input",
+        points.to_str().unwrap(),
+        "--output",
+        energies.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ebmscope::io::read_tensor(&energies, "energy").unwrap().shape, [3]);
     assert!(String::from_utf8_lossy(&sample(&["--init", "sideways"]).stderr).contains("sideways"));
 
     let noise_run = dir.join("gaussian");

@@ -105,7 +105,19 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 pub fn load_idx(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
     let bytes = read_maybe_gz(path)?;
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
-        return Err(Error::file(path, "not an IDX file (wrong magic number)"));
+        let image = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()));
+        return Err(Error::file(
+            path,
+            if image {
+                "is one image, not a data set: point --data at the folder that holds the images"
+            } else {
+                "not an IDX file (wrong magic number); --data takes an IDX file, a CIFAR-10 .bin file, \
+                 or a folder of either or of PNG/JPEG images"
+            },
+        ));
     }
     let (dtype, dims) = (bytes[2], bytes[3] as usize);
     if dtype != 0x08 {

@@ -25,8 +25,8 @@ pub enum ConvKernels {
     /// The tiled implicit GEMMs (conv2d_*_tiled: workgroup-memory tiles).
     Tiled,
     /// Per pass, the tiled kernel where its GEMM fills at least half a
-    /// tile's rows, the direct one elsewhere (see
-    /// [`TiledPasses::by_shape`](crate::kernels::conv2d::TiledPasses::by_shape)).
+    /// tile's rows (channels), the direct one elsewhere.
+    // The rule: crate::kernels::conv2d::TiledPasses::by_shape.
     ByShape,
 }
 

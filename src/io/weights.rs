@@ -25,9 +25,16 @@ pub fn save_params(path: &Path, layout: &ParamLayout, params: &[f32]) -> Result<
     write_tensors(path, &tensors)
 }
 
+/// The tensors a training checkpoint holds beside the parameters: the
+/// optimizer's state and the persistent chains.
+pub const ADAM_M_TENSOR: &str = "optimizer.adam_m";
+pub const ADAM_V_TENSOR: &str = "optimizer.adam_v";
+pub const BANK_TENSOR: &str = "bank";
+
 /// Load parameters saved by ebmscope or by PyTorch (a state dict saved with
-/// safetensors). Refuses, naming the tensor, a file with a missing, extra or
-/// mis-shaped tensor.
+/// safetensors), or those of a run's checkpoint (its optimizer state and
+/// chains are passed over). Refuses, naming the tensor, a file with a
+/// missing, extra or mis-shaped tensor.
 pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
     let bytes = read_file(path)?;
     let st = parse(path, &bytes)?;
@@ -42,7 +49,7 @@ pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
     let mut extra: Vec<_> = st
         .names()
         .into_iter()
-        .filter(|n| layout.get(n).is_none())
+        .filter(|n| layout.get(n).is_none() && ![ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR].contains(n))
         .collect();
     extra.sort();
     if !extra.is_empty() {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::Trainer;
 use crate::config::Config;
-use crate::io::{Tensor, read_all, write_tensors_with_metadata};
+use crate::io::{ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, Tensor, read_all, write_tensors_with_metadata};
 use crate::{Error, Result};
 
 /// Name of the latest full checkpoint inside a run folder.
@@ -92,19 +92,19 @@ impl Checkpoint {
             .collect();
         let n = self.params.len();
         tensors.push(Tensor {
-            name: "optimizer.adam_m".into(),
+            name: ADAM_M_TENSOR.into(),
             shape: vec![n],
             data: self.adam_m.clone(),
         });
         tensors.push(Tensor {
-            name: "optimizer.adam_v".into(),
+            name: ADAM_V_TENSOR.into(),
             shape: vec![n],
             data: self.adam_v.clone(),
         });
         if let Some(bank) = &self.bank {
             let dim: usize = spec.input.iter().product();
             tensors.push(Tensor {
-                name: "bank".into(),
+                name: BANK_TENSOR.into(),
                 shape: vec![bank.len() / dim, dim],
                 data: bank.clone(),
             });
@@ -160,9 +160,9 @@ impl Checkpoint {
             iteration: parse(path, &m, "iteration")?,
             lr: parse(path, &m, "lr")?,
             optimizer_steps: parse(path, &m, "optimizer_steps")?,
-            adam_m: state("optimizer.adam_m")?,
-            adam_v: state("optimizer.adam_v")?,
-            bank: find("bank").map(|t| t.data.clone()),
+            adam_m: state(ADAM_M_TENSOR)?,
+            adam_v: state(ADAM_V_TENSOR)?,
+            bank: find(BANK_TENSOR).map(|t| t.data.clone()),
             params,
             config,
         })

@@ -28,6 +28,26 @@ pub struct LongRunOptions {
     pub every: u64,
 }
 
+impl LongRunOptions {
+    /// Refuse options a run cannot use, naming the one at fault (checked
+    /// before anything is written).
+    pub fn validate(&self) -> Result<()> {
+        if self.chains == 0 {
+            return Err(Error::Config("--chains must be at least 1".into()));
+        }
+        if self.every == 0 {
+            return Err(Error::Config("--every must be at least 1".into()));
+        }
+        if !(self.temp_factor > 0.0 && self.temp_factor.is_finite()) {
+            return Err(Error::Config(format!(
+                "--temp-factor must be a positive number (it is {})",
+                self.temp_factor
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// One record of a long run, over the steps since the previous record.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LongRunRow {
@@ -66,11 +86,7 @@ pub fn long_run(
     opts: &LongRunOptions,
     mut on_record: impl FnMut(&LongRunRow, &[f32]) -> Result<()>,
 ) -> Result<Vec<LongRunRow>> {
-    if opts.chains == 0 || opts.every == 0 || !(opts.temp_factor > 0.0 && opts.temp_factor.is_finite()) {
-        return Err(Error::Config(
-            "long run needs chains ≥ 1, --every ≥ 1 and --temp-factor > 0".into(),
-        ));
-    }
+    opts.validate()?;
     let c = &ck.config;
     let spec = net_spec(c)?;
     let k = opts.chains;

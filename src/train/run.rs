@@ -19,8 +19,9 @@ const METRICS_HEADER: &str = "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,w
 pub enum Existing {
     /// Refuse to touch it.
     Refuse,
-    /// Continue from its checkpoint.
-    Resume,
+    /// Continue from its checkpoint, with its settings; to this many
+    /// iterations in all if given, else to its own total.
+    Resume(Option<u64>),
     /// Start over, replacing its contents.
     Force,
 }
@@ -45,6 +46,12 @@ impl RunDir {
         existing: Existing,
         gpu: std::sync::Arc<crate::gpu::Gpu>,
     ) -> Result<(Self, Trainer)> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::file(
+                dir,
+                "is a file, not a folder: choose a folder for the run (--out)",
+            ));
+        }
         let has_run = dir.join(CONFIG_FILE).exists() || dir.join(METRICS_FILE).exists();
         match (has_run, existing) {
             (true, Existing::Refuse) => {
@@ -53,7 +60,7 @@ impl RunDir {
                     "already holds a run: pass --resume to continue it, --force to replace it, or choose another --out",
                 ));
             }
-            (false, Existing::Resume) => {
+            (false, Existing::Resume(_)) => {
                 return Err(Error::file(
                     dir,
                     "holds no run to resume (no config.toml); start one without --resume",
@@ -64,7 +71,7 @@ impl RunDir {
         // Build the trainer (config checks, data loading, GPU set-up) before
         // touching the folder: a run that cannot start leaves it as it was.
         let metrics_path = dir.join(METRICS_FILE);
-        let trainer = if existing == Existing::Resume {
+        let trainer = if let Existing::Resume(iterations) = existing {
             let ck_path = dir.join(CHECKPOINT_FILE);
             if !ck_path.exists() {
                 return Err(Error::file(
@@ -75,7 +82,7 @@ impl RunDir {
             let ck = Checkpoint::load(&ck_path)?;
             let mut config_resumed = ck.config.clone();
             // Only the length of the run may change on resume.
-            config_resumed.iterations = config.iterations.max(ck.iteration);
+            config_resumed.iterations = iterations.unwrap_or(ck.config.iterations).max(ck.iteration);
             let mut trainer = Trainer::new(gpu, config_resumed)?;
             ck.restore(&mut trainer)?;
             let (d_st, r_t, kept) = read_metrics(&metrics_path, ck.iteration)?;
