@@ -306,6 +306,8 @@ impl GuiApp {
                 Update::Failed(why) => {
                     self.toy_pending = false;
                     self.message = format!("stopped: {why}");
+                    // The status line may be too narrow for all of it.
+                    eprintln!("{}", self.message);
                 }
             }
         }
@@ -439,13 +441,17 @@ impl GuiApp {
         ui.separator();
         ui.heading("Start over");
         let so = &mut self.start_over;
-        egui::ComboBox::from_label("preset")
+        // The label above the box: beside it, long preset names squeeze it.
+        let label = ui.label("preset");
+        egui::ComboBox::from_id_salt("start-over preset")
             .selected_text(so.preset.as_str())
             .show_ui(ui, |ui| {
                 for name in Config::preset_names() {
                     ui.selectable_value(&mut so.preset, name.to_string(), name);
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         let label = ui.label("overrides, KEY=VALUE per line (as --set)");
         ui.add(
             egui::TextEdit::multiline(&mut so.overrides)
@@ -537,7 +543,14 @@ impl GuiApp {
             ui.label(format!("iteration {it}"));
             ui.label(format!("{rate:.2} it/s"));
             ui.label(format!("{langevin:.0} Langevin steps×chains/s"));
-            ui.label(if self.running { "running" } else { "paused" });
+            let total = self.config.iterations;
+            ui.label(if self.running {
+                "running".to_string()
+            } else if it >= total {
+                format!("done: all {total} iterations")
+            } else {
+                "paused".to_string()
+            });
             if !self.message.is_empty() {
                 ui.separator();
                 ui.label(&self.message);
@@ -692,6 +705,9 @@ impl GuiApp {
             ui.selectable_value(&mut self.picture_source, PictureSource::Data, "data X⁺");
             if self.config.langevin.init == InitKind::Persistent {
                 ui.selectable_value(&mut self.picture_source, PictureSource::Bank, "bank");
+            } else if self.picture_source == PictureSource::Bank {
+                // A run loaded or started over without a bank: nothing to show there.
+                self.picture_source = PictureSource::Chains;
             }
         });
         if self.picture_requested != Some(self.picture_source) {
@@ -798,7 +814,17 @@ impl GuiApp {
     }
 
     fn learning_plots(&self, ui: &mut egui::Ui) {
-        let h = (ui.available_height() / 4.0 - 24.0).max(60.0);
+        let h = (ui.available_height() / 4.0 - 28.0).max(60.0);
+        // One iteration axis for the four: linked, and y axes of one width
+        // so that an iteration sits at the same x in each.
+        let plot = |id: &'static str| {
+            Plot::new(id)
+                .height(h)
+                .link_axis(egui::Id::unique("learning iterations"), [true, false])
+                .y_axis_min_width(56.0)
+                .y_grid_spacer(egui_plot::uniform_grid_spacer(nice_steps))
+                .y_axis_formatter(|mark, _| tick_label(mark))
+        };
         let x = |e: &IterationEvent| e.iteration as f64;
         let markers: Vec<f64> = self.changes.iter().map(|(it, _)| *it as f64 + 0.5).collect();
         let mark = |p: &mut egui_plot::PlotUi| {
@@ -816,7 +842,7 @@ impl GuiApp {
         };
         let (exp, con) = (split(Phase::Expansion), split(Phase::Contraction));
         let d_line: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.d_st]).collect();
-        Plot::new("d_st").height(h).show(ui, |p| {
+        plot("d_st").show(ui, |p| {
             p.hline(HLine::new("0", 0.0).color(egui::Color32::DARK_GRAY));
             p.line(Line::new("d_st", d_line).color(egui::Color32::GRAY));
             p.points(
@@ -833,16 +859,16 @@ impl GuiApp {
         });
         ui.label("r_t: mean Langevin gradient magnitude");
         let r: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.r_t]).collect();
-        Plot::new("r_t").height(h).show(ui, |p| {
+        plot("r_t").show(ui, |p| {
             p.line(Line::new("r_t", r));
             mark(p);
         });
         ui.label("mean U(X⁺) and U(X⁻)");
         let up: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.mean_u_data]).collect();
         let um: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.mean_u_samples]).collect();
-        Plot::new("energies")
-            .height(h)
-            .legend(Legend::default())
+        plot("energies")
+            // Top left: the newest iterations are at the right.
+            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
             .show(ui, |p| {
                 p.line(Line::new("U(X⁺)", up));
                 p.line(Line::new("U(X⁻)", um));
@@ -852,8 +878,8 @@ impl GuiApp {
         let lr: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.lr]).collect();
         // From zero up, so a constant rate reads as such.
         let top = self.history.iter().map(|e| e.lr).fold(0.0, f64::max) * 1.2;
-        Plot::new("lr")
-            .height(h)
+        plot("lr")
+            .x_axis_label("iteration")
             .include_y(0.0)
             .include_y(top)
             .show(ui, |p| {
@@ -902,6 +928,7 @@ impl GuiApp {
         ui.label("autocorrelation of d_st by lag (dashed: the oscillation threshold)");
         Plot::new("d_acf")
             .height(h)
+            .x_axis_label("lag")
             .include_y(-1.0)
             .include_y(1.0)
             .show(ui, |p| {
@@ -911,6 +938,7 @@ impl GuiApp {
         ui.label("autocorrelation of r_t by lag");
         Plot::new("r_acf")
             .height(h)
+            .x_axis_label("lag")
             .include_y(-1.0)
             .include_y(1.0)
             .show(ui, |p| {
@@ -919,6 +947,7 @@ impl GuiApp {
         ui.label("cross-correlation Σ d_st[n + k]·r_t[n] by lag k");
         Plot::new("cross")
             .height(h)
+            .x_axis_label("lag k")
             .include_y(-1.0)
             .include_y(1.0)
             .show(ui, |p| {
@@ -937,28 +966,52 @@ impl GuiApp {
             points.saturating_sub(1)
         ));
         let strong = ui.visuals().strong_text_color();
-        Plot::new("energy path").show(ui, |p| {
-            // At most 100 chains drawn; the mean is over all.
-            for chain in 0..m.min(100) {
-                let line: Vec<[f64; 2]> = (0..points)
-                    .map(|s| [s as f64, f64::from(u[s * m + chain])])
+        Plot::new("energy path")
+            .x_axis_label("Langevin step")
+            .y_axis_label("U")
+            .show(ui, |p| {
+                // At most 100 chains drawn; the mean is over all.
+                for chain in 0..m.min(100) {
+                    let line: Vec<[f64; 2]> = (0..points)
+                        .map(|s| [s as f64, f64::from(u[s * m + chain])])
+                        .collect();
+                    p.line(
+                        Line::new(format!("chain {chain}"), line)
+                            .color(egui::Color32::from_rgba_unmultiplied(90, 140, 220, 90)),
+                    );
+                }
+                let mean: Vec<[f64; 2]> = (0..points)
+                    .map(|s| {
+                        [
+                            s as f64,
+                            u[s * m..(s + 1) * m].iter().map(|&v| f64::from(v)).sum::<f64>() / m as f64,
+                        ]
+                    })
                     .collect();
-                p.line(
-                    Line::new(format!("chain {chain}"), line)
-                        .color(egui::Color32::from_rgba_unmultiplied(90, 140, 220, 90)),
-                );
-            }
-            let mean: Vec<[f64; 2]> = (0..points)
-                .map(|s| {
-                    [
-                        s as f64,
-                        u[s * m..(s + 1) * m].iter().map(|&v| f64::from(v)).sum::<f64>() / m as f64,
-                    ]
-                })
-                .collect();
-            p.line(Line::new("mean", mean).color(strong).width(2.5));
-        });
+                p.line(Line::new("mean", mean).color(strong).width(2.5));
+            });
     }
+}
+
+/// Grid steps of 1, 2 or 5 × 10^k from the finest the plot allows: egui_plot's
+/// default (powers of 10) often labels nothing but 0 on a short axis.
+fn nice_steps(input: egui_plot::GridInput) -> [f64; 3] {
+    let nice = |at_least: f64| {
+        let decade = 10f64.powf(at_least.log10().floor());
+        [1.0, 2.0, 5.0, 10.0]
+            .into_iter()
+            .map(|m| m * decade)
+            .find(|&step| step >= at_least)
+            .unwrap_or(10.0 * decade)
+    };
+    let base = input.base_step_size.abs().max(f64::MIN_POSITIVE);
+    [nice(base), nice(4.0 * base), nice(16.0 * base)]
+}
+
+/// A tick's value with as many decimals as its step needs (0.05, not 0.1).
+fn tick_label(mark: egui_plot::GridMark) -> String {
+    let decimals = (-mark.step_size.abs().log10().floor()).max(0.0) as usize;
+    format!("{:.*}", decimals, mark.value)
 }
 
 /// Where the window saves the checkpoint of a run started from `preset`.
@@ -1229,5 +1282,28 @@ mod tests {
         assert_eq!((again.id(), uploads()), (first.id(), 0));
         let next = grid_texture(&ctx, &mut slot, "chains", 2, &[1.0; 8], chw);
         assert_eq!((next.id(), uploads()), (first.id(), 1));
+    }
+
+    /// Ticks step by 1, 2 or 5 × 10^k and are labelled to their step's
+    /// precision: a d_st axis over ±0.6 gets ±0.5, not only 0.
+    #[test]
+    fn ticks_are_one_two_five_and_labelled_to_their_step() {
+        let input = |base_step_size| egui_plot::GridInput {
+            bounds: (-0.6, 0.6),
+            base_step_size,
+        };
+        let close = |a: [f64; 3], b: [f64; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        assert!(
+            close(nice_steps(input(0.013)), [0.02, 0.1, 0.5]),
+            "{:?}",
+            nice_steps(input(0.013))
+        );
+        assert!(close(nice_steps(input(0.3)), [0.5, 2.0, 5.0]));
+        assert!(close(nice_steps(input(1.0)), [1.0, 5.0, 20.0]));
+        let label = |value, step_size| tick_label(egui_plot::GridMark { value, step_size });
+        assert_eq!(label(0.05, 0.05), "0.05");
+        assert_eq!(label(-0.5, 0.5), "-0.5");
+        assert_eq!(label(200.0, 100.0), "200");
+        assert_eq!(label(0.0002, 0.0001), "0.0002");
     }
 }

@@ -295,6 +295,15 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
             (config, checkpoint)
         }
     };
+    if args.picture == Some(ebmscope::train::PictureSource::Bank)
+        && config.langevin.init != ebmscope::config::InitKind::Persistent
+    {
+        bail!(
+            "--picture bank needs a persistent bank, and this run's chains start from {} \
+             (langevin.init): show chains or data instead",
+            spelling(&config.langevin.init)
+        );
+    }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
     eprintln!("adapter: {}", gpu.describe());
     let capture = ebmscope::gui::Capture {

@@ -307,3 +307,15 @@ fn energy_refuses_bad_input_clearly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("f.0.weight"), "{stderr}");
 }
+
+/// The window's bank picture needs a persistent bank: asked of a run
+/// without one, it is refused before a window opens.
+#[test]
+fn gui_refuses_a_bank_picture_without_a_bank() {
+    let out = ebmscope(&["gui", "--preset", "gmm-nonconvergent", "--picture", "bank"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--picture bank needs a persistent bank"),
+        "{stderr}"
+    );
+}
