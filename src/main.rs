@@ -679,9 +679,13 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     let total = trainer.config.iterations;
     if trainer.iteration >= total {
+        let asked = match args.iters {
+            Some(n) if n < trainer.iteration => format!(" (--iters {n} is below that)"),
+            _ => String::new(),
+        };
         eprintln!(
-            "the run is already at iteration {} of {total}: nothing to do (--iters is the total, not a count \
-             to add: pass a larger one to go on)",
+            "the run is already at iteration {} of {total}{asked}: nothing to do (--iters is the total, \
+             not a count to add: pass a larger one to go on)",
             trainer.iteration
         );
         return Ok(ExitCode::SUCCESS);

@@ -286,6 +286,12 @@ fn existing_runs_are_refused_without_resume_or_force() {
         "{out:?}"
     );
     assert_eq!(rows(&dir).len(), 3, "header and 2 rows: nothing ran");
+    let out = resume_train(&dir, Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--iters 1 is below that"),
+        "{out:?}"
+    );
+    assert_eq!(rows(&dir).len(), 3);
     let out = run_train(&dir, 0, &["--force"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--iters must be at least 1"),
