@@ -235,15 +235,15 @@ fn energy_refuses_bad_input_clearly() {
     assert!(!out.status.success(), "toy net takes points, not images");
     assert!(!weights.exists(), "nothing is written on failure");
     let points = d.join("points.safetensors");
-    write_tensors(
-        &points,
-        &[Tensor {
+    let write_points = |data: Vec<f32>| {
+        let x = Tensor {
             name: "x".into(),
             shape: vec![2, 2],
-            data: vec![0.0, 1.0, f32::NAN, 0.5],
-        }],
-    )
-    .unwrap();
+            data,
+        };
+        write_tensors(&points, &[x]).unwrap();
+    };
+    write_points(vec![0.0, 1.0, f32::NAN, 0.5]);
     let toy = |input: &std::path::Path, output: &std::path::Path| {
         ebmscope(&[
             "energy",
@@ -267,15 +267,7 @@ fn energy_refuses_bad_input_clearly() {
         !output.exists() && !weights.exists(),
         "nothing is written on failure"
     );
-    write_tensors(
-        &points,
-        &[Tensor {
-            name: "x".into(),
-            shape: vec![2, 2],
-            data: vec![0.0, 1.0, 0.25, 0.5],
-        }],
-    )
-    .unwrap();
+    write_points(vec![0.0, 1.0, 0.25, 0.5]);
     let kept = std::fs::read(&points).unwrap();
     let out = toy(&points, &points);
     let stderr = String::from_utf8_lossy(&out.stderr);

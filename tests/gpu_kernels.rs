@@ -4,6 +4,13 @@
 
 mod common;
 
+/// A 3×3 convolution, stride 1, padding 1.
+const CONV3X3_PAD1: LayerOp = LayerOp::Conv2d {
+    kernel: 3,
+    stride: 1,
+    padding: 1,
+};
+
 /// Every choice of convolution kernels (see `ConvKernels`).
 const ALL_CONV_KERNELS: [ConvKernels; 3] = [ConvKernels::Direct, ConvKernels::Tiled, ConvKernels::ByShape];
 
@@ -60,11 +67,7 @@ fn whole_networks_match_reference() {
 #[test]
 fn weight_gradient_chunks_of_several_images_match_reference() {
     let gpu = common::gpu();
-    let conv3x3 = LayerOp::Conv2d {
-        kernel: 3,
-        stride: 1,
-        padding: 1,
-    };
+    let conv3x3 = CONV3X3_PAD1;
     let spec = NetSpec::single_layer("wide conv", [128, 7, 7], conv3x3, 128, true);
     let batch = 5;
     let g = spec.geometry().unwrap()[0];
@@ -103,11 +106,7 @@ fn conv_kernels_by_default() {
 #[test]
 fn kernels_mixed_by_shape_match_reference() {
     let gpu = common::gpu();
-    let conv3x3 = LayerOp::Conv2d {
-        kernel: 3,
-        stride: 1,
-        padding: 1,
-    };
+    let conv3x3 = CONV3X3_PAD1;
     let rgb_in = TiledPasses {
         forward: true,
         input_grad: false,
