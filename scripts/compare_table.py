@@ -3,17 +3,39 @@
 `ebmscope bench --json` and scripts/bench_torch.py --json write.
 
     python3 scripts/compare_table.py ebmscope.json torch.json [more-torch.json ...]
+    python3 scripts/compare_table.py --merge OUT.json PART.json [PART.json ...]
+
+--merge joins reports of one tool written by separate runs (one per net, as
+scripts/gpu-bench.sh runs them) into one: the first part's header, every
+part's workloads, each ebmscope workload marked with its part's
+convolution kernels.
 """
 
 import json
 import sys
 
 
+def merge(out, parts):
+    reports = [json.load(open(p)) for p in parts]
+    merged = dict(reports[0], workloads=[])
+    for r in reports:
+        if r["tool"] != merged["tool"]:
+            raise SystemExit(f"--merge: {r['tool']} and {merged['tool']} reports cannot be one")
+        for w in r["workloads"]:
+            if "conv_kernels" in r:
+                w = dict(w, conv_kernels=r["conv_kernels"])
+            merged["workloads"].append(w)
+    with open(out, "w") as f:
+        json.dump(merged, f, indent=2)
+
+
 def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == "--merge":
+        return merge(sys.argv[2], sys.argv[3:])
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     ours = json.load(open(sys.argv[1]))
-    print(f"ebmscope on {ours['adapter']}")
+    print(f"ebmscope on {ours['adapter']}, convolutions {ours.get('conv_kernels', '-')}")
     for path in sys.argv[2:]:
         theirs = json.load(open(path))
         tf32 = "" if theirs.get("tf32") is None else f", TF32 {'on' if theirs['tf32'] else 'off'}"
@@ -28,7 +50,11 @@ def main():
                 continue
             s_ratio = w["langevin_steps_x_chains_per_s"] / t["langevin_steps_x_chains_per_s"]
             i_ratio = w["iterations_per_s"] / t["iterations_per_s"]
-            print(f"| {w['name']} | {w['langevin_steps_x_chains_per_s']:.0f} | "
+            # A workload timed with other convolution kernels than the report's (a
+            # fallback after a failed check) says so.
+            kernels = w.get("conv_kernels", ours.get("conv_kernels"))
+            name = w["name"] if kernels == ours.get("conv_kernels") else f"{w['name']} ({kernels})"
+            print(f"| {name} | {w['langevin_steps_x_chains_per_s']:.0f} | "
                   f"{t['langevin_steps_x_chains_per_s']:.0f} | {s_ratio:.2f}× | "
                   f"{w['iterations_per_s']:.3f} | {t['iterations_per_s']:.3f} | {i_ratio:.2f}× | "
                   f"{w['langevin_gflop_per_s']:.2f} | {t['langevin_gflop_per_s']:.2f} |")

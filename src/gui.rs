@@ -346,10 +346,10 @@ impl GuiApp {
         }
     }
 
-    /// Iterations per second over the last second or so of training; 0 when paused.
-    fn iterations_per_second(&self) -> f64 {
-        let rate = TrainingRate::recent(&self.history, 1.0);
-        rate.filter(|_| self.running).unwrap_or(0.0)
+    /// Iterations per second over the last second or so of training (when
+    /// paused or done: before it stopped); None before two iterations.
+    fn iterations_per_second(&self) -> Option<f64> {
+        TrainingRate::recent(&self.history, 1.0)
     }
 
     /// Draw the whole window into `ui`.
@@ -530,9 +530,13 @@ impl GuiApp {
     }
 
     fn status(&mut self, ui: &mut egui::Ui) {
-        let rate = self.iterations_per_second();
         let steps = self.history.last().map_or(0, |e| e.steps);
-        let langevin = rate * f64::from(steps) * f64::from(self.config.batch.chains);
+        // Stopped, the rate is the one it stopped at (0 would read as stuck).
+        let rate = self.iterations_per_second().map(|rate| {
+            let langevin = rate * f64::from(steps) * f64::from(self.config.batch.chains);
+            let when = if self.running { "" } else { " when it last ran" };
+            format!("{rate:.2} it/s, {langevin:.0} Langevin steps×chains/s{when}")
+        });
         ui.horizontal_wrapped(|ui| {
             ui.label(format!("adapter: {}", self.adapter));
             if self.cpu_adapter {
@@ -541,8 +545,9 @@ impl GuiApp {
             ui.separator();
             let it = self.history.last().map_or(0, |e| e.iteration);
             ui.label(format!("iteration {it}"));
-            ui.label(format!("{rate:.2} it/s"));
-            ui.label(format!("{langevin:.0} Langevin steps×chains/s"));
+            if let Some(rate) = rate {
+                ui.label(rate);
+            }
             let total = self.config.iterations;
             ui.label(if self.running {
                 "running".to_string()
@@ -1121,6 +1126,17 @@ struct Window {
 }
 
 impl eframe::App for Window {
+    /// A capture shows the window as it runs, not where a virtual display
+    /// left its pointer (the screen's centre, over a plot, whose hover
+    /// would draw a crosshair and a tooltip): captures ignore the pointer.
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        if self.capture.screenshot.is_some() {
+            raw_input
+                .events
+                .retain(|e| !matches!(e, egui::Event::PointerMoved(_) | egui::Event::MouseMoved(_)));
+        }
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let size = ui.ctx().content_rect().size();
         if self.size != Some(size) {

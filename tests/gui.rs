@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use ebmscope::config::Config;
 use ebmscope::gui::GuiApp;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 fn app() -> GuiApp {
     let sets: Vec<String> = [
@@ -78,6 +78,17 @@ fn step_run_and_pause_reach_the_trainer() {
         h.query_by_label(&status).is_some(),
         "status line shows `{status}`"
     );
+    // Paused, the status keeps the rate it ran at, said as such.
+    let rate = h
+        .query_by_label_contains("it/s")
+        .and_then(|n| n.accesskit_node().value())
+        .expect("a rate in the status line");
+    assert!(
+        rate.ends_with("Langevin steps×chains/s when it last ran"),
+        "{rate}"
+    );
+    let it_s: f64 = rate.split(' ').next().unwrap().parse().unwrap();
+    assert!(it_s > 0.0, "{rate}");
 }
 
 #[test]

@@ -497,3 +497,62 @@ fn adapter_needs_match_the_kernels() {
     assert_eq!(storage_max.0 as u32, STORAGE_BUFFERS_NEEDED, "{storage_max:?}");
     assert_eq!(workgroup_max.0, WORKGROUP_STORAGE_NEEDED, "{workgroup_max:?}");
 }
+
+/// Every kernel translates to Metal Shading Language and HLSL, the two
+/// backends no machine here can run (Vulkan runs in the tests, GL in CI's
+/// `doctor --backend gl`): at the oldest language versions wgpu targets
+/// (MSL 2.0; shader model 5.1 for FXC and 6.0 for DXC) and with the bounds
+/// checks wgpu's default robustness asks for.
+#[test]
+fn every_shader_translates_for_metal_and_dx12() {
+    use naga::back::{hlsl, msl};
+    use naga::proc::{BoundsCheckPolicies, BoundsCheckPolicy};
+    let checked = BoundsCheckPolicies {
+        index: BoundsCheckPolicy::ReadZeroSkipWrite,
+        buffer: BoundsCheckPolicy::ReadZeroSkipWrite,
+        image_load: BoundsCheckPolicy::ReadZeroSkipWrite,
+        binding_array: BoundsCheckPolicy::Unchecked,
+    };
+    let entry = Some((naga::ShaderStage::Compute, "main".to_string()));
+    let mut translated = 0;
+    for shader in ALL {
+        let (module, info) = validate_with_info(shader.name, shader.source);
+        let options = msl::Options {
+            lang_version: (2, 0),
+            bounds_check_policies: checked,
+            ..Default::default()
+        };
+        let pipeline = msl::PipelineOptions {
+            entry_point: entry.clone(),
+            ..Default::default()
+        };
+        let (source, _) = msl::write_string(&module, &info, &options, &pipeline)
+            .unwrap_or_else(|e| panic!("{} to MSL: {e}", shader.name));
+        assert!(
+            source.contains("kernel void main_"),
+            "{}: no MSL kernel in\n{source}",
+            shader.name
+        );
+        for shader_model in [hlsl::ShaderModel::V5_1, hlsl::ShaderModel::V6_0] {
+            let options = hlsl::Options {
+                shader_model,
+                restrict_indexing: true,
+                ..Default::default()
+            };
+            let pipeline = hlsl::PipelineOptions {
+                entry_point: entry.clone(),
+            };
+            let mut source = String::new();
+            hlsl::Writer::new(&mut source, &options, &pipeline)
+                .write(&module, &info, None)
+                .unwrap_or_else(|e| panic!("{} to HLSL {shader_model:?}: {e}", shader.name));
+            assert!(
+                source.contains("[numthreads("),
+                "{}: no HLSL compute entry in\n{source}",
+                shader.name
+            );
+        }
+        translated += 1;
+    }
+    assert_eq!(translated, 27);
+}
