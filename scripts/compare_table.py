@@ -15,8 +15,13 @@ import json
 import sys
 
 
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def merge(out, parts):
-    reports = [json.load(open(p)) for p in parts]
+    reports = [load(p) for p in parts]
     merged = dict(reports[0], workloads=[])
     for r in reports:
         if r["tool"] != merged["tool"]:
@@ -30,14 +35,16 @@ def merge(out, parts):
 
 
 def main():
-    if len(sys.argv) >= 4 and sys.argv[1] == "--merge":
+    if sys.argv[1:2] == ["--merge"]:
+        if len(sys.argv) < 4:
+            raise SystemExit(__doc__)
         return merge(sys.argv[2], sys.argv[3:])
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
-    ours = json.load(open(sys.argv[1]))
+    ours = load(sys.argv[1])
     print(f"ebmscope on {ours['adapter']}, convolutions {ours.get('conv_kernels', '-')}")
     for path in sys.argv[2:]:
-        theirs = json.load(open(path))
+        theirs = load(path)
         tf32 = "" if theirs.get("tf32") is None else f", TF32 {'on' if theirs['tf32'] else 'off'}"
         print(f"\nvs PyTorch {theirs['torch']} on {theirs['device']}{tf32}")
         by_name = {w["name"]: w for w in theirs["workloads"]}

@@ -11,10 +11,12 @@
 #   the NVIDIA driver (its Vulkan ICD, nvidia_icd.json) and python3 with
 #   torch for the PyTorch half; one run takes a few minutes. Each net is
 #   timed by its own bench run, so that one whose kernels fail their check
-#   (it is then timed with the direct convolutions) costs only its own
-#   figures; a failing doctor is recorded and the run goes on. NETS (default
-#   "toy vanilla nonlocal") chooses the nets; BENCH_ARGS (e.g. "--small
-#   --seconds 1") is passed to both benchmarks.
+#   (it is then timed with the direct convolutions alone) costs only its
+#   own figures; every step has a time limit (STEP_TIMEOUT, default 300 s),
+#   a failed one is recorded and the run goes on, and the exit status is 1
+#   if any failed. NETS (default "toy vanilla nonlocal") chooses the nets;
+#   BENCH_ARGS (e.g. "--small --seconds 1"; not --only) is passed to both
+#   benchmarks.
 set -euo pipefail
 
 mode="${1:-}"
@@ -59,51 +61,67 @@ run)
         fi
     done
     ebm="$here/ebmscope"
-    "$ebm" info | tee "$out/info.txt"
+    # Every step is timed out (a hung or lost device must not cost the rest)
+    # and a failed one is recorded while the run goes on: one GPU run has to
+    # bring back every figure it can. The exit status says whether all passed.
+    limit="${STEP_TIMEOUT:-300}"
+    failed=0
+    if ! timeout "$limit" "$ebm" info 2>&1 | tee "$out/info.txt"; then
+        echo "info FAILED" >&2
+        failed=1
+    fi
     if ! grep -qi nvidia "$out/info.txt"; then
         echo "warning: no NVIDIA adapter listed; is the driver's Vulkan ICD installed" \
              "(nvidia_icd.json; set VK_DRIVER_FILES to its path)?" >&2
     fi
-    # A failed check is recorded and the run goes on: one GPU run has to
-    # bring back every figure it can, and bench checks each workload itself.
-    if "$ebm" doctor > "$out/doctor.txt" 2>&1; then
+    if timeout "$limit" "$ebm" doctor > "$out/doctor.txt" 2>&1; then
         tail -1 "$out/doctor.txt"
     else
         echo "doctor FAILED (all rows in $out/doctor.txt):" >&2
         grep -A2 " FAIL$" "$out/doctor.txt" >&2 || tail -5 "$out/doctor.txt" >&2
+        failed=1
     fi
     # One bench per net, so that a net whose kernels fail their check costs
-    # only its own figures; it is then timed with the direct convolutions.
+    # only its own figures; it is then timed with the direct convolutions
+    # alone. (NETS, not --only in BENCH_ARGS, chooses the nets.)
+    read -r -a nets <<< "$NETS"
     ours=()
-    for net in $NETS; do
+    for net in "${nets[@]}"; do
         part="$out/ebmscope-$net"
         # shellcheck disable=SC2086  # BENCH_ARGS is a list of words
-        if "$ebm" bench ${BENCH_ARGS:-} --only "$net" --json "$part.json" 2>&1 | tee "$part.txt"; then
+        if timeout "$limit" "$ebm" bench ${BENCH_ARGS:-} --only "$net" --json "$part.json" 2>&1 | tee "$part.txt"; then
             ours+=("$part.json")
-        elif "$ebm" bench ${BENCH_ARGS:-} --only "$net" --conv-kernels direct --json "$part-direct.json" 2>&1 \
-                | tee "$part-direct.txt"; then
+            continue
+        fi
+        failed=1
+        # shellcheck disable=SC2086
+        if timeout "$limit" "$ebm" bench ${BENCH_ARGS:-} --only "$net" --conv-kernels direct --default-kernels-only \
+                --json "$part-direct.json" 2>&1 | tee "$part-direct.txt"; then
             ours+=("$part-direct.json")
         else
-            echo "bench FAILED for $net (see $part.txt)" >&2
+            echo "bench FAILED for $net (see $part.txt and $part-direct.txt)" >&2
         fi
     done
-    if [ ${#ours[@]} -eq 0 ]; then
+    if [ ${#ours[@]} -gt 0 ]; then
+        python3 "$here/compare_table.py" --merge "$out/ebmscope.json" "${ours[@]}"
+    else
         echo "no ebmscope figures: see $out/*.txt" >&2
-        exit 1
     fi
-    python3 "$here/compare_table.py" --merge "$out/ebmscope.json" "${ours[@]}"
     if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
         theirs=()
         for setting in default tf32-off; do
             parts=()
-            for net in $NETS; do
+            tf32=()
+            [ "$setting" = tf32-off ] && tf32=(--tf32 off)
+            for net in "${nets[@]}"; do
                 part="$out/torch-$setting-$net"
-                tf32=()
-                [ "$setting" = tf32-off ] && tf32=(--tf32 off)
                 # shellcheck disable=SC2086
-                if python3 "$here/bench_torch.py" ${BENCH_ARGS:-} --only "$net" --device cuda ${tf32[@]+"${tf32[@]}"} \
-                        --json "$part.json" 2>&1 | tee "$part.txt"; then
+                if timeout "$limit" python3 "$here/bench_torch.py" ${BENCH_ARGS:-} --only "$net" --device cuda \
+                        ${tf32[@]+"${tf32[@]}"} --json "$part.json" 2>&1 | tee "$part.txt"; then
                     parts+=("$part.json")
+                else
+                    echo "PyTorch ($setting) FAILED for $net (see $part.txt)" >&2
+                    failed=1
                 fi
             done
             if [ ${#parts[@]} -gt 0 ]; then
@@ -111,13 +129,15 @@ run)
                 theirs+=("$out/torch-$setting.json")
             fi
         done
-        if [ ${#theirs[@]} -gt 0 ]; then
+        if [ ${#ours[@]} -gt 0 ] && [ ${#theirs[@]} -gt 0 ]; then
             python3 "$here/compare_table.py" "$out/ebmscope.json" "${theirs[@]}" | tee "$out/compare.md"
         fi
     else
         echo "python3 with CUDA-enabled torch is missing: only the ebmscope figures were taken" >&2
+        failed=1
     fi
     echo "results in $out"
+    exit "$failed"
     ;;
 *)
     echo "usage: $0 bundle [DIR]   (build machine)  |  $0 run [OUT]   (GPU machine)" >&2

@@ -224,8 +224,14 @@ fn training_config(w: &Workload) -> Result<Config> {
     Config::resolve(Some(preset), None, &sets)
 }
 
-/// Check `w` against the reference, then time it.
-pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<WorkloadResult> {
+/// Check `w` against the reference, then time it; with `other_kernels`,
+/// each convolution also with the kernel families the default does not run.
+pub fn run_workload(
+    gpu: &Arc<Gpu>,
+    w: &Workload,
+    budget: Duration,
+    other_kernels: bool,
+) -> Result<WorkloadResult> {
     let case = Case {
         name: w.name.clone(),
         spec: w.spec.clone(),
@@ -329,7 +335,7 @@ pub fn run_workload(gpu: &Arc<Gpu>, w: &Workload, budget: Duration) -> Result<Wo
     let default_kernels = gpu.conv_kernels();
     let mut others = Vec::new();
     for kernels in [ConvKernels::Direct, ConvKernels::Tiled] {
-        if kernels == default_kernels || !has_conv.contains(&true) {
+        if !other_kernels || kernels == default_kernels || !has_conv.contains(&true) {
             continue;
         }
         gpu.set_conv_kernels(kernels);

@@ -143,6 +143,9 @@ pub struct GuiApp {
     /// The last energy path: (iteration, chains, U as [L + 1, chains]).
     pub energy_path: Option<(u64, usize, Arc<Vec<f32>>)>,
     pub running: bool,
+    /// Iterations per second when it last ran (shown while paused: the
+    /// gaps between Step presses are not a rate).
+    ran_rate: Option<f64>,
     fields: [Field; 4],
     optimizer: OptimizerName,
     /// The last message for the user (saved, loaded, refused, failed).
@@ -198,6 +201,7 @@ impl GuiApp {
             toy_pending: false,
             energy_path: None,
             show_long_run: false,
+            ran_rate: None,
             long_run_steps: config.eval.longrun_steps.to_string(),
             long_run: None,
             long_run_texture: None,
@@ -346,10 +350,13 @@ impl GuiApp {
         }
     }
 
-    /// Iterations per second over the last second or so of training (when
-    /// paused or done: before it stopped); None before two iterations.
-    fn iterations_per_second(&self) -> Option<f64> {
-        TrainingRate::recent(&self.history, 1.0)
+    /// Iterations per second over the last second or so of running (paused
+    /// or done: before it stopped); None before it has run two iterations.
+    fn iterations_per_second(&mut self) -> Option<f64> {
+        if self.running {
+            self.ran_rate = TrainingRate::recent(&self.history, 1.0).or(self.ran_rate);
+        }
+        self.ran_rate
     }
 
     /// Draw the whole window into `ui`.

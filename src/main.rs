@@ -108,6 +108,10 @@ struct BenchArgs {
     /// direct on CPU adapters]; the per-layer table adds the others.
     #[arg(long, value_enum)]
     conv_kernels: Option<ConvKernels>,
+    /// Build and time only the default convolution kernels, not the others
+    /// beside them (for a rerun where the others fail on this adapter).
+    #[arg(long)]
+    default_kernels_only: bool,
 }
 
 #[derive(Args)]
@@ -359,7 +363,7 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut results = Vec::new();
     for w in chosen {
         eprintln!("{}: checking against the reference, then timing …", w.name);
-        let r = run_workload(&gpu, w, budget)?;
+        let r = run_workload(&gpu, w, budget, !args.default_kernels_only)?;
         println!(
             "\n{} — {} net, {} chains, L = {}; reference check: worst error {:.1e} of max|ref|",
             r.name, r.net, r.chains, r.steps, r.check_worst_rel

@@ -133,3 +133,28 @@ fn bench_times_both_kernel_families_beside_by_shape() {
         }
     }
 }
+
+/// `--default-kernels-only` builds and times the chosen kernels alone: the
+/// rerun a GPU script makes when the other family fails its check there.
+#[test]
+fn bench_times_the_chosen_kernels_alone_when_asked() {
+    let args = [
+        "--small",
+        "--only",
+        "vanilla",
+        "--seconds",
+        "0.1",
+        "--conv-kernels",
+        "direct",
+        "--default-kernels-only",
+    ];
+    let (stdout, report) = bench(&args);
+    assert!(!stdout.contains("tiled ∇x"), "{stdout}");
+    assert_eq!(report["conv_kernels"], "direct");
+    let layers = report["workloads"][0]["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    for l in layers {
+        assert!(l["forward_ms"].as_f64().unwrap() > 0.0, "{l}");
+        assert!(l["direct"].is_null() && l["tiled"].is_null(), "{l}");
+    }
+}

@@ -67,6 +67,12 @@ fn step_run_and_pause_reach_the_trainer() {
     h.get_by_label("Run").click();
     until(&mut h, "running", |a| a.running && a.history.len() >= 3);
     h.step();
+    let rate = |h: &Harness<'static, GuiApp>| {
+        h.query_by_label_contains("it/s")
+            .and_then(|n| n.accesskit_node().value())
+            .expect("a rate in the status line")
+    };
+    assert!(!rate(&h).contains("when it last ran"), "{}", rate(&h));
     h.get_by_label("Pause").click();
     until(&mut h, "pause", |a| !a.running);
     let n = h.state().history.len();
@@ -79,10 +85,7 @@ fn step_run_and_pause_reach_the_trainer() {
         "status line shows `{status}`"
     );
     // Paused, the status keeps the rate it ran at, said as such.
-    let rate = h
-        .query_by_label_contains("it/s")
-        .and_then(|n| n.accesskit_node().value())
-        .expect("a rate in the status line");
+    let rate = rate(&h);
     assert!(
         rate.ends_with("Langevin steps×chains/s when it last ran"),
         "{rate}"
