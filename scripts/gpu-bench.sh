@@ -71,7 +71,7 @@ run)
         failed=1
     fi
     # The GPU's name, clocks and driver, for its fp32 peak (the 30 % target).
-    nvidia-smi -q > "$out/nvidia-smi.txt" 2>&1 || echo "no nvidia-smi" > "$out/nvidia-smi.txt"
+    timeout 60 nvidia-smi -q > "$out/nvidia-smi.txt" 2>&1 || echo "no nvidia-smi" > "$out/nvidia-smi.txt"
     if ! grep -qi nvidia "$out/info.txt"; then
         echo "warning: no NVIDIA adapter listed; is the driver's Vulkan ICD installed" \
              "(nvidia_icd.json; set VK_DRIVER_FILES to its path)?" >&2
