@@ -225,10 +225,30 @@ fn resume_equals_uninterrupted() {
     let mut text = std::fs::read_to_string(&metrics).unwrap();
     text.push_str("3,1.0,1.0,1.0,0.0,0.1,9.9,contraction\n");
     std::fs::write(&metrics, text).unwrap();
+    // As if the first session had trained for 1000 s.
+    let ck_path = split.join("checkpoint.safetensors");
+    let mut ck = ebmscope::train::Checkpoint::load(&ck_path).unwrap();
+    ck.wall_time = 1000.0;
+    ck.save(&ck_path).unwrap();
     let out = resume_train(&split, Some(6));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(rows(&split), rows(&whole));
     assert_eq!(rows(&whole).len(), 7);
+    // The wall time goes on from the checkpoint's across the resume (it is
+    // the run's, over its sessions), and the new checkpoint keeps it.
+    let wall: Vec<f64> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(6).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        wall[1] < 1000.0 && wall[2..].iter().all(|&t| t > 1000.0),
+        "{wall:?}"
+    );
+    assert!(wall.windows(2).all(|w| w[0] <= w[1]), "{wall:?}");
+    let ck = ebmscope::train::Checkpoint::load(&ck_path).unwrap();
+    assert!(ck.wall_time >= wall[5], "{} < {wall:?}", ck.wall_time);
     let sorted = |dir: &std::path::Path| {
         let mut v = ebmscope::io::read_all(&dir.join("checkpoint.safetensors"))
             .unwrap()

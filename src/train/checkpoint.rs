@@ -19,6 +19,9 @@ pub struct Checkpoint {
     pub config: Config,
     pub iteration: u64,
     pub lr: f64,
+    /// Seconds the run had trained when this was taken, over every session
+    /// (0 in checkpoints from before ebmscope kept it).
+    pub wall_time: f64,
     pub optimizer_steps: u64,
     pub params: Vec<f32>,
     pub adam_m: Vec<f32>,
@@ -48,6 +51,7 @@ impl Checkpoint {
             config: trainer.config.clone(),
             iteration: trainer.iteration,
             lr: trainer.lr,
+            wall_time: trainer.run_seconds(),
             optimizer_steps: trainer.optimizer().steps,
             params: trainer.params()?,
             adam_m,
@@ -74,6 +78,7 @@ impl Checkpoint {
         }
         trainer.iteration = self.iteration;
         trainer.lr = self.lr;
+        trainer.seconds_before = self.wall_time;
         Ok(())
     }
 
@@ -115,6 +120,7 @@ impl Checkpoint {
             // {:?} prints the shortest string that parses back to the same f64.
             ("lr".to_string(), format!("{:?}", self.lr)),
             ("optimizer_steps".to_string(), self.optimizer_steps.to_string()),
+            ("wall_time".to_string(), format!("{:?}", self.wall_time)),
             ("config".to_string(), self.config.to_toml()),
         ]);
         write_tensors_with_metadata(path, &tensors, Some(metadata))
@@ -160,6 +166,10 @@ impl Checkpoint {
             iteration: parse(path, &m, "iteration")?,
             lr: parse(path, &m, "lr")?,
             optimizer_steps: parse(path, &m, "optimizer_steps")?,
+            wall_time: match m.get("wall_time") {
+                Some(_) => parse(path, &m, "wall_time")?,
+                None => 0.0,
+            },
             adam_m: state(ADAM_M_TENSOR)?,
             adam_v: state(ADAM_V_TENSOR)?,
             bank: find(BANK_TENSOR).map(|t| t.data.clone()),

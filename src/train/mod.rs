@@ -215,6 +215,9 @@ pub struct Trainer {
     pub d_st: Vec<f64>,
     pub r_t: Vec<f64>,
     start: Instant,
+    /// Seconds the run trained before this trainer (from the checkpoint it
+    /// was restored from); events keep this trainer's own clock.
+    pub seconds_before: f64,
     /// Where the Langevin steps write every chain's energy when the energy
     /// path is recorded (see [`Trainer::record_energy_path`]).
     path: Option<wgpu::Buffer>,
@@ -279,9 +282,16 @@ impl Trainer {
             d_st: Vec::new(),
             r_t: Vec::new(),
             start: Instant::now(),
+            seconds_before: 0.0,
             path: None,
             energy_path: None,
         })
+    }
+
+    /// Seconds of training of this run so far, over every session of it:
+    /// what run folders and checkpoints keep.
+    pub fn run_seconds(&self) -> f64 {
+        self.seconds_before + self.start.elapsed().as_secs_f64()
     }
 
     /// Record (or stop recording) every chain's energy at every Langevin

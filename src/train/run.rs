@@ -30,6 +30,9 @@ pub enum Existing {
 pub struct RunDir {
     pub dir: PathBuf,
     metrics: std::io::BufWriter<std::fs::File>,
+    /// Seconds the run trained before this session: metrics.csv's wall
+    /// time goes on from there on a resume.
+    seconds_before: f64,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -120,6 +123,7 @@ impl RunDir {
             RunDir {
                 dir: dir.to_path_buf(),
                 metrics: std::io::BufWriter::new(file),
+                seconds_before: trainer.seconds_before,
             },
             trainer,
         ))
@@ -135,7 +139,7 @@ impl RunDir {
             e.mean_u_data,
             e.mean_u_samples,
             e.lr,
-            e.wall_time,
+            self.seconds_before + e.wall_time,
             e.phase.name()
         )
         .map_err(io_err(&self.dir))
