@@ -102,21 +102,19 @@ fn bench_writes_checked_figures_as_json() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("toy-L100"));
 }
 
+/// The small VanillaNet workload, briefly timed, with `extra` arguments.
+fn vanilla_small<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--small", "--only", "vanilla", "--seconds", "0.1"];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// With kernels chosen by shape (hardware GPUs' default), each convolution
 /// is also timed with the direct and with the tiled kernels in every pass,
 /// so that one run on a GPU shows which family each pass should run.
 #[test]
 fn bench_times_both_kernel_families_beside_by_shape() {
-    let args = [
-        "--small",
-        "--only",
-        "vanilla",
-        "--seconds",
-        "0.1",
-        "--conv-kernels",
-        "by-shape",
-    ];
-    let (stdout, report) = bench(&args);
+    let (stdout, report) = bench(&vanilla_small(&["--conv-kernels", "by-shape"]));
     assert!(
         stdout.contains("direct ∇x") && stdout.contains("tiled ∇x"),
         "{stdout}"
@@ -138,17 +136,11 @@ fn bench_times_both_kernel_families_beside_by_shape() {
 /// rerun a GPU script makes when the other family fails its check there.
 #[test]
 fn bench_times_the_chosen_kernels_alone_when_asked() {
-    let args = [
-        "--small",
-        "--only",
-        "vanilla",
-        "--seconds",
-        "0.1",
+    let (stdout, report) = bench(&vanilla_small(&[
         "--conv-kernels",
         "direct",
         "--default-kernels-only",
-    ];
-    let (stdout, report) = bench(&args);
+    ]));
     assert!(!stdout.contains("tiled ∇x"), "{stdout}");
     assert_eq!(report["conv_kernels"], "direct");
     let layers = report["workloads"][0]["layers"].as_array().unwrap();
