@@ -248,7 +248,8 @@ fn resume_equals_uninterrupted() {
     );
     assert!(wall.windows(2).all(|w| w[0] <= w[1]), "{wall:?}");
     let ck = ebmscope::train::Checkpoint::load(&ck_path).unwrap();
-    assert!(ck.wall_time >= wall[5], "{} < {wall:?}", ck.wall_time);
+    // (The row is rounded to a millisecond.)
+    assert!(ck.wall_time + 1e-3 >= wall[5], "{} < {wall:?}", ck.wall_time);
     let sorted = |dir: &std::path::Path| {
         let mut v = ebmscope::io::read_all(&dir.join("checkpoint.safetensors"))
             .unwrap()
@@ -262,6 +263,46 @@ fn resume_equals_uninterrupted() {
         "parameters, optimizer state and bank are identical"
     );
     let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A checkpoint from before checkpoints kept the wall time: the resumed
+/// rows go on from the last kept row's instead of starting again at 0.
+#[test]
+fn resume_from_a_checkpoint_without_wall_time_goes_on_from_the_last_row() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-old-wall-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = run_train(&dir, 2, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ck_path = dir.join("checkpoint.safetensors");
+    let (tensors, mut metadata) = ebmscope::io::read_all(&ck_path).unwrap();
+    assert!(metadata.remove("wall_time").is_some());
+    ebmscope::io::write_tensors_with_metadata(&ck_path, &tensors, Some(metadata)).unwrap();
+    // The first session's rows, as if it had trained for 500 s.
+    let metrics = dir.join("metrics.csv");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let planted: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut c: Vec<String> = l.split(',').map(String::from).collect();
+            if i > 0 {
+                c[6] = format!("{}", 250 * i);
+            }
+            c.join(",")
+        })
+        .collect();
+    std::fs::write(&metrics, planted.join("\n") + "\n").unwrap();
+    let out = resume_train(&dir, Some(4));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let wall: Vec<f64> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(6).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(wall[..2], [250.0, 500.0]);
+    assert!(wall[2..].iter().all(|&t| t > 500.0 && t < 1100.0), "{wall:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -19,8 +19,9 @@ pub struct Checkpoint {
     pub config: Config,
     pub iteration: u64,
     pub lr: f64,
-    /// Seconds the run had trained when this was taken, over every session
-    /// (0 in checkpoints from before ebmscope kept it).
+    /// Wall-clock seconds of the run when this was taken, over its sessions
+    /// (pauses in the window included; 0 in checkpoints from before
+    /// ebmscope kept it).
     pub wall_time: f64,
     pub optimizer_steps: u64,
     pub params: Vec<f32>,

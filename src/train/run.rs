@@ -88,10 +88,13 @@ impl RunDir {
             config_resumed.iterations = iterations.unwrap_or(ck.config.iterations).max(ck.iteration);
             let mut trainer = Trainer::new(gpu, config_resumed)?;
             ck.restore(&mut trainer)?;
-            let (d_st, r_t, kept) = read_metrics(&metrics_path, ck.iteration)?;
-            write_atomically(&metrics_path, kept.as_bytes())?;
-            trainer.d_st = d_st;
-            trainer.r_t = r_t;
+            let kept = read_metrics(&metrics_path, ck.iteration)?;
+            write_atomically(&metrics_path, kept.text.as_bytes())?;
+            trainer.d_st = kept.d_st;
+            trainer.r_t = kept.r_t;
+            // A checkpoint from before they kept the wall time has none: go on
+            // from the last row's.
+            trainer.seconds_before = trainer.seconds_before.max(kept.wall_time);
             trainer
         } else {
             let trainer = Trainer::new(gpu, config)?;
@@ -244,11 +247,22 @@ impl RunDir {
     }
 }
 
-/// d_st, r_t and the text of metrics.csv up to `iteration`.
-pub fn read_metrics(path: &Path, iteration: u64) -> Result<(Vec<f64>, Vec<f64>, String)> {
+/// metrics.csv up to an iteration.
+pub struct KeptMetrics {
+    pub d_st: Vec<f64>,
+    pub r_t: Vec<f64>,
+    /// The last kept row's wall time (0 with none).
+    pub wall_time: f64,
+    /// The file's text up to that row.
+    pub text: String,
+}
+
+/// d_st, r_t, the last wall time and the text of metrics.csv up to `iteration`.
+pub fn read_metrics(path: &Path, iteration: u64) -> Result<KeptMetrics> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
     let mut kept = format!("{METRICS_HEADER}\n");
     let (mut d, mut r) = (Vec::new(), Vec::new());
+    let mut wall_time = 0.0;
     for (i, line) in text.lines().enumerate().skip(1) {
         let cols: Vec<&str> = line.split(',').collect();
         let parsed = (cols.len() == 8)
@@ -257,10 +271,11 @@ pub fn read_metrics(path: &Path, iteration: u64) -> Result<(Vec<f64>, Vec<f64>, 
                     cols[0].parse::<u64>().ok()?,
                     cols[1].parse::<f64>().ok()?,
                     cols[2].parse::<f64>().ok()?,
+                    cols[6].parse::<f64>().ok()?,
                 ))
             })
             .flatten();
-        let Some((it, d_st, r_t)) = parsed else {
+        let Some((it, d_st, r_t, wall)) = parsed else {
             return Err(Error::file(
                 path,
                 format!("line {} is not a metrics row: `{line}`", i + 1),
@@ -271,6 +286,7 @@ pub fn read_metrics(path: &Path, iteration: u64) -> Result<(Vec<f64>, Vec<f64>, 
         }
         d.push(d_st);
         r.push(r_t);
+        wall_time = wall;
         kept.push_str(line);
         kept.push('\n');
     }
@@ -283,5 +299,10 @@ pub fn read_metrics(path: &Path, iteration: u64) -> Result<(Vec<f64>, Vec<f64>, 
             ),
         ));
     }
-    Ok((d, r, kept))
+    Ok(KeptMetrics {
+        d_st: d,
+        r_t: r,
+        wall_time,
+        text: kept,
+    })
 }
