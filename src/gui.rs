@@ -1193,8 +1193,8 @@ impl Drop for Window {
     }
 }
 
-/// Open the window on `gpu` (its device is shared with eframe's renderer)
-/// and run until it is closed (or the screenshot is taken).
+/// Open the window on `gpu` (its device is shared with eframe's renderer,
+/// except on GL) and run until it is closed (or the screenshot is taken).
 /// With `resume`, the session first loads `checkpoint`. Returns how fast it
 /// trained while the window was open.
 pub fn run(
@@ -1204,11 +1204,20 @@ pub fn run(
     capture: Capture,
     resume: bool,
 ) -> Result<TrainingRate> {
-    let setup = eframe::egui_wgpu::WgpuSetupExisting {
-        instance: gpu.instance.clone(),
-        adapter: gpu.adapter.clone(),
-        device: gpu.device.clone(),
-        queue: gpu.queue.clone(),
+    // wgpu's GL backend presents only to windows of the display its
+    // instance was made for, and the trainer's was made before any window:
+    // on GL the window draws with a device of its own, and image pictures
+    // reach it through the CPU (as in the headless tests).
+    let shared = gpu.info.backend != wgpu::Backend::Gl;
+    let wgpu_setup = if shared {
+        eframe::egui_wgpu::WgpuSetup::Existing(eframe::egui_wgpu::WgpuSetupExisting {
+            instance: gpu.instance.clone(),
+            adapter: gpu.adapter.clone(),
+            device: gpu.device.clone(),
+            queue: gpu.queue.clone(),
+        })
+    } else {
+        eframe::egui_wgpu::WgpuSetup::without_display_handle()
     };
     let mut app = GuiApp::new(gpu.clone(), config, checkpoint.clone())?;
     if let Some(v) = capture.toy_view {
@@ -1240,7 +1249,7 @@ pub fn run(
             .with_title("ebmscope")
             .with_inner_size([1280.0, 800.0]),
         wgpu_options: eframe::egui_wgpu::WgpuConfiguration {
-            wgpu_setup: eframe::egui_wgpu::WgpuSetup::Existing(setup),
+            wgpu_setup,
             ..Default::default()
         },
         ..Default::default()
@@ -1262,7 +1271,7 @@ pub fn run(
         Box::new(|cc| {
             install_fonts(&cc.egui_ctx);
             let mut window = window;
-            window.app.renderer = cc.wgpu_render_state.clone();
+            window.app.renderer = cc.wgpu_render_state.clone().filter(|_| shared);
             Ok(Box::new(window))
         }),
     )
