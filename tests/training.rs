@@ -195,6 +195,16 @@ fn resume_train(out: &std::path::Path, iters: Option<u64>) -> std::process::Outp
     ebmscope(&args)
 }
 
+/// The wall-time column of a metrics.csv.
+fn wall_times(metrics: &std::path::Path) -> Vec<f64> {
+    std::fs::read_to_string(metrics)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(6).unwrap().parse().unwrap())
+        .collect()
+}
+
 /// Metrics rows without the wall-time column.
 fn rows(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("metrics.csv"))
@@ -236,12 +246,7 @@ fn resume_equals_uninterrupted() {
     assert_eq!(rows(&whole).len(), 7);
     // The wall time goes on from the checkpoint's across the resume (it is
     // the run's, over its sessions), and the new checkpoint keeps it.
-    let wall: Vec<f64> = std::fs::read_to_string(&metrics)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(6).unwrap().parse().unwrap())
-        .collect();
+    let wall = wall_times(&metrics);
     assert!(
         wall[1] < 1000.0 && wall[2..].iter().all(|&t| t > 1000.0),
         "{wall:?}"
@@ -294,12 +299,7 @@ fn resume_from_a_checkpoint_without_wall_time_goes_on_from_the_last_row() {
     std::fs::write(&metrics, planted.join("\n") + "\n").unwrap();
     let out = resume_train(&dir, Some(4));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let wall: Vec<f64> = std::fs::read_to_string(&metrics)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(6).unwrap().parse().unwrap())
-        .collect();
+    let wall = wall_times(&metrics);
     assert_eq!(wall[..2], [250.0, 500.0]);
     assert!(wall[2..].iter().all(|&t| t > 500.0 && t < 1100.0), "{wall:?}");
     let _ = std::fs::remove_dir_all(&dir);
