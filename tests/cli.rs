@@ -258,11 +258,7 @@ fn energy_refuses_bad_input_clearly() {
         ])
     };
     let out = toy(&points, &output);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("NaN at element 2"),
-        "{stderr}"
-    );
+    common::assert_refused(&out, "NaN at element 2");
     assert!(
         !output.exists() && !weights.exists(),
         "nothing is written on failure"
@@ -270,11 +266,7 @@ fn energy_refuses_bad_input_clearly() {
     write_points(vec![0.0, 1.0, 0.25, 0.5]);
     let kept = std::fs::read(&points).unwrap();
     let out = toy(&points, &points);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("is the input file"),
-        "{stderr}"
-    );
+    common::assert_refused(&out, "is the input file");
     assert_eq!(
         std::fs::read(&points).unwrap(),
         kept,
@@ -296,8 +288,7 @@ fn energy_refuses_bad_input_clearly() {
         "--output",
         path_str(&output),
     ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("f.0.weight"), "{stderr}");
+    common::assert_refused(&out, "f.0.weight");
 }
 
 /// The window's bank picture needs a persistent bank: asked of a run
@@ -305,9 +296,5 @@ fn energy_refuses_bad_input_clearly() {
 #[test]
 fn gui_refuses_a_bank_picture_without_a_bank() {
     let out = ebmscope(&["gui", "--preset", "gmm-nonconvergent", "--picture", "bank"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("--picture bank needs a persistent bank"),
-        "{stderr}"
-    );
+    common::assert_refused(&out, "--picture bank needs a persistent bank");
 }

@@ -90,3 +90,12 @@ pub fn read_texture(gpu: &Gpu, texture: &wgpu::Texture, [w, h]: [usize; 2]) -> V
         .flat_map(|row| row[..w].iter().map(|v| v.to_bits()).collect::<Vec<_>>())
         .collect()
 }
+
+/// The command failed, and its stderr says `says`.
+pub fn assert_refused(out: &std::process::Output, says: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains(says),
+        "expected a failure saying `{says}`:\n{stderr}"
+    );
+}
