@@ -143,8 +143,9 @@ pub struct GuiApp {
     /// The last energy path: (iteration, chains, U as [L + 1, chains]).
     pub energy_path: Option<(u64, usize, Arc<Vec<f32>>)>,
     pub running: bool,
-    /// Iterations per second when it last ran (shown while paused: the
-    /// gaps between Step presses are not a rate).
+    /// Iterations per second over the last second or so while it ran,
+    /// updated as iterations arrive while running (kept when paused: the
+    /// gaps between Step presses are not a rate); None before two.
     ran_rate: Option<f64>,
     fields: [Field; 4],
     optimizer: OptimizerName,
@@ -234,6 +235,9 @@ impl GuiApp {
                     }
                     self.training_rate.record(&e);
                     self.history.push(e);
+                    if self.running {
+                        self.ran_rate = TrainingRate::recent(&self.history, 1.0).or(self.ran_rate);
+                    }
                 }
                 Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
                 Update::Toy { iteration, metrics } => {
@@ -348,15 +352,6 @@ impl GuiApp {
             Ok(change) => self.send(Command::Apply(change)),
             Err(why) => self.fields[i].error = Some(why),
         }
-    }
-
-    /// Iterations per second over the last second or so of running (paused
-    /// or done: before it stopped); None before it has run two iterations.
-    fn iterations_per_second(&mut self) -> Option<f64> {
-        if self.running {
-            self.ran_rate = TrainingRate::recent(&self.history, 1.0).or(self.ran_rate);
-        }
-        self.ran_rate
     }
 
     /// Draw the whole window into `ui`.
@@ -539,7 +534,7 @@ impl GuiApp {
     fn status(&mut self, ui: &mut egui::Ui) {
         let steps = self.history.last().map_or(0, |e| e.steps);
         // Stopped, the rate is the one it stopped at (0 would read as stuck).
-        let rate = self.iterations_per_second().map(|rate| {
+        let rate = self.ran_rate.map(|rate| {
             let langevin = rate * f64::from(steps) * f64::from(self.config.batch.chains);
             let when = if self.running { "" } else { " when it last ran" };
             format!("{rate:.2} it/s, {langevin:.0} Langevin steps×chains/s{when}")

@@ -776,7 +776,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 return Err(err.into());
             }
         };
-        run.record(&e)?;
+        run.record(&trainer, &e)?;
         rate.record(&e);
         bar.set_position(e.iteration);
         bar.set_message(format!(

@@ -30,9 +30,6 @@ pub enum Existing {
 pub struct RunDir {
     pub dir: PathBuf,
     metrics: std::io::BufWriter<std::fs::File>,
-    /// Seconds the run trained before this session: metrics.csv's wall
-    /// time goes on from there on a resume.
-    seconds_before: f64,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -126,13 +123,14 @@ impl RunDir {
             RunDir {
                 dir: dir.to_path_buf(),
                 metrics: std::io::BufWriter::new(file),
-                seconds_before: trainer.seconds_before,
             },
             trainer,
         ))
     }
 
-    pub fn record(&mut self, e: &IterationEvent) -> Result<()> {
+    /// Append `trainer`'s iteration `e` to metrics.csv; its wall time is the
+    /// run's (this session's clock on top of the sessions before).
+    pub fn record(&mut self, trainer: &Trainer, e: &IterationEvent) -> Result<()> {
         writeln!(
             self.metrics,
             "{},{:?},{:?},{:?},{:?},{:?},{:.3},{}",
@@ -142,7 +140,7 @@ impl RunDir {
             e.mean_u_data,
             e.mean_u_samples,
             e.lr,
-            self.seconds_before + e.wall_time,
+            trainer.seconds_before + e.wall_time,
             e.phase.name()
         )
         .map_err(io_err(&self.dir))
