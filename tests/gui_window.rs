@@ -111,7 +111,7 @@ fn the_window_renders_chains_and_plots() {
 
 #[test]
 fn the_window_shows_image_chains_from_the_gpu_texture() {
-    shows_image_chains(&[]);
+    shows_image_chains(&[], None);
 }
 
 /// On wgpu's GL backend the window cannot share the trainer's device: it
@@ -120,12 +120,12 @@ fn the_window_shows_image_chains_from_the_gpu_texture() {
 #[cfg(target_os = "linux")]
 #[test]
 fn the_window_runs_on_the_gl_backend() {
-    shows_image_chains(&["--backend", "gl"]);
+    shows_image_chains(&["--backend", "gl"], Some("Gl"));
 }
 
 /// The window on a tiny Fashion-MNIST run (`first` before the subcommand)
-/// shows a picture of the chains.
-fn shows_image_chains(first: &[&str]) {
+/// shows a picture of the chains; the trainer runs on `backend` if given.
+fn shows_image_chains(first: &[&str], backend: Option<&str>) {
     let dir = std::env::temp_dir().join(format!(
         "ebmscope-window-img-{}-{}",
         first.join(""),
@@ -154,6 +154,13 @@ fn shows_image_chains(first: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    if let Some(backend) = backend {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("({backend}, ")),
+            "not on {backend}:\n{stderr}"
+        );
+    }
     let img = image::open(&shot).unwrap().to_rgba8();
     let (w, h) = (img.width(), img.height());
     // The picture: a 3 × 3 grid of grey images with white borders, top left
