@@ -8,9 +8,13 @@
 --merge joins reports of one tool written by separate runs (one per net, as
 scripts/gpu-bench.sh runs them) into one: the first part's header, every
 part's workloads, each ebmscope workload marked with its part's
-convolution kernels.
+convolution kernels; the header names the kernels most parts ran.
+
+A workload only one side measured (a bench that failed both ways, a
+PyTorch run that failed) gets a row that says so, rather than none.
 """
 
+import collections
 import json
 import sys
 
@@ -23,6 +27,10 @@ def load(path):
 def merge(out, parts):
     reports = [load(p) for p in parts]
     merged = dict(reports[0], workloads=[])
+    kernels = [r["conv_kernels"] for r in reports if "conv_kernels" in r]
+    if kernels:
+        # The first part may be a fallback; the header names the usual kernels.
+        merged["conv_kernels"] = collections.Counter(kernels).most_common(1)[0][0]
     for r in reports:
         if r["tool"] != merged["tool"]:
             raise SystemExit(f"--merge: {r['tool']} and {merged['tool']} reports cannot be one")
@@ -51,21 +59,29 @@ def main():
         print("| workload | ebmscope steps×chains/s | PyTorch | ratio | ebmscope it/s | PyTorch | ratio "
               "| ebmscope GFLOP/s (Langevin) | PyTorch |")
         print("|---|---|---|---|---|---|---|---|---|")
+        ours_names = [w["name"] for w in ours["workloads"]]
         for w in ours["workloads"]:
             t = by_name.get(w["name"])
-            if t is None:
-                continue
-            s_ratio = w["langevin_steps_x_chains_per_s"] / t["langevin_steps_x_chains_per_s"]
-            i_ratio = w["iterations_per_s"] / t["iterations_per_s"]
             # A workload timed with other convolution kernels than the report's (a
             # fallback after a failed check) says so.
             kernels = w.get("conv_kernels", ours.get("conv_kernels"))
             name = w["name"] if kernels == ours.get("conv_kernels") else f"{w['name']} ({kernels})"
+            if t is None:
+                print(f"| {name} | {w['langevin_steps_x_chains_per_s']:.0f} | not measured | - | "
+                      f"{w['iterations_per_s']:.3f} | not measured | - | "
+                      f"{w['langevin_gflop_per_s']:.2f} | - |")
+                continue
+            s_ratio = w["langevin_steps_x_chains_per_s"] / t["langevin_steps_x_chains_per_s"]
+            i_ratio = w["iterations_per_s"] / t["iterations_per_s"]
             print(f"| {name} | {w['langevin_steps_x_chains_per_s']:.0f} | "
                   f"{t['langevin_steps_x_chains_per_s']:.0f} | {s_ratio:.2f}× | "
                   f"{w['iterations_per_s']:.3f} | {t['iterations_per_s']:.3f} | {i_ratio:.2f}× | "
                   f"{w['langevin_gflop_per_s']:.2f} | {t['langevin_gflop_per_s']:.2f} |")
-
+        for t in theirs["workloads"]:
+            if t["name"] not in ours_names:
+                print(f"| {t['name']} | not measured | {t['langevin_steps_x_chains_per_s']:.0f} | - | "
+                      f"not measured | {t['iterations_per_s']:.3f} | - | - | "
+                      f"{t['langevin_gflop_per_s']:.2f} |")
 
 if __name__ == "__main__":
     main()
