@@ -112,6 +112,9 @@ pub struct LayerTiming {
     /// samples); None for a layer without parameters.
     pub param_grad_ms: Option<f64>,
     pub param_grad_gflop: f64,
+    /// A convolution's kernel family in the forward pass, ∂/∂x and ∂/∂θ
+    /// (the learning step's net): "direct" or "tiled"; None for other layers.
+    pub kernels: Option<[&'static str; 3]>,
     /// A convolution's passes with the direct kernels in every pass, unless
     /// that is this adapter's default (the columns above).
     pub direct: Option<PassTimes>,
@@ -366,8 +369,14 @@ pub fn run_workload(
                     .transpose()?,
             }))
         };
+        let family = |tiled: bool| if tiled { "tiled" } else { "direct" };
+        let kernels = field
+            .layer_tiled_passes(i)
+            .zip(learn.layer_tiled_passes(i))
+            .map(|(s, l)| [family(s.forward), family(s.input_grad), family(l.weight_grad)]);
         layers.push(LayerTiming {
             name: w.spec.layers[i].name.clone(),
+            kernels,
             timing,
             forward_ms: 1e3 * fwd,
             input_grad_ms: 1e3 * ig,

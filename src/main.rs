@@ -33,6 +33,13 @@ struct AdapterArgs {
     /// Use this backend: vulkan, metal, dx12 or gl.
     #[arg(long, global = true, env = "EBMSCOPE_BACKEND")]
     backend: Option<String>,
+    /// Convolution kernels: direct, tiled, by-shape (per pass, tiled where
+    /// the channels fill half a tile), or measured (per layer and pass, the
+    /// faster when the net is built; runs then agree only within rounding)
+    /// [default: by-shape on GPUs, direct on CPU adapters]. bench's
+    /// per-layer table adds direct and tiled beside them.
+    #[arg(long, global = true, env = "EBMSCOPE_CONV_KERNELS", value_enum)]
+    conv_kernels: Option<ConvKernels>,
 }
 
 #[derive(Subcommand)]
@@ -104,10 +111,6 @@ struct BenchArgs {
     /// Also write the results as JSON (the format scripts/bench_torch.py prints).
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Convolution kernels of the timed nets [default: by-shape on GPUs,
-    /// direct on CPU adapters]; the per-layer table adds the others.
-    #[arg(long, value_enum)]
-    conv_kernels: Option<ConvKernels>,
     /// Build and time only the default convolution kernels, not the others
     /// beside them (for a rerun where the others fail on this adapter).
     #[arg(long)]
@@ -227,6 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let choice = AdapterChoice {
         name: cli.adapter.adapter,
         backend: cli.adapter.backend,
+        conv_kernels: cli.adapter.conv_kernels,
     };
     match cli.command {
         Command::Info => info(&choice),
@@ -309,7 +313,11 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
-    eprintln!("adapter: {}", gpu.describe());
+    eprintln!(
+        "adapter: {}; convolutions: {}",
+        gpu.describe(),
+        gpu.conv_kernels().name()
+    );
     let capture = ebmscope::gui::Capture {
         frames: args.frames.unwrap_or(0),
         screenshot: args.screenshot.clone(),
@@ -346,9 +354,6 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
-    if let Some(kernels) = args.conv_kernels {
-        gpu.set_conv_kernels(kernels);
-    }
     println!("adapter: {}", gpu.describe());
     let all = workloads(args.small)?;
     let chosen: Vec<_> = all
@@ -386,7 +391,7 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         let ms = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |ms| format!("{ms:.3}"));
         let how = r.layers.first().map_or("", |l| l.timing);
         println!(
-            "  one Langevin step by layer (each timed alone, {how}; convolutions {}; ∇θ: the learning step's, on {} images):",
+            "  one Langevin step by layer (each timed alone, {how}; convolutions {}, per layer T tiled or D direct in fwd, ∇x, ∇θ; ∇θ: the learning step's, on {} images):",
             gpu.conv_kernels().name(),
             2 * r.chains
         );
@@ -397,8 +402,8 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             .filter(|&f| r.layers.iter().any(|l| family_times(l)[f].is_some()))
             .collect();
         let mut header = format!(
-            "    {:<12} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
-            "layer", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s", "∇θ ms", "∇θ GF/s"
+            "    {:<12} {:>7} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
+            "layer", "kernels", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s", "∇θ ms", "∇θ GF/s"
         );
         for &f in &shown {
             for pass in ["fwd", "∇x", "∇θ"] {
@@ -412,9 +417,15 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 || "-".to_string(),
                 |t| format!("{:.2}", rate(l.param_grad_gflop, t)),
             );
+            // T or D (tiled or direct) for the forward pass, ∂/∂x and ∂/∂θ.
+            let kernels = l.kernels.map_or_else(
+                || "-".to_string(),
+                |k| k.map(|f| if f == "tiled" { "T" } else { "D" }).join(""),
+            );
             let mut line = format!(
-                "    {:<12} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>10} {:>10}",
+                "    {:<12} {:>7} {:>10.3} {:>10.3} {:>7.1}% {:>10.2} {:>10.2} {:>10} {:>10}",
                 l.name,
+                kernels,
                 l.forward_ms,
                 l.input_grad_ms,
                 100.0 * (l.forward_ms + l.input_grad_ms) / total.max(f64::MIN_POSITIVE),
@@ -669,7 +680,11 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     };
 
     let gpu = Arc::new(Gpu::new(choice)?);
-    eprintln!("adapter: {}", gpu.describe());
+    eprintln!(
+        "adapter: {}; convolutions: {}",
+        gpu.describe(),
+        gpu.conv_kernels().name()
+    );
     if !config.data.kind.is_toy() {
         eprintln!(
             "loading {} images from {} …",
@@ -876,7 +891,11 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     let gpu = Gpu::new(choice)?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    eprintln!("adapter: {}", gpu.describe());
+    eprintln!(
+        "adapter: {}; convolutions: {}",
+        gpu.describe(),
+        gpu.conv_kernels().name()
+    );
     eprintln!(
         "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}",
         if args.mala { "MALA" } else { "Langevin" },

@@ -5,6 +5,7 @@
 use std::process::Command;
 
 use ebmscope::bench::{layer_flops, workloads};
+use ebmscope::kernels::conv2d::TiledPasses;
 use ebmscope::model::{ConvGeometry, NetSpec};
 
 #[test]
@@ -122,13 +123,39 @@ fn bench_times_both_kernel_families_beside_by_shape() {
     assert_eq!(report["conv_kernels"], "tiled or direct by shape");
     let layers = report["workloads"][0]["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 5);
-    for l in layers {
+    let spec = workloads(true)
+        .unwrap()
+        .into_iter()
+        .find(|w| w.spec.name == "vanilla")
+        .unwrap()
+        .spec;
+    for (l, g) in layers.iter().zip(spec.geometry().unwrap()) {
+        let rule = TiledPasses::by_shape(g.c_in as u32, g.c_out as u32);
+        let name = |tiled| if tiled { "tiled" } else { "direct" };
+        let want = [name(rule.forward), name(rule.input_grad), name(rule.weight_grad)];
+        assert_eq!(l["kernels"], serde_json::json!(want), "{l}");
         for family in ["direct", "tiled"] {
             for pass in ["forward_ms", "input_grad_ms", "param_grad_ms"] {
                 let ms = l[family][pass].as_f64().unwrap_or(f64::NAN);
                 assert!(ms > 0.0, "{family} {pass}: {l}");
             }
         }
+    }
+}
+
+/// Measured kernels (a global flag, here after the subcommand): the report
+/// names them, and says per convolution which family each pass chose.
+#[test]
+fn bench_reports_the_kernels_measured_per_layer() {
+    let (stdout, report) = bench(&vanilla_small(&["--conv-kernels", "measured"]));
+    assert!(stdout.contains("by measured speed"), "{stdout}");
+    assert_eq!(report["conv_kernels"], "tiled or direct by measured speed");
+    let layers = report["workloads"][0]["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    for l in layers {
+        let kernels = l["kernels"].as_array().unwrap();
+        assert_eq!(kernels.len(), 3, "{l}");
+        assert!(kernels.iter().all(|k| k == "direct" || k == "tiled"), "{l}");
     }
 }
 

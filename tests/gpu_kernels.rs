@@ -12,7 +12,12 @@ const CONV3X3_PAD1: LayerOp = LayerOp::Conv2d {
 };
 
 /// Every choice of convolution kernels (see `ConvKernels`).
-const ALL_CONV_KERNELS: [ConvKernels; 3] = [ConvKernels::Direct, ConvKernels::Tiled, ConvKernels::ByShape];
+const ALL_CONV_KERNELS: [ConvKernels; 4] = [
+    ConvKernels::Direct,
+    ConvKernels::Tiled,
+    ConvKernels::ByShape,
+    ConvKernels::Measured,
+];
 
 use ebmscope::doctor::{Case, LAYER_TOL, NET_TOL, Row, Upstream, layer_cases, net_cases, run_all, run_case};
 use ebmscope::gpu::ConvKernels;
@@ -34,7 +39,8 @@ fn assert_rows_pass(rows: &[Row]) {
 }
 
 /// Both convolution kernel families (direct and tiled implicit GEMM:
-/// forward, ∂/∂x, ∂/∂θ), and the two mixed by shape, on every case.
+/// forward, ∂/∂x, ∂/∂θ), and the two mixed by shape and by measured speed,
+/// on every case.
 #[test]
 fn layer_kernels_match_reference() {
     let gpu = common::gpu();
@@ -131,6 +137,55 @@ fn kernels_mixed_by_shape_match_reference() {
         };
         assert_rows_pass(&run_case(&gpu, &case, 43).unwrap());
     }
+}
+
+/// Measured, each pass runs the family that took less time; a tie keeps
+/// the direct kernel.
+#[test]
+fn measured_kernels_take_the_faster_family_per_pass() {
+    let t = TiledPasses::faster([2.0, 1.0, 3.0], [1.0, 2.0, 3.0]);
+    let want = TiledPasses {
+        forward: true,
+        input_grad: false,
+        weight_grad: false,
+    };
+    assert_eq!(t, want);
+    assert_eq!(TiledPasses::faster([1.0; 3], [0.5; 3]), TiledPasses::all(true));
+}
+
+/// A shape is timed once per device: every net built with it afterwards,
+/// of either batch, runs the kernels chosen for its own batch, and a
+/// convolution's passes are chosen (dense layers have kernels of their own).
+#[test]
+fn measured_kernels_are_chosen_once_per_shape_and_batch() {
+    let gpu = common::gpu();
+    gpu.set_conv_kernels(ConvKernels::Measured);
+    let spec = NetSpec::vanilla(3, 4).unwrap();
+    let first = GpuNet::new(&gpu, &spec, 2).unwrap();
+    let params = init_params(&spec, 3).unwrap();
+    first.write_params(&gpu, &params).unwrap();
+    for batch in [2, 4] {
+        // Batch 4 is timed on this net, which shares `first`'s parameters.
+        let net = GpuNet::sharing(&gpu, &first, batch).unwrap();
+        let again = GpuNet::new(&gpu, &spec, batch).unwrap();
+        for i in 0..spec.layers.len() {
+            assert_eq!(
+                net.layer_tiled_passes(i),
+                again.layer_tiled_passes(i),
+                "layer {i}"
+            );
+            if batch == 2 {
+                assert_eq!(
+                    net.layer_tiled_passes(i),
+                    first.layer_tiled_passes(i),
+                    "layer {i}"
+                );
+            }
+        }
+        assert!(net.layer_tiled_passes(0).is_some());
+    }
+    // The timed kernels wrote the new net's scratch, not the shared parameters.
+    assert_eq!(first.read_params(&gpu).unwrap(), params);
 }
 
 /// Large dispatches are split over two grid dimensions; force the split on

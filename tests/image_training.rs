@@ -259,6 +259,24 @@ fn nonlocal_on_a_folder_resumes_exactly() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
+/// Training with the kernels chosen by measured speed (a global flag): the
+/// run says which kernels it runs and trains.
+#[test]
+fn training_runs_the_kernels_it_is_told() {
+    let base = temp("measured");
+    let pictures = base.join("pictures-in");
+    write_pictures(&pictures);
+    let out = folder_run(&base.join("run"), &pictures, 2, &["--conv-kernels", "measured"]);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("convolutions: tiled or direct by measured speed"),
+        "{stderr}"
+    );
+    assert!(column(&base.join("run"), 1).iter().all(|d| d.is_finite()));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 /// The images the GPU gathers are the loader's, exactly (bytes on the GPU lose nothing).
 #[test]
 fn gpu_held_images_equal_the_loaded_ones() {

@@ -3,11 +3,14 @@ use crate::{Error, Result};
 /// Which adapter to open: by (part of) its name and/or by backend. Unset
 /// fields fall back to the environment (`EBMSCOPE_ADAPTER`,
 /// `EBMSCOPE_BACKEND`), then to the best adapter: discrete GPU, integrated,
-/// virtual, then CPU.
+/// virtual, then CPU. Also how the device opened on it runs convolutions.
 #[derive(Clone, Debug, Default)]
 pub struct AdapterChoice {
     pub name: Option<String>,
     pub backend: Option<String>,
+    /// The convolution kernels of the nets built on the device (None: the
+    /// default for the adapter's type, see [`super::Gpu`]).
+    pub conv_kernels: Option<super::ConvKernels>,
 }
 
 /// What `ebmscope info` prints for one adapter.

@@ -15,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use wgpu::util::DeviceExt;
 
 use crate::kernels::Shader;
+use crate::kernels::conv2d::{MeasuredKey, TiledPasses};
 use crate::{Error, Result};
 
 /// Which kernels a convolution's passes (forward, ∂/∂x, ∂/∂θ) run.
@@ -28,6 +29,12 @@ pub enum ConvKernels {
     /// tile's rows (channels), the direct one elsewhere.
     // The rule: crate::kernels::conv2d::TiledPasses::by_shape.
     ByShape,
+    /// Per layer and pass, whichever of the two ran faster on this adapter,
+    /// timed on the layer's shape and batch when the net is built (as
+    /// PyTorch's `cudnn.benchmark`). Two runs may then choose differently
+    /// and agree only within rounding, so it is not the default.
+    // The timing: crate::kernels::conv2d::ConvLayer::measured_passes.
+    Measured,
 }
 
 impl ConvKernels {
@@ -36,6 +43,7 @@ impl ConvKernels {
             ConvKernels::Direct => "direct",
             ConvKernels::Tiled => "tiled",
             ConvKernels::ByShape => "tiled or direct by shape",
+            ConvKernels::Measured => "tiled or direct by measured speed",
         }
     }
 }
@@ -57,10 +65,14 @@ pub struct Gpu {
     /// exercise the 2-D split of large dispatches.
     max_groups_per_dim: u32,
     /// The convolution kernels networks built from now on run (see
-    /// [`ConvKernels`]). Default: `ByShape` on hardware GPUs; `Direct` on
+    /// [`ConvKernels`]). Default, unless the [`AdapterChoice`] names them:
+    /// `ByShape` on hardware GPUs; `Direct` on
     /// CPU adapters, where lavapipe runs the tiled kernels 1.5–14× slower
     /// (its workgroup memory and barriers are emulated).
     conv_kernels: Mutex<ConvKernels>,
+    /// The passes `ConvKernels::Measured` chose, by layer shape and batch:
+    /// each is timed once, and every net of that shape runs the same kernels.
+    measured_passes: Mutex<HashMap<MeasuredKey, TiledPasses>>,
     pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
     gate: SubmitGate,
 }
@@ -107,11 +119,14 @@ impl Gpu {
             device,
             queue,
             max_groups_per_dim: limits.max_compute_workgroups_per_dimension,
-            conv_kernels: Mutex::new(if info.device_type == wgpu::DeviceType::Cpu {
-                ConvKernels::Direct
-            } else {
-                ConvKernels::ByShape
-            }),
+            conv_kernels: Mutex::new(choice.conv_kernels.unwrap_or(
+                if info.device_type == wgpu::DeviceType::Cpu {
+                    ConvKernels::Direct
+                } else {
+                    ConvKernels::ByShape
+                },
+            )),
+            measured_passes: Mutex::new(HashMap::new()),
             info,
             limits,
             instance,
@@ -131,6 +146,17 @@ impl Gpu {
     /// benchmarks; results agree within the layer tolerance).
     pub fn set_conv_kernels(&self, kernels: ConvKernels) {
         *self.conv_kernels.lock().unwrap_or_else(|e| e.into_inner()) = kernels;
+    }
+
+    /// The passes measured earlier for a layer of this shape and batch.
+    pub(crate) fn measured_passes(&self, key: &MeasuredKey) -> Option<TiledPasses> {
+        let measured = self.measured_passes.lock().unwrap_or_else(|e| e.into_inner());
+        measured.get(key).copied()
+    }
+
+    pub(crate) fn remember_measured_passes(&self, key: MeasuredKey, passes: TiledPasses) {
+        let mut measured = self.measured_passes.lock().unwrap_or_else(|e| e.into_inner());
+        measured.insert(key, passes);
     }
 
     /// Submit `commands` once the gate is open; every submission of
@@ -375,6 +401,19 @@ impl Gpu {
         Ok(Some(
             ticks as f64 * f64::from(self.queue.get_timestamp_period()) * 1e-9,
         ))
+    }
+
+    /// Seconds the `record`ed work takes: GPU time where the adapter has
+    /// timestamps, else wall time around one blocking submission.
+    pub fn seconds_of(&self, label: &str, record: impl Fn(&mut wgpu::ComputePass)) -> Result<f64> {
+        if let Some(s) = self.time_pass(label, &record)? {
+            return Ok(s);
+        }
+        self.wait()?;
+        let start = std::time::Instant::now();
+        self.run(label, &record);
+        self.wait()?;
+        Ok(start.elapsed().as_secs_f64())
     }
 
     /// Block until every submitted command has finished (for timing).

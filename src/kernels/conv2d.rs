@@ -61,16 +61,12 @@ pub struct TiledPasses {
 }
 
 impl TiledPasses {
-    pub fn new(kernels: ConvKernels, c_in: u32, c_out: u32) -> Self {
-        let all = |tiled| TiledPasses {
+    /// Every pass tiled (`true`) or every pass direct.
+    pub fn all(tiled: bool) -> Self {
+        TiledPasses {
             forward: tiled,
             input_grad: tiled,
             weight_grad: tiled,
-        };
-        match kernels {
-            ConvKernels::Direct => all(false),
-            ConvKernels::Tiled => all(true),
-            ConvKernels::ByShape => Self::by_shape(c_in, c_out),
         }
     }
 
@@ -87,7 +83,30 @@ impl TiledPasses {
             weight_grad: fills_half_a_tile(c_out),
         }
     }
+
+    /// Per pass (forward, ∂/∂x, ∂/∂θ), the tiled kernel where it took less
+    /// time than the direct one; a tie keeps the direct kernel.
+    pub fn faster(direct_s: [f64; 3], tiled_s: [f64; 3]) -> Self {
+        let tiled = |pass: usize| tiled_s[pass] < direct_s[pass];
+        TiledPasses {
+            forward: tiled(0),
+            input_grad: tiled(1),
+            weight_grad: tiled(2),
+        }
+    }
 }
+
+/// What `ConvKernels::Measured` times a layer by: its `ConvParams` without
+/// the parameter offsets (the shape, batch and chunking of the batch).
+pub type MeasuredKey = [u32; 16];
+
+/// Of the measured choice: each pass is timed this many times per family,
+/// alternating families so that a change of clock speed reaches both, and
+/// the fastest time counts (the first doubles as a warm-up) …
+const MEASURED_TRIALS: usize = 3;
+/// … each time over this many dispatches in one submission, so that the
+/// submission's own cost (in wall time) weighs little.
+const MEASURED_DISPATCHES: usize = 4;
 
 /// Aim for at least this many invocations in the weight-gradient kernel by
 /// splitting the batch into chunks (layers with few weights have little
@@ -174,6 +193,14 @@ pub struct ConvBuffers<'a> {
     pub dz: &'a wgpu::Buffer,
 }
 
+/// A convolution's three passes, each one kernel.
+#[derive(Clone, Copy)]
+enum ConvPass {
+    Forward,
+    InputGrad,
+    WeightGrad,
+}
+
 /// Which kernel family a layer runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LayerKernels {
@@ -210,6 +237,69 @@ impl ConvLayer {
         slot: ConvSlot,
         b: &ConvBuffers,
     ) -> Result<Self> {
+        let passes = match gpu.conv_kernels() {
+            ConvKernels::Direct => TiledPasses::all(false),
+            ConvKernels::Tiled => TiledPasses::all(true),
+            ConvKernels::ByShape => TiledPasses::by_shape(g.c_in as u32, g.c_out as u32),
+            ConvKernels::Measured if g.kind == GeometryKind::Conv && !g.is_dense() => {
+                Self::measured_passes(gpu, label, g, batch, slot, b)?
+            }
+            // Dense layers and max-pooling have kernels of their own.
+            ConvKernels::Measured => TiledPasses::all(false),
+        };
+        Self::with_passes(gpu, label, g, batch, slot, b, passes)
+    }
+
+    /// Per pass, the family that ran faster on this layer's shape and batch,
+    /// timed on the layer's own buffers (a new net's scratch: nothing there
+    /// is kept) the first time this device builds the shape.
+    fn measured_passes(
+        gpu: &Gpu,
+        label: &str,
+        g: &ConvGeometry,
+        batch: usize,
+        slot: ConvSlot,
+        b: &ConvBuffers,
+    ) -> Result<TiledPasses> {
+        let key: MeasuredKey = bytemuck::cast(ConvParams::new(g, batch, 0, 0)?);
+        if let Some(passes) = gpu.measured_passes(&key) {
+            return Ok(passes);
+        }
+        let families = [
+            Self::with_passes(gpu, label, g, batch, slot, b, TiledPasses::all(false))?,
+            Self::with_passes(gpu, label, g, batch, slot, b, TiledPasses::all(true))?,
+        ];
+        let mut best = [[f64::INFINITY; 3]; 2];
+        for _ in 0..MEASURED_TRIALS {
+            for (layer, best) in families.iter().zip(&mut best) {
+                for (pass, best) in [ConvPass::Forward, ConvPass::InputGrad, ConvPass::WeightGrad]
+                    .into_iter()
+                    .zip(best.iter_mut())
+                {
+                    let s = gpu.seconds_of(&format!("{label} measured kernels"), |p| {
+                        for _ in 0..MEASURED_DISPATCHES {
+                            layer.record_pass(gpu, p, pass);
+                        }
+                    })?;
+                    *best = best.min(s);
+                }
+            }
+        }
+        let passes = TiledPasses::faster(best[0], best[1]);
+        gpu.remember_measured_passes(key, passes);
+        Ok(passes)
+    }
+
+    /// A layer whose convolution passes run the kernels `passes` chooses.
+    fn with_passes(
+        gpu: &Gpu,
+        label: &str,
+        g: &ConvGeometry,
+        batch: usize,
+        slot: ConvSlot,
+        b: &ConvBuffers,
+        passes: TiledPasses,
+    ) -> Result<Self> {
         let params = ConvParams::new(g, batch, slot.weight, slot.bias)?;
         let uniform = gpu.uniform_buffer(&format!("{label} conv params"), &params);
         let reduce_params = ReduceParams {
@@ -243,7 +333,7 @@ impl ConvLayer {
             let shaders = [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &CONV2D_WEIGHT_GRAD];
             (LayerKernels::Dense, shaders)
         } else {
-            let t = TiledPasses::new(gpu.conv_kernels(), params.c_in, params.c_out);
+            let t = passes;
             let pick = |tiled, [direct, tiled_kernel]: [&'static super::Shader; 2]| {
                 if tiled { tiled_kernel } else { direct }
             };
@@ -352,7 +442,7 @@ impl ConvLayer {
 
     /// output = LeakyReLU?(conv(input) + bias).
     pub fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
-        gpu.dispatch(pass, &self.forward.0, &self.forward.1, self.out_elems());
+        self.record_pass(gpu, pass, ConvPass::Forward);
     }
 
     /// From grad_output = ∂L/∂output (needs a recorded forward pass):
@@ -364,12 +454,29 @@ impl ConvLayer {
             let outputs = (p.batch * p.c_out * p.h_out * p.w_out) as usize;
             gpu.dispatch(pass, pipeline, group, outputs);
         }
-        if let Some([grad, reduce]) = self.weight_grad.as_ref().filter(|_| params) {
-            gpu.dispatch(pass, &grad.0, &grad.1, self.weight_grad_invocations());
+        if let Some([_, reduce]) = self.weight_grad.as_ref().filter(|_| params) {
+            self.record_pass(gpu, pass, ConvPass::WeightGrad);
             gpu.dispatch(pass, &reduce.0, &reduce.1, self.params.grad_row_len());
         }
         if input {
-            gpu.dispatch(pass, &self.input_grad.0, &self.input_grad.1, self.in_elems());
+            self.record_pass(gpu, pass, ConvPass::InputGrad);
+        }
+    }
+
+    /// One pass's kernel alone: the forward kernel, the ∂/∂x kernel, or
+    /// the ∂/∂θ kernel without its reduction over chunks (both read the
+    /// ∂L/∂(pre-activation) a backward pass writes first).
+    fn record_pass(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, which: ConvPass) {
+        match which {
+            ConvPass::Forward => gpu.dispatch(pass, &self.forward.0, &self.forward.1, self.out_elems()),
+            ConvPass::InputGrad => {
+                gpu.dispatch(pass, &self.input_grad.0, &self.input_grad.1, self.in_elems())
+            }
+            ConvPass::WeightGrad => {
+                if let Some([grad, _]) = &self.weight_grad {
+                    gpu.dispatch(pass, &grad.0, &grad.1, self.weight_grad_invocations());
+                }
+            }
         }
     }
 }
