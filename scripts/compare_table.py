@@ -66,6 +66,8 @@ def main():
             # fallback after a failed check) says so.
             kernels = w.get("conv_kernels", ours.get("conv_kernels"))
             name = w["name"] if kernels == ours.get("conv_kernels") else f"{w['name']} ({kernels})"
+            if w.get("fused_differs"):
+                name += " (fused sampler ≠ layered, see log)"
             if t is None:
                 print(f"| {name} | {w['langevin_steps_x_chains_per_s']:.0f} | not measured | - | "
                       f"{w['iterations_per_s']:.3f} | not measured | - | "

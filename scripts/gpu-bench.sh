@@ -3,7 +3,9 @@
 #
 # On the build machine:   scripts/gpu-bench.sh bundle [DIR]     (default DIR: gpu-bench)
 #   builds ebmscope (release) and puts into DIR: the binary, the Vulkan
-#   loader it opens (lib/libvulkan.so.1), scripts/bench_torch.py,
+#   loader it opens (lib/libvulkan.so.1), the X11 client libraries NVIDIA's
+#   Vulkan driver (libGLX_nvidia) links against, for containers that lack
+#   them (lib/x11, used only then), scripts/bench_torch.py,
 #   scripts/compare_table.py and this script.
 # On the GPU machine:     DIR/gpu-bench.sh run [OUT]            (default OUT: DIR/results)
 #   ebmscope info, doctor and bench (the full workloads), then PyTorch on CUDA
@@ -12,11 +14,16 @@
 #   torch for the PyTorch half; one run takes a few minutes. Each net is
 #   timed by its own bench run, so that one whose kernels fail their check
 #   (it is then timed with the direct convolutions alone) costs only its
-#   own figures; every step has a time limit (STEP_TIMEOUT, default 300 s),
-#   a failed one is recorded and the run goes on, and the exit status is 1
-#   if any failed. NETS (default "toy vanilla nonlocal") chooses the nets;
-#   BENCH_ARGS (e.g. "--small --seconds 1"; not --only) is passed to both
-#   benchmarks.
+#   own figures; every step has a time limit (STEP_TIMEOUT, default 300 s,
+#   and no step runs past DEADLINE, default 540 s from the start, so that
+#   the tables are written inside a 10-minute session), a failed one is
+#   recorded and the run goes on, and the exit status is 1 if any failed.
+#   ebmscope runs on the NVIDIA adapter through Vulkan (EBMSCOPE_BACKEND,
+#   EBMSCOPE_ADAPTER override it): without one its steps fail at once
+#   rather than run on a CPU adapter, and info.txt and system.txt say what
+#   the Vulkan loader found. NETS (default "toy vanilla nonlocal") chooses
+#   the nets; BENCH_ARGS (e.g. "--small --seconds 1"; not --only) is passed
+#   to both benchmarks.
 set -euo pipefail
 
 mode="${1:-}"
@@ -35,13 +42,31 @@ bundle)
         exit 1
     fi
     cp -L "$loader" "$dir/lib/libvulkan.so.1"
+    # libGLX_nvidia.so.0, the library of NVIDIA's Vulkan manifest, needs
+    # these; CUDA images often lack them, and then the loader skips the driver.
+    mkdir -p "$dir/lib/x11"
+    for lib in libX11.so.6 libXext.so.6 libxcb.so.1 libXau.so.6 libXdmcp.so.6 libbsd.so.0 libmd.so.0; do
+        path="$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')"
+        if [ -z "$path" ]; then
+            echo "no $lib here: apt-get install libx11-6 libxext6, then bundle again" >&2
+            exit 1
+        fi
+        cp -L "$path" "$dir/lib/x11/$lib"
+    done
     echo "bundle in $dir ($(du -sh "$dir" | cut -f1)); on the GPU machine: $dir/gpu-bench.sh run"
     ;;
 run)
     out="${2:-$here/results}"
     mkdir -p "$out"
     NETS="${NETS:-toy vanilla nonlocal}"
+    export EBMSCOPE_BACKEND="${EBMSCOPE_BACKEND:-vulkan}" EBMSCOPE_ADAPTER="${EBMSCOPE_ADAPTER-NVIDIA}"
+    export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"  # (else Mesa's loaders complain)
+    mkdir -p "$XDG_RUNTIME_DIR"
     export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    if ! ldconfig -p | grep -q "libX11\.so\.6 " || ! ldconfig -p | grep -q "libXext\.so\.6 "; then
+        export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$here/lib/x11"
+        echo "using the bundled X11 client libraries (lib/x11)"
+    fi
     # Containers often mount the driver outside the loader's search path
     # (e.g. /usr/local/nvidia): point the loader at its ICD manifest, and
     # the manifest's library at its folder.
@@ -60,23 +85,50 @@ run)
             export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$libdir"
         fi
     done
+    # A driver library without its manifest (a container given the
+    # "graphics" capability in part): write the manifest NVIDIA installs.
+    if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && ldconfig -p | grep -q "libGLX_nvidia\.so\.0 "; then
+        printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "libGLX_nvidia.so.0", "api_version": "1.3"}}\n' \
+            > "$out/nvidia_icd.json"
+        export VK_DRIVER_FILES="$out/nvidia_icd.json" VK_ICD_FILENAMES="$out/nvidia_icd.json"
+        echo "no Vulkan driver manifest found; wrote $out/nvidia_icd.json for libGLX_nvidia.so.0"
+    fi
+    # What the Vulkan loader will look for, for when it finds no driver.
+    {
+        uname -m
+        ldd --version 2>&1 | head -1
+        echo "NVIDIA_DRIVER_CAPABILITIES=${NVIDIA_DRIVER_CAPABILITIES:-}"
+        echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
+        echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+        ls -l /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1
+        ldconfig -p | grep -E "GLX_nvidia|EGL_nvidia|glvkspirv|gpucomp|libvulkan|libX11\.|libXext\."
+    } > "$out/system.txt" 2>&1 || true  # (a missing folder is an answer, not a failure)
     ebm="$here/ebmscope"
     # Every step is timed out (a hung or lost device must not cost the rest)
     # and a failed one is recorded while the run goes on: one GPU run has to
     # bring back every figure it can. The exit status says whether all passed.
-    limit="${STEP_TIMEOUT:-300}"
+    # A step's limit: STEP_TIMEOUT, cut to what is left before DEADLINE.
+    started=$SECONDS
+    limit() {
+        local left=$(( ${DEADLINE:-540} - (SECONDS - started) ))
+        local step="${STEP_TIMEOUT:-300}"
+        echo $(( left < step ? (left > 1 ? left : 1) : step ))
+    }
     failed=0
-    if ! timeout "$limit" "$ebm" info 2>&1 | tee "$out/info.txt"; then
+    # Every adapter of every backend, and the loader's complaints about drivers it skipped.
+    if ! env -u EBMSCOPE_BACKEND -u EBMSCOPE_ADAPTER VK_LOADER_DEBUG=error,warn \
+            timeout "$(limit)" "$ebm" info 2>&1 | tee "$out/info.txt"; then
         echo "info FAILED" >&2
         failed=1
     fi
     # The GPU's name, clocks and driver, for its fp32 peak (the issue's 30 % target).
     timeout 60 nvidia-smi -q > "$out/nvidia-smi.txt" 2>&1 || echo "no nvidia-smi" > "$out/nvidia-smi.txt"
-    if ! grep -qi nvidia "$out/info.txt"; then
-        echo "warning: no NVIDIA adapter listed; is the driver's Vulkan ICD installed" \
-             "(nvidia_icd.json; set VK_DRIVER_FILES to its path)?" >&2
+    if ! grep -q "backend Vulkan, type DiscreteGpu, vendor 0x10de" "$out/info.txt"; then
+        echo "warning: no NVIDIA Vulkan adapter listed, so ebmscope's steps will fail; is the driver's" \
+             "Vulkan manifest installed (nvidia_icd.json; set VK_DRIVER_FILES to its path)? See" \
+             "$out/info.txt and $out/system.txt" >&2
     fi
-    if timeout "$limit" "$ebm" doctor > "$out/doctor.txt" 2>&1; then
+    if timeout "$(limit)" "$ebm" doctor > "$out/doctor.txt" 2>&1; then
         tail -1 "$out/doctor.txt"
     else
         echo "doctor FAILED (all rows in $out/doctor.txt):" >&2
@@ -91,13 +143,13 @@ run)
     for net in "${nets[@]}"; do
         part="$out/ebmscope-$net"
         # shellcheck disable=SC2086  # BENCH_ARGS is a list of words
-        if timeout "$limit" "$ebm" bench ${BENCH_ARGS:-} --only "$net" --json "$part.json" 2>&1 | tee "$part.txt"; then
+        if timeout "$(limit)" "$ebm" bench ${BENCH_ARGS:-} --only "$net" --json "$part.json" 2>&1 | tee "$part.txt"; then
             ours+=("$part.json")
             continue
         fi
         failed=1
         # shellcheck disable=SC2086
-        if timeout "$limit" "$ebm" bench ${BENCH_ARGS:-} --only "$net" --conv-kernels direct --default-kernels-only \
+        if timeout "$(limit)" "$ebm" bench ${BENCH_ARGS:-} --only "$net" --conv-kernels direct --default-kernels-only \
                 --json "$part-direct.json" 2>&1 | tee "$part-direct.txt"; then
             ours+=("$part-direct.json")
         else
@@ -118,7 +170,7 @@ run)
             for net in "${nets[@]}"; do
                 part="$out/torch-$setting-$net"
                 # shellcheck disable=SC2086
-                if timeout "$limit" python3 "$here/bench_torch.py" ${BENCH_ARGS:-} --only "$net" --device cuda \
+                if timeout "$(limit)" python3 "$here/bench_torch.py" ${BENCH_ARGS:-} --only "$net" --device cuda \
                         ${tf32[@]+"${tf32[@]}"} --json "$part.json" 2>&1 | tee "$part.txt"; then
                     parts+=("$part.json")
                 else

@@ -151,6 +151,9 @@ pub struct WorkloadResult {
     /// With the fused sampler: the layered kernels on the same chains, timed
     /// in the same process (the baseline of its speed-up).
     pub layered_steps_x_chains_per_s: Option<f64>,
+    /// Set when the fused sampler did not follow the layered kernels on the
+    /// bench's chains (see [`check_fused`]): what differed.
+    pub fused_differs: Option<String>,
     pub iterations_per_s: f64,
     pub iteration_gflop_per_s: f64,
     pub layers: Vec<LayerTiming>,
@@ -294,10 +297,17 @@ pub fn run_workload(
         })
     };
     let sampler = sampler_on(SamplerKernels::Layered)?;
+    let mut fused_differs = None;
     // A second net only where the fused sampler applies.
     let (sample_s, layered_s) = if sampler.field.dense_layers().is_some() {
         let fused = sampler_on(SamplerKernels::Auto)?;
-        check_fused(gpu, w, &fused, &sampler)?;
+        fused_differs = check_fused(gpu, &fused, &sampler)?;
+        if let Some(what) = &fused_differs {
+            eprintln!(
+                "warning: {}: {what}; timing it anyway (see `ebmscope doctor`)",
+                w.name
+            );
+        }
         (time_sampler(&fused)?, Some(time_sampler(&sampler)?))
     } else {
         (time_sampler(&sampler)?, None)
@@ -411,6 +421,7 @@ pub fn run_workload(
         langevin_steps_x_chains_per_s: (w.steps * w.chains) as f64 / sample_s,
         langevin_gflop_per_s: w.steps as f64 * step_flops * 1e-9 / sample_s,
         layered_steps_x_chains_per_s: layered_s.map(|s| (w.steps * w.chains) as f64 / s),
+        fused_differs,
         iterations_per_s: 1.0 / iteration_s,
         iteration_gflop_per_s: iteration_flops * 1e-9 / iteration_s,
         layers,
@@ -456,9 +467,17 @@ fn time_layer(
     Ok((s / REPS as f64, "wall time"))
 }
 
-/// The fused sampler follows the layered kernels (which the reference check
-/// covered) over 20 steps from the same chains, or nothing is timed.
-fn check_fused(gpu: &Gpu, w: &Workload, fused: &Langevin<GpuNet>, layered: &Langevin<GpuNet>) -> Result<()> {
+/// Whether the fused sampler follows the layered kernels (which the
+/// reference check covered) over 20 steps from the same chains: None if it
+/// does, else what differs. The bench's step (ε²/2T = 1) amplifies rounding
+/// over the steps, so a driver that contracts the two kernels' sums
+/// differently can fail this without a wrong kernel (`doctor` checks both
+/// against the reference): the figures are then still taken, and say so.
+pub fn check_fused(
+    gpu: &Gpu,
+    fused: &Langevin<GpuNet>,
+    layered: &Langevin<GpuNet>,
+) -> Result<Option<String>> {
     let mut states = Vec::new();
     for s in [fused, layered] {
         s.begin(gpu, 0);
@@ -467,11 +486,6 @@ fn check_fused(gpu: &Gpu, w: &Workload, fused: &Langevin<GpuNet>, layered: &Lang
     }
     let want: Vec<f64> = states[1].iter().map(|&v| f64::from(v)).collect();
     let c = compare(&states[0], &want, FUSED_SAMPLER_TOL);
-    if !c.passed() {
-        return Err(Error::Shape(format!(
-            "{}: the fused sampler differs from the layered kernels ({c}); not timing it",
-            w.name
-        )));
-    }
-    Ok(())
+    Ok((!c.passed())
+        .then(|| format!("the fused sampler differs from the layered kernels after 20 steps ({c})")))
 }

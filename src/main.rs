@@ -377,6 +377,9 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             "  Langevin ({} sampler): {:.0} steps×chains/s, {:.2} GFLOP/s ({:.4} GFLOP per step)",
             r.sampler, r.langevin_steps_x_chains_per_s, r.langevin_gflop_per_s, r.step_gflop
         );
+        if let Some(what) = &r.fused_differs {
+            println!("    timed although {what}");
+        }
         if let Some(layered) = r.layered_steps_x_chains_per_s {
             println!(
                 "    {:.1}× the layered kernels on the same chains ({layered:.0} steps×chains/s)",

@@ -2,6 +2,8 @@
 //! before timing) and writes the JSON the comparison script reads. Timings
 //! are printed, never asserted: machines here are shared and noisy.
 
+mod common;
+
 use std::process::Command;
 
 use ebmscope::bench::{layer_flops, workloads};
@@ -176,4 +178,33 @@ fn bench_times_the_chosen_kernels_alone_when_asked() {
         assert!(l["forward_ms"].as_f64().unwrap() > 0.0, "{l}");
         assert!(l["direct"].is_null() && l["tiled"].is_null(), "{l}");
     }
+}
+
+/// The fused sampler's agreement with the layered kernels is measured, not
+/// assumed: chains that differ (here: other noise) are reported.
+#[test]
+fn fused_sampler_disagreement_is_reported() {
+    use ebmscope::bench::check_fused;
+    use ebmscope::model::{GpuNet, init_params};
+    use ebmscope::sampler::{Langevin, SamplerKernels, StepSize};
+    let gpu = common::gpu();
+    let spec = NetSpec::toy();
+    let size = StepSize {
+        epsilon: 0.1,
+        temperature: 1.0,
+        tau: 1.0,
+    };
+    let sampler = |kernels, seed| {
+        let net = GpuNet::new(&gpu, &spec, 8).unwrap();
+        net.write_params(&gpu, &init_params(&spec, 5).unwrap()).unwrap();
+        net.write_input(&gpu, &[0.5; 16]).unwrap();
+        Langevin::with_kernels(&gpu, net.as_field(&gpu).unwrap(), seed, size, kernels).unwrap()
+    };
+    let fused = sampler(SamplerKernels::Auto, 5);
+    assert_eq!(
+        check_fused(&gpu, &fused, &sampler(SamplerKernels::Layered, 5)).unwrap(),
+        None
+    );
+    let other_noise = check_fused(&gpu, &fused, &sampler(SamplerKernels::Layered, 6)).unwrap();
+    assert!(other_noise.is_some_and(|w| w.contains("differs")));
 }
