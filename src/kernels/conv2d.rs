@@ -333,16 +333,15 @@ impl ConvLayer {
             let shaders = [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &CONV2D_WEIGHT_GRAD];
             (LayerKernels::Dense, shaders)
         } else {
-            let t = passes;
             let pick = |tiled, [direct, tiled_kernel]: [&'static super::Shader; 2]| {
                 if tiled { tiled_kernel } else { direct }
             };
             let shaders = [
-                pick(t.forward, [&CONV2D_FORWARD, &CONV2D_FORWARD_TILED]),
-                pick(t.input_grad, [&CONV2D_INPUT_GRAD, &CONV2D_INPUT_GRAD_TILED]),
-                pick(t.weight_grad, [&CONV2D_WEIGHT_GRAD, &CONV2D_WEIGHT_GRAD_TILED]),
+                pick(passes.forward, [&CONV2D_FORWARD, &CONV2D_FORWARD_TILED]),
+                pick(passes.input_grad, [&CONV2D_INPUT_GRAD, &CONV2D_INPUT_GRAD_TILED]),
+                pick(passes.weight_grad, [&CONV2D_WEIGHT_GRAD, &CONV2D_WEIGHT_GRAD_TILED]),
             ];
-            (LayerKernels::Conv(t), shaders)
+            (LayerKernels::Conv(passes), shaders)
         };
         // The gradient kernels read dz = ∂L/∂(pre-activation): with
         // LeakyReLU, leaky_relu_grad writes it to the scratch; without, it is ∂L/∂output.
