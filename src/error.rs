@@ -39,7 +39,7 @@ pub enum Error {
     Shape(String),
 
     #[error(
-        "learning diverged at iteration {iteration}: {why}. The last checkpoint is kept; \
+        "learning diverged at iteration {iteration}: {why}. The last checkpoint written before it, if any, is kept; \
          try a smaller learning rate or step size (--set optimizer.lr=…, --set langevin.epsilon=…)"
     )]
     Diverged { iteration: u64, why: String },

@@ -159,7 +159,8 @@ struct TrainArgs {
     preset: Option<String>,
     /// Image data for an image preset: an IDX file (or a folder holding
     /// train-images-idx3-ubyte[.gz]), a CIFAR-10 .bin file or folder of
-    /// data_batch_*.bin, or a folder of PNG/JPEG images.
+    /// data_batch_*.bin, or a folder of PNG/JPEG images. With --resume:
+    /// where the run's data is now, if it moved.
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
     /// A TOML file of settings (over the preset, if one is given).
@@ -471,9 +472,22 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
 fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
     let adapters = list_adapters(choice)?;
     if adapters.is_empty() {
-        bail!(ebmscope::Error::NoAdapter {
-            backends: String::new()
-        });
+        // (Not `ebmscope info` again: the error's last words point there.)
+        let backend = choice
+            .backend
+            .clone()
+            .or_else(|| std::env::var("EBMSCOPE_BACKEND").ok());
+        bail!(
+            "{}",
+            ebmscope::Error::NoAdapter {
+                backends: backend
+                    .filter(|b| !b.trim().is_empty())
+                    .map(|b| format!(" for backend {b} (leave --backend unset to see all)"))
+                    .unwrap_or_default()
+            }
+            .to_string()
+            .replace(" `ebmscope info` lists what wgpu sees.", "")
+        );
     }
     for (i, a) in adapters.iter().enumerate() {
         let l = &a.limits;
@@ -654,30 +668,45 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     if args.iters == Some(0) {
         bail!("--iters must be at least 1");
     }
-    if args.resume
-        && (args.preset.is_some() || args.config.is_some() || !args.set.is_empty() || args.data.is_some())
-    {
+    if args.resume && (args.preset.is_some() || args.config.is_some() || !args.set.is_empty()) {
         bail!(
-            "--resume continues a run with the settings it was started with (its config.toml); only --iters \
-             may change. Drop --preset, --config, --set and --data, or start a new run (--force, or another --out)"
+            "--resume continues a run with the settings it was started with (kept in its checkpoint; \
+             config.toml is a copy to read); only --iters and --data (where its data now is) may change. \
+             Drop --preset, --config and --set, or start a new run (--force, or another --out)"
         );
     }
+    // A run keeps its data's absolute path, so that it resumes from any folder.
+    let data = match &args.data {
+        Some(path) => Some(std::path::absolute(path).with_context(|| format!("--data {}", path.display()))?),
+        None => None,
+    };
     let mut overrides = args.set.clone();
     if let Some(n) = args.iters {
         overrides.push(format!("iterations={n}"));
     }
+    // (On --resume the settings are the checkpoint's: these only name the default folder.)
     let (config, preset) = resolve_settings(
         args.preset.as_deref(),
         args.config.as_deref(),
         overrides,
-        args.data.as_deref(),
+        data.as_deref().filter(|_| !args.resume),
     )?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(preset.unwrap_or("custom")));
+    let preset = preset.filter(|_| !args.resume);
+    let mut config = config;
+    if !config.data.path.is_empty() && std::path::Path::new(&config.data.path).is_relative() {
+        // (from --config or --set data.path=…)
+        let absolute = std::path::absolute(&config.data.path).context("data.path")?;
+        config.data.path = absolute.to_string_lossy().into_owned();
+    }
     let existing = match (args.resume, args.force) {
-        (true, _) => Existing::Resume(args.iters),
+        (true, _) => Existing::Resume {
+            iterations: args.iters,
+            data: data.map(|p| p.to_string_lossy().into_owned()),
+        },
         (_, true) => Existing::Force,
         _ => Existing::Refuse,
     };
@@ -688,7 +717,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         gpu.describe(),
         gpu.conv_kernels().name()
     );
-    if !config.data.kind.is_toy() {
+    if !config.data.kind.is_toy() && !config.data.path.is_empty() {
         eprintln!(
             "loading {} images from {} …",
             spelling(&config.data.kind),
@@ -716,7 +745,11 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     eprintln!(
         "run folder: {}\n{} on {} data: {} iterations, L = {} Langevin steps, ε = {}, {} lr {}, init {}",
         out.display(),
-        preset.unwrap_or("custom config"),
+        preset.unwrap_or(if args.resume {
+            "resumed run"
+        } else {
+            "custom config"
+        }),
         spelling(&c.data.kind),
         total,
         c.langevin.steps,
@@ -871,13 +904,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             out.display()
         );
     }
-    let csv_path = out.join("longrun.csv");
-    if csv_path.exists() && !args.force {
-        bail!(
-            "{} already holds a long run: pass --force to replace it, or choose another --out",
-            out.display()
-        );
-    }
     let opts = LongRunOptions {
         steps: args.steps,
         chains: args.chains,
@@ -887,7 +913,14 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         every,
     };
     // Everything that can be refused is, before the output folder is touched.
-    opts.validate()?;
+    opts.check(&ck)?;
+    let csv_path = out.join("longrun.csv");
+    if csv_path.exists() && !args.force {
+        bail!(
+            "{} already holds a long run: pass --force to replace it, or choose another --out",
+            out.display()
+        );
+    }
     let data = match opts.init {
         LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
         _ => None,
@@ -915,6 +948,19 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     });
     let truth = toy.as_ref().zip(grid.as_ref()).map(|(toy, g)| g.truth(toy));
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
+    if csv_path.exists() {
+        // --force: the old long run's pictures go too (samples_<step>.png, longrun.png).
+        for entry in std::fs::read_dir(&out).with_context(|| out.display().to_string())? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let step = name.strip_prefix("samples_").and_then(|n| n.strip_suffix(".png"));
+            if name == "longrun.png"
+                || step.is_some_and(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()))
+            {
+                std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
+            }
+        }
+    }
     let bar = indicatif::ProgressBar::new(args.steps);
     let mut csv = std::io::BufWriter::new(
         std::fs::File::create(&csv_path).with_context(|| csv_path.display().to_string())?,

@@ -259,6 +259,75 @@ fn nonlocal_on_a_folder_resumes_exactly() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
+/// A run keeps its data's absolute path (given relative here), so that it
+/// resumes from anywhere; data that moved is refused with the fix, which
+/// `--resume --data` is; a changed image set is named as the cause when the
+/// bank (one state per image) no longer fits it.
+#[test]
+fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
+    let base = temp("moved");
+    write_pictures(&base.join("pictures-in"));
+    let run = base.join("run");
+    let mut args = vec!["train", "--preset", "flowers-convergent", "--data", "pictures-in"];
+    let small = [
+        "--set",
+        "net.n_f=2",
+        "--set",
+        "batch.data=3",
+        "--set",
+        "batch.chains=4",
+        "--set",
+        "langevin.steps=2",
+        "--set",
+        "output.checkpoint_every=1",
+        "--set",
+        "output.picture_every=100",
+    ];
+    args.extend(small);
+    args.extend(["--iters", "1", "--out", run.to_str().unwrap()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(&args)
+        .current_dir(&base)
+        .output()
+        .unwrap();
+    ok(&out);
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    let kept = base.join("pictures-in").canonicalize().unwrap();
+    assert!(
+        config.contains(&format!("path = {:?}", kept.to_str().unwrap())),
+        "{config}"
+    );
+
+    let moved = base.join("pictures-moved");
+    std::fs::rename(base.join("pictures-in"), &moved).unwrap();
+    let resume = |iters: &str, data: Option<&Path>| {
+        let mut args = vec![
+            "train",
+            "--out",
+            run.to_str().unwrap(),
+            "--resume",
+            "--iters",
+            iters,
+        ];
+        if let Some(d) = data {
+            args.extend(["--data", d.to_str().unwrap()]);
+        }
+        ebmscope(&args)
+    };
+    common::assert_refused(&resume("2", None), "pass --data with --resume");
+    // One more image: the checkpoint's bank holds one state per image of the old set.
+    let extra = moved.join("p99.png");
+    std::fs::copy(moved.join("p00.png"), &extra).unwrap();
+    common::assert_refused(
+        &resume("2", Some(&moved)),
+        "its data changed since the checkpoint",
+    );
+    std::fs::remove_file(&extra).unwrap();
+    ok(&resume("2", Some(&moved)));
+    assert_eq!(column(&run, 1).len(), 2);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 /// Training with the kernels chosen by measured speed (a global flag): the
 /// run says which kernels it runs and trains.
 #[test]
@@ -383,5 +452,21 @@ fn misconfigured_image_runs_are_refused() {
     assert!(e.contains("data.path"), "{e}");
     assert_eq!(std::fs::read_to_string(run.join("metrics.csv")).unwrap(), before);
     assert!(run.join("checkpoint.safetensors").is_file() && run.join("config.toml").is_file());
+    // Nor does an IDX file of no images (a valid header saying 0).
+    let empty = dir.join("empty-idx3-ubyte");
+    std::fs::write(&empty, [0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28]).unwrap();
+    let e = err(&[
+        "train",
+        "--preset",
+        "fashion-mnist-quick",
+        "--data",
+        empty.to_str().unwrap(),
+        "--force",
+        "--out",
+        r,
+    ]);
+    assert!(e.contains("holds no images"), "{e}");
+    assert_eq!(std::fs::read_to_string(run.join("metrics.csv")).unwrap(), before);
+    assert!(run.join("checkpoint.safetensors").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -542,6 +542,9 @@ fn long_run_sampling_from_a_checkpoint() {
     for (bad, named) in [
         (&["--force", "--chains", "0"][..], "--chains"),
         (&["--force", "--temp-factor", "-1"][..], "--temp-factor"),
+        (&["--force", "--steps", "0"][..], "--steps"),
+        // Bad options come before the "already holds a long run" refusal.
+        (&["--every", "0"][..], "--every"),
     ] {
         let out = sample(bad);
         common::assert_refused(&out, named);
@@ -551,6 +554,20 @@ fn long_run_sampling_from_a_checkpoint() {
             "{bad:?} left the long run as it was"
         );
     }
+    // A start from more states than the bank holds is refused before anything is written.
+    let out = ebmscope(&[
+        "sample",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--init",
+        "bank",
+        "--chains",
+        "31",
+        "--steps",
+        "5",
+    ]);
+    common::assert_refused(&out, "fewer than --chains 31");
+    assert!(!dir.join("longrun_bank").exists());
     // A run's checkpoint serves `energy` as weights (its optimizer state and bank passed over).
     let points = dir.join("points.safetensors");
     let energies = dir.join("energies.safetensors");
@@ -593,6 +610,153 @@ fn long_run_sampling_from_a_checkpoint() {
         "--steps",
         "5",
     ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no persistent bank"));
+    common::assert_refused(&out, "no persistent bank");
+    let bank_folder = noise_run.join("longrun_bank");
+    assert!(!bank_folder.exists(), "the refused long run wrote nothing");
+    // --force replaces the old long run's pictures too.
+    let stale = dir.join("longrun_data/samples_00000020.png");
+    assert!(stale.exists());
+    let out = ebmscope(&[
+        "sample",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--steps",
+        "4",
+        "--every",
+        "2",
+        "--chains",
+        "16",
+        "--force",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stale.exists() && dir.join("longrun_data/samples_00000004.png").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--force` removes the old run's own files and nothing else, and a folder
+/// with a config.toml that is not a run's is refused either way.
+#[test]
+fn force_replaces_only_the_runs_own_files() {
+    let base = std::env::temp_dir().join(format!("ebmscope-force-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let dir = base.join("run");
+    assert!(run_train(&dir, 2, &[]).status.success());
+    let theirs = [
+        dir.join("notes.txt"),
+        dir.join("pictures/holiday.jpg"),
+        dir.join("weights/README"),
+    ];
+    for f in &theirs {
+        std::fs::write(f, "the user's").unwrap();
+    }
+    let stale = dir.join("pictures/density_0000050.png");
+    std::fs::copy(dir.join("pictures/density_0000000.png"), &stale).unwrap();
+    let out = run_train(&dir, 2, &["--force"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in &theirs {
+        assert_eq!(
+            std::fs::read_to_string(f).unwrap(),
+            "the user's",
+            "{}",
+            f.display()
+        );
+    }
+    assert!(!stale.exists(), "the old run's picture stayed");
+    assert!(dir.join("weights/weights_0000002.safetensors").exists());
+
+    let foreign = base.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("config.toml"), "mine = 1\n").unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        common::assert_refused(&run_train(&foreign, 2, extra), "no ebmscope run");
+        assert_eq!(
+            std::fs::read_to_string(foreign.join("config.toml")).unwrap(),
+            "mine = 1\n"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// What a run wrote past its last checkpoint before it crashed (a metrics
+/// row, a toy-metrics row, pictures, weights) is not the resumed run's:
+/// the resume drops it.
+#[test]
+fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-crashed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = run_train(&dir, 2, &["--set", "output.picture_every=1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let append = |file: &str, row: &str| {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap() + row;
+        std::fs::write(&path, text).unwrap();
+    };
+    append("metrics.csv", "3,1.0,1.0,1.0,0.0,0.1,9.9,contraction\n");
+    append("toy_metrics.csv", "5,0.5,0.5,0.5,0.5\n");
+    let stale = [
+        dir.join("pictures/density_0000005.png"),
+        dir.join("weights/weights_0000005.safetensors"),
+    ];
+    std::fs::copy(dir.join("pictures/density_0000002.png"), &stale[0]).unwrap();
+    std::fs::copy(dir.join("weights/weights_0000002.safetensors"), &stale[1]).unwrap();
+    let out = resume_train(&dir, Some(3));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first_column = |file: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(first_column("metrics.csv"), ["1", "2", "3"]);
+    assert_eq!(first_column("toy_metrics.csv"), ["0", "1", "2", "3"]);
+    for f in &stale {
+        assert!(!f.exists(), "{} stayed", f.display());
+    }
+    assert!(dir.join("pictures/density_0000003.png").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One trainer at a time writes a run folder; the lock goes with the
+/// process, even one killed without a chance to clean up.
+#[test]
+fn a_run_folder_takes_one_trainer_at_a_time() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut args: Vec<String> = [
+        "train",
+        "--preset",
+        "rings-convergent",
+        "--iters",
+        "100000",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(dir.to_str().unwrap().to_string());
+    args.extend(SMALL.iter().map(|s| s.to_string()));
+    let mut first = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until it has checkpointed (every 2 iterations).
+    let started = std::time::Instant::now();
+    while !dir.join("checkpoint.safetensors").exists() {
+        assert!(
+            started.elapsed().as_secs() < 300,
+            "the first trainer never checkpointed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let second = resume_train(&dir, Some(100_000));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    common::assert_refused(&second, "being written by another ebmscope");
+    let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    let out = resume_train(&dir, Some(ck.iteration));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

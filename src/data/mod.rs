@@ -84,11 +84,21 @@ impl Dataset {
             return Err(Error::file(path, "does not exist: check data.path (--data PATH)"));
         }
         let (channels, size) = (c.channels as usize, c.size as usize);
-        let mut set = match c.kind {
-            DataKind::Idx => images::load_idx(&idx_file(path)?, channels, size)?,
-            DataKind::Cifar10 => images::load_cifar10(path, channels, size)?,
-            _ => images::load_folder(path, channels, size)?,
+        let (file, mut set) = match c.kind {
+            DataKind::Idx => {
+                let file = idx_file(path)?;
+                let set = images::load_idx(&file, channels, size)?;
+                (file, set)
+            }
+            DataKind::Cifar10 => (path.to_path_buf(), images::load_cifar10(path, channels, size)?),
+            _ => (path.to_path_buf(), images::load_folder(path, channels, size)?),
         };
+        if set.n == 0 {
+            return Err(Error::file(
+                file,
+                "holds no images: point --data at a data set that has some",
+            ));
+        }
         if c.limit > 0 && (c.limit as usize) < set.n {
             set.n = c.limit as usize;
             set.data.truncate(set.n * channels * size * size);

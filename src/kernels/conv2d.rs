@@ -339,7 +339,10 @@ impl ConvLayer {
             let shaders = [
                 pick(passes.forward, [&CONV2D_FORWARD, &CONV2D_FORWARD_TILED]),
                 pick(passes.input_grad, [&CONV2D_INPUT_GRAD, &CONV2D_INPUT_GRAD_TILED]),
-                pick(passes.weight_grad, [&CONV2D_WEIGHT_GRAD, &CONV2D_WEIGHT_GRAD_TILED]),
+                pick(
+                    passes.weight_grad,
+                    [&CONV2D_WEIGHT_GRAD, &CONV2D_WEIGHT_GRAD_TILED],
+                ),
             ];
             (LayerKernels::Conv(passes), shaders)
         };

@@ -69,7 +69,19 @@ impl Checkpoint {
             .optimizer_mut()
             .write_state(&gpu, self.optimizer_steps, &self.adam_m, &self.adam_v);
         match (trainer.bank(), &self.bank) {
-            (Some(bank), Some(states)) => bank.write(&trainer.gpu, states)?,
+            (Some(bank), Some(states)) => {
+                let saved = states.len() / bank.dim.max(1);
+                if saved != bank.size {
+                    // One state per image (langevin.bank_size = 0): the set changed.
+                    return Err(Error::Config(format!(
+                        "the checkpoint's bank holds {saved} states but this run's holds {}: its data \
+                         changed since the checkpoint (one state per image?); resume with the data it \
+                         was trained on (--data), or start a new run",
+                        bank.size
+                    )));
+                }
+                bank.write(&trainer.gpu, states)?
+            }
             (None, None) => {}
             _ => {
                 return Err(Error::Config(

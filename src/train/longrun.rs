@@ -32,6 +32,9 @@ impl LongRunOptions {
     /// Refuse options a run cannot use, naming the one at fault (checked
     /// before anything is written).
     pub fn validate(&self) -> Result<()> {
+        if self.steps == 0 {
+            return Err(Error::Config("--steps must be at least 1".into()));
+        }
         if self.chains == 0 {
             return Err(Error::Config("--chains must be at least 1".into()));
         }
@@ -43,6 +46,29 @@ impl LongRunOptions {
                 "--temp-factor must be a positive number (it is {})",
                 self.temp_factor
             )));
+        }
+        Ok(())
+    }
+
+    /// Everything that can be refused before any work: the options, and a
+    /// start from the bank against the checkpoint's bank.
+    pub fn check(&self, ck: &Checkpoint) -> Result<()> {
+        self.validate()?;
+        if matches!(self.init, LongRunInit::Bank) {
+            let dim: usize = net_spec(&ck.config)?.input.iter().product();
+            let bank = ck.bank.as_ref().ok_or_else(|| {
+                Error::Config(
+                    "--init bank: this checkpoint has no persistent bank (its run did not use persistent chains)"
+                        .into(),
+                )
+            })?;
+            if bank.len() < self.chains * dim {
+                return Err(Error::Config(format!(
+                    "--init bank: the bank holds {} states, fewer than --chains {}",
+                    bank.len() / dim.max(1),
+                    self.chains
+                )));
+            }
         }
         Ok(())
     }
@@ -86,7 +112,7 @@ pub fn long_run(
     opts: &LongRunOptions,
     mut on_record: impl FnMut(&LongRunRow, &[f32]) -> Result<()>,
 ) -> Result<Vec<LongRunRow>> {
-    opts.validate()?;
+    opts.check(ck)?;
     let c = &ck.config;
     let spec = net_spec(c)?;
     let k = opts.chains;
@@ -117,18 +143,8 @@ pub fn long_run(
             }
             Some(x)
         }
-        LongRunInit::Bank => {
-            let bank = ck.bank.as_ref().ok_or_else(|| {
-                Error::Config("--init bank: this checkpoint has no persistent bank (its run did not use persistent chains)".into())
-            })?;
-            if bank.len() < k * dim {
-                return Err(Error::Config(format!(
-                    "--init bank: the bank holds {} states, fewer than --chains {k}",
-                    bank.len() / dim
-                )));
-            }
-            Some(bank[..k * dim].to_vec())
-        }
+        // (opts.check made sure the bank is there and holds k states.)
+        LongRunInit::Bank => ck.bank.as_ref().map(|bank| bank[..k * dim].to_vec()),
         LongRunInit::Uniform | LongRunInit::Gaussian => None,
     };
     let chains = if opts.mala {

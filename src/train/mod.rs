@@ -19,7 +19,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::config::{Config, InitKind, NetName, OptimizerName};
+use crate::config::{Config, InitKind, LongRunInit, NetName, OptimizerName};
 use crate::data::toy::Toy;
 use crate::data::{Dataset, image_indices};
 use crate::diagnostics::{DivergenceWatch, Phase};
@@ -249,6 +249,16 @@ impl Trainer {
             (0, Some(images)) => images.n,
             (size, _) => size as usize,
         };
+        // (Config::validate checks a bank of a given size; one state per image is known only now.)
+        let e = &config.eval;
+        if e.longrun_every > 0 && e.longrun_init == LongRunInit::Bank && e.longrun_chains as usize > bank_size
+        {
+            return Err(Error::Config(format!(
+                "`eval.longrun_chains`: long runs from the bank start from {} of its states, but it \
+                 holds {bank_size} (one per image): lower eval.longrun_chains",
+                e.longrun_chains
+            )));
+        }
         let init = make_init(&gpu, &config, &sampler, bank_size)?;
         let feed = match &data {
             Dataset::Toy(toy) => Feed::Toy(toy.clone()),

@@ -15,13 +15,17 @@ pub const TOY_METRICS_FILE: &str = "toy_metrics.csv";
 const METRICS_HEADER: &str = "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase";
 
 /// How to treat an existing run folder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Existing {
     /// Refuse to touch it.
     Refuse,
-    /// Continue from its checkpoint, with its settings; to this many
-    /// iterations in all if given, else to its own total.
-    Resume(Option<u64>),
+    /// Continue from its checkpoint, with its settings; to `iterations` in
+    /// all if given, else to its own total; reading its data from `data`
+    /// if given (the data set moved).
+    Resume {
+        iterations: Option<u64>,
+        data: Option<String>,
+    },
     /// Start over, replacing its contents.
     Force,
 }
@@ -30,6 +34,75 @@ pub enum Existing {
 pub struct RunDir {
     pub dir: PathBuf,
     metrics: std::io::BufWriter<std::fs::File>,
+    /// Held while the folder is open, so that a second trainer cannot write
+    /// the same run (the system releases it if the process dies).
+    _lock: std::fs::File,
+}
+
+/// The lock file in a run folder (see [`RunDir`]).
+const LOCK_FILE: &str = ".ebmscope.lock";
+
+/// The folders of a run whose files are named `<what>_<iteration>.<ext>`.
+const RUN_FOLDERS: [&str; 3] = ["weights", "pictures", "longrun"];
+
+/// Whether `dir` holds a run: ebmscope's metrics.csv or a checkpoint.
+fn holds_run(dir: &Path) -> bool {
+    let metrics_header = std::fs::read_to_string(dir.join(METRICS_FILE))
+        .is_ok_and(|text| text.lines().next() == Some(METRICS_HEADER));
+    metrics_header || dir.join(CHECKPOINT_FILE).exists()
+}
+
+/// The iteration a run's file is named after (`samples_0000400.png` → 400),
+/// if it is one: these are the files a run writes into [`RUN_FOLDERS`].
+fn iteration_of(path: &Path) -> Option<u64> {
+    let ext = path.extension()?.to_str()?;
+    if !["png", "csv", "safetensors"].contains(&ext) {
+        return None;
+    }
+    let (_, digits) = path.file_stem()?.to_str()?.rsplit_once('_')?;
+    (digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// Remove the run's files in its [`RUN_FOLDERS`] from after `iteration`
+/// (all of them with None), and folders left empty; anything else stays.
+fn remove_run_files(dir: &Path, after: Option<u64>) -> Result<()> {
+    for sub in RUN_FOLDERS {
+        let folder = dir.join(sub);
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.map_err(io_err(&folder))?.path();
+            if iteration_of(&path).is_some_and(|it| after.is_none_or(|a| it > a)) {
+                std::fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+        }
+        // Fails, and is meant to, if anything is left.
+        let _ = std::fs::remove_dir(&folder);
+    }
+    Ok(())
+}
+
+/// Lock `dir` for this process, or say which other one holds it.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::file(
+            dir,
+            "is being written by another ebmscope (train) right now: wait for it to finish or stop it, \
+             or choose another --out",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -52,15 +125,22 @@ impl RunDir {
                 "is a file, not a folder: choose a folder for the run (--out)",
             ));
         }
-        let has_run = dir.join(CONFIG_FILE).exists() || dir.join(METRICS_FILE).exists();
-        match (has_run, existing) {
+        let has_run = holds_run(dir);
+        if !has_run && dir.join(CONFIG_FILE).exists() {
+            return Err(Error::file(
+                dir,
+                "holds a config.toml but no ebmscope run (no metrics.csv of ours, no checkpoint), and a run \
+                 writes its own config.toml: choose another --out (pass that file with --config)",
+            ));
+        }
+        match (has_run, &existing) {
             (true, Existing::Refuse) => {
                 return Err(Error::file(
                     dir,
                     "already holds a run: pass --resume to continue it, --force to replace it, or choose another --out",
                 ));
             }
-            (false, Existing::Resume(_)) => {
+            (false, Existing::Resume { .. }) => {
                 return Err(Error::file(
                     dir,
                     "holds no run to resume (no config.toml); start one without --resume",
@@ -71,7 +151,7 @@ impl RunDir {
         // Build the trainer (config checks, data loading, GPU set-up) before
         // touching the folder: a run that cannot start leaves it as it was.
         let metrics_path = dir.join(METRICS_FILE);
-        let trainer = if let Existing::Resume(iterations) = existing {
+        let (trainer, lock) = if let Existing::Resume { iterations, data } = existing {
             let ck_path = dir.join(CHECKPOINT_FILE);
             if !ck_path.exists() {
                 return Err(Error::file(
@@ -81,38 +161,58 @@ impl RunDir {
             }
             let ck = Checkpoint::load(&ck_path)?;
             let mut config_resumed = ck.config.clone();
-            // Only the length of the run may change on resume.
+            // Only the length of the run, and where its data now lies, may change on resume.
             config_resumed.iterations = iterations.unwrap_or(ck.config.iterations).max(ck.iteration);
+            if let Some(path) = data {
+                if config_resumed.data.kind.is_toy() {
+                    return Err(Error::Config(
+                        "--data with --resume: this run learns toy data, which has no files".into(),
+                    ));
+                }
+                config_resumed.data.path = path;
+            }
+            let moved = &config_resumed.data.path;
+            if !config_resumed.data.kind.is_toy() && !Path::new(moved).exists() {
+                return Err(Error::file(
+                    moved,
+                    "the run's data is not there any more: pass --data with --resume to say where it is now",
+                ));
+            }
             let mut trainer = Trainer::new(gpu, config_resumed)?;
             ck.restore(&mut trainer)?;
+            let lock = lock(dir)?;
             let kept = read_metrics(&metrics_path, ck.iteration)?;
             write_atomically(&metrics_path, kept.text.as_bytes())?;
+            // What a run that went on past the checkpoint (and crashed) wrote is not this run's.
+            cut_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration)?;
+            remove_run_files(dir, Some(ck.iteration))?;
             trainer.d_st = kept.d_st;
             trainer.r_t = kept.r_t;
             // A checkpoint from before they kept the wall time has none: go on
             // from the last row's.
             trainer.seconds_before = trainer.seconds_before.max(kept.wall_time);
-            trainer
+            (trainer, lock)
         } else {
             let trainer = Trainer::new(gpu, config)?;
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+            let lock = lock(dir)?;
+            if holds_run(dir) && existing != Existing::Force {
+                // Another trainer wrote a run here since the check above.
+                return Err(Error::file(dir, "already holds a run: pass --resume or --force"));
+            }
             if has_run {
-                // --force: the old run goes only now that the new one can start.
+                // --force: the old run goes only now that the new one can start,
+                // and only its own files.
                 for name in [CONFIG_FILE, METRICS_FILE, TOY_METRICS_FILE, CHECKPOINT_FILE] {
                     let p = dir.join(name);
                     if p.exists() {
                         std::fs::remove_file(&p).map_err(io_err(&p))?;
                     }
                 }
-                for sub in ["weights", "pictures", "longrun"] {
-                    let p = dir.join(sub);
-                    if p.exists() {
-                        std::fs::remove_dir_all(&p).map_err(io_err(&p))?;
-                    }
-                }
+                remove_run_files(dir, None)?;
             }
-            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
-            trainer
+            (trainer, lock)
         };
         write_atomically(&dir.join(CONFIG_FILE), trainer.config.to_toml().as_bytes())?;
         let file = std::fs::OpenOptions::new()
@@ -123,6 +223,7 @@ impl RunDir {
             RunDir {
                 dir: dir.to_path_buf(),
                 metrics: std::io::BufWriter::new(file),
+                _lock: lock,
             },
             trainer,
         ))
@@ -245,6 +346,27 @@ impl RunDir {
     }
 }
 
+/// Keep toy_metrics.csv's rows up to `iteration` (if the file exists).
+fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, line)| {
+            *i == 0
+                || line
+                    .split(',')
+                    .next()
+                    .and_then(|it| it.parse::<u64>().ok())
+                    .is_some_and(|it| it <= iteration)
+        })
+        .map(|(_, line)| format!("{line}\n"))
+        .collect();
+    write_atomically(path, kept.as_bytes())
+}
+
 /// metrics.csv up to an iteration.
 pub struct KeptMetrics {
     pub d_st: Vec<f64>,
@@ -262,6 +384,11 @@ pub fn read_metrics(path: &Path, iteration: u64) -> Result<KeptMetrics> {
     let (mut d, mut r) = (Vec::new(), Vec::new());
     let mut wall_time = 0.0;
     for (i, line) in text.lines().enumerate().skip(1) {
+        // Rows 1 ..= iteration come first; what follows (a killed run's last
+        // row may be cut short) is not read.
+        if d.len() as u64 == iteration {
+            break;
+        }
         let cols: Vec<&str> = line.split(',').collect();
         let parsed = (cols.len() == 8)
             .then(|| {
