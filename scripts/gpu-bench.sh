@@ -36,7 +36,9 @@ bundle)
     cargo build --release --quiet
     mkdir -p "$dir/lib"
     cp target/release/ebmscope scripts/bench_torch.py scripts/compare_table.py scripts/gpu-bench.sh "$dir/"
-    loader="$(ldconfig -p | awk '/libvulkan\.so\.1 .*x86-64/ {print $NF; exit}')"
+    # (The cache once: a reader that stops early would break ldconfig's pipe under pipefail.)
+    libs="$(ldconfig -p)"
+    loader="$(awk '/libvulkan\.so\.1 .*x86-64/ {print $NF; exit}' <<< "$libs")"
     if [ -z "$loader" ]; then
         echo "no libvulkan.so.1 here: apt-get install libvulkan1, then bundle again" >&2
         exit 1
@@ -46,7 +48,7 @@ bundle)
     # these; CUDA images often lack them, and then the loader skips the driver.
     mkdir -p "$dir/lib/x11"
     for lib in libX11.so.6 libXext.so.6 libxcb.so.1 libXau.so.6 libXdmcp.so.6 libbsd.so.0 libmd.so.0; do
-        path="$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')"
+        path="$(awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}' <<< "$libs")"
         if [ -z "$path" ]; then
             echo "no $lib here: apt-get install libx11-6 libxext6, then bundle again" >&2
             exit 1
@@ -63,7 +65,8 @@ run)
     export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"  # (else Mesa's loaders complain)
     mkdir -p "$XDG_RUNTIME_DIR"
     export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    if ! ldconfig -p | grep -q "libX11\.so\.6 " || ! ldconfig -p | grep -q "libXext\.so\.6 "; then
+    libs="$(ldconfig -p)"  # (once: see bundle)
+    if ! grep -q "libX11\.so\.6 " <<< "$libs" || ! grep -q "libXext\.so\.6 " <<< "$libs"; then
         export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$here/lib/x11"
         echo "using the bundled X11 client libraries (lib/x11)"
     fi
@@ -87,7 +90,11 @@ run)
     done
     # A driver library without its manifest (a container given the
     # "graphics" capability in part): write the manifest NVIDIA installs.
-    if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && ldconfig -p | grep -q "libGLX_nvidia\.so\.0 "; then
+    glx_nvidia=no
+    if grep -q "libGLX_nvidia\.so\.0 " <<< "$libs" || [ -e /usr/local/nvidia/lib64/libGLX_nvidia.so.0 ]; then
+        glx_nvidia=yes
+    fi
+    if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ "$glx_nvidia" = yes ]; then
         printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "libGLX_nvidia.so.0", "api_version": "1.3"}}\n' \
             > "$out/nvidia_icd.json"
         export VK_DRIVER_FILES="$out/nvidia_icd.json" VK_ICD_FILENAMES="$out/nvidia_icd.json"
@@ -101,7 +108,8 @@ run)
         echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
         echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
         ls -l /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1
-        ldconfig -p | grep -E "GLX_nvidia|EGL_nvidia|glvkspirv|gpucomp|libvulkan|libX11\.|libXext\."
+        grep -E "GLX_nvidia|EGL_nvidia|glvkspirv|gpucomp|libvulkan|libX11\.|libXext\." <<< "$libs"
+        ls -l /usr/local/nvidia/lib64 2>&1 | grep -E "GLX_nvidia|EGL_nvidia|glvkspirv"
     } > "$out/system.txt" 2>&1 || true  # (a missing folder is an answer, not a failure)
     ebm="$here/ebmscope"
     # Every step is timed out (a hung or lost device must not cost the rest)
@@ -122,7 +130,7 @@ run)
         failed=1
     fi
     # The GPU's name, clocks and driver, for its fp32 peak (the issue's 30 % target).
-    timeout 60 nvidia-smi -q > "$out/nvidia-smi.txt" 2>&1 || echo "no nvidia-smi" > "$out/nvidia-smi.txt"
+    timeout "$(limit)" nvidia-smi -q > "$out/nvidia-smi.txt" 2>&1 || echo "no nvidia-smi" > "$out/nvidia-smi.txt"
     if ! grep -q "backend Vulkan, type DiscreteGpu, vendor 0x10de" "$out/info.txt"; then
         echo "warning: no NVIDIA Vulkan adapter listed, so ebmscope's steps will fail; is the driver's" \
              "Vulkan manifest installed (nvidia_icd.json; set VK_DRIVER_FILES to its path)? See" \
@@ -161,7 +169,7 @@ run)
     else
         echo "no ebmscope figures: see $out/*.txt" >&2
     fi
-    if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+    if timeout "$(limit)" python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
         theirs=()
         for setting in default tf32-off; do
             parts=()

@@ -10,9 +10,13 @@ pub enum Error {
         "no GPU adapter found by wgpu{backends}.\n\
          To get one: install your GPU's Vulkan/Metal/DX12 driver, or on Linux without a GPU \
          Mesa's software Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`, \
-         Fedora: `dnf install mesa-vulkan-drivers`). `ebmscope info` lists what wgpu sees."
+         Fedora: `dnf install mesa-vulkan-drivers`).{see_info}"
     )]
-    NoAdapter { backends: String },
+    NoAdapter {
+        backends: String,
+        /// " `ebmscope info` lists what wgpu sees." where that is news.
+        see_info: &'static str,
+    },
 
     #[error(
         "no GPU adapter matches `{wanted}`; wgpu sees: {available}.\n\

@@ -38,8 +38,10 @@ struct AdapterArgs {
     /// faster when the net is built; runs then agree only within rounding)
     /// [default: by-shape on GPUs, direct on CPU adapters]. bench's
     /// per-layer table adds direct and tiled beside them.
-    #[arg(long, global = true, env = "EBMSCOPE_CONV_KERNELS", value_enum)]
-    conv_kernels: Option<ConvKernels>,
+    // (A string, so that an empty EBMSCOPE_CONV_KERNELS counts as unset, as
+    // the other two variables do.)
+    #[arg(long, global = true, env = "EBMSCOPE_CONV_KERNELS", value_name = "KERNELS")]
+    conv_kernels: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -231,7 +233,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let choice = AdapterChoice {
         name: cli.adapter.adapter,
         backend: cli.adapter.backend,
-        conv_kernels: cli.adapter.conv_kernels,
+        conv_kernels: match cli.adapter.conv_kernels.as_deref().map(str::trim) {
+            Some(k) if !k.is_empty() => {
+                Some(<ConvKernels as clap::ValueEnum>::from_str(k, true).map_err(|_| {
+                    anyhow::anyhow!("--conv-kernels `{k}`: use direct, tiled, by-shape or measured")
+                })?)
+            }
+            _ => None,
+        },
     };
     match cli.command {
         Command::Info => info(&choice),
@@ -472,22 +481,13 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
 fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
     let adapters = list_adapters(choice)?;
     if adapters.is_empty() {
-        // (Not `ebmscope info` again: the error's last words point there.)
-        let backend = choice
-            .backend
-            .clone()
-            .or_else(|| std::env::var("EBMSCOPE_BACKEND").ok());
-        bail!(
-            "{}",
-            ebmscope::Error::NoAdapter {
-                backends: backend
-                    .filter(|b| !b.trim().is_empty())
-                    .map(|b| format!(" for backend {b} (leave --backend unset to see all)"))
-                    .unwrap_or_default()
-            }
-            .to_string()
-            .replace(" `ebmscope info` lists what wgpu sees.", "")
-        );
+        bail!(ebmscope::Error::NoAdapter {
+            backends: (choice.backend.as_deref())
+                .filter(|b| !b.trim().is_empty())
+                .map(|b| format!(" for backend {b} (leave --backend unset to see all)"))
+                .unwrap_or_default(),
+            see_info: "",
+        });
     }
     for (i, a) in adapters.iter().enumerate() {
         let l = &a.limits;
@@ -885,6 +885,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     use ebmscope::data::toy::{Grid, Toy, total_variation};
     use ebmscope::train::Checkpoint;
     use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
+    use ebmscope::train::run::iteration_of;
     use std::io::Write;
 
     let ck = Checkpoint::load(&args.checkpoint)?;
@@ -953,10 +954,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         for entry in std::fs::read_dir(&out).with_context(|| out.display().to_string())? {
             let path = entry?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let step = name.strip_prefix("samples_").and_then(|n| n.strip_suffix(".png"));
-            if name == "longrun.png"
-                || step.is_some_and(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()))
-            {
+            if name == "longrun.png" || (name.starts_with("samples_") && iteration_of(&path).is_some()) {
                 std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
             }
         }

@@ -291,11 +291,15 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
         .output()
         .unwrap();
     ok(&out);
-    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
-    let kept = base.join("pictures-in").canonicalize().unwrap();
-    assert!(
-        config.contains(&format!("path = {:?}", kept.to_str().unwrap())),
-        "{config}"
+    let config: toml::Table = std::fs::read_to_string(run.join("config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let kept = Path::new(config["data"]["path"].as_str().unwrap());
+    assert!(kept.is_absolute(), "{kept:?}");
+    assert_eq!(
+        kept.canonicalize().unwrap(),
+        base.join("pictures-in").canonicalize().unwrap()
     );
 
     let moved = base.join("pictures-moved");

@@ -674,6 +674,18 @@ fn force_replaces_only_the_runs_own_files() {
             "mine = 1\n"
         );
     }
+    // Long runs from more bank states than there are: refused before anything is written.
+    let never = base.join("never");
+    let longrun = [
+        "--set",
+        "eval.longrun_every=1",
+        "--set",
+        "eval.longrun_init=bank",
+        "--set",
+        "eval.longrun_chains=31",
+    ];
+    common::assert_refused(&run_train(&never, 2, &longrun), "eval.longrun_chains");
+    assert!(!never.exists());
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -691,8 +703,9 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
         let text = std::fs::read_to_string(&path).unwrap() + row;
         std::fs::write(&path, text).unwrap();
     };
-    append("metrics.csv", "3,1.0,1.0,1.0,0.0,0.1,9.9,contraction\n");
-    append("toy_metrics.csv", "5,0.5,0.5,0.5,0.5\n");
+    // Rows cut short where the process was killed, and a whole one past the checkpoint.
+    append("metrics.csv", "3,0.12");
+    append("toy_metrics.csv", "5,0.5,0.5,0.5,0.5\n2,0.9");
     let stale = [
         dir.join("pictures/density_0000005.png"),
         dir.join("weights/weights_0000005.safetensors"),
@@ -756,7 +769,15 @@ fn a_run_folder_takes_one_trainer_at_a_time() {
     first.wait().unwrap();
     common::assert_refused(&second, "being written by another ebmscope");
     let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
-    let out = resume_train(&dir, Some(ck.iteration));
+    // (Some systems release a killed process's locks a moment later.)
+    let mut out = resume_train(&dir, Some(ck.iteration));
+    for _ in 0..20 {
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        out = resume_train(&dir, Some(ck.iteration));
+    }
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -85,6 +85,7 @@ impl AdapterChoice {
         if adapters.is_empty() {
             return Err(Error::NoAdapter {
                 backends: backend.map(|b| format!(" for backend {b}")).unwrap_or_default(),
+                see_info: " `ebmscope info` lists what wgpu sees.",
             });
         }
         if let Some(wanted) = &name {

@@ -154,6 +154,14 @@ impl Gpu {
         measured.get(key).copied()
     }
 
+    /// How many layer shapes (with their batch) `ConvKernels::Measured` has timed.
+    pub fn measured_shapes(&self) -> usize {
+        self.measured_passes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     pub(crate) fn remember_measured_passes(&self, key: MeasuredKey, passes: TiledPasses) {
         let mut measured = self.measured_passes.lock().unwrap_or_else(|e| e.into_inner());
         measured.insert(key, passes);

@@ -84,6 +84,22 @@ impl TiledPasses {
         }
     }
 
+    /// Per pass, the family `time(tiled, pass)` (seconds; passes 0, 1, 2:
+    /// forward, ∂/∂x, ∂/∂θ) finds faster: the fastest of MEASURED_TRIALS
+    /// times each, taken in turns so that a change of clock speed reaches
+    /// both families (the first turn doubles as a warm-up).
+    pub fn measured(mut time: impl FnMut(bool, usize) -> Result<f64>) -> Result<Self> {
+        let mut best = [[f64::INFINITY; 3]; 2];
+        for _ in 0..MEASURED_TRIALS {
+            for (family, best) in best.iter_mut().enumerate() {
+                for (pass, best) in best.iter_mut().enumerate() {
+                    *best = best.min(time(family == 1, pass)?);
+                }
+            }
+        }
+        Ok(Self::faster(best[0], best[1]))
+    }
+
     /// Per pass (forward, ∂/∂x, ∂/∂θ), the tiled kernel where it took less
     /// time than the direct one; a tie keeps the direct kernel.
     pub fn faster(direct_s: [f64; 3], tiled_s: [f64; 3]) -> Self {
@@ -100,10 +116,8 @@ impl TiledPasses {
 /// the parameter offsets (the shape, batch and chunking of the batch).
 pub type MeasuredKey = [u32; 16];
 
-/// Of the measured choice: each pass is timed this many times per family,
-/// alternating families so that a change of clock speed reaches both, and
-/// the fastest time counts (the first doubles as a warm-up) …
-const MEASURED_TRIALS: usize = 3;
+/// Of the measured choice: each pass is timed this many times per family …
+pub const MEASURED_TRIALS: usize = 3;
 /// … each time over this many dispatches in one submission, so that the
 /// submission's own cost (in wall time) weighs little.
 const MEASURED_DISPATCHES: usize = 4;
@@ -269,23 +283,15 @@ impl ConvLayer {
             Self::with_passes(gpu, label, g, batch, slot, b, TiledPasses::all(false))?,
             Self::with_passes(gpu, label, g, batch, slot, b, TiledPasses::all(true))?,
         ];
-        let mut best = [[f64::INFINITY; 3]; 2];
-        for _ in 0..MEASURED_TRIALS {
-            for (layer, best) in families.iter().zip(&mut best) {
-                for (pass, best) in [ConvPass::Forward, ConvPass::InputGrad, ConvPass::WeightGrad]
-                    .into_iter()
-                    .zip(best.iter_mut())
-                {
-                    let s = gpu.seconds_of(&format!("{label} measured kernels"), |p| {
-                        for _ in 0..MEASURED_DISPATCHES {
-                            layer.record_pass(gpu, p, pass);
-                        }
-                    })?;
-                    *best = best.min(s);
+        let passes = TiledPasses::measured(|tiled, pass| {
+            let layer = &families[usize::from(tiled)];
+            let which = [ConvPass::Forward, ConvPass::InputGrad, ConvPass::WeightGrad][pass];
+            gpu.seconds_of(&format!("{label} measured kernels"), |p| {
+                for _ in 0..MEASURED_DISPATCHES {
+                    layer.record_pass(gpu, p, which);
                 }
-            }
-        }
-        let passes = TiledPasses::faster(best[0], best[1]);
+            })
+        })?;
         gpu.remember_measured_passes(key, passes);
         Ok(passes)
     }

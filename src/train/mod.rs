@@ -249,13 +249,13 @@ impl Trainer {
             (0, Some(images)) => images.n,
             (size, _) => size as usize,
         };
-        // (Config::validate checks a bank of a given size; one state per image is known only now.)
+        // (The bank's size is known only now: one state per image with bank_size = 0.)
         let e = &config.eval;
         if e.longrun_every > 0 && e.longrun_init == LongRunInit::Bank && e.longrun_chains as usize > bank_size
         {
             return Err(Error::Config(format!(
                 "`eval.longrun_chains`: long runs from the bank start from {} of its states, but it \
-                 holds {bank_size} (one per image): lower eval.longrun_chains",
+                 holds {bank_size} (langevin.bank_size; 0: one per image): lower eval.longrun_chains",
                 e.longrun_chains
             )));
         }
@@ -466,7 +466,8 @@ impl Trainer {
         self.d_st.push(d_st);
         self.r_t.push(r_t);
         let c = &self.config.optimizer;
-        self.lr = (self.lr * c.lr_decay).max(c.lr_min);
+        // (A floor above the starting rate would raise it: it counts as the rate.)
+        self.lr = (self.lr * c.lr_decay).max(c.lr_min.min(c.lr));
         Ok(IterationEvent {
             iteration: self.iteration,
             d_st,

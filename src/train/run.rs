@@ -47,27 +47,36 @@ const RUN_FOLDERS: [&str; 3] = ["weights", "pictures", "longrun"];
 
 /// Whether `dir` holds a run: ebmscope's metrics.csv or a checkpoint.
 fn holds_run(dir: &Path) -> bool {
-    let metrics_header = std::fs::read_to_string(dir.join(METRICS_FILE))
-        .is_ok_and(|text| text.lines().next() == Some(METRICS_HEADER));
+    use std::io::BufRead;
+    let mut first = String::new();
+    let metrics_header = std::fs::File::open(dir.join(METRICS_FILE))
+        .and_then(|f| std::io::BufReader::new(f).read_line(&mut first))
+        .is_ok_and(|_| first.trim_end() == METRICS_HEADER);
     metrics_header || dir.join(CHECKPOINT_FILE).exists()
 }
 
-/// The iteration a run's file is named after (`samples_0000400.png` → 400),
-/// if it is one: these are the files a run writes into [`RUN_FOLDERS`].
-fn iteration_of(path: &Path) -> Option<u64> {
+/// The step or iteration a numbered file is named after
+/// (`samples_0000400.png` → 400), if it is one: a PNG, CSV or safetensors
+/// file named `<what>_<7 or more digits>`, as runs and long runs write them.
+pub fn iteration_of(path: &Path) -> Option<u64> {
     let ext = path.extension()?.to_str()?;
     if !["png", "csv", "safetensors"].contains(&ext) {
         return None;
     }
     let (_, digits) = path.file_stem()?.to_str()?.rsplit_once('_')?;
-    (digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()))
+    (digits.len() >= 7 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()
 }
 
 /// Remove the run's files in its [`RUN_FOLDERS`] from after `iteration`
-/// (all of them with None), and folders left empty; anything else stays.
+/// (all of them with None, and the data batch an image run draws at the
+/// start), and folders left empty; anything else stays.
 fn remove_run_files(dir: &Path, after: Option<u64>) -> Result<()> {
+    let data_batch = dir.join("pictures/data.png");
+    if after.is_none() && data_batch.exists() {
+        std::fs::remove_file(&data_batch).map_err(io_err(&data_batch))?;
+    }
     for sub in RUN_FOLDERS {
         let folder = dir.join(sub);
         let Ok(entries) = std::fs::read_dir(&folder) else {
@@ -85,7 +94,7 @@ fn remove_run_files(dir: &Path, after: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-/// Lock `dir` for this process, or say which other one holds it.
+/// Lock `dir` for this process, or refuse while another holds it.
 fn lock(dir: &Path) -> Result<std::fs::File> {
     let path = dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
@@ -143,7 +152,7 @@ impl RunDir {
             (false, Existing::Resume { .. }) => {
                 return Err(Error::file(
                     dir,
-                    "holds no run to resume (no config.toml); start one without --resume",
+                    "holds no run to resume (no metrics.csv or checkpoint); start one without --resume",
                 ));
             }
             _ => {}
@@ -152,6 +161,8 @@ impl RunDir {
         // touching the folder: a run that cannot start leaves it as it was.
         let metrics_path = dir.join(METRICS_FILE);
         let (trainer, lock) = if let Existing::Resume { iterations, data } = existing {
+            // Locked before its checkpoint is read: one a trainer still writes could be stale.
+            let lock = lock(dir)?;
             let ck_path = dir.join(CHECKPOINT_FILE);
             if !ck_path.exists() {
                 return Err(Error::file(
@@ -169,6 +180,7 @@ impl RunDir {
                         "--data with --resume: this run learns toy data, which has no files".into(),
                     ));
                 }
+                config_resumed.data.kind = crate::data::infer_image_kind(Path::new(&path));
                 config_resumed.data.path = path;
             }
             let moved = &config_resumed.data.path;
@@ -180,7 +192,6 @@ impl RunDir {
             }
             let mut trainer = Trainer::new(gpu, config_resumed)?;
             ck.restore(&mut trainer)?;
-            let lock = lock(dir)?;
             let kept = read_metrics(&metrics_path, ck.iteration)?;
             write_atomically(&metrics_path, kept.text.as_bytes())?;
             // What a run that went on past the checkpoint (and crashed) wrote is not this run's.
@@ -196,8 +207,9 @@ impl RunDir {
             let trainer = Trainer::new(gpu, config)?;
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
             let lock = lock(dir)?;
-            if holds_run(dir) && existing != Existing::Force {
-                // Another trainer wrote a run here since the check above.
+            // Again under the lock: another trainer may have written a run here since.
+            let has_run = holds_run(dir);
+            if has_run && existing != Existing::Force {
                 return Err(Error::file(dir, "already holds a run: pass --resume or --force"));
             }
             if has_run {
@@ -351,18 +363,18 @@ fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(());
     };
-    let kept: String = text
-        .lines()
-        .enumerate()
-        .filter(|(i, line)| {
-            *i == 0
-                || line
-                    .split(',')
-                    .next()
-                    .and_then(|it| it.parse::<u64>().ok())
-                    .is_some_and(|it| it <= iteration)
-        })
-        .map(|(_, line)| format!("{line}\n"))
+    // Whole rows (ended by their newline: a killed run's last row may be
+    // cut short) up to the checkpoint's iteration.
+    let kept_row = |line: &str| {
+        let cols: Vec<&str> = line.trim_end_matches('\n').split(',').collect();
+        line.ends_with('\n')
+            && cols.len() == 5
+            && cols[1..].iter().all(|c| c.parse::<f64>().is_ok())
+            && cols[0].parse::<u64>().is_ok_and(|it| it <= iteration)
+    };
+    let kept: String = (text.split_inclusive('\n').enumerate())
+        .filter(|&(i, line)| i == 0 || kept_row(line))
+        .map(|(_, line)| line)
         .collect();
     write_atomically(path, kept.as_bytes())
 }
