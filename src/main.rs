@@ -219,6 +219,14 @@ struct EnergyArgs {
 }
 
 fn main() -> ExitCode {
+    // Output piped into a reader that stops early (`ebmscope info | head`)
+    // ends the program quietly, as for other command-line tools, instead of
+    // a panic in println!.
+    #[cfg(unix)]
+    // SAFETY: at start-up, before any thread exists; restores the default action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -40,6 +40,23 @@ fn info_lists_an_adapter() {
     assert!(stdout.contains("[0] ") && stdout.contains("chosen: "), "{stdout}");
 }
 
+/// Output into a pipe its reader closed (`ebmscope info | head -0`) ends
+/// the program quietly, not with a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .arg("info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn doctor_passes() {
     let out = ebmscope(&["doctor"]);
