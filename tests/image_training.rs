@@ -174,6 +174,22 @@ fn write_pictures(dir: &Path) {
     }
 }
 
+/// flowers-convergent (NonlocalNet, one bank state per image) at a size lavapipe runs in seconds.
+const FLOWERS_SMALL: [&str; 12] = [
+    "--set",
+    "net.n_f=2",
+    "--set",
+    "batch.data=3",
+    "--set",
+    "batch.chains=4",
+    "--set",
+    "langevin.steps=3",
+    "--set",
+    "output.checkpoint_every=2",
+    "--set",
+    "output.picture_every=2",
+];
+
 fn folder_run(out: &Path, pictures: &Path, iters: u64, extra: &[&str]) -> std::process::Output {
     let iters = iters.to_string();
     let mut args = vec![
@@ -186,19 +202,8 @@ fn folder_run(out: &Path, pictures: &Path, iters: u64, extra: &[&str]) -> std::p
         &iters,
         "--out",
         out.to_str().unwrap(),
-        "--set",
-        "net.n_f=2",
-        "--set",
-        "batch.data=3",
-        "--set",
-        "batch.chains=4",
-        "--set",
-        "langevin.steps=3",
-        "--set",
-        "output.checkpoint_every=2",
-        "--set",
-        "output.picture_every=2",
     ];
+    args.extend_from_slice(&FLOWERS_SMALL);
     args.extend_from_slice(extra);
     ebmscope(&args)
 }
@@ -269,21 +274,8 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
     write_pictures(&base.join("pictures-in"));
     let run = base.join("run");
     let mut args = vec!["train", "--preset", "flowers-convergent", "--data", "pictures-in"];
-    let small = [
-        "--set",
-        "net.n_f=2",
-        "--set",
-        "batch.data=3",
-        "--set",
-        "batch.chains=4",
-        "--set",
-        "langevin.steps=2",
-        "--set",
-        "output.checkpoint_every=1",
-        "--set",
-        "output.picture_every=100",
-    ];
-    args.extend(small);
+    args.extend(FLOWERS_SMALL);
+    args.extend(["--set", "output.checkpoint_every=1"]);
     args.extend(["--iters", "1", "--out", run.to_str().unwrap()]);
     let out = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
         .args(&args)
