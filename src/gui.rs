@@ -109,6 +109,8 @@ pub struct GuiApp {
     chw: [usize; 3],
     /// 2-D data points for the toy chains view.
     toy_data: Vec<[f64; 2]>,
+    /// The run's iteration (a loaded checkpoint's before any step).
+    iteration: u64,
     pub history: Vec<IterationEvent>,
     /// Over the whole session, for the report at exit.
     pub training_rate: TrainingRate,
@@ -163,21 +165,8 @@ impl GuiApp {
     /// The window's state for a session already started on `config`.
     fn with_session(gpu: Arc<Gpu>, config: Config, checkpoint: String, session: Session) -> Result<Self> {
         let chw = net_spec(&config)?.input;
-        let toy_data = match Toy::new(&config.data) {
-            Ok(toy) => {
-                let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
-                points(&toy.sample(1000, &mut rng))
-            }
-            Err(_) => Vec::new(),
-        };
         let adapter = gpu.describe();
         let cpu_adapter = gpu.is_cpu_adapter();
-        let l = &config.langevin;
-        let field = |label, text: String| Field {
-            label,
-            text,
-            error: None,
-        };
         Ok(GuiApp {
             session,
             gpu,
@@ -185,7 +174,8 @@ impl GuiApp {
             adapter,
             cpu_adapter,
             chw,
-            toy_data,
+            toy_data: toy_points(&config),
+            iteration: 0,
             history: Vec::new(),
             training_rate: TrainingRate::default(),
             changes: Vec::new(),
@@ -207,12 +197,7 @@ impl GuiApp {
             long_run: None,
             long_run_texture: None,
             running: false,
-            fields: [
-                field("ε", l.epsilon.to_string()),
-                field("τ", l.tau.to_string()),
-                field("L", l.steps.to_string()),
-                field("lr", config.optimizer.lr.to_string()),
-            ],
+            fields: fields_of(&config),
             optimizer: config.optimizer.kind,
             message: String::new(),
             checkpoint,
@@ -234,6 +219,7 @@ impl GuiApp {
                         self.history.retain(|h| h.iteration < e.iteration);
                     }
                     self.training_rate.record(&e);
+                    self.iteration = e.iteration;
                     self.history.push(e);
                     if self.running {
                         self.ran_rate = TrainingRate::recent(&self.history, 1.0).or(self.ran_rate);
@@ -295,14 +281,33 @@ impl GuiApp {
                     self.message = format!("refused: {why}");
                 }
                 Update::Saved(p) => self.message = format!("checkpoint saved to {}", p.display()),
-                Update::Loaded { path, iteration } => {
+                Update::Loaded {
+                    path,
+                    iteration,
+                    config,
+                } => {
                     self.message = format!("loaded {} (iteration {iteration})", path.display());
-                    self.history.retain(|h| h.iteration <= iteration);
-                    // The chains shown were the old run's (and the grid is keyed by iteration).
+                    // Curves, marks and pictures of the run before are not this one's
+                    // (the checkpoint may be another run's).
+                    self.history.clear();
+                    self.changes.clear();
                     self.chains = None;
                     self.chains_texture = None;
+                    self.toy_metrics = None;
+                    self.density_textures = None;
+                    self.energy_path = None;
+                    self.long_run = None;
+                    self.long_run_texture = None;
+                    self.iteration = iteration;
+                    // Its settings are what the fields show and what the status counts by.
+                    self.chw = net_spec(&config).map_or(self.chw, |spec| spec.input);
+                    self.toy_data = toy_points(&config);
+                    self.fields = fields_of(&config);
+                    self.optimizer = config.optimizer.kind;
+                    self.config = *config;
                 }
                 Update::Reset => {
+                    self.iteration = 0;
                     self.history.clear();
                     self.changes.clear();
                     self.chains = None;
@@ -314,6 +319,11 @@ impl GuiApp {
                 Update::Failed(why) => {
                     self.toy_pending = false;
                     self.message = format!("stopped: {why}");
+                    if why.starts_with("learning diverged") {
+                        // The model holds the diverged step: going on would fail again.
+                        self.message +=
+                            " Here: apply a smaller lr or ε and press Reset, or Load a checkpoint.";
+                    }
                     // The status line may be too narrow for all of it.
                     eprintln!("{}", self.message);
                 }
@@ -545,7 +555,7 @@ impl GuiApp {
                 ui.colored_label(ui.visuals().warn_fg_color, "CPU (software) adapter: slow");
             }
             ui.separator();
-            let it = self.history.last().map_or(0, |e| e.iteration);
+            let it = self.iteration;
             ui.label(format!("iteration {it}"));
             if let Some(rate) = rate {
                 ui.label(rate);
@@ -636,6 +646,8 @@ impl GuiApp {
         Plot::new(id)
             .data_aspect(1.0)
             .legend(Legend::default())
+            .x_grid_spacer(egui_plot::uniform_grid_spacer(x_steps))
+            .y_grid_spacer(egui_plot::uniform_grid_spacer(y_steps))
             .show(ui, |p| {
                 p.points(
                     Points::new("data", self.toy_data.clone())
@@ -738,7 +750,7 @@ impl GuiApp {
     /// True density, learned exp(−U) and short-run KDE, re-evaluated every
     /// few iterations (on the training thread, between iterations).
     fn densities(&mut self, ui: &mut egui::Ui, chains: &[[f64; 2]]) {
-        let it = self.history.last().map_or(0, |e| e.iteration);
+        let it = self.iteration;
         let stale = self
             .toy_metrics
             .as_ref()
@@ -829,7 +841,7 @@ impl GuiApp {
                 .height(h)
                 .link_axis(egui::Id::unique("learning iterations"), [true, false])
                 .y_axis_min_width(56.0)
-                .y_grid_spacer(egui_plot::uniform_grid_spacer(nice_steps))
+                .y_grid_spacer(egui_plot::uniform_grid_spacer(y_steps))
                 .y_axis_formatter(|mark, _| tick_label(mark))
         };
         let x = |e: &IterationEvent| e.iteration as f64;
@@ -1000,9 +1012,17 @@ impl GuiApp {
     }
 }
 
-/// Grid steps of 1, 2 or 5 × 10^k from the finest the plot allows: egui_plot's
+/// Points between two labelled ticks that egui_plot needs before it paints
+/// their labels (its axis hints: above 20 on a y axis, 60 on an x axis).
+const Y_LABEL_POINTS: f64 = 20.0;
+const X_LABEL_POINTS: f64 = 60.0;
+/// egui_plot's finest grid step, in points (`base_step_size` spans this many).
+const GRID_POINTS: f64 = 8.0;
+
+/// Grid steps of 1, 2 or 5 × 10^k: the finest the plot allows, the finest
+/// whose labels fit (`label_points` apart), and a coarser one. egui_plot's
 /// default (powers of 10) often labels nothing but 0 on a short axis.
-fn nice_steps(input: egui_plot::GridInput) -> [f64; 3] {
+fn nice_steps(input: egui_plot::GridInput, label_points: f64) -> [f64; 3] {
     let nice = |at_least: f64| {
         let decade = 10f64.powf(at_least.log10().floor());
         [1.0, 2.0, 5.0, 10.0]
@@ -1012,13 +1032,57 @@ fn nice_steps(input: egui_plot::GridInput) -> [f64; 3] {
             .unwrap_or(10.0 * decade)
     };
     let base = input.base_step_size.abs().max(f64::MIN_POSITIVE);
-    [nice(base), nice(4.0 * base), nice(16.0 * base)]
+    // (A little over the label spacing: egui_plot drops labels at exactly it.)
+    let labelled = nice(1.05 * label_points / GRID_POINTS * base);
+    [nice(base), labelled, nice(4.0 * labelled)]
 }
 
-/// A tick's value with as many decimals as its step needs (0.05, not 0.1).
+fn y_steps(input: egui_plot::GridInput) -> [f64; 3] {
+    nice_steps(input, Y_LABEL_POINTS)
+}
+
+fn x_steps(input: egui_plot::GridInput) -> [f64; 3] {
+    nice_steps(input, X_LABEL_POINTS)
+}
+
+/// A tick's value with as many decimals as its step needs (0.05, not 0.1);
+/// in powers of ten when that would be long (a diverging run's 2e19).
 fn tick_label(mark: egui_plot::GridMark) -> String {
-    let decimals = (-mark.step_size.abs().log10().floor()).max(0.0) as usize;
-    format!("{:.*}", decimals, mark.value)
+    let (v, step) = (mark.value, mark.step_size.abs());
+    if v != 0.0 && (v.abs() >= 1e5 || step < 1e-4) {
+        // As many significant digits as the step resolves.
+        let digits = (v.abs().log10().floor() - step.log10().floor()).max(0.0) as usize;
+        return format!("{:.*e}", digits.min(6), v);
+    }
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    format!("{:.*}", decimals, v)
+}
+
+/// The fields ε, τ, L and lr as `config` sets them.
+fn fields_of(config: &Config) -> [Field; 4] {
+    let field = |label, text: String| Field {
+        label,
+        text,
+        error: None,
+    };
+    let l = &config.langevin;
+    [
+        field("ε", l.epsilon.to_string()),
+        field("τ", l.tau.to_string()),
+        field("L", l.steps.to_string()),
+        field("lr", config.optimizer.lr.to_string()),
+    ]
+}
+
+/// 1000 draws of `config`'s toy data (none for images), for the chains view.
+fn toy_points(config: &Config) -> Vec<[f64; 2]> {
+    match Toy::new(&config.data) {
+        Ok(toy) => {
+            let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+            points(&toy.sample(1000, &mut rng))
+        }
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Where the window saves the checkpoint of a run started from `preset`.
@@ -1270,7 +1334,20 @@ pub fn run(
             Ok(Box::new(window))
         }),
     )
-    .map_err(|e| Error::Config(format!("the window could not run: {e}")))?;
+    .map_err(|e| {
+        let no_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .all(|v| std::env::var_os(v).is_none());
+        if cfg!(target_os = "linux") && no_display {
+            Error::Shape(
+                "the window needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set: run it on \
+                 a desktop, or headless under `xvfb-run -a ebmscope gui …`"
+                    .into(),
+            )
+        } else {
+            Error::Shape(format!("the window could not open: {e}"))
+        }
+    })?;
     if capture.screenshot.is_some() {
         match done.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(Ok(())) => {}
@@ -1311,26 +1388,40 @@ mod tests {
         assert_eq!((next.id(), uploads()), (first.id(), 1));
     }
 
-    /// Ticks step by 1, 2 or 5 × 10^k and are labelled to their step's
-    /// precision: a d_st axis over ±0.6 gets ±0.5, not only 0.
+    /// Ticks step by 1, 2 or 5 × 10^k, and the middle step is the finest
+    /// whose labels egui_plot paints (over 20 points apart on a y axis, 60
+    /// on an x axis) but not much coarser, so that a short axis gets labels
+    /// beside 0; labels show their step's precision, large ones in powers of ten.
     #[test]
     fn ticks_are_one_two_five_and_labelled_to_their_step() {
+        // A d_st plot about 100 points high over ±1.5: 8 points are 0.29,
+        // and 1 is the step to label (33 points); 2 would leave only 0.
         let input = |base_step_size| egui_plot::GridInput {
-            bounds: (-0.6, 0.6),
+            bounds: (-1.5, 1.5),
             base_step_size,
         };
         let close = |a: [f64; 3], b: [f64; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
         assert!(
-            close(nice_steps(input(0.013)), [0.02, 0.1, 0.5]),
+            close(y_steps(input(0.29)), [0.5, 1.0, 5.0]),
             "{:?}",
-            nice_steps(input(0.013))
+            y_steps(input(0.29))
         );
-        assert!(close(nice_steps(input(0.3)), [0.5, 2.0, 5.0]));
-        assert!(close(nice_steps(input(1.0)), [1.0, 5.0, 20.0]));
+        for base in [0.013, 0.3, 0.4, 1.0, 7.0, 123.0] {
+            let [fine, labelled, coarse] = y_steps(input(base));
+            let points = |step: f64| step / base * GRID_POINTS;
+            assert!(fine >= base && fine < 2.5 * base, "{base}: {fine}");
+            assert!(points(labelled) > Y_LABEL_POINTS && points(labelled) < 2.6 * Y_LABEL_POINTS);
+            assert!(coarse > labelled);
+            let labelled_x = x_steps(input(base))[1];
+            assert!(points(labelled_x) > X_LABEL_POINTS && points(labelled_x) < 2.6 * X_LABEL_POINTS);
+        }
         let label = |value, step_size| tick_label(egui_plot::GridMark { value, step_size });
         assert_eq!(label(0.05, 0.05), "0.05");
         assert_eq!(label(-0.5, 0.5), "-0.5");
         assert_eq!(label(200.0, 100.0), "200");
-        assert_eq!(label(0.0002, 0.0001), "0.0002");
+        assert_eq!(label(0.0, 1e19), "0");
+        assert_eq!(label(2e19, 1e19), "2e19");
+        assert_eq!(label(-9.5e9, 5e8), "-9.5e9");
+        assert_eq!(label(0.00002, 0.00001), "2e-5");
     }
 }

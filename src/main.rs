@@ -70,8 +70,9 @@ struct GuiArgs {
     /// A TOML file of settings (over the preset, if one is given).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Continue from a checkpoint (its config gives the network and settings).
-    #[arg(long, conflicts_with_all = ["preset", "config"])]
+    /// Continue from a checkpoint (its config gives the network and settings;
+    /// change them in the window).
+    #[arg(long, conflicts_with_all = ["preset", "config", "set", "data"])]
     checkpoint: Option<PathBuf>,
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]

@@ -186,6 +186,64 @@ fn the_density_correlation_and_path_views_fill() {
     assert_eq!(h.state().energy_path.as_ref().unwrap().0, 5);
 }
 
+/// Loading another run's checkpoint shows that run: its iteration, its
+/// settings in the fields (and they are the ones it runs), its chains, and
+/// none of the curves of the run before.
+#[test]
+fn a_loaded_checkpoint_shows_its_own_run() {
+    let sets: Vec<String> = [
+        "batch.data=8",
+        "batch.chains=6",
+        "langevin.steps=3",
+        "langevin.bank_size=30",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(["langevin.epsilon=0.2".to_string(), "eval.grid=24".to_string()])
+    .collect();
+    let other = Config::resolve(Some("rings-convergent"), None, &sets).unwrap();
+    let mut trainer = ebmscope::train::Trainer::new(Arc::new(common::gpu()), other).unwrap();
+    trainer.step().unwrap();
+    trainer.step().unwrap();
+    let path = std::env::temp_dir().join(format!("gui-load-{}.safetensors", std::process::id()));
+    ebmscope::train::Checkpoint::capture(&trainer)
+        .unwrap()
+        .save(&path)
+        .unwrap();
+
+    let mut h = harness(app());
+    h.step();
+    step_once(&mut h);
+    h.state()
+        .send(ebmscope::train::session::Command::Load(path.clone()));
+    until(&mut h, "load", |a| a.message.starts_with("loaded"));
+    h.step();
+    assert!(h.state().history.is_empty(), "the run before's curves went");
+    assert!(
+        h.query_by_label("iteration 2").is_some(),
+        "the status shows the loaded iteration"
+    );
+    let epsilon = h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε");
+    assert_eq!(epsilon.accesskit_node().value().as_deref(), Some("0.2"));
+    let start = Instant::now();
+    while h.query_by_label_contains("No iteration yet").is_some() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the loaded chains never showed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+    step_once(&mut h);
+    let e = h.state().history[0];
+    assert_eq!(
+        (e.iteration, e.steps, e.epsilon),
+        (3, 3, 0.2),
+        "it runs the loaded settings"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
 #[test]
 fn start_over_checks_the_settings_then_starts_a_new_run() {
     let mut h = harness(app());

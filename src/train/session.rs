@@ -100,9 +100,11 @@ pub enum Update {
         why: String,
     },
     Saved(PathBuf),
+    /// A checkpoint replaced the run: its settings are `config`.
     Loaded {
         path: PathBuf,
         iteration: u64,
+        config: Box<Config>,
     },
     Reset,
     /// A command or an iteration failed (e.g. divergence); training is paused.
@@ -346,8 +348,14 @@ impl Worker {
         self.send(Update::Loaded {
             path,
             iteration: ck.iteration,
+            config: Box::new(ck.config.clone()),
         });
-        self.rebuild_picture()
+        self.rebuild_picture()?;
+        // The chains the checkpoint left (its bank's first, or the last sampled).
+        if self.trainer.iteration > 0 {
+            self.send_chains()?;
+        }
+        Ok(())
     }
 
     /// Bind a picture of `source` to the trainer's buffers, fill it now and
