@@ -32,8 +32,10 @@ pub struct Capture {
     pub toy_view: Option<ToyView>,
     pub plots_view: Option<PlotsView>,
     pub picture: Option<PictureSource>,
-    /// The preset the run came from (what "Start over" offers first).
+    /// The preset the run came from and the `key=value` overrides put over
+    /// it (`--set`, `--data`): what "Start over" offers first.
     pub preset: Option<String>,
+    pub overrides: Vec<String>,
 }
 
 /// What the left view shows for toy data.
@@ -390,8 +392,17 @@ impl GuiApp {
                 if ui.button("Pause").clicked() {
                     self.send(Command::Pause);
                 }
-            } else if ui.button("Run").clicked() {
-                self.send(Command::Run);
+            } else {
+                let done = self.iteration >= self.config.iterations;
+                let run = ui
+                    .add_enabled(!done, egui::Button::new("Run"))
+                    .on_disabled_hover_text(format!(
+                        "all {} iterations are done; Step goes on one at a time",
+                        self.config.iterations
+                    ));
+                if run.clicked() {
+                    self.send(Command::Run);
+                }
             }
             if ui.add_enabled(!self.running, egui::Button::new("Step")).clicked() {
                 self.send(Command::Step);
@@ -578,10 +589,11 @@ impl GuiApp {
     fn chains_view(&mut self, ui: &mut egui::Ui) {
         let toy = self.chw == [2, 1, 1];
         ui.horizontal(|ui| {
-            ui.heading(if self.show_long_run {
-                "Long run"
-            } else {
-                "Chains X⁻"
+            ui.heading(match (self.show_long_run, toy, self.picture_source) {
+                (true, _, _) => "Long run",
+                (false, false, PictureSource::Data) => "Data X⁺",
+                (false, false, PictureSource::Bank) => "Bank",
+                _ => "Chains X⁻",
             });
             if toy {
                 let (p, d) = (ToyView::Particles, ToyView::Densities);
@@ -1292,6 +1304,7 @@ pub fn run(
         .preset
         .clone()
         .unwrap_or_else(|| crate::config::DEFAULT_PRESET.into());
+    app.start_over.overrides = capture.overrides.join("\n");
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
     if resume {

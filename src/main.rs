@@ -266,12 +266,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// neither a preset nor a file is given), a TOML file over it, `--set`
 /// overrides, and `--data` pointing an image preset at files. Also returns
 /// the preset's name.
+/// The settings of a run, the preset they start from, and the `key=value`
+/// overrides put over it (`--set`'s, then those `--data` makes).
 fn resolve_settings<'a>(
     preset: Option<&'a str>,
     config: Option<&std::path::Path>,
     mut overrides: Vec<String>,
     data: Option<&std::path::Path>,
-) -> anyhow::Result<(ebmscope::config::Config, Option<&'a str>)> {
+) -> anyhow::Result<(ebmscope::config::Config, Option<&'a str>, Vec<String>)> {
     use ebmscope::config::Config;
     let preset = match (preset, config) {
         (Some(p), _) => Some(p),
@@ -302,24 +304,24 @@ fn resolve_settings<'a>(
         overrides.push(format!("data.path={}", toml::Value::String(text)));
         overrides.push(format!("data.kind={kind:?}").to_lowercase());
     }
-    Ok((Config::resolve(preset, file, &overrides)?, preset))
+    Ok((Config::resolve(preset, file, &overrides)?, preset, overrides))
 }
 
 fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
-    let (config, checkpoint) = match &args.checkpoint {
+    let (config, checkpoint, overrides) = match &args.checkpoint {
         Some(path) => {
             let ck = ebmscope::train::Checkpoint::load(path)?;
-            (ck.config, path.clone())
+            (ck.config, path.clone(), Vec::new())
         }
         None => {
-            let (config, preset) = resolve_settings(
+            let (config, preset, overrides) = resolve_settings(
                 args.preset.as_deref(),
                 args.config.as_deref(),
                 args.set.clone(),
                 args.data.as_deref(),
             )?;
             let checkpoint = PathBuf::from(ebmscope::gui::window_checkpoint(preset.unwrap_or("custom")));
-            (config, checkpoint)
+            (config, checkpoint, overrides)
         }
     };
     if args.picture == Some(ebmscope::train::PictureSource::Bank)
@@ -345,6 +347,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         plots_view: args.plots,
         picture: args.picture,
         preset: args.preset.clone(),
+        overrides,
     };
     let resume = args.checkpoint.is_some();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();
@@ -694,7 +697,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         overrides.push(format!("iterations={n}"));
     }
     // (On --resume the settings are the checkpoint's: these only name the default folder.)
-    let (config, preset) = resolve_settings(
+    let (config, preset, _) = resolve_settings(
         args.preset.as_deref(),
         args.config.as_deref(),
         overrides,
