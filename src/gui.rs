@@ -59,6 +59,9 @@ pub enum PlotsView {
     LangevinPath,
 }
 
+/// Seconds of the trainer's clock the status line's rate is taken over.
+const RATE_SECONDS: f64 = 10.0;
+
 /// Iterations between two density evaluations while the densities show.
 const DENSITY_EVERY: u64 = 10;
 /// Trailing window and largest lag of the correlation charts (as the PNG figure).
@@ -224,7 +227,9 @@ impl GuiApp {
                     self.iteration = e.iteration;
                     self.history.push(e);
                     if self.running {
-                        self.ran_rate = TrainingRate::recent(&self.history, 1.0).or(self.ran_rate);
+                        // Over 10 s, so that the pauses between iterations (density
+                        // evaluations, pictures) count as they do in the run's pace.
+                        self.ran_rate = TrainingRate::recent(&self.history, RATE_SECONDS).or(self.ran_rate);
                     }
                 }
                 Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
