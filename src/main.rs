@@ -324,6 +324,13 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
             (config, checkpoint, overrides)
         }
     };
+    let toy = config.data.kind.is_toy();
+    if toy && args.picture.is_some() {
+        bail!("--picture chooses among image grids, and this run learns 2-D toy data: use --toy-view");
+    }
+    if !toy && args.toy_view.is_some() {
+        bail!("--toy-view is for 2-D toy data, and this run learns images: use --picture");
+    }
     if args.picture == Some(ebmscope::train::PictureSource::Bank)
         && config.langevin.init != ebmscope::config::InitKind::Persistent
     {

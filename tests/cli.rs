@@ -308,10 +308,21 @@ fn energy_refuses_bad_input_clearly() {
     common::assert_refused(&out, "f.0.weight");
 }
 
-/// The window's bank picture needs a persistent bank: asked of a run
-/// without one, it is refused before a window opens.
+/// The window's bank picture needs a persistent bank, and its picture and
+/// toy views their kind of data: asked otherwise, it refuses before a
+/// window opens.
 #[test]
-fn gui_refuses_a_bank_picture_without_a_bank() {
-    let out = ebmscope(&["gui", "--preset", "gmm-nonconvergent", "--picture", "bank"]);
+fn gui_refuses_views_the_run_cannot_show() {
+    let out = ebmscope(&["gui", "--preset", "fashion-mnist-quick", "--picture", "bank"]);
     common::assert_refused(&out, "--picture bank needs a persistent bank");
+    let out = ebmscope(&["gui", "--preset", "gmm-quick", "--picture", "data"]);
+    common::assert_refused(&out, "use --toy-view");
+    let out = ebmscope(&[
+        "gui",
+        "--preset",
+        "fashion-mnist-quick",
+        "--toy-view",
+        "densities",
+    ]);
+    common::assert_refused(&out, "use --picture");
 }
