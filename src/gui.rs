@@ -265,6 +265,9 @@ impl GuiApp {
                     mean_energy,
                     states,
                 } => {
+                    // A new report: its picture is rebuilt even at the step the last
+                    // run's ended on (a picture is keyed by step alone).
+                    self.long_run_texture = None;
                     self.long_run = Some(LongRunReport {
                         iteration,
                         step,
@@ -315,6 +318,8 @@ impl GuiApp {
                 }
                 Update::Reset => {
                     self.iteration = 0;
+                    self.long_run = None;
+                    self.long_run_texture = None;
                     self.history.clear();
                     self.changes.clear();
                     self.chains = None;
