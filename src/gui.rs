@@ -297,18 +297,8 @@ impl GuiApp {
                     config,
                 } => {
                     self.message = format!("loaded {} (iteration {iteration})", path.display());
-                    // Curves, marks and pictures of the run before are not this one's
-                    // (the checkpoint may be another run's).
-                    self.history.clear();
-                    self.changes.clear();
-                    self.chains = None;
-                    self.chains_texture = None;
-                    self.toy_metrics = None;
-                    self.density_textures = None;
-                    self.energy_path = None;
-                    self.long_run = None;
-                    self.long_run_texture = None;
-                    self.iteration = iteration;
+                    // (The checkpoint may be another run's.)
+                    self.forget_run(iteration);
                     // Its settings are what the fields show and what the status counts by.
                     self.chw = net_spec(&config).map_or(self.chw, |spec| spec.input);
                     self.toy_data = toy_points(&config);
@@ -317,15 +307,7 @@ impl GuiApp {
                     self.config = *config;
                 }
                 Update::Reset => {
-                    self.iteration = 0;
-                    self.long_run = None;
-                    self.long_run_texture = None;
-                    self.history.clear();
-                    self.changes.clear();
-                    self.chains = None;
-                    self.chains_texture = None;
-                    self.toy_metrics = None;
-                    self.energy_path = None;
+                    self.forget_run(0);
                     self.message = "started over".into();
                 }
                 Update::Failed(why) => {
@@ -341,6 +323,21 @@ impl GuiApp {
                 }
             }
         }
+    }
+
+    /// Drop the curves, setting marks and pictures of the run so far: the
+    /// trainer now holds another, at `iteration`.
+    fn forget_run(&mut self, iteration: u64) {
+        self.iteration = iteration;
+        self.history.clear();
+        self.changes.clear();
+        self.chains = None;
+        self.chains_texture = None;
+        self.toy_metrics = None;
+        self.density_textures = None;
+        self.energy_path = None;
+        self.long_run = None;
+        self.long_run_texture = None;
     }
 
     fn field_of(&self, change: Change) -> Option<usize> {

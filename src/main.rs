@@ -341,11 +341,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
-    eprintln!(
-        "adapter: {}; convolutions: {}",
-        gpu.describe(),
-        gpu.conv_kernels().name()
-    );
+    announce(&gpu);
     let capture = ebmscope::gui::Capture {
         frames: args.frames.unwrap_or(0),
         screenshot: args.screenshot.clone(),
@@ -364,6 +360,15 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         eprintln!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Say on stderr which adapter and convolution kernels a command runs.
+fn announce(gpu: &Gpu) {
+    eprintln!(
+        "adapter: {}; convolutions: {}",
+        gpu.describe(),
+        gpu.conv_kernels().name()
+    );
 }
 
 fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -694,11 +699,6 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
              Drop --preset, --config and --set, or start a new run (--force, or another --out)"
         );
     }
-    // A run keeps its data's absolute path, so that it resumes from any folder.
-    let data = match &args.data {
-        Some(path) => Some(std::path::absolute(path).with_context(|| format!("--data {}", path.display()))?),
-        None => None,
-    };
     let mut overrides = args.set.clone();
     if let Some(n) = args.iters {
         overrides.push(format!("iterations={n}"));
@@ -708,34 +708,33 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         args.preset.as_deref(),
         args.config.as_deref(),
         overrides,
-        data.as_deref().filter(|_| !args.resume),
+        args.data.as_deref().filter(|_| !args.resume),
     )?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(preset.unwrap_or("custom")));
     let preset = preset.filter(|_| !args.resume);
+    // A run keeps its data's absolute path, so that it resumes from any folder.
+    let absolute = |path: &std::path::Path| -> anyhow::Result<String> {
+        let full = std::path::absolute(path).with_context(|| format!("data path {}", path.display()))?;
+        Ok(full.to_string_lossy().into_owned())
+    };
     let mut config = config;
-    if !config.data.path.is_empty() && std::path::Path::new(&config.data.path).is_relative() {
-        // (from --config or --set data.path=…)
-        let absolute = std::path::absolute(&config.data.path).context("data.path")?;
-        config.data.path = absolute.to_string_lossy().into_owned();
+    if !config.data.path.is_empty() {
+        config.data.path = absolute(std::path::Path::new(&config.data.path))?;
     }
     let existing = match (args.resume, args.force) {
         (true, _) => Existing::Resume {
             iterations: args.iters,
-            data: data.map(|p| p.to_string_lossy().into_owned()),
+            data: args.data.as_deref().map(absolute).transpose()?,
         },
         (_, true) => Existing::Force,
         _ => Existing::Refuse,
     };
 
     let gpu = Arc::new(Gpu::new(choice)?);
-    eprintln!(
-        "adapter: {}; convolutions: {}",
-        gpu.describe(),
-        gpu.conv_kernels().name()
-    );
+    announce(&gpu);
     if !config.data.kind.is_toy() && !config.data.path.is_empty() {
         eprintln!(
             "loading {} images from {} …",
@@ -947,11 +946,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     let gpu = Gpu::new(choice)?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    eprintln!(
-        "adapter: {}; convolutions: {}",
-        gpu.describe(),
-        gpu.conv_kernels().name()
-    );
+    announce(&gpu);
     eprintln!(
         "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}",
         if args.mala { "MALA" } else { "Langevin" },
