@@ -33,7 +33,8 @@ pub struct Capture {
     pub plots_view: Option<PlotsView>,
     pub picture: Option<PictureSource>,
     /// The preset the run came from and the `key=value` overrides put over
-    /// it (`--set`, `--data`): what "Start over" offers first.
+    /// it (`--set`, `--data`): what "Start over" offers first. None: the
+    /// run's own settings (a `--config` file's or a checkpoint's).
     pub preset: Option<String>,
     pub overrides: Vec<String>,
 }
@@ -68,7 +69,15 @@ const DENSITY_EVERY: u64 = 10;
 const CORRELATION_WINDOW: usize = 2000;
 const CORRELATION_LAGS: usize = 15;
 
-/// "Start over with": a preset and `--set`-style overrides, checked as the
+/// The entry of "Start over"'s preset list that starts from the settings
+/// the window runs now (a `--config` file's, a checkpoint's, those changed
+/// in the window) rather than from a preset.
+pub const THIS_RUN: &str = "this run's settings";
+
+/// Decades of density below its maximum that the log scale shows.
+const LOG_DECADES: f64 = 4.0;
+
+/// "Start over with": a preset (or [`THIS_RUN`]) and `--set`-style overrides, checked as the
 /// CLI checks them; the new session is built off the UI thread (loading a
 /// data set can take seconds).
 #[derive(Default)]
@@ -135,7 +144,7 @@ pub struct GuiApp {
     pub picture: Option<(PictureSource, egui::TextureId, [usize; 2])>,
     /// The last toy densities, and their three textures (true, learned, KDE).
     pub toy_metrics: Option<(u64, Arc<ToyMetrics>)>,
-    density_textures: Option<(u64, [egui::TextureHandle; 3])>,
+    density_textures: Option<(u64, bool, [egui::TextureHandle; 3])>,
     /// A density evaluation was asked for and has not come back yet.
     toy_pending: bool,
     /// Show the long run instead of the training chains.
@@ -155,7 +164,11 @@ pub struct GuiApp {
     /// gaps between Step presses are not a rate); None before two.
     ran_rate: Option<f64>,
     fields: [Field; 4],
-    optimizer: OptimizerName,
+    /// The optimizer highlighted: the trainer's, or one asked for and not yet
+    /// answered.
+    pub optimizer: OptimizerName,
+    /// Densities on a log scale (else linear, each to its maximum).
+    pub log_densities: bool,
     /// The last message for the user (saved, loaded, refused, failed).
     pub message: String,
     checkpoint: String,
@@ -175,7 +188,10 @@ impl GuiApp {
         Ok(GuiApp {
             session,
             gpu,
-            start_over: StartOver::default(),
+            start_over: StartOver {
+                preset: THIS_RUN.into(),
+                ..Default::default()
+            },
             adapter,
             cpu_adapter,
             chw,
@@ -204,6 +220,7 @@ impl GuiApp {
             running: false,
             fields: fields_of(&config),
             optimizer: config.optimizer.kind,
+            log_densities: false,
             message: String::new(),
             checkpoint,
             config,
@@ -217,110 +234,117 @@ impl GuiApp {
     /// Take in what the training thread reported since the last frame.
     pub fn poll(&mut self) {
         for u in self.session.drain() {
-            match u {
-                Update::Iteration(e) => {
-                    if e.iteration <= self.history.last().map_or(0, |l| l.iteration) {
-                        // After a load or reset the run goes back: drop the future.
-                        self.history.retain(|h| h.iteration < e.iteration);
-                    }
-                    self.training_rate.record(&e);
-                    self.iteration = e.iteration;
-                    self.history.push(e);
-                    if self.running {
-                        // Over 10 s, so that the pauses between iterations (density
-                        // evaluations, pictures) count as they do in the run's pace.
-                        self.ran_rate = TrainingRate::recent(&self.history, RATE_SECONDS).or(self.ran_rate);
-                    }
+            self.receive(u);
+        }
+    }
+
+    /// Take in one report of the training thread.
+    pub fn receive(&mut self, u: Update) {
+        match u {
+            Update::Iteration(e) => {
+                if e.iteration <= self.history.last().map_or(0, |l| l.iteration) {
+                    // After a load or reset the run goes back: drop the future.
+                    self.history.retain(|h| h.iteration < e.iteration);
                 }
-                Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
-                Update::Toy { iteration, metrics } => {
-                    self.toy_metrics = Some((iteration, metrics));
-                    self.toy_pending = false;
+                self.training_rate.record(&e);
+                self.iteration = e.iteration;
+                self.history.push(e);
+                if self.running {
+                    // Over 10 s, so that the pauses between iterations (density
+                    // evaluations, pictures) count as they do in the run's pace.
+                    self.ran_rate = TrainingRate::recent(&self.history, RATE_SECONDS).or(self.ran_rate);
                 }
-                Update::Picture {
-                    source,
-                    texture,
-                    size,
-                } => {
-                    if let Some(rs) = &self.renderer {
-                        let view = texture.create_view(&Default::default());
-                        let mut renderer = rs.renderer.write();
-                        if let Some((_, old, _)) = self.picture.take() {
-                            renderer.free_texture(&old);
-                        }
-                        let id =
-                            renderer.register_native_texture(&rs.device, &view, wgpu::FilterMode::Nearest);
-                        self.picture = Some((source, id, size));
+            }
+            Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
+            Update::Toy { iteration, metrics } => {
+                self.toy_metrics = Some((iteration, metrics));
+                self.toy_pending = false;
+            }
+            Update::Picture {
+                source,
+                texture,
+                size,
+            } => {
+                if let Some(rs) = &self.renderer {
+                    let view = texture.create_view(&Default::default());
+                    let mut renderer = rs.renderer.write();
+                    if let Some((_, old, _)) = self.picture.take() {
+                        renderer.free_texture(&old);
                     }
+                    let id = renderer.register_native_texture(&rs.device, &view, wgpu::FilterMode::Nearest);
+                    self.picture = Some((source, id, size));
                 }
-                Update::EnergyPath {
-                    iteration,
-                    chains,
-                    energies,
-                } => self.energy_path = Some((iteration, chains, energies)),
-                Update::LongRun {
+            }
+            Update::EnergyPath {
+                iteration,
+                chains,
+                energies,
+            } => self.energy_path = Some((iteration, chains, energies)),
+            Update::LongRun {
+                iteration,
+                step,
+                steps,
+                mean_energy,
+                states,
+            } => {
+                // A new report: its picture is rebuilt even at the step the last
+                // run's ended on (a picture is keyed by step alone).
+                self.long_run_texture = None;
+                self.long_run = Some(LongRunReport {
                     iteration,
                     step,
                     steps,
                     mean_energy,
                     states,
-                } => {
-                    // A new report: its picture is rebuilt even at the step the last
-                    // run's ended on (a picture is keyed by step alone).
-                    self.long_run_texture = None;
-                    self.long_run = Some(LongRunReport {
-                        iteration,
-                        step,
-                        steps,
-                        mean_energy,
-                        states,
-                    });
+                });
+            }
+            Update::Running(r) => self.running = r,
+            Update::Applied { iteration, change } => {
+                // What the status, "this run's settings" and a refusal go by.
+                change.set_in(&mut self.config);
+                self.changes.push((iteration, change));
+                self.message = format!("{change} from iteration {}", iteration + 1);
+                if let Some(i) = self.field_of(change) {
+                    self.fields[i].error = None;
                 }
-                Update::Running(r) => self.running = r,
-                Update::Applied { iteration, change } => {
-                    self.changes.push((iteration, change));
-                    self.message = format!("{change} from iteration {}", iteration + 1);
-                    if let Some(i) = self.field_of(change) {
-                        self.fields[i].error = None;
-                    }
+            }
+            Update::Refused { change, why } => {
+                if let Some(i) = self.field_of(change) {
+                    self.fields[i].error = Some(why.clone());
                 }
-                Update::Refused { change, why } => {
-                    if let Some(i) = self.field_of(change) {
-                        self.fields[i].error = Some(why.clone());
-                    }
-                    self.message = format!("refused: {why}");
+                // The trainer keeps its optimizer: so does the highlight.
+                self.optimizer = self.config.optimizer.kind;
+                self.message = format!("refused: {why}");
+            }
+            Update::Saved(p) => self.message = format!("checkpoint saved to {}", p.display()),
+            Update::Loaded {
+                path,
+                iteration,
+                config,
+            } => {
+                self.message = format!("loaded {} (iteration {iteration})", path.display());
+                // (The checkpoint may be another run's.)
+                self.forget_run(iteration);
+                // Its settings are what the fields show and what the status counts by.
+                self.chw = net_spec(&config).map_or(self.chw, |spec| spec.input);
+                self.toy_data = toy_points(&config);
+                self.fields = fields_of(&config);
+                self.optimizer = config.optimizer.kind;
+                self.config = *config;
+            }
+            Update::Reset => {
+                self.forget_run(0);
+                self.message = "started over".into();
+            }
+            Update::Failed(why) => {
+                self.toy_pending = false;
+                self.message = format!("stopped: {why}");
+                if why.starts_with("learning diverged") {
+                    // The model holds the diverged step: going on would fail again.
+                    self.message += " Here: apply a smaller lr or ε and press Reset, or Load a checkpoint.";
                 }
-                Update::Saved(p) => self.message = format!("checkpoint saved to {}", p.display()),
-                Update::Loaded {
-                    path,
-                    iteration,
-                    config,
-                } => {
-                    self.message = format!("loaded {} (iteration {iteration})", path.display());
-                    // (The checkpoint may be another run's.)
-                    self.forget_run(iteration);
-                    // Its settings are what the fields show and what the status counts by.
-                    self.chw = net_spec(&config).map_or(self.chw, |spec| spec.input);
-                    self.toy_data = toy_points(&config);
-                    self.fields = fields_of(&config);
-                    self.optimizer = config.optimizer.kind;
-                    self.config = *config;
-                }
-                Update::Reset => {
-                    self.forget_run(0);
-                    self.message = "started over".into();
-                }
-                Update::Failed(why) => {
-                    self.toy_pending = false;
-                    self.message = format!("stopped: {why}");
-                    if why.starts_with("learning diverged") {
-                        // The model holds the diverged step: going on would fail again.
-                        self.message +=
-                            " Here: apply a smaller lr or ε and press Reset, or Load a checkpoint.";
-                    }
-                    // The status line may be too narrow for all of it.
-                    eprintln!("{}", self.message);
-                }
+                // The status line may be too narrow for all of it.
+                eprintln!("{}", self.message);
             }
         }
     }
@@ -419,8 +443,13 @@ impl GuiApp {
             }
             ui.separator();
             let label = ui.label("checkpoint");
-            ui.add(egui::TextEdit::singleline(&mut self.checkpoint).desired_width(260.0))
-                .labelled_by(label.id);
+            // Wide enough for the whole path (a cut one hides which file is meant).
+            ui.add(
+                egui::TextEdit::singleline(&mut self.checkpoint)
+                    .desired_width(260.0)
+                    .clip_text(false),
+            )
+            .labelled_by(label.id);
             if ui.button("Save checkpoint").clicked() {
                 self.send(Command::Save(PathBuf::from(self.checkpoint.trim())));
             }
@@ -476,7 +505,7 @@ impl GuiApp {
         egui::ComboBox::from_id_salt("start-over preset")
             .selected_text(so.preset.as_str())
             .show_ui(ui, |ui| {
-                for name in Config::preset_names() {
+                for name in std::iter::once(THIS_RUN).chain(Config::preset_names()) {
                     ui.selectable_value(&mut so.preset, name.to_string(), name);
                 }
             })
@@ -511,8 +540,12 @@ impl GuiApp {
             .filter(|l| !l.is_empty())
             .map(String::from)
             .collect();
-        let checked =
-            Config::resolve(Some(so.preset.as_str()), None, &sets).and_then(|c| net_spec(&c).map(|_| c));
+        let resolved = if so.preset == THIS_RUN {
+            Config::resolve(None, Some((THIS_RUN, &self.config.to_toml())), &sets)
+        } else {
+            Config::resolve(Some(so.preset.as_str()), None, &sets)
+        };
+        let checked = resolved.and_then(|c| net_spec(&c).map(|_| c));
         match checked {
             Err(e) => so.error = Some(e.to_string()),
             Ok(config) => {
@@ -537,7 +570,10 @@ impl GuiApp {
         let started = handle
             .join()
             .unwrap_or_else(|_| Err(Error::Config("starting the new run panicked".into())));
-        let checkpoint = window_checkpoint(&self.start_over.preset);
+        let checkpoint = match self.start_over.preset.as_str() {
+            THIS_RUN => window_checkpoint("custom"),
+            preset => window_checkpoint(preset),
+        };
         let fresh = started
             .and_then(|(config, session)| Self::with_session(self.gpu.clone(), config, checkpoint, session));
         match fresh {
@@ -550,6 +586,7 @@ impl GuiApp {
                 fresh.toy_view = self.toy_view;
                 fresh.set_plots_view(self.plots_view);
                 fresh.picture_source = self.picture_source;
+                fresh.log_densities = self.log_densities;
                 fresh.start_over = std::mem::take(&mut self.start_over);
                 fresh.message = format!("started over: {}", fresh.start_over.preset);
                 let old = std::mem::replace(self, fresh);
@@ -782,20 +819,21 @@ impl GuiApp {
             ui.label("Evaluating the densities …");
             return;
         };
+        let log = self.log_densities;
         let textures = match &self.density_textures {
-            Some((seen, t)) if *seen == at => t.clone(),
+            Some((seen, seen_log, t)) if *seen == at && *seen_log == log => t.clone(),
             _ => {
                 let res = m.grid.res;
                 let make = |name: &str, p: &[f64]| {
                     ui.ctx()
-                        .load_texture(name, density_image(p, res), egui::TextureOptions::LINEAR)
+                        .load_texture(name, density_image(p, res, log), egui::TextureOptions::LINEAR)
                 };
                 let t = [
                     make("true density", &m.truth),
                     make("learned density", &m.model),
                     make("kde", &m.kde),
                 ];
-                self.density_textures = Some((at, t.clone()));
+                self.density_textures = Some((at, log, t.clone()));
                 t
             }
         };
@@ -828,11 +866,20 @@ impl GuiApp {
                     ui.end_row();
                 }
             }
-            ui.label(format!(
-                "Densities at iteration {at}\n(each scaled to its maximum;\nred: the chains X⁻)\n\n\
-                 TV(p_θ, q) {:.3}\nKL(q‖p_θ) {:.3}\nTV(KDE, q) {:.3}\nKL(q‖KDE) {:.3}",
-                m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
-            ));
+            ui.vertical(|ui| {
+                let scale = if log {
+                    format!("each on a log scale over\n{LOG_DECADES} decades below its maximum")
+                } else {
+                    "each scaled to its maximum".to_string()
+                };
+                ui.label(format!(
+                    "Densities at iteration {at}\n({scale};\nred: the chains X⁻)\n\n\
+                     TV(p_θ, q) {:.3}\nKL(q‖p_θ) {:.3}\nTV(KDE, q) {:.3}\nKL(q‖KDE) {:.3}",
+                    m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
+                ));
+                // A sharp exp(−U) is one bright spot on a linear scale; U's shape shows on a log one.
+                ui.checkbox(&mut self.log_densities, "log scale");
+            });
         });
     }
 
@@ -1168,15 +1215,22 @@ fn points(states: &[f32]) -> Vec<[f64; 2]> {
 }
 
 /// A density on the grid (rows of x, y going up) as an image (rows going
-/// down), on the viridis scale of the PNG pictures, scaled to its maximum.
-fn density_image(p: &[f64], res: usize) -> egui::ColorImage {
+/// down), on the viridis scale of the PNG pictures, scaled to its maximum;
+/// with `log`, on a log scale from [`LOG_DECADES`] below the maximum up.
+fn density_image(p: &[f64], res: usize, log: bool) -> egui::ColorImage {
     let top = p.iter().copied().fold(0.0, f64::max);
     let top = if top > 0.0 { top } else { 1.0 };
+    let shade = |v: f64| {
+        let v = v / top;
+        let v = if log { 1.0 + v.log10() / LOG_DECADES } else { v };
+        // (0 is −∞ on the log scale: the bottom.)
+        v.clamp(0.0, 1.0)
+    };
     let mut pixels = Vec::with_capacity(res * res);
     for row in 0..res {
         let j = res - 1 - row;
         for i in 0..res {
-            let [r, g, b] = crate::plot::viridis((p[j * res + i] / top).clamp(0.0, 1.0));
+            let [r, g, b] = crate::plot::viridis(shade(p[j * res + i]));
             pixels.push(egui::Color32::from_rgb(r, g, b));
         }
     }
@@ -1307,11 +1361,12 @@ pub fn run(
     if let Some(v) = capture.picture {
         app.picture_source = v;
     }
-    app.start_over.preset = capture
-        .preset
-        .clone()
-        .unwrap_or_else(|| crate::config::DEFAULT_PRESET.into());
-    app.start_over.overrides = capture.overrides.join("\n");
+    // From a preset, the launch's overrides go over it again; this run's
+    // settings already hold them.
+    (app.start_over.preset, app.start_over.overrides) = match &capture.preset {
+        Some(preset) => (preset.clone(), capture.overrides.join("\n")),
+        None => (THIS_RUN.to_string(), String::new()),
+    };
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
     if resume {
@@ -1406,6 +1461,35 @@ mod tests {
         assert_eq!((again.id(), uploads()), (first.id(), 0));
         let next = grid_texture(&ctx, &mut slot, "chains", 2, &[1.0; 8], chw);
         assert_eq!((next.id(), uploads()), (first.id(), 1));
+    }
+
+    /// Linear: each density to its maximum. Log: the maximum at the top,
+    /// each decade below it a quarter of the scale down, 0 and below at the bottom.
+    #[test]
+    fn densities_shade_linearly_or_over_four_decades() {
+        let p = [8.0, 4.0, 0.08, 0.0];
+        let shades = |log| {
+            let image = density_image(&p, 2, log);
+            // Image rows go down, grid rows (y) go up: the first grid row is the last image row.
+            [image.pixels[2], image.pixels[3], image.pixels[0], image.pixels[1]]
+        };
+        let viridis = |v: f64| {
+            let [r, g, b] = crate::plot::viridis(v);
+            egui::Color32::from_rgb(r, g, b)
+        };
+        assert_eq!(
+            shades(false),
+            [viridis(1.0), viridis(0.5), viridis(0.01), viridis(0.0)]
+        );
+        assert_eq!(
+            shades(true),
+            [
+                viridis(1.0),
+                viridis(1.0 - 2f64.log10() / 4.0),
+                viridis(0.5),
+                viridis(0.0)
+            ]
+        );
     }
 
     /// Ticks step by 1, 2 or 5 × 10^k, and the middle step is the finest

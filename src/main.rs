@@ -308,10 +308,12 @@ fn resolve_settings<'a>(
 }
 
 fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
-    let (config, checkpoint, overrides) = match &args.checkpoint {
+    // "Start over" offers the preset and overrides the run came from, or
+    // (None) the run's own settings when a checkpoint or file made them.
+    let (config, checkpoint, start_preset, overrides) = match &args.checkpoint {
         Some(path) => {
             let ck = ebmscope::train::Checkpoint::load(path)?;
-            (ck.config, path.clone(), Vec::new())
+            (ck.config, path.clone(), None, Vec::new())
         }
         None => {
             let (config, preset, overrides) = resolve_settings(
@@ -321,7 +323,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
                 args.data.as_deref(),
             )?;
             let checkpoint = PathBuf::from(ebmscope::gui::window_checkpoint(preset.unwrap_or("custom")));
-            (config, checkpoint, overrides)
+            let start_preset = preset.filter(|_| args.config.is_none()).map(String::from);
+            (config, checkpoint, start_preset, overrides)
         }
     };
     let toy = config.data.kind.is_toy();
@@ -349,7 +352,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         toy_view: args.toy_view,
         plots_view: args.plots,
         picture: args.picture,
-        preset: args.preset.clone(),
+        preset: start_preset,
         overrides,
     };
     let resume = args.checkpoint.is_some();

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ebmscope::config::Config;
-use ebmscope::gui::GuiApp;
+use ebmscope::config::OptimizerName;
+use ebmscope::gui::{GuiApp, THIS_RUN};
+use ebmscope::train::Change;
+use ebmscope::train::session::Update;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
@@ -161,6 +164,12 @@ fn the_density_correlation_and_path_views_fill() {
         h.query_by_label_contains("TV(p_θ, q)").is_some(),
         "TV and KL shown"
     );
+    h.get_by_label("log scale").click();
+    h.step();
+    assert!(h.state().log_densities);
+    // (The label above the box shows it from the next frame.)
+    h.step();
+    assert!(h.query_by_label_contains("4 decades below its maximum").is_some());
 
     h.get_by_label("Correlations").click();
     h.step();
@@ -271,6 +280,58 @@ fn start_over_checks_the_settings_then_starts_a_new_run() {
     step_once(&mut h);
     let e = h.state().history[0];
     assert_eq!((e.iteration, e.steps), (1, 3), "the new run's settings");
+}
+
+/// "This run's settings" start over from what the window runs now (here a
+/// changed ε), not from a preset, with the overrides put over them.
+#[test]
+fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
+    let mut h = harness(app());
+    h.step();
+    assert_eq!(
+        h.state().start_over.preset,
+        THIS_RUN,
+        "offered first without a preset"
+    );
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
+        .set_text_value_accesskit("0.2");
+    h.step();
+    h.get_by_label("Apply ε").click();
+    until(&mut h, "ε applied", |a| a.message.starts_with("ε = 0.2"));
+    h.state_mut().start_over.overrides = "langevin.steps=3".into();
+    h.step();
+    h.get_by_label("Start over with these").click();
+    until(&mut h, "new run", |a| a.message.starts_with("started over"));
+    step_once(&mut h);
+    let e = h.state().history[0];
+    assert_eq!(
+        (e.iteration, e.steps, e.epsilon),
+        (1, 3, 0.2),
+        "ε from the window, L from the overrides"
+    );
+    // rings-convergent has 100 data and 100 chains; the run had 8 and 6.
+    assert!(
+        h.query_by_label_contains("8 data + 6 chains").is_some(),
+        "the run's own batch, not the preset's"
+    );
+}
+
+/// An optimizer switch the trainer refuses leaves its optimizer
+/// highlighted, not the one clicked.
+#[test]
+fn a_refused_optimizer_switch_is_not_highlighted() {
+    let mut h = harness(app());
+    h.step();
+    h.get_by_label("ADAM").click();
+    h.step();
+    assert_eq!(h.state().optimizer, OptimizerName::Adam, "asked for");
+    let change = Change::Optimizer(OptimizerName::Adam);
+    h.state_mut().receive(Update::Refused {
+        change,
+        why: "out of memory".into(),
+    });
+    assert_eq!(h.state().optimizer, OptimizerName::Sgd, "the trainer's");
+    assert!(h.state().message.contains("out of memory"));
 }
 
 #[test]

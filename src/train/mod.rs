@@ -141,6 +141,22 @@ pub enum Change {
     Optimizer(OptimizerName),
 }
 
+impl Change {
+    /// `config` with this change made (not validated).
+    pub fn set_in(self, config: &mut Config) {
+        match self {
+            Change::Epsilon(v) => config.langevin.epsilon = v,
+            Change::Tau(v) => config.langevin.tau = v,
+            Change::Steps(v) => config.langevin.steps = v,
+            Change::LearningRate(v) => {
+                config.optimizer.lr = v;
+                config.optimizer.lr_min = config.optimizer.lr_min.min(v);
+            }
+            Change::Optimizer(k) => config.optimizer.kind = k,
+        }
+    }
+}
+
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -486,16 +502,7 @@ impl Trainer {
     /// validated first: a value it refuses changes nothing.
     pub fn apply(&mut self, change: Change) -> Result<()> {
         let mut c = self.config.clone();
-        match change {
-            Change::Epsilon(v) => c.langevin.epsilon = v,
-            Change::Tau(v) => c.langevin.tau = v,
-            Change::Steps(v) => c.langevin.steps = v,
-            Change::LearningRate(v) => {
-                c.optimizer.lr = v;
-                c.optimizer.lr_min = c.optimizer.lr_min.min(v);
-            }
-            Change::Optimizer(k) => c.optimizer.kind = k,
-        }
+        change.set_in(&mut c);
         c.validate()?;
         let (n, m) = (c.batch.data as usize, c.batch.chains as usize);
         self.sampler.set_step_size(&self.gpu, step_size(&c));
