@@ -46,9 +46,11 @@ fn unit_open(w: u32) -> f32 {
     return (f32(w >> 9u) + 0.5) * (1.0 / 8388608.0);
 }
 
-// A standard normal from one Philox block, by Box–Muller on its first two words.
+// A standard normal from one Philox block, by Box–Muller on its first two
+// words. cos(2πu) is taken as −cos(2π(u − ½)): WGSL bounds cos's error only
+// on [−π, π], and u − ½ is exact.
 fn normal_from_bits(bits: vec4<u32>) -> f32 {
-    return sqrt(-2.0 * log(unit_open(bits.x))) * cos(6.283185307179586 * unit_open(bits.y));
+    return -sqrt(-2.0 * log(unit_open(bits.x))) * cos(6.283185307179586 * (unit_open(bits.y) - 0.5));
 }
 
 // The Langevin noise z of element e of chain c at (step, iteration).

@@ -74,9 +74,6 @@ const CORRELATION_LAGS: usize = 15;
 /// in the window) rather than from a preset.
 pub const THIS_RUN: &str = "this run's settings";
 
-/// Decades of density below its maximum that the log scale shows.
-const LOG_DECADES: f64 = 4.0;
-
 /// "Start over with": a preset (or [`THIS_RUN`]) and `--set`-style overrides, checked as the
 /// CLI checks them; the new session is built off the UI thread (loading a
 /// data set can take seconds).
@@ -868,9 +865,9 @@ impl GuiApp {
             }
             ui.vertical(|ui| {
                 let scale = if log {
-                    format!("each on a log scale over\n{LOG_DECADES} decades below its maximum")
+                    "log scale, each from its\nminimum to its maximum"
                 } else {
-                    "each scaled to its maximum".to_string()
+                    "each from its minimum\nto its maximum"
                 };
                 ui.label(format!(
                     "Densities at iteration {at}\n({scale};\nred: the chains X⁻)\n\n\
@@ -1215,22 +1212,15 @@ fn points(states: &[f32]) -> Vec<[f64; 2]> {
 }
 
 /// A density on the grid (rows of x, y going up) as an image (rows going
-/// down), on the viridis scale of the PNG pictures, scaled to its maximum;
-/// with `log`, on a log scale from [`LOG_DECADES`] below the maximum up.
+/// down), shaded as the PNG pictures: viridis from its minimum to its
+/// maximum, of the density or (with `log`) of its logarithm.
 fn density_image(p: &[f64], res: usize, log: bool) -> egui::ColorImage {
-    let top = p.iter().copied().fold(0.0, f64::max);
-    let top = if top > 0.0 { top } else { 1.0 };
-    let shade = |v: f64| {
-        let v = v / top;
-        let v = if log { 1.0 + v.log10() / LOG_DECADES } else { v };
-        // (0 is −∞ on the log scale: the bottom.)
-        v.clamp(0.0, 1.0)
-    };
+    let shades = crate::plot::density_shades(p, log);
     let mut pixels = Vec::with_capacity(res * res);
     for row in 0..res {
         let j = res - 1 - row;
         for i in 0..res {
-            let [r, g, b] = crate::plot::viridis(shade(p[j * res + i]));
+            let [r, g, b] = crate::plot::viridis(shades[j * res + i]);
             pixels.push(egui::Color32::from_rgb(r, g, b));
         }
     }
@@ -1463,10 +1453,10 @@ mod tests {
         assert_eq!((next.id(), uploads()), (first.id(), 1));
     }
 
-    /// Linear: each density to its maximum. Log: the maximum at the top,
-    /// each decade below it a quarter of the scale down, 0 and below at the bottom.
+    /// Each density from its minimum to its maximum, on a linear or (as the
+    /// PNG's bottom row) a log scale.
     #[test]
-    fn densities_shade_linearly_or_over_four_decades() {
+    fn densities_shade_from_minimum_to_maximum_linearly_or_in_logs() {
         let p = [8.0, 4.0, 0.08, 0.0];
         let shades = |log| {
             let image = density_image(&p, 2, log);
@@ -1481,12 +1471,14 @@ mod tests {
             shades(false),
             [viridis(1.0), viridis(0.5), viridis(0.01), viridis(0.0)]
         );
+        let ln = |p: f64| (p + 1e-10).ln();
+        let log_shade = |p| (ln(p) - ln(0.0)) / (ln(8.0) - ln(0.0));
         assert_eq!(
             shades(true),
             [
                 viridis(1.0),
-                viridis(1.0 - 2f64.log10() / 4.0),
-                viridis(0.5),
+                viridis(log_shade(4.0)),
+                viridis(log_shade(0.08)),
                 viridis(0.0)
             ]
         );

@@ -141,14 +141,7 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[(&str, &[f64])]
             let area = panels[row * fields.len() + col]
                 .titled(&label, ("sans-serif", 14))
                 .map_err(draw_err(path))?;
-            let v: Vec<f64> = values
-                .iter()
-                .map(|&p| if log { (p + 1e-10).ln() } else { p })
-                .collect();
-            let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-                (a.min(x), b.max(x))
-            });
-            let span = if hi > lo { hi - lo } else { 1.0 };
+            let shades = density_shades(values, log);
             let (w, h) = area.dim_in_pixel();
             let side = w.min(h);
             for py in 0..side {
@@ -156,8 +149,7 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[(&str, &[f64])]
                     // Image rows go down, y goes up.
                     let i = (px as usize * res) / side as usize;
                     let j = res - 1 - (py as usize * res) / side as usize;
-                    let t = ((v[j * res + i] - lo) / span).clamp(0.0, 1.0);
-                    let [r, g, b] = viridis(t);
+                    let [r, g, b] = viridis(shades[j * res + i]);
                     let color = RGBColor(r, g, b);
                     area.draw_pixel((((w - side) / 2 + px) as i32, py as i32), &color)
                         .map_err(draw_err(path))?;
@@ -166,6 +158,21 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[(&str, &[f64])]
         }
     }
     root.present().map_err(draw_err(path))
+}
+
+/// Where each of a density's grid values sits on its colour scale, in
+/// [0, 1]: from the smallest value to the largest, of the density or (with
+/// `log`) of its logarithm, as the reference's pictures (PNG and window).
+pub fn density_shades(p: &[f64], log: bool) -> Vec<f64> {
+    let v: Vec<f64> = p
+        .iter()
+        .map(|&p| if log { (p + 1e-10).ln() } else { p })
+        .collect();
+    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+        (a.min(x), b.max(x))
+    });
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    v.iter().map(|x| ((x - lo) / span).clamp(0.0, 1.0)).collect()
 }
 
 /// The colour scale of every density picture (PNG and window), t in [0, 1].

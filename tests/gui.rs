@@ -169,7 +169,7 @@ fn the_density_correlation_and_path_views_fill() {
     assert!(h.state().log_densities);
     // (The label above the box shows it from the next frame.)
     h.step();
-    assert!(h.query_by_label_contains("4 decades below its maximum").is_some());
+    assert!(h.query_by_label_contains("log scale, each from its").is_some());
 
     h.get_by_label("Correlations").click();
     h.step();

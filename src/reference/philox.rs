@@ -32,7 +32,8 @@ pub fn draw(seed: u32, purpose: u32, e: u32, row: u32, step: u32, iteration: u32
     let bits = philox4x32_10([e, row, step, iteration], [seed, purpose]);
     let u = unit_open(bits[0]);
     if normal {
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * unit_open(bits[1])).cos()
+        // As the shader: cos(2πv) = −cos(2π(v − ½)), an argument in [−π, π].
+        -(-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * (unit_open(bits[1]) - 0.5)).cos()
     } else {
         u
     }
