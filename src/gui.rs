@@ -297,8 +297,11 @@ impl GuiApp {
             }
             Update::Running(r) => self.running = r,
             Update::Applied { iteration, change } => {
-                // What the status, "this run's settings" and a refusal go by.
+                // What the status and "this run's settings" go by.
                 change.set_in(&mut self.config);
+                if let Change::Optimizer(kind) = change {
+                    self.optimizer = kind;
+                }
                 self.changes.push((iteration, change));
                 self.message = format!("{change} from iteration {}", iteration + 1);
                 if let Some(i) = self.field_of(change) {
@@ -309,8 +312,10 @@ impl GuiApp {
                 if let Some(i) = self.field_of(change) {
                     self.fields[i].error = Some(why.clone());
                 }
-                // The trainer keeps its optimizer: so does the highlight.
-                self.optimizer = self.config.optimizer.kind;
+                if let Change::Optimizer(_) = change {
+                    // The trainer keeps its optimizer: so does the highlight.
+                    self.optimizer = self.config.optimizer.kind;
+                }
                 self.message = format!("refused: {why}");
             }
             Update::Saved(p) => self.message = format!("checkpoint saved to {}", p.display()),
@@ -1148,6 +1153,15 @@ fn toy_points(config: &Config) -> Vec<[f64; 2]> {
     }
 }
 
+/// What "Start over" offers first: the launch's preset with its overrides
+/// over it again, or (no preset) this run's settings, which already hold them.
+fn start_over_offer(capture: &Capture) -> (String, String) {
+    match &capture.preset {
+        Some(preset) => (preset.clone(), capture.overrides.join("\n")),
+        None => (THIS_RUN.to_string(), String::new()),
+    }
+}
+
 /// Where the window saves the checkpoint of a run started from `preset`.
 pub fn window_checkpoint(preset: &str) -> String {
     format!("runs/{preset}-window.safetensors")
@@ -1351,12 +1365,7 @@ pub fn run(
     if let Some(v) = capture.picture {
         app.picture_source = v;
     }
-    // From a preset, the launch's overrides go over it again; this run's
-    // settings already hold them.
-    (app.start_over.preset, app.start_over.overrides) = match &capture.preset {
-        Some(preset) => (preset.clone(), capture.overrides.join("\n")),
-        None => (THIS_RUN.to_string(), String::new()),
-    };
+    (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
     if resume {
@@ -1457,7 +1466,8 @@ mod tests {
     /// PNG's bottom row) a log scale.
     #[test]
     fn densities_shade_from_minimum_to_maximum_linearly_or_in_logs() {
-        let p = [8.0, 4.0, 0.08, 0.0];
+        // (A minimum above 0: the linear scale starts at it, not at 0.)
+        let p = [8.0, 4.0, 2.0, 1.0];
         let shades = |log| {
             let image = density_image(&p, 2, log);
             // Image rows go down, grid rows (y) go up: the first grid row is the last image row.
@@ -1469,19 +1479,39 @@ mod tests {
         };
         assert_eq!(
             shades(false),
-            [viridis(1.0), viridis(0.5), viridis(0.01), viridis(0.0)]
+            [viridis(1.0), viridis(3.0 / 7.0), viridis(1.0 / 7.0), viridis(0.0)]
         );
         let ln = |p: f64| (p + 1e-10).ln();
-        let log_shade = |p| (ln(p) - ln(0.0)) / (ln(8.0) - ln(0.0));
+        let log_shade = |p| (ln(p) - ln(1.0)) / (ln(8.0) - ln(1.0));
         assert_eq!(
             shades(true),
             [
                 viridis(1.0),
                 viridis(log_shade(4.0)),
-                viridis(log_shade(0.08)),
+                viridis(log_shade(2.0)),
                 viridis(0.0)
             ]
         );
+    }
+
+    /// A launch from a preset offers it with its overrides; one from a file
+    /// or a checkpoint (no preset) offers this run's settings, alone.
+    #[test]
+    fn start_over_offers_the_launch_preset_or_this_run() {
+        let capture = |preset: Option<&str>| Capture {
+            preset: preset.map(String::from),
+            overrides: vec!["batch.chains=10".into(), "langevin.steps=5".into()],
+            ..Default::default()
+        };
+        let offer = |preset| start_over_offer(&capture(preset));
+        assert_eq!(
+            offer(Some("rings-convergent")),
+            (
+                "rings-convergent".into(),
+                "batch.chains=10\nlangevin.steps=5".into()
+            )
+        );
+        assert_eq!(offer(None), (THIS_RUN.into(), String::new()));
     }
 
     /// Ticks step by 1, 2 or 5 × 10^k, and the middle step is the finest

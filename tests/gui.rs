@@ -317,7 +317,9 @@ fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
 }
 
 /// An optimizer switch the trainer refuses leaves its optimizer
-/// highlighted, not the one clicked.
+/// highlighted, not the one clicked; another setting's refusal, arriving
+/// while the switch waits, leaves the switch highlighted; an applied switch
+/// is highlighted.
 #[test]
 fn a_refused_optimizer_switch_is_not_highlighted() {
     let mut h = harness(app());
@@ -325,13 +327,21 @@ fn a_refused_optimizer_switch_is_not_highlighted() {
     h.get_by_label("ADAM").click();
     h.step();
     assert_eq!(h.state().optimizer, OptimizerName::Adam, "asked for");
-    let change = Change::Optimizer(OptimizerName::Adam);
-    h.state_mut().receive(Update::Refused {
+    let adam = Change::Optimizer(OptimizerName::Adam);
+    let refused = |change| Update::Refused {
         change,
         why: "out of memory".into(),
-    });
+    };
+    h.state_mut().receive(refused(Change::Epsilon(-1.0)));
+    assert_eq!(h.state().optimizer, OptimizerName::Adam, "still waiting");
+    h.state_mut().receive(refused(adam));
     assert_eq!(h.state().optimizer, OptimizerName::Sgd, "the trainer's");
     assert!(h.state().message.contains("out of memory"));
+    h.state_mut().receive(Update::Applied {
+        iteration: 0,
+        change: adam,
+    });
+    assert_eq!(h.state().optimizer, OptimizerName::Adam, "applied");
 }
 
 #[test]

@@ -182,7 +182,8 @@ impl ReferenceTrainer {
                 f64::from(eps),
             ),
         }
-        self.lr = (self.lr * c.optimizer.lr_decay).max(c.optimizer.lr_min);
+        // A floor above lr counts as lr (as the GPU trainer).
+        self.lr = (self.lr * c.optimizer.lr_decay).max(c.optimizer.lr_min.min(c.optimizer.lr));
         self.iteration += 1;
         (d_st, r_sum / (m as f64 * f64::from(c.langevin.steps)))
     }

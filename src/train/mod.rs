@@ -135,7 +135,7 @@ pub enum Change {
     Tau(f64),
     /// Langevin steps L per iteration.
     Steps(u32),
-    /// Learning rate (the floor follows it down).
+    /// Learning rate (a floor `lr_min` above it counts as it).
     LearningRate(f64),
     /// SGD or Adam, with a fresh optimizer state.
     Optimizer(OptimizerName),
@@ -148,10 +148,7 @@ impl Change {
             Change::Epsilon(v) => config.langevin.epsilon = v,
             Change::Tau(v) => config.langevin.tau = v,
             Change::Steps(v) => config.langevin.steps = v,
-            Change::LearningRate(v) => {
-                config.optimizer.lr = v;
-                config.optimizer.lr_min = config.optimizer.lr_min.min(v);
-            }
+            Change::LearningRate(v) => config.optimizer.lr = v,
             Change::Optimizer(k) => config.optimizer.kind = k,
         }
     }
