@@ -706,6 +706,9 @@ impl GuiApp {
             .legend(Legend::default())
             .x_grid_spacer(egui_plot::uniform_grid_spacer(x_steps))
             .y_grid_spacer(egui_plot::uniform_grid_spacer(y_steps))
+            // (egui_plot's own labels round 0.5 to "0": steps of 2 and 5 need these.)
+            .x_axis_formatter(|mark, _| tick_label(mark))
+            .y_axis_formatter(|mark, _| tick_label(mark))
             .show(ui, |p| {
                 p.points(
                     Points::new("data", self.toy_data.clone())
@@ -1115,15 +1118,30 @@ fn x_steps(input: egui_plot::GridInput) -> [f64; 3] {
 
 /// A tick's value with as many decimals as its step needs (0.05, not 0.1);
 /// in powers of ten when that would be long (a diverging run's 2e19).
+/// Trailing zeros are dropped: a mark of a coarser grid level carries a
+/// coarser step, and 3.0 beside 2.5 and 2 would look like two scales.
 fn tick_label(mark: egui_plot::GridMark) -> String {
     let (v, step) = (mark.value, mark.step_size.abs());
-    if v != 0.0 && (v.abs() >= 1e5 || step < 1e-4) {
+    if v == 0.0 {
+        // (−0.0 included.)
+        return "0".into();
+    }
+    let trim = |number: String| -> String {
+        if number.contains('.') {
+            number.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            number
+        }
+    };
+    if v.abs() >= 1e5 || step < 1e-4 {
         // As many significant digits as the step resolves.
         let digits = (v.abs().log10().floor() - step.log10().floor()).max(0.0) as usize;
-        return format!("{:.*e}", digits.min(6), v);
+        let text = format!("{:.*e}", digits.min(6), v);
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        return format!("{}e{exponent}", trim(mantissa.to_string()));
     }
     let decimals = (-step.log10().floor()).max(0.0) as usize;
-    format!("{:.*}", decimals, v)
+    trim(format!("{:.*}", decimals, v))
 }
 
 /// The fields ε, τ, L and lr as `config` sets them.
@@ -1549,5 +1567,13 @@ mod tests {
         assert_eq!(label(2e19, 1e19), "2e19");
         assert_eq!(label(-9.5e9, 5e8), "-9.5e9");
         assert_eq!(label(0.00002, 0.00001), "2e-5");
+        // A whole number on a half step's level reads as on the whole step's.
+        assert_eq!(label(3.0, 0.5), "3");
+        assert_eq!(label(-0.0, 0.5), "0");
+        assert_eq!(label(3.0, 1.0), "3");
+        assert_eq!(label(3.5, 0.5), "3.5");
+        assert_eq!(label(-0.04, 0.02), "-0.04");
+        assert_eq!(label(3e19, 5e18), "3e19");
+        assert_eq!(label(2.5e19, 5e18), "2.5e19");
     }
 }
