@@ -166,6 +166,9 @@ pub struct GuiApp {
     pub optimizer: OptimizerName,
     /// Densities on a log scale (else linear, each to its maximum).
     pub log_densities: bool,
+    /// Changes sent that the trainer has not yet applied or refused: until
+    /// it has, "this run's settings" would miss them.
+    unanswered_changes: usize,
     /// The last message for the user (saved, loaded, refused, failed).
     pub message: String,
     checkpoint: String,
@@ -218,6 +221,7 @@ impl GuiApp {
             fields: fields_of(&config),
             optimizer: config.optimizer.kind,
             log_densities: false,
+            unanswered_changes: 0,
             message: String::new(),
             checkpoint,
             config,
@@ -297,6 +301,7 @@ impl GuiApp {
             }
             Update::Running(r) => self.running = r,
             Update::Applied { iteration, change } => {
+                self.unanswered_changes = self.unanswered_changes.saturating_sub(1);
                 // What the status and "this run's settings" go by.
                 change.set_in(&mut self.config);
                 if let Change::Optimizer(kind) = change {
@@ -309,6 +314,7 @@ impl GuiApp {
                 }
             }
             Update::Refused { change, why } => {
+                self.unanswered_changes = self.unanswered_changes.saturating_sub(1);
                 if let Some(i) = self.field_of(change) {
                     self.fields[i].error = Some(why.clone());
                 }
@@ -376,6 +382,12 @@ impl GuiApp {
         }
     }
 
+    /// Ask the trainer for `change` (it answers Applied or Refused).
+    fn apply(&mut self, change: Change) {
+        self.unanswered_changes += 1;
+        self.send(Command::Apply(change));
+    }
+
     /// Parse field `i` and send it; text that is not a number is refused here.
     fn apply_field(&mut self, i: usize) {
         let text = self.fields[i].text.trim().to_string();
@@ -394,7 +406,7 @@ impl GuiApp {
                 }),
         };
         match parsed {
-            Ok(change) => self.send(Command::Apply(change)),
+            Ok(change) => self.apply(change),
             Err(why) => self.fields[i].error = Some(why),
         }
     }
@@ -485,7 +497,7 @@ impl GuiApp {
                 let name = format!("{kind:?}").to_uppercase();
                 if ui.selectable_label(self.optimizer == kind, name).clicked() && self.optimizer != kind {
                     self.optimizer = kind;
-                    self.send(Command::Apply(Change::Optimizer(kind)));
+                    self.apply(Change::Optimizer(kind));
                 }
             }
         });
@@ -521,9 +533,14 @@ impl GuiApp {
                 .hint_text("langevin.epsilon=0.5"),
         )
         .labelled_by(label.id);
+        let waiting = so.preset == THIS_RUN && self.unanswered_changes > 0;
         if so.pending.is_some() {
             ui.label("starting …");
-        } else if ui.button("Start over with these").clicked() {
+        } else if ui
+            .add_enabled(!waiting, egui::Button::new("Start over with these"))
+            .on_disabled_hover_text("waiting for the trainer to apply the last change (between iterations)")
+            .clicked()
+        {
             self.begin_start_over();
         }
         if let Some(err) = &self.start_over.error {

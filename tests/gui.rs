@@ -297,7 +297,21 @@ fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
         .set_text_value_accesskit("0.2");
     h.step();
     h.get_by_label("Apply ε").click();
+    h.step();
+    // Until the trainer answers, this run's settings would miss the change.
+    assert!(
+        h.get_by_label("Start over with these")
+            .accesskit_node()
+            .is_disabled(),
+        "waits for ε"
+    );
     until(&mut h, "ε applied", |a| a.message.starts_with("ε = 0.2"));
+    h.step();
+    assert!(
+        !h.get_by_label("Start over with these")
+            .accesskit_node()
+            .is_disabled()
+    );
     h.state_mut().start_over.overrides = "langevin.steps=3".into();
     h.step();
     h.get_by_label("Start over with these").click();
