@@ -164,7 +164,7 @@ pub struct GuiApp {
     /// The optimizer highlighted: the trainer's, or one asked for and not yet
     /// answered.
     pub optimizer: OptimizerName,
-    /// Densities on a log scale (else linear, each to its maximum).
+    /// Densities on a log scale (else linear; each from its minimum to its maximum).
     pub log_densities: bool,
     /// Changes sent that the trainer has not yet applied or refused: until
     /// it has, "this run's settings" would miss them.

@@ -265,9 +265,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The settings `train` and `gui` run with: a preset (gmm-quick when
 /// neither a preset nor a file is given), a TOML file over it, `--set`
 /// overrides, and `--data` pointing an image preset at files. Also returns
-/// the preset's name.
-/// The settings of a run, the preset they start from, and the `key=value`
-/// overrides put over it (`--set`'s, then those `--data` makes).
+/// the preset's name and the `key=value` overrides put over it (`--set`'s,
+/// then those `--data` makes).
 fn resolve_settings<'a>(
     preset: Option<&'a str>,
     config: Option<&std::path::Path>,

@@ -164,12 +164,28 @@ fn the_density_correlation_and_path_views_fill() {
         h.query_by_label_contains("TV(p_θ, q)").is_some(),
         "TV and KL shown"
     );
+    // The learned density's texture: a new one when the scale changes.
+    let learned_texture = |h: &Harness<'static, GuiApp>| {
+        let textures = h.ctx.tex_manager();
+        let found = textures
+            .read()
+            .allocated()
+            .find(|(_, meta)| meta.name == "learned density")
+            .map(|(id, _)| *id);
+        found.expect("a learned-density texture")
+    };
+    let linear = learned_texture(&h);
     h.get_by_label("log scale").click();
     h.step();
     assert!(h.state().log_densities);
-    // (The label above the box shows it from the next frame.)
+    // (The label above the box, and the pictures drawn before it, show it from the next frame.)
     h.step();
     assert!(h.query_by_label_contains("log scale, each from its").is_some());
+    assert_ne!(
+        learned_texture(&h),
+        linear,
+        "the pictures redrawn on the log scale"
+    );
 
     h.get_by_label("Correlations").click();
     h.step();
@@ -253,6 +269,16 @@ fn a_loaded_checkpoint_shows_its_own_run() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// Press "Start over with these", wait for the new run, step it once: its
+/// first iteration (the history before it is gone).
+fn start_over_and_step(h: &mut Harness<'static, GuiApp>) -> ebmscope::train::IterationEvent {
+    h.get_by_label("Start over with these").click();
+    until(h, "new run", |a| a.message.starts_with("started over"));
+    assert!(h.state().history.is_empty(), "a fresh history");
+    step_once(h);
+    h.state().history[0]
+}
+
 #[test]
 fn start_over_checks_the_settings_then_starts_a_new_run() {
     let mut h = harness(app());
@@ -273,12 +299,8 @@ fn start_over_checks_the_settings_then_starts_a_new_run() {
     h.state_mut().start_over.overrides =
         "batch.data=8\nbatch.chains=5\nlangevin.steps=3\nlangevin.bank_size=30\neval.grid=24".into();
     h.step();
-    h.get_by_label("Start over with these").click();
-    until(&mut h, "new run", |a| a.message.starts_with("started over"));
-    assert!(h.state().history.is_empty(), "a fresh history");
+    let e = start_over_and_step(&mut h);
     assert!(h.state().start_over.error.is_none());
-    step_once(&mut h);
-    let e = h.state().history[0];
     assert_eq!((e.iteration, e.steps), (1, 3), "the new run's settings");
 }
 
@@ -314,10 +336,7 @@ fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
     );
     h.state_mut().start_over.overrides = "langevin.steps=3".into();
     h.step();
-    h.get_by_label("Start over with these").click();
-    until(&mut h, "new run", |a| a.message.starts_with("started over"));
-    step_once(&mut h);
-    let e = h.state().history[0];
+    let e = start_over_and_step(&mut h);
     assert_eq!(
         (e.iteration, e.steps, e.epsilon),
         (1, 3, 0.2),
