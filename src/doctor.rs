@@ -11,9 +11,10 @@ use crate::gpu::{ConvKernels, Gpu};
 use crate::kernels::sampling::Purpose;
 use crate::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, check_params};
 use crate::reference::ReferenceNet;
+use crate::reference::landscape::attraction_diffusion;
 use crate::reference::philox::draw;
 use crate::reference::trainer::langevin;
-use crate::sampler::{EnergyField, Langevin, SamplerKernels, StepSize};
+use crate::sampler::{Attracted, EnergyField, Langevin, SamplerKernels, StepSize};
 
 /// One layer: f32 sums of at most ~1 000 products of values of order one.
 /// Rounding errors grow like √n·2⁻²⁴ ≈ 2e-6 of the largest terms; measured
@@ -374,6 +375,9 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
 /// Langevin sampling on the GPU against the reference's (same Philox
 /// noise): ToyNet, 6 chains, 5 steps, with the fused sampler and with the
 /// layered kernels; the final states and Σ over steps and chains of a‖∇F‖.
+/// Then attraction–diffusion (the attraction kernel before each layered
+/// step): the final states, and the closest distance to the goal and the
+/// highest F each chain tracked.
 pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
     let spec = NetSpec::toy();
     let (chains, steps, seed, iteration) = (6, 5, 17, 3);
@@ -435,6 +439,49 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
         let states = gpu.read_f32(sampler.field.input(), 0, 2 * chains)?;
         rows.push(row("states", compare(&states, &want, SAMPLER_TOL)));
         rows.push(row("Σ a‖∇F‖", compare(&[got_r], &[r_sum], SAMPLER_TOL)));
+    }
+
+    // Attraction–diffusion: the same chains pulled toward each other's
+    // starts (chain i toward chain 5 − i), the pull α·T = 3 about the size of ∇F.
+    let goals: Vec<f32> = x.chunks_exact(2).rev().flatten().copied().collect();
+    let pull = 3.0;
+    let mut want = f64s(&x);
+    let track = attraction_diffusion(
+        &ReferenceNet::new(&spec)?,
+        &f64s(&params),
+        &mut want,
+        (&f64s(&goals), pull),
+        size,
+        steps,
+        noise,
+    );
+    let net = GpuNet::new(gpu, &spec, chains)?;
+    net.write_params(gpu, &params)?;
+    net.write_input(gpu, &x)?;
+    let field = Attracted::new(gpu, net.as_field(gpu)?, pull as f32)?;
+    field.write_goals(gpu, &goals)?;
+    let sampler = Langevin::new(gpu, field, seed, size)?;
+    sampler.begin(gpu, iteration);
+    gpu.run("doctor attraction", |pass| {
+        sampler.record_steps(gpu, pass, steps as usize)
+    });
+    let got = sampler.field.read_track(gpu)?;
+    let case = "ToyNet attraction–diffusion, 5 steps".to_string();
+    let states = gpu.read_f32(sampler.field.input(), 0, 2 * chains)?;
+    let closest: Vec<f32> = got.iter().map(|t| t.closest).collect();
+    let highest: Vec<f32> = got.iter().map(|t| t.highest).collect();
+    let (want_closest, want_highest): (Vec<f64>, Vec<f64>) = track.into_iter().unzip();
+    for (quantity, comparison) in [
+        ("states", compare(&states, &want, SAMPLER_TOL)),
+        ("closest to goal", compare(&closest, &want_closest, SAMPLER_TOL)),
+        ("highest F", compare(&highest, &want_highest, SAMPLER_TOL)),
+    ] {
+        rows.push(Row {
+            case: case.clone(),
+            quantity,
+            comparison,
+            tol: SAMPLER_TOL,
+        });
     }
     Ok(rows)
 }

@@ -56,6 +56,9 @@ enum Command {
     Train(TrainArgs),
     /// Long-run sampling from a checkpoint: is the model's steady state realistic?
     Sample(SampleArgs),
+    /// Map a checkpoint's energy landscape: minima by gradient descent,
+    /// basins by attraction–diffusion.
+    Landscape(LandscapeArgs),
     /// Time fixed workloads (each first checked against the CPU reference).
     Bench(BenchArgs),
     /// Open the live window: watch the chains and the d_st / r_t pendulum, steer ε, τ, L, lr.
@@ -144,6 +147,46 @@ struct SampleArgs {
     #[arg(long, default_value_t = 1000)]
     chains: usize,
     /// Output folder (default: longrun_<init> beside the checkpoint).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing output folder's results.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct LandscapeArgs {
+    /// A run's checkpoint.safetensors (its config gives the net, ε and T).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// States gradient descent starts from: each ends at a local minimum.
+    #[arg(long, default_value_t = 64)]
+    starts: usize,
+    /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
+    #[arg(long, default_value = "data")]
+    init: String,
+    /// Gradient descent steps x ← x − a∇F, a shrinking from the model's ε²/2T to 0.
+    #[arg(long, default_value_t = 2000)]
+    descent_steps: u64,
+    /// Langevin steps of each attraction–diffusion chain (one per pair of minima).
+    #[arg(long, default_value_t = 1000)]
+    ad_steps: u64,
+    /// Attraction–diffusion's pull α toward the lower minimum (U/T per unit
+    /// of distance): larger α crosses higher barriers, so fewer basins.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    alpha: f64,
+    /// Attraction–diffusion samples at the model's T times this.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    temp_factor: f64,
+    /// End points closer than this (root-mean-square per element) are one
+    /// minimum; a chain this close to its goal has reached it.
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    radius: f64,
+    /// Attraction–diffusion chains per GPU submission (memory bound; each
+    /// chunk draws its own noise, so another chunk size gives other draws).
+    #[arg(long, default_value_t = 512)]
+    chunk: usize,
+    /// Output folder (default: landscape beside the checkpoint).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace an existing output folder's results.
@@ -257,6 +300,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Energy(args) => energy(&choice, args),
         Command::Train(args) => train(&choice, args),
         Command::Sample(args) => sample(&choice, args),
+        Command::Landscape(args) => landscape(&choice, args),
         Command::Bench(args) => bench(&choice, args),
         Command::Gui(args) => gui(&choice, args),
     }
@@ -1030,6 +1074,195 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     eprintln!(
         "wrote {0}/longrun.csv, {0}/longrun.png and samples_*.png",
         out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {
+    use ebmscope::data::toy::{Grid, Toy};
+    use ebmscope::plot::MapPoint;
+    use ebmscope::train::landscape::{LandscapeOptions, landscape};
+    use ebmscope::train::longrun::LongRunInit;
+    use ebmscope::train::{Checkpoint, grid_energies, net_spec};
+    use std::io::Write;
+
+    let ck = Checkpoint::load(&args.checkpoint)?;
+    let opts = LandscapeOptions {
+        starts: args.starts,
+        init: LongRunInit::parse(&args.init)?,
+        descent_steps: args.descent_steps,
+        ad_steps: args.ad_steps,
+        alpha: args.alpha,
+        temp_factor: args.temp_factor,
+        radius: args.radius,
+        chunk: args.chunk,
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        let parent = args.checkpoint.parent().unwrap_or(std::path::Path::new("."));
+        parent.join("landscape")
+    });
+    if out.exists() && !out.is_dir() {
+        bail!(
+            "{} is a file, not a folder: choose a folder for the landscape (--out)",
+            out.display()
+        );
+    }
+    // Everything that can be refused is, before the output folder is touched.
+    opts.check(&ck)?;
+    let minima_csv = out.join("minima.csv");
+    if minima_csv.exists() && !args.force {
+        bail!(
+            "{} already holds a landscape: pass --force to replace it, or choose another --out",
+            out.display()
+        );
+    }
+    let data = match opts.init {
+        LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
+        _ => None,
+    };
+    let gpu = Gpu::new(choice)?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    announce(&gpu);
+    eprintln!(
+        "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; checkpoint at iteration {})",
+        opts.starts, args.init, opts.descent_steps, opts.alpha, opts.temp_factor, opts.ad_steps, ck.iteration
+    );
+    if minima_csv.exists() {
+        // --force: the old landscape's pictures go too.
+        for entry in std::fs::read_dir(&out).with_context(|| out.display().to_string())? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name == "landscape.png" || (name.starts_with("basin_") && name.ends_with(".png")) {
+                std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
+            }
+        }
+    }
+    let bar = indicatif::ProgressBar::new(1);
+    let map = landscape(&gpu, &ck, data.as_ref(), &opts, &mut |stage, done, total| {
+        if bar.length() != Some(total) || bar.message() != stage {
+            bar.set_length(total);
+            bar.set_message(stage.to_string());
+        }
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+
+    let write_csv = |path: &std::path::Path, header: &str, rows: Vec<String>| -> anyhow::Result<()> {
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(path).with_context(|| path.display().to_string())?);
+        writeln!(f, "{header}")?;
+        for row in rows {
+            writeln!(f, "{row}")?;
+        }
+        f.flush().with_context(|| path.display().to_string())
+    };
+    // Coordinates only where a state is a few numbers (the toy's points).
+    let coords = map.dim <= 8;
+    let mut header = "minimum,basin,energy,starts".to_string();
+    if coords {
+        header.extend((0..map.dim).map(|i| format!(",x{i}")));
+    }
+    let rows = map
+        .minima
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut row = format!("{i},{},{:?},{}", m.basin, m.energy, m.starts);
+            if coords {
+                row.extend(m.state.iter().map(|v| format!(",{v:?}")));
+            }
+            row
+        })
+        .collect();
+    write_csv(&out.join("attempts.csv"), "from,to,reached,closest,barrier", {
+        map.attempts
+            .iter()
+            .map(|a| {
+                format!(
+                    "{},{},{},{:?},{:?}",
+                    a.from, a.to, a.reached, a.closest, a.barrier
+                )
+            })
+            .collect()
+    })?;
+    // minima.csv last: its presence marks a finished landscape.
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let title = format!(
+        "{} in {} (α = {}, T × {}, {} steps)",
+        plural(map.minima.len(), "minimum", "minima"),
+        plural(map.basins, "basin", "basins"),
+        opts.alpha,
+        opts.temp_factor,
+        opts.ad_steps
+    );
+    let mut pictures = Vec::new();
+    if let Ok(toy) = Toy::new(&ck.config.data) {
+        let grid = Grid {
+            res: ck.config.eval.grid as usize,
+            extent: toy.extent(),
+        };
+        let net = ebmscope::model::GpuNet::new(&gpu, &net_spec(&ck.config)?, grid.res * grid.res)?;
+        net.write_params(&gpu, &ck.params)?;
+        let energies = grid_energies(&gpu, &net, &grid, ck.config.temperature())?;
+        let points: Vec<MapPoint> = map
+            .minima
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MapPoint {
+                x: f64::from(m.state[0]),
+                y: f64::from(m.state[1]),
+                basin: m.basin,
+                root: map.basin_members(m.basin).next().map(|(r, _)| r) == Some(i),
+            })
+            .collect();
+        let path = out.join("landscape.png");
+        ebmscope::plot::landscape_map(&path, &title, &grid, &energies, &points)?;
+        pictures.push(path);
+    } else {
+        let chw = net_spec(&ck.config)?.input;
+        for b in 0..map.basins {
+            let images: Vec<f32> = map.basin_members(b).flat_map(|(_, m)| m.state.clone()).collect();
+            let path = out.join(format!("basin_{b:03}.png"));
+            ebmscope::plot::image_grid(&path, &images, chw)?;
+            pictures.push(path);
+        }
+    }
+    write_csv(&minima_csv, &header, rows)?;
+
+    println!("{title}");
+    println!("basin  minima  starts  lowest U");
+    for b in 0..map.basins {
+        let members: Vec<_> = map.basin_members(b).collect();
+        let starts: usize = members.iter().map(|(_, m)| m.starts).sum();
+        println!(
+            "{b:>5}  {:>6}  {starts:>6}  {:.4}",
+            members.len(),
+            members[0].1.energy
+        );
+    }
+    let reached = map.attempts.iter().filter(|a| a.reached).count();
+    println!(
+        "{reached} of {} attraction–diffusion chains reached their lower minimum",
+        map.attempts.len()
+    );
+    if map.last_descent_move > 0.1 * opts.radius {
+        eprintln!(
+            "warning: descent had not settled (last step moved {:.3e} per element, against --radius {}): raise --descent-steps",
+            map.last_descent_move, opts.radius
+        );
+    }
+    eprintln!(
+        "wrote {0}/minima.csv, {0}/attempts.csv and {1}",
+        out.display(),
+        if pictures.len() == 1 {
+            pictures[0]
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            format!("{} basin_*.png", pictures.len())
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

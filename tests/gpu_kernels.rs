@@ -241,17 +241,20 @@ fn doctor_runs_every_case() {
         .sum();
     // A round with the default kernels, one with each family the default
     // does not run in every pass, then the sampler rows: fused and layered,
-    // states and Σ r each.
+    // states and Σ r each, and attraction–diffusion's states, closest
+    // distances and highest energies.
     let other_families = [ConvKernels::Direct, ConvKernels::Tiled]
         .iter()
         .filter(|&&k| k != gpu.conv_kernels())
         .count();
     let expected = per_round * (1 + other_families);
-    assert_eq!(rows.len(), expected + 4);
+    assert_eq!(rows.len(), expected + 7);
     assert!(rows.len() >= 45);
     let samplers: Vec<&str> = rows[expected..].iter().map(|r| r.case.as_str()).collect();
     assert!(
-        samplers[0].ends_with("fused sampler") && samplers[2].ends_with("layered kernels"),
+        samplers[0].ends_with("fused sampler")
+            && samplers[2].ends_with("layered kernels")
+            && samplers[4].contains("attraction"),
         "{samplers:?}"
     );
     assert_rows_pass(&rows);

@@ -64,7 +64,7 @@ const TINY: [&str; 12] = [
 ];
 
 #[test]
-fn fashion_mnist_trains_writes_grids_and_samples_from_its_checkpoint() {
+fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     assert!(
         Path::new(DEBIAN_FASHION_MNIST).is_dir(),
         "{DEBIAN_FASHION_MNIST} is missing: install Debian's dataset-fashion-mnist (.ci/run does)"
@@ -152,6 +152,31 @@ fn fashion_mnist_trains_writes_grids_and_samples_from_its_checkpoint() {
         ] {
             assert!(folder.join(f).is_file(), "{init}: {f} was not written");
         }
+    }
+    // The landscape of an image model: minima as image grids, one per basin.
+    let out = ebmscope(&[
+        "landscape",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--starts",
+        "3",
+        "--descent-steps",
+        "4",
+        "--ad-steps",
+        "3",
+    ]);
+    ok(&out);
+    let folder = dir.join("landscape");
+    let minima = std::fs::read_to_string(folder.join("minima.csv")).unwrap();
+    assert!(minima.starts_with("minimum,basin,energy,starts\n"), "{minima}");
+    let basins = 1 + minima
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse::<usize>().unwrap())
+        .max()
+        .unwrap();
+    for b in 0..basins {
+        assert!(folder.join(format!("basin_{b:03}.png")).is_file(), "basin {b}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

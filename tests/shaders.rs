@@ -10,8 +10,8 @@ use ebmscope::kernels::nonlocal::{AddParams, MatmulParams, SoftmaxParams};
 use ebmscope::kernels::optim::OptimParams;
 use ebmscope::kernels::picture::GridParams;
 use ebmscope::kernels::sampling::{
-    AdvanceParams, AnalyticParams, GatherParams, LangevinParams, MalaParams, MlpLangevinParams, RandomParams,
-    RngCounter, RowsParams,
+    AdvanceParams, AnalyticParams, AttractionParams, GatherParams, LangevinParams, MalaParams,
+    MlpLangevinParams, RandomParams, RngCounter, RowsParams,
 };
 
 fn validate(name: &str, source: &str) -> naga::Module {
@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 30, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 31, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -69,7 +69,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 27);
+    assert_eq!(ALL.len(), 28);
     // The shared headers are valid modules on their own.
     for header in ["conv_params", "gemm_tile", "philox"] {
         validate(
@@ -195,6 +195,10 @@ fn uniform_structs_match_rust() {
             ),
         ),
         (
+            "AttractionParams",
+            rust_layout!(AttractionParams, chains, dim, pull, _pad),
+        ),
+        (
             "AnalyticParams",
             rust_layout!(
                 AnalyticParams,
@@ -285,7 +289,7 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 33, "struct declarations checked across all shaders");
+    assert_eq!(checked, 34, "struct declarations checked across all shaders");
 }
 
 /// Value of the module-scope `const NAME: u32` of a shader.

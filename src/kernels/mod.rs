@@ -60,6 +60,7 @@ pub const MLP_LANGEVIN: Shader = shader!("mlp_langevin", "philox", "conv_params"
 pub const MALA_PROPOSE: Shader = shader!("mala_propose", "philox");
 pub const MALA_ACCEPT: Shader = shader!("mala_accept");
 pub const ANALYTIC_ENERGY: Shader = shader!("analytic_energy");
+pub const ATTRACTION: Shader = shader!("attraction");
 pub const COPY_ROWS: Shader = shader!("copy_rows");
 pub const GATHER_IMAGES: Shader = shader!("gather_images");
 pub const OPTIMIZER_STEP: Shader = shader!("optimizer_step");
@@ -90,6 +91,7 @@ pub const ALL: &[Shader] = &[
     MALA_PROPOSE,
     MALA_ACCEPT,
     ANALYTIC_ENERGY,
+    ATTRACTION,
     COPY_ROWS,
     GATHER_IMAGES,
     OPTIMIZER_STEP,

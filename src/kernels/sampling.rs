@@ -1,6 +1,6 @@
 //! Host side of the sampling kernels: random_fill (Philox), rng_advance,
-//! langevin_step, mlp_langevin, mala_propose / mala_accept, analytic_energy
-//! and copy_rows. The structs
+//! langevin_step, mlp_langevin, mala_propose / mala_accept, analytic_energy,
+//! attraction and copy_rows. The structs
 //! mirror the WGSL structs of the same name (checked by tests/shaders.rs).
 
 use bytemuck::{Pod, Zeroable};
@@ -102,6 +102,16 @@ pub struct AnalyticParams {
     pub _pad0: u32,
     pub _pad1: u32,
     pub _pad2: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct AttractionParams {
+    pub chains: u32,
+    pub dim: u32,
+    /// α·T: the pull toward the goal in ∇F units.
+    pub pull: f32,
+    pub _pad: u32,
 }
 
 #[repr(C)]

@@ -2,6 +2,7 @@
 //! name, written for clarity and accumulated in f64. Its gradients are
 //! checked against finite differences in tests/reference_fd.rs.
 
+pub mod landscape;
 mod layers;
 mod network;
 mod nonlocal;

@@ -40,13 +40,31 @@ pub fn langevin(
     steps: u32,
     noise: impl Fn(usize, usize, u32) -> f64,
 ) -> (f64, Vec<f64>) {
+    langevin_with(net, params, x, size, steps, noise, |_, _, _, _| {})
+}
+
+/// [`langevin`] with `adjust(chain, x, F, ∇F)` called on every chain's
+/// gradient before its step (attraction–diffusion's pull).
+pub fn langevin_with(
+    net: &ReferenceNet,
+    params: &[f64],
+    x: &mut [f64],
+    size: StepSize,
+    steps: u32,
+    noise: impl Fn(usize, usize, u32) -> f64,
+    mut adjust: impl FnMut(usize, &[f64], f64, &mut [f64]),
+) -> (f64, Vec<f64>) {
     let dim = net.geometry[0].in_len();
     let m = x.len() / dim;
     let (a, b) = (f64::from(size.gradient_factor()), f64::from(size.noise_factor()));
     let mut r_sum = 0.0;
     let mut path = Vec::with_capacity(steps as usize * m);
     for step in 0..steps {
-        let (energies, grads) = net.backward(params, m, x, &vec![1.0; m]);
+        let (energies, mut grads) = net.backward(params, m, x, &vec![1.0; m]);
+        for (chain, &f) in energies.iter().enumerate() {
+            let rows = chain * dim..(chain + 1) * dim;
+            adjust(chain, &x[rows.clone()], f, &mut grads.input[rows]);
+        }
         path.extend(energies);
         for chain in 0..m {
             let g = &grads.input[chain * dim..(chain + 1) * dim];

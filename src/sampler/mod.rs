@@ -1,13 +1,15 @@
 //! MCMC on the GPU: energies seen as fields over chain states, the
-//! unadjusted Langevin sampler (ULA), MALA, counter-based noise and the
-//! persistent chain bank.
+//! unadjusted Langevin sampler (ULA), MALA, counter-based noise, the
+//! persistent chain bank and attraction–diffusion's pull.
 
+mod attraction;
 mod bank;
 mod field;
 mod langevin;
 mod mala;
 mod noise;
 
+pub use attraction::{Attracted, Track};
 pub use bank::Bank;
 pub use field::{AnalyticField, EnergyField};
 pub use langevin::{Langevin, SamplerKernels, StepSize};

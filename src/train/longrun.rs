@@ -54,24 +54,82 @@ impl LongRunOptions {
     /// start from the bank against the checkpoint's bank.
     pub fn check(&self, ck: &Checkpoint) -> Result<()> {
         self.validate()?;
-        if matches!(self.init, LongRunInit::Bank) {
-            let dim: usize = net_spec(&ck.config)?.input.iter().product();
-            let bank = ck.bank.as_ref().ok_or_else(|| {
-                Error::Config(
-                    "--init bank: this checkpoint has no persistent bank (its run did not use persistent chains)"
-                        .into(),
-                )
-            })?;
-            if bank.len() < self.chains * dim {
-                return Err(Error::Config(format!(
-                    "--init bank: the bank holds {} states, fewer than --chains {}",
-                    bank.len() / dim.max(1),
-                    self.chains
-                )));
-            }
-        }
-        Ok(())
+        check_start(ck, self.init, self.chains, "--chains")
     }
+}
+
+/// Refuse a start from the bank when the checkpoint has none, or fewer than
+/// `k` states (`count_flag`: the option that asked for them).
+pub fn check_start(ck: &Checkpoint, init: LongRunInit, k: usize, count_flag: &str) -> Result<()> {
+    if matches!(init, LongRunInit::Bank) {
+        let dim: usize = net_spec(&ck.config)?.input.iter().product();
+        let bank = ck.bank.as_ref().ok_or_else(|| {
+            Error::Config(
+                "--init bank: this checkpoint has no persistent bank (its run did not use persistent chains)"
+                    .into(),
+            )
+        })?;
+        if bank.len() < k * dim {
+            return Err(Error::Config(format!(
+                "--init bank: the bank holds {} states, fewer than {count_flag} {k}",
+                bank.len() / dim.max(1),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `k` starting states [k, dim] for chains of the checkpoint's model: data
+/// (plus the run's ε_data noise, as the reference's sample_q), the bank's
+/// first entries, or uniform / Gaussian noise scaled by the run's init
+/// factor. `data` (the checkpoint's data set) is needed only to start from data.
+pub fn start_states(
+    gpu: &Gpu,
+    ck: &Checkpoint,
+    data: Option<&Dataset>,
+    init: LongRunInit,
+    k: usize,
+    seed: u32,
+) -> Result<Vec<f32>> {
+    let c = &ck.config;
+    let dim: usize = net_spec(c)?.input.iter().product();
+    let f = c.langevin.init_factor as f32;
+    let dist = match init {
+        LongRunInit::Data => {
+            let data = data.ok_or_else(|| {
+                Error::Config("--init data needs the run's data set (data.path of its config)".into())
+            })?;
+            let mut rng = ChaCha8Rng::seed_from_u64(u64::from(seed));
+            let mut x = data.sample(k, &mut rng);
+            if c.data.noise > 0.0 {
+                for v in &mut x {
+                    let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng);
+                    *v += (c.data.noise * z) as f32;
+                }
+            }
+            return Ok(x);
+        }
+        LongRunInit::Bank => {
+            // (Callers refuse this before any work, naming their option: check_start.)
+            let bank = ck.bank.as_ref().filter(|b| b.len() >= k * dim).ok_or_else(|| {
+                Error::Config(format!(
+                    "--init bank: the checkpoint's bank holds fewer than {k} states"
+                ))
+            })?;
+            return Ok(bank[..k * dim].to_vec());
+        }
+        LongRunInit::Uniform => RngDistribution::Uniform {
+            scale: 2.0 * f,
+            shift: -f,
+        },
+        LongRunInit::Gaussian => RngDistribution::Normal { scale: f, shift: 0.0 },
+    };
+    let out = gpu.storage_buffer("chain starts", k * dim);
+    let rng = crate::sampler::Rng::new(gpu, seed);
+    rng.set(gpu, 0, 0);
+    let noise = Noise::new(gpu, &rng, Purpose::ChainInit, dist, false, &out, k, dim)?;
+    gpu.run("chain starts", |pass| noise.record(gpu, pass));
+    gpu.read_f32(&out, 0, k * dim)
 }
 
 /// One record of a long run, over the steps since the previous record.
@@ -125,28 +183,7 @@ pub fn long_run(
     size.tau = 1.0;
     let seed = c.seed ^ 0x004c_4f4e;
 
-    // Starting states.
-    let f = c.langevin.init_factor as f32;
-    let start: Option<Vec<f32>> = match opts.init {
-        LongRunInit::Data => {
-            let data = data.ok_or_else(|| {
-                Error::Config("--init data needs the run's data set (data.path of its config)".into())
-            })?;
-            let mut rng = ChaCha8Rng::seed_from_u64(u64::from(seed));
-            let mut x = data.sample(k, &mut rng);
-            // As the reference's sample_q: data plus ε_data noise.
-            if c.data.noise > 0.0 {
-                for v in &mut x {
-                    let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng);
-                    *v += (c.data.noise * z) as f32;
-                }
-            }
-            Some(x)
-        }
-        // (opts.check made sure the bank is there and holds k states.)
-        LongRunInit::Bank => ck.bank.as_ref().map(|bank| bank[..k * dim].to_vec()),
-        LongRunInit::Uniform | LongRunInit::Gaussian => None,
-    };
+    let x0 = start_states(gpu, ck, data, opts.init, k, seed)?;
     let chains = if opts.mala {
         Chains::Mala(Mala::new(gpu, field, seed, size)?)
     } else {
@@ -163,25 +200,6 @@ pub fn long_run(
             s.field.energy().clone(),
             s.stats_buffer().clone(),
         ),
-    };
-    let x0 = match start {
-        Some(x) => x,
-        None => {
-            let dist = if opts.init == LongRunInit::Uniform {
-                RngDistribution::Uniform {
-                    scale: 2.0 * f,
-                    shift: -f,
-                }
-            } else {
-                RngDistribution::Normal { scale: f, shift: 0.0 }
-            };
-            let out = gpu.storage_buffer("long-run start", k * dim);
-            let rng = crate::sampler::Rng::new(gpu, seed);
-            rng.set(gpu, 0, 0);
-            let noise = Noise::new(gpu, &rng, Purpose::ChainInit, dist, false, &out, k, dim)?;
-            gpu.run("long-run start", |pass| noise.record(gpu, pass));
-            gpu.read_f32(&out, 0, k * dim)?
-        }
     };
     match &chains {
         Chains::Ula(s) => {

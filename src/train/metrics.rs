@@ -44,15 +44,8 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     let truth = grid.truth(toy);
 
     let points = grid.res * grid.res;
-    let train_view = GpuNet::sharing(gpu, trainer_net(trainer), points)?.as_field(gpu)?;
-    train_view.write_input(gpu, &grid.points())?;
-    gpu.run("grid energy", |pass| train_view.record_forward(gpu, pass));
-    let temp = c.temperature();
-    let energies: Vec<f64> = train_view
-        .read_output(gpu)?
-        .iter()
-        .map(|&f| f64::from(f) / temp)
-        .collect();
+    let train_view = GpuNet::sharing(gpu, trainer_net(trainer), points)?;
+    let energies = grid_energies(gpu, &train_view, &grid, c.temperature())?;
     let model = grid.boltzmann(&energies);
 
     let k = match (c.langevin.init, trainer.bank()) {
@@ -96,6 +89,17 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         kde,
         samples,
     })
+}
+
+/// U = F/T at every point of `grid`, from `net` (its batch: the grid's res² points).
+pub fn grid_energies(gpu: &Gpu, net: &GpuNet, grid: &Grid, temperature: f64) -> Result<Vec<f64>> {
+    net.write_input(gpu, &grid.points())?;
+    gpu.run("grid energy", |pass| net.record_forward(gpu, pass));
+    Ok(net
+        .read_output(gpu)?
+        .iter()
+        .map(|&f| f64::from(f) / temperature)
+        .collect())
 }
 
 fn trainer_net(trainer: &Trainer) -> &GpuNet {

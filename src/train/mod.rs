@@ -4,13 +4,14 @@
 
 mod checkpoint;
 pub mod feed;
+pub mod landscape;
 pub mod longrun;
 mod metrics;
 pub mod run;
 pub mod session;
 
 pub use checkpoint::{CHECKPOINT_FILE, Checkpoint};
-pub use metrics::{ToyMetrics, evaluate_toy};
+pub use metrics::{ToyMetrics, evaluate_toy, grid_energies};
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,0 +1,114 @@
+use super::field::EnergyField;
+use crate::gpu::{Gpu, WORKGROUP_SIZE};
+use crate::kernels::sampling::AttractionParams;
+use crate::kernels::{ATTRACTION, Launch};
+use crate::{Error, Result};
+
+/// A field with every chain pulled toward its own goal state: the energy of
+/// attraction–diffusion, F(x) + α·T·‖x − b‖ (so that Langevin at temperature
+/// T samples U/T + α‖x − b‖ with U = F). Its energy buffer holds F alone;
+/// its gradient holds ∇F plus the pull. It also tracks, per chain, the
+/// closest the chain has come to its goal and the highest F it has passed.
+pub struct Attracted<F: EnergyField> {
+    pub inner: F,
+    goals: wgpu::Buffer,
+    track: wgpu::Buffer,
+    launch: Launch,
+}
+
+/// What an attracted chain has done since [`Attracted::reset_track`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Track {
+    /// The smallest ‖x − b‖ over the states evaluated.
+    pub closest: f32,
+    /// The largest F over the states evaluated.
+    pub highest: f32,
+}
+
+impl<F: EnergyField> Attracted<F> {
+    /// `pull` = α·T: the pull's size in ∇F units (α ≥ 0).
+    pub fn new(gpu: &Gpu, inner: F, pull: f32) -> Result<Self> {
+        if !(pull >= 0.0 && pull.is_finite()) {
+            return Err(Error::Shape(format!(
+                "attraction needs a finite pull α·T ≥ 0 (got {pull})"
+            )));
+        }
+        let (chains, dim) = (inner.chains(), inner.dim());
+        let goals = gpu.storage_buffer("attraction goals", chains * dim);
+        let track = gpu.storage_buffer("attraction track", chains * 2);
+        let params = AttractionParams {
+            chains: chains as u32,
+            dim: dim as u32,
+            pull,
+            ..Default::default()
+        };
+        let launch = Launch::new(
+            gpu,
+            &ATTRACTION,
+            "attraction",
+            &params,
+            &[inner.input(), &goals, inner.grad(), inner.energy(), &track],
+            chains * WORKGROUP_SIZE as usize,
+        )?;
+        let field = Attracted {
+            inner,
+            goals,
+            track,
+            launch,
+        };
+        field.reset_track(gpu);
+        Ok(field)
+    }
+
+    /// The goal of every chain, [chains, dim].
+    pub fn write_goals(&self, gpu: &Gpu, goals: &[f32]) -> Result<()> {
+        let want = self.inner.chains() * self.inner.dim();
+        if goals.len() != want {
+            return Err(Error::Shape(format!(
+                "attraction goals: {} values for {want} (chains × dim)",
+                goals.len()
+            )));
+        }
+        gpu.write_f32(&self.goals, 0, goals);
+        Ok(())
+    }
+
+    /// Forget the closest distances and highest energies so far.
+    pub fn reset_track(&self, gpu: &Gpu) {
+        let fresh = [f32::MAX, f32::MIN].repeat(self.inner.chains());
+        gpu.write_f32(&self.track, 0, &fresh);
+    }
+
+    pub fn read_track(&self, gpu: &Gpu) -> Result<Vec<Track>> {
+        let t = gpu.read_f32(&self.track, 0, self.inner.chains() * 2)?;
+        Ok(t.chunks_exact(2)
+            .map(|c| Track {
+                closest: c[0],
+                highest: c[1],
+            })
+            .collect())
+    }
+}
+
+impl<F: EnergyField> EnergyField for Attracted<F> {
+    fn chains(&self) -> usize {
+        self.inner.chains()
+    }
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn input(&self) -> &wgpu::Buffer {
+        self.inner.input()
+    }
+    fn energy(&self) -> &wgpu::Buffer {
+        self.inner.energy()
+    }
+    fn grad(&self) -> &wgpu::Buffer {
+        self.inner.grad()
+    }
+    fn record_eval(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        self.inner.record_eval(gpu, pass);
+        self.launch.record(gpu, pass);
+    }
+    // No dense_layers: the fused sampler has no pull, so the layered kernels run.
+}

@@ -1,0 +1,428 @@
+//! Mapping a model's energy landscape (PAPER.md, "What the paper shows", 4):
+//! local minima reached by gradient descent from many states, grouped into
+//! basins by attraction–diffusion. A chain started at one minimum a samples
+//! U/T + α‖x − b‖ toward a lower minimum b (Langevin at the model's ε, with
+//! the pull of [`Attracted`]); if it comes within the radius of b, a and b
+//! share a basin: the barrier between them is one the chain can cross at
+//! temperature T with the pull α. Basins are the connected groups, each
+//! named after its lowest minimum. A small α finds only the barriers low
+//! against T (many basins); a large α merges everything into one.
+
+use super::longrun::{LongRunInit, check_start, start_states};
+use super::{Checkpoint, net_spec, step_size};
+use crate::data::Dataset;
+use crate::gpu::Gpu;
+use crate::model::GpuNet;
+use crate::sampler::{Attracted, EnergyField, Langevin, StepSize};
+use crate::{Error, Result};
+
+#[derive(Clone, Debug)]
+pub struct LandscapeOptions {
+    /// States gradient descent starts from.
+    pub starts: usize,
+    pub init: LongRunInit,
+    /// Steps of gradient descent x ← x − a∇F, a from the model's Langevin
+    /// step ε²/2T shrinking linearly to 0.
+    pub descent_steps: u64,
+    /// Langevin steps of every attraction–diffusion chain.
+    pub ad_steps: u64,
+    /// The pull α, in units of U/T per unit of distance.
+    pub alpha: f64,
+    /// Attraction–diffusion samples at the model's T times this.
+    pub temp_factor: f64,
+    /// Two states within this root-mean-square distance per element are one
+    /// minimum; a chain this close to its goal has reached it.
+    pub radius: f64,
+    /// Attraction–diffusion chains per GPU submission (memory bound).
+    pub chunk: usize,
+}
+
+impl LandscapeOptions {
+    /// Refuse options a mapping cannot use, naming the one at fault.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |v: f64| v > 0.0 && v.is_finite();
+        for (flag, ok) in [
+            ("--starts", self.starts >= 2),
+            ("--descent-steps", self.descent_steps >= 1),
+            ("--ad-steps", self.ad_steps >= 1),
+            ("--chunk", self.chunk >= 1),
+        ] {
+            if !ok {
+                let least = if flag == "--starts" { 2 } else { 1 };
+                return Err(Error::Config(format!("{flag} must be at least {least}")));
+            }
+        }
+        if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
+            return Err(Error::Config(format!(
+                "--alpha must be a number ≥ 0 (it is {})",
+                self.alpha
+            )));
+        }
+        for (flag, v) in [("--temp-factor", self.temp_factor), ("--radius", self.radius)] {
+            if !positive(v) {
+                return Err(Error::Config(format!(
+                    "{flag} must be a positive number (it is {v})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything that can be refused before any work.
+    pub fn check(&self, ck: &Checkpoint) -> Result<()> {
+        self.validate()?;
+        check_start(ck, self.init, self.starts, "--starts")
+    }
+}
+
+/// A local minimum: the lowest of the descent end points within the radius.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Minimum {
+    pub state: Vec<f32>,
+    /// U = F/T of the model.
+    pub energy: f64,
+    /// Descent starts that ended here.
+    pub starts: usize,
+    /// Index of its basin: basins are numbered by their lowest minimum's energy.
+    pub basin: usize,
+}
+
+/// One attraction–diffusion chain, from minimum `from` toward the lower `to`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Attempt {
+    pub from: usize,
+    pub to: usize,
+    pub reached: bool,
+    /// The closest it came to `to`, root-mean-square per element.
+    pub closest: f64,
+    /// The highest U = F/T it passed.
+    pub barrier: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Landscape {
+    pub dim: usize,
+    /// Lowest energy first.
+    pub minima: Vec<Minimum>,
+    pub attempts: Vec<Attempt>,
+    pub basins: usize,
+    /// The largest move of the last descent slice's steps (the smallest
+    /// steps), root-mean-square per element: well under the radius when
+    /// descent has settled.
+    pub last_descent_move: f64,
+}
+
+impl Landscape {
+    /// The minima of basin `b`, lowest energy first.
+    pub fn basin_members(&self, b: usize) -> impl Iterator<Item = (usize, &Minimum)> {
+        self.minima.iter().enumerate().filter(move |(_, m)| m.basin == b)
+    }
+}
+
+/// What a mapping is doing, for progress reports: (stage, done, total).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, u64, u64);
+
+/// Steps recorded per submission, so one stays short on slow adapters.
+const SLICE: u64 = 50;
+
+/// Map the landscape of the energy `make_field(batch)` (a field of that many
+/// chains) from `starts` ([n, dim]): descent, grouping into minima,
+/// attraction–diffusion between every minimum and each lower one, basins.
+/// `size` is the model's Langevin step (ε, T): descent takes its gradient
+/// part (shrinking), attraction–diffusion samples at T × temp_factor with
+/// the same gradient step and τ = 1.
+pub fn map_landscape<F: EnergyField>(
+    gpu: &Gpu,
+    make_field: impl Fn(usize) -> Result<F>,
+    starts: &[f32],
+    size: StepSize,
+    seed: u32,
+    opts: &LandscapeOptions,
+    progress: Progress,
+) -> Result<Landscape> {
+    opts.validate()?;
+    let mut descent = Langevin::new(gpu, make_field(opts.starts)?, seed, StepSize { tau: 0.0, ..size })?;
+    let (n, dim) = (descent.field.chains(), descent.field.dim());
+    if starts.len() != n * dim {
+        return Err(Error::Shape(format!(
+            "landscape: {} start values for {n} starts of {dim}",
+            starts.len()
+        )));
+    }
+    gpu.write_f32(descent.field.input(), 0, starts);
+    descent.begin(gpu, 0);
+    // The step shrinks linearly to nothing: a LeakyReLU net's energy is
+    // piecewise smooth and its minima often sit on kinks, across which a
+    // fixed step keeps jumping (measured on a ToyNet: moves of 0.02 per
+    // element after 2 000 steps as after 10 000).
+    let total = opts.descent_steps;
+    let mut done = 0;
+    let mut last_factor = 1.0;
+    while done < total {
+        let steps = SLICE.min(total - done);
+        last_factor = (total - done) as f64 / total as f64;
+        let epsilon = size.epsilon * last_factor.sqrt() as f32;
+        descent.set_step_size(
+            gpu,
+            StepSize {
+                epsilon,
+                tau: 0.0,
+                ..size
+            },
+        );
+        gpu.run("descent", |pass| descent.record_steps(gpu, pass, steps as usize));
+        done += steps;
+        progress("descent", done, total);
+    }
+    gpu.run("descent end", |pass| descent.field.record_eval(gpu, pass));
+    let ends = gpu.read_f32(descent.field.input(), 0, n * dim)?;
+    let f = gpu.read_f32(descent.field.energy(), 0, n)?;
+    let grad = gpu.read_f32(descent.field.grad(), 0, n * dim)?;
+    drop(descent);
+    let temperature = f64::from(size.temperature);
+    let rms = |v: &mut dyn Iterator<Item = f64>| (v.map(|d| d * d).sum::<f64>() / dim as f64).sqrt();
+    let a = f64::from(size.gradient_factor()) * last_factor;
+    let last_descent_move = grad
+        .chunks_exact(dim)
+        .map(|g| a * rms(&mut g.iter().map(|&v| f64::from(v))))
+        .fold(0.0, f64::max);
+    if let Some(i) = f.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Shape(format!(
+            "landscape: descent from start {i} ended at energy {}: the model's gradient step ε²/2T \
+             diverges here (a non-convergent model's landscape may have no minima to map)",
+            f[i]
+        )));
+    }
+    let energies: Vec<f64> = f.iter().map(|&v| f64::from(v) / temperature).collect();
+    let mut minima = group_minima(&ends, &energies, dim, opts.radius);
+
+    // Every minimum toward each lower one (minima are sorted by energy).
+    let pairs: Vec<(usize, usize)> = (0..minima.len())
+        .flat_map(|i| (0..i).map(move |j| (i, j)))
+        .collect();
+    let mut attempts = Vec::with_capacity(pairs.len());
+    if !pairs.is_empty() {
+        let chunk = opts.chunk.min(pairs.len());
+        let pull = (opts.alpha * temperature * opts.temp_factor) as f32;
+        let field = Attracted::new(gpu, make_field(chunk)?, pull)?;
+        // Langevin on U/(T·f) with the model's gradient step: noise ε√f.
+        // (Keeping ε instead would multiply the gradient step by 1/f, which
+        // a low f makes unstable.)
+        let ad_size = StepSize {
+            epsilon: size.epsilon * (opts.temp_factor as f32).sqrt(),
+            temperature: size.temperature * opts.temp_factor as f32,
+            tau: 1.0,
+        };
+        let sampler = Langevin::new(gpu, field, seed, ad_size)?;
+        let total = pairs.len() as u64 * opts.ad_steps;
+        for (c, group) in pairs.chunks(chunk).enumerate() {
+            // A short last chunk is padded with its first pair (results ignored).
+            let rows = |pick: fn(&(usize, usize)) -> usize| -> Vec<f32> {
+                (0..chunk)
+                    .flat_map(|k| minima[pick(group.get(k).unwrap_or(&group[0]))].state.clone())
+                    .collect()
+            };
+            gpu.write_f32(sampler.field.input(), 0, &rows(|p| p.0));
+            sampler.field.write_goals(gpu, &rows(|p| p.1))?;
+            sampler.field.reset_track(gpu);
+            sampler.begin(gpu, c as u32);
+            let mut done = 0;
+            while done < opts.ad_steps {
+                let steps = SLICE.min(opts.ad_steps - done);
+                gpu.run("attraction", |pass| {
+                    sampler.record_steps(gpu, pass, steps as usize)
+                });
+                done += steps;
+                let chain_steps = (c * chunk) as u64 * opts.ad_steps + group.len() as u64 * done;
+                progress("attraction–diffusion", chain_steps, total);
+            }
+            // The track sees the state each step starts from; this adds the last.
+            gpu.run("attraction end", |pass| sampler.field.record_eval(gpu, pass));
+            let track = sampler.field.read_track(gpu)?;
+            for (&(from, to), t) in group.iter().zip(&track) {
+                let closest = f64::from(t.closest) / (dim as f64).sqrt();
+                attempts.push(Attempt {
+                    from,
+                    to,
+                    reached: closest < opts.radius,
+                    closest,
+                    barrier: f64::from(t.highest) / temperature,
+                });
+            }
+        }
+    }
+    let basins = assign_basins(&mut minima, &attempts);
+    Ok(Landscape {
+        dim,
+        minima,
+        attempts,
+        basins,
+        last_descent_move,
+    })
+}
+
+/// The distinct minima among descent end points `ends` ([n, dim], energies
+/// U): lowest first, each end point joining the first lower one within
+/// `radius` (root-mean-square per element), so minima are at least that far
+/// apart. Every minimum starts as its own basin.
+pub fn group_minima(ends: &[f32], energies: &[f64], dim: usize, radius: f64) -> Vec<Minimum> {
+    let mut order: Vec<usize> = (0..energies.len()).collect();
+    order.sort_by(|&i, &j| energies[i].total_cmp(&energies[j]));
+    let mut minima: Vec<Minimum> = Vec::new();
+    let limit = radius * radius * dim as f64;
+    for i in order {
+        let x = &ends[i * dim..(i + 1) * dim];
+        let near = minima.iter_mut().find(|m| {
+            let d2: f64 = m.state.iter().zip(x).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+            d2 < limit
+        });
+        match near {
+            Some(m) => m.starts += 1,
+            None => minima.push(Minimum {
+                state: x.to_vec(),
+                energy: energies[i],
+                starts: 1,
+                basin: minima.len(),
+            }),
+        }
+    }
+    minima
+}
+
+/// Join the minima of every reached attempt (union–find) and number the
+/// groups by their lowest minimum (minima are sorted by energy, so basin 0
+/// holds the global minimum found). Returns the number of basins.
+pub fn assign_basins(minima: &mut [Minimum], attempts: &[Attempt]) -> usize {
+    let mut parent: Vec<usize> = (0..minima.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for a in attempts.iter().filter(|a| a.reached) {
+        let (x, y) = (root(&mut parent, a.from), root(&mut parent, a.to));
+        // The lower index (lower energy) stays the root.
+        parent[x.max(y)] = x.min(y);
+    }
+    let mut numbers = vec![usize::MAX; minima.len()];
+    let mut basins = 0;
+    for (i, m) in minima.iter_mut().enumerate() {
+        let r = root(&mut parent, i);
+        if numbers[r] == usize::MAX {
+            numbers[r] = basins;
+            basins += 1;
+        }
+        m.basin = numbers[r];
+    }
+    basins
+}
+
+/// Map the landscape of a checkpoint's model (see [`map_landscape`]),
+/// starting from `opts.init` states. `data` is needed only to start from data.
+pub fn landscape(
+    gpu: &Gpu,
+    ck: &Checkpoint,
+    data: Option<&Dataset>,
+    opts: &LandscapeOptions,
+    progress: Progress,
+) -> Result<Landscape> {
+    opts.check(ck)?;
+    let spec = net_spec(&ck.config)?;
+    let seed = ck.config.seed ^ 0x004c_414e;
+    let starts = start_states(gpu, ck, data, opts.init, opts.starts, seed)?;
+    let make_field = |batch: usize| -> Result<GpuNet> {
+        let net = GpuNet::new(gpu, &spec, batch)?;
+        net.write_params(gpu, &ck.params)?;
+        net.as_field(gpu)
+    };
+    map_landscape(
+        gpu,
+        make_field,
+        &starts,
+        step_size(&ck.config),
+        seed,
+        opts,
+        progress,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(from: usize, to: usize, reached: bool) -> Attempt {
+        Attempt {
+            from,
+            to,
+            reached,
+            closest: 0.0,
+            barrier: 0.0,
+        }
+    }
+
+    #[test]
+    fn end_points_within_the_radius_are_one_minimum_named_by_the_lowest() {
+        // 1-D end points: 0.0 and 0.01 together, 1.0 apart, 1.02 with 1.0.
+        let ends = [1.02, 0.01, 1.0, 0.0];
+        let energies = [0.5, 2.0, 0.4, 3.0];
+        let m = group_minima(&ends, &energies, 1, 0.05);
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].state[0], m[0].energy, m[0].starts), (1.0, 0.4, 2));
+        assert_eq!((m[1].state[0], m[1].energy, m[1].starts), (0.01, 2.0, 2));
+        // The radius is per element: two elements each 0.04 apart are within 0.05.
+        let m = group_minima(&[0.0, 0.0, 0.04, 0.04], &[0.0, 1.0], 2, 0.05);
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn basins_join_reached_minima_and_are_numbered_by_their_lowest() {
+        let mut minima: Vec<Minimum> = (0..5)
+            .map(|i| Minimum {
+                state: vec![i as f32],
+                energy: i as f64,
+                starts: 1,
+                basin: i,
+            })
+            .collect();
+        // 4 → 1 and 3 → 4 (so 3 joins 1 through 4); 2 → 0 not reached.
+        let attempts = [attempt(4, 1, true), attempt(3, 4, true), attempt(2, 0, false)];
+        assert_eq!(assign_basins(&mut minima, &attempts), 3);
+        let basins: Vec<usize> = minima.iter().map(|m| m.basin).collect();
+        assert_eq!(basins, [0, 1, 2, 1, 1]);
+        // Afresh: 2 → 0 and 4 → 2 join {0, 2, 4}; 1 and 3 stay alone.
+        assert_eq!(
+            assign_basins(&mut minima, &[attempt(2, 0, true), attempt(4, 2, true)]),
+            3
+        );
+        let basins: Vec<usize> = minima.iter().map(|m| m.basin).collect();
+        assert_eq!(basins, [0, 1, 0, 2, 0]);
+    }
+
+    #[test]
+    fn options_are_refused_by_name() {
+        let good = LandscapeOptions {
+            starts: 10,
+            init: LongRunInit::Data,
+            descent_steps: 10,
+            ad_steps: 10,
+            alpha: 1.0,
+            temp_factor: 1.0,
+            radius: 0.05,
+            chunk: 64,
+        };
+        good.validate().unwrap();
+        let refused = |change: fn(&mut LandscapeOptions), says: &str| {
+            let mut o = good.clone();
+            change(&mut o);
+            let e = o.validate().unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+        };
+        refused(|o| o.starts = 1, "--starts must be at least 2");
+        refused(|o| o.ad_steps = 0, "--ad-steps must be at least 1");
+        refused(|o| o.alpha = -1.0, "--alpha");
+        refused(|o| o.radius = 0.0, "--radius");
+        refused(|o| o.temp_factor = f64::NAN, "--temp-factor");
+    }
+}
