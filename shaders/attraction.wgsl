@@ -4,9 +4,10 @@
 //   U(x)/T + α‖x − b‖
 // toward its goal b, another minimum: in ∇F units (langevin_step scales ∇F
 // by a = ε²/(2T)) the pull is p.pull·(x − b)/‖x − b‖ with p.pull = α·T.
-// Per chain it also keeps the closest the chain has come to its goal and the
-// highest F on its way (the barrier it crossed), over every state it is
-// evaluated at.
+// Per chain it also keeps, over every state it is evaluated at, the closest
+// it has come to its goal and the highest F on its way there (the barrier it
+// crossed): states after it first came within p.reach of the goal are past
+// the barrier and do not count.
 //
 // Bindings (group 0):
 //   0 uniform AttractionParams p
@@ -14,7 +15,7 @@
 //   2 storage read  goal   [chains, dim]  the minimum each chain is pulled to
 //   3 storage rw    grad   [chains, dim]  ∇F(x), the pull added in place
 //   4 storage read  energy [chains]       F(x)
-//   5 storage rw    track  [chains, 2]    (min ‖x − b‖, max F) so far
+//   5 storage rw    track  [chains, 2]    (min ‖x − b‖, max F before reach)
 // One workgroup of 64 per chain (workgroup index = chain): ‖x − b‖ is a tree
 // sum in workgroup memory, as langevin_step's norm.
 
@@ -22,7 +23,7 @@ struct AttractionParams {
     chains: u32,
     dim: u32,
     pull: f32,
-    _pad: u32,
+    reach: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: AttractionParams;
@@ -66,7 +67,9 @@ fn main(
         grad[base + i] += scale * (x[base + i] - goal[base + i]);
     }
     if (lid == 0u) {
+        if (track[chain * 2u] >= p.reach) {
+            track[chain * 2u + 1u] = max(track[chain * 2u + 1u], energy[chain]);
+        }
         track[chain * 2u] = min(track[chain * 2u], distance);
-        track[chain * 2u + 1u] = max(track[chain * 2u + 1u], energy[chain]);
     }
 }

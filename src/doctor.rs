@@ -11,7 +11,7 @@ use crate::gpu::{ConvKernels, Gpu};
 use crate::kernels::sampling::Purpose;
 use crate::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, check_params};
 use crate::reference::ReferenceNet;
-use crate::reference::landscape::attraction_diffusion;
+use crate::reference::landscape::{Pull, attraction_diffusion};
 use crate::reference::philox::draw;
 use crate::reference::trainer::langevin;
 use crate::sampler::{Attracted, EnergyField, Langevin, SamplerKernels, StepSize};
@@ -375,9 +375,7 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
 /// Langevin sampling on the GPU against the reference's (same Philox
 /// noise): ToyNet, 6 chains, 5 steps, with the fused sampler and with the
 /// layered kernels; the final states and Σ over steps and chains of a‖∇F‖.
-/// Then attraction–diffusion (the attraction kernel before each layered
-/// step): the final states, and the closest distance to the goal and the
-/// highest F each chain tracked.
+/// Then attraction–diffusion on ToyNet ([`attraction_rows`]).
 pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
     let spec = NetSpec::toy();
     let (chains, steps, seed, iteration) = (6, 5, 17, 3);
@@ -441,24 +439,66 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
         rows.push(row("Σ a‖∇F‖", compare(&[got_r], &[r_sum], SAMPLER_TOL)));
     }
 
-    // Attraction–diffusion: the same chains pulled toward each other's
-    // starts (chain i toward chain 5 − i), the pull α·T = 3 about the size of ∇F.
-    let goals: Vec<f32> = x.chunks_exact(2).rev().flatten().copied().collect();
-    let pull = 3.0;
+    rows.extend(attraction_rows(gpu, &spec, chains)?);
+    Ok(rows)
+}
+
+/// Attraction–diffusion on the GPU (the attraction kernel before each
+/// layered Langevin step) against the reference's, the same noise: `chains`
+/// chains of `spec` at random states, 5 steps, each pulled toward the start
+/// of the chain mirrored in the batch — and chain 0 toward a goal 0.001 per
+/// element from its start, within reach from the first step, so that the
+/// highest energy stops counting there. The pull α·T = 3 is about the size
+/// of ∇F. Rows: the final states, and the closest distance to the goal and
+/// the highest F before reaching it that each chain tracked.
+pub fn attraction_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<Row>> {
+    let (steps, seed, iteration, pull, reach) = (5, 19, 4, 3.0, 0.05);
+    let dim: usize = spec.input.iter().product();
+    let params = check_params(spec, 23)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let x: Vec<f32> = (0..chains * dim).map(|_| rng.random_range(-2.0..2.0)).collect();
+    let mut goals: Vec<f32> = x.chunks_exact(dim).rev().flatten().copied().collect();
+    for (g, v) in goals[..dim].iter_mut().zip(&x) {
+        *g = v + 0.001;
+    }
+    let size = StepSize {
+        epsilon: 0.1,
+        temperature: 1.0,
+        tau: 1.0,
+    };
+    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+    let noise = |e: usize, chain: usize, step: u32| {
+        draw(
+            seed,
+            Purpose::LangevinNoise as u32,
+            e as u32,
+            chain as u32,
+            step,
+            iteration,
+            true,
+        )
+    };
     let mut want = f64s(&x);
+    let goals64 = f64s(&goals);
+    let pulled = Pull {
+        goals: &goals64,
+        pull,
+        reach,
+    };
     let track = attraction_diffusion(
-        &ReferenceNet::new(&spec)?,
+        &ReferenceNet::new(spec)?,
         &f64s(&params),
         &mut want,
-        (&f64s(&goals), pull),
+        &pulled,
         size,
         steps,
         noise,
     );
-    let net = GpuNet::new(gpu, &spec, chains)?;
+
+    let net = GpuNet::new(gpu, spec, chains)?;
     net.write_params(gpu, &params)?;
     net.write_input(gpu, &x)?;
-    let field = Attracted::new(gpu, net.as_field(gpu)?, pull as f32)?;
+    let field = Attracted::new(gpu, net.as_field(gpu)?, pull as f32, reach as f32)?;
     field.write_goals(gpu, &goals)?;
     let sampler = Langevin::new(gpu, field, seed, size)?;
     sampler.begin(gpu, iteration);
@@ -466,29 +506,26 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
         sampler.record_steps(gpu, pass, steps as usize)
     });
     let got = sampler.field.read_track(gpu)?;
-    let case = "ToyNet attraction–diffusion, 5 steps".to_string();
-    let states = gpu.read_f32(sampler.field.input(), 0, 2 * chains)?;
+    let states = gpu.read_f32(sampler.field.input(), 0, chains * dim)?;
     let closest: Vec<f32> = got.iter().map(|t| t.closest).collect();
     let highest: Vec<f32> = got.iter().map(|t| t.highest).collect();
     let (want_closest, want_highest): (Vec<f64>, Vec<f64>) = track.into_iter().unzip();
-    for (quantity, comparison) in [
+    let case = format!("{} attraction–diffusion, 5 steps", spec.name);
+    Ok([
         ("states", compare(&states, &want, SAMPLER_TOL)),
         ("closest to goal", compare(&closest, &want_closest, SAMPLER_TOL)),
         ("highest F", compare(&highest, &want_highest, SAMPLER_TOL)),
-    ] {
-        rows.push(Row {
-            case: case.clone(),
-            quantity,
-            comparison,
-            tol: SAMPLER_TOL,
-        });
-    }
-    Ok(rows)
+    ]
+    .into_iter()
+    .map(|(quantity, comparison)| Row {
+        case: case.clone(),
+        quantity,
+        comparison,
+        tol: SAMPLER_TOL,
+    })
+    .collect())
 }
 
-/// Every case, in order: single layers and whole networks, all of them
-/// again with the direct and with the tiled convolution kernels in every
-/// pass (those this adapter's default is not), then the samplers.
 pub fn run_all(gpu: &Gpu) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let cases: Vec<Case> = layer_cases().into_iter().chain(net_cases()?).collect();

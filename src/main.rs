@@ -165,17 +165,17 @@ struct LandscapeArgs {
     /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
     #[arg(long, default_value = "data")]
     init: String,
-    /// Gradient descent steps x ← x − a∇F, a shrinking from the model's ε²/2T to 0.
+    /// Gradient descent steps x ← x − a∇F, a falling linearly from the model's ε²/2T (in slices of 50 steps).
     #[arg(long, default_value_t = 2000)]
     descent_steps: u64,
     /// Langevin steps of each attraction–diffusion chain (one per pair of minima).
     #[arg(long, default_value_t = 1000)]
     ad_steps: u64,
-    /// Attraction–diffusion's pull α toward the lower minimum (U/T per unit
-    /// of distance): larger α crosses higher barriers, so fewer basins.
+    /// Attraction–diffusion's pull α toward the lower minimum (log-density
+    /// per unit of distance): larger α crosses higher barriers, so fewer basins.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     alpha: f64,
-    /// Attraction–diffusion samples at the model's T times this.
+    /// Attraction–diffusion samples exp(−U/f), U = F/T the model's energy: f = 1 is the model itself.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     temp_factor: f64,
     /// End points closer than this (root-mean-square per element) are one
@@ -963,12 +963,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             if args.mala { "_mala" } else { "" }
         ))
     });
-    if out.exists() && !out.is_dir() {
-        bail!(
-            "{} is a file, not a folder: choose a folder for the long run (--out)",
-            out.display()
-        );
-    }
     let opts = LongRunOptions {
         steps: args.steps,
         chains: args.chains,
@@ -979,13 +973,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
+    check_out_folder(&out, "longrun.csv", "long run", args.force)?;
     let csv_path = out.join("longrun.csv");
-    if csv_path.exists() && !args.force {
-        bail!(
-            "{} already holds a long run: pass --force to replace it, or choose another --out",
-            out.display()
-        );
-    }
     let data = match opts.init {
         LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
         _ => None,
@@ -1009,16 +998,11 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     });
     let truth = toy.as_ref().zip(grid.as_ref()).map(|(toy, g)| g.truth(toy));
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
-    if csv_path.exists() {
-        // --force: the old long run's pictures go too (samples_<step>.png, longrun.png).
-        for entry in std::fs::read_dir(&out).with_context(|| out.display().to_string())? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name == "longrun.png" || (name.starts_with("samples_") && iteration_of(&path).is_some()) {
-                std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
-            }
-        }
-    }
+    // --force: the old long run's pictures go too (samples_<step>.png, longrun.png).
+    remove_old_outputs(&out, |name| {
+        name == "longrun.png"
+            || (name.starts_with("samples_") && iteration_of(std::path::Path::new(name)).is_some())
+    })?;
     let bar = indicatif::ProgressBar::new(args.steps);
     let mut csv = std::io::BufWriter::new(
         std::fs::File::create(&csv_path).with_context(|| csv_path.display().to_string())?,
@@ -1078,6 +1062,36 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuse an output folder `out` that is a file, or that already holds a
+/// `what` (its `marker` file) unless `force`.
+fn check_out_folder(out: &std::path::Path, marker: &str, what: &str, force: bool) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!(
+            "{} is a file, not a folder: choose a folder for the {what} (--out)",
+            out.display()
+        );
+    }
+    if out.join(marker).exists() && !force {
+        bail!(
+            "{} already holds a {what}: pass --force to replace it, or choose another --out",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Remove the files of the folder `out` whose names `old` picks (the
+/// outputs of an earlier result being replaced).
+fn remove_old_outputs(out: &std::path::Path, old: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(out).with_context(|| out.display().to_string())? {
+        let path = entry?.path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(&old) {
+            std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
+        }
+    }
+    Ok(())
+}
+
 fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::data::toy::{Grid, Toy};
     use ebmscope::plot::MapPoint;
@@ -1101,21 +1115,9 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         let parent = args.checkpoint.parent().unwrap_or(std::path::Path::new("."));
         parent.join("landscape")
     });
-    if out.exists() && !out.is_dir() {
-        bail!(
-            "{} is a file, not a folder: choose a folder for the landscape (--out)",
-            out.display()
-        );
-    }
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
-    let minima_csv = out.join("minima.csv");
-    if minima_csv.exists() && !args.force {
-        bail!(
-            "{} already holds a landscape: pass --force to replace it, or choose another --out",
-            out.display()
-        );
-    }
+    check_out_folder(&out, "minima.csv", "landscape", args.force)?;
     let data = match opts.init {
         LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
         _ => None,
@@ -1127,16 +1129,6 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; checkpoint at iteration {})",
         opts.starts, args.init, opts.descent_steps, opts.alpha, opts.temp_factor, opts.ad_steps, ck.iteration
     );
-    if minima_csv.exists() {
-        // --force: the old landscape's pictures go too.
-        for entry in std::fs::read_dir(&out).with_context(|| out.display().to_string())? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name == "landscape.png" || (name.starts_with("basin_") && name.ends_with(".png")) {
-                std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
-            }
-        }
-    }
     let bar = indicatif::ProgressBar::new(1);
     let map = landscape(&gpu, &ck, data.as_ref(), &opts, &mut |stage, done, total| {
         if bar.length() != Some(total) || bar.message() != stage {
@@ -1146,6 +1138,14 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         bar.set_position(done);
     })?;
     bar.finish_and_clear();
+    // Mapped: only now does an old landscape (--force) go, its marker first.
+    let minima_csv = out.join("minima.csv");
+    remove_old_outputs(&out, |name| name == "minima.csv")?;
+    remove_old_outputs(&out, |name| {
+        name == "attempts.csv"
+            || name == "landscape.png"
+            || (name.starts_with("basin_") && name.ends_with(".png"))
+    })?;
 
     let write_csv = |path: &std::path::Path, header: &str, rows: Vec<String>| -> anyhow::Result<()> {
         let mut f =

@@ -196,7 +196,7 @@ fn uniform_structs_match_rust() {
         ),
         (
             "AttractionParams",
-            rust_layout!(AttractionParams, chains, dim, pull, _pad),
+            rust_layout!(AttractionParams, chains, dim, pull, reach),
         ),
         (
             "AnalyticParams",

@@ -109,9 +109,10 @@ pub struct AnalyticParams {
 pub struct AttractionParams {
     pub chains: u32,
     pub dim: u32,
-    /// α·T: the pull toward the goal in ∇F units.
+    /// The pull toward the goal in ∇F units.
     pub pull: f32,
-    pub _pad: u32,
+    /// The distance to the goal within which a chain has reached it.
+    pub reach: f32,
 }
 
 #[repr(C)]

@@ -5,15 +5,25 @@ use super::ReferenceNet;
 use super::trainer::langevin_with;
 use crate::sampler::StepSize;
 
+/// The pull of attraction–diffusion: chain i toward row i of `goals`
+/// ([chains, dim]) with `pull`·(x − b)/‖x − b‖ added to ∇F; a chain within
+/// `reach` of its goal has reached it.
+pub struct Pull<'a> {
+    pub goals: &'a [f64],
+    pub pull: f64,
+    pub reach: f64,
+}
+
 /// `steps` Langevin steps of the chains `x` ([chains, dim], in place) on
-/// F(x) + pull·‖x − b‖, (goals, pull): b = the chain's row of goals, with
-/// the noise of [`super::trainer::langevin`]. Returns per chain the closest
-/// ‖x − b‖ and the highest F over the states the steps started from.
+/// F(x) + pull·‖x − b‖, with the noise of [`super::trainer::langevin`].
+/// Returns per chain the closest ‖x − b‖ over the states the steps started
+/// from, and the highest F over those before the chain first came within
+/// reach.
 pub fn attraction_diffusion(
     net: &ReferenceNet,
     params: &[f64],
     x: &mut [f64],
-    (goals, pull): (&[f64], f64),
+    p: &Pull,
     size: StepSize,
     steps: u32,
     noise: impl Fn(usize, usize, u32) -> f64,
@@ -21,7 +31,7 @@ pub fn attraction_diffusion(
     let dim = net.geometry[0].in_len();
     let mut track = vec![(f64::INFINITY, f64::NEG_INFINITY); x.len() / dim];
     let adjust = |chain: usize, x: &[f64], f: f64, grad: &mut [f64]| {
-        let goal = &goals[chain * dim..(chain + 1) * dim];
+        let goal = &p.goals[chain * dim..(chain + 1) * dim];
         let distance = x
             .iter()
             .zip(goal)
@@ -30,11 +40,14 @@ pub fn attraction_diffusion(
             .sqrt();
         if distance > 0.0 {
             for ((g, a), b) in grad.iter_mut().zip(x).zip(goal) {
-                *g += pull * (a - b) / distance;
+                *g += p.pull * (a - b) / distance;
             }
         }
-        let t = &mut track[chain];
-        *t = (t.0.min(distance), t.1.max(f));
+        let (closest, highest) = &mut track[chain];
+        if *closest >= p.reach {
+            *highest = highest.max(f);
+        }
+        *closest = closest.min(distance);
     };
     langevin_with(net, params, x, size, steps, noise, adjust);
     track

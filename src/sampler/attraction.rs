@@ -4,11 +4,12 @@ use crate::kernels::sampling::AttractionParams;
 use crate::kernels::{ATTRACTION, Launch};
 use crate::{Error, Result};
 
-/// A field with every chain pulled toward its own goal state: the energy of
-/// attraction–diffusion, F(x) + α·T·‖x − b‖ (so that Langevin at temperature
-/// T samples U/T + α‖x − b‖ with U = F). Its energy buffer holds F alone;
-/// its gradient holds ∇F plus the pull. It also tracks, per chain, the
-/// closest the chain has come to its goal and the highest F it has passed.
+/// A field with every chain pulled toward its own goal state b: the energy
+/// of attraction–diffusion, F(x) + pull·‖x − b‖ (Langevin at temperature T
+/// then samples exp(−F/T − α‖x − b‖) for pull = α·T). Its energy buffer
+/// holds F alone; its gradient holds ∇F plus the pull. It also tracks, per
+/// chain, the closest the chain has come to its goal and the highest F it
+/// passed before it first came within `reach` of it (the barrier).
 pub struct Attracted<F: EnergyField> {
     pub inner: F,
     goals: wgpu::Buffer,
@@ -21,16 +22,18 @@ pub struct Attracted<F: EnergyField> {
 pub struct Track {
     /// The smallest ‖x − b‖ over the states evaluated.
     pub closest: f32,
-    /// The largest F over the states evaluated.
+    /// The largest F over the states evaluated before the chain first came
+    /// within `reach` of its goal.
     pub highest: f32,
 }
 
 impl<F: EnergyField> Attracted<F> {
-    /// `pull` = α·T: the pull's size in ∇F units (α ≥ 0).
-    pub fn new(gpu: &Gpu, inner: F, pull: f32) -> Result<Self> {
-        if !(pull >= 0.0 && pull.is_finite()) {
+    /// `pull`: the pull's size in ∇F units (≥ 0); `reach`: the distance
+    /// within which a chain has reached its goal.
+    pub fn new(gpu: &Gpu, inner: F, pull: f32, reach: f32) -> Result<Self> {
+        if !(pull >= 0.0 && pull.is_finite() && reach >= 0.0) {
             return Err(Error::Shape(format!(
-                "attraction needs a finite pull α·T ≥ 0 (got {pull})"
+                "attraction needs a finite pull ≥ 0 and a reach ≥ 0 (got {pull}, {reach})"
             )));
         }
         let (chains, dim) = (inner.chains(), inner.dim());
@@ -40,7 +43,7 @@ impl<F: EnergyField> Attracted<F> {
             chains: chains as u32,
             dim: dim as u32,
             pull,
-            ..Default::default()
+            reach,
         };
         let launch = Launch::new(
             gpu,

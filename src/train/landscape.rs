@@ -1,12 +1,13 @@
 //! Mapping a model's energy landscape (PAPER.md, "What the paper shows", 4):
 //! local minima reached by gradient descent from many states, grouped into
-//! basins by attraction–diffusion. A chain started at one minimum a samples
-//! U/T + α‖x − b‖ toward a lower minimum b (Langevin at the model's ε, with
-//! the pull of [`Attracted`]); if it comes within the radius of b, a and b
-//! share a basin: the barrier between them is one the chain can cross at
-//! temperature T with the pull α. Basins are the connected groups, each
-//! named after its lowest minimum. A small α finds only the barriers low
-//! against T (many basins); a large α merges everything into one.
+//! basins by attraction–diffusion. With U = F/T the model's energy, a chain
+//! started at one minimum a samples exp(−U/f − α‖x − b‖) toward a lower
+//! minimum b (Langevin with the model's gradient step and noise ε√f, the
+//! pull added by [`Attracted`]); if it comes within the radius of b, a and
+//! b share a basin: the barrier between them is one the chain can cross at
+//! temperature f with the pull α. Basins are the connected groups, each
+//! named after its lowest minimum. A small α at a low f crosses only low
+//! barriers (many basins); a large α merges everything into one.
 
 use super::longrun::{LongRunInit, check_start, start_states};
 use super::{Checkpoint, net_spec, step_size};
@@ -21,14 +22,15 @@ pub struct LandscapeOptions {
     /// States gradient descent starts from.
     pub starts: usize,
     pub init: LongRunInit,
-    /// Steps of gradient descent x ← x − a∇F, a from the model's Langevin
-    /// step ε²/2T shrinking linearly to 0.
+    /// Steps of gradient descent x ← x − a∇F, in slices of 50 steps: a
+    /// slice that starts with n steps to go uses a = (ε²/2T)·n/descent_steps
+    /// (the model's Langevin step, falling linearly).
     pub descent_steps: u64,
     /// Langevin steps of every attraction–diffusion chain.
     pub ad_steps: u64,
-    /// The pull α, in units of U/T per unit of distance.
+    /// The pull α: log-density per unit of distance ‖x − b‖.
     pub alpha: f64,
-    /// Attraction–diffusion samples at the model's T times this.
+    /// f: attraction–diffusion samples exp(−U/f) (U = F/T, the model's energy).
     pub temp_factor: f64,
     /// Two states within this root-mean-square distance per element are one
     /// minimum; a chain this close to its goal has reached it.
@@ -41,14 +43,13 @@ impl LandscapeOptions {
     /// Refuse options a mapping cannot use, naming the one at fault.
     pub fn validate(&self) -> Result<()> {
         let positive = |v: f64| v > 0.0 && v.is_finite();
-        for (flag, ok) in [
-            ("--starts", self.starts >= 2),
-            ("--descent-steps", self.descent_steps >= 1),
-            ("--ad-steps", self.ad_steps >= 1),
-            ("--chunk", self.chunk >= 1),
+        for (flag, value, least) in [
+            ("--starts", self.starts as u64, 2),
+            ("--descent-steps", self.descent_steps, 1),
+            ("--ad-steps", self.ad_steps, 1),
+            ("--chunk", self.chunk as u64, 1),
         ] {
-            if !ok {
-                let least = if flag == "--starts" { 2 } else { 1 };
+            if value < least {
                 return Err(Error::Config(format!("{flag} must be at least {least}")));
             }
         }
@@ -95,7 +96,8 @@ pub struct Attempt {
     pub reached: bool,
     /// The closest it came to `to`, root-mean-square per element.
     pub closest: f64,
-    /// The highest U = F/T it passed.
+    /// The highest U = F/T it passed before it first came within the radius
+    /// of `to` (for a chain that never did: on its whole way).
     pub barrier: f64,
 }
 
@@ -151,7 +153,7 @@ pub fn map_landscape<F: EnergyField>(
     }
     gpu.write_f32(descent.field.input(), 0, starts);
     descent.begin(gpu, 0);
-    // The step shrinks linearly to nothing: a LeakyReLU net's energy is
+    // The step falls linearly, slice by slice: a LeakyReLU net's energy is
     // piecewise smooth and its minima often sit on kinks, across which a
     // fixed step keeps jumping (measured on a ToyNet: moves of 0.02 per
     // element after 2 000 steps as after 10 000).
@@ -203,8 +205,10 @@ pub fn map_landscape<F: EnergyField>(
     let mut attempts = Vec::with_capacity(pairs.len());
     if !pairs.is_empty() {
         let chunk = opts.chunk.min(pairs.len());
+        // exp(−F/(T·f) − α‖x − b‖) = exp(−(F + α·T·f·‖x − b‖)/(T·f)).
         let pull = (opts.alpha * temperature * opts.temp_factor) as f32;
-        let field = Attracted::new(gpu, make_field(chunk)?, pull)?;
+        let reach = (opts.radius * (dim as f64).sqrt()) as f32;
+        let field = Attracted::new(gpu, make_field(chunk)?, pull, reach)?;
         // Langevin on U/(T·f) with the model's gradient step: noise ε√f.
         // (Keeping ε instead would multiply the gradient step by 1/f, which
         // a low f makes unstable.)
@@ -216,14 +220,14 @@ pub fn map_landscape<F: EnergyField>(
         let sampler = Langevin::new(gpu, field, seed, ad_size)?;
         let total = pairs.len() as u64 * opts.ad_steps;
         for (c, group) in pairs.chunks(chunk).enumerate() {
-            // A short last chunk is padded with its first pair (results ignored).
-            let rows = |pick: fn(&(usize, usize)) -> usize| -> Vec<f32> {
-                (0..chunk)
-                    .flat_map(|k| minima[pick(group.get(k).unwrap_or(&group[0]))].state.clone())
-                    .collect()
-            };
-            gpu.write_f32(sampler.field.input(), 0, &rows(|p| p.0));
-            sampler.field.write_goals(gpu, &rows(|p| p.1))?;
+            gpu.write_f32(
+                sampler.field.input(),
+                0,
+                &chunk_rows(&minima, group, chunk, |p| p.0),
+            );
+            sampler
+                .field
+                .write_goals(gpu, &chunk_rows(&minima, group, chunk, |p| p.1))?;
             sampler.field.reset_track(gpu);
             sampler.begin(gpu, c as u32);
             let mut done = 0;
@@ -239,6 +243,15 @@ pub fn map_landscape<F: EnergyField>(
             // The track sees the state each step starts from; this adds the last.
             gpu.run("attraction end", |pass| sampler.field.record_eval(gpu, pass));
             let track = sampler.field.read_track(gpu)?;
+            let end = gpu.read_f32(sampler.field.energy(), 0, group.len())?;
+            if let Some(k) = end.iter().position(|f| !f.is_finite()) {
+                let (from, to) = group[k];
+                return Err(Error::Shape(format!(
+                    "landscape: the attraction–diffusion chain from minimum {from} toward {to} diverged \
+                     (energy {}): lower --alpha",
+                    end[k]
+                )));
+            }
             for (&(from, to), t) in group.iter().zip(&track) {
                 let closest = f64::from(t.closest) / (dim as f64).sqrt();
                 attempts.push(Attempt {
@@ -259,6 +272,20 @@ pub fn map_landscape<F: EnergyField>(
         basins,
         last_descent_move,
     })
+}
+
+/// The states `pick` names (the start or the goal) of each pair of `group`,
+/// as `chunk` rows: a short last group is padded with its first pair, whose
+/// results are then ignored.
+fn chunk_rows(
+    minima: &[Minimum],
+    group: &[(usize, usize)],
+    chunk: usize,
+    pick: fn(&(usize, usize)) -> usize,
+) -> Vec<f32> {
+    (0..chunk)
+        .flat_map(|k| minima[pick(group.get(k).unwrap_or(&group[0]))].state.clone())
+        .collect()
 }
 
 /// The distinct minima among descent end points `ends` ([n, dim], energies
@@ -398,6 +425,27 @@ mod tests {
         );
         let basins: Vec<usize> = minima.iter().map(|m| m.basin).collect();
         assert_eq!(basins, [0, 1, 0, 2, 0]);
+    }
+
+    #[test]
+    fn chunk_rows_pad_a_short_group_with_its_first_pair() {
+        let minima: Vec<Minimum> = (0..4)
+            .map(|i| Minimum {
+                state: vec![i as f32, 10.0 + i as f32],
+                energy: i as f64,
+                starts: 1,
+                basin: i,
+            })
+            .collect();
+        let group = [(3, 1), (2, 0)];
+        assert_eq!(
+            chunk_rows(&minima, &group, 3, |p| p.0),
+            [3.0, 13.0, 2.0, 12.0, 3.0, 13.0]
+        );
+        assert_eq!(
+            chunk_rows(&minima, &group, 3, |p| p.1),
+            [1.0, 11.0, 0.0, 10.0, 1.0, 11.0]
+        );
     }
 
     #[test]
