@@ -172,9 +172,15 @@ struct LandscapeArgs {
     #[arg(long, default_value_t = 1000)]
     ad_steps: u64,
     /// Attraction–diffusion's pull α toward the lower minimum (log-density
-    /// per unit of distance): larger α crosses higher barriers, so fewer basins.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    alpha: f64,
+    /// per unit of distance): larger α crosses higher barriers, so fewer
+    /// basins. Several, comma-separated (e.g. 0,1,10), map each with the same chains and noise.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1",
+        allow_negative_numbers = true
+    )]
+    alpha: Vec<f64>,
     /// Attraction–diffusion samples exp(−U/f), U = F/T the model's energy: f = 1 is the model itself.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     temp_factor: f64,
@@ -1095,7 +1101,7 @@ fn remove_old_outputs(out: &std::path::Path, old: impl Fn(&str) -> bool) -> anyh
 fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::data::toy::{Grid, Toy};
     use ebmscope::plot::MapPoint;
-    use ebmscope::train::landscape::{LandscapeOptions, landscape};
+    use ebmscope::train::landscape::{Basins, LandscapeOptions, landscape};
     use ebmscope::train::longrun::LongRunInit;
     use ebmscope::train::{Checkpoint, grid_energies, net_spec};
     use std::io::Write;
@@ -1106,7 +1112,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         init: LongRunInit::parse(&args.init)?,
         descent_steps: args.descent_steps,
         ad_steps: args.ad_steps,
-        alpha: args.alpha,
+        alphas: args.alpha.clone(),
         temp_factor: args.temp_factor,
         radius: args.radius,
         chunk: args.chunk,
@@ -1126,8 +1132,14 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     announce(&gpu);
     eprintln!(
-        "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; checkpoint at iteration {})",
-        opts.starts, args.init, opts.descent_steps, opts.alpha, opts.temp_factor, opts.ad_steps, ck.iteration
+        "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {:?}, T × {}, {} steps; checkpoint at iteration {})",
+        opts.starts,
+        args.init,
+        opts.descent_steps,
+        opts.alphas,
+        opts.temp_factor,
+        opts.ad_steps,
+        ck.iteration
     );
     let bar = indicatif::ProgressBar::new(1);
     let map = landscape(&gpu, &ck, data.as_ref(), &opts, &mut |stage, done, total| {
@@ -1158,7 +1170,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     };
     // Coordinates only where a state is a few numbers (the toy's points).
     let coords = map.dim <= 8;
-    let mut header = "minimum,basin,energy,starts".to_string();
+    let mut header = "minimum,energy,starts".to_string();
+    header.extend(map.basins.iter().map(|b| format!(",basin_alpha_{}", b.alpha)));
     if coords {
         header.extend((0..map.dim).map(|i| format!(",x{i}")));
     }
@@ -1167,34 +1180,40 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let mut row = format!("{i},{},{:?},{}", m.basin, m.energy, m.starts);
+            let mut row = format!("{i},{:?},{}", m.energy, m.starts);
+            row.extend(map.basins.iter().map(|b| format!(",{}", b.of[i])));
             if coords {
                 row.extend(m.state.iter().map(|v| format!(",{v:?}")));
             }
             row
         })
         .collect();
-    write_csv(&out.join("attempts.csv"), "from,to,reached,closest,barrier", {
-        map.attempts
-            .iter()
-            .map(|a| {
-                format!(
-                    "{},{},{},{:?},{:?}",
-                    a.from, a.to, a.reached, a.closest, a.barrier
-                )
-            })
-            .collect()
-    })?;
-    // minima.csv last: its presence marks a finished landscape.
+    write_csv(
+        &out.join("attempts.csv"),
+        "alpha,from,to,reached,closest,barrier",
+        {
+            map.basins
+                .iter()
+                .flat_map(|b| {
+                    b.attempts.iter().map(|a| {
+                        format!(
+                            "{},{},{},{},{:?},{:?}",
+                            b.alpha, a.from, a.to, a.reached, a.closest, a.barrier
+                        )
+                    })
+                })
+                .collect()
+        },
+    )?;
     let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let title = format!(
-        "{} in {} (α = {}, T × {}, {} steps)",
+        "{} from {} starts; attraction–diffusion at T × {}, {} steps",
         plural(map.minima.len(), "minimum", "minima"),
-        plural(map.basins, "basin", "basins"),
-        opts.alpha,
+        opts.starts,
         opts.temp_factor,
         opts.ad_steps
     );
+    let panel_title = |b: &Basins| format!("α = {}: {}", b.alpha, plural(b.count, "basin", "basins"));
     let mut pictures = Vec::new();
     if let Ok(toy) = Toy::new(&ck.config.data) {
         let grid = Grid {
@@ -1204,47 +1223,60 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         let net = ebmscope::model::GpuNet::new(&gpu, &net_spec(&ck.config)?, grid.res * grid.res)?;
         net.write_params(&gpu, &ck.params)?;
         let energies = grid_energies(&gpu, &net, &grid, ck.config.temperature())?;
-        let points: Vec<MapPoint> = map
-            .minima
+        let panels: Vec<(String, Vec<MapPoint>)> = map
+            .basins
             .iter()
-            .enumerate()
-            .map(|(i, m)| MapPoint {
-                x: f64::from(m.state[0]),
-                y: f64::from(m.state[1]),
-                basin: m.basin,
-                root: map.basin_members(m.basin).next().map(|(r, _)| r) == Some(i),
+            .map(|b| {
+                let points = map
+                    .minima
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| MapPoint {
+                        x: f64::from(m.state[0]),
+                        y: f64::from(m.state[1]),
+                        basin: b.of[i],
+                        root: b.members(b.of[i]).next() == Some(i),
+                    })
+                    .collect();
+                (panel_title(b), points)
             })
             .collect();
         let path = out.join("landscape.png");
-        ebmscope::plot::landscape_map(&path, &title, &grid, &energies, &points)?;
+        ebmscope::plot::landscape_map(&path, &title, &grid, &energies, &panels)?;
         pictures.push(path);
     } else {
         let chw = net_spec(&ck.config)?.input;
-        for b in 0..map.basins {
-            let images: Vec<f32> = map.basin_members(b).flat_map(|(_, m)| m.state.clone()).collect();
-            let path = out.join(format!("basin_{b:03}.png"));
-            ebmscope::plot::image_grid(&path, &images, chw)?;
-            pictures.push(path);
+        for b in &map.basins {
+            for k in 0..b.count {
+                let images: Vec<f32> = b.members(k).flat_map(|i| map.minima[i].state.clone()).collect();
+                let path = out.join(format!("basin_alpha_{}_{k:03}.png", b.alpha));
+                ebmscope::plot::image_grid(&path, &images, chw)?;
+                pictures.push(path);
+            }
         }
     }
+    // minima.csv last: its presence marks a finished landscape.
     write_csv(&minima_csv, &header, rows)?;
 
     println!("{title}");
-    println!("basin  minima  starts  lowest U");
-    for b in 0..map.basins {
-        let members: Vec<_> = map.basin_members(b).collect();
-        let starts: usize = members.iter().map(|(_, m)| m.starts).sum();
+    for b in &map.basins {
+        let reached = b.attempts.iter().filter(|a| a.reached).count();
         println!(
-            "{b:>5}  {:>6}  {starts:>6}  {:.4}",
-            members.len(),
-            members[0].1.energy
+            "{} ({reached} of {} chains reached their lower minimum)",
+            panel_title(b),
+            b.attempts.len()
         );
+        println!("  basin  minima  starts  lowest U");
+        for k in 0..b.count {
+            let members: Vec<usize> = b.members(k).collect();
+            let starts: usize = members.iter().map(|&i| map.minima[i].starts).sum();
+            println!(
+                "  {k:>5}  {:>6}  {starts:>6}  {:.4}",
+                members.len(),
+                map.minima[members[0]].energy
+            );
+        }
     }
-    let reached = map.attempts.iter().filter(|a| a.reached).count();
-    println!(
-        "{reached} of {} attraction–diffusion chains reached their lower minimum",
-        map.attempts.len()
-    );
     if map.last_descent_move > 0.1 * opts.radius {
         eprintln!(
             "warning: descent had not settled (last step moved {:.3e} per element, against --radius {}): raise --descent-steps",
@@ -1261,7 +1293,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
                 .to_string_lossy()
                 .into_owned()
         } else {
-            format!("{} basin_*.png", pictures.len())
+            format!("{} basin_alpha_*.png", pictures.len())
         }
     );
     Ok(ExitCode::SUCCESS)

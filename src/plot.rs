@@ -378,61 +378,63 @@ pub struct MapPoint {
 }
 
 /// The learned log-density −U on a res × res grid over [−extent, extent]²
-/// (row-major, y up) with the minima on it, coloured by basin (the lowest
-/// of each basin drawn larger, with its basin's number, and joined to the
-/// basin's other minima by lines).
+/// (row-major, y up), one panel per (title, minima) of `panels`: the minima
+/// coloured by basin, the lowest of each basin drawn larger with its
+/// basin's number and joined to the basin's other minima by lines.
 pub fn landscape_map(
     path: &Path,
     title: &str,
     grid: &crate::data::toy::Grid,
     energies: &[f64],
-    points: &[MapPoint],
+    panels: &[(String, Vec<MapPoint>)],
 ) -> Result<()> {
     register_font();
-    let side = 600u32;
-    let root = BitMapBackend::new(path, (side, side + 40)).into_drawing_area();
+    let side = 500u32;
+    let root = BitMapBackend::new(path, (side * panels.len() as u32, side + 70)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
-    let (top, area) = root.split_vertically(40);
+    let (top, body) = root.split_vertically(40);
     top.titled(title, ("sans-serif", 15)).map_err(draw_err(path))?;
     let res = grid.res;
     let shades = density_shades(&grid.boltzmann(energies), true);
-    for py in 0..side {
-        for px in 0..side {
-            // Image rows go down, y goes up.
-            let i = (px as usize * res) / side as usize;
-            let j = res - 1 - (py as usize * res) / side as usize;
-            let [r, g, b] = viridis(shades[j * res + i]);
-            area.draw_pixel((px as i32, py as i32), &RGBColor(r, g, b))
-                .map_err(draw_err(path))?;
-        }
-    }
     let to_pixel = |x: f64, y: f64| {
         let e = grid.extent;
         let s = f64::from(side);
         (((x + e) / (2.0 * e) * s) as i32, ((e - y) / (2.0 * e) * s) as i32)
     };
-    // Each minimum joined to its basin's lowest by a line, under the dots.
-    for p in points.iter().filter(|p| !p.root) {
-        if let Some(r) = points.iter().find(|r| r.root && r.basin == p.basin) {
-            let line = PathElement::new([to_pixel(p.x, p.y), to_pixel(r.x, r.y)], WHITE.stroke_width(2));
-            area.draw(&line).map_err(draw_err(path))?;
+    for (area, (panel_title, points)) in body.split_evenly((1, panels.len())).iter().zip(panels) {
+        let area = area
+            .titled(panel_title, ("sans-serif", 14))
+            .map_err(draw_err(path))?;
+        for py in 0..side {
+            for px in 0..side {
+                // Image rows go down, y goes up.
+                let i = (px as usize * res) / side as usize;
+                let j = res - 1 - (py as usize * res) / side as usize;
+                let [r, g, b] = viridis(shades[j * res + i]);
+                area.draw_pixel((px as i32, py as i32), &RGBColor(r, g, b))
+                    .map_err(draw_err(path))?;
+            }
         }
-    }
-    for p in points {
-        let at = to_pixel(p.x, p.y);
-        let color = Palette99::pick(p.basin).to_rgba();
-        let r = if p.root { 7 } else { 4 };
-        area.draw(&Circle::new(at, r + 1, WHITE.filled()))
-            .map_err(draw_err(path))?;
-        area.draw(&Circle::new(at, r, color.filled()))
-            .map_err(draw_err(path))?;
-        if p.root {
-            let label = Text::new(
-                format!("{}", p.basin),
-                (at.0 + 9, at.1 - 9),
-                ("sans-serif", 18).into_font().color(&WHITE),
-            );
-            area.draw(&label).map_err(draw_err(path))?;
+        // Each minimum joined to its basin's lowest by a line, under the dots.
+        for p in points.iter().filter(|p| !p.root) {
+            if let Some(r) = points.iter().find(|r| r.root && r.basin == p.basin) {
+                let line = PathElement::new([to_pixel(p.x, p.y), to_pixel(r.x, r.y)], WHITE.stroke_width(2));
+                area.draw(&line).map_err(draw_err(path))?;
+            }
+        }
+        for p in points {
+            let at = to_pixel(p.x, p.y);
+            let color = Palette99::pick(p.basin).to_rgba();
+            let r = if p.root { 7 } else { 4 };
+            area.draw(&Circle::new(at, r + 1, WHITE.filled()))
+                .map_err(draw_err(path))?;
+            area.draw(&Circle::new(at, r, color.filled()))
+                .map_err(draw_err(path))?;
+            if p.root {
+                let style = ("sans-serif", 18).into_font().color(&WHITE);
+                let label = Text::new(format!("{}", p.basin), (at.0 + 9, at.1 - 9), style);
+                area.draw(&label).map_err(draw_err(path))?;
+            }
         }
     }
     root.present().map_err(draw_err(path))

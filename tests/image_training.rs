@@ -168,15 +168,21 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     ok(&out);
     let folder = dir.join("landscape");
     let minima = std::fs::read_to_string(folder.join("minima.csv")).unwrap();
-    assert!(minima.starts_with("minimum,basin,energy,starts\n"), "{minima}");
+    assert!(
+        minima.starts_with("minimum,energy,starts,basin_alpha_1\n"),
+        "{minima}"
+    );
     let basins = 1 + minima
         .lines()
         .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().parse::<usize>().unwrap())
+        .map(|l| l.split(',').nth(3).unwrap().parse::<usize>().unwrap())
         .max()
         .unwrap();
     for b in 0..basins {
-        assert!(folder.join(format!("basin_{b:03}.png")).is_file(), "basin {b}");
+        assert!(
+            folder.join(format!("basin_alpha_1_{b:03}.png")).is_file(),
+            "basin {b}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -102,49 +102,46 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
         temperature: 2.0,
         tau: 1.0,
     };
-    let map = |alpha: f64| {
-        let opts = LandscapeOptions {
-            starts: 16,
-            init: LongRunInit::Data,
-            descent_steps: 500,
-            ad_steps: 600,
-            alpha,
-            temp_factor: 0.25,
-            radius: 0.05,
-            chunk: 64,
-        };
-        map_landscape(&gpu, make_field, &starts, size, 7, &opts, &mut |_, _, _| {}).unwrap()
+    let opts = LandscapeOptions {
+        starts: 16,
+        init: LongRunInit::Data,
+        descent_steps: 500,
+        ad_steps: 600,
+        alphas: vec![0.0, 3.0, 10.0],
+        temp_factor: 0.25,
+        radius: 0.05,
+        chunk: 64,
     };
-    let apart = map(0.0);
-    assert_eq!(apart.minima.len(), 2, "{:?}", apart.minima);
-    let mut xs: Vec<f32> = apart.minima.iter().map(|m| m.state[0]).collect();
+    let map = map_landscape(&gpu, make_field, &starts, size, 7, &opts, &mut |_, _, _| {}).unwrap();
+    assert_eq!(map.minima.len(), 2, "{:?}", map.minima);
+    let mut xs: Vec<f32> = map.minima.iter().map(|m| m.state[0]).collect();
     xs.sort_by(f32::total_cmp);
     for (x, want) in xs.iter().zip([-2.0, 2.0]) {
         assert!((x - want).abs() < 1e-3, "minimum at {x}, not {want}");
     }
-    for m in &apart.minima {
+    for m in &map.minima {
         assert!(
             m.state[1].abs() < 1e-3 && (m.energy - 2f64.ln() / 2.0).abs() < 1e-4,
             "{m:?}"
         );
         assert_eq!(m.starts, 8);
     }
-    assert!(apart.last_descent_move < 1e-4, "{}", apart.last_descent_move);
-    assert_eq!(apart.attempts.len(), 1);
-    assert!(!apart.attempts[0].reached, "{:?}", apart.attempts);
-    assert_eq!(apart.basins, 2);
-    assert_eq!((apart.minima[0].basin, apart.minima[1].basin), (0, 1));
-    assert_eq!(map(3.0).basins, 2);
-
-    let joined = map(10.0);
-    assert_eq!(joined.minima.len(), 2);
+    assert!(map.last_descent_move < 1e-4, "{}", map.last_descent_move);
+    let alphas: Vec<f64> = map.basins.iter().map(|b| b.alpha).collect();
+    assert_eq!(alphas, [0.0, 3.0, 10.0]);
+    for apart in &map.basins[..2] {
+        assert_eq!(apart.attempts.len(), 1);
+        assert!(!apart.attempts[0].reached, "{apart:?}");
+        assert_eq!((apart.count, &apart.of[..]), (2, &[0, 1][..]));
+    }
+    let joined = &map.basins[2];
     let a = joined.attempts[0];
     assert!(a.reached && a.closest < 0.05, "{a:?}");
     assert!(
         a.barrier > 3.5 && a.barrier < 5.0,
         "the chain crossed the ridge: {a:?}"
     );
-    assert_eq!(joined.basins, 1);
+    assert_eq!((joined.count, &joined.of[..]), (1, &[0, 0][..]));
 }
 
 fn ebmscope(args: &[&str]) -> std::process::Output {
@@ -212,31 +209,34 @@ fn landscape_command_maps_a_toy_checkpoint() {
     let folder = dir.join("landscape");
     let minima = std::fs::read_to_string(folder.join("minima.csv")).unwrap();
     let lines: Vec<&str> = minima.lines().collect();
-    assert_eq!(lines[0], "minimum,basin,energy,starts,x0,x1");
+    assert_eq!(lines[0], "minimum,energy,starts,basin_alpha_1,x0,x1");
     let m = lines.len() - 1;
     assert!(m >= 1, "{minima}");
     let starts: usize = lines[1..]
         .iter()
-        .map(|l| l.split(',').nth(3).unwrap().parse::<usize>().unwrap())
+        .map(|l| l.split(',').nth(2).unwrap().parse::<usize>().unwrap())
         .sum();
     assert_eq!(starts, 12, "every start ends at one minimum");
     let attempts = std::fs::read_to_string(folder.join("attempts.csv")).unwrap();
     assert_eq!(attempts.lines().count() - 1, m * (m - 1) / 2, "{attempts}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let minima_said = if m == 1 {
-        "1 minimum in ".to_string()
+        "1 minimum from 12 starts".to_string()
     } else {
-        format!("{m} minima in ")
+        format!("{m} minima from 12 starts")
     };
     assert!(stdout.contains(&minima_said), "{stdout}");
     let picture = image::open(folder.join("landscape.png")).unwrap();
-    assert_eq!((picture.width(), picture.height()), (600, 640));
+    assert_eq!((picture.width(), picture.height()), (500, 570));
 
     common::assert_refused(&landscape(&[]), "--force");
     let kept = std::fs::read(folder.join("minima.csv")).unwrap();
     for (bad, named) in [
         (&["--force", "--starts", "1"][..], "--starts must be at least 2"),
-        (&["--force", "--alpha", "-1"][..], "--alpha"),
+        (
+            &["--force", "--alpha", "1,-1"][..],
+            "--alpha values must be numbers ≥ 0 (one is -1)",
+        ),
         (&["--force", "--radius", "0"][..], "--radius"),
         (
             &["--force", "--init", "bank", "--starts", "31"][..],
@@ -247,7 +247,27 @@ fn landscape_command_maps_a_toy_checkpoint() {
         common::assert_refused(&landscape(bad), named);
         assert_eq!(std::fs::read(folder.join("minima.csv")).unwrap(), kept, "{bad:?}");
     }
-    let out = landscape(&["--force", "--init", "bank", "--alpha", "100"]);
+    // Two pulls in one map: a basin column and the attempts for each, a panel each.
+    let out = landscape(&["--force", "--init", "bank", "--alpha", "0,100"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let minima = std::fs::read_to_string(folder.join("minima.csv")).unwrap();
+    assert!(
+        minima.starts_with("minimum,energy,starts,basin_alpha_0,basin_alpha_100,x0,x1\n"),
+        "{minima}"
+    );
+    let m = minima.lines().count() - 1;
+    let attempts = std::fs::read_to_string(folder.join("attempts.csv")).unwrap();
+    let per_alpha = |a: &str| {
+        attempts
+            .lines()
+            .filter(|l| l.starts_with(&format!("{a},")))
+            .count()
+    };
+    assert_eq!(
+        (per_alpha("0"), per_alpha("100")),
+        (m * (m - 1) / 2, m * (m - 1) / 2)
+    );
+    let picture = image::open(folder.join("landscape.png")).unwrap();
+    assert_eq!(picture.width(), 1000);
     let _ = std::fs::remove_dir_all(&dir);
 }

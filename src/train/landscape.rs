@@ -28,8 +28,9 @@ pub struct LandscapeOptions {
     pub descent_steps: u64,
     /// Langevin steps of every attraction–diffusion chain.
     pub ad_steps: u64,
-    /// The pull α: log-density per unit of distance ‖x − b‖.
-    pub alpha: f64,
+    /// The pulls α to map at (log-density per unit of distance ‖x − b‖),
+    /// each with the same chains and noise.
+    pub alphas: Vec<f64>,
     /// f: attraction–diffusion samples exp(−U/f) (U = F/T, the model's energy).
     pub temp_factor: f64,
     /// Two states within this root-mean-square distance per element are one
@@ -53,10 +54,12 @@ impl LandscapeOptions {
                 return Err(Error::Config(format!("{flag} must be at least {least}")));
             }
         }
-        if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
+        if self.alphas.is_empty() {
+            return Err(Error::Config("--alpha needs at least one value".into()));
+        }
+        if let Some(a) = self.alphas.iter().find(|a| !(**a >= 0.0 && a.is_finite())) {
             return Err(Error::Config(format!(
-                "--alpha must be a number ≥ 0 (it is {})",
-                self.alpha
+                "--alpha values must be numbers ≥ 0 (one is {a})"
             )));
         }
         for (flag, v) in [("--temp-factor", self.temp_factor), ("--radius", self.radius)] {
@@ -84,8 +87,6 @@ pub struct Minimum {
     pub energy: f64,
     /// Descent starts that ended here.
     pub starts: usize,
-    /// Index of its basin: basins are numbered by their lowest minimum's energy.
-    pub basin: usize,
 }
 
 /// One attraction–diffusion chain, from minimum `from` toward the lower `to`.
@@ -101,24 +102,35 @@ pub struct Attempt {
     pub barrier: f64,
 }
 
+/// The basins at one pull α.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Basins {
+    pub alpha: f64,
+    pub attempts: Vec<Attempt>,
+    /// The basin of every minimum. Basins are numbered by their lowest
+    /// minimum, so basin 0 holds minimum 0, the lowest found.
+    pub of: Vec<usize>,
+    pub count: usize,
+}
+
+impl Basins {
+    /// The minima of basin `b`, lowest energy first.
+    pub fn members(&self, b: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.of.len()).filter(move |&i| self.of[i] == b)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Landscape {
     pub dim: usize,
     /// Lowest energy first.
     pub minima: Vec<Minimum>,
-    pub attempts: Vec<Attempt>,
-    pub basins: usize,
+    /// One per α, in the order of the options.
+    pub basins: Vec<Basins>,
     /// The largest move of the last descent slice's steps (the smallest
     /// steps), root-mean-square per element: well under the radius when
     /// descent has settled.
     pub last_descent_move: f64,
-}
-
-impl Landscape {
-    /// The minima of basin `b`, lowest energy first.
-    pub fn basin_members(&self, b: usize) -> impl Iterator<Item = (usize, &Minimum)> {
-        self.minima.iter().enumerate().filter(move |(_, m)| m.basin == b)
-    }
 }
 
 /// What a mapping is doing, for progress reports: (stage, done, total).
@@ -129,7 +141,8 @@ const SLICE: u64 = 50;
 
 /// Map the landscape of the energy `make_field(batch)` (a field of that many
 /// chains) from `starts` ([n, dim]): descent, grouping into minima,
-/// attraction–diffusion between every minimum and each lower one, basins.
+/// attraction–diffusion between every minimum and each lower one at each α
+/// (the same chains and noise for all), basins.
 /// `size` is the model's Langevin step (ε, T): descent takes its gradient
 /// part (shrinking), attraction–diffusion samples at T × temp_factor with
 /// the same gradient step and τ = 1.
@@ -196,82 +209,121 @@ pub fn map_landscape<F: EnergyField>(
         )));
     }
     let energies: Vec<f64> = f.iter().map(|&v| f64::from(v) / temperature).collect();
-    let mut minima = group_minima(&ends, &energies, dim, opts.radius);
+    let minima = group_minima(&ends, &energies, dim, opts.radius);
 
     // Every minimum toward each lower one (minima are sorted by energy).
     let pairs: Vec<(usize, usize)> = (0..minima.len())
         .flat_map(|i| (0..i).map(move |j| (i, j)))
         .collect();
-    let mut attempts = Vec::with_capacity(pairs.len());
-    if !pairs.is_empty() {
-        let chunk = opts.chunk.min(pairs.len());
-        // exp(−F/(T·f) − α‖x − b‖) = exp(−(F + α·T·f·‖x − b‖)/(T·f)).
-        let pull = (opts.alpha * temperature * opts.temp_factor) as f32;
-        let reach = (opts.radius * (dim as f64).sqrt()) as f32;
-        let field = Attracted::new(gpu, make_field(chunk)?, pull, reach)?;
-        // Langevin on U/(T·f) with the model's gradient step: noise ε√f.
-        // (Keeping ε instead would multiply the gradient step by 1/f, which
-        // a low f makes unstable.)
-        let ad_size = StepSize {
-            epsilon: size.epsilon * (opts.temp_factor as f32).sqrt(),
-            temperature: size.temperature * opts.temp_factor as f32,
-            tau: 1.0,
+    let mut basins = Vec::with_capacity(opts.alphas.len());
+    for &alpha in &opts.alphas {
+        let attempts = if pairs.is_empty() {
+            Vec::new()
+        } else {
+            attract(
+                gpu,
+                &make_field,
+                &minima,
+                &pairs,
+                alpha,
+                size,
+                seed,
+                opts,
+                progress,
+            )?
         };
-        let sampler = Langevin::new(gpu, field, seed, ad_size)?;
-        let total = pairs.len() as u64 * opts.ad_steps;
-        for (c, group) in pairs.chunks(chunk).enumerate() {
-            gpu.write_f32(
-                sampler.field.input(),
-                0,
-                &chunk_rows(&minima, group, chunk, |p| p.0),
-            );
-            sampler
-                .field
-                .write_goals(gpu, &chunk_rows(&minima, group, chunk, |p| p.1))?;
-            sampler.field.reset_track(gpu);
-            sampler.begin(gpu, c as u32);
-            let mut done = 0;
-            while done < opts.ad_steps {
-                let steps = SLICE.min(opts.ad_steps - done);
-                gpu.run("attraction", |pass| {
-                    sampler.record_steps(gpu, pass, steps as usize)
-                });
-                done += steps;
-                let chain_steps = (c * chunk) as u64 * opts.ad_steps + group.len() as u64 * done;
-                progress("attraction–diffusion", chain_steps, total);
-            }
-            // The track sees the state each step starts from; this adds the last.
-            gpu.run("attraction end", |pass| sampler.field.record_eval(gpu, pass));
-            let track = sampler.field.read_track(gpu)?;
-            let end = gpu.read_f32(sampler.field.energy(), 0, group.len())?;
-            if let Some(k) = end.iter().position(|f| !f.is_finite()) {
-                let (from, to) = group[k];
-                return Err(Error::Shape(format!(
-                    "landscape: the attraction–diffusion chain from minimum {from} toward {to} diverged \
-                     (energy {}): lower --alpha",
-                    end[k]
-                )));
-            }
-            for (&(from, to), t) in group.iter().zip(&track) {
-                let closest = f64::from(t.closest) / (dim as f64).sqrt();
-                attempts.push(Attempt {
-                    from,
-                    to,
-                    reached: closest < opts.radius,
-                    closest,
-                    barrier: f64::from(t.highest) / temperature,
-                });
-            }
-        }
+        let of = basin_of(minima.len(), &attempts);
+        basins.push(Basins {
+            alpha,
+            count: of.iter().max().map_or(0, |b| b + 1),
+            of,
+            attempts,
+        });
     }
-    let basins = assign_basins(&mut minima, &attempts);
     Ok(Landscape {
         dim,
         minima,
-        attempts,
         basins,
         last_descent_move,
     })
+}
+
+/// The attraction–diffusion chains of `pairs` (from, to) at pull `alpha`.
+#[allow(clippy::too_many_arguments)]
+fn attract<F: EnergyField>(
+    gpu: &Gpu,
+    make_field: &impl Fn(usize) -> Result<F>,
+    minima: &[Minimum],
+    pairs: &[(usize, usize)],
+    alpha: f64,
+    size: StepSize,
+    seed: u32,
+    opts: &LandscapeOptions,
+    progress: Progress,
+) -> Result<Vec<Attempt>> {
+    let dim = minima[0].state.len();
+    let temperature = f64::from(size.temperature);
+    let mut attempts = Vec::with_capacity(pairs.len());
+    let chunk = opts.chunk.min(pairs.len());
+    // exp(−F/(T·f) − α‖x − b‖) = exp(−(F + α·T·f·‖x − b‖)/(T·f)).
+    let pull = (alpha * temperature * opts.temp_factor) as f32;
+    let reach = (opts.radius * (dim as f64).sqrt()) as f32;
+    let field = Attracted::new(gpu, make_field(chunk)?, pull, reach)?;
+    // Langevin on U/(T·f) with the model's gradient step: noise ε√f.
+    // (Keeping ε instead would multiply the gradient step by 1/f, which
+    // a low f makes unstable.)
+    let ad_size = StepSize {
+        epsilon: size.epsilon * (opts.temp_factor as f32).sqrt(),
+        temperature: size.temperature * opts.temp_factor as f32,
+        tau: 1.0,
+    };
+    let sampler = Langevin::new(gpu, field, seed, ad_size)?;
+    let total = pairs.len() as u64 * opts.ad_steps;
+    for (c, group) in pairs.chunks(chunk).enumerate() {
+        gpu.write_f32(
+            sampler.field.input(),
+            0,
+            &chunk_rows(minima, group, chunk, |p| p.0),
+        );
+        sampler
+            .field
+            .write_goals(gpu, &chunk_rows(minima, group, chunk, |p| p.1))?;
+        sampler.field.reset_track(gpu);
+        sampler.begin(gpu, c as u32);
+        let mut done = 0;
+        while done < opts.ad_steps {
+            let steps = SLICE.min(opts.ad_steps - done);
+            gpu.run("attraction", |pass| {
+                sampler.record_steps(gpu, pass, steps as usize)
+            });
+            done += steps;
+            let chain_steps = (c * chunk) as u64 * opts.ad_steps + group.len() as u64 * done;
+            progress(&format!("attraction–diffusion, α = {alpha}"), chain_steps, total);
+        }
+        // The track sees the state each step starts from; this adds the last.
+        gpu.run("attraction end", |pass| sampler.field.record_eval(gpu, pass));
+        let track = sampler.field.read_track(gpu)?;
+        let end = gpu.read_f32(sampler.field.energy(), 0, group.len())?;
+        if let Some(k) = end.iter().position(|f| !f.is_finite()) {
+            let (from, to) = group[k];
+            return Err(Error::Shape(format!(
+                "landscape: the attraction–diffusion chain from minimum {from} toward {to} diverged \
+                     (energy {}): lower --alpha",
+                end[k]
+            )));
+        }
+        for (&(from, to), t) in group.iter().zip(&track) {
+            let closest = f64::from(t.closest) / (dim as f64).sqrt();
+            attempts.push(Attempt {
+                from,
+                to,
+                reached: closest < opts.radius,
+                closest,
+                barrier: f64::from(t.highest) / temperature,
+            });
+        }
+    }
+    Ok(attempts)
 }
 
 /// The states `pick` names (the start or the goal) of each pair of `group`,
@@ -291,7 +343,7 @@ fn chunk_rows(
 /// The distinct minima among descent end points `ends` ([n, dim], energies
 /// U): lowest first, each end point joining the first lower one within
 /// `radius` (root-mean-square per element), so minima are at least that far
-/// apart. Every minimum starts as its own basin.
+/// apart.
 pub fn group_minima(ends: &[f32], energies: &[f64], dim: usize, radius: f64) -> Vec<Minimum> {
     let mut order: Vec<usize> = (0..energies.len()).collect();
     order.sort_by(|&i, &j| energies[i].total_cmp(&energies[j]));
@@ -309,18 +361,17 @@ pub fn group_minima(ends: &[f32], energies: &[f64], dim: usize, radius: f64) -> 
                 state: x.to_vec(),
                 energy: energies[i],
                 starts: 1,
-                basin: minima.len(),
             }),
         }
     }
     minima
 }
 
-/// Join the minima of every reached attempt (union–find) and number the
-/// groups by their lowest minimum (minima are sorted by energy, so basin 0
-/// holds the global minimum found). Returns the number of basins.
-pub fn assign_basins(minima: &mut [Minimum], attempts: &[Attempt]) -> usize {
-    let mut parent: Vec<usize> = (0..minima.len()).collect();
+/// The basin of each of `n` minima: those of every reached attempt joined
+/// (union–find), the groups numbered by their lowest minimum (minima are
+/// sorted by energy, so basin 0 holds the global minimum found).
+pub fn basin_of(n: usize, attempts: &[Attempt]) -> Vec<usize> {
+    let mut parent: Vec<usize> = (0..n).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
         while parent[i] != i {
             parent[i] = parent[parent[i]];
@@ -333,17 +384,18 @@ pub fn assign_basins(minima: &mut [Minimum], attempts: &[Attempt]) -> usize {
         // The lower index (lower energy) stays the root.
         parent[x.max(y)] = x.min(y);
     }
-    let mut numbers = vec![usize::MAX; minima.len()];
+    let mut numbers = vec![usize::MAX; n];
     let mut basins = 0;
-    for (i, m) in minima.iter_mut().enumerate() {
-        let r = root(&mut parent, i);
-        if numbers[r] == usize::MAX {
-            numbers[r] = basins;
-            basins += 1;
-        }
-        m.basin = numbers[r];
-    }
-    basins
+    (0..n)
+        .map(|i| {
+            let r = root(&mut parent, i);
+            if numbers[r] == usize::MAX {
+                numbers[r] = basins;
+                basins += 1;
+            }
+            numbers[r]
+        })
+        .collect()
 }
 
 /// Map the landscape of a checkpoint's model (see [`map_landscape`]),
@@ -405,26 +457,15 @@ mod tests {
 
     #[test]
     fn basins_join_reached_minima_and_are_numbered_by_their_lowest() {
-        let mut minima: Vec<Minimum> = (0..5)
-            .map(|i| Minimum {
-                state: vec![i as f32],
-                energy: i as f64,
-                starts: 1,
-                basin: i,
-            })
-            .collect();
         // 4 → 1 and 3 → 4 (so 3 joins 1 through 4); 2 → 0 not reached.
         let attempts = [attempt(4, 1, true), attempt(3, 4, true), attempt(2, 0, false)];
-        assert_eq!(assign_basins(&mut minima, &attempts), 3);
-        let basins: Vec<usize> = minima.iter().map(|m| m.basin).collect();
-        assert_eq!(basins, [0, 1, 2, 1, 1]);
-        // Afresh: 2 → 0 and 4 → 2 join {0, 2, 4}; 1 and 3 stay alone.
+        assert_eq!(basin_of(5, &attempts), [0, 1, 2, 1, 1]);
+        // 2 → 0 and 4 → 2 join {0, 2, 4}; 1 and 3 stay alone.
         assert_eq!(
-            assign_basins(&mut minima, &[attempt(2, 0, true), attempt(4, 2, true)]),
-            3
+            basin_of(5, &[attempt(2, 0, true), attempt(4, 2, true)]),
+            [0, 1, 0, 2, 0]
         );
-        let basins: Vec<usize> = minima.iter().map(|m| m.basin).collect();
-        assert_eq!(basins, [0, 1, 0, 2, 0]);
+        assert_eq!(basin_of(3, &[]), [0, 1, 2]);
     }
 
     #[test]
@@ -434,7 +475,6 @@ mod tests {
                 state: vec![i as f32, 10.0 + i as f32],
                 energy: i as f64,
                 starts: 1,
-                basin: i,
             })
             .collect();
         let group = [(3, 1), (2, 0)];
@@ -455,7 +495,7 @@ mod tests {
             init: LongRunInit::Data,
             descent_steps: 10,
             ad_steps: 10,
-            alpha: 1.0,
+            alphas: vec![0.0, 1.0],
             temp_factor: 1.0,
             radius: 0.05,
             chunk: 64,
@@ -469,7 +509,11 @@ mod tests {
         };
         refused(|o| o.starts = 1, "--starts must be at least 2");
         refused(|o| o.ad_steps = 0, "--ad-steps must be at least 1");
-        refused(|o| o.alpha = -1.0, "--alpha");
+        refused(
+            |o| o.alphas = vec![1.0, -1.0],
+            "--alpha values must be numbers ≥ 0 (one is -1)",
+        );
+        refused(|o| o.alphas.clear(), "--alpha needs at least one value");
         refused(|o| o.radius = 0.0, "--radius");
         refused(|o| o.temp_factor = f64::NAN, "--temp-factor");
     }
