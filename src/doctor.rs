@@ -372,6 +372,22 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// The GPU sampler's Langevin noise z(element, chain, step) of one
+/// iteration, drawn by the reference Philox.
+fn langevin_noise(seed: u32, iteration: u32) -> impl Fn(usize, usize, u32) -> f64 {
+    move |e, chain, step| {
+        draw(
+            seed,
+            Purpose::LangevinNoise as u32,
+            e as u32,
+            chain as u32,
+            step,
+            iteration,
+            true,
+        )
+    }
+}
+
 /// Langevin sampling on the GPU against the reference's (same Philox
 /// noise): ToyNet, 6 chains, 5 steps, with the fused sampler and with the
 /// layered kernels; the final states and Σ over steps and chains of a‖∇F‖.
@@ -389,17 +405,7 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
     };
     let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
     let mut want = f64s(&x);
-    let noise = |e: usize, chain: usize, step: u32| {
-        draw(
-            seed,
-            Purpose::LangevinNoise as u32,
-            e as u32,
-            chain as u32,
-            step,
-            iteration,
-            true,
-        )
-    };
+    let noise = langevin_noise(seed, iteration);
     let (r_sum, _) = langevin(
         &ReferenceNet::new(&spec)?,
         &f64s(&params),
@@ -467,17 +473,7 @@ pub fn attraction_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<R
         tau: 1.0,
     };
     let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
-    let noise = |e: usize, chain: usize, step: u32| {
-        draw(
-            seed,
-            Purpose::LangevinNoise as u32,
-            e as u32,
-            chain as u32,
-            step,
-            iteration,
-            true,
-        )
-    };
+    let noise = langevin_noise(seed, iteration);
     let mut want = f64s(&x);
     let goals64 = f64s(&goals);
     let pulled = Pull {

@@ -981,13 +981,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     opts.check(&ck)?;
     check_out_folder(&out, "longrun.csv", "long run", args.force)?;
     let csv_path = out.join("longrun.csv");
-    let data = match opts.init {
-        LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
-        _ => None,
-    };
-    let gpu = Gpu::new(choice)?;
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    announce(&gpu);
+    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out)?;
     eprintln!(
         "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}",
         if args.mala { "MALA" } else { "Langevin" },
@@ -1068,6 +1062,25 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `sample` and `landscape` need once their options are accepted: the
+/// run's data set (only to start from data), the GPU (announced) and the
+/// output folder, created.
+fn open_checkpoint_job(
+    choice: &AdapterChoice,
+    ck: &ebmscope::train::Checkpoint,
+    init: ebmscope::train::longrun::LongRunInit,
+    out: &std::path::Path,
+) -> anyhow::Result<(Option<ebmscope::data::Dataset>, Gpu)> {
+    let data = match init {
+        ebmscope::train::longrun::LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
+        _ => None,
+    };
+    let gpu = Gpu::new(choice)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    announce(&gpu);
+    Ok((data, gpu))
+}
+
 /// Refuse an output folder `out` that is a file, or that already holds a
 /// `what` (its `marker` file) unless `force`.
 fn check_out_folder(out: &std::path::Path, marker: &str, what: &str, force: bool) -> anyhow::Result<()> {
@@ -1124,13 +1137,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
     check_out_folder(&out, "minima.csv", "landscape", args.force)?;
-    let data = match opts.init {
-        LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
-        _ => None,
-    };
-    let gpu = Gpu::new(choice)?;
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    announce(&gpu);
+    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out)?;
     eprintln!(
         "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {:?}, T × {}, {} steps; checkpoint at iteration {})",
         opts.starts,

@@ -2,21 +2,14 @@
 
 mod common;
 
+use common::ebmscope;
 use std::path::PathBuf;
-use std::process::Command;
 
 use ebmscope::compare::compare;
 use ebmscope::doctor::NET_TOL;
 use ebmscope::io::{Tensor, load_params, read_tensor, write_tensors};
 use ebmscope::model::NetSpec;
 use ebmscope::reference::ReferenceNet;
-
-fn ebmscope(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ebmscope-cli-{}-{name}", std::process::id()));

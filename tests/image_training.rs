@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::ebmscope;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,13 +15,6 @@ use ebmscope::config::Config;
 use ebmscope::data::image_indices;
 use ebmscope::data::images::{DEBIAN_FASHION_MNIST, load_folder};
 use ebmscope::train::feed::{ImageGather, ImageStore};
-
-fn ebmscope(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ebmscope-imgtrain-{}-{name}", std::process::id()));

@@ -4,8 +4,8 @@
 
 mod common;
 
+use common::ebmscope;
 use std::path::PathBuf;
-use std::process::Command;
 
 use ebmscope::compare::compare;
 use ebmscope::doctor::{SAMPLER_TOL, attraction_rows};
@@ -144,13 +144,6 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
     assert_eq!((joined.count, &joined.of[..]), (1, &[0, 0][..]));
 }
 
-fn ebmscope(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ebmscope-landscape-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -163,7 +156,7 @@ fn temp(name: &str) -> PathBuf {
 #[test]
 fn landscape_command_maps_a_toy_checkpoint() {
     let dir = temp("toy");
-    let out = ebmscope(&[
+    let mut train = vec![
         "train",
         "--preset",
         "rings-convergent",
@@ -171,19 +164,9 @@ fn landscape_command_maps_a_toy_checkpoint() {
         "2",
         "--out",
         dir.to_str().unwrap(),
-        "--set",
-        "batch.data=8",
-        "--set",
-        "batch.chains=6",
-        "--set",
-        "langevin.steps=4",
-        "--set",
-        "langevin.bank_size=30",
-        "--set",
-        "eval.grid=24",
-        "--set",
-        "eval.kde_samples=30",
-    ]);
+    ];
+    train.extend_from_slice(&common::SMALL_TOY);
+    let out = ebmscope(&train);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ck = dir.join("checkpoint.safetensors");
     let landscape = |extra: &[&str]| {

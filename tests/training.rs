@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::ebmscope;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -143,32 +144,6 @@ fn uniform_and_data_init_follow_the_reference() {
     ));
 }
 
-fn ebmscope(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-const SMALL: [&str; 16] = [
-    "--set",
-    "batch.data=8",
-    "--set",
-    "batch.chains=6",
-    "--set",
-    "langevin.steps=4",
-    "--set",
-    "langevin.bank_size=30",
-    "--set",
-    "eval.grid=24",
-    "--set",
-    "eval.kde_samples=30",
-    "--set",
-    "output.checkpoint_every=2",
-    "--set",
-    "output.picture_every=100",
-];
-
 fn run_train(out: &std::path::Path, iters: u64, extra: &[&str]) -> std::process::Output {
     let iters = iters.to_string();
     let mut args = vec![
@@ -180,7 +155,7 @@ fn run_train(out: &std::path::Path, iters: u64, extra: &[&str]) -> std::process:
         "--out",
         out.to_str().unwrap(),
     ];
-    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&SMALL_TOY);
     args.extend_from_slice(extra);
     ebmscope(&args)
 }
@@ -396,7 +371,7 @@ fn interrupt_saves_a_checkpoint() {
         "--out",
         dir.to_str().unwrap(),
     ];
-    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&SMALL_TOY);
     let child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
         .args(&args)
         .stdout(std::process::Stdio::null())
@@ -748,7 +723,7 @@ fn a_run_folder_takes_one_trainer_at_a_time() {
     .map(|s| s.to_string())
     .collect();
     args.push(dir.to_str().unwrap().to_string());
-    args.extend(SMALL.iter().map(|s| s.to_string()));
+    args.extend(SMALL_TOY.iter().map(|s| s.to_string()));
     let mut first = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
         .args(&args)
         .stdout(std::process::Stdio::null())

@@ -1,6 +1,8 @@
 //! Shared by the integration tests.
 #![allow(dead_code)]
 
+use std::process::{Command, Output};
+
 use ebmscope::gpu::{AdapterChoice, Gpu};
 
 /// The adapter the tests run on. No adapter is a failure, never a skip:
@@ -99,3 +101,31 @@ pub fn assert_refused(out: &std::process::Output, says: &str) {
         "expected a failure saying `{says}`:\n{stderr}"
     );
 }
+
+/// The ebmscope binary run with `args`, to the end.
+pub fn ebmscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Settings that make a toy run small enough for the tests.
+pub const SMALL_TOY: [&str; 16] = [
+    "--set",
+    "batch.data=8",
+    "--set",
+    "batch.chains=6",
+    "--set",
+    "langevin.steps=4",
+    "--set",
+    "langevin.bank_size=30",
+    "--set",
+    "eval.grid=24",
+    "--set",
+    "eval.kde_samples=30",
+    "--set",
+    "output.checkpoint_every=2",
+    "--set",
+    "output.picture_every=100",
+];
