@@ -17,7 +17,7 @@
 //   4 storage read  energy [chains]       F(x)
 //   5 storage rw    track  [chains, 2]    (min ‖x − b‖, max F before reach)
 // One workgroup of 64 per chain (workgroup index = chain): ‖x − b‖ is a tree
-// sum in workgroup memory, as langevin_step's norm.
+// sum in workgroup memory (workgroup_sum.wgsl), as langevin_step's norm.
 
 struct AttractionParams {
     chains: u32,
@@ -32,8 +32,6 @@ struct AttractionParams {
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(4) var<storage, read> energy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> track: array<f32>;
-
-var<workgroup> partial: array<f32, 64>;
 
 @compute @workgroup_size(64)
 fn main(
@@ -52,15 +50,7 @@ fn main(
         let d = x[base + i] - goal[base + i];
         d2 += d * d;
     }
-    partial[lid] = d2;
-    workgroupBarrier();
-    for (var half = 32u; half > 0u; half >>= 1u) {
-        if (lid < half) {
-            partial[lid] += partial[lid + half];
-        }
-        workgroupBarrier();
-    }
-    let distance = sqrt(partial[0]);
+    let distance = sqrt(workgroup_sum(lid, d2));
     // At the goal itself the pull has no direction: none.
     let scale = select(0.0, p.pull / distance, distance > 0.0);
     for (var i = lid; i < p.dim; i += 64u) {

@@ -18,7 +18,8 @@
 //                            counter.step (the energy path of an iteration)
 // One workgroup of 64 per chain (workgroup index = chain): the invocations
 // stride over the chain's elements, and the norm is a tree sum in workgroup
-// memory, so a 3 072-value image is not one invocation's serial loop.
+// memory (workgroup_sum.wgsl), so a 3 072-value image is not one
+// invocation's serial loop.
 
 struct LangevinParams {
     chains: u32,
@@ -38,8 +39,6 @@ struct LangevinParams {
 @group(0) @binding(4) var<storage, read> counter: RngCounter;
 @group(0) @binding(5) var<storage, read> energy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> path: array<f32>;
-
-var<workgroup> partial: array<f32, 64>;
 
 @compute @workgroup_size(64)
 fn main(
@@ -61,16 +60,9 @@ fn main(
         let z = langevin_noise(i, chain, rng, p.seed, p.purpose);
         x[base + i] = x[base + i] - p.a * g + p.b * z;
     }
-    partial[lid] = norm2;
-    workgroupBarrier();
-    for (var half = 32u; half > 0u; half >>= 1u) {
-        if (lid < half) {
-            partial[lid] += partial[lid + half];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, norm2);
     if (lid == 0u) {
-        stats[chain * 4u + 2u] += p.a * sqrt(partial[0]);
+        stats[chain * 4u + 2u] += p.a * sqrt(total);
         let at = rng.step * p.chains + chain;
         if (p.record_path != 0u && at < arrayLength(&path)) {
             path[at] = energy[chain];

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::ebmscope;
+use common::{SMALL_TOY, ebmscope};
 use std::process::Command;
 use std::sync::Arc;
 

@@ -24,7 +24,8 @@ pub struct Shader {
 macro_rules! shader {
     // A kernel file, after the shared headers it uses (WGSL has no include):
     // conv_params (ConvParams, LeakyReLU), gemm_tile (the tiled convolutions'
-    // block product), philox (the generator).
+    // block product), philox (the generator), workgroup_sum (a tree sum over
+    // a workgroup).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
@@ -55,12 +56,12 @@ pub const ADD_INTO: Shader = shader!("add_into");
 pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill", "philox");
 pub const RNG_ADVANCE: Shader = shader!("rng_advance", "philox");
-pub const LANGEVIN_STEP: Shader = shader!("langevin_step", "philox");
+pub const LANGEVIN_STEP: Shader = shader!("langevin_step", "philox", "workgroup_sum");
 pub const MLP_LANGEVIN: Shader = shader!("mlp_langevin", "philox", "conv_params");
 pub const MALA_PROPOSE: Shader = shader!("mala_propose", "philox");
 pub const MALA_ACCEPT: Shader = shader!("mala_accept");
 pub const ANALYTIC_ENERGY: Shader = shader!("analytic_energy");
-pub const ATTRACTION: Shader = shader!("attraction");
+pub const ATTRACTION: Shader = shader!("attraction", "workgroup_sum");
 pub const COPY_ROWS: Shader = shader!("copy_rows");
 pub const GATHER_IMAGES: Shader = shader!("gather_images");
 pub const OPTIMIZER_STEP: Shader = shader!("optimizer_step");
