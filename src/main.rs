@@ -998,11 +998,13 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     });
     let truth = toy.as_ref().zip(grid.as_ref()).map(|(toy, g)| g.truth(toy));
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
-    // --force: the old long run's pictures go too (samples_<step>.png, longrun.png).
-    remove_old_outputs(&out, |name| {
-        name == "longrun.png"
-            || (name.starts_with("samples_") && iteration_of(std::path::Path::new(name)).is_some())
-    })?;
+    if csv_path.exists() {
+        // --force: the old long run's pictures go too (samples_<step>.png, longrun.png).
+        remove_old_outputs(&out, |name| {
+            name == "longrun.png"
+                || (name.starts_with("samples_") && iteration_of(std::path::Path::new(name)).is_some())
+        })?;
+    }
     let bar = indicatif::ProgressBar::new(args.steps);
     let mut csv = std::io::BufWriter::new(
         std::fs::File::create(&csv_path).with_context(|| csv_path.display().to_string())?,
@@ -1114,7 +1116,7 @@ fn remove_old_outputs(out: &std::path::Path, old: impl Fn(&str) -> bool) -> anyh
 fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::data::toy::{Grid, Toy};
     use ebmscope::plot::MapPoint;
-    use ebmscope::train::landscape::{Basins, LandscapeOptions, landscape};
+    use ebmscope::train::landscape::{Basins, LandscapeOptions, alpha_label, landscape};
     use ebmscope::train::longrun::LongRunInit;
     use ebmscope::train::{Checkpoint, grid_energies, net_spec};
     use std::io::Write;
@@ -1125,7 +1127,12 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         init: LongRunInit::parse(&args.init)?,
         descent_steps: args.descent_steps,
         ad_steps: args.ad_steps,
-        alphas: args.alpha.clone(),
+        // −0 is 0 (so it is named "0").
+        alphas: args
+            .alpha
+            .iter()
+            .map(|&a| if a == 0.0 { 0.0 } else { a })
+            .collect(),
         temp_factor: args.temp_factor,
         radius: args.radius,
         chunk: args.chunk,
@@ -1157,14 +1164,17 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         bar.set_position(done);
     })?;
     bar.finish_and_clear();
-    // Mapped: only now does an old landscape (--force) go, its marker first.
+    // Mapped: only now does an old landscape go (--force, or one whose
+    // writing stopped before its marker minima.csv), the marker first.
     let minima_csv = out.join("minima.csv");
-    remove_old_outputs(&out, |name| name == "minima.csv")?;
-    remove_old_outputs(&out, |name| {
-        name == "attempts.csv"
-            || name == "landscape.png"
-            || (name.starts_with("basin_") && name.ends_with(".png"))
-    })?;
+    if minima_csv.exists() || out.join("attempts.csv").exists() {
+        remove_old_outputs(&out, |name| name == "minima.csv")?;
+        remove_old_outputs(&out, |name| {
+            name == "attempts.csv"
+                || name == "landscape.png"
+                || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
+        })?;
+    }
 
     let write_csv = |path: &std::path::Path, header: &str, rows: Vec<String>| -> anyhow::Result<()> {
         let mut f =
@@ -1178,7 +1188,11 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // Coordinates only where a state is a few numbers (the toy's points).
     let coords = map.dim <= 8;
     let mut header = "minimum,energy,starts".to_string();
-    header.extend(map.basins.iter().map(|b| format!(",basin_alpha_{}", b.alpha)));
+    header.extend(
+        map.basins
+            .iter()
+            .map(|b| format!(",basin_alpha_{}", alpha_label(b.alpha))),
+    );
     if coords {
         header.extend((0..map.dim).map(|i| format!(",x{i}")));
     }
@@ -1205,7 +1219,12 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
                     b.attempts.iter().map(|a| {
                         format!(
                             "{},{},{},{},{:?},{:?}",
-                            b.alpha, a.from, a.to, a.reached, a.closest, a.barrier
+                            alpha_label(b.alpha),
+                            a.from,
+                            a.to,
+                            a.reached,
+                            a.closest,
+                            a.barrier
                         )
                     })
                 })
@@ -1220,7 +1239,13 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         opts.temp_factor,
         opts.ad_steps
     );
-    let panel_title = |b: &Basins| format!("α = {}: {}", b.alpha, plural(b.count, "basin", "basins"));
+    let panel_title = |b: &Basins| {
+        format!(
+            "α = {}: {}",
+            alpha_label(b.alpha),
+            plural(b.count, "basin", "basins")
+        )
+    };
     let mut pictures = Vec::new();
     if let Ok(toy) = Toy::new(&ck.config.data) {
         let grid = Grid {
@@ -1256,7 +1281,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         for b in &map.basins {
             for k in 0..b.count {
                 let images: Vec<f32> = b.members(k).flat_map(|i| map.minima[i].state.clone()).collect();
-                let path = out.join(format!("basin_alpha_{}_{k:03}.png", b.alpha));
+                let path = out.join(format!("basin_alpha_{}_{k:03}.png", alpha_label(b.alpha)));
                 ebmscope::plot::image_grid(&path, &images, chw)?;
                 pictures.push(path);
             }

@@ -221,6 +221,7 @@ fn landscape_command_maps_a_toy_checkpoint() {
             "--alpha values must be numbers ≥ 0 (one is -1)",
         ),
         (&["--force", "--radius", "0"][..], "--radius"),
+        (&["--force", "--alpha", "1,1"][..], "--alpha lists 1 twice"),
         (
             &["--force", "--init", "bank", "--starts", "31"][..],
             "fewer than --starts 31",

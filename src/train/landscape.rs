@@ -62,6 +62,13 @@ impl LandscapeOptions {
                 "--alpha values must be numbers ≥ 0 (one is {a})"
             )));
         }
+        for (i, a) in self.alphas.iter().enumerate() {
+            if self.alphas[..i].contains(a) {
+                return Err(Error::Config(format!(
+                    "--alpha lists {a} twice: give each value once"
+                )));
+            }
+        }
         for (flag, v) in [("--temp-factor", self.temp_factor), ("--radius", self.radius)] {
             if !positive(v) {
                 return Err(Error::Config(format!(
@@ -131,6 +138,16 @@ pub struct Landscape {
     /// steps), root-mean-square per element: well under the radius when
     /// descent has settled.
     pub last_descent_move: f64,
+}
+
+/// α as file names and CSV headers show it: short, without exponents
+/// of hundreds of digits (1e-7 as "1e-7", not "0.0000001").
+pub fn alpha_label(alpha: f64) -> String {
+    if alpha == 0.0 || (1e-4..1e6).contains(&alpha) {
+        format!("{alpha}")
+    } else {
+        format!("{alpha:e}")
+    }
 }
 
 /// What a mapping is doing, for progress reports: (stage, done, total).
@@ -298,7 +315,11 @@ fn attract<F: EnergyField>(
             });
             done += steps;
             let chain_steps = (c * chunk) as u64 * opts.ad_steps + group.len() as u64 * done;
-            progress(&format!("attraction–diffusion, α = {alpha}"), chain_steps, total);
+            progress(
+                &format!("attraction–diffusion, α = {}", alpha_label(alpha)),
+                chain_steps,
+                total,
+            );
         }
         // The track sees the state each step starts from; this adds the last.
         gpu.run("attraction end", |pass| sampler.field.record_eval(gpu, pass));
@@ -317,7 +338,8 @@ fn attract<F: EnergyField>(
             attempts.push(Attempt {
                 from,
                 to,
-                reached: closest < opts.radius,
+                // The kernel's own test, in f32: where its barrier stops.
+                reached: t.closest < reach,
                 closest,
                 barrier: f64::from(t.highest) / temperature,
             });
@@ -489,6 +511,12 @@ mod tests {
     }
 
     #[test]
+    fn alpha_labels_are_short() {
+        let labels: Vec<String> = [0.0, 1.0, 0.5, 30.0, 1e-7, 1e300].map(alpha_label).into();
+        assert_eq!(labels, ["0", "1", "0.5", "30", "1e-7", "1e300"]);
+    }
+
+    #[test]
     fn options_are_refused_by_name() {
         let good = LandscapeOptions {
             starts: 10,
@@ -514,6 +542,7 @@ mod tests {
             "--alpha values must be numbers ≥ 0 (one is -1)",
         );
         refused(|o| o.alphas.clear(), "--alpha needs at least one value");
+        refused(|o| o.alphas = vec![1.0, 3.0, 1.0], "--alpha lists 1 twice");
         refused(|o| o.radius = 0.0, "--radius");
         refused(|o| o.temp_factor = f64::NAN, "--temp-factor");
     }
