@@ -1186,7 +1186,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         f.flush().with_context(|| path.display().to_string())
     };
     // Coordinates only where a state is a few numbers (the toy's points).
-    let coords = map.dim <= 8;
+    let coords = map.dim() <= 8;
     let mut header = "minimum,energy,starts".to_string();
     header.extend(
         map.basins
@@ -1194,7 +1194,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             .map(|b| format!(",basin_alpha_{}", alpha_label(b.alpha))),
     );
     if coords {
-        header.extend((0..map.dim).map(|i| format!(",x{i}")));
+        header.extend((0..map.dim()).map(|i| format!(",x{i}")));
     }
     let rows = map
         .minima
@@ -1243,7 +1243,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         format!(
             "α = {}: {}",
             alpha_label(b.alpha),
-            plural(b.count, "basin", "basins")
+            plural(b.count(), "basin", "basins")
         )
     };
     let mut pictures = Vec::new();
@@ -1279,7 +1279,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     } else {
         let chw = net_spec(&ck.config)?.input;
         for b in &map.basins {
-            for k in 0..b.count {
+            for k in 0..b.count() {
                 let images: Vec<f32> = b.members(k).flat_map(|i| map.minima[i].state.clone()).collect();
                 let path = out.join(format!("basin_alpha_{}_{k:03}.png", alpha_label(b.alpha)));
                 ebmscope::plot::image_grid(&path, &images, chw)?;
@@ -1299,7 +1299,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             b.attempts.len()
         );
         println!("  basin  minima  starts  lowest U");
-        for k in 0..b.count {
+        for k in 0..b.count() {
             let members: Vec<usize> = b.members(k).collect();
             let starts: usize = members.iter().map(|&i| map.minima[i].starts).sum();
             println!(

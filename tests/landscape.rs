@@ -132,7 +132,7 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
     for apart in &map.basins[..2] {
         assert_eq!(apart.attempts.len(), 1);
         assert!(!apart.attempts[0].reached, "{apart:?}");
-        assert_eq!((apart.count, &apart.of[..]), (2, &[0, 1][..]));
+        assert_eq!((apart.count(), &apart.of[..]), (2, &[0, 1][..]));
     }
     let joined = &map.basins[2];
     let a = joined.attempts[0];
@@ -141,7 +141,7 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
         a.barrier > 3.5 && a.barrier < 5.0,
         "the chain crossed the ridge: {a:?}"
     );
-    assert_eq!((joined.count, &joined.of[..]), (1, &[0, 0][..]));
+    assert_eq!((joined.count(), &joined.of[..]), (1, &[0, 0][..]));
 }
 
 fn temp(name: &str) -> PathBuf {

@@ -15,6 +15,8 @@ pub struct Attracted<F: EnergyField> {
     goals: wgpu::Buffer,
     track: wgpu::Buffer,
     launch: Launch,
+    /// What the kernel's uniform holds (its pull changes by `set_pull`).
+    params: AttractionParams,
 }
 
 /// What an attracted chain has done since [`Attracted::reset_track`].
@@ -31,9 +33,10 @@ impl<F: EnergyField> Attracted<F> {
     /// `pull`: the pull's size in ∇F units (≥ 0); `reach`: the distance
     /// within which a chain has reached its goal.
     pub fn new(gpu: &Gpu, inner: F, pull: f32, reach: f32) -> Result<Self> {
-        if !(pull >= 0.0 && pull.is_finite() && reach >= 0.0) {
+        check_pull(pull)?;
+        if reach.is_nan() || reach < 0.0 {
             return Err(Error::Shape(format!(
-                "attraction needs a finite pull ≥ 0 and a reach ≥ 0 (got {pull}, {reach})"
+                "attraction needs a reach ≥ 0 (got {reach})"
             )));
         }
         let (chains, dim) = (inner.chains(), inner.dim());
@@ -58,9 +61,18 @@ impl<F: EnergyField> Attracted<F> {
             goals,
             track,
             launch,
+            params,
         };
         field.reset_track(gpu);
         Ok(field)
+    }
+
+    /// Change the pull (from the next submission on).
+    pub fn set_pull(&mut self, gpu: &Gpu, pull: f32) -> Result<()> {
+        check_pull(pull)?;
+        self.params.pull = pull;
+        self.launch.set_params(gpu, &self.params);
+        Ok(())
     }
 
     /// The goal of every chain, [chains, dim].
@@ -90,6 +102,16 @@ impl<F: EnergyField> Attracted<F> {
                 highest: c[1],
             })
             .collect())
+    }
+}
+
+fn check_pull(pull: f32) -> Result<()> {
+    if pull >= 0.0 && pull.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::Shape(format!(
+            "attraction needs a finite pull ≥ 0 (got {pull})"
+        )))
     }
 }
 

@@ -14,7 +14,7 @@ use super::{Checkpoint, net_spec, step_size};
 use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::model::GpuNet;
-use crate::sampler::{Attracted, EnergyField, Langevin, StepSize};
+use crate::sampler::{Attracted, EnergyField, Langevin, StepSize, Track};
 use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -117,10 +117,13 @@ pub struct Basins {
     /// The basin of every minimum. Basins are numbered by their lowest
     /// minimum, so basin 0 holds minimum 0, the lowest found.
     pub of: Vec<usize>,
-    pub count: usize,
 }
 
 impl Basins {
+    pub fn count(&self) -> usize {
+        self.of.iter().max().map_or(0, |b| b + 1)
+    }
+
     /// The minima of basin `b`, lowest energy first.
     pub fn members(&self, b: usize) -> impl Iterator<Item = usize> + '_ {
         (0..self.of.len()).filter(move |&i| self.of[i] == b)
@@ -129,7 +132,6 @@ impl Basins {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Landscape {
-    pub dim: usize,
     /// Lowest energy first.
     pub minima: Vec<Minimum>,
     /// One per α, in the order of the options.
@@ -138,6 +140,13 @@ pub struct Landscape {
     /// steps), root-mean-square per element: well under the radius when
     /// descent has settled.
     pub last_descent_move: f64,
+}
+
+impl Landscape {
+    /// Values per state.
+    pub fn dim(&self) -> usize {
+        self.minima[0].state.len()
+    }
 }
 
 /// α as file names and CSV headers show it: short, without exponents
@@ -232,70 +241,76 @@ pub fn map_landscape<F: EnergyField>(
     let pairs: Vec<(usize, usize)> = (0..minima.len())
         .flat_map(|i| (0..i).map(move |j| (i, j)))
         .collect();
+    let reach = (opts.radius * (dim as f64).sqrt()) as f32;
+    // One set of chains for every α: only the pull changes between them.
+    let mut sampler = if pairs.is_empty() {
+        None
+    } else {
+        let field = Attracted::new(gpu, make_field(opts.chunk.min(pairs.len()))?, 0.0, reach)?;
+        // Langevin on U/(T·f) with the model's gradient step: noise ε√f.
+        // (Keeping ε instead would multiply the gradient step by 1/f, which
+        // a low f makes unstable.)
+        let ad_size = StepSize {
+            epsilon: size.epsilon * (opts.temp_factor as f32).sqrt(),
+            temperature: size.temperature * opts.temp_factor as f32,
+            tau: 1.0,
+        };
+        Some(Langevin::new(gpu, field, seed, ad_size)?)
+    };
     let mut basins = Vec::with_capacity(opts.alphas.len());
     for &alpha in &opts.alphas {
-        let attempts = if pairs.is_empty() {
-            Vec::new()
-        } else {
-            attract(
+        let mut attempts = Vec::with_capacity(pairs.len());
+        if let Some(sampler) = &mut sampler {
+            // exp(−F/(T·f) − α‖x − b‖) = exp(−(F + α·T·f·‖x − b‖)/(T·f)).
+            let pull = alpha * temperature * opts.temp_factor;
+            sampler.field.set_pull(gpu, pull as f32)?;
+            let stage = format!("attraction–diffusion, α = {}", alpha_label(alpha));
+            let tracks = attract(
                 gpu,
-                &make_field,
+                sampler,
                 &minima,
                 &pairs,
-                alpha,
-                size,
-                seed,
-                opts,
-                progress,
-            )?
-        };
-        let of = basin_of(minima.len(), &attempts);
+                opts.ad_steps,
+                &mut |done, total| progress(&stage, done, total),
+            )?;
+            for (&(from, to), t) in pairs.iter().zip(&tracks) {
+                attempts.push(Attempt {
+                    from,
+                    to,
+                    // The kernel's own test, in f32: where its barrier stops.
+                    reached: t.closest < reach,
+                    closest: f64::from(t.closest) / (dim as f64).sqrt(),
+                    barrier: f64::from(t.highest) / temperature,
+                });
+            }
+        }
         basins.push(Basins {
             alpha,
-            count: of.iter().max().map_or(0, |b| b + 1),
-            of,
+            of: basin_of(minima.len(), &attempts),
             attempts,
         });
     }
     Ok(Landscape {
-        dim,
         minima,
         basins,
         last_descent_move,
     })
 }
 
-/// The attraction–diffusion chains of `pairs` (from, to) at pull `alpha`.
-#[allow(clippy::too_many_arguments)]
+/// `steps` attraction–diffusion steps of every pair (from, to) of `pairs`,
+/// as many at a time as `sampler` has chains; the track of each pair.
+/// `progress(chain steps done, in all)` after every slice.
 fn attract<F: EnergyField>(
     gpu: &Gpu,
-    make_field: &impl Fn(usize) -> Result<F>,
+    sampler: &Langevin<Attracted<F>>,
     minima: &[Minimum],
     pairs: &[(usize, usize)],
-    alpha: f64,
-    size: StepSize,
-    seed: u32,
-    opts: &LandscapeOptions,
-    progress: Progress,
-) -> Result<Vec<Attempt>> {
-    let dim = minima[0].state.len();
-    let temperature = f64::from(size.temperature);
-    let mut attempts = Vec::with_capacity(pairs.len());
-    let chunk = opts.chunk.min(pairs.len());
-    // exp(−F/(T·f) − α‖x − b‖) = exp(−(F + α·T·f·‖x − b‖)/(T·f)).
-    let pull = (alpha * temperature * opts.temp_factor) as f32;
-    let reach = (opts.radius * (dim as f64).sqrt()) as f32;
-    let field = Attracted::new(gpu, make_field(chunk)?, pull, reach)?;
-    // Langevin on U/(T·f) with the model's gradient step: noise ε√f.
-    // (Keeping ε instead would multiply the gradient step by 1/f, which
-    // a low f makes unstable.)
-    let ad_size = StepSize {
-        epsilon: size.epsilon * (opts.temp_factor as f32).sqrt(),
-        temperature: size.temperature * opts.temp_factor as f32,
-        tau: 1.0,
-    };
-    let sampler = Langevin::new(gpu, field, seed, ad_size)?;
-    let total = pairs.len() as u64 * opts.ad_steps;
+    steps: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Vec<Track>> {
+    let chunk = sampler.field.chains();
+    let total = pairs.len() as u64 * steps;
+    let mut tracks = Vec::with_capacity(pairs.len());
     for (c, group) in pairs.chunks(chunk).enumerate() {
         gpu.write_f32(
             sampler.field.input(),
@@ -308,44 +323,26 @@ fn attract<F: EnergyField>(
         sampler.field.reset_track(gpu);
         sampler.begin(gpu, c as u32);
         let mut done = 0;
-        while done < opts.ad_steps {
-            let steps = SLICE.min(opts.ad_steps - done);
-            gpu.run("attraction", |pass| {
-                sampler.record_steps(gpu, pass, steps as usize)
-            });
-            done += steps;
-            let chain_steps = (c * chunk) as u64 * opts.ad_steps + group.len() as u64 * done;
-            progress(
-                &format!("attraction–diffusion, α = {}", alpha_label(alpha)),
-                chain_steps,
-                total,
-            );
+        while done < steps {
+            let n = SLICE.min(steps - done);
+            gpu.run("attraction", |pass| sampler.record_steps(gpu, pass, n as usize));
+            done += n;
+            progress((c * chunk) as u64 * steps + group.len() as u64 * done, total);
         }
         // The track sees the state each step starts from; this adds the last.
         gpu.run("attraction end", |pass| sampler.field.record_eval(gpu, pass));
-        let track = sampler.field.read_track(gpu)?;
         let end = gpu.read_f32(sampler.field.energy(), 0, group.len())?;
         if let Some(k) = end.iter().position(|f| !f.is_finite()) {
             let (from, to) = group[k];
             return Err(Error::Shape(format!(
                 "landscape: the attraction–diffusion chain from minimum {from} toward {to} diverged \
-                     (energy {}): lower --alpha",
+                 (energy {}): lower --alpha",
                 end[k]
             )));
         }
-        for (&(from, to), t) in group.iter().zip(&track) {
-            let closest = f64::from(t.closest) / (dim as f64).sqrt();
-            attempts.push(Attempt {
-                from,
-                to,
-                // The kernel's own test, in f32: where its barrier stops.
-                reached: t.closest < reach,
-                closest,
-                barrier: f64::from(t.highest) / temperature,
-            });
-        }
+        tracks.extend(sampler.field.read_track(gpu)?.into_iter().take(group.len()));
     }
-    Ok(attempts)
+    Ok(tracks)
 }
 
 /// The states `pick` names (the start or the goal) of each pair of `group`,
