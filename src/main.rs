@@ -137,7 +137,8 @@ struct SampleArgs {
     /// Metropolis-adjusted Langevin instead of plain Langevin; reports acceptance.
     #[arg(long)]
     mala: bool,
-    /// Sample exp(−U / T) with this T (1: the model itself).
+    /// Sample exp(−U / f) with this f (1: the model itself), with the model's
+    /// gradient step and noise ε√f.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     temp_factor: f64,
     /// Record a row and a picture every this many steps (default: steps / 10).

@@ -177,6 +177,32 @@ fn ula_gaussian_has_the_exact_discretised_variance() {
     );
 }
 
+/// `tempered(f)` samples exp(−U/f) with the model's gradient step: on the
+/// Gaussian above (h = 0.125 unchanged, noise ε√f) the stationary variance
+/// is f·σ²/(1 − h/2) = 0.2667 at f = 0.25. Keeping ε and dividing the
+/// gradient step by f instead (h = 0.5) would give ε²/(h(2 − h)) = 0.333.
+/// Standard error ≈ 0.004·f = 0.001; tolerance 0.005 (5σ).
+#[test]
+fn tempered_step_keeps_the_gradient_step_and_cools_the_noise() {
+    let gpu = common::gpu();
+    let (chains, dim, sigma, eps, f) = (4096, 4, 1.0f32, 0.5f32, 0.25f32);
+    let field = AnalyticField::new(&gpu, chains, dim, sigma, 0.0, 0.5).unwrap();
+    gpu.write_f32(field.input(), 0, &vec![3.0; chains * dim]);
+    let model = StepSize {
+        epsilon: eps,
+        temperature: 1.0,
+        tau: 1.0,
+    };
+    let size = model.tempered(f);
+    assert_eq!(size.gradient_factor(), model.gradient_factor());
+    let s = Langevin::new(&gpu, field, 7, size).unwrap();
+    let (mean, var) = mean_var(&ula_snapshots(&gpu, &s, 150, 20, 10));
+    let h = f64::from(eps * eps / (2.0 * sigma * sigma));
+    let exact = f64::from(f * sigma * sigma) / (1.0 - h / 2.0);
+    assert!(mean.abs() < 0.01, "mean {mean}");
+    assert!((var - exact).abs() < 0.005, "variance {var}, exact {exact}");
+}
+
 /// τ = 0 is gradient descent: every chain goes to the minimum.
 #[test]
 fn noiseless_langevin_descends() {

@@ -23,6 +23,16 @@ impl StepSize {
     pub fn noise_factor(&self) -> f32 {
         self.tau * self.epsilon
     }
+    /// The step for exp(−U/f): temperature T·f and noise ε√f, so the
+    /// gradient step a = ε²/2T is unchanged. (Keeping ε instead would
+    /// multiply the gradient step by 1/f, which a low f makes unstable.)
+    pub fn tempered(self, f: f32) -> StepSize {
+        StepSize {
+            epsilon: self.epsilon * f.sqrt(),
+            temperature: self.temperature * f,
+            ..self
+        }
+    }
 }
 
 /// How the sampler runs its steps.

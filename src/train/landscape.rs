@@ -247,14 +247,7 @@ pub fn map_landscape<F: EnergyField>(
         None
     } else {
         let field = Attracted::new(gpu, make_field(opts.chunk.min(pairs.len()))?, 0.0, reach)?;
-        // Langevin on U/(T·f) with the model's gradient step: noise ε√f.
-        // (Keeping ε instead would multiply the gradient step by 1/f, which
-        // a low f makes unstable.)
-        let ad_size = StepSize {
-            epsilon: size.epsilon * (opts.temp_factor as f32).sqrt(),
-            temperature: size.temperature * opts.temp_factor as f32,
-            tau: 1.0,
-        };
+        let ad_size = StepSize { tau: 1.0, ..size }.tempered(opts.temp_factor as f32);
         Some(Langevin::new(gpu, field, seed, ad_size)?)
     };
     let mut basins = Vec::with_capacity(opts.alphas.len());

@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::kernels::sampling::Purpose;
 use crate::model::GpuNet;
-use crate::sampler::{EnergyField, Langevin, Mala, Noise, RngDistribution};
+use crate::sampler::{EnergyField, Langevin, Mala, Noise, RngDistribution, StepSize};
 use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -178,9 +178,11 @@ pub fn long_run(
     net.write_params(gpu, &ck.params)?;
     let field = net.as_field(gpu)?;
     let dim = field.dim();
-    let mut size = step_size(c);
-    size.temperature *= opts.temp_factor as f32;
-    size.tau = 1.0;
+    let size = StepSize {
+        tau: 1.0,
+        ..step_size(c)
+    }
+    .tempered(opts.temp_factor as f32);
     let seed = c.seed ^ 0x004c_4f4e;
 
     let x0 = start_states(gpu, ck, data, opts.init, k, seed)?;
