@@ -16,7 +16,8 @@ use crate::data::toy::Toy;
 use crate::diagnostics::{Correlations, Oscillation, Phase};
 use crate::gpu::Gpu;
 use crate::kernels::picture::GridLayout;
-use crate::train::session::{Command, PICTURE_IMAGES, Session, Update};
+use crate::train::landscape::{LandscapeOptions, alpha_label};
+use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update};
 use crate::train::{Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, net_spec};
 use crate::{Error, Result};
 
@@ -32,6 +33,9 @@ pub struct Capture {
     pub toy_view: Option<ToyView>,
     pub plots_view: Option<PlotsView>,
     pub picture: Option<PictureSource>,
+    /// Open the landscape panel and map the model at once with these
+    /// options; a screenshot then waits for the map.
+    pub landscape: Option<LandscapeOptions>,
     /// The preset the run came from and the `key=value` overrides put over
     /// it (`--set`, `--data`): what "Start over" offers first. None: the
     /// run's own settings (a `--config` file's or a checkpoint's).
@@ -59,6 +63,20 @@ pub enum PlotsView {
     /// Each chain's energy along its Langevin path in the last iteration.
     LangevinPath,
 }
+
+/// What the chains view shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainsPanel {
+    /// The training chains (toy: particles or densities; images: a picture).
+    Chains,
+    /// A long run from the current model.
+    LongRun,
+    /// A map of the current model's landscape: minima and basins.
+    Landscape,
+}
+
+/// Basins listed in the landscape panel's table (the picture shows them all).
+const LANDSCAPE_TABLE_ROWS: usize = 12;
 
 /// Seconds of the trainer's clock the status line's rate is taken over.
 const RATE_SECONDS: f64 = 10.0;
@@ -144,8 +162,7 @@ pub struct GuiApp {
     density_textures: Option<(u64, bool, [egui::TextureHandle; 3])>,
     /// A density evaluation was asked for and has not come back yet.
     toy_pending: bool,
-    /// Show the long run instead of the training chains.
-    pub show_long_run: bool,
+    pub panel: ChainsPanel,
     /// Steps of the next long run (text as typed).
     long_run_steps: String,
     /// The last long-run report.
@@ -153,6 +170,17 @@ pub struct GuiApp {
     /// The long run's picture, and the step it shows (a run's reports
     /// differ in step, and a new run starts at step 0).
     long_run_texture: Option<(u64, egui::TextureHandle)>,
+    /// The next map's starts, α and temperature factor (text as typed).
+    landscape_starts: String,
+    landscape_alpha: String,
+    landscape_temp: String,
+    /// The last landscape map, and its number (its picture's key).
+    pub landscape: Option<Arc<LandscapeReport>>,
+    landscape_serial: u64,
+    /// Where the map being made has got to: (stage, done, total).
+    pub landscape_progress: Option<(String, u64, u64)>,
+    /// The map's picture: the learned log-density (toy) or the minima by basin.
+    landscape_texture: Option<(u64, egui::TextureHandle)>,
     /// The last energy path: (iteration, chains, U as [L + 1, chains]).
     pub energy_path: Option<(u64, usize, Arc<Vec<f32>>)>,
     pub running: bool,
@@ -212,11 +240,18 @@ impl GuiApp {
             density_textures: None,
             toy_pending: false,
             energy_path: None,
-            show_long_run: false,
+            panel: ChainsPanel::Chains,
             ran_rate: None,
             long_run_steps: config.eval.longrun_steps.to_string(),
             long_run: None,
             long_run_texture: None,
+            landscape_starts: LandscapeOptions::default().starts.to_string(),
+            landscape_alpha: LandscapeOptions::default().alphas[0].to_string(),
+            landscape_temp: LandscapeOptions::default().temp_factor.to_string(),
+            landscape: None,
+            landscape_serial: 0,
+            landscape_progress: None,
+            landscape_texture: None,
             running: false,
             fields: fields_of(&config),
             optimizer: config.optimizer.kind,
@@ -299,6 +334,15 @@ impl GuiApp {
                     states,
                 });
             }
+            Update::LandscapeProgress { stage, done, total } => {
+                self.landscape_progress = Some((stage, done, total));
+            }
+            Update::Landscape(report) => {
+                self.landscape = Some(report);
+                self.landscape_serial += 1;
+                self.landscape_progress = None;
+                self.message = "landscape mapped".into();
+            }
             Update::Running(r) => self.running = r,
             Update::Applied { iteration, change } => {
                 self.unanswered_changes = self.unanswered_changes.saturating_sub(1);
@@ -346,6 +390,7 @@ impl GuiApp {
             }
             Update::Failed(why) => {
                 self.toy_pending = false;
+                self.landscape_progress = None;
                 self.message = format!("stopped: {why}");
                 if why.starts_with("learning diverged") {
                     // The model holds the diverged step: going on would fail again.
@@ -370,6 +415,8 @@ impl GuiApp {
         self.energy_path = None;
         self.long_run = None;
         self.long_run_texture = None;
+        self.landscape = None;
+        self.landscape_texture = None;
     }
 
     fn field_of(&self, change: Change) -> Option<usize> {
@@ -652,34 +699,43 @@ impl GuiApp {
     fn chains_view(&mut self, ui: &mut egui::Ui) {
         let toy = self.chw == [2, 1, 1];
         ui.horizontal(|ui| {
-            ui.heading(match (self.show_long_run, toy, self.picture_source) {
-                (true, _, _) => "Long run",
-                (false, false, PictureSource::Data) => "Data X⁺",
-                (false, false, PictureSource::Bank) => "Bank",
+            let chains = self.panel == ChainsPanel::Chains;
+            ui.heading(match (self.panel, toy, self.picture_source) {
+                (ChainsPanel::LongRun, _, _) => "Long run",
+                (ChainsPanel::Landscape, _, _) => "Landscape",
+                (_, false, PictureSource::Data) => "Data X⁺",
+                (_, false, PictureSource::Bank) => "Bank",
                 _ => "Chains X⁻",
             });
             if toy {
-                let (p, d) = (ToyView::Particles, ToyView::Densities);
-                if ui
-                    .selectable_label(!self.show_long_run && self.toy_view == p, "Particles")
-                    .clicked()
-                {
-                    (self.toy_view, self.show_long_run) = (p, false);
+                for (view, name) in [
+                    (ToyView::Particles, "Particles"),
+                    (ToyView::Densities, "Densities"),
+                ] {
+                    if ui
+                        .selectable_label(chains && self.toy_view == view, name)
+                        .clicked()
+                    {
+                        (self.toy_view, self.panel) = (view, ChainsPanel::Chains);
+                    }
                 }
-                if ui
-                    .selectable_label(!self.show_long_run && self.toy_view == d, "Densities")
-                    .clicked()
-                {
-                    (self.toy_view, self.show_long_run) = (d, false);
-                }
-            } else if self.show_long_run && ui.button("back to the chains").clicked() {
-                self.show_long_run = false;
+            } else if !chains && ui.button("back to the chains").clicked() {
+                self.panel = ChainsPanel::Chains;
             }
-            ui.toggle_value(&mut self.show_long_run, "Long run");
+            for (panel, name) in [
+                (ChainsPanel::LongRun, "Long run"),
+                (ChainsPanel::Landscape, "Landscape"),
+            ] {
+                let on = self.panel == panel;
+                if ui.selectable_label(on, name).clicked() {
+                    self.panel = if on { ChainsPanel::Chains } else { panel };
+                }
+            }
         });
-        if self.show_long_run {
-            self.long_run_view(ui);
-            return;
+        match self.panel {
+            ChainsPanel::LongRun => return self.long_run_view(ui),
+            ChainsPanel::Landscape => return self.landscape_view(ui),
+            ChainsPanel::Chains => {}
         }
         // The GPU picture needs no chains on the CPU (the session sends
         // none while it shows them).
@@ -792,6 +848,191 @@ impl GuiApp {
             self.chw,
         );
         square_image(ui, &texture);
+    }
+
+    /// The next map's options from the fields, or what is wrong with them.
+    fn landscape_options(&self) -> std::result::Result<LandscapeOptions, String> {
+        let number = |name: &str, text: &str| {
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{name}: `{}` is not a number", text.trim()))
+        };
+        let starts = self
+            .landscape_starts
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| format!("starts: `{}` is not a whole number", self.landscape_starts.trim()))?;
+        let options = LandscapeOptions {
+            starts,
+            alphas: vec![number("α", &self.landscape_alpha)?],
+            temp_factor: number("T ×", &self.landscape_temp)?,
+            ..LandscapeOptions::default()
+        };
+        options.validate().map_err(|e| e.to_string())?;
+        Ok(options)
+    }
+
+    /// The paper's map of the current model's landscape (PAPER.md, "What
+    /// the paper shows", 4), as `ebmscope landscape` makes it, at one α.
+    fn landscape_view(&mut self, ui: &mut egui::Ui) {
+        let mut start = false;
+        ui.horizontal(|ui| {
+            for (name, text) in [
+                ("starts", &mut self.landscape_starts),
+                ("α", &mut self.landscape_alpha),
+                ("T ×", &mut self.landscape_temp),
+            ] {
+                let label = ui.label(name);
+                ui.add(egui::TextEdit::singleline(text).desired_width(48.0))
+                    .labelled_by(label.id);
+            }
+            start = ui.button("Map the landscape").clicked();
+        });
+        if start {
+            match self.landscape_options() {
+                Ok(options) => {
+                    self.message = "mapping the landscape: training waits for it".into();
+                    self.landscape_progress = Some(("starting".into(), 0, 1));
+                    self.send(Command::Landscape(options));
+                }
+                Err(why) => self.message = why,
+            }
+        }
+        if let Some((stage, done, total)) = &self.landscape_progress {
+            let part = *done as f32 / (*total).max(1) as f32;
+            ui.add(egui::ProgressBar::new(part).text(format!("{stage}: {done} of {total}")));
+        }
+        let Some(report) = self.landscape.clone() else {
+            ui.label(
+                "Local minima by gradient descent from data states, grouped into basins: \
+                 two minima share one when an attraction–diffusion chain at temperature \
+                 T × f, pulled by α toward the lower, reaches it (as `ebmscope landscape`).",
+            );
+            return;
+        };
+        let (map, o) = (&report.map, &report.options);
+        let Some(basins) = map.basins.first() else {
+            return;
+        };
+        let reached = basins.attempts.iter().filter(|a| a.reached).count();
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        ui.label(format!(
+            "Model of iteration {}: {} from {} starts. α = {}, T × {}: {} ({reached} of {} chains reached their lower minimum).",
+            report.iteration,
+            plural(map.minima.len(), "minimum", "minima"),
+            o.starts,
+            alpha_label(basins.alpha),
+            o.temp_factor,
+            plural(basins.count(), "basin", "basins"),
+            basins.attempts.len(),
+        ));
+        if map.last_descent_move > 0.1 * o.radius {
+            ui.colored_label(
+                egui::Color32::from_rgb(230, 150, 20),
+                format!(
+                    "Descent had not settled (its last step moved {:.1e} per element).",
+                    map.last_descent_move
+                ),
+            );
+        }
+        egui::Grid::new("basins").striped(true).show(ui, |ui| {
+            for head in ["basin", "minima", "starts", "lowest U"] {
+                ui.strong(head);
+            }
+            ui.end_row();
+            for k in 0..basins.count().min(LANDSCAPE_TABLE_ROWS) {
+                let members: Vec<usize> = basins.members(k).collect();
+                let [r, g, b] = crate::plot::basin_colour(k);
+                ui.colored_label(egui::Color32::from_rgb(r, g, b), format!("● {k}"));
+                ui.label(members.len().to_string());
+                ui.label(
+                    members
+                        .iter()
+                        .map(|&i| map.minima[i].starts)
+                        .sum::<usize>()
+                        .to_string(),
+                );
+                ui.label(format!("{:.4}", map.minima[members[0]].energy));
+                ui.end_row();
+            }
+        });
+        if basins.count() > LANDSCAPE_TABLE_ROWS {
+            ui.label(format!("… and {} more", basins.count() - LANDSCAPE_TABLE_ROWS));
+        }
+        let serial = self.landscape_serial;
+        match &report.energies {
+            Some((grid, energies)) => {
+                let texture = match &self.landscape_texture {
+                    Some((seen, t)) if *seen == serial => t.clone(),
+                    _ => {
+                        let image = density_image(&grid.boltzmann(energies), grid.res, true);
+                        let t = ui
+                            .ctx()
+                            .load_texture("landscape", image, egui::TextureOptions::LINEAR);
+                        self.landscape_texture = Some((serial, t.clone()));
+                        t
+                    }
+                };
+                let extent = grid.extent;
+                let xy = |i: usize| {
+                    [
+                        f64::from(map.minima[i].state[0]),
+                        f64::from(map.minima[i].state[1]),
+                    ]
+                };
+                Plot::new("landscape")
+                    .data_aspect(1.0)
+                    .show_grid(false)
+                    .show(ui, |p| {
+                        let size = egui::vec2(2.0 * extent as f32, 2.0 * extent as f32);
+                        p.image(PlotImage::new(
+                            "learned log-density",
+                            texture.id(),
+                            PlotPoint::new(0.0, 0.0),
+                            size,
+                        ));
+                        // Each minimum joined to its basin's lowest, under the dots.
+                        for (i, &b) in basins.of.iter().enumerate() {
+                            if let Some(root) = basins.members(b).next().filter(|&r| r != i) {
+                                p.line(Line::new("", vec![xy(i), xy(root)]).color(egui::Color32::WHITE));
+                            }
+                        }
+                        for k in 0..basins.count() {
+                            let [r, g, b] = crate::plot::basin_colour(k);
+                            let colour = egui::Color32::from_rgb(r, g, b);
+                            let members: Vec<[f64; 2]> = basins.members(k).map(xy).collect();
+                            p.points(
+                                Points::new(format!("basin {k}"), members[..1].to_vec())
+                                    .color(colour)
+                                    .radius(7.0),
+                            );
+                            p.points(
+                                Points::new(format!("basin {k}"), members)
+                                    .color(colour)
+                                    .radius(4.0),
+                            );
+                        }
+                    });
+            }
+            None => {
+                ui.label("The minima, basin by basin as in the table, each basin's lowest first:");
+                // (At most a picture's worth.)
+                let states: Vec<f32> = (0..basins.count())
+                    .flat_map(|k| basins.members(k))
+                    .take(PICTURE_IMAGES)
+                    .flat_map(|i| map.minima[i].state.iter().copied())
+                    .collect();
+                let texture = grid_texture(
+                    ui.ctx(),
+                    &mut self.landscape_texture,
+                    "landscape",
+                    serial,
+                    &states,
+                    self.chw,
+                );
+                square_image(ui, &texture);
+            }
+        }
     }
 
     /// Chains, data batch or bank as a texture the training thread fills.
@@ -1334,7 +1575,8 @@ impl eframe::App for Window {
         let Some(path) = self.capture.screenshot.clone() else {
             return;
         };
-        if self.frame >= self.capture.frames && !self.requested {
+        let mapped = self.capture.landscape.is_none() || self.app.landscape.is_some();
+        if self.frame >= self.capture.frames && mapped && !self.requested {
             self.requested = true;
             let done = self.done.clone();
             let ctx = ui.ctx().clone();
@@ -1349,7 +1591,7 @@ impl eframe::App for Window {
                 ctx.request_repaint();
             });
         }
-        if !self.capture.run || self.frame < self.capture.frames {
+        if !self.capture.run || self.frame < self.capture.frames || !mapped {
             ui.ctx().request_repaint();
         }
     }
@@ -1408,6 +1650,13 @@ pub fn run(
     }
     if capture.run {
         app.send(Command::Run);
+    }
+    if let Some(options) = &capture.landscape {
+        app.panel = ChainsPanel::Landscape;
+        app.landscape_starts = options.starts.to_string();
+        app.landscape_alpha = alpha_label(options.alphas[0]);
+        app.landscape_temp = options.temp_factor.to_string();
+        app.send(Command::Landscape(options.clone()));
     }
     let done = Arc::new(std::sync::Mutex::new(None));
     let rate = Arc::new(std::sync::Mutex::new(TrainingRate::default()));

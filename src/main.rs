@@ -11,6 +11,7 @@ use ebmscope::gpu::{AdapterChoice, ConvKernels, Gpu, list_adapters};
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
 use ebmscope::train::Trainer;
+use ebmscope::train::landscape::LandscapeOptions;
 
 #[derive(Parser)]
 #[command(
@@ -101,6 +102,19 @@ struct GuiArgs {
     /// For image data: open the picture on the chains, the data batch or the bank.
     #[arg(long, value_enum)]
     picture: Option<ebmscope::train::PictureSource>,
+    /// Open the landscape panel and map the model at once (as `ebmscope
+    /// landscape`); with --screenshot, the picture waits for the map.
+    #[arg(long)]
+    landscape: bool,
+    /// With --landscape: the states gradient descent starts from.
+    #[arg(long, requires = "landscape", default_value_t = LandscapeOptions::default().starts)]
+    starts: usize,
+    /// With --landscape: the pull α.
+    #[arg(long, requires = "landscape", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().alphas[0])]
+    alpha: f64,
+    /// With --landscape: the temperature factor f (exp(−U/f)).
+    #[arg(long, requires = "landscape", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().temp_factor)]
+    temp_factor: f64,
 }
 
 #[derive(Args)]
@@ -161,16 +175,16 @@ struct LandscapeArgs {
     #[arg(long)]
     checkpoint: PathBuf,
     /// States gradient descent starts from: each ends at a local minimum.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = LandscapeOptions::default().starts)]
     starts: usize,
     /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
     #[arg(long, default_value = "data")]
     init: String,
     /// Gradient descent steps x ← x − a∇F, a falling linearly from the model's ε²/2T (in slices of 50 steps).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = LandscapeOptions::default().descent_steps)]
     descent_steps: u64,
     /// Langevin steps of each attraction–diffusion chain (one per pair of minima).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = LandscapeOptions::default().ad_steps)]
     ad_steps: u64,
     /// Attraction–diffusion's pull α toward the lower minimum (log-density
     /// per unit of distance): larger α crosses higher barriers, so fewer
@@ -183,15 +197,15 @@ struct LandscapeArgs {
     )]
     alpha: Vec<f64>,
     /// Attraction–diffusion samples exp(−U/f), U = F/T the model's energy: f = 1 is the model itself.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = LandscapeOptions::default().temp_factor, allow_negative_numbers = true)]
     temp_factor: f64,
     /// End points closer than this (root-mean-square per element) are one
     /// minimum; a chain this close to its goal has reached it.
-    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = LandscapeOptions::default().radius, allow_negative_numbers = true)]
     radius: f64,
     /// Attraction–diffusion chains per GPU submission (memory bound; each
     /// chunk draws its own noise, so another chunk size gives other draws).
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = LandscapeOptions::default().chunk)]
     chunk: usize,
     /// Output folder (default: landscape beside the checkpoint).
     #[arg(long)]
@@ -402,9 +416,18 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         toy_view: args.toy_view,
         plots_view: args.plots,
         picture: args.picture,
+        landscape: args.landscape.then(|| LandscapeOptions {
+            starts: args.starts,
+            alphas: vec![args.alpha],
+            temp_factor: args.temp_factor,
+            ..LandscapeOptions::default()
+        }),
         preset: start_preset,
         overrides,
     };
+    if let Some(options) = &capture.landscape {
+        options.validate()?;
+    }
     let resume = args.checkpoint.is_some();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();
     let rate = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume)?;
@@ -1117,7 +1140,7 @@ fn remove_old_outputs(out: &std::path::Path, old: impl Fn(&str) -> bool) -> anyh
 fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::data::toy::{Grid, Toy};
     use ebmscope::plot::MapPoint;
-    use ebmscope::train::landscape::{Basins, LandscapeOptions, alpha_label, landscape};
+    use ebmscope::train::landscape::{Basins, alpha_label, landscape};
     use ebmscope::train::longrun::LongRunInit;
     use ebmscope::train::{Checkpoint, grid_energies, net_spec};
     use std::io::Write;

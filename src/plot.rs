@@ -368,6 +368,12 @@ fn bars(
     Ok(())
 }
 
+/// The colour of basin `k` in landscape pictures (the PNG's and the window's).
+pub fn basin_colour(k: usize) -> [u8; 3] {
+    let c = Palette99::pick(k).to_rgba();
+    [c.0, c.1, c.2]
+}
+
 /// A point of [`landscape_map`]: a minimum at (x, y) in basin `basin`,
 /// `root` when it is its basin's lowest.
 pub struct MapPoint {
@@ -424,7 +430,8 @@ pub fn landscape_map(
         }
         for p in points {
             let at = to_pixel(p.x, p.y);
-            let color = Palette99::pick(p.basin).to_rgba();
+            let [r, g, b] = basin_colour(p.basin);
+            let color = RGBColor(r, g, b);
             let r = if p.root { 7 } else { 4 };
             area.draw(&Circle::new(at, r + 1, WHITE.filled()))
                 .map_err(draw_err(path))?;

@@ -394,3 +394,54 @@ fn a_long_run_starts_from_the_window() {
     h.step();
     assert!(h.query_by_label_contains("step 10 of 10").is_some());
 }
+
+/// The landscape panel maps the model as it is (6 starts, so that the
+/// attraction–diffusion chains stay few on a software adapter) and shows
+/// its basins; a value the map would refuse is refused in the window.
+#[test]
+fn a_landscape_is_mapped_from_the_window() {
+    let mut h = harness(app());
+    h.step();
+    step_once(&mut h);
+    h.get_by_label("Landscape").click();
+    h.step();
+    let set = |h: &mut Harness<'static, GuiApp>, field: &str, value: &str| {
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+            .set_text_value_accesskit(value);
+        h.step();
+    };
+    set(&mut h, "α", "-1");
+    h.get_by_label("Map the landscape").click();
+    h.step();
+    assert!(
+        h.state().message.contains("≥ 0 (one is -1)"),
+        "{}",
+        h.state().message
+    );
+    assert!(h.state().landscape_progress.is_none(), "nothing sent");
+    set(&mut h, "α", "2");
+    set(&mut h, "starts", "6");
+    set(&mut h, "T ×", "0.5");
+    h.get_by_label("Map the landscape").click();
+    until(&mut h, "landscape", |a| a.landscape.is_some());
+    h.step();
+    let report = h.state().landscape.clone().unwrap();
+    assert_eq!(report.iteration, 1);
+    assert_eq!(
+        (
+            report.options.starts,
+            report.options.alphas.clone(),
+            report.options.temp_factor
+        ),
+        (6, vec![2.0], 0.5)
+    );
+    let m = report.map.minima.len();
+    assert!((1..=6).contains(&m), "{m} minima");
+    let basins = &report.map.basins[0];
+    assert_eq!((basins.of.len(), basins.attempts.len()), (m, m * (m - 1) / 2));
+    let (grid, energies) = report.energies.as_ref().expect("toy data: the learned energies");
+    assert_eq!(energies.len(), grid.res * grid.res);
+    assert!(h.state().landscape_progress.is_none());
+    assert!(h.query_by_label_contains("Model of iteration 1").is_some());
+    assert!(h.query_by_label_contains("lowest U").is_some());
+}

@@ -2,7 +2,10 @@
 //! --screenshot FILE` under a virtual X display (Xvfb; CI installs it)
 //! renders the rings preset while training and saves a PNG whose chains
 //! view and plots are not blank and whose d_st plot has points; on image
-//! data the chains picture (a GPU texture the trainer fills) is not blank.
+//! data the chains picture (a GPU texture the trainer fills) is not blank;
+//! `--landscape` maps a checkpoint's model before the screenshot.
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -172,5 +175,74 @@ fn shows_image_chains(first: &[&str], backend: Option<&str>) {
         .filter(|&(x, y)| img.get_pixel(x, y).0[..3] == [255, 255, 255])
         .count();
     assert!(white > 100, "no white grid borders ({white} pixels)");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `gui --checkpoint C --landscape` opens the landscape panel, maps the
+/// checkpoint's model and waits for the map before the screenshot: the
+/// lowest minimum and the learned log-density are drawn.
+#[test]
+fn the_window_maps_a_checkpoints_landscape() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-window-landscape-{}", std::process::id()));
+    let mut train = vec![
+        "train",
+        "--preset",
+        "rings-convergent",
+        "--iters",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    train.extend_from_slice(&common::SMALL_TOY);
+    let out = common::ebmscope(&train);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ck = dir.join("checkpoint.safetensors");
+    let shot = dir.join("window.png");
+    let out = gui_command(&[
+        "gui",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--landscape",
+        "--starts",
+        "6",
+        "--alpha",
+        "2",
+        "--frames",
+        "3",
+        "--screenshot",
+        shot.to_str().unwrap(),
+    ])
+    .output()
+    .expect("running the window (apt-get install xvfb)");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&shot).unwrap().to_rgba8();
+    let (w, h) = (img.width(), img.height());
+    // In the map's plot (the left column's lower part, below the basins'
+    // table): the lowest minimum's dot in basin 0's colour, and the learned
+    // log-density's viridis purple (a 2-iteration model's descent runs far
+    // off the grid, so the density may be a small square among the dots).
+    let [r0, g0, b0] = ebmscope::plot::basin_colour(0);
+    let near = |v: u8, to: u8| v.abs_diff(to) < 12;
+    let (mut basin0, mut purple) = (0, 0);
+    for y in h * 2 / 5..h * 19 / 20 {
+        for x in w / 6..w * 3 / 5 {
+            let [r, g, b, _] = img.get_pixel(x, y).0;
+            if near(r, r0) && near(g, g0) && near(b, b0) {
+                basin0 += 1;
+            }
+            if r > 50 && r < 90 && g < 60 && b > 70 && b < 140 {
+                purple += 1;
+            }
+        }
+    }
+    assert!(
+        basin0 > 60 && purple > 200,
+        "no map drawn ({basin0} pixels of basin 0's dot, {purple} of the density's purple)"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

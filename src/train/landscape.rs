@@ -17,7 +17,7 @@ use crate::model::GpuNet;
 use crate::sampler::{Attracted, EnergyField, Langevin, StepSize, Track};
 use crate::{Error, Result};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LandscapeOptions {
     /// States gradient descent starts from.
     pub starts: usize,
@@ -38,6 +38,22 @@ pub struct LandscapeOptions {
     pub radius: f64,
     /// Attraction–diffusion chains per GPU submission (memory bound).
     pub chunk: usize,
+}
+
+/// The defaults of `ebmscope landscape` and of the window's map.
+impl Default for LandscapeOptions {
+    fn default() -> Self {
+        LandscapeOptions {
+            starts: 64,
+            init: LongRunInit::Data,
+            descent_steps: 2000,
+            ad_steps: 1000,
+            alphas: vec![1.0],
+            temp_factor: 1.0,
+            radius: 0.05,
+            chunk: 512,
+        }
+    }
 }
 
 impl LandscapeOptions {

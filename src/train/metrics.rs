@@ -33,19 +33,9 @@ pub struct ToyMetrics {
 pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     let gpu: &Gpu = &trainer.gpu;
     let c = &trainer.config;
-    let toy = trainer
-        .data
-        .toy()
-        .ok_or_else(|| Error::Config("toy metrics need toy data".into()))?;
-    let grid = Grid {
-        res: c.eval.grid as usize,
-        extent: toy.extent(),
-    };
+    let toy = toy_of(trainer)?;
+    let (grid, energies) = learned_energies(trainer)?;
     let truth = grid.truth(toy);
-
-    let points = grid.res * grid.res;
-    let train_view = GpuNet::sharing(gpu, trainer_net(trainer), points)?;
-    let energies = grid_energies(gpu, &train_view, &grid, c.temperature())?;
     let model = grid.boltzmann(&energies);
 
     let k = match (c.langevin.init, trainer.bank()) {
@@ -89,6 +79,25 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         kde,
         samples,
     })
+}
+
+fn toy_of(trainer: &Trainer) -> Result<&crate::data::toy::Toy> {
+    trainer
+        .data
+        .toy()
+        .ok_or_else(|| Error::Config("toy metrics need toy data".into()))
+}
+
+/// The evaluation grid of the trainer's toy data (`eval.grid` points a side)
+/// and U = F/T of its current model at every point.
+pub fn learned_energies(trainer: &Trainer) -> Result<(Grid, Vec<f64>)> {
+    let grid = Grid {
+        res: trainer.config.eval.grid as usize,
+        extent: toy_of(trainer)?.extent(),
+    };
+    let view = GpuNet::sharing(&trainer.gpu, trainer_net(trainer), grid.res * grid.res)?;
+    let energies = grid_energies(&trainer.gpu, &view, &grid, trainer.config.temperature())?;
+    Ok((grid, energies))
 }
 
 /// U = F/T at every point of `grid`, from `net` (its batch: the grid's res² points).

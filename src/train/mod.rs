@@ -11,7 +11,7 @@ pub mod run;
 pub mod session;
 
 pub use checkpoint::{CHECKPOINT_FILE, Checkpoint};
-pub use metrics::{ToyMetrics, evaluate_toy, grid_energies};
+pub use metrics::{ToyMetrics, evaluate_toy, grid_energies, learned_energies};
 
 use std::sync::Arc;
 use std::time::Instant;

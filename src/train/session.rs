@@ -9,9 +9,13 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::{Change, Checkpoint, IterationEvent, PictureSource, ToyMetrics, Trainer, evaluate_toy};
+use super::landscape::{Landscape, LandscapeOptions};
+use super::{
+    Change, Checkpoint, IterationEvent, PictureSource, ToyMetrics, Trainer, evaluate_toy, learned_energies,
+};
 use crate::config::Config;
 use crate::data::Dataset;
+use crate::data::toy::Grid;
 use crate::gpu::Gpu;
 use crate::kernels::picture::{GridLayout, ImageGrid};
 use crate::{Error, Result};
@@ -49,6 +53,10 @@ pub enum Command {
     LongRun {
         steps: u64,
     },
+    /// Map the current model's landscape (minima and basins, as `ebmscope
+    /// landscape`; one α), reported by [`Update::LandscapeProgress`] along
+    /// the way and [`Update::Landscape`] at the end. Training waits.
+    Landscape(LandscapeOptions),
 }
 
 /// What the training thread reports.
@@ -88,6 +96,13 @@ pub enum Update {
         mean_energy: f64,
         states: Arc<Vec<f32>>,
     },
+    /// Where a [`Command::Landscape`] has got to: `done` of `total` in `stage`.
+    LandscapeProgress {
+        stage: String,
+        done: u64,
+        total: u64,
+    },
+    Landscape(Arc<LandscapeReport>),
     Running(bool),
     /// A change took effect; the next iteration is the first to use it.
     Applied {
@@ -109,6 +124,17 @@ pub enum Update {
     Reset,
     /// A command or an iteration failed (e.g. divergence); training is paused.
     Failed(String),
+}
+
+/// A landscape map of the model of `iteration`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LandscapeReport {
+    pub iteration: u64,
+    pub options: LandscapeOptions,
+    pub map: Landscape,
+    /// Toy data: the evaluation grid and the model's U on it (the picture's
+    /// background).
+    pub energies: Option<(Grid, Vec<f64>)>,
 }
 
 pub struct Session {
@@ -322,6 +348,7 @@ impl Worker {
                 })
             }),
             Command::LongRun { steps } => self.long_run(steps),
+            Command::Landscape(options) => self.landscape(options),
             Command::RecordEnergyPath(on) => {
                 self.record_path = on;
                 self.trainer.record_energy_path(on)
@@ -402,6 +429,35 @@ impl Worker {
             Ok(())
         })
         .map(|_| ())
+    }
+
+    fn landscape(&mut self, options: LandscapeOptions) -> Result<()> {
+        let ck = Checkpoint::capture(&self.trainer)?;
+        let tx = self.updates.clone();
+        let map = super::landscape::landscape(
+            &self.gpu,
+            &ck,
+            Some(&self.data),
+            &options,
+            &mut |stage, done, total| {
+                let _ = tx.send(Update::LandscapeProgress {
+                    stage: stage.to_string(),
+                    done,
+                    total,
+                });
+            },
+        )?;
+        let energies = match self.data.toy() {
+            Some(_) => Some(learned_energies(&self.trainer)?),
+            None => None,
+        };
+        self.send(Update::Landscape(Arc::new(LandscapeReport {
+            iteration: self.trainer.iteration,
+            options,
+            map,
+            energies,
+        })));
+        Ok(())
     }
 
     /// After a reset or a load: the same picture on the new trainer's buffers.
