@@ -51,6 +51,10 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
 
+    /// Long work (a long run, a landscape map) stopped on request.
+    #[error("{0} stopped before the end, as asked")]
+    Stopped(String),
+
     #[error("{path}: {reason}")]
     File { path: PathBuf, reason: String },
 

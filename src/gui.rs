@@ -167,6 +167,8 @@ pub struct GuiApp {
     long_run_steps: String,
     /// The last long-run report.
     pub long_run: Option<LongRunReport>,
+    /// A long run was asked for and has not ended (its Stop button shows).
+    pub long_run_pending: bool,
     /// The long run's picture, and the step it shows (a run's reports
     /// differ in step, and a new run starts at step 0).
     long_run_texture: Option<(u64, egui::TextureHandle)>,
@@ -244,6 +246,7 @@ impl GuiApp {
             ran_rate: None,
             long_run_steps: config.eval.longrun_steps.to_string(),
             long_run: None,
+            long_run_pending: false,
             long_run_texture: None,
             landscape_starts: LandscapeOptions::default().starts.to_string(),
             landscape_alpha: LandscapeOptions::default().alphas[0].to_string(),
@@ -326,6 +329,7 @@ impl GuiApp {
                 // A new report: its picture is rebuilt even at the step the last
                 // run's ended on (a picture is keyed by step alone).
                 self.long_run_texture = None;
+                self.long_run_pending &= step < steps;
                 self.long_run = Some(LongRunReport {
                     iteration,
                     step,
@@ -342,6 +346,11 @@ impl GuiApp {
                 self.landscape_serial += 1;
                 self.landscape_progress = None;
                 self.message = "landscape mapped".into();
+            }
+            Update::Stopped(what) => {
+                self.message = what;
+                self.long_run_pending = false;
+                self.landscape_progress = None;
             }
             Update::Running(r) => self.running = r,
             Update::Applied { iteration, change } => {
@@ -390,6 +399,7 @@ impl GuiApp {
             }
             Update::Failed(why) => {
                 self.toy_pending = false;
+                self.long_run_pending = false;
                 self.landscape_progress = None;
                 self.message = format!("stopped: {why}");
                 if why.starts_with("learning diverged") {
@@ -414,6 +424,7 @@ impl GuiApp {
         self.density_textures = None;
         self.energy_path = None;
         self.long_run = None;
+        self.long_run_pending = false;
         self.long_run_texture = None;
         self.landscape = None;
         self.landscape_texture = None;
@@ -803,6 +814,7 @@ impl GuiApp {
                 match self.long_run_steps.trim().parse::<u64>() {
                     Ok(steps) if steps > 0 => {
                         self.message = format!("long run of {steps} steps: training waits for it");
+                        self.long_run_pending = true;
                         self.send(Command::LongRun { steps });
                     }
                     _ => {
@@ -812,6 +824,10 @@ impl GuiApp {
                         )
                     }
                 }
+            }
+            if self.long_run_pending && ui.button("Stop").clicked() {
+                self.session.stop_work();
+                self.message = "stopping the long run …".into();
             }
         });
         let Some(LongRunReport {
@@ -900,7 +916,18 @@ impl GuiApp {
         }
         if let Some((stage, done, total)) = &self.landscape_progress {
             let part = *done as f32 / (*total).max(1) as f32;
-            ui.add(egui::ProgressBar::new(part).text(format!("{stage}: {done} of {total}")));
+            let text = format!("{stage}: {done} of {total}");
+            let stop = ui
+                .horizontal(|ui| {
+                    let stop = ui.button("Stop").clicked();
+                    ui.add(egui::ProgressBar::new(part).text(text));
+                    stop
+                })
+                .inner;
+            if stop {
+                self.session.stop_work();
+                self.message = "stopping the landscape map …".into();
+            }
         }
         let Some(report) = self.landscape.clone() else {
             ui.label(

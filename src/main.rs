@@ -1034,7 +1034,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         std::fs::File::create(&csv_path).with_context(|| csv_path.display().to_string())?,
     );
     writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")?;
-    let rows = long_run(&gpu, &ck, data.as_ref(), &opts, |row, states| {
+    let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
         let picture = out.join(format!("samples_{:08}.png", row.step));
         // Toy data: the KDE of the chains against the truth; images: a grid of them.
         let tv = match (&grid, &truth) {
@@ -1065,7 +1065,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             row.grad_text()
         )
         .map_err(|e| ebmscope::Error::io(&csv_path, e))?;
-        bar.set_position(row.step);
         bar.set_message(format!(
             "U {:.3}{}{}",
             row.mean_energy,
@@ -1076,6 +1075,10 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                 format!("  acceptance {acc}")
             }
         ));
+        Ok(())
+    };
+    let rows = long_run(&gpu, &ck, data.as_ref(), &opts, record, &mut |_, done, _| {
+        bar.set_position(done);
         Ok(())
     })?;
     csv.flush()?;
@@ -1186,6 +1189,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             bar.set_message(stage.to_string());
         }
         bar.set_position(done);
+        Ok(())
     })?;
     bar.finish_and_clear();
     // Mapped: only now does an old landscape go (--force, or one whose

@@ -445,3 +445,40 @@ fn a_landscape_is_mapped_from_the_window() {
     assert!(h.query_by_label_contains("Model of iteration 1").is_some());
     assert!(h.query_by_label_contains("lowest U").is_some());
 }
+
+/// A long run and a landscape map each show a Stop button while they run;
+/// pressing it stops them and says so, and training goes on.
+#[test]
+fn a_long_run_and_a_landscape_map_stop_from_the_window() {
+    let mut h = harness(app());
+    h.step();
+    step_once(&mut h);
+    h.get_by_label("Long run").click();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "steps")
+        .set_text_value_accesskit("1000000000");
+    h.step();
+    h.get_by_label("Start the long run").click();
+    until(&mut h, "long-run report", |a| a.long_run.is_some());
+    h.step();
+    h.get_by_label("Stop").click();
+    until(&mut h, "stopped long run", |a| !a.long_run_pending);
+    assert_eq!(h.state().message, "the long run stopped");
+    h.step();
+    assert!(h.query_by_label("Stop").is_none(), "no Stop button once stopped");
+
+    h.get_by_label("Landscape").click();
+    h.step();
+    h.get_by_label("Map the landscape").click();
+    until(&mut h, "landscape progress", |a| {
+        a.landscape_progress
+            .as_ref()
+            .is_some_and(|(_, done, _)| *done > 0)
+    });
+    h.step();
+    h.get_by_label("Stop").click();
+    until(&mut h, "stopped map", |a| a.landscape_progress.is_none());
+    assert_eq!(h.state().message, "the landscape map stopped");
+    assert!(h.state().landscape.is_none());
+    step_once(&mut h);
+}

@@ -112,7 +112,7 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
         radius: 0.05,
         chunk: 64,
     };
-    let map = map_landscape(&gpu, make_field, &starts, size, 7, &opts, &mut |_, _, _| {}).unwrap();
+    let map = map_landscape(&gpu, make_field, &starts, size, 7, &opts, &mut |_, _, _| Ok(())).unwrap();
     assert_eq!(map.minima.len(), 2, "{:?}", map.minima);
     let mut xs: Vec<f32> = map.minima.iter().map(|m| m.state[0]).collect();
     xs.sort_by(f32::total_cmp);

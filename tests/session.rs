@@ -1,12 +1,13 @@
 //! The trainer as the window drives it: changes of setting reach the next
 //! iteration exactly (the same numbers as a run configured that way from the
 //! start), invalid values are refused and change nothing, and the threaded
-//! session answers run / pause / step / save / load / reset.
+//! session answers run / pause / step / save / load / reset, and long
+//! work stops when asked and when the session ends.
 
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ebmscope::config::{Config, OptimizerName};
 use ebmscope::train::session::{Command, Session, Update};
@@ -305,4 +306,51 @@ fn the_session_runs_a_long_run_from_the_current_model() {
         .collect();
     assert_eq!(reports.len(), 11, "steps 0, 2, …, 20: {reports:?}");
     assert!(reports.iter().all(|&(it, _, len)| it == 1 && len == 7 * 2));
+}
+
+/// Long work stops when asked, between two submissions: the stop is
+/// answered by `Stopped`, training goes on (a Step after it is answered),
+/// and a later job is not stopped by the earlier request. A session dropped
+/// during long work ends within seconds, not after the work: closing the
+/// window must not hang.
+#[test]
+fn long_work_stops_when_asked_and_when_the_session_ends() {
+    let gpu = Arc::new(common::gpu());
+    let s = Session::start(gpu.clone(), small(&["eval.longrun_chains=7"])).unwrap();
+    s.send(Command::LongRun { steps: 1_000_000_000 });
+    wait_for(&s, "first long-run report", |u| {
+        matches!(u, Update::LongRun { .. })
+    });
+    s.stop_work();
+    let seen = wait_for(&s, "stop", |u| matches!(u, Update::Stopped(_)));
+    assert!(seen.iter().all(|u| !matches!(u, Update::Failed(_))), "{seen:?}");
+    assert!(matches!(seen.last(), Some(Update::Stopped(w)) if w == "the long run stopped"));
+    s.send(Command::Step);
+    wait_for(&s, "iteration after the stop", |u| {
+        matches!(u, Update::Iteration(_))
+    });
+    s.send(Command::Landscape(ebmscope::train::landscape::LandscapeOptions {
+        starts: 4,
+        descent_steps: 50,
+        ad_steps: 50,
+        ..Default::default()
+    }));
+    wait_for(&s, "landscape", |u| matches!(u, Update::Landscape(_)));
+    s.send(Command::Landscape(Default::default()));
+    wait_for(&s, "landscape progress", |u| {
+        matches!(u, Update::LandscapeProgress { .. })
+    });
+    s.stop_work();
+    let seen = wait_for(&s, "stop", |u| matches!(u, Update::Stopped(_)));
+    assert!(matches!(seen.last(), Some(Update::Stopped(w)) if w == "the landscape map stopped"));
+
+    let s = Session::start(gpu, small(&[])).unwrap();
+    s.send(Command::LongRun { steps: 1_000_000_000 });
+    wait_for(&s, "first long-run report", |u| {
+        matches!(u, Update::LongRun { .. })
+    });
+    let start = Instant::now();
+    drop(s);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(20), "the session took {took:?} to end");
 }

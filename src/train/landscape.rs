@@ -10,7 +10,7 @@
 //! barriers (many basins); a large α merges everything into one.
 
 use super::longrun::{LongRunInit, check_start, start_states};
-use super::{Checkpoint, net_spec, step_size};
+use super::{Checkpoint, Progress, net_spec, step_size};
 use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::model::GpuNet;
@@ -175,9 +175,6 @@ pub fn alpha_label(alpha: f64) -> String {
     }
 }
 
-/// What a mapping is doing, for progress reports: (stage, done, total).
-pub type Progress<'a> = &'a mut dyn FnMut(&str, u64, u64);
-
 /// Steps recorded per submission, so one stays short on slow adapters.
 const SLICE: u64 = 50;
 
@@ -229,7 +226,7 @@ pub fn map_landscape<F: EnergyField>(
         );
         gpu.run("descent", |pass| descent.record_steps(gpu, pass, steps as usize));
         done += steps;
-        progress("descent", done, total);
+        progress("descent", done, total)?;
     }
     gpu.run("descent end", |pass| descent.field.record_eval(gpu, pass));
     let ends = gpu.read_f32(descent.field.input(), 0, n * dim)?;
@@ -308,14 +305,14 @@ pub fn map_landscape<F: EnergyField>(
 
 /// `steps` attraction–diffusion steps of every pair (from, to) of `pairs`,
 /// as many at a time as `sampler` has chains; the track of each pair.
-/// `progress(chain steps done, in all)` after every slice.
+/// `progress(chain steps done, in all)` after every slice (its error stops it).
 fn attract<F: EnergyField>(
     gpu: &Gpu,
     sampler: &Langevin<Attracted<F>>,
     minima: &[Minimum],
     pairs: &[(usize, usize)],
     steps: u64,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<Vec<Track>> {
     let chunk = sampler.field.chains();
     let total = pairs.len() as u64 * steps;
@@ -336,7 +333,7 @@ fn attract<F: EnergyField>(
             let n = SLICE.min(steps - done);
             gpu.run("attraction", |pass| sampler.record_steps(gpu, pass, n as usize));
             done += n;
-            progress((c * chunk) as u64 * steps + group.len() as u64 * done, total);
+            progress((c * chunk) as u64 * steps + group.len() as u64 * done, total)?;
         }
         // The track sees the state each step starts from; this adds the last.
         gpu.run("attraction end", |pass| sampler.field.record_eval(gpu, pass));

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 pub use crate::config::LongRunInit;
 
-use super::{Checkpoint, net_spec, step_size};
+use super::{Checkpoint, Progress, net_spec, step_size};
 use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::kernels::sampling::Purpose;
@@ -161,7 +161,8 @@ enum Chains {
 }
 
 /// Run the long-run check; `on_record(row, states)` is called at step 0,
-/// every `every` steps and at the end, with the chains' states [chains, dim].
+/// every `every` steps and at the end, with the chains' states [chains, dim],
+/// and `progress("long run", steps done, steps)` after every submission.
 /// `data` (the checkpoint's data set) is needed only to start from data.
 pub fn long_run(
     gpu: &Gpu,
@@ -169,6 +170,7 @@ pub fn long_run(
     data: Option<&Dataset>,
     opts: &LongRunOptions,
     mut on_record: impl FnMut(&LongRunRow, &[f32]) -> Result<()>,
+    progress: Progress,
 ) -> Result<Vec<LongRunRow>> {
     opts.check(ck)?;
     let c = &ck.config;
@@ -255,6 +257,7 @@ pub fn long_run(
                 Chains::Mala(s) => s.record_steps(gpu, pass, n),
             });
             done += n as u64;
+            progress("long run", done, opts.steps)?;
         }
         let now = read_stats()?;
         let steps = (target - rows.last().map_or(0, |r| r.step)) as f64;

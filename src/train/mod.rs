@@ -13,6 +13,11 @@ pub mod session;
 pub use checkpoint::{CHECKPOINT_FILE, Checkpoint};
 pub use metrics::{ToyMetrics, evaluate_toy, grid_energies, learned_energies};
 
+/// Long work (long runs, landscape maps) reports `(stage, done, total)`
+/// after every submission through this, and stops with the error it
+/// returns (a front end asked to stop: [`crate::Error::Stopped`]).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, u64, u64) -> crate::Result<()>;
+
 use std::sync::Arc;
 use std::time::Instant;
 

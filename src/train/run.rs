@@ -300,11 +300,18 @@ impl RunDir {
         };
         let ck = Checkpoint::capture(trainer)?;
         let mut last: Vec<f32> = Vec::new();
-        let rows: Vec<LongRunRow> = long_run(&trainer.gpu, &ck, Some(&trainer.data), &opts, |_, states| {
-            last.clear();
-            last.extend_from_slice(states);
-            Ok(())
-        })?;
+        let rows: Vec<LongRunRow> = long_run(
+            &trainer.gpu,
+            &ck,
+            Some(&trainer.data),
+            &opts,
+            |_, states| {
+                last.clear();
+                last.extend_from_slice(states);
+                Ok(())
+            },
+            &mut |_, _, _| Ok(()),
+        )?;
         let csv_path = dir.join(format!("longrun_{it:07}.csv"));
         let mut csv = String::from("step,mean_energy,grad_magnitude\n");
         for r in &rows {

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -103,6 +104,9 @@ pub enum Update {
         total: u64,
     },
     Landscape(Arc<LandscapeReport>),
+    /// Long work stopped by [`Session::stop_work`] (what, as a sentence):
+    /// nothing else changed.
+    Stopped(String),
     Running(bool),
     /// A change took effect; the next iteration is the first to use it.
     Applied {
@@ -141,6 +145,33 @@ pub struct Session {
     commands: Sender<Command>,
     updates: Receiver<Update>,
     thread: Option<JoinHandle<()>>,
+    stop: StopFlags,
+}
+
+/// How a front end stops long work on the training thread (a long run, a
+/// landscape map) between two of its submissions: `asked` by
+/// [`Session::stop_work`], for the work under way (each job clears it as it
+/// begins), `closing` when the session ends, for good.
+#[derive(Clone, Default)]
+struct StopFlags {
+    asked: Arc<AtomicBool>,
+    closing: Arc<AtomicBool>,
+}
+
+impl StopFlags {
+    /// A new job begins: an earlier request is not for it.
+    fn begin(&self) -> StopFlags {
+        self.asked.store(false, Ordering::Relaxed);
+        self.clone()
+    }
+
+    fn check(&self, what: &str) -> Result<()> {
+        if self.asked.load(Ordering::Relaxed) || self.closing.load(Ordering::Relaxed) {
+            Err(Error::Stopped(what.into()))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Session {
@@ -152,10 +183,13 @@ impl Session {
         let trainer = Trainer::with_data(gpu.clone(), config.clone(), data.clone())?;
         let (commands, command_rx) = channel();
         let (update_tx, updates) = channel();
+        let stop = StopFlags::default();
+        let worker_stop = stop.clone();
         let thread = std::thread::Builder::new()
             .name("ebmscope trainer".into())
             .spawn(move || {
                 let mut worker = Worker {
+                    stop: worker_stop,
                     gpu,
                     config,
                     data,
@@ -172,7 +206,15 @@ impl Session {
             commands,
             updates,
             thread: Some(thread),
+            stop,
         })
+    }
+
+    /// Stop the long run or landscape map under way, if any, after its
+    /// current submission: answered by [`Update::Stopped`]; training goes on
+    /// as it was (running or paused).
+    pub fn stop_work(&self) {
+        self.stop.asked.store(true, Ordering::Relaxed);
     }
 
     pub fn send(&self, command: Command) {
@@ -193,7 +235,9 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // Closing the command channel ends the thread after its current iteration.
+        // Closing the command channel ends the thread after its current
+        // iteration, or its long work's current submission.
+        self.stop.closing.store(true, Ordering::Relaxed);
         let (closed, _) = channel();
         drop(std::mem::replace(&mut self.commands, closed));
         if let Some(t) = self.thread.take() {
@@ -203,6 +247,7 @@ impl Drop for Session {
 }
 
 struct Worker {
+    stop: StopFlags,
     gpu: Arc<Gpu>,
     /// The data settings `data` was loaded from.
     config: Config,
@@ -354,7 +399,9 @@ impl Worker {
                 self.trainer.record_energy_path(on)
             }
         };
-        if let Err(e) = outcome {
+        if let Err(Error::Stopped(what)) = &outcome {
+            self.send(Update::Stopped(format!("{what} stopped")));
+        } else if let Err(e) = outcome {
             self.set_running(false);
             self.send(Update::Failed(e.to_string()));
         }
@@ -418,22 +465,31 @@ impl Worker {
         };
         let ck = Checkpoint::capture(&self.trainer)?;
         let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
-        long_run(&self.gpu, &ck, Some(&self.data), &opts, |row, states| {
-            let _ = tx.send(Update::LongRun {
-                iteration,
-                step: row.step,
-                steps,
-                mean_energy: row.mean_energy,
-                states: Arc::new(states.to_vec()),
-            });
-            Ok(())
-        })
+        let stop = self.stop.begin();
+        long_run(
+            &self.gpu,
+            &ck,
+            Some(&self.data),
+            &opts,
+            |row, states| {
+                let _ = tx.send(Update::LongRun {
+                    iteration,
+                    step: row.step,
+                    steps,
+                    mean_energy: row.mean_energy,
+                    states: Arc::new(states.to_vec()),
+                });
+                Ok(())
+            },
+            &mut |_, _, _| stop.check("the long run"),
+        )
         .map(|_| ())
     }
 
     fn landscape(&mut self, options: LandscapeOptions) -> Result<()> {
         let ck = Checkpoint::capture(&self.trainer)?;
         let tx = self.updates.clone();
+        let stop = self.stop.begin();
         let map = super::landscape::landscape(
             &self.gpu,
             &ck,
@@ -445,6 +501,7 @@ impl Worker {
                     done,
                     total,
                 });
+                stop.check("the landscape map")
             },
         )?;
         let energies = match self.data.toy() {
