@@ -52,7 +52,7 @@ pub enum Error {
     Config(String),
 
     /// Long work (a long run, a landscape map) stopped on request.
-    #[error("{0} stopped before the end, as asked")]
+    #[error("{0} stopped")]
     Stopped(String),
 
     #[error("{path}: {reason}")]

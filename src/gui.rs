@@ -347,8 +347,8 @@ impl GuiApp {
                 self.landscape_progress = None;
                 self.message = "landscape mapped".into();
             }
-            Update::Stopped(what) => {
-                self.message = what;
+            Update::WorkEnded(why) => {
+                self.message = why;
                 self.long_run_pending = false;
                 self.landscape_progress = None;
             }
@@ -424,7 +424,6 @@ impl GuiApp {
         self.density_textures = None;
         self.energy_path = None;
         self.long_run = None;
-        self.long_run_pending = false;
         self.long_run_texture = None;
         self.landscape = None;
         self.landscape_texture = None;
@@ -810,7 +809,10 @@ impl GuiApp {
             let label = ui.label("steps");
             ui.add(egui::TextEdit::singleline(&mut self.long_run_steps).desired_width(70.0))
                 .labelled_by(label.id);
-            if ui.button("Start the long run").clicked() {
+            if ui
+                .add_enabled(!self.long_work_pending(), egui::Button::new("Start the long run"))
+                .clicked()
+            {
                 match self.long_run_steps.trim().parse::<u64>() {
                     Ok(steps) if steps > 0 => {
                         self.message = format!("long run of {steps} steps: training waits for it");
@@ -866,6 +868,18 @@ impl GuiApp {
         square_image(ui, &texture);
     }
 
+    /// A long run or a landscape map has been asked for and has not ended:
+    /// one at a time, so that Stop is for the one under way.
+    fn long_work_pending(&self) -> bool {
+        self.long_run_pending || self.landscape_progress.is_some()
+    }
+
+    pub fn start_landscape(&mut self, options: LandscapeOptions) {
+        self.message = "mapping the landscape: training waits for it".into();
+        self.landscape_progress = Some(("starting".into(), 0, 1));
+        self.send(Command::Landscape(options));
+    }
+
     /// The next map's options from the fields, or what is wrong with them.
     fn landscape_options(&self) -> std::result::Result<LandscapeOptions, String> {
         let number = |name: &str, text: &str| {
@@ -902,15 +916,13 @@ impl GuiApp {
                 ui.add(egui::TextEdit::singleline(text).desired_width(48.0))
                     .labelled_by(label.id);
             }
-            start = ui.button("Map the landscape").clicked();
+            start = ui
+                .add_enabled(!self.long_work_pending(), egui::Button::new("Map the landscape"))
+                .clicked();
         });
         if start {
             match self.landscape_options() {
-                Ok(options) => {
-                    self.message = "mapping the landscape: training waits for it".into();
-                    self.landscape_progress = Some(("starting".into(), 0, 1));
-                    self.send(Command::Landscape(options));
-                }
+                Ok(options) => self.start_landscape(options),
                 Err(why) => self.message = why,
             }
         }
@@ -953,7 +965,7 @@ impl GuiApp {
             plural(basins.count(), "basin", "basins"),
             basins.attempts.len(),
         ));
-        if map.last_descent_move > 0.1 * o.radius {
+        if !map.descent_settled(o.radius) {
             ui.colored_label(
                 egui::Color32::from_rgb(230, 150, 20),
                 format!(
@@ -1602,7 +1614,8 @@ impl eframe::App for Window {
         let Some(path) = self.capture.screenshot.clone() else {
             return;
         };
-        let mapped = self.capture.landscape.is_none() || self.app.landscape.is_some();
+        // With --landscape, the picture waits for the map to end (mapped, failed or stopped).
+        let mapped = self.capture.landscape.is_none() || self.app.landscape_progress.is_none();
         if self.frame >= self.capture.frames && mapped && !self.requested {
             self.requested = true;
             let done = self.done.clone();
@@ -1683,7 +1696,7 @@ pub fn run(
         app.landscape_starts = options.starts.to_string();
         app.landscape_alpha = alpha_label(options.alphas[0]);
         app.landscape_temp = options.temp_factor.to_string();
-        app.send(Command::Landscape(options.clone()));
+        app.start_landscape(options.clone());
     }
     let done = Arc::new(std::sync::Mutex::new(None));
     let rate = Arc::new(std::sync::Mutex::new(TrainingRate::default()));

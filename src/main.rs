@@ -1337,7 +1337,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             );
         }
     }
-    if map.last_descent_move > 0.1 * opts.radius {
+    if !map.descent_settled(opts.radius) {
         eprintln!(
             "warning: descent had not settled (last step moved {:.3e} per element, against --radius {}): raise --descent-steps",
             map.last_descent_move, opts.radius

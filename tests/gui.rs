@@ -461,6 +461,12 @@ fn a_long_run_and_a_landscape_map_stop_from_the_window() {
     h.get_by_label("Start the long run").click();
     until(&mut h, "long-run report", |a| a.long_run.is_some());
     h.step();
+    // One long job at a time: Stop is for the one under way.
+    h.get_by_label("Landscape").click();
+    h.step();
+    assert!(h.get_by_label("Map the landscape").accesskit_node().is_disabled());
+    h.state_mut().panel = ebmscope::gui::ChainsPanel::LongRun;
+    h.step();
     h.get_by_label("Stop").click();
     until(&mut h, "stopped long run", |a| !a.long_run_pending);
     assert_eq!(h.state().message, "the long run stopped");

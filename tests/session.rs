@@ -308,41 +308,73 @@ fn the_session_runs_a_long_run_from_the_current_model() {
     assert!(reports.iter().all(|&(it, _, len)| it == 1 && len == 7 * 2));
 }
 
-/// Long work stops when asked, between two submissions: the stop is
-/// answered by `Stopped`, training goes on (a Step after it is answered),
-/// and a later job is not stopped by the earlier request. A session dropped
-/// during long work ends within seconds, not after the work: closing the
-/// window must not hang.
+/// Long work stops when asked, between two submissions, or fails, and
+/// says so (`WorkEnded`) without touching training: a running trainer goes
+/// on running. A stop covers the jobs sent before it, even one not begun
+/// yet, and no later one. A session dropped during long work ends within
+/// seconds, not after the work: closing the window must not hang.
 #[test]
 fn long_work_stops_when_asked_and_when_the_session_ends() {
+    use ebmscope::train::landscape::LandscapeOptions;
+    let ended = |u: &Update| matches!(u, Update::WorkEnded(_));
     let gpu = Arc::new(common::gpu());
-    let s = Session::start(gpu.clone(), small(&["eval.longrun_chains=7"])).unwrap();
+    let config = small(&["eval.longrun_chains=7", "iterations=1000000"]);
+    let s = Session::start(gpu.clone(), config).unwrap();
+    s.send(Command::Run);
+    wait_for(&s, "an iteration", |u| matches!(u, Update::Iteration(_)));
     s.send(Command::LongRun { steps: 1_000_000_000 });
-    wait_for(&s, "first long-run report", |u| {
+    let mut seen = wait_for(&s, "first long-run report", |u| {
         matches!(u, Update::LongRun { .. })
     });
     s.stop_work();
-    let seen = wait_for(&s, "stop", |u| matches!(u, Update::Stopped(_)));
-    assert!(seen.iter().all(|u| !matches!(u, Update::Failed(_))), "{seen:?}");
-    assert!(matches!(seen.last(), Some(Update::Stopped(w)) if w == "the long run stopped"));
-    s.send(Command::Step);
-    wait_for(&s, "iteration after the stop", |u| {
+    seen.extend(wait_for(&s, "the stop", ended));
+    assert!(matches!(seen.last(), Some(Update::WorkEnded(w)) if w == "the long run stopped"));
+    for _ in 0..3 {
+        seen.extend(wait_for(&s, "iterations after the stop", |u| {
+            matches!(u, Update::Iteration(_))
+        }));
+    }
+    // A failed map ends the same way: training still runs.
+    let from_a_bank_too_small = LandscapeOptions {
+        starts: 31,
+        init: ebmscope::train::longrun::LongRunInit::Bank,
+        ..Default::default()
+    };
+    s.send(Command::Landscape(from_a_bank_too_small));
+    seen.extend(wait_for(&s, "the failure", ended));
+    assert!(
+        matches!(seen.last(), Some(Update::WorkEnded(w)) if w.starts_with("the landscape map failed: ") && w.contains("fewer than")),
+        "{:?}",
+        seen.last()
+    );
+    seen.extend(wait_for(&s, "an iteration after the failure", |u| {
         matches!(u, Update::Iteration(_))
-    });
-    s.send(Command::Landscape(ebmscope::train::landscape::LandscapeOptions {
+    }));
+    assert!(
+        !seen
+            .iter()
+            .any(|u| matches!(u, Update::Running(false) | Update::Failed(_))),
+        "training was stopped: {seen:?}"
+    );
+    s.send(Command::Pause);
+    wait_for(&s, "pause", |u| matches!(u, Update::Running(false)));
+
+    // Stopped before it begins (still queued), the first map ends at once;
+    // the second, sent after the stop, is mapped.
+    s.send(Command::Landscape(LandscapeOptions::default()));
+    s.stop_work();
+    s.send(Command::Landscape(LandscapeOptions {
         starts: 4,
         descent_steps: 50,
         ad_steps: 50,
         ..Default::default()
     }));
-    wait_for(&s, "landscape", |u| matches!(u, Update::Landscape(_)));
-    s.send(Command::Landscape(Default::default()));
-    wait_for(&s, "landscape progress", |u| {
-        matches!(u, Update::LandscapeProgress { .. })
-    });
-    s.stop_work();
-    let seen = wait_for(&s, "stop", |u| matches!(u, Update::Stopped(_)));
-    assert!(matches!(seen.last(), Some(Update::Stopped(w)) if w == "the landscape map stopped"));
+    let seen = wait_for(&s, "the second map", |u| matches!(u, Update::Landscape(_)));
+    let ends: Vec<&Update> = seen.iter().filter(|u| ended(u)).collect();
+    assert!(
+        matches!(ends[..], [Update::WorkEnded(w)] if w == "the landscape map stopped"),
+        "{ends:?}"
+    );
 
     let s = Session::start(gpu, small(&[])).unwrap();
     s.send(Command::LongRun { steps: 1_000_000_000 });

@@ -432,7 +432,7 @@ impl Gpu {
             .map_err(|e| Error::Readback(e.to_string()))
     }
 
-    pub fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass)) {
+    pub fn run(&self, label: &str, record: impl FnOnce(&mut wgpu::ComputePass)) -> wgpu::SubmissionIndex {
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
@@ -443,7 +443,38 @@ impl Gpu {
             });
             record(&mut pass);
         }
-        self.submit(encoder.finish());
+        self.submit(encoder.finish())
+    }
+
+    /// Long work as `total` steps in submissions of at most `slice` (so that
+    /// one stays short on slow adapters): `submit(done, n)` submits steps
+    /// done … done + n and returns its index. At most two submissions are
+    /// queued (each waits for the one before), so `progress(done)`, called
+    /// after each, follows the GPU, and its error (a stop) takes effect
+    /// within a slice or two.
+    pub fn run_in_slices(
+        &self,
+        total: u64,
+        slice: u64,
+        mut submit: impl FnMut(u64, u64) -> wgpu::SubmissionIndex,
+        mut progress: impl FnMut(u64) -> Result<()>,
+    ) -> Result<()> {
+        let (mut done, mut previous) = (0, None);
+        while done < total {
+            let n = slice.min(total - done);
+            let index = submit(done, n);
+            if let Some(p) = previous.replace(index) {
+                self.device
+                    .poll(wgpu::PollType::Wait {
+                        submission_index: Some(p),
+                        timeout: None,
+                    })
+                    .map_err(|e| Error::Readback(e.to_string()))?;
+            }
+            done += n;
+            progress(done)?;
+        }
+        Ok(())
     }
 }
 

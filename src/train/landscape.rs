@@ -163,6 +163,12 @@ impl Landscape {
     pub fn dim(&self) -> usize {
         self.minima[0].state.len()
     }
+
+    /// Whether descent's last steps moved well within the grouping radius
+    /// (a tenth of it); if not, more descent steps may change the minima.
+    pub fn descent_settled(&self, radius: f64) -> bool {
+        self.last_descent_move <= 0.1 * radius
+    }
 }
 
 /// α as file names and CSV headers show it: short, without exponents
@@ -210,24 +216,25 @@ pub fn map_landscape<F: EnergyField>(
     // fixed step keeps jumping (measured on a ToyNet: moves of 0.02 per
     // element after 2 000 steps as after 10 000).
     let total = opts.descent_steps;
-    let mut done = 0;
     let mut last_factor = 1.0;
-    while done < total {
-        let steps = SLICE.min(total - done);
-        last_factor = (total - done) as f64 / total as f64;
-        let epsilon = size.epsilon * last_factor.sqrt() as f32;
-        descent.set_step_size(
-            gpu,
-            StepSize {
-                epsilon,
-                tau: 0.0,
-                ..size
-            },
-        );
-        gpu.run("descent", |pass| descent.record_steps(gpu, pass, steps as usize));
-        done += steps;
-        progress("descent", done, total)?;
-    }
+    gpu.run_in_slices(
+        total,
+        SLICE,
+        |done, steps| {
+            last_factor = (total - done) as f64 / total as f64;
+            let epsilon = size.epsilon * last_factor.sqrt() as f32;
+            descent.set_step_size(
+                gpu,
+                StepSize {
+                    epsilon,
+                    tau: 0.0,
+                    ..size
+                },
+            );
+            gpu.run("descent", |pass| descent.record_steps(gpu, pass, steps as usize))
+        },
+        |done| progress("descent", done, total),
+    )?;
     gpu.run("descent end", |pass| descent.field.record_eval(gpu, pass));
     let ends = gpu.read_f32(descent.field.input(), 0, n * dim)?;
     let f = gpu.read_f32(descent.field.energy(), 0, n)?;
@@ -328,13 +335,12 @@ fn attract<F: EnergyField>(
             .write_goals(gpu, &chunk_rows(minima, group, chunk, |p| p.1))?;
         sampler.field.reset_track(gpu);
         sampler.begin(gpu, c as u32);
-        let mut done = 0;
-        while done < steps {
-            let n = SLICE.min(steps - done);
-            gpu.run("attraction", |pass| sampler.record_steps(gpu, pass, n as usize));
-            done += n;
-            progress((c * chunk) as u64 * steps + group.len() as u64 * done, total)?;
-        }
+        gpu.run_in_slices(
+            steps,
+            SLICE,
+            |_, n| gpu.run("attraction", |pass| sampler.record_steps(gpu, pass, n as usize)),
+            |done| progress((c * chunk) as u64 * steps + group.len() as u64 * done, total),
+        )?;
         // The track sees the state each step starts from; this adds the last.
         gpu.run("attraction end", |pass| sampler.field.record_eval(gpu, pass));
         let end = gpu.read_f32(sampler.field.energy(), 0, group.len())?;

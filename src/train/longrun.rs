@@ -250,15 +250,18 @@ pub fn long_run(
     const SLICE: u64 = 50;
     while done < opts.steps {
         let target = (done + opts.every).min(opts.steps);
-        while done < target {
-            let n = SLICE.min(target - done) as usize;
-            gpu.run("long run", |pass| match &chains {
-                Chains::Ula(s) => s.record_steps(gpu, pass, n),
-                Chains::Mala(s) => s.record_steps(gpu, pass, n),
-            });
-            done += n as u64;
-            progress("long run", done, opts.steps)?;
-        }
+        gpu.run_in_slices(
+            target - done,
+            SLICE,
+            |_, n| {
+                gpu.run("long run", |pass| match &chains {
+                    Chains::Ula(s) => s.record_steps(gpu, pass, n as usize),
+                    Chains::Mala(s) => s.record_steps(gpu, pass, n as usize),
+                })
+            },
+            |d| progress("long run", done + d, opts.steps),
+        )?;
+        done = target;
         let now = read_stats()?;
         let steps = (target - rows.last().map_or(0, |r| r.step)) as f64;
         let row = LongRunRow {

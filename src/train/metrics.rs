@@ -82,10 +82,9 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
 }
 
 fn toy_of(trainer: &Trainer) -> Result<&crate::data::toy::Toy> {
-    trainer
-        .data
-        .toy()
-        .ok_or_else(|| Error::Config("toy metrics need toy data".into()))
+    trainer.data.toy().ok_or_else(|| {
+        Error::Config("densities on a grid need 2-D toy data, and this run learns images".into())
+    })
 }
 
 /// The evaluation grid of the trainer's toy data (`eval.grid` points a side)

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -60,6 +60,14 @@ pub enum Command {
     Landscape(LandscapeOptions),
 }
 
+impl Command {
+    /// Long work: the training thread runs it to its end (or a stop) before
+    /// anything else.
+    fn is_long_work(&self) -> bool {
+        matches!(self, Command::LongRun { .. } | Command::Landscape(_))
+    }
+}
+
 /// What the training thread reports.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {
@@ -104,9 +112,10 @@ pub enum Update {
         total: u64,
     },
     Landscape(Arc<LandscapeReport>),
-    /// Long work stopped by [`Session::stop_work`] (what, as a sentence):
-    /// nothing else changed.
-    Stopped(String),
+    /// A long run or landscape map ended early, stopped by
+    /// [`Session::stop_work`] or failed (why, as a sentence); training goes
+    /// on as it was.
+    WorkEnded(String),
     Running(bool),
     /// A change took effect; the next iteration is the first to use it.
     Applied {
@@ -145,29 +154,33 @@ pub struct Session {
     commands: Sender<Command>,
     updates: Receiver<Update>,
     thread: Option<JoinHandle<()>>,
-    stop: StopFlags,
+    jobs: LongWork,
 }
 
-/// How a front end stops long work on the training thread (a long run, a
-/// landscape map) between two of its submissions: `asked` by
-/// [`Session::stop_work`], for the work under way (each job clears it as it
-/// begins), `closing` when the session ends, for good.
+/// How a front end stops long work on the training thread (long runs,
+/// landscape maps) between two of its submissions. Such commands are
+/// numbered 1, 2, … as they are sent, and again as the worker takes them
+/// (the channel keeps their order); a stop covers every job sent before it
+/// ([`Session::stop_work`]), queued ones included, and none sent after it.
+/// Ending the session stops them all.
 #[derive(Clone, Default)]
-struct StopFlags {
-    asked: Arc<AtomicBool>,
-    closing: Arc<AtomicBool>,
+struct LongWork {
+    sent: Arc<AtomicU64>,
+    /// Jobs up to this number stop.
+    stop_upto: Arc<AtomicU64>,
 }
 
-impl StopFlags {
-    /// A new job begins: an earlier request is not for it.
-    fn begin(&self) -> StopFlags {
-        self.asked.store(false, Ordering::Relaxed);
-        self.clone()
-    }
+/// The stop check of one long job, called between its submissions.
+struct StopCheck {
+    job: u64,
+    stop_upto: Arc<AtomicU64>,
+    what: &'static str,
+}
 
-    fn check(&self, what: &str) -> Result<()> {
-        if self.asked.load(Ordering::Relaxed) || self.closing.load(Ordering::Relaxed) {
-            Err(Error::Stopped(what.into()))
+impl StopCheck {
+    fn check(&self) -> Result<()> {
+        if self.stop_upto.load(Ordering::Relaxed) >= self.job {
+            Err(Error::Stopped(self.what.into()))
         } else {
             Ok(())
         }
@@ -183,13 +196,14 @@ impl Session {
         let trainer = Trainer::with_data(gpu.clone(), config.clone(), data.clone())?;
         let (commands, command_rx) = channel();
         let (update_tx, updates) = channel();
-        let stop = StopFlags::default();
-        let worker_stop = stop.clone();
+        let jobs = LongWork::default();
+        let stop_upto = jobs.stop_upto.clone();
         let thread = std::thread::Builder::new()
             .name("ebmscope trainer".into())
             .spawn(move || {
                 let mut worker = Worker {
-                    stop: worker_stop,
+                    stop_upto,
+                    jobs_taken: 0,
                     gpu,
                     config,
                     data,
@@ -206,18 +220,23 @@ impl Session {
             commands,
             updates,
             thread: Some(thread),
-            stop,
+            jobs,
         })
     }
 
     /// Stop the long run or landscape map under way, if any, after its
-    /// current submission: answered by [`Update::Stopped`]; training goes on
-    /// as it was (running or paused).
+    /// current submission, and any sent after it and not yet begun: each is
+    /// answered by [`Update::WorkEnded`]; training goes on as it was
+    /// (running or paused).
     pub fn stop_work(&self) {
-        self.stop.asked.store(true, Ordering::Relaxed);
+        let sent = self.jobs.sent.load(Ordering::Relaxed);
+        self.jobs.stop_upto.fetch_max(sent, Ordering::Relaxed);
     }
 
     pub fn send(&self, command: Command) {
+        if command.is_long_work() {
+            self.jobs.sent.fetch_add(1, Ordering::Relaxed);
+        }
         // A closed channel means the thread has ended; `updates` says why.
         let _ = self.commands.send(command);
     }
@@ -237,7 +256,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         // Closing the command channel ends the thread after its current
         // iteration, or its long work's current submission.
-        self.stop.closing.store(true, Ordering::Relaxed);
+        self.jobs.stop_upto.store(u64::MAX, Ordering::Relaxed);
         let (closed, _) = channel();
         drop(std::mem::replace(&mut self.commands, closed));
         if let Some(t) = self.thread.take() {
@@ -247,7 +266,9 @@ impl Drop for Session {
 }
 
 struct Worker {
-    stop: StopFlags,
+    stop_upto: Arc<AtomicU64>,
+    /// Long-work commands taken so far (the number of the last).
+    jobs_taken: u64,
     gpu: Arc<Gpu>,
     /// The data settings `data` was loaded from.
     config: Config,
@@ -392,16 +413,18 @@ impl Worker {
                     metrics: Arc::new(m),
                 })
             }),
-            Command::LongRun { steps } => self.long_run(steps),
-            Command::Landscape(options) => self.landscape(options),
+            Command::LongRun { steps } => {
+                return self.long_work("the long run", |w, stop| w.long_run(steps, stop));
+            }
+            Command::Landscape(options) => {
+                return self.long_work("the landscape map", |w, stop| w.landscape(options, stop));
+            }
             Command::RecordEnergyPath(on) => {
                 self.record_path = on;
                 self.trainer.record_energy_path(on)
             }
         };
-        if let Err(Error::Stopped(what)) = &outcome {
-            self.send(Update::Stopped(format!("{what} stopped")));
-        } else if let Err(e) = outcome {
+        if let Err(e) = outcome {
             self.set_running(false);
             self.send(Update::Failed(e.to_string()));
         }
@@ -452,7 +475,26 @@ impl Worker {
         Ok(())
     }
 
-    fn long_run(&mut self, steps: u64) -> Result<()> {
+    /// A long run or a landscape map: training waits for it. Stopped or
+    /// failed, it says so ([`Update::WorkEnded`]) and training goes on as it
+    /// was: the model is untouched.
+    fn long_work(&mut self, what: &'static str, work: impl FnOnce(&mut Self, &StopCheck) -> Result<()>) {
+        self.jobs_taken += 1;
+        let stop = StopCheck {
+            job: self.jobs_taken,
+            stop_upto: self.stop_upto.clone(),
+            what,
+        };
+        if let Err(e) = stop.check().and_then(|()| work(self, &stop)) {
+            let why = match e {
+                Error::Stopped(_) => e.to_string(),
+                e => format!("{what} failed: {e}"),
+            };
+            self.send(Update::WorkEnded(why));
+        }
+    }
+
+    fn long_run(&mut self, steps: u64, stop: &StopCheck) -> Result<()> {
         use super::longrun::{LongRunOptions, long_run};
         let c = &self.trainer.config.eval;
         let opts = LongRunOptions {
@@ -465,7 +507,6 @@ impl Worker {
         };
         let ck = Checkpoint::capture(&self.trainer)?;
         let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
-        let stop = self.stop.begin();
         long_run(
             &self.gpu,
             &ck,
@@ -481,15 +522,14 @@ impl Worker {
                 });
                 Ok(())
             },
-            &mut |_, _, _| stop.check("the long run"),
+            &mut |_, _, _| stop.check(),
         )
         .map(|_| ())
     }
 
-    fn landscape(&mut self, options: LandscapeOptions) -> Result<()> {
+    fn landscape(&mut self, options: LandscapeOptions, stop: &StopCheck) -> Result<()> {
         let ck = Checkpoint::capture(&self.trainer)?;
         let tx = self.updates.clone();
-        let stop = self.stop.begin();
         let map = super::landscape::landscape(
             &self.gpu,
             &ck,
@@ -501,7 +541,7 @@ impl Worker {
                     done,
                     total,
                 });
-                stop.check("the landscape map")
+                stop.check()
             },
         )?;
         let energies = match self.data.toy() {
