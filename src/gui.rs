@@ -16,7 +16,7 @@ use crate::data::toy::Toy;
 use crate::diagnostics::{Correlations, Oscillation, Phase};
 use crate::gpu::Gpu;
 use crate::kernels::picture::GridLayout;
-use crate::train::landscape::{LandscapeOptions, alpha_label};
+use crate::train::landscape::{Backdrop, LANDSCAPE_MARKER, LandscapeOptions, alpha_label, save_landscape};
 use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update};
 use crate::train::{Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, net_spec};
 use crate::{Error, Result};
@@ -176,6 +176,8 @@ pub struct GuiApp {
     landscape_starts: String,
     landscape_alpha: String,
     landscape_temp: String,
+    /// Where "Save the map" writes (text as typed).
+    landscape_folder: String,
     /// The last landscape map, and its number (its picture's key).
     pub landscape: Option<Arc<LandscapeReport>>,
     landscape_serial: u64,
@@ -251,6 +253,7 @@ impl GuiApp {
             landscape_starts: LandscapeOptions::default().starts.to_string(),
             landscape_alpha: LandscapeOptions::default().alphas[0].to_string(),
             landscape_temp: LandscapeOptions::default().temp_factor.to_string(),
+            landscape_folder: map_folder_beside(&checkpoint),
             landscape: None,
             landscape_serial: 0,
             landscape_progress: None,
@@ -880,6 +883,32 @@ impl GuiApp {
         self.send(Command::Landscape(options));
     }
 
+    /// Write the map as `ebmscope landscape` does (CSVs and pictures) into
+    /// the folder typed, which must not hold a landscape already.
+    fn save_map(&mut self, report: &LandscapeReport) {
+        let out = PathBuf::from(self.landscape_folder.trim());
+        self.message = if out.exists() && !out.is_dir() {
+            format!(
+                "{} is a file, not a folder: choose a folder for the map",
+                out.display()
+            )
+        } else if out.join(LANDSCAPE_MARKER).exists() {
+            format!(
+                "{} already holds a landscape: choose another folder",
+                out.display()
+            )
+        } else {
+            match save_landscape(&out, &report.map, &report.options, &report.backdrop) {
+                Ok(pictures) => format!(
+                    "map saved in {}: {LANDSCAPE_MARKER}, attempts.csv and {} picture(s)",
+                    out.display(),
+                    pictures.len()
+                ),
+                Err(e) => format!("the map was not saved: {e}"),
+            }
+        };
+    }
+
     /// The next map's options from the fields, or what is wrong with them.
     fn landscape_options(&self) -> std::result::Result<LandscapeOptions, String> {
         let number = |name: &str, text: &str| {
@@ -998,9 +1027,19 @@ impl GuiApp {
         if basins.count() > LANDSCAPE_TABLE_ROWS {
             ui.label(format!("… and {} more", basins.count() - LANDSCAPE_TABLE_ROWS));
         }
+        let mut save = false;
+        ui.horizontal(|ui| {
+            let label = ui.label("folder");
+            ui.add(egui::TextEdit::singleline(&mut self.landscape_folder).desired_width(260.0))
+                .labelled_by(label.id);
+            save = ui.button("Save the map").clicked();
+        });
+        if save {
+            self.save_map(&report);
+        }
         let serial = self.landscape_serial;
-        match &report.energies {
-            Some((grid, energies)) => {
+        match &report.backdrop {
+            Backdrop::Toy(grid, energies) => {
                 let texture = match &self.landscape_texture {
                     Some((seen, t)) if *seen == serial => t.clone(),
                     _ => {
@@ -1053,7 +1092,7 @@ impl GuiApp {
                         }
                     });
             }
-            None => {
+            Backdrop::Images(_) => {
                 ui.label("The minima, basin by basin as in the table, each basin's lowest first:");
                 // (At most a picture's worth.)
                 let states: Vec<f32> = (0..basins.count())
@@ -1478,6 +1517,16 @@ fn start_over_offer(capture: &Capture) -> (String, String) {
 }
 
 /// Where the window saves the checkpoint of a run started from `preset`.
+/// The window's default folder for a saved map: beside its checkpoint,
+/// named after it (runs/P-window.safetensors → runs/P-window-landscape).
+fn map_folder_beside(checkpoint: &str) -> String {
+    let path = std::path::Path::new(checkpoint);
+    let stem = path.file_stem().map_or("window".into(), |s| s.to_string_lossy());
+    path.with_file_name(format!("{stem}-landscape"))
+        .display()
+        .to_string()
+}
+
 pub fn window_checkpoint(preset: &str) -> String {
     format!("runs/{preset}-window.safetensors")
 }

@@ -1142,11 +1142,9 @@ fn remove_old_outputs(out: &std::path::Path, old: impl Fn(&str) -> bool) -> anyh
 
 fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::data::toy::{Grid, Toy};
-    use ebmscope::plot::MapPoint;
-    use ebmscope::train::landscape::{Basins, alpha_label, landscape};
+    use ebmscope::train::landscape::{Backdrop, LANDSCAPE_MARKER, landscape, save_landscape};
     use ebmscope::train::longrun::LongRunInit;
     use ebmscope::train::{Checkpoint, grid_energies, net_spec};
-    use std::io::Write;
 
     let ck = Checkpoint::load(&args.checkpoint)?;
     let opts = LandscapeOptions {
@@ -1170,7 +1168,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     });
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
-    check_out_folder(&out, "minima.csv", "landscape", args.force)?;
+    check_out_folder(&out, LANDSCAPE_MARKER, "landscape", args.force)?;
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out)?;
     eprintln!(
         "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {:?}, T × {}, {} steps; checkpoint at iteration {})",
@@ -1192,138 +1190,28 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         Ok(())
     })?;
     bar.finish_and_clear();
-    // Mapped: only now does an old landscape go (--force, or one whose
-    // writing stopped before its marker minima.csv), the marker first.
-    let minima_csv = out.join("minima.csv");
-    if minima_csv.exists() || out.join("attempts.csv").exists() {
-        remove_old_outputs(&out, |name| name == "minima.csv")?;
-        remove_old_outputs(&out, |name| {
-            name == "attempts.csv"
-                || name == "landscape.png"
-                || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
-        })?;
-    }
-
-    let write_csv = |path: &std::path::Path, header: &str, rows: Vec<String>| -> anyhow::Result<()> {
-        let mut f =
-            std::io::BufWriter::new(std::fs::File::create(path).with_context(|| path.display().to_string())?);
-        writeln!(f, "{header}")?;
-        for row in rows {
-            writeln!(f, "{row}")?;
+    let backdrop = match Toy::new(&ck.config.data) {
+        Ok(toy) => {
+            let grid = Grid {
+                res: ck.config.eval.grid as usize,
+                extent: toy.extent(),
+            };
+            let net = ebmscope::model::GpuNet::new(&gpu, &net_spec(&ck.config)?, grid.res * grid.res)?;
+            net.write_params(&gpu, &ck.params)?;
+            let energies = grid_energies(&gpu, &net, &grid, ck.config.temperature())?;
+            Backdrop::Toy(grid, energies)
         }
-        f.flush().with_context(|| path.display().to_string())
+        Err(_) => Backdrop::Images(net_spec(&ck.config)?.input),
     };
-    // Coordinates only where a state is a few numbers (the toy's points).
-    let coords = map.dim() <= 8;
-    let mut header = "minimum,energy,starts".to_string();
-    header.extend(
-        map.basins
-            .iter()
-            .map(|b| format!(",basin_alpha_{}", alpha_label(b.alpha))),
-    );
-    if coords {
-        header.extend((0..map.dim()).map(|i| format!(",x{i}")));
-    }
-    let rows = map
-        .minima
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let mut row = format!("{i},{:?},{}", m.energy, m.starts);
-            row.extend(map.basins.iter().map(|b| format!(",{}", b.of[i])));
-            if coords {
-                row.extend(m.state.iter().map(|v| format!(",{v:?}")));
-            }
-            row
-        })
-        .collect();
-    write_csv(
-        &out.join("attempts.csv"),
-        "alpha,from,to,reached,closest,barrier",
-        {
-            map.basins
-                .iter()
-                .flat_map(|b| {
-                    b.attempts.iter().map(|a| {
-                        format!(
-                            "{},{},{},{},{:?},{:?}",
-                            alpha_label(b.alpha),
-                            a.from,
-                            a.to,
-                            a.reached,
-                            a.closest,
-                            a.barrier
-                        )
-                    })
-                })
-                .collect()
-        },
-    )?;
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let title = format!(
-        "{} from {} starts; attraction–diffusion at T × {}, {} steps",
-        plural(map.minima.len(), "minimum", "minima"),
-        opts.starts,
-        opts.temp_factor,
-        opts.ad_steps
-    );
-    let panel_title = |b: &Basins| {
-        format!(
-            "α = {}: {}",
-            alpha_label(b.alpha),
-            plural(b.count(), "basin", "basins")
-        )
-    };
-    let mut pictures = Vec::new();
-    if let Ok(toy) = Toy::new(&ck.config.data) {
-        let grid = Grid {
-            res: ck.config.eval.grid as usize,
-            extent: toy.extent(),
-        };
-        let net = ebmscope::model::GpuNet::new(&gpu, &net_spec(&ck.config)?, grid.res * grid.res)?;
-        net.write_params(&gpu, &ck.params)?;
-        let energies = grid_energies(&gpu, &net, &grid, ck.config.temperature())?;
-        let panels: Vec<(String, Vec<MapPoint>)> = map
-            .basins
-            .iter()
-            .map(|b| {
-                let points = map
-                    .minima
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| MapPoint {
-                        x: f64::from(m.state[0]),
-                        y: f64::from(m.state[1]),
-                        basin: b.of[i],
-                        root: b.members(b.of[i]).next() == Some(i),
-                    })
-                    .collect();
-                (panel_title(b), points)
-            })
-            .collect();
-        let path = out.join("landscape.png");
-        ebmscope::plot::landscape_map(&path, &title, &grid, &energies, &panels)?;
-        pictures.push(path);
-    } else {
-        let chw = net_spec(&ck.config)?.input;
-        for b in &map.basins {
-            for k in 0..b.count() {
-                let images: Vec<f32> = b.members(k).flat_map(|i| map.minima[i].state.clone()).collect();
-                let path = out.join(format!("basin_alpha_{}_{k:03}.png", alpha_label(b.alpha)));
-                ebmscope::plot::image_grid(&path, &images, chw)?;
-                pictures.push(path);
-            }
-        }
-    }
-    // minima.csv last: its presence marks a finished landscape.
-    write_csv(&minima_csv, &header, rows)?;
+    // Mapped: only now does an old landscape go (--force).
+    let pictures = save_landscape(&out, &map, &opts, &backdrop)?;
 
-    println!("{title}");
+    println!("{}", map.title(&opts));
     for b in &map.basins {
-        let reached = b.attempts.iter().filter(|a| a.reached).count();
         println!(
-            "{} ({reached} of {} chains reached their lower minimum)",
-            panel_title(b),
+            "{} ({} of {} chains reached their lower minimum)",
+            b.title(),
+            b.reached(),
             b.attempts.len()
         );
         println!("  basin  minima  starts  lowest U");

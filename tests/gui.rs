@@ -439,11 +439,44 @@ fn a_landscape_is_mapped_from_the_window() {
     assert!((1..=6).contains(&m), "{m} minima");
     let basins = &report.map.basins[0];
     assert_eq!((basins.of.len(), basins.attempts.len()), (m, m * (m - 1) / 2));
-    let (grid, energies) = report.energies.as_ref().expect("toy data: the learned energies");
+    let ebmscope::train::landscape::Backdrop::Toy(grid, energies) = &report.backdrop else {
+        panic!("toy data: the learned energies");
+    };
     assert_eq!(energies.len(), grid.res * grid.res);
     assert!(h.state().landscape_progress.is_none());
     assert!(h.query_by_label_contains("Model of iteration 1").is_some());
     assert!(h.query_by_label_contains("lowest U").is_some());
+
+    // Saved as `ebmscope landscape` writes it; a folder holding one is refused.
+    let folder = std::env::temp_dir().join(format!("ebmscope-gui-map-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    set(&mut h, "folder", folder.to_str().unwrap());
+    h.get_by_label("Save the map").click();
+    h.step();
+    assert!(
+        h.state().message.starts_with("map saved in"),
+        "{}",
+        h.state().message
+    );
+    let minima = std::fs::read_to_string(folder.join("minima.csv")).unwrap();
+    assert_eq!(
+        minima.lines().next(),
+        Some("minimum,energy,starts,basin_alpha_2,x0,x1")
+    );
+    assert_eq!(minima.lines().count(), m + 1);
+    let attempts = std::fs::read_to_string(folder.join("attempts.csv")).unwrap();
+    assert_eq!(attempts.lines().count(), m * (m - 1) / 2 + 1);
+    let picture = folder.join("landscape.png");
+    let written = std::fs::metadata(&picture).unwrap().modified().unwrap();
+    h.get_by_label("Save the map").click();
+    h.step();
+    assert!(
+        h.state().message.contains("already holds a landscape"),
+        "{}",
+        h.state().message
+    );
+    assert_eq!(std::fs::metadata(&picture).unwrap().modified().unwrap(), written);
+    let _ = std::fs::remove_dir_all(&folder);
 }
 
 /// A long run and a landscape map each show a Stop button while they run;

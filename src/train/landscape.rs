@@ -11,9 +11,14 @@
 
 use super::longrun::{LongRunInit, check_start, start_states};
 use super::{Checkpoint, Progress, net_spec, step_size};
+use std::path::{Path, PathBuf};
+
 use crate::data::Dataset;
+use crate::data::toy::Grid;
 use crate::gpu::Gpu;
+use crate::io::write_atomically;
 use crate::model::GpuNet;
+use crate::plot::MapPoint;
 use crate::sampler::{Attracted, EnergyField, Langevin, StepSize, Track};
 use crate::{Error, Result};
 
@@ -456,6 +461,157 @@ pub fn landscape(
         opts,
         progress,
     )
+}
+
+/// The file whose presence marks a finished landscape in a folder (written last).
+pub const LANDSCAPE_MARKER: &str = "minima.csv";
+
+/// What a landscape's pictures are drawn over.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Backdrop {
+    /// 2-D toy data: the model's U on the evaluation grid (landscape.png
+    /// shows the learned log-density −U, the minima over it).
+    Toy(Grid, Vec<f64>),
+    /// Images of this [C, H, W]: a grid of each basin's minima.
+    Images([usize; 3]),
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl Landscape {
+    /// "8 minima from 64 starts; attraction–diffusion at T × 1, 1000 steps".
+    pub fn title(&self, opts: &LandscapeOptions) -> String {
+        format!(
+            "{} from {} starts; attraction–diffusion at T × {}, {} steps",
+            plural(self.minima.len(), "minimum", "minima"),
+            opts.starts,
+            opts.temp_factor,
+            opts.ad_steps
+        )
+    }
+}
+
+impl Basins {
+    /// "α = 1: 7 basins".
+    pub fn title(&self) -> String {
+        format!(
+            "α = {}: {}",
+            alpha_label(self.alpha),
+            plural(self.count(), "basin", "basins")
+        )
+    }
+
+    /// Attraction–diffusion chains that reached their lower minimum.
+    pub fn reached(&self) -> usize {
+        self.attempts.iter().filter(|a| a.reached).count()
+    }
+}
+
+/// Write `map` into the folder `out` (made if missing): `minima.csv`
+/// (minimum, energy U, starts, its basin at each α, and the coordinates of
+/// states of at most 8 numbers), `attempts.csv` (alpha, from, to, reached,
+/// closest, barrier) and the pictures over `backdrop`: `landscape.png` (a
+/// panel per α) for toy data, `basin_alpha_<α>_NNN.png` for images. An
+/// older landscape's files there go first, its marker first; the new
+/// marker is written last. Returns the pictures written.
+pub fn save_landscape(
+    out: &Path,
+    map: &Landscape,
+    opts: &LandscapeOptions,
+    backdrop: &Backdrop,
+) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let old = |name: &str| {
+        name == "attempts.csv"
+            || name == "landscape.png"
+            || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
+    };
+    let marker = out.join(LANDSCAPE_MARKER);
+    if marker.exists() {
+        std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+    }
+    for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
+        let path = entry.map_err(|e| Error::io(out, e))?.path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(old) {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+
+    let mut attempts = String::from("alpha,from,to,reached,closest,barrier\n");
+    for b in &map.basins {
+        for a in &b.attempts {
+            attempts += &format!(
+                "{},{},{},{},{:?},{:?}\n",
+                alpha_label(b.alpha),
+                a.from,
+                a.to,
+                a.reached,
+                a.closest,
+                a.barrier
+            );
+        }
+    }
+    write_atomically(&out.join("attempts.csv"), attempts.as_bytes())?;
+
+    let mut pictures = Vec::new();
+    match backdrop {
+        Backdrop::Toy(grid, energies) => {
+            let panels: Vec<(String, Vec<MapPoint>)> = map
+                .basins
+                .iter()
+                .map(|b| {
+                    let points = map
+                        .minima
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| MapPoint {
+                            x: f64::from(m.state[0]),
+                            y: f64::from(m.state[1]),
+                            basin: b.of[i],
+                            root: b.members(b.of[i]).next() == Some(i),
+                        })
+                        .collect();
+                    (b.title(), points)
+                })
+                .collect();
+            let path = out.join("landscape.png");
+            crate::plot::landscape_map(&path, &map.title(opts), grid, energies, &panels)?;
+            pictures.push(path);
+        }
+        Backdrop::Images(chw) => {
+            for b in &map.basins {
+                for k in 0..b.count() {
+                    let images: Vec<f32> = b.members(k).flat_map(|i| map.minima[i].state.clone()).collect();
+                    let path = out.join(format!("basin_alpha_{}_{k:03}.png", alpha_label(b.alpha)));
+                    crate::plot::image_grid(&path, &images, *chw)?;
+                    pictures.push(path);
+                }
+            }
+        }
+    }
+
+    // Coordinates only where a state is a few numbers (the toy's points).
+    let coords = map.dim() <= 8;
+    let mut minima = "minimum,energy,starts".to_string();
+    for b in &map.basins {
+        minima += &format!(",basin_alpha_{}", alpha_label(b.alpha));
+    }
+    if coords {
+        minima.extend((0..map.dim()).map(|i| format!(",x{i}")));
+    }
+    minima.push('\n');
+    for (i, m) in map.minima.iter().enumerate() {
+        minima += &format!("{i},{:?},{}", m.energy, m.starts);
+        minima.extend(map.basins.iter().map(|b| format!(",{}", b.of[i])));
+        if coords {
+            minima.extend(m.state.iter().map(|v| format!(",{v:?}")));
+        }
+        minima.push('\n');
+    }
+    write_atomically(&marker, minima.as_bytes())?;
+    Ok(pictures)
 }
 
 #[cfg(test)]

@@ -10,13 +10,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::landscape::{Landscape, LandscapeOptions};
+use super::landscape::{Backdrop, Landscape, LandscapeOptions};
 use super::{
     Change, Checkpoint, IterationEvent, PictureSource, ToyMetrics, Trainer, evaluate_toy, learned_energies,
 };
 use crate::config::Config;
 use crate::data::Dataset;
-use crate::data::toy::Grid;
 use crate::gpu::Gpu;
 use crate::kernels::picture::{GridLayout, ImageGrid};
 use crate::{Error, Result};
@@ -145,9 +144,9 @@ pub struct LandscapeReport {
     pub iteration: u64,
     pub options: LandscapeOptions,
     pub map: Landscape,
-    /// Toy data: the evaluation grid and the model's U on it (the picture's
-    /// background).
-    pub energies: Option<(Grid, Vec<f64>)>,
+    /// What its pictures are drawn over (toy data: the model's U on the
+    /// evaluation grid).
+    pub backdrop: Backdrop,
 }
 
 pub struct Session {
@@ -544,15 +543,18 @@ impl Worker {
                 stop.check()
             },
         )?;
-        let energies = match self.data.toy() {
-            Some(_) => Some(learned_energies(&self.trainer)?),
-            None => None,
+        let backdrop = match self.data.toy() {
+            Some(_) => {
+                let (grid, energies) = learned_energies(&self.trainer)?;
+                Backdrop::Toy(grid, energies)
+            }
+            None => Backdrop::Images(self.data.chw()),
         };
         self.send(Update::Landscape(Arc::new(LandscapeReport {
             iteration: self.trainer.iteration,
             options,
             map,
-            energies,
+            backdrop,
         })));
         Ok(())
     }
