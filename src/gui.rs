@@ -887,7 +887,9 @@ impl GuiApp {
     /// the folder typed, which must not hold a landscape already.
     fn save_map(&mut self, report: &LandscapeReport) {
         let out = PathBuf::from(self.landscape_folder.trim());
-        self.message = if out.exists() && !out.is_dir() {
+        self.message = if out.as_os_str().is_empty() {
+            "type a folder for the map".into()
+        } else if out.exists() && !out.is_dir() {
             format!(
                 "{} is a file, not a folder: choose a folder for the map",
                 out.display()
@@ -982,16 +984,13 @@ impl GuiApp {
         let Some(basins) = map.basins.first() else {
             return;
         };
-        let reached = basins.attempts.iter().filter(|a| a.reached).count();
-        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        // The titles of `ebmscope landscape`'s picture and table.
         ui.label(format!(
-            "Model of iteration {}: {} from {} starts. α = {}, T × {}: {} ({reached} of {} chains reached their lower minimum).",
+            "Model of iteration {}: {}. {} ({} of {} chains reached their lower minimum).",
             report.iteration,
-            plural(map.minima.len(), "minimum", "minima"),
-            o.starts,
-            alpha_label(basins.alpha),
-            o.temp_factor,
-            plural(basins.count(), "basin", "basins"),
+            map.title(o),
+            basins.title(),
+            basins.reached(),
             basins.attempts.len(),
         ));
         if !map.descent_settled(o.radius) {
@@ -1516,7 +1515,6 @@ fn start_over_offer(capture: &Capture) -> (String, String) {
     }
 }
 
-/// Where the window saves the checkpoint of a run started from `preset`.
 /// The window's default folder for a saved map: beside its checkpoint,
 /// named after it (runs/P-window.safetensors → runs/P-window-landscape).
 fn map_folder_beside(checkpoint: &str) -> String {
@@ -1527,6 +1525,7 @@ fn map_folder_beside(checkpoint: &str) -> String {
         .to_string()
 }
 
+/// Where the window saves the checkpoint of a run started from `preset`.
 pub fn window_checkpoint(preset: &str) -> String {
     format!("runs/{preset}-window.safetensors")
 }

@@ -407,6 +407,16 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
             spelling(&config.langevin.init)
         );
     }
+    // Refused before the adapter opens, as the settings above.
+    let landscape = args.landscape.then(|| LandscapeOptions {
+        starts: args.starts,
+        alphas: vec![args.alpha],
+        temp_factor: args.temp_factor,
+        ..LandscapeOptions::default()
+    });
+    if let Some(options) = &landscape {
+        options.validate()?;
+    }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
     announce(&gpu);
     let capture = ebmscope::gui::Capture {
@@ -416,18 +426,10 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         toy_view: args.toy_view,
         plots_view: args.plots,
         picture: args.picture,
-        landscape: args.landscape.then(|| LandscapeOptions {
-            starts: args.starts,
-            alphas: vec![args.alpha],
-            temp_factor: args.temp_factor,
-            ..LandscapeOptions::default()
-        }),
+        landscape,
         preset: start_preset,
         overrides,
     };
-    if let Some(options) = &capture.landscape {
-        options.validate()?;
-    }
     let resume = args.checkpoint.is_some();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();
     let rate = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume)?;
@@ -1203,7 +1205,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         }
         Err(_) => Backdrop::Images(net_spec(&ck.config)?.input),
     };
-    // Mapped: only now does an old landscape go (--force).
+    // Mapped: only now does an old landscape go (--force, or one whose
+    // writing stopped before its marker minima.csv).
     let pictures = save_landscape(&out, &map, &opts, &backdrop)?;
 
     println!("{}", map.title(&opts));

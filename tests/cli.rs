@@ -309,9 +309,9 @@ fn energy_refuses_bad_input_clearly() {
     common::assert_refused(&out, "f.0.weight");
 }
 
-/// The window's bank picture needs a persistent bank, and its picture and
-/// toy views their kind of data: asked otherwise, it refuses before a
-/// window opens.
+/// The window's bank picture needs a persistent bank, its picture and toy
+/// views their kind of data, and its map valid options: asked otherwise, it
+/// refuses before a window opens.
 #[test]
 fn gui_refuses_views_the_run_cannot_show() {
     let out = ebmscope(&["gui", "--preset", "fashion-mnist-quick", "--picture", "bank"]);
@@ -326,4 +326,11 @@ fn gui_refuses_views_the_run_cannot_show() {
         "densities",
     ]);
     common::assert_refused(&out, "use --picture");
+    // The map's options, as `landscape` refuses them; and only with --landscape.
+    let out = ebmscope(&["gui", "--landscape", "--alpha", "-1"]);
+    common::assert_refused(&out, "--alpha values must be numbers ≥ 0");
+    let out = ebmscope(&["gui", "--landscape", "--starts", "1"]);
+    common::assert_refused(&out, "--starts must be at least 2");
+    let out = ebmscope(&["gui", "--temp-factor", "0.5"]);
+    common::assert_refused(&out, "--landscape");
 }

@@ -528,14 +528,18 @@ pub fn save_landscape(
             || name == "landscape.png"
             || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
     };
+    // An older landscape's files (a finished one, or one whose writing
+    // stopped before its marker), the marker first; nothing else.
     let marker = out.join(LANDSCAPE_MARKER);
-    if marker.exists() {
-        std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
-    }
-    for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
-        let path = entry.map_err(|e| Error::io(out, e))?.path();
-        if path.file_name().and_then(|n| n.to_str()).is_some_and(old) {
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+    if marker.exists() || out.join("attempts.csv").exists() {
+        if marker.exists() {
+            std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+        }
+        for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
+            let path = entry.map_err(|e| Error::io(out, e))?.path();
+            if path.file_name().and_then(|n| n.to_str()).is_some_and(old) {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
         }
     }
 
@@ -673,6 +677,61 @@ mod tests {
             chunk_rows(&minima, &group, 3, |p| p.1),
             [1.0, 11.0, 0.0, 10.0, 1.0, 11.0]
         );
+    }
+
+    /// The files of `ebmscope landscape`, written last the marker; an older
+    /// landscape's files go (the marker first), other files stay, and a
+    /// folder with no landscape loses nothing.
+    #[test]
+    fn a_saved_landscape_replaces_only_an_older_one() {
+        let dir = std::env::temp_dir().join(format!("ebmscope-save-landscape-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let map = Landscape {
+            minima: vec![
+                Minimum {
+                    state: vec![0.5, 0.0],
+                    energy: 1.0,
+                    starts: 3,
+                },
+                Minimum {
+                    state: vec![-0.5, 0.0],
+                    energy: 2.0,
+                    starts: 1,
+                },
+            ],
+            basins: vec![Basins {
+                alpha: 3.0,
+                attempts: vec![attempt(1, 0, true)],
+                of: vec![0, 0],
+            }],
+            last_descent_move: 0.0,
+        };
+        let opts = LandscapeOptions::default();
+        let grid = Grid { res: 4, extent: 1.0 };
+        let backdrop = Backdrop::Toy(grid, vec![0.0; 16]);
+        let write = |name: &str| std::fs::write(dir.join(name), "mine").unwrap();
+        // No landscape here: a picture of that name is not the map's to remove.
+        write("basin_alpha_1_000.png");
+        write("notes.txt");
+        let pictures = save_landscape(&dir, &map, &opts, &backdrop).unwrap();
+        assert_eq!(pictures, [dir.join("landscape.png")]);
+        let minima = std::fs::read_to_string(dir.join(LANDSCAPE_MARKER)).unwrap();
+        assert_eq!(
+            minima,
+            "minimum,energy,starts,basin_alpha_3,x0,x1\n0,1.0,3,0,0.5,0.0\n1,2.0,1,0,-0.5,0.0\n"
+        );
+        let attempts = std::fs::read_to_string(dir.join("attempts.csv")).unwrap();
+        assert_eq!(
+            attempts,
+            "alpha,from,to,reached,closest,barrier\n3,1,0,true,0.0,0.0\n"
+        );
+        assert!(dir.join("basin_alpha_1_000.png").exists());
+        // Now there is one: its pictures go, other files stay.
+        save_landscape(&dir, &map, &opts, &Backdrop::Images([1, 1, 2])).unwrap();
+        assert!(!dir.join("landscape.png").exists() && !dir.join("basin_alpha_1_000.png").exists());
+        assert!(dir.join("basin_alpha_3_000.png").exists() && dir.join("notes.txt").exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
