@@ -19,6 +19,11 @@
 //                            (rng_advance.wgsl moves it on afterwards)
 //   7 storage write path     [steps, chains] if p.record_path: F at the start of
 //                            each step, at its step counter.step + s (the energy path)
+//   8 storage rw    attraction  if p.attract: attraction–diffusion's state
+//                            (attraction_state.wgsl): the pull toward each chain's
+//                            goal joins ∇F (in ∇F, r and the step, as attraction.wgsl
+//                            before langevin_step), and the track sees each step's
+//                            starting state
 // One workgroup of 64 per 8 chains (workgroup index = chain group): the
 // chains are the 8 entries of mat2x4 activations (chain c at [c / 4][c % 4]),
 // so each weight read feeds 8 multiply-adds; invocation j computes outputs
@@ -26,7 +31,9 @@
 // most 8 layers, widths ≤ 128 and Σ widths ≤ 256, the sizes below (16 KiB
 // of workgroup memory, WebGPU's minimum).
 // RngCounter and langevin_noise come from philox.wgsl, leaky_relu4 and
-// leaky_relu_backward4 from conv_params.wgsl, both prepended at compile time.
+// leaky_relu_backward4 from conv_params.wgsl, goal_index, track_index,
+// pull_scale and tracked from attraction_state.wgsl, all prepended at
+// compile time.
 
 struct MlpLangevinParams {
     chains: u32,
@@ -38,7 +45,7 @@ struct MlpLangevinParams {
     seed: u32,
     purpose: u32,
     record_path: u32,
-    _pad0: u32,
+    attract: u32,
     _pad1: u32,
     _pad2: u32,
     // Layer l: (n_in, n_out, weight offset, LeakyReLU after it).
@@ -53,6 +60,7 @@ struct MlpLangevinParams {
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(6) var<storage, read> counter: RngCounter;
 @group(0) @binding(7) var<storage, read_write> path: array<f32>;
+@group(0) @binding(8) var<storage, read_write> attraction: array<f32>;
 
 const WIDTH_CAP: u32 = 128u;
 // The chain states, then every layer's output (kept for the backward pass).
@@ -149,13 +157,53 @@ fn main(
             cur = next;
             out_at = in_at_l;
         }
-        // dz[cur …] = ∇x F at the states; take the step.
+        // dz[cur …] = ∇x F at the states.
+        // Attraction–diffusion: each chain's distance to its goal and its
+        // track (invocation 0), and the pull's factor for the step below in
+        // dz[WIDTH_CAP − cur], the half the backward pass no longer needs
+        // (workgroup memory holds nothing more).
+        let scale_at = WIDTH_CAP - cur;
+        if (p.attract != 0u) {
+            if (lid == 0u) {
+                var scale = mat2x4<f32>();
+                for (var c = 0u; c < 8u && first + c < p.chains; c++) {
+                    let chain = first + c;
+                    var d2 = 0.0;
+                    for (var i = 0u; i < dim; i++) {
+                        let d = acts[i][c / 4u][c % 4u] - attraction[goal_index(chain, i, dim)];
+                        d2 += d * d;
+                    }
+                    let distance = sqrt(d2);
+                    scale[c / 4u][c % 4u] = pull_scale(attraction[0], distance);
+                    let t = track_index(chain, p.chains, dim);
+                    let f = acts[f_at][c / 4u][c % 4u];
+                    let next = tracked(vec2<f32>(attraction[t], attraction[t + 1u]), distance, f, attraction[1]);
+                    attraction[t] = next.x;
+                    attraction[t + 1u] = next.y;
+                }
+                dz[scale_at] = scale;
+            }
+            workgroupBarrier();
+        }
+        // Take the step.
         let last_step = s + 1u == p.steps;
         let rng_s = RngCounter(rng.iteration, rng.step + s);
         for (var t = lid; t < 2u * dim; t += 64u) {
             let i = t / 2u;
             let h = t % 2u;
-            let g = dz[cur + i][h];
+            var g = dz[cur + i][h];
+            if (p.attract != 0u) {
+                var goal = acts[i][h];
+                for (var c = 0u; c < 4u; c++) {
+                    let chain = first + 4u * h + c;
+                    if (chain < p.chains) {
+                        goal[c] = attraction[goal_index(chain, i, dim)];
+                    }
+                }
+                g += dz[scale_at][h] * (acts[i][h] - goal);
+                // (For r below.)
+                dz[cur + i][h] = g;
+            }
             var z = vec4<f32>(0.0);
             for (var c = 0u; c < 4u; c++) {
                 let chain = first + 4u * h + c;
@@ -165,6 +213,9 @@ fn main(
                 z[c] = langevin_noise(i, chain, rng_s, p.seed, p.purpose);
             }
             acts[i][h] = acts[i][h] - p.a * g + p.b * z;
+        }
+        if (p.attract != 0u) {
+            workgroupBarrier();
         }
         if (lid == 0u) {
             var norm2 = mat2x4<f32>();

@@ -449,8 +449,9 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Attraction–diffusion on the GPU (the attraction kernel before each
-/// layered Langevin step) against the reference's, the same noise: `chains`
+/// Attraction–diffusion on the GPU — the fused sampler where `spec` allows
+/// it, and the attraction kernel before each layered Langevin step —
+/// against the reference's, the same noise: `chains`
 /// chains of `spec` at random states, 5 steps, each pulled toward the start
 /// of the chain mirrored in the batch — and chain 0 toward a goal 0.001 per
 /// element from its start, within reach from the first step, so that the
@@ -491,35 +492,48 @@ pub fn attraction_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<R
         noise,
     );
 
-    let net = GpuNet::new(gpu, spec, chains)?;
-    net.write_params(gpu, &params)?;
-    net.write_input(gpu, &x)?;
-    let field = Attracted::new(gpu, net.as_field(gpu)?, pull as f32, reach as f32)?;
-    field.write_goals(gpu, &goals)?;
-    let sampler = Langevin::new(gpu, field, seed, size)?;
-    sampler.begin(gpu, iteration);
-    gpu.run("doctor attraction", |pass| {
-        sampler.record_steps(gpu, pass, steps as usize)
-    });
-    let got = sampler.field.read_track(gpu)?;
-    let states = gpu.read_f32(sampler.field.input(), 0, chains * dim)?;
-    let closest: Vec<f32> = got.iter().map(|t| t.closest).collect();
-    let highest: Vec<f32> = got.iter().map(|t| t.highest).collect();
     let (want_closest, want_highest): (Vec<f64>, Vec<f64>) = track.into_iter().unzip();
-    let case = format!("{} attraction–diffusion, 5 steps", spec.name);
-    Ok([
-        ("states", compare(&states, &want, SAMPLER_TOL)),
-        ("closest to goal", compare(&closest, &want_closest, SAMPLER_TOL)),
-        ("highest F", compare(&highest, &want_highest, SAMPLER_TOL)),
-    ]
-    .into_iter()
-    .map(|(quantity, comparison)| Row {
-        case: case.clone(),
-        quantity,
-        comparison,
-        tol: SAMPLER_TOL,
-    })
-    .collect())
+    let mut rows = Vec::new();
+    for kernels in [SamplerKernels::Auto, SamplerKernels::Layered] {
+        let net = GpuNet::new(gpu, spec, chains)?;
+        net.write_params(gpu, &params)?;
+        net.write_input(gpu, &x)?;
+        let field = Attracted::new(gpu, net.as_field(gpu)?, pull as f32, reach as f32)?;
+        field.write_goals(gpu, &goals)?;
+        let sampler = Langevin::with_kernels(gpu, field, seed, size, kernels)?;
+        sampler.begin(gpu, iteration);
+        gpu.run("doctor attraction", |pass| {
+            sampler.record_steps(gpu, pass, steps as usize)
+        });
+        let got = sampler.field.read_track(gpu)?;
+        let states = gpu.read_f32(sampler.field.input(), 0, chains * dim)?;
+        let closest: Vec<f32> = got.iter().map(|t| t.closest).collect();
+        let highest: Vec<f32> = got.iter().map(|t| t.highest).collect();
+        let case = format!(
+            "{} attraction–diffusion, 5 steps, {}",
+            spec.name,
+            if sampler.is_fused() {
+                "fused sampler"
+            } else {
+                "layered kernels"
+            }
+        );
+        rows.extend(
+            [
+                ("states", compare(&states, &want, SAMPLER_TOL)),
+                ("closest to goal", compare(&closest, &want_closest, SAMPLER_TOL)),
+                ("highest F", compare(&highest, &want_highest, SAMPLER_TOL)),
+            ]
+            .into_iter()
+            .map(|(quantity, comparison)| Row {
+                case: case.clone(),
+                quantity,
+                comparison,
+                tol: SAMPLER_TOL,
+            }),
+        );
+    }
+    Ok(rows)
 }
 
 pub fn run_all(gpu: &Gpu) -> Result<Vec<Row>> {

@@ -242,13 +242,13 @@ fn doctor_runs_every_case() {
     // A round with the default kernels, one with each family the default
     // does not run in every pass, then the sampler rows: fused and layered,
     // states and Σ r each, and attraction–diffusion's states, closest
-    // distances and highest energies.
+    // distances and highest energies, fused and layered.
     let other_families = [ConvKernels::Direct, ConvKernels::Tiled]
         .iter()
         .filter(|&&k| k != gpu.conv_kernels())
         .count();
     let expected = per_round * (1 + other_families);
-    assert_eq!(rows.len(), expected + 7);
+    assert_eq!(rows.len(), expected + 10);
     assert!(rows.len() >= 45);
     let samplers: Vec<&str> = rows[expected..].iter().map(|r| r.case.as_str()).collect();
     assert!(

@@ -16,10 +16,11 @@ use ebmscope::sampler::{AnalyticField, StepSize};
 use ebmscope::train::landscape::{LandscapeOptions, map_landscape};
 use ebmscope::train::longrun::LongRunInit;
 
-/// The attraction kernel and the layered Langevin steps after it follow the
-/// reference (the doctor's check) on states of 100 values — more than the
-/// kernel's 64 invocations per chain, so each strides and tree-sums — with
-/// a dense net 100 → 16 → 1. The comparison sees the pull: over the same 5
+/// Attraction–diffusion follows the reference (the doctor's check), fused
+/// and layered, on states of 100 values — more than the attraction
+/// kernel's 64 invocations per chain, so each strides and tree-sums, and
+/// the fused sampler's invocation 0 sums 100 squares per chain — with a
+/// dense net 100 → 16 → 1. The comparison sees the pull: over the same 5
 /// steps it moves the reference's states far beyond the tolerance.
 #[test]
 fn attraction_diffusion_follows_the_reference() {
@@ -42,7 +43,8 @@ fn attraction_diffusion_follows_the_reference() {
         input_note: String::new(),
     };
     let rows = attraction_rows(&gpu, &spec, 5).unwrap();
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 6);
+    assert!(rows[0].case.ends_with("fused sampler") && rows[3].case.ends_with("layered kernels"));
     for row in &rows {
         assert!(
             row.comparison.passed(),

@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 32, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 33, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -71,7 +71,13 @@ fn every_shader_file_validates_and_is_registered() {
     );
     assert_eq!(ALL.len(), 28);
     // The shared headers are valid modules on their own.
-    for header in ["conv_params", "gemm_tile", "philox", "workgroup_sum"] {
+    for header in [
+        "conv_params",
+        "gemm_tile",
+        "philox",
+        "workgroup_sum",
+        "attraction_state",
+    ] {
         validate(
             header,
             &std::fs::read_to_string(dir.join(format!("{header}.wgsl"))).unwrap(),
@@ -174,7 +180,7 @@ fn uniform_structs_match_rust() {
                 seed,
                 purpose,
                 record_path,
-                _pad0,
+                attract,
                 _pad1,
                 _pad2,
                 shape
@@ -196,7 +202,7 @@ fn uniform_structs_match_rust() {
         ),
         (
             "AttractionParams",
-            rust_layout!(AttractionParams, chains, dim, pull, reach),
+            rust_layout!(AttractionParams, chains, dim, _pad0, _pad1),
         ),
         (
             "AnalyticParams",

@@ -149,7 +149,7 @@ pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<AdapterReport>> {
     Ok(out)
 }
 
-/// Storage buffers the most demanding kernel binds (mala_accept), and the
+/// Storage buffers the most demanding kernels bind (mala_accept, mlp_langevin), and the
 /// workgroup memory of the most demanding one (mlp_langevin), in bytes:
 /// WebGPU's guaranteed minimums (tests/shaders.rs checks both against the kernels).
 pub const STORAGE_BUFFERS_NEEDED: u32 = 8;

@@ -25,7 +25,7 @@ macro_rules! shader {
     // A kernel file, after the shared headers it uses (WGSL has no include):
     // conv_params (ConvParams, LeakyReLU), gemm_tile (the tiled convolutions'
     // block product), philox (the generator), workgroup_sum (a tree sum over
-    // a workgroup).
+    // a workgroup), attraction_state (attraction–diffusion's state buffer).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
@@ -57,11 +57,11 @@ pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill", "philox");
 pub const RNG_ADVANCE: Shader = shader!("rng_advance", "philox");
 pub const LANGEVIN_STEP: Shader = shader!("langevin_step", "philox", "workgroup_sum");
-pub const MLP_LANGEVIN: Shader = shader!("mlp_langevin", "philox", "conv_params");
+pub const MLP_LANGEVIN: Shader = shader!("mlp_langevin", "philox", "conv_params", "attraction_state");
 pub const MALA_PROPOSE: Shader = shader!("mala_propose", "philox");
 pub const MALA_ACCEPT: Shader = shader!("mala_accept");
 pub const ANALYTIC_ENERGY: Shader = shader!("analytic_energy");
-pub const ATTRACTION: Shader = shader!("attraction", "workgroup_sum");
+pub const ATTRACTION: Shader = shader!("attraction", "workgroup_sum", "attraction_state");
 pub const COPY_ROWS: Shader = shader!("copy_rows");
 pub const GATHER_IMAGES: Shader = shader!("gather_images");
 pub const OPTIMIZER_STEP: Shader = shader!("optimizer_step");

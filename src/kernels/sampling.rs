@@ -71,7 +71,8 @@ pub struct MlpLangevinParams {
     pub purpose: u32,
     /// Write F of every chain at each step into the energy path (0 or 1).
     pub record_path: u32,
-    pub _pad0: u32,
+    /// Attraction–diffusion: pull toward goals and track (0 or 1; binding 8).
+    pub attract: u32,
     pub _pad1: u32,
     pub _pad2: u32,
     /// Layer l: (n_in, n_out, weight offset, LeakyReLU after it); its bias follows its weight.
@@ -109,10 +110,8 @@ pub struct AnalyticParams {
 pub struct AttractionParams {
     pub chains: u32,
     pub dim: u32,
-    /// The pull toward the goal in ∇F units.
-    pub pull: f32,
-    /// The distance to the goal within which a chain has reached it.
-    pub reach: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
 }
 
 #[repr(C)]

@@ -1,5 +1,6 @@
 //! Attraction–diffusion on the CPU: the twin of the attraction kernel
-//! (shaders/attraction.wgsl) driving the reference Langevin steps.
+//! (shaders/attraction.wgsl) and of the fused sampler's pull
+//! (shaders/mlp_langevin.wgsl), driving the reference Langevin steps.
 
 use super::ReferenceNet;
 use super::trainer::langevin_with;

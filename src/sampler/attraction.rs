@@ -10,13 +10,15 @@ use crate::{Error, Result};
 /// holds F alone; its gradient holds ∇F plus the pull. It also tracks, per
 /// chain, the closest the chain has come to its goal and the highest F it
 /// passed before it first came within `reach` of it (the barrier).
+///
+/// The pull, reach, goals and tracks live in one buffer
+/// (shaders/attraction_state.wgsl): the attraction kernel uses it after the
+/// field's own kernels in the layered steps, and the fused sampler, where
+/// the inner field allows it, inside its steps.
 pub struct Attracted<F: EnergyField> {
     pub inner: F,
-    goals: wgpu::Buffer,
-    track: wgpu::Buffer,
+    state: wgpu::Buffer,
     launch: Launch,
-    /// What the kernel's uniform holds (its pull changes by `set_pull`).
-    params: AttractionParams,
 }
 
 /// What an attracted chain has done since [`Attracted::reset_track`].
@@ -29,6 +31,10 @@ pub struct Track {
     pub highest: f32,
 }
 
+/// Floats before the goals in the state buffer: pull, reach and two unused
+/// (ATTRACTION_HEADER in shaders/attraction_state.wgsl).
+const HEADER: usize = 4;
+
 impl<F: EnergyField> Attracted<F> {
     /// `pull`: the pull's size in ∇F units (≥ 0); `reach`: the distance
     /// within which a chain has reached its goal.
@@ -40,29 +46,22 @@ impl<F: EnergyField> Attracted<F> {
             )));
         }
         let (chains, dim) = (inner.chains(), inner.dim());
-        let goals = gpu.storage_buffer("attraction goals", chains * dim);
-        let track = gpu.storage_buffer("attraction track", chains * 2);
+        let state = gpu.storage_buffer("attraction state", HEADER + chains * dim + chains * 2);
+        gpu.write_f32(&state, 0, &[pull, reach, 0.0, 0.0]);
         let params = AttractionParams {
             chains: chains as u32,
             dim: dim as u32,
-            pull,
-            reach,
+            ..Default::default()
         };
         let launch = Launch::new(
             gpu,
             &ATTRACTION,
             "attraction",
             &params,
-            &[inner.input(), &goals, inner.grad(), inner.energy(), &track],
+            &[inner.input(), &state, inner.grad(), inner.energy()],
             chains * WORKGROUP_SIZE as usize,
         )?;
-        let field = Attracted {
-            inner,
-            goals,
-            track,
-            launch,
-            params,
-        };
+        let field = Attracted { inner, state, launch };
         field.reset_track(gpu);
         Ok(field)
     }
@@ -70,8 +69,7 @@ impl<F: EnergyField> Attracted<F> {
     /// Change the pull (from the next submission on).
     pub fn set_pull(&mut self, gpu: &Gpu, pull: f32) -> Result<()> {
         check_pull(pull)?;
-        self.params.pull = pull;
-        self.launch.set_params(gpu, &self.params);
+        gpu.write_f32(&self.state, 0, &[pull]);
         Ok(())
     }
 
@@ -84,18 +82,23 @@ impl<F: EnergyField> Attracted<F> {
                 goals.len()
             )));
         }
-        gpu.write_f32(&self.goals, 0, goals);
+        gpu.write_f32(&self.state, HEADER, goals);
         Ok(())
+    }
+
+    /// Where the tracks start in the state buffer (in floats).
+    fn tracks_at(&self) -> usize {
+        HEADER + self.inner.chains() * self.inner.dim()
     }
 
     /// Forget the closest distances and highest energies so far.
     pub fn reset_track(&self, gpu: &Gpu) {
         let fresh = [f32::MAX, f32::MIN].repeat(self.inner.chains());
-        gpu.write_f32(&self.track, 0, &fresh);
+        gpu.write_f32(&self.state, self.tracks_at(), &fresh);
     }
 
     pub fn read_track(&self, gpu: &Gpu) -> Result<Vec<Track>> {
-        let t = gpu.read_f32(&self.track, 0, self.inner.chains() * 2)?;
+        let t = gpu.read_f32(&self.state, self.tracks_at(), self.inner.chains() * 2)?;
         Ok(t.chunks_exact(2)
             .map(|c| Track {
                 closest: c[0],
@@ -135,5 +138,10 @@ impl<F: EnergyField> EnergyField for Attracted<F> {
         self.inner.record_eval(gpu, pass);
         self.launch.record(gpu, pass);
     }
-    // No dense_layers: the fused sampler has no pull, so the layered kernels run.
+    fn dense_layers(&self) -> Option<(Vec<[u32; 4]>, &wgpu::Buffer)> {
+        self.inner.dense_layers()
+    }
+    fn attraction(&self) -> Option<&wgpu::Buffer> {
+        Some(&self.state)
+    }
 }

@@ -22,6 +22,12 @@ pub trait EnergyField {
     fn dense_layers(&self) -> Option<(Vec<[u32; 4]>, &wgpu::Buffer)> {
         None
     }
+    /// For a field that pulls its chains toward goals (attraction–diffusion,
+    /// [`crate::sampler::Attracted`]): its state buffer
+    /// (shaders/attraction_state.wgsl), which the fused sampler then uses.
+    fn attraction(&self) -> Option<&wgpu::Buffer> {
+        None
+    }
 }
 
 impl GpuNet {

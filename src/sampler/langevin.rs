@@ -53,11 +53,17 @@ pub enum SamplerKernels {
 /// dispatch runs for seconds. Half that limit, against the count below.
 const FUSED_LOOP_BUDGET: usize = 32_768;
 
-/// Loop iterations per step of mlp_langevin's busiest invocation (index 0):
-/// each layer's outputs (forward) and inputs (backward) are shared out 64 at
-/// a time, each a dot product; then the norm over the state and, per
-/// element of the group's chains, the update with its 10 Philox rounds.
-fn fused_loop_trips_per_step(shape: &[[u32; 4]], dim: usize) -> usize {
+/// Loop iterations per step of mlp_langevin's busiest invocation (index 0),
+/// an estimate: each layer's outputs (forward) and inputs (backward) are
+/// shared out 64 at a time, each a dot product; then, attracting, the
+/// distance of each of the group's chains to its goal; the norm over the
+/// state and the update, counted per element of the group's chains with
+/// its 10 Philox rounds (and 4 goal reads attracting). It counts the update
+/// loop low (invocation 0 draws for 4 chains a pass: ToyNet's steps run
+/// about 45 trips there, counted 11, or 15 attracting: 535 a step in all,
+/// counted 485; 560 attracting, counted 513); the budget's factor of 2
+/// covers it.
+fn fused_loop_trips_per_step(shape: &[[u32; 4]], dim: usize, attract: bool) -> usize {
     let shared = |n: u32| (n as usize).div_ceil(WORKGROUP_SIZE as usize);
     let layers: usize = shape
         .iter()
@@ -65,7 +71,13 @@ fn fused_loop_trips_per_step(shape: &[[u32; 4]], dim: usize) -> usize {
             shared(n_out) * (n_in as usize + 1) + shared(n_in) * (n_out as usize + 1) + 2
         })
         .sum();
-    layers + dim + shared((MLP_CHAINS_PER_GROUP * dim) as u32) * 11 + 1
+    let per_element = if attract { 15 } else { 11 };
+    let distances = if attract {
+        MLP_CHAINS_PER_GROUP * (dim + 1)
+    } else {
+        0
+    };
+    layers + distances + dim + shared((MLP_CHAINS_PER_GROUP * dim) as u32) * per_element + 1
 }
 
 /// A kernel and the rng_advance that moves the counter past the numbers it drew.
@@ -220,6 +232,14 @@ fn make_steps<F: EnergyField>(
             &placeholder
         }
     };
+    let no_attraction;
+    let attraction = match field.attraction() {
+        Some(a) => a,
+        None => {
+            no_attraction = gpu.storage_buffer("no attraction", 1);
+            &no_attraction
+        }
+    };
     let advance = |steps: usize| {
         let params = AdvanceParams {
             steps: steps as u32,
@@ -254,7 +274,8 @@ fn make_steps<F: EnergyField>(
             advance: advance(1)?,
         }),
         Some((shape, params)) => {
-            let per_dispatch = FUSED_LOOP_BUDGET / fused_loop_trips_per_step(&shape, field.dim());
+            let trips = fused_loop_trips_per_step(&shape, field.dim(), field.attraction().is_some());
+            let per_dispatch = FUSED_LOOP_BUDGET / trips;
             // Dispatches of 1, 2, 4, … steps up to the budget: `record_steps`
             // writes a count in binary digits, one dispatch each.
             let max_log2 = per_dispatch.max(1).ilog2();
@@ -273,6 +294,7 @@ fn make_steps<F: EnergyField>(
                         stats,
                         rng.counter(),
                         path,
+                        attraction,
                     ],
                     fused_invocations,
                 )?;
@@ -319,6 +341,7 @@ fn fused_params(
         seed,
         purpose: step.purpose,
         record_path: step.record_path,
+        attract: u32::from(field.attraction().is_some()),
         ..Default::default()
     };
     params.shape[..shape.len()].copy_from_slice(shape);
