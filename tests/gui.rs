@@ -377,17 +377,22 @@ fn a_refused_optimizer_switch_is_not_highlighted() {
     assert_eq!(h.state().optimizer, OptimizerName::Adam, "applied");
 }
 
+/// Open the long-run panel, type `steps` and start.
+fn start_long_run(h: &mut Harness<'static, GuiApp>, steps: &str) {
+    h.get_by_label("Long run").click();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "steps")
+        .set_text_value_accesskit(steps);
+    h.step();
+    h.get_by_label("Start the long run").click();
+}
+
 #[test]
 fn a_long_run_starts_from_the_window() {
     let mut h = harness(app());
     h.step();
     step_once(&mut h);
-    h.get_by_label("Long run").click();
-    h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "steps")
-        .set_text_value_accesskit("10");
-    h.step();
-    h.get_by_label("Start the long run").click();
+    start_long_run(&mut h, "10");
     until(&mut h, "long run", |a| {
         a.long_run.as_ref().is_some_and(|l| l.step == 10)
     });
@@ -486,12 +491,7 @@ fn a_long_run_and_a_landscape_map_stop_from_the_window() {
     let mut h = harness(app());
     h.step();
     step_once(&mut h);
-    h.get_by_label("Long run").click();
-    h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "steps")
-        .set_text_value_accesskit("1000000000");
-    h.step();
-    h.get_by_label("Start the long run").click();
+    start_long_run(&mut h, "1000000000");
     until(&mut h, "long-run report", |a| a.long_run.is_some());
     h.step();
     // One long job at a time: Stop is for the one under way.

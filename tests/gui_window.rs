@@ -24,6 +24,23 @@ fn gui_command(args: &[&str]) -> Command {
     }
 }
 
+/// Run the window with `args`, then `--screenshot shot`: the picture it
+/// saved, and what it wrote to stderr.
+fn window_picture(args: &[&str], shot: &Path) -> (image::RgbaImage, String) {
+    let mut args = args.to_vec();
+    args.extend(["--screenshot", shot.to_str().unwrap()]);
+    let out = gui_command(&args)
+        .output()
+        .expect("running the window (is xvfb-run installed? apt-get install xvfb)");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{}\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (image::open(shot).unwrap().to_rgba8(), stderr)
+}
+
 /// Standard deviation of the grey level over a rectangle of the picture.
 fn spread(img: &image::RgbaImage, x0: u32, y0: u32, x1: u32, y1: u32) -> f64 {
     let mut v = Vec::new();
@@ -42,34 +59,25 @@ fn the_window_renders_chains_and_plots() {
     let dir = std::env::temp_dir().join(format!("ebmscope-window-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let shot = dir.join("window.png");
-    let out = gui_command(&[
-        "gui",
-        "--preset",
-        "rings-convergent",
-        "--set",
-        "batch.data=20",
-        "--set",
-        "batch.chains=50",
-        "--set",
-        "langevin.steps=5",
-        "--set",
-        "langevin.bank_size=200",
-        "--run",
-        "--frames",
-        "60",
-        "--screenshot",
-        shot.to_str().unwrap(),
-    ])
-    .output()
-    .expect("running the window (is xvfb-run installed? apt-get install xvfb)");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (img, _) = window_picture(
+        &[
+            "gui",
+            "--preset",
+            "rings-convergent",
+            "--set",
+            "batch.data=20",
+            "--set",
+            "batch.chains=50",
+            "--set",
+            "langevin.steps=5",
+            "--set",
+            "langevin.bank_size=200",
+            "--run",
+            "--frames",
+            "60",
+        ],
+        &shot,
     );
-    assert!(Path::new(&shot).is_file());
-    let img = image::open(&shot).unwrap().to_rgba8();
     let (w, h) = (img.width(), img.height());
     assert!(w >= 800 && h >= 500, "window {w}×{h}");
     // The central area: chains on the left half, plots on the right (past the settings panel).
@@ -147,24 +155,14 @@ fn shows_image_chains(first: &[&str], backend: Option<&str>) {
     ] {
         args.extend(["--set", set]);
     }
-    args.extend(["--run", "--frames", "40", "--screenshot", shot.to_str().unwrap()]);
-    let out = gui_command(&args)
-        .output()
-        .expect("running the window (apt-get install xvfb)");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    args.extend(["--run", "--frames", "40"]);
+    let (img, stderr) = window_picture(&args, &shot);
     if let Some(backend) = backend {
-        let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             stderr.contains(&format!("({backend}, ")),
             "not on {backend}:\n{stderr}"
         );
     }
-    let img = image::open(&shot).unwrap().to_rgba8();
     let (w, h) = (img.width(), img.height());
     // The picture: a 3 × 3 grid of grey images with white borders, top left
     // of the chains column.
@@ -184,21 +182,11 @@ fn shows_image_chains(first: &[&str], backend: Option<&str>) {
 #[test]
 fn the_window_maps_a_checkpoints_landscape() {
     let dir = std::env::temp_dir().join(format!("ebmscope-window-landscape-{}", std::process::id()));
-    let mut train = vec![
-        "train",
-        "--preset",
-        "rings-convergent",
-        "--iters",
-        "2",
-        "--out",
-        dir.to_str().unwrap(),
-    ];
-    train.extend_from_slice(&common::SMALL_TOY);
-    let out = common::ebmscope(&train);
+    let out = common::train_small_toy(&dir, 2, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ck = dir.join("checkpoint.safetensors");
     let shot = dir.join("window.png");
-    let out = gui_command(&[
+    let args = [
         "gui",
         "--checkpoint",
         ck.to_str().unwrap(),
@@ -209,18 +197,8 @@ fn the_window_maps_a_checkpoints_landscape() {
         "2",
         "--frames",
         "3",
-        "--screenshot",
-        shot.to_str().unwrap(),
-    ])
-    .output()
-    .expect("running the window (apt-get install xvfb)");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let img = image::open(&shot).unwrap().to_rgba8();
+    ];
+    let (img, _) = window_picture(&args, &shot);
     let (w, h) = (img.width(), img.height());
     // In the map's plot (the left column's lower part, below the basins'
     // table): the lowest minimum's dot in basin 0's colour, and the learned

@@ -158,17 +158,7 @@ fn temp(name: &str) -> PathBuf {
 #[test]
 fn landscape_command_maps_a_toy_checkpoint() {
     let dir = temp("toy");
-    let mut train = vec![
-        "train",
-        "--preset",
-        "rings-convergent",
-        "--iters",
-        "2",
-        "--out",
-        dir.to_str().unwrap(),
-    ];
-    train.extend_from_slice(&common::SMALL_TOY);
-    let out = ebmscope(&train);
+    let out = common::train_small_toy(&dir, 2, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ck = dir.join("checkpoint.safetensors");
     let landscape = |extra: &[&str]| {

@@ -145,19 +145,7 @@ fn uniform_and_data_init_follow_the_reference() {
 }
 
 fn run_train(out: &std::path::Path, iters: u64, extra: &[&str]) -> std::process::Output {
-    let iters = iters.to_string();
-    let mut args = vec![
-        "train",
-        "--preset",
-        "rings-convergent",
-        "--iters",
-        &iters,
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(&SMALL_TOY);
-    args.extend_from_slice(extra);
-    ebmscope(&args)
+    common::train_small_toy(out, iters, extra)
 }
 
 /// `train --resume` of the run in `out`, to `iters` in all if given.

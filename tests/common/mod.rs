@@ -117,6 +117,24 @@ pub fn ebmscope(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `train` on the rings preset made small ([`SMALL_TOY`]) for `iters`
+/// iterations into `out`, with `extra` arguments.
+pub fn train_small_toy(out: &std::path::Path, iters: u64, extra: &[&str]) -> Output {
+    let iters = iters.to_string();
+    let mut args = vec![
+        "train",
+        "--preset",
+        "rings-convergent",
+        "--iters",
+        &iters,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&SMALL_TOY);
+    args.extend_from_slice(extra);
+    ebmscope(&args)
+}
+
 /// Settings that make a toy run small enough for the tests.
 pub const SMALL_TOY: [&str; 16] = [
     "--set",
