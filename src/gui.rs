@@ -180,6 +180,8 @@ pub struct GuiApp {
     landscape_folder: String,
     /// The last landscape map, and its number (its picture's key).
     pub landscape: Option<Arc<LandscapeReport>>,
+    /// Which of its α the panel shows (an index into its basins).
+    pub landscape_shown: usize,
     landscape_serial: u64,
     /// Where the map being made has got to: (stage, done, total).
     pub landscape_progress: Option<(String, u64, u64)>,
@@ -255,6 +257,7 @@ impl GuiApp {
             landscape_temp: LandscapeOptions::default().temp_factor.to_string(),
             landscape_folder: map_folder_beside(&checkpoint),
             landscape: None,
+            landscape_shown: 0,
             landscape_serial: 0,
             landscape_progress: None,
             landscape_texture: None,
@@ -346,6 +349,7 @@ impl GuiApp {
             }
             Update::Landscape(report) => {
                 self.landscape = Some(report);
+                self.landscape_shown = 0;
                 self.landscape_serial += 1;
                 self.landscape_progress = None;
                 self.message = "landscape mapped".into();
@@ -923,9 +927,13 @@ impl GuiApp {
             .trim()
             .parse::<usize>()
             .map_err(|_| format!("starts: `{}` is not a whole number", self.landscape_starts.trim()))?;
+        // (+ 0.0: −0 is 0, and is named so.)
+        let alphas = (self.landscape_alpha.split(','))
+            .map(|a| number("α", a).map(|a| a + 0.0))
+            .collect::<std::result::Result<Vec<f64>, String>>()?;
         let options = LandscapeOptions {
             starts,
-            alphas: vec![number("α", &self.landscape_alpha)?],
+            alphas,
             temp_factor: number("T ×", &self.landscape_temp)?,
             ..LandscapeOptions::default()
         };
@@ -934,7 +942,8 @@ impl GuiApp {
     }
 
     /// The paper's map of the current model's landscape (PAPER.md, "What
-    /// the paper shows", 4), as `ebmscope landscape` makes it, at one α.
+    /// the paper shows", 4), as `ebmscope landscape` makes it, at one α or
+    /// several (comma-separated; shown one at a time).
     fn landscape_view(&mut self, ui: &mut egui::Ui) {
         let mut start = false;
         ui.horizontal(|ui| {
@@ -944,7 +953,7 @@ impl GuiApp {
                 ("T ×", &mut self.landscape_temp),
             ] {
                 let label = ui.label(name);
-                ui.add(egui::TextEdit::singleline(text).desired_width(48.0))
+                ui.add(egui::TextEdit::singleline(text).desired_width(56.0))
                     .labelled_by(label.id);
             }
             start = ui
@@ -981,7 +990,18 @@ impl GuiApp {
             return;
         };
         let (map, o) = (&report.map, &report.options);
-        let Some(basins) = map.basins.first() else {
+        if map.basins.len() > 1 {
+            ui.horizontal(|ui| {
+                ui.label("show");
+                for (k, b) in map.basins.iter().enumerate() {
+                    let name = format!("α = {}", alpha_label(b.alpha));
+                    if ui.selectable_label(k == self.landscape_shown, name).clicked() {
+                        self.landscape_shown = k;
+                    }
+                }
+            });
+        }
+        let Some(basins) = map.basins.get(self.landscape_shown) else {
             return;
         };
         // The titles of `ebmscope landscape`'s picture and table.
@@ -1103,7 +1123,8 @@ impl GuiApp {
                     ui.ctx(),
                     &mut self.landscape_texture,
                     "landscape",
-                    serial,
+                    // A picture per map and α shown.
+                    (serial << 16) | self.landscape_shown as u64,
                     &states,
                     self.chw,
                 );
@@ -1742,7 +1763,12 @@ pub fn run(
     if let Some(options) = &capture.landscape {
         app.panel = ChainsPanel::Landscape;
         app.landscape_starts = options.starts.to_string();
-        app.landscape_alpha = alpha_label(options.alphas[0]);
+        app.landscape_alpha = options
+            .alphas
+            .iter()
+            .map(|&a| alpha_label(a))
+            .collect::<Vec<_>>()
+            .join(",");
         app.landscape_temp = options.temp_factor.to_string();
         app.start_landscape(options.clone());
     }

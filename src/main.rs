@@ -109,9 +109,15 @@ struct GuiArgs {
     /// With --landscape: the states gradient descent starts from.
     #[arg(long, requires = "landscape", default_value_t = LandscapeOptions::default().starts)]
     starts: usize,
-    /// With --landscape: the pull α.
-    #[arg(long, requires = "landscape", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().alphas[0])]
-    alpha: f64,
+    /// With --landscape: the pull α, or several comma-separated (each mapped with the same chains).
+    #[arg(
+        long,
+        requires = "landscape",
+        value_delimiter = ',',
+        default_value = "1",
+        allow_negative_numbers = true
+    )]
+    alpha: Vec<f64>,
     /// With --landscape: the temperature factor f (exp(−U/f)).
     #[arg(long, requires = "landscape", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().temp_factor)]
     temp_factor: f64,
@@ -410,7 +416,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     // Refused before the adapter opens, as the settings above.
     let landscape = args.landscape.then(|| LandscapeOptions {
         starts: args.starts,
-        alphas: vec![args.alpha],
+        // (+ 0.0: −0 is 0, and is named so.)
+        alphas: args.alpha.iter().map(|a| a + 0.0).collect(),
         temp_factor: args.temp_factor,
         ..LandscapeOptions::default()
     });
@@ -1154,12 +1161,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         init: LongRunInit::parse(&args.init)?,
         descent_steps: args.descent_steps,
         ad_steps: args.ad_steps,
-        // −0 is 0 (so it is named "0").
-        alphas: args
-            .alpha
-            .iter()
-            .map(|&a| if a == 0.0 { 0.0 } else { a })
-            .collect(),
+        // (+ 0.0: −0 is 0, and is named so.)
+        alphas: args.alpha.iter().map(|a| a + 0.0).collect(),
         temp_factor: args.temp_factor,
         radius: args.radius,
         chunk: args.chunk,

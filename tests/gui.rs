@@ -424,7 +424,7 @@ fn a_landscape_is_mapped_from_the_window() {
         h.state().message
     );
     assert!(h.state().landscape_progress.is_none(), "nothing sent");
-    set(&mut h, "α", "2");
+    set(&mut h, "α", "2,-0");
     set(&mut h, "starts", "6");
     set(&mut h, "T ×", "0.5");
     h.get_by_label("Map the landscape").click();
@@ -438,7 +438,7 @@ fn a_landscape_is_mapped_from_the_window() {
             report.options.alphas.clone(),
             report.options.temp_factor
         ),
-        (6, vec![2.0], 0.5)
+        (6, vec![2.0, 0.0], 0.5)
     );
     let m = report.map.minima.len();
     assert!((1..=6).contains(&m), "{m} minima");
@@ -451,6 +451,14 @@ fn a_landscape_is_mapped_from_the_window() {
     assert!(h.state().landscape_progress.is_none());
     assert!(h.query_by_label_contains("Model of iteration 1").is_some());
     assert!(h.query_by_label_contains("lowest U").is_some());
+    // Several α: shown one at a time (the first at first).
+    assert_eq!(report.map.basins.len(), 2);
+    assert!(h.query_by_label_contains("α = 2: ").is_some());
+    h.get_by_label("α = 0").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().landscape_shown, 1);
+    assert!(h.query_by_label_contains("α = 0: ").is_some());
 
     // Saved as `ebmscope landscape` writes it; a folder holding one is refused.
     let folder = std::env::temp_dir().join(format!("ebmscope-gui-map-{}", std::process::id()));
@@ -466,11 +474,11 @@ fn a_landscape_is_mapped_from_the_window() {
     let minima = std::fs::read_to_string(folder.join("minima.csv")).unwrap();
     assert_eq!(
         minima.lines().next(),
-        Some("minimum,energy,starts,basin_alpha_2,x0,x1")
+        Some("minimum,energy,starts,basin_alpha_2,basin_alpha_0,x0,x1")
     );
     assert_eq!(minima.lines().count(), m + 1);
     let attempts = std::fs::read_to_string(folder.join("attempts.csv")).unwrap();
-    assert_eq!(attempts.lines().count(), m * (m - 1) / 2 + 1);
+    assert_eq!(attempts.lines().count(), 2 * (m * (m - 1) / 2) + 1);
     let picture = folder.join("landscape.png");
     let written = std::fs::metadata(&picture).unwrap().modified().unwrap();
     h.get_by_label("Save the map").click();
