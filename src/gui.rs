@@ -15,6 +15,7 @@ use crate::config::{Config, OptimizerName, spelling};
 use crate::data::toy::Toy;
 use crate::diagnostics::{Correlations, Oscillation, Phase};
 use crate::gpu::Gpu;
+use crate::io::check_out_folder;
 use crate::kernels::picture::GridLayout;
 use crate::train::landscape::{Backdrop, LANDSCAPE_MARKER, LandscapeOptions, alpha_label, save_landscape};
 use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update};
@@ -893,16 +894,8 @@ impl GuiApp {
         let out = PathBuf::from(self.landscape_folder.trim());
         self.message = if out.as_os_str().is_empty() {
             "type a folder for the map".into()
-        } else if out.exists() && !out.is_dir() {
-            format!(
-                "{} is a file, not a folder: choose a folder for the map",
-                out.display()
-            )
-        } else if out.join(LANDSCAPE_MARKER).exists() {
-            format!(
-                "{} already holds a landscape: choose another folder",
-                out.display()
-            )
+        } else if let Err(e) = check_out_folder(&out, LANDSCAPE_MARKER, "landscape", false, "", "folder") {
+            e.to_string()
         } else {
             match save_landscape(&out, &report.map, &report.options, &report.backdrop) {
                 Ok(pictures) => format!(
@@ -927,9 +920,8 @@ impl GuiApp {
             .trim()
             .parse::<usize>()
             .map_err(|_| format!("starts: `{}` is not a whole number", self.landscape_starts.trim()))?;
-        // (+ 0.0: −0 is 0, and is named so.)
         let alphas = (self.landscape_alpha.split(','))
-            .map(|a| number("α", a).map(|a| a + 0.0))
+            .map(|a| number("α", a))
             .collect::<std::result::Result<Vec<f64>, String>>()?;
         let options = LandscapeOptions {
             starts,

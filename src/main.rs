@@ -114,7 +114,7 @@ struct GuiArgs {
         long,
         requires = "landscape",
         value_delimiter = ',',
-        default_value = "1",
+        default_values_t = LandscapeOptions::default().alphas,
         allow_negative_numbers = true
     )]
     alpha: Vec<f64>,
@@ -198,7 +198,7 @@ struct LandscapeArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "1",
+        default_values_t = LandscapeOptions::default().alphas,
         allow_negative_numbers = true
     )]
     alpha: Vec<f64>,
@@ -416,8 +416,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     // Refused before the adapter opens, as the settings above.
     let landscape = args.landscape.then(|| LandscapeOptions {
         starts: args.starts,
-        // (+ 0.0: −0 is 0, and is named so.)
-        alphas: args.alpha.iter().map(|a| a + 0.0).collect(),
+        alphas: args.alpha.clone(),
         temp_factor: args.temp_factor,
         ..LandscapeOptions::default()
     });
@@ -1119,22 +1118,12 @@ fn open_checkpoint_job(
     Ok((data, gpu))
 }
 
-/// Refuse an output folder `out` that is a file, or that already holds a
-/// `what` (its `marker` file) unless `force`.
+/// The CLI's refusal of an output folder `out` (see [`ebmscope::io::check_out_folder`]).
 fn check_out_folder(out: &std::path::Path, marker: &str, what: &str, force: bool) -> anyhow::Result<()> {
-    if out.exists() && !out.is_dir() {
-        bail!(
-            "{} is a file, not a folder: choose a folder for the {what} (--out)",
-            out.display()
-        );
-    }
-    if out.join(marker).exists() && !force {
-        bail!(
-            "{} already holds a {what}: pass --force to replace it, or choose another --out",
-            out.display()
-        );
-    }
-    Ok(())
+    let how = "pass --force to replace it, or ";
+    Ok(ebmscope::io::check_out_folder(
+        out, marker, what, force, how, "--out",
+    )?)
 }
 
 /// Remove the files of the folder `out` whose names `old` picks (the
@@ -1150,10 +1139,9 @@ fn remove_old_outputs(out: &std::path::Path, old: impl Fn(&str) -> bool) -> anyh
 }
 
 fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::data::toy::{Grid, Toy};
-    use ebmscope::train::landscape::{Backdrop, LANDSCAPE_MARKER, landscape, save_landscape};
+    use ebmscope::train::Checkpoint;
+    use ebmscope::train::landscape::{Backdrop, LANDSCAPE_MARKER, alpha_label, landscape, save_landscape};
     use ebmscope::train::longrun::LongRunInit;
-    use ebmscope::train::{Checkpoint, grid_energies, net_spec};
 
     let ck = Checkpoint::load(&args.checkpoint)?;
     let opts = LandscapeOptions {
@@ -1161,8 +1149,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         init: LongRunInit::parse(&args.init)?,
         descent_steps: args.descent_steps,
         ad_steps: args.ad_steps,
-        // (+ 0.0: −0 is 0, and is named so.)
-        alphas: args.alpha.iter().map(|a| a + 0.0).collect(),
+        alphas: args.alpha.clone(),
         temp_factor: args.temp_factor,
         radius: args.radius,
         chunk: args.chunk,
@@ -1176,11 +1163,15 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     check_out_folder(&out, LANDSCAPE_MARKER, "landscape", args.force)?;
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out)?;
     eprintln!(
-        "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {:?}, T × {}, {} steps; checkpoint at iteration {})",
+        "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; checkpoint at iteration {})",
         opts.starts,
         args.init,
         opts.descent_steps,
-        opts.alphas,
+        opts.alphas
+            .iter()
+            .map(|&a| alpha_label(a))
+            .collect::<Vec<_>>()
+            .join(", "),
         opts.temp_factor,
         opts.ad_steps,
         ck.iteration
@@ -1195,19 +1186,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         Ok(())
     })?;
     bar.finish_and_clear();
-    let backdrop = match Toy::new(&ck.config.data) {
-        Ok(toy) => {
-            let grid = Grid {
-                res: ck.config.eval.grid as usize,
-                extent: toy.extent(),
-            };
-            let net = ebmscope::model::GpuNet::new(&gpu, &net_spec(&ck.config)?, grid.res * grid.res)?;
-            net.write_params(&gpu, &ck.params)?;
-            let energies = grid_energies(&gpu, &net, &grid, ck.config.temperature())?;
-            Backdrop::Toy(grid, energies)
-        }
-        Err(_) => Backdrop::Images(net_spec(&ck.config)?.input),
-    };
+    let backdrop = Backdrop::of_checkpoint(&gpu, &ck)?;
     // Mapped: only now does an old landscape go (--force, or one whose
     // writing stopped before its marker minima.csv).
     let pictures = save_landscape(&out, &map, &opts, &backdrop)?;
@@ -1238,7 +1217,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         );
     }
     eprintln!(
-        "wrote {0}/minima.csv, {0}/attempts.csv and {1}",
+        "wrote {0}/{LANDSCAPE_MARKER}, {0}/attempts.csv and {1}",
         out.display(),
         if pictures.len() == 1 {
             pictures[0]

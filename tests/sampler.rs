@@ -341,7 +341,8 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
 /// the chain mirrored in the batch, 613 steps over dispatches of several
 /// sizes: states, Σ r, ∇F plus the pull at the last step's start, and each
 /// chain's track. Some chains reach their goal (11 of 37 measured), so the
-/// highest F stops counting at different steps, and some do not.
+/// highest F stops counting at different steps, and some do not; without
+/// the pull the chains end elsewhere.
 #[test]
 fn fused_sampler_pulls_as_the_layered_kernels() {
     let gpu = common::gpu();
@@ -368,9 +369,10 @@ fn fused_sampler_pulls_as_the_layered_kernels() {
     let (mut fused, mut layered) = (sampler(SamplerKernels::Auto), sampler(SamplerKernels::Layered));
     assert!(fused.is_fused() && !layered.is_fused());
     let mut results = Vec::new();
-    for s in [&mut fused, &mut layered] {
+    let mut free = sampler(SamplerKernels::Auto);
+    for (s, pull) in [(&mut fused, 0.8), (&mut layered, 0.8), (&mut free, 0.0)] {
         // Set after building, as the landscape does between its pulls.
-        s.field.set_pull(&gpu, 0.8).unwrap();
+        s.field.set_pull(&gpu, pull).unwrap();
         s.begin(&gpu, 4);
         gpu.run("steps", |pass| s.record_steps(&gpu, pass, steps));
         let stats = gpu.read_f32(s.stats_buffer(), 0, chains * 4).unwrap();
@@ -394,6 +396,9 @@ fn fused_sampler_pulls_as_the_layered_kernels() {
         let c = compare(got, &common::f64s(want), FUSED_SAMPLER_TOL);
         assert!(c.passed(), "{what}: {c}");
     }
+    // The pull is seen: without it the fused chains end elsewhere.
+    let c = compare(&f.0, &common::f64s(&results[2].0), FUSED_SAMPLER_TOL);
+    assert!(!c.passed(), "the pull is within the tolerance: {c}");
     let reached = f.3.iter().filter(|&&d| d < 0.05).count();
     assert!(
         (5..chains - 5).contains(&reached),

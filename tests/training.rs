@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{SMALL_TOY, ebmscope};
+use common::{SMALL_TOY, ebmscope, train_small_toy};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -144,10 +144,6 @@ fn uniform_and_data_init_follow_the_reference() {
     ));
 }
 
-fn run_train(out: &std::path::Path, iters: u64, extra: &[&str]) -> std::process::Output {
-    common::train_small_toy(out, iters, extra)
-}
-
 /// `train --resume` of the run in `out`, to `iters` in all if given.
 fn resume_train(out: &std::path::Path, iters: Option<u64>) -> std::process::Output {
     let iters = iters.map(|n| n.to_string());
@@ -190,9 +186,9 @@ fn resume_equals_uninterrupted() {
     let base = std::env::temp_dir().join(format!("ebmscope-resume-{}", std::process::id()));
     let (whole, split) = (base.join("whole"), base.join("split"));
     let _ = std::fs::remove_dir_all(&base);
-    let out = run_train(&whole, 6, &[]);
+    let out = train_small_toy(&whole, 6, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = run_train(&split, 2, &[]);
+    let out = train_small_toy(&split, 2, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let metrics = split.join("metrics.csv");
     let mut text = std::fs::read_to_string(&metrics).unwrap();
@@ -239,7 +235,7 @@ fn resume_equals_uninterrupted() {
 fn resume_from_a_checkpoint_without_wall_time_goes_on_from_the_last_row() {
     let dir = std::env::temp_dir().join(format!("ebmscope-old-wall-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = run_train(&dir, 2, &[]);
+    let out = train_small_toy(&dir, 2, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ck_path = dir.join("checkpoint.safetensors");
     let (tensors, mut metadata) = ebmscope::io::read_all(&ck_path).unwrap();
@@ -272,9 +268,9 @@ fn resume_from_a_checkpoint_without_wall_time_goes_on_from_the_last_row() {
 fn existing_runs_are_refused_without_resume_or_force() {
     let dir = std::env::temp_dir().join(format!("ebmscope-refuse-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(run_train(&dir, 2, &[]).status.success());
+    assert!(train_small_toy(&dir, 2, &[]).status.success());
     let before = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
-    let out = run_train(&dir, 2, &[]);
+    let out = train_small_toy(&dir, 2, &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -286,7 +282,7 @@ fn existing_runs_are_refused_without_resume_or_force() {
         before,
         "nothing was touched"
     );
-    let out = run_train(&dir, 2, &["--set", "langevin.epsilonn=1"]);
+    let out = train_small_toy(&dir, 2, &["--set", "langevin.epsilonn=1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("epsilonn"));
     // --resume keeps the run's settings: new ones beside it are refused, and
     // without --iters the run's own total stands (here 2: nothing to do).
@@ -316,7 +312,7 @@ fn existing_runs_are_refused_without_resume_or_force() {
         "{out:?}"
     );
     assert_eq!(rows(&dir).len(), 3);
-    let out = run_train(&dir, 0, &["--force"]);
+    let out = train_small_toy(&dir, 0, &["--force"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--iters must be at least 1"),
         "{out:?}"
@@ -326,7 +322,7 @@ fn existing_runs_are_refused_without_resume_or_force() {
         before,
         "nothing was touched"
     );
-    assert!(run_train(&dir, 3, &["--force"]).status.success());
+    assert!(train_small_toy(&dir, 3, &["--force"]).status.success());
     assert_eq!(rows(&dir).len(), 4, "header and 3 rows after --force");
     for f in [
         "config.toml",
@@ -404,7 +400,7 @@ fn interrupt_saves_a_checkpoint() {
 fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let dir = std::env::temp_dir().join(format!("ebmscope-diverge-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = run_train(
+    let out = train_small_toy(
         &dir,
         50,
         &[
@@ -449,7 +445,7 @@ fn learning_rate_decays_to_its_floor() {
 fn long_run_sampling_from_a_checkpoint() {
     let dir = std::env::temp_dir().join(format!("ebmscope-sample-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(run_train(&dir, 2, &[]).status.success());
+    assert!(train_small_toy(&dir, 2, &[]).status.success());
     let ck = dir.join("checkpoint.safetensors");
     let sample = |extra: &[&str]| {
         let mut args = vec![
@@ -560,7 +556,7 @@ fn long_run_sampling_from_a_checkpoint() {
 
     let noise_run = dir.join("gaussian");
     assert!(
-        run_train(&noise_run, 1, &["--set", "langevin.init=gaussian"])
+        train_small_toy(&noise_run, 1, &["--set", "langevin.init=gaussian"])
             .status
             .success()
     );
@@ -603,7 +599,7 @@ fn force_replaces_only_the_runs_own_files() {
     let base = std::env::temp_dir().join(format!("ebmscope-force-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let dir = base.join("run");
-    assert!(run_train(&dir, 2, &[]).status.success());
+    assert!(train_small_toy(&dir, 2, &[]).status.success());
     let theirs = [
         dir.join("notes.txt"),
         dir.join("pictures/holiday.jpg"),
@@ -614,7 +610,7 @@ fn force_replaces_only_the_runs_own_files() {
     }
     let stale = dir.join("pictures/density_0000050.png");
     std::fs::copy(dir.join("pictures/density_0000000.png"), &stale).unwrap();
-    let out = run_train(&dir, 2, &["--force"]);
+    let out = train_small_toy(&dir, 2, &["--force"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for f in &theirs {
         assert_eq!(
@@ -631,7 +627,7 @@ fn force_replaces_only_the_runs_own_files() {
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::write(foreign.join("config.toml"), "mine = 1\n").unwrap();
     for extra in [&[][..], &["--force"][..]] {
-        common::assert_refused(&run_train(&foreign, 2, extra), "no ebmscope run");
+        common::assert_refused(&train_small_toy(&foreign, 2, extra), "no ebmscope run");
         assert_eq!(
             std::fs::read_to_string(foreign.join("config.toml")).unwrap(),
             "mine = 1\n"
@@ -647,7 +643,7 @@ fn force_replaces_only_the_runs_own_files() {
         "--set",
         "eval.longrun_chains=31",
     ];
-    common::assert_refused(&run_train(&never, 2, &longrun), "eval.longrun_chains");
+    common::assert_refused(&train_small_toy(&never, 2, &longrun), "eval.longrun_chains");
     assert!(!never.exists());
     let _ = std::fs::remove_dir_all(&base);
 }
@@ -659,7 +655,7 @@ fn force_replaces_only_the_runs_own_files() {
 fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
     let dir = std::env::temp_dir().join(format!("ebmscope-crashed-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = run_train(&dir, 2, &["--set", "output.picture_every=1"]);
+    let out = train_small_toy(&dir, 2, &["--set", "output.picture_every=1"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let append = |file: &str, row: &str| {
         let path = dir.join(file);

@@ -446,22 +446,22 @@ impl Gpu {
         self.submit(encoder.finish())
     }
 
-    /// Long work as `total` steps in submissions of at most `slice` (so that
-    /// one stays short on slow adapters): `submit(done, n)` submits steps
-    /// done … done + n and returns its index. At most two submissions are
-    /// queued (each waits for the one before), so `progress(done)`, called
-    /// after each, follows the GPU, and its error (a stop) takes effect
-    /// within a slice or two.
+    /// Long work as `total` steps in submissions of at most [`SLICE_STEPS`]
+    /// (so that one stays short on slow adapters): `submit(done, n)` submits
+    /// steps done … done + n and returns its index. At most two submissions
+    /// are queued (each waits for the one before), so `progress(done)`,
+    /// called after each, runs at most a slice ahead of the GPU, and its
+    /// error (a stop) takes effect within a slice or two. The last slice is
+    /// not waited for: the caller's next readback waits for it.
     pub fn run_in_slices(
         &self,
         total: u64,
-        slice: u64,
         mut submit: impl FnMut(u64, u64) -> wgpu::SubmissionIndex,
         mut progress: impl FnMut(u64) -> Result<()>,
     ) -> Result<()> {
         let (mut done, mut previous) = (0, None);
         while done < total {
-            let n = slice.min(total - done);
+            let n = SLICE_STEPS.min(total - done);
             let index = submit(done, n);
             if let Some(p) = previous.replace(index) {
                 self.device
@@ -477,6 +477,9 @@ impl Gpu {
         Ok(())
     }
 }
+
+/// Steps of long work per submission ([`Gpu::run_in_slices`]).
+pub const SLICE_STEPS: u64 = 50;
 
 fn warn_cpu_adapter_once(info: &wgpu::AdapterInfo) {
     static WARNED: std::sync::Once = std::sync::Once::new();

@@ -59,10 +59,8 @@ const FUSED_LOOP_BUDGET: usize = 32_768;
 /// distance of each of the group's chains to its goal; the norm over the
 /// state and the update, counted per element of the group's chains with
 /// its 10 Philox rounds (and 4 goal reads attracting). It counts the update
-/// loop low (invocation 0 draws for 4 chains a pass: ToyNet's steps run
-/// about 45 trips there, counted 11, or 15 attracting: 535 a step in all,
-/// counted 485; 560 attracting, counted 513); the budget's factor of 2
-/// covers it.
+/// loop low (invocation 0 draws for 4 chains a pass); the budget's factor of
+/// 2 covers that.
 fn fused_loop_trips_per_step(shape: &[[u32; 4]], dim: usize, attract: bool) -> usize {
     let shared = |n: u32| (n as usize).div_ceil(WORKGROUP_SIZE as usize);
     let layers: usize = shape
@@ -232,14 +230,6 @@ fn make_steps<F: EnergyField>(
             &placeholder
         }
     };
-    let no_attraction;
-    let attraction = match field.attraction() {
-        Some(a) => a,
-        None => {
-            no_attraction = gpu.storage_buffer("no attraction", 1);
-            &no_attraction
-        }
-    };
     let advance = |steps: usize| {
         let params = AdvanceParams {
             steps: steps as u32,
@@ -274,6 +264,14 @@ fn make_steps<F: EnergyField>(
             advance: advance(1)?,
         }),
         Some((shape, params)) => {
+            let no_attraction;
+            let attraction = match field.attraction() {
+                Some(a) => a,
+                None => {
+                    no_attraction = gpu.storage_buffer("no attraction", 1);
+                    &no_attraction
+                }
+            };
             let trips = fused_loop_trips_per_step(&shape, field.dim(), field.attraction().is_some());
             let per_dispatch = FUSED_LOOP_BUDGET / trips;
             // Dispatches of 1, 2, 4, … steps up to the budget: `record_steps`

@@ -179,15 +179,15 @@ impl Landscape {
 /// α as file names and CSV headers show it: short, without exponents
 /// of hundreds of digits (1e-7 as "1e-7", not "0.0000001").
 pub fn alpha_label(alpha: f64) -> String {
-    if alpha == 0.0 || (1e-4..1e6).contains(&alpha) {
+    if alpha == 0.0 {
+        // (−0 too.)
+        "0".into()
+    } else if (1e-4..1e6).contains(&alpha) {
         format!("{alpha}")
     } else {
         format!("{alpha:e}")
     }
 }
-
-/// Steps recorded per submission, so one stays short on slow adapters.
-const SLICE: u64 = 50;
 
 /// Map the landscape of the energy `make_field(batch)` (a field of that many
 /// chains) from `starts` ([n, dim]): descent, grouping into minima,
@@ -224,7 +224,6 @@ pub fn map_landscape<F: EnergyField>(
     let mut last_factor = 1.0;
     gpu.run_in_slices(
         total,
-        SLICE,
         |done, steps| {
             last_factor = (total - done) as f64 / total as f64;
             let epsilon = size.epsilon * last_factor.sqrt() as f32;
@@ -342,7 +341,6 @@ fn attract<F: EnergyField>(
         sampler.begin(gpu, c as u32);
         gpu.run_in_slices(
             steps,
-            SLICE,
             |_, n| gpu.run("attraction", |pass| sampler.record_steps(gpu, pass, n as usize)),
             |done| progress((c * chunk) as u64 * steps + group.len() as u64 * done, total),
         )?;
@@ -474,6 +472,25 @@ pub enum Backdrop {
     Toy(Grid, Vec<f64>),
     /// Images of this [C, H, W]: a grid of each basin's minima.
     Images([usize; 3]),
+}
+
+impl Backdrop {
+    /// The backdrop of a map of `ck`'s model: toy data's U on the
+    /// evaluation grid (`eval.grid` points a side), or the image shape.
+    pub fn of_checkpoint(gpu: &Gpu, ck: &Checkpoint) -> Result<Backdrop> {
+        let spec = net_spec(&ck.config)?;
+        let Ok(toy) = crate::data::toy::Toy::new(&ck.config.data) else {
+            return Ok(Backdrop::Images(spec.input));
+        };
+        let grid = Grid {
+            res: ck.config.eval.grid as usize,
+            extent: toy.extent(),
+        };
+        let net = GpuNet::new(gpu, &spec, grid.res * grid.res)?;
+        net.write_params(gpu, &ck.params)?;
+        let energies = super::grid_energies(gpu, &net, &grid, ck.config.temperature())?;
+        Ok(Backdrop::Toy(grid, energies))
+    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -736,8 +753,8 @@ mod tests {
 
     #[test]
     fn alpha_labels_are_short() {
-        let labels: Vec<String> = [0.0, 1.0, 0.5, 30.0, 1e-7, 1e300].map(alpha_label).into();
-        assert_eq!(labels, ["0", "1", "0.5", "30", "1e-7", "1e300"]);
+        let labels: Vec<String> = [0.0, -0.0, 1.0, 0.5, 30.0, 1e-7, 1e300].map(alpha_label).into();
+        assert_eq!(labels, ["0", "0", "1", "0.5", "30", "1e-7", "1e300"]);
     }
 
     #[test]

@@ -246,13 +246,10 @@ pub fn long_run(
     on_record(&first, &gpu.read_f32(&states, 0, k * dim)?)?;
     rows.push(first);
     let (mut prev, mut done) = (read_stats()?, 0u64);
-    // Record GPU work in slices so one submission stays short on slow adapters.
-    const SLICE: u64 = 50;
     while done < opts.steps {
         let target = (done + opts.every).min(opts.steps);
         gpu.run_in_slices(
             target - done,
-            SLICE,
             |_, n| {
                 gpu.run("long run", |pass| match &chains {
                     Chains::Ula(s) => s.record_steps(gpu, pass, n as usize),

@@ -89,7 +89,7 @@ fn toy_of(trainer: &Trainer) -> Result<&crate::data::toy::Toy> {
 
 /// The evaluation grid of the trainer's toy data (`eval.grid` points a side)
 /// and U = F/T of its current model at every point.
-pub fn learned_energies(trainer: &Trainer) -> Result<(Grid, Vec<f64>)> {
+fn learned_energies(trainer: &Trainer) -> Result<(Grid, Vec<f64>)> {
     let grid = Grid {
         res: trainer.config.eval.grid as usize,
         extent: toy_of(trainer)?.extent(),

@@ -11,7 +11,7 @@ pub mod run;
 pub mod session;
 
 pub use checkpoint::{CHECKPOINT_FILE, Checkpoint};
-pub use metrics::{ToyMetrics, evaluate_toy, grid_energies, learned_energies};
+pub use metrics::{ToyMetrics, evaluate_toy, grid_energies};
 
 /// Long work (long runs, landscape maps) reports `(stage, done, total)`
 /// after every submission through this, and stops with the error it

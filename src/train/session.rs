@@ -11,9 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::landscape::{Backdrop, Landscape, LandscapeOptions};
-use super::{
-    Change, Checkpoint, IterationEvent, PictureSource, ToyMetrics, Trainer, evaluate_toy, learned_energies,
-};
+use super::{Change, Checkpoint, IterationEvent, PictureSource, ToyMetrics, Trainer, evaluate_toy};
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::gpu::Gpu;
@@ -543,13 +541,7 @@ impl Worker {
                 stop.check()
             },
         )?;
-        let backdrop = match self.data.toy() {
-            Some(_) => {
-                let (grid, energies) = learned_energies(&self.trainer)?;
-                Backdrop::Toy(grid, energies)
-            }
-            None => Backdrop::Images(self.data.chw()),
-        };
+        let backdrop = Backdrop::of_checkpoint(&self.gpu, &ck)?;
         self.send(Update::Landscape(Arc::new(LandscapeReport {
             iteration: self.trainer.iteration,
             options,
