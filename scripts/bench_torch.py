@@ -8,7 +8,9 @@ training iteration of Algorithm 1 (a data batch with eps_data noise, L
 steps from uniform noise, the loss mean F(X+) - mean F(X-) scaled by 2/eps^2,
 an Adam step). Prints the same figures as `ebmscope bench --json`:
 Langevin steps x chains per second, iterations per second and GFLOP/s from
-the same analytic counts (a multiply-add is 2).
+the same analytic counts (a multiply-add is 2), and on CUDA the training
+memory: the peak of live tensors (torch.cuda.max_memory_allocated) with the
+parameters, the data set aside (PyTorch keeps no such count on the CPU).
 
 PyTorch is a benchmark dependency only; scripts/compare.sh installs it into
 its own environment.
@@ -188,6 +190,14 @@ def run_workload(name, make, shape, chains, steps, device, seconds):
     x0 = 2 * torch.rand([chains] + shape, device=device) - 1
     sample_s = time_reps(device, seconds, 2, lambda: langevin(net, x0, steps))
 
+    # Training memory (CUDA): the peak of live tensors over the training
+    # iterations, counting the parameters and leaving the data set aside,
+    # as `ebmscope bench` counts its trainer.
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        params = sum(p.element_size() * p.nelement() for p in net.parameters())
+        base = torch.cuda.memory_allocated(device) - params
     data = 2 * torch.rand([1000] + shape, device=device) - 1
     optim = torch.optim.Adam(net.parameters(), lr=1e-4)
 
@@ -201,6 +211,11 @@ def run_workload(name, make, shape, chains, steps, device, seconds):
         optim.step()
 
     iteration_s = time_reps(device, seconds, 2, iteration)
+    memory = None
+    if device.type == "cuda":
+        data_bytes = data.element_size() * data.nelement()
+        memory = {"bytes": torch.cuda.max_memory_allocated(device) - base - data_bytes,
+                  "data_set_bytes": data_bytes}
     return {
         "name": name,
         "chains": chains,
@@ -211,6 +226,7 @@ def run_workload(name, make, shape, chains, steps, device, seconds):
         "langevin_gflop_per_s": steps * step_flops * 1e-9 / sample_s,
         "iterations_per_s": 1.0 / iteration_s,
         "iteration_gflop_per_s": iteration_flops * 1e-9 / iteration_s,
+        "training_memory": memory,
     }
 
 
@@ -237,7 +253,9 @@ def main():
         r = run_workload(*w, device=device, seconds=args.seconds)
         print(f"{r['name']}: Langevin {r['langevin_steps_x_chains_per_s']:.0f} steps x chains/s "
               f"({r['langevin_gflop_per_s']:.2f} GFLOP/s), training {r['iterations_per_s']:.3f} it/s "
-              f"({r['iteration_gflop_per_s']:.2f} GFLOP/s)", flush=True)
+              f"({r['iteration_gflop_per_s']:.2f} GFLOP/s)"
+              + (f", training memory {r['training_memory']['bytes'] / 2**20:.2f} MiB (the data set aside)"
+                 if r["training_memory"] else ""), flush=True)
         results.append(r)
     if not results:
         raise SystemExit("--only matches no workload")

@@ -84,6 +84,27 @@ def main():
                 print(f"| {t['name']} | not measured | {t['langevin_steps_x_chains_per_s']:.0f} | - | "
                       f"not measured | {t['iterations_per_s']:.3f} | - | - | "
                       f"{t['langevin_gflop_per_s']:.2f} |")
+        memory_table(ours["workloads"], by_name)
+
+
+def mib(memory, missing):
+    return f"{memory['bytes'] / 2**20:.2f}" if memory else missing
+
+
+def memory_table(ours, theirs_by_name):
+    """Training memory on the device, the data set aside (ebmscope holds
+    images as bytes, the PyTorch script as f32: each side's data set is
+    left out so that the rest compares)."""
+    print("\ntraining memory, the data set aside (MiB; ratio below 1: ebmscope holds less)\n")
+    print("| workload | ebmscope | PyTorch | ratio |")
+    print("|---|---|---|---|")
+    for w in ours:
+        m = w.get("training_memory")
+        theirs = theirs_by_name.get(w["name"])
+        t = theirs and theirs.get("training_memory")
+        ratio = f"{m['bytes'] / t['bytes']:.2f}×" if m and t else "-"
+        print(f"| {w['name']} | {mib(m, 'not counted on this backend')} | "
+              f"{mib(t, 'not counted (CPU)' if theirs else 'not measured')} | {ratio} |")
 
 if __name__ == "__main__":
     main()

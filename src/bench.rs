@@ -156,7 +156,20 @@ pub struct WorkloadResult {
     pub fused_differs: Option<String>,
     pub iterations_per_s: f64,
     pub iteration_gflop_per_s: f64,
+    /// GPU memory a trainer holds; None where the backend keeps no count.
+    pub training_memory: Option<MemoryFigure>,
     pub layers: Vec<LayerTiming>,
+}
+
+/// GPU memory of a workload's training, as the backend's allocator counts it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MemoryFigure {
+    /// Everything but the data set: nets (parameters, activations and
+    /// gradients of the sampling and the learning batch), optimizer state,
+    /// chains, noise and reports.
+    pub bytes: u64,
+    /// The data set, held as one byte per value (toy data: none).
+    pub data_set_bytes: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -406,8 +419,31 @@ pub fn run_workload(
     } else {
         Dataset::Images(synthetic_images(w.spec.input, 1000))
     };
+    // Its memory: what the trainer holds after a first iteration, less the
+    // data set, on a backend whose allocator counts (freed buffers go once
+    // the GPU is done with them, hence the waits).
+    gpu.wait()?;
+    let before = gpu.allocated_bytes();
     let mut trainer = Trainer::with_data(gpu.clone(), config, data)?;
+    trainer.step()?;
+    gpu.wait()?;
+    let held = gpu.allocated_bytes();
+    let training_memory = held.zip(before).map(|(held, before)| MemoryFigure {
+        bytes: held
+            .saturating_sub(before)
+            .saturating_sub(trainer.data_set_bytes()),
+        data_set_bytes: trainer.data_set_bytes(),
+    });
     let iteration_s = time_reps(gpu, budget, 2, || trainer.step().map(|_| ()))?;
+    gpu.wait()?;
+    if let Some(grew) = gpu.allocated_bytes().zip(held).filter(|(now, held)| now > held) {
+        // Training allocates up front; a step that allocates is a defect.
+        eprintln!(
+            "warning: {}: training held {} more bytes after the timed iterations than after the first",
+            w.name,
+            grew.0 - grew.1
+        );
+    }
 
     Ok(WorkloadResult {
         name: w.name.clone(),
@@ -424,6 +460,7 @@ pub fn run_workload(
         fused_differs,
         iterations_per_s: 1.0 / iteration_s,
         iteration_gflop_per_s: iteration_flops * 1e-9 / iteration_s,
+        training_memory,
         layers,
     })
 }

@@ -508,6 +508,15 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             "  training: {:.3} iterations/s, {:.2} GFLOP/s ({:.3} GFLOP per iteration)",
             r.iterations_per_s, r.iteration_gflop_per_s, r.iteration_gflop
         );
+        const MIB: f64 = 1024.0 * 1024.0;
+        match r.training_memory {
+            Some(m) => println!(
+                "  training memory: {:.2} MiB on the GPU, the data set aside ({:.2} MiB more)",
+                m.bytes as f64 / MIB,
+                m.data_set_bytes as f64 / MIB
+            ),
+            None => println!("  training memory: not counted on this backend (Vulkan and DX12 count it)"),
+        }
         let total: f64 = r.layers.iter().map(|l| l.forward_ms + l.input_grad_ms).sum();
         let ms = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |ms| format!("{ms:.3}"));
         let how = r.layers.first().map_or("", |l| l.timing);

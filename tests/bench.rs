@@ -8,7 +8,7 @@ use std::process::Command;
 
 use ebmscope::bench::{layer_flops, workloads};
 use ebmscope::kernels::conv2d::TiledPasses;
-use ebmscope::model::{ConvGeometry, NetSpec};
+use ebmscope::model::{ConvGeometry, NetSpec, init_params};
 
 #[test]
 fn flop_counts_follow_the_layer_shapes() {
@@ -89,6 +89,13 @@ fn bench_writes_checked_figures_as_json() {
         assert!(v.is_finite() && v > 0.0, "{key} = {v}");
     }
     assert!(w["check_worst_rel"].as_f64().unwrap() < 5e-5);
+    // Toy points are drawn on the CPU; Adam holds parameters, gradients and
+    // two moments on the GPU, so at least 4 values per parameter.
+    let memory = &w["training_memory"];
+    assert_eq!(memory["data_set_bytes"], 0, "{memory}");
+    let params = init_params(&NetSpec::toy(), 0).unwrap().len() as u64;
+    assert!(memory["bytes"].as_u64().unwrap() >= 16 * params, "{memory}");
+    assert!(stdout.contains("training memory:"), "{stdout}");
     let layers = w["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 5);
     for l in layers {
@@ -131,6 +138,21 @@ fn bench_times_both_kernel_families_beside_by_shape() {
         .find(|w| w.spec.name == "vanilla")
         .unwrap()
         .spec;
+    // 1000 images as bytes; the learning batch (data and samples, 2 × 16
+    // images) alone holds its input and every layer's output as f32.
+    let memory = &report["workloads"][0]["training_memory"];
+    assert_eq!(memory["data_set_bytes"], 1000 * 3 * 32 * 32, "{memory}");
+    let per_image: usize = spec.input.iter().product::<usize>()
+        + spec
+            .geometry()
+            .unwrap()
+            .iter()
+            .map(|g| g.out_len())
+            .sum::<usize>();
+    assert!(
+        memory["bytes"].as_u64().unwrap() >= (2 * 16 * per_image * 4) as u64,
+        "{memory}"
+    );
     for (l, g) in layers.iter().zip(spec.geometry().unwrap()) {
         let rule = TiledPasses::by_shape(g.c_in as u32, g.c_out as u32);
         let name = |tiled| if tiled { "tiled" } else { "direct" };

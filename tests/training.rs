@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use ebmscope::compare::{Tolerance, compare};
 use ebmscope::config::Config;
+use ebmscope::data::Dataset;
+use ebmscope::data::images::ImageSet;
 use ebmscope::reference::trainer::ReferenceTrainer;
 use ebmscope::train::Trainer;
 
@@ -111,6 +113,75 @@ fn energy_path_follows_the_reference_and_changes_nothing() {
     traced.record_energy_path(false).unwrap();
     traced.step().unwrap();
     assert!(traced.energy_path.is_none());
+}
+
+/// Training allocates its GPU memory when the trainer is built: later
+/// iterations hold exactly as much (no buffer made in a step), and the
+/// data set is counted apart, as one byte per value. Lavapipe's Vulkan
+/// allocator counts; a backend that does not would fail here, not skip.
+#[test]
+fn training_allocates_nothing_after_its_first_iteration() {
+    let gpu = Arc::new(common::gpu());
+    let images = ImageSet {
+        n: 40,
+        channels: 1,
+        size: 32,
+        data: (0..40 * 32 * 32).map(|i| ((i % 17) as f32 / 8.0) - 1.0).collect(),
+    };
+    let image_config = |init: &str| {
+        let set: Vec<String> = [
+            "data.limit=40",
+            "net.n_f=4",
+            "batch.data=4",
+            "batch.chains=4",
+            "langevin.steps=3",
+            "langevin.bank_size=0",
+            "eval.longrun_every=0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("langevin.init={init}")])
+        .collect();
+        Config::resolve(Some("fashion-mnist-quick"), None, &set).unwrap()
+    };
+    let trainers = [
+        ("toy, persistent", config("rings-convergent", &[]), None),
+        ("toy, fused sampler", config("gmm-nonconvergent", &[]), None),
+        (
+            "images, persistent",
+            image_config("persistent"),
+            Some(images.clone()),
+        ),
+        ("images, from data", image_config("data"), Some(images)),
+    ];
+    for (what, config, images) in trainers {
+        gpu.wait().unwrap();
+        let before = gpu.allocated_bytes().expect("Vulkan's allocator counts");
+        let mut trainer = match images {
+            Some(set) => Trainer::with_data(gpu.clone(), config, Dataset::Images(set)).unwrap(),
+            None => Trainer::new(gpu.clone(), config).unwrap(),
+        };
+        trainer.step().unwrap();
+        gpu.wait().unwrap();
+        let held = gpu.allocated_bytes().unwrap();
+        assert!(held > before, "{what}: the trainer holds no memory?");
+        let data_bytes = if what.starts_with("images") {
+            40 * 32 * 32
+        } else {
+            0
+        };
+        assert_eq!(trainer.data_set_bytes(), data_bytes, "{what}");
+        for _ in 0..3 {
+            trainer.step().unwrap();
+        }
+        gpu.wait().unwrap();
+        assert_eq!(gpu.allocated_bytes().unwrap(), held, "{what}: a step allocated");
+        drop(trainer);
+        gpu.wait().unwrap();
+        // (wgpu's own staging may have been freed meanwhile: at most as before.)
+        let left = gpu.allocated_bytes().unwrap();
+        assert!(left <= before, "{what}: {} bytes left behind", left - before);
+    }
 }
 
 #[test]

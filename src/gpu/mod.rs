@@ -257,6 +257,16 @@ impl Gpu {
         Ok(pipeline)
     }
 
+    /// Bytes of device memory held by live buffers (and textures), as the
+    /// backend's allocator counts them (alignment included); None where the
+    /// backend keeps no count (GL, Metal). Buffers dropped are freed once the
+    /// GPU is done with them: call after [`Gpu::wait`].
+    pub fn allocated_bytes(&self) -> Option<u64> {
+        self.device
+            .generate_allocator_report()
+            .map(|r| r.total_allocated_bytes)
+    }
+
     /// A storage buffer of `len` f32 (at least one, as wgpu refuses empty bindings), zeroed.
     pub fn storage_buffer(&self, label: &str, len: usize) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {

@@ -33,6 +33,11 @@ impl ImageStore {
             bytes,
         })
     }
+
+    /// Bytes of GPU memory the set takes.
+    pub fn size_bytes(&self) -> u64 {
+        self.bytes.size()
+    }
 }
 
 /// Writes the chosen images, as f32 in [−1, 1], into the first `rows` rows of a buffer.

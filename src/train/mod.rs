@@ -317,6 +317,15 @@ impl Trainer {
         })
     }
 
+    /// Bytes of GPU memory the data set takes (image sets; toy points are
+    /// drawn on the CPU and take none).
+    pub fn data_set_bytes(&self) -> u64 {
+        match &self.feed {
+            Feed::Toy(_) => 0,
+            Feed::Images(f) => f.store.size_bytes(),
+        }
+    }
+
     /// Seconds of training of this run so far, over every session of it:
     /// what run folders and checkpoints keep.
     pub fn run_seconds(&self) -> f64 {
