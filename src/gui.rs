@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, Points, VLine};
@@ -195,6 +195,9 @@ pub struct GuiApp {
     /// updated as iterations arrive while running (kept when paused: the
     /// gaps between Step presses are not a rate); None before two.
     ran_rate: Option<f64>,
+    /// GPU memory held on the device (the trainer's, the window's textures,
+    /// long work's), and when it was read: refreshed once a second.
+    gpu_memory: Option<(Instant, Option<u64>)>,
     fields: [Field; 4],
     /// The optimizer highlighted: the trainer's, or one asked for and not yet
     /// answered.
@@ -249,6 +252,7 @@ impl GuiApp {
             energy_path: None,
             panel: ChainsPanel::Chains,
             ran_rate: None,
+            gpu_memory: None,
             long_run_steps: config.eval.longrun_steps.to_string(),
             long_run: None,
             long_run_pending: false,
@@ -692,6 +696,16 @@ impl GuiApp {
             ui.label(format!("adapter: {}", self.adapter));
             if self.cpu_adapter {
                 ui.colored_label(ui.visuals().warn_fg_color, "CPU (software) adapter: slow");
+            }
+            if self
+                .gpu_memory
+                .is_none_or(|(read, _)| read.elapsed() > Duration::from_secs(1))
+            {
+                self.gpu_memory = Some((Instant::now(), self.gpu.allocated_bytes()));
+            }
+            if let Some((_, Some(bytes))) = self.gpu_memory {
+                ui.label(format!("GPU memory {:.1} MiB", bytes as f64 / (1024.0 * 1024.0)))
+                    .on_hover_text("held on the device by training, long work and the window's pictures");
             }
             ui.separator();
             let it = self.iteration;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use ebmscope::config::Config;
 use ebmscope::config::OptimizerName;
 use ebmscope::gui::{GuiApp, THIS_RUN};
+use ebmscope::model::{NetSpec, init_params};
 use ebmscope::train::Change;
 use ebmscope::train::session::Update;
 use egui_kittest::Harness;
@@ -95,6 +96,18 @@ fn step_run_and_pause_reach_the_trainer() {
     );
     let it_s: f64 = rate.split(' ').next().unwrap().parse().unwrap();
     assert!(it_s > 0.0, "{rate}");
+    // Lavapipe's Vulkan allocator counts what the device holds: at least
+    // the toy net's parameters and their gradients (rounded to 0.1 MiB).
+    let memory = h
+        .query_by_label_contains("GPU memory")
+        .and_then(|n| n.accesskit_node().value())
+        .expect("GPU memory in the status line");
+    let mib: f64 = memory["GPU memory ".len()..]
+        .trim_end_matches(" MiB")
+        .parse()
+        .unwrap();
+    let params = init_params(&NetSpec::toy(), 0).unwrap().len() as f64;
+    assert!(mib + 0.05 >= 2.0 * 4.0 * params / (1024.0 * 1024.0), "{memory}");
 }
 
 #[test]
