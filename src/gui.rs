@@ -704,7 +704,7 @@ impl GuiApp {
                 self.gpu_memory = Some((Instant::now(), self.gpu.allocated_bytes()));
             }
             if let Some((_, Some(bytes))) = self.gpu_memory {
-                ui.label(format!("GPU memory {:.1} MiB", bytes as f64 / (1024.0 * 1024.0)))
+                ui.label(format!("GPU memory {:.1} MiB", Gpu::mib(bytes)))
                     .on_hover_text("held on the device by training, long work and the window's pictures");
             }
             ui.separator();

@@ -508,12 +508,11 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             "  training: {:.3} iterations/s, {:.2} GFLOP/s ({:.3} GFLOP per iteration)",
             r.iterations_per_s, r.iteration_gflop_per_s, r.iteration_gflop
         );
-        const MIB: f64 = 1024.0 * 1024.0;
         match r.training_memory {
             Some(m) => println!(
                 "  training memory: {:.2} MiB on the GPU, the data set aside ({:.2} MiB more)",
-                m.bytes as f64 / MIB,
-                m.data_set_bytes as f64 / MIB
+                Gpu::mib(m.bytes),
+                Gpu::mib(m.data_set_bytes)
             ),
             None => println!("  training memory: not counted on this backend (Vulkan and DX12 count it)"),
         }
@@ -838,6 +837,13 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let (mut run, mut trainer) = RunDir::open(&out, config, existing, gpu)?;
     if !trainer.config.data.kind.is_toy() {
         eprintln!("loaded {}", trainer.data.describe());
+    }
+    if let Some(bytes) = trainer.gpu.allocated_bytes() {
+        eprintln!(
+            "GPU memory: {:.1} MiB held for training ({:.1} MiB of it the data set)",
+            Gpu::mib(bytes),
+            Gpu::mib(trainer.data_set_bytes())
+        );
     }
     let total = trainer.config.iterations;
     if trainer.iteration >= total {

@@ -80,7 +80,14 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
         "eval.longrun_chains=4",
     ];
     args.extend_from_slice(&TINY);
-    ok(&ebmscope(&args));
+    let out = ebmscope(&args);
+    ok(&out);
+    // The data set's 500 images of 32×32 as bytes (0.49 MiB), said with the run's memory.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("MiB held for training (0.5 MiB of it the data set)"),
+        "{stderr}"
+    );
     let d_st = column(&dir, 1);
     assert_eq!(d_st.len(), 3);
     assert!(d_st.iter().all(|d| d.is_finite()), "d_st {d_st:?}");

@@ -267,6 +267,11 @@ impl Gpu {
             .map(|r| r.total_allocated_bytes)
     }
 
+    /// Bytes as MiB, as figures of memory are shown.
+    pub fn mib(bytes: u64) -> f64 {
+        bytes as f64 / (1024.0 * 1024.0)
+    }
+
     /// A storage buffer of `len` f32 (at least one, as wgpu refuses empty bindings), zeroed.
     pub fn storage_buffer(&self, label: &str, len: usize) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
