@@ -1019,13 +1019,10 @@ impl GuiApp {
             basins.reached(),
             basins.attempts.len(),
         ));
-        if !map.descent_settled(o.radius) {
+        for warning in map.warnings(o.radius) {
             ui.colored_label(
                 egui::Color32::from_rgb(230, 150, 20),
-                format!(
-                    "Descent had not settled (its last step moved {:.1e} per element).",
-                    map.last_descent_move
-                ),
+                format!("Warning: {warning}."),
             );
         }
         egui::Grid::new("basins").striped(true).show(ui, |ui| {

@@ -1225,11 +1225,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             );
         }
     }
-    if !map.descent_settled(opts.radius) {
-        eprintln!(
-            "warning: descent had not settled (last step moved {:.3e} per element, against --radius {}): raise --descent-steps",
-            map.last_descent_move, opts.radius
-        );
+    for warning in map.warnings(opts.radius) {
+        eprintln!("warning: {warning}");
     }
     eprintln!(
         "wrote {0}/{LANDSCAPE_MARKER}, {0}/attempts.csv and {1}",

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use ebmscope::compare::compare;
 use ebmscope::doctor::{SAMPLER_TOL, attraction_rows};
-use ebmscope::model::{LayerOp, LayerSpec, NetSpec, init_params};
+use ebmscope::model::{GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
 use ebmscope::reference::ReferenceNet;
 use ebmscope::reference::landscape::{Pull, attraction_diffusion};
 use ebmscope::sampler::{AnalyticField, StepSize};
@@ -144,6 +144,48 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
         "the chain crossed the ridge: {a:?}"
     );
     assert_eq!((joined.count(), &joined.of[..]), (1, &[0, 0][..]));
+    assert!(
+        map.warnings(opts.radius).is_empty(),
+        "{:?}",
+        map.warnings(opts.radius)
+    );
+}
+
+/// An energy that falls without bound (F = x₁ − 2x₂) has no minima:
+/// descent runs away from starts within 0.5 (about 100 out) and stops
+/// where its steps run out, still moving. The map says both.
+#[test]
+fn minima_far_outside_the_starts_are_called_out() {
+    let gpu = common::gpu();
+    let spec = NetSpec::single_layer("linear", [2, 1, 1], LayerOp::Linear, 1, false);
+    let make_field = |batch: usize| {
+        let net = GpuNet::new(&gpu, &spec, batch)?;
+        net.write_params(&gpu, &[1.0, -2.0, 0.0])?;
+        net.as_field(&gpu)
+    };
+    let starts = [0.5, 0.0, -0.5, 0.25, 0.0, -0.5, 0.1, 0.1];
+    // a = ε²/2T = 0.1.
+    let size = StepSize {
+        epsilon: 0.2 * 5f32.sqrt(),
+        temperature: 1.0,
+        tau: 1.0,
+    };
+    let opts = LandscapeOptions {
+        starts: 4,
+        descent_steps: 1000,
+        ad_steps: 10,
+        ..LandscapeOptions::default()
+    };
+    let map = map_landscape(&gpu, make_field, &starts, size, 7, &opts, &mut |_, _, _| Ok(())).unwrap();
+    assert_eq!(map.start_extent, 0.5);
+    assert!(map.extent() > 40.0 && map.ran_away(), "{:?}", map.minima);
+    let warnings = map.warnings(opts.radius);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].starts_with("descent had not settled"), "{warnings:?}");
+    assert!(
+        warnings[1].starts_with("the minima lie far outside the starts"),
+        "{warnings:?}"
+    );
 }
 
 fn temp(name: &str) -> PathBuf {

@@ -161,6 +161,9 @@ pub struct Landscape {
     /// steps), root-mean-square per element: well under the radius when
     /// descent has settled.
     pub last_descent_move: f64,
+    /// The largest |value| of the starts: minima far beyond it are where
+    /// descent stopped on an energy that falls without bound.
+    pub start_extent: f64,
 }
 
 impl Landscape {
@@ -173,6 +176,42 @@ impl Landscape {
     /// (a tenth of it); if not, more descent steps may change the minima.
     pub fn descent_settled(&self, radius: f64) -> bool {
         self.last_descent_move <= 0.1 * radius
+    }
+
+    /// The largest |value| of any minimum.
+    pub fn extent(&self) -> f64 {
+        let values = self.minima.iter().flat_map(|m| &m.state);
+        values.fold(0.0, |e, &v| e.max(f64::from(v).abs()))
+    }
+
+    /// Whether the minima lie far outside the starts (beyond 10 times
+    /// their largest |value|): descent then ran down an energy that falls
+    /// away from the data, as a non-convergent model's often does.
+    pub fn ran_away(&self) -> bool {
+        self.extent() > 10.0 * self.start_extent
+    }
+
+    /// What a reader of the map must be told beside it (the CLI and the
+    /// window say the same).
+    pub fn warnings(&self, radius: f64) -> Vec<String> {
+        let mut said = Vec::new();
+        if !self.descent_settled(radius) {
+            said.push(format!(
+                "descent had not settled (its last step moved {:.1e} per element, against the radius \
+                 {radius}): more descent steps may move the minima",
+                self.last_descent_move
+            ));
+        }
+        if self.ran_away() {
+            said.push(format!(
+                "the minima lie far outside the starts (values up to {:.3e}, the starts' up to {:.3}): \
+                 the model's energy falls without bound away from its data, so these are where descent \
+                 stopped, not minima (a non-convergent model may have no landscape to map)",
+                self.extent(),
+                self.start_extent
+            ));
+        }
+        said
     }
 }
 
@@ -311,6 +350,7 @@ pub fn map_landscape<F: EnergyField>(
         minima,
         basins,
         last_descent_move,
+        start_extent: starts.iter().fold(0.0, |e, &v| e.max(f64::from(v).abs())),
     })
 }
 
@@ -723,6 +763,7 @@ mod tests {
                 of: vec![0, 0],
             }],
             last_descent_move: 0.0,
+            start_extent: 1.0,
         };
         let opts = LandscapeOptions::default();
         let grid = Grid { res: 4, extent: 1.0 };
