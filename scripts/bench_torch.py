@@ -9,8 +9,9 @@ steps from uniform noise, the loss mean F(X+) - mean F(X-) scaled by 2/eps^2,
 an Adam step). Prints the same figures as `ebmscope bench --json`:
 Langevin steps x chains per second, iterations per second and GFLOP/s from
 the same analytic counts (a multiply-add is 2), and on CUDA the training
-memory: the peak of live tensors (torch.cuda.max_memory_allocated) with the
-parameters, the data set aside (PyTorch keeps no such count on the CPU).
+memory: the peak of live tensors (torch.cuda.max_memory_allocated, cuDNN's
+workspaces included) with the parameters, the data set aside (PyTorch keeps
+no such count on the CPU).
 
 PyTorch is a benchmark dependency only; scripts/compare.sh installs it into
 its own environment.
@@ -190,16 +191,17 @@ def run_workload(name, make, shape, chains, steps, device, seconds):
     x0 = 2 * torch.rand([chains] + shape, device=device) - 1
     sample_s = time_reps(device, seconds, 2, lambda: langevin(net, x0, steps))
 
+    data = 2 * torch.rand([1000] + shape, device=device) - 1
+    optim = torch.optim.Adam(net.parameters(), lr=1e-4)
     # Training memory (CUDA): the peak of live tensors over the training
-    # iterations, counting the parameters and leaving the data set aside,
-    # as `ebmscope bench` counts its trainer.
+    # iterations above what lived before them (the data set among it), with
+    # the parameters counted, as `ebmscope bench` counts its trainer. Taken
+    # once the data set exists, so that its making's temporaries are not.
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         params = sum(p.element_size() * p.nelement() for p in net.parameters())
         base = torch.cuda.memory_allocated(device) - params
-    data = 2 * torch.rand([1000] + shape, device=device) - 1
-    optim = torch.optim.Adam(net.parameters(), lr=1e-4)
 
     def iteration():
         idx = torch.randperm(data.shape[0], device=device)[:chains]
@@ -213,9 +215,8 @@ def run_workload(name, make, shape, chains, steps, device, seconds):
     iteration_s = time_reps(device, seconds, 2, iteration)
     memory = None
     if device.type == "cuda":
-        data_bytes = data.element_size() * data.nelement()
-        memory = {"bytes": torch.cuda.max_memory_allocated(device) - base - data_bytes,
-                  "data_set_bytes": data_bytes}
+        memory = {"bytes": torch.cuda.max_memory_allocated(device) - base,
+                  "data_set_bytes": data.element_size() * data.nelement()}
     return {
         "name": name,
         "chains": chains,

@@ -103,8 +103,10 @@ def memory_table(ours, theirs_by_name):
         theirs = theirs_by_name.get(w["name"])
         t = theirs and theirs.get("training_memory")
         ratio = f"{m['bytes'] / t['bytes']:.2f}×" if m and t else "-"
-        print(f"| {w['name']} | {mib(m, 'not counted on this backend')} | "
-              f"{mib(t, 'not counted (CPU)' if theirs else 'not measured')} | {ratio} |")
+        # (A report from before memory was counted has no such key.)
+        ours_missing = "not counted on this backend" if "training_memory" in w else "not measured"
+        theirs_missing = "not counted (CPU)" if theirs and "training_memory" in theirs else "not measured"
+        print(f"| {w['name']} | {mib(m, ours_missing)} | {mib(t, theirs_missing)} | {ratio} |")
 
 if __name__ == "__main__":
     main()

@@ -170,6 +170,31 @@ pub struct MemoryFigure {
     pub bytes: u64,
     /// The data set, held as one byte per value (toy data: none).
     pub data_set_bytes: u64,
+    /// What the device held in all after the first iteration (the bench's
+    /// other nets too): later iterations must not add to it.
+    #[serde(skip)]
+    pub held: u64,
+}
+
+/// A trainer for `config` on `data` after its first iteration, and the
+/// memory it holds (None where the backend's allocator keeps no count).
+pub fn trainer_with_memory(
+    gpu: &Arc<Gpu>,
+    config: Config,
+    data: Dataset,
+) -> Result<(Trainer, Option<MemoryFigure>)> {
+    let before = gpu.allocated_bytes()?;
+    let mut trainer = Trainer::with_data(gpu.clone(), config, data)?;
+    trainer.step()?;
+    let memory = gpu.allocated_bytes()?.zip(before).map(|(held, before)| {
+        let data_set_bytes = trainer.data_set_bytes();
+        MemoryFigure {
+            bytes: held.saturating_sub(before).saturating_sub(data_set_bytes),
+            data_set_bytes,
+            held,
+        }
+    });
+    Ok((trainer, memory))
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -419,29 +444,16 @@ pub fn run_workload(
     } else {
         Dataset::Images(synthetic_images(w.spec.input, 1000))
     };
-    // Its memory: what the trainer holds after a first iteration, less the
-    // data set, on a backend whose allocator counts (freed buffers go once
-    // the GPU is done with them, hence the waits).
-    gpu.wait()?;
-    let before = gpu.allocated_bytes();
-    let mut trainer = Trainer::with_data(gpu.clone(), config, data)?;
-    trainer.step()?;
-    gpu.wait()?;
-    let held = gpu.allocated_bytes();
-    let training_memory = held.zip(before).map(|(held, before)| MemoryFigure {
-        bytes: held
-            .saturating_sub(before)
-            .saturating_sub(trainer.data_set_bytes()),
-        data_set_bytes: trainer.data_set_bytes(),
-    });
+    let (mut trainer, training_memory) = trainer_with_memory(gpu, config, data)?;
     let iteration_s = time_reps(gpu, budget, 2, || trainer.step().map(|_| ()))?;
-    gpu.wait()?;
-    if let Some(grew) = gpu.allocated_bytes().zip(held).filter(|(now, held)| now > held) {
+    if let (Some(now), Some(m)) = (gpu.allocated_bytes()?, &training_memory)
+        && now > m.held
+    {
         // Training allocates up front; a step that allocates is a defect.
         eprintln!(
             "warning: {}: training held {} more bytes after the timed iterations than after the first",
             w.name,
-            grew.0 - grew.1
+            now - m.held
         );
     }
 

@@ -701,11 +701,14 @@ impl GuiApp {
                 .gpu_memory
                 .is_none_or(|(read, _)| read.elapsed() > Duration::from_secs(1))
             {
-                self.gpu_memory = Some((Instant::now(), self.gpu.allocated_bytes()));
+                self.gpu_memory = Some((Instant::now(), self.gpu.allocated_bytes_now()));
             }
             if let Some((_, Some(bytes))) = self.gpu_memory {
                 ui.label(format!("GPU memory {:.1} MiB", Gpu::mib(bytes)))
-                    .on_hover_text("held on the device by training, long work and the window's pictures");
+                    .on_hover_text(
+                        "held on the device by training, long work and the window's pictures \
+                         (uploads in flight included), read once a second",
+                    );
             }
             ui.separator();
             let it = self.iteration;

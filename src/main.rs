@@ -838,7 +838,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     if !trainer.config.data.kind.is_toy() {
         eprintln!("loaded {}", trainer.data.describe());
     }
-    if let Some(bytes) = trainer.gpu.allocated_bytes() {
+    if let Some(bytes) = trainer.gpu.allocated_bytes()? {
         eprintln!(
             "GPU memory: {:.1} MiB held for training ({:.1} MiB of it the data set)",
             Gpu::mib(bytes),
@@ -1227,6 +1227,9 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     }
     for warning in map.warnings(opts.radius) {
         eprintln!("warning: {warning}");
+    }
+    if !map.descent_settled(opts.radius) {
+        eprintln!("  (raise --descent-steps)");
     }
     eprintln!(
         "wrote {0}/{LANDSCAPE_MARKER}, {0}/attempts.csv and {1}",

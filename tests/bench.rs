@@ -5,8 +5,12 @@
 mod common;
 
 use std::process::Command;
+use std::sync::Arc;
 
-use ebmscope::bench::{layer_flops, workloads};
+use ebmscope::bench::{layer_flops, trainer_with_memory, workloads};
+use ebmscope::config::Config;
+use ebmscope::data::Dataset;
+use ebmscope::data::images::ImageSet;
 use ebmscope::kernels::conv2d::TiledPasses;
 use ebmscope::model::{ConvGeometry, NetSpec, init_params};
 
@@ -229,4 +233,31 @@ fn fused_sampler_disagreement_is_reported() {
     );
     let other_noise = check_fused(&gpu, &fused, &sampler(SamplerKernels::Layered, 6)).unwrap();
     assert!(other_noise.is_some_and(|w| w.contains("differs")));
+}
+
+/// The training memory leaves the data set out, and only it: trainers on 40
+/// and on 80 images hold the same besides it, and it is counted apart at a
+/// byte per value.
+#[test]
+fn training_memory_leaves_the_data_set_aside() {
+    let gpu = Arc::new(common::gpu());
+    let sets: Vec<String> = ["net.n_f=4", "batch.data=4", "batch.chains=4", "langevin.steps=2"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let config = Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
+    let memory = |n: usize| {
+        let set = ImageSet {
+            n,
+            channels: 1,
+            size: 32,
+            data: (0..n * 1024).map(|i| (i % 7) as f32 / 3.0 - 1.0).collect(),
+        };
+        let (_, memory) = trainer_with_memory(&gpu, config.clone(), Dataset::Images(set)).unwrap();
+        memory.expect("Vulkan's allocator counts")
+    };
+    let (few, more) = (memory(40), memory(80));
+    assert_eq!((few.data_set_bytes, more.data_set_bytes), (40 * 1024, 80 * 1024));
+    assert_eq!(few.bytes, more.bytes, "{few:?} {more:?}");
+    assert!(few.bytes > 0);
 }

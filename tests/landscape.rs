@@ -178,7 +178,7 @@ fn minima_far_outside_the_starts_are_called_out() {
     };
     let map = map_landscape(&gpu, make_field, &starts, size, 7, &opts, &mut |_, _, _| Ok(())).unwrap();
     assert_eq!(map.start_extent, 0.5);
-    assert!(map.extent() > 40.0 && map.ran_away(), "{:?}", map.minima);
+    assert!(map.minima_extent() > 40.0 && map.ran_away(), "{:?}", map.minima);
     let warnings = map.warnings(opts.radius);
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].starts_with("descent had not settled"), "{warnings:?}");

@@ -259,9 +259,19 @@ impl Gpu {
 
     /// Bytes of device memory held by live buffers (and textures), as the
     /// backend's allocator counts them (alignment included); None where the
-    /// backend keeps no count (GL, Metal). Buffers dropped are freed once the
-    /// GPU is done with them: call after [`Gpu::wait`].
-    pub fn allocated_bytes(&self) -> Option<u64> {
+    /// backend keeps no count (GL, Metal). Uploads still pending are
+    /// submitted and the GPU is waited for first: until then their staging
+    /// buffers, and buffers dropped meanwhile, would be counted too.
+    pub fn allocated_bytes(&self) -> Result<Option<u64>> {
+        let encoder = self.device.create_command_encoder(&Default::default());
+        self.submit(encoder.finish());
+        self.wait()?;
+        Ok(self.allocated_bytes_now())
+    }
+
+    /// The same without waiting for the GPU (for the window, which must not
+    /// wait): uploads in flight may be counted.
+    pub fn allocated_bytes_now(&self) -> Option<u64> {
         self.device
             .generate_allocator_report()
             .map(|r| r.total_allocated_bytes)

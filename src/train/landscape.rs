@@ -179,16 +179,15 @@ impl Landscape {
     }
 
     /// The largest |value| of any minimum.
-    pub fn extent(&self) -> f64 {
-        let values = self.minima.iter().flat_map(|m| &m.state);
-        values.fold(0.0, |e, &v| e.max(f64::from(v).abs()))
+    pub fn minima_extent(&self) -> f64 {
+        max_abs(self.minima.iter().flat_map(|m| &m.state))
     }
 
-    /// Whether the minima lie far outside the starts (beyond 10 times
-    /// their largest |value|): descent then ran down an energy that falls
-    /// away from the data, as a non-convergent model's often does.
+    /// Whether the minima lie far outside the starts (a value beyond 10
+    /// times the starts' largest |value|): descent then ran down an energy
+    /// that falls away from the data, as a non-convergent model's often does.
     pub fn ran_away(&self) -> bool {
-        self.extent() > 10.0 * self.start_extent
+        self.minima_extent() > 10.0 * self.start_extent
     }
 
     /// What a reader of the map must be told beside it (the CLI and the
@@ -207,12 +206,17 @@ impl Landscape {
                 "the minima lie far outside the starts (values up to {:.3e}, the starts' up to {:.3}): \
                  the model's energy falls without bound away from its data, so these are where descent \
                  stopped, not minima (a non-convergent model may have no landscape to map)",
-                self.extent(),
+                self.minima_extent(),
                 self.start_extent
             ));
         }
         said
     }
+}
+
+/// The largest |v| of `values` (0 for none).
+fn max_abs<'a>(values: impl IntoIterator<Item = &'a f32>) -> f64 {
+    values.into_iter().fold(0.0, |e, &v| e.max(f64::from(v).abs()))
 }
 
 /// α as file names and CSV headers show it: short, without exponents
@@ -350,7 +354,7 @@ pub fn map_landscape<F: EnergyField>(
         minima,
         basins,
         last_descent_move,
-        start_extent: starts.iter().fold(0.0, |e, &v| e.max(f64::from(v).abs())),
+        start_extent: max_abs(starts),
     })
 }
 
