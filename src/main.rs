@@ -681,12 +681,21 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     let same_file = |a: &std::path::Path, b: &std::path::Path| {
         a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
     };
-    for (flag, path) in [
+    // An output over a file read (a run's checkpoint as --weights, say) would
+    // destroy it; over the other output, lose one of them.
+    let read = [
+        ("--input", Some(&args.input)),
+        ("--weights", args.weights.as_ref()),
+    ];
+    let written = [
         ("--output", Some(&args.output)),
         ("--save-weights", args.save_weights.as_ref()),
-    ] {
-        if let Some(path) = path.filter(|p| same_file(p, &args.input)) {
-            bail!("{flag} {} is the input file: choose another path", path.display());
+    ];
+    for (i, (flag, path)) in written.iter().enumerate() {
+        let Some(path) = path else { continue };
+        let mut others = read.iter().chain(&written[..i]);
+        if let Some((other, _)) = others.find(|(_, p)| p.is_some_and(|p| same_file(p, path))) {
+            bail!("{flag} {} is also {other}: choose another path", path.display());
         }
     }
     let params = match &args.weights {
@@ -1045,20 +1054,29 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     });
     let truth = toy.as_ref().zip(grid.as_ref()).map(|(toy, g)| g.truth(toy));
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
-    if csv_path.exists() {
-        // --force: the old long run's pictures go too (samples_<step>.png, longrun.png).
-        remove_old_outputs(&out, |name| {
-            name == "longrun.png"
-                || (name.starts_with("samples_") && iteration_of(std::path::Path::new(name)).is_some())
-        })?;
-    }
+    // Replacing a long run (--force), the new one is written into a folder
+    // of its own and takes the old one's place only once it is done: a
+    // failed or interrupted run leaves the old one as it was.
+    let replacing = csv_path.exists();
+    let write_dir = if replacing {
+        let new = out.join(".longrun-new");
+        if new.exists() {
+            // (An interrupted replacement's.)
+            std::fs::remove_dir_all(&new).with_context(|| new.display().to_string())?;
+        }
+        std::fs::create_dir(&new).with_context(|| new.display().to_string())?;
+        new
+    } else {
+        out.clone()
+    };
+    let new_csv = write_dir.join("longrun.csv");
     let bar = indicatif::ProgressBar::new(args.steps);
     let mut csv = std::io::BufWriter::new(
-        std::fs::File::create(&csv_path).with_context(|| csv_path.display().to_string())?,
+        std::fs::File::create(&new_csv).with_context(|| new_csv.display().to_string())?,
     );
     writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")?;
     let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
-        let picture = out.join(format!("samples_{:08}.png", row.step));
+        let picture = write_dir.join(format!("samples_{:08}.png", row.step));
         // Toy data: the KDE of the chains against the truth; images: a grid of them.
         let tv = match (&grid, &truth) {
             (Some(grid), Some(truth)) => {
@@ -1087,7 +1105,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             row.mean_energy,
             row.grad_text()
         )
-        .map_err(|e| ebmscope::Error::io(&csv_path, e))?;
+        .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         bar.set_message(format!(
             "U {:.3}{}{}",
             row.mean_energy,
@@ -1105,7 +1123,25 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         Ok(())
     })?;
     csv.flush()?;
-    ebmscope::plot::long_run_figure(&out.join("longrun.png"), &rows)?;
+    drop(csv);
+    ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &rows)?;
+    if replacing {
+        // The old run's files go, its marker first; the new ones come, theirs last.
+        std::fs::remove_file(&csv_path).with_context(|| csv_path.display().to_string())?;
+        remove_old_outputs(&out, |name| {
+            name == "longrun.png"
+                || (name.starts_with("samples_") && iteration_of(std::path::Path::new(name)).is_some())
+        })?;
+        for entry in std::fs::read_dir(&write_dir).with_context(|| write_dir.display().to_string())? {
+            let from = entry?.path();
+            if from != new_csv {
+                let to = out.join(from.file_name().unwrap_or_default());
+                std::fs::rename(&from, &to).with_context(|| to.display().to_string())?;
+            }
+        }
+        std::fs::rename(&new_csv, &csv_path).with_context(|| csv_path.display().to_string())?;
+        std::fs::remove_dir(&write_dir).with_context(|| write_dir.display().to_string())?;
+    }
     bar.finish();
     eprintln!(
         "wrote {0}/longrun.csv, {0}/longrun.png and samples_*.png",

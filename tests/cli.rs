@@ -284,13 +284,36 @@ fn energy_refuses_bad_input_clearly() {
     write_points(vec![0.0, 1.0, 0.25, 0.5]);
     let kept = std::fs::read(&points).unwrap();
     let out = toy(&points, &points);
-    common::assert_refused(&out, "is the input file");
+    common::assert_refused(&out, "is also --input");
     assert_eq!(
         std::fs::read(&points).unwrap(),
         kept,
         "the input is left as it was"
     );
     assert!(toy(&points, &output).status.success());
+    // Weights read are not overwritten either (a run's checkpoint, say).
+    let saved = std::fs::read(&weights).unwrap();
+    let w = path_str(&weights);
+    let out = ebmscope(&[
+        "energy",
+        "--net",
+        "toy",
+        "--input",
+        path_str(&points),
+        "--output",
+        path_str(&output),
+        "--weights",
+        w,
+        "--save-weights",
+        w,
+    ]);
+    common::assert_refused(&out, "--save-weights");
+    common::assert_refused(&out, "is also --weights");
+    assert_eq!(
+        std::fs::read(&weights).unwrap(),
+        saved,
+        "the weights are left as they were"
+    );
     let out = ebmscope(&[
         "energy",
         "--net",

@@ -58,11 +58,22 @@ fn idx_raw_and_gzip_round_trip() {
 fn idx_refusals_name_the_file_and_the_problem() {
     let d = dir("idx-bad");
     let good = idx_bytes(2, 3, 3, |_, _, _| 7);
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    // A header alone (whatever its sizes), then `pixels` bytes.
+    let header = |dims: [u32; 3], pixels: usize| {
+        let mut b = vec![0, 0, 8, 3];
+        b.extend(dims.iter().flat_map(|d| d.to_be_bytes()));
+        b.extend(vec![0; pixels]);
+        b
+    };
+    let cases: [(&str, Vec<u8>, &str); 6] = [
         ("magic", vec![1, 2, 3, 4, 0, 0, 0, 0], "magic"),
         ("truncated", good[..good.len() - 1].to_vec(), "truncated"),
         ("labels", vec![0, 0, 8, 1, 0, 0, 0, 2, 3, 4], "labels"),
         ("gz", gzip(&good)[..20].to_vec(), "gzip"),
+        // Sizes that multiply past 64 bits.
+        ("overflow", header([1 << 22, 1 << 21, 1 << 21], 64), "truncated"),
+        // 4 billion images of no pixels: refused at once, not looped over.
+        ("empty", header([u32::MAX, 0, 0], 0), "needs at least one"),
     ];
     for (name, bytes, says) in cases {
         let p = d.join(name);
@@ -161,6 +172,14 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
             .to_string()
             .contains("no PNG or JPEG")
     );
+    // A link back up the tree is followed once: one image, not a loop.
+    let looped = dir("folder-loop");
+    std::fs::create_dir_all(looped.join("sub")).unwrap();
+    image::GrayImage::from_pixel(4, 4, image::Luma([9]))
+        .save(looped.join("one.png"))
+        .unwrap();
+    std::os::unix::fs::symlink("..", looped.join("sub/up")).unwrap();
+    assert_eq!(load_folder(&looped, 1, 4).unwrap().n, 1);
 }
 
 /// The real data set: all 10 000 Fashion-MNIST test images, resized to 32×32.

@@ -220,6 +220,35 @@ fn resume_train(out: &std::path::Path, iters: Option<u64>) -> std::process::Outp
     ebmscope(&args)
 }
 
+/// A run whose metrics.csv is gone or cut short cannot resume exactly (its
+/// history goes on in the resumed run): the refusal says what to do, and
+/// the checkpoint is left as it was.
+#[test]
+fn resume_without_the_runs_history_says_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("ebmscope-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(train_small_toy(&dir, 2, &[]).status.success());
+    let ck = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let metrics = dir.join("metrics.csv");
+    let header = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(&metrics).unwrap();
+    let fix = "restore the run's metrics.csv, or start over with --force";
+    let out = resume_train(&dir, None);
+    common::assert_refused(&out, "metrics.csv: is missing");
+    common::assert_refused(&out, fix);
+    std::fs::write(&metrics, format!("{header}\n")).unwrap();
+    let out = resume_train(&dir, None);
+    common::assert_refused(&out, "holds 0 rows but the checkpoint is at iteration 2");
+    common::assert_refused(&out, fix);
+    assert_eq!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), ck);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The wall-time column of a metrics.csv.
 fn wall_times(metrics: &std::path::Path) -> Vec<f64> {
     std::fs::read_to_string(metrics)
@@ -638,8 +667,34 @@ fn long_run_sampling_from_a_checkpoint() {
     common::assert_refused(&out, "no persistent bank");
     let bank_folder = noise_run.join("longrun_bank");
     assert!(!bank_folder.exists(), "the refused long run wrote nothing");
-    // --force replaces the old long run's pictures too.
+    // --force replaces the old long run's pictures too, but only once the
+    // new run is done: one killed on its way leaves the old run as it was.
     let stale = dir.join("longrun_data/samples_00000020.png");
+    assert!(stale.exists());
+    let old_csv = std::fs::read(dir.join("longrun_data/longrun.csv")).unwrap();
+    let mut endless = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args([
+            "sample",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--steps",
+            "100000000",
+            "--force",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !dir.join("longrun_data/.longrun-new/longrun.csv").exists() {
+        assert!(started.elapsed().as_secs() < 60, "the replacement never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    endless.kill().unwrap();
+    endless.wait().unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("longrun_data/longrun.csv")).unwrap(),
+        old_csv
+    );
     assert!(stale.exists());
     let out = ebmscope(&[
         "sample",
@@ -655,6 +710,12 @@ fn long_run_sampling_from_a_checkpoint() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!stale.exists() && dir.join("longrun_data/samples_00000004.png").exists());
+    assert!(
+        !dir.join("longrun_data/.longrun-new").exists(),
+        "the killed run's folder is gone"
+    );
+    let csv = std::fs::read_to_string(dir.join("longrun_data/longrun.csv")).unwrap();
+    assert_eq!(csv.lines().last().unwrap().split(',').next(), Some("4"), "{csv}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -4,6 +4,7 @@
 //! and centre-cropped to size × size as the reference's Resize + CenterCrop,
 //! converted to the configured number of channels, and scaled to [−1, 1].
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -58,15 +59,25 @@ impl ImageSet {
             .collect()
     }
 
-    /// Append one image after resizing, cropping and channel conversion.
-    fn push(&mut self, img: DynamicImage) {
-        let (w, h) = (img.width().max(1), img.height().max(1));
+    /// Append one image after resizing, cropping and channel conversion;
+    /// an image of no pixels, or one so elongated that its shorter side
+    /// scaled to `size` makes a longer side past u32, is refused.
+    fn push(&mut self, img: DynamicImage) -> std::result::Result<(), String> {
+        let (w, h) = (img.width(), img.height());
+        if w == 0 || h == 0 {
+            return Err(format!("an image of {w}×{h} pixels has none"));
+        }
         let s = self.size as u32;
         // Shorter side to `size`, keeping the aspect ratio, then the centre square.
+        let longer = |long: u32, short: u32| {
+            u32::try_from((u64::from(long) * u64::from(s)).div_ceil(u64::from(short)))
+                .map(|l| l.max(s))
+                .map_err(|_| format!("an image of {w}×{h} pixels is too elongated to scale"))
+        };
         let (rw, rh) = if w <= h {
-            (s, (h * s).div_ceil(w).max(s))
+            (s, longer(h, w)?)
         } else {
-            ((w * s).div_ceil(h).max(s), s)
+            (longer(w, h)?, s)
         };
         let img = if (w, h) == (rw, rh) {
             img
@@ -85,6 +96,7 @@ impl ImageSet {
             }
         }
         self.n += 1;
+        Ok(())
     }
 }
 
@@ -146,26 +158,34 @@ pub fn load_idx(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
         ]) as usize
     };
     let (n, rows, cols) = (dim(0), dim(1), dim(2));
-    let need = 16 + n * rows * cols;
-    if bytes.len() < need {
+    if rows == 0 || cols == 0 {
         return Err(Error::file(
             path,
             format!(
-                "IDX file is truncated: {n} images of {rows}×{cols} need {need} bytes, it has {}",
+                "IDX header says {n} images of {rows}×{cols} pixels: an image needs at least one of each"
+            ),
+        ));
+    }
+    // (Checked: a corrupt header's sizes can multiply past usize.)
+    let need = rows
+        .checked_mul(cols)
+        .and_then(|image| image.checked_mul(n))
+        .and_then(|all| all.checked_add(16));
+    if need.is_none_or(|need| bytes.len() < need) {
+        return Err(Error::file(
+            path,
+            format!(
+                "IDX file is truncated: {n} images of {rows}×{cols} need 16 + {n}·{rows}·{cols} bytes, it has {}",
                 bytes.len()
             ),
         ));
     }
     let mut set = ImageSet::new(channels, size)?;
-    for i in 0..n {
-        let start = 16 + i * rows * cols;
-        let img = GrayImage::from_raw(
-            cols as u32,
-            rows as u32,
-            bytes[start..start + rows * cols].to_vec(),
-        )
-        .ok_or_else(|| Error::file(path, "image size overflow"))?;
-        set.push(DynamicImage::ImageLuma8(img));
+    for (i, pixels) in bytes[16..].chunks_exact(rows * cols).take(n).enumerate() {
+        let img = GrayImage::from_raw(cols as u32, rows as u32, pixels.to_vec())
+            .ok_or_else(|| Error::file(path, format!("image {i}: {rows}×{cols} is too large")))?;
+        set.push(DynamicImage::ImageLuma8(img))
+            .map_err(|e| Error::file(path, format!("image {i}: {e}")))?;
     }
     Ok(set)
 }
@@ -223,19 +243,25 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize) -> Result<ImageSe
                 let i = (y * 32 + x) as usize;
                 image::Rgb([planes[i], planes[1024 + i], planes[2048 + i]])
             });
-            set.push(DynamicImage::ImageRgb8(img));
+            set.push(DynamicImage::ImageRgb8(img))
+                .map_err(|e| Error::file(&file, e))?;
         }
     }
     Ok(set)
 }
 
-/// Every PNG or JPEG under `path`, recursively, in path order.
+/// Every PNG or JPEG under `path`, recursively, in path order; a folder
+/// reached twice through links is read once.
 pub fn load_folder(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    fn walk(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<PathBuf>) -> Result<()> {
+        let real = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+        if !seen.insert(real) {
+            return Ok(());
+        }
         for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
             let p = entry.map_err(|e| Error::io(dir, e))?.path();
             if p.is_dir() {
-                walk(&p, out)?;
+                walk(&p, seen, out)?;
             } else if p
                 .extension()
                 .and_then(|e| e.to_str())
@@ -250,7 +276,7 @@ pub fn load_folder(path: &Path, channels: usize, size: usize) -> Result<ImageSet
         return Err(Error::file(path, "is not a folder of images"));
     }
     let mut files = Vec::new();
-    walk(path, &mut files)?;
+    walk(path, &mut HashSet::new(), &mut files)?;
     files.sort();
     if files.is_empty() {
         return Err(Error::file(
@@ -262,7 +288,7 @@ pub fn load_folder(path: &Path, channels: usize, size: usize) -> Result<ImageSet
     for f in files {
         let img =
             image::open(&f).map_err(|e| Error::file(&f, format!("cannot be read as an image ({e})")))?;
-        set.push(img);
+        set.push(img).map_err(|e| Error::file(&f, e))?;
     }
     Ok(set)
 }

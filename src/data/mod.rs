@@ -148,12 +148,13 @@ impl Dataset {
         match self {
             Dataset::Toy(t) => format!("{:?} toy data, {} groups", t.kind, t.groups),
             Dataset::Images(s) => format!(
-                "{} images of {}×{}×{} ({} MiB as bytes on the GPU)",
+                "{} image{} of {}×{}×{} ({:.1} MiB as bytes on the GPU)",
                 s.n,
+                if s.n == 1 { "" } else { "s" },
                 s.channels,
                 s.size,
                 s.size,
-                (s.n * s.channels * s.size * s.size) >> 20
+                crate::gpu::Gpu::mib((s.n * s.channels * s.size * s.size) as u64)
             ),
         }
     }

@@ -113,8 +113,12 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
-    SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::file(path, format!("not a valid safetensors file ({e})")))
+    SafeTensors::deserialize(bytes).map_err(|e| {
+        Error::file(
+            path,
+            format!("not a valid safetensors file ({e}): is it the right file, and whole?"),
+        )
+    })
 }
 
 /// Read tensor `name` from a safetensors file as f32.

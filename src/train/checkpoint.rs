@@ -34,7 +34,10 @@ fn meta<'a>(path: &Path, m: &'a HashMap<String, String>, key: &str) -> Result<&'
     m.get(key).map(String::as_str).ok_or_else(|| {
         Error::file(
             path,
-            format!("not an ebmscope checkpoint: metadata `{key}` is missing"),
+            format!(
+                "not an ebmscope checkpoint: metadata `{key}` is missing (a weights_*.safetensors \
+                 file holds the weights alone: pass the run's checkpoint.safetensors)"
+            ),
         )
     })
 }

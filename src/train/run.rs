@@ -398,7 +398,20 @@ pub struct KeptMetrics {
 
 /// d_st, r_t, the last wall time and the text of metrics.csv up to `iteration`.
 pub fn read_metrics(path: &Path, iteration: u64) -> Result<KeptMetrics> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    // The run's history up to its checkpoint (d_st, r_t, wall time) goes on
+    // in a resumed run: without it there is nothing exact to resume.
+    const FIX: &str = "restore the run's metrics.csv, or start over with --force";
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::NotFound {
+            "is missing".to_string()
+        } else {
+            format!("cannot be read ({e})")
+        };
+        Error::file(
+            path,
+            format!("{why}, but resuming needs the run's history: {FIX}"),
+        )
+    })?;
     let mut kept = format!("{METRICS_HEADER}\n");
     let (mut d, mut r) = (Vec::new(), Vec::new());
     let mut wall_time = 0.0;
@@ -422,7 +435,7 @@ pub fn read_metrics(path: &Path, iteration: u64) -> Result<KeptMetrics> {
         let Some((it, d_st, r_t, wall)) = parsed else {
             return Err(Error::file(
                 path,
-                format!("line {} is not a metrics row: `{line}`", i + 1),
+                format!("line {} is not a metrics row: `{line}`: {FIX}", i + 1),
             ));
         };
         if it > iteration {
@@ -438,7 +451,7 @@ pub fn read_metrics(path: &Path, iteration: u64) -> Result<KeptMetrics> {
         return Err(Error::file(
             path,
             format!(
-                "holds {} rows but the checkpoint is at iteration {iteration}",
+                "holds {} rows but the checkpoint is at iteration {iteration}: {FIX}",
                 d.len()
             ),
         ));
