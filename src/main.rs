@@ -848,11 +848,11 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         eprintln!("loaded {}", trainer.data.describe());
     }
     if let Some(bytes) = trainer.gpu.allocated_bytes()? {
-        eprintln!(
-            "GPU memory: {:.1} MiB held for training ({:.1} MiB of it the data set)",
-            Gpu::mib(bytes),
-            Gpu::mib(trainer.data_set_bytes())
-        );
+        let data = match trainer.data_set_bytes() {
+            0 => String::new(),
+            d => format!(" ({:.1} MiB of it the data set)", Gpu::mib(d)),
+        };
+        eprintln!("GPU memory: {:.1} MiB held for training{data}", Gpu::mib(bytes));
     }
     let total = trainer.config.iterations;
     if trainer.iteration >= total {
@@ -950,6 +950,12 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             Err(err) => {
                 run.flush()?;
                 bar.abandon();
+                if let Some(kept) = run.replaced_run() {
+                    eprintln!(
+                        "the run this one replaced is kept in {} (move its files back to keep it)",
+                        kept.display()
+                    );
+                }
                 return Err(err.into());
             }
         };

@@ -749,6 +749,43 @@ fn force_replaces_only_the_runs_own_files() {
     }
     assert!(!stale.exists(), "the old run's picture stayed");
     assert!(dir.join("weights/weights_0000002.safetensors").exists());
+    assert!(
+        !dir.join(".replaced-run").exists(),
+        "the replaced run stayed past the first checkpoint"
+    );
+
+    // A replacement that fails before its first checkpoint (it diverges)
+    // leaves the old run aside, twice over, and says where.
+    let ck = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let diverging = [
+        "--force",
+        "--set",
+        "optimizer.lr=1e9",
+        "--set",
+        "optimizer.lr_min=1e9",
+        "--set",
+        "output.checkpoint_every=1000",
+    ];
+    for _ in 0..2 {
+        let out = train_small_toy(&dir, 50, &diverging);
+        common::assert_refused(&out, "diverged");
+        common::assert_refused(&out, ".replaced-run (move its files back to keep it)");
+        assert_eq!(
+            std::fs::read(dir.join(".replaced-run/checkpoint.safetensors")).unwrap(),
+            ck
+        );
+        assert!(
+            dir.join(".replaced-run/weights/weights_0000002.safetensors")
+                .exists()
+        );
+        assert!(!dir.join("checkpoint.safetensors").exists());
+    }
+    common::assert_refused(
+        &resume_train(&dir, None),
+        "move its files back here to resume that one",
+    );
+    assert!(train_small_toy(&dir, 2, &["--force"]).status.success());
+    assert!(!dir.join(".replaced-run").exists());
 
     let foreign = base.join("foreign");
     std::fs::create_dir_all(&foreign).unwrap();

@@ -37,7 +37,14 @@ pub struct RunDir {
     /// Held while the folder is open, so that a second trainer cannot write
     /// the same run (the system releases it if the process dies).
     _lock: std::fs::File,
+    /// A run replaced by `--force` waits in [`REPLACED_FOLDER`] for this
+    /// run's first checkpoint.
+    replaced: bool,
 }
+
+/// Where `--force` keeps the run it replaces until the new run's first
+/// checkpoint, so that a new run that fails before it loses nothing.
+pub const REPLACED_FOLDER: &str = ".replaced-run";
 
 /// The lock file in a run folder (see [`RunDir`]).
 const LOCK_FILE: &str = ".ebmscope.lock";
@@ -69,13 +76,21 @@ pub fn iteration_of(path: &Path) -> Option<u64> {
         .flatten()
 }
 
-/// Remove the run's files in its [`RUN_FOLDERS`] from after `iteration`
-/// (all of them with None, and the data batch an image run draws at the
-/// start), and folders left empty; anything else stays.
-fn remove_run_files(dir: &Path, after: Option<u64>) -> Result<()> {
-    let data_batch = dir.join("pictures/data.png");
-    if after.is_none() && data_batch.exists() {
-        std::fs::remove_file(&data_batch).map_err(io_err(&data_batch))?;
+/// The run's own files in `dir`: without `after`, all of them (settings,
+/// CSVs, checkpoint, data picture and the numbered files of
+/// [`RUN_FOLDERS`]); with it, the numbered files of later iterations
+/// (what a run that went on past its checkpoint wrote). Nothing else.
+fn run_files(dir: &Path, after: Option<u64>) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    if after.is_none() {
+        let own = [
+            CONFIG_FILE,
+            METRICS_FILE,
+            TOY_METRICS_FILE,
+            CHECKPOINT_FILE,
+            "pictures/data.png",
+        ];
+        files.extend(own.iter().map(|name| dir.join(name)).filter(|p| p.exists()));
     }
     for sub in RUN_FOLDERS {
         let folder = dir.join(sub);
@@ -85,12 +100,41 @@ fn remove_run_files(dir: &Path, after: Option<u64>) -> Result<()> {
         for entry in entries {
             let path = entry.map_err(io_err(&folder))?.path();
             if iteration_of(&path).is_some_and(|it| after.is_none_or(|a| it > a)) {
-                std::fs::remove_file(&path).map_err(io_err(&path))?;
+                files.push(path);
             }
         }
-        // Fails, and is meant to, if anything is left.
-        let _ = std::fs::remove_dir(&folder);
     }
+    Ok(files)
+}
+
+/// Remove the run folders of `dir` left empty (one with other files stays).
+fn remove_empty_run_folders(dir: &Path) {
+    for sub in RUN_FOLDERS {
+        // Fails, and is meant to, if anything is left.
+        let _ = std::fs::remove_dir(dir.join(sub));
+    }
+}
+
+/// `--force`: the old run's own files move into [`REPLACED_FOLDER`], to go
+/// at the new run's first checkpoint. If that folder is there already, an
+/// earlier replacement failed before its first checkpoint: the folder
+/// still holds the last run that had one, and the files here are the
+/// failed attempt's, which go.
+fn set_aside_old_run(dir: &Path) -> Result<()> {
+    let aside = dir.join(REPLACED_FOLDER);
+    let keep = !aside.exists();
+    for path in run_files(dir, None)? {
+        if keep {
+            let to = aside.join(path.strip_prefix(dir).unwrap_or(&path));
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+            }
+            std::fs::rename(&path, &to).map_err(io_err(&to))?;
+        } else {
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+    }
+    remove_empty_run_folders(dir);
     Ok(())
 }
 
@@ -165,9 +209,19 @@ impl RunDir {
             let lock = lock(dir)?;
             let ck_path = dir.join(CHECKPOINT_FILE);
             if !ck_path.exists() {
+                let replaced = if dir.join(REPLACED_FOLDER).join(CHECKPOINT_FILE).exists() {
+                    format!(
+                        " (the run a --force replaced is kept in {REPLACED_FOLDER}/: move its files back \
+                         here to resume that one)"
+                    )
+                } else {
+                    String::new()
+                };
                 return Err(Error::file(
                     dir,
-                    "has no checkpoint.safetensors to resume from; start over with --force",
+                    format!(
+                        "has no checkpoint.safetensors to resume from; start over with --force{replaced}"
+                    ),
                 ));
             }
             let ck = Checkpoint::load(&ck_path)?;
@@ -196,7 +250,10 @@ impl RunDir {
             write_atomically(&metrics_path, kept.text.as_bytes())?;
             // What a run that went on past the checkpoint (and crashed) wrote is not this run's.
             cut_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration)?;
-            remove_run_files(dir, Some(ck.iteration))?;
+            for path in run_files(dir, Some(ck.iteration))? {
+                std::fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+            remove_empty_run_folders(dir);
             trainer.d_st = kept.d_st;
             trainer.r_t = kept.r_t;
             // A checkpoint from before they kept the wall time has none: go on
@@ -213,15 +270,9 @@ impl RunDir {
                 return Err(Error::file(dir, "already holds a run: pass --resume or --force"));
             }
             if has_run {
-                // --force: the old run goes only now that the new one can start,
-                // and only its own files.
-                for name in [CONFIG_FILE, METRICS_FILE, TOY_METRICS_FILE, CHECKPOINT_FILE] {
-                    let p = dir.join(name);
-                    if p.exists() {
-                        std::fs::remove_file(&p).map_err(io_err(&p))?;
-                    }
-                }
-                remove_run_files(dir, None)?;
+                // --force, now that the new run can start: only the old run's
+                // own files, and those kept until the new one's first checkpoint.
+                set_aside_old_run(dir)?;
             }
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
             (trainer, lock)
@@ -236,6 +287,7 @@ impl RunDir {
                 dir: dir.to_path_buf(),
                 metrics: std::io::BufWriter::new(file),
                 _lock: lock,
+                replaced: dir.join(REPLACED_FOLDER).exists(),
             },
             trainer,
         ))
@@ -261,7 +313,10 @@ impl RunDir {
 
     /// Save the full checkpoint (atomically) and the weights as a state dict.
     pub fn checkpoint(&mut self, trainer: &Trainer) -> Result<()> {
+        // On disk before the checkpoint (which is synced too): a resume needs
+        // every row up to it, also after a power cut.
         self.metrics.flush().map_err(io_err(&self.dir))?;
+        self.metrics.get_ref().sync_data().map_err(io_err(&self.dir))?;
         let ck = Checkpoint::capture(trainer)?;
         ck.save(&self.dir.join(CHECKPOINT_FILE))?;
         let weights = self.dir.join("weights");
@@ -271,7 +326,20 @@ impl RunDir {
             &weights.join(format!("weights_{:07}.safetensors", trainer.iteration)),
             &layout,
             &ck.params,
-        )
+        )?;
+        if self.replaced {
+            // This run has a checkpoint of its own: the one it replaced goes.
+            let aside = self.dir.join(REPLACED_FOLDER);
+            std::fs::remove_dir_all(&aside).map_err(io_err(&aside))?;
+            self.replaced = false;
+        }
+        Ok(())
+    }
+
+    /// Where the run this one replaced (`--force`) waits for this run's
+    /// first checkpoint, while it does.
+    pub fn replaced_run(&self) -> Option<PathBuf> {
+        self.replaced.then(|| self.dir.join(REPLACED_FOLDER))
     }
 
     pub fn flush(&mut self) -> Result<()> {
