@@ -178,7 +178,7 @@ pub struct GuiApp {
     landscape_alpha: String,
     landscape_temp: String,
     /// Where "Save the map" writes (text as typed).
-    landscape_folder: String,
+    pub landscape_folder: String,
     /// The last landscape map, and its number (its picture's key).
     pub landscape: Option<Arc<LandscapeReport>>,
     /// Which of its α the panel shows (an index into its basins).
@@ -403,17 +403,26 @@ impl GuiApp {
                 self.toy_data = toy_points(&config);
                 self.fields = fields_of(&config);
                 self.optimizer = config.optimizer.kind;
+                self.long_run_steps = config.eval.longrun_steps.to_string();
+                self.landscape_folder = map_folder_beside(&path.display().to_string());
                 self.config = *config;
             }
             Update::Reset => {
                 self.forget_run(0);
                 self.message = "started over".into();
             }
-            Update::Failed(why) => {
+            Update::Ended(why) => {
+                self.running = false;
                 self.toy_pending = false;
                 self.long_run_pending = false;
                 self.landscape_progress = None;
-                self.message = format!("stopped: {why}");
+                self.message = format!("the training thread stopped ({why}): Start over to go on");
+                eprintln!("{}", self.message);
+            }
+            Update::Failed(why) => {
+                // (Long work reports its own end, by WorkEnded.)
+                self.toy_pending = false;
+                self.message = format!("failed: {why}");
                 if why.starts_with("learning diverged") {
                     // The model holds the diverged step: going on would fail again.
                     self.message += " Here: apply a smaller lr or ε and press Reset, or Load a checkpoint.";
@@ -439,6 +448,11 @@ impl GuiApp {
         self.long_run_texture = None;
         self.landscape = None;
         self.landscape_texture = None;
+        // The trainer dropped its picture with its old buffers: ask again.
+        if let (Some(rs), Some((_, id, _))) = (&self.renderer, self.picture.take()) {
+            rs.renderer.write().free_texture(&id);
+        }
+        self.picture_requested = None;
     }
 
     fn field_of(&self, change: Change) -> Option<usize> {
@@ -1557,6 +1571,18 @@ pub fn window_checkpoint(preset: &str) -> String {
     format!("runs/{preset}-window.safetensors")
 }
 
+/// Where the window saves the checkpoint of a run it opened from
+/// `checkpoint`: beside it, named after it with "-window" (a window's own
+/// file stays itself), so that Save never replaces a training run's
+/// checkpoint, whose metrics.csv would no longer match it.
+pub fn window_checkpoint_beside(checkpoint: &std::path::Path) -> PathBuf {
+    let stem = checkpoint.file_stem().map_or("".into(), |s| s.to_string_lossy());
+    if stem.ends_with("-window") {
+        return checkpoint.to_path_buf();
+    }
+    checkpoint.with_file_name(format!("{stem}-window.safetensors"))
+}
+
 /// The texture in `slot`, rebuilt from `states` (a grid of images) only when
 /// `key` changed: building the grid costs more than drawing it every frame.
 fn grid_texture(
@@ -1723,14 +1749,15 @@ impl Drop for Window {
 
 /// Open the window on `gpu` (its device is shared with eframe's renderer,
 /// except on GL) and run until it is closed (or the screenshot is taken).
-/// With `resume`, the session first loads `checkpoint`. Returns how fast it
-/// trained while the window was open.
+/// `checkpoint` is where Save writes; with `resume`, the session first
+/// loads that checkpoint. Returns how fast it trained while the window was
+/// open.
 pub fn run(
     gpu: Arc<Gpu>,
     config: Config,
     checkpoint: String,
     capture: Capture,
-    resume: bool,
+    resume: Option<PathBuf>,
 ) -> Result<TrainingRate> {
     // wgpu's GL backend presents only to windows of the display its
     // instance was made for, and the trainer's was made before any window:
@@ -1760,8 +1787,8 @@ pub fn run(
     (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
-    if resume {
-        app.send(Command::Load(PathBuf::from(checkpoint)));
+    if let Some(path) = resume {
+        app.send(Command::Load(path));
     }
     if capture.run {
         app.send(Command::Run);

@@ -383,7 +383,13 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     let (config, checkpoint, start_preset, overrides) = match &args.checkpoint {
         Some(path) => {
             let ck = ebmscope::train::Checkpoint::load(path)?;
-            (ck.config, path.clone(), None, Vec::new())
+            // Save writes beside it, never over it.
+            (
+                ck.config,
+                ebmscope::gui::window_checkpoint_beside(path),
+                None,
+                Vec::new(),
+            )
         }
         None => {
             let (config, preset, overrides) = resolve_settings(
@@ -436,7 +442,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         preset: start_preset,
         overrides,
     };
-    let resume = args.checkpoint.is_some();
+    let resume = args.checkpoint.clone();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();
     let rate = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume)?;
     eprintln!("training speed (window open): {rate}");

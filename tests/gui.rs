@@ -14,7 +14,7 @@ use ebmscope::config::OptimizerName;
 use ebmscope::gpu::Gpu;
 use ebmscope::gui::{GuiApp, THIS_RUN};
 use ebmscope::train::Change;
-use ebmscope::train::session::Update;
+use ebmscope::train::session::{Command, Update};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
@@ -147,8 +147,8 @@ fn an_invalid_value_is_refused_and_shown() {
     h.step();
     // Shown under the field and in the status line.
     assert!(
-        h.query_all_by_label_contains("langevin.epsilon").count() >= 1,
-        "the refusal names the setting"
+        h.query_all_by_label_contains("langevin.epsilon").count() >= 2,
+        "the refusal names the setting, under the field and in the status line"
     );
     h.get_by_role_and_label(field(), "L")
         .set_text_value_accesskit("many");
@@ -553,4 +553,49 @@ fn a_long_run_and_a_landscape_map_stop_from_the_window() {
     assert_eq!(h.state().message, "the landscape map stopped");
     assert!(h.state().landscape.is_none());
     step_once(&mut h);
+}
+
+/// Save makes its folder; a failed command (a Load of nothing) says so and
+/// leaves training running; a loaded checkpoint's map is saved beside it.
+#[test]
+fn saves_and_failures_leave_training_running() {
+    let base = std::env::temp_dir().join(format!("gui-save-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let mut h = harness(app());
+    h.step();
+    h.get_by_label("Run").click();
+    until(&mut h, "running", |a| a.running && a.history.len() >= 2);
+    let saved = base.join("not/yet/there.safetensors");
+    h.state().send(Command::Save(saved.clone()));
+    until(&mut h, "save", |a| a.message.starts_with("checkpoint saved"));
+    assert!(saved.is_file());
+    h.state().send(Command::Load(base.join("absent.safetensors")));
+    until(&mut h, "failed load", |a| a.message.starts_with("failed: "));
+    let n = h.state().history.len();
+    until(&mut h, "iterations after the failure", |a| {
+        a.running && a.history.len() > n + 1
+    });
+    h.state().send(Command::Load(saved.clone()));
+    until(&mut h, "load", |a| a.message.starts_with("loaded"));
+    assert_eq!(
+        h.state().landscape_folder,
+        base.join("not/yet/there-landscape").display().to_string()
+    );
+    h.get_by_label("Pause").click();
+    until(&mut h, "pause", |a| !a.running);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// The window opened from a training run's checkpoint saves beside it,
+/// never over it; a window's own checkpoint is saved over.
+#[test]
+fn the_window_saves_beside_a_runs_checkpoint() {
+    use ebmscope::gui::window_checkpoint_beside;
+    use std::path::{Path, PathBuf};
+    assert_eq!(
+        window_checkpoint_beside(Path::new("runs/gmm/checkpoint.safetensors")),
+        PathBuf::from("runs/gmm/checkpoint-window.safetensors")
+    );
+    let own = Path::new("runs/gmm-quick-window.safetensors");
+    assert_eq!(window_checkpoint_beside(own), own);
 }

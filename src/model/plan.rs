@@ -78,6 +78,19 @@ impl GpuNet {
         let geometry = spec.geometry()?;
         let layout = spec.param_layout()?;
         let [c, h, w] = spec.input;
+        // The largest activation buffer, refused here with what to change
+        // rather than by the GPU (the weight-gradient scratch is checked below).
+        let largest = geometry
+            .iter()
+            .map(|g| g.out_len())
+            .chain([c * h * w])
+            .max()
+            .unwrap_or(1);
+        gpu.check_binding(
+            &format!("a batch of {batch} through the {} net", spec.name),
+            (batch * largest * 4) as u64,
+            "use fewer images or chains at a time (batch sizes, --chains, --starts or --chunk)",
+        )?;
         let mut acts = vec![gpu.storage_buffer("net input", batch * c * h * w)];
         let mut grad_acts = vec![gpu.storage_buffer("net input grad", batch * c * h * w)];
         for (i, g) in geometry.iter().enumerate() {
@@ -99,6 +112,11 @@ impl GpuNet {
                 GeometryKind::NonLocal => nonlocal::partial_len(g, batch)?,
             });
         }
+        gpu.check_binding(
+            &format!("the weight gradients of a batch of {batch}"),
+            (partial_len * 4) as u64,
+            "use a smaller batch",
+        )?;
         let partial = gpu.storage_buffer("weight-grad partial sums", partial_len);
         let dz_len = geometry.iter().map(|g| batch * g.out_len()).max().unwrap_or(1);
         let dz = gpu.storage_buffer("pre-activation grad", dz_len);

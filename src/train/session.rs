@@ -132,8 +132,12 @@ pub enum Update {
         config: Box<Config>,
     },
     Reset,
-    /// A command or an iteration failed (e.g. divergence); training is paused.
+    /// A command or an iteration failed (e.g. divergence); a failed
+    /// iteration pauses training, another failure leaves it as it was.
     Failed(String),
+    /// The training thread stopped (a panic, e.g. a GPU error): nothing
+    /// more will come; long work under way ended with it.
+    Ended(String),
 }
 
 /// A landscape map of the model of `iteration`.
@@ -198,6 +202,7 @@ impl Session {
         let thread = std::thread::Builder::new()
             .name("ebmscope trainer".into())
             .spawn(move || {
+                let ended = update_tx.clone();
                 let mut worker = Worker {
                     stop_upto,
                     jobs_taken: 0,
@@ -210,7 +215,17 @@ impl Session {
                     picture: None,
                     updates: update_tx,
                 };
-                worker.serve(command_rx);
+                // A panic (wgpu reports device errors so) ends the thread: say so.
+                let served =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.serve(command_rx)));
+                if let Err(panic) = served {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "a panic".into());
+                    let _ = ended.send(Update::Ended(why));
+                }
             })
             .map_err(|e| Error::Config(format!("could not start the training thread: {e}")))?;
         Ok(Session {
@@ -359,6 +374,9 @@ impl Worker {
     }
 
     fn handle(&mut self, command: Command) {
+        // A failed iteration stops the run (going on would fail again); a
+        // failed save, load or picture leaves it as it was.
+        let iteration = matches!(command, Command::Step);
         let outcome = match command {
             Command::Run => {
                 self.set_running(true);
@@ -382,9 +400,17 @@ impl Worker {
                 }
                 Ok(())
             }
-            Command::Save(path) => Checkpoint::capture(&self.trainer)
-                .and_then(|ck| ck.save(&path))
-                .map(|()| self.send(Update::Saved(path))),
+            Command::Save(path) => {
+                // (The default, runs/…, need not exist yet.)
+                let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
+                folder
+                    .map_or(Ok(()), |f| {
+                        std::fs::create_dir_all(f).map_err(|e| Error::io(f, e))
+                    })
+                    .and_then(|()| Checkpoint::capture(&self.trainer))
+                    .and_then(|ck| ck.save(&path))
+                    .map(|()| self.send(Update::Saved(path)))
+            }
             Command::Load(path) => self.load(path),
             Command::Reset => {
                 let config = self.trainer.config.clone();
@@ -392,9 +418,10 @@ impl Worker {
                     .and_then(|mut t| t.record_energy_path(self.record_path).map(|()| t))
                     .map(|t| {
                         self.trainer = t;
+                        // Bound to the old trainer's buffers: the window asks again.
+                        self.picture = None;
                         self.send(Update::Reset);
                     })
-                    .and_then(|()| self.rebuild_picture())
             }
             Command::ShowPicture(source) => {
                 let stopped = self.picture.take().is_some();
@@ -422,7 +449,9 @@ impl Worker {
             }
         };
         if let Err(e) = outcome {
-            self.set_running(false);
+            if iteration {
+                self.set_running(false);
+            }
             self.send(Update::Failed(e.to_string()));
         }
     }
@@ -439,12 +468,13 @@ impl Worker {
         self.data = trainer.data.clone();
         self.config = ck.config.clone();
         self.trainer = trainer;
+        // Bound to the old trainer's buffers: the window asks again.
+        self.picture = None;
         self.send(Update::Loaded {
             path,
             iteration: ck.iteration,
             config: Box::new(ck.config.clone()),
         });
-        self.rebuild_picture()?;
         // The chains the checkpoint left (its bank's first, or the last sampled).
         if self.trainer.iteration > 0 {
             self.send_chains()?;
@@ -549,13 +579,5 @@ impl Worker {
             backdrop,
         })));
         Ok(())
-    }
-
-    /// After a reset or a load: the same picture on the new trainer's buffers.
-    fn rebuild_picture(&mut self) -> Result<()> {
-        match self.picture.take() {
-            Some((source, _)) => self.show_picture(source),
-            None => Ok(()),
-        }
     }
 }
