@@ -179,6 +179,9 @@ pub struct GuiApp {
     landscape_temp: String,
     /// Where "Save the map" writes (text as typed).
     pub landscape_folder: String,
+    /// A map being written off the UI thread (its pictures take a while):
+    /// what to say when it is done.
+    map_saving: Option<std::thread::JoinHandle<String>>,
     /// The last landscape map, and its number (its picture's key).
     pub landscape: Option<Arc<LandscapeReport>>,
     /// Which of its α the panel shows (an index into its basins).
@@ -261,6 +264,7 @@ impl GuiApp {
             landscape_alpha: LandscapeOptions::default().alphas[0].to_string(),
             landscape_temp: LandscapeOptions::default().temp_factor.to_string(),
             landscape_folder: map_folder_beside(&checkpoint),
+            map_saving: None,
             landscape: None,
             landscape_shown: 0,
             landscape_serial: 0,
@@ -497,6 +501,7 @@ impl GuiApp {
     /// Draw the whole window into `ui`.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.finish_start_over();
+        self.finish_map_save();
         self.poll();
         egui::Panel::top("controls").show(ui, |ui| self.controls(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
@@ -921,22 +926,37 @@ impl GuiApp {
 
     /// Write the map as `ebmscope landscape` does (CSVs and pictures) into
     /// the folder typed, which must not hold a landscape already.
-    fn save_map(&mut self, report: &LandscapeReport) {
+    /// Refuse the folder at once, or write the map there on a thread of
+    /// its own (`finish_map_save` reports it).
+    fn save_map(&mut self, report: Arc<LandscapeReport>) {
         let out = PathBuf::from(self.landscape_folder.trim());
-        self.message = if out.as_os_str().is_empty() {
-            "type a folder for the map".into()
+        if out.as_os_str().is_empty() {
+            self.message = "type a folder for the map".into();
         } else if let Err(e) = check_out_folder(&out, LANDSCAPE_MARKER, "landscape", false, "", "folder") {
-            e.to_string()
+            self.message = e.to_string();
         } else {
-            match save_landscape(&out, &report.map, &report.options, &report.backdrop) {
-                Ok(pictures) => format!(
-                    "map saved in {}: {LANDSCAPE_MARKER}, attempts.csv and {} picture(s)",
-                    out.display(),
-                    pictures.len()
-                ),
-                Err(e) => format!("the map was not saved: {e}"),
-            }
-        };
+            self.message = format!("saving the map in {} …", out.display());
+            self.map_saving = Some(std::thread::spawn(move || {
+                match save_landscape(&out, &report.map, &report.options, &report.backdrop) {
+                    Ok(pictures) => format!(
+                        "map saved in {}: {LANDSCAPE_MARKER}, attempts.csv and {} picture(s)",
+                        out.display(),
+                        pictures.len()
+                    ),
+                    Err(e) => format!("the map was not saved: {e}"),
+                }
+            }));
+        }
+    }
+
+    fn finish_map_save(&mut self) {
+        if self.map_saving.as_ref().is_some_and(|h| h.is_finished())
+            && let Some(handle) = self.map_saving.take()
+        {
+            self.message = handle
+                .join()
+                .unwrap_or_else(|_| "the map was not saved: its writing panicked".into());
+        }
     }
 
     /// The next map's options from the fields, or what is wrong with them.
@@ -1071,10 +1091,11 @@ impl GuiApp {
             let label = ui.label("folder");
             ui.add(egui::TextEdit::singleline(&mut self.landscape_folder).desired_width(260.0))
                 .labelled_by(label.id);
-            save = ui.button("Save the map").clicked();
+            let idle = self.map_saving.is_none();
+            save = ui.add_enabled(idle, egui::Button::new("Save the map")).clicked();
         });
         if save {
-            self.save_map(&report);
+            self.save_map(report.clone());
         }
         let serial = self.landscape_serial;
         match &report.backdrop {

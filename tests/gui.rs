@@ -491,11 +491,14 @@ fn a_landscape_is_mapped_from_the_window() {
     set(&mut h, "folder", folder.to_str().unwrap());
     h.get_by_label("Save the map").click();
     h.step();
+    // Written off the UI thread (it may be done already).
+    let message = &h.state().message;
     assert!(
-        h.state().message.starts_with("map saved in"),
-        "{}",
-        h.state().message
+        message.starts_with("saving the map in") || message.starts_with("map saved in"),
+        "{message}"
     );
+    until(&mut h, "the map saved", |a| a.message.starts_with("map saved in"));
+    h.step();
     let minima = std::fs::read_to_string(folder.join("minima.csv")).unwrap();
     assert_eq!(
         minima.lines().next(),

@@ -261,6 +261,11 @@ fn landscape_command_maps_a_toy_checkpoint() {
             "fewer than --starts 31",
         ),
         (&["--force", "--init", "sideways"][..], "sideways"),
+        // More chains than one GPU buffer holds: refused, not a GPU error.
+        (
+            &["--force", "--init", "uniform", "--starts", "10000000000"][..],
+            "use fewer chains (--chains, --starts)",
+        ),
     ] {
         common::assert_refused(&landscape(bad), named);
         assert_eq!(std::fs::read(folder.join("minima.csv")).unwrap(), kept, "{bad:?}");

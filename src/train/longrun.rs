@@ -93,6 +93,12 @@ pub fn start_states(
 ) -> Result<Vec<f32>> {
     let c = &ck.config;
     let dim: usize = net_spec(c)?.input.iter().product();
+    // Before anything of that size is made, here or on the GPU.
+    gpu.check_binding(
+        &format!("{k} chains of {dim} values"),
+        k.saturating_mul(dim).saturating_mul(4) as u64,
+        "use fewer chains (--chains, --starts)",
+    )?;
     let f = c.langevin.init_factor as f32;
     let dist = match init {
         LongRunInit::Data => {
