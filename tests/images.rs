@@ -118,6 +118,11 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
     std::fs::write(&bad, &cifar_record(1, [0; 3])[..3000]).unwrap();
     let err = load_cifar10(&bad, 3, 32).unwrap_err().to_string();
     assert!(err.contains("short.bin") && err.contains("truncated"), "{err}");
+    // An IDX file named .bin (chosen as CIFAR-10 by its name) says what it is.
+    let idx = d.join("images.bin");
+    std::fs::write(&idx, idx_bytes(1, 2, 2, |_, _, _| 0)).unwrap();
+    let err = load_cifar10(&idx, 3, 32).unwrap_err().to_string();
+    assert!(err.contains("data.kind=idx"), "{err}");
     let empty = dir("cifar-empty");
     assert!(
         load_cifar10(&empty, 3, 32)

@@ -219,6 +219,13 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize) -> Result<ImageSe
     let mut set = ImageSet::new(channels, size)?;
     for file in files {
         let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+        if bytes.starts_with(&[0, 0, 8, 3]) {
+            // (--data chose CIFAR-10 by the .bin name.)
+            return Err(Error::file(
+                &file,
+                "is an IDX image file, not a CIFAR-10 batch: pass --set data.kind=idx",
+            ));
+        }
         if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
             return Err(Error::file(
                 &file,
