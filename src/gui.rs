@@ -215,6 +215,16 @@ pub struct GuiApp {
     checkpoint: String,
 }
 
+/// A map being saved is finished before the window goes (a half-written
+/// folder would have its files but not its marker).
+impl Drop for GuiApp {
+    fn drop(&mut self) {
+        if let Some(saving) = self.map_saving.take() {
+            let _ = saving.join();
+        }
+    }
+}
+
 impl GuiApp {
     pub fn new(gpu: Arc<Gpu>, config: Config, checkpoint: String) -> Result<Self> {
         let session = Session::start(gpu.clone(), config.clone())?;
@@ -408,7 +418,9 @@ impl GuiApp {
                 self.fields = fields_of(&config);
                 self.optimizer = config.optimizer.kind;
                 self.long_run_steps = config.eval.longrun_steps.to_string();
-                self.landscape_folder = map_folder_beside(&path.display().to_string());
+                // Saved beside it, never over it (it may be a training run's).
+                self.checkpoint = window_checkpoint_beside(&path).display().to_string();
+                self.landscape_folder = map_folder_beside(&self.checkpoint);
                 self.config = *config;
             }
             Update::Reset => {
@@ -417,6 +429,7 @@ impl GuiApp {
             }
             Update::Ended(why) => {
                 self.running = false;
+                self.unanswered_changes = 0;
                 self.toy_pending = false;
                 self.long_run_pending = false;
                 self.landscape_progress = None;
@@ -695,6 +708,8 @@ impl GuiApp {
                 fresh.picture_source = self.picture_source;
                 fresh.log_densities = self.log_densities;
                 fresh.start_over = std::mem::take(&mut self.start_over);
+                // A map being saved goes on; Save waits for it as before.
+                fresh.map_saving = self.map_saving.take();
                 fresh.message = format!("started over: {}", fresh.start_over.preset);
                 let old = std::mem::replace(self, fresh);
                 // The old session ends after its current iteration: not on the UI thread.

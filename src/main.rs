@@ -684,8 +684,18 @@ fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
 fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> {
     let spec = NetSpec::build(NetKind::parse(&args.net)?, args.n_c, args.n_f)?;
     let layout = spec.param_layout()?;
+    // (An output need not exist yet: its folder does.)
+    let canonical = |p: &std::path::Path| {
+        p.canonicalize().ok().or_else(|| {
+            let folder = p
+                .parent()
+                .filter(|f| !f.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            Some(folder.canonicalize().ok()?.join(p.file_name()?))
+        })
+    };
     let same_file = |a: &std::path::Path, b: &std::path::Path| {
-        a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+        a == b || matches!((canonical(a), canonical(b)), (Some(a), Some(b)) if a == b)
     };
     // An output over a file read (a run's checkpoint as --weights, say) would
     // destroy it; over the other output, lose one of them.
@@ -850,173 +860,183 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let (mut run, mut trainer) = RunDir::open(&out, config, existing, gpu)?;
-    if !trainer.config.data.kind.is_toy() {
-        eprintln!("loaded {}", trainer.data.describe());
-    }
-    if let Some(bytes) = trainer.gpu.allocated_bytes()? {
-        let data = match trainer.data_set_bytes() {
-            0 => String::new(),
-            d => format!(" ({:.1} MiB of it the data set)", Gpu::mib(d)),
-        };
-        eprintln!("GPU memory: {:.1} MiB held for training{data}", Gpu::mib(bytes));
-    }
-    let total = trainer.config.iterations;
-    if trainer.iteration >= total {
-        let asked = match args.iters {
-            Some(n) if n < trainer.iteration => format!(" (--iters {n} is below that)"),
-            _ => String::new(),
-        };
-        eprintln!(
-            "the run is already at iteration {} of {total}{asked}: nothing to do (--iters is the total, \
-             not a count to add: pass a larger one to go on)",
-            trainer.iteration
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let c = trainer.config.clone();
-    eprintln!(
-        "run folder: {}\n{} on {} data: {} iterations, L = {} Langevin steps, ε = {}, {} lr {}, init {}",
-        out.display(),
-        preset.unwrap_or(if args.resume {
-            "resumed run"
-        } else {
-            "custom config"
-        }),
-        spelling(&c.data.kind),
-        total,
-        c.langevin.steps,
-        c.langevin.epsilon,
-        spelling(&c.optimizer.kind),
-        c.optimizer.lr,
-        spelling(&c.langevin.init)
-    );
-
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .context("installing the Ctrl-C handler")?;
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_position(trainer.iteration);
-    let picture = |run: &RunDir, trainer: &Trainer| -> anyhow::Result<String> {
-        if trainer.data.toy().is_none() {
-            if trainer.iteration == 0 {
-                // What the chains should come to look like.
-                let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
-                let k = trainer.config.batch.chains as usize;
-                let pictures = run.dir.join("pictures");
-                std::fs::create_dir_all(&pictures)?;
-                let path = pictures.join("data.png");
-                ebmscope::plot::image_grid(&path, &trainer.data.sample(k, &mut rng), trainer.data.chw())?;
-                return Ok(format!("a data batch: {}", path.display()));
-            }
-            ebmscope::plot::save_run_pictures(&run.dir, trainer, None)?;
-            return Ok(format!(
-                "iteration {}: sample grids in {}",
-                trainer.iteration,
-                run.dir.join("pictures").display()
-            ));
+    // Whatever fails from here, a run that --force set aside is still there: say where.
+    let trained = (|| -> anyhow::Result<ExitCode> {
+        if !trainer.config.data.kind.is_toy() {
+            eprintln!("loaded {}", trainer.data.describe());
         }
-        let m = evaluate_toy(trainer)?;
-        run.record_toy(trainer.iteration, &m)?;
-        ebmscope::plot::save_run_pictures(&run.dir, trainer, Some(&m))?;
-        Ok(format!(
-            "iteration {}: TV(p_θ, q) {:.3}, KL(q‖p_θ) {:.3}; TV(KDE, q) {:.3}, KL(q‖KDE) {:.3}",
-            trainer.iteration, m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
-        ))
-    };
-    if trainer.iteration == 0 {
-        // The starting point, for comparison with what learning reaches.
-        bar.suspend(|| -> anyhow::Result<()> {
-            eprintln!("{}", picture(&run, &trainer)?);
-            Ok(())
-        })?;
-    }
-    let mut rate = ebmscope::train::TrainingRate::default();
-    while trainer.iteration < total {
-        if stop.load(Ordering::SeqCst) {
-            run.checkpoint(&trainer)?;
-            bar.abandon_with_message("interrupted");
+        if let Some(bytes) = trainer.gpu.allocated_bytes()? {
+            let data = match trainer.data_set_bytes() {
+                0 => String::new(),
+                d => format!(" ({:.1} MiB of it the data set)", Gpu::mib(d)),
+            };
+            eprintln!("GPU memory: {:.1} MiB held for training{data}", Gpu::mib(bytes));
+        }
+        let total = trainer.config.iterations;
+        if trainer.iteration >= total {
+            let asked = match args.iters {
+                Some(n) if n < trainer.iteration => format!(" (--iters {n} is below that)"),
+                _ => String::new(),
+            };
             eprintln!(
-                "stopped at iteration {}; checkpoint saved. Continue with: ebmscope train --out {} --resume",
-                trainer.iteration,
-                out.display()
+                "the run is already at iteration {} of {total}{asked}: nothing to do (--iters is the total, \
+                 not a count to add: pass a larger one to go on)",
+                trainer.iteration
             );
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::SUCCESS);
         }
-        let e = match trainer.step() {
-            Ok(e) => e,
-            Err(err) => {
-                run.flush()?;
-                bar.abandon();
-                if let Some(kept) = run.replaced_run() {
-                    eprintln!(
-                        "the run this one replaced is kept in {} (move its files back to keep it)",
-                        kept.display()
-                    );
+        let c = trainer.config.clone();
+        eprintln!(
+            "run folder: {}\n{} on {} data: {} iterations, L = {} Langevin steps, ε = {}, {} lr {}, init {}",
+            out.display(),
+            preset.unwrap_or(if args.resume {
+                "resumed run"
+            } else {
+                "custom config"
+            }),
+            spelling(&c.data.kind),
+            total,
+            c.langevin.steps,
+            c.langevin.epsilon,
+            spelling(&c.optimizer.kind),
+            c.optimizer.lr,
+            spelling(&c.langevin.init)
+        );
+
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let stop = stop.clone();
+            ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+                .context("installing the Ctrl-C handler")?;
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_position(trainer.iteration);
+        let picture = |run: &RunDir, trainer: &Trainer| -> anyhow::Result<String> {
+            if trainer.data.toy().is_none() {
+                if trainer.iteration == 0 {
+                    // What the chains should come to look like.
+                    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+                    let k = trainer.config.batch.chains as usize;
+                    let pictures = run.dir.join("pictures");
+                    std::fs::create_dir_all(&pictures)?;
+                    let path = pictures.join("data.png");
+                    ebmscope::plot::image_grid(&path, &trainer.data.sample(k, &mut rng), trainer.data.chw())?;
+                    return Ok(format!("a data batch: {}", path.display()));
                 }
-                return Err(err.into());
+                ebmscope::plot::save_run_pictures(&run.dir, trainer, None)?;
+                return Ok(format!(
+                    "iteration {}: sample grids in {}",
+                    trainer.iteration,
+                    run.dir.join("pictures").display()
+                ));
             }
+            let m = evaluate_toy(trainer)?;
+            run.record_toy(trainer.iteration, &m)?;
+            ebmscope::plot::save_run_pictures(&run.dir, trainer, Some(&m))?;
+            Ok(format!(
+                "iteration {}: TV(p_θ, q) {:.3}, KL(q‖p_θ) {:.3}; TV(KDE, q) {:.3}, KL(q‖KDE) {:.3}",
+                trainer.iteration, m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
+            ))
         };
-        run.record(&trainer, &e)?;
-        rate.record(&e);
-        bar.set_position(e.iteration);
-        bar.set_message(format!(
-            "d_st {:+.3e}  r_t {:.3e}  {}",
-            e.d_st,
-            e.r_t,
-            e.phase.name()
-        ));
-        let done = e.iteration == total;
-        if e.iteration % c.output.checkpoint_every == 0 || done {
-            run.checkpoint(&trainer)?;
-        }
-        if e.iteration % c.output.picture_every == 0 || done {
+        if trainer.iteration == 0 {
+            // The starting point, for comparison with what learning reaches.
             bar.suspend(|| -> anyhow::Result<()> {
                 eprintln!("{}", picture(&run, &trainer)?);
                 Ok(())
             })?;
         }
-        if c.eval.longrun_every > 0 && e.iteration % c.eval.longrun_every == 0 {
-            bar.suspend(|| -> anyhow::Result<()> {
+        let mut rate = ebmscope::train::TrainingRate::default();
+        while trainer.iteration < total {
+            if stop.load(Ordering::SeqCst) {
+                run.checkpoint(&trainer)?;
+                bar.abandon_with_message("interrupted");
                 eprintln!(
-                    "iteration {}: long-run check, {} steps from {:?} …",
-                    e.iteration, c.eval.longrun_steps, c.eval.longrun_init
+                    "stopped at iteration {}; checkpoint saved. Continue with: ebmscope train --out {} --resume",
+                    trainer.iteration,
+                    out.display()
                 );
-                let u = run.long_run_check(&trainer)?;
-                eprintln!(
-                    "long-run check done: final mean U {u:.4}; picture and energy path in {}",
-                    run.dir.join("longrun").display()
-                );
-                Ok(())
-            })?;
+                return Ok(ExitCode::from(130));
+            }
+            let e = match trainer.step() {
+                Ok(e) => e,
+                Err(err) => {
+                    run.flush()?;
+                    bar.abandon();
+                    return Err(err.into());
+                }
+            };
+            run.record(&trainer, &e)?;
+            rate.record(&e);
+            bar.set_position(e.iteration);
+            bar.set_message(format!(
+                "d_st {:+.3e}  r_t {:.3e}  {}",
+                e.d_st,
+                e.r_t,
+                e.phase.name()
+            ));
+            let done = e.iteration == total;
+            if e.iteration % c.output.checkpoint_every == 0 || done {
+                run.checkpoint(&trainer)?;
+                // The run has a checkpoint of its own: one it replaced goes.
+                if let Err(err) = run.release_replaced() {
+                    eprintln!("warning: {err}: remove that folder yourself");
+                }
+            }
+            if e.iteration % c.output.picture_every == 0 || done {
+                bar.suspend(|| -> anyhow::Result<()> {
+                    eprintln!("{}", picture(&run, &trainer)?);
+                    Ok(())
+                })?;
+            }
+            if c.eval.longrun_every > 0 && e.iteration % c.eval.longrun_every == 0 {
+                bar.suspend(|| -> anyhow::Result<()> {
+                    eprintln!(
+                        "iteration {}: long-run check, {} steps from {:?} …",
+                        e.iteration, c.eval.longrun_steps, c.eval.longrun_init
+                    );
+                    let u = run.long_run_check(&trainer)?;
+                    eprintln!(
+                        "long-run check done: final mean U {u:.4}; picture and energy path in {}",
+                        run.dir.join("longrun").display()
+                    );
+                    Ok(())
+                })?;
+            }
         }
-    }
-    run.flush()?;
-    bar.finish();
-    eprintln!("training speed (headless): {rate}");
-    eprintln!(
-        "done: {} iterations. Pictures in {1}/pictures, metrics in {1}/metrics.csv, checkpoint in {1}/{2}.",
-        trainer.iteration,
-        out.display(),
-        ebmscope::train::CHECKPOINT_FILE
-    );
-    if preset == Some("gmm-quick") {
+        run.flush()?;
+        bar.finish();
+        eprintln!("training speed (headless): {rate}");
         eprintln!(
-            "This was the short first-run setting. To go further: ebmscope train --out {} --resume --iters 5000, \
-             or the authors' settings --preset gmm-convergent (rings-convergent, *-nonconvergent): \
-             hours on a software adapter, far less on a GPU.",
-            out.display()
+            "done: {} iterations. Pictures in {1}/pictures, metrics in {1}/metrics.csv, checkpoint in {1}/{2}.",
+            trainer.iteration,
+            out.display(),
+            ebmscope::train::CHECKPOINT_FILE
+        );
+        if preset == Some("gmm-quick") {
+            eprintln!(
+                "This was the short first-run setting. To go further: ebmscope train --out {} --resume --iters 5000, \
+                 or the authors' settings --preset gmm-convergent (rings-convergent, *-nonconvergent): \
+                 hours on a software adapter, far less on a GPU.",
+                out.display()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })();
+    if trained.is_err()
+        && let Some(kept) = run.replaced_run()
+    {
+        eprintln!(
+            "the run this one replaced is kept in {} (move its files back to keep it)",
+            kept.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    trained
 }
 
 fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> {
@@ -1070,12 +1090,12 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     // of its own and takes the old one's place only once it is done: a
     // failed or interrupted run leaves the old one as it was.
     let replacing = csv_path.exists();
+    let new = out.join(".longrun-new");
+    if new.exists() {
+        // (An interrupted replacement's.)
+        std::fs::remove_dir_all(&new).with_context(|| new.display().to_string())?;
+    }
     let write_dir = if replacing {
-        let new = out.join(".longrun-new");
-        if new.exists() {
-            // (An interrupted replacement's.)
-            std::fs::remove_dir_all(&new).with_context(|| new.display().to_string())?;
-        }
         std::fs::create_dir(&new).with_context(|| new.display().to_string())?;
         new
     } else {

@@ -309,6 +309,22 @@ fn energy_refuses_bad_input_clearly() {
     ]);
     common::assert_refused(&out, "--save-weights");
     common::assert_refused(&out, "is also --weights");
+    // Two outputs that do not exist yet, named two ways.
+    let twice = d.join("twice.safetensors");
+    let also_twice = d.join(".").join("twice.safetensors");
+    let out = ebmscope(&[
+        "energy",
+        "--net",
+        "toy",
+        "--input",
+        path_str(&points),
+        "--output",
+        path_str(&twice),
+        "--save-weights",
+        path_str(&also_twice),
+    ]);
+    common::assert_refused(&out, "is also --output");
+    assert!(!twice.exists());
     assert_eq!(
         std::fs::read(&weights).unwrap(),
         saved,

@@ -123,6 +123,15 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
     std::fs::write(&idx, idx_bytes(1, 2, 2, |_, _, _| 0)).unwrap();
     let err = load_cifar10(&idx, 3, 32).unwrap_err().to_string();
     assert!(err.contains("data.kind=idx"), "{err}");
+    // … and --data takes it for what it is.
+    assert_eq!(
+        ebmscope::data::infer_image_kind(&idx),
+        ebmscope::config::DataKind::Idx
+    );
+    assert_eq!(
+        ebmscope::data::infer_image_kind(&bad),
+        ebmscope::config::DataKind::Cifar10
+    );
     let empty = dir("cifar-empty");
     assert!(
         load_cifar10(&empty, 3, 32)

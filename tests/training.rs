@@ -784,6 +784,17 @@ fn force_replaces_only_the_runs_own_files() {
         &resume_train(&dir, None),
         "move its files back here to resume that one",
     );
+    // Moved back by hand (a folder of the failed attempt left behind in
+    // .replaced-run), the run is the one to keep: a --force sets it aside.
+    for name in ["checkpoint.safetensors", "metrics.csv", "config.toml"] {
+        std::fs::rename(dir.join(".replaced-run").join(name), dir.join(name)).unwrap();
+    }
+    assert!(dir.join(".replaced-run/weights").exists());
+    common::assert_refused(&train_small_toy(&dir, 50, &diverging), "diverged");
+    assert_eq!(
+        std::fs::read(dir.join(".replaced-run/checkpoint.safetensors")).unwrap(),
+        ck
+    );
     assert!(train_small_toy(&dir, 2, &["--force"]).status.success());
     assert!(!dir.join(".replaced-run").exists());
 

@@ -43,11 +43,22 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
         } else {
             DataKind::Folder
         }
-    } else if path.extension().is_some_and(|e| e == "bin") {
+    } else if path.extension().is_some_and(|e| e == "bin") && !starts_as_idx(path) {
         DataKind::Cifar10
     } else {
         DataKind::Idx
     }
+}
+
+/// Whether the file begins as an IDX image file does (unsigned bytes, 3
+/// dimensions): such a file named .bin is not CIFAR-10.
+fn starts_as_idx(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == [0, 0, 8, 3]
 }
 
 /// An IDX path may name the file or the folder holding the training images.

@@ -150,6 +150,14 @@ impl NonLocalLayer {
                  32-bit indexing of the kernels; use a smaller batch"
             )));
         }
+        // The attention and θφg buffers can outgrow the net's activations.
+        for (what, len) in [("attention", attn_len), ("θφg", batch * 3 * i * nq)] {
+            gpu.check_binding(
+                &format!("{label}'s {what} for a batch of {batch}"),
+                (len * 4) as u64,
+                "use fewer images or chains at a time (batch sizes, --chains, --starts or --chunk)",
+            )?;
+        }
         let buffer = |what: &str, len: usize| gpu.storage_buffer(&format!("{label} {what}"), len);
         let qkv = buffer("θφg", batch * 3 * i * nq);
         let pooled = buffer("θφg pooled", batch * 3 * i * nk);

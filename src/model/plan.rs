@@ -79,7 +79,8 @@ impl GpuNet {
         let layout = spec.param_layout()?;
         let [c, h, w] = spec.input;
         // The largest activation buffer, refused here with what to change
-        // rather than by the GPU (the weight-gradient scratch is checked below).
+        // rather than by the GPU (the weight-gradient scratch below, a
+        // non-local block's own buffers where it is made).
         let largest = geometry
             .iter()
             .map(|g| g.out_len())

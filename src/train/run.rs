@@ -116,22 +116,33 @@ fn remove_empty_run_folders(dir: &Path) {
 }
 
 /// `--force`: the old run's own files move into [`REPLACED_FOLDER`], to go
-/// at the new run's first checkpoint. If that folder is there already, an
-/// earlier replacement failed before its first checkpoint: the folder
-/// still holds the last run that had one, and the files here are the
-/// failed attempt's, which go.
+/// at the new run's first scheduled checkpoint. A run with a checkpoint is
+/// the one to keep (one set aside earlier goes); without one, if a run is
+/// set aside already, the files here are a replacement's that failed
+/// before its first checkpoint, and they go instead. The files gather in a
+/// folder of their own first, which becomes [`REPLACED_FOLDER`] in one step.
 fn set_aside_old_run(dir: &Path) -> Result<()> {
     let aside = dir.join(REPLACED_FOLDER);
-    let keep = !aside.exists();
-    for path in run_files(dir, None)? {
-        if keep {
-            let to = aside.join(path.strip_prefix(dir).unwrap_or(&path));
+    let files = run_files(dir, None)?;
+    if aside.exists() && !dir.join(CHECKPOINT_FILE).exists() {
+        for path in files {
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+    } else {
+        // (An interrupted set-aside's files are there already: they join.)
+        let gathering = dir.join(format!("{REPLACED_FOLDER}.partial"));
+        for path in files {
+            let to = gathering.join(path.strip_prefix(dir).unwrap_or(&path));
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(io_err(parent))?;
             }
             std::fs::rename(&path, &to).map_err(io_err(&to))?;
-        } else {
-            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+        if aside.exists() {
+            std::fs::remove_dir_all(&aside).map_err(io_err(&aside))?;
+        }
+        if gathering.exists() {
+            std::fs::rename(&gathering, &aside).map_err(io_err(&aside))?;
         }
     }
     remove_empty_run_folders(dir);
@@ -204,7 +215,8 @@ impl RunDir {
         // Build the trainer (config checks, data loading, GPU set-up) before
         // touching the folder: a run that cannot start leaves it as it was.
         let metrics_path = dir.join(METRICS_FILE);
-        let (trainer, lock) = if let Existing::Resume { iterations, data } = existing {
+        // (replaced: a run set aside by --force waits for this one's first checkpoint.)
+        let (trainer, lock, replaced) = if let Existing::Resume { iterations, data } = existing {
             // Locked before its checkpoint is read: one a trainer still writes could be stale.
             let lock = lock(dir)?;
             let ck_path = dir.join(CHECKPOINT_FILE);
@@ -259,7 +271,7 @@ impl RunDir {
             // A checkpoint from before they kept the wall time has none: go on
             // from the last row's.
             trainer.seconds_before = trainer.seconds_before.max(kept.wall_time);
-            (trainer, lock)
+            (trainer, lock, false)
         } else {
             let trainer = Trainer::new(gpu, config)?;
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -275,7 +287,7 @@ impl RunDir {
                 set_aside_old_run(dir)?;
             }
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
-            (trainer, lock)
+            (trainer, lock, has_run)
         };
         write_atomically(&dir.join(CONFIG_FILE), trainer.config.to_toml().as_bytes())?;
         let file = std::fs::OpenOptions::new()
@@ -287,7 +299,7 @@ impl RunDir {
                 dir: dir.to_path_buf(),
                 metrics: std::io::BufWriter::new(file),
                 _lock: lock,
-                replaced: dir.join(REPLACED_FOLDER).exists(),
+                replaced,
             },
             trainer,
         ))
@@ -326,18 +338,21 @@ impl RunDir {
             &weights.join(format!("weights_{:07}.safetensors", trainer.iteration)),
             &layout,
             &ck.params,
-        )?;
-        if self.replaced {
-            // This run has a checkpoint of its own: the one it replaced goes.
+        )
+    }
+
+    /// After a scheduled checkpoint (not the one Ctrl-C saves: that may
+    /// follow a mistaken --force), the run this one replaced goes.
+    pub fn release_replaced(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.replaced) {
             let aside = self.dir.join(REPLACED_FOLDER);
             std::fs::remove_dir_all(&aside).map_err(io_err(&aside))?;
-            self.replaced = false;
         }
         Ok(())
     }
 
     /// Where the run this one replaced (`--force`) waits for this run's
-    /// first checkpoint, while it does.
+    /// first scheduled checkpoint, while it does.
     pub fn replaced_run(&self) -> Option<PathBuf> {
         self.replaced.then(|| self.dir.join(REPLACED_FOLDER))
     }
