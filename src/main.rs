@@ -1068,7 +1068,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
     check_out_folder(&out, "longrun.csv", "long run", args.force)?;
-    let csv_path = out.join("longrun.csv");
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out)?;
     eprintln!(
         "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}",
@@ -1086,94 +1085,70 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     });
     let truth = toy.as_ref().zip(grid.as_ref()).map(|(toy, g)| g.truth(toy));
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
-    // Replacing a long run (--force), the new one is written into a folder
-    // of its own and takes the old one's place only once it is done: a
-    // failed or interrupted run leaves the old one as it was.
-    let replacing = csv_path.exists();
-    let new = out.join(".longrun-new");
-    if new.exists() {
-        // (An interrupted replacement's.)
-        std::fs::remove_dir_all(&new).with_context(|| new.display().to_string())?;
-    }
-    let write_dir = if replacing {
-        std::fs::create_dir(&new).with_context(|| new.display().to_string())?;
-        new
-    } else {
-        out.clone()
+    // Replacing a long run (--force), the new one takes the old one's place
+    // only once it is done: a failed or interrupted run leaves it as it was.
+    let is_old = |name: &str| {
+        name == "longrun.png"
+            || (name.starts_with("samples_") && iteration_of(std::path::Path::new(name)).is_some())
     };
-    let new_csv = write_dir.join("longrun.csv");
     let bar = indicatif::ProgressBar::new(args.steps);
-    let mut csv = std::io::BufWriter::new(
-        std::fs::File::create(&new_csv).with_context(|| new_csv.display().to_string())?,
-    );
-    writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")?;
-    let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
-        let picture = write_dir.join(format!("samples_{:08}.png", row.step));
-        // Toy data: the KDE of the chains against the truth; images: a grid of them.
-        let tv = match (&grid, &truth) {
-            (Some(grid), Some(truth)) => {
-                let kde = grid.kde(states, ck.config.eval.kde_bandwidth);
-                let tv = total_variation(&kde, truth);
-                let title = format!("step {} of {}: TV(samples, q) = {tv:.3}", row.step, args.steps);
-                let fields = [("true density", &truth[..]), ("KDE of the chains", &kde[..])];
-                ebmscope::plot::heat_maps(&picture, &title, grid.res, &fields)?;
-                Some(tv)
-            }
-            _ => {
-                ebmscope::plot::image_grid(
-                    &picture,
-                    &states[..states.len().min(100 * chw.iter().product::<usize>())],
-                    chw,
-                )?;
-                None
-            }
+    ebmscope::io::replace_outputs(&out, "longrun.csv", is_old, |write_dir| {
+        let new_csv = write_dir.join("longrun.csv");
+        let mut csv = std::io::BufWriter::new(
+            std::fs::File::create(&new_csv).map_err(|e| ebmscope::Error::io(&new_csv, e))?,
+        );
+        writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")
+            .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
+        let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
+            let picture = write_dir.join(format!("samples_{:08}.png", row.step));
+            // Toy data: the KDE of the chains against the truth; images: a grid of them.
+            let tv = match (&grid, &truth) {
+                (Some(grid), Some(truth)) => {
+                    let kde = grid.kde(states, ck.config.eval.kde_bandwidth);
+                    let tv = total_variation(&kde, truth);
+                    let title = format!("step {} of {}: TV(samples, q) = {tv:.3}", row.step, args.steps);
+                    let fields = [("true density", &truth[..]), ("KDE of the chains", &kde[..])];
+                    ebmscope::plot::heat_maps(&picture, &title, grid.res, &fields)?;
+                    Some(tv)
+                }
+                _ => {
+                    ebmscope::plot::image_grid(
+                        &picture,
+                        &states[..states.len().min(100 * chw.iter().product::<usize>())],
+                        chw,
+                    )?;
+                    None
+                }
+            };
+            let acc = row.acceptance.map(|a| format!("{a:.4}")).unwrap_or_default();
+            let tv_text = tv.map(|t| format!("{t:.4}")).unwrap_or_default();
+            writeln!(
+                csv,
+                "{},{:?},{},{acc},{tv_text}",
+                row.step,
+                row.mean_energy,
+                row.grad_text()
+            )
+            .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
+            bar.set_message(format!(
+                "U {:.3}{}{}",
+                row.mean_energy,
+                tv.map(|t| format!("  TV {t:.3}")).unwrap_or_default(),
+                if acc.is_empty() {
+                    String::new()
+                } else {
+                    format!("  acceptance {acc}")
+                }
+            ));
+            Ok(())
         };
-        let acc = row.acceptance.map(|a| format!("{a:.4}")).unwrap_or_default();
-        let tv_text = tv.map(|t| format!("{t:.4}")).unwrap_or_default();
-        writeln!(
-            csv,
-            "{},{:?},{},{acc},{tv_text}",
-            row.step,
-            row.mean_energy,
-            row.grad_text()
-        )
-        .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
-        bar.set_message(format!(
-            "U {:.3}{}{}",
-            row.mean_energy,
-            tv.map(|t| format!("  TV {t:.3}")).unwrap_or_default(),
-            if acc.is_empty() {
-                String::new()
-            } else {
-                format!("  acceptance {acc}")
-            }
-        ));
-        Ok(())
-    };
-    let rows = long_run(&gpu, &ck, data.as_ref(), &opts, record, &mut |_, done, _| {
-        bar.set_position(done);
-        Ok(())
-    })?;
-    csv.flush()?;
-    drop(csv);
-    ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &rows)?;
-    if replacing {
-        // The old run's files go, its marker first; the new ones come, theirs last.
-        std::fs::remove_file(&csv_path).with_context(|| csv_path.display().to_string())?;
-        remove_old_outputs(&out, |name| {
-            name == "longrun.png"
-                || (name.starts_with("samples_") && iteration_of(std::path::Path::new(name)).is_some())
+        let rows = long_run(&gpu, &ck, data.as_ref(), &opts, record, &mut |_, done, _| {
+            bar.set_position(done);
+            Ok(())
         })?;
-        for entry in std::fs::read_dir(&write_dir).with_context(|| write_dir.display().to_string())? {
-            let from = entry?.path();
-            if from != new_csv {
-                let to = out.join(from.file_name().unwrap_or_default());
-                std::fs::rename(&from, &to).with_context(|| to.display().to_string())?;
-            }
-        }
-        std::fs::rename(&new_csv, &csv_path).with_context(|| csv_path.display().to_string())?;
-        std::fs::remove_dir(&write_dir).with_context(|| write_dir.display().to_string())?;
-    }
+        csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
+        ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &rows)
+    })?;
     bar.finish();
     eprintln!(
         "wrote {0}/longrun.csv, {0}/longrun.png and samples_*.png",
@@ -1207,18 +1182,6 @@ fn check_out_folder(out: &std::path::Path, marker: &str, what: &str, force: bool
     Ok(ebmscope::io::check_out_folder(
         out, marker, what, force, how, "--out",
     )?)
-}
-
-/// Remove the files of the folder `out` whose names `old` picks (the
-/// outputs of an earlier result being replaced).
-fn remove_old_outputs(out: &std::path::Path, old: impl Fn(&str) -> bool) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(out).with_context(|| out.display().to_string())? {
-        let path = entry?.path();
-        if path.file_name().and_then(|n| n.to_str()).is_some_and(&old) {
-            std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
-        }
-    }
-    Ok(())
 }
 
 fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {

@@ -685,7 +685,7 @@ fn long_run_sampling_from_a_checkpoint() {
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
-    while !dir.join("longrun_data/.longrun-new/longrun.csv").exists() {
+    while !dir.join("longrun_data/.new-outputs/longrun.csv").exists() {
         assert!(started.elapsed().as_secs() < 60, "the replacement never started");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -711,7 +711,7 @@ fn long_run_sampling_from_a_checkpoint() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!stale.exists() && dir.join("longrun_data/samples_00000004.png").exists());
     assert!(
-        !dir.join("longrun_data/.longrun-new").exists(),
+        !dir.join("longrun_data/.new-outputs").exists(),
         "the killed run's folder is gone"
     );
     let csv = std::fs::read_to_string(dir.join("longrun_data/longrun.csv")).unwrap();

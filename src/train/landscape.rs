@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::data::Dataset;
 use crate::data::toy::Grid;
 use crate::gpu::Gpu;
-use crate::io::write_atomically;
+use crate::io::{replace_outputs, write_atomically};
 use crate::model::GpuNet;
 use crate::plot::MapPoint;
 use crate::sampler::{Attracted, EnergyField, Langevin, StepSize, Track};
@@ -575,35 +575,37 @@ impl Basins {
 /// states of at most 8 numbers), `attempts.csv` (alpha, from, to, reached,
 /// closest, barrier) and the pictures over `backdrop`: `landscape.png` (a
 /// panel per α) for toy data, `basin_alpha_<α>_NNN.png` for images. An
-/// older landscape's files there go first, its marker first; the new
-/// marker is written last. Returns the pictures written.
+/// older landscape's files there (only those) are replaced once the new
+/// ones are all written ([`replace_outputs`]); the marker comes last.
+/// Returns the pictures written.
 pub fn save_landscape(
     out: &Path,
     map: &Landscape,
     opts: &LandscapeOptions,
     backdrop: &Backdrop,
 ) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let old = |name: &str| {
         name == "attempts.csv"
             || name == "landscape.png"
             || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
     };
-    // An older landscape's files (a finished one, or one whose writing
-    // stopped before its marker), the marker first; nothing else.
-    let marker = out.join(LANDSCAPE_MARKER);
-    if marker.exists() || out.join("attempts.csv").exists() {
-        if marker.exists() {
-            std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
-        }
-        for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
-            let path = entry.map_err(|e| Error::io(out, e))?.path();
-            if path.file_name().and_then(|n| n.to_str()).is_some_and(old) {
-                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            }
-        }
-    }
+    let pictures = replace_outputs(out, LANDSCAPE_MARKER, old, |dir| {
+        write_landscape(dir, map, opts, backdrop)
+    })?;
+    // (Written in a staging folder when replacing: named where they are now.)
+    Ok(pictures
+        .iter()
+        .map(|p| out.join(p.file_name().unwrap_or_default()))
+        .collect())
+}
 
+/// The files of [`save_landscape`], written into `out`.
+fn write_landscape(
+    out: &Path,
+    map: &Landscape,
+    opts: &LandscapeOptions,
+    backdrop: &Backdrop,
+) -> Result<Vec<PathBuf>> {
     let mut attempts = String::from("alpha,from,to,reached,closest,barrier\n");
     for b in &map.basins {
         for a in &b.attempts {
@@ -675,7 +677,7 @@ pub fn save_landscape(
         }
         minima.push('\n');
     }
-    write_atomically(&marker, minima.as_bytes())?;
+    write_atomically(&out.join(LANDSCAPE_MARKER), minima.as_bytes())?;
     Ok(pictures)
 }
 
