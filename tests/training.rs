@@ -246,6 +246,13 @@ fn resume_without_the_runs_history_says_what_to_do() {
     common::assert_refused(&out, "holds 0 rows but the checkpoint is at iteration 2");
     common::assert_refused(&out, fix);
     assert_eq!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), ck);
+    // A checkpoint changed since to hold a diverged model is refused as such.
+    let ck_path = dir.join("checkpoint.safetensors");
+    let mut broken = ebmscope::train::Checkpoint::load(&ck_path).unwrap();
+    broken.params[3] = f32::NAN;
+    broken.save(&ck_path).unwrap();
+    let out = resume_train(&dir, None);
+    common::assert_refused(&out, "parameter 3 is NaN: not a model to go on from");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -163,6 +163,17 @@ impl Checkpoint {
             }
             params[slot.offset..slot.offset + slot.len].copy_from_slice(&t.data);
         }
+        // (Training never saves a diverged model; a file changed since may hold one.)
+        if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+            return Err(Error::file(
+                path,
+                format!(
+                    "parameter {i} is {}: not a model to go on from; use an earlier checkpoint or \
+                     weights/ file of the run",
+                    params[i]
+                ),
+            ));
+        }
         let state = |name: &str| -> Result<Vec<f32>> {
             let t = find(name)
                 .ok_or_else(|| Error::file(path, format!("checkpoint is missing tensor `{name}`")))?;
@@ -188,7 +199,21 @@ impl Checkpoint {
             },
             adam_m: state(ADAM_M_TENSOR)?,
             adam_v: state(ADAM_V_TENSOR)?,
-            bank: find(BANK_TENSOR).map(|t| t.data.clone()),
+            bank: find(BANK_TENSOR)
+                .map(|t| {
+                    let dim: usize = super::net_spec(&config)?.input.iter().product();
+                    if t.shape.len() != 2 || t.shape[1] != dim {
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "the bank has shape {:?}, expected [states, {dim}]: not this run's",
+                                t.shape
+                            ),
+                        ));
+                    }
+                    Ok(t.data.clone())
+                })
+                .transpose()?,
             params,
             config,
         })
