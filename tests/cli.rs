@@ -294,30 +294,18 @@ fn energy_refuses_bad_input_clearly() {
     // Weights read are not overwritten either (a run's checkpoint, say).
     let saved = std::fs::read(&weights).unwrap();
     let w = path_str(&weights);
-    let out = ebmscope(&[
-        "energy",
-        "--net",
-        "toy",
-        "--input",
-        path_str(&points),
-        "--output",
-        path_str(&output),
-        "--weights",
-        w,
-        "--save-weights",
-        w,
-    ]);
+    let toy_energy = |args: &[&str]| {
+        let mut all = vec!["energy", "--net", "toy", "--input", path_str(&points)];
+        all.extend_from_slice(args);
+        ebmscope(&all)
+    };
+    let out = toy_energy(&["--output", path_str(&output), "--weights", w, "--save-weights", w]);
     common::assert_refused(&out, "--save-weights");
     common::assert_refused(&out, "is also --weights");
     // Two outputs that do not exist yet, named two ways.
     let twice = d.join("twice.safetensors");
     let also_twice = d.join(".").join("twice.safetensors");
-    let out = ebmscope(&[
-        "energy",
-        "--net",
-        "toy",
-        "--input",
-        path_str(&points),
+    let out = toy_energy(&[
         "--output",
         path_str(&twice),
         "--save-weights",
