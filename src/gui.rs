@@ -466,10 +466,15 @@ impl GuiApp {
         self.landscape = None;
         self.landscape_texture = None;
         // The trainer dropped its picture with its old buffers: ask again.
+        self.drop_picture();
+        self.picture_requested = None;
+    }
+
+    /// Free the registered texture of the picture shown, if any.
+    fn drop_picture(&mut self) {
         if let (Some(rs), Some((_, id, _))) = (&self.renderer, self.picture.take()) {
             rs.renderer.write().free_texture(&id);
         }
-        self.picture_requested = None;
     }
 
     fn field_of(&self, change: Change) -> Option<usize> {
@@ -699,16 +704,14 @@ impl GuiApp {
         match fresh {
             Err(e) => self.start_over.error = Some(e.to_string()),
             Ok(mut fresh) => {
-                if let (Some(rs), Some((_, id, _))) = (&self.renderer, self.picture.take()) {
-                    rs.renderer.write().free_texture(&id);
-                }
+                self.drop_picture();
                 fresh.renderer = self.renderer.take();
                 fresh.toy_view = self.toy_view;
                 fresh.set_plots_view(self.plots_view);
                 fresh.picture_source = self.picture_source;
                 fresh.log_densities = self.log_densities;
                 fresh.start_over = std::mem::take(&mut self.start_over);
-                // A map being saved goes on; Save waits for it as before.
+                // A map being saved goes on; Save stays disabled until it is done.
                 fresh.map_saving = self.map_saving.take();
                 fresh.message = format!("started over: {}", fresh.start_over.preset);
                 let old = std::mem::replace(self, fresh);

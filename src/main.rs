@@ -1092,7 +1092,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             || (name.starts_with("samples_") && iteration_of(std::path::Path::new(name)).is_some())
     };
     let bar = indicatif::ProgressBar::new(args.steps);
-    ebmscope::io::replace_outputs(&out, "longrun.csv", is_old, |write_dir| {
+    ebmscope::io::replace_outputs(&out, "longrun.csv", &[], is_old, |write_dir| {
         let new_csv = write_dir.join("longrun.csv");
         let mut csv = std::io::BufWriter::new(
             std::fs::File::create(&new_csv).map_err(|e| ebmscope::Error::io(&new_csv, e))?,

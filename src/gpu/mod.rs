@@ -504,7 +504,7 @@ impl Gpu {
 }
 
 /// Steps of long work per submission ([`Gpu::run_in_slices`]).
-pub const SLICE_STEPS: u64 = 50;
+const SLICE_STEPS: u64 = 50;
 
 fn warn_cpu_adapter_once(info: &wgpu::AdapterInfo) {
     static WARNED: std::sync::Once = std::sync::Once::new();

@@ -48,12 +48,15 @@ pub const STAGING_FOLDER: &str = ".new-outputs";
 /// `marker` among them) only once the new one is whole: the new files go
 /// into [`STAGING_FOLDER`] first, then the old ones are removed (the marker
 /// first) and the new ones moved in (the marker last). A failure, or a kill
-/// before that, leaves the older set as it was. With no older set (no
-/// marker), `write` writes into `out` itself, so that a long job's files
-/// show as they come.
+/// before that, leaves the older set as it was. An older set is one with
+/// its marker or one of `also_signs` (files written before the marker, so
+/// that an unfinished set counts too); with none, `write` writes into
+/// `out` itself, so that a long job's files show as they come (a file that
+/// merely shares a name with an output is not the command's to remove).
 pub fn replace_outputs<T>(
     out: &Path,
     marker: &str,
+    also_signs: &[&str],
     is_old: impl Fn(&str) -> bool,
     write: impl FnOnce(&Path) -> crate::Result<T>,
 ) -> crate::Result<T> {
@@ -78,9 +81,11 @@ pub fn replace_outputs<T>(
         }
         Ok(files)
     };
-    // An older set is one with its marker (a file that merely shares a name
-    // with an output is not the command's to remove).
-    if !out.join(marker).exists() {
+    if ![marker]
+        .iter()
+        .chain(also_signs)
+        .any(|sign| out.join(sign).exists())
+    {
         return write(out);
     }
     let old = outputs(out)?;
@@ -133,7 +138,7 @@ mod tests {
         ] {
             std::fs::write(out.join(name), text).unwrap();
         }
-        let failed: crate::Result<()> = replace_outputs(&out, "done.csv", is_old, |dir| {
+        let failed: crate::Result<()> = replace_outputs(&out, "done.csv", &[], is_old, |dir| {
             std::fs::write(dir.join("picture_2.png"), "new").unwrap();
             Err(crate::Error::Config("stopped".into()))
         });
@@ -144,7 +149,7 @@ mod tests {
             (Some("old".into()), Some("old".into()))
         );
         assert!(!out.join("picture_2.png").exists() && !out.join(STAGING_FOLDER).exists());
-        replace_outputs(&out, "done.csv", is_old, |dir| {
+        replace_outputs(&out, "done.csv", &[], is_old, |dir| {
             assert_eq!(dir, out.join(STAGING_FOLDER));
             for name in ["picture_2.png", "done.csv"] {
                 std::fs::write(dir.join(name), "new").map_err(|e| crate::Error::io(dir, e))?;

@@ -33,7 +33,7 @@ pub struct Track {
 
 /// Floats before the goals in the state buffer: pull, reach and two unused
 /// (ATTRACTION_HEADER in shaders/attraction_state.wgsl).
-const HEADER: usize = 4;
+pub const ATTRACTION_HEADER: usize = 4;
 
 impl<F: EnergyField> Attracted<F> {
     /// `pull`: the pull's size in ∇F units (≥ 0); `reach`: the distance
@@ -46,7 +46,7 @@ impl<F: EnergyField> Attracted<F> {
             )));
         }
         let (chains, dim) = (inner.chains(), inner.dim());
-        let state = gpu.storage_buffer("attraction state", HEADER + chains * dim + chains * 2);
+        let state = gpu.storage_buffer("attraction state", ATTRACTION_HEADER + chains * dim + chains * 2);
         gpu.write_f32(&state, 0, &[pull, reach, 0.0, 0.0]);
         let params = AttractionParams {
             chains: chains as u32,
@@ -82,13 +82,13 @@ impl<F: EnergyField> Attracted<F> {
                 goals.len()
             )));
         }
-        gpu.write_f32(&self.state, HEADER, goals);
+        gpu.write_f32(&self.state, ATTRACTION_HEADER, goals);
         Ok(())
     }
 
     /// Where the tracks start in the state buffer (in floats).
     fn tracks_at(&self) -> usize {
-        HEADER + self.inner.chains() * self.inner.dim()
+        ATTRACTION_HEADER + self.inner.chains() * self.inner.dim()
     }
 
     /// Forget the closest distances and highest energies so far.

@@ -9,7 +9,7 @@ mod langevin;
 mod mala;
 mod noise;
 
-pub use attraction::{Attracted, Track};
+pub use attraction::{ATTRACTION_HEADER, Attracted, Track};
 pub use bank::Bank;
 pub use field::{AnalyticField, EnergyField};
 pub use langevin::{Langevin, SamplerKernels, StepSize};

@@ -167,6 +167,17 @@ pub struct Landscape {
 }
 
 impl Landscape {
+    /// "8 minima from 64 starts; attraction–diffusion at T × 1, 1000 steps".
+    pub fn title(&self, opts: &LandscapeOptions) -> String {
+        format!(
+            "{} from {} starts; attraction–diffusion at T × {}, {} steps",
+            plural(self.minima.len(), "minimum", "minima"),
+            opts.starts,
+            opts.temp_factor,
+            opts.ad_steps
+        )
+    }
+
     /// Values per state.
     pub fn dim(&self) -> usize {
         self.minima[0].state.len()
@@ -541,19 +552,6 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-impl Landscape {
-    /// "8 minima from 64 starts; attraction–diffusion at T × 1, 1000 steps".
-    pub fn title(&self, opts: &LandscapeOptions) -> String {
-        format!(
-            "{} from {} starts; attraction–diffusion at T × {}, {} steps",
-            plural(self.minima.len(), "minimum", "minima"),
-            opts.starts,
-            opts.temp_factor,
-            opts.ad_steps
-        )
-    }
-}
-
 impl Basins {
     /// "α = 1: 7 basins".
     pub fn title(&self) -> String {
@@ -589,7 +587,8 @@ pub fn save_landscape(
             || name == "landscape.png"
             || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
     };
-    let pictures = replace_outputs(out, LANDSCAPE_MARKER, old, |dir| {
+    // attempts.csv is written first: with it, an unfinished map is an older one.
+    let pictures = replace_outputs(out, LANDSCAPE_MARKER, &["attempts.csv"], old, |dir| {
         write_landscape(dir, map, opts, backdrop)
     })?;
     // (Written in a staging folder when replacing: named where they are now.)
@@ -795,6 +794,12 @@ mod tests {
         save_landscape(&dir, &map, &opts, &Backdrop::Images([1, 1, 2])).unwrap();
         assert!(!dir.join("landscape.png").exists() && !dir.join("basin_alpha_1_000.png").exists());
         assert!(dir.join("basin_alpha_3_000.png").exists() && dir.join("notes.txt").exists());
+        // An unfinished one (its attempts.csv, no marker) is an older map too.
+        std::fs::remove_file(dir.join(LANDSCAPE_MARKER)).unwrap();
+        write("basin_alpha_3_009.png");
+        save_landscape(&dir, &map, &opts, &Backdrop::Images([1, 1, 2])).unwrap();
+        assert!(!dir.join("basin_alpha_3_009.png").exists() && dir.join(LANDSCAPE_MARKER).exists());
+        assert!(dir.join("notes.txt").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
