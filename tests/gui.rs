@@ -145,7 +145,12 @@ fn an_invalid_value_is_refused_and_shown() {
     h.get_by_label("Apply ε").click();
     until(&mut h, "refusal", |a| a.message.contains("refused"));
     h.step();
-    // Shown under the field and in the status line.
+    // Shown in the status line (its message) and under the field.
+    assert!(
+        h.state().message.contains("langevin.epsilon"),
+        "{}",
+        h.state().message
+    );
     assert!(
         h.query_all_by_label_contains("langevin.epsilon").count() >= 2,
         "the refusal names the setting, under the field and in the status line"
@@ -486,8 +491,7 @@ fn a_landscape_is_mapped_from_the_window() {
     assert!(h.query_by_label_contains("α = 0: ").is_some());
 
     // Saved as `ebmscope landscape` writes it; a folder holding one is refused.
-    let folder = std::env::temp_dir().join(format!("ebmscope-gui-map-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&folder);
+    let folder = common::fresh_dir("gui-map");
     set(&mut h, "folder", folder.to_str().unwrap());
     h.get_by_label("Save the map").click();
     h.step();
@@ -562,8 +566,7 @@ fn a_long_run_and_a_landscape_map_stop_from_the_window() {
 /// leaves training running; a loaded checkpoint's map is saved beside it.
 #[test]
 fn saves_and_failures_leave_training_running() {
-    let base = std::env::temp_dir().join(format!("gui-save-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let base = common::fresh_dir("gui-save");
     let mut h = harness(app());
     h.step();
     h.get_by_label("Run").click();

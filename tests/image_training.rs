@@ -84,9 +84,16 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     ok(&out);
     // The data set's 500 images of 32×32 as bytes (0.49 MiB), said with the run's memory.
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let held = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("GPU memory: ")?
+                .strip_suffix(" MiB held for training (0.5 MiB of it the data set)")
+        })
+        .unwrap_or_else(|| panic!("no memory line: {stderr}"));
     assert!(
-        stderr.contains("MiB held for training (0.5 MiB of it the data set)"),
-        "{stderr}"
+        held.parse::<f64>().unwrap() > 0.5,
+        "{held} MiB held: the data set alone is 0.49"
     );
     let d_st = column(&dir, 1);
     assert_eq!(d_st.len(), 3);
@@ -223,21 +230,13 @@ const FLOWERS_SMALL: [&str; 12] = [
 ];
 
 fn folder_run(out: &Path, pictures: &Path, iters: u64, extra: &[&str]) -> std::process::Output {
-    let iters = iters.to_string();
-    let mut args = vec![
-        "train",
-        "--preset",
+    let data = ["--data", pictures.to_str().unwrap()];
+    common::train_preset(
         "flowers-convergent",
-        "--data",
-        pictures.to_str().unwrap(),
-        "--iters",
-        &iters,
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(&FLOWERS_SMALL);
-    args.extend_from_slice(extra);
-    ebmscope(&args)
+        out,
+        iters,
+        &[&data[..], &FLOWERS_SMALL, extra].concat(),
+    )
 }
 
 /// NonlocalNet with a persistent bank of one state per image (bank_size = 0,

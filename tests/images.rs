@@ -186,14 +186,17 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
             .to_string()
             .contains("no PNG or JPEG")
     );
-    // A link back up the tree is followed once: one image, not a loop.
+    // Links are followed, each folder once: a link back up the tree is no
+    // loop, and a folder reached only through a link is read.
     let looped = dir("folder-loop");
+    let elsewhere = dir("folder-elsewhere");
     std::fs::create_dir_all(looped.join("sub")).unwrap();
-    image::GrayImage::from_pixel(4, 4, image::Luma([9]))
-        .save(looped.join("one.png"))
-        .unwrap();
+    let gray = image::GrayImage::from_pixel(4, 4, image::Luma([9]));
+    gray.save(looped.join("one.png")).unwrap();
+    gray.save(elsewhere.join("two.png")).unwrap();
     std::os::unix::fs::symlink("..", looped.join("sub/up")).unwrap();
-    assert_eq!(load_folder(&looped, 1, 4).unwrap().n, 1);
+    std::os::unix::fs::symlink(&elsewhere, looped.join("linked")).unwrap();
+    assert_eq!(load_folder(&looped, 1, 4).unwrap().n, 2);
 }
 
 /// The real data set: all 10 000 Fashion-MNIST test images, resized to 32×32.

@@ -299,16 +299,17 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
             ));
         }
         let (f, l) = (&results[0], &results[1]);
-        for (what, got, want) in [
-            ("states", &f.0, &l.0),
-            ("Σ r", &f.1, &l.1),
-            ("F", &f.2, &l.2),
-            ("∇F", &f.3, &l.3),
-            ("energy path", &f.5, &l.5),
-        ] {
-            let c = compare(got, &common::f64s(want), FUSED_SAMPLER_TOL);
-            assert!(c.passed(), "{}: {what}: {c}", spec.name);
-        }
+        common::assert_all_close(
+            &format!("{}: ", spec.name),
+            &[
+                ("states", &f.0, &l.0),
+                ("Σ r", &f.1, &l.1),
+                ("F", &f.2, &l.2),
+                ("∇F", &f.3, &l.3),
+                ("energy path", &f.5, &l.5),
+            ],
+            FUSED_SAMPLER_TOL,
+        );
         // The path's last row is F at the last step's start; its rows differ
         // (every step wrote its own).
         assert_eq!(
@@ -386,16 +387,17 @@ fn fused_sampler_pulls_as_the_layered_kernels() {
         ));
     }
     let (f, l) = (&results[0], &results[1]);
-    for (what, got, want) in [
-        ("states", &f.0, &l.0),
-        ("Σ r", &f.1, &l.1),
-        ("∇F + pull", &f.2, &l.2),
-        ("closest", &f.3, &l.3),
-        ("highest F", &f.4, &l.4),
-    ] {
-        let c = compare(got, &common::f64s(want), FUSED_SAMPLER_TOL);
-        assert!(c.passed(), "{what}: {c}");
-    }
+    common::assert_all_close(
+        "",
+        &[
+            ("states", &f.0, &l.0),
+            ("Σ r", &f.1, &l.1),
+            ("∇F + pull", &f.2, &l.2),
+            ("closest", &f.3, &l.3),
+            ("highest F", &f.4, &l.4),
+        ],
+        FUSED_SAMPLER_TOL,
+    );
     // The pull is seen: without it the fused chains end elsewhere.
     let c = compare(&f.0, &common::f64s(&results[2].0), FUSED_SAMPLER_TOL);
     assert!(!c.passed(), "the pull is within the tolerance: {c}");

@@ -582,3 +582,18 @@ fn every_shader_translates_for_metal_and_dx12() {
         }
     }
 }
+
+/// The attraction state's header is laid out in the shader header and
+/// sized on the host: the two say the same.
+#[test]
+fn attraction_header_sizes_agree() {
+    let wgsl = include_str!("../shaders/attraction_state.wgsl");
+    let line = format!(
+        "const ATTRACTION_HEADER: u32 = {}u;",
+        ebmscope::sampler::ATTRACTION_HEADER
+    );
+    assert!(
+        wgsl.contains(&line),
+        "shaders/attraction_state.wgsl lacks `{line}`"
+    );
+}

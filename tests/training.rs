@@ -161,9 +161,11 @@ fn training_allocates_nothing_after_its_first_iteration() {
             Some(set) => Trainer::with_data(gpu.clone(), config, Dataset::Images(set)).unwrap(),
             None => Trainer::new(gpu.clone(), config).unwrap(),
         };
+        let built = allocated();
         trainer.step().unwrap();
         let held = allocated();
         assert!(held > before, "{what}: the trainer holds no memory?");
+        assert_eq!(built, held, "{what}: the first step allocated");
         let data_bytes = if what.starts_with("images") {
             40 * 32 * 32
         } else {
@@ -225,8 +227,7 @@ fn resume_train(out: &std::path::Path, iters: Option<u64>) -> std::process::Outp
 /// the checkpoint is left as it was.
 #[test]
 fn resume_without_the_runs_history_says_what_to_do() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-history-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::fresh_dir("history");
     assert!(train_small_toy(&dir, 2, &[]).status.success());
     let ck = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
     let metrics = dir.join("metrics.csv");
@@ -285,9 +286,8 @@ fn rows(dir: &std::path::Path) -> Vec<String> {
 /// row past the checkpoint and every random stream is keyed by (seed, iteration).
 #[test]
 fn resume_equals_uninterrupted() {
-    let base = std::env::temp_dir().join(format!("ebmscope-resume-{}", std::process::id()));
+    let base = common::fresh_dir("resume");
     let (whole, split) = (base.join("whole"), base.join("split"));
-    let _ = std::fs::remove_dir_all(&base);
     let out = train_small_toy(&whole, 6, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = train_small_toy(&split, 2, &[]);
@@ -335,8 +335,7 @@ fn resume_equals_uninterrupted() {
 /// rows go on from the last kept row's instead of starting again at 0.
 #[test]
 fn resume_from_a_checkpoint_without_wall_time_goes_on_from_the_last_row() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-old-wall-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::fresh_dir("old-wall");
     let out = train_small_toy(&dir, 2, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ck_path = dir.join("checkpoint.safetensors");
@@ -368,8 +367,7 @@ fn resume_from_a_checkpoint_without_wall_time_goes_on_from_the_last_row() {
 
 #[test]
 fn existing_runs_are_refused_without_resume_or_force() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-refuse-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::fresh_dir("refuse");
     assert!(train_small_toy(&dir, 2, &[]).status.success());
     let before = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
     let out = train_small_toy(&dir, 2, &[]);
@@ -446,8 +444,7 @@ fn existing_runs_are_refused_without_resume_or_force() {
 /// with 130; the run then resumes from there.
 #[test]
 fn interrupt_saves_a_checkpoint() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-sigint-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::fresh_dir("sigint");
     let mut args = vec![
         "train",
         "--preset",
@@ -500,8 +497,7 @@ fn interrupt_saves_a_checkpoint() {
 /// message, and the last checkpoint (before the blow-up) stays finite and loadable.
 #[test]
 fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-diverge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::fresh_dir("diverge");
     let out = train_small_toy(
         &dir,
         50,
@@ -545,8 +541,7 @@ fn learning_rate_decays_to_its_floor() {
 /// not overwritten without --force; a bank start needs a bank.
 #[test]
 fn long_run_sampling_from_a_checkpoint() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-sample-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::fresh_dir("sample");
     assert!(train_small_toy(&dir, 2, &[]).status.success());
     let ck = dir.join("checkpoint.safetensors");
     let sample = |extra: &[&str]| {
@@ -692,7 +687,11 @@ fn long_run_sampling_from_a_checkpoint() {
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
-    while !dir.join("longrun_data/.new-outputs/longrun.csv").exists() {
+    // Killed once the new run has written a picture of its own.
+    while !dir
+        .join("longrun_data/.new-outputs/samples_00000000.png")
+        .exists()
+    {
         assert!(started.elapsed().as_secs() < 60, "the replacement never started");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -730,8 +729,7 @@ fn long_run_sampling_from_a_checkpoint() {
 /// with a config.toml that is not a run's is refused either way.
 #[test]
 fn force_replaces_only_the_runs_own_files() {
-    let base = std::env::temp_dir().join(format!("ebmscope-force-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let base = common::fresh_dir("force");
     let dir = base.join("run");
     assert!(train_small_toy(&dir, 2, &[]).status.success());
     let theirs = [
@@ -835,8 +833,7 @@ fn force_replaces_only_the_runs_own_files() {
 /// the resume drops it.
 #[test]
 fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-crashed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::fresh_dir("crashed");
     let out = train_small_toy(&dir, 2, &["--set", "output.picture_every=1"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let append = |file: &str, row: &str| {
@@ -875,8 +872,7 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
 /// process, even one killed without a chance to clean up.
 #[test]
 fn a_run_folder_takes_one_trainer_at_a_time() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-lock-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::fresh_dir("lock");
     let mut args: Vec<String> = [
         "train",
         "--preset",

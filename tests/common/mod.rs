@@ -120,19 +120,38 @@ pub fn ebmscope(args: &[&str]) -> Output {
 /// `train` on the rings preset made small ([`SMALL_TOY`]) for `iters`
 /// iterations into `out`, with `extra` arguments.
 pub fn train_small_toy(out: &std::path::Path, iters: u64, extra: &[&str]) -> Output {
+    train_preset("rings-convergent", out, iters, &[&SMALL_TOY[..], extra].concat())
+}
+
+/// `train --preset P --iters N --out OUT ARGS`, to the end.
+pub fn train_preset(preset: &str, out: &std::path::Path, iters: u64, args: &[&str]) -> Output {
     let iters = iters.to_string();
-    let mut args = vec![
+    let mut all = vec![
         "train",
         "--preset",
-        "rings-convergent",
+        preset,
         "--iters",
         &iters,
         "--out",
         out.to_str().unwrap(),
     ];
-    args.extend_from_slice(&SMALL_TOY);
-    args.extend_from_slice(extra);
-    ebmscope(&args)
+    all.extend_from_slice(args);
+    ebmscope(&all)
+}
+
+/// A folder of this name for one test, empty (and not made yet).
+pub fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ebmscope-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Each (what, got, want) within `tol` of the other.
+pub fn assert_all_close(context: &str, pairs: &[(&str, &[f32], &[f32])], tol: ebmscope::compare::Tolerance) {
+    for (what, got, want) in pairs {
+        let c = ebmscope::compare::compare(got, &f64s(want), tol);
+        assert!(c.passed(), "{context}{what}: {c}");
+    }
 }
 
 /// Settings that make a toy run small enough for the tests.
