@@ -21,9 +21,9 @@
 // once per tile. Rows and columns past the edges are zeros, not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 
-// ConvParams and leaky_relu come from conv_params.wgsl; TILE_*, stage_a
-// (W's slice), stage_b (X̂'s), tile_column, multiply_tiles and counter_next
-// from gemm_tile.wgsl; both prepended at compile time.
+// ConvParams and leaky_relu come from conv_params.wgsl; TILE_*, Slice,
+// stage_slice, tile_column, multiply_tiles and counter_next from
+// gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
@@ -67,20 +67,19 @@ fn main(
     // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
     for (var k0 = 0u; k0 < taps; k0 += TILE_K) {
+        var slice: Slice;
         // W[co0 .. +32, k0 .. +16]: rows lid / 4 and + 16, 4 taps each.
         for (var q = 0u; q < 2u; q++) {
             let m = lid / 4u + 16u * q;
             let k = k0 + 4u * g_a;
-            var v = vec4<f32>(0.0);
             if (co0 + m < p.c_out) {
                 let row = p.weight_offset + (co0 + m) * taps;
                 for (var c = 0u; c < 4u; c++) {
                     if (k + c < taps) {
-                        v[c] = params[row + k + c];
+                        slice.a[q][c] = params[row + k + c];
                     }
                 }
             }
-            stage_a(g_a, m, v);
         }
         // X̂[k0 .. +16, n_stage]: this invocation's column, 16 taps, walking
         // (ci, ky, kx) from k0's without a division per tap.
@@ -95,12 +94,17 @@ fn main(
                 }
                 tap = counter_next(tap, vec2<u32>(p.kernel));
             }
-            stage_b(g, lid, v);
+            slice.b[g] = v;
+        }
+        // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
+        if (k0 > 0u) {
+            multiply_tiles(&acc, tm, tn);
         }
         workgroupBarrier();
-        multiply_tiles(&acc, tm, tn);
+        stage_slice(lid, slice);
         workgroupBarrier();
     }
+    multiply_tiles(&acc, tm, tn);
     for (var i = 0u; i < 4u; i++) {
         let co = co0 + 4u * tm + i;
         if (co >= p.c_out) {

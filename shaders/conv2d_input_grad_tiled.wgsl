@@ -20,9 +20,9 @@
 // k the workgroup stages A[32 × 16] and B[16 × 64] in workgroup memory, then
 // each invocation accumulates 4 channels × 8 pixels.
 
-// ConvParams comes from conv_params.wgsl; TILE_*, stage_a (A's slice),
-// stage_b (B's), tile_column, multiply_tiles and counter_next from
-// gemm_tile.wgsl; both prepended at compile time.
+// ConvParams comes from conv_params.wgsl; TILE_*, Slice, stage_slice,
+// tile_column, multiply_tiles and counter_next from gemm_tile.wgsl; both
+// prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
@@ -92,26 +92,23 @@ fn main(
     // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
     for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
+        var slice: Slice;
         // A[ci0 + m, k] = W[co, ci, ky, kx], walking (co, a, c) from k0 + 4·g_a's.
         let ka = k0 + 4u * g_a;
         var pair_a = vec3<u32>(ka / taps, (ka % taps) / taps_x, ka % taps_x);
-        var v0 = vec4<f32>(0.0);
-        var v1 = vec4<f32>(0.0);
         for (var c = 0u; c < 4u; c++) {
             if (ka + c < depth) {
                 let w_at = (pair_a.x * p.c_in + ci0 + m_a) * k + cy + s * pair_a.y;
                 let kx_a = cx + s * pair_a.z;
                 if (ci0 + m_a < p.c_in) {
-                    v0[c] = params[p.weight_offset + w_at * k + kx_a];
+                    slice.a[0][c] = params[p.weight_offset + w_at * k + kx_a];
                 }
                 if (ci0 + m_a + 16u < p.c_in) {
-                    v1[c] = params[p.weight_offset + (w_at + 16u * k) * k + kx_a];
+                    slice.a[1][c] = params[p.weight_offset + (w_at + 16u * k) * k + kx_a];
                 }
             }
             pair_a = counter_next(pair_a, vec2<u32>(taps_y, taps_x));
         }
-        stage_a(g_a, m_a, v0);
-        stage_a(g_a, m_a + 16u, v1);
         // B[k0 .. +16, n_stage]: walking (co, a, c) from k0's.
         var pair = vec3<u32>(k0 / taps, (k0 % taps) / taps_x, k0 % taps_x);
         for (var g = 0u; g < TILE_K / 4u; g++) {
@@ -124,11 +121,19 @@ fn main(
                 }
                 pair = counter_next(pair, vec2<u32>(taps_y, taps_x));
             }
-            stage_b(g, lid, v);
+            slice.b[g] = v;
+        }
+        // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
+        if (k0 > 0u) {
+            multiply_tiles(&acc, tm, tn);
         }
         workgroupBarrier();
-        multiply_tiles(&acc, tm, tn);
+        stage_slice(lid, slice);
         workgroupBarrier();
+    }
+    // (A class no tap reaches has no slice: its pixels' gradient is 0.)
+    if (depth > 0u) {
+        multiply_tiles(&acc, tm, tn);
     }
     for (var j = 0u; j < 8u; j++) {
         let n = n0 + tile_column(tn, j);

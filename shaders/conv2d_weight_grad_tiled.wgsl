@@ -19,8 +19,8 @@
 // 4 channel × 8 tap block; the first tap tile also sums the biases.
 // reduce_rows.wgsl then sums the chunks' rows.
 
-// ConvParams comes from conv_params.wgsl; TILE_*, stage_a (dz's slice),
-// stage_b (X̂'s), tile_column, multiply_tiles and counter_next from
+// ConvParams comes from conv_params.wgsl; TILE_*, Slice, stage_slice
+// (dz's slice as A, X̂'s as B), tile_column, multiply_tiles and counter_next from
 // gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
@@ -69,21 +69,20 @@ fn main(
     var acc: array<vec4<f32>, 8>;
     var bias = vec4<f32>(0.0);
     for (var n0 = 0u; n0 < positions; n0 += TILE_K) {
+        var slice: Slice;
         // dz[co0 + m, n0 + 4·g_dz … +3], walking (image, position in the
         // image) without a division per position.
         let n_dz = n0 + 4u * g_dz;
         var b_dz = b_start + n_dz / out_plane;
         var o_dz = n_dz % out_plane;
-        var v0 = vec4<f32>(0.0);
-        var v1 = vec4<f32>(0.0);
         for (var c = 0u; c < 4u; c++) {
             if (n_dz + c < positions) {
                 let at = (b_dz * p.c_out + co0 + m_dz) * out_plane + o_dz;
                 if (co0 + m_dz < p.c_out) {
-                    v0[c] = dz[at];
+                    slice.a[0][c] = dz[at];
                 }
                 if (co0 + m_dz + 16u < p.c_out) {
-                    v1[c] = dz[at + 16u * out_plane];
+                    slice.a[1][c] = dz[at + 16u * out_plane];
                 }
             }
             o_dz += 1u;
@@ -92,8 +91,6 @@ fn main(
                 b_dz += 1u;
             }
         }
-        stage_a(g_dz, m_dz, v0);
-        stage_a(g_dz, m_dz + 16u, v1);
         // X̂[t_stage, n0 .. +16]: this invocation's tap, 16 positions,
         // walking (image, oy, ox) from n0's without a division per position.
         var at = vec3<u32>(b_start + n0 / out_plane, (n0 % out_plane) / p.w_out, n0 % p.w_out);
@@ -107,11 +104,19 @@ fn main(
                 }
                 at = counter_next(at, vec2<u32>(p.h_out, p.w_out));
             }
-            stage_b(g, lid, v);
+            slice.b[g] = v;
+        }
+        // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
+        if (n0 > 0u) {
+            bias += multiply_tiles(&acc, tm, tn);
         }
         workgroupBarrier();
-        bias += multiply_tiles(&acc, tm, tn);
+        stage_slice(lid, slice);
         workgroupBarrier();
+    }
+    // (A chunk past the batch has no positions: its sums are 0.)
+    if (positions > 0u) {
+        bias += multiply_tiles(&acc, tm, tn);
     }
     let n_w = p.c_out * taps;
     let row = chunk * (n_w + p.c_out);

@@ -1,12 +1,18 @@
 // gemm_tile: the shared part of the tiled implicit-GEMM convolution kernels
 // (conv2d_forward_tiled, conv2d_input_grad_tiled, conv2d_weight_grad_tiled),
 // prepended to each after conv_params.wgsl at compile time. A workgroup of
-// 64 computes a TILE_M × TILE_N block of C = A·B: per TILE_K-deep slice it
-// stages A's rows in a_tile and B's columns in b_tile (stage_a, stage_b:
-// 4 consecutive k per vec4), then invocation
-// (tm, tn) = (lid / 8, lid % 8) accumulates rows 4·tm … +3 × the 8 columns
-// tile_column(tn, 0 … 7). What A and B are, and how a slice is gathered, is each
-// kernel's own.
+// 64 computes a TILE_M × TILE_N block of C = A·B: per TILE_K-deep slice each
+// invocation gathers its part of A's rows and B's columns into a Slice (4
+// consecutive k per vec4) and stages it in a_tile and b_tile (stage_slice),
+// then invocation (tm, tn) = (lid / 8, lid % 8) accumulates rows 4·tm … +3 ×
+// the 8 columns tile_column(tn, 0 … 7). What A and B are, and how a slice is
+// gathered, is each kernel's own. Each kernel's loop over the slices is
+//   gather slice i into registers; multiply slice i − 1 (staged); barrier;
+//   stage slice i; barrier;   and after the loop, multiply the last one,
+// so that slice i's global loads are in flight while slice i − 1 is
+// multiplied: the deep layers have few workgroups per GPU core, too few to
+// hide the loads' latency behind each other's arithmetic. (The sums are
+// those of gathering, staging and multiplying each slice in turn.)
 
 const TILE_M: u32 = 32u;
 const TILE_N: u32 = 64u;
@@ -21,13 +27,21 @@ const TILE_K: u32 = 16u;
 var<workgroup> a_tile: array<vec4<f32>, 128>;
 var<workgroup> b_tile: array<vec4<f32>, 256>;
 
-// A[m0 + m, k0 + 4·g … +3] and B[k0 + 4·g … +3, n0 + n] into the tiles.
-fn stage_a(g: u32, m: u32, v: vec4<f32>) {
-    a_tile[g * TILE_M + m] = v;
+// What invocation lid gathers of a slice k0 … +15: a[q] = A[m0 + lid / 4 +
+// 16·q, k0 + 4·(lid % 4) … +3] (rows past the edge and k past the depth 0)
+// and b[g] = B[k0 + 4·g … +3, n0 + lid].
+struct Slice {
+    a: array<vec4<f32>, 2>,
+    b: array<vec4<f32>, 4>,
 }
 
-fn stage_b(g: u32, n: u32, v: vec4<f32>) {
-    b_tile[g * TILE_N + n] = v;
+fn stage_slice(lid: u32, s: Slice) {
+    for (var q = 0u; q < 2u; q++) {
+        a_tile[(lid % 4u) * TILE_M + lid / 4u + 16u * q] = s.a[q];
+    }
+    for (var g = 0u; g < TILE_K / 4u; g++) {
+        b_tile[g * TILE_N + lid] = s.b[g];
+    }
 }
 
 // Column j (0 … 7) of invocation tn's block within the tile: tn + 8·j, so

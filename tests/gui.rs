@@ -604,3 +604,25 @@ fn the_window_saves_beside_a_runs_checkpoint() {
     let own = Path::new("runs/gmm-quick-window.safetensors");
     assert_eq!(window_checkpoint_beside(own), own);
 }
+
+/// A training thread that stops (its device destroyed under it: wgpu
+/// panics on the next submission) says so in the window, which stays
+/// responsive and closes without waiting on it.
+#[test]
+fn a_stopped_training_thread_is_reported() {
+    let gpu = Arc::new(common::gpu());
+    let mut h = harness(app_on(gpu.clone()));
+    h.step();
+    step_once(&mut h);
+    gpu.device.destroy();
+    h.get_by_label("Step").click();
+    until(&mut h, "the thread's end", |a| {
+        a.message.starts_with("the training thread stopped")
+    });
+    let message = h.state().message.clone();
+    assert!(message.ends_with("Start over to go on"), "{message}");
+    assert!(!h.state().running);
+    h.get_by_label("Run").click();
+    h.step();
+    assert!(!h.state().running, "Run reaches no thread");
+}
