@@ -4,13 +4,15 @@
 // with the forward pass, ∇x F by back-propagation, the noise draw and
 // r = ‖a·∇F(x)‖₂ all fused: a small net is launch-bound when every layer
 // is a dispatch, here one dispatch runs many steps. Activations stay in
-// workgroup memory; weights are read from the parameter vector (the same
-// for every chain, so they stay in cache).
+// workgroup memory; weights are read from `weights` (the same for every
+// chain, so they stay in cache).
 //
 // Bindings (group 0):
 //   0 uniform MlpLangevinParams p
-//   1 storage read  params   flat parameter vector: layer l's W [n_out, n_in]
-//                            at shape[l].z, its bias [n_out] right after
+//   1 storage read  weights  mlp_weights.wgsl's: the flat parameter vector
+//                            (layer l's W [n_out, n_in] at shape[l].z, its
+//                            bias [n_out] right after), then each W transposed
+//                            ([n_in, n_out] at p.params_len + shape[l].z)
 //   2 storage rw    x        [chains, dim]  chain states
 //   3 storage write energy   [chains]       F at the state the last step started from
 //   4 storage write grad     [chains, dim]  ∇F there (as the layered kernels leave them)
@@ -28,32 +30,15 @@
 // chains are the 8 entries of mat2x4 activations (chain c at [c / 4][c % 4]),
 // so each weight read feeds 8 multiply-adds; invocation j computes outputs
 // j, j + 64, … of each layer. The host (GpuNet::dense_layers) admits at
-// most 8 layers, widths ≤ 128 and Σ widths ≤ 256, the sizes below (16 KiB
+// most 8 layers, widths ≤ 128 and Σ widths ≤ 248, the sizes below (16 KiB
 // of workgroup memory, WebGPU's minimum).
-// RngCounter and langevin_noise come from philox.wgsl, leaky_relu4 and
-// leaky_relu_backward4 from conv_params.wgsl, goal_index, track_index,
-// pull_scale and tracked from attraction_state.wgsl, all prepended at
-// compile time.
-
-struct MlpLangevinParams {
-    chains: u32,
-    layers: u32,
-    steps: u32,
-    dim: u32,
-    a: f32,
-    b: f32,
-    seed: u32,
-    purpose: u32,
-    record_path: u32,
-    attract: u32,
-    _pad1: u32,
-    _pad2: u32,
-    // Layer l: (n_in, n_out, weight offset, LeakyReLU after it).
-    shape: array<vec4<u32>, 8>,
-}
+// MlpLangevinParams comes from mlp_params.wgsl, RngCounter and
+// langevin_noise from philox.wgsl, leaky_relu4 and leaky_relu_backward4
+// from conv_params.wgsl, goal_index, track_index, pull_scale and tracked
+// from attraction_state.wgsl, all prepended at compile time.
 
 @group(0) @binding(0) var<uniform> p: MlpLangevinParams;
-@group(0) @binding(1) var<storage, read> params: array<f32>;
+@group(0) @binding(1) var<storage, read> weights: array<f32>;
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> energy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;
@@ -64,10 +49,14 @@ struct MlpLangevinParams {
 
 const WIDTH_CAP: u32 = 128u;
 // The chain states, then every layer's output (kept for the backward pass).
-var<workgroup> acts: array<mat2x4<f32>, 256>;
+var<workgroup> acts: array<mat2x4<f32>, 248>;
 // Two halves of WIDTH_CAP: ∂F/∂(pre-activation) of the layer being
 // back-propagated, and what it gives the layer below.
 var<workgroup> dz: array<mat2x4<f32>, 256>;
+// The noise of 8 coordinates of the 8 chains (coordinate i0 + e / 8, chain
+// e % 8), drawn one number per invocation: drawn by the invocation that
+// updates a column of 4 chains, one after another, it took as long as a layer.
+var<workgroup> noise: array<f32, 64>;
 
 fn activate(v: mat2x4<f32>, leaky_relu: u32) -> mat2x4<f32> {
     return mat2x4<f32>(leaky_relu4(v[0], leaky_relu), leaky_relu4(v[1], leaky_relu));
@@ -116,11 +105,12 @@ fn main(
             let shape = p.shape[l];
             let out_at = in_at + shape.x;
             for (var j = lid; j < shape.y; j += 64u) {
-                let row = shape.z + j * shape.x;
-                let bias = vec4<f32>(params[shape.z + shape.x * shape.y + j]);
+                // W[j, i] = Wᵀ[i, j]: neighbouring invocations read neighbours.
+                let column = p.params_len + shape.z + j;
+                let bias = vec4<f32>(weights[shape.z + shape.x * shape.y + j]);
                 var acc = mat2x4<f32>(bias, bias);
                 for (var i = 0u; i < shape.x; i++) {
-                    acc += params[row + i] * acts[in_at + i];
+                    acc += weights[column + i * shape.y] * acts[in_at + i];
                 }
                 acts[out_at + j] = activate(acc, shape.w);
             }
@@ -149,7 +139,7 @@ fn main(
             for (var i = lid; i < shape.x; i += 64u) {
                 var acc = mat2x4<f32>();
                 for (var j = 0u; j < shape.y; j++) {
-                    acc += params[shape.z + j * shape.x + i] * dz[cur + j];
+                    acc += weights[shape.z + j * shape.x + i] * dz[cur + j];
                 }
                 dz[next + i] = activate_backward(acc, acts[in_at_l + i], below_leaky);
             }
@@ -185,36 +175,41 @@ fn main(
             }
             workgroupBarrier();
         }
-        // Take the step.
+        // Take the step, 8 coordinates at a time: their noise, then the update.
         let last_step = s + 1u == p.steps;
         let rng_s = RngCounter(rng.iteration, rng.step + s);
-        for (var t = lid; t < 2u * dim; t += 64u) {
-            let i = t / 2u;
-            let h = t % 2u;
-            var g = dz[cur + i][h];
-            if (p.attract != 0u) {
-                var goal = acts[i][h];
+        for (var i0 = 0u; i0 < dim; i0 += 8u) {
+            if (i0 + lid / 8u < dim) {
+                noise[lid] = langevin_noise(i0 + lid / 8u, first + lid % 8u, rng_s, p.seed, p.purpose);
+            }
+            workgroupBarrier();
+            for (var t = lid; t < 2u * min(8u, dim - i0); t += 64u) {
+                let i = i0 + t / 2u;
+                let h = t % 2u;
+                var g = dz[cur + i][h];
+                if (p.attract != 0u) {
+                    var goal = acts[i][h];
+                    for (var c = 0u; c < 4u; c++) {
+                        let chain = first + 4u * h + c;
+                        if (chain < p.chains) {
+                            goal[c] = attraction[goal_index(chain, i, dim)];
+                        }
+                    }
+                    g += dz[scale_at][h] * (acts[i][h] - goal);
+                    // (For r below.)
+                    dz[cur + i][h] = g;
+                }
+                var z = vec4<f32>(0.0);
                 for (var c = 0u; c < 4u; c++) {
                     let chain = first + 4u * h + c;
-                    if (chain < p.chains) {
-                        goal[c] = attraction[goal_index(chain, i, dim)];
+                    if (last_step && chain < p.chains) {
+                        grad[chain * dim + i] = g[c];
                     }
+                    z[c] = noise[8u * (i - i0) + 4u * h + c];
                 }
-                g += dz[scale_at][h] * (acts[i][h] - goal);
-                // (For r below.)
-                dz[cur + i][h] = g;
+                acts[i][h] = acts[i][h] - p.a * g + p.b * z;
             }
-            var z = vec4<f32>(0.0);
-            for (var c = 0u; c < 4u; c++) {
-                let chain = first + 4u * h + c;
-                if (last_step && chain < p.chains) {
-                    grad[chain * dim + i] = g[c];
-                }
-                z[c] = langevin_noise(i, chain, rng_s, p.seed, p.purpose);
-            }
-            acts[i][h] = acts[i][h] - p.a * g + p.b * z;
-        }
-        if (p.attract != 0u) {
+            // (Before the next coordinates' noise, and r's reads below.)
             workgroupBarrier();
         }
         if (lid == 0u) {

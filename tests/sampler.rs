@@ -252,7 +252,8 @@ fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
 /// The fused sampler (mlp_langevin: all steps of a dispatch, noise and r
 /// in one kernel) follows the layered kernels (a dispatch per layer, then
 /// langevin_step) on ToyNet and on a wider net (layers over 64 outputs,
-/// LeakyReLU on the energy), with the same noise: states, Σ r, F and ∇F at
+/// LeakyReLU on the energy, 11 coordinates: the fused sampler draws the
+/// noise of 8 at a time, here 8 and 3), with the same noise: states, Σ r, F and ∇F at
 /// the last step's start, the energy path the steps write (F of every chain
 /// at every step), and the RNG counter. 613 steps run as dispatches
 /// of the loop budget's bound (64 steps for ToyNet, 32 for the wide net),
@@ -261,7 +262,7 @@ fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
 #[test]
 fn fused_mlp_sampler_follows_the_layered_kernels() {
     let gpu = common::gpu();
-    let wide = dense_net(&[3, 100, 70, 1], &[true, true, true]);
+    let wide = dense_net(&[11, 100, 70, 1], &[true, true, true]);
     let size = StepSize {
         epsilon: 0.05,
         temperature: 0.5,
@@ -409,7 +410,7 @@ fn fused_sampler_pulls_as_the_layered_kernels() {
 }
 
 /// Nets the fused sampler cannot hold fall back to the layered kernels; at
-/// its limits (8 layers, widths 128, 256 activations: the sizes of its
+/// its limits (8 layers, widths 128, 248 activations: the sizes of its
 /// workgroup arrays) it takes them.
 #[test]
 fn only_small_dense_chains_are_fused() {
@@ -417,14 +418,14 @@ fn only_small_dense_chains_are_fused() {
     let chain = |layers: usize| [2; 16][..layers].iter().chain(&[1]).copied().collect::<Vec<_>>();
     for spec in [
         dense_net(&chain(8), &[true; 8]),
-        dense_net(&[2, 128, 125, 1], &[true, true, false]),
+        dense_net(&[2, 128, 117, 1], &[true, true, false]),
     ] {
         let net = GpuNet::new(&gpu, &spec, 2).unwrap();
         assert!(net.dense_layers().is_some(), "{:?}", spec.layers.len());
     }
     let too_wide = dense_net(&[2, 129, 1], &[true, false]);
     let too_deep = dense_net(&chain(9), &[true; 9]);
-    let too_many_activations = dense_net(&[2, 128, 127, 1], &[true, true, false]);
+    let too_many_activations = dense_net(&[2, 128, 118, 1], &[true, true, false]);
     for spec in [
         too_wide,
         too_deep,

@@ -181,8 +181,8 @@ fn uniform_structs_match_rust() {
                 purpose,
                 record_path,
                 attract,
-                _pad1,
-                _pad2,
+                params_len,
+                _pad,
                 shape
             ),
         ),

@@ -25,7 +25,8 @@ macro_rules! shader {
     // A kernel file, after the shared headers it uses (WGSL has no include):
     // conv_params (ConvParams, LeakyReLU), gemm_tile (the tiled convolutions'
     // block product), philox (the generator), workgroup_sum (a tree sum over
-    // a workgroup), attraction_state (attraction–diffusion's state buffer).
+    // a workgroup), attraction_state (attraction–diffusion's state buffer),
+    // mlp_params (the fused sampler's uniform).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
@@ -57,7 +58,14 @@ pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill", "philox");
 pub const RNG_ADVANCE: Shader = shader!("rng_advance", "philox");
 pub const LANGEVIN_STEP: Shader = shader!("langevin_step", "philox", "workgroup_sum");
-pub const MLP_LANGEVIN: Shader = shader!("mlp_langevin", "philox", "conv_params", "attraction_state");
+pub const MLP_LANGEVIN: Shader = shader!(
+    "mlp_langevin",
+    "mlp_params",
+    "philox",
+    "conv_params",
+    "attraction_state"
+);
+pub const MLP_WEIGHTS: Shader = shader!("mlp_weights", "mlp_params");
 pub const MALA_PROPOSE: Shader = shader!("mala_propose", "philox");
 pub const MALA_ACCEPT: Shader = shader!("mala_accept");
 pub const ANALYTIC_ENERGY: Shader = shader!("analytic_energy");
@@ -89,6 +97,7 @@ pub const ALL: &[Shader] = &[
     RNG_ADVANCE,
     LANGEVIN_STEP,
     MLP_LANGEVIN,
+    MLP_WEIGHTS,
     MALA_PROPOSE,
     MALA_ACCEPT,
     ANALYTIC_ENERGY,

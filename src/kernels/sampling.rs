@@ -54,7 +54,7 @@ pub struct AdvanceParams {
 /// output) of a net mlp_langevin.wgsl runs: the sizes of its workgroup arrays.
 pub const MLP_MAX_LAYERS: usize = 8;
 pub const MLP_MAX_WIDTH: usize = 128;
-pub const MLP_MAX_ACTIVATIONS: usize = 256;
+pub const MLP_MAX_ACTIVATIONS: usize = 248;
 /// Chains per mlp_langevin workgroup (the entries of its mat2x4 activations).
 pub const MLP_CHAINS_PER_GROUP: usize = 8;
 
@@ -73,8 +73,10 @@ pub struct MlpLangevinParams {
     pub record_path: u32,
     /// Attraction–diffusion: pull toward goals and track (0 or 1; binding 8).
     pub attract: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+    /// Length of the parameter vector (mlp_weights.wgsl puts the transposed
+    /// weights after a copy of it).
+    pub params_len: u32,
+    pub _pad: u32,
     /// Layer l: (n_in, n_out, weight offset, LeakyReLU after it); its bias follows its weight.
     pub shape: [[u32; 4]; MLP_MAX_LAYERS],
 }

@@ -5,7 +5,7 @@ use crate::gpu::{Gpu, WORKGROUP_SIZE};
 use crate::kernels::sampling::{
     AdvanceParams, LangevinParams, MLP_CHAINS_PER_GROUP, MlpLangevinParams, Purpose,
 };
-use crate::kernels::{LANGEVIN_STEP, Launch, MLP_LANGEVIN, RNG_ADVANCE};
+use crate::kernels::{LANGEVIN_STEP, Launch, MLP_LANGEVIN, MLP_WEIGHTS, RNG_ADVANCE};
 
 /// The step X ← X − a·∇F(X) + b·Z of PAPER.md for U = F/T:
 /// a = ε²/(2T), b = τ·ε.
@@ -57,10 +57,9 @@ const FUSED_LOOP_BUDGET: usize = 32_768;
 /// an estimate: each layer's outputs (forward) and inputs (backward) are
 /// shared out 64 at a time, each a dot product; then, attracting, the
 /// distance of each of the group's chains to its goal; the norm over the
-/// state and the update, counted per element of the group's chains with
-/// its 10 Philox rounds (and 4 goal reads attracting). It counts the update
-/// loop low (invocation 0 draws for 4 chains a pass); the budget's factor of
-/// 2 covers that.
+/// state; per 8 coordinates the noise (a draw of 10 Philox rounds per
+/// invocation) and the update of a column of 4 chains (with 4 goal reads
+/// attracting). An estimate: the budget's factor of 2 covers what it misses.
 fn fused_loop_trips_per_step(shape: &[[u32; 4]], dim: usize, attract: bool) -> usize {
     let shared = |n: u32| (n as usize).div_ceil(WORKGROUP_SIZE as usize);
     let layers: usize = shape
@@ -94,10 +93,14 @@ impl Advancing {
 enum Steps {
     /// field.record_eval, then langevin_step (noise drawn there).
     Layered(Advancing),
-    /// runs[k]: mlp_langevin with 2^k steps per dispatch, with its layer shapes.
+    /// runs[k]: mlp_langevin with 2^k steps per dispatch, with its layer
+    /// shapes and the length of the parameter vector; `weights` (mlp_weights)
+    /// lays out the parameters as they read them, before each run of steps.
     Fused {
         runs: Vec<Advancing>,
         shape: Vec<[u32; 4]>,
+        params_len: usize,
+        weights: Launch,
     },
 }
 
@@ -168,9 +171,14 @@ impl<F: EnergyField> Langevin<F> {
             Steps::Layered(step) => step
                 .kernel
                 .set_params(gpu, &layered_params(&self.field, seed, size, record)),
-            Steps::Fused { runs, shape } => {
+            Steps::Fused {
+                runs,
+                shape,
+                params_len,
+                ..
+            } => {
                 for (log2, run) in runs.iter().enumerate() {
-                    let params = fused_params(&self.field, shape, 1 << log2, seed, size, record);
+                    let params = fused_params(&self.field, shape, *params_len, 1 << log2, seed, size, record);
                     run.kernel.set_params(gpu, &params);
                 }
             }
@@ -192,7 +200,9 @@ impl<F: EnergyField> Langevin<F> {
                     step.record(gpu, pass);
                 }
             }
-            Steps::Fused { runs, .. } => {
+            Steps::Fused { runs, weights, .. } => {
+                // (The parameters may have changed since the last steps.)
+                weights.record(gpu, pass);
                 let mut left = steps;
                 while left > 0 {
                     let log2 = (left.ilog2() as usize).min(runs.len() - 1);
@@ -272,6 +282,16 @@ fn make_steps<F: EnergyField>(
                     &no_attraction
                 }
             };
+            let params_len = (params.size() / 4) as usize;
+            let weights_buffer = gpu.storage_buffer("mlp weights", 2 * params_len);
+            let weights = Launch::new(
+                gpu,
+                &MLP_WEIGHTS,
+                "mlp weights",
+                &fused_params(field, &shape, params_len, 1, seed, size, record),
+                &[params, &weights_buffer],
+                params_len,
+            )?;
             let trips = fused_loop_trips_per_step(&shape, field.dim(), field.attraction().is_some());
             let per_dispatch = FUSED_LOOP_BUDGET / trips;
             // Dispatches of 1, 2, 4, … steps up to the budget: `record_steps`
@@ -283,9 +303,9 @@ fn make_steps<F: EnergyField>(
                     gpu,
                     &MLP_LANGEVIN,
                     "mlp langevin",
-                    &fused_params(field, &shape, 1 << log2, seed, size, record),
+                    &fused_params(field, &shape, params_len, 1 << log2, seed, size, record),
                     &[
-                        params,
+                        &weights_buffer,
                         field.input(),
                         field.energy(),
                         field.grad(),
@@ -301,7 +321,12 @@ fn make_steps<F: EnergyField>(
                     advance: advance(1 << log2)?,
                 });
             }
-            Steps::Fused { runs, shape }
+            Steps::Fused {
+                runs,
+                shape,
+                params_len,
+                weights,
+            }
         }
     })
 }
@@ -322,6 +347,7 @@ fn layered_params(field: &impl EnergyField, seed: u32, size: StepSize, record_pa
 fn fused_params(
     field: &impl EnergyField,
     shape: &[[u32; 4]],
+    params_len: usize,
     steps: usize,
     seed: u32,
     size: StepSize,
@@ -340,6 +366,7 @@ fn fused_params(
         purpose: step.purpose,
         record_path: step.record_path,
         attract: u32::from(field.attraction().is_some()),
+        params_len: params_len as u32,
         ..Default::default()
     };
     params.shape[..shape.len()].copy_from_slice(shape);
