@@ -206,6 +206,24 @@ pub fn layer_cases() -> Vec<Case> {
         ),
         single("linear 3·2·2 → 7, lrelu", [3, 2, 2], LayerOp::Linear, 7, true, 4),
         single("linear 5 → 1, one image", [5, 1, 1], LayerOp::Linear, 1, false, 1),
+        // Rows long enough for dense_forward_split, not a multiple of its 64.
+        single(
+            "linear 3·10·10 → 5, lrelu",
+            [3, 10, 10],
+            LayerOp::Linear,
+            5,
+            true,
+            3,
+        ),
+        // A window over the whole image runs as a dense layer: VanillaNet's last.
+        single(
+            "conv4x4 s1 p0 → 1×1, 17→3 ch, lrelu",
+            [17, 4, 4],
+            conv(4, 1, 0),
+            3,
+            true,
+            3,
+        ),
         single(
             "maxpool 2×2, 3 ch, 6×8",
             [3, 6, 8],

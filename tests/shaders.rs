@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 33, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 36, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -69,7 +69,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 28);
+    assert_eq!(ALL.len(), 30);
     // The shared headers are valid modules on their own.
     for header in [
         "conv_params",
@@ -77,6 +77,7 @@ fn every_shader_file_validates_and_is_registered() {
         "philox",
         "workgroup_sum",
         "attraction_state",
+        "mlp_params",
     ] {
         validate(
             header,
@@ -295,7 +296,7 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 34, "struct declarations checked across all shaders");
+    assert_eq!(checked, 36, "struct declarations checked across all shaders");
 }
 
 /// Value of the module-scope `const NAME: u32` of a shader.

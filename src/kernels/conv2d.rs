@@ -6,8 +6,8 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{
     CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_INPUT_GRAD_TILED, CONV2D_WEIGHT_GRAD,
-    CONV2D_WEIGHT_GRAD_TILED, DENSE_FORWARD, DENSE_INPUT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD,
-    MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    CONV2D_WEIGHT_GRAD_TILED, DENSE_FORWARD, DENSE_FORWARD_SPLIT, DENSE_INPUT_GRAD, LEAKY_RELU_GRAD,
+    MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{ConvKernels, Gpu, WORKGROUP_SIZE};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind};
@@ -122,6 +122,13 @@ pub const MEASURED_TRIALS: usize = 3;
 /// submission's own cost (in wall time) weighs little.
 const MEASURED_DISPATCHES: usize = 4;
 
+/// Dense layers with at least this many inputs run dense_forward_split (a
+/// workgroup per image and 4 outputs, the row split over it) rather than
+/// dense_forward (an invocation per image and 4 outputs): VanillaNet's last
+/// layer (4 096 inputs) and NonlocalNet's first Linear (2 048), not
+/// ToyNet's (64), whose rows are short enough for one invocation.
+pub const DENSE_SPLIT_MIN_INPUTS: usize = 256;
+
 /// Aim for at least this many invocations in the weight-gradient kernel by
 /// splitting the batch into chunks (layers with few weights have little
 /// parallelism otherwise) …
@@ -220,8 +227,9 @@ enum ConvPass {
 enum LayerKernels {
     /// conv2d_*: any convolution, each pass direct or tiled (implicit GEMM).
     Conv(TiledPasses),
-    /// dense_*: 1×1 images (see [`ConvGeometry::is_dense`]).
-    Dense,
+    /// dense_*: 1×1 images (see [`ConvGeometry::as_dense`]); `split`: the
+    /// forward pass runs dense_forward_split (see DENSE_SPLIT_MIN_INPUTS).
+    Dense { split: bool },
     /// maxpool2_*.
     MaxPool,
 }
@@ -251,6 +259,9 @@ impl ConvLayer {
         slot: ConvSlot,
         b: &ConvBuffers,
     ) -> Result<Self> {
+        // A whole-window convolution runs as the dense layer it is.
+        let dense = g.as_dense();
+        let g = dense.as_ref().unwrap_or(g);
         let passes = match gpu.conv_kernels() {
             ConvKernels::Direct => TiledPasses::all(false),
             ConvKernels::Tiled => TiledPasses::all(true),
@@ -335,9 +346,15 @@ impl ConvLayer {
             });
         }
         let (kind, [forward, input_grad, weight_grad]) = if g.is_dense() {
+            let split = g.c_in >= DENSE_SPLIT_MIN_INPUTS;
+            let forward = if split {
+                &DENSE_FORWARD_SPLIT
+            } else {
+                &DENSE_FORWARD
+            };
             // The weight gradient's 4 channels × 4 taps suit 1×1 images as they are.
-            let shaders = [&DENSE_FORWARD, &DENSE_INPUT_GRAD, &CONV2D_WEIGHT_GRAD];
-            (LayerKernels::Dense, shaders)
+            let shaders = [forward, &DENSE_INPUT_GRAD, &CONV2D_WEIGHT_GRAD];
+            (LayerKernels::Dense { split }, shaders)
         } else {
             let pick = |tiled, [direct, tiled_kernel]: [&'static super::Shader; 2]| {
                 if tiled { tiled_kernel } else { direct }
@@ -386,12 +403,12 @@ impl ConvLayer {
     pub fn tiled_passes(&self) -> Option<TiledPasses> {
         match self.kind {
             LayerKernels::Conv(t) => Some(t),
-            LayerKernels::Dense | LayerKernels::MaxPool => None,
+            LayerKernels::Dense { .. } | LayerKernels::MaxPool => None,
         }
     }
 
     /// Invocations of the forward kernel: for the dense kernels one per
-    /// image and group of 4 output features; for the direct convolution one
+    /// image and group of 4 output features (a workgroup, split); for the direct convolution one
     /// per image, output row, 4 output channels and 4 output columns; for the
     /// tiled one a workgroup per output tile; for max-pooling one per output
     /// element.
@@ -399,7 +416,10 @@ impl ConvLayer {
         let p = &self.params;
         let groups = |n: u32| n.div_ceil(4) as usize;
         match self.kind {
-            LayerKernels::Dense => p.batch as usize * groups(p.c_out),
+            LayerKernels::Dense { split: false } => p.batch as usize * groups(p.c_out),
+            LayerKernels::Dense { split: true } => {
+                p.batch as usize * groups(p.c_out) * WORKGROUP_SIZE as usize
+            }
             LayerKernels::Conv(t) if t.forward => {
                 // A workgroup per tile of channels × positions.
                 let positions = (p.batch * p.h_out * p.w_out) as usize;
@@ -432,7 +452,7 @@ impl ConvLayer {
         let p = &self.params;
         let groups = |n: u32| n.div_ceil(4) as usize;
         match self.kind {
-            LayerKernels::Dense => p.batch as usize * groups(p.c_in),
+            LayerKernels::Dense { .. } => p.batch as usize * groups(p.c_in),
             LayerKernels::Conv(t) if t.input_grad => {
                 // A workgroup per residue class and tile of channels × pixels.
                 let s = p.stride;

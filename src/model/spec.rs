@@ -133,6 +133,31 @@ impl ConvGeometry {
             && self.padding == 0
     }
 
+    /// This layer as a dense layer, where it is one: a dense layer itself,
+    /// or a convolution whose window is its whole unpadded input (VanillaNet's
+    /// last layer: 4×4 on 4×4 images), a matrix product on the flattened
+    /// image with the same memory layout (x [B, C, k, k] = [B, C·k²],
+    /// W [c_out, C, k, k] = [c_out, C·k²], y [B, c_out, 1, 1]).
+    pub fn as_dense(&self) -> Option<ConvGeometry> {
+        if self.is_dense() {
+            return Some(*self);
+        }
+        let whole_window = self.kind == GeometryKind::Conv
+            && self.padding == 0
+            && self.kernel == self.h_in
+            && self.kernel == self.w_in;
+        whole_window.then(|| ConvGeometry {
+            c_in: self.c_in * self.kernel * self.kernel,
+            h_in: 1,
+            w_in: 1,
+            h_out: 1,
+            w_out: 1,
+            kernel: 1,
+            stride: 1,
+            ..*self
+        })
+    }
+
     /// Geometry of a 2×2 max-pooling with stride 2.
     pub fn max_pool2(c: usize, [h_in, w_in]: [usize; 2]) -> Result<Self> {
         if c == 0 || h_in < 2 || w_in < 2 {
@@ -585,6 +610,13 @@ mod tests {
         assert_eq!(layout.get("f.0.weight").unwrap().shape, vec![32, 3, 3, 3]);
         assert_eq!(layout.get("f.8.weight").unwrap().shape, vec![1, 256, 4, 4]);
         assert_eq!(layout.tensors.len(), 10);
+        // The last layer's window is its whole image: a dense layer of
+        // 256·4·4 inputs; the others are convolutions.
+        let last = g[4].as_dense().unwrap();
+        assert_eq!((last.c_in, last.c_out, last.h_in, last.kernel), (4096, 1, 1, 1));
+        assert!(g[..4].iter().all(|g| g.as_dense().is_none()));
+        let padded = ConvGeometry { padding: 1, ..g[4] };
+        assert!(padded.as_dense().is_none());
     }
 
     #[test]
