@@ -13,8 +13,13 @@
 //                           ([c_out, c_in, k, k] = [c_out, K] row-major),
 //                           bias at p.bias_offset ([c_out])
 //   3 storage write y       [batch, c_out, h_out, w_out]
-// One workgroup of 64 per tile of 32 output channels × 64 positions
-// (workgroup index = channel tile · position tiles + position tile). Per
+//   4 storage write partial [p.forward_splits, batch, c_out, h_out, w_out]
+//                           if split: each split's sums, without bias
+//                           (conv2d_split_sum adds them, the bias, LeakyReLU)
+// One workgroup of 64 per tile of 32 output channels × 64 positions and
+// split of the taps (workgroup index = (split · channel tiles + channel
+// tile) · position tiles + position tile; with few tiles, as in deep layers,
+// the taps are split so that a GPU has workgroups enough). Per
 // 16 taps the workgroup stages W[32 × 16] and X̂[16 × 64] in workgroup
 // memory, then each invocation accumulates a 4 channel × 8 position block:
 // a staged value is read by 8 (or 4) invocations, each global value loaded
@@ -28,6 +33,7 @@
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(
@@ -41,13 +47,20 @@ fn main(
     let positions = p.batch * out_plane;
     let n_tiles = (positions + TILE_N - 1u) / TILE_N;
     let m_tiles = (p.c_out + TILE_M - 1u) / TILE_M;
-    let tile = wg.x + wg.y * groups.x;
+    let group = wg.x + wg.y * groups.x;
     // Uniform per workgroup, so the barriers below are reached by all or none.
-    if (tile >= n_tiles * m_tiles) {
+    if (group >= n_tiles * m_tiles * p.forward_splits) {
         return;
     }
+    let tile = group % (n_tiles * m_tiles);
+    let split = group / (n_tiles * m_tiles);
     let n0 = (tile % n_tiles) * TILE_N;
     let co0 = (tile / n_tiles) * TILE_M;
+    // The split's taps: whole slices, the same number for every split but
+    // the last (which may have fewer, or none).
+    let per_split = ((taps + TILE_K - 1u) / TILE_K + p.forward_splits - 1u) / p.forward_splits * TILE_K;
+    let k_begin = split * per_split;
+    let k_end = min(k_begin + per_split, taps);
     // This invocation's block: channels co0 + 4·tm … +3, positions n0 + tile_column(tn, 0 … 7).
     let tm = lid / 8u;
     let tn = lid % 8u;
@@ -66,7 +79,7 @@ fn main(
 
     // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
-    for (var k0 = 0u; k0 < taps; k0 += TILE_K) {
+    for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
         var slice: Slice;
         // W[co0 .. +32, k0 .. +16]: rows lid / 4 and + 16, 4 taps each.
         for (var q = 0u; q < 2u; q++) {
@@ -97,14 +110,17 @@ fn main(
             slice.b[g] = v;
         }
         // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
-        if (k0 > 0u) {
+        if (k0 > k_begin) {
             multiply_tiles(&acc, tm, tn);
         }
         workgroupBarrier();
         stage_slice(lid, slice);
         workgroupBarrier();
     }
-    multiply_tiles(&acc, tm, tn);
+    if (k_end > k_begin) {
+        multiply_tiles(&acc, tm, tn);
+    }
+    let split_at = split * positions * p.c_out;
     for (var i = 0u; i < 4u; i++) {
         let co = co0 + 4u * tm + i;
         if (co >= p.c_out) {
@@ -114,8 +130,12 @@ fn main(
         for (var j = 0u; j < 8u; j++) {
             let n = n0 + tile_column(tn, j);
             if (n < positions) {
-                let ob = n / out_plane;
-                y[(ob * p.c_out + co) * out_plane + n % out_plane] = leaky_relu(acc[j][i] + bias, p.leaky_relu);
+                let at = (n / out_plane * p.c_out + co) * out_plane + n % out_plane;
+                if (p.forward_splits == 1u) {
+                    y[at] = leaky_relu(acc[j][i] + bias, p.leaky_relu);
+                } else {
+                    partial[split_at + at] = acc[j][i];
+                }
             }
         }
     }

@@ -14,9 +14,13 @@
 //   1 storage read  dz      [batch, c_out, h_out, w_out]  ∂L/∂(pre-activation)
 //   2 storage read  params  flat parameter vector; W at p.weight_offset
 //   3 storage write dx      [batch, c_in, h_in, w_in]
-// One workgroup of 64 per (class, tile of 32 input channels × 64 pixels)
-// (workgroup index = (class · channel tiles + channel tile) · pixel tiles +
-// pixel tile; every class is tiled as the largest, the rest masked). Per 16
+//   4 storage write partial [p.input_grad_splits, batch, c_in, h_in, w_in]
+//                           if split: each split's sums (conv2d_split_sum adds them)
+// One workgroup of 64 per (split of the k, class, tile of 32 input channels
+// × 64 pixels) (workgroup index = ((split · classes + class) · channel tiles
+// + channel tile) · pixel tiles + pixel tile; every class is tiled as the
+// largest, the rest masked; with few tiles the k are split, as in
+// conv2d_forward_tiled). Per 16
 // k the workgroup stages A[32 × 16] and B[16 × 64] in workgroup memory, then
 // each invocation accumulates 4 channels × 8 pixels.
 
@@ -27,6 +31,7 @@
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 
 // First row (or column) of a residue class: the smallest i ≥ 0 with
 // (i + pad) mod s = class, and how many of size `len` there are.
@@ -51,11 +56,13 @@ fn main(
     let cols_max = (p.w_in + s - 1u) / s;
     let n_tiles = (p.batch * rows_max * cols_max + TILE_N - 1u) / TILE_N;
     let m_tiles = (p.c_in + TILE_M - 1u) / TILE_M;
-    let tile = wg.x + wg.y * groups.x;
+    let group = wg.x + wg.y * groups.x;
     // Uniform per workgroup, so the barriers below are reached by all or none.
-    if (tile >= s * s * m_tiles * n_tiles) {
+    if (group >= s * s * m_tiles * n_tiles * p.input_grad_splits) {
         return;
     }
+    let tile = group % (s * s * m_tiles * n_tiles);
+    let split = group / (s * s * m_tiles * n_tiles);
     let n0 = (tile % n_tiles) * TILE_N;
     let ci0 = ((tile / n_tiles) % m_tiles) * TILE_M;
     let residue = tile / (n_tiles * m_tiles);
@@ -69,6 +76,11 @@ fn main(
     let taps_x = (k - min(cx, k) + s - 1u) / s;
     let taps = taps_y * taps_x;
     let depth = p.c_out * taps;
+    // The split's k: whole slices, as in conv2d_forward_tiled (of this
+    // class's depth: a class with fewer taps has shorter, or no, splits).
+    let per_split = ((depth + TILE_K - 1u) / TILE_K + p.input_grad_splits - 1u) / p.input_grad_splits * TILE_K;
+    let k_begin = split * per_split;
+    let k_end = min(k_begin + per_split, depth);
     let tm = lid / 8u;
     let tn = lid % 8u;
 
@@ -91,7 +103,7 @@ fn main(
 
     // Zero, as every WGSL variable starts.
     var acc: array<vec4<f32>, 8>;
-    for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
+    for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
         var slice: Slice;
         // A[ci0 + m, k] = W[co, ci, ky, kx], walking (co, a, c) from k0 + 4·g_a's.
         let ka = k0 + 4u * g_a;
@@ -124,7 +136,7 @@ fn main(
             slice.b[g] = v;
         }
         // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
-        if (k0 > 0u) {
+        if (k0 > k_begin) {
             multiply_tiles(&acc, tm, tn);
         }
         workgroupBarrier();
@@ -132,9 +144,10 @@ fn main(
         workgroupBarrier();
     }
     // (A class no tap reaches has no slice: its pixels' gradient is 0.)
-    if (depth > 0u) {
+    if (k_end > k_begin) {
         multiply_tiles(&acc, tm, tn);
     }
+    let split_at = split * p.batch * p.c_in * p.h_in * p.w_in;
     for (var j = 0u; j < 8u; j++) {
         let n = n0 + tile_column(tn, j);
         if (n >= pixels) {
@@ -147,7 +160,12 @@ fn main(
         for (var i = 0u; i < 4u; i++) {
             let ci = ci0 + 4u * tm + i;
             if (ci < p.c_in) {
-                dx[((img * p.c_in + ci) * p.h_in + iy) * p.w_in + ix] = acc[j][i];
+                let at = ((img * p.c_in + ci) * p.h_in + iy) * p.w_in + ix;
+                if (p.input_grad_splits == 1u) {
+                    dx[at] = acc[j][i];
+                } else {
+                    partial[split_at + at] = acc[j][i];
+                }
             }
         }
     }

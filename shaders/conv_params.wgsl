@@ -20,7 +20,13 @@ struct ConvParams {
     bias_offset: u32,
     batch_chunk: u32,
     n_chunks: u32,
-    _pad: u32,
+    // The tiled forward and ∂/∂x kernels split their depth over this many
+    // workgroups per tile (1: not split; see conv2d_split_sum.wgsl).
+    forward_splits: u32,
+    input_grad_splits: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Negative slope of every LeakyReLU in the reference networks.

@@ -372,11 +372,12 @@ pub fn run_workload(
         Ok(net)
     };
     let learn = net_on(2 * w.chains, &learn_x)?;
-    // Layers that run a convolution kernel (not dense, not max-pooling).
+    // Layers that run a convolution kernel (not dense, VanillaNet's last
+    // layer included, and not max-pooling).
     let mut has_conv = Vec::with_capacity(geometry.len());
     for g in &geometry {
         has_conv.push(match g.kind {
-            GeometryKind::Conv => !g.is_dense(),
+            GeometryKind::Conv => g.as_dense().is_none(),
             GeometryKind::NonLocal => true,
             GeometryKind::MaxPool2 => false,
         });

@@ -206,6 +206,26 @@ pub fn layer_cases() -> Vec<Case> {
         ),
         single("linear 3·2·2 → 7, lrelu", [3, 2, 2], LayerOp::Linear, 7, true, 4),
         single("linear 5 → 1, one image", [5, 1, 1], LayerOp::Linear, 1, false, 1),
+        // Deep enough, with few enough tiles, that the tiled forward and
+        // ∂/∂x split their 576-deep sums in two (conv2d_split_sum).
+        single(
+            "conv3x3 s1 p1, 64→64 ch, 5×5, lrelu",
+            [64, 5, 5],
+            conv(3, 1, 1),
+            64,
+            true,
+            2,
+        ),
+        // And a strided ∂/∂x split in two, its residue classes of unequal
+        // depth (512, 256, 256, 128).
+        single(
+            "conv3x3 s2 p1, 32→128 ch, 6×6, lrelu",
+            [32, 6, 6],
+            conv(3, 2, 1),
+            128,
+            true,
+            2,
+        ),
         // Rows long enough for dense_forward_split, not a multiple of its 64.
         single(
             "linear 3·10·10 → 5, lrelu",

@@ -8,7 +8,10 @@
 //! 1e-9) unless a step crosses a kink; a small h makes that unlikely even in
 //! a whole network (h = 1e-5 did cross one in VanillaNet). The non-local
 //! block's softmax is smooth: its central-difference error is O(h²) ≈ 1e-14.
-//! Tolerance 1e-7 + 1e-7·|g| leaves ~100× room. Parameters come from
+//! Tolerance 1e-7 + 1e-7·|g| leaves ~100× room, plus the rounding of the
+//! loss itself, 2·ε_f64·Σ|terms| / h: a layer of thousands of outputs (the
+//! doctor's 64- and 128-channel cases) sums enough terms for it to reach
+//! 1e-7 alone (measured: 1.4e-7 on one input). Parameters come from
 //! `check_params`, so the block's W is not zero and its attention is tested.
 
 use ebmscope::doctor::{layer_cases, net_cases};
@@ -61,11 +64,19 @@ impl Problem {
         out.iter().zip(&self.upstream).map(|(o, u)| o * u).sum()
     }
 
+    /// What rounding the loss's sum alone may put into a central difference.
+    fn rounding(&self) -> f64 {
+        let out = self.net.forward(&self.params, self.batch, &self.x);
+        let terms: f64 = out.iter().zip(&self.upstream).map(|(o, u)| (o * u).abs()).sum();
+        2.0 * f64::EPSILON * terms / H
+    }
+
     /// Check analytic gradients at `param_idx` and `input_idx` against central differences.
     fn check(&self, what: &str, param_idx: &[usize], input_idx: &[usize]) {
         let (_, grads) = self
             .net
             .backward(&self.params, self.batch, &self.x, &self.upstream);
+        let rounding = self.rounding();
         let mut checked = 0;
         for &i in param_idx {
             let mut p = self.params.clone();
@@ -73,7 +84,14 @@ impl Problem {
             let up = self.loss(&p, &self.x);
             p[i] = self.params[i] - H;
             let down = self.loss(&p, &self.x);
-            assert_close(what, "param", i, (up - down) / (2.0 * H), grads.params[i]);
+            assert_close(
+                what,
+                "param",
+                i,
+                (up - down) / (2.0 * H),
+                grads.params[i],
+                rounding,
+            );
             checked += 1;
         }
         for &i in input_idx {
@@ -82,17 +100,24 @@ impl Problem {
             let up = self.loss(&self.params, &x);
             x[i] = self.x[i] - H;
             let down = self.loss(&self.params, &x);
-            assert_close(what, "input", i, (up - down) / (2.0 * H), grads.input[i]);
+            assert_close(
+                what,
+                "input",
+                i,
+                (up - down) / (2.0 * H),
+                grads.input[i],
+                rounding,
+            );
             checked += 1;
         }
         assert!(checked > 0, "{what}: nothing was checked");
     }
 }
 
-fn assert_close(what: &str, kind: &str, i: usize, fd: f64, analytic: f64) {
+fn assert_close(what: &str, kind: &str, i: usize, fd: f64, analytic: f64, rounding: f64) {
     let err = (fd - analytic).abs();
     assert!(
-        err <= TOL_ABS + TOL_REL * analytic.abs(),
+        err <= TOL_ABS + TOL_REL * analytic.abs() + rounding,
         "{what}: {kind} {i}: finite difference {fd:.12e}, analytic {analytic:.12e} (err {err:.2e})"
     );
 }
@@ -112,9 +137,17 @@ fn param_sample(net: &ReferenceNet, n: usize) -> Vec<usize> {
 fn every_layer_case_matches_finite_differences() {
     for (k, case) in layer_cases().iter().enumerate() {
         let p = Problem::new(&case.spec, case.batch, 7 + k as u64);
-        let all_params: Vec<_> = (0..p.params.len()).collect();
-        let all_inputs: Vec<_> = (0..p.x.len()).collect();
-        p.check(&case.name, &all_params, &all_inputs);
+        // Every parameter and input of the small cases; of the large ones
+        // (the 64-channel convolution: 37 000 parameters, each two
+        // evaluations of the layer) a spread of 200 per tensor and 1 in 7 inputs.
+        let params: Vec<_> = if p.params.len() <= 5_000 {
+            (0..p.params.len()).collect()
+        } else {
+            param_sample(&p.net, 200)
+        };
+        let step = if p.x.len() <= 1_000 { 1 } else { 7 };
+        let inputs: Vec<_> = (0..p.x.len()).step_by(step).collect();
+        p.check(&case.name, &params, &inputs);
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::mem::{offset_of, size_of};
 
 use ebmscope::kernels::ALL;
-use ebmscope::kernels::conv2d::{ConvParams, ReduceParams};
+use ebmscope::kernels::conv2d::{ConvParams, ReduceParams, SplitSumParams};
 use ebmscope::kernels::nonlocal::{AddParams, MatmulParams, SoftmaxParams};
 use ebmscope::kernels::optim::OptimParams;
 use ebmscope::kernels::picture::GridParams;
@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 36, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 37, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -69,7 +69,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 30);
+    assert_eq!(ALL.len(), 31);
     // The shared headers are valid modules on their own.
     for header in [
         "conv_params",
@@ -128,6 +128,24 @@ fn uniform_structs_match_rust() {
                 bias_offset,
                 batch_chunk,
                 n_chunks,
+                forward_splits,
+                input_grad_splits,
+                _pad0,
+                _pad1,
+                _pad2
+            ),
+        ),
+        (
+            "SplitSumParams",
+            rust_layout!(
+                SplitSumParams,
+                len,
+                splits,
+                plane,
+                channels,
+                with_bias,
+                bias_offset,
+                leaky_relu,
                 _pad
             ),
         ),
@@ -296,7 +314,7 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 36, "struct declarations checked across all shaders");
+    assert_eq!(checked, 38, "struct declarations checked across all shaders");
 }
 
 /// Value of the module-scope `const NAME: u32` of a shader.
@@ -332,7 +350,7 @@ fn wgsl_array_len(module: &naga::Module, name: &str) -> u32 {
 /// sizes the kernels declare (WGSL cannot import Rust constants).
 #[test]
 fn rust_and_wgsl_sizes_agree() {
-    use ebmscope::kernels::conv2d::{TILE_M, TILE_N};
+    use ebmscope::kernels::conv2d::{TILE_K, TILE_M, TILE_N};
     use ebmscope::kernels::sampling::{
         MLP_CHAINS_PER_GROUP, MLP_MAX_ACTIVATIONS, MLP_MAX_LAYERS, MLP_MAX_WIDTH,
     };
@@ -342,6 +360,7 @@ fn rust_and_wgsl_sizes_agree() {
     assert_eq!(wgsl_const_u32(&tiled, "TILE_M") as usize, TILE_M);
     assert_eq!(wgsl_const_u32(&tiled, "TILE_N") as usize, TILE_N);
     let tile_k = wgsl_const_u32(&tiled, "TILE_K");
+    assert_eq!(tile_k as usize, TILE_K);
     // The tiles are arrays of vec4.
     assert_eq!(4 * wgsl_array_len(&tiled, "a_tile"), TILE_M as u32 * tile_k);
     assert_eq!(4 * wgsl_array_len(&tiled, "b_tile"), TILE_N as u32 * tile_k);

@@ -5,9 +5,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{
-    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_INPUT_GRAD_TILED, CONV2D_WEIGHT_GRAD,
-    CONV2D_WEIGHT_GRAD_TILED, DENSE_FORWARD, DENSE_FORWARD_SPLIT, DENSE_INPUT_GRAD, LEAKY_RELU_GRAD,
-    MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_INPUT_GRAD_TILED, CONV2D_SPLIT_SUM,
+    CONV2D_WEIGHT_GRAD, CONV2D_WEIGHT_GRAD_TILED, DENSE_FORWARD, DENSE_FORWARD_SPLIT, DENSE_INPUT_GRAD,
+    LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{ConvKernels, Gpu, WORKGROUP_SIZE};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind};
@@ -32,7 +32,13 @@ pub struct ConvParams {
     pub bias_offset: u32,
     pub batch_chunk: u32,
     pub n_chunks: u32,
-    pub _pad: u32,
+    /// The tiled forward and ∂/∂x kernels split their depth over this many
+    /// workgroups per tile (see [`depth_splits`]).
+    pub forward_splits: u32,
+    pub input_grad_splits: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 /// Mirrors `struct ReduceParams` of reduce_rows.wgsl.
@@ -45,11 +51,52 @@ pub struct ReduceParams {
     pub _pad: u32,
 }
 
+/// Mirrors `struct SplitSumParams` of conv2d_split_sum.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct SplitSumParams {
+    pub len: u32,
+    pub splits: u32,
+    pub plane: u32,
+    pub channels: u32,
+    pub with_bias: u32,
+    pub bias_offset: u32,
+    pub leaky_relu: u32,
+    pub _pad: u32,
+}
+
 /// Output block of one workgroup of the tiled kernels: TILE_M channels ×
-/// TILE_N positions (taps for the weight gradient). Mirrors gemm_tile.wgsl
-/// (checked by tests/shaders.rs).
+/// TILE_N positions (taps for the weight gradient), and the depth of the
+/// slices it multiplies them in. Mirrors gemm_tile.wgsl (checked by
+/// tests/shaders.rs).
 pub const TILE_M: usize = 32;
 pub const TILE_N: usize = 64;
+pub const TILE_K: usize = 16;
+
+/// A tiled forward or ∂/∂x pass with at most half this many tiles splits
+/// its depth (the K of its product) over several workgroups per tile,
+/// aiming at this many in all, whose sums
+/// conv2d_split_sum adds: a GPU core hides one workgroup's waits behind
+/// another's arithmetic only when it has several, and VanillaNet-32's
+/// deepest layers have 200–400 tiles for GPUs of 100 cores and more …
+const SPLIT_TARGET_WORKGROUPS: usize = 1024;
+/// … each split summing at least this many TILE_K-deep slices …
+const SPLIT_MIN_SLICES: usize = 16;
+/// … into at most this many splits.
+const MAX_SPLITS: usize = 8;
+
+/// How many splits a tiled pass of `tiles` tiles and depth `depth` runs
+/// (see SPLIT_TARGET_WORKGROUPS). The kernels give each split the same
+/// number of whole slices, the last the rest: none is left empty (but in
+/// ∂/∂x, a residue class with fewer taps than the deepest may have empty
+/// splits; they write zeros).
+pub fn depth_splits(tiles: usize, depth: usize) -> u32 {
+    let slices = depth.div_ceil(TILE_K);
+    let wanted = (SPLIT_TARGET_WORKGROUPS / tiles.max(1))
+        .min(slices / SPLIT_MIN_SLICES)
+        .clamp(1, MAX_SPLITS);
+    slices.div_ceil(slices.div_ceil(wanted)).max(1) as u32
+}
 
 /// Which of a convolution's passes run the tiled kernels (the others run
 /// the direct ones).
@@ -113,8 +160,8 @@ impl TiledPasses {
 }
 
 /// What `ConvKernels::Measured` times a layer by: its `ConvParams` without
-/// the parameter offsets (the shape, batch and chunking of the batch).
-pub type MeasuredKey = [u32; 16];
+/// the parameter offsets (the shape, batch, chunking of the batch and splits).
+pub type MeasuredKey = [u32; 20];
 
 /// Of the measured choice: each pass is timed this many times per family …
 pub const MEASURED_TRIALS: usize = 3;
@@ -171,7 +218,7 @@ impl ConvParams {
             bias_offset: u32_of("parameter offset", bias_offset)?,
             batch_chunk: 1,
             n_chunks: 1,
-            _pad: 0,
+            ..Default::default()
         };
         let positions = batch * g.h_out * g.w_out;
         let wanted_chunks = WEIGHT_GRAD_TARGET_INVOCATIONS
@@ -181,7 +228,29 @@ impl ConvParams {
         let batch_chunk = batch.max(1).div_ceil(wanted_chunks);
         p.batch_chunk = batch_chunk as u32;
         p.n_chunks = batch.max(1).div_ceil(batch_chunk) as u32;
+        // The tiles of the tiled forward (channels × positions) and ∂/∂x
+        // (per residue class of the stride: input channels × its pixels);
+        // ∂/∂x's depth is the largest class's, output channels × taps.
+        let s = g.stride;
+        let forward_tiles = g.c_out.div_ceil(TILE_M) * positions.div_ceil(TILE_N);
+        let class_pixels = batch * g.h_in.div_ceil(s) * g.w_in.div_ceil(s);
+        let input_grad_tiles = s * s * g.c_in.div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
+        p.forward_splits = depth_splits(forward_tiles, g.c_in * g.kernel * g.kernel);
+        p.input_grad_splits = depth_splits(input_grad_tiles, g.c_out * g.kernel.div_ceil(s).pow(2));
         Ok(p)
+    }
+
+    /// f32 of the `partial` scratch the layer's kernels need: the weight
+    /// gradient's sums per chunk of the batch and, for a tiled forward or
+    /// ∂/∂x pass split over its depth, each split's sums.
+    pub fn partial_len(&self) -> usize {
+        let (batch, splits) = (self.batch as usize, |s: u32| s as usize);
+        let out_len = batch * (self.c_out * self.h_out * self.w_out) as usize;
+        let in_len = batch * (self.c_in * self.h_in * self.w_in) as usize;
+        let split = |s: u32, len: usize| if s > 1 { splits(s) * len } else { 0 };
+        (self.n_chunks as usize * self.grad_row_len())
+            .max(split(self.forward_splits, out_len))
+            .max(split(self.input_grad_splits, in_len))
     }
 
     /// Invocations of conv2d_weight_grad per chunk of the batch: one per 4
@@ -206,7 +275,7 @@ pub struct ConvBuffers<'a> {
     pub grad_output: &'a wgpu::Buffer,
     pub grad_input: &'a wgpu::Buffer,
     pub grads: &'a wgpu::Buffer,
-    /// Scratch of at least `n_chunks · grad_row_len` f32.
+    /// Scratch of at least [`ConvParams::partial_len`] f32.
     pub partial: &'a wgpu::Buffer,
     /// Scratch of at least `batch · out_len` f32 for ∂L/∂(pre-activation) of
     /// a layer with LeakyReLU (leaky_relu_grad.wgsl); layers use it one after
@@ -234,6 +303,10 @@ enum LayerKernels {
     MaxPool,
 }
 
+/// conv2d_split_sum bound to a layer's scratch and output, with the number
+/// of outputs it adds up.
+type SplitSum = (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, usize);
+
 /// One layer's pipelines, uniforms and bind groups, made once and recorded
 /// into passes as often as needed (no allocation per step).
 pub struct ConvLayer {
@@ -245,7 +318,11 @@ pub struct ConvLayer {
     input_grad: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
     /// Weight gradient and its reduction (None for max-pooling, which has no weights).
     weight_grad: Option<[(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup); 2]>,
-    _uniforms: [wgpu::Buffer; 2],
+    /// conv2d_split_sum after a tiled forward or ∂/∂x pass split over its
+    /// depth, with the number of outputs it adds up.
+    forward_sum: Option<SplitSum>,
+    input_grad_sum: Option<SplitSum>,
+    _uniforms: Vec<wgpu::Buffer>,
 }
 
 impl ConvLayer {
@@ -342,7 +419,9 @@ impl ConvLayer {
                     &[&uniform, b.grad_output, b.input, b.grad_input],
                 )?,
                 weight_grad: None,
-                _uniforms: [uniform, reduce_uniform],
+                forward_sum: None,
+                input_grad_sum: None,
+                _uniforms: vec![uniform, reduce_uniform],
             });
         }
         let (kind, [forward, input_grad, weight_grad]) = if g.is_dense() {
@@ -384,17 +463,77 @@ impl ConvLayer {
         } else {
             (None, b.grad_output)
         };
+        let tiled = match kind {
+            LayerKernels::Conv(t) => t,
+            _ => TiledPasses::all(false),
+        };
+        // A tiled pass split over its depth writes each split's sums into
+        // the scratch, and conv2d_split_sum adds them into the output.
+        let mut uniforms = vec![uniform, reduce_uniform];
+        let mut split_sum = |splits: u32, out: &wgpu::Buffer, forward: bool| -> Result<_> {
+            if splits <= 1 {
+                return Ok(None);
+            }
+            let p = &params;
+            let (channels, plane) = if forward {
+                (p.c_out, p.h_out * p.w_out)
+            } else {
+                (p.c_in, p.h_in * p.w_in)
+            };
+            let sum = SplitSumParams {
+                len: p.batch * channels * plane,
+                splits,
+                plane,
+                channels,
+                with_bias: u32::from(forward),
+                bias_offset: p.bias_offset,
+                leaky_relu: if forward { p.leaky_relu } else { 0 },
+                _pad: 0,
+            };
+            let uniform = gpu.uniform_buffer(&format!("{label} split sum params"), &sum);
+            let (pipeline, group) = make(&CONV2D_SPLIT_SUM, &[&uniform, b.partial, b.params, out])?;
+            uniforms.push(uniform);
+            Ok(Some((pipeline, group, sum.len as usize)))
+        };
+        let forward_sum = split_sum(
+            if tiled.forward { params.forward_splits } else { 1 },
+            b.output,
+            true,
+        )?;
+        let input_grad_sum = split_sum(
+            if tiled.input_grad {
+                params.input_grad_splits
+            } else {
+                1
+            },
+            b.grad_input,
+            false,
+        )?;
+        // (The tiled kernels bind the scratch for their splits' sums.)
+        let uniform = &uniforms[0];
+        let forward = if tiled.forward {
+            make(forward, &[uniform, b.input, b.params, b.output, b.partial])?
+        } else {
+            make(forward, &[uniform, b.input, b.params, b.output])?
+        };
+        let input_grad = if tiled.input_grad {
+            make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?
+        } else {
+            make(input_grad, &[uniform, dz, b.params, b.grad_input])?
+        };
         Ok(ConvLayer {
             kind,
             params,
-            forward: make(forward, &[&uniform, b.input, b.params, b.output])?,
+            forward,
             output_grad,
-            input_grad: make(input_grad, &[&uniform, dz, b.params, b.grad_input])?,
+            input_grad,
             weight_grad: Some([
-                make(weight_grad, &[&uniform, dz, b.input, b.partial])?,
-                make(&REDUCE_ROWS, &[&reduce_uniform, b.partial, b.grads])?,
+                make(weight_grad, &[uniform, dz, b.input, b.partial])?,
+                make(&REDUCE_ROWS, &[&uniforms[1], b.partial, b.grads])?,
             ]),
-            _uniforms: [uniform, reduce_uniform],
+            forward_sum,
+            input_grad_sum,
+            _uniforms: uniforms,
         })
     }
 
@@ -421,9 +560,10 @@ impl ConvLayer {
                 p.batch as usize * groups(p.c_out) * WORKGROUP_SIZE as usize
             }
             LayerKernels::Conv(t) if t.forward => {
-                // A workgroup per tile of channels × positions.
+                // A workgroup per tile of channels × positions and split of the taps.
                 let positions = (p.batch * p.h_out * p.w_out) as usize;
-                (p.c_out as usize).div_ceil(TILE_M) * positions.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
+                let tiles = (p.c_out as usize).div_ceil(TILE_M) * positions.div_ceil(TILE_N);
+                tiles * p.forward_splits as usize * WORKGROUP_SIZE as usize
             }
             LayerKernels::Conv(_) => p.batch as usize * groups(p.c_out) * p.h_out as usize * groups(p.w_out),
             LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize,
@@ -454,11 +594,12 @@ impl ConvLayer {
         match self.kind {
             LayerKernels::Dense { .. } => p.batch as usize * groups(p.c_in),
             LayerKernels::Conv(t) if t.input_grad => {
-                // A workgroup per residue class and tile of channels × pixels.
+                // A workgroup per residue class, tile of channels × pixels
+                // and split of the k.
                 let s = p.stride;
                 let class_pixels = (p.batch * p.h_in.div_ceil(s) * p.w_in.div_ceil(s)) as usize;
                 let tiles = (p.c_in as usize).div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
-                (s * s) as usize * tiles * WORKGROUP_SIZE as usize
+                (s * s) as usize * tiles * p.input_grad_splits as usize * WORKGROUP_SIZE as usize
             }
             LayerKernels::Conv(_) => {
                 let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
@@ -495,10 +636,19 @@ impl ConvLayer {
     /// the ∂/∂θ kernel without its reduction over chunks (both read the
     /// ∂L/∂(pre-activation) a backward pass writes first).
     fn record_pass(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, which: ConvPass) {
+        let sum = |pass: &mut wgpu::ComputePass, split_sum: &Option<SplitSum>| {
+            if let Some((pipeline, group, len)) = split_sum {
+                gpu.dispatch(pass, pipeline, group, *len);
+            }
+        };
         match which {
-            ConvPass::Forward => gpu.dispatch(pass, &self.forward.0, &self.forward.1, self.out_elems()),
+            ConvPass::Forward => {
+                gpu.dispatch(pass, &self.forward.0, &self.forward.1, self.out_elems());
+                sum(pass, &self.forward_sum);
+            }
             ConvPass::InputGrad => {
-                gpu.dispatch(pass, &self.input_grad.0, &self.input_grad.1, self.in_elems())
+                gpu.dispatch(pass, &self.input_grad.0, &self.input_grad.1, self.in_elems());
+                sum(pass, &self.input_grad_sum);
             }
             ConvPass::WeightGrad => {
                 if let Some([grad, _]) = &self.weight_grad {
@@ -506,5 +656,53 @@ impl ConvLayer {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NetSpec;
+
+    /// Splits leave no split empty (the kernels share whole slices out as
+    /// ⌈slices / splits⌉ each), stay within MAX_SPLITS and give each at
+    /// least SPLIT_MIN_SLICES slices; few tiles and a deep sum are split.
+    #[test]
+    fn depth_splits_share_whole_slices() {
+        for tiles in [1, 2, 7, 100, 200, 400, 1023, 1024, 5000] {
+            for depth in [1, 15, 16, 17, 255, 256, 511, 512, 576, 1024, 2048, 4096, 100_000] {
+                let splits = depth_splits(tiles, depth) as usize;
+                let slices = depth.div_ceil(TILE_K);
+                let per_split = slices.div_ceil(splits);
+                assert!((1..=MAX_SPLITS).contains(&splits), "{tiles} {depth}");
+                assert!(
+                    per_split * (splits - 1) < slices,
+                    "an empty split: {tiles} {depth}"
+                );
+                assert!(
+                    splits == 1 || slices / splits >= SPLIT_MIN_SLICES,
+                    "{tiles} {depth}"
+                );
+            }
+        }
+        assert_eq!(depth_splits(5000, 4096), 1, "tiles enough");
+        assert_eq!(depth_splits(200, 256), 1, "too shallow");
+    }
+
+    /// VanillaNet-32 on 100 chains: the two deepest layers split the tiled
+    /// passes with fewest tiles; the scratch holds the splits' sums.
+    #[test]
+    fn vanilla_deep_layers_split() {
+        let g = NetSpec::vanilla(3, 32).unwrap().geometry().unwrap();
+        let splits: Vec<_> = g[..4]
+            .iter()
+            .map(|g| {
+                let p = ConvParams::new(g, 100, 0, 0).unwrap();
+                (p.forward_splits, p.input_grad_splits)
+            })
+            .collect();
+        assert_eq!(splits, [(1, 1), (1, 1), (2, 1), (5, 2)]);
+        let p = ConvParams::new(&g[3], 100, 0, 0).unwrap();
+        assert!(p.partial_len() >= 5 * 100 * 256 * 4 * 4);
     }
 }

@@ -114,13 +114,12 @@ pub struct NonLocalLayer {
     _scratch: Vec<wgpu::Buffer>,
 }
 
-/// f32 of scratch for the weight gradients of a block's two convolutions.
+/// f32 of scratch for a block's two convolutions ([`ConvParams::partial_len`]).
 pub fn partial_len(g: &ConvGeometry, batch: usize) -> Result<usize> {
     let parts = non_local_parts(g)?;
     let mut len = 0;
     for conv in [parts.qkv, parts.w] {
-        let p = ConvParams::new(&conv, batch, 0, 0)?;
-        len = len.max(p.n_chunks as usize * p.grad_row_len());
+        len = len.max(ConvParams::new(&conv, batch, 0, 0)?.partial_len());
     }
     Ok(len)
 }

@@ -101,24 +101,25 @@ impl GpuNet {
         }
         let params = params.unwrap_or_else(|| gpu.storage_buffer("parameters", layout.total));
         let grads = gpu.storage_buffer("parameter grads", layout.total);
-        // One weight-gradient scratch for all layers: they run one after another.
+        // One scratch (weight-gradient chunks, split sums) for all layers: they
+        // run one after another.
         let mut partial_len = 1;
         for g in &geometry {
             partial_len = partial_len.max(match g.kind {
                 GeometryKind::Conv => {
-                    let p = ConvParams::new(g, batch, 0, 0)?;
-                    p.n_chunks as usize * p.grad_row_len()
+                    // (As ConvLayer runs it: a whole-window convolution as a dense layer.)
+                    ConvParams::new(&g.as_dense().unwrap_or(*g), batch, 0, 0)?.partial_len()
                 }
                 GeometryKind::MaxPool2 => 0,
                 GeometryKind::NonLocal => nonlocal::partial_len(g, batch)?,
             });
         }
         gpu.check_binding(
-            &format!("the weight gradients of a batch of {batch}"),
+            &format!("the weight gradients and split sums of a batch of {batch}"),
             (partial_len * 4) as u64,
             "use a smaller batch",
         )?;
-        let partial = gpu.storage_buffer("weight-grad partial sums", partial_len);
+        let partial = gpu.storage_buffer("partial sums", partial_len);
         let dz_len = geometry.iter().map(|g| batch * g.out_len()).max().unwrap_or(1);
         let dz = gpu.storage_buffer("pre-activation grad", dz_len);
         let mut layers = Vec::with_capacity(geometry.len());
