@@ -93,6 +93,37 @@ fn weight_gradient_chunks_of_several_images_match_reference() {
     }
 }
 
+/// A stride larger than the kernel (4×4, stride 5): of ∂/∂x's 25 residue
+/// classes, those no tap reaches have no k at all, and the tiled ∂/∂x,
+/// split in two over its 512-deep sums, must still write their zeros into
+/// each split's sums (the split sum reads them all).
+#[test]
+fn a_split_input_gradient_with_classes_no_tap_reaches_matches_reference() {
+    let gpu = common::gpu();
+    let op = LayerOp::Conv2d {
+        kernel: 4,
+        stride: 5,
+        padding: 0,
+    };
+    let spec = NetSpec::single_layer("strided conv", [4, 10, 10], op, 512, true);
+    let batch = 2;
+    let g = spec.geometry().unwrap()[0];
+    let p = ConvParams::new(&g, batch, 0, g.weight_len()).unwrap();
+    assert_eq!((p.forward_splits, p.input_grad_splits), (1, 2), "{p:?}");
+    let case = Case {
+        name: "conv4x4 s5 p0, 4→512 ch, 10×10, 2 images".into(),
+        spec,
+        batch,
+        upstream: Upstream::Random,
+        // ∂/∂x sums at most 512 terms.
+        tol: LAYER_TOL,
+    };
+    for kernels in [ConvKernels::Direct, ConvKernels::Tiled] {
+        gpu.set_conv_kernels(kernels);
+        assert_rows_pass(&run_case(&gpu, &case, 43).unwrap());
+    }
+}
+
 /// Hardware GPUs choose tiled or direct kernels by shape by default, CPU
 /// adapters the direct ones.
 #[test]
