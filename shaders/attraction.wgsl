@@ -49,7 +49,7 @@ fn main(
         let d = x[base + i] - state[goal_index(chain, i, p.dim)];
         d2 += d * d;
     }
-    let distance = sqrt(workgroup_sum(lid, d2));
+    let distance = sqrt(workgroup_sum(lid, 64u, d2));
     let scale = pull_scale(state[0], distance);
     for (var i = lid; i < p.dim; i += 64u) {
         grad[base + i] += scale * (x[base + i] - state[goal_index(chain, i, p.dim)]);

@@ -16,10 +16,15 @@
 //   5 storage read  energy   [chains]       F(x), as the field's kernels left it
 //   6 storage write path     [steps, chains] if p.record_path: F(x) of the step
 //                            counter.step (the energy path of an iteration)
-// One workgroup of 64 per chain (workgroup index = chain): the invocations
-// stride over the chain's elements, and the norm is a tree sum in workgroup
-// memory (workgroup_sum.wgsl), so a 3 072-value image is not one
-// invocation's serial loop.
+// One workgroup of LANES per chain (workgroup index = chain): the
+// invocations stride over the chain's elements, and the norm is a tree sum in
+// workgroup memory (workgroup_sum.wgsl), so a 3 072-value image is not one
+// invocation's serial loop. LANES is 256, not the 64 of the other kernels:
+// each element's noise is a Philox draw of 10 dependent rounds, and with 64
+// an image's invocations drew 48 in a row, on a workgroup per chain (100
+// chains: a workgroup for each of a GPU's cores, or fewer).
+
+const LANES: u32 = 256u;
 
 struct LangevinParams {
     chains: u32,
@@ -40,7 +45,7 @@ struct LangevinParams {
 @group(0) @binding(5) var<storage, read> energy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> path: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
@@ -54,13 +59,13 @@ fn main(
     let rng = counter;
     var norm2 = 0.0;
     let base = chain * p.dim;
-    for (var i = lid; i < p.dim; i += 64u) {
+    for (var i = lid; i < p.dim; i += LANES) {
         let g = grad[base + i];
         norm2 += g * g;
         let z = langevin_noise(i, chain, rng, p.seed, p.purpose);
         x[base + i] = x[base + i] - p.a * g + p.b * z;
     }
-    let total = workgroup_sum(lid, norm2);
+    let total = workgroup_sum(lid, LANES, norm2);
     if (lid == 0u) {
         stats[chain * 4u + 2u] += p.a * sqrt(total);
         let at = rng.step * p.chains + chain;

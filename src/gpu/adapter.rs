@@ -171,12 +171,12 @@ pub(crate) fn check_suitable(adapter: &str, limits: &wgpu::Limits) -> Result<()>
         (
             "max_compute_invocations_per_workgroup",
             limits.max_compute_invocations_per_workgroup,
-            super::WORKGROUP_SIZE,
+            super::LARGEST_WORKGROUP,
         ),
         (
             "max_compute_workgroup_size_x",
             limits.max_compute_workgroup_size_x,
-            super::WORKGROUP_SIZE,
+            super::LARGEST_WORKGROUP,
         ),
         (
             "max_compute_workgroups_per_dimension",

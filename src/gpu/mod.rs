@@ -48,8 +48,12 @@ impl ConvKernels {
     }
 }
 
-/// Invocations per workgroup of every 1-D kernel (`@workgroup_size(64)` in shaders/).
+/// Invocations per workgroup of every 1-D kernel (`@workgroup_size(64)` in
+/// shaders/) but langevin_step, which has LARGEST_WORKGROUP per chain;
+/// `dispatch` counts workgroups in WORKGROUP_SIZE invocations.
 pub const WORKGROUP_SIZE: u32 = 64;
+/// langevin_step's workgroup (WebGPU's guaranteed limit).
+pub const LARGEST_WORKGROUP: u32 = 256;
 
 pub struct Gpu {
     pub device: wgpu::Device,

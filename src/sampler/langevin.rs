@@ -247,7 +247,8 @@ fn make_steps<F: EnergyField>(
         };
         Launch::new(gpu, &RNG_ADVANCE, "rng advance", &params, &[rng.counter()], 1)
     };
-    // langevin_step: one workgroup (64 invocations) per chain; mlp_langevin: per 8 chains.
+    // langevin_step: one workgroup per chain (of 256 invocations, counted
+    // as `dispatch` counts, in 64s); mlp_langevin: per 8 chains.
     let invocations = chains * WORKGROUP_SIZE as usize;
     let fused_invocations = chains.div_ceil(MLP_CHAINS_PER_GROUP) * WORKGROUP_SIZE as usize;
     let fused = match kernels {
