@@ -54,8 +54,8 @@ var<workgroup> acts: array<mat2x4<f32>, 248>;
 // back-propagated, and what it gives the layer below.
 var<workgroup> dz: array<mat2x4<f32>, 256>;
 // The noise of 8 coordinates of the 8 chains (coordinate i0 + e / 8, chain
-// e % 8), drawn one number per invocation: drawn by the invocation that
-// updates a column of 4 chains, one after another, it took as long as a layer.
+// e % 8), one number drawn per invocation (drawn four in a row by the
+// invocation that updates a column of 4 chains, they took as long as a layer).
 var<workgroup> noise: array<f32, 64>;
 
 fn activate(v: mat2x4<f32>, leaky_relu: u32) -> mat2x4<f32> {

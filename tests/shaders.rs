@@ -407,6 +407,14 @@ fn rust_and_wgsl_sizes_agree() {
         }
         ref other => panic!("acts holds {other:?}, not matrices"),
     }
+
+    // langevin_step's workgroup is the largest the adapter check asks for,
+    // and workgroup_sum's tree holds all of it.
+    let step = validate("langevin_step", ebmscope::kernels::LANGEVIN_STEP.source);
+    let lanes = ebmscope::gpu::LARGEST_WORKGROUP;
+    assert_eq!(wgsl_const_u32(&step, "LANES"), lanes);
+    assert_eq!(step.entry_points[0].workgroup_size, [lanes, 1, 1]);
+    assert_eq!(wgsl_array_len(&step, "partial_sums"), lanes);
 }
 
 /// The stores in `block` (and the blocks inside it) that write one

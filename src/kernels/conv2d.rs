@@ -197,8 +197,12 @@ fn u32_of(what: &str, v: usize) -> Result<u32> {
 
 impl ConvParams {
     /// Parameters of one layer for `batch` images, with its weight at
-    /// `weight_offset` and bias at `bias_offset` of the flat parameter vector.
+    /// `weight_offset` and bias at `bias_offset` of the flat parameter
+    /// vector, as the kernels run it: a whole-window convolution as the
+    /// dense layer it is ([`ConvGeometry::as_dense`]).
     pub fn new(g: &ConvGeometry, batch: usize, weight_offset: usize, bias_offset: usize) -> Result<Self> {
+        let dense = g.as_dense();
+        let g = dense.as_ref().unwrap_or(g);
         // Every flat index the kernels form must fit in u32.
         u32_of("batch × layer input size", batch * g.in_len())?;
         u32_of("batch × layer output size", batch * g.out_len())?;
@@ -244,13 +248,18 @@ impl ConvParams {
     /// gradient's sums per chunk of the batch and, for a tiled forward or
     /// ∂/∂x pass split over its depth, each split's sums.
     pub fn partial_len(&self) -> usize {
-        let (batch, splits) = (self.batch as usize, |s: u32| s as usize);
-        let out_len = batch * (self.c_out * self.h_out * self.w_out) as usize;
-        let in_len = batch * (self.c_in * self.h_in * self.w_in) as usize;
-        let split = |s: u32, len: usize| if s > 1 { splits(s) * len } else { 0 };
-        (self.n_chunks as usize * self.grad_row_len())
-            .max(split(self.forward_splits, out_len))
-            .max(split(self.input_grad_splits, in_len))
+        let (p, batch) = (self, self.batch as usize);
+        // (A pass that is not split writes its output directly.)
+        let split = |splits: u32, len: u32| {
+            if splits > 1 {
+                (splits * len) as usize * batch
+            } else {
+                0
+            }
+        };
+        (p.n_chunks as usize * p.grad_row_len())
+            .max(split(p.forward_splits, p.c_out * p.h_out * p.w_out))
+            .max(split(p.input_grad_splits, p.c_in * p.h_in * p.w_in))
     }
 
     /// Invocations of conv2d_weight_grad per chunk of the batch: one per 4
@@ -336,7 +345,8 @@ impl ConvLayer {
         slot: ConvSlot,
         b: &ConvBuffers,
     ) -> Result<Self> {
-        // A whole-window convolution runs as the dense layer it is.
+        // A whole-window convolution runs as the dense layer it is (as
+        // ConvParams::new describes it).
         let dense = g.as_dense();
         let g = dense.as_ref().unwrap_or(g);
         let passes = match gpu.conv_kernels() {

@@ -106,10 +106,7 @@ impl GpuNet {
         let mut partial_len = 1;
         for g in &geometry {
             partial_len = partial_len.max(match g.kind {
-                GeometryKind::Conv => {
-                    // (As ConvLayer runs it: a whole-window convolution as a dense layer.)
-                    ConvParams::new(&g.as_dense().unwrap_or(*g), batch, 0, 0)?.partial_len()
-                }
+                GeometryKind::Conv => ConvParams::new(g, batch, 0, 0)?.partial_len(),
                 GeometryKind::MaxPool2 => 0,
                 GeometryKind::NonLocal => nonlocal::partial_len(g, batch)?,
             });
