@@ -816,7 +816,7 @@ impl GuiApp {
             return;
         }
         let Some((iteration, states)) = self.chains.clone() else {
-            ui.label("No iteration yet: press Run or Step.");
+            ui.label("No chains yet: press Run or Step.");
             return;
         };
         if toy {

@@ -278,7 +278,7 @@ fn a_loaded_checkpoint_shows_its_own_run() {
     let epsilon = h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε");
     assert_eq!(epsilon.accesskit_node().value().as_deref(), Some("0.2"));
     let start = Instant::now();
-    while h.query_by_label_contains("No iteration yet").is_some() {
+    while h.query_by_label_contains("No chains yet").is_some() {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "the loaded chains never showed"

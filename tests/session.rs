@@ -205,15 +205,9 @@ fn the_session_reports_toy_densities_and_energy_paths() {
     assert!(!s.drain().iter().any(|u| matches!(u, Update::EnergyPath { .. })));
 }
 
-/// On image data the session keeps a GPU texture of the chains (or the
-/// data batch, or the bank) up to date: after an iteration it holds exactly
-/// the picture the CPU twin makes of the chains; a bank picture without a
-/// bank is refused with the setting that makes one.
-#[test]
-fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
-    use ebmscope::kernels::picture::GridLayout;
-    use ebmscope::train::PictureSource;
-    let gpu = Arc::new(common::gpu());
+/// Fashion-MNIST (Debian's copy) with a 4-filter VanillaNet, 5 chains of
+/// 2 steps.
+fn small_images() -> Config {
     let sets: Vec<String> = [
         "net.n_f=4",
         "batch.data=4",
@@ -224,8 +218,19 @@ fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let config = Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
-    let s = Session::start(gpu.clone(), config).unwrap();
+    Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap()
+}
+
+/// On image data the session keeps a GPU texture of the chains (or the
+/// data batch, or the bank) up to date: after an iteration it holds exactly
+/// the picture the CPU twin makes of the chains; a bank picture without a
+/// bank is refused with the setting that makes one.
+#[test]
+fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
+    use ebmscope::kernels::picture::GridLayout;
+    use ebmscope::train::PictureSource;
+    let gpu = Arc::new(common::gpu());
+    let s = Session::start(gpu.clone(), small_images()).unwrap();
     s.send(Command::ShowPicture(Some(PictureSource::Bank)));
     let refused = wait_for(&s, "refusal", |u| matches!(u, Update::Failed(_)));
     assert!(
@@ -274,6 +279,71 @@ fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
         matches!(seen.last(), Some(Update::Picture { source: PictureSource::Data, size, .. })
         if *size == [GridLayout::new(4, [1, 32, 32]).unwrap().width, GridLayout::new(4, [1, 32, 32]).unwrap().height])
     );
+}
+
+/// Reset and Load give the session another trainer, with other buffers: a
+/// picture asked for again then shows the new run's chains, pixel for pixel
+/// (what the window does after either), not the old run's.
+#[test]
+fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
+    use ebmscope::kernels::picture::GridLayout;
+    use ebmscope::train::PictureSource;
+    let gpu = Arc::new(common::gpu());
+    let dir = common::fresh_dir("session-picture-reload");
+    std::fs::create_dir_all(&dir).unwrap();
+    let checkpoint = dir.join("checkpoint.safetensors");
+    let s = Session::start(gpu.clone(), small_images()).unwrap();
+    let layout = GridLayout::new(5, [1, 32, 32]).unwrap();
+    let size = [layout.width, layout.height];
+    let picture = |s: &Session| {
+        s.send(Command::ShowPicture(Some(PictureSource::Chains)));
+        match wait_for(s, "picture", |u| matches!(u, Update::Picture { .. })).pop() {
+            Some(Update::Picture {
+                texture, size: got, ..
+            }) if got == size => texture,
+            other => panic!("a picture of {size:?} was asked for, got {other:?}"),
+        }
+    };
+    let chains_of = |seen: Vec<Update>, iteration: u64| match seen.last() {
+        Some(Update::Chains { iteration: i, states }) if *i == iteration => states.clone(),
+        _ => panic!("no chains of iteration {iteration} among {} updates", seen.len()),
+    };
+    let shows = |texture: &wgpu::Texture, states: &[f32], what: &str| {
+        let want = ebmscope::reference::picture::image_grid(states, &layout);
+        let got = common::read_texture(&gpu, texture, size);
+        let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!((got.len(), differ), (want.len(), 0), "pixels that differ {what}");
+    };
+
+    // The first run, saved at iteration 1 with its picture shown.
+    s.send(Command::Step);
+    let saved_chains = chains_of(wait_for(&s, "chains", |u| matches!(u, Update::Chains { .. })), 1);
+    s.send(Command::Save(checkpoint.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    let old = picture(&s);
+    shows(&old, &saved_chains, "in the first run's picture");
+
+    // Started over and two iterations on: the new picture shows them.
+    s.send(Command::Reset);
+    wait_for(&s, "reset", |u| matches!(u, Update::Reset));
+    let after_reset = picture(&s);
+    s.send(Command::Step);
+    s.send(Command::Step);
+    s.send(Command::ShowPicture(None));
+    let reset_chains = chains_of(wait_for(&s, "chains", |u| matches!(u, Update::Chains { .. })), 2);
+    assert!(reset_chains != saved_chains, "the test needs runs that differ");
+    shows(&after_reset, &reset_chains, "after a reset and two iterations");
+
+    // Loaded: the picture shows the checkpoint's chains at once.
+    s.send(Command::Load(checkpoint));
+    let loaded_chains = chains_of(wait_for(&s, "chains", |u| matches!(u, Update::Chains { .. })), 1);
+    assert!(
+        loaded_chains == saved_chains,
+        "the chains sent on load are not the checkpoint's"
+    );
+    let after_load = picture(&s);
+    shows(&after_load, &saved_chains, "after a load");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A long run from the current model reports its progress ten times and

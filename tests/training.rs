@@ -254,6 +254,16 @@ fn resume_without_the_runs_history_says_what_to_do() {
     broken.save(&ck_path).unwrap();
     let out = resume_train(&dir, None);
     common::assert_refused(&out, "parameter 3 is NaN: not a model to go on from");
+    // Chains of another run's shape (one chain short) are refused too.
+    broken.params[3] = 0.0;
+    let chains = broken
+        .chains
+        .as_mut()
+        .expect("a checkpoint past iteration 0 keeps its chains");
+    chains.truncate(chains.len() / 6 * 5);
+    broken.save(&ck_path).unwrap();
+    let out = resume_train(&dir, None);
+    common::assert_refused(&out, "the chains have shape [5, 2], expected [6, 2]");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -296,10 +306,14 @@ fn resume_equals_uninterrupted() {
     let mut text = std::fs::read_to_string(&metrics).unwrap();
     text.push_str("3,1.0,1.0,1.0,0.0,0.1,9.9,contraction\n");
     std::fs::write(&metrics, text).unwrap();
-    // As if the first session had trained for 1000 s.
+    // As if the first session had trained for 1000 s, and written its
+    // checkpoint before checkpoints kept the chains (which no iteration
+    // starts from).
     let ck_path = split.join("checkpoint.safetensors");
     let mut ck = ebmscope::train::Checkpoint::load(&ck_path).unwrap();
     ck.wall_time = 1000.0;
+    assert!(ck.chains.is_some());
+    ck.chains = None;
     ck.save(&ck_path).unwrap();
     let out = resume_train(&split, Some(6));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -326,7 +340,7 @@ fn resume_equals_uninterrupted() {
     assert_eq!(
         sorted(&whole),
         sorted(&split),
-        "parameters, optimizer state and bank are identical"
+        "parameters, optimizer state, bank and chains are identical"
     );
     let _ = std::fs::remove_dir_all(&base);
 }

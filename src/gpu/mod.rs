@@ -71,8 +71,9 @@ pub struct Gpu {
     /// The convolution kernels networks built from now on run (see
     /// [`ConvKernels`]). Default, unless the [`AdapterChoice`] names them:
     /// `ByShape` on hardware GPUs; `Direct` on
-    /// CPU adapters, where lavapipe runs the tiled kernels 1.5–14× slower
-    /// (its workgroup memory and barriers are emulated).
+    /// CPU adapters, where lavapipe runs most tiled passes several times
+    /// slower (its workgroup memory and barriers are emulated; README,
+    /// Performance, has the figures).
     conv_kernels: Mutex<ConvKernels>,
     /// The passes `ConvKernels::Measured` chose, by layer shape and batch:
     /// each is timed once, and every net of that shape runs the same kernels.

@@ -26,10 +26,12 @@ pub fn save_params(path: &Path, layout: &ParamLayout, params: &[f32]) -> Result<
 }
 
 /// The tensors a training checkpoint holds beside the parameters: the
-/// optimizer's state and the persistent chains.
+/// optimizer's state, the persistent chains and the last iteration's X⁻.
 pub const ADAM_M_TENSOR: &str = "optimizer.adam_m";
 pub const ADAM_V_TENSOR: &str = "optimizer.adam_v";
 pub const BANK_TENSOR: &str = "bank";
+pub const CHAINS_TENSOR: &str = "chains";
+const CHECKPOINT_EXTRAS: [&str; 4] = [ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR];
 
 /// Load parameters saved by ebmscope or by PyTorch (a state dict saved with
 /// safetensors), or those of a run's checkpoint (its optimizer state and
@@ -49,7 +51,7 @@ pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
     let mut extra: Vec<_> = st
         .names()
         .into_iter()
-        .filter(|n| layout.get(n).is_none() && ![ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR].contains(n))
+        .filter(|n| layout.get(n).is_none() && !CHECKPOINT_EXTRAS.contains(n))
         .collect();
     extra.sort();
     if !extra.is_empty() {

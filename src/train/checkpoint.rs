@@ -1,14 +1,17 @@
 //! Checkpoints: everything needed to continue a run exactly — parameters
 //! (under their state-dict names), optimizer state, the persistent bank, the
 //! iteration (which keys every random stream) and the learning rate — in one
-//! safetensors file with the resolved config in its metadata.
+//! safetensors file with the resolved config in its metadata; and the chains
+//! X⁻ of the last iteration, so that a loaded run shows its samples at once.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use super::Trainer;
 use crate::config::Config;
-use crate::io::{ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, Tensor, read_all, write_tensors_with_metadata};
+use crate::io::{
+    ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR, Tensor, read_all, write_tensors_with_metadata,
+};
 use crate::{Error, Result};
 
 /// Name of the latest full checkpoint inside a run folder.
@@ -28,6 +31,10 @@ pub struct Checkpoint {
     pub adam_m: Vec<f32>,
     pub adam_v: Vec<f32>,
     pub bank: Option<Vec<f32>>,
+    /// X⁻ as the last iteration left them, [chains, dim] (None before the
+    /// first iteration, and in checkpoints from before ebmscope kept them).
+    /// Not needed to continue: every iteration starts its chains afresh.
+    pub chains: Option<Vec<f32>>,
 }
 
 fn meta<'a>(path: &Path, m: &'a HashMap<String, String>, key: &str) -> Result<&'a str> {
@@ -61,6 +68,7 @@ impl Checkpoint {
             adam_m,
             adam_v,
             bank: trainer.bank().map(|b| b.read(&trainer.gpu)).transpose()?,
+            chains: (trainer.iteration > 0).then(|| trainer.chains()).transpose()?,
         })
     }
 
@@ -91,6 +99,9 @@ impl Checkpoint {
                     "the checkpoint's chain initialisation differs from the run's".into(),
                 ));
             }
+        }
+        if let Some(chains) = &self.chains {
+            trainer.write_chains(chains)?;
         }
         trainer.iteration = self.iteration;
         trainer.lr = self.lr;
@@ -128,6 +139,14 @@ impl Checkpoint {
                 name: BANK_TENSOR.into(),
                 shape: vec![bank.len() / dim, dim],
                 data: bank.clone(),
+            });
+        }
+        if let Some(chains) = &self.chains {
+            let dim: usize = spec.input.iter().product();
+            tensors.push(Tensor {
+                name: CHAINS_TENSOR.into(),
+                shape: vec![chains.len() / dim, dim],
+                data: chains.clone(),
             });
         }
         let metadata = HashMap::from([
@@ -189,6 +208,8 @@ impl Checkpoint {
             }
             Ok(t.data.clone())
         };
+        let dim: usize = super::net_spec(&config)?.input.iter().product();
+        let chains = config.batch.chains as usize;
         Ok(Checkpoint {
             iteration: parse(path, &m, "iteration")?,
             lr: parse(path, &m, "lr")?,
@@ -201,12 +222,26 @@ impl Checkpoint {
             adam_v: state(ADAM_V_TENSOR)?,
             bank: find(BANK_TENSOR)
                 .map(|t| {
-                    let dim: usize = super::net_spec(&config)?.input.iter().product();
                     if t.shape.len() != 2 || t.shape[1] != dim {
                         return Err(Error::file(
                             path,
                             format!(
                                 "the bank has shape {:?}, expected [states, {dim}]: not this run's",
+                                t.shape
+                            ),
+                        ));
+                    }
+                    Ok(t.data.clone())
+                })
+                .transpose()?,
+            chains: find(CHAINS_TENSOR)
+                .map(|t| {
+                    if t.shape != [chains, dim] {
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "the chains have shape {:?}, expected [{chains}, {dim}] (batch.chains, the \
+                                 image size): not this run's",
                                 t.shape
                             ),
                         ));

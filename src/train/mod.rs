@@ -556,6 +556,23 @@ impl Trainer {
         )
     }
 
+    /// Put `chains` ([chains, dim]) in X⁻, as a checkpoint left them: what
+    /// [`Trainer::chains`] and pictures show until the next iteration, which
+    /// starts its chains afresh.
+    pub fn write_chains(&self, chains: &[f32]) -> Result<()> {
+        let want = self.sampler.field.chains() * self.sampler.field.dim();
+        if chains.len() != want {
+            return Err(Error::Shape(format!(
+                "{} chain values given for {} chains of {} values",
+                chains.len(),
+                self.sampler.field.chains(),
+                self.sampler.field.dim()
+            )));
+        }
+        self.gpu.write_f32(self.sampler.field.input(), 0, chains);
+        Ok(())
+    }
+
     /// The GPU rows a picture of `source` shows, and how many of them
     /// (None: a bank picture without a persistent bank).
     pub fn picture_rows(&self, source: PictureSource) -> Option<(&wgpu::Buffer, usize)> {

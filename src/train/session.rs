@@ -475,8 +475,8 @@ impl Worker {
             iteration: ck.iteration,
             config: Box::new(ck.config.clone()),
         });
-        // The chains the checkpoint left (its bank's first, or the last sampled).
-        if self.trainer.iteration > 0 {
+        // The chains the checkpoint left (older checkpoints have none).
+        if ck.chains.is_some() {
             self.send_chains()?;
         }
         Ok(())
