@@ -124,6 +124,60 @@ fn a_split_input_gradient_with_classes_no_tap_reaches_matches_reference() {
     }
 }
 
+/// Max-pooling gives each window's gradient to its first maximum in
+/// row-major order, as PyTorch does: on inputs of two values (tied
+/// maxima) and odd sizes (a last row and column in no window, whose
+/// gradient is zero), the GPU's ∂/∂x equals the reference's exactly
+/// (routing copies values; nothing is summed).
+#[test]
+fn max_pooling_gives_a_tied_windows_gradient_to_its_first_maximum() {
+    let gpu = common::gpu();
+    let (batch, chw) = (2, [3, 5, 7]);
+    let spec = NetSpec::single_layer("maxpool", chw, LayerOp::MaxPool2, 3, false);
+    let g = spec.geometry().unwrap()[0];
+    let net = GpuNet::new(&gpu, &spec, batch).unwrap();
+    // Zeros and ones: every window here has a tied maximum.
+    let x: Vec<f32> = (0..batch * g.in_len())
+        .map(|i| ((i * i + 3 * i) / 7 % 2) as f32)
+        .collect();
+    let dy: Vec<f32> = (0..batch * g.out_len()).map(|i| 1.0 + i as f32).collect();
+    net.write_input(&gpu, &x).unwrap();
+    net.write_upstream(&gpu, &dy).unwrap();
+    // Stale values where the kernel must write zeros.
+    gpu.write_f32(net.input_grad_buffer(), 0, &vec![f32::NAN; x.len()]);
+    net.run(
+        &gpu,
+        Backward {
+            input: true,
+            params: false,
+        },
+    );
+    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+    let want = ebmscope::reference::max_pool2_backward(&g, batch, &f64s(&x), &f64s(&dy));
+    let got = f64s(&net.read_input_grad(&gpu).unwrap());
+    let differ: Vec<usize> = (0..want.len()).filter(|&i| got[i] != want[i]).collect();
+    assert!(
+        differ.is_empty(),
+        "∂/∂x differs at {} of {} inputs, first {:?}",
+        differ.len(),
+        want.len(),
+        &differ[..differ.len().min(8)]
+    );
+    let tied = (0..batch * 3 * 2 * 3)
+        .filter(|&w| {
+            let (plane, oy, ox) = (w / 6, w / 3 % 2, w % 3);
+            let at = |dy: usize, dx: usize| x[plane * 35 + (2 * oy + dy) * 7 + 2 * ox + dx];
+            let window = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+            let max = window.iter().cloned().fold(f32::MIN, f32::max);
+            window.iter().filter(|&&v| v == max).count() > 1
+        })
+        .count();
+    assert!(
+        tied >= 18,
+        "only {tied} of 36 windows are tied: the test needs ties"
+    );
+}
+
 /// Hardware GPUs choose tiled or direct kernels by shape by default, CPU
 /// adapters the direct ones.
 #[test]

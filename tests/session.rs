@@ -76,6 +76,9 @@ fn wait_for(s: &Session, what: &str, pred: impl Fn(&Update) -> bool) -> Vec<Upda
     let mut seen = Vec::new();
     while let Some(u) = s.next(Duration::from_secs(60)) {
         let done = pred(&u);
+        if let (false, Update::Failed(why)) = (done, &u) {
+            panic!("waiting for {what}, the session failed: {why}");
+        }
         seen.push(u);
         if done {
             return seen;
@@ -335,7 +338,7 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
     shows(&after_reset, &reset_chains, "after a reset and two iterations");
 
     // Loaded: the picture shows the checkpoint's chains at once.
-    s.send(Command::Load(checkpoint));
+    s.send(Command::Load(checkpoint.clone()));
     let loaded_chains = chains_of(wait_for(&s, "chains", |u| matches!(u, Update::Chains { .. })), 1);
     assert!(
         loaded_chains == saved_chains,
@@ -343,6 +346,35 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
     );
     let after_load = picture(&s);
     shows(&after_load, &saved_chains, "after a load");
+
+    // A checkpoint from before checkpoints kept the chains: none are sent,
+    // on the load or when its picture stops (a new trainer's zeros are no
+    // chains), until the next iteration's.
+    let older = dir.join("older.safetensors");
+    let mut ck = ebmscope::train::Checkpoint::load(&checkpoint).unwrap();
+    ck.chains = None;
+    ck.save(&older).unwrap();
+    s.send(Command::Load(older));
+    let mut seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
+    s.send(Command::ShowPicture(Some(PictureSource::Chains)));
+    seen.extend(wait_for(&s, "picture", |u| matches!(u, Update::Picture { .. })));
+    s.send(Command::ShowPicture(None));
+    s.send(Command::Step);
+    seen.extend(wait_for(&s, "the next iteration's chains", |u| {
+        matches!(u, Update::Chains { .. })
+    }));
+    let sent: Vec<u64> = seen
+        .iter()
+        .filter_map(|u| match u {
+            Update::Chains { iteration, .. } => Some(*iteration),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [2],
+        "iterations of the chains sent after loading a checkpoint without them"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -263,8 +263,44 @@ fn resume_without_the_runs_history_says_what_to_do() {
     chains.truncate(chains.len() / 6 * 5);
     broken.save(&ck_path).unwrap();
     let out = resume_train(&dir, None);
-    common::assert_refused(&out, "the chains have shape [5, 2], expected [6, 2]");
+    common::assert_refused(
+        &out,
+        "tensor `chains` has shape [5, 2], but the checkpoint's config asks for [6, 2]",
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A checkpoint keeps X⁻ only where the trainer holds chains: not before
+/// its first iteration, nor after a restore from a checkpoint without them
+/// (its buffer holds zeros then), and a restore puts them back.
+#[test]
+fn a_checkpoint_keeps_chains_only_where_there_are_some() {
+    use ebmscope::train::Checkpoint;
+    let gpu = Arc::new(common::gpu());
+    let config = config("rings-convergent", &[]);
+    let mut trainer = Trainer::new(gpu.clone(), config.clone()).unwrap();
+    assert_eq!(
+        Checkpoint::capture(&trainer).unwrap().chains,
+        None,
+        "before the first iteration"
+    );
+    trainer.step().unwrap();
+    let ck = Checkpoint::capture(&trainer).unwrap();
+    let chains = trainer.chains().unwrap();
+    assert!(chains.iter().any(|&v| v != 0.0));
+    assert_eq!(ck.chains.as_ref(), Some(&chains), "after an iteration");
+
+    let mut restored = Trainer::new(gpu.clone(), config.clone()).unwrap();
+    ck.restore(&mut restored).unwrap();
+    assert_eq!(restored.chains().unwrap(), chains, "restored");
+    let older = Checkpoint { chains: None, ..ck };
+    let mut restored = Trainer::new(gpu, config).unwrap();
+    older.restore(&mut restored).unwrap();
+    assert_eq!(
+        Checkpoint::capture(&restored).unwrap().chains,
+        None,
+        "after a restore from a checkpoint without chains"
+    );
 }
 
 /// The wall-time column of a metrics.csv.

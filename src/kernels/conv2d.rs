@@ -596,8 +596,8 @@ impl ConvLayer {
 
     /// Invocations of the input-gradient kernel: per image and 4 input
     /// features (dense); per image, input row, 4 input channels and 4 input
-    /// columns of one residue class mod the stride (convolution); per input
-    /// element (max-pooling).
+    /// columns of one residue class mod the stride (convolution); per window
+    /// (max-pooling: per output element, as its forward pass).
     fn in_elems(&self) -> usize {
         let p = &self.params;
         let groups = |n: u32| n.div_ceil(4) as usize;
@@ -615,7 +615,7 @@ impl ConvLayer {
                 let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
                 p.batch as usize * groups(p.c_in) * p.h_in as usize * row_groups
             }
-            LayerKernels::MaxPool => (p.batch * p.c_in * p.h_in * p.w_in) as usize,
+            LayerKernels::MaxPool => (p.batch * p.c_in * p.h_out * p.w_out) as usize,
         }
     }
 

@@ -68,7 +68,7 @@ impl Checkpoint {
             adam_m,
             adam_v,
             bank: trainer.bank().map(|b| b.read(&trainer.gpu)).transpose()?,
-            chains: (trainer.iteration > 0).then(|| trainer.chains()).transpose()?,
+            chains: trainer.has_chains().then(|| trainer.chains()).transpose()?,
         })
     }
 
@@ -240,8 +240,9 @@ impl Checkpoint {
                         return Err(Error::file(
                             path,
                             format!(
-                                "the chains have shape {:?}, expected [{chains}, {dim}] (batch.chains, the \
-                                 image size): not this run's",
+                                "tensor `{CHAINS_TENSOR}` has shape {:?}, but the checkpoint's config asks \
+                                 for [{chains}, {dim}] (batch.chains × values per state): the file was \
+                                 changed since ebmscope wrote it; use a checkpoint as it was written",
                                 t.shape
                             ),
                         ));

@@ -243,6 +243,10 @@ pub struct Trainer {
     /// U = F/T of every chain at every step of the last iteration,
     /// [L + 1, chains] (from X₀ to X_L), when recorded.
     pub energy_path: Option<Vec<f32>>,
+    /// Whether X⁻ holds chains (of an iteration, or restored from a
+    /// checkpoint): a new trainer's, or one restored from a checkpoint
+    /// without them, holds zeros.
+    has_chains: bool,
 }
 
 impl Trainer {
@@ -314,6 +318,7 @@ impl Trainer {
             seconds_before: 0.0,
             path: None,
             energy_path: None,
+            has_chains: false,
         })
     }
 
@@ -491,6 +496,7 @@ impl Trainer {
             });
         }
         self.iteration += 1;
+        self.has_chains = true;
         self.d_st.push(d_st);
         self.r_t.push(r_t);
         let c = &self.config.optimizer;
@@ -559,7 +565,7 @@ impl Trainer {
     /// Put `chains` ([chains, dim]) in X⁻, as a checkpoint left them: what
     /// [`Trainer::chains`] and pictures show until the next iteration, which
     /// starts its chains afresh.
-    pub fn write_chains(&self, chains: &[f32]) -> Result<()> {
+    pub fn write_chains(&mut self, chains: &[f32]) -> Result<()> {
         let want = self.sampler.field.chains() * self.sampler.field.dim();
         if chains.len() != want {
             return Err(Error::Shape(format!(
@@ -570,7 +576,14 @@ impl Trainer {
             )));
         }
         self.gpu.write_f32(self.sampler.field.input(), 0, chains);
+        self.has_chains = true;
         Ok(())
+    }
+
+    /// Whether [`Trainer::chains`] are chains (of the last iteration, or
+    /// restored from a checkpoint) rather than a new trainer's zeros.
+    pub fn has_chains(&self) -> bool {
+        self.has_chains
     }
 
     /// The GPU rows a picture of `source` shows, and how many of them

@@ -69,9 +69,10 @@ impl Command {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {
     Iteration(IterationEvent),
-    /// The chains X⁻ after an iteration, [chains, C·H·W]: read back only
-    /// while no GPU picture is kept (a window with one draws from it); sent
-    /// again when a picture stops, so whoever draws them has the current ones.
+    /// The chains X⁻ after an iteration, [chains, values per state]: read
+    /// back only while no GPU picture is kept (a window with one draws from
+    /// it); sent again when a picture stops, so whoever draws them has the
+    /// current ones, and on a Load of a checkpoint that kept them.
     Chains {
         iteration: u64,
         states: Arc<Vec<f32>>,
@@ -427,7 +428,7 @@ impl Worker {
                 let stopped = self.picture.take().is_some();
                 match source {
                     Some(source) => self.show_picture(source),
-                    None if stopped && self.trainer.iteration > 0 => self.send_chains(),
+                    None if stopped && self.trainer.has_chains() => self.send_chains(),
                     None => Ok(()),
                 }
             }
@@ -476,7 +477,7 @@ impl Worker {
             config: Box::new(ck.config.clone()),
         });
         // The chains the checkpoint left (older checkpoints have none).
-        if ck.chains.is_some() {
+        if self.trainer.has_chains() {
             self.send_chains()?;
         }
         Ok(())
