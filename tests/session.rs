@@ -240,8 +240,16 @@ fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
         matches!(refused.last(), Some(Update::Failed(why)) if why.contains("langevin.init = persistent"))
     );
 
+    // A new session's chains are zeros, no chains: their picture comes
+    // with the first iteration.
     s.send(Command::ShowPicture(Some(PictureSource::Chains)));
+    s.send(Command::Step);
     let seen = wait_for(&s, "picture", |u| matches!(u, Update::Picture { .. }));
+    assert!(
+        matches!(&seen[..], [Update::Iteration(e), Update::Picture { .. }] if e.iteration == 1),
+        "{} updates before the picture, not the first iteration alone",
+        seen.len() - 1
+    );
     let Some(Update::Picture {
         source,
         texture,
@@ -258,12 +266,11 @@ fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
     // While the picture shows the chains they are not read back; stopping
     // it sends them once (from the last iteration: the session is paused).
     s.send(Command::Step);
-    s.send(Command::Step);
     s.send(Command::ShowPicture(None));
     let seen = wait_for(&s, "chains", |u| matches!(u, Update::Chains { .. }));
     let chains = seen.iter().filter(|u| matches!(u, Update::Chains { .. })).count();
     let iterations = seen.iter().filter(|u| matches!(u, Update::Iteration(_))).count();
-    assert_eq!((iterations, chains), (2, 1), "{seen:?}");
+    assert_eq!((iterations, chains), (1, 1), "{seen:?}");
     let Some(Update::Chains { iteration: 2, states }) = seen.last().cloned() else {
         panic!("no chains of iteration 2: {seen:?}")
     };
@@ -326,11 +333,20 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
     let old = picture(&s);
     shows(&old, &saved_chains, "in the first run's picture");
 
-    // Started over and two iterations on: the new picture shows them.
+    // Started over and two iterations on: the new picture shows them (it
+    // comes with the first: the new run has no chains before).
     s.send(Command::Reset);
     wait_for(&s, "reset", |u| matches!(u, Update::Reset));
-    let after_reset = picture(&s);
+    s.send(Command::ShowPicture(Some(PictureSource::Chains)));
     s.send(Command::Step);
+    let seen = wait_for(&s, "picture", |u| matches!(u, Update::Picture { .. }));
+    let after_reset = match &seen[..] {
+        [Update::Iteration(e), Update::Picture { texture, .. }] if e.iteration == 1 => texture.clone(),
+        _ => panic!(
+            "{} updates before the new run's picture, not its first iteration alone",
+            seen.len() - 1
+        ),
+    };
     s.send(Command::Step);
     s.send(Command::ShowPicture(None));
     let reset_chains = chains_of(wait_for(&s, "chains", |u| matches!(u, Update::Chains { .. })), 2);
@@ -357,7 +373,6 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
     s.send(Command::Load(older));
     let mut seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
     s.send(Command::ShowPicture(Some(PictureSource::Chains)));
-    seen.extend(wait_for(&s, "picture", |u| matches!(u, Update::Picture { .. })));
     s.send(Command::ShowPicture(None));
     s.send(Command::Step);
     seen.extend(wait_for(&s, "the next iteration's chains", |u| {
@@ -374,6 +389,10 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
         sent,
         [2],
         "iterations of the chains sent after loading a checkpoint without them"
+    );
+    assert!(
+        !seen.iter().any(|u| matches!(u, Update::Picture { .. })),
+        "a picture of no chains was sent"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -247,6 +247,9 @@ pub struct Trainer {
     /// checkpoint): a new trainer's, or one restored from a checkpoint
     /// without them, holds zeros.
     has_chains: bool,
+    /// Whether X⁺ holds a data batch: not before this trainer's first
+    /// iteration (checkpoints keep none).
+    has_batch: bool,
 }
 
 impl Trainer {
@@ -319,6 +322,7 @@ impl Trainer {
             path: None,
             energy_path: None,
             has_chains: false,
+            has_batch: false,
         })
     }
 
@@ -497,6 +501,7 @@ impl Trainer {
         }
         self.iteration += 1;
         self.has_chains = true;
+        self.has_batch = true;
         self.d_st.push(d_st);
         self.r_t.push(r_t);
         let c = &self.config.optimizer;
@@ -584,6 +589,18 @@ impl Trainer {
     /// restored from a checkpoint) rather than a new trainer's zeros.
     pub fn has_chains(&self) -> bool {
         self.has_chains
+    }
+
+    /// Whether the rows a picture of `source` shows hold images yet (see
+    /// [`Trainer::picture_rows`]): the bank from the start, the chains and
+    /// the data batch once an iteration (or, for the chains, a checkpoint)
+    /// has put them there.
+    pub fn holds(&self, source: PictureSource) -> bool {
+        match source {
+            PictureSource::Chains => self.has_chains,
+            PictureSource::Data => self.has_batch,
+            PictureSource::Bank => self.bank().is_some(),
+        }
     }
 
     /// The GPU rows a picture of `source` shows, and how many of them

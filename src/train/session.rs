@@ -214,6 +214,7 @@ impl Session {
                     running: false,
                     record_path: false,
                     picture: None,
+                    picture_unsent: false,
                     updates: update_tx,
                 };
                 // A panic (wgpu reports device errors so) ends the thread: say so.
@@ -292,6 +293,9 @@ struct Worker {
     record_path: bool,
     /// The picture kept up to date, rebuilt with the trainer.
     picture: Option<(PictureSource, ImageGrid)>,
+    /// The picture's texture is not sent yet: its rows hold nothing until
+    /// the next iteration (a data batch after a load or a reset).
+    picture_unsent: bool,
     updates: Sender<Update>,
 }
 
@@ -351,6 +355,9 @@ impl Worker {
             grid.update(&self.gpu);
         }
         self.send(Update::Iteration(e));
+        if std::mem::take(&mut self.picture_unsent) {
+            self.send_picture();
+        }
         if self.picture.is_none() {
             // A blocking readback: only when no GPU picture is kept.
             self.send_chains()?;
@@ -494,13 +501,23 @@ impl Worker {
         let layout = GridLayout::new(count.min(PICTURE_IMAGES), self.trainer.data.chw())?;
         let grid = ImageGrid::new(&self.gpu, &format!("{source:?} picture"), rows, layout)?;
         grid.update(&self.gpu);
-        self.send(Update::Picture {
-            source,
-            texture: grid.texture().clone(),
-            size: [layout.width, layout.height],
-        });
         self.picture = Some((source, grid));
+        // Sent once the rows hold images: the window shows none meanwhile.
+        self.picture_unsent = !self.trainer.holds(source);
+        if !self.picture_unsent {
+            self.send_picture();
+        }
         Ok(())
+    }
+
+    fn send_picture(&self) {
+        if let Some((source, grid)) = &self.picture {
+            self.send(Update::Picture {
+                source: *source,
+                texture: grid.texture().clone(),
+                size: [grid.layout.width, grid.layout.height],
+            });
+        }
     }
 
     /// A long run or a landscape map: training waits for it. Stopped or
