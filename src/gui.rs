@@ -1218,7 +1218,9 @@ impl GuiApp {
                 )));
             }
             _ => {
-                ui.label("Preparing the picture …");
+                // (The training thread sends it at once, or with the next
+                // iteration when the run has no such images yet.)
+                ui.label("No picture yet: it comes with the next iteration (Run or Step).");
             }
         }
     }

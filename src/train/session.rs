@@ -43,7 +43,8 @@ pub enum Command {
     /// iteration ([`Update::EnergyPath`]), or stop doing so.
     RecordEnergyPath(bool),
     /// Keep a GPU texture of these images up to date after every iteration
-    /// (image data; answered by [`Update::Picture`]), or stop (None).
+    /// (image data; answered by [`Update::Picture`], at once, or with the
+    /// next iteration where the rows hold no images yet), or stop (None).
     ShowPicture(Option<PictureSource>),
     /// A long run from the current model (the run's `eval.longrun_init`
     /// start and chains, at most 100): `steps` Langevin steps, reported
@@ -428,11 +429,13 @@ impl Worker {
                         self.trainer = t;
                         // Bound to the old trainer's buffers: the window asks again.
                         self.picture = None;
+                        self.picture_unsent = false;
                         self.send(Update::Reset);
                     })
             }
             Command::ShowPicture(source) => {
                 let stopped = self.picture.take().is_some();
+                self.picture_unsent = false;
                 match source {
                     Some(source) => self.show_picture(source),
                     None if stopped && self.trainer.has_chains() => self.send_chains(),
@@ -478,6 +481,7 @@ impl Worker {
         self.trainer = trainer;
         // Bound to the old trainer's buffers: the window asks again.
         self.picture = None;
+        self.picture_unsent = false;
         self.send(Update::Loaded {
             path,
             iteration: ck.iteration,
