@@ -208,6 +208,26 @@ fn the_session_reports_toy_densities_and_energy_paths() {
     assert!(!s.drain().iter().any(|u| matches!(u, Update::EnergyPath { .. })));
 }
 
+/// The texture holds exactly the picture the CPU twin makes of `states`
+/// (`what`: when, for the message).
+fn assert_picture_shows(
+    gpu: &ebmscope::gpu::Gpu,
+    texture: &wgpu::Texture,
+    states: &[f32],
+    chains: usize,
+    what: &str,
+) {
+    let layout = ebmscope::kernels::picture::GridLayout::new(chains, [1, 32, 32]).unwrap();
+    let want = ebmscope::reference::picture::image_grid(states, &layout);
+    let got = common::read_texture(gpu, texture, [layout.width, layout.height]);
+    let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        (got.len(), differ),
+        (want.len(), 0),
+        "pixels of the texture that differ {what}"
+    );
+}
+
 /// Fashion-MNIST (Debian's copy) with a 4-filter VanillaNet, 5 chains of
 /// 2 steps.
 fn small_images() -> Config {
@@ -274,14 +294,7 @@ fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
     let Some(Update::Chains { iteration: 2, states }) = seen.last().cloned() else {
         panic!("no chains of iteration 2: {seen:?}")
     };
-    let want = ebmscope::reference::picture::image_grid(&states, &layout);
-    let got = common::read_texture(&gpu, &texture, size);
-    let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
-    assert_eq!(
-        (got.len(), differ),
-        (want.len(), 0),
-        "pixels of the texture after the iteration that differ"
-    );
+    assert_picture_shows(&gpu, &texture, &states, 5, "after the iteration");
 
     s.send(Command::ShowPicture(Some(PictureSource::Data)));
     let seen = wait_for(&s, "picture", |u| matches!(u, Update::Picture { .. }));
@@ -319,10 +332,7 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
         _ => panic!("no chains of iteration {iteration} among {} updates", seen.len()),
     };
     let shows = |texture: &wgpu::Texture, states: &[f32], what: &str| {
-        let want = ebmscope::reference::picture::image_grid(states, &layout);
-        let got = common::read_texture(&gpu, texture, size);
-        let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
-        assert_eq!((got.len(), differ), (want.len(), 0), "pixels that differ {what}");
+        assert_picture_shows(&gpu, texture, states, 5, what)
     };
 
     // The first run, saved at iteration 1 with its picture shown.

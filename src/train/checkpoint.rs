@@ -113,6 +113,8 @@ impl Checkpoint {
     pub fn save(&self, path: &Path) -> Result<()> {
         let spec = super::net_spec(&self.config)?;
         let layout = spec.param_layout()?;
+        // Values per state (chain or bank entry).
+        let dim: usize = spec.input.iter().product();
         let mut tensors: Vec<Tensor> = layout
             .tensors
             .iter()
@@ -134,7 +136,6 @@ impl Checkpoint {
             data: self.adam_v.clone(),
         });
         if let Some(bank) = &self.bank {
-            let dim: usize = spec.input.iter().product();
             tensors.push(Tensor {
                 name: BANK_TENSOR.into(),
                 shape: vec![bank.len() / dim, dim],
@@ -142,7 +143,6 @@ impl Checkpoint {
             });
         }
         if let Some(chains) = &self.chains {
-            let dim: usize = spec.input.iter().product();
             tensors.push(Tensor {
                 name: CHAINS_TENSOR.into(),
                 shape: vec![chains.len() / dim, dim],
@@ -165,7 +165,8 @@ impl Checkpoint {
         let (tensors, m) = read_all(path)?;
         let config = Config::from_toml(meta(path, &m, "config")?)
             .map_err(|e| Error::file(path, format!("checkpoint config: {e}")))?;
-        let layout = super::net_spec(&config)?.param_layout()?;
+        let spec = super::net_spec(&config)?;
+        let layout = spec.param_layout()?;
         let find = |name: &str| tensors.iter().find(|t| t.name == name);
         let mut params = vec![0.0; layout.total];
         for slot in &layout.tensors {
@@ -208,7 +209,7 @@ impl Checkpoint {
             }
             Ok(t.data.clone())
         };
-        let dim: usize = super::net_spec(&config)?.input.iter().product();
+        let dim: usize = spec.input.iter().product();
         let chains = config.batch.chains as usize;
         Ok(Checkpoint {
             iteration: parse(path, &m, "iteration")?,

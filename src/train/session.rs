@@ -215,7 +215,6 @@ impl Session {
                     running: false,
                     record_path: false,
                     picture: None,
-                    picture_unsent: false,
                     updates: update_tx,
                 };
                 // A panic (wgpu reports device errors so) ends the thread: say so.
@@ -293,11 +292,18 @@ struct Worker {
     /// Kept across a reset or a load, which make a new trainer.
     record_path: bool,
     /// The picture kept up to date, rebuilt with the trainer.
-    picture: Option<(PictureSource, ImageGrid)>,
-    /// The picture's texture is not sent yet: its rows hold nothing until
-    /// the next iteration (a data batch after a load or a reset).
-    picture_unsent: bool,
+    picture: Option<Picture>,
     updates: Sender<Update>,
+}
+
+/// A GPU picture of some of the trainer's rows.
+struct Picture {
+    source: PictureSource,
+    grid: ImageGrid,
+    /// Its texture went to the front end ([`Update::Picture`]); not before
+    /// the rows hold images (a new or loaded run's data batch, say: until
+    /// its first iteration).
+    sent: bool,
 }
 
 impl Worker {
@@ -352,13 +358,11 @@ impl Worker {
         let e = self.trainer.step()?;
         // Submitted before the updates go out, so whoever reads the texture
         // after them (on the same queue) sees this iteration.
-        if let Some((_, grid)) = &self.picture {
-            grid.update(&self.gpu);
+        if let Some(p) = &self.picture {
+            p.grid.update(&self.gpu);
         }
         self.send(Update::Iteration(e));
-        if std::mem::take(&mut self.picture_unsent) {
-            self.send_picture();
-        }
+        self.send_picture();
         if self.picture.is_none() {
             // A blocking readback: only when no GPU picture is kept.
             self.send_chains()?;
@@ -429,13 +433,11 @@ impl Worker {
                         self.trainer = t;
                         // Bound to the old trainer's buffers: the window asks again.
                         self.picture = None;
-                        self.picture_unsent = false;
                         self.send(Update::Reset);
                     })
             }
             Command::ShowPicture(source) => {
                 let stopped = self.picture.take().is_some();
-                self.picture_unsent = false;
                 match source {
                     Some(source) => self.show_picture(source),
                     None if stopped && self.trainer.has_chains() => self.send_chains(),
@@ -481,7 +483,6 @@ impl Worker {
         self.trainer = trainer;
         // Bound to the old trainer's buffers: the window asks again.
         self.picture = None;
-        self.picture_unsent = false;
         self.send(Update::Loaded {
             path,
             iteration: ck.iteration,
@@ -505,23 +506,32 @@ impl Worker {
         let layout = GridLayout::new(count.min(PICTURE_IMAGES), self.trainer.data.chw())?;
         let grid = ImageGrid::new(&self.gpu, &format!("{source:?} picture"), rows, layout)?;
         grid.update(&self.gpu);
-        self.picture = Some((source, grid));
-        // Sent once the rows hold images: the window shows none meanwhile.
-        self.picture_unsent = !self.trainer.holds(source);
-        if !self.picture_unsent {
-            self.send_picture();
-        }
+        self.picture = Some(Picture {
+            source,
+            grid,
+            sent: false,
+        });
+        self.send_picture();
         Ok(())
     }
 
-    fn send_picture(&self) {
-        if let Some((source, grid)) = &self.picture {
-            self.send(Update::Picture {
-                source: *source,
-                texture: grid.texture().clone(),
-                size: [grid.layout.width, grid.layout.height],
-            });
-        }
+    /// Send the picture's texture, once, when its rows hold images (the
+    /// window shows none meanwhile).
+    fn send_picture(&mut self) {
+        let Some(p) = self
+            .picture
+            .as_mut()
+            .filter(|p| !p.sent && self.trainer.holds(p.source))
+        else {
+            return;
+        };
+        p.sent = true;
+        let update = Update::Picture {
+            source: p.source,
+            texture: p.grid.texture().clone(),
+            size: [p.grid.layout.width, p.grid.layout.height],
+        };
+        self.send(update);
     }
 
     /// A long run or a landscape map: training waits for it. Stopped or
