@@ -48,6 +48,12 @@ pub enum Error {
     )]
     Diverged { iteration: u64, why: String },
 
+    #[error(
+        "the model holds the step of iteration {iteration}, which diverged ({why}): it is neither saved \
+         nor sampled from. Load a checkpoint or start over (Reset) first"
+    )]
+    HoldsDivergedStep { iteration: u64, why: String },
+
     #[error("configuration: {0}")]
     Config(String),
 

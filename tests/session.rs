@@ -517,3 +517,79 @@ fn long_work_stops_when_asked_and_when_the_session_ends() {
     let took = start.elapsed();
     assert!(took < Duration::from_secs(20), "the session took {took:?} to end");
 }
+
+/// A diverged iteration pauses the run, and the model holds its step: Save,
+/// a long run and a landscape map refuse it, saying what to do, and leave a
+/// file in the way as it was (and no folder made for a new one); after a
+/// Load, Save works again.
+#[test]
+fn a_diverged_model_is_neither_saved_nor_sampled_from() {
+    use ebmscope::train::landscape::LandscapeOptions;
+    let gpu = Arc::new(common::gpu());
+    let dir = std::env::temp_dir().join(format!("ebmscope-diverged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = Session::start(gpu, small(&["optimizer.lr=1e9", "optimizer.lr_min=1e9"])).unwrap();
+    s.send(Command::Step);
+    wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    let good = dir.join("good.safetensors");
+    s.send(Command::Save(good.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    let kept = std::fs::read(&good).unwrap();
+
+    s.send(Command::Run);
+    let seen = wait_for(
+        &s,
+        "divergence",
+        |u| matches!(u, Update::Failed(why) if why.starts_with("learning diverged at iteration")),
+    );
+    let Some(Update::Failed(why)) = seen.last() else {
+        unreachable!()
+    };
+    let at = why["learning diverged at iteration ".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        seen.contains(&Update::Running(false)),
+        "the run goes on: {seen:?}"
+    );
+    let refusal = format!("the model holds the step of iteration {at}, which diverged");
+
+    let elsewhere = dir.join("new-folder").join("diverged.safetensors");
+    for path in [&good, &elsewhere] {
+        s.send(Command::Save(path.clone()));
+        let seen = wait_for(&s, "refused save", |u| matches!(u, Update::Failed(_)));
+        assert!(
+            matches!(seen.last(), Some(Update::Failed(w)) if w.contains(&refusal) && w.contains("Load a checkpoint or start over (Reset)")),
+            "{seen:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&good).unwrap(),
+        kept,
+        "the saved checkpoint was changed"
+    );
+    assert!(!dir.join("new-folder").exists(), "a refused save made its folder");
+
+    s.send(Command::LongRun { steps: 10 });
+    s.send(Command::Landscape(LandscapeOptions::default()));
+    for what in ["the long run", "the landscape map"] {
+        let seen = wait_for(&s, what, |u| matches!(u, Update::WorkEnded(_)));
+        assert!(
+            matches!(seen.last(), Some(Update::WorkEnded(w)) if w.starts_with(&format!("{what} failed: {refusal}"))),
+            "{seen:?}"
+        );
+    }
+
+    s.send(Command::Load(good.clone()));
+    wait_for(&s, "load", |u| matches!(u, Update::Loaded { iteration: 1, .. }));
+    s.send(Command::Save(elsewhere.clone()));
+    wait_for(&s, "save after the load", |u| matches!(u, Update::Saved(_)));
+    assert_eq!(
+        ebmscope::train::Checkpoint::load(&elsewhere).unwrap().iteration,
+        1
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -571,6 +571,34 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
 }
 
 /// lr ← max(lr_min, lr · lr_decay) after each iteration; events report the lr used.
+/// A trainer whose iteration diverged holds that step and refuses to be
+/// captured (saved, or sampled from) until a checkpoint is restored into it.
+#[test]
+fn a_checkpoint_restored_into_a_diverged_trainer_lifts_its_refusal() {
+    use ebmscope::train::Checkpoint;
+    let gpu = Arc::new(common::gpu());
+    let blows_up = ["optimizer.lr=1e9", "optimizer.lr_min=1e9", "iterations=50"];
+    let mut t = Trainer::new(gpu, config("rings-convergent", &blows_up)).unwrap();
+    t.step().unwrap();
+    let good = Checkpoint::capture(&t).unwrap();
+    let diverged = (0..50).find_map(|_| t.step().err()).expect("lr = 1e9 diverges");
+    assert!(
+        diverged.to_string().starts_with("learning diverged"),
+        "{diverged}"
+    );
+    let refused = Checkpoint::capture(&t).unwrap_err().to_string();
+    assert!(
+        refused.contains(&format!(
+            "the model holds the step of iteration {}",
+            t.iteration + 1
+        )),
+        "{refused}"
+    );
+    good.restore(&mut t).unwrap();
+    let again = Checkpoint::capture(&t).unwrap();
+    assert_eq!((again.iteration, &again.params), (1, &good.params));
+}
+
 #[test]
 fn learning_rate_decays_to_its_floor() {
     let gpu = Arc::new(common::gpu());

@@ -56,7 +56,16 @@ fn parse<T: std::str::FromStr>(path: &Path, m: &HashMap<String, String>, key: &s
 }
 
 impl Checkpoint {
+    /// The trainer's state, refused while it holds a diverged step: a
+    /// checkpoint of it (saved, or the start of a long run or landscape
+    /// map) would carry a broken model under the last good iteration.
     pub fn capture(trainer: &Trainer) -> Result<Self> {
+        if let Some((iteration, why)) = trainer.diverged() {
+            return Err(Error::HoldsDivergedStep {
+                iteration: *iteration,
+                why: why.clone(),
+            });
+        }
         let (adam_m, adam_v) = trainer.optimizer().read_state(&trainer.gpu)?;
         Ok(Checkpoint {
             config: trainer.config.clone(),
@@ -104,6 +113,7 @@ impl Checkpoint {
             trainer.write_chains(chains)?;
         }
         trainer.iteration = self.iteration;
+        trainer.diverged = None;
         trainer.lr = self.lr;
         trainer.seconds_before = self.wall_time;
         Ok(())

@@ -250,6 +250,9 @@ pub struct Trainer {
     /// Whether X⁺ holds a data batch: not before this trainer's first
     /// iteration (checkpoints keep none).
     has_batch: bool,
+    /// The iteration that diverged and why, while the parameters hold its
+    /// step (until an iteration passes the watch again).
+    diverged: Option<(u64, String)>,
 }
 
 impl Trainer {
@@ -323,6 +326,7 @@ impl Trainer {
             energy_path: None,
             has_chains: false,
             has_batch: false,
+            diverged: None,
         })
     }
 
@@ -371,8 +375,9 @@ impl Trainer {
 
     /// One iteration of Algorithm 1: X⁺ from the data, X⁻ by L Langevin
     /// steps, θ ← optimizer step on ∇θ (mean U(X⁺) − mean U(X⁻)).
-    /// After an [`Error::Diverged`] the parameters hold the diverged step:
-    /// restore a checkpoint before going on.
+    /// After an [`Error::Diverged`] the parameters hold the diverged step
+    /// and [`Checkpoint::capture`](checkpoint::Checkpoint::capture) refuses
+    /// them: restore a checkpoint before going on.
     pub fn step(&mut self) -> Result<IterationEvent> {
         let gpu = self.gpu.clone();
         let (n, m) = (self.config.batch.data as usize, self.config.batch.chains as usize);
@@ -494,11 +499,13 @@ impl Trainer {
             .sum::<f64>()
             / (m * steps) as f64;
         if let Some(why) = self.watch.check(&self.d_st, d_st, r_t) {
+            self.diverged = Some((t + 1, why.clone()));
             return Err(Error::Diverged {
                 iteration: t + 1,
                 why,
             });
         }
+        self.diverged = None;
         self.iteration += 1;
         self.has_chains = true;
         self.has_batch = true;
@@ -583,6 +590,12 @@ impl Trainer {
         self.gpu.write_f32(self.sampler.field.input(), 0, chains);
         self.has_chains = true;
         Ok(())
+    }
+
+    /// The iteration that diverged and why, while the parameters hold its
+    /// step: what a checkpoint must not keep.
+    pub fn diverged(&self) -> Option<&(u64, String)> {
+        self.diverged.as_ref()
     }
 
     /// Whether [`Trainer::chains`] are chains (of the last iteration, or

@@ -416,12 +416,13 @@ impl Worker {
             Command::Save(path) => {
                 // (The default, runs/…, need not exist yet.)
                 let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
-                folder
-                    .map_or(Ok(()), |f| {
-                        std::fs::create_dir_all(f).map_err(|e| Error::io(f, e))
+                Checkpoint::capture(&self.trainer)
+                    .and_then(|ck| {
+                        folder.map_or(Ok(()), |f| {
+                            std::fs::create_dir_all(f).map_err(|e| Error::io(f, e))
+                        })?;
+                        ck.save(&path)
                     })
-                    .and_then(|()| Checkpoint::capture(&self.trainer))
-                    .and_then(|ck| ck.save(&path))
                     .map(|()| self.send(Update::Saved(path)))
             }
             Command::Load(path) => self.load(path),
