@@ -240,6 +240,9 @@ struct TrainArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
+    /// With --resume, only langevin.epsilon, langevin.tau, langevin.steps,
+    /// optimizer.lr and optimizer.kind, from the checkpoint's iteration on
+    /// (recorded in the run's changes.csv).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Number of iterations in all (overrides the config's `iterations`;
@@ -809,14 +812,16 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     if args.iters == Some(0) {
         bail!("--iters must be at least 1");
     }
-    if args.resume && (args.preset.is_some() || args.config.is_some() || !args.set.is_empty()) {
+    if args.resume && (args.preset.is_some() || args.config.is_some()) {
         bail!(
             "--resume continues a run with the settings it was started with (kept in its checkpoint; \
-             config.toml is a copy to read); only --iters and --data (where its data now is) may change. \
-             Drop --preset, --config and --set, or start a new run (--force, or another --out)"
+             config.toml is a copy to read); only --iters, --data (where its data now is) and, with --set, \
+             {} may change. Drop --preset and --config, or start a new run (--force, or another --out)",
+            ebmscope::train::Change::KEYS.join(", ")
         );
     }
-    let mut overrides = args.set.clone();
+    // (On --resume, --set changes the run's own settings: see Existing::Resume.)
+    let mut overrides = if args.resume { Vec::new() } else { args.set.clone() };
     if let Some(n) = args.iters {
         overrides.push(format!("iterations={n}"));
     }
@@ -845,6 +850,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         (true, _) => Existing::Resume {
             iterations: args.iters,
             data: args.data.as_deref().map(absolute).transpose()?,
+            set: args.set.clone(),
         },
         (_, true) => Existing::Force,
         _ => Existing::Refuse,
@@ -903,6 +909,15 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             spelling(&c.langevin.init)
         );
 
+        if !trainer.changes.is_empty() {
+            let changes: Vec<String> = trainer.changes.iter().map(|(_, c)| c.to_string()).collect();
+            eprintln!(
+                "from iteration {}: {} (checkpoint saved; recorded in {})",
+                trainer.iteration,
+                changes.join(", "),
+                out.join(ebmscope::train::run::CHANGES_FILE).display()
+            );
+        }
         let stop = Arc::new(AtomicBool::new(false));
         {
             let stop = stop.clone();
@@ -968,6 +983,18 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 Err(err) => {
                     run.flush()?;
                     bar.abandon();
+                    if let (ebmscope::Error::Diverged { .. }, Ok(ck)) = (
+                        &err,
+                        ebmscope::train::Checkpoint::load(&out.join(ebmscope::train::CHECKPOINT_FILE)),
+                    ) {
+                        eprintln!(
+                            "to go on from the run's checkpoint (iteration {}) with a smaller learning rate or \
+                             step size: ebmscope train --out {} --resume --set optimizer.lr=… (or \
+                             --set langevin.epsilon=…)",
+                            ck.iteration,
+                            out.display()
+                        );
+                    }
                     return Err(err.into());
                 }
             };

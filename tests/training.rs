@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use ebmscope::compare::{Tolerance, compare};
-use ebmscope::config::Config;
+use ebmscope::config::{Config, OptimizerName};
 use ebmscope::data::Dataset;
 use ebmscope::data::images::ImageSet;
 use ebmscope::reference::trainer::ReferenceTrainer;
@@ -381,6 +381,98 @@ fn resume_equals_uninterrupted() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
+/// `--resume --set` changes what a run may change as it goes (ε, τ, L, the
+/// learning rate, the optimizer) from its checkpoint's iteration on: the run
+/// then goes on exactly as a trainer that made the same changes there (as
+/// the window does); the changes are in changes.csv and, at once, in the
+/// checkpoint, so a plain --resume goes on with them (here one with nothing
+/// to train makes the changes, and the next trains). Any other key, or a
+/// value the settings refuse, is refused before the run is touched.
+#[test]
+fn resume_with_changed_settings_goes_on_as_the_window_would() {
+    use ebmscope::train::{Change, Checkpoint};
+    let dir = common::fresh_dir("resume-set");
+    assert!(train_small_toy(&dir, 2, &[]).status.success());
+    let resume = |iters: &str, set: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--out",
+            dir.to_str().unwrap(),
+            "--resume",
+            "--iters",
+            iters,
+        ];
+        for s in set {
+            args.extend(["--set", s]);
+        }
+        ebmscope(&args)
+    };
+    let files = ["checkpoint.safetensors", "metrics.csv", "config.toml"];
+    let read = || files.map(|f| std::fs::read(dir.join(f)).unwrap());
+    let before = read();
+    for (set, says) in [
+        ("net.n_f=4", "`net.n_f` is fixed for a run"),
+        ("langevin.epsilon=-1", "langevin.epsilon"),
+        ("optimizer.kind=rmsprop", "rmsprop"),
+    ] {
+        common::assert_refused(&resume("4", &["optimizer.lr=0.03", set]), says);
+        assert!(
+            read() == before,
+            "--set {set}: the refused resume changed the run"
+        );
+        assert!(!dir.join("changes.csv").exists());
+    }
+    let dir_arg = dir.to_str().unwrap();
+    let with_preset = ["train", "--out", dir_arg, "--resume", "--preset", "gmm-quick"];
+    common::assert_refused(&ebmscope(&with_preset), "Drop --preset and --config");
+    assert!(read() == before);
+
+    let out = resume(
+        "2",
+        &["optimizer.kind=adam", "optimizer.lr=0.03", "langevin.steps=6"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = resume_train(&dir, Some(4));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("changes.csv")).unwrap(),
+        "iteration,setting,value\n2,langevin.steps,6\n2,optimizer.lr,0.03\n2,optimizer.kind,adam\n"
+    );
+    let sets: Vec<String> = SMALL_TOY
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.to_string())
+        .collect();
+    let config = Config::resolve(Some("rings-convergent"), None, &sets).unwrap();
+    let mut window = Trainer::new(Arc::new(common::gpu()), config).unwrap();
+    window.step().unwrap();
+    window.step().unwrap();
+    for change in [
+        Change::Steps(6),
+        Change::LearningRate(0.03),
+        Change::Optimizer(OptimizerName::Adam),
+    ] {
+        window.apply(change).unwrap();
+    }
+    let d_st: Vec<f64> = (0..2).map(|_| window.step().unwrap().d_st).collect();
+    let ck = Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    let mut want = Checkpoint::capture(&window).unwrap();
+    want.wall_time = ck.wall_time;
+    want.config.iterations = ck.config.iterations;
+    assert!(
+        ck == want,
+        "the resumed run's checkpoint differs from the changed trainer's"
+    );
+    let rows = rows(&dir);
+    let run_d_st: Vec<f64> = rows[3..]
+        .iter()
+        .map(|r| r.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(run_d_st, d_st);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A checkpoint from before checkpoints kept the wall time: the resumed
 /// rows go on from the last kept row's instead of starting again at 0.
 #[test]
@@ -434,19 +526,20 @@ fn existing_runs_are_refused_without_resume_or_force() {
     );
     let out = train_small_toy(&dir, 2, &["--set", "langevin.epsilonn=1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("epsilonn"));
-    // --resume keeps the run's settings: new ones beside it are refused, and
-    // without --iters the run's own total stands (here 2: nothing to do).
+    // --resume keeps the run's settings: others than those a run may change
+    // as it goes are refused beside it, and without --iters the run's own
+    // total stands (here 2: nothing to do).
     let out = ebmscope(&[
         "train",
         "--out",
         dir.to_str().unwrap(),
         "--resume",
         "--set",
-        "langevin.epsilon=0.05",
+        "langevin.bank_size=5",
     ]);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("only --iters"),
+        String::from_utf8_lossy(&out.stderr).contains("`langevin.bank_size` is fixed for a run"),
         "{out:?}"
     );
     let out = resume_train(&dir, None);
@@ -544,7 +637,8 @@ fn interrupt_saves_a_checkpoint() {
 }
 
 /// An absurd learning rate blows the model up: the run stops with a clear
-/// message, and the last checkpoint (before the blow-up) stays finite and loadable.
+/// message that gives the command to go on from the last checkpoint
+/// (before the blow-up), which stays finite and loadable.
 #[test]
 fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let dir = common::fresh_dir("diverge");
@@ -563,6 +657,13 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     common::assert_refused(&out, "diverged");
     let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
     assert!(ck.iteration < 50);
+    let go_on = format!(
+        "to go on from the run's checkpoint (iteration {}) with a smaller learning rate or step size: \
+         ebmscope train --out {} --resume --set optimizer.lr=…",
+        ck.iteration,
+        dir.display()
+    );
+    common::assert_refused(&out, &go_on);
     assert!(
         ck.params.iter().all(|v| v.is_finite()),
         "the kept checkpoint is the last good one"
@@ -820,8 +921,24 @@ fn force_replaces_only_the_runs_own_files() {
     }
     let stale = dir.join("pictures/density_0000050.png");
     std::fs::copy(dir.join("pictures/density_0000000.png"), &stale).unwrap();
+    // (A change on resume, for the old run's changes.csv.)
+    let dir_arg = dir.to_str().unwrap();
+    let out = ebmscope(&[
+        "train",
+        "--out",
+        dir_arg,
+        "--resume",
+        "--set",
+        "optimizer.lr=0.05",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.join("changes.csv").exists());
     let out = train_small_toy(&dir, 2, &["--force"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !dir.join("changes.csv").exists(),
+        "the old run's changes.csv stayed"
+    );
     for f in &theirs {
         assert_eq!(
             std::fs::read_to_string(f).unwrap(),

@@ -148,6 +148,50 @@ pub enum Change {
 }
 
 impl Change {
+    /// The settings a run may change as it goes (in the window, or with
+    /// `train --resume --set`), as config keys.
+    pub const KEYS: [&'static str; 5] = [
+        "langevin.epsilon",
+        "langevin.tau",
+        "langevin.steps",
+        "optimizer.lr",
+        "optimizer.kind",
+    ];
+
+    /// The config key this change sets (one of [`Change::KEYS`]).
+    pub fn key(self) -> &'static str {
+        match self {
+            Change::Epsilon(_) => "langevin.epsilon",
+            Change::Tau(_) => "langevin.tau",
+            Change::Steps(_) => "langevin.steps",
+            Change::LearningRate(_) => "optimizer.lr",
+            Change::Optimizer(_) => "optimizer.kind",
+        }
+    }
+
+    /// Its value as `--set` and config files write it.
+    pub fn value(self) -> String {
+        match self {
+            Change::Epsilon(v) | Change::Tau(v) | Change::LearningRate(v) => v.to_string(),
+            Change::Steps(v) => v.to_string(),
+            Change::Optimizer(k) => crate::config::spelling(&k),
+        }
+    }
+
+    /// The change that sets `key` (one of [`Change::KEYS`]) to its value
+    /// in `config`.
+    pub fn to_value_in(key: &str, config: &Config) -> Option<Change> {
+        let (l, o) = (&config.langevin, &config.optimizer);
+        Some(match key {
+            "langevin.epsilon" => Change::Epsilon(l.epsilon),
+            "langevin.tau" => Change::Tau(l.tau),
+            "langevin.steps" => Change::Steps(l.steps),
+            "optimizer.lr" => Change::LearningRate(o.lr),
+            "optimizer.kind" => Change::Optimizer(o.kind),
+            _ => return None,
+        })
+    }
+
     /// `config` with this change made (not validated).
     pub fn set_in(self, config: &mut Config) {
         match self {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{CHECKPOINT_FILE, Checkpoint, IterationEvent, Trainer};
+use super::{CHECKPOINT_FILE, Change, Checkpoint, IterationEvent, Trainer};
 use crate::config::Config;
 use crate::io::write_atomically;
 use crate::{Error, Result};
@@ -12,6 +12,8 @@ use crate::{Error, Result};
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const TOY_METRICS_FILE: &str = "toy_metrics.csv";
+/// Settings changed on resume (`--resume --set`): iteration, key, value.
+pub const CHANGES_FILE: &str = "changes.csv";
 const METRICS_HEADER: &str = "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase";
 
 /// How to treat an existing run folder.
@@ -21,10 +23,13 @@ pub enum Existing {
     Refuse,
     /// Continue from its checkpoint, with its settings; to `iterations` in
     /// all if given, else to its own total; reading its data from `data`
-    /// if given (the data set moved).
+    /// if given (the data set moved); with the `key=value` overrides of
+    /// `set` from there on, of the settings a run may change as it goes
+    /// ([`Change::KEYS`]).
     Resume {
         iterations: Option<u64>,
         data: Option<String>,
+        set: Vec<String>,
     },
     /// Start over, replacing its contents.
     Force,
@@ -87,6 +92,7 @@ fn run_files(dir: &Path, after: Option<u64>) -> Result<Vec<PathBuf>> {
             CONFIG_FILE,
             METRICS_FILE,
             TOY_METRICS_FILE,
+            CHANGES_FILE,
             CHECKPOINT_FILE,
             "pictures/data.png",
         ];
@@ -216,7 +222,13 @@ impl RunDir {
         // touching the folder: a run that cannot start leaves it as it was.
         let metrics_path = dir.join(METRICS_FILE);
         // (replaced: a run set aside by --force waits for this one's first checkpoint.)
-        let (trainer, lock, replaced) = if let Existing::Resume { iterations, data } = existing {
+        let mut changes = Vec::new();
+        let (trainer, lock, replaced) = if let Existing::Resume {
+            iterations,
+            data,
+            set,
+        } = existing
+        {
             // Locked before its checkpoint is read: one a trainer still writes could be stale.
             let lock = lock(dir)?;
             let ck_path = dir.join(CHECKPOINT_FILE);
@@ -237,6 +249,7 @@ impl RunDir {
                 ));
             }
             let ck = Checkpoint::load(&ck_path)?;
+            changes = resume_changes(&ck.config, &set)?;
             let mut config_resumed = ck.config.clone();
             // Only the length of the run, and where its data now lies, may change on resume.
             config_resumed.iterations = iterations.unwrap_or(ck.config.iterations).max(ck.iteration);
@@ -258,6 +271,9 @@ impl RunDir {
             }
             let mut trainer = Trainer::new(gpu, config_resumed)?;
             ck.restore(&mut trainer)?;
+            for &change in &changes {
+                trainer.apply(change)?;
+            }
             let kept = read_metrics(&metrics_path, ck.iteration)?;
             write_atomically(&metrics_path, kept.text.as_bytes())?;
             // What a run that went on past the checkpoint (and crashed) wrote is not this run's.
@@ -294,15 +310,29 @@ impl RunDir {
             .append(true)
             .open(&metrics_path)
             .map_err(io_err(&metrics_path))?;
-        Ok((
-            RunDir {
-                dir: dir.to_path_buf(),
-                metrics: std::io::BufWriter::new(file),
-                _lock: lock,
-                replaced,
-            },
-            trainer,
-        ))
+        let mut run = RunDir {
+            dir: dir.to_path_buf(),
+            metrics: std::io::BufWriter::new(file),
+            _lock: lock,
+            replaced,
+        };
+        if !changes.is_empty() {
+            // In the checkpoint at once, so that a later --resume goes on
+            // with them; then in changes.csv, the run's record of them.
+            run.checkpoint(&trainer)?;
+            run.record_changes(trainer.iteration, &changes)?;
+        }
+        Ok((run, trainer))
+    }
+
+    /// Add `changes`, made at `iteration`, to changes.csv.
+    fn record_changes(&self, iteration: u64, changes: &[Change]) -> Result<()> {
+        let path = self.dir.join(CHANGES_FILE);
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| "iteration,setting,value\n".into());
+        for change in changes {
+            text += &format!("{iteration},{},{}\n", change.key(), change.value());
+        }
+        write_atomically(&path, text.as_bytes())
     }
 
     /// Append `trainer`'s iteration `e` to metrics.csv; its wall time is the
@@ -446,6 +476,32 @@ impl RunDir {
         )
         .map_err(io_err(&path))
     }
+}
+
+/// The changes the `--set` overrides of a resume make to `config`, the
+/// run's settings: only those of [`Change::KEYS`] may change.
+fn resume_changes(config: &Config, set: &[String]) -> Result<Vec<Change>> {
+    let mut keys: Vec<&str> = Vec::new();
+    for item in set {
+        let key = item.split_once('=').map_or(item.as_str(), |(k, _)| k).trim();
+        if !Change::KEYS.contains(&key) {
+            return Err(Error::Config(format!(
+                "--set {item} with --resume: a resumed run may change only {} (from its checkpoint's \
+                 iteration on, as the window can); `{key}` is fixed for a run: start a new one \
+                 (--force, or another --out)",
+                Change::KEYS.join(", ")
+            )));
+        }
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let changed = Config::resolve(None, Some(("the run's settings", &config.to_toml())), set)?;
+    Ok(Change::KEYS
+        .iter()
+        .filter(|k| keys.contains(k))
+        .filter_map(|k| Change::to_value_in(k, &changed))
+        .collect())
 }
 
 /// Keep toy_metrics.csv's rows up to `iteration` (if the file exists).
