@@ -50,7 +50,8 @@ pub enum Error {
 
     #[error(
         "the model holds the step of iteration {iteration}, which diverged ({why}): it is neither saved \
-         nor sampled from. Load a checkpoint or start over (Reset) first"
+         nor sampled from. Load a checkpoint or start over (Reset) first (or Step on with a smaller \
+         learning rate or ε until an iteration passes)"
     )]
     HoldsDivergedStep { iteration: u64, why: String },
 

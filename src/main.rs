@@ -821,6 +821,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         );
     }
     // (On --resume, --set changes the run's own settings: see Existing::Resume.)
+    if args.resume {
+        ebmscope::train::run::check_resume_keys(&args.set)?;
+    }
     let mut overrides = if args.resume { Vec::new() } else { args.set.clone() };
     if let Some(n) = args.iters {
         overrides.push(format!("iterations={n}"));
@@ -878,6 +881,15 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             };
             eprintln!("GPU memory: {:.1} MiB held for training{data}", Gpu::mib(bytes));
         }
+        if !trainer.changes.is_empty() {
+            let changes: Vec<String> = trainer.changes.iter().map(|(_, c)| c.to_string()).collect();
+            eprintln!(
+                "from iteration {}: {} (checkpoint saved; recorded in {})",
+                trainer.iteration,
+                changes.join(", "),
+                out.join(ebmscope::train::run::CHANGES_FILE).display()
+            );
+        }
         let total = trainer.config.iterations;
         if trainer.iteration >= total {
             let asked = match args.iters {
@@ -909,15 +921,6 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             spelling(&c.langevin.init)
         );
 
-        if !trainer.changes.is_empty() {
-            let changes: Vec<String> = trainer.changes.iter().map(|(_, c)| c.to_string()).collect();
-            eprintln!(
-                "from iteration {}: {} (checkpoint saved; recorded in {})",
-                trainer.iteration,
-                changes.join(", "),
-                out.join(ebmscope::train::run::CHANGES_FILE).display()
-            );
-        }
         let stop = Arc::new(AtomicBool::new(false));
         {
             let stop = stop.clone();
@@ -987,9 +990,15 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                         &err,
                         ebmscope::train::Checkpoint::load(&out.join(ebmscope::train::CHECKPOINT_FILE)),
                     ) {
-                        eprintln!(
-                            "to go on from the run's checkpoint (iteration {}) with a smaller learning rate or \
-                             step size: ebmscope train --out {} --resume --set optimizer.lr=… (or \
+                        // (--data again where this session was given it: the
+                        // checkpoint may still hold the old place.)
+                        let data = match &args.data {
+                            Some(path) => format!(" --data {}", path.display()),
+                            None => String::new(),
+                        };
+                        bail!(
+                            "{err}\nTo go on from the run's checkpoint (iteration {}) with a smaller learning \
+                             rate or step size: ebmscope train --out {} --resume{data} --set optimizer.lr=… (or \
                              --set langevin.epsilon=…)",
                             ck.iteration,
                             out.display()

@@ -550,10 +550,7 @@ fn a_diverged_model_is_neither_saved_nor_sampled_from() {
         .next()
         .unwrap()
         .to_string();
-    assert!(
-        seen.contains(&Update::Running(false)),
-        "the run goes on: {seen:?}"
-    );
+    assert!(seen.contains(&Update::Running(false)), "the run pauses: {seen:?}");
     let refusal = format!("the model holds the step of iteration {at}, which diverged");
 
     let elsewhere = dir.join("new-folder").join("diverged.safetensors");

@@ -412,7 +412,11 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
     let before = read();
     for (set, says) in [
         ("net.n_f=4", "`net.n_f` is fixed for a run"),
-        ("langevin.epsilon=-1", "langevin.epsilon"),
+        (
+            "langevin.epsilon=-1",
+            "`langevin.epsilon`: must be a finite number > 0",
+        ),
+        ("iterations=9", "the run's total changes with --iters N"),
         ("optimizer.kind=rmsprop", "rmsprop"),
     ] {
         common::assert_refused(&resume("4", &["optimizer.lr=0.03", set]), says);
@@ -432,12 +436,19 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         &["optimizer.kind=adam", "optimizer.lr=0.03", "langevin.steps=6"],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("from iteration 2: L = 6, lr = 0.03, optimizer Adam"),
+        "{stderr}"
+    );
+    let made = "iteration,setting,value\n2,langevin.steps,6\n2,optimizer.lr,0.03\n2,optimizer.kind,adam\n";
+    assert_eq!(std::fs::read_to_string(dir.join("changes.csv")).unwrap(), made);
+    // A row past the checkpoint (as if an earlier checkpoint had been put
+    // back by hand) is not this run's: the resume drops it.
+    std::fs::write(dir.join("changes.csv"), format!("{made}9,optimizer.lr,1.0\n")).unwrap();
     let out = resume_train(&dir, Some(4));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(
-        std::fs::read_to_string(dir.join("changes.csv")).unwrap(),
-        "iteration,setting,value\n2,langevin.steps,6\n2,optimizer.lr,0.03\n2,optimizer.kind,adam\n"
-    );
+    assert_eq!(std::fs::read_to_string(dir.join("changes.csv")).unwrap(), made);
     let sets: Vec<String> = SMALL_TOY
         .iter()
         .skip(1)
@@ -658,7 +669,7 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
     assert!(ck.iteration < 50);
     let go_on = format!(
-        "to go on from the run's checkpoint (iteration {}) with a smaller learning rate or step size: \
+        "To go on from the run's checkpoint (iteration {}) with a smaller learning rate or step size: \
          ebmscope train --out {} --resume --set optimizer.lr=…",
         ck.iteration,
         dir.display()
@@ -671,7 +682,6 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// lr ← max(lr_min, lr · lr_decay) after each iteration; events report the lr used.
 /// A trainer whose iteration diverged holds that step and refuses to be
 /// captured (saved, or sampled from) until a checkpoint is restored into it.
 #[test]
@@ -700,6 +710,7 @@ fn a_checkpoint_restored_into_a_diverged_trainer_lifts_its_refusal() {
     assert_eq!((again.iteration, &again.params), (1, &good.params));
 }
 
+/// lr ← max(lr_min, lr · lr_decay) after each iteration; events report the lr used.
 #[test]
 fn learning_rate_decays_to_its_floor() {
     let gpu = Arc::new(common::gpu());

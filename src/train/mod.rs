@@ -169,10 +169,11 @@ impl Change {
         }
     }
 
-    /// Its value as `--set` and config files write it.
+    /// Its value as `--set` and config files write it (`{:?}` keeps an
+    /// f64 exact and in TOML syntax: 0.03, 1e-20, 1.0).
     pub fn value(self) -> String {
         match self {
-            Change::Epsilon(v) | Change::Tau(v) | Change::LearningRate(v) => v.to_string(),
+            Change::Epsilon(v) | Change::Tau(v) | Change::LearningRate(v) => format!("{v:?}"),
             Change::Steps(v) => v.to_string(),
             Change::Optimizer(k) => crate::config::spelling(&k),
         }

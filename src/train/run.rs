@@ -276,8 +276,13 @@ impl RunDir {
             }
             let kept = read_metrics(&metrics_path, ck.iteration)?;
             write_atomically(&metrics_path, kept.text.as_bytes())?;
-            // What a run that went on past the checkpoint (and crashed) wrote is not this run's.
-            cut_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration)?;
+            // What a run that went on past the checkpoint (and crashed) wrote
+            // is not this run's (nor changes recorded past it, were the
+            // checkpoint put back by hand).
+            cut_rows(&dir.join(TOY_METRICS_FILE), ck.iteration, |cols| {
+                cols.len() == 5 && cols[1..].iter().all(|c| c.parse::<f64>().is_ok())
+            })?;
+            cut_rows(&dir.join(CHANGES_FILE), ck.iteration, |cols| cols.len() == 3)?;
             for path in run_files(dir, Some(ck.iteration))? {
                 std::fs::remove_file(&path).map_err(io_err(&path))?;
             }
@@ -305,7 +310,6 @@ impl RunDir {
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
             (trainer, lock, has_run)
         };
-        write_atomically(&dir.join(CONFIG_FILE), trainer.config.to_toml().as_bytes())?;
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(&metrics_path)
@@ -318,10 +322,12 @@ impl RunDir {
         };
         if !changes.is_empty() {
             // In the checkpoint at once, so that a later --resume goes on
-            // with them; then in changes.csv, the run's record of them.
+            // with them (a failed save leaves the run as it was); then in
+            // changes.csv, the run's record of them, and config.toml.
             run.checkpoint(&trainer)?;
             run.record_changes(trainer.iteration, &changes)?;
         }
+        write_atomically(&dir.join(CONFIG_FILE), trainer.config.to_toml().as_bytes())?;
         Ok((run, trainer))
     }
 
@@ -478,24 +484,35 @@ impl RunDir {
     }
 }
 
+fn set_key(item: &str) -> &str {
+    item.split_once('=').map_or(item, |(k, _)| k).trim()
+}
+
+/// Refuse `--set` overrides beside `--resume` of other settings than those
+/// a run may change as it goes ([`Change::KEYS`]), saying what to do.
+pub fn check_resume_keys(set: &[String]) -> Result<()> {
+    for item in set {
+        let key = set_key(item);
+        let instead = match key {
+            _ if Change::KEYS.contains(&key) => continue,
+            "iterations" => "the run's total changes with --iters N".to_string(),
+            "data.path" => "where the run's data now is goes in --data PATH".to_string(),
+            _ => format!("`{key}` is fixed for a run: start a new one (--force, or another --out)"),
+        };
+        return Err(Error::Config(format!(
+            "--set {item} with --resume: a resumed run may change only {} (from its checkpoint's \
+             iteration on, as the window can); {instead}",
+            Change::KEYS.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// The changes the `--set` overrides of a resume make to `config`, the
 /// run's settings: only those of [`Change::KEYS`] may change.
 fn resume_changes(config: &Config, set: &[String]) -> Result<Vec<Change>> {
-    let mut keys: Vec<&str> = Vec::new();
-    for item in set {
-        let key = item.split_once('=').map_or(item.as_str(), |(k, _)| k).trim();
-        if !Change::KEYS.contains(&key) {
-            return Err(Error::Config(format!(
-                "--set {item} with --resume: a resumed run may change only {} (from its checkpoint's \
-                 iteration on, as the window can); `{key}` is fixed for a run: start a new one \
-                 (--force, or another --out)",
-                Change::KEYS.join(", ")
-            )));
-        }
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
+    check_resume_keys(set)?;
+    let keys: Vec<&str> = set.iter().map(|item| set_key(item)).collect();
     let changed = Config::resolve(None, Some(("the run's settings", &config.to_toml())), set)?;
     Ok(Change::KEYS
         .iter()
@@ -504,8 +521,9 @@ fn resume_changes(config: &Config, set: &[String]) -> Result<Vec<Change>> {
         .collect())
 }
 
-/// Keep toy_metrics.csv's rows up to `iteration` (if the file exists).
-fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<()> {
+/// Keep the rows of a CSV file (if it exists) up to `iteration`, its first
+/// column, of those whose columns `whole` accepts.
+fn cut_rows(path: &Path, iteration: u64, whole: impl Fn(&[&str]) -> bool) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(());
     };
@@ -513,10 +531,7 @@ fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<()> {
     // cut short) up to the checkpoint's iteration.
     let kept_row = |line: &str| {
         let cols: Vec<&str> = line.trim_end_matches('\n').split(',').collect();
-        line.ends_with('\n')
-            && cols.len() == 5
-            && cols[1..].iter().all(|c| c.parse::<f64>().is_ok())
-            && cols[0].parse::<u64>().is_ok_and(|it| it <= iteration)
+        line.ends_with('\n') && whole(&cols) && cols[0].parse::<u64>().is_ok_and(|it| it <= iteration)
     };
     let kept: String = (text.split_inclusive('\n').enumerate())
         .filter(|&(i, line)| i == 0 || kept_row(line))
