@@ -142,6 +142,9 @@ pub struct GuiApp {
     /// The run's iteration (a loaded checkpoint's before any step).
     iteration: u64,
     pub history: Vec<IterationEvent>,
+    /// How many events at the start of `history` are a loaded run's past
+    /// (from its metrics.csv, on the run's clock): plotted, not timed.
+    pub past: usize,
     /// Over the whole session, for the report at exit.
     pub training_rate: TrainingRate,
     /// Settings changed during the run: (iterations before it, what).
@@ -249,6 +252,7 @@ impl GuiApp {
             toy_data: toy_points(&config),
             iteration: 0,
             history: Vec::new(),
+            past: 0,
             training_rate: TrainingRate::default(),
             changes: Vec::new(),
             chains: None,
@@ -309,6 +313,7 @@ impl GuiApp {
                 if e.iteration <= self.history.last().map_or(0, |l| l.iteration) {
                     // After a load or reset the run goes back: drop the future.
                     self.history.retain(|h| h.iteration < e.iteration);
+                    self.past = self.past.min(self.history.len());
                 }
                 self.training_rate.record(&e);
                 self.iteration = e.iteration;
@@ -316,7 +321,8 @@ impl GuiApp {
                 if self.running {
                     // Over 10 s, so that the pauses between iterations (density
                     // evaluations, pictures) count as they do in the run's pace.
-                    self.ran_rate = TrainingRate::recent(&self.history, RATE_SECONDS).or(self.ran_rate);
+                    self.ran_rate =
+                        TrainingRate::recent(&self.history[self.past..], RATE_SECONDS).or(self.ran_rate);
                 }
             }
             Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
@@ -408,10 +414,21 @@ impl GuiApp {
                 path,
                 iteration,
                 config,
+                history,
             } => {
                 self.message = format!("loaded {} (iteration {iteration})", path.display());
                 // (The checkpoint may be another run's.)
                 self.forget_run(iteration);
+                match history {
+                    Ok(Some(h)) => {
+                        self.history = h.events.clone();
+                        self.past = self.history.len();
+                        self.changes = h.changes.clone();
+                        self.message += " with its run's history";
+                    }
+                    Ok(None) => {}
+                    Err(why) => self.message += &format!("; its run's history is not shown: {why}"),
+                }
                 // Its settings are what the fields show and what the status counts by.
                 self.chw = net_spec(&config).map_or(self.chw, |spec| spec.input);
                 self.toy_data = toy_points(&config);
@@ -455,6 +472,7 @@ impl GuiApp {
     fn forget_run(&mut self, iteration: u64) {
         self.iteration = iteration;
         self.history.clear();
+        self.past = 0;
         self.changes.clear();
         self.chains = None;
         self.chains_texture = None;

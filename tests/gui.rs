@@ -296,6 +296,46 @@ fn a_loaded_checkpoint_shows_its_own_run() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// A training run's checkpoint opens with the run's history: its curves
+/// from metrics.csv up to the checkpoint and its changes of setting from
+/// changes.csv, which the next iteration continues (and which, being the
+/// run's past, no training rate is measured over).
+#[test]
+fn a_runs_checkpoint_opens_with_the_runs_history() {
+    let dir = common::fresh_dir("gui-history");
+    assert!(common::train_small_toy(&dir, 2, &[]).status.success());
+    let dir_arg = dir.to_str().unwrap();
+    let resume = [
+        "train",
+        "--out",
+        dir_arg,
+        "--resume",
+        "--iters",
+        "4",
+        "--set",
+        "langevin.steps=6",
+    ];
+    assert!(common::ebmscope(&resume).status.success());
+
+    let mut h = harness(app());
+    h.step();
+    h.state().send(Command::Load(dir.join("checkpoint.safetensors")));
+    until(&mut h, "load", |a| a.message.starts_with("loaded"));
+    let app = h.state();
+    assert!(
+        app.message.ends_with("(iteration 4) with its run's history"),
+        "{}",
+        app.message
+    );
+    let steps: Vec<(u64, u32)> = app.history.iter().map(|e| (e.iteration, e.steps)).collect();
+    assert_eq!(steps, [(1, 4), (2, 4), (3, 6), (4, 6)]);
+    assert_eq!((app.past, app.changes.clone()), (4, vec![(2, Change::Steps(6))]));
+    step_once(&mut h);
+    let app = h.state();
+    assert_eq!((app.history.len(), app.history[4].iteration, app.past), (5, 5, 4));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Press "Start over with these", wait for the new run, step it once: its
 /// first iteration (the history before it is gone).
 fn start_over_and_step(h: &mut Harness<'static, GuiApp>) -> ebmscope::train::IterationEvent {

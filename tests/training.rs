@@ -441,11 +441,15 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         stderr.contains("from iteration 2: L = 6, lr = 0.03, optimizer Adam"),
         "{stderr}"
     );
-    let made = "iteration,setting,value\n2,langevin.steps,6\n2,optimizer.lr,0.03\n2,optimizer.kind,adam\n";
+    let made = "iteration,setting,from,to\n2,langevin.steps,4,6\n2,optimizer.lr,0.1,0.03\n2,optimizer.kind,sgd,adam\n";
     assert_eq!(std::fs::read_to_string(dir.join("changes.csv")).unwrap(), made);
     // A row past the checkpoint (as if an earlier checkpoint had been put
     // back by hand) is not this run's: the resume drops it.
-    std::fs::write(dir.join("changes.csv"), format!("{made}9,optimizer.lr,1.0\n")).unwrap();
+    std::fs::write(
+        dir.join("changes.csv"),
+        format!("{made}9,optimizer.lr,0.03,1.0\n"),
+    )
+    .unwrap();
     let out = resume_train(&dir, Some(4));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(dir.join("changes.csv")).unwrap(), made);
@@ -481,6 +485,43 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         .map(|r| r.split(',').nth(1).unwrap().parse().unwrap())
         .collect();
     assert_eq!(run_d_st, d_st);
+
+    // The run's history, as a window opened on its checkpoint shows it: ε
+    // and L of each iteration follow changes.csv; only a run folder's
+    // checkpoint has one, and a metrics.csv that ends early is named.
+    use ebmscope::train::run::run_history;
+    let ck_path = dir.join("checkpoint.safetensors");
+    let history = run_history(&ck_path, &ck).unwrap().unwrap();
+    let seen: Vec<(u64, u32, f64)> = history
+        .events
+        .iter()
+        .map(|e| (e.iteration, e.steps, e.lr))
+        .collect();
+    assert_eq!(seen, [(1, 4, 0.1), (2, 4, 0.1), (3, 6, 0.03), (4, 6, 0.03)]);
+    assert_eq!(
+        history.events[2..].iter().map(|e| e.d_st).collect::<Vec<_>>(),
+        d_st
+    );
+    let made = [
+        Change::Steps(6),
+        Change::LearningRate(0.03),
+        Change::Optimizer(OptimizerName::Adam),
+    ];
+    assert_eq!(history.changes, made.map(|c| (2, c)));
+    assert_eq!(
+        run_history(&dir.join("elsewhere.safetensors"), &ck).unwrap(),
+        None
+    );
+    std::fs::write(
+        dir.join("metrics.csv"),
+        "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase\n",
+    )
+    .unwrap();
+    let short = run_history(&ck_path, &ck).unwrap_err().to_string();
+    assert!(
+        short.contains("holds 0 rows but the checkpoint is at iteration 4"),
+        "{short}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

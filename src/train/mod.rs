@@ -179,6 +179,22 @@ impl Change {
         }
     }
 
+    /// The change that sets `key` (one of [`Change::KEYS`]) to `value`, as
+    /// [`Change::value`] writes it; None for another key or a value that is
+    /// not one.
+    pub fn parse(key: &str, value: &str) -> Option<Change> {
+        Some(match key {
+            "langevin.epsilon" => Change::Epsilon(value.parse().ok()?),
+            "langevin.tau" => Change::Tau(value.parse().ok()?),
+            "langevin.steps" => Change::Steps(value.parse().ok()?),
+            "optimizer.lr" => Change::LearningRate(value.parse().ok()?),
+            "optimizer.kind" => Change::Optimizer(
+                serde::Deserialize::deserialize(toml::Value::String(value.to_string())).ok()?,
+            ),
+            _ => return None,
+        })
+    }
+
     /// The change that sets `key` (one of [`Change::KEYS`]) to its value
     /// in `config`.
     pub fn to_value_in(key: &str, config: &Config) -> Option<Change> {

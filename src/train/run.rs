@@ -12,8 +12,10 @@ use crate::{Error, Result};
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const TOY_METRICS_FILE: &str = "toy_metrics.csv";
-/// Settings changed on resume (`--resume --set`): iteration, key, value.
+/// Settings changed on resume (`--resume --set`): iteration, key, the
+/// value before and after.
 pub const CHANGES_FILE: &str = "changes.csv";
+const CHANGES_HEADER: &str = "iteration,setting,from,to";
 const METRICS_HEADER: &str = "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase";
 
 /// How to treat an existing run folder.
@@ -271,7 +273,7 @@ impl RunDir {
             }
             let mut trainer = Trainer::new(gpu, config_resumed)?;
             ck.restore(&mut trainer)?;
-            for &change in &changes {
+            for &(_, change) in &changes {
                 trainer.apply(change)?;
             }
             let kept = read_metrics(&metrics_path, ck.iteration)?;
@@ -282,7 +284,7 @@ impl RunDir {
             cut_rows(&dir.join(TOY_METRICS_FILE), ck.iteration, |cols| {
                 cols.len() == 5 && cols[1..].iter().all(|c| c.parse::<f64>().is_ok())
             })?;
-            cut_rows(&dir.join(CHANGES_FILE), ck.iteration, |cols| cols.len() == 3)?;
+            cut_rows(&dir.join(CHANGES_FILE), ck.iteration, |cols| cols.len() == 4)?;
             for path in run_files(dir, Some(ck.iteration))? {
                 std::fs::remove_file(&path).map_err(io_err(&path))?;
             }
@@ -331,12 +333,12 @@ impl RunDir {
         Ok((run, trainer))
     }
 
-    /// Add `changes`, made at `iteration`, to changes.csv.
-    fn record_changes(&self, iteration: u64, changes: &[Change]) -> Result<()> {
+    /// Add `changes` (from, to), made at `iteration`, to changes.csv.
+    fn record_changes(&self, iteration: u64, changes: &[(Change, Change)]) -> Result<()> {
         let path = self.dir.join(CHANGES_FILE);
-        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| "iteration,setting,value\n".into());
-        for change in changes {
-            text += &format!("{iteration},{},{}\n", change.key(), change.value());
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| format!("{CHANGES_HEADER}\n"));
+        for (from, to) in changes {
+            text += &format!("{iteration},{},{},{}\n", to.key(), from.value(), to.value());
         }
         write_atomically(&path, text.as_bytes())
     }
@@ -508,16 +510,16 @@ pub fn check_resume_keys(set: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The changes the `--set` overrides of a resume make to `config`, the
-/// run's settings: only those of [`Change::KEYS`] may change.
-fn resume_changes(config: &Config, set: &[String]) -> Result<Vec<Change>> {
+/// The changes (from, to) the `--set` overrides of a resume make to
+/// `config`, the run's settings: only those of [`Change::KEYS`] may change.
+fn resume_changes(config: &Config, set: &[String]) -> Result<Vec<(Change, Change)>> {
     check_resume_keys(set)?;
     let keys: Vec<&str> = set.iter().map(|item| set_key(item)).collect();
     let changed = Config::resolve(None, Some(("the run's settings", &config.to_toml())), set)?;
     Ok(Change::KEYS
         .iter()
         .filter(|k| keys.contains(k))
-        .filter_map(|k| Change::to_value_in(k, &changed))
+        .filter_map(|k| Change::to_value_in(k, config).zip(Change::to_value_in(k, &changed)))
         .collect())
 }
 
@@ -538,6 +540,96 @@ fn cut_rows(path: &Path, iteration: u64, whole: impl Fn(&[&str]) -> bool) -> Res
         .map(|(_, line)| line)
         .collect();
     write_atomically(path, kept.as_bytes())
+}
+
+/// A run's past up to one of its checkpoints as its folder records it: an
+/// event per iteration (metrics.csv) and the settings changed on resume
+/// (changes.csv), for a window opened on the checkpoint to show the run so far.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunHistory {
+    /// Iterations 1 ..= the checkpoint's; their wall times are the run's
+    /// (over its sessions), not a trainer's clock.
+    pub events: Vec<IterationEvent>,
+    /// (iterations completed before it, change), as [`Trainer::changes`].
+    pub changes: Vec<(u64, Change)>,
+}
+
+/// The history of the run whose checkpoint `ck` was read from `path`: None
+/// unless `path` is a run folder's checkpoint.safetensors beside its
+/// metrics.csv (a window's own checkpoint has no history).
+pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
+    if path.file_name().is_none_or(|name| name != CHECKPOINT_FILE) {
+        return Ok(None);
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let metrics = dir.join(METRICS_FILE);
+    if !metrics.exists() {
+        return Ok(None);
+    }
+    let kept = read_metrics(&metrics, ck.iteration)?;
+    // (iteration, from, to) of each change up to the checkpoint.
+    let changes_path = dir.join(CHANGES_FILE);
+    let mut changes = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(&changes_path) {
+        for (i, line) in text.lines().enumerate().skip(1) {
+            let cols: Vec<&str> = line.split(',').collect();
+            let row = (cols.len() == 4)
+                .then(|| {
+                    Some((
+                        cols[0].parse::<u64>().ok()?,
+                        Change::parse(cols[1], cols[2])?,
+                        Change::parse(cols[1], cols[3])?,
+                    ))
+                })
+                .flatten();
+            match row {
+                Some(row) if row.0 <= ck.iteration => changes.push(row),
+                Some(_) => {}
+                None => {
+                    return Err(Error::file(
+                        &changes_path,
+                        format!("line {} is not a row of settings changed: `{line}`", i + 1),
+                    ));
+                }
+            }
+        }
+    }
+    // The settings of iteration 1: the checkpoint's with every change undone, the latest first.
+    let mut settings = ck.config.clone();
+    for (_, from, _) in changes.iter().rev() {
+        from.set_in(&mut settings);
+    }
+    let mut next = changes.iter().peekable();
+    let mut events = Vec::new();
+    for line in kept.text.lines().skip(1) {
+        // (read_metrics checked the row: 8 columns, numbers where they are read.)
+        let cols: Vec<&str> = line.split(',').collect();
+        let number = |k: usize| cols[k].parse::<f64>().unwrap_or(f64::NAN);
+        let iteration = cols[0].parse::<u64>().unwrap_or(0);
+        // A change made after iteration k counts from iteration k + 1.
+        while let Some((_, _, to)) = next.next_if(|(at, _, _)| *at < iteration) {
+            to.set_in(&mut settings);
+        }
+        events.push(IterationEvent {
+            iteration,
+            d_st: number(1),
+            r_t: number(2),
+            mean_u_data: number(3),
+            mean_u_samples: number(4),
+            lr: number(5),
+            wall_time: number(6),
+            phase: crate::diagnostics::Phase::of(number(1)),
+            epsilon: settings.langevin.epsilon,
+            steps: settings.langevin.steps,
+        });
+    }
+    Ok(Some(RunHistory {
+        events,
+        changes: changes.iter().map(|&(at, _, to)| (at, to)).collect(),
+    }))
 }
 
 /// metrics.csv up to an iteration.

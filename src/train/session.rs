@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::landscape::{Backdrop, Landscape, LandscapeOptions};
+use super::run::{RunHistory, run_history};
 use super::{Change, Checkpoint, IterationEvent, PictureSource, ToyMetrics, Trainer, evaluate_toy};
 use crate::config::Config;
 use crate::data::Dataset;
@@ -127,11 +128,14 @@ pub enum Update {
         why: String,
     },
     Saved(PathBuf),
-    /// A checkpoint replaced the run: its settings are `config`.
+    /// A checkpoint replaced the run: its settings are `config`; `history`
+    /// is its run's up to it where it is a run folder's checkpoint (see
+    /// [`run_history`]), or why that could not be read.
     Loaded {
         path: PathBuf,
         iteration: u64,
         config: Box<Config>,
+        history: std::result::Result<Option<Arc<RunHistory>>, String>,
     },
     Reset,
     /// A command or an iteration failed (e.g. divergence); a failed
@@ -479,6 +483,12 @@ impl Worker {
         };
         ck.restore(&mut trainer)?;
         trainer.record_energy_path(self.record_path)?;
+        let history = run_history(&path, &ck).map_err(|e| e.to_string());
+        if let Ok(Some(h)) = &history {
+            // The divergence watch goes on from the run's d_st, as a resume's does.
+            trainer.d_st = h.events.iter().map(|e| e.d_st).collect();
+            trainer.r_t = h.events.iter().map(|e| e.r_t).collect();
+        }
         self.data = trainer.data.clone();
         self.config = ck.config.clone();
         self.trainer = trainer;
@@ -488,6 +498,7 @@ impl Worker {
             path,
             iteration: ck.iteration,
             config: Box::new(ck.config.clone()),
+            history: history.map(|h| h.map(Arc::new)),
         });
         // The chains the checkpoint left (older checkpoints have none).
         if self.trainer.has_chains() {
