@@ -145,7 +145,8 @@ pub struct GuiApp {
     /// How many events at the start of `history` are a loaded run's past
     /// (from its metrics.csv, on the run's clock): plotted, not timed.
     pub past: usize,
-    /// Over the whole session, for the report at exit.
+    /// Since the run was made, loaded or reset (a new trainer, on a clock
+    /// of its own), for the report at exit.
     pub training_rate: TrainingRate,
     /// Settings changed during the run: (iterations before it, what).
     pub changes: Vec<(u64, Change)>,
@@ -473,6 +474,7 @@ impl GuiApp {
         self.iteration = iteration;
         self.history.clear();
         self.past = 0;
+        self.training_rate = TrainingRate::default();
         self.changes.clear();
         self.chains = None;
         self.chains_texture = None;

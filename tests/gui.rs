@@ -305,17 +305,18 @@ fn a_runs_checkpoint_opens_with_the_runs_history() {
     let dir = common::fresh_dir("gui-history");
     assert!(common::train_small_toy(&dir, 2, &[]).status.success());
     let dir_arg = dir.to_str().unwrap();
-    let resume = [
-        "train",
-        "--out",
-        dir_arg,
-        "--resume",
-        "--iters",
-        "4",
-        "--set",
-        "langevin.steps=6",
+    // L changes twice (4 → 6 → 8) and ε once: the replay undoes them in turn.
+    let resumes = [
+        ("4", &["langevin.steps=6"][..]),
+        ("6", &["langevin.steps=8", "langevin.epsilon=0.1"]),
     ];
-    assert!(common::ebmscope(&resume).status.success());
+    for (iters, set) in resumes {
+        let mut resume = vec!["train", "--out", dir_arg, "--resume", "--iters", iters];
+        for s in set {
+            resume.extend(["--set", s]);
+        }
+        assert!(common::ebmscope(&resume).status.success());
+    }
 
     let mut h = harness(app());
     h.step();
@@ -323,16 +324,33 @@ fn a_runs_checkpoint_opens_with_the_runs_history() {
     until(&mut h, "load", |a| a.message.starts_with("loaded"));
     let app = h.state();
     assert!(
-        app.message.ends_with("(iteration 4) with its run's history"),
+        app.message.ends_with("(iteration 6) with its run's history"),
         "{}",
         app.message
     );
-    let steps: Vec<(u64, u32)> = app.history.iter().map(|e| (e.iteration, e.steps)).collect();
-    assert_eq!(steps, [(1, 4), (2, 4), (3, 6), (4, 6)]);
-    assert_eq!((app.past, app.changes.clone()), (4, vec![(2, Change::Steps(6))]));
+    let seen: Vec<(u64, u32, f64)> = app
+        .history
+        .iter()
+        .map(|e| (e.iteration, e.steps, e.epsilon))
+        .collect();
+    let want = [
+        (1, 4, 0.125),
+        (2, 4, 0.125),
+        (3, 6, 0.125),
+        (4, 6, 0.125),
+        (5, 8, 0.1),
+        (6, 8, 0.1),
+    ];
+    assert_eq!(seen, want);
+    let changes = vec![
+        (2, Change::Steps(6)),
+        (4, Change::Epsilon(0.1)),
+        (4, Change::Steps(8)),
+    ];
+    assert_eq!((app.past, app.changes.clone()), (6, changes));
     step_once(&mut h);
     let app = h.state();
-    assert_eq!((app.history.len(), app.history[4].iteration, app.past), (5, 5, 4));
+    assert_eq!((app.history.len(), app.history[6].iteration, app.past), (7, 7, 6));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -246,6 +246,12 @@ fn resume_without_the_runs_history_says_what_to_do() {
     let out = resume_train(&dir, None);
     common::assert_refused(&out, "holds 0 rows but the checkpoint is at iteration 2");
     common::assert_refused(&out, fix);
+    let rows = "2,0.5,0.1,1.0,0.5,0.1,1.0,contraction\n1,0.5,0.1,1.0,0.5,0.1,2.0,contraction\n";
+    std::fs::write(&metrics, format!("{header}\n{rows}")).unwrap();
+    common::assert_refused(
+        &resume_train(&dir, None),
+        "line 2 is iteration 2 where 1 comes next",
+    );
     assert_eq!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), ck);
     // A checkpoint changed since to hold a diverged model is refused as such.
     let ck_path = dir.join("checkpoint.safetensors");

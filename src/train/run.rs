@@ -276,7 +276,7 @@ impl RunDir {
             for &(_, change) in &changes {
                 trainer.apply(change)?;
             }
-            let kept = read_metrics(&metrics_path, ck.iteration)?;
+            let kept = read_metrics(&metrics_path, ck.iteration, RESUME_NEEDS_METRICS)?;
             write_atomically(&metrics_path, kept.text.as_bytes())?;
             // What a run that went on past the checkpoint (and crashed) wrote
             // is not this run's (nor changes recorded past it, were the
@@ -569,13 +569,18 @@ pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
     if !metrics.exists() {
         return Ok(None);
     }
-    let kept = read_metrics(&metrics, ck.iteration)?;
+    // (Its curves are the window's to show: nothing to do but say why not.)
+    let kept = read_metrics(&metrics, ck.iteration, "its curves are not shown")?;
     // (iteration, from, to) of each change up to the checkpoint.
     let changes_path = dir.join(CHANGES_FILE);
     let mut changes = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&changes_path) {
         for (i, line) in text.lines().enumerate().skip(1) {
             let cols: Vec<&str> = line.split(',').collect();
+            // (Rows past the checkpoint are not its run's: a resume drops them.)
+            if line.trim().is_empty() || cols[0].parse::<u64>().is_ok_and(|at| at > ck.iteration) {
+                continue;
+            }
             let row = (cols.len() == 4)
                 .then(|| {
                     Some((
@@ -585,19 +590,22 @@ pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
                     ))
                 })
                 .flatten();
-            match row {
-                Some(row) if row.0 <= ck.iteration => changes.push(row),
-                Some(_) => {}
-                None => {
-                    return Err(Error::file(
-                        &changes_path,
-                        format!("line {} is not a row of settings changed: `{line}`", i + 1),
-                    ));
-                }
-            }
+            let Some(row) = row else {
+                return Err(Error::file(
+                    &changes_path,
+                    format!(
+                        "line {} is not a row of `{CHANGES_HEADER}`: `{line}`: its curves are not shown",
+                        i + 1
+                    ),
+                ));
+            };
+            changes.push(row);
         }
     }
-    // The settings of iteration 1: the checkpoint's with every change undone, the latest first.
+    // The settings of iteration 1: the checkpoint's with every change undone,
+    // the latest first. (The checkpoint's settings are the run's last: a
+    // change saved in it but not recorded, were changes.csv not written,
+    // would show as the run's settings from its start.)
     let mut settings = ck.config.clone();
     for (_, from, _) in changes.iter().rev() {
         from.set_in(&mut settings);
@@ -642,21 +650,23 @@ pub struct KeptMetrics {
     pub text: String,
 }
 
-/// d_st, r_t, the last wall time and the text of metrics.csv up to `iteration`.
-pub fn read_metrics(path: &Path, iteration: u64) -> Result<KeptMetrics> {
-    // The run's history up to its checkpoint (d_st, r_t, wall time) goes on
-    // in a resumed run: without it there is nothing exact to resume.
-    const FIX: &str = "restore the run's metrics.csv, or start over with --force";
+/// What a resume says when the run's metrics.csv does not hold its
+/// history: the run's history up to its checkpoint (d_st, r_t, wall time)
+/// goes on in a resumed run, so without it there is nothing exact to resume.
+pub const RESUME_NEEDS_METRICS: &str =
+    "resuming needs the run's history: restore the run's metrics.csv, or start over with --force";
+
+/// d_st, r_t, the last wall time and the text of metrics.csv up to
+/// `iteration`: rows 1, 2, … in order; `fix` ends the message when they
+/// are not there.
+pub fn read_metrics(path: &Path, iteration: u64, fix: &str) -> Result<KeptMetrics> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let why = if e.kind() == std::io::ErrorKind::NotFound {
             "is missing".to_string()
         } else {
             format!("cannot be read ({e})")
         };
-        Error::file(
-            path,
-            format!("{why}, but resuming needs the run's history: {FIX}"),
-        )
+        Error::file(path, format!("{why}: {fix}"))
     })?;
     let mut kept = format!("{METRICS_HEADER}\n");
     let (mut d, mut r) = (Vec::new(), Vec::new());
@@ -681,11 +691,18 @@ pub fn read_metrics(path: &Path, iteration: u64) -> Result<KeptMetrics> {
         let Some((it, d_st, r_t, wall)) = parsed else {
             return Err(Error::file(
                 path,
-                format!("line {} is not a metrics row: `{line}`: {FIX}", i + 1),
+                format!("line {} is not a metrics row: `{line}`: {fix}", i + 1),
             ));
         };
         if it > iteration {
             break;
+        }
+        let next = d.len() as u64 + 1;
+        if it != next {
+            return Err(Error::file(
+                path,
+                format!("line {} is iteration {it} where {next} comes next: {fix}", i + 1),
+            ));
         }
         d.push(d_st);
         r.push(r_t);
@@ -697,7 +714,7 @@ pub fn read_metrics(path: &Path, iteration: u64) -> Result<KeptMetrics> {
         return Err(Error::file(
             path,
             format!(
-                "holds {} rows but the checkpoint is at iteration {iteration}: {FIX}",
+                "holds {} rows but the checkpoint is at iteration {iteration}: {fix}",
                 d.len()
             ),
         ));
