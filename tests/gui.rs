@@ -304,18 +304,13 @@ fn a_loaded_checkpoint_shows_its_own_run() {
 fn a_runs_checkpoint_opens_with_the_runs_history() {
     let dir = common::fresh_dir("gui-history");
     assert!(common::train_small_toy(&dir, 2, &[]).status.success());
-    let dir_arg = dir.to_str().unwrap();
     // L changes twice (4 → 6 → 8) and ε once: the replay undoes them in turn.
     let resumes = [
-        ("4", &["langevin.steps=6"][..]),
-        ("6", &["langevin.steps=8", "langevin.epsilon=0.1"]),
+        (4, &["langevin.steps=6"][..]),
+        (6, &["langevin.steps=8", "langevin.epsilon=0.1"]),
     ];
     for (iters, set) in resumes {
-        let mut resume = vec!["train", "--out", dir_arg, "--resume", "--iters", iters];
-        for s in set {
-            resume.extend(["--set", s]);
-        }
-        assert!(common::ebmscope(&resume).status.success());
+        assert!(common::resume_train(&dir, Some(iters), set).status.success());
     }
 
     let mut h = harness(app());

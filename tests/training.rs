@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{SMALL_TOY, ebmscope, train_small_toy};
+use common::{SMALL_TOY, ebmscope, resume_train, train_small_toy};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -212,16 +212,6 @@ fn uniform_and_data_init_follow_the_reference() {
     ));
 }
 
-/// `train --resume` of the run in `out`, to `iters` in all if given.
-fn resume_train(out: &std::path::Path, iters: Option<u64>) -> std::process::Output {
-    let iters = iters.map(|n| n.to_string());
-    let mut args = vec!["train", "--out", out.to_str().unwrap(), "--resume"];
-    if let Some(n) = &iters {
-        args.extend(["--iters", n.as_str()]);
-    }
-    ebmscope(&args)
-}
-
 /// A run whose metrics.csv is gone or cut short cannot resume exactly (its
 /// history goes on in the resumed run): the refusal says what to do, and
 /// the checkpoint is left as it was.
@@ -239,17 +229,17 @@ fn resume_without_the_runs_history_says_what_to_do() {
         .to_string();
     std::fs::remove_file(&metrics).unwrap();
     let fix = "restore the run's metrics.csv, or start over with --force";
-    let out = resume_train(&dir, None);
+    let out = resume_train(&dir, None, &[]);
     common::assert_refused(&out, "metrics.csv: is missing");
     common::assert_refused(&out, fix);
     std::fs::write(&metrics, format!("{header}\n")).unwrap();
-    let out = resume_train(&dir, None);
+    let out = resume_train(&dir, None, &[]);
     common::assert_refused(&out, "holds 0 rows but the checkpoint is at iteration 2");
     common::assert_refused(&out, fix);
     let rows = "2,0.5,0.1,1.0,0.5,0.1,1.0,contraction\n1,0.5,0.1,1.0,0.5,0.1,2.0,contraction\n";
     std::fs::write(&metrics, format!("{header}\n{rows}")).unwrap();
     common::assert_refused(
-        &resume_train(&dir, None),
+        &resume_train(&dir, None, &[]),
         "line 2 is iteration 2 where 1 comes next",
     );
     assert_eq!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), ck);
@@ -258,7 +248,7 @@ fn resume_without_the_runs_history_says_what_to_do() {
     let mut broken = ebmscope::train::Checkpoint::load(&ck_path).unwrap();
     broken.params[3] = f32::NAN;
     broken.save(&ck_path).unwrap();
-    let out = resume_train(&dir, None);
+    let out = resume_train(&dir, None, &[]);
     common::assert_refused(&out, "parameter 3 is NaN: not a model to go on from");
     // Chains of another run's shape (one chain short) are refused too.
     broken.params[3] = 0.0;
@@ -268,7 +258,7 @@ fn resume_without_the_runs_history_says_what_to_do() {
         .expect("a checkpoint past iteration 0 keeps its chains");
     chains.truncate(chains.len() / 6 * 5);
     broken.save(&ck_path).unwrap();
-    let out = resume_train(&dir, None);
+    let out = resume_train(&dir, None, &[]);
     common::assert_refused(
         &out,
         "tensor `chains` has shape [5, 2], but the checkpoint's config asks for [6, 2]",
@@ -357,7 +347,7 @@ fn resume_equals_uninterrupted() {
     assert!(ck.chains.is_some());
     ck.chains = None;
     ck.save(&ck_path).unwrap();
-    let out = resume_train(&split, Some(6));
+    let out = resume_train(&split, Some(6), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(rows(&split), rows(&whole));
     assert_eq!(rows(&whole).len(), 7);
@@ -399,20 +389,6 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
     use ebmscope::train::{Change, Checkpoint};
     let dir = common::fresh_dir("resume-set");
     assert!(train_small_toy(&dir, 2, &[]).status.success());
-    let resume = |iters: &str, set: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--out",
-            dir.to_str().unwrap(),
-            "--resume",
-            "--iters",
-            iters,
-        ];
-        for s in set {
-            args.extend(["--set", s]);
-        }
-        ebmscope(&args)
-    };
     let files = ["checkpoint.safetensors", "metrics.csv", "config.toml"];
     let read = || files.map(|f| std::fs::read(dir.join(f)).unwrap());
     let before = read();
@@ -425,7 +401,7 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         ("iterations=9", "the run's total changes with --iters N"),
         ("optimizer.kind=rmsprop", "rmsprop"),
     ] {
-        common::assert_refused(&resume("4", &["optimizer.lr=0.03", set]), says);
+        common::assert_refused(&resume_train(&dir, Some(4), &["optimizer.lr=0.03", set]), says);
         assert!(
             read() == before,
             "--set {set}: the refused resume changed the run"
@@ -437,8 +413,9 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
     common::assert_refused(&ebmscope(&with_preset), "Drop --preset and --config");
     assert!(read() == before);
 
-    let out = resume(
-        "2",
+    let out = resume_train(
+        &dir,
+        Some(2),
         &["optimizer.kind=adam", "optimizer.lr=0.03", "langevin.steps=6"],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -456,7 +433,7 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         format!("{made}9,optimizer.lr,0.03,1.0\n"),
     )
     .unwrap();
-    let out = resume_train(&dir, Some(4));
+    let out = resume_train(&dir, Some(4), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(dir.join("changes.csv")).unwrap(), made);
     let sets: Vec<String> = SMALL_TOY
@@ -557,7 +534,7 @@ fn resume_from_a_checkpoint_without_wall_time_goes_on_from_the_last_row() {
         })
         .collect();
     std::fs::write(&metrics, planted.join("\n") + "\n").unwrap();
-    let out = resume_train(&dir, Some(4));
+    let out = resume_train(&dir, Some(4), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let wall = wall_times(&metrics);
     assert_eq!(wall[..2], [250.0, 500.0]);
@@ -600,14 +577,14 @@ fn existing_runs_are_refused_without_resume_or_force() {
         String::from_utf8_lossy(&out.stderr).contains("`langevin.bank_size` is fixed for a run"),
         "{out:?}"
     );
-    let out = resume_train(&dir, None);
+    let out = resume_train(&dir, None, &[]);
     assert!(out.status.success(), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("already at iteration 2 of 2"),
         "{out:?}"
     );
     assert_eq!(rows(&dir).len(), 3, "header and 2 rows: nothing ran");
-    let out = resume_train(&dir, Some(1));
+    let out = resume_train(&dir, Some(1), &[]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--iters 1 is below that"),
         "{out:?}"
@@ -688,7 +665,7 @@ fn interrupt_saves_a_checkpoint() {
         ck.iteration + 1,
         "metrics end at the checkpoint"
     );
-    let out = resume_train(&dir, Some(ck.iteration + 2));
+    let out = resume_train(&dir, Some(ck.iteration + 2), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(rows(&dir).len() as u64, ck.iteration + 3);
     let _ = std::fs::remove_dir_all(&dir);
@@ -980,15 +957,7 @@ fn force_replaces_only_the_runs_own_files() {
     let stale = dir.join("pictures/density_0000050.png");
     std::fs::copy(dir.join("pictures/density_0000000.png"), &stale).unwrap();
     // (A change on resume, for the old run's changes.csv.)
-    let dir_arg = dir.to_str().unwrap();
-    let out = ebmscope(&[
-        "train",
-        "--out",
-        dir_arg,
-        "--resume",
-        "--set",
-        "optimizer.lr=0.05",
-    ]);
+    let out = resume_train(&dir, None, &["optimizer.lr=0.05"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.join("changes.csv").exists());
     let out = train_small_toy(&dir, 2, &["--force"]);
@@ -1039,7 +1008,7 @@ fn force_replaces_only_the_runs_own_files() {
         assert!(!dir.join("checkpoint.safetensors").exists());
     }
     common::assert_refused(
-        &resume_train(&dir, None),
+        &resume_train(&dir, None, &[]),
         "move its files back here to resume that one",
     );
     // Moved back by hand (a folder of the failed attempt left behind in
@@ -1103,7 +1072,7 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
     ];
     std::fs::copy(dir.join("pictures/density_0000002.png"), &stale[0]).unwrap();
     std::fs::copy(dir.join("weights/weights_0000002.safetensors"), &stale[1]).unwrap();
-    let out = resume_train(&dir, Some(3));
+    let out = resume_train(&dir, Some(3), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let first_column = |file: &str| -> Vec<String> {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
@@ -1154,19 +1123,19 @@ fn a_run_folder_takes_one_trainer_at_a_time() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let second = resume_train(&dir, Some(100_000));
+    let second = resume_train(&dir, Some(100_000), &[]);
     first.kill().unwrap();
     first.wait().unwrap();
     common::assert_refused(&second, "being written by another ebmscope");
     let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
     // (Some systems release a killed process's locks a moment later.)
-    let mut out = resume_train(&dir, Some(ck.iteration));
+    let mut out = resume_train(&dir, Some(ck.iteration), &[]);
     for _ in 0..20 {
         if out.status.success() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
-        out = resume_train(&dir, Some(ck.iteration));
+        out = resume_train(&dir, Some(ck.iteration), &[]);
     }
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);

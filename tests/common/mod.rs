@@ -117,6 +117,20 @@ pub fn ebmscope(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `train --resume` of the run in `out`, to `iters` in all if given, with
+/// `--set` for each of `set`.
+pub fn resume_train(out: &std::path::Path, iters: Option<u64>, set: &[&str]) -> Output {
+    let iters = iters.map(|n| n.to_string());
+    let mut args = vec!["train", "--out", out.to_str().unwrap(), "--resume"];
+    if let Some(n) = &iters {
+        args.extend(["--iters", n.as_str()]);
+    }
+    for s in set {
+        args.extend(["--set", s]);
+    }
+    ebmscope(&args)
+}
+
 /// `train` on the rings preset made small ([`SMALL_TOY`]) for `iters`
 /// iterations into `out`, with `extra` arguments.
 pub fn train_small_toy(out: &std::path::Path, iters: u64, extra: &[&str]) -> Output {
