@@ -122,6 +122,16 @@ pub struct LayerTiming {
     pub tiled: Option<PassTimes>,
     pub forward_gflop: f64,
     pub input_grad_gflop: f64,
+    /// A non-local block's forward pass and ∂/∂x split into their parts,
+    /// each timed alone; None for other layers.
+    pub parts: Option<PartTimes>,
+}
+
+/// (part, ms) of each part of a layer's forward pass and ∂/∂x, in order.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartTimes {
+    pub forward: Vec<(&'static str, f64)>,
+    pub input_grad: Vec<(&'static str, f64)>,
 }
 
 /// One layer's passes on a net built with one convolution kernel family.
@@ -418,6 +428,28 @@ pub fn run_workload(
                     .transpose()?,
             }))
         };
+        let parts = field
+            .layer_parts(i)
+            .map(|(forward, backward)| -> Result<PartTimes> {
+                let input_grad = Backward {
+                    input: true,
+                    params: false,
+                };
+                let time = |names: &[&'static str], pass: Option<Backward>| {
+                    (0..names.len())
+                        .map(|k| {
+                            let record =
+                                |p: &mut wgpu::ComputePass| field.record_layer_part(gpu, p, i, k, pass);
+                            Ok((names[k], 1e3 * time_alone(gpu, budget, record)?.0))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                };
+                Ok(PartTimes {
+                    forward: time(forward, None)?,
+                    input_grad: time(backward, Some(input_grad))?,
+                })
+            })
+            .transpose()?;
         let family = |tiled: bool| if tiled { "tiled" } else { "direct" };
         let kernels = field
             .layer_tiled_passes(i)
@@ -435,6 +467,7 @@ pub fn run_workload(
             tiled: times_with(ConvKernels::Tiled)?,
             forward_gflop: f.forward * 1e-9,
             input_grad_gflop: f.input_grad * 1e-9,
+            parts,
         });
     }
 
@@ -494,24 +527,33 @@ fn time_layer(
     what: LayerPass,
     budget: Duration,
 ) -> Result<(f64, &'static str)> {
+    let want = |input, params| Backward { input, params };
+    time_alone(gpu, budget, |pass| match what {
+        LayerPass::Forward => net.record_layer_forward(gpu, pass, i),
+        LayerPass::InputGrad => net.record_layer_backward(gpu, pass, i, want(true, false)),
+        LayerPass::ParamGrad => net.record_layer_backward(gpu, pass, i, want(false, true)),
+    })
+}
+
+/// Seconds of what `record` records, run alone: GPU time if the adapter has
+/// timestamps, else wall time (after a warm-up).
+fn time_alone(
+    gpu: &Gpu,
+    budget: Duration,
+    record: impl Fn(&mut wgpu::ComputePass),
+) -> Result<(f64, &'static str)> {
     const REPS: usize = 8;
-    let record = |pass: &mut wgpu::ComputePass| {
+    let reps = |pass: &mut wgpu::ComputePass| {
         for _ in 0..REPS {
-            let want = |input, params| Backward { input, params };
-            match what {
-                LayerPass::Forward => net.record_layer_forward(gpu, pass, i),
-                LayerPass::InputGrad => net.record_layer_backward(gpu, pass, i, want(true, false)),
-                LayerPass::ParamGrad => net.record_layer_backward(gpu, pass, i, want(false, true)),
-            }
+            record(pass);
         }
     };
-    // Warm-up, then GPU time if the adapter has timestamps.
-    gpu.run("bench layer", record);
-    if let Some(s) = gpu.time_pass("bench layer", record)? {
+    gpu.run("bench layer", reps);
+    if let Some(s) = gpu.time_pass("bench layer", reps)? {
         return Ok((s / REPS as f64, "gpu timestamps"));
     }
     let s = time_reps(gpu, budget / 8, 1, || {
-        gpu.run("bench layer", record);
+        gpu.run("bench layer", reps);
         Ok(())
     })?;
     Ok((s / REPS as f64, "wall time"))

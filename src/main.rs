@@ -585,6 +585,18 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
             println!("{line}");
         }
+        // A non-local block's parts, each timed alone (what the block's row sums).
+        for l in &r.layers {
+            let Some(parts) = &l.parts else { continue };
+            let list = |p: &[(&str, f64)]| {
+                p.iter()
+                    .map(|(name, ms)| format!("{name} {ms:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!("    {} by part, ms: fwd {}", l.name, list(&parts.forward));
+            println!("    {} by part, ms: ∇x {}", l.name, list(&parts.input_grad));
+        }
         results.push(r);
     }
     if let Some(path) = &args.json {

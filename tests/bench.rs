@@ -268,3 +268,48 @@ fn training_memory_leaves_the_data_set_aside() {
     assert_eq!(few.bytes, more.bytes, "{few:?} {more:?}");
     assert!(few.bytes > 0);
 }
+
+/// A non-local block's forward pass and ∂/∂x are also timed part by part
+/// (the attention's products, its softmax, the convolutions), in the order
+/// the block records them; other layers have no parts.
+#[test]
+fn bench_splits_a_non_local_block_into_its_parts() {
+    use ebmscope::kernels::nonlocal::NonLocalLayer;
+    use ebmscope::model::GeometryKind;
+    let args = [
+        "--small",
+        "--only",
+        "nonlocal",
+        "--seconds",
+        "0.1",
+        "--default-kernels-only",
+    ];
+    let (stdout, report) = bench(&args);
+    let spec = NetSpec::nonlocal(3, 8).unwrap();
+    let layers = report["workloads"][0]["layers"].as_array().unwrap();
+    let geometry = spec.geometry().unwrap();
+    assert_eq!(layers.len(), geometry.len());
+    let mut blocks = 0;
+    for (l, g) in layers.iter().zip(&geometry) {
+        if g.kind != GeometryKind::NonLocal {
+            assert!(l["parts"].is_null(), "{l}");
+            continue;
+        }
+        blocks += 1;
+        for (pass, names) in [
+            ("forward", &NonLocalLayer::FORWARD_PARTS[..]),
+            ("input_grad", &NonLocalLayer::BACKWARD_PARTS[..]),
+        ] {
+            let parts = l["parts"][pass].as_array().unwrap();
+            let got: Vec<&str> = parts.iter().map(|p| p[0].as_str().unwrap()).collect();
+            assert_eq!(got, names, "{l}");
+            assert!(parts.iter().all(|p| p[1].as_f64().unwrap() > 0.0), "{l}");
+        }
+        let name = l["name"].as_str().unwrap();
+        assert!(
+            stdout.contains(&format!("{name} by part, ms: fwd θφg conv ")),
+            "{stdout}"
+        );
+    }
+    assert_eq!(blocks, 2, "NonlocalNet has two non-local blocks");
+}

@@ -345,30 +345,82 @@ impl NonLocalLayer {
         })
     }
 
+    /// The forward pass's parts in order, by name (see
+    /// [`NonLocalLayer::record_forward_part`]).
+    pub const FORWARD_PARTS: [&'static str; 7] = [
+        "θφg conv",
+        "pool",
+        "scores",
+        "softmax",
+        "mix",
+        "W conv",
+        "residual",
+    ];
+
+    /// The backward pass's parts in order, by name (see
+    /// [`NonLocalLayer::record_backward_part`]).
+    pub const BACKWARD_PARTS: [&'static str; 9] = [
+        "W conv",
+        "∂attention",
+        "softmax",
+        "∂φ",
+        "∂g",
+        "pool",
+        "∂θ",
+        "θφg conv",
+        "residual",
+    ];
+
     /// output = W(softmax(θᵀφ) gᵀ) + input.
     pub fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
-        self.qkv.record_forward(gpu, pass);
-        self.pool.record_forward(gpu, pass);
-        self.scores.record(gpu, pass);
-        self.softmax.record(gpu, pass);
-        self.mix.record(gpu, pass);
-        self.w.record_forward(gpu, pass);
-        self.residual.record(gpu, pass);
+        for part in 0..Self::FORWARD_PARTS.len() {
+            self.record_forward_part(gpu, pass, part);
+        }
+    }
+
+    /// Part `part` of the forward pass alone (benchmarks time each; the
+    /// parts before it must have run).
+    pub fn record_forward_part(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, part: usize) {
+        match part {
+            0 => self.qkv.record_forward(gpu, pass),
+            1 => self.pool.record_forward(gpu, pass),
+            2 => self.scores.record(gpu, pass),
+            3 => self.softmax.record(gpu, pass),
+            4 => self.mix.record(gpu, pass),
+            5 => self.w.record_forward(gpu, pass),
+            _ => self.residual.record(gpu, pass),
+        }
     }
 
     /// Parameter gradients (if `params`) and ∂L/∂input (if `input`) from
     /// ∂L/∂output; needs a recorded forward pass on the same input.
     pub fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, params: bool, input: bool) {
-        self.w.record_backward(gpu, pass, params, true);
-        self.attention_grad.record(gpu, pass);
-        self.softmax_grad.record(gpu, pass);
-        self.phi_grad.record(gpu, pass);
-        self.g_grad.record(gpu, pass);
-        self.pool.record_backward(gpu, pass, false, true);
-        self.theta_grad.record(gpu, pass);
-        self.qkv.record_backward(gpu, pass, params, input);
-        if input {
-            self.input_residual.record(gpu, pass);
+        for part in 0..Self::BACKWARD_PARTS.len() {
+            self.record_backward_part(gpu, pass, part, params, input);
+        }
+    }
+
+    /// Part `part` of the backward pass alone (benchmarks time each; the
+    /// forward pass and the parts before it must have run).
+    pub fn record_backward_part(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        part: usize,
+        params: bool,
+        input: bool,
+    ) {
+        match part {
+            0 => self.w.record_backward(gpu, pass, params, true),
+            1 => self.attention_grad.record(gpu, pass),
+            2 => self.softmax_grad.record(gpu, pass),
+            3 => self.phi_grad.record(gpu, pass),
+            4 => self.g_grad.record(gpu, pass),
+            5 => self.pool.record_backward(gpu, pass, false, true),
+            6 => self.theta_grad.record(gpu, pass),
+            7 => self.qkv.record_backward(gpu, pass, params, input),
+            _ if input => self.input_residual.record(gpu, pass),
+            _ => {}
         }
     }
 }

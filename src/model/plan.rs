@@ -280,6 +280,34 @@ impl GpuNet {
         self.layers[i].record_forward(gpu, pass);
     }
 
+    /// The parts of layer `i` that benchmarks time one by one, by name, in
+    /// the forward and the backward pass: a non-local block's; None for
+    /// other layers (one kernel per pass, or a convolution and its sum).
+    pub fn layer_parts(&self, i: usize) -> Option<(&'static [&'static str], &'static [&'static str])> {
+        match &self.layers[i] {
+            Layer::NonLocal(_) => Some((&NonLocalLayer::FORWARD_PARTS, &NonLocalLayer::BACKWARD_PARTS)),
+            Layer::Conv(_) => None,
+        }
+    }
+
+    /// Record part `part` (of [`GpuNet::layer_parts`]) of layer `i`'s
+    /// forward pass, or with `backward` its backward pass, alone (benchmarks).
+    pub fn record_layer_part(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        i: usize,
+        part: usize,
+        backward: Option<Backward>,
+    ) {
+        if let Layer::NonLocal(l) = &self.layers[i] {
+            match backward {
+                None => l.record_forward_part(gpu, pass, part),
+                Some(want) => l.record_backward_part(gpu, pass, part, want.params, want.input),
+            }
+        }
+    }
+
     /// Record layer `i`'s backward pass alone (benchmarks).
     pub fn record_layer_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, want: Backward) {
         self.layers[i].record_backward(gpu, pass, want.params, want.input);
