@@ -144,7 +144,7 @@ pub struct GuiApp {
     pub history: Vec<IterationEvent>,
     /// How many events at the start of `history` are a loaded run's past
     /// (from its metrics.csv, on the run's clock): plotted, not timed.
-    pub past: usize,
+    pub past_events: usize,
     /// Since the run was made, loaded or reset (a new trainer, on a clock
     /// of its own), for the report at exit.
     pub training_rate: TrainingRate,
@@ -253,7 +253,7 @@ impl GuiApp {
             toy_data: toy_points(&config),
             iteration: 0,
             history: Vec::new(),
-            past: 0,
+            past_events: 0,
             training_rate: TrainingRate::default(),
             changes: Vec::new(),
             chains: None,
@@ -314,7 +314,7 @@ impl GuiApp {
                 if e.iteration <= self.history.last().map_or(0, |l| l.iteration) {
                     // After a load or reset the run goes back: drop the future.
                     self.history.retain(|h| h.iteration < e.iteration);
-                    self.past = self.past.min(self.history.len());
+                    self.past_events = self.past_events.min(self.history.len());
                 }
                 self.training_rate.record(&e);
                 self.iteration = e.iteration;
@@ -322,8 +322,8 @@ impl GuiApp {
                 if self.running {
                     // Over 10 s, so that the pauses between iterations (density
                     // evaluations, pictures) count as they do in the run's pace.
-                    self.ran_rate =
-                        TrainingRate::recent(&self.history[self.past..], RATE_SECONDS).or(self.ran_rate);
+                    self.ran_rate = TrainingRate::recent(&self.history[self.past_events..], RATE_SECONDS)
+                        .or(self.ran_rate);
                 }
             }
             Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
@@ -423,7 +423,7 @@ impl GuiApp {
                 match history {
                     Ok(Some(h)) => {
                         self.history = h.events.clone();
-                        self.past = self.history.len();
+                        self.past_events = self.history.len();
                         self.changes = h.changes.clone();
                         self.message += " with its run's history";
                     }
@@ -473,7 +473,7 @@ impl GuiApp {
     fn forget_run(&mut self, iteration: u64) {
         self.iteration = iteration;
         self.history.clear();
-        self.past = 0;
+        self.past_events = 0;
         self.training_rate = TrainingRate::default();
         self.changes.clear();
         self.chains = None;

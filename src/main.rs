@@ -240,8 +240,8 @@ struct TrainArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
-    /// With --resume, only langevin.epsilon, langevin.tau, langevin.steps,
-    /// optimizer.lr and optimizer.kind, from the checkpoint's iteration on
+    /// With --resume, only the settings the window can change (ε, τ, L, the
+    /// learning rate, the optimizer), from the checkpoint's iteration on
     /// (recorded in the run's changes.csv).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -585,7 +585,8 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
             println!("{line}");
         }
-        // A non-local block's parts, each timed alone (what the block's row sums).
+        // A non-local block's row split into its parts, each timed alone
+        // (with its own warm-up: they need not add up to the row).
         for l in &r.layers {
             let Some(parts) = &l.parts else { continue };
             let list = |p: &[(&str, f64)]| {
@@ -833,9 +834,6 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         );
     }
     // (On --resume, --set changes the run's own settings: see Existing::Resume.)
-    if args.resume {
-        ebmscope::train::run::check_resume_keys(&args.set)?;
-    }
     let mut overrides = if args.resume { Vec::new() } else { args.set.clone() };
     if let Some(n) = args.iters {
         overrides.push(format!("iterations={n}"));

@@ -342,10 +342,13 @@ fn a_runs_checkpoint_opens_with_the_runs_history() {
         (4, Change::Epsilon(0.1)),
         (4, Change::Steps(8)),
     ];
-    assert_eq!((app.past, app.changes.clone()), (6, changes));
+    assert_eq!((app.past_events, app.changes.clone()), (6, changes));
     step_once(&mut h);
     let app = h.state();
-    assert_eq!((app.history.len(), app.history[6].iteration, app.past), (7, 7, 6));
+    assert_eq!(
+        (app.history.len(), app.history[6].iteration, app.past_events),
+        (7, 7, 6)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

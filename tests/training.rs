@@ -399,6 +399,7 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
             "`langevin.epsilon`: must be a finite number > 0",
         ),
         ("iterations=9", "the run's total changes with --iters N"),
+        ("langevin.epsilonn=1", "epsilonn"),
         ("optimizer.kind=rmsprop", "rmsprop"),
     ] {
         common::assert_refused(&resume_train(&dir, Some(4), &["optimizer.lr=0.03", set]), says);
@@ -433,7 +434,8 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         format!("{made}9,optimizer.lr,0.03,1.0\n"),
     )
     .unwrap();
-    let out = resume_train(&dir, Some(4), &[]);
+    // (L = 6 again: a setting given the value it has is no change.)
+    let out = resume_train(&dir, Some(4), &["langevin.steps=6"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(dir.join("changes.csv")).unwrap(), made);
     let sets: Vec<String> = SMALL_TOY
@@ -570,7 +572,7 @@ fn existing_runs_are_refused_without_resume_or_force() {
         dir.to_str().unwrap(),
         "--resume",
         "--set",
-        "langevin.bank_size=5",
+        "langevin.bank_size=50",
     ]);
     assert!(!out.status.success());
     assert!(

@@ -360,15 +360,15 @@ impl NonLocalLayer {
     /// The backward pass's parts in order, by name (see
     /// [`NonLocalLayer::record_backward_part`]).
     pub const BACKWARD_PARTS: [&'static str; 9] = [
-        "W conv",
+        "∂W conv",
         "∂attention",
-        "softmax",
+        "∂softmax",
         "∂φ",
         "∂g",
-        "pool",
+        "∂pool",
         "∂θ",
-        "θφg conv",
-        "residual",
+        "∂θφg conv",
+        "∂residual",
     ];
 
     /// output = W(softmax(θᵀφ) gᵀ) + input.
@@ -388,7 +388,8 @@ impl NonLocalLayer {
             3 => self.softmax.record(gpu, pass),
             4 => self.mix.record(gpu, pass),
             5 => self.w.record_forward(gpu, pass),
-            _ => self.residual.record(gpu, pass),
+            6 => self.residual.record(gpu, pass),
+            _ => unreachable!("a non-local block's forward pass has 7 parts"),
         }
     }
 
@@ -419,8 +420,9 @@ impl NonLocalLayer {
             5 => self.pool.record_backward(gpu, pass, false, true),
             6 => self.theta_grad.record(gpu, pass),
             7 => self.qkv.record_backward(gpu, pass, params, input),
-            _ if input => self.input_residual.record(gpu, pass),
-            _ => {}
+            8 if input => self.input_residual.record(gpu, pass),
+            8 => {}
+            _ => unreachable!("a non-local block's backward pass has 9 parts"),
         }
     }
 }

@@ -196,8 +196,8 @@ impl Change {
     }
 
     /// The change that sets `key` (one of [`Change::KEYS`]) to its value
-    /// in `config`.
-    pub fn to_value_in(key: &str, config: &Config) -> Option<Change> {
+    /// in `config` (None for another key).
+    pub fn current(key: &str, config: &Config) -> Option<Change> {
         let (l, o) = (&config.langevin, &config.optimizer);
         Some(match key {
             "langevin.epsilon" => Change::Epsilon(l.epsilon),
@@ -438,7 +438,8 @@ impl Trainer {
     /// steps, θ ← optimizer step on ∇θ (mean U(X⁺) − mean U(X⁻)).
     /// After an [`Error::Diverged`] the parameters hold the diverged step
     /// and [`Checkpoint::capture`](checkpoint::Checkpoint::capture) refuses
-    /// them: restore a checkpoint before going on.
+    /// them until a checkpoint is restored or an iteration passes the
+    /// watch again.
     pub fn step(&mut self) -> Result<IterationEvent> {
         let gpu = self.gpu.clone();
         let (n, m) = (self.config.batch.data as usize, self.config.batch.chains as usize);
@@ -902,6 +903,27 @@ mod tests {
             epsilon: 0.1,
             steps: 1,
         }
+    }
+
+    /// KEYS, key, value, parse and current name and spell the same settings.
+    #[test]
+    fn a_change_is_written_and_read_back_under_its_key() {
+        let config = Config::preset("rings-convergent").unwrap();
+        for key in Change::KEYS {
+            let change = Change::current(key, &config).unwrap();
+            assert_eq!(change.key(), key);
+            assert_eq!(Change::parse(key, &change.value()), Some(change));
+        }
+        for (key, value, change) in [
+            ("optimizer.lr", "1e-20", Change::LearningRate(1e-20)),
+            ("langevin.steps", "7", Change::Steps(7)),
+            ("optimizer.kind", "adam", Change::Optimizer(OptimizerName::Adam)),
+        ] {
+            assert_eq!(Change::parse(key, value), Some(change));
+            assert_eq!(Change::parse(key, &change.value()), Some(change));
+        }
+        assert_eq!(Change::current("net.n_f", &config), None);
+        assert_eq!(Change::parse("langevin.steps", "many"), None);
     }
 
     #[test]

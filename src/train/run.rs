@@ -251,7 +251,7 @@ impl RunDir {
                 ));
             }
             let ck = Checkpoint::load(&ck_path)?;
-            changes = resume_changes(&ck.config, &set)?;
+            changes = resume_changes(&ck.config, ck.lr, &set)?;
             let mut config_resumed = ck.config.clone();
             // Only the length of the run, and where its data now lies, may change on resume.
             config_resumed.iterations = iterations.unwrap_or(ck.config.iterations).max(ck.iteration);
@@ -281,19 +281,22 @@ impl RunDir {
             // What a run that went on past the checkpoint (and crashed) wrote
             // is not this run's (nor changes recorded past it, were the
             // checkpoint put back by hand).
-            cut_rows(&dir.join(TOY_METRICS_FILE), ck.iteration, |cols| {
-                cols.len() == 5 && cols[1..].iter().all(|c| c.parse::<f64>().is_ok())
-            })?;
-            cut_rows(&dir.join(CHANGES_FILE), ck.iteration, |cols| cols.len() == 4)?;
+            cut_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration)?;
+            let changes_path = dir.join(CHANGES_FILE);
+            if changes_path.exists() {
+                let kept = read_changes(&changes_path, ck.iteration, "move it aside to resume")?;
+                write_changes(&changes_path, &kept)?;
+            }
             for path in run_files(dir, Some(ck.iteration))? {
                 std::fs::remove_file(&path).map_err(io_err(&path))?;
             }
             remove_empty_run_folders(dir);
-            trainer.d_st = kept.d_st;
-            trainer.r_t = kept.r_t;
+            trainer.d_st = kept.rows.iter().map(|r| r.d_st).collect();
+            trainer.r_t = kept.rows.iter().map(|r| r.r_t).collect();
             // A checkpoint from before they kept the wall time has none: go on
             // from the last row's.
-            trainer.seconds_before = trainer.seconds_before.max(kept.wall_time);
+            let last_wall_time = kept.rows.last().map_or(0.0, |r| r.wall_time);
+            trainer.seconds_before = trainer.seconds_before.max(last_wall_time);
             (trainer, lock, false)
         } else {
             let trainer = Trainer::new(gpu, config)?;
@@ -336,11 +339,13 @@ impl RunDir {
     /// Add `changes` (from, to), made at `iteration`, to changes.csv.
     fn record_changes(&self, iteration: u64, changes: &[(Change, Change)]) -> Result<()> {
         let path = self.dir.join(CHANGES_FILE);
-        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| format!("{CHANGES_HEADER}\n"));
-        for (from, to) in changes {
-            text += &format!("{iteration},{},{},{}\n", to.key(), from.value(), to.value());
-        }
-        write_atomically(&path, text.as_bytes())
+        let mut rows = if path.exists() {
+            read_changes(&path, u64::MAX, "move it aside to resume")?
+        } else {
+            Vec::new()
+        };
+        rows.extend(changes.iter().map(|&(from, to)| (iteration, from, to)));
+        write_changes(&path, &rows)
     }
 
     /// Append `trainer`'s iteration `e` to metrics.csv; its wall time is the
@@ -492,7 +497,7 @@ fn set_key(item: &str) -> &str {
 
 /// Refuse `--set` overrides beside `--resume` of other settings than those
 /// a run may change as it goes ([`Change::KEYS`]), saying what to do.
-pub fn check_resume_keys(set: &[String]) -> Result<()> {
+fn check_resume_keys(set: &[String]) -> Result<()> {
     for item in set {
         let key = set_key(item);
         let instead = match key {
@@ -511,21 +516,74 @@ pub fn check_resume_keys(set: &[String]) -> Result<()> {
 }
 
 /// The changes (from, to) the `--set` overrides of a resume make to
-/// `config`, the run's settings: only those of [`Change::KEYS`] may change.
-fn resume_changes(config: &Config, set: &[String]) -> Result<Vec<(Change, Change)>> {
+/// `config`, the run's settings, at learning rate `lr` (decayed since the
+/// start): only those of [`Change::KEYS`] may change; a setting given its
+/// current value is no change.
+fn resume_changes(config: &Config, lr: f64, set: &[String]) -> Result<Vec<(Change, Change)>> {
+    // Unknown keys and bad values are refused as on a new run, then the keys a run keeps.
+    let changed = Config::resolve(None, Some(("the run's settings", &config.to_toml())), set)?;
     check_resume_keys(set)?;
     let keys: Vec<&str> = set.iter().map(|item| set_key(item)).collect();
-    let changed = Config::resolve(None, Some(("the run's settings", &config.to_toml())), set)?;
+    let now = |key: &str| match key {
+        "optimizer.lr" => Some(Change::LearningRate(lr)),
+        _ => Change::current(key, config),
+    };
     Ok(Change::KEYS
         .iter()
         .filter(|k| keys.contains(k))
-        .filter_map(|k| Change::to_value_in(k, config).zip(Change::to_value_in(k, &changed)))
+        .filter_map(|k| now(k).zip(Change::current(k, &changed)))
+        .filter(|(from, to)| from != to)
         .collect())
 }
 
-/// Keep the rows of a CSV file (if it exists) up to `iteration`, its first
-/// column, of those whose columns `whole` accepts.
-fn cut_rows(path: &Path, iteration: u64, whole: impl Fn(&[&str]) -> bool) -> Result<()> {
+/// The rows (iteration, from, to) of a changes.csv up to `upto`, in order;
+/// `fix` ends the message about a row that is not one.
+fn read_changes(path: &Path, upto: u64, fix: &str) -> Result<Vec<(u64, Change, Change)>> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split(',').collect();
+        let row = (cols.len() == 4)
+            .then(|| {
+                Some((
+                    cols[0].parse::<u64>().ok()?,
+                    Change::parse(cols[1], cols[2])?,
+                    Change::parse(cols[1], cols[3])?,
+                ))
+            })
+            .flatten();
+        match row {
+            Some(row) if row.0 <= upto => rows.push(row),
+            // (Rows past the checkpoint are not its run's.)
+            Some(_) => {}
+            None => {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "line {} is not a row of `{CHANGES_HEADER}`: `{line}`: {fix}",
+                        i + 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Write changes.csv with `rows` (iteration, from, to).
+fn write_changes(path: &Path, rows: &[(u64, Change, Change)]) -> Result<()> {
+    let mut text = format!("{CHANGES_HEADER}\n");
+    for (iteration, from, to) in rows {
+        text += &format!("{iteration},{},{},{}\n", to.key(), from.value(), to.value());
+    }
+    write_atomically(path, text.as_bytes())
+}
+
+/// Keep toy_metrics.csv's rows up to `iteration` (if the file exists).
+fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(());
     };
@@ -533,7 +591,10 @@ fn cut_rows(path: &Path, iteration: u64, whole: impl Fn(&[&str]) -> bool) -> Res
     // cut short) up to the checkpoint's iteration.
     let kept_row = |line: &str| {
         let cols: Vec<&str> = line.trim_end_matches('\n').split(',').collect();
-        line.ends_with('\n') && whole(&cols) && cols[0].parse::<u64>().is_ok_and(|it| it <= iteration)
+        line.ends_with('\n')
+            && cols.len() == 5
+            && cols[1..].iter().all(|c| c.parse::<f64>().is_ok())
+            && cols[0].parse::<u64>().is_ok_and(|it| it <= iteration)
     };
     let kept: String = (text.split_inclusive('\n').enumerate())
         .filter(|&(i, line)| i == 0 || kept_row(line))
@@ -573,35 +634,11 @@ pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
     let kept = read_metrics(&metrics, ck.iteration, "its curves are not shown")?;
     // (iteration, from, to) of each change up to the checkpoint.
     let changes_path = dir.join(CHANGES_FILE);
-    let mut changes = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(&changes_path) {
-        for (i, line) in text.lines().enumerate().skip(1) {
-            let cols: Vec<&str> = line.split(',').collect();
-            // (Rows past the checkpoint are not its run's: a resume drops them.)
-            if line.trim().is_empty() || cols[0].parse::<u64>().is_ok_and(|at| at > ck.iteration) {
-                continue;
-            }
-            let row = (cols.len() == 4)
-                .then(|| {
-                    Some((
-                        cols[0].parse::<u64>().ok()?,
-                        Change::parse(cols[1], cols[2])?,
-                        Change::parse(cols[1], cols[3])?,
-                    ))
-                })
-                .flatten();
-            let Some(row) = row else {
-                return Err(Error::file(
-                    &changes_path,
-                    format!(
-                        "line {} is not a row of `{CHANGES_HEADER}`: `{line}`: its curves are not shown",
-                        i + 1
-                    ),
-                ));
-            };
-            changes.push(row);
-        }
-    }
+    let changes = if changes_path.exists() {
+        read_changes(&changes_path, ck.iteration, "its curves are not shown")?
+    } else {
+        Vec::new()
+    };
     // The settings of iteration 1: the checkpoint's with every change undone,
     // the latest first. (The checkpoint's settings are the run's last: a
     // change saved in it but not recorded, were changes.csv not written,
@@ -612,24 +649,20 @@ pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
     }
     let mut next = changes.iter().peekable();
     let mut events = Vec::new();
-    for line in kept.text.lines().skip(1) {
-        // (read_metrics checked the row: 8 columns, numbers where they are read.)
-        let cols: Vec<&str> = line.split(',').collect();
-        let number = |k: usize| cols[k].parse::<f64>().unwrap_or(f64::NAN);
-        let iteration = cols[0].parse::<u64>().unwrap_or(0);
+    for row in &kept.rows {
         // A change made after iteration k counts from iteration k + 1.
-        while let Some((_, _, to)) = next.next_if(|(at, _, _)| *at < iteration) {
+        while let Some((_, _, to)) = next.next_if(|(at, _, _)| *at < row.iteration) {
             to.set_in(&mut settings);
         }
         events.push(IterationEvent {
-            iteration,
-            d_st: number(1),
-            r_t: number(2),
-            mean_u_data: number(3),
-            mean_u_samples: number(4),
-            lr: number(5),
-            wall_time: number(6),
-            phase: crate::diagnostics::Phase::of(number(1)),
+            iteration: row.iteration,
+            d_st: row.d_st,
+            r_t: row.r_t,
+            mean_u_data: row.mean_u_data,
+            mean_u_samples: row.mean_u_samples,
+            lr: row.lr,
+            wall_time: row.wall_time,
+            phase: crate::diagnostics::Phase::of(row.d_st),
             epsilon: settings.langevin.epsilon,
             steps: settings.langevin.steps,
         });
@@ -640,13 +673,23 @@ pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
     }))
 }
 
+/// One row of metrics.csv (its phase is that of d_st).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MetricsRow {
+    pub iteration: u64,
+    pub d_st: f64,
+    pub r_t: f64,
+    pub mean_u_data: f64,
+    pub mean_u_samples: f64,
+    pub lr: f64,
+    /// The run's seconds (over its sessions).
+    pub wall_time: f64,
+}
+
 /// metrics.csv up to an iteration.
 pub struct KeptMetrics {
-    pub d_st: Vec<f64>,
-    pub r_t: Vec<f64>,
-    /// The last kept row's wall time (0 with none).
-    pub wall_time: f64,
-    /// The file's text up to that row.
+    pub rows: Vec<MetricsRow>,
+    /// The file's text up to the last of them.
     pub text: String,
 }
 
@@ -656,9 +699,8 @@ pub struct KeptMetrics {
 pub const RESUME_NEEDS_METRICS: &str =
     "resuming needs the run's history: restore the run's metrics.csv, or start over with --force";
 
-/// d_st, r_t, the last wall time and the text of metrics.csv up to
-/// `iteration`: rows 1, 2, … in order; `fix` ends the message when they
-/// are not there.
+/// The rows and the text of metrics.csv up to `iteration`: rows 1, 2, …
+/// in order; `fix` ends the message when they are not there.
 pub fn read_metrics(path: &Path, iteration: u64, fix: &str) -> Result<KeptMetrics> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let why = if e.kind() == std::io::ErrorKind::NotFound {
@@ -669,60 +711,60 @@ pub fn read_metrics(path: &Path, iteration: u64, fix: &str) -> Result<KeptMetric
         Error::file(path, format!("{why}: {fix}"))
     })?;
     let mut kept = format!("{METRICS_HEADER}\n");
-    let (mut d, mut r) = (Vec::new(), Vec::new());
-    let mut wall_time = 0.0;
+    let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         // Rows 1 ..= iteration come first; what follows (a killed run's last
         // row may be cut short) is not read.
-        if d.len() as u64 == iteration {
+        if rows.len() as u64 == iteration {
             break;
         }
         let cols: Vec<&str> = line.split(',').collect();
-        let parsed = (cols.len() == 8)
+        let number = |k: usize| cols[k].parse::<f64>().ok();
+        let row = (cols.len() == 8)
             .then(|| {
-                Some((
-                    cols[0].parse::<u64>().ok()?,
-                    cols[1].parse::<f64>().ok()?,
-                    cols[2].parse::<f64>().ok()?,
-                    cols[6].parse::<f64>().ok()?,
-                ))
+                Some(MetricsRow {
+                    iteration: cols[0].parse().ok()?,
+                    d_st: number(1)?,
+                    r_t: number(2)?,
+                    mean_u_data: number(3)?,
+                    mean_u_samples: number(4)?,
+                    lr: number(5)?,
+                    wall_time: number(6)?,
+                })
             })
             .flatten();
-        let Some((it, d_st, r_t, wall)) = parsed else {
+        let Some(row) = row else {
             return Err(Error::file(
                 path,
                 format!("line {} is not a metrics row: `{line}`: {fix}", i + 1),
             ));
         };
-        if it > iteration {
+        if row.iteration > iteration {
             break;
         }
-        let next = d.len() as u64 + 1;
-        if it != next {
+        let next = rows.len() as u64 + 1;
+        if row.iteration != next {
             return Err(Error::file(
                 path,
-                format!("line {} is iteration {it} where {next} comes next: {fix}", i + 1),
+                format!(
+                    "line {} is iteration {} where {next} comes next: {fix}",
+                    i + 1,
+                    row.iteration
+                ),
             ));
         }
-        d.push(d_st);
-        r.push(r_t);
-        wall_time = wall;
+        rows.push(row);
         kept.push_str(line);
         kept.push('\n');
     }
-    if d.len() as u64 != iteration {
+    if rows.len() as u64 != iteration {
         return Err(Error::file(
             path,
             format!(
                 "holds {} rows but the checkpoint is at iteration {iteration}: {fix}",
-                d.len()
+                rows.len()
             ),
         ));
     }
-    Ok(KeptMetrics {
-        d_st: d,
-        r_t: r,
-        wall_time,
-        text: kept,
-    })
+    Ok(KeptMetrics { rows, text: kept })
 }
