@@ -201,7 +201,7 @@ pub struct GuiApp {
     /// Iterations per second over the last second or so while it ran,
     /// updated as iterations arrive while running (kept when paused: the
     /// gaps between Step presses are not a rate); None before two.
-    ran_rate: Option<f64>,
+    pub ran_rate: Option<f64>,
     /// GPU memory held on the device (the trainer's, the window's textures,
     /// long work's), and when it was read: refreshed once a second.
     gpu_memory: Option<(Instant, Option<u64>)>,
@@ -311,11 +311,7 @@ impl GuiApp {
     pub fn receive(&mut self, u: Update) {
         match u {
             Update::Iteration(e) => {
-                if e.iteration <= self.history.last().map_or(0, |l| l.iteration) {
-                    // After a load or reset the run goes back: drop the future.
-                    self.history.retain(|h| h.iteration < e.iteration);
-                    self.past_events = self.past_events.min(self.history.len());
-                }
+                // (A load or reset came as its own update first: forget_run.)
                 self.training_rate.record(&e);
                 self.iteration = e.iteration;
                 self.history.push(e);

@@ -116,11 +116,16 @@ fn bench_writes_checked_figures_as_json() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("toy-L100"));
 }
 
-/// The small VanillaNet workload, briefly timed, with `extra` arguments.
-fn vanilla_small<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["--small", "--only", "vanilla", "--seconds", "0.1"];
+/// The small workload of net `only`, briefly timed, with `extra` arguments.
+fn small<'a>(only: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--small", "--only", only, "--seconds", "0.1"];
     args.extend_from_slice(extra);
     args
+}
+
+/// The small VanillaNet workload, briefly timed, with `extra` arguments.
+fn vanilla_small<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    small("vanilla", extra)
 }
 
 /// With kernels chosen by shape (hardware GPUs' default), each convolution
@@ -276,16 +281,13 @@ fn training_memory_leaves_the_data_set_aside() {
 fn bench_splits_a_non_local_block_into_its_parts() {
     use ebmscope::kernels::nonlocal::NonLocalLayer;
     use ebmscope::model::GeometryKind;
-    let args = [
-        "--small",
-        "--only",
-        "nonlocal",
-        "--seconds",
-        "0.1",
-        "--default-kernels-only",
-    ];
-    let (stdout, report) = bench(&args);
-    let spec = NetSpec::nonlocal(3, 8).unwrap();
+    let (stdout, report) = bench(&small("nonlocal", &["--default-kernels-only"]));
+    let spec = workloads(true)
+        .unwrap()
+        .into_iter()
+        .find(|w| w.spec.name == "nonlocal")
+        .unwrap()
+        .spec;
     let layers = report["workloads"][0]["layers"].as_array().unwrap();
     let geometry = spec.geometry().unwrap();
     assert_eq!(layers.len(), geometry.len());
@@ -306,10 +308,12 @@ fn bench_splits_a_non_local_block_into_its_parts() {
             assert!(parts.iter().all(|p| p[1].as_f64().unwrap() > 0.0), "{l}");
         }
         let name = l["name"].as_str().unwrap();
-        assert!(
-            stdout.contains(&format!("{name} by part, ms: fwd θφg conv ")),
-            "{stdout}"
-        );
+        for line in ["fwd θφg conv ", "∇x ∂W conv "] {
+            assert!(
+                stdout.contains(&format!("{name} by part, ms: {line}")),
+                "{stdout}"
+            );
+        }
     }
     assert_eq!(blocks, 2, "NonlocalNet has two non-local blocks");
 }

@@ -154,9 +154,10 @@ fn max_pooling_gives_a_tied_windows_gradient_to_its_first_maximum() {
             params: false,
         },
     );
-    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+    let f64s = common::f64s;
     let want = ebmscope::reference::max_pool2_backward(&g, batch, &f64s(&x), &f64s(&dy));
     let got = f64s(&net.read_input_grad(&gpu).unwrap());
+    assert_eq!(got.len(), want.len());
     let differ: Vec<usize> = (0..want.len()).filter(|&i| got[i] != want[i]).collect();
     assert!(
         differ.is_empty(),
@@ -420,7 +421,7 @@ fn non_local_softmax_is_stable_for_large_scores() {
             params: true,
         },
     );
-    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+    let f64s = common::f64s;
     let reference = ReferenceNet::new(&spec).unwrap();
     let (out, grads) = reference.backward(&f64s(&params), batch, &f64s(&x), &f64s(&upstream));
     let got = net.read_output(&gpu).unwrap();

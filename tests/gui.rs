@@ -682,3 +682,40 @@ fn a_stopped_training_thread_is_reported() {
     h.step();
     assert!(!h.state().running, "Run reaches no thread");
 }
+
+/// A loaded run's past is plotted, not timed: the rate while running counts
+/// this trainer's iterations alone (the past's wall times are the run's
+/// clock, later than the new trainer's).
+#[test]
+fn the_rate_leaves_a_loaded_runs_past_out() {
+    use ebmscope::diagnostics::Phase;
+    use ebmscope::train::IterationEvent;
+    use ebmscope::train::run::RunHistory;
+    let event = |iteration: u64, wall_time: f64| IterationEvent {
+        iteration,
+        d_st: 0.1,
+        r_t: 0.01,
+        mean_u_data: 1.0,
+        mean_u_samples: 0.9,
+        lr: 0.1,
+        wall_time,
+        phase: Phase::Contraction,
+        epsilon: 0.125,
+        steps: 4,
+    };
+    let mut app = app();
+    let events = (1..=6).map(|i| event(i, 100.0 + i as f64)).collect();
+    app.receive(Update::Loaded {
+        path: "runs/past/checkpoint.safetensors".into(),
+        iteration: 6,
+        config: Box::new(Config::preset("rings-convergent").unwrap()),
+        history: Ok(Some(Arc::new(RunHistory {
+            events,
+            changes: Vec::new(),
+        }))),
+    });
+    app.receive(Update::Running(true));
+    app.receive(Update::Iteration(event(7, 0.5)));
+    app.receive(Update::Iteration(event(8, 1.0)));
+    assert_eq!((app.history.len(), app.ran_rate), (8, Some(2.0)));
+}

@@ -208,17 +208,16 @@ fn the_session_reports_toy_densities_and_energy_paths() {
     assert!(!s.drain().iter().any(|u| matches!(u, Update::EnergyPath { .. })));
 }
 
-/// The texture holds exactly the picture the CPU twin makes of `states`
-/// (`what`: when, for the message).
+/// The texture holds exactly the picture the CPU twin makes of `states` in
+/// `layout` (`what`: when, for the message).
 fn assert_picture_shows(
     gpu: &ebmscope::gpu::Gpu,
     texture: &wgpu::Texture,
+    layout: &ebmscope::kernels::picture::GridLayout,
     states: &[f32],
-    chains: usize,
     what: &str,
 ) {
-    let layout = ebmscope::kernels::picture::GridLayout::new(chains, [1, 32, 32]).unwrap();
-    let want = ebmscope::reference::picture::image_grid(states, &layout);
+    let want = ebmscope::reference::picture::image_grid(states, layout);
     let got = common::read_texture(gpu, texture, [layout.width, layout.height]);
     let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
     assert_eq!(
@@ -294,7 +293,7 @@ fn the_session_keeps_a_picture_of_the_chains_on_the_gpu() {
     let Some(Update::Chains { iteration: 2, states }) = seen.last().cloned() else {
         panic!("no chains of iteration 2: {seen:?}")
     };
-    assert_picture_shows(&gpu, &texture, &states, 5, "after the iteration");
+    assert_picture_shows(&gpu, &texture, &layout, &states, "after the iteration");
 
     s.send(Command::ShowPicture(Some(PictureSource::Data)));
     let seen = wait_for(&s, "picture", |u| matches!(u, Update::Picture { .. }));
@@ -331,9 +330,6 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
         Some(Update::Chains { iteration: i, states }) if *i == iteration => states.clone(),
         _ => panic!("no chains of iteration {iteration} among {} updates", seen.len()),
     };
-    let shows = |texture: &wgpu::Texture, states: &[f32], what: &str| {
-        assert_picture_shows(&gpu, texture, states, 5, what)
-    };
 
     // The first run, saved at iteration 1 with its picture shown.
     s.send(Command::Step);
@@ -341,7 +337,7 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
     s.send(Command::Save(checkpoint.clone()));
     wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
     let old = picture(&s);
-    shows(&old, &saved_chains, "in the first run's picture");
+    assert_picture_shows(&gpu, &old, &layout, &saved_chains, "in the first run's picture");
 
     // Started over and two iterations on: the new picture shows them (it
     // comes with the first: the new run has no chains before).
@@ -351,7 +347,12 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
     s.send(Command::Step);
     let seen = wait_for(&s, "picture", |u| matches!(u, Update::Picture { .. }));
     let after_reset = match &seen[..] {
-        [Update::Iteration(e), Update::Picture { texture, .. }] if e.iteration == 1 => texture.clone(),
+        [
+            Update::Iteration(e),
+            Update::Picture {
+                texture, size: got, ..
+            },
+        ] if e.iteration == 1 && *got == size => texture.clone(),
         _ => panic!(
             "{} updates before the new run's picture, not its first iteration alone",
             seen.len() - 1
@@ -361,7 +362,8 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
     s.send(Command::ShowPicture(None));
     let reset_chains = chains_of(wait_for(&s, "chains", |u| matches!(u, Update::Chains { .. })), 2);
     assert!(reset_chains != saved_chains, "the test needs runs that differ");
-    shows(&after_reset, &reset_chains, "after a reset and two iterations");
+    let what = "after a reset and two iterations";
+    assert_picture_shows(&gpu, &after_reset, &layout, &reset_chains, what);
 
     // Loaded: the picture shows the checkpoint's chains at once.
     s.send(Command::Load(checkpoint.clone()));
@@ -371,7 +373,7 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
         "the chains sent on load are not the checkpoint's"
     );
     let after_load = picture(&s);
-    shows(&after_load, &saved_chains, "after a load");
+    assert_picture_shows(&gpu, &after_load, &layout, &saved_chains, "after a load");
 
     // A checkpoint from before checkpoints kept the chains: none are sent,
     // on the load or when its picture stops (a new trainer's zeros are no
@@ -526,7 +528,7 @@ fn long_work_stops_when_asked_and_when_the_session_ends() {
 fn a_diverged_model_is_neither_saved_nor_sampled_from() {
     use ebmscope::train::landscape::LandscapeOptions;
     let gpu = Arc::new(common::gpu());
-    let dir = std::env::temp_dir().join(format!("ebmscope-diverged-{}", std::process::id()));
+    let dir = common::fresh_dir("session-diverged");
     std::fs::create_dir_all(&dir).unwrap();
     let s = Session::start(gpu, small(&["optimizer.lr=1e9", "optimizer.lr_min=1e9"])).unwrap();
     s.send(Command::Step);

@@ -289,6 +289,12 @@ fn a_checkpoint_keeps_chains_only_where_there_are_some() {
     let mut restored = Trainer::new(gpu.clone(), config.clone()).unwrap();
     ck.restore(&mut restored).unwrap();
     assert_eq!(restored.chains().unwrap(), chains, "restored");
+    let again = Checkpoint::capture(&restored).unwrap();
+    assert_eq!(
+        again.chains.as_ref(),
+        Some(&chains),
+        "a restored trainer holds chains"
+    );
     let older = Checkpoint { chains: None, ..ck };
     let mut restored = Trainer::new(gpu, config).unwrap();
     older.restore(&mut restored).unwrap();
@@ -399,8 +405,8 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
             "`langevin.epsilon`: must be a finite number > 0",
         ),
         ("iterations=9", "the run's total changes with --iters N"),
-        ("langevin.epsilonn=1", "epsilonn"),
-        ("optimizer.kind=rmsprop", "rmsprop"),
+        ("langevin.epsilonn=1", "unknown field `epsilonn`"),
+        ("optimizer.kind=rmsprop", "unknown variant `rmsprop`"),
     ] {
         common::assert_refused(&resume_train(&dir, Some(4), &["optimizer.lr=0.03", set]), says);
         assert!(

@@ -71,6 +71,7 @@ pub enum PictureSource {
 /// Training speed on the trainer's own clock (`wall_time`), from the first
 /// iteration seen to the last, so start-up and whatever runs around the
 /// trainer between iterations (a window, pictures) count only as they slow it.
+/// One trainer's events: a new trainer (a load, a reset) takes a new rate.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TrainingRate {
     first: Option<(u64, f64)>,
@@ -80,11 +81,7 @@ pub struct TrainingRate {
 impl TrainingRate {
     pub fn record(&mut self, e: &IterationEvent) {
         let at = (e.iteration, e.wall_time);
-        match self.first {
-            // A reset or a load goes back: measure from there.
-            Some(f) if f.0 < e.iteration && f.1 <= e.wall_time => {}
-            _ => self.first = Some(at),
-        }
+        self.first.get_or_insert(at);
         self.last = Some(at);
     }
 
@@ -99,16 +96,12 @@ impl TrainingRate {
     }
 
     /// Iterations per second over the last `seconds` (or more: back to the
-    /// first event at least that much older) of `events`, in order, on the
-    /// trainer's clock; None before two events. Stops at a clock that goes
-    /// back (a new trainer after a load or reset).
+    /// first event at least that much older) of `events`, one trainer's in
+    /// order, on its clock; None before two events.
     pub fn recent(events: &[IterationEvent], seconds: f64) -> Option<f64> {
         let last = events.last()?;
         let mut first = last;
         for e in events.iter().rev().skip(1) {
-            if e.wall_time > first.wall_time || e.iteration >= first.iteration {
-                break;
-            }
             first = e;
             if last.wall_time - e.wall_time >= seconds {
                 break;
@@ -927,7 +920,7 @@ mod tests {
     }
 
     #[test]
-    fn training_rate_counts_from_the_first_iteration_seen_and_restarts_after_going_back() {
+    fn training_rate_counts_from_the_first_iteration_seen() {
         let mut r = TrainingRate::default();
         r.record(&event(5, 10.0));
         assert_eq!(r.span(), None);
@@ -935,10 +928,6 @@ mod tests {
         r.record(&event(9, 12.0));
         assert_eq!(r.span(), Some((4, 2.0)));
         assert_eq!(r.per_second(), Some(2.0));
-        // A reset: iteration 1 again, later on the clock.
-        r.record(&event(1, 20.0));
-        r.record(&event(3, 21.0));
-        assert_eq!(r.span(), Some((2, 1.0)));
     }
 
     #[test]
@@ -951,8 +940,5 @@ mod tests {
         let slow = [event(1, 0.0), event(2, 3.0), event(3, 6.0)];
         assert_eq!(TrainingRate::recent(&slow, 1.0), Some(1.0 / 3.0));
         assert_eq!(TrainingRate::recent(&slow[..1], 1.0), None);
-        // A load started a new clock: the old trainer's events do not count.
-        let loaded = [event(7, 50.0), event(8, 51.0), event(5, 0.5), event(6, 1.0)];
-        assert_eq!(TrainingRate::recent(&loaded, 1.0), Some(2.0));
     }
 }
