@@ -123,6 +123,12 @@ fn small<'a>(only: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// The net of the small workload of net `name`.
+fn small_spec(name: &str) -> NetSpec {
+    let small = workloads(true).unwrap().into_iter().find(|w| w.spec.name == name);
+    small.unwrap().spec
+}
+
 /// The small VanillaNet workload, briefly timed, with `extra` arguments.
 fn vanilla_small<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     small("vanilla", extra)
@@ -141,12 +147,7 @@ fn bench_times_both_kernel_families_beside_by_shape() {
     assert_eq!(report["conv_kernels"], "tiled or direct by shape");
     let layers = report["workloads"][0]["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 5);
-    let spec = workloads(true)
-        .unwrap()
-        .into_iter()
-        .find(|w| w.spec.name == "vanilla")
-        .unwrap()
-        .spec;
+    let spec = small_spec("vanilla");
     // 1000 images as bytes; the learning batch (data and samples, 2 × 16
     // images) alone holds its input and every layer's output as f32.
     let memory = &report["workloads"][0]["training_memory"];
@@ -282,12 +283,7 @@ fn bench_splits_a_non_local_block_into_its_parts() {
     use ebmscope::kernels::nonlocal::NonLocalLayer;
     use ebmscope::model::GeometryKind;
     let (stdout, report) = bench(&small("nonlocal", &["--default-kernels-only"]));
-    let spec = workloads(true)
-        .unwrap()
-        .into_iter()
-        .find(|w| w.spec.name == "nonlocal")
-        .unwrap()
-        .spec;
+    let spec = small_spec("nonlocal");
     let layers = report["workloads"][0]["layers"].as_array().unwrap();
     let geometry = spec.geometry().unwrap();
     assert_eq!(layers.len(), geometry.len());
