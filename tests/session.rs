@@ -1,8 +1,9 @@
 //! The trainer as the window drives it: changes of setting reach the next
 //! iteration exactly (the same numbers as a run configured that way from the
 //! start), invalid values are refused and change nothing, and the threaded
-//! session answers run / pause / step / save / load / reset, and long
-//! work stops when asked and when the session ends.
+//! session answers run / pause / step / save / load / reset, long work
+//! stops when asked and when the session ends, and a loaded or resumed run
+//! watches for divergence from its own history.
 
 mod common;
 
@@ -588,6 +589,47 @@ fn a_diverged_model_is_neither_saved_nor_sampled_from() {
     assert_eq!(
         ebmscope::train::Checkpoint::load(&elsewhere).unwrap().iteration,
         1
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A resumed run and a run opened in the window go on watching for
+/// divergence from the run's own history: a history of tiny d_st (forged
+/// here, as no short run makes one) makes the next iteration's ordinary
+/// d_st a runaway, which only a watch that has the history can see (with
+/// none, the first 100 iterations are its warm-up).
+#[test]
+fn a_resumed_or_loaded_run_watches_for_divergence_from_its_history() {
+    use ebmscope::train::Checkpoint;
+    let dir = common::fresh_dir("session-watch-history");
+    let out = common::train_small_toy(&dir, 1, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = dir.join("checkpoint.safetensors");
+    let mut ck = Checkpoint::load(&path).unwrap();
+    let past = 150u64;
+    ck.iteration = past;
+    ck.save(&path).unwrap();
+    let mut metrics = String::from("iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase\n");
+    for i in 1..=past {
+        metrics.push_str(&format!("{i},1e-12,0.5,0,0,0.1,{i},contraction\n"));
+    }
+    std::fs::write(dir.join("metrics.csv"), &metrics).unwrap();
+    let runaway = format!("learning diverged at iteration {}: d_st ran away", past + 1);
+
+    let out = common::resume_train(&dir, Some(past + 1), &[]);
+    common::assert_refused(&out, &runaway);
+
+    let s = Session::start(Arc::new(common::gpu()), small(&[])).unwrap();
+    s.send(Command::Load(path));
+    wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
+    s.send(Command::Step);
+    let seen = wait_for(&s, "the divergence", |u| {
+        matches!(u, Update::Failed(_) | Update::Iteration(_))
+    });
+    assert!(
+        matches!(seen.last(), Some(Update::Failed(why)) if why.starts_with(&runaway)),
+        "{seen:?}"
     );
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
