@@ -261,7 +261,7 @@ fn uniform_structs_match_rust() {
         ),
         (
             "SoftmaxParams",
-            rust_layout!(SoftmaxParams, rows, len, _pad0, _pad1),
+            rust_layout!(SoftmaxParams, rows, len, stride, _pad0),
         ),
         ("AddParams", rust_layout!(AddParams, len, _pad0, _pad1, _pad2)),
         (

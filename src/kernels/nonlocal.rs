@@ -81,8 +81,10 @@ impl MatmulParams {
 pub struct SoftmaxParams {
     pub rows: u32,
     pub len: u32,
+    /// Values from one row's start to the next: a multiple of 4 (the
+    /// kernels read rows as vec4s).
+    pub stride: u32,
     pub _pad0: u32,
-    pub _pad1: u32,
 }
 
 /// Mirrors `struct AddParams` of add_into.wgsl.
@@ -142,7 +144,10 @@ impl NonLocalLayer {
     ) -> Result<Self> {
         let parts = non_local_parts(g)?;
         let (i, nq, nk) = (parts.inter, parts.queries, parts.keys);
-        let attn_len = batch * nq * nk;
+        // The attention's rows (one per query) start at multiples of 4, for
+        // the softmax kernels' vec4 reads; the products never touch the gaps.
+        let attn_row = nk.next_multiple_of(4);
+        let attn_len = batch * nq * attn_row;
         if u32::try_from(attn_len).is_err() {
             return Err(Error::Shape(format!(
                 "{label}: the attention of {batch} images × {nq} queries × {nk} keys exceeds the \
@@ -217,7 +222,8 @@ impl NonLocalLayer {
         )?;
         // Per image (i inter channels, Q queries, K keys): qkv [3i, Q] with
         // θ in channels 0..i; pooled [3i, K] with φ in i..2i, g in 2i..3i;
-        // attention [Q, K]; y, ∂y [i, Q]. Operands as (offset, row, col).
+        // attention [Q, K] in rows of attn_row; y, ∂y [i, Q]. Operands as
+        // (offset, row, col).
         let in_qkv = |offset, row, col| Operand {
             offset,
             image: 3 * i * nq,
@@ -232,7 +238,7 @@ impl NonLocalLayer {
         };
         let in_attn = |row, col| Operand {
             offset: 0,
-            image: nq * nk,
+            image: nq * attn_row,
             row,
             col,
         };
@@ -258,6 +264,7 @@ impl NonLocalLayer {
         let rows = SoftmaxParams {
             rows: (batch * nq) as u32,
             len: nk as u32,
+            stride: attn_row as u32,
             ..SoftmaxParams::default()
         };
         let add = |what: &str, src: &wgpu::Buffer, dst: &wgpu::Buffer| {
@@ -280,7 +287,7 @@ impl NonLocalLayer {
             scores: matmul(
                 "scores",
                 [nq, nk, i],
-                [in_qkv(theta, 1, nq), in_pooled(phi, nk, 1), in_attn(nk, 1)],
+                [in_qkv(theta, 1, nq), in_pooled(phi, nk, 1), in_attn(attn_row, 1)],
                 [&qkv, &pooled, &attn],
             )?,
             softmax: Launch::new(
@@ -295,7 +302,7 @@ impl NonLocalLayer {
             mix: matmul(
                 "mix",
                 [i, nq, nk],
-                [in_pooled(g_at, nk, 1), in_attn(1, nk), in_y(nq, 1)],
+                [in_pooled(g_at, nk, 1), in_attn(1, attn_row), in_y(nq, 1)],
                 [&pooled, &attn, &y],
             )?,
             residual: add("residual", b.input, b.output)?,
@@ -303,7 +310,7 @@ impl NonLocalLayer {
             attention_grad: matmul(
                 "∂attention",
                 [nq, nk, i],
-                [in_y(1, nq), in_pooled(g_at, nk, 1), in_attn(nk, 1)],
+                [in_y(1, nq), in_pooled(g_at, nk, 1), in_attn(attn_row, 1)],
                 [&dy, &pooled, &d_scores],
             )?,
             softmax_grad: Launch::new(
@@ -318,14 +325,14 @@ impl NonLocalLayer {
             phi_grad: matmul(
                 "∂φ",
                 [i, nk, nq],
-                [in_qkv(theta, nq, 1), in_attn(nk, 1), in_pooled(phi, nk, 1)],
+                [in_qkv(theta, nq, 1), in_attn(attn_row, 1), in_pooled(phi, nk, 1)],
                 [&qkv, &d_scores, &d_pooled],
             )?,
             // ∂g[c, k] = Σ_q ∂y[c, q] attention[q, k]
             g_grad: matmul(
                 "∂g",
                 [i, nk, nq],
-                [in_y(nq, 1), in_attn(nk, 1), in_pooled(g_at, nk, 1)],
+                [in_y(nq, 1), in_attn(attn_row, 1), in_pooled(g_at, nk, 1)],
                 [&dy, &attn, &d_pooled],
             )?,
             // ∂θ[c, q] = Σ_k φ[c, k] ∂scores[q, k]: after the pooling's
@@ -334,7 +341,7 @@ impl NonLocalLayer {
             theta_grad: matmul(
                 "∂θ",
                 [i, nq, nk],
-                [in_pooled(phi, nk, 1), in_attn(1, nk), in_qkv(theta, nq, 1)],
+                [in_pooled(phi, nk, 1), in_attn(1, attn_row), in_qkv(theta, nq, 1)],
                 [&pooled, &d_scores, &d_qkv],
             )?,
             input_residual: add("input residual", b.grad_output, b.grad_input)?,
