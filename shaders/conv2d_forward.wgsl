@@ -3,14 +3,15 @@
 // Bindings (group 0):
 //   0 uniform ConvParams p
 //   1 storage read  x       [batch, c_in, h_in, w_in]   (NCHW, f32)
-//   2 storage read  params  flat parameter vector; W at p.weight_offset
-//                           ([c_out, c_in, k, k]), bias at p.bias_offset ([c_out])
+//   2 storage read  params  flat parameter vector; bias at p.bias_offset ([c_out])
 //   3 storage write y       [batch, c_out, h_out, w_out]
+//   4 storage read  views   W's forward view (conv2d_weight_views.wgsl):
+//                           the 4 channels' weights of a tap in one vec4
 // One invocation per image, output row, group of 4 output channels and
 // group of 4 output columns (flat index = gid.x + gid.y * groups_x * 64):
-// each input value loaded feeds 4 channels and each weight 4 columns, so a
-// tap costs 8 loads for 16 multiply-adds. Channels and columns past the
-// edge are computed on clamped indices and not stored.
+// each input value loaded feeds 4 channels and each weight vec4 4 columns,
+// so a tap costs 5 loads for 16 multiply-adds. Channels and columns past
+// the edge are computed (on zero weights, clamped columns) and not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 
 // ConvParams and leaky_relu come from conv_params.wgsl,
@@ -19,6 +20,7 @@
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> views: array<vec4<f32>>;
 
 // x at padded column t (input column t − padding) of row `row`, 0 outside.
 fn x_at(row: u32, t: u32) -> f32 {
@@ -45,7 +47,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let kk = k * k;
     let last = p.c_out - 1u;
     let co = vec4<u32>(co0, min(co0 + 1u, last), min(co0 + 2u, last), min(co0 + 3u, last));
-    let w_row = co * (p.c_in * kk) + vec4<u32>(p.weight_offset);
+    // The group's weights in the forward view, [c_in, k, k] vec4s.
+    let w_group = (co0 / 4u) * p.c_in * kk;
     let bias = vec4<f32>(
         params[p.bias_offset + co.x],
         params[p.bias_offset + co.y],
@@ -66,10 +69,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 continue;
             }
             let x_row = (x_plane + iy) * p.w_in;
-            let tap = ci * kk + ky * k;
+            let tap = w_group + ci * kk + ky * k;
             for (var kx = 0u; kx < k; kx++) {
-                let t = w_row + vec4<u32>(tap + kx);
-                let w = vec4<f32>(params[t.x], params[t.y], params[t.z], params[t.w]);
+                let w = views[tap + kx];
                 let t0 = ox0 * s + kx;
                 acc0 += x_at(x_row, t0) * w;
                 acc1 += x_at(x_row, t0 + s) * w;

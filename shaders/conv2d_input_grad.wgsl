@@ -5,7 +5,9 @@
 // Bindings (group 0):
 //   0 uniform ConvParams p
 //   1 storage read  dz      [batch, c_out, h_out, w_out]
-//   2 storage read  params  flat parameter vector; W at p.weight_offset
+//   2 storage read  views   W's ∂/∂x view (conv2d_weight_views.wgsl), from
+//                           p.grad_view_offset: the 4 input channels'
+//                           weights of an output channel's tap in one vec4
 //   3 storage write dx      [batch, c_in, h_in, w_in]
 // A gather over the outputs each input feeds (no atomics). With stride s,
 // tap (ky, kx) serves input (iy, ix) exactly when ky ≡ iy + padding and
@@ -13,14 +15,14 @@
 // per image, input row, group of 4 input channels and 4 input columns of
 // one residue class mod s (columns r, r + s, r + 2s, r + 3s after an
 // offset): those columns share their taps and read 4 neighbouring outputs,
-// so each tap costs 4 weight and 4 ∂L/∂z loads for 16 multiply-adds. The
+// so each tap costs 1 weight and 4 ∂L/∂z loads for 16 multiply-adds. The
 // output channels are the inner loop: the taps' rows, columns and edge
 // masks are worked out once per tap, not once per channel.
 
 // ConvParams comes from conv_params.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
-@group(0) @binding(2) var<storage, read> params: array<f32>;
+@group(0) @binding(2) var<storage, read> views: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(64)
@@ -41,10 +43,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ix0 = rg % s + s * (rg / s) * 4u;
     let k = p.kernel;
     let kk = k * k;
-    let last = p.c_in - 1u;
-    // Weight offsets of the 4 input channels (past the edge: clamped, not stored).
-    let ci = vec4<u32>(ci0, min(ci0 + 1u, last), min(ci0 + 2u, last), min(ci0 + 3u, last));
-    let w_ci = ci * kk + vec4<u32>(p.weight_offset);
+    // The 4 input channels' vec4s in the ∂/∂x view, [c_out, chan_groups, k, k]
+    // (channels past the edge: zero weights, not stored).
+    let w_group = p.grad_view_offset + (ci0 / 4u) * kk;
+    let w_co = chan_groups * kk;
     let ty = iy + p.padding;
     let t0 = ix0 + p.padding;
 
@@ -71,10 +73,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let valid = (ox >= vec4<i32>(0)) & (ox < vec4<i32>(i32(p.w_out)));
             // Columns outside the output read a safe index and contribute 0.
             let at = vec4<u32>(select(vec4<i32>(0), ox, valid));
-            let tap = vec4<u32>(ky * k + kx) + w_ci;
+            let tap = w_group + ky * k + kx;
             for (var co = 0u; co < p.c_out; co++) {
-                let t = tap + vec4<u32>(co * p.c_in * kk);
-                let w = vec4<f32>(params[t.x], params[t.y], params[t.z], params[t.w]);
+                let w = views[tap + co * w_co];
                 let row = vec4<u32>(((b * p.c_out + co) * p.h_out + oy) * p.w_out) + at;
                 let d = select(vec4<f32>(0.0), vec4<f32>(dz[row.x], dz[row.y], dz[row.z], dz[row.w]), valid);
                 acc0 += d.x * w;

@@ -24,7 +24,9 @@ struct ConvParams {
     // workgroups per tile (1: not split; see conv2d_split_sum.wgsl).
     forward_splits: u32,
     input_grad_splits: u32,
-    _pad0: u32,
+    // Where conv2d_weight_views puts the ∂/∂x view, in vec4s: after the
+    // forward view (see conv2d_weight_views.wgsl).
+    grad_view_offset: u32,
     _pad1: u32,
     _pad2: u32,
 }

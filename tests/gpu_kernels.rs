@@ -508,3 +508,57 @@ fn batched_matmul_matches_cpu_on_strided_operands() {
     let cmp = compare(&got, &want, LAYER_TOL);
     assert!(cmp.passed(), "batched_matmul: {cmp}");
 }
+
+/// Weights written after a net has run reach every kernel of its next run:
+/// the direct convolutions read them through views that are laid out anew
+/// before each forward pass (a view laid out once would keep the first
+/// weights). 5 → 6 channels, so that both views have a partial group of 4.
+#[test]
+fn a_net_that_has_run_follows_new_weights() {
+    use ebmscope::compare::compare;
+    use ebmscope::model::check_params;
+    use ebmscope::reference::ReferenceNet;
+
+    let gpu = common::gpu();
+    let op = LayerOp::Conv2d {
+        kernel: 4,
+        stride: 2,
+        padding: 1,
+    };
+    let spec = NetSpec::single_layer("strided conv", [5, 6, 6], op, 6, true);
+    let batch = 2;
+    let f64s = common::f64s;
+    let x: Vec<f32> = (0..batch * 5 * 36)
+        .map(|i| ((i * 29 % 23) as f32 - 11.0) / 7.0)
+        .collect();
+    let upstream: Vec<f32> = (0..batch * 6 * 9)
+        .map(|i| ((i * 13 % 17) as f32 - 8.0) / 5.0)
+        .collect();
+    let reference = ReferenceNet::new(&spec).unwrap();
+    for kernels in [ConvKernels::Direct, ConvKernels::Tiled] {
+        gpu.set_conv_kernels(kernels);
+        let net = GpuNet::new(&gpu, &spec, batch).unwrap();
+        net.write_input(&gpu, &x).unwrap();
+        net.write_upstream(&gpu, &upstream).unwrap();
+        let want = Backward {
+            input: true,
+            params: true,
+        };
+        let first = check_params(&spec, 5).unwrap();
+        net.write_params(&gpu, &first).unwrap();
+        net.run(&gpu, want);
+        let params = check_params(&spec, 6).unwrap();
+        assert_ne!(params, first);
+        net.write_params(&gpu, &params).unwrap();
+        net.run(&gpu, want);
+        let (out, grads) = reference.backward(&f64s(&params), batch, &f64s(&x), &f64s(&upstream));
+        for (what, got, want) in [
+            ("output", net.read_output(&gpu).unwrap(), &out),
+            ("∂/∂input", net.read_input_grad(&gpu).unwrap(), &grads.input),
+            ("∂/∂params", net.read_param_grads(&gpu).unwrap(), &grads.params),
+        ] {
+            let cmp = compare(&got, want, LAYER_TOL);
+            assert!(cmp.passed(), "{kernels:?} {what}: {cmp}");
+        }
+    }
+}

@@ -6,8 +6,8 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{
     CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_INPUT_GRAD_TILED, CONV2D_SPLIT_SUM,
-    CONV2D_WEIGHT_GRAD, CONV2D_WEIGHT_GRAD_TILED, DENSE_FORWARD, DENSE_FORWARD_SPLIT, DENSE_INPUT_GRAD,
-    LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    CONV2D_WEIGHT_GRAD, CONV2D_WEIGHT_GRAD_TILED, CONV2D_WEIGHT_VIEWS, DENSE_FORWARD, DENSE_FORWARD_SPLIT,
+    DENSE_INPUT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{ConvKernels, Gpu, WORKGROUP_SIZE};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind};
@@ -36,7 +36,9 @@ pub struct ConvParams {
     /// workgroups per tile (see [`depth_splits`]).
     pub forward_splits: u32,
     pub input_grad_splits: u32,
-    pub _pad0: u32,
+    /// vec4s of the forward weight view, where the ∂/∂x view starts (see
+    /// shaders/conv2d_weight_views.wgsl and [`ConvParams::weight_views_len`]).
+    pub grad_view_offset: u32,
     pub _pad1: u32,
     pub _pad2: u32,
 }
@@ -241,7 +243,16 @@ impl ConvParams {
         let input_grad_tiles = s * s * g.c_in.div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
         p.forward_splits = depth_splits(forward_tiles, g.c_in * g.kernel * g.kernel);
         p.input_grad_splits = depth_splits(input_grad_tiles, g.c_out * g.kernel.div_ceil(s).pow(2));
+        let taps = g.kernel * g.kernel;
+        p.grad_view_offset = u32_of("weight view size", g.c_out.div_ceil(4) * g.c_in * taps)?;
+        u32_of("weight view size", p.weight_views_len())?;
         Ok(p)
+    }
+
+    /// vec4s of the weight views the direct kernels read (forward and ∂/∂x).
+    pub fn weight_views_len(&self) -> usize {
+        let taps = (self.kernel * self.kernel) as usize;
+        self.grad_view_offset as usize + self.c_out as usize * (self.c_in as usize).div_ceil(4) * taps
     }
 
     /// f32 of the `partial` scratch the layer's kernels need: the weight
@@ -312,9 +323,9 @@ enum LayerKernels {
     MaxPool,
 }
 
-/// conv2d_split_sum bound to a layer's scratch and output, with the number
-/// of outputs it adds up.
-type SplitSum = (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, usize);
+/// A kernel bound to a layer's buffers, with its number of invocations
+/// (conv2d_split_sum, conv2d_weight_views).
+type BoundKernel = (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, usize);
 
 /// One layer's pipelines, uniforms and bind groups, made once and recorded
 /// into passes as often as needed (no allocation per step).
@@ -329,8 +340,12 @@ pub struct ConvLayer {
     weight_grad: Option<[(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup); 2]>,
     /// conv2d_split_sum after a tiled forward or ∂/∂x pass split over its
     /// depth, with the number of outputs it adds up.
-    forward_sum: Option<SplitSum>,
-    input_grad_sum: Option<SplitSum>,
+    forward_sum: Option<BoundKernel>,
+    input_grad_sum: Option<BoundKernel>,
+    /// conv2d_weight_views, for a convolution with a direct forward or
+    /// ∂/∂x pass (which read the weights through its views), with its
+    /// number of invocations.
+    weight_views: Option<BoundKernel>,
     _uniforms: Vec<wgpu::Buffer>,
 }
 
@@ -431,6 +446,7 @@ impl ConvLayer {
                 weight_grad: None,
                 forward_sum: None,
                 input_grad_sum: None,
+                weight_views: None,
                 _uniforms: vec![uniform, reduce_uniform],
             });
         }
@@ -519,17 +535,29 @@ impl ConvLayer {
             b.grad_input,
             false,
         )?;
-        // (The tiled kernels bind the scratch for their splits' sums.)
+        // (The tiled kernels bind the scratch for their splits' sums; the
+        // direct ones read the weights through the views.)
         let uniform = &uniforms[0];
-        let forward = if tiled.forward {
-            make(forward, &[uniform, b.input, b.params, b.output, b.partial])?
-        } else {
-            make(forward, &[uniform, b.input, b.params, b.output])?
+        let direct = matches!(kind, LayerKernels::Conv(t) if !(t.forward && t.input_grad));
+        let views = direct
+            .then(|| gpu.storage_buffer(&format!("{label} weight views"), 4 * params.weight_views_len()));
+        let weight_views = match &views {
+            Some(views) => {
+                let (pipeline, group) = make(&CONV2D_WEIGHT_VIEWS, &[uniform, b.params, views])?;
+                Some((pipeline, group, params.weight_views_len()))
+            }
+            None => None,
         };
-        let input_grad = if tiled.input_grad {
-            make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?
-        } else {
-            make(input_grad, &[uniform, dz, b.params, b.grad_input])?
+        let forward = match &views {
+            Some(views) if !tiled.forward => make(forward, &[uniform, b.input, b.params, b.output, views])?,
+            _ if tiled.forward => make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
+            // Dense layers.
+            _ => make(forward, &[uniform, b.input, b.params, b.output])?,
+        };
+        let input_grad = match &views {
+            Some(views) if !tiled.input_grad => make(input_grad, &[uniform, dz, views, b.grad_input])?,
+            _ if tiled.input_grad => make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
+            _ => make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
         };
         Ok(ConvLayer {
             kind,
@@ -543,6 +571,7 @@ impl ConvLayer {
             ]),
             forward_sum,
             input_grad_sum,
+            weight_views,
             _uniforms: uniforms,
         })
     }
@@ -646,19 +675,22 @@ impl ConvLayer {
     /// the ∂/∂θ kernel without its reduction over chunks (both read the
     /// ∂L/∂(pre-activation) a backward pass writes first).
     fn record_pass(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, which: ConvPass) {
-        let sum = |pass: &mut wgpu::ComputePass, split_sum: &Option<SplitSum>| {
-            if let Some((pipeline, group, len)) = split_sum {
+        let run = |pass: &mut wgpu::ComputePass, kernel: &Option<BoundKernel>| {
+            if let Some((pipeline, group, len)) = kernel {
                 gpu.dispatch(pass, pipeline, group, *len);
             }
         };
         match which {
             ConvPass::Forward => {
+                // The views follow the weights before every forward pass (the
+                // backward pass after it reads them too).
+                run(pass, &self.weight_views);
                 gpu.dispatch(pass, &self.forward.0, &self.forward.1, self.out_elems());
-                sum(pass, &self.forward_sum);
+                run(pass, &self.forward_sum);
             }
             ConvPass::InputGrad => {
                 gpu.dispatch(pass, &self.input_grad.0, &self.input_grad.1, self.in_elems());
-                sum(pass, &self.input_grad_sum);
+                run(pass, &self.input_grad_sum);
             }
             ConvPass::WeightGrad => {
                 if let Some([grad, _]) = &self.weight_grad {

@@ -46,6 +46,7 @@ pub const CONV2D_INPUT_GRAD_TILED: Shader = shader!("conv2d_input_grad_tiled", "
 pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_params");
 pub const CONV2D_SPLIT_SUM: Shader = shader!("conv2d_split_sum", "conv_params");
 pub const CONV2D_WEIGHT_GRAD_TILED: Shader = shader!("conv2d_weight_grad_tiled", "conv_params", "gemm_tile");
+pub const CONV2D_WEIGHT_VIEWS: Shader = shader!("conv2d_weight_views", "conv_params");
 pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params");
 pub const DENSE_FORWARD_SPLIT: Shader = shader!("dense_forward_split", "conv_params");
 pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
@@ -85,6 +86,7 @@ pub const ALL: &[Shader] = &[
     CONV2D_INPUT_GRAD_TILED,
     CONV2D_WEIGHT_GRAD,
     CONV2D_WEIGHT_GRAD_TILED,
+    CONV2D_WEIGHT_VIEWS,
     CONV2D_SPLIT_SUM,
     DENSE_FORWARD,
     DENSE_FORWARD_SPLIT,
