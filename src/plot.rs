@@ -163,21 +163,35 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[(&str, &[f64])]
 /// Where each of a density's grid values sits on its colour scale, in
 /// [0, 1]: from the smallest value to the largest, of the density or (with
 /// `log`) of its logarithm, as the reference's pictures (PNG and window).
+/// A value that is not a finite number (a diverged model's) takes the
+/// bottom of the scale and leaves the others' scale as it is.
 pub fn density_shades(p: &[f64], log: bool) -> Vec<f64> {
     let v: Vec<f64> = p
         .iter()
         .map(|&p| if log { (p + 1e-10).ln() } else { p })
         .collect();
-    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-        (a.min(x), b.max(x))
-    });
+    let (lo, hi) = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
     let span = if hi > lo { hi - lo } else { 1.0 };
-    v.iter().map(|x| ((x - lo) / span).clamp(0.0, 1.0)).collect()
+    v.iter()
+        .map(|&x| {
+            if x.is_finite() {
+                ((x - lo) / span).clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
-/// The colour scale of every density picture (PNG and window), t in [0, 1].
+/// The colour scale of every density picture (PNG and window), t in [0, 1]
+/// (NaN as 0: plotters' scale has no colour for it).
 pub fn viridis(t: f64) -> [u8; 3] {
-    let c = ViridisRGB::get_color(t);
+    let c = ViridisRGB::get_color(if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) });
     [c.0, c.1, c.2]
 }
 
@@ -445,4 +459,42 @@ pub fn landscape_map(
         }
     }
     root.present().map_err(draw_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A diverged model's densities (NaN, ±∞ beside numbers) are drawn, not
+    /// a panic in the colour scale: they take its bottom, and the numbers
+    /// keep their own scale.
+    #[test]
+    fn non_finite_densities_are_drawn() {
+        let res = 4;
+        let mut p: Vec<f64> = (0..res * res).map(|i| i as f64 / 120.0).collect();
+        p[0] = f64::NAN;
+        p[1] = f64::INFINITY;
+        p[2] = f64::NEG_INFINITY;
+        for log in [false, true] {
+            let s = density_shades(&p, log);
+            assert_eq!(&s[..3], &[0.0; 3], "log {log}");
+            assert!(s.iter().all(|t| (0.0..=1.0).contains(t)), "log {log}: {s:?}");
+            assert_eq!(
+                s[res * res - 1],
+                1.0,
+                "log {log}: the largest number tops the scale"
+            );
+        }
+        assert_eq!(viridis(f64::NAN), viridis(0.0));
+        let path = std::env::temp_dir().join(format!("ebmscope-nan-heat-{}.png", std::process::id()));
+        heat_maps(
+            &path,
+            "diverged",
+            res,
+            &[("all NaN", &[f64::NAN; 16]), ("mixed", &p)],
+        )
+        .unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 0);
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -714,6 +714,26 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A learning step that leaves the parameters infinite is a divergence too,
+/// though the watch saw the iteration's energies (taken before the update)
+/// pass: the checkpoint due then is not written, the one before stays.
+#[test]
+fn a_learning_step_that_leaves_infinite_parameters_is_not_saved() {
+    let dir = common::fresh_dir("diverge-update");
+    assert!(train_small_toy(&dir, 2, &[]).status.success());
+    // (The change of rate is saved with the checkpoint of iteration 2 at once.)
+    let out = common::resume_train(&dir, Some(3), &["optimizer.lr=1e40"]);
+    common::assert_refused(
+        &out,
+        "learning diverged at iteration 3: its learning step left parameter",
+    );
+    let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(ck.iteration, 2);
+    assert!(ck.params.iter().all(|v| v.is_finite()));
+    assert!(!dir.join("weights/weights_0000003.safetensors").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A trainer whose iteration diverged holds that step and refuses to be
 /// captured (saved, or sampled from) until a checkpoint is restored into it.
 #[test]

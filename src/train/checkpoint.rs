@@ -58,12 +58,22 @@ fn parse<T: std::str::FromStr>(path: &Path, m: &HashMap<String, String>, key: &s
 impl Checkpoint {
     /// The trainer's state, refused while it holds a diverged step: a
     /// checkpoint of it (saved, or the start of a long run or landscape
-    /// map) would carry a broken model under the last good iteration.
+    /// map) would carry a broken model under the last good iteration. So
+    /// are parameters that the last learning step left non-finite (the
+    /// divergence watch sees an iteration's energies, which come before
+    /// its update).
     pub fn capture(trainer: &Trainer) -> Result<Self> {
         if let Some((iteration, why)) = trainer.diverged() {
             return Err(Error::HoldsDivergedStep {
                 iteration: *iteration,
                 why: why.clone(),
+            });
+        }
+        let params = trainer.params()?;
+        if let Some((i, v)) = params.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::Diverged {
+                iteration: trainer.iteration,
+                why: format!("its learning step left parameter {i} = {v}"),
             });
         }
         let (adam_m, adam_v) = trainer.optimizer().read_state(&trainer.gpu)?;
@@ -73,7 +83,7 @@ impl Checkpoint {
             lr: trainer.lr,
             wall_time: trainer.run_seconds(),
             optimizer_steps: trainer.optimizer().steps,
-            params: trainer.params()?,
+            params,
             adam_m,
             adam_v,
             bank: trainer.bank().map(|b| b.read(&trainer.gpu)).transpose()?,
