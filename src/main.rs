@@ -466,8 +466,9 @@ fn announce(gpu: &Gpu) {
 
 fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::bench::{BenchReport, LayerTiming, run_workload, workloads};
-    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
-        bail!("--seconds must be a positive number of seconds");
+    // (A day at most: the timing budget is a Duration.)
+    if !(args.seconds > 0.0 && args.seconds <= 86_400.0) {
+        bail!("--seconds must be a positive number of seconds, at most 86400 (a day)");
     }
     if let Some(dir) = args
         .json
@@ -1089,7 +1090,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     use ebmscope::data::toy::{Grid, Toy, total_variation};
     use ebmscope::train::Checkpoint;
     use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
-    use ebmscope::train::run::iteration_of;
     use std::io::Write;
 
     let ck = Checkpoint::load(&args.checkpoint)?;
@@ -1133,9 +1133,15 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
     // Replacing a long run (--force), the new one takes the old one's place
     // only once it is done: a failed or interrupted run leaves it as it was.
+    // Its pictures are samples_<step, 8 digits or more>.png: a training
+    // run's (samples_<iteration, 7 digits>.png) are not its to remove, were
+    // --out the run's folder.
     let is_old = |name: &str| {
         name == "longrun.png"
-            || (name.starts_with("samples_") && iteration_of(std::path::Path::new(name)).is_some())
+            || name
+                .strip_prefix("samples_")
+                .and_then(|rest| rest.strip_suffix(".png"))
+                .is_some_and(|step| step.len() >= 8 && step.bytes().all(|b| b.is_ascii_digit()))
     };
     let bar = indicatif::ProgressBar::new(args.steps);
     ebmscope::io::replace_outputs(&out, "longrun.csv", &[], is_old, |write_dir| {

@@ -313,3 +313,16 @@ fn bench_splits_a_non_local_block_into_its_parts() {
     }
     assert_eq!(blocks, 2, "NonlocalNet has two non-local blocks");
 }
+
+/// A timing budget that is no number of seconds a run could take is
+/// refused by name, before anything is timed (1e20 s panicked).
+#[test]
+fn bench_refuses_a_budget_out_of_range() {
+    for seconds in ["0", "1e20", "inf", "NaN"] {
+        let out = common::ebmscope(&["bench", "--small", "--only", "toy", "--seconds", seconds]);
+        common::assert_refused(
+            &out,
+            "--seconds must be a positive number of seconds, at most 86400",
+        );
+    }
+}

@@ -334,6 +334,19 @@ fn energy_refuses_bad_input_clearly() {
         path_str(&output),
     ]);
     common::assert_refused(&out, "f.0.weight");
+    // A net too wide to build is refused by name, not by the GPU driver.
+    let out = ebmscope(&[
+        "energy",
+        "--n-c",
+        "1",
+        "--n-f",
+        "1025",
+        "--input",
+        path_str(&input),
+        "--output",
+        path_str(&output),
+    ]);
+    common::assert_refused(&out, "n_f = 1025 is wider than ebmscope builds (n_f ≤ 1024");
 }
 
 /// The window's bank picture needs a persistent bank, its picture and toy

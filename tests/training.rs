@@ -834,6 +834,27 @@ fn long_run_sampling_from_a_checkpoint() {
     let out = sample(&[]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--force"));
     assert!(sample(&["--force"]).status.success());
+    // A long run that fails once started (more chains than one GPU buffer
+    // holds) leaves no marker behind: trying again needs no --force.
+    let failed = dir.join("failed-longrun");
+    let into_failed = |chains: &str| {
+        let (ck, out) = (ck.to_str().unwrap(), failed.to_str().unwrap());
+        ebmscope(&[
+            "sample",
+            "--checkpoint",
+            ck,
+            "--steps",
+            "3",
+            "--chains",
+            chains,
+            "--out",
+            out,
+        ])
+    };
+    common::assert_refused(&into_failed("100000000"), "in one GPU buffer");
+    assert!(!failed.join("longrun.csv").exists());
+    let out = into_failed("4");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Bad options are refused before the long run already there is touched.
     let csv = dir.join("longrun_data/longrun.csv");
     let kept = std::fs::read(&csv).unwrap();
@@ -913,8 +934,12 @@ fn long_run_sampling_from_a_checkpoint() {
     assert!(!bank_folder.exists(), "the refused long run wrote nothing");
     // --force replaces the old long run's pictures too, but only once the
     // new run is done: one killed on its way leaves the old run as it was.
+    // A training run's picture in that folder (7 digits) is not the long
+    // run's and stays.
     let stale = dir.join("longrun_data/samples_00000020.png");
     assert!(stale.exists());
+    let training_picture = dir.join("longrun_data/samples_0000002.png");
+    std::fs::copy(&stale, &training_picture).unwrap();
     let old_csv = std::fs::read(dir.join("longrun_data/longrun.csv")).unwrap();
     let mut endless = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
         .args([
@@ -958,6 +983,7 @@ fn long_run_sampling_from_a_checkpoint() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!stale.exists() && dir.join("longrun_data/samples_00000004.png").exists());
+    assert!(training_picture.exists(), "a training run's picture was removed");
     assert!(
         !dir.join("longrun_data/.new-outputs").exists(),
         "the killed run's folder is gone"
@@ -1053,15 +1079,17 @@ fn force_replaces_only_the_runs_own_files() {
     assert!(train_small_toy(&dir, 2, &["--force"]).status.success());
     assert!(!dir.join(".replaced-run").exists());
 
-    let foreign = base.join("foreign");
-    std::fs::create_dir_all(&foreign).unwrap();
-    std::fs::write(foreign.join("config.toml"), "mine = 1\n").unwrap();
-    for extra in [&[][..], &["--force"][..]] {
-        common::assert_refused(&train_small_toy(&foreign, 2, extra), "no ebmscope run");
-        assert_eq!(
-            std::fs::read_to_string(foreign.join("config.toml")).unwrap(),
-            "mine = 1\n"
-        );
+    // A folder holding a file a run would write, not a run's, is not the
+    // run's to overwrite, with --force or without.
+    for name in ["config.toml", "metrics.csv", "toy_metrics.csv", "changes.csv"] {
+        let foreign = base.join(format!("foreign-{name}"));
+        std::fs::create_dir_all(&foreign).unwrap();
+        std::fs::write(foreign.join(name), "mine = 1\n").unwrap();
+        for extra in [&[][..], &["--force"][..]] {
+            let says = format!("holds a {name} but no ebmscope run");
+            common::assert_refused(&train_small_toy(&foreign, 2, extra), &says);
+            assert_eq!(std::fs::read_to_string(foreign.join(name)).unwrap(), "mine = 1\n");
+        }
     }
     // Long runs from more bank states than there are: refused before anything is written.
     let never = base.join("never");

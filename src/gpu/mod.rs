@@ -219,7 +219,7 @@ impl Gpu {
         }
         Err(Error::Shape(format!(
             "{what} needs {} MiB in one GPU buffer, more than this adapter allows ({} MiB): {fix}",
-            bytes >> 20,
+            bytes.div_ceil(1 << 20),
             max >> 20
         )))
     }

@@ -52,7 +52,8 @@ pub const STAGING_FOLDER: &str = ".new-outputs";
 /// its marker or one of `also_signs` (files written before the marker, so
 /// that an unfinished set counts too); with none, `write` writes into
 /// `out` itself, so that a long job's files show as they come (a file that
-/// merely shares a name with an output is not the command's to remove).
+/// merely shares a name with an output is not the command's to remove), and
+/// a failure there takes the marker away again.
 pub fn replace_outputs<T>(
     out: &Path,
     marker: &str,
@@ -86,7 +87,13 @@ pub fn replace_outputs<T>(
         .chain(also_signs)
         .any(|sign| out.join(sign).exists())
     {
-        return write(out);
+        let value = write(out);
+        if value.is_err() {
+            // A set that failed is none to keep: without its marker, trying
+            // again needs no --force.
+            let _ = std::fs::remove_file(out.join(marker));
+        }
+        return value;
     }
     let old = outputs(out)?;
     std::fs::create_dir(&staging).map_err(io(&staging))?;

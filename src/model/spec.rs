@@ -345,6 +345,26 @@ const fn conv(kernel: usize, stride: usize, padding: usize) -> LayerOp {
     }
 }
 
+/// The widest base width n_f the image networks take: the paper's use
+/// 32–128, and at 1 024 VanillaNet already holds 0.7·10⁹ parameters (past
+/// what one GPU buffer holds on most adapters, which is checked too).
+pub const MAX_N_F: usize = 1024;
+
+fn check_widths(net: &str, n_c: usize, n_f: usize) -> Result<()> {
+    if n_c == 0 || n_f == 0 {
+        return Err(Error::Shape(format!(
+            "{net} needs n_c ≥ 1 and n_f ≥ 1 (got n_c {n_c}, n_f {n_f})"
+        )));
+    }
+    if n_f > MAX_N_F {
+        return Err(Error::Shape(format!(
+            "{net} with n_f = {n_f} is wider than ebmscope builds (n_f ≤ {MAX_N_F}; the paper's nets \
+             use 32–128): lower net.n_f (--n-f)"
+        )));
+    }
+    Ok(())
+}
+
 impl NetSpec {
     /// A network of one layer on `input` ([C, H, W]), named `name`: the
     /// kernel checks' and tests' unit. A Linear layer takes the flattened input.
@@ -388,11 +408,7 @@ impl NetSpec {
     /// NonlocalNet(n_c, n_f) of PAPER.md on 32×32 images, with the
     /// reference's module names (`convs.0`, `convs.3.theta`, …, `fc.2`).
     pub fn nonlocal(n_c: usize, n_f: usize) -> Result<Self> {
-        if n_c == 0 || n_f == 0 {
-            return Err(Error::Shape(format!(
-                "NonlocalNet needs n_c ≥ 1 and n_f ≥ 1 (got n_c {n_c}, n_f {n_f})"
-            )));
-        }
+        check_widths("NonlocalNet", n_c, n_f)?;
         let pool = |name: &str, c| layer(name, LayerOp::MaxPool2, c, c, false);
         let block = |name: &str, c| layer(name, LayerOp::NonLocal, c, c, false);
         let layers = vec![
@@ -419,11 +435,7 @@ impl NetSpec {
 
     /// VanillaNet(n_c, n_f) of PAPER.md on 32×32 images.
     pub fn vanilla(n_c: usize, n_f: usize) -> Result<Self> {
-        if n_c == 0 || n_f == 0 {
-            return Err(Error::Shape(format!(
-                "VanillaNet needs n_c ≥ 1 and n_f ≥ 1 (got n_c {n_c}, n_f {n_f})"
-            )));
-        }
+        check_widths("VanillaNet", n_c, n_f)?;
         let layers = vec![
             layer("f.0", conv(3, 1, 1), n_c, n_f, true),
             layer("f.2", conv(4, 2, 1), n_f, 2 * n_f, true),

@@ -198,11 +198,20 @@ impl RunDir {
             ));
         }
         let has_run = holds_run(dir);
-        if !has_run && dir.join(CONFIG_FILE).exists() {
+        // Files a run writes, there before it and not a run's: not ours to overwrite.
+        let own = [CONFIG_FILE, METRICS_FILE, TOY_METRICS_FILE, CHANGES_FILE];
+        if let Some(name) = own.iter().find(|name| !has_run && dir.join(name).exists()) {
+            let hint = if *name == CONFIG_FILE {
+                " (pass that file with --config)"
+            } else {
+                ""
+            };
             return Err(Error::file(
                 dir,
-                "holds a config.toml but no ebmscope run (no metrics.csv of ours, no checkpoint), and a run \
-                 writes its own config.toml: choose another --out (pass that file with --config)",
+                format!(
+                    "holds a {name} but no ebmscope run (no metrics.csv of ours, no checkpoint), and a run \
+                     writes its own {name}: choose another --out{hint}"
+                ),
             ));
         }
         match (has_run, &existing) {
