@@ -154,6 +154,10 @@ struct SampleArgs {
     /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
     #[arg(long, default_value = "data")]
     init: String,
+    /// Where the checkpoint's image data is now, if it moved since training
+    /// (an IDX or CIFAR-10 file or folder, or a folder of images).
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Metropolis-adjusted Langevin instead of plain Langevin; reports acceptance.
     #[arg(long)]
     mala: bool,
@@ -186,6 +190,10 @@ struct LandscapeArgs {
     /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
     #[arg(long, default_value = "data")]
     init: String,
+    /// Where the checkpoint's image data is now, if it moved since training
+    /// (an IDX or CIFAR-10 file or folder, or a folder of images).
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Gradient descent steps x ← x − a∇F, a falling linearly from the model's ε²/2T (in slices of 50 steps).
     #[arg(long, default_value_t = LandscapeOptions::default().descent_steps)]
     descent_steps: u64,
@@ -1092,7 +1100,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
     use std::io::Write;
 
-    let ck = Checkpoint::load(&args.checkpoint)?;
+    let mut ck = Checkpoint::load(&args.checkpoint)?;
+    data_moved_to(&mut ck, args.data.as_deref())?;
     let init = LongRunInit::parse(&args.init)?;
     let every = args.every.unwrap_or((args.steps / 10).max(1));
     let out = args.out.clone().unwrap_or_else(|| {
@@ -1212,6 +1221,18 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
 /// What `sample` and `landscape` need once their options are accepted: the
 /// run's data set (only to start from data), the GPU (announced) and the
 /// output folder, created.
+/// `--data` of a command that starts from a checkpoint: where the run's
+/// image data lies now.
+fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let Some(path) = data else { return Ok(()) };
+    if ck.config.data.kind.is_toy() {
+        bail!("--data: this checkpoint's model learned toy data, which has no files");
+    }
+    ck.config.data.kind = ebmscope::data::infer_image_kind(path);
+    ck.config.data.path = path.to_string_lossy().into_owned();
+    Ok(())
+}
+
 fn open_checkpoint_job(
     choice: &AdapterChoice,
     ck: &ebmscope::train::Checkpoint,
@@ -1241,7 +1262,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     use ebmscope::train::landscape::{Backdrop, LANDSCAPE_MARKER, alpha_label, landscape, save_landscape};
     use ebmscope::train::longrun::LongRunInit;
 
-    let ck = Checkpoint::load(&args.checkpoint)?;
+    let mut ck = Checkpoint::load(&args.checkpoint)?;
+    data_moved_to(&mut ck, args.data.as_deref())?;
     let opts = LandscapeOptions {
         starts: args.starts,
         init: LongRunInit::parse(&args.init)?,

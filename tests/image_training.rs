@@ -342,6 +342,33 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
         ebmscope(&args)
     };
     common::assert_refused(&resume("2", None), "pass --data with --resume");
+    // Long runs and landscape maps from the checkpoint take --data too.
+    let ck = run.join("checkpoint.safetensors");
+    let from_checkpoint = |command: &str, data: Option<&Path>| {
+        let out = base.join(format!("{command}-out"));
+        let mut args = vec![
+            command,
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(match command {
+            "sample" => ["--steps", "2", "--chains", "2"],
+            _ => ["--starts", "2", "--descent-steps", "2"],
+        });
+        if let Some(d) = data {
+            args.extend(["--data", d.to_str().unwrap(), "--force"]);
+        }
+        ebmscope(&args)
+    };
+    for command in ["sample", "landscape"] {
+        common::assert_refused(
+            &from_checkpoint(command, None),
+            "say where the data is with --data PATH",
+        );
+        ok(&from_checkpoint(command, Some(&moved)));
+    }
     // One more image: the checkpoint's bank holds one state per image of the old set.
     let extra = moved.join("p99.png");
     std::fs::copy(moved.join("p00.png"), &extra).unwrap();

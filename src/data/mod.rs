@@ -92,7 +92,10 @@ impl Dataset {
         }
         let path = Path::new(&c.path);
         if !path.exists() {
-            return Err(Error::file(path, "does not exist: check data.path (--data PATH)"));
+            return Err(Error::file(
+                path,
+                "does not exist: say where the data is with --data PATH (or data.path in a config)",
+            ));
         }
         let (channels, size) = (c.channels as usize, c.size as usize);
         let (file, mut set) = match c.kind {
