@@ -377,6 +377,13 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
         "its data changed since the checkpoint",
     );
     std::fs::remove_file(&extra).unwrap();
+    // Fewer images than chains: still the changed set, not the bank's size, is named.
+    let few = base.join("two-pictures");
+    std::fs::create_dir_all(&few).unwrap();
+    for name in ["p00.png", "p02.png"] {
+        std::fs::copy(moved.join(name), few.join(name)).unwrap();
+    }
+    common::assert_refused(&resume("2", Some(&few)), "its data changed since the checkpoint");
     ok(&resume("2", Some(&moved)));
     assert_eq!(column(&run, 1).len(), 2);
     let _ = std::fs::remove_dir_all(&base);

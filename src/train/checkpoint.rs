@@ -100,16 +100,7 @@ impl Checkpoint {
             .write_state(&gpu, self.optimizer_steps, &self.adam_m, &self.adam_v);
         match (trainer.bank(), &self.bank) {
             (Some(bank), Some(states)) => {
-                let saved = states.len() / bank.dim.max(1);
-                if saved != bank.size {
-                    // One state per image (langevin.bank_size = 0): the set changed.
-                    return Err(Error::Config(format!(
-                        "the checkpoint's bank holds {saved} states but this run's holds {}: its data \
-                         changed since the checkpoint (one state per image?); resume with the data it \
-                         was trained on (--data), or start a new run",
-                        bank.size
-                    )));
-                }
+                self.check_bank(bank.dim, bank.size)?;
                 bank.write(&trainer.gpu, states)?
             }
             (None, None) => {}
@@ -127,6 +118,22 @@ impl Checkpoint {
         trainer.lr = self.lr;
         trainer.seconds_before = self.wall_time;
         Ok(())
+    }
+
+    /// Refuse a bank of `size` states of `dim` values for this checkpoint's
+    /// bank, if it has one of another size: with one state per image
+    /// (langevin.bank_size = 0), the image set changed.
+    pub fn check_bank(&self, dim: usize, size: usize) -> Result<()> {
+        let Some(states) = &self.bank else { return Ok(()) };
+        let saved = states.len() / dim.max(1);
+        if saved == size {
+            return Ok(());
+        }
+        Err(Error::Config(format!(
+            "the checkpoint's bank holds {saved} states but this run's holds {size}: its data \
+             changed since the checkpoint (one state per image?); resume with the data it \
+             was trained on (--data), or start a new run"
+        )))
     }
 
     /// Write atomically: a crash leaves the previous checkpoint in place.

@@ -280,7 +280,13 @@ impl RunDir {
                     "the run's data is not there any more: pass --data with --resume to say where it is now",
                 ));
             }
-            let mut trainer = Trainer::new(gpu, config_resumed)?;
+            let data = crate::data::Dataset::load(&config_resumed.data)?;
+            if let (0, Some(images)) = (config_resumed.langevin.bank_size, data.images()) {
+                // One state per image: a set of another size (fewer images
+                // than chains, even) cannot take the checkpoint's bank.
+                ck.check_bank(data.chw().iter().product(), images.n)?;
+            }
+            let mut trainer = Trainer::with_data(gpu, config_resumed, data)?;
             ck.restore(&mut trainer)?;
             for &(_, change) in &changes {
                 trainer.apply(change)?;
