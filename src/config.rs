@@ -468,6 +468,13 @@ impl Config {
         non_negative("data.noise", d.noise)?;
         if d.kind.is_toy() {
             at_least("data.groups", u64::from(d.groups), 1)?;
+            // (The reference's sets have 4 and 8; the density is summed over groups per grid point.)
+            if d.groups > 1000 {
+                return Err(config_error(
+                    "data.groups",
+                    format!("must be at most 1000 (got {})", d.groups),
+                ));
+            }
             positive("data.sd", d.sd)?;
             positive("data.radius", d.radius)?;
             if l.init == InitKind::Persistent && l.bank_size == 0 {
@@ -587,6 +594,12 @@ mod tests {
         assert!(err.contains("rmsprop") && err.contains("sgd"), "{err}");
         let err = set(&["langevin.bank_size=10"]).unwrap_err().to_string();
         assert!(err.contains("langevin.bank_size"), "{err}");
+        let err = set(&["data.groups=1001"]).unwrap_err().to_string();
+        assert!(
+            err.contains("data.groups") && err.contains("at most 1000"),
+            "{err}"
+        );
+        assert!(set(&["data.groups=1000"]).is_ok());
         assert!(
             Config::preset("rings")
                 .unwrap_err()

@@ -489,6 +489,9 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
+    if let Some(path) = args.json.as_ref().filter(|p| p.is_dir()) {
+        bail!("--json: {} is a folder; name a file in it", path.display());
+    }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
     println!("adapter: {}", gpu.describe());
     let all = workloads(args.small)?;

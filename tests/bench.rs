@@ -315,7 +315,8 @@ fn bench_splits_a_non_local_block_into_its_parts() {
 }
 
 /// A timing budget that is no number of seconds a run could take is
-/// refused by name, before anything is timed (1e20 s panicked).
+/// refused by name, before anything is timed (1e20 s panicked), and so is a
+/// --json that cannot be written.
 #[test]
 fn bench_refuses_a_budget_out_of_range() {
     for seconds in ["0", "1e20", "inf", "NaN"] {
@@ -325,4 +326,8 @@ fn bench_refuses_a_budget_out_of_range() {
             "--seconds must be a positive number of seconds, at most 86400",
         );
     }
+    // So is a --json that names a folder (it was found only after the timing).
+    let folder = std::env::temp_dir();
+    let out = common::ebmscope(&["bench", "--small", "--json", folder.to_str().unwrap()]);
+    common::assert_refused(&out, "is a folder; name a file in it");
 }

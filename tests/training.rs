@@ -542,6 +542,18 @@ fn resume_from_a_checkpoint_without_wall_time_goes_on_from_the_last_row() {
         })
         .collect();
     std::fs::write(&metrics, planted.join("\n") + "\n").unwrap();
+    // A learning rate edited into nonsense is refused by name.
+    for bad in ["NaN", "inf", "-1", "0"] {
+        let (tensors, mut metadata) = ebmscope::io::read_all(&ck_path).unwrap();
+        let good = metadata.insert("lr".into(), bad.into()).unwrap();
+        ebmscope::io::write_tensors_with_metadata(&ck_path, &tensors, Some(metadata.clone())).unwrap();
+        common::assert_refused(
+            &resume_train(&dir, Some(4), &[]),
+            "checkpoint metadata `lr` must be a finite number > 0",
+        );
+        metadata.insert("lr".into(), good);
+        ebmscope::io::write_tensors_with_metadata(&ck_path, &tensors, Some(metadata)).unwrap();
+    }
     let out = resume_train(&dir, Some(4), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let wall = wall_times(&metrics);

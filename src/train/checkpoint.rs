@@ -238,9 +238,16 @@ impl Checkpoint {
         };
         let dim: usize = spec.input.iter().product();
         let chains = config.batch.chains as usize;
+        let lr: f64 = parse(path, &m, "lr")?;
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::file(
+                path,
+                format!("checkpoint metadata `lr` must be a finite number > 0 (got {lr})"),
+            ));
+        }
         Ok(Checkpoint {
             iteration: parse(path, &m, "iteration")?,
-            lr: parse(path, &m, "lr")?,
+            lr,
             optimizer_steps: parse(path, &m, "optimizer_steps")?,
             wall_time: match m.get("wall_time") {
                 Some(_) => parse(path, &m, "wall_time")?,
