@@ -1003,31 +1003,36 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(130));
             }
+            // A divergence (an iteration's, or parameters a checkpoint
+            // refuses) ends with the command that goes on from the last checkpoint.
+            let stopped = |run: &mut RunDir, err: ebmscope::Error| -> anyhow::Error {
+                if let Err(flush) = run.flush() {
+                    return flush.into();
+                }
+                bar.abandon();
+                if let (ebmscope::Error::Diverged { .. }, Ok(ck)) = (
+                    &err,
+                    ebmscope::train::Checkpoint::load(&out.join(ebmscope::train::CHECKPOINT_FILE)),
+                ) {
+                    // (--data again where this session was given it: the
+                    // checkpoint may still hold the old place.)
+                    let data = match &args.data {
+                        Some(path) => format!(" --data {}", path.display()),
+                        None => String::new(),
+                    };
+                    return anyhow::anyhow!(
+                        "{err}\nTo go on from the run's checkpoint (iteration {}) with a smaller learning \
+                         rate or step size: ebmscope train --out {} --resume{data} --set optimizer.lr=… (or \
+                         --set langevin.epsilon=…)",
+                        ck.iteration,
+                        out.display()
+                    );
+                }
+                err.into()
+            };
             let e = match trainer.step() {
                 Ok(e) => e,
-                Err(err) => {
-                    run.flush()?;
-                    bar.abandon();
-                    if let (ebmscope::Error::Diverged { .. }, Ok(ck)) = (
-                        &err,
-                        ebmscope::train::Checkpoint::load(&out.join(ebmscope::train::CHECKPOINT_FILE)),
-                    ) {
-                        // (--data again where this session was given it: the
-                        // checkpoint may still hold the old place.)
-                        let data = match &args.data {
-                            Some(path) => format!(" --data {}", path.display()),
-                            None => String::new(),
-                        };
-                        bail!(
-                            "{err}\nTo go on from the run's checkpoint (iteration {}) with a smaller learning \
-                             rate or step size: ebmscope train --out {} --resume{data} --set optimizer.lr=… (or \
-                             --set langevin.epsilon=…)",
-                            ck.iteration,
-                            out.display()
-                        );
-                    }
-                    return Err(err.into());
-                }
+                Err(err) => return Err(stopped(&mut run, err)),
             };
             run.record(&trainer, &e)?;
             rate.record(&e);
@@ -1040,7 +1045,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             ));
             let done = e.iteration == total;
             if e.iteration % c.output.checkpoint_every == 0 || done {
-                run.checkpoint(&trainer)?;
+                if let Err(err) = run.checkpoint(&trainer) {
+                    return Err(stopped(&mut run, err));
+                }
                 // The run has a checkpoint of its own: one it replaced goes.
                 if let Err(err) = run.release_replaced() {
                     eprintln!("warning: {err}: remove that folder yourself");
@@ -1221,9 +1228,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `sample` and `landscape` need once their options are accepted: the
-/// run's data set (only to start from data), the GPU (announced) and the
-/// output folder, created.
 /// `--data` of a command that starts from a checkpoint: where the run's
 /// image data lies now.
 fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -1236,6 +1240,9 @@ fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::
     Ok(())
 }
 
+/// What `sample` and `landscape` need once their options are accepted: the
+/// run's data set (only to start from data), the GPU (announced) and the
+/// output folder, created.
 fn open_checkpoint_job(
     choice: &AdapterChoice,
     ck: &ebmscope::train::Checkpoint,

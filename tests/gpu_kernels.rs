@@ -512,7 +512,8 @@ fn batched_matmul_matches_cpu_on_strided_operands() {
 /// Weights written after a net has run reach every kernel of its next run:
 /// the direct convolutions read them through views that are laid out anew
 /// before each forward pass (a view laid out once would keep the first
-/// weights). 5 → 6 channels, so that both views have a partial group of 4.
+/// weights), also where the forward pass is tiled and only ∂/∂x direct (by
+/// shape: 5 input channels, 18 output). Both views have a partial group of 4.
 #[test]
 fn a_net_that_has_run_follows_new_weights() {
     use ebmscope::compare::compare;
@@ -525,17 +526,23 @@ fn a_net_that_has_run_follows_new_weights() {
         stride: 2,
         padding: 1,
     };
-    let spec = NetSpec::single_layer("strided conv", [5, 6, 6], op, 6, true);
+    let spec = NetSpec::single_layer("strided conv", [5, 6, 6], op, 18, true);
+    let mixed = TiledPasses {
+        forward: true,
+        input_grad: false,
+        weight_grad: true,
+    };
+    assert_eq!(TiledPasses::by_shape(5, 18), mixed);
     let batch = 2;
     let f64s = common::f64s;
     let x: Vec<f32> = (0..batch * 5 * 36)
         .map(|i| ((i * 29 % 23) as f32 - 11.0) / 7.0)
         .collect();
-    let upstream: Vec<f32> = (0..batch * 6 * 9)
+    let upstream: Vec<f32> = (0..batch * 18 * 9)
         .map(|i| ((i * 13 % 17) as f32 - 8.0) / 5.0)
         .collect();
     let reference = ReferenceNet::new(&spec).unwrap();
-    for kernels in [ConvKernels::Direct, ConvKernels::Tiled] {
+    for kernels in [ConvKernels::Direct, ConvKernels::Tiled, ConvKernels::ByShape] {
         gpu.set_conv_kernels(kernels);
         let net = GpuNet::new(&gpu, &spec, batch).unwrap();
         net.write_input(&gpu, &x).unwrap();
@@ -560,5 +567,27 @@ fn a_net_that_has_run_follows_new_weights() {
             let cmp = compare(&got, want, LAYER_TOL);
             assert!(cmp.passed(), "{kernels:?} {what}: {cmp}");
         }
+    }
+}
+
+/// Non-local blocks whose rows of attention are not whole vec4s, nor one:
+/// 3 keys (a 2×6 image pools to 1×3) and 1 key (2×2 to 1×1), where the
+/// softmax kernels' rows are their last, partial vec4 alone (doctor's
+/// blocks have 9 and 6 keys).
+#[test]
+fn non_local_blocks_with_fewer_than_four_keys_match_reference() {
+    let gpu = common::gpu();
+    for (input, keys) in [([2, 2, 6], 3), ([3, 2, 2], 1)] {
+        let spec = NetSpec::single_layer("block", input, LayerOp::NonLocal, input[0], false);
+        let g = spec.geometry().unwrap()[0];
+        assert_eq!(g.non_local_parts().unwrap().keys, keys);
+        let case = Case {
+            name: format!("non-local block, {keys} keys"),
+            spec,
+            batch: 2,
+            upstream: Upstream::Random,
+            tol: LAYER_TOL,
+        };
+        direct_and_tiled_pass(&gpu, &case, 47);
     }
 }

@@ -739,6 +739,7 @@ fn a_learning_step_that_leaves_infinite_parameters_is_not_saved() {
         &out,
         "learning diverged at iteration 3: its learning step left parameter",
     );
+    common::assert_refused(&out, "To go on from the run's checkpoint (iteration 2)");
     let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
     assert_eq!(ck.iteration, 2);
     assert!(ck.params.iter().all(|v| v.is_finite()));

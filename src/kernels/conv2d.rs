@@ -243,9 +243,12 @@ impl ConvParams {
         let input_grad_tiles = s * s * g.c_in.div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
         p.forward_splits = depth_splits(forward_tiles, g.c_in * g.kernel * g.kernel);
         p.input_grad_splits = depth_splits(input_grad_tiles, g.c_out * g.kernel.div_ceil(s).pow(2));
-        let taps = g.kernel * g.kernel;
-        p.grad_view_offset = u32_of("weight view size", g.c_out.div_ceil(4) * g.c_in * taps)?;
-        u32_of("weight view size", p.weight_views_len())?;
+        // (Only convolutions read weight views; views larger than one GPU
+        // buffer are refused where they are made, in with_passes.)
+        if g.kind == GeometryKind::Conv && !g.is_dense() {
+            let taps = g.kernel * g.kernel;
+            p.grad_view_offset = u32_of("weight view size", g.c_out.div_ceil(4) * g.c_in * taps)?;
+        }
         Ok(p)
     }
 
@@ -539,6 +542,13 @@ impl ConvLayer {
         // direct ones read the weights through the views.)
         let uniform = &uniforms[0];
         let direct = matches!(kind, LayerKernels::Conv(t) if !(t.forward && t.input_grad));
+        if direct {
+            gpu.check_binding(
+                &format!("{label}'s weight views"),
+                16 * params.weight_views_len() as u64,
+                "use a narrower net (net.n_f) or the tiled kernels (--conv-kernels tiled)",
+            )?;
+        }
         let views = direct
             .then(|| gpu.storage_buffer(&format!("{label} weight views"), 4 * params.weight_views_len()));
         let weight_views = match &views {

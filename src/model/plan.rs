@@ -102,7 +102,7 @@ impl GpuNet {
         gpu.check_binding(
             &format!("the {} net, of {} parameters,", spec.name, layout.total),
             (layout.total * 4) as u64,
-            "use a narrower net (lower net.n_f, --n-f)",
+            "use a narrower net (lower net.n_f; energy: --n-f)",
         )?;
         let params = params.unwrap_or_else(|| gpu.storage_buffer("parameters", layout.total));
         let grads = gpu.storage_buffer("parameter grads", layout.total);
@@ -119,7 +119,7 @@ impl GpuNet {
         gpu.check_binding(
             &format!("the weight gradients and split sums of a batch of {batch}"),
             (partial_len * 4) as u64,
-            "use a smaller batch or a narrower net (net.n_f, --n-f)",
+            "use a smaller batch or a narrower net (net.n_f; energy: --n-f)",
         )?;
         let partial = gpu.storage_buffer("partial sums", partial_len);
         let dz_len = geometry.iter().map(|g| batch * g.out_len()).max().unwrap_or(1);

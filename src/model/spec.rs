@@ -359,7 +359,7 @@ fn check_widths(net: &str, n_c: usize, n_f: usize) -> Result<()> {
     if n_f > MAX_N_F {
         return Err(Error::Shape(format!(
             "{net} with n_f = {n_f} is wider than ebmscope builds (n_f ≤ {MAX_N_F}; the paper's nets \
-             use 32–128): lower net.n_f (--n-f)"
+             use 32–128): lower net.n_f (--set net.n_f=…; energy: --n-f)"
         )));
     }
     Ok(())
