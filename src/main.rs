@@ -992,6 +992,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             })?;
         }
         let mut rate = ebmscope::train::TrainingRate::default();
+        let resumed_at = trainer.iteration;
         while trainer.iteration < total {
             if stop.load(Ordering::SeqCst) {
                 run.checkpoint(&trainer)?;
@@ -1010,7 +1011,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     return flush.into();
                 }
                 bar.abandon();
-                if let (ebmscope::Error::Diverged { .. }, Ok(ck)) = (
+                if let (ebmscope::Error::Diverged { iteration, .. }, Ok(ck)) = (
                     &err,
                     ebmscope::train::Checkpoint::load(&out.join(ebmscope::train::CHECKPOINT_FILE)),
                 ) {
@@ -1020,10 +1021,25 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                         Some(path) => format!(" --data {}", path.display()),
                         None => String::new(),
                     };
+                    // A checkpoint saved within the watch's warm-up may hold a
+                    // model already out of bounds: no rate helps then.
+                    let broken = if resumed_at > 0
+                        && ck.iteration == resumed_at
+                        && *iteration == resumed_at + 1
+                    {
+                        let largest = ck.params.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                        format!(
+                            "\nThis was the first iteration from that checkpoint: if a smaller rate or step \
+                             diverges there too, its model itself is broken (its largest parameter is \
+                             {largest:.1e}); start over with --force"
+                        )
+                    } else {
+                        String::new()
+                    };
                     return anyhow::anyhow!(
                         "{err}\nTo go on from the run's checkpoint (iteration {}) with a smaller learning \
                          rate or step size: ebmscope train --out {} --resume{data} --set optimizer.lr=… (or \
-                         --set langevin.epsilon=…)",
+                         --set langevin.epsilon=…){broken}",
                         ck.iteration,
                         out.display()
                     );

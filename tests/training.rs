@@ -726,6 +726,28 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A checkpoint saved within the watch's warm-up can hold a model already
+/// out of bounds (parameters ~1e9 after a rate of 5): a resume then diverges
+/// at its first iteration whatever the rate, and the message says the
+/// checkpoint itself may be broken (it only suggested a smaller rate).
+#[test]
+fn a_resume_that_diverges_at_once_says_the_checkpoint_may_be_broken() {
+    let dir = common::fresh_dir("diverge-at-once");
+    let rate = ["--set", "optimizer.lr=5", "--set", "output.checkpoint_every=3"];
+    let out = train_small_toy(&dir, 20, &rate);
+    common::assert_refused(&out, "learning diverged at iteration 4");
+    common::assert_refused(&out, "To go on from the run's checkpoint (iteration 3)");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("first iteration from that checkpoint"));
+    let out = common::resume_train(&dir, None, &["optimizer.lr=1e-9"]);
+    common::assert_refused(&out, "learning diverged at iteration 4");
+    common::assert_refused(
+        &out,
+        "This was the first iteration from that checkpoint: if a smaller rate or step diverges there \
+         too, its model itself is broken (its largest parameter is ",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A learning step that leaves the parameters infinite is a divergence too,
 /// though the watch saw the iteration's energies (taken before the update)
 /// pass: the checkpoint due then is not written, the one before stays.
