@@ -522,6 +522,13 @@ impl Config {
         at_least("output.checkpoint_every", self.output.checkpoint_every, 1)?;
         at_least("output.picture_every", self.output.picture_every, 1)?;
         at_least("eval.grid", u64::from(self.eval.grid), 8)?;
+        // (The presets use 200; the grid's grid² points go through the net at once.)
+        if self.eval.grid > 1000 {
+            return Err(config_error(
+                "eval.grid",
+                format!("must be at most 1000 (got {})", self.eval.grid),
+            ));
+        }
         positive("eval.kde_bandwidth", self.eval.kde_bandwidth)?;
         at_least("eval.kde_samples", u64::from(self.eval.kde_samples), 2)?;
         at_least("eval.window", u64::from(self.eval.window), 2)?;
@@ -594,6 +601,8 @@ mod tests {
         assert!(err.contains("rmsprop") && err.contains("sgd"), "{err}");
         let err = set(&["langevin.bank_size=10"]).unwrap_err().to_string();
         assert!(err.contains("langevin.bank_size"), "{err}");
+        let err = set(&["eval.grid=100000"]).unwrap_err().to_string();
+        assert!(err.contains("eval.grid") && err.contains("at most 1000"), "{err}");
         let err = set(&["data.groups=1001"]).unwrap_err().to_string();
         assert!(
             err.contains("data.groups") && err.contains("at most 1000"),

@@ -90,7 +90,8 @@ impl GpuNet {
         gpu.check_binding(
             &format!("a batch of {batch} through the {} net", spec.name),
             (batch * largest * 4) as u64,
-            "use fewer images or chains at a time (batch sizes, --chains, --starts or --chunk)",
+            "use fewer images or chains at a time (batch sizes, --chains, --starts or --chunk; \
+             for a toy run's density grid of eval.grid² points, a smaller eval.grid)",
         )?;
         let mut acts = vec![gpu.storage_buffer("net input", batch * c * h * w)];
         let mut grad_acts = vec![gpu.storage_buffer("net input grad", batch * c * h * w)];
