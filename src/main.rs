@@ -76,12 +76,13 @@ struct GuiArgs {
     config: Option<PathBuf>,
     /// Continue from a checkpoint (its config gives the network and settings;
     /// change them in the window).
-    #[arg(long, conflicts_with_all = ["preset", "config", "set", "data"])]
+    #[arg(long, conflicts_with_all = ["preset", "config", "set"])]
     checkpoint: Option<PathBuf>,
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Image data for an image preset (as `train --data`).
+    /// Image data for an image preset (as `train --data`); with
+    /// --checkpoint, where the run's image data lies now, if it moved.
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
     /// Render this many frames, then save --screenshot and exit.
@@ -393,7 +394,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     // (None) the run's own settings when a checkpoint or file made them.
     let (config, checkpoint, start_preset, overrides) = match &args.checkpoint {
         Some(path) => {
-            let ck = ebmscope::train::Checkpoint::load(path)?;
+            let mut ck = ebmscope::train::Checkpoint::load(path)?;
+            data_moved_to(&mut ck, args.data.as_deref())?;
             // Save writes beside it, never over it.
             (
                 ck.config,

@@ -369,6 +369,26 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
         );
         ok(&from_checkpoint(command, Some(&moved)));
     }
+    // And the window: started with the moved data (gui --checkpoint C --data
+    // NEW), its Load of the checkpoint takes the set where it is now.
+    {
+        use ebmscope::train::session::{Command, Session, Update};
+        let mut config = ebmscope::train::Checkpoint::load(&ck).unwrap().config;
+        config.data.path = moved.to_string_lossy().into_owned();
+        let s = Session::start(std::sync::Arc::new(common::gpu()), config).unwrap();
+        s.send(Command::Load(ck.clone()));
+        loop {
+            match s.next(std::time::Duration::from_secs(60)) {
+                Some(Update::Loaded { iteration, .. }) => {
+                    assert_eq!(iteration, 1);
+                    break;
+                }
+                Some(Update::Failed(why)) => panic!("the window's Load failed: {why}"),
+                Some(_) => {}
+                None => panic!("no Load within 60 s"),
+            }
+        }
+    }
     // One more image: the checkpoint's bank holds one state per image of the old set.
     let extra = moved.join("p99.png");
     std::fs::copy(moved.join("p00.png"), &extra).unwrap();

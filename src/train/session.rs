@@ -59,6 +59,22 @@ pub enum Command {
     Landscape(LandscapeOptions),
 }
 
+/// Whether `session`'s image data stands in for a checkpoint's `saved`
+/// data that is no longer where the checkpoint says (`gui --checkpoint C
+/// --data NEW`, or a Load after the window was started on the moved set):
+/// images of the same kind of settings, found elsewhere.
+fn moved_here(saved: &crate::config::DataConfig, session: &crate::config::DataConfig) -> bool {
+    let elsewhere = crate::config::DataConfig {
+        path: session.path.clone(),
+        kind: session.kind,
+        ..saved.clone()
+    };
+    !saved.kind.is_toy()
+        && !session.kind.is_toy()
+        && !std::path::Path::new(&saved.path).exists()
+        && elsewhere == *session
+}
+
 impl Command {
     /// Long work: the training thread runs it to its end (or a stop) before
     /// anything else.
@@ -475,7 +491,10 @@ impl Worker {
     }
 
     fn load(&mut self, path: PathBuf) -> Result<()> {
-        let ck = Checkpoint::load(&path)?;
+        let mut ck = Checkpoint::load(&path)?;
+        if moved_here(&ck.config.data, &self.config.data) {
+            ck.config.data = self.config.data.clone();
+        }
         let mut trainer = if ck.config.data == self.config.data {
             Trainer::with_data(self.gpu.clone(), ck.config.clone(), self.data.clone())?
         } else {
