@@ -939,9 +939,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             spelling(&c.data.kind),
             total,
             c.langevin.steps,
-            c.langevin.epsilon,
+            short(c.langevin.epsilon),
             spelling(&c.optimizer.kind),
-            c.optimizer.lr,
+            short(c.optimizer.lr),
             spelling(&c.langevin.init)
         );
 
@@ -1159,7 +1159,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         args.init,
         args.chains,
         ck.iteration,
-        args.temp_factor
+        short(args.temp_factor)
     );
     let toy = Toy::new(&ck.config.data).ok();
     let grid = toy.as_ref().map(|toy| Grid {
@@ -1246,6 +1246,16 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// A setting as a person reads it: 0.125 as it is, 1e40 and 1e-12 in
+/// exponent form rather than forty digits.
+fn short(v: f64) -> String {
+    if v != 0.0 && !(1e-4..1e6).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// `--data` of a command that starts from a checkpoint: where the run's
 /// image data lies now.
 fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -1320,7 +1330,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             .map(|&a| alpha_label(a))
             .collect::<Vec<_>>()
             .join(", "),
-        opts.temp_factor,
+        short(opts.temp_factor),
         opts.ad_steps,
         ck.iteration
     );

@@ -225,6 +225,46 @@ fn energy_refuses_bad_input_clearly() {
         "{stderr}"
     );
     assert!(!output.exists(), "nothing is written on failure");
+    // Another number of channels, and channels-last images, get their own fix.
+    for (shape, says) in [
+        (
+            vec![1, 3, 32, 32],
+            "built for 1 channels and these images have 3: build it for them (energy --n-c 3",
+        ),
+        (
+            vec![1, 32, 32, 1],
+            "These look channels-last (H, W, C): permute them to (C, H, W)",
+        ),
+    ] {
+        let len = shape.iter().product();
+        let x = Tensor {
+            name: "x".into(),
+            shape,
+            data: vec![0.0; len],
+        };
+        write_tensors(&input, &[x]).unwrap();
+        let args = [
+            "energy",
+            "--n-c",
+            "1",
+            "--n-f",
+            "4",
+            "--input",
+            path_str(&input),
+            "--output",
+            path_str(&output),
+        ];
+        common::assert_refused(&ebmscope(&args), says);
+    }
+    write_tensors(
+        &input,
+        &[Tensor {
+            name: "x".into(),
+            shape: vec![1, 1, 28, 28],
+            data: vec![0.0; 784],
+        }],
+    )
+    .unwrap();
 
     let out = ebmscope(&[
         "energy",

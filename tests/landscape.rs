@@ -257,6 +257,10 @@ fn landscape_command_maps_a_toy_checkpoint() {
         (&["--force", "--radius", "0"][..], "--radius"),
         (&["--force", "--alpha", "1,1"][..], "--alpha lists 1 twice"),
         (
+            &["--force", "--alpha", "1e300"][..],
+            "--alpha 1e300: the pull α·T·f it gives",
+        ),
+        (
             &["--force", "--init", "bank", "--starts", "31"][..],
             "fewer than --starts 31",
         ),

@@ -530,9 +530,24 @@ impl NetSpec {
             return Ok(());
         }
         let [c, h, w] = self.input;
+        // The two likeliest mix-ups get their own fix: another number of
+        // channels, and channels-last images.
+        let fix = if [chw[1], chw[2]] == [h, w] && h > 1 {
+            format!(
+                "The net is built for {c} channels and these images have {}: build it for them \
+                 (energy --n-c {}; a run's data.channels)",
+                chw[0], chw[0]
+            )
+        } else if [chw[0], chw[1]] == [h, w] && chw[2] == c && h > 1 {
+            "These look channels-last (H, W, C): permute them to (C, H, W), as PyTorch's \
+             x.permute(0, 3, 1, 2)"
+                .to_string()
+        } else {
+            self.input_note.to_string()
+        };
         Err(Error::Shape(format!(
-            "net `{}` expects images of shape [{c}, {h}, {w}] (C, H, W), got {:?}. {}",
-            self.name, chw, self.input_note
+            "net `{}` expects images of shape [{c}, {h}, {w}] (C, H, W), got {:?}. {fix}",
+            self.name, chw
         )))
     }
 

@@ -103,6 +103,19 @@ impl LandscapeOptions {
     /// Everything that can be refused before any work.
     pub fn check(&self, ck: &Checkpoint) -> Result<()> {
         self.validate()?;
+        // The pull the chains are given (see `landscape`) must be an f32.
+        let temperature = f64::from(ck.config.temperature());
+        if let Some(a) = self
+            .alphas
+            .iter()
+            .find(|&&a| !((a * temperature * self.temp_factor) as f32).is_finite())
+        {
+            return Err(Error::Config(format!(
+                "--alpha {a:e}: the pull α·T·f it gives ({:e}) is past what the GPU's f32 holds: use a \
+                 smaller --alpha or --temp-factor",
+                a * temperature * self.temp_factor
+            )));
+        }
         check_start(ck, self.init, self.starts, "--starts")
     }
 }
