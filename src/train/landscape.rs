@@ -104,7 +104,7 @@ impl LandscapeOptions {
     pub fn check(&self, ck: &Checkpoint) -> Result<()> {
         self.validate()?;
         // The pull the chains are given (see `landscape`) must be an f32.
-        let temperature = f64::from(ck.config.temperature());
+        let temperature = ck.config.temperature();
         if let Some(a) = self
             .alphas
             .iter()
