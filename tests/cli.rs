@@ -196,16 +196,18 @@ fn toy_energy_takes_points() {
 fn energy_refuses_bad_input_clearly() {
     let d = dir("bad");
     let (input, output) = (d.join("x.safetensors"), d.join("y.safetensors"));
-    write_tensors(
-        &input,
-        &[Tensor {
+    // Zero images of `shape` as the input.
+    let write_input = |shape: Vec<usize>| {
+        let data = vec![0.0; shape.iter().product()];
+        let x = Tensor {
             name: "x".into(),
-            shape: vec![1, 1, 28, 28],
-            data: vec![0.0; 784],
-        }],
-    )
-    .unwrap();
-    let out = ebmscope(&[
+            shape,
+            data,
+        };
+        write_tensors(&input, &[x]).unwrap();
+    };
+    write_input(vec![1, 1, 28, 28]);
+    let one_channel_vanilla = [
         "energy",
         "--net",
         "vanilla",
@@ -217,7 +219,8 @@ fn energy_refuses_bad_input_clearly() {
         path_str(&input),
         "--output",
         path_str(&output),
-    ]);
+    ];
+    let out = ebmscope(&one_channel_vanilla);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -236,35 +239,10 @@ fn energy_refuses_bad_input_clearly() {
             "These look channels-last (H, W, C): permute them to (C, H, W)",
         ),
     ] {
-        let len = shape.iter().product();
-        let x = Tensor {
-            name: "x".into(),
-            shape,
-            data: vec![0.0; len],
-        };
-        write_tensors(&input, &[x]).unwrap();
-        let args = [
-            "energy",
-            "--n-c",
-            "1",
-            "--n-f",
-            "4",
-            "--input",
-            path_str(&input),
-            "--output",
-            path_str(&output),
-        ];
-        common::assert_refused(&ebmscope(&args), says);
+        write_input(shape);
+        common::assert_refused(&ebmscope(&one_channel_vanilla), says);
     }
-    write_tensors(
-        &input,
-        &[Tensor {
-            name: "x".into(),
-            shape: vec![1, 1, 28, 28],
-            data: vec![0.0; 784],
-        }],
-    )
-    .unwrap();
+    write_input(vec![1, 1, 28, 28]);
 
     let out = ebmscope(&[
         "energy",
