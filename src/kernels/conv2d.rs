@@ -558,16 +558,16 @@ impl ConvLayer {
             }
             None => None,
         };
-        let forward = match &views {
-            Some(views) if !tiled.forward => make(forward, &[uniform, b.input, b.params, b.output, views])?,
-            _ if tiled.forward => make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
-            // Dense layers.
-            _ => make(forward, &[uniform, b.input, b.params, b.output])?,
+        // (Without views and not tiled: a dense layer's kernels.)
+        let forward = match (tiled.forward, &views) {
+            (true, _) => make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
+            (false, Some(views)) => make(forward, &[uniform, b.input, b.params, b.output, views])?,
+            (false, None) => make(forward, &[uniform, b.input, b.params, b.output])?,
         };
-        let input_grad = match &views {
-            Some(views) if !tiled.input_grad => make(input_grad, &[uniform, dz, views, b.grad_input])?,
-            _ if tiled.input_grad => make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
-            _ => make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
+        let input_grad = match (tiled.input_grad, &views) {
+            (true, _) => make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
+            (false, Some(views)) => make(input_grad, &[uniform, dz, views, b.grad_input])?,
+            (false, None) => make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
         };
         Ok(ConvLayer {
             kind,
