@@ -310,6 +310,16 @@ pub fn spelling<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// A setting as a person reads it: 0.125 as it is, 1e40 and 1e-12 in
+/// exponent form rather than forty digits.
+pub fn short(v: f64) -> String {
+    if v != 0.0 && !(1e-4..1e6).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 fn config_error(key: &str, msg: impl std::fmt::Display) -> Error {
     Error::Config(format!("`{key}`: {msg}"))
 }
@@ -477,6 +487,21 @@ impl Config {
             }
             positive("data.sd", d.sd)?;
             positive("data.radius", d.radius)?;
+            // The chains are f32: where f32 values at the toy's edge lie ε or
+            // more apart, Langevin's noise steps round away (and past 3e38
+            // the points are infinite), so such a run cannot learn.
+            let extent = crate::data::toy::Toy::new(d)?.extent();
+            let spacing = extent * f64::from(f32::EPSILON);
+            if spacing >= l.epsilon {
+                return Err(Error::Config(format!(
+                    "`data.sd` / `data.radius`: the toy's points reach {} (outer radius + 4·sd), \
+                     where f32 values lie {spacing:.2e} apart, not finer than langevin.epsilon = {}: \
+                     the chains' steps would round away. Scale data.radius and data.sd down \
+                     (the reference's sets reach 1.6 and 4.6)",
+                    short(extent),
+                    l.epsilon
+                )));
+            }
             if l.init == InitKind::Persistent && l.bank_size == 0 {
                 return Err(config_error(
                     "langevin.bank_size",
@@ -609,6 +634,18 @@ mod tests {
             "{err}"
         );
         assert!(set(&["data.groups=1000"]).is_ok());
+        // A toy so wide that f32 cannot hold a Langevin step at its edge:
+        // judged against ε (4 rings 1 apart, sd 1e5: the edge is at 4e5 + 4).
+        let err = set(&["data.sd=1e300"]).unwrap_err().to_string();
+        assert!(
+            err.contains("data.sd") && err.contains("round away") && err.contains("4e300"),
+            "{err}"
+        );
+        assert!(set(&["data.sd=1e5", "langevin.epsilon=0.1"]).is_ok());
+        let err = set(&["data.sd=1e5", "langevin.epsilon=0.01"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("langevin.epsilon = 0.01"), "{err}");
         assert!(
             Config::preset("rings")
                 .unwrap_err()

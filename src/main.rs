@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use ebmscope::config::spelling;
+use ebmscope::config::{short, spelling};
 use ebmscope::gpu::{AdapterChoice, ConvKernels, Gpu, list_adapters};
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
@@ -778,6 +778,19 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     if args.chunk == 0 {
         bail!("--chunk must be at least 1");
     }
+    // Neither file is written unless both can be: --save-weights comes
+    // before the GPU work, --output after it.
+    for (flag, path) in written {
+        let Some(path) = path else { continue };
+        let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
+        if let Some(folder) = folder.filter(|f| !f.is_dir()) {
+            bail!(
+                "{flag} {}: there is no folder {}: create it first or choose another path",
+                path.display(),
+                folder.display()
+            );
+        }
+    }
     // Written only now that the input is known good.
     if let Some(path) = &args.save_weights {
         save_params(path, &layout, &params)?;
@@ -1244,16 +1257,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         out.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// A setting as a person reads it: 0.125 as it is, 1e40 and 1e-12 in
-/// exponent form rather than forty digits.
-fn short(v: f64) -> String {
-    if v != 0.0 && !(1e-4..1e6).contains(&v.abs()) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
 }
 
 /// `--data` of a command that starts from a checkpoint: where the run's

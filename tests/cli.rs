@@ -331,6 +331,14 @@ fn energy_refuses_bad_input_clearly() {
     ]);
     common::assert_refused(&out, "is also --output");
     assert!(!twice.exists());
+    // An output into a folder that is not there is refused before the
+    // weights are written.
+    let fresh = d.join("fresh.safetensors");
+    let nowhere = d.join("no-such-folder").join("e.safetensors");
+    let out = toy_energy(&["--output", path_str(&nowhere), "--save-weights", path_str(&fresh)]);
+    common::assert_refused(&out, "there is no folder");
+    common::assert_refused(&out, "--output");
+    assert!(!fresh.exists(), "the weights wait for a good --output");
     assert_eq!(
         std::fs::read(&weights).unwrap(),
         saved,

@@ -242,6 +242,15 @@ fn resume_without_the_runs_history_says_what_to_do() {
         &resume_train(&dir, None, &[]),
         "line 2 is iteration 2 where 1 comes next",
     );
+    // Rows without their header are named as such, not by their first row.
+    let rows = "1,0.5,0.1,1.0,0.5,0.1,1.0,contraction\n2,0.5,0.1,1.0,0.5,0.1,2.0,contraction\n";
+    std::fs::write(&metrics, rows).unwrap();
+    let out = resume_train(&dir, None, &[]);
+    common::assert_refused(
+        &out,
+        "line 1 is `1,0.5,0.1,1.0,0.5,0.1,1.0,contraction`, not metrics.csv's header",
+    );
+    common::assert_refused(&out, fix);
     assert_eq!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), ck);
     // A checkpoint changed since to hold a diverged model is refused as such.
     let ck_path = dir.join("checkpoint.safetensors");

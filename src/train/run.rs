@@ -725,6 +725,13 @@ pub fn read_metrics(path: &Path, iteration: u64, fix: &str) -> Result<KeptMetric
         };
         Error::file(path, format!("{why}: {fix}"))
     })?;
+    let first = text.lines().next().unwrap_or_default();
+    if first != METRICS_HEADER {
+        return Err(Error::file(
+            path,
+            format!("line 1 is `{first}`, not metrics.csv's header `{METRICS_HEADER}`: {fix}"),
+        ));
+    }
     let mut kept = format!("{METRICS_HEADER}\n");
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
