@@ -126,6 +126,76 @@ fn a_split_input_gradient_with_classes_no_tap_reaches_matches_reference() {
     direct_and_tiled_pass(&gpu, &case, 43);
 }
 
+/// The direct forward kernel reads each input row's window of 3·stride +
+/// kernel values once: as vec4s from the multiple of 4 before the window
+/// (every shift 0–3 of the window in its first vec4, and rows of width
+/// other than the height), as single values where rows are not whole vec4s,
+/// and a layer whose window does not fit the kernel runs its forward pass
+/// tiled, also where the direct kernels were asked for.
+#[test]
+fn direct_forward_windows_match_reference_at_every_shift() {
+    let gpu = common::gpu();
+    gpu.set_conv_kernels(ConvKernels::Direct);
+    let conv = |kernel, stride, padding| LayerOp::Conv2d {
+        kernel,
+        stride,
+        padding,
+    };
+    // (kernel, stride, padding, [c, h, w], shift of the window, or None: scalar loads)
+    let cases = [
+        (3, 1, 0, [2, 6, 8], Some(0)),
+        (3, 1, 3, [2, 5, 8], Some(1)),
+        (5, 1, 2, [3, 8, 4], Some(2)),
+        (4, 2, 1, [5, 7, 12], Some(3)),
+        (3, 2, 1, [2, 9, 7], None),
+        (2, 3, 0, [1, 8, 10], None),
+    ];
+    for (i, (kernel, stride, padding, chw, shift)) in cases.into_iter().enumerate() {
+        let spec = NetSpec::single_layer("windowed conv", chw, conv(kernel, stride, padding), 6, true);
+        let g = spec.geometry().unwrap()[0];
+        let constants = ConvParams::new(&g, 3, 0, g.weight_len())
+            .unwrap()
+            .forward_constants()
+            .unwrap();
+        let value = |name: &str| constants.iter().find(|(n, _)| *n == name).unwrap().1;
+        let vec4 = value("X_VEC4") == 1.0;
+        assert_eq!(vec4.then(|| value("WINDOW_SHIFT") as u32), shift, "{chw:?}");
+        let net = GpuNet::new(&gpu, &spec, 3).unwrap();
+        assert_eq!(net.layer_tiled_passes(0), Some(TiledPasses::all(false)));
+        let case = Case {
+            name: format!("conv{kernel}x{kernel} s{stride} p{padding}, {chw:?}"),
+            spec,
+            batch: 3,
+            upstream: Upstream::Random,
+            tol: LAYER_TOL,
+        };
+        assert_rows_pass(&run_case(&gpu, &case, 60 + i as u64).unwrap());
+    }
+    // 3·8 + 9 = 33 values: past the window's 32.
+    let spec = NetSpec::single_layer("wide-window conv", [2, 20, 20], conv(9, 8, 4), 5, true);
+    let g = spec.geometry().unwrap()[0];
+    assert!(
+        ConvParams::new(&g, 2, 0, g.weight_len())
+            .unwrap()
+            .forward_constants()
+            .is_none()
+    );
+    let net = GpuNet::new(&gpu, &spec, 2).unwrap();
+    let want = TiledPasses {
+        forward: true,
+        ..TiledPasses::all(false)
+    };
+    assert_eq!(net.layer_tiled_passes(0), Some(want));
+    let case = Case {
+        name: "conv9x9 s8 p4, 2→5 ch, 20×20".into(),
+        spec,
+        batch: 2,
+        upstream: Upstream::Random,
+        tol: LAYER_TOL,
+    };
+    assert_rows_pass(&run_case(&gpu, &case, 70).unwrap());
+}
+
 /// Max-pooling gives each window's gradient to its first maximum in
 /// row-major order, as PyTorch does: on inputs of two values (tied
 /// maxima) and odd sizes (a last row and column in no window, whose

@@ -365,6 +365,12 @@ fn rust_and_wgsl_sizes_agree() {
     assert_eq!(4 * wgsl_array_len(&tiled, "a_tile"), TILE_M as u32 * tile_k);
     assert_eq!(4 * wgsl_array_len(&tiled, "b_tile"), TILE_N as u32 * tile_k);
 
+    let direct = validate("conv2d_forward", ebmscope::kernels::CONV2D_FORWARD.source);
+    assert_eq!(
+        wgsl_const_u32(&direct, "WINDOW_VEC4S"),
+        ebmscope::kernels::conv2d::FORWARD_WINDOW_VEC4S
+    );
+
     let mlp = validate("mlp_langevin", MLP_LANGEVIN.source);
     assert_eq!(wgsl_const_u32(&mlp, "WIDTH_CAP") as usize, MLP_MAX_WIDTH);
     assert_eq!(wgsl_array_len(&mlp, "acts") as usize, MLP_MAX_ACTIVATIONS);
@@ -555,8 +561,31 @@ fn every_shader_translates_for_metal_and_dx12() {
         binding_array: BoundsCheckPolicy::Unchecked,
     };
     let entry = Some((naga::ShaderStage::Compute, "main".to_string()));
+    // The direct forward kernel's overrides, as the host sets them for
+    // VanillaNet's second layer (4×4, stride 2, rows read as vec4s).
+    let vanilla = ebmscope::model::NetSpec::vanilla(3, 8)
+        .unwrap()
+        .geometry()
+        .unwrap();
+    let forward = ebmscope::kernels::conv2d::ConvParams::new(&vanilla[1], 4, 0, 0)
+        .unwrap()
+        .forward_constants()
+        .unwrap();
     for shader in ALL {
         let (module, info) = validate_with_info(shader.name, shader.source);
+        // Overrides are set before translation, as wgpu does.
+        let mut constants = naga::back::PipelineConstants::default();
+        if shader.name == ebmscope::kernels::CONV2D_FORWARD.name {
+            constants.extend(forward.iter().map(|&(name, value)| (name.to_string(), value)));
+        }
+        let (module, info) = naga::back::pipeline_constants::process_overrides(
+            &module,
+            &info,
+            Some((naga::ShaderStage::Compute, "main")),
+            &constants,
+        )
+        .unwrap_or_else(|e| panic!("{}: overrides: {e}", shader.name));
+        let (module, info) = (module.as_ref(), info.as_ref());
         let mut resources = msl::EntryPointResources::default();
         for (_, var) in module.global_variables.iter() {
             if let Some(binding) = var.binding {
@@ -581,7 +610,7 @@ fn every_shader_translates_for_metal_and_dx12() {
             entry_point: entry.clone(),
             ..Default::default()
         };
-        let (source, _) = msl::write_string(&module, &info, &options, &pipeline)
+        let (source, _) = msl::write_string(module, info, &options, &pipeline)
             .unwrap_or_else(|e| panic!("{} to MSL: {e}", shader.name));
         assert!(
             source.contains("kernel void main_"),
@@ -600,7 +629,7 @@ fn every_shader_translates_for_metal_and_dx12() {
             };
             let mut source = String::new();
             hlsl::Writer::new(&mut source, &options, &pipeline)
-                .write(&module, &info, None)
+                .write(module, info, None)
                 .unwrap_or_else(|e| panic!("{} to HLSL {shader_model:?}: {e}", shader.name));
             assert!(
                 source.contains("[numthreads("),

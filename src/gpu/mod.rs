@@ -78,7 +78,8 @@ pub struct Gpu {
     /// The passes `ConvKernels::Measured` chose, by layer shape and batch:
     /// each is timed once, and every net of that shape runs the same kernels.
     measured_passes: Mutex<HashMap<MeasuredKey, TiledPasses>>,
-    pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
+    /// Compiled pipelines by shader name and override constants.
+    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
     gate: SubmitGate,
 }
 
@@ -231,8 +232,23 @@ impl Gpu {
 
     /// The compute pipeline of `shader`, compiled once per device and cached by name.
     pub fn pipeline(&self, shader: &Shader) -> Result<Arc<wgpu::ComputePipeline>> {
+        self.specialised_pipeline(shader, &[])
+    }
+
+    /// The pipeline of `shader` with its `override` constants set to
+    /// `constants` (name, value), compiled once per device and set of values:
+    /// a kernel specialised to a layer's shape, whose loops the driver can unroll.
+    pub fn specialised_pipeline(
+        &self,
+        shader: &Shader,
+        constants: &[(&str, f64)],
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let mut key = shader.name.to_string();
+        for (name, value) in constants {
+            key.push_str(&format!(" {name}={value}"));
+        }
         let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = cache.get(shader.name) {
+        if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
         // Uncaptured wgpu errors panic; a scope turns a driver's refusal into an error.
@@ -248,7 +264,10 @@ impl Gpu {
                 layout: None,
                 module: &module,
                 entry_point: Some("main"),
-                compilation_options: Default::default(),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    ..Default::default()
+                },
                 cache: None,
             });
         if let Some(err) = pollster::block_on(scope.pop()) {
@@ -258,7 +277,7 @@ impl Gpu {
             });
         }
         let pipeline = Arc::new(pipeline);
-        cache.insert(shader.name, pipeline.clone());
+        cache.insert(key, pipeline.clone());
         Ok(pipeline)
     }
 

@@ -75,6 +75,12 @@ pub const TILE_M: usize = 32;
 pub const TILE_N: usize = 64;
 pub const TILE_K: usize = 16;
 
+/// vec4s of the direct forward kernel's input window (WINDOW_VEC4S in
+/// conv2d_forward.wgsl): 4 output columns' taps of one input row are
+/// 3·stride plus kernel values, which fit for kernels and strides up to 7
+/// (VanillaNet's and NonlocalNet's kernels are 3 and 4, strides 1 and 2).
+pub const FORWARD_WINDOW_VEC4S: u32 = 8;
+
 /// A tiled forward or ∂/∂x pass with at most half this many tiles splits
 /// its depth (the K of its product) over several workgroups per tile,
 /// aiming at this many in all, whose sums
@@ -250,6 +256,29 @@ impl ConvParams {
             p.grad_view_offset = u32_of("weight view size", g.c_out.div_ceil(4) * g.c_in * taps)?;
         }
         Ok(p)
+    }
+
+    /// The override constants of the direct forward kernel
+    /// (conv2d_forward.wgsl) for this layer, or None where the input window
+    /// of its 4 output columns does not fit the kernel's
+    /// [`FORWARD_WINDOW_VEC4S`] (the layer's forward then runs tiled).
+    pub fn forward_constants(&self) -> Option<[(&'static str, f64); 5]> {
+        // Rows of whole vec4s are read as vec4s, from the multiple of 4 at
+        // or before the window's first column.
+        let x_vec4 = self.w_in.is_multiple_of(4);
+        let shift = if x_vec4 {
+            self.padding.next_multiple_of(4) - self.padding
+        } else {
+            0
+        };
+        let window = 3 * self.stride + self.kernel;
+        (shift + window <= 4 * FORWARD_WINDOW_VEC4S).then_some([
+            ("KERNEL", f64::from(self.kernel)),
+            ("STRIDE", f64::from(self.stride)),
+            ("PADDING", f64::from(self.padding)),
+            ("X_VEC4", f64::from(u8::from(x_vec4))),
+            ("WINDOW_SHIFT", f64::from(shift)),
+        ])
     }
 
     /// vec4s of the weight views the direct kernels read (forward and ∂/∂x).
@@ -453,6 +482,12 @@ impl ConvLayer {
                 _uniforms: vec![uniform, reduce_uniform],
             });
         }
+        // A direct forward whose window does not fit its kernel runs tiled.
+        let forward_constants = params.forward_constants();
+        let passes = TiledPasses {
+            forward: passes.forward || forward_constants.is_none(),
+            ..passes
+        };
         let (kind, [forward, input_grad, weight_grad]) = if g.is_dense() {
             let split = g.c_in >= DENSE_SPLIT_MIN_INPUTS;
             let forward = if split {
@@ -561,7 +596,14 @@ impl ConvLayer {
         // (Without views and not tiled: a dense layer's kernels.)
         let forward = match (tiled.forward, &views) {
             (true, _) => make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
-            (false, Some(views)) => make(forward, &[uniform, b.input, b.params, b.output, views])?,
+            (false, Some(views)) => {
+                // Specialised to the layer's shape; x bound twice, as f32s and as vec4s.
+                let constants = forward_constants.as_ref().map_or(&[][..], |c| &c[..]);
+                let pipeline = gpu.specialised_pipeline(forward, constants)?;
+                let buffers = [uniform, b.input, b.params, b.output, views, b.input];
+                let group = gpu.bind_group(&format!("{label} {}", forward.name), &pipeline, &buffers);
+                (pipeline, group)
+            }
             (false, None) => make(forward, &[uniform, b.input, b.params, b.output])?,
         };
         let input_grad = match (tiled.input_grad, &views) {
