@@ -14,10 +14,23 @@
 // kx ≡ ix + padding (mod s), so only those taps are visited. One invocation
 // per image, input row, group of 4 input channels and 4 input columns of
 // one residue class mod s (columns r, r + s, r + 2s, r + 3s after an
-// offset): those columns share their taps and read 4 neighbouring outputs,
-// so each tap costs 1 weight and 4 ∂L/∂z loads for 16 multiply-adds. The
-// output channels are the inner loop: the taps' rows, columns and edge
-// masks are worked out once per tap, not once per channel.
+// offset): those columns share their taps and read neighbouring outputs.
+// For each output row and channel, the TAPS column taps of the 4 columns
+// read a window of TAPS + 3 neighbouring ∂L/∂z values, loaded once: with a
+// 3×3 kernel of stride 1, 3 weight and 6 ∂L/∂z loads for 48 multiply-adds
+// where 15 loads were made tap by tap.
+//
+// Specialised per layer (Gpu::specialised_pipeline), so that the loops over
+// taps and window unroll and the window is indexed by constants: KERNEL,
+// STRIDE and PADDING are p's. ConvParams::input_grad_constants sets them
+// and checks that the window fits DZ_WINDOW_MAX values.
+override KERNEL: u32 = 3u;
+override STRIDE: u32 = 1u;
+override PADDING: u32 = 1u;
+// Column taps of a residue class: ⌈KERNEL / STRIDE⌉ (a class with fewer
+// reads a zero weight for the last).
+override TAPS: u32 = (KERNEL + STRIDE - 1u) / STRIDE;
+const DZ_WINDOW_MAX: u32 = 16u;
 
 // ConvParams comes from conv_params.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
@@ -28,7 +41,7 @@
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
-    let s = p.stride;
+    let s = STRIDE;
     let chan_groups = (p.c_in + 3u) / 4u;
     // Column groups of a row: s residue classes of ⌈w_in / s⌉ columns, 4 per group.
     let class_groups = ((p.w_in + s - 1u) / s + 3u) / 4u;
@@ -41,14 +54,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ci0 = ((idx / (row_groups * p.h_in)) % chan_groups) * 4u;
     let b = idx / (row_groups * p.h_in * chan_groups);
     let ix0 = rg % s + s * (rg / s) * 4u;
-    let k = p.kernel;
-    let kk = k * k;
+    let kk = KERNEL * KERNEL;
     // The 4 input channels' vec4s in the ∂/∂x view, [c_out, chan_groups, k, k]
     // (channels past the edge: zero weights, not stored).
     let w_group = p.grad_view_offset + (ci0 / 4u) * kk;
     let w_co = chan_groups * kk;
-    let ty = iy + p.padding;
-    let t0 = ix0 + p.padding;
+    let ty = iy + PADDING;
+    let t0 = ix0 + PADDING;
 
     // acc_j: the 4 channels at input column ix0 + j·s.
     var acc0 = vec4<f32>(0.0);
@@ -58,30 +70,36 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     // Output row oy reads padded row ty through tap ky when oy·s + ky = ty:
     // ky = ty mod s + a·s gives oy = ⌊ty / s⌋ − a. Likewise column ix0 + j·s
     // (padded t0 + j·s) reads output column ⌊t0 / s⌋ − c + j through tap
-    // kx = t0 mod s + c·s. No division inside the loops.
+    // kx = t0 mod s + c·s: window value m is output column
+    // ⌊t0 / s⌋ − (TAPS − 1) + m, and tap c of column j reads value
+    // TAPS − 1 − c + j. No division inside the loops.
     let ky_first = ty % s;
     let kx_first = t0 % s;
-    for (var a = 0u; ky_first + a * s < k && a <= ty / s; a++) {
+    let first = i32(t0 / s) - i32(TAPS - 1u);
+    var window: array<f32, DZ_WINDOW_MAX>;
+    for (var a = 0u; ky_first + a * s < KERNEL && a <= ty / s; a++) {
         let ky = ky_first + a * s;
         let oy = ty / s - a;
         if (oy >= p.h_out) {
             continue;
         }
-        for (var c = 0u; kx_first + c * s < k; c++) {
-            let kx = kx_first + c * s;
-            let ox = vec4<i32>(i32(t0 / s) - i32(c)) + vec4<i32>(0, 1, 2, 3);
-            let valid = (ox >= vec4<i32>(0)) & (ox < vec4<i32>(i32(p.w_out)));
-            // Columns outside the output read a safe index and contribute 0.
-            let at = vec4<u32>(select(vec4<i32>(0), ox, valid));
-            let tap = w_group + ky * k + kx;
-            for (var co = 0u; co < p.c_out; co++) {
-                let w = views[tap + co * w_co];
-                let row = vec4<u32>(((b * p.c_out + co) * p.h_out + oy) * p.w_out) + at;
-                let d = select(vec4<f32>(0.0), vec4<f32>(dz[row.x], dz[row.y], dz[row.z], dz[row.w]), valid);
-                acc0 += d.x * w;
-                acc1 += d.y * w;
-                acc2 += d.z * w;
-                acc3 += d.w * w;
+        let tap_row = w_group + ky * KERNEL;
+        for (var co = 0u; co < p.c_out; co++) {
+            let row = ((b * p.c_out + co) * p.h_out + oy) * p.w_out;
+            for (var m = 0u; m < TAPS + 3u; m++) {
+                // Columns outside the output read a safe index and contribute 0.
+                let ox = first + i32(m);
+                let inside = ox >= 0 && ox < i32(p.w_out);
+                window[m] = select(0.0, dz[row + u32(clamp(ox, 0, i32(p.w_out) - 1))], inside);
+            }
+            for (var c = 0u; c < TAPS; c++) {
+                let kx = kx_first + c * s;
+                let w = select(vec4<f32>(0.0), views[tap_row + co * w_co + min(kx, KERNEL - 1u)], kx < KERNEL);
+                let m = TAPS - 1u - c;
+                acc0 += window[m] * w;
+                acc1 += window[m + 1u] * w;
+                acc2 += window[m + 2u] * w;
+                acc3 += window[m + 3u] * w;
             }
         }
     }

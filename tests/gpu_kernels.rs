@@ -129,11 +129,13 @@ fn a_split_input_gradient_with_classes_no_tap_reaches_matches_reference() {
 /// The direct forward kernel reads each input row's window of 3·stride +
 /// kernel values once: as vec4s from the multiple of 4 before the window
 /// (every shift 0–3 of the window in its first vec4, and rows of width
-/// other than the height), as single values where rows are not whole vec4s,
-/// and a layer whose window does not fit the kernel runs its forward pass
+/// other than the height), as single values where rows are not whole vec4s.
+/// The direct ∂/∂x reads ⌈kernel / stride⌉ + 3 values of ∂L/∂z once per
+/// output row and channel (strides that divide the kernel and strides that
+/// do not). A layer whose window does not fit a kernel runs that pass
 /// tiled, also where the direct kernels were asked for.
 #[test]
-fn direct_forward_windows_match_reference_at_every_shift() {
+fn direct_kernel_windows_match_reference() {
     let gpu = common::gpu();
     gpu.set_conv_kernels(ConvKernels::Direct);
     let conv = |kernel, stride, padding| LayerOp::Conv2d {
@@ -171,29 +173,38 @@ fn direct_forward_windows_match_reference_at_every_shift() {
         };
         assert_rows_pass(&run_case(&gpu, &case, 60 + i as u64).unwrap());
     }
-    // 3·8 + 9 = 33 values: past the window's 32.
-    let spec = NetSpec::single_layer("wide-window conv", [2, 20, 20], conv(9, 8, 4), 5, true);
-    let g = spec.geometry().unwrap()[0];
-    assert!(
-        ConvParams::new(&g, 2, 0, g.weight_len())
-            .unwrap()
-            .forward_constants()
-            .is_none()
-    );
-    let net = GpuNet::new(&gpu, &spec, 2).unwrap();
-    let want = TiledPasses {
-        forward: true,
-        ..TiledPasses::all(false)
-    };
-    assert_eq!(net.layer_tiled_passes(0), Some(want));
-    let case = Case {
-        name: "conv9x9 s8 p4, 2→5 ch, 20×20".into(),
-        spec,
-        batch: 2,
-        upstream: Upstream::Random,
-        tol: LAYER_TOL,
-    };
-    assert_rows_pass(&run_case(&gpu, &case, 70).unwrap());
+    // Forward: 3·8 + 9 = 33 values, past the window's 32. ∂/∂x: 14 taps
+    // + 3 = 17 values, past its 16.
+    let wide = [
+        (conv(9, 8, 4), [2, 20, 20], (true, false)),
+        (conv(14, 1, 0), [2, 16, 16], (false, true)),
+    ];
+    for (i, (op, chw, (forward, input_grad))) in wide.into_iter().enumerate() {
+        let spec = NetSpec::single_layer("wide-window conv", chw, op, 5, true);
+        let g = spec.geometry().unwrap()[0];
+        let p = ConvParams::new(&g, 2, 0, g.weight_len()).unwrap();
+        let fits = (
+            p.forward_constants().is_some(),
+            p.input_grad_constants().is_some(),
+        );
+        assert_eq!(fits, (!forward, !input_grad), "{op:?}");
+        let net = GpuNet::new(&gpu, &spec, 2).unwrap();
+        let want = TiledPasses {
+            forward,
+            input_grad,
+            weight_grad: false,
+        };
+        assert_eq!(net.layer_tiled_passes(0), Some(want), "{op:?}");
+        let case = Case {
+            name: format!("{op:?} on {chw:?}"),
+            spec,
+            batch: 2,
+            upstream: Upstream::Random,
+            // ∂/∂x of the 14×14 kernel sums at most 5 · 196 = 980 terms.
+            tol: LAYER_TOL,
+        };
+        assert_rows_pass(&run_case(&gpu, &case, 70 + i as u64).unwrap());
+    }
 }
 
 /// Max-pooling gives each window's gradient to its first maximum in

@@ -370,6 +370,11 @@ fn rust_and_wgsl_sizes_agree() {
         wgsl_const_u32(&direct, "WINDOW_VEC4S"),
         ebmscope::kernels::conv2d::FORWARD_WINDOW_VEC4S
     );
+    let direct = validate("conv2d_input_grad", ebmscope::kernels::CONV2D_INPUT_GRAD.source);
+    assert_eq!(
+        wgsl_const_u32(&direct, "DZ_WINDOW_MAX"),
+        ebmscope::kernels::conv2d::INPUT_GRAD_WINDOW_MAX
+    );
 
     let mlp = validate("mlp_langevin", MLP_LANGEVIN.source);
     assert_eq!(wgsl_const_u32(&mlp, "WIDTH_CAP") as usize, MLP_MAX_WIDTH);
@@ -561,23 +566,27 @@ fn every_shader_translates_for_metal_and_dx12() {
         binding_array: BoundsCheckPolicy::Unchecked,
     };
     let entry = Some((naga::ShaderStage::Compute, "main".to_string()));
-    // The direct forward kernel's overrides, as the host sets them for
+    // The direct convolutions' overrides, as the host sets them for
     // VanillaNet's second layer (4×4, stride 2, rows read as vec4s).
     let vanilla = ebmscope::model::NetSpec::vanilla(3, 8)
         .unwrap()
         .geometry()
         .unwrap();
-    let forward = ebmscope::kernels::conv2d::ConvParams::new(&vanilla[1], 4, 0, 0)
-        .unwrap()
-        .forward_constants()
-        .unwrap();
+    let layer = ebmscope::kernels::conv2d::ConvParams::new(&vanilla[1], 4, 0, 0).unwrap();
+    let forward = layer.forward_constants().unwrap();
+    let input_grad = layer.input_grad_constants().unwrap();
     for shader in ALL {
         let (module, info) = validate_with_info(shader.name, shader.source);
         // Overrides are set before translation, as wgpu does.
-        let mut constants = naga::back::PipelineConstants::default();
-        if shader.name == ebmscope::kernels::CONV2D_FORWARD.name {
-            constants.extend(forward.iter().map(|&(name, value)| (name.to_string(), value)));
-        }
+        let set: &[(&str, f64)] = match shader.name {
+            "conv2d_forward" => &forward,
+            "conv2d_input_grad" => &input_grad,
+            _ => &[],
+        };
+        let constants: naga::back::PipelineConstants = set
+            .iter()
+            .map(|&(name, value)| (name.to_string(), value))
+            .collect();
         let (module, info) = naga::back::pipeline_constants::process_overrides(
             &module,
             &info,

@@ -81,6 +81,11 @@ pub const TILE_K: usize = 16;
 /// (VanillaNet's and NonlocalNet's kernels are 3 and 4, strides 1 and 2).
 pub const FORWARD_WINDOW_VEC4S: u32 = 8;
 
+/// Values of the direct ∂/∂x kernel's ∂L/∂z window (DZ_WINDOW_MAX in
+/// conv2d_input_grad.wgsl): ⌈kernel / stride⌉ + 3, which fit for kernels up
+/// to 13 at any stride.
+pub const INPUT_GRAD_WINDOW_MAX: u32 = 16;
+
 /// A tiled forward or ∂/∂x pass with at most half this many tiles splits
 /// its depth (the K of its product) over several workgroups per tile,
 /// aiming at this many in all, whose sums
@@ -281,6 +286,19 @@ impl ConvParams {
         ])
     }
 
+    /// The override constants of the direct ∂/∂x kernel
+    /// (conv2d_input_grad.wgsl) for this layer, or None where the window of
+    /// ∂L/∂z values its 4 input columns read does not fit the kernel's
+    /// [`INPUT_GRAD_WINDOW_MAX`] (the layer's ∂/∂x then runs tiled).
+    pub fn input_grad_constants(&self) -> Option<[(&'static str, f64); 3]> {
+        let taps = self.kernel.div_ceil(self.stride);
+        (taps + 3 <= INPUT_GRAD_WINDOW_MAX).then_some([
+            ("KERNEL", f64::from(self.kernel)),
+            ("STRIDE", f64::from(self.stride)),
+            ("PADDING", f64::from(self.padding)),
+        ])
+    }
+
     /// vec4s of the weight views the direct kernels read (forward and ∂/∂x).
     pub fn weight_views_len(&self) -> usize {
         let taps = (self.kernel * self.kernel) as usize;
@@ -460,11 +478,14 @@ impl ConvLayer {
             _pad: 0,
         };
         let reduce_uniform = gpu.uniform_buffer(&format!("{label} reduce params"), &reduce_params);
-        let make = |shader: &super::Shader, buffers: &[&wgpu::Buffer]| -> Result<_> {
-            let pipeline = gpu.pipeline(shader)?;
-            let group = gpu.bind_group(&format!("{label} {}", shader.name), &pipeline, buffers);
-            Ok((pipeline, group))
-        };
+        // A kernel's pipeline (specialised by `constants`) bound to `buffers`.
+        let specialised =
+            |shader: &super::Shader, constants: &[(&str, f64)], buffers: &[&wgpu::Buffer]| -> Result<_> {
+                let pipeline = gpu.specialised_pipeline(shader, constants)?;
+                let group = gpu.bind_group(&format!("{label} {}", shader.name), &pipeline, buffers);
+                Ok((pipeline, group))
+            };
+        let make = |shader: &super::Shader, buffers: &[&wgpu::Buffer]| specialised(shader, &[], buffers);
         if g.kind == GeometryKind::MaxPool2 {
             return Ok(ConvLayer {
                 params,
@@ -482,10 +503,12 @@ impl ConvLayer {
                 _uniforms: vec![uniform, reduce_uniform],
             });
         }
-        // A direct forward whose window does not fit its kernel runs tiled.
+        // A direct pass whose window does not fit its kernel runs tiled.
         let forward_constants = params.forward_constants();
+        let input_grad_constants = params.input_grad_constants();
         let passes = TiledPasses {
             forward: passes.forward || forward_constants.is_none(),
+            input_grad: passes.input_grad || input_grad_constants.is_none(),
             ..passes
         };
         let (kind, [forward, input_grad, weight_grad]) = if g.is_dense() {
@@ -593,23 +616,24 @@ impl ConvLayer {
             }
             None => None,
         };
-        // (Without views and not tiled: a dense layer's kernels.)
-        let forward = match (tiled.forward, &views) {
-            (true, _) => make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
-            (false, Some(views)) => {
-                // Specialised to the layer's shape; x bound twice, as f32s and as vec4s.
-                let constants = forward_constants.as_ref().map_or(&[][..], |c| &c[..]);
-                let pipeline = gpu.specialised_pipeline(forward, constants)?;
-                let buffers = [uniform, b.input, b.params, b.output, views, b.input];
-                let group = gpu.bind_group(&format!("{label} {}", forward.name), &pipeline, &buffers);
-                (pipeline, group)
-            }
-            (false, None) => make(forward, &[uniform, b.input, b.params, b.output])?,
+        // The direct convolutions are specialised to the layer's shape (the
+        // forward binds x twice, as f32s and as vec4s); without views and
+        // not tiled: a dense layer's kernels.
+        let forward = match (tiled.forward, &views, &forward_constants) {
+            (true, ..) => make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
+            (false, Some(views), Some(constants)) => specialised(
+                forward,
+                constants,
+                &[uniform, b.input, b.params, b.output, views, b.input],
+            )?,
+            _ => make(forward, &[uniform, b.input, b.params, b.output])?,
         };
-        let input_grad = match (tiled.input_grad, &views) {
-            (true, _) => make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
-            (false, Some(views)) => make(input_grad, &[uniform, dz, views, b.grad_input])?,
-            (false, None) => make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
+        let input_grad = match (tiled.input_grad, &views, &input_grad_constants) {
+            (true, ..) => make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
+            (false, Some(views), Some(constants)) => {
+                specialised(input_grad, constants, &[uniform, dz, views, b.grad_input])?
+            }
+            _ => make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
         };
         Ok(ConvLayer {
             kind,
