@@ -778,8 +778,8 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     if args.chunk == 0 {
         bail!("--chunk must be at least 1");
     }
-    // Neither file is written unless both can be: --save-weights comes
-    // before the GPU work, --output after it.
+    // Both outputs' folders are checked before anything is written:
+    // --save-weights comes before the GPU work, --output after it.
     for (flag, path) in written {
         let Some(path) = path else { continue };
         let folder = path.parent().filter(|f| !f.as_os_str().is_empty());

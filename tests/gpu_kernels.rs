@@ -143,23 +143,33 @@ fn direct_kernel_windows_match_reference() {
         stride,
         padding,
     };
-    // (kernel, stride, padding, [c, h, w], shift of the window, or None: scalar loads)
+    // (kernel, stride, padding, [c, h, w], the forward window's shift, or
+    // None: loads of single values)
     let cases = [
         (3, 1, 0, [2, 6, 8], Some(0)),
         (3, 1, 3, [2, 5, 8], Some(1)),
         (5, 1, 2, [3, 8, 4], Some(2)),
         (4, 2, 1, [5, 7, 12], Some(3)),
+        (4, 2, 3, [2, 6, 12], Some(1)),
+        // ∂/∂x: residue classes of 1 and 2 taps.
+        (5, 3, 2, [2, 7, 22], None),
         (3, 2, 1, [2, 9, 7], None),
         (2, 3, 0, [1, 8, 10], None),
+        // Stride past the kernel, rows read as vec4s.
+        (2, 3, 0, [1, 8, 12], Some(0)),
+        // Padding past 4.
+        (3, 1, 5, [2, 6, 8], Some(3)),
+        // Rows of whole vec4s, but the shift of 3 would leave the 30-value
+        // window no room: read value by value.
+        (9, 7, 1, [1, 12, 24], None),
     ];
     for (i, (kernel, stride, padding, chw, shift)) in cases.into_iter().enumerate() {
         let spec = NetSpec::single_layer("windowed conv", chw, conv(kernel, stride, padding), 6, true);
         let g = spec.geometry().unwrap()[0];
-        let constants = ConvParams::new(&g, 3, 0, g.weight_len())
-            .unwrap()
-            .forward_constants()
-            .unwrap();
-        let value = |name: &str| constants.iter().find(|(n, _)| *n == name).unwrap().1;
+        let p = ConvParams::new(&g, 3, 0, g.weight_len()).unwrap();
+        assert!(p.input_grad_constants().is_some());
+        let forward = p.forward_constants().unwrap();
+        let value = |name: &str| forward.iter().find(|(n, _)| *n == name).unwrap().1;
         let vec4 = value("X_VEC4") == 1.0;
         assert_eq!(vec4.then(|| value("WINDOW_SHIFT") as u32), shift, "{chw:?}");
         let net = GpuNet::new(&gpu, &spec, 3).unwrap();

@@ -306,11 +306,13 @@ impl Gpu {
         bytes as f64 / (1024.0 * 1024.0)
     }
 
-    /// A storage buffer of `len` f32 (at least one, as wgpu refuses empty bindings), zeroed.
+    /// A storage buffer of `len` f32, zeroed: at least 4, as wgpu refuses
+    /// empty bindings and a binding as vec4s needs one whole vec4 (the
+    /// direct convolutions bind their input both ways).
     pub fn storage_buffer(&self, label: &str, len: usize) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
-            size: (len.max(1) * 4) as u64,
+            size: (len.max(4) * 4) as u64,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         })

@@ -269,15 +269,14 @@ impl ConvParams {
     /// [`FORWARD_WINDOW_VEC4S`] (the layer's forward then runs tiled).
     pub fn forward_constants(&self) -> Option<[(&'static str, f64); 5]> {
         // Rows of whole vec4s are read as vec4s, from the multiple of 4 at
-        // or before the window's first column.
-        let x_vec4 = self.w_in.is_multiple_of(4);
-        let shift = if x_vec4 {
-            self.padding.next_multiple_of(4) - self.padding
-        } else {
-            0
-        };
+        // or before the window's first column, unless that shift leaves
+        // the window too little room.
         let window = 3 * self.stride + self.kernel;
-        (shift + window <= 4 * FORWARD_WINDOW_VEC4S).then_some([
+        let fits = |shift| shift + window <= 4 * FORWARD_WINDOW_VEC4S;
+        let vec4_shift = self.padding.next_multiple_of(4) - self.padding;
+        let x_vec4 = self.w_in.is_multiple_of(4) && fits(vec4_shift);
+        let shift = if x_vec4 { vec4_shift } else { 0 };
+        fits(shift).then_some([
             ("KERNEL", f64::from(self.kernel)),
             ("STRIDE", f64::from(self.stride)),
             ("PADDING", f64::from(self.padding)),
@@ -618,22 +617,26 @@ impl ConvLayer {
         };
         // The direct convolutions are specialised to the layer's shape (the
         // forward binds x twice, as f32s and as vec4s); without views and
-        // not tiled: a dense layer's kernels.
-        let forward = match (tiled.forward, &views, &forward_constants) {
-            (true, ..) => make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
-            (false, Some(views), Some(constants)) => specialised(
+        // not tiled: a dense layer's kernels. (A direct pass has its
+        // constants: a window that does not fit made the pass tiled.)
+        const FITS: &str = "a direct pass whose window does not fit runs tiled";
+        let forward = match (tiled.forward, &views) {
+            (true, _) => make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
+            (false, Some(views)) => specialised(
                 forward,
-                constants,
+                forward_constants.as_ref().expect(FITS),
                 &[uniform, b.input, b.params, b.output, views, b.input],
             )?,
-            _ => make(forward, &[uniform, b.input, b.params, b.output])?,
+            (false, None) => make(forward, &[uniform, b.input, b.params, b.output])?,
         };
-        let input_grad = match (tiled.input_grad, &views, &input_grad_constants) {
-            (true, ..) => make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
-            (false, Some(views), Some(constants)) => {
-                specialised(input_grad, constants, &[uniform, dz, views, b.grad_input])?
-            }
-            _ => make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
+        let input_grad = match (tiled.input_grad, &views) {
+            (true, _) => make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
+            (false, Some(views)) => specialised(
+                input_grad,
+                input_grad_constants.as_ref().expect(FITS),
+                &[uniform, dz, views, b.grad_input],
+            )?,
+            (false, None) => make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
         };
         Ok(ConvLayer {
             kind,

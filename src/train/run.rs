@@ -725,7 +725,8 @@ pub fn read_metrics(path: &Path, iteration: u64, fix: &str) -> Result<KeptMetric
         };
         Error::file(path, format!("{why}: {fix}"))
     })?;
-    let first = text.lines().next().unwrap_or_default();
+    // (As `holds_run` reads it.)
+    let first = text.lines().next().unwrap_or_default().trim_end();
     if first != METRICS_HEADER {
         return Err(Error::file(
             path,
