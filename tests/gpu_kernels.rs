@@ -524,80 +524,113 @@ fn non_local_softmax_is_stable_for_large_scores() {
 }
 
 /// batched_matmul (the non-local block's attention products) against a
-/// CPU product, with every operand strided: A stored transposed at an
-/// offset, B inside a larger per-image block, C transposed with gaps; m and
-/// n not multiples of the kernel's 4 × 4 block, so its edges are covered.
-/// Untouched elements of C must stay as they were.
+/// CPU product on operands laid out every way the kernel reads them:
+/// strided (A stored transposed at an offset, B inside a larger per-image
+/// block, C transposed with gaps; m and n not multiples of the kernel's
+/// 4 × 4 block, so its edges are covered), read value by value; and laid
+/// out in whole vec4s, read as vec4s along the block's rows or columns and
+/// along the sum, in every pairing. Every depth leaves steps past the last
+/// block of 4. Untouched elements of C must stay as they were.
 #[test]
-fn batched_matmul_matches_cpu_on_strided_operands() {
+fn batched_matmul_matches_cpu_on_every_operand_layout() {
     use ebmscope::compare::compare;
     use ebmscope::doctor::LAYER_TOL;
     use ebmscope::kernels::nonlocal::{MatmulParams, Operand};
-    use ebmscope::kernels::{BATCHED_MATMUL, Launch};
 
     let gpu = common::gpu();
-    let (batch, m, n, depth) = (3, 5, 7, 6);
-    // A[b, r, j] at 2 + b·40 + r + j·m (transposed); B[b, j, c] at 1 + b·50 + j·8 + c;
-    // C[b, r, c] at 3 + b·45 + r + c·m (45 > m·n: gaps between images).
-    let a_op = Operand {
-        offset: 2,
-        image: 40,
-        row: 1,
-        col: m,
+    let op = |offset, image, row, col| Operand {
+        offset,
+        image,
+        row,
+        col,
     };
-    let b_op = Operand {
-        offset: 1,
-        image: 50,
-        row: 8,
-        col: 1,
-    };
-    let c_op = Operand {
-        offset: 3,
-        image: 45,
-        row: 1,
-        col: m,
-    };
+    // (batch, [m, n, depth], A, B, C, how A and B are read)
+    let cases = [
+        // A[b, r, j] at 2 + 40b + r + 5j; B[b, j, c] at 1 + 50b + 8j + c;
+        // C[b, r, c] at 3 + 45b + r + 5c (45 > m·n: gaps between images).
+        (
+            3,
+            [5, 7, 6],
+            op(2, 40, 1, 5),
+            op(1, 50, 8, 1),
+            op(3, 45, 1, 5),
+            (0, 0),
+        ),
+        // Rows of A and columns of B adjacent.
+        (
+            2,
+            [8, 8, 6],
+            op(4, 48, 1, 8),
+            op(8, 48, 8, 1),
+            op(1, 70, 8, 1),
+            (1, 1),
+        ),
+        // The sum adjacent in both (A in rows of 12, B in columns of 12).
+        (
+            2,
+            [5, 7, 10],
+            op(4, 60, 12, 1),
+            op(0, 84, 1, 12),
+            op(0, 35, 7, 1),
+            (2, 2),
+        ),
+        (
+            2,
+            [8, 7, 9],
+            op(0, 72, 1, 8),
+            op(4, 84, 1, 12),
+            op(2, 60, 1, 8),
+            (1, 2),
+        ),
+        (
+            2,
+            [6, 12, 7],
+            op(8, 48, 8, 1),
+            op(0, 84, 12, 1),
+            op(0, 72, 12, 1),
+            (2, 1),
+        ),
+    ];
     let value = |i: usize| ((i * 7919 % 97) as f32 - 48.0) / 24.0;
-    let a: Vec<f32> = (0..2 + batch * 40).map(value).collect();
-    let b: Vec<f32> = (0..1 + batch * 50).map(|i| value(i + 1000)).collect();
-    let c_len = 3 + batch * 45;
-    let sentinel = -7.0f32;
     let at = |o: &Operand, img: usize, r: usize, c: usize| o.offset + img * o.image + r * o.row + c * o.col;
-    let mut want: Vec<f64> = vec![f64::from(sentinel); c_len];
-    for img in 0..batch {
-        for r in 0..m {
-            for c in 0..n {
-                want[at(&c_op, img, r, c)] = (0..depth)
-                    .map(|j| f64::from(a[at(&a_op, img, r, j)]) * f64::from(b[at(&b_op, img, j, c)]))
-                    .sum();
+    for (i, (batch, [m, n, depth], a_op, b_op, c_op, modes)) in cases.into_iter().enumerate() {
+        let len = |o: &Operand, rows: usize, cols: usize| at(o, batch - 1, rows - 1, cols - 1) + 1;
+        let a: Vec<f32> = (0..len(&a_op, m, depth)).map(value).collect();
+        let b: Vec<f32> = (0..len(&b_op, depth, n)).map(|i| value(i + 1000)).collect();
+        let c_len = len(&c_op, m, n) + 2;
+        let sentinel = -7.0f32;
+        let mut want: Vec<f64> = vec![f64::from(sentinel); c_len];
+        for img in 0..batch {
+            for r in 0..m {
+                for c in 0..n {
+                    want[at(&c_op, img, r, c)] = (0..depth)
+                        .map(|j| f64::from(a[at(&a_op, img, r, j)]) * f64::from(b[at(&b_op, img, j, c)]))
+                        .sum();
+                }
             }
         }
+        let buffer = |label: &str, data: &[f32]| {
+            let buf = gpu.storage_buffer(label, data.len());
+            gpu.write_f32(&buf, 0, data);
+            buf
+        };
+        let (a_buf, b_buf, c_buf) = (
+            buffer("a", &a),
+            buffer("b", &b),
+            buffer("c", &vec![sentinel; c_len]),
+        );
+        let params = MatmulParams::new(batch, [m, n, depth], a_op, b_op, c_op);
+        assert_eq!(params.invocations(), batch * m.div_ceil(4) * n.div_ceil(4));
+        let [(_, a_vec), (_, b_vec)] = params.vec4_constants();
+        assert_eq!((a_vec as u32, b_vec as u32), modes, "case {i}");
+        let launch = params
+            .launch(&gpu, "matmul test", [&a_buf, &b_buf, &c_buf])
+            .unwrap();
+        gpu.run("matmul test", |pass| launch.record(&gpu, pass));
+        let got = gpu.read_f32(&c_buf, 0, c_len).unwrap();
+        let cmp = compare(&got, &want, LAYER_TOL);
+        assert!(cmp.passed(), "batched_matmul, case {i}: {cmp}");
     }
-    let buffer = |label: &str, data: &[f32]| {
-        let buf = gpu.storage_buffer(label, data.len());
-        gpu.write_f32(&buf, 0, data);
-        buf
-    };
-    let (a_buf, b_buf, c_buf) = (
-        buffer("a", &a),
-        buffer("b", &b),
-        buffer("c", &vec![sentinel; c_len]),
-    );
-    let params = MatmulParams::new(batch, [m, n, depth], a_op, b_op, c_op);
-    assert_eq!(params.invocations(), batch * 2 * 2);
-    let launch = Launch::new(
-        &gpu,
-        &BATCHED_MATMUL,
-        "matmul test",
-        &params,
-        &[&a_buf, &b_buf, &c_buf],
-        params.invocations(),
-    )
-    .unwrap();
-    gpu.run("matmul test", |pass| launch.record(&gpu, pass));
-    let got = gpu.read_f32(&c_buf, 0, c_len).unwrap();
-    let cmp = compare(&got, &want, LAYER_TOL);
-    assert!(cmp.passed(), "batched_matmul: {cmp}");
 }
 
 /// Weights written after a net has run reach every kernel of its next run:

@@ -132,7 +132,21 @@ impl Launch {
         buffers: &[&wgpu::Buffer],
         invocations: usize,
     ) -> Result<Self> {
-        let pipeline = gpu.pipeline(shader)?;
+        Self::specialised(gpu, shader, &[], label, params, buffers, invocations)
+    }
+
+    /// The same with the shader's `override` constants set to `constants`
+    /// (see [`Gpu::specialised_pipeline`]).
+    pub fn specialised<P: bytemuck::Pod>(
+        gpu: &Gpu,
+        shader: &Shader,
+        constants: &[(&str, f64)],
+        label: &str,
+        params: &P,
+        buffers: &[&wgpu::Buffer],
+        invocations: usize,
+    ) -> Result<Self> {
+        let pipeline = gpu.specialised_pipeline(shader, constants)?;
         let uniform = gpu.uniform_buffer(&format!("{label} params"), params);
         let mut all = vec![&uniform];
         all.extend_from_slice(buffers);

@@ -73,6 +73,46 @@ impl MatmulParams {
     pub fn invocations(&self) -> usize {
         (self.batch * self.m.div_ceil(4) * self.n.div_ceil(4)) as usize
     }
+
+    /// batched_matmul's override constants: how it reads each operand —
+    /// as vec4s along the block's rows (A) or columns (B) (1) or along the
+    /// sum (2), where that dimension is adjacent in memory and every vec4
+    /// it reads starts at a multiple of 4, else value by value (0).
+    pub fn vec4_constants(&self) -> [(&'static str, f64); 2] {
+        let whole = |v: &[u32]| v.iter().all(|v| v.is_multiple_of(4));
+        // (Along the block's rows or columns every block must be whole: m
+        // or n a multiple of 4.)
+        let a = if self.a_row == 1 && whole(&[self.m, self.a_offset, self.a_image, self.a_col]) {
+            1
+        } else if self.a_col == 1 && whole(&[self.a_offset, self.a_image, self.a_row]) {
+            2
+        } else {
+            0
+        };
+        let b = if self.b_col == 1 && whole(&[self.n, self.b_offset, self.b_image, self.b_row]) {
+            1
+        } else if self.b_row == 1 && whole(&[self.b_offset, self.b_image, self.b_col]) {
+            2
+        } else {
+            0
+        };
+        [("A_VEC", f64::from(a)), ("B_VEC", f64::from(b))]
+    }
+
+    /// The launch of batched_matmul for this product on `a`, `b`, `c`,
+    /// specialised to how its operands lie (A and B bound also as vec4s).
+    pub fn launch(&self, gpu: &Gpu, label: &str, [a, b, c]: [&wgpu::Buffer; 3]) -> Result<Launch> {
+        let constants = self.vec4_constants();
+        Launch::specialised(
+            gpu,
+            &BATCHED_MATMUL,
+            &constants,
+            label,
+            self,
+            &[a, b, c, a, b],
+            self.invocations(),
+        )
+    }
 }
 
 /// Mirrors `struct SoftmaxParams` of softmax_rows*.wgsl.
@@ -250,16 +290,7 @@ impl NonLocalLayer {
         };
         let (theta, phi, g_at) = (0, i * nk, 2 * i * nk);
         let matmul = |what: &str, mnd, [a, b, c]: [Operand; 3], buffers: [&wgpu::Buffer; 3]| {
-            let params = MatmulParams::new(batch, mnd, a, b, c);
-            let n = params.invocations();
-            Launch::new(
-                gpu,
-                &BATCHED_MATMUL,
-                &format!("{label} {what}"),
-                &params,
-                &buffers,
-                n,
-            )
+            MatmulParams::new(batch, mnd, a, b, c).launch(gpu, &format!("{label} {what}"), buffers)
         };
         let rows = SoftmaxParams {
             rows: (batch * nq) as u32,
