@@ -12,6 +12,7 @@
 //   3 storage write c
 //   4 storage read  a4      a again, as vec4s (read when A_VEC ≠ 0)
 //   5 storage read  b4      b again, as vec4s (read when B_VEC ≠ 0)
+//   6 storage write c4      c again, as vec4s (written when C_VEC)
 // One invocation per image and block of 4 × 4 outputs: per step of the
 // sum it loads 4 values of A and 4 of B for 16 multiply-adds (a scalar
 // loop would load 2 per multiply-add). Rows and columns past the edge are
@@ -24,8 +25,10 @@
 // one vec4 (rows adjacent), 2 a row's 4 steps (steps adjacent); B_VEC = 1
 // B's 4 columns of a step, 2 a column's 4 steps; 0 reads single values.
 // Every block adds its products in the order of the steps, as one by one.
+// C_VEC writes a row's 4 outputs as one vec4 (columns side by side).
 override A_VEC: u32 = 0u;
 override B_VEC: u32 = 0u;
+override C_VEC: bool = false;
 
 struct MatmulParams {
     batch: u32,
@@ -52,6 +55,7 @@ struct MatmulParams {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> c4: array<vec4<f32>>;
 
 // The 4 × 4 transpose of [v0, v1, v2, v3]: step jj's values of 4 rows
 // (or columns) read as each one's 4 steps.
@@ -138,6 +142,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var i = 0u; i < 4u; i++) {
         if (m0 + i >= p.m) {
             break;
+        }
+        if (C_VEC) {
+            c4[(c_at + (m0 + i) * p.c_row + n0) / 4u] = vec4<f32>(acc0[i], acc1[i], acc2[i], acc3[i]);
+            continue;
         }
         for (var jj = 0u; jj < 4u; jj++) {
             if (n0 + jj < p.n) {

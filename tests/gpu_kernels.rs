@@ -544,7 +544,8 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
         row,
         col,
     };
-    // (batch, [m, n, depth], A, B, C, how A and B are read)
+    // (batch, [m, n, depth], A, B, C, how A and B are read, whether C's
+    // rows are written as vec4s)
     let cases = [
         // A[b, r, j] at 2 + 40b + r + 5j; B[b, j, c] at 1 + 50b + 8j + c;
         // C[b, r, c] at 3 + 45b + r + 5c (45 > m·n: gaps between images).
@@ -554,16 +555,16 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
             op(2, 40, 1, 5),
             op(1, 50, 8, 1),
             op(3, 45, 1, 5),
-            (0, 0),
+            (0, 0, 0),
         ),
-        // Rows of A and columns of B adjacent.
+        // Rows of A and columns of B adjacent; C in rows of 8 from 1.
         (
             2,
             [8, 8, 6],
             op(4, 48, 1, 8),
             op(8, 48, 8, 1),
             op(1, 70, 8, 1),
-            (1, 1),
+            (1, 1, 0),
         ),
         // The sum adjacent in both (A in rows of 12, B in columns of 12).
         (
@@ -572,7 +573,7 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
             op(4, 60, 12, 1),
             op(0, 84, 1, 12),
             op(0, 35, 7, 1),
-            (2, 2),
+            (2, 2, 0),
         ),
         (
             2,
@@ -580,15 +581,24 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
             op(0, 72, 1, 8),
             op(4, 84, 1, 12),
             op(2, 60, 1, 8),
-            (1, 2),
+            (1, 2, 0),
         ),
+        // C in rows of 12 with gaps: written as vec4s (m not a multiple of 4).
         (
             2,
             [6, 12, 7],
             op(8, 48, 8, 1),
             op(0, 84, 12, 1),
-            op(0, 72, 12, 1),
-            (2, 1),
+            op(4, 80, 12, 1),
+            (2, 1, 1),
+        ),
+        (
+            3,
+            [8, 4, 5],
+            op(0, 40, 1, 8),
+            op(0, 20, 4, 1),
+            op(0, 32, 4, 1),
+            (1, 1, 1),
         ),
     ];
     let value = |i: usize| ((i * 7919 % 97) as f32 - 48.0) / 24.0;
@@ -621,8 +631,8 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
         );
         let params = MatmulParams::new(batch, [m, n, depth], a_op, b_op, c_op);
         assert_eq!(params.invocations(), batch * m.div_ceil(4) * n.div_ceil(4));
-        let [(_, a_vec), (_, b_vec)] = params.vec4_constants();
-        assert_eq!((a_vec as u32, b_vec as u32), modes, "case {i}");
+        let [(_, a_vec), (_, b_vec), (_, c_vec)] = params.vec4_constants();
+        assert_eq!((a_vec as u32, b_vec as u32, c_vec as u32), modes, "case {i}");
         let launch = params
             .launch(&gpu, "matmul test", [&a_buf, &b_buf, &c_buf])
             .unwrap();

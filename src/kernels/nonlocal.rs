@@ -77,8 +77,9 @@ impl MatmulParams {
     /// batched_matmul's override constants: how it reads each operand —
     /// as vec4s along the block's rows (A) or columns (B) (1) or along the
     /// sum (2), where that dimension is adjacent in memory and every vec4
-    /// it reads starts at a multiple of 4, else value by value (0).
-    pub fn vec4_constants(&self) -> [(&'static str, f64); 2] {
+    /// it reads starts at a multiple of 4, else value by value (0) — and
+    /// whether it writes C's rows as vec4s.
+    pub fn vec4_constants(&self) -> [(&'static str, f64); 3] {
         let whole = |v: &[u32]| v.iter().all(|v| v.is_multiple_of(4));
         // (Along the block's rows or columns every block must be whole: m
         // or n a multiple of 4.)
@@ -96,11 +97,17 @@ impl MatmulParams {
         } else {
             0
         };
-        [("A_VEC", f64::from(a)), ("B_VEC", f64::from(b))]
+        // C's rows written as vec4s: columns side by side, n a multiple of 4.
+        let c = self.c_col == 1 && whole(&[self.n, self.c_offset, self.c_image, self.c_row]);
+        [
+            ("A_VEC", f64::from(a)),
+            ("B_VEC", f64::from(b)),
+            ("C_VEC", f64::from(u8::from(c))),
+        ]
     }
 
     /// The launch of batched_matmul for this product on `a`, `b`, `c`,
-    /// specialised to how its operands lie (A and B bound also as vec4s).
+    /// specialised to how its operands lie (A, B and C bound also as vec4s).
     pub fn launch(&self, gpu: &Gpu, label: &str, [a, b, c]: [&wgpu::Buffer; 3]) -> Result<Launch> {
         let constants = self.vec4_constants();
         Launch::specialised(
@@ -109,7 +116,7 @@ impl MatmulParams {
             &constants,
             label,
             self,
-            &[a, b, c, a, b],
+            &[a, b, c, a, b, c],
             self.invocations(),
         )
     }
