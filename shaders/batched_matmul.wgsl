@@ -9,10 +9,12 @@
 //   0 uniform MatmulParams p
 //   1 storage read  a
 //   2 storage read  b
-//   3 storage write c
+//   3 storage write c       declared by the store part that follows this
+//                           file: matmul_store_values.wgsl (f32s) or
+//                           matmul_store_rows.wgsl (vec4s), which defines
+//                           store_block
 //   4 storage read  a4      a again, as vec4s (read when A_VEC ≠ 0)
 //   5 storage read  b4      b again, as vec4s (read when B_VEC ≠ 0)
-//   6 storage write c4      c again, as vec4s (written when C_VEC)
 // One invocation per image and block of 4 × 4 outputs: per step of the
 // sum it loads 4 values of A and 4 of B for 16 multiply-adds (a scalar
 // loop would load 2 per multiply-add). Rows and columns past the edge are
@@ -25,10 +27,10 @@
 // one vec4 (rows adjacent), 2 a row's 4 steps (steps adjacent); B_VEC = 1
 // B's 4 columns of a step, 2 a column's 4 steps; 0 reads single values.
 // Every block adds its products in the order of the steps, as one by one.
-// C_VEC writes a row's 4 outputs as one vec4 (columns side by side).
+// (C is written through one binding alone, of one type: writable bindings
+// of one buffer must not overlap.)
 override A_VEC: u32 = 0u;
 override B_VEC: u32 = 0u;
-override C_VEC: bool = false;
 
 struct MatmulParams {
     batch: u32,
@@ -52,10 +54,8 @@ struct MatmulParams {
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> c4: array<vec4<f32>>;
 
 // The 4 × 4 transpose of [v0, v1, v2, v3]: step jj's values of 4 rows
 // (or columns) read as each one's 4 steps.
@@ -137,20 +137,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         acc2 += av * bv.z;
         acc3 += av * bv.w;
     }
-    let c_at = p.c_offset + image * p.c_image;
-    let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var i = 0u; i < 4u; i++) {
-        if (m0 + i >= p.m) {
-            break;
-        }
-        if (C_VEC) {
-            c4[(c_at + (m0 + i) * p.c_row + n0) / 4u] = vec4<f32>(acc0[i], acc1[i], acc2[i], acc3[i]);
-            continue;
-        }
-        for (var jj = 0u; jj < 4u; jj++) {
-            if (n0 + jj < p.n) {
-                c[c_at + (m0 + i) * p.c_row + (n0 + jj) * p.c_col] = accs[jj][i];
-            }
-        }
-    }
+    store_block(p.c_offset + image * p.c_image, m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }

@@ -536,6 +536,7 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
     use ebmscope::compare::compare;
     use ebmscope::doctor::LAYER_TOL;
     use ebmscope::kernels::nonlocal::{MatmulParams, Operand};
+    use ebmscope::kernels::{BATCHED_MATMUL, Launch};
 
     let gpu = common::gpu();
     let op = |offset, image, row, col| Operand {
@@ -546,60 +547,20 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
     };
     // (batch, [m, n, depth], A, B, C, how A and B are read, whether C's
     // rows are written as vec4s)
+    #[rustfmt::skip]
     let cases = [
         // A[b, r, j] at 2 + 40b + r + 5j; B[b, j, c] at 1 + 50b + 8j + c;
         // C[b, r, c] at 3 + 45b + r + 5c (45 > m·n: gaps between images).
-        (
-            3,
-            [5, 7, 6],
-            op(2, 40, 1, 5),
-            op(1, 50, 8, 1),
-            op(3, 45, 1, 5),
-            (0, 0, 0),
-        ),
+        (3, [5, 7, 6], op(2, 40, 1, 5), op(1, 50, 8, 1), op(3, 45, 1, 5), (0, 0, false)),
         // Rows of A and columns of B adjacent; C in rows of 8 from 1.
-        (
-            2,
-            [8, 8, 6],
-            op(4, 48, 1, 8),
-            op(8, 48, 8, 1),
-            op(1, 70, 8, 1),
-            (1, 1, 0),
-        ),
+        (2, [8, 8, 6], op(4, 48, 1, 8), op(8, 48, 8, 1), op(1, 70, 8, 1), (1, 1, false)),
         // The sum adjacent in both (A in rows of 12, B in columns of 12).
-        (
-            2,
-            [5, 7, 10],
-            op(4, 60, 12, 1),
-            op(0, 84, 1, 12),
-            op(0, 35, 7, 1),
-            (2, 2, 0),
-        ),
-        (
-            2,
-            [8, 7, 9],
-            op(0, 72, 1, 8),
-            op(4, 84, 1, 12),
-            op(2, 60, 1, 8),
-            (1, 2, 0),
-        ),
-        // C in rows of 12 with gaps: written as vec4s (m not a multiple of 4).
-        (
-            2,
-            [6, 12, 7],
-            op(8, 48, 8, 1),
-            op(0, 84, 12, 1),
-            op(4, 80, 12, 1),
-            (2, 1, 1),
-        ),
-        (
-            3,
-            [8, 4, 5],
-            op(0, 40, 1, 8),
-            op(0, 20, 4, 1),
-            op(0, 32, 4, 1),
-            (1, 1, 1),
-        ),
+        (2, [5, 7, 10], op(4, 60, 12, 1), op(0, 84, 1, 12), op(0, 35, 7, 1), (2, 2, false)),
+        (2, [8, 7, 9], op(0, 72, 1, 8), op(4, 84, 1, 12), op(2, 60, 1, 8), (1, 2, false)),
+        // C in rows of 16 holding 12 (gaps between rows and images):
+        // written as vec4s, m not a multiple of 4.
+        (2, [6, 12, 7], op(8, 48, 8, 1), op(0, 84, 12, 1), op(4, 100, 16, 1), (2, 1, true)),
+        (3, [8, 4, 5], op(0, 40, 1, 8), op(0, 20, 4, 1), op(0, 32, 4, 1), (1, 1, true)),
     ];
     let value = |i: usize| ((i * 7919 % 97) as f32 - 48.0) / 24.0;
     let at = |o: &Operand, img: usize, r: usize, c: usize| o.offset + img * o.image + r * o.row + c * o.col;
@@ -631,8 +592,12 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
         );
         let params = MatmulParams::new(batch, [m, n, depth], a_op, b_op, c_op);
         assert_eq!(params.invocations(), batch * m.div_ceil(4) * n.div_ceil(4));
-        let [(_, a_vec), (_, b_vec), (_, c_vec)] = params.vec4_constants();
-        assert_eq!((a_vec as u32, b_vec as u32, c_vec as u32), modes, "case {i}");
+        let [(_, a_vec), (_, b_vec)] = params.vec4_constants();
+        assert_eq!(
+            (a_vec as u32, b_vec as u32, params.writes_rows()),
+            modes,
+            "case {i}"
+        );
         let launch = params
             .launch(&gpu, "matmul test", [&a_buf, &b_buf, &c_buf])
             .unwrap();
@@ -640,6 +605,30 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
         let got = gpu.read_f32(&c_buf, 0, c_len).unwrap();
         let cmp = compare(&got, &want, LAYER_TOL);
         assert!(cmp.passed(), "batched_matmul, case {i}: {cmp}");
+        // Reading and writing vec4s changes no sum: the same bits as value
+        // by value.
+        let values = buffer("c by values", &vec![sentinel; c_len]);
+        let scalar = [("A_VEC", 0.0), ("B_VEC", 0.0)];
+        let buffers = [&a_buf, &b_buf, &values, &a_buf, &b_buf];
+        let n = params.invocations();
+        let launch = Launch::specialised(
+            &gpu,
+            &BATCHED_MATMUL,
+            &scalar,
+            "matmul test",
+            &params,
+            &buffers,
+            n,
+        )
+        .unwrap();
+        gpu.run("matmul test", |pass| launch.record(&gpu, pass));
+        let by_values = gpu.read_f32(&values, 0, c_len).unwrap();
+        assert!(
+            got.iter()
+                .zip(&by_values)
+                .all(|(g, v)| g.to_bits() == v.to_bits()),
+            "case {i}: vec4 reads or writes changed a result"
+        );
     }
 }
 

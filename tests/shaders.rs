@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 38, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 40, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -69,7 +69,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 32);
+    assert_eq!(ALL.len(), 33);
     // The shared headers are valid modules on their own.
     for header in [
         "conv_params",
@@ -314,7 +314,7 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 39, "struct declarations checked across all shaders");
+    assert_eq!(checked, 40, "struct declarations checked across all shaders");
 }
 
 /// Value of the module-scope `const NAME: u32` of a shader.
@@ -581,6 +581,9 @@ fn every_shader_translates_for_metal_and_dx12() {
         let set: &[(&str, f64)] = match shader.name {
             "conv2d_forward" => &forward,
             "conv2d_input_grad" => &input_grad,
+            // Both ways of reading each operand as vec4s.
+            "batched_matmul" => &[("A_VEC", 1.0), ("B_VEC", 2.0)],
+            "batched_matmul_rows" => &[("A_VEC", 2.0), ("B_VEC", 1.0)],
             _ => &[],
         };
         let constants: naga::back::PipelineConstants = set

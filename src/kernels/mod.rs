@@ -22,6 +22,14 @@ pub struct Shader {
 }
 
 macro_rules! shader {
+    // A kernel named apart from its files: its parts in order.
+    ($name:literal = $($part:literal),+) => {
+        Shader {
+            name: $name,
+            source: concat!($(include_str!(concat!("../../shaders/", $part, ".wgsl")),)+),
+            parts: &[$($part,)+],
+        }
+    };
     // A kernel file, after the shared headers it uses (WGSL has no include):
     // conv_params (ConvParams, LeakyReLU), gemm_tile (the tiled convolutions'
     // block product), philox (the generator), workgroup_sum (a tree sum over
@@ -53,7 +61,11 @@ pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
 pub const LEAKY_RELU_GRAD: Shader = shader!("leaky_relu_grad", "conv_params");
 pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", "conv_params");
 pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_params");
-pub const BATCHED_MATMUL: Shader = shader!("batched_matmul");
+/// batched_matmul with its output written value by value, and as rows of
+/// vec4s where the output's layout allows (MatmulParams::writes_rows).
+pub const BATCHED_MATMUL: Shader = shader!("batched_matmul" = "batched_matmul", "matmul_store_values");
+pub const BATCHED_MATMUL_ROWS: Shader =
+    shader!("batched_matmul_rows" = "batched_matmul", "matmul_store_rows");
 pub const SOFTMAX_ROWS: Shader = shader!("softmax_rows");
 pub const SOFTMAX_ROWS_GRAD: Shader = shader!("softmax_rows_grad");
 pub const ADD_INTO: Shader = shader!("add_into");
@@ -95,6 +107,7 @@ pub const ALL: &[Shader] = &[
     MAXPOOL2_FORWARD,
     MAXPOOL2_INPUT_GRAD,
     BATCHED_MATMUL,
+    BATCHED_MATMUL_ROWS,
     SOFTMAX_ROWS,
     SOFTMAX_ROWS_GRAD,
     ADD_INTO,

@@ -7,7 +7,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::conv2d::{ConvBuffers, ConvLayer, ConvParams};
-use super::{ADD_INTO, BATCHED_MATMUL, Launch, SOFTMAX_ROWS, SOFTMAX_ROWS_GRAD};
+use super::{ADD_INTO, BATCHED_MATMUL, BATCHED_MATMUL_ROWS, Launch, SOFTMAX_ROWS, SOFTMAX_ROWS_GRAD};
 use crate::gpu::Gpu;
 use crate::model::{ConvGeometry, ConvSlot};
 use crate::{Error, Result};
@@ -77,9 +77,8 @@ impl MatmulParams {
     /// batched_matmul's override constants: how it reads each operand —
     /// as vec4s along the block's rows (A) or columns (B) (1) or along the
     /// sum (2), where that dimension is adjacent in memory and every vec4
-    /// it reads starts at a multiple of 4, else value by value (0) — and
-    /// whether it writes C's rows as vec4s.
-    pub fn vec4_constants(&self) -> [(&'static str, f64); 3] {
+    /// it reads starts at a multiple of 4, else value by value (0).
+    pub fn vec4_constants(&self) -> [(&'static str, f64); 2] {
         let whole = |v: &[u32]| v.iter().all(|v| v.is_multiple_of(4));
         // (Along the block's rows or columns every block must be whole: m
         // or n a multiple of 4.)
@@ -97,26 +96,34 @@ impl MatmulParams {
         } else {
             0
         };
-        // C's rows written as vec4s: columns side by side, n a multiple of 4.
-        let c = self.c_col == 1 && whole(&[self.n, self.c_offset, self.c_image, self.c_row]);
-        [
-            ("A_VEC", f64::from(a)),
-            ("B_VEC", f64::from(b)),
-            ("C_VEC", f64::from(u8::from(c))),
-        ]
+        [("A_VEC", f64::from(a)), ("B_VEC", f64::from(b))]
+    }
+
+    /// Whether C's rows are written as vec4s (BATCHED_MATMUL_ROWS): its
+    /// columns side by side and every row's block of 4 a whole vec4.
+    pub fn writes_rows(&self) -> bool {
+        self.c_col == 1
+            && [self.n, self.c_offset, self.c_image, self.c_row]
+                .iter()
+                .all(|v| v.is_multiple_of(4))
     }
 
     /// The launch of batched_matmul for this product on `a`, `b`, `c`,
-    /// specialised to how its operands lie (A, B and C bound also as vec4s).
+    /// specialised to how its operands lie (A and B bound also as vec4s).
     pub fn launch(&self, gpu: &Gpu, label: &str, [a, b, c]: [&wgpu::Buffer; 3]) -> Result<Launch> {
+        let shader = if self.writes_rows() {
+            &BATCHED_MATMUL_ROWS
+        } else {
+            &BATCHED_MATMUL
+        };
         let constants = self.vec4_constants();
         Launch::specialised(
             gpu,
-            &BATCHED_MATMUL,
+            shader,
             &constants,
             label,
             self,
-            &[a, b, c, a, b, c],
+            &[a, b, c, a, b],
             self.invocations(),
         )
     }
