@@ -143,6 +143,18 @@ fn direct_kernel_windows_match_reference() {
         stride,
         padding,
     };
+    // The layer of `spec` against the reference on `batch` images (∂/∂x
+    // sums at most 5 · 14² = 980 terms here: LAYER_TOL's ≤ 1k).
+    let check = |name: String, spec: NetSpec, batch: usize, seed: u64| {
+        let case = Case {
+            name,
+            spec,
+            batch,
+            upstream: Upstream::Random,
+            tol: LAYER_TOL,
+        };
+        assert_rows_pass(&run_case(&gpu, &case, seed).unwrap());
+    };
     // (kernel, stride, padding, [c, h, w], the forward window's shift, or
     // None: loads of single values)
     let cases = [
@@ -174,14 +186,8 @@ fn direct_kernel_windows_match_reference() {
         assert_eq!(vec4.then(|| value("WINDOW_SHIFT") as u32), shift, "{chw:?}");
         let net = GpuNet::new(&gpu, &spec, 3).unwrap();
         assert_eq!(net.layer_tiled_passes(0), Some(TiledPasses::all(false)));
-        let case = Case {
-            name: format!("conv{kernel}x{kernel} s{stride} p{padding}, {chw:?}"),
-            spec,
-            batch: 3,
-            upstream: Upstream::Random,
-            tol: LAYER_TOL,
-        };
-        assert_rows_pass(&run_case(&gpu, &case, 60 + i as u64).unwrap());
+        let name = format!("conv{kernel}x{kernel} s{stride} p{padding}, {chw:?}");
+        check(name, spec, 3, 60 + i as u64);
     }
     // Forward: 3·8 + 9 = 33 values, past the window's 32. ∂/∂x: 14 taps
     // + 3 = 17 values, past its 16.
@@ -205,15 +211,7 @@ fn direct_kernel_windows_match_reference() {
             weight_grad: false,
         };
         assert_eq!(net.layer_tiled_passes(0), Some(want), "{op:?}");
-        let case = Case {
-            name: format!("{op:?} on {chw:?}"),
-            spec,
-            batch: 2,
-            upstream: Upstream::Random,
-            // ∂/∂x of the 14×14 kernel sums at most 5 · 196 = 980 terms.
-            tol: LAYER_TOL,
-        };
-        assert_rows_pass(&run_case(&gpu, &case, 70 + i as u64).unwrap());
+        check(format!("{op:?} on {chw:?}"), spec, 2, 70 + i as u64);
     }
 }
 
