@@ -79,7 +79,6 @@ impl MatmulParams {
     /// sum (2), where that dimension is adjacent in memory and every vec4
     /// it reads starts at a multiple of 4, else value by value (0).
     pub fn vec4_constants(&self) -> [(&'static str, f64); 2] {
-        let whole = |v: &[u32]| v.iter().all(|v| v.is_multiple_of(4));
         // (Along the block's rows or columns every block must be whole: m
         // or n a multiple of 4.)
         let a = if self.a_row == 1 && whole(&[self.m, self.a_offset, self.a_image, self.a_col]) {
@@ -102,10 +101,7 @@ impl MatmulParams {
     /// Whether C's rows are written as vec4s (BATCHED_MATMUL_ROWS): its
     /// columns side by side and every row's block of 4 a whole vec4.
     pub fn writes_rows(&self) -> bool {
-        self.c_col == 1
-            && [self.n, self.c_offset, self.c_image, self.c_row]
-                .iter()
-                .all(|v| v.is_multiple_of(4))
+        self.c_col == 1 && whole(&[self.n, self.c_offset, self.c_image, self.c_row])
     }
 
     /// The launch of batched_matmul for this product on `a`, `b`, `c`,
@@ -127,6 +123,12 @@ impl MatmulParams {
             self.invocations(),
         )
     }
+}
+
+/// Whether every offset or stride in `v` is a multiple of 4: the vec4s an
+/// operand is read or written as then start at multiples of 4.
+fn whole(v: &[u32]) -> bool {
+    v.iter().all(|v| v.is_multiple_of(4))
 }
 
 /// Mirrors `struct SoftmaxParams` of softmax_rows*.wgsl.

@@ -59,13 +59,18 @@ const LOCK_FILE: &str = ".ebmscope.lock";
 /// The folders of a run whose files are named `<what>_<iteration>.<ext>`.
 const RUN_FOLDERS: [&str; 3] = ["weights", "pictures", "longrun"];
 
+/// Whether `line` is metrics.csv's header (trailing spaces aside).
+fn is_metrics_header(line: &str) -> bool {
+    line.trim_end() == METRICS_HEADER
+}
+
 /// Whether `dir` holds a run: ebmscope's metrics.csv or a checkpoint.
 fn holds_run(dir: &Path) -> bool {
     use std::io::BufRead;
     let mut first = String::new();
     let metrics_header = std::fs::File::open(dir.join(METRICS_FILE))
         .and_then(|f| std::io::BufReader::new(f).read_line(&mut first))
-        .is_ok_and(|_| first.trim_end() == METRICS_HEADER);
+        .is_ok_and(|_| is_metrics_header(&first));
     metrics_header || dir.join(CHECKPOINT_FILE).exists()
 }
 
@@ -725,9 +730,8 @@ pub fn read_metrics(path: &Path, iteration: u64, fix: &str) -> Result<KeptMetric
         };
         Error::file(path, format!("{why}: {fix}"))
     })?;
-    // (As `holds_run` reads it.)
-    let first = text.lines().next().unwrap_or_default().trim_end();
-    if first != METRICS_HEADER {
+    let first = text.lines().next().unwrap_or_default();
+    if !is_metrics_header(first) {
         return Err(Error::file(
             path,
             format!("line 1 is `{first}`, not metrics.csv's header `{METRICS_HEADER}`: {fix}"),
