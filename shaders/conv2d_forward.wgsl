@@ -10,45 +10,21 @@
 //   5 storage read  x4      x again, as vec4s (read when X_VEC4)
 // One invocation per image, output row, group of 4 output channels and
 // group of 4 output columns (flat index = gid.x + gid.y * groups_x * 64):
-// each input value loaded feeds 4 channels and each weight vec4 4 columns.
-// The 4 columns' taps of an input row lie in one window of 3·STRIDE +
-// KERNEL values, loaded once (as vec4s where rows start at multiples of 4)
-// and read by every tap: for a 4×4 kernel of stride 2, 4 vec4 loads where
-// 16 values were read one by one. Channels and columns past the edge are
+// each input value loaded feeds 4 channels and each weight vec4 4 columns;
+// the 4 columns' taps of an input row read one window of it, loaded once
+// (conv_input_window.wgsl). Channels and columns past the edge are
 // computed (on zero weights, clamped columns) and not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 //
-// Specialised per layer (Gpu::specialised_pipeline), so that the loops
-// over taps and window unroll and the window is indexed by constants:
-// KERNEL, STRIDE and PADDING are p's; X_VEC4 says w_in % 4 == 0; window
-// value i (padded column ox0·STRIDE + i) is at flat place i + WINDOW_SHIFT
-// of `win` (vec4 loads start at the multiple of 4 at or before the
-// window's first column). ConvParams::forward_constants sets them and
-// checks that the window fits WINDOW_VEC4S vec4s.
-override KERNEL: u32 = 3u;
-override STRIDE: u32 = 1u;
-override PADDING: u32 = 1u;
-override X_VEC4: bool = false;
-override WINDOW_SHIFT: u32 = 0u;
-override WINDOW: u32 = 3u * STRIDE + KERNEL;
-const WINDOW_VEC4S: u32 = 8u;
-
-// ConvParams and leaky_relu come from conv_params.wgsl,
-// prepended at compile time.
+// ConvParams and leaky_relu come from conv_params.wgsl, the window's
+// overrides and input_window from conv_input_window.wgsl, prepended at
+// compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> views: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> x4: array<vec4<f32>>;
-
-// x at padded column t (input column t − padding) of row `row`, 0 outside.
-fn x_at(row: u32, t: u32) -> f32 {
-    if (t < PADDING || t - PADDING >= p.w_in) {
-        return 0.0;
-    }
-    return x[row + t - PADDING];
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -78,7 +54,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc1 = bias;
     var acc2 = bias;
     var acc3 = bias;
-    var win: array<vec4<f32>, WINDOW_VEC4S>;
     for (var ci = 0u; ci < p.c_in; ci++) {
         let x_plane = (b * p.c_in + ci) * p.h_in;
         for (var ky = 0u; ky < KERNEL; ky++) {
@@ -88,21 +63,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 continue;
             }
             let x_row = (x_plane + iy) * p.w_in;
-            if (X_VEC4) {
-                // Columns c0 … c0 + 3 of the row, zero outside it (rows are
-                // whole vec4s, so a vec4 is all in or all out).
-                let first = i32(ox0 * STRIDE) - i32(WINDOW_SHIFT + PADDING);
-                for (var q = 0u; q < (WINDOW_SHIFT + WINDOW + 3u) / 4u; q++) {
-                    let c0 = first + 4 * i32(q);
-                    let inside = c0 >= 0 && c0 < i32(p.w_in);
-                    let at = (x_row + u32(clamp(c0, 0, i32(p.w_in) - 4))) / 4u;
-                    win[q] = select(vec4<f32>(0.0), x4[at], inside);
-                }
-            } else {
-                for (var i = 0u; i < WINDOW; i++) {
-                    win[i / 4u][i % 4u] = x_at(x_row, ox0 * STRIDE + i);
-                }
-            }
+            var win = input_window(x_row, ox0);
             let tap = w_group + ci * kk + ky * KERNEL;
             for (var kx = 0u; kx < KERNEL; kx++) {
                 let w = views[tap + kx];

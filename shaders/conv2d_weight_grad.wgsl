@@ -7,96 +7,121 @@
 //   2 storage read  x        [batch, c_in, h_in, w_in]     (layer input)
 //   3 storage write partial  [n_chunks, n_w + c_out]: row r holds the sums over
 //                            images r·batch_chunk … (r+1)·batch_chunk − 1 of
-//                            ∂L/∂W ([c_out, K] flattened, K = c_in·k·k taps)
-//                            then ∂L/∂bias.
-// ∂L/∂W[co, t] = Σ over images and output positions of dz[co, pos]·x̂[t, pos],
-// with dz = ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, or ∂L/∂y without
-// LeakyReLU) and x̂[t, pos] the input under tap t. One
-// invocation per (chunk, 4 output channels, 4 consecutive taps): per
-// position it loads 4 dz and 4 x for 16 multiply-adds; the invocations of
-// the first 4 taps also sum the biases. reduce_rows.wgsl then sums the rows
-// into the gradient vector; chunking gives parallelism when there are few
-// weights. Channels and taps past the edge are computed on clamped indices
-// and not stored.
+//                            ∂L/∂W ([c_out, c_in, k, k]) then ∂L/∂bias.
+//   4 storage read  x4       x again, as vec4s (read when X_VEC4)
+//   5 storage read  dz4      dz again, as vec4s (read when DZ_VEC4)
+// ∂L/∂W[co, ci, ky, kx] = Σ over images and output positions (oy, ox) of
+// dz[co, oy, ox]·x[ci, oy·s + ky − padding, ox·s + kx − padding], with dz =
+// ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, or ∂L/∂y without LeakyReLU).
+// One invocation per chunk, group of 4 output channels, input channel and
+// kernel row ky, summing that row's KERNEL taps for the 4 channels: per 4
+// output columns it loads the channels' ∂L/∂z there (a vec4 each where
+// output rows are whole vec4s) and the input row's window their taps read
+// (conv_input_window.wgsl), for 16·KERNEL multiply-adds — a 3×3 kernel of
+// stride 1: 6 loads for 48. The invocations of ci = 0, ky = 0 also sum the
+// biases. reduce_rows.wgsl then sums the rows into the gradient vector;
+// chunking gives parallelism when there are few weights. Channels past the
+// edge are computed on clamped indices and not stored; columns past it
+// read ∂L/∂z = 0.
+//
+// KERNEL_MAX bounds the taps of a row (ConvParams::weight_grad_constants
+// checks it; wider kernels run tiled).
+override DZ_VEC4: bool = false;
+const KERNEL_MAX: u32 = 8u;
 
-// ConvParams comes from conv_params.wgsl, prepended at compile time.
+// ConvParams comes from conv_params.wgsl, the window's overrides and
+// input_window from conv_input_window.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(4) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> dz4: array<vec4<f32>>;
+
+// dz at columns ox0 … ox0 + 3 of the output row that starts at flat index
+// `row`, 0 past its end.
+fn dz_columns(row: u32, ox0: u32) -> vec4<f32> {
+    if (DZ_VEC4) {
+        return dz4[(row + ox0) / 4u];
+    }
+    var d = vec4<f32>(0.0);
+    for (var j = 0u; j < 4u; j++) {
+        d[j] = select(0.0, dz[row + min(ox0 + j, p.w_out - 1u)], ox0 + j < p.w_out);
+    }
+    return d;
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
-    let k = p.kernel;
-    let kk = k * k;
-    let taps = p.c_in * kk;
-    let tap_groups = (taps + 3u) / 4u;
     let chan_groups = (p.c_out + 3u) / 4u;
-    if (idx >= p.n_chunks * chan_groups * tap_groups) {
+    if (idx >= p.n_chunks * chan_groups * p.c_in * KERNEL) {
         return;
     }
-    let t0 = (idx % tap_groups) * 4u;
-    let co0 = ((idx / tap_groups) % chan_groups) * 4u;
-    let chunk = idx / (tap_groups * chan_groups);
+    let ky = idx % KERNEL;
+    let ci = (idx / KERNEL) % p.c_in;
+    let co0 = ((idx / (KERNEL * p.c_in)) % chan_groups) * 4u;
+    let chunk = idx / (KERNEL * p.c_in * chan_groups);
     let b_start = chunk * p.batch_chunk;
     let b_end = min(b_start + p.batch_chunk, p.batch);
+    let sums_bias = ci == 0u && ky == 0u;
+    let last = p.c_out - 1u;
+    let co = vec4<u32>(co0, min(co0 + 1u, last), min(co0 + 2u, last), min(co0 + 3u, last));
     let out_plane = p.h_out * p.w_out;
-    let in_plane = p.h_in * p.w_in;
 
-    // The 4 taps (clamped past the last): input plane offset and window offsets.
-    let last_tap = taps - 1u;
-    let t = vec4<u32>(t0, min(t0 + 1u, last_tap), min(t0 + 2u, last_tap), min(t0 + 3u, last_tap));
-    let plane = (t / vec4<u32>(kk)) * in_plane;
-    let ky = vec4<i32>((t % vec4<u32>(kk)) / vec4<u32>(k)) - i32(p.padding);
-    let kx = vec4<i32>(t % vec4<u32>(k)) - i32(p.padding);
-    let last_co = p.c_out - 1u;
-    let co = vec4<u32>(co0, min(co0 + 1u, last_co), min(co0 + 2u, last_co), min(co0 + 3u, last_co));
-    let h = i32(p.h_in);
-    let w = i32(p.w_in);
-
-    // acc_j: ∂L/∂W[co0 .. +4, t0 + j].
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    // acc[kx]: ∂L/∂W[co0 .. +4, ci, ky, kx].
+    var acc: array<vec4<f32>, KERNEL_MAX>;
     var bias = vec4<f32>(0.0);
     for (var b = b_start; b < b_end; b++) {
-        let dz_image = co * out_plane + vec4<u32>(b * p.c_out * out_plane);
-        let x_image = b * p.c_in * in_plane;
+        let dz_planes = (vec4<u32>(b * p.c_out) + co) * out_plane;
+        let x_plane = (b * p.c_in + ci) * p.h_in;
         for (var oy = 0u; oy < p.h_out; oy++) {
-            let iy = vec4<i32>(i32(oy * p.stride)) + ky;
-            let row_ok = (iy >= vec4<i32>(0)) & (iy < vec4<i32>(h));
-            let x_row = vec4<i32>(plane + vec4<u32>(x_image)) + iy * w;
-            for (var ox = 0u; ox < p.w_out; ox++) {
-                let o = dz_image + vec4<u32>(oy * p.w_out + ox);
-                let d = vec4<f32>(dz[o.x], dz[o.y], dz[o.z], dz[o.w]);
-                let ix = vec4<i32>(i32(ox * p.stride)) + kx;
-                let ok = row_ok & (ix >= vec4<i32>(0)) & (ix < vec4<i32>(w));
-                // Out-of-image taps read a safe index and contribute 0.
-                let at = vec4<u32>(select(vec4<i32>(0), x_row + ix, ok));
-                let v = select(vec4<f32>(0.0), vec4<f32>(x[at.x], x[at.y], x[at.z], x[at.w]), ok);
-                acc0 += d * v.x;
-                acc1 += d * v.y;
-                acc2 += d * v.z;
-                acc3 += d * v.w;
-                bias += d;
+            // Unsigned arithmetic: a row above the image wraps to a huge value.
+            let iy = oy * STRIDE + ky - PADDING;
+            let inside = !(oy * STRIDE + ky < PADDING || iy >= p.h_in);
+            if (!inside && !sums_bias) {
+                continue;
+            }
+            let dz_rows = dz_planes + vec4<u32>(oy * p.w_out);
+            let x_row = (x_plane + iy) * p.w_in;
+            for (var ox0 = 0u; ox0 < p.w_out; ox0 += 4u) {
+                let d0 = dz_columns(dz_rows.x, ox0);
+                let d1 = dz_columns(dz_rows.y, ox0);
+                let d2 = dz_columns(dz_rows.z, ox0);
+                let d3 = dz_columns(dz_rows.w, ox0);
+                // e_j: the 4 channels at column ox0 + j.
+                let e0 = vec4<f32>(d0.x, d1.x, d2.x, d3.x);
+                let e1 = vec4<f32>(d0.y, d1.y, d2.y, d3.y);
+                let e2 = vec4<f32>(d0.z, d1.z, d2.z, d3.z);
+                let e3 = vec4<f32>(d0.w, d1.w, d2.w, d3.w);
+                bias += e0 + e1 + e2 + e3;
+                if (!inside) {
+                    continue;
+                }
+                var win = input_window(x_row, ox0);
+                for (var kx = 0u; kx < KERNEL; kx++) {
+                    let t0 = WINDOW_SHIFT + kx;
+                    let t1 = t0 + STRIDE;
+                    let t2 = t0 + 2u * STRIDE;
+                    let t3 = t0 + 3u * STRIDE;
+                    acc[kx] += e0 * win[t0 / 4u][t0 % 4u] + e1 * win[t1 / 4u][t1 % 4u]
+                        + e2 * win[t2 / 4u][t2 % 4u] + e3 * win[t3 / 4u][t3 % 4u];
+                }
             }
         }
     }
+    let taps = p.c_in * KERNEL * KERNEL;
     let n_w = p.c_out * taps;
     let row = chunk * (n_w + p.c_out);
-    let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     for (var i = 0u; i < 4u; i++) {
         if (co0 + i >= p.c_out) {
             break;
         }
-        for (var j = 0u; j < 4u; j++) {
-            if (t0 + j < taps) {
-                partial[row + (co0 + i) * taps + t0 + j] = accs[j][i];
-            }
+        let w_row = row + (co0 + i) * taps + (ci * KERNEL + ky) * KERNEL;
+        for (var kx = 0u; kx < KERNEL; kx++) {
+            partial[w_row + kx] = acc[kx][i];
         }
-        if (t0 == 0u) {
+        if (sums_bias) {
             partial[row + n_w + co0 + i] = bias[i];
         }
     }

@@ -126,14 +126,16 @@ fn a_split_input_gradient_with_classes_no_tap_reaches_matches_reference() {
     direct_and_tiled_pass(&gpu, &case, 43);
 }
 
-/// The direct forward kernel reads each input row's window of 3·stride +
-/// kernel values once: as vec4s from the multiple of 4 before the window
-/// (every shift 0–3 of the window in its first vec4, and rows of width
-/// other than the height), as single values where rows are not whole vec4s.
-/// The direct ∂/∂x reads ⌈kernel / stride⌉ + 3 values of ∂L/∂z once per
-/// output row and channel (strides that divide the kernel and strides that
-/// do not). A layer whose window does not fit a kernel runs that pass
-/// tiled, also where the direct kernels were asked for.
+/// The direct forward and weight-gradient kernels read each input row's
+/// window of 3·stride + kernel values once: as vec4s from the multiple of 4
+/// before the window (every shift 0–3 of the window in its first vec4, and
+/// rows of width other than the height), as single values where rows are
+/// not whole vec4s; the weight gradient reads ∂L/∂z as vec4s where output
+/// rows are whole vec4s, else value by value with the row's last group
+/// partly past its end. The direct ∂/∂x reads ⌈kernel / stride⌉ + 3 values
+/// of ∂L/∂z once per output row and channel (strides that divide the kernel
+/// and strides that do not). A layer whose window does not fit a kernel
+/// runs that pass tiled, also where the direct kernels were asked for.
 #[test]
 fn direct_kernel_windows_match_reference() {
     let gpu = common::gpu();
@@ -171,44 +173,51 @@ fn direct_kernel_windows_match_reference() {
         (2, 3, 0, [1, 8, 12], Some(0)),
         // Padding past 4.
         (3, 1, 5, [2, 6, 8], Some(3)),
-        // Rows of whole vec4s, but the shift of 3 would leave the 30-value
+        // Rows of whole vec4s, but the shift of 2 would leave the 31-value
         // window no room: read value by value.
-        (9, 7, 1, [1, 12, 24], None),
+        (7, 8, 2, [1, 12, 24], None),
     ];
+    let mut dz_vec4_seen = std::collections::BTreeSet::new();
     for (i, (kernel, stride, padding, chw, shift)) in cases.into_iter().enumerate() {
         let spec = NetSpec::single_layer("windowed conv", chw, conv(kernel, stride, padding), 6, true);
         let g = spec.geometry().unwrap()[0];
         let p = ConvParams::new(&g, 3, 0, g.weight_len()).unwrap();
         assert!(p.input_grad_constants().is_some());
-        let forward = p.forward_constants().unwrap();
-        let value = |name: &str| forward.iter().find(|(n, _)| *n == name).unwrap().1;
+        let weight_grad = p.weight_grad_constants().unwrap();
+        let value = |name: &str| weight_grad.iter().find(|(n, _)| *n == name).unwrap().1;
         let vec4 = value("X_VEC4") == 1.0;
         assert_eq!(vec4.then(|| value("WINDOW_SHIFT") as u32), shift, "{chw:?}");
+        assert_eq!(&weight_grad[..5], &p.window_constants().unwrap()[..]);
+        dz_vec4_seen.insert(value("DZ_VEC4") == 1.0);
         let net = GpuNet::new(&gpu, &spec, 3).unwrap();
         assert_eq!(net.layer_tiled_passes(0), Some(TiledPasses::all(false)));
         let name = format!("conv{kernel}x{kernel} s{stride} p{padding}, {chw:?}");
         check(name, spec, 3, 60 + i as u64);
     }
-    // Forward: 3·8 + 9 = 33 values, past the window's 32. ∂/∂x: 14 taps
-    // + 3 = 17 values, past its 16.
+    assert_eq!(dz_vec4_seen.len(), 2, "∂L/∂z read both ways");
+    // Forward and ∂/∂θ: 3·8 + 9 = 33 values, past the window's 32. ∂/∂x:
+    // 14 taps + 3 = 17 values, past its 16. ∂/∂θ: rows of 9 and 14 taps,
+    // past its 8.
     let wide = [
-        (conv(9, 8, 4), [2, 20, 20], (true, false)),
-        (conv(14, 1, 0), [2, 16, 16], (false, true)),
+        (conv(9, 8, 4), [2, 20, 20], [true, false, true]),
+        (conv(14, 1, 0), [2, 16, 16], [false, true, true]),
+        (conv(9, 1, 0), [2, 12, 12], [false, false, true]),
     ];
-    for (i, (op, chw, (forward, input_grad))) in wide.into_iter().enumerate() {
+    for (i, (op, chw, [forward, input_grad, weight_grad])) in wide.into_iter().enumerate() {
         let spec = NetSpec::single_layer("wide-window conv", chw, op, 5, true);
         let g = spec.geometry().unwrap()[0];
         let p = ConvParams::new(&g, 2, 0, g.weight_len()).unwrap();
-        let fits = (
-            p.forward_constants().is_some(),
+        let fits = [
+            p.window_constants().is_some(),
             p.input_grad_constants().is_some(),
-        );
-        assert_eq!(fits, (!forward, !input_grad), "{op:?}");
+            p.weight_grad_constants().is_some(),
+        ];
+        assert_eq!(fits, [!forward, !input_grad, !weight_grad], "{op:?}");
         let net = GpuNet::new(&gpu, &spec, 2).unwrap();
         let want = TiledPasses {
             forward,
             input_grad,
-            weight_grad: false,
+            weight_grad,
         };
         assert_eq!(net.layer_tiled_passes(0), Some(want), "{op:?}");
         check(format!("{op:?} on {chw:?}"), spec, 2, 70 + i as u64);

@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 40, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 42, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -69,7 +69,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 33);
+    assert_eq!(ALL.len(), 34);
     // The shared headers are valid modules on their own.
     for header in [
         "conv_params",
@@ -314,7 +314,7 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 40, "struct declarations checked across all shaders");
+    assert_eq!(checked, 41, "struct declarations checked across all shaders");
 }
 
 /// Value of the module-scope `const NAME: u32` of a shader.
@@ -368,7 +368,12 @@ fn rust_and_wgsl_sizes_agree() {
     let direct = validate("conv2d_forward", ebmscope::kernels::CONV2D_FORWARD.source);
     assert_eq!(
         wgsl_const_u32(&direct, "WINDOW_VEC4S"),
-        ebmscope::kernels::conv2d::FORWARD_WINDOW_VEC4S
+        ebmscope::kernels::conv2d::INPUT_WINDOW_VEC4S
+    );
+    let direct = validate("conv2d_weight_grad", ebmscope::kernels::CONV2D_WEIGHT_GRAD.source);
+    assert_eq!(
+        wgsl_const_u32(&direct, "KERNEL_MAX"),
+        ebmscope::kernels::conv2d::WEIGHT_GRAD_KERNEL_MAX
     );
     let direct = validate("conv2d_input_grad", ebmscope::kernels::CONV2D_INPUT_GRAD.source);
     assert_eq!(
@@ -573,14 +578,16 @@ fn every_shader_translates_for_metal_and_dx12() {
         .geometry()
         .unwrap();
     let layer = ebmscope::kernels::conv2d::ConvParams::new(&vanilla[1], 4, 0, 0).unwrap();
-    let forward = layer.forward_constants().unwrap();
+    let forward = layer.window_constants().unwrap();
     let input_grad = layer.input_grad_constants().unwrap();
+    let weight_grad = layer.weight_grad_constants().unwrap();
     for shader in ALL {
         let (module, info) = validate_with_info(shader.name, shader.source);
         // Overrides are set before translation, as wgpu does.
         let set: &[(&str, f64)] = match shader.name {
             "conv2d_forward" => &forward,
             "conv2d_input_grad" => &input_grad,
+            "conv2d_weight_grad" => &weight_grad,
             // Both ways of reading each operand as vec4s.
             "batched_matmul" => &[("A_VEC", 1.0), ("B_VEC", 2.0)],
             "batched_matmul_rows" => &[("A_VEC", 2.0), ("B_VEC", 1.0)],

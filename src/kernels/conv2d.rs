@@ -7,7 +7,7 @@ use bytemuck::{Pod, Zeroable};
 use super::{
     CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_INPUT_GRAD_TILED, CONV2D_SPLIT_SUM,
     CONV2D_WEIGHT_GRAD, CONV2D_WEIGHT_GRAD_TILED, CONV2D_WEIGHT_VIEWS, DENSE_FORWARD, DENSE_FORWARD_SPLIT,
-    DENSE_INPUT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{ConvKernels, Gpu, WORKGROUP_SIZE};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind};
@@ -75,11 +75,16 @@ pub const TILE_M: usize = 32;
 pub const TILE_N: usize = 64;
 pub const TILE_K: usize = 16;
 
-/// vec4s of the direct forward kernel's input window (WINDOW_VEC4S in
-/// conv2d_forward.wgsl): 4 output columns' taps of one input row are
-/// 3·stride plus kernel values, which fit for kernels and strides up to 7
-/// (VanillaNet's and NonlocalNet's kernels are 3 and 4, strides 1 and 2).
-pub const FORWARD_WINDOW_VEC4S: u32 = 8;
+/// vec4s of the direct forward and weight-gradient kernels' input window
+/// (WINDOW_VEC4S in conv_input_window.wgsl): 4 output columns' taps of one
+/// input row are 3·stride plus kernel values, which fit for kernels and
+/// strides up to 7 (VanillaNet's and NonlocalNet's kernels are 3 and 4,
+/// strides 1 and 2).
+pub const INPUT_WINDOW_VEC4S: u32 = 8;
+
+/// Taps of a kernel row the direct weight-gradient kernel sums at most
+/// (KERNEL_MAX in conv2d_weight_grad.wgsl); wider kernels run tiled.
+pub const WEIGHT_GRAD_KERNEL_MAX: u32 = 8;
 
 /// Values of the direct ∂/∂x kernel's ∂L/∂z window (DZ_WINDOW_MAX in
 /// conv2d_input_grad.wgsl): ⌈kernel / stride⌉ + 3, which fit for kernels up
@@ -239,7 +244,7 @@ impl ConvParams {
         };
         let positions = batch * g.h_out * g.w_out;
         let wanted_chunks = WEIGHT_GRAD_TARGET_INVOCATIONS
-            .div_ceil(p.weight_grad_per_chunk())
+            .div_ceil(p.weight_grad_per_chunk(g.is_dense()))
             .min(positions / WEIGHT_GRAD_MIN_POSITIONS)
             .clamp(1, batch.max(1));
         let batch_chunk = batch.max(1).div_ceil(wanted_chunks);
@@ -263,16 +268,16 @@ impl ConvParams {
         Ok(p)
     }
 
-    /// The override constants of the direct forward kernel
-    /// (conv2d_forward.wgsl) for this layer, or None where the input window
-    /// of its 4 output columns does not fit the kernel's
-    /// [`FORWARD_WINDOW_VEC4S`] (the layer's forward then runs tiled).
-    pub fn forward_constants(&self) -> Option<[(&'static str, f64); 5]> {
+    /// The override constants of the input window (conv_input_window.wgsl)
+    /// of the direct forward kernel for this layer, or None where the
+    /// window of its 4 output columns does not fit [`INPUT_WINDOW_VEC4S`]
+    /// (the layer's forward then runs tiled).
+    pub fn window_constants(&self) -> Option<[(&'static str, f64); 5]> {
         // Rows of whole vec4s are read as vec4s, from the multiple of 4 at
         // or before the window's first column, unless that shift leaves
         // the window too little room.
         let window = 3 * self.stride + self.kernel;
-        let fits = |shift| shift + window <= 4 * FORWARD_WINDOW_VEC4S;
+        let fits = |shift| shift + window <= 4 * INPUT_WINDOW_VEC4S;
         let vec4_shift = self.padding.next_multiple_of(4) - self.padding;
         let x_vec4 = self.w_in.is_multiple_of(4) && fits(vec4_shift);
         let shift = if x_vec4 { vec4_shift } else { 0 };
@@ -283,6 +288,17 @@ impl ConvParams {
             ("X_VEC4", f64::from(u8::from(x_vec4))),
             ("WINDOW_SHIFT", f64::from(shift)),
         ])
+    }
+
+    /// The override constants of the direct weight-gradient kernel
+    /// (conv2d_weight_grad.wgsl): the input window's and DZ_VEC4 (output
+    /// rows of whole vec4s); None where the window does not fit or a
+    /// kernel row has more than [`WEIGHT_GRAD_KERNEL_MAX`] taps (the
+    /// layer's weight gradient then runs tiled).
+    pub fn weight_grad_constants(&self) -> Option<[(&'static str, f64); 6]> {
+        let [a, b, c, d, e] = self.window_constants()?;
+        let dz_vec4 = f64::from(u8::from(self.w_out.is_multiple_of(4)));
+        (self.kernel <= WEIGHT_GRAD_KERNEL_MAX).then_some([a, b, c, d, e, ("DZ_VEC4", dz_vec4)])
     }
 
     /// The override constants of the direct ∂/∂x kernel
@@ -322,11 +338,18 @@ impl ConvParams {
             .max(split(p.input_grad_splits, p.c_in * p.h_in * p.w_in))
     }
 
-    /// Invocations of conv2d_weight_grad per chunk of the batch: one per 4
-    /// output channels × 4 taps.
-    fn weight_grad_per_chunk(&self) -> usize {
+    /// Invocations of the direct weight-gradient kernel per chunk of the
+    /// batch: for a convolution whose window fits, one per 4 output
+    /// channels, input channel and kernel row (conv2d_weight_grad); for a
+    /// dense layer one per 4 outputs × 4 inputs (dense_weight_grad). (The
+    /// tiled kernel, for the rest, chunks the batch as the latter.)
+    fn weight_grad_per_chunk(&self, dense: bool) -> usize {
+        let chan_groups = self.c_out.div_ceil(4) as usize;
+        if !dense && self.weight_grad_constants().is_some() {
+            return chan_groups * (self.c_in * self.kernel) as usize;
+        }
         let taps = self.c_in * self.kernel * self.kernel;
-        (self.c_out.div_ceil(4) * taps.div_ceil(4)) as usize
+        chan_groups * taps.div_ceil(4) as usize
     }
 
     /// Length of one row of the weight-gradient partial sums (weights then biases).
@@ -503,12 +526,13 @@ impl ConvLayer {
             });
         }
         // A direct pass whose window does not fit its kernel runs tiled.
-        let forward_constants = params.forward_constants();
+        let forward_constants = params.window_constants();
         let input_grad_constants = params.input_grad_constants();
+        let weight_grad_constants = params.weight_grad_constants();
         let passes = TiledPasses {
             forward: passes.forward || forward_constants.is_none(),
             input_grad: passes.input_grad || input_grad_constants.is_none(),
-            ..passes
+            weight_grad: passes.weight_grad || weight_grad_constants.is_none(),
         };
         let (kind, [forward, input_grad, weight_grad]) = if g.is_dense() {
             let split = g.c_in >= DENSE_SPLIT_MIN_INPUTS;
@@ -517,8 +541,7 @@ impl ConvLayer {
             } else {
                 &DENSE_FORWARD
             };
-            // The weight gradient's 4 channels × 4 taps suit 1×1 images as they are.
-            let shaders = [forward, &DENSE_INPUT_GRAD, &CONV2D_WEIGHT_GRAD];
+            let shaders = [forward, &DENSE_INPUT_GRAD, &DENSE_WEIGHT_GRAD];
             (LayerKernels::Dense { split }, shaders)
         } else {
             let pick = |tiled, [direct, tiled_kernel]: [&'static super::Shader; 2]| {
@@ -638,6 +661,16 @@ impl ConvLayer {
             )?,
             (false, None) => make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
         };
+        // (The direct convolution's weight gradient binds x and dz twice,
+        // as f32s and as vec4s.)
+        let weight_grad = match kind {
+            LayerKernels::Conv(t) if !t.weight_grad => specialised(
+                weight_grad,
+                weight_grad_constants.as_ref().expect(FITS),
+                &[uniform, dz, b.input, b.partial, b.input, dz],
+            )?,
+            _ => make(weight_grad, &[uniform, dz, b.input, b.partial])?,
+        };
         Ok(ConvLayer {
             kind,
             params,
@@ -645,7 +678,7 @@ impl ConvLayer {
             output_grad,
             input_grad,
             weight_grad: Some([
-                make(weight_grad, &[uniform, dz, b.input, b.partial])?,
+                weight_grad,
                 make(&REDUCE_ROWS, &[&uniforms[1], b.partial, b.grads])?,
             ]),
             forward_sum,
@@ -697,7 +730,7 @@ impl ConvLayer {
                 let taps = (p.c_in * p.kernel * p.kernel) as usize;
                 (p.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
             }
-            _ => p.weight_grad_per_chunk(),
+            kind => p.weight_grad_per_chunk(matches!(kind, LayerKernels::Dense { .. })),
         };
         p.n_chunks as usize * per_chunk
     }

@@ -47,17 +47,18 @@ macro_rules! shader {
     };
 }
 
-pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", "conv_params");
+pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", "conv_params", "conv_input_window");
 pub const CONV2D_FORWARD_TILED: Shader = shader!("conv2d_forward_tiled", "conv_params", "gemm_tile");
 pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad", "conv_params");
 pub const CONV2D_INPUT_GRAD_TILED: Shader = shader!("conv2d_input_grad_tiled", "conv_params", "gemm_tile");
-pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_params");
+pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_params", "conv_input_window");
 pub const CONV2D_SPLIT_SUM: Shader = shader!("conv2d_split_sum", "conv_params");
 pub const CONV2D_WEIGHT_GRAD_TILED: Shader = shader!("conv2d_weight_grad_tiled", "conv_params", "gemm_tile");
 pub const CONV2D_WEIGHT_VIEWS: Shader = shader!("conv2d_weight_views", "conv_params");
 pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params");
 pub const DENSE_FORWARD_SPLIT: Shader = shader!("dense_forward_split", "conv_params");
 pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
+pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", "conv_params");
 pub const LEAKY_RELU_GRAD: Shader = shader!("leaky_relu_grad", "conv_params");
 pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", "conv_params");
 pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_params");
@@ -103,6 +104,7 @@ pub const ALL: &[Shader] = &[
     DENSE_FORWARD,
     DENSE_FORWARD_SPLIT,
     DENSE_INPUT_GRAD,
+    DENSE_WEIGHT_GRAD,
     LEAKY_RELU_GRAD,
     MAXPOOL2_FORWARD,
     MAXPOOL2_INPUT_GRAD,
