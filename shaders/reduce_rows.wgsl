@@ -1,5 +1,6 @@
 // reduce_rows: dst[dst_offset + j] = Σ_r src[r · row_len + j] for j < row_len.
-// Sums the per-chunk partial gradients of conv2d_weight_grad into the flat
+// Sums the per-chunk partial gradients of the weight-gradient kernels
+// (conv2d_weight_grad, conv2d_weight_grad_tiled, dense_weight_grad) into the flat
 // gradient vector (weight then bias of a layer are contiguous there).
 //
 // Bindings (group 0):

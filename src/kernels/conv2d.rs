@@ -269,9 +269,10 @@ impl ConvParams {
     }
 
     /// The override constants of the input window (conv_input_window.wgsl)
-    /// of the direct forward kernel for this layer, or None where the
-    /// window of its 4 output columns does not fit [`INPUT_WINDOW_VEC4S`]
-    /// (the layer's forward then runs tiled).
+    /// of the direct forward and weight-gradient kernels for this layer, or
+    /// None where the window of 4 output columns does not fit
+    /// [`INPUT_WINDOW_VEC4S`] (the layer's forward and weight gradient then
+    /// run tiled).
     pub fn window_constants(&self) -> Option<[(&'static str, f64); 5]> {
         // Rows of whole vec4s are read as vec4s, from the multiple of 4 at
         // or before the window's first column, unless that shift leaves
@@ -341,8 +342,10 @@ impl ConvParams {
     /// Invocations of the direct weight-gradient kernel per chunk of the
     /// batch: for a convolution whose window fits, one per 4 output
     /// channels, input channel and kernel row (conv2d_weight_grad); for a
-    /// dense layer one per 4 outputs × 4 inputs (dense_weight_grad). (The
-    /// tiled kernel, for the rest, chunks the batch as the latter.)
+    /// dense layer one per 4 outputs × 4 inputs (dense_weight_grad), and a
+    /// convolution whose window does not fit (its weight gradient runs
+    /// tiled) counts as the latter. The batch is chunked by this count
+    /// whichever family runs the pass.
     fn weight_grad_per_chunk(&self, dense: bool) -> usize {
         let chan_groups = self.c_out.div_ceil(4) as usize;
         if !dense && self.weight_grad_constants().is_some() {

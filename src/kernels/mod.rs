@@ -34,7 +34,8 @@ macro_rules! shader {
     // conv_params (ConvParams, LeakyReLU), gemm_tile (the tiled convolutions'
     // block product), philox (the generator), workgroup_sum (a tree sum over
     // a workgroup), attraction_state (attraction–diffusion's state buffer),
-    // mlp_params (the fused sampler's uniform).
+    // mlp_params (the fused sampler's uniform), conv_input_window (the
+    // direct convolutions' input-row window).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
