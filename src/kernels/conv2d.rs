@@ -194,12 +194,13 @@ const MEASURED_DISPATCHES: usize = 4;
 /// ToyNet's (64), whose rows are short enough for one invocation.
 pub const DENSE_SPLIT_MIN_INPUTS: usize = 256;
 
-/// Aim for at least this many invocations in the weight-gradient kernel by
+/// Aim for at least this many blocks of the weight gradient (4 output
+/// channels × 4 taps of one chunk, `ConvParams::weight_grad_blocks`) by
 /// splitting the batch into chunks (layers with few weights have little
 /// parallelism otherwise) …
 const WEIGHT_GRAD_TARGET_INVOCATIONS: usize = 1 << 14;
 
-/// … but give each invocation at least this many output positions to sum:
+/// … but give each chunk at least this many output positions to sum:
 /// below that, writing and reducing the chunks' partial sums costs more than
 /// the sums (dense layers have one position per image; measured on ToyNet's
 /// 64×64 layers with 200 images: chunks of 4 images ran at 1 GFLOP/s).
@@ -244,7 +245,7 @@ impl ConvParams {
         };
         let positions = batch * g.h_out * g.w_out;
         let wanted_chunks = WEIGHT_GRAD_TARGET_INVOCATIONS
-            .div_ceil(p.weight_grad_per_chunk(g.is_dense()))
+            .div_ceil(p.weight_grad_blocks())
             .min(positions / WEIGHT_GRAD_MIN_POSITIONS)
             .clamp(1, batch.max(1));
         let batch_chunk = batch.max(1).div_ceil(wanted_chunks);
@@ -339,20 +340,12 @@ impl ConvParams {
             .max(split(p.input_grad_splits, p.c_in * p.h_in * p.w_in))
     }
 
-    /// Invocations of the direct weight-gradient kernel per chunk of the
-    /// batch: for a convolution whose window fits, one per 4 output
-    /// channels, input channel and kernel row (conv2d_weight_grad); for a
-    /// dense layer one per 4 outputs × 4 inputs (dense_weight_grad), and a
-    /// convolution whose window does not fit (its weight gradient runs
-    /// tiled) counts as the latter. The batch is chunked by this count
-    /// whichever family runs the pass.
-    fn weight_grad_per_chunk(&self, dense: bool) -> usize {
-        let chan_groups = self.c_out.div_ceil(4) as usize;
-        if !dense && self.weight_grad_constants().is_some() {
-            return chan_groups * (self.c_in * self.kernel) as usize;
-        }
+    /// Blocks of 4 output channels × 4 taps of one image's weight gradient:
+    /// what the batch's chunking counts, whichever kernel runs the pass
+    /// (dense_weight_grad has an invocation per block and chunk).
+    fn weight_grad_blocks(&self) -> usize {
         let taps = self.c_in * self.kernel * self.kernel;
-        chan_groups * taps.div_ceil(4) as usize
+        (self.c_out.div_ceil(4) * taps.div_ceil(4)) as usize
     }
 
     /// Length of one row of the weight-gradient partial sums (weights then biases).
@@ -733,7 +726,9 @@ impl ConvLayer {
                 let taps = (p.c_in * p.kernel * p.kernel) as usize;
                 (p.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
             }
-            kind => p.weight_grad_per_chunk(matches!(kind, LayerKernels::Dense { .. })),
+            // conv2d_weight_grad: one per 4 output channels, input channel and kernel row.
+            LayerKernels::Conv(_) => (p.c_out.div_ceil(4) * p.c_in * p.kernel) as usize,
+            _ => p.weight_grad_blocks(),
         };
         p.n_chunks as usize * per_chunk
     }
