@@ -432,7 +432,7 @@ fn training_runs_the_kernels_it_is_told() {
 fn gpu_held_images_equal_the_loaded_ones() {
     let dir = temp("gather");
     write_pictures(&dir);
-    let set = load_folder(&dir, 3, 32).unwrap();
+    let set = load_folder(&dir, 3, 32, None).unwrap();
     let gpu = common::gpu();
     let store = ImageStore::new(&gpu, &set).unwrap();
     let dim = 3 * 32 * 32;

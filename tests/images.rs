@@ -42,13 +42,13 @@ fn idx_raw_and_gzip_round_trip() {
     let bytes = idx_bytes(3, 4, 4, |i, y, x| ((i * 16 + y * 4 + x) * 5) as u8);
     std::fs::write(d.join("raw-idx3-ubyte"), &bytes).unwrap();
     std::fs::write(d.join("gz-idx3-ubyte.gz"), gzip(&bytes)).unwrap();
-    let raw = load_idx(&d.join("raw-idx3-ubyte"), 1, 4).unwrap();
+    let raw = load_idx(&d.join("raw-idx3-ubyte"), 1, 4, None).unwrap();
     assert_eq!((raw.n, raw.channels, raw.size), (3, 1, 4));
-    assert_eq!(raw, load_idx(&d.join("gz-idx3-ubyte.gz"), 1, 4).unwrap());
+    assert_eq!(raw, load_idx(&d.join("gz-idx3-ubyte.gz"), 1, 4, None).unwrap());
     let want = |i: usize, y: usize, x: usize| ((i * 16 + y * 4 + x) * 5) as f32 / 127.5 - 1.0;
     assert_eq!(raw.data[16 + 2 * 4 + 3], want(1, 2, 3));
     // Gray to 3 channels replicates; resizing to 8 keeps [−1, 1] and the mean roughly.
-    let rgb = load_idx(&d.join("raw-idx3-ubyte"), 3, 8).unwrap();
+    let rgb = load_idx(&d.join("raw-idx3-ubyte"), 3, 8, None).unwrap();
     assert_eq!(rgb.data.len(), 3 * 3 * 64);
     assert_eq!(rgb.data[..64], rgb.data[64..128]);
     assert!(rgb.data.iter().all(|v| (-1.0..=1.0).contains(v)));
@@ -78,11 +78,11 @@ fn idx_refusals_name_the_file_and_the_problem() {
     for (name, bytes, says) in cases {
         let p = d.join(name);
         std::fs::write(&p, bytes).unwrap();
-        let err = load_idx(&p, 1, 3).unwrap_err().to_string();
+        let err = load_idx(&p, 1, 3, None).unwrap_err().to_string();
         assert!(err.contains(name) && err.contains(says), "{name}: {err}");
     }
     assert!(
-        load_idx(&d.join("absent"), 1, 3)
+        load_idx(&d.join("absent"), 1, 3, None)
             .unwrap_err()
             .to_string()
             .contains("absent")
@@ -107,21 +107,21 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
     .unwrap();
     std::fs::write(d.join("data_batch_2.bin"), cifar_record(0, [0, 0, 255])).unwrap();
     std::fs::write(d.join("test_batch.bin"), cifar_record(1, [9, 9, 9])).unwrap();
-    let set = load_cifar10(&d, 3, 32).unwrap();
+    let set = load_cifar10(&d, 3, 32, None).unwrap();
     assert_eq!(set.n, 3, "training batches only");
     let px = |i: usize, c: usize| set.data[(i * 3 + c) * 1024];
     assert_eq!((px(0, 0), px(0, 1), px(1, 1), px(2, 2)), (1.0, -1.0, 1.0, 1.0));
-    let gray = load_cifar10(&d.join("data_batch_2.bin"), 1, 16).unwrap();
+    let gray = load_cifar10(&d.join("data_batch_2.bin"), 1, 16, None).unwrap();
     assert_eq!((gray.n, gray.data.len()), (1, 256));
 
     let bad = d.join("short.bin");
     std::fs::write(&bad, &cifar_record(1, [0; 3])[..3000]).unwrap();
-    let err = load_cifar10(&bad, 3, 32).unwrap_err().to_string();
+    let err = load_cifar10(&bad, 3, 32, None).unwrap_err().to_string();
     assert!(err.contains("short.bin") && err.contains("truncated"), "{err}");
     // An IDX file named .bin (chosen as CIFAR-10 by its name) says what it is.
     let idx = d.join("images.bin");
     std::fs::write(&idx, idx_bytes(1, 2, 2, |_, _, _| 0)).unwrap();
-    let err = load_cifar10(&idx, 3, 32).unwrap_err().to_string();
+    let err = load_cifar10(&idx, 3, 32, None).unwrap_err().to_string();
     assert!(err.contains("data.kind=idx"), "{err}");
     // … and --data takes it for what it is.
     assert_eq!(
@@ -134,7 +134,7 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
     );
     let empty = dir("cifar-empty");
     assert!(
-        load_cifar10(&empty, 3, 32)
+        load_cifar10(&empty, 3, 32, None)
             .unwrap_err()
             .to_string()
             .contains("data_batch_")
@@ -159,7 +159,7 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
         .save(d.join("a/flat.jpg"))
         .unwrap();
     std::fs::write(d.join("notes.txt"), "not an image").unwrap();
-    let set = load_folder(&d, 3, 10).unwrap();
+    let set = load_folder(&d, 3, 10, None).unwrap();
     assert_eq!((set.n, set.size), (2, 10));
     // Sorted paths: a/b/wide.png comes before a/flat.jpg.
     let wide = &set.data[..300];
@@ -177,11 +177,11 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     );
 
     std::fs::write(d.join("broken.png"), b"not really a png").unwrap();
-    let err = load_folder(&d, 3, 10).unwrap_err().to_string();
+    let err = load_folder(&d, 3, 10, None).unwrap_err().to_string();
     assert!(err.contains("broken.png"), "{err}");
     let empty = dir("folder-empty");
     assert!(
-        load_folder(&empty, 1, 8)
+        load_folder(&empty, 1, 8, None)
             .unwrap_err()
             .to_string()
             .contains("no PNG or JPEG")
@@ -196,7 +196,7 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     gray.save(elsewhere.join("two.png")).unwrap();
     std::os::unix::fs::symlink("..", looped.join("sub/up")).unwrap();
     std::os::unix::fs::symlink(&elsewhere, looped.join("linked")).unwrap();
-    assert_eq!(load_folder(&looped, 1, 4).unwrap().n, 2);
+    assert_eq!(load_folder(&looped, 1, 4, None).unwrap().n, 2);
 }
 
 /// The real data set: all 10 000 Fashion-MNIST test images, resized to 32×32.
@@ -210,7 +210,7 @@ fn debian_fashion_mnist_loads() {
         "{} is missing: install Debian's dataset-fashion-mnist (CI does)",
         path.display()
     );
-    let set = load_idx(&path, 1, 32).unwrap();
+    let set = load_idx(&path, 1, 32, None).unwrap();
     assert_eq!(
         (set.n, set.channels, set.size, set.data.len()),
         (10000, 1, 32, 10000 * 1024)
@@ -218,4 +218,53 @@ fn debian_fashion_mnist_loads() {
     let mean = set.data.iter().map(|&v| f64::from(v)).sum::<f64>() / set.data.len() as f64;
     assert!((mean - (2.0 * 0.286 - 1.0)).abs() < 0.03, "mean {mean}");
     assert!(set.data.iter().all(|v| (-1.0..=1.0).contains(v)));
+}
+
+/// `data.limit` reads only the first images: the same values as a whole
+/// load's first, and images after the limit are never opened (a broken
+/// file there goes unnoticed, where a whole load names it).
+#[test]
+fn a_limit_reads_only_the_first_images() {
+    let d = dir("limit");
+    let idx = d.join("raw-idx3-ubyte");
+    std::fs::write(&idx, idx_bytes(3, 4, 4, |i, y, x| (i * 40 + y * 4 + x) as u8)).unwrap();
+    let all = load_idx(&idx, 1, 4, None).unwrap();
+    let two = load_idx(&idx, 1, 4, Some(2)).unwrap();
+    assert_eq!((two.n, &two.data[..]), (2, &all.data[..2 * 16]));
+    assert_eq!(
+        load_idx(&idx, 1, 4, Some(5)).unwrap(),
+        all,
+        "a limit past the set"
+    );
+
+    let cifar = dir("limit-cifar");
+    std::fs::write(
+        cifar.join("data_batch_1.bin"),
+        [cifar_record(3, [255, 0, 0]), cifar_record(9, [0, 255, 0])].concat(),
+    )
+    .unwrap();
+    std::fs::write(cifar.join("data_batch_2.bin"), &cifar_record(1, [0; 3])[..3000]).unwrap();
+    let err = load_cifar10(&cifar, 3, 32, None).unwrap_err().to_string();
+    assert!(err.contains("data_batch_2.bin"), "{err}");
+    let one = load_cifar10(&cifar, 3, 32, Some(1)).unwrap();
+    let two = load_cifar10(&cifar, 3, 32, Some(2)).unwrap();
+    assert_eq!((one.n, two.n), (1, 2));
+    assert_eq!(one.data[..], two.data[..3 * 1024]);
+
+    let folder = dir("limit-folder");
+    image::GrayImage::from_pixel(4, 4, image::Luma([10]))
+        .save(folder.join("a.png"))
+        .unwrap();
+    image::GrayImage::from_pixel(4, 4, image::Luma([20]))
+        .save(folder.join("b.png"))
+        .unwrap();
+    std::fs::write(folder.join("z.png"), b"not really a png").unwrap();
+    let err = load_folder(&folder, 1, 4, None).unwrap_err().to_string();
+    assert!(err.contains("z.png"), "{err}");
+    let two = load_folder(&folder, 1, 4, Some(2)).unwrap();
+    assert_eq!(two.n, 2);
+    assert_eq!(
+        (two.data[0], two.data[16]),
+        (10.0 / 127.5 - 1.0, 20.0 / 127.5 - 1.0)
+    );
 }

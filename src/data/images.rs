@@ -113,8 +113,9 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
-/// An IDX image file (magic 0x00000803: unsigned bytes, 3 dimensions n × rows × cols).
-pub fn load_idx(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
+/// An IDX image file (magic 0x00000803: unsigned bytes, 3 dimensions n × rows × cols);
+/// with `limit`, only its first `limit` images are converted.
+pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
     let bytes = read_maybe_gz(path)?;
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         let image = path
@@ -181,7 +182,8 @@ pub fn load_idx(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
         ));
     }
     let mut set = ImageSet::new(channels, size)?;
-    for (i, pixels) in bytes[16..].chunks_exact(rows * cols).take(n).enumerate() {
+    let take = n.min(limit.unwrap_or(usize::MAX));
+    for (i, pixels) in bytes[16..].chunks_exact(rows * cols).take(take).enumerate() {
         let img = GrayImage::from_raw(cols as u32, rows as u32, pixels.to_vec())
             .ok_or_else(|| Error::file(path, format!("image {i}: {rows}×{cols} is too large")))?;
         set.push(DynamicImage::ImageLuma8(img))
@@ -193,8 +195,9 @@ pub fn load_idx(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
 const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
 
 /// CIFAR-10 binary batches: a `.bin` file, or a folder whose `data_batch_*.bin`
-/// (training) files are read in name order.
-pub fn load_cifar10(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
+/// (training) files are read in name order; with `limit`, until `limit`
+/// images are read (the files after are not opened).
+pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut f: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| Error::io(path, e))?
@@ -217,7 +220,11 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize) -> Result<ImageSe
         vec![path.to_path_buf()]
     };
     let mut set = ImageSet::new(channels, size)?;
+    let limit = limit.unwrap_or(usize::MAX);
     for file in files {
+        if set.n >= limit {
+            break;
+        }
         let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
         if bytes.starts_with(&[0, 0, 8, 3]) {
             // (--data chose CIFAR-10 by the .bin name.)
@@ -235,7 +242,7 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize) -> Result<ImageSe
                 ),
             ));
         }
-        for rec in bytes.chunks_exact(CIFAR_RECORD) {
+        for rec in bytes.chunks_exact(CIFAR_RECORD).take(limit - set.n) {
             if rec[0] > 9 {
                 return Err(Error::file(
                     &file,
@@ -257,9 +264,10 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize) -> Result<ImageSe
     Ok(set)
 }
 
-/// Every PNG or JPEG under `path`, recursively, in path order; a folder
-/// reached twice through links is read once.
-pub fn load_folder(path: &Path, channels: usize, size: usize) -> Result<ImageSet> {
+/// Every PNG or JPEG under `path`, recursively, in path order (with
+/// `limit`, the first `limit` of them: the others are not opened); a
+/// folder reached twice through links is read once.
+pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
     fn walk(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<PathBuf>) -> Result<()> {
         let real = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
         if !seen.insert(real) {
@@ -291,6 +299,7 @@ pub fn load_folder(path: &Path, channels: usize, size: usize) -> Result<ImageSet
             "holds no PNG or JPEG images (searched recursively)",
         ));
     }
+    files.truncate(limit.unwrap_or(usize::MAX));
     let mut set = ImageSet::new(channels, size)?;
     for f in files {
         let img =

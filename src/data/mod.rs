@@ -98,24 +98,28 @@ impl Dataset {
             ));
         }
         let (channels, size) = (c.channels as usize, c.size as usize);
-        let (file, mut set) = match c.kind {
+        // Only the first `limit` images are read and converted.
+        let limit = (c.limit > 0).then_some(c.limit as usize);
+        let (file, set) = match c.kind {
             DataKind::Idx => {
                 let file = idx_file(path)?;
-                let set = images::load_idx(&file, channels, size)?;
+                let set = images::load_idx(&file, channels, size, limit)?;
                 (file, set)
             }
-            DataKind::Cifar10 => (path.to_path_buf(), images::load_cifar10(path, channels, size)?),
-            _ => (path.to_path_buf(), images::load_folder(path, channels, size)?),
+            DataKind::Cifar10 => (
+                path.to_path_buf(),
+                images::load_cifar10(path, channels, size, limit)?,
+            ),
+            _ => (
+                path.to_path_buf(),
+                images::load_folder(path, channels, size, limit)?,
+            ),
         };
         if set.n == 0 {
             return Err(Error::file(
                 file,
                 "holds no images: point --data at a data set that has some",
             ));
-        }
-        if c.limit > 0 && (c.limit as usize) < set.n {
-            set.n = c.limit as usize;
-            set.data.truncate(set.n * channels * size * size);
         }
         Ok(Dataset::Images(set))
     }
