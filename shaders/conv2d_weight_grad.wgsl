@@ -18,9 +18,10 @@
 // output columns it loads the channels' ∂L/∂z there (a vec4 each where
 // output rows are whole vec4s) and the input row's window their taps read
 // (conv_input_window.wgsl), for 16·KERNEL multiply-adds — a 3×3 kernel of
-// stride 1 and padding 1: 7 loads for 48. The invocations of ci = 0, ky = 0 also sum the
-// biases. reduce_rows.wgsl then sums the rows into the gradient vector;
-// chunking gives parallelism when there are few weights. Channels past the
+// stride 1 and padding 1: 7 loads for 48. The invocations of ci = 0, ky = 0
+// also sum the biases. reduce_rows.wgsl then sums the rows into the
+// gradient vector; chunking gives parallelism when there are few weights
+// (ConvParams::new chunks the batch). Channels past the
 // edge are computed on clamped indices and not stored; columns past it
 // read ∂L/∂z = 0.
 //

@@ -198,7 +198,7 @@ pub const DENSE_SPLIT_MIN_INPUTS: usize = 256;
 /// channels × 4 taps of one chunk, `ConvParams::weight_grad_blocks`) by
 /// splitting the batch into chunks (layers with few weights have little
 /// parallelism otherwise) …
-const WEIGHT_GRAD_TARGET_INVOCATIONS: usize = 1 << 14;
+const WEIGHT_GRAD_TARGET_BLOCKS: usize = 1 << 14;
 
 /// … but give each chunk at least this many output positions to sum:
 /// below that, writing and reducing the chunks' partial sums costs more than
@@ -244,7 +244,7 @@ impl ConvParams {
             ..Default::default()
         };
         let positions = batch * g.h_out * g.w_out;
-        let wanted_chunks = WEIGHT_GRAD_TARGET_INVOCATIONS
+        let wanted_chunks = WEIGHT_GRAD_TARGET_BLOCKS
             .div_ceil(p.weight_grad_blocks())
             .min(positions / WEIGHT_GRAD_MIN_POSITIONS)
             .clamp(1, batch.max(1));
