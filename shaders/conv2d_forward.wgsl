@@ -5,7 +5,8 @@
 //   1 storage read  x       [batch, c_in, h_in, w_in]   (NCHW, f32)
 //   2 storage read  params  flat parameter vector; bias at p.bias_offset ([c_out])
 //   3 storage write y       [batch, c_out, h_out, w_out]
-//   4 storage read  views   W's forward view (conv2d_weight_views.wgsl):
+//   4 read          views   W's forward view (conv2d_weight_views.wgsl), storage
+//                           or uniform (conv_weight_views_*.wgsl):
 //                           the 4 channels' weights of a tap in one vec4
 //   5 storage read  x4      x again, as vec4s (read when X_VEC4)
 // One invocation per image, output row, group of 4 output channels and
@@ -17,13 +18,14 @@
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 //
 // ConvParams and leaky_relu come from conv_params.wgsl, the window's
-// overrides and input_window from conv_input_window.wgsl, prepended at
-// compile time.
+// overrides and input_window from conv_input_window.wgsl, and `views` from
+// conv_weight_views_storage.wgsl or _uniform.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<storage, read> views: array<vec4<f32>>;
+// views: binding 4, as storage or uniform (conv_weight_views_*.wgsl).
+const VIEWS_BINDING: u32 = 4u;
 @group(0) @binding(5) var<storage, read> x4: array<vec4<f32>>;
 
 @compute @workgroup_size(64)

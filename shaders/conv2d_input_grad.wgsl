@@ -5,7 +5,8 @@
 // Bindings (group 0):
 //   0 uniform ConvParams p
 //   1 storage read  dz      [batch, c_out, h_out, w_out]
-//   2 storage read  views   W's ∂/∂x view (conv2d_weight_views.wgsl), from
+//   2 read          views   W's ∂/∂x view (conv2d_weight_views.wgsl), storage or
+//                           uniform (conv_weight_views_*.wgsl), from
 //                           p.grad_view_offset: the 4 input channels'
 //                           weights of an output channel's tap in one vec4
 //   3 storage write dx      [batch, c_in, h_in, w_in]
@@ -32,10 +33,12 @@ override PADDING: u32 = 1u;
 override TAPS: u32 = (KERNEL + STRIDE - 1u) / STRIDE;
 const DZ_WINDOW_MAX: u32 = 16u;
 
-// ConvParams comes from conv_params.wgsl, prepended at compile time.
+// ConvParams comes from conv_params.wgsl and `views` from
+// conv_weight_views_storage.wgsl or _uniform.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
-@group(0) @binding(2) var<storage, read> views: array<vec4<f32>>;
+// views: binding 2, as storage or uniform (conv_weight_views_*.wgsl).
+const VIEWS_BINDING: u32 = 2u;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(64)

@@ -21,7 +21,7 @@ const ALL_CONV_KERNELS: [ConvKernels; 4] = [
 
 use ebmscope::doctor::{Case, LAYER_TOL, NET_TOL, Row, Upstream, layer_cases, net_cases, run_all, run_case};
 use ebmscope::gpu::ConvKernels;
-use ebmscope::kernels::conv2d::{ConvParams, TiledPasses};
+use ebmscope::kernels::conv2d::{ConvParams, TiledPasses, UNIFORM_VIEWS_LEN};
 use ebmscope::model::{Backward, GpuNet, LayerOp, NetSpec, init_params};
 
 fn assert_rows_pass(rows: &[Row]) {
@@ -221,6 +221,56 @@ fn direct_kernel_windows_match_reference() {
         };
         assert_eq!(net.layer_tiled_passes(0), Some(want), "{op:?}");
         check(format!("{op:?} on {chw:?}"), spec, 2, 70 + i as u64);
+    }
+}
+
+/// The direct convolutions read their weight views from a uniform buffer
+/// (CPU adapters' default) where a layer's fit its 64 KiB, and from
+/// storage where they do not or where the choice is off: each way against
+/// the reference.
+#[test]
+fn weight_views_read_as_uniform_or_storage_match_reference() {
+    let gpu = common::gpu();
+    gpu.set_conv_kernels(ConvKernels::Direct);
+    assert_eq!(gpu.uniform_weight_views(), gpu.is_cpu_adapter(), "the default");
+    let conv = LayerOp::Conv2d {
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    // (uniform views chosen, [c_in, h, w], c_out, read from a uniform buffer):
+    // 3 → 8 channels hold 2·3·9 + 8·1·9 = 126 vec4s of views, 32 → 64
+    // channels 16·32·9 + 64·8·9 = 9216, past the 4096 that fit.
+    let cases = [
+        (true, [3, 6, 8], 8, true),
+        (true, [32, 5, 8], 64, false),
+        (false, [3, 6, 8], 8, false),
+    ];
+    for (i, (choice, chw, c_out, uniform)) in cases.into_iter().enumerate() {
+        gpu.set_uniform_weight_views(choice);
+        let spec = NetSpec::single_layer("weight views", chw, conv, c_out, true);
+        let g = spec.geometry().unwrap()[0];
+        let p = ConvParams::new(&g, 2, 0, g.weight_len()).unwrap();
+        assert_eq!(p.weight_views_len() <= UNIFORM_VIEWS_LEN, chw[0] == 3);
+        let net = GpuNet::new(&gpu, &spec, 2).unwrap();
+        assert_eq!(net.layer_tiled_passes(0), Some(TiledPasses::all(false)));
+        assert_eq!(
+            net.layer_uniform_views(0),
+            uniform,
+            "{chw:?} → {c_out}, choice {choice}"
+        );
+        // (∂/∂x sums 64 · 9 = 576 terms at most: LAYER_TOL's ≤ 1k.)
+        let case = Case {
+            name: format!(
+                "views {} for {chw:?} → {c_out}",
+                if uniform { "uniform" } else { "storage" }
+            ),
+            spec,
+            batch: 2,
+            upstream: Upstream::Random,
+            tol: LAYER_TOL,
+        };
+        assert_rows_pass(&run_case(&gpu, &case, 80 + i as u64).unwrap());
     }
 }
 

@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 42, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 44, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -69,7 +69,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 34);
+    assert_eq!(ALL.len(), 36);
     // The shared headers are valid modules on their own.
     for header in [
         "conv_params",
@@ -314,7 +314,7 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 41, "struct declarations checked across all shaders");
+    assert_eq!(checked, 43, "struct declarations checked across all shaders");
 }
 
 /// Value of the module-scope `const NAME: u32` of a shader.
@@ -330,7 +330,7 @@ fn wgsl_const_u32(module: &naga::Module, name: &str) -> u32 {
     }
 }
 
-/// Length of the fixed-size array `var<workgroup> NAME` of a shader.
+/// Length of the fixed-size array NAME (workgroup or uniform) of a shader.
 fn wgsl_array_len(module: &naga::Module, name: &str) -> u32 {
     let (_, var) = module
         .global_variables
@@ -380,6 +380,21 @@ fn rust_and_wgsl_sizes_agree() {
         wgsl_const_u32(&direct, "DZ_WINDOW_MAX"),
         ebmscope::kernels::conv2d::INPUT_GRAD_WINDOW_MAX
     );
+    // The weight views as a uniform buffer: the array the kernels declare is
+    // what the host binds, 64 KiB (WebGPU's guaranteed uniform binding).
+    use ebmscope::kernels::conv2d::UNIFORM_VIEWS_LEN;
+    for shader in [
+        ebmscope::kernels::CONV2D_FORWARD_UNIFORM_VIEWS,
+        ebmscope::kernels::CONV2D_INPUT_GRAD_UNIFORM_VIEWS,
+    ] {
+        let module = validate(shader.name, shader.source);
+        assert_eq!(
+            wgsl_const_u32(&module, "UNIFORM_VIEWS_LEN") as usize,
+            UNIFORM_VIEWS_LEN
+        );
+        assert_eq!(wgsl_array_len(&module, "views") as usize, UNIFORM_VIEWS_LEN);
+    }
+    assert_eq!(16 * UNIFORM_VIEWS_LEN, 65536);
 
     let mlp = validate("mlp_langevin", MLP_LANGEVIN.source);
     assert_eq!(wgsl_const_u32(&mlp, "WIDTH_CAP") as usize, MLP_MAX_WIDTH);
@@ -585,8 +600,8 @@ fn every_shader_translates_for_metal_and_dx12() {
         let (module, info) = validate_with_info(shader.name, shader.source);
         // Overrides are set before translation, as wgpu does.
         let set: &[(&str, f64)] = match shader.name {
-            "conv2d_forward" => &forward,
-            "conv2d_input_grad" => &input_grad,
+            "conv2d_forward" | "conv2d_forward_uniform_views" => &forward,
+            "conv2d_input_grad" | "conv2d_input_grad_uniform_views" => &input_grad,
             "conv2d_weight_grad" => &weight_grad,
             // Both ways of reading each operand as vec4s.
             "batched_matmul" => &[("A_VEC", 1.0), ("B_VEC", 2.0)],

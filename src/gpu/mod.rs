@@ -75,6 +75,10 @@ pub struct Gpu {
     /// slower (its workgroup memory and barriers are emulated; README,
     /// Performance, has the figures).
     conv_kernels: Mutex<ConvKernels>,
+    /// Whether the direct convolutions of nets built from now on read
+    /// their weight views from a uniform buffer where they fit (see
+    /// [`Gpu::uniform_weight_views`]).
+    uniform_weight_views: Mutex<bool>,
     /// The passes `ConvKernels::Measured` chose, by layer shape and batch:
     /// each is timed once, and every net of that shape runs the same kernels.
     measured_passes: Mutex<HashMap<MeasuredKey, TiledPasses>>,
@@ -132,6 +136,7 @@ impl Gpu {
                     ConvKernels::ByShape
                 },
             )),
+            uniform_weight_views: Mutex::new(info.device_type == wgpu::DeviceType::Cpu),
             measured_passes: Mutex::new(HashMap::new()),
             info,
             limits,
@@ -152,6 +157,28 @@ impl Gpu {
     /// benchmarks; results agree within the layer tolerance).
     pub fn set_conv_kernels(&self, kernels: ConvKernels) {
         *self.conv_kernels.lock().unwrap_or_else(|e| e.into_inner()) = kernels;
+    }
+
+    /// Whether the direct convolutions of nets built from now on read their
+    /// weight views from a uniform buffer, where the views fit one
+    /// (conv2d::UNIFORM_VIEWS_LEN): by default on CPU adapters, where
+    /// lavapipe reads uniform buffers in about a fifth of the instructions
+    /// it spends on storage buffers; GPUs read them as storage
+    /// (conv_weight_views_uniform.wgsl says why).
+    pub fn uniform_weight_views(&self) -> bool {
+        *self
+            .uniform_weight_views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Choose how nets built from now on bind their weight views (tests,
+    /// benchmarks; the results are the same).
+    pub fn set_uniform_weight_views(&self, uniform: bool) {
+        *self
+            .uniform_weight_views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = uniform;
     }
 
     /// The passes measured earlier for a layer of this shape and batch.
@@ -314,6 +341,20 @@ impl Gpu {
             label: Some(label),
             size: (len.max(4) * 4) as u64,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// A zeroed buffer of `len` f32 that kernels write as storage and
+    /// others read as a uniform buffer.
+    pub fn storage_uniform_buffer(&self, label: &str, len: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (len.max(4) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::UNIFORM
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         })
     }

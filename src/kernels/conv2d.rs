@@ -5,9 +5,10 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{
-    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_INPUT_GRAD, CONV2D_INPUT_GRAD_TILED, CONV2D_SPLIT_SUM,
-    CONV2D_WEIGHT_GRAD, CONV2D_WEIGHT_GRAD_TILED, CONV2D_WEIGHT_VIEWS, DENSE_FORWARD, DENSE_FORWARD_SPLIT,
-    DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_FORWARD_UNIFORM_VIEWS, CONV2D_INPUT_GRAD,
+    CONV2D_INPUT_GRAD_TILED, CONV2D_INPUT_GRAD_UNIFORM_VIEWS, CONV2D_SPLIT_SUM, CONV2D_WEIGHT_GRAD,
+    CONV2D_WEIGHT_GRAD_TILED, CONV2D_WEIGHT_VIEWS, DENSE_FORWARD, DENSE_FORWARD_SPLIT, DENSE_INPUT_GRAD,
+    DENSE_WEIGHT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{ConvKernels, Gpu, WORKGROUP_SIZE};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind};
@@ -90,6 +91,13 @@ pub const WEIGHT_GRAD_KERNEL_MAX: u32 = 8;
 /// conv2d_input_grad.wgsl): ⌈kernel / stride⌉ + 3, which fit for kernels up
 /// to 13 at any stride.
 pub const INPUT_GRAD_WINDOW_MAX: u32 = 16;
+
+/// vec4s of weight views (forward and ∂/∂x together) that the direct
+/// kernels read from a uniform buffer where [`Gpu::uniform_weight_views`]
+/// says so (UNIFORM_VIEWS_LEN in conv_weight_views_uniform.wgsl): 64 KiB,
+/// the binding size WebGPU guarantees. VanillaNet-8's first three
+/// convolutions fit, its fourth (32 → 64 channels, 4×4) does not.
+pub const UNIFORM_VIEWS_LEN: usize = 4096;
 
 /// A tiled forward or ∂/∂x pass with at most half this many tiles splits
 /// its depth (the K of its product) over several workgroups per tile,
@@ -414,6 +422,8 @@ pub struct ConvLayer {
     /// ∂/∂x pass (which read the weights through its views), with its
     /// number of invocations.
     weight_views: Option<BoundKernel>,
+    /// The direct passes read the views from a uniform buffer (not storage).
+    uniform_views: bool,
     _uniforms: Vec<wgpu::Buffer>,
 }
 
@@ -518,6 +528,7 @@ impl ConvLayer {
                 forward_sum: None,
                 input_grad_sum: None,
                 weight_views: None,
+                uniform_views: false,
                 _uniforms: vec![uniform, reduce_uniform],
             });
         }
@@ -625,8 +636,30 @@ impl ConvLayer {
                 "use a narrower net (net.n_f) or the tiled kernels (--conv-kernels tiled)",
             )?;
         }
-        let views = direct
-            .then(|| gpu.storage_buffer(&format!("{label} weight views"), 4 * params.weight_views_len()));
+        // (A uniform binding holds all UNIFORM_VIEWS_LEN vec4s the kernel declares.)
+        let uniform_views = direct
+            && gpu.uniform_weight_views()
+            && params.weight_views_len() <= UNIFORM_VIEWS_LEN
+            && 16 * UNIFORM_VIEWS_LEN as u64 <= gpu.limits.max_uniform_buffer_binding_size;
+        let views = direct.then(|| {
+            let label = format!("{label} weight views");
+            if uniform_views {
+                gpu.storage_uniform_buffer(&label, 4 * UNIFORM_VIEWS_LEN)
+            } else {
+                gpu.storage_buffer(&label, 4 * params.weight_views_len())
+            }
+        });
+        // (Only the direct passes read the views.)
+        let forward = if uniform_views && !tiled.forward {
+            &CONV2D_FORWARD_UNIFORM_VIEWS
+        } else {
+            forward
+        };
+        let input_grad = if uniform_views && !tiled.input_grad {
+            &CONV2D_INPUT_GRAD_UNIFORM_VIEWS
+        } else {
+            input_grad
+        };
         let weight_views = match &views {
             Some(views) => {
                 let (pipeline, group) = make(&CONV2D_WEIGHT_VIEWS, &[uniform, b.params, views])?;
@@ -680,8 +713,15 @@ impl ConvLayer {
             forward_sum,
             input_grad_sum,
             weight_views,
+            uniform_views,
             _uniforms: uniforms,
         })
+    }
+
+    /// Whether the direct passes read the weight views from a uniform
+    /// buffer (see [`Gpu::uniform_weight_views`]).
+    pub fn uniform_views(&self) -> bool {
+        self.uniform_views
     }
 
     /// Which passes run the tiled kernels: None unless a convolution

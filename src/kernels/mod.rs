@@ -48,9 +48,32 @@ macro_rules! shader {
     };
 }
 
-pub const CONV2D_FORWARD: Shader = shader!("conv2d_forward", "conv_params", "conv_input_window");
+/// The direct convolutions (forward, ∂/∂x) with their weight views bound
+/// as storage, and as a uniform buffer (`_UNIFORM_VIEWS`: CPU adapters,
+/// layers whose views fit; conv_weight_views_uniform.wgsl says why).
+pub const CONV2D_FORWARD: Shader = shader!(
+    "conv2d_forward" = "conv_params",
+    "conv_input_window",
+    "conv_weight_views_storage",
+    "conv2d_forward"
+);
+pub const CONV2D_FORWARD_UNIFORM_VIEWS: Shader = shader!(
+    "conv2d_forward_uniform_views" = "conv_params",
+    "conv_input_window",
+    "conv_weight_views_uniform",
+    "conv2d_forward"
+);
 pub const CONV2D_FORWARD_TILED: Shader = shader!("conv2d_forward_tiled", "conv_params", "gemm_tile");
-pub const CONV2D_INPUT_GRAD: Shader = shader!("conv2d_input_grad", "conv_params");
+pub const CONV2D_INPUT_GRAD: Shader = shader!(
+    "conv2d_input_grad" = "conv_params",
+    "conv_weight_views_storage",
+    "conv2d_input_grad"
+);
+pub const CONV2D_INPUT_GRAD_UNIFORM_VIEWS: Shader = shader!(
+    "conv2d_input_grad_uniform_views" = "conv_params",
+    "conv_weight_views_uniform",
+    "conv2d_input_grad"
+);
 pub const CONV2D_INPUT_GRAD_TILED: Shader = shader!("conv2d_input_grad_tiled", "conv_params", "gemm_tile");
 pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_params", "conv_input_window");
 pub const CONV2D_SPLIT_SUM: Shader = shader!("conv2d_split_sum", "conv_params");
@@ -95,8 +118,10 @@ pub const IMAGE_GRID: Shader = shader!("image_grid");
 /// Every shader of the crate (tests check this against the files in shaders/).
 pub const ALL: &[Shader] = &[
     CONV2D_FORWARD,
+    CONV2D_FORWARD_UNIFORM_VIEWS,
     CONV2D_FORWARD_TILED,
     CONV2D_INPUT_GRAD,
+    CONV2D_INPUT_GRAD_UNIFORM_VIEWS,
     CONV2D_INPUT_GRAD_TILED,
     CONV2D_WEIGHT_GRAD,
     CONV2D_WEIGHT_GRAD_TILED,

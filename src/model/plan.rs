@@ -281,6 +281,15 @@ impl GpuNet {
         }
     }
 
+    /// Whether layer `i`'s direct passes read its weight views from a
+    /// uniform buffer (false for layers without views).
+    pub fn layer_uniform_views(&self, i: usize) -> bool {
+        match &self.layers[i] {
+            Layer::Conv(l) => l.uniform_views(),
+            Layer::NonLocal(_) => false,
+        }
+    }
+
     /// Record layer `i`'s forward pass alone (benchmarks: its input must be in place).
     pub fn record_layer_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize) {
         self.layers[i].record_forward(gpu, pass);
