@@ -9,8 +9,10 @@
 //                           or uniform (conv_weight_views_*.wgsl):
 //                           the 4 channels' weights of a tap in one vec4
 //   5 storage read  x4      x again, as vec4s (read when X_VEC4)
-// One invocation per image, output row, group of 4 output channels and
-// group of 4 output columns (flat index = gid.x + gid.y * groups_x * 64):
+// One invocation per image, output row, group of 4 output channels (of
+// the dispatch's groups: a layer whose views are read from uniform buffers
+// of 64 KiB runs a dispatch per buffer) and group of 4 output columns
+// (flat index = gid.x + gid.y * groups_x * 64):
 // each input value loaded feeds 4 channels and each weight vec4 4 columns;
 // the 4 columns' taps of an input row read one window of it, loaded once
 // (conv_input_window.wgsl). Channels and columns past the edge are
@@ -32,19 +34,21 @@ const VIEWS_BINDING: u32 = 4u;
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
     let col_groups = (p.w_out + 3u) / 4u;
-    let chan_groups = (p.c_out + 3u) / 4u;
+    // This dispatch's groups of 4 output channels (see p.view_groups).
+    let chan_groups = p.view_groups;
     if (idx >= p.batch * chan_groups * p.h_out * col_groups) {
         return;
     }
     let ox0 = (idx % col_groups) * 4u;
     let oy = (idx / col_groups) % p.h_out;
-    let co0 = ((idx / (col_groups * p.h_out)) % chan_groups) * 4u;
+    let group = p.view_group_first + (idx / (col_groups * p.h_out)) % chan_groups;
+    let co0 = group * 4u;
     let b = idx / (col_groups * p.h_out * chan_groups);
     let kk = KERNEL * KERNEL;
     let last = p.c_out - 1u;
     let co = vec4<u32>(co0, min(co0 + 1u, last), min(co0 + 2u, last), min(co0 + 3u, last));
     // The group's weights in the forward view, [c_in, k, k] vec4s.
-    let w_group = (co0 / 4u) * p.c_in * kk;
+    let w_group = p.view_offset + (group - p.view_group_first) * p.c_in * kk;
     let bias = vec4<f32>(
         params[p.bias_offset + co.x],
         params[p.bias_offset + co.y],

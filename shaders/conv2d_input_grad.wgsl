@@ -7,14 +7,14 @@
 //   1 storage read  dz      [batch, c_out, h_out, w_out]
 //   2 read          views   W's ∂/∂x view (conv2d_weight_views.wgsl), storage or
 //                           uniform (conv_weight_views_*.wgsl), from
-//                           p.grad_view_offset: the 4 input channels'
+//                           p.view_offset: the 4 input channels'
 //                           weights of an output channel's tap in one vec4
 //   3 storage write dx      [batch, c_in, h_in, w_in]
 // A gather over the outputs each input feeds (no atomics). With stride s,
 // tap (ky, kx) serves input (iy, ix) exactly when ky ≡ iy + padding and
 // kx ≡ ix + padding (mod s), so only those taps are visited. One invocation
-// per image, input row, group of 4 input channels and 4 input columns of
-// one residue class mod s (columns r, r + s, r + 2s, r + 3s after an
+// per image, input row, group of 4 input channels (of the dispatch's
+// groups, as conv2d_forward's) and 4 input columns of one residue class mod s (columns r, r + s, r + 2s, r + 3s after an
 // offset): those columns share their taps and read neighbouring outputs.
 // For each output row and channel, the TAPS column taps of the 4 columns
 // read a window of TAPS + 3 neighbouring ∂L/∂z values, loaded once: with a
@@ -45,7 +45,8 @@ const VIEWS_BINDING: u32 = 2u;
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
     let s = STRIDE;
-    let chan_groups = (p.c_in + 3u) / 4u;
+    // This dispatch's groups of 4 input channels (see p.view_groups).
+    let chan_groups = p.view_groups;
     // Column groups of a row: s residue classes of ⌈w_in / s⌉ columns, 4 per group.
     let class_groups = ((p.w_in + s - 1u) / s + 3u) / 4u;
     let row_groups = s * class_groups;
@@ -54,14 +55,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     let rg = idx % row_groups;
     let iy = (idx / row_groups) % p.h_in;
-    let ci0 = ((idx / (row_groups * p.h_in)) % chan_groups) * 4u;
+    let group = p.view_group_first + (idx / (row_groups * p.h_in)) % chan_groups;
+    let ci0 = group * 4u;
     let b = idx / (row_groups * p.h_in * chan_groups);
     let ix0 = rg % s + s * (rg / s) * 4u;
     let kk = KERNEL * KERNEL;
-    // The 4 input channels' vec4s in the ∂/∂x view, [c_out, chan_groups, k, k]
-    // (channels past the edge: zero weights, not stored).
-    let w_group = p.grad_view_offset + (ci0 / 4u) * kk;
-    let w_co = chan_groups * kk;
+    // The 4 input channels' vec4s in the ∂/∂x view, [c_out, k, k] for
+    // each group (channels past the edge: zero weights, not stored).
+    let w_group = p.view_offset + (group - p.view_group_first) * p.c_out * kk;
+    let w_co = kk;
     let ty = iy + PADDING;
     let t0 = ix0 + PADDING;
 

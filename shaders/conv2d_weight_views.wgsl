@@ -6,9 +6,11 @@
 //
 //   forward view, vec4s [⌈c_out/4⌉, c_in, k, k]: lane l of group g holds
 //     W[4g + l, ci, ky, kx] (conv2d_forward's 4 output channels);
-//   ∂/∂x view, from p.grad_view_offset, vec4s [c_out, ⌈c_in/4⌉, k, k]:
+//   ∂/∂x view, from p.grad_view_offset, vec4s [⌈c_in/4⌉, c_out, k, k]:
 //     lane l of group g holds W[co, 4g + l, ky, kx] (conv2d_input_grad's 4
 //     input channels).
+// Each group's weights lie together, so that a dispatch of some groups
+// reads them from one uniform buffer of 64 KiB (ConvParams::view_chunks).
 // Lanes past the last channel hold 0. Recorded before each forward pass of
 // a layer that runs a direct kernel, so the views always hold the weights
 // of that pass (and of the backward pass that follows it).
@@ -16,7 +18,8 @@
 // Bindings (group 0):
 //   0 uniform ConvParams p
 //   1 storage read  params flat parameter vector; W at p.weight_offset
-//   2 storage write views  [grad_view_offset + c_out · ⌈c_in/4⌉ · k · k] vec4s
+//   2 storage write views  [grad_view_offset + ⌈c_in/4⌉ · c_out · k · k] vec4s
+//                          (the forward view padded to grad_view_offset)
 // One invocation per vec4 of the two views.
 
 // ConvParams comes from conv_params.wgsl, prepended at compile time.
@@ -50,8 +53,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     } else {
         let j = idx - p.grad_view_offset;
         let tap = j % kk;
-        let ci = ((j / kk) % in_groups) * 4u + lanes;
-        let co = j / (kk * in_groups);
+        let co = (j / kk) % p.c_out;
+        let ci = (j / (kk * p.c_out)) * 4u + lanes;
         w = vec4<f32>(weight(co, ci.x, tap), weight(co, ci.y, tap), weight(co, ci.z, tap), weight(co, ci.w, tap));
     }
     views[idx] = w;

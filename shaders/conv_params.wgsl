@@ -27,8 +27,16 @@ struct ConvParams {
     // Where conv2d_weight_views puts the ∂/∂x view, in vec4s: after the
     // forward view (see conv2d_weight_views.wgsl).
     grad_view_offset: u32,
+    // A direct forward or ∂/∂x dispatch computes the groups of 4 channels
+    // (output channels, input channels) view_group_first … + view_groups − 1;
+    // group view_group_first's weights are at vec4 view_offset of the views
+    // bound (ConvParams::view_chunks).
+    view_offset: u32,
+    view_group_first: u32,
+    view_groups: u32,
     _pad1: u32,
     _pad2: u32,
+    _pad3: u32,
 }
 
 // Negative slope of every LeakyReLU in the reference networks.

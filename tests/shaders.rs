@@ -131,8 +131,12 @@ fn uniform_structs_match_rust() {
                 forward_splits,
                 input_grad_splits,
                 grad_view_offset,
+                view_offset,
+                view_group_first,
+                view_groups,
                 _pad1,
-                _pad2
+                _pad2,
+                _pad3
             ),
         ),
         (

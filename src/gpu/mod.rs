@@ -375,12 +375,23 @@ impl Gpu {
         pipeline: &wgpu::ComputePipeline,
         buffers: &[&wgpu::Buffer],
     ) -> wgpu::BindGroup {
-        let entries: Vec<_> = buffers
-            .iter()
+        let resources = buffers.iter().map(|b| b.as_entire_binding()).collect();
+        self.bind_group_resources(label, pipeline, resources)
+    }
+
+    /// The same with `resources` (parts of buffers) bound in order.
+    pub fn bind_group_resources(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        resources: Vec<wgpu::BindingResource>,
+    ) -> wgpu::BindGroup {
+        let entries: Vec<_> = resources
+            .into_iter()
             .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
+            .map(|(i, resource)| wgpu::BindGroupEntry {
                 binding: i as u32,
-                resource: b.as_entire_binding(),
+                resource,
             })
             .collect();
         self.device.create_bind_group(&wgpu::BindGroupDescriptor {

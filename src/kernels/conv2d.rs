@@ -40,9 +40,34 @@ pub struct ConvParams {
     /// vec4s of the forward weight view, where the ∂/∂x view starts (see
     /// shaders/conv2d_weight_views.wgsl and [`ConvParams::weight_views_len`]).
     pub grad_view_offset: u32,
+    /// A direct forward or ∂/∂x dispatch computes the groups of 4 channels
+    /// (output channels forward, input channels ∂/∂x) `view_group_first`
+    /// … + `view_groups` − 1, whose weights start at vec4 `view_offset` of
+    /// the views it binds (see [`ConvParams::view_chunks`]); 0 in the
+    /// layer's own parameters.
+    pub view_offset: u32,
+    pub view_group_first: u32,
+    pub view_groups: u32,
     pub _pad1: u32,
     pub _pad2: u32,
+    pub _pad3: u32,
 }
+
+/// One dispatch of a direct forward or ∂/∂x pass (see [`ConvParams::view_chunks`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViewChunk {
+    /// Its groups of 4 channels: `first` … `first + groups − 1`.
+    pub first: u32,
+    pub groups: u32,
+    /// Where its uniform binding of [`UNIFORM_VIEWS_LEN`] vec4s starts in
+    /// the views, in vec4s; None: the views bound whole, as storage.
+    pub uniform_start: Option<usize>,
+}
+
+/// The ∂/∂x view starts at a multiple of this many vec4s (256 bytes, the
+/// largest offset alignment WebGPU lets an adapter ask of a binding), so
+/// that a uniform binding of its groups may start there.
+const VIEW_ALIGN_VEC4S: usize = 16;
 
 /// Mirrors `struct ReduceParams` of reduce_rows.wgsl.
 #[repr(C)]
@@ -187,7 +212,7 @@ impl TiledPasses {
 
 /// What `ConvKernels::Measured` times a layer by: its `ConvParams` without
 /// the parameter offsets (the shape, batch, chunking of the batch and splits).
-pub type MeasuredKey = [u32; 20];
+pub type MeasuredKey = [u32; std::mem::size_of::<ConvParams>() / 4];
 
 /// Of the measured choice: each pass is timed this many times per family …
 pub const MEASURED_TRIALS: usize = 3;
@@ -272,7 +297,11 @@ impl ConvParams {
         // buffer are refused where they are made, in with_passes.)
         if g.kind == GeometryKind::Conv && !g.is_dense() {
             let taps = g.kernel * g.kernel;
-            p.grad_view_offset = u32_of("weight view size", g.c_out.div_ceil(4) * g.c_in * taps)?;
+            let forward_view = g.c_out.div_ceil(4) * g.c_in * taps;
+            p.grad_view_offset = u32_of(
+                "weight view size",
+                forward_view.next_multiple_of(VIEW_ALIGN_VEC4S),
+            )?;
         }
         Ok(p)
     }
@@ -326,8 +355,54 @@ impl ConvParams {
 
     /// vec4s of the weight views the direct kernels read (forward and ∂/∂x).
     pub fn weight_views_len(&self) -> usize {
+        let (groups, group_len, start) = self.view_groups_of(false);
+        start + groups as usize * group_len
+    }
+
+    /// A direct pass's groups of 4 channels (output channels forward, input
+    /// channels ∂/∂x), the vec4s of views each group reads, and where its
+    /// view starts.
+    fn view_groups_of(&self, forward: bool) -> (u32, usize, usize) {
         let taps = (self.kernel * self.kernel) as usize;
-        self.grad_view_offset as usize + self.c_out as usize * (self.c_in as usize).div_ceil(4) * taps
+        if forward {
+            (self.c_out.div_ceil(4), self.c_in as usize * taps, 0)
+        } else {
+            (
+                self.c_in.div_ceil(4),
+                self.c_out as usize * taps,
+                self.grad_view_offset as usize,
+            )
+        }
+    }
+
+    /// The dispatches of the direct forward (`forward`) or ∂/∂x pass. With
+    /// `uniform` views, each takes as many groups of 4 channels as fit one
+    /// uniform binding of [`UNIFORM_VIEWS_LEN`] vec4s starting at a
+    /// multiple of `align` vec4s (the adapter's alignment of uniform
+    /// bindings), or None where one group's weights do not fit; else one
+    /// dispatch of every group, the views bound whole as storage.
+    pub fn view_chunks(&self, forward: bool, uniform: bool, align: usize) -> Option<Vec<ViewChunk>> {
+        let (groups, group_len, start) = self.view_groups_of(forward);
+        if !uniform {
+            return Some(vec![ViewChunk {
+                first: 0,
+                groups,
+                uniform_start: None,
+            }]);
+        }
+        // (Both views start at multiples of VIEW_ALIGN_VEC4S.)
+        if align > VIEW_ALIGN_VEC4S || group_len == 0 {
+            return None;
+        }
+        let per_chunk = (1..=UNIFORM_VIEWS_LEN / group_len)
+            .rev()
+            .find(|n| (n * group_len).is_multiple_of(align))?;
+        let chunks = (0..groups as usize).step_by(per_chunk).map(|first| ViewChunk {
+            first: first as u32,
+            groups: per_chunk.min(groups as usize - first) as u32,
+            uniform_start: Some(start + first * group_len),
+        });
+        Some(chunks.collect())
     }
 
     /// f32 of the `partial` scratch the layer's kernels need: the weight
@@ -403,15 +478,23 @@ enum LayerKernels {
 /// (conv2d_split_sum, conv2d_weight_views).
 type BoundKernel = (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup, usize);
 
+/// A pass's pipeline and its dispatches, each a bind group and its number
+/// of invocations: one, or for a direct pass that reads its weight views
+/// from uniform buffers, one per binding (see [`ConvParams::view_chunks`]).
+type PassKernel = (
+    std::sync::Arc<wgpu::ComputePipeline>,
+    Vec<(wgpu::BindGroup, usize)>,
+);
+
 /// One layer's pipelines, uniforms and bind groups, made once and recorded
 /// into passes as often as needed (no allocation per step).
 pub struct ConvLayer {
     pub params: ConvParams,
     kind: LayerKernels,
-    forward: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
+    forward: PassKernel,
     /// dz from ∂L/∂output and the output, for a layer with LeakyReLU.
     output_grad: Option<(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup)>,
-    input_grad: (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
+    input_grad: PassKernel,
     /// Weight gradient and its reduction (None for max-pooling, which has no weights).
     weight_grad: Option<[(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup); 2]>,
     /// conv2d_split_sum after a tiled forward or ∂/∂x pass split over its
@@ -422,8 +505,9 @@ pub struct ConvLayer {
     /// ∂/∂x pass (which read the weights through its views), with its
     /// number of invocations.
     weight_views: Option<BoundKernel>,
-    /// The direct passes read the views from a uniform buffer (not storage).
-    uniform_views: bool,
+    /// Uniform bindings of the weight views the direct forward and ∂/∂x
+    /// passes read (0: the views as storage, or a tiled pass).
+    uniform_view_chunks: [usize; 2],
     _uniforms: Vec<wgpu::Buffer>,
 }
 
@@ -515,20 +599,25 @@ impl ConvLayer {
             };
         let make = |shader: &super::Shader, buffers: &[&wgpu::Buffer]| specialised(shader, &[], buffers);
         if g.kind == GeometryKind::MaxPool2 {
+            let kind = LayerKernels::MaxPool;
+            let (forward, group) = make(&MAXPOOL2_FORWARD, &[&uniform, b.input, b.output])?;
+            let forward = (forward, vec![(group, Self::out_elems(kind, &params))]);
+            let (input_grad, group) = make(
+                &MAXPOOL2_INPUT_GRAD,
+                &[&uniform, b.grad_output, b.input, b.grad_input],
+            )?;
+            let input_grad = (input_grad, vec![(group, Self::in_elems(kind, &params))]);
             return Ok(ConvLayer {
                 params,
-                kind: LayerKernels::MaxPool,
-                forward: make(&MAXPOOL2_FORWARD, &[&uniform, b.input, b.output])?,
+                kind,
+                forward,
                 output_grad: None,
-                input_grad: make(
-                    &MAXPOOL2_INPUT_GRAD,
-                    &[&uniform, b.grad_output, b.input, b.grad_input],
-                )?,
+                input_grad,
                 weight_grad: None,
                 forward_sum: None,
                 input_grad_sum: None,
                 weight_views: None,
-                uniform_views: false,
+                uniform_view_chunks: [0, 0],
                 _uniforms: vec![uniform, reduce_uniform],
             });
         }
@@ -636,30 +725,42 @@ impl ConvLayer {
                 "use a narrower net (net.n_f) or the tiled kernels (--conv-kernels tiled)",
             )?;
         }
-        // (A uniform binding holds all UNIFORM_VIEWS_LEN vec4s the kernel declares.)
-        let uniform_views = direct
-            && gpu.uniform_weight_views()
-            && params.weight_views_len() <= UNIFORM_VIEWS_LEN
+        // A direct pass reads the views from uniform bindings where the
+        // device's choice, its limits and the layer's shape allow.
+        let align = (gpu.limits.min_uniform_buffer_offset_alignment as usize).div_ceil(16);
+        let uniform_allowed = gpu.uniform_weight_views()
             && 16 * UNIFORM_VIEWS_LEN as u64 <= gpu.limits.max_uniform_buffer_binding_size;
+        let chunks = |forward: bool, tiled_pass: bool| -> Option<Vec<ViewChunk>> {
+            if !direct || tiled_pass {
+                return None;
+            }
+            let uniform = uniform_allowed
+                .then(|| params.view_chunks(forward, true, align))
+                .flatten();
+            uniform.or_else(|| params.view_chunks(forward, false, align))
+        };
+        let [forward_chunks, input_grad_chunks] =
+            [chunks(true, tiled.forward), chunks(false, tiled.input_grad)];
+        let uniform_count = |c: &Option<Vec<ViewChunk>>| {
+            c.as_ref()
+                .map_or(0, |c| c.iter().filter(|c| c.uniform_start.is_some()).count())
+        };
+        let uniform_view_chunks = [uniform_count(&forward_chunks), uniform_count(&input_grad_chunks)];
         let views = direct.then(|| {
             let label = format!("{label} weight views");
-            if uniform_views {
-                gpu.storage_uniform_buffer(&label, 4 * UNIFORM_VIEWS_LEN)
-            } else {
-                gpu.storage_buffer(&label, 4 * params.weight_views_len())
+            if uniform_view_chunks == [0, 0] {
+                return gpu.storage_buffer(&label, 4 * params.weight_views_len());
             }
+            // Every uniform binding holds all UNIFORM_VIEWS_LEN vec4s the kernels declare.
+            let end = [&forward_chunks, &input_grad_chunks]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|c| c.uniform_start)
+                .map(|start| start + UNIFORM_VIEWS_LEN)
+                .fold(params.weight_views_len(), usize::max);
+            gpu.storage_uniform_buffer(&label, 4 * end)
         });
-        // (Only the direct passes read the views.)
-        let forward = if uniform_views && !tiled.forward {
-            &CONV2D_FORWARD_UNIFORM_VIEWS
-        } else {
-            forward
-        };
-        let input_grad = if uniform_views && !tiled.input_grad {
-            &CONV2D_INPUT_GRAD_UNIFORM_VIEWS
-        } else {
-            input_grad
-        };
         let weight_views = match &views {
             Some(views) => {
                 let (pipeline, group) = make(&CONV2D_WEIGHT_VIEWS, &[uniform, b.params, views])?;
@@ -667,28 +768,105 @@ impl ConvLayer {
             }
             None => None,
         };
+        // A direct pass: the kernel specialised to the layer's shape, a
+        // dispatch per chunk of its channel groups, each with its own
+        // parameters, and the views at `views_binding` bound whole
+        // (storage) or by the chunk's 64 KiB (uniform).
+        let mut pass_uniforms = Vec::new();
+        let mut direct_pass = |chunks: &[ViewChunk],
+                               [storage_kernel, uniform_kernel]: [&super::Shader; 2],
+                               constants: &[(&str, f64)],
+                               forward: bool,
+                               buffers: &[&wgpu::Buffer],
+                               views_binding: usize|
+         -> Result<PassKernel> {
+            let views = views.as_ref().expect("a direct pass has views");
+            let uniform_views = chunks[0].uniform_start.is_some();
+            let kernel = if uniform_views {
+                uniform_kernel
+            } else {
+                storage_kernel
+            };
+            let pipeline = gpu.specialised_pipeline(kernel, constants)?;
+            let (_, _, view_start) = params.view_groups_of(forward);
+            let mut dispatches = Vec::new();
+            for chunk in chunks {
+                let pass_params = ConvParams {
+                    view_offset: if uniform_views { 0 } else { view_start as u32 },
+                    view_group_first: chunk.first,
+                    view_groups: chunk.groups,
+                    ..params
+                };
+                let chunk_uniform =
+                    gpu.uniform_buffer(&format!("{label} {} params", kernel.name), &pass_params);
+                let resources: Vec<wgpu::BindingResource> = buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, buffer)| match chunk.uniform_start {
+                        Some(start) if i == views_binding => {
+                            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: views,
+                                offset: 16 * start as u64,
+                                size: std::num::NonZeroU64::new(16 * UNIFORM_VIEWS_LEN as u64),
+                            })
+                        }
+                        _ if i == 0 => chunk_uniform.as_entire_binding(),
+                        _ => buffer.as_entire_binding(),
+                    })
+                    .collect();
+                let group =
+                    gpu.bind_group_resources(&format!("{label} {}", kernel.name), &pipeline, resources);
+                let invocations = if forward {
+                    Self::out_elems(kind, &pass_params)
+                } else {
+                    Self::in_elems(kind, &pass_params)
+                };
+                dispatches.push((group, invocations));
+                pass_uniforms.push(chunk_uniform);
+            }
+            Ok((pipeline, dispatches))
+        };
         // The direct convolutions are specialised to the layer's shape (the
         // forward binds x twice, as f32s and as vec4s); without views and
         // not tiled: a dense layer's kernels. (A direct pass has its
         // constants: a window that does not fit made the pass tiled.)
         const FITS: &str = "a direct pass whose window does not fit runs tiled";
-        let forward = match (tiled.forward, &views) {
-            (true, _) => make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
-            (false, Some(views)) => specialised(
-                forward,
+        let once = |(pipeline, group), invocations| -> PassKernel { (pipeline, vec![(group, invocations)]) };
+        let forward = match (&forward_chunks, views.as_ref()) {
+            (Some(chunks), Some(views)) => direct_pass(
+                chunks,
+                [forward, &CONV2D_FORWARD_UNIFORM_VIEWS],
                 forward_constants.as_ref().expect(FITS),
+                true,
                 &[uniform, b.input, b.params, b.output, views, b.input],
+                4,
             )?,
-            (false, None) => make(forward, &[uniform, b.input, b.params, b.output])?,
+            _ if tiled.forward => once(
+                make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
+                Self::out_elems(kind, &params),
+            ),
+            _ => once(
+                make(forward, &[uniform, b.input, b.params, b.output])?,
+                Self::out_elems(kind, &params),
+            ),
         };
-        let input_grad = match (tiled.input_grad, &views) {
-            (true, _) => make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
-            (false, Some(views)) => specialised(
-                input_grad,
+        let input_grad = match (&input_grad_chunks, views.as_ref()) {
+            (Some(chunks), Some(views)) => direct_pass(
+                chunks,
+                [input_grad, &CONV2D_INPUT_GRAD_UNIFORM_VIEWS],
                 input_grad_constants.as_ref().expect(FITS),
+                false,
                 &[uniform, dz, views, b.grad_input],
+                2,
             )?,
-            (false, None) => make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
+            _ if tiled.input_grad => once(
+                make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
+                Self::in_elems(kind, &params),
+            ),
+            _ => once(
+                make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
+                Self::in_elems(kind, &params),
+            ),
         };
         // (The direct convolution's weight gradient binds x and dz twice,
         // as f32s and as vec4s.)
@@ -700,6 +878,7 @@ impl ConvLayer {
             )?,
             _ => make(weight_grad, &[uniform, dz, b.input, b.partial])?,
         };
+        uniforms.extend(pass_uniforms);
         Ok(ConvLayer {
             kind,
             params,
@@ -713,15 +892,16 @@ impl ConvLayer {
             forward_sum,
             input_grad_sum,
             weight_views,
-            uniform_views,
+            uniform_view_chunks,
             _uniforms: uniforms,
         })
     }
 
-    /// Whether the direct passes read the weight views from a uniform
-    /// buffer (see [`Gpu::uniform_weight_views`]).
-    pub fn uniform_views(&self) -> bool {
-        self.uniform_views
+    /// How many uniform bindings of the weight views the direct forward and
+    /// ∂/∂x passes read, a dispatch each (0: storage, or a tiled pass; see
+    /// [`Gpu::uniform_weight_views`]).
+    pub fn uniform_view_chunks(&self) -> [usize; 2] {
+        self.uniform_view_chunks
     }
 
     /// Which passes run the tiled kernels: None unless a convolution
@@ -738,10 +918,9 @@ impl ConvLayer {
     /// per image, output row, 4 output channels and 4 output columns; for the
     /// tiled one a workgroup per output tile; for max-pooling one per output
     /// element.
-    fn out_elems(&self) -> usize {
-        let p = &self.params;
+    fn out_elems(kind: LayerKernels, p: &ConvParams) -> usize {
         let groups = |n: u32| n.div_ceil(4) as usize;
-        match self.kind {
+        match kind {
             LayerKernels::Dense { split: false } => p.batch as usize * groups(p.c_out),
             LayerKernels::Dense { split: true } => {
                 p.batch as usize * groups(p.c_out) * WORKGROUP_SIZE as usize
@@ -752,7 +931,10 @@ impl ConvLayer {
                 let tiles = (p.c_out as usize).div_ceil(TILE_M) * positions.div_ceil(TILE_N);
                 tiles * p.forward_splits as usize * WORKGROUP_SIZE as usize
             }
-            LayerKernels::Conv(_) => p.batch as usize * groups(p.c_out) * p.h_out as usize * groups(p.w_out),
+            // (The dispatch's groups of channels: p is its own parameters.)
+            LayerKernels::Conv(_) => {
+                p.batch as usize * p.view_groups as usize * p.h_out as usize * groups(p.w_out)
+            }
             LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize,
         }
     }
@@ -777,10 +959,9 @@ impl ConvLayer {
     /// features (dense); per image, input row, 4 input channels and 4 input
     /// columns of one residue class mod the stride (convolution); per window
     /// (max-pooling: per output element, as its forward pass).
-    fn in_elems(&self) -> usize {
-        let p = &self.params;
+    fn in_elems(kind: LayerKernels, p: &ConvParams) -> usize {
         let groups = |n: u32| n.div_ceil(4) as usize;
-        match self.kind {
+        match kind {
             LayerKernels::Dense { .. } => p.batch as usize * groups(p.c_in),
             LayerKernels::Conv(t) if t.input_grad => {
                 // A workgroup per residue class, tile of channels × pixels
@@ -792,7 +973,7 @@ impl ConvLayer {
             }
             LayerKernels::Conv(_) => {
                 let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
-                p.batch as usize * groups(p.c_in) * p.h_in as usize * row_groups
+                p.batch as usize * p.view_groups as usize * p.h_in as usize * row_groups
             }
             LayerKernels::MaxPool => (p.batch * p.c_in * p.h_out * p.w_out) as usize,
         }
@@ -835,11 +1016,15 @@ impl ConvLayer {
                 // The views follow the weights before every forward pass (the
                 // backward pass after it reads them too).
                 run(pass, &self.weight_views);
-                gpu.dispatch(pass, &self.forward.0, &self.forward.1, self.out_elems());
+                for (group, invocations) in &self.forward.1 {
+                    gpu.dispatch(pass, &self.forward.0, group, *invocations);
+                }
                 run(pass, &self.forward_sum);
             }
             ConvPass::InputGrad => {
-                gpu.dispatch(pass, &self.input_grad.0, &self.input_grad.1, self.in_elems());
+                for (group, invocations) in &self.input_grad.1 {
+                    gpu.dispatch(pass, &self.input_grad.0, group, *invocations);
+                }
                 run(pass, &self.input_grad_sum);
             }
             ConvPass::WeightGrad => {
@@ -879,6 +1064,52 @@ mod tests {
         }
         assert_eq!(depth_splits(5000, 4096), 1, "tiles enough");
         assert_eq!(depth_splits(200, 256), 1, "too shallow");
+    }
+
+    /// Uniform view chunks cover every group of 4 channels once, in order;
+    /// each binding starts aligned and holds its groups' weights; a group
+    /// past a binding leaves the pass on storage, one dispatch of all groups.
+    #[test]
+    fn view_chunks_cover_the_groups_within_a_binding() {
+        let vanilla = NetSpec::vanilla(3, 32).unwrap().geometry().unwrap();
+        for g in &vanilla[..4] {
+            let p = ConvParams::new(g, 4, 0, 0).unwrap();
+            assert!((p.grad_view_offset as usize).is_multiple_of(VIEW_ALIGN_VEC4S));
+            for forward in [true, false] {
+                let (groups, group_len, start) = p.view_groups_of(forward);
+                let storage = p.view_chunks(forward, false, 1).unwrap();
+                assert_eq!(
+                    storage,
+                    [ViewChunk {
+                        first: 0,
+                        groups,
+                        uniform_start: None
+                    }]
+                );
+                for align in [1, 2, 16] {
+                    let Some(chunks) = p.view_chunks(forward, true, align) else {
+                        assert!(group_len > UNIFORM_VIEWS_LEN, "{g:?} {forward}");
+                        continue;
+                    };
+                    let mut next = 0;
+                    for c in &chunks {
+                        assert_eq!(c.first, next);
+                        let at = c.uniform_start.unwrap();
+                        assert_eq!(at, start + c.first as usize * group_len);
+                        assert!(at.is_multiple_of(align));
+                        assert!(c.groups > 0 && c.groups as usize * group_len <= UNIFORM_VIEWS_LEN);
+                        next += c.groups;
+                    }
+                    assert_eq!(next, groups, "{g:?} {forward}");
+                }
+            }
+        }
+        // VanillaNet-32's last convolution (128 → 256, 4×4): 2 048 vec4s a
+        // group forward (2 a binding), 4 096 a group ∂/∂x (1 a binding).
+        let p = ConvParams::new(&vanilla[3], 4, 0, 0).unwrap();
+        assert_eq!(p.view_chunks(true, true, 16).unwrap().len(), 32);
+        assert_eq!(p.view_chunks(false, true, 16).unwrap().len(), 32);
+        assert_eq!(p.view_chunks(true, true, 32), None, "past WebGPU's alignment");
     }
 
     /// VanillaNet-32 on 100 chains: the two deepest layers split the tiled

@@ -281,12 +281,12 @@ impl GpuNet {
         }
     }
 
-    /// Whether layer `i`'s direct passes read its weight views from a
-    /// uniform buffer (false for layers without views).
-    pub fn layer_uniform_views(&self, i: usize) -> bool {
+    /// How many uniform bindings of its weight views layer `i`'s direct
+    /// forward and ∂/∂x passes read (0: storage, tiled, or no views).
+    pub fn layer_uniform_view_chunks(&self, i: usize) -> [usize; 2] {
         match &self.layers[i] {
-            Layer::Conv(l) => l.uniform_views(),
-            Layer::NonLocal(_) => false,
+            Layer::Conv(l) => l.uniform_view_chunks(),
+            Layer::NonLocal(_) => [0, 0],
         }
     }
 
