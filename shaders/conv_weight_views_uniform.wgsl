@@ -1,6 +1,7 @@
 // conv_weight_views_uniform: the direct convolutions' weight views bound
-// as a uniform buffer of 64 KiB (WebGPU's guaranteed binding size), for
-// layers whose views fit it, on CPU adapters: Mesa's lavapipe loads a
+// as a uniform buffer of 64 KiB (WebGPU's guaranteed binding size), a
+// dispatch per binding of the channel groups whose weights it holds
+// (ConvParams::view_chunks), on CPU adapters: Mesa's lavapipe loads a
 // storage-buffer vec4 invocation by invocation, each with a bounds check
 // and a branch per value, and a uniform-buffer vec4 by a branch-free
 // gather, in about a fifth of the instructions (README, Performance). On

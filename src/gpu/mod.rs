@@ -76,7 +76,7 @@ pub struct Gpu {
     /// Performance, has the figures).
     conv_kernels: Mutex<ConvKernels>,
     /// Whether the direct convolutions of nets built from now on read
-    /// their weight views from a uniform buffer where they fit (see
+    /// their weight views from uniform buffers (see
     /// [`Gpu::uniform_weight_views`]).
     uniform_weight_views: Mutex<bool>,
     /// The passes `ConvKernels::Measured` chose, by layer shape and batch:
@@ -160,8 +160,9 @@ impl Gpu {
     }
 
     /// Whether the direct convolutions of nets built from now on read their
-    /// weight views from a uniform buffer, where the views fit one
-    /// (conv2d::UNIFORM_VIEWS_LEN): by default on CPU adapters, where
+    /// weight views from uniform bindings of 64 KiB, a dispatch each, where
+    /// a group of 4 channels' weights fits one (conv2d::UNIFORM_VIEWS_LEN,
+    /// ConvParams::view_chunks): by default on CPU adapters, where
     /// lavapipe reads uniform buffers in about a fifth of the instructions
     /// it spends on storage buffers; GPUs read them as storage
     /// (conv_weight_views_uniform.wgsl says why).

@@ -117,11 +117,12 @@ pub const WEIGHT_GRAD_KERNEL_MAX: u32 = 8;
 /// to 13 at any stride.
 pub const INPUT_GRAD_WINDOW_MAX: u32 = 16;
 
-/// vec4s of weight views (forward and ∂/∂x together) that the direct
-/// kernels read from a uniform buffer where [`Gpu::uniform_weight_views`]
-/// says so (UNIFORM_VIEWS_LEN in conv_weight_views_uniform.wgsl): 64 KiB,
-/// the binding size WebGPU guarantees. VanillaNet-8's first three
-/// convolutions fit, its fourth (32 → 64 channels, 4×4) does not.
+/// vec4s of weight views one uniform binding holds, where
+/// [`Gpu::uniform_weight_views`] says so (UNIFORM_VIEWS_LEN in
+/// conv_weight_views_uniform.wgsl): 64 KiB, the binding size WebGPU
+/// guarantees. A direct pass runs a dispatch per binding (see
+/// [`ConvParams::view_chunks`]): VanillaNet-8's fourth convolution (32 → 64
+/// channels, 4×4) two a pass, VanillaNet-32's last 32.
 pub const UNIFORM_VIEWS_LEN: usize = 4096;
 
 /// A tiled forward or ∂/∂x pass with at most half this many tiles splits
@@ -211,7 +212,8 @@ impl TiledPasses {
 }
 
 /// What `ConvKernels::Measured` times a layer by: its `ConvParams` without
-/// the parameter offsets (the shape, batch, chunking of the batch and splits).
+/// the parameter offsets (the shape, batch, chunking of the batch and
+/// splits), and whether the direct kernels read uniform views.
 pub type MeasuredKey = [u32; std::mem::size_of::<ConvParams>() / 4];
 
 /// Of the measured choice: each pass is timed this many times per family …
@@ -550,7 +552,12 @@ impl ConvLayer {
         slot: ConvSlot,
         b: &ConvBuffers,
     ) -> Result<TiledPasses> {
-        let key: MeasuredKey = bytemuck::cast(ConvParams::new(g, batch, 0, 0)?);
+        // (The direct kernels' speed depends on how they read the views.)
+        let key_params = ConvParams {
+            _pad1: u32::from(gpu.uniform_weight_views()),
+            ..ConvParams::new(g, batch, 0, 0)?
+        };
+        let key: MeasuredKey = bytemuck::cast(key_params);
         if let Some(passes) = gpu.measured_passes(&key) {
             return Ok(passes);
         }
@@ -718,13 +725,6 @@ impl ConvLayer {
         // direct ones read the weights through the views.)
         let uniform = &uniforms[0];
         let direct = matches!(kind, LayerKernels::Conv(t) if !(t.forward && t.input_grad));
-        if direct {
-            gpu.check_binding(
-                &format!("{label}'s weight views"),
-                16 * params.weight_views_len() as u64,
-                "use a narrower net (net.n_f) or the tiled kernels (--conv-kernels tiled)",
-            )?;
-        }
         // A direct pass reads the views from uniform bindings where the
         // device's choice, its limits and the layer's shape allow.
         let align = (gpu.limits.min_uniform_buffer_offset_alignment as usize).div_ceil(16);
@@ -746,20 +746,30 @@ impl ConvLayer {
                 .map_or(0, |c| c.iter().filter(|c| c.uniform_start.is_some()).count())
         };
         let uniform_view_chunks = [uniform_count(&forward_chunks), uniform_count(&input_grad_chunks)];
+        // vec4s of the views buffer: every uniform binding holds all
+        // UNIFORM_VIEWS_LEN vec4s the kernels declare.
+        let views_len = [&forward_chunks, &input_grad_chunks]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|c| c.uniform_start)
+            .map(|start| start + UNIFORM_VIEWS_LEN)
+            .fold(params.weight_views_len(), usize::max);
+        if direct {
+            // (The views kernel binds the whole buffer as storage.)
+            gpu.check_binding(
+                &format!("{label}'s weight views"),
+                16 * views_len as u64,
+                "use a narrower net (net.n_f) or the tiled kernels (--conv-kernels tiled)",
+            )?;
+        }
         let views = direct.then(|| {
             let label = format!("{label} weight views");
             if uniform_view_chunks == [0, 0] {
-                return gpu.storage_buffer(&label, 4 * params.weight_views_len());
+                gpu.storage_buffer(&label, 4 * views_len)
+            } else {
+                gpu.storage_uniform_buffer(&label, 4 * views_len)
             }
-            // Every uniform binding holds all UNIFORM_VIEWS_LEN vec4s the kernels declare.
-            let end = [&forward_chunks, &input_grad_chunks]
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|c| c.uniform_start)
-                .map(|start| start + UNIFORM_VIEWS_LEN)
-                .fold(params.weight_views_len(), usize::max);
-            gpu.storage_uniform_buffer(&label, 4 * end)
         });
         let weight_views = match &views {
             Some(views) => {
@@ -845,10 +855,14 @@ impl ConvLayer {
                 make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
                 Self::out_elems(kind, &params),
             ),
-            _ => once(
-                make(forward, &[uniform, b.input, b.params, b.output])?,
-                Self::out_elems(kind, &params),
-            ),
+            _ => {
+                // (A direct convolution pass has its chunks, above.)
+                debug_assert!(!matches!(kind, LayerKernels::Conv(_)));
+                once(
+                    make(forward, &[uniform, b.input, b.params, b.output])?,
+                    Self::out_elems(kind, &params),
+                )
+            }
         };
         let input_grad = match (&input_grad_chunks, views.as_ref()) {
             (Some(chunks), Some(views)) => direct_pass(
@@ -863,10 +877,13 @@ impl ConvLayer {
                 make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
                 Self::in_elems(kind, &params),
             ),
-            _ => once(
-                make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
-                Self::in_elems(kind, &params),
-            ),
+            _ => {
+                debug_assert!(!matches!(kind, LayerKernels::Conv(_)));
+                once(
+                    make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
+                    Self::in_elems(kind, &params),
+                )
+            }
         };
         // (The direct convolution's weight gradient binds x and dz twice,
         // as f32s and as vec4s.)

@@ -49,8 +49,8 @@ macro_rules! shader {
 }
 
 /// The direct convolutions (forward, ∂/∂x) with their weight views bound
-/// as storage, and as a uniform buffer (`_UNIFORM_VIEWS`: CPU adapters,
-/// layers whose views fit; conv_weight_views_uniform.wgsl says why).
+/// as storage, and as uniform bindings of 64 KiB (`_UNIFORM_VIEWS`: CPU
+/// adapters; conv_weight_views_uniform.wgsl says why).
 pub const CONV2D_FORWARD: Shader = shader!(
     "conv2d_forward" = "conv_params",
     "conv_input_window",
