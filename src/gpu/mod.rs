@@ -338,24 +338,19 @@ impl Gpu {
     /// empty bindings and a binding as vec4s needs one whole vec4 (the
     /// direct convolutions bind their input both ways).
     pub fn storage_buffer(&self, label: &str, len: usize) -> wgpu::Buffer {
-        self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: (len.max(4) * 4) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        })
+        self.storage_buffer_also(label, len, wgpu::BufferUsages::empty())
     }
 
-    /// A zeroed buffer of `len` f32 that kernels write as storage and
-    /// others read as a uniform buffer.
-    pub fn storage_uniform_buffer(&self, label: &str, len: usize) -> wgpu::Buffer {
+    /// The same, usable as `also` too (e.g. a uniform buffer that kernels
+    /// write as storage).
+    pub fn storage_buffer_also(&self, label: &str, len: usize, also: wgpu::BufferUsages) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: (len.max(4) * 4) as u64,
             usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::UNIFORM
                 | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
+                | wgpu::BufferUsages::COPY_DST
+                | also,
             mapped_at_creation: false,
         })
     }

@@ -213,8 +213,9 @@ impl TiledPasses {
 
 /// What `ConvKernels::Measured` times a layer by: its `ConvParams` without
 /// the parameter offsets (the shape, batch, chunking of the batch and
-/// splits), and whether the direct kernels read uniform views.
-pub type MeasuredKey = [u32; std::mem::size_of::<ConvParams>() / 4];
+/// splits), and whether the direct kernels read uniform views (their speed
+/// depends on it).
+pub type MeasuredKey = ([u32; std::mem::size_of::<ConvParams>() / 4], bool);
 
 /// Of the measured choice: each pass is timed this many times per family …
 pub const MEASURED_TRIALS: usize = 3;
@@ -552,12 +553,10 @@ impl ConvLayer {
         slot: ConvSlot,
         b: &ConvBuffers,
     ) -> Result<TiledPasses> {
-        // (The direct kernels' speed depends on how they read the views.)
-        let key_params = ConvParams {
-            _pad1: u32::from(gpu.uniform_weight_views()),
-            ..ConvParams::new(g, batch, 0, 0)?
-        };
-        let key: MeasuredKey = bytemuck::cast(key_params);
+        let key: MeasuredKey = (
+            bytemuck::cast(ConvParams::new(g, batch, 0, 0)?),
+            gpu.uniform_weight_views(),
+        );
         if let Some(passes) = gpu.measured_passes(&key) {
             return Ok(passes);
         }
@@ -764,12 +763,12 @@ impl ConvLayer {
             )?;
         }
         let views = direct.then(|| {
-            let label = format!("{label} weight views");
-            if uniform_view_chunks == [0, 0] {
-                gpu.storage_buffer(&label, 4 * views_len)
+            let also = if uniform_view_chunks == [0, 0] {
+                wgpu::BufferUsages::empty()
             } else {
-                gpu.storage_uniform_buffer(&label, 4 * views_len)
-            }
+                wgpu::BufferUsages::UNIFORM
+            };
+            gpu.storage_buffer_also(&format!("{label} weight views"), 4 * views_len, also)
         });
         let weight_views = match &views {
             Some(views) => {
