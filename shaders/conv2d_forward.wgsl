@@ -9,11 +9,11 @@
 //                           or uniform (conv_weight_views_*.wgsl):
 //                           the 4 channels' weights of a tap in one vec4
 //   5 storage read  x4      x again, as vec4s (read when X_VEC4)
-// One invocation per image, output row, group of 4 output channels (of
-// the dispatch's groups: a layer whose views are read from uniform buffers
-// of 64 KiB runs a dispatch per buffer) and group of 4 output columns
-// (flat index = gid.x + gid.y * groups_x * 64):
-// each input value loaded feeds 4 channels and each weight vec4 4 columns;
+// One invocation per image, output row, CHANNEL_GROUPS groups of 4 output
+// channels (of the dispatch's groups: a layer whose views are read from
+// uniform buffers of 64 KiB runs a dispatch per buffer) and group of 4
+// output columns (flat index = gid.x + gid.y * groups_x * 64):
+// each input value loaded feeds 4 or 8 channels and each weight vec4 4 columns;
 // the 4 columns' taps of an input row read one window of it, loaded once
 // (conv_input_window.wgsl). Channels and columns past the edge are
 // computed (on zero weights, clamped columns) and not stored.
@@ -30,36 +30,49 @@
 const VIEWS_BINDING: u32 = 4u;
 @group(0) @binding(5) var<storage, read> x4: array<vec4<f32>>;
 
+// Groups of 4 output channels per invocation, 1 or 2 (ConvParams's
+// channel_groups, conv2d::UNIFORM_VIEWS_CHANNEL_GROUPS says when): with 2,
+// each input window loaded feeds 8 channels.
+override CHANNEL_GROUPS: u32 = 1u;
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
     let col_groups = (p.w_out + 3u) / 4u;
-    // This dispatch's groups of 4 output channels (see p.view_groups).
-    let chan_groups = p.view_groups;
-    if (idx >= p.batch * chan_groups * p.h_out * col_groups) {
+    // This dispatch's groups of 4 output channels (see p.view_groups),
+    // CHANNEL_GROUPS to an invocation.
+    let chan_sets = (p.view_groups + CHANNEL_GROUPS - 1u) / CHANNEL_GROUPS;
+    if (idx >= p.batch * chan_sets * p.h_out * col_groups) {
         return;
     }
     let ox0 = (idx % col_groups) * 4u;
     let oy = (idx / col_groups) % p.h_out;
-    let group = p.view_group_first + (idx / (col_groups * p.h_out)) % chan_groups;
-    let co0 = group * 4u;
-    let b = idx / (col_groups * p.h_out * chan_groups);
+    let chan_set = (idx / (col_groups * p.h_out)) % chan_sets;
+    let b = idx / (col_groups * p.h_out * chan_sets);
     let kk = KERNEL * KERNEL;
-    let last = p.c_out - 1u;
-    let co = vec4<u32>(co0, min(co0 + 1u, last), min(co0 + 2u, last), min(co0 + 3u, last));
-    // The group's weights in the forward view, [c_in, k, k] vec4s.
-    let w_group = p.view_offset + (group - p.view_group_first) * p.c_in * kk;
-    let bias = vec4<f32>(
-        params[p.bias_offset + co.x],
-        params[p.bias_offset + co.y],
-        params[p.bias_offset + co.z],
-        params[p.bias_offset + co.w]
-    );
-    // acc_j: the 4 channels at output column ox0 + j.
-    var acc0 = bias;
-    var acc1 = bias;
-    var acc2 = bias;
-    var acc3 = bias;
+    // The invocation's groups in the dispatch: a second past the
+    // dispatch's last reads the last one's weights and is not stored.
+    let group0 = chan_set * CHANNEL_GROUPS;
+    let group1 = min(group0 + 1u, p.view_groups - 1u);
+    // Their weights in the forward view, [c_in, k, k] vec4s each.
+    let w_group0 = p.view_offset + group0 * p.c_in * kk;
+    let w_group1 = p.view_offset + group1 * p.c_in * kk;
+    // acc_j: group0's 4 channels at output column ox0 + j; acc_j1: group1's.
+    // (Named, not an array: one array indexed in loops over the groups and
+    // columns took lavapipe twice the instructions of the one-group kernel.)
+    let bias0 = channel_bias((p.view_group_first + group0) * 4u);
+    var bias1 = bias0;
+    if (CHANNEL_GROUPS == 2u) {
+        bias1 = channel_bias((p.view_group_first + group1) * 4u);
+    }
+    var acc0 = bias0;
+    var acc1 = bias0;
+    var acc2 = bias0;
+    var acc3 = bias0;
+    var acc01 = bias1;
+    var acc11 = bias1;
+    var acc21 = bias1;
+    var acc31 = bias1;
     for (var ci = 0u; ci < p.c_in; ci++) {
         let x_plane = (b * p.c_in + ci) * p.h_in;
         for (var ky = 0u; ky < KERNEL; ky++) {
@@ -70,21 +83,54 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             let x_row = (x_plane + iy) * p.w_in;
             var win = input_window(x_row, ox0);
-            let tap = w_group + ci * kk + ky * KERNEL;
+            let tap = ci * kk + ky * KERNEL;
             for (var kx = 0u; kx < KERNEL; kx++) {
-                let w = views[tap + kx];
                 let t0 = WINDOW_SHIFT + kx;
-                acc0 += win[t0 / 4u][t0 % 4u] * w;
                 let t1 = t0 + STRIDE;
-                acc1 += win[t1 / 4u][t1 % 4u] * w;
                 let t2 = t0 + 2u * STRIDE;
-                acc2 += win[t2 / 4u][t2 % 4u] * w;
                 let t3 = t0 + 3u * STRIDE;
-                acc3 += win[t3 / 4u][t3 % 4u] * w;
+                let x0 = win[t0 / 4u][t0 % 4u];
+                let x1 = win[t1 / 4u][t1 % 4u];
+                let x2 = win[t2 / 4u][t2 % 4u];
+                let x3 = win[t3 / 4u][t3 % 4u];
+                let w = views[w_group0 + tap + kx];
+                acc0 += x0 * w;
+                acc1 += x1 * w;
+                acc2 += x2 * w;
+                acc3 += x3 * w;
+                if (CHANNEL_GROUPS == 2u) {
+                    let w1 = views[w_group1 + tap + kx];
+                    acc01 += x0 * w1;
+                    acc11 += x1 * w1;
+                    acc21 += x2 * w1;
+                    acc31 += x3 * w1;
+                }
             }
         }
     }
-    let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    store_channels(b, oy, ox0, group0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+    if (CHANNEL_GROUPS == 2u && group0 + 1u < p.view_groups) {
+        store_channels(b, oy, ox0, group0 + 1u, array<vec4<f32>, 4>(acc01, acc11, acc21, acc31));
+    }
+}
+
+// The bias of output channels co0 … co0 + 3 (the last channel repeated
+// past the edge).
+fn channel_bias(co0: u32) -> vec4<f32> {
+    let last = p.c_out - 1u;
+    return vec4<f32>(
+        params[p.bias_offset + co0],
+        params[p.bias_offset + min(co0 + 1u, last)],
+        params[p.bias_offset + min(co0 + 2u, last)],
+        params[p.bias_offset + min(co0 + 3u, last)]
+    );
+}
+
+// y at output columns ox0 … ox0 + 3 of row oy, for the 4 channels of the
+// dispatch's group `group` (accs[j]: column ox0 + j), after LeakyReLU;
+// channels and columns past the edge are not stored.
+fn store_channels(b: u32, oy: u32, ox0: u32, group: u32, accs: array<vec4<f32>, 4>) {
+    let co0 = (p.view_group_first + group) * 4u;
     for (var i = 0u; i < 4u; i++) {
         if (co0 + i >= p.c_out) {
             break;

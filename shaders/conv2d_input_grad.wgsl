@@ -13,9 +13,10 @@
 // A gather over the outputs each input feeds (no atomics). With stride s,
 // tap (ky, kx) serves input (iy, ix) exactly when ky ≡ iy + padding and
 // kx ≡ ix + padding (mod s), so only those taps are visited. One invocation
-// per image, input row, group of 4 input channels (of the dispatch's
-// groups, as conv2d_forward's) and 4 input columns of one residue class mod s (columns r, r + s, r + 2s, r + 3s after an
-// offset): those columns share their taps and read neighbouring outputs.
+// per image, input row, CHANNEL_GROUPS groups of 4 input channels (of the
+// dispatch's groups, as conv2d_forward's) and 4 input columns of one
+// residue class mod s (columns r, r + s, r + 2s, r + 3s after an offset):
+// those columns share their taps and read neighbouring outputs.
 // For each output row and channel, the TAPS column taps of the 4 columns
 // read a window of TAPS + 3 neighbouring ∂L/∂z values, loaded once: with a
 // 3×3 kernel of stride 1, 3 weight and 6 ∂L/∂z loads for 48 multiply-adds
@@ -41,37 +42,51 @@ const DZ_WINDOW_MAX: u32 = 16u;
 const VIEWS_BINDING: u32 = 2u;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
+// Groups of 4 input channels per invocation, 1 or 2 (as conv2d_forward's):
+// with 2, each ∂L/∂z window loaded feeds 8 channels.
+override CHANNEL_GROUPS: u32 = 1u;
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
     let s = STRIDE;
-    // This dispatch's groups of 4 input channels (see p.view_groups).
-    let chan_groups = p.view_groups;
+    // This dispatch's groups of 4 input channels (see p.view_groups),
+    // CHANNEL_GROUPS to an invocation.
+    let chan_sets = (p.view_groups + CHANNEL_GROUPS - 1u) / CHANNEL_GROUPS;
     // Column groups of a row: s residue classes of ⌈w_in / s⌉ columns, 4 per group.
     let class_groups = ((p.w_in + s - 1u) / s + 3u) / 4u;
     let row_groups = s * class_groups;
-    if (idx >= p.batch * chan_groups * p.h_in * row_groups) {
+    if (idx >= p.batch * chan_sets * p.h_in * row_groups) {
         return;
     }
     let rg = idx % row_groups;
     let iy = (idx / row_groups) % p.h_in;
-    let group = p.view_group_first + (idx / (row_groups * p.h_in)) % chan_groups;
-    let ci0 = group * 4u;
-    let b = idx / (row_groups * p.h_in * chan_groups);
+    let chan_set = (idx / (row_groups * p.h_in)) % chan_sets;
+    let b = idx / (row_groups * p.h_in * chan_sets);
     let ix0 = rg % s + s * (rg / s) * 4u;
     let kk = KERNEL * KERNEL;
-    // The 4 input channels' vec4s in the ∂/∂x view, [c_out, k, k] for
+    // The invocation's groups in the dispatch: a second past the
+    // dispatch's last reads the last one's weights and is not stored.
+    let group0 = chan_set * CHANNEL_GROUPS;
+    let group1 = min(group0 + 1u, p.view_groups - 1u);
+    // Their 4 input channels' vec4s in the ∂/∂x view, [c_out, k, k] for
     // each group (channels past the edge: zero weights, not stored).
-    let w_group = p.view_offset + (group - p.view_group_first) * p.c_out * kk;
+    let w_group0 = p.view_offset + group0 * p.c_out * kk;
+    let w_group1 = p.view_offset + group1 * p.c_out * kk;
     let w_co = kk;
     let ty = iy + PADDING;
     let t0 = ix0 + PADDING;
 
-    // acc_j: the 4 channels at input column ix0 + j·s.
+    // acc_j: group0's 4 channels at input column ix0 + j·s; acc_j1:
+    // group1's. (Named, not an array: see conv2d_forward.)
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
+    var acc01 = vec4<f32>(0.0);
+    var acc11 = vec4<f32>(0.0);
+    var acc21 = vec4<f32>(0.0);
+    var acc31 = vec4<f32>(0.0);
     // Output row oy reads padded row ty through tap ky when oy·s + ky = ty:
     // ky = ty mod s + a·s gives oy = ⌊ty / s⌋ − a. Likewise column ix0 + j·s
     // (padded t0 + j·s) reads output column ⌊t0 / s⌋ − c + j through tap
@@ -88,7 +103,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         if (oy >= p.h_out) {
             continue;
         }
-        let tap_row = w_group + ky * KERNEL;
         for (var co = 0u; co < p.c_out; co++) {
             let row = ((b * p.c_out + co) * p.h_out + oy) * p.w_out;
             for (var m = 0u; m < TAPS + 3u; m++) {
@@ -97,25 +111,44 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 let inside = ox >= 0 && ox < i32(p.w_out);
                 window[m] = select(0.0, dz[row + u32(clamp(ox, 0, i32(p.w_out) - 1))], inside);
             }
+            let tap_row = co * w_co + ky * KERNEL;
             for (var c = 0u; c < TAPS; c++) {
                 let kx = kx_first + c * s;
-                let w = select(vec4<f32>(0.0), views[tap_row + co * w_co + min(kx, KERNEL - 1u)], kx < KERNEL);
+                let tap = tap_row + min(kx, KERNEL - 1u);
                 let m = TAPS - 1u - c;
+                let w = select(vec4<f32>(0.0), views[w_group0 + tap], kx < KERNEL);
                 acc0 += window[m] * w;
                 acc1 += window[m + 1u] * w;
                 acc2 += window[m + 2u] * w;
                 acc3 += window[m + 3u] * w;
+                if (CHANNEL_GROUPS == 2u) {
+                    let w1 = select(vec4<f32>(0.0), views[w_group1 + tap], kx < KERNEL);
+                    acc01 += window[m] * w1;
+                    acc11 += window[m + 1u] * w1;
+                    acc21 += window[m + 2u] * w1;
+                    acc31 += window[m + 3u] * w1;
+                }
             }
         }
     }
-    let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    store_channels(b, iy, ix0, group0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+    if (CHANNEL_GROUPS == 2u && group0 + 1u < p.view_groups) {
+        store_channels(b, iy, ix0, group0 + 1u, array<vec4<f32>, 4>(acc01, acc11, acc21, acc31));
+    }
+}
+
+// dx at input columns ix0, ix0 + s, ix0 + 2s, ix0 + 3s of row iy, for the
+// 4 input channels of the dispatch's group `group` (accs[j]: column
+// ix0 + j·s); channels and columns past the edge are not stored.
+fn store_channels(b: u32, iy: u32, ix0: u32, group: u32, accs: array<vec4<f32>, 4>) {
+    let ci0 = (p.view_group_first + group) * 4u;
     for (var i = 0u; i < 4u; i++) {
         if (ci0 + i >= p.c_in) {
             break;
         }
         let in_row = ((b * p.c_in + ci0 + i) * p.h_in + iy) * p.w_in;
         for (var j = 0u; j < 4u; j++) {
-            let ix = ix0 + j * s;
+            let ix = ix0 + j * STRIDE;
             if (ix < p.w_in) {
                 dx[in_row + ix] = accs[j][i];
             }

@@ -4,15 +4,16 @@
 // with the forward pass, ∇x F by back-propagation, the noise draw and
 // r = ‖a·∇F(x)‖₂ all fused: a small net is launch-bound when every layer
 // is a dispatch, here one dispatch runs many steps. Activations stay in
-// workgroup memory; weights are read from `weights` (the same for every
-// chain, so they stay in cache).
+// workgroup memory; weights are read through mlp_weights_storage.wgsl or
+// mlp_weights_uniform.wgsl (the same for every chain, so they stay in cache).
 //
 // Bindings (group 0):
 //   0 uniform MlpLangevinParams p
-//   1 storage read  weights  mlp_weights.wgsl's: the flat parameter vector
+//   1 read          weights  mlp_weights.wgsl's: the flat parameter vector
 //                            (layer l's W [n_out, n_in] at shape[l].z, its
 //                            bias [n_out] right after), then each W transposed
-//                            ([n_in, n_out] at p.params_len + shape[l].z)
+//                            ([n_in, n_out] at p.transposed_at + shape[l].z);
+//                            storage, or uniform with binding 9 (mlp_weights_*.wgsl)
 //   2 storage rw    x        [chains, dim]  chain states
 //   3 storage write energy   [chains]       F at the state the last step started from
 //   4 storage write grad     [chains, dim]  ∇F there (as the layered kernels leave them)
@@ -35,10 +36,12 @@
 // MlpLangevinParams comes from mlp_params.wgsl, RngCounter and
 // langevin_noise from philox.wgsl, leaky_relu4 and leaky_relu_backward4
 // from conv_params.wgsl, goal_index, track_index, pull_scale and tracked
-// from attraction_state.wgsl, all prepended at compile time.
+// from attraction_state.wgsl, weight, weight4, weight_t and weight_t4 from
+// mlp_weights_storage.wgsl or mlp_weights_uniform.wgsl, all prepended at
+// compile time.
 
 @group(0) @binding(0) var<uniform> p: MlpLangevinParams;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
+// weights: binding 1 (and 9), mlp_weights_*.wgsl.
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> energy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;
@@ -57,6 +60,20 @@ var<workgroup> dz: array<mat2x4<f32>, 256>;
 // e % 8), one number drawn per invocation (drawn four in a row by the
 // invocation that updates a column of 4 chains, they took as long as a layer).
 var<workgroup> noise: array<f32, 64>;
+
+// Outputs (and, back-propagating, inputs) of a layer per invocation, 1 or
+// 4: invocations t < SPAN share each 64 of a layer's outputs, t taking
+// OUTPUTS·t … OUTPUTS·t + OUTPUTS − 1. With 4, each activation read from
+// workgroup memory feeds 4 outputs' multiply-adds (CPU adapters, where
+// such a read costs many times a multiply-add); on GPUs one output each
+// keeps each invocation's chain of multiply-adds short (the host's choice:
+// FusedKernel::for_device, src/sampler/langevin.rs).
+override OUTPUTS: u32 = 1u;
+override SPAN: u32 = 64u / OUTPUTS;
+
+fn bias_pair(b: f32) -> mat2x4<f32> {
+    return mat2x4<f32>(vec4<f32>(b), vec4<f32>(b));
+}
 
 fn activate(v: mat2x4<f32>, leaky_relu: u32) -> mat2x4<f32> {
     return mat2x4<f32>(leaky_relu4(v[0], leaky_relu), leaky_relu4(v[1], leaky_relu));
@@ -104,15 +121,58 @@ fn main(
         for (var l = 0u; l < p.layers; l++) {
             let shape = p.shape[l];
             let out_at = in_at + shape.x;
-            for (var j = lid; j < shape.y; j += 64u) {
-                // W[j, i] = Wᵀ[i, j]: neighbouring invocations read neighbours.
-                let column = p.params_len + shape.z + j;
-                let bias = vec4<f32>(weights[shape.z + shape.x * shape.y + j]);
-                var acc = mat2x4<f32>(bias, bias);
-                for (var i = 0u; i < shape.x; i++) {
-                    acc += weights[column + i * shape.y] * acts[in_at + i];
+            for (var j0 = OUTPUTS * lid; j0 < shape.y && lid < SPAN; j0 += 64u) {
+                // Outputs j0 … j0 + OUTPUTS − 1 (one past the layer's reads
+                // the last one's weights and is not stored).
+                let last = shape.y - 1u;
+                let j1 = min(j0 + 1u, last);
+                let j2 = min(j0 + 2u, last);
+                let j3 = min(j0 + 3u, last);
+                let bias_at = shape.z + shape.x * shape.y;
+                var acc0 = bias_pair(weight(bias_at + j0));
+                var acc1 = acc0;
+                var acc2 = acc0;
+                var acc3 = acc0;
+                if (OUTPUTS > 1u) {
+                    acc1 = bias_pair(weight(bias_at + j1));
+                    acc2 = bias_pair(weight(bias_at + j2));
+                    acc3 = bias_pair(weight(bias_at + j3));
                 }
-                acts[out_at + j] = activate(acc, shape.w);
+                // W[j, i] = Wᵀ[i, j]: neighbouring invocations read
+                // neighbours, and one invocation's outputs a vec4 where
+                // Wᵀ's rows are whole vec4s.
+                if (OUTPUTS == 4u && shape.y % 4u == 0u && shape.z % 4u == 0u) {
+                    for (var i = 0u; i < shape.x; i++) {
+                        let a = acts[in_at + i];
+                        let w = weight_t4(shape.z + i * shape.y + j0);
+                        acc0 += w.x * a;
+                        acc1 += w.y * a;
+                        acc2 += w.z * a;
+                        acc3 += w.w * a;
+                    }
+                } else {
+                    for (var i = 0u; i < shape.x; i++) {
+                        let a = acts[in_at + i];
+                        let row = shape.z + i * shape.y;
+                        acc0 += weight_t(row + j0) * a;
+                        if (OUTPUTS > 1u) {
+                            acc1 += weight_t(row + j1) * a;
+                            acc2 += weight_t(row + j2) * a;
+                            acc3 += weight_t(row + j3) * a;
+                        }
+                    }
+                }
+                acts[out_at + j0] = activate(acc0, shape.w);
+                // (No loop: Mesa counts loop trips against a limit.)
+                if (OUTPUTS > 1u && j0 + 1u <= last) {
+                    acts[out_at + j1] = activate(acc1, shape.w);
+                }
+                if (OUTPUTS > 1u && j0 + 2u <= last) {
+                    acts[out_at + j2] = activate(acc2, shape.w);
+                }
+                if (OUTPUTS > 1u && j0 + 3u <= last) {
+                    acts[out_at + j3] = activate(acc3, shape.w);
+                }
             }
             workgroupBarrier();
             in_at = out_at;
@@ -136,12 +196,47 @@ fn main(
             if (l > 1u) {
                 below_leaky = p.shape[l - 2u].w;
             }
-            for (var i = lid; i < shape.x; i += 64u) {
-                var acc = mat2x4<f32>();
-                for (var j = 0u; j < shape.y; j++) {
-                    acc += weights[shape.z + j * shape.x + i] * dz[cur + j];
+            for (var i0 = OUTPUTS * lid; i0 < shape.x && lid < SPAN; i0 += 64u) {
+                // Inputs i0 … i0 + OUTPUTS − 1, as the forward pass's outputs.
+                let last = shape.x - 1u;
+                var acc0 = mat2x4<f32>();
+                var acc1 = mat2x4<f32>();
+                var acc2 = mat2x4<f32>();
+                var acc3 = mat2x4<f32>();
+                if (OUTPUTS == 4u && shape.x % 4u == 0u && shape.z % 4u == 0u) {
+                    for (var j = 0u; j < shape.y; j++) {
+                        let d = dz[cur + j];
+                        let w = weight4(shape.z + j * shape.x + i0);
+                        acc0 += w.x * d;
+                        acc1 += w.y * d;
+                        acc2 += w.z * d;
+                        acc3 += w.w * d;
+                    }
+                } else {
+                    let i1 = min(i0 + 1u, last);
+                    let i2 = min(i0 + 2u, last);
+                    let i3 = min(i0 + 3u, last);
+                    for (var j = 0u; j < shape.y; j++) {
+                        let d = dz[cur + j];
+                        let row = shape.z + j * shape.x;
+                        acc0 += weight(row + i0) * d;
+                        if (OUTPUTS > 1u) {
+                            acc1 += weight(row + i1) * d;
+                            acc2 += weight(row + i2) * d;
+                            acc3 += weight(row + i3) * d;
+                        }
+                    }
                 }
-                dz[next + i] = activate_backward(acc, acts[in_at_l + i], below_leaky);
+                dz[next + i0] = activate_backward(acc0, acts[in_at_l + i0], below_leaky);
+                if (OUTPUTS > 1u && i0 + 1u <= last) {
+                    dz[next + i0 + 1u] = activate_backward(acc1, acts[in_at_l + i0 + 1u], below_leaky);
+                }
+                if (OUTPUTS > 1u && i0 + 2u <= last) {
+                    dz[next + i0 + 2u] = activate_backward(acc2, acts[in_at_l + i0 + 2u], below_leaky);
+                }
+                if (OUTPUTS > 1u && i0 + 3u <= last) {
+                    dz[next + i0 + 3u] = activate_backward(acc3, acts[in_at_l + i0 + 3u], below_leaky);
+                }
             }
             workgroupBarrier();
             cur = next;

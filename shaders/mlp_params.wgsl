@@ -13,9 +13,11 @@ struct MlpLangevinParams {
     record_path: u32,
     attract: u32,
     // Length of the parameter vector: mlp_weights.wgsl's output holds a copy
-    // of it, then each layer's W transposed at params_len + its offset.
+    // of it, then each layer's W transposed at transposed_at + its offset
+    // (a multiple of 64 at or after params_len: 256 bytes, where a uniform
+    // binding may start).
     params_len: u32,
-    _pad: u32,
+    transposed_at: u32,
     // Layer l: (n_in, n_out, weight offset, LeakyReLU after it).
     shape: array<vec4<u32>, 8>,
 }

@@ -1,7 +1,7 @@
 // mlp_weights: the weights mlp_langevin.wgsl reads, refreshed from the
 // parameter vector before its steps: a copy of the vector, then each dense
-// layer's W [n_out, n_in] transposed to [n_in, n_out] at p.params_len + the
-// layer's weight offset. The forward pass has an invocation per output j:
+// layer's W [n_out, n_in] transposed to [n_in, n_out] at p.transposed_at +
+// the layer's weight offset. The forward pass has an invocation per output j:
 // reading W[j, i] they would touch a cache line each (stride n_in), reading
 // Wᵀ[i, j] neighbouring values; the backward pass, an invocation per input
 // i, reads W[j, i] so. (The two layouts in one buffer keep mlp_langevin
@@ -10,7 +10,8 @@
 // Bindings (group 0):
 //   0 uniform MlpLangevinParams p   (params_len, layers, shape)
 //   1 storage read  params   flat parameter vector [params_len]
-//   2 storage write weights  [2 · params_len]
+//   2 storage write weights  [transposed_at + params_len] (or more: the
+//                            uniform bindings mlp_langevin may read)
 // One invocation per parameter.
 
 // MlpLangevinParams comes from mlp_params.wgsl, prepended at compile time.
@@ -31,7 +32,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let at = e - s.z;
         if (e >= s.z && at < s.x * s.y) {
             // W[j, i] with j = at / n_in, i = at % n_in.
-            weights[p.params_len + s.z + (at % s.x) * s.y + at / s.x] = v;
+            weights[p.transposed_at + s.z + (at % s.x) * s.y + at / s.x] = v;
         }
     }
 }

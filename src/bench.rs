@@ -156,6 +156,9 @@ pub struct WorkloadResult {
     pub iteration_gflop: f64,
     /// "fused" (mlp_langevin: many steps per dispatch) or "layered" (a dispatch per layer).
     pub sampler: &'static str,
+    /// How the fused sampler ran (weights from uniform bindings or storage,
+    /// outputs per invocation), if it ran.
+    pub fused_kernel: Option<crate::sampler::FusedKernel>,
     pub langevin_steps_x_chains_per_s: f64,
     pub langevin_gflop_per_s: f64,
     /// With the fused sampler: the layered kernels on the same chains, timed
@@ -346,10 +349,12 @@ pub fn run_workload(
     };
     let sampler = sampler_on(SamplerKernels::Layered)?;
     let mut fused_differs = None;
+    let mut fused_kernel = None;
     // A second net only where the fused sampler applies.
     let (sample_s, layered_s) = if sampler.field.dense_layers().is_some() {
         let fused = sampler_on(SamplerKernels::Auto)?;
         fused_differs = check_fused(gpu, &fused, &sampler)?;
+        fused_kernel = fused.fused_kernel();
         if let Some(what) = &fused_differs {
             eprintln!(
                 "warning: {}: {what}; timing it anyway (see `ebmscope doctor`)",
@@ -500,6 +505,7 @@ pub fn run_workload(
         step_gflop: step_flops * 1e-9,
         iteration_gflop: iteration_flops * 1e-9,
         sampler: if layered_s.is_some() { "fused" } else { "layered" },
+        fused_kernel,
         langevin_steps_x_chains_per_s: (w.steps * w.chains) as f64 / sample_s,
         langevin_gflop_per_s: w.steps as f64 * step_flops * 1e-9 / sample_s,
         layered_steps_x_chains_per_s: layered_s.map(|s| (w.steps * w.chains) as f64 / s),

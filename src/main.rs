@@ -518,6 +518,17 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             "  Langevin ({} sampler): {:.0} steps×chains/s, {:.2} GFLOP/s ({:.4} GFLOP per step)",
             r.sampler, r.langevin_steps_x_chains_per_s, r.langevin_gflop_per_s, r.step_gflop
         );
+        if let Some(k) = r.fused_kernel {
+            let from = if k.uniform_weights {
+                "uniform bindings"
+            } else {
+                "a storage buffer"
+            };
+            println!(
+                "    weights read from {from}, {} outputs per invocation",
+                k.outputs
+            );
+        }
         if let Some(what) = &r.fused_differs {
             println!("    timed although {what}");
         }

@@ -241,13 +241,16 @@ fn weight_views_read_as_uniform_or_storage_match_reference() {
         padding: 1,
     };
     // (uniform views chosen, kernel, [c_in, h, w], c_out, whether each pass
-    // reads several uniform buffers): 3 → 8 channels, 3×3, fit one buffer
+    // reads several uniform buffers): 3 → 10 channels, 3×3, fit one buffer
     // per pass; 32 → 62 need two (a group's forward weights 32·9 vec4s,
     // ∂/∂x's 62·9; the last group of output channels has 2); a 6×6 kernel on 128 channels has 4 608 vec4s per
     // group forward, past the 4 096 of a buffer (storage), and 8 · 36 for
-    // ∂/∂x (three buffers).
+    // ∂/∂x (three buffers). Passes on uniform views compute two groups of
+    // channels an invocation (UNIFORM_VIEWS_CHANNEL_GROUPS): 3 → 10's
+    // forward and 32 → 62's second ∂/∂x buffer (7 groups, then 1) end on
+    // an invocation with one group.
     let cases = [
-        (true, 3, [3, 6, 8], 8, [false, false]),
+        (true, 3, [3, 6, 8], 10, [false, false]),
         (true, 3, [32, 5, 8], 62, [true, true]),
         (true, 6, [128, 7, 8], 8, [false, true]),
         (false, 3, [3, 6, 8], 8, [false, false]),

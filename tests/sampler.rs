@@ -7,12 +7,12 @@ use common::{correlation, ks_statistic, mean_var, normal_cdf};
 use ebmscope::compare::compare;
 use ebmscope::doctor::FUSED_SAMPLER_TOL;
 use ebmscope::gpu::Gpu;
-use ebmscope::kernels::sampling::Purpose;
+use ebmscope::kernels::sampling::{MLP_CPU_OUTPUTS, Purpose};
 use ebmscope::model::{GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
 use ebmscope::reference::philox;
 use ebmscope::sampler::{
-    AnalyticField, Attracted, Bank, EnergyField, Langevin, Mala, Noise, Rng, RngDistribution, SamplerKernels,
-    StepSize,
+    AnalyticField, Attracted, Bank, EnergyField, FusedKernel, Langevin, Mala, Noise, Rng, RngDistribution,
+    SamplerKernels, StepSize,
 };
 
 const NORMAL: RngDistribution = RngDistribution::Normal {
@@ -258,7 +258,11 @@ fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
 /// at every step), and the RNG counter. 613 steps run as dispatches
 /// of the loop budget's bound (64 steps for ToyNet, 32 for the wide net),
 /// then the binary digits of the rest (a single 128-step dispatch once
-/// stopped early on lavapipe: its loop limit).
+/// stopped early on lavapipe: its loop limit). Each way of running the
+/// fused kernel is checked: weights from storage and from uniform bindings,
+/// 1 and 4 outputs per invocation (the wide net's 70 outputs end on an
+/// invocation with 2, and its layers of 11 and 70 read weights one by one
+/// where the others read vec4s).
 #[test]
 fn fused_mlp_sampler_follows_the_layered_kernels() {
     let gpu = common::gpu();
@@ -281,10 +285,41 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
             net.write_input(&gpu, &x).unwrap();
             Langevin::with_kernels(&gpu, net.as_field(&gpu).unwrap(), 9, size, kernels).unwrap()
         };
-        let (mut fused, mut layered) = (sampler(SamplerKernels::Auto), sampler(SamplerKernels::Layered));
-        assert!(fused.is_fused() && !layered.is_fused(), "{}", spec.name);
+        // The device's own way to run the fused sampler, then each way it
+        // may run (weights from storage or uniform bindings, 1 or 4 outputs
+        // per invocation): every one against the layered kernels.
+        let params_len = spec.param_layout().unwrap().total;
+        let fits_uniform = FusedKernel::for_device(&gpu, params_len).uniform_weights;
+        if gpu.uniform_weight_views() {
+            assert!(fits_uniform, "{}: lavapipe binds 64 KiB uniforms", spec.name);
+        }
+        let mut ways = vec![SamplerKernels::Auto];
+        for uniform_weights in [false, true] {
+            for outputs in [1, MLP_CPU_OUTPUTS] {
+                if !uniform_weights || fits_uniform {
+                    ways.push(SamplerKernels::Fused(FusedKernel {
+                        uniform_weights,
+                        outputs,
+                    }));
+                }
+            }
+        }
+        let mut samplers: Vec<_> = ways.iter().map(|&way| sampler(way)).collect();
+        samplers.push(sampler(SamplerKernels::Layered));
+        assert_eq!(
+            samplers[0].fused_kernel(),
+            Some(FusedKernel::for_device(&gpu, params_len)),
+            "{}",
+            spec.name
+        );
+        for (s, way) in samplers.iter().zip(&ways) {
+            if let SamplerKernels::Fused(kernel) = way {
+                assert_eq!(s.fused_kernel(), Some(*kernel), "{}", spec.name);
+            }
+        }
+        assert_eq!(samplers.last().unwrap().fused_kernel(), None, "{}", spec.name);
         let mut results = Vec::new();
-        for s in [&mut fused, &mut layered] {
+        for s in samplers.iter_mut() {
             let path = gpu.storage_buffer("path", 613 * chains);
             s.set_path(&gpu, Some(&path)).unwrap();
             s.begin(&gpu, 4);
@@ -299,41 +334,43 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
                 gpu.read_f32(&path, 0, 613 * chains).unwrap(),
             ));
         }
-        let (f, l) = (&results[0], &results[1]);
-        common::assert_all_close(
-            &format!("{}: ", spec.name),
-            &[
-                ("states", &f.0, &l.0),
-                ("Σ r", &f.1, &l.1),
-                ("F", &f.2, &l.2),
-                ("∇F", &f.3, &l.3),
-                ("energy path", &f.5, &l.5),
-            ],
-            FUSED_SAMPLER_TOL,
-        );
-        // The path's last row is F at the last step's start; its rows differ
-        // (every step wrote its own).
-        assert_eq!(
-            f.5[612 * chains..],
-            f.2[..],
-            "{}: last row of the path",
-            spec.name
-        );
-        assert_eq!(
-            l.5[612 * chains..],
-            l.2[..],
-            "{}: last row of the path",
-            spec.name
-        );
-        assert_ne!(f.5[..chains], f.5[612 * chains..], "{}", spec.name);
-        assert_eq!((f.4.iteration, f.4.step), (4, 613), "{}: counter", spec.name);
-        assert_eq!((l.4.iteration, l.4.step), (4, 613), "{}: counter", spec.name);
-        // The chains moved: the comparison is not of two unchanged inputs.
-        assert!(
-            f.0.iter().zip(&x).any(|(a, b)| (a - b).abs() > 0.1),
-            "{}",
-            spec.name
-        );
+        let l = results.last().unwrap();
+        for (f, way) in results.iter().zip(&ways) {
+            common::assert_all_close(
+                &format!("{} ({way:?}): ", spec.name),
+                &[
+                    ("states", &f.0, &l.0),
+                    ("Σ r", &f.1, &l.1),
+                    ("F", &f.2, &l.2),
+                    ("∇F", &f.3, &l.3),
+                    ("energy path", &f.5, &l.5),
+                ],
+                FUSED_SAMPLER_TOL,
+            );
+            // The path's last row is F at the last step's start; its rows differ
+            // (every step wrote its own).
+            assert_eq!(
+                f.5[612 * chains..],
+                f.2[..],
+                "{}: last row of the path",
+                spec.name
+            );
+            assert_eq!(
+                l.5[612 * chains..],
+                l.2[..],
+                "{}: last row of the path",
+                spec.name
+            );
+            assert_ne!(f.5[..chains], f.5[612 * chains..], "{}", spec.name);
+            assert_eq!((f.4.iteration, f.4.step), (4, 613), "{}: counter", spec.name);
+            assert_eq!((l.4.iteration, l.4.step), (4, 613), "{}: counter", spec.name);
+            // The chains moved: the comparison is not of two unchanged inputs.
+            assert!(
+                f.0.iter().zip(&x).any(|(a, b)| (a - b).abs() > 0.1),
+                "{}",
+                spec.name
+            );
+        }
     }
 }
 

@@ -10,8 +10,8 @@ use ebmscope::kernels::nonlocal::{AddParams, MatmulParams, SoftmaxParams};
 use ebmscope::kernels::optim::OptimParams;
 use ebmscope::kernels::picture::GridParams;
 use ebmscope::kernels::sampling::{
-    AdvanceParams, AnalyticParams, AttractionParams, GatherParams, LangevinParams, MalaParams,
-    MlpLangevinParams, RandomParams, RngCounter, RowsParams,
+    AdvanceParams, AnalyticParams, AttractionParams, GatherParams, LangevinParams, MLP_CPU_OUTPUTS,
+    MalaParams, MlpLangevinParams, RandomParams, RngCounter, RowsParams,
 };
 
 fn validate(name: &str, source: &str) -> naga::Module {
@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 44, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 46, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -69,7 +69,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 36);
+    assert_eq!(ALL.len(), 37);
     // The shared headers are valid modules on their own.
     for header in [
         "conv_params",
@@ -134,7 +134,7 @@ fn uniform_structs_match_rust() {
                 view_offset,
                 view_group_first,
                 view_groups,
-                _pad1,
+                channel_groups,
                 _pad2,
                 _pad3
             ),
@@ -205,7 +205,7 @@ fn uniform_structs_match_rust() {
                 record_path,
                 attract,
                 params_len,
-                _pad,
+                transposed_at,
                 shape
             ),
         ),
@@ -318,7 +318,7 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 43, "struct declarations checked across all shaders");
+    assert_eq!(checked, 46, "struct declarations checked across all shaders");
 }
 
 /// Value of the module-scope `const NAME: u32` of a shader.
@@ -399,6 +399,20 @@ fn rust_and_wgsl_sizes_agree() {
         assert_eq!(wgsl_array_len(&module, "views") as usize, UNIFORM_VIEWS_LEN);
     }
     assert_eq!(16 * UNIFORM_VIEWS_LEN, 65536);
+    // So are the fused sampler's two uniform bindings of its weights.
+    use ebmscope::kernels::sampling::MLP_UNIFORM_LEN;
+    let mlp_uniform = validate(
+        "mlp_langevin_uniform_weights",
+        ebmscope::kernels::MLP_LANGEVIN_UNIFORM_WEIGHTS.source,
+    );
+    assert_eq!(
+        wgsl_const_u32(&mlp_uniform, "MLP_UNIFORM_LEN") as usize,
+        MLP_UNIFORM_LEN
+    );
+    for name in ["weights", "weights_t"] {
+        assert_eq!(wgsl_array_len(&mlp_uniform, name) as usize, MLP_UNIFORM_LEN);
+    }
+    assert_eq!(16 * MLP_UNIFORM_LEN, 65536);
 
     let mlp = validate("mlp_langevin", MLP_LANGEVIN.source);
     assert_eq!(wgsl_const_u32(&mlp, "WIDTH_CAP") as usize, MLP_MAX_WIDTH);
@@ -591,22 +605,35 @@ fn every_shader_translates_for_metal_and_dx12() {
     };
     let entry = Some((naga::ShaderStage::Compute, "main".to_string()));
     // The direct convolutions' overrides, as the host sets them for
-    // VanillaNet's second layer (4×4, stride 2, rows read as vec4s).
+    // VanillaNet's second layer (4×4, stride 2, rows read as vec4s), with
+    // views on storage (a group of channels an invocation) and uniform
+    // (UNIFORM_VIEWS_CHANNEL_GROUPS).
     let vanilla = ebmscope::model::NetSpec::vanilla(3, 8)
         .unwrap()
         .geometry()
         .unwrap();
     let layer = ebmscope::kernels::conv2d::ConvParams::new(&vanilla[1], 4, 0, 0).unwrap();
+    let with_groups = |constants: &[(&'static str, f64)], groups: u32| {
+        [constants, &[("CHANNEL_GROUPS", f64::from(groups))]].concat()
+    };
+    let uniform_groups = ebmscope::kernels::conv2d::UNIFORM_VIEWS_CHANNEL_GROUPS;
     let forward = layer.window_constants().unwrap();
     let input_grad = layer.input_grad_constants().unwrap();
+    let [forward_storage, forward_uniform] = [1, uniform_groups].map(|g| with_groups(&forward, g));
+    let [input_grad_storage, input_grad_uniform] = [1, uniform_groups].map(|g| with_groups(&input_grad, g));
     let weight_grad = layer.weight_grad_constants().unwrap();
     for shader in ALL {
         let (module, info) = validate_with_info(shader.name, shader.source);
         // Overrides are set before translation, as wgpu does.
         let set: &[(&str, f64)] = match shader.name {
-            "conv2d_forward" | "conv2d_forward_uniform_views" => &forward,
-            "conv2d_input_grad" | "conv2d_input_grad_uniform_views" => &input_grad,
+            "conv2d_forward" => &forward_storage,
+            "conv2d_forward_uniform_views" => &forward_uniform,
+            "conv2d_input_grad" => &input_grad_storage,
+            "conv2d_input_grad_uniform_views" => &input_grad_uniform,
             "conv2d_weight_grad" => &weight_grad,
+            // The fused sampler as GPUs and as CPU adapters run it.
+            "mlp_langevin" => &[("OUTPUTS", 1.0)],
+            "mlp_langevin_uniform_weights" => &[("OUTPUTS", f64::from(MLP_CPU_OUTPUTS))],
             // Both ways of reading each operand as vec4s.
             "batched_matmul" => &[("A_VEC", 1.0), ("B_VEC", 2.0)],
             "batched_matmul_rows" => &[("A_VEC", 2.0), ("B_VEC", 1.0)],

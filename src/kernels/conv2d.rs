@@ -48,7 +48,11 @@ pub struct ConvParams {
     pub view_offset: u32,
     pub view_group_first: u32,
     pub view_groups: u32,
-    pub _pad1: u32,
+    /// Groups of 4 channels per invocation of a direct forward or ∂/∂x
+    /// dispatch (the kernels' CHANNEL_GROUPS override, which unrolls over
+    /// them; here for counting invocations): [`UNIFORM_VIEWS_CHANNEL_GROUPS`]
+    /// with uniform views, else 1.
+    pub channel_groups: u32,
     pub _pad2: u32,
     pub _pad3: u32,
 }
@@ -63,6 +67,13 @@ pub struct ViewChunk {
     /// the views, in vec4s; None: the views bound whole, as storage.
     pub uniform_start: Option<usize>,
 }
+
+/// Groups of 4 channels per invocation of a direct forward or ∂/∂x pass
+/// whose views are uniform (CPU adapters): there a window of inputs (or of
+/// ∂L/∂z) costs several times its multiply-adds to load, and weights
+/// little, so one window feeds 8 channels (README, Performance). Passes on
+/// storage views (GPUs), and passes of one group, keep 4.
+pub const UNIFORM_VIEWS_CHANNEL_GROUPS: u32 = 2;
 
 /// The ∂/∂x view starts at a multiple of this many vec4s (256 bytes, the
 /// largest offset alignment WebGPU lets an adapter ask of a binding), so
@@ -277,6 +288,7 @@ impl ConvParams {
             bias_offset: u32_of("parameter offset", bias_offset)?,
             batch_chunk: 1,
             n_chunks: 1,
+            channel_groups: 1,
             ..Default::default()
         };
         let positions = batch * g.h_out * g.w_out;
@@ -796,14 +808,22 @@ impl ConvLayer {
             } else {
                 storage_kernel
             };
-            let pipeline = gpu.specialised_pipeline(kernel, constants)?;
-            let (_, _, view_start) = params.view_groups_of(forward);
+            let (groups, _, view_start) = params.view_groups_of(forward);
+            // (A pass of one group would compute it twice.)
+            let channel_groups = if uniform_views && groups > 1 {
+                UNIFORM_VIEWS_CHANNEL_GROUPS
+            } else {
+                1
+            };
+            let constants = [constants, &[("CHANNEL_GROUPS", f64::from(channel_groups))]].concat();
+            let pipeline = gpu.specialised_pipeline(kernel, &constants)?;
             let mut dispatches = Vec::new();
             for chunk in chunks {
                 let pass_params = ConvParams {
                     view_offset: if uniform_views { 0 } else { view_start as u32 },
                     view_group_first: chunk.first,
                     view_groups: chunk.groups,
+                    channel_groups,
                     ..params
                 };
                 let chunk_uniform =
@@ -931,7 +951,7 @@ impl ConvLayer {
 
     /// Invocations of the forward kernel: for the dense kernels one per
     /// image and group of 4 output features (a workgroup, split); for the direct convolution one
-    /// per image, output row, 4 output channels and 4 output columns; for the
+    /// per image, output row, channel_groups × 4 output channels and 4 output columns; for the
     /// tiled one a workgroup per output tile; for max-pooling one per output
     /// element.
     fn out_elems(kind: LayerKernels, p: &ConvParams) -> usize {
@@ -949,7 +969,8 @@ impl ConvLayer {
             }
             // (The dispatch's groups of channels: p is its own parameters.)
             LayerKernels::Conv(_) => {
-                p.batch as usize * p.view_groups as usize * p.h_out as usize * groups(p.w_out)
+                let sets = p.view_groups.div_ceil(p.channel_groups) as usize;
+                p.batch as usize * sets * p.h_out as usize * groups(p.w_out)
             }
             LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize,
         }
@@ -972,7 +993,7 @@ impl ConvLayer {
     }
 
     /// Invocations of the input-gradient kernel: per image and 4 input
-    /// features (dense); per image, input row, 4 input channels and 4 input
+    /// features (dense); per image, input row, channel_groups × 4 input channels and 4 input
     /// columns of one residue class mod the stride (convolution); per window
     /// (max-pooling: per output element, as its forward pass).
     fn in_elems(kind: LayerKernels, p: &ConvParams) -> usize {
@@ -989,7 +1010,8 @@ impl ConvLayer {
             }
             LayerKernels::Conv(_) => {
                 let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
-                p.batch as usize * p.view_groups as usize * p.h_in as usize * row_groups
+                let sets = p.view_groups.div_ceil(p.channel_groups) as usize;
+                p.batch as usize * sets * p.h_in as usize * row_groups
             }
             LayerKernels::MaxPool => (p.batch * p.c_in * p.h_out * p.w_out) as usize,
         }

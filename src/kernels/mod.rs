@@ -98,12 +98,24 @@ pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill", "philox");
 pub const RNG_ADVANCE: Shader = shader!("rng_advance", "philox");
 pub const LANGEVIN_STEP: Shader = shader!("langevin_step", "philox", "workgroup_sum");
+/// The fused sampler with its weights read from storage, and from two
+/// uniform bindings (`_UNIFORM_WEIGHTS`: CPU adapters; see
+/// mlp_weights_uniform.wgsl).
 pub const MLP_LANGEVIN: Shader = shader!(
-    "mlp_langevin",
-    "mlp_params",
+    "mlp_langevin" = "mlp_params",
     "philox",
     "conv_params",
-    "attraction_state"
+    "attraction_state",
+    "mlp_weights_storage",
+    "mlp_langevin"
+);
+pub const MLP_LANGEVIN_UNIFORM_WEIGHTS: Shader = shader!(
+    "mlp_langevin_uniform_weights" = "mlp_params",
+    "philox",
+    "conv_params",
+    "attraction_state",
+    "mlp_weights_uniform",
+    "mlp_langevin"
 );
 pub const MLP_WEIGHTS: Shader = shader!("mlp_weights", "mlp_params");
 pub const MALA_PROPOSE: Shader = shader!("mala_propose", "philox");
@@ -144,6 +156,7 @@ pub const ALL: &[Shader] = &[
     RNG_ADVANCE,
     LANGEVIN_STEP,
     MLP_LANGEVIN,
+    MLP_LANGEVIN_UNIFORM_WEIGHTS,
     MLP_WEIGHTS,
     MALA_PROPOSE,
     MALA_ACCEPT,
@@ -187,11 +200,26 @@ impl Launch {
         buffers: &[&wgpu::Buffer],
         invocations: usize,
     ) -> Result<Self> {
+        let resources = buffers.iter().map(|b| b.as_entire_binding()).collect();
+        Self::with_resources(gpu, shader, constants, label, params, resources, invocations)
+    }
+
+    /// The same with bindings 1, 2, … given as resources (a part of a
+    /// buffer, say).
+    pub fn with_resources<P: bytemuck::Pod>(
+        gpu: &Gpu,
+        shader: &Shader,
+        constants: &[(&str, f64)],
+        label: &str,
+        params: &P,
+        resources: Vec<wgpu::BindingResource>,
+        invocations: usize,
+    ) -> Result<Self> {
         let pipeline = gpu.specialised_pipeline(shader, constants)?;
         let uniform = gpu.uniform_buffer(&format!("{label} params"), params);
-        let mut all = vec![&uniform];
-        all.extend_from_slice(buffers);
-        let group = gpu.bind_group(&format!("{label} {}", shader.name), &pipeline, &all);
+        let mut all = vec![uniform.as_entire_binding()];
+        all.extend(resources);
+        let group = gpu.bind_group_resources(&format!("{label} {}", shader.name), &pipeline, all);
         Ok(Launch {
             pipeline,
             group,

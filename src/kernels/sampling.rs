@@ -57,6 +57,12 @@ pub const MLP_MAX_WIDTH: usize = 128;
 pub const MLP_MAX_ACTIVATIONS: usize = 248;
 /// Chains per mlp_langevin workgroup (the entries of its mat2x4 activations).
 pub const MLP_CHAINS_PER_GROUP: usize = 8;
+/// vec4s of each uniform binding of the fused sampler's weights
+/// (mlp_weights_uniform.wgsl): a net of more parameters reads storage.
+pub const MLP_UNIFORM_LEN: usize = 4096;
+/// Outputs of a layer per invocation of the fused sampler where the device
+/// runs the CPU adapters' kernels (mlp_langevin.wgsl's OUTPUTS; GPUs: 1).
+pub const MLP_CPU_OUTPUTS: u32 = 4;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -74,9 +80,11 @@ pub struct MlpLangevinParams {
     /// Attraction–diffusion: pull toward goals and track (0 or 1; binding 8).
     pub attract: u32,
     /// Length of the parameter vector (mlp_weights.wgsl puts the transposed
-    /// weights after a copy of it).
+    /// weights after a copy of it, at `transposed_at`).
     pub params_len: u32,
-    pub _pad: u32,
+    /// Where the transposed weights start: params_len rounded up to 64
+    /// (256 bytes, where a uniform binding may start).
+    pub transposed_at: u32,
     /// Layer l: (n_in, n_out, weight offset, LeakyReLU after it); its bias follows its weight.
     pub shape: [[u32; 4]; MLP_MAX_LAYERS],
 }

@@ -3,9 +3,12 @@ use super::noise::Rng;
 use crate::Result;
 use crate::gpu::{Gpu, WORKGROUP_SIZE};
 use crate::kernels::sampling::{
-    AdvanceParams, LangevinParams, MLP_CHAINS_PER_GROUP, MlpLangevinParams, Purpose,
+    AdvanceParams, LangevinParams, MLP_CHAINS_PER_GROUP, MLP_CPU_OUTPUTS, MLP_UNIFORM_LEN, MlpLangevinParams,
+    Purpose,
 };
-use crate::kernels::{LANGEVIN_STEP, Launch, MLP_LANGEVIN, MLP_WEIGHTS, RNG_ADVANCE};
+use crate::kernels::{
+    LANGEVIN_STEP, Launch, MLP_LANGEVIN, MLP_LANGEVIN_UNIFORM_WEIGHTS, MLP_WEIGHTS, RNG_ADVANCE,
+};
 
 /// The step X ← X − a·∇F(X) + b·Z of PAPER.md for U = F/T:
 /// a = ε²/(2T), b = τ·ε.
@@ -39,8 +42,12 @@ impl StepSize {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SamplerKernels {
     /// The fused sampler where the energy allows it (a chain of small dense
-    /// layers: ToyNet), else the layered kernels.
+    /// layers: ToyNet), as the device runs it best ([`FusedKernel::for_device`]),
+    /// else the layered kernels.
     Auto,
+    /// The fused sampler run so (tests: each way on one device); an energy
+    /// it cannot run is refused.
+    Fused(FusedKernel),
     /// Per step: the field's own kernels (a dispatch per layer), then
     /// langevin_step. The baseline the fused sampler is checked and timed against.
     Layered,
@@ -94,12 +101,14 @@ enum Steps {
     /// field.record_eval, then langevin_step (noise drawn there).
     Layered(Advancing),
     /// runs[k]: mlp_langevin with 2^k steps per dispatch, with its layer
-    /// shapes and the length of the parameter vector; `weights` (mlp_weights)
-    /// lays out the parameters as they read them, before each run of steps.
+    /// shapes and the length of the parameter vector, run as `kernel`;
+    /// `weights` (mlp_weights) lays out the parameters as they read them,
+    /// before each run of steps.
     Fused {
         runs: Vec<Advancing>,
         shape: Vec<[u32; 4]>,
         params_len: usize,
+        kernel: FusedKernel,
         weights: Launch,
     },
 }
@@ -161,6 +170,14 @@ impl<F: EnergyField> Langevin<F> {
     /// Whether the fused sampler (mlp_langevin) runs the steps.
     pub fn is_fused(&self) -> bool {
         matches!(self.steps, Steps::Fused { .. })
+    }
+
+    /// How the fused sampler runs, if it runs the steps.
+    pub fn fused_kernel(&self) -> Option<FusedKernel> {
+        match self.steps {
+            Steps::Fused { kernel, .. } => Some(kernel),
+            Steps::Layered(_) => None,
+        }
     }
 
     /// Change ε, T or τ (from the next submission on).
@@ -252,7 +269,21 @@ fn make_steps<F: EnergyField>(
     let invocations = chains * WORKGROUP_SIZE as usize;
     let fused_invocations = chains.div_ceil(MLP_CHAINS_PER_GROUP) * WORKGROUP_SIZE as usize;
     let fused = match kernels {
-        SamplerKernels::Auto => field.dense_layers(),
+        SamplerKernels::Auto => field.dense_layers().map(|(shape, params)| {
+            let kernel = FusedKernel::for_device(gpu, (params.size() / 4) as usize);
+            (shape, params, kernel)
+        }),
+        SamplerKernels::Fused(kernel) => {
+            let (shape, params) = field.dense_layers().ok_or_else(|| {
+                crate::Error::Config(
+                    "the fused sampler runs chains of small dense layers only (ToyNet); \
+                     use the automatic choice for this net"
+                        .into(),
+                )
+            })?;
+            kernel.check(gpu, (params.size() / 4) as usize)?;
+            Some((shape, params, kernel))
+        }
         SamplerKernels::Layered => None,
     };
     Ok(match fused {
@@ -274,7 +305,7 @@ fn make_steps<F: EnergyField>(
             )?,
             advance: advance(1)?,
         }),
-        Some((shape, params)) => {
+        Some((shape, params, kernel)) => {
             let no_attraction;
             let attraction = match field.attraction() {
                 Some(a) => a,
@@ -284,7 +315,29 @@ fn make_steps<F: EnergyField>(
                 }
             };
             let params_len = (params.size() / 4) as usize;
-            let weights_buffer = gpu.storage_buffer("mlp weights", 2 * params_len);
+            let transposed_at = transposed_at(params_len);
+            // Each uniform binding holds all MLP_UNIFORM_LEN vec4s.
+            let weights_len = if kernel.uniform_weights {
+                transposed_at + 4 * MLP_UNIFORM_LEN
+            } else {
+                transposed_at + params_len
+            };
+            let weights_buffer = gpu.storage_buffer_also(
+                "mlp weights",
+                weights_len,
+                if kernel.uniform_weights {
+                    wgpu::BufferUsages::UNIFORM
+                } else {
+                    wgpu::BufferUsages::empty()
+                },
+            );
+            let uniform_window = |at: usize| {
+                wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &weights_buffer,
+                    offset: 4 * at as u64,
+                    size: std::num::NonZeroU64::new(16 * MLP_UNIFORM_LEN as u64),
+                })
+            };
             let weights = Launch::new(
                 gpu,
                 &MLP_WEIGHTS,
@@ -300,13 +353,13 @@ fn make_steps<F: EnergyField>(
             let max_log2 = per_dispatch.max(1).ilog2();
             let mut runs = Vec::new();
             for log2 in 0..=max_log2 {
-                let kernel = Launch::new(
-                    gpu,
-                    &MLP_LANGEVIN,
-                    "mlp langevin",
-                    &fused_params(field, &shape, params_len, 1 << log2, seed, size, record),
-                    &[
-                        &weights_buffer,
+                let mut resources = vec![if kernel.uniform_weights {
+                    uniform_window(0)
+                } else {
+                    weights_buffer.as_entire_binding()
+                }];
+                resources.extend(
+                    [
                         field.input(),
                         field.energy(),
                         field.grad(),
@@ -314,11 +367,23 @@ fn make_steps<F: EnergyField>(
                         rng.counter(),
                         path,
                         attraction,
-                    ],
+                    ]
+                    .map(|b| b.as_entire_binding()),
+                );
+                if kernel.uniform_weights {
+                    resources.push(uniform_window(transposed_at));
+                }
+                let launch = Launch::with_resources(
+                    gpu,
+                    kernel.shader(),
+                    &[("OUTPUTS", f64::from(kernel.outputs))],
+                    "mlp langevin",
+                    &fused_params(field, &shape, params_len, 1 << log2, seed, size, record),
+                    resources,
                     fused_invocations,
                 )?;
                 runs.push(Advancing {
-                    kernel,
+                    kernel: launch,
                     advance: advance(1 << log2)?,
                 });
             }
@@ -326,6 +391,7 @@ fn make_steps<F: EnergyField>(
                 runs,
                 shape,
                 params_len,
+                kernel,
                 weights,
             }
         }
@@ -342,6 +408,76 @@ fn layered_params(field: &impl EnergyField, seed: u32, size: StepSize, record_pa
         purpose: Purpose::LangevinNoise as u32,
         record_path: u32::from(record_path),
         ..Default::default()
+    }
+}
+
+/// Where mlp_weights puts the transposed weights: after the parameter
+/// vector's copy, at a multiple of 64 (256 bytes, where a uniform binding
+/// may start).
+fn transposed_at(params_len: usize) -> usize {
+    params_len.next_multiple_of(64)
+}
+
+/// How the fused sampler runs on a device: its weights from uniform
+/// bindings or storage, and a layer's outputs per invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FusedKernel {
+    pub uniform_weights: bool,
+    pub outputs: u32,
+}
+
+impl FusedKernel {
+    /// CPU adapters' kernels ([`Gpu::uniform_weight_views`]): 4 outputs per
+    /// invocation, the weights from uniform bindings where both fit (a net
+    /// of at most 4·MLP_UNIFORM_LEN parameters, an adapter that binds 64
+    /// KiB and aligns bindings at 256 bytes or less); GPUs: storage, one
+    /// output each (mlp_langevin.wgsl says why).
+    pub fn for_device(gpu: &Gpu, params_len: usize) -> Self {
+        if !gpu.uniform_weight_views() {
+            return FusedKernel {
+                uniform_weights: false,
+                outputs: 1,
+            };
+        }
+        FusedKernel {
+            uniform_weights: Self::uniform_fits(gpu, params_len),
+            outputs: MLP_CPU_OUTPUTS,
+        }
+    }
+
+    /// Whether a net of `params_len` parameters may read its weights from
+    /// the device's uniform bindings.
+    fn uniform_fits(gpu: &Gpu, params_len: usize) -> bool {
+        let limits = &gpu.limits;
+        params_len <= 4 * MLP_UNIFORM_LEN
+            && 16 * MLP_UNIFORM_LEN as u64 <= limits.max_uniform_buffer_binding_size
+            && limits.min_uniform_buffer_offset_alignment <= 256
+    }
+
+    /// Refuse a way the kernel cannot run a net of `params_len` parameters.
+    fn check(&self, gpu: &Gpu, params_len: usize) -> Result<()> {
+        if ![1, MLP_CPU_OUTPUTS].contains(&self.outputs) {
+            return Err(crate::Error::Config(format!(
+                "the fused sampler computes 1 or {MLP_CPU_OUTPUTS} outputs per invocation, not {}",
+                self.outputs
+            )));
+        }
+        if self.uniform_weights && !Self::uniform_fits(gpu, params_len) {
+            return Err(crate::Error::Config(format!(
+                "{params_len} parameters do not fit the fused sampler's uniform bindings on this \
+                 adapter ({} vec4s each); read them from storage",
+                MLP_UNIFORM_LEN
+            )));
+        }
+        Ok(())
+    }
+
+    fn shader(&self) -> &'static crate::kernels::Shader {
+        if self.uniform_weights {
+            &MLP_LANGEVIN_UNIFORM_WEIGHTS
+        } else {
+            &MLP_LANGEVIN
+        }
     }
 }
 
@@ -368,6 +504,7 @@ fn fused_params(
         record_path: step.record_path,
         attract: u32::from(field.attraction().is_some()),
         params_len: params_len as u32,
+        transposed_at: transposed_at(params_len) as u32,
         ..Default::default()
     };
     params.shape[..shape.len()].copy_from_slice(shape);

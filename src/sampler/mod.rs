@@ -12,6 +12,6 @@ mod noise;
 pub use attraction::{ATTRACTION_HEADER, Attracted, Track};
 pub use bank::Bank;
 pub use field::{AnalyticField, EnergyField};
-pub use langevin::{Langevin, SamplerKernels, StepSize};
+pub use langevin::{FusedKernel, Langevin, SamplerKernels, StepSize};
 pub use mala::Mala;
 pub use noise::{Noise, Rng, RngDistribution};
