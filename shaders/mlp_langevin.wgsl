@@ -29,8 +29,9 @@
 //                            starting state
 // One workgroup of 64 per 8 chains (workgroup index = chain group): the
 // chains are the 8 entries of mat2x4 activations (chain c at [c / 4][c % 4]),
-// so each weight read feeds 8 multiply-adds; invocation j computes outputs
-// j, j + 64, … of each layer. The host (GpuNet::dense_layers) admits at
+// so each weight read feeds 8 multiply-adds; invocation t computes outputs
+// OUTPUTS·t … OUTPUTS·t + OUTPUTS − 1 of each 64 of a layer (see OUTPUTS
+// below). The host (GpuNet::dense_layers) admits at
 // most 8 layers, widths ≤ 128 and Σ widths ≤ 248, the sizes below (16 KiB
 // of workgroup memory, WebGPU's minimum).
 // MlpLangevinParams comes from mlp_params.wgsl, RngCounter and

@@ -241,21 +241,23 @@ fn weight_views_read_as_uniform_or_storage_match_reference() {
         padding: 1,
     };
     // (uniform views chosen, kernel, [c_in, h, w], c_out, whether each pass
-    // reads several uniform buffers): 3 → 10 channels, 3×3, fit one buffer
+    // reads several uniform buffers, whether each pass pairs groups of
+    // channels in an invocation and ends a dispatch on a set of one): 3 → 10 channels, 3×3, fit one buffer
     // per pass; 32 → 62 need two (a group's forward weights 32·9 vec4s,
     // ∂/∂x's 62·9; the last group of output channels has 2); a 6×6 kernel on 128 channels has 4 608 vec4s per
     // group forward, past the 4 096 of a buffer (storage), and 8 · 36 for
     // ∂/∂x (three buffers). Passes on uniform views compute two groups of
     // channels an invocation (UNIFORM_VIEWS_CHANNEL_GROUPS): 3 → 10's
-    // forward and 32 → 62's second ∂/∂x buffer (7 groups, then 1) end on
-    // an invocation with one group.
+    // forward (3 groups) and 32 → 62's ∂/∂x (7 groups a buffer, then 1, where
+    // bindings align at 16 bytes as on lavapipe) end on an invocation with
+    // one group.
     let cases = [
-        (true, 3, [3, 6, 8], 10, [false, false]),
-        (true, 3, [32, 5, 8], 62, [true, true]),
-        (true, 6, [128, 7, 8], 8, [false, true]),
-        (false, 3, [3, 6, 8], 8, [false, false]),
+        (true, 3, [3, 6, 8], 10, [false, false], [true, false]),
+        (true, 3, [32, 5, 8], 62, [true, true], [false, true]),
+        (true, 6, [128, 7, 8], 8, [false, true], [false, false]),
+        (false, 3, [3, 6, 8], 8, [false, false], [false, false]),
     ];
-    for (i, (choice, kernel, chw, c_out, several)) in cases.into_iter().enumerate() {
+    for (i, (choice, kernel, chw, c_out, several, ends_on_one)) in cases.into_iter().enumerate() {
         gpu.set_uniform_weight_views(choice);
         let spec = NetSpec::single_layer("weight views", chw, conv(kernel), c_out, true);
         let g = spec.geometry().unwrap()[0];
@@ -267,6 +269,12 @@ fn weight_views_read_as_uniform_or_storage_match_reference() {
             uniform.map_or(0, |c| c.len())
         });
         assert_eq!(want.map(|n| n > 1), several, "{chw:?} → {c_out}");
+        let odd_set = [true, false].map(|forward| {
+            p.view_chunks(forward, choice, align).is_some_and(|c| {
+                ConvParams::channel_groups_for(&c) == 2 && c.iter().any(|c| c.groups % 2 == 1)
+            })
+        });
+        assert_eq!(odd_set, ends_on_one, "{chw:?} → {c_out}");
         if choice && chw[0] != 128 {
             assert!(want.iter().all(|&n| n > 0), "{chw:?} → {c_out}: uniform views");
         }

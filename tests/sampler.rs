@@ -289,8 +289,8 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
         // may run (weights from storage or uniform bindings, 1 or 4 outputs
         // per invocation): every one against the layered kernels.
         let params_len = spec.param_layout().unwrap().total;
-        let fits_uniform = FusedKernel::for_device(&gpu, params_len).uniform_weights;
-        if gpu.uniform_weight_views() {
+        let fits_uniform = FusedKernel::uniform_fits(&gpu, params_len);
+        if gpu.is_cpu_adapter() {
             assert!(fits_uniform, "{}: lavapipe binds 64 KiB uniforms", spec.name);
         }
         let mut ways = vec![SamplerKernels::Auto];

@@ -50,8 +50,8 @@ pub struct ConvParams {
     pub view_groups: u32,
     /// Groups of 4 channels per invocation of a direct forward or ∂/∂x
     /// dispatch (the kernels' CHANNEL_GROUPS override, which unrolls over
-    /// them; here for counting invocations): [`UNIFORM_VIEWS_CHANNEL_GROUPS`]
-    /// with uniform views, else 1.
+    /// them; here for counting invocations): see
+    /// [`ConvParams::channel_groups_for`].
     pub channel_groups: u32,
     pub _pad2: u32,
     pub _pad3: u32,
@@ -72,7 +72,8 @@ pub struct ViewChunk {
 /// whose views are uniform (CPU adapters): there a window of inputs (or of
 /// ∂L/∂z) costs several times its multiply-adds to load, and weights
 /// little, so one window feeds 8 channels (README, Performance). Passes on
-/// storage views (GPUs), and passes of one group, keep 4.
+/// storage views (GPUs), and passes whose dispatches have one group each,
+/// keep 4 ([`ConvParams::channel_groups_for`]).
 pub const UNIFORM_VIEWS_CHANNEL_GROUPS: u32 = 2;
 
 /// The ∂/∂x view starts at a multiple of this many vec4s (256 bytes, the
@@ -418,6 +419,19 @@ impl ConvParams {
             uniform_start: Some(start + first * group_len),
         });
         Some(chunks.collect())
+    }
+
+    /// Groups of 4 channels per invocation of a direct pass run as `chunks`
+    /// ([`ConvParams::view_chunks`]): [`UNIFORM_VIEWS_CHANNEL_GROUPS`] on
+    /// uniform views, unless no dispatch has two groups (each invocation
+    /// would compute its one twice); 1 on storage views.
+    pub fn channel_groups_for(chunks: &[ViewChunk]) -> u32 {
+        let uniform = chunks.iter().all(|c| c.uniform_start.is_some());
+        if uniform && chunks.iter().any(|c| c.groups > 1) {
+            UNIFORM_VIEWS_CHANNEL_GROUPS
+        } else {
+            1
+        }
     }
 
     /// f32 of the `partial` scratch the layer's kernels need: the weight
@@ -808,13 +822,8 @@ impl ConvLayer {
             } else {
                 storage_kernel
             };
-            let (groups, _, view_start) = params.view_groups_of(forward);
-            // (A pass of one group would compute it twice.)
-            let channel_groups = if uniform_views && groups > 1 {
-                UNIFORM_VIEWS_CHANNEL_GROUPS
-            } else {
-                1
-            };
+            let (_, _, view_start) = params.view_groups_of(forward);
+            let channel_groups = ConvParams::channel_groups_for(chunks);
             let constants = [constants, &[("CHANNEL_GROUPS", f64::from(channel_groups))]].concat();
             let pipeline = gpu.specialised_pipeline(kernel, &constants)?;
             let mut dispatches = Vec::new();
@@ -1144,9 +1153,18 @@ mod tests {
         }
         // VanillaNet-32's last convolution (128 → 256, 4×4): 2 048 vec4s a
         // group forward (2 a binding), 4 096 a group ∂/∂x (1 a binding).
+        // Its forward dispatches pair their groups in an invocation; its
+        // ∂/∂x ones, of one group each, do not (nor do storage views).
         let p = ConvParams::new(&vanilla[3], 4, 0, 0).unwrap();
-        assert_eq!(p.view_chunks(true, true, 16).unwrap().len(), 32);
-        assert_eq!(p.view_chunks(false, true, 16).unwrap().len(), 32);
+        let [forward, input_grad] = [true, false].map(|f| p.view_chunks(f, true, 16).unwrap());
+        assert_eq!([forward.len(), input_grad.len()], [32, 32]);
+        assert_eq!(
+            ConvParams::channel_groups_for(&forward),
+            UNIFORM_VIEWS_CHANNEL_GROUPS
+        );
+        assert_eq!(ConvParams::channel_groups_for(&input_grad), 1);
+        let storage = p.view_chunks(true, false, 16).unwrap();
+        assert_eq!(ConvParams::channel_groups_for(&storage), 1);
         assert_eq!(p.view_chunks(true, true, 32), None, "past WebGPU's alignment");
     }
 

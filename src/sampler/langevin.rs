@@ -447,7 +447,7 @@ impl FusedKernel {
 
     /// Whether a net of `params_len` parameters may read its weights from
     /// the device's uniform bindings.
-    fn uniform_fits(gpu: &Gpu, params_len: usize) -> bool {
+    pub fn uniform_fits(gpu: &Gpu, params_len: usize) -> bool {
         let limits = &gpu.limits;
         params_len <= 4 * MLP_UNIFORM_LEN
             && 16 * MLP_UNIFORM_LEN as u64 <= limits.max_uniform_buffer_binding_size
