@@ -719,3 +719,71 @@ fn attraction_header_sizes_agree() {
         "shaders/attraction_state.wgsl lacks `{line}`"
     );
 }
+
+/// The kernels are compiled without wgpu's loop bounding
+/// (`Gpu::specialised_pipeline`), which is sound only if no loop can run
+/// without end: every loop in shaders/ is a `for` over a variable it
+/// declares, that its condition tests and its update steps by a constant
+/// (`++`, `--`, `+=` a literal or a constant, `>>= 1u`); there is no `loop`
+/// and no `while`.
+#[test]
+fn every_loop_steps_by_a_constant() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let has_word = |text: &str, word: &str| {
+        text.match_indices(word).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + word.len()..].chars().next();
+            !before.is_some_and(is_word) && !after.is_some_and(is_word)
+        })
+    };
+    let mut loops = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "wgsl") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        // The code without its comments.
+        let code: String = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| l.split("//").next().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!has_word(&code, "loop"), "{name}: a `loop`");
+        assert!(!has_word(&code, "while"), "{name}: a `while`");
+        for (at, _) in code.match_indices("for (") {
+            let header = &code[at + 5..];
+            let header = &header[..header.find(") {").expect("a for header")];
+            let parts: Vec<&str> = header.split(';').map(str::trim).collect();
+            assert_eq!(parts.len(), 3, "{name}: for ({header})");
+            let var = parts[0]
+                .strip_prefix("var ")
+                .and_then(|d| d.split([' ', ':', '=']).next())
+                .unwrap_or_else(|| panic!("{name}: for ({header}) declares no variable"));
+            assert!(
+                has_word(parts[1], var),
+                "{name}: for ({header}): the condition tests another variable"
+            );
+            let step = parts[2]
+                .strip_prefix(var)
+                .unwrap_or_else(|| panic!("{name}: for ({header}) steps another variable"))
+                .trim();
+            let constant = |s: &str| {
+                let s = s.strip_suffix('u').unwrap_or(s);
+                (s.parse::<u32>().is_ok_and(|n| n > 0))
+                    || s.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            };
+            let steps_by_a_constant = step == "++"
+                || step == "--"
+                || step == ">>= 1u"
+                || step.strip_prefix("+= ").is_some_and(constant);
+            assert!(steps_by_a_constant, "{name}: for ({header})");
+            loops += 1;
+        }
+    }
+    // (A search that finds nothing must fail.)
+    assert!(loops >= 100, "{loops} loops found");
+}

@@ -281,10 +281,25 @@ impl Gpu {
         }
         // Uncaptured wgpu errors panic; a scope turns a driver's refusal into an error.
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        let desc = wgpu::ShaderModuleDescriptor {
             label: Some(shader.name),
             source: wgpu::ShaderSource::Wgsl(shader.source.into()),
-        });
+        };
+        // wgpu's checks, bounds checks included, but for the counter it adds
+        // to every loop so that a loop without end cannot hang the device:
+        // with that counter VanillaNet-8's forward and ∂/∂x took lavapipe
+        // 1.16× the instructions (README, Performance).
+        let checks = wgpu::ShaderRuntimeChecks {
+            force_loop_bounding: false,
+            ..wgpu::ShaderRuntimeChecks::checked()
+        };
+        // SAFETY: without loop bounding a shader must have no loop without
+        // end. Every loop of ebmscope's shaders is a `for` stepping by a
+        // constant toward a bound (tests/shaders.rs,
+        // every_loop_steps_by_a_constant), and every bound is a size below
+        // the 2³⁰ values of a binding or a count of steps or layers, so no
+        // loop counter wraps before it.
+        let module = unsafe { self.device.create_shader_module_trusted(desc, checks) };
         let pipeline = self
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
