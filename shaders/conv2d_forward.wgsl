@@ -30,8 +30,8 @@
 const VIEWS_BINDING: u32 = 4u;
 @group(0) @binding(5) var<storage, read> x4: array<vec4<f32>>;
 
-// Groups of 4 output channels per invocation, 1 or 2 (ConvParams's
-// channel_groups, conv2d::UNIFORM_VIEWS_CHANNEL_GROUPS says when): with 2,
+// Groups of 4 output channels per invocation, 1 or 2
+// (ConvParams::channel_groups_for says when): with 2,
 // each input window loaded feeds 8 channels.
 override CHANNEL_GROUPS: u32 = 1u;
 

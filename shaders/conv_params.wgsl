@@ -34,10 +34,7 @@ struct ConvParams {
     view_offset: u32,
     view_group_first: u32,
     view_groups: u32,
-    // Groups of 4 channels per invocation of a direct dispatch: the kernels
-    // read it as their CHANNEL_GROUPS override (so that they unroll over
-    // them); here for the host's count of invocations.
-    channel_groups: u32,
+    _pad1: u32,
     _pad2: u32,
     _pad3: u32,
 }

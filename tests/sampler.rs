@@ -335,6 +335,18 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
             ));
         }
         let l = results.last().unwrap();
+        assert_eq!(
+            l.5[612 * chains..],
+            l.2[..],
+            "{}: last row of the layered kernels' path",
+            spec.name
+        );
+        assert_eq!(
+            (l.4.iteration, l.4.step),
+            (4, 613),
+            "{}: layered counter",
+            spec.name
+        );
         for (f, way) in results.iter().zip(&ways) {
             common::assert_all_close(
                 &format!("{} ({way:?}): ", spec.name),
@@ -355,15 +367,8 @@ fn fused_mlp_sampler_follows_the_layered_kernels() {
                 "{}: last row of the path",
                 spec.name
             );
-            assert_eq!(
-                l.5[612 * chains..],
-                l.2[..],
-                "{}: last row of the path",
-                spec.name
-            );
             assert_ne!(f.5[..chains], f.5[612 * chains..], "{}", spec.name);
             assert_eq!((f.4.iteration, f.4.step), (4, 613), "{}: counter", spec.name);
-            assert_eq!((l.4.iteration, l.4.step), (4, 613), "{}: counter", spec.name);
             // The chains moved: the comparison is not of two unchanged inputs.
             assert!(
                 f.0.iter().zip(&x).any(|(a, b)| (a - b).abs() > 0.1),
@@ -446,9 +451,11 @@ fn fused_sampler_pulls_as_the_layered_kernels() {
     );
 }
 
-/// Nets the fused sampler cannot hold fall back to the layered kernels; at
-/// its limits (8 layers, widths 128, 248 activations: the sizes of its
-/// workgroup arrays) it takes them.
+/// Nets the fused sampler cannot hold fall back to the layered kernels (and
+/// asking for the fused sampler on them is refused by name); at its limits
+/// (8 layers, widths 128, 248 activations: the sizes of its workgroup
+/// arrays) it takes them, but not a number of outputs per invocation it
+/// does not have.
 #[test]
 fn only_small_dense_chains_are_fused() {
     let gpu = common::gpu();
@@ -478,7 +485,28 @@ fn only_small_dense_chains_are_fused() {
         };
         let s = Langevin::new(&gpu, net.as_field(&gpu).unwrap(), 1, size).unwrap();
         assert!(!s.is_fused());
+        let storage = SamplerKernels::Fused(FusedKernel {
+            uniform_weights: false,
+            outputs: 1,
+        });
+        let net = GpuNet::new(&gpu, &spec, 2).unwrap();
+        let refused = Langevin::with_kernels(&gpu, net.as_field(&gpu).unwrap(), 1, size, storage);
+        let why = refused.err().expect("the fused sampler refused").to_string();
+        assert!(why.contains("chains of small dense layers only"), "{why}");
     }
+    let size = StepSize {
+        epsilon: 0.1,
+        temperature: 1.0,
+        tau: 1.0,
+    };
+    let three = SamplerKernels::Fused(FusedKernel {
+        uniform_weights: false,
+        outputs: 3,
+    });
+    let net = GpuNet::new(&gpu, &NetSpec::toy(), 2).unwrap();
+    let refused = Langevin::with_kernels(&gpu, net.as_field(&gpu).unwrap(), 1, size, three);
+    let why = refused.err().expect("3 outputs refused").to_string();
+    assert!(why.contains("1 or 4 outputs per invocation, not 3"), "{why}");
     let toy = GpuNet::new(&gpu, &NetSpec::toy(), 2).unwrap();
     assert_eq!(
         toy.dense_layers()

@@ -134,7 +134,7 @@ fn uniform_structs_match_rust() {
                 view_offset,
                 view_group_first,
                 view_groups,
-                channel_groups,
+                _pad1,
                 _pad2,
                 _pad3
             ),

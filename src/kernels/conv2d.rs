@@ -48,11 +48,7 @@ pub struct ConvParams {
     pub view_offset: u32,
     pub view_group_first: u32,
     pub view_groups: u32,
-    /// Groups of 4 channels per invocation of a direct forward or ∂/∂x
-    /// dispatch (the kernels' CHANNEL_GROUPS override, which unrolls over
-    /// them; here for counting invocations): see
-    /// [`ConvParams::channel_groups_for`].
-    pub channel_groups: u32,
+    pub _pad1: u32,
     pub _pad2: u32,
     pub _pad3: u32,
 }
@@ -289,7 +285,6 @@ impl ConvParams {
             bias_offset: u32_of("parameter offset", bias_offset)?,
             batch_chunk: 1,
             n_chunks: 1,
-            channel_groups: 1,
             ..Default::default()
         };
         let positions = batch * g.h_out * g.w_out;
@@ -832,7 +827,6 @@ impl ConvLayer {
                     view_offset: if uniform_views { 0 } else { view_start as u32 },
                     view_group_first: chunk.first,
                     view_groups: chunk.groups,
-                    channel_groups,
                     ..params
                 };
                 let chunk_uniform =
@@ -854,11 +848,7 @@ impl ConvLayer {
                     .collect();
                 let group =
                     gpu.bind_group_resources(&format!("{label} {}", kernel.name), &pipeline, resources);
-                let invocations = if forward {
-                    Self::out_elems(kind, &pass_params)
-                } else {
-                    Self::in_elems(kind, &pass_params)
-                };
+                let invocations = Self::direct_invocations(&pass_params, forward, channel_groups);
                 dispatches.push((group, invocations));
                 pass_uniforms.push(chunk_uniform);
             }
@@ -885,7 +875,6 @@ impl ConvLayer {
             ),
             _ => {
                 // (A direct convolution pass has its chunks, above.)
-                debug_assert!(!matches!(kind, LayerKernels::Conv(_)));
                 once(
                     make(forward, &[uniform, b.input, b.params, b.output])?,
                     Self::out_elems(kind, &params),
@@ -905,13 +894,10 @@ impl ConvLayer {
                 make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
                 Self::in_elems(kind, &params),
             ),
-            _ => {
-                debug_assert!(!matches!(kind, LayerKernels::Conv(_)));
-                once(
-                    make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
-                    Self::in_elems(kind, &params),
-                )
-            }
+            _ => once(
+                make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
+                Self::in_elems(kind, &params),
+            ),
         };
         // (The direct convolution's weight gradient binds x and dz twice,
         // as f32s and as vec4s.)
@@ -958,11 +944,27 @@ impl ConvLayer {
         }
     }
 
+    /// Invocations of a direct forward (`forward`) or ∂/∂x dispatch, whose
+    /// parameters `p` say its groups of 4 channels, `channel_groups` to an
+    /// invocation: forward, one per image, output row, set of groups and 4
+    /// output columns; ∂/∂x, one per image, input row, set of groups and 4
+    /// input columns of one residue class mod the stride.
+    fn direct_invocations(p: &ConvParams, forward: bool, channel_groups: u32) -> usize {
+        let groups = |n: u32| n.div_ceil(4) as usize;
+        let sets = p.view_groups.div_ceil(channel_groups) as usize;
+        if forward {
+            p.batch as usize * sets * p.h_out as usize * groups(p.w_out)
+        } else {
+            let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
+            p.batch as usize * sets * p.h_in as usize * row_groups
+        }
+    }
+
     /// Invocations of the forward kernel: for the dense kernels one per
-    /// image and group of 4 output features (a workgroup, split); for the direct convolution one
-    /// per image, output row, channel_groups × 4 output channels and 4 output columns; for the
-    /// tiled one a workgroup per output tile; for max-pooling one per output
-    /// element.
+    /// image and group of 4 output features (a workgroup, split); for the
+    /// tiled convolution a workgroup per output tile; for max-pooling one
+    /// per output element (a direct convolution's dispatches:
+    /// [`ConvLayer::direct_invocations`]).
     fn out_elems(kind: LayerKernels, p: &ConvParams) -> usize {
         let groups = |n: u32| n.div_ceil(4) as usize;
         match kind {
@@ -976,11 +978,7 @@ impl ConvLayer {
                 let tiles = (p.c_out as usize).div_ceil(TILE_M) * positions.div_ceil(TILE_N);
                 tiles * p.forward_splits as usize * WORKGROUP_SIZE as usize
             }
-            // (The dispatch's groups of channels: p is its own parameters.)
-            LayerKernels::Conv(_) => {
-                let sets = p.view_groups.div_ceil(p.channel_groups) as usize;
-                p.batch as usize * sets * p.h_out as usize * groups(p.w_out)
-            }
+            LayerKernels::Conv(_) => unreachable!("a direct pass counts its dispatches: direct_invocations"),
             LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize,
         }
     }
@@ -1002,9 +1000,10 @@ impl ConvLayer {
     }
 
     /// Invocations of the input-gradient kernel: per image and 4 input
-    /// features (dense); per image, input row, channel_groups × 4 input channels and 4 input
-    /// columns of one residue class mod the stride (convolution); per window
-    /// (max-pooling: per output element, as its forward pass).
+    /// features (dense); for the tiled convolution a workgroup per residue
+    /// class, tile and split; per window (max-pooling: per output element,
+    /// as its forward pass; a direct convolution's dispatches:
+    /// [`ConvLayer::direct_invocations`]).
     fn in_elems(kind: LayerKernels, p: &ConvParams) -> usize {
         let groups = |n: u32| n.div_ceil(4) as usize;
         match kind {
@@ -1017,11 +1016,7 @@ impl ConvLayer {
                 let tiles = (p.c_in as usize).div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
                 (s * s) as usize * tiles * p.input_grad_splits as usize * WORKGROUP_SIZE as usize
             }
-            LayerKernels::Conv(_) => {
-                let row_groups = p.stride as usize * groups(p.w_in.div_ceil(p.stride));
-                let sets = p.view_groups.div_ceil(p.channel_groups) as usize;
-                p.batch as usize * sets * p.h_in as usize * row_groups
-            }
+            LayerKernels::Conv(_) => unreachable!("a direct pass counts its dispatches: direct_invocations"),
             LayerKernels::MaxPool => (p.batch * p.c_in * p.h_out * p.w_out) as usize,
         }
     }
