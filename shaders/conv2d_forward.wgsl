@@ -2,17 +2,21 @@
 //
 // Bindings (group 0):
 //   0 uniform ConvParams p
-//   1 storage read  x       [batch, c_in, h_in, w_in]   (NCHW, f32)
+//   1 read          source  x [batch, c_in, h_in, w_in] (NCHW, f32), storage
+//                           or uniform (conv_source_*.wgsl): the dispatch's
+//                           images from f32 p.source_shift of the binding
 //   2 storage read  params  flat parameter vector; bias at p.bias_offset ([c_out])
 //   3 storage write y       [batch, c_out, h_out, w_out]
 //   4 read          views   W's forward view (conv2d_weight_views.wgsl), storage
 //                           or uniform (conv_weight_views_*.wgsl):
 //                           the 4 channels' weights of a tap in one vec4
-//   5 storage read  x4      x again, as vec4s (read when X_VEC4)
+//   5 storage read  source4 x again, as vec4s (storage source, read when X_VEC4)
 // One invocation per image, output row, CHANNEL_GROUPS groups of 4 output
 // channels (of the dispatch's groups: a layer whose views are read from
 // uniform buffers of 64 KiB runs a dispatch per buffer) and group of 4
-// output columns (flat index = gid.x + gid.y * groups_x * 64):
+// output columns (flat index = gid.x + gid.y * groups_x * 64), of the
+// dispatch's images p.image_first … + p.batch − 1 (a layer whose source is
+// read from uniform buffers runs a dispatch per buffer too):
 // each input value loaded feeds 4 or 8 channels and each weight vec4 4 columns;
 // the 4 columns' taps of an input row read one window of it, loaded once
 // (conv_input_window.wgsl). Channels and columns past the edge are
@@ -20,15 +24,17 @@
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 //
 // ConvParams and leaky_relu come from conv_params.wgsl, the window's
-// overrides and input_window from conv_input_window.wgsl, and `views` from
+// overrides and input_window from conv_input_window.wgsl, `source` from
+// conv_source_storage.wgsl or _uniform.wgsl, and `views` from
 // conv_weight_views_storage.wgsl or _uniform.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+// source: bindings 1 (and 5, as vec4s, where storage).
+const SOURCE_BINDING: u32 = 1u;
+const SOURCE_VEC4_BINDING: u32 = 5u;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 // views: binding 4, as storage or uniform (conv_weight_views_*.wgsl).
 const VIEWS_BINDING: u32 = 4u;
-@group(0) @binding(5) var<storage, read> x4: array<vec4<f32>>;
 
 // Groups of 4 output channels per invocation, 1 or 2
 // (ConvParams::channel_groups_for says when): with 2,
@@ -48,6 +54,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ox0 = (idx % col_groups) * 4u;
     let oy = (idx / col_groups) % p.h_out;
     let chan_set = (idx / (col_groups * p.h_out)) % chan_sets;
+    // The image within the dispatch's.
     let b = idx / (col_groups * p.h_out * chan_sets);
     let kk = KERNEL * KERNEL;
     // The invocation's groups in the dispatch: a second past the
@@ -81,7 +88,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             if (oy * STRIDE + ky < PADDING || iy >= p.h_in) {
                 continue;
             }
-            let x_row = (x_plane + iy) * p.w_in;
+            let x_row = p.source_shift + (x_plane + iy) * p.w_in;
             var win = input_window(x_row, ox0);
             let tap = ci * kk + ky * KERNEL;
             for (var kx = 0u; kx < KERNEL; kx++) {
@@ -126,16 +133,17 @@ fn channel_bias(co0: u32) -> vec4<f32> {
     );
 }
 
-// y at output columns ox0 … ox0 + 3 of row oy, for the 4 channels of the
-// dispatch's group `group` (accs[j]: column ox0 + j), after LeakyReLU;
-// channels and columns past the edge are not stored.
+// y at output columns ox0 … ox0 + 3 of row oy of the dispatch's image b,
+// for the 4 channels of the dispatch's group `group` (accs[j]: column
+// ox0 + j), after LeakyReLU; channels and columns past the edge are not
+// stored.
 fn store_channels(b: u32, oy: u32, ox0: u32, group: u32, accs: array<vec4<f32>, 4>) {
     let co0 = (p.view_group_first + group) * 4u;
     for (var i = 0u; i < 4u; i++) {
         if (co0 + i >= p.c_out) {
             break;
         }
-        let out_row = ((b * p.c_out + co0 + i) * p.h_out + oy) * p.w_out;
+        let out_row = (((p.image_first + b) * p.c_out + co0 + i) * p.h_out + oy) * p.w_out;
         for (var j = 0u; j < 4u; j++) {
             if (ox0 + j < p.w_out) {
                 y[out_row + ox0 + j] = leaky_relu(accs[j][i], p.leaky_relu);

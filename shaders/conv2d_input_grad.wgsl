@@ -4,7 +4,9 @@
 //
 // Bindings (group 0):
 //   0 uniform ConvParams p
-//   1 storage read  dz      [batch, c_out, h_out, w_out]
+//   1 read          source  dz [batch, c_out, h_out, w_out], storage or
+//                           uniform (conv_source_*.wgsl): the dispatch's
+//                           images from f32 p.source_shift of the binding
 //   2 read          views   W's ∂/∂x view (conv2d_weight_views.wgsl), storage or
 //                           uniform (conv_weight_views_*.wgsl), from
 //                           p.view_offset: the 4 input channels'
@@ -13,10 +15,11 @@
 // A gather over the outputs each input feeds (no atomics). With stride s,
 // tap (ky, kx) serves input (iy, ix) exactly when ky ≡ iy + padding and
 // kx ≡ ix + padding (mod s), so only those taps are visited. One invocation
-// per image, input row, CHANNEL_GROUPS groups of 4 input channels (of the
-// dispatch's groups, as conv2d_forward's) and 4 input columns of one
-// residue class mod s (columns r, r + s, r + 2s, r + 3s after an offset):
-// those columns share their taps and read neighbouring outputs.
+// per image (of the dispatch's, as conv2d_forward's), input row,
+// CHANNEL_GROUPS groups of 4 input channels (of the dispatch's groups, as
+// conv2d_forward's) and 4 input columns of one residue class mod s
+// (columns r, r + s, r + 2s, r + 3s after an offset): those columns share
+// their taps and read neighbouring outputs.
 // For each output row and channel, the TAPS column taps of the 4 columns
 // read a window of TAPS + 3 neighbouring ∂L/∂z values, loaded once: with a
 // 3×3 kernel of stride 1, 3 weight and 6 ∂L/∂z loads for 48 multiply-adds
@@ -34,10 +37,14 @@ override PADDING: u32 = 1u;
 override TAPS: u32 = (KERNEL + STRIDE - 1u) / STRIDE;
 const DZ_WINDOW_MAX: u32 = 16u;
 
-// ConvParams comes from conv_params.wgsl and `views` from
+// ConvParams comes from conv_params.wgsl, `source` from
+// conv_source_storage.wgsl or _uniform.wgsl, and `views` from
 // conv_weight_views_storage.wgsl or _uniform.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> dz: array<f32>;
+// source (dz): binding 1. (∂L/∂z is read as f32s: the vec4 binding of a
+// storage source is left unbound.)
+const SOURCE_BINDING: u32 = 1u;
+const SOURCE_VEC4_BINDING: u32 = 4u;
 // views: binding 2, as storage or uniform (conv_weight_views_*.wgsl).
 const VIEWS_BINDING: u32 = 2u;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
@@ -62,6 +69,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let rg = idx % row_groups;
     let iy = (idx / row_groups) % p.h_in;
     let chan_set = (idx / (row_groups * p.h_in)) % chan_sets;
+    // The image within the dispatch's.
     let b = idx / (row_groups * p.h_in * chan_sets);
     let ix0 = rg % s + s * (rg / s) * 4u;
     let kk = KERNEL * KERNEL;
@@ -104,12 +112,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             continue;
         }
         for (var co = 0u; co < p.c_out; co++) {
-            let row = ((b * p.c_out + co) * p.h_out + oy) * p.w_out;
+            let row = p.source_shift + ((b * p.c_out + co) * p.h_out + oy) * p.w_out;
             for (var m = 0u; m < TAPS + 3u; m++) {
                 // Columns outside the output read a safe index and contribute 0.
                 let ox = first + i32(m);
                 let inside = ox >= 0 && ox < i32(p.w_out);
-                window[m] = select(0.0, dz[row + u32(clamp(ox, 0, i32(p.w_out) - 1))], inside);
+                window[m] = select(0.0, source_value(row + u32(clamp(ox, 0, i32(p.w_out) - 1))), inside);
             }
             let tap_row = co * w_co + ky * KERNEL;
             for (var c = 0u; c < TAPS; c++) {
@@ -137,16 +145,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
 }
 
-// dx at input columns ix0, ix0 + s, ix0 + 2s, ix0 + 3s of row iy, for the
-// 4 input channels of the dispatch's group `group` (accs[j]: column
-// ix0 + j·s); channels and columns past the edge are not stored.
+// dx at input columns ix0, ix0 + s, ix0 + 2s, ix0 + 3s of row iy of the
+// dispatch's image b, for the 4 input channels of the dispatch's group
+// `group` (accs[j]: column ix0 + j·s); channels and columns past the edge
+// are not stored.
 fn store_channels(b: u32, iy: u32, ix0: u32, group: u32, accs: array<vec4<f32>, 4>) {
     let ci0 = (p.view_group_first + group) * 4u;
     for (var i = 0u; i < 4u; i++) {
         if (ci0 + i >= p.c_in) {
             break;
         }
-        let in_row = ((b * p.c_in + ci0 + i) * p.h_in + iy) * p.w_in;
+        let in_row = (((p.image_first + b) * p.c_in + ci0 + i) * p.h_in + iy) * p.w_in;
         for (var j = 0u; j < 4u; j++) {
             let ix = ix0 + j * STRIDE;
             if (ix < p.w_in) {

@@ -3,13 +3,19 @@
 //
 // Bindings (group 0):
 //   0 uniform ConvParams p
-//   1 storage read  dz       [batch, c_out, h_out, w_out]  ∂L/∂(pre-activation)
-//   2 storage read  x        [batch, c_in, h_in, w_in]     (layer input)
+//   1 read          dz       [batch, c_out, h_out, w_out]  ∂L/∂(pre-activation)
+//                            (conv_dz_storage.wgsl or _uniform.wgsl)
+//   2 read          source   x [batch, c_in, h_in, w_in]   (layer input;
+//                            conv_source_storage.wgsl or _uniform.wgsl)
 //   3 storage write partial  [n_chunks, n_w + c_out]: row r holds the sums over
 //                            images r·batch_chunk … (r+1)·batch_chunk − 1 of
 //                            ∂L/∂W ([c_out, c_in, k, k]) then ∂L/∂bias.
-//   4 storage read  x4       x again, as vec4s (read when X_VEC4)
-//   5 storage read  dz4      dz again, as vec4s (read when DZ_VEC4)
+//   4 storage read  source4  x again, as vec4s (storage; read when X_VEC4)
+//   5 storage read  dz4      dz again, as vec4s (storage; read when DZ_VEC4)
+// A dispatch takes the images p.image_first … + p.batch − 1, whole chunks
+// of the batch but the last, its sources from f32 p.source_shift (x) and
+// p.dz_shift (dz) of their bindings: with uniform bindings (CPU adapters)
+// a dispatch per binding (ConvParams::weight_grad_source_chunks).
 // ∂L/∂W[co, ci, ky, kx] = Σ over images and output positions (oy, ox) of
 // dz[co, oy, ox]·x[ci, oy·s + ky − padding, ox·s + kx − padding], with dz =
 // ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, or ∂L/∂y without LeakyReLU).
@@ -31,23 +37,23 @@ override DZ_VEC4: bool = false;
 const KERNEL_MAX: u32 = 8u;
 
 // ConvParams comes from conv_params.wgsl, the window's overrides and
-// input_window from conv_input_window.wgsl, prepended at compile time.
+// input_window from conv_input_window.wgsl, `source` (x) from
+// conv_source_storage.wgsl or _uniform.wgsl and dz_value and dz_quad from
+// conv_dz_storage.wgsl or _uniform.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> dz: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
+const SOURCE_BINDING: u32 = 2u;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(4) var<storage, read> x4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> dz4: array<vec4<f32>>;
+const SOURCE_VEC4_BINDING: u32 = 4u;
 
 // dz at columns ox0 … ox0 + 3 of the output row that starts at flat index
 // `row`, 0 past its end.
 fn dz_columns(row: u32, ox0: u32) -> vec4<f32> {
     if (DZ_VEC4) {
-        return dz4[(row + ox0) / 4u];
+        return dz_quad((row + ox0) / 4u);
     }
     var d = vec4<f32>(0.0);
     for (var j = 0u; j < 4u; j++) {
-        d[j] = select(0.0, dz[row + min(ox0 + j, p.w_out - 1u)], ox0 + j < p.w_out);
+        d[j] = select(0.0, dz_value(row + min(ox0 + j, p.w_out - 1u)), ox0 + j < p.w_out);
     }
     return d;
 }
@@ -74,7 +80,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc: array<vec4<f32>, KERNEL_MAX>;
     var bias = vec4<f32>(0.0);
     for (var b = b_start; b < b_end; b++) {
-        let dz_planes = (vec4<u32>(b * p.c_out) + co) * out_plane;
+        let dz_planes = vec4<u32>(p.dz_shift) + (vec4<u32>(b * p.c_out) + co) * out_plane;
         let x_plane = (b * p.c_in + ci) * p.h_in;
         for (var oy = 0u; oy < p.h_out; oy++) {
             // Unsigned arithmetic: a row above the image wraps to a huge value.
@@ -84,7 +90,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 continue;
             }
             let dz_rows = dz_planes + vec4<u32>(oy * p.w_out);
-            let x_row = (x_plane + iy) * p.w_in;
+            let x_row = p.source_shift + (x_plane + iy) * p.w_in;
             for (var ox0 = 0u; ox0 < p.w_out; ox0 += 4u) {
                 let d0 = dz_columns(dz_rows.x, ox0);
                 let d1 = dz_columns(dz_rows.y, ox0);
@@ -113,7 +119,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     let taps = p.c_in * KERNEL * KERNEL;
     let n_w = p.c_out * taps;
-    let row = chunk * (n_w + p.c_out);
+    let row = (p.image_first / p.batch_chunk + chunk) * (n_w + p.c_out);
     for (var i = 0u; i < 4u; i++) {
         if (co0 + i >= p.c_out) {
             break;

@@ -4,8 +4,9 @@
 // KERNEL taps each, the input columns of one window of 3·STRIDE + KERNEL
 // values: loaded once (as vec4s where input rows are whole vec4s) and read
 // by every tap — for a 4×4 kernel of stride 2, 4 vec4 loads where 16
-// values would be read one by one. The including kernel binds the layer
-// input twice: as `x` (f32s) and as `x4` (vec4s, read when X_VEC4).
+// values would be read one by one. The values come from the layer input
+// through source_value and source_quad (read when X_VEC4), of
+// conv_source_storage.wgsl or conv_source_uniform.wgsl.
 //
 // Specialised per layer (Gpu::specialised_pipeline), so that the loops
 // over taps and window unroll and the window is indexed by constants:
@@ -27,11 +28,11 @@ fn x_at(row: u32, t: u32) -> f32 {
     if (t < PADDING || t - PADDING >= p.w_in) {
         return 0.0;
     }
-    return x[row + t - PADDING];
+    return source_value(row + t - PADDING);
 }
 
 // The window of output columns ox0 … ox0 + 3 in the input row that starts
-// at flat index x_row.
+// at flat index x_row of the source (a multiple of 4 when X_VEC4).
 fn input_window(x_row: u32, ox0: u32) -> array<vec4<f32>, WINDOW_VEC4S> {
     var win: array<vec4<f32>, WINDOW_VEC4S>;
     if (X_VEC4) {
@@ -42,7 +43,7 @@ fn input_window(x_row: u32, ox0: u32) -> array<vec4<f32>, WINDOW_VEC4S> {
             let c0 = first + 4 * i32(q);
             let inside = c0 >= 0 && c0 < i32(p.w_in);
             let at = (x_row + u32(clamp(c0, 0, i32(p.w_in) - 4))) / 4u;
-            win[q] = select(vec4<f32>(0.0), x4[at], inside);
+            win[q] = select(vec4<f32>(0.0), source_quad(at), inside);
         }
     } else {
         for (var i = 0u; i < WINDOW; i++) {

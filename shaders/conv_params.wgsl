@@ -34,9 +34,14 @@ struct ConvParams {
     view_offset: u32,
     view_group_first: u32,
     view_groups: u32,
-    _pad1: u32,
-    _pad2: u32,
-    _pad3: u32,
+    // A direct forward or ∂/∂x dispatch computes the layer's images
+    // image_first … + batch − 1, and reads them from its source binding
+    // from f32 source_shift on (ConvParams::source_chunks).
+    image_first: u32,
+    source_shift: u32,
+    // The direct weight gradient's dispatch reads ∂L/∂z from f32 dz_shift
+    // of its binding on; its rows of sums start at image_first / batch_chunk.
+    dz_shift: u32,
 }
 
 // Negative slope of every LeakyReLU in the reference networks.

@@ -307,6 +307,61 @@ fn weight_views_read_as_uniform_or_storage_match_reference() {
     }
 }
 
+/// Where their weight views are uniform (CPU adapters), the direct
+/// convolutions read their sources (the input forward, ∂L/∂z for ∂/∂x,
+/// both for ∂/∂θ) from uniform bindings of 64 KiB too, a dispatch per
+/// binding of the images it holds (∂/∂θ: whole chunks of the batch, each
+/// writing its row of sums), each starting at an aligned place before its
+/// first image and ending in the buffer; an image past a binding stays on
+/// storage. Each way against the reference.
+#[test]
+fn sources_read_through_uniform_bindings_match_reference() {
+    let gpu = common::gpu();
+    gpu.set_conv_kernels(ConvKernels::Direct);
+    gpu.set_uniform_weight_views(gpu.is_cpu_adapter());
+    let conv = |kernel, stride| LayerOp::Conv2d {
+        kernel,
+        stride,
+        padding: 1,
+    };
+    // (op, [c_in, h, w], c_out, batch, dispatches of the forward, ∂/∂x and
+    // ∂/∂θ passes reading uniform bindings on a CPU adapter): 3×20×20
+    // images of 1 200 f32 take 13, 13 and 4 a binding, the last binding
+    // ending at the buffer's end; ∂L/∂z, 3 200 f32, 5 a binding, which
+    // bounds ∂/∂θ's chunks too (of 1 image). 5×9×7 (odd rows, read value
+    // by value; 315 f32) with a 4×4 kernel of stride 2: 52 and 8; its ∂L/∂z
+    // (4×4×3) fits one; ∂/∂θ, by chunks of 6 images, takes 48 and 12.
+    // 1×130×130 has 16 900 f32 an image, past a binding: storage; its
+    // ∂L/∂z (2×130×130) too.
+    let cases = [
+        (conv(3, 1), [3, 20, 20], 8, 30, [3, 6, 6]),
+        (conv(4, 2), [5, 9, 7], 4, 60, [2, 1, 2]),
+        (conv(3, 1), [1, 130, 130], 2, 1, [0, 0, 0]),
+    ];
+    for (i, (op, chw, c_out, batch, bindings)) in cases.into_iter().enumerate() {
+        let spec = NetSpec::single_layer("uniform sources", chw, op, c_out, true);
+        let net = GpuNet::new(&gpu, &spec, batch).unwrap();
+        assert_eq!(net.layer_tiled_passes(0), Some(TiledPasses::all(false)));
+        // (The counts are the same at any alignment up to WebGPU's 256 bytes.)
+        let want = if gpu.is_cpu_adapter() { bindings } else { [0; 3] };
+        let got = net.layer_uniform_source_chunks(0);
+        assert_eq!(got, want, "{chw:?} → {c_out}, batch {batch}");
+        assert_eq!(
+            net.layer_uniform_view_chunks(0).map(|n| n > 0),
+            [gpu.is_cpu_adapter(); 2],
+            "uniform views"
+        );
+        let case = Case {
+            name: format!("uniform sources {got:?} for {chw:?} → {c_out}, batch {batch}"),
+            spec,
+            batch,
+            upstream: Upstream::Random,
+            tol: LAYER_TOL,
+        };
+        assert_rows_pass(&run_case(&gpu, &case, 90 + i as u64).unwrap());
+    }
+}
+
 /// Max-pooling gives each window's gradient to its first maximum in
 /// row-major order, as PyTorch does: on inputs of two values (tied
 /// maxima) and odd sizes (a last row and column in no window, whose

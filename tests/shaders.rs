@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 46, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 50, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -69,7 +69,7 @@ fn every_shader_file_validates_and_is_registered() {
         on_disk, used,
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
-    assert_eq!(ALL.len(), 37);
+    assert_eq!(ALL.len(), 40);
     // The shared headers are valid modules on their own.
     for header in [
         "conv_params",
@@ -134,9 +134,9 @@ fn uniform_structs_match_rust() {
                 view_offset,
                 view_group_first,
                 view_groups,
-                _pad1,
-                _pad2,
-                _pad3
+                image_first,
+                source_shift,
+                dz_shift
             ),
         ),
         (
@@ -318,7 +318,7 @@ fn uniform_structs_match_rust() {
         );
         checked += found;
     }
-    assert_eq!(checked, 46, "struct declarations checked across all shaders");
+    assert_eq!(checked, 49, "struct declarations checked across all shaders");
 }
 
 /// Value of the module-scope `const NAME: u32` of a shader.
@@ -384,21 +384,32 @@ fn rust_and_wgsl_sizes_agree() {
         wgsl_const_u32(&direct, "DZ_WINDOW_MAX"),
         ebmscope::kernels::conv2d::INPUT_GRAD_WINDOW_MAX
     );
-    // The weight views as a uniform buffer: the array the kernels declare is
-    // what the host binds, 64 KiB (WebGPU's guaranteed uniform binding).
-    use ebmscope::kernels::conv2d::UNIFORM_VIEWS_LEN;
-    for shader in [
-        ebmscope::kernels::CONV2D_FORWARD_UNIFORM_VIEWS,
-        ebmscope::kernels::CONV2D_INPUT_GRAD_UNIFORM_VIEWS,
+    // The weight views and the sources (input, ∂L/∂z) as uniform buffers:
+    // the array each kernel declares is what the host binds, 64 KiB
+    // (WebGPU's guaranteed uniform binding).
+    use ebmscope::kernels::conv2d::{UNIFORM_SOURCE_LEN, UNIFORM_VIEWS_LEN};
+    use ebmscope::kernels::{
+        CONV2D_FORWARD_UNIFORM, CONV2D_FORWARD_UNIFORM_VIEWS, CONV2D_INPUT_GRAD_UNIFORM,
+        CONV2D_INPUT_GRAD_UNIFORM_VIEWS, CONV2D_WEIGHT_GRAD_UNIFORM,
+    };
+    let views = ("UNIFORM_VIEWS_LEN", "views", UNIFORM_VIEWS_LEN);
+    let source = ("UNIFORM_SOURCE_LEN", "source", UNIFORM_SOURCE_LEN);
+    let dz = ("UNIFORM_DZ_LEN", "dz", UNIFORM_SOURCE_LEN);
+    for (shader, arrays) in [
+        (CONV2D_FORWARD_UNIFORM_VIEWS, &[views][..]),
+        (CONV2D_INPUT_GRAD_UNIFORM_VIEWS, &[views]),
+        (CONV2D_FORWARD_UNIFORM, &[views, source]),
+        (CONV2D_INPUT_GRAD_UNIFORM, &[views, source]),
+        (CONV2D_WEIGHT_GRAD_UNIFORM, &[source, dz]),
     ] {
         let module = validate(shader.name, shader.source);
-        assert_eq!(
-            wgsl_const_u32(&module, "UNIFORM_VIEWS_LEN") as usize,
-            UNIFORM_VIEWS_LEN
-        );
-        assert_eq!(wgsl_array_len(&module, "views") as usize, UNIFORM_VIEWS_LEN);
+        for &(constant, array, len) in arrays {
+            assert_eq!(wgsl_const_u32(&module, constant) as usize, len, "{}", shader.name);
+            assert_eq!(wgsl_array_len(&module, array) as usize, len, "{}", shader.name);
+        }
     }
     assert_eq!(16 * UNIFORM_VIEWS_LEN, 65536);
+    assert_eq!(16 * UNIFORM_SOURCE_LEN, 65536);
     // So are the fused sampler's two uniform bindings of its weights.
     use ebmscope::kernels::sampling::MLP_UNIFORM_LEN;
     let mlp_uniform = validate(
@@ -627,10 +638,10 @@ fn every_shader_translates_for_metal_and_dx12() {
         // Overrides are set before translation, as wgpu does.
         let set: &[(&str, f64)] = match shader.name {
             "conv2d_forward" => &forward_storage,
-            "conv2d_forward_uniform_views" => &forward_uniform,
+            "conv2d_forward_uniform_views" | "conv2d_forward_uniform" => &forward_uniform,
             "conv2d_input_grad" => &input_grad_storage,
-            "conv2d_input_grad_uniform_views" => &input_grad_uniform,
-            "conv2d_weight_grad" => &weight_grad,
+            "conv2d_input_grad_uniform_views" | "conv2d_input_grad_uniform" => &input_grad_uniform,
+            "conv2d_weight_grad" | "conv2d_weight_grad_uniform" => &weight_grad,
             // The fused sampler as GPUs and as CPU adapters run it.
             "mlp_langevin" => &[("OUTPUTS", 1.0)],
             "mlp_langevin_uniform_weights" => &[("OUTPUTS", f64::from(MLP_CPU_OUTPUTS))],

@@ -15,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use wgpu::util::DeviceExt;
 
 use crate::kernels::Shader;
-use crate::kernels::conv2d::{MeasuredKey, TiledPasses};
+use crate::kernels::conv2d::{MeasuredKey, TiledPasses, UNIFORM_SOURCE_LEN};
 use crate::{Error, Result};
 
 /// Which kernels a convolution's passes (forward, ∂/∂x, ∂/∂θ) run.
@@ -162,7 +162,9 @@ impl Gpu {
     /// Whether the direct convolutions of nets built from now on read their
     /// weight views from uniform bindings of 64 KiB, a dispatch each, where
     /// a group of 4 channels' weights fits one (conv2d::UNIFORM_VIEWS_LEN,
-    /// ConvParams::view_chunks): by default on CPU adapters, where
+    /// ConvParams::view_chunks), and their sources (input, ∂L/∂z) likewise
+    /// where an image fits one (ConvParams::source_chunks; the forward and
+    /// ∂/∂x passes where their views are uniform): by default on CPU adapters, where
     /// lavapipe reads uniform buffers in about a fifth of the instructions
     /// it spends on storage buffers; GPUs read them as storage
     /// (conv_weight_views_uniform.wgsl says why).
@@ -354,6 +356,21 @@ impl Gpu {
     /// direct convolutions bind their input both ways).
     pub fn storage_buffer(&self, label: &str, len: usize) -> wgpu::Buffer {
         self.storage_buffer_also(label, len, wgpu::BufferUsages::empty())
+    }
+
+    /// A net's activation (or its gradient) buffer of `len` f32, for a net
+    /// with direct convolutions (`direct_convs`): where they read their
+    /// weight views from uniform bindings (CPU adapters), they read their
+    /// sources (input, ∂L/∂z) so too, so such a buffer is also a uniform
+    /// buffer, at least one binding long and a whole number of 256-byte
+    /// binding steps (ConvParams::source_chunks). Else a storage buffer.
+    pub fn activation_buffer(&self, label: &str, len: usize, direct_convs: bool) -> wgpu::Buffer {
+        if direct_convs && self.uniform_weight_views() {
+            let len = len.max(4 * UNIFORM_SOURCE_LEN).next_multiple_of(64);
+            self.storage_buffer_also(label, len, wgpu::BufferUsages::UNIFORM)
+        } else {
+            self.storage_buffer(label, len)
+        }
     }
 
     /// The same, usable as `also` too (e.g. a uniform buffer that kernels

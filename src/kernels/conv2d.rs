@@ -5,10 +5,11 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{
-    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_FORWARD_UNIFORM_VIEWS, CONV2D_INPUT_GRAD,
-    CONV2D_INPUT_GRAD_TILED, CONV2D_INPUT_GRAD_UNIFORM_VIEWS, CONV2D_SPLIT_SUM, CONV2D_WEIGHT_GRAD,
-    CONV2D_WEIGHT_GRAD_TILED, CONV2D_WEIGHT_VIEWS, DENSE_FORWARD, DENSE_FORWARD_SPLIT, DENSE_INPUT_GRAD,
-    DENSE_WEIGHT_GRAD, LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    CONV2D_FORWARD, CONV2D_FORWARD_TILED, CONV2D_FORWARD_UNIFORM, CONV2D_FORWARD_UNIFORM_VIEWS,
+    CONV2D_INPUT_GRAD, CONV2D_INPUT_GRAD_TILED, CONV2D_INPUT_GRAD_UNIFORM, CONV2D_INPUT_GRAD_UNIFORM_VIEWS,
+    CONV2D_SPLIT_SUM, CONV2D_WEIGHT_GRAD, CONV2D_WEIGHT_GRAD_TILED, CONV2D_WEIGHT_GRAD_UNIFORM,
+    CONV2D_WEIGHT_VIEWS, DENSE_FORWARD, DENSE_FORWARD_SPLIT, DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD,
+    LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
 };
 use crate::gpu::{ConvKernels, Gpu, WORKGROUP_SIZE};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind};
@@ -48,9 +49,16 @@ pub struct ConvParams {
     pub view_offset: u32,
     pub view_group_first: u32,
     pub view_groups: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
-    pub _pad3: u32,
+    /// A direct forward or ∂/∂x dispatch computes the layer's images
+    /// `image_first` … + `batch` − 1, and reads them from its source
+    /// binding from f32 `source_shift` on (see [`ConvParams::source_chunks`]);
+    /// 0 in the layer's own parameters.
+    pub image_first: u32,
+    pub source_shift: u32,
+    /// The direct ∂/∂θ dispatch reads ∂L/∂z from f32 `dz_shift` of its
+    /// binding on (`source_shift`: its input); its chunks' rows of sums
+    /// start at row `image_first / batch_chunk`.
+    pub dz_shift: u32,
 }
 
 /// One dispatch of a direct forward or ∂/∂x pass (see [`ConvParams::view_chunks`]).
@@ -62,6 +70,49 @@ pub struct ViewChunk {
     /// Where its uniform binding of [`UNIFORM_VIEWS_LEN`] vec4s starts in
     /// the views, in vec4s; None: the views bound whole, as storage.
     pub uniform_start: Option<usize>,
+}
+
+/// The images of one dispatch of a direct pass and where it reads its `N`
+/// sources (forward: the input; ∂/∂x: ∂L/∂z; ∂/∂θ: both; see
+/// [`ConvParams::source_chunks`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceChunk<const N: usize> {
+    /// Its images: `first` … `first + images − 1` of the layer's batch.
+    pub first: u32,
+    pub images: u32,
+    /// Each source's uniform binding; None: the sources bound whole, as
+    /// storage (one chunk of every image).
+    pub bindings: Option<[SourceBinding; N]>,
+}
+
+/// A uniform binding of [`UNIFORM_SOURCE_LEN`] vec4s of a source: where it
+/// starts in the buffer, and where the chunk's first image starts in it, in f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceBinding {
+    pub start: usize,
+    pub shift: u32,
+}
+
+impl<const N: usize> SourceChunk<N> {
+    /// Where each source's first image starts in what the kernel binds.
+    pub fn shifts(&self) -> [u32; N] {
+        self.bindings.map_or([0; N], |b| b.map(|b| b.shift))
+    }
+}
+
+/// A pass's dispatches by images that read uniform bindings (0: storage).
+trait UniformDispatches {
+    fn uniform_dispatches(&self) -> usize;
+}
+
+impl<const N: usize> UniformDispatches for [SourceChunk<N>] {
+    fn uniform_dispatches(&self) -> usize {
+        if self.iter().all(|c| c.bindings.is_some()) {
+            self.len()
+        } else {
+            0
+        }
+    }
 }
 
 /// Groups of 4 channels per invocation of a direct forward or ∂/∂x pass
@@ -76,6 +127,75 @@ pub const UNIFORM_VIEWS_CHANNEL_GROUPS: u32 = 2;
 /// largest offset alignment WebGPU lets an adapter ask of a binding), so
 /// that a uniform binding of its groups may start there.
 const VIEW_ALIGN_VEC4S: usize = 16;
+
+/// The dispatches, by images, of a direct pass over `batch` images that
+/// reads `N` sources, each `(f32 an image, f32 in its buffer)`. With
+/// `uniform` bindings, each dispatch takes as many images as fit one
+/// binding of [`UNIFORM_SOURCE_LEN`] vec4s of every source, each binding
+/// starting at a multiple of `align` f32 (the adapter's alignment of
+/// uniform bindings, a multiple of 4) and ending in its buffer, a multiple
+/// of `granule` images but the last; None where a granule does not fit or
+/// a buffer is shorter than a binding. Else one dispatch of every image,
+/// the sources bound whole as storage.
+pub fn source_chunks<const N: usize>(
+    batch: usize,
+    granule: usize,
+    sources: [(usize, usize); N],
+    uniform: bool,
+    align: usize,
+) -> Option<Vec<SourceChunk<N>>> {
+    if !uniform {
+        return Some(vec![SourceChunk {
+            first: 0,
+            images: batch as u32,
+            bindings: None,
+        }]);
+    }
+    let binding = 4 * UNIFORM_SOURCE_LEN;
+    if sources.iter().any(|&(_, len)| len < binding) || align == 0 || !align.is_multiple_of(4) {
+        return None;
+    }
+    let (mut first, mut chunks) = (0, Vec::new());
+    while first < batch {
+        let bindings = sources.map(|(image, len)| {
+            let at = first * image;
+            // (The last start whose binding ends within the buffer.)
+            let start = (at / align * align).min((len - binding) / align * align);
+            SourceBinding {
+                start,
+                shift: (at - start) as u32,
+            }
+        });
+        let fit = (sources.iter().zip(&bindings))
+            .map(|(&(image, _), b)| (binding - b.shift as usize) / image)
+            .min()
+            .unwrap_or(batch);
+        let images = if fit >= batch - first {
+            batch - first
+        } else {
+            fit / granule.max(1) * granule.max(1)
+        };
+        if images == 0 {
+            return None;
+        }
+        chunks.push(SourceChunk {
+            first: first as u32,
+            images: images as u32,
+            bindings: Some(bindings),
+        });
+        first += images;
+    }
+    Some(chunks)
+}
+
+/// `len` bytes of `buffer` from byte `start`, as a binding.
+fn buffer_range(buffer: &wgpu::Buffer, start: usize, len: usize) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer,
+        offset: start as u64,
+        size: std::num::NonZeroU64::new(len as u64),
+    })
+}
 
 /// Mirrors `struct ReduceParams` of reduce_rows.wgsl.
 #[repr(C)]
@@ -132,6 +252,10 @@ pub const INPUT_GRAD_WINDOW_MAX: u32 = 16;
 /// [`ConvParams::view_chunks`]): VanillaNet-8's fourth convolution (32 → 64
 /// channels, 4×4) two a pass, VanillaNet-32's last 32.
 pub const UNIFORM_VIEWS_LEN: usize = 4096;
+
+/// vec4s of a uniform binding of a direct kernel's source (the layer input
+/// forward, ∂L/∂z for ∂/∂x; conv_source_uniform.wgsl): 64 KiB.
+pub const UNIFORM_SOURCE_LEN: usize = 4096;
 
 /// A tiled forward or ∂/∂x pass with at most half this many tiles splits
 /// its depth (the K of its product) over several workgroups per tile,
@@ -429,6 +553,48 @@ impl ConvParams {
         }
     }
 
+    /// The dispatches (by images) of the direct forward (`forward`: its
+    /// source the input) or ∂/∂x pass (∂L/∂z), its source in a buffer of
+    /// `source_len` f32: see [`source_chunks`].
+    pub fn source_chunks(
+        &self,
+        forward: bool,
+        uniform: bool,
+        source_len: usize,
+        align: usize,
+    ) -> Option<Vec<SourceChunk<1>>> {
+        let image = if forward { self.in_len() } else { self.out_len() };
+        source_chunks(self.batch as usize, 1, [(image, source_len)], uniform, align)
+    }
+
+    /// The same for the direct ∂/∂θ pass, whose sources are the input and
+    /// ∂L/∂z (`[x_len, dz_len]` f32 in their buffers): each dispatch but
+    /// the last takes whole chunks of the batch (`batch_chunk` images), as
+    /// each chunk writes its own row of sums.
+    pub fn weight_grad_source_chunks(
+        &self,
+        uniform: bool,
+        [x_len, dz_len]: [usize; 2],
+        align: usize,
+    ) -> Option<Vec<SourceChunk<2>>> {
+        let sources = [(self.in_len(), x_len), (self.out_len(), dz_len)];
+        source_chunks(
+            self.batch as usize,
+            self.batch_chunk as usize,
+            sources,
+            uniform,
+            align,
+        )
+    }
+
+    /// f32 of an image's input and output.
+    fn in_len(&self) -> usize {
+        (self.c_in * self.h_in * self.w_in) as usize
+    }
+    fn out_len(&self) -> usize {
+        (self.c_out * self.h_out * self.w_out) as usize
+    }
+
     /// f32 of the `partial` scratch the layer's kernels need: the weight
     /// gradient's sums per chunk of the batch and, for a tiled forward or
     /// ∂/∂x pass split over its depth, each split's sums.
@@ -519,8 +685,13 @@ pub struct ConvLayer {
     /// dz from ∂L/∂output and the output, for a layer with LeakyReLU.
     output_grad: Option<(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup)>,
     input_grad: PassKernel,
-    /// Weight gradient and its reduction (None for max-pooling, which has no weights).
-    weight_grad: Option<[(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup); 2]>,
+    /// Weight gradient (a dispatch per chunk of images whose sources it
+    /// reads from uniform bindings, see [`ConvParams::weight_grad_source_chunks`])
+    /// and its reduction (None for max-pooling, which has no weights).
+    weight_grad: Option<(
+        PassKernel,
+        (std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup),
+    )>,
     /// conv2d_split_sum after a tiled forward or ∂/∂x pass split over its
     /// depth, with the number of outputs it adds up.
     forward_sum: Option<BoundKernel>,
@@ -532,6 +703,9 @@ pub struct ConvLayer {
     /// Uniform bindings of the weight views the direct forward and ∂/∂x
     /// passes read (0: the views as storage, or a tiled pass).
     uniform_view_chunks: [usize; 2],
+    /// Chunks of images the forward, ∂/∂x and ∂/∂θ passes read through
+    /// uniform bindings of their sources (0: storage, or a tiled pass).
+    uniform_source_chunks: [usize; 3],
     _uniforms: Vec<wgpu::Buffer>,
 }
 
@@ -645,6 +819,7 @@ impl ConvLayer {
                 input_grad_sum: None,
                 weight_views: None,
                 uniform_view_chunks: [0, 0],
+                uniform_source_chunks: [0, 0, 0],
                 _uniforms: vec![uniform, reduce_uniform],
             });
         }
@@ -766,6 +941,50 @@ impl ConvLayer {
                 .map_or(0, |c| c.iter().filter(|c| c.uniform_start.is_some()).count())
         };
         let uniform_view_chunks = [uniform_count(&forward_chunks), uniform_count(&input_grad_chunks)];
+        // A pass on uniform views reads its source (the input forward,
+        // ∂L/∂z for ∂/∂x) through uniform bindings too, a dispatch each,
+        // where the buffer can be bound so (a uniform buffer, as nets make
+        // on such devices: Gpu::activation_buffer) and one image fits a
+        // binding; else bound whole, as storage.
+        let source_align = (gpu.limits.min_uniform_buffer_offset_alignment as usize)
+            .div_ceil(4)
+            .next_multiple_of(4);
+        let can_bind = |source: &wgpu::Buffer| {
+            gpu.uniform_weight_views()
+                && source.usage().contains(wgpu::BufferUsages::UNIFORM)
+                && 16 * UNIFORM_SOURCE_LEN as u64 <= gpu.limits.max_uniform_buffer_binding_size
+        };
+        let len_of = |source: &wgpu::Buffer| (source.size() / 4) as usize;
+        let source_chunks = |forward: bool, views: &Option<Vec<ViewChunk>>, source: &wgpu::Buffer| {
+            let uniform = views.as_ref().is_some_and(|c| c[0].uniform_start.is_some()) && can_bind(source);
+            let chunks = |uniform| params.source_chunks(forward, uniform, len_of(source), source_align);
+            uniform
+                .then(|| chunks(true))
+                .flatten()
+                .or_else(|| chunks(false))
+                .expect("storage takes every image")
+        };
+        let forward_sources = source_chunks(true, &forward_chunks, b.input);
+        let input_grad_sources = source_chunks(false, &input_grad_chunks, dz);
+        // The direct weight gradient likewise, on CPU adapters, its input
+        // and ∂L/∂z each through a uniform binding.
+        let weight_grad_sources = {
+            let uniform =
+                matches!(kind, LayerKernels::Conv(t) if !t.weight_grad) && can_bind(b.input) && can_bind(dz);
+            let chunks = |uniform| {
+                params.weight_grad_source_chunks(uniform, [len_of(b.input), len_of(dz)], source_align)
+            };
+            uniform
+                .then(|| chunks(true))
+                .flatten()
+                .or_else(|| chunks(false))
+                .expect("storage takes every image")
+        };
+        let uniform_source_chunks = [
+            forward_sources.uniform_dispatches(),
+            input_grad_sources.uniform_dispatches(),
+            weight_grad_sources.uniform_dispatches(),
+        ];
         // vec4s of the views buffer: every uniform binding holds all
         // UNIFORM_VIEWS_LEN vec4s the kernels declare.
         let views_len = [&forward_chunks, &input_grad_chunks]
@@ -801,56 +1020,74 @@ impl ConvLayer {
         // A direct pass: the kernel specialised to the layer's shape, a
         // dispatch per chunk of its channel groups, each with its own
         // parameters, and the views at `views_binding` bound whole
-        // (storage) or by the chunk's 64 KiB (uniform).
+        // (storage) or by the chunk's 64 KiB (uniform); and a dispatch per
+        // chunk of its images, the source (`source_binding`: input or
+        // ∂L/∂z) bound whole (storage, again as vec4s at
+        // `source_vec4_binding` where the kernel reads them) or by the
+        // chunk's 64 KiB (uniform, where the views are).
         let mut pass_uniforms = Vec::new();
         let mut direct_pass = |chunks: &[ViewChunk],
-                               [storage_kernel, uniform_kernel]: [&super::Shader; 2],
+                               sources: &[SourceChunk<1>],
+                               [storage_kernel, uniform_views_kernel, uniform_kernel]: [&super::Shader;
+                                   3],
                                constants: &[(&str, f64)],
                                forward: bool,
                                buffers: &[&wgpu::Buffer],
-                               views_binding: usize|
+                               [views_binding, source_binding]: [usize; 2],
+                               source_vec4_binding: Option<usize>|
          -> Result<PassKernel> {
             let views = views.as_ref().expect("a direct pass has views");
             let uniform_views = chunks[0].uniform_start.is_some();
-            let kernel = if uniform_views {
-                uniform_kernel
-            } else {
-                storage_kernel
+            let uniform_source = sources[0].bindings.is_some();
+            let kernel = match (uniform_views, uniform_source) {
+                (false, false) => storage_kernel,
+                (true, false) => uniform_views_kernel,
+                (true, true) => uniform_kernel,
+                (false, true) => unreachable!("a uniform source goes with uniform views"),
             };
             let (_, _, view_start) = params.view_groups_of(forward);
             let channel_groups = ConvParams::channel_groups_for(chunks);
             let constants = [constants, &[("CHANNEL_GROUPS", f64::from(channel_groups))]].concat();
             let pipeline = gpu.specialised_pipeline(kernel, &constants)?;
+            // (Bindings are numbered by place: the vec4 binding left out
+            // of a uniform source's group is the last.)
+            debug_assert!(source_vec4_binding.is_none_or(|i| i + 1 == buffers.len()));
             let mut dispatches = Vec::new();
             for chunk in chunks {
-                let pass_params = ConvParams {
-                    view_offset: if uniform_views { 0 } else { view_start as u32 },
-                    view_group_first: chunk.first,
-                    view_groups: chunk.groups,
-                    ..params
-                };
-                let chunk_uniform =
-                    gpu.uniform_buffer(&format!("{label} {} params", kernel.name), &pass_params);
-                let resources: Vec<wgpu::BindingResource> = buffers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, buffer)| match chunk.uniform_start {
-                        Some(start) if i == views_binding => {
-                            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                buffer: views,
-                                offset: 16 * start as u64,
-                                size: std::num::NonZeroU64::new(16 * UNIFORM_VIEWS_LEN as u64),
-                            })
-                        }
-                        _ if i == 0 => chunk_uniform.as_entire_binding(),
-                        _ => buffer.as_entire_binding(),
-                    })
-                    .collect();
-                let group =
-                    gpu.bind_group_resources(&format!("{label} {}", kernel.name), &pipeline, resources);
-                let invocations = Self::direct_invocations(&pass_params, forward, channel_groups);
-                dispatches.push((group, invocations));
-                pass_uniforms.push(chunk_uniform);
+                for source in sources {
+                    let [source_shift] = source.shifts();
+                    let pass_params = ConvParams {
+                        view_offset: if uniform_views { 0 } else { view_start as u32 },
+                        view_group_first: chunk.first,
+                        view_groups: chunk.groups,
+                        batch: source.images,
+                        image_first: source.first,
+                        source_shift,
+                        ..params
+                    };
+                    let chunk_uniform =
+                        gpu.uniform_buffer(&format!("{label} {} params", kernel.name), &pass_params);
+                    let resources: Vec<wgpu::BindingResource> = buffers
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, _)| !(uniform_source && Some(i) == source_vec4_binding))
+                        .map(|(i, buffer)| match (chunk.uniform_start, source.bindings) {
+                            (Some(start), _) if i == views_binding => {
+                                buffer_range(views, 16 * start, 16 * UNIFORM_VIEWS_LEN)
+                            }
+                            (_, Some([bound])) if i == source_binding => {
+                                buffer_range(buffer, 4 * bound.start, 16 * UNIFORM_SOURCE_LEN)
+                            }
+                            _ if i == 0 => chunk_uniform.as_entire_binding(),
+                            _ => buffer.as_entire_binding(),
+                        })
+                        .collect();
+                    let group =
+                        gpu.bind_group_resources(&format!("{label} {}", kernel.name), &pipeline, resources);
+                    let invocations = Self::direct_invocations(&pass_params, forward, channel_groups);
+                    dispatches.push((group, invocations));
+                    pass_uniforms.push(chunk_uniform);
+                }
             }
             Ok((pipeline, dispatches))
         };
@@ -863,11 +1100,13 @@ impl ConvLayer {
         let forward = match (&forward_chunks, views.as_ref()) {
             (Some(chunks), Some(views)) => direct_pass(
                 chunks,
-                [forward, &CONV2D_FORWARD_UNIFORM_VIEWS],
+                &forward_sources,
+                [forward, &CONV2D_FORWARD_UNIFORM_VIEWS, &CONV2D_FORWARD_UNIFORM],
                 forward_constants.as_ref().expect(FITS),
                 true,
                 &[uniform, b.input, b.params, b.output, views, b.input],
-                4,
+                [4, 1],
+                Some(5),
             )?,
             _ if tiled.forward => once(
                 make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
@@ -884,11 +1123,17 @@ impl ConvLayer {
         let input_grad = match (&input_grad_chunks, views.as_ref()) {
             (Some(chunks), Some(views)) => direct_pass(
                 chunks,
-                [input_grad, &CONV2D_INPUT_GRAD_UNIFORM_VIEWS],
+                &input_grad_sources,
+                [
+                    input_grad,
+                    &CONV2D_INPUT_GRAD_UNIFORM_VIEWS,
+                    &CONV2D_INPUT_GRAD_UNIFORM,
+                ],
                 input_grad_constants.as_ref().expect(FITS),
                 false,
                 &[uniform, dz, views, b.grad_input],
-                2,
+                [2, 1],
+                None,
             )?,
             _ if tiled.input_grad => once(
                 make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
@@ -899,15 +1144,53 @@ impl ConvLayer {
                 Self::in_elems(kind, &params),
             ),
         };
-        // (The direct convolution's weight gradient binds x and dz twice,
-        // as f32s and as vec4s.)
+        // The direct convolution's weight gradient binds x and dz twice, as
+        // f32s and as vec4s (storage), or each by a chunk's uniform binding.
         let weight_grad = match kind {
-            LayerKernels::Conv(t) if !t.weight_grad => specialised(
-                weight_grad,
-                weight_grad_constants.as_ref().expect(FITS),
-                &[uniform, dz, b.input, b.partial, b.input, dz],
-            )?,
-            _ => make(weight_grad, &[uniform, dz, b.input, b.partial])?,
+            LayerKernels::Conv(t) if !t.weight_grad => {
+                let constants = weight_grad_constants.as_ref().expect(FITS);
+                let uniform_sources = weight_grad_sources[0].bindings.is_some();
+                let kernel = if uniform_sources {
+                    &CONV2D_WEIGHT_GRAD_UNIFORM
+                } else {
+                    weight_grad
+                };
+                let pipeline = gpu.specialised_pipeline(kernel, constants)?;
+                let mut dispatches = Vec::new();
+                for chunk in &weight_grad_sources {
+                    let [source_shift, dz_shift] = chunk.shifts();
+                    let pass_params = ConvParams {
+                        batch: chunk.images,
+                        n_chunks: chunk.images.div_ceil(params.batch_chunk),
+                        image_first: chunk.first,
+                        source_shift,
+                        dz_shift,
+                        ..params
+                    };
+                    let chunk_uniform =
+                        gpu.uniform_buffer(&format!("{label} {} params", kernel.name), &pass_params);
+                    let resources = match chunk.bindings {
+                        Some([x, d]) => vec![
+                            chunk_uniform.as_entire_binding(),
+                            buffer_range(dz, 4 * d.start, 16 * UNIFORM_SOURCE_LEN),
+                            buffer_range(b.input, 4 * x.start, 16 * UNIFORM_SOURCE_LEN),
+                            b.partial.as_entire_binding(),
+                        ],
+                        None => [&chunk_uniform, dz, b.input, b.partial, b.input, dz]
+                            .map(|b| b.as_entire_binding())
+                            .into(),
+                    };
+                    let group =
+                        gpu.bind_group_resources(&format!("{label} {}", kernel.name), &pipeline, resources);
+                    dispatches.push((group, Self::weight_grad_invocations(kind, &pass_params)));
+                    pass_uniforms.push(chunk_uniform);
+                }
+                (pipeline, dispatches)
+            }
+            _ => once(
+                make(weight_grad, &[uniform, dz, b.input, b.partial])?,
+                Self::weight_grad_invocations(kind, &params),
+            ),
         };
         uniforms.extend(pass_uniforms);
         Ok(ConvLayer {
@@ -916,14 +1199,15 @@ impl ConvLayer {
             forward,
             output_grad,
             input_grad,
-            weight_grad: Some([
+            weight_grad: Some((
                 weight_grad,
                 make(&REDUCE_ROWS, &[&uniforms[1], b.partial, b.grads])?,
-            ]),
+            )),
             forward_sum,
             input_grad_sum,
             weight_views,
             uniform_view_chunks,
+            uniform_source_chunks,
             _uniforms: uniforms,
         })
     }
@@ -933,6 +1217,14 @@ impl ConvLayer {
     /// [`Gpu::uniform_weight_views`]).
     pub fn uniform_view_chunks(&self) -> [usize; 2] {
         self.uniform_view_chunks
+    }
+
+    /// How many chunks of images the direct forward, ∂/∂x and ∂/∂θ passes
+    /// read their sources (input, ∂L/∂z) of through uniform bindings, a
+    /// dispatch each (forward and ∂/∂x: for each binding of the views; 0:
+    /// storage, or a tiled pass).
+    pub fn uniform_source_chunks(&self) -> [usize; 3] {
+        self.uniform_source_chunks
     }
 
     /// Which passes run the tiled kernels: None unless a convolution
@@ -983,11 +1275,11 @@ impl ConvLayer {
         }
     }
 
-    /// Invocations of the weight-gradient kernel: for the tiled one a
-    /// workgroup per chunk and tile of channels × taps.
-    fn weight_grad_invocations(&self) -> usize {
-        let p = &self.params;
-        let per_chunk = match self.kind {
+    /// Invocations of a weight-gradient dispatch of parameters `p` (its
+    /// chunks of the batch): for the tiled kernel a workgroup per chunk and
+    /// tile of channels × taps.
+    fn weight_grad_invocations(kind: LayerKernels, p: &ConvParams) -> usize {
+        let per_chunk = match kind {
             LayerKernels::Conv(t) if t.weight_grad => {
                 let taps = (p.c_in * p.kernel * p.kernel) as usize;
                 (p.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
@@ -1035,7 +1327,7 @@ impl ConvLayer {
             let outputs = (p.batch * p.c_out * p.h_out * p.w_out) as usize;
             gpu.dispatch(pass, pipeline, group, outputs);
         }
-        if let Some([_, reduce]) = self.weight_grad.as_ref().filter(|_| params) {
+        if let Some((_, reduce)) = self.weight_grad.as_ref().filter(|_| params) {
             self.record_pass(gpu, pass, ConvPass::WeightGrad);
             gpu.dispatch(pass, &reduce.0, &reduce.1, self.params.grad_row_len());
         }
@@ -1070,8 +1362,10 @@ impl ConvLayer {
                 run(pass, &self.input_grad_sum);
             }
             ConvPass::WeightGrad => {
-                if let Some([grad, _]) = &self.weight_grad {
-                    gpu.dispatch(pass, &grad.0, &grad.1, self.weight_grad_invocations());
+                if let Some(((pipeline, dispatches), _)) = &self.weight_grad {
+                    for (group, invocations) in dispatches {
+                        gpu.dispatch(pass, pipeline, group, *invocations);
+                    }
                 }
             }
         }
@@ -1165,6 +1459,98 @@ mod tests {
 
     /// VanillaNet-32 on 100 chains: the two deepest layers split the tiled
     /// passes with fewest tiles; the scratch holds the splits' sums.
+    /// A direct pass's dispatches by images cover the batch in order, whole
+    /// granules but the last, each source's binding starting at a multiple
+    /// of the alignment and ending in its buffer, the chunk's images inside
+    /// it; an image (a granule) past a binding, or a buffer shorter than one,
+    /// leaves the sources on storage.
+    #[test]
+    fn source_chunks_cover_the_images_within_a_binding() {
+        let binding = 4 * UNIFORM_SOURCE_LEN;
+        // As Gpu::activation_buffer pads a buffer.
+        let padded = |len: usize| len.max(binding).next_multiple_of(64);
+        // Checks the chunks of `batch` images of `sources`: whether they are
+        // several, or None where they cannot be bound.
+        fn check<const N: usize>(
+            batch: usize,
+            granule: usize,
+            sources: [(usize, usize); N],
+            align: usize,
+        ) -> Option<bool> {
+            let binding = 4 * UNIFORM_SOURCE_LEN;
+            let storage = source_chunks(batch, granule, sources, false, align).unwrap();
+            assert_eq!(storage.len(), 1);
+            assert_eq!((storage[0].first, storage[0].images), (0, batch as u32));
+            assert_eq!((storage[0].bindings, storage[0].shifts()), (None, [0; N]));
+            let Some(chunks) = source_chunks(batch, granule, sources, true, align) else {
+                let smallest = sources.map(|(image, _)| binding / (image * granule.min(batch)));
+                assert!(smallest.contains(&0) || sources.iter().any(|&(_, len)| len < binding));
+                return None;
+            };
+            let mut next = 0;
+            for (i, c) in chunks.iter().enumerate() {
+                assert_eq!(c.first, next);
+                assert!(c.images > 0);
+                if i + 1 < chunks.len() {
+                    assert!((c.images as usize).is_multiple_of(granule), "{granule}");
+                }
+                for (&(image, len), b) in sources.iter().zip(c.bindings.unwrap()) {
+                    assert!(b.start.is_multiple_of(align) && b.start + binding <= len);
+                    assert_eq!(b.start + b.shift as usize, c.first as usize * image);
+                    assert!(b.shift as usize + c.images as usize * image <= binding);
+                }
+                next += c.images;
+            }
+            assert_eq!(next as usize, batch);
+            Some(chunks.len() > 1)
+        }
+        let vanilla = NetSpec::vanilla(3, 32).unwrap().geometry().unwrap();
+        let mut several = 0;
+        for g in &vanilla[..4] {
+            for batch in [1, 7, 100] {
+                let p = ConvParams::new(g, batch, 0, 0).unwrap();
+                let [x, dz] = [g.in_len(), g.out_len()];
+                for align in [4, 64] {
+                    // Forward, ∂/∂x, and ∂/∂θ (both, by chunks of the batch),
+                    // in padded buffers and in longer ones.
+                    for extra in [0, 100] {
+                        let [x_len, dz_len] = [x, dz].map(|n| padded(batch * n) + extra);
+                        let results = [
+                            check(batch, 1, [(x, x_len)], align),
+                            check(batch, 1, [(dz, dz_len)], align),
+                            check(batch, p.batch_chunk as usize, [(x, x_len), (dz, dz_len)], align),
+                        ];
+                        several += results.iter().filter(|r| **r == Some(true)).count();
+                        let via_params = [
+                            p.source_chunks(true, true, x_len, align).map(|c| c.len() > 1),
+                            p.source_chunks(false, true, dz_len, align).map(|c| c.len() > 1),
+                            p.weight_grad_source_chunks(true, [x_len, dz_len], align)
+                                .map(|c| c.len() > 1),
+                        ];
+                        assert_eq!(results, via_params);
+                    }
+                }
+            }
+        }
+        assert!(several > 10, "{several}");
+        // Granules of 3 images of 5 000 f32: 3 a binding of 16 384, not 4.
+        let chunks = source_chunks(10, 3, [(5000, padded(50_000))], true, 64).unwrap();
+        assert_eq!(chunks.iter().map(|c| c.images).collect::<Vec<_>>(), [3, 3, 3, 1]);
+        assert_eq!(
+            check(10, 4, [(5000, padded(50_000))], 64),
+            None,
+            "4 images past a binding"
+        );
+        // VanillaNet-32's second convolution reads 32·32·32 f32 an image
+        // forward, two bindings' worth: storage.
+        let p = ConvParams::new(&vanilla[1], 4, 0, 0).unwrap();
+        assert_eq!(p.source_chunks(true, true, 4 * 32 * 32 * 32, 64), None);
+        // A buffer shorter than a binding cannot be bound as one.
+        let p = ConvParams::new(&vanilla[3], 2, 0, 0).unwrap();
+        assert_eq!(p.source_chunks(true, true, binding - 64, 64), None);
+        assert!(p.source_chunks(true, true, binding, 64).is_some());
+    }
+
     #[test]
     fn vanilla_deep_layers_split() {
         let g = NetSpec::vanilla(3, 32).unwrap().geometry().unwrap();

@@ -34,8 +34,7 @@ macro_rules! shader {
     // conv_params (ConvParams, LeakyReLU), gemm_tile (the tiled convolutions'
     // block product), philox (the generator), workgroup_sum (a tree sum over
     // a workgroup), attraction_state (attraction–diffusion's state buffer),
-    // mlp_params (the fused sampler's uniform), conv_input_window (the
-    // direct convolutions' input-row window).
+    // mlp_params (the fused sampler's uniform).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
@@ -48,17 +47,28 @@ macro_rules! shader {
     };
 }
 
-/// The direct convolutions (forward, ∂/∂x) with their weight views bound
-/// as storage, and as uniform bindings of 64 KiB (`_UNIFORM_VIEWS`: CPU
-/// adapters; conv_weight_views_uniform.wgsl says why).
+/// The direct convolutions (forward, ∂/∂x) with their weight views and
+/// source (input, ∂L/∂z) bound as storage; with their views as uniform
+/// bindings of 64 KiB (`_UNIFORM_VIEWS`: CPU adapters;
+/// conv_weight_views_uniform.wgsl says why); and with their source so too
+/// (`_UNIFORM`: CPU adapters, where a source's image fits a binding).
 pub const CONV2D_FORWARD: Shader = shader!(
     "conv2d_forward" = "conv_params",
+    "conv_source_storage",
     "conv_input_window",
     "conv_weight_views_storage",
     "conv2d_forward"
 );
 pub const CONV2D_FORWARD_UNIFORM_VIEWS: Shader = shader!(
     "conv2d_forward_uniform_views" = "conv_params",
+    "conv_source_storage",
+    "conv_input_window",
+    "conv_weight_views_uniform",
+    "conv2d_forward"
+);
+pub const CONV2D_FORWARD_UNIFORM: Shader = shader!(
+    "conv2d_forward_uniform" = "conv_params",
+    "conv_source_uniform",
     "conv_input_window",
     "conv_weight_views_uniform",
     "conv2d_forward"
@@ -66,16 +76,39 @@ pub const CONV2D_FORWARD_UNIFORM_VIEWS: Shader = shader!(
 pub const CONV2D_FORWARD_TILED: Shader = shader!("conv2d_forward_tiled", "conv_params", "gemm_tile");
 pub const CONV2D_INPUT_GRAD: Shader = shader!(
     "conv2d_input_grad" = "conv_params",
+    "conv_source_storage",
     "conv_weight_views_storage",
     "conv2d_input_grad"
 );
 pub const CONV2D_INPUT_GRAD_UNIFORM_VIEWS: Shader = shader!(
     "conv2d_input_grad_uniform_views" = "conv_params",
+    "conv_source_storage",
+    "conv_weight_views_uniform",
+    "conv2d_input_grad"
+);
+pub const CONV2D_INPUT_GRAD_UNIFORM: Shader = shader!(
+    "conv2d_input_grad_uniform" = "conv_params",
+    "conv_source_uniform",
     "conv_weight_views_uniform",
     "conv2d_input_grad"
 );
 pub const CONV2D_INPUT_GRAD_TILED: Shader = shader!("conv2d_input_grad_tiled", "conv_params", "gemm_tile");
-pub const CONV2D_WEIGHT_GRAD: Shader = shader!("conv2d_weight_grad", "conv_params", "conv_input_window");
+/// The direct weight gradient with its sources (input, ∂L/∂z) bound as
+/// storage, and as uniform bindings of 64 KiB (`_UNIFORM`: CPU adapters).
+pub const CONV2D_WEIGHT_GRAD: Shader = shader!(
+    "conv2d_weight_grad" = "conv_params",
+    "conv_source_storage",
+    "conv_dz_storage",
+    "conv_input_window",
+    "conv2d_weight_grad"
+);
+pub const CONV2D_WEIGHT_GRAD_UNIFORM: Shader = shader!(
+    "conv2d_weight_grad_uniform" = "conv_params",
+    "conv_source_uniform",
+    "conv_dz_uniform",
+    "conv_input_window",
+    "conv2d_weight_grad"
+);
 pub const CONV2D_SPLIT_SUM: Shader = shader!("conv2d_split_sum", "conv_params");
 pub const CONV2D_WEIGHT_GRAD_TILED: Shader = shader!("conv2d_weight_grad_tiled", "conv_params", "gemm_tile");
 pub const CONV2D_WEIGHT_VIEWS: Shader = shader!("conv2d_weight_views", "conv_params");
@@ -131,11 +164,14 @@ pub const IMAGE_GRID: Shader = shader!("image_grid");
 pub const ALL: &[Shader] = &[
     CONV2D_FORWARD,
     CONV2D_FORWARD_UNIFORM_VIEWS,
+    CONV2D_FORWARD_UNIFORM,
     CONV2D_FORWARD_TILED,
     CONV2D_INPUT_GRAD,
     CONV2D_INPUT_GRAD_UNIFORM_VIEWS,
+    CONV2D_INPUT_GRAD_UNIFORM,
     CONV2D_INPUT_GRAD_TILED,
     CONV2D_WEIGHT_GRAD,
+    CONV2D_WEIGHT_GRAD_UNIFORM,
     CONV2D_WEIGHT_GRAD_TILED,
     CONV2D_WEIGHT_VIEWS,
     CONV2D_SPLIT_SUM,

@@ -218,7 +218,8 @@ impl NonLocalLayer {
                 "use fewer images or chains at a time (batch sizes, --chains, --starts or --chunk)",
             )?;
         }
-        let buffer = |what: &str, len: usize| gpu.storage_buffer(&format!("{label} {what}"), len);
+        // (Its 1×1 convolutions may read y and ∂θφg through uniform bindings.)
+        let buffer = |what: &str, len: usize| gpu.activation_buffer(&format!("{label} {what}"), len, true);
         let qkv = buffer("θφg", batch * 3 * i * nq);
         let pooled = buffer("θφg pooled", batch * 3 * i * nk);
         let attn = buffer("attention", attn_len);

@@ -93,12 +93,19 @@ impl GpuNet {
             "use fewer images or chains at a time (batch sizes, --chains, --starts or --chunk; \
              for a toy run's density grid of eval.grid² points, a smaller eval.grid)",
         )?;
-        let mut acts = vec![gpu.storage_buffer("net input", batch * c * h * w)];
-        let mut grad_acts = vec![gpu.storage_buffer("net input grad", batch * c * h * w)];
+        // (Direct convolutions may read activations through uniform bindings.)
+        let direct_convs = geometry.iter().any(|g| match g.kind {
+            GeometryKind::Conv => !g.is_dense(),
+            GeometryKind::NonLocal => true,
+            GeometryKind::MaxPool2 => false,
+        });
+        let buffer = |label: &str, len: usize| gpu.activation_buffer(label, len, direct_convs);
+        let mut acts = vec![buffer("net input", batch * c * h * w)];
+        let mut grad_acts = vec![buffer("net input grad", batch * c * h * w)];
         for (i, g) in geometry.iter().enumerate() {
             let name = &spec.layers[i].name;
-            acts.push(gpu.storage_buffer(&format!("{name} output"), batch * g.out_len()));
-            grad_acts.push(gpu.storage_buffer(&format!("{name} output grad"), batch * g.out_len()));
+            acts.push(buffer(&format!("{name} output"), batch * g.out_len()));
+            grad_acts.push(buffer(&format!("{name} output grad"), batch * g.out_len()));
         }
         gpu.check_binding(
             &format!("the {} net, of {} parameters,", spec.name, layout.total),
@@ -124,7 +131,7 @@ impl GpuNet {
         )?;
         let partial = gpu.storage_buffer("partial sums", partial_len);
         let dz_len = geometry.iter().map(|g| batch * g.out_len()).max().unwrap_or(1);
-        let dz = gpu.storage_buffer("pre-activation grad", dz_len);
+        let dz = buffer("pre-activation grad", dz_len);
         let mut layers = Vec::with_capacity(geometry.len());
         for (i, g) in geometry.iter().enumerate() {
             let buffers = ConvBuffers {
@@ -287,6 +294,16 @@ impl GpuNet {
         match &self.layers[i] {
             Layer::Conv(l) => l.uniform_view_chunks(),
             Layer::NonLocal(_) => [0, 0],
+        }
+    }
+
+    /// How many dispatches of layer `i`'s direct forward, ∂/∂x and ∂/∂θ
+    /// passes read their sources (input, ∂L/∂z) through uniform bindings (0:
+    /// storage, tiled, or not a convolution).
+    pub fn layer_uniform_source_chunks(&self, i: usize) -> [usize; 3] {
+        match &self.layers[i] {
+            Layer::Conv(l) => l.uniform_source_chunks(),
+            Layer::NonLocal(_) => [0, 0, 0],
         }
     }
 
