@@ -1,6 +1,7 @@
-// conv_source_uniform: the direct forward and ∂/∂x kernels' source (the
-// layer input, ∂L/∂z) bound as a uniform buffer of 64 KiB, a dispatch per
-// binding of the images it holds (ConvParams::source_chunks), on CPU
+// conv_source_uniform: the direct kernels' source (the layer input for the
+// forward and ∂/∂θ kernels, ∂L/∂z for ∂/∂x) bound as a uniform buffer of
+// 64 KiB, a dispatch per binding of the images it holds
+// (ConvParams::source_chunks, weight_grad_source_chunks), on CPU
 // adapters: there a window loaded from storage costs several times the
 // multiply-adds it feeds, and from a uniform buffer about a fifth of that
 // (conv_weight_views_uniform.wgsl says why). The binding must hold all

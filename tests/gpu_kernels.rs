@@ -324,8 +324,8 @@ fn sources_read_through_uniform_bindings_match_reference() {
         stride,
         padding: 1,
     };
-    // (op, [c_in, h, w], c_out, batch, dispatches of the forward, ∂/∂x and
-    // ∂/∂θ passes reading uniform bindings on a CPU adapter): 3×20×20
+    // (op, [c_in, h, w], c_out, batch, chunks of images the forward, ∂/∂x
+    // and ∂/∂θ passes read through uniform bindings on a CPU adapter): 3×20×20
     // images of 1 200 f32 take 13, 13 and 4 a binding, the last binding
     // ending at the buffer's end; ∂L/∂z, 3 200 f32, 5 a binding, which
     // bounds ∂/∂θ's chunks too (of 1 image). 5×9×7 (odd rows, read value

@@ -134,8 +134,9 @@ const VIEW_ALIGN_VEC4S: usize = 16;
 /// binding of [`UNIFORM_SOURCE_LEN`] vec4s of every source, each binding
 /// starting at a multiple of `align` f32 (the adapter's alignment of
 /// uniform bindings, a multiple of 4) and ending in its buffer, a multiple
-/// of `granule` images but the last; None where a granule does not fit or
-/// a buffer is shorter than a binding. Else one dispatch of every image,
+/// of `granule` images but the last; None where a granule does not fit
+/// (after a binding's start is rounded down to the alignment) or a buffer
+/// is shorter than a binding. Else one dispatch of every image,
 /// the sources bound whole as storage.
 pub fn source_chunks<const N: usize>(
     batch: usize,
@@ -254,7 +255,8 @@ pub const INPUT_GRAD_WINDOW_MAX: u32 = 16;
 pub const UNIFORM_VIEWS_LEN: usize = 4096;
 
 /// vec4s of a uniform binding of a direct kernel's source (the layer input
-/// forward, ∂L/∂z for ∂/∂x; conv_source_uniform.wgsl): 64 KiB.
+/// forward, ∂L/∂z for ∂/∂x, both for ∂/∂θ; conv_source_uniform.wgsl and
+/// conv_dz_uniform.wgsl): 64 KiB.
 pub const UNIFORM_SOURCE_LEN: usize = 4096;
 
 /// A tiled forward or ∂/∂x pass with at most half this many tiles splits
@@ -1457,8 +1459,6 @@ mod tests {
         assert_eq!(p.view_chunks(true, true, 32), None, "past WebGPU's alignment");
     }
 
-    /// VanillaNet-32 on 100 chains: the two deepest layers split the tiled
-    /// passes with fewest tiles; the scratch holds the splits' sums.
     /// A direct pass's dispatches by images cover the batch in order, whole
     /// granules but the last, each source's binding starting at a multiple
     /// of the alignment and ending in its buffer, the chunk's images inside
@@ -1483,8 +1483,12 @@ mod tests {
             assert_eq!((storage[0].first, storage[0].images), (0, batch as u32));
             assert_eq!((storage[0].bindings, storage[0].shifts()), (None, [0; N]));
             let Some(chunks) = source_chunks(batch, granule, sources, true, align) else {
-                let smallest = sources.map(|(image, _)| binding / (image * granule.min(batch)));
-                assert!(smallest.contains(&0) || sources.iter().any(|&(_, len)| len < binding));
+                // A granule past a binding (less the alignment's rounding),
+                // or a buffer shorter than one.
+                let past = |&(image, len): &(usize, usize)| {
+                    image * granule.min(batch) + align > binding || len < binding
+                };
+                assert!(sources.iter().any(past));
                 return None;
             };
             let mut next = 0;
@@ -1505,9 +1509,10 @@ mod tests {
             Some(chunks.len() > 1)
         }
         let vanilla = NetSpec::vanilla(3, 32).unwrap().geometry().unwrap();
-        let mut several = 0;
-        for g in &vanilla[..4] {
-            for batch in [1, 7, 100] {
+        let narrow = NetSpec::vanilla(3, 8).unwrap().geometry().unwrap();
+        let (mut several, mut several_weight_grad) = (0, 0);
+        for g in vanilla[..4].iter().chain(&narrow[..4]) {
+            for batch in [1, 7, 32, 100] {
                 let p = ConvParams::new(g, batch, 0, 0).unwrap();
                 let [x, dz] = [g.in_len(), g.out_len()];
                 for align in [4, 64] {
@@ -1521,6 +1526,12 @@ mod tests {
                             check(batch, p.batch_chunk as usize, [(x, x_len), (dz, dz_len)], align),
                         ];
                         several += results.iter().filter(|r| **r == Some(true)).count();
+                        several_weight_grad += usize::from(results[2] == Some(true));
+                        // ∂/∂θ's dispatches write the batch's rows of sums between them.
+                        if let Some(c) = p.weight_grad_source_chunks(true, [x_len, dz_len], align) {
+                            let rows: u32 = c.iter().map(|c| c.images.div_ceil(p.batch_chunk)).sum();
+                            assert_eq!(rows, p.n_chunks);
+                        }
                         let via_params = [
                             p.source_chunks(true, true, x_len, align).map(|c| c.len() > 1),
                             p.source_chunks(false, true, dz_len, align).map(|c| c.len() > 1),
@@ -1532,7 +1543,10 @@ mod tests {
                 }
             }
         }
-        assert!(several > 10, "{several}");
+        assert!(
+            several > 10 && several_weight_grad > 2,
+            "{several} {several_weight_grad}"
+        );
         // Granules of 3 images of 5 000 f32: 3 a binding of 16 384, not 4.
         let chunks = source_chunks(10, 3, [(5000, padded(50_000))], true, 64).unwrap();
         assert_eq!(chunks.iter().map(|c| c.images).collect::<Vec<_>>(), [3, 3, 3, 1]);
@@ -1551,6 +1565,8 @@ mod tests {
         assert!(p.source_chunks(true, true, binding, 64).is_some());
     }
 
+    /// VanillaNet-32 on 100 chains: the two deepest layers split the tiled
+    /// passes with fewest tiles; the scratch holds the splits' sums.
     #[test]
     fn vanilla_deep_layers_split() {
         let g = NetSpec::vanilla(3, 32).unwrap().geometry().unwrap();

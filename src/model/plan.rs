@@ -297,9 +297,10 @@ impl GpuNet {
         }
     }
 
-    /// How many dispatches of layer `i`'s direct forward, ∂/∂x and ∂/∂θ
-    /// passes read their sources (input, ∂L/∂z) through uniform bindings (0:
-    /// storage, tiled, or not a convolution).
+    /// In how many chunks of images layer `i`'s direct forward, ∂/∂x and
+    /// ∂/∂θ passes read their sources (input, ∂L/∂z) through uniform
+    /// bindings, a dispatch each (forward and ∂/∂x: for each binding of
+    /// their views; 0: storage, tiled, or not a convolution).
     pub fn layer_uniform_source_chunks(&self, i: usize) -> [usize; 3] {
         match &self.layers[i] {
             Layer::Conv(l) => l.uniform_source_chunks(),
