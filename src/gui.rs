@@ -22,7 +22,12 @@ use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, U
 use crate::train::{Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, net_spec};
 use crate::{Error, Result};
 
-/// What `--frames N --screenshot FILE` asks for: render N frames, save the
+/// How many times --frames a capture of a running image net waits for its
+/// first picture before it is taken without one.
+const PICTURE_WAIT: u64 = 20;
+
+/// What `--frames N --screenshot FILE` asks for: render N frames (and with
+/// `--run` on images, until the chains' first picture shows), save the
 /// window as PNG, exit.
 #[derive(Clone, Debug, Default)]
 pub struct Capture {
@@ -782,6 +787,19 @@ impl GuiApp {
                 ui.label(&self.message);
             }
         });
+    }
+
+    /// Whether the chains panel has the chains to show: a toy's always
+    /// (its plots say when there are none yet); images, once their first
+    /// picture came (the GPU texture, or with no wgpu renderer, as on GL,
+    /// the states read back; as chains_view draws them).
+    fn has_chains_to_show(&self) -> bool {
+        let toy = self.chw == [2, 1, 1];
+        toy || if self.renderer.is_some() {
+            self.picture.is_some()
+        } else {
+            self.chains.is_some()
+        }
     }
 
     fn chains_view(&mut self, ui: &mut egui::Ui) {
@@ -1774,7 +1792,13 @@ impl eframe::App for Window {
         };
         // With --landscape, the picture waits for the map to end (mapped, failed or stopped).
         let mapped = self.capture.landscape.is_none() || self.app.landscape_progress.is_none();
-        if self.frame >= self.capture.frames && mapped && !self.requested {
+        // With --run on images, for the first picture of the chains too: a
+        // slow machine may not have drawn one in --frames frames (at most
+        // PICTURE_WAIT times as many).
+        let pictured = !self.capture.run
+            || self.app.has_chains_to_show()
+            || self.frame >= PICTURE_WAIT * self.capture.frames;
+        if self.frame >= self.capture.frames && mapped && pictured && !self.requested {
             self.requested = true;
             let done = self.done.clone();
             let ctx = ui.ctx().clone();
@@ -1789,7 +1813,7 @@ impl eframe::App for Window {
                 ctx.request_repaint();
             });
         }
-        if !self.capture.run || self.frame < self.capture.frames || !mapped {
+        if !self.capture.run || self.frame < self.capture.frames || !mapped || !pictured {
             ui.ctx().request_repaint();
         }
     }

@@ -85,7 +85,8 @@ struct GuiArgs {
     /// --checkpoint, where the run's image data lies now, if it moved.
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
-    /// Render this many frames, then save --screenshot and exit.
+    /// Render this many frames (with --run on images, until the first
+    /// picture of the chains shows), then save --screenshot and exit.
     #[arg(long, requires = "screenshot")]
     frames: Option<u64>,
     /// PNG of the window after --frames frames (for tests and documentation).
