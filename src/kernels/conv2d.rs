@@ -100,19 +100,26 @@ impl<const N: usize> SourceChunk<N> {
     }
 }
 
-/// A pass's dispatches by images that read uniform bindings (0: storage).
-trait UniformDispatches {
-    fn uniform_dispatches(&self) -> usize;
+/// How many of a pass's dispatches by images read uniform bindings (0: storage).
+fn uniform_dispatches<const N: usize>(chunks: &[SourceChunk<N>]) -> usize {
+    if chunks.iter().all(|c| c.bindings.is_some()) {
+        chunks.len()
+    } else {
+        0
+    }
 }
 
-impl<const N: usize> UniformDispatches for [SourceChunk<N>] {
-    fn uniform_dispatches(&self) -> usize {
-        if self.iter().all(|c| c.bindings.is_some()) {
-            self.len()
-        } else {
-            0
-        }
-    }
+/// A pass's chunks of images through uniform bindings where `uniform` and
+/// they fit (`chunks(true)`), else its one chunk bound as storage.
+fn uniform_or_storage<const N: usize>(
+    uniform: bool,
+    chunks: impl Fn(bool) -> Option<Vec<SourceChunk<N>>>,
+) -> Vec<SourceChunk<N>> {
+    uniform
+        .then(|| chunks(true))
+        .flatten()
+        .or_else(|| chunks(false))
+        .expect("storage takes every image")
 }
 
 /// Groups of 4 channels per invocation of a direct forward or ∂/∂x pass
@@ -959,33 +966,23 @@ impl ConvLayer {
         let len_of = |source: &wgpu::Buffer| (source.size() / 4) as usize;
         let source_chunks = |forward: bool, views: &Option<Vec<ViewChunk>>, source: &wgpu::Buffer| {
             let uniform = views.as_ref().is_some_and(|c| c[0].uniform_start.is_some()) && can_bind(source);
-            let chunks = |uniform| params.source_chunks(forward, uniform, len_of(source), source_align);
-            uniform
-                .then(|| chunks(true))
-                .flatten()
-                .or_else(|| chunks(false))
-                .expect("storage takes every image")
+            uniform_or_storage(uniform, |uniform| {
+                params.source_chunks(forward, uniform, len_of(source), source_align)
+            })
         };
         let forward_sources = source_chunks(true, &forward_chunks, b.input);
         let input_grad_sources = source_chunks(false, &input_grad_chunks, dz);
         // The direct weight gradient likewise, on CPU adapters, its input
         // and ∂L/∂z each through a uniform binding.
-        let weight_grad_sources = {
-            let uniform =
-                matches!(kind, LayerKernels::Conv(t) if !t.weight_grad) && can_bind(b.input) && can_bind(dz);
-            let chunks = |uniform| {
-                params.weight_grad_source_chunks(uniform, [len_of(b.input), len_of(dz)], source_align)
-            };
-            uniform
-                .then(|| chunks(true))
-                .flatten()
-                .or_else(|| chunks(false))
-                .expect("storage takes every image")
-        };
+        let direct_weight_grad = matches!(kind, LayerKernels::Conv(t) if !t.weight_grad);
+        let weight_grad_sources = uniform_or_storage(
+            direct_weight_grad && can_bind(b.input) && can_bind(dz),
+            |uniform| params.weight_grad_source_chunks(uniform, [len_of(b.input), len_of(dz)], source_align),
+        );
         let uniform_source_chunks = [
-            forward_sources.uniform_dispatches(),
-            input_grad_sources.uniform_dispatches(),
-            weight_grad_sources.uniform_dispatches(),
+            uniform_dispatches(&forward_sources),
+            uniform_dispatches(&input_grad_sources),
+            uniform_dispatches(&weight_grad_sources),
         ];
         // vec4s of the views buffer: every uniform binding holds all
         // UNIFORM_VIEWS_LEN vec4s the kernels declare.
