@@ -12,6 +12,7 @@
 //                           p.view_offset: the 4 input channels'
 //                           weights of an output channel's tap in one vec4
 //   3 storage write dx      [batch, c_in, h_in, w_in]
+//   4 storage read  source4 dz again, as vec4s (storage source, read when DZ_VEC4)
 // A gather over the outputs each input feeds (no atomics). With stride s,
 // tap (ky, kx) serves input (iy, ix) exactly when ky ≡ iy + padding and
 // kx ≡ ix + padding (mod s), so only those taps are visited. One invocation
@@ -22,16 +23,22 @@
 // their taps and read neighbouring outputs.
 // For each output row and channel, the TAPS column taps of the 4 columns
 // read a window of TAPS + 3 neighbouring ∂L/∂z values, loaded once: with a
-// 3×3 kernel of stride 1, 3 weight and 6 ∂L/∂z loads for 48 multiply-adds
-// where 15 loads were made tap by tap.
+// 3×3 kernel of stride 1, 3 weight and 6 ∂L/∂z loads (3 vec4s where
+// output rows are whole vec4s) for 48 multiply-adds where 15 loads were
+// made tap by tap.
 //
 // Specialised per layer (Gpu::specialised_pipeline), so that the loops over
 // taps and window unroll and the window is indexed by constants: KERNEL,
-// STRIDE and PADDING are p's. ConvParams::input_grad_constants sets them
-// and checks that the window fits DZ_WINDOW_MAX values.
+// STRIDE and PADDING are p's; DZ_VEC4 says that the window is read as
+// vec4s (stride 1, output rows of whole vec4s: every invocation's window
+// then starts DZ_SHIFT values into a vec4 of its row).
+// ConvParams::input_grad_constants sets them and checks that the window
+// fits DZ_WINDOW_MAX values.
 override KERNEL: u32 = 3u;
 override STRIDE: u32 = 1u;
 override PADDING: u32 = 1u;
+override DZ_VEC4: bool = false;
+override DZ_SHIFT: u32 = 0u;
 // Column taps of a residue class: ⌈KERNEL / STRIDE⌉ (a class with fewer
 // reads a zero weight for the last).
 override TAPS: u32 = (KERNEL + STRIDE - 1u) / STRIDE;
@@ -41,8 +48,7 @@ const DZ_WINDOW_MAX: u32 = 16u;
 // conv_source_storage.wgsl or _uniform.wgsl, and `views` from
 // conv_weight_views_storage.wgsl or _uniform.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
-// source (dz): binding 1. (∂L/∂z is read as f32s: the vec4 binding of a
-// storage source is left unbound.)
+// source (dz): binding 1 (and 4, as vec4s, where storage).
 const SOURCE_BINDING: u32 = 1u;
 const SOURCE_VEC4_BINDING: u32 = 4u;
 // views: binding 2, as storage or uniform (conv_weight_views_*.wgsl).
@@ -113,11 +119,28 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         for (var co = 0u; co < p.c_out; co++) {
             let row = p.source_shift + ((b * p.c_out + co) * p.h_out + oy) * p.w_out;
-            for (var m = 0u; m < TAPS + 3u; m++) {
-                // Columns outside the output read a safe index and contribute 0.
-                let ox = first + i32(m);
-                let inside = ox >= 0 && ox < i32(p.w_out);
-                window[m] = select(0.0, source_value(row + u32(clamp(ox, 0, i32(p.w_out) - 1))), inside);
+            if (DZ_VEC4) {
+                // The vec4s of the row from the one holding the window's
+                // first value (a multiple of 4 before it: DZ_SHIFT); the
+                // row is whole vec4s, so each is all in it or all out (0).
+                var quads: array<vec4<f32>, DZ_WINDOW_MAX / 4u>;
+                let q_first = first - i32(DZ_SHIFT);
+                for (var q = 0u; q < (DZ_SHIFT + TAPS + 6u) / 4u; q++) {
+                    let c0 = q_first + 4 * i32(q);
+                    let inside = c0 >= 0 && c0 < i32(p.w_out);
+                    let at = (row + u32(clamp(c0, 0, i32(p.w_out) - 4))) / 4u;
+                    quads[q] = select(vec4<f32>(0.0), source_quad(at), inside);
+                }
+                for (var m = 0u; m < TAPS + 3u; m++) {
+                    window[m] = quads[(DZ_SHIFT + m) / 4u][(DZ_SHIFT + m) % 4u];
+                }
+            } else {
+                for (var m = 0u; m < TAPS + 3u; m++) {
+                    // Columns outside the output read a safe index and contribute 0.
+                    let ox = first + i32(m);
+                    let inside = ox >= 0 && ox < i32(p.w_out);
+                    window[m] = select(0.0, source_value(row + u32(clamp(ox, 0, i32(p.w_out) - 1))), inside);
+                }
             }
             let tap_row = co * w_co + ky * KERNEL;
             for (var c = 0u; c < TAPS; c++) {

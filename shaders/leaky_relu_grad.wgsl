@@ -9,20 +9,25 @@
 //   1 storage read  dy  [batch, c_out, h_out, w_out]
 //   2 storage read  y   [batch, c_out, h_out, w_out]
 //   3 storage write dz  [batch, c_out, h_out, w_out]
-// One invocation per output element.
+// One invocation per 4 output elements, read and written as vec4s: on
+// lavapipe each storage access costs tens of instructions whatever its
+// width, so this pass took as many as the convolution it feeds when it
+// went value by value. The buffers hold whole vec4s
+// (Gpu::activation_buffer): a last, partial vec4 is computed whole, its
+// values past the outputs from padding, into padding.
 
-// ConvParams and leaky_relu_backward come from conv_params.wgsl, prepended
+// ConvParams and leaky_relu_backward4 come from conv_params.wgsl, prepended
 // at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dz: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> dz: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = gid.x + gid.y * groups.x * 64u;
-    if (i >= p.batch * p.c_out * p.h_out * p.w_out) {
+    if (i >= (p.batch * p.c_out * p.h_out * p.w_out + 3u) / 4u) {
         return;
     }
-    dz[i] = leaky_relu_backward(dy[i], y[i], p.leaky_relu);
+    dz[i] = leaky_relu_backward4(dy[i], y[i], p.leaky_relu);
 }

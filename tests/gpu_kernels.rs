@@ -135,8 +135,10 @@ fn a_split_input_gradient_with_classes_no_tap_reaches_matches_reference() {
 /// rows are whole vec4s, else value by value with the row's last group
 /// partly past its end. The direct ∂/∂x reads ⌈kernel / stride⌉ + 3 values
 /// of ∂L/∂z once per output row and channel (strides that divide the kernel
-/// and strides that do not). A layer whose window does not fit a kernel
-/// runs that pass tiled, also where the direct kernels were asked for.
+/// and strides that do not): with stride 1 on output rows of whole vec4s
+/// as vec4s (every shift 0–3 of the window in its first vec4), else value
+/// by value. A layer whose window does not fit a kernel runs that pass
+/// tiled, also where the direct kernels were asked for.
 #[test]
 fn direct_kernel_windows_match_reference() {
     let gpu = common::gpu();
@@ -158,32 +160,41 @@ fn direct_kernel_windows_match_reference() {
         };
         assert_rows_pass(&run_case(&gpu, &case, seed).unwrap());
     };
-    // (kernel, stride, padding, [c, h, w], the forward window's shift, or
-    // None: loads of single values)
+    // (kernel, stride, padding, [c, h, w], the forward window's shift and
+    // ∂/∂x's, or None: loads of single values)
     let cases = [
-        (3, 1, 0, [2, 6, 8], Some(0)),
-        (3, 1, 3, [2, 5, 8], Some(1)),
-        (5, 1, 2, [3, 8, 4], Some(2)),
-        (4, 2, 1, [5, 7, 12], Some(3)),
-        (4, 2, 3, [2, 6, 12], Some(1)),
+        (3, 1, 0, [2, 6, 8], Some(0), None),
+        (3, 1, 3, [2, 5, 8], Some(1), Some(1)),
+        (5, 1, 2, [3, 8, 4], Some(2), Some(2)),
+        (4, 2, 1, [5, 7, 12], Some(3), None),
+        (4, 2, 3, [2, 6, 12], Some(1), None),
         // ∂/∂x: residue classes of 1 and 2 taps.
-        (5, 3, 2, [2, 7, 22], None),
-        (3, 2, 1, [2, 9, 7], None),
-        (2, 3, 0, [1, 8, 10], None),
+        (5, 3, 2, [2, 7, 22], None, None),
+        (3, 2, 1, [2, 9, 7], None, None),
+        (2, 3, 0, [1, 8, 10], None, None),
         // Stride past the kernel, rows read as vec4s.
-        (2, 3, 0, [1, 8, 12], Some(0)),
+        (2, 3, 0, [1, 8, 12], Some(0), None),
         // Padding past 4.
-        (3, 1, 5, [2, 6, 8], Some(3)),
+        (3, 1, 5, [2, 6, 8], Some(3), Some(3)),
         // Rows of whole vec4s, but the shift of 2 would leave the 31-value
         // window no room: read value by value.
-        (7, 8, 2, [1, 12, 24], None),
+        (7, 8, 2, [1, 12, 24], None, None),
+        // Input rows read value by value, ∂L/∂z's (8 wide) as vec4s.
+        (3, 1, 2, [2, 5, 6], None, Some(0)),
     ];
     let mut dz_vec4_seen = std::collections::BTreeSet::new();
-    for (i, (kernel, stride, padding, chw, shift)) in cases.into_iter().enumerate() {
+    for (i, (kernel, stride, padding, chw, shift, dz_shift)) in cases.into_iter().enumerate() {
         let spec = NetSpec::single_layer("windowed conv", chw, conv(kernel, stride, padding), 6, true);
         let g = spec.geometry().unwrap()[0];
         let p = ConvParams::new(&g, 3, 0, g.weight_len()).unwrap();
-        assert!(p.input_grad_constants().is_some());
+        let input_grad = p.input_grad_constants().unwrap();
+        let dz_window = |name: &str| input_grad.iter().find(|(n, _)| *n == name).unwrap().1;
+        let read_as_vec4s = dz_window("DZ_VEC4") == 1.0;
+        assert_eq!(
+            read_as_vec4s.then(|| dz_window("DZ_SHIFT") as u32),
+            dz_shift,
+            "∂/∂x, {chw:?}"
+        );
         let weight_grad = p.weight_grad_constants().unwrap();
         let value = |name: &str| weight_grad.iter().find(|(n, _)| *n == name).unwrap().1;
         let vec4 = value("X_VEC4") == 1.0;

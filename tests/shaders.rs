@@ -616,8 +616,9 @@ fn every_shader_translates_for_metal_and_dx12() {
     };
     let entry = Some((naga::ShaderStage::Compute, "main".to_string()));
     // The direct convolutions' overrides, as the host sets them for
-    // VanillaNet's second layer (4×4, stride 2, rows read as vec4s), with
-    // views on storage (a group of channels an invocation) and uniform
+    // VanillaNet's second layer (4×4, stride 2, rows read as vec4s; ∂/∂x:
+    // its first, 3×3 of stride 1, ∂L/∂z read as vec4s), with views on
+    // storage (a group of channels an invocation) and uniform
     // (UNIFORM_VIEWS_CHANNEL_GROUPS).
     let vanilla = ebmscope::model::NetSpec::vanilla(3, 8)
         .unwrap()
@@ -629,7 +630,9 @@ fn every_shader_translates_for_metal_and_dx12() {
     };
     let uniform_groups = ebmscope::kernels::conv2d::UNIFORM_VIEWS_CHANNEL_GROUPS;
     let forward = layer.window_constants().unwrap();
-    let input_grad = layer.input_grad_constants().unwrap();
+    let first = ebmscope::kernels::conv2d::ConvParams::new(&vanilla[0], 4, 0, 0).unwrap();
+    let input_grad = first.input_grad_constants().unwrap();
+    assert!(input_grad.contains(&("DZ_VEC4", 1.0)), "{input_grad:?}");
     let [forward_storage, forward_uniform] = [1, uniform_groups].map(|g| with_groups(&forward, g));
     let [input_grad_storage, input_grad_uniform] = [1, uniform_groups].map(|g| with_groups(&input_grad, g));
     let weight_grad = layer.weight_grad_constants().unwrap();

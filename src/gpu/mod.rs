@@ -358,18 +358,19 @@ impl Gpu {
         self.storage_buffer_also(label, len, wgpu::BufferUsages::empty())
     }
 
-    /// A net's activation (or its gradient) buffer of `len` f32, for a net
-    /// with direct convolutions (`direct_convs`): where they read their
-    /// weight views from uniform bindings (CPU adapters), they read their
-    /// sources (input, ∂L/∂z) so too, so such a buffer is also a uniform
-    /// buffer, at least one binding long and a whole number of 256-byte
-    /// binding steps (ConvParams::source_chunks). Else a storage buffer.
+    /// A net's activation (or its gradient) buffer of `len` f32, in whole
+    /// vec4s (leaky_relu_grad reads and writes vec4s). For a net with
+    /// direct convolutions (`direct_convs`): where they read their weight
+    /// views from uniform bindings (CPU adapters), they read their sources
+    /// (input, ∂L/∂z) so too, so such a buffer is also a uniform buffer, at
+    /// least one binding long and a whole number of 256-byte binding steps
+    /// (ConvParams::source_chunks). Else a storage buffer.
     pub fn activation_buffer(&self, label: &str, len: usize, direct_convs: bool) -> wgpu::Buffer {
         if direct_convs && self.uniform_weight_views() {
             let len = len.max(4 * UNIFORM_SOURCE_LEN).next_multiple_of(64);
             self.storage_buffer_also(label, len, wgpu::BufferUsages::UNIFORM)
         } else {
-            self.storage_buffer(label, len)
+            self.storage_buffer(label, len.next_multiple_of(4))
         }
     }
 

@@ -488,12 +488,21 @@ impl ConvParams {
     /// (conv2d_input_grad.wgsl) for this layer, or None where the window of
     /// ∂L/∂z values its 4 input columns read does not fit the kernel's
     /// [`INPUT_GRAD_WINDOW_MAX`] (the layer's ∂/∂x then runs tiled).
-    pub fn input_grad_constants(&self) -> Option<[(&'static str, f64); 3]> {
+    pub fn input_grad_constants(&self) -> Option<[(&'static str, f64); 5]> {
         let taps = self.kernel.div_ceil(self.stride);
+        // With stride 1 every invocation's window starts at padding −
+        // (kernel − 1) past its first column, a multiple of 4: where output
+        // rows are whole vec4s it is read as vec4s from the multiple of 4
+        // at or before it, DZ_SHIFT values earlier, if that leaves room.
+        let shift = (i64::from(self.padding) - i64::from(self.kernel) + 1).rem_euclid(4) as u32;
+        let dz_vec4 =
+            self.stride == 1 && self.w_out.is_multiple_of(4) && shift + taps + 3 <= INPUT_GRAD_WINDOW_MAX;
         (taps + 3 <= INPUT_GRAD_WINDOW_MAX).then_some([
             ("KERNEL", f64::from(self.kernel)),
             ("STRIDE", f64::from(self.stride)),
             ("PADDING", f64::from(self.padding)),
+            ("DZ_VEC4", f64::from(u8::from(dz_vec4))),
+            ("DZ_SHIFT", f64::from(if dz_vec4 { shift } else { 0 })),
         ])
     }
 
@@ -866,13 +875,23 @@ impl ConvLayer {
         };
         // The gradient kernels read dz = ∂L/∂(pre-activation): with
         // LeakyReLU, leaky_relu_grad writes it to the scratch; without, it is ∂L/∂output.
+        // It reads and writes whole vec4s (Gpu::activation_buffer's).
         let (output_grad, dz) = if params.leaky_relu != 0 {
             let outputs = (params.batch * params.c_out * params.h_out * params.w_out) as u64;
-            if b.dz.size() < 4 * outputs {
-                return Err(Error::Shape(format!(
-                    "{label}: the ∂L/∂(pre-activation) scratch holds {} f32, the layer needs {outputs}",
-                    b.dz.size() / 4
-                )));
+            let whole = 4 * outputs.next_multiple_of(4);
+            for (what, buffer) in [
+                ("∂L/∂(pre-activation) scratch", b.dz),
+                ("output", b.output),
+                ("∂L/∂output", b.grad_output),
+            ] {
+                if buffer.size() < whole {
+                    return Err(Error::Shape(format!(
+                        "{label}: the {what} buffer holds {} f32, the layer needs {} (its {outputs} \
+                         outputs in whole vec4s; make it with Gpu::activation_buffer)",
+                        buffer.size() / 4,
+                        whole / 4
+                    )));
+                }
             }
             let launch = make(&LEAKY_RELU_GRAD, &[&uniform, b.grad_output, b.output, b.dz])?;
             (Some(launch), b.dz)
@@ -1091,7 +1110,7 @@ impl ConvLayer {
             Ok((pipeline, dispatches))
         };
         // The direct convolutions are specialised to the layer's shape (the
-        // forward binds x twice, as f32s and as vec4s); without views and
+        // forward binds x twice, as f32s and as vec4s, ∂/∂x ∂L/∂z); without views and
         // not tiled: a dense layer's kernels. (A direct pass has its
         // constants: a window that does not fit made the pass tiled.)
         const FITS: &str = "a direct pass whose window does not fit runs tiled";
@@ -1130,9 +1149,9 @@ impl ConvLayer {
                 ],
                 input_grad_constants.as_ref().expect(FITS),
                 false,
-                &[uniform, dz, views, b.grad_input],
+                &[uniform, dz, views, b.grad_input, dz],
                 [2, 1],
-                None,
+                Some(4),
             )?,
             _ if tiled.input_grad => once(
                 make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
@@ -1324,7 +1343,8 @@ impl ConvLayer {
         if let Some((pipeline, group)) = self.output_grad.as_ref().filter(|_| params || input) {
             let p = &self.params;
             let outputs = (p.batch * p.c_out * p.h_out * p.w_out) as usize;
-            gpu.dispatch(pass, pipeline, group, outputs);
+            // (leaky_relu_grad: 4 outputs an invocation.)
+            gpu.dispatch(pass, pipeline, group, outputs.div_ceil(4));
         }
         if let Some((_, reduce)) = self.weight_grad.as_ref().filter(|_| params) {
             self.record_pass(gpu, pass, ConvPass::WeightGrad);
@@ -1577,5 +1597,35 @@ mod tests {
         assert_eq!(splits, [(1, 1), (1, 1), (2, 1), (5, 2)]);
         let p = ConvParams::new(&g[3], 100, 0, 0).unwrap();
         assert!(p.partial_len() >= 5 * 100 * 256 * 4 * 4);
+    }
+
+    /// The direct ∂/∂x reads its ∂L/∂z window as vec4s with stride 1 on
+    /// output rows of whole vec4s, where the window's shift into its first
+    /// vec4 leaves it room (tests/gpu_kernels.rs runs every shift).
+    #[test]
+    fn input_gradient_windows_are_read_as_vec4s_where_they_fit() {
+        let dz_window = |kernel, stride, padding, w| {
+            let op = crate::model::LayerOp::Conv2d {
+                kernel,
+                stride,
+                padding,
+            };
+            let g = NetSpec::single_layer("conv", [1, w, w], op, 2, true)
+                .geometry()
+                .unwrap()[0];
+            let c = ConvParams::new(&g, 1, 0, 0).unwrap().input_grad_constants();
+            c.map(|c| (c[3].1 == 1.0).then_some(c[4].1 as u32))
+        };
+        // VanillaNet's and NonlocalNet's 3×3 convolutions of stride 1 on 32
+        // columns: the window starts one column before the invocation's 4.
+        assert_eq!(dz_window(3, 1, 1, 32), Some(Some(3)));
+        // Stride 2; 30 output columns.
+        assert_eq!(dz_window(4, 2, 1, 32), Some(None));
+        assert_eq!(dz_window(3, 1, 1, 30), Some(None));
+        // 13 taps + 3: the whole window, but no room for a shift of 1 (and
+        // room for none); 14 taps do not fit at all.
+        assert_eq!(dz_window(13, 1, 1, 14), Some(None));
+        assert_eq!(dz_window(13, 1, 0, 16), Some(Some(0)));
+        assert_eq!(dz_window(14, 1, 0, 17), None);
     }
 }

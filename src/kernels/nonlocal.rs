@@ -315,8 +315,19 @@ impl NonLocalLayer {
             stride: attn_row as u32,
             ..SoftmaxParams::default()
         };
+        // (add_into reads and writes whole vec4s, 4 values an invocation.)
         let add = |what: &str, src: &wgpu::Buffer, dst: &wgpu::Buffer| {
             let len = batch * g.out_len();
+            let whole = 4 * len.next_multiple_of(4) as u64;
+            if src.size().min(dst.size()) < whole {
+                return Err(Error::Shape(format!(
+                    "{label} {what}: its buffers hold {} and {} f32, the block needs {} (its {len} \
+                     outputs in whole vec4s; make them with Gpu::activation_buffer)",
+                    src.size() / 4,
+                    dst.size() / 4,
+                    whole / 4
+                )));
+            }
             let params = AddParams {
                 len: len as u32,
                 ..AddParams::default()
@@ -327,7 +338,7 @@ impl NonLocalLayer {
                 &format!("{label} {what}"),
                 &params,
                 &[src, dst],
-                len,
+                len.div_ceil(4),
             )
         };
         Ok(NonLocalLayer {
