@@ -7,10 +7,14 @@
 //   1 storage read  dy [batch, c_in, h_out, w_out]
 //   2 storage read  x  [batch, c_in, h_in, w_in]   (the layer input)
 //   3 storage write dx [batch, c_in, h_in, w_in]
-// One invocation per window (output element): it finds the window's first
-// maximum once and writes all four of its gradients (windows do not
-// overlap, so no atomics are needed); the last window of a row or column
-// also writes the zeros of an odd size's last column or row.
+//   4 storage read  x4 x again, as vec4s (read when X_PAIRS)
+// One invocation per window (output element), or with X_PAIRS (input rows
+// of whole vec4s, ConvParams::pool_pairs, as maxpool2_forward) per two
+// neighbouring ones, read as a vec4 of each input row: it finds each
+// window's first maximum once and writes all four of its gradients
+// (windows do not overlap, so no atomics are needed); the last window of a
+// row or column also writes the zeros of an odd size's last column or row.
+override X_PAIRS: bool = false;
 
 // ConvParams comes from conv_params.wgsl,
 // prepended at compile time.
@@ -18,20 +22,12 @@
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(4) var<storage, read> x4: array<vec4<f32>>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let idx = gid.x + gid.y * groups.x * 64u;
-    if (idx >= p.batch * p.c_in * p.h_out * p.w_out) {
-        return;
-    }
-    let ox = idx % p.w_out;
-    let oy = (idx / p.w_out) % p.h_out;
-    let plane = idx / (p.w_out * p.h_out);
-    let top = plane * p.h_in * p.w_in + 2u * oy * p.w_in + 2u * ox;
-    let bottom = top + p.w_in;
-    let v = vec4<f32>(x[top], x[top + 1u], x[bottom], x[bottom + 1u]);
-    // First maximum in row-major order: a later value wins only when larger.
+// dx of the window whose top left input is at `top`, its values `v` (top
+// left, top right, bottom left, bottom right), its gradient g: all to the
+// first maximum in row-major order (a later value wins only when larger).
+fn window_grad(top: u32, v: vec4<f32>, g: f32) {
     var best = 0u;
     var m = v.x;
     if (v.y > m) {
@@ -45,21 +41,47 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (v.w > m) {
         best = 3u;
     }
-    let g = dy[idx];
+    let bottom = top + p.w_in;
     dx[top] = select(0.0, g, best == 0u);
     dx[top + 1u] = select(0.0, g, best == 1u);
     dx[bottom] = select(0.0, g, best == 2u);
     dx[bottom + 1u] = select(0.0, g, best == 3u);
-    // Odd sizes: the last column and row lie in no window.
-    let last_column = ox + 1u == p.w_out && p.w_in > 2u * p.w_out;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let idx = gid.x + gid.y * groups.x * 64u;
+    let per = select(1u, 2u, X_PAIRS);
+    let col_groups = p.w_out / per;
+    if (idx >= p.batch * p.c_in * p.h_out * col_groups) {
+        return;
+    }
+    let ox = (idx % col_groups) * per;
+    let oy = (idx / col_groups) % p.h_out;
+    let plane = idx / (col_groups * p.h_out);
+    let top = plane * p.h_in * p.w_in + 2u * oy * p.w_in + 2u * ox;
+    let bottom = top + p.w_in;
+    let out = (plane * p.h_out + oy) * p.w_out + ox;
+    if (X_PAIRS) {
+        let t = x4[top / 4u];
+        let b = x4[bottom / 4u];
+        window_grad(top, vec4<f32>(t.xy, b.xy), dy[out]);
+        window_grad(top + 2u, vec4<f32>(t.zw, b.zw), dy[out + 1u]);
+    } else {
+        window_grad(top, vec4<f32>(x[top], x[top + 1u], x[bottom], x[bottom + 1u]), dy[out]);
+    }
+    // Odd sizes: the last column and row lie in no window (rows of whole
+    // vec4s have no such column).
+    let last_column = ox + per == p.w_out && p.w_in > 2u * p.w_out;
     let last_row = oy + 1u == p.h_out && p.h_in > 2u * p.h_out;
     if (last_column) {
         dx[top + 2u] = 0.0;
         dx[bottom + 2u] = 0.0;
     }
     if (last_row) {
-        dx[bottom + p.w_in] = 0.0;
-        dx[bottom + p.w_in + 1u] = 0.0;
+        for (var c = 0u; c < 2u * per; c++) {
+            dx[bottom + p.w_in + c] = 0.0;
+        }
         if (last_column) {
             dx[bottom + p.w_in + 2u] = 0.0;
         }

@@ -376,43 +376,66 @@ fn sources_read_through_uniform_bindings_match_reference() {
 /// Max-pooling gives each window's gradient to its first maximum in
 /// row-major order, as PyTorch does: on inputs of two values (tied
 /// maxima) and odd sizes (a last row and column in no window, whose
-/// gradient is zero), the GPU's ∂/∂x equals the reference's exactly
-/// (routing copies values; nothing is summed).
+/// gradient is zero), the GPU's output and ∂/∂x equal the reference's
+/// exactly (routing copies values; nothing is summed), window by window
+/// and two windows an invocation (rows of whole vec4s, with and without
+/// an odd last row).
 #[test]
 fn max_pooling_gives_a_tied_windows_gradient_to_its_first_maximum() {
     let gpu = common::gpu();
-    let (batch, chw) = (2, [3, 5, 7]);
-    let spec = NetSpec::single_layer("maxpool", chw, LayerOp::MaxPool2, 3, false);
+    for (chw, pairs) in [([3, 5, 7], false), ([3, 5, 12], true), ([2, 6, 12], true)] {
+        tied_windows_route_to_their_first_maximum(&gpu, chw, pairs);
+    }
+}
+
+fn tied_windows_route_to_their_first_maximum(gpu: &ebmscope::gpu::Gpu, chw: [usize; 3], pairs: bool) {
+    let batch = 2;
+    let spec = NetSpec::single_layer("maxpool", chw, LayerOp::MaxPool2, chw[0], false);
     let g = spec.geometry().unwrap()[0];
-    let net = GpuNet::new(&gpu, &spec, batch).unwrap();
+    let p = ebmscope::kernels::conv2d::ConvParams::new(&g, batch, 0, 0).unwrap();
+    assert_eq!(p.pool_pairs(), pairs, "{chw:?}");
+    let net = GpuNet::new(gpu, &spec, batch).unwrap();
     // Zeros and ones: every window here has a tied maximum.
     let x: Vec<f32> = (0..batch * g.in_len())
         .map(|i| ((i * i + 3 * i) / 7 % 2) as f32)
         .collect();
     let dy: Vec<f32> = (0..batch * g.out_len()).map(|i| 1.0 + i as f32).collect();
-    net.write_input(&gpu, &x).unwrap();
-    net.write_upstream(&gpu, &dy).unwrap();
+    net.write_input(gpu, &x).unwrap();
+    net.write_upstream(gpu, &dy).unwrap();
     // Stale values where the kernel must write zeros.
     gpu.write_f32(net.input_grad_buffer(), 0, &vec![f32::NAN; x.len()]);
     net.run(
-        &gpu,
+        gpu,
         Backward {
             input: true,
             params: false,
         },
     );
     let f64s = common::f64s;
-    let want = ebmscope::reference::max_pool2_backward(&g, batch, &f64s(&x), &f64s(&dy));
-    let got = f64s(&net.read_input_grad(&gpu).unwrap());
-    assert_eq!(got.len(), want.len());
-    let differ: Vec<usize> = (0..want.len()).filter(|&i| got[i] != want[i]).collect();
-    assert!(
-        differ.is_empty(),
-        "∂/∂x differs at {} of {} inputs, first {:?}",
-        differ.len(),
-        want.len(),
-        &differ[..differ.len().min(8)]
-    );
+    let outputs = [
+        (
+            "output",
+            ebmscope::reference::max_pool2_forward(&g, batch, &f64s(&x)),
+            net.read_output(gpu).unwrap(),
+        ),
+        (
+            "∂/∂x",
+            ebmscope::reference::max_pool2_backward(&g, batch, &f64s(&x), &f64s(&dy)),
+            net.read_input_grad(gpu).unwrap(),
+        ),
+    ];
+    for (what, want, got) in outputs {
+        let got = f64s(&got);
+        assert_eq!(got.len(), want.len());
+        let differ: Vec<usize> = (0..want.len()).filter(|&i| got[i] != want[i]).collect();
+        assert!(
+            differ.is_empty(),
+            "{chw:?}: {what} differs at {} of {} values, first {:?}",
+            differ.len(),
+            want.len(),
+            &differ[..differ.len().min(8)]
+        );
+    }
     let (h, w, h_out, w_out) = (g.h_in, g.w_in, g.h_out, g.w_out);
     let windows = batch * g.c_in * h_out * w_out;
     let tied = (0..windows)

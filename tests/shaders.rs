@@ -651,6 +651,8 @@ fn every_shader_translates_for_metal_and_dx12() {
             // Both ways of reading each operand as vec4s.
             "batched_matmul" => &[("A_VEC", 1.0), ("B_VEC", 2.0)],
             "batched_matmul_rows" => &[("A_VEC", 2.0), ("B_VEC", 1.0)],
+            // Two windows an invocation, as NonlocalNet's poolings run.
+            "maxpool2_forward" | "maxpool2_input_grad" => &[("X_PAIRS", 1.0)],
             _ => &[],
         };
         let constants: naga::back::PipelineConstants = set

@@ -506,6 +506,12 @@ impl ConvParams {
         ])
     }
 
+    /// Whether max-pooling runs two windows an invocation, reading a vec4
+    /// of each input row (maxpool2_*.wgsl's X_PAIRS): rows of whole vec4s.
+    pub fn pool_pairs(&self) -> bool {
+        self.w_in.is_multiple_of(4)
+    }
+
     /// vec4s of the weight views the direct kernels read (forward and ∂/∂x).
     pub fn weight_views_len(&self) -> usize {
         let (groups, group_len, start) = self.view_groups_of(false);
@@ -819,11 +825,15 @@ impl ConvLayer {
         let make = |shader: &super::Shader, buffers: &[&wgpu::Buffer]| specialised(shader, &[], buffers);
         if g.kind == GeometryKind::MaxPool2 {
             let kind = LayerKernels::MaxPool;
-            let (forward, group) = make(&MAXPOOL2_FORWARD, &[&uniform, b.input, b.output])?;
+            // (Both bind the input again as vec4s.)
+            let pairs = [("X_PAIRS", f64::from(u8::from(params.pool_pairs())))];
+            let (forward, group) =
+                specialised(&MAXPOOL2_FORWARD, &pairs, &[&uniform, b.input, b.output, b.input])?;
             let forward = (forward, vec![(group, Self::out_elems(kind, &params))]);
-            let (input_grad, group) = make(
+            let (input_grad, group) = specialised(
                 &MAXPOOL2_INPUT_GRAD,
-                &[&uniform, b.grad_output, b.input, b.grad_input],
+                &pairs,
+                &[&uniform, b.grad_output, b.input, b.grad_input, b.input],
             )?;
             let input_grad = (input_grad, vec![(group, Self::in_elems(kind, &params))]);
             return Ok(ConvLayer {
@@ -1275,6 +1285,11 @@ impl ConvLayer {
     /// tiled convolution a workgroup per output tile; for max-pooling one
     /// per output element (a direct convolution's dispatches:
     /// [`ConvLayer::direct_invocations`]).
+    /// Windows per max-pooling invocation (ConvParams::pool_pairs).
+    fn pool_per(p: &ConvParams) -> usize {
+        if p.pool_pairs() { 2 } else { 1 }
+    }
+
     fn out_elems(kind: LayerKernels, p: &ConvParams) -> usize {
         let groups = |n: u32| n.div_ceil(4) as usize;
         match kind {
@@ -1289,7 +1304,7 @@ impl ConvLayer {
                 tiles * p.forward_splits as usize * WORKGROUP_SIZE as usize
             }
             LayerKernels::Conv(_) => unreachable!("a direct pass counts its dispatches: direct_invocations"),
-            LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize,
+            LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize / Self::pool_per(p),
         }
     }
 
@@ -1327,7 +1342,7 @@ impl ConvLayer {
                 (s * s) as usize * tiles * p.input_grad_splits as usize * WORKGROUP_SIZE as usize
             }
             LayerKernels::Conv(_) => unreachable!("a direct pass counts its dispatches: direct_invocations"),
-            LayerKernels::MaxPool => (p.batch * p.c_in * p.h_out * p.w_out) as usize,
+            LayerKernels::MaxPool => (p.batch * p.c_in * p.h_out * p.w_out) as usize / Self::pool_per(p),
         }
     }
 
