@@ -6,15 +6,10 @@
 //   1 storage read  x  [batch, c_in, h_in, w_in]
 //   2 storage write y  [batch, c_in, h_out, w_out]
 //   3 storage read  x4 x again, as vec4s (read when X_PAIRS)
-// One invocation per output element, or with X_PAIRS (input rows of whole
-// vec4s, ConvParams::pool_pairs) per two neighbouring ones, whose windows
-// are a vec4 of each of their two input rows: 2 loads where 8 values were
-// read one by one (on lavapipe a storage access costs tens of instructions
-// at any width).
-override X_PAIRS: bool = false;
+// One invocation per output element, or two (maxpool_windows.wgsl).
 
-// ConvParams comes from conv_params.wgsl,
-// prepended at compile time.
+// ConvParams comes from conv_params.wgsl, X_PAIRS and pool_windows from
+// maxpool_windows.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -28,17 +23,12 @@ fn window_max(v: vec4<f32>) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let idx = gid.x + gid.y * groups.x * 64u;
-    let per = select(1u, 2u, X_PAIRS);
-    let col_groups = p.w_out / per;
-    if (idx >= p.batch * p.c_out * p.h_out * col_groups) {
+    let w = pool_windows(gid.x + gid.y * groups.x * 64u);
+    if (!w.taken) {
         return;
     }
-    let ox = (idx % col_groups) * per;
-    let oy = (idx / col_groups) % p.h_out;
-    let plane = idx / (col_groups * p.h_out);
-    let base = plane * p.h_in * p.w_in + 2u * oy * p.w_in + 2u * ox;
-    let out = (plane * p.h_out + oy) * p.w_out + ox;
+    let base = w.top;
+    let out = w.out;
     if (X_PAIRS) {
         let top = x4[base / 4u];
         let bottom = x4[(base + p.w_in) / 4u];

@@ -8,16 +8,14 @@
 //   2 storage read  x  [batch, c_in, h_in, w_in]   (the layer input)
 //   3 storage write dx [batch, c_in, h_in, w_in]
 //   4 storage read  x4 x again, as vec4s (read when X_PAIRS)
-// One invocation per window (output element), or with X_PAIRS (input rows
-// of whole vec4s, ConvParams::pool_pairs, as maxpool2_forward) per two
-// neighbouring ones, read as a vec4 of each input row: it finds each
-// window's first maximum once and writes all four of its gradients
-// (windows do not overlap, so no atomics are needed); the last window of a
-// row or column also writes the zeros of an odd size's last column or row.
-override X_PAIRS: bool = false;
+// One invocation per window (output element), or two (maxpool_windows.wgsl):
+// it finds each window's first maximum once and writes all four of its
+// gradients (windows do not overlap, so no atomics are needed); the last
+// window of a row or column also writes the zeros of an odd size's last
+// column or row.
 
-// ConvParams comes from conv_params.wgsl,
-// prepended at compile time.
+// ConvParams comes from conv_params.wgsl, X_PAIRS and pool_windows from
+// maxpool_windows.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -50,18 +48,13 @@ fn window_grad(top: u32, v: vec4<f32>, g: f32) {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let idx = gid.x + gid.y * groups.x * 64u;
-    let per = select(1u, 2u, X_PAIRS);
-    let col_groups = p.w_out / per;
-    if (idx >= p.batch * p.c_in * p.h_out * col_groups) {
+    let w = pool_windows(gid.x + gid.y * groups.x * 64u);
+    if (!w.taken) {
         return;
     }
-    let ox = (idx % col_groups) * per;
-    let oy = (idx / col_groups) % p.h_out;
-    let plane = idx / (col_groups * p.h_out);
-    let top = plane * p.h_in * p.w_in + 2u * oy * p.w_in + 2u * ox;
+    let top = w.top;
     let bottom = top + p.w_in;
-    let out = (plane * p.h_out + oy) * p.w_out + ox;
+    let out = w.out;
     if (X_PAIRS) {
         let t = x4[top / 4u];
         let b = x4[bottom / 4u];
@@ -72,8 +65,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     // Odd sizes: the last column and row lie in no window (rows of whole
     // vec4s have no such column).
-    let last_column = ox + per == p.w_out && p.w_in > 2u * p.w_out;
-    let last_row = oy + 1u == p.h_out && p.h_in > 2u * p.h_out;
+    let per = windows_per_invocation();
+    let last_column = w.ox + per == p.w_out && p.w_in > 2u * p.w_out;
+    let last_row = w.oy + 1u == p.h_out && p.h_in > 2u * p.h_out;
     if (last_column) {
         dx[top + 2u] = 0.0;
         dx[bottom + 2u] = 0.0;

@@ -34,7 +34,8 @@ macro_rules! shader {
     // conv_params (ConvParams, LeakyReLU), gemm_tile (the tiled convolutions'
     // block product), philox (the generator), workgroup_sum (a tree sum over
     // a workgroup), attraction_state (attraction–diffusion's state buffer),
-    // mlp_params (the fused sampler's uniform).
+    // mlp_params (the fused sampler's uniform), maxpool_windows (a
+    // max-pooling invocation's windows).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
@@ -117,8 +118,8 @@ pub const DENSE_FORWARD_SPLIT: Shader = shader!("dense_forward_split", "conv_par
 pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
 pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", "conv_params");
 pub const LEAKY_RELU_GRAD: Shader = shader!("leaky_relu_grad", "conv_params");
-pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", "conv_params");
-pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_params");
+pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", "conv_params", "maxpool_windows");
+pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_params", "maxpool_windows");
 /// batched_matmul with its output written value by value, and as rows of
 /// vec4s where the output's layout allows (MatmulParams::writes_rows).
 pub const BATCHED_MATMUL: Shader = shader!("batched_matmul" = "batched_matmul", "matmul_store_values");
