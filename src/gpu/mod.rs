@@ -359,7 +359,7 @@ impl Gpu {
     }
 
     /// A net's activation (or its gradient) buffer of `len` f32, in whole
-    /// vec4s (leaky_relu_grad reads and writes vec4s). For a net with
+    /// vec4s (the elementwise passes read and write vec4s). For a net with
     /// direct convolutions (`direct_convs`): where they read their weight
     /// views from uniform bindings (CPU adapters), they read their sources
     /// (input, ∂L/∂z) so too, so such a buffer is also a uniform buffer, at

@@ -1280,16 +1280,16 @@ impl ConvLayer {
         }
     }
 
-    /// Invocations of the forward kernel: for the dense kernels one per
-    /// image and group of 4 output features (a workgroup, split); for the
-    /// tiled convolution a workgroup per output tile; for max-pooling one
-    /// per output element (a direct convolution's dispatches:
-    /// [`ConvLayer::direct_invocations`]).
     /// Windows per max-pooling invocation (ConvParams::pool_pairs).
     fn pool_per(p: &ConvParams) -> usize {
         if p.pool_pairs() { 2 } else { 1 }
     }
 
+    /// Invocations of the forward kernel: for the dense kernels one per
+    /// image and group of 4 output features (a workgroup, split); for the
+    /// tiled convolution a workgroup per output tile; for max-pooling one
+    /// per output element, or pair of them (a direct convolution's
+    /// dispatches: [`ConvLayer::direct_invocations`]).
     fn out_elems(kind: LayerKernels, p: &ConvParams) -> usize {
         let groups = |n: u32| n.div_ceil(4) as usize;
         match kind {
@@ -1326,8 +1326,8 @@ impl ConvLayer {
 
     /// Invocations of the input-gradient kernel: per image and 4 input
     /// features (dense); for the tiled convolution a workgroup per residue
-    /// class, tile and split; per window (max-pooling: per output element,
-    /// as its forward pass; a direct convolution's dispatches:
+    /// class, tile and split; per window (max-pooling: as its forward
+    /// pass; a direct convolution's dispatches:
     /// [`ConvLayer::direct_invocations`]).
     fn in_elems(kind: LayerKernels, p: &ConvParams) -> usize {
         let groups = |n: u32| n.div_ceil(4) as usize;
