@@ -289,6 +289,12 @@ fn weight_views_read_as_uniform_or_storage_match_reference() {
         if choice && chw[0] != 128 {
             assert!(want.iter().all(|&n| n > 0), "{chw:?} → {c_out}: uniform views");
         }
+        if !choice {
+            // Storage views and sources, as GPUs bind them: ∂/∂x reads its
+            // ∂L/∂z windows through the vec4 binding of a storage source.
+            let input_grad = p.input_grad_constants().unwrap();
+            assert!(input_grad.contains(&("DZ_VEC4", 1.0)), "{input_grad:?}");
+        }
         let net = GpuNet::new(&gpu, &spec, 2).unwrap();
         assert_eq!(net.layer_tiled_passes(0), Some(TiledPasses::all(false)));
         assert_eq!(
