@@ -880,15 +880,32 @@ fn a_net_that_has_run_follows_new_weights() {
 
 /// Non-local blocks whose rows of attention are not whole vec4s, nor one:
 /// 3 keys (a 2×6 image pools to 1×3) and 1 key (2×2 to 1×1), where the
-/// softmax kernels' rows are their last, partial vec4 alone (doctor's
-/// blocks have 9 and 6 keys).
+/// attention kernels' rows are their last, partial vec4 alone (doctor's
+/// blocks have 9 and 6 keys); and the four ways those kernels read their
+/// operands: queries (θ, ∂y, y) and keys (φ, g) each as vec4s where their
+/// rows are whole vec4s, else value by value (25 queries: a block of 4
+/// past the last query is clamped and not stored).
 #[test]
-fn non_local_blocks_with_fewer_than_four_keys_match_reference() {
+fn non_local_blocks_on_ragged_rows_match_reference() {
+    use ebmscope::kernels::nonlocal::AttentionParams;
     let gpu = common::gpu();
-    for (input, keys) in [([2, 2, 6], 3), ([3, 2, 2], 1)] {
+    let mut reads = std::collections::BTreeSet::new();
+    for (input, keys) in [
+        ([2, 2, 6], 3),
+        ([3, 2, 2], 1),
+        ([2, 5, 5], 4),
+        ([2, 5, 7], 6),
+        ([4, 4, 4], 4),
+    ] {
         let spec = NetSpec::single_layer("block", input, LayerOp::NonLocal, input[0], false);
         let g = spec.geometry().unwrap()[0];
-        assert_eq!(g.non_local_parts().unwrap().keys, keys);
+        let parts = g.non_local_parts().unwrap();
+        assert_eq!(parts.keys, keys);
+        let (i, nq, nk) = (parts.inter, parts.queries, parts.keys);
+        let forward = AttentionParams::new(&parts, 2, 3 * i * nq, i * nk).vec4_constants();
+        let backward = AttentionParams::new(&parts, 2, i * nq, 2 * i * nk).vec4_constants();
+        assert_eq!(forward, backward, "{input:?}");
+        reads.insert(format!("{forward:?}"));
         let case = Case {
             name: format!("non-local block, {keys} keys"),
             spec,
@@ -898,4 +915,9 @@ fn non_local_blocks_with_fewer_than_four_keys_match_reference() {
         };
         direct_and_tiled_pass(&gpu, &case, 47);
     }
+    assert_eq!(
+        reads.len(),
+        4,
+        "queries and keys, each as vec4s or not: {reads:?}"
+    );
 }

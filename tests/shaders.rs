@@ -6,7 +6,7 @@ use std::mem::{offset_of, size_of};
 
 use ebmscope::kernels::ALL;
 use ebmscope::kernels::conv2d::{ConvParams, ReduceParams, SplitSumParams};
-use ebmscope::kernels::nonlocal::{AddParams, MatmulParams, SoftmaxParams};
+use ebmscope::kernels::nonlocal::{AddParams, AttentionParams, MatmulParams};
 use ebmscope::kernels::optim::OptimParams;
 use ebmscope::kernels::picture::GridParams;
 use ebmscope::kernels::sampling::{
@@ -44,7 +44,7 @@ fn every_shader_file_validates_and_is_registered() {
         }
     }
     // A validation test that finds nothing must fail: count what was found.
-    assert_eq!(on_disk.len(), 51, "shader files found: {on_disk:?}");
+    assert_eq!(on_disk.len(), 52, "shader files found: {on_disk:?}");
     let mut used = BTreeSet::new();
     for shader in ALL {
         let module = validate(shader.name, shader.source);
@@ -264,8 +264,18 @@ fn uniform_structs_match_rust() {
             ),
         ),
         (
-            "SoftmaxParams",
-            rust_layout!(SoftmaxParams, rows, len, stride, _pad0),
+            "AttentionParams",
+            rust_layout!(
+                AttentionParams,
+                batch,
+                queries,
+                keys,
+                channels,
+                row,
+                query_image,
+                key_image,
+                key_offset
+            ),
         ),
         ("AddParams", rust_layout!(AddParams, len, _pad0, _pad1, _pad2)),
         (
@@ -653,6 +663,8 @@ fn every_shader_translates_for_metal_and_dx12() {
             "batched_matmul_rows" => &[("A_VEC", 2.0), ("B_VEC", 1.0)],
             // Two windows an invocation, as NonlocalNet's poolings run.
             "maxpool2_forward" | "maxpool2_input_grad" => &[("X_PAIRS", 1.0)],
+            // Both operands as vec4s, as NonlocalNet's blocks run.
+            "attention_softmax" | "attention_softmax_grad" => &[("QUERY_VEC4", 1.0), ("KEY_VEC4", 1.0)],
             _ => &[],
         };
         let constants: naga::back::PipelineConstants = set

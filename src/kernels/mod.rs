@@ -35,7 +35,8 @@ macro_rules! shader {
     // block product), philox (the generator), workgroup_sum (a tree sum over
     // a workgroup), attraction_state (attraction–diffusion's state buffer),
     // mlp_params (the fused sampler's uniform), maxpool_windows (a
-    // max-pooling invocation's windows).
+    // max-pooling invocation's windows), attention_rows (the attention
+    // kernels' rows).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
@@ -125,8 +126,8 @@ pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_par
 pub const BATCHED_MATMUL: Shader = shader!("batched_matmul" = "batched_matmul", "matmul_store_values");
 pub const BATCHED_MATMUL_ROWS: Shader =
     shader!("batched_matmul_rows" = "batched_matmul", "matmul_store_rows");
-pub const SOFTMAX_ROWS: Shader = shader!("softmax_rows");
-pub const SOFTMAX_ROWS_GRAD: Shader = shader!("softmax_rows_grad");
+pub const ATTENTION_SOFTMAX: Shader = shader!("attention_softmax", "attention_rows");
+pub const ATTENTION_SOFTMAX_GRAD: Shader = shader!("attention_softmax_grad", "attention_rows");
 pub const ADD_INTO: Shader = shader!("add_into");
 pub const REDUCE_ROWS: Shader = shader!("reduce_rows");
 pub const RANDOM_FILL: Shader = shader!("random_fill", "philox");
@@ -185,8 +186,8 @@ pub const ALL: &[Shader] = &[
     MAXPOOL2_INPUT_GRAD,
     BATCHED_MATMUL,
     BATCHED_MATMUL_ROWS,
-    SOFTMAX_ROWS,
-    SOFTMAX_ROWS_GRAD,
+    ATTENTION_SOFTMAX,
+    ATTENTION_SOFTMAX_GRAD,
     ADD_INTO,
     REDUCE_ROWS,
     RANDOM_FILL,

@@ -1,15 +1,18 @@
 //! Host side of the non-local block (shaders/batched_matmul.wgsl,
-//! softmax_rows*.wgsl, add_into.wgsl): the block is recorded as its parts —
-//! one 1×1 convolution for θ, φ, g, a 2×2 max-pooling of that stack, the
-//! attention as batched matrix products and a row softmax, the 1×1
-//! convolution W and the residual — reusing the convolution family.
+//! attention_softmax*.wgsl, add_into.wgsl): the block is recorded as its
+//! parts — one 1×1 convolution for θ, φ, g, a 2×2 max-pooling of that
+//! stack, the attention (its scores and softmax in one kernel), batched
+//! matrix products, the 1×1 convolution W and the residual — reusing the
+//! convolution family.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::conv2d::{ConvBuffers, ConvLayer, ConvParams};
-use super::{ADD_INTO, BATCHED_MATMUL, BATCHED_MATMUL_ROWS, Launch, SOFTMAX_ROWS, SOFTMAX_ROWS_GRAD};
+use super::{
+    ADD_INTO, ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_GRAD, BATCHED_MATMUL, BATCHED_MATMUL_ROWS, Launch,
+};
 use crate::gpu::Gpu;
-use crate::model::{ConvGeometry, ConvSlot};
+use crate::model::{ConvGeometry, ConvSlot, NonLocalParts};
 use crate::{Error, Result};
 
 /// Mirrors `struct MatmulParams` of batched_matmul.wgsl: C = A·B per image,
@@ -131,16 +134,83 @@ fn whole(v: &[u32]) -> bool {
     v.iter().all(|v| v.is_multiple_of(4))
 }
 
-/// Mirrors `struct SoftmaxParams` of softmax_rows*.wgsl.
+/// Mirrors `struct AttentionParams` of attention_rows.wgsl: the shape of
+/// a non-local block's attention and where its two operands lie.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct SoftmaxParams {
-    pub rows: u32,
-    pub len: u32,
-    /// Values from one row's start to the next: a multiple of 4 (the
-    /// kernels read rows as vec4s).
-    pub stride: u32,
-    pub _pad0: u32,
+pub struct AttentionParams {
+    pub batch: u32,
+    pub queries: u32,
+    pub keys: u32,
+    /// Channels summed over (the block's C/2).
+    pub channels: u32,
+    /// Values from one row of attention to the next: a multiple of 4 (the
+    /// kernels read and write rows as vec4s).
+    pub row: u32,
+    /// Values per image of the query operand ([·, Q], channels from 0) and
+    /// of the key operand's stack ([·, K], the operand at `key_offset`).
+    pub query_image: u32,
+    pub key_image: u32,
+    pub key_offset: u32,
+}
+
+impl AttentionParams {
+    /// The attention of a block's `parts` over `batch` images, its query
+    /// operand (θ at the start of θφg, or ∂y) `query_image` values per image
+    /// and its key operand (φ or g) at `key_offset` in the pooled θφg.
+    pub fn new(parts: &NonLocalParts, batch: usize, query_image: usize, key_offset: usize) -> Self {
+        let u = |v: usize| v as u32;
+        AttentionParams {
+            batch: u(batch),
+            queries: u(parts.queries),
+            keys: u(parts.keys),
+            channels: u(parts.inter),
+            row: u(parts.keys.next_multiple_of(4)),
+            query_image: u(query_image),
+            key_image: u(3 * parts.inter * parts.keys),
+            key_offset: u(key_offset),
+        }
+    }
+
+    /// Invocations of the attention kernels: one per image and 4 queries.
+    pub fn invocations(&self) -> usize {
+        (self.batch * self.queries.div_ceil(4)) as usize
+    }
+
+    /// The attention kernels' override constants: each operand read as
+    /// vec4s where its rows are whole vec4s, else value by value.
+    pub fn vec4_constants(&self) -> [(&'static str, f64); 2] {
+        let query = whole(&[self.queries, self.query_image]);
+        let key = whole(&[self.keys, self.key_image, self.key_offset]);
+        [
+            ("QUERY_VEC4", f64::from(u8::from(query))),
+            ("KEY_VEC4", f64::from(u8::from(key))),
+        ]
+    }
+
+    /// The launch of `shader` (attention_softmax or its gradient) on
+    /// `buffers` (bindings 1, 2, 3, then 6, …), its query and key operands
+    /// bound again as vec4s (bindings 4, 5).
+    fn launch(
+        &self,
+        gpu: &Gpu,
+        shader: &super::Shader,
+        label: &str,
+        buffers: &[&wgpu::Buffer],
+    ) -> Result<Launch> {
+        let mut bound = buffers[..3].to_vec();
+        bound.extend([buffers[0], buffers[1]]);
+        bound.extend(&buffers[3..]);
+        Launch::specialised(
+            gpu,
+            shader,
+            &self.vec4_constants(),
+            label,
+            self,
+            &bound,
+            self.invocations(),
+        )
+    }
 }
 
 /// Mirrors `struct AddParams` of add_into.wgsl.
@@ -159,12 +229,10 @@ pub struct NonLocalLayer {
     qkv: ConvLayer,
     pool: ConvLayer,
     w: ConvLayer,
-    scores: Launch,
-    softmax: Launch,
+    attention: Launch,
     mix: Launch,
     residual: Launch,
-    attention_grad: Launch,
-    softmax_grad: Launch,
+    scores_grad: Launch,
     phi_grad: Launch,
     g_grad: Launch,
     theta_grad: Launch,
@@ -182,7 +250,7 @@ pub fn partial_len(g: &ConvGeometry, batch: usize) -> Result<usize> {
     Ok(len)
 }
 
-fn non_local_parts(g: &ConvGeometry) -> Result<crate::model::NonLocalParts> {
+fn non_local_parts(g: &ConvGeometry) -> Result<NonLocalParts> {
     g.non_local_parts()
         .ok_or_else(|| Error::Shape("a non-local layer needs a non-local geometry".into()))
 }
@@ -309,12 +377,7 @@ impl NonLocalLayer {
         let matmul = |what: &str, mnd, [a, b, c]: [Operand; 3], buffers: [&wgpu::Buffer; 3]| {
             MatmulParams::new(batch, mnd, a, b, c).launch(gpu, &format!("{label} {what}"), buffers)
         };
-        let rows = SoftmaxParams {
-            rows: (batch * nq) as u32,
-            len: nk as u32,
-            stride: attn_row as u32,
-            ..SoftmaxParams::default()
-        };
+        let rows = |query_image, key_offset| AttentionParams::new(&parts, batch, query_image, key_offset);
         // (add_into reads and writes whole vec4s, 4 values an invocation.)
         let add = |what: &str, src: &wgpu::Buffer, dst: &wgpu::Buffer| {
             let len = batch * g.out_len();
@@ -342,20 +405,12 @@ impl NonLocalLayer {
             )
         };
         Ok(NonLocalLayer {
-            // scores[q, k] = Σ_c θ[c, q] φ[c, k]
-            scores: matmul(
-                "scores",
-                [nq, nk, i],
-                [in_qkv(theta, 1, nq), in_pooled(phi, nk, 1), in_attn(attn_row, 1)],
-                [&qkv, &pooled, &attn],
-            )?,
-            softmax: Launch::new(
+            // attention[q, k] = softmax_k(Σ_c θ[c, q] φ[c, k])
+            attention: rows(3 * i * nq, phi).launch(
                 gpu,
-                &SOFTMAX_ROWS,
-                &format!("{label} softmax"),
-                &rows,
-                &[&attn],
-                batch * nq,
+                &ATTENTION_SOFTMAX,
+                &format!("{label} attention"),
+                &[&qkv, &pooled, &attn],
             )?,
             // y[c, q] = Σ_k g[c, k] attention[q, k]
             mix: matmul(
@@ -365,20 +420,13 @@ impl NonLocalLayer {
                 [&pooled, &attn, &y],
             )?,
             residual: add("residual", b.input, b.output)?,
-            // ∂attention[q, k] = Σ_c ∂y[c, q] g[c, k]
-            attention_grad: matmul(
-                "∂attention",
-                [nq, nk, i],
-                [in_y(1, nq), in_pooled(g_at, nk, 1), in_attn(attn_row, 1)],
-                [&dy, &pooled, &d_scores],
-            )?,
-            softmax_grad: Launch::new(
+            // ∂scores from ∂attention[q, k] = Σ_c ∂y[c, q] g[c, k] and y
+            // (bound twice: as values and as vec4s)
+            scores_grad: rows(i * nq, g_at).launch(
                 gpu,
-                &SOFTMAX_ROWS_GRAD,
-                &format!("{label} softmax grad"),
-                &rows,
-                &[&attn, &d_scores],
-                batch * nq,
+                &ATTENTION_SOFTMAX_GRAD,
+                &format!("{label} ∂scores"),
+                &[&dy, &pooled, &attn, &d_scores, &y, &y],
             )?,
             // ∂φ[c, k] = Σ_q θ[c, q] ∂scores[q, k]
             phi_grad: matmul(
@@ -413,22 +461,14 @@ impl NonLocalLayer {
 
     /// The forward pass's parts in order, by name (see
     /// [`NonLocalLayer::record_forward_part`]).
-    pub const FORWARD_PARTS: [&'static str; 7] = [
-        "θφg conv",
-        "pool",
-        "scores",
-        "softmax",
-        "mix",
-        "W conv",
-        "residual",
-    ];
+    pub const FORWARD_PARTS: [&'static str; 6] =
+        ["θφg conv", "pool", "attention", "mix", "W conv", "residual"];
 
     /// The backward pass's parts in order, by name (see
     /// [`NonLocalLayer::record_backward_part`]).
-    pub const BACKWARD_PARTS: [&'static str; 9] = [
+    pub const BACKWARD_PARTS: [&'static str; 8] = [
         "∂W conv",
-        "∂attention",
-        "∂softmax",
+        "∂scores",
         "∂φ",
         "∂g",
         "∂pool",
@@ -450,12 +490,11 @@ impl NonLocalLayer {
         match part {
             0 => self.qkv.record_forward(gpu, pass),
             1 => self.pool.record_forward(gpu, pass),
-            2 => self.scores.record(gpu, pass),
-            3 => self.softmax.record(gpu, pass),
-            4 => self.mix.record(gpu, pass),
-            5 => self.w.record_forward(gpu, pass),
-            6 => self.residual.record(gpu, pass),
-            _ => unreachable!("a non-local block's forward pass has 7 parts"),
+            2 => self.attention.record(gpu, pass),
+            3 => self.mix.record(gpu, pass),
+            4 => self.w.record_forward(gpu, pass),
+            5 => self.residual.record(gpu, pass),
+            _ => unreachable!("a non-local block's forward pass has 6 parts"),
         }
     }
 
@@ -479,16 +518,15 @@ impl NonLocalLayer {
     ) {
         match part {
             0 => self.w.record_backward(gpu, pass, params, true),
-            1 => self.attention_grad.record(gpu, pass),
-            2 => self.softmax_grad.record(gpu, pass),
-            3 => self.phi_grad.record(gpu, pass),
-            4 => self.g_grad.record(gpu, pass),
-            5 => self.pool.record_backward(gpu, pass, false, true),
-            6 => self.theta_grad.record(gpu, pass),
-            7 => self.qkv.record_backward(gpu, pass, params, input),
-            8 if input => self.input_residual.record(gpu, pass),
-            8 => {}
-            _ => unreachable!("a non-local block's backward pass has 9 parts"),
+            1 => self.scores_grad.record(gpu, pass),
+            2 => self.phi_grad.record(gpu, pass),
+            3 => self.g_grad.record(gpu, pass),
+            4 => self.pool.record_backward(gpu, pass, false, true),
+            5 => self.theta_grad.record(gpu, pass),
+            6 => self.qkv.record_backward(gpu, pass, params, input),
+            7 if input => self.input_residual.record(gpu, pass),
+            7 => {}
+            _ => unreachable!("a non-local block's backward pass has 8 parts"),
         }
     }
 }
