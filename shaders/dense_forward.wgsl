@@ -8,11 +8,12 @@
 //   2 storage read  params  flat parameter vector; W [c_out, c_in] at
 //                           p.weight_offset, bias [c_out] at p.bias_offset
 //   3 storage write y       [batch, c_out]
+//   4, 5                    x and params again, as vec4s (dense_rows.wgsl)
 // One invocation per image and group of 4 output features: each input
 // value is read once for 4 outputs (fewer, cheaper invocations).
 
-// ConvParams and leaky_relu4 come from conv_params.wgsl,
-// prepended at compile time.
+// ConvParams and leaky_relu4 come from conv_params.wgsl, ROWS_VEC4 and
+// rows_dot4 from dense_rows.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
@@ -32,9 +33,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w = p.weight_offset + row * p.c_in;
     let b = p.bias_offset + row;
     var acc = vec4<f32>(params[b.x], params[b.y], params[b.z], params[b.w]);
-    for (var ci = 0u; ci < p.c_in; ci++) {
-        let v = x[x_row + ci];
-        acc += v * vec4<f32>(params[w.x + ci], params[w.y + ci], params[w.z + ci], params[w.w + ci]);
+    if (ROWS_VEC4) {
+        for (var ci = 0u; ci < p.c_in; ci += 4u) {
+            acc += rows_dot4(x_row, w, ci);
+        }
+    } else {
+        for (var ci = 0u; ci < p.c_in; ci++) {
+            let v = x[x_row + ci];
+            acc += v * vec4<f32>(params[w.x + ci], params[w.y + ci], params[w.z + ci], params[w.w + ci]);
+        }
     }
     acc = leaky_relu4(acc, p.leaky_relu);
     let y_row = (idx / per_row) * p.c_out;

@@ -14,10 +14,12 @@
 //   2 storage read  params  flat parameter vector; W [c_out, c_in] at
 //                           p.weight_offset, bias [c_out] at p.bias_offset
 //   3 storage write y       [batch, c_out]
-// Workgroup index = image · ⌈c_out / 4⌉ + output group.
+//   4, 5                    x and params again, as vec4s (dense_rows.wgsl)
+// Workgroup index = image · ⌈c_out / 4⌉ + output group. With ROWS_VEC4
+// each invocation sums every 64th vec4 of inputs.
 
-// ConvParams and leaky_relu come from conv_params.wgsl, prepended at
-// compile time.
+// ConvParams and leaky_relu come from conv_params.wgsl, ROWS_VEC4 and
+// rows_dot4 from dense_rows.wgsl, prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
@@ -44,9 +46,15 @@ fn main(
     let x_row = image * p.c_in;
     let w = p.weight_offset + row * p.c_in;
     var acc = vec4<f32>(0.0);
-    for (var ci = lid; ci < p.c_in; ci += 64u) {
-        let v = x[x_row + ci];
-        acc += v * vec4<f32>(params[w.x + ci], params[w.y + ci], params[w.z + ci], params[w.w + ci]);
+    if (ROWS_VEC4) {
+        for (var ci = 4u * lid; ci < p.c_in; ci += 256u) {
+            acc += rows_dot4(x_row, w, ci);
+        }
+    } else {
+        for (var ci = lid; ci < p.c_in; ci += 64u) {
+            let v = x[x_row + ci];
+            acc += v * vec4<f32>(params[w.x + ci], params[w.y + ci], params[w.z + ci], params[w.w + ci]);
+        }
     }
     sums[lid] = acc;
     workgroupBarrier();

@@ -7,14 +7,19 @@
 //   1 storage read  dz      [batch, c_out]
 //   2 storage read  params  flat parameter vector; W at p.weight_offset
 //   3 storage write dx      [batch, c_in]
+//   4 storage read  params4 params again, as vec4s (read if ROWS_VEC4)
 // One invocation per image and group of 4 input features: each dz value is
-// read once for 4 inputs.
+// read once for 4 inputs, and with ROWS_VEC4 (as dense_rows.wgsl: c_in and
+// the weights' offset multiples of 4) their 4 weights as one vec4.
 
 // ConvParams comes from conv_params.wgsl, prepended at compile time.
+override ROWS_VEC4: bool = false;
+
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(4) var<storage, read> params4: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -30,7 +35,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc = vec4<f32>(0.0);
     for (var co = 0u; co < p.c_out; co++) {
         let w = co * p.c_in + col;
-        acc += dz[y_row + co] * vec4<f32>(params[w.x], params[w.y], params[w.z], params[w.w]);
+        if (ROWS_VEC4) {
+            acc += dz[y_row + co] * params4[w.x / 4u];
+        } else {
+            acc += dz[y_row + co] * vec4<f32>(params[w.x], params[w.y], params[w.z], params[w.w]);
+        }
     }
     let x_row = (idx / per_row) * p.c_in;
     for (var k = 0u; k < 4u; k++) {

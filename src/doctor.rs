@@ -235,6 +235,9 @@ pub fn layer_cases() -> Vec<Case> {
             true,
             3,
         ),
+        // The same with rows read value by value (270 inputs, not whole
+        // vec4s; 300 and 272 above and below are read as vec4s).
+        single("linear 3·9·10 → 5", [3, 9, 10], LayerOp::Linear, 5, false, 2),
         // A window over the whole image runs as a dense layer: VanillaNet's last.
         single(
             "conv4x4 s1 p0 → 1×1, 17→3 ch, lrelu",

@@ -37,8 +37,9 @@ struct AdapterArgs {
     /// Convolution kernels: direct, tiled, by-shape (per pass, tiled where
     /// the channels fill half a tile), or measured (per layer and pass, the
     /// faster when the net is built; runs then agree only within rounding)
-    /// [default: by-shape on GPUs, direct on CPU adapters]. bench's
-    /// per-layer table adds direct and tiled beside them.
+    /// [default: by-shape on GPUs, direct on CPU adapters]; Linear layers
+    /// of 256 inputs or more split each row over a workgroup but with
+    /// direct. bench's per-layer table adds direct and tiled beside them.
     // (A string, so that an empty EBMSCOPE_CONV_KERNELS counts as unset, as
     // the other two variables do.)
     #[arg(long, global = true, env = "EBMSCOPE_CONV_KERNELS", value_name = "KERNELS")]

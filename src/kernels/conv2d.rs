@@ -368,7 +368,11 @@ const MEASURED_DISPATCHES: usize = 4;
 /// workgroup per image and 4 outputs, the row split over it) rather than
 /// dense_forward (an invocation per image and 4 outputs): VanillaNet's last
 /// layer (4 096 inputs) and NonlocalNet's first Linear (2 048), not
-/// ToyNet's (64), whose rows are short enough for one invocation.
+/// ToyNet's (64), whose rows are short enough for one invocation; except
+/// with the direct kernels (CPU adapters' default), as on lavapipe the split's
+/// workgroup sum costs more than it spreads: NonlocalNet-8's first Linear
+/// on 16 images, counted, 22.5·10⁶ instructions a forward pass split,
+/// 10.4·10⁶ not.
 pub const DENSE_SPLIT_MIN_INPUTS: usize = 256;
 
 /// Aim for at least this many blocks of the weight gradient (4 output
@@ -510,6 +514,13 @@ impl ConvParams {
     /// of each input row (maxpool2_*.wgsl's X_PAIRS): rows of whole vec4s.
     pub fn pool_pairs(&self) -> bool {
         self.w_in.is_multiple_of(4)
+    }
+
+    /// Whether a dense layer's kernels read its input rows and weight rows
+    /// as vec4s (dense_rows.wgsl's ROWS_VEC4): both start at multiples of 4
+    /// and hold whole vec4s.
+    pub fn dense_rows_vec4(&self) -> bool {
+        self.c_in.is_multiple_of(4) && self.weight_offset.is_multiple_of(4)
     }
 
     /// vec4s of the weight views the direct kernels read (forward and ∂/∂x).
@@ -751,11 +762,14 @@ impl ConvLayer {
         let passes = match gpu.conv_kernels() {
             ConvKernels::Direct => TiledPasses::all(false),
             ConvKernels::Tiled => TiledPasses::all(true),
+            // Dense layers have kernels of their own, a long row's forward
+            // split over a workgroup (DENSE_SPLIT_MIN_INPUTS) but with the
+            // direct family; max-pooling has one.
+            _ if g.is_dense() => TiledPasses::all(true),
             ConvKernels::ByShape => TiledPasses::by_shape(g.c_in as u32, g.c_out as u32),
-            ConvKernels::Measured if g.kind == GeometryKind::Conv && !g.is_dense() => {
+            ConvKernels::Measured if g.kind == GeometryKind::Conv => {
                 Self::measured_passes(gpu, label, g, batch, slot, b)?
             }
-            // Dense layers and max-pooling have kernels of their own.
             ConvKernels::Measured => TiledPasses::all(false),
         };
         Self::with_passes(gpu, label, g, batch, slot, b, passes)
@@ -861,7 +875,7 @@ impl ConvLayer {
             weight_grad: passes.weight_grad || weight_grad_constants.is_none(),
         };
         let (kind, [forward, input_grad, weight_grad]) = if g.is_dense() {
-            let split = g.c_in >= DENSE_SPLIT_MIN_INPUTS;
+            let split = g.c_in >= DENSE_SPLIT_MIN_INPUTS && passes.forward;
             let forward = if split {
                 &DENSE_FORWARD_SPLIT
             } else {
@@ -1124,6 +1138,7 @@ impl ConvLayer {
         // not tiled: a dense layer's kernels. (A direct pass has its
         // constants: a window that does not fit made the pass tiled.)
         const FITS: &str = "a direct pass whose window does not fit runs tiled";
+        let dense_constants = [("ROWS_VEC4", f64::from(u8::from(params.dense_rows_vec4())))];
         let once = |(pipeline, group), invocations| -> PassKernel { (pipeline, vec![(group, invocations)]) };
         let forward = match (&forward_chunks, views.as_ref()) {
             (Some(chunks), Some(views)) => direct_pass(
@@ -1141,9 +1156,14 @@ impl ConvLayer {
                 Self::out_elems(kind, &params),
             ),
             _ => {
-                // (A direct convolution pass has its chunks, above.)
+                // (A direct convolution pass has its chunks, above: this
+                // is a dense layer's, x and params bound again as vec4s.)
                 once(
-                    make(forward, &[uniform, b.input, b.params, b.output])?,
+                    specialised(
+                        forward,
+                        &dense_constants,
+                        &[uniform, b.input, b.params, b.output, b.input, b.params],
+                    )?,
                     Self::out_elems(kind, &params),
                 )
             }
@@ -1168,7 +1188,11 @@ impl ConvLayer {
                 Self::in_elems(kind, &params),
             ),
             _ => once(
-                make(input_grad, &[uniform, dz, b.params, b.grad_input])?,
+                specialised(
+                    input_grad,
+                    &dense_constants,
+                    &[uniform, dz, b.params, b.grad_input, b.params],
+                )?,
                 Self::in_elems(kind, &params),
             ),
         };
@@ -1642,5 +1666,26 @@ mod tests {
         assert_eq!(dz_window(13, 1, 1, 14), Some(None));
         assert_eq!(dz_window(13, 1, 0, 16), Some(Some(0)));
         assert_eq!(dz_window(14, 1, 0, 17), None);
+    }
+
+    /// The dense kernels read rows as vec4s where input rows and weight
+    /// rows are whole vec4s: NonlocalNet's first Linear and VanillaNet's
+    /// last layer where they lie in the parameter vector, not a layer of
+    /// 270 inputs, nor one whose weights start off a multiple of 4
+    /// (NonlocalNet(1, 2)'s first Linear, at 447).
+    #[test]
+    fn dense_rows_are_read_as_vec4s_where_whole() {
+        let rows_vec4 = |spec: NetSpec, layer: usize| {
+            let g = spec.geometry().unwrap()[layer];
+            let slot = spec.param_layout().unwrap().layer_convs[layer][0];
+            let p = ConvParams::new(&g, 2, slot.weight, slot.bias).unwrap();
+            assert!(g.as_dense().is_some());
+            (slot.weight, p.dense_rows_vec4())
+        };
+        assert!(rows_vec4(NetSpec::nonlocal(3, 8).unwrap(), 8).1);
+        assert!(rows_vec4(NetSpec::vanilla(3, 8).unwrap(), 4).1);
+        assert_eq!(rows_vec4(NetSpec::nonlocal(1, 2).unwrap(), 8), (447, false));
+        let linear = NetSpec::single_layer("fc", [3, 9, 10], crate::model::LayerOp::Linear, 5, false);
+        assert!(!rows_vec4(linear, 0).1);
     }
 }

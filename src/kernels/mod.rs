@@ -36,7 +36,7 @@ macro_rules! shader {
     // a workgroup), attraction_state (attraction–diffusion's state buffer),
     // mlp_params (the fused sampler's uniform), maxpool_windows (a
     // max-pooling invocation's windows), attention_rows (the attention
-    // kernels' rows).
+    // kernels' rows), dense_rows (the dense forward kernels' vec4 reads).
     ($name:literal $(, $header:literal)*) => {
         Shader {
             name: $name,
@@ -114,8 +114,8 @@ pub const CONV2D_WEIGHT_GRAD_UNIFORM: Shader = shader!(
 pub const CONV2D_SPLIT_SUM: Shader = shader!("conv2d_split_sum", "conv_params");
 pub const CONV2D_WEIGHT_GRAD_TILED: Shader = shader!("conv2d_weight_grad_tiled", "conv_params", "gemm_tile");
 pub const CONV2D_WEIGHT_VIEWS: Shader = shader!("conv2d_weight_views", "conv_params");
-pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params");
-pub const DENSE_FORWARD_SPLIT: Shader = shader!("dense_forward_split", "conv_params");
+pub const DENSE_FORWARD: Shader = shader!("dense_forward", "conv_params", "dense_rows");
+pub const DENSE_FORWARD_SPLIT: Shader = shader!("dense_forward_split", "conv_params", "dense_rows");
 pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
 pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", "conv_params");
 pub const LEAKY_RELU_GRAD: Shader = shader!("leaky_relu_grad", "conv_params");
