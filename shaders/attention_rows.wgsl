@@ -38,22 +38,23 @@ struct AttentionParams {
 @group(0) @binding(5) var<storage, read> by_key4: array<vec4<f32>>;
 
 // An invocation's image and 4 queries: the first, the 4 clamped to the
-// last query (those past it are computed, not stored) and which are stored.
+// last query (those past it are computed, not stored) and which are
+// stored; `taken` is false past the last image's last block.
 struct QueryBlock {
     image: u32,
     first: u32,
     clamped: vec4<u32>,
     stored: vec4<bool>,
+    taken: bool,
 }
 
-fn query_blocks() -> u32 {
-    return (p.queries + 3u) / 4u;
-}
-
+// The block of invocation idx (one per image and 4 queries).
 fn query_block(idx: u32) -> QueryBlock {
-    let first = (idx % query_blocks()) * 4u;
+    let blocks = (p.queries + 3u) / 4u;
+    let first = (idx % blocks) * 4u;
     let lanes = vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u);
-    return QueryBlock(idx / query_blocks(), first, min(lanes, vec4<u32>(p.queries - 1u)), lanes < vec4<u32>(p.queries));
+    let clamped = min(lanes, vec4<u32>(p.queries - 1u));
+    return QueryBlock(idx / blocks, first, clamped, lanes < vec4<u32>(p.queries), idx < p.batch * blocks);
 }
 
 // Where channel c of block b's queries lie in a [B, ·, Q] operand with

@@ -17,11 +17,10 @@
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let idx = gid.x + gid.y * groups.x * 64u;
-    if (idx >= p.batch * query_blocks()) {
+    let b = query_block(gid.x + gid.y * groups.x * 64u);
+    if (!b.taken) {
         return;
     }
-    let b = query_block(idx);
     let lowest = -3.4028235e38;
     var row_max = vec4<f32>(lowest);
     var sum = vec4<f32>(0.0);

@@ -29,11 +29,10 @@ fn y_values(c: u32, b: QueryBlock) -> vec4<f32> {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let idx = gid.x + gid.y * groups.x * 64u;
-    if (idx >= p.batch * query_blocks()) {
+    let b = query_block(gid.x + gid.y * groups.x * 64u);
+    if (!b.taken) {
         return;
     }
-    let b = query_block(idx);
     // Σ_k A[q, k] ∂A[q, k] for the 4 queries.
     var dot = vec4<f32>(0.0);
     for (var c = 0u; c < p.channels; c++) {
