@@ -165,7 +165,7 @@ impl AttentionParams {
             queries: u(parts.queries),
             keys: u(parts.keys),
             channels: u(parts.inter),
-            row: u(parts.keys.next_multiple_of(4)),
+            row: u(attention_row(parts.keys)),
             query_image: u(query_image),
             key_image: u(3 * parts.inter * parts.keys),
             key_offset: u(key_offset),
@@ -211,6 +211,13 @@ impl AttentionParams {
             self.invocations(),
         )
     }
+}
+
+/// Values from one row of a block's attention (one per query) to the next:
+/// rows start at multiples of 4, for the attention kernels' vec4 reads and
+/// writes; the products never touch the gaps.
+fn attention_row(keys: usize) -> usize {
+    keys.next_multiple_of(4)
 }
 
 /// Mirrors `struct AddParams` of add_into.wgsl.
@@ -268,9 +275,7 @@ impl NonLocalLayer {
     ) -> Result<Self> {
         let parts = non_local_parts(g)?;
         let (i, nq, nk) = (parts.inter, parts.queries, parts.keys);
-        // The attention's rows (one per query) start at multiples of 4, for
-        // the softmax kernels' vec4 reads; the products never touch the gaps.
-        let attn_row = nk.next_multiple_of(4);
+        let attn_row = attention_row(nk);
         let attn_len = batch * nq * attn_row;
         if u32::try_from(attn_len).is_err() {
             return Err(Error::Shape(format!(
