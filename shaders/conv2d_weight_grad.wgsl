@@ -20,21 +20,24 @@
 // dz[co, oy, ox]·x[ci, oy·s + ky − padding, ox·s + kx − padding], with dz =
 // ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, or ∂L/∂y without LeakyReLU).
 // One invocation per chunk, group of 4 output channels, input channel and
-// kernel row ky, summing that row's KERNEL taps for the 4 channels: per 4
-// output columns it loads the channels' ∂L/∂z there (a vec4 each where
-// output rows are whole vec4s) and the input row's window their taps read
-// (conv_input_window.wgsl), for 16·KERNEL multiply-adds — a 3×3 kernel of
-// stride 1 and padding 1: 7 loads for 48. The invocations of ci = 0, ky = 0
-// also sum the biases. reduce_rows.wgsl then sums the rows into the
+// set of ROWS kernel rows ky0 … ky0 + ROWS − 1 (ConvParams::weight_grad_rows),
+// summing their ROWS·KERNEL taps for the 4 channels: per 4 output columns
+// it loads the channels' ∂L/∂z there once (a vec4 each where output rows
+// are whole vec4s) and each row's input window their taps read
+// (conv_input_window.wgsl), for 16·ROWS·KERNEL multiply-adds — a 3×3
+// kernel of stride 1 and padding 1 (ROWS = 3): 4 + 3·2 loads for 144. The
+// invocations of ci = 0, ky0 = 0 also sum the biases. reduce_rows.wgsl then sums the rows into the
 // gradient vector; chunking gives parallelism when there are few weights
 // (ConvParams::new chunks the batch). Channels past the
 // edge are computed on clamped indices and not stored; columns past it
 // read ∂L/∂z = 0.
 //
-// KERNEL_MAX bounds the taps of a row (ConvParams::weight_grad_constants
-// checks it; wider kernels run tiled).
+// ACC_MAX bounds the taps an invocation accumulates, ROWS·KERNEL (more
+// spill on lavapipe; ConvParams::weight_grad_constants refuses rows of
+// over WEIGHT_GRAD_KERNEL_MAX taps, which run tiled).
 override DZ_VEC4: bool = false;
-const KERNEL_MAX: u32 = 8u;
+override ROWS: u32 = 1u;
+const ACC_MAX: u32 = 9u;
 
 // ConvParams comes from conv_params.wgsl, the window's overrides and
 // input_window from conv_input_window.wgsl, `source` (x) from
@@ -62,35 +65,29 @@ fn dz_columns(row: u32, ox0: u32) -> vec4<f32> {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let idx = gid.x + gid.y * groups.x * 64u;
     let chan_groups = (p.c_out + 3u) / 4u;
-    if (idx >= p.n_chunks * chan_groups * p.c_in * KERNEL) {
+    let row_groups = KERNEL / ROWS;
+    if (idx >= p.n_chunks * chan_groups * p.c_in * row_groups) {
         return;
     }
-    let ky = idx % KERNEL;
-    let ci = (idx / KERNEL) % p.c_in;
-    let co0 = ((idx / (KERNEL * p.c_in)) % chan_groups) * 4u;
-    let chunk = idx / (KERNEL * p.c_in * chan_groups);
+    let ky0 = (idx % row_groups) * ROWS;
+    let ci = (idx / row_groups) % p.c_in;
+    let co0 = ((idx / (row_groups * p.c_in)) % chan_groups) * 4u;
+    let chunk = idx / (row_groups * p.c_in * chan_groups);
     let b_start = chunk * p.batch_chunk;
     let b_end = min(b_start + p.batch_chunk, p.batch);
-    let sums_bias = ci == 0u && ky == 0u;
+    let sums_bias = ci == 0u && ky0 == 0u;
     let last = p.c_out - 1u;
     let co = vec4<u32>(co0, min(co0 + 1u, last), min(co0 + 2u, last), min(co0 + 3u, last));
     let out_plane = p.h_out * p.w_out;
 
-    // acc[kx]: ∂L/∂W[co0 .. +4, ci, ky, kx].
-    var acc: array<vec4<f32>, KERNEL_MAX>;
+    // acc[r·KERNEL + kx]: ∂L/∂W[co0 .. +4, ci, ky0 + r, kx].
+    var acc: array<vec4<f32>, ACC_MAX>;
     var bias = vec4<f32>(0.0);
     for (var b = b_start; b < b_end; b++) {
         let dz_planes = vec4<u32>(p.dz_shift) + (vec4<u32>(b * p.c_out) + co) * out_plane;
         let x_plane = (b * p.c_in + ci) * p.h_in;
         for (var oy = 0u; oy < p.h_out; oy++) {
-            // Unsigned arithmetic: a row above the image wraps to a huge value.
-            let iy = oy * STRIDE + ky - PADDING;
-            let inside = !(oy * STRIDE + ky < PADDING || iy >= p.h_in);
-            if (!inside && !sums_bias) {
-                continue;
-            }
             let dz_rows = dz_planes + vec4<u32>(oy * p.w_out);
-            let x_row = p.source_shift + (x_plane + iy) * p.w_in;
             for (var ox0 = 0u; ox0 < p.w_out; ox0 += 4u) {
                 let d0 = dz_columns(dz_rows.x, ox0);
                 let d1 = dz_columns(dz_rows.y, ox0);
@@ -102,17 +99,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 let e2 = vec4<f32>(d0.z, d1.z, d2.z, d3.z);
                 let e3 = vec4<f32>(d0.w, d1.w, d2.w, d3.w);
                 bias += e0 + e1 + e2 + e3;
-                if (!inside) {
-                    continue;
-                }
-                var win = input_window(x_row, ox0);
-                for (var kx = 0u; kx < KERNEL; kx++) {
-                    let t0 = WINDOW_SHIFT + kx;
-                    let t1 = t0 + STRIDE;
-                    let t2 = t0 + 2u * STRIDE;
-                    let t3 = t0 + 3u * STRIDE;
-                    acc[kx] += e0 * win[t0 / 4u][t0 % 4u] + e1 * win[t1 / 4u][t1 % 4u]
-                        + e2 * win[t2 / 4u][t2 % 4u] + e3 * win[t3 / 4u][t3 % 4u];
+                for (var r = 0u; r < ROWS; r++) {
+                    // Unsigned arithmetic: a row above the image wraps to a huge value.
+                    let iy = oy * STRIDE + ky0 + r - PADDING;
+                    if (oy * STRIDE + ky0 + r < PADDING || iy >= p.h_in) {
+                        continue;
+                    }
+                    var win = input_window(p.source_shift + (x_plane + iy) * p.w_in, ox0);
+                    for (var kx = 0u; kx < KERNEL; kx++) {
+                        let t0 = WINDOW_SHIFT + kx;
+                        let t1 = t0 + STRIDE;
+                        let t2 = t0 + 2u * STRIDE;
+                        let t3 = t0 + 3u * STRIDE;
+                        acc[r * KERNEL + kx] += e0 * win[t0 / 4u][t0 % 4u] + e1 * win[t1 / 4u][t1 % 4u]
+                            + e2 * win[t2 / 4u][t2 % 4u] + e3 * win[t3 / 4u][t3 % 4u];
+                    }
                 }
             }
         }
@@ -124,9 +125,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         if (co0 + i >= p.c_out) {
             break;
         }
-        let w_row = row + (co0 + i) * taps + (ci * KERNEL + ky) * KERNEL;
-        for (var kx = 0u; kx < KERNEL; kx++) {
-            partial[w_row + kx] = acc[kx][i];
+        let w_row = row + (co0 + i) * taps + (ci * KERNEL + ky0) * KERNEL;
+        for (var t = 0u; t < ROWS * KERNEL; t++) {
+            partial[w_row + t] = acc[t][i];
         }
         if (sums_bias) {
             partial[row + n_w + co0 + i] = bias[i];

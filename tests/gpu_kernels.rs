@@ -183,6 +183,7 @@ fn direct_kernel_windows_match_reference() {
         (3, 1, 2, [2, 5, 6], None, Some(0)),
     ];
     let mut dz_vec4_seen = std::collections::BTreeSet::new();
+    let mut weight_grad_rows_seen = std::collections::BTreeSet::new();
     for (i, (kernel, stride, padding, chw, shift, dz_shift)) in cases.into_iter().enumerate() {
         let spec = NetSpec::single_layer("windowed conv", chw, conv(kernel, stride, padding), 6, true);
         let g = spec.geometry().unwrap()[0];
@@ -201,12 +202,20 @@ fn direct_kernel_windows_match_reference() {
         assert_eq!(vec4.then(|| value("WINDOW_SHIFT") as u32), shift, "{chw:?}");
         assert_eq!(&weight_grad[..5], &p.window_constants().unwrap()[..]);
         dz_vec4_seen.insert(value("DZ_VEC4") == 1.0);
+        assert_eq!(value("ROWS") as u32, p.weight_grad_rows());
+        weight_grad_rows_seen.insert(p.weight_grad_rows());
         let net = GpuNet::new(&gpu, &spec, 3).unwrap();
         assert_eq!(net.layer_tiled_passes(0), Some(TiledPasses::all(false)));
         let name = format!("conv{kernel}x{kernel} s{stride} p{padding}, {chw:?}");
         check(name, spec, 3, 60 + i as u64);
     }
     assert_eq!(dz_vec4_seen.len(), 2, "∂L/∂z read both ways");
+    // ∂/∂θ summing 1 (5×5, 7×7), 2 (2×2, 4×4) and 3 (3×3) kernel rows an invocation.
+    assert_eq!(
+        weight_grad_rows_seen,
+        [1, 2, 3].into(),
+        "∂/∂θ's rows per invocation"
+    );
     // Forward and ∂/∂θ: 3·8 + 9 = 33 values, past the window's 32. ∂/∂x:
     // 14 taps + 3 = 17 values, past its 16. ∂/∂θ: rows of 9 and 14 taps,
     // past its 8.

@@ -385,10 +385,11 @@ fn rust_and_wgsl_sizes_agree() {
         ebmscope::kernels::conv2d::INPUT_WINDOW_VEC4S
     );
     let direct = validate("conv2d_weight_grad", ebmscope::kernels::CONV2D_WEIGHT_GRAD.source);
-    assert_eq!(
-        wgsl_const_u32(&direct, "KERNEL_MAX"),
-        ebmscope::kernels::conv2d::WEIGHT_GRAD_KERNEL_MAX
-    );
+    // Its accumulators hold the taps of the rows an invocation sums: at
+    // least a whole row of the widest kernel it takes.
+    let accumulators = wgsl_const_u32(&direct, "ACC_MAX");
+    assert_eq!(accumulators, ebmscope::kernels::conv2d::WEIGHT_GRAD_ACCUMULATORS);
+    assert!(ebmscope::kernels::conv2d::WEIGHT_GRAD_KERNEL_MAX <= accumulators);
     let direct = validate("conv2d_input_grad", ebmscope::kernels::CONV2D_INPUT_GRAD.source);
     assert_eq!(
         wgsl_const_u32(&direct, "DZ_WINDOW_MAX"),

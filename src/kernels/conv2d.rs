@@ -245,8 +245,14 @@ pub const TILE_K: usize = 16;
 pub const INPUT_WINDOW_VEC4S: u32 = 8;
 
 /// Taps of a kernel row the direct weight-gradient kernel sums at most
-/// (KERNEL_MAX in conv2d_weight_grad.wgsl); wider kernels run tiled.
+/// (within ACC_MAX in conv2d_weight_grad.wgsl); wider kernels run tiled.
 pub const WEIGHT_GRAD_KERNEL_MAX: u32 = 8;
+
+/// Taps a direct weight-gradient invocation accumulates at most (ACC_MAX
+/// in conv2d_weight_grad.wgsl): on lavapipe 8 and 9 (a 4×4 kernel's two
+/// rows, a 3×3's three) ran in 0.78–0.85× the instructions of one row, 16
+/// (a 4×4's four) in 1.44×, its accumulators spilled.
+pub const WEIGHT_GRAD_ACCUMULATORS: u32 = 9;
 
 /// Values of the direct ∂/∂x kernel's ∂L/∂z window (DZ_WINDOW_MAX in
 /// conv2d_input_grad.wgsl): ⌈kernel / stride⌉ + 3, which fit for kernels up
@@ -482,10 +488,22 @@ impl ConvParams {
     /// rows of whole vec4s); None where the window does not fit or a
     /// kernel row has more than [`WEIGHT_GRAD_KERNEL_MAX`] taps (the
     /// layer's weight gradient then runs tiled).
-    pub fn weight_grad_constants(&self) -> Option<[(&'static str, f64); 6]> {
+    pub fn weight_grad_constants(&self) -> Option<[(&'static str, f64); 7]> {
         let [a, b, c, d, e] = self.window_constants()?;
         let dz_vec4 = f64::from(u8::from(self.w_out.is_multiple_of(4)));
-        (self.kernel <= WEIGHT_GRAD_KERNEL_MAX).then_some([a, b, c, d, e, ("DZ_VEC4", dz_vec4)])
+        let rows = ("ROWS", f64::from(self.weight_grad_rows()));
+        (self.kernel <= WEIGHT_GRAD_KERNEL_MAX).then_some([a, b, c, d, e, ("DZ_VEC4", dz_vec4), rows])
+    }
+
+    /// Kernel rows a direct weight-gradient invocation sums, so that each
+    /// ∂L/∂z load serves them all: 3 or 2 where they divide the kernel and
+    /// their taps fit [`WEIGHT_GRAD_ACCUMULATORS`] (a 3×3 kernel's 3 rows, a
+    /// 4×4's 2 and 2), else 1.
+    pub fn weight_grad_rows(&self) -> u32 {
+        [3, 2]
+            .into_iter()
+            .find(|&r| self.kernel.is_multiple_of(r) && r * self.kernel <= WEIGHT_GRAD_ACCUMULATORS)
+            .unwrap_or(1)
     }
 
     /// The override constants of the direct ∂/∂x kernel
@@ -1341,8 +1359,11 @@ impl ConvLayer {
                 let taps = (p.c_in * p.kernel * p.kernel) as usize;
                 (p.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
             }
-            // conv2d_weight_grad: one per 4 output channels, input channel and kernel row.
-            LayerKernels::Conv(_) => (p.c_out.div_ceil(4) * p.c_in * p.kernel) as usize,
+            // conv2d_weight_grad: one per 4 output channels, input channel
+            // and its set of kernel rows.
+            LayerKernels::Conv(_) => {
+                (p.c_out.div_ceil(4) * p.c_in * (p.kernel / p.weight_grad_rows())) as usize
+            }
             _ => p.weight_grad_blocks(),
         };
         p.n_chunks as usize * per_chunk
