@@ -2,7 +2,9 @@
 // with LeakyReLU, from dy = ∂L/∂y and its output y (y > 0 exactly when the
 // pre-activation is), once per layer and backward pass, so that the
 // gradient kernels (conv2d_*_grad, dense_*_grad) read one value per output
-// instead of two and a branch. Layers without LeakyReLU pass dy as dz.
+// instead of two and a branch. Layers without LeakyReLU pass dy as dz, and
+// a layer whose next layer's ∂/∂x applies LeakyReLU' (maxpool2_input_grad,
+// dense_input_grad: ConvLayer::applies_input_leaky_relu) runs no such pass.
 //
 // Bindings (group 0):
 //   0 uniform ConvParams p

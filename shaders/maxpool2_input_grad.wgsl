@@ -1,6 +1,10 @@
 // maxpool2_input_grad: dx = ∂L/∂x of y = MaxPool2d(2)(x). Each window's
 // gradient goes to its first maximum in row-major order (PyTorch's choice on
 // ties); inputs outside every window (odd sizes) get zero.
+// With INPUT_LEAKY_RELU (x is the output of the layer before's LeakyReLU),
+// dx is instead ∂L/∂(that layer's pre-activation): the gradient times
+// LeakyReLU' at the maximum, whose value is in hand, so that layer runs no
+// leaky_relu_grad pass of its own (ConvLayer::applies_input_leaky_relu).
 //
 // Bindings (group 0):
 //   0 uniform ConvParams p
@@ -14,8 +18,9 @@
 // window of a row or column also writes the zeros of an odd size's last
 // column or row.
 
-// ConvParams comes from conv_params.wgsl, X_PAIRS and pool_windows from
-// maxpool_windows.wgsl, prepended at compile time.
+// ConvParams and leaky_relu_backward come from conv_params.wgsl, X_PAIRS and
+// pool_windows from maxpool_windows.wgsl, prepended at compile time.
+override INPUT_LEAKY_RELU: bool = false;
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -24,8 +29,9 @@
 
 // dx of the window whose top left input is at `top`, its values `v` (top
 // left, top right, bottom left, bottom right), its gradient g: all to the
-// first maximum in row-major order (a later value wins only when larger).
-fn window_grad(top: u32, v: vec4<f32>, g: f32) {
+// first maximum in row-major order (a later value wins only when larger),
+// with INPUT_LEAKY_RELU times LeakyReLU' there.
+fn window_grad(top: u32, v: vec4<f32>, dy: f32) {
     var best = 0u;
     var m = v.x;
     if (v.y > m) {
@@ -38,6 +44,11 @@ fn window_grad(top: u32, v: vec4<f32>, g: f32) {
     }
     if (v.w > m) {
         best = 3u;
+        m = v.w;
+    }
+    var g = dy;
+    if (INPUT_LEAKY_RELU) {
+        g = leaky_relu_backward(dy, m, 1u);
     }
     let bottom = top + p.w_in;
     dx[top] = select(0.0, g, best == 0u);

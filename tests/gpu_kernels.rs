@@ -677,6 +677,53 @@ fn wrong_buffer_lengths_are_refused() {
     assert!(GpuNet::new(&gpu, &NetSpec::toy(), 0).is_err());
 }
 
+/// A convolution asked to apply the LeakyReLU backward of the layer
+/// before in its ∂/∂x kernel, which cannot, is refused by name rather than
+/// built to give ∂L/∂y where ∂L/∂(pre-activation) is wanted.
+#[test]
+fn a_convolution_refuses_to_apply_the_leaky_relu_before_it() {
+    use ebmscope::kernels::conv2d::{ConvBuffers, ConvLayer, LeakyReluFusion};
+    use ebmscope::model::{ConvGeometry, ConvSlot};
+    let gpu = common::gpu();
+    let g = ConvGeometry::conv(4, [8, 8], 4, 3, 1, 1, true).unwrap();
+    let buffer = |label: &str| gpu.activation_buffer(label, 2 * 4 * 8 * 8, true);
+    let [input, output, params, grad_output, grad_input, grads, partial, dz] = [
+        "input",
+        "output",
+        "params",
+        "∂output",
+        "∂input",
+        "grads",
+        "partial",
+        "dz",
+    ]
+    .map(buffer);
+    let buffers = |input_fused| ConvBuffers {
+        input: &input,
+        output: &output,
+        params: &params,
+        grad_output: &grad_output,
+        grad_input: &grad_input,
+        grads: &grads,
+        partial: &partial,
+        dz: &dz,
+        leaky_relu_fusion: LeakyReluFusion {
+            output_by_next: false,
+            input: input_fused,
+        },
+    };
+    let slot = ConvSlot { weight: 0, bias: 144 };
+    assert!(!ConvLayer::applies_input_leaky_relu(&g));
+    assert!(ConvLayer::new(&gpu, "conv", &g, 2, slot, &buffers(false)).is_ok());
+    let err = ConvLayer::new(&gpu, "conv", &g, 2, slot, &buffers(true))
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("cannot apply the LeakyReLU backward"),
+        "{err}"
+    );
+}
+
 /// Inputs of ±300 give attention scores of order 10⁴ (θ, φ ~ 10²), which
 /// overflow exp in f32 (above 88) unless the row maximum is subtracted: the
 /// block must stay finite and match the reference.

@@ -692,9 +692,47 @@ pub struct ConvBuffers<'a> {
     /// Scratch of at least [`ConvParams::partial_len`] f32.
     pub partial: &'a wgpu::Buffer,
     /// Scratch of at least `batch · out_len` f32 for ∂L/∂(pre-activation) of
-    /// a layer with LeakyReLU (leaky_relu_grad.wgsl); layers use it one after
-    /// another within a backward pass.
+    /// a layer with LeakyReLU whose next layer does not apply its backward
+    /// (leaky_relu_grad.wgsl); layers use it one after another within a
+    /// backward pass.
     pub dz: &'a wgpu::Buffer,
+    /// Which LeakyReLU backward the next layer's ∂/∂x kernel applies.
+    pub leaky_relu_fusion: LeakyReluFusion,
+}
+
+/// Where the backward of a LeakyReLU between two layers runs: in the first
+/// layer's own pass (leaky_relu_grad.wgsl: it reads ∂L/∂y and y, and writes
+/// ∂L/∂(pre-activation) to the scratch), or, where the second layer's ∂/∂x
+/// kernel can (see [`ConvLayer::applies_input_leaky_relu`]), in that
+/// kernel's stores, which then write ∂L/∂(pre-activation) of the first
+/// layer in place of ∂L/∂y: one pass and a scratch round trip less per
+/// backward pass (GpuNet's nets: NonlocalNet's convolutions before their
+/// max-poolings, the linear layers before a linear layer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeakyReluFusion {
+    /// This layer's LeakyReLU backward is the next layer's: its ∂L/∂output
+    /// buffer holds ∂L/∂(pre-activation).
+    pub output_by_next: bool,
+    /// This layer's ∂/∂x applies the LeakyReLU backward of the layer
+    /// before, whose output is its input.
+    pub input: bool,
+}
+
+impl LeakyReluFusion {
+    /// Each layer's, for a chain of layers of geometry `chain` (GpuNet's):
+    /// a LeakyReLU's backward runs in the next layer's ∂/∂x wherever that
+    /// kernel can apply it.
+    pub fn of_chain(chain: &[ConvGeometry]) -> Vec<LeakyReluFusion> {
+        let by_next = |i: usize| {
+            chain[i].leaky_relu && chain.get(i + 1).is_some_and(ConvLayer::applies_input_leaky_relu)
+        };
+        (0..chain.len())
+            .map(|i| LeakyReluFusion {
+                output_by_next: by_next(i),
+                input: i > 0 && by_next(i - 1),
+            })
+            .collect()
+    }
 }
 
 /// A convolution's three passes, each one kernel.
@@ -735,7 +773,8 @@ pub struct ConvLayer {
     pub params: ConvParams,
     kind: LayerKernels,
     forward: PassKernel,
-    /// dz from ∂L/∂output and the output, for a layer with LeakyReLU.
+    /// dz from ∂L/∂output and the output, for a layer with LeakyReLU whose
+    /// next layer does not apply its backward ([`LeakyReluFusion`]).
     output_grad: Option<(std::sync::Arc<wgpu::ComputePipeline>, wgpu::BindGroup)>,
     input_grad: PassKernel,
     /// Weight gradient (a dispatch per chunk of images whose sources it
@@ -763,6 +802,16 @@ pub struct ConvLayer {
 }
 
 impl ConvLayer {
+    /// Whether a layer of geometry `g` can apply the LeakyReLU backward of
+    /// the layer before in its ∂/∂x kernel ([`LeakyReluFusion`]): max-pooling
+    /// (LeakyReLU' at each window's maximum, which it has found) and dense
+    /// layers (an input load per stored value). Not the convolutions: their
+    /// ∂/∂x kernels (direct in three binding variants, tiled, split sums)
+    /// do not bind their input.
+    pub fn applies_input_leaky_relu(g: &ConvGeometry) -> bool {
+        g.kind == GeometryKind::MaxPool2 || g.as_dense().is_some()
+    }
+
     /// A convolution or 2×2 max-pooling layer of geometry `g` for `batch`
     /// images, its weight and bias (if any) at `slot` of the parameter vector.
     pub fn new(
@@ -855,16 +904,27 @@ impl ConvLayer {
                 Ok((pipeline, group))
             };
         let make = |shader: &super::Shader, buffers: &[&wgpu::Buffer]| specialised(shader, &[], buffers);
+        let fusion = b.leaky_relu_fusion;
+        if fusion.input && !Self::applies_input_leaky_relu(g) {
+            return Err(Error::Shape(format!(
+                "{label}: its ∂/∂x kernel cannot apply the LeakyReLU backward of the layer before \
+                 (only max-pooling and dense layers do: ConvLayer::applies_input_leaky_relu)"
+            )));
+        }
+        let input_leaky_relu = ("INPUT_LEAKY_RELU", f64::from(u8::from(fusion.input)));
         if g.kind == GeometryKind::MaxPool2 {
             let kind = LayerKernels::MaxPool;
             // (Both bind the input again as vec4s.)
-            let pairs = [("X_PAIRS", f64::from(u8::from(params.pool_pairs())))];
-            let (forward, group) =
-                specialised(&MAXPOOL2_FORWARD, &pairs, &[&uniform, b.input, b.output, b.input])?;
+            let pairs = ("X_PAIRS", f64::from(u8::from(params.pool_pairs())));
+            let (forward, group) = specialised(
+                &MAXPOOL2_FORWARD,
+                &[pairs],
+                &[&uniform, b.input, b.output, b.input],
+            )?;
             let forward = (forward, vec![(group, Self::out_elems(kind, &params))]);
             let (input_grad, group) = specialised(
                 &MAXPOOL2_INPUT_GRAD,
-                &pairs,
+                &[pairs, input_leaky_relu],
                 &[&uniform, b.grad_output, b.input, b.grad_input, b.input],
             )?;
             let input_grad = (input_grad, vec![(group, Self::in_elems(kind, &params))]);
@@ -916,9 +976,10 @@ impl ConvLayer {
             (LayerKernels::Conv(passes), shaders)
         };
         // The gradient kernels read dz = ∂L/∂(pre-activation): with
-        // LeakyReLU, leaky_relu_grad writes it to the scratch; without, it is ∂L/∂output.
+        // LeakyReLU, leaky_relu_grad writes it to the scratch (unless the
+        // next layer's ∂/∂x has, into ∂L/∂output); without, it is ∂L/∂output.
         // It reads and writes whole vec4s (Gpu::activation_buffer's).
-        let (output_grad, dz) = if params.leaky_relu != 0 {
+        let (output_grad, dz) = if params.leaky_relu != 0 && !fusion.output_by_next {
             let outputs = (params.batch * params.c_out * params.h_out * params.w_out) as u64;
             let whole = 4 * outputs.next_multiple_of(4);
             for (what, buffer) in [
@@ -1156,7 +1217,7 @@ impl ConvLayer {
         // not tiled: a dense layer's kernels. (A direct pass has its
         // constants: a window that does not fit made the pass tiled.)
         const FITS: &str = "a direct pass whose window does not fit runs tiled";
-        let dense_constants = [("ROWS_VEC4", f64::from(u8::from(params.dense_rows_vec4())))];
+        let rows_vec4 = ("ROWS_VEC4", f64::from(u8::from(params.dense_rows_vec4())));
         let once = |(pipeline, group), invocations| -> PassKernel { (pipeline, vec![(group, invocations)]) };
         let forward = match (&forward_chunks, views.as_ref()) {
             (Some(chunks), Some(views)) => direct_pass(
@@ -1179,7 +1240,7 @@ impl ConvLayer {
                 once(
                     specialised(
                         forward,
-                        &dense_constants,
+                        &[rows_vec4],
                         &[uniform, b.input, b.params, b.output, b.input, b.params],
                     )?,
                     Self::out_elems(kind, &params),
@@ -1205,11 +1266,12 @@ impl ConvLayer {
                 make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
                 Self::in_elems(kind, &params),
             ),
+            // (A dense layer's, params bound again as vec4s, then x.)
             _ => once(
                 specialised(
                     input_grad,
-                    &dense_constants,
-                    &[uniform, dz, b.params, b.grad_input, b.params],
+                    &[rows_vec4, input_leaky_relu],
+                    &[uniform, dz, b.params, b.grad_input, b.params, b.input],
                 )?,
                 Self::in_elems(kind, &params),
             ),
@@ -1398,7 +1460,9 @@ impl ConvLayer {
 
     /// From grad_output = ∂L/∂output (needs a recorded forward pass):
     /// grads[weight, bias of this layer] = ∂L/∂θ summed over the batch (if
-    /// `params`), then grad_input = ∂L/∂input (if `input`).
+    /// `params`), then grad_input = ∂L/∂input (if `input`). With a
+    /// [`LeakyReluFusion`], grad_output holds ∂L/∂(pre-activation) already,
+    /// or grad_input receives the layer before's.
     pub fn record_backward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, params: bool, input: bool) {
         if let Some((pipeline, group)) = self.output_grad.as_ref().filter(|_| params || input) {
             let p = &self.params;
@@ -1455,6 +1519,35 @@ impl ConvLayer {
 mod tests {
     use super::*;
     use crate::model::NetSpec;
+
+    /// Which LeakyReLU backwards run in the next layer's ∂/∂x for the
+    /// built-in nets (GpuNet::build fuses exactly these): all of
+    /// NonlocalNet's and ToyNet's, VanillaNet's last LeakyReLU (its last
+    /// convolution is dense) and not the three before.
+    #[test]
+    fn leaky_relu_backwards_fused_in_the_built_in_nets() {
+        let fused = |spec: &NetSpec| -> Vec<bool> {
+            let geometry = spec.geometry().unwrap();
+            let fusions = LeakyReluFusion::of_chain(&geometry);
+            for (i, f) in fusions.iter().enumerate() {
+                assert_eq!(
+                    f.input,
+                    i > 0 && fusions[i - 1].output_by_next,
+                    "{} {i}",
+                    spec.name
+                );
+                assert!(!f.output_by_next || geometry[i].leaky_relu, "{} {i}", spec.name);
+            }
+            let leaky = geometry.iter().zip(&fusions).filter(|(g, _)| g.leaky_relu);
+            leaky.map(|(_, f)| f.output_by_next).collect()
+        };
+        assert_eq!(fused(&NetSpec::nonlocal(3, 8).unwrap()), [true; 4]);
+        assert_eq!(fused(&NetSpec::toy()), [true; 4]);
+        assert_eq!(
+            fused(&NetSpec::vanilla(3, 8).unwrap()),
+            [false, false, false, true]
+        );
+    }
 
     /// Splits leave no split empty (the kernels share whole slices out as
     /// ⌈slices / splits⌉ each), stay within MAX_SPLITS and give each at

@@ -7,7 +7,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::conv2d::{ConvBuffers, ConvLayer, ConvParams};
+use super::conv2d::{ConvBuffers, ConvLayer, ConvParams, LeakyReluFusion};
 use super::{
     ADD_INTO, ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_GRAD, BATCHED_MATMUL, BATCHED_MATMUL_ROWS, Launch,
 };
@@ -318,6 +318,7 @@ impl NonLocalLayer {
                 grads: b.grads,
                 partial: b.partial,
                 dz: b.dz,
+                leaky_relu_fusion: LeakyReluFusion::default(),
             },
         )?;
         let pool_layer = conv(
@@ -333,6 +334,7 @@ impl NonLocalLayer {
                 grads: b.grads,
                 partial: b.partial,
                 dz: b.dz,
+                leaky_relu_fusion: LeakyReluFusion::default(),
             },
         )?;
         let w_layer = conv(
@@ -348,6 +350,7 @@ impl NonLocalLayer {
                 grads: b.grads,
                 partial: b.partial,
                 dz: b.dz,
+                leaky_relu_fusion: LeakyReluFusion::default(),
             },
         )?;
         // Per image (i inter channels, Q queries, K keys): qkv [3i, Q] with

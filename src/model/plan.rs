@@ -3,7 +3,7 @@
 //! parameter-gradient passes. Made once, recorded every step.
 
 use crate::gpu::Gpu;
-use crate::kernels::conv2d::{ConvBuffers, ConvLayer, ConvParams, TiledPasses};
+use crate::kernels::conv2d::{ConvBuffers, ConvLayer, ConvParams, LeakyReluFusion, TiledPasses};
 use crate::kernels::nonlocal::{self, NonLocalLayer};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind, NetSpec, ParamLayout};
 use crate::{Error, Result};
@@ -130,7 +130,14 @@ impl GpuNet {
             "use a smaller batch or a narrower net (net.n_f; energy: --n-f)",
         )?;
         let partial = gpu.storage_buffer("partial sums", partial_len);
-        let dz_len = geometry.iter().map(|g| batch * g.out_len()).max().unwrap_or(1);
+        // The ∂L/∂(pre-activation) scratch, for the LeakyReLUs whose backward
+        // runs in a pass of its own (none in NonlocalNet and ToyNet).
+        let fusions = LeakyReluFusion::of_chain(&geometry);
+        let dz_len = (geometry.iter().zip(&fusions))
+            .filter(|(g, fusion)| g.leaky_relu && !fusion.output_by_next)
+            .map(|(g, _)| batch * g.out_len())
+            .max()
+            .unwrap_or(1);
         let dz = buffer("pre-activation grad", dz_len);
         let mut layers = Vec::with_capacity(geometry.len());
         for (i, g) in geometry.iter().enumerate() {
@@ -143,6 +150,7 @@ impl GpuNet {
                 grads: &grads,
                 partial: &partial,
                 dz: &dz,
+                leaky_relu_fusion: fusions[i],
             };
             let name = &spec.layers[i].name;
             let slots = &layout.layer_convs[i];
