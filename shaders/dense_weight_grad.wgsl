@@ -9,19 +9,27 @@
 //   3 storage write partial  [n_chunks, n_w + c_out]: row r holds the sums over
 //                            images r·batch_chunk … (r+1)·batch_chunk − 1 of
 //                            ∂L/∂W ([c_out, c_in]) then ∂L/∂bias.
+//   4 storage read  dz4      dz again, as vec4s (read when DZ_VEC4: c_out a multiple of 4)
+//   5 storage read  x4       x again, as vec4s (read when X_VEC4: c_in a multiple of 4)
 // ∂L/∂W[o, i] = Σ over images of dz[o]·x[i], with dz = ∂L/∂(pre-activation)
 // (leaky_relu_grad.wgsl, or ∂L/∂y without LeakyReLU). One invocation per
 // (chunk, 4 outputs, 4 inputs): per image it loads 4 dz and 4 x for 16
-// multiply-adds; the invocations of the first 4 inputs also sum the
+// multiply-adds, each 4 as one vec4 where its rows are whole vec4s (on
+// lavapipe a load costs tens of instructions whatever its width); the invocations of the first 4 inputs also sum the
 // biases. reduce_rows.wgsl then sums the rows into the gradient vector;
 // chunking gives parallelism when there are few weights. Outputs and
 // inputs past the edge are computed on clamped indices and not stored.
 
 // ConvParams comes from conv_params.wgsl, prepended at compile time.
+override DZ_VEC4: bool = false;
+override X_VEC4: bool = false;
+
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(4) var<storage, read> dz4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> x4: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -49,9 +57,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var bias = vec4<f32>(0.0);
     for (var b = b_start; b < b_end; b++) {
         let at_dz = o + vec4<u32>(b * p.c_out);
-        let d = vec4<f32>(dz[at_dz.x], dz[at_dz.y], dz[at_dz.z], dz[at_dz.w]);
+        var d: vec4<f32>;
+        if (DZ_VEC4) {
+            d = dz4[at_dz.x / 4u];
+        } else {
+            d = vec4<f32>(dz[at_dz.x], dz[at_dz.y], dz[at_dz.z], dz[at_dz.w]);
+        }
         let at_x = i + vec4<u32>(b * p.c_in);
-        let v = vec4<f32>(x[at_x.x], x[at_x.y], x[at_x.z], x[at_x.w]);
+        var v: vec4<f32>;
+        if (X_VEC4) {
+            v = x4[at_x.x / 4u];
+        } else {
+            v = vec4<f32>(x[at_x.x], x[at_x.y], x[at_x.z], x[at_x.w]);
+        }
         acc0 += d * v.x;
         acc1 += d * v.y;
         acc2 += d * v.z;

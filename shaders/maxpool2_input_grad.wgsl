@@ -12,6 +12,7 @@
 //   2 storage read  x  [batch, c_in, h_in, w_in]   (the layer input)
 //   3 storage write dx [batch, c_in, h_in, w_in]
 //   4 storage read  x4 x again, as vec4s (read when X_PAIRS)
+//   5 storage write dx4 dx again, as vec4s (written when X_PAIRS)
 // One invocation per window (output element), or two (maxpool_windows.wgsl):
 // it finds each window's first maximum once and writes all four of its
 // gradients (windows do not overlap, so no atomics are needed); the last
@@ -26,12 +27,13 @@ override INPUT_LEAKY_RELU: bool = false;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> dx4: array<vec4<f32>>;
 
-// dx of the window whose top left input is at `top`, its values `v` (top
-// left, top right, bottom left, bottom right), its gradient g: all to the
+// dx of a window from its values `v` (top left, top right, bottom left,
+// bottom right, and dx in that order) and its gradient dy: all to the
 // first maximum in row-major order (a later value wins only when larger),
 // with INPUT_LEAKY_RELU times LeakyReLU' there.
-fn window_grad(top: u32, v: vec4<f32>, dy: f32) {
+fn window_grad(v: vec4<f32>, dy: f32) -> vec4<f32> {
     var best = 0u;
     var m = v.x;
     if (v.y > m) {
@@ -50,11 +52,7 @@ fn window_grad(top: u32, v: vec4<f32>, dy: f32) {
     if (INPUT_LEAKY_RELU) {
         g = leaky_relu_backward(dy, m, 1u);
     }
-    let bottom = top + p.w_in;
-    dx[top] = select(0.0, g, best == 0u);
-    dx[top + 1u] = select(0.0, g, best == 1u);
-    dx[bottom] = select(0.0, g, best == 2u);
-    dx[bottom + 1u] = select(0.0, g, best == 3u);
+    return select(vec4<f32>(0.0), vec4<f32>(g), vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(best));
 }
 
 @compute @workgroup_size(64)
@@ -67,12 +65,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let bottom = top + p.w_in;
     let out = w.out;
     if (X_PAIRS) {
+        // Both windows' top rows are one vec4 of x and of dx, their bottom
+        // rows another: 2 stores where there were 8.
         let t = x4[top / 4u];
         let b = x4[bottom / 4u];
-        window_grad(top, vec4<f32>(t.xy, b.xy), dy[out]);
-        window_grad(top + 2u, vec4<f32>(t.zw, b.zw), dy[out + 1u]);
+        let left = window_grad(vec4<f32>(t.xy, b.xy), dy[out]);
+        let right = window_grad(vec4<f32>(t.zw, b.zw), dy[out + 1u]);
+        dx4[top / 4u] = vec4<f32>(left.xy, right.xy);
+        dx4[bottom / 4u] = vec4<f32>(left.zw, right.zw);
     } else {
-        window_grad(top, vec4<f32>(x[top], x[top + 1u], x[bottom], x[bottom + 1u]), dy[out]);
+        let g = window_grad(vec4<f32>(x[top], x[top + 1u], x[bottom], x[bottom + 1u]), dy[out]);
+        dx[top] = g.x;
+        dx[top + 1u] = g.y;
+        dx[bottom] = g.z;
+        dx[bottom + 1u] = g.w;
     }
     // Odd sizes: the last column and row lie in no window (rows of whole
     // vec4s have no such column).

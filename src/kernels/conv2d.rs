@@ -914,7 +914,7 @@ impl ConvLayer {
         let input_leaky_relu = ("INPUT_LEAKY_RELU", f64::from(u8::from(fusion.input)));
         if g.kind == GeometryKind::MaxPool2 {
             let kind = LayerKernels::MaxPool;
-            // (Both bind the input again as vec4s.)
+            // (Both bind the input again as vec4s, ∂/∂x its output too.)
             let pairs = ("X_PAIRS", f64::from(u8::from(params.pool_pairs())));
             let (forward, group) = specialised(
                 &MAXPOOL2_FORWARD,
@@ -925,7 +925,14 @@ impl ConvLayer {
             let (input_grad, group) = specialised(
                 &MAXPOOL2_INPUT_GRAD,
                 &[pairs, input_leaky_relu],
-                &[&uniform, b.grad_output, b.input, b.grad_input, b.input],
+                &[
+                    &uniform,
+                    b.grad_output,
+                    b.input,
+                    b.grad_input,
+                    b.input,
+                    b.grad_input,
+                ],
             )?;
             let input_grad = (input_grad, vec![(group, Self::in_elems(kind, &params))]);
             return Ok(ConvLayer {
@@ -1319,6 +1326,18 @@ impl ConvLayer {
                 }
                 (pipeline, dispatches)
             }
+            // (dz and x bound again as vec4s, read where their rows are whole vec4s.)
+            LayerKernels::Dense { .. } => once(
+                specialised(
+                    weight_grad,
+                    &[
+                        ("DZ_VEC4", f64::from(u8::from(params.c_out.is_multiple_of(4)))),
+                        ("X_VEC4", f64::from(u8::from(params.c_in.is_multiple_of(4)))),
+                    ],
+                    &[uniform, dz, b.input, b.partial, dz, b.input],
+                )?,
+                Self::weight_grad_invocations(kind, &params),
+            ),
             _ => once(
                 make(weight_grad, &[uniform, dz, b.input, b.partial])?,
                 Self::weight_grad_invocations(kind, &params),
