@@ -13,6 +13,8 @@
 //   3 storage write dx [batch, c_in, h_in, w_in]
 //   4 storage read  x4 x again, as vec4s (read when X_PAIRS)
 //   5 storage write dx4 dx again, as vec4s (written when X_PAIRS)
+//   6 storage read  dy2 dy again, as vec2s (read when X_PAIRS: the two
+//                       windows' outputs, an even pair)
 // One invocation per window (output element), or two (maxpool_windows.wgsl):
 // it finds each window's first maximum once and writes all four of its
 // gradients (windows do not overlap, so no atomics are needed); the last
@@ -28,6 +30,7 @@ override INPUT_LEAKY_RELU: bool = false;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> dy2: array<vec2<f32>>;
 
 // dx of a window from its values `v` (top left, top right, bottom left,
 // bottom right, and dx in that order) and its gradient dy: all to the
@@ -66,11 +69,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let out = w.out;
     if (X_PAIRS) {
         // Both windows' top rows are one vec4 of x and of dx, their bottom
-        // rows another: 2 stores where there were 8.
+        // rows another: 2 stores where there were 8; their dy one vec2.
         let t = x4[top / 4u];
         let b = x4[bottom / 4u];
-        let left = window_grad(vec4<f32>(t.xy, b.xy), dy[out]);
-        let right = window_grad(vec4<f32>(t.zw, b.zw), dy[out + 1u]);
+        let d = dy2[out / 2u];
+        let left = window_grad(vec4<f32>(t.xy, b.xy), d.x);
+        let right = window_grad(vec4<f32>(t.zw, b.zw), d.y);
         dx4[top / 4u] = vec4<f32>(left.xy, right.xy);
         dx4[bottom / 4u] = vec4<f32>(left.zw, right.zw);
     } else {

@@ -914,12 +914,13 @@ impl ConvLayer {
         let input_leaky_relu = ("INPUT_LEAKY_RELU", f64::from(u8::from(fusion.input)));
         if g.kind == GeometryKind::MaxPool2 {
             let kind = LayerKernels::MaxPool;
-            // (Both bind the input again as vec4s, ∂/∂x its output too.)
+            // (Both bind the input again as vec4s, then the output again:
+            // the forward as vec2s, ∂/∂x as vec4s, and ∂L/∂y as vec2s.)
             let pairs = ("X_PAIRS", f64::from(u8::from(params.pool_pairs())));
             let (forward, group) = specialised(
                 &MAXPOOL2_FORWARD,
                 &[pairs],
-                &[&uniform, b.input, b.output, b.input],
+                &[&uniform, b.input, b.output, b.input, b.output],
             )?;
             let forward = (forward, vec![(group, Self::out_elems(kind, &params))]);
             let (input_grad, group) = specialised(
@@ -932,6 +933,7 @@ impl ConvLayer {
                     b.grad_input,
                     b.input,
                     b.grad_input,
+                    b.grad_output,
                 ],
             )?;
             let input_grad = (input_grad, vec![(group, Self::in_elems(kind, &params))]);
