@@ -15,8 +15,8 @@
 // (leaky_relu_grad.wgsl, or ∂L/∂y without LeakyReLU). One invocation per
 // (chunk, 4 outputs, 4 inputs): per image it loads 4 dz and 4 x for 16
 // multiply-adds, each 4 as one vec4 where its rows are whole vec4s (on
-// lavapipe a load costs tens of instructions whatever its width); the invocations of the first 4 inputs also sum the
-// biases. reduce_rows.wgsl then sums the rows into the gradient vector;
+// lavapipe a load costs tens of instructions whatever its width); the
+// invocations of the first 4 inputs also sum the biases. reduce_rows.wgsl then sums the rows into the gradient vector;
 // chunking gives parallelism when there are few weights. Outputs and
 // inputs past the edge are computed on clamped indices and not stored.
 

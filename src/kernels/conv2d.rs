@@ -707,7 +707,7 @@ pub struct ConvBuffers<'a> {
 /// kernel's stores, which then write ∂L/∂(pre-activation) of the first
 /// layer in place of ∂L/∂y: one pass and a scratch round trip less per
 /// backward pass (GpuNet's nets: NonlocalNet's convolutions before their
-/// max-poolings, the linear layers before a linear layer).
+/// max-poolings, every layer before a dense one).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LeakyReluFusion {
     /// This layer's LeakyReLU backward is the next layer's: its ∂L/∂output
