@@ -265,8 +265,11 @@ def main():
             "tool": "pytorch",
             "torch": torch.__version__,
             "device": name,
-            "tf32": (torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32)
+            # PyTorch's defaults differ between the two (convolutions on, matmuls off).
+            "tf32": {"convolutions": torch.backends.cudnn.allow_tf32,
+                     "matmuls": torch.backends.cuda.matmul.allow_tf32}
             if device.type == "cuda" else None,
+            "settings": "default" if args.tf32 is None else f"--tf32 {args.tf32}",
             "timing": "wall time around synchronised repetitions, after a warm-up",
             "workloads": results,
         }

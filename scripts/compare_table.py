@@ -53,8 +53,7 @@ def main():
     print(f"ebmscope on {ours['adapter']}, convolutions {ours.get('conv_kernels', '-')}")
     for path in sys.argv[2:]:
         theirs = load(path)
-        tf32 = "" if theirs.get("tf32") is None else f", TF32 {'on' if theirs['tf32'] else 'off'}"
-        print(f"\nvs PyTorch {theirs['torch']} on {theirs['device']}{tf32}")
+        print(f"\nvs PyTorch {theirs['torch']} on {theirs['device']}{settings(theirs)}")
         by_name = {w["name"]: w for w in theirs["workloads"]}
         print("| workload | ebmscope steps×chains/s | PyTorch | ratio | ebmscope it/s | PyTorch | ratio "
               "| ebmscope GFLOP/s (Langevin) | PyTorch |")
@@ -85,6 +84,16 @@ def main():
                       f"not measured | {t['iterations_per_s']:.3f} | - | - | "
                       f"{t['langevin_gflop_per_s']:.2f} |")
         memory_table(ours["workloads"], by_name)
+
+
+def settings(report):
+    """The PyTorch run's settings and what they left TF32 at (CUDA only)."""
+    tf32 = report.get("tf32")
+    if tf32 is None:
+        return ""
+    on = lambda flag: "on" if flag else "off"
+    return (f", {report['settings']} settings: TF32 {on(tf32['convolutions'])} for convolutions, "
+            f"{on(tf32['matmuls'])} for matmuls")
 
 
 def mib(memory, missing):
