@@ -24,10 +24,58 @@
 #   the Vulkan loader found. NETS (default "toy vanilla nonlocal") chooses
 #   the nets; BENCH_ARGS (e.g. "--small --seconds 1"; not --only) is passed
 #   to both benchmarks.
+# On the GPU machine:     DIR/gpu-bench.sh exec PROGRAM [ARGS...]
+#   runs one command in that environment (NVIDIA's Vulkan driver found, the
+#   bundle's libraries), e.g. DIR/ebmscope bench with other options.
 set -euo pipefail
 
 mode="${1:-}"
 here="$(cd "$(dirname "$0")" && pwd)"
+
+# The environment a bundled binary runs in: NVIDIA's Vulkan driver found and
+# chosen, the bundle's loader (and X11 libraries where the machine lacks
+# them) before the machine's. Sets `libs` (the loader cache) for run.
+bundle_env() {
+    export EBMSCOPE_BACKEND="${EBMSCOPE_BACKEND:-vulkan}" EBMSCOPE_ADAPTER="${EBMSCOPE_ADAPTER-NVIDIA}"
+    export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"  # (else Mesa's loaders complain)
+    mkdir -p "$XDG_RUNTIME_DIR"
+    export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    libs="$(ldconfig -p)"  # (once: see bundle)
+    if ! grep -q "libX11\.so\.6 " <<< "$libs" || ! grep -q "libXext\.so\.6 " <<< "$libs"; then
+        export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$here/lib/x11"
+        echo "using the bundled X11 client libraries (lib/x11)" >&2
+    fi
+    # Containers often mount the driver outside the loader's search path
+    # (e.g. /usr/local/nvidia): point the loader at its ICD manifest, and
+    # the manifest's library at its folder.
+    if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
+        for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json \
+                   /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/icd.d/nvidia_icd.json; do
+            if [ -f "$icd" ]; then
+                export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"
+                echo "Vulkan driver manifest: $icd" >&2
+                break
+            fi
+        done
+    fi
+    for libdir in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+        if [ -d "$libdir" ]; then
+            export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$libdir"
+        fi
+    done
+    # A driver library without its manifest (a container given the
+    # "graphics" capability in part): write the manifest NVIDIA installs.
+    glx_nvidia=no
+    if grep -q "libGLX_nvidia\.so\.0 " <<< "$libs" || [ -e /usr/local/nvidia/lib64/libGLX_nvidia.so.0 ]; then
+        glx_nvidia=yes
+    fi
+    if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ "$glx_nvidia" = yes ]; then
+        printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "libGLX_nvidia.so.0", "api_version": "1.3"}}\n' \
+            > "$XDG_RUNTIME_DIR/nvidia_icd.json"
+        export VK_DRIVER_FILES="$XDG_RUNTIME_DIR/nvidia_icd.json" VK_ICD_FILENAMES="$XDG_RUNTIME_DIR/nvidia_icd.json"
+        echo "no Vulkan driver manifest found; wrote $XDG_RUNTIME_DIR/nvidia_icd.json for libGLX_nvidia.so.0" >&2
+    fi
+}
 
 case "$mode" in
 bundle)
@@ -61,45 +109,7 @@ run)
     out="${2:-$here/results}"
     mkdir -p "$out"
     NETS="${NETS:-toy vanilla nonlocal}"
-    export EBMSCOPE_BACKEND="${EBMSCOPE_BACKEND:-vulkan}" EBMSCOPE_ADAPTER="${EBMSCOPE_ADAPTER-NVIDIA}"
-    export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"  # (else Mesa's loaders complain)
-    mkdir -p "$XDG_RUNTIME_DIR"
-    export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    libs="$(ldconfig -p)"  # (once: see bundle)
-    if ! grep -q "libX11\.so\.6 " <<< "$libs" || ! grep -q "libXext\.so\.6 " <<< "$libs"; then
-        export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$here/lib/x11"
-        echo "using the bundled X11 client libraries (lib/x11)"
-    fi
-    # Containers often mount the driver outside the loader's search path
-    # (e.g. /usr/local/nvidia): point the loader at its ICD manifest, and
-    # the manifest's library at its folder.
-    if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
-        for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json \
-                   /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/icd.d/nvidia_icd.json; do
-            if [ -f "$icd" ]; then
-                export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"
-                echo "Vulkan driver manifest: $icd"
-                break
-            fi
-        done
-    fi
-    for libdir in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
-        if [ -d "$libdir" ]; then
-            export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$libdir"
-        fi
-    done
-    # A driver library without its manifest (a container given the
-    # "graphics" capability in part): write the manifest NVIDIA installs.
-    glx_nvidia=no
-    if grep -q "libGLX_nvidia\.so\.0 " <<< "$libs" || [ -e /usr/local/nvidia/lib64/libGLX_nvidia.so.0 ]; then
-        glx_nvidia=yes
-    fi
-    if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ "$glx_nvidia" = yes ]; then
-        printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "libGLX_nvidia.so.0", "api_version": "1.3"}}\n' \
-            > "$out/nvidia_icd.json"
-        export VK_DRIVER_FILES="$out/nvidia_icd.json" VK_ICD_FILENAMES="$out/nvidia_icd.json"
-        echo "no Vulkan driver manifest found; wrote $out/nvidia_icd.json for libGLX_nvidia.so.0"
-    fi
+    bundle_env
     # What the Vulkan loader will look for, for when it finds no driver.
     {
         uname -m
@@ -201,8 +211,16 @@ run)
     echo "results in $out"
     exit "$failed"
     ;;
+exec)
+    # Any command in the bundle's environment, e.g. one more bench:
+    #   DIR/gpu-bench.sh exec DIR/ebmscope bench --only vanilla --conv-kernels measured
+    [ $# -ge 2 ] || { echo "usage: $0 exec PROGRAM [ARGS...]" >&2; exit 2; }
+    bundle_env
+    shift
+    exec "$@"
+    ;;
 *)
-    echo "usage: $0 bundle [DIR]   (build machine)  |  $0 run [OUT]   (GPU machine)" >&2
+    echo "usage: $0 bundle [DIR]   (build machine)  |  $0 run [OUT]  or  $0 exec PROGRAM [ARGS...]   (GPU machine)" >&2
     exit 2
     ;;
 esac

@@ -284,6 +284,15 @@ const SPLIT_MIN_SLICES: usize = 16;
 /// … into at most this many splits.
 const MAX_SPLITS: usize = 8;
 
+/// Outputs of a forward or ∂/∂x pass (images × channels × pixels) from
+/// which `ConvKernels::ByShape` runs the direct kernel rather than the
+/// tiled one: 40 960 invocations of 16 outputs each. On an NVIDIA H200
+/// (132 cores), in the convolutions of VanillaNet-32 and NonlocalNet-32
+/// (100 images), the direct kernels were the faster in all 10 passes of
+/// 819 200 outputs or more, the tiled ones in both of 409 600 (f.6's
+/// forward, convs.8's ∂/∂x).
+pub const DIRECT_FILLS_A_GPU: usize = 40_960 * 16;
+
 /// How many splits a tiled pass of `tiles` tiles and depth `depth` runs
 /// (see SPLIT_TARGET_WORKGROUPS). The kernels give each split the same
 /// number of whole slices, the last the rest: none is left empty (but in
@@ -316,17 +325,23 @@ impl TiledPasses {
         }
     }
 
-    /// A tile's rows are output channels in the forward pass and ∂/∂θ, and
-    /// input channels in ∂/∂x. A pass with fewer than TILE_M / 2 of them
-    /// would spend most of each tile's multiply-adds on empty rows (∂/∂x of
-    /// a 3-channel image: 29 of 32), so it runs the direct kernel, whose
-    /// groups of 4 channels waste at most 3 of 4.
-    pub fn by_shape(c_in: u32, c_out: u32) -> Self {
-        let fills_half_a_tile = |rows: u32| rows as usize >= TILE_M / 2;
+    /// The passes of a convolution of geometry `g` on `batch` images that
+    /// run tiled by default on hardware GPUs. A tile's rows are output
+    /// channels in the forward pass and ∂/∂θ, and input channels in ∂/∂x. A
+    /// pass with fewer than TILE_M / 2 of them would spend most of each
+    /// tile's multiply-adds on empty rows (∂/∂x of a 3-channel image: 29 of
+    /// 32), so it runs the direct kernel, whose groups of 4 channels waste at
+    /// most 3 of 4. So does a forward or ∂/∂x pass of DIRECT_FILLS_A_GPU
+    /// outputs or more: the direct kernels were the faster there on an
+    /// NVIDIA H200 (README, Performance). ∂/∂θ runs tiled wherever it fills
+    /// half a tile: it was 2–3.4× faster there.
+    pub fn by_shape(g: &ConvGeometry, batch: usize) -> Self {
+        let fills_half_a_tile = |rows: usize| rows >= TILE_M / 2;
+        let few_outputs = |channels: usize, plane: usize| batch * channels * plane < DIRECT_FILLS_A_GPU;
         TiledPasses {
-            forward: fills_half_a_tile(c_out),
-            input_grad: fills_half_a_tile(c_in),
-            weight_grad: fills_half_a_tile(c_out),
+            forward: fills_half_a_tile(g.c_out) && few_outputs(g.c_out, g.h_out * g.w_out),
+            input_grad: fills_half_a_tile(g.c_in) && few_outputs(g.c_in, g.h_in * g.w_in),
+            weight_grad: fills_half_a_tile(g.c_out),
         }
     }
 
@@ -833,7 +848,7 @@ impl ConvLayer {
             // split over a workgroup (DENSE_SPLIT_MIN_INPUTS) but with the
             // direct family; max-pooling has one.
             _ if g.is_dense() => TiledPasses::all(true),
-            ConvKernels::ByShape => TiledPasses::by_shape(g.c_in as u32, g.c_out as u32),
+            ConvKernels::ByShape => TiledPasses::by_shape(g, batch),
             ConvKernels::Measured if g.kind == GeometryKind::Conv => {
                 Self::measured_passes(gpu, label, g, batch, slot, b)?
             }
@@ -1568,6 +1583,32 @@ mod tests {
             fused(&NetSpec::vanilla(3, 8).unwrap()),
             [false, false, false, true]
         );
+    }
+
+    /// By shape, 100 images of VanillaNet-32 and NonlocalNet-32 run in each
+    /// pass of their convolutions the family that was the faster on an
+    /// NVIDIA H200 (README, Performance): T tiled, D direct, in forward,
+    /// ∂/∂x, ∂/∂θ.
+    #[test]
+    fn by_shape_runs_what_was_faster_on_an_h200() {
+        let families = |spec: NetSpec, layers: &[usize]| -> Vec<String> {
+            let geometry = spec.geometry().unwrap();
+            let family = |tiled| if tiled { 'T' } else { 'D' };
+            let passes = layers.iter().map(|&i| TiledPasses::by_shape(&geometry[i], 100));
+            passes
+                .map(|p| {
+                    [p.forward, p.input_grad, p.weight_grad]
+                        .map(family)
+                        .iter()
+                        .collect()
+                })
+                .collect()
+        };
+        let vanilla = families(NetSpec::vanilla(3, 32).unwrap(), &[0, 1, 2, 3]);
+        assert_eq!(vanilla, ["DDT", "DDT", "DDT", "TDT"]);
+        // convs.0, convs.4, convs.8.
+        let nonlocal = families(NetSpec::nonlocal(3, 32).unwrap(), &[0, 3, 6]);
+        assert_eq!(nonlocal, ["DDT", "DDT", "DTT"]);
     }
 
     /// Splits leave no split empty (the kernels share whole slices out as
