@@ -1,5 +1,6 @@
 // conv2d_input_grad: dx = ∂L/∂x of y = LeakyReLU?(conv2d(x, W) + bias),
-// given dz = ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, or ∂L/∂y without
+// given dz = ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, the next layer's
+// ∂/∂x where it applies LeakyReLU' (LeakyReluFusion), or ∂L/∂y without
 // LeakyReLU).
 //
 // Bindings (group 0):

@@ -18,7 +18,8 @@
 // a dispatch per binding (ConvParams::weight_grad_source_chunks).
 // ∂L/∂W[co, ci, ky, kx] = Σ over images and output positions (oy, ox) of
 // dz[co, oy, ox]·x[ci, oy·s + ky − padding, ox·s + kx − padding], with dz =
-// ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, or ∂L/∂y without LeakyReLU).
+// ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, the next layer's ∂/∂x where
+// it applies LeakyReLU' (LeakyReluFusion), or ∂L/∂y without LeakyReLU).
 // One invocation per chunk, group of 4 output channels, input channel and
 // set of ROWS kernel rows ky0 … ky0 + ROWS − 1 (ConvParams::weight_grad_rows),
 // summing their ROWS·KERNEL taps for the 4 channels: per 4 output columns

@@ -1,7 +1,8 @@
 // dense_input_grad: dx = ∂L/∂x of y = LeakyReLU?(x Wᵀ + bias), the fast path
 // of conv2d_input_grad on 1×1 images: dx[b, ci] = Σ_co dz[b, co]·W[co, ci],
-// with dz = ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, or ∂L/∂y without
-// LeakyReLU, or this kernel's own when the next layer is dense too).
+// with dz = ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, the next layer's
+// ∂/∂x where it applies LeakyReLU' (LeakyReluFusion), or ∂L/∂y without
+// LeakyReLU).
 // With INPUT_LEAKY_RELU (x is the output of the layer before's LeakyReLU),
 // dx is instead ∂L/∂(that layer's pre-activation): times LeakyReLU' of x,
 // so that layer runs no leaky_relu_grad pass of its own

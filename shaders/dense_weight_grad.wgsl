@@ -12,13 +12,15 @@
 //   4 storage read  dz4      dz again, as vec4s (read when DZ_VEC4: c_out a multiple of 4)
 //   5 storage read  x4       x again, as vec4s (read when X_VEC4: c_in a multiple of 4)
 // ∂L/∂W[o, i] = Σ over images of dz[o]·x[i], with dz = ∂L/∂(pre-activation)
-// (leaky_relu_grad.wgsl, or ∂L/∂y without LeakyReLU). One invocation per
+// (leaky_relu_grad.wgsl, the next layer's ∂/∂x where it applies LeakyReLU'
+// (LeakyReluFusion), or ∂L/∂y without LeakyReLU). One invocation per
 // (chunk, 4 outputs, 4 inputs): per image it loads 4 dz and 4 x for 16
 // multiply-adds, each 4 as one vec4 where its rows are whole vec4s (on
 // lavapipe a load costs tens of instructions whatever its width); the
-// invocations of the first 4 inputs also sum the biases. reduce_rows.wgsl then sums the rows into the gradient vector;
-// chunking gives parallelism when there are few weights. Outputs and
-// inputs past the edge are computed on clamped indices and not stored.
+// invocations of the first 4 inputs also sum the biases. reduce_rows.wgsl
+// then sums the rows into the gradient vector; chunking gives parallelism
+// when there are few weights. Outputs and inputs past the edge are
+// computed on clamped indices and not stored.
 
 // ConvParams comes from conv_params.wgsl, prepended at compile time.
 override DZ_VEC4: bool = false;

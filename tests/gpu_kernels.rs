@@ -481,6 +481,26 @@ fn conv_kernels_by_default() {
     assert_eq!(gpu.conv_kernels(), want);
 }
 
+/// By shape, a net's convolutions choose by their batch too: 32 → 32
+/// channels at 32×32 have 32 768 outputs an image in forward and ∂/∂x, so
+/// 19 images stay below the 655 360 from which those passes run direct and
+/// 20 reach it; ∂/∂θ stays tiled. (Built, not run: the choice is made when
+/// the net is.)
+#[test]
+fn by_shape_runs_the_direct_kernels_on_a_batch_of_many_outputs() {
+    let gpu = common::gpu();
+    gpu.set_conv_kernels(ConvKernels::ByShape);
+    let spec = NetSpec::single_layer("conv", [32, 32, 32], CONV3X3_PAD1, 32, true);
+    let passes = |batch| GpuNet::new(&gpu, &spec, batch).unwrap().layer_tiled_passes(0);
+    assert_eq!(passes(19), Some(TiledPasses::all(true)));
+    let weight_grad_alone = TiledPasses {
+        forward: false,
+        input_grad: false,
+        weight_grad: true,
+    };
+    assert_eq!(passes(20), Some(weight_grad_alone));
+}
+
 /// By shape, a convolution mixes the families: 3 → 16 channels runs the
 /// tiled forward and ∂/∂θ (16 output channels fill half a tile) and the
 /// direct ∂/∂x (3 input channels), 16 → 3 the other way round.

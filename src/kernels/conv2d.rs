@@ -291,7 +291,7 @@ const MAX_SPLITS: usize = 8;
 /// (100 images), the direct kernels were the faster in all 10 passes of
 /// 819 200 outputs or more, the tiled ones in both of 409 600 (f.6's
 /// forward, convs.8's ∂/∂x).
-pub const DIRECT_FILLS_A_GPU: usize = 40_960 * 16;
+const DIRECT_FILLS_A_GPU: usize = 40_960 * 16;
 
 /// How many splits a tiled pass of `tiles` tiles and depth `depth` runs
 /// (see SPLIT_TARGET_WORKGROUPS). The kernels give each split the same
