@@ -16,18 +16,19 @@
 //   4 storage write partial [p.forward_splits, batch, c_out, h_out, w_out]
 //                           if split: each split's sums, without bias
 //                           (conv2d_split_sum adds them, the bias, LeakyReLU)
-// One workgroup of 64 per tile of 32 output channels × 64 positions and
-// split of the taps (workgroup index = (split · channel tiles + channel
-// tile) · position tiles + position tile; with few tiles, as in deep layers,
-// the taps are split so that a GPU has workgroups enough). Per
-// 16 taps the workgroup stages W[32 × 16] and X̂[16 × 64] in workgroup
-// memory, then each invocation accumulates a 4 channel × 8 position block:
-// a staged value is read by 8 (or 4) invocations, each global value loaded
-// once per tile. Rows and columns past the edges are zeros, not stored.
+// One workgroup of TILE_THREADS per tile of TILE_M output channels ×
+// TILE_N positions and split of the taps (workgroup index = (split ·
+// channel tiles + channel tile) · position tiles + position tile; with few
+// tiles, as in deep layers, the taps are split so that a GPU has
+// workgroups enough). Per TILE_K taps the workgroup stages W[TILE_M ×
+// TILE_K] and X̂[TILE_K × TILE_N] in workgroup memory, then each
+// invocation accumulates an 8 channel × 8 position block: a staged value
+// is read by 16 (or 8) invocations, each global value loaded once per
+// tile. Rows and columns past the edges are zeros, not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
 
 // ConvParams and leaky_relu come from conv_params.wgsl; TILE_*, Slice,
-// stage_slice, tile_column, multiply_tiles and counter_next from
+// stage_slice, Block, multiply_tiles, store_block and counter_next from
 // gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -35,7 +36,13 @@
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 
-@compute @workgroup_size(64)
+// The workgroup's first output channel and position, and where its split's
+// sums start in `partial`: set by main, read by store_quad.
+var<private> co0: u32;
+var<private> n0: u32;
+var<private> split_at: u32;
+
+@compute @workgroup_size(TILE_THREADS)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
@@ -54,16 +61,16 @@ fn main(
     }
     let tile = group % (n_tiles * m_tiles);
     let split = group / (n_tiles * m_tiles);
-    let n0 = (tile % n_tiles) * TILE_N;
-    let co0 = (tile / n_tiles) * TILE_M;
+    n0 = (tile % n_tiles) * TILE_N;
+    co0 = (tile / n_tiles) * TILE_M;
     // The split's taps: whole slices, the same number for every split but
     // the last (which may have fewer, or none).
     let per_split = ((taps + TILE_K - 1u) / TILE_K + p.forward_splits - 1u) / p.forward_splits * TILE_K;
     let k_begin = split * per_split;
     let k_end = min(k_begin + per_split, taps);
-    // This invocation's block: channels co0 + 4·tm … +3, positions n0 + tile_column(tn, 0 … 7).
-    let tm = lid / 8u;
-    let tn = lid % 8u;
+    // This invocation's block: channels co0 + 8·tm … +7, positions n0 + tile_column(tn, 0 … 7).
+    let tm = lid / 16u;
+    let tn = lid % 16u;
 
     // The position each invocation stages (column lid of X̂'s tile), fixed
     // over the taps: its image and the top-left corner of its window.
@@ -78,12 +85,13 @@ fn main(
     let g_a = lid % 4u;
 
     // Zero, as every WGSL variable starts.
-    var acc: array<vec4<f32>, 8>;
+    var acc: Block;
+    var a_sum: array<vec4<f32>, 2>;
     for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
         var slice: Slice;
-        // W[co0 .. +32, k0 .. +16]: rows lid / 4 and + 16, 4 taps each.
+        // W[co0 .. +TILE_M, k0 .. +TILE_K]: rows lid / 4 and + A_ROW_STEP, 4 taps each.
         for (var q = 0u; q < 2u; q++) {
-            let m = lid / 4u + 16u * q;
+            let m = lid / 4u + A_ROW_STEP * q;
             let k = k0 + 4u * g_a;
             if (co0 + m < p.c_out) {
                 let row = p.weight_offset + (co0 + m) * taps;
@@ -94,7 +102,7 @@ fn main(
                 }
             }
         }
-        // X̂[k0 .. +16, n_stage]: this invocation's column, 16 taps, walking
+        // X̂[k0 .. +TILE_K, n_stage]: this invocation's column, walking
         // (ci, ky, kx) from k0's without a division per tap.
         var tap = vec3<u32>(k0 / kk2, (k0 % kk2) / p.kernel, k0 % p.kernel);
         for (var g = 0u; g < TILE_K / 4u; g++) {
@@ -111,31 +119,36 @@ fn main(
         }
         // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
         if (k0 > k_begin) {
-            multiply_tiles(&acc, tm, tn);
+            multiply_tiles(&acc, &a_sum, tm, tn);
         }
         workgroupBarrier();
         stage_slice(lid, slice);
         workgroupBarrier();
     }
     if (k_end > k_begin) {
-        multiply_tiles(&acc, tm, tn);
+        multiply_tiles(&acc, &a_sum, tm, tn);
     }
-    let split_at = split * positions * p.c_out;
+    split_at = split * positions * p.c_out;
+    store_block(&acc, tm, tn);
+}
+
+// Output channels co0 + m … +3 at position n0 + n (v: their sums), past
+// the edges not stored.
+fn store_quad(m: u32, n: u32, v: vec4<f32>) {
+    let out_plane = p.h_out * p.w_out;
+    let position = n0 + n;
+    if (position >= p.batch * out_plane) {
+        return;
+    }
+    let at0 = (position / out_plane * p.c_out + co0 + m) * out_plane + position % out_plane;
     for (var i = 0u; i < 4u; i++) {
-        let co = co0 + 4u * tm + i;
-        if (co >= p.c_out) {
-            break;
-        }
-        let bias = params[p.bias_offset + co];
-        for (var j = 0u; j < 8u; j++) {
-            let n = n0 + tile_column(tn, j);
-            if (n < positions) {
-                let at = (n / out_plane * p.c_out + co) * out_plane + n % out_plane;
-                if (p.forward_splits == 1u) {
-                    y[at] = leaky_relu(acc[j][i] + bias, p.leaky_relu);
-                } else {
-                    partial[split_at + at] = acc[j][i];
-                }
+        let co = co0 + m + i;
+        if (co < p.c_out) {
+            let at = at0 + i * out_plane;
+            if (p.forward_splits == 1u) {
+                y[at] = leaky_relu(v[i] + params[p.bias_offset + co], p.leaky_relu);
+            } else {
+                partial[split_at + at] = v[i];
             }
         }
     }

@@ -16,22 +16,31 @@
 //   3 storage write dx      [batch, c_in, h_in, w_in]
 //   4 storage write partial [p.input_grad_splits, batch, c_in, h_in, w_in]
 //                           if split: each split's sums (conv2d_split_sum adds them)
-// One workgroup of 64 per (split of the k, class, tile of 32 input channels
-// × 64 pixels) (workgroup index = ((split · classes + class) · channel tiles
-// + channel tile) · pixel tiles + pixel tile; every class is tiled as the
-// largest, the rest masked; with few tiles the k are split, as in
-// conv2d_forward_tiled). Per 16
-// k the workgroup stages A[32 × 16] and B[16 × 64] in workgroup memory, then
-// each invocation accumulates 4 channels × 8 pixels.
+// One workgroup of TILE_THREADS per (split of the k, class, tile of TILE_M
+// input channels × TILE_N pixels) (workgroup index = ((split · classes +
+// class) · channel tiles + channel tile) · pixel tiles + pixel tile; every
+// class is tiled as the largest, the rest masked; with few tiles the k are
+// split, as in conv2d_forward_tiled). Per TILE_K k the workgroup stages
+// A[TILE_M × TILE_K] and B[TILE_K × TILE_N] in workgroup memory, then each
+// invocation accumulates 8 channels × 8 pixels.
 
 // ConvParams comes from conv_params.wgsl; TILE_*, Slice, stage_slice,
-// tile_column, multiply_tiles and counter_next from gemm_tile.wgsl; both
-// prepended at compile time.
+// Block, multiply_tiles, store_block and counter_next from gemm_tile.wgsl;
+// both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
+
+// The workgroup's first input channel and pixel, its residue class's first
+// row and column (ys.x, xs.x) and counts (ys.y, xs.y), and where its
+// split's sums start in `partial`: set by main, read by store_quad.
+var<private> ci0: u32;
+var<private> n0: u32;
+var<private> ys: vec2<u32>;
+var<private> xs: vec2<u32>;
+var<private> split_at: u32;
 
 // First row (or column) of a residue class: the smallest i ≥ 0 with
 // (i + pad) mod s = class, and how many of size `len` there are.
@@ -44,7 +53,7 @@ fn class_start(residue: u32, len: u32) -> vec2<u32> {
     return vec2<u32>(first, (len - first + s - 1u) / s);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(TILE_THREADS)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
@@ -63,13 +72,13 @@ fn main(
     }
     let tile = group % (s * s * m_tiles * n_tiles);
     let split = group / (s * s * m_tiles * n_tiles);
-    let n0 = (tile % n_tiles) * TILE_N;
-    let ci0 = ((tile / n_tiles) % m_tiles) * TILE_M;
+    n0 = (tile % n_tiles) * TILE_N;
+    ci0 = ((tile / n_tiles) % m_tiles) * TILE_M;
     let residue = tile / (n_tiles * m_tiles);
     let cy = residue / s;
     let cx = residue % s;
-    let ys = class_start(cy, p.h_in);
-    let xs = class_start(cx, p.w_in);
+    ys = class_start(cy, p.h_in);
+    xs = class_start(cx, p.w_in);
     let pixels = p.batch * ys.y * xs.y;
     // Taps of the class: a < taps_y, c < taps_x (ky = cy + a·s < k).
     let taps_y = (k - min(cy, k) + s - 1u) / s;
@@ -81,8 +90,8 @@ fn main(
     let per_split = ((depth + TILE_K - 1u) / TILE_K + p.input_grad_splits - 1u) / p.input_grad_splits * TILE_K;
     let k_begin = split * per_split;
     let k_end = min(k_begin + per_split, depth);
-    let tm = lid / 8u;
-    let tn = lid % 8u;
+    let tm = lid / 16u;
+    let tn = lid % 16u;
 
     // The pixel this invocation stages (column lid of B's tile).
     let n_stage = n0 + lid;
@@ -96,13 +105,14 @@ fn main(
         oy_top = i32((ys.x + s * (r / xs.y) + p.padding) / s);
         ox_left = i32((xs.x + s * (r % xs.y) + p.padding) / s);
     }
-    // The 4 k (k0 + 4·g_a … +3) and the 2 channels (m_a, m_a + 16) this
-    // invocation stages for A.
+    // The 4 k (k0 + 4·g_a … +3) and the 2 channels (m_a, m_a + A_ROW_STEP)
+    // this invocation stages for A.
     let g_a = lid % 4u;
     let m_a = lid / 4u;
 
     // Zero, as every WGSL variable starts.
-    var acc: array<vec4<f32>, 8>;
+    var acc: Block;
+    var a_sum: array<vec4<f32>, 2>;
     for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
         var slice: Slice;
         // A[ci0 + m, k] = W[co, ci, ky, kx], walking (co, a, c) from k0 + 4·g_a's.
@@ -115,13 +125,13 @@ fn main(
                 if (ci0 + m_a < p.c_in) {
                     slice.a[0][c] = params[p.weight_offset + w_at * k + kx_a];
                 }
-                if (ci0 + m_a + 16u < p.c_in) {
-                    slice.a[1][c] = params[p.weight_offset + (w_at + 16u * k) * k + kx_a];
+                if (ci0 + m_a + A_ROW_STEP < p.c_in) {
+                    slice.a[1][c] = params[p.weight_offset + (w_at + A_ROW_STEP * k) * k + kx_a];
                 }
             }
             pair_a = counter_next(pair_a, vec2<u32>(taps_y, taps_x));
         }
-        // B[k0 .. +16, n_stage]: walking (co, a, c) from k0's.
+        // B[k0 .. +TILE_K, n_stage]: walking (co, a, c) from k0's.
         var pair = vec3<u32>(k0 / taps, (k0 % taps) / taps_x, k0 % taps_x);
         for (var g = 0u; g < TILE_K / 4u; g++) {
             var v = vec4<f32>(0.0);
@@ -137,7 +147,7 @@ fn main(
         }
         // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
         if (k0 > k_begin) {
-            multiply_tiles(&acc, tm, tn);
+            multiply_tiles(&acc, &a_sum, tm, tn);
         }
         workgroupBarrier();
         stage_slice(lid, slice);
@@ -145,27 +155,32 @@ fn main(
     }
     // (A class no tap reaches has no slice: its pixels' gradient is 0.)
     if (k_end > k_begin) {
-        multiply_tiles(&acc, tm, tn);
+        multiply_tiles(&acc, &a_sum, tm, tn);
     }
-    let split_at = split * p.batch * p.c_in * p.h_in * p.w_in;
-    for (var j = 0u; j < 8u; j++) {
-        let n = n0 + tile_column(tn, j);
-        if (n >= pixels) {
-            break;
-        }
-        let img = n / (ys.y * xs.y);
-        let r = n % (ys.y * xs.y);
-        let iy = ys.x + s * (r / xs.y);
-        let ix = xs.x + s * (r % xs.y);
-        for (var i = 0u; i < 4u; i++) {
-            let ci = ci0 + 4u * tm + i;
-            if (ci < p.c_in) {
-                let at = ((img * p.c_in + ci) * p.h_in + iy) * p.w_in + ix;
-                if (p.input_grad_splits == 1u) {
-                    dx[at] = acc[j][i];
-                } else {
-                    partial[split_at + at] = acc[j][i];
-                }
+    split_at = split * p.batch * p.c_in * p.h_in * p.w_in;
+    store_block(&acc, tm, tn);
+}
+
+// Input channels ci0 + m … +3 at the class's pixel n0 + n (v: their
+// sums), past the edges not stored.
+fn store_quad(m: u32, n: u32, v: vec4<f32>) {
+    let pixel = n0 + n;
+    if (pixel >= p.batch * ys.y * xs.y) {
+        return;
+    }
+    let img = pixel / (ys.y * xs.y);
+    let r = pixel % (ys.y * xs.y);
+    let iy = ys.x + p.stride * (r / xs.y);
+    let ix = xs.x + p.stride * (r % xs.y);
+    let plane = p.h_in * p.w_in;
+    let at0 = ((img * p.c_in + ci0 + m) * p.h_in + iy) * p.w_in + ix;
+    for (var i = 0u; i < 4u; i++) {
+        if (ci0 + m + i < p.c_in) {
+            let at = at0 + i * plane;
+            if (p.input_grad_splits == 1u) {
+                dx[at] = v[i];
+            } else {
+                partial[split_at + at] = v[i];
             }
         }
     }

@@ -12,22 +12,29 @@
 //   1 storage read  dz       [batch, c_out, h_out, w_out]  ∂L/∂(pre-activation)
 //   2 storage read  x        [batch, c_in, h_in, w_in]     (layer input)
 //   3 storage write partial  [n_chunks, n_w + c_out]: ∂L/∂W ([c_out, K]) then ∂L/∂bias
-// One workgroup of 64 per (chunk, tile of 32 output channels × 64 taps)
-// (workgroup index = (chunk · channel tiles + channel tile) · tap tiles +
-// tap tile). Per 16 positions the workgroup stages dz[32 × 16] and
-// X̂[64 × 16] in workgroup memory, then each invocation accumulates a
-// 4 channel × 8 tap block; the first tap tile also sums the biases.
+// One workgroup of TILE_THREADS per (chunk, tile of TILE_M output channels
+// × TILE_N taps) (workgroup index = (chunk · channel tiles + channel tile)
+// · tap tiles + tap tile). Per TILE_K positions the workgroup stages
+// dz[TILE_M × TILE_K] and X̂[TILE_N × TILE_K] in workgroup memory, then
+// each invocation accumulates an 8 channel × 8 tap block; the first tap
+// tile also sums the biases.
 // reduce_rows.wgsl then sums the chunks' rows.
 
 // ConvParams comes from conv_params.wgsl; TILE_*, Slice, stage_slice
-// (dz's slice as A, X̂'s as B), tile_column, multiply_tiles and counter_next from
-// gemm_tile.wgsl; both prepended at compile time.
+// (dz's slice as A, X̂'s as B), Block, multiply_tiles, store_block and
+// counter_next from gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
-@compute @workgroup_size(64)
+// The workgroup's first output channel and tap, and where its chunk's row
+// starts in `partial`: set by main, read by store_quad.
+var<private> co0: u32;
+var<private> t0: u32;
+var<private> row: u32;
+
+@compute @workgroup_size(TILE_THREADS)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
@@ -43,14 +50,14 @@ fn main(
     if (tile >= p.n_chunks * m_tiles * t_tiles) {
         return;
     }
-    let t0 = (tile % t_tiles) * TILE_N;
-    let co0 = ((tile / t_tiles) % m_tiles) * TILE_M;
+    t0 = (tile % t_tiles) * TILE_N;
+    co0 = ((tile / t_tiles) % m_tiles) * TILE_M;
     let chunk = tile / (t_tiles * m_tiles);
     let b_start = chunk * p.batch_chunk;
     let b_end = min(b_start + p.batch_chunk, p.batch);
     let positions = (b_end - b_start) * out_plane;
-    let tm = lid / 8u;
-    let tn = lid % 8u;
+    let tm = lid / 16u;
+    let tn = lid % 16u;
 
     // The tap this invocation stages (row lid of X̂'s tile), fixed over the positions.
     let t_stage = t0 + lid;
@@ -60,14 +67,14 @@ fn main(
     let kx = i32(t_stage % p.kernel) - i32(p.padding);
     let x_plane = ci * p.h_in * p.w_in;
     let in_image = p.c_in * p.h_in * p.w_in;
-    // The 4 positions (n0 + 4·g_dz … +3) and the 2 channels (m_dz, m_dz + 16)
-    // this invocation stages for dz.
+    // The 4 positions (n0 + 4·g_dz … +3) and the 2 channels (m_dz, m_dz +
+    // A_ROW_STEP) this invocation stages for dz.
     let g_dz = lid % 4u;
     let m_dz = lid / 4u;
 
     // Zero, as every WGSL variable starts.
-    var acc: array<vec4<f32>, 8>;
-    var bias = vec4<f32>(0.0);
+    var acc: Block;
+    var bias: array<vec4<f32>, 2>;
     for (var n0 = 0u; n0 < positions; n0 += TILE_K) {
         var slice: Slice;
         // dz[co0 + m, n0 + 4·g_dz … +3], walking (image, position in the
@@ -81,8 +88,8 @@ fn main(
                 if (co0 + m_dz < p.c_out) {
                     slice.a[0][c] = dz[at];
                 }
-                if (co0 + m_dz + 16u < p.c_out) {
-                    slice.a[1][c] = dz[at + 16u * out_plane];
+                if (co0 + m_dz + A_ROW_STEP < p.c_out) {
+                    slice.a[1][c] = dz[at + A_ROW_STEP * out_plane];
                 }
             }
             o_dz += 1u;
@@ -91,7 +98,7 @@ fn main(
                 b_dz += 1u;
             }
         }
-        // X̂[t_stage, n0 .. +16]: this invocation's tap, 16 positions,
+        // X̂[t_stage, n0 .. +TILE_K]: this invocation's tap, TILE_K positions,
         // walking (image, oy, ox) from n0's without a division per position.
         var at = vec3<u32>(b_start + n0 / out_plane, (n0 % out_plane) / p.w_out, n0 % p.w_out);
         for (var g = 0u; g < TILE_K / 4u; g++) {
@@ -108,7 +115,7 @@ fn main(
         }
         // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
         if (n0 > 0u) {
-            bias += multiply_tiles(&acc, tm, tn);
+            multiply_tiles(&acc, &bias, tm, tn);
         }
         workgroupBarrier();
         stage_slice(lid, slice);
@@ -116,23 +123,37 @@ fn main(
     }
     // (A chunk past the batch has no positions: its sums are 0.)
     if (positions > 0u) {
-        bias += multiply_tiles(&acc, tm, tn);
+        multiply_tiles(&acc, &bias, tm, tn);
     }
-    let n_w = p.c_out * taps;
-    let row = chunk * (n_w + p.c_out);
+    row = chunk * (p.c_out * taps + p.c_out);
+    store_block(&acc, tm, tn);
+    if (t0 == 0u && tn == 0u) {
+        store_bias(8u * tm, bias[0]);
+        store_bias(8u * tm + 4u, bias[1]);
+    }
+}
+
+// ∂L/∂W of output channels co0 + m … +3 at tap t0 + n (v: their sums),
+// past the edges not stored.
+fn store_quad(m: u32, n: u32, v: vec4<f32>) {
+    let taps = p.c_in * p.kernel * p.kernel;
+    let t = t0 + n;
+    if (t >= taps) {
+        return;
+    }
     for (var i = 0u; i < 4u; i++) {
-        let co = co0 + 4u * tm + i;
-        if (co >= p.c_out) {
-            break;
+        if (co0 + m + i < p.c_out) {
+            partial[row + (co0 + m + i) * taps + t] = v[i];
         }
-        for (var j = 0u; j < 8u; j++) {
-            let t = t0 + tile_column(tn, j);
-            if (t < taps) {
-                partial[row + co * taps + t] = acc[j][i];
-            }
-        }
-        if (t0 == 0u && tn == 0u) {
-            partial[row + n_w + co] = bias[i];
+    }
+}
+
+// ∂L/∂bias of output channels co0 + m … +3 (v), past the edge not stored.
+fn store_bias(m: u32, v: vec4<f32>) {
+    let n_w = p.c_out * p.c_in * p.kernel * p.kernel;
+    for (var i = 0u; i < 4u; i++) {
+        if (co0 + m + i < p.c_out) {
+            partial[row + n_w + co0 + m + i] = v[i];
         }
     }
 }

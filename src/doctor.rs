@@ -182,27 +182,27 @@ pub fn layer_cases() -> Vec<Case> {
             true,
             2,
         ),
-        // The tiled kernel's edges: 2 tiles of 32 channels, 3 of 64
-        // positions (6 images of 5×5), 2 of 16 taps (18), each last one
+        // The tiled kernel's edges: 2 tiles of 64 channels, 3 of 128
+        // positions (11 images of 5×5), 2 of 16 taps (18), each last one
         // partial; a 3×3 window split across tap tiles.
         single(
-            "conv3x3 s2 p1, 2→37 ch, 9×10",
+            "conv3x3 s2 p1, 2→69 ch, 9×10",
             [2, 9, 10],
             conv(3, 2, 1),
-            37,
+            69,
             true,
-            6,
+            11,
         ),
-        // And of the tiled input gradient: 2 tiles of 32 input channels, 4
-        // residue classes of 2 tiles of 64 pixels (6 images of 3 × 4 per
+        // And of the tiled input gradient: 2 tiles of 64 input channels, 4
+        // residue classes of 2 tiles of 128 pixels (11 images of 3 × 4 per
         // class), 2 of 16 (output channel, tap) pairs (20).
         single(
-            "conv4x4 s2 p1, 37→5 ch, 6×7",
-            [37, 6, 7],
+            "conv4x4 s2 p1, 69→5 ch, 6×7",
+            [69, 6, 7],
             conv(4, 2, 1),
             5,
             true,
-            6,
+            11,
         ),
         single("linear 3·2·2 → 7, lrelu", [3, 2, 2], LayerOp::Linear, 7, true, 4),
         single("linear 5 → 1, one image", [5, 1, 1], LayerOp::Linear, 1, false, 1),

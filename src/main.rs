@@ -35,8 +35,8 @@ struct AdapterArgs {
     #[arg(long, global = true, env = "EBMSCOPE_BACKEND")]
     backend: Option<String>,
     /// Convolution kernels: direct, tiled, by-shape (per pass, tiled where
-    /// the channels fill half a tile and, forward and ∂/∂x, the outputs are
-    /// fewer than 655 360), or measured (per layer and pass, the
+    /// the channels fill a tile of 64, ∂/∂θ half of one), or measured (per
+    /// layer and pass, the
     /// faster when the net is built; runs then agree only within rounding)
     /// [default: by-shape on GPUs, direct on CPU adapters]; Linear layers
     /// of 256 inputs or more split each row over a workgroup but with

@@ -169,8 +169,7 @@ fn bench_times_both_kernel_families_beside_by_shape() {
             assert!(l["kernels"].is_null() && l["direct"].is_null(), "{l}");
             continue;
         }
-        // (The Langevin net's 16 chains choose the forward and ∂/∂x.)
-        let rule = TiledPasses::by_shape(&g, 16);
+        let rule = TiledPasses::by_shape(&g);
         let name = |tiled| if tiled { "tiled" } else { "direct" };
         let want = [name(rule.forward), name(rule.input_grad), name(rule.weight_grad)];
         assert_eq!(l["kernels"], serde_json::json!(want), "{l}");

@@ -481,29 +481,11 @@ fn conv_kernels_by_default() {
     assert_eq!(gpu.conv_kernels(), want);
 }
 
-/// By shape, a net's convolutions choose by their batch too: 32 → 32
-/// channels at 32×32 have 32 768 outputs an image in forward and ∂/∂x, so
-/// 19 images stay below the 655 360 from which those passes run direct and
-/// 20 reach it; ∂/∂θ stays tiled. (Built, not run: the choice is made when
-/// the net is.)
-#[test]
-fn by_shape_runs_the_direct_kernels_on_a_batch_of_many_outputs() {
-    let gpu = common::gpu();
-    gpu.set_conv_kernels(ConvKernels::ByShape);
-    let spec = NetSpec::single_layer("conv", [32, 32, 32], CONV3X3_PAD1, 32, true);
-    let passes = |batch| GpuNet::new(&gpu, &spec, batch).unwrap().layer_tiled_passes(0);
-    assert_eq!(passes(19), Some(TiledPasses::all(true)));
-    let weight_grad_alone = TiledPasses {
-        forward: false,
-        input_grad: false,
-        weight_grad: true,
-    };
-    assert_eq!(passes(20), Some(weight_grad_alone));
-}
-
-/// By shape, a convolution mixes the families: 3 → 16 channels runs the
-/// tiled forward and ∂/∂θ (16 output channels fill half a tile) and the
-/// direct ∂/∂x (3 input channels), 16 → 3 the other way round.
+/// By shape, a convolution mixes the families: 3 → 64 channels runs the
+/// tiled forward and ∂/∂θ (64 output channels fill a tile) and the direct
+/// ∂/∂x (3 input channels), 64 → 3 the other way round; 32 → 32 runs
+/// ∂/∂θ alone tiled (32 rows fill half a tile, enough for ∂/∂θ but not
+/// for the others).
 #[test]
 fn kernels_mixed_by_shape_match_reference() {
     let gpu = common::gpu();
@@ -518,8 +500,13 @@ fn kernels_mixed_by_shape_match_reference() {
         input_grad: true,
         weight_grad: false,
     };
+    let half_a_tile = TiledPasses {
+        forward: false,
+        input_grad: false,
+        weight_grad: true,
+    };
     gpu.set_conv_kernels(ConvKernels::ByShape);
-    for (c_in, c_out, want) in [(3, 16, rgb_in), (16, 3, rgb_out)] {
+    for (c_in, c_out, want) in [(3, 64, rgb_in), (64, 3, rgb_out), (32, 32, half_a_tile)] {
         let spec = NetSpec::single_layer("conv", [c_in, 9, 7], conv3x3, c_out, true);
         let net = GpuNet::new(&gpu, &spec, 3).unwrap();
         assert_eq!(net.layer_tiled_passes(0), Some(want));
@@ -897,7 +884,7 @@ fn batched_matmul_matches_cpu_on_every_operand_layout() {
 /// the direct convolutions read them through views that are laid out anew
 /// before each forward pass (a view laid out once would keep the first
 /// weights), also where the forward pass is tiled and only ∂/∂x direct (by
-/// shape: 5 input channels, 18 output). Both views have a partial group of 4.
+/// shape: 5 input channels, 66 output). Both views have a partial group of 4.
 #[test]
 fn a_net_that_has_run_follows_new_weights() {
     use ebmscope::compare::compare;
@@ -910,20 +897,20 @@ fn a_net_that_has_run_follows_new_weights() {
         stride: 2,
         padding: 1,
     };
-    let spec = NetSpec::single_layer("strided conv", [5, 6, 6], op, 18, true);
+    let spec = NetSpec::single_layer("strided conv", [5, 6, 6], op, 66, true);
     let mixed = TiledPasses {
         forward: true,
         input_grad: false,
         weight_grad: true,
     };
     let g = spec.geometry().unwrap()[0];
-    assert_eq!(TiledPasses::by_shape(&g, 2), mixed);
+    assert_eq!(TiledPasses::by_shape(&g), mixed);
     let batch = 2;
     let f64s = common::f64s;
     let x: Vec<f32> = (0..batch * 5 * 36)
         .map(|i| ((i * 29 % 23) as f32 - 11.0) / 7.0)
         .collect();
-    let upstream: Vec<f32> = (0..batch * 18 * 9)
+    let upstream: Vec<f32> = (0..batch * 66 * 9)
         .map(|i| ((i * 13 % 17) as f32 - 8.0) / 5.0)
         .collect();
     let reference = ReferenceNet::new(&spec).unwrap();

@@ -70,19 +70,19 @@ fn every_shader_file_validates_and_is_registered() {
         "files in shaders/ that no registered shader uses, or parts that are missing"
     );
     assert_eq!(ALL.len(), 40);
-    // The shared headers are valid modules on their own.
-    for header in [
-        "conv_params",
-        "gemm_tile",
-        "philox",
-        "workgroup_sum",
-        "attraction_state",
-        "mlp_params",
+    // The shared headers are valid modules on their own, gemm_tile with
+    // the store_quad that each kernel it heads declares (it hands them its
+    // block through it).
+    for (header, kernel_side) in [
+        ("conv_params", ""),
+        ("gemm_tile", "fn store_quad(m: u32, n: u32, v: vec4<f32>) {}"),
+        ("philox", ""),
+        ("workgroup_sum", ""),
+        ("attraction_state", ""),
+        ("mlp_params", ""),
     ] {
-        validate(
-            header,
-            &std::fs::read_to_string(dir.join(format!("{header}.wgsl"))).unwrap(),
-        );
+        let source = std::fs::read_to_string(dir.join(format!("{header}.wgsl"))).unwrap();
+        validate(header, &format!("{source}{kernel_side}"));
     }
 }
 
@@ -364,7 +364,7 @@ fn wgsl_array_len(module: &naga::Module, name: &str) -> u32 {
 /// sizes the kernels declare (WGSL cannot import Rust constants).
 #[test]
 fn rust_and_wgsl_sizes_agree() {
-    use ebmscope::kernels::conv2d::{TILE_K, TILE_M, TILE_N};
+    use ebmscope::kernels::conv2d::{TILE_K, TILE_M, TILE_N, TILE_THREADS};
     use ebmscope::kernels::sampling::{
         MLP_CHAINS_PER_GROUP, MLP_MAX_ACTIVATIONS, MLP_MAX_LAYERS, MLP_MAX_WIDTH,
     };
@@ -378,6 +378,18 @@ fn rust_and_wgsl_sizes_agree() {
     // The tiles are arrays of vec4.
     assert_eq!(4 * wgsl_array_len(&tiled, "a_tile"), TILE_M as u32 * tile_k);
     assert_eq!(4 * wgsl_array_len(&tiled, "b_tile"), TILE_N as u32 * tile_k);
+    // Each tiled kernel's workgroup is TILE_THREADS invocations of 8 × 8 outputs.
+    assert_eq!(wgsl_const_u32(&tiled, "TILE_THREADS") as usize, TILE_THREADS);
+    assert_eq!(TILE_THREADS * 64, TILE_M * TILE_N);
+    for shader in [
+        &CONV2D_FORWARD_TILED,
+        &ebmscope::kernels::CONV2D_INPUT_GRAD_TILED,
+        &ebmscope::kernels::CONV2D_WEIGHT_GRAD_TILED,
+    ] {
+        let module = validate(shader.name, shader.source);
+        let size = module.entry_points[0].workgroup_size;
+        assert_eq!(size, [TILE_THREADS as u32, 1, 1], "{}", shader.name);
+    }
 
     let direct = validate("conv2d_forward", ebmscope::kernels::CONV2D_FORWARD.source);
     assert_eq!(

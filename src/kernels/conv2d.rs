@@ -230,12 +230,20 @@ pub struct SplitSumParams {
 }
 
 /// Output block of one workgroup of the tiled kernels: TILE_M channels ×
-/// TILE_N positions (taps for the weight gradient), and the depth of the
-/// slices it multiplies them in. Mirrors gemm_tile.wgsl (checked by
-/// tests/shaders.rs).
-pub const TILE_M: usize = 32;
-pub const TILE_N: usize = 64;
+/// TILE_N positions (taps for the weight gradient), the depth of the
+/// slices it multiplies them in, and its invocations (8 × 8 outputs
+/// each). Mirrors gemm_tile.wgsl (checked by tests/shaders.rs).
+pub const TILE_M: usize = 64;
+pub const TILE_N: usize = 128;
 pub const TILE_K: usize = 16;
+pub const TILE_THREADS: usize = 128;
+
+/// What [`Gpu::dispatch`] is given for `tiles` workgroups of a tiled
+/// kernel: it counts workgroups in WORKGROUP_SIZE invocations, whatever a
+/// kernel's own workgroup size (TILE_THREADS here), one per tile.
+fn tile_workgroups(tiles: usize) -> usize {
+    tiles * WORKGROUP_SIZE as usize
+}
 
 /// vec4s of the direct forward and weight-gradient kernels' input window
 /// (WINDOW_VEC4S in conv_input_window.wgsl): 4 output columns' taps of one
@@ -277,21 +285,16 @@ pub const UNIFORM_SOURCE_LEN: usize = 4096;
 /// aiming at this many in all, whose sums
 /// conv2d_split_sum adds: a GPU core hides one workgroup's waits behind
 /// another's arithmetic only when it has several, and VanillaNet-32's
-/// deepest layers have 200–400 tiles for GPUs of 100 cores and more …
-const SPLIT_TARGET_WORKGROUPS: usize = 1024;
+/// deepest layers have 52–200 tiles for GPUs of 100 cores and more. On an
+/// NVIDIA H200 (132 cores) 256 ran VanillaNet-32's passes faster than 512
+/// and 1 024 (f.2's forward 0.094 ms against 0.116: the split sum costs
+/// more than it spreads there) and than 128, 64 or no splits (f.6's
+/// forward 0.100 against 0.124–0.228) …
+const SPLIT_TARGET_WORKGROUPS: usize = 256;
 /// … each split summing at least this many TILE_K-deep slices …
 const SPLIT_MIN_SLICES: usize = 16;
 /// … into at most this many splits.
 const MAX_SPLITS: usize = 8;
-
-/// Outputs of a forward or ∂/∂x pass (images × channels × pixels) from
-/// which `ConvKernels::ByShape` runs the direct kernel rather than the
-/// tiled one: 40 960 invocations of 16 outputs each. On an NVIDIA H200
-/// (132 cores), in the convolutions of VanillaNet-32 and NonlocalNet-32
-/// (100 images), the direct kernels were the faster in all 10 passes of
-/// 819 200 outputs or more, the tiled ones in both of 409 600 (f.6's
-/// forward, convs.8's ∂/∂x).
-const DIRECT_FILLS_A_GPU: usize = 40_960 * 16;
 
 /// How many splits a tiled pass of `tiles` tiles and depth `depth` runs
 /// (see SPLIT_TARGET_WORKGROUPS). The kernels give each split the same
@@ -325,22 +328,21 @@ impl TiledPasses {
         }
     }
 
-    /// The passes of a convolution of geometry `g` on `batch` images that
-    /// run tiled by default on hardware GPUs. A tile's rows are output
-    /// channels in the forward pass and ∂/∂θ, and input channels in ∂/∂x. A
-    /// pass with fewer than TILE_M / 2 of them would spend most of each
-    /// tile's multiply-adds on empty rows (∂/∂x of a 3-channel image: 29 of
-    /// 32), so it runs the direct kernel, whose groups of 4 channels waste at
-    /// most 3 of 4. So does a forward or ∂/∂x pass of DIRECT_FILLS_A_GPU
-    /// outputs or more: the direct kernels were the faster there on an
-    /// NVIDIA H200 (README, Performance). ∂/∂θ runs tiled wherever it fills
-    /// half a tile: it was 2–3.4× faster there.
-    pub fn by_shape(g: &ConvGeometry, batch: usize) -> Self {
+    /// The passes of a convolution of geometry `g` that run tiled by
+    /// default on hardware GPUs. A tile's rows are output channels in the
+    /// forward pass and ∂/∂θ, and input channels in ∂/∂x. A forward or
+    /// ∂/∂x pass runs tiled where its rows fill a tile, else direct (whose
+    /// groups of 4 channels waste at most 3 of 4): on an NVIDIA H200 the
+    /// tiled kernels were the faster in all 7 such passes of VanillaNet-32
+    /// and NonlocalNet-32 and the direct ones in all 4 of 32 rows (half a
+    /// tile; README, Performance). ∂/∂θ runs tiled wherever it fills half
+    /// a tile.
+    pub fn by_shape(g: &ConvGeometry) -> Self {
         let fills_half_a_tile = |rows: usize| rows >= TILE_M / 2;
-        let few_outputs = |channels: usize, plane: usize| batch * channels * plane < DIRECT_FILLS_A_GPU;
+        let fills_a_tile = |rows: usize| rows >= TILE_M;
         TiledPasses {
-            forward: fills_half_a_tile(g.c_out) && few_outputs(g.c_out, g.h_out * g.w_out),
-            input_grad: fills_half_a_tile(g.c_in) && few_outputs(g.c_in, g.h_in * g.w_in),
+            forward: fills_a_tile(g.c_out),
+            input_grad: fills_a_tile(g.c_in),
             weight_grad: fills_half_a_tile(g.c_out),
         }
     }
@@ -408,6 +410,15 @@ const WEIGHT_GRAD_TARGET_BLOCKS: usize = 1 << 14;
 /// 64×64 layers with 200 images: chunks of 4 images ran at 1 GFLOP/s).
 const WEIGHT_GRAD_MIN_POSITIONS: usize = 64;
 
+/// The tiled ∂/∂θ has a workgroup per chunk and tile of its weights
+/// (output channels × taps): chunk the batch for at least this many
+/// workgroups (on an NVIDIA H200, VanillaNet-32's ∂/∂θ of 200 images took
+/// f.2 0.212 ms with it, 0.743 without: 8 chunks of 4 tiles) …
+const TILED_WEIGHT_GRAD_TARGET_WORKGROUPS: usize = 256;
+/// … where each chunk keeps at least this many positions (16 slices of
+/// TILE_K) to sum.
+const TILED_WEIGHT_GRAD_MIN_POSITIONS: usize = 256;
+
 fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| {
         Error::Shape(format!(
@@ -446,8 +457,14 @@ impl ConvParams {
             ..Default::default()
         };
         let positions = batch * g.h_out * g.w_out;
+        let taps = g.c_in * g.kernel * g.kernel;
+        let weight_tiles = g.c_out.div_ceil(TILE_M) * taps.div_ceil(TILE_N);
+        let tiled_chunks = TILED_WEIGHT_GRAD_TARGET_WORKGROUPS
+            .div_ceil(weight_tiles)
+            .min(positions / TILED_WEIGHT_GRAD_MIN_POSITIONS);
         let wanted_chunks = WEIGHT_GRAD_TARGET_BLOCKS
             .div_ceil(p.weight_grad_blocks())
+            .max(tiled_chunks)
             .min(positions / WEIGHT_GRAD_MIN_POSITIONS)
             .clamp(1, batch.max(1));
         let batch_chunk = batch.max(1).div_ceil(wanted_chunks);
@@ -848,7 +865,7 @@ impl ConvLayer {
             // split over a workgroup (DENSE_SPLIT_MIN_INPUTS) but with the
             // direct family; max-pooling has one.
             _ if g.is_dense() => TiledPasses::all(true),
-            ConvKernels::ByShape => TiledPasses::by_shape(g, batch),
+            ConvKernels::ByShape => TiledPasses::by_shape(g),
             ConvKernels::Measured if g.kind == GeometryKind::Conv => {
                 Self::measured_passes(gpu, label, g, batch, slot, b)?
             }
@@ -1441,7 +1458,7 @@ impl ConvLayer {
                 // A workgroup per tile of channels × positions and split of the taps.
                 let positions = (p.batch * p.h_out * p.w_out) as usize;
                 let tiles = (p.c_out as usize).div_ceil(TILE_M) * positions.div_ceil(TILE_N);
-                tiles * p.forward_splits as usize * WORKGROUP_SIZE as usize
+                tile_workgroups(tiles * p.forward_splits as usize)
             }
             LayerKernels::Conv(_) => unreachable!("a direct pass counts its dispatches: direct_invocations"),
             LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize / Self::pool_per(p),
@@ -1455,7 +1472,7 @@ impl ConvLayer {
         let per_chunk = match kind {
             LayerKernels::Conv(t) if t.weight_grad => {
                 let taps = (p.c_in * p.kernel * p.kernel) as usize;
-                (p.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N) * WORKGROUP_SIZE as usize
+                tile_workgroups((p.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N))
             }
             // conv2d_weight_grad: one per 4 output channels, input channel
             // and its set of kernel rows.
@@ -1482,7 +1499,7 @@ impl ConvLayer {
                 let s = p.stride;
                 let class_pixels = (p.batch * p.h_in.div_ceil(s) * p.w_in.div_ceil(s)) as usize;
                 let tiles = (p.c_in as usize).div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
-                (s * s) as usize * tiles * p.input_grad_splits as usize * WORKGROUP_SIZE as usize
+                tile_workgroups((s * s) as usize * tiles * p.input_grad_splits as usize)
             }
             LayerKernels::Conv(_) => unreachable!("a direct pass counts its dispatches: direct_invocations"),
             LayerKernels::MaxPool => (p.batch * p.c_in * p.h_out * p.w_out) as usize / Self::pool_per(p),
@@ -1585,16 +1602,16 @@ mod tests {
         );
     }
 
-    /// By shape, 100 images of VanillaNet-32 and NonlocalNet-32 run in each
-    /// pass of their convolutions the family that was the faster on an
-    /// NVIDIA H200 (README, Performance): T tiled, D direct, in forward,
+    /// By shape, VanillaNet-32 and NonlocalNet-32 run in each pass of their
+    /// convolutions the family that was the faster on an NVIDIA H200 with
+    /// 100 images (README, Performance): T tiled, D direct, in forward,
     /// ∂/∂x, ∂/∂θ.
     #[test]
     fn by_shape_runs_what_was_faster_on_an_h200() {
         let families = |spec: NetSpec, layers: &[usize]| -> Vec<String> {
             let geometry = spec.geometry().unwrap();
             let family = |tiled| if tiled { 'T' } else { 'D' };
-            let passes = layers.iter().map(|&i| TiledPasses::by_shape(&geometry[i], 100));
+            let passes = layers.iter().map(|&i| TiledPasses::by_shape(&geometry[i]));
             passes
                 .map(|p| {
                     [p.forward, p.input_grad, p.weight_grad]
@@ -1605,10 +1622,10 @@ mod tests {
                 .collect()
         };
         let vanilla = families(NetSpec::vanilla(3, 32).unwrap(), &[0, 1, 2, 3]);
-        assert_eq!(vanilla, ["DDT", "DDT", "DDT", "TDT"]);
+        assert_eq!(vanilla, ["DDT", "TDT", "TTT", "TTT"]);
         // convs.0, convs.4, convs.8.
         let nonlocal = families(NetSpec::nonlocal(3, 32).unwrap(), &[0, 3, 6]);
-        assert_eq!(nonlocal, ["DDT", "DDT", "DTT"]);
+        assert_eq!(nonlocal, ["DDT", "TDT", "TTT"]);
     }
 
     /// Splits leave no split empty (the kernels share whole slices out as
@@ -1809,9 +1826,9 @@ mod tests {
                 (p.forward_splits, p.input_grad_splits)
             })
             .collect();
-        assert_eq!(splits, [(1, 1), (1, 1), (2, 1), (5, 2)]);
+        assert_eq!(splits, [(1, 1), (1, 1), (2, 1), (4, 2)]);
         let p = ConvParams::new(&g[3], 100, 0, 0).unwrap();
-        assert!(p.partial_len() >= 5 * 100 * 256 * 4 * 4);
+        assert!(p.partial_len() >= 4 * 100 * 256 * 4 * 4);
     }
 
     /// The direct ∂/∂x reads its ∂L/∂z window as vec4s with stride 1 on
