@@ -194,8 +194,9 @@ pub fn layer_cases() -> Vec<Case> {
             11,
         ),
         // And of the tiled input gradient: 2 tiles of 64 input channels, 4
-        // residue classes of 2 tiles of 128 pixels (11 images of 3 × 4 per
-        // class), 2 of 16 (output channel, tap) pairs (20).
+        // residue classes tiled as the largest, 2 tiles of 128 pixels (11
+        // images of 3 × 4 in two classes, 3 × 3 in the others), 2 of 16
+        // (output channel, tap) pairs (20).
         single(
             "conv4x4 s2 p1, 69→5 ch, 6×7",
             [69, 6, 7],

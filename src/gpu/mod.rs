@@ -25,9 +25,8 @@ pub enum ConvKernels {
     Direct,
     /// The tiled implicit GEMMs (conv2d_*_tiled: workgroup-memory tiles).
     Tiled,
-    /// Per pass, the tiled kernel where its GEMM fills at least half a
-    /// tile's rows (channels) and, forward and ∂/∂x, has too few outputs
-    /// for the direct kernel to fill a large GPU; the direct one elsewhere.
+    /// Per pass, the tiled kernel where its GEMM fills a tile's rows
+    /// (channels; ∂/∂θ: half of them), the direct one elsewhere.
     // The rule: crate::kernels::conv2d::TiledPasses::by_shape.
     ByShape,
     /// Per layer and pass, whichever of the two ran faster on this adapter,
