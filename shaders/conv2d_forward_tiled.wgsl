@@ -86,7 +86,6 @@ fn main(
 
     // Zero, as every WGSL variable starts.
     var acc: Block;
-    var a_sum: array<vec4<f32>, 2>;
     for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
         var slice: Slice;
         // W[co0 .. +TILE_M, k0 .. +TILE_K]: rows lid / 4 and + A_ROW_STEP, 4 taps each.
@@ -119,14 +118,14 @@ fn main(
         }
         // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
         if (k0 > k_begin) {
-            multiply_tiles(&acc, &a_sum, tm, tn);
+            multiply_tiles(&acc, tm, tn);
         }
         workgroupBarrier();
         stage_slice(lid, slice);
         workgroupBarrier();
     }
     if (k_end > k_begin) {
-        multiply_tiles(&acc, &a_sum, tm, tn);
+        multiply_tiles(&acc, tm, tn);
     }
     split_at = split * positions * p.c_out;
     store_block(&acc, tm, tn);

@@ -112,7 +112,6 @@ fn main(
 
     // Zero, as every WGSL variable starts.
     var acc: Block;
-    var a_sum: array<vec4<f32>, 2>;
     for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
         var slice: Slice;
         // A[ci0 + m, k] = W[co, ci, ky, kx], walking (co, a, c) from k0 + 4·g_a's.
@@ -147,7 +146,7 @@ fn main(
         }
         // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
         if (k0 > k_begin) {
-            multiply_tiles(&acc, &a_sum, tm, tn);
+            multiply_tiles(&acc, tm, tn);
         }
         workgroupBarrier();
         stage_slice(lid, slice);
@@ -155,7 +154,7 @@ fn main(
     }
     // (A class no tap reaches has no slice: its pixels' gradient is 0.)
     if (k_end > k_begin) {
-        multiply_tiles(&acc, &a_sum, tm, tn);
+        multiply_tiles(&acc, tm, tn);
     }
     split_at = split * p.batch * p.c_in * p.h_in * p.w_in;
     store_block(&acc, tm, tn);

@@ -74,7 +74,9 @@ fn main(
 
     // Zero, as every WGSL variable starts.
     var acc: Block;
-    var bias: array<vec4<f32>, 2>;
+    // Σ dz of channels co0 + 8·tm … +3 and + 4 … +7.
+    var bias_lo = vec4<f32>(0.0);
+    var bias_hi = vec4<f32>(0.0);
     for (var n0 = 0u; n0 < positions; n0 += TILE_K) {
         var slice: Slice;
         // dz[co0 + m, n0 + 4·g_dz … +3], walking (image, position in the
@@ -115,7 +117,9 @@ fn main(
         }
         // (See gemm_tile.wgsl: the loads above are in flight meanwhile.)
         if (n0 > 0u) {
-            multiply_tiles(&acc, &bias, tm, tn);
+            let sums = multiply_tiles(&acc, tm, tn);
+            bias_lo += sums[0];
+            bias_hi += sums[1];
         }
         workgroupBarrier();
         stage_slice(lid, slice);
@@ -123,13 +127,15 @@ fn main(
     }
     // (A chunk past the batch has no positions: its sums are 0.)
     if (positions > 0u) {
-        multiply_tiles(&acc, &bias, tm, tn);
+        let sums = multiply_tiles(&acc, tm, tn);
+        bias_lo += sums[0];
+        bias_hi += sums[1];
     }
     row = chunk * (p.c_out * taps + p.c_out);
     store_block(&acc, tm, tn);
     if (t0 == 0u && tn == 0u) {
-        store_bias(8u * tm, bias[0]);
-        store_bias(8u * tm + 4u, bias[1]);
+        store_bias(8u * tm, bias_lo);
+        store_bias(8u * tm + 4u, bias_hi);
     }
 }
 

@@ -64,11 +64,18 @@ fn tile_column(tn: u32, j: u32) -> u32 {
 // tile_column(tn, j), acc[8 + j] rows 8·tm + 4 … +7.
 alias Block = array<vec4<f32>, 16>;
 
+// c + k0·b.x + k1·b.y + k2·b.z + k3·b.w, k by k (one multiply-add each):
+// one column's 4 rows, given the rows at 4 k as columns k0 … k3 and the
+// column's 4 k as b.
+fn add_column(c: vec4<f32>, k0: vec4<f32>, k1: vec4<f32>, k2: vec4<f32>, k3: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+    return c + k0 * b.x + k1 * b.y + k2 * b.z + k3 * b.w;
+}
+
 // acc += A[8·tm … +7, slice] · B[slice, tile_column(tn, 0 … 7)] over the
-// staged slice; `a_sum` += Σ over the slice of A[8·tm … +7, ·] (rows
-// 8·tm … +3 in a_sum[0], the rest in a_sum[1]: the weight gradient's
-// bias).
-fn multiply_tiles(acc: ptr<function, Block>, a_sum: ptr<function, array<vec4<f32>, 2>>, tm: u32, tn: u32) {
+// staged slice; returns Σ over the slice of A[8·tm … +3, ·] and of
+// A[8·tm + 4 … +7, ·] (the weight gradient's bias; the others ignore it).
+fn multiply_tiles(acc: ptr<function, Block>, tm: u32, tn: u32) -> array<vec4<f32>, 2> {
+    var a_sum: array<vec4<f32>, 2>;
     for (var g = 0u; g < TILE_K / 4u; g++) {
         // Rows 8·tm … +7 at k = 4·g … +3, then as columns: lo[c] = rows
         // 8·tm … +3 at k = 4·g + c, hi[c] rows 8·tm + 4 … +7.
@@ -90,35 +97,35 @@ fn multiply_tiles(acc: ptr<function, Block>, a_sum: ptr<function, array<vec4<f32
         let hi2 = vec4<f32>(r4.z, r5.z, r6.z, r7.z);
         let hi3 = vec4<f32>(r4.w, r5.w, r6.w, r7.w);
         let b_at = g * TILE_N + tn;
-        // Column j's 4 k at b_tile[b_at + 16·j]; written out, not looped (see
-        // above), and summed k by k (c + a·b, one multiply-add each).
+        // Column j's 4 k at b_tile[b_at + 16·j]; written out, not looped (see above).
         var b = b_tile[b_at];
-        (*acc)[0] = (*acc)[0] + lo0 * b.x + lo1 * b.y + lo2 * b.z + lo3 * b.w;
-        (*acc)[8] = (*acc)[8] + hi0 * b.x + hi1 * b.y + hi2 * b.z + hi3 * b.w;
+        (*acc)[0] = add_column((*acc)[0], lo0, lo1, lo2, lo3, b);
+        (*acc)[8] = add_column((*acc)[8], hi0, hi1, hi2, hi3, b);
         b = b_tile[b_at + 16u];
-        (*acc)[1] = (*acc)[1] + lo0 * b.x + lo1 * b.y + lo2 * b.z + lo3 * b.w;
-        (*acc)[9] = (*acc)[9] + hi0 * b.x + hi1 * b.y + hi2 * b.z + hi3 * b.w;
+        (*acc)[1] = add_column((*acc)[1], lo0, lo1, lo2, lo3, b);
+        (*acc)[9] = add_column((*acc)[9], hi0, hi1, hi2, hi3, b);
         b = b_tile[b_at + 32u];
-        (*acc)[2] = (*acc)[2] + lo0 * b.x + lo1 * b.y + lo2 * b.z + lo3 * b.w;
-        (*acc)[10] = (*acc)[10] + hi0 * b.x + hi1 * b.y + hi2 * b.z + hi3 * b.w;
+        (*acc)[2] = add_column((*acc)[2], lo0, lo1, lo2, lo3, b);
+        (*acc)[10] = add_column((*acc)[10], hi0, hi1, hi2, hi3, b);
         b = b_tile[b_at + 48u];
-        (*acc)[3] = (*acc)[3] + lo0 * b.x + lo1 * b.y + lo2 * b.z + lo3 * b.w;
-        (*acc)[11] = (*acc)[11] + hi0 * b.x + hi1 * b.y + hi2 * b.z + hi3 * b.w;
+        (*acc)[3] = add_column((*acc)[3], lo0, lo1, lo2, lo3, b);
+        (*acc)[11] = add_column((*acc)[11], hi0, hi1, hi2, hi3, b);
         b = b_tile[b_at + 64u];
-        (*acc)[4] = (*acc)[4] + lo0 * b.x + lo1 * b.y + lo2 * b.z + lo3 * b.w;
-        (*acc)[12] = (*acc)[12] + hi0 * b.x + hi1 * b.y + hi2 * b.z + hi3 * b.w;
+        (*acc)[4] = add_column((*acc)[4], lo0, lo1, lo2, lo3, b);
+        (*acc)[12] = add_column((*acc)[12], hi0, hi1, hi2, hi3, b);
         b = b_tile[b_at + 80u];
-        (*acc)[5] = (*acc)[5] + lo0 * b.x + lo1 * b.y + lo2 * b.z + lo3 * b.w;
-        (*acc)[13] = (*acc)[13] + hi0 * b.x + hi1 * b.y + hi2 * b.z + hi3 * b.w;
+        (*acc)[5] = add_column((*acc)[5], lo0, lo1, lo2, lo3, b);
+        (*acc)[13] = add_column((*acc)[13], hi0, hi1, hi2, hi3, b);
         b = b_tile[b_at + 96u];
-        (*acc)[6] = (*acc)[6] + lo0 * b.x + lo1 * b.y + lo2 * b.z + lo3 * b.w;
-        (*acc)[14] = (*acc)[14] + hi0 * b.x + hi1 * b.y + hi2 * b.z + hi3 * b.w;
+        (*acc)[6] = add_column((*acc)[6], lo0, lo1, lo2, lo3, b);
+        (*acc)[14] = add_column((*acc)[14], hi0, hi1, hi2, hi3, b);
         b = b_tile[b_at + 112u];
-        (*acc)[7] = (*acc)[7] + lo0 * b.x + lo1 * b.y + lo2 * b.z + lo3 * b.w;
-        (*acc)[15] = (*acc)[15] + hi0 * b.x + hi1 * b.y + hi2 * b.z + hi3 * b.w;
-        (*a_sum)[0] += lo0 + lo1 + lo2 + lo3;
-        (*a_sum)[1] += hi0 + hi1 + hi2 + hi3;
+        (*acc)[7] = add_column((*acc)[7], lo0, lo1, lo2, lo3, b);
+        (*acc)[15] = add_column((*acc)[15], hi0, hi1, hi2, hi3, b);
+        a_sum[0] += lo0 + lo1 + lo2 + lo3;
+        a_sum[1] += hi0 + hi1 + hi2 + hi3;
     }
+    return a_sum;
 }
 
 // Hands the block to the kernel's store_quad(m, n, v): v holds rows

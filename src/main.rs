@@ -36,8 +36,8 @@ struct AdapterArgs {
     backend: Option<String>,
     /// Convolution kernels: direct, tiled, by-shape (per pass, tiled where
     /// the channels fill a tile of 64, ∂/∂θ half of one), or measured (per
-    /// layer and pass, the
-    /// faster when the net is built; runs then agree only within rounding)
+    /// layer and pass, the faster when the net is built; runs then agree
+    /// only within rounding)
     /// [default: by-shape on GPUs, direct on CPU adapters]; Linear layers
     /// of 256 inputs or more split each row over a workgroup but with
     /// direct. bench's per-layer table adds direct and tiled beside them.

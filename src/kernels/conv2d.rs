@@ -333,7 +333,7 @@ impl TiledPasses {
     /// forward pass and ∂/∂θ, and input channels in ∂/∂x. A forward or
     /// ∂/∂x pass runs tiled where its rows fill a tile, else direct (whose
     /// groups of 4 channels waste at most 3 of 4): on an NVIDIA H200 the
-    /// tiled kernels were the faster in all 7 such passes of VanillaNet-32
+    /// tiled kernels were the faster in all 8 such passes of VanillaNet-32
     /// and NonlocalNet-32 and the direct ones in all 4 of 32 rows (half a
     /// tile; README, Performance). ∂/∂θ runs tiled wherever it fills half
     /// a tile.
@@ -457,10 +457,8 @@ impl ConvParams {
             ..Default::default()
         };
         let positions = batch * g.h_out * g.w_out;
-        let taps = g.c_in * g.kernel * g.kernel;
-        let weight_tiles = g.c_out.div_ceil(TILE_M) * taps.div_ceil(TILE_N);
         let tiled_chunks = TILED_WEIGHT_GRAD_TARGET_WORKGROUPS
-            .div_ceil(weight_tiles)
+            .div_ceil(p.weight_grad_tiles())
             .min(positions / TILED_WEIGHT_GRAD_MIN_POSITIONS);
         let wanted_chunks = WEIGHT_GRAD_TARGET_BLOCKS
             .div_ceil(p.weight_grad_blocks())
@@ -470,15 +468,10 @@ impl ConvParams {
         let batch_chunk = batch.max(1).div_ceil(wanted_chunks);
         p.batch_chunk = batch_chunk as u32;
         p.n_chunks = batch.max(1).div_ceil(batch_chunk) as u32;
-        // The tiles of the tiled forward (channels × positions) and ∂/∂x
-        // (per residue class of the stride: input channels × its pixels);
-        // ∂/∂x's depth is the largest class's, output channels × taps.
-        let s = g.stride;
-        let forward_tiles = g.c_out.div_ceil(TILE_M) * positions.div_ceil(TILE_N);
-        let class_pixels = batch * g.h_in.div_ceil(s) * g.w_in.div_ceil(s);
-        let input_grad_tiles = s * s * g.c_in.div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
-        p.forward_splits = depth_splits(forward_tiles, g.c_in * g.kernel * g.kernel);
-        p.input_grad_splits = depth_splits(input_grad_tiles, g.c_out * g.kernel.div_ceil(s).pow(2));
+        // ∂/∂x's depth is the largest residue class's, output channels × taps.
+        p.forward_splits = depth_splits(p.forward_tiles(), g.c_in * g.kernel * g.kernel);
+        p.input_grad_splits =
+            depth_splits(p.input_grad_tiles(), g.c_out * g.kernel.div_ceil(g.stride).pow(2));
         // (Only convolutions read weight views; views larger than one GPU
         // buffer are refused where they are made, in with_passes.)
         if g.kind == GeometryKind::Conv && !g.is_dense() {
@@ -704,6 +697,27 @@ impl ConvParams {
     fn weight_grad_blocks(&self) -> usize {
         let taps = self.c_in * self.kernel * self.kernel;
         (self.c_out.div_ceil(4) * taps.div_ceil(4)) as usize
+    }
+
+    /// Tiles of the tiled forward pass: output channels × positions (each
+    /// split over the depth is a workgroup more per tile).
+    fn forward_tiles(&self) -> usize {
+        let positions = (self.batch * self.h_out * self.w_out) as usize;
+        (self.c_out as usize).div_ceil(TILE_M) * positions.div_ceil(TILE_N)
+    }
+
+    /// Tiles of the tiled ∂/∂x: per residue class of the stride, input
+    /// channels × the class's pixels (every class tiled as the largest).
+    fn input_grad_tiles(&self) -> usize {
+        let s = self.stride;
+        let class_pixels = (self.batch * self.h_in.div_ceil(s) * self.w_in.div_ceil(s)) as usize;
+        (s * s) as usize * (self.c_in as usize).div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N)
+    }
+
+    /// Tiles of one chunk's tiled ∂/∂θ: output channels × taps.
+    fn weight_grad_tiles(&self) -> usize {
+        let taps = (self.c_in * self.kernel * self.kernel) as usize;
+        (self.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N)
     }
 
     /// Length of one row of the weight-gradient partial sums (weights then biases).
@@ -1455,10 +1469,7 @@ impl ConvLayer {
                 p.batch as usize * groups(p.c_out) * WORKGROUP_SIZE as usize
             }
             LayerKernels::Conv(t) if t.forward => {
-                // A workgroup per tile of channels × positions and split of the taps.
-                let positions = (p.batch * p.h_out * p.w_out) as usize;
-                let tiles = (p.c_out as usize).div_ceil(TILE_M) * positions.div_ceil(TILE_N);
-                tile_workgroups(tiles * p.forward_splits as usize)
+                tile_workgroups(p.forward_tiles() * p.forward_splits as usize)
             }
             LayerKernels::Conv(_) => unreachable!("a direct pass counts its dispatches: direct_invocations"),
             LayerKernels::MaxPool => (p.batch * p.c_out * p.h_out * p.w_out) as usize / Self::pool_per(p),
@@ -1470,10 +1481,7 @@ impl ConvLayer {
     /// tile of channels × taps.
     fn weight_grad_invocations(kind: LayerKernels, p: &ConvParams) -> usize {
         let per_chunk = match kind {
-            LayerKernels::Conv(t) if t.weight_grad => {
-                let taps = (p.c_in * p.kernel * p.kernel) as usize;
-                tile_workgroups((p.c_out as usize).div_ceil(TILE_M) * taps.div_ceil(TILE_N))
-            }
+            LayerKernels::Conv(t) if t.weight_grad => tile_workgroups(p.weight_grad_tiles()),
             // conv2d_weight_grad: one per 4 output channels, input channel
             // and its set of kernel rows.
             LayerKernels::Conv(_) => {
@@ -1494,12 +1502,7 @@ impl ConvLayer {
         match kind {
             LayerKernels::Dense { .. } => p.batch as usize * groups(p.c_in),
             LayerKernels::Conv(t) if t.input_grad => {
-                // A workgroup per residue class, tile of channels × pixels
-                // and split of the k.
-                let s = p.stride;
-                let class_pixels = (p.batch * p.h_in.div_ceil(s) * p.w_in.div_ceil(s)) as usize;
-                let tiles = (p.c_in as usize).div_ceil(TILE_M) * class_pixels.div_ceil(TILE_N);
-                tile_workgroups((s * s) as usize * tiles * p.input_grad_splits as usize)
+                tile_workgroups(p.input_grad_tiles() * p.input_grad_splits as usize)
             }
             LayerKernels::Conv(_) => unreachable!("a direct pass counts its dispatches: direct_invocations"),
             LayerKernels::MaxPool => (p.batch * p.c_in * p.h_out * p.w_out) as usize / Self::pool_per(p),
@@ -1829,6 +1832,22 @@ mod tests {
         assert_eq!(splits, [(1, 1), (1, 1), (2, 1), (4, 2)]);
         let p = ConvParams::new(&g[3], 100, 0, 0).unwrap();
         assert!(p.partial_len() >= 4 * 100 * 256 * 4 * 4);
+    }
+
+    /// The learning step's 200 images of VanillaNet-32 chunk its ∂/∂θ so
+    /// that the tiled kernel has about TILED_WEIGHT_GRAD_TARGET_WORKGROUPS
+    /// workgroups: f.2 (4 tiles of weights) in 50 chunks of 4 images, f.6
+    /// (64 tiles) in 4 of 50, where the direct kernel's blocks alone asked
+    /// for 8 and 1.
+    #[test]
+    fn tiled_weight_gradients_chunk_for_their_workgroups() {
+        let g = NetSpec::vanilla(3, 32).unwrap().geometry().unwrap();
+        let chunks = |g: &ConvGeometry| {
+            let p = ConvParams::new(g, 200, 0, 0).unwrap();
+            (p.weight_grad_tiles(), p.batch_chunk, p.n_chunks)
+        };
+        assert_eq!(chunks(&g[1]), (4, 4, 50));
+        assert_eq!(chunks(&g[3]), (64, 50, 4));
     }
 
     /// The direct ∂/∂x reads its ∂L/∂z window as vec4s with stride 1 on
