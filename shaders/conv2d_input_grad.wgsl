@@ -1,7 +1,10 @@
 // conv2d_input_grad: dx = ∂L/∂x of y = LeakyReLU?(conv2d(x, W) + bias),
-// given dz = ∂L/∂(pre-activation) (leaky_relu_grad.wgsl, the next layer's
-// ∂/∂x where it applies LeakyReLU' (LeakyReluFusion), or ∂L/∂y without
-// LeakyReLU).
+// given dz = ∂L/∂(pre-activation) (the next layer's ∂/∂x, which applies
+// LeakyReLU' (LeakyReluFusion), or leaky_relu_grad.wgsl; ∂L/∂y without
+// LeakyReLU). With INPUT_LEAKY_RELU (x is the output of the layer before's
+// LeakyReLU), dx is instead ∂L/∂(that layer's pre-activation): each stored
+// value times LeakyReLU' at x, one load of x per value, so that layer runs
+// no leaky_relu_grad pass (nor keeps its scratch).
 //
 // Bindings (group 0):
 //   0 uniform ConvParams p
@@ -13,7 +16,10 @@
 //                           p.view_offset: the 4 input channels'
 //                           weights of an output channel's tap in one vec4
 //   3 storage write dx      [batch, c_in, h_in, w_in]
-//   4 storage read  source4 dz again, as vec4s (storage source, read when DZ_VEC4)
+//   4 storage read  source4 dz again, as vec4s (storage source, read when DZ_VEC4;
+//                           not declared by the uniform source's variant)
+//   5 storage read  x       [batch, c_in, h_in, w_in], the layer input (read if
+//                           INPUT_LEAKY_RELU)
 // A gather over the outputs each input feeds (no atomics). With stride s,
 // tap (ky, kx) serves input (iy, ix) exactly when ky ≡ iy + padding and
 // kx ≡ ix + padding (mod s), so only those taps are visited. One invocation
@@ -55,6 +61,8 @@ const SOURCE_VEC4_BINDING: u32 = 4u;
 // views: binding 2, as storage or uniform (conv_weight_views_*.wgsl).
 const VIEWS_BINDING: u32 = 2u;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read> x: array<f32>;
+override INPUT_LEAKY_RELU: bool = false;
 
 // Groups of 4 input channels per invocation, 1 or 2 (as conv2d_forward's):
 // with 2, each ∂L/∂z window loaded feeds 8 channels.
@@ -183,7 +191,8 @@ fn store_channels(b: u32, iy: u32, ix0: u32, group: u32, accs: array<vec4<f32>, 
         for (var j = 0u; j < 4u; j++) {
             let ix = ix0 + j * STRIDE;
             if (ix < p.w_in) {
-                dx[in_row + ix] = accs[j][i];
+                let at = in_row + ix;
+                dx[at] = select(accs[j][i], leaky_relu_backward(accs[j][i], x[at], 1u), INPUT_LEAKY_RELU);
             }
         }
     }

@@ -15,7 +15,10 @@
 //   2 storage read  params  flat parameter vector; W at p.weight_offset
 //   3 storage write dx      [batch, c_in, h_in, w_in]
 //   4 storage write partial [p.input_grad_splits, batch, c_in, h_in, w_in]
-//                           if split: each split's sums (conv2d_split_sum adds them)
+//                           if split: each split's sums (conv2d_split_sum adds
+//                           them, and applies INPUT_LEAKY_RELU's LeakyReLU')
+//   5 storage read  x       [batch, c_in, h_in, w_in], the layer input (read if
+//                           INPUT_LEAKY_RELU)
 // One workgroup of TILE_THREADS per (split of the k, class, tile of TILE_M
 // input channels × TILE_N pixels) (workgroup index = ((split · classes +
 // class) · channel tiles + channel tile) · pixel tiles + pixel tile; every
@@ -23,6 +26,9 @@
 // split, as in conv2d_forward_tiled). Per TILE_K k the workgroup stages
 // A[TILE_M × TILE_K] and B[TILE_K × TILE_N] in workgroup memory, then each
 // invocation accumulates 8 channels × 8 pixels.
+// With INPUT_LEAKY_RELU (x is the output of the layer before's LeakyReLU),
+// dx is ∂L/∂(that layer's pre-activation), as in conv2d_input_grad.
+override INPUT_LEAKY_RELU: bool = false;
 
 // ConvParams comes from conv_params.wgsl; TILE_*, Slice, stage_slice,
 // Block, multiply_tiles, store_block and counter_next from gemm_tile.wgsl;
@@ -32,6 +38,7 @@
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(5) var<storage, read> x: array<f32>;
 
 // The workgroup's first input channel and pixel, its residue class's first
 // row and column (ys.x, xs.x) and counts (ys.y, xs.y), and where its
@@ -177,7 +184,7 @@ fn store_quad(m: u32, n: u32, v: vec4<f32>) {
         if (ci0 + m + i < p.c_in) {
             let at = at0 + i * plane;
             if (p.input_grad_splits == 1u) {
-                dx[at] = v[i];
+                dx[at] = select(v[i], leaky_relu_backward(v[i], x[at], 1u), INPUT_LEAKY_RELU);
             } else {
                 partial[split_at + at] = v[i];
             }

@@ -4,7 +4,9 @@
 // gradient kernels (conv2d_*_grad, dense_*_grad) read one value per output
 // instead of two and a branch. Layers without LeakyReLU pass dy as dz, and
 // a layer whose next layer's ∂/∂x applies LeakyReLU' (maxpool2_input_grad,
-// dense_input_grad: ConvLayer::applies_input_leaky_relu) runs no such pass.
+// dense_input_grad, conv2d_input_grad[_tiled] and conv2d_split_sum:
+// ConvLayer::applies_input_leaky_relu; every LeakyReLU of the built-in
+// nets) runs no such pass.
 //
 // Bindings (group 0):
 //   0 uniform ConvParams p

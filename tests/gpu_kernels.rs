@@ -684,51 +684,76 @@ fn wrong_buffer_lengths_are_refused() {
     assert!(GpuNet::new(&gpu, &NetSpec::toy(), 0).is_err());
 }
 
-/// A convolution asked to apply the LeakyReLU backward of the layer
-/// before in its ∂/∂x kernel, which cannot, is refused by name rather than
-/// built to give ∂L/∂y where ∂L/∂(pre-activation) is wanted.
+/// Convolutions apply the LeakyReLU backward of the layer before in their
+/// ∂/∂x (LeakyReluFusion), so no layer of this chain runs leaky_relu_grad:
+/// in the direct kernel on every binding of its weight views and ∂L/∂z
+/// (uniform, where the ∂L/∂z binding's vec4 twin is left out, and
+/// storage), in the tiled kernel's stores (layer 1: 4 output channels × 1
+/// tap per class, one slice, not split) and in the split sums (layer 2:
+/// 66 channels × 9 taps, split); layer 3, whose 4×4 kernel covers its
+/// input, runs as a dense layer. Inputs in ±1 give pre-activations of both
+/// signs, so a missing LeakyReLU' would show in ∂/∂x and ∂/∂θ.
 #[test]
-fn a_convolution_refuses_to_apply_the_leaky_relu_before_it() {
-    use ebmscope::kernels::conv2d::{ConvBuffers, ConvLayer, LeakyReluFusion};
-    use ebmscope::model::{ConvGeometry, ConvSlot};
+fn convolutions_apply_the_leaky_relu_backward_before_them() {
+    use ebmscope::kernels::conv2d::LeakyReluFusion;
+    use ebmscope::model::LayerSpec;
     let gpu = common::gpu();
-    let g = ConvGeometry::conv(4, [8, 8], 4, 3, 1, 1, true).unwrap();
-    let buffer = |label: &str| gpu.activation_buffer(label, 2 * 4 * 8 * 8, true);
-    let [input, output, params, grad_output, grad_input, grads, partial, dz] = [
-        "input",
-        "output",
-        "params",
-        "∂output",
-        "∂input",
-        "grads",
-        "partial",
-        "dz",
-    ]
-    .map(buffer);
-    let buffers = |input_fused| ConvBuffers {
-        input: &input,
-        output: &output,
-        params: &params,
-        grad_output: &grad_output,
-        grad_input: &grad_input,
-        grads: &grads,
-        partial: &partial,
-        dz: &dz,
-        leaky_relu_fusion: LeakyReluFusion {
-            output_by_next: false,
-            input: input_fused,
-        },
+    let conv = |kernel, stride, padding| LayerOp::Conv2d {
+        kernel,
+        stride,
+        padding,
     };
-    let slot = ConvSlot { weight: 0, bias: 144 };
-    assert!(!ConvLayer::applies_input_leaky_relu(&g));
-    assert!(ConvLayer::new(&gpu, "conv", &g, 2, slot, &buffers(false)).is_ok());
-    let err = ConvLayer::new(&gpu, "conv", &g, 2, slot, &buffers(true))
-        .err()
-        .expect("refused");
-    assert!(
-        err.to_string().contains("cannot apply the LeakyReLU backward"),
-        "{err}"
-    );
+    let layer = |name: &str, op, c_in, c_out, leaky_relu| LayerSpec {
+        name: name.into(),
+        op,
+        c_in,
+        c_out,
+        leaky_relu,
+    };
+    let spec = NetSpec {
+        name: "leaky chain".into(),
+        input: [3, 8, 8],
+        layers: vec![
+            layer("c0", CONV3X3_PAD1, 3, 5, true),
+            layer("c1", conv(2, 2, 0), 5, 4, true),
+            layer("c2", CONV3X3_PAD1, 4, 66, true),
+            layer("c3", conv(4, 1, 0), 66, 1, false),
+        ],
+        input_note: String::new(),
+    };
+    let geometry = spec.geometry().unwrap();
+    let fused: Vec<bool> = LeakyReluFusion::of_chain(&geometry)
+        .iter()
+        .map(|f| f.input)
+        .collect();
+    assert_eq!(fused, [false, true, true, true]);
+    let batch = 3;
+    let splits = |i: usize| {
+        ConvParams::new(&geometry[i], batch, 0, 0)
+            .unwrap()
+            .input_grad_splits
+    };
+    assert_eq!(splits(1), 1);
+    assert!(splits(2) > 1);
+    let case = Case {
+        name: "LeakyReLU chain, 3→5→4→66→1 ch, 8×8, 3 images".into(),
+        spec,
+        batch,
+        upstream: Upstream::Random,
+        // ∂/∂x sums at most 66 · 9 terms per layer, through 3 layers.
+        tol: NET_TOL,
+    };
+    for uniform in [true, false] {
+        gpu.set_uniform_weight_views(uniform);
+        gpu.set_conv_kernels(ConvKernels::Direct);
+        // (∂/∂x reads ∂L/∂z through uniform bindings exactly with uniform views.)
+        let net = GpuNet::new(&gpu, &case.spec, batch).unwrap();
+        for i in 1..3 {
+            assert_eq!(net.layer_uniform_source_chunks(i)[1] > 0, uniform, "layer {i}");
+        }
+        direct_and_tiled_pass(&gpu, &case, 47);
+    }
+    gpu.set_uniform_weight_views(gpu.is_cpu_adapter());
 }
 
 /// Inputs of ±300 give attention scores of order 10⁴ (θ, φ ~ 10²), which

@@ -150,7 +150,7 @@ fn uniform_structs_match_rust() {
                 with_bias,
                 bias_offset,
                 leaky_relu,
-                _pad
+                input_leaky_relu
             ),
         ),
         (

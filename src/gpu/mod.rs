@@ -415,13 +415,21 @@ impl Gpu {
         pipeline: &wgpu::ComputePipeline,
         resources: Vec<wgpu::BindingResource>,
     ) -> wgpu::BindGroup {
+        let numbered = resources.into_iter().enumerate().map(|(i, r)| (i as u32, r));
+        self.bind_group_numbered(label, pipeline, numbered.collect())
+    }
+
+    /// The same with each resource at its binding number (a kernel variant
+    /// may leave a binding out).
+    pub fn bind_group_numbered(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        resources: Vec<(u32, wgpu::BindingResource)>,
+    ) -> wgpu::BindGroup {
         let entries: Vec<_> = resources
             .into_iter()
-            .enumerate()
-            .map(|(i, resource)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource,
-            })
+            .map(|(binding, resource)| wgpu::BindGroupEntry { binding, resource })
             .collect();
         self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(label),

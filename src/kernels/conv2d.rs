@@ -226,7 +226,9 @@ pub struct SplitSumParams {
     pub with_bias: u32,
     pub bias_offset: u32,
     pub leaky_relu: u32,
-    pub _pad: u32,
+    /// ∂/∂x of a layer whose ∂/∂x applies the LeakyReLU backward of the
+    /// layer before ([`LeakyReluFusion`]).
+    pub input_leaky_relu: u32,
 }
 
 /// Output block of one workgroup of the tiled kernels: TILE_M channels ×
@@ -752,8 +754,8 @@ pub struct ConvBuffers<'a> {
 /// kernel can (see [`ConvLayer::applies_input_leaky_relu`]), in that
 /// kernel's stores, which then write ∂L/∂(pre-activation) of the first
 /// layer in place of ∂L/∂y: one pass and a scratch round trip less per
-/// backward pass (GpuNet's nets: NonlocalNet's convolutions before their
-/// max-poolings, every layer before a dense one).
+/// backward pass, and no scratch (every LeakyReLU of GpuNet's nets: none
+/// is followed by a non-local block).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LeakyReluFusion {
     /// This layer's LeakyReLU backward is the next layer's: its ∂L/∂output
@@ -850,12 +852,12 @@ pub struct ConvLayer {
 impl ConvLayer {
     /// Whether a layer of geometry `g` can apply the LeakyReLU backward of
     /// the layer before in its ∂/∂x kernel ([`LeakyReluFusion`]): max-pooling
-    /// (LeakyReLU' at each window's maximum, which it has found) and dense
-    /// layers (an input load per stored value). Not the convolutions: their
-    /// ∂/∂x kernels (direct in three binding variants, tiled, split sums)
-    /// do not bind their input.
+    /// (LeakyReLU' at each window's maximum, which it has found), dense
+    /// layers and convolutions (an input load per stored value, in the
+    /// direct and tiled kernels and the split sums). Not a non-local block,
+    /// whose ∂/∂x is the sum of several passes.
     pub fn applies_input_leaky_relu(g: &ConvGeometry) -> bool {
-        g.kind == GeometryKind::MaxPool2 || g.as_dense().is_some()
+        g.kind != GeometryKind::NonLocal
     }
 
     /// A convolution or 2×2 max-pooling layer of geometry `g` for `batch`
@@ -951,12 +953,6 @@ impl ConvLayer {
             };
         let make = |shader: &super::Shader, buffers: &[&wgpu::Buffer]| specialised(shader, &[], buffers);
         let fusion = b.leaky_relu_fusion;
-        if fusion.input && !Self::applies_input_leaky_relu(g) {
-            return Err(Error::Shape(format!(
-                "{label}: its ∂/∂x kernel cannot apply the LeakyReLU backward of the layer before \
-                 (only max-pooling and dense layers do: ConvLayer::applies_input_leaky_relu)"
-            )));
-        }
         let input_leaky_relu = ("INPUT_LEAKY_RELU", f64::from(u8::from(fusion.input)));
         if g.kind == GeometryKind::MaxPool2 {
             let kind = LayerKernels::MaxPool;
@@ -1081,10 +1077,10 @@ impl ConvLayer {
                 with_bias: u32::from(forward),
                 bias_offset: p.bias_offset,
                 leaky_relu: if forward { p.leaky_relu } else { 0 },
-                _pad: 0,
+                input_leaky_relu: u32::from(!forward && fusion.input),
             };
             let uniform = gpu.uniform_buffer(&format!("{label} split sum params"), &sum);
-            let (pipeline, group) = make(&CONV2D_SPLIT_SUM, &[&uniform, b.partial, b.params, out])?;
+            let (pipeline, group) = make(&CONV2D_SPLIT_SUM, &[&uniform, b.partial, b.params, out, b.input])?;
             uniforms.push(uniform);
             Ok(Some((pipeline, group, sum.len as usize)))
         };
@@ -1225,9 +1221,8 @@ impl ConvLayer {
             let channel_groups = ConvParams::channel_groups_for(chunks);
             let constants = [constants, &[("CHANNEL_GROUPS", f64::from(channel_groups))]].concat();
             let pipeline = gpu.specialised_pipeline(kernel, &constants)?;
-            // (Bindings are numbered by place: the vec4 binding left out
-            // of a uniform source's group is the last.)
-            debug_assert!(source_vec4_binding.is_none_or(|i| i + 1 == buffers.len()));
+            // (Buffer i is bound at binding i; a uniform source's variant
+            // has no vec4 binding.)
             let mut dispatches = Vec::new();
             for chunk in chunks {
                 for source in sources {
@@ -1243,23 +1238,26 @@ impl ConvLayer {
                     };
                     let chunk_uniform =
                         gpu.uniform_buffer(&format!("{label} {} params", kernel.name), &pass_params);
-                    let resources: Vec<wgpu::BindingResource> = buffers
+                    let resources = buffers
                         .iter()
                         .enumerate()
                         .filter(|&(i, _)| !(uniform_source && Some(i) == source_vec4_binding))
-                        .map(|(i, buffer)| match (chunk.uniform_start, source.bindings) {
-                            (Some(start), _) if i == views_binding => {
-                                buffer_range(views, 16 * start, 16 * UNIFORM_VIEWS_LEN)
-                            }
-                            (_, Some([bound])) if i == source_binding => {
-                                buffer_range(buffer, 4 * bound.start, 16 * UNIFORM_SOURCE_LEN)
-                            }
-                            _ if i == 0 => chunk_uniform.as_entire_binding(),
-                            _ => buffer.as_entire_binding(),
+                        .map(|(i, buffer)| {
+                            let resource = match (chunk.uniform_start, source.bindings) {
+                                (Some(start), _) if i == views_binding => {
+                                    buffer_range(views, 16 * start, 16 * UNIFORM_VIEWS_LEN)
+                                }
+                                (_, Some([bound])) if i == source_binding => {
+                                    buffer_range(buffer, 4 * bound.start, 16 * UNIFORM_SOURCE_LEN)
+                                }
+                                _ if i == 0 => chunk_uniform.as_entire_binding(),
+                                _ => buffer.as_entire_binding(),
+                            };
+                            (i as u32, resource)
                         })
                         .collect();
                     let group =
-                        gpu.bind_group_resources(&format!("{label} {}", kernel.name), &pipeline, resources);
+                        gpu.bind_group_numbered(&format!("{label} {}", kernel.name), &pipeline, resources);
                     let invocations = Self::direct_invocations(&pass_params, forward, channel_groups);
                     dispatches.push((group, invocations));
                     pass_uniforms.push(chunk_uniform);
@@ -1311,14 +1309,22 @@ impl ConvLayer {
                     &CONV2D_INPUT_GRAD_UNIFORM_VIEWS,
                     &CONV2D_INPUT_GRAD_UNIFORM,
                 ],
-                input_grad_constants.as_ref().expect(FITS),
+                &[
+                    input_grad_constants.as_ref().expect(FITS),
+                    &[input_leaky_relu][..],
+                ]
+                .concat(),
                 false,
-                &[uniform, dz, views, b.grad_input, dz],
+                &[uniform, dz, views, b.grad_input, dz, b.input],
                 [2, 1],
                 Some(4),
             )?,
             _ if tiled.input_grad => once(
-                make(input_grad, &[uniform, dz, b.params, b.grad_input, b.partial])?,
+                specialised(
+                    input_grad,
+                    &[input_leaky_relu],
+                    &[uniform, dz, b.params, b.grad_input, b.partial, b.input],
+                )?,
                 Self::in_elems(kind, &params),
             ),
             // (A dense layer's, params bound again as vec4s, then x.)
@@ -1577,9 +1583,9 @@ mod tests {
     use crate::model::NetSpec;
 
     /// Which LeakyReLU backwards run in the next layer's ∂/∂x for the
-    /// built-in nets (GpuNet::build fuses exactly these): all of
-    /// NonlocalNet's and ToyNet's, VanillaNet's last LeakyReLU (its last
-    /// convolution is dense) and not the three before.
+    /// built-in nets (GpuNet::build fuses exactly these): all of them, so
+    /// none needs leaky_relu_grad or its scratch; a LeakyReLU before a
+    /// non-local block would not be.
     #[test]
     fn leaky_relu_backwards_fused_in_the_built_in_nets() {
         let fused = |spec: &NetSpec| -> Vec<bool> {
@@ -1599,10 +1605,13 @@ mod tests {
         };
         assert_eq!(fused(&NetSpec::nonlocal(3, 8).unwrap()), [true; 4]);
         assert_eq!(fused(&NetSpec::toy()), [true; 4]);
-        assert_eq!(
-            fused(&NetSpec::vanilla(3, 8).unwrap()),
-            [false, false, false, true]
-        );
+        assert_eq!(fused(&NetSpec::vanilla(3, 8).unwrap()), [true; 4]);
+        let before_a_block = [
+            ConvGeometry::conv(2, [4, 4], 4, 3, 1, 1, true).unwrap(),
+            ConvGeometry::non_local(4, [4, 4]).unwrap(),
+        ];
+        let fusions = LeakyReluFusion::of_chain(&before_a_block);
+        assert!(!fusions[0].output_by_next && !fusions[1].input);
     }
 
     /// By shape, VanillaNet-32 and NonlocalNet-32 run in each pass of their

@@ -131,7 +131,7 @@ impl GpuNet {
         )?;
         let partial = gpu.storage_buffer("partial sums", partial_len);
         // The ∂L/∂(pre-activation) scratch, for the LeakyReLUs whose backward
-        // runs in a pass of its own (none in NonlocalNet and ToyNet).
+        // runs in a pass of its own (none in the built-in nets).
         let fusions = LeakyReluFusion::of_chain(&geometry);
         let dz_len = (geometry.iter().zip(&fusions))
             .filter(|(g, fusion)| g.leaky_relu && !fusion.output_by_next)
