@@ -192,7 +192,11 @@ fn store_channels(b: u32, iy: u32, ix0: u32, group: u32, accs: array<vec4<f32>, 
             let ix = ix0 + j * STRIDE;
             if (ix < p.w_in) {
                 let at = in_row + ix;
-                dx[at] = select(accs[j][i], leaky_relu_backward(accs[j][i], x[at], 1u), INPUT_LEAKY_RELU);
+                if (INPUT_LEAKY_RELU) {
+                    dx[at] = leaky_relu_backward(accs[j][i], x[at], 1u);
+                } else {
+                    dx[at] = accs[j][i];
+                }
             }
         }
     }

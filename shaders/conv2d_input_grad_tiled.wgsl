@@ -183,10 +183,12 @@ fn store_quad(m: u32, n: u32, v: vec4<f32>) {
     for (var i = 0u; i < 4u; i++) {
         if (ci0 + m + i < p.c_in) {
             let at = at0 + i * plane;
-            if (p.input_grad_splits == 1u) {
-                dx[at] = select(v[i], leaky_relu_backward(v[i], x[at], 1u), INPUT_LEAKY_RELU);
-            } else {
+            if (p.input_grad_splits > 1u) {
                 partial[split_at + at] = v[i];
+            } else if (INPUT_LEAKY_RELU) {
+                dx[at] = leaky_relu_backward(v[i], x[at], 1u);
+            } else {
+                dx[at] = v[i];
             }
         }
     }

@@ -685,14 +685,15 @@ fn wrong_buffer_lengths_are_refused() {
 }
 
 /// Convolutions apply the LeakyReLU backward of the layer before in their
-/// ∂/∂x (LeakyReluFusion), so no layer of this chain runs leaky_relu_grad:
-/// in the direct kernel on every binding of its weight views and ∂L/∂z
-/// (uniform, where the ∂L/∂z binding's vec4 twin is left out, and
-/// storage), in the tiled kernel's stores (layer 1: 4 output channels × 1
-/// tap per class, one slice, not split) and in the split sums (layer 2:
-/// 66 channels × 9 taps, split); layer 3, whose 4×4 kernel covers its
-/// input, runs as a dense layer. Inputs in ±1 give pre-activations of both
-/// signs, so a missing LeakyReLU' would show in ∂/∂x and ∂/∂θ.
+/// ∂/∂x (LeakyReluFusion), so no layer of this chain runs leaky_relu_grad.
+/// Direct, with uniform views: layer 1 reads ∂L/∂z through two uniform
+/// bindings of 16 images each, a dispatch each (17 images: the second
+/// starts at image 16; its variant has no binding 4), layer 2 from storage
+/// (66 × 16 × 16 values an image overflow a binding); and with storage
+/// views and sources. Tiled: layer 1's ∂/∂x (4 output channels × 1 tap a
+/// class, one slice) is not split, layer 2's (66 × 9) is, so the split sum
+/// applies LeakyReLU'. Inputs in ±1 give pre-activations of both signs, so
+/// a missing or doubled LeakyReLU' would show in ∂/∂x and ∂/∂θ.
 #[test]
 fn convolutions_apply_the_leaky_relu_backward_before_them() {
     use ebmscope::kernels::conv2d::LeakyReluFusion;
@@ -712,12 +713,12 @@ fn convolutions_apply_the_leaky_relu_backward_before_them() {
     };
     let spec = NetSpec {
         name: "leaky chain".into(),
-        input: [3, 8, 8],
+        input: [3, 32, 32],
         layers: vec![
             layer("c0", CONV3X3_PAD1, 3, 5, true),
             layer("c1", conv(2, 2, 0), 5, 4, true),
             layer("c2", CONV3X3_PAD1, 4, 66, true),
-            layer("c3", conv(4, 1, 0), 66, 1, false),
+            layer("c3", conv(4, 4, 0), 66, 1, false),
         ],
         input_note: String::new(),
     };
@@ -727,7 +728,7 @@ fn convolutions_apply_the_leaky_relu_backward_before_them() {
         .map(|f| f.input)
         .collect();
     assert_eq!(fused, [false, true, true, true]);
-    let batch = 3;
+    let batch = 17;
     let splits = |i: usize| {
         ConvParams::new(&geometry[i], batch, 0, 0)
             .unwrap()
@@ -736,24 +737,35 @@ fn convolutions_apply_the_leaky_relu_backward_before_them() {
     assert_eq!(splits(1), 1);
     assert!(splits(2) > 1);
     let case = Case {
-        name: "LeakyReLU chain, 3→5→4→66→1 ch, 8×8, 3 images".into(),
+        name: "LeakyReLU chain, 3→5→4→66→1 ch, 32×32, 17 images".into(),
         spec,
         batch,
         upstream: Upstream::Random,
         // ∂/∂x sums at most 66 · 9 terms per layer, through 3 layers.
         tol: NET_TOL,
     };
-    for uniform in [true, false] {
+    for (kernels, uniform) in [
+        (ConvKernels::Direct, true),
+        (ConvKernels::Direct, false),
+        (ConvKernels::Tiled, false),
+    ] {
+        gpu.set_conv_kernels(kernels);
         gpu.set_uniform_weight_views(uniform);
-        gpu.set_conv_kernels(ConvKernels::Direct);
-        // (∂/∂x reads ∂L/∂z through uniform bindings exactly with uniform views.)
         let net = GpuNet::new(&gpu, &case.spec, batch).unwrap();
-        for i in 1..3 {
-            assert_eq!(net.layer_uniform_source_chunks(i)[1] > 0, uniform, "layer {i}");
+        for i in 1..4 {
+            let tiled = net.layer_tiled_passes(i).unwrap();
+            assert_eq!(tiled.input_grad, kernels == ConvKernels::Tiled, "layer {i}");
         }
-        direct_and_tiled_pass(&gpu, &case, 47);
+        let sources = [1, 2, 3].map(|i| net.layer_uniform_source_chunks(i)[1]);
+        let views = [1, 2, 3].map(|i| net.layer_uniform_view_chunks(i)[1]);
+        if uniform {
+            assert_eq!(sources[..2], [2, 0]);
+            assert!(views[..2].iter().all(|&v| v > 0), "{views:?}");
+        } else {
+            assert_eq!((sources, views), ([0; 3], [0; 3]));
+        }
+        assert_rows_pass(&run_case(&gpu, &case, 47).unwrap());
     }
-    gpu.set_uniform_weight_views(gpu.is_cpu_adapter());
 }
 
 /// Inputs of ±300 give attention scores of order 10⁴ (θ, φ ~ 10²), which

@@ -1080,6 +1080,8 @@ impl ConvLayer {
                 input_leaky_relu: u32::from(!forward && fusion.input),
             };
             let uniform = gpu.uniform_buffer(&format!("{label} split sum params"), &sum);
+            // (The layer input, read by ∂/∂x's LeakyReLU'; bound for the
+            // forward sum too, which never reads it: the layout has it.)
             let (pipeline, group) = make(&CONV2D_SPLIT_SUM, &[&uniform, b.partial, b.params, out, b.input])?;
             uniforms.push(uniform);
             Ok(Some((pipeline, group, sum.len as usize)))

@@ -273,6 +273,8 @@ impl NonLocalLayer {
         slots: [ConvSlot; 2],
         b: &ConvBuffers,
     ) -> Result<Self> {
+        // (Neither its ∂/∂x nor its output is LeakyReLU's: ConvLayer::applies_input_leaky_relu.)
+        debug_assert_eq!(b.leaky_relu_fusion, LeakyReluFusion::default());
         let parts = non_local_parts(g)?;
         let (i, nq, nk) = (parts.inter, parts.queries, parts.keys);
         let attn_row = attention_row(nk);

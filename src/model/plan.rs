@@ -53,7 +53,10 @@ pub struct GpuNet {
     grads: wgpu::Buffer,
     /// acts[0] is the input, acts[i + 1] the output of layer i.
     acts: Vec<wgpu::Buffer>,
-    /// grad_acts[i] = ∂L/∂acts[i]; the last one is the upstream weights.
+    /// grad_acts[i] = ∂L/∂acts[i], or where layer i's ∂/∂x applies the
+    /// LeakyReLU backward of layer i − 1 ([`LeakyReluFusion`]: every one
+    /// of the built-in nets) ∂L/∂(layer i − 1's pre-activation); the last
+    /// one is the upstream weights.
     grad_acts: Vec<wgpu::Buffer>,
     _partial: wgpu::Buffer,
     _dz: wgpu::Buffer,
@@ -131,7 +134,8 @@ impl GpuNet {
         )?;
         let partial = gpu.storage_buffer("partial sums", partial_len);
         // The ∂L/∂(pre-activation) scratch, for the LeakyReLUs whose backward
-        // runs in a pass of its own (none in the built-in nets).
+        // runs in a pass of its own (none in the built-in nets, which hold
+        // one value of it, or one uniform binding on CPU adapters).
         let fusions = LeakyReluFusion::of_chain(&geometry);
         let dz_len = (geometry.iter().zip(&fusions))
             .filter(|(g, fusion)| g.leaky_relu && !fusion.output_by_next)
