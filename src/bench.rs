@@ -161,6 +161,13 @@ pub struct WorkloadResult {
     pub fused_kernel: Option<crate::sampler::FusedKernel>,
     pub langevin_steps_x_chains_per_s: f64,
     pub langevin_gflop_per_s: f64,
+    /// CPU time to record one Langevin step of that sampler (its
+    /// dispatches encoded and finished, not run): where the GPU outruns
+    /// it, this bounds the rate.
+    pub langevin_record_ms_per_step: f64,
+    /// Submissions of the L steps (Langevin::submissions): after the
+    /// first, the GPU runs one while the CPU records the next.
+    pub langevin_submissions: usize,
     /// With the fused sampler: the layered kernels on the same chains, timed
     /// in the same process (the baseline of its speed-up).
     pub layered_steps_x_chains_per_s: Option<f64>,
@@ -340,14 +347,19 @@ pub fn run_workload(
         Langevin::with_kernels(gpu, net.as_field(gpu)?, 5, size, kernels)
     };
     let steps = w.steps;
+    // (In the submissions training makes: Langevin::submissions.)
     let time_sampler = |sampler: &Langevin<GpuNet>| {
         time_reps(gpu, budget, 2, || {
             sampler.begin(gpu, 0);
-            gpu.run("bench langevin", |pass| sampler.record_steps(gpu, pass, steps));
+            for n in sampler.submissions(steps) {
+                gpu.run("bench langevin", |pass| sampler.record_steps(gpu, pass, n));
+            }
             Ok(())
         })
     };
     let sampler = sampler_on(SamplerKernels::Layered)?;
+    // (CPU seconds to record a step, submissions) of the sampler timed.
+    let recording;
     let mut fused_differs = None;
     let mut fused_kernel = None;
     // A second net only where the fused sampler applies.
@@ -361,8 +373,16 @@ pub fn run_workload(
                 w.name
             );
         }
+        recording = (
+            record_seconds_per_step(gpu, &fused, steps),
+            fused.submissions(steps).len(),
+        );
         (time_sampler(&fused)?, Some(time_sampler(&sampler)?))
     } else {
+        recording = (
+            record_seconds_per_step(gpu, &sampler, steps),
+            sampler.submissions(steps).len(),
+        );
         (time_sampler(&sampler)?, None)
     };
 
@@ -508,6 +528,8 @@ pub fn run_workload(
         fused_kernel,
         langevin_steps_x_chains_per_s: (w.steps * w.chains) as f64 / sample_s,
         langevin_gflop_per_s: w.steps as f64 * step_flops * 1e-9 / sample_s,
+        langevin_record_ms_per_step: 1e3 * recording.0,
+        langevin_submissions: recording.1,
         layered_steps_x_chains_per_s: layered_s.map(|s| (w.steps * w.chains) as f64 / s),
         fused_differs,
         iterations_per_s: 1.0 / iteration_s,
@@ -515,6 +537,23 @@ pub fn run_workload(
         training_memory,
         layers,
     })
+}
+
+/// CPU seconds to record one of `sampler`'s steps: L steps recorded and
+/// finished, not submitted; the least of 3 (the machine's other work only
+/// adds).
+fn record_seconds_per_step(gpu: &Gpu, sampler: &Langevin<GpuNet>, steps: usize) -> f64 {
+    let once = || {
+        let start = Instant::now();
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            sampler.record_steps(gpu, &mut pass, steps);
+        }
+        drop(encoder.finish());
+        start.elapsed().as_secs_f64()
+    };
+    (0..3).map(|_| once()).fold(f64::INFINITY, f64::min) / steps.max(1) as f64
 }
 
 #[derive(Clone, Copy)]

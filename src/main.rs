@@ -521,6 +521,14 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             "  Langevin ({} sampler): {:.0} steps×chains/s, {:.2} GFLOP/s ({:.4} GFLOP per step)",
             r.sampler, r.langevin_steps_x_chains_per_s, r.langevin_gflop_per_s, r.step_gflop
         );
+        let submissions = match r.langevin_submissions {
+            1 => "in one submission".to_string(),
+            n => format!("in {n} submissions, the GPU running each while the CPU records the next"),
+        };
+        println!(
+            "    recording a step: {:.3} ms on the CPU; the L steps {submissions}",
+            r.langevin_record_ms_per_step
+        );
         if let Some(k) = r.fused_kernel {
             let from = if k.uniform_weights {
                 "uniform bindings"

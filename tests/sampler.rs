@@ -263,6 +263,58 @@ fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
 /// 1 and 4 outputs per invocation (the wide net's 70 outputs end on an
 /// invocation with 2, and its layers of 11 and 70 read weights one by one
 /// where the others read vec4s).
+/// An iteration's steps go in several submissions (the GPU runs one while
+/// the CPU records the next): 2 steps, then doubling up to 32; the fused
+/// sampler's in one. The chains, their energies, gradients and Σ r after
+/// 45 steps so submitted are those of one submission, bit for bit.
+#[test]
+fn steps_in_several_submissions_are_those_of_one() {
+    let gpu = common::gpu();
+    let spec = NetSpec::vanilla(1, 2).unwrap();
+    let params = init_params(&spec, 4).unwrap();
+    let chains = 3;
+    let x: Vec<f32> = (0..chains * 1024)
+        .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
+        .collect();
+    let size = StepSize {
+        epsilon: 0.05,
+        temperature: 0.5,
+        tau: 1.0,
+    };
+    let steps = 45;
+    let run = |split: bool| {
+        let net = GpuNet::new(&gpu, &spec, chains).unwrap();
+        net.write_params(&gpu, &params).unwrap();
+        net.write_input(&gpu, &x).unwrap();
+        let s = Langevin::new(&gpu, net.as_field(&gpu).unwrap(), 11, size).unwrap();
+        let counts = if split { s.submissions(steps) } else { vec![steps] };
+        s.begin(&gpu, 2);
+        for n in counts {
+            gpu.run("steps", |pass| s.record_steps(&gpu, pass, n));
+        }
+        let read = |b, len| gpu.read_f32(b, 0, len).unwrap();
+        [
+            read(s.field.input(), chains * 1024),
+            read(s.field.energy(), chains),
+            read(s.field.grad(), chains * 1024),
+            read(s.stats_buffer(), chains * 4),
+        ]
+    };
+    let net = GpuNet::new(&gpu, &spec, chains).unwrap();
+    let layered = Langevin::new(&gpu, net.as_field(&gpu).unwrap(), 11, size).unwrap();
+    assert_eq!(layered.submissions(steps), [2, 4, 8, 16, 15]);
+    assert_eq!(layered.submissions(100), [2, 4, 8, 16, 32, 32, 6]);
+    assert_eq!(layered.submissions(1), [1]);
+    assert_eq!(layered.submissions(0), [0]);
+    let toy = GpuNet::new(&gpu, &NetSpec::toy(), chains).unwrap();
+    let fused = Langevin::new(&gpu, toy.as_field(&gpu).unwrap(), 11, size).unwrap();
+    assert!(fused.fused_kernel().is_some());
+    assert_eq!(fused.submissions(100), [100]);
+    let (one, several) = (run(false), run(true));
+    assert_eq!(one, several);
+    assert!(one[0] != x && one[3].iter().any(|&r| r > 0.0));
+}
+
 #[test]
 fn fused_mlp_sampler_follows_the_layered_kernels() {
     let gpu = common::gpu();

@@ -233,7 +233,35 @@ impl<F: EnergyField> Langevin<F> {
     pub fn stats_buffer(&self) -> &wgpu::Buffer {
         &self.stats
     }
+
+    /// How many of `steps` steps each submission of a run records, in
+    /// order: one submission with the fused sampler (a few dispatches in
+    /// all); with the layered kernels, a first of 2 steps, so that the GPU
+    /// starts on it while the CPU records the rest (recording a step's
+    /// dozens of dispatches costs the CPU a good part of what running them
+    /// costs a GPU), then submissions doubling up to SUBMISSION_STEPS_MAX.
+    /// Their results are those of one submission: the same dispatches in the
+    /// same order.
+    pub fn submissions(&self, steps: usize) -> Vec<usize> {
+        if matches!(self.steps, Steps::Fused { .. }) || steps == 0 {
+            return vec![steps];
+        }
+        let mut left = steps;
+        let mut next = 2;
+        let mut counts = Vec::new();
+        while left > 0 {
+            let n = next.min(left);
+            counts.push(n);
+            left -= n;
+            next = (2 * next).min(SUBMISSION_STEPS_MAX);
+        }
+        counts
+    }
 }
+
+/// The most layered Langevin steps one submission of a run records
+/// ([`Langevin::submissions`]).
+const SUBMISSION_STEPS_MAX: usize = 32;
 
 /// The kernels of the steps, bound to the field, the counter, the stats and
 /// the energy path (or a placeholder when none is recorded).

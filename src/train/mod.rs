@@ -470,28 +470,44 @@ impl Trainer {
             // L grew since the buffer was made.
             self.record_energy_path(true)?;
         }
-        let mut encoder = gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("iteration"),
-            });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("sample"),
-                timestamp_writes: None,
-            });
-            // Data draws first: their noise uses the counter at step 0.
-            if let Feed::Images(f) = &self.feed {
-                f.record(&gpu, &mut pass);
+        // The steps in several submissions (Langevin::submissions), the
+        // first started while the CPU records the rest; the last one ends
+        // with the learning step and the report's copies.
+        let submissions = self.sampler.submissions(steps);
+        let last = submissions.len() - 1;
+        let new_encoder = || {
+            gpu.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("iteration"),
+                })
+        };
+        let mut encoder = new_encoder();
+        for (i, &n) in submissions.iter().enumerate() {
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("sample"),
+                    timestamp_writes: None,
+                });
+                if i == 0 {
+                    // Data draws first: their noise uses the counter at step 0.
+                    if let Feed::Images(f) = &self.feed {
+                        f.record(&gpu, &mut pass);
+                    }
+                    match &self.init {
+                        ChainInit::Bank(bank) => bank.record_gather(&gpu, &mut pass),
+                        ChainInit::Noise(noise) => noise.record(&gpu, &mut pass),
+                        ChainInit::Data => {}
+                    }
+                }
+                self.sampler.record_steps(&gpu, &mut pass, n);
+                if i == last
+                    && let ChainInit::Bank(bank) = &self.init
+                {
+                    bank.record_scatter(&gpu, &mut pass);
+                }
             }
-            match &self.init {
-                ChainInit::Bank(bank) => bank.record_gather(&gpu, &mut pass),
-                ChainInit::Noise(noise) => noise.record(&gpu, &mut pass),
-                ChainInit::Data => {}
-            }
-            self.sampler.record_steps(&gpu, &mut pass, steps);
-            if let ChainInit::Bank(bank) = &self.init {
-                bank.record_scatter(&gpu, &mut pass);
+            if i < last {
+                gpu.submit(std::mem::replace(&mut encoder, new_encoder()).finish());
             }
         }
         let f32s = |k: usize| (k * 4) as u64;
