@@ -328,8 +328,9 @@ pub fn run_workload(
         .sum();
     let iteration_flops = w.steps as f64 * step_flops + learn_flops;
 
-    // Sampling alone: L Langevin steps per submission, on the sampler
-    // training uses and (when that is the fused one) on the layered kernels.
+    // Sampling alone: L Langevin steps, in the submissions training makes,
+    // on the sampler training uses and (when that is the fused one) on the
+    // layered kernels.
     let size = StepSize {
         epsilon: 0.01,
         temperature: 0.5e-4,
@@ -541,7 +542,8 @@ pub fn run_workload(
 
 /// CPU seconds to record one of `sampler`'s steps: L steps recorded and
 /// finished, not submitted; the least of 3 (the machine's other work only
-/// adds).
+/// adds). A lower bound: submitting them costs the CPU more (wgpu tracks
+/// their buffers then).
 fn record_seconds_per_step(gpu: &Gpu, sampler: &Langevin<GpuNet>, steps: usize) -> f64 {
     let once = || {
         let start = Instant::now();

@@ -249,24 +249,10 @@ fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
     }
 }
 
-/// The fused sampler (mlp_langevin: all steps of a dispatch, noise and r
-/// in one kernel) follows the layered kernels (a dispatch per layer, then
-/// langevin_step) on ToyNet and on a wider net (layers over 64 outputs,
-/// LeakyReLU on the energy, 11 coordinates: the fused sampler draws the
-/// noise of 8 at a time, here 8 and 3), with the same noise: states, Σ r, F and ∇F at
-/// the last step's start, the energy path the steps write (F of every chain
-/// at every step), and the RNG counter. 613 steps run as dispatches
-/// of the loop budget's bound (64 steps for ToyNet, 32 for the wide net),
-/// then the binary digits of the rest (a single 128-step dispatch once
-/// stopped early on lavapipe: its loop limit). Each way of running the
-/// fused kernel is checked: weights from storage and from uniform bindings,
-/// 1 and 4 outputs per invocation (the wide net's 70 outputs end on an
-/// invocation with 2, and its layers of 11 and 70 read weights one by one
-/// where the others read vec4s).
 /// An iteration's steps go in several submissions (the GPU runs one while
 /// the CPU records the next): 2 steps, then doubling up to 32; the fused
-/// sampler's in one. The chains, their energies, gradients and Σ r after
-/// 45 steps so submitted are those of one submission, bit for bit.
+/// sampler's in one. The chains, their energies, gradients, Σ r and energy
+/// path after 45 steps so submitted are those of one submission, bit for bit.
 #[test]
 fn steps_in_several_submissions_are_those_of_one() {
     let gpu = common::gpu();
@@ -286,8 +272,12 @@ fn steps_in_several_submissions_are_those_of_one() {
         let net = GpuNet::new(&gpu, &spec, chains).unwrap();
         net.write_params(&gpu, &params).unwrap();
         net.write_input(&gpu, &x).unwrap();
-        let s = Langevin::new(&gpu, net.as_field(&gpu).unwrap(), 11, size).unwrap();
-        let counts = if split { s.submissions(steps) } else { vec![steps] };
+        let mut s = Langevin::new(&gpu, net.as_field(&gpu).unwrap(), 11, size).unwrap();
+        let path = gpu.storage_buffer("path", steps * chains);
+        s.set_path(&gpu, Some(&path)).unwrap();
+        s.set_one_submission(!split);
+        let counts = s.submissions(steps);
+        assert_eq!(counts.len() > 1, split);
         s.begin(&gpu, 2);
         for n in counts {
             gpu.run("steps", |pass| s.record_steps(&gpu, pass, n));
@@ -298,6 +288,7 @@ fn steps_in_several_submissions_are_those_of_one() {
             read(s.field.energy(), chains),
             read(s.field.grad(), chains * 1024),
             read(s.stats_buffer(), chains * 4),
+            read(&path, steps * chains),
         ]
     };
     let net = GpuNet::new(&gpu, &spec, chains).unwrap();
@@ -313,8 +304,23 @@ fn steps_in_several_submissions_are_those_of_one() {
     let (one, several) = (run(false), run(true));
     assert_eq!(one, several);
     assert!(one[0] != x && one[3].iter().any(|&r| r > 0.0));
+    assert!(one[4].iter().all(|&u| u != 0.0), "every step's energies recorded");
 }
 
+/// The fused sampler (mlp_langevin: all steps of a dispatch, noise and r
+/// in one kernel) follows the layered kernels (a dispatch per layer, then
+/// langevin_step) on ToyNet and on a wider net (layers over 64 outputs,
+/// LeakyReLU on the energy, 11 coordinates: the fused sampler draws the
+/// noise of 8 at a time, here 8 and 3), with the same noise: states, Σ r, F and ∇F at
+/// the last step's start, the energy path the steps write (F of every chain
+/// at every step), and the RNG counter. 613 steps run as dispatches
+/// of the loop budget's bound (64 steps for ToyNet, 32 for the wide net),
+/// then the binary digits of the rest (a single 128-step dispatch once
+/// stopped early on lavapipe: its loop limit). Each way of running the
+/// fused kernel is checked: weights from storage and from uniform bindings,
+/// 1 and 4 outputs per invocation (the wide net's 70 outputs end on an
+/// invocation with 2, and its layers of 11 and 70 read weights one by one
+/// where the others read vec4s).
 #[test]
 fn fused_mlp_sampler_follows_the_layered_kernels() {
     let gpu = common::gpu();

@@ -115,6 +115,55 @@ fn energy_path_follows_the_reference_and_changes_nothing() {
     assert!(traced.energy_path.is_none());
 }
 
+/// An image iteration's L = 5 steps in two submissions (2 + 3: the first
+/// also draws the data and gathers the bank's chains, the last scatters
+/// them back and runs the learning step) give what one submission gives,
+/// bit for bit, over 3 iterations: d_st, r_t, the energy path, the
+/// parameters and the bank.
+#[test]
+fn an_iteration_in_several_submissions_is_one_in_one() {
+    let gpu = Arc::new(common::gpu());
+    let images = ImageSet {
+        n: 20,
+        channels: 1,
+        size: 32,
+        data: (0..20 * 32 * 32)
+            .map(|i| ((i * 7 % 23) as f32 / 11.0) - 1.0)
+            .collect(),
+    };
+    let set: Vec<String> = [
+        "data.limit=20",
+        "net.n_f=2",
+        "batch.data=3",
+        "batch.chains=3",
+        "langevin.steps=5",
+        "langevin.init=persistent",
+        "langevin.bank_size=6",
+        "eval.longrun_every=0",
+    ]
+    .map(String::from)
+    .into();
+    let config = Config::resolve(Some("fashion-mnist-quick"), None, &set).unwrap();
+    let run = |one: bool| {
+        let data = Dataset::Images(images.clone());
+        let mut t = Trainer::with_data(gpu.clone(), config.clone(), data).unwrap();
+        t.set_one_submission(one);
+        t.record_energy_path(true).unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let e = t.step().unwrap();
+            seen.push(vec![e.d_st as f32, e.r_t as f32]);
+            seen.push(t.energy_path.clone().unwrap());
+        }
+        seen.push(t.params().unwrap());
+        seen.push(t.bank().unwrap().read(&t.gpu).unwrap());
+        seen
+    };
+    let (one, several) = (run(true), run(false));
+    assert_eq!(one, several);
+    assert!(one[0][1] > 0.0, "the chains moved");
+}
+
 /// Training allocates its GPU memory when the trainer is built: later
 /// iterations hold exactly as much (no buffer made in a step), and the
 /// data set is counted apart, as one byte per value. Lavapipe's Vulkan

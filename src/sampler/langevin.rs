@@ -128,6 +128,9 @@ pub struct Langevin<F: EnergyField> {
     kernels: SamplerKernels,
     /// The steps write the energy path (into the buffer given to `set_path`).
     records_path: bool,
+    /// A run's steps go in one submission, not several (see
+    /// [`Langevin::submissions`]).
+    one_submission: bool,
 }
 
 impl<F: EnergyField> Langevin<F> {
@@ -153,6 +156,7 @@ impl<F: EnergyField> Langevin<F> {
             size,
             kernels,
             records_path: false,
+            one_submission: false,
         })
     }
 
@@ -243,7 +247,7 @@ impl<F: EnergyField> Langevin<F> {
     /// Their results are those of one submission: the same dispatches in the
     /// same order.
     pub fn submissions(&self, steps: usize) -> Vec<usize> {
-        if matches!(self.steps, Steps::Fused { .. }) || steps == 0 {
+        if matches!(self.steps, Steps::Fused { .. }) || self.one_submission || steps == 0 {
             return vec![steps];
         }
         let mut left = steps;
@@ -256,6 +260,12 @@ impl<F: EnergyField> Langevin<F> {
             next = (2 * next).min(SUBMISSION_STEPS_MAX);
         }
         counts
+    }
+
+    /// Record a run's steps in one submission (tests compare it with
+    /// several; the results are the same).
+    pub fn set_one_submission(&mut self, one: bool) {
+        self.one_submission = one;
     }
 }
 

@@ -399,6 +399,13 @@ impl Trainer {
         self.seconds_before + self.start.elapsed().as_secs_f64()
     }
 
+    /// Record each iteration's steps in one submission, not several
+    /// ([`Langevin::submissions`]; tests compare the two: the results are
+    /// the same).
+    pub fn set_one_submission(&mut self, one: bool) {
+        self.sampler.set_one_submission(one);
+    }
+
     /// Record (or stop recording) every chain's energy at every Langevin
     /// step of the next iterations into [`Trainer::energy_path`]. The steps
     /// write it themselves (in the same dispatches, fused sampler included);
@@ -510,6 +517,8 @@ impl Trainer {
                 gpu.submit(std::mem::replace(&mut encoder, new_encoder()).finish());
             }
         }
+        // (The learning step stays in the last submission: the optimizer
+        // writes its uniform as it is recorded, one step per submission.)
         let f32s = |k: usize| (k * 4) as u64;
         encoder.copy_buffer_to_buffer(
             self.sampler.field.input(),
