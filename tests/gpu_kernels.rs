@@ -704,13 +704,7 @@ fn convolutions_apply_the_leaky_relu_backward_before_them() {
         stride,
         padding,
     };
-    let layer = |name: &str, op, c_in, c_out, leaky_relu| LayerSpec {
-        name: name.into(),
-        op,
-        c_in,
-        c_out,
-        leaky_relu,
-    };
+    let layer = LayerSpec::new;
     let spec = NetSpec {
         name: "leaky chain".into(),
         input: [3, 32, 32],

@@ -25,17 +25,13 @@ use ebmscope::train::longrun::LongRunInit;
 #[test]
 fn attraction_diffusion_follows_the_reference() {
     let gpu = common::gpu();
-    let conv1x1 = |c_in, c_out, leaky_relu| LayerSpec {
-        name: format!("f.{c_out}"),
-        op: LayerOp::Conv2d {
-            kernel: 1,
-            stride: 1,
-            padding: 0,
-        },
-        c_in,
-        c_out,
-        leaky_relu,
+    let op = LayerOp::Conv2d {
+        kernel: 1,
+        stride: 1,
+        padding: 0,
     };
+    let conv1x1 =
+        |c_in, c_out, leaky_relu| LayerSpec::new(&format!("f.{c_out}"), op, c_in, c_out, leaky_relu);
     let spec = NetSpec {
         name: "dense".into(),
         input: [100, 1, 1],

@@ -228,18 +228,13 @@ fn noiseless_langevin_descends() {
 /// A chain of dense layers (1×1 convolutions) of the given widths on
 /// [widths[0], 1, 1] inputs, LeakyReLU after each layer where `leaky` says.
 fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
+    let op = LayerOp::Conv2d {
+        kernel: 1,
+        stride: 1,
+        padding: 0,
+    };
     let layers = (0..widths.len() - 1)
-        .map(|i| LayerSpec {
-            name: format!("f.{i}"),
-            op: LayerOp::Conv2d {
-                kernel: 1,
-                stride: 1,
-                padding: 0,
-            },
-            c_in: widths[i],
-            c_out: widths[i + 1],
-            leaky_relu: leaky[i],
-        })
+        .map(|i| LayerSpec::new(&format!("f.{i}"), op, widths[i], widths[i + 1], leaky[i]))
         .collect();
     NetSpec {
         name: "mlp".into(),

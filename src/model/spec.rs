@@ -327,13 +327,17 @@ impl ParamLayout {
     }
 }
 
-fn layer(name: &str, op: LayerOp, c_in: usize, c_out: usize, leaky_relu: bool) -> LayerSpec {
-    LayerSpec {
-        name: name.to_string(),
-        op,
-        c_in,
-        c_out,
-        leaky_relu,
+impl LayerSpec {
+    /// Layer `name` computing `op` from `c_in` to `c_out` channels (or
+    /// features), LeakyReLU after it if `leaky_relu`.
+    pub fn new(name: &str, op: LayerOp, c_in: usize, c_out: usize, leaky_relu: bool) -> Self {
+        LayerSpec {
+            name: name.to_string(),
+            op,
+            c_in,
+            c_out,
+            leaky_relu,
+        }
     }
 }
 
@@ -376,13 +380,7 @@ impl NetSpec {
         NetSpec {
             name: name.to_string(),
             input,
-            layers: vec![LayerSpec {
-                name: "layer".into(),
-                op,
-                c_in,
-                c_out,
-                leaky_relu,
-            }],
+            layers: vec![LayerSpec::new("layer", op, c_in, c_out, leaky_relu)],
             input_note: String::new(),
         }
     }
@@ -394,7 +392,7 @@ impl NetSpec {
         let layers = (0..5)
             .map(|i| {
                 let name = format!("f.{}", 2 * i);
-                layer(&name, conv(1, 1, 0), widths[i], widths[i + 1], i < 4)
+                LayerSpec::new(&name, conv(1, 1, 0), widths[i], widths[i + 1], i < 4)
             })
             .collect();
         NetSpec {
@@ -409,19 +407,19 @@ impl NetSpec {
     /// reference's module names (`convs.0`, `convs.3.theta`, …, `fc.2`).
     pub fn nonlocal(n_c: usize, n_f: usize) -> Result<Self> {
         check_widths("NonlocalNet", n_c, n_f)?;
-        let pool = |name: &str, c| layer(name, LayerOp::MaxPool2, c, c, false);
-        let block = |name: &str, c| layer(name, LayerOp::NonLocal, c, c, false);
+        let pool = |name: &str, c| LayerSpec::new(name, LayerOp::MaxPool2, c, c, false);
+        let block = |name: &str, c| LayerSpec::new(name, LayerOp::NonLocal, c, c, false);
         let layers = vec![
-            layer("convs.0", conv(3, 1, 1), n_c, n_f, true),
+            LayerSpec::new("convs.0", conv(3, 1, 1), n_c, n_f, true),
             pool("convs.2", n_f),
             block("convs.3", n_f),
-            layer("convs.4", conv(3, 1, 1), n_f, 2 * n_f, true),
+            LayerSpec::new("convs.4", conv(3, 1, 1), n_f, 2 * n_f, true),
             pool("convs.6", 2 * n_f),
             block("convs.7", 2 * n_f),
-            layer("convs.8", conv(3, 1, 1), 2 * n_f, 4 * n_f, true),
+            LayerSpec::new("convs.8", conv(3, 1, 1), 2 * n_f, 4 * n_f, true),
             pool("convs.10", 4 * n_f),
-            layer("fc.0", LayerOp::Linear, 4 * n_f * 4 * 4, 8 * n_f, true),
-            layer("fc.2", LayerOp::Linear, 8 * n_f, 1, false),
+            LayerSpec::new("fc.0", LayerOp::Linear, 4 * n_f * 4 * 4, 8 * n_f, true),
+            LayerSpec::new("fc.2", LayerOp::Linear, 8 * n_f, 1, false),
         ];
         Ok(NetSpec {
             name: "nonlocal".into(),
@@ -437,11 +435,11 @@ impl NetSpec {
     pub fn vanilla(n_c: usize, n_f: usize) -> Result<Self> {
         check_widths("VanillaNet", n_c, n_f)?;
         let layers = vec![
-            layer("f.0", conv(3, 1, 1), n_c, n_f, true),
-            layer("f.2", conv(4, 2, 1), n_f, 2 * n_f, true),
-            layer("f.4", conv(4, 2, 1), 2 * n_f, 4 * n_f, true),
-            layer("f.6", conv(4, 2, 1), 4 * n_f, 8 * n_f, true),
-            layer("f.8", conv(4, 1, 0), 8 * n_f, 1, false),
+            LayerSpec::new("f.0", conv(3, 1, 1), n_c, n_f, true),
+            LayerSpec::new("f.2", conv(4, 2, 1), n_f, 2 * n_f, true),
+            LayerSpec::new("f.4", conv(4, 2, 1), 2 * n_f, 4 * n_f, true),
+            LayerSpec::new("f.6", conv(4, 2, 1), 4 * n_f, 8 * n_f, true),
+            LayerSpec::new("f.8", conv(4, 1, 0), 8 * n_f, 1, false),
         ];
         Ok(NetSpec {
             name: "vanilla".into(),
