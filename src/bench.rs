@@ -348,7 +348,6 @@ pub fn run_workload(
         Langevin::with_kernels(gpu, net.as_field(gpu)?, 5, size, kernels)
     };
     let steps = w.steps;
-    // (In the submissions training makes: Langevin::submissions.)
     let time_sampler = |sampler: &Langevin<GpuNet>| {
         time_reps(gpu, budget, 2, || {
             sampler.begin(gpu, 0);
@@ -359,7 +358,7 @@ pub fn run_workload(
         })
     };
     let sampler = sampler_on(SamplerKernels::Layered)?;
-    // (CPU seconds to record a step, submissions) of the sampler timed.
+    // What recording the timed sampler's steps takes (recording_of).
     let recording;
     let mut fused_differs = None;
     let mut fused_kernel = None;
@@ -374,16 +373,10 @@ pub fn run_workload(
                 w.name
             );
         }
-        recording = (
-            record_seconds_per_step(gpu, &fused, steps),
-            fused.submissions(steps).len(),
-        );
+        recording = recording_of(gpu, &fused, steps);
         (time_sampler(&fused)?, Some(time_sampler(&sampler)?))
     } else {
-        recording = (
-            record_seconds_per_step(gpu, &sampler, steps),
-            sampler.submissions(steps).len(),
-        );
+        recording = recording_of(gpu, &sampler, steps);
         (time_sampler(&sampler)?, None)
     };
 
@@ -540,11 +533,11 @@ pub fn run_workload(
     })
 }
 
-/// CPU seconds to record one of `sampler`'s steps: L steps recorded and
-/// finished, not submitted; the least of 3 (the machine's other work only
-/// adds). A lower bound: submitting them costs the CPU more (wgpu tracks
-/// their buffers then).
-fn record_seconds_per_step(gpu: &Gpu, sampler: &Langevin<GpuNet>, steps: usize) -> f64 {
+/// CPU seconds to record one of `sampler`'s steps (`steps` of them recorded
+/// and finished, not submitted; the least of 3: the machine's other work
+/// only adds), and the submissions a run of them makes. A lower bound:
+/// submitting them costs the CPU more (wgpu tracks their buffers then).
+fn recording_of(gpu: &Gpu, sampler: &Langevin<GpuNet>, steps: usize) -> (f64, usize) {
     let once = || {
         let start = Instant::now();
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
@@ -555,7 +548,8 @@ fn record_seconds_per_step(gpu: &Gpu, sampler: &Langevin<GpuNet>, steps: usize) 
         drop(encoder.finish());
         start.elapsed().as_secs_f64()
     };
-    (0..3).map(|_| once()).fold(f64::INFINITY, f64::min) / steps.max(1) as f64
+    let seconds = (0..3).map(|_| once()).fold(f64::INFINITY, f64::min);
+    (seconds / steps.max(1) as f64, sampler.submissions(steps).len())
 }
 
 #[derive(Clone, Copy)]

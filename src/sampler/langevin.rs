@@ -247,7 +247,7 @@ impl<F: EnergyField> Langevin<F> {
     /// Their results are those of one submission: the same dispatches in the
     /// same order.
     pub fn submissions(&self, steps: usize) -> Vec<usize> {
-        if matches!(self.steps, Steps::Fused { .. }) || self.one_submission || steps == 0 {
+        if self.is_fused() || self.one_submission || steps == 0 {
             return vec![steps];
         }
         let mut left = steps;
