@@ -6,9 +6,9 @@ mod common;
 use common::{correlation, ks_statistic, mean_var, normal_cdf};
 use ebmscope::compare::compare;
 use ebmscope::doctor::FUSED_SAMPLER_TOL;
-use ebmscope::gpu::Gpu;
+use ebmscope::gpu::{ConvKernels, Gpu};
 use ebmscope::kernels::sampling::{MLP_CPU_OUTPUTS, Purpose};
-use ebmscope::model::{GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
+use ebmscope::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
 use ebmscope::reference::philox;
 use ebmscope::sampler::{
     AnalyticField, Attracted, Bank, EnergyField, FusedKernel, Langevin, Mala, Noise, Rng, RngDistribution,
@@ -300,6 +300,84 @@ fn steps_in_several_submissions_are_those_of_one() {
     assert_eq!(one, several);
     assert!(one[0] != x && one[3].iter().any(|&r| r > 0.0));
     assert!(one[4].iter().all(|&u| u != 0.0), "every step's energies recorded");
+}
+
+/// A run's steps after its first read the direct convolutions' weight
+/// views its first step made (GpuNet::record_forward_same_params): F and
+/// ∇F at a run's second step are those of a whole evaluation (views
+/// made) at its state, and each run makes the views from the parameters
+/// it starts with: a sampler whose parameters changed after a run goes on
+/// as a new sampler with those parameters would, bit for bit, in one
+/// submission of 3 steps or in several (1 + 2).
+#[test]
+fn each_run_of_steps_follows_the_parameters_it_starts_with() {
+    let gpu = common::gpu();
+    gpu.set_conv_kernels(ConvKernels::Direct);
+    let spec = NetSpec::vanilla(1, 2).unwrap();
+    let [first, then] = [4, 5].map(|seed| init_params(&spec, seed).unwrap());
+    let chains = 3;
+    let x: Vec<f32> = (0..chains * 1024)
+        .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
+        .collect();
+    let size = StepSize {
+        epsilon: 0.05,
+        temperature: 0.5,
+        tau: 1.0,
+    };
+    let sampler = |params: &[f32]| {
+        let net = GpuNet::new(&gpu, &spec, chains).unwrap();
+        net.write_params(&gpu, params).unwrap();
+        Langevin::new(&gpu, net.as_field(&gpu).unwrap(), 11, size).unwrap()
+    };
+    // 3 steps from x in the given submissions; the chains, F and ∇F after.
+    let run = |s: &Langevin<GpuNet>, submissions: &[usize]| {
+        s.field.write_input(&gpu, &x).unwrap();
+        s.begin(&gpu, 2);
+        for &n in submissions {
+            gpu.run("steps", |pass| s.record_steps(&gpu, pass, n));
+        }
+        let read = |b, len| gpu.read_f32(b, 0, len).unwrap();
+        [
+            read(s.field.input(), chains * 1024),
+            read(s.field.energy(), chains),
+            read(s.field.grad(), chains * 1024),
+        ]
+    };
+    let fresh = run(&sampler(&then), &[3]);
+    let s = sampler(&then);
+    let [after_one, ..] = run(&s, &[1]);
+    let [_, energy, grad] = run(&s, &[2]);
+    let whole = GpuNet::new(&gpu, &spec, chains).unwrap().as_field(&gpu).unwrap();
+    whole.write_params(&gpu, &then).unwrap();
+    whole.write_input(&gpu, &after_one).unwrap();
+    whole.run(
+        &gpu,
+        Backward {
+            input: true,
+            params: false,
+        },
+    );
+    assert!(
+        energy == whole.read_output(&gpu).unwrap(),
+        "F at the second step's start"
+    );
+    assert!(
+        grad == whole.read_input_grad(&gpu).unwrap(),
+        "∇F at the second step's start"
+    );
+    for submissions in [[3].as_slice(), &[1, 2]] {
+        let changed = sampler(&first);
+        let before = run(&changed, submissions);
+        assert_ne!(
+            before[1], fresh[1],
+            "the two parameter vectors give different energies"
+        );
+        changed.field.write_params(&gpu, &then).unwrap();
+        assert!(run(&changed, submissions) == fresh, "{submissions:?}");
+    }
+    // (Direct forward passes: the convolutions read their weights through views.)
+    let net = &sampler(&then).field;
+    assert!((0..4).all(|i| net.layer_tiled_passes(i).is_some_and(|t| !t.forward)));
 }
 
 /// The fused sampler (mlp_langevin: all steps of a dispatch, noise and r

@@ -1517,7 +1517,19 @@ impl ConvLayer {
         }
     }
 
-    /// output = LeakyReLU?(conv(input) + bias).
+    /// The direct kernels' weight views (conv2d_weight_views) from the
+    /// parameters: the forward and ∂/∂x passes read the weights through
+    /// them, so they are recorded after every change of the parameters,
+    /// before the next forward pass (nothing for a layer whose passes all
+    /// run tiled, which read the parameters themselves).
+    pub fn record_weight_views(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        if let Some((pipeline, group, len)) = &self.weight_views {
+            gpu.dispatch(pass, pipeline, group, *len);
+        }
+    }
+
+    /// output = LeakyReLU?(conv(input) + bias), with the weight views as
+    /// [`ConvLayer::record_weight_views`] last recorded them.
     pub fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         self.record_pass(gpu, pass, ConvPass::Forward);
     }
@@ -1554,9 +1566,6 @@ impl ConvLayer {
         };
         match which {
             ConvPass::Forward => {
-                // The views follow the weights before every forward pass (the
-                // backward pass after it reads them too).
-                run(pass, &self.weight_views);
                 for (group, invocations) in &self.forward.1 {
                     gpu.dispatch(pass, &self.forward.0, group, *invocations);
                 }

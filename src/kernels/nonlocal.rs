@@ -487,7 +487,14 @@ impl NonLocalLayer {
         "∂residual",
     ];
 
-    /// output = W(softmax(θᵀφ) gᵀ) + input.
+    /// Its convolutions' weight views (see [`ConvLayer::record_weight_views`]).
+    pub fn record_weight_views(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        for conv in [&self.qkv, &self.pool, &self.w] {
+            conv.record_weight_views(gpu, pass);
+        }
+    }
+
+    /// output = W(softmax(θᵀφ) gᵀ) + input, with the weight views as last recorded.
     pub fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         for part in 0..Self::FORWARD_PARTS.len() {
             self.record_forward_part(gpu, pass, part);

@@ -25,6 +25,13 @@ enum Layer {
 }
 
 impl Layer {
+    fn record_weight_views(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        match self {
+            Layer::Conv(l) => l.record_weight_views(gpu, pass),
+            Layer::NonLocal(l) => l.record_weight_views(gpu, pass),
+        }
+    }
+
     fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         match self {
             Layer::Conv(l) => l.record_forward(gpu, pass),
@@ -277,8 +284,19 @@ impl GpuNet {
         (activations <= MLP_MAX_ACTIVATIONS && !shape.is_empty()).then_some(shape)
     }
 
-    /// Record the forward pass: input → every layer → output.
+    /// Record the forward pass: input → every layer → output, the direct
+    /// convolutions' weight views first made from the parameters.
     pub fn record_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        for layer in &self.layers {
+            layer.record_weight_views(gpu, pass);
+        }
+        self.record_forward_same_params(gpu, pass);
+    }
+
+    /// Record the forward pass with the weight views as they are: only
+    /// after a [`GpuNet::record_forward`] since the parameters last changed
+    /// (the steps of a Langevin run after its first, where they cannot).
+    pub fn record_forward_same_params(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         for layer in &self.layers {
             layer.record_forward(gpu, pass);
         }
@@ -320,7 +338,9 @@ impl GpuNet {
         }
     }
 
-    /// Record layer `i`'s forward pass alone (benchmarks: its input must be in place).
+    /// Record layer `i`'s forward pass alone (benchmarks: its input must be
+    /// in place, and a [`GpuNet::record_forward`] recorded since the
+    /// parameters last changed).
     pub fn record_layer_forward(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize) {
         self.layers[i].record_forward(gpu, pass);
     }

@@ -138,6 +138,10 @@ impl<F: EnergyField> EnergyField for Attracted<F> {
         self.inner.record_eval(gpu, pass);
         self.launch.record(gpu, pass);
     }
+    fn record_eval_same_params(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        self.inner.record_eval_same_params(gpu, pass);
+        self.launch.record(gpu, pass);
+    }
     fn dense_layers(&self) -> Option<(Vec<[u32; 4]>, &wgpu::Buffer)> {
         self.inner.dense_layers()
     }

@@ -17,6 +17,13 @@ pub trait EnergyField {
     /// [chains, dim] ∇x F(x) after [`EnergyField::record_eval`].
     fn grad(&self) -> &wgpu::Buffer;
     fn record_eval(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass);
+    /// [`EnergyField::record_eval`] after one with the same parameters:
+    /// what follows from the parameters alone (a network's weight views:
+    /// [`GpuNet::record_forward_same_params`]) is not made again. For the
+    /// steps of one run after its first.
+    fn record_eval_same_params(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        self.record_eval(gpu, pass);
+    }
     /// For an energy mlp_langevin.wgsl can run whole (a chain of small dense
     /// layers): its layer shapes ([`GpuNet::dense_layers`]) and parameters.
     fn dense_layers(&self) -> Option<(Vec<[u32; 4]>, &wgpu::Buffer)> {
@@ -45,6 +52,12 @@ impl GpuNet {
     }
 }
 
+/// An energy field's backward pass: ∇x F alone.
+const INPUT_GRADIENT: Backward = Backward {
+    input: true,
+    params: false,
+};
+
 impl EnergyField for GpuNet {
     fn chains(&self) -> usize {
         self.batch
@@ -63,14 +76,11 @@ impl EnergyField for GpuNet {
     }
     fn record_eval(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         self.record_forward(gpu, pass);
-        self.record_backward(
-            gpu,
-            pass,
-            Backward {
-                input: true,
-                params: false,
-            },
-        );
+        self.record_backward(gpu, pass, INPUT_GRADIENT);
+    }
+    fn record_eval_same_params(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        self.record_forward_same_params(gpu, pass);
+        self.record_backward(gpu, pass, INPUT_GRADIENT);
     }
     fn dense_layers(&self) -> Option<(Vec<[u32; 4]>, &wgpu::Buffer)> {
         GpuNet::dense_layers(self).map(|shape| (shape, self.params_buffer()))

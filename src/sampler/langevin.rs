@@ -98,7 +98,8 @@ impl Advancing {
 }
 
 enum Steps {
-    /// field.record_eval, then langevin_step (noise drawn there).
+    /// field.record_eval (record_eval_same_params after a run's first
+    /// step), then langevin_step (noise drawn there).
     Layered(Advancing),
     /// runs[k]: mlp_langevin with 2^k steps per dispatch, with its layer
     /// shapes and the length of the parameter vector, run as `kernel`;
@@ -216,8 +217,14 @@ impl<F: EnergyField> Langevin<F> {
     pub fn record_steps(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, steps: usize) {
         match &self.steps {
             Steps::Layered(step) => {
-                for _ in 0..steps {
-                    self.field.record_eval(gpu, pass);
+                for i in 0..steps {
+                    // (The parameters may have changed since the last steps,
+                    // not since this run's first.)
+                    if i == 0 {
+                        self.field.record_eval(gpu, pass);
+                    } else {
+                        self.field.record_eval_same_params(gpu, pass);
+                    }
                     step.record(gpu, pass);
                 }
             }

@@ -128,11 +128,16 @@ impl<F: EnergyField> Mala<F> {
     }
 
     pub fn record_steps(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, steps: usize) {
-        for _ in 0..steps {
+        for i in 0..steps {
             self.fill_momentum.record(gpu, pass);
             self.fill_coin.record(gpu, pass);
             self.propose.record(gpu, pass);
-            self.field.record_eval(gpu, pass);
+            // (As Langevin::record_steps.)
+            if i == 0 {
+                self.field.record_eval(gpu, pass);
+            } else {
+                self.field.record_eval_same_params(gpu, pass);
+            }
             self.accept.record(gpu, pass);
         }
     }
