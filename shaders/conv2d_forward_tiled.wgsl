@@ -26,9 +26,12 @@
 // is read by 16 (or 8) invocations, each global value loaded once per
 // tile. Rows and columns past the edges are zeros, not stored.
 // Cross-correlation (no kernel flip), zero padding, square kernel and stride.
+// Specialised to the layer's kernel size (KERNEL = p.kernel, a pipeline
+// constant), so that a slice's taps come by constant divisions (digits).
+override KERNEL: u32;
 
 // ConvParams and leaky_relu come from conv_params.wgsl; TILE_*, Slice,
-// stage_slice, Block, multiply_tiles, store_block and counter_next from
+// stage_slice, Block, multiply_tiles, store_block and digits from
 // gemm_tile.wgsl; both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -48,8 +51,7 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let kk2 = p.kernel * p.kernel;
-    let taps = p.c_in * kk2;
+    let taps = p.c_in * KERNEL * KERNEL;
     let out_plane = p.h_out * p.w_out;
     let positions = p.batch * out_plane;
     let n_tiles = (positions + TILE_N - 1u) / TILE_N;
@@ -101,18 +103,17 @@ fn main(
                 }
             }
         }
-        // X̂[k0 .. +TILE_K, n_stage]: this invocation's column, walking
-        // (ci, ky, kx) from k0's without a division per tap.
-        var tap = vec3<u32>(k0 / kk2, (k0 % kk2) / p.kernel, k0 % p.kernel);
+        // X̂[k0 .. +TILE_K, n_stage]: this invocation's column, tap
+        // k0 + 4·g + c at (ci, ky, kx).
         for (var g = 0u; g < TILE_K / 4u; g++) {
             var v = vec4<f32>(0.0);
             for (var c = 0u; c < 4u; c++) {
+                let tap = digits(k0, 4u * g + c, vec2<u32>(KERNEL));
                 let iy = iy0 + i32(tap.y);
                 let ix = ix0 + i32(tap.z);
                 if (stage_ok && tap.x < p.c_in && iy >= 0 && iy < i32(p.h_in) && ix >= 0 && ix < i32(p.w_in)) {
                     v[c] = x[x_image + (tap.x * p.h_in + u32(iy)) * p.w_in + u32(ix)];
                 }
-                tap = counter_next(tap, vec2<u32>(p.kernel));
             }
             slice.b[g] = v;
         }

@@ -29,9 +29,15 @@
 // With INPUT_LEAKY_RELU (x is the output of the layer before's LeakyReLU),
 // dx is ∂L/∂(that layer's pre-activation), as in conv2d_input_grad.
 override INPUT_LEAKY_RELU: bool = false;
+// Specialised to the layer's kernel size and stride (p.kernel, p.stride as
+// pipeline constants), so that a class's taps come by constant divisions
+// (digits) where the stride divides the kernel: every class then has
+// KERNEL / STRIDE taps per axis.
+override KERNEL: u32;
+override STRIDE: u32;
 
 // ConvParams comes from conv_params.wgsl; TILE_*, Slice, stage_slice,
-// Block, multiply_tiles, store_block and counter_next from gemm_tile.wgsl;
+// Block, multiply_tiles, store_block and digits from gemm_tile.wgsl;
 // both prepended at compile time.
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
@@ -52,7 +58,7 @@ var<private> split_at: u32;
 // First row (or column) of a residue class: the smallest i ≥ 0 with
 // (i + pad) mod s = class, and how many of size `len` there are.
 fn class_start(residue: u32, len: u32) -> vec2<u32> {
-    let s = p.stride;
+    let s = STRIDE;
     let first = (residue + s - p.padding % s) % s;
     if (first >= len) {
         return vec2<u32>(first, 0u);
@@ -66,8 +72,8 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let s = p.stride;
-    let k = p.kernel;
+    let s = STRIDE;
+    let k = KERNEL;
     let rows_max = (p.h_in + s - 1u) / s;
     let cols_max = (p.w_in + s - 1u) / s;
     let n_tiles = (p.batch * rows_max * cols_max + TILE_N - 1u) / TILE_N;
@@ -88,8 +94,12 @@ fn main(
     xs = class_start(cx, p.w_in);
     let pixels = p.batch * ys.y * xs.y;
     // Taps of the class: a < taps_y, c < taps_x (ky = cy + a·s < k).
-    let taps_y = (k - min(cy, k) + s - 1u) / s;
-    let taps_x = (k - min(cx, k) + s - 1u) / s;
+    var taps_y = (k - min(cy, k) + s - 1u) / s;
+    var taps_x = (k - min(cx, k) + s - 1u) / s;
+    if (k % s == 0u) {
+        taps_y = k / s;
+        taps_x = k / s;
+    }
     let taps = taps_y * taps_x;
     let depth = p.c_out * taps;
     // The split's k: whole slices, as in conv2d_forward_tiled (of this
@@ -121,10 +131,10 @@ fn main(
     var acc: Block;
     for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
         var slice: Slice;
-        // A[ci0 + m, k] = W[co, ci, ky, kx], walking (co, a, c) from k0 + 4·g_a's.
+        // A[ci0 + m, k] = W[co, ci, ky, kx] at k = k0 + 4·g_a + c, (co, a, c).
         let ka = k0 + 4u * g_a;
-        var pair_a = vec3<u32>(ka / taps, (ka % taps) / taps_x, ka % taps_x);
         for (var c = 0u; c < 4u; c++) {
+            let pair_a = digits(k0, 4u * g_a + c, vec2<u32>(taps_y, taps_x));
             if (ka + c < depth) {
                 let w_at = (pair_a.x * p.c_in + ci0 + m_a) * k + cy + s * pair_a.y;
                 let kx_a = cx + s * pair_a.z;
@@ -135,19 +145,17 @@ fn main(
                     slice.a[1][c] = params[p.weight_offset + (w_at + A_ROW_STEP * k) * k + kx_a];
                 }
             }
-            pair_a = counter_next(pair_a, vec2<u32>(taps_y, taps_x));
         }
-        // B[k0 .. +TILE_K, n_stage]: walking (co, a, c) from k0's.
-        var pair = vec3<u32>(k0 / taps, (k0 % taps) / taps_x, k0 % taps_x);
+        // B[k0 .. +TILE_K, n_stage]: k = k0 + 4·g + c at (co, a, c).
         for (var g = 0u; g < TILE_K / 4u; g++) {
             var v = vec4<f32>(0.0);
             for (var c = 0u; c < 4u; c++) {
+                let pair = digits(k0, 4u * g + c, vec2<u32>(taps_y, taps_x));
                 let oy = oy_top - i32(pair.y);
                 let ox = ox_left - i32(pair.z);
                 if (stage_ok && pair.x < p.c_out && oy >= 0 && oy < i32(p.h_out) && ox >= 0 && ox < i32(p.w_out)) {
                     v[c] = dz[((b_img * p.c_out + pair.x) * p.h_out + u32(oy)) * p.w_out + u32(ox)];
                 }
-                pair = counter_next(pair, vec2<u32>(taps_y, taps_x));
             }
             slice.b[g] = v;
         }
@@ -176,8 +184,8 @@ fn store_quad(m: u32, n: u32, v: vec4<f32>) {
     }
     let img = pixel / (ys.y * xs.y);
     let r = pixel % (ys.y * xs.y);
-    let iy = ys.x + p.stride * (r / xs.y);
-    let ix = xs.x + p.stride * (r % xs.y);
+    let iy = ys.x + STRIDE * (r / xs.y);
+    let ix = xs.x + STRIDE * (r % xs.y);
     let plane = p.h_in * p.w_in;
     let at0 = ((img * p.c_in + ci0 + m) * p.h_in + iy) * p.w_in + ix;
     for (var i = 0u; i < 4u; i++) {

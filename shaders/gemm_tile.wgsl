@@ -151,9 +151,30 @@ fn store_block(acc: ptr<function, Block>, tm: u32, tn: u32) {
     store_quad(m + 4u, tile_column(tn, 7u), (*acc)[15]);
 }
 
+// The digits (outer, middle, inner) of k0 + j in a counter whose middle
+// and inner digits count to `radix`.x and `radix`.y, for a slice's first k0
+// (a multiple of TILE_K: splits and slices start at one) and j < TILE_K:
+// how the forward and ∂/∂x kernels find a slice's taps. The kernels pass
+// a radix of pipeline constants, so the divisions are by constants; and
+// where radix.x · radix.y divides TILE_K (1×1, 2×2 and 4×4 kernels, 4×4
+// at stride 2 in ∂/∂x), every slice holds whole outer digits: k0's outer
+// digit is the slice's alone, the rest constants of j once a kernel's
+// loops over j unroll, so a tap's place in the input is the same offset
+// in every slice and nothing is carried from one tap to the next.
+fn digits(k0: u32, j: u32, radix: vec2<u32>) -> vec3<u32> {
+    let per = radix.x * radix.y;
+    var outer = (k0 + j) / per;
+    var r = (k0 + j) % per;
+    if (TILE_K % per == 0u) {
+        outer = k0 / per + j / per;
+        r = j % per;
+    }
+    return vec3<u32>(outer, r / radix.y, r % radix.y);
+}
+
 // The next value of a three-digit counter (outer, middle, inner) whose
-// middle and inner digits count to `radix`.x and `radix`.y: how the kernels
-// walk a slice's taps or positions without a division per element.
+// middle and inner digits count to `radix`.x and `radix`.y: how the weight
+// gradient walks a slice's positions without a division per element.
 fn counter_next(c: vec3<u32>, radix: vec2<u32>) -> vec3<u32> {
     var n = c + vec3<u32>(0u, 0u, 1u);
     if (n.z == radix.y) {

@@ -668,6 +668,9 @@ fn every_shader_translates_for_metal_and_dx12() {
             "conv2d_input_grad" => &input_grad_storage,
             "conv2d_input_grad_uniform_views" | "conv2d_input_grad_uniform" => &input_grad_uniform,
             "conv2d_weight_grad" | "conv2d_weight_grad_uniform" => &weight_grad,
+            // Specialised as VanillaNet's 4 × 4 layers of stride 2 run them.
+            "conv2d_forward_tiled" => &[("KERNEL", 4.0)],
+            "conv2d_input_grad_tiled" => &[("KERNEL", 4.0), ("STRIDE", 2.0), ("INPUT_LEAKY_RELU", 1.0)],
             // The fused sampler as GPUs and as CPU adapters run it.
             "mlp_langevin" => &[("OUTPUTS", 1.0)],
             "mlp_langevin_uniform_weights" => &[("OUTPUTS", f64::from(MLP_CPU_OUTPUTS))],

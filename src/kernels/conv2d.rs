@@ -1274,6 +1274,9 @@ impl ConvLayer {
         const FITS: &str = "a direct pass whose window does not fit runs tiled";
         let rows_vec4 = ("ROWS_VEC4", f64::from(u8::from(params.dense_rows_vec4())));
         let once = |(pipeline, group), invocations| -> PassKernel { (pipeline, vec![(group, invocations)]) };
+        // (The tiled forward and ∂/∂x are specialised to the kernel size,
+        // ∂/∂x to the stride too: gemm_tile.wgsl's digits.)
+        let tiled_kernel = ("KERNEL", f64::from(params.kernel));
         let forward = match (&forward_chunks, views.as_ref()) {
             (Some(chunks), Some(views)) => direct_pass(
                 chunks,
@@ -1286,7 +1289,11 @@ impl ConvLayer {
                 Some(5),
             )?,
             _ if tiled.forward => once(
-                make(forward, &[uniform, b.input, b.params, b.output, b.partial])?,
+                specialised(
+                    forward,
+                    &[tiled_kernel],
+                    &[uniform, b.input, b.params, b.output, b.partial],
+                )?,
                 Self::out_elems(kind, &params),
             ),
             _ => {
@@ -1324,7 +1331,11 @@ impl ConvLayer {
             _ if tiled.input_grad => once(
                 specialised(
                     input_grad,
-                    &[input_leaky_relu],
+                    &[
+                        input_leaky_relu,
+                        tiled_kernel,
+                        ("STRIDE", f64::from(params.stride)),
+                    ],
                     &[uniform, dz, b.params, b.grad_input, b.partial, b.input],
                 )?,
                 Self::in_elems(kind, &params),
