@@ -13,8 +13,8 @@
 // reads them from one uniform buffer of 64 KiB (ConvParams::view_chunks).
 // Lanes past the last channel hold 0. Recorded with every forward pass of
 // a layer that runs a direct kernel, before it (ConvLayer::record_weight_views),
-// but for the steps of a Langevin run after its first, whose parameters are
-// those of its first (GpuNet::record_forward_same_params): so the views
+// but for the steps that Langevin::record_steps records after its first,
+// whose parameters are those of its first (GpuNet::record_forward_same_params): so the views
 // always hold the weights of the pass (and of the backward pass after it).
 //
 // Bindings (group 0):

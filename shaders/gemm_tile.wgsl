@@ -154,10 +154,12 @@ fn store_block(acc: ptr<function, Block>, tm: u32, tn: u32) {
 // The digits (outer, middle, inner) of k0 + j in a counter whose middle
 // and inner digits count to `radix`.x and `radix`.y, for a slice's first k0
 // (a multiple of TILE_K: splits and slices start at one) and j < TILE_K:
-// how the forward and ∂/∂x kernels find a slice's taps. The kernels pass
-// a radix of pipeline constants, so the divisions are by constants; and
-// where radix.x · radix.y divides TILE_K (1×1, 2×2 and 4×4 kernels, 4×4
-// at stride 2 in ∂/∂x), every slice holds whole outer digits: k0's outer
+// how the forward and ∂/∂x kernels find a slice's taps. The forward pass
+// passes a radix of pipeline constants, and ∂/∂x does where its stride
+// divides its kernel (else a residue class's taps are its own), so the
+// divisions are by constants; and where radix.x · radix.y divides TILE_K
+// (forward: 1×1, 2×2 and 4×4 kernels; ∂/∂x: e.g. 4×4 at stride 2, 3×3 at
+// stride 2, 2×2 or 4×4 at stride 1), every slice holds whole outer digits: k0's outer
 // digit is the slice's alone, the rest constants of j once a kernel's
 // loops over j unroll, so a tap's place in the input is the same offset
 // in every slice and nothing is carried from one tap to the next.

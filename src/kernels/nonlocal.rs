@@ -502,7 +502,8 @@ impl NonLocalLayer {
     }
 
     /// Part `part` of the forward pass alone (benchmarks time each; the
-    /// parts before it must have run).
+    /// parts before it must have run, and the weight views been made since
+    /// the parameters last changed).
     pub fn record_forward_part(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, part: usize) {
         match part {
             0 => self.qkv.record_forward(gpu, pass),

@@ -295,7 +295,8 @@ impl GpuNet {
 
     /// Record the forward pass with the weight views as they are: only
     /// after a [`GpuNet::record_forward`] since the parameters last changed
-    /// (the steps of a Langevin run after its first, where they cannot).
+    /// (the steps `Langevin::record_steps` records after its first, where
+    /// they cannot).
     pub fn record_forward_same_params(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         for layer in &self.layers {
             layer.record_forward(gpu, pass);
@@ -356,7 +357,9 @@ impl GpuNet {
     }
 
     /// Record part `part` (of [`GpuNet::layer_parts`]) of layer `i`'s
-    /// forward pass, or with `backward` its backward pass, alone (benchmarks).
+    /// forward pass, or with `backward` its backward pass, alone
+    /// (benchmarks: as [`GpuNet::record_layer_forward`], after a
+    /// [`GpuNet::record_forward`] since the parameters last changed).
     pub fn record_layer_part(
         &self,
         gpu: &Gpu,

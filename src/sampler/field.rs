@@ -20,7 +20,7 @@ pub trait EnergyField {
     /// [`EnergyField::record_eval`] after one with the same parameters:
     /// what follows from the parameters alone (a network's weight views:
     /// [`GpuNet::record_forward_same_params`]) is not made again. For the
-    /// steps of one run after its first.
+    /// steps recorded in one pass after its first.
     fn record_eval_same_params(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         self.record_eval(gpu, pass);
     }

@@ -98,8 +98,8 @@ impl Advancing {
 }
 
 enum Steps {
-    /// field.record_eval (record_eval_same_params after a run's first
-    /// step), then langevin_step (noise drawn there).
+    /// field.record_eval (record_eval_same_params after the first step
+    /// record_steps records), then langevin_step (noise drawn there).
     Layered(Advancing),
     /// runs[k]: mlp_langevin with 2^k steps per dispatch, with its layer
     /// shapes and the length of the parameter vector, run as `kernel`;
@@ -218,8 +218,8 @@ impl<F: EnergyField> Langevin<F> {
         match &self.steps {
             Steps::Layered(step) => {
                 for i in 0..steps {
-                    // (The parameters may have changed since the last steps,
-                    // not since this run's first.)
+                    // (The parameters may have changed since the last call,
+                    // not since this call's first step.)
                     if i == 0 {
                         self.field.record_eval(gpu, pass);
                     } else {
