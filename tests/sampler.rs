@@ -244,15 +244,10 @@ fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
     }
 }
 
-/// An iteration's steps go in several submissions (the GPU runs one while
-/// the CPU records the next): 2 steps, then doubling up to 32; the fused
-/// sampler's in one. The chains, their energies, gradients, Σ r and energy
-/// path after 45 steps so submitted are those of one submission, bit for bit.
-#[test]
-fn steps_in_several_submissions_are_those_of_one() {
-    let gpu = common::gpu();
+/// The submission tests' chains: 3 states of a 32×32 image in [−1, 1) for
+/// a VanillaNet of 1 channel and n_f = 2, and a step size.
+fn vanilla_chains() -> (NetSpec, usize, Vec<f32>, StepSize) {
     let spec = NetSpec::vanilla(1, 2).unwrap();
-    let params = init_params(&spec, 4).unwrap();
     let chains = 3;
     let x: Vec<f32> = (0..chains * 1024)
         .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
@@ -262,6 +257,18 @@ fn steps_in_several_submissions_are_those_of_one() {
         temperature: 0.5,
         tau: 1.0,
     };
+    (spec, chains, x, size)
+}
+
+/// An iteration's steps go in several submissions (the GPU runs one while
+/// the CPU records the next): 2 steps, then doubling up to 32; the fused
+/// sampler's in one. The chains, their energies, gradients, Σ r and energy
+/// path after 45 steps so submitted are those of one submission, bit for bit.
+#[test]
+fn steps_in_several_submissions_are_those_of_one() {
+    let gpu = common::gpu();
+    let (spec, chains, x, size) = vanilla_chains();
+    let params = init_params(&spec, 4).unwrap();
     let steps = 45;
     let run = |split: bool| {
         let net = GpuNet::new(&gpu, &spec, chains).unwrap();
@@ -302,28 +309,20 @@ fn steps_in_several_submissions_are_those_of_one() {
     assert!(one[4].iter().all(|&u| u != 0.0), "every step's energies recorded");
 }
 
-/// A run's steps after its first read the direct convolutions' weight
-/// views its first step made (GpuNet::record_forward_same_params): F and
-/// ∇F at a run's second step are those of a whole evaluation (views
-/// made) at its state, and each run makes the views from the parameters
-/// it starts with: a sampler whose parameters changed after a run goes on
-/// as a new sampler with those parameters would, bit for bit, in one
+/// The steps a submission records after its first read the direct
+/// convolutions' weight views its first step made
+/// (GpuNet::record_forward_same_params): F and ∇F at a submission's
+/// second step are those of a whole evaluation (views made) at its state,
+/// and each submission makes the views from the parameters it starts
+/// with: a sampler whose parameters changed after a submission goes on as
+/// a new sampler with those parameters would, bit for bit, in one
 /// submission of 3 steps or in several (1 + 2).
 #[test]
-fn each_run_of_steps_follows_the_parameters_it_starts_with() {
+fn each_submission_of_steps_follows_the_parameters_it_starts_with() {
     let gpu = common::gpu();
     gpu.set_conv_kernels(ConvKernels::Direct);
-    let spec = NetSpec::vanilla(1, 2).unwrap();
+    let (spec, chains, x, size) = vanilla_chains();
     let [first, then] = [4, 5].map(|seed| init_params(&spec, seed).unwrap());
-    let chains = 3;
-    let x: Vec<f32> = (0..chains * 1024)
-        .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
-        .collect();
-    let size = StepSize {
-        epsilon: 0.05,
-        temperature: 0.5,
-        tau: 1.0,
-    };
     let sampler = |params: &[f32]| {
         let net = GpuNet::new(&gpu, &spec, chains).unwrap();
         net.write_params(&gpu, params).unwrap();
