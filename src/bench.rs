@@ -168,6 +168,8 @@ pub struct WorkloadResult {
     /// Submissions of the L steps (Langevin::submissions): after the
     /// first, the GPU runs one while the CPU records the next.
     pub langevin_submissions: usize,
+    /// Kernel launches the L steps record, per step.
+    pub langevin_dispatches_per_step: f64,
     /// With the fused sampler: the layered kernels on the same chains, timed
     /// in the same process (the baseline of its speed-up).
     pub layered_steps_x_chains_per_s: Option<f64>,
@@ -522,8 +524,9 @@ pub fn run_workload(
         fused_kernel,
         langevin_steps_x_chains_per_s: (w.steps * w.chains) as f64 / sample_s,
         langevin_gflop_per_s: w.steps as f64 * step_flops * 1e-9 / sample_s,
-        langevin_record_ms_per_step: 1e3 * recording.0,
-        langevin_submissions: recording.1,
+        langevin_record_ms_per_step: 1e3 * recording.seconds_per_step,
+        langevin_submissions: recording.submissions,
+        langevin_dispatches_per_step: recording.dispatches_per_step,
         layered_steps_x_chains_per_s: layered_s.map(|s| (w.steps * w.chains) as f64 / s),
         fused_differs,
         iterations_per_s: 1.0 / iteration_s,
@@ -534,22 +537,39 @@ pub fn run_workload(
 }
 
 /// CPU seconds to record one of `sampler`'s steps (`steps` of them recorded
-/// and finished, not submitted; the least of 3: the machine's other work
-/// only adds), and the submissions a run of them makes. A lower bound:
+/// as training's submissions record them, and finished, not submitted; the
+/// least of 3: the machine's other work only adds), the submissions a run
+/// of them makes, and the dispatches a step records. A lower bound:
 /// submitting them costs the CPU more (wgpu tracks their buffers then).
-fn recording_of(gpu: &Gpu, sampler: &Langevin<GpuNet>, steps: usize) -> (f64, usize) {
+fn recording_of(gpu: &Gpu, sampler: &Langevin<GpuNet>, steps: usize) -> Recording {
     let once = || {
         let start = Instant::now();
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            sampler.record_steps(gpu, &mut pass, steps);
+            for n in sampler.submissions(steps) {
+                sampler.record_steps(gpu, &mut pass, n);
+            }
         }
         drop(encoder.finish());
         start.elapsed().as_secs_f64()
     };
+    let before = gpu.dispatches_recorded();
     let seconds = (0..3).map(|_| once()).fold(f64::INFINITY, f64::min);
-    (seconds / steps.max(1) as f64, sampler.submissions(steps).len())
+    let per_step = |total: f64| total / steps.max(1) as f64;
+    Recording {
+        seconds_per_step: per_step(seconds),
+        submissions: sampler.submissions(steps).len(),
+        dispatches_per_step: per_step((gpu.dispatches_recorded() - before) as f64 / 3.0),
+    }
+}
+
+/// What recording a workload's L Langevin steps costs the CPU, as training
+/// submits them ([`recording_of`]).
+struct Recording {
+    seconds_per_step: f64,
+    submissions: usize,
+    dispatches_per_step: f64,
 }
 
 #[derive(Clone, Copy)]

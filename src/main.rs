@@ -526,8 +526,8 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             n => format!("in {n} submissions, the GPU running each while the CPU records the next"),
         };
         println!(
-            "    recording a step: {:.3} ms on the CPU; the L steps {submissions}",
-            r.langevin_record_ms_per_step
+            "    recording a step: {:.3} ms on the CPU, {:.1} dispatches; the L steps {submissions}",
+            r.langevin_record_ms_per_step, r.langevin_dispatches_per_step
         );
         if let Some(k) = r.fused_kernel {
             let from = if k.uniform_weights {

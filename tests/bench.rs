@@ -89,6 +89,7 @@ fn bench_writes_checked_figures_as_json() {
         "langevin_gflop_per_s",
         "step_gflop",
         "langevin_record_ms_per_step",
+        "langevin_dispatches_per_step",
     ] {
         let v = w[key].as_f64().unwrap_or(f64::NAN);
         assert!(v.is_finite() && v > 0.0, "{key} = {v}");

@@ -84,6 +84,8 @@ pub struct Gpu {
     measured_passes: Mutex<HashMap<MeasuredKey, TiledPasses>>,
     /// Compiled pipelines by shader name and override constants.
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    /// Kernel launches recorded so far ([`Gpu::dispatches_recorded`]).
+    dispatches: std::sync::atomic::AtomicU64,
     gate: SubmitGate,
 }
 
@@ -138,6 +140,7 @@ impl Gpu {
             )),
             uniform_weight_views: Mutex::new(info.device_type == wgpu::DeviceType::Cpu),
             measured_passes: Mutex::new(HashMap::new()),
+            dispatches: Default::default(),
             info,
             limits,
             instance,
@@ -459,6 +462,15 @@ impl Gpu {
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, bind_group, &[]);
         pass.dispatch_workgroups(x, y, 1);
+        self.dispatches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Kernel launches recorded on this device so far, by every thread:
+    /// the difference across a recording counts its dispatches (benchmarks;
+    /// on a GPU each is a pass boundary where the next kernel waits for the
+    /// last to drain).
+    pub fn dispatches_recorded(&self) -> u64 {
+        self.dispatches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn write_f32(&self, buffer: &wgpu::Buffer, offset_floats: usize, data: &[f32]) {
