@@ -685,68 +685,77 @@ fn every_shader_translates_for_metal_and_dx12() {
             "dense_forward" | "dense_forward_split" | "dense_input_grad" => &[("ROWS_VEC4", 1.0)],
             _ => &[],
         };
-        let constants: naga::back::PipelineConstants = set
-            .iter()
-            .map(|&(name, value)| (name.to_string(), value))
-            .collect();
-        let (module, info) = naga::back::pipeline_constants::process_overrides(
-            &module,
-            &info,
-            Some((naga::ShaderStage::Compute, "main")),
-            &constants,
-        )
-        .unwrap_or_else(|e| panic!("{}: overrides: {e}", shader.name));
-        let (module, info) = (module.as_ref(), info.as_ref());
-        let mut resources = msl::EntryPointResources::default();
-        for (_, var) in module.global_variables.iter() {
-            if let Some(binding) = var.binding {
-                let slot = resources.resources.len() as msl::Slot;
-                let target = msl::BindTarget {
-                    buffer: Some(slot),
-                    mutable: matches!(var.space, naga::AddressSpace::Storage { access } if access.contains(naga::StorageAccess::STORE)),
-                    ..Default::default()
-                };
-                resources.resources.insert(binding, target);
+        // The tiled kernels also as a 3×3 layer of stride 2 has them: taps
+        // by division, ∂/∂x's per residue class (digits' general branch).
+        let general: &[(&str, f64)] = match shader.name {
+            "conv2d_forward_tiled" => &[("KERNEL", 3.0)],
+            "conv2d_input_grad_tiled" => &[("KERNEL", 3.0), ("STRIDE", 2.0)],
+            _ => &[],
+        };
+        for set in std::iter::once(set).chain((!general.is_empty()).then_some(general)) {
+            let constants: naga::back::PipelineConstants = set
+                .iter()
+                .map(|&(name, value)| (name.to_string(), value))
+                .collect();
+            let (module, info) = naga::back::pipeline_constants::process_overrides(
+                &module,
+                &info,
+                Some((naga::ShaderStage::Compute, "main")),
+                &constants,
+            )
+            .unwrap_or_else(|e| panic!("{}: overrides: {e}", shader.name));
+            let (module, info) = (module.as_ref(), info.as_ref());
+            let mut resources = msl::EntryPointResources::default();
+            for (_, var) in module.global_variables.iter() {
+                if let Some(binding) = var.binding {
+                    let slot = resources.resources.len() as msl::Slot;
+                    let target = msl::BindTarget {
+                        buffer: Some(slot),
+                        mutable: matches!(var.space, naga::AddressSpace::Storage { access } if access.contains(naga::StorageAccess::STORE)),
+                        ..Default::default()
+                    };
+                    resources.resources.insert(binding, target);
+                }
             }
-        }
-        resources.sizes_buffer = Some(resources.resources.len() as msl::Slot);
-        let options = msl::Options {
-            lang_version: (2, 0),
-            bounds_check_policies: restrict,
-            fake_missing_bindings: false,
-            per_entry_point_map: [("main".to_string(), resources)].into(),
-            ..Default::default()
-        };
-        let pipeline = msl::PipelineOptions {
-            entry_point: entry.clone(),
-            ..Default::default()
-        };
-        let (source, _) = msl::write_string(module, info, &options, &pipeline)
-            .unwrap_or_else(|e| panic!("{} to MSL: {e}", shader.name));
-        assert!(
-            source.contains("kernel void main_"),
-            "{}: no MSL kernel in\n{source}",
-            shader.name
-        );
-        for shader_model in [hlsl::ShaderModel::V5_1, hlsl::ShaderModel::V6_0] {
-            let options = hlsl::Options {
-                shader_model,
-                restrict_indexing: true,
-                zero_initialize_workgroup_memory: true,
+            resources.sizes_buffer = Some(resources.resources.len() as msl::Slot);
+            let options = msl::Options {
+                lang_version: (2, 0),
+                bounds_check_policies: restrict,
+                fake_missing_bindings: false,
+                per_entry_point_map: [("main".to_string(), resources)].into(),
                 ..Default::default()
             };
-            let pipeline = hlsl::PipelineOptions {
+            let pipeline = msl::PipelineOptions {
                 entry_point: entry.clone(),
+                ..Default::default()
             };
-            let mut source = String::new();
-            hlsl::Writer::new(&mut source, &options, &pipeline)
-                .write(module, info, None)
-                .unwrap_or_else(|e| panic!("{} to HLSL {shader_model:?}: {e}", shader.name));
+            let (source, _) = msl::write_string(module, info, &options, &pipeline)
+                .unwrap_or_else(|e| panic!("{} to MSL: {e}", shader.name));
             assert!(
-                source.contains("[numthreads("),
-                "{}: no HLSL compute entry in\n{source}",
+                source.contains("kernel void main_"),
+                "{}: no MSL kernel in\n{source}",
                 shader.name
             );
+            for shader_model in [hlsl::ShaderModel::V5_1, hlsl::ShaderModel::V6_0] {
+                let options = hlsl::Options {
+                    shader_model,
+                    restrict_indexing: true,
+                    zero_initialize_workgroup_memory: true,
+                    ..Default::default()
+                };
+                let pipeline = hlsl::PipelineOptions {
+                    entry_point: entry.clone(),
+                };
+                let mut source = String::new();
+                hlsl::Writer::new(&mut source, &options, &pipeline)
+                    .write(module, info, None)
+                    .unwrap_or_else(|e| panic!("{} to HLSL {shader_model:?}: {e}", shader.name));
+                assert!(
+                    source.contains("[numthreads("),
+                    "{}: no HLSL compute entry in\n{source}",
+                    shader.name
+                );
+            }
         }
     }
 }
