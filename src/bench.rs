@@ -452,10 +452,7 @@ pub fn run_workload(
         let parts = field
             .layer_parts(i)
             .map(|(forward, backward)| -> Result<PartTimes> {
-                let input_grad = Backward {
-                    input: true,
-                    params: false,
-                };
+                let input_grad = Backward::INPUT;
                 let time = |names: &[&'static str], pass: Option<Backward>| {
                     (0..names.len())
                         .map(|k| {
@@ -555,12 +552,13 @@ fn recording_of(gpu: &Gpu, sampler: &Langevin<GpuNet>, steps: usize) -> Recordin
         start.elapsed().as_secs_f64()
     };
     let before = gpu.dispatches_recorded();
-    let seconds = (0..3).map(|_| once()).fold(f64::INFINITY, f64::min);
+    const REPS: usize = 3;
+    let seconds = (0..REPS).map(|_| once()).fold(f64::INFINITY, f64::min);
     let per_step = |total: f64| total / steps.max(1) as f64;
     Recording {
         seconds_per_step: per_step(seconds),
-        submissions: sampler.submissions(steps).len(),
-        dispatches_per_step: per_step((gpu.dispatches_recorded() - before) as f64 / 3.0),
+        submissions: sampler.submissions(steps).count(),
+        dispatches_per_step: per_step((gpu.dispatches_recorded() - before) as f64 / REPS as f64),
     }
 }
 

@@ -96,14 +96,6 @@ fn single(name: &str, input: [usize; 3], op: LayerOp, c_out: usize, leaky_relu: 
     }
 }
 
-fn conv(kernel: usize, stride: usize, padding: usize) -> LayerOp {
-    LayerOp::Conv2d {
-        kernel,
-        stride,
-        padding,
-    }
-}
-
 /// Single-layer cases: odd sizes, one image, one channel, channel counts
 /// that are not multiples of 4, stride 2 with padding, 1×1 images, Linear.
 pub fn layer_cases() -> Vec<Case> {
@@ -111,7 +103,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv3x3 s1 p1, 3→5 ch, 7×9, lrelu",
             [3, 7, 9],
-            conv(3, 1, 1),
+            LayerOp::conv(3, 1, 1),
             5,
             true,
             2,
@@ -119,7 +111,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv4x4 s2 p1, 5→6 ch, 8×8, lrelu",
             [5, 8, 8],
-            conv(4, 2, 1),
+            LayerOp::conv(4, 2, 1),
             6,
             true,
             3,
@@ -127,7 +119,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv3x3 s2 p1, 1→3 ch, 7×7 odd",
             [1, 7, 7],
-            conv(3, 2, 1),
+            LayerOp::conv(3, 2, 1),
             3,
             true,
             2,
@@ -135,7 +127,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv4x4 s1 p0 → 1×1, 6→1 ch",
             [6, 4, 4],
-            conv(4, 1, 0),
+            LayerOp::conv(4, 1, 0),
             1,
             false,
             1,
@@ -143,7 +135,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv3x3 s1 p1, 1→1 ch, one image",
             [1, 5, 5],
-            conv(3, 1, 1),
+            LayerOp::conv(3, 1, 1),
             1,
             false,
             1,
@@ -151,7 +143,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv3x3 p1 on a 1×1 image, 3→2 ch",
             [3, 1, 1],
-            conv(3, 1, 1),
+            LayerOp::conv(3, 1, 1),
             2,
             true,
             4,
@@ -159,7 +151,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv1x1 on 1×1 (toy layer), 2→7 ch",
             [2, 1, 1],
-            conv(1, 1, 0),
+            LayerOp::conv(1, 1, 0),
             7,
             true,
             5,
@@ -167,7 +159,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv5x5 s3 p2, 2→3 ch, 11×6",
             [2, 11, 6],
-            conv(5, 3, 2),
+            LayerOp::conv(5, 3, 2),
             3,
             true,
             2,
@@ -177,7 +169,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv4x4 s2 p1, 6→9 ch, 13×11, lrelu",
             [6, 13, 11],
-            conv(4, 2, 1),
+            LayerOp::conv(4, 2, 1),
             9,
             true,
             2,
@@ -188,7 +180,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv3x3 s2 p1, 2→69 ch, 9×10",
             [2, 9, 10],
-            conv(3, 2, 1),
+            LayerOp::conv(3, 2, 1),
             69,
             true,
             11,
@@ -200,7 +192,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv4x4 s2 p1, 69→5 ch, 6×7",
             [69, 6, 7],
-            conv(4, 2, 1),
+            LayerOp::conv(4, 2, 1),
             5,
             true,
             11,
@@ -212,7 +204,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv3x3 s1 p1, 64→64 ch, 5×5, lrelu",
             [64, 5, 5],
-            conv(3, 1, 1),
+            LayerOp::conv(3, 1, 1),
             64,
             true,
             2,
@@ -222,7 +214,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv3x3 s2 p1, 32→128 ch, 6×6, lrelu",
             [32, 6, 6],
-            conv(3, 2, 1),
+            LayerOp::conv(3, 2, 1),
             128,
             true,
             2,
@@ -243,7 +235,7 @@ pub fn layer_cases() -> Vec<Case> {
         single(
             "conv4x4 s1 p0 → 1×1, 17→3 ch, lrelu",
             [17, 4, 4],
-            conv(4, 1, 0),
+            LayerOp::conv(4, 1, 0),
             3,
             true,
             3,
@@ -286,7 +278,7 @@ pub fn layer_cases() -> Vec<Case> {
                 name: "stack".into(),
                 input: [2, 6, 6],
                 layers: vec![
-                    LayerSpec::new("c", conv(3, 1, 1), 2, 3, true),
+                    LayerSpec::new("c", LayerOp::conv(3, 1, 1), 2, 3, true),
                     LayerSpec::new("p", LayerOp::MaxPool2, 3, 3, false),
                     LayerSpec::new("l", LayerOp::Linear, 27, 2, false),
                 ],

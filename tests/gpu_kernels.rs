@@ -5,11 +5,7 @@
 mod common;
 
 /// A 3×3 convolution, stride 1, padding 1.
-const CONV3X3_PAD1: LayerOp = LayerOp::Conv2d {
-    kernel: 3,
-    stride: 1,
-    padding: 1,
-};
+const CONV3X3_PAD1: LayerOp = LayerOp::conv(3, 1, 1);
 
 /// Every choice of convolution kernels (see `ConvKernels`).
 const ALL_CONV_KERNELS: [ConvKernels; 4] = [
@@ -143,11 +139,7 @@ fn a_split_input_gradient_with_classes_no_tap_reaches_matches_reference() {
 fn direct_kernel_windows_match_reference() {
     let gpu = common::gpu();
     gpu.set_conv_kernels(ConvKernels::Direct);
-    let conv = |kernel, stride, padding| LayerOp::Conv2d {
-        kernel,
-        stride,
-        padding,
-    };
+    let conv = LayerOp::conv;
     // The layer of `spec` against the reference on `batch` images (∂/∂x
     // sums at most 5 · 14² = 980 terms here: LAYER_TOL's ≤ 1k).
     let check = |name: String, spec: NetSpec, batch: usize, seed: u64| {
@@ -419,13 +411,7 @@ fn tied_windows_route_to_their_first_maximum(gpu: &ebmscope::gpu::Gpu, chw: [usi
     net.write_upstream(gpu, &dy).unwrap();
     // Stale values where the kernel must write zeros.
     gpu.write_f32(net.input_grad_buffer(), 0, &vec![f32::NAN; x.len()]);
-    net.run(
-        gpu,
-        Backward {
-            input: true,
-            params: false,
-        },
-    );
+    net.run(gpu, Backward::INPUT);
     let f64s = common::f64s;
     let outputs = [
         (
@@ -699,11 +685,7 @@ fn convolutions_apply_the_leaky_relu_backward_before_them() {
     use ebmscope::kernels::conv2d::LeakyReluFusion;
     use ebmscope::model::LayerSpec;
     let gpu = common::gpu();
-    let conv = |kernel, stride, padding| LayerOp::Conv2d {
-        kernel,
-        stride,
-        padding,
-    };
+    let conv = LayerOp::conv;
     let layer = LayerSpec::new;
     let spec = NetSpec {
         name: "leaky chain".into(),

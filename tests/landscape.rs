@@ -25,11 +25,7 @@ use ebmscope::train::longrun::LongRunInit;
 #[test]
 fn attraction_diffusion_follows_the_reference() {
     let gpu = common::gpu();
-    let op = LayerOp::Conv2d {
-        kernel: 1,
-        stride: 1,
-        padding: 0,
-    };
+    let op = LayerOp::conv(1, 1, 0);
     let conv1x1 =
         |c_in, c_out, leaky_relu| LayerSpec::new(&format!("f.{c_out}"), op, c_in, c_out, leaky_relu);
     let spec = NetSpec {

@@ -228,11 +228,7 @@ fn noiseless_langevin_descends() {
 /// A chain of dense layers (1×1 convolutions) of the given widths on
 /// [widths[0], 1, 1] inputs, LeakyReLU after each layer where `leaky` says.
 fn dense_net(widths: &[usize], leaky: &[bool]) -> NetSpec {
-    let op = LayerOp::Conv2d {
-        kernel: 1,
-        stride: 1,
-        padding: 0,
-    };
+    let op = LayerOp::conv(1, 1, 0);
     let layers = (0..widths.len() - 1)
         .map(|i| LayerSpec::new(&format!("f.{i}"), op, widths[i], widths[i + 1], leaky[i]))
         .collect();
@@ -278,7 +274,7 @@ fn steps_in_several_submissions_are_those_of_one() {
         let path = gpu.storage_buffer("path", steps * chains);
         s.set_path(&gpu, Some(&path)).unwrap();
         s.set_one_submission(!split);
-        let counts = s.submissions(steps);
+        let counts: Vec<usize> = s.submissions(steps).collect();
         assert_eq!(counts.len() > 1, split);
         s.begin(&gpu, 2);
         for n in counts {
@@ -295,14 +291,17 @@ fn steps_in_several_submissions_are_those_of_one() {
     };
     let net = GpuNet::new(&gpu, &spec, chains).unwrap();
     let layered = Langevin::new(&gpu, net.as_field(&gpu).unwrap(), 11, size).unwrap();
-    assert_eq!(layered.submissions(steps), [2, 4, 8, 16, 15]);
-    assert_eq!(layered.submissions(100), [2, 4, 8, 16, 32, 32, 6]);
-    assert_eq!(layered.submissions(1), [1]);
-    assert_eq!(layered.submissions(0), [0]);
+    assert_eq!(layered.submissions(steps).collect::<Vec<_>>(), [2, 4, 8, 16, 15]);
+    assert_eq!(
+        layered.submissions(100).collect::<Vec<_>>(),
+        [2, 4, 8, 16, 32, 32, 6]
+    );
+    assert_eq!(layered.submissions(1).collect::<Vec<_>>(), [1]);
+    assert_eq!(layered.submissions(0).collect::<Vec<_>>(), [0]);
     let toy = GpuNet::new(&gpu, &NetSpec::toy(), chains).unwrap();
     let fused = Langevin::new(&gpu, toy.as_field(&gpu).unwrap(), 11, size).unwrap();
     assert!(fused.fused_kernel().is_some());
-    assert_eq!(fused.submissions(100), [100]);
+    assert_eq!(fused.submissions(100).collect::<Vec<_>>(), [100]);
     let (one, several) = (run(false), run(true));
     assert_eq!(one, several);
     assert!(one[0] != x && one[3].iter().any(|&r| r > 0.0));
@@ -349,13 +348,7 @@ fn each_submission_of_steps_follows_the_parameters_it_starts_with() {
     let whole = GpuNet::new(&gpu, &spec, chains).unwrap().as_field(&gpu).unwrap();
     whole.write_params(&gpu, &then).unwrap();
     whole.write_input(&gpu, &after_one).unwrap();
-    whole.run(
-        &gpu,
-        Backward {
-            input: true,
-            params: false,
-        },
-    );
+    whole.run(&gpu, Backward::INPUT);
     assert!(
         energy == whole.read_output(&gpu).unwrap(),
         "F at the second step's start"
@@ -375,8 +368,23 @@ fn each_submission_of_steps_follows_the_parameters_it_starts_with() {
         assert!(run(&changed, submissions) == fresh, "{submissions:?}");
     }
     // (Direct forward passes: the convolutions read their weights through views.)
-    let net = &sampler(&then).field;
-    assert!((0..4).all(|i| net.layer_tiled_passes(i).is_some_and(|t| !t.forward)));
+    let s = sampler(&then);
+    assert!((0..4).all(|i| s.field.layer_tiled_passes(i).is_some_and(|t| !t.forward)));
+    // Only the first step records the views: one dispatch for each of the
+    // 4 convolutions (recorded, not submitted).
+    let dispatches = |steps| {
+        let before = gpu.dispatches_recorded();
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        s.record_steps(&gpu, &mut encoder.begin_compute_pass(&Default::default()), steps);
+        gpu.dispatches_recorded() - before
+    };
+    let [one, two, three] = [1, 2, 3].map(dispatches);
+    assert_eq!(
+        three - two,
+        two - one,
+        "every step after the first records the same"
+    );
+    assert_eq!(one - (two - one), 4, "the first step records the 4 views");
 }
 
 /// The fused sampler (mlp_langevin: all steps of a dispatch, noise and r

@@ -685,8 +685,9 @@ fn every_shader_translates_for_metal_and_dx12() {
             "dense_forward" | "dense_forward_split" | "dense_input_grad" => &[("ROWS_VEC4", 1.0)],
             _ => &[],
         };
-        // The tiled kernels also as a 3×3 layer of stride 2 has them: taps
-        // by division, ∂/∂x's per residue class (digits' general branch).
+        // The tiled kernels also as a 3×3 layer of stride 2 has them: the
+        // forward's 9 taps a channel split across slices (digits' general
+        // branch), ∂/∂x's taps per residue class, known at run time only.
         let general: &[(&str, f64)] = match shader.name {
             "conv2d_forward_tiled" => &[("KERNEL", 3.0)],
             "conv2d_input_grad_tiled" => &[("KERNEL", 3.0), ("STRIDE", 2.0)],

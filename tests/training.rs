@@ -115,6 +115,16 @@ fn energy_path_follows_the_reference_and_changes_nothing() {
     assert!(traced.energy_path.is_none());
 }
 
+/// `n` grey 32×32 images of a fixed pattern in [−1, 1).
+fn images(n: usize) -> ImageSet {
+    ImageSet {
+        n,
+        channels: 1,
+        size: 32,
+        data: (0..n * 32 * 32).map(|i| ((i % 17) as f32 / 8.0) - 1.0).collect(),
+    }
+}
+
 /// An image iteration's L = 5 steps in two submissions (2 + 3: the first
 /// also draws the data and gathers the bank's chains, the last scatters
 /// them back and runs the learning step) give what one submission gives,
@@ -123,14 +133,7 @@ fn energy_path_follows_the_reference_and_changes_nothing() {
 #[test]
 fn an_iteration_in_several_submissions_is_one_in_one() {
     let gpu = Arc::new(common::gpu());
-    let images = ImageSet {
-        n: 20,
-        channels: 1,
-        size: 32,
-        data: (0..20 * 32 * 32)
-            .map(|i| ((i * 7 % 23) as f32 / 11.0) - 1.0)
-            .collect(),
-    };
+    let images = images(20);
     let set: Vec<String> = [
         "data.limit=20",
         "net.n_f=2",
@@ -171,12 +174,7 @@ fn an_iteration_in_several_submissions_is_one_in_one() {
 #[test]
 fn training_allocates_nothing_after_its_first_iteration() {
     let gpu = Arc::new(common::gpu());
-    let images = ImageSet {
-        n: 40,
-        channels: 1,
-        size: 32,
-        data: (0..40 * 32 * 32).map(|i| ((i % 17) as f32 / 8.0) - 1.0).collect(),
-    };
+    let images = images(40);
     let image_config = |init: &str| {
         let set: Vec<String> = [
             "data.limit=40",

@@ -17,6 +17,14 @@ pub struct Backward {
     pub params: bool,
 }
 
+impl Backward {
+    /// ∂L/∂x alone: an energy's ∇x F, as the Langevin steps take it.
+    pub const INPUT: Backward = Backward {
+        input: true,
+        params: false,
+    };
+}
+
 /// One layer's kernels.
 enum Layer {
     /// A convolution, a Linear layer or a max-pooling.

@@ -341,11 +341,14 @@ impl LayerSpec {
     }
 }
 
-const fn conv(kernel: usize, stride: usize, padding: usize) -> LayerOp {
-    LayerOp::Conv2d {
-        kernel,
-        stride,
-        padding,
+impl LayerOp {
+    /// A square convolution: kernel, stride, padding.
+    pub const fn conv(kernel: usize, stride: usize, padding: usize) -> LayerOp {
+        LayerOp::Conv2d {
+            kernel,
+            stride,
+            padding,
+        }
     }
 }
 
@@ -392,7 +395,7 @@ impl NetSpec {
         let layers = (0..5)
             .map(|i| {
                 let name = format!("f.{}", 2 * i);
-                LayerSpec::new(&name, conv(1, 1, 0), widths[i], widths[i + 1], i < 4)
+                LayerSpec::new(&name, LayerOp::conv(1, 1, 0), widths[i], widths[i + 1], i < 4)
             })
             .collect();
         NetSpec {
@@ -410,13 +413,13 @@ impl NetSpec {
         let pool = |name: &str, c| LayerSpec::new(name, LayerOp::MaxPool2, c, c, false);
         let block = |name: &str, c| LayerSpec::new(name, LayerOp::NonLocal, c, c, false);
         let layers = vec![
-            LayerSpec::new("convs.0", conv(3, 1, 1), n_c, n_f, true),
+            LayerSpec::new("convs.0", LayerOp::conv(3, 1, 1), n_c, n_f, true),
             pool("convs.2", n_f),
             block("convs.3", n_f),
-            LayerSpec::new("convs.4", conv(3, 1, 1), n_f, 2 * n_f, true),
+            LayerSpec::new("convs.4", LayerOp::conv(3, 1, 1), n_f, 2 * n_f, true),
             pool("convs.6", 2 * n_f),
             block("convs.7", 2 * n_f),
-            LayerSpec::new("convs.8", conv(3, 1, 1), 2 * n_f, 4 * n_f, true),
+            LayerSpec::new("convs.8", LayerOp::conv(3, 1, 1), 2 * n_f, 4 * n_f, true),
             pool("convs.10", 4 * n_f),
             LayerSpec::new("fc.0", LayerOp::Linear, 4 * n_f * 4 * 4, 8 * n_f, true),
             LayerSpec::new("fc.2", LayerOp::Linear, 8 * n_f, 1, false),
@@ -435,11 +438,11 @@ impl NetSpec {
     pub fn vanilla(n_c: usize, n_f: usize) -> Result<Self> {
         check_widths("VanillaNet", n_c, n_f)?;
         let layers = vec![
-            LayerSpec::new("f.0", conv(3, 1, 1), n_c, n_f, true),
-            LayerSpec::new("f.2", conv(4, 2, 1), n_f, 2 * n_f, true),
-            LayerSpec::new("f.4", conv(4, 2, 1), 2 * n_f, 4 * n_f, true),
-            LayerSpec::new("f.6", conv(4, 2, 1), 4 * n_f, 8 * n_f, true),
-            LayerSpec::new("f.8", conv(4, 1, 0), 8 * n_f, 1, false),
+            LayerSpec::new("f.0", LayerOp::conv(3, 1, 1), n_c, n_f, true),
+            LayerSpec::new("f.2", LayerOp::conv(4, 2, 1), n_f, 2 * n_f, true),
+            LayerSpec::new("f.4", LayerOp::conv(4, 2, 1), 2 * n_f, 4 * n_f, true),
+            LayerSpec::new("f.6", LayerOp::conv(4, 2, 1), 4 * n_f, 8 * n_f, true),
+            LayerSpec::new("f.8", LayerOp::conv(4, 1, 0), 8 * n_f, 1, false),
         ];
         Ok(NetSpec {
             name: "vanilla".into(),

@@ -24,6 +24,16 @@ pub trait EnergyField {
     fn record_eval_same_params(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         self.record_eval(gpu, pass);
     }
+    /// The evaluation of step `step` of the steps a sampler records in one
+    /// pass: whole for the first (the parameters may have changed since the
+    /// last pass), [`EnergyField::record_eval_same_params`] after it.
+    fn record_step_eval(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, step: usize) {
+        if step == 0 {
+            self.record_eval(gpu, pass);
+        } else {
+            self.record_eval_same_params(gpu, pass);
+        }
+    }
     /// For an energy mlp_langevin.wgsl can run whole (a chain of small dense
     /// layers): its layer shapes ([`GpuNet::dense_layers`]) and parameters.
     fn dense_layers(&self) -> Option<(Vec<[u32; 4]>, &wgpu::Buffer)> {
@@ -52,12 +62,6 @@ impl GpuNet {
     }
 }
 
-/// An energy field's backward pass: ∇x F alone.
-const INPUT_GRADIENT: Backward = Backward {
-    input: true,
-    params: false,
-};
-
 impl EnergyField for GpuNet {
     fn chains(&self) -> usize {
         self.batch
@@ -76,11 +80,11 @@ impl EnergyField for GpuNet {
     }
     fn record_eval(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         self.record_forward(gpu, pass);
-        self.record_backward(gpu, pass, INPUT_GRADIENT);
+        self.record_backward(gpu, pass, Backward::INPUT);
     }
     fn record_eval_same_params(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
         self.record_forward_same_params(gpu, pass);
-        self.record_backward(gpu, pass, INPUT_GRADIENT);
+        self.record_backward(gpu, pass, Backward::INPUT);
     }
     fn dense_layers(&self) -> Option<(Vec<[u32; 4]>, &wgpu::Buffer)> {
         GpuNet::dense_layers(self).map(|shape| (shape, self.params_buffer()))

@@ -98,8 +98,7 @@ impl Advancing {
 }
 
 enum Steps {
-    /// field.record_eval (record_eval_same_params after the first step
-    /// record_steps records), then langevin_step (noise drawn there).
+    /// field.record_step_eval, then langevin_step (noise drawn there).
     Layered(Advancing),
     /// runs[k]: mlp_langevin with 2^k steps per dispatch, with its layer
     /// shapes and the length of the parameter vector, run as `kernel`;
@@ -218,13 +217,7 @@ impl<F: EnergyField> Langevin<F> {
         match &self.steps {
             Steps::Layered(step) => {
                 for i in 0..steps {
-                    // (The parameters may have changed since the last call,
-                    // not since this call's first step.)
-                    if i == 0 {
-                        self.field.record_eval(gpu, pass);
-                    } else {
-                        self.field.record_eval_same_params(gpu, pass);
-                    }
+                    self.field.record_step_eval(gpu, pass, i);
                     step.record(gpu, pass);
                 }
             }
@@ -252,21 +245,23 @@ impl<F: EnergyField> Langevin<F> {
     /// dozens of dispatches costs the CPU a good part of what running them
     /// costs a GPU), then submissions doubling up to SUBMISSION_STEPS_MAX.
     /// Their results are those of one submission: the same dispatches in the
-    /// same order.
-    pub fn submissions(&self, steps: usize) -> Vec<usize> {
-        if self.is_fused() || self.one_submission || steps == 0 {
-            return vec![steps];
-        }
-        let mut left = steps;
-        let mut next = 2;
-        let mut counts = Vec::new();
-        while left > 0 {
+    /// same order. (An iterator: training asks every iteration, and
+    /// allocates nothing there.)
+    pub fn submissions(&self, steps: usize) -> impl Iterator<Item = usize> + use<F> {
+        let whole = self.is_fused() || self.one_submission;
+        let (mut left, mut next) = (steps, if whole { steps } else { 2 });
+        // (0 steps: one empty submission.)
+        let mut ended = false;
+        std::iter::from_fn(move || {
+            if ended {
+                return None;
+            }
             let n = next.min(left);
-            counts.push(n);
             left -= n;
             next = (2 * next).min(SUBMISSION_STEPS_MAX);
-        }
-        counts
+            ended = left == 0;
+            Some(n)
+        })
     }
 
     /// Record a run's steps in one submission (tests compare it with

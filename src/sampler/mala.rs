@@ -132,12 +132,7 @@ impl<F: EnergyField> Mala<F> {
             self.fill_momentum.record(gpu, pass);
             self.fill_coin.record(gpu, pass);
             self.propose.record(gpu, pass);
-            // (As Langevin::record_steps.)
-            if i == 0 {
-                self.field.record_eval(gpu, pass);
-            } else {
-                self.field.record_eval_same_params(gpu, pass);
-            }
+            self.field.record_step_eval(gpu, pass, i);
             self.accept.record(gpu, pass);
         }
     }

@@ -480,8 +480,7 @@ impl Trainer {
         // The steps in several submissions (Langevin::submissions), the
         // first started while the CPU records the rest; the last one ends
         // with the learning step and the report's copies.
-        let submissions = self.sampler.submissions(steps);
-        let last = submissions.len() - 1;
+        let mut submissions = self.sampler.submissions(steps).enumerate().peekable();
         let new_encoder = || {
             gpu.device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -489,7 +488,8 @@ impl Trainer {
                 })
         };
         let mut encoder = new_encoder();
-        for (i, &n) in submissions.iter().enumerate() {
+        while let Some((i, n)) = submissions.next() {
+            let last = submissions.peek().is_none();
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("sample"),
@@ -507,13 +507,11 @@ impl Trainer {
                     }
                 }
                 self.sampler.record_steps(&gpu, &mut pass, n);
-                if i == last
-                    && let ChainInit::Bank(bank) = &self.init
-                {
+                if last && let ChainInit::Bank(bank) = &self.init {
                     bank.record_scatter(&gpu, &mut pass);
                 }
             }
-            if i < last {
+            if !last {
                 gpu.submit(std::mem::replace(&mut encoder, new_encoder()).finish());
             }
         }
