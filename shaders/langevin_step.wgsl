@@ -4,8 +4,11 @@
 // noise is drawn here (philox.wgsl, purpose p.purpose, counted by the
 // sampler's counter), not read from a buffer, and the step accumulates
 // r = ‖a·∇F(x)‖₂ per chain (the diagnostic r_t is its mean over chains and
-// steps). rng_advance.wgsl moves the counter on after this dispatch: every
-// chain reads it here, so none may write it.
+// steps). The step draws at counter.step + p.step_offset: a run of steps
+// recorded together reads the counter as it is, each step at its own
+// offset, and one rng_advance.wgsl after the run moves the counter past
+// them all (every chain reads the counter here, so none may write it; a
+// dispatch of its own per step would be a pass boundary more per step).
 //
 // Bindings (group 0):
 //   0 uniform LangevinParams p
@@ -15,7 +18,8 @@
 //   4 storage read  counter  RngCounter
 //   5 storage read  energy   [chains]       F(x), as the field's kernels left it
 //   6 storage write path     [steps, chains] if p.record_path: F(x) of the step
-//                            counter.step (the energy path of an iteration)
+//                            counter.step + p.step_offset (the energy path
+//                            of an iteration)
 // One workgroup of LANES per chain (workgroup index = chain): the
 // invocations stride over the chain's elements, and the norm is a tree sum in
 // workgroup memory (workgroup_sum.wgsl), so a 3 072-value image is not one
@@ -34,7 +38,7 @@ struct LangevinParams {
     seed: u32,
     purpose: u32,
     record_path: u32,
-    _pad: u32,
+    step_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: LangevinParams;
@@ -56,7 +60,7 @@ fn main(
     if (chain >= p.chains) {
         return;
     }
-    let rng = counter;
+    let rng = RngCounter(counter.iteration, counter.step + p.step_offset);
     var norm2 = 0.0;
     let base = chain * p.dim;
     for (var i = lid; i < p.dim; i += LANES) {

@@ -1,6 +1,7 @@
-// rng_advance: counter.step += p.steps, after a dispatch whose invocations
-// all read the counter (langevin_step, mlp_langevin), so that the next
-// dispatch draws fresh numbers. One invocation.
+// rng_advance: counter.step += p.steps, after the dispatches whose
+// invocations all read the counter (mlp_langevin; a run of langevin_steps,
+// each at its own offset), so that the next draws fresh numbers. One
+// invocation.
 //
 // Bindings (group 0):
 //   0 uniform AdvanceParams p

@@ -371,7 +371,8 @@ fn each_submission_of_steps_follows_the_parameters_it_starts_with() {
     let s = sampler(&then);
     assert!((0..4).all(|i| s.field.layer_tiled_passes(i).is_some_and(|t| !t.forward)));
     // Only the first step records the views: one dispatch for each of the
-    // 4 convolutions (recorded, not submitted).
+    // 4 convolutions (recorded, not submitted); the run's last step records
+    // its one rng_advance.
     let dispatches = |steps| {
         let before = gpu.dispatches_recorded();
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
@@ -384,7 +385,11 @@ fn each_submission_of_steps_follows_the_parameters_it_starts_with() {
         two - one,
         "every step after the first records the same"
     );
-    assert_eq!(one - (two - one), 4, "the first step records the 4 views");
+    assert_eq!(
+        one - (two - one),
+        4 + 1,
+        "the first step records the 4 views, the last the run's rng_advance"
+    );
 }
 
 /// The fused sampler (mlp_langevin: all steps of a dispatch, noise and r

@@ -183,7 +183,7 @@ fn uniform_structs_match_rust() {
                 seed,
                 purpose,
                 record_path,
-                _pad
+                step_offset
             ),
         ),
         (

@@ -38,7 +38,9 @@ pub struct LangevinParams {
     pub purpose: u32,
     /// Write F of every chain at each step into the energy path (0 or 1).
     pub record_path: u32,
-    pub _pad: u32,
+    /// The step's place after the RNG counter: it draws (and writes its
+    /// energy path row) at counter.step + step_offset.
+    pub step_offset: u32,
 }
 
 #[repr(C)]

@@ -97,9 +97,22 @@ impl Advancing {
     }
 }
 
+/// langevin_step at each place of a run of up to SUBMISSION_STEPS_MAX steps
+/// after the RNG counter, and the rng_advance that moves the counter past
+/// such a run: the run's steps read the counter as it is, each drawing at
+/// its own offset, so one rng_advance follows a run, not every step (a
+/// pass boundary fewer per step).
+struct LayeredSteps {
+    /// [t]: the step t places after the counter.
+    steps: Vec<Launch>,
+    /// [t]: moves the counter on by t + 1.
+    advances: Vec<Launch>,
+}
+
 enum Steps {
-    /// field.record_step_eval, then langevin_step (noise drawn there).
-    Layered(Advancing),
+    /// Per step field.record_step_eval, then langevin_step (noise drawn
+    /// there); an rng_advance after each run of steps.
+    Layered(LayeredSteps),
     /// runs[k]: mlp_langevin with 2^k steps per dispatch, with its layer
     /// shapes and the length of the parameter vector, run as `kernel`;
     /// `weights` (mlp_weights) lays out the parameters as they read them,
@@ -189,9 +202,11 @@ impl<F: EnergyField> Langevin<F> {
         self.size = size;
         let (seed, record) = (self.rng.seed, self.records_path);
         match &self.steps {
-            Steps::Layered(step) => step
-                .kernel
-                .set_params(gpu, &layered_params(&self.field, seed, size, record)),
+            Steps::Layered(layered) => {
+                for (offset, step) in layered.steps.iter().enumerate() {
+                    step.set_params(gpu, &layered_params(&self.field, seed, size, record, offset));
+                }
+            }
             Steps::Fused {
                 runs,
                 shape,
@@ -215,10 +230,15 @@ impl<F: EnergyField> Langevin<F> {
     /// Record `steps` Langevin steps into one pass.
     pub fn record_steps(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, steps: usize) {
         match &self.steps {
-            Steps::Layered(step) => {
+            Steps::Layered(layered) => {
+                let run = layered.steps.len();
                 for i in 0..steps {
                     self.field.record_step_eval(gpu, pass, i);
-                    step.record(gpu, pass);
+                    let offset = i % run;
+                    layered.steps[offset].record(gpu, pass);
+                    if offset + 1 == run || i + 1 == steps {
+                        layered.advances[offset].record(gpu, pass);
+                    }
                 }
             }
             Steps::Fused { runs, weights, .. } => {
@@ -327,24 +347,29 @@ fn make_steps<F: EnergyField>(
         SamplerKernels::Layered => None,
     };
     Ok(match fused {
-        None => Steps::Layered(Advancing {
-            kernel: Launch::new(
-                gpu,
-                &LANGEVIN_STEP,
-                "langevin",
-                &layered_params(field, seed, size, record),
-                &[
-                    field.input(),
-                    field.grad(),
-                    stats,
-                    rng.counter(),
-                    field.energy(),
-                    path,
-                ],
-                invocations,
-            )?,
-            advance: advance(1)?,
-        }),
+        None => {
+            let step = |offset: usize| {
+                Launch::new(
+                    gpu,
+                    &LANGEVIN_STEP,
+                    "langevin",
+                    &layered_params(field, seed, size, record, offset),
+                    &[
+                        field.input(),
+                        field.grad(),
+                        stats,
+                        rng.counter(),
+                        field.energy(),
+                        path,
+                    ],
+                    invocations,
+                )
+            };
+            Steps::Layered(LayeredSteps {
+                steps: (0..SUBMISSION_STEPS_MAX).map(step).collect::<Result<_>>()?,
+                advances: (1..=SUBMISSION_STEPS_MAX).map(advance).collect::<Result<_>>()?,
+            })
+        }
         Some((shape, params, kernel)) => {
             let no_attraction;
             let attraction = match field.attraction() {
@@ -438,7 +463,13 @@ fn make_steps<F: EnergyField>(
     })
 }
 
-fn layered_params(field: &impl EnergyField, seed: u32, size: StepSize, record_path: bool) -> LangevinParams {
+fn layered_params(
+    field: &impl EnergyField,
+    seed: u32,
+    size: StepSize,
+    record_path: bool,
+    step_offset: usize,
+) -> LangevinParams {
     LangevinParams {
         chains: field.chains() as u32,
         dim: field.dim() as u32,
@@ -447,7 +478,7 @@ fn layered_params(field: &impl EnergyField, seed: u32, size: StepSize, record_pa
         seed,
         purpose: Purpose::LangevinNoise as u32,
         record_path: u32::from(record_path),
-        ..Default::default()
+        step_offset: step_offset as u32,
     }
 }
 
@@ -531,7 +562,7 @@ fn fused_params(
     record_path: bool,
 ) -> MlpLangevinParams {
     // The step itself is langevin_step's.
-    let step = layered_params(field, seed, size, record_path);
+    let step = layered_params(field, seed, size, record_path, 0);
     let mut params = MlpLangevinParams {
         chains: step.chains,
         layers: shape.len() as u32,
