@@ -43,17 +43,26 @@ pub fn check_out_folder(
 /// written before it takes the old set's place (see [`replace_outputs`]).
 pub const STAGING_FOLDER: &str = ".new-outputs";
 
+/// Written into [`STAGING_FOLDER`] once the new set there is whole: the
+/// old set's files that the new one does not overwrite, a name a line, to
+/// remove once it is in. While it is there the swap has begun, and an
+/// interrupted one is finished rather than thrown away.
+const SWAP_FILE: &str = ".swap";
+
 /// Write a command's outputs into `out` with `write` (given the folder to
 /// write into), replacing an older set there (the files `is_old` names,
 /// `marker` among them) only once the new one is whole: the new files go
-/// into [`STAGING_FOLDER`] first, then the old ones are removed (the marker
-/// first) and the new ones moved in (the marker last). A failure, or a kill
-/// before that, leaves the older set as it was. An older set is one with
-/// its marker or one of `also_signs` (files written before the marker, so
-/// that an unfinished set counts too); with none, `write` writes into
-/// `out` itself, so that a long job's files show as they come (a file that
-/// merely shares a name with an output is not the command's to remove), and
-/// a failure there takes the marker away again.
+/// into [`STAGING_FOLDER`] first, then move in over the old ones (the
+/// marker last), then the old files the new set did not overwrite go. A
+/// failure or a kill while `write` runs leaves the older set as it was;
+/// one during the swap leaves it to the next call to finish. An older set
+/// is one with its marker or one of `also_signs` (files written before the
+/// marker, so that an unfinished set counts too); with none, `write`
+/// writes into `out` itself, so that a long job's files show as they come
+/// (a file that merely shares a name with an output is not the command's
+/// to remove), and a failure there takes away the files it made, the
+/// marker among them, so that trying again needs no --force and finds
+/// none of them.
 pub fn replace_outputs<T>(
     out: &Path,
     marker: &str,
@@ -67,8 +76,11 @@ pub fn replace_outputs<T>(
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
     let staging = out.join(STAGING_FOLDER);
-    if staging.exists() {
-        // (An interrupted replacement's: the older set is still in place.)
+    if staging.join(SWAP_FILE).exists() {
+        // An interrupted swap: its new set was whole, and the old one partly gone.
+        finish_swap(out, &staging, marker)?;
+    } else if staging.exists() {
+        // An interrupted replacement's, before its swap: the older set is in place.
         std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
     }
     let outputs = |dir: &Path| -> crate::Result<Vec<std::path::PathBuf>> {
@@ -87,10 +99,15 @@ pub fn replace_outputs<T>(
         .chain(also_signs)
         .any(|sign| out.join(sign).exists())
     {
+        let before = outputs(out)?;
         let value = write(out);
         if value.is_err() {
-            // A set that failed is none to keep: without its marker, trying
-            // again needs no --force.
+            // A set that failed is none to keep, nor to mix with the next.
+            if let Ok(after) = outputs(out) {
+                for path in after.iter().filter(|p| !before.contains(p)) {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
             let _ = std::fs::remove_file(out.join(marker));
         }
         return value;
@@ -104,25 +121,52 @@ pub fn replace_outputs<T>(
             return Err(e);
         }
     };
-    let marker_at = out.join(marker);
-    if marker_at.exists() {
-        std::fs::remove_file(&marker_at).map_err(io(&marker_at))?;
+    let mut stale = Vec::new();
+    for path in &old {
+        let name = path.file_name().unwrap_or_default();
+        if !staging.join(name).exists() {
+            stale.push(name.to_string_lossy().into_owned());
+        }
     }
-    for path in old.iter().filter(|p| p.exists()) {
-        std::fs::remove_file(path).map_err(io(path))?;
-    }
+    let swap = staging.join(SWAP_FILE);
+    write_atomically(&swap, stale.join("\n").as_bytes())?;
+    finish_swap(out, &staging, marker)?;
+    Ok(value)
+}
+
+/// Move a whole new set from `staging` into `out` (the marker last: while
+/// the swap runs, the old marker stays, so that the folder still counts as
+/// holding a set), then remove the old files its [`SWAP_FILE`] lists, then
+/// the staging folder. Each step may be done already: an interrupted swap
+/// is finished by running it again.
+fn finish_swap(out: &Path, staging: &Path, marker: &str) -> crate::Result<()> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| crate::Error::io(p, e)
+    };
+    let swap = staging.join(SWAP_FILE);
+    let stale = std::fs::read_to_string(&swap).map_err(io(&swap))?;
     let mut new = Vec::new();
-    for entry in std::fs::read_dir(&staging).map_err(io(&staging))? {
-        new.push(entry.map_err(io(&staging))?.path());
+    for entry in std::fs::read_dir(staging).map_err(io(staging))? {
+        let path = entry.map_err(io(staging))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        // (Not the swap list, nor a temporary file write_atomically left.)
+        if !name.starts_with('.') {
+            new.push(path);
+        }
     }
-    // The marker last.
     new.sort_by_key(|p| p.file_name().is_some_and(|n| n == marker));
     for path in new {
         let to = out.join(path.file_name().unwrap_or_default());
         std::fs::rename(&path, &to).map_err(io(&to))?;
     }
-    std::fs::remove_dir(&staging).map_err(io(&staging))?;
-    Ok(value)
+    for name in stale.lines().filter(|n| !n.is_empty()) {
+        let path = out.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    std::fs::remove_dir_all(staging).map_err(io(staging))
 }
 
 #[cfg(test)]
@@ -170,6 +214,64 @@ mod tests {
         );
         assert!(!out.join("picture_1.png").exists() && !out.join(STAGING_FOLDER).exists());
         assert_eq!(read("notes.txt"), Some("mine".into()));
+
+        // A swap stopped half-way (the new set whole in the staging folder,
+        // its list written, one new file moved in, one old one still here)
+        // is finished by the next call, not thrown away, before that call's
+        // own set replaces it.
+        let staging = out.join(STAGING_FOLDER);
+        std::fs::create_dir(&staging).unwrap();
+        for (name, text) in [("done.csv", "swapped"), ("picture_4.png", "swapped")] {
+            std::fs::write(staging.join(name), text).unwrap();
+        }
+        std::fs::write(out.join("picture_3.png"), "swapped").unwrap();
+        std::fs::write(staging.join(SWAP_FILE), "picture_2.png").unwrap();
+        let seen = replace_outputs(&out, "done.csv", &[], is_old, |dir| {
+            let seen = (read("done.csv"), read("picture_2.png"), read("picture_4.png"));
+            std::fs::write(dir.join("done.csv"), "newest").map_err(|e| crate::Error::io(dir, e))?;
+            Ok(seen)
+        })
+        .unwrap();
+        assert_eq!(seen, (Some("swapped".into()), None, Some("swapped".into())));
+        assert_eq!(read("done.csv"), Some("newest".into()));
+        assert!(!out.join("picture_3.png").exists() && !out.join("picture_4.png").exists());
+        assert!(!staging.exists());
+        assert_eq!(read("notes.txt"), Some("mine".into()));
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// With no older set, a command writes into the folder itself; if it
+    /// fails, the files it made go (its marker among them) and the files
+    /// that were there before stay, so that the next run neither needs
+    /// --force nor mixes its files with the failed one's.
+    #[test]
+    fn a_failed_first_set_leaves_nothing_of_its_own() {
+        let out = std::env::temp_dir().join(format!("ebmscope-first-set-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        let is_old = |name: &str| name.starts_with("picture_");
+        std::fs::write(out.join("picture_1.png"), "mine").unwrap();
+        let failed: crate::Result<()> = replace_outputs(&out, "done.csv", &[], is_old, |dir| {
+            assert_eq!(dir, out);
+            for name in ["done.csv", "picture_2.png", "picture_3.png"] {
+                std::fs::write(dir.join(name), "failed").unwrap();
+            }
+            Err(crate::Error::Config("stopped".into()))
+        });
+        assert!(failed.is_err());
+        let names = |dir: &Path| {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(&out), ["picture_1.png"]);
+        assert_eq!(
+            std::fs::read_to_string(out.join("picture_1.png")).unwrap(),
+            "mine"
+        );
         let _ = std::fs::remove_dir_all(&out);
     }
 }
