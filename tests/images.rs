@@ -176,6 +176,22 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
         flat[0]
     );
 
+    // A PNG named .jpg is read by its content.
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(10, 10, image::Rgb([0, 255, 0]))
+        .write_to(&mut png, image::ImageOutputFormat::Png)
+        .unwrap();
+    std::fs::write(d.join("misnamed.jpg"), png.into_inner()).unwrap();
+    let set = load_folder(&d, 3, 10, None).unwrap();
+    assert_eq!(set.n, 3);
+    let misnamed = &set.data[600..];
+    assert!(
+        misnamed[0] < -0.99 && misnamed[100] > 0.99,
+        "green: red {}, green {}",
+        misnamed[0],
+        misnamed[100]
+    );
+
     std::fs::write(d.join("broken.png"), b"not really a png").unwrap();
     let err = load_folder(&d, 3, 10, None).unwrap_err().to_string();
     assert!(err.contains("broken.png"), "{err}");

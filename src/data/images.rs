@@ -302,8 +302,14 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     files.truncate(limit.unwrap_or(usize::MAX));
     let mut set = ImageSet::new(channels, size)?;
     for f in files {
-        let img =
-            image::open(&f).map_err(|e| Error::file(&f, format!("cannot be read as an image ({e})")))?;
+        // Decoded by content, not by name: a PNG saved as .jpg is common
+        // in folders gathered from the web.
+        let decode = || -> std::result::Result<image::DynamicImage, String> {
+            let reader = image::io::Reader::open(&f).map_err(|e| e.to_string())?;
+            let reader = reader.with_guessed_format().map_err(|e| e.to_string())?;
+            reader.decode().map_err(|e| e.to_string())
+        };
+        let img = decode().map_err(|e| Error::file(&f, format!("cannot be read as an image ({e})")))?;
         set.push(img).map_err(|e| Error::file(&f, e))?;
     }
     Ok(set)
