@@ -1039,6 +1039,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     trainer.iteration,
                     out.display()
                 );
+                say_where_replaced_run_is(&run);
                 return Ok(ExitCode::from(130));
             }
             // A divergence (an iteration's, or parameters a checkpoint
@@ -1146,15 +1147,21 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })();
-    if trained.is_err()
-        && let Some(kept) = run.replaced_run()
-    {
+    if trained.is_err() {
+        say_where_replaced_run_is(&run);
+    }
+    trained
+}
+
+/// A run that stops before its first scheduled checkpoint leaves the run
+/// its --force replaced set aside: say where.
+fn say_where_replaced_run_is(run: &ebmscope::train::run::RunDir) {
+    if let Some(kept) = run.replaced_run() {
         eprintln!(
             "the run this one replaced is kept in {} (move its files back to keep it)",
             kept.display()
         );
     }
-    trained
 }
 
 fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> {

@@ -695,10 +695,17 @@ fn existing_runs_are_refused_without_resume_or_force() {
 }
 
 /// Ctrl-C (SIGINT) saves a checkpoint at the iteration reached and exits
-/// with 130; the run then resumes from there.
+/// with 130; the run then resumes from there. Here the interrupted run
+/// replaced another (--force) and stopped before its first scheduled
+/// checkpoint: it says where the replaced run is kept, a second --force is
+/// refused rather than lose either run, and the resumed run lets the
+/// replaced one go at its first scheduled checkpoint.
 #[test]
 fn interrupt_saves_a_checkpoint() {
     let dir = common::fresh_dir("sigint");
+    assert!(train_small_toy(&dir, 2, &[]).status.success());
+    let aside = dir.join(".replaced-run");
+    let replaced_ck = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
     let mut args = vec![
         "train",
         "--preset",
@@ -707,8 +714,10 @@ fn interrupt_saves_a_checkpoint() {
         "100000",
         "--out",
         dir.to_str().unwrap(),
+        "--force",
     ];
     args.extend_from_slice(&SMALL_TOY);
+    args.extend_from_slice(&["--set", "output.checkpoint_every=1000000"]);
     let child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
         .args(&args)
         .stdout(std::process::Stdio::null())
@@ -717,10 +726,12 @@ fn interrupt_saves_a_checkpoint() {
         .unwrap();
     let metrics = dir.join("metrics.csv");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while std::fs::read_to_string(&metrics)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-        < 3
+    // (The replaced run's metrics.csv goes aside before the new run's starts.)
+    while !aside.exists()
+        || std::fs::read_to_string(&metrics)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+            < 3
     {
         assert!(std::time::Instant::now() < deadline, "training did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -734,16 +745,35 @@ fn interrupt_saves_a_checkpoint() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("checkpoint saved"), "{stderr}");
-    let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    assert!(
+        stderr.contains(".replaced-run (move its files back to keep it)"),
+        "{stderr}"
+    );
+    let ck_path = dir.join("checkpoint.safetensors");
+    let ck_bytes = std::fs::read(&ck_path).unwrap();
+    let ck = ebmscope::train::Checkpoint::load(&ck_path).unwrap();
     assert!(ck.iteration >= 2);
     assert_eq!(
         rows(&dir).len() as u64,
         ck.iteration + 1,
         "metrics end at the checkpoint"
     );
+    common::assert_refused(
+        &train_small_toy(&dir, 2, &["--force"]),
+        "a --force now would lose one of the two",
+    );
+    assert_eq!(std::fs::read(&ck_path).unwrap(), ck_bytes);
+    assert_eq!(
+        std::fs::read(aside.join("checkpoint.safetensors")).unwrap(),
+        replaced_ck
+    );
     let out = resume_train(&dir, Some(ck.iteration + 2), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(rows(&dir).len() as u64, ck.iteration + 3);
+    assert!(
+        !aside.exists(),
+        "the replaced run outlived the resumed run's checkpoint"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -867,6 +897,57 @@ fn learning_rate_decays_to_its_floor() {
     .unwrap();
     let lrs: Vec<f64> = (0..4).map(|_| t.step().unwrap().lr).collect();
     assert_eq!(lrs, vec![0.1, 0.05, 0.03, 0.03]);
+}
+
+/// Each long-run row's mean energy is U = F/T at the states it comes with,
+/// after Langevin steps and after MALA's: not where the last step started
+/// (Langevin's field holds F there, one step behind). The same kernels
+/// evaluate both, so they agree to rounding in the sum.
+#[test]
+fn long_run_rows_give_the_energy_of_their_states() {
+    use ebmscope::model::{Backward, GpuNet};
+    use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
+    let gpu = Arc::new(common::gpu());
+    let mut t = Trainer::new(gpu.clone(), config("rings-convergent", &[])).unwrap();
+    t.step().unwrap();
+    let ck = ebmscope::train::Checkpoint::capture(&t).unwrap();
+    let chains = 6;
+    let net = GpuNet::new(&gpu, &ebmscope::train::net_spec(&ck.config).unwrap(), chains).unwrap();
+    net.write_params(&gpu, &ck.params).unwrap();
+    let temperature = ck.config.temperature();
+    for mala in [false, true] {
+        let opts = LongRunOptions {
+            steps: 9,
+            chains,
+            init: LongRunInit::Uniform,
+            mala,
+            temp_factor: 1.0,
+            every: 4,
+        };
+        let mut rows = Vec::new();
+        let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
+            net.write_input(&gpu, states)?;
+            net.run(
+                &gpu,
+                Backward {
+                    input: false,
+                    params: false,
+                },
+            );
+            let f = net.read_output(&gpu)?;
+            let u = f.iter().map(|&v| f64::from(v)).sum::<f64>() / (chains as f64 * temperature);
+            rows.push((row.step, row.mean_energy, u));
+            Ok(())
+        };
+        long_run(&gpu, &ck, None, &opts, record, &mut |_, _, _| Ok(())).unwrap();
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [0, 4, 8, 9]);
+        for (step, reported, u) in rows {
+            assert!(
+                (reported - u).abs() <= 1e-5 * u.abs().max(1.0),
+                "mala {mala}, step {step}: reported U {reported}, U of the states {u}"
+            );
+        }
+    }
 }
 
 /// `sample` takes a checkpoint through a long run: CSV rows at 0, every K

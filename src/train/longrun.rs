@@ -215,8 +215,6 @@ pub fn long_run(
         Chains::Ula(s) => {
             gpu.write_f32(s.field.input(), 0, &x0);
             s.begin(gpu, 0);
-            // F at the start, for the first record.
-            gpu.run("long-run energy", |pass| s.field.record_eval(gpu, pass));
         }
         Chains::Mala(s) => s.start(gpu, &x0, 0)?,
     }
@@ -227,6 +225,10 @@ pub fn long_run(
         let sum = |col: usize| s.chunks_exact(4).map(|r| f64::from(r[col])).sum::<f64>();
         Ok((sum(1), sum(2), sum(3)))
     };
+    // Mean U over the chains at the states they hold now: MALA keeps F of
+    // its current states; after Langevin steps the field holds F where the
+    // last step started, one step behind, so F is evaluated again (the
+    // next step evaluates it there anyway).
     let mean_energy = || -> Result<f64> {
         let e = match &chains {
             Chains::Mala(_) => gpu
@@ -234,11 +236,13 @@ pub fn long_run(
                 .chunks_exact(4)
                 .map(|r| f64::from(r[0]))
                 .collect::<Vec<_>>(),
-            Chains::Ula(_) => gpu
-                .read_f32(&energy_buffer, 0, k)?
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect(),
+            Chains::Ula(s) => {
+                gpu.run("long-run energy", |pass| s.field.record_eval(gpu, pass));
+                gpu.read_f32(&energy_buffer, 0, k)?
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect()
+            }
         };
         Ok(e.iter().sum::<f64>() / (k as f64 * temp))
     };

@@ -129,13 +129,26 @@ fn remove_empty_run_folders(dir: &Path) {
 }
 
 /// `--force`: the old run's own files move into [`REPLACED_FOLDER`], to go
-/// at the new run's first scheduled checkpoint. A run with a checkpoint is
-/// the one to keep (one set aside earlier goes); without one, if a run is
-/// set aside already, the files here are a replacement's that failed
-/// before its first checkpoint, and they go instead. The files gather in a
-/// folder of their own first, which becomes [`REPLACED_FOLDER`] in one step.
+/// at the new run's first scheduled checkpoint. If a run is set aside
+/// already: without a checkpoint here, the files here are a replacement's
+/// that failed before its first checkpoint, and they go instead; with one
+/// (a replacement stopped by Ctrl-C, whose checkpoint may follow a mistaken
+/// --force), both runs are kept and the --force refused, unless the one set
+/// aside has no checkpoint (what is left of one moved back by hand): then
+/// the run here is the one to keep, and the leftovers go. The files gather
+/// in a folder of their own first, which becomes [`REPLACED_FOLDER`] in one
+/// step.
 fn set_aside_old_run(dir: &Path) -> Result<()> {
     let aside = dir.join(REPLACED_FOLDER);
+    if dir.join(CHECKPOINT_FILE).exists() && aside.join(CHECKPOINT_FILE).exists() {
+        return Err(Error::file(
+            &aside,
+            "holds the run an earlier --force set aside, kept because the run here, which \
+             replaced it, stopped before its first scheduled checkpoint; a --force now would lose one \
+             of the two: delete that folder to let the older run go (or move its files back here in \
+             place of the newer run's), then try again",
+        ));
+    }
     let files = run_files(dir, None)?;
     if aside.exists() && !dir.join(CHECKPOINT_FILE).exists() {
         for path in files {
@@ -317,7 +330,10 @@ impl RunDir {
             // from the last row's.
             let last_wall_time = kept.rows.last().map_or(0.0, |r| r.wall_time);
             trainer.seconds_before = trainer.seconds_before.max(last_wall_time);
-            (trainer, lock, false)
+            // A run set aside by the --force that started this one goes at
+            // this one's next scheduled checkpoint, as it would have.
+            let replaced = dir.join(REPLACED_FOLDER).exists();
+            (trainer, lock, replaced)
         } else {
             let trainer = Trainer::new(gpu, config)?;
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -493,7 +509,8 @@ impl RunDir {
     /// Append a row of toy metrics.
     pub fn record_toy(&self, iteration: u64, m: &super::ToyMetrics) -> Result<()> {
         let path = self.dir.join(TOY_METRICS_FILE);
-        let new = !path.exists();
+        // (Empty, too, if a run stopped between making it and its header.)
+        let new = path.metadata().map_or(true, |m| m.len() == 0);
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
