@@ -1,9 +1,9 @@
 // attraction: the pull of attraction–diffusion (PAPER.md, "What the paper
 // shows", 4), added to a field's gradient before langevin_step. A chain
 // started at one local minimum samples
-//   U(x)/T + α‖x − b‖
+//   exp(−U(x)/f − α‖x − b‖),  U = F/T, f the temperature factor,
 // toward its goal b, another minimum: in ∇F units (langevin_step scales ∇F
-// by a = ε²/(2T)) the pull is pull·(x − b)/‖x − b‖ with pull = α·T.
+// by a = ε²/(2T), f or not) the pull is pull·(x − b)/‖x − b‖ with pull = α·T·f.
 // Per chain it also keeps, over every state it is evaluated at, the closest
 // it has come to its goal and the highest F on its way there (the barrier it
 // crossed): states after it first came within reach of the goal are past

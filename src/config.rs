@@ -10,6 +10,10 @@ use crate::{Error, Result};
 /// The preset `train` and `gui` run when given neither a preset nor a file.
 pub const DEFAULT_PRESET: &str = "gmm-quick";
 
+/// The most Langevin steps an iteration may take: 200 times the paper's
+/// largest L (500). Long runs from a checkpoint are `sample`'s.
+pub const MAX_LANGEVIN_STEPS: u32 = 100_000;
+
 /// Built-in presets: (name, TOML text).
 pub const PRESETS: &[(&str, &str)] = &[
     ("gmm-quick", include_str!("../assets/presets/gmm-quick.toml")),
@@ -421,9 +425,21 @@ impl Config {
 
     /// Range checks, each naming its key and what is allowed.
     pub fn validate(&self) -> Result<()> {
+        // The GPU computes in f32: a setting must be one (a normal one, so
+        // that it keeps its precision).
+        fn in_f32(key: &str, v: f64) -> Result<()> {
+            if v == 0.0 || (v.abs() >= f64::from(f32::MIN_POSITIVE) && v.abs() <= f64::from(f32::MAX)) {
+                Ok(())
+            } else {
+                Err(config_error(
+                    key,
+                    format!("{v:e} is out of f32's range (1.2e-38 to 3.4e38), in which the GPU computes"),
+                ))
+            }
+        }
         fn positive(key: &str, v: f64) -> Result<()> {
             if v.is_finite() && v > 0.0 {
-                Ok(())
+                in_f32(key, v)
             } else {
                 Err(config_error(
                     key,
@@ -433,7 +449,7 @@ impl Config {
         }
         fn non_negative(key: &str, v: f64) -> Result<()> {
             if v.is_finite() && v >= 0.0 {
-                Ok(())
+                in_f32(key, v)
             } else {
                 Err(config_error(
                     key,
@@ -454,6 +470,31 @@ impl Config {
         positive("langevin.temperature", l.temperature)?;
         positive("langevin.init_factor", l.init_factor)?;
         at_least("langevin.steps", u64::from(l.steps), 1)?;
+        if l.steps > MAX_LANGEVIN_STEPS {
+            return Err(config_error(
+                "langevin.steps",
+                format!(
+                    "must be at most {MAX_LANGEVIN_STEPS} (got {}): an iteration's steps; for long runs \
+                     from a checkpoint use `ebmscope sample --steps`",
+                    l.steps
+                ),
+            ));
+        }
+        // The step's factors, as langevin_step gets them: T (ε²/2 in the
+        // invariant form), ε²/2T and τε.
+        let t = self.temperature();
+        let (a, b) = (l.epsilon * l.epsilon / (2.0 * t), l.tau * l.epsilon);
+        if !((t as f32).is_normal() && (a as f32).is_normal() && (b as f32).is_finite()) {
+            return Err(config_error(
+                "langevin.epsilon",
+                format!(
+                    "{} with temperature T = {t:e} and τ = {} gives a step out of f32's range \
+                     (ε²/2T = {a:e}, τε = {b:e}), in which the GPU computes",
+                    l.epsilon, l.tau
+                ),
+            ));
+        }
+        at_least("iterations", self.iterations, 1)?;
         at_least("batch.data", u64::from(self.batch.data), 1)?;
         at_least("batch.chains", u64::from(self.batch.chains), 1)?;
         if l.init == InitKind::Persistent && l.bank_size != 0 && l.bank_size < self.batch.chains {
@@ -494,12 +535,13 @@ impl Config {
             let spacing = extent * f64::from(f32::EPSILON);
             if spacing >= l.epsilon {
                 return Err(Error::Config(format!(
-                    "`data.sd` / `data.radius`: the toy's points reach {} (outer radius + 4·sd), \
-                     where f32 values lie {spacing:.2e} apart, not finer than langevin.epsilon = {}: \
-                     the chains' steps would round away. Scale data.radius and data.sd down \
+                    "`langevin.epsilon` / `data.sd` / `data.radius`: the toy's points reach {} \
+                     (outer radius + 4·sd), where f32 values lie {spacing:.2e} apart, not finer than \
+                     langevin.epsilon = {}: the chains' steps would round away. Raise \
+                     langevin.epsilon above {spacing:.1e}, or scale data.radius and data.sd down \
                      (the reference's sets reach 1.6 and 4.6)",
                     short(extent),
-                    l.epsilon
+                    short(l.epsilon)
                 )));
             }
             if l.init == InitKind::Persistent && l.bank_size == 0 {
@@ -556,7 +598,10 @@ impl Config {
         }
         positive("eval.kde_bandwidth", self.eval.kde_bandwidth)?;
         at_least("eval.kde_samples", u64::from(self.eval.kde_samples), 2)?;
-        at_least("eval.window", u64::from(self.eval.window), 2)?;
+        // (The correlations need 3 values: Correlations::compute.)
+        at_least("eval.window", u64::from(self.eval.window), 3)?;
+        // (The oscillation's label reads lags 1 and 2: diagnostics::Correlations.)
+        at_least("eval.max_lag", u64::from(self.eval.max_lag), 2)?;
         if self.eval.longrun_every > 0 {
             at_least("eval.longrun_steps", self.eval.longrun_steps, 1)?;
             at_least("eval.longrun_chains", u64::from(self.eval.longrun_chains), 1)?;
@@ -636,11 +681,32 @@ mod tests {
         assert!(set(&["data.groups=1000"]).is_ok());
         // A toy so wide that f32 cannot hold a Langevin step at its edge:
         // judged against ε (4 rings 1 apart, sd 1e5: the edge is at 4e5 + 4).
-        let err = set(&["data.sd=1e300"]).unwrap_err().to_string();
+        let err = set(&["data.sd=1e30"]).unwrap_err().to_string();
         assert!(
-            err.contains("data.sd") && err.contains("round away") && err.contains("4e300"),
+            err.contains("data.sd") && err.contains("round away") && err.contains("4e30"),
             "{err}"
         );
+        // The GPU computes in f32: settings, and the step they make, must be f32s.
+        for (bad, says) in [
+            ("data.sd=1e300", "`data.sd`: 1e300 is out of f32's range"),
+            ("langevin.tau=1e39", "`langevin.tau`: 1e39 is out of f32's range"),
+            (
+                "langevin.epsilon=1e-50",
+                "`langevin.epsilon`: 1e-50 is out of f32's range",
+            ),
+            ("langevin.epsilon=1e-20", "gives a step out of f32's range"),
+            ("iterations=0", "`iterations`: must be at least 1"),
+            ("eval.max_lag=1", "`eval.max_lag`: must be at least 2"),
+            ("eval.window=2", "`eval.window`: must be at least 3"),
+            (
+                "langevin.steps=100001",
+                "`langevin.steps`: must be at most 100000",
+            ),
+        ] {
+            let err = set(&[bad]).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        assert!(set(&["langevin.steps=100000"]).is_ok());
         assert!(set(&["data.sd=1e5", "langevin.epsilon=0.1"]).is_ok());
         let err = set(&["data.sd=1e5", "langevin.epsilon=0.01"])
             .unwrap_err()

@@ -182,7 +182,8 @@ mod tests {
         );
     }
 
-    /// Cross-correlation lag convention: d leading r by two steps peaks at k = +2.
+    /// Cross-correlation lag convention: r leading d by two steps (d[i] =
+    /// r[i − 2]) peaks at k = +2.
     #[test]
     fn cross_correlation_lag_sign() {
         let r: Vec<f64> = (0..300).map(|i| ((i * 7919) % 101) as f64).collect();

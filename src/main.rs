@@ -324,9 +324,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // (An empty --adapter or --backend, as an empty EBMSCOPE_* variable
+    // gives through clap, chooses nothing.)
+    let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let choice = AdapterChoice {
-        name: cli.adapter.adapter,
-        backend: cli.adapter.backend,
+        name: given(cli.adapter.adapter),
+        backend: given(cli.adapter.backend),
         conv_kernels: match cli.adapter.conv_kernels.as_deref().map(str::trim) {
             Some(k) if !k.is_empty() => {
                 Some(<ConvKernels as clap::ValueEnum>::from_str(k, true).map_err(|_| {
@@ -444,6 +447,21 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     });
     if let Some(options) = &landscape {
         options.validate()?;
+    }
+    // Refused now rather than after the whole window session.
+    if let Some(path) = &args.screenshot {
+        let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
+        if !png || path.is_dir() {
+            bail!("--screenshot {}: give a .png file path", path.display());
+        }
+        if let Some(folder) = folder.filter(|f| !f.is_dir()) {
+            bail!(
+                "--screenshot {}: the folder {} does not exist",
+                path.display(),
+                folder.display()
+            );
+        }
     }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
     announce(&gpu);
@@ -765,6 +783,9 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         if let Some((other, _)) = others.find(|(_, p)| p.is_some_and(|p| same_file(p, path))) {
             bail!("{flag} {} is also {other}: choose another path", path.display());
         }
+        if path.is_dir() {
+            bail!("{flag} {} is a folder: give a file path in it", path.display());
+        }
     }
     let params = match &args.weights {
         Some(path) => load_params(path, &layout)?,
@@ -841,6 +862,25 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         );
         energy.extend_from_slice(&net.read_output(&gpu)?[..n]);
         grad.extend_from_slice(&net.read_input_grad(&gpu)?[..n * per_image]);
+    }
+    // Finite inputs can still overflow f32 in the network: say which,
+    // rather than write infinities or NaN.
+    let overflowed = (0..batch).find(|&i| {
+        !energy[i].is_finite()
+            || grad[i * per_image..(i + 1) * per_image]
+                .iter()
+                .any(|g| !g.is_finite())
+    });
+    if let Some(i) = overflowed {
+        let largest = x.data[i * per_image..(i + 1) * per_image]
+            .iter()
+            .fold(0.0f32, |m, v| m.max(v.abs()));
+        bail!(
+            "{}: image {i}'s energy or gradient overflows f32 (F = {}; its largest input value is \
+             {largest:e}): the nets expect inputs of order 1 (images in [−1, 1]); nothing was written",
+            args.input.display(),
+            energy[i]
+        );
     }
     write_tensors(
         &args.output,
@@ -983,8 +1023,17 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         let stop = Arc::new(AtomicBool::new(false));
         {
             let stop = stop.clone();
-            ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-                .context("installing the Ctrl-C handler")?;
+            // The first Ctrl-C stops after the iteration under way, with a
+            // checkpoint; a second exits at once (an iteration of many
+            // steps may take long), leaving the last checkpoint as it is.
+            ctrlc::set_handler(move || {
+                if stop.swap(true, Ordering::SeqCst) {
+                    eprintln!("\nstopped at once: the run's last checkpoint, if it has one, is kept (--resume goes on from it)");
+                    std::process::exit(130);
+                }
+                eprintln!("\nstopping after this iteration (Ctrl-C again to stop at once) …");
+            })
+            .context("installing the Ctrl-C handler")?;
         }
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
@@ -1231,6 +1280,13 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")
             .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
+            if !row.mean_energy.is_finite() {
+                return Err(ebmscope::Error::Shape(format!(
+                    "the long run diverged by step {} (mean energy {}): try a lower --temp-factor, \
+                     or --mala",
+                    row.step, row.mean_energy
+                )));
+            }
             let picture = write_dir.join(format!("samples_{:08}.png", row.step));
             // Toy data: the KDE of the chains against the truth; images: a grid of them.
             let tv = match (&grid, &truth) {

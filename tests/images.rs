@@ -202,6 +202,17 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
             .to_string()
             .contains("no PNG or JPEG")
     );
+    // A folder holding CIFAR-10's unpacked archive, or only its test batch, says so.
+    std::fs::create_dir_all(empty.join("cifar-10-batches-bin")).unwrap();
+    let err = load_folder(&empty, 1, 8, None).unwrap_err().to_string();
+    assert!(
+        err.contains("for CIFAR-10 pass --data") && err.contains("cifar-10-batches-bin"),
+        "{err}"
+    );
+    let test_only = dir("folder-cifar-test");
+    std::fs::write(test_only.join("test_batch.bin"), [0u8; 3073]).unwrap();
+    let err = load_folder(&test_only, 1, 8, None).unwrap_err().to_string();
+    assert!(err.contains("data_batch_*.bin"), "{err}");
     // Links are followed, each folder once: a link back up the tree is no
     // loop, and a folder reached only through a link is read.
     let looped = dir("folder-loop");

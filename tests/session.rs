@@ -109,6 +109,23 @@ fn the_session_answers_its_commands() {
     let ck = dir.join("ck.safetensors");
     s.send(Command::Save(ck.clone()));
     wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    // Save writes over what this window saved, never over another file.
+    s.send(Command::Save(ck.clone()));
+    wait_for(&s, "save again", |u| matches!(u, Update::Saved(_)));
+    let theirs = dir.join("theirs.safetensors");
+    std::fs::write(&theirs, "not the window's").unwrap();
+    for (path, says) in [
+        (theirs.clone(), "is not a checkpoint this window saved"),
+        (std::path::PathBuf::new(), "type a checkpoint file path first"),
+    ] {
+        s.send(Command::Save(path));
+        let seen = wait_for(&s, "refused save", |u| matches!(u, Update::Failed(_)));
+        assert!(
+            matches!(seen.last(), Some(Update::Failed(w)) if w.contains(says)),
+            "{seen:?}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "not the window's");
 
     s.send(Command::Step);
     let after = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));

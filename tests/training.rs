@@ -841,8 +841,9 @@ fn a_resume_that_diverges_at_once_says_the_checkpoint_may_be_broken() {
 fn a_learning_step_that_leaves_infinite_parameters_is_not_saved() {
     let dir = common::fresh_dir("diverge-update");
     assert!(train_small_toy(&dir, 2, &[]).status.success());
-    // (The change of rate is saved with the checkpoint of iteration 2 at once.)
-    let out = common::resume_train(&dir, Some(3), &["optimizer.lr=1e40"]);
+    // (The change of rate is saved with the checkpoint of iteration 2 at once.
+    // SGD's rate is scaled by T = ε²/2 = 2: 6e38 is past f32's largest.)
+    let out = common::resume_train(&dir, Some(3), &["optimizer.lr=3e38", "langevin.epsilon=2"]);
     common::assert_refused(
         &out,
         "learning diverged at iteration 3: its learning step left parameter",

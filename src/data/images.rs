@@ -294,9 +294,23 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     walk(path, &mut HashSet::new(), &mut files)?;
     files.sort();
     if files.is_empty() {
+        // CIFAR-10's archive unpacks into a folder of its own, and holds a
+        // test batch beside the training ones.
+        let hint = if path.join("cifar-10-batches-bin").is_dir() {
+            format!(
+                ": for CIFAR-10 pass --data {}",
+                path.join("cifar-10-batches-bin").display()
+            )
+        } else if path.join("test_batch.bin").exists() {
+            ": its test_batch.bin is CIFAR-10's test batch; training reads the data_batch_*.bin files \
+             beside it in the archive"
+                .to_string()
+        } else {
+            String::new()
+        };
         return Err(Error::file(
             path,
-            "holds no PNG or JPEG images (searched recursively)",
+            format!("holds no PNG or JPEG images (searched recursively){hint}"),
         ));
     }
     files.truncate(limit.unwrap_or(usize::MAX));

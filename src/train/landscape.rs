@@ -9,7 +9,7 @@
 //! named after its lowest minimum. A small α at a low f crosses only low
 //! barriers (many basins); a large α merges everything into one.
 
-use super::longrun::{LongRunInit, check_start, start_states};
+use super::longrun::{LongRunInit, check_start, check_temp_factor, start_states};
 use super::{Checkpoint, Progress, net_spec, step_size};
 use std::path::{Path, PathBuf};
 
@@ -103,6 +103,7 @@ impl LandscapeOptions {
     /// Everything that can be refused before any work.
     pub fn check(&self, ck: &Checkpoint) -> Result<()> {
         self.validate()?;
+        check_temp_factor(ck, self.temp_factor)?;
         // The pull the chains are given (see `landscape`) must be an f32.
         let temperature = ck.config.temperature();
         if let Some(a) = self
@@ -419,7 +420,7 @@ fn attract<F: EnergyField>(
             let (from, to) = group[k];
             return Err(Error::Shape(format!(
                 "landscape: the attraction–diffusion chain from minimum {from} toward {to} diverged \
-                 (energy {}): lower --alpha",
+                 (energy {}): lower --alpha or --temp-factor (or the model itself diverges there)",
                 end[k]
             )));
         }

@@ -54,8 +54,24 @@ impl LongRunOptions {
     /// start from the bank against the checkpoint's bank.
     pub fn check(&self, ck: &Checkpoint) -> Result<()> {
         self.validate()?;
+        check_temp_factor(ck, self.temp_factor)?;
         check_start(ck, self.init, self.chains, "--chains")
     }
+}
+
+/// Refuse a --temp-factor f (checked positive and finite already) whose
+/// tempered step the GPU's f32 cannot hold: the temperature T·f, and ε√f.
+pub fn check_temp_factor(ck: &Checkpoint, f: f64) -> Result<()> {
+    let tempered = ck.config.temperature() * f;
+    let noise = ck.config.langevin.epsilon * f.sqrt();
+    if (tempered as f32).is_normal() && (noise as f32).is_normal() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "--temp-factor {f:e}: the temperature T·f it gives ({tempered:e}, T = {:e}) is out of f32's \
+         range, in which the GPU computes: choose a factor nearer 1",
+        ck.config.temperature()
+    )))
 }
 
 /// Refuse a start from the bank when the checkpoint has none, or fewer than

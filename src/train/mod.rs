@@ -411,6 +411,14 @@ impl Trainer {
     /// write it themselves (in the same dispatches, fused sampler included);
     /// it costs a readback per iteration, and the results are the same either way.
     pub fn record_energy_path(&mut self, on: bool) -> Result<()> {
+        if on {
+            let values = self.config.langevin.steps as u64 * u64::from(self.config.batch.chains);
+            self.gpu.check_binding(
+                "the energy path (L steps × chains)",
+                4 * values,
+                "record it with fewer Langevin steps or chains",
+            )?;
+        }
         self.path = on.then(|| self.path_buffer());
         if !on {
             self.energy_path = None;

@@ -399,15 +399,20 @@ impl RunDir {
             trainer.seconds_before + e.wall_time,
             e.phase.name()
         )
-        .map_err(io_err(&self.dir))
+        .map_err(io_err(&self.dir.join(METRICS_FILE)))
     }
 
     /// Save the full checkpoint (atomically) and the weights as a state dict.
     pub fn checkpoint(&mut self, trainer: &Trainer) -> Result<()> {
         // On disk before the checkpoint (which is synced too): a resume needs
         // every row up to it, also after a power cut.
-        self.metrics.flush().map_err(io_err(&self.dir))?;
-        self.metrics.get_ref().sync_data().map_err(io_err(&self.dir))?;
+        self.metrics
+            .flush()
+            .map_err(io_err(&self.dir.join(METRICS_FILE)))?;
+        self.metrics
+            .get_ref()
+            .sync_data()
+            .map_err(io_err(&self.dir.join(METRICS_FILE)))?;
         let ck = Checkpoint::capture(trainer)?;
         ck.save(&self.dir.join(CHECKPOINT_FILE))?;
         let weights = self.dir.join("weights");
@@ -437,7 +442,7 @@ impl RunDir {
     }
 
     pub fn flush(&mut self) -> Result<()> {
-        self.metrics.flush().map_err(io_err(&self.dir))
+        self.metrics.flush().map_err(io_err(&self.dir.join(METRICS_FILE)))
     }
 
     /// The reference's log_longrun: the current model sampled for

@@ -3,7 +3,8 @@
 //! training never blocks drawing and drawing never blocks training.
 //! Changes of setting take effect at the next iteration.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -235,6 +236,7 @@ impl Session {
                     running: false,
                     record_path: false,
                     picture: None,
+                    saved: HashSet::new(),
                     updates: update_tx,
                 };
                 // A panic (wgpu reports device errors so) ends the thread: say so.
@@ -313,6 +315,8 @@ struct Worker {
     record_path: bool,
     /// The picture kept up to date, rebuilt with the trainer.
     picture: Option<Picture>,
+    /// The checkpoints this window saved: Save may write over these.
+    saved: HashSet<PathBuf>,
     updates: Sender<Update>,
 }
 
@@ -436,14 +440,17 @@ impl Worker {
             Command::Save(path) => {
                 // (The default, runs/…, need not exist yet.)
                 let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
-                Checkpoint::capture(&self.trainer)
-                    .and_then(|ck| {
-                        folder.map_or(Ok(()), |f| {
-                            std::fs::create_dir_all(f).map_err(|e| Error::io(f, e))
-                        })?;
-                        ck.save(&path)
-                    })
-                    .map(|()| self.send(Update::Saved(path)))
+                let saved = Checkpoint::capture(&self.trainer).and_then(|ck| {
+                    self.check_save_path(&path)?;
+                    folder.map_or(Ok(()), |f| {
+                        std::fs::create_dir_all(f).map_err(|e| Error::io(f, e))
+                    })?;
+                    ck.save(&path)
+                });
+                saved.map(|()| {
+                    self.saved.insert(path.clone());
+                    self.send(Update::Saved(path));
+                })
             }
             Command::Load(path) => self.load(path),
             Command::Reset => {
@@ -490,7 +497,33 @@ impl Worker {
         }
     }
 
+    /// Save writes a new file, a window checkpoint (NAME-window.safetensors,
+    /// as the window names them) or one it saved itself: never over another
+    /// file, a training run's checkpoint say.
+    fn check_save_path(&self, path: &Path) -> Result<()> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::Config("type a checkpoint file path first".into()));
+        }
+        if path.is_dir() {
+            return Err(Error::file(path, "is a folder: give a file path in it"));
+        }
+        let a_windows = path
+            .file_stem()
+            .is_some_and(|s| s.to_string_lossy().ends_with("-window"));
+        if path.exists() && !a_windows && !self.saved.contains(path) {
+            return Err(Error::file(
+                path,
+                "exists, and is not a checkpoint this window saved: choose another name (the \
+                 window's own end in -window.safetensors), or remove that file first",
+            ));
+        }
+        Ok(())
+    }
+
     fn load(&mut self, path: PathBuf) -> Result<()> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::Config("type a checkpoint file path first".into()));
+        }
         let mut ck = Checkpoint::load(&path)?;
         if moved_here(&ck.config.data, &self.config.data) {
             ck.config.data = self.config.data.clone();
