@@ -495,6 +495,18 @@ impl Config {
             ));
         }
         at_least("iterations", self.iterations, 1)?;
+        // The noise's counter holds the iteration, and a long run's step, in 32 bits.
+        for (key, v) in [
+            ("iterations", self.iterations),
+            ("eval.longrun_steps", self.eval.longrun_steps),
+        ] {
+            if v > u64::from(u32::MAX) {
+                return Err(config_error(
+                    key,
+                    format!("must be at most {} (got {v})", u32::MAX),
+                ));
+            }
+        }
         at_least("batch.data", u64::from(self.batch.data), 1)?;
         at_least("batch.chains", u64::from(self.batch.chains), 1)?;
         if l.init == InitKind::Persistent && l.bank_size != 0 && l.bank_size < self.batch.chains {

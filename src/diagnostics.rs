@@ -126,6 +126,9 @@ impl Default for DivergenceWatch {
 }
 
 impl DivergenceWatch {
+    /// The d_st before the latest that the median is taken over, at most.
+    pub const WINDOW: usize = 1000;
+
     /// Why the latest iteration counts as divergence, if it does. `history`
     /// holds the d_st before the latest one.
     pub fn check(&self, history: &[f64], d_st: f64, r_t: f64) -> Option<String> {
@@ -135,7 +138,7 @@ impl DivergenceWatch {
         if history.len() < self.warmup {
             return None;
         }
-        let mut recent: Vec<f64> = history[history.len().saturating_sub(1000)..]
+        let mut recent: Vec<f64> = history[history.len().saturating_sub(Self::WINDOW)..]
             .iter()
             .map(|v| v.abs())
             .collect();

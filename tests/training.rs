@@ -306,8 +306,26 @@ fn resume_without_the_runs_history_says_what_to_do() {
     broken.save(&ck_path).unwrap();
     let out = resume_train(&dir, None, &[]);
     common::assert_refused(&out, "parameter 3 is NaN: not a model to go on from");
-    // Chains of another run's shape (one chain short) are refused too.
+    // So is an optimizer state that overflowed, and a file of another format.
     broken.params[3] = 0.0;
+    broken.adam_v[5] = f32::INFINITY;
+    broken.save(&ck_path).unwrap();
+    let out = resume_train(&dir, None, &[]);
+    common::assert_refused(
+        &out,
+        "tensor `optimizer.adam_v` holds inf at 5: not a state to go on from",
+    );
+    broken.adam_v[5] = 0.0;
+    broken.save(&ck_path).unwrap();
+    let (tensors, mut metadata) = ebmscope::io::read_all(&ck_path).unwrap();
+    metadata.insert("format".into(), "ebmscope-checkpoint-2".into());
+    ebmscope::io::write_tensors_with_metadata(&ck_path, &tensors, Some(metadata)).unwrap();
+    let out = resume_train(&dir, None, &[]);
+    common::assert_refused(
+        &out,
+        "is a checkpoint of format `ebmscope-checkpoint-2`; this ebmscope reads `ebmscope-checkpoint-1`",
+    );
+    // Chains of another run's shape (one chain short) are refused too.
     let chains = broken
         .chains
         .as_mut()
@@ -898,6 +916,32 @@ fn learning_rate_decays_to_its_floor() {
     .unwrap();
     let lrs: Vec<f64> = (0..4).map(|_| t.step().unwrap().lr).collect();
     assert_eq!(lrs, vec![0.1, 0.05, 0.03, 0.03]);
+}
+
+/// The divergence watch compares d_st = ΔF/T in the units of the current
+/// T: after ε falls 1000× (T = ε²/2, 10⁶× lower), the next d_st is 10⁶×
+/// the history's (more than the watch's factor of 10⁴ over their median,
+/// checked here), yet no runaway: the history is rescaled to the new T.
+#[test]
+fn the_divergence_watch_follows_a_change_of_temperature() {
+    let gpu = Arc::new(common::gpu());
+    let mut t = Trainer::new(gpu, config("rings-convergent", &[])).unwrap();
+    t.step().unwrap();
+    // 150 iterations like the first (forged: the watch's warm-up is 100).
+    let past = 150;
+    let before = t.d_st[0];
+    t.d_st = vec![before; past];
+    t.r_t = vec![t.r_t[0]; past];
+    t.iteration = past as u64;
+    let epsilon = t.config.langevin.epsilon;
+    t.apply(ebmscope::train::Change::Epsilon(epsilon / 1000.0))
+        .unwrap();
+    let e = t.step().unwrap();
+    assert!(
+        e.d_st.abs() > 1e4 * before.abs(),
+        "d_st {} against {before} before: the change would not have tripped an unscaled watch",
+        e.d_st
+    );
 }
 
 /// Each long-run row's mean energy is U = F/T at the states it comes with,

@@ -63,12 +63,7 @@ impl Checkpoint {
     /// divergence watch sees an iteration's energies, which come before
     /// its update).
     pub fn capture(trainer: &Trainer) -> Result<Self> {
-        if let Some((iteration, why)) = trainer.diverged() {
-            return Err(Error::HoldsDivergedStep {
-                iteration: *iteration,
-                why: why.clone(),
-            });
-        }
+        trainer.refuse_diverged()?;
         let params = trainer.params()?;
         if let Some((i, v)) = params.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::Diverged {
@@ -77,6 +72,22 @@ impl Checkpoint {
             });
         }
         let (adam_m, adam_v) = trainer.optimizer().read_state(&trainer.gpu)?;
+        let bank = trainer.bank().map(|b| b.read(&trainer.gpu)).transpose()?;
+        // (Adam's second moment overflows first, at gradients of order 1e19,
+        // while the parameters stay finite; the bank takes the chains' states.)
+        let states = [
+            ("Adam's first moment", Some(&adam_m)),
+            ("Adam's second moment", Some(&adam_v)),
+            ("the bank", bank.as_ref()),
+        ];
+        for (what, values) in states {
+            if let Some(v) = values.and_then(|v| v.iter().find(|v| !v.is_finite())) {
+                return Err(Error::Diverged {
+                    iteration: trainer.iteration,
+                    why: format!("{what} holds {v}"),
+                });
+            }
+        }
         Ok(Checkpoint {
             config: trainer.config.clone(),
             iteration: trainer.iteration,
@@ -86,7 +97,7 @@ impl Checkpoint {
             params,
             adam_m,
             adam_v,
-            bank: trainer.bank().map(|b| b.read(&trainer.gpu)).transpose()?,
+            bank,
             chains: trainer.has_chains().then(|| trainer.chains()).transpose()?,
         })
     }
@@ -177,7 +188,7 @@ impl Checkpoint {
             });
         }
         let metadata = HashMap::from([
-            ("format".to_string(), "ebmscope-checkpoint-1".to_string()),
+            ("format".to_string(), FORMAT.to_string()),
             ("iteration".to_string(), self.iteration.to_string()),
             // {:?} prints the shortest string that parses back to the same f64.
             ("lr".to_string(), format!("{:?}", self.lr)),
@@ -190,6 +201,18 @@ impl Checkpoint {
 
     pub fn load(path: &Path) -> Result<Self> {
         let (tensors, m) = read_all(path)?;
+        // (Files without the tag are read as this format: it has been the only one.)
+        if let Some(format) = m.get("format")
+            && format != FORMAT
+        {
+            return Err(Error::file(
+                path,
+                format!(
+                    "is a checkpoint of format `{format}`; this ebmscope reads `{FORMAT}`: use the \
+                     version that wrote it"
+                ),
+            ));
+        }
         let config = Config::from_toml(meta(path, &m, "config")?)
             .map_err(|e| Error::file(path, format!("checkpoint config: {e}")))?;
         let spec = super::net_spec(&config)?;
@@ -234,6 +257,7 @@ impl Checkpoint {
                     ),
                 ));
             }
+            refuse_non_finite(path, name, &t.data)?;
             Ok(t.data.clone())
         };
         let dim: usize = spec.input.iter().product();
@@ -266,6 +290,7 @@ impl Checkpoint {
                             ),
                         ));
                     }
+                    refuse_non_finite(path, BANK_TENSOR, &t.data)?;
                     Ok(t.data.clone())
                 })
                 .transpose()?,
@@ -288,5 +313,24 @@ impl Checkpoint {
             params,
             config,
         })
+    }
+}
+
+/// What [`Checkpoint::save`] writes as the file's `format`, and `load` reads.
+const FORMAT: &str = "ebmscope-checkpoint-1";
+
+/// Refuse a tensor of a checkpoint with a non-finite value: a file changed
+/// since training wrote it (training saves none).
+fn refuse_non_finite(path: &Path, name: &str, values: &[f32]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(Error::file(
+            path,
+            format!(
+                "tensor `{name}` holds {} at {i}: not a state to go on from; use an earlier \
+                 checkpoint of the run",
+                values[i]
+            ),
+        )),
+        None => Ok(()),
     }
 }

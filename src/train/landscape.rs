@@ -75,6 +75,15 @@ impl LandscapeOptions {
                 return Err(Error::Config(format!("{flag} must be at least {least}")));
             }
         }
+        // (The noise's counter holds a run's step in 32 bits.)
+        for (flag, value) in [
+            ("--descent-steps", self.descent_steps),
+            ("--ad-steps", self.ad_steps),
+        ] {
+            if value > u64::from(u32::MAX) {
+                return Err(Error::Config(format!("{flag} must be at most {}", u32::MAX)));
+            }
+        }
         if self.alphas.is_empty() {
             return Err(Error::Config("--alpha needs at least one value".into()));
         }

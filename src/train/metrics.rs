@@ -31,6 +31,7 @@ pub struct ToyMetrics {
 /// bank entries are exchangeable) and run the same L steps, without
 /// touching the bank or the training chains.
 pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
+    trainer.refuse_diverged()?;
     let gpu: &Gpu = &trainer.gpu;
     let c = &trainer.config;
     let toy = toy_of(trainer)?;

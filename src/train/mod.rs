@@ -278,6 +278,10 @@ pub struct Trainer {
     optimizer: Optimizer,
     report: wgpu::Buffer,
     watch: DivergenceWatch,
+    /// (iterations completed, T before / T after) for every change of T
+    /// (ε in the invariant form): d_st = ΔF/T of iterations up to then is
+    /// multiplied by it before the watch compares it with later ones.
+    watch_rescales: Vec<(u64, f64)>,
     /// Iterations completed.
     pub iteration: u64,
     /// Settings changed during the run: (iterations completed before it, what).
@@ -370,6 +374,7 @@ impl Trainer {
             optimizer,
             report,
             watch: DivergenceWatch::default(),
+            watch_rescales: Vec::new(),
             iteration: 0,
             changes: Vec::new(),
             d_st: Vec::new(),
@@ -412,12 +417,7 @@ impl Trainer {
     /// it costs a readback per iteration, and the results are the same either way.
     pub fn record_energy_path(&mut self, on: bool) -> Result<()> {
         if on {
-            let values = self.config.langevin.steps as u64 * u64::from(self.config.batch.chains);
-            self.gpu.check_binding(
-                "the energy path (L steps × chains)",
-                4 * values,
-                "record it with fewer Langevin steps or chains",
-            )?;
+            check_energy_path(&self.gpu, &self.config)?;
         }
         self.path = on.then(|| self.path_buffer());
         if !on {
@@ -584,7 +584,7 @@ impl Trainer {
             .map(|s| f64::from(s[2]))
             .sum::<f64>()
             / (m * steps) as f64;
-        if let Some(why) = self.watch.check(&self.d_st, d_st, r_t) {
+        if let Some(why) = self.watch.check(&self.watched_d_st(), d_st, r_t) {
             self.diverged = Some((t + 1, why.clone()));
             return Err(Error::Diverged {
                 iteration: t + 1,
@@ -620,6 +620,10 @@ impl Trainer {
         let mut c = self.config.clone();
         change.set_in(&mut c);
         c.validate()?;
+        if self.path.is_some() {
+            // Refused here, not at every later iteration.
+            check_energy_path(&self.gpu, &c)?;
+        }
         let (n, m) = (c.batch.data as usize, c.batch.chains as usize);
         self.sampler.set_step_size(&self.gpu, step_size(&c));
         // T scales the loss: the upstream weights carry 1/T.
@@ -638,9 +642,33 @@ impl Trainer {
             }
             _ => {}
         }
+        let rescale = self.config.temperature() / c.temperature();
+        if rescale != 1.0 {
+            self.watch_rescales.push((self.iteration, rescale));
+        }
         self.config = c;
         self.changes.push((self.iteration, change));
         Ok(())
+    }
+
+    /// The recent d_st the divergence watch compares the next with, in the
+    /// units of the current T (the last of `d_st` is that of iteration
+    /// `self.iteration`, the one completed last).
+    fn watched_d_st(&self) -> Vec<f64> {
+        let len = self.d_st.len();
+        let from = len.saturating_sub(DivergenceWatch::WINDOW);
+        (from..len)
+            .map(|i| {
+                let iteration = self.iteration.saturating_sub((len - 1 - i) as u64);
+                let rescale: f64 = self
+                    .watch_rescales
+                    .iter()
+                    .filter(|&&(at, _)| iteration <= at)
+                    .map(|&(_, r)| r)
+                    .product();
+                self.d_st[i] * rescale
+            })
+            .collect()
     }
 
     pub fn params(&self) -> Result<Vec<f32>> {
@@ -682,6 +710,18 @@ impl Trainer {
     /// step: what a checkpoint must not keep.
     pub fn diverged(&self) -> Option<&(u64, String)> {
         self.diverged.as_ref()
+    }
+
+    /// Refuse while the parameters hold a diverged step: such a model is
+    /// neither saved nor sampled from.
+    pub fn refuse_diverged(&self) -> Result<()> {
+        match &self.diverged {
+            Some((iteration, why)) => Err(Error::HoldsDivergedStep {
+                iteration: *iteration,
+                why: why.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Whether [`Trainer::chains`] are chains (of the last iteration, or
@@ -820,6 +860,17 @@ fn image_feed(
 
 /// The network of `config`: ToyNet, or an image network with
 /// `data.channels` input channels and base width `net.n_f`.
+/// Whether the energy path of `config`'s iterations (L steps × chains)
+/// fits one GPU buffer.
+fn check_energy_path(gpu: &Gpu, config: &Config) -> Result<()> {
+    let values = u64::from(config.langevin.steps) * u64::from(config.batch.chains);
+    gpu.check_binding(
+        "the energy path (L steps × chains)",
+        4 * values,
+        "record it with fewer Langevin steps or chains",
+    )
+}
+
 pub fn net_spec(config: &Config) -> Result<NetSpec> {
     let (n_c, n_f) = (config.data.channels as usize, config.net.n_f as usize);
     match config.net.kind {
