@@ -91,6 +91,10 @@ const RATE_SECONDS: f64 = 10.0;
 const DENSITY_EVERY: u64 = 10;
 /// Trailing window and largest lag of the correlation charts (as the PNG figure).
 const CORRELATION_WINDOW: usize = 2000;
+/// Points a learning curve draws at most: a long run's history (100 000
+/// iterations and more, a loaded run's included) drawn whole every frame
+/// would slow the window to a crawl (see [`thinned`]).
+const MAX_PLOT_POINTS: usize = 4000;
 const CORRELATION_LAGS: usize = 15;
 
 /// The entry of "Start over"'s preset list that starts from the settings
@@ -107,8 +111,13 @@ pub struct StartOver {
     /// One KEY=VALUE per line.
     pub overrides: String,
     pub error: Option<String>,
-    pending: Option<std::thread::JoinHandle<Result<(Config, Session)>>>,
+    /// The new run's session being started, and the preset it was asked
+    /// with (the choice may change while it starts).
+    pending: Option<(String, Starting)>,
 }
+
+/// The thread that starts a new run's session.
+type Starting = std::thread::JoinHandle<Result<(Config, Session)>>;
 
 /// Where a long run from the model of `iteration` has got to.
 #[derive(Clone, Debug)]
@@ -121,6 +130,7 @@ pub struct LongRunReport {
 }
 
 /// One editable setting: its text and, when the trainer refused it, why.
+#[derive(Clone)]
 struct Field {
     label: &'static str,
     text: String,
@@ -169,9 +179,14 @@ pub struct GuiApp {
     pub picture: Option<(PictureSource, egui::TextureId, [usize; 2])>,
     /// The last toy densities, and their three textures (true, learned, KDE).
     pub toy_metrics: Option<(u64, Arc<ToyMetrics>)>,
+    /// The iteration whose densities were refused: not asked again there.
+    toy_refused_at: Option<u64>,
     density_textures: Option<(u64, bool, [egui::TextureHandle; 3])>,
     /// A density evaluation was asked for and has not come back yet.
     toy_pending: bool,
+    /// The training thread has stopped (Update::Ended): nothing sent to it
+    /// is answered, so the controls that wait for answers are off.
+    ended: bool,
     pub panel: ChainsPanel,
     /// Steps of the next long run (text as typed).
     long_run_steps: String,
@@ -272,6 +287,8 @@ impl GuiApp {
             toy_metrics: None,
             density_textures: None,
             toy_pending: false,
+            toy_refused_at: None,
+            ended: false,
             energy_path: None,
             panel: ChainsPanel::Chains,
             ran_rate: None,
@@ -331,6 +348,12 @@ impl GuiApp {
             Update::Toy { iteration, metrics } => {
                 self.toy_metrics = Some((iteration, metrics));
                 self.toy_pending = false;
+            }
+            Update::ToyRefused { iteration, why } => {
+                self.toy_refused_at = Some(iteration);
+                self.toy_pending = false;
+                self.message = format!("densities: {why}");
+                eprintln!("{}", self.message);
             }
             Update::Picture {
                 source,
@@ -397,7 +420,9 @@ impl GuiApp {
                 self.changes.push((iteration, change));
                 self.message = format!("{change} from iteration {}", iteration + 1);
                 if let Some(i) = self.field_of(change) {
-                    self.fields[i].error = None;
+                    // (What the trainer now uses: a Load between the typing
+                    // and this answer reset the field to the checkpoint's.)
+                    self.fields[i] = fields_of(&self.config)[i].clone();
                 }
             }
             Update::Refused { change, why } => {
@@ -447,6 +472,7 @@ impl GuiApp {
                 self.message = "started over".into();
             }
             Update::Ended(why) => {
+                self.ended = true;
                 self.running = false;
                 self.unanswered_changes = 0;
                 self.toy_pending = false;
@@ -456,8 +482,8 @@ impl GuiApp {
                 eprintln!("{}", self.message);
             }
             Update::Failed(why) => {
-                // (Long work reports its own end, by WorkEnded.)
-                self.toy_pending = false;
+                // (Long work reports its own end, by WorkEnded; an
+                // evaluation of the densities, by Toy or ToyRefused.)
                 self.message = format!("failed: {why}");
                 if why.starts_with("learning diverged") {
                     // The model holds the diverged step: going on would fail again.
@@ -476,10 +502,12 @@ impl GuiApp {
         self.history.clear();
         self.past_events = 0;
         self.training_rate = TrainingRate::default();
+        self.ran_rate = None;
         self.changes.clear();
         self.chains = None;
         self.chains_texture = None;
         self.toy_metrics = None;
+        self.toy_refused_at = None;
         self.density_textures = None;
         self.energy_path = None;
         self.long_run = None;
@@ -510,6 +538,10 @@ impl GuiApp {
 
     /// Ask the trainer for `change` (it answers Applied or Refused).
     fn apply(&mut self, change: Change) {
+        if self.ended {
+            // (No answer would come: Start over.)
+            return;
+        }
         self.unanswered_changes += 1;
         self.send(Command::Apply(change));
     }
@@ -559,6 +591,12 @@ impl GuiApp {
     }
 
     fn controls(&mut self, ui: &mut egui::Ui) {
+        // (Start over, in the settings panel, stays: it is the way on.)
+        let ended = self.ended;
+        ui.add_enabled_ui(!ended, |ui| self.training_controls(ui));
+    }
+
+    fn training_controls(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             if self.running {
                 if ui.button("Pause").clicked() {
@@ -697,26 +735,32 @@ impl GuiApp {
             Ok(config) => {
                 so.error = None;
                 let gpu = self.gpu.clone();
-                so.pending = Some(std::thread::spawn(move || {
+                let thread = std::thread::spawn(move || {
                     let session = Session::start(gpu, config.clone())?;
                     Ok((config, session))
-                }));
+                });
+                so.pending = Some((so.preset.clone(), thread));
             }
         }
     }
 
     /// When the new session is ready: replace this one, keeping the views.
     fn finish_start_over(&mut self) {
-        if !self.start_over.pending.as_ref().is_some_and(|p| p.is_finished()) {
+        if !self
+            .start_over
+            .pending
+            .as_ref()
+            .is_some_and(|(_, p)| p.is_finished())
+        {
             return;
         }
-        let Some(handle) = self.start_over.pending.take() else {
+        let Some((preset, handle)) = self.start_over.pending.take() else {
             return;
         };
         let started = handle
             .join()
             .unwrap_or_else(|_| Err(Error::Config("starting the new run panicked".into())));
-        let checkpoint = match self.start_over.preset.as_str() {
+        let checkpoint = match preset.as_str() {
             THIS_RUN => window_checkpoint("custom"),
             preset => window_checkpoint(preset),
         };
@@ -734,7 +778,7 @@ impl GuiApp {
                 fresh.start_over = std::mem::take(&mut self.start_over);
                 // A map being saved goes on; Save stays disabled until it is done.
                 fresh.map_saving = self.map_saving.take();
-                fresh.message = format!("started over: {}", fresh.start_over.preset);
+                fresh.message = format!("started over: {preset}");
                 let old = std::mem::replace(self, fresh);
                 // The old session ends after its current iteration: not on the UI thread.
                 std::thread::spawn(move || drop(old));
@@ -964,10 +1008,11 @@ impl GuiApp {
         square_image(ui, &texture);
     }
 
-    /// A long run or a landscape map has been asked for and has not ended:
-    /// one at a time, so that Stop is for the one under way.
+    /// Whether a long run or a landscape map may not start now: one has
+    /// been asked for and has not ended (one at a time, so that Stop is for
+    /// the one under way), or the training thread has stopped.
     fn long_work_pending(&self) -> bool {
-        self.long_run_pending || self.landscape_progress.is_some()
+        self.ended || self.long_run_pending || self.landscape_progress.is_some()
     }
 
     pub fn start_landscape(&mut self, options: LandscapeOptions) {
@@ -1267,7 +1312,7 @@ impl GuiApp {
             .toy_metrics
             .as_ref()
             .is_none_or(|(at, _)| *at + DENSITY_EVERY <= it || (!self.running && *at != it));
-        if stale && !self.toy_pending {
+        if stale && !self.toy_pending && self.toy_refused_at != Some(it) {
             self.send(Command::EvaluateToy);
             self.toy_pending = true;
         }
@@ -1381,8 +1426,11 @@ impl GuiApp {
                 .map(|e| [x(e), e.d_st])
                 .collect()
         };
-        let (exp, con) = (split(Phase::Expansion), split(Phase::Contraction));
-        let d_line: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.d_st]).collect();
+        let (exp, con) = (
+            thinned(split(Phase::Expansion)),
+            thinned(split(Phase::Contraction)),
+        );
+        let d_line = thinned(self.history.iter().map(|e| [x(e), e.d_st]).collect());
         plot("d_st").show(ui, |p| {
             p.hline(HLine::new("0", 0.0).color(egui::Color32::DARK_GRAY));
             p.line(Line::new("d_st", d_line).color(egui::Color32::GRAY));
@@ -1399,14 +1447,14 @@ impl GuiApp {
             mark(p);
         });
         ui.label("r_t: mean Langevin gradient magnitude");
-        let r: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.r_t]).collect();
+        let r = thinned(self.history.iter().map(|e| [x(e), e.r_t]).collect());
         plot("r_t").show(ui, |p| {
             p.line(Line::new("r_t", r));
             mark(p);
         });
         ui.label("mean U(X⁺) and U(X⁻)");
-        let up: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.mean_u_data]).collect();
-        let um: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.mean_u_samples]).collect();
+        let up = thinned(self.history.iter().map(|e| [x(e), e.mean_u_data]).collect());
+        let um = thinned(self.history.iter().map(|e| [x(e), e.mean_u_samples]).collect());
         plot("energies")
             // Top left: the newest iterations are at the right.
             .legend(Legend::default().position(egui_plot::Corner::LeftTop))
@@ -1416,7 +1464,7 @@ impl GuiApp {
                 mark(p);
             });
         ui.label("learning rate");
-        let lr: Vec<[f64; 2]> = self.history.iter().map(|e| [x(e), e.lr]).collect();
+        let lr = thinned(self.history.iter().map(|e| [x(e), e.lr]).collect());
         // From zero up, so a constant rate reads as such.
         let top = self.history.iter().map(|e| e.lr).fold(0.0, f64::max) * 1.2;
         plot("lr")
@@ -1771,6 +1819,16 @@ impl eframe::App for Window {
         }
     }
 
+    /// Called before every ui pass, and while the window is hidden
+    /// (minimised, covered), when eframe runs none but training goes on:
+    /// its reports are taken in here, so that they do not pile up.
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.app.poll();
+        if self.app.running {
+            ctx.request_repaint_after(Duration::from_millis(30));
+        }
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let size = ui.ctx().content_rect().size();
         if self.size != Some(size) {
@@ -1948,8 +2006,45 @@ pub fn run(
     Ok(*rate.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
+/// At most [`MAX_PLOT_POINTS`] of `points` (in x order): past that, each
+/// run of consecutive points gives its lowest and its highest, so that a
+/// spike or a dip of one iteration still shows.
+fn thinned(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
+    if points.len() <= MAX_PLOT_POINTS {
+        return points;
+    }
+    let run = points.len().div_ceil(MAX_PLOT_POINTS / 2);
+    points
+        .chunks(run)
+        .flat_map(|c| {
+            let low = c.iter().min_by(|a, b| a[1].total_cmp(&b[1])).copied();
+            let high = c.iter().max_by(|a, b| a[1].total_cmp(&b[1])).copied();
+            match (low, high) {
+                (Some(l), Some(h)) if l[0] <= h[0] => vec![l, h],
+                (Some(l), Some(h)) => vec![h, l],
+                _ => Vec::new(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// A long curve is drawn from at most MAX_PLOT_POINTS points, in x
+    /// order, its one-iteration spike and dip among them; a short one whole.
+    #[test]
+    fn long_curves_are_thinned_keeping_their_extremes() {
+        let mut points: Vec<[f64; 2]> = (0..100_000).map(|i| [i as f64, (i % 7) as f64]).collect();
+        points[31_337][1] = 1e6;
+        points[77_777][1] = -1e6;
+        let thin = thinned(points.clone());
+        assert!(thin.len() <= MAX_PLOT_POINTS, "{}", thin.len());
+        assert!(thin.windows(2).all(|w| w[0][0] < w[1][0]), "x order");
+        assert!(thin.contains(&[31_337.0, 1e6]) && thin.contains(&[77_777.0, -1e6]));
+        points.truncate(MAX_PLOT_POINTS);
+        assert_eq!(thinned(points.clone()), points);
+    }
     use super::*;
 
     /// The chains' grid is built once per key (iteration or long-run step),

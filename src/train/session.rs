@@ -101,6 +101,12 @@ pub enum Update {
         iteration: u64,
         metrics: Arc<ToyMetrics>,
     },
+    /// [`Command::EvaluateToy`] refused at `iteration` (the model holds a
+    /// diverged step, say): not asked again until the iteration changes.
+    ToyRefused {
+        iteration: u64,
+        why: String,
+    },
     /// U of every chain at every step of an iteration, [L + 1, chains].
     EnergyPath {
         iteration: u64,
@@ -472,12 +478,20 @@ impl Worker {
                     None => Ok(()),
                 }
             }
-            Command::EvaluateToy => evaluate_toy(&self.trainer).map(|m| {
-                self.send(Update::Toy {
-                    iteration: self.trainer.iteration,
-                    metrics: Arc::new(m),
-                })
-            }),
+            Command::EvaluateToy => {
+                let iteration = self.trainer.iteration;
+                match evaluate_toy(&self.trainer) {
+                    Ok(m) => self.send(Update::Toy {
+                        iteration,
+                        metrics: Arc::new(m),
+                    }),
+                    Err(e) => self.send(Update::ToyRefused {
+                        iteration,
+                        why: e.to_string(),
+                    }),
+                }
+                Ok(())
+            }
             Command::LongRun { steps } => {
                 return self.long_work("the long run", |w, stop| w.long_run(steps, stop));
             }
@@ -485,8 +499,12 @@ impl Worker {
                 return self.long_work("the landscape map", |w, stop| w.landscape(options, stop));
             }
             Command::RecordEnergyPath(on) => {
-                self.record_path = on;
-                self.trainer.record_energy_path(on)
+                // (Kept only once it holds: Reset and Load record it again.)
+                let recorded = self.trainer.record_energy_path(on);
+                if recorded.is_ok() {
+                    self.record_path = on;
+                }
+                recorded
             }
         };
         if let Err(e) = outcome {
