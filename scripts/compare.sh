@@ -7,13 +7,14 @@
 #   scripts/compare.sh [--small] [--only NAME] [--seconds S] [--device cpu|cuda]
 #
 # --small: the sizes a software adapter times in minutes. --device: where
-# PyTorch runs (default cpu; ebmscope uses its chosen adapter, see `ebmscope
-# info`). Results go to bench-results/. Environment: BENCH_VENV (default
-# .bench-venv), TORCH_SPEC (default "torch").
+# PyTorch runs (default cuda where PyTorch sees a CUDA GPU, else cpu;
+# ebmscope uses its chosen adapter, see `ebmscope info`: the table warns if
+# one side ran on a GPU and the other not). Results go to bench-results/.
+# Environment: BENCH_VENV (default .bench-venv), TORCH_SPEC (default "torch").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ours=() theirs=() device=cpu
+ours=() theirs=() device=
 while [ $# -gt 0 ]; do
     case "$1" in
         --small) ours+=(--small); theirs+=(--small) ;;
@@ -29,6 +30,10 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
     echo "installing PyTorch into $venv (once) …" >&2
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "${TORCH_SPEC:-torch}"
+fi
+
+if [ -z "$device" ]; then
+    device=$("$venv/bin/python" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
 fi
 
 mkdir -p bench-results

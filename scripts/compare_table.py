@@ -54,6 +54,10 @@ def main():
     for path in sys.argv[2:]:
         theirs = load(path)
         print(f"\nvs PyTorch {theirs['torch']} on {theirs['device']}{settings(theirs)}")
+        # An unequal pairing says so: ebmscope on a GPU against PyTorch on the CPU.
+        if ", Cpu," not in ours["adapter"] and theirs.get("tf32") is None:
+            print("warning: ebmscope ran on a GPU and PyTorch on the CPU: these ratios compare "
+                  "devices, not implementations (run with --device cuda)")
         by_name = {w["name"]: w for w in theirs["workloads"]}
         print("| workload | ebmscope steps×chains/s | PyTorch | ratio | ebmscope it/s | PyTorch | ratio "
               "| ebmscope GFLOP/s (Langevin) | PyTorch |")
@@ -92,8 +96,10 @@ def settings(report):
     if tf32 is None:
         return ""
     on = lambda flag: "on" if flag else "off"
+    # (Reports from before it was recorded: PyTorch's default, off.)
+    cudnn = report.get("cudnn_benchmark")
     return (f", {report['settings']} settings: TF32 {on(tf32['convolutions'])} for convolutions, "
-            f"{on(tf32['matmuls'])} for matmuls")
+            f"{on(tf32['matmuls'])} for matmuls, cudnn.benchmark {on(cudnn)}")
 
 
 def mib(memory, missing):

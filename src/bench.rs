@@ -229,16 +229,28 @@ pub struct BenchReport {
     pub workloads: Vec<WorkloadResult>,
 }
 
+/// Warm-up before each timed quantity: at least this many runs and at
+/// least [`WARM_UP`] (or the whole budget, if shorter), so that pipelines,
+/// caches and a GPU's clocks have settled; scripts/bench_torch.py warms
+/// PyTorch up alike.
+const WARM_UP_RUNS: usize = 3;
+const WARM_UP: Duration = Duration::from_secs(1);
+
 /// Time `run` (which submits work) until at least `budget` has passed and
-/// at least `min_reps` repetitions, after one warm-up; seconds per repetition.
+/// at least `min_reps` repetitions, after the warm-up; seconds per repetition.
 fn time_reps(
     gpu: &Gpu,
     budget: Duration,
     min_reps: usize,
     mut run: impl FnMut() -> Result<()>,
 ) -> Result<f64> {
-    run()?;
-    gpu.wait()?;
+    let warm_start = Instant::now();
+    let mut warm = 0;
+    while warm < WARM_UP_RUNS || warm_start.elapsed() < WARM_UP.min(budget) {
+        run()?;
+        gpu.wait()?;
+        warm += 1;
+    }
     let start = Instant::now();
     let mut reps = 0;
     while reps < min_reps || start.elapsed() < budget {

@@ -659,8 +659,9 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             tool: "ebmscope",
             adapter: gpu.describe(),
             conv_kernels: gpu.conv_kernels().name(),
-            timing: "throughputs: wall time around blocking submissions, after a warm-up; \
-                     per-layer split: GPU timestamps where the adapter has them",
+            timing: "throughputs: wall time around blocking submissions, after a warm-up of at least \
+                     3 runs and 1 s (or the budget, if shorter); per-layer split: GPU timestamps where \
+                     the adapter has them",
             workloads: results,
         };
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
