@@ -160,6 +160,9 @@ pub struct GuiApp {
     /// How many events at the start of `history` are a loaded run's past
     /// (from its metrics.csv, on the run's clock): plotted, not timed.
     pub past_events: usize,
+    /// Where in `history` the latest stretch of running began: the rate is
+    /// timed from there, not across the pause before it.
+    timed_from: usize,
     /// Since the run was made, loaded or reset (a new trainer, on a clock
     /// of its own), for the report at exit.
     pub training_rate: TrainingRate,
@@ -274,6 +277,7 @@ impl GuiApp {
             iteration: 0,
             history: Vec::new(),
             past_events: 0,
+            timed_from: 0,
             training_rate: TrainingRate::default(),
             changes: Vec::new(),
             chains: None,
@@ -340,8 +344,9 @@ impl GuiApp {
                 if self.running {
                     // Over 10 s, so that the pauses between iterations (density
                     // evaluations, pictures) count as they do in the run's pace.
-                    self.ran_rate = TrainingRate::recent(&self.history[self.past_events..], RATE_SECONDS)
-                        .or(self.ran_rate);
+                    let timed = self.timed_from.max(self.past_events);
+                    self.ran_rate =
+                        TrainingRate::recent(&self.history[timed..], RATE_SECONDS).or(self.ran_rate);
                 }
             }
             Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
@@ -409,7 +414,12 @@ impl GuiApp {
                 self.long_run_pending = false;
                 self.landscape_progress = None;
             }
-            Update::Running(r) => self.running = r,
+            Update::Running(r) => {
+                if r && !self.running {
+                    self.timed_from = self.history.len();
+                }
+                self.running = r;
+            }
             Update::Applied { iteration, change } => {
                 self.unanswered_changes = self.unanswered_changes.saturating_sub(1);
                 // What the status and "this run's settings" go by.
@@ -501,6 +511,7 @@ impl GuiApp {
         self.iteration = iteration;
         self.history.clear();
         self.past_events = 0;
+        self.timed_from = 0;
         self.training_rate = TrainingRate::default();
         self.ran_rate = None;
         self.changes.clear();

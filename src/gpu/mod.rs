@@ -247,7 +247,12 @@ impl Gpu {
     /// Refuse a buffer of `bytes` that one binding of this adapter cannot
     /// hold, naming what it is and what to do.
     pub fn check_binding(&self, what: &str, bytes: u64, fix: &str) -> Result<()> {
-        let max = self.limits.max_storage_buffer_binding_size;
+        // (Metal may grant more than 4 GiB; the kernels index bytes and f32s
+        // in u32, as WGSL's arrays are.)
+        let max = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(u64::from(u32::MAX));
         if bytes <= max {
             return Ok(());
         }
@@ -284,8 +289,15 @@ impl Gpu {
         if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
-        // Uncaptured wgpu errors panic; a scope turns a driver's refusal into an error.
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        // Uncaptured wgpu errors panic; scopes turn a refusal into an error:
+        // wgpu's validation, a backend compiler's (Metal, DXC, a GL or Vulkan
+        // driver: wgpu calls those internal errors) or memory running out.
+        let scopes = [
+            wgpu::ErrorFilter::Validation,
+            wgpu::ErrorFilter::Internal,
+            wgpu::ErrorFilter::OutOfMemory,
+        ]
+        .map(|filter| self.device.push_error_scope(filter));
         let desc = wgpu::ShaderModuleDescriptor {
             label: Some(shader.name),
             source: wgpu::ShaderSource::Wgsl(shader.source.into()),
@@ -318,7 +330,13 @@ impl Gpu {
                 },
                 cache: None,
             });
-        if let Some(err) = pollster::block_on(scope.pop()) {
+        // (Popped innermost first, as they nest.)
+        let errors: Vec<wgpu::Error> = scopes
+            .into_iter()
+            .rev()
+            .filter_map(|scope| pollster::block_on(scope.pop()))
+            .collect();
+        if let Some(err) = errors.last() {
             return Err(Error::Shader {
                 shader: shader.name.to_string(),
                 reason: err.to_string(),
