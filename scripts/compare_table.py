@@ -54,10 +54,12 @@ def main():
     for path in sys.argv[2:]:
         theirs = load(path)
         print(f"\nvs PyTorch {theirs['torch']} on {theirs['device']}{settings(theirs)}")
-        # An unequal pairing says so: ebmscope on a GPU against PyTorch on the CPU.
-        if ", Cpu," not in ours["adapter"] and theirs.get("tf32") is None:
-            print("warning: ebmscope ran on a GPU and PyTorch on the CPU: these ratios compare "
-                  "devices, not implementations (run with --device cuda)")
+        # An unequal pairing says so: one side on a GPU, the other on the CPU.
+        ours_cpu, theirs_cpu = ", Cpu," in ours["adapter"], theirs.get("tf32") is None
+        if ours_cpu != theirs_cpu:
+            gpu_side, cpu_side = ("PyTorch", "ebmscope") if ours_cpu else ("ebmscope", "PyTorch")
+            print(f"warning: {gpu_side} ran on a GPU and {cpu_side} on the CPU: these ratios compare "
+                  "devices, not implementations (see `ebmscope info` and --device)")
         by_name = {w["name"]: w for w in theirs["workloads"]}
         print("| workload | ebmscope steps×chains/s | PyTorch | ratio | ebmscope it/s | PyTorch | ratio "
               "| ebmscope GFLOP/s (Langevin) | PyTorch |")

@@ -59,13 +59,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         let h = stats[chain * 4u] * p.inv_temperature + 0.5 * kinetic;
         let h_prop = energy_prop[chain] * p.inv_temperature + 0.5 * kinetic_prop;
-        // log u < H − H' avoids overflow of exp. A proposal whose H' is not
-        // finite is rejected, tested on the bits: WGSL lets a compiler
-        // assume floats finite (Metal's fast math does), so that a NaN
-        // comparison may come out true.
+        // log u < H − H' avoids overflow of exp. H − H' = NaN or −∞ (a
+        // proposal of infinite or NaN energy) is rejected, +∞ (from a state
+        // of infinite energy) accepted, each told by its bits: WGSL lets a
+        // compiler assume floats finite (Metal's fast math does), so that
+        // comparisons with them may come out either way.
         let dh = h - h_prop;
-        let finite = (bitcast<u32>(dh) & 0x7f800000u) != 0x7f800000u;
-        accept = finite && log(coin[chain]) < dh;
+        let bits = bitcast<u32>(dh);
+        let not_finite = (bits & 0x7f800000u) == 0x7f800000u;
+        let plus_infinity = bits == 0x7f800000u;
+        accept = plus_infinity || (!not_finite && log(coin[chain]) < dh);
         stats[chain * 4u + 3u] += 1.0;
     }
     if (accept) {

@@ -546,11 +546,13 @@ impl Config {
             let extent = crate::data::toy::Toy::new(d)?.extent();
             let spacing = extent * f64::from(f32::EPSILON);
             if spacing >= l.epsilon {
+                // (Printed to 3 digits, rounded up: a value above it passes.)
+                let least = spacing * 1.005;
                 return Err(Error::Config(format!(
                     "`langevin.epsilon` / `data.sd` / `data.radius`: the toy's points reach {} \
                      (outer radius + 4·sd), where f32 values lie {spacing:.2e} apart, not finer than \
                      langevin.epsilon = {}: the chains' steps would round away. Raise \
-                     langevin.epsilon above {spacing:.1e}, or scale data.radius and data.sd down \
+                     langevin.epsilon above {least:.2e}, or scale data.radius and data.sd down \
                      (the reference's sets reach 1.6 and 4.6)",
                     short(extent),
                     short(l.epsilon)

@@ -135,6 +135,9 @@ struct Field {
     label: &'static str,
     text: String,
     error: Option<String>,
+    /// The text last sent, until the trainer answers: an answer replaces
+    /// the text only if nobody has typed since.
+    sent: Option<String>,
 }
 
 const EPSILON: usize = 0;
@@ -430,9 +433,16 @@ impl GuiApp {
                 self.changes.push((iteration, change));
                 self.message = format!("{change} from iteration {}", iteration + 1);
                 if let Some(i) = self.field_of(change) {
-                    // (What the trainer now uses: a Load between the typing
-                    // and this answer reset the field to the checkpoint's.)
-                    self.fields[i] = fields_of(&self.config)[i].clone();
+                    // What the trainer now uses (a Load between the sending
+                    // and this answer reset the field to the checkpoint's),
+                    // unless something was typed since.
+                    let applied = fields_of(&self.config)[i].text.clone();
+                    let f = &mut self.fields[i];
+                    if f.sent.as_ref().is_none_or(|sent| *sent == f.text) {
+                        f.text = applied;
+                    }
+                    f.sent = None;
+                    f.error = None;
                 }
             }
             Update::Refused { change, why } => {
@@ -575,7 +585,10 @@ impl GuiApp {
                 }),
         };
         match parsed {
-            Ok(change) => self.apply(change),
+            Ok(change) => {
+                self.fields[i].sent = Some(self.fields[i].text.clone());
+                self.apply(change);
+            }
             Err(why) => self.fields[i].error = Some(why),
         }
     }
@@ -652,31 +665,9 @@ impl GuiApp {
     fn settings(&mut self, ui: &mut egui::Ui) {
         ui.heading("Settings");
         ui.label("Take effect at the next iteration.");
-        for i in 0..self.fields.len() {
-            ui.horizontal(|ui| {
-                let label = ui.label(self.fields[i].label);
-                let edit = ui
-                    .add(egui::TextEdit::singleline(&mut self.fields[i].text).desired_width(80.0))
-                    .labelled_by(label.id);
-                let enter = edit.lost_focus() && ui.input(|inp| inp.key_pressed(egui::Key::Enter));
-                if ui.button(format!("Apply {}", self.fields[i].label)).clicked() || enter {
-                    self.apply_field(i);
-                }
-            });
-            if let Some(err) = &self.fields[i].error {
-                ui.colored_label(ui.visuals().error_fg_color, err);
-            }
-        }
-        ui.horizontal(|ui| {
-            ui.label("optimizer");
-            for kind in [OptimizerName::Sgd, OptimizerName::Adam] {
-                let name = format!("{kind:?}").to_uppercase();
-                if ui.selectable_label(self.optimizer == kind, name).clicked() && self.optimizer != kind {
-                    self.optimizer = kind;
-                    self.apply(Change::Optimizer(kind));
-                }
-            }
-        });
+        // (Off once the training thread has stopped: nothing would answer.)
+        let ended = self.ended;
+        ui.add_enabled_ui(!ended, |ui| self.setting_fields(ui));
         ui.separator();
         let c = &self.config;
         ui.label(format!(
@@ -722,6 +713,35 @@ impl GuiApp {
         if let Some(err) = &self.start_over.error {
             ui.colored_label(ui.visuals().error_fg_color, err);
         }
+    }
+
+    /// The fields of ε, τ, L and lr with their Apply buttons, and the optimizer.
+    fn setting_fields(&mut self, ui: &mut egui::Ui) {
+        for i in 0..self.fields.len() {
+            ui.horizontal(|ui| {
+                let label = ui.label(self.fields[i].label);
+                let edit = ui
+                    .add(egui::TextEdit::singleline(&mut self.fields[i].text).desired_width(80.0))
+                    .labelled_by(label.id);
+                let enter = edit.lost_focus() && ui.input(|inp| inp.key_pressed(egui::Key::Enter));
+                if ui.button(format!("Apply {}", self.fields[i].label)).clicked() || enter {
+                    self.apply_field(i);
+                }
+            });
+            if let Some(err) = &self.fields[i].error {
+                ui.colored_label(ui.visuals().error_fg_color, err);
+            }
+        }
+        ui.horizontal(|ui| {
+            ui.label("optimizer");
+            for kind in [OptimizerName::Sgd, OptimizerName::Adam] {
+                let name = format!("{kind:?}").to_uppercase();
+                if ui.selectable_label(self.optimizer == kind, name).clicked() && self.optimizer != kind {
+                    self.optimizer = kind;
+                    self.apply(Change::Optimizer(kind));
+                }
+            }
+        });
     }
 
     /// Check the preset and overrides; if they make a valid run, start its
@@ -1660,6 +1680,7 @@ fn fields_of(config: &Config) -> [Field; 4] {
         label,
         text,
         error: None,
+        sent: None,
     };
     let l = &config.langevin;
     [

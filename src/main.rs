@@ -878,7 +878,8 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
             .fold(0.0f32, |m, v| m.max(v.abs()));
         bail!(
             "{}: image {i}'s energy or gradient overflows f32 (F = {}; its largest input value is \
-             {largest:e}): the nets expect inputs of order 1 (images in [−1, 1]); nothing was written",
+             {largest:e}): the nets expect inputs of order 1 (images in [−1, 1]), and weights of \
+             order 1 too; no --output was written",
             args.input.display(),
             energy[i]
         );

@@ -712,6 +712,7 @@ fn the_rate_leaves_a_loaded_runs_past_out() {
         history: Ok(Some(Arc::new(RunHistory {
             events,
             changes: Vec::new(),
+            watch_rescales: Vec::new(),
         }))),
     });
     app.receive(Update::Running(true));

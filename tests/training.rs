@@ -942,6 +942,22 @@ fn the_divergence_watch_follows_a_change_of_temperature() {
         "d_st {} against {before} before: the change would not have tripped an unscaled watch",
         e.d_st
     );
+    // The same from a run's history, as a resume or the window's Load go on
+    // from it: 150 iterations at 1000 ε (d_st 10⁶× smaller), then the change
+    // to ε that changes.csv records.
+    use ebmscope::train::{Change, watch_rescales};
+    let mut t = Trainer::new(t.gpu.clone(), config("rings-convergent", &[])).unwrap();
+    t.step().unwrap();
+    let (d, r) = (t.d_st[0], t.r_t[0]);
+    let change = (
+        past as u64,
+        Change::Epsilon(1000.0 * epsilon),
+        Change::Epsilon(epsilon),
+    );
+    let rescales = watch_rescales(&t.config, &[change]);
+    t.set_history(vec![1e-6 * d; past], vec![r; past], rescales);
+    t.iteration = past as u64;
+    t.step().unwrap();
 }
 
 /// Each long-run row's mean energy is U = F/T at the states it comes with,

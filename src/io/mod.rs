@@ -121,6 +121,17 @@ pub fn replace_outputs<T>(
             return Err(e);
         }
     };
+    // A folder where the new set has a file would stop the swap half-way.
+    for entry in std::fs::read_dir(&staging).map_err(io(&staging))? {
+        let to = out.join(entry.map_err(io(&staging))?.file_name());
+        if to.is_dir() {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(crate::Error::file(
+                &to,
+                "is a folder where the new outputs have a file of that name: move it away and try again",
+            ));
+        }
+    }
     let mut stale = Vec::new();
     for path in &old {
         let name = path.file_name().unwrap_or_default();
@@ -237,6 +248,31 @@ mod tests {
         assert!(!out.join("picture_3.png").exists() && !out.join("picture_4.png").exists());
         assert!(!staging.exists());
         assert_eq!(read("notes.txt"), Some("mine".into()));
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// A folder where the new set has a file is refused before the swap,
+    /// naming it: the older set stays whole and no staging is left.
+    #[test]
+    fn a_folder_in_the_way_is_refused_before_the_swap() {
+        let out = std::env::temp_dir().join(format!("ebmscope-in-the-way-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(out.join("picture_2.png")).unwrap();
+        std::fs::write(out.join("done.csv"), "old").unwrap();
+        let is_old = |name: &str| name.starts_with("picture_");
+        let refused = replace_outputs(&out, "done.csv", &[], is_old, |dir| {
+            for name in ["picture_2.png", "done.csv"] {
+                std::fs::write(dir.join(name), "new").map_err(|e| crate::Error::io(dir, e))?;
+            }
+            Ok(())
+        });
+        let err = refused.unwrap_err().to_string();
+        assert!(
+            err.contains("picture_2.png") && err.contains("is a folder"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(out.join("done.csv")).unwrap(), "old");
+        assert!(!out.join(STAGING_FOLDER).exists());
         let _ = std::fs::remove_dir_all(&out);
     }
 

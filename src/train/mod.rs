@@ -651,6 +651,15 @@ impl Trainer {
         Ok(())
     }
 
+    /// Go on from a run's history: the d_st and r_t of its iterations
+    /// 1 ..= this trainer's, and the rescales its changes of T make
+    /// ([`watch_rescales`]).
+    pub fn set_history(&mut self, d_st: Vec<f64>, r_t: Vec<f64>, rescales: Vec<(u64, f64)>) {
+        self.d_st = d_st;
+        self.r_t = r_t;
+        self.watch_rescales.extend(rescales);
+    }
+
     /// The recent d_st the divergence watch compares the next with, in the
     /// units of the current T (the last of `d_st` is that of iteration
     /// `self.iteration`, the one completed last).
@@ -858,8 +867,22 @@ fn image_feed(
     })
 }
 
-/// The network of `config`: ToyNet, or an image network with
-/// `data.channels` input channels and base width `net.n_f`.
+/// The divergence watch's rescales (T before / T after, at the iterations
+/// completed before each) for a run's changes (iterations completed before
+/// it, from, to), as changes.csv keeps them, over `config`'s other settings.
+pub fn watch_rescales(config: &Config, changes: &[(u64, Change, Change)]) -> Vec<(u64, f64)> {
+    changes
+        .iter()
+        .filter_map(|&(at, from, to)| {
+            let (mut before, mut after) = (config.clone(), config.clone());
+            from.set_in(&mut before);
+            to.set_in(&mut after);
+            let rescale = before.temperature() / after.temperature();
+            (rescale != 1.0).then_some((at, rescale))
+        })
+        .collect()
+}
+
 /// Whether the energy path of `config`'s iterations (L steps × chains)
 /// fits one GPU buffer.
 fn check_energy_path(gpu: &Gpu, config: &Config) -> Result<()> {
@@ -871,6 +894,8 @@ fn check_energy_path(gpu: &Gpu, config: &Config) -> Result<()> {
     )
 }
 
+/// The network of `config`: ToyNet, or an image network with
+/// `data.channels` input channels and base width `net.n_f`.
 pub fn net_spec(config: &Config) -> Result<NetSpec> {
     let (n_c, n_f) = (config.data.channels as usize, config.net.n_f as usize);
     match config.net.kind {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{CHECKPOINT_FILE, Change, Checkpoint, IterationEvent, Trainer};
+use super::{CHECKPOINT_FILE, Change, Checkpoint, IterationEvent, Trainer, watch_rescales};
 use crate::config::Config;
 use crate::io::write_atomically;
 use crate::{Error, Result};
@@ -316,16 +316,23 @@ impl RunDir {
             // checkpoint put back by hand).
             cut_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration)?;
             let changes_path = dir.join(CHANGES_FILE);
-            if changes_path.exists() {
+            let past_changes = if changes_path.exists() {
                 let kept = read_changes(&changes_path, ck.iteration, "move it aside to resume")?;
                 write_changes(&changes_path, &kept)?;
-            }
+                kept
+            } else {
+                Vec::new()
+            };
             for path in run_files(dir, Some(ck.iteration))? {
                 std::fs::remove_file(&path).map_err(io_err(&path))?;
             }
             remove_empty_run_folders(dir);
-            trainer.d_st = kept.rows.iter().map(|r| r.d_st).collect();
-            trainer.r_t = kept.rows.iter().map(|r| r.r_t).collect();
+            let rescales = watch_rescales(&trainer.config, &past_changes);
+            trainer.set_history(
+                kept.rows.iter().map(|r| r.d_st).collect(),
+                kept.rows.iter().map(|r| r.r_t).collect(),
+                rescales,
+            );
             // A checkpoint from before they kept the wall time has none: go on
             // from the last row's.
             let last_wall_time = kept.rows.last().map_or(0.0, |r| r.wall_time);
@@ -655,6 +662,9 @@ pub struct RunHistory {
     pub events: Vec<IterationEvent>,
     /// (iterations completed before it, change), as [`Trainer::changes`].
     pub changes: Vec<(u64, Change)>,
+    /// What the run's changes of T make the divergence watch rescale
+    /// ([`super::watch_rescales`]).
+    pub watch_rescales: Vec<(u64, f64)>,
 }
 
 /// The history of the run whose checkpoint `ck` was read from `path`: None
@@ -712,6 +722,7 @@ pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
     Ok(Some(RunHistory {
         events,
         changes: changes.iter().map(|&(at, _, to)| (at, to)).collect(),
+        watch_rescales: watch_rescales(&ck.config, &changes),
     }))
 }
 

@@ -526,8 +526,8 @@ impl Worker {
             return Err(Error::file(path, "is a folder: give a file path in it"));
         }
         let a_windows = path
-            .file_stem()
-            .is_some_and(|s| s.to_string_lossy().ends_with("-window"));
+            .file_name()
+            .is_some_and(|s| s.to_string_lossy().ends_with("-window.safetensors"));
         if path.exists() && !a_windows && !self.saved.contains(path) {
             return Err(Error::file(
                 path,
@@ -556,8 +556,11 @@ impl Worker {
         let history = run_history(&path, &ck).map_err(|e| e.to_string());
         if let Ok(Some(h)) = &history {
             // The divergence watch goes on from the run's d_st, as a resume's does.
-            trainer.d_st = h.events.iter().map(|e| e.d_st).collect();
-            trainer.r_t = h.events.iter().map(|e| e.r_t).collect();
+            trainer.set_history(
+                h.events.iter().map(|e| e.d_st).collect(),
+                h.events.iter().map(|e| e.r_t).collect(),
+                h.watch_rescales.clone(),
+            );
         }
         self.data = trainer.data.clone();
         self.config = ck.config.clone();
