@@ -495,15 +495,14 @@ impl Config {
             ));
         }
         at_least("iterations", self.iterations, 1)?;
-        // The noise's counter holds the iteration, and a long run's step, in 32 bits.
         for (key, v) in [
             ("iterations", self.iterations),
             ("eval.longrun_steps", self.eval.longrun_steps),
         ] {
-            if v > u64::from(u32::MAX) {
+            if v > crate::sampler::MAX_COUNTED {
                 return Err(config_error(
                     key,
-                    format!("must be at most {} (got {v})", u32::MAX),
+                    format!("must be at most {} (got {v})", crate::sampler::MAX_COUNTED),
                 ));
             }
         }

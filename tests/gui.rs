@@ -683,15 +683,9 @@ fn a_stopped_training_thread_is_reported() {
     assert!(!h.state().running, "Run reaches no thread");
 }
 
-/// A loaded run's past is plotted, not timed: the rate while running counts
-/// this trainer's iterations alone (the past's wall times are the run's
-/// clock, later than the new trainer's).
-#[test]
-fn the_rate_leaves_a_loaded_runs_past_out() {
-    use ebmscope::diagnostics::Phase;
-    use ebmscope::train::IterationEvent;
-    use ebmscope::train::run::RunHistory;
-    let event = |iteration: u64, wall_time: f64| IterationEvent {
+/// An iteration event at `wall_time` on the trainer's clock.
+fn timed_event(iteration: u64, wall_time: f64) -> ebmscope::train::IterationEvent {
+    ebmscope::train::IterationEvent {
         iteration,
         d_st: 0.1,
         r_t: 0.01,
@@ -699,10 +693,19 @@ fn the_rate_leaves_a_loaded_runs_past_out() {
         mean_u_samples: 0.9,
         lr: 0.1,
         wall_time,
-        phase: Phase::Contraction,
+        phase: ebmscope::diagnostics::Phase::Contraction,
         epsilon: 0.125,
         steps: 4,
-    };
+    }
+}
+
+/// A loaded run's past is plotted, not timed: the rate while running counts
+/// this trainer's iterations alone (the past's wall times are the run's
+/// clock, later than the new trainer's).
+#[test]
+fn the_rate_leaves_a_loaded_runs_past_out() {
+    use ebmscope::train::run::RunHistory;
+    let event = timed_event;
     let mut app = app();
     let events = (1..=6).map(|i| event(i, 100.0 + i as f64)).collect();
     app.receive(Update::Loaded {
@@ -719,4 +722,26 @@ fn the_rate_leaves_a_loaded_runs_past_out() {
     app.receive(Update::Iteration(event(7, 0.5)));
     app.receive(Update::Iteration(event(8, 1.0)));
     assert_eq!((app.history.len(), app.ran_rate), (8, Some(2.0)));
+}
+
+/// The rate is timed from the latest Run, not across the pause before it:
+/// 2 iterations a second, a pause of most of a minute, then 1 a second
+/// reads 1 it/s (timed across the pause, it would read 2 in 59 s).
+#[test]
+fn the_rate_leaves_a_pause_out() {
+    let mut app = app();
+    app.receive(Update::Running(true));
+    for (i, t) in [(1, 1.0), (2, 1.5), (3, 2.0)] {
+        app.receive(Update::Iteration(timed_event(i, t)));
+    }
+    app.receive(Update::Running(false));
+    app.receive(Update::Running(true));
+    app.receive(Update::Iteration(timed_event(4, 60.0)));
+    assert_eq!(
+        app.ran_rate,
+        Some(2.0),
+        "until two iterations of the new stretch, the last rate"
+    );
+    app.receive(Update::Iteration(timed_event(5, 61.0)));
+    assert_eq!(app.ran_rate, Some(1.0));
 }

@@ -589,6 +589,16 @@ fn a_diverged_model_is_neither_saved_nor_sampled_from() {
     );
     assert!(!dir.join("new-folder").exists(), "a refused save made its folder");
 
+    // Nor are the toy densities evaluated on it: refused once, at this iteration.
+    s.send(Command::EvaluateToy);
+    let seen = wait_for(&s, "refused densities", |u| {
+        matches!(u, Update::ToyRefused { .. })
+    });
+    assert!(
+        matches!(seen.last(), Some(Update::ToyRefused { why, .. }) if why.contains(&refusal)),
+        "{seen:?}"
+    );
+
     s.send(Command::LongRun { steps: 10 });
     s.send(Command::Landscape(LandscapeOptions::default()));
     for what in ["the long run", "the landscape map"] {

@@ -39,6 +39,11 @@ pub fn check_out_folder(
     Ok(())
 }
 
+/// An io::Error at `path` as this crate's.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> crate::Error + '_ {
+    move |e| crate::Error::io(path, e)
+}
+
 /// The folder inside an output folder where a replacing set of outputs is
 /// written before it takes the old set's place (see [`replace_outputs`]).
 pub const STAGING_FOLDER: &str = ".new-outputs";
@@ -70,23 +75,19 @@ pub fn replace_outputs<T>(
     is_old: impl Fn(&str) -> bool,
     write: impl FnOnce(&Path) -> crate::Result<T>,
 ) -> crate::Result<T> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| crate::Error::io(p, e)
-    };
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
     let staging = out.join(STAGING_FOLDER);
     if staging.join(SWAP_FILE).exists() {
         // An interrupted swap: its new set was whole, and the old one partly gone.
         finish_swap(out, &staging, marker)?;
     } else if staging.exists() {
         // An interrupted replacement's, before its swap: the older set is in place.
-        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
     }
     let outputs = |dir: &Path| -> crate::Result<Vec<std::path::PathBuf>> {
         let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-            let path = entry.map_err(io(dir))?.path();
+        for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+            let path = entry.map_err(io_err(dir))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if path.is_file() && (name == marker || is_old(name)) {
                 files.push(path);
@@ -113,7 +114,7 @@ pub fn replace_outputs<T>(
         return value;
     }
     let old = outputs(out)?;
-    std::fs::create_dir(&staging).map_err(io(&staging))?;
+    std::fs::create_dir(&staging).map_err(io_err(&staging))?;
     let value = match write(&staging) {
         Ok(value) => value,
         Err(e) => {
@@ -122,8 +123,8 @@ pub fn replace_outputs<T>(
         }
     };
     // A folder where the new set has a file would stop the swap half-way.
-    for entry in std::fs::read_dir(&staging).map_err(io(&staging))? {
-        let to = out.join(entry.map_err(io(&staging))?.file_name());
+    for entry in std::fs::read_dir(&staging).map_err(io_err(&staging))? {
+        let to = out.join(entry.map_err(io_err(&staging))?.file_name());
         if to.is_dir() {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(crate::Error::file(
@@ -151,15 +152,11 @@ pub fn replace_outputs<T>(
 /// the staging folder. Each step may be done already: an interrupted swap
 /// is finished by running it again.
 fn finish_swap(out: &Path, staging: &Path, marker: &str) -> crate::Result<()> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| crate::Error::io(p, e)
-    };
     let swap = staging.join(SWAP_FILE);
-    let stale = std::fs::read_to_string(&swap).map_err(io(&swap))?;
+    let stale = std::fs::read_to_string(&swap).map_err(io_err(&swap))?;
     let mut new = Vec::new();
-    for entry in std::fs::read_dir(staging).map_err(io(staging))? {
-        let path = entry.map_err(io(staging))?.path();
+    for entry in std::fs::read_dir(staging).map_err(io_err(staging))? {
+        let path = entry.map_err(io_err(staging))?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         // (Not the swap list, nor a temporary file write_atomically left.)
         if !name.starts_with('.') {
@@ -169,29 +166,35 @@ fn finish_swap(out: &Path, staging: &Path, marker: &str) -> crate::Result<()> {
     new.sort_by_key(|p| p.file_name().is_some_and(|n| n == marker));
     for path in new {
         let to = out.join(path.file_name().unwrap_or_default());
-        std::fs::rename(&path, &to).map_err(io(&to))?;
+        std::fs::rename(&path, &to).map_err(io_err(&to))?;
     }
     for name in stale.lines().filter(|n| !n.is_empty()) {
         let path = out.join(name);
         if path.exists() {
-            std::fs::remove_file(&path).map_err(io(&path))?;
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
         }
     }
-    std::fs::remove_dir_all(staging).map_err(io(staging))
+    std::fs::remove_dir_all(staging).map_err(io_err(staging))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// An empty folder of this name for one test.
+    fn fresh_folder(name: &str) -> std::path::PathBuf {
+        let out = std::env::temp_dir().join(format!("ebmscope-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        out
+    }
+
     /// A replacement that fails leaves the older set (and the user's files)
     /// as they were; one that succeeds swaps the sets, marker last, and
     /// leaves no staging folder.
     #[test]
     fn outputs_are_replaced_only_when_the_new_set_is_whole() {
-        let out = std::env::temp_dir().join(format!("ebmscope-replace-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&out).unwrap();
+        let out = fresh_folder("replace");
         let is_old = |name: &str| name.starts_with("picture_");
         for (name, text) in [
             ("done.csv", "old"),
@@ -255,9 +258,8 @@ mod tests {
     /// naming it: the older set stays whole and no staging is left.
     #[test]
     fn a_folder_in_the_way_is_refused_before_the_swap() {
-        let out = std::env::temp_dir().join(format!("ebmscope-in-the-way-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(out.join("picture_2.png")).unwrap();
+        let out = fresh_folder("in-the-way");
+        std::fs::create_dir(out.join("picture_2.png")).unwrap();
         std::fs::write(out.join("done.csv"), "old").unwrap();
         let is_old = |name: &str| name.starts_with("picture_");
         let refused = replace_outputs(&out, "done.csv", &[], is_old, |dir| {
@@ -282,9 +284,7 @@ mod tests {
     /// --force nor mixes its files with the failed one's.
     #[test]
     fn a_failed_first_set_leaves_nothing_of_its_own() {
-        let out = std::env::temp_dir().join(format!("ebmscope-first-set-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&out).unwrap();
+        let out = fresh_folder("first-set");
         let is_old = |name: &str| name.starts_with("picture_");
         std::fs::write(out.join("picture_1.png"), "mine").unwrap();
         let failed: crate::Result<()> = replace_outputs(&out, "done.csv", &[], is_old, |dir| {

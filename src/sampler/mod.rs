@@ -14,4 +14,4 @@ pub use bank::Bank;
 pub use field::{AnalyticField, EnergyField};
 pub use langevin::{FusedKernel, Langevin, SamplerKernels, StepSize};
 pub use mala::Mala;
-pub use noise::{Noise, Rng, RngDistribution};
+pub use noise::{MAX_COUNTED, Noise, Rng, RngDistribution};

@@ -3,6 +3,10 @@ use crate::gpu::Gpu;
 use crate::kernels::sampling::{Purpose, RandomParams, RngCounter};
 use crate::kernels::{Launch, RANDOM_FILL};
 
+/// The most iterations of a run, and steps of a sampler's run, that the
+/// counter tells apart: its words are u32, and past them the noise repeats.
+pub const MAX_COUNTED: u64 = u32::MAX as u64;
+
 /// The counter words (iteration, step) shared by a sampler's random streams,
 /// in a small GPU buffer: the sampling kernels advance `step` themselves.
 pub struct Rng {

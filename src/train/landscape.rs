@@ -75,13 +75,16 @@ impl LandscapeOptions {
                 return Err(Error::Config(format!("{flag} must be at least {least}")));
             }
         }
-        // (The noise's counter holds a run's step in 32 bits.)
+        // (The noise counter tells steps apart up to MAX_COUNTED.)
         for (flag, value) in [
             ("--descent-steps", self.descent_steps),
             ("--ad-steps", self.ad_steps),
         ] {
-            if value > u64::from(u32::MAX) {
-                return Err(Error::Config(format!("{flag} must be at most {}", u32::MAX)));
+            if value > crate::sampler::MAX_COUNTED {
+                return Err(Error::Config(format!(
+                    "{flag} must be at most {}",
+                    crate::sampler::MAX_COUNTED
+                )));
             }
         }
         if self.alphas.is_empty() {

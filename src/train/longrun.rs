@@ -35,9 +35,11 @@ impl LongRunOptions {
         if self.steps == 0 {
             return Err(Error::Config("--steps must be at least 1".into()));
         }
-        // (The noise's counter holds the step in 32 bits: past it, the noise would repeat.)
-        if self.steps > u64::from(u32::MAX) {
-            return Err(Error::Config(format!("--steps must be at most {}", u32::MAX)));
+        if self.steps > crate::sampler::MAX_COUNTED {
+            return Err(Error::Config(format!(
+                "--steps must be at most {}",
+                crate::sampler::MAX_COUNTED
+            )));
         }
         if self.chains == 0 {
             return Err(Error::Config("--chains must be at least 1".into()));
