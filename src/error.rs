@@ -36,6 +36,16 @@ pub enum Error {
     #[error("shader `{shader}` failed to compile on this adapter: {reason}")]
     Shader { shader: String, reason: String },
 
+    #[error("the GPU (`{adapter}`) ran out of memory making {what}: {fix}")]
+    OutOfMemory {
+        what: String,
+        adapter: String,
+        fix: String,
+    },
+
+    #[error("wgpu refused {what}: {reason}")]
+    Refused { what: String, reason: String },
+
     #[error("GPU readback failed: {0}")]
     Readback(String),
 

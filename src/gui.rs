@@ -89,13 +89,10 @@ const RATE_SECONDS: f64 = 10.0;
 
 /// Iterations between two density evaluations while the densities show.
 const DENSITY_EVERY: u64 = 10;
-/// Trailing window and largest lag of the correlation charts (as the PNG figure).
-const CORRELATION_WINDOW: usize = 2000;
 /// Points a learning curve draws at most: a long run's history (100 000
 /// iterations and more, a loaded run's included) drawn whole every frame
 /// would slow the window to a crawl (see [`thinned`]).
 const MAX_PLOT_POINTS: usize = 4000;
-const CORRELATION_LAGS: usize = 15;
 
 /// The entry of "Start over"'s preset list that starts from the settings
 /// the window runs now (a `--config` file's, a checkpoint's, those changed
@@ -1520,7 +1517,9 @@ impl GuiApp {
     fn correlation_charts(&self, ui: &mut egui::Ui) {
         let d: Vec<f64> = self.history.iter().map(|e| e.d_st).collect();
         let r: Vec<f64> = self.history.iter().map(|e| e.r_t).collect();
-        let Some(c) = Correlations::compute(&d, &r, CORRELATION_WINDOW, CORRELATION_LAGS) else {
+        // The run's trailing window and largest lag, as its PNG figure's.
+        let e = &self.config.eval;
+        let Some(c) = Correlations::compute(&d, &r, e.window as usize, e.max_lag as usize) else {
             ui.label("The correlations need at least 3 iterations.");
             return;
         };

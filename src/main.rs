@@ -387,10 +387,17 @@ fn resolve_settings<'a>(
                 base.data.kind
             );
         }
-        let kind = ebmscope::data::infer_image_kind(path);
         let text = path.to_string_lossy().into_owned();
         overrides.push(format!("data.path={}", toml::Value::String(text)));
-        overrides.push(format!("data.kind={kind:?}").to_lowercase());
+        // The kind guessed from the path, unless --set says which it is.
+        let kind_set = overrides.iter().any(|o| {
+            o.split_once('=')
+                .is_some_and(|(key, _)| key.trim() == "data.kind")
+        });
+        if !kind_set {
+            let kind = ebmscope::data::infer_image_kind(path);
+            overrides.push(format!("data.kind={kind:?}").to_lowercase());
+        }
     }
     Ok((Config::resolve(preset, file, &overrides)?, preset, overrides))
 }

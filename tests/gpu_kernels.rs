@@ -998,3 +998,33 @@ fn non_local_blocks_on_ragged_rows_match_reference() {
         "queries and keys, each as vec4s or not: {reads:?}"
     );
 }
+
+/// Memory running out, or anything else wgpu refuses while buffers are
+/// made, is an error naming what was being made, not a panic (an uncaptured
+/// wgpu error panics). A buffer over the adapter's largest is refused by
+/// wgpu's validation, caught as running out of memory is; the device goes
+/// on after it.
+#[test]
+fn a_refused_allocation_is_an_error_naming_what_was_made() {
+    let gpu = common::gpu();
+    let too_big = gpu.device.limits().max_buffer_size + 4;
+    let made = gpu.allocating("a test's buffer", "make it smaller", || {
+        Ok(gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("too big"),
+            size: too_big,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        }))
+    });
+    let err = made.expect_err("a buffer over the adapter's maximum is refused");
+    assert!(
+        err.to_string().starts_with("wgpu refused a test's buffer: "),
+        "{err}"
+    );
+    let after = gpu.allocating("a small buffer", "", || Ok(gpu.storage_buffer("after", 4)));
+    assert!(after.is_ok(), "the device goes on");
+    // An error of the work itself comes first.
+    let failed: ebmscope::Result<()> =
+        gpu.allocating("nothing", "", || Err(ebmscope::Error::Shape("its own".into())));
+    assert_eq!(failed.unwrap_err().to_string(), "its own");
+}

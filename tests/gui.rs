@@ -31,6 +31,8 @@ fn app_on(gpu: Arc<Gpu>) -> GuiApp {
         "iterations=1000",
         "eval.grid=24",
         "eval.kde_samples=32",
+        // (The correlation view's trailing window: the run's, not 2 000.)
+        "eval.window=3",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -217,7 +219,8 @@ fn the_density_correlation_and_path_views_fill() {
     h.get_by_label("Correlations").click();
     h.step();
     assert_eq!(h.state().plots_view, PlotsView::Correlations);
-    assert!(h.query_by_label_contains("Over the last 4 iterations").is_some());
+    // Of the 4 iterations, the run's eval.window = 3, as its PNG figure.
+    assert!(h.query_by_label_contains("Over the last 3 iterations").is_some());
 
     h.get_by_label("Langevin path").click();
     h.step();

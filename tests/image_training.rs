@@ -485,6 +485,26 @@ fn misconfigured_image_runs_are_refused() {
         out,
     ]);
     assert!(e.contains("32×32"), "{e}");
+    // --set data.kind wins over the kind --data's path suggests: a CIFAR-10
+    // batch named without .bin (here cut short) is read as one.
+    std::fs::create_dir_all(&dir).unwrap();
+    let batch = dir.join("data_batch_1");
+    std::fs::write(&batch, [3u8; 3000]).unwrap();
+    let data = batch.to_str().unwrap();
+    let args = [
+        "train",
+        "--preset",
+        "fashion-mnist-quick",
+        "--data",
+        data,
+        "--out",
+        out,
+    ];
+    let e = err(&[&args[..], &["--set", "data.kind=cifar10"]].concat());
+    assert!(e.contains("not a CIFAR-10 binary batch"), "{e}");
+    // (Without it the path says IDX, and the file's first bytes say pickle.)
+    let e = err(&args);
+    assert!(e.contains("python version"), "{e}");
     let bad = |sets: &[&str]| {
         Config::resolve(
             Some("fashion-mnist-quick"),

@@ -81,6 +81,36 @@ fn idx_refusals_name_the_file_and_the_problem() {
         let err = load_idx(&p, 1, 3, None).unwrap_err().to_string();
         assert!(err.contains(name) && err.contains(says), "{name}: {err}");
     }
+    // What the file is instead, from its first bytes (ungzipped) and name.
+    let mut tar = vec![0u8; 512];
+    tar[257..262].copy_from_slice(b"ustar");
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("archive.zip", b"PK\x03\x04 and the rest".to_vec(), "extract it"),
+        ("archive.tgz", gzip(&tar), "extract it"),
+        ("data_batch_1", vec![0x80, 2, b'}', b'q'], "CIFAR-10's binary"),
+        ("picture.PNG", vec![0x89, b'P', b'N', b'G'], "one image"),
+    ];
+    for (name, bytes, says) in cases {
+        let p = d.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let err = load_idx(&p, 1, 3, None).unwrap_err().to_string();
+        assert!(err.contains(name) && err.contains(says), "{name}: {err}");
+    }
+    // MNIST's files under the dotted names some mirrors use.
+    let mirror = dir("idx-mirror");
+    std::fs::write(mirror.join("train-images.idx3-ubyte"), &good).unwrap();
+    let set = ebmscope::data::Dataset::load(&ebmscope::config::DataConfig {
+        kind: ebmscope::config::DataKind::Idx,
+        path: mirror.to_string_lossy().into_owned(),
+        noise: 0.0,
+        groups: 8,
+        sd: 0.15,
+        radius: 1.0,
+        channels: 1,
+        size: 3,
+        limit: 0,
+    });
+    assert!(set.is_ok(), "{:?}", set.err().map(|e| e.to_string()));
     assert!(
         load_idx(&d.join("absent"), 1, 3, None)
             .unwrap_err()
@@ -118,6 +148,11 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
     std::fs::write(&bad, &cifar_record(1, [0; 3])[..3000]).unwrap();
     let err = load_cifar10(&bad, 3, 32, None).unwrap_err().to_string();
     assert!(err.contains("short.bin") && err.contains("truncated"), "{err}");
+    // CIFAR-100's binary version (a coarse and a fine label byte) says so.
+    let cifar100 = d.join("train100.bin");
+    std::fs::write(&cifar100, vec![1u8; 2 * 3074]).unwrap();
+    let err = load_cifar10(&cifar100, 3, 32, None).unwrap_err().to_string();
+    assert!(err.contains("train100.bin") && err.contains("CIFAR-100"), "{err}");
     // An IDX file named .bin (chosen as CIFAR-10 by its name) says what it is.
     let idx = d.join("images.bin");
     std::fs::write(&idx, idx_bytes(1, 2, 2, |_, _, _| 0)).unwrap();
@@ -192,9 +227,16 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
         misnamed[100]
     );
 
+    // macOS's metadata beside an archive's files is passed over.
+    std::fs::write(d.join("._misnamed.jpg"), b"Mac OS X metadata").unwrap();
+    std::fs::create_dir_all(d.join("__MACOSX/a")).unwrap();
+    std::fs::write(d.join("__MACOSX/a/._flat.jpg"), b"Mac OS X metadata").unwrap();
+    std::fs::write(d.join("__MACOSX/other.png"), b"Mac OS X metadata").unwrap();
+    assert_eq!(load_folder(&d, 3, 10, None).unwrap().n, 3);
+
     std::fs::write(d.join("broken.png"), b"not really a png").unwrap();
     let err = load_folder(&d, 3, 10, None).unwrap_err().to_string();
-    assert!(err.contains("broken.png"), "{err}");
+    assert!(err.contains("broken.png") && err.contains("remove it"), "{err}");
     let empty = dir("folder-empty");
     assert!(
         load_folder(&empty, 1, 8, None)
@@ -213,6 +255,24 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     std::fs::write(test_only.join("test_batch.bin"), [0u8; 3073]).unwrap();
     let err = load_folder(&test_only, 1, 8, None).unwrap_err().to_string();
     assert!(err.contains("data_batch_*.bin"), "{err}");
+    // A folder with another data set's files deeper in (torchvision's
+    // MNIST/raw/, CIFAR-10's batches, its python version) names them.
+    let nested = dir("folder-nested-sets");
+    std::fs::create_dir_all(nested.join("MNIST/raw")).unwrap();
+    let idx = nested.join("MNIST/raw/train-images-idx3-ubyte");
+    std::fs::write(&idx, idx_bytes(1, 2, 2, |_, _, _| 0)).unwrap();
+    let err = load_folder(&nested, 1, 8, None).unwrap_err().to_string();
+    assert!(err.contains(&format!("pass --data {}", idx.display())), "{err}");
+    let batches = dir("folder-nested-bin");
+    std::fs::create_dir_all(batches.join("inner")).unwrap();
+    std::fs::write(batches.join("inner/data_batch_1.bin"), [0u8; 3073]).unwrap();
+    let err = load_folder(&batches, 1, 8, None).unwrap_err().to_string();
+    let inner = batches.join("inner");
+    assert!(err.contains(&format!("pass --data {}", inner.display())), "{err}");
+    let pickled = dir("folder-cifar-py");
+    std::fs::write(pickled.join("data_batch_1"), [0x80u8, 2]).unwrap();
+    let err = load_folder(&pickled, 1, 8, None).unwrap_err().to_string();
+    assert!(err.contains("python version"), "{err}");
     // Links are followed, each folder once: a link back up the tree is no
     // loop, and a folder reached only through a link is read.
     let looped = dir("folder-loop");

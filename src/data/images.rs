@@ -68,9 +68,10 @@ impl ImageSet {
             return Err(format!("an image of {w}×{h} pixels has none"));
         }
         let s = self.size as u32;
-        // Shorter side to `size`, keeping the aspect ratio, then the centre square.
+        // Shorter side to `size`, keeping the aspect ratio (the longer side
+        // rounded down, as torchvision's Resize), then the centre square.
         let longer = |long: u32, short: u32| {
-            u32::try_from((u64::from(long) * u64::from(s)).div_ceil(u64::from(short)))
+            u32::try_from(u64::from(long) * u64::from(s) / u64::from(short))
                 .map(|l| l.max(s))
                 .map_err(|_| format!("an image of {w}×{h} pixels is too elongated to scale"))
         };
@@ -100,6 +101,61 @@ impl ImageSet {
     }
 }
 
+/// The first `n` bytes of a file (fewer if it is shorter), ungzipped if
+/// it is gzip: enough to tell what it is before reading it all.
+fn head_maybe_gz(path: &Path, n: usize) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut raw = Vec::new();
+    file.take(2)
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = Vec::new();
+    if raw == [0x1f, 0x8b] {
+        flate2::read::MultiGzDecoder::new(file)
+            .take(n as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| Error::file(path, format!("gzip data is corrupt or truncated ({e})")))?;
+    } else {
+        file.take(n as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| Error::io(path, e))?;
+    }
+    Ok(head)
+}
+
+/// Whether a file's first 512 bytes (ungzipped) are those of a zip, tar,
+/// xz, bzip2 or 7z archive.
+fn is_archive(head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04")
+        || head.get(257..262) == Some(b"ustar")
+        || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+        || head.starts_with(b"BZh")
+        || head.starts_with(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c])
+}
+
+/// What a file that is not an IDX file is, where it can be told from its
+/// first 512 bytes (ungzipped) and its name, and what to do.
+fn not_idx_hint(path: &Path, head: &[u8]) -> &'static str {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if ["png", "jpg", "jpeg"].contains(&ext.as_str()) {
+        "is one image, not a data set: point --data at the folder that holds the images"
+    } else if is_archive(head) {
+        "is an archive (zip, tar, xz, bzip2 or 7z): extract it and point --data at the folder it makes"
+    } else if name.starts_with("data_batch_") || name == "batches.meta" || head.starts_with(&[0x80]) {
+        "is a Python pickle, as CIFAR-10's python version holds: ebmscope reads CIFAR-10's binary \
+         version (cifar-10-binary.tar.gz, whose folder holds data_batch_*.bin)"
+    } else {
+        "not an IDX file (wrong magic number); --data takes an IDX file, a CIFAR-10 .bin file, \
+         or a folder of either or of PNG/JPEG images"
+    }
+}
+
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     if raw.starts_with(&[0x1f, 0x8b]) {
@@ -116,22 +172,13 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 /// An IDX image file (magic 0x00000803: unsigned bytes, 3 dimensions n × rows × cols);
 /// with `limit`, only its first `limit` images are converted.
 pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
-    let bytes = read_maybe_gz(path)?;
-    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
-        let image = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()));
-        return Err(Error::file(
-            path,
-            if image {
-                "is one image, not a data set: point --data at the folder that holds the images"
-            } else {
-                "not an IDX file (wrong magic number); --data takes an IDX file, a CIFAR-10 .bin file, \
-                 or a folder of either or of PNG/JPEG images"
-            },
-        ));
+    // Told apart by its first bytes before the whole (an archive of
+    // gigabytes, say) is read.
+    let head = head_maybe_gz(path, 512)?;
+    if head.len() < 4 || head[0] != 0 || head[1] != 0 || is_archive(&head) {
+        return Err(Error::file(path, not_idx_hint(path, &head)));
     }
+    let bytes = read_maybe_gz(path)?;
     let (dtype, dims) = (bytes[2], bytes[3] as usize);
     if dtype != 0x08 {
         return Err(Error::file(
@@ -233,6 +280,16 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
                 "is an IDX image file, not a CIFAR-10 batch: pass --set data.kind=idx",
             ));
         }
+        if !bytes.is_empty() && bytes.len() % CIFAR_RECORD != 0 && bytes.len() % (CIFAR_RECORD + 1) == 0 {
+            return Err(Error::file(
+                &file,
+                format!(
+                    "has {}-byte records, as CIFAR-100's binary version (2 label bytes): ebmscope reads \
+                     CIFAR-10's; for CIFAR-100, save its images as PNGs in a folder and pass that",
+                    CIFAR_RECORD + 1
+                ),
+            ));
+        }
         if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
             return Err(Error::file(
                 &file,
@@ -268,15 +325,31 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
 /// `limit`, the first `limit` of them: the others are not opened); a
 /// folder reached twice through links is read once.
 pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
-    fn walk(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<PathBuf>) -> Result<()> {
+    /// Images into `out`; other data sets' files (IDX images, CIFAR-10
+    /// batches in either version) into `sets`, for the hint when there
+    /// are no images. macOS's metadata (`._name` files beside each file
+    /// of an archive made on a Mac, the `__MACOSX` folder) is passed over.
+    fn walk(
+        dir: &Path,
+        seen: &mut HashSet<PathBuf>,
+        out: &mut Vec<PathBuf>,
+        sets: &mut Vec<PathBuf>,
+    ) -> Result<()> {
         let real = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
         if !seen.insert(real) {
             return Ok(());
         }
         for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
             let p = entry.map_err(|e| Error::io(dir, e))?.path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.starts_with("._") || name == "__MACOSX" {
+                continue;
+            }
+            if name.contains("idx3-ubyte") || name.starts_with("data_batch_") {
+                sets.push(p.clone());
+            }
             if p.is_dir() {
-                walk(&p, seen, out)?;
+                walk(&p, seen, out, sets)?;
             } else if p
                 .extension()
                 .and_then(|e| e.to_str())
@@ -290,9 +363,10 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     if !path.is_dir() {
         return Err(Error::file(path, "is not a folder of images"));
     }
-    let mut files = Vec::new();
-    walk(path, &mut HashSet::new(), &mut files)?;
+    let (mut files, mut sets) = (Vec::new(), Vec::new());
+    walk(path, &mut HashSet::new(), &mut files, &mut sets)?;
     files.sort();
+    sets.sort();
     if files.is_empty() {
         // CIFAR-10's archive unpacks into a folder of its own, and holds a
         // test batch beside the training ones.
@@ -305,6 +379,20 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             ": its test_batch.bin is CIFAR-10's test batch; training reads the data_batch_*.bin files \
              beside it in the archive"
                 .to_string()
+        } else if let Some(set) = sets.first() {
+            let name = set.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.contains("idx3-ubyte") {
+                format!(": it holds an IDX image file: pass --data {}", set.display())
+            } else if name.ends_with(".bin") {
+                let folder = set.parent().unwrap_or(path);
+                format!(": it holds CIFAR-10 batches: pass --data {}", folder.display())
+            } else {
+                format!(
+                    ": {} is CIFAR-10's python version; ebmscope reads its binary version \
+                     (cifar-10-binary.tar.gz, whose folder holds data_batch_*.bin)",
+                    set.display()
+                )
+            }
         } else {
             String::new()
         };
@@ -323,7 +411,12 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             let reader = reader.with_guessed_format().map_err(|e| e.to_string())?;
             reader.decode().map_err(|e| e.to_string())
         };
-        let img = decode().map_err(|e| Error::file(&f, format!("cannot be read as an image ({e})")))?;
+        let img = decode().map_err(|e| {
+            Error::file(
+                &f,
+                format!("cannot be read as an image ({e}): remove it from the folder, or repair it"),
+            )
+        })?;
         set.push(img).map_err(|e| Error::file(&f, e))?;
     }
     Ok(set)

@@ -43,7 +43,7 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
         } else {
             DataKind::Folder
         }
-    } else if path.extension().is_some_and(|e| e == "bin") && !starts_as_idx(path) {
+    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("bin")) && !starts_as_idx(path) {
         DataKind::Cifar10
     } else {
         DataKind::Idx
@@ -66,16 +66,22 @@ fn idx_file(path: &Path) -> Result<PathBuf> {
     if !path.is_dir() {
         return Ok(path.to_path_buf());
     }
-    ["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"]
-        .iter()
-        .map(|n| path.join(n))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::file(
-                path,
-                "holds no train-images-idx3-ubyte[.gz]: point data.path (--data) at an IDX image file",
-            )
-        })
+    // (MNIST's own names, and the dotted ones some mirrors use.)
+    [
+        "train-images-idx3-ubyte.gz",
+        "train-images-idx3-ubyte",
+        "train-images.idx3-ubyte.gz",
+        "train-images.idx3-ubyte",
+    ]
+    .iter()
+    .map(|n| path.join(n))
+    .find(|p| p.is_file())
+    .ok_or_else(|| {
+        Error::file(
+            path,
+            "holds no train-images-idx3-ubyte[.gz]: point data.path (--data) at an IDX image file",
+        )
+    })
 }
 
 impl Dataset {

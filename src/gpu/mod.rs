@@ -289,15 +289,6 @@ impl Gpu {
         if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
-        // Uncaptured wgpu errors panic; scopes turn a refusal into an error:
-        // wgpu's validation, a backend compiler's (Metal, DXC, a GL or Vulkan
-        // driver: wgpu calls those internal errors) or memory running out.
-        let scopes = [
-            wgpu::ErrorFilter::Validation,
-            wgpu::ErrorFilter::Internal,
-            wgpu::ErrorFilter::OutOfMemory,
-        ]
-        .map(|filter| self.device.push_error_scope(filter));
         let desc = wgpu::ShaderModuleDescriptor {
             label: Some(shader.name),
             source: wgpu::ShaderSource::Wgsl(shader.source.into()),
@@ -316,27 +307,22 @@ impl Gpu {
         // every_loop_steps_by_a_constant), and every bound is a size below
         // the 2³⁰ values of a binding or a count of steps or layers, so no
         // loop counter wraps before it.
-        let module = unsafe { self.device.create_shader_module_trusted(desc, checks) };
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(shader.name),
-                layout: None,
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants,
-                    ..Default::default()
-                },
-                cache: None,
-            });
-        // (Popped innermost first, as they nest.)
-        let errors: Vec<wgpu::Error> = scopes
-            .into_iter()
-            .rev()
-            .filter_map(|scope| pollster::block_on(scope.pop()))
-            .collect();
-        if let Some(err) = errors.last() {
+        let (pipeline, error) = self.catch_errors(|| {
+            let module = unsafe { self.device.create_shader_module_trusted(desc, checks) };
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(shader.name),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some("main"),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants,
+                        ..Default::default()
+                    },
+                    cache: None,
+                })
+        });
+        if let Some(err) = error {
             return Err(Error::Shader {
                 shader: shader.name.to_string(),
                 reason: err.to_string(),
@@ -345,6 +331,48 @@ impl Gpu {
         let pipeline = Arc::new(pipeline);
         cache.insert(key, pipeline.clone());
         Ok(pipeline)
+    }
+
+    /// `make()` and the first wgpu error it caused, if any. Uncaptured wgpu
+    /// errors panic; scopes turn a refusal into an error: wgpu's validation,
+    /// a backend compiler's (Metal, DXC, a GL or Vulkan driver: wgpu calls
+    /// those internal errors) or memory running out. (Scopes are per
+    /// thread: `make` must not hand its work to another.)
+    fn catch_errors<T>(&self, make: impl FnOnce() -> T) -> (T, Option<wgpu::Error>) {
+        let scopes = [
+            wgpu::ErrorFilter::Validation,
+            wgpu::ErrorFilter::Internal,
+            wgpu::ErrorFilter::OutOfMemory,
+        ]
+        .map(|filter| self.device.push_error_scope(filter));
+        let made = make();
+        // (Popped innermost first, as they nest.)
+        let errors: Vec<wgpu::Error> = scopes
+            .into_iter()
+            .rev()
+            .filter_map(|scope| pollster::block_on(scope.pop()))
+            .collect();
+        (made, errors.into_iter().last())
+    }
+
+    /// `make()`, which allocates `what` (GPU buffers), with running out of
+    /// GPU memory an error that names `what` and `fix` (the settings that
+    /// size it), not a panic; so is any other refusal by wgpu.
+    pub fn allocating<T>(&self, what: &str, fix: &str, make: impl FnOnce() -> Result<T>) -> Result<T> {
+        let (made, error) = self.catch_errors(make);
+        let made = made?;
+        match error {
+            None => Ok(made),
+            Some(wgpu::Error::OutOfMemory { .. }) => Err(Error::OutOfMemory {
+                what: what.to_string(),
+                adapter: self.info.name.clone(),
+                fix: fix.to_string(),
+            }),
+            Some(e) => Err(Error::Refused {
+                what: what.to_string(),
+                reason: e.to_string(),
+            }),
+        }
     }
 
     /// Bytes of device memory held by live buffers (and textures), as the

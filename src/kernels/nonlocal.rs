@@ -290,7 +290,7 @@ impl NonLocalLayer {
             gpu.check_binding(
                 &format!("{label}'s {what} for a batch of {batch}"),
                 (len * 4) as u64,
-                "use fewer images or chains at a time (batch sizes, --chains, --starts or --chunk)",
+                crate::model::FEWER_AT_A_TIME,
             )?;
         }
         // (Its 1×1 convolutions may read y and ∂θφg through uniform bindings.)

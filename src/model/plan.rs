@@ -78,6 +78,11 @@ pub struct GpuNet {
     layers: Vec<Layer>,
 }
 
+/// What to do when a batch through a net does not fit the adapter.
+pub(crate) const FEWER_AT_A_TIME: &str = "use fewer images or chains at a time (batch sizes, --chains, --starts or \
+                               --chunk; for a toy run's density grid of eval.grid² points, a smaller eval.grid), \
+                               or choose an adapter with more memory (--adapter; `ebmscope info` lists them)";
+
 impl GpuNet {
     pub fn new(gpu: &Gpu, spec: &NetSpec, batch: usize) -> Result<Self> {
         Self::build(gpu, spec, batch, None)
@@ -90,6 +95,15 @@ impl GpuNet {
     }
 
     fn build(gpu: &Gpu, spec: &NetSpec, batch: usize, params: Option<wgpu::Buffer>) -> Result<Self> {
+        gpu.allocating(
+            &format!("a batch of {batch} through the {} net", spec.name),
+            FEWER_AT_A_TIME,
+            || Self::allocate(gpu, spec, batch, params),
+        )
+    }
+
+    /// build's buffers and kernels.
+    fn allocate(gpu: &Gpu, spec: &NetSpec, batch: usize, params: Option<wgpu::Buffer>) -> Result<Self> {
         if batch == 0 {
             return Err(Error::Shape("a batch needs at least one image".into()));
         }
@@ -108,8 +122,7 @@ impl GpuNet {
         gpu.check_binding(
             &format!("a batch of {batch} through the {} net", spec.name),
             (batch * largest * 4) as u64,
-            "use fewer images or chains at a time (batch sizes, --chains, --starts or --chunk; \
-             for a toy run's density grid of eval.grid² points, a smaller eval.grid)",
+            FEWER_AT_A_TIME,
         )?;
         // (Direct convolutions may read activations through uniform bindings.)
         let direct_convs = geometry.iter().any(|g| match g.kind {

@@ -326,6 +326,16 @@ impl Trainer {
         config.validate()?;
         let spec = net_spec(&config)?;
         spec.check_input(data.chw())?;
+        let what = "the trainer's buffers (the net's activations for batch.data + batch.chains images, \
+                    the chains, the persistent bank, the data set)";
+        let fix = "lower batch.data, batch.chains, model.n_f or langevin.bank_size, or choose an adapter \
+                   with more memory (--adapter; `ebmscope info` lists them)";
+        gpu.clone()
+            .allocating(what, fix, || Self::build(gpu, config, data, spec))
+    }
+
+    /// with_data's GPU side: the buffers and kernels.
+    fn build(gpu: Arc<Gpu>, config: Config, data: Dataset, spec: NetSpec) -> Result<Self> {
         let (n, m) = (config.batch.data as usize, config.batch.chains as usize);
         let train = GpuNet::new(&gpu, &spec, n + m)?;
         train.write_params(&gpu, &init_params(&spec, u64::from(config.seed))?)?;
