@@ -11,26 +11,19 @@
 //   1 storage read  dy [batch, c_in, h_out, w_out]
 //   2 storage read  x  [batch, c_in, h_in, w_in]   (the layer input)
 //   3 storage write dx [batch, c_in, h_in, w_in]
-//   4 storage read  x4 x again, as vec4s (read when X_PAIRS)
-//   5 storage write dx4 dx again, as vec4s (written when X_PAIRS)
-//   6 storage read  dy2 dy again, as vec2s (read when X_PAIRS: the two
-//                       windows' outputs, an even pair)
-// One invocation per window (output element), or two (maxpool_windows.wgsl):
-// it finds each window's first maximum once and writes all four of its
-// gradients (windows do not overlap, so no atomics are needed); the last
-// window of a row or column also writes the zeros of an odd size's last
-// column or row.
+// dy, x and dx are declared, read and written by one of two variants
+// (followed by this file), as maxpool2_forward's: _values, one window an
+// invocation, value by value; _pairs (X_PAIRS), two windows an invocation,
+// x and dx as vec4s, dy as vec2s. An invocation finds each window's first
+// maximum once and writes all four of its gradients (windows do not
+// overlap, so no atomics are needed); the last window of a row or column
+// also writes the zeros of an odd size's last column or row.
 
-// ConvParams and leaky_relu_backward come from conv_params.wgsl, X_PAIRS and
-// pool_windows from maxpool_windows.wgsl, prepended at compile time.
+// ConvParams and leaky_relu_backward come from conv_params.wgsl,
+// pool_windows from maxpool_windows.wgsl, X_PAIRS and pool_grad from the
+// variant; all prepended or appended at compile time.
 override INPUT_LEAKY_RELU: bool = false;
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(4) var<storage, read> x4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> dx4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> dy2: array<vec2<f32>>;
 
 // dx of a window from its values `v` (top left, top right, bottom left,
 // bottom right, and dx in that order) and its gradient dy: all to the
@@ -64,41 +57,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (!w.taken) {
         return;
     }
-    let top = w.top;
-    let bottom = top + p.w_in;
-    let out = w.out;
-    if (X_PAIRS) {
-        // Both windows' top rows are one vec4 of x and of dx, their bottom
-        // rows another: 2 stores where there were 8; their dy one vec2.
-        let t = x4[top / 4u];
-        let b = x4[bottom / 4u];
-        let d = dy2[out / 2u];
-        let left = window_grad(vec4<f32>(t.xy, b.xy), d.x);
-        let right = window_grad(vec4<f32>(t.zw, b.zw), d.y);
-        dx4[top / 4u] = vec4<f32>(left.xy, right.xy);
-        dx4[bottom / 4u] = vec4<f32>(left.zw, right.zw);
-    } else {
-        let g = window_grad(vec4<f32>(x[top], x[top + 1u], x[bottom], x[bottom + 1u]), dy[out]);
-        dx[top] = g.x;
-        dx[top + 1u] = g.y;
-        dx[bottom] = g.z;
-        dx[bottom + 1u] = g.w;
-    }
-    // Odd sizes: the last column and row lie in no window (rows of whole
-    // vec4s have no such column).
-    let per = windows_per_invocation();
-    let last_column = w.ox + per == p.w_out && p.w_in > 2u * p.w_out;
-    let last_row = w.oy + 1u == p.h_out && p.h_in > 2u * p.h_out;
-    if (last_column) {
-        dx[top + 2u] = 0.0;
-        dx[bottom + 2u] = 0.0;
-    }
-    if (last_row) {
-        for (var c = 0u; c < 2u * per; c++) {
-            dx[bottom + p.w_in + c] = 0.0;
-        }
-        if (last_column) {
-            dx[bottom + p.w_in + 2u] = 0.0;
-        }
-    }
+    pool_grad(w);
+}
+
+// Whether window w is the last of its column, whose input has an odd
+// height: the input's last row lies in no window.
+fn odd_last_row(w: PoolWindows) -> bool {
+    return w.oy + 1u == p.h_out && p.h_in > 2u * p.h_out;
 }

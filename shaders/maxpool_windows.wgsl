@@ -1,10 +1,8 @@
 // maxpool_windows: the windows a max-pooling invocation takes
 // (maxpool2_forward, maxpool2_input_grad), prepended after conv_params.wgsl
-// at compile time: one window, or with X_PAIRS (input rows of whole vec4s,
-// ConvParams::pool_pairs) two neighbouring ones, read as a vec4 of each of
-// their two input rows: 2 loads where 8 values were read one by one (on
-// lavapipe a storage access costs tens of instructions at any width).
-override X_PAIRS: bool = false;
+// at compile time: one window, or with X_PAIRS (a constant of the kernel's
+// variant, _values or _pairs: input rows of whole vec4s,
+// ConvParams::pool_pairs) two neighbouring ones.
 
 // Windows an invocation takes.
 fn windows_per_invocation() -> u32 {

@@ -467,7 +467,7 @@ impl GuiApp {
                     Ok(Some(h)) => {
                         self.history = h.events.clone();
                         self.past_events = self.history.len();
-                        self.changes = h.changes.clone();
+                        self.changes = h.changes.iter().map(|&(at, _, to)| (at, to)).collect();
                         self.message += " with its run's history";
                     }
                     Ok(None) => {}

@@ -1028,3 +1028,38 @@ fn a_refused_allocation_is_an_error_naming_what_was_made() {
         gpu.allocating("nothing", "", || Err(ebmscope::Error::Shape("its own".into())));
     assert_eq!(failed.unwrap_err().to_string(), "its own");
 }
+
+/// A bind group in which a writable storage binding overlaps another
+/// binding of the same buffer is refused (WebGPU forbids it; wgpu does not
+/// check it yet), so a kernel bound so fails its tests here rather than in
+/// a browser or a later wgpu. Ranges of one buffer that do not overlap,
+/// or read-only bindings of one buffer, are fine.
+#[test]
+fn a_writable_binding_may_not_overlap_another_of_its_buffer() {
+    use ebmscope::kernels::ADD_INTO;
+    let gpu = common::gpu();
+    let pipeline = gpu.pipeline(&ADD_INTO).unwrap();
+    let uniform = gpu.uniform_buffer("add params", &[4u32, 0, 0, 0]);
+    // Two ranges of 4 f32, the second at the adapter's storage offset alignment.
+    let align = u64::from(gpu.limits.min_storage_buffer_offset_alignment).max(16);
+    let buffer = gpu.storage_buffer("two ranges", (align / 4 + 4) as usize);
+    let range = |at: u64| {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &buffer,
+            offset: at,
+            size: std::num::NonZeroU64::new(16),
+        })
+    };
+    // src and dst in ranges apart: allowed.
+    let resources = vec![uniform.as_entire_binding(), range(0), range(align)];
+    gpu.bind_group_resources("apart", &pipeline, resources);
+    let aliased = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gpu.bind_group("aliased", &pipeline, &[&uniform, &buffer, &buffer]);
+    }));
+    let why = aliased.expect_err("src and dst in one range are refused");
+    let why = why.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        why.contains("aliased: bindings 1 and 2 overlap") && why.contains("WebGPU forbids"),
+        "{why}"
+    );
+}

@@ -211,6 +211,21 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
         flat[0]
     );
 
+    // The longer side is rounded down, as torchvision's Resize: 23 × 10 to
+    // a shorter side of 4 is 9 × 4 (9.2), then its centre 4 × 4.
+    let ramp = dir("folder-ramp");
+    let img = image::GrayImage::from_fn(23, 10, |x, _| image::Luma([(x * 11) as u8]));
+    img.save(ramp.join("ramp.png")).unwrap();
+    let set = load_folder(&ramp, 1, 4, None).unwrap();
+    let centre = |width: u32| -> Vec<f32> {
+        let resized = image::imageops::resize(&img, width, 4, image::imageops::FilterType::Triangle);
+        let x0 = (width - 4) / 2;
+        let crop = image::imageops::crop_imm(&resized, x0, 0, 4, 4).to_image();
+        crop.pixels().map(|p| f32::from(p.0[0]) / 127.5 - 1.0).collect()
+    };
+    assert_eq!(set.data, centre(9));
+    assert_ne!(set.data, centre(10), "rounding up would differ");
+
     // A PNG named .jpg is read by its content.
     let mut png = std::io::Cursor::new(Vec::new());
     image::RgbImage::from_pixel(10, 10, image::Rgb([0, 255, 0]))

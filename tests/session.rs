@@ -661,3 +661,83 @@ fn a_resumed_or_loaded_run_watches_for_divergence_from_its_history() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The window's Save keeps the run's history in the checkpoint: a Load, in
+/// this window or another, shows its curves (d_st, r_t, wall times, the
+/// changes and the ε of each iteration) and its divergence watch goes on
+/// from them, as a run folder's checkpoint with its metrics.csv does.
+/// After a Load of a checkpoint without its history, Save keeps none
+/// rather than a history missing its start.
+#[test]
+fn the_windows_checkpoint_keeps_the_runs_history() {
+    use ebmscope::train::Checkpoint;
+    let gpu = Arc::new(common::gpu());
+    let dir = common::fresh_dir("session-saved-history");
+    let s = Session::start(gpu.clone(), small(&[])).unwrap();
+    let mut events = Vec::new();
+    for i in 0..3 {
+        if i == 2 {
+            s.send(Command::Apply(Change::Epsilon(0.1)));
+            wait_for(&s, "applied", |u| matches!(u, Update::Applied { .. }));
+        }
+        s.send(Command::Step);
+        let seen = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+        let Some(Update::Iteration(e)) = seen.last() else {
+            unreachable!()
+        };
+        events.push(*e);
+    }
+    let path = dir.join("run-window.safetensors");
+    s.send(Command::Save(path.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    drop(s);
+
+    let s = Session::start(gpu.clone(), small(&[])).unwrap();
+    s.send(Command::Load(path.clone()));
+    let seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
+    let Some(Update::Loaded {
+        history: Ok(Some(h)), ..
+    }) = seen.last()
+    else {
+        panic!("the history of the window's run: {seen:?}");
+    };
+    let d_st = |e: &[ebmscope::train::IterationEvent]| {
+        e.iter().map(|e| (e.iteration, e.d_st, e.r_t)).collect::<Vec<_>>()
+    };
+    assert_eq!(d_st(&h.events), d_st(&events));
+    let epsilons: Vec<f64> = h.events.iter().map(|e| e.epsilon).collect();
+    assert_eq!(epsilons, [0.125, 0.125, 0.1]);
+    assert_eq!(h.changes, [(2, Change::Epsilon(0.125), Change::Epsilon(0.1))]);
+    // Saved again from the loaded run, with one more iteration: the whole of it.
+    s.send(Command::Step);
+    wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    s.send(Command::Save(path.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    let ck = Checkpoint::load(&path).unwrap();
+    let h = ebmscope::train::run::run_history(&path, &ck).unwrap().unwrap();
+    assert_eq!(h.events.len(), 4);
+    assert_eq!(d_st(&h.events[..3]), d_st(&events));
+
+    // A checkpoint without its history, loaded and saved again: none kept.
+    let bare = dir.join("bare-window.safetensors");
+    Checkpoint { history: None, ..ck }.save(&bare).unwrap();
+    s.send(Command::Load(bare.clone()));
+    let seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
+    assert!(
+        matches!(
+            seen.last(),
+            Some(Update::Loaded {
+                history: Ok(None),
+                ..
+            })
+        ),
+        "{seen:?}"
+    );
+    s.send(Command::Step);
+    wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    s.send(Command::Save(bare.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    assert_eq!(Checkpoint::load(&bare).unwrap().history, None);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

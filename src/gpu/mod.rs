@@ -84,6 +84,10 @@ pub struct Gpu {
     measured_passes: Mutex<HashMap<MeasuredKey, TiledPasses>>,
     /// Compiled pipelines by shader name and override constants.
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    /// The writable storage bindings (group 0) of each compiled pipeline's
+    /// shader ([`Gpu::bind_group_numbered`] refuses one that overlaps
+    /// another binding of its buffer).
+    writable_bindings: Mutex<HashMap<wgpu::ComputePipeline, Vec<u32>>>,
     /// Kernel launches recorded so far ([`Gpu::dispatches_recorded`]).
     dispatches: std::sync::atomic::AtomicU64,
     gate: SubmitGate,
@@ -147,6 +151,7 @@ impl Gpu {
             adapter,
             timestamps,
             pipelines: Mutex::new(HashMap::new()),
+            writable_bindings: Mutex::new(HashMap::new()),
             gate: SubmitGate::default(),
         })
     }
@@ -328,6 +333,10 @@ impl Gpu {
                 reason: err.to_string(),
             });
         }
+        self.writable_bindings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pipeline.clone(), writable_bindings(shader.source));
         let pipeline = Arc::new(pipeline);
         cache.insert(key, pipeline.clone());
         Ok(pipeline)
@@ -476,6 +485,7 @@ impl Gpu {
         pipeline: &wgpu::ComputePipeline,
         resources: Vec<(u32, wgpu::BindingResource)>,
     ) -> wgpu::BindGroup {
+        self.refuse_writable_aliasing(label, pipeline, &resources);
         let entries: Vec<_> = resources
             .into_iter()
             .map(|(binding, resource)| wgpu::BindGroupEntry { binding, resource })
@@ -485,6 +495,43 @@ impl Gpu {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         })
+    }
+
+    /// WebGPU forbids a writable storage binding that overlaps another
+    /// binding of the same buffer in one bind group (browsers refuse it;
+    /// wgpu does not check it yet): a kernel bound so is a bug in
+    /// ebmscope, refused here as wgpu refuses what it does check.
+    fn refuse_writable_aliasing(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        resources: &[(u32, wgpu::BindingResource)],
+    ) {
+        let writable = self.writable_bindings.lock().unwrap_or_else(|p| p.into_inner());
+        let writable = writable.get(pipeline).map_or(&[][..], Vec::as_slice);
+        // (binding, buffer, start, end) of each buffer binding.
+        let ranges: Vec<_> = resources
+            .iter()
+            .filter_map(|(binding, resource)| match resource {
+                wgpu::BindingResource::Buffer(b) => {
+                    let end = b.size.map_or(b.buffer.size(), |size| b.offset + size.get());
+                    Some((*binding, b.buffer, b.offset, end))
+                }
+                _ => None,
+            })
+            .collect();
+        for (i, a) in ranges.iter().enumerate() {
+            for b in &ranges[i + 1..] {
+                let overlap = a.1 == b.1 && a.2 < b.3 && b.2 < a.3;
+                if overlap && (writable.contains(&a.0) || writable.contains(&b.0)) {
+                    panic!(
+                        "{label}: bindings {} and {} overlap in one buffer and one of them is \
+                         writable storage, which WebGPU forbids",
+                        a.0, b.0
+                    );
+                }
+            }
+        }
     }
 
     /// Workgroup counts (x, y) covering `invocations` 1-D invocations.
@@ -674,6 +721,26 @@ impl Gpu {
         }
         Ok(())
     }
+}
+
+/// The binding numbers of group 0 that WGSL `source` declares as writable
+/// storage (none if it does not parse: wgpu then says why).
+fn writable_bindings(source: &str) -> Vec<u32> {
+    let Ok(module) = naga::front::wgsl::parse_str(source) else {
+        return Vec::new();
+    };
+    module
+        .global_variables
+        .iter()
+        .filter_map(|(_, var)| match (var.space, &var.binding) {
+            (naga::AddressSpace::Storage { access }, Some(b))
+                if b.group == 0 && access.contains(naga::StorageAccess::STORE) =>
+            {
+                Some(b.binding)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Steps of long work per submission ([`Gpu::run_in_slices`]).

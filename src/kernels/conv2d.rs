@@ -9,7 +9,8 @@ use super::{
     CONV2D_INPUT_GRAD, CONV2D_INPUT_GRAD_TILED, CONV2D_INPUT_GRAD_UNIFORM, CONV2D_INPUT_GRAD_UNIFORM_VIEWS,
     CONV2D_SPLIT_SUM, CONV2D_WEIGHT_GRAD, CONV2D_WEIGHT_GRAD_TILED, CONV2D_WEIGHT_GRAD_UNIFORM,
     CONV2D_WEIGHT_VIEWS, DENSE_FORWARD, DENSE_FORWARD_SPLIT, DENSE_INPUT_GRAD, DENSE_WEIGHT_GRAD,
-    LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_INPUT_GRAD, REDUCE_ROWS,
+    LEAKY_RELU_GRAD, MAXPOOL2_FORWARD, MAXPOOL2_FORWARD_PAIRS, MAXPOOL2_INPUT_GRAD,
+    MAXPOOL2_INPUT_GRAD_PAIRS, REDUCE_ROWS,
 };
 use crate::gpu::{ConvKernels, Gpu, WORKGROUP_SIZE};
 use crate::model::{ConvGeometry, ConvSlot, GeometryKind};
@@ -556,7 +557,7 @@ impl ConvParams {
     }
 
     /// Whether max-pooling runs two windows an invocation, reading a vec4
-    /// of each input row (maxpool2_*.wgsl's X_PAIRS): rows of whole vec4s.
+    /// of each input row (the maxpool2_*_pairs kernels): rows of whole vec4s.
     pub fn pool_pairs(&self) -> bool {
         self.w_in.is_multiple_of(4)
     }
@@ -956,27 +957,17 @@ impl ConvLayer {
         let input_leaky_relu = ("INPUT_LEAKY_RELU", f64::from(u8::from(fusion.input)));
         if g.kind == GeometryKind::MaxPool2 {
             let kind = LayerKernels::MaxPool;
-            // (Both bind the input again as vec4s, then the output again:
-            // the forward as vec2s, ∂/∂x as vec4s, and ∂L/∂y as vec2s.)
-            let pairs = ("X_PAIRS", f64::from(u8::from(params.pool_pairs())));
-            let (forward, group) = specialised(
-                &MAXPOOL2_FORWARD,
-                &[pairs],
-                &[&uniform, b.input, b.output, b.input, b.output],
-            )?;
+            let (forward, input_grad) = if params.pool_pairs() {
+                (&MAXPOOL2_FORWARD_PAIRS, &MAXPOOL2_INPUT_GRAD_PAIRS)
+            } else {
+                (&MAXPOOL2_FORWARD, &MAXPOOL2_INPUT_GRAD)
+            };
+            let (forward, group) = make(forward, &[&uniform, b.input, b.output])?;
             let forward = (forward, vec![(group, Self::out_elems(kind, &params))]);
             let (input_grad, group) = specialised(
-                &MAXPOOL2_INPUT_GRAD,
-                &[pairs, input_leaky_relu],
-                &[
-                    &uniform,
-                    b.grad_output,
-                    b.input,
-                    b.grad_input,
-                    b.input,
-                    b.grad_input,
-                    b.grad_output,
-                ],
+                input_grad,
+                &[input_leaky_relu],
+                &[&uniform, b.grad_output, b.input, b.grad_input],
             )?;
             let input_grad = (input_grad, vec![(group, Self::in_elems(kind, &params))]);
             return Ok(ConvLayer {

@@ -119,8 +119,32 @@ pub const DENSE_FORWARD_SPLIT: Shader = shader!("dense_forward_split", "conv_par
 pub const DENSE_INPUT_GRAD: Shader = shader!("dense_input_grad", "conv_params");
 pub const DENSE_WEIGHT_GRAD: Shader = shader!("dense_weight_grad", "conv_params");
 pub const LEAKY_RELU_GRAD: Shader = shader!("leaky_relu_grad", "conv_params");
-pub const MAXPOOL2_FORWARD: Shader = shader!("maxpool2_forward", "conv_params", "maxpool_windows");
-pub const MAXPOOL2_INPUT_GRAD: Shader = shader!("maxpool2_input_grad", "conv_params", "maxpool_windows");
+/// Max-pooling one window an invocation, value by value, and two where
+/// input rows are whole vec4s (ConvParams::pool_pairs), as vec4s.
+pub const MAXPOOL2_FORWARD: Shader = shader!(
+    "maxpool2_forward" = "conv_params",
+    "maxpool_windows",
+    "maxpool2_forward",
+    "maxpool2_forward_values"
+);
+pub const MAXPOOL2_FORWARD_PAIRS: Shader = shader!(
+    "maxpool2_forward_pairs" = "conv_params",
+    "maxpool_windows",
+    "maxpool2_forward",
+    "maxpool2_forward_pairs"
+);
+pub const MAXPOOL2_INPUT_GRAD: Shader = shader!(
+    "maxpool2_input_grad" = "conv_params",
+    "maxpool_windows",
+    "maxpool2_input_grad",
+    "maxpool2_input_grad_values"
+);
+pub const MAXPOOL2_INPUT_GRAD_PAIRS: Shader = shader!(
+    "maxpool2_input_grad_pairs" = "conv_params",
+    "maxpool_windows",
+    "maxpool2_input_grad",
+    "maxpool2_input_grad_pairs"
+);
 /// batched_matmul with its output written value by value, and as rows of
 /// vec4s where the output's layout allows (MatmulParams::writes_rows).
 pub const BATCHED_MATMUL: Shader = shader!("batched_matmul" = "batched_matmul", "matmul_store_values");
@@ -183,7 +207,9 @@ pub const ALL: &[Shader] = &[
     DENSE_WEIGHT_GRAD,
     LEAKY_RELU_GRAD,
     MAXPOOL2_FORWARD,
+    MAXPOOL2_FORWARD_PAIRS,
     MAXPOOL2_INPUT_GRAD,
+    MAXPOOL2_INPUT_GRAD_PAIRS,
     BATCHED_MATMUL,
     BATCHED_MATMUL_ROWS,
     ATTENTION_SOFTMAX,

@@ -35,6 +35,18 @@ pub struct Checkpoint {
     /// first iteration, and in checkpoints from before ebmscope kept them).
     /// Not needed to continue: every iteration starts its chains afresh.
     pub chains: Option<Vec<f32>>,
+    /// The run's history up to this checkpoint, where the file holds it
+    /// (the window's Save: a run folder keeps its own in metrics.csv and
+    /// changes.csv beside its checkpoint.safetensors).
+    pub history: Option<SavedHistory>,
+}
+
+/// A run's history as a checkpoint holds it (metadata `metrics` and
+/// `changes`): the texts of its metrics.csv and changes.csv.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedHistory {
+    pub metrics: String,
+    pub changes: String,
 }
 
 fn meta<'a>(path: &Path, m: &'a HashMap<String, String>, key: &str) -> Result<&'a str> {
@@ -99,6 +111,7 @@ impl Checkpoint {
             adam_v,
             bank,
             chains: trainer.has_chains().then(|| trainer.chains()).transpose()?,
+            history: None,
         })
     }
 
@@ -187,7 +200,7 @@ impl Checkpoint {
                 data: chains.clone(),
             });
         }
-        let metadata = HashMap::from([
+        let mut metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("iteration".to_string(), self.iteration.to_string()),
             // {:?} prints the shortest string that parses back to the same f64.
@@ -196,6 +209,10 @@ impl Checkpoint {
             ("wall_time".to_string(), format!("{:?}", self.wall_time)),
             ("config".to_string(), self.config.to_toml()),
         ]);
+        if let Some(h) = &self.history {
+            metadata.insert("metrics".to_string(), h.metrics.clone());
+            metadata.insert("changes".to_string(), h.changes.clone());
+        }
         write_tensors_with_metadata(path, &tensors, Some(metadata))
     }
 
@@ -312,6 +329,13 @@ impl Checkpoint {
                 .transpose()?,
             params,
             config,
+            history: match (m.get("metrics"), m.get("changes")) {
+                (Some(metrics), Some(changes)) => Some(SavedHistory {
+                    metrics: metrics.clone(),
+                    changes: changes.clone(),
+                }),
+                _ => None,
+            },
         })
     }
 }

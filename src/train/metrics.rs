@@ -3,7 +3,7 @@
 
 use rand::SeedableRng;
 
-use super::{Trainer, init_noise, step_size};
+use super::{Trainer, data_points, init_noise, step_size};
 use crate::config::InitKind;
 use crate::data::toy::{Grid, kl, total_variation};
 use crate::gpu::Gpu;
@@ -52,7 +52,8 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         (InitKind::Data, _) => {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(c.seed) ^ 0x004b_4445);
             rng.set_stream(trainer.iteration);
-            gpu.write_f32(sampler.field.input(), 0, &toy.sample(k, &mut rng));
+            // (Started as training starts its chains: ε_data noise included.)
+            gpu.write_f32(sampler.field.input(), 0, &data_points(c, toy, k, &mut rng));
         }
         (InitKind::Persistent, Some(bank)) => {
             let mut encoder = gpu.device.create_command_encoder(&Default::default());

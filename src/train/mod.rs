@@ -10,7 +10,7 @@ mod metrics;
 pub mod run;
 pub mod session;
 
-pub use checkpoint::{CHECKPOINT_FILE, Checkpoint};
+pub use checkpoint::{CHECKPOINT_FILE, Checkpoint, SavedHistory};
 pub use metrics::{ToyMetrics, evaluate_toy, grid_energies};
 
 /// Long work (long runs, landscape maps) reports `(stage, done, total)`
@@ -200,6 +200,15 @@ impl Change {
             "optimizer.kind" => Change::Optimizer(o.kind),
             _ => return None,
         })
+    }
+
+    /// The change that sets `key` to the value a run has now: its learning
+    /// rate `lr` (decayed since its start), its config's for the others.
+    pub fn now(key: &str, config: &Config, lr: f64) -> Option<Change> {
+        match key {
+            "optimizer.lr" => Some(Change::LearningRate(lr)),
+            _ => Change::current(key, config),
+        }
     }
 
     /// `config` with this change made (not validated).
@@ -798,19 +807,23 @@ impl Trainer {
 pub fn draw_data(config: &Config, toy: &Toy, t: u64) -> (Vec<f32>, Option<Vec<f32>>) {
     let mut rng = ChaCha8Rng::seed_from_u64(u64::from(config.seed));
     rng.set_stream(t);
-    let mut batch = |n: usize| {
-        let mut x = toy.sample(n, &mut rng);
-        if config.data.noise > 0.0 {
-            for v in &mut x {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                *v += (config.data.noise * z) as f32;
-            }
-        }
-        x
-    };
-    let data = batch(config.batch.data as usize);
-    let init = (config.langevin.init == InitKind::Data).then(|| batch(config.batch.chains as usize));
+    let data = data_points(config, toy, config.batch.data as usize, &mut rng);
+    let init = (config.langevin.init == InitKind::Data)
+        .then(|| data_points(config, toy, config.batch.chains as usize, &mut rng));
     (data, init)
+}
+
+/// `n` toy points as training sees data: drawn from q, with ε_data noise
+/// (data.noise) added.
+pub fn data_points(config: &Config, toy: &Toy, n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let mut x = toy.sample(n, rng);
+    if config.data.noise > 0.0 {
+        for v in &mut x {
+            let z: f64 = StandardNormal.sample(rng);
+            *v += (config.data.noise * z) as f32;
+        }
+    }
+    x
 }
 
 /// Upstream weights of the training batch: ∂(mean U(X⁺) − mean U(X⁻))/∂F

@@ -394,19 +394,11 @@ impl RunDir {
     /// Append `trainer`'s iteration `e` to metrics.csv; its wall time is the
     /// run's (this session's clock on top of the sessions before).
     pub fn record(&mut self, trainer: &Trainer, e: &IterationEvent) -> Result<()> {
-        writeln!(
-            self.metrics,
-            "{},{:?},{:?},{:?},{:?},{:?},{:.3},{}",
-            e.iteration,
-            e.d_st,
-            e.r_t,
-            e.mean_u_data,
-            e.mean_u_samples,
-            e.lr,
-            trainer.seconds_before + e.wall_time,
-            e.phase.name()
-        )
-        .map_err(io_err(&self.dir.join(METRICS_FILE)))
+        let run_time = IterationEvent {
+            wall_time: trainer.seconds_before + e.wall_time,
+            ..*e
+        };
+        writeln!(self.metrics, "{}", metrics_row(&run_time)).map_err(io_err(&self.dir.join(METRICS_FILE)))
     }
 
     /// Save the full checkpoint (atomically) and the weights as a state dict.
@@ -573,14 +565,10 @@ fn resume_changes(config: &Config, lr: f64, set: &[String]) -> Result<Vec<(Chang
     let changed = Config::resolve(None, Some(("the run's settings", &config.to_toml())), set)?;
     check_resume_keys(set)?;
     let keys: Vec<&str> = set.iter().map(|item| set_key(item)).collect();
-    let now = |key: &str| match key {
-        "optimizer.lr" => Some(Change::LearningRate(lr)),
-        _ => Change::current(key, config),
-    };
     Ok(Change::KEYS
         .iter()
         .filter(|k| keys.contains(k))
-        .filter_map(|k| now(k).zip(Change::current(k, &changed)))
+        .filter_map(|k| Change::now(k, config, lr).zip(Change::current(k, &changed)))
         .filter(|(from, to)| from != to)
         .collect())
 }
@@ -589,6 +577,11 @@ fn resume_changes(config: &Config, lr: f64, set: &[String]) -> Result<Vec<(Chang
 /// `fix` ends the message about a row that is not one.
 fn read_changes(path: &Path, upto: u64, fix: &str) -> Result<Vec<(u64, Change, Change)>> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    parse_changes(&text, path, upto, fix)
+}
+
+/// The same from the text of a changes.csv (read from `path`).
+fn parse_changes(text: &str, path: &Path, upto: u64, fix: &str) -> Result<Vec<(u64, Change, Change)>> {
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {
@@ -624,10 +617,7 @@ fn read_changes(path: &Path, upto: u64, fix: &str) -> Result<Vec<(u64, Change, C
 
 /// Write changes.csv with `rows` (iteration, from, to).
 fn write_changes(path: &Path, rows: &[(u64, Change, Change)]) -> Result<()> {
-    let mut text = format!("{CHANGES_HEADER}\n");
-    for (iteration, from, to) in rows {
-        text += &format!("{iteration},{},{},{}\n", to.key(), from.value(), to.value());
-    }
+    let text = changes_text(rows);
     write_atomically(path, text.as_bytes())
 }
 
@@ -660,36 +650,80 @@ pub struct RunHistory {
     /// Iterations 1 ..= the checkpoint's; their wall times are the run's
     /// (over its sessions), not a trainer's clock.
     pub events: Vec<IterationEvent>,
-    /// (iterations completed before it, change), as [`Trainer::changes`].
-    pub changes: Vec<(u64, Change)>,
+    /// (iterations completed before it, from, to), as changes.csv keeps them.
+    pub changes: Vec<(u64, Change, Change)>,
     /// What the run's changes of T make the divergence watch rescale
     /// ([`super::watch_rescales`]).
     pub watch_rescales: Vec<(u64, f64)>,
 }
 
-/// The history of the run whose checkpoint `ck` was read from `path`: None
-/// unless `path` is a run folder's checkpoint.safetensors beside its
-/// metrics.csv (a window's own checkpoint has no history).
+/// One row of metrics.csv for iteration `e` (its wall time the run's), without the newline.
+pub fn metrics_row(e: &IterationEvent) -> String {
+    format!(
+        "{},{:?},{:?},{:?},{:?},{:?},{:.3},{}",
+        e.iteration,
+        e.d_st,
+        e.r_t,
+        e.mean_u_data,
+        e.mean_u_samples,
+        e.lr,
+        e.wall_time,
+        e.phase.name()
+    )
+}
+
+/// A metrics.csv holding `events` (iterations 1, 2, …; wall times the run's).
+pub fn metrics_text(events: &[IterationEvent]) -> String {
+    let mut text = format!("{METRICS_HEADER}\n");
+    for e in events {
+        text += &metrics_row(e);
+        text.push('\n');
+    }
+    text
+}
+
+/// A changes.csv holding `rows` (iteration, from, to).
+pub fn changes_text(rows: &[(u64, Change, Change)]) -> String {
+    let mut text = format!("{CHANGES_HEADER}\n");
+    for (iteration, from, to) in rows {
+        text += &format!("{iteration},{},{},{}\n", to.key(), from.value(), to.value());
+    }
+    text
+}
+
+/// The history of the run whose checkpoint `ck` was read from `path`: the
+/// one the checkpoint holds (the window's Save keeps its run's history in
+/// the file), else, where `path` is a run folder's checkpoint.safetensors,
+/// its metrics.csv and changes.csv beside it; None if there is neither.
 pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
-    if path.file_name().is_none_or(|name| name != CHECKPOINT_FILE) {
-        return Ok(None);
-    }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let metrics = dir.join(METRICS_FILE);
-    if !metrics.exists() {
-        return Ok(None);
-    }
     // (Its curves are the window's to show: nothing to do but say why not.)
-    let kept = read_metrics(&metrics, ck.iteration, "its curves are not shown")?;
-    // (iteration, from, to) of each change up to the checkpoint.
-    let changes_path = dir.join(CHANGES_FILE);
-    let changes = if changes_path.exists() {
-        read_changes(&changes_path, ck.iteration, "its curves are not shown")?
+    let fix = "its curves are not shown";
+    // (kept rows, (iteration, from, to) of each change up to the checkpoint)
+    let (kept, changes) = if let Some(h) = &ck.history {
+        (
+            parse_metrics(&h.metrics, path, ck.iteration, fix)?,
+            parse_changes(&h.changes, path, ck.iteration, fix)?,
+        )
     } else {
-        Vec::new()
+        if path.file_name().is_none_or(|name| name != CHECKPOINT_FILE) {
+            return Ok(None);
+        }
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let metrics = dir.join(METRICS_FILE);
+        if !metrics.exists() {
+            return Ok(None);
+        }
+        let kept = read_metrics(&metrics, ck.iteration, fix)?;
+        let changes_path = dir.join(CHANGES_FILE);
+        let changes = if changes_path.exists() {
+            read_changes(&changes_path, ck.iteration, fix)?
+        } else {
+            Vec::new()
+        };
+        (kept, changes)
     };
     // The settings of iteration 1: the checkpoint's with every change undone,
     // the latest first. (The checkpoint's settings are the run's last: a
@@ -721,8 +755,8 @@ pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
     }
     Ok(Some(RunHistory {
         events,
-        changes: changes.iter().map(|&(at, _, to)| (at, to)).collect(),
         watch_rescales: watch_rescales(&ck.config, &changes),
+        changes,
     }))
 }
 
@@ -763,6 +797,11 @@ pub fn read_metrics(path: &Path, iteration: u64, fix: &str) -> Result<KeptMetric
         };
         Error::file(path, format!("{why}: {fix}"))
     })?;
+    parse_metrics(&text, path, iteration, fix)
+}
+
+/// The same from the text of a metrics.csv (read from `path`).
+fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<KeptMetrics> {
     let first = text.lines().next().unwrap_or_default();
     if !is_metrics_header(first) {
         return Err(Error::file(

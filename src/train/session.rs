@@ -12,8 +12,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::landscape::{Backdrop, Landscape, LandscapeOptions};
-use super::run::{RunHistory, run_history};
-use super::{Change, Checkpoint, IterationEvent, PictureSource, ToyMetrics, Trainer, evaluate_toy};
+use super::run::{RunHistory, changes_text, metrics_text, run_history};
+use super::{
+    Change, Checkpoint, IterationEvent, PictureSource, SavedHistory, ToyMetrics, Trainer, evaluate_toy,
+};
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::gpu::Gpu;
@@ -243,6 +245,8 @@ impl Session {
                     record_path: false,
                     picture: None,
                     saved: HashSet::new(),
+                    history: Vec::new(),
+                    change_rows: Vec::new(),
                     updates: update_tx,
                 };
                 // A panic (wgpu reports device errors so) ends the thread: say so.
@@ -323,6 +327,13 @@ struct Worker {
     picture: Option<Picture>,
     /// The checkpoints this window saved: Save may write over these.
     saved: HashSet<PathBuf>,
+    /// The run's iterations so far, their wall times the run's, and its
+    /// changes (iteration, from, to): what Save keeps in the checkpoint, so
+    /// that a Load shows the curves and the divergence watch goes on.
+    /// Complete from iteration 1 unless a checkpoint without its history
+    /// was loaded (then Save keeps none).
+    history: Vec<IterationEvent>,
+    change_rows: Vec<(u64, Change, Change)>,
     updates: Sender<Update>,
 }
 
@@ -386,6 +397,10 @@ impl Worker {
     /// read back when there is none).
     fn step(&mut self) -> Result<()> {
         let e = self.trainer.step()?;
+        self.history.push(IterationEvent {
+            wall_time: self.trainer.seconds_before + e.wall_time,
+            ..e
+        });
         // Submitted before the updates go out, so whoever reads the texture
         // after them (on the same queue) sees this iteration.
         if let Some(p) = &self.picture {
@@ -431,11 +446,17 @@ impl Worker {
             }
             Command::Step => self.step(),
             Command::Apply(change) => {
+                let from = Change::now(change.key(), &self.trainer.config, self.trainer.lr);
                 match self.trainer.apply(change) {
-                    Ok(()) => self.send(Update::Applied {
-                        iteration: self.trainer.iteration,
-                        change,
-                    }),
+                    Ok(()) => {
+                        if let Some(from) = from {
+                            self.change_rows.push((self.trainer.iteration, from, change));
+                        }
+                        self.send(Update::Applied {
+                            iteration: self.trainer.iteration,
+                            change,
+                        })
+                    }
                     Err(e) => self.send(Update::Refused {
                         change,
                         why: e.to_string(),
@@ -446,7 +467,15 @@ impl Worker {
             Command::Save(path) => {
                 // (The default, runs/…, need not exist yet.)
                 let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
-                let saved = Checkpoint::capture(&self.trainer).and_then(|ck| {
+                let saved = Checkpoint::capture(&self.trainer).and_then(|mut ck| {
+                    // (A history missing its start, after a load of a
+                    // checkpoint without one, is not kept.)
+                    if self.history.len() as u64 == ck.iteration {
+                        ck.history = Some(SavedHistory {
+                            metrics: metrics_text(&self.history),
+                            changes: changes_text(&self.change_rows),
+                        });
+                    }
                     self.check_save_path(&path)?;
                     folder.map_or(Ok(()), |f| {
                         std::fs::create_dir_all(f).map_err(|e| Error::io(f, e))
@@ -465,6 +494,8 @@ impl Worker {
                     .and_then(|mut t| t.record_energy_path(self.record_path).map(|()| t))
                     .map(|t| {
                         self.trainer = t;
+                        self.history.clear();
+                        self.change_rows.clear();
                         // Bound to the old trainer's buffers: the window asks again.
                         self.picture = None;
                         self.send(Update::Reset);
@@ -562,6 +593,10 @@ impl Worker {
                 h.watch_rescales.clone(),
             );
         }
+        (self.history, self.change_rows) = match &history {
+            Ok(Some(h)) => (h.events.clone(), h.changes.clone()),
+            _ => (Vec::new(), Vec::new()),
+        };
         self.data = trainer.data.clone();
         self.config = ck.config.clone();
         self.trainer = trainer;
