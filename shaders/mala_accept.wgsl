@@ -51,12 +51,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let c = 0.5 * p.epsilon * p.inv_temperature;
         var kinetic = 0.0;
         var kinetic_prop = 0.0;
+        var norm2 = 0.0;
         for (var i = 0u; i < p.dim; i++) {
             let m = momentum[base + i];
             let m_prop = m - c * (grad[base + i] + grad_prop[base + i]);
             kinetic += m * m;
             kinetic_prop += m_prop * m_prop;
+            norm2 += grad[base + i] * grad[base + i];
         }
+        // r: ‖a·∇F‖ at the state the step starts from, as langevin_step takes it.
+        stats[chain * 4u + 2u] += p.a * sqrt(norm2);
         let h = stats[chain * 4u] * p.inv_temperature + 0.5 * kinetic;
         let h_prop = energy_prop[chain] * p.inv_temperature + 0.5 * kinetic_prop;
         // log u < H − H' avoids overflow of exp. H − H' = NaN or −∞ (a
@@ -80,12 +84,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         if (p.init == 0u) {
             stats[chain * 4u + 1u] += 1.0;
         }
-    }
-    var norm2 = 0.0;
-    for (var i = 0u; i < p.dim; i++) {
-        norm2 += grad[base + i] * grad[base + i];
-    }
-    if (p.init == 0u) {
-        stats[chain * 4u + 2u] += p.a * sqrt(norm2);
     }
 }

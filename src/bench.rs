@@ -269,9 +269,7 @@ fn synthetic_images(chw: [usize; 3], n: usize) -> ImageSet {
         n,
         channels: c,
         size: s,
-        data: (0..n * c * s * s)
-            .map(|_| f32::from(rng.random::<u8>()) / 127.5 - 1.0)
-            .collect(),
+        bytes: (0..n * c * s * s).map(|_| rng.random::<u8>()).collect(),
     }
 }
 

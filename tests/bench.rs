@@ -262,12 +262,8 @@ fn training_memory_leaves_the_data_set_aside() {
         .collect();
     let config = Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
     let memory = |n: usize| {
-        let set = ImageSet {
-            n,
-            channels: 1,
-            size: 32,
-            data: (0..n * 1024).map(|i| (i % 7) as f32 / 3.0 - 1.0).collect(),
-        };
+        let values: Vec<f32> = (0..n * 1024).map(|i| (i % 7) as f32 / 3.0 - 1.0).collect();
+        let set = ImageSet::from_values(n, 1, 32, &values);
         let (_, memory) = trainer_with_memory(&gpu, config.clone(), Dataset::Images(set)).unwrap();
         memory.expect("Vulkan's allocator counts")
     };

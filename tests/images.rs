@@ -46,12 +46,12 @@ fn idx_raw_and_gzip_round_trip() {
     assert_eq!((raw.n, raw.channels, raw.size), (3, 1, 4));
     assert_eq!(raw, load_idx(&d.join("gz-idx3-ubyte.gz"), 1, 4, None).unwrap());
     let want = |i: usize, y: usize, x: usize| ((i * 16 + y * 4 + x) * 5) as f32 / 127.5 - 1.0;
-    assert_eq!(raw.data[16 + 2 * 4 + 3], want(1, 2, 3));
+    assert_eq!(raw.values()[16 + 2 * 4 + 3], want(1, 2, 3));
     // Gray to 3 channels replicates; resizing to 8 keeps [−1, 1] and the mean roughly.
     let rgb = load_idx(&d.join("raw-idx3-ubyte"), 3, 8, None).unwrap();
-    assert_eq!(rgb.data.len(), 3 * 3 * 64);
-    assert_eq!(rgb.data[..64], rgb.data[64..128]);
-    assert!(rgb.data.iter().all(|v| (-1.0..=1.0).contains(v)));
+    assert_eq!(rgb.values().len(), 3 * 3 * 64);
+    assert_eq!(rgb.values()[..64], rgb.values()[64..128]);
+    assert!(rgb.values().iter().all(|v| (-1.0..=1.0).contains(v)));
 }
 
 #[test]
@@ -139,10 +139,10 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
     std::fs::write(d.join("test_batch.bin"), cifar_record(1, [9, 9, 9])).unwrap();
     let set = load_cifar10(&d, 3, 32, None).unwrap();
     assert_eq!(set.n, 3, "training batches only");
-    let px = |i: usize, c: usize| set.data[(i * 3 + c) * 1024];
+    let px = |i: usize, c: usize| set.values()[(i * 3 + c) * 1024];
     assert_eq!((px(0, 0), px(0, 1), px(1, 1), px(2, 2)), (1.0, -1.0, 1.0, 1.0));
     let gray = load_cifar10(&d.join("data_batch_2.bin"), 1, 16, None).unwrap();
-    assert_eq!((gray.n, gray.data.len()), (1, 256));
+    assert_eq!((gray.n, gray.values().len()), (1, 256));
 
     let bad = d.join("short.bin");
     std::fs::write(&bad, &cifar_record(1, [0; 3])[..3000]).unwrap();
@@ -197,14 +197,14 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     let set = load_folder(&d, 3, 10, None).unwrap();
     assert_eq!((set.n, set.size), (2, 10));
     // Sorted paths: a/b/wide.png comes before a/flat.jpg.
-    let wide = &set.data[..300];
+    let wide = &set.values()[..300];
     assert!(
         wide[0] < -0.9 && wide[9] > 0.9,
         "left dark, right bright: {} {}",
         wide[0],
         wide[9]
     );
-    let flat = &set.data[300..];
+    let flat = &set.values()[300..];
     assert!(
         (flat[0] - (200.0 / 127.5 - 1.0)).abs() < 0.05,
         "JPEG red ≈ 200: {}",
@@ -223,8 +223,8 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
         let crop = image::imageops::crop_imm(&resized, x0, 0, 4, 4).to_image();
         crop.pixels().map(|p| f32::from(p.0[0]) / 127.5 - 1.0).collect()
     };
-    assert_eq!(set.data, centre(9));
-    assert_ne!(set.data, centre(10), "rounding up would differ");
+    assert_eq!(set.values(), centre(9));
+    assert_ne!(set.values(), centre(10), "rounding up would differ");
 
     // A PNG named .jpg is read by its content.
     let mut png = std::io::Cursor::new(Vec::new());
@@ -234,7 +234,7 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     std::fs::write(d.join("misnamed.jpg"), png.into_inner()).unwrap();
     let set = load_folder(&d, 3, 10, None).unwrap();
     assert_eq!(set.n, 3);
-    let misnamed = &set.data[600..];
+    let misnamed = &set.values()[600..];
     assert!(
         misnamed[0] < -0.99 && misnamed[100] > 0.99,
         "green: red {}, green {}",
@@ -314,12 +314,12 @@ fn debian_fashion_mnist_loads() {
     );
     let set = load_idx(&path, 1, 32, None).unwrap();
     assert_eq!(
-        (set.n, set.channels, set.size, set.data.len()),
+        (set.n, set.channels, set.size, set.values().len()),
         (10000, 1, 32, 10000 * 1024)
     );
-    let mean = set.data.iter().map(|&v| f64::from(v)).sum::<f64>() / set.data.len() as f64;
+    let mean = set.values().iter().map(|&v| f64::from(v)).sum::<f64>() / set.values().len() as f64;
     assert!((mean - (2.0 * 0.286 - 1.0)).abs() < 0.03, "mean {mean}");
-    assert!(set.data.iter().all(|v| (-1.0..=1.0).contains(v)));
+    assert!(set.values().iter().all(|v| (-1.0..=1.0).contains(v)));
 }
 
 /// `data.limit` reads only the first images: the same values as a whole
@@ -332,7 +332,7 @@ fn a_limit_reads_only_the_first_images() {
     std::fs::write(&idx, idx_bytes(3, 4, 4, |i, y, x| (i * 40 + y * 4 + x) as u8)).unwrap();
     let all = load_idx(&idx, 1, 4, None).unwrap();
     let two = load_idx(&idx, 1, 4, Some(2)).unwrap();
-    assert_eq!((two.n, &two.data[..]), (2, &all.data[..2 * 16]));
+    assert_eq!((two.n, &two.values()[..]), (2, &all.values()[..2 * 16]));
     assert_eq!(
         load_idx(&idx, 1, 4, Some(5)).unwrap(),
         all,
@@ -351,7 +351,7 @@ fn a_limit_reads_only_the_first_images() {
     let one = load_cifar10(&cifar, 3, 32, Some(1)).unwrap();
     let two = load_cifar10(&cifar, 3, 32, Some(2)).unwrap();
     assert_eq!((one.n, two.n), (1, 2));
-    assert_eq!(one.data[..], two.data[..3 * 1024]);
+    assert_eq!(one.values()[..], two.values()[..3 * 1024]);
 
     let folder = dir("limit-folder");
     image::GrayImage::from_pixel(4, 4, image::Luma([10]))
@@ -366,7 +366,7 @@ fn a_limit_reads_only_the_first_images() {
     let two = load_folder(&folder, 1, 4, Some(2)).unwrap();
     assert_eq!(two.n, 2);
     assert_eq!(
-        (two.data[0], two.data[16]),
+        (two.values()[0], two.values()[16]),
         (10.0 / 127.5 - 1.0, 20.0 / 127.5 - 1.0)
     );
 }

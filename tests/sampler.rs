@@ -706,6 +706,43 @@ fn mala_gaussian_is_exact() {
     assert!(rate > 0.5 && rate < 1.0, "acceptance {rate}");
 }
 
+/// MALA's r (stats column 2) sums ‖a·∇F‖ at the state each step starts
+/// from, as Langevin's does: one step from x = 2 in 4 dimensions of the
+/// Gaussian F = ‖x‖²/2 adds a·‖∇F‖ = (0.9²/2)·4 = 1.62 to every chain,
+/// accepted or not, and so does a Langevin step.
+#[test]
+fn mala_and_langevin_take_r_where_a_step_starts() {
+    let gpu = common::gpu();
+    let (chains, dim) = (64, 4);
+    let size = StepSize {
+        epsilon: 0.9,
+        temperature: 1.0,
+        tau: 1.0,
+    };
+    let x0 = vec![2.0; chains * dim];
+    let field = AnalyticField::new(&gpu, chains, dim, 1.0, 0.0, 0.5).unwrap();
+    let mala = Mala::new(&gpu, field, 11, size).unwrap();
+    mala.start(&gpu, &x0, 0).unwrap();
+    gpu.run("one step", |pass| mala.record_steps(&gpu, pass, 1));
+    let field = AnalyticField::new(&gpu, chains, dim, 1.0, 0.0, 0.5).unwrap();
+    let langevin = Langevin::new(&gpu, field, 11, size).unwrap();
+    gpu.write_f32(langevin.field.input(), 0, &x0);
+    langevin.begin(&gpu, 0);
+    gpu.run("one step", |pass| langevin.record_steps(&gpu, pass, 1));
+    for (name, stats) in [
+        ("MALA", mala.stats_buffer()),
+        ("Langevin", langevin.stats_buffer()),
+    ] {
+        let r: Vec<f32> = gpu
+            .read_f32(stats, 0, chains * 4)
+            .unwrap()
+            .chunks_exact(4)
+            .map(|s| s[2])
+            .collect();
+        assert!(r.iter().all(|&r| (r - 1.62).abs() < 1e-5), "{name}: {r:?}");
+    }
+}
+
 /// A two-mode energy: modes at ±1 with weights 0.75 / 0.25, σ = 0.6, in 1-D.
 /// All chains start in the light mode (x = −1); MALA must move them so that
 /// P(x > 0) = 0.75·Φ(μ/σ) + 0.25·(1 − Φ(μ/σ)) = 0.726 and E[x] = 0.5·μ = 0.5.

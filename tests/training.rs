@@ -117,12 +117,8 @@ fn energy_path_follows_the_reference_and_changes_nothing() {
 
 /// `n` grey 32×32 images of a fixed pattern in [−1, 1).
 fn images(n: usize) -> ImageSet {
-    ImageSet {
-        n,
-        channels: 1,
-        size: 32,
-        data: (0..n * 32 * 32).map(|i| ((i % 17) as f32 / 8.0) - 1.0).collect(),
-    }
+    let values: Vec<f32> = (0..n * 32 * 32).map(|i| ((i % 17) as f32 / 8.0) - 1.0).collect();
+    ImageSet::from_values(n, 1, 32, &values)
 }
 
 /// An image iteration's L = 5 steps in two submissions (2 + 3: the first

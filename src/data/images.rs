@@ -16,13 +16,15 @@ use crate::{Error, Result};
 /// Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
 pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
-/// Images as [n, channels, size, size] f32 in [−1, 1], NCHW.
+/// Images as [n, channels, size, size] bytes, NCHW: byte k stands for
+/// k/127.5 − 1 in [−1, 1] (the reference's ToTensor + Normalize(0.5, 0.5)),
+/// held so, a quarter of f32's memory, as the GPU holds them too.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageSet {
     pub n: usize,
     pub channels: usize,
     pub size: usize,
-    pub data: Vec<f32>,
+    pub bytes: Vec<u8>,
 }
 
 impl ImageSet {
@@ -36,20 +38,45 @@ impl ImageSet {
             n: 0,
             channels,
             size,
-            data: Vec::new(),
+            bytes: Vec::new(),
         })
     }
 
-    /// The images as bytes, 4 per u32 word (little-endian), as the GPU holds
-    /// them: every value is k/127.5 − 1 for a byte k, so nothing is lost and
-    /// a data set takes a quarter of its f32 size.
+    /// `n` images of `values` in [−1, 1] (synthetic sets), each taken to
+    /// the nearest byte value.
+    pub fn from_values(n: usize, channels: usize, size: usize, values: &[f32]) -> Self {
+        assert_eq!(values.len(), n * channels * size * size, "values of {n} images");
+        ImageSet {
+            n,
+            channels,
+            size,
+            bytes: values
+                .iter()
+                .map(|&v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
+                .collect(),
+        }
+    }
+
+    /// The value byte k stands for.
+    pub fn value(k: u8) -> f32 {
+        f32::from(k) / 127.5 - 1.0
+    }
+
+    /// Image `i`'s values in [−1, 1] ([C·H·W]).
+    pub fn image(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
+        let dim = self.channels * self.size * self.size;
+        self.bytes[i * dim..(i + 1) * dim].iter().map(|&k| Self::value(k))
+    }
+
+    /// Every image's values in [−1, 1] ([n, C·H·W]).
+    pub fn values(&self) -> Vec<f32> {
+        self.bytes.iter().map(|&k| Self::value(k)).collect()
+    }
+
+    /// The images' bytes, 4 per u32 word (little-endian), as the GPU holds
+    /// them.
     pub fn to_packed_bytes(&self) -> Vec<u32> {
-        let bytes: Vec<u8> = self
-            .data
-            .iter()
-            .map(|&v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
-            .collect();
-        bytes
+        self.bytes
             .chunks(4)
             .map(|c| {
                 let mut w = [0u8; 4];
@@ -86,14 +113,13 @@ impl ImageSet {
             DynamicImage::ImageRgb8(resize(&img.to_rgb8(), rw, rh, FilterType::Triangle))
         };
         let (x0, y0) = ((rw - s) / 2, (rh - s) / 2);
-        let scale = |v: u8| f32::from(v) / 127.5 - 1.0;
         if self.channels == 1 {
             let g: GrayImage = crop_imm(&img.to_luma8(), x0, y0, s, s).to_image();
-            self.data.extend(g.pixels().map(|p| scale(p.0[0])));
+            self.bytes.extend(g.pixels().map(|p| p.0[0]));
         } else {
             let rgb: RgbImage = crop_imm(&img.to_rgb8(), x0, y0, s, s).to_image();
             for c in 0..3 {
-                self.data.extend(rgb.pixels().map(|p| scale(p.0[c])));
+                self.bytes.extend(rgb.pixels().map(|p| p.0[c]));
             }
         }
         self.n += 1;

@@ -158,11 +158,8 @@ impl Dataset {
         match self {
             Dataset::Toy(t) => t.sample(n, rng),
             Dataset::Images(s) => {
-                let dim = s.channels * s.size * s.size;
                 let idx = image_indices(s.n, n, rng);
-                idx.iter()
-                    .flat_map(|&i| s.data[i as usize * dim..(i as usize + 1) * dim].iter().copied())
-                    .collect()
+                idx.iter().flat_map(|&i| s.image(i as usize)).collect()
             }
         }
     }
