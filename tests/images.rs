@@ -276,6 +276,9 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     std::fs::create_dir_all(nested.join("MNIST/raw")).unwrap();
     let idx = nested.join("MNIST/raw/train-images-idx3-ubyte");
     std::fs::write(&idx, idx_bytes(1, 2, 2, |_, _, _| 0)).unwrap();
+    // (The test images beside them sort first: the training ones are named.)
+    let t10k = nested.join("MNIST/raw/t10k-images-idx3-ubyte");
+    std::fs::write(t10k, idx_bytes(1, 2, 2, |_, _, _| 0)).unwrap();
     let err = load_folder(&nested, 1, 8, None).unwrap_err().to_string();
     assert!(err.contains(&format!("pass --data {}", idx.display())), "{err}");
     let batches = dir("folder-nested-bin");

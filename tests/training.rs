@@ -951,7 +951,7 @@ fn the_divergence_watch_follows_a_change_of_temperature() {
         Change::Epsilon(epsilon),
     );
     let rescales = watch_rescales(&t.config, &[change]);
-    t.set_history(vec![1e-6 * d; past], vec![r; past], rescales);
+    t.set_history(vec![1e-6 * d; past], vec![r; past], rescales, 0.0);
     t.iteration = past as u64;
     t.step().unwrap();
 }

@@ -405,7 +405,14 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             ": its test_batch.bin is CIFAR-10's test batch; training reads the data_batch_*.bin files \
              beside it in the archive"
                 .to_string()
-        } else if let Some(set) = sets.first() {
+        } else if let Some(set) = sets
+            .iter()
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("train-images"))
+            })
+            .or(sets.first())
+        {
             let name = set.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             if name.contains("idx3-ubyte") {
                 format!(": it holds an IDX image file: pass --data {}", set.display())

@@ -342,11 +342,13 @@ impl Gpu {
         Ok(pipeline)
     }
 
-    /// `make()` and the first wgpu error it caused, if any. Uncaptured wgpu
-    /// errors panic; scopes turn a refusal into an error: wgpu's validation,
-    /// a backend compiler's (Metal, DXC, a GL or Vulkan driver: wgpu calls
-    /// those internal errors) or memory running out. (Scopes are per
-    /// thread: `make` must not hand its work to another.)
+    /// `make()` and the wgpu error it caused, if any: running out of
+    /// memory before any other (a buffer that could not be made is
+    /// invalid, and every later use of it a validation error). Uncaptured
+    /// wgpu errors panic; scopes turn a refusal into an error: wgpu's
+    /// validation, a backend compiler's (Metal, DXC, a GL or Vulkan driver:
+    /// wgpu calls those internal errors) or memory running out. (Scopes are
+    /// per thread: `make` must not hand its work to another.)
     fn catch_errors<T>(&self, make: impl FnOnce() -> T) -> (T, Option<wgpu::Error>) {
         let scopes = [
             wgpu::ErrorFilter::Validation,
@@ -355,32 +357,33 @@ impl Gpu {
         ]
         .map(|filter| self.device.push_error_scope(filter));
         let made = make();
-        // (Popped innermost first, as they nest.)
+        // (Popped innermost first, as they nest: out of memory, internal,
+        // validation.)
         let errors: Vec<wgpu::Error> = scopes
             .into_iter()
             .rev()
             .filter_map(|scope| pollster::block_on(scope.pop()))
             .collect();
-        (made, errors.into_iter().last())
+        (made, errors.into_iter().next())
     }
 
     /// `make()`, which allocates `what` (GPU buffers), with running out of
     /// GPU memory an error that names `what` and `fix` (the settings that
-    /// size it), not a panic; so is any other refusal by wgpu.
+    /// size it), not a panic, and put before an error of `make`'s own (which
+    /// may follow from it); so is any other refusal by wgpu.
     pub fn allocating<T>(&self, what: &str, fix: &str, make: impl FnOnce() -> Result<T>) -> Result<T> {
         let (made, error) = self.catch_errors(make);
-        let made = made?;
         match error {
-            None => Ok(made),
             Some(wgpu::Error::OutOfMemory { .. }) => Err(Error::OutOfMemory {
                 what: what.to_string(),
                 adapter: self.info.name.clone(),
                 fix: fix.to_string(),
             }),
-            Some(e) => Err(Error::Refused {
+            Some(e) => made.and(Err(Error::Refused {
                 what: what.to_string(),
                 reason: e.to_string(),
-            }),
+            })),
+            None => made,
         }
     }
 

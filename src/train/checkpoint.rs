@@ -49,6 +49,11 @@ pub struct SavedHistory {
     pub changes: String,
 }
 
+impl SavedHistory {
+    /// The most a checkpoint keeps: safetensors refuses a header over 100 MB.
+    pub const MAX_BYTES: usize = 80_000_000;
+}
+
 fn meta<'a>(path: &Path, m: &'a HashMap<String, String>, key: &str) -> Result<&'a str> {
     m.get(key).map(String::as_str).ok_or_else(|| {
         Error::file(

@@ -337,8 +337,9 @@ impl Trainer {
         spec.check_input(data.chw())?;
         let what = "the trainer's buffers (the net's activations for batch.data + batch.chains images, \
                     the chains, the persistent bank, the data set)";
-        let fix = "lower batch.data, batch.chains, model.n_f or langevin.bank_size, or choose an adapter \
-                   with more memory (--adapter; `ebmscope info` lists them)";
+        let fix = "lower batch.data, batch.chains, net.n_f or langevin.bank_size, or use fewer images \
+                   (data.limit), or choose an adapter with more memory (--adapter; `ebmscope info` \
+                   lists them)";
         gpu.clone()
             .allocating(what, fix, || Self::build(gpu, config, data, spec))
     }
@@ -671,12 +672,21 @@ impl Trainer {
     }
 
     /// Go on from a run's history: the d_st and r_t of its iterations
-    /// 1 ..= this trainer's, and the rescales its changes of T make
-    /// ([`watch_rescales`]).
-    pub fn set_history(&mut self, d_st: Vec<f64>, r_t: Vec<f64>, rescales: Vec<(u64, f64)>) {
+    /// 1 ..= this trainer's, the rescales its changes of T make
+    /// ([`watch_rescales`]), and the wall time of its last iteration (a
+    /// checkpoint from before they kept the wall time has none: the run's
+    /// clock goes on from that row's).
+    pub fn set_history(
+        &mut self,
+        d_st: Vec<f64>,
+        r_t: Vec<f64>,
+        rescales: Vec<(u64, f64)>,
+        last_wall_time: f64,
+    ) {
         self.d_st = d_st;
         self.r_t = r_t;
         self.watch_rescales.extend(rescales);
+        self.seconds_before = self.seconds_before.max(last_wall_time);
     }
 
     /// The recent d_st the divergence watch compares the next with, in the

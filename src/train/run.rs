@@ -332,11 +332,8 @@ impl RunDir {
                 kept.rows.iter().map(|r| r.d_st).collect(),
                 kept.rows.iter().map(|r| r.r_t).collect(),
                 rescales,
+                kept.rows.last().map_or(0.0, |r| r.wall_time),
             );
-            // A checkpoint from before they kept the wall time has none: go on
-            // from the last row's.
-            let last_wall_time = kept.rows.last().map_or(0.0, |r| r.wall_time);
-            trainer.seconds_before = trainer.seconds_before.max(last_wall_time);
             // A run set aside by the --force that started this one goes at
             // this one's next scheduled checkpoint, as it would have.
             let replaced = dir.join(REPLACED_FOLDER).exists();

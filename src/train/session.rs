@@ -469,12 +469,15 @@ impl Worker {
                 let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
                 let saved = Checkpoint::capture(&self.trainer).and_then(|mut ck| {
                     // (A history missing its start, after a load of a
-                    // checkpoint without one, is not kept.)
-                    if self.history.len() as u64 == ck.iteration {
-                        ck.history = Some(SavedHistory {
-                            metrics: metrics_text(&self.history),
-                            changes: changes_text(&self.change_rows),
-                        });
+                    // checkpoint without one, is not kept; nor one past
+                    // SavedHistory::MAX_BYTES, some 600 000 iterations.)
+                    let history = SavedHistory {
+                        metrics: metrics_text(&self.history),
+                        changes: changes_text(&self.change_rows),
+                    };
+                    let fits = history.metrics.len() + history.changes.len() < SavedHistory::MAX_BYTES;
+                    if self.history.len() as u64 == ck.iteration && fits {
+                        ck.history = Some(history);
                     }
                     self.check_save_path(&path)?;
                     folder.map_or(Ok(()), |f| {
@@ -591,6 +594,7 @@ impl Worker {
                 h.events.iter().map(|e| e.d_st).collect(),
                 h.events.iter().map(|e| e.r_t).collect(),
                 h.watch_rescales.clone(),
+                h.events.last().map_or(0.0, |e| e.wall_time),
             );
         }
         (self.history, self.change_rows) = match &history {
