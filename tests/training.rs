@@ -1007,6 +1007,41 @@ fn long_run_rows_give_the_energy_of_their_states() {
     }
 }
 
+/// Long runs from the checkpoints of two iterations start from fresh
+/// states (and draw fresh noise), as the reference's periodic long-run
+/// checks draw a new batch each time; from one checkpoint, the same again.
+#[test]
+fn long_runs_draw_afresh_at_each_iteration() {
+    use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
+    let gpu = Arc::new(common::gpu());
+    let mut t = Trainer::new(gpu.clone(), config("rings-convergent", &[])).unwrap();
+    t.step().unwrap();
+    let ck = ebmscope::train::Checkpoint::capture(&t).unwrap();
+    let opts = LongRunOptions {
+        steps: 1,
+        chains: 6,
+        init: LongRunInit::Uniform,
+        mala: false,
+        temp_factor: 1.0,
+        every: 1,
+    };
+    let starts = |ck: &ebmscope::train::Checkpoint| {
+        let mut first = None;
+        let record = |_: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
+            first.get_or_insert_with(|| states.to_vec());
+            Ok(())
+        };
+        long_run(&gpu, ck, None, &opts, record, &mut |_, _, _| Ok(())).unwrap();
+        first.unwrap()
+    };
+    let later = ebmscope::train::Checkpoint {
+        iteration: ck.iteration + 1,
+        ..ck.clone()
+    };
+    assert_eq!(starts(&ck), starts(&ck), "the same checkpoint, the same run");
+    assert_ne!(starts(&ck), starts(&later), "another iteration, other starts");
+}
+
 /// `sample` takes a checkpoint through a long run: CSV rows at 0, every K
 /// steps and the end, MALA's acceptance, pictures; existing results are
 /// not overwritten without --force; a bank start needs a bank.

@@ -218,7 +218,10 @@ pub fn long_run(
         ..step_size(c)
     }
     .tempered(opts.temp_factor as f32);
-    let seed = c.seed ^ 0x004c_4f4e;
+    // Fresh starts and noise for each checkpoint's iteration, as the
+    // reference's long-run checks draw a new batch each time (the same
+    // again from the same checkpoint).
+    let seed = (c.seed ^ 0x004c_4f4e).wrapping_add((ck.iteration as u32).wrapping_mul(0x9e37_79b9));
 
     let x0 = start_states(gpu, ck, data, opts.init, k, seed)?;
     let chains = if opts.mala {
