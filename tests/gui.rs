@@ -748,3 +748,27 @@ fn the_rate_leaves_a_pause_out() {
     app.receive(Update::Iteration(timed_event(5, 61.0)));
     assert_eq!(app.ran_rate, Some(1.0));
 }
+
+/// Once the training thread has stopped (a GPU error, say), nothing sent to
+/// it would be answered: its controls and settings are off, and Start over,
+/// which makes a new one, stays on.
+#[test]
+fn a_stopped_training_thread_leaves_start_over_on() {
+    let mut h = harness(app());
+    h.step();
+    let disabled =
+        |h: &Harness<'static, GuiApp>, label: &str| h.get_by_label(label).accesskit_node().is_disabled();
+    assert!(!disabled(&h, "Run") && !disabled(&h, "Apply ε"));
+    h.state_mut().receive(Update::Ended("a GPU error".into()));
+    h.step();
+    h.step();
+    for control in ["Run", "Step", "Apply ε"] {
+        assert!(disabled(&h, control), "{control} is off");
+    }
+    assert!(!disabled(&h, "Start over with these"), "Start over stays on");
+    assert!(
+        h.state().message.contains("Start over to go on"),
+        "{}",
+        h.state().message
+    );
+}
