@@ -54,10 +54,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         var norm2 = 0.0;
         for (var i = 0u; i < p.dim; i++) {
             let m = momentum[base + i];
-            let m_prop = m - c * (grad[base + i] + grad_prop[base + i]);
+            let g = grad[base + i];
+            let m_prop = m - c * (g + grad_prop[base + i]);
             kinetic += m * m;
             kinetic_prop += m_prop * m_prop;
-            norm2 += grad[base + i] * grad[base + i];
+            norm2 += g * g;
         }
         // r: ‖a·∇F‖ at the state the step starts from, as langevin_step takes it.
         stats[chain * 4u + 2u] += p.a * sqrt(norm2);

@@ -956,6 +956,28 @@ fn the_divergence_watch_follows_a_change_of_temperature() {
     t.step().unwrap();
 }
 
+/// The long-run tests' start: a checkpoint of a rings-convergent model
+/// after one iteration.
+fn long_run_checkpoint(gpu: &Arc<ebmscope::gpu::Gpu>) -> ebmscope::train::Checkpoint {
+    let mut t = Trainer::new(gpu.clone(), config("rings-convergent", &[])).unwrap();
+    t.step().unwrap();
+    ebmscope::train::Checkpoint::capture(&t).unwrap()
+}
+
+/// Long-run options of `steps` on `LONG_RUN_CHAINS` chains from uniform
+/// noise, a row every `every` steps.
+fn long_run_options(steps: u64, every: u64, mala: bool) -> ebmscope::train::longrun::LongRunOptions {
+    ebmscope::train::longrun::LongRunOptions {
+        steps,
+        chains: LONG_RUN_CHAINS,
+        init: ebmscope::train::longrun::LongRunInit::Uniform,
+        mala,
+        temp_factor: 1.0,
+        every,
+    }
+}
+const LONG_RUN_CHAINS: usize = 6;
+
 /// Each long-run row's mean energy is U = F/T at the states it comes with,
 /// after Langevin steps and after MALA's: not where the last step started
 /// (Langevin's field holds F there, one step behind). The same kernels
@@ -963,24 +985,15 @@ fn the_divergence_watch_follows_a_change_of_temperature() {
 #[test]
 fn long_run_rows_give_the_energy_of_their_states() {
     use ebmscope::model::{Backward, GpuNet};
-    use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
+    use ebmscope::train::longrun::long_run;
     let gpu = Arc::new(common::gpu());
-    let mut t = Trainer::new(gpu.clone(), config("rings-convergent", &[])).unwrap();
-    t.step().unwrap();
-    let ck = ebmscope::train::Checkpoint::capture(&t).unwrap();
-    let chains = 6;
+    let chains = LONG_RUN_CHAINS;
+    let ck = long_run_checkpoint(&gpu);
     let net = GpuNet::new(&gpu, &ebmscope::train::net_spec(&ck.config).unwrap(), chains).unwrap();
     net.write_params(&gpu, &ck.params).unwrap();
     let temperature = ck.config.temperature();
     for mala in [false, true] {
-        let opts = LongRunOptions {
-            steps: 9,
-            chains,
-            init: LongRunInit::Uniform,
-            mala,
-            temp_factor: 1.0,
-            every: 4,
-        };
+        let opts = long_run_options(9, 4, mala);
         let mut rows = Vec::new();
         let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
             net.write_input(&gpu, states)?;
@@ -1012,19 +1025,9 @@ fn long_run_rows_give_the_energy_of_their_states() {
 /// checks draw a new batch each time; from one checkpoint, the same again.
 #[test]
 fn long_runs_draw_afresh_at_each_iteration() {
-    use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
+    use ebmscope::train::longrun::long_run;
     let gpu = Arc::new(common::gpu());
-    let mut t = Trainer::new(gpu.clone(), config("rings-convergent", &[])).unwrap();
-    t.step().unwrap();
-    let ck = ebmscope::train::Checkpoint::capture(&t).unwrap();
-    let opts = LongRunOptions {
-        steps: 1,
-        chains: 6,
-        init: LongRunInit::Uniform,
-        mala: false,
-        temp_factor: 1.0,
-        every: 1,
-    };
+    let (ck, opts) = (long_run_checkpoint(&gpu), long_run_options(1, 1, false));
     let starts = |ck: &ebmscope::train::Checkpoint| {
         let mut first = None;
         let record = |_: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {

@@ -726,13 +726,11 @@ impl Gpu {
     }
 }
 
-/// The binding numbers of group 0 that WGSL `source` declares as writable
-/// storage (none if it does not parse: wgpu then says why).
+/// The binding numbers of group 0 that WGSL `source`, which wgpu has just
+/// compiled with the same naga, declares as writable storage.
 fn writable_bindings(source: &str) -> Vec<u32> {
-    let Ok(module) = naga::front::wgsl::parse_str(source) else {
-        return Vec::new();
-    };
-    module
+    naga::front::wgsl::parse_str(source)
+        .expect("wgpu compiled this source with the same naga")
         .global_variables
         .iter()
         .filter_map(|(_, var)| match (var.space, &var.binding) {

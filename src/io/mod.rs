@@ -40,7 +40,7 @@ pub fn check_out_folder(
 }
 
 /// An io::Error at `path` as this crate's.
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> crate::Error + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> crate::Error + '_ {
     move |e| crate::Error::io(path, e)
 }
 

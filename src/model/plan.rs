@@ -95,15 +95,20 @@ impl GpuNet {
     }
 
     fn build(gpu: &Gpu, spec: &NetSpec, batch: usize, params: Option<wgpu::Buffer>) -> Result<Self> {
-        gpu.allocating(
-            &format!("a batch of {batch} through the {} net", spec.name),
-            FEWER_AT_A_TIME,
-            || Self::allocate(gpu, spec, batch, params),
-        )
+        let what = format!("a batch of {batch} through the {} net", spec.name);
+        gpu.allocating(&what, FEWER_AT_A_TIME, || {
+            Self::allocate(gpu, spec, batch, params, &what)
+        })
     }
 
-    /// build's buffers and kernels.
-    fn allocate(gpu: &Gpu, spec: &NetSpec, batch: usize, params: Option<wgpu::Buffer>) -> Result<Self> {
+    /// build's buffers and kernels (`what`: the batch, as errors name it).
+    fn allocate(
+        gpu: &Gpu,
+        spec: &NetSpec,
+        batch: usize,
+        params: Option<wgpu::Buffer>,
+        what: &str,
+    ) -> Result<Self> {
         if batch == 0 {
             return Err(Error::Shape("a batch needs at least one image".into()));
         }
@@ -119,11 +124,7 @@ impl GpuNet {
             .chain([c * h * w])
             .max()
             .unwrap_or(1);
-        gpu.check_binding(
-            &format!("a batch of {batch} through the {} net", spec.name),
-            (batch * largest * 4) as u64,
-            FEWER_AT_A_TIME,
-        )?;
+        gpu.check_binding(what, (batch * largest * 4) as u64, FEWER_AT_A_TIME)?;
         // (Direct convolutions may read activations through uniform bindings.)
         let direct_convs = geometry.iter().any(|g| match g.kind {
             GeometryKind::Conv => !g.is_dense(),

@@ -129,12 +129,7 @@ pub fn start_states(
             })?;
             let mut rng = ChaCha8Rng::seed_from_u64(u64::from(seed));
             let mut x = data.sample(k, &mut rng);
-            if c.data.noise > 0.0 {
-                for v in &mut x {
-                    let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng);
-                    *v += (c.data.noise * z) as f32;
-                }
-            }
+            super::add_data_noise(c, &mut x, &mut rng);
             return Ok(x);
         }
         LongRunInit::Bank => {

@@ -420,6 +420,15 @@ impl Trainer {
 
     /// Seconds of training of this run so far, over every session of it:
     /// what run folders and checkpoints keep.
+    /// Iteration `e` of this trainer with its wall time on the run's clock
+    /// (the sessions before included), as metrics.csv keeps it.
+    pub fn run_event(&self, e: &IterationEvent) -> IterationEvent {
+        IterationEvent {
+            wall_time: self.seconds_before + e.wall_time,
+            ..*e
+        }
+    }
+
     pub fn run_seconds(&self) -> f64 {
         self.seconds_before + self.start.elapsed().as_secs_f64()
     }
@@ -827,13 +836,19 @@ pub fn draw_data(config: &Config, toy: &Toy, t: u64) -> (Vec<f32>, Option<Vec<f3
 /// (data.noise) added.
 pub fn data_points(config: &Config, toy: &Toy, n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
     let mut x = toy.sample(n, rng);
+    add_data_noise(config, &mut x, rng);
+    x
+}
+
+/// Add ε_data noise (data.noise) to data drawn on the CPU, as the
+/// reference's sample_q does.
+pub fn add_data_noise(config: &Config, x: &mut [f32], rng: &mut ChaCha8Rng) {
     if config.data.noise > 0.0 {
-        for v in &mut x {
+        for v in x {
             let z: f64 = StandardNormal.sample(rng);
             *v += (config.data.noise * z) as f32;
         }
     }
-    x
 }
 
 /// Upstream weights of the training batch: ∂(mean U(X⁺) − mean U(X⁻))/∂F

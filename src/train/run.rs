@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{CHECKPOINT_FILE, Change, Checkpoint, IterationEvent, Trainer, watch_rescales};
 use crate::config::Config;
-use crate::io::write_atomically;
+use crate::io::{io_err, write_atomically};
 use crate::{Error, Result};
 
 pub const CONFIG_FILE: &str = "config.toml";
@@ -193,10 +193,6 @@ fn lock(dir: &Path) -> Result<std::fs::File> {
         )),
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
     }
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |e| Error::io(path, e)
 }
 
 impl RunDir {
@@ -391,11 +387,8 @@ impl RunDir {
     /// Append `trainer`'s iteration `e` to metrics.csv; its wall time is the
     /// run's (this session's clock on top of the sessions before).
     pub fn record(&mut self, trainer: &Trainer, e: &IterationEvent) -> Result<()> {
-        let run_time = IterationEvent {
-            wall_time: trainer.seconds_before + e.wall_time,
-            ..*e
-        };
-        writeln!(self.metrics, "{}", metrics_row(&run_time)).map_err(io_err(&self.dir.join(METRICS_FILE)))
+        writeln!(self.metrics, "{}", metrics_row(&trainer.run_event(e)))
+            .map_err(io_err(&self.dir.join(METRICS_FILE)))
     }
 
     /// Save the full checkpoint (atomically) and the weights as a state dict.
@@ -639,8 +632,9 @@ fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<()> {
     write_atomically(path, kept.as_bytes())
 }
 
-/// A run's past up to one of its checkpoints as its folder records it: an
-/// event per iteration (metrics.csv) and the settings changed on resume
+/// A run's past up to one of its checkpoints, as the checkpoint (the
+/// window's Save) or its run folder records it: an event per iteration
+/// (metrics.csv) and the settings changed on resume or in the window
 /// (changes.csv), for a window opened on the checkpoint to show the run so far.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunHistory {

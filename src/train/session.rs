@@ -154,8 +154,9 @@ pub enum Update {
     },
     Saved(PathBuf),
     /// A checkpoint replaced the run: its settings are `config`; `history`
-    /// is its run's up to it where it is a run folder's checkpoint (see
-    /// [`run_history`]), or why that could not be read.
+    /// is its run's up to it where the checkpoint holds it (the window's
+    /// Save) or is a run folder's (see [`run_history`]), or why that could
+    /// not be read.
     Loaded {
         path: PathBuf,
         iteration: u64,
@@ -397,10 +398,7 @@ impl Worker {
     /// read back when there is none).
     fn step(&mut self) -> Result<()> {
         let e = self.trainer.step()?;
-        self.history.push(IterationEvent {
-            wall_time: self.trainer.seconds_before + e.wall_time,
-            ..e
-        });
+        self.history.push(self.trainer.run_event(&e));
         // Submitted before the updates go out, so whoever reads the texture
         // after them (on the same queue) sees this iteration.
         if let Some(p) = &self.picture {
@@ -446,12 +444,11 @@ impl Worker {
             }
             Command::Step => self.step(),
             Command::Apply(change) => {
-                let from = Change::now(change.key(), &self.trainer.config, self.trainer.lr);
+                let from = Change::now(change.key(), &self.trainer.config, self.trainer.lr)
+                    .expect("a change's key is one of Change::KEYS");
                 match self.trainer.apply(change) {
                     Ok(()) => {
-                        if let Some(from) = from {
-                            self.change_rows.push((self.trainer.iteration, from, change));
-                        }
+                        self.change_rows.push((self.trainer.iteration, from, change));
                         self.send(Update::Applied {
                             iteration: self.trainer.iteration,
                             change,
@@ -467,19 +464,20 @@ impl Worker {
             Command::Save(path) => {
                 // (The default, runs/…, need not exist yet.)
                 let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
-                let saved = Checkpoint::capture(&self.trainer).and_then(|mut ck| {
+                let saved = self.check_save_path(&path).and_then(|()| {
+                    let mut ck = Checkpoint::capture(&self.trainer)?;
                     // (A history missing its start, after a load of a
                     // checkpoint without one, is not kept; nor one past
                     // SavedHistory::MAX_BYTES, some 600 000 iterations.)
-                    let history = SavedHistory {
-                        metrics: metrics_text(&self.history),
-                        changes: changes_text(&self.change_rows),
-                    };
-                    let fits = history.metrics.len() + history.changes.len() < SavedHistory::MAX_BYTES;
-                    if self.history.len() as u64 == ck.iteration && fits {
-                        ck.history = Some(history);
+                    if self.history.len() as u64 == ck.iteration {
+                        let history = SavedHistory {
+                            metrics: metrics_text(&self.history),
+                            changes: changes_text(&self.change_rows),
+                        };
+                        if history.metrics.len() + history.changes.len() < SavedHistory::MAX_BYTES {
+                            ck.history = Some(history);
+                        }
                     }
-                    self.check_save_path(&path)?;
                     folder.map_or(Ok(()), |f| {
                         std::fs::create_dir_all(f).map_err(|e| Error::io(f, e))
                     })?;
