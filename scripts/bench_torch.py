@@ -4,7 +4,7 @@
 Written from PAPER.md (the spec), not from ebmscope: ToyNet, VanillaNet and
 NonlocalNet with LeakyReLU(0.05); the Langevin step of the reference code
 (invariant form: x <- x - grad F(x) + eps * z, with r_t accumulated); a
-training iteration of Algorithm 1 (a data batch with eps_data noise, L
+training iteration of Algorithm 1 (a data batch, with eps_data noise for images, L
 steps from uniform noise, the loss mean F(X+) - mean F(X-) scaled by 2/eps^2,
 an Adam step). Prints the same figures as `ebmscope bench --json`:
 Langevin steps x chains per second, iterations per second and GFLOP/s from

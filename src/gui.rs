@@ -127,7 +127,6 @@ pub struct LongRunReport {
 }
 
 /// One editable setting: its text and, when the trainer refused it, why.
-#[derive(Clone)]
 struct Field {
     label: &'static str,
     text: String,
@@ -157,6 +156,9 @@ pub struct GuiApp {
     /// The run's iteration (a loaded checkpoint's before any step).
     iteration: u64,
     pub history: Vec<IterationEvent>,
+    /// The learning plots' curves of `history` (drawn every frame, made
+    /// when it changes).
+    curves: std::cell::RefCell<LearningCurves>,
     /// How many events at the start of `history` are a loaded run's past
     /// (from its metrics.csv, on the run's clock): plotted, not timed.
     pub past_events: usize,
@@ -276,6 +278,7 @@ impl GuiApp {
             toy_data: toy_points(&config),
             iteration: 0,
             history: Vec::new(),
+            curves: Default::default(),
             past_events: 0,
             timed_from: 0,
             training_rate: TrainingRate::default(),
@@ -1439,7 +1442,6 @@ impl GuiApp {
                 .y_grid_spacer(egui_plot::uniform_grid_spacer(y_steps))
                 .y_axis_formatter(|mark, _| tick_label(mark))
         };
-        let x = |e: &IterationEvent| e.iteration as f64;
         let markers: Vec<f64> = self.changes.iter().map(|(it, _)| *it as f64 + 0.5).collect();
         let mark = |p: &mut egui_plot::PlotUi| {
             for &m in &markers {
@@ -1447,18 +1449,9 @@ impl GuiApp {
             }
         };
         ui.label("d_st = mean U(X⁺) − mean U(X⁻): expansion (< 0, blue), contraction (> 0, red)");
-        let split = |phase: Phase| -> Vec<[f64; 2]> {
-            self.history
-                .iter()
-                .filter(|e| e.phase == phase)
-                .map(|e| [x(e), e.d_st])
-                .collect()
-        };
-        let (exp, con) = (
-            thinned(split(Phase::Expansion)),
-            thinned(split(Phase::Contraction)),
-        );
-        let d_line = thinned(self.history.iter().map(|e| [x(e), e.d_st]).collect());
+        let mut cache = self.curves.borrow_mut();
+        let c = LearningCurves::of(&mut cache, &self.history);
+        let (exp, con, d_line) = (c.expansion.clone(), c.contraction.clone(), c.d_st.clone());
         plot("d_st").show(ui, |p| {
             p.hline(HLine::new("0", 0.0).color(egui::Color32::DARK_GRAY));
             p.line(Line::new("d_st", d_line).color(egui::Color32::GRAY));
@@ -1475,14 +1468,13 @@ impl GuiApp {
             mark(p);
         });
         ui.label("r_t: mean Langevin gradient magnitude");
-        let r = thinned(self.history.iter().map(|e| [x(e), e.r_t]).collect());
+        let r = c.r_t.clone();
         plot("r_t").show(ui, |p| {
             p.line(Line::new("r_t", r));
             mark(p);
         });
         ui.label("mean U(X⁺) and U(X⁻)");
-        let up = thinned(self.history.iter().map(|e| [x(e), e.mean_u_data]).collect());
-        let um = thinned(self.history.iter().map(|e| [x(e), e.mean_u_samples]).collect());
+        let (up, um) = (c.u_data.clone(), c.u_samples.clone());
         plot("energies")
             // Top left: the newest iterations are at the right.
             .legend(Legend::default().position(egui_plot::Corner::LeftTop))
@@ -1492,9 +1484,7 @@ impl GuiApp {
                 mark(p);
             });
         ui.label("learning rate");
-        let lr = thinned(self.history.iter().map(|e| [x(e), e.lr]).collect());
-        // From zero up, so a constant rate reads as such.
-        let top = self.history.iter().map(|e| e.lr).fold(0.0, f64::max) * 1.2;
+        let (lr, top) = (c.lr.clone(), c.lr_top);
         plot("lr")
             .x_axis_label("iteration")
             .include_y(0.0)
@@ -1515,10 +1505,11 @@ impl GuiApp {
     }
 
     fn correlation_charts(&self, ui: &mut egui::Ui) {
-        let d: Vec<f64> = self.history.iter().map(|e| e.d_st).collect();
-        let r: Vec<f64> = self.history.iter().map(|e| e.r_t).collect();
         // The run's trailing window and largest lag, as its PNG figure's.
         let e = &self.config.eval;
+        let recent = &self.history[self.history.len().saturating_sub(e.window as usize)..];
+        let d: Vec<f64> = recent.iter().map(|e| e.d_st).collect();
+        let r: Vec<f64> = recent.iter().map(|e| e.r_t).collect();
         let Some(c) = Correlations::compute(&d, &r, e.window as usize, e.max_lag as usize) else {
             ui.label("The correlations need at least 3 iterations.");
             return;
@@ -2040,6 +2031,58 @@ pub fn run(
 /// At most [`MAX_PLOT_POINTS`] of `points` (in x order): past that, each
 /// run of consecutive points gives its lowest and its highest, so that a
 /// spike or a dip of one iteration still shows.
+/// The learning plots' curves, thinned ([`thinned`]), for a history of
+/// `len` iterations ending with `last`: made again only when an iteration
+/// comes or the history is replaced, not every frame.
+#[derive(Default)]
+struct LearningCurves {
+    len: usize,
+    last: Option<IterationEvent>,
+    expansion: Vec<[f64; 2]>,
+    contraction: Vec<[f64; 2]>,
+    d_st: Vec<[f64; 2]>,
+    r_t: Vec<[f64; 2]>,
+    u_data: Vec<[f64; 2]>,
+    u_samples: Vec<[f64; 2]>,
+    lr: Vec<[f64; 2]>,
+    /// Top of the learning-rate plot: from zero up, so a constant rate
+    /// reads as such.
+    lr_top: f64,
+}
+
+impl LearningCurves {
+    /// `cache`, made again from `history` if it is another history's.
+    fn of<'a>(cache: &'a mut LearningCurves, history: &[IterationEvent]) -> &'a LearningCurves {
+        if (cache.len, cache.last) == (history.len(), history.last().copied()) {
+            return cache;
+        }
+        let x = |e: &IterationEvent| e.iteration as f64;
+        let curve = |y: fn(&IterationEvent) -> f64| thinned(history.iter().map(|e| [x(e), y(e)]).collect());
+        let split = |phase: Phase| {
+            thinned(
+                history
+                    .iter()
+                    .filter(|e| e.phase == phase)
+                    .map(|e| [x(e), e.d_st])
+                    .collect(),
+            )
+        };
+        *cache = LearningCurves {
+            len: history.len(),
+            last: history.last().copied(),
+            expansion: split(Phase::Expansion),
+            contraction: split(Phase::Contraction),
+            d_st: curve(|e| e.d_st),
+            r_t: curve(|e| e.r_t),
+            u_data: curve(|e| e.mean_u_data),
+            u_samples: curve(|e| e.mean_u_samples),
+            lr: curve(|e| e.lr),
+            lr_top: history.iter().map(|e| e.lr).fold(0.0, f64::max) * 1.2,
+        };
+        cache
+    }
+}
+
 fn thinned(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
     if points.len() <= MAX_PLOT_POINTS {
         return points;
@@ -2048,12 +2091,13 @@ fn thinned(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
     points
         .chunks(run)
         .flat_map(|c| {
-            let low = c.iter().min_by(|a, b| a[1].total_cmp(&b[1])).copied();
-            let high = c.iter().max_by(|a, b| a[1].total_cmp(&b[1])).copied();
-            match (low, high) {
-                (Some(l), Some(h)) if l[0] <= h[0] => vec![l, h],
-                (Some(l), Some(h)) => vec![h, l],
-                _ => Vec::new(),
+            // (Chunks are never empty.)
+            let low = *c.iter().min_by(|a, b| a[1].total_cmp(&b[1])).unwrap();
+            let high = *c.iter().max_by(|a, b| a[1].total_cmp(&b[1])).unwrap();
+            if low[0] <= high[0] {
+                [low, high]
+            } else {
+                [high, low]
             }
         })
         .collect()
@@ -2077,6 +2121,42 @@ mod tests {
         assert_eq!(thinned(points.clone()), points);
     }
     use super::*;
+
+    /// The learning curves are made again when an iteration comes or the
+    /// history is replaced (a Load of another run), and kept otherwise.
+    #[test]
+    fn learning_curves_follow_their_history() {
+        let event = |iteration: u64, d_st: f64| IterationEvent {
+            iteration,
+            d_st,
+            r_t: 0.5,
+            mean_u_data: 0.0,
+            mean_u_samples: 0.0,
+            lr: 0.1,
+            wall_time: iteration as f64,
+            phase: Phase::of(d_st),
+            epsilon: 0.1,
+            steps: 4,
+        };
+        let mut cache = LearningCurves::default();
+        let mut history = vec![event(1, -1.0), event(2, 2.0)];
+        let c = LearningCurves::of(&mut cache, &history);
+        assert_eq!(
+            (c.d_st.clone(), c.expansion.len(), c.lr_top),
+            (vec![[1.0, -1.0], [2.0, 2.0]], 1, 0.1 * 1.2)
+        );
+        history.push(event(3, 3.0));
+        assert_eq!(
+            LearningCurves::of(&mut cache, &history).contraction,
+            [[2.0, 2.0], [3.0, 3.0]]
+        );
+        // Another run of as many iterations.
+        let other = vec![event(1, 5.0), event(2, 6.0), event(3, 7.0)];
+        assert_eq!(
+            LearningCurves::of(&mut cache, &other).d_st,
+            [[1.0, 5.0], [2.0, 6.0], [3.0, 7.0]]
+        );
+    }
 
     /// The chains' grid is built once per key (iteration or long-run step),
     /// into the same texture; a frame with the same key uploads nothing.

@@ -390,10 +390,9 @@ fn resolve_settings<'a>(
         let text = path.to_string_lossy().into_owned();
         overrides.push(format!("data.path={}", toml::Value::String(text)));
         // The kind guessed from the path, unless --set says which it is.
-        let kind_set = overrides.iter().any(|o| {
-            o.split_once('=')
-                .is_some_and(|(key, _)| key.trim() == "data.kind")
-        });
+        let kind_set = overrides
+            .iter()
+            .any(|o| ebmscope::train::run::set_key(o) == "data.kind");
         if !kind_set {
             let kind = ebmscope::data::infer_image_kind(path);
             overrides.push(format!("data.kind={kind:?}").to_lowercase());

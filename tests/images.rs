@@ -82,7 +82,9 @@ fn idx_refusals_name_the_file_and_the_problem() {
         assert!(err.contains(name) && err.contains(says), "{name}: {err}");
     }
     // What the file is instead, from its first bytes (ungzipped) and name.
+    // (A tar's first header: the first entry's name, then "ustar" at 257.)
     let mut tar = vec![0u8; 512];
+    tar[..21].copy_from_slice(b"cifar-10-batches-bin/");
     tar[257..262].copy_from_slice(b"ustar");
     let cases: [(&str, Vec<u8>, &str); 4] = [
         ("archive.zip", b"PK\x03\x04 and the rest".to_vec(), "extract it"),

@@ -127,27 +127,43 @@ impl ImageSet {
     }
 }
 
-/// The first `n` bytes of a file (fewer if it is shorter), ungzipped if
-/// it is gzip: enough to tell what it is before reading it all.
-fn head_maybe_gz(path: &Path, n: usize) -> Result<Vec<u8>> {
+/// The first 4 bytes of an IDX image file: unsigned bytes, 3 dimensions.
+pub const IDX_IMAGES_MAGIC: [u8; 4] = [0, 0, 8, 3];
+
+/// Whether a file name is that of an IDX image file (MNIST's, or a mirror's dotted one).
+pub fn is_idx_images_name(name: &str) -> bool {
+    name.contains("idx3-ubyte")
+}
+
+/// Whether a file name is that of a CIFAR-10 binary training batch.
+pub fn is_cifar_batch_name(name: &str) -> bool {
+    name.starts_with("data_batch_") && name.ends_with(".bin")
+}
+
+/// Whether a path names a PNG or JPEG file, as a folder's images are found.
+fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// What to pass for CIFAR-10 instead of its python version.
+const CIFAR_PYTHON_HINT: &str =
+    "ebmscope reads CIFAR-10's binary version (cifar-10-binary.tar.gz, whose folder holds data_batch_*.bin)";
+
+/// A reader of the file, ungzipped if it is gzip (and whether it is: its
+/// read errors are then the gzip data's).
+fn open_maybe_gz(path: &Path) -> Result<(Box<dyn Read>, bool)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut raw = Vec::new();
-    file.take(2)
-        .read_to_end(&mut raw)
-        .map_err(|e| Error::io(path, e))?;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut head = Vec::new();
-    if raw == [0x1f, 0x8b] {
-        flate2::read::MultiGzDecoder::new(file)
-            .take(n as u64)
-            .read_to_end(&mut head)
-            .map_err(|e| Error::file(path, format!("gzip data is corrupt or truncated ({e})")))?;
+    let mut file = std::io::BufReader::new(file);
+    let gz = std::io::BufRead::fill_buf(&mut file)
+        .map_err(|e| Error::io(path, e))?
+        .starts_with(&[0x1f, 0x8b]);
+    Ok(if gz {
+        (Box::new(flate2::read::MultiGzDecoder::new(file)), true)
     } else {
-        file.take(n as u64)
-            .read_to_end(&mut head)
-            .map_err(|e| Error::io(path, e))?;
-    }
-    Ok(head)
+        (Box::new(file), false)
+    })
 }
 
 /// Whether a file's first 512 bytes (ungzipped) are those of a zip, tar,
@@ -162,36 +178,18 @@ fn is_archive(head: &[u8]) -> bool {
 
 /// What a file that is not an IDX file is, where it can be told from its
 /// first 512 bytes (ungzipped) and its name, and what to do.
-fn not_idx_hint(path: &Path, head: &[u8]) -> &'static str {
+fn not_idx_hint(path: &Path, head: &[u8]) -> String {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    if ["png", "jpg", "jpeg"].contains(&ext.as_str()) {
-        "is one image, not a data set: point --data at the folder that holds the images"
+    if is_image_name(path) {
+        "is one image, not a data set: point --data at the folder that holds the images".into()
     } else if is_archive(head) {
-        "is an archive (zip, tar, xz, bzip2 or 7z): extract it and point --data at the folder it makes"
+        "is an archive (zip, tar, xz, bzip2 or 7z): extract it and point --data at the folder it makes".into()
     } else if name.starts_with("data_batch_") || name == "batches.meta" || head.starts_with(&[0x80]) {
-        "is a Python pickle, as CIFAR-10's python version holds: ebmscope reads CIFAR-10's binary \
-         version (cifar-10-binary.tar.gz, whose folder holds data_batch_*.bin)"
+        format!("is a Python pickle, as CIFAR-10's python version holds: {CIFAR_PYTHON_HINT}")
     } else {
         "not an IDX file (wrong magic number); --data takes an IDX file, a CIFAR-10 .bin file, \
          or a folder of either or of PNG/JPEG images"
-    }
-}
-
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::file(path, format!("gzip data is corrupt or truncated ({e})")))?;
-        Ok(out)
-    } else {
-        Ok(raw)
+            .into()
     }
 }
 
@@ -200,11 +198,24 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
     // Told apart by its first bytes before the whole (an archive of
     // gigabytes, say) is read.
-    let head = head_maybe_gz(path, 512)?;
-    if head.len() < 4 || head[0] != 0 || head[1] != 0 || is_archive(&head) {
-        return Err(Error::file(path, not_idx_hint(path, &head)));
+    let (mut reader, gz) = open_maybe_gz(path)?;
+    let read_err = |e: std::io::Error| {
+        if gz {
+            Error::file(path, format!("gzip data is corrupt or truncated ({e})"))
+        } else {
+            Error::io(path, e)
+        }
+    };
+    let mut bytes = Vec::new();
+    (&mut reader)
+        .take(512)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    // (Every archive's magic starts with a byte that is not 0.)
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(Error::file(path, not_idx_hint(path, &bytes)));
     }
-    let bytes = read_maybe_gz(path)?;
+    reader.read_to_end(&mut bytes).map_err(read_err)?;
     let (dtype, dims) = (bytes[2], bytes[3] as usize);
     if dtype != 0x08 {
         return Err(Error::file(
@@ -278,7 +289,7 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
             .filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("data_batch_") && n.ends_with(".bin"))
+                    .is_some_and(is_cifar_batch_name)
             })
             .collect();
         f.sort();
@@ -299,7 +310,7 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
             break;
         }
         let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
-        if bytes.starts_with(&[0, 0, 8, 3]) {
+        if bytes.starts_with(&IDX_IMAGES_MAGIC) {
             // (--data chose CIFAR-10 by the .bin name.)
             return Err(Error::file(
                 &file,
@@ -371,16 +382,12 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             if name.starts_with("._") || name == "__MACOSX" {
                 continue;
             }
-            if name.contains("idx3-ubyte") || name.starts_with("data_batch_") {
+            if is_idx_images_name(name) || name.starts_with("data_batch_") {
                 sets.push(p.clone());
             }
             if p.is_dir() {
                 walk(&p, seen, out, sets)?;
-            } else if p
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()))
-            {
+            } else if is_image_name(&p) {
                 out.push(p);
             }
         }
@@ -414,15 +421,14 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             .or(sets.first())
         {
             let name = set.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if name.contains("idx3-ubyte") {
+            if is_idx_images_name(name) {
                 format!(": it holds an IDX image file: pass --data {}", set.display())
             } else if name.ends_with(".bin") {
                 let folder = set.parent().unwrap_or(path);
                 format!(": it holds CIFAR-10 batches: pass --data {}", folder.display())
             } else {
                 format!(
-                    ": {} is CIFAR-10's python version; ebmscope reads its binary version \
-                     (cifar-10-binary.tar.gz, whose folder holds data_batch_*.bin)",
+                    ": {} is CIFAR-10's python version; {CIFAR_PYTHON_HINT}",
                     set.display()
                 )
             }

@@ -33,12 +33,9 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
                     .collect()
             })
             .unwrap_or_default();
-        if names
-            .iter()
-            .any(|n| n.starts_with("data_batch_") && n.ends_with(".bin"))
-        {
+        if names.iter().any(|n| images::is_cifar_batch_name(n)) {
             DataKind::Cifar10
-        } else if names.iter().any(|n| n.contains("idx3-ubyte")) {
+        } else if names.iter().any(|n| images::is_idx_images_name(n)) {
             DataKind::Idx
         } else {
             DataKind::Folder
@@ -58,7 +55,7 @@ fn starts_as_idx(path: &Path) -> bool {
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
-        && magic == [0, 0, 8, 3]
+        && magic == images::IDX_IMAGES_MAGIC
 }
 
 /// An IDX path may name the file or the folder holding the training images.

@@ -522,7 +522,8 @@ impl RunDir {
     }
 }
 
-fn set_key(item: &str) -> &str {
+/// The key of a `--set key=value` item.
+pub fn set_key(item: &str) -> &str {
     item.split_once('=').map_or(item, |(k, _)| k).trim()
 }
 
