@@ -758,7 +758,9 @@ fn a_stopped_training_thread_leaves_start_over_on() {
     h.step();
     let disabled =
         |h: &Harness<'static, GuiApp>, label: &str| h.get_by_label(label).accesskit_node().is_disabled();
-    assert!(!disabled(&h, "Run") && !disabled(&h, "Apply ε"));
+    for control in ["Run", "Step", "Apply ε"] {
+        assert!(!disabled(&h, control), "{control} is on while the thread runs");
+    }
     h.state_mut().receive(Update::Ended("a GPU error".into()));
     h.step();
     h.step();

@@ -648,8 +648,40 @@ fn a_resumed_or_loaded_run_watches_for_divergence_from_its_history() {
     common::assert_refused(&out, &runaway);
 
     let s = Session::start(Arc::new(common::gpu()), small(&[])).unwrap();
-    s.send(Command::Load(path));
+    s.send(Command::Load(path.clone()));
     wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
+    s.send(Command::Step);
+    let seen = wait_for(&s, "the divergence", |u| {
+        matches!(u, Update::Failed(_) | Update::Iteration(_))
+    });
+    assert!(
+        matches!(seen.last(), Some(Update::Failed(why)) if why.starts_with(&runaway)),
+        "{seen:?}"
+    );
+    drop(s);
+
+    // The same history kept in a window's checkpoint (its Save) rather
+    // than in a run folder.
+    use ebmscope::train::SavedHistory;
+    let window = dir.join("forged-window.safetensors");
+    let history = SavedHistory {
+        metrics,
+        changes: "iteration,setting,from,to\n".into(),
+    };
+    let ck = Checkpoint::load(&path).unwrap();
+    Checkpoint {
+        history: Some(history),
+        ..ck
+    }
+    .save(&window)
+    .unwrap();
+    let s = Session::start(Arc::new(common::gpu()), small(&[])).unwrap();
+    s.send(Command::Load(window));
+    let seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
+    assert!(
+        matches!(seen.last(), Some(Update::Loaded { history: Ok(Some(h)), .. }) if h.events.len() == past as usize),
+        "{seen:?}"
+    );
     s.send(Command::Step);
     let seen = wait_for(&s, "the divergence", |u| {
         matches!(u, Update::Failed(_) | Update::Iteration(_))
@@ -705,6 +737,13 @@ fn the_windows_checkpoint_keeps_the_runs_history() {
         e.iter().map(|e| (e.iteration, e.d_st, e.r_t)).collect::<Vec<_>>()
     };
     assert_eq!(d_st(&h.events), d_st(&events));
+    // Wall times as metrics.csv keeps them, to the millisecond.
+    for (kept, seen) in h.events.iter().zip(&events) {
+        assert!(
+            (kept.wall_time - seen.wall_time).abs() <= 5e-4 + 1e-9,
+            "{kept:?} {seen:?}"
+        );
+    }
     let epsilons: Vec<f64> = h.events.iter().map(|e| e.epsilon).collect();
     assert_eq!(epsilons, [0.125, 0.125, 0.1]);
     assert_eq!(h.changes, [(2, Change::Epsilon(0.125), Change::Epsilon(0.1))]);

@@ -563,13 +563,19 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         history.events[2..].iter().map(|e| e.d_st).collect::<Vec<_>>(),
         d_st
     );
-    let made = [
-        Change::Steps(6),
-        Change::LearningRate(0.03),
-        Change::Optimizer(OptimizerName::Adam),
-    ];
-    let to: Vec<(u64, Change)> = history.changes.iter().map(|&(at, _, to)| (at, to)).collect();
-    assert_eq!(to, made.map(|c| (2, c)));
+    // (iteration, from, to), as changes.csv holds them.
+    assert_eq!(
+        history.changes,
+        [
+            (2, Change::Steps(4), Change::Steps(6)),
+            (2, Change::LearningRate(0.1), Change::LearningRate(0.03)),
+            (
+                2,
+                Change::Optimizer(OptimizerName::Sgd),
+                Change::Optimizer(OptimizerName::Adam)
+            ),
+        ]
+    );
     assert_eq!(
         run_history(&dir.join("elsewhere.safetensors"), &ck).unwrap(),
         None
@@ -926,6 +932,7 @@ fn the_divergence_watch_follows_a_change_of_temperature() {
     // 150 iterations like the first (forged: the watch's warm-up is 100).
     let past = 150;
     let before = t.d_st[0];
+    assert!(before != 0.0, "a median of 0 would trip nothing");
     t.d_st = vec![before; past];
     t.r_t = vec![t.r_t[0]; past];
     t.iteration = past as u64;
@@ -945,15 +952,31 @@ fn the_divergence_watch_follows_a_change_of_temperature() {
     let mut t = Trainer::new(t.gpu.clone(), config("rings-convergent", &[])).unwrap();
     t.step().unwrap();
     let (d, r) = (t.d_st[0], t.r_t[0]);
+    // (Its first step is the same as those below: the same seed and model.)
     let change = (
         past as u64,
         Change::Epsilon(1000.0 * epsilon),
         Change::Epsilon(epsilon),
     );
     let rescales = watch_rescales(&t.config, &[change]);
-    t.set_history(vec![1e-6 * d; past], vec![r; past], rescales, 0.0);
-    t.iteration = past as u64;
-    t.step().unwrap();
+    assert_eq!(rescales.len(), 1);
+    assert_eq!(rescales[0].0, past as u64);
+    assert!(
+        (rescales[0].1 / 1e6 - 1.0).abs() < 1e-9,
+        "T before / T after: {}",
+        rescales[0].1
+    );
+    let from_history = |rescales: Vec<(u64, f64)>| {
+        let mut t = Trainer::new(t.gpu.clone(), config("rings-convergent", &[])).unwrap();
+        t.step().unwrap();
+        t.set_history(vec![1e-6 * d; past], vec![r; past], rescales, 0.0);
+        t.iteration = past as u64;
+        t.step()
+    };
+    from_history(rescales).unwrap();
+    // Without the rescale, the same history trips the watch.
+    let unscaled = from_history(Vec::new()).unwrap_err().to_string();
+    assert!(unscaled.contains("d_st ran away"), "{unscaled}");
 }
 
 /// The long-run tests' start: a checkpoint of a rings-convergent model
@@ -1021,8 +1044,9 @@ fn long_run_rows_give_the_energy_of_their_states() {
 }
 
 /// Long runs from the checkpoints of two iterations start from fresh
-/// states (and draw fresh noise), as the reference's periodic long-run
-/// checks draw a new batch each time; from one checkpoint, the same again.
+/// states, as the reference's periodic long-run checks draw a new batch
+/// each time (the seed that draws them also keys the chains' noise); from
+/// one checkpoint, the same again.
 #[test]
 fn long_runs_draw_afresh_at_each_iteration() {
     use ebmscope::train::longrun::long_run;
@@ -1472,18 +1496,16 @@ fn a_run_folder_takes_one_trainer_at_a_time() {
 fn the_short_run_kde_starts_from_data_as_training_does() {
     let gpu = Arc::new(common::gpu());
     let tv_kde = |noise: &str| {
-        let set: Vec<String> = [
-            "langevin.init=data",
-            "langevin.steps=1",
-            "langevin.epsilon=0.001",
-            "eval.grid=32",
-            "eval.kde_samples=400",
-            noise,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let config = Config::resolve(Some("gmm-quick"), None, &set).unwrap();
+        let config = config(
+            "gmm-quick",
+            &[
+                "langevin.init=data",
+                "langevin.steps=1",
+                "langevin.epsilon=0.001",
+                "eval.kde_samples=400",
+                noise,
+            ],
+        );
         let trainer = Trainer::new(gpu.clone(), config).unwrap();
         ebmscope::train::evaluate_toy(&trainer).unwrap().tv_kde
     };
