@@ -647,18 +647,26 @@ fn a_resumed_or_loaded_run_watches_for_divergence_from_its_history() {
     let out = common::resume_train(&dir, Some(past + 1), &[]);
     common::assert_refused(&out, &runaway);
 
-    let s = Session::start(Arc::new(common::gpu()), small(&[])).unwrap();
-    s.send(Command::Load(path.clone()));
-    wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
-    s.send(Command::Step);
-    let seen = wait_for(&s, "the divergence", |u| {
-        matches!(u, Update::Failed(_) | Update::Iteration(_))
-    });
-    assert!(
-        matches!(seen.last(), Some(Update::Failed(why)) if why.starts_with(&runaway)),
-        "{seen:?}"
-    );
-    drop(s);
+    // Loaded in a window, the checkpoint brings its history of `past`
+    // iterations, and the next step is a runaway.
+    let loaded_runs_away = |checkpoint: std::path::PathBuf| {
+        let s = Session::start(Arc::new(common::gpu()), small(&[])).unwrap();
+        s.send(Command::Load(checkpoint));
+        let seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
+        assert!(
+            matches!(seen.last(), Some(Update::Loaded { history: Ok(Some(h)), .. }) if h.events.len() == past as usize),
+            "{seen:?}"
+        );
+        s.send(Command::Step);
+        let seen = wait_for(&s, "the divergence", |u| {
+            matches!(u, Update::Failed(_) | Update::Iteration(_))
+        });
+        assert!(
+            matches!(seen.last(), Some(Update::Failed(why)) if why.starts_with(&runaway)),
+            "{seen:?}"
+        );
+    };
+    loaded_runs_away(path.clone());
 
     // The same history kept in a window's checkpoint (its Save) rather
     // than in a run folder.
@@ -675,22 +683,7 @@ fn a_resumed_or_loaded_run_watches_for_divergence_from_its_history() {
     }
     .save(&window)
     .unwrap();
-    let s = Session::start(Arc::new(common::gpu()), small(&[])).unwrap();
-    s.send(Command::Load(window));
-    let seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
-    assert!(
-        matches!(seen.last(), Some(Update::Loaded { history: Ok(Some(h)), .. }) if h.events.len() == past as usize),
-        "{seen:?}"
-    );
-    s.send(Command::Step);
-    let seen = wait_for(&s, "the divergence", |u| {
-        matches!(u, Update::Failed(_) | Update::Iteration(_))
-    });
-    assert!(
-        matches!(seen.last(), Some(Update::Failed(why)) if why.starts_with(&runaway)),
-        "{seen:?}"
-    );
-    drop(s);
+    loaded_runs_away(window);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
