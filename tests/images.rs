@@ -306,6 +306,59 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     assert_eq!(load_folder(&looped, 1, 4, None).unwrap().n, 2);
 }
 
+/// A very elongated image is cut to its centre before it is resized: the
+/// square kept is the one resizing it whole gives, and a 1 × 10⁷ strip,
+/// whole a 64 × 64·10⁷ resize (120 GB), loads at once.
+#[test]
+fn elongated_images_are_cut_before_they_are_resized() {
+    let pattern = |x: u32, y: u32| image::Luma([((x * 7 + y * 13) % 256) as u8]);
+    let whole_then_square = |img: &image::GrayImage, size: u32| -> Vec<f32> {
+        let (w, h) = img.dimensions();
+        let (rw, rh) = if w >= h {
+            (w * size / h, size)
+        } else {
+            (size, h * size / w)
+        };
+        let resized = image::imageops::resize(img, rw, rh, image::imageops::FilterType::Triangle);
+        let square = image::imageops::crop_imm(&resized, (rw - size) / 2, (rh - size) / 2, size, size);
+        square
+            .to_image()
+            .pixels()
+            .map(|p| f32::from(p.0[0]) / 127.5 - 1.0)
+            .collect()
+    };
+    // Where the scale and both centres are whole numbers of pixels, the
+    // same values; wide and tall alike.
+    for (w, h) in [(100, 10), (10, 100)] {
+        let d = dir(&format!("elongated-{w}x{h}"));
+        let img = image::GrayImage::from_fn(w, h, pattern);
+        img.save(d.join("strip.png")).unwrap();
+        let set = load_folder(&d, 1, 5, None).unwrap();
+        assert_eq!(set.values(), whole_then_square(&img, 5), "{w}×{h}");
+    }
+    // Elsewhere within the cut's rounding: a smooth pattern differs by
+    // its change over a pixel or less (here under 0.02 of the [−1, 1] range).
+    let d = dir("elongated-odd");
+    let img = image::GrayImage::from_fn(1001, 7, |x, _| {
+        image::Luma([(128.0 + 100.0 * (x as f32 / 300.0).sin()) as u8])
+    });
+    img.save(d.join("strip.png")).unwrap();
+    let set = load_folder(&d, 1, 6, None).unwrap();
+    let worst = set
+        .values()
+        .iter()
+        .zip(whole_then_square(&img, 6))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 0.02, "{worst}");
+    let d = dir("elongated-extreme");
+    image::GrayImage::from_fn(1, 10_000_000, |_, y| image::Luma([(y / 1000 % 2 * 255) as u8]))
+        .save(d.join("strip.png"))
+        .unwrap();
+    let set = load_folder(&d, 1, 64, None).unwrap();
+    assert_eq!((set.n, set.size), (1, 64));
+}
+
 /// The real data set: all 10 000 Fashion-MNIST test images, resized to 32×32.
 /// Fashion-MNIST is mostly black background: its mean pixel is 0.286 of 255
 /// (→ −0.43 in [−1, 1]); resizing barely moves the mean.

@@ -87,25 +87,37 @@ impl ImageSet {
     }
 
     /// Append one image after resizing, cropping and channel conversion;
-    /// an image of no pixels, or one so elongated that its shorter side
-    /// scaled to `size` makes a longer side past u32, is refused.
+    /// an image of no pixels is refused.
     fn push(&mut self, img: DynamicImage) -> std::result::Result<(), String> {
         let (w, h) = (img.width(), img.height());
         if w == 0 || h == 0 {
             return Err(format!("an image of {w}×{h} pixels has none"));
         }
+        // An image longer than MAX_ASPECT:1 is first cut to its central
+        // MAX_ASPECT:1 part: resized whole, a 1 × 10⁶ strip would become
+        // size × 10⁶·size pixels (GBs) to keep a size × size square. The cut
+        // keeps the scale and 1.5·size resized pixels either side of that
+        // square, far past the filter's reach (a pixel or two), so the square
+        // is the same up to where the cut's rounding puts it (under a pixel).
+        const MAX_ASPECT: u32 = 4;
+        let img = if w / MAX_ASPECT > h {
+            img.crop_imm((w - MAX_ASPECT * h) / 2, 0, MAX_ASPECT * h, h)
+        } else if h / MAX_ASPECT > w {
+            img.crop_imm(0, (h - MAX_ASPECT * w) / 2, w, MAX_ASPECT * w)
+        } else {
+            img
+        };
+        let (w, h) = (img.width(), img.height());
         let s = self.size as u32;
         // Shorter side to `size`, keeping the aspect ratio (the longer side
         // rounded down, as torchvision's Resize), then the centre square.
-        let longer = |long: u32, short: u32| {
-            u32::try_from(u64::from(long) * u64::from(s) / u64::from(short))
-                .map(|l| l.max(s))
-                .map_err(|_| format!("an image of {w}×{h} pixels is too elongated to scale"))
-        };
+        // (At most MAX_ASPECT · size: no overflow.)
+        let longer =
+            |long: u32, short: u32| ((u64::from(long) * u64::from(s) / u64::from(short)) as u32).max(s);
         let (rw, rh) = if w <= h {
-            (s, longer(h, w)?)
+            (s, longer(h, w))
         } else {
-            (longer(w, h)?, s)
+            (longer(w, h), s)
         };
         let img = if (w, h) == (rw, rh) {
             img
