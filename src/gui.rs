@@ -19,7 +19,7 @@ use crate::io::check_out_folder;
 use crate::kernels::picture::GridLayout;
 use crate::train::landscape::{Backdrop, LANDSCAPE_MARKER, LandscapeOptions, alpha_label, save_landscape};
 use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update};
-use crate::train::{Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, net_spec};
+use crate::train::{Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, effective_lr, net_spec};
 use crate::{Error, Result};
 
 /// How many times --frames a capture of a running image net waits for its
@@ -425,13 +425,18 @@ impl GuiApp {
             }
             Update::Applied { iteration, change } => {
                 self.unanswered_changes = self.unanswered_changes.saturating_sub(1);
+                let before = self.config.clone();
                 // What the status and "this run's settings" go by.
                 change.set_in(&mut self.config);
                 if let Change::Optimizer(kind) = change {
                     self.optimizer = kind;
                 }
                 self.changes.push((iteration, change));
-                self.message = format!("{change} from iteration {}", iteration + 1);
+                self.message = format!(
+                    "{change} from iteration {}{}",
+                    iteration + 1,
+                    change_consequence(&before, &self.config)
+                );
                 if let Some(i) = self.field_of(change) {
                     // What the trainer now uses (a Load between the sending
                     // and this answer reset the field to the checkpoint's),
@@ -444,6 +449,15 @@ impl GuiApp {
                     f.sent = None;
                     f.error = None;
                 }
+            }
+            Update::Unchanged(change) => {
+                self.unanswered_changes = self.unanswered_changes.saturating_sub(1);
+                if let Some(i) = self.field_of(change) {
+                    let f = &mut self.fields[i];
+                    f.sent = None;
+                    f.error = None;
+                }
+                self.message = format!("{change} is already in use: nothing changed");
             }
             Update::Refused { change, why } => {
                 self.unanswered_changes = self.unanswered_changes.saturating_sub(1);
@@ -731,6 +745,11 @@ impl GuiApp {
             if let Some(err) = &self.fields[i].error {
                 ui.colored_label(ui.visuals().error_fg_color, err);
             }
+            // A decaying rate moves away from the one set (the field's).
+            let ran_at = self.history.last().map(|e| e.lr);
+            if let Some(lr) = ran_at.filter(|&lr| i == LR && lr != self.config.optimizer.lr) {
+                ui.label(format!("last iteration's: {lr:.4e}"));
+            }
         }
         ui.horizontal(|ui| {
             ui.label("optimizer");
@@ -791,8 +810,9 @@ impl GuiApp {
         let started = handle
             .join()
             .unwrap_or_else(|_| Err(Error::Config("starting the new run panicked".into())));
+        // This run's settings go on saving where this run does.
         let checkpoint = match preset.as_str() {
-            THIS_RUN => window_checkpoint("custom"),
+            THIS_RUN => self.checkpoint.clone(),
             preset => window_checkpoint(preset),
         };
         let fresh = started
@@ -881,11 +901,13 @@ impl GuiApp {
         let toy = self.chw == [2, 1, 1];
         ui.horizontal(|ui| {
             let chains = self.panel == ChainsPanel::Chains;
-            ui.heading(match (self.panel, toy, self.picture_source) {
+            // (Without the GPU picture, as on GL, the view draws the chains.)
+            let source = self.renderer.as_ref().map(|_| self.picture_source);
+            ui.heading(match (self.panel, toy, source) {
                 (ChainsPanel::LongRun, _, _) => "Long run",
                 (ChainsPanel::Landscape, _, _) => "Landscape",
-                (_, false, PictureSource::Data) => "Data X⁺",
-                (_, false, PictureSource::Bank) => "Bank",
+                (_, false, Some(PictureSource::Data)) => "Data X⁺",
+                (_, false, Some(PictureSource::Bank)) => "Bank",
                 _ => "Chains X⁻",
             });
             if toy {
@@ -1665,6 +1687,49 @@ fn tick_label(mark: egui_plot::GridMark) -> String {
 }
 
 /// The fields ε, τ, L and lr as `config` sets them.
+/// What a change does beyond its own setting, for the status line: a new
+/// T rescales U (and so d_st and the mean U curves) for the same F; an
+/// optimizer switch keeps lr, which SGD scales by T and Adam does not.
+fn change_consequence(before: &Config, after: &Config) -> String {
+    let t_ratio = before.temperature() / after.temperature();
+    if t_ratio != 1.0 {
+        return format!(
+            " (T = {:.3e} now: U = F/T, and so d_st and mean U, reads {} for the same F)",
+            after.temperature(),
+            times(t_ratio)
+        );
+    }
+    if before.optimizer.kind != after.optimizer.kind {
+        return match after.optimizer.kind {
+            OptimizerName::Sgd => format!(
+                " (lr kept: SGD steps by lr·T, here lr × {:.3e})",
+                effective_lr(after, 1.0)
+            ),
+            OptimizerName::Adam => " (lr kept: Adam steps by lr itself, not lr·T)".into(),
+        };
+    }
+    String::new()
+}
+
+/// A factor as "16× larger" or "16× smaller".
+fn times(factor: f64) -> String {
+    if factor >= 1.0 {
+        format!("{}× larger", short(factor))
+    } else {
+        format!("{}× smaller", short(1.0 / factor))
+    }
+}
+
+/// A positive number in 3 significant digits, without trailing zeros.
+fn short(v: f64) -> String {
+    let s = format!("{v:.3}");
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 fn fields_of(config: &Config) -> [Field; 4] {
     let field = |label, text: String| Field {
         label,

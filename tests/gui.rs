@@ -23,6 +23,19 @@ fn app() -> GuiApp {
 }
 
 fn app_on(gpu: Arc<Gpu>) -> GuiApp {
+    GuiApp::new(
+        gpu,
+        test_config(),
+        std::env::temp_dir()
+            .join("gui-test.safetensors")
+            .display()
+            .to_string(),
+    )
+    .unwrap()
+}
+
+/// A small rings run.
+fn test_config() -> Config {
     let sets: Vec<String> = [
         "batch.data=8",
         "batch.chains=6",
@@ -37,16 +50,7 @@ fn app_on(gpu: Arc<Gpu>) -> GuiApp {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let config = Config::resolve(Some("rings-convergent"), None, &sets).unwrap();
-    GuiApp::new(
-        gpu,
-        config,
-        std::env::temp_dir()
-            .join("gui-test.safetensors")
-            .display()
-            .to_string(),
-    )
-    .unwrap()
+    Config::resolve(Some("rings-convergent"), None, &sets).unwrap()
 }
 
 fn harness(app: GuiApp) -> Harness<'static, GuiApp> {
@@ -130,10 +134,64 @@ fn a_changed_epsilon_reaches_the_next_iteration() {
     h.step();
     h.get_by_label("Apply ε").click();
     until(&mut h, "applied change", |a| a.changes.len() == 1);
+    // T = ε²/2 falls 6.25×: U, for the same F, reads 6.25× larger; the
+    // status line says so.
+    let message = h.state().message.clone();
+    assert!(
+        message.starts_with("ε = 0.05 from iteration 1 (T = 1.250e-3 now")
+            && message.ends_with("reads 6.25× larger for the same F)"),
+        "{message}"
+    );
     h.step();
     h.get_by_label("Step").click();
     until(&mut h, "iteration", |a| a.history.len() == 1);
     assert_eq!(h.state().history[0].epsilon, 0.05);
+    // Applying the value in use changes nothing: no change, no line.
+    h.get_by_label("Apply ε").click();
+    until(&mut h, "answer", |a| a.message.contains("already in use"));
+    assert_eq!(h.state().changes.len(), 1);
+    assert_eq!(h.state().message, "ε = 0.05 is already in use: nothing changed");
+}
+
+/// An optimizer switch keeps lr and says what it now means; with a decaying
+/// rate the last iteration's rate shows under the lr field.
+#[test]
+fn an_optimizer_switch_and_a_decaying_rate_say_what_lr_means() {
+    let mut config = test_config();
+    config.optimizer.lr_decay = 0.5;
+    config.optimizer.lr_min = 1e-3;
+    let gpu = Arc::new(common::gpu());
+    let mut h = harness(GuiApp::new(gpu, config, "gui-test-decay.safetensors".into()).unwrap());
+    h.step();
+    step_once(&mut h);
+    assert!(
+        h.query_by_label_contains("last iteration's").is_none(),
+        "iteration 1 ran at the rate set"
+    );
+    step_once(&mut h);
+    h.step();
+    assert!(
+        h.query_by_label("last iteration's: 5.0000e-2").is_some(),
+        "iteration 2 ran at half the rate"
+    );
+    // SGD at lr 0.1 to Adam: lr is kept, and Adam does not scale it by T.
+    h.get_by_label("ADAM").click();
+    until(&mut h, "switch", |a| a.changes.len() == 1);
+    let message = h.state().message.clone();
+    assert_eq!(
+        message,
+        "optimizer Adam from iteration 3 (lr kept: Adam steps by lr itself, not lr·T)"
+    );
+    h.get_by_label("SGD").click();
+    until(&mut h, "switch back", |a| a.changes.len() == 2);
+    // T = 0.125²/2.
+    assert!(
+        h.state()
+            .message
+            .ends_with("(lr kept: SGD steps by lr·T, here lr × 7.812e-3)"),
+        "{}",
+        h.state().message
+    );
 }
 
 #[test]
@@ -433,6 +491,14 @@ fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
         h.query_by_label_contains("8 data + 6 chains").is_some(),
         "the run's own batch, not the preset's"
     );
+    // It saves where the run did, not to runs/custom-window.safetensors.
+    let path = h
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "checkpoint")
+        .accesskit_node()
+        .value()
+        .unwrap();
+    let expected = std::env::temp_dir().join("gui-test.safetensors");
+    assert_eq!(path, expected.display().to_string());
 }
 
 /// An optimizer switch the trainer refuses leaves its optimizer
@@ -773,4 +839,27 @@ fn a_stopped_training_thread_leaves_start_over_on() {
         "{}",
         h.state().message
     );
+}
+
+/// Without the GPU picture (as on GL), the image view draws the chains,
+/// and its heading says so whatever picture source was asked for.
+#[test]
+fn without_the_gpu_picture_the_image_view_is_headed_chains() {
+    let sets: Vec<String> = [
+        "data.limit=40",
+        "batch.data=4",
+        "batch.chains=4",
+        "langevin.steps=2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let config = Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
+    let path = std::env::temp_dir().join("gui-test-images.safetensors");
+    let mut app = GuiApp::new(Arc::new(common::gpu()), config, path.display().to_string()).unwrap();
+    app.picture_source = ebmscope::train::PictureSource::Data;
+    let mut h = harness(app);
+    h.step();
+    assert!(h.query_by_label("Chains X⁻").is_some());
+    assert!(h.query_by_label("Data X⁺").is_none());
 }

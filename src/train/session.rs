@@ -147,6 +147,8 @@ pub enum Update {
         iteration: u64,
         change: Change,
     },
+    /// A change to the value already in use: nothing done, no change recorded.
+    Unchanged(Change),
     /// A change was refused (nothing changed); `why` names the setting.
     Refused {
         change: Change,
@@ -446,8 +448,16 @@ impl Worker {
             Command::Apply(change) => {
                 let from = Change::now(change.key(), &self.trainer.config, self.trainer.lr)
                     .expect("a change's key is one of Change::KEYS");
-                match self.trainer.apply(change) {
-                    Ok(()) => {
+                // (An Apply of the field as it stands would otherwise
+                // mark every plot with a change that changed nothing.)
+                let applied = if from == change {
+                    Ok(false)
+                } else {
+                    self.trainer.apply(change).map(|()| true)
+                };
+                match applied {
+                    Ok(false) => self.send(Update::Unchanged(change)),
+                    Ok(true) => {
                         self.change_rows.push((self.trainer.iteration, from, change));
                         self.send(Update::Applied {
                             iteration: self.trainer.iteration,
