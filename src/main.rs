@@ -521,6 +521,9 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = args.json.as_ref().filter(|p| p.is_dir()) {
         bail!("--json: {} is a folder; name a file in it", path.display());
     }
+    if let Some(path) = &args.json {
+        refuse_over_checkpoint("--json", path)?;
+    }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
     println!("adapter: {}", gpu.describe());
     let all = workloads(args.small)?;
@@ -670,11 +673,22 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
                      the adapter has them",
             workloads: results,
         };
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        ebmscope::io::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuse output `flag`'s `path` where it is a checkpoint: written over, its
+/// run could no longer resume.
+fn refuse_over_checkpoint(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    if ebmscope::io::is_checkpoint(path) {
+        bail!(
+            "{flag} {} is a checkpoint, which this would replace: choose another path",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
@@ -793,6 +807,7 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         if path.is_dir() {
             bail!("{flag} {} is a folder: give a file path in it", path.display());
         }
+        refuse_over_checkpoint(flag, path)?;
     }
     let params = match &args.weights {
         Some(path) => load_params(path, &layout)?,
@@ -1106,10 +1121,18 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     return flush.into();
                 }
                 bar.abandon();
-                if let (ebmscope::Error::Diverged { iteration, .. }, Ok(ck)) = (
-                    &err,
-                    ebmscope::train::Checkpoint::load(&out.join(ebmscope::train::CHECKPOINT_FILE)),
-                ) {
+                let ck_path = out.join(ebmscope::train::CHECKPOINT_FILE);
+                if matches!(err, ebmscope::Error::Diverged { .. }) && !ck_path.exists() {
+                    return anyhow::anyhow!(
+                        "{err}\nThe run has no checkpoint to go on from: run the same command again with \
+                         --force (which replaces this run) and a smaller setting (or, if the data or \
+                         the chains' starts are what grew too large, a smaller data.noise or \
+                         langevin.init_factor)"
+                    );
+                }
+                if let (ebmscope::Error::Diverged { iteration, .. }, Ok(ck)) =
+                    (&err, ebmscope::train::Checkpoint::load(&ck_path))
+                {
                     // (--data again where this session was given it: the
                     // checkpoint may still hold the old place.)
                     let data = match &args.data {
@@ -1249,7 +1272,12 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
-    check_out_folder(&out, "longrun.csv", "long run", args.force)?;
+    check_out_folder(
+        &out,
+        ebmscope::train::longrun::LONG_RUN_MARKER,
+        "long run",
+        args.force,
+    )?;
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out)?;
     eprintln!(
         "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}",
@@ -1272,16 +1300,22 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     // Its pictures are samples_<step, 8 digits or more>.png: a training
     // run's (samples_<iteration, 7 digits>.png) are not its to remove, were
     // --out the run's folder.
+    // The rows go to PARTIAL as they come, which becomes the marker,
+    // longrun.csv, once all is written: a run killed on its way (Ctrl-C)
+    // leaves PARTIAL, with its rows so far, and its pictures, which the
+    // next run there replaces as an older set, without --force.
+    use ebmscope::train::longrun::{LONG_RUN_MARKER as MARKER, LONG_RUN_PARTIAL as PARTIAL};
     let is_old = |name: &str| {
         name == "longrun.png"
+            || name == PARTIAL
             || name
                 .strip_prefix("samples_")
                 .and_then(|rest| rest.strip_suffix(".png"))
                 .is_some_and(|step| step.len() >= 8 && step.bytes().all(|b| b.is_ascii_digit()))
     };
     let bar = indicatif::ProgressBar::new(args.steps);
-    ebmscope::io::replace_outputs(&out, "longrun.csv", &[], is_old, |write_dir| {
-        let new_csv = write_dir.join("longrun.csv");
+    ebmscope::io::replace_outputs(&out, MARKER, &[PARTIAL], is_old, |write_dir| {
+        let new_csv = write_dir.join(PARTIAL);
         let mut csv = std::io::BufWriter::new(
             std::fs::File::create(&new_csv).map_err(|e| ebmscope::Error::io(&new_csv, e))?,
         );
@@ -1342,7 +1376,9 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             Ok(())
         })?;
         csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
-        ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &rows)
+        ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &rows)?;
+        let done = write_dir.join(MARKER);
+        std::fs::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))
     })?;
     bar.finish();
     eprintln!(

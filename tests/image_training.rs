@@ -298,7 +298,8 @@ fn nonlocal_on_a_folder_resumes_exactly() {
 /// A run keeps its data's absolute path (given relative here), so that it
 /// resumes from anywhere; data that moved is refused with the fix, which
 /// `--resume --data` is; a changed image set is named as the cause when the
-/// bank (one state per image) no longer fits it.
+/// bank (one state per image) no longer fits it, or when its pixels are not
+/// those the checkpoint keeps the fingerprint of.
 #[test]
 fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
     let base = temp("moved");
@@ -404,6 +405,15 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
         std::fs::copy(moved.join(name), few.join(name)).unwrap();
     }
     common::assert_refused(&resume("2", Some(&few)), "its data changed since the checkpoint");
+    // As many images, one of them another: refused by the set's fingerprint.
+    let kept_aside = base.join("p00.png");
+    std::fs::rename(moved.join("p00.png"), &kept_aside).unwrap();
+    std::fs::copy(moved.join("p02.png"), moved.join("p00.png")).unwrap();
+    common::assert_refused(
+        &resume("2", Some(&moved)),
+        "is not the data the checkpoint was trained on",
+    );
+    std::fs::rename(&kept_aside, moved.join("p00.png")).unwrap();
     ok(&resume("2", Some(&moved)));
     assert_eq!(column(&run, 1).len(), 2);
     let _ = std::fs::remove_dir_all(&base);

@@ -1146,6 +1146,51 @@ fn long_run_sampling_from_a_checkpoint() {
     assert!(!failed.join("longrun.csv").exists());
     let out = into_failed("4");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A first long run killed on its way (as Ctrl-C stops it) leaves its
+    // rows so far in longrun.partial.csv and no marker: the next run there
+    // needs no --force, and replaces them and the killed run's pictures.
+    let killed = dir.join("killed-longrun");
+    let mut endless = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args([
+            "sample",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--steps",
+            "100000000",
+        ])
+        .args(["--every", "1", "--chains", "4", "--out", killed.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let killed_picture = killed.join("samples_00000001.png");
+    while !killed_picture.exists() {
+        assert!(started.elapsed().as_secs() < 60, "the long run never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    endless.kill().unwrap();
+    endless.wait().unwrap();
+    let partial = killed.join("longrun.partial.csv");
+    assert!(partial.exists() && !killed.join("longrun.csv").exists());
+    let out = ebmscope(&[
+        "sample",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--every",
+        "2",
+        "--chains",
+        "4",
+        "--out",
+        killed.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(killed.join("longrun.csv").exists() && killed.join("samples_00000002.png").exists());
+    assert!(
+        !partial.exists() && !killed_picture.exists(),
+        "the killed run's files are gone"
+    );
     // Bad options are refused before the long run already there is touched.
     let csv = dir.join("longrun_data/longrun.csv");
     let kept = std::fs::read(&csv).unwrap();
@@ -1223,6 +1268,41 @@ fn long_run_sampling_from_a_checkpoint() {
     common::assert_refused(&out, "no persistent bank");
     let bank_folder = noise_run.join("longrun_bank");
     assert!(!bank_folder.exists(), "the refused long run wrote nothing");
+    // No output is written over a run's checkpoint.
+    let other_ck = noise_run.join("checkpoint.safetensors");
+    let kept = std::fs::read(&other_ck).unwrap();
+    let (ck_s, other_s) = (ck.to_str().unwrap(), other_ck.to_str().unwrap());
+    let points_s = points.to_str().unwrap();
+    let e = dir.join("e.safetensors");
+    let e_s = e.to_str().unwrap();
+    for args in [
+        &[
+            "energy",
+            "--net",
+            "toy",
+            "--weights",
+            ck_s,
+            "--input",
+            points_s,
+            "--output",
+            other_s,
+        ][..],
+        &[
+            "energy",
+            "--net",
+            "toy",
+            "--input",
+            points_s,
+            "--output",
+            e_s,
+            "--save-weights",
+            other_s,
+        ],
+        &["bench", "--small", "--only", "toy", "--json", other_s],
+    ] {
+        common::assert_refused(&ebmscope(args), "is a checkpoint, which this would replace");
+    }
+    assert_eq!(std::fs::read(&other_ck).unwrap(), kept);
     // --force replaces the old long run's pictures too, but only once the
     // new run is done: one killed on its way leaves the old run as it was.
     // A training run's picture in that folder (7 digits) is not the long
@@ -1284,6 +1364,59 @@ fn long_run_sampling_from_a_checkpoint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A run that diverges before its first checkpoint says to start again
+/// with --force, not to resume. One that stopped before its first row (its
+/// metrics.csv a header alone, no checkpoint) has nothing to keep: trying
+/// again there needs no --force. A density grid past what the adapter
+/// binds is refused before the folder is written.
+#[test]
+fn a_run_that_made_nothing_is_no_run_to_keep() {
+    let base = common::fresh_dir("made-nothing");
+    let dir = base.join("run");
+    let diverged = train_small_toy(&dir, 2, &["--set", "data.noise=1e20"]);
+    common::assert_refused(
+        &diverged,
+        "no checkpoint to go on from: run the same command again with --force",
+    );
+    assert!(!dir.join("checkpoint.safetensors").exists());
+    // (Rows it has: its iteration 1 ran.)
+    common::assert_refused(&train_small_toy(&dir, 2, &[]), "already holds a run");
+    let header = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    std::fs::write(dir.join("metrics.csv"), header.lines().next().unwrap()).unwrap();
+    let out = train_small_toy(&dir, 2, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.join(".replaced-run").exists(), "nothing set aside");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+
+    // The smallest grid whose points' widest activations (f32) are past
+    // one binding: 725 on lavapipe (128 MiB); past the config's own limit
+    // of 1000, refused there.
+    let gpu = common::gpu();
+    let max = gpu
+        .limits
+        .max_storage_buffer_binding_size
+        .min(u64::from(u32::MAX));
+    let widest = ebmscope::model::NetSpec::toy()
+        .geometry()
+        .unwrap()
+        .iter()
+        .map(|g| g.out_len())
+        .max()
+        .unwrap() as u64;
+    let grid = ((max / (4 * widest)) as f64).sqrt().ceil() as u64 + 1;
+    let big = base.join("big-grid");
+    let set = format!("eval.grid={grid}");
+    common::assert_refused(&train_small_toy(&big, 2, &["--set", &set]), "eval.grid");
+    assert!(!big.exists(), "the refused run wrote nothing");
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 /// `--force` removes the old run's own files and nothing else, and a folder
 /// with a config.toml that is not a run's is refused either way.
 #[test]
@@ -1305,11 +1438,36 @@ fn force_replaces_only_the_runs_own_files() {
     let out = resume_train(&dir, None, &["optimizer.lr=0.05"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.join("changes.csv").exists());
+    // A long run and a landscape map of the old model, beside its checkpoint.
+    let ck_path = dir.join("checkpoint.safetensors");
+    let ck_s = ck_path.to_str().unwrap();
+    for args in [
+        &["sample", "--checkpoint", ck_s, "--steps", "2", "--chains", "2"][..],
+        &[
+            "landscape",
+            "--checkpoint",
+            ck_s,
+            "--starts",
+            "2",
+            "--descent-steps",
+            "2",
+            "--ad-steps",
+            "2",
+        ],
+    ] {
+        let out = ebmscope(args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(dir.join("longrun_data/longrun.csv").exists() && dir.join("landscape/minima.csv").exists());
     let out = train_small_toy(&dir, 2, &["--force"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         !dir.join("changes.csv").exists(),
         "the old run's changes.csv stayed"
+    );
+    assert!(
+        !dir.join("longrun_data").exists() && !dir.join("landscape").exists(),
+        "the old model's long run and map stayed beside the new one"
     );
     for f in &theirs {
         assert_eq!(

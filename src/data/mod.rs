@@ -149,6 +149,23 @@ impl Dataset {
         }
     }
 
+    /// What tells an image set from another as loaded (after data.limit and
+    /// resizing): its size, shape and a CRC-32 of its pixels, which a
+    /// checkpoint keeps so that a resume on other data is refused. None for
+    /// toy data, which the config alone makes.
+    pub fn fingerprint(&self) -> Option<String> {
+        self.images().map(|s| {
+            format!(
+                "{} images of {}×{}×{}, CRC-32 {:08x}",
+                s.n,
+                s.channels,
+                s.size,
+                s.size,
+                crc32fast::hash(&s.bytes)
+            )
+        })
+    }
+
     /// `n` examples ([n, C·H·W]): toy draws, or distinct images chosen at
     /// random (with repetition only when the set has fewer than `n`).
     pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Vec<f32> {

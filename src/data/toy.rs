@@ -164,7 +164,12 @@ impl Grid {
         normalise(energies.iter().map(|u| (min - u).exp()).collect())
     }
 
-    /// Gaussian KDE of 2-D `samples` ([n, 2]) on the grid, normalised to sum 1.
+    /// Gaussian KDE of 2-D `samples` ([n, 2]) on the grid: each cell's
+    /// share of the n samples' kernel mass, so that it sums to the share on
+    /// the grid (1 less what lies off it: a sample off the grid, or not
+    /// finite, counts wholly off it, and a kernel past an edge loses its
+    /// tail). Normalising to 1 instead would measure only the chains still
+    /// on the grid: chains that all flew off it would read TV 0.5, not 1.
     /// Bandwidth as scipy's gaussian_kde(bw_method = factor): per axis,
     /// factor × the sample standard deviation (the toy data are symmetric,
     /// so the off-diagonal covariance is negligible and left out). Computed
@@ -201,9 +206,30 @@ impl Grid {
         let var = |s: f64, ss: f64| ((ss - s * s / nf) / (nf - 1.0)).max(1e-12);
         let bx = factor * var(sx, sxx).sqrt() / h;
         let by = factor * var(sy, syy).sqrt() / h;
-        let smoothed = convolve_axis(&convolve_axis(&hist, res, bx, true), res, by, false);
-        normalise(smoothed)
+        let mut smoothed = convolve_axis(&convolve_axis(&hist, res, bx, true), res, by, false);
+        // Each kernel's whole mass (on the grid or not) is 1/n.
+        let per_sample = 1.0 / (n.max(1) as f64 * kernel_mass(bx) * kernel_mass(by));
+        for v in &mut smoothed {
+            *v = if v.is_finite() { *v * per_sample } else { 0.0 };
+        }
+        smoothed
     }
+}
+
+/// The sum of convolve_axis's weights exp(−d²/2σ²) over every whole d, as
+/// if the kernel had no end: σ√(2π) past σ = 4 (exact there to 1e-100, by
+/// Poisson summation), else summed out to where the weights fall below 1e-300.
+fn kernel_mass(sigma: f64) -> f64 {
+    if sigma > 4.0 {
+        return sigma * std::f64::consts::TAU.sqrt();
+    }
+    let reach = (40.0 * sigma).ceil() as i64;
+    (-reach..=reach)
+        .map(|d| match d {
+            0 => 1.0,
+            _ => (-(d as f64).powi(2) / (2.0 * sigma * sigma)).exp(),
+        })
+        .sum()
 }
 
 /// Gaussian blur along x (`along_x`) or y with standard deviation `sigma` cells.
@@ -250,9 +276,14 @@ fn normalise(mut d: Vec<f64>) -> Vec<f64> {
     d
 }
 
-/// Total-variation distance ½ Σ|p − q| of two distributions on the same grid.
+/// Total-variation distance of two distributions given on the same grid:
+/// ½ (Σ|p − q| + |Σp − Σq|), where what each lacks of 1 lies off the
+/// grid: ½ Σ|p − q| for two on the grid alone, and exact where one of
+/// them is (q, the model's exp(−U) normalised on the grid), with the other
+/// (a KDE of chains) partly off it.
 pub fn total_variation(p: &[f64], q: &[f64]) -> f64 {
-    0.5 * p.iter().zip(q).map(|(a, b)| (a - b).abs()).sum::<f64>()
+    let (on_p, on_q): (f64, f64) = (p.iter().sum(), q.iter().sum());
+    0.5 * (p.iter().zip(q).map(|(a, b)| (a - b).abs()).sum::<f64>() + (on_p - on_q).abs())
 }
 
 /// KL(q ‖ p) = Σ q log(q/p) on the grid, with p floored at 1e-12 so that a
@@ -320,9 +351,38 @@ mod tests {
         for factor in [1e-200, 0.075, 1e6, 1e300] {
             let kde = g.kde(&samples, factor);
             assert!(kde.iter().all(|v| v.is_finite() && *v >= 0.0), "factor {factor}");
+            // The 2 far chains are off the grid; so is nearly all of a
+            // kernel far wider than it (the far chains' spread sets the
+            // bandwidth for all, as in scipy).
             let total: f64 = kde.iter().sum();
-            assert!((total - 1.0).abs() < 1e-9, "factor {factor}: {total}");
+            let expected = if factor == 1e-200 { 200.0 / 202.0 } else { 0.0 };
+            assert!((total - expected).abs() < 1e-3, "factor {factor}: {total}");
         }
+    }
+
+    /// Chains off the grid count as mass off it: all of them gone reads TV
+    /// 1 (normalising what is left would read 0.5), half of them gone at
+    /// least ½ more than the half on it alone.
+    #[test]
+    fn chains_off_the_grid_count_against_the_kde() {
+        let t = toy(ToyKind::Gmm, 8);
+        let g = Grid {
+            res: 100,
+            extent: t.extent(),
+        };
+        let truth = g.truth(&t);
+        let far: Vec<f32> = (0..400).map(|i| 100.0 + i as f32).collect();
+        assert!((total_variation(&g.kde(&far, 0.075), &truth) - 1.0).abs() < 1e-12);
+        let near = t.sample(200, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        let on_grid = total_variation(&g.kde(&near, 0.075), &truth);
+        let half = [&near[..], &far[..400]].concat();
+        let tv_half = total_variation(&g.kde(&half, 0.075), &truth);
+        assert!(tv_half >= 0.5 && tv_half > on_grid, "{tv_half} vs {on_grid}");
+        // Samples of q, all on the grid, keep their whole mass but for the
+        // kernels' tails past its edges (4 sd out: a little).
+        let many = t.sample(20_000, &mut rand_chacha::ChaCha8Rng::seed_from_u64(4));
+        let total: f64 = g.kde(&many, 0.075).iter().sum();
+        assert!(total > 0.995 && total <= 1.0, "{total}");
     }
 
     /// A ring's radius is N(k·radius, sd²), so the mass of q between two

@@ -146,6 +146,30 @@ pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
     })
 }
 
+/// Whether `path` is a safetensors file with a checkpoint's metadata
+/// (`config`): what no other output may be written over. Reads the header
+/// alone (a safetensors header is at most 100 MB).
+pub fn is_checkpoint(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut len = [0u8; 8];
+    if file.read_exact(&mut len).is_err() {
+        return false;
+    }
+    let len = u64::from_le_bytes(len);
+    if len > 100_000_000 {
+        return false;
+    }
+    let mut header = vec![0; len as usize];
+    if file.read_exact(&mut header).is_err() {
+        return false;
+    }
+    serde_json::from_slice::<serde_json::Value>(&header)
+        .is_ok_and(|h| h.get("__metadata__").and_then(|m| m.get("config")).is_some())
+}
+
 /// Every tensor of a safetensors file as f32, with the header's metadata.
 pub fn read_all(path: &Path) -> Result<(Vec<Tensor>, std::collections::HashMap<String, String>)> {
     let bytes = read_file(path)?;

@@ -101,6 +101,25 @@ impl GpuNet {
         })
     }
 
+    /// Refuse a batch whose largest activation buffer is past what the
+    /// adapter binds, with what to change, before anything is made (the
+    /// weight-gradient scratch is refused in build, a non-local block's own
+    /// buffers where it is made). `what`: the batch, as errors name it.
+    pub fn check_batch(gpu: &Gpu, spec: &NetSpec, batch: usize, what: &str) -> Result<()> {
+        if batch == 0 {
+            return Err(Error::Shape("a batch needs at least one image".into()));
+        }
+        let [c, h, w] = spec.input;
+        let largest = spec
+            .geometry()?
+            .iter()
+            .map(|g| g.out_len())
+            .chain([c * h * w])
+            .max()
+            .unwrap_or(1);
+        gpu.check_binding(what, (batch * largest * 4) as u64, FEWER_AT_A_TIME)
+    }
+
     /// build's buffers and kernels (`what`: the batch, as errors name it).
     fn allocate(
         gpu: &Gpu,
@@ -109,22 +128,10 @@ impl GpuNet {
         params: Option<wgpu::Buffer>,
         what: &str,
     ) -> Result<Self> {
-        if batch == 0 {
-            return Err(Error::Shape("a batch needs at least one image".into()));
-        }
+        Self::check_batch(gpu, spec, batch, what)?;
         let geometry = spec.geometry()?;
         let layout = spec.param_layout()?;
         let [c, h, w] = spec.input;
-        // The largest activation buffer, refused here with what to change
-        // rather than by the GPU (the weight-gradient scratch below, a
-        // non-local block's own buffers where it is made).
-        let largest = geometry
-            .iter()
-            .map(|g| g.out_len())
-            .chain([c * h * w])
-            .max()
-            .unwrap_or(1);
-        gpu.check_binding(what, (batch * largest * 4) as u64, FEWER_AT_A_TIME)?;
         // (Direct convolutions may read activations through uniform bindings.)
         let direct_convs = geometry.iter().any(|g| match g.kind {
             GeometryKind::Conv => !g.is_dense(),

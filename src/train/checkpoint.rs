@@ -35,6 +35,10 @@ pub struct Checkpoint {
     /// first iteration, and in checkpoints from before ebmscope kept them).
     /// Not needed to continue: every iteration starts its chains afresh.
     pub chains: Option<Vec<f32>>,
+    /// The training images' [`Dataset::fingerprint`](crate::data::Dataset::fingerprint)
+    /// (metadata `data`; None for toy data and in checkpoints from before
+    /// ebmscope kept it).
+    pub data: Option<String>,
     /// The run's history up to this checkpoint, where the file holds it
     /// (the window's Save: a run folder keeps its own in metrics.csv and
     /// changes.csv beside its checkpoint.safetensors).
@@ -116,12 +120,22 @@ impl Checkpoint {
             adam_v,
             bank,
             chains: trainer.has_chains().then(|| trainer.chains()).transpose()?,
+            data: trainer.data.fingerprint(),
             history: None,
         })
     }
 
-    /// Put the trainer exactly where this checkpoint was taken.
+    /// Put the trainer exactly where this checkpoint was taken; refused
+    /// where the trainer's images are not those it was trained on.
     pub fn restore(&self, trainer: &mut Trainer) -> Result<()> {
+        if let (Some(saved), Some(now)) = (&self.data, trainer.data.fingerprint())
+            && *saved != now
+        {
+            return Err(Error::Config(format!(
+                "the data at {} is not the data the checkpoint was trained on ({now}, but it                  trained on {saved}): resume with the run's own data (--data), or start a new run",
+                trainer.config.data.path
+            )));
+        }
         trainer.write_params(&self.params)?;
         let gpu = trainer.gpu.clone();
         trainer
@@ -214,6 +228,9 @@ impl Checkpoint {
             ("wall_time".to_string(), format!("{:?}", self.wall_time)),
             ("config".to_string(), self.config.to_toml()),
         ]);
+        if let Some(data) = &self.data {
+            metadata.insert("data".to_string(), data.clone());
+        }
         if let Some(h) = &self.history {
             metadata.insert("metrics".to_string(), h.metrics.clone());
             metadata.insert("changes".to_string(), h.changes.clone());
@@ -334,6 +351,7 @@ impl Checkpoint {
                 .transpose()?,
             params,
             config,
+            data: m.get("data").cloned(),
             history: match (m.get("metrics"), m.get("changes")) {
                 (Some(metrics), Some(changes)) => Some(SavedHistory {
                     metrics: metrics.clone(),

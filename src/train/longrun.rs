@@ -155,6 +155,11 @@ pub fn start_states(
     gpu.read_f32(&out, 0, k * dim)
 }
 
+/// The file that marks a finished long run of `sample` in its folder
+/// (written last), and the one its rows go to until then.
+pub const LONG_RUN_MARKER: &str = "longrun.csv";
+pub const LONG_RUN_PARTIAL: &str = "longrun.partial.csv";
+
 /// Steps between drains of the chains' f32 running sums into f64 totals
 /// (long_run): counts stay exact (under 2²⁴) and a sum of 2¹⁶ positive terms
 /// is good to 2¹⁶ f32 roundings at worst, 0.4 %, far less as they fall.

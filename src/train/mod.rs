@@ -335,6 +335,13 @@ impl Trainer {
         config.validate()?;
         let spec = net_spec(&config)?;
         spec.check_input(data.chw())?;
+        if data.toy().is_some() {
+            // The densities' grid goes through the net in one batch, later:
+            // refused now, before a run folder is written.
+            let points = (config.eval.grid as usize).pow(2);
+            let what = format!("the density grid's {points} points (eval.grid²) through the toy net");
+            GpuNet::check_batch(&gpu, &spec, points, &what)?;
+        }
         let what = "the trainer's buffers (the net's activations for batch.data + batch.chains images, \
                     the chains, the persistent bank, the data set)";
         let fix = "lower batch.data, batch.chains, net.n_f or langevin.bank_size, or use fewer images \

@@ -74,6 +74,25 @@ fn holds_run(dir: &Path) -> bool {
     metrics_header || dir.join(CHECKPOINT_FILE).exists()
 }
 
+/// Whether the run in `dir` ended before its first row of metrics.csv and
+/// its first checkpoint (refused at its first iteration, say): nothing of it
+/// to keep, so a new run there needs no --force.
+fn run_is_empty(dir: &Path) -> bool {
+    use std::io::BufRead;
+    if dir.join(CHECKPOINT_FILE).exists() {
+        return false;
+    }
+    let Ok(file) = std::fs::File::open(dir.join(METRICS_FILE)) else {
+        return false;
+    };
+    let mut lines = std::io::BufReader::new(file).lines();
+    let header = lines
+        .next()
+        .and_then(|l| l.ok())
+        .is_some_and(|l| is_metrics_header(&l));
+    header && lines.all(|l| l.is_ok_and(|l| l.trim().is_empty()))
+}
+
 /// The step or iteration a numbered file is named after
 /// (`samples_0000400.png` → 400), if it is one: a PNG, CSV or safetensors
 /// file named `<what>_<7 or more digits>`, as runs and long runs write them.
@@ -117,14 +136,72 @@ fn run_files(dir: &Path, after: Option<u64>) -> Result<Vec<PathBuf>> {
             }
         }
     }
+    if after.is_none() {
+        for folder in model_output_folders(dir) {
+            files_under(&folder, &mut files)?;
+        }
+    }
     Ok(files)
 }
 
-/// Remove the run folders of `dir` left empty (one with other files stays).
+/// The folders `sample` and `landscape` write beside a run's checkpoint by
+/// default (`longrun_<init>…/`, `landscape/`), where they hold a long run
+/// or a map (finished or not): results of the run's model, which go with it.
+fn model_output_folders(dir: &Path) -> Vec<PathBuf> {
+    use super::landscape::LANDSCAPE_MARKER;
+    use super::longrun::{LONG_RUN_MARKER, LONG_RUN_PARTIAL};
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let holds = |marker: &str| p.join(marker).is_file();
+            (name == "landscape" && holds(LANDSCAPE_MARKER))
+                || (name.starts_with("longrun_") && (holds(LONG_RUN_MARKER) || holds(LONG_RUN_PARTIAL)))
+        })
+        .collect()
+}
+
+/// Every file under `folder`, in its subfolders too.
+fn files_under(folder: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(folder).map_err(io_err(folder))? {
+        let path = entry.map_err(io_err(folder))?.path();
+        if path.is_dir() {
+            files_under(&path, files)?;
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Remove the run folders of `dir` left empty (one with other files stays),
+/// and the model's output folders (model_output_folders) left empty.
 fn remove_empty_run_folders(dir: &Path) {
-    for sub in RUN_FOLDERS {
+    fn remove_empty(folder: &Path) {
+        if let Ok(entries) = std::fs::read_dir(folder) {
+            for entry in entries.flatten() {
+                if entry.path().is_dir() {
+                    remove_empty(&entry.path());
+                }
+            }
+        }
         // Fails, and is meant to, if anything is left.
+        let _ = std::fs::remove_dir(folder);
+    }
+    for sub in RUN_FOLDERS {
         let _ = std::fs::remove_dir(dir.join(sub));
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && (name == "landscape" || name.starts_with("longrun_")) {
+            remove_empty(&entry.path());
+        }
     }
 }
 
@@ -229,7 +306,7 @@ impl RunDir {
             ));
         }
         match (has_run, &existing) {
-            (true, Existing::Refuse) => {
+            (true, Existing::Refuse) if !run_is_empty(dir) => {
                 return Err(Error::file(
                     dir,
                     "already holds a run: pass --resume to continue it, --force to replace it, or choose another --out",
@@ -340,16 +417,22 @@ impl RunDir {
             let lock = lock(dir)?;
             // Again under the lock: another trainer may have written a run here since.
             let has_run = holds_run(dir);
-            if has_run && existing != Existing::Force {
+            let empty = has_run && run_is_empty(dir);
+            if has_run && !empty && existing != Existing::Force {
                 return Err(Error::file(dir, "already holds a run: pass --resume or --force"));
             }
-            if has_run {
+            if empty {
+                for path in run_files(dir, None)? {
+                    std::fs::remove_file(&path).map_err(io_err(&path))?;
+                }
+                remove_empty_run_folders(dir);
+            } else if has_run {
                 // --force, now that the new run can start: only the old run's
                 // own files, and those kept until the new one's first checkpoint.
                 set_aside_old_run(dir)?;
             }
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
-            (trainer, lock, has_run)
+            (trainer, lock, has_run && !empty)
         };
         let file = std::fs::OpenOptions::new()
             .append(true)
