@@ -241,6 +241,8 @@ pub struct GuiApp {
     unanswered_changes: usize,
     /// The last message for the user (saved, loaded, refused, failed).
     pub message: String,
+    /// Every checkpoint the window saved (any session): Save may write over them.
+    saved: Vec<PathBuf>,
     checkpoint: String,
 }
 
@@ -320,6 +322,7 @@ impl GuiApp {
             log_densities: false,
             unanswered_changes: 0,
             message: String::new(),
+            saved: Vec::new(),
             checkpoint,
             config,
         })
@@ -470,7 +473,10 @@ impl GuiApp {
                 }
                 self.message = format!("refused: {why}");
             }
-            Update::Saved(p) => self.message = format!("checkpoint saved to {}", p.display()),
+            Update::Saved(p) => {
+                self.message = format!("checkpoint saved to {}", p.display());
+                self.saved.push(p);
+            }
             Update::Loaded {
                 path,
                 iteration,
@@ -830,6 +836,10 @@ impl GuiApp {
                 // A map being saved goes on; Save stays disabled until it is done.
                 fresh.map_saving = self.map_saving.take();
                 fresh.message = format!("started over: {preset}");
+                fresh.saved = std::mem::take(&mut self.saved);
+                if !fresh.saved.is_empty() {
+                    fresh.send(Command::SavedBefore(fresh.saved.clone()));
+                }
                 let old = std::mem::replace(self, fresh);
                 // The old session ends after its current iteration: not on the UI thread.
                 std::thread::spawn(move || drop(old));
@@ -1253,7 +1263,7 @@ impl GuiApp {
                 let texture = match &self.landscape_texture {
                     Some((seen, t)) if *seen == serial => t.clone(),
                     _ => {
-                        let image = density_image(&grid.boltzmann(energies), grid.res, true);
+                        let image = shades_image(&crate::plot::landscape_shades(energies), grid.res);
                         let t = ui
                             .ctx()
                             .load_texture("landscape", image, egui::TextureOptions::LINEAR);
@@ -1289,6 +1299,15 @@ impl GuiApp {
                             let [r, g, b] = crate::plot::basin_colour(k);
                             let colour = egui::Color32::from_rgb(r, g, b);
                             let members: Vec<[f64; 2]> = basins.members(k).map(xy).collect();
+                            // A white rim, as in landscape.png: a yellow
+                            // basin's dot on the map's yellow is seen too.
+                            for (points, radius) in [(&members[..1], 8.5), (&members[..], 5.5)] {
+                                p.points(
+                                    Points::new("", points.to_vec())
+                                        .color(egui::Color32::WHITE)
+                                        .radius(radius),
+                                );
+                            }
                             p.points(
                                 Points::new(format!("basin {k}"), members[..1].to_vec())
                                     .color(colour)
@@ -1855,7 +1874,11 @@ fn points(states: &[f32]) -> Vec<[f64; 2]> {
 /// down), shaded as the PNG pictures: viridis from its minimum to its
 /// maximum, of the density or (with `log`) of its logarithm.
 fn density_image(p: &[f64], res: usize, log: bool) -> egui::ColorImage {
-    let shades = crate::plot::density_shades(p, log);
+    shades_image(&crate::plot::density_shades(p, log), res)
+}
+
+/// A res × res grid of colour-scale positions (row-major, y up) as an image.
+fn shades_image(shades: &[f64], res: usize) -> egui::ColorImage {
     let mut pixels = Vec::with_capacity(res * res);
     for row in 0..res {
         let j = res - 1 - row;

@@ -1297,24 +1297,17 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
     // Replacing a long run (--force), the new one takes the old one's place
     // only once it is done: a failed or interrupted run leaves it as it was.
-    // Its pictures are samples_<step, 8 digits or more>.png: a training
-    // run's (samples_<iteration, 7 digits>.png) are not its to remove, were
-    // --out the run's folder.
-    // The rows go to PARTIAL as they come, which becomes the marker,
-    // longrun.csv, once all is written: a run killed on its way (Ctrl-C)
-    // leaves PARTIAL, with its rows so far, and its pictures, which the
-    // next run there replaces as an older set, without --force.
-    use ebmscope::train::longrun::{LONG_RUN_MARKER as MARKER, LONG_RUN_PARTIAL as PARTIAL};
-    let is_old = |name: &str| {
-        name == "longrun.png"
-            || name == PARTIAL
-            || name
-                .strip_prefix("samples_")
-                .and_then(|rest| rest.strip_suffix(".png"))
-                .is_some_and(|step| step.len() >= 8 && step.bytes().all(|b| b.is_ascii_digit()))
+    // (Its files: is_long_run_file; a training run's pictures are not its
+    // to remove, were --out the run's folder.) The rows go to PARTIAL as
+    // they come, which becomes the marker, longrun.csv, once all is
+    // written: a run killed on its way (Ctrl-C) leaves PARTIAL, with its
+    // rows so far, and its pictures, which the next run there replaces as
+    // an older set, without --force.
+    use ebmscope::train::longrun::{
+        LONG_RUN_MARKER as MARKER, LONG_RUN_PARTIAL as PARTIAL, is_long_run_file,
     };
     let bar = indicatif::ProgressBar::new(args.steps);
-    ebmscope::io::replace_outputs(&out, MARKER, &[PARTIAL], is_old, |write_dir| {
+    ebmscope::io::replace_outputs(&out, MARKER, &[PARTIAL], is_long_run_file, |write_dir| {
         let new_csv = write_dir.join(PARTIAL);
         let mut csv = std::io::BufWriter::new(
             std::fs::File::create(&new_csv).map_err(|e| ebmscope::Error::io(&new_csv, e))?,
@@ -1358,6 +1351,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                 row.mean_energy,
                 row.grad_text()
             )
+            .and_then(|()| csv.flush())
             .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
             bar.set_message(format!(
                 "U {:.3}{}{}",

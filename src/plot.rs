@@ -188,6 +188,43 @@ pub fn density_shades(p: &[f64], log: bool) -> Vec<f64> {
         .collect()
 }
 
+/// Where each grid point's learned log-density, −U up to its constant,
+/// sits on a landscape map's colour scale, in [0, 1]: from −U's 1st
+/// percentile (so that a few far corners do not squeeze the rest) to its
+/// largest. Not the training pictures' log(p + 1e-10), the reference's:
+/// that floors everything 23 nats below the top, which for a sharp model,
+/// whose U spans thousands, is the whole map but its minima. Not a finite
+/// number: the bottom.
+pub fn landscape_shades(energies: &[f64]) -> Vec<f64> {
+    let mut finite: Vec<f64> = energies.iter().map(|u| -u).filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
+        return vec![0.0; energies.len()];
+    }
+    finite.sort_by(f64::total_cmp);
+    let (lo, hi) = (finite[finite.len() / 100], finite[finite.len() - 1]);
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    energies
+        .iter()
+        .map(|u| {
+            if u.is_finite() {
+                ((-u - lo) / span).clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Where a map's point (x, y) falls on a `side`-pixel square picture of
+/// [−extent, extent]² (y up), held to its edge; and whether it lay beyond.
+pub fn map_pixel(x: f64, y: f64, extent: f64, side: u32) -> ((i32, i32), bool) {
+    let s = f64::from(side);
+    let held = |v: f64| v.clamp(0.0, s - 1.0) as i32;
+    let px = (x + extent) / (2.0 * extent) * s;
+    let py = (extent - y) / (2.0 * extent) * s;
+    ((held(px), held(py)), x.abs() > extent || y.abs() > extent)
+}
+
 /// The colour scale of every density picture (PNG and window), t in [0, 1]
 /// (NaN as 0: plotters' scale has no colour for it).
 pub fn viridis(t: f64) -> [u8; 3] {
@@ -398,9 +435,11 @@ pub struct MapPoint {
 }
 
 /// The learned log-density −U on a res × res grid over [−extent, extent]²
-/// (row-major, y up), one panel per (title, minima) of `panels`: the minima
-/// coloured by basin, the lowest of each basin drawn larger with its
-/// basin's number and joined to the basin's other minima by lines.
+/// (row-major, y up; landscape_shades), one panel per (title, minima) of
+/// `panels`: the minima coloured by basin, the lowest of each basin drawn
+/// larger with its basin's number and joined to the basin's other minima
+/// by lines; minima beyond the grid at its edge, ringed, and counted in
+/// the title.
 pub fn landscape_map(
     path: &Path,
     title: &str,
@@ -413,14 +452,22 @@ pub fn landscape_map(
     let root = BitMapBackend::new(path, (side * panels.len() as u32, side + 70)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
     let (top, body) = root.split_vertically(40);
-    top.titled(title, ("sans-serif", 15)).map_err(draw_err(path))?;
-    let res = grid.res;
-    let shades = density_shades(&grid.boltzmann(energies), true);
-    let to_pixel = |x: f64, y: f64| {
-        let e = grid.extent;
-        let s = f64::from(side);
-        (((x + e) / (2.0 * e) * s) as i32, ((e - y) / (2.0 * e) * s) as i32)
+    let to_pixel = |x: f64, y: f64| map_pixel(x, y, grid.extent, side).0;
+    let beyond = |p: &MapPoint| map_pixel(p.x, p.y, grid.extent, side).1;
+    // (Every panel has the same minima.)
+    let outside = panels
+        .first()
+        .map_or(0, |(_, points)| points.iter().filter(|p| beyond(p)).count());
+    let title = match outside {
+        0 => title.to_string(),
+        n => format!(
+            "{title}; {n} beyond the map's ±{:.2}, ringed at its edge",
+            grid.extent
+        ),
     };
+    top.titled(&title, ("sans-serif", 15)).map_err(draw_err(path))?;
+    let res = grid.res;
+    let shades = landscape_shades(energies);
     for (area, (panel_title, points)) in body.split_evenly((1, panels.len())).iter().zip(panels) {
         let area = area
             .titled(panel_title, ("sans-serif", 14))
@@ -447,6 +494,10 @@ pub fn landscape_map(
             let [r, g, b] = basin_colour(p.basin);
             let color = RGBColor(r, g, b);
             let r = if p.root { 7 } else { 4 };
+            if beyond(p) {
+                area.draw(&Circle::new(at, r + 4, BLACK.stroke_width(2)))
+                    .map_err(draw_err(path))?;
+            }
             area.draw(&Circle::new(at, r + 1, WHITE.filled()))
                 .map_err(draw_err(path))?;
             area.draw(&Circle::new(at, r, color.filled()))
@@ -496,5 +547,48 @@ mod tests {
         .unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 0);
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A sharp model's map keeps its shape: with U rising 2 000 nats from
+    /// the centre, the reference's floored log-density puts all but the
+    /// centre at the bottom of the scale, −U's shades fall evenly (the
+    /// corners, past the 1st percentile, held at the bottom).
+    #[test]
+    fn a_sharp_landscape_keeps_its_shape() {
+        let res = 41;
+        let grid = crate::data::toy::Grid { res, extent: 2.0 };
+        let energies: Vec<f64> = (0..res * res)
+            .map(|k| {
+                let (x, y) = (grid.coord(k % res), grid.coord(k / res));
+                500.0 * (x * x + y * y)
+            })
+            .collect();
+        let floored = density_shades(&grid.boltzmann(&energies), true);
+        let at_bottom = floored.iter().filter(|&&t| t == 0.0).count();
+        assert!(at_bottom > res * res * 9 / 10, "{at_bottom}");
+        let shades = landscape_shades(&energies);
+        let centre = res * (res / 2) + res / 2;
+        assert_eq!(shades[centre], 1.0);
+        // Half-way to the edge along x: U = 500, an eighth of the corners'
+        // 4 000 (the scale's bottom, the 1st percentile, is a little above).
+        let half_way = centre + res / 4;
+        assert!((0.8..0.9).contains(&shades[half_way]), "{}", shades[half_way]);
+        assert_eq!(shades[0], 0.0);
+        let none = landscape_shades(&[f64::NAN, f64::INFINITY]);
+        assert_eq!(none, [0.0, 0.0]);
+    }
+
+    /// Minima beyond the map are held to its edge and said to be beyond.
+    #[test]
+    fn map_points_beyond_the_grid_are_held_to_its_edge() {
+        assert_eq!(map_pixel(0.0, 0.0, 2.0, 100), ((50, 50), false));
+        assert_eq!(map_pixel(-2.0, 2.0, 2.0, 100), ((0, 0), false));
+        assert_eq!(
+            map_pixel(2.0, -2.0, 2.0, 100),
+            ((99, 99), false),
+            "the grid's far edge is on it"
+        );
+        assert_eq!(map_pixel(5.0, -0.5, 2.0, 100), ((99, 62), true));
+        assert_eq!(map_pixel(-3.0, -9.0, 2.0, 100), ((0, 99), true));
     }
 }

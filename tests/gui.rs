@@ -452,8 +452,15 @@ fn start_over_checks_the_settings_then_starts_a_new_run() {
 /// changed ε), not from a preset, with the overrides put over them.
 #[test]
 fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
-    let mut h = harness(app());
+    // (A path of its own: Save writes it.)
+    let dir = std::env::temp_dir().join(format!("gui-this-run-{}", std::process::id()));
+    let path = dir.join("mine.safetensors");
+    let gpu = Arc::new(common::gpu());
+    let mut h = harness(GuiApp::new(gpu, test_config(), path.display().to_string()).unwrap());
     h.step();
+    // Saved by this window, under a name of the user's.
+    h.get_by_label("Save checkpoint").click();
+    until(&mut h, "save", |a| a.message.starts_with("checkpoint saved"));
     assert_eq!(
         h.state().start_over.preset,
         THIS_RUN,
@@ -491,14 +498,24 @@ fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
         h.query_by_label_contains("8 data + 6 chains").is_some(),
         "the run's own batch, not the preset's"
     );
-    // It saves where the run did, not to runs/custom-window.safetensors.
-    let path = h
+    // It saves where the run did, not to runs/custom-window.safetensors,
+    // and over what the window saved there before.
+    let shown = h
         .get_by_role_and_label(egui::accesskit::Role::TextInput, "checkpoint")
         .accesskit_node()
         .value()
         .unwrap();
-    let expected = std::env::temp_dir().join("gui-test.safetensors");
-    assert_eq!(path, expected.display().to_string());
+    assert_eq!(shown, path.display().to_string());
+    h.get_by_label("Save checkpoint").click();
+    until(&mut h, "save", |a| {
+        a.message.starts_with("checkpoint saved") || a.message.contains("not a checkpoint this window saved")
+    });
+    assert!(
+        h.state().message.starts_with("checkpoint saved"),
+        "{}",
+        h.state().message
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An optimizer switch the trainer refuses leaves its optimizer

@@ -351,6 +351,22 @@ fn elongated_images_are_cut_before_they_are_resized() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
     assert!(worst < 0.02, "{worst}");
+    // A short side far below the size, and an odd rest past the 4:1 part
+    // (3 × 101 at 32: half a source pixel is 5 of the square's): the cut
+    // keeps the centre, the square within a pixel (0.03 here).
+    let d = dir("elongated-upscaled");
+    let img = image::GrayImage::from_fn(3, 101, |_, y| {
+        image::Luma([(128.0 + 100.0 * (y as f32 / 5.0).sin()) as u8])
+    });
+    img.save(d.join("strip.png")).unwrap();
+    let set = load_folder(&d, 1, 32, None).unwrap();
+    let worst = set
+        .values()
+        .iter()
+        .zip(whole_then_square(&img, 32))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 0.03, "{worst}");
     let d = dir("elongated-extreme");
     image::GrayImage::from_fn(1, 10_000_000, |_, y| image::Luma([(y / 1000 % 2 * 255) as u8]))
         .save(d.join("strip.png"))

@@ -97,13 +97,21 @@ impl ImageSet {
         // MAX_ASPECT:1 part: resized whole, a 1 × 10⁶ strip would become
         // size × 10⁶·size pixels (GBs) to keep a size × size square. The cut
         // keeps the scale and 1.5·size resized pixels either side of that
-        // square, far past the filter's reach (a pixel or two), so the square
-        // is the same up to where the cut's rounding puts it (under a pixel).
+        // square, far past the filter's reach (a pixel or two), and the
+        // image's centre (one pixel longer where the rest is odd), so the
+        // square is the same up to the rounding of the resized length and
+        // of the square's place in it (under a pixel).
         const MAX_ASPECT: u32 = 4;
+        let cut = |long: u32, short: u32| {
+            let length = MAX_ASPECT * short + (long - MAX_ASPECT * short) % 2;
+            ((long - length) / 2, length)
+        };
         let img = if w / MAX_ASPECT > h {
-            img.crop_imm((w - MAX_ASPECT * h) / 2, 0, MAX_ASPECT * h, h)
+            let (x0, length) = cut(w, h);
+            img.crop_imm(x0, 0, length, h)
         } else if h / MAX_ASPECT > w {
-            img.crop_imm(0, (h - MAX_ASPECT * w) / 2, w, MAX_ASPECT * w)
+            let (y0, length) = cut(h, w);
+            img.crop_imm(0, y0, w, length)
         } else {
             img
         };

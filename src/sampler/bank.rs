@@ -35,7 +35,8 @@ impl Bank {
         if chains > size {
             return Err(Error::Shape(format!(
                 "the persistent bank holds {size} states but {chains} chains are drawn from it each iteration: \
-                 raise the bank size or lower the number of chains"
+                 raise langevin.bank_size (0: one state per image, so more images, data.limit) or lower \
+                 batch.chains"
             )));
         }
         let states = gpu.storage_buffer("persistent bank", size * dim);

@@ -132,7 +132,8 @@ impl Checkpoint {
             && *saved != now
         {
             return Err(Error::Config(format!(
-                "the data at {} is not the data the checkpoint was trained on ({now}, but it                  trained on {saved}): resume with the run's own data (--data), or start a new run",
+                "the data at {} is not the data the checkpoint was trained on ({now}, but it trained \
+                 on {saved}): go on with the run's own data (--data), or start a new run",
                 trainer.config.data.path
             )));
         }

@@ -545,6 +545,13 @@ pub fn landscape(
 /// The file whose presence marks a finished landscape in a folder (written last).
 pub const LANDSCAPE_MARKER: &str = "minima.csv";
 
+/// Whether `name` is one of a landscape's files other than its marker.
+pub fn is_landscape_file(name: &str) -> bool {
+    name == "attempts.csv"
+        || name == "landscape.png"
+        || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
+}
+
 /// What a landscape's pictures are drawn over.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Backdrop {
@@ -608,15 +615,14 @@ pub fn save_landscape(
     opts: &LandscapeOptions,
     backdrop: &Backdrop,
 ) -> Result<Vec<PathBuf>> {
-    let old = |name: &str| {
-        name == "attempts.csv"
-            || name == "landscape.png"
-            || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
-    };
     // attempts.csv is written first: with it, an unfinished map is an older one.
-    let pictures = replace_outputs(out, LANDSCAPE_MARKER, &["attempts.csv"], old, |dir| {
-        write_landscape(dir, map, opts, backdrop)
-    })?;
+    let pictures = replace_outputs(
+        out,
+        LANDSCAPE_MARKER,
+        &["attempts.csv"],
+        is_landscape_file,
+        |dir| write_landscape(dir, map, opts, backdrop),
+    )?;
     // (Written in a staging folder when replacing: named where they are now.)
     Ok(pictures
         .iter()

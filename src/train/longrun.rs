@@ -160,6 +160,19 @@ pub fn start_states(
 pub const LONG_RUN_MARKER: &str = "longrun.csv";
 pub const LONG_RUN_PARTIAL: &str = "longrun.partial.csv";
 
+/// Whether `name` is one of `sample`'s files other than its marker: the
+/// partial rows, longrun.png and its pictures, samples_<step, 8 digits or
+/// more>.png (a training run's, samples_<iteration, 7 digits>.png, are not,
+/// were its folder a run's).
+pub fn is_long_run_file(name: &str) -> bool {
+    name == LONG_RUN_PARTIAL
+        || name == "longrun.png"
+        || name
+            .strip_prefix("samples_")
+            .and_then(|rest| rest.strip_suffix(".png"))
+            .is_some_and(|step| step.len() >= 8 && step.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Steps between drains of the chains' f32 running sums into f64 totals
 /// (long_run): counts stay exact (under 2²⁴) and a sum of 2¹⁶ positive terms
 /// is good to 2¹⁶ f32 roundings at worst, 0.4 %, far less as they fall.

@@ -136,61 +136,55 @@ fn run_files(dir: &Path, after: Option<u64>) -> Result<Vec<PathBuf>> {
             }
         }
     }
-    if after.is_none() {
-        for folder in model_output_folders(dir) {
-            files_under(&folder, &mut files)?;
-        }
-    }
     Ok(files)
 }
 
-/// The folders `sample` and `landscape` write beside a run's checkpoint by
-/// default (`longrun_<init>…/`, `landscape/`), where they hold a long run
-/// or a map (finished or not): results of the run's model, which go with it.
-fn model_output_folders(dir: &Path) -> Vec<PathBuf> {
-    use super::landscape::LANDSCAPE_MARKER;
-    use super::longrun::{LONG_RUN_MARKER, LONG_RUN_PARTIAL};
+/// The files of the long runs and the map that `sample` and `landscape`
+/// write beside a run's checkpoint by default (in `longrun_<init>…/` and
+/// `landscape/`, where those hold their marker or, for a long run, its
+/// partial rows; in their staging folders too): results of the run's
+/// model, which go with it on --force. Their own files only (by name, as
+/// the commands themselves replace them), and no link is followed.
+fn model_output_files(dir: &Path) -> Vec<PathBuf> {
+    use super::landscape::{LANDSCAPE_MARKER, is_landscape_file};
+    use super::longrun::{LONG_RUN_MARKER, LONG_RUN_PARTIAL, is_long_run_file};
+    let is_dir = |e: &std::fs::DirEntry| e.file_type().is_ok_and(|t| t.is_dir());
+    let mut files = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+        return files;
     };
-    entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let holds = |marker: &str| p.join(marker).is_file();
-            (name == "landscape" && holds(LANDSCAPE_MARKER))
-                || (name.starts_with("longrun_") && (holds(LONG_RUN_MARKER) || holds(LONG_RUN_PARTIAL)))
-        })
-        .collect()
-}
-
-/// Every file under `folder`, in its subfolders too.
-fn files_under(folder: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(folder).map_err(io_err(folder))? {
-        let path = entry.map_err(io_err(folder))?.path();
-        if path.is_dir() {
-            files_under(&path, files)?;
+    for entry in entries.flatten().filter(is_dir) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let (markers, own): (&[&str], fn(&str) -> bool) = if name == "landscape" {
+            (&[LANDSCAPE_MARKER], is_landscape_file)
+        } else if name.starts_with("longrun_") {
+            (&[LONG_RUN_MARKER, LONG_RUN_PARTIAL], is_long_run_file)
         } else {
-            files.push(path);
+            continue;
+        };
+        let folder = entry.path();
+        if !markers.iter().any(|m| folder.join(m).is_file()) {
+            continue;
         }
-    }
-    Ok(())
-}
-
-/// Remove the run folders of `dir` left empty (one with other files stays),
-/// and the model's output folders (model_output_folders) left empty.
-fn remove_empty_run_folders(dir: &Path) {
-    fn remove_empty(folder: &Path) {
-        if let Ok(entries) = std::fs::read_dir(folder) {
-            for entry in entries.flatten() {
-                if entry.path().is_dir() {
-                    remove_empty(&entry.path());
+        for sub in [folder.clone(), folder.join(crate::io::STAGING_FOLDER)] {
+            let Ok(entries) = std::fs::read_dir(&sub) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if e.file_type().is_ok_and(|t| t.is_file()) && (markers.contains(&n.as_str()) || own(&n)) {
+                    files.push(e.path());
                 }
             }
         }
-        // Fails, and is meant to, if anything is left.
-        let _ = std::fs::remove_dir(folder);
     }
+    files
+}
+
+/// Remove the run folders of `dir` left empty (one with other files stays),
+/// and the long-run and map folders of model_output_files left so.
+fn remove_empty_run_folders(dir: &Path) {
+    // (Each fails, and is meant to, if anything is left.)
     for sub in RUN_FOLDERS {
         let _ = std::fs::remove_dir(dir.join(sub));
     }
@@ -199,8 +193,10 @@ fn remove_empty_run_folders(dir: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.path().is_dir() && (name == "landscape" || name.starts_with("longrun_")) {
-            remove_empty(&entry.path());
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && (name == "landscape" || name.starts_with("longrun_")) {
+            let _ = std::fs::remove_dir(entry.path().join(crate::io::STAGING_FOLDER));
+            let _ = std::fs::remove_dir(entry.path());
         }
     }
 }
@@ -234,7 +230,7 @@ fn set_aside_old_run(dir: &Path) -> Result<()> {
     } else {
         // (An interrupted set-aside's files are there already: they join.)
         let gathering = dir.join(format!("{REPLACED_FOLDER}.partial"));
-        for path in files {
+        for path in files.into_iter().chain(model_output_files(dir)) {
             let to = gathering.join(path.strip_prefix(dir).unwrap_or(&path));
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(io_err(parent))?;
@@ -432,7 +428,9 @@ impl RunDir {
                 set_aside_old_run(dir)?;
             }
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
-            (trainer, lock, has_run && !empty)
+            // (A run set aside by an earlier --force waits for this one's
+            // first checkpoint, as after a resume.)
+            (trainer, lock, dir.join(REPLACED_FOLDER).exists())
         };
         let file = std::fs::OpenOptions::new()
             .append(true)

@@ -60,6 +60,9 @@ pub enum Command {
     /// landscape`; one α), reported by [`Update::LandscapeProgress`] along
     /// the way and [`Update::Landscape`] at the end. Training waits.
     Landscape(LandscapeOptions),
+    /// Checkpoints the window saved in its sessions before this one: Save
+    /// may write over them, as over this session's own.
+    SavedBefore(Vec<PathBuf>),
 }
 
 /// Whether `session`'s image data stands in for a checkpoint's `saved`
@@ -469,6 +472,10 @@ impl Worker {
                         why: e.to_string(),
                     }),
                 }
+                Ok(())
+            }
+            Command::SavedBefore(paths) => {
+                self.saved.extend(paths);
                 Ok(())
             }
             Command::Save(path) => {
