@@ -409,17 +409,8 @@ impl Config {
                 .unwrap_or_else(|| toml::Value::String(raw.to_string()));
             set_path(&mut table, key, value)?;
         }
-        let config: Config = Config::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let text = e.to_string().trim().replace('\n', " ");
-            // A file without a preset under it must hold every setting.
-            let hint = if preset.is_none() && text.contains("missing field") {
-                ": a --config file alone must hold every setting; put a preset under it \
-                 (--preset P --config F) or start from a run's config.toml"
-            } else {
-                ""
-            };
-            Error::Config(format!("{text}{hint}"))
-        })?;
+        let config: Config = Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| Error::Config(e.to_string().trim().replace('\n', " ")))?;
         config.validate()?;
         Ok(config)
     }
@@ -667,20 +658,6 @@ mod tests {
             (c.langevin.init, c.langevin.epsilon, c.optimizer.kind),
             (InitKind::Gaussian, 0.01, OptimizerName::Adam)
         );
-    }
-
-    /// A --config file alone that lacks a section says how to fill it.
-    #[test]
-    fn a_partial_file_alone_says_to_put_a_preset_under_it() {
-        let err = Config::resolve(None, Some(("f.toml", "seed = 1")), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("missing field") && err.contains("--preset P --config F"),
-            "{err}"
-        );
-        let over_preset = Config::resolve(Some("gmm-quick"), Some(("f.toml", "seed = 1")), &[]);
-        assert_eq!(over_preset.unwrap().seed, 1);
     }
 
     #[test]

@@ -673,10 +673,18 @@ impl GuiApp {
                     .clip_text(false),
             )
             .labelled_by(label.id);
-            if ui.button("Save checkpoint").clicked() {
+            // (Not while a new run starts: the session they would go to is ending.)
+            let settled = self.start_over.pending.is_none();
+            if ui
+                .add_enabled(settled, egui::Button::new("Save checkpoint"))
+                .clicked()
+            {
                 self.send(Command::Save(PathBuf::from(self.checkpoint.trim())));
             }
-            if ui.button("Load checkpoint").clicked() {
+            if ui
+                .add_enabled(settled, egui::Button::new("Load checkpoint"))
+                .clicked()
+            {
                 self.send(Command::Load(PathBuf::from(self.checkpoint.trim())));
             }
         });
@@ -821,6 +829,8 @@ impl GuiApp {
             THIS_RUN => self.checkpoint.clone(),
             preset => window_checkpoint(preset),
         };
+        // What the old session has said (a save's answer, say) first.
+        self.poll();
         let fresh = started
             .and_then(|(config, session)| Self::with_session(self.gpu.clone(), config, checkpoint, session));
         match fresh {

@@ -377,8 +377,22 @@ fn resolve_settings<'a>(
     let file = config
         .zip(text.as_deref())
         .map(|(p, t)| (p.to_str().unwrap_or("config"), t));
+    let resolve = |overrides: &[String]| {
+        Config::resolve(preset, file, overrides).map_err(|e| {
+            let text = e.to_string();
+            // A file without a preset under it must hold every setting.
+            if preset.is_none() && text.contains("missing field") {
+                anyhow::anyhow!(
+                    "{text}: a --config file alone must hold every setting; put a preset under it \
+                     (--preset P --config F) or start from a run's config.toml"
+                )
+            } else {
+                e.into()
+            }
+        })
+    };
     if let Some(path) = data {
-        let base = Config::resolve(preset, file, &overrides)?;
+        let base = resolve(&overrides)?;
         if base.data.kind.is_toy() {
             bail!(
                 "--data points an image preset at files, but {} learns {:?} toy data; \
@@ -398,7 +412,7 @@ fn resolve_settings<'a>(
             overrides.push(format!("data.kind={kind:?}").to_lowercase());
         }
     }
-    Ok((Config::resolve(preset, file, &overrides)?, preset, overrides))
+    Ok((resolve(&overrides)?, preset, overrides))
 }
 
 fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {

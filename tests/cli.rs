@@ -400,3 +400,21 @@ fn gui_refuses_views_the_run_cannot_show() {
     let out = ebmscope(&["gui", "--temp-factor", "0.5"]);
     common::assert_refused(&out, "--landscape");
 }
+
+/// A --config file alone that lacks a section says how to fill it; over a
+/// preset, the same file is enough.
+#[test]
+fn a_partial_config_file_alone_says_to_put_a_preset_under_it() {
+    let d = dir("partial-config");
+    let file = d.join("partial.toml");
+    std::fs::write(&file, "seed = 7\n").unwrap();
+    let out = d.join("run");
+    let (file_s, out_s) = (path_str(&file), path_str(&out));
+    let alone = ebmscope(&["train", "--config", file_s, "--iters", "1", "--out", out_s]);
+    common::assert_refused(&alone, "missing field");
+    common::assert_refused(&alone, "put a preset under it (--preset P --config F)");
+    assert!(!out.exists());
+    let small = [&["--config", file_s][..], &common::SMALL_TOY[..]].concat();
+    let over = common::train_preset("rings-convergent", &out, 1, &small);
+    assert!(over.status.success(), "{}", String::from_utf8_lossy(&over.stderr));
+}

@@ -1471,6 +1471,11 @@ fn force_replaces_only_the_runs_own_files() {
     assert!(dir.join("longrun_data/longrun.csv").exists() && dir.join("landscape/minima.csv").exists());
     let user_note = dir.join("landscape/notes.txt");
     std::fs::write(&user_note, "the user's").unwrap();
+    // A link where a staging folder would be: what it leads to is not the run's.
+    let elsewhere = base.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("landscape.png"), "the user's").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.join("landscape/.new-outputs")).unwrap();
     let out = train_small_toy(&dir, 2, &["--force"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
@@ -1482,6 +1487,10 @@ fn force_replaces_only_the_runs_own_files() {
         "the old model's long run and map stayed beside the new one"
     );
     assert_eq!(std::fs::read_to_string(&user_note).unwrap(), "the user's");
+    assert!(
+        elsewhere.join("landscape.png").exists(),
+        "a file through a link was moved"
+    );
     for f in &theirs {
         assert_eq!(
             std::fs::read_to_string(f).unwrap(),
@@ -1548,6 +1557,13 @@ fn force_replaces_only_the_runs_own_files() {
     assert!(!dir.join(".replaced-run").exists());
     assert!(train_small_toy(&dir, 2, &["--force"]).status.success());
     assert!(!dir.join(".replaced-run").exists());
+    // A run set aside in a folder whose other files were cleared by hand is
+    // no new run's to remove.
+    let cleared = base.join("cleared");
+    std::fs::create_dir_all(cleared.join(".replaced-run")).unwrap();
+    std::fs::write(cleared.join(".replaced-run/checkpoint.safetensors"), "kept").unwrap();
+    assert!(train_small_toy(&cleared, 2, &[]).status.success());
+    assert!(cleared.join(".replaced-run/checkpoint.safetensors").exists());
 
     // A folder holding a file a run would write, not a run's, is not the
     // run's to overwrite, with --force or without.

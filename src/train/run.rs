@@ -166,17 +166,26 @@ fn model_output_files(dir: &Path) -> Vec<PathBuf> {
         if !markers.iter().any(|m| folder.join(m).is_file()) {
             continue;
         }
+        // The markers last: a --force killed half-way still finds the folder.
+        let mut last = Vec::new();
         for sub in [folder.clone(), folder.join(crate::io::STAGING_FOLDER)] {
-            let Ok(entries) = std::fs::read_dir(&sub) else {
+            let real_dir = std::fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir());
+            let Some(entries) = real_dir.then(|| std::fs::read_dir(&sub).ok()).flatten() else {
                 continue;
             };
             for e in entries.flatten() {
                 let n = e.file_name().to_string_lossy().into_owned();
-                if e.file_type().is_ok_and(|t| t.is_file()) && (markers.contains(&n.as_str()) || own(&n)) {
+                if !e.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                if markers.contains(&n.as_str()) {
+                    last.push(e.path());
+                } else if own(&n) {
                     files.push(e.path());
                 }
             }
         }
+        files.append(&mut last);
     }
     files
 }
@@ -428,9 +437,14 @@ impl RunDir {
                 set_aside_old_run(dir)?;
             }
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
-            // (A run set aside by an earlier --force waits for this one's
-            // first checkpoint, as after a resume.)
-            (trainer, lock, dir.join(REPLACED_FOLDER).exists())
+            // (A run set aside by the --force whose replacement made
+            // nothing waits for this one's first checkpoint instead.)
+            let replaced = if empty {
+                dir.join(REPLACED_FOLDER).exists()
+            } else {
+                has_run
+            };
+            (trainer, lock, replaced)
         };
         let file = std::fs::OpenOptions::new()
             .append(true)
