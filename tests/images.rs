@@ -336,36 +336,29 @@ fn elongated_images_are_cut_before_they_are_resized() {
         let set = load_folder(&d, 1, 5, None).unwrap();
         assert_eq!(set.values(), whole_then_square(&img, 5), "{w}×{h}");
     }
+    // The largest difference of the loaded square from resizing whole.
+    let worst_against_whole = |name: &str, img: &image::GrayImage, size: u32| -> f32 {
+        let d = dir(name);
+        img.save(d.join("strip.png")).unwrap();
+        let set = load_folder(&d, 1, size as usize, None).unwrap();
+        let whole = whole_then_square(img, size);
+        set.values()
+            .iter()
+            .zip(whole)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    };
     // Elsewhere within the cut's rounding: a smooth pattern differs by
     // its change over a pixel or less (here under 0.02 of the [−1, 1] range).
-    let d = dir("elongated-odd");
-    let img = image::GrayImage::from_fn(1001, 7, |x, _| {
-        image::Luma([(128.0 + 100.0 * (x as f32 / 300.0).sin()) as u8])
-    });
-    img.save(d.join("strip.png")).unwrap();
-    let set = load_folder(&d, 1, 6, None).unwrap();
-    let worst = set
-        .values()
-        .iter()
-        .zip(whole_then_square(&img, 6))
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let wave = |at: u32, period: f32| image::Luma([(128.0 + 100.0 * (at as f32 / period).sin()) as u8]);
+    let img = image::GrayImage::from_fn(1001, 7, |x, _| wave(x, 300.0));
+    let worst = worst_against_whole("elongated-odd", &img, 6);
     assert!(worst < 0.02, "{worst}");
     // A short side far below the size, and an odd rest past the 4:1 part
     // (3 × 101 at 32: half a source pixel is 5 of the square's): the cut
     // keeps the centre, the square within a pixel (0.03 here).
-    let d = dir("elongated-upscaled");
-    let img = image::GrayImage::from_fn(3, 101, |_, y| {
-        image::Luma([(128.0 + 100.0 * (y as f32 / 5.0).sin()) as u8])
-    });
-    img.save(d.join("strip.png")).unwrap();
-    let set = load_folder(&d, 1, 32, None).unwrap();
-    let worst = set
-        .values()
-        .iter()
-        .zip(whole_then_square(&img, 32))
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let img = image::GrayImage::from_fn(3, 101, |_, y| wave(y, 5.0));
+    let worst = worst_against_whole("elongated-upscaled", &img, 32);
     assert!(worst < 0.03, "{worst}");
     let d = dir("elongated-extreme");
     image::GrayImage::from_fn(1, 10_000_000, |_, y| image::Luma([(y / 1000 % 2 * 255) as u8]))

@@ -1150,18 +1150,22 @@ fn long_run_sampling_from_a_checkpoint() {
     // rows so far in longrun.partial.csv and no marker: the next run there
     // needs no --force, and replaces them and the killed run's pictures.
     let killed = dir.join("killed-longrun");
-    let mut endless = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args([
-            "sample",
-            "--checkpoint",
-            ck.to_str().unwrap(),
-            "--steps",
-            "100000000",
-        ])
-        .args(["--every", "1", "--chains", "4", "--out", killed.to_str().unwrap()])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // A long run that goes on until killed, with `extra` options.
+    let endless_sample = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+            .args([
+                "sample",
+                "--checkpoint",
+                ck.to_str().unwrap(),
+                "--steps",
+                "100000000",
+            ])
+            .args(extra)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut endless = endless_sample(&["--every", "1", "--chains", "4", "--out", killed.to_str().unwrap()]);
     let started = std::time::Instant::now();
     let killed_picture = killed.join("samples_00000001.png");
     while !killed_picture.exists() {
@@ -1316,18 +1320,7 @@ fn long_run_sampling_from_a_checkpoint() {
     let training_picture = dir.join("longrun_data/samples_0000002.png");
     std::fs::copy(&stale, &training_picture).unwrap();
     let old_csv = std::fs::read(dir.join("longrun_data/longrun.csv")).unwrap();
-    let mut endless = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args([
-            "sample",
-            "--checkpoint",
-            ck.to_str().unwrap(),
-            "--steps",
-            "100000000",
-            "--force",
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut endless = endless_sample(&["--force"]);
     let started = std::time::Instant::now();
     // Killed once the new run has written a picture of its own.
     while !dir
