@@ -1502,7 +1502,8 @@ impl GuiApp {
         ui.label("d_st = mean U(X⁺) − mean U(X⁻): expansion (< 0, blue), contraction (> 0, red)");
         let mut cache = self.curves.borrow_mut();
         let c = LearningCurves::of(&mut cache, &self.history);
-        let (exp, con, d_line) = (c.expansion.clone(), c.contraction.clone(), c.d_st.clone());
+        // (Borrowed: the curves are drawn every frame, made only when they change.)
+        let (exp, con, d_line) = (&c.expansion[..], &c.contraction[..], &c.d_st[..]);
         plot("d_st").show(ui, |p| {
             p.hline(HLine::new("0", 0.0).color(egui::Color32::DARK_GRAY));
             p.line(Line::new("d_st", d_line).color(egui::Color32::GRAY));
@@ -1519,13 +1520,13 @@ impl GuiApp {
             mark(p);
         });
         ui.label("r_t: mean Langevin gradient magnitude");
-        let r = c.r_t.clone();
+        let r = &c.r_t[..];
         plot("r_t").show(ui, |p| {
             p.line(Line::new("r_t", r));
             mark(p);
         });
         ui.label("mean U(X⁺) and U(X⁻)");
-        let (up, um) = (c.u_data.clone(), c.u_samples.clone());
+        let (up, um) = (&c.u_data[..], &c.u_samples[..]);
         plot("energies")
             // Top left: the newest iterations are at the right.
             .legend(Legend::default().position(egui_plot::Corner::LeftTop))
@@ -1535,7 +1536,7 @@ impl GuiApp {
                 mark(p);
             });
         ui.label("learning rate");
-        let (lr, top) = (c.lr.clone(), c.lr_top);
+        let (lr, top) = (&c.lr[..], c.lr_top);
         plot("lr")
             .x_axis_label("iteration")
             .include_y(0.0)
@@ -1715,7 +1716,6 @@ fn tick_label(mark: egui_plot::GridMark) -> String {
     trim(format!("{:.*}", decimals, v))
 }
 
-/// The fields ε, τ, L and lr as `config` sets them.
 /// What a change does beyond its own setting, for the status line: a new
 /// T rescales U (and so d_st and the mean U curves) for the same F; an
 /// optimizer switch keeps lr, which SGD scales by T and Adam does not.
@@ -1740,25 +1740,19 @@ fn change_consequence(before: &Config, after: &Config) -> String {
     String::new()
 }
 
-/// A factor as "16× larger" or "16× smaller".
+/// A factor as "16× larger" or "6.25× smaller", to 3 decimals at most
+/// (a ratio of squares of decimals is rarely whole: 6.249999999999999).
 fn times(factor: f64) -> String {
-    if factor >= 1.0 {
-        format!("{}× larger", short(factor))
+    let (f, way) = if factor >= 1.0 {
+        (factor, "larger")
     } else {
-        format!("{}× smaller", short(1.0 / factor))
-    }
+        (1.0 / factor, "smaller")
+    };
+    let digits = format!("{f:.3}");
+    format!("{}× {way}", digits.trim_end_matches('0').trim_end_matches('.'))
 }
 
-/// A positive number in 3 significant digits, without trailing zeros.
-fn short(v: f64) -> String {
-    let s = format!("{v:.3}");
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
+/// The fields ε, τ, L and lr as `config` sets them.
 fn fields_of(config: &Config) -> [Field; 4] {
     let field = |label, text: String| Field {
         label,
@@ -2126,9 +2120,6 @@ pub fn run(
     Ok(*rate.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
-/// At most [`MAX_PLOT_POINTS`] of `points` (in x order): past that, each
-/// run of consecutive points gives its lowest and its highest, so that a
-/// spike or a dip of one iteration still shows.
 /// The learning plots' curves, thinned ([`thinned`]), for a history of
 /// `len` iterations ending with `last`: made again only when an iteration
 /// comes or the history is replaced, not every frame.
@@ -2136,13 +2127,13 @@ pub fn run(
 struct LearningCurves {
     len: usize,
     last: Option<IterationEvent>,
-    expansion: Vec<[f64; 2]>,
-    contraction: Vec<[f64; 2]>,
-    d_st: Vec<[f64; 2]>,
-    r_t: Vec<[f64; 2]>,
-    u_data: Vec<[f64; 2]>,
-    u_samples: Vec<[f64; 2]>,
-    lr: Vec<[f64; 2]>,
+    expansion: Vec<PlotPoint>,
+    contraction: Vec<PlotPoint>,
+    d_st: Vec<PlotPoint>,
+    r_t: Vec<PlotPoint>,
+    u_data: Vec<PlotPoint>,
+    u_samples: Vec<PlotPoint>,
+    lr: Vec<PlotPoint>,
     /// Top of the learning-rate plot: from zero up, so a constant rate
     /// reads as such.
     lr_top: f64,
@@ -2155,9 +2146,10 @@ impl LearningCurves {
             return cache;
         }
         let x = |e: &IterationEvent| e.iteration as f64;
-        let curve = |y: fn(&IterationEvent) -> f64| thinned(history.iter().map(|e| [x(e), y(e)]).collect());
+        let plotted = |points: Vec<[f64; 2]>| thinned(points).into_iter().map(PlotPoint::from).collect();
+        let curve = |y: fn(&IterationEvent) -> f64| plotted(history.iter().map(|e| [x(e), y(e)]).collect());
         let split = |phase: Phase| {
-            thinned(
+            plotted(
                 history
                     .iter()
                     .filter(|e| e.phase == phase)
@@ -2181,6 +2173,9 @@ impl LearningCurves {
     }
 }
 
+/// At most [`MAX_PLOT_POINTS`] of `points` (in x order): past that, each
+/// run of consecutive points gives its lowest and its highest, so that a
+/// spike or a dip of one iteration still shows.
 fn thinned(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
     if points.len() <= MAX_PLOT_POINTS {
         return points;
@@ -2236,22 +2231,27 @@ mod tests {
             epsilon: 0.1,
             steps: 4,
         };
+        let xy = |points: &[PlotPoint]| points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>();
         let mut cache = LearningCurves::default();
         let mut history = vec![event(1, -1.0), event(2, 2.0)];
         let c = LearningCurves::of(&mut cache, &history);
         assert_eq!(
-            (c.d_st.clone(), c.expansion.len(), c.lr_top),
+            (xy(&c.d_st), c.expansion.len(), c.lr_top),
             (vec![[1.0, -1.0], [2.0, 2.0]], 1, 0.1 * 1.2)
         );
+        // The same history again: the same curves, not made again (a new
+        // set is made before the old one goes, so its buffers differ).
+        let made = c.d_st.as_ptr();
+        assert_eq!(LearningCurves::of(&mut cache, &history).d_st.as_ptr(), made);
         history.push(event(3, 3.0));
         assert_eq!(
-            LearningCurves::of(&mut cache, &history).contraction,
+            xy(&LearningCurves::of(&mut cache, &history).contraction),
             [[2.0, 2.0], [3.0, 3.0]]
         );
         // Another run of as many iterations.
         let other = vec![event(1, 5.0), event(2, 6.0), event(3, 7.0)];
         assert_eq!(
-            LearningCurves::of(&mut cache, &other).d_st,
+            xy(&LearningCurves::of(&mut cache, &other).d_st),
             [[1.0, 5.0], [2.0, 6.0], [3.0, 7.0]]
         );
     }

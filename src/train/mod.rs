@@ -425,8 +425,6 @@ impl Trainer {
         }
     }
 
-    /// Seconds of training of this run so far, over every session of it:
-    /// what run folders and checkpoints keep.
     /// Iteration `e` of this trainer with its wall time on the run's clock
     /// (the sessions before included), as metrics.csv keeps it.
     pub fn run_event(&self, e: &IterationEvent) -> IterationEvent {
@@ -436,6 +434,8 @@ impl Trainer {
         }
     }
 
+    /// Seconds of training of this run so far, over every session of it:
+    /// what run folders and checkpoints keep.
     pub fn run_seconds(&self) -> f64 {
         self.seconds_before + self.start.elapsed().as_secs_f64()
     }

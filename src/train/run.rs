@@ -146,20 +146,13 @@ fn run_files(dir: &Path, after: Option<u64>) -> Result<Vec<PathBuf>> {
 /// model, which go with it on --force. Their own files only (by name, as
 /// the commands themselves replace them), and no link is followed.
 fn model_output_files(dir: &Path) -> Vec<PathBuf> {
-    use super::landscape::{LANDSCAPE_MARKER, is_landscape_file};
-    use super::longrun::{LONG_RUN_MARKER, LONG_RUN_PARTIAL, is_long_run_file};
     let is_dir = |e: &std::fs::DirEntry| e.file_type().is_ok_and(|t| t.is_dir());
     let mut files = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return files;
     };
     for entry in entries.flatten().filter(is_dir) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let (markers, own): (&[&str], fn(&str) -> bool) = if name == "landscape" {
-            (&[LANDSCAPE_MARKER], is_landscape_file)
-        } else if name.starts_with("longrun_") {
-            (&[LONG_RUN_MARKER, LONG_RUN_PARTIAL], is_long_run_file)
-        } else {
+        let Some((markers, own)) = model_output_kind(&entry.file_name().to_string_lossy()) else {
             continue;
         };
         let folder = entry.path();
@@ -190,6 +183,31 @@ fn model_output_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// A folder's marker files, and which of its other files are its own.
+type OutputKind = (&'static [&'static str], fn(&str) -> bool);
+
+/// For a folder named `name` that `sample` or `landscape` writes beside a
+/// checkpoint: its marker files, and which of its other files are its own.
+fn model_output_kind(name: &str) -> Option<OutputKind> {
+    use super::landscape::{LANDSCAPE_MARKER, is_landscape_file};
+    use super::longrun::{LONG_RUN_MARKER, LONG_RUN_PARTIAL, is_long_run_file};
+    if name == "landscape" {
+        Some((&[LANDSCAPE_MARKER], is_landscape_file))
+    } else if name.starts_with("longrun_") {
+        Some((&[LONG_RUN_MARKER, LONG_RUN_PARTIAL], is_long_run_file))
+    } else {
+        None
+    }
+}
+
+/// Remove `files`.
+fn remove_files(files: Vec<PathBuf>) -> Result<()> {
+    for path in files {
+        std::fs::remove_file(&path).map_err(io_err(&path))?;
+    }
+    Ok(())
+}
+
 /// Remove the run folders of `dir` left empty (one with other files stays),
 /// and the long-run and map folders of model_output_files left so.
 fn remove_empty_run_folders(dir: &Path) {
@@ -201,9 +219,8 @@ fn remove_empty_run_folders(dir: &Path) {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir && (name == "landscape" || name.starts_with("longrun_")) {
+        if is_dir && model_output_kind(&entry.file_name().to_string_lossy()).is_some() {
             let _ = std::fs::remove_dir(entry.path().join(crate::io::STAGING_FOLDER));
             let _ = std::fs::remove_dir(entry.path());
         }
@@ -233,9 +250,7 @@ fn set_aside_old_run(dir: &Path) -> Result<()> {
     }
     let files = run_files(dir, None)?;
     if aside.exists() && !dir.join(CHECKPOINT_FILE).exists() {
-        for path in files {
-            std::fs::remove_file(&path).map_err(io_err(&path))?;
-        }
+        remove_files(files)?;
     } else {
         // (An interrupted set-aside's files are there already: they join.)
         let gathering = dir.join(format!("{REPLACED_FOLDER}.partial"));
@@ -401,9 +416,7 @@ impl RunDir {
             } else {
                 Vec::new()
             };
-            for path in run_files(dir, Some(ck.iteration))? {
-                std::fs::remove_file(&path).map_err(io_err(&path))?;
-            }
+            remove_files(run_files(dir, Some(ck.iteration))?)?;
             remove_empty_run_folders(dir);
             let rescales = watch_rescales(&trainer.config, &past_changes);
             trainer.set_history(
@@ -427,9 +440,7 @@ impl RunDir {
                 return Err(Error::file(dir, "already holds a run: pass --resume or --force"));
             }
             if empty {
-                for path in run_files(dir, None)? {
-                    std::fs::remove_file(&path).map_err(io_err(&path))?;
-                }
+                remove_files(run_files(dir, None)?)?;
                 remove_empty_run_folders(dir);
             } else if has_run {
                 // --force, now that the new run can start: only the old run's
