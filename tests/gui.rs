@@ -704,6 +704,55 @@ fn a_long_run_and_a_landscape_map_stop_from_the_window() {
     step_once(&mut h);
 }
 
+/// The trainer answers a change only between its jobs: typing after Apply
+/// and before the answer keeps what was typed, while the change still lands.
+#[test]
+fn typing_before_the_answer_is_kept() {
+    let mut h = harness(app());
+    h.step();
+    step_once(&mut h);
+    // The trainer is in a long run: the change waits for its end.
+    start_long_run(&mut h, "1000000000");
+    until(&mut h, "long-run report", |a| a.long_run.is_some());
+    let epsilon = |h: &Harness<'static, GuiApp>| {
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
+            .accesskit_node()
+            .value()
+    };
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
+        .set_text_value_accesskit("0.05");
+    h.step();
+    h.get_by_label("Apply ε").click();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
+        .set_text_value_accesskit("0.07");
+    h.step();
+    assert!(
+        h.state().changes.is_empty(),
+        "the change was answered during the long run"
+    );
+    h.state_mut().panel = ebmscope::gui::ChainsPanel::LongRun;
+    h.step();
+    h.get_by_label("Stop").click();
+    until(&mut h, "applied change", |a| a.changes.len() == 1);
+    h.step();
+    assert_eq!(h.state().changes[0].1, Change::Epsilon(0.05));
+    assert_eq!(
+        epsilon(&h).as_deref(),
+        Some("0.07"),
+        "the typed text was replaced by the answer"
+    );
+    // With nothing typed since, the answer's value shows, as the trainer reads it.
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
+        .set_text_value_accesskit("0.0700");
+    h.step();
+    h.get_by_label("Apply ε").click();
+    until(&mut h, "second change", |a| a.changes.len() == 2);
+    h.step();
+    assert_eq!(h.state().changes[1].1, Change::Epsilon(0.07));
+    assert_eq!(epsilon(&h).as_deref(), Some("0.07"));
+}
+
 /// Save makes its folder; a failed command (a Load of nothing) says so and
 /// leaves training running; a loaded checkpoint's map is saved beside it.
 #[test]
