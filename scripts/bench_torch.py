@@ -122,18 +122,22 @@ def workloads(small):
 
 
 def flops(net, shape, batch, device):
-    """(forward, input gradient, parameter gradient) FLOPs for a batch,
-    counted as ebmscope counts them: convolutions and linear layers
-    2 * outputs * fan-in each way; a non-local block's attention
-    2 * B * queries * keys * inter twice forward and four times backward."""
-    counts = {"conv": 0.0, "attention": 0.0}
+    """(forward, input gradient, parameter gradient, the first layer's input
+    gradient) FLOPs for a batch, counted as ebmscope counts them:
+    convolutions and linear layers 2 * outputs * fan-in each way; a
+    non-local block's attention 2 * B * queries * keys * inter twice
+    forward and four times backward."""
+    counts = {"conv": 0.0, "attention": 0.0, "first": None}
 
     def conv_hook(m, inp, out):
         if isinstance(m, nn.Conv2d):
             k = m.kernel_size[0] * m.kernel_size[1]
-            counts["conv"] += 2.0 * out.numel() * m.in_channels * k
+            f = 2.0 * out.numel() * m.in_channels * k
         else:
-            counts["conv"] += 2.0 * out.numel() * m.in_features
+            f = 2.0 * out.numel() * m.in_features
+        counts["conv"] += f
+        if counts["first"] is None:
+            counts["first"] = f
 
     def block_hook(m, inp, out):
         b, _, h, w = inp[0].shape
@@ -150,7 +154,7 @@ def flops(net, shape, batch, device):
     for h in handles:
         h.remove()
     c, a = counts["conv"], counts["attention"]
-    return c + 2 * a, c + 4 * a, c
+    return c + 2 * a, c + 4 * a, c, counts["first"]
 
 
 def sync(device):
@@ -196,10 +200,12 @@ def langevin(net, x, steps):
 def run_workload(name, make, shape, chains, steps, device, seconds):
     torch.manual_seed(123)
     net = make().to(device)
-    fwd, ig, pg = flops(net, shape, chains, device)
-    fwd2, ig2, pg2 = flops(net, shape, 2 * chains, device)
+    fwd, ig, pg, _ = flops(net, shape, chains, device)
+    fwd2, ig2, pg2, first2 = flops(net, shape, 2 * chains, device)
     step_flops = fwd + ig
-    iteration_flops = steps * step_flops + fwd2 + ig2 + pg2
+    # The learning step's backward pass stops short of the input (no
+    # gradient is asked of the data or the detached samples).
+    iteration_flops = steps * step_flops + fwd2 + ig2 - first2 + pg2
     x0 = 2 * torch.rand([chains] + shape, device=device) - 1
     sample_s = time_reps(device, seconds, 2, lambda: langevin(net, x0, steps))
 

@@ -67,6 +67,10 @@ pub struct LayerFlops {
     pub forward: f64,
     pub input_grad: f64,
     pub param_grad: f64,
+    /// What the layer's ∂/∂θ pass alone runs (the per-layer table's rate):
+    /// `param_grad`, and for a non-local block also what θ, φ and g's
+    /// ∂/∂θ need first, W's ∂/∂x and the attention's four backward products.
+    pub param_grad_pass: f64,
 }
 
 fn conv_macs(g: &ConvGeometry, batch: usize) -> f64 {
@@ -81,6 +85,7 @@ pub fn layer_flops(g: &ConvGeometry, batch: usize) -> LayerFlops {
                 forward: f,
                 input_grad: f,
                 param_grad: f,
+                param_grad_pass: f,
             }
         }
         GeometryKind::MaxPool2 => LayerFlops::default(),
@@ -96,6 +101,7 @@ pub fn layer_flops(g: &ConvGeometry, batch: usize) -> LayerFlops {
                 forward: convs + 2.0 * attention,
                 input_grad: convs + 4.0 * attention,
                 param_grad: convs,
+                param_grad_pass: convs + 2.0 * conv_macs(&p.w, batch) + 4.0 * attention,
             }
         }
     }
@@ -111,6 +117,7 @@ pub struct LayerTiming {
     /// ∂/∂θ of the layer in the learning step (on 2·chains images: data and
     /// samples); None for a layer without parameters.
     pub param_grad_ms: Option<f64>,
+    /// What that pass runs ([`LayerFlops::param_grad_pass`]).
     pub param_grad_gflop: f64,
     /// A convolution's kernel family in the forward pass, ∂/∂x and ∂/∂θ
     /// (the learning step's net): "direct" or "tiled"; None for other layers.
@@ -330,12 +337,14 @@ pub fn run_workload(
     let geometry = w.spec.geometry()?;
     let per_layer: Vec<LayerFlops> = geometry.iter().map(|g| layer_flops(g, w.chains)).collect();
     let step_flops: f64 = per_layer.iter().map(|f| f.forward + f.input_grad).sum();
-    // The parameter gradient runs on data and samples together: 2·chains images.
+    // The parameter gradient runs on data and samples together: 2·chains
+    // images; the backward pass stops short of the input (layer 0's ∂/∂x).
     let learn_flops: f64 = geometry
         .iter()
-        .map(|g| {
+        .enumerate()
+        .map(|(i, g)| {
             let f = layer_flops(g, 2 * w.chains);
-            f.forward + f.input_grad + f.param_grad
+            f.forward + f.param_grad + if i > 0 { f.input_grad } else { 0.0 }
         })
         .sum();
     let iteration_flops = w.steps as f64 * step_flops + learn_flops;
@@ -490,7 +499,7 @@ pub fn run_workload(
             forward_ms: 1e3 * fwd,
             input_grad_ms: 1e3 * ig,
             param_grad_ms: has_params.then(|| ms(&learn, LayerPass::ParamGrad)).transpose()?,
-            param_grad_gflop: layer_flops(g, 2 * w.chains).param_grad * 1e-9,
+            param_grad_gflop: layer_flops(g, 2 * w.chains).param_grad_pass * 1e-9,
             direct: times_with(ConvKernels::Direct)?,
             tiled: times_with(ConvKernels::Tiled)?,
             forward_gflop: f.forward * 1e-9,

@@ -628,6 +628,17 @@ impl Config {
         Ok(())
     }
 
+    /// `data.path` made absolute (against the working folder), so that a
+    /// run, or a checkpoint the window saves, finds its data from any folder.
+    pub fn make_data_path_absolute(&mut self) -> Result<()> {
+        if !self.data.path.is_empty() {
+            let path = std::path::Path::new(&self.data.path);
+            let full = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+            self.data.path = full.to_string_lossy().into_owned();
+        }
+        Ok(())
+    }
+
     /// T of U = F/T: ε²/2 in the invariant form.
     pub fn temperature(&self) -> f64 {
         match self.langevin.form {
@@ -731,6 +742,20 @@ mod tests {
                 .to_string()
                 .contains("rings-convergent")
         );
+    }
+
+    #[test]
+    fn a_relative_data_path_is_made_absolute() {
+        let mut c = Config::preset("fashion-mnist-quick").unwrap();
+        c.data.path = "some/images".into();
+        c.make_data_path_absolute().unwrap();
+        let path = std::path::Path::new(&c.data.path);
+        assert!(path.is_absolute() && path.ends_with("some/images"), "{path:?}");
+        assert!(path.starts_with(std::env::current_dir().unwrap()));
+        // Toy data has no path, and keeps none.
+        let mut toy = Config::preset("gmm-quick").unwrap();
+        toy.make_data_path_absolute().unwrap();
+        assert_eq!(toy.data.path, "");
     }
 
     #[test]

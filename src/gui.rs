@@ -11,7 +11,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, Points, VLine};
 
 use crate::config::InitKind;
-use crate::config::{Config, OptimizerName, spelling};
+use crate::config::{Config, Form, OptimizerName, spelling};
 use crate::data::toy::Toy;
 use crate::diagnostics::{Correlations, Oscillation, Phase};
 use crate::gpu::Gpu;
@@ -1729,12 +1729,14 @@ fn change_consequence(before: &Config, after: &Config) -> String {
         );
     }
     if before.optimizer.kind != after.optimizer.kind {
-        return match after.optimizer.kind {
-            OptimizerName::Sgd => format!(
+        return match (after.optimizer.kind, after.langevin.form) {
+            (OptimizerName::Sgd, Form::Invariant) => format!(
                 " (lr kept: SGD steps by lr·T, here lr × {:.3e})",
                 effective_lr(after, 1.0)
             ),
-            OptimizerName::Adam => " (lr kept: Adam steps by lr itself, not lr·T)".into(),
+            (OptimizerName::Adam, Form::Invariant) => " (lr kept: Adam steps by lr itself, not lr·T)".into(),
+            // (No rate is scaled by T in the plain form.)
+            (_, Form::Plain) => " (lr kept)".into(),
         };
     }
     String::new()

@@ -169,6 +169,11 @@ struct SampleArgs {
     /// gradient step and noise ε√f.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     temp_factor: f64,
+    /// Step with this ε instead of the checkpoint's, as the reference's
+    /// evaluation `epsilon`: X ← X − (ε²/2Tf)∇F + εZ, the same exp(−U/f)
+    /// (T stays the checkpoint's) sampled with another step.
+    #[arg(long, allow_negative_numbers = true)]
+    epsilon: Option<f64>,
     /// Record a row and a picture every this many steps (default: steps / 10).
     #[arg(long)]
     every: Option<u64>,
@@ -401,7 +406,9 @@ fn resolve_settings<'a>(
                 base.data.kind
             );
         }
-        let text = path.to_string_lossy().into_owned();
+        // Absolute, as a run keeps it: the window's "start over" reads these too.
+        let full = std::path::absolute(path).with_context(|| format!("data path {}", path.display()))?;
+        let text = full.to_string_lossy().into_owned();
         overrides.push(format!("data.path={}", toml::Value::String(text)));
         // The kind guessed from the path, unless --set says which it is.
         let kind_set = overrides
@@ -418,7 +425,7 @@ fn resolve_settings<'a>(
 fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     // "Start over" offers the preset and overrides the run came from, or
     // (None) the run's own settings when a checkpoint or file made them.
-    let (config, checkpoint, start_preset, overrides) = match &args.checkpoint {
+    let (mut config, checkpoint, start_preset, overrides) = match &args.checkpoint {
         Some(path) => {
             let mut ck = ebmscope::train::Checkpoint::load(path)?;
             data_moved_to(&mut ck, args.data.as_deref())?;
@@ -442,6 +449,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
             (config, checkpoint, start_preset, overrides)
         }
     };
+    // (What the window saves keeps it: see Config::make_data_path_absolute.)
+    config.make_data_path_absolute()?;
     let toy = config.data.kind.is_toy();
     if toy && args.picture.is_some() {
         bail!("--picture chooses among image grids, and this run learns 2-D toy data: use --toy-view");
@@ -982,9 +991,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         Ok(full.to_string_lossy().into_owned())
     };
     let mut config = config;
-    if !config.data.path.is_empty() {
-        config.data.path = absolute(std::path::Path::new(&config.data.path))?;
-    }
+    config.make_data_path_absolute()?;
     let existing = match (args.resume, args.force) {
         (true, _) => Existing::Resume {
             iterations: args.iters,
@@ -1208,18 +1215,26 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 })?;
             }
             if c.eval.longrun_every > 0 && e.iteration % c.eval.longrun_every == 0 {
-                bar.suspend(|| -> anyhow::Result<()> {
+                bar.suspend(|| {
                     eprintln!(
                         "iteration {}: long-run check, {} steps from {:?} …",
                         e.iteration, c.eval.longrun_steps, c.eval.longrun_init
                     );
-                    let u = run.long_run_check(&trainer)?;
-                    eprintln!(
-                        "long-run check done: final mean U {u:.4}; picture and energy path in {}",
-                        run.dir.join("longrun").display()
-                    );
-                    Ok(())
-                })?;
+                    // A check is a look at the model, not training: a failed
+                    // one (out of GPU memory, say) is reported and training
+                    // goes on, as its settings cannot change within the run.
+                    match run.long_run_check(&trainer) {
+                        Ok(u) => eprintln!(
+                            "long-run check done: final mean U {u:.4}; picture and energy path in {}",
+                            run.dir.join("longrun").display()
+                        ),
+                        Err(err) => eprintln!(
+                            "warning: the long-run check at iteration {} failed: {err}. Training goes on; \
+                             `ebmscope sample --checkpoint` runs one from a checkpoint with other settings",
+                            e.iteration
+                        ),
+                    }
+                });
             }
         }
         run.flush()?;
@@ -1282,6 +1297,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         init,
         mala: args.mala,
         temp_factor: args.temp_factor,
+        epsilon: args.epsilon,
         every,
     };
     // Everything that can be refused is, before the output folder is touched.
@@ -1294,13 +1310,17 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     )?;
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out)?;
     eprintln!(
-        "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}",
+        "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}, ε {}",
         if args.mala { "MALA" } else { "Langevin" },
         args.steps,
         args.init,
         args.chains,
         ck.iteration,
-        short(args.temp_factor)
+        short(args.temp_factor),
+        match args.epsilon {
+            Some(e) => short(e),
+            None => format!("{} (the checkpoint's)", short(ck.config.langevin.epsilon)),
+        }
     );
     let toy = Toy::new(&ck.config.data).ok();
     let grid = toy.as_ref().map(|toy| Grid {
@@ -1405,7 +1425,7 @@ fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::
     }
     ck.config.data.kind = ebmscope::data::infer_image_kind(path);
     ck.config.data.path = path.to_string_lossy().into_owned();
-    Ok(())
+    Ok(ck.config.make_data_path_absolute()?)
 }
 
 /// What `sample` and `landscape` need once their options are accepted: the
@@ -1421,6 +1441,11 @@ fn open_checkpoint_job(
         ebmscope::train::longrun::LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
         _ => None,
     };
+    // Other images (a test split, say) may be what the user wants the
+    // chains to start from, so this is said, not refused.
+    if let Some(other) = data.as_ref().and_then(|d| ck.other_data(d, &ck.config.data.path)) {
+        eprintln!("warning: {other}; the chains start from these images");
+    }
     let gpu = Gpu::new(choice)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     announce(&gpu);

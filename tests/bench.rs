@@ -21,6 +21,7 @@ fn flop_counts_follow_the_layer_shapes() {
     let f = layer_flops(&g, 3);
     assert_eq!(f.forward, 2.0 * 3.0 * 100.0 * 18.0);
     assert_eq!((f.input_grad, f.param_grad), (f.forward, f.forward));
+    assert_eq!(f.param_grad_pass, f.param_grad);
     let pool = ConvGeometry::max_pool2(4, [6, 6]).unwrap();
     assert_eq!(layer_flops(&pool, 3).forward, 0.0);
     // A non-local block on 8 channels of 4×4: θφg 12 channels, W back to 8,
@@ -30,6 +31,12 @@ fn flop_counts_follow_the_layer_shapes() {
     let convs = 2.0 * (16.0 * 12.0 * 8.0 + 16.0 * 8.0 * 4.0);
     let attention = 2.0 * 16.0 * 4.0 * 4.0;
     assert_eq!(f.forward, convs + 2.0 * attention);
+    assert_eq!((f.input_grad, f.param_grad), (convs + 4.0 * attention, convs));
+    // Its ∂/∂θ pass also runs W's ∂/∂x and the attention's backward first.
+    assert_eq!(
+        f.param_grad_pass,
+        convs + 2.0 * 16.0 * 8.0 * 4.0 + 4.0 * attention
+    );
     // VanillaNet(3, 32) forward on one image: the first layer alone is 32·32·32·27 multiply-adds.
     let v = NetSpec::vanilla(3, 32).unwrap();
     let first = layer_flops(&v.geometry().unwrap()[0], 1);

@@ -368,7 +368,10 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
             &from_checkpoint(command, None),
             "say where the data is with --data PATH",
         );
-        ok(&from_checkpoint(command, Some(&moved)));
+        let out = from_checkpoint(command, Some(&moved));
+        ok(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("is not the data"), "{stderr}");
     }
     // And the window: started with the moved data (gui --checkpoint C --data
     // NEW), its Load of the checkpoint takes the set where it is now.
@@ -412,6 +415,15 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
     common::assert_refused(
         &resume("2", Some(&moved)),
         "is not the data the checkpoint was trained on",
+    );
+    // A long run may start from other images (a test split, say): said, not refused.
+    let out = from_checkpoint("sample", Some(&moved));
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not the data the checkpoint was trained on")
+            && stderr.contains("the chains start from these images"),
+        "{stderr}"
     );
     std::fs::rename(&kept_aside, moved.join("p00.png")).unwrap();
     ok(&resume("2", Some(&moved)));

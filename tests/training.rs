@@ -996,10 +996,54 @@ fn long_run_options(steps: u64, every: u64, mala: bool) -> ebmscope::train::long
         init: ebmscope::train::longrun::LongRunInit::Uniform,
         mala,
         temp_factor: 1.0,
+        epsilon: None,
         every,
     }
 }
 const LONG_RUN_CHAINS: usize = 6;
+
+/// An evaluation ε (the reference's eval `epsilon`) steps by ε²/2Tf and ε
+/// with T the checkpoint's; without one, a factor f keeps the gradient step
+/// and scales the noise. MALA accepts more of the smaller steps.
+#[test]
+fn an_evaluation_epsilon_keeps_the_models_temperature() {
+    use ebmscope::train::longrun::long_run;
+    let gpu = Arc::new(common::gpu());
+    let ck = long_run_checkpoint(&gpu);
+    let (eps, t) = (ck.config.langevin.epsilon, ck.config.temperature());
+    let close = |a: f32, b: f64| ((f64::from(a) - b) / b).abs() < 1e-6;
+    let mut opts = long_run_options(40, 40, true);
+    opts.temp_factor = 0.5;
+    let tempered = opts.step_size(&ck);
+    assert!(close(tempered.gradient_factor(), eps * eps / (2.0 * t)));
+    assert!(close(tempered.noise_factor(), eps * 0.5f64.sqrt()));
+    opts.epsilon = Some(0.3 * eps);
+    let own = opts.step_size(&ck);
+    assert!(close(own.gradient_factor(), 0.09 * eps * eps / (2.0 * t * 0.5)));
+    assert!(close(own.noise_factor(), 0.3 * eps));
+    opts.temp_factor = 1.0;
+    let acceptance = |epsilon: f64| {
+        let opts = ebmscope::train::longrun::LongRunOptions {
+            epsilon: Some(epsilon),
+            ..opts.clone()
+        };
+        let rows = long_run(&gpu, &ck, None, &opts, |_, _| Ok(()), &mut |_, _, _| Ok(())).unwrap();
+        rows.last().unwrap().acceptance.unwrap()
+    };
+    // (Here 1, 0.954 and 0.758 of 240 proposals.)
+    let rates: Vec<f64> = [0.25, 4.0, 16.0].iter().map(|f| acceptance(f * eps)).collect();
+    eprintln!("MALA acceptance at ε × 0.25, 4, 16: {rates:?}");
+    assert!(rates[0] > rates[1] && rates[1] > rates[2], "{rates:?}");
+    // Refused before any work: an ε that is no step, or one f32 cannot hold.
+    for (bad, why) in [
+        (0.0, "--epsilon must be a positive number"),
+        (1e-30, "out of f32's range"),
+    ] {
+        opts.epsilon = Some(bad);
+        let e = opts.check(&ck).unwrap_err().to_string();
+        assert!(e.contains(why), "{e}");
+    }
+}
 
 /// Each long-run row's mean energy is U = F/T at the states it comes with,
 /// after Langevin steps and after MALA's: not where the last step started
@@ -1417,7 +1461,61 @@ fn a_run_that_made_nothing_is_no_run_to_keep() {
         common::assert_refused(&refused, "`eval.grid`: must be at most 1000");
     }
     assert!(!big.exists(), "the refused run wrote nothing");
+    // So are the density pictures' short-run samples and a long-run check's
+    // chains past one binding (u32::MAX toy points: 1 TiB of activations):
+    // the checks' settings are fixed for a run, so one refused at its first
+    // check could never go on.
+    let max = u32::MAX.to_string();
+    for (sets, why) in [
+        (
+            vec![format!("eval.kde_samples={max}")],
+            "(eval.kde_samples) needs",
+        ),
+        (
+            vec![
+                "eval.longrun_every=1".into(),
+                format!("eval.longrun_chains={max}"),
+            ],
+            "(eval.longrun_chains) needs",
+        ),
+    ] {
+        let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s.as_str()]).collect();
+        common::assert_refused(&train_small_toy(&big, 2, &args), why);
+        assert!(!big.exists(), "the refused run wrote nothing");
+    }
     let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A long-run check that fails is reported and training goes on: a run's
+/// check settings cannot change, so stopping would stop the run for good.
+#[test]
+fn a_failed_long_run_check_leaves_training_going() {
+    let dir = common::fresh_dir("failed-check");
+    let checks = [
+        "--set",
+        "eval.longrun_every=1",
+        "--set",
+        "eval.longrun_steps=2",
+        "--set",
+        "eval.longrun_chains=4",
+    ];
+    let out = train_small_toy(&dir, 1, &checks);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Its folder taken by a file: the next check cannot write.
+    std::fs::remove_dir_all(dir.join("longrun")).unwrap();
+    std::fs::write(dir.join("longrun"), "in the way").unwrap();
+    let out = common::resume_train(&dir, Some(3), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("warning: the long-run check at iteration").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(stderr.contains("Training goes on"), "{stderr}");
+    let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(ck.iteration, 3);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `--force` removes the old run's own files and nothing else, and a folder

@@ -117,7 +117,9 @@ impl GpuNet {
             .chain([c * h * w])
             .max()
             .unwrap_or(1);
-        gpu.check_binding(what, (batch * largest * 4) as u64, FEWER_AT_A_TIME)
+        // (Saturating: an absurd count, say sample --chains 10^15, is refused, not wrapped.)
+        let bytes = batch.saturating_mul(largest).saturating_mul(4);
+        gpu.check_binding(what, u64::try_from(bytes).unwrap_or(u64::MAX), FEWER_AT_A_TIME)
     }
 
     /// build's buffers and kernels (`what`: the batch, as errors name it).

@@ -125,16 +125,22 @@ impl Checkpoint {
         })
     }
 
+    /// Where `data` (loaded from `path`) is not the images this checkpoint
+    /// was trained on: what each is. (None also where there is nothing to
+    /// compare: toy data, or a checkpoint without a fingerprint.)
+    pub fn other_data(&self, data: &crate::data::Dataset, path: &str) -> Option<String> {
+        let (saved, now) = (self.data.as_ref()?, data.fingerprint()?);
+        (*saved != now).then(|| {
+            format!("the data at {path} is not the data the checkpoint was trained on ({now}, but it trained on {saved})")
+        })
+    }
+
     /// Put the trainer exactly where this checkpoint was taken; refused
     /// where the trainer's images are not those it was trained on.
     pub fn restore(&self, trainer: &mut Trainer) -> Result<()> {
-        if let (Some(saved), Some(now)) = (&self.data, trainer.data.fingerprint())
-            && *saved != now
-        {
+        if let Some(other) = self.other_data(&trainer.data, &trainer.config.data.path) {
             return Err(Error::Config(format!(
-                "the data at {} is not the data the checkpoint was trained on ({now}, but it trained \
-                 on {saved}): go on with the run's own data (--data), or start a new run",
-                trainer.config.data.path
+                "{other}: go on with the run's own data (--data), or start a new run"
             )));
         }
         trainer.write_params(&self.params)?;

@@ -24,6 +24,12 @@ pub struct LongRunOptions {
     pub mala: bool,
     /// Sample p ∝ exp(−U / factor): 1 is the model itself.
     pub temp_factor: f64,
+    /// The steps' ε, apart from training's (the reference's evaluation
+    /// `epsilon`): X ← X − (ε²/2Tf)∇F + εZ, with T the checkpoint's and f
+    /// `temp_factor`, which samples the same exp(−U/f) with another step.
+    /// None: the checkpoint's ε, tempered as [`StepSize::tempered`] (its
+    /// gradient step kept, noise ε√f).
+    pub epsilon: Option<f64>,
     /// Record a row (and call back) every this many steps.
     pub every: u64,
 }
@@ -53,7 +59,29 @@ impl LongRunOptions {
                 self.temp_factor
             )));
         }
+        if let Some(e) = self.epsilon.filter(|e| !(*e > 0.0 && e.is_finite())) {
+            return Err(Error::Config(format!(
+                "--epsilon must be a positive number (it is {e})"
+            )));
+        }
         Ok(())
+    }
+
+    /// The step the chains take from checkpoint `ck` (τ = 1: a long run
+    /// samples the model, whatever τ training used).
+    pub fn step_size(&self, ck: &Checkpoint) -> StepSize {
+        let trained = StepSize {
+            tau: 1.0,
+            ..step_size(&ck.config)
+        };
+        match self.epsilon {
+            Some(e) => StepSize {
+                epsilon: e as f32,
+                temperature: (ck.config.temperature() * self.temp_factor) as f32,
+                tau: 1.0,
+            },
+            None => trained.tempered(self.temp_factor as f32),
+        }
     }
 
     /// Everything that can be refused before any work: the options, and a
@@ -61,6 +89,18 @@ impl LongRunOptions {
     pub fn check(&self, ck: &Checkpoint) -> Result<()> {
         self.validate()?;
         check_temp_factor(ck, self.temp_factor)?;
+        if let Some(e) = self.epsilon {
+            let a = self.step_size(ck).gradient_factor();
+            if !(a.is_normal() && (e as f32).is_normal()) {
+                return Err(Error::Config(format!(
+                    "--epsilon {e:e}: its gradient step ε²/2Tf ({:e}, T·f = {:e}) or ε itself is out of \
+                     f32's range, in which the GPU computes: choose an ε nearer the checkpoint's ({:e})",
+                    e * e / (2.0 * ck.config.temperature() * self.temp_factor),
+                    ck.config.temperature() * self.temp_factor,
+                    ck.config.langevin.epsilon
+                )));
+            }
+        }
         check_start(ck, self.init, self.chains, "--chains")
     }
 }
@@ -226,11 +266,7 @@ pub fn long_run(
     net.write_params(gpu, &ck.params)?;
     let field = net.as_field(gpu)?;
     let dim = field.dim();
-    let size = StepSize {
-        tau: 1.0,
-        ..step_size(c)
-    }
-    .tempered(opts.temp_factor as f32);
+    let size = opts.step_size(ck);
     // Fresh starts and noise for each checkpoint's iteration, as the
     // reference's long-run checks draw a new batch each time (the same
     // again from the same checkpoint).

@@ -25,7 +25,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::config::{Config, InitKind, LongRunInit, NetName, OptimizerName};
+use crate::config::{Config, Form, InitKind, LongRunInit, NetName, OptimizerName};
 use crate::data::toy::Toy;
 use crate::data::{Dataset, image_indices};
 use crate::diagnostics::{DivergenceWatch, Phase};
@@ -335,12 +335,22 @@ impl Trainer {
         config.validate()?;
         let spec = net_spec(&config)?;
         spec.check_input(data.chw())?;
+        // Batches that go through the net later, at a picture or a long-run
+        // check, are refused now, before a run folder is written: a long
+        // run's settings are fixed for the run, so one refused at its first
+        // check could never go on.
         if data.toy().is_some() {
-            // The densities' grid goes through the net in one batch, later:
-            // refused now, before a run folder is written.
             let points = (config.eval.grid as usize).pow(2);
             let what = format!("the density grid's {points} points (eval.grid²) through the toy net");
             GpuNet::check_batch(&gpu, &spec, points, &what)?;
+            let k = config.eval.kde_samples;
+            let what = format!("the {k} short-run samples of the density pictures (eval.kde_samples)");
+            GpuNet::check_batch(&gpu, &spec, k as usize, &what)?;
+        }
+        if config.eval.longrun_every > 0 {
+            let k = config.eval.longrun_chains;
+            let what = format!("the long-run checks' {k} chains (eval.longrun_chains)");
+            GpuNet::check_batch(&gpu, &spec, k as usize, &what)?;
         }
         let what = "the trainer's buffers (the net's activations for batch.data + batch.chains images, \
                     the chains, the persistent bank, the data set)";
@@ -968,13 +978,14 @@ pub fn optimizer_kind(config: &Config) -> OptimizerKind {
     }
 }
 
-/// The learning rate the optimizer applies for a nominal `lr`: SGD's is
-/// scaled by T (ε²/2 in the invariant form, as the reference) so that its
-/// step does not depend on ε; Adam is invariant to the loss scale.
+/// The learning rate the optimizer applies for a nominal `lr`: in the
+/// invariant form SGD's is scaled by T = ε²/2, as the reference's, so that
+/// its step lr·∇(ΔF) does not depend on ε (PAPER.md, appendix A); Adam is
+/// invariant to the loss scale. The plain form steps on ∇d_st as it is.
 pub fn effective_lr(config: &Config, lr: f64) -> f64 {
-    match config.optimizer.kind {
-        OptimizerName::Sgd => lr * config.temperature(),
-        OptimizerName::Adam => lr,
+    match (config.optimizer.kind, config.langevin.form) {
+        (OptimizerName::Sgd, Form::Invariant) => lr * config.temperature(),
+        _ => lr,
     }
 }
 
@@ -1057,6 +1068,25 @@ mod tests {
             phase: Phase::Expansion,
             epsilon: 0.1,
             steps: 1,
+        }
+    }
+
+    /// SGD's rate is scaled by T = ε²/2 in the invariant form alone (PAPER.md:
+    /// "in that form ... for SGD only"); Adam's never is.
+    #[test]
+    fn only_the_invariant_forms_sgd_rate_is_scaled_by_t() {
+        let mut c = Config::preset("rings-convergent").unwrap();
+        c.langevin.epsilon = 0.1;
+        c.langevin.temperature = 0.5;
+        for (kind, form, want) in [
+            (OptimizerName::Sgd, Form::Invariant, 0.2 * 0.005),
+            (OptimizerName::Sgd, Form::Plain, 0.2),
+            (OptimizerName::Adam, Form::Invariant, 0.2),
+            (OptimizerName::Adam, Form::Plain, 0.2),
+        ] {
+            (c.optimizer.kind, c.langevin.form) = (kind, form);
+            let got = effective_lr(&c, 0.2);
+            assert!((got - want).abs() < 1e-15, "{kind:?} {form:?}: {got} for {want}");
         }
     }
 

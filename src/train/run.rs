@@ -558,6 +558,7 @@ impl RunDir {
             init: c.longrun_init,
             mala: false,
             temp_factor: 1.0,
+            epsilon: None,
             every: (c.longrun_steps / 50).max(1),
         };
         let ck = Checkpoint::capture(trainer)?;

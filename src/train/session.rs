@@ -701,6 +701,7 @@ impl Worker {
             init: c.longrun_init,
             mala: false,
             temp_factor: 1.0,
+            epsilon: None,
             every: (steps / 10).max(1),
         };
         let ck = Checkpoint::capture(&self.trainer)?;
