@@ -155,7 +155,8 @@ pub struct WorkloadResult {
     pub net: String,
     pub chains: usize,
     pub steps: usize,
-    /// Worst GPU-vs-reference error over output, ∂/∂input, ∂/∂params (of max |ref|).
+    /// Worst GPU-vs-reference error over output, ∂/∂input, ∂/∂params (of
+    /// max |ref|), at the timed batches ([`crate::doctor::Upstream::Sampled`]).
     pub check_worst_rel: f64,
     /// GFLOP of one Langevin step over all chains (forward + ∇x).
     pub step_gflop: f64,
@@ -315,18 +316,24 @@ pub fn run_workload(
     budget: Duration,
     other_kernels: bool,
 ) -> Result<WorkloadResult> {
-    let case = Case {
-        name: w.name.clone(),
-        spec: w.spec.clone(),
-        batch: 2,
-        upstream: Upstream::DataMinusSamples { n: 1 },
-        tol: NET_TOL,
-    };
-    let rows = run_case(gpu, &case, 11)?;
+    // At the batches timed (the sampler's chains, the learning step's data
+    // and chains), whose splits and chunks are batch-sized: on images spread
+    // over each, which the f64 reference runs alone.
+    let mut rows = Vec::new();
+    for batch in [w.chains, 2 * w.chains] {
+        let case = Case {
+            name: format!("{} (batch {batch})", w.name),
+            spec: w.spec.clone(),
+            batch,
+            upstream: Upstream::Sampled { n: batch / 2 },
+            tol: NET_TOL,
+        };
+        rows.extend(run_case(gpu, &case, 11)?);
+    }
     if let Some(bad) = rows.iter().find(|r| !r.comparison.passed()) {
         return Err(Error::Shape(format!(
             "{}: the GPU differs from the reference ({} {}); run `ebmscope doctor` — not timing wrong kernels",
-            w.name, bad.quantity, bad.comparison
+            bad.case, bad.quantity, bad.comparison
         )));
     }
     let check_worst_rel = rows

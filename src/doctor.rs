@@ -68,6 +68,22 @@ pub enum Upstream {
     /// +1/n on the first n images, −1/m on the rest: the parameter gradient
     /// is ∇θ (mean F(X⁺) − mean F(X⁻)).
     DataMinusSamples { n: usize },
+    /// For batches too large for the f64 reference (a bench's timed nets):
+    /// as DataMinusSamples on [`sampled_images`] alone, 0 on the others, and
+    /// only those are compared, the reference running on them alone. The
+    /// whole batch still runs on the GPU, so its batch-sized splits and
+    /// chunks are those checked.
+    Sampled { n: usize },
+}
+
+/// The images a [`Upstream::Sampled`] case compares: 8 spread evenly over
+/// the batch, the first and the last among them (all of a smaller batch).
+pub fn sampled_images(batch: usize) -> Vec<usize> {
+    const IMAGES: usize = 8;
+    if batch <= IMAGES {
+        return (0..batch).collect();
+    }
+    (0..IMAGES).map(|i| i * (batch - 1) / (IMAGES - 1)).collect()
 }
 
 pub struct Case {
@@ -347,6 +363,10 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
         .map(|_| rng.random_range(-1.0..1.0))
         .collect();
     let out_len = case.batch * net.output_len();
+    let checked = match case.upstream {
+        Upstream::Sampled { .. } => sampled_images(case.batch),
+        _ => (0..case.batch).collect(),
+    };
     let upstream: Vec<f32> = match case.upstream {
         Upstream::Random => (0..out_len).map(|_| rng.random_range(-1.0..1.0)).collect(),
         Upstream::Ones => vec![1.0; out_len],
@@ -355,6 +375,15 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
             (0..case.batch)
                 .map(|b| if b < n { 1.0 / n as f32 } else { -1.0 / m as f32 })
                 .collect()
+        }
+        Upstream::Sampled { n } => {
+            let data = checked.iter().filter(|&&b| b < n).count().max(1) as f32;
+            let samples = (checked.len() as f32 - data).max(1.0);
+            let mut u = vec![0.0; case.batch];
+            for &b in &checked {
+                u[b] = if b < n { 1.0 / data } else { -1.0 / samples };
+            }
+            u
         }
     };
     net.write_params(gpu, &params)?;
@@ -370,7 +399,20 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
 
     let reference = ReferenceNet::new(&case.spec)?;
     let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
-    let (out, grads) = reference.backward(&f64s(&params), case.batch, &f64s(&x), &f64s(&upstream));
+    // The checked images' rows of a [batch, len] vector.
+    let rows_of = |v: &[f32], len: usize| -> Vec<f32> {
+        checked
+            .iter()
+            .flat_map(|&b| &v[b * len..(b + 1) * len])
+            .copied()
+            .collect()
+    };
+    let (out, grads) = reference.backward(
+        &f64s(&params),
+        checked.len(),
+        &f64s(&rows_of(&x, net.input_len())),
+        &f64s(&rows_of(&upstream, net.output_len())),
+    );
     let row = |quantity, got: Vec<f32>, want: &[f64]| Row {
         case: case.name.clone(),
         quantity,
@@ -378,8 +420,12 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
         tol: case.tol,
     };
     let mut rows = vec![
-        row("output", net.read_output(gpu)?, &out),
-        row("∂/∂input", net.read_input_grad(gpu)?, &grads.input),
+        row("output", rows_of(&net.read_output(gpu)?, net.output_len()), &out),
+        row(
+            "∂/∂input",
+            rows_of(&net.read_input_grad(gpu)?, net.input_len()),
+            &grads.input,
+        ),
     ];
     // Max-pooling alone has no parameters: nothing to compare.
     if net.layout.total > 0 {

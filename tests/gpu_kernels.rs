@@ -16,7 +16,9 @@ const ALL_CONV_KERNELS: [ConvKernels; 4] = [
 ];
 
 use ebmscope::compare::Tolerance;
-use ebmscope::doctor::{Case, LAYER_TOL, NET_TOL, Row, Upstream, layer_cases, net_cases, run_all, run_case};
+use ebmscope::doctor::{
+    Case, LAYER_TOL, NET_TOL, Row, Upstream, layer_cases, net_cases, run_all, run_case, sampled_images,
+};
 use ebmscope::gpu::ConvKernels;
 use ebmscope::kernels::conv2d::{ConvParams, TiledPasses};
 use ebmscope::model::{Backward, GpuNet, LayerOp, NetSpec, init_params};
@@ -59,6 +61,29 @@ fn whole_networks_match_reference() {
         gpu.set_conv_kernels(kernels);
         for (i, case) in net_cases().unwrap().iter().enumerate() {
             assert_rows_pass(&run_case(&gpu, case, 900 + i as u64).unwrap());
+        }
+    }
+}
+
+/// The bench's check at the batches it times: the whole batch on the GPU,
+/// 8 images spread over it compared, the reference running on them alone
+/// (the others' upstream 0, so ∂/∂θ is theirs alone).
+#[test]
+fn a_sampled_batch_matches_reference() {
+    assert_eq!(sampled_images(21), [0, 2, 5, 8, 11, 14, 17, 20]);
+    assert_eq!(sampled_images(3), [0, 1, 2]);
+    let gpu = common::gpu();
+    for kernels in ALL_CONV_KERNELS {
+        gpu.set_conv_kernels(kernels);
+        for spec in [NetSpec::toy(), NetSpec::vanilla(3, 4).unwrap()] {
+            let case = Case {
+                name: format!("{}, 21 images, 8 compared", spec.name),
+                spec,
+                batch: 21,
+                upstream: Upstream::Sampled { n: 10 },
+                tol: NET_TOL,
+            };
+            assert_rows_pass(&run_case(&gpu, &case, 31).unwrap());
         }
     }
 }

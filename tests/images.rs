@@ -86,10 +86,12 @@ fn idx_refusals_name_the_file_and_the_problem() {
     let mut tar = vec![0u8; 512];
     tar[..21].copy_from_slice(b"cifar-10-batches-bin/");
     tar[257..262].copy_from_slice(b"ustar");
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    let cases: [(&str, Vec<u8>, &str); 5] = [
         ("archive.zip", b"PK\x03\x04 and the rest".to_vec(), "extract it"),
         ("archive.tgz", gzip(&tar), "extract it"),
         ("data_batch_1", vec![0x80, 2, b'}', b'q'], "CIFAR-10's binary"),
+        // (Records: a label byte, then 3 072 pixels.)
+        ("data_batch_1.bin.gz", gzip(&[3u8; 3073]), "compressed: unpack it"),
         ("picture.PNG", vec![0x89, b'P', b'N', b'G'], "one image"),
     ];
     for (name, bytes, says) in cases {
@@ -261,7 +263,12 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
             .to_string()
             .contains("no PNG or JPEG")
     );
-    // A folder holding CIFAR-10's unpacked archive, or only its test batch, says so.
+    // A folder holding CIFAR-10's unpacked archive, or only its test batch,
+    // or CIFAR-100's binary version, says so.
+    let cifar100 = dir("folder-cifar-100");
+    std::fs::write(cifar100.join("train.bin"), [0u8; 3074]).unwrap();
+    let err = load_folder(&cifar100, 1, 8, None).unwrap_err().to_string();
+    assert!(err.contains("CIFAR-100's binary version"), "{err}");
     std::fs::create_dir_all(empty.join("cifar-10-batches-bin")).unwrap();
     let err = load_folder(&empty, 1, 8, None).unwrap_err().to_string();
     assert!(

@@ -204,6 +204,9 @@ fn not_idx_hint(path: &Path, head: &[u8]) -> String {
         "is one image, not a data set: point --data at the folder that holds the images".into()
     } else if is_archive(head) {
         "is an archive (zip, tar, xz, bzip2 or 7z): extract it and point --data at the folder it makes".into()
+    } else if name.starts_with("data_batch_") && name.contains(".bin") {
+        "is a CIFAR-10 binary batch, compressed: unpack it (gunzip) and pass the .bin file or its folder"
+            .into()
     } else if name.starts_with("data_batch_") || name == "batches.meta" || head.starts_with(&[0x80]) {
         format!("is a Python pickle, as CIFAR-10's python version holds: {CIFAR_PYTHON_HINT}")
     } else {
@@ -428,6 +431,10 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
                 ": for CIFAR-10 pass --data {}",
                 path.join("cifar-10-batches-bin").display()
             )
+        } else if path.join("train.bin").exists() || path.join("cifar-100-binary").is_dir() {
+            ": it holds CIFAR-100's binary version (train.bin); ebmscope reads CIFAR-10's: for \
+             CIFAR-100, save its images as PNGs in a folder and pass that"
+                .to_string()
         } else if path.join("test_batch.bin").exists() {
             ": its test_batch.bin is CIFAR-10's test batch; training reads the data_batch_*.bin files \
              beside it in the archive"
