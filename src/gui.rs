@@ -1273,7 +1273,7 @@ impl GuiApp {
                 let texture = match &self.landscape_texture {
                     Some((seen, t)) if *seen == serial => t.clone(),
                     _ => {
-                        let image = shades_image(&crate::plot::landscape_shades(energies), grid.res);
+                        let image = shades_image(&crate::plot::log_density_shades(energies), grid.res);
                         let t = ui
                             .ctx()
                             .load_texture("landscape", image, egui::TextureOptions::LINEAR);
@@ -1411,11 +1411,17 @@ impl GuiApp {
                     ui.ctx()
                         .load_texture(name, density_image(p, res, log), egui::TextureOptions::LINEAR)
                 };
-                let t = [
-                    make("true density", &m.truth),
-                    make("learned density", &m.model),
-                    make("kde", &m.kde),
-                ];
+                // (The learned log-density from its energies: see plot::log_density_shades.)
+                let learned = if log {
+                    ui.ctx().load_texture(
+                        "learned density",
+                        shades_image(&crate::plot::log_density_shades(&m.energies), res),
+                        egui::TextureOptions::LINEAR,
+                    )
+                } else {
+                    make("learned density", &m.model)
+                };
+                let t = [make("true density", &m.truth), learned, make("kde", &m.kde)];
                 self.density_textures = Some((at, log, t.clone()));
                 t
             }
@@ -1451,7 +1457,7 @@ impl GuiApp {
             }
             ui.vertical(|ui| {
                 let scale = if log {
-                    "log scale, each from its\nminimum to its maximum"
+                    "log scale, each from its\nminimum to its maximum;\nlearned: −U from its\n1st percentile"
                 } else {
                     "each from its minimum\nto its maximum"
                 };

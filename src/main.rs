@@ -427,7 +427,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     // (None) the run's own settings when a checkpoint or file made them.
     let (mut config, checkpoint, start_preset, overrides) = match &args.checkpoint {
         Some(path) => {
-            let mut ck = ebmscope::train::Checkpoint::load(path)?;
+            let mut ck = load_checkpoint_arg(path)?;
             data_moved_to(&mut ck, args.data.as_deref())?;
             // Save writes beside it, never over it.
             (
@@ -1012,6 +1012,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let (mut run, mut trainer) = RunDir::open(&out, config, existing, gpu)?;
+    for note in &run.notes {
+        eprintln!("warning: {note}");
+    }
     // Whatever fails from here, a run that --force set aside is still there: say where.
     let trained = (|| -> anyhow::Result<ExitCode> {
         if !trainer.config.data.kind.is_toy() {
@@ -1275,11 +1278,10 @@ fn say_where_replaced_run_is(run: &ebmscope::train::run::RunDir) {
 
 fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::data::toy::{Grid, Toy, total_variation};
-    use ebmscope::train::Checkpoint;
     use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
     use std::io::Write;
 
-    let mut ck = Checkpoint::load(&args.checkpoint)?;
+    let mut ck = load_checkpoint_arg(&args.checkpoint)?;
     data_moved_to(&mut ck, args.data.as_deref())?;
     let init = LongRunInit::parse(&args.init)?;
     let every = args.every.unwrap_or((args.steps / 10).max(1));
@@ -1363,7 +1365,11 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                     let kde = grid.kde(states, ck.config.eval.kde_bandwidth);
                     let tv = total_variation(&kde, truth);
                     let title = format!("step {} of {}: TV(samples, q) = {tv:.3}", row.step, args.steps);
-                    let fields = [("true density", &truth[..]), ("KDE of the chains", &kde[..])];
+                    use ebmscope::plot::HeatMap;
+                    let fields = [
+                        HeatMap::density("true density", truth),
+                        HeatMap::density("KDE of the chains", &kde),
+                    ];
                     ebmscope::plot::heat_maps(&picture, &title, grid.res, &fields)?;
                     Some(tv)
                 }
@@ -1416,6 +1422,36 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The checkpoint a `--checkpoint` names; a run folder, or a run whose
+/// checkpoint an unfinished --force set aside, refused with where it is.
+fn load_checkpoint_arg(path: &std::path::Path) -> anyhow::Result<ebmscope::train::Checkpoint> {
+    use ebmscope::train::{CHECKPOINT_FILE, run::REPLACED_FOLDER};
+    if path.is_dir() {
+        bail!(
+            "--checkpoint {}: is a folder; pass a checkpoint file (a run's is its {CHECKPOINT_FILE}{})",
+            path.display(),
+            if path.join(CHECKPOINT_FILE).exists() {
+                format!(": {}", path.join(CHECKPOINT_FILE).display())
+            } else {
+                String::new()
+            }
+        );
+    }
+    let aside = path
+        .parent()
+        .map(|run| run.join(REPLACED_FOLDER).join(CHECKPOINT_FILE))
+        .filter(|aside| path.file_name() == Some(CHECKPOINT_FILE.as_ref()) && aside.exists());
+    if let (false, Some(aside)) = (path.exists(), aside) {
+        bail!(
+            "--checkpoint {}: is not there; the run's folder keeps the checkpoint of the run an \
+             unfinished --force replaced, {}: pass that, or move its files back",
+            path.display(),
+            aside.display()
+        );
+    }
+    Ok(ebmscope::train::Checkpoint::load(path)?)
+}
+
 /// `--data` of a command that starts from a checkpoint: where the run's
 /// image data lies now.
 fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -1461,11 +1497,10 @@ fn check_out_folder(out: &std::path::Path, marker: &str, what: &str, force: bool
 }
 
 fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::train::Checkpoint;
     use ebmscope::train::landscape::{Backdrop, LANDSCAPE_MARKER, alpha_label, landscape, save_landscape};
     use ebmscope::train::longrun::LongRunInit;
 
-    let mut ck = Checkpoint::load(&args.checkpoint)?;
+    let mut ck = load_checkpoint_arg(&args.checkpoint)?;
     data_moved_to(&mut ck, args.data.as_deref())?;
     let opts = LandscapeOptions {
         starts: args.starts,

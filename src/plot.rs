@@ -107,23 +107,48 @@ pub fn image_grid(path: &Path, images: &[f32], [c, h, w]: [usize; 3]) -> Result<
 }
 
 /// True density, learned density exp(−U) and short-run KDE (top), and their
-/// logarithms (bottom), each on its own colour scale as the reference.
+/// logarithms (bottom), each on its own colour scale as the reference (the
+/// learned one −U from its 1st percentile: [`log_density_shades`]).
 pub fn density_triptych(path: &Path, m: &ToyMetrics, iteration: u64) -> Result<()> {
     let title = format!(
         "iteration {iteration}   TV(p_θ, q) = {:.3}   TV(KDE, q) = {:.3}   KL(q‖p_θ) = {:.2}   KL(q‖KDE) = {:.2}",
         m.tv_model, m.tv_kde, m.kl_model, m.kl_kde
     );
     let fields = [
-        ("true density", &m.truth[..]),
-        ("EBM density exp(−U)", &m.model[..]),
-        ("short-run KDE", &m.kde[..]),
+        HeatMap::density("true density", &m.truth),
+        HeatMap {
+            name: "EBM density exp(−U)",
+            density: &m.model,
+            energies: Some(&m.energies),
+        },
+        HeatMap::density("short-run KDE", &m.kde),
     ];
     heat_maps(path, &title, m.grid.res, &fields)
 }
 
-/// Densities on a res × res grid (row-major, y up), one column each: the
-/// density on top, its logarithm below.
-pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[(&str, &[f64])]) -> Result<()> {
+/// One column of [`heat_maps`]: a density on a res × res grid (row-major,
+/// y up) and, for a learned one, its energies U, whose −U the log row
+/// shades ([`log_density_shades`]).
+pub struct HeatMap<'a> {
+    pub name: &'a str,
+    pub density: &'a [f64],
+    pub energies: Option<&'a [f64]>,
+}
+
+impl<'a> HeatMap<'a> {
+    /// A density without energies: its log row is log(p + 1e-10).
+    pub fn density(name: &'a str, density: &'a [f64]) -> Self {
+        HeatMap {
+            name,
+            density,
+            energies: None,
+        }
+    }
+}
+
+/// Densities on a res × res grid, one column each: the density on top, its
+/// logarithm below.
+pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[HeatMap]) -> Result<()> {
     register_font();
     let cell = 300u32;
     let root = BitMapBackend::new(path, (fields.len() as u32 * cell, 2 * cell + 40)).into_drawing_area();
@@ -132,16 +157,15 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[(&str, &[f64])]
     top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
     let panels = body.split_evenly((2, fields.len()));
     for (row, log) in [(0usize, false), (1, true)] {
-        for (col, (name, values)) in fields.iter().enumerate() {
-            let label = if log {
-                format!("log {name}")
-            } else {
-                name.to_string()
+        for (col, field) in fields.iter().enumerate() {
+            let (label, shades) = match (log, field.energies) {
+                (false, _) => (field.name.to_string(), density_shades(field.density, false)),
+                (true, None) => (format!("log {}", field.name), density_shades(field.density, true)),
+                (true, Some(u)) => ("−U, from its 1st percentile".to_string(), log_density_shades(u)),
             };
             let area = panels[row * fields.len() + col]
                 .titled(&label, ("sans-serif", 14))
                 .map_err(draw_err(path))?;
-            let shades = density_shades(values, log);
             let (w, h) = area.dim_in_pixel();
             let side = w.min(h);
             for py in 0..side {
@@ -189,13 +213,14 @@ pub fn density_shades(p: &[f64], log: bool) -> Vec<f64> {
 }
 
 /// Where each grid point's learned log-density, −U up to its constant,
-/// sits on a landscape map's colour scale, in [0, 1]: from −U's 1st
-/// percentile (so that a few far corners do not squeeze the rest) to its
-/// largest. Not the training pictures' log(p + 1e-10), the reference's:
-/// that floors everything 23 nats below the top, which for a sharp model,
-/// whose U spans thousands, is the whole map but its minima. Not a finite
-/// number: the bottom.
-pub fn landscape_shades(energies: &[f64]) -> Vec<f64> {
+/// sits on the colour scale of a landscape map or of a density picture's
+/// log EBM panel, in [0, 1]: from −U's 1st percentile (so that a few far
+/// corners do not squeeze the rest) to its largest. Not log(p + 1e-10),
+/// the reference's (and the other log panels'): that floors everything 23
+/// nats below the top, which for a sharp model, whose U spans thousands,
+/// is the whole map but its minima (and exp(−U) itself is 0 past 745
+/// nats). Not a finite number: the bottom.
+pub fn log_density_shades(energies: &[f64]) -> Vec<f64> {
     let mut finite: Vec<f64> = energies.iter().map(|u| -u).filter(|v| v.is_finite()).collect();
     if finite.is_empty() {
         return vec![0.0; energies.len()];
@@ -435,7 +460,7 @@ pub struct MapPoint {
 }
 
 /// The learned log-density −U on a res × res grid over [−extent, extent]²
-/// (row-major, y up; landscape_shades), one panel per (title, minima) of
+/// (row-major, y up; log_density_shades), one panel per (title, minima) of
 /// `panels`: the minima coloured by basin, the lowest of each basin drawn
 /// larger with its basin's number and joined to the basin's other minima
 /// by lines; minima beyond the grid at its edge, ringed, and counted in
@@ -467,7 +492,7 @@ pub fn landscape_map(
     };
     top.titled(&title, ("sans-serif", 15)).map_err(draw_err(path))?;
     let res = grid.res;
-    let shades = landscape_shades(energies);
+    let shades = log_density_shades(energies);
     for (area, (panel_title, points)) in body.split_evenly((1, panels.len())).iter().zip(panels) {
         let area = area
             .titled(panel_title, ("sans-serif", 14))
@@ -542,11 +567,53 @@ mod tests {
             &path,
             "diverged",
             res,
-            &[("all NaN", &[f64::NAN; 16]), ("mixed", &p)],
+            &[
+                HeatMap::density("all NaN", &[f64::NAN; 16]),
+                HeatMap::density("mixed", &p),
+            ],
         )
         .unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 0);
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A sharp model's density picture keeps its shape in the log EBM
+    /// panel (−U's shades), where log(p + 1e-10) would be one colour but
+    /// for the centre: many colours across the panel, not a few.
+    #[test]
+    fn a_sharp_models_log_density_panel_has_its_shape() {
+        let res = 41;
+        let grid = crate::data::toy::Grid { res, extent: 2.0 };
+        let energies: Vec<f64> = (0..res * res)
+            .map(|k| {
+                let (x, y) = (grid.coord(k % res), grid.coord(k / res));
+                500.0 * (x * x + y * y)
+            })
+            .collect();
+        let flat = vec![1.0 / (res * res) as f64; res * res];
+        let m = ToyMetrics {
+            model: grid.boltzmann(&energies),
+            energies,
+            truth: flat.clone(),
+            kde: flat,
+            samples: Vec::new(),
+            grid,
+            tv_model: 0.0,
+            kl_model: 0.0,
+            tv_kde: 0.0,
+            kl_kde: 0.0,
+        };
+        let path = std::env::temp_dir().join(format!("ebmscope-sharp-{}.png", std::process::id()));
+        density_triptych(&path, &m, 1).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        let _ = std::fs::remove_file(&path);
+        // The log row's middle panel (3 panels of 300 × 300 under a 40-pixel
+        // title), inside its own title.
+        let colours: std::collections::HashSet<[u8; 3]> = (360..620)
+            .flat_map(|y| (330..570).map(move |x| (x, y)))
+            .map(|(x, y)| img.get_pixel(x, y).0)
+            .collect();
+        assert!(colours.len() > 30, "{} colours", colours.len());
     }
 
     /// A sharp model's map keeps its shape: with U rising 2 000 nats from
@@ -566,7 +633,7 @@ mod tests {
         let floored = density_shades(&grid.boltzmann(&energies), true);
         let at_bottom = floored.iter().filter(|&&t| t == 0.0).count();
         assert!(at_bottom > res * res * 9 / 10, "{at_bottom}");
-        let shades = landscape_shades(&energies);
+        let shades = log_density_shades(&energies);
         let centre = res * (res / 2) + res / 2;
         assert_eq!(shades[centre], 1.0);
         // Half-way to the edge along x: U = 500, an eighth of the corners'
@@ -574,7 +641,7 @@ mod tests {
         let half_way = centre + res / 4;
         assert!((0.8..0.9).contains(&shades[half_way]), "{}", shades[half_way]);
         assert_eq!(shades[0], 0.0);
-        let none = landscape_shades(&[f64::NAN, f64::INFINITY]);
+        let none = log_density_shades(&[f64::NAN, f64::INFINITY]);
         assert_eq!(none, [0.0, 0.0]);
     }
 

@@ -788,7 +788,12 @@ fn interrupt_saves_a_checkpoint() {
         replaced_ck
     );
     let out = resume_train(&dir, Some(ck.iteration + 2), &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the run an earlier --force replaced is kept in"),
+        "{stderr}"
+    );
     assert_eq!(rows(&dir).len() as u64, ck.iteration + 3);
     assert!(
         !aside.exists(),
@@ -1486,6 +1491,39 @@ fn a_run_that_made_nothing_is_no_run_to_keep() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
+/// A config.toml edited by hand is not what a resume runs: it says so, with
+/// the keys and how to change a setting, and writes the file again.
+#[test]
+fn an_edited_config_toml_is_named_on_resume() {
+    let dir = common::fresh_dir("edited-config");
+    assert!(train_small_toy(&dir, 1, &[]).status.success());
+    let path = dir.join("config.toml");
+    let mut table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let lr = table["optimizer"]["lr"].as_float().unwrap();
+    table["optimizer"]
+        .as_table_mut()
+        .unwrap()
+        .insert("lr".into(), (lr / 10.0).into());
+    std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+    let out = common::resume_train(&dir, Some(2), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "was edited since the checkpoint (optimizer.lr = {} there, {lr} in the checkpoint)",
+            lr / 10.0
+        )) && stderr.contains("--resume --set KEY=VALUE"),
+        "{stderr}"
+    );
+    let again: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    assert_eq!(again["optimizer"]["lr"].as_float(), Some(lr), "written again");
+    // Unedited (--iters moves its `iterations`), nothing is said.
+    let out = common::resume_train(&dir, Some(3), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("was edited"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A long-run check that fails is reported and training goes on: a run's
 /// check settings cannot change, so stopping would stop the run for good.
 #[test]
@@ -1609,10 +1647,15 @@ fn force_replaces_only_the_runs_own_files() {
         "--set",
         "output.checkpoint_every=1000",
     ];
-    for _ in 0..2 {
+    for attempt in 0..2 {
         let out = train_small_toy(&dir, 50, &diverging);
         common::assert_refused(&out, "diverged");
         common::assert_refused(&out, ".replaced-run (move its files back to keep it)");
+        // Tried again, as the message says, it is said at the start that
+        // the kept run goes at this run's first checkpoint.
+        if attempt == 1 {
+            common::assert_refused(&out, "the run an earlier --force replaced is kept in");
+        }
         assert_eq!(
             std::fs::read(dir.join(".replaced-run/checkpoint.safetensors")).unwrap(),
             ck
@@ -1627,6 +1670,16 @@ fn force_replaces_only_the_runs_own_files() {
         &resume_train(&dir, None, &[]),
         "move its files back here to resume that one",
     );
+    // So do the commands that start from a checkpoint, and from a run folder.
+    let ck_path = dir.join("checkpoint.safetensors");
+    for (checkpoint, says) in [
+        (&ck_path, ".replaced-run/checkpoint.safetensors: pass that"),
+        (&dir, "is a folder; pass a checkpoint file"),
+    ] {
+        let checkpoint = checkpoint.to_str().unwrap();
+        let out = ebmscope(&["sample", "--checkpoint", checkpoint, "--steps", "1"]);
+        common::assert_refused(&out, says);
+    }
     // Moved back by hand (a folder of the failed attempt left behind in
     // .replaced-run), the run is the one to keep: a --force sets it aside.
     for name in ["checkpoint.safetensors", "metrics.csv", "config.toml"] {

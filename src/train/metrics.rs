@@ -17,6 +17,10 @@ pub struct ToyMetrics {
     pub grid: Grid,
     pub truth: Vec<f64>,
     pub model: Vec<f64>,
+    /// U = F/T on the grid: −U is the learned log-density up to its
+    /// constant, which the log pictures shade (exp(−U) is 0 on a sharp
+    /// model's grid but near its minima: 745 nats down, f64 underflows).
+    pub energies: Vec<f64>,
     pub kde: Vec<f64>,
     /// Short-run samples behind the KDE, [k, 2].
     pub samples: Vec<f32>,
@@ -78,6 +82,7 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         grid,
         truth,
         model,
+        energies,
         kde,
         samples,
     })

@@ -1,6 +1,7 @@
 //! A training run on disk: the run folder, metrics.csv, checkpoints,
 //! resuming exactly where a checkpoint left off.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -47,11 +48,94 @@ pub struct RunDir {
     /// A run replaced by `--force` waits in [`REPLACED_FOLDER`] for this
     /// run's first checkpoint.
     replaced: bool,
+    /// What the user should know about the folder as the run opens (the
+    /// CLI prints each as a warning): a config.toml edited by hand, a run
+    /// an earlier `--force` set aside that this one's first checkpoint drops.
+    pub notes: Vec<String>,
 }
 
 /// Where `--force` keeps the run it replaces until the new run's first
 /// checkpoint, so that a new run that fails before it loses nothing.
 pub const REPLACED_FOLDER: &str = ".replaced-run";
+
+/// Where a run's config.toml (`path`) says other than the checkpoint it
+/// resumes from (`saved`): a hand edit, which resuming would silently
+/// write over. What it says and how to change a setting instead. (The
+/// length of the run and where its data lies change on resume as they
+/// should: not counted.)
+fn config_edits(path: &Path, saved: &Config) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let written = match text.parse::<toml::Table>() {
+        Ok(t) => t,
+        Err(e) => {
+            return Some(format!(
+                "{} is not TOML ({}); it is written again from the checkpoint's settings",
+                path.display(),
+                e.message()
+            ));
+        }
+    };
+    let saved: toml::Table = saved.to_toml().parse().ok()?;
+    let (mut on_disk, mut kept) = (BTreeMap::new(), BTreeMap::new());
+    flatten("", &written, &mut on_disk);
+    flatten("", &saved, &mut kept);
+    let moved = ["iterations", "data.path", "data.kind"];
+    let differ: Vec<String> = on_disk
+        .keys()
+        .chain(kept.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| !moved.contains(&k.as_str()) && on_disk.get(*k) != kept.get(*k))
+        .map(|k| {
+            let said = |m: &BTreeMap<String, String>| m.get(k).cloned().unwrap_or_else(|| "nothing".into());
+            format!(
+                "{k} = {} there, {} in the checkpoint",
+                said(&on_disk),
+                said(&kept)
+            )
+        })
+        .collect();
+    (!differ.is_empty()).then(|| {
+        format!(
+            "{} was edited since the checkpoint ({}): a run resumes with its checkpoint's settings and \
+             the file is written again from them. To change a setting, pass it with --resume --set \
+             KEY=VALUE ({}), or start a new run from an edited copy (--config FILE, another --out)",
+            path.display(),
+            differ.join("; "),
+            Change::KEYS.join(", ")
+        )
+    })
+}
+
+/// The leaves of a TOML table as "section.key" → the value as written.
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
+    for (key, value) in table {
+        let key = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            v => {
+                out.insert(key, v.to_string());
+            }
+        }
+    }
+}
+
+/// Where an earlier `--force` set a run aside in `dir` that this run's
+/// first checkpoint will drop: say so, while it can still be kept.
+fn set_aside_note(dir: &Path) -> Option<String> {
+    let kept = dir.join(REPLACED_FOLDER);
+    kept.exists().then(|| {
+        format!(
+            "the run an earlier --force replaced is kept in {} until this run's first checkpoint, \
+             which removes it: move its files elsewhere now to keep it",
+            kept.display()
+        )
+    })
+}
 
 /// The lock file in a run folder (see [`RunDir`]).
 const LOCK_FILE: &str = ".ebmscope.lock";
@@ -345,6 +429,7 @@ impl RunDir {
         let metrics_path = dir.join(METRICS_FILE);
         // (replaced: a run set aside by --force waits for this one's first checkpoint.)
         let mut changes = Vec::new();
+        let mut notes = Vec::new();
         let (trainer, lock, replaced) = if let Existing::Resume {
             iterations,
             data,
@@ -372,6 +457,7 @@ impl RunDir {
             }
             let ck = Checkpoint::load(&ck_path)?;
             changes = resume_changes(&ck.config, ck.lr, &set)?;
+            notes.extend(config_edits(&dir.join(CONFIG_FILE), &ck.config));
             let mut config_resumed = ck.config.clone();
             // Only the length of the run, and where its data now lies, may change on resume.
             config_resumed.iterations = iterations.unwrap_or(ck.config.iterations).max(ck.iteration);
@@ -419,6 +505,7 @@ impl RunDir {
             remove_files(run_files(dir, Some(ck.iteration))?)?;
             remove_empty_run_folders(dir);
             let rescales = watch_rescales(&trainer.config, &past_changes);
+            notes.extend(set_aside_note(dir));
             trainer.set_history(
                 kept.rows.iter().map(|r| r.d_st).collect(),
                 kept.rows.iter().map(|r| r.r_t).collect(),
@@ -439,6 +526,10 @@ impl RunDir {
             if has_run && !empty && existing != Existing::Force {
                 return Err(Error::file(dir, "already holds a run: pass --resume or --force"));
             }
+            // (A run an earlier --force set aside, kept past a replacement
+            // that stopped before its first checkpoint, is still the one
+            // kept: set_aside_old_run refuses where both have checkpoints.)
+            notes.extend(set_aside_note(dir));
             if empty {
                 remove_files(run_files(dir, None)?)?;
                 remove_empty_run_folders(dir);
@@ -466,6 +557,7 @@ impl RunDir {
             metrics: std::io::BufWriter::new(file),
             _lock: lock,
             replaced,
+            notes,
         };
         if !changes.is_empty() {
             // In the checkpoint at once, so that a later --resume goes on
@@ -596,9 +688,10 @@ impl RunDir {
                     c.longrun_steps,
                     crate::data::toy::total_variation(&kde, &truth)
                 );
+                use crate::plot::HeatMap;
                 let fields = [
-                    ("true density", &truth[..]),
-                    ("KDE of the long-run states", &kde[..]),
+                    HeatMap::density("true density", &truth),
+                    HeatMap::density("KDE of the long-run states", &kde),
                 ];
                 crate::plot::heat_maps(&picture, &title, grid.res, &fields)?;
             }
