@@ -314,6 +314,11 @@ pub fn spelling<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// "1 minimum", "8 minima": a count and its noun.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A setting as a person reads it: 0.125 as it is, 1e40 and 1e-12 in
 /// exponent form rather than forty digits.
 pub fn short(v: f64) -> String {

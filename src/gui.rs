@@ -11,7 +11,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, Points, VLine};
 
 use crate::config::InitKind;
-use crate::config::{Config, Form, OptimizerName, spelling};
+use crate::config::{Config, OptimizerName, spelling};
 use crate::data::toy::Toy;
 use crate::diagnostics::{Correlations, Oscillation, Phase};
 use crate::gpu::Gpu;
@@ -19,7 +19,9 @@ use crate::io::check_out_folder;
 use crate::kernels::picture::GridLayout;
 use crate::train::landscape::{Backdrop, LANDSCAPE_MARKER, LandscapeOptions, alpha_label, save_landscape};
 use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update};
-use crate::train::{Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, effective_lr, net_spec};
+use crate::train::{
+    Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, change_consequence, net_spec,
+};
 use crate::{Error, Result};
 
 /// How many times --frames a capture of a running image net waits for its
@@ -1720,44 +1722,6 @@ fn tick_label(mark: egui_plot::GridMark) -> String {
     }
     let decimals = (-step.log10().floor()).max(0.0) as usize;
     trim(format!("{:.*}", decimals, v))
-}
-
-/// What a change does beyond its own setting, for the status line: a new
-/// T rescales U (and so d_st and the mean U curves) for the same F; an
-/// optimizer switch keeps lr, which SGD scales by T and Adam does not.
-fn change_consequence(before: &Config, after: &Config) -> String {
-    let t_ratio = before.temperature() / after.temperature();
-    if t_ratio != 1.0 {
-        return format!(
-            " (T = {:.3e} now: U = F/T, and so d_st and mean U, reads {} for the same F)",
-            after.temperature(),
-            times(t_ratio)
-        );
-    }
-    if before.optimizer.kind != after.optimizer.kind {
-        return match (after.optimizer.kind, after.langevin.form) {
-            (OptimizerName::Sgd, Form::Invariant) => format!(
-                " (lr kept: SGD steps by lr·T, here lr × {:.3e})",
-                effective_lr(after, 1.0)
-            ),
-            (OptimizerName::Adam, Form::Invariant) => " (lr kept: Adam steps by lr itself, not lr·T)".into(),
-            // (No rate is scaled by T in the plain form.)
-            (_, Form::Plain) => " (lr kept)".into(),
-        };
-    }
-    String::new()
-}
-
-/// A factor as "16× larger" or "6.25× smaller", to 3 decimals at most
-/// (a ratio of squares of decimals is rarely whole: 6.249999999999999).
-fn times(factor: f64) -> String {
-    let (f, way) = if factor >= 1.0 {
-        (factor, "larger")
-    } else {
-        (1.0 / factor, "smaller")
-    };
-    let digits = format!("{f:.3}");
-    format!("{}× {way}", digits.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// The fields ε, τ, L and lr as `config` sets them.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use ebmscope::config::{short, spelling};
+use ebmscope::config::{plural, short, spelling};
 use ebmscope::gpu::{AdapterChoice, ConvKernels, Gpu, list_adapters};
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
@@ -1013,7 +1013,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     let (mut run, mut trainer) = RunDir::open(&out, config, existing, gpu)?;
     for note in &run.notes {
-        eprintln!("warning: {note}");
+        eprintln!("{note}");
     }
     // Whatever fails from here, a run that --force set aside is still there: say where.
     let trained = (|| -> anyhow::Result<ExitCode> {
@@ -1051,7 +1051,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         let c = trainer.config.clone();
         eprintln!(
-            "run folder: {}\n{} on {} data: {} iterations, L = {} Langevin steps, ε = {}, {} lr {}, init {}",
+            "run folder: {}\n{} on {} data: {}, L = {} Langevin steps, ε = {}, {} lr {}, init {}",
             out.display(),
             preset.unwrap_or(if args.resume {
                 "resumed run"
@@ -1059,7 +1059,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 "custom config"
             }),
             spelling(&c.data.kind),
-            total,
+            plural(total, "iteration", "iterations"),
             c.langevin.steps,
             short(c.langevin.epsilon),
             spelling(&c.optimizer.kind),
@@ -1220,8 +1220,10 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             if c.eval.longrun_every > 0 && e.iteration % c.eval.longrun_every == 0 {
                 bar.suspend(|| {
                     eprintln!(
-                        "iteration {}: long-run check, {} steps from {:?} …",
-                        e.iteration, c.eval.longrun_steps, c.eval.longrun_init
+                        "iteration {}: long-run check, {} steps from {} …",
+                        e.iteration,
+                        c.eval.longrun_steps,
+                        spelling(&c.eval.longrun_init)
                     );
                     // A check is a look at the model, not training: a failed
                     // one (out of GPU memory, say) is reported and training
@@ -1244,8 +1246,8 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         bar.finish();
         eprintln!("training speed (headless): {rate}");
         eprintln!(
-            "done: {} iterations. Pictures in {1}/pictures, metrics in {1}/metrics.csv, checkpoint in {1}/{2}.",
-            trainer.iteration,
+            "done: {}. Pictures in {1}/pictures, metrics in {1}/metrics.csv, checkpoint in {1}/{2}.",
+            plural(trainer.iteration, "iteration", "iterations"),
             out.display(),
             ebmscope::train::CHECKPOINT_FILE
         );
@@ -1310,7 +1312,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         "long run",
         args.force,
     )?;
-    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out)?;
+    let chains = format!("--chains {}", opts.chains);
+    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, &[(opts.chains, &chains)])?;
     eprintln!(
         "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}, ε {}",
         if args.mala { "MALA" } else { "Langevin" },
@@ -1466,12 +1469,14 @@ fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::
 
 /// What `sample` and `landscape` need once their options are accepted: the
 /// run's data set (only to start from data), the GPU (announced) and the
-/// output folder, created.
+/// output folder, created once the job's `batches` (count, what names it)
+/// are known to fit the adapter's buffers.
 fn open_checkpoint_job(
     choice: &AdapterChoice,
     ck: &ebmscope::train::Checkpoint,
     init: ebmscope::train::longrun::LongRunInit,
     out: &std::path::Path,
+    batches: &[(usize, &str)],
 ) -> anyhow::Result<(Option<ebmscope::data::Dataset>, Gpu)> {
     let data = match init {
         ebmscope::train::longrun::LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
@@ -1483,6 +1488,10 @@ fn open_checkpoint_job(
         eprintln!("warning: {other}; the chains start from these images");
     }
     let gpu = Gpu::new(choice)?;
+    let spec = ebmscope::train::net_spec(&ck.config)?;
+    for &(batch, what) in batches {
+        ebmscope::model::GpuNet::check_batch(&gpu, &spec, batch, what)?;
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     announce(&gpu);
     Ok((data, gpu))
@@ -1519,7 +1528,12 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
     check_out_folder(&out, LANDSCAPE_MARKER, "landscape", args.force)?;
-    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out)?;
+    let (starts, chunk) = (
+        format!("--starts {}", opts.starts),
+        format!("--chunk {}", opts.chunk),
+    );
+    let batches = [(opts.starts, starts.as_str()), (opts.chunk, chunk.as_str())];
+    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, &batches)?;
     eprintln!(
         "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; checkpoint at iteration {})",
         opts.starts,

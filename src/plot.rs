@@ -54,6 +54,10 @@ pub fn save_run_pictures(dir: &Path, trainer: &Trainer, metrics: Option<&ToyMetr
             )?;
         }
     }
+    // (Before the first iteration there is no d_st to draw.)
+    if trainer.d_st.is_empty() {
+        return Ok(());
+    }
     let c = &trainer.config.eval;
     diagnostics_figure(
         &pictures.join(format!("diagnostics_{it:07}.png")),
@@ -313,6 +317,7 @@ fn xy_series(
     chart
         .configure_mesh()
         .x_desc("step")
+        .x_label_formatter(&whole)
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
         .draw()?;
@@ -368,6 +373,16 @@ pub fn diagnostics_figure(
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
+/// A tick label on a whole-number axis (iterations, steps, lags): "200",
+/// not "200.0".
+fn whole(x: &f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{}", *x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
 fn series(
     area: &Area,
     title: &str,
@@ -396,6 +411,9 @@ fn series(
     chart
         .configure_mesh()
         .x_desc("iteration")
+        // (Few iterations: ticks on whole ones, not 1.1, 1.2, …)
+        .x_labels(v.len().clamp(2, 10))
+        .x_label_formatter(&whole)
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
         .draw()?;
@@ -430,6 +448,10 @@ fn bars(
     chart
         .configure_mesh()
         .x_desc("lag")
+        // (Ticks on whole lags, not 0.5, 1.5, …; and 0 is not "-0.0".)
+        .x_labels(((x.end - x.start) as usize).clamp(2, 10))
+        .x_label_formatter(&whole)
+        .y_label_formatter(&|y| format!("{:.1}", if y.abs() < 1e-9 { 0.0 } else { *y }))
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
         .draw()?;
@@ -476,21 +498,35 @@ pub fn landscape_map(
     let side = 500u32;
     let root = BitMapBackend::new(path, (side * panels.len() as u32, side + 70)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
-    let (top, body) = root.split_vertically(40);
+    let (top, body) = root.split_vertically(46);
     let to_pixel = |x: f64, y: f64| map_pixel(x, y, grid.extent, side).0;
     let beyond = |p: &MapPoint| map_pixel(p.x, p.y, grid.extent, side).1;
     // (Every panel has the same minima.)
     let outside = panels
         .first()
         .map_or(0, |(_, points)| points.iter().filter(|p| beyond(p)).count());
-    let title = match outside {
-        0 => title.to_string(),
-        n => format!(
-            "{title}; {n} beyond the map's ±{:.2}, ringed at its edge",
+    // Two lines, each in the largest size up to 15 that fits the width (one
+    // panel is 500 pixels).
+    let (first, second) = top.split_vertically(23);
+    let beyond_note = (outside > 0).then(|| {
+        format!(
+            "{outside} beyond the map's ±{:.2}, ringed at its edge",
             grid.extent
-        ),
-    };
-    top.titled(&title, ("sans-serif", 15)).map_err(draw_err(path))?;
+        )
+    });
+    for (area, line) in [(&first, Some(title.to_string())), (&second, beyond_note)] {
+        if let Some(line) = line {
+            let width = area.dim_in_pixel().0;
+            let size = (10..=15)
+                .rev()
+                .find(|&s| {
+                    area.estimate_text_size(&line, &TextStyle::from(("sans-serif", s).into_font()))
+                        .is_ok_and(|(w, _)| w + 8 <= width)
+                })
+                .unwrap_or(10);
+            area.titled(&line, ("sans-serif", size)).map_err(draw_err(path))?;
+        }
+    }
     let res = grid.res;
     let shades = log_density_shades(energies);
     for (area, (panel_title, points)) in body.split_evenly((1, panels.len())).iter().zip(panels) {
@@ -528,9 +564,26 @@ pub fn landscape_map(
             area.draw(&Circle::new(at, r, color.filled()))
                 .map_err(draw_err(path))?;
             if p.root {
+                // White with a black rim: legible on the map's yellow too.
+                let text = format!("{}", p.basin);
+                let (x, y) = (at.0 + 9, at.1 - 9);
+                for (dx, dy) in [
+                    (-1, 0),
+                    (1, 0),
+                    (0, -1),
+                    (0, 1),
+                    (-1, -1),
+                    (1, 1),
+                    (-1, 1),
+                    (1, -1),
+                ] {
+                    let rim = ("sans-serif", 18).into_font().color(&BLACK);
+                    area.draw(&Text::new(text.as_str(), (x + dx, y + dy), rim))
+                        .map_err(draw_err(path))?;
+                }
                 let style = ("sans-serif", 18).into_font().color(&WHITE);
-                let label = Text::new(format!("{}", p.basin), (at.0 + 9, at.1 - 9), style);
-                area.draw(&label).map_err(draw_err(path))?;
+                area.draw(&Text::new(text.as_str(), (x, y), style))
+                    .map_err(draw_err(path))?;
             }
         }
     }

@@ -470,6 +470,9 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
     let before = read();
     for (set, says) in [
         ("net.n_f=4", "`net.n_f` is fixed for a run"),
+        // (Fixed is said first, not what the value would break.)
+        ("langevin.bank_size=1", "`langevin.bank_size` is fixed for a run"),
+        ("net.kind=vanilla", "`net.kind` is fixed for a run"),
         (
             "langevin.epsilon=-1",
             "`langevin.epsilon`: must be a finite number > 0",
@@ -499,6 +502,11 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("from iteration 2: L = 6, lr = 0.03, optimizer Adam"),
+        "{stderr}"
+    );
+    // What the switch means for lr, as the window says it.
+    assert!(
+        stderr.contains("note: with these changes (lr kept: Adam steps by lr itself, not lr·T)"),
         "{stderr}"
     );
     let made = "iteration,setting,from,to\n2,langevin.steps,4,6\n2,optimizer.lr,0.1,0.03\n2,optimizer.kind,sgd,adam\n";
@@ -1174,8 +1182,9 @@ fn long_run_sampling_from_a_checkpoint() {
     let out = sample(&[]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--force"));
     assert!(sample(&["--force"]).status.success());
-    // A long run that fails once started (more chains than one GPU buffer
-    // holds) leaves no marker behind: trying again needs no --force.
+    // A long run refused for more chains than one GPU buffer holds makes
+    // no folder (refused once the adapter is known, before it): trying
+    // again needs no --force.
     let failed = dir.join("failed-longrun");
     let into_failed = |chains: &str| {
         let (ck, out) = (ck.to_str().unwrap(), failed.to_str().unwrap());
@@ -1192,7 +1201,7 @@ fn long_run_sampling_from_a_checkpoint() {
         ])
     };
     common::assert_refused(&into_failed("100000000"), "in one GPU buffer");
-    assert!(!failed.join("longrun.csv").exists());
+    assert!(!failed.exists(), "the refused long run made its folder");
     let out = into_failed("4");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // A first long run killed on its way (as Ctrl-C stops it) leaves its

@@ -13,6 +13,7 @@ use super::longrun::{LongRunInit, check_start, check_temp_factor, start_states};
 use super::{Checkpoint, Progress, net_spec, step_size};
 use std::path::{Path, PathBuf};
 
+use crate::config::plural;
 use crate::data::Dataset;
 use crate::data::toy::Grid;
 use crate::gpu::Gpu;
@@ -197,7 +198,7 @@ impl Landscape {
     pub fn title(&self, opts: &LandscapeOptions) -> String {
         format!(
             "{} from {} starts; attraction–diffusion at T × {}, {} steps",
-            plural(self.minima.len(), "minimum", "minima"),
+            plural(self.minima.len() as u64, "minimum", "minima"),
             opts.starts,
             opts.temp_factor,
             opts.ad_steps
@@ -581,17 +582,13 @@ impl Backdrop {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 impl Basins {
     /// "α = 1: 7 basins".
     pub fn title(&self) -> String {
         format!(
             "α = {}: {}",
             alpha_label(self.alpha),
-            plural(self.count(), "basin", "basins")
+            plural(self.count() as u64, "basin", "basins")
         )
     }
 

@@ -978,6 +978,45 @@ pub fn optimizer_kind(config: &Config) -> OptimizerKind {
     }
 }
 
+/// What a change does beyond its own setting, for the window's status line
+/// and a resume's report: a new
+/// T rescales U (and so d_st and the mean U curves) for the same F; an
+/// optimizer switch keeps lr, which SGD scales by T and Adam does not.
+pub fn change_consequence(before: &Config, after: &Config) -> String {
+    let t_ratio = before.temperature() / after.temperature();
+    if t_ratio != 1.0 {
+        return format!(
+            " (T = {:.3e} now: U = F/T, and so d_st and mean U, reads {} for the same F)",
+            after.temperature(),
+            times(t_ratio)
+        );
+    }
+    if before.optimizer.kind != after.optimizer.kind {
+        return match (after.optimizer.kind, after.langevin.form) {
+            (OptimizerName::Sgd, Form::Invariant) => format!(
+                " (lr kept: SGD steps by lr·T, here lr × {:.3e})",
+                effective_lr(after, 1.0)
+            ),
+            (OptimizerName::Adam, Form::Invariant) => " (lr kept: Adam steps by lr itself, not lr·T)".into(),
+            // (No rate is scaled by T in the plain form.)
+            (_, Form::Plain) => " (lr kept)".into(),
+        };
+    }
+    String::new()
+}
+
+/// A factor as "16× larger" or "6.25× smaller", to 3 decimals at most
+/// (a ratio of squares of decimals is rarely whole: 6.249999999999999).
+fn times(factor: f64) -> String {
+    let (f, way) = if factor >= 1.0 {
+        (factor, "larger")
+    } else {
+        (1.0 / factor, "smaller")
+    };
+    let digits = format!("{f:.3}");
+    format!("{}× {way}", digits.trim_end_matches('0').trim_end_matches('.'))
+}
+
 /// The learning rate the optimizer applies for a nominal `lr`: in the
 /// invariant form SGD's is scaled by T = ε²/2, as the reference's, so that
 /// its step lr·∇(ΔF) does not depend on ε (PAPER.md, appendix A); Adam is

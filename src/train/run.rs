@@ -48,9 +48,10 @@ pub struct RunDir {
     /// A run replaced by `--force` waits in [`REPLACED_FOLDER`] for this
     /// run's first checkpoint.
     replaced: bool,
-    /// What the user should know about the folder as the run opens (the
-    /// CLI prints each as a warning): a config.toml edited by hand, a run
-    /// an earlier `--force` set aside that this one's first checkpoint drops.
+    /// What the user should know as the run opens, each a line the CLI
+    /// prints ("warning: …" or "note: …"): a config.toml edited by hand, a
+    /// run an earlier `--force` set aside that this one's first checkpoint
+    /// drops, what a resume's changes do beyond their settings.
     pub notes: Vec<String>,
 }
 
@@ -457,7 +458,7 @@ impl RunDir {
             }
             let ck = Checkpoint::load(&ck_path)?;
             changes = resume_changes(&ck.config, ck.lr, &set)?;
-            notes.extend(config_edits(&dir.join(CONFIG_FILE), &ck.config));
+            notes.extend(config_edits(&dir.join(CONFIG_FILE), &ck.config).map(|e| format!("warning: {e}")));
             let mut config_resumed = ck.config.clone();
             // Only the length of the run, and where its data now lies, may change on resume.
             config_resumed.iterations = iterations.unwrap_or(ck.config.iterations).max(ck.iteration);
@@ -485,8 +486,13 @@ impl RunDir {
             }
             let mut trainer = Trainer::with_data(gpu, config_resumed, data)?;
             ck.restore(&mut trainer)?;
+            let before = trainer.config.clone();
             for &(_, change) in &changes {
                 trainer.apply(change)?;
+            }
+            let consequence = super::change_consequence(&before, &trainer.config);
+            if !consequence.is_empty() {
+                notes.push(format!("note: with these changes{consequence}"));
             }
             let kept = read_metrics(&metrics_path, ck.iteration, RESUME_NEEDS_METRICS)?;
             write_atomically(&metrics_path, kept.text.as_bytes())?;
@@ -505,7 +511,7 @@ impl RunDir {
             remove_files(run_files(dir, Some(ck.iteration))?)?;
             remove_empty_run_folders(dir);
             let rescales = watch_rescales(&trainer.config, &past_changes);
-            notes.extend(set_aside_note(dir));
+            notes.extend(set_aside_note(dir).map(|e| format!("warning: {e}")));
             trainer.set_history(
                 kept.rows.iter().map(|r| r.d_st).collect(),
                 kept.rows.iter().map(|r| r.r_t).collect(),
@@ -529,7 +535,7 @@ impl RunDir {
             // (A run an earlier --force set aside, kept past a replacement
             // that stopped before its first checkpoint, is still the one
             // kept: set_aside_old_run refuses where both have checkpoints.)
-            notes.extend(set_aside_note(dir));
+            notes.extend(set_aside_note(dir).map(|e| format!("warning: {e}")));
             if empty {
                 remove_files(run_files(dir, None)?)?;
                 remove_empty_run_folders(dir);
@@ -752,7 +758,19 @@ fn check_resume_keys(set: &[String]) -> Result<()> {
 /// start): only those of [`Change::KEYS`] may change; a setting given its
 /// current value is no change.
 fn resume_changes(config: &Config, lr: f64, set: &[String]) -> Result<Vec<(Change, Change)>> {
-    // Unknown keys and bad values are refused as on a new run, then the keys a run keeps.
+    // A setting a run keeps is refused as such first, whatever its value
+    // (not "must hold at least …", then "fixed" once that is mended);
+    // unknown keys and bad values then as on a new run.
+    let mut known = BTreeMap::new();
+    if let Ok(table) = config.to_toml().parse::<toml::Table>() {
+        flatten("", &table, &mut known);
+    }
+    let settings: Vec<String> = set
+        .iter()
+        .filter(|item| known.contains_key(set_key(item)))
+        .cloned()
+        .collect();
+    check_resume_keys(&settings)?;
     let changed = Config::resolve(None, Some(("the run's settings", &config.to_toml())), set)?;
     check_resume_keys(set)?;
     let keys: Vec<&str> = set.iter().map(|item| set_key(item)).collect();
