@@ -345,13 +345,19 @@ pub fn run_workload(
     let per_layer: Vec<LayerFlops> = geometry.iter().map(|g| layer_flops(g, w.chains)).collect();
     let step_flops: f64 = per_layer.iter().map(|f| f.forward + f.input_grad).sum();
     // The parameter gradient runs on data and samples together: 2·chains
-    // images; the backward pass stops short of the input (layer 0's ∂/∂x).
+    // images; the backward pass stops short of the input: layer 0 runs only
+    // what its ∂/∂θ needs.
     let learn_flops: f64 = geometry
         .iter()
         .enumerate()
         .map(|(i, g)| {
             let f = layer_flops(g, 2 * w.chains);
-            f.forward + f.param_grad + if i > 0 { f.input_grad } else { 0.0 }
+            f.forward
+                + if i > 0 {
+                    f.input_grad + f.param_grad
+                } else {
+                    f.param_grad_pass
+                }
         })
         .sum();
     let iteration_flops = w.steps as f64 * step_flops + learn_flops;

@@ -314,6 +314,13 @@ pub fn spelling<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// `path` made absolute against the working folder, as a run keeps its
+/// data's path (see [`Config::make_data_path_absolute`]).
+pub fn absolute_path(path: &std::path::Path) -> Result<String> {
+    let full = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    Ok(full.to_string_lossy().into_owned())
+}
+
 /// "1 minimum", "8 minima": a count and its noun.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -637,9 +644,7 @@ impl Config {
     /// run, or a checkpoint the window saves, finds its data from any folder.
     pub fn make_data_path_absolute(&mut self) -> Result<()> {
         if !self.data.path.is_empty() {
-            let path = std::path::Path::new(&self.data.path);
-            let full = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
-            self.data.path = full.to_string_lossy().into_owned();
+            self.data.path = absolute_path(std::path::Path::new(&self.data.path))?;
         }
         Ok(())
     }

@@ -71,8 +71,9 @@ pub enum Upstream {
     /// For batches too large for the f64 reference (a bench's timed nets):
     /// as DataMinusSamples on [`sampled_images`] alone, 0 on the others, and
     /// only those are compared, the reference running on them alone. The
-    /// whole batch still runs on the GPU, so its batch-sized splits and
-    /// chunks are those checked.
+    /// whole batch still runs on the GPU, with its batch-sized splits and
+    /// chunks; a chunk of ∂/∂θ holding none of those images adds 0 either
+    /// way, so is not checked.
     Sampled { n: usize },
 }
 
@@ -377,11 +378,18 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
                 .collect()
         }
         Upstream::Sampled { n } => {
-            let data = checked.iter().filter(|&&b| b < n).count().max(1) as f32;
-            let samples = (checked.len() as f32 - data).max(1.0);
-            let mut u = vec![0.0; case.batch];
+            // (Each side's images weigh 1 over their count; a side without
+            // any weighs nothing, so no count is 0 where it divides.)
+            let data = checked.iter().filter(|&&b| b < n).count();
+            let samples = checked.len() - data;
+            let (mut u, len) = (vec![0.0; out_len], net.output_len());
             for &b in &checked {
-                u[b] = if b < n { 1.0 / data } else { -1.0 / samples };
+                let w = if b < n {
+                    1.0 / data as f32
+                } else {
+                    -1.0 / samples as f32
+                };
+                u[b * len..(b + 1) * len].fill(w);
             }
             u
         }

@@ -795,7 +795,11 @@ impl GuiApp {
         } else {
             Config::resolve(Some(so.preset.as_str()), None, &sets)
         };
-        let checked = resolved.and_then(|c| net_spec(&c).map(|_| c));
+        // (A data path typed here is kept absolute, as the launch's: what
+        // the window saves finds its data from any folder.)
+        let checked = resolved
+            .and_then(|mut c| c.make_data_path_absolute().map(|()| c))
+            .and_then(|c| net_spec(&c).map(|_| c));
         match checked {
             Err(e) => so.error = Some(e.to_string()),
             Ok(config) => {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use ebmscope::config::{plural, short, spelling};
+use ebmscope::config::{absolute_path, plural, short, spelling};
 use ebmscope::gpu::{AdapterChoice, ConvKernels, Gpu, list_adapters};
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
@@ -407,8 +407,7 @@ fn resolve_settings<'a>(
             );
         }
         // Absolute, as a run keeps it: the window's "start over" reads these too.
-        let full = std::path::absolute(path).with_context(|| format!("data path {}", path.display()))?;
-        let text = full.to_string_lossy().into_owned();
+        let text = absolute_path(path)?;
         overrides.push(format!("data.path={}", toml::Value::String(text)));
         // The kind guessed from the path, unless --set says which it is.
         let kind_set = overrides
@@ -986,16 +985,12 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("runs").join(preset.unwrap_or("custom")));
     let preset = preset.filter(|_| !args.resume);
     // A run keeps its data's absolute path, so that it resumes from any folder.
-    let absolute = |path: &std::path::Path| -> anyhow::Result<String> {
-        let full = std::path::absolute(path).with_context(|| format!("data path {}", path.display()))?;
-        Ok(full.to_string_lossy().into_owned())
-    };
     let mut config = config;
     config.make_data_path_absolute()?;
     let existing = match (args.resume, args.force) {
         (true, _) => Existing::Resume {
             iterations: args.iters,
-            data: args.data.as_deref().map(absolute).transpose()?,
+            data: args.data.as_deref().map(absolute_path).transpose()?,
             set: args.set.clone(),
         },
         (_, true) => Existing::Force,
@@ -1528,12 +1523,10 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
     check_out_folder(&out, LANDSCAPE_MARKER, "landscape", args.force)?;
-    let (starts, chunk) = (
-        format!("--starts {}", opts.starts),
-        format!("--chunk {}", opts.chunk),
-    );
-    let batches = [(opts.starts, starts.as_str()), (opts.chunk, chunk.as_str())];
-    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, &batches)?;
+    // (Not --chunk: attraction–diffusion runs at most as many chains as
+    // there are pairs of minima, unknown until the descent ends.)
+    let starts = format!("--starts {}", opts.starts);
+    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, &[(opts.starts, &starts)])?;
     eprintln!(
         "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; checkpoint at iteration {})",
         opts.starts,

@@ -317,6 +317,7 @@ fn xy_series(
     chart
         .configure_mesh()
         .x_desc("step")
+        .x_labels((x_end as usize + 1).clamp(2, 10))
         .x_label_formatter(&whole)
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
@@ -374,13 +375,27 @@ pub fn diagnostics_figure(
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// A tick label on a whole-number axis (iterations, steps, lags): "200",
-/// not "200.0".
+/// not "200.0" (the axes ask for whole ticks; any other to 3 decimals).
 fn whole(x: &f64) -> String {
     if x.fract() == 0.0 {
         format!("{}", *x as i64)
     } else {
-        format!("{x}")
+        tick(*x, 1.0)
     }
+}
+
+/// A tick label on an axis spanning `span`: as many decimals as ticks a
+/// tenth of it apart need (0.02 and 0.04 told apart), trailing zeros and
+/// the sign of zero dropped.
+fn tick(v: f64, span: f64) -> String {
+    let decimals = (-(span / 10.0).log10().floor()).clamp(0.0, 6.0) as usize;
+    let text = format!("{:.*}", decimals, if v.abs() < 1e-12 { 0.0 } else { v });
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" { "0".into() } else { text }
 }
 
 fn series(
@@ -451,7 +466,7 @@ fn bars(
         // (Ticks on whole lags, not 0.5, 1.5, …; and 0 is not "-0.0".)
         .x_labels(((x.end - x.start) as usize).clamp(2, 10))
         .x_label_formatter(&whole)
-        .y_label_formatter(&|y| format!("{:.1}", if y.abs() < 1e-9 { 0.0 } else { *y }))
+        .y_label_formatter(&|y| tick(*y, hi - lo))
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
         .draw()?;
@@ -496,7 +511,8 @@ pub fn landscape_map(
 ) -> Result<()> {
     register_font();
     let side = 500u32;
-    let root = BitMapBackend::new(path, (side * panels.len() as u32, side + 70)).into_drawing_area();
+    // (A 46-pixel title band, then each panel's own title over its map.)
+    let root = BitMapBackend::new(path, (side * panels.len() as u32, side + 76)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
     let (top, body) = root.split_vertically(46);
     let to_pixel = |x: f64, y: f64| map_pixel(x, y, grid.extent, side).0;
@@ -597,6 +613,17 @@ mod tests {
     /// A diverged model's densities (NaN, ±∞ beside numbers) are drawn, not
     /// a panic in the colour scale: they take its bottom, and the numbers
     /// keep their own scale.
+    #[test]
+    fn tick_labels_have_the_decimals_their_spacing_needs() {
+        assert_eq!(tick(0.04, 0.2), "0.04");
+        assert_eq!(tick(0.02, 0.2), "0.02");
+        assert_eq!(tick(-1e-17, 0.2), "0");
+        assert_eq!(tick(0.30000000000000004, 1.0), "0.3");
+        assert_eq!(tick(200.0, 400.0), "200");
+        assert_eq!(whole(&15.0), "15");
+        assert_eq!(whole(&-3.0), "-3");
+    }
+
     #[test]
     fn non_finite_densities_are_drawn() {
         let res = 4;

@@ -73,9 +73,15 @@ fn a_sampled_batch_matches_reference() {
     assert_eq!(sampled_images(21), [0, 2, 5, 8, 11, 14, 17, 20]);
     assert_eq!(sampled_images(3), [0, 1, 2]);
     let gpu = common::gpu();
+    // A layer whose weight gradient sums chunks of several images, some
+    // with compared images and some without (see below).
+    let wide = NetSpec::single_layer("wide conv", [128, 7, 7], CONV3X3_PAD1, 128, true);
+    let g = wide.geometry().unwrap()[0];
+    let p = ConvParams::new(&g, 21, 0, g.weight_len()).unwrap();
+    assert!(p.batch_chunk >= 2 && p.n_chunks >= 2, "{p:?}");
     for kernels in ALL_CONV_KERNELS {
         gpu.set_conv_kernels(kernels);
-        for spec in [NetSpec::toy(), NetSpec::vanilla(3, 4).unwrap()] {
+        for spec in [NetSpec::toy(), NetSpec::vanilla(3, 4).unwrap(), wide.clone()] {
             let case = Case {
                 name: format!("{}, 21 images, 8 compared", spec.name),
                 spec,

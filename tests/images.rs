@@ -86,12 +86,17 @@ fn idx_refusals_name_the_file_and_the_problem() {
     let mut tar = vec![0u8; 512];
     tar[..21].copy_from_slice(b"cifar-10-batches-bin/");
     tar[257..262].copy_from_slice(b"ustar");
-    let cases: [(&str, Vec<u8>, &str); 5] = [
+    let cases: [(&str, Vec<u8>, &str); 6] = [
         ("archive.zip", b"PK\x03\x04 and the rest".to_vec(), "extract it"),
         ("archive.tgz", gzip(&tar), "extract it"),
         ("data_batch_1", vec![0x80, 2, b'}', b'q'], "CIFAR-10's binary"),
         // (Records: a label byte, then 3 072 pixels.)
         ("data_batch_1.bin.gz", gzip(&[3u8; 3073]), "compressed: unpack it"),
+        (
+            "data_batch_1.bin.bak",
+            vec![3u8; 3073],
+            "name it data_batch_N.bin",
+        ),
         ("picture.PNG", vec![0x89, b'P', b'N', b'G'], "one image"),
     ];
     for (name, bytes, says) in cases {

@@ -197,15 +197,20 @@ fn is_archive(head: &[u8]) -> bool {
 }
 
 /// What a file that is not an IDX file is, where it can be told from its
-/// first 512 bytes (ungzipped) and its name, and what to do.
-fn not_idx_hint(path: &Path, head: &[u8]) -> String {
+/// first 512 bytes (ungzipped, `gz`: it was gzipped) and its name, and
+/// what to do.
+fn not_idx_hint(path: &Path, head: &[u8], gz: bool) -> String {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if is_image_name(path) {
         "is one image, not a data set: point --data at the folder that holds the images".into()
     } else if is_archive(head) {
         "is an archive (zip, tar, xz, bzip2 or 7z): extract it and point --data at the folder it makes".into()
-    } else if name.starts_with("data_batch_") && name.contains(".bin") {
+    } else if name.starts_with("data_batch_") && name.contains(".bin") && gz {
         "is a CIFAR-10 binary batch, compressed: unpack it (gunzip) and pass the .bin file or its folder"
+            .into()
+    } else if name.starts_with("data_batch_") && name.contains(".bin") {
+        "looks like a CIFAR-10 binary batch under another name: name it data_batch_N.bin (CIFAR-10 \
+         files are told by that ending) and pass it or its folder"
             .into()
     } else if name.starts_with("data_batch_") || name == "batches.meta" || head.starts_with(&[0x80]) {
         format!("is a Python pickle, as CIFAR-10's python version holds: {CIFAR_PYTHON_HINT}")
@@ -236,7 +241,7 @@ pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>)
         .map_err(read_err)?;
     // (Every archive's magic starts with a byte that is not 0.)
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
-        return Err(Error::file(path, not_idx_hint(path, &bytes)));
+        return Err(Error::file(path, not_idx_hint(path, &bytes, gz)));
     }
     reader.read_to_end(&mut bytes).map_err(read_err)?;
     let (dtype, dims) = (bytes[2], bytes[3] as usize);

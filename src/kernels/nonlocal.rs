@@ -216,7 +216,7 @@ impl AttentionParams {
 /// Values from one row of a block's attention (one per query) to the next:
 /// rows start at multiples of 4, for the attention kernels' vec4 reads and
 /// writes; the products never touch the gaps.
-fn attention_row(keys: usize) -> usize {
+pub(crate) fn attention_row(keys: usize) -> usize {
     keys.next_multiple_of(4)
 }
 

@@ -101,19 +101,29 @@ impl GpuNet {
         })
     }
 
-    /// Refuse a batch whose largest activation buffer is past what the
-    /// adapter binds, with what to change, before anything is made (the
-    /// weight-gradient scratch is refused in build, a non-local block's own
-    /// buffers where it is made). `what`: the batch, as errors name it.
+    /// Refuse a batch whose largest activation buffer (a non-local block's
+    /// attention among them) is past what the adapter binds, with what to
+    /// change, before anything is made (the weight-gradient scratch is
+    /// refused in build). `what`: the batch, as errors name it.
     pub fn check_batch(gpu: &Gpu, spec: &NetSpec, batch: usize, what: &str) -> Result<()> {
         if batch == 0 {
             return Err(Error::Shape("a batch needs at least one image".into()));
         }
         let [c, h, w] = spec.input;
+        // Per image: each layer's output, and a non-local block's own
+        // attention and θφg, which can outgrow the activations.
         let largest = spec
             .geometry()?
             .iter()
-            .map(|g| g.out_len())
+            .flat_map(|g| {
+                let own = g.non_local_parts().map_or([0, 0], |p| {
+                    [
+                        p.queries * crate::kernels::nonlocal::attention_row(p.keys),
+                        3 * p.inter * p.queries,
+                    ]
+                });
+                [g.out_len(), own[0], own[1]]
+            })
             .chain([c * h * w])
             .max()
             .unwrap_or(1);

@@ -114,13 +114,16 @@ impl TrainingRate {
 
 impl std::fmt::Display for TrainingRate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.span() {
-            Some((n, s)) => write!(
+        match (self.span(), self.first) {
+            // (Timed from the end of the first iteration seen: the n after it.)
+            (Some((n, s)), Some((first, _))) => write!(
                 f,
-                "{n} iterations in {s:.2} s: {:.3} it/s",
+                "iterations {}–{}: {n} in {s:.2} s, {:.3} it/s",
+                first + 1,
+                first + n,
                 n as f64 / s.max(1e-9)
             ),
-            None => write!(f, "fewer than two iterations: no rate"),
+            _ => write!(f, "fewer than two iterations: no rate"),
         }
     }
 }
@@ -335,22 +338,12 @@ impl Trainer {
         config.validate()?;
         let spec = net_spec(&config)?;
         spec.check_input(data.chw())?;
-        // Batches that go through the net later, at a picture or a long-run
-        // check, are refused now, before a run folder is written: a long
-        // run's settings are fixed for the run, so one refused at its first
-        // check could never go on.
         if data.toy().is_some() {
+            // The densities' grid goes through the net in one batch, later:
+            // refused now, before a run folder is written.
             let points = (config.eval.grid as usize).pow(2);
             let what = format!("the density grid's {points} points (eval.grid²) through the toy net");
             GpuNet::check_batch(&gpu, &spec, points, &what)?;
-            let k = config.eval.kde_samples;
-            let what = format!("the {k} short-run samples of the density pictures (eval.kde_samples)");
-            GpuNet::check_batch(&gpu, &spec, k as usize, &what)?;
-        }
-        if config.eval.longrun_every > 0 {
-            let k = config.eval.longrun_chains;
-            let what = format!("the long-run checks' {k} chains (eval.longrun_chains)");
-            GpuNet::check_batch(&gpu, &spec, k as usize, &what)?;
         }
         let what = "the trainer's buffers (the net's activations for batch.data + batch.chains images, \
                     the chains, the persistent bank, the data set)";
@@ -776,6 +769,27 @@ impl Trainer {
         self.diverged.as_ref()
     }
 
+    /// Refuse a new run whose evaluations would not fit the adapter's
+    /// buffers, before its folder is written: the density pictures' short
+    /// runs (toy data) and the long-run checks, whose settings are fixed for
+    /// the run, so that one refused at its first check could never go on.
+    /// (Not on resume or a window's load: on a smaller adapter than the
+    /// run's own they fail alone, a check reported and training going on.)
+    pub fn check_evaluations(&self) -> Result<()> {
+        let (spec, e) = (net_spec(&self.config)?, &self.config.eval);
+        if self.data.toy().is_some() {
+            let k = e.kde_samples;
+            let what = format!("the {k} short-run samples of the density pictures (eval.kde_samples)");
+            GpuNet::check_batch(&self.gpu, &spec, k as usize, &what)?;
+        }
+        if e.longrun_every > 0 {
+            let k = e.longrun_chains;
+            let what = format!("the long-run checks' {k} chains (eval.longrun_chains)");
+            GpuNet::check_batch(&self.gpu, &spec, k as usize, &what)?;
+        }
+        Ok(())
+    }
+
     /// Refuse while the parameters hold a diverged step: such a model is
     /// neither saved nor sampled from.
     pub fn refuse_diverged(&self) -> Result<()> {
@@ -1155,10 +1169,13 @@ mod tests {
         let mut r = TrainingRate::default();
         r.record(&event(5, 10.0));
         assert_eq!(r.span(), None);
+        assert_eq!(r.to_string(), "fewer than two iterations: no rate");
         r.record(&event(6, 10.5));
         r.record(&event(9, 12.0));
         assert_eq!(r.span(), Some((4, 2.0)));
         assert_eq!(r.per_second(), Some(2.0));
+        // (Iteration 5 ended at 10 s: the 4 after it took 2 s.)
+        assert_eq!(r.to_string(), "iterations 6–9: 4 in 2.00 s, 2.000 it/s");
     }
 
     #[test]

@@ -61,18 +61,19 @@ pub const REPLACED_FOLDER: &str = ".replaced-run";
 
 /// Where a run's config.toml (`path`) says other than the checkpoint it
 /// resumes from (`saved`): a hand edit, which resuming would silently
-/// write over. What it says and how to change a setting instead. (The
-/// length of the run and where its data lies change on resume as they
-/// should: not counted.)
+/// write over. What it says and how to change a setting instead. Both are
+/// read as settings and written out alike, so that a file from an older
+/// release, without a setting added since (its default), or a number
+/// written another way, is no edit. (The length of the run and where its
+/// data lies change on resume as they should: not counted.)
 fn config_edits(path: &Path, saved: &Config) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
-    let written = match text.parse::<toml::Table>() {
-        Ok(t) => t,
+    let name = path.display().to_string();
+    let written = match Config::resolve(None, Some((&name, &text)), &[]) {
+        Ok(c) => c.to_toml().parse::<toml::Table>().ok()?,
         Err(e) => {
             return Some(format!(
-                "{} is not TOML ({}); it is written again from the checkpoint's settings",
-                path.display(),
-                e.message()
+                "{name} is not a run's settings any more ({e}); it is written again from the checkpoint's"
             ));
         }
     };
@@ -524,6 +525,7 @@ impl RunDir {
             (trainer, lock, replaced)
         } else {
             let trainer = Trainer::new(gpu, config)?;
+            trainer.check_evaluations()?;
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
             let lock = lock(dir)?;
             // Again under the lock: another trainer may have written a run here since.
@@ -535,7 +537,7 @@ impl RunDir {
             // (A run an earlier --force set aside, kept past a replacement
             // that stopped before its first checkpoint, is still the one
             // kept: set_aside_old_run refuses where both have checkpoints.)
-            notes.extend(set_aside_note(dir).map(|e| format!("warning: {e}")));
+            let earlier = set_aside_note(dir);
             if empty {
                 remove_files(run_files(dir, None)?)?;
                 remove_empty_run_folders(dir);
@@ -552,6 +554,9 @@ impl RunDir {
             } else {
                 has_run
             };
+            if replaced {
+                notes.extend(earlier.map(|e| format!("warning: {e}")));
+            }
             (trainer, lock, replaced)
         };
         let file = std::fs::OpenOptions::new()
