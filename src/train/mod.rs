@@ -116,6 +116,14 @@ impl std::fmt::Display for TrainingRate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.span(), self.first) {
             // (Timed from the end of the first iteration seen: the n after it.)
+            (Some((1, s)), Some((first, _))) => {
+                write!(
+                    f,
+                    "iteration {}: {s:.2} s, {:.3} it/s",
+                    first + 1,
+                    1.0 / s.max(1e-9)
+                )
+            }
             (Some((n, s)), Some((first, _))) => write!(
                 f,
                 "iterations {}–{}: {n} in {s:.2} s, {:.3} it/s",
@@ -1171,6 +1179,7 @@ mod tests {
         assert_eq!(r.span(), None);
         assert_eq!(r.to_string(), "fewer than two iterations: no rate");
         r.record(&event(6, 10.5));
+        assert_eq!(r.to_string(), "iteration 6: 0.50 s, 2.000 it/s");
         r.record(&event(9, 12.0));
         assert_eq!(r.span(), Some((4, 2.0)));
         assert_eq!(r.per_second(), Some(2.0));
