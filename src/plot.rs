@@ -657,19 +657,26 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
-    /// A sharp model's density picture keeps its shape in the log EBM
-    /// panel (−U's shades), where log(p + 1e-10) would be one colour but
-    /// for the centre: many colours across the panel, not a few.
-    #[test]
-    fn a_sharp_models_log_density_panel_has_its_shape() {
+    /// A sharp model's energies on a 41² grid over [−2, 2]²: U rising from
+    /// the centre 2 000 nats to the edges' middles (500·(x² + y²)).
+    fn sharp_bowl() -> (usize, crate::data::toy::Grid, Vec<f64>) {
         let res = 41;
         let grid = crate::data::toy::Grid { res, extent: 2.0 };
-        let energies: Vec<f64> = (0..res * res)
+        let energies = (0..res * res)
             .map(|k| {
                 let (x, y) = (grid.coord(k % res), grid.coord(k / res));
                 500.0 * (x * x + y * y)
             })
             .collect();
+        (res, grid, energies)
+    }
+
+    /// A sharp model's density picture keeps its shape in the log EBM
+    /// panel (−U's shades), where log(p + 1e-10) would be one colour but
+    /// for the centre: many colours across the panel, not a few.
+    #[test]
+    fn a_sharp_models_log_density_panel_has_its_shape() {
+        let (res, grid, energies) = sharp_bowl();
         let flat = vec![1.0 / (res * res) as f64; res * res];
         let m = ToyMetrics {
             model: grid.boltzmann(&energies),
@@ -702,14 +709,7 @@ mod tests {
     /// corners, past the 1st percentile, held at the bottom).
     #[test]
     fn a_sharp_landscape_keeps_its_shape() {
-        let res = 41;
-        let grid = crate::data::toy::Grid { res, extent: 2.0 };
-        let energies: Vec<f64> = (0..res * res)
-            .map(|k| {
-                let (x, y) = (grid.coord(k % res), grid.coord(k / res));
-                500.0 * (x * x + y * y)
-            })
-            .collect();
+        let (res, grid, energies) = sharp_bowl();
         let floored = density_shades(&grid.boltzmann(&energies), true);
         let at_bottom = floored.iter().filter(|&&t| t == 0.0).count();
         assert!(at_bottom > res * res * 9 / 10, "{at_bottom}");
