@@ -1348,6 +1348,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         );
         writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")
             .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
+        // (Toy data: TV at each row, for the figure's last panel.)
+        let mut tvs: Vec<(f64, f64)> = Vec::new();
         let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
             if !row.mean_energy.is_finite() {
                 return Err(ebmscope::Error::Shape(format!(
@@ -1380,6 +1382,9 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                     None
                 }
             };
+            if let Some(t) = tv {
+                tvs.push((row.step as f64, t));
+            }
             let acc = row.acceptance.map(|a| format!("{a:.4}")).unwrap_or_default();
             let tv_text = tv.map(|t| format!("{t:.4}")).unwrap_or_default();
             writeln!(
@@ -1408,7 +1413,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             Ok(())
         })?;
         csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
-        ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &rows)?;
+        ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &rows, &tvs)?;
         let done = write_dir.join(MARKER);
         std::fs::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))
     })?;

@@ -262,12 +262,19 @@ pub fn viridis(t: f64) -> [u8; 3] {
 }
 
 /// Mean energy, gradient magnitude and (MALA) acceptance along a long run.
-pub fn long_run_figure(path: &Path, rows: &[crate::train::longrun::LongRunRow]) -> Result<()> {
+/// With `tv` (toy data: (step, TV of the chains' KDE to q) at each row), a
+/// panel of it below.
+pub fn long_run_figure(
+    path: &Path,
+    rows: &[crate::train::longrun::LongRunRow],
+    tv: &[(f64, f64)],
+) -> Result<()> {
     register_font();
     let mala = rows.iter().any(|r| r.acceptance.is_some());
-    let root = BitMapBackend::new(path, (1000, if mala { 900 } else { 600 })).into_drawing_area();
+    let panels = 2 + usize::from(mala) + usize::from(!tv.is_empty());
+    let root = BitMapBackend::new(path, (1000, 300 * panels as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
-    let areas = root.split_evenly((if mala { 3 } else { 2 }, 1));
+    let areas = root.split_evenly((panels, 1));
     let steps: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
     let energy: Vec<(f64, f64)> = steps.iter().zip(rows).map(|(&s, r)| (s, r.mean_energy)).collect();
     let grad: Vec<(f64, f64)> = steps
@@ -286,6 +293,14 @@ pub fn long_run_figure(path: &Path, rows: &[crate::train::longrun::LongRunRow]) 
             .map(|(&s, r)| (s, r.acceptance.unwrap_or(0.0)))
             .collect();
         xy_series(&areas[2], "MALA acceptance rate", &acc).map_err(draw_err(path))?;
+    }
+    if !tv.is_empty() {
+        xy_series(
+            &areas[panels - 1],
+            "TV of the chains' KDE to the true density q",
+            tv,
+        )
+        .map_err(draw_err(path))?;
     }
     root.present().map_err(draw_err(path))
 }

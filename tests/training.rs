@@ -1174,10 +1174,12 @@ fn long_run_sampling_from_a_checkpoint() {
                 .unwrap();
             assert!(acc > 0.0 && acc <= 1.0, "acceptance {acc}");
         }
-        assert!(
-            dir.join(folder).join("longrun.png").exists()
-                && dir.join(folder).join("samples_00000025.png").exists()
-        );
+        assert!(dir.join(folder).join("samples_00000025.png").exists());
+        // Panels of 300 pixels: U, the gradient magnitude, MALA's
+        // acceptance, and (toy data) TV of the chains' KDE to q.
+        let figure = image::open(dir.join(folder).join("longrun.png")).unwrap();
+        let panels = if extra.contains(&"--mala") { 4 } else { 3 };
+        assert_eq!(figure.height(), 300 * panels, "{folder}");
     }
     let out = sample(&[]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--force"));

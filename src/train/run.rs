@@ -684,7 +684,7 @@ impl RunDir {
             csv.push_str(&format!("{},{:?},{}\n", r.step, r.mean_energy, r.grad_text()));
         }
         write_atomically(&csv_path, csv.as_bytes())?;
-        crate::plot::long_run_figure(&dir.join(format!("longrun_{it:07}.png")), &rows)?;
+        crate::plot::long_run_figure(&dir.join(format!("longrun_{it:07}.png")), &rows, &[])?;
         let picture = dir.join(format!("samples_{it:07}.png"));
         match trainer.data.toy() {
             Some(toy) => {
