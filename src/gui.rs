@@ -1412,22 +1412,11 @@ impl GuiApp {
         let textures = match &self.density_textures {
             Some((seen, seen_log, t)) if *seen == at && *seen_log == log => t.clone(),
             _ => {
-                let res = m.grid.res;
-                let make = |name: &str, p: &[f64]| {
-                    ui.ctx()
-                        .load_texture(name, density_image(p, res, log), egui::TextureOptions::LINEAR)
-                };
-                // (The learned log-density from its energies: see plot::log_density_shades.)
-                let learned = if log {
-                    ui.ctx().load_texture(
-                        "learned density",
-                        shades_image(&crate::plot::log_density_shades(&m.energies), res),
-                        egui::TextureOptions::LINEAR,
-                    )
-                } else {
-                    make("learned density", &m.model)
-                };
-                let t = [make("true density", &m.truth), learned, make("kde", &m.kde)];
+                // (As the PNG's columns: the learned log-density from its energies.)
+                let t = crate::plot::density_fields(&m).map(|f| {
+                    let image = shades_image(&f.shades(log), m.grid.res);
+                    ui.ctx().load_texture(f.name, image, egui::TextureOptions::LINEAR)
+                });
                 self.density_textures = Some((at, log, t.clone()));
                 t
             }
@@ -1850,14 +1839,8 @@ fn points(states: &[f32]) -> Vec<[f64; 2]> {
         .collect()
 }
 
-/// A density on the grid (rows of x, y going up) as an image (rows going
-/// down), shaded as the PNG pictures: viridis from its minimum to its
-/// maximum, of the density or (with `log`) of its logarithm.
-fn density_image(p: &[f64], res: usize, log: bool) -> egui::ColorImage {
-    shades_image(&crate::plot::density_shades(p, log), res)
-}
-
-/// A res × res grid of colour-scale positions (row-major, y up) as an image.
+/// A res × res grid of colour-scale positions (row-major, y up) as an
+/// image (rows going down), in the PNG pictures' viridis.
 fn shades_image(shades: &[f64], res: usize) -> egui::ColorImage {
     let mut pixels = Vec::with_capacity(res * res);
     for row in 0..res {
@@ -2261,7 +2244,7 @@ mod tests {
         // (A minimum above 0: the linear scale starts at it, not at 0.)
         let p = [8.0, 4.0, 2.0, 1.0];
         let shades = |log| {
-            let image = density_image(&p, 2, log);
+            let image = shades_image(&crate::plot::density_shades(&p, log), 2);
             // Image rows go down, grid rows (y) go up: the first grid row is the last image row.
             [image.pixels[2], image.pixels[3], image.pixels[0], image.pixels[1]]
         };

@@ -1308,7 +1308,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         args.force,
     )?;
     let chains = format!("--chains {}", opts.chains);
-    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, &[(opts.chains, &chains)])?;
+    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, (opts.chains, &chains))?;
     eprintln!(
         "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}, ε {}",
         if args.mala { "MALA" } else { "Langevin" },
@@ -1463,20 +1463,20 @@ fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::
         bail!("--data: this checkpoint's model learned toy data, which has no files");
     }
     ck.config.data.kind = ebmscope::data::infer_image_kind(path);
-    ck.config.data.path = path.to_string_lossy().into_owned();
-    Ok(ck.config.make_data_path_absolute()?)
+    ck.config.data.path = absolute_path(path)?;
+    Ok(())
 }
 
 /// What `sample` and `landscape` need once their options are accepted: the
 /// run's data set (only to start from data), the GPU (announced) and the
-/// output folder, created once the job's `batches` (count, what names it)
-/// are known to fit the adapter's buffers.
+/// output folder, created once the job's `batch` (its count, and what
+/// names it) is known to fit the adapter's buffers.
 fn open_checkpoint_job(
     choice: &AdapterChoice,
     ck: &ebmscope::train::Checkpoint,
     init: ebmscope::train::longrun::LongRunInit,
     out: &std::path::Path,
-    batches: &[(usize, &str)],
+    (batch, what): (usize, &str),
 ) -> anyhow::Result<(Option<ebmscope::data::Dataset>, Gpu)> {
     let data = match init {
         ebmscope::train::longrun::LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
@@ -1489,9 +1489,7 @@ fn open_checkpoint_job(
     }
     let gpu = Gpu::new(choice)?;
     let spec = ebmscope::train::net_spec(&ck.config)?;
-    for &(batch, what) in batches {
-        ebmscope::model::GpuNet::check_batch(&gpu, &spec, batch, what)?;
-    }
+    ebmscope::model::GpuNet::check_batch(&gpu, &spec, batch, what)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     announce(&gpu);
     Ok((data, gpu))
@@ -1531,7 +1529,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // (Not --chunk: attraction–diffusion runs at most as many chains as
     // there are pairs of minima, unknown until the descent ends.)
     let starts = format!("--starts {}", opts.starts);
-    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, &[(opts.starts, &starts)])?;
+    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, (opts.starts, &starts))?;
     eprintln!(
         "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; checkpoint at iteration {})",
         opts.starts,

@@ -118,7 +118,13 @@ pub fn density_triptych(path: &Path, m: &ToyMetrics, iteration: u64) -> Result<(
         "iteration {iteration}   TV(p_θ, q) = {:.3}   TV(KDE, q) = {:.3}   KL(q‖p_θ) = {:.2}   KL(q‖KDE) = {:.2}",
         m.tv_model, m.tv_kde, m.kl_model, m.kl_kde
     );
-    let fields = [
+    heat_maps(path, &title, m.grid.res, &density_fields(m))
+}
+
+/// The true density, the learned one (with its energies) and the short-run
+/// KDE of `m`: the columns of the density pictures, PNG and window.
+pub fn density_fields(m: &ToyMetrics) -> [HeatMap<'_>; 3] {
+    [
         HeatMap::density("true density", &m.truth),
         HeatMap {
             name: "EBM density exp(−U)",
@@ -126,8 +132,7 @@ pub fn density_triptych(path: &Path, m: &ToyMetrics, iteration: u64) -> Result<(
             energies: Some(&m.energies),
         },
         HeatMap::density("short-run KDE", &m.kde),
-    ];
-    heat_maps(path, &title, m.grid.res, &fields)
+    ]
 }
 
 /// One column of [`heat_maps`]: a density on a res × res grid (row-major,
@@ -148,6 +153,15 @@ impl<'a> HeatMap<'a> {
             energies: None,
         }
     }
+
+    /// Where each grid value sits on its colour scale, in [0, 1]: of the
+    /// density, or (`log`) of its logarithm, −U's for a learned one.
+    pub fn shades(&self, log: bool) -> Vec<f64> {
+        match (log, self.energies) {
+            (true, Some(u)) => log_density_shades(u),
+            _ => density_shades(self.density, log),
+        }
+    }
 }
 
 /// Densities on a res × res grid, one column each: the density on top, its
@@ -162,11 +176,12 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[HeatMap]) -> Re
     let panels = body.split_evenly((2, fields.len()));
     for (row, log) in [(0usize, false), (1, true)] {
         for (col, field) in fields.iter().enumerate() {
-            let (label, shades) = match (log, field.energies) {
-                (false, _) => (field.name.to_string(), density_shades(field.density, false)),
-                (true, None) => (format!("log {}", field.name), density_shades(field.density, true)),
-                (true, Some(u)) => ("−U, from its 1st percentile".to_string(), log_density_shades(u)),
+            let label = match (log, field.energies) {
+                (false, _) => field.name.to_string(),
+                (true, None) => format!("log {}", field.name),
+                (true, Some(_)) => "−U, from its 1st percentile".to_string(),
             };
+            let shades = field.shades(log);
             let area = panels[row * fields.len() + col]
                 .titled(&label, ("sans-serif", 14))
                 .map_err(draw_err(path))?;
@@ -625,9 +640,6 @@ pub fn landscape_map(
 mod tests {
     use super::*;
 
-    /// A diverged model's densities (NaN, ±∞ beside numbers) are drawn, not
-    /// a panic in the colour scale: they take its bottom, and the numbers
-    /// keep their own scale.
     #[test]
     fn tick_labels_have_the_decimals_their_spacing_needs() {
         assert_eq!(tick(0.04, 0.2), "0.04");
@@ -637,8 +649,12 @@ mod tests {
         assert_eq!(tick(200.0, 400.0), "200");
         assert_eq!(whole(&15.0), "15");
         assert_eq!(whole(&-3.0), "-3");
+        assert_eq!(whole(&2.5), "2.5");
     }
 
+    /// A diverged model's densities (NaN, ±∞ beside numbers) are drawn, not
+    /// a panic in the colour scale: they take its bottom, and the numbers
+    /// keep their own scale.
     #[test]
     fn non_finite_densities_are_drawn() {
         let res = 4;
@@ -734,8 +750,20 @@ mod tests {
         // Half-way to the edge along x: U = 500, an eighth of the corners'
         // 4 000 (the scale's bottom, the 1st percentile, is a little above).
         let half_way = centre + res / 4;
-        assert!((0.8..0.9).contains(&shades[half_way]), "{}", shades[half_way]);
+        // The scale's bottom: the 17th highest U of 1 681 (3 620, not the
+        // corners' 4 000), so half-way reads 3 120 / 3 620, not 3 500 / 4 000.
+        let mut highest = energies.clone();
+        highest.sort_by(|a, b| b.total_cmp(a));
+        let floor = highest[res * res / 100];
+        assert!((floor - 3620.0).abs() < 1e-9, "{floor}");
+        assert!(
+            (shades[half_way] - (floor - 500.0) / floor).abs() < 1e-12,
+            "{}",
+            shades[half_way]
+        );
+        // Beside a corner, U = 3 805: past the floor, at the bottom.
         assert_eq!(shades[0], 0.0);
+        assert_eq!(shades[1], 0.0);
         let none = log_density_shades(&[f64::NAN, f64::INFINITY]);
         assert_eq!(none, [0.0, 0.0]);
     }

@@ -257,7 +257,7 @@ fn the_density_correlation_and_path_views_fill() {
         let found = textures
             .read()
             .allocated()
-            .find(|(_, meta)| meta.name == "learned density")
+            .find(|(_, meta)| meta.name == "EBM density exp(−U)")
             .map(|(id, _)| *id);
         found.expect("a learned-density texture")
     };
@@ -453,7 +453,7 @@ fn start_over_checks_the_settings_then_starts_a_new_run() {
 #[test]
 fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
     // (A path of its own: Save writes it.)
-    let dir = std::env::temp_dir().join(format!("gui-this-run-{}", std::process::id()));
+    let dir = common::fresh_dir("gui-this-run");
     let path = dir.join("mine.safetensors");
     let gpu = Arc::new(common::gpu());
     let mut h = harness(GuiApp::new(gpu, test_config(), path.display().to_string()).unwrap());
@@ -666,6 +666,20 @@ fn a_landscape_is_mapped_from_the_window() {
     let _ = std::fs::remove_dir_all(&folder);
 }
 
+/// Start a long run that only Stop ends, and wait for its first report.
+fn start_endless_long_run(h: &mut Harness<'static, GuiApp>) {
+    start_long_run(h, "1000000000");
+    until(h, "long-run report", |a| a.long_run.is_some());
+}
+
+/// Show the long-run panel and press its Stop (the run ends on the
+/// trainer's thread: wait for what should follow).
+fn press_stop_on_the_long_run(h: &mut Harness<'static, GuiApp>) {
+    h.state_mut().panel = ebmscope::gui::ChainsPanel::LongRun;
+    h.step();
+    h.get_by_label("Stop").click();
+}
+
 /// A long run and a landscape map each show a Stop button while they run;
 /// pressing it stops them and says so, and training goes on.
 #[test]
@@ -673,16 +687,13 @@ fn a_long_run_and_a_landscape_map_stop_from_the_window() {
     let mut h = harness(app());
     h.step();
     step_once(&mut h);
-    start_long_run(&mut h, "1000000000");
-    until(&mut h, "long-run report", |a| a.long_run.is_some());
+    start_endless_long_run(&mut h);
     h.step();
     // One long job at a time: Stop is for the one under way.
     h.get_by_label("Landscape").click();
     h.step();
     assert!(h.get_by_label("Map the landscape").accesskit_node().is_disabled());
-    h.state_mut().panel = ebmscope::gui::ChainsPanel::LongRun;
-    h.step();
-    h.get_by_label("Stop").click();
+    press_stop_on_the_long_run(&mut h);
     until(&mut h, "stopped long run", |a| !a.long_run_pending);
     assert_eq!(h.state().message, "the long run stopped");
     h.step();
@@ -712,8 +723,7 @@ fn typing_before_the_answer_is_kept() {
     h.step();
     step_once(&mut h);
     // The trainer is in a long run: the change waits for its end.
-    start_long_run(&mut h, "1000000000");
-    until(&mut h, "long-run report", |a| a.long_run.is_some());
+    start_endless_long_run(&mut h);
     let epsilon = |h: &Harness<'static, GuiApp>| {
         h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
             .accesskit_node()
@@ -731,9 +741,7 @@ fn typing_before_the_answer_is_kept() {
         h.state().changes.is_empty(),
         "the change was answered during the long run"
     );
-    h.state_mut().panel = ebmscope::gui::ChainsPanel::LongRun;
-    h.step();
-    h.get_by_label("Stop").click();
+    press_stop_on_the_long_run(&mut h);
     until(&mut h, "applied change", |a| a.changes.len() == 1);
     h.step();
     assert_eq!(h.state().changes[0].1, Change::Epsilon(0.05));

@@ -262,6 +262,10 @@ fn landscape_command_maps_a_toy_checkpoint() {
             &["--force", "--init", "uniform", "--starts", "10000000000"][..],
             "--starts 10000000000 needs",
         ),
+        (
+            &["--force", "--init", "uniform", "--starts", "10000000000"][..],
+            "use fewer images or chains at a time",
+        ),
     ] {
         common::assert_refused(&landscape(bad), named);
         assert_eq!(std::fs::read(folder.join("minima.csv")).unwrap(), kept, "{bad:?}");

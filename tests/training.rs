@@ -1627,9 +1627,15 @@ fn force_replaces_only_the_runs_own_files() {
         "the old model's long run and map stayed beside the new one"
     );
     assert_eq!(std::fs::read_to_string(&user_note).unwrap(), "the user's");
-    assert!(
-        elsewhere.join("landscape.png").exists(),
-        "a file through a link was moved"
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("landscape.png")).unwrap(),
+        "the user's",
+        "a file through a link was moved or written"
+    );
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        1,
+        "written through a link"
     );
     for f in &theirs {
         assert_eq!(
@@ -1663,10 +1669,11 @@ fn force_replaces_only_the_runs_own_files() {
         common::assert_refused(&out, "diverged");
         common::assert_refused(&out, ".replaced-run (move its files back to keep it)");
         // Tried again, as the message says, it is said at the start that
-        // the kept run goes at this run's first checkpoint.
-        if attempt == 1 {
-            common::assert_refused(&out, "the run an earlier --force replaced is kept in");
-        }
+        // the kept run goes at this run's first checkpoint (not the first
+        // time: the run set aside is this run's own doing).
+        let said =
+            String::from_utf8_lossy(&out.stderr).contains("the run an earlier --force replaced is kept in");
+        assert_eq!(said, attempt == 1, "attempt {attempt}");
         assert_eq!(
             std::fs::read(dir.join(".replaced-run/checkpoint.safetensors")).unwrap(),
             ck
@@ -1718,7 +1725,10 @@ fn force_replaces_only_the_runs_own_files() {
     std::fs::create_dir_all(cleared.join(".replaced-run")).unwrap();
     std::fs::write(cleared.join(".replaced-run/checkpoint.safetensors"), "kept").unwrap();
     assert!(train_small_toy(&cleared, 2, &[]).status.success());
-    assert!(cleared.join(".replaced-run/checkpoint.safetensors").exists());
+    assert_eq!(
+        std::fs::read_to_string(cleared.join(".replaced-run/checkpoint.safetensors")).unwrap(),
+        "kept"
+    );
 
     // A folder holding a file a run would write, not a run's, is not the
     // run's to overwrite, with --force or without.

@@ -171,6 +171,10 @@ fn is_image_name(path: &Path) -> bool {
 const CIFAR_PYTHON_HINT: &str =
     "ebmscope reads CIFAR-10's binary version (cifar-10-binary.tar.gz, whose folder holds data_batch_*.bin)";
 
+/// What to do with CIFAR-100's binary version instead.
+const CIFAR100_HINT: &str =
+    "ebmscope reads CIFAR-10's; for CIFAR-100, save its images as PNGs in a folder and pass that";
+
 /// A reader of the file, ungzipped if it is gzip (and whether it is: its
 /// read errors are then the gzip data's).
 fn open_maybe_gz(path: &Path) -> Result<(Box<dyn Read>, bool)> {
@@ -205,13 +209,14 @@ fn not_idx_hint(path: &Path, head: &[u8], gz: bool) -> String {
         "is one image, not a data set: point --data at the folder that holds the images".into()
     } else if is_archive(head) {
         "is an archive (zip, tar, xz, bzip2 or 7z): extract it and point --data at the folder it makes".into()
-    } else if name.starts_with("data_batch_") && name.contains(".bin") && gz {
-        "is a CIFAR-10 binary batch, compressed: unpack it (gunzip) and pass the .bin file or its folder"
-            .into()
     } else if name.starts_with("data_batch_") && name.contains(".bin") {
-        "looks like a CIFAR-10 binary batch under another name: name it data_batch_N.bin (CIFAR-10 \
-         files are told by that ending) and pass it or its folder"
-            .into()
+        if gz {
+            "is a CIFAR-10 binary batch, compressed: unpack it (gunzip) and pass the .bin file or its folder"
+        } else {
+            "looks like a CIFAR-10 binary batch under another name: name it data_batch_N.bin (CIFAR-10 \
+             files are told by that ending) and pass it or its folder"
+        }
+        .into()
     } else if name.starts_with("data_batch_") || name == "batches.meta" || head.starts_with(&[0x80]) {
         format!("is a Python pickle, as CIFAR-10's python version holds: {CIFAR_PYTHON_HINT}")
     } else {
@@ -349,8 +354,7 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
             return Err(Error::file(
                 &file,
                 format!(
-                    "has {}-byte records, as CIFAR-100's binary version (2 label bytes): ebmscope reads \
-                     CIFAR-10's; for CIFAR-100, save its images as PNGs in a folder and pass that",
+                    "has {}-byte records, as CIFAR-100's binary version (2 label bytes): {CIFAR100_HINT}",
                     CIFAR_RECORD + 1
                 ),
             ));
@@ -437,9 +441,7 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
                 path.join("cifar-10-batches-bin").display()
             )
         } else if path.join("train.bin").exists() || path.join("cifar-100-binary").is_dir() {
-            ": it holds CIFAR-100's binary version (train.bin); ebmscope reads CIFAR-10's: for \
-             CIFAR-100, save its images as PNGs in a folder and pass that"
-                .to_string()
+            format!(": it holds CIFAR-100's binary version (train.bin); {CIFAR100_HINT}")
         } else if path.join("test_batch.bin").exists() {
             ": its test_batch.bin is CIFAR-10's test batch; training reads the data_batch_*.bin files \
              beside it in the archive"

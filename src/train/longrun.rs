@@ -77,7 +77,7 @@ impl LongRunOptions {
         match self.epsilon {
             Some(e) => StepSize {
                 epsilon: e as f32,
-                temperature: (ck.config.temperature() * self.temp_factor) as f32,
+                temperature: trained.temperature * self.temp_factor as f32,
                 tau: 1.0,
             },
             None => trained.tempered(self.temp_factor as f32),
@@ -93,9 +93,8 @@ impl LongRunOptions {
             let a = self.step_size(ck).gradient_factor();
             if !(a.is_normal() && (e as f32).is_normal()) {
                 return Err(Error::Config(format!(
-                    "--epsilon {e:e}: its gradient step ε²/2Tf ({:e}, T·f = {:e}) or ε itself is out of \
+                    "--epsilon {e:e}: its gradient step ε²/2Tf ({a:e}, T·f = {:e}) or ε itself is out of \
                      f32's range, in which the GPU computes: choose an ε nearer the checkpoint's ({:e})",
-                    e * e / (2.0 * ck.config.temperature() * self.temp_factor),
                     ck.config.temperature() * self.temp_factor,
                     ck.config.langevin.epsilon
                 )));

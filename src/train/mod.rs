@@ -1132,6 +1132,43 @@ mod tests {
         }
     }
 
+    /// A change says what it means beyond its setting: a new T how U reads,
+    /// an optimizer switch what lr now is; anything else nothing.
+    #[test]
+    fn a_change_says_what_it_means() {
+        assert_eq!(times(6.249999999999999), "6.25× larger");
+        assert_eq!(times(16.0), "16× larger");
+        assert_eq!(times(0.25), "4× smaller");
+        let before = Config::preset("rings-convergent").unwrap();
+        let mut after = before.clone();
+        after.optimizer.lr *= 2.0;
+        assert_eq!(change_consequence(&before, &after), "");
+        after.langevin.epsilon = before.langevin.epsilon / 4.0;
+        assert_eq!(
+            change_consequence(&before, &after),
+            format!(
+                " (T = {:.3e} now: U = F/T, and so d_st and mean U, reads 16× larger for the same F)",
+                after.temperature()
+            )
+        );
+        let mut adam = before.clone();
+        adam.optimizer.kind = OptimizerName::Adam;
+        assert_eq!(
+            change_consequence(&before, &adam),
+            " (lr kept: Adam steps by lr itself, not lr·T)"
+        );
+        assert_eq!(
+            change_consequence(&adam, &before),
+            format!(
+                " (lr kept: SGD steps by lr·T, here lr × {:.3e})",
+                before.temperature()
+            )
+        );
+        let (mut plain, mut plain_adam) = (before.clone(), adam.clone());
+        (plain.langevin.form, plain_adam.langevin.form) = (Form::Plain, Form::Plain);
+        assert_eq!(change_consequence(&plain_adam, &plain), " (lr kept)");
+    }
+
     /// SGD's rate is scaled by T = ε²/2 in the invariant form alone (PAPER.md:
     /// "in that form ... for SGD only"); Adam's never is.
     #[test]

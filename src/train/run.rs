@@ -69,18 +69,15 @@ pub const REPLACED_FOLDER: &str = ".replaced-run";
 fn config_edits(path: &Path, saved: &Config) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let name = path.display().to_string();
-    let written = match Config::resolve(None, Some((&name, &text)), &[]) {
-        Ok(c) => c.to_toml().parse::<toml::Table>().ok()?,
+    let on_disk = match Config::resolve(None, Some((&name, &text)), &[]) {
+        Ok(c) => settings_of(&c),
         Err(e) => {
             return Some(format!(
                 "{name} is not a run's settings any more ({e}); it is written again from the checkpoint's"
             ));
         }
     };
-    let saved: toml::Table = saved.to_toml().parse().ok()?;
-    let (mut on_disk, mut kept) = (BTreeMap::new(), BTreeMap::new());
-    flatten("", &written, &mut on_disk);
-    flatten("", &saved, &mut kept);
+    let kept = settings_of(saved);
     let moved = ["iterations", "data.path", "data.kind"];
     let differ: Vec<String> = on_disk
         .keys()
@@ -107,6 +104,15 @@ fn config_edits(path: &Path, saved: &Config) -> Option<String> {
             Change::KEYS.join(", ")
         )
     })
+}
+
+/// `config`'s settings as "section.key" → the value as config.toml writes it.
+fn settings_of(config: &Config) -> BTreeMap<String, String> {
+    let mut settings = BTreeMap::new();
+    if let Ok(table) = config.to_toml().parse::<toml::Table>() {
+        flatten("", &table, &mut settings);
+    }
+    settings
 }
 
 /// The leaves of a TOML table as "section.key" → the value as written.
@@ -766,10 +772,7 @@ fn resume_changes(config: &Config, lr: f64, set: &[String]) -> Result<Vec<(Chang
     // A setting a run keeps is refused as such first, whatever its value
     // (not "must hold at least …", then "fixed" once that is mended);
     // unknown keys and bad values then as on a new run.
-    let mut known = BTreeMap::new();
-    if let Ok(table) = config.to_toml().parse::<toml::Table>() {
-        flatten("", &table, &mut known);
-    }
+    let known = settings_of(config);
     let settings: Vec<String> = set
         .iter()
         .filter(|item| known.contains_key(set_key(item)))
