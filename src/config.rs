@@ -281,16 +281,21 @@ pub enum LongRunInit {
 }
 
 impl LongRunInit {
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "data" => Ok(Self::Data),
-            "uniform" => Ok(Self::Uniform),
-            "gaussian" => Ok(Self::Gaussian),
-            "bank" => Ok(Self::Bank),
-            other => Err(Error::Config(format!(
-                "--init `{other}`: use data, uniform, gaussian or bank"
-            ))),
+    /// The name `parse` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Data => "data",
+            Self::Uniform => "uniform",
+            Self::Gaussian => "gaussian",
+            Self::Bank => "bank",
         }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        let all = [Self::Data, Self::Uniform, Self::Gaussian, Self::Bank];
+        all.into_iter()
+            .find(|init| init.name() == s)
+            .ok_or_else(|| Error::Config(format!("--init `{s}`: use data, uniform, gaussian or bank")))
     }
 }
 

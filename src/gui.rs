@@ -17,7 +17,10 @@ use crate::diagnostics::{Correlations, Oscillation, Phase};
 use crate::gpu::Gpu;
 use crate::io::check_out_folder;
 use crate::kernels::picture::GridLayout;
-use crate::train::landscape::{Backdrop, LANDSCAPE_MARKER, LandscapeOptions, alpha_label, save_landscape};
+use crate::train::landscape::{
+    Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, alpha_label,
+    save_landscape,
+};
 use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update};
 use crate::train::{
     Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, change_consequence, net_spec,
@@ -1108,14 +1111,14 @@ impl GuiApp {
         let out = PathBuf::from(self.landscape_folder.trim());
         if out.as_os_str().is_empty() {
             self.message = "type a folder for the map".into();
-        } else if let Err(e) = check_out_folder(&out, LANDSCAPE_MARKER, "landscape", false, "", "folder") {
+        } else if let Err(e) = check_out_folder(&out, &LANDSCAPE_OUTPUTS, false, "", "folder") {
             self.message = e.to_string();
         } else {
             self.message = format!("saving the map in {} …", out.display());
             self.map_saving = Some(std::thread::spawn(move || {
                 match save_landscape(&out, &report.map, &report.options, &report.backdrop) {
                     Ok(pictures) => format!(
-                        "map saved in {}: {LANDSCAPE_MARKER}, attempts.csv and {} picture(s)",
+                        "map saved in {}: {LANDSCAPE_MARKER}, attempts.csv, {LANDSCAPE_SETTINGS} and {} picture(s)",
                         out.display(),
                         pictures.len()
                     ),

@@ -1298,30 +1298,15 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         temp_factor: args.temp_factor,
         epsilon: args.epsilon,
         every,
+        data_noise: false,
     };
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
-    check_out_folder(
-        &out,
-        ebmscope::train::longrun::LONG_RUN_MARKER,
-        "long run",
-        args.force,
-    )?;
+    check_out_folder(&out, &ebmscope::train::longrun::LONG_RUN_OUTPUTS, args.force)?;
     let chains = format!("--chains {}", opts.chains);
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, (opts.chains, &chains))?;
-    eprintln!(
-        "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}, ε {}",
-        if args.mala { "MALA" } else { "Langevin" },
-        args.steps,
-        args.init,
-        args.chains,
-        ck.iteration,
-        short(args.temp_factor),
-        match args.epsilon {
-            Some(e) => short(e),
-            None => format!("{} (the checkpoint's)", short(ck.config.langevin.epsilon)),
-        }
-    );
+    let summary = opts.summary(&ck);
+    eprintln!("{summary}");
     let toy = Toy::new(&ck.config.data).ok();
     let grid = toy.as_ref().map(|toy| Grid {
         res: ck.config.eval.grid as usize,
@@ -1331,21 +1316,24 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
     // Replacing a long run (--force), the new one takes the old one's place
     // only once it is done: a failed or interrupted run leaves it as it was.
-    // (Its files: is_long_run_file; a training run's pictures are not its
+    // (Its files: LONG_RUN_OUTPUTS; a training run's pictures are not its
     // to remove, were --out the run's folder.) The rows go to PARTIAL as
     // they come, which becomes the marker, longrun.csv, once all is
     // written: a run killed on its way (Ctrl-C) leaves PARTIAL, with its
     // rows so far, and its pictures, which the next run there replaces as
     // an older set, without --force.
     use ebmscope::train::longrun::{
-        LONG_RUN_MARKER as MARKER, LONG_RUN_PARTIAL as PARTIAL, is_long_run_file,
+        LONG_RUN_MARKER as MARKER, LONG_RUN_OUTPUTS, LONG_RUN_PARTIAL as PARTIAL, LONG_RUN_SETTINGS,
     };
     let bar = indicatif::ProgressBar::new(args.steps);
-    ebmscope::io::replace_outputs(&out, MARKER, &[PARTIAL], is_long_run_file, |write_dir| {
+    ebmscope::io::replace_outputs(&out, &LONG_RUN_OUTPUTS, |write_dir| {
+        // PARTIAL first: with it, what a kill leaves is an unfinished long run.
         let new_csv = write_dir.join(PARTIAL);
         let mut csv = std::io::BufWriter::new(
             std::fs::File::create(&new_csv).map_err(|e| ebmscope::Error::io(&new_csv, e))?,
         );
+        let settings = write_dir.join(LONG_RUN_SETTINGS);
+        ebmscope::io::write_atomically(&settings, opts.settings_toml(&ck, &args.checkpoint)?.as_bytes())?;
         writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")
             .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         // (Toy data: TV at each row, for the figure's last panel.)
@@ -1413,13 +1401,13 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             Ok(())
         })?;
         csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
-        ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &rows, &tvs)?;
+        ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &summary, &rows, &tvs)?;
         let done = write_dir.join(MARKER);
         std::fs::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))
     })?;
     bar.finish();
     eprintln!(
-        "wrote {0}/longrun.csv, {0}/longrun.png and samples_*.png",
+        "wrote {0}/longrun.csv, {0}/longrun.png, {0}/longrun.toml and samples_*.png",
         out.display()
     );
     Ok(ExitCode::SUCCESS)
@@ -1496,15 +1484,16 @@ fn open_checkpoint_job(
 }
 
 /// The CLI's refusal of an output folder `out` (see [`ebmscope::io::check_out_folder`]).
-fn check_out_folder(out: &std::path::Path, marker: &str, what: &str, force: bool) -> anyhow::Result<()> {
+fn check_out_folder(out: &std::path::Path, set: &ebmscope::io::OutputSet, force: bool) -> anyhow::Result<()> {
     let how = "pass --force to replace it, or ";
-    Ok(ebmscope::io::check_out_folder(
-        out, marker, what, force, how, "--out",
-    )?)
+    Ok(ebmscope::io::check_out_folder(out, set, force, how, "--out")?)
 }
 
 fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::train::landscape::{Backdrop, LANDSCAPE_MARKER, alpha_label, landscape, save_landscape};
+    use ebmscope::train::landscape::{
+        Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, alpha_label, landscape,
+        save_landscape,
+    };
     use ebmscope::train::longrun::LongRunInit;
 
     let mut ck = load_checkpoint_arg(&args.checkpoint)?;
@@ -1525,7 +1514,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     });
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
-    check_out_folder(&out, LANDSCAPE_MARKER, "landscape", args.force)?;
+    check_out_folder(&out, &LANDSCAPE_OUTPUTS, args.force)?;
     // (Not --chunk: attraction–diffusion runs at most as many chains as
     // there are pairs of minima, unknown until the descent ends.)
     let starts = format!("--starts {}", opts.starts);
@@ -1585,7 +1574,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         eprintln!("  (raise --descent-steps)");
     }
     eprintln!(
-        "wrote {0}/{LANDSCAPE_MARKER}, {0}/attempts.csv and {1}",
+        "wrote {0}/{LANDSCAPE_MARKER}, {0}/attempts.csv, {0}/{LANDSCAPE_SETTINGS} and {1}",
         out.display(),
         if pictures.len() == 1 {
             pictures[0]

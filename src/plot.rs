@@ -276,20 +276,23 @@ pub fn viridis(t: f64) -> [u8; 3] {
     [c.0, c.1, c.2]
 }
 
-/// Mean energy, gradient magnitude and (MALA) acceptance along a long run.
-/// With `tv` (toy data: (step, TV of the chains' KDE to q) at each row), a
-/// panel of it below.
+/// Mean energy, gradient magnitude and (MALA) acceptance along a long run,
+/// under `title` (what the chains ran). With `tv` (toy data: (step, TV of
+/// the chains' KDE to q) at each row), a panel of it below.
 pub fn long_run_figure(
     path: &Path,
+    title: &str,
     rows: &[crate::train::longrun::LongRunRow],
     tv: &[(f64, f64)],
 ) -> Result<()> {
     register_font();
     let mala = rows.iter().any(|r| r.acceptance.is_some());
     let panels = 2 + usize::from(mala) + usize::from(!tv.is_empty());
-    let root = BitMapBackend::new(path, (1000, 300 * panels as u32)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1000, 300 * panels as u32 + 30)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
-    let areas = root.split_evenly((panels, 1));
+    let (top, body) = root.split_vertically(30);
+    top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
+    let areas = body.split_evenly((panels, 1));
     let steps: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
     let energy: Vec<(f64, f64)> = steps.iter().zip(rows).map(|(&s, r)| (s, r.mean_energy)).collect();
     let grad: Vec<(f64, f64)> = steps

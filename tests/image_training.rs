@@ -161,6 +161,27 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
             assert!(folder.join(f).is_file(), "{init}: {f} was not written");
         }
     }
+    // `sample` starts from the images as they are (the reference's eval.py);
+    // training's long-run checks and the landscape add the run's ε_data
+    // (0.03 here), as train_data.py's sample_q.
+    {
+        use ebmscope::train::longrun::{LongRunInit, start_states};
+        let ck = ebmscope::train::Checkpoint::load(&ck).unwrap();
+        let data = ebmscope::data::Dataset::load(&ck.config.data).unwrap();
+        let images = data.images().unwrap();
+        let dim: usize = data.chw().iter().product();
+        let is_an_image = |row: &[f32]| (0..images.n).any(|i| images.image(i).eq(row.iter().copied()));
+        let gpu = common::gpu();
+        for noise in [false, true] {
+            let x = start_states(&gpu, &ck, Some(&data), LongRunInit::Data, noise, 6, 7).unwrap();
+            let clean = x.chunks(dim).filter(|row| is_an_image(row)).count();
+            assert_eq!(
+                clean,
+                if noise { 0 } else { 6 },
+                "starts with ε_data noise: {noise}"
+            );
+        }
+    }
     // The landscape of an image model: minima as image grids, one per basin.
     let out = ebmscope(&[
         "landscape",

@@ -1011,6 +1011,7 @@ fn long_run_options(steps: u64, every: u64, mala: bool) -> ebmscope::train::long
         temp_factor: 1.0,
         epsilon: None,
         every,
+        data_noise: false,
     }
 }
 const LONG_RUN_CHAINS: usize = 6;
@@ -1149,12 +1150,60 @@ fn long_run_sampling_from_a_checkpoint() {
         args.extend_from_slice(extra);
         ebmscope(&args)
     };
-    for (extra, folder) in [
+    // The run's ε and T, for the step its long runs record.
+    let config: toml::Table = std::fs::read_to_string(dir.join("config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let langevin = config["langevin"].as_table().unwrap();
+    let epsilon = langevin["epsilon"].as_float().unwrap();
+    let temperature = match langevin["form"].as_str().unwrap() {
+        "invariant" => epsilon * epsilon / 2.0,
+        _ => langevin["temperature"].as_float().unwrap(),
+    };
+    let runs = [
         (&[][..], "longrun_data"),
         (&["--mala", "--init", "bank"][..], "longrun_bank_mala"),
-    ] {
+        (
+            &["--init", "uniform", "--epsilon", "0.02", "--temp-factor", "0.5"][..],
+            "longrun_uniform",
+        ),
+    ];
+    for (extra, folder) in runs {
         let out = sample(extra);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // What made it, beside it: the options and the step they gave.
+        let settings: toml::Table = std::fs::read_to_string(dir.join(folder).join("longrun.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (gradient_step, noise, from) = if folder == "longrun_uniform" {
+            (0.02 * 0.02 / (2.0 * temperature * 0.5), 0.02, "--epsilon")
+        } else {
+            (epsilon * epsilon / (2.0 * temperature), epsilon, "checkpoint")
+        };
+        let close = |key: &str, want: f64| {
+            let got = settings[key].as_float().unwrap();
+            // (The GPU takes the step in f32.)
+            assert!(
+                (got - want).abs() <= 1e-6 * want,
+                "{folder}: {key} {got}, not {want}"
+            );
+        };
+        close("gradient_step", gradient_step);
+        close("noise", noise);
+        assert_eq!(settings["epsilon_from"].as_str(), Some(from), "{folder}");
+        assert_eq!(settings["steps"].as_integer(), Some(25), "{folder}");
+        assert_eq!(settings["chains"].as_integer(), Some(16), "{folder}");
+        assert_eq!(settings["checkpoint_iteration"].as_integer(), Some(2), "{folder}");
+        let sampler = if extra.contains(&"--mala") {
+            "mala"
+        } else {
+            "langevin"
+        };
+        assert_eq!(settings["sampler"].as_str(), Some(sampler), "{folder}");
+        let init = folder.strip_prefix("longrun_").unwrap().trim_end_matches("_mala");
+        assert_eq!(settings["init"].as_str(), Some(init), "{folder}");
         let csv = std::fs::read_to_string(dir.join(folder).join("longrun.csv")).unwrap();
         let steps: Vec<&str> = csv
             .lines()
@@ -1175,15 +1224,23 @@ fn long_run_sampling_from_a_checkpoint() {
             assert!(acc > 0.0 && acc <= 1.0, "acceptance {acc}");
         }
         assert!(dir.join(folder).join("samples_00000025.png").exists());
-        // Panels of 300 pixels: U, the gradient magnitude, MALA's
-        // acceptance, and (toy data) TV of the chains' KDE to q.
+        // Panels of 300 pixels under a title: U, the gradient magnitude,
+        // MALA's acceptance, and (toy data) TV of the chains' KDE to q.
         let figure = image::open(dir.join(folder).join("longrun.png")).unwrap();
         let panels = if extra.contains(&"--mala") { 4 } else { 3 };
-        assert_eq!(figure.height(), 300 * panels, "{folder}");
+        assert_eq!(figure.height(), 300 * panels + 30, "{folder}");
     }
     let out = sample(&[]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--force"));
     assert!(sample(&["--force"]).status.success());
+    // A folder of the user's holding a file named as a long run's, and no
+    // long run: refused, with --force too, and the file kept.
+    let mine = dir.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("longrun.png"), "mine").unwrap();
+    let out = sample(&["--out", mine.to_str().unwrap(), "--force"]);
+    common::assert_refused(&out, "holds a longrun.png but no long run");
+    assert_eq!(std::fs::read_to_string(mine.join("longrun.png")).unwrap(), "mine");
     // A long run refused for more chains than one GPU buffer holds makes
     // no folder (refused once the adapter is known, before it): trying
     // again needs no --force.
@@ -1732,9 +1789,18 @@ fn force_replaces_only_the_runs_own_files() {
 
     // A folder holding a file a run would write, not a run's, is not the
     // run's to overwrite, with --force or without.
-    for name in ["config.toml", "metrics.csv", "toy_metrics.csv", "changes.csv"] {
-        let foreign = base.join(format!("foreign-{name}"));
-        std::fs::create_dir_all(&foreign).unwrap();
+    let names = [
+        "config.toml",
+        "metrics.csv",
+        "toy_metrics.csv",
+        "changes.csv",
+        "pictures/data.png",
+        "pictures/density_0000002.png",
+        "weights/weights_0000002.safetensors",
+    ];
+    for name in names {
+        let foreign = base.join(format!("foreign-{}", name.replace('/', "-")));
+        std::fs::create_dir_all(foreign.join(name).parent().unwrap()).unwrap();
         std::fs::write(foreign.join(name), "mine = 1\n").unwrap();
         for extra in [&[][..], &["--force"][..]] {
             let says = format!("holds a {name} but no ebmscope run");

@@ -12,32 +12,96 @@ pub use weights::{ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR, load
 
 use std::path::Path;
 
-/// Refuse an output folder `out` that is a file, or that already holds a
-/// `what` (its `marker` file) unless `replace`: nothing written is lost.
-/// `elsewhere` says, for the front end at hand, how to choose another
-/// (e.g. "--out"); `replace_how` how to replace one (e.g. "pass --force to
-/// replace it, or ").
+/// A command's set of outputs in a folder (a long run's, a landscape's):
+/// how a folder is seen to hold one, and which files are its own.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputSet {
+    /// What the set is, in messages ("long run").
+    pub what: &'static str,
+    /// Written last: a folder holding it holds a finished set.
+    pub marker: &'static str,
+    /// Written first: a folder holding one (and no marker) holds an
+    /// unfinished set, which the next one replaces without --force.
+    pub signs: &'static [&'static str],
+    /// Whether a file, by name, is one of the set's (marker and signs aside).
+    pub is_own: fn(&str) -> bool,
+}
+
+impl OutputSet {
+    /// The marker or one of the signs: a file whose presence says a set is there.
+    pub fn is_sign(&self, name: &str) -> bool {
+        name == self.marker || self.signs.contains(&name)
+    }
+
+    /// Whether `dir` holds a set, finished or not.
+    pub fn is_in(&self, dir: &Path) -> bool {
+        std::iter::once(self.marker)
+            .chain(self.signs.iter().copied())
+            .any(|sign| dir.join(sign).is_file())
+    }
+
+    /// The set's files in `dir` (signs included).
+    fn files_in(&self, dir: &Path) -> crate::Result<Vec<std::path::PathBuf>> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+            let path = entry.map_err(io_err(dir))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_file() && (self.is_sign(name) || (self.is_own)(name)) {
+                files.push(path);
+            }
+        }
+        Ok(files)
+    }
+
+    /// Refuse a folder `out` that holds no set but a file named as one of
+    /// the set's: someone's own, not the set's to overwrite. `elsewhere`
+    /// says how to choose another folder.
+    fn refuse_foreign(&self, out: &Path, elsewhere: &str) -> crate::Result<()> {
+        if !out.is_dir() || self.is_in(out) {
+            return Ok(());
+        }
+        if let Some(path) = self.files_in(out)?.first() {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let what = self.what;
+            return Err(crate::Error::file(
+                out,
+                format!(
+                    "holds a {name} but no {what} (no {}), and a {what} writes its own {name}: move that \
+                     file, or choose another {elsewhere}",
+                    self.marker
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuse an output folder `out` that is a file, that already holds a
+/// finished `set` unless `replace`, or that holds none but a file named as
+/// one of its own: nothing written is lost. `elsewhere` says, for the
+/// front end at hand, how to choose another (e.g. "--out"); `replace_how`
+/// how to replace one (e.g. "pass --force to replace it, or ").
 pub fn check_out_folder(
     out: &Path,
-    marker: &str,
-    what: &str,
+    set: &OutputSet,
     replace: bool,
     replace_how: &str,
     elsewhere: &str,
 ) -> crate::Result<()> {
+    let what = set.what;
     if out.exists() && !out.is_dir() {
         return Err(crate::Error::file(
             out,
             format!("is a file, not a folder: choose a folder for the {what} ({elsewhere})"),
         ));
     }
-    if out.join(marker).exists() && !replace {
+    if out.join(set.marker).exists() && !replace {
         return Err(crate::Error::file(
             out,
             format!("already holds a {what}: {replace_how}choose another {elsewhere}"),
         ));
     }
-    Ok(())
+    set.refuse_foreign(out, elsewhere)
 }
 
 /// An io::Error at `path` as this crate's.
@@ -55,66 +119,48 @@ pub const STAGING_FOLDER: &str = ".new-outputs";
 /// interrupted one is finished rather than thrown away.
 const SWAP_FILE: &str = ".swap";
 
-/// Write a command's outputs into `out` with `write` (given the folder to
-/// write into), replacing an older set there (the files `is_old` names,
-/// `marker` among them) only once the new one is whole: the new files go
-/// into [`STAGING_FOLDER`] first, then move in over the old ones (the
-/// marker last), then the old files the new set did not overwrite go. A
-/// failure or a kill while `write` runs leaves the older set as it was;
-/// one during the swap leaves it to the next call to finish. An older set
-/// is one with its marker or one of `also_signs` (files written before the
-/// marker, so that an unfinished set counts too); with none, `write`
-/// writes into `out` itself, so that a long job's files show as they come
-/// (a file that merely shares a name with an output is not the command's
-/// to remove), and a failure there takes away the files it made, the
-/// marker among them, so that trying again needs no --force and finds
-/// none of them.
+/// Write a command's outputs (a `set`) into `out` with `write` (given the
+/// folder to write into), replacing an older set there only once the new
+/// one is whole: the new files go into [`STAGING_FOLDER`] first, then move
+/// in over the old ones (the marker last), then the old files the new set
+/// did not overwrite go. A failure or a kill while `write` runs leaves the
+/// older set as it was; one during the swap leaves it to the next call to
+/// finish. An older set is one with its marker or one of its signs (files
+/// written before the marker, so that an unfinished set counts too); with
+/// none, `write` writes into `out` itself, so that a long job's files show
+/// as they come, and a failure there takes away the files it made, the
+/// marker among them, so that trying again needs no --force and finds none
+/// of them. A folder with no set but a file named as one of its own is
+/// refused ([`check_out_folder`] refuses it before any work).
 pub fn replace_outputs<T>(
     out: &Path,
-    marker: &str,
-    also_signs: &[&str],
-    is_old: impl Fn(&str) -> bool,
+    set: &OutputSet,
     write: impl FnOnce(&Path) -> crate::Result<T>,
 ) -> crate::Result<T> {
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let staging = out.join(STAGING_FOLDER);
     if staging.join(SWAP_FILE).exists() {
         // An interrupted swap: its new set was whole, and the old one partly gone.
-        finish_swap(out, &staging, marker)?;
+        finish_swap(out, &staging, set.marker)?;
     } else if staging.exists() {
         // An interrupted replacement's, before its swap: the older set is in place.
         std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
     }
-    let outputs = |dir: &Path| -> crate::Result<Vec<std::path::PathBuf>> {
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-            let path = entry.map_err(io_err(dir))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if path.is_file() && (name == marker || is_old(name)) {
-                files.push(path);
-            }
-        }
-        Ok(files)
-    };
-    if ![marker]
-        .iter()
-        .chain(also_signs)
-        .any(|sign| out.join(sign).exists())
-    {
-        let before = outputs(out)?;
+    if !set.is_in(out) {
+        set.refuse_foreign(out, "folder")?;
         let value = write(out);
         if value.is_err() {
-            // A set that failed is none to keep, nor to mix with the next.
-            if let Ok(after) = outputs(out) {
-                for path in after.iter().filter(|p| !before.contains(p)) {
-                    let _ = std::fs::remove_file(path);
-                }
+            // A set that failed is none to keep, nor to mix with the next
+            // (every file of the set's here is its own: refuse_foreign);
+            // the marker first, so that what a kill leaves is unfinished.
+            let _ = std::fs::remove_file(out.join(set.marker));
+            for path in set.files_in(out).unwrap_or_default() {
+                let _ = std::fs::remove_file(path);
             }
-            let _ = std::fs::remove_file(out.join(marker));
         }
         return value;
     }
-    let old = outputs(out)?;
+    let old = set.files_in(out)?;
     std::fs::create_dir(&staging).map_err(io_err(&staging))?;
     let value = match write(&staging) {
         Ok(value) => value,
@@ -143,7 +189,7 @@ pub fn replace_outputs<T>(
     }
     let swap = staging.join(SWAP_FILE);
     write_atomically(&swap, stale.join("\n").as_bytes())?;
-    finish_swap(out, &staging, marker)?;
+    finish_swap(out, &staging, set.marker)?;
     Ok(value)
 }
 
@@ -190,13 +236,20 @@ mod tests {
         out
     }
 
+    /// A set of "done.csv" (marker) and "picture_*" files.
+    const PICTURES: OutputSet = OutputSet {
+        what: "picture set",
+        marker: "done.csv",
+        signs: &[],
+        is_own: |name| name.starts_with("picture_"),
+    };
+
     /// A replacement that fails leaves the older set (and the user's files)
     /// as they were; one that succeeds swaps the sets, marker last, and
     /// leaves no staging folder.
     #[test]
     fn outputs_are_replaced_only_when_the_new_set_is_whole() {
         let out = fresh_folder("replace");
-        let is_old = |name: &str| name.starts_with("picture_");
         for (name, text) in [
             ("done.csv", "old"),
             ("picture_1.png", "old"),
@@ -204,7 +257,7 @@ mod tests {
         ] {
             std::fs::write(out.join(name), text).unwrap();
         }
-        let failed: crate::Result<()> = replace_outputs(&out, "done.csv", &[], is_old, |dir| {
+        let failed: crate::Result<()> = replace_outputs(&out, &PICTURES, |dir| {
             std::fs::write(dir.join("picture_2.png"), "new").unwrap();
             Err(crate::Error::Config("stopped".into()))
         });
@@ -215,7 +268,7 @@ mod tests {
             (Some("old".into()), Some("old".into()))
         );
         assert!(!out.join("picture_2.png").exists() && !out.join(STAGING_FOLDER).exists());
-        replace_outputs(&out, "done.csv", &[], is_old, |dir| {
+        replace_outputs(&out, &PICTURES, |dir| {
             assert_eq!(dir, out.join(STAGING_FOLDER));
             for name in ["picture_2.png", "done.csv"] {
                 std::fs::write(dir.join(name), "new").map_err(|e| crate::Error::io(dir, e))?;
@@ -241,7 +294,7 @@ mod tests {
         }
         std::fs::write(out.join("picture_3.png"), "swapped").unwrap();
         std::fs::write(staging.join(SWAP_FILE), "picture_2.png").unwrap();
-        let seen = replace_outputs(&out, "done.csv", &[], is_old, |dir| {
+        let seen = replace_outputs(&out, &PICTURES, |dir| {
             let seen = (read("done.csv"), read("picture_2.png"), read("picture_4.png"));
             std::fs::write(dir.join("done.csv"), "newest").map_err(|e| crate::Error::io(dir, e))?;
             Ok(seen)
@@ -262,8 +315,7 @@ mod tests {
         let out = fresh_folder("in-the-way");
         std::fs::create_dir(out.join("picture_2.png")).unwrap();
         std::fs::write(out.join("done.csv"), "old").unwrap();
-        let is_old = |name: &str| name.starts_with("picture_");
-        let refused = replace_outputs(&out, "done.csv", &[], is_old, |dir| {
+        let refused = replace_outputs(&out, &PICTURES, |dir| {
             for name in ["picture_2.png", "done.csv"] {
                 std::fs::write(dir.join(name), "new").map_err(|e| crate::Error::io(dir, e))?;
             }
@@ -286,9 +338,8 @@ mod tests {
     #[test]
     fn a_failed_first_set_leaves_nothing_of_its_own() {
         let out = fresh_folder("first-set");
-        let is_old = |name: &str| name.starts_with("picture_");
-        std::fs::write(out.join("picture_1.png"), "mine").unwrap();
-        let failed: crate::Result<()> = replace_outputs(&out, "done.csv", &[], is_old, |dir| {
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
+        let failed: crate::Result<()> = replace_outputs(&out, &PICTURES, |dir| {
             assert_eq!(dir, out);
             for name in ["done.csv", "picture_2.png", "picture_3.png"] {
                 std::fs::write(dir.join(name), "failed").unwrap();
@@ -304,11 +355,42 @@ mod tests {
             names.sort();
             names
         };
-        assert_eq!(names(&out), ["picture_1.png"]);
+        assert_eq!(names(&out), ["notes.txt"]);
+        assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// A folder that holds no set but a file named as one of its own (the
+    /// user's) is refused, up front and when writing, and the file kept; an
+    /// unfinished set (a sign, no marker) is the set's own to replace.
+    #[test]
+    fn a_file_named_as_an_output_is_not_overwritten() {
+        let out = fresh_folder("foreign-output");
+        std::fs::write(out.join("picture_1.png"), "mine").unwrap();
+        let says = "holds a picture_1.png but no picture set (no done.csv)";
+        let err = check_out_folder(&out, &PICTURES, true, "", "--out")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says) && err.contains("another --out"), "{err}");
+        let refused = replace_outputs(&out, &PICTURES, |dir| {
+            std::fs::write(dir.join("picture_1.png"), "new").map_err(|e| crate::Error::io(dir, e))
+        });
+        assert!(refused.unwrap_err().to_string().contains(says));
         assert_eq!(
             std::fs::read_to_string(out.join("picture_1.png")).unwrap(),
             "mine"
         );
+        let unfinished = OutputSet {
+            signs: &["rows.partial.csv"],
+            ..PICTURES
+        };
+        std::fs::write(out.join("rows.partial.csv"), "1\n").unwrap();
+        check_out_folder(&out, &unfinished, false, "", "--out").unwrap();
+        replace_outputs(&out, &unfinished, |dir| {
+            std::fs::write(dir.join("done.csv"), "new").map_err(|e| crate::Error::io(dir, e))
+        })
+        .unwrap();
+        assert!(!out.join("picture_1.png").exists() && !out.join("rows.partial.csv").exists());
         let _ = std::fs::remove_dir_all(&out);
     }
 }

@@ -17,13 +17,13 @@ use crate::config::plural;
 use crate::data::Dataset;
 use crate::data::toy::Grid;
 use crate::gpu::Gpu;
-use crate::io::{replace_outputs, write_atomically};
+use crate::io::{OutputSet, replace_outputs, write_atomically};
 use crate::model::GpuNet;
 use crate::plot::MapPoint;
 use crate::sampler::{Attracted, EnergyField, Langevin, StepSize, Track};
 use crate::{Error, Result};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct LandscapeOptions {
     /// States gradient descent starts from.
     pub starts: usize,
@@ -526,7 +526,8 @@ pub fn landscape(
     opts.check(ck)?;
     let spec = net_spec(&ck.config)?;
     let seed = ck.config.seed ^ 0x004c_414e;
-    let starts = start_states(gpu, ck, data, opts.init, opts.starts, seed)?;
+    // (From data with the run's ε_data noise: a few starts off the images.)
+    let starts = start_states(gpu, ck, data, opts.init, true, opts.starts, seed)?;
     let make_field = |batch: usize| -> Result<GpuNet> {
         let net = GpuNet::new(gpu, &spec, batch)?;
         net.write_params(gpu, &ck.params)?;
@@ -545,10 +546,19 @@ pub fn landscape(
 
 /// The file whose presence marks a finished landscape in a folder (written last).
 pub const LANDSCAPE_MARKER: &str = "minima.csv";
+/// The options a landscape was made with, beside it.
+pub const LANDSCAPE_SETTINGS: &str = "landscape.toml";
+/// A landscape's outputs in its folder (attempts.csv written first).
+pub const LANDSCAPE_OUTPUTS: OutputSet = OutputSet {
+    what: "landscape",
+    marker: LANDSCAPE_MARKER,
+    signs: &["attempts.csv"],
+    is_own: is_landscape_file,
+};
 
-/// Whether `name` is one of a landscape's files other than its marker.
-pub fn is_landscape_file(name: &str) -> bool {
-    name == "attempts.csv"
+/// Whether `name` is one of a landscape's files other than its marker and attempts.csv.
+fn is_landscape_file(name: &str) -> bool {
+    name == LANDSCAPE_SETTINGS
         || name == "landscape.png"
         || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
 }
@@ -613,13 +623,9 @@ pub fn save_landscape(
     backdrop: &Backdrop,
 ) -> Result<Vec<PathBuf>> {
     // attempts.csv is written first: with it, an unfinished map is an older one.
-    let pictures = replace_outputs(
-        out,
-        LANDSCAPE_MARKER,
-        &["attempts.csv"],
-        is_landscape_file,
-        |dir| write_landscape(dir, map, opts, backdrop),
-    )?;
+    let pictures = replace_outputs(out, &LANDSCAPE_OUTPUTS, |dir| {
+        write_landscape(dir, map, opts, backdrop)
+    })?;
     // (Written in a staging folder when replacing: named where they are now.)
     Ok(pictures
         .iter()
@@ -649,6 +655,9 @@ fn write_landscape(
         }
     }
     write_atomically(&out.join("attempts.csv"), attempts.as_bytes())?;
+    let settings = toml::to_string(opts).map_err(|e| Error::Config(format!("landscape settings: {e}")))?;
+    let settings = format!("# ebmscope landscape: the options this map was made with\n{settings}");
+    write_atomically(&out.join(LANDSCAPE_SETTINGS), settings.as_bytes())?;
 
     let mut pictures = Vec::new();
     match backdrop {
@@ -803,9 +812,22 @@ mod tests {
         let grid = Grid { res: 4, extent: 1.0 };
         let backdrop = Backdrop::Toy(grid, vec![0.0; 16]);
         let write = |name: &str| std::fs::write(dir.join(name), "mine").unwrap();
-        // No landscape here: a picture of that name is not the map's to remove.
+        // No landscape here, but a picture named as one of its own: someone
+        // else's, refused and kept.
         write("basin_alpha_1_000.png");
         write("notes.txt");
+        let refused = save_landscape(&dir, &map, &opts, &backdrop)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("holds a basin_alpha_1_000.png but no landscape"),
+            "{refused}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("basin_alpha_1_000.png")).unwrap(),
+            "mine"
+        );
+        std::fs::remove_file(dir.join("basin_alpha_1_000.png")).unwrap();
         let pictures = save_landscape(&dir, &map, &opts, &backdrop).unwrap();
         assert_eq!(pictures, [dir.join("landscape.png")]);
         let minima = std::fs::read_to_string(dir.join(LANDSCAPE_MARKER)).unwrap();
@@ -818,8 +840,18 @@ mod tests {
             attempts,
             "alpha,from,to,reached,closest,barrier\n3,1,0,true,0.0,0.0\n"
         );
-        assert!(dir.join("basin_alpha_1_000.png").exists());
-        // Now there is one: its pictures go, other files stay.
+        // The options it was made with, beside it.
+        let settings: toml::Table = std::fs::read_to_string(dir.join(LANDSCAPE_SETTINGS))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(settings["starts"].as_integer(), Some(opts.starts as i64));
+        assert_eq!(settings["init"].as_str(), Some("data"));
+        assert_eq!(settings["alphas"].as_array().unwrap().len(), opts.alphas.len());
+        assert_eq!(settings["temp_factor"].as_float(), Some(opts.temp_factor));
+        // Now there is one: its pictures go (an older map's among them),
+        // other files stay.
+        write("basin_alpha_1_000.png");
         save_landscape(&dir, &map, &opts, &Backdrop::Images([1, 1, 2])).unwrap();
         assert!(!dir.join("landscape.png").exists() && !dir.join("basin_alpha_1_000.png").exists());
         assert!(dir.join("basin_alpha_3_000.png").exists() && dir.join("notes.txt").exists());

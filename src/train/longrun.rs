@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 pub use crate::config::LongRunInit;
 
 use super::{Checkpoint, Progress, net_spec, step_size};
+use crate::config::short;
 use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::kernels::sampling::Purpose;
@@ -32,6 +33,11 @@ pub struct LongRunOptions {
     pub epsilon: Option<f64>,
     /// Record a row (and call back) every this many steps.
     pub every: u64,
+    /// Starting from data, add the run's ε_data noise, as training's
+    /// long-run checks do (the reference's train_data.py draws them with
+    /// sample_q), or start from the images as they are, as `sample` does
+    /// (the reference's eval.py).
+    pub data_noise: bool,
 }
 
 impl LongRunOptions {
@@ -82,6 +88,73 @@ impl LongRunOptions {
             },
             None => trained.tempered(self.temp_factor as f32),
         }
+    }
+
+    /// What the chains run, in a line: sampler, steps, start, chains,
+    /// temperature factor and ε (for the command's first line and the title
+    /// of its figure).
+    pub fn summary(&self, ck: &Checkpoint) -> String {
+        format!(
+            "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}, ε {}",
+            if self.mala { "MALA" } else { "Langevin" },
+            self.steps,
+            self.init.name(),
+            self.chains,
+            ck.iteration,
+            short(self.temp_factor),
+            match self.epsilon {
+                Some(e) => short(e),
+                None => format!("{} (the checkpoint's)", short(ck.config.langevin.epsilon)),
+            }
+        )
+    }
+
+    /// What a long run from `checkpoint` (holding `ck`) was made with, as
+    /// [`LONG_RUN_SETTINGS`] records it: the options, and the step they
+    /// gave (its gradient factor and noise, as the GPU took them).
+    pub fn settings_toml(&self, ck: &Checkpoint, checkpoint: &std::path::Path) -> Result<String> {
+        #[derive(serde::Serialize)]
+        struct Settings {
+            checkpoint: String,
+            checkpoint_iteration: u64,
+            sampler: &'static str,
+            steps: u64,
+            chains: usize,
+            init: LongRunInit,
+            temp_factor: f64,
+            epsilon: f64,
+            epsilon_from: &'static str,
+            gradient_step: f64,
+            noise: f64,
+            every: u64,
+        }
+        let step = self.step_size(ck);
+        // An f32 as it is written (0.0075, not 0.007499999832361937).
+        let as_written = |v: f32| v.to_string().parse::<f64>().unwrap_or(f64::from(v));
+        let settings = Settings {
+            checkpoint: crate::config::absolute_path(checkpoint)?,
+            checkpoint_iteration: ck.iteration,
+            sampler: if self.mala { "mala" } else { "langevin" },
+            steps: self.steps,
+            chains: self.chains,
+            init: self.init,
+            temp_factor: self.temp_factor,
+            epsilon: self.epsilon.unwrap_or(ck.config.langevin.epsilon),
+            epsilon_from: if self.epsilon.is_some() {
+                "--epsilon"
+            } else {
+                "checkpoint"
+            },
+            gradient_step: as_written(step.gradient_factor()),
+            noise: as_written(step.noise_factor()),
+            every: self.every,
+        };
+        let body =
+            toml::to_string(&settings).map_err(|e| Error::Config(format!("long-run settings: {e}")))?;
+        Ok(format!(
+            "# ebmscope sample: what this long run was made with. Each step is\n\
+             # X <- X - gradient_step * dF/dX + noise * Z, Z ~ N(0, I) (MALA: then accepted or not).\n{body}"
+        ))
     }
 
     /// Everything that can be refused before any work: the options, and a
@@ -141,14 +214,16 @@ pub fn check_start(ck: &Checkpoint, init: LongRunInit, k: usize, count_flag: &st
 }
 
 /// `k` starting states [k, dim] for chains of the checkpoint's model: data
-/// (plus the run's ε_data noise, as the reference's sample_q), the bank's
-/// first entries, or uniform / Gaussian noise scaled by the run's init
-/// factor. `data` (the checkpoint's data set) is needed only to start from data.
+/// (plus the run's ε_data noise if `data_noise`, as the reference's
+/// sample_q), the bank's first entries, or uniform / Gaussian noise scaled
+/// by the run's init factor. `data` (the checkpoint's data set) is needed
+/// only to start from data.
 pub fn start_states(
     gpu: &Gpu,
     ck: &Checkpoint,
     data: Option<&Dataset>,
     init: LongRunInit,
+    data_noise: bool,
     k: usize,
     seed: u32,
 ) -> Result<Vec<f32>> {
@@ -168,7 +243,9 @@ pub fn start_states(
             })?;
             let mut rng = ChaCha8Rng::seed_from_u64(u64::from(seed));
             let mut x = data.sample(k, &mut rng);
-            super::add_data_noise(c, &mut x, &mut rng);
+            if data_noise {
+                super::add_data_noise(c, &mut x, &mut rng);
+            }
             return Ok(x);
         }
         LongRunInit::Bank => {
@@ -198,13 +275,22 @@ pub fn start_states(
 /// (written last), and the one its rows go to until then.
 pub const LONG_RUN_MARKER: &str = "longrun.csv";
 pub const LONG_RUN_PARTIAL: &str = "longrun.partial.csv";
+/// The settings a long run of `sample` was made with (written after PARTIAL).
+pub const LONG_RUN_SETTINGS: &str = "longrun.toml";
+/// A long run's outputs in its folder.
+pub const LONG_RUN_OUTPUTS: crate::io::OutputSet = crate::io::OutputSet {
+    what: "long run",
+    marker: LONG_RUN_MARKER,
+    signs: &[LONG_RUN_PARTIAL],
+    is_own: is_long_run_file,
+};
 
-/// Whether `name` is one of `sample`'s files other than its marker: the
-/// partial rows, longrun.png and its pictures, samples_<step, 8 digits or
+/// Whether `name` is one of `sample`'s files other than its marker and
+/// partial rows: its settings, longrun.png and its pictures, samples_<step, 8 digits or
 /// more>.png (a training run's, samples_<iteration, 7 digits>.png, are not,
 /// were its folder a run's).
-pub fn is_long_run_file(name: &str) -> bool {
-    name == LONG_RUN_PARTIAL
+fn is_long_run_file(name: &str) -> bool {
+    name == LONG_RUN_SETTINGS
         || name == "longrun.png"
         || name
             .strip_prefix("samples_")
@@ -271,7 +357,7 @@ pub fn long_run(
     // again from the same checkpoint).
     let seed = (c.seed ^ 0x004c_4f4e).wrapping_add((ck.iteration as u32).wrapping_mul(0x9e37_79b9));
 
-    let x0 = start_states(gpu, ck, data, opts.init, k, seed)?;
+    let x0 = start_states(gpu, ck, data, opts.init, opts.data_noise, k, seed)?;
     let chains = if opts.mala {
         Chains::Mala(Mala::new(gpu, field, seed, size)?)
     } else {

@@ -233,8 +233,8 @@ fn run_files(dir: &Path, after: Option<u64>) -> Result<Vec<PathBuf>> {
 
 /// The files of the long runs and the map that `sample` and `landscape`
 /// write beside a run's checkpoint by default (in `longrun_<init>…/` and
-/// `landscape/`, where those hold their marker or, for a long run, its
-/// partial rows; in their staging folders too): results of the run's
+/// `landscape/`, where those hold a set, finished or not; in their staging
+/// folders too): results of the run's
 /// model, which go with it on --force. Their own files only (by name, as
 /// the commands themselves replace them), and no link is followed.
 fn model_output_files(dir: &Path) -> Vec<PathBuf> {
@@ -244,14 +244,14 @@ fn model_output_files(dir: &Path) -> Vec<PathBuf> {
         return files;
     };
     for entry in entries.flatten().filter(is_dir) {
-        let Some((markers, own)) = model_output_kind(&entry.file_name().to_string_lossy()) else {
+        let Some(set) = model_output_set(&entry.file_name().to_string_lossy()) else {
             continue;
         };
         let folder = entry.path();
-        if !markers.iter().any(|m| folder.join(m).is_file()) {
+        if !set.is_in(&folder) {
             continue;
         }
-        // The markers last: a --force killed half-way still finds the folder.
+        // The signs last: a --force killed half-way still finds the folder.
         let mut last = Vec::new();
         for sub in [folder.clone(), folder.join(crate::io::STAGING_FOLDER)] {
             let real_dir = std::fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir());
@@ -263,9 +263,9 @@ fn model_output_files(dir: &Path) -> Vec<PathBuf> {
                 if !e.file_type().is_ok_and(|t| t.is_file()) {
                     continue;
                 }
-                if markers.contains(&n.as_str()) {
+                if set.is_sign(&n) {
                     last.push(e.path());
-                } else if own(&n) {
+                } else if (set.is_own)(&n) {
                     files.push(e.path());
                 }
             }
@@ -275,18 +275,13 @@ fn model_output_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// A folder's marker files, and which of its other files are its own.
-type OutputKind = (&'static [&'static str], fn(&str) -> bool);
-
-/// For a folder named `name` that `sample` or `landscape` writes beside a
-/// checkpoint: its marker files, and which of its other files are its own.
-fn model_output_kind(name: &str) -> Option<OutputKind> {
-    use super::landscape::{LANDSCAPE_MARKER, is_landscape_file};
-    use super::longrun::{LONG_RUN_MARKER, LONG_RUN_PARTIAL, is_long_run_file};
+/// The outputs of `sample` or `landscape` that a folder named `name`
+/// beside a checkpoint holds, if it is one of theirs.
+fn model_output_set(name: &str) -> Option<&'static crate::io::OutputSet> {
     if name == "landscape" {
-        Some((&[LANDSCAPE_MARKER], is_landscape_file))
+        Some(&super::landscape::LANDSCAPE_OUTPUTS)
     } else if name.starts_with("longrun_") {
-        Some((&[LONG_RUN_MARKER, LONG_RUN_PARTIAL], is_long_run_file))
+        Some(&super::longrun::LONG_RUN_OUTPUTS)
     } else {
         None
     }
@@ -312,7 +307,7 @@ fn remove_empty_run_folders(dir: &Path) {
     };
     for entry in entries.flatten() {
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir && model_output_kind(&entry.file_name().to_string_lossy()).is_some() {
+        if is_dir && model_output_set(&entry.file_name().to_string_lossy()).is_some() {
             let _ = std::fs::remove_dir(entry.path().join(crate::io::STAGING_FOLDER));
             let _ = std::fs::remove_dir(entry.path());
         }
@@ -401,10 +396,16 @@ impl RunDir {
             ));
         }
         let has_run = holds_run(dir);
-        // Files a run writes, there before it and not a run's: not ours to overwrite.
-        let own = [CONFIG_FILE, METRICS_FILE, TOY_METRICS_FILE, CHANGES_FILE];
-        if let Some(name) = own.iter().find(|name| !has_run && dir.join(name).exists()) {
-            let hint = if *name == CONFIG_FILE {
+        // Files a run writes (its settings, CSVs, pictures, weights), there
+        // before it and not a run's: not ours to overwrite.
+        let foreign = if has_run {
+            Vec::new()
+        } else {
+            run_files(dir, None)?
+        };
+        if let Some(path) = foreign.first() {
+            let name = path.strip_prefix(dir).unwrap_or(path).display();
+            let hint = if path.ends_with(CONFIG_FILE) {
                 " (pass that file with --config)"
             } else {
                 ""
@@ -669,6 +670,7 @@ impl RunDir {
             temp_factor: 1.0,
             epsilon: None,
             every: (c.longrun_steps / 50).max(1),
+            data_noise: true,
         };
         let ck = Checkpoint::capture(trainer)?;
         let mut last: Vec<f32> = Vec::new();
@@ -690,7 +692,8 @@ impl RunDir {
             csv.push_str(&format!("{},{:?},{}\n", r.step, r.mean_energy, r.grad_text()));
         }
         write_atomically(&csv_path, csv.as_bytes())?;
-        crate::plot::long_run_figure(&dir.join(format!("longrun_{it:07}.png")), &rows, &[])?;
+        let title = opts.summary(&ck);
+        crate::plot::long_run_figure(&dir.join(format!("longrun_{it:07}.png")), &title, &rows, &[])?;
         let picture = dir.join(format!("samples_{it:07}.png"));
         match trainer.data.toy() {
             Some(toy) => {

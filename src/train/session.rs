@@ -703,6 +703,7 @@ impl Worker {
             temp_factor: 1.0,
             epsilon: None,
             every: (steps / 10).max(1),
+            data_noise: true,
         };
         let ck = Checkpoint::capture(&self.trainer)?;
         let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
