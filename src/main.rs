@@ -259,7 +259,8 @@ struct TrainArgs {
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
     /// With --resume, only the settings the window can change (ε, τ, L, the
     /// learning rate, the optimizer), from the checkpoint's iteration on
-    /// (recorded in the run's changes.csv).
+    /// (recorded in the run's changes.csv), and the eval.* and output.*
+    /// settings (what the run draws, checks and saves).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Number of iterations in all (overrides the config's `iterations`;

@@ -302,7 +302,12 @@ pub fn long_run_figure(
         .map(|(&s, r)| (s, r.grad_magnitude))
         .collect();
     xy_series(&areas[0], "mean energy U of the chains", &energy).map_err(draw_err(path))?;
-    xy_series(&areas[1], "mean Langevin gradient magnitude ‖(ε²/2)∇U‖", &grad).map_err(draw_err(path))?;
+    xy_series(
+        &areas[1],
+        "mean Langevin gradient step ‖a∇F‖ of the chains",
+        &grad,
+    )
+    .map_err(draw_err(path))?;
     if mala {
         let acc: Vec<(f64, f64)> = steps
             .iter()

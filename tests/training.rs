@@ -423,10 +423,39 @@ fn resume_equals_uninterrupted() {
     assert!(ck.chains.is_some());
     ck.chains = None;
     ck.save(&ck_path).unwrap();
-    let out = resume_train(&split, Some(6), &[]);
+    // What the run draws, checks and saves may change on resume, and moves
+    // no training number: pictures at every iteration, a long-run check.
+    let free = [
+        "output.picture_every=1",
+        "eval.longrun_every=4",
+        "eval.longrun_steps=3",
+        "eval.longrun_chains=4",
+    ];
+    let out = resume_train(&split, Some(6), &free);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: from iteration 2: eval.longrun_chains 100 → 4"),
+        "{stderr}"
+    );
+    assert!(split.join("pictures/density_0000003.png").is_file());
+    assert!(split.join("longrun/longrun_0000004.csv").is_file());
     assert_eq!(rows(&split), rows(&whole));
     assert_eq!(rows(&whole).len(), 7);
+    let config: toml::Table = std::fs::read_to_string(split.join("config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(config["output"]["picture_every"].as_integer(), Some(1));
+    assert_eq!(
+        ebmscope::train::Checkpoint::load(&split.join("checkpoint.safetensors"))
+            .unwrap()
+            .config
+            .eval
+            .longrun_chains,
+        4
+    );
+    assert!(!split.join("changes.csv").exists());
     // The wall time goes on from the checkpoint's across the resume (it is
     // the run's, over its sessions), and the new checkpoint keeps it.
     let wall = wall_times(&metrics);
@@ -488,6 +517,10 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         );
         assert!(!dir.join("changes.csv").exists());
     }
+    // A free setting (eval.*, output.*) is checked as a new run's is.
+    let too_many = ["eval.longrun_every=1", "eval.longrun_chains=100000000"];
+    common::assert_refused(&resume_train(&dir, Some(4), &too_many), "(eval.longrun_chains)");
+    assert!(read() == before, "the refused resume changed the run");
     let dir_arg = dir.to_str().unwrap();
     let with_preset = ["train", "--out", dir_arg, "--resume", "--preset", "gmm-quick"];
     common::assert_refused(&ebmscope(&with_preset), "Drop --preset and --config");

@@ -309,7 +309,8 @@ pub struct LongRunRow {
     pub step: u64,
     /// Mean U = F/T of the chains (the model's energy, whatever the sampling temperature).
     pub mean_energy: f64,
-    /// Mean ‖(ε²/2)∇U‖ per step and chain over the interval.
+    /// Mean ‖a∇F‖ per step and chain over the interval, a the step's
+    /// gradient factor (‖(ε²/2)∇U‖ at the checkpoint's ε and f = 1).
     pub grad_magnitude: f64,
     /// MALA's acceptance rate over the interval.
     pub acceptance: Option<f64>,

@@ -438,6 +438,7 @@ impl RunDir {
         let metrics_path = dir.join(METRICS_FILE);
         // (replaced: a run set aside by --force waits for this one's first checkpoint.)
         let mut changes = Vec::new();
+        let mut free = Vec::new();
         let mut notes = Vec::new();
         let (trainer, lock, replaced) = if let Existing::Resume {
             iterations,
@@ -465,10 +466,22 @@ impl RunDir {
                 ));
             }
             let ck = Checkpoint::load(&ck_path)?;
-            changes = resume_changes(&ck.config, ck.lr, &set)?;
+            let changed;
+            (changes, changed) = resume_changes(&ck.config, ck.lr, &set)?;
             notes.extend(config_edits(&dir.join(CONFIG_FILE), &ck.config).map(|e| format!("warning: {e}")));
             let mut config_resumed = ck.config.clone();
-            // Only the length of the run, and where its data now lies, may change on resume.
+            free = free_changes(&ck.config, &changed);
+            if !free.is_empty() {
+                notes.push(format!(
+                    "note: from iteration {}: {}",
+                    ck.iteration,
+                    free.join(", ")
+                ));
+                config_resumed.eval = changed.eval;
+                config_resumed.output = changed.output;
+            }
+            // Beside the changes and the free settings, only the length of
+            // the run and where its data now lies may change on resume.
             config_resumed.iterations = iterations.unwrap_or(ck.config.iterations).max(ck.iteration);
             if let Some(path) = data {
                 if config_resumed.data.kind.is_toy() {
@@ -493,6 +506,11 @@ impl RunDir {
                 ck.check_bank(data.chw().iter().product(), images.n)?;
             }
             let mut trainer = Trainer::with_data(gpu, config_resumed, data)?;
+            if !free.is_empty() {
+                // (Not otherwise: a run resumed on a smaller adapter goes
+                // on, its checks reported as they fail, unless it lowers them.)
+                trainer.check_evaluations()?;
+            }
             ck.restore(&mut trainer)?;
             let before = trainer.config.clone();
             for &(_, change) in &changes {
@@ -577,11 +595,14 @@ impl RunDir {
             replaced,
             notes,
         };
-        if !changes.is_empty() {
+        if !changes.is_empty() || !free.is_empty() {
             // In the checkpoint at once, so that a later --resume goes on
             // with them (a failed save leaves the run as it was); then in
-            // changes.csv, the run's record of them, and config.toml.
+            // changes.csv, the run's record of what moves training, and
+            // config.toml.
             run.checkpoint(&trainer)?;
+        }
+        if !changes.is_empty() {
             run.record_changes(trainer.iteration, &changes)?;
         }
         write_atomically(&dir.join(CONFIG_FILE), trainer.config.to_toml().as_bytes())?;
@@ -753,25 +774,33 @@ fn check_resume_keys(set: &[String]) -> Result<()> {
     for item in set {
         let key = set_key(item);
         let instead = match key {
-            _ if Change::KEYS.contains(&key) => continue,
+            _ if Change::KEYS.contains(&key) || is_free_on_resume(key) => continue,
             "iterations" => "the run's total changes with --iters N".to_string(),
             "data.path" => "where the run's data now is goes in --data PATH".to_string(),
             _ => format!("`{key}` is fixed for a run: start a new one (--force, or another --out)"),
         };
         return Err(Error::Config(format!(
             "--set {item} with --resume: a resumed run may change only {} (from its checkpoint's \
-             iteration on, as the window can); {instead}",
+             iteration on, as the window can) and its eval.* and output.* settings; {instead}",
             Change::KEYS.join(", ")
         )));
     }
     Ok(())
 }
 
+/// Settings a resumed run may change freely, beside [`Change::KEYS`]: what
+/// it draws, checks and saves along the way, which moves no training
+/// number (each evaluation draws from streams of its own).
+fn is_free_on_resume(key: &str) -> bool {
+    key.starts_with("eval.") || key.starts_with("output.")
+}
+
 /// The changes (from, to) the `--set` overrides of a resume make to
 /// `config`, the run's settings, at learning rate `lr` (decayed since the
-/// start): only those of [`Change::KEYS`] may change; a setting given its
-/// current value is no change.
-fn resume_changes(config: &Config, lr: f64, set: &[String]) -> Result<Vec<(Change, Change)>> {
+/// start): only those of [`Change::KEYS`] may change, and those
+/// [`is_free_on_resume`]; a setting given its current value is no change.
+/// Also `config` with the overrides, for the free ones.
+fn resume_changes(config: &Config, lr: f64, set: &[String]) -> Result<(Vec<(Change, Change)>, Config)> {
     // A setting a run keeps is refused as such first, whatever its value
     // (not "must hold at least …", then "fixed" once that is mended);
     // unknown keys and bad values then as on a new run.
@@ -785,12 +814,27 @@ fn resume_changes(config: &Config, lr: f64, set: &[String]) -> Result<Vec<(Chang
     let changed = Config::resolve(None, Some(("the run's settings", &config.to_toml())), set)?;
     check_resume_keys(set)?;
     let keys: Vec<&str> = set.iter().map(|item| set_key(item)).collect();
-    Ok(Change::KEYS
+    let changes = Change::KEYS
         .iter()
         .filter(|k| keys.contains(k))
         .filter_map(|k| Change::now(k, config, lr).zip(Change::current(k, &changed)))
         .filter(|(from, to)| from != to)
-        .collect())
+        .collect();
+    Ok((changes, changed))
+}
+
+/// The free settings ([`is_free_on_resume`]) that differ between `from`
+/// and `to`, as "key old → new".
+fn free_changes(from: &Config, to: &Config) -> Vec<String> {
+    let (before, after) = (settings_of(from), settings_of(to));
+    after
+        .iter()
+        .filter(|(key, value)| is_free_on_resume(key) && before.get(*key) != Some(value))
+        .map(|(key, value)| {
+            let old = before.get(key).map_or("(unset)", String::as_str);
+            format!("{key} {old} → {value}")
+        })
+        .collect()
 }
 
 /// The rows (iteration, from, to) of a changes.csv up to `upto`, in order;
