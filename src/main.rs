@@ -1223,7 +1223,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     );
                     // A check is a look at the model, not training: a failed
                     // one (out of GPU memory, say) is reported and training
-                    // goes on, as its settings cannot change within the run.
+                    // goes on: a resume may lower its settings.
                     match run.long_run_check(&trainer) {
                         Ok(u) => eprintln!(
                             "long-run check done: final mean U {u:.4}; picture and energy path in {}",
@@ -1231,8 +1231,12 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                         ),
                         Err(err) => eprintln!(
                             "warning: the long-run check at iteration {} failed: {err}. Training goes on; \
-                             `ebmscope sample --checkpoint` runs one from a checkpoint with other settings",
-                            e.iteration
+                             `ebmscope train --out {} --resume --set eval.longrun_chains=N` (or \
+                             eval.longrun_steps, eval.longrun_every=0) changes the checks from a checkpoint \
+                             on, and `ebmscope sample --checkpoint` runs one from a checkpoint with other \
+                             settings",
+                            e.iteration,
+                            run.dir.display()
                         ),
                     }
                 });

@@ -1568,9 +1568,8 @@ fn a_run_that_made_nothing_is_no_run_to_keep() {
     }
     assert!(!big.exists(), "the refused run wrote nothing");
     // So are the density pictures' short-run samples and a long-run check's
-    // chains past one binding (u32::MAX toy points: 1 TiB of activations):
-    // the checks' settings are fixed for a run, so one refused at its first
-    // check could never go on.
+    // chains past one binding (u32::MAX toy points: 1 TiB of activations),
+    // before the run starts rather than at its first check.
     let max = u32::MAX.to_string();
     for (sets, why) in [
         (
@@ -1625,8 +1624,9 @@ fn an_edited_config_toml_is_named_on_resume() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A long-run check that fails is reported and training goes on: a run's
-/// check settings cannot change, so stopping would stop the run for good.
+/// A long-run check that fails is reported and training goes on (a run
+/// stopped there could go on only by changing its checks), saying how to
+/// change them.
 #[test]
 fn a_failed_long_run_check_leaves_training_going() {
     let dir = common::fresh_dir("failed-check");
@@ -1652,6 +1652,10 @@ fn a_failed_long_run_check_leaves_training_going() {
         "{stderr}"
     );
     assert!(stderr.contains("Training goes on"), "{stderr}");
+    assert!(
+        stderr.contains("--resume --set eval.longrun_chains=N"),
+        "{stderr}"
+    );
     let ck = ebmscope::train::Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
     assert_eq!(ck.iteration, 3);
     let _ = std::fs::remove_dir_all(&dir);

@@ -777,12 +777,12 @@ impl Trainer {
         self.diverged.as_ref()
     }
 
-    /// Refuse a new run whose evaluations would not fit the adapter's
-    /// buffers, before its folder is written: the density pictures' short
-    /// runs (toy data) and the long-run checks, whose settings are fixed for
-    /// the run, so that one refused at its first check could never go on.
-    /// (Not on resume or a window's load: on a smaller adapter than the
-    /// run's own they fail alone, a check reported and training going on.)
+    /// Refuse a new run (or a resume that changes them) whose evaluations
+    /// would not fit the adapter's buffers, before its folder is written:
+    /// the density pictures' short runs (toy data) and the long-run checks.
+    /// (Not on a plain resume or a window's load: on a smaller adapter than
+    /// the run's own they fail alone, a check reported and training going
+    /// on, until a resume lowers them.)
     pub fn check_evaluations(&self) -> Result<()> {
         let (spec, e) = (net_spec(&self.config)?, &self.config.eval);
         if self.data.toy().is_some() {
