@@ -154,7 +154,8 @@ pub enum NetName {
 #[serde(deny_unknown_fields)]
 pub struct NetConfig {
     pub kind: NetName,
-    /// Base width n_f of the image networks (ignored by ToyNet).
+    /// Base width n_f of the image networks (ToyNet's widths are fixed:
+    /// for it, only the default).
     #[serde(default = "thirty_two")]
     pub n_f: u32,
 }
@@ -604,6 +605,16 @@ impl Config {
                 ),
             ));
         }
+        if !image_net && self.net.n_f != thirty_two() {
+            return Err(config_error(
+                "net.n_f",
+                format!(
+                    "ToyNet's widths are fixed (2 → 32 → 64 → 64 → 64 → 1) and n_f, the image \
+                     networks' base width, is not one of its settings (got {}): remove net.n_f",
+                    self.net.n_f
+                ),
+            ));
+        }
         if image_net {
             at_least("net.n_f", u64::from(self.net.n_f), 1)?;
             if d.size != 32 {
@@ -737,6 +748,7 @@ mod tests {
             ("iterations=0", "`iterations`: must be at least 1"),
             ("eval.max_lag=1", "`eval.max_lag`: must be at least 2"),
             ("eval.window=2", "`eval.window`: must be at least 3"),
+            ("net.n_f=8", "`net.n_f`: ToyNet's widths are fixed"),
             (
                 "langevin.steps=100001",
                 "`langevin.steps`: must be at most 100000",

@@ -796,7 +796,13 @@ fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
 }
 
 fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> {
-    let spec = NetSpec::build(NetKind::parse(&args.net)?, args.n_c, args.n_f)?;
+    let kind = NetKind::parse(&args.net)?;
+    if kind == NetKind::Toy && (args.n_f, args.n_c) != (32, 3) {
+        anyhow::bail!(
+            "--net toy: ToyNet's widths are fixed and it takes 2-D points: --n-f and --n-c are for vanilla and nonlocal"
+        );
+    }
+    let spec = NetSpec::build(kind, args.n_c, args.n_f)?;
     let layout = spec.param_layout()?;
     // (An output need not exist yet: its folder does.)
     let canonical = |p: &std::path::Path| {
@@ -1224,11 +1230,13 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     // A check is a look at the model, not training: a failed
                     // one (out of GPU memory, say) is reported and training
                     // goes on: a resume may lower its settings.
-                    match run.long_run_check(&trainer) {
+                    // (Ctrl-C ends it where it is: a check may take long.)
+                    match run.long_run_check(&trainer, &|| stop.load(Ordering::SeqCst)) {
                         Ok(u) => eprintln!(
                             "long-run check done: final mean U {u:.4}; picture and energy path in {}",
                             run.dir.join("longrun").display()
                         ),
+                        Err(ebmscope::Error::Stopped(what)) => eprintln!("{what} stopped by Ctrl-C"),
                         Err(err) => eprintln!(
                             "warning: the long-run check at iteration {} failed: {err}. Training goes on; \
                              `ebmscope train --out {} --resume --set eval.longrun_chains=N` (or \
@@ -1328,7 +1336,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     // rows so far, and its pictures, which the next run there replaces as
     // an older set, without --force.
     use ebmscope::train::longrun::{
-        LONG_RUN_MARKER as MARKER, LONG_RUN_OUTPUTS, LONG_RUN_PARTIAL as PARTIAL, LONG_RUN_SETTINGS,
+        LONG_RUN_HEADER, LONG_RUN_MARKER as MARKER, LONG_RUN_OUTPUTS, LONG_RUN_PARTIAL as PARTIAL,
+        LONG_RUN_SETTINGS,
     };
     let bar = indicatif::ProgressBar::new(args.steps);
     ebmscope::io::replace_outputs(&out, &LONG_RUN_OUTPUTS, |write_dir| {
@@ -1339,7 +1348,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         );
         let settings = write_dir.join(LONG_RUN_SETTINGS);
         ebmscope::io::write_atomically(&settings, opts.settings_toml(&ck, &args.checkpoint)?.as_bytes())?;
-        writeln!(csv, "step,mean_energy,grad_magnitude,acceptance,tv_samples_q")
+        writeln!(csv, "{LONG_RUN_HEADER},acceptance,tv_samples_q")
             .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         // (Toy data: TV at each row, for the figure's last panel.)
         let mut tvs: Vec<(f64, f64)> = Vec::new();
@@ -1520,6 +1529,9 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
     check_out_folder(&out, &LANDSCAPE_OUTPUTS, args.force)?;
+    for warning in opts.overshoots(&ck)? {
+        eprintln!("warning: {warning}");
+    }
     // (Not --chunk: attraction–diffusion runs at most as many chains as
     // there are pairs of minima, unknown until the descent ends.)
     let starts = format!("--starts {}", opts.starts);

@@ -337,10 +337,11 @@ fn xy_series(
     let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
         (a.min(p.1), b.max(p.1))
     });
+    // (One value: a range around it of its own scale.)
     let (lo, hi) = if hi > lo {
         (lo, hi)
-    } else if lo.is_finite() {
-        (lo - 1.0, lo + 1.0)
+    } else if lo.is_finite() && lo != 0.0 {
+        (lo - 0.1 * lo.abs(), lo + 0.1 * lo.abs())
     } else {
         (-1.0, 1.0)
     };
@@ -361,6 +362,10 @@ fn xy_series(
         .label_style(("sans-serif", 11))
         .draw()?;
     chart.draw_series(LineSeries::new(points.iter().copied(), &BLUE))?;
+    if points.len() == 1 {
+        // (A line of one point draws nothing.)
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, BLUE.filled())))?;
+    }
     Ok(())
 }
 
@@ -658,6 +663,33 @@ mod tests {
         assert_eq!(whole(&15.0), "15");
         assert_eq!(whole(&-3.0), "-3");
         assert_eq!(whole(&2.5), "2.5");
+    }
+
+    /// A long run of one row past its start still shows its gradient and
+    /// acceptance: a lone point is drawn as a dot (a line of one point
+    /// draws nothing), in a range of its own scale.
+    #[test]
+    fn a_series_of_one_point_is_drawn() {
+        use crate::train::longrun::LongRunRow;
+        let rows = [0, 20].map(|step| LongRunRow {
+            step,
+            mean_energy: 1.0,
+            grad_magnitude: if step == 0 { f64::NAN } else { 0.0111 },
+            acceptance: (step > 0).then_some(0.9844),
+        });
+        let path = std::env::temp_dir().join(format!("ebmscope-one-row-{}.png", std::process::id()));
+        long_run_figure(&path, "one row", &rows, &[]).unwrap();
+        let picture = image::open(&path).unwrap().to_rgb8();
+        let _ = std::fs::remove_file(&path);
+        // Blue pixels in each of the gradient and acceptance panels (300
+        // pixels each, under the 30-pixel title and the energy's panel).
+        for (panel, top) in [("gradient", 330), ("acceptance", 630)] {
+            let blue = (top..top + 300)
+                .flat_map(|y| (0..picture.width()).map(move |x| (x, y)))
+                .filter(|&(x, y)| picture.get_pixel(x, y).0 == [0, 0, 255])
+                .count();
+            assert!(blue > 10, "{panel}: {blue} blue pixels");
+        }
     }
 
     /// A diverged model's densities (NaN, ±∞ beside numbers) are drawn, not

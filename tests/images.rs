@@ -81,6 +81,17 @@ fn idx_refusals_name_the_file_and_the_problem() {
         let err = load_idx(&p, 1, 3, None).unwrap_err().to_string();
         assert!(err.contains(name) && err.contains(says), "{name}: {err}");
     }
+    // Its header is read first, and then only the bytes of its images: a
+    // device with no end is refused at once, not read into memory (a
+    // file's extra bytes are not read either).
+    let err = load_idx(std::path::Path::new("/dev/zero"), 1, 3, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not an IDX file"), "{err}");
+    let mut longer = good.clone();
+    longer.extend(vec![9u8; 1 << 20]);
+    std::fs::write(d.join("longer"), &longer).unwrap();
+    assert_eq!(load_idx(&d.join("longer"), 1, 3, None).unwrap().n, 2);
     // What the file is instead, from its first bytes (ungzipped) and name.
     // (A tar's first header: the first entry's name, then "ustar" at 257.)
     let mut tar = vec![0u8; 512];
@@ -261,6 +272,26 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     std::fs::write(d.join("broken.png"), b"not really a png").unwrap();
     let err = load_folder(&d, 3, 10, None).unwrap_err().to_string();
     assert!(err.contains("broken.png") && err.contains("remove it"), "{err}");
+    std::fs::remove_file(d.join("broken.png")).unwrap();
+    // A whole image too large for the decoder is named by its size, not
+    // called broken: a 1×1 PNG whose header says 30 000 × 30 000 (its
+    // IHDR's width and height, then its CRC, rewritten).
+    let mut png = Vec::new();
+    image::RgbImage::new(1, 1)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let (ihdr, data) = (12, 16);
+    png[data..data + 4].copy_from_slice(&30_000u32.to_be_bytes());
+    png[data + 4..data + 8].copy_from_slice(&30_000u32.to_be_bytes());
+    let crc = crc32fast::hash(&png[ihdr..data + 13]);
+    png[data + 13..data + 17].copy_from_slice(&crc.to_be_bytes());
+    std::fs::write(d.join("huge.png"), &png).unwrap();
+    let err = load_folder(&d, 3, 10, None).unwrap_err().to_string();
+    assert!(
+        err.contains("huge.png: is 30000×30000 pixels") && err.contains("scale it down"),
+        "{err}"
+    );
+    std::fs::remove_file(d.join("huge.png")).unwrap();
     let empty = dir("folder-empty");
     assert!(
         load_folder(&empty, 1, 8, None)

@@ -213,8 +213,23 @@ fn landscape_command_maps_a_toy_checkpoint() {
         }
         ebmscope(&args)
     };
+    // An α whose pull jumps a chain past its goal in one step is called out.
+    let out = landscape(&[
+        "--alpha",
+        "1,100000",
+        "--out",
+        dir.join("strong").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: at α = 100000, one step's pull moves a chain"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("one step's pull").count(), 1, "{stderr}");
     let out = landscape(&[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("one step's pull"));
     let folder = dir.join("landscape");
     let minima = std::fs::read_to_string(folder.join("minima.csv")).unwrap();
     let lines: Vec<&str> = minima.lines().collect();

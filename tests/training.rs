@@ -285,6 +285,21 @@ fn resume_without_the_runs_history_says_what_to_do() {
         &resume_train(&dir, None, &[]),
         "line 2 is iteration 2 where 1 comes next",
     );
+    // A row past the checkpoint where its own are missing: named, not counted as none.
+    let rows = "7,0.5,0.1,1.0,0.5,0.1,1.0,contraction
+";
+    std::fs::write(
+        &metrics,
+        format!(
+            "{header}
+{rows}"
+        ),
+    )
+    .unwrap();
+    common::assert_refused(
+        &resume_train(&dir, None, &[]),
+        "line 2 is iteration 7 where 1 comes next",
+    );
     // Rows without their header are named as such, not by their first row.
     let rows = "1,0.5,0.1,1.0,0.5,0.1,1.0,contraction\n2,0.5,0.1,1.0,0.5,0.1,2.0,contraction\n";
     std::fs::write(&metrics, rows).unwrap();
@@ -752,6 +767,82 @@ fn existing_runs_are_refused_without_resume_or_force() {
     assert!(
         dir.join("pictures/density_0000003.png").exists()
             && dir.join("pictures/diagnostics_0000003.png").exists()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Ctrl-C during a long-run check ends the check where it is (one may take
+/// long), then stops with a checkpoint as after any iteration.
+#[test]
+fn ctrl_c_ends_a_long_run_check_where_it_is() {
+    let dir = common::fresh_dir("sigint-check");
+    let mut args = vec![
+        "train",
+        "--preset",
+        "rings-convergent",
+        "--iters",
+        "5",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&SMALL_TOY);
+    // (A check of 10⁹ steps: days on this adapter.)
+    let checks = [
+        "eval.longrun_every=1",
+        "eval.longrun_steps=1000000000",
+        "eval.longrun_chains=4",
+    ];
+    args.extend(checks.iter().flat_map(|set| ["--set", set]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its lines as they come, until it starts iteration 1's check.
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    let wait = std::time::Duration::from_secs(120);
+    while !said
+        .iter()
+        .any(|l: &String| l.starts_with("iteration 1: long-run check"))
+    {
+        said.push(lines.recv_timeout(wait).expect("the check did not start"));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a child's pid, which stays ours until it is waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT sent");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the check went on after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = child.wait().unwrap();
+    said.extend(lines.iter());
+    let stderr = said.join("\n");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("the long-run check stopped by Ctrl-C"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stopped at iteration 1; checkpoint saved"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.join("longrun/longrun_0000001.csv").exists(),
+        "a stopped check wrote its rows"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1672,6 +1763,9 @@ fn force_replaces_only_the_runs_own_files() {
         dir.join("notes.txt"),
         dir.join("pictures/holiday.jpg"),
         dir.join("weights/README"),
+        // (Numbered, but not as the run numbers its own.)
+        dir.join("pictures/IMG_20240101.png"),
+        dir.join("weights/best_0000002.safetensors"),
     ];
     for f in &theirs {
         std::fs::write(f, "the user's").unwrap();
@@ -1828,6 +1922,7 @@ fn force_replaces_only_the_runs_own_files() {
     // run's to overwrite, with --force or without.
     let names = [
         "config.toml",
+        "checkpoint.safetensors",
         "metrics.csv",
         "toy_metrics.csv",
         "changes.csv",
@@ -1882,8 +1977,22 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
     ];
     std::fs::copy(dir.join("pictures/density_0000002.png"), &stale[0]).unwrap();
     std::fs::copy(dir.join("weights/weights_0000002.safetensors"), &stale[1]).unwrap();
+    // Files beside them that are not the run's, however numbered: kept.
+    let others = [
+        "pictures/IMG_20240101.png",
+        "pictures/samples_00000005.png",
+        "weights/best_0000100.safetensors",
+        "longrun/my_0000009.csv",
+    ];
+    std::fs::create_dir_all(dir.join("longrun")).unwrap();
+    for f in others {
+        std::fs::write(dir.join(f), "mine").unwrap();
+    }
     let out = resume_train(&dir, Some(3), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in others {
+        assert_eq!(std::fs::read_to_string(dir.join(f)).unwrap(), "mine", "{f}");
+    }
     let first_column = |file: &str| -> Vec<String> {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         text.lines()

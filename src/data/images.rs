@@ -248,8 +248,11 @@ pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>)
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         return Err(Error::file(path, not_idx_hint(path, &bytes, gz)));
     }
-    reader.read_to_end(&mut bytes).map_err(read_err)?;
     let (dtype, dims) = (bytes[2], bytes[3] as usize);
+    // (IDX's data types: unsigned and signed bytes, shorts, ints, floats, doubles.)
+    if ![0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e].contains(&dtype) {
+        return Err(Error::file(path, not_idx_hint(path, &bytes, gz)));
+    }
     if dtype != 0x08 {
         return Err(Error::file(
             path,
@@ -284,22 +287,31 @@ pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>)
             ),
         ));
     }
+    // Only the bytes of the images taken are read: not a file longer than
+    // its header says to its end (a device such as /dev/zero has none).
     // (Checked: a corrupt header's sizes can multiply past usize.)
+    let take = n.min(limit.unwrap_or(usize::MAX));
     let need = rows
         .checked_mul(cols)
-        .and_then(|image| image.checked_mul(n))
+        .and_then(|image| image.checked_mul(take))
         .and_then(|all| all.checked_add(16));
+    if let Some(more) = need.map(|need| need.saturating_sub(bytes.len())) {
+        (&mut reader)
+            .take(more as u64)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+    }
     if need.is_none_or(|need| bytes.len() < need) {
         return Err(Error::file(
             path,
             format!(
-                "IDX file is truncated: {n} images of {rows}×{cols} need 16 + {n}·{rows}·{cols} bytes, it has {}",
+                "IDX file is truncated: {take} images of {rows}×{cols} need 16 + {take}·{rows}·{cols} bytes, it \
+                 has {}",
                 bytes.len()
             ),
         ));
     }
     let mut set = ImageSet::new(channels, size)?;
-    let take = n.min(limit.unwrap_or(usize::MAX));
     for (i, pixels) in bytes[16..].chunks_exact(rows * cols).take(take).enumerate() {
         let img = GrayImage::from_raw(cols as u32, rows as u32, pixels.to_vec())
             .ok_or_else(|| Error::file(path, format!("image {i}: {rows}×{cols} is too large")))?;
@@ -482,14 +494,21 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
         let decode = || -> std::result::Result<image::DynamicImage, String> {
             let reader = image::io::Reader::open(&f).map_err(|e| e.to_string())?;
             let reader = reader.with_guessed_format().map_err(|e| e.to_string())?;
-            reader.decode().map_err(|e| e.to_string())
+            // (A whole image past the decoder's memory limit is one too
+            // large, not a broken one: say its size.)
+            let dims = reader.into_dimensions();
+            let reader = image::io::Reader::open(&f)
+                .and_then(|r| r.with_guessed_format())
+                .map_err(|e| e.to_string())?;
+            reader.decode().map_err(|e| match (&e, &dims) {
+                (image::ImageError::Limits(_), Ok((w, h))) => format!(
+                    "is {w}×{h} pixels, past what the image decoder holds in memory ({e}): scale it \
+                     down (it is resized to {size}×{size} anyway), or remove it from the folder"
+                ),
+                _ => format!("cannot be read as an image ({e}): remove it from the folder, or repair it"),
+            })
         };
-        let img = decode().map_err(|e| {
-            Error::file(
-                &f,
-                format!("cannot be read as an image ({e}): remove it from the folder, or repair it"),
-            )
-        })?;
+        let img = decode().map_err(|e| Error::file(&f, e))?;
         set.push(img).map_err(|e| Error::file(&f, e))?;
     }
     Ok(set)

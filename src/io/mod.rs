@@ -12,6 +12,26 @@ pub use weights::{ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR, load
 
 use std::path::Path;
 
+/// A file whose presence says a set of outputs is in a folder, known by
+/// its name and the start of its first line (a CSV's header): a file of
+/// that name that starts otherwise is someone else's.
+#[derive(Clone, Copy, Debug)]
+pub struct Sign {
+    pub name: &'static str,
+    pub header: &'static str,
+}
+
+impl Sign {
+    /// Whether `dir` holds this sign: the file, starting with its header.
+    fn is_in(&self, dir: &Path) -> bool {
+        use std::io::Read;
+        let mut start = Vec::new();
+        let read = std::fs::File::open(dir.join(self.name))
+            .and_then(|f| f.take(self.header.len() as u64).read_to_end(&mut start));
+        read.is_ok() && start == self.header.as_bytes()
+    }
+}
+
 /// A command's set of outputs in a folder (a long run's, a landscape's):
 /// how a folder is seen to hold one, and which files are its own.
 #[derive(Clone, Copy, Debug)]
@@ -19,25 +39,28 @@ pub struct OutputSet {
     /// What the set is, in messages ("long run").
     pub what: &'static str,
     /// Written last: a folder holding it holds a finished set.
-    pub marker: &'static str,
+    pub marker: Sign,
     /// Written first: a folder holding one (and no marker) holds an
     /// unfinished set, which the next one replaces without --force.
-    pub signs: &'static [&'static str],
+    pub signs: &'static [Sign],
     /// Whether a file, by name, is one of the set's (marker and signs aside).
     pub is_own: fn(&str) -> bool,
 }
 
 impl OutputSet {
-    /// The marker or one of the signs: a file whose presence says a set is there.
+    /// Whether `name` is the marker's or a sign's name.
     pub fn is_sign(&self, name: &str) -> bool {
-        name == self.marker || self.signs.contains(&name)
+        name == self.marker.name || self.signs.iter().any(|s| s.name == name)
     }
 
     /// Whether `dir` holds a set, finished or not.
     pub fn is_in(&self, dir: &Path) -> bool {
-        std::iter::once(self.marker)
-            .chain(self.signs.iter().copied())
-            .any(|sign| dir.join(sign).is_file())
+        self.is_finished_in(dir) || self.signs.iter().any(|s| s.is_in(dir))
+    }
+
+    /// Whether `dir` holds a finished set (its marker).
+    pub fn is_finished_in(&self, dir: &Path) -> bool {
+        self.marker.is_in(dir)
     }
 
     /// The set's files in `dir` (signs included).
@@ -66,9 +89,9 @@ impl OutputSet {
             return Err(crate::Error::file(
                 out,
                 format!(
-                    "holds a {name} but no {what} (no {}), and a {what} writes its own {name}: move that \
-                     file, or choose another {elsewhere}",
-                    self.marker
+                    "holds a {name} but no {what} (no {} of ours), and a {what} writes its own {name}: \
+                     move that file, or choose another {elsewhere}",
+                    self.marker.name
                 ),
             ));
         }
@@ -95,7 +118,7 @@ pub fn check_out_folder(
             format!("is a file, not a folder: choose a folder for the {what} ({elsewhere})"),
         ));
     }
-    if out.join(set.marker).exists() && !replace {
+    if set.is_finished_in(out) && !replace {
         return Err(crate::Error::file(
             out,
             format!("already holds a {what}: {replace_how}choose another {elsewhere}"),
@@ -141,7 +164,7 @@ pub fn replace_outputs<T>(
     let staging = out.join(STAGING_FOLDER);
     if staging.join(SWAP_FILE).exists() {
         // An interrupted swap: its new set was whole, and the old one partly gone.
-        finish_swap(out, &staging, set.marker)?;
+        finish_swap(out, &staging, set.marker.name)?;
     } else if staging.exists() {
         // An interrupted replacement's, before its swap: the older set is in place.
         std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
@@ -153,7 +176,7 @@ pub fn replace_outputs<T>(
             // A set that failed is none to keep, nor to mix with the next
             // (every file of the set's here is its own: refuse_foreign);
             // the marker first, so that what a kill leaves is unfinished.
-            let _ = std::fs::remove_file(out.join(set.marker));
+            let _ = std::fs::remove_file(out.join(set.marker.name));
             for path in set.files_in(out).unwrap_or_default() {
                 let _ = std::fs::remove_file(path);
             }
@@ -189,7 +212,7 @@ pub fn replace_outputs<T>(
     }
     let swap = staging.join(SWAP_FILE);
     write_atomically(&swap, stale.join("\n").as_bytes())?;
-    finish_swap(out, &staging, set.marker)?;
+    finish_swap(out, &staging, set.marker.name)?;
     Ok(value)
 }
 
@@ -239,7 +262,11 @@ mod tests {
     /// A set of "done.csv" (marker) and "picture_*" files.
     const PICTURES: OutputSet = OutputSet {
         what: "picture set",
-        marker: "done.csv",
+        // (Any first line: these tests' markers hold a word.)
+        marker: Sign {
+            name: "done.csv",
+            header: "",
+        },
         signs: &[],
         is_own: |name| name.starts_with("picture_"),
     };
@@ -367,7 +394,7 @@ mod tests {
     fn a_file_named_as_an_output_is_not_overwritten() {
         let out = fresh_folder("foreign-output");
         std::fs::write(out.join("picture_1.png"), "mine").unwrap();
-        let says = "holds a picture_1.png but no picture set (no done.csv)";
+        let says = "holds a picture_1.png but no picture set (no done.csv of ours)";
         let err = check_out_folder(&out, &PICTURES, true, "", "--out")
             .unwrap_err()
             .to_string();
@@ -380,11 +407,37 @@ mod tests {
             std::fs::read_to_string(out.join("picture_1.png")).unwrap(),
             "mine"
         );
-        let unfinished = OutputSet {
-            signs: &["rows.partial.csv"],
+        // A marker or sign of that name that is not the set's (its first
+        // line another) is someone's too, --force or not.
+        let with_header = OutputSet {
+            marker: Sign {
+                name: "done.csv",
+                header: "step,",
+            },
             ..PICTURES
         };
-        std::fs::write(out.join("rows.partial.csv"), "1\n").unwrap();
+        std::fs::remove_file(out.join("picture_1.png")).unwrap();
+        std::fs::write(out.join("done.csv"), "my own notes\n").unwrap();
+        let err = check_out_folder(&out, &with_header, true, "", "--out")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("holds a done.csv but no picture set"), "{err}");
+        let refused = replace_outputs(&out, &with_header, |_| Ok(()));
+        assert!(refused.unwrap_err().to_string().contains("holds a done.csv"));
+        assert_eq!(
+            std::fs::read_to_string(out.join("done.csv")).unwrap(),
+            "my own notes\n"
+        );
+        std::fs::remove_file(out.join("done.csv")).unwrap();
+        std::fs::write(out.join("picture_1.png"), "mine").unwrap();
+        let unfinished = OutputSet {
+            signs: &[Sign {
+                name: "rows.partial.csv",
+                header: "step,",
+            }],
+            ..PICTURES
+        };
+        std::fs::write(out.join("rows.partial.csv"), "step,u\n1,2\n").unwrap();
         check_out_folder(&out, &unfinished, false, "", "--out").unwrap();
         replace_outputs(&out, &unfinished, |dir| {
             std::fs::write(dir.join("done.csv"), "new").map_err(|e| crate::Error::io(dir, e))

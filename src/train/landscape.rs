@@ -13,11 +13,11 @@ use super::longrun::{LongRunInit, check_start, check_temp_factor, start_states};
 use super::{Checkpoint, Progress, net_spec, step_size};
 use std::path::{Path, PathBuf};
 
-use crate::config::plural;
+use crate::config::{plural, short};
 use crate::data::Dataset;
 use crate::data::toy::Grid;
 use crate::gpu::Gpu;
-use crate::io::{OutputSet, replace_outputs, write_atomically};
+use crate::io::{OutputSet, Sign, replace_outputs, write_atomically};
 use crate::model::GpuNet;
 use crate::plot::MapPoint;
 use crate::sampler::{Attracted, EnergyField, Langevin, StepSize, Track};
@@ -131,6 +131,32 @@ impl LandscapeOptions {
             )));
         }
         check_start(ck, self.init, self.starts, "--starts")
+    }
+
+    /// Warnings for each α whose pull moves a chain, in one step of
+    /// checkpoint `ck`'s Langevin (a·α·T·f = α·f·ε²/2), farther than the
+    /// reach within which it counts as arrived (radius·√dims): such chains
+    /// jump over their goal, so fewer arrive and basins split as α grows.
+    pub fn overshoots(&self, ck: &Checkpoint) -> Result<Vec<String>> {
+        let dim: usize = net_spec(&ck.config)?.input.iter().product();
+        let reach = self.radius * (dim as f64).sqrt();
+        let per_alpha = self.temp_factor * ck.config.langevin.epsilon.powi(2) / 2.0;
+        Ok(self
+            .alphas
+            .iter()
+            .filter(|&&a| a * per_alpha > reach)
+            .map(|&a| {
+                format!(
+                    "at α = {}, one step's pull moves a chain α·f·ε²/2 = {} toward its goal, farther than \
+                     the {} within which it counts as there (--radius × √dims): chains jump over their \
+                     goal, so fewer arrive and basins split as α grows; α up to {} keeps the pull within it",
+                    alpha_label(a),
+                    short(a * per_alpha),
+                    short(reach),
+                    short(reach / per_alpha)
+                )
+            })
+            .collect())
     }
 }
 
@@ -551,10 +577,19 @@ pub const LANDSCAPE_SETTINGS: &str = "landscape.toml";
 /// A landscape's outputs in its folder (attempts.csv written first).
 pub const LANDSCAPE_OUTPUTS: OutputSet = OutputSet {
     what: "landscape",
-    marker: LANDSCAPE_MARKER,
-    signs: &["attempts.csv"],
+    marker: Sign {
+        name: LANDSCAPE_MARKER,
+        header: MINIMA_HEADER,
+    },
+    signs: &[Sign {
+        name: "attempts.csv",
+        header: ATTEMPTS_HEADER,
+    }],
     is_own: is_landscape_file,
 };
+const ATTEMPTS_HEADER: &str = "alpha,from,to,reached,closest,barrier";
+/// How minima.csv starts (its columns of basins and coordinates follow).
+const MINIMA_HEADER: &str = "minimum,energy,starts";
 
 /// Whether `name` is one of a landscape's files other than its marker and attempts.csv.
 fn is_landscape_file(name: &str) -> bool {
@@ -640,7 +675,7 @@ fn write_landscape(
     opts: &LandscapeOptions,
     backdrop: &Backdrop,
 ) -> Result<Vec<PathBuf>> {
-    let mut attempts = String::from("alpha,from,to,reached,closest,barrier\n");
+    let mut attempts = format!("{ATTEMPTS_HEADER}\n");
     for b in &map.basins {
         for a in &b.attempts {
             attempts += &format!(
@@ -698,7 +733,7 @@ fn write_landscape(
 
     // Coordinates only where a state is a few numbers (the toy's points).
     let coords = map.dim() <= 8;
-    let mut minima = "minimum,energy,starts".to_string();
+    let mut minima = MINIMA_HEADER.to_string();
     for b in &map.basins {
         minima += &format!(",basin_alpha_{}", alpha_label(b.alpha));
     }
@@ -812,22 +847,22 @@ mod tests {
         let grid = Grid { res: 4, extent: 1.0 };
         let backdrop = Backdrop::Toy(grid, vec![0.0; 16]);
         let write = |name: &str| std::fs::write(dir.join(name), "mine").unwrap();
-        // No landscape here, but a picture named as one of its own: someone
-        // else's, refused and kept.
-        write("basin_alpha_1_000.png");
+        // No landscape here, but a file named as one of its own (a picture,
+        // or a marker or sign whose header is not ours): someone else's,
+        // refused and kept.
         write("notes.txt");
-        let refused = save_landscape(&dir, &map, &opts, &backdrop)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            refused.contains("holds a basin_alpha_1_000.png but no landscape"),
-            "{refused}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(dir.join("basin_alpha_1_000.png")).unwrap(),
-            "mine"
-        );
-        std::fs::remove_file(dir.join("basin_alpha_1_000.png")).unwrap();
+        for name in ["basin_alpha_1_000.png", "attempts.csv", LANDSCAPE_MARKER] {
+            write(name);
+            let refused = save_landscape(&dir, &map, &opts, &backdrop)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                refused.contains(&format!("holds a {name} but no landscape")),
+                "{refused}"
+            );
+            assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), "mine");
+            std::fs::remove_file(dir.join(name)).unwrap();
+        }
         let pictures = save_landscape(&dir, &map, &opts, &backdrop).unwrap();
         assert_eq!(pictures, [dir.join("landscape.png")]);
         let minima = std::fs::read_to_string(dir.join(LANDSCAPE_MARKER)).unwrap();

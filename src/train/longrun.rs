@@ -12,6 +12,7 @@ use super::{Checkpoint, Progress, net_spec, step_size};
 use crate::config::short;
 use crate::data::Dataset;
 use crate::gpu::Gpu;
+use crate::io::Sign;
 use crate::kernels::sampling::Purpose;
 use crate::model::GpuNet;
 use crate::sampler::{EnergyField, Langevin, Mala, Noise, RngDistribution, StepSize};
@@ -280,10 +281,19 @@ pub const LONG_RUN_SETTINGS: &str = "longrun.toml";
 /// A long run's outputs in its folder.
 pub const LONG_RUN_OUTPUTS: crate::io::OutputSet = crate::io::OutputSet {
     what: "long run",
-    marker: LONG_RUN_MARKER,
-    signs: &[LONG_RUN_PARTIAL],
+    marker: Sign {
+        name: LONG_RUN_MARKER,
+        header: LONG_RUN_HEADER,
+    },
+    signs: &[Sign {
+        name: LONG_RUN_PARTIAL,
+        header: LONG_RUN_HEADER,
+    }],
     is_own: is_long_run_file,
 };
+/// How the rows of a long run start (longrun.csv, as `sample` has written
+/// it since the first release, and the training checks' CSVs).
+pub const LONG_RUN_HEADER: &str = "step,mean_energy,grad_magnitude";
 
 /// Whether `name` is one of `sample`'s files other than its marker and
 /// partial rows: its settings, longrun.png and its pictures, samples_<step, 8 digits or

@@ -148,22 +148,29 @@ fn set_aside_note(dir: &Path) -> Option<String> {
 /// The lock file in a run folder (see [`RunDir`]).
 const LOCK_FILE: &str = ".ebmscope.lock";
 
-/// The folders of a run whose files are named `<what>_<iteration>.<ext>`.
-const RUN_FOLDERS: [&str; 3] = ["weights", "pictures", "longrun"];
+/// The folders of a run whose files are named `<what>_<iteration>.<ext>`,
+/// and the `<what>`s it writes in each (nothing else there is its own:
+/// `sample`'s pictures, were one written there, nor a user's files).
+const RUN_FOLDERS: [(&str, &[&str]); 3] = [
+    ("weights", &["weights"]),
+    ("pictures", &["density", "diagnostics", "samples", "bank"]),
+    ("longrun", &["longrun", "samples"]),
+];
 
 /// Whether `line` is metrics.csv's header (trailing spaces aside).
 fn is_metrics_header(line: &str) -> bool {
     line.trim_end() == METRICS_HEADER
 }
 
-/// Whether `dir` holds a run: ebmscope's metrics.csv or a checkpoint.
+/// Whether `dir` holds a run: ebmscope's metrics.csv or checkpoint (a
+/// safetensors file of that name with no run's settings is someone else's).
 fn holds_run(dir: &Path) -> bool {
     use std::io::BufRead;
     let mut first = String::new();
     let metrics_header = std::fs::File::open(dir.join(METRICS_FILE))
         .and_then(|f| std::io::BufReader::new(f).read_line(&mut first))
         .is_ok_and(|_| is_metrics_header(&first));
-    metrics_header || dir.join(CHECKPOINT_FILE).exists()
+    metrics_header || crate::io::is_checkpoint(&dir.join(CHECKPOINT_FILE))
 }
 
 /// Whether the run in `dir` ended before its first row of metrics.csv and
@@ -185,18 +192,18 @@ fn run_is_empty(dir: &Path) -> bool {
     header && lines.all(|l| l.is_ok_and(|l| l.trim().is_empty()))
 }
 
-/// The step or iteration a numbered file is named after
+/// The iteration a run's numbered file is named after
 /// (`samples_0000400.png` → 400), if it is one: a PNG, CSV or safetensors
-/// file named `<what>_<7 or more digits>`, as runs and long runs write them.
-pub fn iteration_of(path: &Path) -> Option<u64> {
+/// file named `<what>_<iteration as {:07}>` for one of `whats`.
+fn run_file_iteration(whats: &[&str], path: &Path) -> Option<u64> {
     let ext = path.extension()?.to_str()?;
     if !["png", "csv", "safetensors"].contains(&ext) {
         return None;
     }
-    let (_, digits) = path.file_stem()?.to_str()?.rsplit_once('_')?;
-    (digits.len() >= 7 && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())
-        .flatten()
+    let (what, digits) = path.file_stem()?.to_str()?.rsplit_once('_')?;
+    let iteration: u64 = digits.parse().ok()?;
+    // (Exactly as written: not `sample`'s 8-digit steps, nor "+7".)
+    (whats.contains(&what) && format!("{iteration:07}") == digits).then_some(iteration)
 }
 
 /// The run's own files in `dir`: without `after`, all of them (settings,
@@ -216,14 +223,14 @@ fn run_files(dir: &Path, after: Option<u64>) -> Result<Vec<PathBuf>> {
         ];
         files.extend(own.iter().map(|name| dir.join(name)).filter(|p| p.exists()));
     }
-    for sub in RUN_FOLDERS {
+    for (sub, whats) in RUN_FOLDERS {
         let folder = dir.join(sub);
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
         for entry in entries {
             let path = entry.map_err(io_err(&folder))?.path();
-            if iteration_of(&path).is_some_and(|it| after.is_none_or(|a| it > a)) {
+            if run_file_iteration(whats, &path).is_some_and(|it| after.is_none_or(|a| it > a)) {
                 files.push(path);
             }
         }
@@ -299,7 +306,7 @@ fn remove_files(files: Vec<PathBuf>) -> Result<()> {
 /// and the long-run and map folders of model_output_files left so.
 fn remove_empty_run_folders(dir: &Path) {
     // (Each fails, and is meant to, if anything is left.)
-    for sub in RUN_FOLDERS {
+    for (sub, _) in RUN_FOLDERS {
         let _ = std::fs::remove_dir(dir.join(sub));
     }
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -413,7 +420,7 @@ impl RunDir {
             return Err(Error::file(
                 dir,
                 format!(
-                    "holds a {name} but no ebmscope run (no metrics.csv of ours, no checkpoint), and a run \
+                    "holds a {name} but no ebmscope run (no metrics.csv or checkpoint of ours), and a run \
                      writes its own {name}: choose another --out{hint}"
                 ),
             ));
@@ -677,7 +684,9 @@ impl RunDir {
     /// untouched). Writes into longrun/: the energy path (CSV and figure) and
     /// a picture of the final states (an image grid, or for toy data the
     /// true density beside the KDE of the states). Returns the final mean U.
-    pub fn long_run_check(&self, trainer: &Trainer) -> Result<f64> {
+    /// `stop` is asked between submissions: when it says so the check ends
+    /// there, [`Error::Stopped`], writing nothing.
+    pub fn long_run_check(&self, trainer: &Trainer, stop: &dyn Fn() -> bool) -> Result<f64> {
         use super::longrun::{LongRunOptions, LongRunRow, long_run};
         let c = &trainer.config.eval;
         let dir = self.dir.join("longrun");
@@ -705,10 +714,16 @@ impl RunDir {
                 last.extend_from_slice(states);
                 Ok(())
             },
-            &mut |_, _, _| Ok(()),
+            &mut |_, _, _| {
+                if stop() {
+                    Err(Error::Stopped("the long-run check".into()))
+                } else {
+                    Ok(())
+                }
+            },
         )?;
         let csv_path = dir.join(format!("longrun_{it:07}.csv"));
-        let mut csv = String::from("step,mean_energy,grad_magnitude\n");
+        let mut csv = format!("{}\n", super::longrun::LONG_RUN_HEADER);
         for r in &rows {
             csv.push_str(&format!("{},{:?},{}\n", r.step, r.mean_energy, r.grad_text()));
         }
@@ -1103,9 +1118,7 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
                 format!("line {} is not a metrics row: `{line}`: {fix}", i + 1),
             ));
         };
-        if row.iteration > iteration {
-            break;
-        }
+        // (Rows past the checkpoint came after all its own: the break above.)
         let next = rows.len() as u64 + 1;
         if row.iteration != next {
             return Err(Error::file(
