@@ -154,8 +154,8 @@ pub enum NetName {
 #[serde(deny_unknown_fields)]
 pub struct NetConfig {
     pub kind: NetName,
-    /// Base width n_f of the image networks (ToyNet's widths are fixed:
-    /// for it, only the default).
+    /// Base width n_f of the image networks (ignored by ToyNet, whose
+    /// widths are fixed; `--set net.n_f` for it is refused).
     #[serde(default = "thirty_two")]
     pub n_f: u32,
 }
@@ -430,6 +430,19 @@ impl Config {
         let config: Config = Config::deserialize(toml::Value::Table(table))
             .map_err(|e| Error::Config(e.to_string().trim().replace('\n', " ")))?;
         config.validate()?;
+        // An n_f given now for ToyNet says its user expects it to mean
+        // something (a config of an older release that carries one is read
+        // as ever: ToyNet ignores it).
+        let n_f_given = overrides
+            .iter()
+            .any(|item| item.split('=').next().map(str::trim) == Some("net.n_f"));
+        if config.net.kind == NetName::Toy && n_f_given {
+            return Err(config_error(
+                "net.n_f",
+                "ToyNet's widths are fixed (2 → 32 → 64 → 64 → 64 → 1) and n_f, the image networks' \
+                 base width, is not one of its settings: leave net.n_f out",
+            ));
+        }
         Ok(config)
     }
 
@@ -602,16 +615,6 @@ impl Config {
                     } else {
                         "an image network: net.kind = \"vanilla\" or \"nonlocal\""
                     }
-                ),
-            ));
-        }
-        if !image_net && self.net.n_f != thirty_two() {
-            return Err(config_error(
-                "net.n_f",
-                format!(
-                    "ToyNet's widths are fixed (2 → 32 → 64 → 64 → 64 → 1) and n_f, the image \
-                     networks' base width, is not one of its settings (got {}): remove net.n_f",
-                    self.net.n_f
                 ),
             ));
         }

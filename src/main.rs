@@ -1341,15 +1341,19 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     let bar = indicatif::ProgressBar::new(args.steps);
     ebmscope::io::replace_outputs(&out, &LONG_RUN_OUTPUTS, |write_dir| {
-        // PARTIAL first: with it, what a kill leaves is an unfinished long run.
+        // PARTIAL first, its header whole: with it, what a kill leaves is
+        // an unfinished long run.
         let new_csv = write_dir.join(PARTIAL);
+        let header = format!("{LONG_RUN_HEADER},acceptance,tv_samples_q\n");
+        ebmscope::io::write_atomically(&new_csv, header.as_bytes())?;
         let mut csv = std::io::BufWriter::new(
-            std::fs::File::create(&new_csv).map_err(|e| ebmscope::Error::io(&new_csv, e))?,
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&new_csv)
+                .map_err(|e| ebmscope::Error::io(&new_csv, e))?,
         );
         let settings = write_dir.join(LONG_RUN_SETTINGS);
         ebmscope::io::write_atomically(&settings, opts.settings_toml(&ck, &args.checkpoint)?.as_bytes())?;
-        writeln!(csv, "{LONG_RUN_HEADER},acceptance,tv_samples_q")
-            .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         // (Toy data: TV at each row, for the figure's last panel.)
         let mut tvs: Vec<(f64, f64)> = Vec::new();
         let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {

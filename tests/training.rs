@@ -1357,6 +1357,19 @@ fn long_run_sampling_from_a_checkpoint() {
     let out = sample(&[]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--force"));
     assert!(sample(&["--force"]).status.success());
+    // What a long run killed as it began leaves (an empty or header-only
+    // partial, its settings) is an unfinished long run, replaced without
+    // --force.
+    for partial in ["", "step,mean_energy,grad_magnitude,acceptance,tv_samples_q\n"] {
+        let left = dir.join("left");
+        std::fs::create_dir_all(&left).unwrap();
+        std::fs::write(left.join("longrun.partial.csv"), partial).unwrap();
+        std::fs::write(left.join("longrun.toml"), "steps = 25\n").unwrap();
+        let out = sample(&["--out", left.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!left.join("longrun.partial.csv").exists() && left.join("longrun.csv").exists());
+        std::fs::remove_dir_all(&left).unwrap();
+    }
     // A folder of the user's holding a file named as a long run's, and no
     // long run: refused, with --force too, and the file kept.
     let mine = dir.join("mine");

@@ -492,16 +492,13 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
         // Decoded by content, not by name: a PNG saved as .jpg is common
         // in folders gathered from the web.
         let decode = || -> std::result::Result<image::DynamicImage, String> {
-            let reader = image::io::Reader::open(&f).map_err(|e| e.to_string())?;
-            let reader = reader.with_guessed_format().map_err(|e| e.to_string())?;
+            let open = || image::io::Reader::open(&f).and_then(|r| r.with_guessed_format());
+            let reader = open().map_err(|e| e.to_string())?;
             // (A whole image past the decoder's memory limit is one too
-            // large, not a broken one: say its size.)
-            let dims = reader.into_dimensions();
-            let reader = image::io::Reader::open(&f)
-                .and_then(|r| r.with_guessed_format())
-                .map_err(|e| e.to_string())?;
-            reader.decode().map_err(|e| match (&e, &dims) {
-                (image::ImageError::Limits(_), Ok((w, h))) => format!(
+            // large, not a broken one: say its size, from its header.)
+            let dims = || open().ok().and_then(|r| r.into_dimensions().ok());
+            reader.decode().map_err(|e| match (&e, dims()) {
+                (image::ImageError::Limits(_), Some((w, h))) => format!(
                     "is {w}×{h} pixels, past what the image decoder holds in memory ({e}): scale it \
                      down (it is resized to {size}×{size} anyway), or remove it from the folder"
                 ),

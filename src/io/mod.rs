@@ -13,22 +13,31 @@ pub use weights::{ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR, load
 use std::path::Path;
 
 /// A file whose presence says a set of outputs is in a folder, known by
-/// its name and the start of its first line (a CSV's header): a file of
-/// that name that starts otherwise is someone else's.
+/// its name and the start of its first line (a CSV's header; `headers`:
+/// as this release writes it, then older forms): a file of that name that
+/// starts otherwise is someone else's.
 #[derive(Clone, Copy, Debug)]
 pub struct Sign {
     pub name: &'static str,
-    pub header: &'static str,
+    pub headers: &'static [&'static str],
 }
 
 impl Sign {
-    /// Whether `dir` holds this sign: the file, starting with its header.
+    /// Whether `dir` holds this sign: the file, starting with one of its
+    /// headers (after a BOM a spreadsheet may have added), or shorter and
+    /// the start of one, empty included (a job killed as it began it).
     fn is_in(&self, dir: &Path) -> bool {
         use std::io::Read;
+        let longest = self.headers.iter().map(|h| h.len()).max().unwrap_or(0);
         let mut start = Vec::new();
         let read = std::fs::File::open(dir.join(self.name))
-            .and_then(|f| f.take(self.header.len() as u64).read_to_end(&mut start));
-        read.is_ok() && start == self.header.as_bytes()
+            .and_then(|f| f.take(longest as u64 + 3).read_to_end(&mut start));
+        let start = start.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&start);
+        read.is_ok()
+            && self.headers.iter().any(|h| {
+                let h = h.as_bytes();
+                start.starts_with(h) || (start.len() < h.len() && h.starts_with(start))
+            })
     }
 }
 
@@ -265,7 +274,7 @@ mod tests {
         // (Any first line: these tests' markers hold a word.)
         marker: Sign {
             name: "done.csv",
-            header: "",
+            headers: &[""],
         },
         signs: &[],
         is_own: |name| name.starts_with("picture_"),
@@ -412,7 +421,7 @@ mod tests {
         let with_header = OutputSet {
             marker: Sign {
                 name: "done.csv",
-                header: "step,",
+                headers: &["step,"],
             },
             ..PICTURES
         };
@@ -428,12 +437,20 @@ mod tests {
             std::fs::read_to_string(out.join("done.csv")).unwrap(),
             "my own notes\n"
         );
+        // Ours, after a BOM a spreadsheet added, or cut short as it began.
+        for ours in ["\u{feff}step,u\n1,2\n", "st", ""] {
+            std::fs::write(out.join("done.csv"), ours).unwrap();
+            let err = check_out_folder(&out, &with_header, false, "", "--out")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("already holds a picture set"), "{ours:?}: {err}");
+        }
         std::fs::remove_file(out.join("done.csv")).unwrap();
         std::fs::write(out.join("picture_1.png"), "mine").unwrap();
         let unfinished = OutputSet {
             signs: &[Sign {
                 name: "rows.partial.csv",
-                header: "step,",
+                headers: &["step,"],
             }],
             ..PICTURES
         };

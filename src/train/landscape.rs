@@ -134,9 +134,11 @@ impl LandscapeOptions {
     }
 
     /// Warnings for each α whose pull moves a chain, in one step of
-    /// checkpoint `ck`'s Langevin (a·α·T·f = α·f·ε²/2), farther than the
-    /// reach within which it counts as arrived (radius·√dims): such chains
-    /// jump over their goal, so fewer arrive and basins split as α grows.
+    /// checkpoint `ck`'s Langevin (a·α·T·f = α·f·ε²/2), more than twice
+    /// the reach within which it counts as arrived (radius·√dims): a chain
+    /// stepping s toward its goal passes within s/2 of it, so past that such
+    /// chains may jump over their goal, fewer arrive, and basins split as
+    /// α grows.
     pub fn overshoots(&self, ck: &Checkpoint) -> Result<Vec<String>> {
         let dim: usize = net_spec(&ck.config)?.input.iter().product();
         let reach = self.radius * (dim as f64).sqrt();
@@ -144,16 +146,17 @@ impl LandscapeOptions {
         Ok(self
             .alphas
             .iter()
-            .filter(|&&a| a * per_alpha > reach)
+            .filter(|&&a| a * per_alpha > 2.0 * reach)
             .map(|&a| {
                 format!(
-                    "at α = {}, one step's pull moves a chain α·f·ε²/2 = {} toward its goal, farther than \
-                     the {} within which it counts as there (--radius × √dims): chains jump over their \
-                     goal, so fewer arrive and basins split as α grows; α up to {} keeps the pull within it",
+                    "at α = {}, one step's pull moves a chain α·f·ε²/2 = {} toward its goal, more than \
+                     twice the {} within which it counts as there (--radius × √dims): chains may jump \
+                     over their goal, so fewer arrive and basins split as α grows; α up to {} keeps the \
+                     pull within it",
                     alpha_label(a),
                     short(a * per_alpha),
                     short(reach),
-                    short(reach / per_alpha)
+                    short(2.0 * reach / per_alpha)
                 )
             })
             .collect())
@@ -577,13 +580,14 @@ pub const LANDSCAPE_SETTINGS: &str = "landscape.toml";
 /// A landscape's outputs in its folder (attempts.csv written first).
 pub const LANDSCAPE_OUTPUTS: OutputSet = OutputSet {
     what: "landscape",
+    // (With the headers of the first landscape releases.)
     marker: Sign {
         name: LANDSCAPE_MARKER,
-        header: MINIMA_HEADER,
+        headers: &[MINIMA_HEADER, "minimum,basin,energy,starts"],
     },
     signs: &[Sign {
         name: "attempts.csv",
-        header: ATTEMPTS_HEADER,
+        headers: &[ATTEMPTS_HEADER, "from,to,reached,closest,barrier"],
     }],
     is_own: is_landscape_file,
 };

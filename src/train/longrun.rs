@@ -283,11 +283,11 @@ pub const LONG_RUN_OUTPUTS: crate::io::OutputSet = crate::io::OutputSet {
     what: "long run",
     marker: Sign {
         name: LONG_RUN_MARKER,
-        header: LONG_RUN_HEADER,
+        headers: &[LONG_RUN_HEADER],
     },
     signs: &[Sign {
         name: LONG_RUN_PARTIAL,
-        header: LONG_RUN_HEADER,
+        headers: &[LONG_RUN_HEADER],
     }],
     is_own: is_long_run_file,
 };

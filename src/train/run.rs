@@ -348,7 +348,14 @@ fn set_aside_old_run(dir: &Path) -> Result<()> {
     } else {
         // (An interrupted set-aside's files are there already: they join.)
         let gathering = dir.join(format!("{REPLACED_FOLDER}.partial"));
-        for path in files.into_iter().chain(model_output_files(dir)) {
+        // metrics.csv and the checkpoint last: a set-aside killed on its
+        // way leaves a folder that still holds a run, which the next
+        // --force finishes setting aside.
+        let (last, first): (Vec<PathBuf>, Vec<PathBuf>) = files
+            .into_iter()
+            .chain(model_output_files(dir))
+            .partition(|p| p == &dir.join(METRICS_FILE) || p == &dir.join(CHECKPOINT_FILE));
+        for path in first.into_iter().chain(last) {
             let to = gathering.join(path.strip_prefix(dir).unwrap_or(&path));
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(io_err(parent))?;
