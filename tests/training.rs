@@ -1328,6 +1328,8 @@ fn long_run_sampling_from_a_checkpoint() {
         assert_eq!(settings["sampler"].as_str(), Some(sampler), "{folder}");
         let init = folder.strip_prefix("longrun_").unwrap().trim_end_matches("_mala");
         assert_eq!(settings["init"].as_str(), Some(init), "{folder}");
+        // (From data as it is, as the reference's evaluation starts.)
+        assert_eq!(settings["data_noise"].as_bool(), Some(false), "{folder}");
         let csv = std::fs::read_to_string(dir.join(folder).join("longrun.csv")).unwrap();
         let steps: Vec<&str> = csv
             .lines()

@@ -111,8 +111,9 @@ impl LongRunOptions {
     }
 
     /// What a long run from `checkpoint` (holding `ck`) was made with, as
-    /// [`LONG_RUN_SETTINGS`] records it: the options, and the step they
-    /// gave (its gradient factor and noise, as the GPU took them).
+    /// [`LONG_RUN_SETTINGS`] records it: the options (data_noise: whether
+    /// starts from data had ε_data added), and the step they gave (its
+    /// gradient factor and noise, as the GPU took them).
     pub fn settings_toml(&self, ck: &Checkpoint, checkpoint: &std::path::Path) -> Result<String> {
         #[derive(serde::Serialize)]
         struct Settings {
@@ -122,6 +123,7 @@ impl LongRunOptions {
             steps: u64,
             chains: usize,
             init: LongRunInit,
+            data_noise: bool,
             temp_factor: f64,
             epsilon: f64,
             epsilon_from: &'static str,
@@ -139,6 +141,7 @@ impl LongRunOptions {
             steps: self.steps,
             chains: self.chains,
             init: self.init,
+            data_noise: self.data_noise && self.init == LongRunInit::Data,
             temp_factor: self.temp_factor,
             epsilon: self.epsilon.unwrap_or(ck.config.langevin.epsilon),
             epsilon_from: if self.epsilon.is_some() {
