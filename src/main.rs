@@ -89,7 +89,7 @@ struct GuiArgs {
     data: Option<PathBuf>,
     /// Render this many frames (with --run on images, until the first
     /// picture of the chains shows), then save --screenshot and exit.
-    #[arg(long, requires = "screenshot")]
+    #[arg(long, requires = "screenshot", allow_negative_numbers = true, value_parser = whole::<u64>)]
     frames: Option<u64>,
     /// PNG of the window after --frames frames (for tests and documentation).
     #[arg(long, requires = "frames")]
@@ -111,7 +111,7 @@ struct GuiArgs {
     #[arg(long)]
     landscape: bool,
     /// With --landscape: the states gradient descent starts from.
-    #[arg(long, requires = "landscape", default_value_t = LandscapeOptions::default().starts)]
+    #[arg(long, requires = "landscape", default_value_t = LandscapeOptions::default().starts, allow_negative_numbers = true, value_parser = whole::<usize>)]
     starts: usize,
     /// With --landscape: the pull α, or several comma-separated (each mapped with the same chains).
     #[arg(
@@ -136,7 +136,7 @@ struct BenchArgs {
     #[arg(long)]
     only: Option<String>,
     /// Seconds of timing per measurement (after a warm-up).
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
     seconds: f64,
     /// Also write the results as JSON (the format scripts/bench_torch.py prints).
     #[arg(long)]
@@ -153,7 +153,7 @@ struct SampleArgs {
     #[arg(long)]
     checkpoint: PathBuf,
     /// Langevin (or MALA) steps.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, allow_negative_numbers = true, value_parser = whole::<u64>)]
     steps: u64,
     /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
     #[arg(long, default_value = "data")]
@@ -175,10 +175,10 @@ struct SampleArgs {
     #[arg(long, allow_negative_numbers = true)]
     epsilon: Option<f64>,
     /// Record a row and a picture every this many steps (default: steps / 10).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole::<u64>)]
     every: Option<u64>,
     /// Number of chains.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = whole::<usize>)]
     chains: usize,
     /// Output folder (default: longrun_<init> beside the checkpoint).
     #[arg(long)]
@@ -194,7 +194,7 @@ struct LandscapeArgs {
     #[arg(long)]
     checkpoint: PathBuf,
     /// States gradient descent starts from: each ends at a local minimum.
-    #[arg(long, default_value_t = LandscapeOptions::default().starts)]
+    #[arg(long, default_value_t = LandscapeOptions::default().starts, allow_negative_numbers = true, value_parser = whole::<usize>)]
     starts: usize,
     /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
     #[arg(long, default_value = "data")]
@@ -204,10 +204,10 @@ struct LandscapeArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Gradient descent steps x ← x − a∇F, a falling linearly from the model's ε²/2T (in slices of 50 steps).
-    #[arg(long, default_value_t = LandscapeOptions::default().descent_steps)]
+    #[arg(long, default_value_t = LandscapeOptions::default().descent_steps, allow_negative_numbers = true, value_parser = whole::<u64>)]
     descent_steps: u64,
     /// Langevin steps of each attraction–diffusion chain (one per pair of minima).
-    #[arg(long, default_value_t = LandscapeOptions::default().ad_steps)]
+    #[arg(long, default_value_t = LandscapeOptions::default().ad_steps, allow_negative_numbers = true, value_parser = whole::<u64>)]
     ad_steps: u64,
     /// Attraction–diffusion's pull α toward the lower minimum (log-density
     /// per unit of distance): larger α crosses higher barriers, so fewer
@@ -228,7 +228,7 @@ struct LandscapeArgs {
     radius: f64,
     /// Attraction–diffusion chains per GPU submission (memory bound; each
     /// chunk draws its own noise, so another chunk size gives other draws).
-    #[arg(long, default_value_t = LandscapeOptions::default().chunk)]
+    #[arg(long, default_value_t = LandscapeOptions::default().chunk, allow_negative_numbers = true, value_parser = whole::<usize>)]
     chunk: usize,
     /// Output folder (default: landscape beside the checkpoint).
     #[arg(long)]
@@ -265,7 +265,7 @@ struct TrainArgs {
     set: Vec<String>,
     /// Number of iterations in all (overrides the config's `iterations`;
     /// with --resume, the run's new total, not a count to add).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole::<u64>)]
     iters: Option<u64>,
     /// Run folder (default: runs/<preset>).
     #[arg(long)]
@@ -284,17 +284,17 @@ struct EnergyArgs {
     #[arg(long, default_value = "vanilla")]
     net: String,
     /// Image channels (vanilla, nonlocal).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = whole::<usize>)]
     n_c: usize,
     /// Base width n_f (vanilla, nonlocal).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true, value_parser = whole::<usize>)]
     n_f: usize,
     /// Parameters in safetensors with PyTorch state-dict names, or a run's
     /// checkpoint.safetensors; without it, initialise from --seed.
     #[arg(long)]
     weights: Option<PathBuf>,
     /// Seed of PyTorch-default initialisation when --weights is not given.
-    #[arg(long, default_value_t = 123, conflicts_with = "weights")]
+    #[arg(long, default_value_t = 123, conflicts_with = "weights", allow_negative_numbers = true, value_parser = whole::<u64>)]
     seed: u64,
     /// Save the parameters used (e.g. freshly initialised) to this file.
     #[arg(long)]
@@ -306,7 +306,7 @@ struct EnergyArgs {
     #[arg(long)]
     output: PathBuf,
     /// Images per GPU submission (memory bound; results do not depend on it).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, allow_negative_numbers = true, value_parser = whole::<usize>)]
     chunk: usize,
 }
 
@@ -1499,6 +1499,13 @@ fn open_checkpoint_job(
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     announce(&gpu);
     Ok((data, gpu))
+}
+
+/// A count or step number from the command line, refusing a negative or
+/// fractional one by name (clap would call "-3" an unknown option).
+fn whole<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.parse()
+        .map_err(|_| format!("`{s}` is not a whole number ≥ 0 (e.g. 100)"))
 }
 
 /// The CLI's refusal of an output folder `out` (see [`ebmscope::io::check_out_folder`]).

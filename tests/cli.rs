@@ -418,3 +418,21 @@ fn a_partial_config_file_alone_says_to_put_a_preset_under_it() {
     let over = common::train_preset("rings-convergent", &out, 1, &small);
     assert!(over.status.success(), "{}", String::from_utf8_lossy(&over.stderr));
 }
+
+/// A negative or fractional count is named as such, not taken for an
+/// unknown option ("-3"); the energy net's fixed widths are refused too.
+#[test]
+fn counts_must_be_whole_numbers() {
+    for args in [
+        &["sample", "--checkpoint", "x.safetensors", "--chains", "-3"][..],
+        &["landscape", "--checkpoint", "x.safetensors", "--starts", "2.5"],
+        &["train", "--iters", "-1"],
+    ] {
+        let bad = args[args.len() - 1];
+        common::assert_refused(&ebmscope(args), &format!("`{bad}` is not a whole number ≥ 0"));
+    }
+    let toy = ebmscope(&[
+        "energy", "--net", "toy", "--n-f", "8", "--input", "x", "--output", "y",
+    ]);
+    common::assert_refused(&toy, "ToyNet's widths are fixed");
+}
