@@ -284,10 +284,10 @@ struct EnergyArgs {
     #[arg(long, default_value = "vanilla")]
     net: String,
     /// Image channels (vanilla, nonlocal).
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = whole::<usize>)]
+    #[arg(long, default_value_t = ENERGY_N_C, allow_negative_numbers = true, value_parser = whole::<usize>)]
     n_c: usize,
     /// Base width n_f (vanilla, nonlocal).
-    #[arg(long, default_value_t = 32, allow_negative_numbers = true, value_parser = whole::<usize>)]
+    #[arg(long, default_value_t = ENERGY_N_F, allow_negative_numbers = true, value_parser = whole::<usize>)]
     n_f: usize,
     /// Parameters in safetensors with PyTorch state-dict names, or a run's
     /// checkpoint.safetensors; without it, initialise from --seed.
@@ -797,7 +797,7 @@ fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
 
 fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> {
     let kind = NetKind::parse(&args.net)?;
-    if kind == NetKind::Toy && (args.n_f, args.n_c) != (32, 3) {
+    if kind == NetKind::Toy && (args.n_f, args.n_c) != (ENERGY_N_F, ENERGY_N_C) {
         anyhow::bail!(
             "--net toy: ToyNet's widths are fixed and it takes 2-D points: --n-f and --n-c are for vanilla and nonlocal"
         );
@@ -1500,6 +1500,11 @@ fn open_checkpoint_job(
     announce(&gpu);
     Ok((data, gpu))
 }
+
+/// `energy`'s image nets by default: RGB, base width 32 (ToyNet takes
+/// neither, and refuses others).
+const ENERGY_N_C: usize = 3;
+const ENERGY_N_F: usize = 32;
 
 /// A count or step number from the command line, refusing a negative or
 /// fractional one by name (clap would call "-3" an unknown option).

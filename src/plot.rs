@@ -31,6 +31,8 @@ fn draw_err<E: std::fmt::Display>(path: &Path) -> impl FnOnce(E) -> Error + '_ {
 /// Write the run's pictures for its current iteration into `dir/pictures`:
 /// the diagnostics; for toy data the density triptych (`metrics`); for
 /// images grids of the chains X⁻ and, for persistent runs, of the bank.
+/// (A name added here goes in train::run's RUN_FOLDERS too, which says what
+/// resume and --force may remove.)
 pub fn save_run_pictures(dir: &Path, trainer: &Trainer, metrics: Option<&ToyMetrics>) -> Result<()> {
     let pictures = dir.join("pictures");
     std::fs::create_dir_all(&pictures).map_err(|e| Error::io(&pictures, e))?;

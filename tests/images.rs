@@ -82,8 +82,8 @@ fn idx_refusals_name_the_file_and_the_problem() {
         assert!(err.contains(name) && err.contains(says), "{name}: {err}");
     }
     // Its header is read first, and then only the bytes of its images: a
-    // device with no end is refused at once, not read into memory (a
-    // file's extra bytes are not read either).
+    // device with no end is refused at once, not read into memory; a file
+    // longer than its header says still gives its images.
     let err = load_idx(std::path::Path::new("/dev/zero"), 1, 3, None)
         .unwrap_err()
         .to_string();

@@ -771,6 +771,24 @@ fn existing_runs_are_refused_without_resume_or_force() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// ebmscope with `args`, started and left running (stdout to nowhere).
+fn spawn_ebmscope<S: AsRef<std::ffi::OsStr>>(args: &[S], stderr: std::process::Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// Ctrl-C to `child`: a signal from this process (a minimal system has no
+/// `kill` program).
+fn send_sigint(child: &std::process::Child) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a child's pid, which stays ours until it is waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT sent");
+}
+
 /// Ctrl-C during a long-run check ends the check where it is (one may take
 /// long), then stops with a checkpoint as after any iteration.
 #[test]
@@ -793,12 +811,7 @@ fn ctrl_c_ends_a_long_run_check_where_it_is() {
         "eval.longrun_chains=4",
     ];
     args.extend(checks.iter().flat_map(|set| ["--set", set]));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_ebmscope(&args, std::process::Stdio::piped());
     // Its lines as they come, until it starts iteration 1's check.
     let (tx, lines) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().unwrap();
@@ -817,9 +830,7 @@ fn ctrl_c_ends_a_long_run_check_where_it_is() {
         said.push(lines.recv_timeout(wait).expect("the check did not start"));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) with a child's pid, which stays ours until it is waited for.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT sent");
+    send_sigint(&child);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
@@ -871,12 +882,7 @@ fn interrupt_saves_a_checkpoint() {
     ];
     args.extend_from_slice(&SMALL_TOY);
     args.extend_from_slice(&["--set", "output.checkpoint_every=1000000"]);
-    let child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_ebmscope(&args, std::process::Stdio::piped());
     let metrics = dir.join("metrics.csv");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     // (The replaced run's metrics.csv goes aside before the new run's starts.)
@@ -889,10 +895,7 @@ fn interrupt_saves_a_checkpoint() {
         assert!(std::time::Instant::now() < deadline, "training did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    // (A signal from the process itself: a minimal system has no `kill` program.)
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) with a child's pid, which stays ours until it is waited for.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT sent");
+    send_sigint(&child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
@@ -2042,12 +2045,7 @@ fn a_run_folder_takes_one_trainer_at_a_time() {
     .collect();
     args.push(dir.to_str().unwrap().to_string());
     args.extend(SMALL_TOY.iter().map(|s| s.to_string()));
-    let mut first = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = spawn_ebmscope(&args, std::process::Stdio::null());
     // Until it has checkpointed (every 2 iterations).
     let started = std::time::Instant::now();
     while !dir.join("checkpoint.safetensors").exists() {

@@ -12,7 +12,7 @@ use super::{Checkpoint, Progress, net_spec, step_size};
 use crate::config::short;
 use crate::data::Dataset;
 use crate::gpu::Gpu;
-use crate::io::Sign;
+use crate::io::{OutputSet, Sign};
 use crate::kernels::sampling::Purpose;
 use crate::model::GpuNet;
 use crate::sampler::{EnergyField, Langevin, Mala, Noise, RngDistribution, StepSize};
@@ -282,7 +282,7 @@ pub const LONG_RUN_PARTIAL: &str = "longrun.partial.csv";
 /// The settings a long run of `sample` was made with (written after PARTIAL).
 pub const LONG_RUN_SETTINGS: &str = "longrun.toml";
 /// A long run's outputs in its folder.
-pub const LONG_RUN_OUTPUTS: crate::io::OutputSet = crate::io::OutputSet {
+pub const LONG_RUN_OUTPUTS: OutputSet = OutputSet {
     what: "long run",
     marker: Sign {
         name: LONG_RUN_MARKER,

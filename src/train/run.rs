@@ -70,40 +70,45 @@ fn config_edits(path: &Path, saved: &Config) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let name = path.display().to_string();
     let on_disk = match Config::resolve(None, Some((&name, &text)), &[]) {
-        Ok(c) => settings_of(&c),
+        Ok(c) => c,
         Err(e) => {
             return Some(format!(
                 "{name} is not a run's settings any more ({e}); it is written again from the checkpoint's"
             ));
         }
     };
-    let kept = settings_of(saved);
     let moved = ["iterations", "data.path", "data.kind"];
-    let differ: Vec<String> = on_disk
-        .keys()
-        .chain(kept.keys())
-        .collect::<std::collections::BTreeSet<_>>()
+    let differ: Vec<String> = differing_settings(&on_disk, saved)
         .into_iter()
-        .filter(|k| !moved.contains(&k.as_str()) && on_disk.get(*k) != kept.get(*k))
-        .map(|k| {
-            let said = |m: &BTreeMap<String, String>| m.get(k).cloned().unwrap_or_else(|| "nothing".into());
-            format!(
-                "{k} = {} there, {} in the checkpoint",
-                said(&on_disk),
-                said(&kept)
-            )
-        })
+        .filter(|(k, _, _)| !moved.contains(&k.as_str()))
+        .map(|(k, there, kept)| format!("{k} = {there} there, {kept} in the checkpoint"))
         .collect();
     (!differ.is_empty()).then(|| {
         format!(
             "{} was edited since the checkpoint ({}): a run resumes with its checkpoint's settings and \
              the file is written again from them. To change a setting, pass it with --resume --set \
-             KEY=VALUE ({}), or start a new run from an edited copy (--config FILE, another --out)",
+             KEY=VALUE ({}, or an eval.* or output.* setting), or start a new run from an edited copy \
+             (--config FILE, another --out)",
             path.display(),
             differ.join("; "),
             Change::KEYS.join(", ")
         )
     })
+}
+
+/// The settings that differ between configs `a` and `b`: (key, a's value,
+/// b's value), "nothing" where one has none, in key order.
+fn differing_settings(a: &Config, b: &Config) -> Vec<(String, String, String)> {
+    let (a, b) = (settings_of(a), settings_of(b));
+    let said =
+        |m: &BTreeMap<String, String>, k: &String| m.get(k).cloned().unwrap_or_else(|| "nothing".into());
+    a.keys()
+        .chain(b.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| (k.clone(), said(&a, k), said(&b, k)))
+        .collect()
 }
 
 /// `config`'s settings as "section.key" → the value as config.toml writes it.
@@ -848,14 +853,10 @@ fn resume_changes(config: &Config, lr: f64, set: &[String]) -> Result<(Vec<(Chan
 /// The free settings ([`is_free_on_resume`]) that differ between `from`
 /// and `to`, as "key old → new".
 fn free_changes(from: &Config, to: &Config) -> Vec<String> {
-    let (before, after) = (settings_of(from), settings_of(to));
-    after
-        .iter()
-        .filter(|(key, value)| is_free_on_resume(key) && before.get(*key) != Some(value))
-        .map(|(key, value)| {
-            let old = before.get(key).map_or("(unset)", String::as_str);
-            format!("{key} {old} → {value}")
-        })
+    differing_settings(from, to)
+        .into_iter()
+        .filter(|(key, _, _)| is_free_on_resume(key))
+        .map(|(key, old, new)| format!("{key} {old} → {new}"))
         .collect()
 }
 
