@@ -3,7 +3,9 @@
 // started at one local minimum samples
 //   exp(−U(x)/f − α‖x − b‖),  U = F/T, f the temperature factor,
 // toward its goal b, another minimum: in ∇F units (langevin_step scales ∇F
-// by a = ε²/(2T), f or not) the pull is pull·(x − b)/‖x − b‖ with pull = α·T·f.
+// by a = ε²/(2T), f or not) the pull is pull·(x − b)/‖x − b‖ with pull = α·T·f,
+// smoothed within a·pull of the goal so that no step carries a chain past
+// it (pull_scale).
 // Per chain it also keeps, over every state it is evaluated at, the closest
 // it has come to its goal and the highest F on its way there (the barrier it
 // crossed): states after it first came within reach of the goal are past
@@ -50,7 +52,7 @@ fn main(
         d2 += d * d;
     }
     let distance = sqrt(workgroup_sum(lid, 64u, d2));
-    let scale = pull_scale(state[0], distance);
+    let scale = pull_scale(state[0], state[2], distance);
     for (var i = lid; i < p.dim; i += 64u) {
         grad[base + i] += scale * (x[base + i] - state[goal_index(chain, i, p.dim)]);
     }

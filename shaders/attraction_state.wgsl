@@ -1,7 +1,8 @@
 // attraction_state: where attraction–diffusion keeps its state, one storage
 // buffer that attraction.wgsl (before the layered Langevin step) and
 // mlp_langevin.wgsl (the fused sampler) both read and update:
-//   [0] pull (∇F units), [1] reach, [2], [3] unused,
+//   [0] pull (∇F units), [1] reach, [2] the gradient factor a of the
+//   Langevin step that samples it (the sampler writes it), [3] unused,
 //   then the goals [chains, dim],
 //   then per chain (closest ‖x − b‖ so far, highest F before it first came
 //   within reach of its goal).
@@ -17,10 +18,15 @@ fn track_index(chain: u32, chains: u32, dim: u32) -> u32 {
     return ATTRACTION_HEADER + chains * dim + 2u * chain;
 }
 
-// The pull's factor on (x − b) at distance ‖x − b‖: none at the goal itself
-// (the pull has no direction there).
-fn pull_scale(pull: f32, distance: f32) -> f32 {
-    return select(0.0, pull / distance, distance > 0.0);
+// The pull's factor on (x − b) at distance ‖x − b‖, for a step that
+// scales the gradient by `a`: pull / max(‖x − b‖, a·pull), the gradient of
+// pull·‖x − b‖ smoothed within a·pull of the goal (a Huber norm). One step's
+// pull then moves a chain a·pull toward its goal, or onto it when it is
+// nearer, never past it: an α so large that a step would jump over the
+// goal lands on it instead, so a larger α joins more minima, not fewer.
+fn pull_scale(pull: f32, a: f32, distance: f32) -> f32 {
+    let smoothed = max(distance, a * pull);
+    return select(0.0, pull / smoothed, smoothed > 0.0);
 }
 
 // A chain's (closest, highest) after a state at `distance` from its goal

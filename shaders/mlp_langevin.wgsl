@@ -260,7 +260,7 @@ fn main(
                         d2 += d * d;
                     }
                     let distance = sqrt(d2);
-                    scale[c / 4u][c % 4u] = pull_scale(attraction[0], distance);
+                    scale[c / 4u][c % 4u] = pull_scale(attraction[0], attraction[2], distance);
                     let t = track_index(chain, p.chains, dim);
                     let f = acts[f_at][c / 4u][c % 4u];
                     let next = tracked(vec2<f32>(attraction[t], attraction[t + 1u]), distance, f, attraction[1]);

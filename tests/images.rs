@@ -246,6 +246,39 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     assert_eq!(set.values(), centre(9));
     assert_ne!(set.values(), centre(10), "rounding up would differ");
 
+    // The crop's place is rounded as torchvision's CenterCrop,
+    // int(round(excess / 2)) with halves to even: 3 columns over (7 × 4 at
+    // 4, not resized) start the square at column 2; 5 over at 2.
+    for (width, first) in [(7, 2), (9, 2)] {
+        let cropped = dir(&format!("folder-crop-{width}"));
+        let img = image::GrayImage::from_fn(width, 4, |x, _| image::Luma([(x * 20) as u8]));
+        img.save(cropped.join("ramp.png")).unwrap();
+        let set = load_folder(&cropped, 1, 4, None).unwrap();
+        let left = ((first * 20) as f32) / 127.5 - 1.0;
+        assert_eq!(
+            set.values()[0],
+            left,
+            "{width} wide: the square starts at column {first}"
+        );
+    }
+
+    // Colour to grey as PIL's convert("L") (torchvision's Grayscale):
+    // pure red, green and blue are 76, 150 and 29 (Rec. 709 would give 54,
+    // 182 and 18).
+    let grey_dir = dir("folder-grey");
+    let colours = [[255, 0, 0], [0, 255, 0], [0, 0, 255]];
+    image::RgbImage::from_fn(3, 3, |_, y| image::Rgb(colours[y as usize]))
+        .save(grey_dir.join("rgb.png"))
+        .unwrap();
+    let set = load_folder(&grey_dir, 1, 3, None).unwrap();
+    let grey: Vec<f32> = [76.0, 150.0, 29.0]
+        .iter()
+        .map(|v: &f32| v / 127.5 - 1.0)
+        .collect();
+    for (row, want) in grey.iter().enumerate() {
+        assert_eq!(set.values()[3 * row], *want, "row {row}: {:?}", colours[row]);
+    }
+
     // A PNG named .jpg is read by its content.
     let mut png = std::io::Cursor::new(Vec::new());
     image::RgbImage::from_pixel(10, 10, image::Rgb([0, 255, 0]))
@@ -363,7 +396,9 @@ fn elongated_images_are_cut_before_they_are_resized() {
             (size, h * size / w)
         };
         let resized = image::imageops::resize(img, rw, rh, image::imageops::FilterType::Triangle);
-        let square = image::imageops::crop_imm(&resized, (rw - size) / 2, (rh - size) / 2, size, size);
+        // torchvision's CenterCrop: int(round(excess / 2)), halves to even.
+        let offset = |length: u32| (f64::from(length - size) / 2.0).round_ties_even() as u32;
+        let square = image::imageops::crop_imm(&resized, offset(rw), offset(rh), size, size);
         square
             .to_image()
             .pixels()

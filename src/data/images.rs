@@ -106,38 +106,50 @@ impl ImageSet {
             let length = MAX_ASPECT * short + (long - MAX_ASPECT * short) % 2;
             ((long - length) / 2, length)
         };
-        let img = if w / MAX_ASPECT > h {
+        let (whole_w, whole_h) = (w, h);
+        let (img, cut_x, cut_y) = if w / MAX_ASPECT > h {
             let (x0, length) = cut(w, h);
-            img.crop_imm(x0, 0, length, h)
+            (img.crop_imm(x0, 0, length, h), x0, 0)
         } else if h / MAX_ASPECT > w {
             let (y0, length) = cut(h, w);
-            img.crop_imm(0, y0, w, length)
+            (img.crop_imm(0, y0, w, length), 0, y0)
         } else {
-            img
+            (img, 0, 0)
         };
         let (w, h) = (img.width(), img.height());
         let s = self.size as u32;
         // Shorter side to `size`, keeping the aspect ratio (the longer side
         // rounded down, as torchvision's Resize), then the centre square.
-        // (At most MAX_ASPECT · size: no overflow.)
+        // (At most MAX_ASPECT · size, or the whole image's length for
+        // `place`: u64, no overflow.)
         let longer =
-            |long: u32, short: u32| ((u64::from(long) * u64::from(s) / u64::from(short)) as u32).max(s);
+            |long: u32, short: u32| (u64::from(long) * u64::from(s) / u64::from(short)).max(u64::from(s));
         let (rw, rh) = if w <= h {
-            (s, longer(h, w))
+            (s, longer(h, w) as u32)
         } else {
-            (longer(w, h), s)
+            (longer(w, h) as u32, s)
         };
         let img = if (w, h) == (rw, rh) {
             img
         } else {
             DynamicImage::ImageRgb8(resize(&img.to_rgb8(), rw, rh, FilterType::Triangle))
         };
-        let (x0, y0) = ((rw - s) / 2, (rh - s) / 2);
+        // The square's place along a side: where torchvision's CenterCrop
+        // puts it in the whole image resized, int(round(excess / 2)) with
+        // Python's halves to even (an excess of 3 starts at 2, not 1), less
+        // the resized length of what the cut took off before it.
+        let short = w.min(h);
+        let place = |whole: u32, cut: u32, resized: u32| {
+            let excess = longer(whole, short) - u64::from(s);
+            let at =
+                (excess as f64 / 2.0).round_ties_even() - f64::from(cut) * f64::from(s) / f64::from(short);
+            (at.round().max(0.0) as u32).min(resized - s)
+        };
+        let (x0, y0) = (place(whole_w, cut_x, rw), place(whole_h, cut_y, rh));
+        let rgb: RgbImage = crop_imm(&img.to_rgb8(), x0, y0, s, s).to_image();
         if self.channels == 1 {
-            let g: GrayImage = crop_imm(&img.to_luma8(), x0, y0, s, s).to_image();
-            self.bytes.extend(g.pixels().map(|p| p.0[0]));
+            self.bytes.extend(rgb.pixels().map(|p| pil_luma(p.0)));
         } else {
-            let rgb: RgbImage = crop_imm(&img.to_rgb8(), x0, y0, s, s).to_image();
             for c in 0..3 {
                 self.bytes.extend(rgb.pixels().map(|p| p.0[c]));
             }
@@ -145,6 +157,14 @@ impl ImageSet {
         self.n += 1;
         Ok(())
     }
+}
+
+/// Grey from RGB as PIL's `convert("L")`, which torchvision's Grayscale
+/// calls: ITU-R 601-2 luma (0.299, 0.587, 0.114) in PIL's fixed point. (The
+/// image crate's `to_luma8` weighs by Rec. 709 instead, up to 26 levels
+/// apart.) A grey pixel stays as it is: the weights sum to 2¹⁶.
+fn pil_luma([r, g, b]: [u8; 3]) -> u8 {
+    ((u32::from(r) * 19595 + u32::from(g) * 38470 + u32::from(b) * 7471 + 0x8000) >> 16) as u8
 }
 
 /// The first 4 bytes of an IDX image file: unsigned bytes, 3 dimensions.

@@ -7,7 +7,9 @@ use super::trainer::langevin_with;
 use crate::sampler::StepSize;
 
 /// The pull of attraction–diffusion: chain i toward row i of `goals`
-/// ([chains, dim]) with `pull`·(x − b)/‖x − b‖ added to ∇F; a chain within
+/// ([chains, dim]) with `pull`·(x − b)/max(‖x − b‖, a·pull) added to ∇F,
+/// a the step's gradient factor (so that no step carries a chain past its
+/// goal: pull_scale in shaders/attraction_state.wgsl); a chain within
 /// `reach` of its goal has reached it.
 pub struct Pull<'a> {
     pub goals: &'a [f64],
@@ -16,7 +18,8 @@ pub struct Pull<'a> {
 }
 
 /// `steps` Langevin steps of the chains `x` ([chains, dim], in place) on
-/// F(x) + pull·‖x − b‖, with the noise of [`super::trainer::langevin`].
+/// F(x) + pull·‖x − b‖ (smoothed within a·pull of b), with the noise of
+/// [`super::trainer::langevin`].
 /// Returns per chain the closest ‖x − b‖ over the states the steps started
 /// from, and the highest F over those before the chain first came within
 /// reach.
@@ -31,6 +34,7 @@ pub fn attraction_diffusion(
 ) -> Vec<(f64, f64)> {
     let dim = net.geometry[0].in_len();
     let mut track = vec![(f64::INFINITY, f64::NEG_INFINITY); x.len() / dim];
+    let within = f64::from(size.gradient_factor()) * p.pull;
     let adjust = |chain: usize, x: &[f64], f: f64, grad: &mut [f64]| {
         let goal = &p.goals[chain * dim..(chain + 1) * dim];
         let distance = x
@@ -39,9 +43,10 @@ pub fn attraction_diffusion(
             .map(|(a, b)| (a - b) * (a - b))
             .sum::<f64>()
             .sqrt();
-        if distance > 0.0 {
+        let smoothed = distance.max(within);
+        if smoothed > 0.0 {
             for ((g, a), b) in grad.iter_mut().zip(x).zip(goal) {
-                *g += p.pull * (a - b) / distance;
+                *g += p.pull * (a - b) / smoothed;
             }
         }
         let (closest, highest) = &mut track[chain];

@@ -6,7 +6,10 @@ use crate::{Error, Result};
 
 /// A field with every chain pulled toward its own goal state b: the energy
 /// of attraction–diffusion, F(x) + pull·‖x − b‖ (Langevin at temperature T
-/// then samples exp(−F/T − α‖x − b‖) for pull = α·T). Its energy buffer
+/// then samples exp(−F/T − α‖x − b‖) for pull = α·T), the norm smoothed
+/// within one step's pull of b, so that a step moves a chain onto its goal
+/// rather than past it (pull_scale in shaders/attraction_state.wgsl; the
+/// sampler that runs the field writes its step there). Its energy buffer
 /// holds F alone; its gradient holds ∇F plus the pull. It also tracks, per
 /// chain, the closest the chain has come to its goal and the highest F it
 /// passed before it first came within `reach` of it (the barrier).
@@ -31,9 +34,20 @@ pub struct Track {
     pub highest: f32,
 }
 
-/// Floats before the goals in the state buffer: pull, reach and two unused
-/// (ATTRACTION_HEADER in shaders/attraction_state.wgsl).
+/// Floats before the goals in the state buffer: pull, reach, the step's
+/// gradient factor and one unused (ATTRACTION_HEADER in
+/// shaders/attraction_state.wgsl).
 pub const ATTRACTION_HEADER: usize = 4;
+
+/// Tell a field's attraction state, if it has one, the gradient factor a
+/// of the Langevin step that samples it: the pull reaches no further than
+/// the goal in one step of that size. The sampler calls this whenever it
+/// takes the field or changes its step.
+pub(crate) fn set_attraction_step(gpu: &Gpu, field: &impl EnergyField, a: f32) {
+    if let Some(state) = field.attraction() {
+        gpu.write_f32(state, 2, &[a]);
+    }
+}
 
 impl<F: EnergyField> Attracted<F> {
     /// `pull`: the pull's size in ∇F units (≥ 0); `reach`: the distance

@@ -1,3 +1,4 @@
+use super::attraction::set_attraction_step;
 use super::field::EnergyField;
 use super::noise::Rng;
 use crate::Result;
@@ -161,6 +162,7 @@ impl<F: EnergyField> Langevin<F> {
         let rng = Rng::new(gpu, seed);
         let stats = gpu.storage_buffer("chain stats", field.chains() * 4);
         let steps = make_steps(gpu, &field, &rng, &stats, size, kernels, None)?;
+        set_attraction_step(gpu, &field, size.gradient_factor());
         Ok(Langevin {
             field,
             rng,
@@ -200,6 +202,7 @@ impl<F: EnergyField> Langevin<F> {
     /// Change ε, T or τ (from the next submission on).
     pub fn set_step_size(&mut self, gpu: &Gpu, size: StepSize) {
         self.size = size;
+        set_attraction_step(gpu, &self.field, size.gradient_factor());
         let (seed, record) = (self.rng.seed, self.records_path);
         match &self.steps {
             Steps::Layered(layered) => {

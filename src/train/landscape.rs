@@ -13,7 +13,7 @@ use super::longrun::{LongRunInit, check_start, check_temp_factor, start_states};
 use super::{Checkpoint, Progress, net_spec, step_size};
 use std::path::{Path, PathBuf};
 
-use crate::config::{plural, short};
+use crate::config::plural;
 use crate::data::Dataset;
 use crate::data::toy::Grid;
 use crate::gpu::Gpu;
@@ -131,35 +131,6 @@ impl LandscapeOptions {
             )));
         }
         check_start(ck, self.init, self.starts, "--starts")
-    }
-
-    /// Warnings for each α whose pull moves a chain, in one step of
-    /// checkpoint `ck`'s Langevin (a·α·T·f = α·f·ε²/2), more than twice
-    /// the reach within which it counts as arrived (radius·√dims): a chain
-    /// stepping s toward its goal passes within s/2 of it, so past that such
-    /// chains may jump over their goal, fewer arrive, and basins split as
-    /// α grows.
-    pub fn overshoots(&self, ck: &Checkpoint) -> Result<Vec<String>> {
-        let dim: usize = net_spec(&ck.config)?.input.iter().product();
-        let reach = self.radius * (dim as f64).sqrt();
-        let per_alpha = self.temp_factor * ck.config.langevin.epsilon.powi(2) / 2.0;
-        Ok(self
-            .alphas
-            .iter()
-            .filter(|&&a| a * per_alpha > 2.0 * reach)
-            .map(|&a| {
-                format!(
-                    "at α = {}, one step's pull moves a chain α·f·ε²/2 = {} toward its goal, more than \
-                     twice the {} within which it counts as there (--radius × √dims): chains may jump \
-                     over their goal, so fewer arrive and basins split as α grows; α up to {} keeps the \
-                     pull within it",
-                    alpha_label(a),
-                    short(a * per_alpha),
-                    short(reach),
-                    short(2.0 * reach / per_alpha)
-                )
-            })
-            .collect())
     }
 }
 
