@@ -36,6 +36,9 @@ pub struct Correlations {
     pub max_lag: usize,
     /// Iterations in the window.
     pub window: usize,
+    /// Whether the window holds all the iterations asked for (else it
+    /// reaches back to the run's start).
+    pub full: bool,
     /// Autocorrelation of d_st rescaled to unit mean square (not centred), lags 0…max_lag.
     pub d_acf: Vec<f64>,
     /// Autocorrelation of r_t standardised, lags 0…max_lag.
@@ -87,6 +90,7 @@ impl Correlations {
         Some(Correlations {
             max_lag,
             window: n,
+            full: n == window,
             d_acf: lags.clone().map(|k| lagged(&d, &d, k)).collect(),
             r_acf: lags.map(|k| lagged(&r, &r, k)).collect(),
             cross: (-(max_lag as isize)..=max_lag as isize)
@@ -103,6 +107,18 @@ impl Correlations {
             Oscillation::Strong
         } else {
             Oscillation::Weak
+        }
+    }
+
+    /// What the window can tell so far: strong as soon as d_st's
+    /// anti-correlation shows, weak only once the window is full. A window
+    /// that reaches back to the run's start sees its early trend (d_st of
+    /// one sign for many iterations, correlated at every lag), which hides
+    /// an oscillation, so it would call a non-convergent run weak.
+    pub fn verdict(&self) -> Option<Oscillation> {
+        match self.oscillation() {
+            Oscillation::Weak if !self.full => None,
+            seen => Some(seen),
         }
     }
 }
@@ -158,6 +174,31 @@ impl DivergenceWatch {
 mod tests {
     use super::*;
 
+    /// A non-convergent run's pendulum (d_st alternating about 0) behind
+    /// its start (d_st far below 0 for 100 iterations): with the start in
+    /// a window that is not full, the trend makes it look weak, and no
+    /// verdict is given; once the window holds only the pendulum, strong.
+    #[test]
+    fn a_window_holding_the_start_gives_no_weak_verdict() {
+        let d: Vec<f64> = (0..400)
+            .map(|i| {
+                if i < 100 {
+                    -4.0
+                } else if i % 2 == 0 {
+                    0.2
+                } else {
+                    -0.2
+                }
+            })
+            .collect();
+        let r = vec![1.0; d.len()];
+        let c = Correlations::compute(&d, &r, 2000, 15).unwrap();
+        assert_eq!((c.oscillation(), c.full), (Oscillation::Weak, false));
+        assert_eq!(c.verdict(), None);
+        let c = Correlations::compute(&d, &r, 300, 15).unwrap();
+        assert_eq!(c.verdict(), Some(Oscillation::Strong));
+    }
+
     #[test]
     fn alternating_d_st_oscillates_strongly_and_noise_does_not() {
         let d: Vec<f64> = (0..500).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
@@ -166,6 +207,8 @@ mod tests {
         assert!((c.d_acf[0] - 1.0).abs() < 1e-12, "unit mean square at lag 0");
         assert!((c.d_acf[1] + 1.0).abs() < 0.01);
         assert_eq!(c.oscillation(), Oscillation::Strong);
+        // Strong shows before the window is full (500 of 2000).
+        assert_eq!((c.full, c.verdict()), (false, Some(Oscillation::Strong)));
         assert_eq!(c.cross.len(), 31);
         // A pseudo-random sequence has no structure.
         let mut x = 1u64;
@@ -179,6 +222,7 @@ mod tests {
             .collect();
         let c = Correlations::compute(&noise, &noise, 2000, 15).unwrap();
         assert_eq!(c.oscillation(), Oscillation::Weak);
+        assert_eq!((c.full, c.verdict()), (true, Some(Oscillation::Weak)));
         assert!(
             (c.r_acf[0] - 1.0).abs() < 1e-9,
             "standardised r_t: lag 0 is 1 (N−1 convention)"

@@ -99,6 +99,9 @@ const DENSITY_EVERY: u64 = 10;
 /// would slow the window to a crawl (see [`thinned`]).
 const MAX_PLOT_POINTS: usize = 4000;
 
+/// The learning plots' lines where a setting changed, and their names.
+const CHANGE_COLOR: egui::Color32 = egui::Color32::from_rgb(200, 120, 0);
+
 /// The entry of "Start over"'s preset list that starts from the settings
 /// the window runs now (a `--config` file's, a checkpoint's, those changed
 /// in the window) rather than from a preset.
@@ -241,6 +244,9 @@ pub struct GuiApp {
     pub optimizer: OptimizerName,
     /// Densities on a log scale (else linear; each from its minimum to its maximum).
     pub log_densities: bool,
+    /// The learning plots' y axes fitted to the run's later half (else to
+    /// the whole run).
+    pub fit_recent: bool,
     /// Changes sent that the trainer has not yet applied or refused: until
     /// it has, "this run's settings" would miss them.
     unanswered_changes: usize,
@@ -325,6 +331,7 @@ impl GuiApp {
             fields: fields_of(&config),
             optimizer: config.optimizer.kind,
             log_densities: false,
+            fit_recent: true,
             unanswered_changes: 0,
             message: String::new(),
             saved: Vec::new(),
@@ -651,17 +658,18 @@ impl GuiApp {
                 if ui.button("Pause").clicked() {
                     self.send(Command::Pause);
                 }
-            } else {
-                let done = self.iteration >= self.config.iterations;
-                let run = ui
-                    .add_enabled(!done, egui::Button::new("Run"))
-                    .on_disabled_hover_text(format!(
-                        "all {} iterations are done; Step goes on one at a time",
-                        self.config.iterations
-                    ));
-                if run.clicked() {
-                    self.send(Command::Run);
+            } else if self.iteration >= self.config.iterations {
+                // Done: as many iterations again (a run opened from its
+                // checkpoint goes on from there).
+                let total = self.config.iterations;
+                let to = self.iteration + total.max(1);
+                let hover = format!("all {total} iterations are done: go on to {to} (Pause stops sooner)");
+                if ui.button("Run on").on_hover_text(hover).clicked() {
+                    self.config.iterations = to;
+                    self.send(Command::RunOn(to));
                 }
+            } else if ui.button("Run").clicked() {
+                self.send(Command::Run);
             }
             if ui.add_enabled(!self.running, egui::Button::new("Step")).clicked() {
                 self.send(Command::Step);
@@ -703,9 +711,18 @@ impl GuiApp {
         ui.add_enabled_ui(!ended, |ui| self.setting_fields(ui));
         ui.separator();
         let c = &self.config;
+        // An image set by its folder and file ("fashion-mnist/train-images-…"):
+        // the format alone ("idx") does not say which set it is.
+        let path = std::path::Path::new(&c.data.path);
+        let named = path.file_name().map(|file| {
+            let folder = path.parent().and_then(|p| p.file_name());
+            let shown = folder.map_or(PathBuf::from(file), |f| PathBuf::from(f).join(file));
+            format!(" ({})", shown.display())
+        });
         ui.label(format!(
-            "{} data, {} net\n{} data + {} chains, init {}",
+            "{} data{}, {} net\n{} data + {} chains, init {}",
             spelling(&c.data.kind),
+            named.unwrap_or_default(),
             spelling(&c.net.kind),
             c.batch.data,
             c.batch.chains,
@@ -851,6 +868,7 @@ impl GuiApp {
                 fresh.set_plots_view(self.plots_view);
                 fresh.picture_source = self.picture_source;
                 fresh.log_densities = self.log_densities;
+                fresh.fit_recent = self.fit_recent;
                 fresh.start_over = std::mem::take(&mut self.start_over);
                 // A map being saved goes on; Save stays disabled until it is done.
                 fresh.map_saving = self.map_saving.take();
@@ -1268,8 +1286,13 @@ impl GuiApp {
         let mut save = false;
         ui.horizontal(|ui| {
             let label = ui.label("folder");
-            ui.add(egui::TextEdit::singleline(&mut self.landscape_folder).desired_width(260.0))
-                .labelled_by(label.id);
+            // Wide enough for the whole path, as the checkpoint's field.
+            ui.add(
+                egui::TextEdit::singleline(&mut self.landscape_folder)
+                    .desired_width(260.0)
+                    .clip_text(false),
+            )
+            .labelled_by(label.id);
             let idle = self.map_saving.is_none();
             save = ui.add_enabled(idle, egui::Button::new("Save the map")).clicked();
         });
@@ -1290,6 +1313,11 @@ impl GuiApp {
                         t
                     }
                 };
+                ui.label(
+                    "The learned log-density −U: bright where U is low (colours from its 1st \
+                     percentile to its top). Dots: the minima in their basin's colour, the \
+                     large one each basin's lowest, joined to it by white lines.",
+                );
                 let extent = grid.extent;
                 let xy = |i: usize| {
                     [
@@ -1341,7 +1369,19 @@ impl GuiApp {
                     });
             }
             Backdrop::Images(_) => {
-                ui.label("The minima, basin by basin as in the table, each basin's lowest first:");
+                // How many of the grid's images (row by row) each basin holds:
+                // the grid itself carries no colours.
+                let mut counts: Vec<String> = (0..basins.count().min(LANDSCAPE_TABLE_ROWS))
+                    .map(|k| format!("basin {k}: {}", basins.members(k).count()))
+                    .collect();
+                if basins.count() > LANDSCAPE_TABLE_ROWS {
+                    counts.push("…".into());
+                }
+                ui.label(format!(
+                    "The minima, row by row, basin by basin as in the table, each basin's \
+                     lowest first ({}):",
+                    counts.join(", ")
+                ));
                 // (At most a picture's worth.)
                 let states: Vec<f32> = (0..basins.count())
                     .flat_map(|k| basins.members(k))
@@ -1373,6 +1413,10 @@ impl GuiApp {
             } else if self.picture_source == PictureSource::Bank {
                 // A run loaded or started over without a bank: nothing to show there.
                 self.picture_source = PictureSource::Chains;
+            }
+            if self.picture.is_some() {
+                // (The training thread redraws the picture at every iteration.)
+                ui.label(format!("iteration {}", self.iteration));
             }
         });
         if self.picture_requested != Some(self.picture_source) {
@@ -1485,7 +1529,7 @@ impl GuiApp {
         }
     }
 
-    fn learning_plots(&self, ui: &mut egui::Ui) {
+    fn learning_plots(&mut self, ui: &mut egui::Ui) {
         let h = (ui.available_height() / 4.0 - 28.0).max(60.0);
         // One iteration axis for the four: linked, and y axes of one width
         // so that an iteration sits at the same x in each.
@@ -1493,6 +1537,7 @@ impl GuiApp {
             Plot::new(id)
                 .height(h)
                 .link_axis(egui::Id::unique("learning iterations"), [true, false])
+                .x_grid_spacer(egui_plot::uniform_grid_spacer(x_steps))
                 .y_axis_min_width(56.0)
                 .y_grid_spacer(egui_plot::uniform_grid_spacer(y_steps))
                 .y_axis_formatter(|mark, _| tick_label(mark))
@@ -1500,7 +1545,31 @@ impl GuiApp {
         let markers: Vec<f64> = self.changes.iter().map(|(it, _)| *it as f64 + 0.5).collect();
         let mark = |p: &mut egui_plot::PlotUi| {
             for &m in &markers {
-                p.vline(VLine::new("setting changed", m).color(egui::Color32::from_rgb(200, 120, 0)));
+                p.vline(VLine::new("setting changed", m).color(CHANGE_COLOR));
+            }
+        };
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.fit_recent, "y fitted to the run's later half")
+                .on_hover_text(
+                    "d_st, r_t and U fitted to the later half of the run, where a run's \
+                     first swings, often ten times the later ones, would flatten the pendulum \
+                     (points beyond lie past the edges); off: fitted to the whole run",
+                );
+            if !self.changes.is_empty() {
+                // The latest few, named: the lines alone do not say what changed.
+                let shown = self.changes.len().min(3);
+                let latest: Vec<String> = self.changes[self.changes.len() - shown..]
+                    .iter()
+                    .map(|(it, change)| format!("after {it}: {change}"))
+                    .collect();
+                let more = if shown < self.changes.len() { "…, " } else { "" };
+                ui.colored_label(CHANGE_COLOR, format!("changes: {more}{}", latest.join(", ")));
+            }
+        });
+        let fit_recent = self.fit_recent;
+        let fit = |p: &mut egui_plot::PlotUi, range: Option<[f64; 2]>| {
+            if let Some([lo, hi]) = range.filter(|_| fit_recent) {
+                p.set_plot_bounds_y(lo..=hi);
             }
         };
         ui.label("d_st = mean U(X⁺) − mean U(X⁻): expansion (< 0, blue), contraction (> 0, red)");
@@ -1509,6 +1578,7 @@ impl GuiApp {
         // (Borrowed: the curves are drawn every frame, made only when they change.)
         let (exp, con, d_line) = (&c.expansion[..], &c.contraction[..], &c.d_st[..]);
         plot("d_st").show(ui, |p| {
+            fit(p, c.recent.map(|r| r.d_st));
             p.hline(HLine::new("0", 0.0).color(egui::Color32::DARK_GRAY));
             p.line(Line::new("d_st", d_line).color(egui::Color32::GRAY));
             p.points(
@@ -1526,19 +1596,25 @@ impl GuiApp {
         ui.label("r_t: mean Langevin gradient magnitude");
         let r = &c.r_t[..];
         plot("r_t").show(ui, |p| {
-            p.line(Line::new("r_t", r));
+            fit(p, c.recent.map(|r| r.r_t));
+            p.line(Line::new("r_t", r).color(egui::Color32::from_rgb(210, 190, 90)));
             mark(p);
         });
-        ui.label("mean U(X⁺) and U(X⁻)");
+        // Named in the label, not a legend, which would cover the curves'
+        // start; colours as the particles view's data (grey) and chains (red).
+        ui.label("mean U(X⁺) of the data (grey) and U(X⁻) of the chains (red)");
         let (up, um) = (&c.u_data[..], &c.u_samples[..]);
-        plot("energies")
-            // Top left: the newest iterations are at the right.
-            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
-            .show(ui, |p| {
-                p.line(Line::new("U(X⁺)", up));
-                p.line(Line::new("U(X⁻)", um));
-                mark(p);
-            });
+        plot("energies").show(ui, |p| {
+            fit(p, c.recent.map(|r| r.u));
+            // The chains' wider, beneath, so that both show where they meet.
+            p.line(
+                Line::new("U(X⁻)", um)
+                    .color(egui::Color32::from_rgb(220, 70, 70))
+                    .width(3.0),
+            );
+            p.line(Line::new("U(X⁺)", up).color(egui::Color32::LIGHT_GRAY));
+            mark(p);
+        });
         ui.label("learning rate");
         let (lr, top) = (&c.lr[..], c.lr_top);
         plot("lr")
@@ -1546,7 +1622,7 @@ impl GuiApp {
             .include_y(0.0)
             .include_y(top)
             .show(ui, |p| {
-                p.line(Line::new("lr", lr));
+                p.line(Line::new("lr", lr).color(egui::Color32::GRAY));
                 mark(p);
             });
     }
@@ -1570,16 +1646,20 @@ impl GuiApp {
             ui.label("The correlations need at least 3 iterations.");
             return;
         };
-        let oscillation = match c.oscillation() {
-            Oscillation::Strong => {
-                "strong: d_st anti-correlated at lag 1 or 2 (non-convergent ML, Adam, large steps)"
-            }
-            Oscillation::Weak => "weak (as convergent ML should be)",
+        let verdict = match c.verdict() {
+            Some(Oscillation::Strong) => "Oscillation strong: d_st anti-correlated at lag 1 or 2 \
+                 (as non-convergent ML, Adam or large steps give)."
+                .to_string(),
+            Some(Oscillation::Weak) => "Oscillation weak: d_st not anti-correlated at lag 1 or 2 \
+                 (as expected of convergent ML)."
+                .to_string(),
+            None => format!(
+                "No verdict yet: the window holds {} of its {} iterations, the run's start among \
+                 them, whose trend hides an oscillation (eval.window).",
+                c.window, e.window
+            ),
         };
-        ui.label(format!(
-            "Over the last {} iterations. Oscillation {oscillation}.",
-            c.window
-        ));
+        ui.label(format!("Over the last {} iterations. {verdict}", c.window));
         let h = (ui.available_height() / 3.0 - 24.0).max(60.0);
         let bars = |v: &[f64], first: isize, color: egui::Color32| -> BarChart {
             let bars = v
@@ -1599,7 +1679,11 @@ impl GuiApp {
             .include_y(1.0)
             .show(ui, |p| {
                 p.bar_chart(bars(&c.d_acf, 0, egui::Color32::from_rgb(60, 110, 230)));
-                p.hline(HLine::new("threshold", -bound).style(egui_plot::LineStyle::dashed_loose()));
+                p.hline(
+                    HLine::new("threshold", -bound)
+                        .color(egui::Color32::LIGHT_GRAY)
+                        .style(egui_plot::LineStyle::dashed_loose()),
+                );
             });
         ui.label("autocorrelation of r_t by lag");
         Plot::new("r_acf")
@@ -1610,7 +1694,10 @@ impl GuiApp {
             .show(ui, |p| {
                 p.bar_chart(bars(&c.r_acf, 0, egui::Color32::from_rgb(220, 60, 60)));
             });
-        ui.label("cross-correlation Σ d_st[n + k]·r_t[n] by lag k");
+        ui.label(
+            "cross-correlation Σ d_st[n + k]·r_t[n] / (N − 1) over n by lag k, d_st rescaled \
+             to unit mean square and r_t standardised (k > 0: d_st k iterations after r_t)",
+        );
         Plot::new("cross")
             .height(h)
             .x_axis_label("lag k")
@@ -2099,6 +2186,50 @@ struct LearningCurves {
     /// Top of the learning-rate plot: from zero up, so a constant rate
     /// reads as such.
     lr_top: f64,
+    /// The y ranges of the run's later half (None before its first iteration).
+    recent: Option<RecentRanges>,
+}
+
+/// The y ranges that show the later half of a run (its last 20 iterations
+/// at least), each with a tenth of its span to spare: d_st symmetric about
+/// 0, so that its sign reads at a glance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct RecentRanges {
+    d_st: [f64; 2],
+    r_t: [f64; 2],
+    /// Both mean energies.
+    u: [f64; 2],
+}
+
+impl RecentRanges {
+    fn of(history: &[IterationEvent]) -> Option<RecentRanges> {
+        let later = &history[history.len() - (history.len() / 2).max(history.len().min(20))..];
+        let span = |values: &mut dyn Iterator<Item = f64>| -> Option<[f64; 2]> {
+            let (lo, hi) = values
+                .filter(|v| v.is_finite())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                    (lo.min(v), hi.max(v))
+                });
+            // (A flat curve gets a span of its own size, or 1 at 0.)
+            let spare = if hi > lo {
+                (hi - lo) / 10.0
+            } else {
+                hi.abs().max(1.0) / 10.0
+            };
+            (lo <= hi).then_some([lo - spare, hi + spare])
+        };
+        let reach = later
+            .iter()
+            .map(|e| e.d_st.abs())
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max);
+        let reach = if reach > 0.0 { reach * 1.1 } else { 1.0 };
+        Some(RecentRanges {
+            d_st: [-reach, reach],
+            r_t: span(&mut later.iter().map(|e| e.r_t))?,
+            u: span(&mut later.iter().flat_map(|e| [e.mean_u_data, e.mean_u_samples]))?,
+        })
+    }
 }
 
 impl LearningCurves {
@@ -2130,6 +2261,7 @@ impl LearningCurves {
             u_samples: curve(|e| e.mean_u_samples),
             lr: curve(|e| e.lr),
             lr_top: history.iter().map(|e| e.lr).fold(0.0, f64::max) * 1.2,
+            recent: RecentRanges::of(history),
         };
         cache
     }
@@ -2179,6 +2311,47 @@ mod tests {
 
     /// The learning curves are made again when an iteration comes or the
     /// history is replaced (a Load of another run), and kept otherwise.
+    /// The learning plots' y ranges leave out the first half of a run,
+    /// whose swings would flatten the later ones: d_st's symmetric about 0.
+    #[test]
+    fn recent_ranges_fit_the_later_half() {
+        let history: Vec<IterationEvent> = (1..=100)
+            .map(|i| {
+                let early = i <= 50;
+                let d_st = if early {
+                    -40.0
+                } else if i % 2 == 0 {
+                    0.2
+                } else {
+                    -0.1
+                };
+                IterationEvent {
+                    iteration: i,
+                    d_st,
+                    r_t: if early { 9.0 } else { 1.0 + f64::from(i as u32 % 3) },
+                    mean_u_data: if early { -100.0 } else { 5.0 },
+                    mean_u_samples: if early { 100.0 } else { 6.0 },
+                    lr: 0.1,
+                    wall_time: i as f64,
+                    phase: Phase::of(d_st),
+                    epsilon: 0.1,
+                    steps: 4,
+                }
+            })
+            .collect();
+        let r = RecentRanges::of(&history).unwrap();
+        let near = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).abs() < 1e-12 && (a[1] - b[1]).abs() < 1e-12;
+        assert!(near(r.d_st, [-0.22, 0.22]), "{r:?}");
+        assert!(near(r.r_t, [0.8, 3.2]), "{r:?}");
+        assert!(near(r.u, [4.9, 6.1]), "{r:?}");
+        assert_eq!(RecentRanges::of(&[]), None);
+        // A short run: its last 20 iterations at least (here all 10).
+        assert!(near(
+            RecentRanges::of(&history[..10]).unwrap().d_st,
+            [-44.0, 44.0]
+        ));
+    }
+
     #[test]
     fn learning_curves_follow_their_history() {
         let event = |iteration: u64, d_st: f64| IterationEvent {

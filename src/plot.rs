@@ -408,10 +408,11 @@ pub fn diagnostics_figure(
             .map(|(k, &v)| (k as f64 - 0.2, v, BLUE))
             .collect();
         acf.extend(c.r_acf.iter().enumerate().map(|(k, &v)| (k as f64 + 0.2, v, RED)));
-        let title = format!(
-            "autocorrelation: d_st (blue), r_t (red) — {:?} oscillation",
-            c.oscillation()
-        );
+        let verdict = match c.verdict() {
+            Some(o) => format!("{o:?} oscillation"),
+            None => format!("window {} of {window}: no verdict yet", c.window),
+        };
+        let title = format!("autocorrelation: d_st (blue), r_t (red) — {verdict}");
         bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35).map_err(draw_err(path))?;
     }
     root.present().map_err(draw_err(path))

@@ -125,6 +125,30 @@ fn step_run_and_pause_reach_the_trainer() {
     );
 }
 
+/// A run that has done all its iterations offers Run on, which goes on for
+/// as many again, and the run is then set to that many.
+#[test]
+fn a_finished_run_runs_on() {
+    let mut config = test_config();
+    config.iterations = 2;
+    let checkpoint = std::env::temp_dir().join("gui-run-on.safetensors");
+    let app = GuiApp::new(Arc::new(common::gpu()), config, checkpoint.display().to_string());
+    let mut h = harness(app.unwrap());
+    h.step();
+    h.get_by_label("Run").click();
+    until(&mut h, "the run's 2 iterations", |a| {
+        !a.running && a.history.len() == 2
+    });
+    h.step();
+    assert!(h.query_by_label("Run").is_none(), "Run stays offered when done");
+    h.get_by_label("Run on").click();
+    until(&mut h, "2 iterations more", |a| {
+        !a.running && a.history.len() == 4
+    });
+    h.step();
+    assert!(h.query_by_label("done: all 4 iterations").is_some());
+}
+
 #[test]
 fn a_changed_epsilon_reaches_the_next_iteration() {
     let mut h = harness(app());

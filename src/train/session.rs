@@ -30,6 +30,10 @@ pub const PICTURE_IMAGES: usize = 100;
 pub enum Command {
     /// Iterate until paused, or until `iterations` of the config are done.
     Run,
+    /// Set the run's `iterations` to this many (at least one more than
+    /// done; the checkpoints it saves say so too, as `train --resume
+    /// --iters N` would), then Run: a finished run goes on.
+    RunOn(u64),
     Pause,
     /// One iteration (when paused).
     Step,
@@ -440,6 +444,11 @@ impl Worker {
         let iteration = matches!(command, Command::Step);
         let outcome = match command {
             Command::Run => {
+                self.set_running(true);
+                Ok(())
+            }
+            Command::RunOn(iterations) => {
+                self.trainer.config.iterations = iterations.max(self.trainer.iteration + 1);
                 self.set_running(true);
                 Ok(())
             }
