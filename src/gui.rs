@@ -438,6 +438,7 @@ impl GuiApp {
                 }
                 self.running = r;
             }
+            Update::Iterations(n) => self.config.iterations = n,
             Update::Applied { iteration, change } => {
                 self.unanswered_changes = self.unanswered_changes.saturating_sub(1);
                 let before = self.config.clone();
@@ -665,8 +666,7 @@ impl GuiApp {
                 let to = self.iteration + total.max(1);
                 let hover = format!("all {total} iterations are done: go on to {to} (Pause stops sooner)");
                 if ui.button("Run on").on_hover_text(hover).clicked() {
-                    self.config.iterations = to;
-                    self.send(Command::RunOn(to));
+                    self.send(Command::RunOn);
                 }
             } else if ui.button("Run").clicked() {
                 self.send(Command::Run);
@@ -1253,7 +1253,12 @@ impl GuiApp {
             basins.reached(),
             basins.attempts.len(),
         ));
-        for warning in map.warnings(o.radius) {
+        for warning in report
+            .option_warnings
+            .iter()
+            .cloned()
+            .chain(map.warnings(o.radius))
+        {
             ui.colored_label(
                 egui::Color32::from_rgb(230, 150, 20),
                 format!("Warning: {warning}."),
@@ -1377,9 +1382,14 @@ impl GuiApp {
                 if basins.count() > LANDSCAPE_TABLE_ROWS {
                     counts.push("…".into());
                 }
+                let shown = if map.minima.len() > PICTURE_IMAGES {
+                    format!(", the first {PICTURE_IMAGES} of {} shown", map.minima.len())
+                } else {
+                    String::new()
+                };
                 ui.label(format!(
                     "The minima, row by row, basin by basin as in the table, each basin's \
-                     lowest first ({}):",
+                     lowest first ({}{shown}):",
                     counts.join(", ")
                 ));
                 // (At most a picture's worth.)
@@ -1548,27 +1558,34 @@ impl GuiApp {
                 p.vline(VLine::new("setting changed", m).color(CHANGE_COLOR));
             }
         };
-        ui.horizontal(|ui| {
-            ui.checkbox(&mut self.fit_recent, "y fitted to the run's later half")
-                .on_hover_text(
-                    "d_st, r_t and U fitted to the later half of the run, where a run's \
+        let unticked = ui
+            .horizontal(|ui| {
+                let tick = ui
+                    .checkbox(&mut self.fit_recent, "y fitted to the run's later half")
+                    .on_hover_text(
+                        "d_st, r_t and U fitted to the later half of the run, where a run's \
                      first swings, often ten times the later ones, would flatten the pendulum \
                      (points beyond lie past the edges); off: fitted to the whole run",
-                );
-            if !self.changes.is_empty() {
-                // The latest few, named: the lines alone do not say what changed.
-                let shown = self.changes.len().min(3);
-                let latest: Vec<String> = self.changes[self.changes.len() - shown..]
-                    .iter()
-                    .map(|(it, change)| format!("after {it}: {change}"))
-                    .collect();
-                let more = if shown < self.changes.len() { "…, " } else { "" };
-                ui.colored_label(CHANGE_COLOR, format!("changes: {more}{}", latest.join(", ")));
-            }
-        });
+                    );
+                if !self.changes.is_empty() {
+                    // The latest few, named: the lines alone do not say what changed.
+                    let shown = self.changes.len().min(3);
+                    let latest: Vec<String> = self.changes[self.changes.len() - shown..]
+                        .iter()
+                        .map(|(it, change)| format!("after {it}: {change}"))
+                        .collect();
+                    let more = if shown < self.changes.len() { "…, " } else { "" };
+                    ui.colored_label(CHANGE_COLOR, format!("changes: {more}{}", latest.join(", ")));
+                }
+                tick.changed() && !self.fit_recent
+            })
+            .inner;
         let fit_recent = self.fit_recent;
         let fit = |p: &mut egui_plot::PlotUi, range: Option<[f64; 2]>| {
-            if let Some([lo, hi]) = range.filter(|_| fit_recent) {
+            if unticked {
+                // Setting y bounds turned the plot's own fitting off: on again, once.
+                p.set_auto_bounds([true, true]);
+            } else if let Some([lo, hi]) = range.filter(|_| fit_recent) {
                 p.set_plot_bounds_y(lo..=hi);
             }
         };
@@ -1654,8 +1671,9 @@ impl GuiApp {
                  (as expected of convergent ML)."
                 .to_string(),
             None => format!(
-                "No verdict yet: the window holds {} of its {} iterations, the run's start among \
-                 them, whose trend hides an oscillation (eval.window).",
+                "No verdict yet: the window holds {} of its {} iterations (eval.window); one \
+                 that reaches back to a run's start sees its early trend, which hides an \
+                 oscillation.",
                 c.window, e.window
             ),
         };
@@ -2309,8 +2327,6 @@ mod tests {
     }
     use super::*;
 
-    /// The learning curves are made again when an iteration comes or the
-    /// history is replaced (a Load of another run), and kept otherwise.
     /// The learning plots' y ranges leave out the first half of a run,
     /// whose swings would flatten the later ones: d_st's symmetric about 0.
     #[test]
@@ -2352,6 +2368,8 @@ mod tests {
         ));
     }
 
+    /// The learning curves are made again when an iteration comes or the
+    /// history is replaced (a Load of another run), and kept otherwise.
     #[test]
     fn learning_curves_follow_their_history() {
         let event = |iteration: u64, d_st: f64| IterationEvent {

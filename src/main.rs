@@ -1545,6 +1545,9 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
     check_out_folder(&out, &LANDSCAPE_OUTPUTS, args.force)?;
+    for warning in opts.coarse_pulls(&ck)? {
+        eprintln!("warning: {warning}");
+    }
     // (Not --chunk: attraction–diffusion runs at most as many chains as
     // there are pairs of minima, unknown until the descent ends.)
     let starts = format!("--starts {}", opts.starts);

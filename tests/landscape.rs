@@ -224,10 +224,17 @@ fn landscape_command_maps_a_toy_checkpoint() {
     // in one step (a·α·T·f = 781 at this checkpoint's ε = 0.125) lands every
     // chain on its goal instead, where only the noise (ε per element, more
     // than the radius) keeps it from reaching at every step: each comes
-    // within 2 × the radius, and nearly all reach (54 of 55 here).
+    // within 2 × the radius, and nearly all reach (54 of 55 here). Such an
+    // α, whose steps skip the energy between minima, is warned of.
     let strong = dir.join("strong");
     let out = landscape(&["--alpha", "1,100000", "--out", strong.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: at α = 100000, one step's pull moves a chain up to"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("one step's pull").count(), 1, "{stderr}");
     let attempts = std::fs::read_to_string(strong.join("attempts.csv")).unwrap();
     let strongest: Vec<Vec<&str>> = attempts
         .lines()
@@ -243,6 +250,7 @@ fn landscape_command_maps_a_toy_checkpoint() {
     assert!(10 * reached >= 9 * strongest.len(), "{attempts}");
     let out = landscape(&[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("one step's pull"));
     let folder = dir.join("landscape");
     let minima = std::fs::read_to_string(folder.join("minima.csv")).unwrap();
     let lines: Vec<&str> = minima.lines().collect();

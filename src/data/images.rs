@@ -98,13 +98,17 @@ impl ImageSet {
         // size × 10⁶·size pixels (GBs) to keep a size × size square. The cut
         // keeps the scale and 1.5·size resized pixels either side of that
         // square, far past the filter's reach (a pixel or two), and the
-        // image's centre (one pixel longer where the rest is odd), so the
-        // square is the same up to the rounding of the resized length and
-        // of the square's place in it (under a pixel).
+        // image's centre (one pixel longer where the rest is odd; the cut
+        // starts at a multiple of short / gcd(short, size) pixels, a whole
+        // number of resized ones), so the square is the same up to the
+        // rounding of the resized length and of the square's place in it
+        // (under a pixel), and exactly where the scale is whole.
         const MAX_ASPECT: u32 = 4;
+        let s = self.size as u32;
         let cut = |long: u32, short: u32| {
             let length = MAX_ASPECT * short + (long - MAX_ASPECT * short) % 2;
-            ((long - length) / 2, length)
+            let unit = short / gcd(short, s);
+            ((long - length) / 2 / unit * unit, length)
         };
         let (whole_w, whole_h) = (w, h);
         let (img, cut_x, cut_y) = if w / MAX_ASPECT > h {
@@ -117,7 +121,6 @@ impl ImageSet {
             (img, 0, 0)
         };
         let (w, h) = (img.width(), img.height());
-        let s = self.size as u32;
         // Shorter side to `size`, keeping the aspect ratio (the longer side
         // rounded down, as torchvision's Resize), then the centre square.
         // (At most MAX_ASPECT · size, or the whole image's length for
@@ -157,6 +160,10 @@ impl ImageSet {
         self.n += 1;
         Ok(())
     }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Grey from RGB as PIL's `convert("L")`, which torchvision's Grayscale

@@ -13,7 +13,7 @@ use super::longrun::{LongRunInit, check_start, check_temp_factor, start_states};
 use super::{Checkpoint, Progress, net_spec, step_size};
 use std::path::{Path, PathBuf};
 
-use crate::config::plural;
+use crate::config::{plural, short};
 use crate::data::Dataset;
 use crate::data::toy::Grid;
 use crate::gpu::Gpu;
@@ -117,20 +117,60 @@ impl LandscapeOptions {
     pub fn check(&self, ck: &Checkpoint) -> Result<()> {
         self.validate()?;
         check_temp_factor(ck, self.temp_factor)?;
-        // The pull the chains are given (see `landscape`) must be an f32.
+        // The pull the chains are given (see `landscape`), and the step it
+        // makes (pull_scale in attraction_state.wgsl), must be f32s.
         let temperature = ck.config.temperature();
-        if let Some(a) = self
-            .alphas
-            .iter()
-            .find(|&&a| !((a * temperature * self.temp_factor) as f32).is_finite())
-        {
+        let per_alpha = self.step_per_alpha(ck);
+        if let Some(a) = self.alphas.iter().find(|&&a| {
+            !((a * temperature * self.temp_factor) as f32).is_finite()
+                || !((a * per_alpha) as f32).is_finite()
+        }) {
             return Err(Error::Config(format!(
-                "--alpha {a:e}: the pull α·T·f it gives ({:e}) is past what the GPU's f32 holds: use a \
-                 smaller --alpha or --temp-factor",
-                a * temperature * self.temp_factor
+                "--alpha {a:e}: the pull α·T·f it gives ({:e}) or its step α·f·ε²/2 ({:e}) is past what \
+                 the GPU's f32 holds: use a smaller --alpha or --temp-factor",
+                a * temperature * self.temp_factor,
+                a * per_alpha
             )));
         }
         check_start(ck, self.init, self.starts, "--starts")
+    }
+
+    /// How far one Langevin step's pull moves a chain toward its goal, per
+    /// unit of α, at checkpoint `ck`'s ε: a·T·f = f·ε²/2 (a = ε²/2T, as
+    /// the temperature factor leaves it).
+    fn step_per_alpha(&self, ck: &Checkpoint) -> f64 {
+        self.temp_factor * ck.config.langevin.epsilon.powi(2) / 2.0
+    }
+
+    /// Warnings for each α whose pull moves a chain, in one step of
+    /// checkpoint `ck`'s Langevin (α·f·ε²/2), more than twice the reach
+    /// within which it counts as arrived (radius·√dims). Such chains cross
+    /// between minima in a few long steps, or in one where their goal is
+    /// nearer than a step (the smoothed pull lands them on it), so the
+    /// energy between is hardly visited: they join minima whatever the
+    /// barrier, and the barriers they record are too low.
+    pub fn coarse_pulls(&self, ck: &Checkpoint) -> Result<Vec<String>> {
+        let dim: usize = net_spec(&ck.config)?.input.iter().product();
+        let reach = self.radius * (dim as f64).sqrt();
+        let per_alpha = self.step_per_alpha(ck);
+        Ok(self
+            .alphas
+            .iter()
+            .filter(|&&a| a * per_alpha > 2.0 * reach)
+            .map(|&a| {
+                format!(
+                    "at α = {}, one step's pull moves a chain up to α·f·ε²/2 = {} toward its goal, more \
+                     than twice the {} within which it counts as there (--radius × √dims): chains cross \
+                     between minima in a few long steps (or one, landing on a goal nearer than that), \
+                     hardly visiting the energy between, so they join minima whatever the barrier and \
+                     record barriers too low; α up to {} keeps the steps within it",
+                    alpha_label(a),
+                    short(a * per_alpha),
+                    short(reach),
+                    short(2.0 * reach / per_alpha)
+                )
+            })
+            .collect())
     }
 }
 

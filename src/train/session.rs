@@ -30,10 +30,10 @@ pub const PICTURE_IMAGES: usize = 100;
 pub enum Command {
     /// Iterate until paused, or until `iterations` of the config are done.
     Run,
-    /// Set the run's `iterations` to this many (at least one more than
-    /// done; the checkpoints it saves say so too, as `train --resume
-    /// --iters N` would), then Run: a finished run goes on.
-    RunOn(u64),
+    /// Run; if the run has done its `iterations`, first raise them by as
+    /// many again ([`Update::Iterations`]; the checkpoints it saves say so
+    /// too, as `train --resume --iters N` would): a finished run goes on.
+    RunOn,
     Pause,
     /// One iteration (when paused).
     Step,
@@ -149,6 +149,8 @@ pub enum Update {
     /// on as it was.
     WorkEnded(String),
     Running(bool),
+    /// The run's `iterations`, raised by [`Command::RunOn`].
+    Iterations(u64),
     /// A change took effect; the next iteration is the first to use it.
     Applied {
         iteration: u64,
@@ -190,6 +192,8 @@ pub struct LandscapeReport {
     /// What its pictures are drawn over (toy data: the model's U on the
     /// evaluation grid).
     pub backdrop: Backdrop,
+    /// Its options' warnings for the model ([`LandscapeOptions::coarse_pulls`]).
+    pub option_warnings: Vec<String>,
 }
 
 pub struct Session {
@@ -447,8 +451,14 @@ impl Worker {
                 self.set_running(true);
                 Ok(())
             }
-            Command::RunOn(iterations) => {
-                self.trainer.config.iterations = iterations.max(self.trainer.iteration + 1);
+            Command::RunOn => {
+                // (Worked out here, not by the window: a Load sent before
+                // it may have changed both numbers.)
+                let (done, total) = (self.trainer.iteration, self.trainer.config.iterations);
+                if done >= total {
+                    self.trainer.config.iterations = done + total.max(1);
+                    self.send(Update::Iterations(done + total.max(1)));
+                }
                 self.set_running(true);
                 Ok(())
             }
@@ -754,11 +764,13 @@ impl Worker {
             },
         )?;
         let backdrop = Backdrop::of_checkpoint(&self.gpu, &ck)?;
+        let option_warnings = options.coarse_pulls(&ck)?;
         self.send(Update::Landscape(Arc::new(LandscapeReport {
             iteration: self.trainer.iteration,
             options,
             map,
             backdrop,
+            option_warnings,
         })));
         Ok(())
     }
