@@ -264,9 +264,19 @@ def main():
     ap.add_argument("--tf32", choices=["on", "off"], default=None,
                     help="CUDA only: allow TF32 matmuls/convolutions (default: PyTorch's own default)")
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads (torch.set_num_threads; default: PyTorch's, one per core). "
+                         "On a loaded machine one thread can outrun several")
+    ap.add_argument("--cudnn-benchmark", action="store_true",
+                    help="let cuDNN time its convolution algorithms first (torch.backends.cudnn."
+                         "benchmark; off by default, as in the authors' code)")
     ap.add_argument("--json")
     args = ap.parse_args()
     device = torch.device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
     if device.type == "cuda" and args.tf32 is not None:
         torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
         torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
@@ -294,7 +304,11 @@ def main():
             "tf32": {"convolutions": torch.backends.cudnn.allow_tf32,
                      "matmuls": torch.backends.cuda.matmul.allow_tf32}
             if device.type == "cuda" else None,
-            "settings": "default" if args.tf32 is None else f"--tf32 {args.tf32}",
+            "settings": " ".join(
+                [f"--tf32 {args.tf32}"] * (args.tf32 is not None)
+                + ["--cudnn-benchmark"] * args.cudnn_benchmark
+            ) or "default",
+            "threads": torch.get_num_threads() if device.type == "cpu" else None,
             # (Left at PyTorch's default, False: no autotuning of convolutions.)
             "cudnn_benchmark": torch.backends.cudnn.benchmark if device.type == "cuda" else None,
             "timing": f"wall time around synchronised repetitions, after a warm-up of at least "

@@ -9,7 +9,9 @@
 # --small: the sizes a software adapter times in minutes. --device: where
 # PyTorch runs (default cuda where PyTorch sees a CUDA GPU, else cpu;
 # ebmscope uses its chosen adapter, see `ebmscope info`: the table warns if
-# one side ran on a GPU and the other not). Results go to bench-results/.
+# one side ran on a GPU and the other not). On the CPU PyTorch runs twice,
+# with its own thread count (one per core) and with one thread, which a
+# loaded machine can favour: a table for each. Results go to bench-results/.
 # Environment: BENCH_VENV (default .bench-venv), TORCH_SPEC (default "torch").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,5 +42,11 @@ mkdir -p bench-results
 cargo build --release --quiet
 ./target/release/ebmscope bench ${ours[@]+"${ours[@]}"} --json bench-results/ebmscope.json
 "$venv/bin/python" scripts/bench_torch.py ${theirs[@]+"${theirs[@]}"} --device "$device" --json bench-results/torch.json
+reports=(bench-results/torch.json)
+if [ "$device" = cpu ]; then
+    "$venv/bin/python" scripts/bench_torch.py ${theirs[@]+"${theirs[@]}"} --device cpu --threads 1 \
+        --json bench-results/torch-1-thread.json
+    reports+=(bench-results/torch-1-thread.json)
+fi
 echo
-"$venv/bin/python" scripts/compare_table.py bench-results/ebmscope.json bench-results/torch.json
+"$venv/bin/python" scripts/compare_table.py bench-results/ebmscope.json "${reports[@]}"

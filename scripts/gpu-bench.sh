@@ -9,7 +9,10 @@
 #   scripts/compare_table.py and this script.
 # On the GPU machine:     DIR/gpu-bench.sh run [OUT]            (default OUT: DIR/results)
 #   ebmscope info, doctor and bench (the full workloads), then PyTorch on CUDA
-#   with its default settings and with TF32 off, and the ratio tables. Needs
+#   with its default settings (the authors' code's: cudnn.benchmark off),
+#   with TF32 off, and with cudnn.benchmark on (cuDNN's fastest
+#   convolutions, what a tuning PyTorch user turns on), and the ratio
+#   tables. Needs
 #   the NVIDIA driver (its Vulkan ICD, nvidia_icd.json) and python3 with
 #   torch for the PyTorch half; one run takes a few minutes. Each net is
 #   timed by its own bench run, so that one whose kernels fail their check
@@ -181,15 +184,16 @@ run)
     fi
     if timeout "$(limit)" python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
         theirs=()
-        for setting in default tf32-off; do
+        for setting in default tf32-off cudnn-benchmark; do
             parts=()
-            tf32=()
-            [ "$setting" = tf32-off ] && tf32=(--tf32 off)
+            flags=()
+            [ "$setting" = tf32-off ] && flags=(--tf32 off)
+            [ "$setting" = cudnn-benchmark ] && flags=(--cudnn-benchmark)
             for net in "${nets[@]}"; do
                 part="$out/torch-$setting-$net"
                 # shellcheck disable=SC2086
                 if timeout "$(limit)" python3 "$here/bench_torch.py" ${BENCH_ARGS:-} --only "$net" --device cuda \
-                        ${tf32[@]+"${tf32[@]}"} --json "$part.json" 2>&1 | tee "$part.txt"; then
+                        ${flags[@]+"${flags[@]}"} --json "$part.json" 2>&1 | tee "$part.txt"; then
                     parts+=("$part.json")
                 else
                     echo "PyTorch ($setting) FAILED for $net (see $part.txt)" >&2
