@@ -54,6 +54,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../assets/presets/cifar10-nonconvergent.toml"),
     ),
     (
+        "cifar10-oscillate",
+        include_str!("../assets/presets/cifar10-oscillate.toml"),
+    ),
+    (
         "flowers-convergent",
         include_str!("../assets/presets/flowers-convergent.toml"),
     ),

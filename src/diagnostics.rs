@@ -36,8 +36,9 @@ pub struct Correlations {
     pub max_lag: usize,
     /// Iterations in the window.
     pub window: usize,
-    /// Whether the window holds all the iterations asked for (else it
-    /// reaches back to the run's start).
+    /// Whether the window holds all the iterations asked for and starts
+    /// past the run's first tenth of a window (else it holds the run's
+    /// start, or the trend just after it).
     pub full: bool,
     /// Autocorrelation of d_st rescaled to unit mean square (not centred), lags 0…max_lag.
     pub d_acf: Vec<f64>,
@@ -90,7 +91,11 @@ impl Correlations {
         Some(Correlations {
             max_lag,
             window: n,
-            full: n == window,
+            // (A window of the run's first `window` iterations, as the
+            // pictures at iteration `window` see, is still dominated by the
+            // start: its d_st, hundreds of times the later swings, sets the
+            // mean square.)
+            full: n == window && len >= window + window / 10,
             d_acf: lags.clone().map(|k| lagged(&d, &d, k)).collect(),
             r_acf: lags.map(|k| lagged(&r, &r, k)).collect(),
             cross: (-(max_lag as isize)..=max_lag as isize)
@@ -197,6 +202,13 @@ mod tests {
         assert_eq!(c.verdict(), None);
         let c = Correlations::compute(&d, &r, 300, 15).unwrap();
         assert_eq!(c.verdict(), Some(Oscillation::Strong));
+        // A window of exactly the run's first iterations is not full: it
+        // holds the start (here it also reads weak).
+        let c = Correlations::compute(&d[..300], &r[..300], 300, 15).unwrap();
+        assert_eq!(
+            (c.oscillation(), c.full, c.verdict()),
+            (Oscillation::Weak, false, None)
+        );
     }
 
     #[test]
@@ -212,7 +224,8 @@ mod tests {
         assert_eq!(c.cross.len(), 31);
         // A pseudo-random sequence has no structure.
         let mut x = 1u64;
-        let noise: Vec<f64> = (0..2000)
+        // (2 200: a full window of 2 000 past the run's first 200.)
+        let noise: Vec<f64> = (0..2200)
             .map(|_| {
                 x = x
                     .wrapping_mul(6364136223846793005)

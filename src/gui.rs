@@ -1671,10 +1671,12 @@ impl GuiApp {
                  (as expected of convergent ML)."
                 .to_string(),
             None => format!(
-                "No verdict yet: the window holds {} of its {} iterations (eval.window); one \
-                 that reaches back to a run's start sees its early trend, which hides an \
-                 oscillation.",
-                c.window, e.window
+                "No verdict yet: a window of {} iterations (eval.window) is read once {} have \
+                 passed ({} so far); one that reaches back to a run's start sees its early \
+                 trend, which hides an oscillation.",
+                e.window,
+                e.window + e.window / 10,
+                self.history.len()
             ),
         };
         ui.label(format!("Over the last {} iterations. {verdict}", c.window));

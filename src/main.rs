@@ -244,7 +244,7 @@ struct TrainArgs {
     /// CPU adapter), rings-convergent, rings-nonconvergent, gmm-convergent,
     /// gmm-nonconvergent; images: fashion-mnist-quick, fashion-mnist-convergent,
     /// fashion-mnist-nonconvergent, mnist-convergent, cifar10-nonconvergent,
-    /// flowers-convergent.
+    /// cifar10-oscillate, flowers-convergent.
     #[arg(long)]
     preset: Option<String>,
     /// Image data for an image preset: an IDX file (or a folder holding

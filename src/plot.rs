@@ -395,7 +395,10 @@ pub fn diagnostics_figure(
             .collect();
         bars(
             &areas[2],
-            &format!("cross-correlation of d_st and r_t (last {})", c.window),
+            &format!(
+                "cross-correlation of d_st and r_t (last {}; k > 0: d_st k after r_t)",
+                c.window
+            ),
             -lag - 1.0..lag + 1.0,
             &cross,
             0.7,
@@ -410,7 +413,7 @@ pub fn diagnostics_figure(
         acf.extend(c.r_acf.iter().enumerate().map(|(k, &v)| (k as f64 + 0.2, v, RED)));
         let verdict = match c.verdict() {
             Some(o) => format!("{o:?} oscillation"),
-            None => format!("window {} of {window}: no verdict yet", c.window),
+            None => format!("no verdict before {} iterations", window + window / 10),
         };
         let title = format!("autocorrelation: d_st (blue), r_t (red) — {verdict}");
         bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35).map_err(draw_err(path))?;
