@@ -91,11 +91,7 @@ impl Correlations {
         Some(Correlations {
             max_lag,
             window: n,
-            // (A window of the run's first `window` iterations, as the
-            // pictures at iteration `window` see, is still dominated by the
-            // start: its d_st, hundreds of times the later swings, sets the
-            // mean square.)
-            full: n == window && len >= window + window / 10,
+            full: len >= Self::iterations_for_verdict(window),
             d_acf: lags.clone().map(|k| lagged(&d, &d, k)).collect(),
             r_acf: lags.map(|k| lagged(&r, &r, k)).collect(),
             cross: (-(max_lag as isize)..=max_lag as isize)
@@ -113,6 +109,15 @@ impl Correlations {
         } else {
             Oscillation::Weak
         }
+    }
+
+    /// The iterations a run needs before a window of `window` counts as
+    /// full: the window, and a tenth of one before it. (A window of the
+    /// run's first `window` iterations, as the pictures at iteration
+    /// `window` see, is still dominated by the start: its d_st, hundreds of
+    /// times the later swings, sets the mean square.)
+    pub fn iterations_for_verdict(window: usize) -> usize {
+        window + window / 10
     }
 
     /// What the window can tell so far: strong as soon as d_st's

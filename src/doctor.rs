@@ -528,8 +528,9 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
 /// highest energy stops counting there, and within the distance one step's
 /// pull moves it (a·pull = 0.015), where the pull is smoothed (as the
 /// middle chain of an odd number is, toward its own start); the others'
-/// goals are further. The pull α·T = 3 is about the size of ∇F. Rows: the final states, and the closest distance to the goal and
-/// the highest F before reaching it that each chain tracked.
+/// goals are further. The pull α·T = 3 is about the size of ∇F. Rows: the
+/// final states, and the closest distance to the goal and the highest F
+/// before reaching it that each chain tracked.
 pub fn attraction_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<Row>> {
     let (steps, seed, iteration, pull, reach) = (5, 19, 4, 3.0, 0.05);
     let dim: usize = spec.input.iter().product();

@@ -21,7 +21,7 @@ use crate::train::landscape::{
     Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, alpha_label,
     save_landscape,
 };
-use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update};
+use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update, run_on_total};
 use crate::train::{
     Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, change_consequence, net_spec,
 };
@@ -663,7 +663,7 @@ impl GuiApp {
                 // Done: as many iterations again (a run opened from its
                 // checkpoint goes on from there).
                 let total = self.config.iterations;
-                let to = self.iteration + total.max(1);
+                let to = run_on_total(self.iteration, total);
                 let hover = format!("all {total} iterations are done: go on to {to} (Pause stops sooner)");
                 if ui.button("Run on").on_hover_text(hover).clicked() {
                     self.send(Command::RunOn);
@@ -1675,7 +1675,7 @@ impl GuiApp {
                  passed ({} so far); one that reaches back to a run's start sees its early \
                  trend, which hides an oscillation.",
                 e.window,
-                e.window + e.window / 10,
+                Correlations::iterations_for_verdict(e.window as usize),
                 self.history.len()
             ),
         };

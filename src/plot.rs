@@ -413,7 +413,10 @@ pub fn diagnostics_figure(
         acf.extend(c.r_acf.iter().enumerate().map(|(k, &v)| (k as f64 + 0.2, v, RED)));
         let verdict = match c.verdict() {
             Some(o) => format!("{o:?} oscillation"),
-            None => format!("no verdict before {} iterations", window + window / 10),
+            None => format!(
+                "no verdict before {} iterations",
+                Correlations::iterations_for_verdict(window)
+            ),
         };
         let title = format!("autocorrelation: d_st (blue), r_t (red) — {verdict}");
         bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35).map_err(draw_err(path))?;

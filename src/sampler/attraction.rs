@@ -39,13 +39,16 @@ pub struct Track {
 /// shaders/attraction_state.wgsl).
 pub const ATTRACTION_HEADER: usize = 4;
 
+/// Where in the header the step's gradient factor sits (attraction_state.wgsl's [2]).
+const STEP_AT: usize = 2;
+
 /// Tell a field's attraction state, if it has one, the gradient factor a
 /// of the Langevin step that samples it: the pull reaches no further than
 /// the goal in one step of that size. The sampler calls this whenever it
 /// takes the field or changes its step.
 pub(crate) fn set_attraction_step(gpu: &Gpu, field: &impl EnergyField, a: f32) {
     if let Some(state) = field.attraction() {
-        gpu.write_f32(state, 2, &[a]);
+        gpu.write_f32(state, STEP_AT, &[a]);
     }
 }
 

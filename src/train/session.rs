@@ -25,6 +25,12 @@ use crate::{Error, Result};
 /// Images shown at most in a picture (a 10 × 10 grid).
 pub const PICTURE_IMAGES: usize = 100;
 
+/// The run's iterations after [`Command::RunOn`] at iteration `done` of a
+/// run of `total`: as many again.
+pub fn run_on_total(done: u64, total: u64) -> u64 {
+    done + total.max(1)
+}
+
 /// What a front end asks of the training thread.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -456,8 +462,8 @@ impl Worker {
                 // it may have changed both numbers.)
                 let (done, total) = (self.trainer.iteration, self.trainer.config.iterations);
                 if done >= total {
-                    self.trainer.config.iterations = done + total.max(1);
-                    self.send(Update::Iterations(done + total.max(1)));
+                    self.trainer.config.iterations = run_on_total(done, total);
+                    self.send(Update::Iterations(self.trainer.config.iterations));
                 }
                 self.set_running(true);
                 Ok(())
