@@ -2210,9 +2210,8 @@ struct LearningCurves {
     recent: Option<RecentRanges>,
 }
 
-/// The y ranges that show the later half of a run (its last 20 iterations
-/// at least), each with a tenth of its span to spare: d_st symmetric about
-/// 0, so that its sign reads at a glance.
+/// The y ranges that show the later half of a run (plot::later_half), as
+/// plot::fitted_span makes them: d_st symmetric about 0.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct RecentRanges {
     d_st: [f64; 2],
@@ -2223,31 +2222,14 @@ struct RecentRanges {
 
 impl RecentRanges {
     fn of(history: &[IterationEvent]) -> Option<RecentRanges> {
-        let later = &history[history.len() - (history.len() / 2).max(history.len().min(20))..];
-        let span = |values: &mut dyn Iterator<Item = f64>| -> Option<[f64; 2]> {
-            let (lo, hi) = values
-                .filter(|v| v.is_finite())
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                    (lo.min(v), hi.max(v))
-                });
-            // (A flat curve gets a span of its own size, or 1 at 0.)
-            let spare = if hi > lo {
-                (hi - lo) / 10.0
-            } else {
-                hi.abs().max(1.0) / 10.0
-            };
-            (lo <= hi).then_some([lo - spare, hi + spare])
-        };
-        let reach = later
-            .iter()
-            .map(|e| e.d_st.abs())
-            .filter(|v| v.is_finite())
-            .fold(0.0, f64::max);
-        let reach = if reach > 0.0 { reach * 1.1 } else { 1.0 };
+        let later = &history[crate::plot::later_half(history.len())..];
         Some(RecentRanges {
-            d_st: [-reach, reach],
-            r_t: span(&mut later.iter().map(|e| e.r_t))?,
-            u: span(&mut later.iter().flat_map(|e| [e.mean_u_data, e.mean_u_samples]))?,
+            d_st: crate::plot::fitted_span(later.iter().map(|e| e.d_st), true)?,
+            r_t: crate::plot::fitted_span(later.iter().map(|e| e.r_t), false)?,
+            u: crate::plot::fitted_span(
+                later.iter().flat_map(|e| [e.mean_u_data, e.mean_u_samples]),
+                false,
+            )?,
         })
     }
 }

@@ -426,6 +426,40 @@ pub fn diagnostics_figure(
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
+/// Where the later half of a run of `len` iterations starts (its last 20
+/// at least): the part the learning plots fit their y axes to, here and in
+/// the window, since the first swings of d_st, often hundreds of times the
+/// later pendulum's, would flatten it into a line.
+pub fn later_half(len: usize) -> usize {
+    len - (len / 2).max(len.min(20))
+}
+
+/// A y range showing the finite `values` with a tenth of their span to
+/// spare (a flat curve gets a tenth of its size, or of 1 at 0); with
+/// `about_zero`, symmetric about 0, so that a sign reads at a glance.
+/// None when no value is finite.
+pub fn fitted_span(values: impl Iterator<Item = f64>, about_zero: bool) -> Option<[f64; 2]> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo > hi {
+        return None;
+    }
+    if about_zero {
+        let reach = lo.abs().max(hi.abs());
+        let reach = if reach > 0.0 { reach * 1.1 } else { 1.0 };
+        return Some([-reach, reach]);
+    }
+    let spare = if hi > lo {
+        (hi - lo) / 10.0
+    } else {
+        hi.abs().max(1.0) / 10.0
+    };
+    Some([lo - spare, hi + spare])
+}
+
 /// A tick label on a whole-number axis (iterations, steps, lags): "200",
 /// not "200.0" (the axes ask for whole ticks; any other to 3 decimals).
 fn whole(x: &f64) -> String {
@@ -450,45 +484,67 @@ fn tick(v: f64, span: f64) -> String {
     if text == "-0" { "0".into() } else { text }
 }
 
+/// What a curve fitted to its values from `start` on leaves off the scale
+/// [lo, hi]: where the fit starts and how far the earlier values reach.
+fn off_scale(v: &[f64], start: usize, [lo, hi]: [f64; 2]) -> Option<String> {
+    let (early_lo, early_hi) = v[..start]
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    // (Each reach to its own two digits or so: −900 and 0.2.)
+    let reach = |x: f64| tick(x, x.abs());
+    (early_lo < lo || early_hi > hi).then(|| {
+        format!(
+            "y fits {}–{}; before, {} to {}",
+            start + 1,
+            v.len(),
+            reach(early_lo),
+            reach(early_hi)
+        )
+    })
+}
+
+/// A learning curve over its iterations, its y axis fitted to the run's
+/// later half ([`later_half`]); values off that scale are drawn at its
+/// edge, and the title says so and how far they reach.
 fn series(
     area: &Area,
     title: &str,
     v: &[f64],
-    zero_line: bool,
+    about_zero: bool,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    let (mut lo, mut hi) = finite
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-            (a.min(x), b.max(x))
-        });
-    if zero_line {
-        (lo, hi) = (lo.min(0.0), hi.max(0.0));
-    }
-    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
-        (lo, hi) = (lo.min(0.0) - 1.0, hi.max(0.0) + 1.0);
-    }
-    let pad = 0.05 * (hi - lo);
+    let start = later_half(v.len());
+    let [lo, hi] = fitted_span(v[start..].iter().copied(), about_zero).unwrap_or([-1.0, 1.0]);
+    let title = match off_scale(v, start, [lo, hi]) {
+        Some(note) => format!("{title} ({note})"),
+        None => title.to_string(),
+    };
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 15))
         .margin(8)
         .x_label_area_size(28)
         .y_label_area_size(60)
-        .build_cartesian_2d(1f64..(v.len().max(2) as f64), (lo - pad)..(hi + pad))?;
+        .build_cartesian_2d(1f64..(v.len().max(2) as f64), lo..hi)?;
     chart
         .configure_mesh()
         .x_desc("iteration")
         // (Few iterations: ticks on whole ones, not 1.1, 1.2, …)
         .x_labels(v.len().clamp(2, 10))
         .x_label_formatter(&whole)
+        .y_label_formatter(&|y| tick(*y, hi - lo))
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
         .draw()?;
     chart.draw_series(LineSeries::new(
-        v.iter().enumerate().map(|(i, &y)| (i as f64 + 1.0, y)),
+        v.iter()
+            .enumerate()
+            .filter(|(_, y)| y.is_finite())
+            .map(|(i, &y)| (i as f64 + 1.0, y.clamp(lo, hi))),
         &BLUE,
     ))?;
-    if zero_line {
+    if about_zero {
         chart.draw_series(LineSeries::new(
             [(1.0, 0.0), (v.len().max(2) as f64, 0.0)],
             BLACK.stroke_width(1),
@@ -661,6 +717,45 @@ pub fn landscape_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_curve_is_fitted_to_the_runs_later_half_and_says_what_it_leaves_off() {
+        // A non-convergent start (d_st far below 0), then a small pendulum.
+        let d: Vec<f64> = (0..200)
+            .map(|i| match i {
+                0..50 => -900.0 + i as f64,
+                _ if i % 2 == 0 => 0.2,
+                _ => -0.1,
+            })
+            .collect();
+        let start = later_half(d.len());
+        assert_eq!(start, 100);
+        let span = fitted_span(d[start..].iter().copied(), true).unwrap();
+        assert!((span[1] - 0.22).abs() < 1e-12 && span[0] == -span[1]);
+        assert_eq!(
+            off_scale(&d, start, span).as_deref(),
+            Some("y fits 101–200; before, -900 to 0.2")
+        );
+        // Nothing off the scale: no note; short runs are fitted whole.
+        assert_eq!(off_scale(&d[100..], 50, span), None);
+        assert_eq!(later_half(15), 0);
+        assert_eq!(later_half(30), 10);
+        assert_eq!(fitted_span([f64::NAN].into_iter(), false), None);
+        assert_eq!(fitted_span([2.0, 2.0].into_iter(), false), Some([1.8, 2.2]));
+        // Drawn: the pendulum spans the d_st panel (top left, 500 × 350),
+        // not a line at the top of a scale reaching −900: blue in the
+        // lower half of its later part, below 0 (y ≈ 177).
+        let path = std::env::temp_dir().join(format!("ebmscope-fitted-{}.png", std::process::id()));
+        diagnostics_figure(&path, &d, &vec![1.0; 200], 100, 5).unwrap();
+        let picture = image::open(&path).unwrap().to_rgb8();
+        let _ = std::fs::remove_file(&path);
+        // (The line's pixels are (1, 1, 255) and lighter: anti-aliased.)
+        let blue = (200..300)
+            .flat_map(|y| (300..490).map(move |x| (x, y)))
+            .filter(|&(x, y)| matches!(picture.get_pixel(x, y).0, [0..50, 0..50, 200..=255]))
+            .count();
+        assert!(blue > 20, "{blue} blue pixels below the zero line");
+    }
 
     #[test]
     fn tick_labels_have_the_decimals_their_spacing_needs() {

@@ -12,7 +12,7 @@ use ebmscope::doctor::{SAMPLER_TOL, attraction_rows};
 use ebmscope::model::{GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
 use ebmscope::reference::ReferenceNet;
 use ebmscope::reference::landscape::{Pull, attraction_diffusion};
-use ebmscope::sampler::{AnalyticField, StepSize};
+use ebmscope::sampler::{AnalyticField, EnergyField, StepSize};
 use ebmscope::train::landscape::{LandscapeOptions, map_landscape};
 use ebmscope::train::longrun::LongRunInit;
 
@@ -71,6 +71,73 @@ fn attraction_diffusion_follows_the_reference() {
     let free = run(0.0);
     let c = compare(&free, &common::f64s(&run(3.0)), SAMPLER_TOL);
     assert!(!c.passed(), "the pull is within the tolerance: {c}");
+}
+
+/// A sampler on an attracted field whose step is changed by
+/// `set_step_size` steps as one made with that step: the pull's smoothing
+/// distance a·pull (a = ε²/2T, written into the attraction state) follows
+/// the step. Chain 0 starts within that distance of its goal, where the
+/// pull is capped, so a stale a would move it otherwise; a sampler left at
+/// the other step shows that the comparison sees the step at all.
+#[test]
+fn an_attracted_samplers_new_step_size_reaches_the_pull() {
+    use ebmscope::sampler::{Attracted, Langevin, SamplerKernels};
+    let gpu = common::gpu();
+    let op = LayerOp::conv(1, 1, 0);
+    let spec = NetSpec {
+        name: "dense".into(),
+        input: [100, 1, 1],
+        layers: vec![
+            LayerSpec::new("f.16", op, 100, 16, true),
+            LayerSpec::new("f.1", op, 16, 1, false),
+        ],
+        input_note: String::new(),
+    };
+    let (chains, dim, steps, seed) = (5, 100, 5, 19);
+    let params = init_params(&spec, 5).unwrap();
+    let x: Vec<f32> = (0..chains * dim)
+        .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
+        .collect();
+    let mut goals: Vec<f32> = x.chunks_exact(dim).rev().flatten().copied().collect();
+    // Chain 0 is 0.01 from its goal: capped at a·pull = 0.015 for the
+    // step below, 0.135 for the other.
+    for (g, v) in goals[..dim].iter_mut().zip(&x) {
+        *g = v + 0.001;
+    }
+    let size = StepSize {
+        epsilon: 0.1,
+        temperature: 1.0,
+        tau: 1.0,
+    };
+    let other = StepSize { epsilon: 0.3, ..size };
+    for kernels in [SamplerKernels::Auto, SamplerKernels::Layered] {
+        let run = |built: StepSize, set: Option<StepSize>| {
+            let net = GpuNet::new(&gpu, &spec, chains).unwrap();
+            net.write_params(&gpu, &params).unwrap();
+            net.write_input(&gpu, &x).unwrap();
+            let field = Attracted::new(&gpu, net.as_field(&gpu).unwrap(), 3.0, 0.05).unwrap();
+            field.write_goals(&gpu, &goals).unwrap();
+            let mut sampler = Langevin::with_kernels(&gpu, field, seed, built, kernels).unwrap();
+            if let Some(size) = set {
+                sampler.set_step_size(&gpu, size);
+            }
+            sampler.begin(&gpu, 4);
+            gpu.run("retuned attraction", |pass| {
+                sampler.record_steps(&gpu, pass, steps)
+            });
+            gpu.read_f32(sampler.field.input(), 0, chains * dim).unwrap()
+        };
+        let made = run(size, None);
+        let changed = run(other, Some(size));
+        let chain0 = |v: &[f32]| v[..dim].to_vec();
+        assert_eq!(
+            chain0(&changed),
+            chain0(&made),
+            "{kernels:?}: chain 0 under the pull's cap"
+        );
+        assert_eq!(changed, made, "{kernels:?}");
+        assert_ne!(chain0(&run(other, None)), chain0(&made), "{kernels:?}");
+    }
 }
 
 /// F = −log(½N(−2e₁, ¼I) + ½N(2e₁, ¼I)) in 2-D at T = 2, so that
