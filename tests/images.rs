@@ -6,6 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ebmscope::data::images::{DEBIAN_FASHION_MNIST, load_cifar10, load_folder, load_idx};
+use ebmscope::data::pil_resize::resize_bilinear;
+
+/// A grey image resized as the loaders resize (PIL's bilinear, on RGB).
+fn resize_grey(img: &image::GrayImage, width: u32, height: u32) -> image::GrayImage {
+    let rgb = image::DynamicImage::ImageLuma8(img.clone()).to_rgb8();
+    image::DynamicImage::ImageRgb8(resize_bilinear(&rgb, width, height)).to_luma8()
+}
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ebmscope-images-{}-{name}", std::process::id()));
@@ -238,7 +245,7 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     img.save(ramp.join("ramp.png")).unwrap();
     let set = load_folder(&ramp, 1, 4, None).unwrap();
     let centre = |width: u32| -> Vec<f32> {
-        let resized = image::imageops::resize(&img, width, 4, image::imageops::FilterType::Triangle);
+        let resized = resize_grey(&img, width, 4);
         let x0 = (width - 4) / 2;
         let crop = image::imageops::crop_imm(&resized, x0, 0, 4, 4).to_image();
         crop.pixels().map(|p| f32::from(p.0[0]) / 127.5 - 1.0).collect()
@@ -395,7 +402,7 @@ fn elongated_images_are_cut_before_they_are_resized() {
         } else {
             (size, h * size / w)
         };
-        let resized = image::imageops::resize(img, rw, rh, image::imageops::FilterType::Triangle);
+        let resized = resize_grey(img, rw, rh);
         // torchvision's CenterCrop: int(round(excess / 2)), halves to even.
         let offset = |length: u32| (f64::from(length - size) / 2.0).round_ties_even() as u32;
         let square = image::imageops::crop_imm(&resized, offset(rw), offset(rh), size, size);

@@ -1,16 +1,18 @@
 //! Image data sets from the formats people have on disk: IDX (MNIST,
 //! Fashion-MNIST; raw or gzip), CIFAR-10 binary batches, and folders of
-//! PNG/JPEG images. Every image is resized (shorter side to `size`, bilinear)
-//! and centre-cropped to size × size as the reference's Resize + CenterCrop,
-//! converted to the configured number of channels, and scaled to [−1, 1].
+//! PNG/JPEG images. Every image is resized (shorter side to `size`,
+//! bilinear as PIL's, byte for byte) and centre-cropped to size × size as
+//! the reference's Resize + CenterCrop, converted to the configured number
+//! of channels, and scaled to [−1, 1].
 
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use image::imageops::{FilterType, crop_imm, resize};
+use image::imageops::crop_imm;
 use image::{DynamicImage, GrayImage, RgbImage};
 
+use super::pil_resize::resize_bilinear;
 use crate::{Error, Result};
 
 /// Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
@@ -135,7 +137,7 @@ impl ImageSet {
         let img = if (w, h) == (rw, rh) {
             img
         } else {
-            DynamicImage::ImageRgb8(resize(&img.to_rgb8(), rw, rh, FilterType::Triangle))
+            DynamicImage::ImageRgb8(resize_bilinear(&img.to_rgb8(), rw, rh))
         };
         // The square's place along a side: where torchvision's CenterCrop
         // puts it in the whole image resized, int(round(excess / 2)) with

@@ -2,6 +2,7 @@
 //! data sets from IDX, CIFAR-10 binary and image folders.
 
 pub mod images;
+pub mod pil_resize;
 pub mod toy;
 
 use std::path::{Path, PathBuf};
