@@ -497,7 +497,7 @@ fn off_scale(v: &[f64], start: usize, [lo, hi]: [f64; 2]) -> Option<String> {
     let reach = |x: f64| tick(x, x.abs());
     (early_lo < lo || early_hi > hi).then(|| {
         format!(
-            "y fits {}–{}; before, {} to {}",
+            "y fits {}–{}; before, {} to {}, drawn at the edge",
             start + 1,
             v.len(),
             reach(early_lo),
@@ -506,20 +506,37 @@ fn off_scale(v: &[f64], start: usize, [lo, hi]: [f64; 2]) -> Option<String> {
     })
 }
 
-/// A learning curve over its iterations, its y axis fitted to the run's
-/// later half ([`later_half`]); values off that scale are drawn at its
-/// edge, and the title says so and how far they reach.
+/// How many times the later half's y span the whole run's may be before a
+/// picture fits its axis to the later half: a run's first swings of d_st
+/// are often hundreds of times the later ones, while r_t's climb to its
+/// level, which should show, is within a few times.
+const FIT_LATER_PAST: f64 = 3.0;
+
+/// The y range a picture of `v` shows: the whole run's, or the later
+/// half's ([`later_half`]) where the whole one is more than
+/// [`FIT_LATER_PAST`] times as wide; with where the fit starts.
+fn picture_span(v: &[f64], about_zero: bool) -> ([f64; 2], usize) {
+    let start = later_half(v.len());
+    let whole = fitted_span(v.iter().copied(), about_zero).unwrap_or([-1.0, 1.0]);
+    match fitted_span(v[start..].iter().copied(), about_zero) {
+        Some(later) if whole[1] - whole[0] > FIT_LATER_PAST * (later[1] - later[0]) => (later, start),
+        _ => (whole, 0),
+    }
+}
+
+/// A learning curve over its iterations, its y axis as [`picture_span`]
+/// fits it; values off that scale are drawn at its edge, and the axis's
+/// description says so and how far they reach.
 fn series(
     area: &Area,
     title: &str,
     v: &[f64],
     about_zero: bool,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let start = later_half(v.len());
-    let [lo, hi] = fitted_span(v[start..].iter().copied(), about_zero).unwrap_or([-1.0, 1.0]);
-    let title = match off_scale(v, start, [lo, hi]) {
-        Some(note) => format!("{title} ({note})"),
-        None => title.to_string(),
+    let ([lo, hi], start) = picture_span(v, about_zero);
+    let x_desc = match off_scale(v, start, [lo, hi]) {
+        Some(note) => format!("iteration ({note})"),
+        None => "iteration".to_string(),
     };
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 15))
@@ -529,7 +546,7 @@ fn series(
         .build_cartesian_2d(1f64..(v.len().max(2) as f64), lo..hi)?;
     chart
         .configure_mesh()
-        .x_desc("iteration")
+        .x_desc(x_desc)
         // (Few iterations: ticks on whole ones, not 1.1, 1.2, …)
         .x_labels(v.len().clamp(2, 10))
         .x_label_formatter(&whole)
@@ -734,10 +751,15 @@ mod tests {
         assert!((span[1] - 0.22).abs() < 1e-12 && span[0] == -span[1]);
         assert_eq!(
             off_scale(&d, start, span).as_deref(),
-            Some("y fits 101–200; before, -900 to 0.2")
+            Some("y fits 101–200; before, -900 to 0.2, drawn at the edge")
         );
         // Nothing off the scale: no note; short runs are fitted whole.
         assert_eq!(off_scale(&d[100..], 50, span), None);
+        // A picture fits d_st's pendulum, but shows r_t's climb whole (its
+        // later half spans half of it).
+        assert_eq!(picture_span(&d, true), (span, 100));
+        let climb: Vec<f64> = (0..200).map(|i| 0.01 + 0.0003 * f64::from(i)).collect();
+        assert_eq!(picture_span(&climb, false).1, 0);
         assert_eq!(later_half(15), 0);
         assert_eq!(later_half(30), 10);
         assert_eq!(fitted_span([f64::NAN].into_iter(), false), None);
