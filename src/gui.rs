@@ -1563,9 +1563,10 @@ impl GuiApp {
                 let tick = ui
                     .checkbox(&mut self.fit_recent, "y fitted to the run's later half")
                     .on_hover_text(
-                        "d_st, r_t and U fitted to the later half of the run, where a run's \
-                     first swings, often ten times the later ones, would flatten the pendulum \
-                     (points beyond lie past the edges); off: fitted to the whole run",
+                        "d_st, r_t and U fitted to the later half of the run where the whole \
+                     run's values span more than 3 times as much: a run's first swings, often \
+                     hundreds of times the later ones, would flatten the pendulum (points \
+                     beyond lie past the edges); off: the plots' own fitting",
                     );
                 if !self.changes.is_empty() {
                     // The latest few, named: the lines alone do not say what changed.
@@ -2210,8 +2211,8 @@ struct LearningCurves {
     recent: Option<RecentRanges>,
 }
 
-/// The y ranges that show the later half of a run (plot::later_half), as
-/// plot::fitted_span makes them: d_st symmetric about 0.
+/// The learning plots' y ranges as plot::curve_span fits them (to the run's
+/// later half where its start would flatten it): d_st symmetric about 0.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct RecentRanges {
     d_st: [f64; 2],
@@ -2222,15 +2223,19 @@ struct RecentRanges {
 
 impl RecentRanges {
     fn of(history: &[IterationEvent]) -> Option<RecentRanges> {
-        let later = &history[crate::plot::later_half(history.len())..];
         Some(RecentRanges {
-            d_st: crate::plot::fitted_span(later.iter().map(|e| e.d_st), true)?,
-            r_t: crate::plot::fitted_span(later.iter().map(|e| e.r_t), false)?,
-            u: crate::plot::fitted_span(
-                later.iter().flat_map(|e| [e.mean_u_data, e.mean_u_samples]),
-                false,
-            )?,
+            d_st: Self::span(history, |e| [e.d_st], true)?,
+            r_t: Self::span(history, |e| [e.r_t], false)?,
+            u: Self::span(history, |e| [e.mean_u_data, e.mean_u_samples], false)?,
         })
+    }
+
+    fn span<I: IntoIterator<Item = f64>>(
+        history: &[IterationEvent],
+        at: impl Fn(&IterationEvent) -> I,
+        about_zero: bool,
+    ) -> Option<[f64; 2]> {
+        crate::plot::curve_span(history.len(), |i| at(&history[i]), about_zero).map(|(span, _)| span)
     }
 }
 
@@ -2311,8 +2316,9 @@ mod tests {
     }
     use super::*;
 
-    /// The learning plots' y ranges leave out the first half of a run,
-    /// whose swings would flatten the later ones: d_st's symmetric about 0.
+    /// The learning plots' y ranges leave out the first half of a run
+    /// where its swings would flatten the later ones: d_st's symmetric
+    /// about 0.
     #[test]
     fn recent_ranges_fit_the_later_half() {
         let history: Vec<IterationEvent> = (1..=100)
@@ -2350,6 +2356,17 @@ mod tests {
             RecentRanges::of(&history[..10]).unwrap().d_st,
             [-44.0, 44.0]
         ));
+        // r_t climbing to its level (the later half spans over a third of
+        // the whole): the whole climb is shown.
+        let climbing: Vec<IterationEvent> = history
+            .iter()
+            .map(|e| IterationEvent {
+                r_t: 0.01 + 0.0006 * e.iteration as f64,
+                ..*e
+            })
+            .collect();
+        let r_t = RecentRanges::of(&climbing).unwrap().r_t;
+        assert!(r_t[0] < 0.0106 && r_t[1] > 0.07, "{r_t:?}");
     }
 
     /// The learning curves are made again when an iteration comes or the

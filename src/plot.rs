@@ -507,21 +507,33 @@ fn off_scale(v: &[f64], start: usize, [lo, hi]: [f64; 2]) -> Option<String> {
 }
 
 /// How many times the later half's y span the whole run's may be before a
-/// picture fits its axis to the later half: a run's first swings of d_st
-/// are often hundreds of times the later ones, while r_t's climb to its
-/// level, which should show, is within a few times.
-const FIT_LATER_PAST: f64 = 3.0;
+/// learning plot fits its axis to the later half: a run's first swings of
+/// d_st are often hundreds of times the later ones, while r_t's climb to
+/// its level, which should show, is within a few times.
+pub const FIT_LATER_PAST: f64 = 3.0;
 
-/// The y range a picture of `v` shows: the whole run's, or the later
-/// half's ([`later_half`]) where the whole one is more than
-/// [`FIT_LATER_PAST`] times as wide; with where the fit starts.
-fn picture_span(v: &[f64], about_zero: bool) -> ([f64; 2], usize) {
-    let start = later_half(v.len());
-    let whole = fitted_span(v.iter().copied(), about_zero).unwrap_or([-1.0, 1.0]);
-    match fitted_span(v[start..].iter().copied(), about_zero) {
+/// The y range a learning curve is shown over, in the pictures and in the
+/// window (its "y fitted" box ticked), for a run of `len` iterations whose
+/// values at iteration i are `at(i)`: the later half's ([`later_half`])
+/// where the whole run's span is more than [`FIT_LATER_PAST`] times as
+/// wide, else the whole run's; with the index the fit starts from (0 for
+/// the whole run). None when no value is finite.
+pub fn curve_span<I: IntoIterator<Item = f64>>(
+    len: usize,
+    at: impl Fn(usize) -> I,
+    about_zero: bool,
+) -> Option<([f64; 2], usize)> {
+    let start = later_half(len);
+    let whole = fitted_span((0..len).flat_map(&at), about_zero)?;
+    Some(match fitted_span((start..len).flat_map(&at), about_zero) {
         Some(later) if whole[1] - whole[0] > FIT_LATER_PAST * (later[1] - later[0]) => (later, start),
         _ => (whole, 0),
-    }
+    })
+}
+
+/// [`curve_span`] of one value per iteration, [−1, 1] if none is finite.
+fn picture_span(v: &[f64], about_zero: bool) -> ([f64; 2], usize) {
+    curve_span(v.len(), |i| [v[i]], about_zero).unwrap_or(([-1.0, 1.0], 0))
 }
 
 /// A learning curve over its iterations, its y axis as [`picture_span`]
