@@ -1204,15 +1204,10 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 e.phase.name()
             ));
             let done = e.iteration == total;
-            if e.iteration % c.output.checkpoint_every == 0 || done {
-                if let Err(err) = run.checkpoint(&trainer) {
-                    return Err(stopped(&mut run, err));
-                }
-                // The run has a checkpoint of its own: one it replaced goes.
-                if let Err(err) = run.release_replaced() {
-                    eprintln!("warning: {err}: remove that folder yourself");
-                }
-            }
+            // The iteration's pictures, evaluation and long-run check come
+            // before its checkpoint: a run killed before the checkpoint is
+            // resumed from the one before, which makes them again (and
+            // removes what was half written); after it, they would be lost.
             if e.iteration % c.output.picture_every == 0 || done {
                 bar.suspend(|| -> anyhow::Result<()> {
                     eprintln!("{}", picture(&run, &trainer)?);
@@ -1249,6 +1244,15 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     }
                 });
             }
+            if e.iteration % c.output.checkpoint_every == 0 || done {
+                if let Err(err) = run.checkpoint(&trainer) {
+                    return Err(stopped(&mut run, err));
+                }
+                // The run has a checkpoint of its own: one it replaced goes.
+                if let Err(err) = run.release_replaced() {
+                    eprintln!("warning: {err}: remove that folder yourself");
+                }
+            }
         }
         run.flush()?;
         bar.finish();
@@ -1269,8 +1273,23 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })();
-    if trained.is_err() {
+    if let Err(err) = &trained {
         say_where_replaced_run_is(&run);
+        // A file that could not be written (a full disk, say): the run is
+        // safe at its checkpoint. (A divergence's message says how to go on.)
+        let unwritten = matches!(
+            err.downcast_ref(),
+            Some(ebmscope::Error::Io { .. } | ebmscope::Error::File { .. })
+        );
+        let ck_path = out.join(ebmscope::train::CHECKPOINT_FILE);
+        if let (true, Ok(ck)) = (unwritten, ebmscope::train::Checkpoint::load(&ck_path)) {
+            eprintln!(
+                "the run's checkpoint (iteration {}) is kept: once that is mended (space freed, say), go on \
+                 from it with: ebmscope train --out {} --resume",
+                ck.iteration,
+                out.display()
+            );
+        }
     }
     trained
 }

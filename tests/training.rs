@@ -413,6 +413,82 @@ fn rows(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// What a trainer killed on its way leaves, the next one puts right (the
+/// kills stood in for by what they leave):
+/// - an iteration's pictures and evaluation come before its checkpoint, so
+///   a run stopped among them (here by a file where the pictures go) has
+///   its checkpoint before them, and its resume makes them;
+/// - temporary files of atomic writes killed before their rename go;
+/// - a --force killed while it set the old run aside (part of it, even its
+///   checkpoint and metrics, gathered in .replaced-run.partial) is undone:
+///   the old run is whole again and resumes;
+/// - a replaced run killed half deleted (.replaced-run.removing) goes.
+#[test]
+fn what_a_killed_trainer_leaves_is_put_right() {
+    let dir = common::fresh_dir("killed");
+    let ck_path = dir.join("checkpoint.safetensors");
+    let ck_iteration = || ebmscope::train::Checkpoint::load(&ck_path).unwrap().iteration;
+    let picture_every = ["--set", "output.picture_every=4"];
+    let out = train_small_toy(&dir, 2, &picture_every);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pictures = dir.join("pictures");
+    std::fs::remove_dir_all(&pictures).unwrap();
+    std::fs::write(&pictures, "in the way").unwrap();
+    let out = resume_train(&dir, Some(4), &[]);
+    common::assert_refused(&out, "the run's checkpoint (iteration 2) is kept");
+    assert_eq!(
+        ck_iteration(),
+        2,
+        "iteration 4's checkpoint waits for its pictures"
+    );
+    std::fs::remove_file(&pictures).unwrap();
+
+    let stray = [
+        dir.join(".checkpoint.safetensors.tmp-4242"),
+        dir.join("weights/.weights_0000003.safetensors.tmp-4242"),
+    ];
+    for path in &stray {
+        std::fs::write(path, "half written").unwrap();
+    }
+    let out = resume_train(&dir, Some(4), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ck_iteration(), 4);
+    assert!(dir.join("pictures/diagnostics_0000004.png").is_file());
+    let toy = std::fs::read_to_string(dir.join("toy_metrics.csv")).unwrap();
+    assert!(toy.lines().any(|l| l.starts_with("4,")), "{toy}");
+    for path in &stray {
+        assert!(!path.exists(), "{} left", path.display());
+    }
+
+    let gathering = dir.join(".replaced-run.partial");
+    for name in [
+        "pictures",
+        "config.toml",
+        "toy_metrics.csv",
+        "metrics.csv",
+        "checkpoint.safetensors",
+    ] {
+        std::fs::create_dir_all(&gathering).unwrap();
+        std::fs::rename(dir.join(name), gathering.join(name)).unwrap();
+    }
+    let removing = dir.join(".replaced-run.removing/weights");
+    std::fs::create_dir_all(&removing).unwrap();
+    std::fs::write(removing.join("weights_0000001.safetensors"), "half deleted").unwrap();
+    let before = rows(&dir.join(".replaced-run.partial"));
+    let out = resume_train(&dir, Some(5), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!gathering.exists() && !dir.join(".replaced-run.removing").exists());
+    assert!(dir.join("pictures/diagnostics_0000004.png").is_file() && dir.join("config.toml").is_file());
+    let after = rows(&dir);
+    assert_eq!(
+        (after.len(), &after[..5]),
+        (6, &before[..]),
+        "the old run went on"
+    );
+    assert_eq!(ck_iteration(), 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A run stopped after iteration 3 with its last checkpoint at 2 (the row of
 /// iteration 3 was written, its checkpoint was not), then resumed to 6,
 /// gives the same numbers as 6 iterations in one go: the resume drops the
@@ -495,6 +571,32 @@ fn resume_equals_uninterrupted() {
         "parameters, optimizer state, bank and chains are identical"
     );
     let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A resume's change goes in changes.csv before its checkpoint is saved;
+/// where that save did not land (a kill between the two, a full disk), the
+/// next resume drops the record, so that changes.csv says what the
+/// checkpoint holds, and the same change made again is recorded once.
+#[test]
+fn a_change_whose_checkpoint_was_not_saved_is_dropped() {
+    let dir = common::fresh_dir("unsaved-change");
+    assert!(train_small_toy(&dir, 2, &[]).status.success());
+    let ck = dir.join("checkpoint.safetensors");
+    let changes = || std::fs::read_to_string(dir.join("changes.csv")).unwrap();
+    let saved = std::fs::read(&ck).unwrap();
+    let out = resume_train(&dir, Some(2), &["optimizer.lr=0.05"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made = changes();
+    assert_eq!(made, "iteration,setting,from,to\n2,optimizer.lr,0.1,0.05\n");
+    // As if that resume had been killed before its checkpoint landed.
+    std::fs::write(&ck, &saved).unwrap();
+    let out = resume_train(&dir, Some(2), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(changes(), "iteration,setting,from,to\n");
+    let out = resume_train(&dir, Some(2), &["optimizer.lr=0.05"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(changes(), made);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `--resume --set` changes what a run may change as it goes (ε, τ, L, the

@@ -13,6 +13,16 @@ pub struct Tensor {
     pub data: Vec<f32>,
 }
 
+/// Whether a file name is that of a temporary file [`write_atomically`]
+/// writes (`.<name>.tmp-<process id>`), which a process killed before its
+/// rename leaves behind.
+pub fn is_atomic_temporary(name: &str) -> bool {
+    name.starts_with('.')
+        && name.rsplit_once(".tmp-").is_some_and(|(stem, pid)| {
+            stem.len() > 1 && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
 /// Write `bytes` to `path` through a temporary file in the same folder and a
 /// rename, so a crash never leaves a half-written file in place of a good one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {

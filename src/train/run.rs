@@ -59,6 +59,60 @@ pub struct RunDir {
 /// checkpoint, so that a new run that fails before it loses nothing.
 pub const REPLACED_FOLDER: &str = ".replaced-run";
 
+/// Where `--force` gathers the old run's files before they become
+/// [`REPLACED_FOLDER`] in one rename.
+const GATHERING_FOLDER: &str = ".replaced-run.partial";
+
+/// Where a replaced run goes, in one rename, to be deleted: a deletion
+/// killed half-way leaves no half run in [`REPLACED_FOLDER`].
+const REMOVING_FOLDER: &str = ".replaced-run.removing";
+
+/// Delete `folder` by renaming it to [`REMOVING_FOLDER`] beside it first.
+fn remove_replaced(dir: &Path, folder: &Path) -> Result<()> {
+    let removing = dir.join(REMOVING_FOLDER);
+    std::fs::rename(folder, &removing).map_err(io_err(folder))?;
+    std::fs::remove_dir_all(&removing).map_err(io_err(&removing))
+}
+
+/// Put right what a `--force` killed half-way left in `dir`: a replaced run
+/// half deleted ([`REMOVING_FOLDER`]) goes; an old run half set aside
+/// ([`GATHERING_FOLDER`]) moves back, whole again, as if that --force had
+/// not run. (Called under the folder's lock.)
+fn undo_interrupted_force(dir: &Path) -> Result<()> {
+    let removing = dir.join(REMOVING_FOLDER);
+    if removing.exists() {
+        std::fs::remove_dir_all(&removing).map_err(io_err(&removing))?;
+    }
+    let gathering = dir.join(GATHERING_FOLDER);
+    if !gathering.exists() {
+        return Ok(());
+    }
+    fn move_back(from: &Path, to: &Path) -> Result<()> {
+        for entry in std::fs::read_dir(from).map_err(io_err(from))? {
+            let entry = entry.map_err(io_err(from))?;
+            let (path, target) = (entry.path(), to.join(entry.file_name()));
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::create_dir_all(&target).map_err(io_err(&target))?;
+                move_back(&path, &target)?;
+            } else if target.exists() {
+                return Err(Error::file(
+                    &path,
+                    format!(
+                        "was being set aside by a --force that was stopped, and {} is there too: \
+                         keep one of the two by hand, then try again",
+                        target.display()
+                    ),
+                ));
+            } else {
+                std::fs::rename(&path, &target).map_err(io_err(&target))?;
+            }
+        }
+        Ok(())
+    }
+    move_back(&gathering, dir)?;
+    std::fs::remove_dir_all(&gathering).map_err(io_err(&gathering))
+}
+
 /// Where a run's config.toml (`path`) says other than the checkpoint it
 /// resumes from (`saved`): a hand edit, which resuming would silently
 /// write over. What it says and how to change a setting instead. Both are
@@ -352,10 +406,10 @@ fn set_aside_old_run(dir: &Path) -> Result<()> {
         remove_files(files)?;
     } else {
         // (An interrupted set-aside's files are there already: they join.)
-        let gathering = dir.join(format!("{REPLACED_FOLDER}.partial"));
+        let gathering = dir.join(GATHERING_FOLDER);
         // metrics.csv and the checkpoint last: a set-aside killed on its
-        // way leaves a folder that still holds a run, which the next
-        // --force finishes setting aside.
+        // way leaves a folder that still holds a run (and the next trainer
+        // there moves the rest back: undo_interrupted_force).
         let (last, first): (Vec<PathBuf>, Vec<PathBuf>) = files
             .into_iter()
             .chain(model_output_files(dir))
@@ -368,7 +422,7 @@ fn set_aside_old_run(dir: &Path) -> Result<()> {
             std::fs::rename(&path, &to).map_err(io_err(&to))?;
         }
         if aside.exists() {
-            std::fs::remove_dir_all(&aside).map_err(io_err(&aside))?;
+            remove_replaced(dir, &aside)?;
         }
         if gathering.exists() {
             std::fs::rename(&gathering, &aside).map_err(io_err(&aside))?;
@@ -378,7 +432,26 @@ fn set_aside_old_run(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Lock `dir` for this process, or refuse while another holds it.
+/// Remove the temporary files of atomic writes (checkpoint, weights,
+/// CSVs, settings) that a process killed before its rename left in `dir`
+/// and its run folders: under the lock, no other writer's.
+fn remove_stray_temporaries(dir: &Path) {
+    let folders = std::iter::once(dir.to_path_buf()).chain(RUN_FOLDERS.iter().map(|(sub, _)| dir.join(sub)));
+    for folder in folders {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if is_file && crate::io::is_atomic_temporary(&entry.file_name().to_string_lossy()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Lock `dir` for this process, or refuse while another holds it; then
+/// clear the temporary files killed writers left there.
 fn lock(dir: &Path) -> Result<std::fs::File> {
     let path = dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
@@ -388,7 +461,10 @@ fn lock(dir: &Path) -> Result<std::fs::File> {
         .open(&path)
         .map_err(io_err(&path))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => {
+            remove_stray_temporaries(dir);
+            Ok(file)
+        }
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::file(
             dir,
             "is being written by another ebmscope (train) right now: wait for it to finish or stop it, \
@@ -413,6 +489,11 @@ impl RunDir {
                 dir,
                 "is a file, not a folder: choose a folder for the run (--out)",
             ));
+        }
+        if dir.join(GATHERING_FOLDER).exists() || dir.join(REMOVING_FOLDER).exists() {
+            // (Locked meanwhile: refused while another trainer writes here.)
+            let _held = lock(dir)?;
+            undo_interrupted_force(dir)?;
         }
         let has_run = holds_run(dir);
         // Files a run writes (its settings, CSVs, pictures, weights), there
@@ -547,7 +628,8 @@ impl RunDir {
             cut_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration)?;
             let changes_path = dir.join(CHANGES_FILE);
             let past_changes = if changes_path.exists() {
-                let kept = read_changes(&changes_path, ck.iteration, "move it aside to resume")?;
+                let mut kept = read_changes(&changes_path, ck.iteration, "move it aside to resume")?;
+                drop_unsaved_changes(&mut kept, &ck);
                 write_changes(&changes_path, &kept)?;
                 kept
             } else {
@@ -614,15 +696,16 @@ impl RunDir {
             replaced,
             notes,
         };
-        if !changes.is_empty() || !free.is_empty() {
-            // In the checkpoint at once, so that a later --resume goes on
-            // with them (a failed save leaves the run as it was); then in
-            // changes.csv, the run's record of what moves training, and
-            // config.toml.
-            run.checkpoint(&trainer)?;
-        }
+        // Changes go in changes.csv, the run's record of what moves
+        // training, then in the checkpoint at once, so that a later
+        // --resume goes on with them (a failed save leaves the run as it
+        // was, and that resume drops the record: drop_unsaved_changes);
+        // then config.toml.
         if !changes.is_empty() {
             run.record_changes(trainer.iteration, &changes)?;
+        }
+        if !changes.is_empty() || !free.is_empty() {
+            run.checkpoint(&trainer)?;
         }
         write_atomically(&dir.join(CONFIG_FILE), trainer.config.to_toml().as_bytes())?;
         Ok((run, trainer))
@@ -659,7 +742,9 @@ impl RunDir {
             .sync_data()
             .map_err(io_err(&self.dir.join(METRICS_FILE)))?;
         let ck = Checkpoint::capture(trainer)?;
-        ck.save(&self.dir.join(CHECKPOINT_FILE))?;
+        // The weights first: a run killed between the two resumes from the
+        // checkpoint before, which removes them and writes them again; the
+        // other way round they would be lost.
         let weights = self.dir.join("weights");
         std::fs::create_dir_all(&weights).map_err(io_err(&weights))?;
         let layout = trainer.spec.param_layout()?;
@@ -667,15 +752,15 @@ impl RunDir {
             &weights.join(format!("weights_{:07}.safetensors", trainer.iteration)),
             &layout,
             &ck.params,
-        )
+        )?;
+        ck.save(&self.dir.join(CHECKPOINT_FILE))
     }
 
     /// After a scheduled checkpoint (not the one Ctrl-C saves: that may
     /// follow a mistaken --force), the run this one replaced goes.
     pub fn release_replaced(&mut self) -> Result<()> {
         if std::mem::take(&mut self.replaced) {
-            let aside = self.dir.join(REPLACED_FOLDER);
-            std::fs::remove_dir_all(&aside).map_err(io_err(&aside))?;
+            remove_replaced(&self.dir, &self.dir.join(REPLACED_FOLDER))?;
         }
         Ok(())
     }
@@ -862,6 +947,19 @@ fn free_changes(from: &Config, to: &Config) -> Vec<String> {
 
 /// The rows (iteration, from, to) of a changes.csv up to `upto`, in order;
 /// `fix` ends the message about a row that is not one.
+/// Drop the last rows of `rows` that `ck` does not hold: changes recorded
+/// at its iteration by a resume whose checkpoint was not saved (killed
+/// between the two, or refused by a full disk). A change recorded is one
+/// that set another value, so each of those disagrees with the checkpoint.
+fn drop_unsaved_changes(rows: &mut Vec<(u64, Change, Change)>, ck: &Checkpoint) {
+    while let Some(&(iteration, _, to)) = rows.last() {
+        if iteration != ck.iteration || Change::now(to.key(), &ck.config, ck.lr) == Some(to) {
+            break;
+        }
+        rows.pop();
+    }
+}
+
 fn read_changes(path: &Path, upto: u64, fix: &str) -> Result<Vec<(u64, Change, Change)>> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
     parse_changes(&text, path, upto, fix)
