@@ -519,6 +519,41 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// The attraction check's inputs ([`attraction_rows`]): `chains` chains
+/// of `spec` at random states, each pulled toward the start of the chain
+/// mirrored in the batch, chain 0 toward a goal 0.001 per element from its
+/// start (within a·pull = 0.015 at this step, where the pull is smoothed).
+pub struct AttractionCase {
+    pub params: Vec<f32>,
+    pub x: Vec<f32>,
+    pub goals: Vec<f32>,
+    pub size: StepSize,
+}
+
+impl AttractionCase {
+    pub fn new(spec: &NetSpec, chains: usize) -> Result<Self> {
+        let dim: usize = spec.input.iter().product();
+        let params = check_params(spec, 23)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(23);
+        let x: Vec<f32> = (0..chains * dim).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let mut goals: Vec<f32> = x.chunks_exact(dim).rev().flatten().copied().collect();
+        for (g, v) in goals[..dim].iter_mut().zip(&x) {
+            *g = v + 0.001;
+        }
+        let size = StepSize {
+            epsilon: 0.1,
+            temperature: 1.0,
+            tau: 1.0,
+        };
+        Ok(AttractionCase {
+            params,
+            x,
+            goals,
+            size,
+        })
+    }
+}
+
 /// Attraction–diffusion on the GPU — the fused sampler where `spec` allows
 /// it, and the attraction kernel before each layered Langevin step —
 /// against the reference's, the same noise: `chains`
@@ -533,19 +568,13 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
 /// before reaching it that each chain tracked.
 pub fn attraction_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<Row>> {
     let (steps, seed, iteration, pull, reach) = (5, 19, 4, 3.0, 0.05);
+    let AttractionCase {
+        params,
+        x,
+        goals,
+        size,
+    } = AttractionCase::new(spec, chains)?;
     let dim: usize = spec.input.iter().product();
-    let params = check_params(spec, 23)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(23);
-    let x: Vec<f32> = (0..chains * dim).map(|_| rng.random_range(-2.0..2.0)).collect();
-    let mut goals: Vec<f32> = x.chunks_exact(dim).rev().flatten().copied().collect();
-    for (g, v) in goals[..dim].iter_mut().zip(&x) {
-        *g = v + 0.001;
-    }
-    let size = StepSize {
-        epsilon: 0.1,
-        temperature: 1.0,
-        tau: 1.0,
-    };
     let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
     let noise = langevin_noise(seed, iteration);
     let mut want = f64s(&x);

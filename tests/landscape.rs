@@ -8,7 +8,7 @@ use common::ebmscope;
 use std::path::PathBuf;
 
 use ebmscope::compare::compare;
-use ebmscope::doctor::{SAMPLER_TOL, attraction_rows};
+use ebmscope::doctor::{AttractionCase, SAMPLER_TOL, attraction_rows};
 use ebmscope::model::{GpuNet, LayerOp, LayerSpec, NetSpec, init_params};
 use ebmscope::reference::ReferenceNet;
 use ebmscope::reference::landscape::{Pull, attraction_diffusion};
@@ -94,21 +94,14 @@ fn an_attracted_samplers_new_step_size_reaches_the_pull() {
         input_note: String::new(),
     };
     let (chains, dim, steps, seed) = (5, 100, 5, 19);
-    let params = init_params(&spec, 5).unwrap();
-    let x: Vec<f32> = (0..chains * dim)
-        .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
-        .collect();
-    let mut goals: Vec<f32> = x.chunks_exact(dim).rev().flatten().copied().collect();
     // Chain 0 is 0.01 from its goal: capped at a·pull = 0.015 for the
-    // step below, 0.135 for the other.
-    for (g, v) in goals[..dim].iter_mut().zip(&x) {
-        *g = v + 0.001;
-    }
-    let size = StepSize {
-        epsilon: 0.1,
-        temperature: 1.0,
-        tau: 1.0,
-    };
+    // doctor's step, 0.135 for the other.
+    let AttractionCase {
+        params,
+        x,
+        goals,
+        size,
+    } = AttractionCase::new(&spec, chains).unwrap();
     let other = StepSize { epsilon: 0.3, ..size };
     for kernels in [SamplerKernels::Auto, SamplerKernels::Layered] {
         let run = |built: StepSize, set: Option<StepSize>| {
