@@ -1039,7 +1039,14 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let total = trainer.config.iterations;
-        if trainer.iteration >= total {
+        let c = trainer.config.clone();
+        // The reference's log_longrun, every eval.longrun_every iterations.
+        let check_due =
+            |it: u64| c.eval.longrun_every > 0 && it > 0 && it.is_multiple_of(c.eval.longrun_every);
+        // (One Ctrl-C stopped, at the checkpoint's iteration: made on resume.)
+        let resumed_check_pending =
+            args.resume && check_due(trainer.iteration) && !run.has_long_run_check(trainer.iteration);
+        if trainer.iteration >= total && !resumed_check_pending {
             let asked = match args.iters {
                 Some(n) if n < trainer.iteration => format!(" (--iters {n} is below that)"),
                 _ => String::new(),
@@ -1051,7 +1058,6 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        let c = trainer.config.clone();
         eprintln!(
             "run folder: {}\n{} on {} data: {}, L = {} Langevin steps, ε = {}, {} lr {}, init {}",
             out.display(),
@@ -1125,6 +1131,42 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("{}", picture(&run, &trainer)?);
                 Ok(())
             })?;
+        }
+        let long_run_check = |run: &RunDir, trainer: &Trainer| {
+            bar.suspend(|| {
+                eprintln!(
+                    "iteration {}: long-run check, {} steps from {} …",
+                    trainer.iteration,
+                    c.eval.longrun_steps,
+                    spelling(&c.eval.longrun_init)
+                );
+                // A check is a look at the model, not training: a failed
+                // one (out of GPU memory, say) is reported and training
+                // goes on: a resume may lower its settings.
+                // (Ctrl-C ends it where it is: a check may take long.)
+                match run.long_run_check(trainer, &|| stop.load(Ordering::SeqCst)) {
+                    Ok(u) => eprintln!(
+                        "long-run check done: final mean U {u:.4}; picture and energy path in {}",
+                        run.dir.join("longrun").display()
+                    ),
+                    Err(ebmscope::Error::Stopped(what)) => eprintln!("{what} stopped by Ctrl-C"),
+                    Err(err) => eprintln!(
+                        "warning: the long-run check at iteration {} failed: {err}. Training goes on; \
+                         `ebmscope train --out {} --resume --set eval.longrun_chains=N` (or \
+                         eval.longrun_steps, eval.longrun_every=0) changes the checks from a checkpoint \
+                         on, and `ebmscope sample --checkpoint` runs one from a checkpoint with other \
+                         settings",
+                        trainer.iteration,
+                        run.dir.display()
+                    ),
+                }
+            });
+        };
+        if resumed_check_pending {
+            // Ctrl-C stopped the check of the checkpoint's iteration (its
+            // checkpoint was saved all the same): it is made now, as it
+            // would have been.
+            long_run_check(&run, &trainer);
         }
         let mut rate = ebmscope::train::TrainingRate::default();
         let resumed_at = trainer.iteration;
@@ -1214,35 +1256,8 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     Ok(())
                 })?;
             }
-            if c.eval.longrun_every > 0 && e.iteration % c.eval.longrun_every == 0 {
-                bar.suspend(|| {
-                    eprintln!(
-                        "iteration {}: long-run check, {} steps from {} …",
-                        e.iteration,
-                        c.eval.longrun_steps,
-                        spelling(&c.eval.longrun_init)
-                    );
-                    // A check is a look at the model, not training: a failed
-                    // one (out of GPU memory, say) is reported and training
-                    // goes on: a resume may lower its settings.
-                    // (Ctrl-C ends it where it is: a check may take long.)
-                    match run.long_run_check(&trainer, &|| stop.load(Ordering::SeqCst)) {
-                        Ok(u) => eprintln!(
-                            "long-run check done: final mean U {u:.4}; picture and energy path in {}",
-                            run.dir.join("longrun").display()
-                        ),
-                        Err(ebmscope::Error::Stopped(what)) => eprintln!("{what} stopped by Ctrl-C"),
-                        Err(err) => eprintln!(
-                            "warning: the long-run check at iteration {} failed: {err}. Training goes on; \
-                             `ebmscope train --out {} --resume --set eval.longrun_chains=N` (or \
-                             eval.longrun_steps, eval.longrun_every=0) changes the checks from a checkpoint \
-                             on, and `ebmscope sample --checkpoint` runs one from a checkpoint with other \
-                             settings",
-                            e.iteration,
-                            run.dir.display()
-                        ),
-                    }
-                });
+            if check_due(e.iteration) {
+                long_run_check(&run, &trainer);
             }
             if e.iteration % c.output.checkpoint_every == 0 || done {
                 if let Err(err) = run.checkpoint(&trainer) {

@@ -422,7 +422,9 @@ fn rows(dir: &std::path::Path) -> Vec<String> {
 /// - a --force killed while it set the old run aside (part of it, even its
 ///   checkpoint and metrics, gathered in .replaced-run.partial) is undone:
 ///   the old run is whole again and resumes;
-/// - a replaced run killed half deleted (.replaced-run.removing) goes.
+/// - a replaced run killed half deleted (.replaced-run.removing) goes;
+/// - a --resume after a --force killed once the old run was set aside
+///   says where it is.
 #[test]
 fn what_a_killed_trainer_leaves_is_put_right() {
     let dir = common::fresh_dir("killed");
@@ -486,6 +488,21 @@ fn what_a_killed_trainer_leaves_is_put_right() {
         "the old run went on"
     );
     assert_eq!(ck_iteration(), 5);
+
+    // Killed once the old run was set aside, before the new one wrote
+    // anything: a --resume says where the old run is.
+    let aside = dir.join(".replaced-run");
+    std::fs::create_dir_all(&aside).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name();
+        if ![".ebmscope.lock", ".replaced-run"].contains(&name.to_str().unwrap()) {
+            std::fs::rename(dir.join(&name), aside.join(&name)).unwrap();
+        }
+    }
+    common::assert_refused(
+        &resume_train(&dir, Some(6), &[]),
+        "kept in .replaced-run/: move its files back here to resume that one",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -892,7 +909,9 @@ fn send_sigint(child: &std::process::Child) {
 }
 
 /// Ctrl-C during a long-run check ends the check where it is (one may take
-/// long), then stops with a checkpoint as after any iteration.
+/// long), then stops with a checkpoint as after any iteration; the resume
+/// makes that iteration's check first (else it would be lost: the run goes
+/// on past its checkpoint).
 #[test]
 fn ctrl_c_ends_a_long_run_check_where_it_is() {
     let dir = common::fresh_dir("sigint-check");
@@ -957,6 +976,13 @@ fn ctrl_c_ends_a_long_run_check_where_it_is() {
         !dir.join("longrun/longrun_0000001.csv").exists(),
         "a stopped check wrote its rows"
     );
+    // (Short checks now.)
+    let out = resume_train(&dir, None, &["eval.longrun_steps=3"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("iteration 1: long-run check"), "{stderr}");
+    assert!(dir.join("longrun/samples_0000001.png").is_file());
+    assert!(dir.join("longrun/samples_0000005.png").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -67,6 +67,19 @@ const GATHERING_FOLDER: &str = ".replaced-run.partial";
 /// killed half-way leaves no half run in [`REPLACED_FOLDER`].
 const REMOVING_FOLDER: &str = ".replaced-run.removing";
 
+/// Where a run a --force replaced waits in `dir` with its checkpoint: how
+/// to resume it instead (for a refused --resume), or nothing.
+fn replaced_run_hint(dir: &Path) -> String {
+    if dir.join(REPLACED_FOLDER).join(CHECKPOINT_FILE).exists() {
+        format!(
+            " (the run a --force replaced is kept in {REPLACED_FOLDER}/: move its files back here to \
+             resume that one)"
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// Delete `folder` by renaming it to [`REMOVING_FOLDER`] beside it first.
 fn remove_replaced(dir: &Path, folder: &Path) -> Result<()> {
     let removing = dir.join(REMOVING_FOLDER);
@@ -528,7 +541,11 @@ impl RunDir {
             (false, Existing::Resume { .. }) => {
                 return Err(Error::file(
                     dir,
-                    "holds no run to resume (no metrics.csv or checkpoint); start one without --resume",
+                    format!(
+                        "holds no run to resume (no metrics.csv or checkpoint); start one without \
+                         --resume{}",
+                        replaced_run_hint(dir)
+                    ),
                 ));
             }
             _ => {}
@@ -550,18 +567,11 @@ impl RunDir {
             let lock = lock(dir)?;
             let ck_path = dir.join(CHECKPOINT_FILE);
             if !ck_path.exists() {
-                let replaced = if dir.join(REPLACED_FOLDER).join(CHECKPOINT_FILE).exists() {
-                    format!(
-                        " (the run a --force replaced is kept in {REPLACED_FOLDER}/: move its files back \
-                         here to resume that one)"
-                    )
-                } else {
-                    String::new()
-                };
                 return Err(Error::file(
                     dir,
                     format!(
-                        "has no checkpoint.safetensors to resume from; start over with --force{replaced}"
+                        "has no checkpoint.safetensors to resume from; start over with --force{}",
+                        replaced_run_hint(dir)
                     ),
                 ));
             }
@@ -773,6 +783,15 @@ impl RunDir {
 
     pub fn flush(&mut self) -> Result<()> {
         self.metrics.flush().map_err(io_err(&self.dir.join(METRICS_FILE)))
+    }
+
+    /// Whether longrun/ holds the long-run check of iteration `it` (its
+    /// picture, the last file a check writes).
+    pub fn has_long_run_check(&self, it: u64) -> bool {
+        self.dir
+            .join("longrun")
+            .join(format!("samples_{it:07}.png"))
+            .exists()
     }
 
     /// The reference's log_longrun: the current model sampled for
