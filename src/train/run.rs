@@ -640,7 +640,12 @@ impl RunDir {
             let past_changes = if changes_path.exists() {
                 let mut kept = read_changes(&changes_path, ck.iteration, "move it aside to resume")?;
                 drop_unsaved_changes(&mut kept, &ck);
-                write_changes(&changes_path, &kept)?;
+                if kept.is_empty() {
+                    // (As a run that made no change: no changes.csv.)
+                    std::fs::remove_file(&changes_path).map_err(io_err(&changes_path))?;
+                } else {
+                    write_changes(&changes_path, &kept)?;
+                }
                 kept
             } else {
                 Vec::new()
