@@ -528,6 +528,10 @@ pub struct AttractionCase {
     pub x: Vec<f32>,
     pub goals: Vec<f32>,
     pub size: StepSize,
+    /// α·T, about the size of ∇F.
+    pub pull: f32,
+    /// How near a chain counts as having reached its goal.
+    pub reach: f32,
 }
 
 impl AttractionCase {
@@ -550,6 +554,8 @@ impl AttractionCase {
             x,
             goals,
             size,
+            pull: 3.0,
+            reach: 0.05,
         })
     }
 }
@@ -567,12 +573,14 @@ impl AttractionCase {
 /// final states, and the closest distance to the goal and the highest F
 /// before reaching it that each chain tracked.
 pub fn attraction_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<Row>> {
-    let (steps, seed, iteration, pull, reach) = (5, 19, 4, 3.0, 0.05);
+    let (steps, seed, iteration) = (5, 19, 4);
     let AttractionCase {
         params,
         x,
         goals,
         size,
+        pull,
+        reach,
     } = AttractionCase::new(spec, chains)?;
     let dim: usize = spec.input.iter().product();
     let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
@@ -581,8 +589,8 @@ pub fn attraction_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<R
     let goals64 = f64s(&goals);
     let pulled = Pull {
         goals: &goals64,
-        pull,
-        reach,
+        pull: f64::from(pull),
+        reach: f64::from(reach),
     };
     let track = attraction_diffusion(
         &ReferenceNet::new(spec)?,
@@ -600,7 +608,7 @@ pub fn attraction_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<R
         let net = GpuNet::new(gpu, spec, chains)?;
         net.write_params(gpu, &params)?;
         net.write_input(gpu, &x)?;
-        let field = Attracted::new(gpu, net.as_field(gpu)?, pull as f32, reach as f32)?;
+        let field = Attracted::new(gpu, net.as_field(gpu)?, pull, reach)?;
         field.write_goals(gpu, &goals)?;
         let sampler = Langevin::with_kernels(gpu, field, seed, size, kernels)?;
         sampler.begin(gpu, iteration);

@@ -215,12 +215,8 @@ pub fn density_shades(p: &[f64], log: bool) -> Vec<f64> {
         .iter()
         .map(|&p| if log { (p + 1e-10).ln() } else { p })
         .collect();
-    let (lo, hi) = v
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-            (a.min(x), b.max(x))
-        });
+    // (No finite value: every one takes the bottom.)
+    let (lo, hi) = finite_range(v.iter().copied()).unwrap_or((0.0, 0.0));
     let span = if hi > lo { hi - lo } else { 1.0 };
     v.iter()
         .map(|&x| {
@@ -430,23 +426,26 @@ type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 /// at least): the part the learning plots fit their y axes to, here and in
 /// the window, since the first swings of d_st, often hundreds of times the
 /// later pendulum's, would flatten it into a line.
-pub fn later_half(len: usize) -> usize {
+fn later_half(len: usize) -> usize {
     len - (len / 2).max(len.min(20))
+}
+
+/// The lowest and highest of the finite `values`, if any.
+fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    (lo <= hi).then_some((lo, hi))
 }
 
 /// A y range showing the finite `values` with a tenth of their span to
 /// spare (a flat curve gets a tenth of its size, or of 1 at 0); with
 /// `about_zero`, symmetric about 0, so that a sign reads at a glance.
 /// None when no value is finite.
-pub fn fitted_span(values: impl Iterator<Item = f64>, about_zero: bool) -> Option<[f64; 2]> {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    if lo > hi {
-        return None;
-    }
+fn fitted_span(values: impl Iterator<Item = f64>, about_zero: bool) -> Option<[f64; 2]> {
+    let (lo, hi) = finite_range(values)?;
     if about_zero {
         let reach = lo.abs().max(hi.abs());
         let reach = if reach > 0.0 { reach * 1.1 } else { 1.0 };
@@ -487,12 +486,7 @@ fn tick(v: f64, span: f64) -> String {
 /// What a curve fitted to its values from `start` on leaves off the scale
 /// [lo, hi]: where the fit starts and how far the earlier values reach.
 fn off_scale(v: &[f64], start: usize, [lo, hi]: [f64; 2]) -> Option<String> {
-    let (early_lo, early_hi) = v[..start]
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-            (a.min(x), b.max(x))
-        });
+    let (early_lo, early_hi) = finite_range(v[..start].iter().copied())?;
     // (Each reach to its own two digits or so: −900 and 0.2.)
     let reach = |x: f64| tick(x, x.abs());
     (early_lo < lo || early_hi > hi).then(|| {

@@ -16,6 +16,19 @@ use ebmscope::sampler::{AnalyticField, EnergyField, StepSize};
 use ebmscope::train::landscape::{LandscapeOptions, map_landscape};
 use ebmscope::train::longrun::LongRunInit;
 
+/// A dense net 100 → 16 → 1 (1×1 convolutions on a 100-channel pixel).
+fn dense_spec() -> NetSpec {
+    let op = LayerOp::conv(1, 1, 0);
+    let conv1x1 =
+        |c_in, c_out, leaky_relu| LayerSpec::new(&format!("f.{c_out}"), op, c_in, c_out, leaky_relu);
+    NetSpec {
+        name: "dense".into(),
+        input: [100, 1, 1],
+        layers: vec![conv1x1(100, 16, true), conv1x1(16, 1, false)],
+        input_note: String::new(),
+    }
+}
+
 /// Attraction–diffusion follows the reference (the doctor's check), fused
 /// and layered, on states of 100 values — more than the attraction
 /// kernel's 64 invocations per chain, so each strides and tree-sums, and
@@ -25,15 +38,7 @@ use ebmscope::train::longrun::LongRunInit;
 #[test]
 fn attraction_diffusion_follows_the_reference() {
     let gpu = common::gpu();
-    let op = LayerOp::conv(1, 1, 0);
-    let conv1x1 =
-        |c_in, c_out, leaky_relu| LayerSpec::new(&format!("f.{c_out}"), op, c_in, c_out, leaky_relu);
-    let spec = NetSpec {
-        name: "dense".into(),
-        input: [100, 1, 1],
-        layers: vec![conv1x1(100, 16, true), conv1x1(16, 1, false)],
-        input_note: String::new(),
-    };
+    let spec = dense_spec();
     let rows = attraction_rows(&gpu, &spec, 5).unwrap();
     assert_eq!(rows.len(), 6);
     assert!(rows[0].case.ends_with("fused sampler") && rows[3].case.ends_with("layered kernels"));
@@ -83,16 +88,7 @@ fn attraction_diffusion_follows_the_reference() {
 fn an_attracted_samplers_new_step_size_reaches_the_pull() {
     use ebmscope::sampler::{Attracted, Langevin, SamplerKernels};
     let gpu = common::gpu();
-    let op = LayerOp::conv(1, 1, 0);
-    let spec = NetSpec {
-        name: "dense".into(),
-        input: [100, 1, 1],
-        layers: vec![
-            LayerSpec::new("f.16", op, 100, 16, true),
-            LayerSpec::new("f.1", op, 16, 1, false),
-        ],
-        input_note: String::new(),
-    };
+    let spec = dense_spec();
     let (chains, dim, steps, seed) = (5, 100, 5, 19);
     // Chain 0 is 0.01 from its goal: capped at a·pull = 0.015 for the
     // doctor's step, 0.135 for the other.
@@ -101,6 +97,8 @@ fn an_attracted_samplers_new_step_size_reaches_the_pull() {
         x,
         goals,
         size,
+        pull,
+        reach,
     } = AttractionCase::new(&spec, chains).unwrap();
     let other = StepSize { epsilon: 0.3, ..size };
     for kernels in [SamplerKernels::Auto, SamplerKernels::Layered] {
@@ -108,7 +106,7 @@ fn an_attracted_samplers_new_step_size_reaches_the_pull() {
             let net = GpuNet::new(&gpu, &spec, chains).unwrap();
             net.write_params(&gpu, &params).unwrap();
             net.write_input(&gpu, &x).unwrap();
-            let field = Attracted::new(&gpu, net.as_field(&gpu).unwrap(), 3.0, 0.05).unwrap();
+            let field = Attracted::new(&gpu, net.as_field(&gpu).unwrap(), pull, reach).unwrap();
             field.write_goals(&gpu, &goals).unwrap();
             let mut sampler = Langevin::with_kernels(&gpu, field, seed, built, kernels).unwrap();
             if let Some(size) = set {

@@ -445,6 +445,12 @@ fn set_aside_old_run(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The picture of iteration `it`'s long-run check in `longrun` (a run's
+/// longrun/ folder): the last file the check writes.
+fn long_run_picture(longrun: &Path, it: u64) -> PathBuf {
+    longrun.join(format!("samples_{it:07}.png"))
+}
+
 /// Remove the temporary files of atomic writes (checkpoint, weights,
 /// CSVs, settings) that a process killed before its rename left in `dir`
 /// and its run folders: under the lock, no other writer's.
@@ -793,10 +799,7 @@ impl RunDir {
     /// Whether longrun/ holds the long-run check of iteration `it` (its
     /// picture, the last file a check writes).
     pub fn has_long_run_check(&self, it: u64) -> bool {
-        self.dir
-            .join("longrun")
-            .join(format!("samples_{it:07}.png"))
-            .exists()
+        long_run_picture(&self.dir.join("longrun"), it).exists()
     }
 
     /// The reference's log_longrun: the current model sampled for
@@ -851,7 +854,7 @@ impl RunDir {
         write_atomically(&csv_path, csv.as_bytes())?;
         let title = opts.summary(&ck);
         crate::plot::long_run_figure(&dir.join(format!("longrun_{it:07}.png")), &title, &rows, &[])?;
-        let picture = dir.join(format!("samples_{it:07}.png"));
+        let picture = long_run_picture(&dir, it);
         match trainer.data.toy() {
             Some(toy) => {
                 let grid = crate::data::toy::Grid {
@@ -969,8 +972,6 @@ fn free_changes(from: &Config, to: &Config) -> Vec<String> {
         .collect()
 }
 
-/// The rows (iteration, from, to) of a changes.csv up to `upto`, in order;
-/// `fix` ends the message about a row that is not one.
 /// Drop the last rows of `rows` that `ck` does not hold: changes recorded
 /// at its iteration by a resume whose checkpoint was not saved (killed
 /// between the two, or refused by a full disk). A change recorded is one
@@ -984,6 +985,8 @@ fn drop_unsaved_changes(rows: &mut Vec<(u64, Change, Change)>, ck: &Checkpoint) 
     }
 }
 
+/// The rows (iteration, from, to) of a changes.csv up to `upto`, in order;
+/// `fix` ends the message about a row that is not one.
 fn read_changes(path: &Path, upto: u64, fix: &str) -> Result<Vec<(u64, Change, Change)>> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
     parse_changes(&text, path, upto, fix)
