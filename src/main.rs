@@ -147,21 +147,42 @@ struct BenchArgs {
     default_kernels_only: bool,
 }
 
+/// The model `sample` and `landscape` start from.
 #[derive(Args)]
-struct SampleArgs {
-    /// A run's checkpoint.safetensors (its config gives the net, ε and T).
+struct ModelArgs {
+    /// A run's checkpoint.safetensors (its config gives the net, ε and T),
+    /// or weights alone (a run's weights/*.safetensors, or a PyTorch model's
+    /// state dict saved with safetensors) with --preset or --config saying
+    /// the settings they were trained with.
     #[arg(long)]
     checkpoint: PathBuf,
+    /// With weights alone: the built-in settings they were trained with (as `train --preset`).
+    #[arg(long)]
+    preset: Option<String>,
+    /// With weights alone: a TOML file of their settings (a run's
+    /// config.toml, say; over --preset, if one is given).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// With weights alone: override one of their settings, e.g. --set net.n_f=64 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Where the checkpoint's image data is now, if it moved since training
+    /// (an IDX or CIFAR-10 file or folder, or a folder of images); with
+    /// weights alone, their image data (as `train --data`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    #[command(flatten)]
+    model: ModelArgs,
     /// Langevin (or MALA) steps.
     #[arg(long, default_value_t = 100_000, allow_negative_numbers = true, value_parser = whole::<u64>)]
     steps: u64,
     /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
     #[arg(long, default_value = "data")]
     init: String,
-    /// Where the checkpoint's image data is now, if it moved since training
-    /// (an IDX or CIFAR-10 file or folder, or a folder of images).
-    #[arg(long)]
-    data: Option<PathBuf>,
     /// Metropolis-adjusted Langevin instead of plain Langevin; reports acceptance.
     #[arg(long)]
     mala: bool,
@@ -190,19 +211,14 @@ struct SampleArgs {
 
 #[derive(Args)]
 struct LandscapeArgs {
-    /// A run's checkpoint.safetensors (its config gives the net, ε and T).
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     /// States gradient descent starts from: each ends at a local minimum.
     #[arg(long, default_value_t = LandscapeOptions::default().starts, allow_negative_numbers = true, value_parser = whole::<usize>)]
     starts: usize,
     /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
     #[arg(long, default_value = "data")]
     init: String,
-    /// Where the checkpoint's image data is now, if it moved since training
-    /// (an IDX or CIFAR-10 file or folder, or a folder of images).
-    #[arg(long)]
-    data: Option<PathBuf>,
     /// Gradient descent steps x ← x − a∇F, a falling linearly from the model's ε²/2T (in slices of 50 steps).
     #[arg(long, default_value_t = LandscapeOptions::default().descent_steps, allow_negative_numbers = true, value_parser = whole::<u64>)]
     descent_steps: u64,
@@ -839,7 +855,7 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         refuse_over_checkpoint(flag, path)?;
     }
     let params = match &args.weights {
-        Some(path) => load_params(path, &layout)?,
+        Some(path) => load_params(path, &layout, "wrong --net, --n-c or --n-f?")?,
         None => init_params(&spec, args.seed)?,
     };
     let x = read_tensor(&args.input, "x")?;
@@ -1325,17 +1341,12 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
     use std::io::Write;
 
-    let mut ck = load_checkpoint_arg(&args.checkpoint)?;
-    data_moved_to(&mut ck, args.data.as_deref())?;
+    let ck = load_model_arg(&args.model)?;
     let init = LongRunInit::parse(&args.init)?;
     let every = args.every.unwrap_or((args.steps / 10).max(1));
     let out = args.out.clone().unwrap_or_else(|| {
-        let parent = args.checkpoint.parent().unwrap_or(std::path::Path::new("."));
-        parent.join(format!(
-            "longrun_{}{}",
-            args.init,
-            if args.mala { "_mala" } else { "" }
-        ))
+        let name = format!("longrun_{}{}", args.init, if args.mala { "_mala" } else { "" });
+        beside_model(&args.model.checkpoint, &ck, &name)
     });
     let opts = LongRunOptions {
         steps: args.steps,
@@ -1387,7 +1398,10 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                 .map_err(|e| ebmscope::Error::io(&new_csv, e))?,
         );
         let settings = write_dir.join(LONG_RUN_SETTINGS);
-        ebmscope::io::write_atomically(&settings, opts.settings_toml(&ck, &args.checkpoint)?.as_bytes())?;
+        ebmscope::io::write_atomically(
+            &settings,
+            opts.settings_toml(&ck, &args.model.checkpoint)?.as_bytes(),
+        )?;
         // (Toy data: TV at each row, for the figure's last panel.)
         let mut tvs: Vec<(f64, f64)> = Vec::new();
         let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
@@ -1495,6 +1509,69 @@ fn load_checkpoint_arg(path: &std::path::Path) -> anyhow::Result<ebmscope::train
     Ok(ebmscope::train::Checkpoint::load(path)?)
 }
 
+/// The model of `sample` and `landscape`: a run's checkpoint (its image
+/// data where `--data` says it lies now), or weights alone with the
+/// settings `--preset`, `--config` and `--set` give.
+fn load_model_arg(args: &ModelArgs) -> anyhow::Result<ebmscope::train::Checkpoint> {
+    let path = &args.checkpoint;
+    let settings_given = args.preset.is_some() || args.config.is_some() || !args.set.is_empty();
+    if ebmscope::io::holds_weights_alone(path) {
+        if !settings_given {
+            // A run's weights/ file: its run keeps the settings.
+            let run_config = path
+                .parent()
+                .filter(|dir| dir.file_name() == Some("weights".as_ref()))
+                .and_then(|dir| dir.parent())
+                .map(|run| run.join(ebmscope::train::run::CONFIG_FILE))
+                .filter(|config| config.exists());
+            bail!(
+                "--checkpoint {}: holds weights alone, without the settings they were trained with \
+                 (net, Langevin step, data): say them with {}",
+                path.display(),
+                match run_config {
+                    Some(config) => format!("--config {} (its run's)", config.display()),
+                    None => "--preset P or --config F (a run's config.toml, say)".into(),
+                }
+            );
+        }
+        let (config, _, _) = resolve_settings(
+            args.preset.as_deref(),
+            args.config.as_deref(),
+            args.set.clone(),
+            args.data.as_deref(),
+        )?;
+        return Ok(ebmscope::train::Checkpoint::from_weights(path, config)?);
+    }
+    if settings_given && ebmscope::io::is_checkpoint(path) {
+        bail!(
+            "--preset, --config and --set are for weights alone, and {} is a run's checkpoint, which \
+             keeps its own settings (--epsilon and --temp-factor change how it is sampled)",
+            path.display()
+        );
+    }
+    let mut ck = load_checkpoint_arg(path)?;
+    data_moved_to(&mut ck, args.data.as_deref())?;
+    Ok(ck)
+}
+
+/// Where `sample` and `landscape` write by default: `name` beside the
+/// checkpoint; for weights alone, `name` and the file's name beside the
+/// file, or beside its run's checkpoint for a run's weights/ file.
+fn beside_model(path: &std::path::Path, ck: &ebmscope::train::Checkpoint, name: &str) -> PathBuf {
+    let mut dir = path.parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
+    if !ck.weights_alone {
+        return dir.join(name);
+    }
+    let run = dir.parent().filter(|run| {
+        dir.file_name() == Some("weights".as_ref()) && run.join(ebmscope::train::CHECKPOINT_FILE).exists()
+    });
+    if let Some(run) = run {
+        dir = run.to_path_buf();
+    }
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    dir.join(format!("{name}_{stem}"))
+}
+
 /// `--data` of a command that starts from a checkpoint: where the run's
 /// image data lies now.
 fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -1560,8 +1637,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     };
     use ebmscope::train::longrun::LongRunInit;
 
-    let mut ck = load_checkpoint_arg(&args.checkpoint)?;
-    data_moved_to(&mut ck, args.data.as_deref())?;
+    let ck = load_model_arg(&args.model)?;
     let opts = LandscapeOptions {
         starts: args.starts,
         init: LongRunInit::parse(&args.init)?,
@@ -1572,10 +1648,10 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         radius: args.radius,
         chunk: args.chunk,
     };
-    let out = args.out.clone().unwrap_or_else(|| {
-        let parent = args.checkpoint.parent().unwrap_or(std::path::Path::new("."));
-        parent.join("landscape")
-    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| beside_model(&args.model.checkpoint, &ck, "landscape"));
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
     check_out_folder(&out, &LANDSCAPE_OUTPUTS, args.force)?;
@@ -1587,7 +1663,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     let starts = format!("--starts {}", opts.starts);
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, (opts.starts, &starts))?;
     eprintln!(
-        "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; checkpoint at iteration {})",
+        "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; {})",
         opts.starts,
         args.init,
         opts.descent_steps,
@@ -1598,7 +1674,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             .join(", "),
         short(opts.temp_factor),
         opts.ad_steps,
-        ck.iteration
+        ck.described()
     );
     let bar = indicatif::ProgressBar::new(1);
     let map = landscape(&gpu, &ck, data.as_ref(), &opts, &mut |stage, done, total| {

@@ -6,6 +6,9 @@ use std::path::Path;
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
 use ebmscope::model::{NetSpec, init_params};
 
+/// What the refusals ask of the user (as `energy` asks it).
+const FIX: &str = "wrong --net, --n-c or --n-f?";
+
 fn tmp(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ebmscope-io-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -50,7 +53,7 @@ fn params_round_trip() {
     let params = init_params(&spec, 9).unwrap();
     let path = tmp("round.safetensors");
     save_params(&path, &layout, &params).unwrap();
-    assert_eq!(load_params(&path, &layout).unwrap(), params);
+    assert_eq!(load_params(&path, &layout, FIX).unwrap(), params);
     let t = read_tensor(&path, "f.2.weight").unwrap();
     assert_eq!(t.shape, vec![8, 4, 4, 4]);
 }
@@ -84,7 +87,7 @@ fn pytorch_style_file_loads() {
     );
     let path = tmp("torch.safetensors");
     handmade(&path, &tensors);
-    assert_eq!(load_params(&path, &layout).unwrap(), params);
+    assert_eq!(load_params(&path, &layout, FIX).unwrap(), params);
 }
 
 #[test]
@@ -98,7 +101,7 @@ fn wrong_shape_is_refused_naming_the_tensor() {
         &init_params(&other, 1).unwrap(),
     )
     .unwrap();
-    let err = load_params(&path, &layout).unwrap_err().to_string();
+    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
     assert!(
         err.contains("f.0.weight") && err.contains("[8, 3, 3, 3]") && err.contains("[4, 3, 3, 3]"),
         "{err}"
@@ -122,7 +125,7 @@ fn missing_and_extra_tensors_are_refused() {
         .collect();
     let path = tmp("missing.safetensors");
     write_tensors(&path, &keep).unwrap();
-    let err = load_params(&path, &layout).unwrap_err().to_string();
+    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
     assert!(err.contains("missing tensor `f.4.bias`"), "{err}");
 
     let mut extra = keep.clone();
@@ -137,7 +140,7 @@ fn missing_and_extra_tensors_are_refused() {
         data: vec![0.0],
     });
     write_tensors(&path, &extra).unwrap();
-    let err = load_params(&path, &layout).unwrap_err().to_string();
+    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
     assert!(err.contains("f.10.weight"), "{err}");
 }
 
@@ -146,14 +149,25 @@ fn broken_files_are_refused_with_their_path() {
     let layout = NetSpec::toy().param_layout().unwrap();
     let path = tmp("garbage.safetensors");
     std::fs::write(&path, b"this is not a safetensors file").unwrap();
-    let err = load_params(&path, &layout).unwrap_err().to_string();
+    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
     assert!(
         err.contains("garbage.safetensors") && err.contains("not a valid safetensors"),
         "{err}"
     );
 
+    // What torch.save writes: a zip (PyTorch 1.6 on), or a pickle before.
+    for (name, start) in [("net.pth", &b"PK\x03\x04"[..]), ("old.pt", &[0x80, 0x02][..])] {
+        let torch_file = tmp(name);
+        std::fs::write(&torch_file, [start, b"torch pickle data"].concat()).unwrap();
+        let err = load_params(&torch_file, &layout, FIX).unwrap_err().to_string();
+        assert!(
+            err.contains(name) && err.contains("PyTorch file") && err.contains("save_file("),
+            "{err}"
+        );
+    }
+
     let missing = tmp("does-not-exist.safetensors");
-    let err = load_params(&missing, &layout).unwrap_err().to_string();
+    let err = load_params(&missing, &layout, FIX).unwrap_err().to_string();
     assert!(err.contains("does-not-exist"), "{err}");
 
     let ints = tmp("ints.safetensors");
@@ -172,7 +186,7 @@ fn non_finite_weights_are_refused() {
     params[5] = f32::NAN;
     let path = tmp("nan.safetensors");
     save_params(&path, &layout, &params).unwrap();
-    let err = load_params(&path, &layout).unwrap_err().to_string();
+    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
     assert!(err.contains("f.0.weight") && err.contains("non-finite"), "{err}");
 }
 

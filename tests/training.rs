@@ -1748,6 +1748,123 @@ fn long_run_sampling_from_a_checkpoint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `sample` and `landscape` take weights alone (a run's weights/ file, or a
+/// PyTorch model's state dict saved with safetensors) with the settings
+/// they were trained with: the same parameters as the run's checkpoint,
+/// outputs beside the run named after the file, the settings in
+/// longrun.toml; without settings, or with weights of another net, refused
+/// with what to pass; settings with a full checkpoint refused.
+#[test]
+fn weights_alone_sample_and_map_with_their_settings() {
+    use ebmscope::train::Checkpoint;
+    let dir = common::fresh_dir("weights-alone");
+    assert!(train_small_toy(&dir, 2, &[]).status.success());
+    let weights = dir.join("weights").join("weights_0000002.safetensors");
+    let config = dir.join("config.toml");
+    let ck = Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    let alone = Checkpoint::from_weights(&weights, ck.config.clone()).unwrap();
+    assert_eq!(
+        alone.params, ck.params,
+        "the run's weights at its checkpoint's iteration"
+    );
+    assert!(alone.weights_alone && alone.bank.is_none());
+
+    let run = |command: &str, model: &[&str], extra: &[&str]| {
+        let mut args = vec![command, "--checkpoint"];
+        args.extend_from_slice(model);
+        args.extend_from_slice(match command {
+            "sample" => &["--steps", "4", "--every", "2", "--chains", "8"][..],
+            _ => &["--starts", "4", "--descent-steps", "5", "--ad-steps", "5"][..],
+        });
+        args.extend_from_slice(extra);
+        ebmscope(&args)
+    };
+    let w = weights.to_str().unwrap();
+    // Without settings: refused, naming the run's config.toml.
+    let out = run("sample", &[w], &[]);
+    common::assert_refused(&out, "holds weights alone");
+    common::assert_refused(&out, &format!("--config {}", config.display()));
+    // Settings with a run's checkpoint: refused.
+    let full = dir.join("checkpoint.safetensors");
+    let out = run(
+        "sample",
+        &[full.to_str().unwrap(), "--preset", "rings-convergent"],
+        &[],
+    );
+    common::assert_refused(&out, "are for weights alone");
+    // What torch.save writes (a zip): refused, saying how to save it instead.
+    let pth = dir.join("net.pth");
+    std::fs::write(&pth, b"PK\x03\x04 torch.save's zip").unwrap();
+    let out = run(
+        "sample",
+        &[pth.to_str().unwrap(), "--preset", "rings-convergent"],
+        &[],
+    );
+    common::assert_refused(&out, "is a PyTorch file");
+    // Weights of another net: refused, naming the tensor and the setting.
+    let out = run("sample", &[w, "--preset", "fashion-mnist-quick"], &[]);
+    common::assert_refused(&out, "f.0.weight");
+    common::assert_refused(&out, "net.kind");
+
+    for command in ["sample", "landscape"] {
+        let out = run(
+            command,
+            &[w, "--config", config.to_str().unwrap()],
+            &["--init", "bank"],
+        );
+        common::assert_refused(&out, "weights alone carry no bank");
+        let out = run(command, &[w, "--config", config.to_str().unwrap()], &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("weights alone"));
+    }
+    // Beside the run (a run's weights/ file), named after the file.
+    let longrun = dir.join("longrun_data_weights_0000002");
+    assert!(
+        longrun.join("longrun.csv").exists() && dir.join("landscape_weights_0000002/minima.csv").exists()
+    );
+    let settings: toml::Table = std::fs::read_to_string(longrun.join("longrun.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(settings.get("checkpoint_iteration").is_none());
+    assert_eq!(settings["epsilon_from"].as_str(), Some("model_settings"));
+    let given = settings["model_settings"].as_table().unwrap();
+    let run_config: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
+    assert_eq!(given["net"], run_config["net"]);
+    assert_eq!(given["langevin"], run_config["langevin"]);
+
+    // A state dict as PyTorch saves it (safetensors.torch.save_file, its
+    // metadata {"format": "pt"}), elsewhere: the outputs beside it.
+    let elsewhere = dir.join("from-torch");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let tensors: Vec<ebmscope::io::Tensor> = ebmscope::train::net_spec(&ck.config)
+        .unwrap()
+        .param_layout()
+        .unwrap()
+        .tensors
+        .iter()
+        .map(|t| ebmscope::io::Tensor {
+            name: t.name.clone(),
+            shape: t.shape.clone(),
+            data: ck.params[t.offset..t.offset + t.len].to_vec(),
+        })
+        .collect();
+    let torch = elsewhere.join("net.safetensors");
+    let pt = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    ebmscope::io::write_tensors_with_metadata(&torch, &tensors, Some(pt)).unwrap();
+    let out = run(
+        "sample",
+        &[torch.to_str().unwrap(), "--config", config.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(elsewhere.join("longrun_data_net/longrun.csv").exists());
+    // And a run's --force takes the results of its weights' models with it.
+    assert!(train_small_toy(&dir, 1, &["--force"]).status.success());
+    assert!(!longrun.exists() && !dir.join("landscape_weights_0000002").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A run that diverges before its first checkpoint says to start again
 /// with --force, not to resume. One that stopped before its first row (its
 /// metrics.csv a header alone, no checkpoint) has nothing to keep: trying

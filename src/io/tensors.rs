@@ -130,12 +130,26 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
     SafeTensors::deserialize(bytes).map_err(|e| {
+        // torch.save writes a zip (since PyTorch 1.6) or, before, a pickle.
+        let torch_save = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0x80, 0x02]);
         Error::file(
             path,
-            format!("not a valid safetensors file ({e}): is it the right file, and whole?"),
+            if torch_save {
+                format!(
+                    "is a PyTorch file (torch.save's), which ebmscope does not read: save the state \
+                     dict with safetensors instead, {SAVE_STATE_DICT}"
+                )
+            } else {
+                format!("not a valid safetensors file ({e}): is it the right file, and whole?")
+            },
         )
     })
 }
+
+/// How a PyTorch user saves a model's weights for ebmscope (README's
+/// `energy` section says the same).
+pub const SAVE_STATE_DICT: &str = "`from safetensors.torch import save_file; save_file({k: v.float().contiguous() \
+     for k, v in model.state_dict().items()}, \"W.safetensors\")`";
 
 /// Read tensor `name` from a safetensors file as f32.
 pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
@@ -160,24 +174,31 @@ pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
 /// (`config`): what no other output may be written over. Reads the header
 /// alone (a safetensors header is at most 100 MB).
 pub fn is_checkpoint(path: &Path) -> bool {
+    header(path).is_some_and(|h| h.get("__metadata__").and_then(|m| m.get("config")).is_some())
+}
+
+/// Whether `path` is a safetensors file without a checkpoint's metadata: a
+/// state dict, weights alone (a run's `weights/` file, or a PyTorch
+/// model's saved with safetensors). Reads the header alone.
+pub fn holds_weights_alone(path: &Path) -> bool {
+    header(path).is_some_and(|h| h.get("__metadata__").and_then(|m| m.get("config")).is_none())
+}
+
+/// The JSON header of a safetensors file, or None if it is not one.
+fn header(path: &Path) -> Option<serde_json::Value> {
     use std::io::Read;
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return false;
-    };
+    let mut file = std::fs::File::open(path).ok()?;
     let mut len = [0u8; 8];
-    if file.read_exact(&mut len).is_err() {
-        return false;
-    }
+    file.read_exact(&mut len).ok()?;
     let len = u64::from_le_bytes(len);
     if len > 100_000_000 {
-        return false;
+        return None;
     }
     let mut header = vec![0; len as usize];
-    if file.read_exact(&mut header).is_err() {
-        return false;
-    }
+    file.read_exact(&mut header).ok()?;
     serde_json::from_slice::<serde_json::Value>(&header)
-        .is_ok_and(|h| h.get("__metadata__").and_then(|m| m.get("config")).is_some())
+        .ok()
+        .filter(|h| h.is_object())
 }
 
 /// Every tensor of a safetensors file as f32, with the header's metadata.

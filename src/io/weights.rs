@@ -36,8 +36,9 @@ const CHECKPOINT_EXTRAS: [&str; 4] = [ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR,
 /// Load parameters saved by ebmscope or by PyTorch (a state dict saved with
 /// safetensors), or those of a run's checkpoint (its optimizer state and
 /// chains are passed over). Refuses, naming the tensor, a file with a
-/// missing, extra or mis-shaped tensor.
-pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
+/// missing, extra or mis-shaped tensor; `fix` asks whether the network was
+/// chosen right (e.g. "wrong --net, --n-c or --n-f?").
+pub fn load_params(path: &Path, layout: &ParamLayout, fix: &str) -> Result<Vec<f32>> {
     let bytes = read_file(path)?;
     let st = parse(path, &bytes)?;
     let expected = |hint: &str| {
@@ -58,7 +59,7 @@ pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
         return Err(Error::file(
             path,
             expected(&format!(
-                "has tensor(s) this network does not have: {} (wrong --net, --n-c or --n-f?)",
+                "has tensor(s) this network does not have: {} ({fix})",
                 extra.join(", ")
             )),
         ));
@@ -72,7 +73,7 @@ pub fn load_params(path: &Path, layout: &ParamLayout) -> Result<Vec<f32>> {
             return Err(Error::file(
                 path,
                 format!(
-                    "tensor `{}` has shape {:?}, this network expects {:?} (wrong --net, --n-c or --n-f?)",
+                    "tensor `{}` has shape {:?}, this network expects {:?} ({fix})",
                     slot.name,
                     view.shape(),
                     slot.shape

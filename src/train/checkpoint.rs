@@ -43,6 +43,10 @@ pub struct Checkpoint {
     /// (the window's Save: a run folder keeps its own in metrics.csv and
     /// changes.csv beside its checkpoint.safetensors).
     pub history: Option<SavedHistory>,
+    /// Made of weights alone and settings given beside them
+    /// ([`Checkpoint::from_weights`]): no iteration, optimizer state, bank
+    /// or chains of a run.
+    pub weights_alone: bool,
 }
 
 /// A run's history as a checkpoint holds it (metadata `metrics` and
@@ -122,6 +126,7 @@ impl Checkpoint {
             chains: trainer.has_chains().then(|| trainer.chains()).transpose()?,
             data: trainer.data.fingerprint(),
             history: None,
+            weights_alone: false,
         })
     }
 
@@ -366,6 +371,44 @@ impl Checkpoint {
                 }),
                 _ => None,
             },
+            weights_alone: false,
+        })
+    }
+
+    /// What the model is, for a command's first line: "checkpoint at
+    /// iteration N", or "weights alone".
+    pub fn described(&self) -> String {
+        if self.weights_alone {
+            "weights alone".into()
+        } else {
+            format!("checkpoint at iteration {}", self.iteration)
+        }
+    }
+
+    /// A model to sample or map from weights alone, a state dict (a run's
+    /// `weights/` file, or a PyTorch model's saved with safetensors), and
+    /// `config`, the settings it was trained with (its net, Langevin step
+    /// and data): as a checkpoint at iteration 0, with a fresh optimizer and
+    /// no bank or chains. Refuses, naming it, a tensor the net lacks, misses
+    /// or shapes otherwise, and a non-finite weight.
+    pub fn from_weights(path: &Path, config: Config) -> Result<Self> {
+        let layout = super::net_spec(&config)?.param_layout()?;
+        let fix = "weights of another network: check the settings' net.kind, net.n_f and data.channels";
+        let params = crate::io::load_params(path, &layout, fix)?;
+        Ok(Checkpoint {
+            iteration: 0,
+            lr: config.optimizer.lr,
+            wall_time: 0.0,
+            optimizer_steps: 0,
+            adam_m: vec![0.0; layout.total],
+            adam_v: vec![0.0; layout.total],
+            params,
+            bank: None,
+            chains: None,
+            data: None,
+            history: None,
+            weights_alone: true,
+            config,
         })
     }
 }

@@ -96,16 +96,16 @@ impl LongRunOptions {
     /// of its figure).
     pub fn summary(&self, ck: &Checkpoint) -> String {
         format!(
-            "{} {} steps from {} on {} chains (checkpoint at iteration {}), T × {}, ε {}",
+            "{} {} steps from {} on {} chains ({}), T × {}, ε {}",
             if self.mala { "MALA" } else { "Langevin" },
             self.steps,
             self.init.name(),
             self.chains,
-            ck.iteration,
+            ck.described(),
             short(self.temp_factor),
             match self.epsilon {
                 Some(e) => short(e),
-                None => format!("{} (the checkpoint's)", short(ck.config.langevin.epsilon)),
+                None => format!("{} (the model's)", short(ck.config.langevin.epsilon)),
             }
         )
     }
@@ -118,7 +118,8 @@ impl LongRunOptions {
         #[derive(serde::Serialize)]
         struct Settings {
             checkpoint: String,
-            checkpoint_iteration: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            checkpoint_iteration: Option<u64>,
             sampler: &'static str,
             steps: u64,
             chains: usize,
@@ -130,13 +131,16 @@ impl LongRunOptions {
             gradient_step: f64,
             noise: f64,
             every: u64,
+            /// Weights alone: the settings given for them (as config.toml holds a run's).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            model_settings: Option<toml::Table>,
         }
         let step = self.step_size(ck);
         // An f32 as it is written (0.0075, not 0.007499999832361937).
         let as_written = |v: f32| v.to_string().parse::<f64>().unwrap_or(f64::from(v));
         let settings = Settings {
             checkpoint: crate::config::absolute_path(checkpoint)?,
-            checkpoint_iteration: ck.iteration,
+            checkpoint_iteration: (!ck.weights_alone).then_some(ck.iteration),
             sampler: if self.mala { "mala" } else { "langevin" },
             steps: self.steps,
             chains: self.chains,
@@ -144,14 +148,19 @@ impl LongRunOptions {
             data_noise: self.data_noise && self.init == LongRunInit::Data,
             temp_factor: self.temp_factor,
             epsilon: self.epsilon.unwrap_or(ck.config.langevin.epsilon),
-            epsilon_from: if self.epsilon.is_some() {
-                "--epsilon"
-            } else {
-                "checkpoint"
+            epsilon_from: match (self.epsilon.is_some(), ck.weights_alone) {
+                (true, _) => "--epsilon",
+                (false, false) => "checkpoint",
+                (false, true) => "model_settings",
             },
             gradient_step: as_written(step.gradient_factor()),
             noise: as_written(step.noise_factor()),
             every: self.every,
+            model_settings: ck
+                .weights_alone
+                .then(|| ck.config.to_toml().parse::<toml::Table>())
+                .transpose()
+                .map_err(|e| Error::Config(format!("long-run settings: {e}")))?,
         };
         let body =
             toml::to_string(&settings).map_err(|e| Error::Config(format!("long-run settings: {e}")))?;
@@ -202,10 +211,14 @@ pub fn check_start(ck: &Checkpoint, init: LongRunInit, k: usize, count_flag: &st
     if matches!(init, LongRunInit::Bank) {
         let dim: usize = net_spec(&ck.config)?.input.iter().product();
         let bank = ck.bank.as_ref().ok_or_else(|| {
-            Error::Config(
+            Error::Config(if ck.weights_alone {
+                "--init bank: weights alone carry no bank (a run's checkpoint does, where its chains \
+                 were persistent): start from data, uniform or gaussian"
+                    .into()
+            } else {
                 "--init bank: this checkpoint has no persistent bank (its run did not use persistent chains)"
-                    .into(),
-            )
+                    .into()
+            })
         })?;
         if bank.len() < k * dim {
             return Err(Error::Config(format!(

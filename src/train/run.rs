@@ -357,7 +357,8 @@ fn model_output_files(dir: &Path) -> Vec<PathBuf> {
 /// The outputs of `sample` or `landscape` that a folder named `name`
 /// beside a checkpoint holds, if it is one of theirs.
 fn model_output_set(name: &str) -> Option<&'static crate::io::OutputSet> {
-    if name == "landscape" {
+    // (landscape_<file> and longrun_<init>_<file>: those of the run's weights/ files.)
+    if name == "landscape" || name.starts_with("landscape_") {
         Some(&super::landscape::LANDSCAPE_OUTPUTS)
     } else if name.starts_with("longrun_") {
         Some(&super::longrun::LONG_RUN_OUTPUTS)
