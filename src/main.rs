@@ -77,8 +77,10 @@ struct GuiArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Continue from a checkpoint (its config gives the network and settings;
-    /// change them in the window).
-    #[arg(long, conflicts_with_all = ["preset", "config", "set"])]
+    /// change them in the window), or from weights alone (a run's
+    /// weights/*.safetensors, or a PyTorch state dict saved with
+    /// safetensors) with --preset or --config saying their settings.
+    #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -441,30 +443,43 @@ fn resolve_settings<'a>(
 fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     // "Start over" offers the preset and overrides the run came from, or
     // (None) the run's own settings when a checkpoint or file made them.
-    let (mut config, checkpoint, start_preset, overrides) = match &args.checkpoint {
-        Some(path) => {
-            let mut ck = load_checkpoint_arg(path)?;
-            data_moved_to(&mut ck, args.data.as_deref())?;
-            // Save writes beside it, never over it.
-            (
-                ck.config,
-                ebmscope::gui::window_checkpoint_beside(path),
-                None,
-                Vec::new(),
-            )
-        }
-        None => {
-            let (config, preset, overrides) = resolve_settings(
-                args.preset.as_deref(),
-                args.config.as_deref(),
-                args.set.clone(),
-                args.data.as_deref(),
-            )?;
-            let checkpoint = PathBuf::from(ebmscope::gui::window_checkpoint(preset.unwrap_or("custom")));
-            let start_preset = preset.filter(|_| args.config.is_none()).map(String::from);
-            (config, checkpoint, start_preset, overrides)
-        }
+    let settings_given = args.preset.is_some() || args.config.is_some() || !args.set.is_empty();
+    let weights = match &args.checkpoint {
+        Some(path) if holds_weights_alone(path, settings_given)? => Some(path),
+        _ => None,
     };
+    let (mut config, checkpoint, start_preset, overrides) =
+        match args.checkpoint.as_ref().filter(|_| weights.is_none()) {
+            Some(path) => {
+                let mut ck = load_checkpoint_arg(path)?;
+                data_moved_to(&mut ck, args.data.as_deref())?;
+                // Save writes beside it, never over it.
+                (
+                    ck.config,
+                    ebmscope::gui::window_checkpoint_beside(path),
+                    None,
+                    Vec::new(),
+                )
+            }
+            None => {
+                let (config, preset, overrides) = resolve_settings(
+                    args.preset.as_deref(),
+                    args.config.as_deref(),
+                    args.set.clone(),
+                    args.data.as_deref(),
+                )?;
+                let checkpoint = match weights {
+                    // Refused now, not in the window, if they are another net's.
+                    Some(path) => {
+                        ebmscope::train::Checkpoint::from_weights(path, config.clone())?;
+                        ebmscope::gui::window_checkpoint_beside(path)
+                    }
+                    None => PathBuf::from(ebmscope::gui::window_checkpoint(preset.unwrap_or("custom"))),
+                };
+                let start_preset = preset.filter(|_| args.config.is_none()).map(String::from);
+                (config, checkpoint, start_preset, overrides)
+            }
+        };
     // (What the window saves keeps it: see Config::make_data_path_absolute.)
     config.make_data_path_absolute()?;
     let toy = config.data.kind.is_toy();
@@ -1515,6 +1530,24 @@ fn load_checkpoint_arg(path: &std::path::Path) -> anyhow::Result<ebmscope::train
 fn load_model_arg(args: &ModelArgs) -> anyhow::Result<ebmscope::train::Checkpoint> {
     let path = &args.checkpoint;
     let settings_given = args.preset.is_some() || args.config.is_some() || !args.set.is_empty();
+    if holds_weights_alone(path, settings_given)? {
+        let (config, _, _) = resolve_settings(
+            args.preset.as_deref(),
+            args.config.as_deref(),
+            args.set.clone(),
+            args.data.as_deref(),
+        )?;
+        return Ok(ebmscope::train::Checkpoint::from_weights(path, config)?);
+    }
+    let mut ck = load_checkpoint_arg(path)?;
+    data_moved_to(&mut ck, args.data.as_deref())?;
+    Ok(ck)
+}
+
+/// Whether `--checkpoint path` holds weights alone, which need the
+/// settings they were trained with (`settings_given`: --preset, --config
+/// or --set), where a run's checkpoint keeps its own.
+fn holds_weights_alone(path: &std::path::Path, settings_given: bool) -> anyhow::Result<bool> {
     if ebmscope::io::holds_weights_alone(path) {
         if !settings_given {
             // A run's weights/ file: its run keeps the settings.
@@ -1534,24 +1567,16 @@ fn load_model_arg(args: &ModelArgs) -> anyhow::Result<ebmscope::train::Checkpoin
                 }
             );
         }
-        let (config, _, _) = resolve_settings(
-            args.preset.as_deref(),
-            args.config.as_deref(),
-            args.set.clone(),
-            args.data.as_deref(),
-        )?;
-        return Ok(ebmscope::train::Checkpoint::from_weights(path, config)?);
+        return Ok(true);
     }
     if settings_given && ebmscope::io::is_checkpoint(path) {
         bail!(
             "--preset, --config and --set are for weights alone, and {} is a run's checkpoint, which \
-             keeps its own settings (--epsilon and --temp-factor change how it is sampled)",
+             keeps its own settings",
             path.display()
         );
     }
-    let mut ck = load_checkpoint_arg(path)?;
-    data_moved_to(&mut ck, args.data.as_deref())?;
-    Ok(ck)
+    Ok(false)
 }
 
 /// Where `sample` and `landscape` write by default: `name` beside the

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use ebmscope::compare::compare;
 use ebmscope::doctor::NET_TOL;
 use ebmscope::io::{Tensor, load_params, read_tensor, write_tensors};
-use ebmscope::model::NetSpec;
+use ebmscope::model::{NetSpec, init_params};
 use ebmscope::reference::ReferenceNet;
 
 fn dir(name: &str) -> PathBuf {
@@ -399,6 +399,28 @@ fn gui_refuses_views_the_run_cannot_show() {
     common::assert_refused(&out, "--starts must be at least 2");
     let out = ebmscope(&["gui", "--temp-factor", "0.5"]);
     common::assert_refused(&out, "--landscape");
+    // Weights alone need the settings they were trained with, of their
+    // net; a run's checkpoint keeps its own.
+    let folder = dir("gui-weights");
+    let weights = folder.join("W.safetensors");
+    let spec = NetSpec::toy();
+    let layout = spec.param_layout().unwrap();
+    ebmscope::io::save_params(&weights, &layout, &init_params(&spec, 1).unwrap()).unwrap();
+    let w = weights.to_str().unwrap();
+    common::assert_refused(&ebmscope(&["gui", "--checkpoint", w]), "holds weights alone");
+    let out = ebmscope(&["gui", "--checkpoint", w, "--preset", "fashion-mnist-quick"]);
+    common::assert_refused(&out, "f.0.weight");
+    let ck = folder.join("ck.safetensors");
+    let config = std::collections::HashMap::from([("config".to_string(), "seed = 1".to_string())]);
+    ebmscope::io::write_tensors_with_metadata(&ck, &[], Some(config)).unwrap();
+    let out = ebmscope(&[
+        "gui",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--preset",
+        "gmm-quick",
+    ]);
+    common::assert_refused(&out, "are for weights alone");
 }
 
 /// A --config file alone that lacks a section says how to fill it; over a

@@ -177,28 +177,37 @@ fn shows_image_chains(first: &[&str], backend: Option<&str>) {
 }
 
 /// `gui --checkpoint C --landscape` opens the landscape panel, maps the
-/// checkpoint's model and waits for the map before the screenshot: the
-/// lowest minimum and the learned log-density are drawn.
+/// checkpoint's model (or the same weights alone, with their run's
+/// settings) and waits for the map before the screenshot: the lowest
+/// minimum and the learned log-density are drawn.
 #[test]
 fn the_window_maps_a_checkpoints_landscape() {
     let dir = std::env::temp_dir().join(format!("ebmscope-window-landscape-{}", std::process::id()));
     let out = common::train_small_toy(&dir, 2, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ck = dir.join("checkpoint.safetensors");
-    let shot = dir.join("window.png");
-    let args = [
-        "gui",
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--landscape",
-        "--starts",
-        "6",
-        "--alpha",
-        "2",
-        "--frames",
-        "3",
+    // The same model as weights alone, with its run's settings.
+    let (weights, config) = (
+        dir.join("weights/weights_0000002.safetensors"),
+        dir.join("config.toml"),
+    );
+    let models = [
+        vec![ck.to_str().unwrap()],
+        vec![weights.to_str().unwrap(), "--config", config.to_str().unwrap()],
     ];
-    let (img, _) = window_picture(&args, &shot);
+    for model in models {
+        let shot = dir.join("window.png");
+        let mut args = vec!["gui", "--checkpoint"];
+        args.extend(model);
+        args.extend(["--landscape", "--starts", "6", "--alpha", "2", "--frames", "3"]);
+        let (img, _) = window_picture(&args, &shot);
+        assert_map_drawn(&img);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The map's plot holds the lowest minimum and the learned log-density.
+fn assert_map_drawn(img: &image::RgbaImage) {
     let (w, h) = (img.width(), img.height());
     // In the map's plot (the left column's lower part, below the basins'
     // table): the lowest minimum's dot in basin 0's colour, and the learned
@@ -222,5 +231,4 @@ fn the_window_maps_a_checkpoints_landscape() {
         basin0 > 60 && purple > 200,
         "no map drawn ({basin0} pixels of basin 0's dot, {purple} of the density's purple)"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -186,6 +186,64 @@ fn the_session_answers_its_commands() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The window's Load of weights alone (a state dict, as PyTorch or a run's
+/// weights/ folder has them) takes the window's settings: the next
+/// iteration is that of a new run of those settings with these weights,
+/// iteration 1 of a fresh optimizer and bank; weights of another net are
+/// refused and change nothing.
+#[test]
+fn the_window_loads_weights_alone_with_its_settings() {
+    let gpu = Arc::new(common::gpu());
+    let dir = common::fresh_dir("session-weights-alone");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = small(&[]);
+    // Another model's weights: another seed's initialisation.
+    let other = Trainer::new(gpu.clone(), small(&["seed=7"])).unwrap();
+    let weights = other.params().unwrap();
+    let layout = ebmscope::train::net_spec(&config)
+        .unwrap()
+        .param_layout()
+        .unwrap();
+    let path = dir.join("W.safetensors");
+    ebmscope::io::save_params(&path, &layout, &weights).unwrap();
+    let mut want = Trainer::new(gpu.clone(), config.clone()).unwrap();
+    assert_ne!(want.params().unwrap(), weights, "the test needs other weights");
+    want.write_params(&weights).unwrap();
+    let want = want.step().unwrap();
+
+    let s = Session::start(gpu, config).unwrap();
+    s.send(Command::Step);
+    wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    s.send(Command::Load(path));
+    wait_for(&s, "load", |u| matches!(u, Update::Loaded { iteration: 0, .. }));
+    s.send(Command::Step);
+    let seen = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    let Some(Update::Iteration(got)) = seen.last() else {
+        unreachable!()
+    };
+    assert_eq!((got.iteration, got.d_st, got.r_t), (1, want.d_st, want.r_t));
+    // Weights of another net (a layer missing): refused.
+    let short = dir.join("short.safetensors");
+    let kept: Vec<ebmscope::io::Tensor> = layout
+        .tensors
+        .iter()
+        .skip(1)
+        .map(|t| ebmscope::io::Tensor {
+            name: t.name.clone(),
+            shape: t.shape.clone(),
+            data: weights[t.offset..t.offset + t.len].to_vec(),
+        })
+        .collect();
+    ebmscope::io::write_tensors(&short, &kept).unwrap();
+    s.send(Command::Load(short));
+    let seen = wait_for(&s, "refused load", |u| matches!(u, Update::Failed(_)));
+    assert!(
+        matches!(seen.last(), Some(Update::Failed(why)) if why.contains("missing tensor")),
+        "{seen:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The window's two extra views: toy densities on request, and the energy
 /// path after every iteration once asked for (kept across a reset).
 #[test]

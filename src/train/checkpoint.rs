@@ -159,6 +159,8 @@ impl Checkpoint {
                 bank.write(&trainer.gpu, states)?
             }
             (None, None) => {}
+            // (Weights alone carry no bank: the run's fresh one stays.)
+            (Some(_), None) if self.weights_alone => {}
             _ => {
                 return Err(Error::Config(
                     "the checkpoint's chain initialisation differs from the run's".into(),

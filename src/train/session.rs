@@ -46,7 +46,8 @@ pub enum Command {
     Apply(Change),
     /// Write a checkpoint of the current state.
     Save(PathBuf),
-    /// Continue from a checkpoint (its config gives the network and settings).
+    /// Continue from a checkpoint (its config gives the network and
+    /// settings), or from weights alone with the current settings.
     Load(PathBuf),
     /// Start over (fresh parameters, chains, iteration 0) with the current settings.
     Reset,
@@ -616,7 +617,12 @@ impl Worker {
         if path.as_os_str().is_empty() {
             return Err(Error::Config("type a checkpoint file path first".into()));
         }
-        let mut ck = Checkpoint::load(&path)?;
+        // Weights alone (a state dict) take the window's settings.
+        let mut ck = if crate::io::holds_weights_alone(&path) {
+            Checkpoint::from_weights(&path, self.config.clone())?
+        } else {
+            Checkpoint::load(&path)?
+        };
         if moved_here(&ck.config.data, &self.config.data) {
             ck.config.data = self.config.data.clone();
         }
