@@ -443,43 +443,47 @@ fn resolve_settings<'a>(
 fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     // "Start over" offers the preset and overrides the run came from, or
     // (None) the run's own settings when a checkpoint or file made them.
-    let settings_given = args.preset.is_some() || args.config.is_some() || !args.set.is_empty();
-    let weights = match &args.checkpoint {
-        Some(path) if holds_weights_alone(path, settings_given)? => Some(path),
-        _ => None,
+    let weights = args
+        .checkpoint
+        .as_ref()
+        .filter(|path| ebmscope::io::holds_weights_alone(path));
+    let (mut config, checkpoint, start_preset, overrides) = match (&args.checkpoint, weights) {
+        (Some(path), None) => {
+            let settings_given = args.preset.is_some() || args.config.is_some() || !args.set.is_empty();
+            refuse_settings_beside_checkpoint(path, settings_given, " (change them in the window)")?;
+            let mut ck = load_checkpoint_arg(path)?;
+            data_moved_to(&mut ck.config, args.data.as_deref())?;
+            // Save writes beside it, never over it.
+            (
+                ck.config,
+                ebmscope::gui::window_checkpoint_beside(path),
+                None,
+                Vec::new(),
+            )
+        }
+        _ => {
+            let (preset, file, set, data) = (
+                args.preset.as_deref(),
+                args.config.as_deref(),
+                args.set.clone(),
+                args.data.as_deref(),
+            );
+            let (config, preset, overrides) = match weights {
+                Some(path) => weights_settings(path, preset, file, &set, data)?,
+                None => resolve_settings(preset, file, set, data)?,
+            };
+            let checkpoint = match weights {
+                // Refused now, not in the window, if they are another net's.
+                Some(path) => {
+                    ebmscope::train::Checkpoint::from_weights(path, config.clone())?;
+                    ebmscope::gui::window_checkpoint_beside(path)
+                }
+                None => PathBuf::from(ebmscope::gui::window_checkpoint(preset.unwrap_or("custom"))),
+            };
+            let start_preset = preset.filter(|_| args.config.is_none()).map(String::from);
+            (config, checkpoint, start_preset, overrides)
+        }
     };
-    let (mut config, checkpoint, start_preset, overrides) =
-        match args.checkpoint.as_ref().filter(|_| weights.is_none()) {
-            Some(path) => {
-                let mut ck = load_checkpoint_arg(path)?;
-                data_moved_to(&mut ck, args.data.as_deref())?;
-                // Save writes beside it, never over it.
-                (
-                    ck.config,
-                    ebmscope::gui::window_checkpoint_beside(path),
-                    None,
-                    Vec::new(),
-                )
-            }
-            None => {
-                let (config, preset, overrides) = resolve_settings(
-                    args.preset.as_deref(),
-                    args.config.as_deref(),
-                    args.set.clone(),
-                    args.data.as_deref(),
-                )?;
-                let checkpoint = match weights {
-                    // Refused now, not in the window, if they are another net's.
-                    Some(path) => {
-                        ebmscope::train::Checkpoint::from_weights(path, config.clone())?;
-                        ebmscope::gui::window_checkpoint_beside(path)
-                    }
-                    None => PathBuf::from(ebmscope::gui::window_checkpoint(preset.unwrap_or("custom"))),
-                };
-                let start_preset = preset.filter(|_| args.config.is_none()).map(String::from);
-                (config, checkpoint, start_preset, overrides)
-            }
-        };
     // (What the window saves keeps it: see Config::make_data_path_absolute.)
     config.make_data_path_absolute()?;
     let toy = config.data.kind.is_toy();
@@ -1356,7 +1360,10 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
     use std::io::Write;
 
-    let ck = load_model_arg(&args.model)?;
+    let ck = load_model_arg(
+        &args.model,
+        " (--epsilon and --temp-factor change how it is sampled)",
+    )?;
     let init = LongRunInit::parse(&args.init)?;
     let every = args.every.unwrap_or((args.steps / 10).max(1));
     let out = args.out.clone().unwrap_or_else(|| {
@@ -1527,56 +1534,83 @@ fn load_checkpoint_arg(path: &std::path::Path) -> anyhow::Result<ebmscope::train
 /// The model of `sample` and `landscape`: a run's checkpoint (its image
 /// data where `--data` says it lies now), or weights alone with the
 /// settings `--preset`, `--config` and `--set` give.
-fn load_model_arg(args: &ModelArgs) -> anyhow::Result<ebmscope::train::Checkpoint> {
+fn load_model_arg(args: &ModelArgs, hint: &str) -> anyhow::Result<ebmscope::train::Checkpoint> {
     let path = &args.checkpoint;
-    let settings_given = args.preset.is_some() || args.config.is_some() || !args.set.is_empty();
-    if holds_weights_alone(path, settings_given)? {
-        let (config, _, _) = resolve_settings(
-            args.preset.as_deref(),
-            args.config.as_deref(),
-            args.set.clone(),
-            args.data.as_deref(),
-        )?;
+    let (preset, config, set) = (args.preset.as_deref(), args.config.as_deref(), &args.set);
+    if ebmscope::io::holds_weights_alone(path) {
+        let (config, _, _) = weights_settings(path, preset, config, set, args.data.as_deref())?;
         return Ok(ebmscope::train::Checkpoint::from_weights(path, config)?);
     }
+    let settings_given = preset.is_some() || config.is_some() || !set.is_empty();
+    refuse_settings_beside_checkpoint(path, settings_given, hint)?;
     let mut ck = load_checkpoint_arg(path)?;
-    data_moved_to(&mut ck, args.data.as_deref())?;
+    data_moved_to(&mut ck.config, args.data.as_deref())?;
     Ok(ck)
 }
 
-/// Whether `--checkpoint path` holds weights alone, which need the
-/// settings they were trained with (`settings_given`: --preset, --config
-/// or --set), where a run's checkpoint keeps its own.
-fn holds_weights_alone(path: &std::path::Path, settings_given: bool) -> anyhow::Result<bool> {
-    if ebmscope::io::holds_weights_alone(path) {
-        if !settings_given {
-            // A run's weights/ file: its run keeps the settings.
-            let run_config = path
-                .parent()
-                .filter(|dir| dir.file_name() == Some("weights".as_ref()))
-                .and_then(|dir| dir.parent())
-                .map(|run| run.join(ebmscope::train::run::CONFIG_FILE))
-                .filter(|config| config.exists());
-            bail!(
-                "--checkpoint {}: holds weights alone, without the settings they were trained with \
-                 (net, Langevin step, data): say them with {}",
-                path.display(),
-                match run_config {
-                    Some(config) => format!("--config {} (its run's)", config.display()),
-                    None => "--preset P or --config F (a run's config.toml, say)".into(),
-                }
-            );
-        }
-        return Ok(true);
+/// The settings weights alone at `path` were trained with, as
+/// [`resolve_settings`] gives them: from `--preset` or `--config` (with
+/// `--set` and `--data`), or, for a run's weights/ file, its run's as at
+/// that iteration (said on stderr).
+fn weights_settings<'a>(
+    path: &std::path::Path,
+    preset: Option<&'a str>,
+    config: Option<&std::path::Path>,
+    set: &[String],
+    data: Option<&std::path::Path>,
+) -> anyhow::Result<(ebmscope::config::Config, Option<&'a str>, Vec<String>)> {
+    if preset.is_some() || config.is_some() {
+        return resolve_settings(preset, config, set.to_vec(), data);
     }
+    let weights = path.display();
+    if !set.is_empty() {
+        bail!(
+            "--checkpoint {weights}: holds weights alone, and --set changes the settings --preset P or \
+             --config F give: say which settings they were trained with"
+        );
+    }
+    let Some((mut config, undone)) = ebmscope::train::run::settings_at_weights(path)? else {
+        bail!(
+            "--checkpoint {weights}: holds weights alone, without the settings they were trained with \
+             (net, Langevin step, data): say them with --preset P or --config F (a run's config.toml, say)"
+        );
+    };
+    let run = path
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap_or(std::path::Path::new("."));
+    eprintln!(
+        "note: {weights} is a run's weights: their settings are {}'s{}",
+        run.join(ebmscope::train::run::CONFIG_FILE).display(),
+        if undone.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " as they were then, its later changes (changes.csv) undone: {}",
+                undone.join(", ")
+            )
+        }
+    );
+    data_moved_to(&mut config, data)?;
+    Ok((config, None, Vec::new()))
+}
+
+/// Refuse `--preset`, `--config` and `--set` (`settings_given`) beside a
+/// run's checkpoint, which keeps its own settings (`hint`: how to change
+/// them instead).
+fn refuse_settings_beside_checkpoint(
+    path: &std::path::Path,
+    settings_given: bool,
+    hint: &str,
+) -> anyhow::Result<()> {
     if settings_given && ebmscope::io::is_checkpoint(path) {
         bail!(
             "--preset, --config and --set are for weights alone, and {} is a run's checkpoint, which \
-             keeps its own settings",
+             keeps its own settings{hint}",
             path.display()
         );
     }
-    Ok(false)
+    Ok(())
 }
 
 /// Where `sample` and `landscape` write by default: `name` beside the
@@ -1599,13 +1633,16 @@ fn beside_model(path: &std::path::Path, ck: &ebmscope::train::Checkpoint, name: 
 
 /// `--data` of a command that starts from a checkpoint: where the run's
 /// image data lies now.
-fn data_moved_to(ck: &mut ebmscope::train::Checkpoint, data: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn data_moved_to(
+    config: &mut ebmscope::config::Config,
+    data: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let Some(path) = data else { return Ok(()) };
-    if ck.config.data.kind.is_toy() {
-        bail!("--data: this checkpoint's model learned toy data, which has no files");
+    if config.data.kind.is_toy() {
+        bail!("--data: this model learned toy data, which has no files");
     }
-    ck.config.data.kind = ebmscope::data::infer_image_kind(path);
-    ck.config.data.path = absolute_path(path)?;
+    config.data.kind = ebmscope::data::infer_image_kind(path);
+    config.data.path = absolute_path(path)?;
     Ok(())
 }
 
@@ -1662,7 +1699,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     };
     use ebmscope::train::longrun::LongRunInit;
 
-    let ck = load_model_arg(&args.model)?;
+    let ck = load_model_arg(&args.model, " (--temp-factor changes how it is mapped)")?;
     let opts = LandscapeOptions {
         starts: args.starts,
         init: LongRunInit::parse(&args.init)?,

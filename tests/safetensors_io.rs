@@ -142,6 +142,23 @@ fn missing_and_extra_tensors_are_refused() {
     write_tensors(&path, &extra).unwrap();
     let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
     assert!(err.contains("f.10.weight"), "{err}");
+
+    // A DataParallel model's state dict: every name under `module.`.
+    let wrapped: Vec<Tensor> = layout
+        .tensors
+        .iter()
+        .map(|t| Tensor {
+            name: format!("module.{}", t.name),
+            shape: t.shape.clone(),
+            data: params[t.offset..t.offset + t.len].to_vec(),
+        })
+        .collect();
+    write_tensors(&path, &wrapped).unwrap();
+    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
+    assert!(
+        err.contains("start with `module.`") && err.contains("model.module.state_dict()"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -156,12 +173,19 @@ fn broken_files_are_refused_with_their_path() {
     );
 
     // What torch.save writes: a zip (PyTorch 1.6 on), or a pickle before.
-    for (name, start) in [("net.pth", &b"PK\x03\x04"[..]), ("old.pt", &[0x80, 0x02][..])] {
+    for (name, start) in [
+        ("net.pth", &b"PK\x03\x04"[..]),
+        ("old.pt", &[0x80, 0x02][..]),
+        ("protocol4.pt", &[0x80, 0x04][..]),
+    ] {
         let torch_file = tmp(name);
         std::fs::write(&torch_file, [start, b"torch pickle data"].concat()).unwrap();
         let err = load_params(&torch_file, &layout, FIX).unwrap_err().to_string();
         assert!(
-            err.contains(name) && err.contains("PyTorch file") && err.contains("save_file("),
+            err.contains(name)
+                && err.contains("PyTorch file")
+                && err.contains("save_file(")
+                && err.contains(&format!("torch.load(\"{name}\"")),
             "{err}"
         );
     }

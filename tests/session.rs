@@ -114,8 +114,18 @@ fn the_session_answers_its_commands() {
     wait_for(&s, "save again", |u| matches!(u, Update::Saved(_)));
     let theirs = dir.join("theirs.safetensors");
     std::fs::write(&theirs, "not the window's").unwrap();
+    // (Named as the window names its own, but weights alone: no checkpoint.)
+    let state_dict = dir.join("W-window.safetensors");
+    let t = ebmscope::io::Tensor {
+        name: "w".into(),
+        shape: vec![1],
+        data: vec![1.0],
+    };
+    ebmscope::io::write_tensors(&state_dict, &[t]).unwrap();
+    let kept = std::fs::read(&state_dict).unwrap();
     for (path, says) in [
         (theirs.clone(), "is not a checkpoint this window saved"),
+        (state_dict.clone(), "is not a checkpoint this window saved"),
         (std::path::PathBuf::new(), "type a checkpoint file path first"),
     ] {
         s.send(Command::Save(path));
@@ -126,6 +136,7 @@ fn the_session_answers_its_commands() {
         );
     }
     assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "not the window's");
+    assert_eq!(std::fs::read(&state_dict).unwrap(), kept);
 
     s.send(Command::Step);
     let after = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));

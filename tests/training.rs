@@ -594,6 +594,8 @@ fn resume_equals_uninterrupted() {
 /// where that save did not land (a kill between the two, a full disk), the
 /// next resume drops the record, so that changes.csv says what the
 /// checkpoint holds, and the same change made again is recorded once.
+/// config.toml's new text waits beside it until the checkpoint lands: a
+/// kill before or after the save is no hand edit at the next resume.
 #[test]
 fn a_change_whose_checkpoint_was_not_saved_is_dropped() {
     let dir = common::fresh_dir("unsaved-change");
@@ -601,18 +603,45 @@ fn a_change_whose_checkpoint_was_not_saved_is_dropped() {
     let ck = dir.join("checkpoint.safetensors");
     let changes = || std::fs::read_to_string(dir.join("changes.csv")).unwrap();
     let saved = std::fs::read(&ck).unwrap();
+    let old_config = std::fs::read(dir.join("config.toml")).unwrap();
     let out = resume_train(&dir, Some(2), &["optimizer.lr=0.05"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let made = changes();
     assert_eq!(made, "iteration,setting,from,to\n2,optimizer.lr,0.1,0.05\n");
-    // As if that resume had been killed before its checkpoint landed.
+    // As if that resume had been killed before its checkpoint landed: its
+    // config.toml's new text waits in .config.toml.pending, and goes.
+    let config = dir.join("config.toml");
+    let (pending, new_config) = (dir.join(".config.toml.pending"), std::fs::read(&config).unwrap());
     std::fs::write(&ck, &saved).unwrap();
+    std::fs::write(&config, &old_config).unwrap();
+    std::fs::write(&pending, &new_config).unwrap();
     let out = resume_train(&dir, Some(2), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!dir.join("changes.csv").exists(), "no change kept: no record");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("was edited"), "no hand edit: {stderr}");
+    assert!(!pending.exists() && std::fs::read(&config).unwrap() == old_config);
     let out = resume_train(&dir, Some(2), &["optimizer.lr=0.05"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(changes(), made);
+    // As if killed after its checkpoint, before config.toml took the new
+    // text: it does at the next resume, and that is no hand edit either.
+    assert!(!pending.exists() && std::fs::read(&config).unwrap() == new_config);
+    std::fs::write(&config, &old_config).unwrap();
+    std::fs::write(&pending, &new_config).unwrap();
+    let out = resume_train(&dir, Some(2), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("was edited"), "no hand edit: {stderr}");
+    assert!(!pending.exists() && std::fs::read(&config).unwrap() == new_config);
+    // A hand edit still is one.
+    let edited = String::from_utf8(new_config.clone())
+        .unwrap()
+        .replace("lr = 0.05", "lr = 0.07");
+    assert_ne!(edited.as_bytes(), new_config, "the test needs the lr line");
+    std::fs::write(&config, edited).unwrap();
+    let out = resume_train(&dir, Some(2), &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was edited"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1780,10 +1809,9 @@ fn weights_alone_sample_and_map_with_their_settings() {
         ebmscope(&args)
     };
     let w = weights.to_str().unwrap();
-    // Without settings: refused, naming the run's config.toml.
-    let out = run("sample", &[w], &[]);
-    common::assert_refused(&out, "holds weights alone");
-    common::assert_refused(&out, &format!("--config {}", config.display()));
+    // --set alone says no settings to change: refused.
+    let out = run("sample", &[w, "--set", "langevin.epsilon=0.2"], &[]);
+    common::assert_refused(&out, "--set changes the settings");
     // Settings with a run's checkpoint: refused.
     let full = dir.join("checkpoint.safetensors");
     let out = run(
@@ -1849,6 +1877,11 @@ fn weights_alone_sample_and_map_with_their_settings() {
             data: ck.params[t.offset..t.offset + t.len].to_vec(),
         })
         .collect();
+    // Elsewhere, weights alone without settings: refused, saying how to give them.
+    let copy = elsewhere.join("copy.safetensors");
+    std::fs::copy(&weights, &copy).unwrap();
+    let out = run("sample", &[copy.to_str().unwrap()], &[]);
+    common::assert_refused(&out, "say them with --preset P or --config F");
     let torch = elsewhere.join("net.safetensors");
     let pt = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
     ebmscope::io::write_tensors_with_metadata(&torch, &tensors, Some(pt)).unwrap();
@@ -1859,6 +1892,35 @@ fn weights_alone_sample_and_map_with_their_settings() {
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(elsewhere.join("longrun_data_net/longrun.csv").exists());
+    // A run's weights/ file without settings takes its run's, as they were
+    // at its iteration: a change made after it (here at iteration 2, so
+    // from 3 on) undone, not one made before.
+    let epsilon = run_config["langevin"]["epsilon"].as_float().unwrap();
+    let out = resume_train(&dir, Some(3), &["langevin.epsilon=0.2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for (file, want, says) in [
+        ("weights_0000002", epsilon, "langevin.epsilon 0.2 → "),
+        ("weights_0000003", 0.2, "their settings are"),
+    ] {
+        let path = dir.join("weights").join(format!("{file}.safetensors"));
+        let into = dir.join(format!("at-{file}"));
+        let out = run(
+            "sample",
+            &[path.to_str().unwrap(), "--out", into.to_str().unwrap()],
+            &[],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(says) && stderr.contains("config.toml"),
+            "{stderr}"
+        );
+        let settings: toml::Table = std::fs::read_to_string(into.join("longrun.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(settings["epsilon"].as_float(), Some(want), "{file}");
+    }
     // And a run's --force takes the results of its weights' models with it.
     assert!(train_small_toy(&dir, 1, &["--force"]).status.success());
     assert!(!longrun.exists() && !dir.join("landscape_weights_0000002").exists());
@@ -1882,8 +1944,12 @@ fn a_run_that_made_nothing_is_no_run_to_keep() {
     assert!(!dir.join("checkpoint.safetensors").exists());
     // (Rows it has: its iteration 1 ran.)
     common::assert_refused(&train_small_toy(&dir, 2, &[]), "already holds a run");
+    common::assert_refused(&resume_train(&dir, Some(2), &[]), "start over with --force");
     let header = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     std::fs::write(dir.join("metrics.csv"), header.lines().next().unwrap()).unwrap();
+    // (No row: what --resume says is a plain run, not --force.)
+    let out = resume_train(&dir, Some(2), &[]);
+    common::assert_refused(&out, "start one anew without --resume");
     let out = train_small_toy(&dir, 2, &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!dir.join(".replaced-run").exists(), "nothing set aside");

@@ -130,14 +130,19 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
     SafeTensors::deserialize(bytes).map_err(|e| {
-        // torch.save writes a zip (since PyTorch 1.6) or, before, a pickle.
-        let torch_save = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0x80, 0x02]);
+        // torch.save writes a zip (since PyTorch 1.6) or, before, a pickle
+        // (protocol 2 to 5: 0x80 and the protocol's number).
+        let pickle = matches!(bytes, [0x80, 2..=5, ..]);
+        let torch_save = bytes.starts_with(b"PK\x03\x04") || pickle;
         Error::file(
             path,
             if torch_save {
                 format!(
                     "is a PyTorch file (torch.save's), which ebmscope does not read: save the state \
-                     dict with safetensors instead, {SAVE_STATE_DICT}"
+                     dict with safetensors instead, {SAVE_STATE_DICT} (for this file, `sd = \
+                     torch.load(\"{}\", map_location=\"cpu\")`, and `sd` for model.state_dict(); a \
+                     dict that holds the state dict under a key, its sd[key])",
+                    path.file_name().unwrap_or_default().to_string_lossy()
                 )
             } else {
                 format!("not a valid safetensors file ({e}): is it the right file, and whole?")

@@ -55,6 +55,29 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: &str) -> Result<Vec<f
         .filter(|n| layout.get(n).is_none() && !CHECKPOINT_EXTRAS.contains(n))
         .collect();
     extra.sort();
+    // A wrapped model's state dict (DataParallel's `module.`, say): every
+    // name the network has, under one prefix.
+    let first = &layout.tensors[0].name;
+    let prefix = extra
+        .iter()
+        .find_map(|n| n.strip_suffix(first.as_str()))
+        .filter(|p| {
+            !p.is_empty()
+                && layout
+                    .tensors
+                    .iter()
+                    .all(|t| st.tensor(&format!("{p}{}", t.name)).is_ok())
+        });
+    if let Some(prefix) = prefix {
+        return Err(Error::file(
+            path,
+            format!(
+                "its tensor names start with `{prefix}` (`{prefix}{first}`, …), a wrapped model's state \
+                 dict (DataParallel's, say): save the inner model's, model.module.state_dict(), or the \
+                 names without it, {{k.removeprefix(\"{prefix}\"): v for k, v in sd.items()}}"
+            ),
+        ));
+    }
     if !extra.is_empty() {
         return Err(Error::file(
             path,

@@ -105,7 +105,8 @@ impl LongRunOptions {
             short(self.temp_factor),
             match self.epsilon {
                 Some(e) => short(e),
-                None => format!("{} (the model's)", short(ck.config.langevin.epsilon)),
+                None if ck.weights_alone => format!("{} (the settings')", short(ck.config.langevin.epsilon)),
+                None => format!("{} (the checkpoint's)", short(ck.config.langevin.epsilon)),
             }
         )
     }

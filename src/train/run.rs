@@ -11,6 +11,13 @@ use crate::io::{io_err, write_atomically};
 use crate::{Error, Result};
 
 pub const CONFIG_FILE: &str = "config.toml";
+
+/// Where a resume that changes settings puts config.toml's new text until
+/// the checkpoint that holds them is saved (then it becomes config.toml):
+/// a kill between the two leaves it, and the next resume settles it
+/// ([`settle_pending_config`]), so config.toml never says other than the
+/// checkpoint unless someone edited it.
+const PENDING_CONFIG: &str = ".config.toml.pending";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const TOY_METRICS_FILE: &str = "toy_metrics.csv";
 /// Settings changed on resume (`--resume --set`): iteration, key, the
@@ -124,6 +131,63 @@ fn undo_interrupted_force(dir: &Path) -> Result<()> {
     }
     move_back(&gathering, dir)?;
     std::fs::remove_dir_all(&gathering).map_err(io_err(&gathering))
+}
+
+/// The settings a run's weights file (`path`: `weights/weights_N.safetensors`
+/// beside the run's config.toml) was trained with: config.toml with the
+/// changes changes.csv records from iteration N on undone (a change made
+/// after iteration k counts from k + 1), and what was undone, as "key now
+/// → then". None where `path` is no run's weights file.
+pub fn settings_at_weights(path: &Path) -> Result<Option<(Config, Vec<String>)>> {
+    let Some(iteration) = run_file_iteration(&["weights"], path) else {
+        return Ok(None);
+    };
+    let Some(run) = path
+        .parent()
+        .filter(|dir| dir.file_name() == Some("weights".as_ref()))
+        .and_then(Path::parent)
+    else {
+        return Ok(None);
+    };
+    let config_path = run.join(CONFIG_FILE);
+    let Ok(text) = std::fs::read_to_string(&config_path) else {
+        return Ok(None);
+    };
+    let mut config = Config::resolve(None, Some((&config_path.display().to_string(), &text)), &[])?;
+    let changes_path = run.join(CHANGES_FILE);
+    let changes = if changes_path.exists() {
+        read_changes(
+            &changes_path,
+            u64::MAX,
+            "move it aside to use the run's config.toml as it is",
+        )?
+    } else {
+        Vec::new()
+    };
+    let mut undone = Vec::new();
+    for &(_, from, to) in changes.iter().rev().filter(|(at, _, _)| *at >= iteration) {
+        from.set_in(&mut config);
+        undone.push(format!("{} {} → {}", from.key(), to.value(), from.value()));
+    }
+    Ok(Some((config, undone)))
+}
+
+/// Settle config.toml's new text that a resume killed around its
+/// checkpoint left ([`PENDING_CONFIG`]): it becomes config.toml if the
+/// checkpoint (`saved`) holds its settings (the kill came after the
+/// checkpoint), and goes if not (before).
+fn settle_pending_config(dir: &Path, saved: &Config) -> Result<()> {
+    let pending = dir.join(PENDING_CONFIG);
+    let Ok(text) = std::fs::read_to_string(&pending) else {
+        return Ok(());
+    };
+    let saved_there = Config::from_toml(&text).is_ok_and(|c| differing_settings(&c, saved).is_empty());
+    if saved_there {
+        let config = dir.join(CONFIG_FILE);
+        std::fs::rename(&pending, &config).map_err(io_err(&config))
+    } else {
+        std::fs::remove_file(&pending).map_err(io_err(&pending))
+    }
 }
 
 /// Where a run's config.toml (`path`) says other than the checkpoint it
@@ -287,6 +351,7 @@ fn run_files(dir: &Path, after: Option<u64>) -> Result<Vec<PathBuf>> {
     if after.is_none() {
         let own = [
             CONFIG_FILE,
+            PENDING_CONFIG,
             METRICS_FILE,
             TOY_METRICS_FILE,
             CHANGES_FILE,
@@ -574,10 +639,17 @@ impl RunDir {
             let lock = lock(dir)?;
             let ck_path = dir.join(CHECKPOINT_FILE);
             if !ck_path.exists() {
+                // (A run stopped before its first row is none to keep: a
+                // new one there needs no --force.)
+                let how = if run_is_empty(dir) {
+                    "start one anew without --resume"
+                } else {
+                    "start over with --force"
+                };
                 return Err(Error::file(
                     dir,
                     format!(
-                        "has no checkpoint.safetensors to resume from; start over with --force{}",
+                        "has no checkpoint.safetensors to resume from; {how}{}",
                         replaced_run_hint(dir)
                     ),
                 ));
@@ -585,6 +657,7 @@ impl RunDir {
             let ck = Checkpoint::load(&ck_path)?;
             let changed;
             (changes, changed) = resume_changes(&ck.config, ck.lr, &set)?;
+            settle_pending_config(dir, &ck.config)?;
             notes.extend(config_edits(&dir.join(CONFIG_FILE), &ck.config).map(|e| format!("warning: {e}")));
             let mut config_resumed = ck.config.clone();
             free = free_changes(&ck.config, &changed);
@@ -722,14 +795,21 @@ impl RunDir {
         // training, then in the checkpoint at once, so that a later
         // --resume goes on with them (a failed save leaves the run as it
         // was, and that resume drops the record: drop_unsaved_changes);
-        // then config.toml.
+        // then config.toml, its new text set down before the checkpoint
+        // (PENDING_CONFIG).
+        let config_text = trainer.config.to_toml();
+        let config_path = dir.join(CONFIG_FILE);
         if !changes.is_empty() {
             run.record_changes(trainer.iteration, &changes)?;
         }
         if !changes.is_empty() || !free.is_empty() {
+            let pending = dir.join(PENDING_CONFIG);
+            write_atomically(&pending, config_text.as_bytes())?;
             run.checkpoint(&trainer)?;
+            std::fs::rename(&pending, &config_path).map_err(io_err(&config_path))?;
+        } else {
+            write_atomically(&config_path, config_text.as_bytes())?;
         }
-        write_atomically(&dir.join(CONFIG_FILE), trainer.config.to_toml().as_bytes())?;
         Ok((run, trainer))
     }
 

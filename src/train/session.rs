@@ -590,9 +590,10 @@ impl Worker {
         }
     }
 
-    /// Save writes a new file, a window checkpoint (NAME-window.safetensors,
-    /// as the window names them) or one it saved itself: never over another
-    /// file, a training run's checkpoint say.
+    /// Save writes a new file, a window checkpoint (a checkpoint named
+    /// NAME-window.safetensors, as the window names them) or one it saved
+    /// itself: never over another file, a training run's checkpoint or
+    /// weights alone so named, say.
     fn check_save_path(&self, path: &Path) -> Result<()> {
         if path.as_os_str().is_empty() {
             return Err(Error::Config("type a checkpoint file path first".into()));
@@ -602,7 +603,8 @@ impl Worker {
         }
         let a_windows = path
             .file_name()
-            .is_some_and(|s| s.to_string_lossy().ends_with("-window.safetensors"));
+            .is_some_and(|s| s.to_string_lossy().ends_with("-window.safetensors"))
+            && crate::io::is_checkpoint(path);
         if path.exists() && !a_windows && !self.saved.contains(path) {
             return Err(Error::file(
                 path,
