@@ -18,8 +18,8 @@ use crate::gpu::Gpu;
 use crate::io::check_out_folder;
 use crate::kernels::picture::GridLayout;
 use crate::train::landscape::{
-    Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, alpha_label,
-    save_landscape,
+    Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, MapModel,
+    alpha_label, save_landscape,
 };
 use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update, run_on_total};
 use crate::train::{
@@ -1134,7 +1134,12 @@ impl GuiApp {
         } else {
             self.message = format!("saving the map in {} …", out.display());
             self.map_saving = Some(std::thread::spawn(move || {
-                match save_landscape(&out, &report.map, &report.options, &report.backdrop) {
+                let model = MapModel {
+                    file: None,
+                    iteration: Some(report.iteration),
+                    settings: report.config.clone(),
+                };
+                match save_landscape(&out, &report.map, &report.options, &model, &report.backdrop) {
                     Ok(pictures) => format!(
                         "map saved in {}: {LANDSCAPE_MARKER}, attempts.csv, {LANDSCAPE_SETTINGS} and {} picture(s)",
                         out.display(),

@@ -1751,7 +1751,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     let backdrop = Backdrop::of_checkpoint(&gpu, &ck)?;
     // Mapped: only now does an old landscape go (--force, or one whose
     // writing stopped before its marker minima.csv).
-    let pictures = save_landscape(&out, &map, &opts, &backdrop)?;
+    let model = ebmscope::train::landscape::MapModel::of(&ck, &args.model.checkpoint)?;
+    let pictures = save_landscape(&out, &map, &opts, &model, &backdrop)?;
 
     println!("{}", map.title(&opts));
     for b in &map.basins {

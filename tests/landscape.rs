@@ -322,6 +322,29 @@ fn landscape_command_maps_a_toy_checkpoint() {
     assert_eq!(starts, 12, "every start ends at one minimum");
     let attempts = std::fs::read_to_string(folder.join("attempts.csv")).unwrap();
     assert_eq!(attempts.lines().count() - 1, m * (m - 1) / 2, "{attempts}");
+    // landscape.toml says which model: the checkpoint, its iteration, its settings.
+    let settings: toml::Table = std::fs::read_to_string(folder.join("landscape.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let model = settings["model"].as_table().unwrap();
+    assert!(
+        model["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("checkpoint.safetensors")
+    );
+    assert_eq!(model["iteration"].as_integer(), Some(2));
+    assert_eq!(
+        model["settings"]["langevin"]["steps"].as_integer(),
+        Some(
+            ebmscope::train::Checkpoint::load(&ck)
+                .unwrap()
+                .config
+                .langevin
+                .steps as i64
+        )
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let minima_said = if m == 1 {
         "1 minimum from 12 starts".to_string()

@@ -1860,6 +1860,20 @@ fn weights_alone_sample_and_map_with_their_settings() {
     let run_config: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
     assert_eq!(given["net"], run_config["net"]);
     assert_eq!(given["langevin"], run_config["langevin"]);
+    // The map's record of its model: the file and the settings, no iteration.
+    let map: toml::Table = std::fs::read_to_string(dir.join("landscape_weights_0000002/landscape.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let model = map["model"].as_table().unwrap();
+    assert!(
+        model["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("weights_0000002.safetensors")
+    );
+    assert!(model.get("iteration").is_none());
+    assert_eq!(model["settings"]["langevin"], run_config["langevin"]);
 
     // A state dict as PyTorch saves it (safetensors.torch.save_file, its
     // metadata {"format": "pt"}), elsewhere: the outputs beside it.

@@ -658,10 +658,51 @@ impl Basins {
     }
 }
 
+/// The model a map was made of, as landscape.toml records it beside the
+/// options: its U's scale and so what α and f mean.
+#[derive(Clone, Debug)]
+pub struct MapModel {
+    /// Its checkpoint or weights file; None for the window's current model.
+    pub file: Option<String>,
+    /// The run's iteration; None for weights alone.
+    pub iteration: Option<u64>,
+    /// Its settings: net, Langevin step, data.
+    pub settings: crate::config::Config,
+}
+
+impl MapModel {
+    /// The model of a command's checkpoint or weights alone at `file`.
+    pub fn of(ck: &Checkpoint, file: &Path) -> Result<Self> {
+        Ok(MapModel {
+            file: Some(crate::config::absolute_path(file)?),
+            iteration: (!ck.weights_alone).then_some(ck.iteration),
+            settings: ck.config.clone(),
+        })
+    }
+
+    /// As landscape.toml's `[model]` table (`settings` a table of its own).
+    fn table(&self) -> Result<toml::Table> {
+        let mut table = toml::Table::new();
+        if let Some(file) = &self.file {
+            table.insert("file".into(), file.clone().into());
+        }
+        if let Some(iteration) = self.iteration {
+            table.insert("iteration".into(), toml::Value::Integer(iteration as i64));
+        }
+        let settings = self
+            .settings
+            .to_toml()
+            .parse::<toml::Table>()
+            .map_err(|e| Error::Config(format!("landscape settings: {e}")))?;
+        table.insert("settings".into(), settings.into());
+        Ok(table)
+    }
+}
+
 /// Write `map` into the folder `out` (made if missing): `minima.csv`
 /// (minimum, energy U, starts, its basin at each α, and the coordinates of
 /// states of at most 8 numbers), `attempts.csv` (alpha, from, to, reached,
-/// closest, barrier) and the pictures over `backdrop`: `landscape.png` (a
+/// closest, barrier), `landscape.toml` (`opts` and `model`) and the pictures over `backdrop`: `landscape.png` (a
 /// panel per α) for toy data, `basin_alpha_<α>_NNN.png` for images. An
 /// older landscape's files there (only those) are replaced once the new
 /// ones are all written ([`replace_outputs`]); the marker comes last.
@@ -670,11 +711,12 @@ pub fn save_landscape(
     out: &Path,
     map: &Landscape,
     opts: &LandscapeOptions,
+    model: &MapModel,
     backdrop: &Backdrop,
 ) -> Result<Vec<PathBuf>> {
     // attempts.csv is written first: with it, an unfinished map is an older one.
     let pictures = replace_outputs(out, &LANDSCAPE_OUTPUTS, |dir| {
-        write_landscape(dir, map, opts, backdrop)
+        write_landscape(dir, map, opts, model, backdrop)
     })?;
     // (Written in a staging folder when replacing: named where they are now.)
     Ok(pictures
@@ -688,6 +730,7 @@ fn write_landscape(
     out: &Path,
     map: &Landscape,
     opts: &LandscapeOptions,
+    model: &MapModel,
     backdrop: &Backdrop,
 ) -> Result<Vec<PathBuf>> {
     let mut attempts = format!("{ATTEMPTS_HEADER}\n");
@@ -705,8 +748,12 @@ fn write_landscape(
         }
     }
     write_atomically(&out.join("attempts.csv"), attempts.as_bytes())?;
-    let settings = toml::to_string(opts).map_err(|e| Error::Config(format!("landscape settings: {e}")))?;
-    let settings = format!("# ebmscope landscape: the options this map was made with\n{settings}");
+    let settings_err = |e: &dyn std::fmt::Display| Error::Config(format!("landscape settings: {e}"));
+    let mut settings = toml::Table::try_from(opts).map_err(|e| settings_err(&e))?;
+    settings.insert("model".into(), model.table()?.into());
+    let settings = toml::to_string(&settings).map_err(|e| settings_err(&e))?;
+    let settings =
+        format!("# ebmscope landscape: the options this map was made with, and its model\n{settings}");
     write_atomically(&out.join(LANDSCAPE_SETTINGS), settings.as_bytes())?;
 
     let mut pictures = Vec::new();
@@ -859,6 +906,11 @@ mod tests {
             start_extent: 1.0,
         };
         let opts = LandscapeOptions::default();
+        let model = MapModel {
+            file: None,
+            iteration: Some(7),
+            settings: crate::config::Config::preset("gmm-quick").unwrap(),
+        };
         let grid = Grid { res: 4, extent: 1.0 };
         let backdrop = Backdrop::Toy(grid, vec![0.0; 16]);
         let write = |name: &str| std::fs::write(dir.join(name), "mine").unwrap();
@@ -868,7 +920,7 @@ mod tests {
         write("notes.txt");
         for name in ["basin_alpha_1_000.png", "attempts.csv", LANDSCAPE_MARKER] {
             write(name);
-            let refused = save_landscape(&dir, &map, &opts, &backdrop)
+            let refused = save_landscape(&dir, &map, &opts, &model, &backdrop)
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -878,7 +930,7 @@ mod tests {
             assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), "mine");
             std::fs::remove_file(dir.join(name)).unwrap();
         }
-        let pictures = save_landscape(&dir, &map, &opts, &backdrop).unwrap();
+        let pictures = save_landscape(&dir, &map, &opts, &model, &backdrop).unwrap();
         assert_eq!(pictures, [dir.join("landscape.png")]);
         let minima = std::fs::read_to_string(dir.join(LANDSCAPE_MARKER)).unwrap();
         assert_eq!(
@@ -899,16 +951,21 @@ mod tests {
         assert_eq!(settings["init"].as_str(), Some("data"));
         assert_eq!(settings["alphas"].as_array().unwrap().len(), opts.alphas.len());
         assert_eq!(settings["temp_factor"].as_float(), Some(opts.temp_factor));
+        // And the model's iteration and settings.
+        let recorded = settings["model"].as_table().unwrap();
+        assert_eq!(recorded["iteration"].as_integer(), Some(7));
+        assert!(recorded.get("file").is_none());
+        assert_eq!(recorded["settings"]["net"]["kind"].as_str(), Some("toy"));
         // Now there is one: its pictures go (an older map's among them),
         // other files stay.
         write("basin_alpha_1_000.png");
-        save_landscape(&dir, &map, &opts, &Backdrop::Images([1, 1, 2])).unwrap();
+        save_landscape(&dir, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
         assert!(!dir.join("landscape.png").exists() && !dir.join("basin_alpha_1_000.png").exists());
         assert!(dir.join("basin_alpha_3_000.png").exists() && dir.join("notes.txt").exists());
         // An unfinished one (its attempts.csv, no marker) is an older map too.
         std::fs::remove_file(dir.join(LANDSCAPE_MARKER)).unwrap();
         write("basin_alpha_3_009.png");
-        save_landscape(&dir, &map, &opts, &Backdrop::Images([1, 1, 2])).unwrap();
+        save_landscape(&dir, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
         assert!(!dir.join("basin_alpha_3_009.png").exists() && dir.join(LANDSCAPE_MARKER).exists());
         assert!(dir.join("notes.txt").exists());
         let _ = std::fs::remove_dir_all(&dir);

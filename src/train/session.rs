@@ -194,6 +194,8 @@ pub enum Update {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LandscapeReport {
     pub iteration: u64,
+    /// The settings of the model mapped.
+    pub config: Config,
     pub options: LandscapeOptions,
     pub map: Landscape,
     /// What its pictures are drawn over (toy data: the model's U on the
@@ -781,6 +783,7 @@ impl Worker {
         let option_warnings = options.coarse_pulls(&ck)?;
         self.send(Update::Landscape(Arc::new(LandscapeReport {
             iteration: self.trainer.iteration,
+            config: self.trainer.config.clone(),
             options,
             map,
             backdrop,
