@@ -874,7 +874,17 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         refuse_over_checkpoint(flag, path)?;
     }
     let params = match &args.weights {
-        Some(path) => load_params(path, &layout, "wrong --net, --n-c or --n-f?")?,
+        Some(path) => {
+            let fix = match ebmscope::io::fitting_net(path) {
+                Some((NetKind::Toy, _, _)) => "they are ToyNet's: --net toy".into(),
+                Some((kind, n_c, n_f)) => {
+                    let kind = kind.name();
+                    format!("they are {kind}'s: --net {kind} --n-c {n_c} --n-f {n_f}")
+                }
+                None => "wrong --net, --n-c or --n-f?".into(),
+            };
+            load_params(path, &layout, &fix)?
+        }
         None => init_params(&spec, args.seed)?,
     };
     let x = read_tensor(&args.input, "x")?;

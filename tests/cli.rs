@@ -227,6 +227,19 @@ fn energy_refuses_bad_input_clearly() {
         stderr.contains("32×32") && stderr.contains("[1, 28, 28]"),
         "{stderr}"
     );
+    // Weights of another width: refused, saying which net they are.
+    write_input(vec![1, 1, 32, 32]);
+    let wider = d.join("wider.safetensors");
+    let spec = NetSpec::vanilla(1, 8).unwrap();
+    ebmscope::io::save_params(
+        &wider,
+        &spec.param_layout().unwrap(),
+        &init_params(&spec, 1).unwrap(),
+    )
+    .unwrap();
+    let out = ebmscope(&[&one_channel_vanilla[..], &["--weights", path_str(&wider)]].concat());
+    common::assert_refused(&out, "they are vanilla's: --net vanilla --n-c 1 --n-f 8");
+    write_input(vec![1, 1, 28, 28]);
     assert!(!output.exists(), "nothing is written on failure");
     // Another number of channels, and channels-last images, get their own fix.
     for (shape, says) in [

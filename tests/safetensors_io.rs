@@ -214,6 +214,46 @@ fn non_finite_weights_are_refused() {
     assert!(err.contains("f.0.weight") && err.contains("non-finite"), "{err}");
 }
 
+/// The net a state dict is the weights of, read off its shapes: ToyNet,
+/// VanillaNet or NonlocalNet with their channels and base width; none for
+/// a file that is no net's whole weights.
+#[test]
+fn the_net_a_state_dict_fits_is_named() {
+    use ebmscope::io::fitting_net;
+    use ebmscope::model::NetKind;
+    for (spec, want) in [
+        (NetSpec::toy(), (NetKind::Toy, 0, 0)),
+        (NetSpec::vanilla(1, 8).unwrap(), (NetKind::Vanilla, 1, 8)),
+        (NetSpec::nonlocal(3, 4).unwrap(), (NetKind::Nonlocal, 3, 4)),
+    ] {
+        let path = tmp(&format!("fits-{}.safetensors", spec.name));
+        save_params(
+            &path,
+            &spec.param_layout().unwrap(),
+            &init_params(&spec, 1).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(fitting_net(&path), Some(want), "{}", spec.name);
+    }
+    // A layer short: no net's.
+    let spec = NetSpec::vanilla(1, 8).unwrap();
+    let layout = spec.param_layout().unwrap();
+    let params = init_params(&spec, 1).unwrap();
+    let short: Vec<Tensor> = layout
+        .tensors
+        .iter()
+        .skip(1)
+        .map(|t| Tensor {
+            name: t.name.clone(),
+            shape: t.shape.clone(),
+            data: params[t.offset..t.offset + t.len].to_vec(),
+        })
+        .collect();
+    let path = tmp("fits-none.safetensors");
+    write_tensors(&path, &short).unwrap();
+    assert_eq!(fitting_net(&path), None);
+}
+
 /// A failed write leaves the existing file as it was.
 #[test]
 fn failed_write_keeps_the_old_file() {

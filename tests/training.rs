@@ -1832,7 +1832,7 @@ fn weights_alone_sample_and_map_with_their_settings() {
     // Weights of another net: refused, naming the tensor and the setting.
     let out = run("sample", &[w, "--preset", "fashion-mnist-quick"], &[]);
     common::assert_refused(&out, "f.0.weight");
-    common::assert_refused(&out, "net.kind");
+    common::assert_refused(&out, "they are ToyNet's, for a toy preset");
 
     for command in ["sample", "landscape"] {
         let out = run(

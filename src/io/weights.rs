@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use super::tensors::{Tensor, parse, read_file, to_f32, write_tensors};
-use crate::model::ParamLayout;
+use crate::model::{NetKind, NetSpec, ParamLayout};
 use crate::{Error, Result};
 
 /// Save a flat parameter vector under its state-dict names and shapes.
@@ -32,6 +32,37 @@ pub const ADAM_V_TENSOR: &str = "optimizer.adam_v";
 pub const BANK_TENSOR: &str = "bank";
 pub const CHAINS_TENSOR: &str = "chains";
 const CHECKPOINT_EXTRAS: [&str; 4] = [ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR];
+
+/// The network a state dict at `path` is the weights of, where it is one of
+/// ebmscope's: its kind and, for the image nets, channels n_c and base
+/// width n_f (read off the first layer's weight, then every tensor's shape
+/// checked). How to mend weights refused for another net.
+pub fn fitting_net(path: &Path) -> Option<(NetKind, usize, usize)> {
+    let bytes = read_file(path).ok()?;
+    let st = parse(path, &bytes).ok()?;
+    let shape = |name: &str| st.tensor(name).ok().map(|t| t.shape().to_vec());
+    let widths = |first: &str| match shape(first).as_deref() {
+        Some(&[n_f, n_c, _, _]) => Some((n_c, n_f)),
+        _ => None,
+    };
+    let names = st.names().len();
+    [
+        (NetKind::Toy, Some((0, 0))),
+        (NetKind::Vanilla, widths("f.0.weight")),
+        (NetKind::Nonlocal, widths("convs.0.weight")),
+    ]
+    .into_iter()
+    .find_map(|(kind, widths)| {
+        let (n_c, n_f) = widths?;
+        let layout = NetSpec::build(kind, n_c, n_f).ok()?.param_layout().ok()?;
+        let fits = layout.tensors.len() == names
+            && layout
+                .tensors
+                .iter()
+                .all(|t| shape(&t.name).as_ref() == Some(&t.shape));
+        fits.then_some((kind, n_c, n_f))
+    })
+}
 
 /// Load parameters saved by ebmscope or by PyTorch (a state dict saved with
 /// safetensors), or those of a run's checkpoint (its optimizer state and

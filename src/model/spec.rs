@@ -26,6 +26,15 @@ impl NetKind {
             ))),
         }
     }
+
+    /// Its name, as `parse` and the settings' `net.kind` take it.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetKind::Toy => "toy",
+            NetKind::Vanilla => "vanilla",
+            NetKind::Nonlocal => "nonlocal",
+        }
+    }
 }
 
 /// What a layer computes before its optional LeakyReLU.

@@ -395,8 +395,22 @@ impl Checkpoint {
     /// or shapes otherwise, and a non-finite weight.
     pub fn from_weights(path: &Path, config: Config) -> Result<Self> {
         let layout = super::net_spec(&config)?.param_layout()?;
-        let fix = "weights of another network: check the settings' net.kind, net.n_f and data.channels";
-        let params = crate::io::load_params(path, &layout, fix)?;
+        let fix = match crate::io::fitting_net(path) {
+            Some((crate::model::NetKind::Toy, _, _)) => {
+                "weights of another network: they are ToyNet's, for a toy preset (gmm-*, rings-*)".into()
+            }
+            Some((kind, n_c, n_f)) => {
+                let kind = kind.name();
+                format!(
+                    "weights of another network: they are {kind} with n_f = {n_f} and {n_c} channel(s), \
+                     --set net.kind={kind} --set net.n_f={n_f} --set data.channels={n_c}"
+                )
+            }
+            None => {
+                "weights of another network: check the settings' net.kind, net.n_f and data.channels".into()
+            }
+        };
+        let params = crate::io::load_params(path, &layout, &fix)?;
         Ok(Checkpoint {
             iteration: 0,
             lr: config.optimizer.lr,
