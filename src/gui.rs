@@ -1886,12 +1886,13 @@ pub fn window_checkpoint(preset: &str) -> String {
 }
 
 /// Where the window saves the checkpoint of a run it opened from
-/// `checkpoint`: beside it, named after it with "-window" (a window's own
-/// file stays itself), so that Save never replaces a training run's
-/// checkpoint, whose metrics.csv would no longer match it.
+/// `checkpoint` (or weights alone): beside it, named after it with
+/// "-window" (a window's own checkpoint stays itself), so that Save never
+/// replaces a training run's checkpoint, whose metrics.csv would no longer
+/// match it, nor weights alone.
 pub fn window_checkpoint_beside(checkpoint: &std::path::Path) -> PathBuf {
     let stem = checkpoint.file_stem().map_or("".into(), |s| s.to_string_lossy());
-    if stem.ends_with("-window") {
+    if stem.ends_with("-window") && crate::io::is_checkpoint(checkpoint) {
         return checkpoint.to_path_buf();
     }
     checkpoint.with_file_name(format!("{stem}-window.safetensors"))

@@ -77,9 +77,10 @@ struct GuiArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Continue from a checkpoint (its config gives the network and settings;
-    /// change them in the window), or from weights alone (a run's
-    /// weights/*.safetensors, or a PyTorch state dict saved with
-    /// safetensors) with --preset or --config saying their settings.
+    /// change them in the window), or from weights alone: a run's
+    /// weights/weights_N.safetensors (its run's settings as at N), or a
+    /// PyTorch state dict saved with safetensors, with --preset or --config
+    /// saying its settings.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
@@ -153,9 +154,9 @@ struct BenchArgs {
 #[derive(Args)]
 struct ModelArgs {
     /// A run's checkpoint.safetensors (its config gives the net, ε and T),
-    /// or weights alone (a run's weights/*.safetensors, or a PyTorch model's
-    /// state dict saved with safetensors) with --preset or --config saying
-    /// the settings they were trained with.
+    /// or weights alone: a run's weights/weights_N.safetensors (its run's
+    /// settings as at N), or a PyTorch model's state dict saved with
+    /// safetensors, with --preset or --config saying its settings.
     #[arg(long)]
     checkpoint: PathBuf,
     /// With weights alone: the built-in settings they were trained with (as `train --preset`).
@@ -875,7 +876,7 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     }
     let params = match &args.weights {
         Some(path) => {
-            let fix = match ebmscope::io::fitting_net(path) {
+            let fix = || match ebmscope::io::fitting_net(path) {
                 Some((NetKind::Toy, _, _)) => "they are ToyNet's: --net toy".into(),
                 Some((kind, n_c, n_f)) => {
                     let kind = kind.name();
@@ -883,7 +884,7 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
                 }
                 None => "wrong --net, --n-c or --n-f?".into(),
             };
-            load_params(path, &layout, &fix)?
+            load_params(path, &layout, fix)?
         }
         None => init_params(&spec, args.seed)?,
     };
@@ -1579,28 +1580,13 @@ fn weights_settings<'a>(
              --config F give: say which settings they were trained with"
         );
     }
-    let Some((mut config, undone)) = ebmscope::train::run::settings_at_weights(path)? else {
+    let Some((mut config, said)) = ebmscope::train::run::settings_at_weights(path)? else {
         bail!(
             "--checkpoint {weights}: holds weights alone, without the settings they were trained with \
              (net, Langevin step, data): say them with --preset P or --config F (a run's config.toml, say)"
         );
     };
-    let run = path
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap_or(std::path::Path::new("."));
-    eprintln!(
-        "note: {weights} is a run's weights: their settings are {}'s{}",
-        run.join(ebmscope::train::run::CONFIG_FILE).display(),
-        if undone.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " as they were then, its later changes (changes.csv) undone: {}",
-                undone.join(", ")
-            )
-        }
-    );
+    eprintln!("note: {said}");
     data_moved_to(&mut config, data)?;
     Ok((config, None, Vec::new()))
 }
@@ -1627,18 +1613,15 @@ fn refuse_settings_beside_checkpoint(
 /// checkpoint; for weights alone, `name` and the file's name beside the
 /// file, or beside its run's checkpoint for a run's weights/ file.
 fn beside_model(path: &std::path::Path, ck: &ebmscope::train::Checkpoint, name: &str) -> PathBuf {
-    let mut dir = path.parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
     if !ck.weights_alone {
         return dir.join(name);
     }
-    let run = dir.parent().filter(|run| {
-        dir.file_name() == Some("weights".as_ref()) && run.join(ebmscope::train::CHECKPOINT_FILE).exists()
-    });
-    if let Some(run) = run {
-        dir = run.to_path_buf();
-    }
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    dir.join(format!("{name}_{stem}"))
+    match ebmscope::train::run::run_of_weights(path) {
+        Some((run, _)) => run.join(format!("{name}_{stem}")),
+        None => dir.join(format!("{name}_{stem}")),
+    }
 }
 
 /// `--data` of a command that starts from a checkpoint: where the run's

@@ -141,7 +141,7 @@ fn energy_matches_reference_and_reloads_weights() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let spec = NetSpec::vanilla(1, 4).unwrap();
-    let params = load_params(&weights, &spec.param_layout().unwrap(), "").unwrap();
+    let params = load_params(&weights, &spec.param_layout().unwrap(), String::new).unwrap();
     let (energy, grads) = ReferenceNet::new(&spec).unwrap().backward(
         &common::f64s(&params),
         batch,

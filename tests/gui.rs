@@ -815,7 +815,8 @@ fn saves_and_failures_leave_training_running() {
 }
 
 /// The window opened from a training run's checkpoint saves beside it,
-/// never over it; a window's own checkpoint is saved over.
+/// never over it; a window's own checkpoint is saved over, but not weights
+/// alone named as one.
 #[test]
 fn the_window_saves_beside_a_runs_checkpoint() {
     use ebmscope::gui::window_checkpoint_beside;
@@ -824,8 +825,21 @@ fn the_window_saves_beside_a_runs_checkpoint() {
         window_checkpoint_beside(Path::new("runs/gmm/checkpoint.safetensors")),
         PathBuf::from("runs/gmm/checkpoint-window.safetensors")
     );
-    let own = Path::new("runs/gmm-quick-window.safetensors");
-    assert_eq!(window_checkpoint_beside(own), own);
+    let dir = common::fresh_dir("window-beside");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (own, weights) = (
+        dir.join("gmm-quick-window.safetensors"),
+        dir.join("W-window.safetensors"),
+    );
+    let config = std::collections::HashMap::from([("config".to_string(), "seed = 1".to_string())]);
+    ebmscope::io::write_tensors_with_metadata(&own, &[], Some(config)).unwrap();
+    ebmscope::io::write_tensors(&weights, &[]).unwrap();
+    assert_eq!(window_checkpoint_beside(&own), own);
+    assert_eq!(
+        window_checkpoint_beside(&weights),
+        dir.join("W-window-window.safetensors")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A training thread that stops (its device destroyed under it: wgpu

@@ -195,8 +195,9 @@ fn the_window_maps_a_checkpoints_landscape() {
         vec![ck.to_str().unwrap()],
         vec![weights.to_str().unwrap(), "--config", config.to_str().unwrap()],
     ];
-    for model in models {
-        let shot = dir.join("window.png");
+    for (i, model) in models.into_iter().enumerate() {
+        // (A picture of its own: a stale one cannot pass for it.)
+        let shot = dir.join(format!("window-{i}.png"));
         let mut args = vec!["gui", "--checkpoint"];
         args.extend(model);
         args.extend(["--landscape", "--starts", "6", "--alpha", "2", "--frames", "3"]);

@@ -7,7 +7,9 @@ use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors}
 use ebmscope::model::{NetSpec, init_params};
 
 /// What the refusals ask of the user (as `energy` asks it).
-const FIX: &str = "wrong --net, --n-c or --n-f?";
+fn fix() -> String {
+    "wrong --net, --n-c or --n-f?".into()
+}
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ebmscope-io-{}", std::process::id()));
@@ -53,7 +55,7 @@ fn params_round_trip() {
     let params = init_params(&spec, 9).unwrap();
     let path = tmp("round.safetensors");
     save_params(&path, &layout, &params).unwrap();
-    assert_eq!(load_params(&path, &layout, FIX).unwrap(), params);
+    assert_eq!(load_params(&path, &layout, fix).unwrap(), params);
     let t = read_tensor(&path, "f.2.weight").unwrap();
     assert_eq!(t.shape, vec![8, 4, 4, 4]);
 }
@@ -87,7 +89,7 @@ fn pytorch_style_file_loads() {
     );
     let path = tmp("torch.safetensors");
     handmade(&path, &tensors);
-    assert_eq!(load_params(&path, &layout, FIX).unwrap(), params);
+    assert_eq!(load_params(&path, &layout, fix).unwrap(), params);
 }
 
 #[test]
@@ -101,7 +103,7 @@ fn wrong_shape_is_refused_naming_the_tensor() {
         &init_params(&other, 1).unwrap(),
     )
     .unwrap();
-    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
+    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(
         err.contains("f.0.weight") && err.contains("[8, 3, 3, 3]") && err.contains("[4, 3, 3, 3]"),
         "{err}"
@@ -125,7 +127,7 @@ fn missing_and_extra_tensors_are_refused() {
         .collect();
     let path = tmp("missing.safetensors");
     write_tensors(&path, &keep).unwrap();
-    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
+    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(err.contains("missing tensor `f.4.bias`"), "{err}");
 
     let mut extra = keep.clone();
@@ -140,7 +142,7 @@ fn missing_and_extra_tensors_are_refused() {
         data: vec![0.0],
     });
     write_tensors(&path, &extra).unwrap();
-    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
+    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(err.contains("f.10.weight"), "{err}");
 
     // A DataParallel model's state dict: every name under `module.`.
@@ -154,7 +156,7 @@ fn missing_and_extra_tensors_are_refused() {
         })
         .collect();
     write_tensors(&path, &wrapped).unwrap();
-    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
+    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(
         err.contains("start with `module.`") && err.contains("model.module.state_dict()"),
         "{err}"
@@ -166,7 +168,7 @@ fn broken_files_are_refused_with_their_path() {
     let layout = NetSpec::toy().param_layout().unwrap();
     let path = tmp("garbage.safetensors");
     std::fs::write(&path, b"this is not a safetensors file").unwrap();
-    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
+    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(
         err.contains("garbage.safetensors") && err.contains("not a valid safetensors"),
         "{err}"
@@ -180,7 +182,7 @@ fn broken_files_are_refused_with_their_path() {
     ] {
         let torch_file = tmp(name);
         std::fs::write(&torch_file, [start, b"torch pickle data"].concat()).unwrap();
-        let err = load_params(&torch_file, &layout, FIX).unwrap_err().to_string();
+        let err = load_params(&torch_file, &layout, fix).unwrap_err().to_string();
         assert!(
             err.contains(name)
                 && err.contains("PyTorch file")
@@ -191,7 +193,7 @@ fn broken_files_are_refused_with_their_path() {
     }
 
     let missing = tmp("does-not-exist.safetensors");
-    let err = load_params(&missing, &layout, FIX).unwrap_err().to_string();
+    let err = load_params(&missing, &layout, fix).unwrap_err().to_string();
     assert!(err.contains("does-not-exist"), "{err}");
 
     let ints = tmp("ints.safetensors");
@@ -210,7 +212,7 @@ fn non_finite_weights_are_refused() {
     params[5] = f32::NAN;
     let path = tmp("nan.safetensors");
     save_params(&path, &layout, &params).unwrap();
-    let err = load_params(&path, &layout, FIX).unwrap_err().to_string();
+    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(err.contains("f.0.weight") && err.contains("non-finite"), "{err}");
 }
 

@@ -252,6 +252,10 @@ fn the_window_loads_weights_alone_with_its_settings() {
         matches!(seen.last(), Some(Update::Failed(why)) if why.contains("missing tensor")),
         "{seen:?}"
     );
+    // ... and changed nothing: the loaded run goes on.
+    s.send(Command::Step);
+    let seen = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    assert!(matches!(seen.last(), Some(Update::Iteration(e)) if e.iteration == 2));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -603,18 +603,25 @@ fn a_change_whose_checkpoint_was_not_saved_is_dropped() {
     let ck = dir.join("checkpoint.safetensors");
     let changes = || std::fs::read_to_string(dir.join("changes.csv")).unwrap();
     let saved = std::fs::read(&ck).unwrap();
-    let old_config = std::fs::read(dir.join("config.toml")).unwrap();
+    let config = dir.join("config.toml");
+    let (pending, old_config) = (dir.join(".config.toml.pending"), std::fs::read(&config).unwrap());
+    // A save that fails (a folder where the checkpoint's weights file goes):
+    // the change is recorded, config.toml's new text waits beside it, and
+    // config.toml and the checkpoint are as they were.
+    let weights = dir.join("weights/weights_0000002.safetensors");
+    let weights_kept = std::fs::read(&weights).unwrap();
+    std::fs::remove_file(&weights).unwrap();
+    std::fs::create_dir_all(&weights).unwrap();
     let out = resume_train(&dir, Some(2), &["optimizer.lr=0.05"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success());
     let made = changes();
     assert_eq!(made, "iteration,setting,from,to\n2,optimizer.lr,0.1,0.05\n");
-    // As if that resume had been killed before its checkpoint landed: its
-    // config.toml's new text waits in .config.toml.pending, and goes.
-    let config = dir.join("config.toml");
-    let (pending, new_config) = (dir.join(".config.toml.pending"), std::fs::read(&config).unwrap());
-    std::fs::write(&ck, &saved).unwrap();
-    std::fs::write(&config, &old_config).unwrap();
-    std::fs::write(&pending, &new_config).unwrap();
+    let new_config = std::fs::read(&pending).unwrap();
+    assert!(String::from_utf8_lossy(&new_config).contains("lr = 0.05"));
+    assert!(std::fs::read(&config).unwrap() == old_config && std::fs::read(&ck).unwrap() == saved);
+    // The next resume drops both: no hand edit, no change kept.
+    std::fs::remove_dir(&weights).unwrap();
+    std::fs::write(&weights, &weights_kept).unwrap();
     let out = resume_train(&dir, Some(2), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!dir.join("changes.csv").exists(), "no change kept: no record");
@@ -1926,7 +1933,7 @@ fn weights_alone_sample_and_map_with_their_settings() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains(says) && stderr.contains("config.toml"),
+            stderr.contains(says) && stderr.contains("their settings are its checkpoint's"),
             "{stderr}"
         );
         let settings: toml::Table = std::fs::read_to_string(into.join("longrun.toml"))

@@ -5,8 +5,8 @@ mod tensors;
 mod weights;
 
 pub use tensors::{
-    SAVE_STATE_DICT, Tensor, holds_weights_alone, is_atomic_temporary, is_checkpoint, read_all, read_tensor,
-    write_atomically, write_tensors, write_tensors_with_metadata,
+    SAVE_STATE_DICT, Tensor, holds_weights_alone, is_atomic_temporary, is_checkpoint, read_all,
+    read_metadata, read_tensor, write_atomically, write_tensors, write_tensors_with_metadata,
 };
 pub use weights::{
     ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR, fitting_net, load_params, save_params,

@@ -189,6 +189,26 @@ pub fn holds_weights_alone(path: &Path) -> bool {
     header(path).is_some_and(|h| h.get("__metadata__").and_then(|m| m.get("config")).is_none())
 }
 
+/// The metadata of the safetensors file at `path` (its header alone read).
+pub fn read_metadata(path: &Path) -> Result<std::collections::HashMap<String, String>> {
+    let header = header(path).ok_or_else(|| {
+        Error::file(
+            path,
+            "not a valid safetensors file: is it the right file, and whole?",
+        )
+    })?;
+    let strings = |m: &serde_json::Map<String, serde_json::Value>| {
+        m.iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect()
+    };
+    Ok(header
+        .get("__metadata__")
+        .and_then(|m| m.as_object())
+        .map(strings)
+        .unwrap_or_default())
+}
+
 /// The JSON header of a safetensors file, or None if it is not one.
 fn header(path: &Path) -> Option<serde_json::Value> {
     use std::io::Read;

@@ -36,7 +36,7 @@ const CHECKPOINT_EXTRAS: [&str; 4] = [ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR,
 /// The network a state dict at `path` is the weights of, where it is one of
 /// ebmscope's: its kind and, for the image nets, channels n_c and base
 /// width n_f (read off the first layer's weight, then every tensor's shape
-/// checked). How to mend weights refused for another net.
+/// checked), for the message that refuses it for another network.
 pub fn fitting_net(path: &Path) -> Option<(NetKind, usize, usize)> {
     let bytes = read_file(path).ok()?;
     let st = parse(path, &bytes).ok()?;
@@ -67,9 +67,10 @@ pub fn fitting_net(path: &Path) -> Option<(NetKind, usize, usize)> {
 /// Load parameters saved by ebmscope or by PyTorch (a state dict saved with
 /// safetensors), or those of a run's checkpoint (its optimizer state and
 /// chains are passed over). Refuses, naming the tensor, a file with a
-/// missing, extra or mis-shaped tensor; `fix` asks whether the network was
-/// chosen right (e.g. "wrong --net, --n-c or --n-f?").
-pub fn load_params(path: &Path, layout: &ParamLayout, fix: &str) -> Result<Vec<f32>> {
+/// missing, extra or mis-shaped tensor; `fix` says how to choose the
+/// network the file is (e.g. "wrong --net, --n-c or --n-f?"; made only for
+/// such a refusal).
+pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) -> Result<Vec<f32>> {
     let bytes = read_file(path)?;
     let st = parse(path, &bytes)?;
     let expected = |hint: &str| {
@@ -113,8 +114,9 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: &str) -> Result<Vec<f
         return Err(Error::file(
             path,
             expected(&format!(
-                "has tensor(s) this network does not have: {} ({fix})",
-                extra.join(", ")
+                "has tensor(s) this network does not have: {} ({})",
+                extra.join(", "),
+                fix()
             )),
         ));
     }
@@ -127,10 +129,11 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: &str) -> Result<Vec<f
             return Err(Error::file(
                 path,
                 format!(
-                    "tensor `{}` has shape {:?}, this network expects {:?} ({fix})",
+                    "tensor `{}` has shape {:?}, this network expects {:?} ({})",
                     slot.name,
                     view.shape(),
-                    slot.shape
+                    slot.shape,
+                    fix()
                 ),
             ));
         }

@@ -16,15 +16,15 @@ pub enum NetKind {
 
 impl NetKind {
     pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "toy" => Ok(NetKind::Toy),
-            "vanilla" => Ok(NetKind::Vanilla),
-            "nonlocal" => Ok(NetKind::Nonlocal),
-            other => Err(Error::Shape(format!(
-                "unknown network `{other}`: use `toy` (2-D points), `vanilla` or `nonlocal` \
-                 (32×32 images)"
-            ))),
-        }
+        [NetKind::Toy, NetKind::Vanilla, NetKind::Nonlocal]
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| {
+                Error::Shape(format!(
+                    "unknown network `{name}`: use `toy` (2-D points), `vanilla` or `nonlocal` \
+                     (32×32 images)"
+                ))
+            })
     }
 
     /// Its name, as `parse` and the settings' `net.kind` take it.

@@ -49,6 +49,13 @@ pub struct Checkpoint {
     pub weights_alone: bool,
 }
 
+/// What [`Checkpoint::head`] reads of a checkpoint.
+pub struct CheckpointHead {
+    pub config: Config,
+    pub iteration: u64,
+    pub lr: f64,
+}
+
 /// A run's history as a checkpoint holds it (metadata `metrics` and
 /// `changes`): the texts of its metrics.csv and changes.csv.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,8 +74,8 @@ fn meta<'a>(path: &Path, m: &'a HashMap<String, String>, key: &str) -> Result<&'
         Error::file(
             path,
             format!(
-                "not an ebmscope checkpoint: metadata `{key}` is missing (a weights_*.safetensors \
-                 file holds the weights alone: pass the run's checkpoint.safetensors)"
+                "not an ebmscope checkpoint: metadata `{key}` is missing (weights alone, a state \
+                 dict, have none: give them with their settings where a command takes them)"
             ),
         )
     })
@@ -252,6 +259,19 @@ impl Checkpoint {
         write_tensors_with_metadata(path, &tensors, Some(metadata))
     }
 
+    /// The settings, iteration and learning rate of the checkpoint at
+    /// `path`, its header alone read (not its tensors: a bank of images,
+    /// say).
+    pub fn head(path: &Path) -> Result<CheckpointHead> {
+        let m = crate::io::read_metadata(path)?;
+        Ok(CheckpointHead {
+            config: Config::from_toml(meta(path, &m, "config")?)
+                .map_err(|e| Error::file(path, format!("checkpoint config: {e}")))?,
+            iteration: parse(path, &m, "iteration")?,
+            lr: parse(path, &m, "lr")?,
+        })
+    }
+
     pub fn load(path: &Path) -> Result<Self> {
         let (tensors, m) = read_all(path)?;
         // (Files without the tag are read as this format: it has been the only one.)
@@ -395,22 +415,21 @@ impl Checkpoint {
     /// or shapes otherwise, and a non-finite weight.
     pub fn from_weights(path: &Path, config: Config) -> Result<Self> {
         let layout = super::net_spec(&config)?.param_layout()?;
-        let fix = match crate::io::fitting_net(path) {
+        let fix = || match crate::io::fitting_net(path) {
             Some((crate::model::NetKind::Toy, _, _)) => {
                 "weights of another network: they are ToyNet's, for a toy preset (gmm-*, rings-*)".into()
             }
-            Some((kind, n_c, n_f)) => {
-                let kind = kind.name();
-                format!(
-                    "weights of another network: they are {kind} with n_f = {n_f} and {n_c} channel(s), \
-                     --set net.kind={kind} --set net.n_f={n_f} --set data.channels={n_c}"
-                )
-            }
+            Some((kind, n_c, n_f)) => format!(
+                "weights of another network: they are {}'s with n_f = {n_f} and {n_c} channel(s), so \
+                 net.kind = {}, net.n_f = {n_f}, data.channels = {n_c}",
+                kind.name(),
+                kind.name()
+            ),
             None => {
                 "weights of another network: check the settings' net.kind, net.n_f and data.channels".into()
             }
         };
-        let params = crate::io::load_params(path, &layout, &fix)?;
+        let params = crate::io::load_params(path, &layout, fix)?;
         Ok(Checkpoint {
             iteration: 0,
             lr: config.optimizer.lr,

@@ -10,7 +10,7 @@ mod metrics;
 pub mod run;
 pub mod session;
 
-pub use checkpoint::{CHECKPOINT_FILE, Checkpoint, SavedHistory};
+pub use checkpoint::{CHECKPOINT_FILE, Checkpoint, CheckpointHead, SavedHistory};
 pub use metrics::{ToyMetrics, evaluate_toy, grid_energies};
 
 /// Long work (long runs, landscape maps) reports `(stage, done, total)`

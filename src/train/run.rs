@@ -133,43 +133,68 @@ fn undo_interrupted_force(dir: &Path) -> Result<()> {
     std::fs::remove_dir_all(&gathering).map_err(io_err(&gathering))
 }
 
-/// The settings a run's weights file (`path`: `weights/weights_N.safetensors`
-/// beside the run's config.toml) was trained with: config.toml with the
-/// changes changes.csv records from iteration N on undone (a change made
-/// after iteration k counts from k + 1), and what was undone, as "key now
-/// → then". None where `path` is no run's weights file.
-pub fn settings_at_weights(path: &Path) -> Result<Option<(Config, Vec<String>)>> {
-    let Some(iteration) = run_file_iteration(&["weights"], path) else {
-        return Ok(None);
-    };
-    let Some(run) = path
+/// The run a weights file (`path`) is one of, and its iteration: `path` is
+/// `<run>/weights/weights_N.safetensors`, with the run's checkpoint beside
+/// `weights/`. (Made absolute first: a bare name in `weights/` is one too.)
+pub fn run_of_weights(path: &Path) -> Option<(PathBuf, u64)> {
+    let path = std::path::absolute(path).ok()?;
+    let iteration = run_file_iteration(&["weights"], &path)?;
+    let weights = path
         .parent()
-        .filter(|dir| dir.file_name() == Some("weights".as_ref()))
-        .and_then(Path::parent)
-    else {
+        .filter(|dir| dir.file_name() == Some("weights".as_ref()))?;
+    let run = weights.parent()?;
+    run.join(CHECKPOINT_FILE)
+        .exists()
+        .then(|| (run.to_path_buf(), iteration))
+}
+
+/// The settings a run's weights file (`path`, see [`run_of_weights`]) was
+/// trained with: its run's checkpoint's (its header alone read) with the
+/// changes changes.csv records from the file's iteration on undone; and a
+/// line that says so. None where `path` is no run's weights file.
+pub fn settings_at_weights(path: &Path) -> Result<Option<(Config, String)>> {
+    let Some((run, iteration)) = run_of_weights(path) else {
         return Ok(None);
     };
-    let config_path = run.join(CONFIG_FILE);
-    let Ok(text) = std::fs::read_to_string(&config_path) else {
-        return Ok(None);
-    };
-    let mut config = Config::resolve(None, Some((&config_path.display().to_string(), &text)), &[])?;
+    let head = Checkpoint::head(&run.join(CHECKPOINT_FILE))?;
     let changes_path = run.join(CHANGES_FILE);
-    let changes = if changes_path.exists() {
+    let mut changes = if changes_path.exists() {
         read_changes(
             &changes_path,
-            u64::MAX,
-            "move it aside to use the run's config.toml as it is",
+            head.iteration,
+            "move it aside to take the run's last settings",
         )?
     } else {
         Vec::new()
     };
-    let mut undone = Vec::new();
-    for &(_, from, to) in changes.iter().rev().filter(|(at, _, _)| *at >= iteration) {
-        from.set_in(&mut config);
-        undone.push(format!("{} {} → {}", from.key(), to.value(), from.value()));
+    drop_unsaved_changes(&mut changes, head.iteration, &head.config, head.lr);
+    let mut config = head.config;
+    let undone = undo_changes(&mut config, &changes, iteration);
+    let mut said = format!(
+        "{} are the weights of iteration {iteration} of the run in {}: their settings are its checkpoint's",
+        path.display(),
+        run.display()
+    );
+    if !undone.is_empty() {
+        said += &format!(
+            " as they were then, the changes made later (changes.csv) undone: {}",
+            undone.join(", ")
+        );
     }
-    Ok(Some((config, undone)))
+    Ok(Some((config, said)))
+}
+
+/// Undo in `config` (a run's settings after all of `changes`) the changes
+/// made from iteration `from` on, the latest first: the settings of
+/// iteration `from` (a change made after iteration k counts from k + 1).
+/// What was undone, as "key now → then".
+fn undo_changes(config: &mut Config, changes: &[(u64, Change, Change)], from: u64) -> Vec<String> {
+    let mut undone = Vec::new();
+    for &(_, was, to) in changes.iter().rev().filter(|(at, _, _)| *at >= from) {
+        was.set_in(config);
+        undone.push(format!("{} {} → {}", was.key(), to.value(), was.value()));
+    }
+    undone
 }
 
 /// Settle config.toml's new text that a resume killed around its
@@ -719,7 +744,7 @@ impl RunDir {
             let changes_path = dir.join(CHANGES_FILE);
             let past_changes = if changes_path.exists() {
                 let mut kept = read_changes(&changes_path, ck.iteration, "move it aside to resume")?;
-                drop_unsaved_changes(&mut kept, &ck);
+                drop_unsaved_changes(&mut kept, ck.iteration, &ck.config, ck.lr);
                 if kept.is_empty() {
                     // (As a run that made no change: no changes.csv.)
                     std::fs::remove_file(&changes_path).map_err(io_err(&changes_path))?;
@@ -1053,13 +1078,14 @@ fn free_changes(from: &Config, to: &Config) -> Vec<String> {
         .collect()
 }
 
-/// Drop the last rows of `rows` that `ck` does not hold: changes recorded
-/// at its iteration by a resume whose checkpoint was not saved (killed
-/// between the two, or refused by a full disk). A change recorded is one
-/// that set another value, so each of those disagrees with the checkpoint.
-fn drop_unsaved_changes(rows: &mut Vec<(u64, Change, Change)>, ck: &Checkpoint) {
-    while let Some(&(iteration, _, to)) = rows.last() {
-        if iteration != ck.iteration || Change::now(to.key(), &ck.config, ck.lr) == Some(to) {
+/// Drop the last rows of `rows` that a checkpoint (of `iteration`, its
+/// `config` and learning rate `lr`) does not hold: changes recorded at its
+/// iteration by a resume whose checkpoint was not saved (killed between the
+/// two, or refused by a full disk). A change recorded is one that set
+/// another value, so each of those disagrees with the checkpoint.
+fn drop_unsaved_changes(rows: &mut Vec<(u64, Change, Change)>, iteration: u64, config: &Config, lr: f64) {
+    while let Some(&(at, _, to)) = rows.last() {
+        if at != iteration || Change::now(to.key(), config, lr) == Some(to) {
             break;
         }
         rows.pop();
@@ -1224,9 +1250,7 @@ pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
     // change saved in it but not recorded, were changes.csv not written,
     // would show as the run's settings from its start.)
     let mut settings = ck.config.clone();
-    for (_, from, _) in changes.iter().rev() {
-        from.set_in(&mut settings);
-    }
+    undo_changes(&mut settings, &changes, 0);
     let mut next = changes.iter().peekable();
     let mut events = Vec::new();
     for row in &kept.rows {

@@ -621,9 +621,14 @@ impl Worker {
         if path.as_os_str().is_empty() {
             return Err(Error::Config("type a checkpoint file path first".into()));
         }
-        // Weights alone (a state dict) take the window's settings.
+        // Weights alone (a state dict) take their run's settings as they
+        // were then, where they are a run's, else the window's.
         let mut ck = if crate::io::holds_weights_alone(&path) {
-            Checkpoint::from_weights(&path, self.config.clone())?
+            let config = match super::run::settings_at_weights(&path)? {
+                Some((config, _)) => config,
+                None => self.config.clone(),
+            };
+            Checkpoint::from_weights(&path, config)?
         } else {
             Checkpoint::load(&path)?
         };
@@ -637,7 +642,11 @@ impl Worker {
         };
         ck.restore(&mut trainer)?;
         trainer.record_energy_path(self.record_path)?;
-        let history = run_history(&path, &ck).map_err(|e| e.to_string());
+        let history = if ck.weights_alone {
+            Ok(None)
+        } else {
+            run_history(&path, &ck).map_err(|e| e.to_string())
+        };
         if let Ok(Some(h)) = &history {
             // The divergence watch goes on from the run's d_st, as a resume's does.
             trainer.set_history(
