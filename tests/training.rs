@@ -1861,13 +1861,14 @@ fn weights_alone_sample_and_map_with_their_settings() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(settings.get("checkpoint_iteration").is_none());
+    // (The run's iteration of those weights.)
+    assert_eq!(settings["checkpoint_iteration"].as_integer(), Some(2));
     assert_eq!(settings["epsilon_from"].as_str(), Some("model_settings"));
     let given = settings["model_settings"].as_table().unwrap();
     let run_config: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
     assert_eq!(given["net"], run_config["net"]);
     assert_eq!(given["langevin"], run_config["langevin"]);
-    // The map's record of its model: the file and the settings, no iteration.
+    // The map's record of its model: the file, its iteration in the run, the settings.
     let map: toml::Table = std::fs::read_to_string(dir.join("landscape_weights_0000002/landscape.toml"))
         .unwrap()
         .parse()
@@ -1879,7 +1880,7 @@ fn weights_alone_sample_and_map_with_their_settings() {
             .unwrap()
             .ends_with("weights_0000002.safetensors")
     );
-    assert!(model.get("iteration").is_none());
+    assert_eq!(model["iteration"].as_integer(), Some(2));
     assert_eq!(model["settings"]["langevin"], run_config["langevin"]);
 
     // A state dict as PyTorch saves it (safetensors.torch.save_file, its
@@ -1913,6 +1914,14 @@ fn weights_alone_sample_and_map_with_their_settings() {
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(elsewhere.join("longrun_data_net/longrun.csv").exists());
+    let settings: toml::Table = std::fs::read_to_string(elsewhere.join("longrun_data_net/longrun.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        settings.get("checkpoint_iteration").is_none(),
+        "no run's iteration"
+    );
     // A run's weights/ file without settings takes its run's, as they were
     // at its iteration: a change made after it (here at iteration 2, so
     // from 3 on) undone, not one made before.

@@ -397,6 +397,17 @@ impl Checkpoint {
         })
     }
 
+    /// The run's iteration of this model, loaded from `file`: the
+    /// checkpoint's, or N for a run's weights/weights_N file; None for
+    /// other weights alone.
+    pub fn iteration_of(&self, file: &Path) -> Option<u64> {
+        if self.weights_alone {
+            super::run::run_of_weights(file).map(|(_, iteration)| iteration)
+        } else {
+            Some(self.iteration)
+        }
+    }
+
     /// What the model is, for a command's first line: "checkpoint at
     /// iteration N", or "weights alone".
     pub fn described(&self) -> String {

@@ -664,7 +664,7 @@ impl Basins {
 pub struct MapModel {
     /// Its checkpoint or weights file; None for the window's current model.
     pub file: Option<String>,
-    /// The run's iteration; None for weights alone.
+    /// The run's iteration of the model; None for weights alone not of a run.
     pub iteration: Option<u64>,
     /// Its settings: net, Langevin step, data.
     pub settings: crate::config::Config,
@@ -675,7 +675,7 @@ impl MapModel {
     pub fn of(ck: &Checkpoint, file: &Path) -> Result<Self> {
         Ok(MapModel {
             file: Some(crate::config::absolute_path(file)?),
-            iteration: (!ck.weights_alone).then_some(ck.iteration),
+            iteration: ck.iteration_of(file),
             settings: ck.config.clone(),
         })
     }

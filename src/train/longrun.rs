@@ -141,7 +141,7 @@ impl LongRunOptions {
         let as_written = |v: f32| v.to_string().parse::<f64>().unwrap_or(f64::from(v));
         let settings = Settings {
             checkpoint: crate::config::absolute_path(checkpoint)?,
-            checkpoint_iteration: (!ck.weights_alone).then_some(ck.iteration),
+            checkpoint_iteration: ck.iteration_of(checkpoint),
             sampler: if self.mala { "mala" } else { "langevin" },
             steps: self.steps,
             chains: self.chains,
