@@ -1,6 +1,8 @@
 //! Parameters and tensors in safetensors: round trips, files written the way
 //! PyTorch writes them, and clear refusals of wrong files.
 
+mod common;
+
 use std::path::Path;
 
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
@@ -115,16 +117,7 @@ fn missing_and_extra_tensors_are_refused() {
     let spec = NetSpec::toy();
     let layout = spec.param_layout().unwrap();
     let params = init_params(&spec, 1).unwrap();
-    let keep: Vec<Tensor> = layout
-        .tensors
-        .iter()
-        .filter(|t| t.name != "f.4.bias")
-        .map(|t| Tensor {
-            name: t.name.clone(),
-            shape: t.shape.clone(),
-            data: params[t.offset..t.offset + t.len].to_vec(),
-        })
-        .collect();
+    let keep = common::state_dict(&layout, &params, |n| (n != "f.4.bias").then(|| n.into()));
     let path = tmp("missing.safetensors");
     write_tensors(&path, &keep).unwrap();
     let err = load_params(&path, &layout, fix).unwrap_err().to_string();
@@ -146,15 +139,7 @@ fn missing_and_extra_tensors_are_refused() {
     assert!(err.contains("f.10.weight"), "{err}");
 
     // A DataParallel model's state dict: every name under `module.`.
-    let wrapped: Vec<Tensor> = layout
-        .tensors
-        .iter()
-        .map(|t| Tensor {
-            name: format!("module.{}", t.name),
-            shape: t.shape.clone(),
-            data: params[t.offset..t.offset + t.len].to_vec(),
-        })
-        .collect();
+    let wrapped = common::state_dict(&layout, &params, |n| Some(format!("module.{n}")));
     write_tensors(&path, &wrapped).unwrap();
     let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(
@@ -241,16 +226,7 @@ fn the_net_a_state_dict_fits_is_named() {
     let spec = NetSpec::vanilla(1, 8).unwrap();
     let layout = spec.param_layout().unwrap();
     let params = init_params(&spec, 1).unwrap();
-    let short: Vec<Tensor> = layout
-        .tensors
-        .iter()
-        .skip(1)
-        .map(|t| Tensor {
-            name: t.name.clone(),
-            shape: t.shape.clone(),
-            data: params[t.offset..t.offset + t.len].to_vec(),
-        })
-        .collect();
+    let short = common::state_dict(&layout, &params, |n| (n != "f.0.weight").then(|| n.into()));
     let path = tmp("fits-none.safetensors");
     write_tensors(&path, &short).unwrap();
     assert_eq!(fitting_net(&path), None);

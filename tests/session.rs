@@ -235,16 +235,7 @@ fn the_window_loads_weights_alone_with_its_settings() {
     assert_eq!((got.iteration, got.d_st, got.r_t), (1, want.d_st, want.r_t));
     // Weights of another net (a layer missing): refused.
     let short = dir.join("short.safetensors");
-    let kept: Vec<ebmscope::io::Tensor> = layout
-        .tensors
-        .iter()
-        .skip(1)
-        .map(|t| ebmscope::io::Tensor {
-            name: t.name.clone(),
-            shape: t.shape.clone(),
-            data: weights[t.offset..t.offset + t.len].to_vec(),
-        })
-        .collect();
+    let kept = common::state_dict(&layout, &weights, |n| (n != "f.0.weight").then(|| n.into()));
     ebmscope::io::write_tensors(&short, &kept).unwrap();
     s.send(Command::Load(short));
     let seen = wait_for(&s, "refused load", |u| matches!(u, Update::Failed(_)));

@@ -1887,18 +1887,11 @@ fn weights_alone_sample_and_map_with_their_settings() {
     // metadata {"format": "pt"}), elsewhere: the outputs beside it.
     let elsewhere = dir.join("from-torch");
     std::fs::create_dir_all(&elsewhere).unwrap();
-    let tensors: Vec<ebmscope::io::Tensor> = ebmscope::train::net_spec(&ck.config)
+    let layout = ebmscope::train::net_spec(&ck.config)
         .unwrap()
         .param_layout()
-        .unwrap()
-        .tensors
-        .iter()
-        .map(|t| ebmscope::io::Tensor {
-            name: t.name.clone(),
-            shape: t.shape.clone(),
-            data: ck.params[t.offset..t.offset + t.len].to_vec(),
-        })
-        .collect();
+        .unwrap();
+    let tensors = common::state_dict(&layout, &ck.params, |n| Some(n.into()));
     // Elsewhere, weights alone without settings: refused, saying how to give them.
     let copy = elsewhere.join("copy.safetensors");
     std::fs::copy(&weights, &copy).unwrap();

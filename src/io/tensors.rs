@@ -179,14 +179,20 @@ pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
 /// (`config`): what no other output may be written over. Reads the header
 /// alone (a safetensors header is at most 100 MB).
 pub fn is_checkpoint(path: &Path) -> bool {
-    header(path).is_some_and(|h| h.get("__metadata__").and_then(|m| m.get("config")).is_some())
+    holds_config(path) == Some(true)
 }
 
 /// Whether `path` is a safetensors file without a checkpoint's metadata: a
 /// state dict, weights alone (a run's `weights/` file, or a PyTorch
 /// model's saved with safetensors). Reads the header alone.
 pub fn holds_weights_alone(path: &Path) -> bool {
-    header(path).is_some_and(|h| h.get("__metadata__").and_then(|m| m.get("config")).is_none())
+    holds_config(path) == Some(false)
+}
+
+/// Whether the safetensors file at `path` has a checkpoint's `config`
+/// metadata; None if it is no safetensors file.
+fn holds_config(path: &Path) -> Option<bool> {
+    header(path).map(|h| h.get("__metadata__").and_then(|m| m.get("config")).is_some())
 }
 
 /// The metadata of the safetensors file at `path` (its header alone read).

@@ -430,12 +430,13 @@ impl Checkpoint {
             Some((crate::model::NetKind::Toy, _, _)) => {
                 "weights of another network: they are ToyNet's, for a toy preset (gmm-*, rings-*)".into()
             }
-            Some((kind, n_c, n_f)) => format!(
-                "weights of another network: they are {}'s with n_f = {n_f} and {n_c} channel(s), so \
-                 net.kind = {}, net.n_f = {n_f}, data.channels = {n_c}",
-                kind.name(),
-                kind.name()
-            ),
+            Some((kind, n_c, n_f)) => {
+                let kind = kind.name();
+                format!(
+                    "weights of another network: they are {kind}'s with n_f = {n_f} and {n_c} channel(s), \
+                     so net.kind = {kind}, net.n_f = {n_f}, data.channels = {n_c}"
+                )
+            }
             None => {
                 "weights of another network: check the settings' net.kind, net.n_f and data.channels".into()
             }

@@ -14,6 +14,26 @@ pub fn gpu() -> Gpu {
     }
 }
 
+/// `params` (laid out as `layout`) as a state dict's tensors: those
+/// `rename` keeps, under the names it gives (Some(name) keeps it as is).
+pub fn state_dict(
+    layout: &ebmscope::model::ParamLayout,
+    params: &[f32],
+    rename: impl Fn(&str) -> Option<String>,
+) -> Vec<ebmscope::io::Tensor> {
+    layout
+        .tensors
+        .iter()
+        .filter_map(|t| {
+            Some(ebmscope::io::Tensor {
+                name: rename(&t.name)?,
+                shape: t.shape.clone(),
+                data: params[t.offset..t.offset + t.len].to_vec(),
+            })
+        })
+        .collect()
+}
+
 pub fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&a| f64::from(a)).collect()
 }
