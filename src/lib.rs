@@ -8,7 +8,8 @@
 //! - [`reference`]: the plain-Rust f64 CPU oracle of every kernel;
 //! - [`gpu`]: adapter choice, device, pipeline cache, readback;
 //! - [`kernels`]: the WGSL shaders and their host modules;
-//! - [`io`]: safetensors weights and tensors, compatible with PyTorch state dicts;
+//! - [`io`]: safetensors weights and tensors, compatible with PyTorch state dicts
+//!   (and torch.save's `.pth` state dicts read);
 //! - [`doctor`]: GPU kernels checked against the reference on the chosen adapter.
 
 pub mod bench;

@@ -79,8 +79,8 @@ struct GuiArgs {
     /// Continue from a checkpoint (its config gives the network and settings;
     /// change them in the window), or from weights alone: a run's
     /// weights/weights_N.safetensors (its run's settings as at N), or a
-    /// PyTorch state dict saved with safetensors, with --preset or --config
-    /// saying its settings.
+    /// PyTorch state dict (torch.save's .pth, or saved with safetensors),
+    /// with --preset or --config saying its settings.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
@@ -155,8 +155,9 @@ struct BenchArgs {
 struct ModelArgs {
     /// A run's checkpoint.safetensors (its config gives the net, ε and T),
     /// or weights alone: a run's weights/weights_N.safetensors (its run's
-    /// settings as at N), or a PyTorch model's state dict saved with
-    /// safetensors, with --preset or --config saying its settings.
+    /// settings as at N), or a PyTorch model's state dict (torch.save's
+    /// .pth, or saved with safetensors), with --preset or --config saying
+    /// its settings.
     #[arg(long)]
     checkpoint: PathBuf,
     /// With weights alone: the built-in settings they were trained with (as `train --preset`).
@@ -308,8 +309,9 @@ struct EnergyArgs {
     /// Base width n_f (vanilla, nonlocal).
     #[arg(long, default_value_t = ENERGY_N_F, allow_negative_numbers = true, value_parser = whole::<usize>)]
     n_f: usize,
-    /// Parameters in safetensors with PyTorch state-dict names, or a run's
-    /// checkpoint.safetensors; without it, initialise from --seed.
+    /// Parameters with PyTorch state-dict names, in safetensors or as
+    /// torch.save wrote them (.pth), or a run's checkpoint.safetensors;
+    /// without it, initialise from --seed.
     #[arg(long)]
     weights: Option<PathBuf>,
     /// Seed of PyTorch-default initialisation when --weights is not given.

@@ -165,6 +165,60 @@ fn energy_matches_reference_and_reloads_weights() {
     );
 }
 
+/// `energy --weights` takes a state dict torch.save wrote (the authors'
+/// `.pth`) as it takes the same tensors saved with safetensors, and
+/// `--save-weights` writes it out as safetensors.
+#[test]
+fn energy_reads_a_pytorch_state_dict() {
+    let d = dir("pth");
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch");
+    let input = d.join("x.safetensors");
+    let x: Vec<f32> = (0..2 * 32 * 32)
+        .map(|i| ((i * 7919 % 2001) as f32 / 1000.0) - 1.0)
+        .collect();
+    let x = Tensor {
+        name: "x".into(),
+        shape: vec![2, 1, 32, 32],
+        data: x,
+    };
+    write_tensors(&input, &[x]).unwrap();
+    let energy = |weights: &str, extra: &[&str]| {
+        let output = d.join(format!("y-{weights}.safetensors"));
+        let weights = data.join(weights);
+        let args = [
+            "energy",
+            "--net",
+            "vanilla",
+            "--n-c",
+            "1",
+            "--n-f",
+            "2",
+            "--input",
+            path_str(&input),
+            "--weights",
+            path_str(&weights),
+            "--output",
+            path_str(&output),
+        ];
+        let out = ebmscope(&[&args[..], extra].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (
+            read_tensor(&output, "energy").unwrap(),
+            read_tensor(&output, "grad_x").unwrap(),
+        )
+    };
+    let converted = d.join("converted.safetensors");
+    assert_eq!(
+        energy("vanilla-legacy.pth", &["--save-weights", path_str(&converted)]),
+        energy("vanilla.safetensors", &[])
+    );
+    let layout = NetSpec::vanilla(1, 2).unwrap().param_layout().unwrap();
+    assert_eq!(
+        load_params(&converted, &layout, String::new).unwrap(),
+        load_params(&data.join("vanilla.safetensors"), &layout, String::new).unwrap()
+    );
+}
+
 #[test]
 fn toy_energy_takes_points() {
     let d = dir("toy");

@@ -159,7 +159,8 @@ fn broken_files_are_refused_with_their_path() {
         "{err}"
     );
 
-    // What torch.save writes: a zip (PyTorch 1.6 on), or a pickle before.
+    // Starts as torch.save's files do (a zip from PyTorch 1.6 on, a pickle
+    // before), then not: read as such, and said to be broken.
     for (name, start) in [
         ("net.pth", &b"PK\x03\x04"[..]),
         ("old.pt", &[0x80, 0x02][..]),
@@ -169,10 +170,7 @@ fn broken_files_are_refused_with_their_path() {
         std::fs::write(&torch_file, [start, b"torch pickle data"].concat()).unwrap();
         let err = load_params(&torch_file, &layout, fix).unwrap_err().to_string();
         assert!(
-            err.contains(name)
-                && err.contains("PyTorch file")
-                && err.contains("save_file(")
-                && err.contains(&format!("torch.load(\"{name}\"")),
+            err.contains(name) && err.contains("is it the right file"),
             "{err}"
         );
     }
@@ -249,4 +247,91 @@ fn failed_write_keeps_the_old_file() {
     };
     assert!(write_tensors(&path, &[bad]).is_err());
     assert_eq!(read_tensor(&path, "x").unwrap(), t);
+}
+
+/// The PyTorch files tests/data/torch holds, written by
+/// scripts/torch_fixtures.py with PyTorch 2.15.
+fn torch_fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/torch")
+        .join(name)
+}
+
+/// A state dict saved with torch.save, in each form PyTorch writes (the
+/// zip, pickle protocol 2 and 4; the older pickles; parameters; views with
+/// strides and shared storages), reads as the same tensors saved with
+/// safetensors from the same torch tensors: bit for bit. Half precision
+/// reads as it rounds.
+#[test]
+fn pytorch_files_read_as_their_state_dicts() {
+    use ebmscope::io::{fitting_net, holds_weights_alone, is_checkpoint};
+    use ebmscope::model::NetKind;
+    let layout = NetSpec::vanilla(1, 2).unwrap().param_layout().unwrap();
+    let want = load_params(&torch_fixture("vanilla.safetensors"), &layout, fix).unwrap();
+    for name in [
+        "vanilla-zip.pth",
+        "vanilla-zip-p4.pth",
+        "vanilla-legacy.pth",
+        "vanilla-legacy-p4.pth",
+        "vanilla-parameters.pth",
+        "vanilla-views.pth",
+        "vanilla-views-legacy.pth",
+    ] {
+        let path = torch_fixture(name);
+        assert_eq!(load_params(&path, &layout, fix).unwrap(), want, "{name}");
+        assert!(holds_weights_alone(&path) && !is_checkpoint(&path), "{name}");
+        assert_eq!(fitting_net(&path), Some((NetKind::Vanilla, 1, 2)), "{name}");
+    }
+    let half = load_params(&torch_fixture("vanilla-half.pth"), &layout, fix).unwrap();
+    assert_eq!(
+        half,
+        load_params(&torch_fixture("vanilla-half.safetensors"), &layout, fix).unwrap()
+    );
+    assert_ne!(half, want, "rounded to half precision");
+    // Another net's: refused as a safetensors state dict of it is.
+    let toy = NetSpec::toy().param_layout().unwrap();
+    let err = load_params(&torch_fixture("vanilla-zip.pth"), &toy, fix)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("f.0.weight") && err.contains("wrong --net"), "{err}");
+}
+
+/// A torch.save file that is no state dict is refused, saying what it
+/// holds and how to save the state dict; a cut one, that it is cut.
+#[test]
+fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
+    let layout = NetSpec::vanilla(1, 2).unwrap().param_layout().unwrap();
+    let refusal = |path: &Path| load_params(path, &layout, fix).unwrap_err().to_string();
+    let err = refusal(&torch_fixture("whole-model.pth"));
+    assert!(
+        err.contains("whole-model.pth")
+            && err.contains("a pickled `bench_torch.VanillaNet`")
+            && err.contains("torch.save(model.state_dict(), \"W.pth\")"),
+        "{err}"
+    );
+    let err = refusal(&torch_fixture("training-state.pth"));
+    assert!(
+        err.contains("a dict of `model`, `optimizer`, `iteration`")
+            && err.contains(
+                "`torch.save(torch.load(\"training-state.pth\", map_location=\"cpu\")[\"model\"], \
+                 \"training-state-model.pth\")`"
+            ),
+        "{err}"
+    );
+    let err = refusal(&torch_fixture("integer-tensor.pth"));
+    assert!(
+        err.contains("tensor `steps` is of LongStorage") && err.contains(".float()"),
+        "{err}"
+    );
+    // Cut: in the zip's directory, in a storage of the older form.
+    for (name, keep) in [("vanilla-zip.pth", 0.5), ("vanilla-legacy.pth", 0.9)] {
+        let bytes = std::fs::read(torch_fixture(name)).unwrap();
+        let cut = tmp(&format!("cut-{name}"));
+        std::fs::write(&cut, &bytes[..(bytes.len() as f64 * keep) as usize]).unwrap();
+        let err = refusal(&cut);
+        assert!(
+            err.contains(&format!("cut-{name}")) && err.contains("whole?"),
+            "{err}"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{SMALL_TOY, ebmscope, resume_train, train_small_toy};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -1827,15 +1828,14 @@ fn weights_alone_sample_and_map_with_their_settings() {
         &[],
     );
     common::assert_refused(&out, "are for weights alone");
-    // What torch.save writes (a zip): refused, saying how to save it instead.
-    let pth = dir.join("net.pth");
-    std::fs::write(&pth, b"PK\x03\x04 torch.save's zip").unwrap();
+    // A whole model torch.save pickled: refused, saying how to save its state dict.
+    let pth = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch/whole-model.pth");
     let out = run(
         "sample",
         &[pth.to_str().unwrap(), "--preset", "rings-convergent"],
         &[],
     );
-    common::assert_refused(&out, "is a PyTorch file");
+    common::assert_refused(&out, "holds a pickled `bench_torch.VanillaNet`");
     // Weights of another net: refused, naming the tensor and the setting.
     let out = run("sample", &[w, "--preset", "fashion-mnist-quick"], &[]);
     common::assert_refused(&out, "f.0.weight");
@@ -1915,6 +1915,20 @@ fn weights_alone_sample_and_map_with_their_settings() {
         settings.get("checkpoint_iteration").is_none(),
         "no run's iteration"
     );
+    // A state dict torch.save wrote (PyTorch's ToyNet, tests/data/torch).
+    let pth = elsewhere.join("toy.pth");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch/toy.pth"),
+        &pth,
+    )
+    .unwrap();
+    let out = run(
+        "sample",
+        &[pth.to_str().unwrap(), "--config", config.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(elsewhere.join("longrun_data_toy/longrun.csv").exists());
     // A run's weights/ file without settings takes its run's, as they were
     // at its iteration: a change made after it (here at iteration 2, so
     // from 3 on) undone, not one made before.

@@ -1,12 +1,14 @@
 //! Files: parameters and tensors in safetensors, interchangeable with PyTorch
-//! (`safetensors.torch.save_file(model.state_dict(), …)` and `load_file`).
+//! (`safetensors.torch.save_file(model.state_dict(), …)` and `load_file`);
+//! PyTorch's own state dicts (`torch.save(model.state_dict(), …)`) read too.
 
 mod tensors;
+mod torch_file;
 mod weights;
 
 pub use tensors::{
-    SAVE_STATE_DICT, Tensor, holds_weights_alone, is_atomic_temporary, is_checkpoint, read_all,
-    read_metadata, read_tensor, write_atomically, write_tensors, write_tensors_with_metadata,
+    Tensor, holds_weights_alone, is_atomic_temporary, is_checkpoint, read_all, read_metadata, read_tensor,
+    write_atomically, write_tensors, write_tensors_with_metadata,
 };
 pub use weights::{
     ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR, fitting_net, load_params, save_params,

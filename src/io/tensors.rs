@@ -3,6 +3,7 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use super::torch_file;
 use crate::{Error, Result};
 
 /// A named f32 tensor.
@@ -63,6 +64,15 @@ pub fn write_tensors_with_metadata(
     tensors: &[Tensor],
     metadata: Option<std::collections::HashMap<String, String>>,
 ) -> Result<()> {
+    write_atomically(path, &serialize(path, tensors, metadata)?)
+}
+
+/// Tensors as a safetensors file's bytes (f32); `path` names the file in errors.
+fn serialize(
+    path: &Path,
+    tensors: &[Tensor],
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|t| bytemuck::cast_slice(&t.data).to_vec())
@@ -76,14 +86,26 @@ pub fn write_tensors_with_metadata(
                 .map_err(|e| Error::file(path, format!("tensor `{}`: {e}", t.name)))
         })
         .collect::<Result<Vec<_>>>()?;
-    let data = safetensors::serialize(views, metadata).map_err(|e| Error::file(path, e.to_string()))?;
-    write_atomically(path, &data)
+    safetensors::serialize(views, metadata).map_err(|e| Error::file(path, e.to_string()))
 }
 
 /// Decode one tensor view to f32 (from F32, F64, F16 or BF16).
 pub(crate) fn to_f32(path: &Path, name: &str, view: &TensorView) -> Result<Vec<f32>> {
-    let data = view.data();
-    let out = match view.dtype() {
+    floats_from_le(view.dtype(), view.data()).ok_or_else(|| {
+        Error::file(
+            path,
+            format!(
+                "tensor `{name}` has dtype {:?}; ebmscope reads floating-point tensors (F32, F64, F16, BF16): convert it with .float()",
+                view.dtype()
+            ),
+        )
+    })
+}
+
+/// Little-endian elements of a floating-point type (F32, F64, F16 or BF16)
+/// as f32; None for any other type.
+pub(crate) fn floats_from_le(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+    let out = match dtype {
         Dtype::F32 => data
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -100,16 +122,9 @@ pub(crate) fn to_f32(path: &Path, name: &str, view: &TensorView) -> Result<Vec<f
             .chunks_exact(2)
             .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
             .collect(),
-        other => {
-            return Err(Error::file(
-                path,
-                format!(
-                    "tensor `{name}` has dtype {other:?}; ebmscope reads floating-point tensors (F32, F64, F16, BF16): convert it with .float()"
-                ),
-            ));
-        }
+        _ => return None,
     };
-    Ok(out)
+    Some(out)
 }
 
 fn f16_to_f32(h: u16) -> f32 {
@@ -124,37 +139,30 @@ fn f16_to_f32(h: u16) -> f32 {
     }
 }
 
+/// A file's bytes as a safetensors file's: a PyTorch file's (torch.save's
+/// `.pth`) state dict is read and laid out as one, in f32.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    // A safetensors header's length could start as a pickle does: its own
+    // header decides first.
+    if SafeTensors::read_metadata(&bytes).is_err() && torch_file::is_torch_file(&bytes) {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tensors = torch_file::read_state_dict(&bytes, &name).map_err(|e| Error::file(path, e))?;
+        return serialize(path, &tensors, None);
+    }
+    Ok(bytes)
 }
 
 pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
     SafeTensors::deserialize(bytes).map_err(|e| {
-        // torch.save writes a zip (since PyTorch 1.6) or, before, a pickle
-        // (protocol 2 to 5: 0x80 and the protocol's number).
-        let pickle = matches!(bytes, [0x80, 2..=5, ..]);
-        let torch_save = bytes.starts_with(b"PK\x03\x04") || pickle;
         Error::file(
             path,
-            if torch_save {
-                format!(
-                    "is a PyTorch file (torch.save's), which ebmscope does not read: save the state \
-                     dict with safetensors instead, {SAVE_STATE_DICT} (for this file, `sd = \
-                     torch.load(\"{}\", map_location=\"cpu\")`, and `sd` for model.state_dict(); a \
-                     dict that holds the state dict under a key, its sd[key])",
-                    path.file_name().unwrap_or_default().to_string_lossy()
-                )
-            } else {
-                format!("not a valid safetensors file ({e}): is it the right file, and whole?")
-            },
+            format!(
+                "not a valid safetensors file ({e}), nor a PyTorch one (torch.save's): is it the right file, and whole?"
+            ),
         )
     })
 }
-
-/// How a PyTorch user saves a model's weights for ebmscope (README's
-/// `energy` section says the same).
-pub const SAVE_STATE_DICT: &str = "`from safetensors.torch import save_file; save_file({k: v.float().contiguous() \
-     for k, v in model.state_dict().items()}, \"W.safetensors\")`";
 
 /// Read tensor `name` from a safetensors file as f32.
 pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
@@ -182,9 +190,9 @@ pub fn is_checkpoint(path: &Path) -> bool {
     holds_config(path) == Some(true)
 }
 
-/// Whether `path` is a safetensors file without a checkpoint's metadata: a
-/// state dict, weights alone (a run's `weights/` file, or a PyTorch
-/// model's saved with safetensors). Reads the header alone.
+/// Whether `path` is a safetensors file without a checkpoint's metadata or
+/// a PyTorch file: a state dict, weights alone (a run's `weights/` file,
+/// or a PyTorch model's). Reads the header alone.
 pub fn holds_weights_alone(path: &Path) -> bool {
     holds_config(path) == Some(false)
 }
@@ -215,21 +223,25 @@ pub fn read_metadata(path: &Path) -> Result<std::collections::HashMap<String, St
         .unwrap_or_default())
 }
 
-/// The JSON header of a safetensors file, or None if it is not one.
+/// The JSON header of a safetensors file, or None if it is not one; a
+/// PyTorch file's (weights alone, to be read as a state dict) is empty.
 fn header(path: &Path) -> Option<serde_json::Value> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).ok()?;
     let mut len = [0u8; 8];
     file.read_exact(&mut len).ok()?;
-    let len = u64::from_le_bytes(len);
-    if len > 100_000_000 {
-        return None;
-    }
-    let mut header = vec![0; len as usize];
-    file.read_exact(&mut header).ok()?;
-    serde_json::from_slice::<serde_json::Value>(&header)
-        .ok()
-        .filter(|h| h.is_object())
+    let mut json = || {
+        let len = u64::from_le_bytes(len);
+        if len > 100_000_000 {
+            return None;
+        }
+        let mut header = vec![0; len as usize];
+        file.read_exact(&mut header).ok()?;
+        serde_json::from_slice::<serde_json::Value>(&header)
+            .ok()
+            .filter(|h| h.is_object())
+    };
+    json().or_else(|| torch_file::is_torch_file(&len).then(|| serde_json::json!({})))
 }
 
 /// Every tensor of a safetensors file as f32, with the header's metadata.

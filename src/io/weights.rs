@@ -65,7 +65,7 @@ pub fn fitting_net(path: &Path) -> Option<(NetKind, usize, usize)> {
 }
 
 /// Load parameters saved by ebmscope or by PyTorch (a state dict saved with
-/// safetensors), or those of a run's checkpoint (its optimizer state and
+/// safetensors or torch.save), or those of a run's checkpoint (its optimizer state and
 /// chains are passed over). Refuses, naming the tensor, a file with a
 /// missing, extra or mis-shaped tensor; `fix` says how to choose the
 /// network the file is (e.g. "wrong --net, --n-c or --n-f?"; made only for

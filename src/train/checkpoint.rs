@@ -419,7 +419,7 @@ impl Checkpoint {
     }
 
     /// A model to sample or map from weights alone, a state dict (a run's
-    /// `weights/` file, or a PyTorch model's saved with safetensors), and
+    /// `weights/` file, or a PyTorch model's, a .pth or safetensors), and
     /// `config`, the settings it was trained with (its net, Langevin step
     /// and data): as a checkpoint at iteration 0, with a fresh optimizer and
     /// no bank or chains. Refuses, naming it, a tensor the net lacks, misses

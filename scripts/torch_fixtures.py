@@ -1,0 +1,71 @@
+"""Write the PyTorch files tests/safetensors_io.rs reads (tests/data/torch/).
+
+torch.save's files in each form PyTorch writes, holding the state dict of
+a small VanillaNet (n_c = 1, n_f = 2), with the same tensors saved with
+safetensors to check them against; and files that are not a state dict,
+which ebmscope refuses. Run once by hand (the files are committed; tests
+need no PyTorch): a virtual environment with torch and safetensors, then
+`python scripts/torch_fixtures.py`.
+"""
+import os
+import sys
+
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_torch import ToyNet, VanillaNet  # noqa: E402  (the reference nets, written from PAPER.md)
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "torch")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)
+    net = VanillaNet(1, 2)
+    sd = net.state_dict()
+    path = lambda name: os.path.join(OUT, name)  # noqa: E731
+
+    # The tensors every readable file holds, as f32 (half: as it rounds).
+    save_file({k: v.contiguous() for k, v in sd.items()}, path("vanilla.safetensors"))
+    save_file({k: v.half().float() for k, v in sd.items()}, path("vanilla-half.safetensors"))
+
+    # Each form torch.save writes: the zip (PyTorch >= 1.6), with pickle
+    # protocol 2 (the default) and 4; the older pickles (the authors'
+    # released nets are of that time).
+    torch.save(sd, path("vanilla-zip.pth"))
+    torch.save(sd, path("vanilla-zip-p4.pth"), pickle_protocol=4)
+    torch.save(sd, path("vanilla-legacy.pth"), _use_new_zipfile_serialization=False)
+    torch.save(sd, path("vanilla-legacy-p4.pth"), _use_new_zipfile_serialization=False, pickle_protocol=4)
+    torch.save({k: v.half() for k, v in sd.items()}, path("vanilla-half.pth"))
+    # Parameters, not tensors (named_parameters, not state_dict).
+    torch.save(dict(net.named_parameters()), path("vanilla-parameters.pth"))
+    # Views: a weight with strides not those of its shape, and the biases
+    # at offsets in one storage they share.
+    views = {k: v for k, v in sd.items()}
+    views["f.2.weight"] = sd["f.2.weight"].permute(1, 0, 2, 3).contiguous().permute(1, 0, 2, 3)
+    biases = [k for k in sd if k.endswith(".bias")]
+    shared = torch.cat([sd[k] for k in biases])
+    at = 0
+    for k in biases:
+        views[k] = shared[at:at + sd[k].numel()]
+        at += sd[k].numel()
+    assert not views["f.2.weight"].is_contiguous()
+    assert all(torch.equal(views[k], sd[k]) for k in sd)
+    torch.save(views, path("vanilla-views.pth"))
+    torch.save(views, path("vanilla-views-legacy.pth"), _use_new_zipfile_serialization=False)
+
+    # ToyNet's, for `sample` on toy data (tests/training.rs).
+    torch.save(ToyNet().state_dict(), path("toy.pth"))
+
+    # Not a state dict: refused, each with its own message.
+    torch.save(net, path("whole-model.pth"))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    net(torch.zeros(1, 1, 32, 32)).sum().backward()
+    opt.step()
+    torch.save({"model": sd, "optimizer": opt.state_dict(), "iteration": 3}, path("training-state.pth"))
+    torch.save({**sd, "steps": torch.tensor(3)}, path("integer-tensor.pth"))
+
+
+if __name__ == "__main__":
+    main()
