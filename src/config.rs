@@ -162,6 +162,12 @@ pub struct NetConfig {
     /// widths are fixed; `--set net.n_f` for it is refused).
     #[serde(default = "thirty_two")]
     pub n_f: u32,
+    /// Weights to start from: a state dict of this net (a `.pth` as
+    /// torch.save wrote it, a safetensors file, a run's weights/ file);
+    /// empty: PyTorch's default initialisation from `seed`. Read when a run
+    /// starts, not when it resumes (its checkpoint holds the weights since).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub init_weights: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -325,7 +331,7 @@ pub fn spelling<T: Serialize>(value: &T) -> String {
 }
 
 /// `path` made absolute against the working folder, as a run keeps its
-/// data's path (see [`Config::make_data_path_absolute`]).
+/// data's path (see [`Config::make_paths_absolute`]).
 pub fn absolute_path(path: &std::path::Path) -> Result<String> {
     let full = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
     Ok(full.to_string_lossy().into_owned())
@@ -663,11 +669,14 @@ impl Config {
         Ok(())
     }
 
-    /// `data.path` made absolute (against the working folder), so that a
-    /// run, or a checkpoint the window saves, finds its data from any folder.
-    pub fn make_data_path_absolute(&mut self) -> Result<()> {
-        if !self.data.path.is_empty() {
-            self.data.path = absolute_path(std::path::Path::new(&self.data.path))?;
+    /// `data.path` and `net.init_weights` made absolute (against the
+    /// working folder), so that a run, or a checkpoint the window saves,
+    /// finds its files from any folder.
+    pub fn make_paths_absolute(&mut self) -> Result<()> {
+        for path in [&mut self.data.path, &mut self.net.init_weights] {
+            if !path.is_empty() {
+                *path = absolute_path(std::path::Path::new(path.as_str()))?;
+            }
         }
         Ok(())
     }
@@ -782,13 +791,13 @@ mod tests {
     fn a_relative_data_path_is_made_absolute() {
         let mut c = Config::preset("fashion-mnist-quick").unwrap();
         c.data.path = "some/images".into();
-        c.make_data_path_absolute().unwrap();
+        c.make_paths_absolute().unwrap();
         let path = std::path::Path::new(&c.data.path);
         assert!(path.is_absolute() && path.ends_with("some/images"), "{path:?}");
         assert!(path.starts_with(std::env::current_dir().unwrap()));
         // Toy data has no path, and keeps none.
         let mut toy = Config::preset("gmm-quick").unwrap();
-        toy.make_data_path_absolute().unwrap();
+        toy.make_paths_absolute().unwrap();
         assert_eq!(toy.data.path, "");
     }
 

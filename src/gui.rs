@@ -818,7 +818,7 @@ impl GuiApp {
         // (A data path typed here is kept absolute, as the launch's: what
         // the window saves finds its data from any folder.)
         let checked = resolved
-            .and_then(|mut c| c.make_data_path_absolute().map(|()| c))
+            .and_then(|mut c| c.make_paths_absolute().map(|()| c))
             .and_then(|c| net_spec(&c).map(|_| c));
         match checked {
             Err(e) => so.error = Some(e.to_string()),

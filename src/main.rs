@@ -290,6 +290,13 @@ struct TrainArgs {
     /// Run folder (default: runs/<preset>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Start the run from these weights, not from a fresh initialisation
+    /// (sets net.init_weights): a state dict of the settings' net, as
+    /// torch.save wrote it (the authors' checkpoints/net_N.pth), in
+    /// safetensors, or a run's weights/ file. The optimizer and chains
+    /// start afresh.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    init_weights: Option<PathBuf>,
     /// Continue the run in --out from its checkpoint.
     #[arg(long, conflicts_with = "force")]
     resume: bool,
@@ -487,8 +494,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
             (config, checkpoint, start_preset, overrides)
         }
     };
-    // (What the window saves keeps it: see Config::make_data_path_absolute.)
-    config.make_data_path_absolute()?;
+    // (What the window saves keeps it: see Config::make_paths_absolute.)
+    config.make_paths_absolute()?;
     let toy = config.data.kind.is_toy();
     if toy && args.picture.is_some() {
         bail!("--picture chooses among image grids, and this run learns 2-D toy data: use --toy-view");
@@ -1039,9 +1046,12 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(preset.unwrap_or("custom")));
     let preset = preset.filter(|_| !args.resume);
-    // A run keeps its data's absolute path, so that it resumes from any folder.
     let mut config = config;
-    config.make_data_path_absolute()?;
+    if let Some(weights) = &args.init_weights {
+        config.net.init_weights = weights.to_string_lossy().into_owned();
+    }
+    // A run keeps its files' absolute paths, so that it resumes from any folder.
+    config.make_paths_absolute()?;
     let existing = match (args.resume, args.force) {
         (true, _) => Existing::Resume {
             iterations: args.iters,
@@ -1122,6 +1132,14 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             short(c.optimizer.lr),
             spelling(&c.langevin.init)
         );
+        if !c.net.init_weights.is_empty() {
+            let starts = if trainer.iteration == 0 {
+                "starts"
+            } else {
+                "started"
+            };
+            eprintln!("the net {starts} from the weights in {}", c.net.init_weights);
+        }
 
         let stop = Arc::new(AtomicBool::new(false));
         {

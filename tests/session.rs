@@ -247,6 +247,14 @@ fn the_window_loads_weights_alone_with_its_settings() {
     s.send(Command::Step);
     let seen = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
     assert!(matches!(seen.last(), Some(Update::Iteration(e)) if e.iteration == 2));
+    // Reset starts again from the weights (net.init_weights), not afresh.
+    s.send(Command::Reset);
+    s.send(Command::Step);
+    let seen = wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    let Some(Update::Iteration(got)) = seen.last() else {
+        unreachable!()
+    };
+    assert_eq!((got.iteration, got.d_st, got.r_t), (1, want.d_st, want.r_t));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

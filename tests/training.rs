@@ -1964,6 +1964,83 @@ fn weights_alone_sample_and_map_with_their_settings() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A run starts from the weights it is given (`--init-weights`, or
+/// net.init_weights): a run's weights/ file, a state dict torch.save wrote.
+/// config.toml records the file; a resume reads the checkpoint, not the
+/// file (gone by then here). Weights of another net are refused before the
+/// run's folder is written; --init-weights with --resume is refused.
+#[test]
+fn a_run_starts_from_the_weights_it_is_given() {
+    let dir = common::fresh_dir("init-weights");
+    let first = dir.join("first");
+    assert!(train_small_toy(&first, 2, &[]).status.success());
+    let weights = first.join("weights").join("weights_0000002.safetensors");
+
+    // The trainer: its parameters are the file's; restoring reads no file.
+    let gpu = Arc::new(common::gpu());
+    let mut given = config("rings-convergent", &[]);
+    given.net.init_weights = weights.to_string_lossy().into_owned();
+    let trainer = Trainer::new(gpu.clone(), given.clone()).unwrap();
+    let want = ebmscope::train::Checkpoint::load(&first.join("checkpoint.safetensors"))
+        .unwrap()
+        .params;
+    assert_eq!(trainer.params().unwrap(), want);
+    let fresh = Trainer::new(gpu.clone(), config("rings-convergent", &[])).unwrap();
+    assert_ne!(fresh.params().unwrap(), want, "the test needs other weights");
+    given.net.init_weights = dir.join("gone.pth").to_string_lossy().into_owned();
+    let data = Dataset::load(&given.data).unwrap();
+    assert!(Trainer::to_restore(gpu.clone(), given.clone(), data.clone()).is_ok());
+    let err = Trainer::with_data(gpu, given, data).err().unwrap().to_string();
+    assert!(
+        err.contains("net.init_weights") && err.contains("gone.pth"),
+        "{err}"
+    );
+
+    // The command: a .pth torch.save wrote (PyTorch's ToyNet).
+    let pth = dir.join("toy.pth");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch/toy.pth"),
+        &pth,
+    )
+    .unwrap();
+    let run = dir.join("from-torch");
+    let out = train_small_toy(&run, 2, &["--init-weights", pth.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the net starts from the weights in"));
+    let recorded: toml::Table = std::fs::read_to_string(run.join("config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let absolute = std::path::absolute(&pth).unwrap();
+    assert_eq!(
+        recorded["net"]["init_weights"].as_str(),
+        Some(absolute.to_str().unwrap())
+    );
+    std::fs::remove_file(&pth).unwrap();
+    let out = resume_train(&run, Some(3), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::assert_refused(
+        &ebmscope(&[
+            "train",
+            "--out",
+            run.to_str().unwrap(),
+            "--resume",
+            "--init-weights",
+            weights.to_str().unwrap(),
+        ]),
+        "cannot be used with",
+    );
+
+    // Another net's weights: refused, naming the net, before any folder.
+    let vanilla = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch/vanilla-zip.pth");
+    let other = dir.join("other");
+    let out = train_small_toy(&other, 2, &["--init-weights", vanilla.to_str().unwrap()]);
+    common::assert_refused(&out, "net.init_weights");
+    common::assert_refused(&out, "they are vanilla's with n_f = 2");
+    assert!(!other.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A run that diverges before its first checkpoint says to start again
 /// with --force, not to resume. One that stopped before its first row (its
 /// metrics.csv a header alone, no checkpoint) has nothing to keep: trying

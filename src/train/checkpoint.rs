@@ -425,30 +425,15 @@ impl Checkpoint {
     /// no bank or chains. Refuses, naming it, a tensor the net lacks, misses
     /// or shapes otherwise, and a non-finite weight.
     pub fn from_weights(path: &Path, config: Config) -> Result<Self> {
-        let layout = super::net_spec(&config)?.param_layout()?;
-        let fix = || match crate::io::fitting_net(path) {
-            Some((crate::model::NetKind::Toy, _, _)) => {
-                "weights of another network: they are ToyNet's, for a toy preset (gmm-*, rings-*)".into()
-            }
-            Some((kind, n_c, n_f)) => {
-                let kind = kind.name();
-                format!(
-                    "weights of another network: they are {kind}'s with n_f = {n_f} and {n_c} channel(s), \
-                     so net.kind = {kind}, net.n_f = {n_f}, data.channels = {n_c}"
-                )
-            }
-            None => {
-                "weights of another network: check the settings' net.kind, net.n_f and data.channels".into()
-            }
-        };
-        let params = crate::io::load_params(path, &layout, fix)?;
+        let params = weights_for(path, &config)?;
+        let total = params.len();
         Ok(Checkpoint {
             iteration: 0,
             lr: config.optimizer.lr,
             wall_time: 0.0,
             optimizer_steps: 0,
-            adam_m: vec![0.0; layout.total],
-            adam_v: vec![0.0; layout.total],
+            adam_m: vec![0.0; total],
+            adam_v: vec![0.0; total],
             params,
             bank: None,
             chains: None,
@@ -458,6 +443,28 @@ impl Checkpoint {
             config,
         })
     }
+}
+
+/// The parameters of `config`'s net in the state dict at `path` (weights
+/// alone). Refuses, naming it, a tensor the net lacks, misses or shapes
+/// otherwise (and which net's the file is, where it is one of ebmscope's),
+/// and a non-finite weight.
+pub(crate) fn weights_for(path: &Path, config: &Config) -> Result<Vec<f32>> {
+    let layout = super::net_spec(config)?.param_layout()?;
+    let fix = || match crate::io::fitting_net(path) {
+        Some((crate::model::NetKind::Toy, _, _)) => {
+            "weights of another network: they are ToyNet's, for a toy preset (gmm-*, rings-*)".into()
+        }
+        Some((kind, n_c, n_f)) => {
+            let kind = kind.name();
+            format!(
+                "weights of another network: they are {kind}'s with n_f = {n_f} and {n_c} channel(s), \
+                     so net.kind = {kind}, net.n_f = {n_f}, data.channels = {n_c}"
+            )
+        }
+        None => "weights of another network: check the settings' net.kind, net.n_f and data.channels".into(),
+    };
+    crate::io::load_params(path, &layout, fix)
 }
 
 /// What [`Checkpoint::save`] writes as the file's `format`, and `load` reads.

@@ -341,8 +341,30 @@ impl Trainer {
         Self::with_data(gpu, config, data)
     }
 
-    /// A trainer for `config` on `data` (already loaded from `config.data`).
+    /// A trainer for `config` on `data` (already loaded from `config.data`),
+    /// at its start: its parameters `net.init_weights`' where set, else the
+    /// seed's initialisation.
     pub fn with_data(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
+        // (Read before any GPU work: a wrong file is refused first.)
+        let start = match config.net.init_weights.as_str() {
+            "" => None,
+            path => Some(
+                checkpoint::weights_for(std::path::Path::new(path), &config)
+                    .map_err(|e| Error::Config(format!("net.init_weights: {e}")))?,
+            ),
+        };
+        let trainer = Self::to_restore(gpu, config, data)?;
+        if let Some(params) = start {
+            trainer.write_params(&params)?;
+        }
+        Ok(trainer)
+    }
+
+    /// A trainer for `config` on `data` for a checkpoint to restore into
+    /// ([`Checkpoint::restore`]): its parameters the seed's initialisation
+    /// until the checkpoint's replace them. `net.init_weights` is not read:
+    /// a run started from them once, and the file may have gone since.
+    pub fn to_restore(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
         config.validate()?;
         let spec = net_spec(&config)?;
         spec.check_input(data.chw())?;

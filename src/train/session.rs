@@ -622,12 +622,14 @@ impl Worker {
             return Err(Error::Config("type a checkpoint file path first".into()));
         }
         // Weights alone (a state dict) take their run's settings as they
-        // were then, where they are a run's, else the window's.
+        // were then, where they are a run's, else the window's; the run
+        // starts from them (net.init_weights: Reset goes back to them).
         let mut ck = if crate::io::holds_weights_alone(&path) {
-            let config = match super::run::settings_at_weights(&path)? {
+            let mut config = match super::run::settings_at_weights(&path)? {
                 Some((config, _)) => config,
                 None => self.config.clone(),
             };
+            config.net.init_weights = crate::config::absolute_path(&path)?;
             Checkpoint::from_weights(&path, config)?
         } else {
             Checkpoint::load(&path)?
@@ -635,11 +637,12 @@ impl Worker {
         if moved_here(&ck.config.data, &self.config.data) {
             ck.config.data = self.config.data.clone();
         }
-        let mut trainer = if ck.config.data == self.config.data {
-            Trainer::with_data(self.gpu.clone(), ck.config.clone(), self.data.clone())?
+        let data = if ck.config.data == self.config.data {
+            self.data.clone()
         } else {
-            Trainer::new(self.gpu.clone(), ck.config.clone())?
+            crate::data::Dataset::load(&ck.config.data)?
         };
+        let mut trainer = Trainer::to_restore(self.gpu.clone(), ck.config.clone(), data)?;
         ck.restore(&mut trainer)?;
         trainer.record_energy_path(self.record_path)?;
         let history = if ck.weights_alone {
