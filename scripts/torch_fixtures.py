@@ -35,15 +35,21 @@ def main():
     # released nets are of that time).
     torch.save(sd, path("vanilla-zip.pth"))
     torch.save(sd, path("vanilla-zip-p4.pth"), pickle_protocol=4)
+    # (A zip whose folder, named after the file, has 21 characters: its
+    # first record is then as long as the zip64 records PyTorch writes.)
+    torch.save(sd, path("vanilla-zip-stem21chr.pth"))
     torch.save(sd, path("vanilla-legacy.pth"), _use_new_zipfile_serialization=False)
     torch.save(sd, path("vanilla-legacy-p4.pth"), _use_new_zipfile_serialization=False, pickle_protocol=4)
     torch.save({k: v.half() for k, v in sd.items()}, path("vanilla-half.pth"))
     # Parameters, not tensors (named_parameters, not state_dict).
     torch.save(dict(net.named_parameters()), path("vanilla-parameters.pth"))
-    # Views: a weight with strides not those of its shape, and the biases
-    # at offsets in one storage they share.
+    # Views: a weight with strides not those of its shape, one negated
+    # lazily (its neg bit), and the biases at offsets in one storage they
+    # share.
     views = {k: v for k, v in sd.items()}
     views["f.2.weight"] = sd["f.2.weight"].permute(1, 0, 2, 3).contiguous().permute(1, 0, 2, 3)
+    views["f.0.weight"] = torch._neg_view(-sd["f.0.weight"])
+    assert views["f.0.weight"].is_neg()
     biases = [k for k in sd if k.endswith(".bias")]
     shared = torch.cat([sd[k] for k in biases])
     at = 0

@@ -205,7 +205,8 @@ struct SampleArgs {
     /// Number of chains.
     #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = whole::<usize>)]
     chains: usize,
-    /// Output folder (default: longrun_<init> beside the checkpoint).
+    /// Output folder (default: longrun_<init> beside the checkpoint;
+    /// longrun_<init>_<name> beside weights alone, or beside their run).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace an existing output folder's results.
@@ -250,7 +251,8 @@ struct LandscapeArgs {
     /// chunk draws its own noise, so another chunk size gives other draws).
     #[arg(long, default_value_t = LandscapeOptions::default().chunk, allow_negative_numbers = true, value_parser = whole::<usize>)]
     chunk: usize,
-    /// Output folder (default: landscape beside the checkpoint).
+    /// Output folder (default: landscape beside the checkpoint;
+    /// landscape_<name> beside weights alone, or beside their run).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace an existing output folder's results.
@@ -880,6 +882,15 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         }
         if path.is_dir() {
             bail!("{flag} {} is a folder: give a file path in it", path.display());
+        }
+        // What torch.load would take for its own file, and fail on.
+        let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
+        if matches!(ext.as_deref(), Some("pth" | "pt")) {
+            bail!(
+                "{flag} {} names a PyTorch file, but ebmscope writes safetensors: name it .safetensors \
+                 (PyTorch reads it with safetensors.torch.load_file)",
+                path.display()
+            );
         }
         refuse_over_checkpoint(flag, path)?;
     }

@@ -398,6 +398,11 @@ fn energy_refuses_bad_input_clearly() {
     ]);
     common::assert_refused(&out, "is also --output");
     assert!(!twice.exists());
+    // A PyTorch file's name for what is written as safetensors.
+    let pth = d.join("w.pth");
+    let out = toy_energy(&["--output", path_str(&output), "--save-weights", path_str(&pth)]);
+    common::assert_refused(&out, "names a PyTorch file, but ebmscope writes safetensors");
+    assert!(!pth.exists());
     // An output into a folder that is not there is refused before the
     // weights are written.
     let fresh = d.join("fresh.safetensors");

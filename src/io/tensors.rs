@@ -146,8 +146,8 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     // A safetensors header's length could start as a pickle does: its own
     // header decides first.
     if SafeTensors::read_metadata(&bytes).is_err() && torch_file::is_torch_file(&bytes) {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let tensors = torch_file::read_state_dict(&bytes, &name).map_err(|e| Error::file(path, e))?;
+        let shown = path.display().to_string();
+        let tensors = torch_file::read_state_dict(&bytes, &shown).map_err(|e| Error::file(path, e))?;
         return serialize(path, &tensors, None);
     }
     Ok(bytes)
@@ -230,18 +230,25 @@ fn header(path: &Path) -> Option<serde_json::Value> {
     let mut file = std::fs::File::open(path).ok()?;
     let mut len = [0u8; 8];
     file.read_exact(&mut len).ok()?;
-    let mut json = || {
-        let len = u64::from_le_bytes(len);
-        if len > 100_000_000 {
-            return None;
-        }
-        let mut header = vec![0; len as usize];
-        file.read_exact(&mut header).ok()?;
-        serde_json::from_slice::<serde_json::Value>(&header)
-            .ok()
-            .filter(|h| h.is_object())
-    };
-    json().or_else(|| torch_file::is_torch_file(&len).then(|| serde_json::json!({})))
+    let len = u64::from_le_bytes(len);
+    let json = (len <= 100_000_000)
+        .then(|| {
+            let mut header = vec![0; len as usize];
+            file.read_exact(&mut header).ok()?;
+            serde_json::from_slice::<serde_json::Value>(&header).ok()
+        })
+        .flatten()
+        .filter(|h| h.is_object());
+    json.or_else(|| {
+        // (A torch.save file says so in its first 23 bytes at most.)
+        let mut start = Vec::new();
+        std::fs::File::open(path)
+            .ok()?
+            .take(32)
+            .read_to_end(&mut start)
+            .ok()?;
+        torch_file::is_torch_file(&start).then(|| serde_json::json!({}))
+    })
 }
 
 /// Every tensor of a safetensors file as f32, with the header's metadata.

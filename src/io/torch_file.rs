@@ -5,10 +5,12 @@
 //! Only what a state dict's pickle holds is read — dicts, tuples, lists,
 //! numbers, strings and tensors rebuilt by `torch._utils` — and any other
 //! class or function it names is refused, as `torch.load(weights_only=True)`
-//! refuses it.
+//! refuses it. What it reads costs memory and time in proportion to the
+//! file (shared objects stay shared), whatever the pickle asks for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::rc::Rc;
 
 use safetensors::Dtype;
 
@@ -16,62 +18,102 @@ use super::tensors::{Tensor, floats_from_le};
 
 /// torch.save's zip (a zip's local file header).
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
-/// The older form's first pickle holds this number, the second this version.
+/// The older form's first pickle holds this number (LONG1, 10 bytes), the
+/// second this version.
 const LEGACY_MAGIC: i128 = 0x1950a86a20f9469cfc6c;
 const LEGACY_VERSION: i128 = 1001;
 
-/// Whether `bytes` start as torch.save's files do: a zip, or a pickle
-/// (protocol 2 to 5: 0x80 and the protocol's number).
+/// The most elements the tensors of one file may have in all (2²⁶: 256 MiB
+/// in f32; VanillaNet at n_f = 128 has 11 million).
+const MAX_ELEMENTS: usize = 1 << 26;
+/// The most dimensions a tensor may have (PyTorch's own limit is 64).
+const MAX_DIMS: usize = 64;
+
+/// Whether `bytes` start as torch.save's files do: a zip, or the older
+/// form's first pickle (protocol 2 to 5, perhaps a frame, then the magic
+/// number).
 pub(crate) fn is_torch_file(bytes: &[u8]) -> bool {
-    bytes.starts_with(ZIP_MAGIC) || matches!(bytes, [0x80, 2..=5, ..])
+    let magic = [&[0x8a, 10][..], &LEGACY_MAGIC.to_le_bytes()[..10]].concat();
+    let pickle = match bytes {
+        [0x80, 2 | 3, rest @ ..] => rest,
+        [0x80, 4 | 5, 0x95, rest @ ..] => rest.get(8..).unwrap_or_default(),
+        _ => return bytes.starts_with(ZIP_MAGIC),
+    };
+    pickle.starts_with(&magic)
 }
 
 /// The tensors of the state dict (names to tensors) that a torch.save file
 /// holds, as f32; Err says what the file holds instead and what to do.
-pub(crate) fn read_state_dict(bytes: &[u8], file_name: &str) -> Result<Vec<Tensor>, String> {
-    let (root, storages) = if bytes.starts_with(ZIP_MAGIC) {
+/// `shown` is the file as messages name it.
+pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<Vec<Tensor>, String> {
+    let (pickled, storages) = if bytes.starts_with(ZIP_MAGIC) {
         read_zip(bytes)?
     } else {
         read_legacy(bytes)?
     };
-    let Value::Dict(entries) = root else {
+    let Some(entries) = pickled.entries(&pickled.root) else {
         return Err(format!(
             "holds a {}, not a state dict (a dict of names to tensors): save one, \
              `torch.save(model.state_dict(), \"W.pth\")`",
-            root.kind()
+            pickled.root.kind()
         ));
     };
-    if !is_state_dict(&entries) {
-        return Err(not_a_state_dict(&entries, file_name));
+    let Some(tensors) = state_dict(entries) else {
+        return Err(not_a_state_dict(&pickled, entries, shown));
+    };
+    let mut seen = HashSet::new();
+    let mut total = 0usize;
+    for (name, t) in &tensors {
+        if !seen.insert(name) {
+            return Err(damaged(&format!("tensor `{name}` twice")));
+        }
+        total = t
+            .count()
+            .and_then(|n| total.checked_add(n))
+            .filter(|&n| n <= MAX_ELEMENTS)
+            .ok_or_else(|| {
+                format!(
+                    "holds more than {MAX_ELEMENTS} elements, far more than a network ebmscope runs: \
+                     is it the right file?"
+                )
+            })?;
+    }
+    tensors
+        .into_iter()
+        .map(|(name, t)| t.to_f32(name, &storages))
+        .collect()
+}
+
+/// A dict's entries as names and tensors, if it is a state dict: one or
+/// more entries, each a name and a tensor.
+fn state_dict(entries: &[(Value, Value)]) -> Option<Vec<(&str, &TensorRef)>> {
+    if entries.is_empty() {
+        return None;
     }
     entries
         .iter()
         .map(|(k, v)| match (k, v) {
-            (Value::Text(name), Value::Tensor(t)) => t.to_f32(name, &storages),
-            _ => unreachable!("checked above: names to tensors"),
+            (Value::Text(name), Value::Tensor(t)) => Some((&**name, &**t)),
+            _ => None,
         })
         .collect()
 }
 
-/// Whether a dict's entries are names to tensors, one or more.
-fn is_state_dict(entries: &[(Value, Value)]) -> bool {
-    !entries.is_empty()
-        && entries
-            .iter()
-            .all(|(k, v)| matches!((k, v), (Value::Text(_), Value::Tensor(_))))
-}
-
 /// Why a dict is no state dict, and, where state dicts are inside it
 /// (a training checkpoint's `{"model": …, "optimizer": …}`), how to save one.
-fn not_a_state_dict(entries: &[(Value, Value)], file_name: &str) -> String {
+fn not_a_state_dict(pickled: &Pickled, entries: &[(Value, Value)], shown: &str) -> String {
     if entries.is_empty() {
         return "holds an empty dict, no tensors".into();
     }
-    let keys: Vec<String> = entries.iter().map(|(k, _)| k.short()).collect();
+    const SHOWN_KEYS: usize = 12;
+    let mut keys: Vec<String> = entries.iter().take(SHOWN_KEYS).map(|(k, _)| k.short()).collect();
+    if entries.len() > SHOWN_KEYS {
+        keys.push(format!("… ({} keys)", entries.len()));
+    }
     let inner: Vec<&str> = entries
         .iter()
-        .filter_map(|(k, v)| match (k, v) {
-            (Value::Text(k), Value::Dict(d)) if is_state_dict(d) => Some(k.as_str()),
+        .filter_map(|(k, v)| match (k, pickled.entries(v)) {
+            (Value::Text(k), Some(d)) if state_dict(d).is_some() => Some(&**k),
             _ => None,
         })
         .collect();
@@ -80,17 +122,17 @@ fn not_a_state_dict(entries: &[(Value, Value)], file_name: &str) -> String {
         keys.join(", ")
     );
     if let Some(first) = inner.first() {
-        let stem = file_name.strip_suffix(".pth").unwrap_or(file_name);
+        let stem = shown.strip_suffix(".pth").unwrap_or(shown);
+        let (s, holds) = if inner.len() > 1 {
+            ("s", "hold")
+        } else {
+            ("", "holds")
+        };
+        let under: Vec<String> = inner.iter().map(|k| format!("`{k}`")).collect();
         message += &format!(
-            "; the dict{} under {} hold{} names to tensors: save the model's alone, \
-             `torch.save(torch.load(\"{file_name}\", map_location=\"cpu\")[\"{first}\"], \"{stem}-{first}.pth\")`",
-            if inner.len() > 1 { "s" } else { "" },
-            inner
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if inner.len() > 1 { "" } else { "s" },
+            "; the dict{s} under {} {holds} names to tensors: save the model's alone, \
+             `torch.save(torch.load(\"{shown}\", map_location=\"cpu\")[\"{first}\"], \"{stem}-{first}.pth\")`",
+            under.join(", "),
         );
     }
     message
@@ -100,8 +142,13 @@ fn not_a_state_dict(entries: &[(Value, Value)], file_name: &str) -> String {
 type Storages = HashMap<String, Vec<u8>>;
 
 /// A zip: `<name>/data.pkl`, the storages as `<name>/data/<key>`.
-fn read_zip(bytes: &[u8]) -> Result<(Value, Storages), String> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+fn read_zip(bytes: &[u8]) -> Result<(Pickled, Storages), String> {
+    // The archive starts at the file's start: the zip crate's search for
+    // bytes before it misreads some of PyTorch's zip64 files.
+    let config = zip::read::Config {
+        archive_offset: zip::read::ArchiveOffset::Known(0),
+    };
+    let mut zip = zip::ZipArchive::with_config(config, std::io::Cursor::new(bytes))
         .map_err(|e| format!("is a zip but not a whole one ({e}): is it the right file, and whole?"))?;
     let pickle_name = zip
         .file_names()
@@ -113,8 +160,14 @@ fn read_zip(bytes: &[u8]) -> Result<(Value, Storages), String> {
         let mut file = match zip.by_name(name) {
             Ok(file) => file,
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-            Err(e) => return Err(format!("its `{name}` cannot be read ({e})")),
+            Err(e) => return Err(format!("its `{name}` cannot be read ({e}): is the file whole?")),
         };
+        if file.compression() != zip::CompressionMethod::Stored {
+            return Err(format!(
+                "its `{name}` is compressed, and torch.save stores its entries uncompressed: was the \
+                 file zipped again? Save it anew with torch.save"
+            ));
+        }
         let mut data = Vec::new();
         file.read_to_end(&mut data)
             .map_err(|e| format!("its `{name}` cannot be read ({e}): is the file whole?"))?;
@@ -126,31 +179,31 @@ fn read_zip(bytes: &[u8]) -> Result<(Value, Storages), String> {
         return Err(big_endian());
     }
     let pickle = entry(&pickle_name)?.unwrap_or_default();
-    let (root, seen) = Unpickler::new(&pickle).load()?;
+    let pickled = Unpickler::new(&pickle).load()?;
     let mut storages = Storages::new();
-    for key in seen.into_keys() {
+    for key in pickled.storages.keys() {
         let data = entry(&format!("{folder}data/{key}"))?.ok_or_else(|| {
             format!("has no `{folder}data/{key}`, a storage its tensors use: is the file whole?")
         })?;
-        storages.insert(key, data);
+        storages.insert(key.clone(), data);
     }
-    Ok((root, storages))
+    Ok((pickled, storages))
 }
 
 /// The older form: pickles of the magic number, the version, the system's
 /// sizes, the object and its storages' keys; then each storage, as its
 /// element count (8 bytes) and its elements.
-fn read_legacy(bytes: &[u8]) -> Result<(Value, Storages), String> {
+fn read_legacy(bytes: &[u8]) -> Result<(Pickled, Storages), String> {
     let mut at = 0;
-    let mut next = || -> Result<(Value, HashMap<String, StorageType>), String> {
+    let mut next = || -> Result<Pickled, String> {
         let mut unpickler = Unpickler::new(&bytes[at..]);
-        let value = unpickler.load()?;
+        let pickled = unpickler.load()?;
         at += unpickler.at;
-        Ok(value)
+        Ok(pickled)
     };
     // Another program's pickle (a data set's, say) fails here, at its first.
-    let magic = next().map(|(v, _)| v);
-    let version = next().map(|(v, _)| v);
+    let magic = next().map(|p| p.root);
+    let version = next().map(|p| p.root);
     if magic != Ok(Value::Int(LEGACY_MAGIC)) || version != Ok(Value::Int(LEGACY_VERSION)) {
         return Err(
             "is a pickle, but not one torch.save wrote (it has no PyTorch magic number): \
@@ -158,42 +211,47 @@ fn read_legacy(bytes: &[u8]) -> Result<(Value, Storages), String> {
                 .into(),
         );
     }
-    let (system, _) = next()?;
-    if let Value::Dict(entries) = &system
+    let system = next()?;
+    if let Some(entries) = system.entries(&system.root)
         && entries
             .iter()
-            .any(|(k, v)| k.is_text("little_endian") && matches!(v, Value::Bool(false)))
+            .any(|(k, v)| k.is_text("little_endian") && *v == Value::Bool(false))
     {
         return Err(big_endian());
     }
-    let (root, seen) = next()?;
-    let (keys, _) = next()?;
-    let Value::List(keys) = keys else {
-        return Err("has no list of storages after its object: is the file whole?".into());
-    };
+    let object = next()?;
+    let keys = next()?;
+    let keys = keys
+        .items(&keys.root)
+        .ok_or("has no list of storages after its object: is the file whole?")?;
     let mut storages = Storages::new();
     for key in keys {
         let Value::Text(key) = key else {
             return Err("has a storage key that is not text: is it the right file?".into());
         };
         let truncated = || format!("ends inside storage `{key}`: is the file whole?");
-        let count = bytes.get(at..at + 8).ok_or_else(truncated)?;
-        let count = u64::from_le_bytes(count.try_into().expect("8 bytes"));
-        let size = seen
-            .get(&key)
+        let size = object
+            .storages
+            .get(&**key)
             .ok_or_else(|| {
                 format!("lists storage `{key}`, which its object never uses: is it the right file?")
             })?
             .size;
-        let len = usize::try_from(count)
+        let start = at.checked_add(8).ok_or_else(truncated)?;
+        let count = bytes.get(at..start).ok_or_else(truncated)?;
+        let count = u64::from_le_bytes(count.try_into().expect("8 bytes"));
+        let end = usize::try_from(count)
             .ok()
             .and_then(|c| c.checked_mul(size))
+            .and_then(|len| start.checked_add(len))
             .ok_or_else(truncated)?;
-        let data = bytes.get(at + 8..at + 8 + len).ok_or_else(truncated)?;
-        storages.insert(key, data.to_vec());
-        at += 8 + len;
+        storages.insert(
+            key.to_string(),
+            bytes.get(start..end).ok_or_else(truncated)?.to_vec(),
+        );
+        at = end;
     }
-    Ok((root, storages))
+    Ok((object, storages))
 }
 
 fn big_endian() -> String {
@@ -202,38 +260,43 @@ fn big_endian() -> String {
         .into()
 }
 
-/// A storage class a file names (`torch.FloatStorage`): its element's size
-/// and, for the floating-point ones ebmscope reads, its type.
+/// A storage class a file names (`torch.FloatStorage`): the type of its
+/// elements (as PyTorch names it), their size and, for the floating-point
+/// ones ebmscope reads, its type.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct StorageType {
     name: &'static str,
+    dtype: &'static str,
     size: usize,
     float: Option<Dtype>,
 }
 
 const STORAGE_TYPES: [StorageType; 12] = [
-    storage("FloatStorage", 4, Some(Dtype::F32)),
-    storage("DoubleStorage", 8, Some(Dtype::F64)),
-    storage("HalfStorage", 2, Some(Dtype::F16)),
-    storage("BFloat16Storage", 2, Some(Dtype::BF16)),
-    storage("LongStorage", 8, None),
-    storage("IntStorage", 4, None),
-    storage("ShortStorage", 2, None),
-    storage("CharStorage", 1, None),
-    storage("ByteStorage", 1, None),
-    storage("BoolStorage", 1, None),
-    storage("ComplexFloatStorage", 8, None),
-    storage("ComplexDoubleStorage", 16, None),
+    storage("FloatStorage", "float32", 4, Some(Dtype::F32)),
+    storage("DoubleStorage", "float64", 8, Some(Dtype::F64)),
+    storage("HalfStorage", "float16", 2, Some(Dtype::F16)),
+    storage("BFloat16Storage", "bfloat16", 2, Some(Dtype::BF16)),
+    storage("LongStorage", "int64", 8, None),
+    storage("IntStorage", "int32", 4, None),
+    storage("ShortStorage", "int16", 2, None),
+    storage("CharStorage", "int8", 1, None),
+    storage("ByteStorage", "uint8", 1, None),
+    storage("BoolStorage", "bool", 1, None),
+    storage("ComplexFloatStorage", "complex64", 8, None),
+    storage("ComplexDoubleStorage", "complex128", 16, None),
 ];
 
-const fn storage(name: &'static str, size: usize, float: Option<Dtype>) -> StorageType {
-    StorageType { name, size, float }
+const fn storage(name: &'static str, dtype: &'static str, size: usize, float: Option<Dtype>) -> StorageType {
+    StorageType {
+        name,
+        dtype,
+        size,
+        float,
+    }
 }
 
-/// The most elements a tensor read may have (2³⁰: 4 GiB in f32).
-const MAX_ELEMENTS: usize = 1 << 30;
-
-/// A tensor the file rebuilds: a view of a storage.
+/// A tensor the file rebuilds: a view of a storage, negated where PyTorch
+/// saved a lazily negated view (its `neg` bit).
 #[derive(Clone, Debug, PartialEq)]
 struct TensorRef {
     storage: String,
@@ -241,24 +304,34 @@ struct TensorRef {
     offset: usize,
     shape: Vec<usize>,
     strides: Vec<usize>,
+    negated: bool,
 }
 
 impl TensorRef {
+    fn count(&self) -> Option<usize> {
+        self.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+    }
+
     /// Its elements in row-major order, as f32.
     fn to_f32(&self, name: &str, storages: &Storages) -> Result<Tensor, String> {
         let Some(dtype) = self.kind.float else {
             return Err(format!(
-                "tensor `{name}` is of {} (not floating-point); ebmscope reads state dicts of \
-                 floating-point tensors (float, double, half, bfloat16): leave it out, or convert it with .float()",
-                self.kind.name
+                "tensor `{name}` is of {}, not floating-point: ebmscope reads the weights of its \
+                 networks, floating-point tensors; leave such tensors out, `{{k: v for k, v in \
+                 sd.items() if v.is_floating_point()}}`",
+                self.kind.dtype
             ));
         };
-        let storage = &storages[&self.storage];
+        let storage = storages.get(&self.storage).ok_or_else(|| {
+            format!(
+                "has no storage `{}`, which tensor `{name}` uses: is the file whole?",
+                self.storage
+            )
+        })?;
         let size = self.kind.size;
         let past_end = || format!("tensor `{name}` reaches past the end of its storage: is the file whole?");
-        // Its last element within the storage, and its size that of a network's
-        // tensor (a view's strides may be 0), before any memory is taken.
-        let count = self.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        // Its last element within the storage, before any memory is taken.
+        let count = self.count().ok_or_else(past_end)?;
         let last = self
             .shape
             .iter()
@@ -266,12 +339,6 @@ impl TensorRef {
             .try_fold(self.offset, |at, (&d, &s)| {
                 at.checked_add(d.saturating_sub(1).checked_mul(s)?)
             });
-        let Some(count) = count.filter(|&n| n <= MAX_ELEMENTS) else {
-            return Err(format!(
-                "tensor `{name}` has more elements than a network ebmscope runs has \
-                 ({MAX_ELEMENTS} at most): is it the right file?"
-            ));
-        };
         let end = last.and_then(|l| l.checked_add(1)?.checked_mul(size));
         if count > 0 && end.is_none_or(|end| end > storage.len()) {
             return Err(past_end());
@@ -280,8 +347,7 @@ impl TensorRef {
         let mut index = vec![0; self.shape.len()];
         for _ in 0..count {
             let at = self.offset + index.iter().zip(&self.strides).map(|(i, s)| i * s).sum::<usize>();
-            let element = storage.get(at * size..(at + 1) * size).ok_or_else(past_end)?;
-            bytes.extend_from_slice(element);
+            bytes.extend_from_slice(&storage[at * size..(at + 1) * size]);
             // The next index, the last dimension fastest.
             for d in (0..index.len()).rev() {
                 index[d] += 1;
@@ -291,10 +357,14 @@ impl TensorRef {
                 index[d] = 0;
             }
         }
+        let mut data = floats_from_le(dtype, &bytes).expect("a floating-point storage type");
+        if self.negated {
+            data.iter_mut().for_each(|v| *v = -*v);
+        }
         Ok(Tensor {
             name: name.to_string(),
             shape: self.shape.clone(),
-            data: floats_from_le(dtype, &bytes).expect("a floating-point storage type"),
+            data,
         })
     }
 }
@@ -310,6 +380,34 @@ enum Global {
     Storage(StorageType),
 }
 
+/// Modules and built-ins that run programs or reach the system: what a
+/// harmful pickle calls, and neither a model nor PyTorch pickles.
+const HARMFUL_MODULES: [&str; 12] = [
+    "os",
+    "posix",
+    "nt",
+    "subprocess",
+    "sys",
+    "runpy",
+    "shutil",
+    "socket",
+    "importlib",
+    "pty",
+    "webbrowser",
+    "code",
+];
+const HARMFUL_BUILTINS: [&str; 9] = [
+    "eval",
+    "exec",
+    "compile",
+    "open",
+    "getattr",
+    "setattr",
+    "__import__",
+    "globals",
+    "breakpoint",
+];
+
 impl Global {
     fn find(module: &str, name: &str) -> Result<Global, String> {
         if module == "torch"
@@ -317,49 +415,65 @@ impl Global {
         {
             return Ok(Global::Storage(*storage));
         }
-        Ok(match (module, name) {
-            ("collections", "OrderedDict") => Global::OrderedDict,
-            ("torch._utils", "_rebuild_tensor" | "_rebuild_tensor_v2") => Global::RebuildTensor,
+        let called = format!("`{module}.{name}`");
+        let top = module.split('.').next().unwrap_or(module);
+        let builtin = matches!(module, "builtins" | "__builtin__");
+        Err(match (module, name) {
+            ("collections", "OrderedDict") => return Ok(Global::OrderedDict),
+            ("torch._utils", "_rebuild_tensor" | "_rebuild_tensor_v2") => return Ok(Global::RebuildTensor),
             ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
-                Global::RebuildParameter
+                return Ok(Global::RebuildParameter);
             }
-            // PyTorch's own, but not of a state dict of floating-point
-            // tensors (`_rebuild_tensor_v3` rebuilds other types, say).
-            _ if module.starts_with("torch") && !module.starts_with("torch.nn") => {
-                return Err(format!(
-                    "holds a pickled `{module}.{name}`, which ebmscope does not read: it reads state \
-                     dicts of floating-point tensors, `torch.save({{k: v.float() for k, v in \
-                     model.state_dict().items()}}, \"W.pth\")`"
-                ));
+            _ if HARMFUL_MODULES.contains(&top) || (builtin && HARMFUL_BUILTINS.contains(&name)) => {
+                format!(
+                    "calls {called}, which neither a model nor PyTorch pickles: refused, and not run. \
+                     The file may be harmful: do not torch.load it"
+                )
             }
-            _ => {
-                return Err(format!(
-                    "holds a pickled `{module}.{name}`, not a state dict alone (a whole model, \
-                     saved with torch.save(model)?); ebmscope reads state dicts, which run no code \
-                     when read: save one, `torch.save(model.state_dict(), \"W.pth\")`"
-                ));
-            }
+            _ if top == "__torch__" => format!(
+                "is a TorchScript file (torch.jit.save's; it holds {called}): save its state dict, \
+                 `torch.save(torch.jit.load(\"F\").state_dict(), \"W.pth\")`"
+            ),
+            _ if top == "numpy" => format!(
+                "holds NumPy arrays ({called}), not tensors: save them as tensors, \
+                 `{{k: torch.from_numpy(v) for k, v in d.items()}}`"
+            ),
+            ("torch._utils", "_rebuild_tensor_v3") => format!(
+                "holds tensors of a type ebmscope does not read ({called}: float8, uint16, …): save \
+                 them as float, `torch.save({{k: v.float() for k, v in sd.items()}}, \"W.pth\")`"
+            ),
+            _ if top == "torch" && !module.starts_with("torch.nn") => format!(
+                "holds {called}, which a state dict of floating-point tensors does not: ebmscope reads \
+                 those, `torch.save({{k: v.float() for k, v in model.state_dict().items()}}, \"W.pth\")`"
+            ),
+            _ => format!(
+                "holds a pickled {called}, not a state dict alone (a whole model, saved with \
+                 torch.save(model)?); ebmscope reads state dicts, which run no code when read: save \
+                 one, `torch.save(model.state_dict(), \"W.pth\")` (from this file, if you trust it: \
+                 `torch.save(torch.load(\"F\", weights_only=False).state_dict(), \"W.pth\")`)"
+            ),
         })
     }
 }
 
-/// A value on the pickle machine's stack. Dicts and lists are values, not
-/// shared objects: a state dict's pickle refers back (its memo) only to
-/// names, classes, storages and tensors, which never change once made.
+/// A value on the pickle machine's stack. Tuples, lists and dicts are
+/// indices into the unpickler's ([`Pickled`]'s) tables, and text and
+/// tensors are shared: a value refers to others as Python's do, so that a
+/// copy (the memo's, DUP's) is as cheap as in Python.
 #[derive(Clone, Debug, PartialEq)]
 enum Value {
     None,
     Bool(bool),
     Int(i128),
     Float(f64),
-    Text(String),
-    Bytes(Vec<u8>),
-    Tuple(Vec<Value>),
-    List(Vec<Value>),
-    Dict(Vec<(Value, Value)>),
+    Text(Rc<str>),
+    Bytes(Rc<[u8]>),
+    Tuple(usize),
+    List(usize),
+    Dict(usize),
     Global(Global),
-    Storage(String, StorageType),
-    Tensor(TensorRef),
+    Storage(Rc<str>, StorageType),
+    Tensor(Rc<TensorRef>),
 }
 
 impl Value {
@@ -381,7 +495,7 @@ impl Value {
     }
 
     fn is_text(&self, text: &str) -> bool {
-        matches!(self, Value::Text(t) if t == text)
+        matches!(self, Value::Text(t) if &**t == text)
     }
 
     /// A dict key as a message shows it.
@@ -399,12 +513,40 @@ impl Value {
             _ => None,
         }
     }
+}
 
-    fn usizes(&self) -> Option<Vec<usize>> {
-        match self {
-            Value::Tuple(v) | Value::List(v) => v.iter().map(Value::usize).collect(),
+/// What one pickle made: its object, the tuples and lists (`sequences`)
+/// and dicts its values index, and the storages it names.
+struct Pickled {
+    root: Value,
+    sequences: Vec<Vec<Value>>,
+    dicts: Vec<Vec<(Value, Value)>>,
+    storages: HashMap<String, StorageType>,
+}
+
+impl Pickled {
+    /// A tuple's or a list's items.
+    fn items(&self, value: &Value) -> Option<&[Value]> {
+        match value {
+            Value::Tuple(i) | Value::List(i) => Some(&self.sequences[*i]),
             _ => None,
         }
+    }
+
+    fn entries(&self, value: &Value) -> Option<&[(Value, Value)]> {
+        match value {
+            Value::Dict(i) => Some(&self.dicts[*i]),
+            _ => None,
+        }
+    }
+
+    /// A tuple or list of sizes (a shape, strides), of at most MAX_DIMS.
+    fn usizes(&self, value: &Value) -> Option<Vec<usize>> {
+        self.items(value)
+            .filter(|items| items.len() <= MAX_DIMS)?
+            .iter()
+            .map(Value::usize)
+            .collect()
     }
 }
 
@@ -415,8 +557,7 @@ struct Unpickler<'a> {
     stack: Vec<Value>,
     marks: Vec<usize>,
     memo: HashMap<u32, Value>,
-    /// The storages the pickle refers to, by key.
-    storages: HashMap<String, StorageType>,
+    made: Pickled,
 }
 
 fn damaged(what: &str) -> String {
@@ -431,7 +572,12 @@ impl<'a> Unpickler<'a> {
             stack: Vec::new(),
             marks: Vec::new(),
             memo: HashMap::new(),
-            storages: HashMap::new(),
+            made: Pickled {
+                root: Value::None,
+                sequences: Vec::new(),
+                dicts: Vec::new(),
+                storages: HashMap::new(),
+            },
         }
     }
 
@@ -468,12 +614,12 @@ impl<'a> Unpickler<'a> {
     fn text(&mut self, n: usize) -> Result<Value, String> {
         let len = self.len(n)?;
         let bytes = self.take(len)?;
-        Ok(Value::Text(String::from_utf8_lossy(bytes).into_owned()))
+        Ok(Value::Text(String::from_utf8_lossy(bytes).into()))
     }
 
     fn bytes_value(&mut self, n: usize) -> Result<Value, String> {
         let len = self.len(n)?;
-        Ok(Value::Bytes(self.take(len)?.to_vec()))
+        Ok(Value::Bytes(self.take(len)?.into()))
     }
 
     fn pop(&mut self) -> Result<Value, String> {
@@ -482,9 +628,9 @@ impl<'a> Unpickler<'a> {
             .ok_or_else(|| damaged("its pickle takes from an empty stack"))
     }
 
-    fn top(&mut self) -> Result<&mut Value, String> {
+    fn top(&self) -> Result<&Value, String> {
         self.stack
-            .last_mut()
+            .last()
             .ok_or_else(|| damaged("its pickle takes from an empty stack"))
     }
 
@@ -513,27 +659,41 @@ impl<'a> Unpickler<'a> {
         Ok(())
     }
 
+    fn tuple(&mut self, items: Vec<Value>) -> Value {
+        self.made.sequences.push(items);
+        Value::Tuple(self.made.sequences.len() - 1)
+    }
+
+    fn list(&mut self, items: Vec<Value>) -> Value {
+        self.made.sequences.push(items);
+        Value::List(self.made.sequences.len() - 1)
+    }
+
+    fn dict(&mut self) -> Value {
+        self.made.dicts.push(Vec::new());
+        Value::Dict(self.made.dicts.len() - 1)
+    }
+
+    /// SETITEM(S): key-value pairs into the dict on top. (A key given twice
+    /// stays twice: a state dict's names are refused then.)
     fn set_items(&mut self, items: Vec<Value>) -> Result<(), String> {
         if !items.len().is_multiple_of(2) {
             return Err(damaged("a dict's key without its value"));
         }
-        let Value::Dict(entries) = self.top()? else {
+        let &Value::Dict(i) = self.top()? else {
             return Err(damaged("items set on what is not a dict"));
         };
         let mut items = items.into_iter();
         while let (Some(k), Some(v)) = (items.next(), items.next()) {
-            match entries.iter_mut().find(|(key, _)| *key == k) {
-                Some(entry) => entry.1 = v,
-                None => entries.push((k, v)),
-            }
+            self.made.dicts[i].push((k, v));
         }
         Ok(())
     }
 
     fn append(&mut self, items: Vec<Value>) -> Result<(), String> {
-        match self.top()? {
-            Value::List(list) => {
-                list.extend(items);
+        match *self.top()? {
+            Value::List(i) => {
+                self.made.sequences[i].extend(items);
                 Ok(())
             }
             _ => Err(damaged("items appended to what is not a list")),
@@ -542,10 +702,11 @@ impl<'a> Unpickler<'a> {
 
     /// BINPERSID's id: a storage, ('storage', class, key, location, count[, view]).
     fn persistent(&mut self, id: Value) -> Result<Value, String> {
-        let Value::Tuple(id) = id else {
-            return Err(damaged("a storage id that is not a tuple"));
-        };
-        match id.as_slice() {
+        let id = self
+            .made
+            .items(&id)
+            .ok_or_else(|| damaged("a storage id that is not a tuple"))?;
+        match id {
             [
                 kind,
                 Value::Global(Global::Storage(t)),
@@ -559,8 +720,9 @@ impl<'a> Unpickler<'a> {
                                 PyTorch and save its state dict anew"
                         .into());
                 }
-                self.storages.insert(key.clone(), *t);
-                Ok(Value::Storage(key.clone(), *t))
+                let (key, t) = (key.clone(), *t);
+                self.made.storages.insert(key.to_string(), t);
+                Ok(Value::Storage(key, t))
             }
             _ => Err(damaged("a storage id ebmscope does not know")),
         }
@@ -568,42 +730,74 @@ impl<'a> Unpickler<'a> {
 
     /// REDUCE (and NEWOBJ): a call of one of the known functions.
     fn call(&mut self, callable: Value, args: Value) -> Result<Value, String> {
-        let Value::Tuple(args) = args else {
-            return Err(damaged("a call whose arguments are not a tuple"));
-        };
+        let args = self
+            .made
+            .items(&args)
+            .ok_or_else(|| damaged("a call whose arguments are not a tuple"))?;
         match callable {
-            Value::Global(Global::OrderedDict) => match args.as_slice() {
-                [] => Ok(Value::Dict(Vec::new())),
+            Value::Global(Global::OrderedDict) => match args {
+                [] => Ok(self.dict()),
                 _ => Err(damaged("an OrderedDict made from arguments")),
             },
-            Value::Global(Global::RebuildTensor) => match args.as_slice() {
-                [Value::Storage(key, kind), offset, shape, strides, ..] => {
-                    let (offset, shape, strides) = (offset.usize(), shape.usizes(), strides.usizes());
+            Value::Global(Global::RebuildTensor) => match args {
+                [Value::Storage(key, kind), offset, shape, strides, rest @ ..] => {
+                    let (offset, shape, strides) =
+                        (offset.usize(), self.made.usizes(shape), self.made.usizes(strides));
+                    let negated = self.tensor_metadata(rest.get(2))?;
                     match (offset, shape, strides) {
                         (Some(offset), Some(shape), Some(strides)) if shape.len() == strides.len() => {
-                            Ok(Value::Tensor(TensorRef {
-                                storage: key.clone(),
+                            Ok(Value::Tensor(Rc::new(TensorRef {
+                                storage: key.to_string(),
                                 kind: *kind,
                                 offset,
                                 shape,
                                 strides,
-                            }))
+                                negated,
+                            })))
                         }
                         _ => Err(damaged("a tensor's offset, shape or strides unreadable")),
                     }
                 }
                 _ => Err(damaged("a tensor rebuilt without its storage")),
             },
-            Value::Global(Global::RebuildParameter) => match args.into_iter().next() {
-                Some(tensor @ Value::Tensor(_)) => Ok(tensor),
+            Value::Global(Global::RebuildParameter) => match args.first() {
+                Some(tensor @ Value::Tensor(_)) => Ok(tensor.clone()),
                 _ => Err(damaged("a parameter without its tensor")),
             },
             other => Err(damaged(&format!("a call of a {}", other.kind()))),
         }
     }
 
-    /// Run the pickle to its STOP: the object, and the storages it refers to.
-    fn load(&mut self) -> Result<(Value, HashMap<String, StorageType>), String> {
+    /// `_rebuild_tensor_v2`'s metadata, a dict of the tensor's bits: whether
+    /// it is a negated view (`neg`); any other bit set is refused.
+    fn tensor_metadata(&self, metadata: Option<&Value>) -> Result<bool, String> {
+        let Some(metadata) = metadata.filter(|m| **m != Value::None) else {
+            return Ok(false);
+        };
+        let entries = self
+            .made
+            .entries(metadata)
+            .ok_or_else(|| damaged("a tensor's metadata that is not a dict"))?;
+        let mut negated = false;
+        for (key, set) in entries {
+            match (key, set) {
+                (_, Value::Bool(false)) => {}
+                (k, Value::Bool(true)) if k.is_text("neg") => negated = true,
+                (k, _) => {
+                    return Err(format!(
+                        "holds a tensor with {} set, which ebmscope does not read: save the state \
+                         dict's tensors resolved, `{{k: v.resolve_conj().resolve_neg() for k, v in \
+                         sd.items()}}`",
+                        k.short()
+                    ));
+                }
+            }
+        }
+        Ok(negated)
+    }
+
+    /// Run the pickle to its STOP: what it made.
+    fn load(&mut self) -> Result<Pickled, String> {
         loop {
             let op = self.take(1)?[0];
             // What the opcode pushes, if it pushes a new value.
@@ -617,8 +811,9 @@ impl<'a> Unpickler<'a> {
                     None
                 }
                 b'.' => {
-                    let value = self.pop()?;
-                    return Ok((value, std::mem::take(&mut self.storages)));
+                    self.made.root = self.pop()?;
+                    let empty = Unpickler::new(&[]).made;
+                    return Ok(std::mem::replace(&mut self.made, empty));
                 }
                 b'(' => {
                     self.marks.push(self.stack.len());
@@ -661,17 +856,24 @@ impl<'a> Unpickler<'a> {
                 b'B' => Some(self.bytes_value(4)?),
                 b'C' => Some(self.bytes_value(1)?),
                 0x8e => Some(self.bytes_value(8)?),
-                b')' => Some(Value::Tuple(Vec::new())),
-                b't' => Some(Value::Tuple(self.pop_mark()?)),
+                b')' => Some(self.tuple(Vec::new())),
+                b't' => {
+                    let items = self.pop_mark()?;
+                    Some(self.tuple(items))
+                }
                 0x85..=0x87 => {
                     let n = usize::from(op - 0x84);
                     if self.stack.len() < n {
                         return Err(damaged("its pickle takes from an empty stack"));
                     }
-                    Some(Value::Tuple(self.stack.split_off(self.stack.len() - n)))
+                    let items = self.stack.split_off(self.stack.len() - n);
+                    Some(self.tuple(items))
                 }
-                b']' => Some(Value::List(Vec::new())),
-                b'l' => Some(Value::List(self.pop_mark()?)),
+                b']' => Some(self.list(Vec::new())),
+                b'l' => {
+                    let items = self.pop_mark()?;
+                    Some(self.list(items))
+                }
                 b'a' => {
                     let item = self.pop()?;
                     self.append(vec![item]).map(|_| None)?
@@ -680,10 +882,11 @@ impl<'a> Unpickler<'a> {
                     let items = self.pop_mark()?;
                     self.append(items).map(|_| None)?
                 }
-                b'}' => Some(Value::Dict(Vec::new())),
+                b'}' => Some(self.dict()),
                 b'd' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Value::Dict(Vec::new()));
+                    let dict = self.dict();
+                    self.stack.push(dict);
                     self.set_items(items).map(|_| None)?
                 }
                 b's' => {
@@ -764,56 +967,93 @@ mod tests {
         p.extend(b"X\x01\x00\x00\x00c");
         p.extend(b"C\x02hi2"); // b"hi", DUP
         p.extend(b"0d."); // POP, DICT
-        let (value, storages) = Unpickler::new(&p).load().unwrap();
-        assert!(storages.is_empty());
-        assert_eq!(
-            value,
-            Value::Dict(vec![
-                (
-                    Value::Text("a".into()),
-                    Value::List(vec![Value::Int(1), Value::Int(2)])
-                ),
-                (Value::Text("b".into()), Value::Int(-2)),
-                (Value::Text("c".into()), Value::Bytes(b"hi".to_vec())),
-            ])
-        );
+        let made = Unpickler::new(&p).load().unwrap();
+        assert!(made.storages.is_empty());
+        let entries = made.entries(&made.root).unwrap();
+        let text = |t: &str| Value::Text(t.into());
+        assert_eq!(entries[0].0, text("a"));
+        assert_eq!(made.items(&entries[0].1).unwrap(), [Value::Int(1), Value::Int(2)]);
+        assert_eq!(entries[1], (text("b"), Value::Int(-2)));
+        assert_eq!(entries[2], (text("c"), Value::Bytes(b"hi"[..].into())));
+        assert_eq!(entries.len(), 3);
+    }
+
+    /// Python's sharing kept: a list the memo recalls is the same list, so
+    /// copies cost nothing (a pickle doubling a list by DUP and APPEND 40
+    /// times makes 40 items, not 2⁴⁰), and an item appended through one
+    /// reference shows through the other.
+    #[test]
+    fn shared_values_stay_shared() {
+        let mut p = vec![0x80, 2, b']', b'q', 0];
+        for _ in 0..40 {
+            p.extend(b"2a");
+        }
+        // 7; the list recalled, 8 appended to it, popped; 7 appended.
+        p.extend(b"K\x07h\x00K\x08a0a.");
+        let made = Unpickler::new(&p).load().unwrap();
+        let items = made.items(&made.root).unwrap();
+        assert_eq!(items.len(), 42);
+        assert_eq!(items[40..], [Value::Int(8), Value::Int(7)]);
+        assert_eq!(made.sequences.len(), 1, "one list, shared");
     }
 
     #[test]
     fn a_pickle_that_calls_anything_else_is_refused_before_it_runs() {
         let p = b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00ls\x85R.";
-        let err = Unpickler::new(p).load().unwrap_err();
-        assert!(err.contains("`os.system`"), "{err}");
+        let err = Unpickler::new(p).load().err().unwrap();
+        assert!(
+            err.contains("calls `os.system`") && err.contains("not run"),
+            "{err}"
+        );
+        // A class of someone's own: a whole model.
+        let p = b"\x80\x02cnets\nVanillaNet\n.";
+        let err = Unpickler::new(p).load().err().unwrap();
+        assert!(err.contains("`nets.VanillaNet`, not a state dict"), "{err}");
         assert!(err.contains("torch.save(model.state_dict()"), "{err}");
         // A function of PyTorch's that no float state dict calls.
         let p = b"\x80\x02ctorch._utils\n_rebuild_tensor_v3\n.";
-        let err = Unpickler::new(p).load().unwrap_err();
-        assert!(err.contains("`torch._utils._rebuild_tensor_v3`, which"), "{err}");
+        let err = Unpickler::new(p).load().err().unwrap();
+        assert!(err.contains("`torch._utils._rebuild_tensor_v3`: float8"), "{err}");
         assert!(err.contains("v.float()"), "{err}");
     }
 
-    /// Another program's pickle (CIFAR-10's python batches are pickles).
+    /// Another program's pickle (CIFAR-10's python batches are pickles) is
+    /// no torch.save file, by its first bytes and by its first pickle.
     #[test]
     fn a_pickle_torch_did_not_write_is_said_to_be_none_of_its() {
-        let err = read_state_dict(b"\x80\x02}q\x00X\x01\x00\x00\x00aK\x01s.", "batch").unwrap_err();
+        let batch = b"\x80\x02}q\x00X\x01\x00\x00\x00aK\x01s.";
+        assert!(!is_torch_file(batch));
+        let err = read_state_dict(batch, "batch").unwrap_err();
         assert!(err.contains("not one torch.save wrote"), "{err}");
+        let legacy = [&[0x80, 2, 0x8a, 10][..], &LEGACY_MAGIC.to_le_bytes()[..10]].concat();
+        assert!(is_torch_file(&legacy));
     }
 
-    /// A view past its storage's end, or too large to be a network's, is
-    /// refused before any memory is taken for it.
+    /// A view past its storage's end is refused before any memory is taken
+    /// for it; a negated view reads negated.
     #[test]
     fn a_tensor_past_its_storage_is_refused() {
-        let storages = Storages::from([("0".to_string(), vec![0u8; 6 * 4])]);
+        let floats: Vec<u8> = (0..6).flat_map(|i| (i as f32).to_le_bytes()).collect();
+        let storages = Storages::from([("0".to_string(), floats)]);
         let view = |offset, shape: Vec<usize>, strides| TensorRef {
             storage: "0".into(),
             kind: STORAGE_TYPES[0],
             offset,
             shape,
             strides,
+            negated: false,
         };
-        let read = |t: TensorRef| t.to_f32("w", &storages).map(|t| t.data.len());
-        assert_eq!(read(view(4, vec![2], vec![1])), Ok(2));
-        assert_eq!(read(view(0, vec![2, 3], vec![1, 2])), Ok(6));
+        let read = |t: TensorRef| t.to_f32("w", &storages).map(|t| t.data);
+        assert_eq!(read(view(4, vec![2], vec![1])), Ok(vec![4.0, 5.0]));
+        assert_eq!(
+            read(view(0, vec![2, 3], vec![1, 2])),
+            Ok(vec![0.0, 2.0, 4.0, 1.0, 3.0, 5.0])
+        );
+        let negated = TensorRef {
+            negated: true,
+            ..view(1, vec![2], vec![2])
+        };
+        assert_eq!(read(negated), Ok(vec![-1.0, -3.0]));
         assert!(
             read(view(5, vec![2], vec![1]))
                 .unwrap_err()
@@ -824,14 +1064,17 @@ mod tests {
                 .unwrap_err()
                 .contains("past the end")
         );
-        let err = read(view(0, vec![1 << 20, 1 << 20], vec![0, 0])).unwrap_err();
-        assert!(err.contains("more elements than a network"), "{err}");
+        let gone = TensorRef {
+            storage: "1".into(),
+            ..view(0, vec![1], vec![1])
+        };
+        assert!(read(gone).unwrap_err().contains("has no storage `1`"));
     }
 
     #[test]
     fn a_cut_pickle_is_said_to_be_cut() {
         let p = b"\x80\x02X\x05\x00\x00\x00ab";
-        let err = Unpickler::new(p).load().unwrap_err();
+        let err = Unpickler::new(p).load().err().unwrap();
         assert!(err.contains("ends early"), "{err}");
     }
 }
