@@ -2103,7 +2103,14 @@ pub fn run(
     } else {
         eframe::egui_wgpu::WgpuSetup::without_display_handle()
     };
-    let mut app = GuiApp::new(gpu.clone(), config, checkpoint.clone())?;
+    // A checkpoint to load goes on from its own weights: the first trainer,
+    // which its Load replaces, does not read net.init_weights (the file
+    // may be gone).
+    let mut first = config;
+    if resume.is_some() {
+        first.net.init_weights.clear();
+    }
+    let mut app = GuiApp::new(gpu.clone(), first, checkpoint.clone())?;
     if let Some(v) = capture.toy_view {
         app.toy_view = v;
     }

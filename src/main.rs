@@ -1059,10 +1059,28 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let preset = preset.filter(|_| !args.resume);
     let mut config = config;
     if let Some(weights) = &args.init_weights {
+        if args
+            .set
+            .iter()
+            .any(|s| s.split('=').next().map(str::trim) == Some("net.init_weights"))
+        {
+            bail!("--init-weights and --set net.init_weights both say what the run starts from: give one");
+        }
         config.net.init_weights = weights.to_string_lossy().into_owned();
     }
     // A run keeps its files' absolute paths, so that it resumes from any folder.
     config.make_paths_absolute()?;
+    if !args.resume && !config.net.init_weights.is_empty() {
+        let run = PathBuf::from(ebmscope::config::absolute_path(&out)?);
+        if std::path::Path::new(&config.net.init_weights).starts_with(&run) {
+            bail!(
+                "the weights the run starts from, {}, are inside its folder {}, which it writes (and \
+                 --force replaces): copy them elsewhere first",
+                config.net.init_weights,
+                run.display()
+            );
+        }
+    }
     let existing = match (args.resume, args.force) {
         (true, _) => Existing::Resume {
             iterations: args.iters,

@@ -183,8 +183,17 @@ fn shows_image_chains(first: &[&str], backend: Option<&str>) {
 #[test]
 fn the_window_maps_a_checkpoints_landscape() {
     let dir = std::env::temp_dir().join(format!("ebmscope-window-landscape-{}", std::process::id()));
-    let out = common::train_small_toy(&dir, 2, &[]);
+    // A run started from weights (its seed's own initialisation, so that
+    // it learns the model a fresh run would) that are gone by the time the
+    // window opens it: its checkpoint goes on from its own weights.
+    let start = dir.with_extension("start.safetensors");
+    let spec = ebmscope::model::NetSpec::toy();
+    let seed = ebmscope::config::Config::preset("rings-convergent").unwrap().seed;
+    let params = ebmscope::model::init_params(&spec, u64::from(seed)).unwrap();
+    ebmscope::io::save_params(&start, &spec.param_layout().unwrap(), &params).unwrap();
+    let out = common::train_small_toy(&dir, 2, &["--init-weights", start.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(&start).unwrap();
     let ck = dir.join("checkpoint.safetensors");
     // The same model as weights alone, with its run's settings.
     let (weights, config) = (

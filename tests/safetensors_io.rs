@@ -183,6 +183,15 @@ fn broken_files_are_refused_with_their_path() {
         );
     }
 
+    // A NumPy array file.
+    let npy = tmp("x.npy");
+    std::fs::write(&npy, b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', ").unwrap();
+    let err = read_tensor(&npy, "x").unwrap_err().to_string();
+    assert!(
+        err.contains("is a NumPy .npy file") && err.contains("np.load"),
+        "{err}"
+    );
+
     let missing = tmp("does-not-exist.safetensors");
     let err = load_params(&missing, &layout, fix).unwrap_err().to_string();
     assert!(err.contains("does-not-exist"), "{err}");

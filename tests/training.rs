@@ -1989,7 +1989,7 @@ fn a_run_starts_from_the_weights_it_is_given() {
     assert_ne!(fresh.params().unwrap(), want, "the test needs other weights");
     given.net.init_weights = dir.join("gone.pth").to_string_lossy().into_owned();
     let data = Dataset::load(&given.data).unwrap();
-    assert!(Trainer::to_restore(gpu.clone(), given.clone(), data.clone()).is_ok());
+    assert!(Trainer::for_restore(gpu.clone(), given.clone(), data.clone()).is_ok());
     let err = Trainer::with_data(gpu, given, data).err().unwrap().to_string();
     assert!(
         err.contains("net.init_weights") && err.contains("gone.pth"),
@@ -2030,6 +2030,32 @@ fn a_run_starts_from_the_weights_it_is_given() {
         ]),
         "cannot be used with",
     );
+
+    // A path relative to the working folder is kept absolute.
+    let relative = dir.join("relative");
+    let out = train_small_toy(&relative, 1, &["--init-weights", "tests/data/torch/toy.pth"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recorded = std::fs::read_to_string(relative.join("config.toml")).unwrap();
+    let full = std::path::absolute("tests/data/torch/toy.pth").unwrap();
+    assert!(
+        recorded.contains(&format!("init_weights = \"{}\"", full.display())),
+        "{recorded}"
+    );
+    // Said twice, or inside the folder the run writes: refused.
+    let out = train_small_toy(
+        &dir.join("twice"),
+        1,
+        &["--init-weights", "a.pth", "--set", "net.init_weights=b.pth"],
+    );
+    common::assert_refused(&out, "--init-weights and --set net.init_weights");
+    let inside = first.join("checkpoint.safetensors");
+    let out = train_small_toy(
+        &first,
+        1,
+        &["--force", "--init-weights", inside.to_str().unwrap()],
+    );
+    common::assert_refused(&out, "are inside its folder");
+    assert!(inside.exists());
 
     // Another net's weights: refused, naming the net, before any folder.
     let vanilla = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch/vanilla-zip.pth");

@@ -157,9 +157,16 @@ pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>>
     SafeTensors::deserialize(bytes).map_err(|e| {
         Error::file(
             path,
-            format!(
-                "not a valid safetensors file ({e}), nor a PyTorch one (torch.save's): is it the right file, and whole?"
-            ),
+            if bytes.starts_with(b"\x93NUMPY") {
+                "is a NumPy .npy file; ebmscope reads tensors from safetensors (or torch.save) files: \
+                 `save_file({\"x\": torch.from_numpy(np.load(F)).float()}, \"x.safetensors\")`"
+                    .to_string()
+            } else {
+                format!(
+                    "not a valid safetensors file ({e}), nor a PyTorch one (torch.save's): is it the right \
+                     file, and whole?"
+                )
+            },
         )
     })
 }

@@ -5,8 +5,10 @@
 //! Only what a state dict's pickle holds is read — dicts, tuples, lists,
 //! numbers, strings and tensors rebuilt by `torch._utils` — and any other
 //! class or function it names is refused, as `torch.load(weights_only=True)`
-//! refuses it. What it reads costs memory and time in proportion to the
-//! file (shared objects stay shared), whatever the pickle asks for.
+//! refuses it. Whatever the pickle asks for, the objects it makes cost
+//! memory and time in proportion to the file (shared objects stay shared),
+//! and the tensors read are bounded: each within its storage, in the file,
+//! and 2²⁶ elements in all, checked before any is read.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -67,9 +69,9 @@ pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<Vec<Tensor>, 
         if !seen.insert(name) {
             return Err(damaged(&format!("tensor `{name}` twice")));
         }
-        total = t
-            .count()
-            .and_then(|n| total.checked_add(n))
+        let count = t.check(name, &storages)?;
+        total = total
+            .checked_add(count)
             .filter(|&n| n <= MAX_ELEMENTS)
             .ok_or_else(|| {
                 format!(
@@ -110,12 +112,20 @@ fn not_a_state_dict(pickled: &Pickled, entries: &[(Value, Value)], shown: &str) 
     if entries.len() > SHOWN_KEYS {
         keys.push(format!("… ({} keys)", entries.len()));
     }
+    // (Each dict looked at once: many keys may share one.)
+    let mut looked_at = HashMap::new();
     let inner: Vec<&str> = entries
         .iter()
-        .filter_map(|(k, v)| match (k, pickled.entries(v)) {
-            (Value::Text(k), Some(d)) if state_dict(d).is_some() => Some(&**k),
+        .filter_map(|(k, v)| match (k, v) {
+            (Value::Text(k), &Value::Dict(i)) => {
+                let holds = *looked_at
+                    .entry(i)
+                    .or_insert_with(|| state_dict(&pickled.dicts[i]).is_some());
+                holds.then_some(&**k)
+            }
             _ => None,
         })
+        .take(SHOWN_KEYS)
         .collect();
     let mut message = format!(
         "holds a dict of {}, not a state dict (a dict of names to tensors)",
@@ -308,20 +318,10 @@ struct TensorRef {
 }
 
 impl TensorRef {
-    fn count(&self) -> Option<usize> {
-        self.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
-    }
-
-    /// Its elements in row-major order, as f32.
-    fn to_f32(&self, name: &str, storages: &Storages) -> Result<Tensor, String> {
-        let Some(dtype) = self.kind.float else {
-            return Err(format!(
-                "tensor `{name}` is of {}, not floating-point: ebmscope reads the weights of its \
-                 networks, floating-point tensors; leave such tensors out, `{{k: v for k, v in \
-                 sd.items() if v.is_floating_point()}}`",
-                self.kind.dtype
-            ));
-        };
+    /// Its element count, once it is known to lie within its storage and
+    /// to be no more than its storage holds (a view expanded past it, by a
+    /// stride of 0, is refused: the memory it would take is not the file's).
+    fn check(&self, name: &str, storages: &Storages) -> Result<usize, String> {
         let storage = storages.get(&self.storage).ok_or_else(|| {
             format!(
                 "has no storage `{}`, which tensor `{name}` uses: is the file whole?",
@@ -330,8 +330,11 @@ impl TensorRef {
         })?;
         let size = self.kind.size;
         let past_end = || format!("tensor `{name}` reaches past the end of its storage: is the file whole?");
-        // Its last element within the storage, before any memory is taken.
-        let count = self.count().ok_or_else(past_end)?;
+        let count = self
+            .shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(past_end)?;
         let last = self
             .shape
             .iter()
@@ -343,6 +346,28 @@ impl TensorRef {
         if count > 0 && end.is_none_or(|end| end > storage.len()) {
             return Err(past_end());
         }
+        if count > storage.len() / size {
+            return Err(format!(
+                "tensor `{name}` is a view expanded past its storage ({count} elements of {}): save it \
+                 whole, `.contiguous()`",
+                storage.len() / size
+            ));
+        }
+        Ok(count)
+    }
+
+    /// Its elements in row-major order, as f32 (once [`TensorRef::check`]ed).
+    fn to_f32(&self, name: &str, storages: &Storages) -> Result<Tensor, String> {
+        let Some(dtype) = self.kind.float else {
+            return Err(format!(
+                "tensor `{name}` is of {}, not floating-point: ebmscope reads the weights of its \
+                 networks, floating-point tensors; leave such tensors out, `{{k: v for k, v in \
+                 sd.items() if v.is_floating_point()}}`",
+                self.kind.dtype
+            ));
+        };
+        let count = self.check(name, storages)?;
+        let (storage, size) = (&storages[&self.storage], self.kind.size);
         let mut bytes = Vec::with_capacity(count * size);
         let mut index = vec![0; self.shape.len()];
         for _ in 0..count {
@@ -498,9 +523,12 @@ impl Value {
         matches!(self, Value::Text(t) if &**t == text)
     }
 
-    /// A dict key as a message shows it.
+    /// A dict key as a message shows it (a long one cut).
     fn short(&self) -> String {
         match self {
+            Value::Text(t) if t.chars().count() > 40 => {
+                format!("`{}…`", t.chars().take(40).collect::<String>())
+            }
             Value::Text(t) => format!("`{t}`"),
             Value::Int(i) => i.to_string(),
             other => other.kind().to_string(),
@@ -1063,6 +1091,12 @@ mod tests {
             read(view(0, vec![2, 3], vec![3, 2]))
                 .unwrap_err()
                 .contains("past the end")
+        );
+        // Expanded by a stride of 0 past what its storage holds.
+        let err = read(view(0, vec![3, 4], vec![0, 1])).unwrap_err();
+        assert!(
+            err.contains("expanded past its storage (12 elements of 6)"),
+            "{err}"
         );
         let gone = TensorRef {
             storage: "1".into(),

@@ -10,9 +10,8 @@ use crate::config::{Config, InitKind};
 use crate::data::toy::Toy;
 use crate::kernels::optim::OptimizerKind;
 use crate::kernels::sampling::Purpose;
-use crate::model::init_params;
 use crate::sampler::{Bank, StepSize};
-use crate::train::{draw_data, effective_lr, net_spec, optimizer_kind, step_size};
+use crate::train::{draw_data, effective_lr, net_spec, optimizer_kind, starting_params, step_size};
 
 pub struct ReferenceTrainer {
     pub config: Config,
@@ -102,10 +101,7 @@ impl ReferenceTrainer {
                 .collect()
         });
         Ok(ReferenceTrainer {
-            params: init_params(&spec, u64::from(seed))?
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect(),
+            params: starting_params(&config)?.iter().map(|&v| f64::from(v)).collect(),
             net: ReferenceNet::new(&spec)?,
             bank,
             adam: AdamState::default(),

@@ -345,15 +345,12 @@ impl Trainer {
     /// at its start: its parameters `net.init_weights`' where set, else the
     /// seed's initialisation.
     pub fn with_data(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
+        config.validate()?;
         // (Read before any GPU work: a wrong file is refused first.)
-        let start = match config.net.init_weights.as_str() {
-            "" => None,
-            path => Some(
-                checkpoint::weights_for(std::path::Path::new(path), &config)
-                    .map_err(|e| Error::Config(format!("net.init_weights: {e}")))?,
-            ),
-        };
-        let trainer = Self::to_restore(gpu, config, data)?;
+        let start = (!config.net.init_weights.is_empty())
+            .then(|| starting_params(&config))
+            .transpose()?;
+        let trainer = Self::for_restore(gpu, config, data)?;
         if let Some(params) = start {
             trainer.write_params(&params)?;
         }
@@ -364,7 +361,7 @@ impl Trainer {
     /// ([`Checkpoint::restore`]): its parameters the seed's initialisation
     /// until the checkpoint's replace them. `net.init_weights` is not read:
     /// a run started from them once, and the file may have gone since.
-    pub fn to_restore(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
+    pub fn for_restore(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
         config.validate()?;
         let spec = net_spec(&config)?;
         spec.check_input(data.chw())?;
@@ -1001,6 +998,16 @@ fn check_energy_path(gpu: &Gpu, config: &Config) -> Result<()> {
         4 * values,
         "record it with fewer Langevin steps or chains",
     )
+}
+
+/// The parameters a run starts from: `net.init_weights`' where set, else
+/// PyTorch's default initialisation from `seed`.
+pub fn starting_params(config: &Config) -> Result<Vec<f32>> {
+    match config.net.init_weights.as_str() {
+        "" => init_params(&net_spec(config)?, u64::from(config.seed)),
+        path => checkpoint::weights_for(std::path::Path::new(path), config)
+            .map_err(|e| Error::Config(format!("net.init_weights: {e}"))),
+    }
 }
 
 /// The network of `config`: ToyNet, or an image network with

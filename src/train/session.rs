@@ -642,7 +642,7 @@ impl Worker {
         } else {
             crate::data::Dataset::load(&ck.config.data)?
         };
-        let mut trainer = Trainer::to_restore(self.gpu.clone(), ck.config.clone(), data)?;
+        let mut trainer = Trainer::for_restore(self.gpu.clone(), ck.config.clone(), data)?;
         ck.restore(&mut trainer)?;
         trainer.record_energy_path(self.record_path)?;
         let history = if ck.weights_alone {
