@@ -81,6 +81,21 @@ fn unknown_adapter_is_refused_with_the_list() {
 
 /// Energies and input gradients of the binary match the CPU reference for
 /// the weights it saved, and reloading those weights gives the same numbers.
+/// `batch` grey 32×32 images of values spread over [−1, 1], saved as the
+/// tensor `x` at `path` (energy's input); their values.
+fn grey_images(path: &std::path::Path, batch: usize) -> Vec<f32> {
+    let x: Vec<f32> = (0..batch * 32 * 32)
+        .map(|i| ((i * 7919 % 2001) as f32 / 1000.0) - 1.0)
+        .collect();
+    let tensor = Tensor {
+        name: "x".into(),
+        shape: vec![batch, 1, 32, 32],
+        data: x.clone(),
+    };
+    write_tensors(path, &[tensor]).unwrap();
+    x
+}
+
 #[test]
 fn energy_matches_reference_and_reloads_weights() {
     let d = dir("vanilla");
@@ -91,18 +106,7 @@ fn energy_matches_reference_and_reloads_weights() {
         d.join("w.safetensors"),
     );
     let batch = 3;
-    let x: Vec<f32> = (0..batch * 32 * 32)
-        .map(|i| ((i * 7919 % 2001) as f32 / 1000.0) - 1.0)
-        .collect();
-    write_tensors(
-        &input,
-        &[Tensor {
-            name: "x".into(),
-            shape: vec![batch, 1, 32, 32],
-            data: x.clone(),
-        }],
-    )
-    .unwrap();
+    let x = grey_images(&input, batch);
     let common_args = [
         "energy",
         "--net",
@@ -173,15 +177,7 @@ fn energy_reads_a_pytorch_state_dict() {
     let d = dir("pth");
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch");
     let input = d.join("x.safetensors");
-    let x: Vec<f32> = (0..2 * 32 * 32)
-        .map(|i| ((i * 7919 % 2001) as f32 / 1000.0) - 1.0)
-        .collect();
-    let x = Tensor {
-        name: "x".into(),
-        shape: vec![2, 1, 32, 32],
-        data: x,
-    };
-    write_tensors(&input, &[x]).unwrap();
+    grey_images(&input, 2);
     let energy = |weights: &str, extra: &[&str]| {
         let output = d.join(format!("y-{weights}.safetensors"));
         let weights = data.join(weights);

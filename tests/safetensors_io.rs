@@ -143,7 +143,9 @@ fn missing_and_extra_tensors_are_refused() {
     write_tensors(&path, &wrapped).unwrap();
     let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(
-        err.contains("start with `module.`") && err.contains("model.module.state_dict()"),
+        err.contains("start with `module.`")
+            && err.contains("(DataParallel's)")
+            && err.contains("model.module.state_dict()"),
         "{err}"
     );
     // torch.compile's: under `_orig_mod.`.

@@ -197,9 +197,10 @@ pub fn is_checkpoint(path: &Path) -> bool {
     holds_config(path) == Some(true)
 }
 
-/// Whether `path` is a safetensors file without a checkpoint's metadata or
-/// a PyTorch file: a state dict, weights alone (a run's `weights/` file,
-/// or a PyTorch model's). Reads the header alone.
+/// Whether `path` is a safetensors file without a checkpoint's metadata, or
+/// a zip or torch.save's pickle: a state dict, weights alone (a run's
+/// `weights/` file, or a PyTorch model's), to be read as one (a zip that
+/// is none is refused then). Reads the first bytes alone.
 pub fn holds_weights_alone(path: &Path) -> bool {
     holds_config(path) == Some(false)
 }

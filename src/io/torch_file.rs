@@ -131,6 +131,15 @@ fn not_a_state_dict(pickled: &Pickled, entries: &[(Value, Value)], shown: &str) 
         "holds a dict of {}, not a state dict (a dict of names to tensors)",
         keys.join(", ")
     );
+    // What is in the way, where most of it is names to tensors.
+    let odd = entries
+        .iter()
+        .find(|(k, v)| !matches!((k, v), (Value::Text(_), Value::Tensor(_))));
+    if let Some((k, v)) = odd
+        && entries.iter().any(|(_, v)| matches!(v, Value::Tensor(_)))
+    {
+        message += &format!(": {} is not a tensor (it is of type {})", k.short(), v.kind());
+    }
     if let Some(first) = inner.first() {
         let stem = shown.strip_suffix(".pth").unwrap_or(shown);
         let (s, holds) = if inner.len() > 1 {
@@ -468,8 +477,9 @@ impl Global {
                  them as float, `torch.save({{k: v.float() for k, v in sd.items()}}, \"W.pth\")`"
             ),
             _ if top == "torch" && !module.starts_with("torch.nn") => format!(
-                "holds {called}, which a state dict of floating-point tensors does not: ebmscope reads \
-                 those, `torch.save({{k: v.float() for k, v in model.state_dict().items()}}, \"W.pth\")`"
+                "holds {called}, which a state dict of plain floating-point tensors does not (sparse, \
+                 quantized or subclassed tensors, say): ebmscope reads those; save them as plain \
+                 float tensors"
             ),
             _ => format!(
                 "holds a pickled {called}, not a state dict alone (a whole model, saved with \
@@ -1103,6 +1113,29 @@ mod tests {
             ..view(0, vec![1], vec![1])
         };
         assert!(read(gone).unwrap_err().contains("has no storage `1`"));
+    }
+
+    /// A dict of tensors but for one entry names that entry.
+    #[test]
+    fn a_dict_with_one_odd_entry_names_it() {
+        let tensor = TensorRef {
+            storage: "0".into(),
+            kind: STORAGE_TYPES[0],
+            offset: 0,
+            shape: vec![1],
+            strides: vec![1],
+            negated: false,
+        };
+        let made = Unpickler::new(&[]).made;
+        let entries = [
+            (Value::Text("w".into()), Value::Tensor(Rc::new(tensor))),
+            (Value::Text("step".into()), Value::Int(3)),
+        ];
+        let message = not_a_state_dict(&made, &entries, "f.pth");
+        assert!(
+            message.ends_with("`step` is not a tensor (it is of type int)"),
+            "{message}"
+        );
     }
 
     #[test]

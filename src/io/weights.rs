@@ -102,16 +102,16 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
         });
     if let Some(prefix) = prefix {
         // torch.compile's wrapper keeps the model as `_orig_mod`, DataParallel's as `module`.
-        let (whose, inner) = match prefix {
-            "_orig_mod." => ("torch.compile's", "model._orig_mod"),
-            _ => ("DataParallel's, say", "model.module"),
+        let inner = match prefix {
+            "module." => " (DataParallel's): save the inner model's, model.module.state_dict(), or",
+            "_orig_mod." => " (torch.compile's): save the inner model's, model._orig_mod.state_dict(), or",
+            _ => ": save",
         };
         return Err(Error::file(
             path,
             format!(
                 "its tensor names start with `{prefix}` (`{prefix}{first}`, …), a wrapped model's state \
-                 dict ({whose}): save the inner model's, {inner}.state_dict(), or the names without \
-                 it, {{k.removeprefix(\"{prefix}\"): v for k, v in sd.items()}}"
+                 dict{inner} the names without it, {{k.removeprefix(\"{prefix}\"): v for k, v in sd.items()}}"
             ),
         ));
     }
