@@ -993,6 +993,122 @@ impl<'a> Unpickler<'a> {
 mod tests {
     use super::*;
 
+    /// Pickle text (BINUNICODE).
+    fn text(t: &str) -> Vec<u8> {
+        [&b"X"[..], &(t.len() as u32).to_le_bytes(), t.as_bytes()].concat()
+    }
+
+    /// A file in torch.save's older form, written as PyTorch writes it:
+    /// a state dict of `tensors` (name, storage key, element count, each a
+    /// whole view of its float storage), the system's sizes saying
+    /// `little_endian`, and `version` for the format's; then each storage
+    /// of `storages` (key, f32 values).
+    fn legacy_file(
+        tensors: &[(&str, &str, usize)],
+        storages: &[(&str, Vec<f32>)],
+        little_endian: bool,
+        version: u16,
+    ) -> Vec<u8> {
+        let mut f = [&[0x80, 2, 0x8a, 10][..], &LEGACY_MAGIC.to_le_bytes()[..10], b"."].concat();
+        f.extend([&[0x80, 2, b'M'][..], &version.to_le_bytes(), b"."].concat());
+        f.extend(
+            [
+                &b"\x80\x02}"[..],
+                &text("little_endian"),
+                if little_endian { b"\x88" } else { b"\x89" },
+                b"s.",
+            ]
+            .concat(),
+        );
+        f.extend(b"\x80\x02}(");
+        for (name, key, count) in tensors {
+            f.extend(text(name));
+            f.extend(b"ctorch._utils\n_rebuild_tensor_v2\n((");
+            f.extend(text("storage"));
+            f.extend(b"ctorch\nFloatStorage\n");
+            f.extend(text(key));
+            f.extend(text("cpu"));
+            f.extend(b"J");
+            f.extend((*count as u32).to_le_bytes());
+            f.extend(b"NtQK\x00J");
+            f.extend((*count as u32).to_le_bytes());
+            f.extend(b"\x85K\x01\x85\x89)tR");
+        }
+        f.extend(b"u.\x80\x02](");
+        for (key, _) in storages {
+            f.extend(text(key));
+        }
+        f.extend(b"e.");
+        for (_, values) in storages {
+            f.extend((values.len() as u64).to_le_bytes());
+            f.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        }
+        f
+    }
+
+    /// The older form read, and what its checks refuse: a name given
+    /// twice, more than 2²⁶ elements in all, a big-endian machine's file,
+    /// another version of the format, a storage no tensor uses.
+    #[test]
+    fn the_older_form_is_read_and_checked() {
+        let storage = vec![("k0", vec![1.0, -2.0, 3.0])];
+        let file = legacy_file(&[("w", "k0", 3)], &storage, true, 1001);
+        assert!(is_torch_file(&file));
+        let tensors = read_state_dict(&file, "f.pth").unwrap();
+        assert_eq!(tensors.len(), 1);
+        assert_eq!(
+            (tensors[0].name.as_str(), tensors[0].data.as_slice()),
+            ("w", &[1.0, -2.0, 3.0][..])
+        );
+
+        let refusal = |file: Vec<u8>| read_state_dict(&file, "f.pth").unwrap_err();
+        let twice = legacy_file(&[("w", "k0", 3), ("w", "k0", 3)], &storage, true, 1001);
+        assert!(refusal(twice).contains("tensor `w` twice"));
+        let big = legacy_file(&[("w", "k0", 3)], &storage, false, 1001);
+        assert!(refusal(big).contains("big-endian"));
+        let other = legacy_file(&[("w", "k0", 3)], &storage, true, 1000);
+        assert!(refusal(other).contains("not one torch.save wrote"));
+        let unused = vec![("k0", vec![1.0, -2.0, 3.0]), ("k1", vec![0.0])];
+        let err = refusal(legacy_file(&[("w", "k0", 3)], &unused, true, 1001));
+        assert!(
+            err.contains("lists storage `k1`, which its object never uses"),
+            "{err}"
+        );
+        // 65 views of one storage of 2²⁰: more than 2²⁶ elements in all.
+        let n = 1 << 20;
+        let names: Vec<String> = (0..65).map(|i| format!("w{i}")).collect();
+        let views: Vec<(&str, &str, usize)> = names.iter().map(|name| (name.as_str(), "k0", n)).collect();
+        let err = refusal(legacy_file(&views, &[("k0", vec![0.0; n])], true, 1001));
+        assert!(err.contains("holds more than 67108864 elements"), "{err}");
+    }
+
+    /// A storage view (before PyTorch 0.4) and a tensor's conj bit are refused.
+    #[test]
+    fn storage_views_and_other_bits_are_refused() {
+        let mut u = Unpickler::new(&[]);
+        let float = Value::Global(Global::Storage(STORAGE_TYPES[0]));
+        let view = u.tuple(vec![Value::Text("k".into()), Value::Int(0), Value::Int(1)]);
+        let id = u.tuple(vec![
+            Value::Text("storage".into()),
+            float,
+            Value::Text("k".into()),
+            Value::Text("cpu".into()),
+            Value::Int(1),
+            view,
+        ]);
+        assert!(u.persistent(id).unwrap_err().contains("storage view"));
+        let bits = u.dict();
+        let Value::Dict(i) = bits else { unreachable!() };
+        u.made.dicts[i].push((Value::Text("conj".into()), Value::Bool(true)));
+        let err = u.tensor_metadata(Some(&bits)).unwrap_err();
+        assert!(
+            err.contains("`conj` set") && err.contains("resolve_conj()"),
+            "{err}"
+        );
+        u.made.dicts[i] = vec![(Value::Text("neg".into()), Value::Bool(true))];
+        assert_eq!(u.tensor_metadata(Some(&bits)), Ok(true));
+    }
+
     /// A pickle whose dict is built by the opcodes torch.save's protocol 2
     /// does not use (DICT, LIST, APPEND, LONG4, BINBYTES, DUP, POP).
     #[test]
