@@ -8,7 +8,8 @@
 //! refuses it. Whatever the pickle asks for, the objects it makes cost
 //! memory and time in proportion to the file (shared objects stay shared),
 //! and the tensors read are bounded: each within its storage, in the file,
-//! and 2²⁶ elements in all, checked before any is read.
+//! views expanded past their storages by 2²⁰ elements and all by 2²⁶ at
+//! most, checked before any is read.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -28,6 +29,9 @@ const LEGACY_VERSION: i128 = 1001;
 /// The most elements the tensors of one file may have in all (2²⁶: 256 MiB
 /// in f32; VanillaNet at n_f = 128 has 11 million).
 const MAX_ELEMENTS: usize = 1 << 26;
+/// The most elements views expanded by a stride of 0 may hold beyond their
+/// storages, in all (2²⁰): what the file asks for past what it holds.
+const MAX_EXPANDED: usize = 1 << 20;
 /// The most dimensions a tensor may have (PyTorch's own limit is 64).
 const MAX_DIMS: usize = 64;
 
@@ -64,12 +68,20 @@ pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<Vec<Tensor>, 
         return Err(not_a_state_dict(&pickled, entries, shown));
     };
     let mut seen = HashSet::new();
-    let mut total = 0usize;
+    let (mut total, mut expanded) = (0usize, 0usize);
     for (name, t) in &tensors {
         if !seen.insert(name) {
             return Err(damaged(&format!("tensor `{name}` twice")));
         }
-        let count = t.check(name, &storages)?;
+        let (count, beyond) = t.check(name, &storages)?;
+        expanded += beyond;
+        if expanded > MAX_EXPANDED {
+            return Err(format!(
+                "tensor `{name}` is a view expanded past its storage ({count} elements), and the file's \
+                 expanded views hold more than {MAX_EXPANDED} elements beyond their storages: save them \
+                 whole, `.contiguous()`"
+            ));
+        }
         total = total
             .checked_add(count)
             .filter(|&n| n <= MAX_ELEMENTS)
@@ -327,10 +339,9 @@ struct TensorRef {
 }
 
 impl TensorRef {
-    /// Its element count, once it is known to lie within its storage and
-    /// to be no more than its storage holds (a view expanded past it, by a
-    /// stride of 0, is refused: the memory it would take is not the file's).
-    fn check(&self, name: &str, storages: &Storages) -> Result<usize, String> {
+    /// Its element count, and how many more than its storage holds (a view
+    /// expanded by a stride of 0), once it is known to lie within its storage.
+    fn check(&self, name: &str, storages: &Storages) -> Result<(usize, usize), String> {
         let storage = storages.get(&self.storage).ok_or_else(|| {
             format!(
                 "has no storage `{}`, which tensor `{name}` uses: is the file whole?",
@@ -355,14 +366,7 @@ impl TensorRef {
         if count > 0 && end.is_none_or(|end| end > storage.len()) {
             return Err(past_end());
         }
-        if count > storage.len() / size {
-            return Err(format!(
-                "tensor `{name}` is a view expanded past its storage ({count} elements of {}): save it \
-                 whole, `.contiguous()`",
-                storage.len() / size
-            ));
-        }
-        Ok(count)
+        Ok((count, count.saturating_sub(storage.len() / size)))
     }
 
     /// Its elements in row-major order, as f32 (once [`TensorRef::check`]ed).
@@ -375,7 +379,7 @@ impl TensorRef {
                 self.kind.dtype
             ));
         };
-        let count = self.check(name, storages)?;
+        let (count, _) = self.check(name, storages)?;
         let (storage, size) = (&storages[&self.storage], self.kind.size);
         let mut bytes = Vec::with_capacity(count * size);
         let mut index = vec![0; self.shape.len()];
@@ -661,9 +665,22 @@ impl<'a> Unpickler<'a> {
     }
 
     fn pop(&mut self) -> Result<Value, String> {
+        self.check_reach(1)?;
         self.stack
             .pop()
             .ok_or_else(|| damaged("its pickle takes from an empty stack"))
+    }
+
+    /// Refuse taking `n` values where fewer lie above the last MARK (or on
+    /// the stack): Python's unpickler refuses it too.
+    fn check_reach(&self, n: usize) -> Result<(), String> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() < floor + n {
+            return Err(damaged(
+                "its pickle takes from below a mark, or from an empty stack",
+            ));
+        }
+        Ok(())
     }
 
     fn top(&self) -> Result<&Value, String> {
@@ -768,10 +785,10 @@ impl<'a> Unpickler<'a> {
 
     /// REDUCE (and NEWOBJ): a call of one of the known functions.
     fn call(&mut self, callable: Value, args: Value) -> Result<Value, String> {
-        let args = self
-            .made
-            .items(&args)
-            .ok_or_else(|| damaged("a call whose arguments are not a tuple"))?;
+        let args = match args {
+            Value::Tuple(i) => self.made.sequences[i].as_slice(),
+            _ => return Err(damaged("a call whose arguments are not a tuple")),
+        };
         match callable {
             Value::Global(Global::OrderedDict) => match args {
                 [] => Ok(self.dict()),
@@ -901,9 +918,7 @@ impl<'a> Unpickler<'a> {
                 }
                 0x85..=0x87 => {
                     let n = usize::from(op - 0x84);
-                    if self.stack.len() < n {
-                        return Err(damaged("its pickle takes from an empty stack"));
-                    }
+                    self.check_reach(n)?;
                     let items = self.stack.split_off(self.stack.len() - n);
                     Some(self.tuple(items))
                 }
@@ -999,12 +1014,13 @@ mod tests {
     }
 
     /// A file in torch.save's older form, written as PyTorch writes it:
-    /// a state dict of `tensors` (name, storage key, element count, each a
-    /// whole view of its float storage), the system's sizes saying
+    /// a state dict of `tensors` (name, storage key, element count and
+    /// stride: a 1-D view of its float storage from its start; stride 1 and
+    /// the storage's count for the whole storage), the system's sizes saying
     /// `little_endian`, and `version` for the format's; then each storage
     /// of `storages` (key, f32 values).
     fn legacy_file(
-        tensors: &[(&str, &str, usize)],
+        tensors: &[(&str, &str, usize, u8)],
         storages: &[(&str, Vec<f32>)],
         little_endian: bool,
         version: u16,
@@ -1021,7 +1037,7 @@ mod tests {
             .concat(),
         );
         f.extend(b"\x80\x02}(");
-        for (name, key, count) in tensors {
+        for (name, key, count, stride) in tensors {
             f.extend(text(name));
             f.extend(b"ctorch._utils\n_rebuild_tensor_v2\n((");
             f.extend(text("storage"));
@@ -1032,7 +1048,7 @@ mod tests {
             f.extend((*count as u32).to_le_bytes());
             f.extend(b"NtQK\x00J");
             f.extend((*count as u32).to_le_bytes());
-            f.extend(b"\x85K\x01\x85\x89)tR");
+            f.extend([b'\x85', b'K', *stride, b'\x85', b'\x89', b')', b't', b'R']);
         }
         f.extend(b"u.\x80\x02](");
         for (key, _) in storages {
@@ -1052,7 +1068,7 @@ mod tests {
     #[test]
     fn the_older_form_is_read_and_checked() {
         let storage = vec![("k0", vec![1.0, -2.0, 3.0])];
-        let file = legacy_file(&[("w", "k0", 3)], &storage, true, 1001);
+        let file = legacy_file(&[("w", "k0", 3, 1)], &storage, true, 1001);
         assert!(is_torch_file(&file));
         let tensors = read_state_dict(&file, "f.pth").unwrap();
         assert_eq!(tensors.len(), 1);
@@ -1062,14 +1078,14 @@ mod tests {
         );
 
         let refusal = |file: Vec<u8>| read_state_dict(&file, "f.pth").unwrap_err();
-        let twice = legacy_file(&[("w", "k0", 3), ("w", "k0", 3)], &storage, true, 1001);
+        let twice = legacy_file(&[("w", "k0", 3, 1), ("w", "k0", 3, 1)], &storage, true, 1001);
         assert!(refusal(twice).contains("tensor `w` twice"));
-        let big = legacy_file(&[("w", "k0", 3)], &storage, false, 1001);
+        let big = legacy_file(&[("w", "k0", 3, 1)], &storage, false, 1001);
         assert!(refusal(big).contains("big-endian"));
-        let other = legacy_file(&[("w", "k0", 3)], &storage, true, 1000);
+        let other = legacy_file(&[("w", "k0", 3, 1)], &storage, true, 1000);
         assert!(refusal(other).contains("not one torch.save wrote"));
         let unused = vec![("k0", vec![1.0, -2.0, 3.0]), ("k1", vec![0.0])];
-        let err = refusal(legacy_file(&[("w", "k0", 3)], &unused, true, 1001));
+        let err = refusal(legacy_file(&[("w", "k0", 3, 1)], &unused, true, 1001));
         assert!(
             err.contains("lists storage `k1`, which its object never uses"),
             "{err}"
@@ -1077,9 +1093,16 @@ mod tests {
         // 65 views of one storage of 2²⁰: more than 2²⁶ elements in all.
         let n = 1 << 20;
         let names: Vec<String> = (0..65).map(|i| format!("w{i}")).collect();
-        let views: Vec<(&str, &str, usize)> = names.iter().map(|name| (name.as_str(), "k0", n)).collect();
+        let views: Vec<_> = names.iter().map(|name| (name.as_str(), "k0", n, 1)).collect();
         let err = refusal(legacy_file(&views, &[("k0", vec![0.0; n])], true, 1001));
         assert!(err.contains("holds more than 67108864 elements"), "{err}");
+        // A view expanded by a stride of 0 reads as PyTorch gives it, up to
+        // 2²⁰ elements past what the file holds.
+        let one = [("k0", vec![5.0])];
+        let tensors = read_state_dict(&legacy_file(&[("e", "k0", 3, 0)], &one, true, 1001), "f.pth").unwrap();
+        assert_eq!(tensors[0].data, [5.0; 3]);
+        let wide = legacy_file(&[("e", "k0", (1 << 20) + 2, 0)], &one, true, 1001);
+        assert!(refusal(wide).contains("expanded views hold more than 1048576 elements"));
     }
 
     /// A storage view (before PyTorch 0.4) and a tensor's conj bit are refused.
@@ -1219,11 +1242,8 @@ mod tests {
                 .contains("past the end")
         );
         // Expanded by a stride of 0 past what its storage holds.
-        let err = read(view(0, vec![3, 4], vec![0, 1])).unwrap_err();
-        assert!(
-            err.contains("expanded past its storage (12 elements of 6)"),
-            "{err}"
-        );
+        let expanded = read(view(0, vec![3, 2], vec![0, 1])).unwrap();
+        assert_eq!(expanded, [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
         let gone = TensorRef {
             storage: "1".into(),
             ..view(0, vec![1], vec![1])
@@ -1252,6 +1272,28 @@ mod tests {
             message.ends_with("`step` is not a tensor (it is of type int)"),
             "{message}"
         );
+    }
+
+    /// As Python's unpickler: nothing is taken from below a MARK, and a
+    /// call's arguments are a tuple.
+    #[test]
+    fn marks_and_calls_are_kept_as_python_keeps_them() {
+        let below = b"\x80\x02K\x01(0t.";
+        let err = Unpickler::new(below).load().err().unwrap();
+        assert!(err.contains("below a mark"), "{err}");
+        let tuple_below = b"\x80\x02K\x01(\x85t.";
+        assert!(
+            Unpickler::new(tuple_below)
+                .load()
+                .err()
+                .unwrap()
+                .contains("below a mark")
+        );
+        let list_args = b"\x80\x02ccollections\nOrderedDict\n]R.";
+        let err = Unpickler::new(list_args).load().err().unwrap();
+        assert!(err.contains("arguments are not a tuple"), "{err}");
+        let tuple_args = b"\x80\x02ccollections\nOrderedDict\n)R.";
+        assert!(Unpickler::new(tuple_args).load().is_ok());
     }
 
     #[test]
