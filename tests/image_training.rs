@@ -336,10 +336,7 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
         .output()
         .unwrap();
     ok(&out);
-    let config: toml::Table = std::fs::read_to_string(run.join("config.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let config = common::read_toml(&run.join("config.toml"));
     let kept = Path::new(config["data"]["path"].as_str().unwrap());
     assert!(kept.is_absolute(), "{kept:?}");
     assert_eq!(

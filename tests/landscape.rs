@@ -323,10 +323,7 @@ fn landscape_command_maps_a_toy_checkpoint() {
     let attempts = std::fs::read_to_string(folder.join("attempts.csv")).unwrap();
     assert_eq!(attempts.lines().count() - 1, m * (m - 1) / 2, "{attempts}");
     // landscape.toml says which model: the checkpoint, its iteration, its settings.
-    let settings: toml::Table = std::fs::read_to_string(folder.join("landscape.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let settings = common::read_toml(&folder.join("landscape.toml"));
     let model = settings["model"].as_table().unwrap();
     assert!(
         model["file"]

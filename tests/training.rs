@@ -551,10 +551,7 @@ fn resume_equals_uninterrupted() {
     assert!(split.join("longrun/longrun_0000004.csv").is_file());
     assert_eq!(rows(&split), rows(&whole));
     assert_eq!(rows(&whole).len(), 7);
-    let config: toml::Table = std::fs::read_to_string(split.join("config.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let config = common::read_toml(&split.join("config.toml"));
     assert_eq!(config["output"]["picture_every"].as_integer(), Some(1));
     assert_eq!(
         ebmscope::train::Checkpoint::load(&split.join("checkpoint.safetensors"))
@@ -1443,10 +1440,7 @@ fn long_run_sampling_from_a_checkpoint() {
         ebmscope(&args)
     };
     // The run's ε and T, for the step its long runs record.
-    let config: toml::Table = std::fs::read_to_string(dir.join("config.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let config = common::read_toml(&dir.join("config.toml"));
     let langevin = config["langevin"].as_table().unwrap();
     let epsilon = langevin["epsilon"].as_float().unwrap();
     let temperature = match langevin["form"].as_str().unwrap() {
@@ -1465,10 +1459,7 @@ fn long_run_sampling_from_a_checkpoint() {
         let out = sample(extra);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         // What made it, beside it: the options and the step they gave.
-        let settings: toml::Table = std::fs::read_to_string(dir.join(folder).join("longrun.toml"))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let settings = common::read_toml(&dir.join(folder).join("longrun.toml"));
         let (gradient_step, noise, from) = if folder == "longrun_uniform" {
             (0.02 * 0.02 / (2.0 * temperature * 0.5), 0.02, "--epsilon")
         } else {
@@ -1857,22 +1848,16 @@ fn weights_alone_sample_and_map_with_their_settings() {
     assert!(
         longrun.join("longrun.csv").exists() && dir.join("landscape_weights_0000002/minima.csv").exists()
     );
-    let settings: toml::Table = std::fs::read_to_string(longrun.join("longrun.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let settings = common::read_toml(&longrun.join("longrun.toml"));
     // (The run's iteration of those weights.)
     assert_eq!(settings["checkpoint_iteration"].as_integer(), Some(2));
     assert_eq!(settings["epsilon_from"].as_str(), Some("model_settings"));
     let given = settings["model_settings"].as_table().unwrap();
-    let run_config: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
+    let run_config = common::read_toml(&config);
     assert_eq!(given["net"], run_config["net"]);
     assert_eq!(given["langevin"], run_config["langevin"]);
     // The map's record of its model: the file, its iteration in the run, the settings.
-    let map: toml::Table = std::fs::read_to_string(dir.join("landscape_weights_0000002/landscape.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let map = common::read_toml(&dir.join("landscape_weights_0000002/landscape.toml"));
     let model = map["model"].as_table().unwrap();
     assert!(
         model["file"]
@@ -1907,10 +1892,7 @@ fn weights_alone_sample_and_map_with_their_settings() {
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(elsewhere.join("longrun_data_net/longrun.csv").exists());
-    let settings: toml::Table = std::fs::read_to_string(elsewhere.join("longrun_data_net/longrun.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let settings = common::read_toml(&elsewhere.join("longrun_data_net/longrun.toml"));
     assert!(
         settings.get("checkpoint_iteration").is_none(),
         "no run's iteration"
@@ -1952,10 +1934,7 @@ fn weights_alone_sample_and_map_with_their_settings() {
             stderr.contains(says) && stderr.contains("their settings are its checkpoint's"),
             "{stderr}"
         );
-        let settings: toml::Table = std::fs::read_to_string(into.join("longrun.toml"))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let settings = common::read_toml(&into.join("longrun.toml"));
         assert_eq!(settings["epsilon"].as_float(), Some(want), "{file}");
     }
     // And a run's --force takes the results of its weights' models with it.
@@ -2007,10 +1986,7 @@ fn a_run_starts_from_the_weights_it_is_given() {
     let out = train_small_toy(&run, 2, &["--init-weights", pth.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the net starts from the weights in"));
-    let recorded: toml::Table = std::fs::read_to_string(run.join("config.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let recorded = common::read_toml(&run.join("config.toml"));
     let absolute = std::path::absolute(&pth).unwrap();
     assert_eq!(
         recorded["net"]["init_weights"].as_str(),
@@ -2158,7 +2134,7 @@ fn an_edited_config_toml_is_named_on_resume() {
     let dir = common::fresh_dir("edited-config");
     assert!(train_small_toy(&dir, 1, &[]).status.success());
     let path = dir.join("config.toml");
-    let mut table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let mut table = common::read_toml(&path);
     let lr = table["optimizer"]["lr"].as_float().unwrap();
     table["optimizer"]
         .as_table_mut()
@@ -2175,7 +2151,7 @@ fn an_edited_config_toml_is_named_on_resume() {
         )) && stderr.contains("--resume --set KEY=VALUE"),
         "{stderr}"
     );
-    let again: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let again = common::read_toml(&path);
     assert_eq!(again["optimizer"]["lr"].as_float(), Some(lr), "written again");
     // Unedited (--iters moves its `iterations`), nothing is said.
     let out = common::resume_train(&dir, Some(3), &[]);

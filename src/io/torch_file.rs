@@ -567,6 +567,15 @@ struct Pickled {
 }
 
 impl Pickled {
+    fn empty() -> Self {
+        Pickled {
+            root: Value::None,
+            sequences: Vec::new(),
+            dicts: Vec::new(),
+            storages: HashMap::new(),
+        }
+    }
+
     /// A tuple's or a list's items.
     fn items(&self, value: &Value) -> Option<&[Value]> {
         match value {
@@ -614,12 +623,7 @@ impl<'a> Unpickler<'a> {
             stack: Vec::new(),
             marks: Vec::new(),
             memo: HashMap::new(),
-            made: Pickled {
-                root: Value::None,
-                sequences: Vec::new(),
-                dicts: Vec::new(),
-                storages: HashMap::new(),
-            },
+            made: Pickled::empty(),
         }
     }
 
@@ -867,8 +871,7 @@ impl<'a> Unpickler<'a> {
                 }
                 b'.' => {
                     self.made.root = self.pop()?;
-                    let empty = Unpickler::new(&[]).made;
-                    return Ok(std::mem::replace(&mut self.made, empty));
+                    return Ok(std::mem::replace(&mut self.made, Pickled::empty()));
                 }
                 b'(' => {
                     self.marks.push(self.stack.len());
@@ -1262,7 +1265,7 @@ mod tests {
             strides: vec![1],
             negated: false,
         };
-        let made = Unpickler::new(&[]).made;
+        let made = Pickled::empty();
         let entries = [
             (Value::Text("w".into()), Value::Tensor(Rc::new(tensor))),
             (Value::Text("step".into()), Value::Int(3)),

@@ -207,3 +207,9 @@ pub const SMALL_TOY: [&str; 16] = [
     "--set",
     "output.picture_every=100",
 ];
+
+/// The TOML file at `path` (a run's config.toml, a longrun.toml, a landscape.toml).
+pub fn read_toml(path: &std::path::Path) -> toml::Table {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.parse().unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
