@@ -66,10 +66,17 @@ def main():
 
     # Not a state dict: refused, each with its own message.
     torch.save(net, path("whole-model.pth"))
+    # A training checkpoint holding one state dict is read as that (its
+    # tensors are vanilla.safetensors': copied before the optimizer's step,
+    # since a state dict's tensors are the parameters themselves); one
+    # holding two is refused.
+    model = {k: v.clone() for k, v in sd.items()}
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     net(torch.zeros(1, 1, 32, 32)).sum().backward()
     opt.step()
-    torch.save({"model": sd, "optimizer": opt.state_dict(), "iteration": 3}, path("training-state.pth"))
+    torch.save({"model": model, "optimizer": opt.state_dict(), "iteration": 3}, path("training-state.pth"))
+    ema = {k: v * 0.5 for k, v in model.items()}
+    torch.save({"model": model, "ema": ema, "iteration": 3}, path("two-state-dicts.pth"))
     torch.save({**sd, "steps": torch.tensor(3)}, path("integer-tensor.pth"))
 
 

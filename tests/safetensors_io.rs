@@ -298,6 +298,8 @@ fn pytorch_files_read_as_their_state_dicts() {
         // (A 21-character name: the zip's folder is named after it, and
         // its first record is then as long as the zip64 records after it.)
         "vanilla-zip-stem21chr.pth",
+        // A training checkpoint, `{"model": sd, "optimizer": …, "iteration": 3}`.
+        "training-state.pth",
     ] {
         let path = torch_fixture(name);
         assert_eq!(load_params(&path, &layout, fix).unwrap(), want, "{name}");
@@ -331,11 +333,13 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
             && err.contains("torch.save(model.state_dict(), \"W.pth\")"),
         "{err}"
     );
-    let training = torch_fixture("training-state.pth");
+    // A checkpoint holding two state dicts, `{"model": …, "ema": …, "iteration": 3}`.
+    let training = torch_fixture("two-state-dicts.pth");
     let err = refusal(&training);
     let (full, stem) = (training.display(), training.with_extension(""));
     assert!(
-        err.contains("a dict of `model`, `optimizer`, `iteration`")
+        err.contains("a dict of `model`, `ema`, `iteration`")
+            && err.contains("the dicts under `model`, `ema` hold names to tensors")
             && err.contains(&format!(
                 "`torch.save(torch.load(\"{full}\", map_location=\"cpu\")[\"model\"], \"{}-model.pth\")`",
                 stem.display()

@@ -64,8 +64,13 @@ pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<Vec<Tensor>, 
             pickled.root.kind()
         ));
     };
-    let Some(tensors) = state_dict(entries) else {
-        return Err(not_a_state_dict(&pickled, entries, shown));
+    // A training checkpoint (`{"model": sd, "optimizer": …, "epoch": …}`)
+    // holding one state dict is read as that state dict.
+    let inner = inner_state_dicts(&pickled, entries);
+    let tensors = match (state_dict(entries), &inner[..]) {
+        (Some(tensors), _) => tensors,
+        (None, &[(_, one)]) => state_dict(&pickled.dicts[one]).unwrap_or_default(),
+        (None, _) => return Err(not_a_state_dict(entries, &inner, shown)),
     };
     let mut seen = HashSet::new();
     let (mut total, mut expanded) = (0usize, 0usize);
@@ -113,9 +118,28 @@ fn state_dict(entries: &[(Value, Value)]) -> Option<Vec<(&str, &TensorRef)>> {
         .collect()
 }
 
-/// Why a dict is no state dict, and, where state dicts are inside it
-/// (a training checkpoint's `{"model": …, "optimizer": …}`), how to save one.
-fn not_a_state_dict(pickled: &Pickled, entries: &[(Value, Value)], shown: &str) -> String {
+/// The keys of a dict's entries that are state dicts (a training
+/// checkpoint's `"model"`), with each one's index in `pickled.dicts`.
+fn inner_state_dicts<'p>(pickled: &'p Pickled, entries: &'p [(Value, Value)]) -> Vec<(&'p str, usize)> {
+    // (Each dict looked at once: many keys may share one.)
+    let mut looked_at = HashMap::new();
+    entries
+        .iter()
+        .filter_map(|(k, v)| match (k, v) {
+            (Value::Text(k), &Value::Dict(i)) => {
+                let holds = *looked_at
+                    .entry(i)
+                    .or_insert_with(|| state_dict(&pickled.dicts[i]).is_some());
+                holds.then_some((&**k, i))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why a dict is no state dict, and, where several state dicts are inside
+/// it (`inner`: a checkpoint's `{"model": …, "ema": …}`), how to save one.
+fn not_a_state_dict(entries: &[(Value, Value)], inner: &[(&str, usize)], shown: &str) -> String {
     if entries.is_empty() {
         return "holds an empty dict, no tensors".into();
     }
@@ -124,21 +148,6 @@ fn not_a_state_dict(pickled: &Pickled, entries: &[(Value, Value)], shown: &str) 
     if entries.len() > SHOWN_KEYS {
         keys.push(format!("… ({} keys)", entries.len()));
     }
-    // (Each dict looked at once: many keys may share one.)
-    let mut looked_at = HashMap::new();
-    let inner: Vec<&str> = entries
-        .iter()
-        .filter_map(|(k, v)| match (k, v) {
-            (Value::Text(k), &Value::Dict(i)) => {
-                let holds = *looked_at
-                    .entry(i)
-                    .or_insert_with(|| state_dict(&pickled.dicts[i]).is_some());
-                holds.then_some(&**k)
-            }
-            _ => None,
-        })
-        .take(SHOWN_KEYS)
-        .collect();
     let mut message = format!(
         "holds a dict of {}, not a state dict (a dict of names to tensors)",
         keys.join(", ")
@@ -152,16 +161,17 @@ fn not_a_state_dict(pickled: &Pickled, entries: &[(Value, Value)], shown: &str) 
     {
         message += &format!(": {} is not a tensor (it is of type {})", k.short(), v.kind());
     }
-    if let Some(first) = inner.first() {
+    // (One would have been read as the state dict.)
+    if let Some((first, _)) = inner.first() {
         let stem = shown.strip_suffix(".pth").unwrap_or(shown);
-        let (s, holds) = if inner.len() > 1 {
-            ("s", "hold")
-        } else {
-            ("", "holds")
-        };
-        let under: Vec<String> = inner.iter().map(|k| format!("`{k}`")).collect();
+        let under: Vec<String> = inner
+            .iter()
+            .take(SHOWN_KEYS)
+            .map(|(k, _)| format!("`{k}`"))
+            .collect();
         message += &format!(
-            "; the dict{s} under {} {holds} names to tensors: save the model's alone, \
+            "; the dicts under {} hold names to tensors, and ebmscope reads a checkpoint holding one: \
+             save the one you mean alone, \
              `torch.save(torch.load(\"{shown}\", map_location=\"cpu\")[\"{first}\"], \"{stem}-{first}.pth\")`",
             under.join(", "),
         );
@@ -1265,12 +1275,11 @@ mod tests {
             strides: vec![1],
             negated: false,
         };
-        let made = Pickled::empty();
         let entries = [
             (Value::Text("w".into()), Value::Tensor(Rc::new(tensor))),
             (Value::Text("step".into()), Value::Int(3)),
         ];
-        let message = not_a_state_dict(&made, &entries, "f.pth");
+        let message = not_a_state_dict(&entries, &[], "f.pth");
         assert!(
             message.ends_with("`step` is not a tensor (it is of type int)"),
             "{message}"
