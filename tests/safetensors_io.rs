@@ -137,6 +137,18 @@ fn missing_and_extra_tensors_are_refused() {
     write_tensors(&path, &extra).unwrap();
     let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(err.contains("f.10.weight"), "{err}");
+    // A net of many tensors is named by its first few, and their count.
+    let nonlocal = NetSpec::build(ebmscope::model::NetKind::Nonlocal, 1, 2)
+        .unwrap()
+        .param_layout()
+        .unwrap();
+    let err = load_params(&path, &nonlocal, fix).unwrap_err().to_string();
+    assert!(
+        err.contains("this network expects: convs.0.weight [2, 1, 3, 3], convs.0.bias [2], ")
+            && err.ends_with(", … (26 in all)")
+            && !err.contains("fc.2.bias"),
+        "{err}"
+    );
 
     // A DataParallel model's state dict: every name under `module.`.
     let wrapped = common::state_dict(&layout, &params, |n| Some(format!("module.{n}")));

@@ -64,6 +64,19 @@ pub fn fitting_net(path: &Path) -> Option<(NetKind, usize, usize)> {
     })
 }
 
+/// The first few of a list, and how many it has where that is more: a
+/// message names enough tensors to tell a net by, not all 26 of one.
+fn first_of<T: std::fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String {
+    const SHOWN: usize = 6;
+    let n = items.len();
+    let shown: Vec<String> = items.take(SHOWN).map(|t| t.to_string()).collect();
+    if n > SHOWN {
+        format!("{}, … ({n} in all)", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
 /// Load parameters saved by ebmscope or by PyTorch (a state dict saved with
 /// safetensors or torch.save), or those of a run's checkpoint (its optimizer state and
 /// chains are passed over). Refuses, naming the tensor, a file with a
@@ -74,12 +87,8 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
     let bytes = read_file(path)?;
     let st = parse(path, &bytes)?;
     let expected = |hint: &str| {
-        let list: Vec<_> = layout
-            .tensors
-            .iter()
-            .map(|t| format!("{} {:?}", t.name, t.shape))
-            .collect();
-        format!("{hint}; this network expects: {}", list.join(", "))
+        let list = layout.tensors.iter().map(|t| format!("{} {:?}", t.name, t.shape));
+        format!("{hint}; this network expects: {}", first_of(list))
     };
     let mut extra: Vec<_> = st
         .names()
@@ -120,7 +129,7 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
             path,
             expected(&format!(
                 "has tensor(s) this network does not have: {} ({})",
-                extra.join(", "),
+                first_of(extra.iter()),
                 fix()
             )),
         ));
