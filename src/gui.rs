@@ -244,8 +244,8 @@ pub struct GuiApp {
     pub optimizer: OptimizerName,
     /// Densities on a log scale (else linear; each from its minimum to its maximum).
     pub log_densities: bool,
-    /// The learning plots' y axes fitted to the run's later half (else to
-    /// the whole run).
+    /// d_st's y axis fitted to the run's later half where its start would
+    /// flatten it (plot::d_st_span; else the plot's own fitting).
     pub fit_recent: bool,
     /// Changes sent that the trainer has not yet applied or refused: until
     /// it has, "this run's settings" would miss them.
@@ -1487,7 +1487,7 @@ impl GuiApp {
         let side = (ui.available_width() / 2.0 - 12.0)
             .min(ui.available_height() / 2.0 - 30.0)
             .max(80.0);
-        let names = ["true density q", "learned exp(−U)", "short-run KDE"];
+        let names = ["true density q", "learned exp(−U)", m.kde_name()];
         egui::Grid::new("densities").show(ui, |ui| {
             for (k, (name, tex)) in names.iter().zip(&textures).enumerate() {
                 ui.vertical(|ui| {
@@ -1566,12 +1566,13 @@ impl GuiApp {
         let unticked = ui
             .horizontal(|ui| {
                 let tick = ui
-                    .checkbox(&mut self.fit_recent, "y fitted to the run's later half")
+                    .checkbox(&mut self.fit_recent, "d_st fitted to the run's later half")
                     .on_hover_text(
-                        "d_st, r_t and U fitted to the later half of the run where the whole \
-                     run's values span more than 3 times as much: a run's first swings, often \
+                        "d_st's y axis fitted to the later half of the run where the whole \
+                     run's values reach more than 3 times as far: a run's first swings, often \
                      hundreds of times the later ones, would flatten the pendulum (points \
-                     beyond lie past the edges); off: the plots' own fitting",
+                     beyond lie past the edges, and the label above says how far); off: the \
+                     plot's own fitting. r_t and U are shown whole.",
                     );
                 if !self.changes.is_empty() {
                     // The latest few, named: the lines alone do not say what changed.
@@ -1595,13 +1596,19 @@ impl GuiApp {
                 p.set_plot_bounds_y(lo..=hi);
             }
         };
-        ui.label("d_st = mean U(X⁺) − mean U(X⁻): expansion (< 0, blue), contraction (> 0, red)");
         let mut cache = self.curves.borrow_mut();
         let c = LearningCurves::of(&mut cache, &self.history);
+        let off_plot = match c.d_st_fit.as_ref().and_then(|f| f.off_scale.as_ref()) {
+            Some(note) if fit_recent => format!("; {note}, off the plot"),
+            _ => String::new(),
+        };
+        ui.label(format!(
+            "d_st = mean U(X⁺) − mean U(X⁻): expansion (< 0, blue), contraction (> 0, red){off_plot}"
+        ));
         // (Borrowed: the curves are drawn every frame, made only when they change.)
         let (exp, con, d_line) = (&c.expansion[..], &c.contraction[..], &c.d_st[..]);
         plot("d_st").show(ui, |p| {
-            fit(p, c.recent.map(|r| r.d_st));
+            fit(p, c.d_st_fit.as_ref().map(|f| f.span));
             p.hline(HLine::new("0", 0.0).color(egui::Color32::DARK_GRAY));
             p.line(Line::new("d_st", d_line).color(egui::Color32::GRAY));
             p.points(
@@ -1619,7 +1626,6 @@ impl GuiApp {
         ui.label("r_t: mean Langevin gradient magnitude");
         let r = &c.r_t[..];
         plot("r_t").show(ui, |p| {
-            fit(p, c.recent.map(|r| r.r_t));
             p.line(Line::new("r_t", r).color(egui::Color32::from_rgb(210, 190, 90)));
             mark(p);
         });
@@ -1628,7 +1634,6 @@ impl GuiApp {
         ui.label("mean U(X⁺) of the data (grey) and U(X⁻) of the chains (red)");
         let (up, um) = (&c.u_data[..], &c.u_samples[..]);
         plot("energies").show(ui, |p| {
-            fit(p, c.recent.map(|r| r.u));
             // The chains' wider, beneath, so that both show where they meet.
             p.line(
                 Line::new("U(X⁻)", um)
@@ -1671,10 +1676,12 @@ impl GuiApp {
         };
         let verdict = match c.verdict() {
             Some(Oscillation::Strong) => "Oscillation strong: d_st anti-correlated at lag 1 or 2 \
-                 (as non-convergent ML, Adam or large steps give)."
+                 (the paper finds it with non-convergent ML, Adam or large steps; a reading of \
+                 d_st, not a test of the regime)."
                 .to_string(),
             Some(Oscillation::Weak) => "Oscillation weak: d_st not anti-correlated at lag 1 or 2 \
-                 (as expected of convergent ML)."
+                 (the paper expects it of convergent ML; a reading of d_st, not a test of the \
+                 regime: the non-convergent toy presets read weak too, README says why)."
                 .to_string(),
             None => format!(
                 "No verdict yet: a window of {} iterations (eval.window) is read once {} have \
@@ -2220,35 +2227,28 @@ struct LearningCurves {
     /// Top of the learning-rate plot: from zero up, so a constant rate
     /// reads as such.
     lr_top: f64,
-    /// The y ranges of the run's later half (None before its first iteration).
-    recent: Option<RecentRanges>,
+    /// d_st's y range (None before the first iteration).
+    d_st_fit: Option<DstFit>,
 }
 
-/// The learning plots' y ranges as plot::curve_span fits them (to the run's
-/// later half where its start would flatten it): d_st symmetric about 0.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct RecentRanges {
-    d_st: [f64; 2],
-    r_t: [f64; 2],
-    /// Both mean energies.
-    u: [f64; 2],
+/// d_st's y range as plot::d_st_span fits it (to the run's later half where
+/// its start would flatten it; symmetric about 0), and what that leaves off.
+#[derive(Clone, Debug, PartialEq)]
+struct DstFit {
+    span: [f64; 2],
+    /// Where the fit starts and how far the earlier values reach
+    /// (plot::off_scale), where any lie off the plot.
+    off_scale: Option<String>,
 }
 
-impl RecentRanges {
-    fn of(history: &[IterationEvent]) -> Option<RecentRanges> {
-        Some(RecentRanges {
-            d_st: Self::span(history, |e| [e.d_st], true)?,
-            r_t: Self::span(history, |e| [e.r_t], false)?,
-            u: Self::span(history, |e| [e.mean_u_data, e.mean_u_samples], false)?,
+impl DstFit {
+    fn of(history: &[IterationEvent]) -> Option<DstFit> {
+        let d: Vec<f64> = history.iter().map(|e| e.d_st).collect();
+        let (span, start) = crate::plot::d_st_span(&d)?;
+        Some(DstFit {
+            span,
+            off_scale: crate::plot::off_scale(&d, start, span),
         })
-    }
-
-    fn span<I: IntoIterator<Item = f64>>(
-        history: &[IterationEvent],
-        at: impl Fn(&IterationEvent) -> I,
-        about_zero: bool,
-    ) -> Option<[f64; 2]> {
-        crate::plot::curve_span(history.len(), |i| at(&history[i]), about_zero).map(|(span, _)| span)
     }
 }
 
@@ -2281,7 +2281,7 @@ impl LearningCurves {
             u_samples: curve(|e| e.mean_u_samples),
             lr: curve(|e| e.lr),
             lr_top: history.iter().map(|e| e.lr).fold(0.0, f64::max) * 1.2,
-            recent: RecentRanges::of(history),
+            d_st_fit: DstFit::of(history),
         };
         cache
     }
@@ -2329,15 +2329,13 @@ mod tests {
     }
     use super::*;
 
-    /// The learning plots' y ranges leave out the first half of a run
-    /// where its swings would flatten the later ones: d_st's symmetric
-    /// about 0.
+    /// d_st's y range leaves out the first half of a run where its swings
+    /// would flatten the later ones, symmetric about 0, and says so.
     #[test]
-    fn recent_ranges_fit_the_later_half() {
+    fn d_st_is_fitted_to_the_later_half_and_says_what_it_leaves_off() {
         let history: Vec<IterationEvent> = (1..=100)
             .map(|i| {
-                let early = i <= 50;
-                let d_st = if early {
+                let d_st = if i <= 50 {
                     -40.0
                 } else if i % 2 == 0 {
                     0.2
@@ -2347,9 +2345,9 @@ mod tests {
                 IterationEvent {
                     iteration: i,
                     d_st,
-                    r_t: if early { 9.0 } else { 1.0 + f64::from(i as u32 % 3) },
-                    mean_u_data: if early { -100.0 } else { 5.0 },
-                    mean_u_samples: if early { 100.0 } else { 6.0 },
+                    r_t: 1.0,
+                    mean_u_data: 5.0,
+                    mean_u_samples: 6.0,
                     lr: 0.1,
                     wall_time: i as f64,
                     phase: Phase::of(d_st),
@@ -2358,28 +2356,17 @@ mod tests {
                 }
             })
             .collect();
-        let r = RecentRanges::of(&history).unwrap();
+        let fit = DstFit::of(&history).unwrap();
         let near = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).abs() < 1e-12 && (a[1] - b[1]).abs() < 1e-12;
-        assert!(near(r.d_st, [-0.22, 0.22]), "{r:?}");
-        assert!(near(r.r_t, [0.8, 3.2]), "{r:?}");
-        assert!(near(r.u, [4.9, 6.1]), "{r:?}");
-        assert_eq!(RecentRanges::of(&[]), None);
+        assert!(near(fit.span, [-0.22, 0.22]), "{fit:?}");
+        assert_eq!(fit.off_scale.as_deref(), Some("y fits 51–100; before, -40"));
+        assert_eq!(DstFit::of(&[]), None);
         // A short run: its last 20 iterations at least (here all 10).
-        assert!(near(
-            RecentRanges::of(&history[..10]).unwrap().d_st,
-            [-44.0, 44.0]
-        ));
-        // r_t climbing to its level (the later half spans over a third of
-        // the whole): the whole climb is shown.
-        let climbing: Vec<IterationEvent> = history
-            .iter()
-            .map(|e| IterationEvent {
-                r_t: 0.01 + 0.0006 * e.iteration as f64,
-                ..*e
-            })
-            .collect();
-        let r_t = RecentRanges::of(&climbing).unwrap().r_t;
-        assert!(r_t[0] < 0.0106 && r_t[1] > 0.07, "{r_t:?}");
+        let short = DstFit::of(&history[..10]).unwrap();
+        assert!(
+            near(short.span, [-44.0, 44.0]) && short.off_scale.is_none(),
+            "{short:?}"
+        );
     }
 
     /// The learning curves are made again when an iteration comes or the

@@ -1193,6 +1193,8 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.set_position(trainer.iteration);
+        // (The clock runs on through a long iteration or evaluation.)
+        bar.enable_steady_tick(std::time::Duration::from_millis(500));
         let picture = |run: &RunDir, trainer: &Trainer| -> anyhow::Result<String> {
             if trainer.data.toy().is_none() {
                 if trainer.iteration == 0 {
@@ -1212,6 +1214,11 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     run.dir.join("pictures").display()
                 ));
             }
+            // (Which may take as long as many iterations: said while it runs.)
+            bar.set_message(format!(
+                "evaluating the densities: {} chains × {} steps (eval.kde_samples) …",
+                c.eval.kde_samples, c.langevin.steps
+            ));
             let m = evaluate_toy(trainer)?;
             run.record_toy(trainer.iteration, &m)?;
             ebmscope::plot::save_run_pictures(&run.dir, trainer, Some(&m))?;
@@ -1222,10 +1229,8 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         };
         if trainer.iteration == 0 {
             // The starting point, for comparison with what learning reaches.
-            bar.suspend(|| -> anyhow::Result<()> {
-                eprintln!("{}", picture(&run, &trainer)?);
-                Ok(())
-            })?;
+            let said = picture(&run, &trainer)?;
+            bar.suspend(|| eprintln!("{said}"));
         }
         let long_run_check = |run: &RunDir, trainer: &Trainer| {
             bar.suspend(|| {
@@ -1346,10 +1351,8 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             // resumed from the one before, which makes them again (and
             // removes what was half written); after it, they would be lost.
             if e.iteration % c.output.picture_every == 0 || done {
-                bar.suspend(|| -> anyhow::Result<()> {
-                    eprintln!("{}", picture(&run, &trainer)?);
-                    Ok(())
-                })?;
+                let said = picture(&run, &trainer)?;
+                bar.suspend(|| eprintln!("{said}"));
             }
             if check_due(e.iteration) {
                 long_run_check(&run, &trainer);

@@ -123,8 +123,8 @@ pub fn density_triptych(path: &Path, m: &ToyMetrics, iteration: u64) -> Result<(
     heat_maps(path, &title, m.grid.res, &density_fields(m))
 }
 
-/// The true density, the learned one (with its energies) and the short-run
-/// KDE of `m`: the columns of the density pictures, PNG and window.
+/// The true density, the learned one (with its energies) and the KDE of
+/// `m`'s samples: the columns of the density pictures, PNG and window.
 pub fn density_fields(m: &ToyMetrics) -> [HeatMap<'_>; 3] {
     [
         HeatMap::density("true density", &m.truth),
@@ -133,7 +133,7 @@ pub fn density_fields(m: &ToyMetrics) -> [HeatMap<'_>; 3] {
             density: &m.model,
             energies: Some(&m.energies),
         },
-        HeatMap::density("short-run KDE", &m.kde),
+        HeatMap::density(m.kde_name(), &m.kde),
     ]
 }
 
@@ -379,8 +379,16 @@ pub fn diagnostics_figure(
     let root = BitMapBackend::new(path, (1000, 700)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
     let areas = root.split_evenly((2, 2));
-    series(&areas[0], "energy difference d_st", d_st, true).map_err(draw_err(path))?;
-    series(&areas[1], "mean Langevin gradient magnitude r_t", r_t, false).map_err(draw_err(path))?;
+    series(&areas[0], "energy difference d_st", d_st, d_st_span(d_st), true).map_err(draw_err(path))?;
+    let whole = fitted_span(r_t.iter().copied(), false).map(|span| (span, 0));
+    series(
+        &areas[1],
+        "mean Langevin gradient magnitude r_t",
+        r_t,
+        whole,
+        false,
+    )
+    .map_err(draw_err(path))?;
     if let Some(c) = Correlations::compute(d_st, r_t, window, max_lag) {
         let lag = c.max_lag as f64;
         let cross: Vec<(f64, f64, RGBColor)> = c
@@ -423,9 +431,9 @@ pub fn diagnostics_figure(
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// Where the later half of a run of `len` iterations starts (its last 20
-/// at least): the part the learning plots fit their y axes to, here and in
-/// the window, since the first swings of d_st, often hundreds of times the
-/// later pendulum's, would flatten it into a line.
+/// at least): the part d_st's plots fit their y axes to, here and in the
+/// window, since its first swings, often hundreds of times the later
+/// pendulum's, would flatten it into a line.
 fn later_half(len: usize) -> usize {
     len - (len / 2).max(len.min(20))
 }
@@ -485,63 +493,53 @@ fn tick(v: f64, span: f64) -> String {
 
 /// What a curve fitted to its values from `start` on leaves off the scale
 /// [lo, hi]: where the fit starts and how far the earlier values reach.
-fn off_scale(v: &[f64], start: usize, [lo, hi]: [f64; 2]) -> Option<String> {
+pub fn off_scale(v: &[f64], start: usize, [lo, hi]: [f64; 2]) -> Option<String> {
     let (early_lo, early_hi) = finite_range(v[..start].iter().copied())?;
     // (Each reach to its own two digits or so: −900 and 0.2.)
     let reach = |x: f64| tick(x, x.abs());
-    (early_lo < lo || early_hi > hi).then(|| {
-        format!(
-            "y fits {}–{}; before, {} to {}, drawn at the edge",
-            start + 1,
-            v.len(),
-            reach(early_lo),
-            reach(early_hi)
-        )
-    })
+    let before = if early_lo == early_hi {
+        reach(early_lo)
+    } else {
+        format!("{} to {}", reach(early_lo), reach(early_hi))
+    };
+    (early_lo < lo || early_hi > hi).then(|| format!("y fits {}–{}; before, {before}", start + 1, v.len()))
 }
 
-/// How many times the later half's y span the whole run's may be before a
-/// learning plot fits its axis to the later half: a run's first swings of
-/// d_st are often hundreds of times the later ones, while r_t's climb to
-/// its level, which should show, is within a few times.
+/// How many times the later half's reach the whole run's may be before
+/// d_st's plots fit their axes to the later half: a run's first swings of
+/// d_st are often hundreds of times the later ones.
 pub const FIT_LATER_PAST: f64 = 3.0;
 
-/// The y range a learning curve is shown over, in the pictures and in the
-/// window (its "y fitted" box ticked), for a run of `len` iterations whose
-/// values at iteration i are `at(i)`: the later half's ([`later_half`])
-/// where the whole run's span is more than [`FIT_LATER_PAST`] times as
-/// wide, else the whole run's; with the index the fit starts from (0 for
-/// the whole run). None when no value is finite.
-pub fn curve_span<I: IntoIterator<Item = f64>>(
-    len: usize,
-    at: impl Fn(usize) -> I,
-    about_zero: bool,
-) -> Option<([f64; 2], usize)> {
-    let start = later_half(len);
-    let whole = fitted_span((0..len).flat_map(&at), about_zero)?;
-    Some(match fitted_span((start..len).flat_map(&at), about_zero) {
+/// The y range d_st is shown over, in the pictures and in the window (its
+/// "d_st fitted" box ticked): symmetric about 0, the later half's
+/// ([`later_half`]) where the whole run's is more than [`FIT_LATER_PAST`]
+/// times as wide, else the whole run's; with the index the fit starts from
+/// (0 for the whole run). None when no value is finite. (r_t and the
+/// energies are shown whole: r_t's climb to its level, often several times
+/// its later swings, is part of what a run shows.)
+pub fn d_st_span(d: &[f64]) -> Option<([f64; 2], usize)> {
+    let start = later_half(d.len());
+    let whole = fitted_span(d.iter().copied(), true)?;
+    Some(match fitted_span(d[start..].iter().copied(), true) {
         Some(later) if whole[1] - whole[0] > FIT_LATER_PAST * (later[1] - later[0]) => (later, start),
         _ => (whole, 0),
     })
 }
 
-/// [`curve_span`] of one value per iteration, [−1, 1] if none is finite.
-fn picture_span(v: &[f64], about_zero: bool) -> ([f64; 2], usize) {
-    curve_span(v.len(), |i| [v[i]], about_zero).unwrap_or(([-1.0, 1.0], 0))
-}
-
-/// A learning curve over its iterations, its y axis as [`picture_span`]
-/// fits it; values off that scale are drawn at its edge, and the axis's
-/// description says so and how far they reach.
+/// A learning curve over its iterations, on the y range `span` fits it to
+/// (from its index on; [−1, 1] where no value is finite), with a zero line
+/// if `about_zero`; values off that scale are drawn at its edge, and the
+/// axis's description says so and how far they reach.
 fn series(
     area: &Area,
     title: &str,
     v: &[f64],
+    span: Option<([f64; 2], usize)>,
     about_zero: bool,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let ([lo, hi], start) = picture_span(v, about_zero);
+    let ([lo, hi], start) = span.unwrap_or(([-1.0, 1.0], 0));
     let x_desc = match off_scale(v, start, [lo, hi]) {
-        Some(note) => format!("iteration ({note})"),
+        Some(note) => format!("iteration ({note}, drawn at the edge)"),
         None => "iteration".to_string(),
     };
     let mut chart = ChartBuilder::on(area)
@@ -757,15 +755,14 @@ mod tests {
         assert!((span[1] - 0.22).abs() < 1e-12 && span[0] == -span[1]);
         assert_eq!(
             off_scale(&d, start, span).as_deref(),
-            Some("y fits 101–200; before, -900 to 0.2, drawn at the edge")
+            Some("y fits 101–200; before, -900 to 0.2")
         );
         // Nothing off the scale: no note; short runs are fitted whole.
         assert_eq!(off_scale(&d[100..], 50, span), None);
-        // A picture fits d_st's pendulum, but shows r_t's climb whole (its
-        // later half spans half of it).
-        assert_eq!(picture_span(&d, true), (span, 100));
-        let climb: Vec<f64> = (0..200).map(|i| 0.01 + 0.0003 * f64::from(i)).collect();
-        assert_eq!(picture_span(&climb, false).1, 0);
+        assert_eq!(d_st_span(&d), Some((span, 100)));
+        let (short, from) = d_st_span(&d[..10]).unwrap();
+        assert!((short[1] - 990.0).abs() < 1e-9 && short[0] == -short[1] && from == 0);
+        assert_eq!(d_st_span(&[f64::NAN]), None);
         assert_eq!(later_half(15), 0);
         assert_eq!(later_half(30), 10);
         assert_eq!(fitted_span([f64::NAN].into_iter(), false), None);
@@ -887,6 +884,7 @@ mod tests {
             truth: flat.clone(),
             kde: flat,
             samples: Vec::new(),
+            persistent: false,
             grid,
             tv_model: 0.0,
             kl_model: 0.0,

@@ -44,6 +44,8 @@ fn convergent_learning_brings_p_theta_to_q() {
         }
     }
     let end = evaluate_toy(&t).unwrap();
+    // Its samples start from the persistent bank, and are named so.
+    assert_eq!(end.kde_name(), "KDE of the persistent chains");
     eprintln!(
         "TV(p_θ, q): {:.3} → {:.3}; KL(q‖p_θ): {:.3} → {:.3}; phases {phases:?}",
         start.tv_model, end.tv_model, start.kl_model, end.kl_model
@@ -77,6 +79,7 @@ fn nonconvergent_short_run_beats_the_density() {
         t.step().unwrap();
     }
     let end = evaluate_toy(&t).unwrap();
+    assert_eq!(end.kde_name(), "short-run KDE", "from noise");
     eprintln!(
         "TV(KDE, q): {:.3} → {:.3}; TV(p_θ, q): {:.3} → {:.3}",
         start.tv_kde, end.tv_kde, start.tv_model, end.tv_model

@@ -24,6 +24,10 @@ pub struct ToyMetrics {
     pub kde: Vec<f64>,
     /// Short-run samples behind the KDE, [k, 2].
     pub samples: Vec<f32>,
+    /// Whether those started from the persistent bank (langevin.init =
+    /// persistent): then they are the training chains' states L steps on,
+    /// long-run samples of a sort, not short-run ones from noise.
+    pub persistent: bool,
     pub tv_model: f64,
     pub kl_model: f64,
     pub tv_kde: f64,
@@ -85,7 +89,19 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         energies,
         kde,
         samples,
+        persistent: c.langevin.init == InitKind::Persistent && trainer.bank().is_some(),
     })
+}
+
+impl ToyMetrics {
+    /// What the KDE is of, as the pictures and the window name it.
+    pub fn kde_name(&self) -> &'static str {
+        if self.persistent {
+            "KDE of the persistent chains"
+        } else {
+            "short-run KDE"
+        }
+    }
 }
 
 fn toy_of(trainer: &Trainer) -> Result<&crate::data::toy::Toy> {
