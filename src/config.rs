@@ -330,6 +330,23 @@ pub fn spelling<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// A settings error as serde words it, on one line and with Rust's type
+/// names said plainly ("expected f64" is "expected a number").
+fn plain_types(message: &str) -> String {
+    let mut plain = message.trim().replace('\n', " ");
+    for (rust, said) in [
+        ("f64", "a number"),
+        ("f32", "a number"),
+        ("u32", "a whole number, 0 or more"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("bool", "true or false"),
+    ] {
+        plain = plain.replace(&format!("expected {rust}"), &format!("expected {said}"));
+    }
+    plain
+}
+
 /// `path` made absolute against the working folder, as a run keeps its
 /// data's path (see [`Config::make_paths_absolute`]).
 pub fn absolute_path(path: &std::path::Path) -> Result<String> {
@@ -438,7 +455,7 @@ impl Config {
             set_path(&mut table, key, value)?;
         }
         let config: Config = Config::deserialize(toml::Value::Table(table))
-            .map_err(|e| Error::Config(e.to_string().trim().replace('\n', " ")))?;
+            .map_err(|e| Error::Config(plain_types(&e.to_string())))?;
         config.validate()?;
         // An n_f given now for ToyNet says its user expects it to mean
         // something (a config of an older release that carries one is read
@@ -618,8 +635,8 @@ impl Config {
             return Err(config_error(
                 "net.kind",
                 format!(
-                    "{:?} data needs {}",
-                    d.kind,
+                    "data.kind = \"{}\" needs {}",
+                    spelling(&d.kind),
                     if d.kind.is_toy() {
                         "net.kind = \"toy\""
                     } else {
@@ -730,7 +747,15 @@ mod tests {
         let err = set(&["langevin.epsilonn=0.2"]).unwrap_err().to_string();
         assert!(err.contains("epsilonn"), "{err}");
         let err = set(&["langevin.steps=many"]).unwrap_err().to_string();
-        assert!(err.contains("steps") || err.contains("many"), "{err}");
+        assert!(
+            err.contains("steps") && err.contains("expected a whole number, 0 or more"),
+            "{err}"
+        );
+        let err = set(&["langevin.epsilon=abc"]).unwrap_err().to_string();
+        assert!(
+            err.contains("epsilon") && err.contains("expected a number"),
+            "{err}"
+        );
         let err = set(&["langevin.epsilon=-1"]).unwrap_err().to_string();
         assert!(err.contains("langevin.epsilon") && err.contains("> 0"), "{err}");
         let err = set(&["optimizer.kind=rmsprop"]).unwrap_err().to_string();

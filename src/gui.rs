@@ -1276,7 +1276,7 @@ impl GuiApp {
             ui.end_row();
             for k in 0..basins.count().min(LANDSCAPE_TABLE_ROWS) {
                 let members: Vec<usize> = basins.members(k).collect();
-                let [r, g, b] = crate::plot::basin_colour(k);
+                let [r, g, b] = crate::plot::basin_colour(members[0]);
                 ui.colored_label(egui::Color32::from_rgb(r, g, b), format!("● {k}"));
                 ui.label(members.len().to_string());
                 ui.label(
@@ -1353,7 +1353,8 @@ impl GuiApp {
                             }
                         }
                         for k in 0..basins.count() {
-                            let [r, g, b] = crate::plot::basin_colour(k);
+                            let lowest = basins.members(k).next().unwrap_or(0);
+                            let [r, g, b] = crate::plot::basin_colour(lowest);
                             let colour = egui::Color32::from_rgb(r, g, b);
                             let members: Vec<[f64; 2]> = basins.members(k).map(xy).collect();
                             // A white rim, as in landscape.png: a yellow

@@ -431,10 +431,10 @@ fn resolve_settings<'a>(
         let base = resolve(&overrides)?;
         if base.data.kind.is_toy() {
             bail!(
-                "--data points an image preset at files, but {} learns {:?} toy data; \
+                "--data points an image preset at files, but {} learns {} toy data; \
                  choose an image preset (e.g. --preset fashion-mnist-quick)",
                 preset.unwrap_or("this config"),
-                base.data.kind
+                ebmscope::config::spelling(&base.data.kind)
             );
         }
         // Absolute, as a run keeps it: the window's "start over" reads these too.
@@ -1036,7 +1036,8 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         bail!(
             "--resume continues a run with the settings it was started with (kept in its checkpoint; \
              config.toml is a copy to read); only --iters, --data (where its data now is) and, with --set, \
-             {} may change. Drop --preset and --config, or start a new run (--force, or another --out)",
+             {} or an eval.* or output.* setting may change. Drop --preset and --config, or start a new \
+             run (--force, or another --out)",
             ebmscope::train::Change::KEYS.join(", ")
         );
     }

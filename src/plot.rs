@@ -348,6 +348,8 @@ fn xy_series(
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 15))
         .margin(8)
+        // (Room for the last step's tick label, centred on the edge.)
+        .margin_right(24)
         .x_label_area_size(28)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..x_end, (lo - pad)..(hi + pad))?;
@@ -610,7 +612,10 @@ fn bars(
     Ok(())
 }
 
-/// The colour of basin `k` in landscape pictures (the PNG's and the window's).
+/// The colour of a basin in landscape pictures (the PNG's and the
+/// window's), given its lowest minimum's index `k`: the same at every α,
+/// so that a basin keeps its colour from panel to panel, and basins that a
+/// larger α merges take the lower one's.
 pub fn basin_colour(k: usize) -> [u8; 3] {
     let c = Palette99::pick(k).to_rgba();
     [c.0, c.1, c.2]
@@ -623,6 +628,8 @@ pub struct MapPoint {
     pub y: f64,
     pub basin: usize,
     pub root: bool,
+    /// The index of its basin's lowest minimum, which colours the basin.
+    pub lowest: usize,
 }
 
 /// The learned log-density −U on a res × res grid over [−extent, extent]²
@@ -697,7 +704,7 @@ pub fn landscape_map(
         }
         for p in points {
             let at = to_pixel(p.x, p.y);
-            let [r, g, b] = basin_colour(p.basin);
+            let [r, g, b] = basin_colour(p.lowest);
             let color = RGBColor(r, g, b);
             let r = if p.root { 7 } else { 4 };
             if beyond(p) {

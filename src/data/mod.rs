@@ -90,8 +90,8 @@ impl Dataset {
         }
         if c.path.is_empty() {
             return Err(Error::Config(format!(
-                "`data.path`: {:?} data needs files: point the preset at them with --data PATH",
-                c.kind
+                "`data.path`: {} data needs files: point the preset at them with --data PATH",
+                crate::config::spelling(&c.kind)
             )));
         }
         let path = Path::new(&c.path);
@@ -182,7 +182,13 @@ impl Dataset {
     /// One line for logs: what was loaded.
     pub fn describe(&self) -> String {
         match self {
-            Dataset::Toy(t) => format!("{:?} toy data, {} groups", t.kind, t.groups),
+            Dataset::Toy(t) => {
+                let kind = match t.kind {
+                    toy::ToyKind::Rings => "rings",
+                    toy::ToyKind::Gmm => "gmm",
+                };
+                format!("{kind} toy data, {} groups", t.groups)
+            }
             Dataset::Images(s) => format!(
                 "{} image{} of {}×{}×{} ({:.1} MiB as bytes on the GPU)",
                 s.n,

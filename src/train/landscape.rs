@@ -216,6 +216,13 @@ impl Basins {
     pub fn members(&self, b: usize) -> impl Iterator<Item = usize> + '_ {
         (0..self.of.len()).filter(move |&i| self.of[i] == b)
     }
+
+    /// The lowest minimum of minimum `i`'s basin: what colours the basin
+    /// (plot::basin_colour), the same at every α, where its number is its
+    /// rank at this α.
+    pub fn lowest(&self, i: usize) -> usize {
+        self.members(self.of[i]).next().unwrap_or(i)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -767,11 +774,15 @@ fn write_landscape(
                         .minima
                         .iter()
                         .enumerate()
-                        .map(|(i, m)| MapPoint {
-                            x: f64::from(m.state[0]),
-                            y: f64::from(m.state[1]),
-                            basin: b.of[i],
-                            root: b.members(b.of[i]).next() == Some(i),
+                        .map(|(i, m)| {
+                            let lowest = b.lowest(i);
+                            MapPoint {
+                                x: f64::from(m.state[0]),
+                                y: f64::from(m.state[1]),
+                                basin: b.of[i],
+                                root: lowest == i,
+                                lowest,
+                            }
                         })
                         .collect();
                     (b.title(), points)
@@ -849,11 +860,25 @@ mod tests {
         let attempts = [attempt(4, 1, true), attempt(3, 4, true), attempt(2, 0, false)];
         assert_eq!(basin_of(5, &attempts), [0, 1, 2, 1, 1]);
         // 2 → 0 and 4 → 2 join {0, 2, 4}; 1 and 3 stay alone.
-        assert_eq!(
-            basin_of(5, &[attempt(2, 0, true), attempt(4, 2, true)]),
-            [0, 1, 0, 2, 0]
-        );
+        let attempts = [attempt(2, 0, true), attempt(4, 2, true)];
+        assert_eq!(basin_of(5, &attempts), [0, 1, 0, 2, 0]);
         assert_eq!(basin_of(3, &[]), [0, 1, 2]);
+        // Coloured by their lowest minimum: minimum 3 is basin 2 here and
+        // basin 3 where nothing joins, minimum 3's colour in both.
+        let basins = |attempts: &[Attempt]| Basins {
+            alpha: 1.0,
+            attempts: attempts.to_vec(),
+            of: basin_of(5, attempts),
+        };
+        let (joined, alone) = (basins(&attempts), basins(&[]));
+        assert_eq!(
+            (0..5).map(|i| joined.lowest(i)).collect::<Vec<_>>(),
+            [0, 1, 0, 3, 0]
+        );
+        assert_eq!(
+            (0..5).map(|i| alone.lowest(i)).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
     }
 
     #[test]
