@@ -7,8 +7,11 @@ which ebmscope refuses. Run once by hand (the files are committed; tests
 need no PyTorch): a virtual environment with torch and safetensors, then
 `python scripts/torch_fixtures.py`.
 """
+import argparse
 import os
 import sys
+
+import numpy as np
 
 import torch
 from safetensors.torch import save_file
@@ -77,6 +80,11 @@ def main():
     torch.save({"model": model, "optimizer": opt.state_dict(), "iteration": 3}, path("training-state.pth"))
     ema = {k: v * 0.5 for k, v in model.items()}
     torch.save({"model": model, "ema": ema, "iteration": 3}, path("two-state-dicts.pth"))
+    # Beside the state dict, objects a state dict has no use for (read as
+    # it); a state dict of NumPy arrays (refused, naming them).
+    args = argparse.Namespace(lr=1e-4, n_f=2)
+    torch.save({"model": model, "args": args, "best": np.float64(0.9), "epoch": 3}, path("with-objects.pth"))
+    torch.save({k: v.numpy() for k, v in model.items()}, path("numpy-arrays.pth"))
     torch.save({**sd, "steps": torch.tensor(3)}, path("integer-tensor.pth"))
 
 

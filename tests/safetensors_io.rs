@@ -312,6 +312,9 @@ fn pytorch_files_read_as_their_state_dicts() {
         "vanilla-zip-stem21chr.pth",
         // A training checkpoint, `{"model": sd, "optimizer": …, "iteration": 3}`.
         "training-state.pth",
+        // One with an argparse.Namespace and a NumPy number beside its
+        // state dict: named, never called, passed over.
+        "with-objects.pth",
     ] {
         let path = torch_fixture(name);
         assert_eq!(load_params(&path, &layout, fix).unwrap(), want, "{name}");
@@ -356,6 +359,11 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
                 "`torch.save(torch.load(\"{full}\", map_location=\"cpu\")[\"model\"], \"{}-model.pth\")`",
                 stem.display()
             )),
+        "{err}"
+    );
+    let err = refusal(&torch_fixture("numpy-arrays.pth"));
+    assert!(
+        err.contains("is a NumPy array or number (`numpy.") && err.contains("torch.from_numpy(v)"),
         "{err}"
     );
     let err = refusal(&torch_fixture("integer-tensor.pth"));

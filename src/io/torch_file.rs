@@ -3,9 +3,11 @@
 //! serialisation: a small stack machine) naming the tensors, with their
 //! bytes beside it: in a zip since PyTorch 1.6, after the pickle before.
 //! Only what a state dict's pickle holds is read — dicts, tuples, lists,
-//! numbers, strings and tensors rebuilt by `torch._utils` — and any other
-//! class or function it names is refused, as `torch.load(weights_only=True)`
-//! refuses it. Whatever the pickle asks for, the objects it makes cost
+//! numbers, strings and tensors rebuilt by `torch._utils` — and no other
+//! class or function it names is ever called: what a call would make is an
+//! opaque object, passed over beside a state dict (a checkpoint's
+//! `argparse.Namespace`) and refused in its place (a whole model), and a
+//! pickle naming what runs programs (`os.system`) is refused outright. Whatever the pickle asks for, the objects it makes cost
 //! memory and time in proportion to the file (shared objects stay shared),
 //! and the tensors read are bounded: each within its storage, in the file,
 //! views expanded past their storages by 2²⁰ elements and all by 2²⁶ at
@@ -58,6 +60,14 @@ pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<Vec<Tensor>, 
         read_legacy(bytes)?
     };
     let Some(entries) = pickled.entries(&pickled.root) else {
+        if let Value::Object(class) = &pickled.root {
+            return Err(format!(
+                "holds a pickled `{class}`, not a state dict (a whole model, saved with \
+                 torch.save(model)?); ebmscope reads state dicts, which run no code when read: save \
+                 one, `torch.save(model.state_dict(), \"W.pth\")` (from this file, if you trust it: \
+                 `torch.save(torch.load(\"{shown}\", weights_only=False).state_dict(), \"W.pth\")`)"
+            ));
+        }
         return Err(format!(
             "holds a {}, not a state dict (a dict of names to tensors): save one, \
              `torch.save(model.state_dict(), \"W.pth\")`",
@@ -157,9 +167,17 @@ fn not_a_state_dict(entries: &[(Value, Value)], inner: &[(&str, usize)], shown: 
         .iter()
         .find(|(k, v)| !matches!((k, v), (Value::Text(_), Value::Tensor(_))));
     if let Some((k, v)) = odd
-        && entries.iter().any(|(_, v)| matches!(v, Value::Tensor(_)))
+        && (entries.iter().any(|(_, v)| matches!(v, Value::Tensor(_))) || matches!(v, Value::Object(_)))
     {
-        message += &format!(": {} is not a tensor (it is of type {})", k.short(), v.kind());
+        message += &match v {
+            Value::Object(class) if class.starts_with("numpy.") => format!(
+                ": {} is a NumPy array or number (`{class}`), not a tensor: save tensors, \
+                 `{{k: torch.from_numpy(v) for k, v in d.items()}}`",
+                k.short()
+            ),
+            Value::Object(class) => format!(": {} is a pickled `{class}`, not a tensor", k.short()),
+            _ => format!(": {} is not a tensor (it is of type {})", k.short(), v.kind()),
+        };
     }
     // (One would have been read as the state dict.)
     if let Some((first, _)) = inner.first() {
@@ -418,7 +436,7 @@ impl TensorRef {
 }
 
 /// The functions and classes a state dict's pickle calls, the only ones read.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Global {
     OrderedDict,
     /// `torch._utils._rebuild_tensor` (before PyTorch 0.4) and `_v2`.
@@ -426,6 +444,11 @@ enum Global {
     /// `torch._utils._rebuild_parameter` (and `_with_state`): its tensor.
     RebuildParameter,
     Storage(StorageType),
+    /// Any other class or function (`argparse.Namespace`, a model's class,
+    /// NumPy's): never called, only named. What a call of it makes is an
+    /// [`Value::Object`], so that a checkpoint holding such objects beside
+    /// a state dict is read, and a whole model is refused as one.
+    Other(Rc<str>),
 }
 
 /// Modules and built-ins that run programs or reach the system: what a
@@ -482,10 +505,6 @@ impl Global {
                 "is a TorchScript file (torch.jit.save's; it holds {called}): save its state dict, \
                  `torch.save(torch.jit.load(\"F\").state_dict(), \"W.pth\")`"
             ),
-            _ if top == "numpy" => format!(
-                "holds NumPy arrays ({called}), not tensors: save them as tensors, \
-                 `{{k: torch.from_numpy(v) for k, v in d.items()}}`"
-            ),
             ("torch._utils", "_rebuild_tensor_v3") => format!(
                 "holds tensors of a type ebmscope does not read ({called}: float8, uint16, …): save \
                  them as float, `torch.save({{k: v.float() for k, v in sd.items()}}, \"W.pth\")`"
@@ -495,12 +514,7 @@ impl Global {
                  quantized or subclassed tensors, say): ebmscope reads those; save them as plain \
                  float tensors"
             ),
-            _ => format!(
-                "holds a pickled {called}, not a state dict alone (a whole model, saved with \
-                 torch.save(model)?); ebmscope reads state dicts, which run no code when read: save \
-                 one, `torch.save(model.state_dict(), \"W.pth\")` (from this file, if you trust it: \
-                 `torch.save(torch.load(\"F\", weights_only=False).state_dict(), \"W.pth\")`)"
-            ),
+            _ => return Ok(Global::Other(format!("{module}.{name}").into())),
         })
     }
 }
@@ -523,6 +537,9 @@ enum Value {
     Global(Global),
     Storage(Rc<str>, StorageType),
     Tensor(Rc<TensorRef>),
+    /// What a call of a [`Global::Other`] would make, by its class's name:
+    /// opaque (its state and items are passed over).
+    Object(Rc<str>),
 }
 
 impl Value {
@@ -538,6 +555,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Dict(_) => "dict",
             Value::Global(_) => "class",
+            Value::Object(_) => "object",
             Value::Storage(..) => "storage",
             Value::Tensor(_) => "single tensor",
         }
@@ -749,8 +767,11 @@ impl<'a> Unpickler<'a> {
         if !items.len().is_multiple_of(2) {
             return Err(damaged("a dict's key without its value"));
         }
-        let &Value::Dict(i) = self.top()? else {
-            return Err(damaged("items set on what is not a dict"));
+        let i = match *self.top()? {
+            Value::Dict(i) => i,
+            // (A dict subclass's items: opaque, as the object is.)
+            Value::Object(_) => return Ok(()),
+            _ => return Err(damaged("items set on what is not a dict")),
         };
         let mut items = items.into_iter();
         while let (Some(k), Some(v)) = (items.next(), items.next()) {
@@ -765,6 +786,7 @@ impl<'a> Unpickler<'a> {
                 self.made.sequences[i].extend(items);
                 Ok(())
             }
+            Value::Object(_) => Ok(()),
             _ => Err(damaged("items appended to what is not a list")),
         }
     }
@@ -833,6 +855,16 @@ impl<'a> Unpickler<'a> {
                 Some(tensor @ Value::Tensor(_)) => Ok(tensor.clone()),
                 _ => Err(damaged("a parameter without its tensor")),
             },
+            // Never called: an object named after its class (copyreg's
+            // reconstructor makes one of the class it is given).
+            Value::Global(Global::Other(name)) => Ok(Value::Object(match args.first() {
+                Some(Value::Global(Global::Other(class)))
+                    if name.starts_with("copyreg.") || name.starts_with("copy_reg.") =>
+                {
+                    class.clone()
+                }
+                _ => name,
+            })),
             other => Err(damaged(&format!("a call of a {}", other.kind()))),
         }
     }
@@ -996,6 +1028,13 @@ impl<'a> Unpickler<'a> {
                 }
                 // REDUCE, NEWOBJ.
                 b'R' | 0x81 => {
+                    let args = self.pop()?;
+                    let callable = self.pop()?;
+                    Some(self.call(callable, args)?)
+                }
+                // NEWOBJ_EX: a class, its arguments and keyword arguments.
+                0x92 => {
+                    self.pop()?;
                     let args = self.pop()?;
                     let callable = self.pop()?;
                     Some(self.call(callable, args)?)
@@ -1195,11 +1234,14 @@ mod tests {
             err.contains("calls `os.system`") && err.contains("not run"),
             "{err}"
         );
-        // A class of someone's own: a whole model.
-        let p = b"\x80\x02cnets\nVanillaNet\n.";
-        let err = Unpickler::new(p).load().err().unwrap();
-        assert!(err.contains("`nets.VanillaNet`, not a state dict"), "{err}");
-        assert!(err.contains("torch.save(model.state_dict()"), "{err}");
+        // A class of someone's own (a whole model's, argparse's): named,
+        // never called, what it makes opaque; so also through copyreg.
+        let p = b"\x80\x02cnets\nVanillaNet\n)\x81}b.";
+        let made = Unpickler::new(p).load().unwrap();
+        assert_eq!(made.root, Value::Object("nets.VanillaNet".into()));
+        let p = b"\x80\x02ccopyreg\n_reconstructor\ncnets\nVanillaNet\nc__builtin__\nobject\nN\x87R.";
+        let made = Unpickler::new(p).load().unwrap();
+        assert_eq!(made.root, Value::Object("nets.VanillaNet".into()));
         // A function of PyTorch's that no float state dict calls.
         let p = b"\x80\x02ctorch._utils\n_rebuild_tensor_v3\n.";
         let err = Unpickler::new(p).load().err().unwrap();
