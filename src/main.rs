@@ -329,12 +329,15 @@ struct EnergyArgs {
     /// Save the parameters used (e.g. freshly initialised) to this file.
     #[arg(long)]
     save_weights: Option<PathBuf>,
-    /// Input safetensors with tensor `x`: [B, C, H, W] images, or [B, 2] points for the toy net.
-    #[arg(long)]
-    input: PathBuf,
-    /// Output safetensors: `energy` [B] and `grad_x` (shape of x).
-    #[arg(long)]
-    output: PathBuf,
+    /// Input safetensors with tensor `x`: [B, C, H, W] images, or [B, 2]
+    /// points for the toy net (without it and --output, only
+    /// --save-weights is done: a conversion).
+    #[arg(long, requires = "output")]
+    input: Option<PathBuf>,
+    /// Output safetensors: `energy` [B] (F(x), the network's output) and
+    /// `grad_x` (shape of x).
+    #[arg(long, requires = "input")]
+    output: Option<PathBuf>,
     /// Images per GPU submission (memory bound; results do not depend on it).
     #[arg(long, default_value_t = 256, allow_negative_numbers = true, value_parser = whole::<usize>)]
     chunk: usize,
@@ -849,6 +852,12 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
             "--net toy: ToyNet's widths are fixed and it takes 2-D points: --n-f and --n-c are for vanilla and nonlocal"
         );
     }
+    if args.input.is_none() && args.save_weights.is_none() {
+        bail!(
+            "give --input X --output Y (the energies of X and their gradients), --save-weights W \
+             (the weights alone, e.g. a .pth as safetensors), or both"
+        );
+    }
     let spec = NetSpec::build(kind, args.n_c, args.n_f)?;
     let layout = spec.param_layout()?;
     // (An output need not exist yet: its folder does.)
@@ -867,11 +876,11 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     // An output over a file read (a run's checkpoint as --weights, say) would
     // destroy it; over the other output, lose one of them.
     let read = [
-        ("--input", Some(&args.input)),
+        ("--input", args.input.as_ref()),
         ("--weights", args.weights.as_ref()),
     ];
     let written = [
-        ("--output", Some(&args.output)),
+        ("--output", args.output.as_ref()),
         ("--save-weights", args.save_weights.as_ref()),
     ];
     for (i, (flag, path)) in written.iter().enumerate() {
@@ -908,36 +917,6 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         }
         None => init_params(&spec, args.seed)?,
     };
-    let x = read_tensor(&args.input, "x")?;
-    if let Some(i) = x.data.iter().position(|v| !v.is_finite()) {
-        bail!(
-            "{}: tensor `x` holds {} at element {i}: energies need finite inputs",
-            args.input.display(),
-            x.data[i]
-        );
-    }
-    let (batch, chw) = match (spec.input, x.shape.as_slice()) {
-        ([c, 1, 1], &[b, d]) if d == c => (b, [c, 1, 1]),
-        (_, &[b, c, h, w]) => (b, [c, h, w]),
-        (_, shape) => bail!(
-            "{}: tensor `x` has shape {shape:?}; net `{}` takes {}",
-            args.input.display(),
-            spec.name,
-            if spec.name == "toy" {
-                "[B, 2] points"
-            } else {
-                "[B, C, H, W] images"
-            }
-        ),
-    };
-    spec.check_input(chw)
-        .with_context(|| format!("{}: tensor `x`", args.input.display()))?;
-    if batch == 0 {
-        bail!("{}: tensor `x` holds no images (batch 0)", args.input.display());
-    }
-    if args.chunk == 0 {
-        bail!("--chunk must be at least 1");
-    }
     // Both outputs' folders are checked before anything is written:
     // --save-weights comes before the GPU work, --output after it.
     for (flag, path) in written {
@@ -951,9 +930,51 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
             );
         }
     }
+    let save_weights = |path: &std::path::Path| -> anyhow::Result<()> {
+        save_params(path, &layout, &params)?;
+        eprintln!("saved the weights to {}", path.display());
+        Ok(())
+    };
+    let (Some(input), Some(output)) = (&args.input, &args.output) else {
+        // (No input: a conversion, --save-weights alone; checked above.)
+        if let Some(path) = &args.save_weights {
+            save_weights(path)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let x = read_tensor(input, "x")?;
+    if let Some(i) = x.data.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{}: tensor `x` holds {} at element {i}: energies need finite inputs",
+            input.display(),
+            x.data[i]
+        );
+    }
+    let (batch, chw) = match (spec.input, x.shape.as_slice()) {
+        ([c, 1, 1], &[b, d]) if d == c => (b, [c, 1, 1]),
+        (_, &[b, c, h, w]) => (b, [c, h, w]),
+        (_, shape) => bail!(
+            "{}: tensor `x` has shape {shape:?}; net `{}` takes {}",
+            input.display(),
+            spec.name,
+            if spec.name == "toy" {
+                "[B, 2] points"
+            } else {
+                "[B, C, H, W] images"
+            }
+        ),
+    };
+    spec.check_input(chw)
+        .with_context(|| format!("{}: tensor `x`", input.display()))?;
+    if batch == 0 {
+        bail!("{}: tensor `x` holds no images (batch 0)", input.display());
+    }
+    if args.chunk == 0 {
+        bail!("--chunk must be at least 1");
+    }
     // Written only now that the input is known good.
     if let Some(path) = &args.save_weights {
-        save_params(path, &layout, &params)?;
+        save_weights(path)?;
     }
 
     let gpu = Gpu::new(choice)?;
@@ -996,12 +1017,12 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
             "{}: image {i}'s energy or gradient overflows f32 (F = {}; its largest input value is \
              {largest:e}): the nets expect inputs of order 1 (images in [−1, 1]), and weights of \
              order 1 too; no --output was written",
-            args.input.display(),
+            input.display(),
             energy[i]
         );
     }
     write_tensors(
-        &args.output,
+        output,
         &[
             Tensor {
                 name: "energy".into(),
@@ -1018,7 +1039,7 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     eprintln!(
         "wrote energy [{batch}] and grad_x {:?} to {}",
         x.shape,
-        args.output.display()
+        output.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -209,10 +209,39 @@ fn energy_reads_a_pytorch_state_dict() {
         energy("vanilla.safetensors", &[])
     );
     let layout = NetSpec::vanilla(1, 2).unwrap().param_layout().unwrap();
-    assert_eq!(
-        load_params(&converted, &layout, String::new).unwrap(),
-        load_params(&data.join("vanilla.safetensors"), &layout, String::new).unwrap()
+    let want = load_params(&data.join("vanilla.safetensors"), &layout, String::new).unwrap();
+    assert_eq!(load_params(&converted, &layout, String::new).unwrap(), want);
+    // A conversion alone: --save-weights without --input and --output.
+    let alone = d.join("alone.safetensors");
+    let convert = |extra: &[&str]| {
+        let weights = data.join("training-state.pth");
+        let args = [
+            "energy",
+            "--n-c",
+            "1",
+            "--n-f",
+            "2",
+            "--weights",
+            path_str(&weights),
+        ];
+        ebmscope(&[&args[..], extra].concat())
+    };
+    let out = convert(&["--save-weights", path_str(&alone)]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && said.contains("saved the weights to"),
+        "{said}"
     );
+    assert_eq!(load_params(&alone, &layout, String::new).unwrap(), want);
+    // Neither: said what to give; --input without --output: clap's refusal.
+    let out = convert(&[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("give --input X --output Y"),
+        "{said}"
+    );
+    let out = convert(&["--input", path_str(&input)]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--output"));
 }
 
 #[test]

@@ -259,6 +259,18 @@ fn the_net_a_state_dict_fits_is_named() {
     let path = tmp("fits-none.safetensors");
     write_tensors(&path, &short).unwrap();
     assert_eq!(fitting_net(&path), None);
+    // A run's checkpoint: its optimizer state and chains beside the weights.
+    let mut checkpoint = common::state_dict(&layout, &params, |n| Some(n.into()));
+    for name in ["optimizer.adam_m", "optimizer.adam_v", "chains"] {
+        checkpoint.push(Tensor {
+            name: name.into(),
+            shape: vec![2],
+            data: vec![0.0; 2],
+        });
+    }
+    let path = tmp("fits-checkpoint.safetensors");
+    write_tensors(&path, &checkpoint).unwrap();
+    assert_eq!(fitting_net(&path), Some((NetKind::Vanilla, 1, 8)));
 }
 
 /// A failed write leaves the existing file as it was.

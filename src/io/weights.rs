@@ -45,7 +45,12 @@ pub fn fitting_net(path: &Path) -> Option<(NetKind, usize, usize)> {
         Some(&[n_f, n_c, _, _]) => Some((n_c, n_f)),
         _ => None,
     };
-    let names = st.names().len();
+    // (A run's checkpoint holds its optimizer state and chains beside them.)
+    let names = st
+        .names()
+        .into_iter()
+        .filter(|n| !CHECKPOINT_EXTRAS.contains(n))
+        .count();
     [
         (NetKind::Toy, Some((0, 0))),
         (NetKind::Vanilla, widths("f.0.weight")),
