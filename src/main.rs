@@ -902,6 +902,21 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
             );
         }
         refuse_over_checkpoint(flag, path)?;
+        // An earlier output is written over; a file of other tensors
+        // (someone's weights, say) is not.
+        if *flag == "--output"
+            && let Ok((tensors, _)) = ebmscope::io::read_all(path)
+            && let Some(other) = tensors
+                .iter()
+                .find(|t| !matches!(t.name.as_str(), "energy" | "grad_x"))
+        {
+            bail!(
+                "--output {} holds tensors no energy output has (`{}`, …), which this would replace: \
+                 choose another path",
+                path.display(),
+                other.name
+            );
+        }
     }
     let params = match &args.weights {
         Some(path) => {

@@ -233,6 +233,24 @@ fn energy_reads_a_pytorch_state_dict() {
         "{said}"
     );
     assert_eq!(load_params(&alone, &layout, String::new).unwrap(), want);
+    // An --output over weights: refused, and they are kept.
+    let out = ebmscope(&[
+        "energy",
+        "--n-c",
+        "1",
+        "--n-f",
+        "2",
+        "--input",
+        path_str(&input),
+        "--output",
+        path_str(&alone),
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("holds tensors no energy output has"),
+        "{said}"
+    );
+    assert_eq!(load_params(&alone, &layout, String::new).unwrap(), want);
     // Neither: said what to give; --input without --output: clap's refusal.
     let out = convert(&[]);
     let said = String::from_utf8_lossy(&out.stderr);

@@ -309,6 +309,29 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     std::fs::write(d.join("__MACOSX/other.png"), b"Mac OS X metadata").unwrap();
     assert_eq!(load_folder(&d, 3, 10, None).unwrap().n, 3);
 
+    // Other image formats are passed over, and said to be; a folder of
+    // them alone is refused saying what it holds.
+    let others = d.join("others");
+    std::fs::create_dir_all(&others).unwrap();
+    for name in ["a.webp", "b.BMP", "c.webp"] {
+        std::fs::write(others.join(name), b"not read").unwrap();
+    }
+    let err = load_folder(&others, 3, 10, None).unwrap_err().to_string();
+    assert!(
+        err.contains("it holds 3 files (.bmp, .webp), formats ebmscope does not read"),
+        "{err}"
+    );
+    let set = load_folder(&d, 3, 10, None).unwrap();
+    assert_eq!((set.n, set.passed_over.len()), (3, 3));
+    let said = ebmscope::data::Dataset::Images(set).describe();
+    assert!(
+        said.ends_with(
+            "; 3 files (.bmp, .webp) of formats ebmscope does not read passed over (convert them to PNG)"
+        ),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&others).unwrap();
+
     std::fs::write(d.join("broken.png"), b"not really a png").unwrap();
     let err = load_folder(&d, 3, 10, None).unwrap_err().to_string();
     assert!(err.contains("broken.png") && err.contains("remove it"), "{err}");

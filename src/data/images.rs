@@ -27,6 +27,9 @@ pub struct ImageSet {
     pub channels: usize,
     pub size: usize,
     pub bytes: Vec<u8>,
+    /// A folder's files of image formats ebmscope does not read (WebP,
+    /// BMP, …), passed over: their extensions, one per file.
+    pub passed_over: Vec<String>,
 }
 
 impl ImageSet {
@@ -41,6 +44,7 @@ impl ImageSet {
             channels,
             size,
             bytes: Vec::new(),
+            passed_over: Vec::new(),
         })
     }
 
@@ -52,6 +56,7 @@ impl ImageSet {
             n,
             channels,
             size,
+            passed_over: Vec::new(),
             bytes: values
                 .iter()
                 .map(|&v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
@@ -194,6 +199,24 @@ fn is_image_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The extension of a file of an image format ebmscope does not read, if
+/// it is one: what a folder's loader says it passed over.
+fn other_image_format(path: &Path) -> Option<String> {
+    const OTHERS: [&str; 11] = [
+        "webp", "bmp", "gif", "tif", "tiff", "ppm", "pgm", "tga", "avif", "heic", "jxl",
+    ];
+    let e = path.extension()?.to_str()?.to_ascii_lowercase();
+    OTHERS.contains(&e.as_str()).then_some(e)
+}
+
+/// "3 files (.webp, .bmp)": the extensions of files passed over.
+pub fn passed_over_files(extensions: &[String]) -> String {
+    let kinds: std::collections::BTreeSet<&str> = extensions.iter().map(String::as_str).collect();
+    let kinds: Vec<String> = kinds.iter().map(|e| format!(".{e}")).collect();
+    let s = if extensions.len() == 1 { "" } else { "s" };
+    format!("{} file{s} ({})", extensions.len(), kinds.join(", "))
 }
 
 /// What to pass for CIFAR-10 instead of its python version.
@@ -444,6 +467,7 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
         seen: &mut HashSet<PathBuf>,
         out: &mut Vec<PathBuf>,
         sets: &mut Vec<PathBuf>,
+        others: &mut Vec<String>,
     ) -> Result<()> {
         let real = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
         if !seen.insert(real) {
@@ -459,9 +483,11 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
                 sets.push(p.clone());
             }
             if p.is_dir() {
-                walk(&p, seen, out, sets)?;
+                walk(&p, seen, out, sets, others)?;
             } else if is_image_name(&p) {
                 out.push(p);
+            } else if let Some(e) = other_image_format(&p) {
+                others.push(e);
             }
         }
         Ok(())
@@ -469,8 +495,8 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     if !path.is_dir() {
         return Err(Error::file(path, "is not a folder of images"));
     }
-    let (mut files, mut sets) = (Vec::new(), Vec::new());
-    walk(path, &mut HashSet::new(), &mut files, &mut sets)?;
+    let (mut files, mut sets, mut others) = (Vec::new(), Vec::new(), Vec::new());
+    walk(path, &mut HashSet::new(), &mut files, &mut sets, &mut others)?;
     files.sort();
     sets.sort();
     if files.is_empty() {
@@ -497,10 +523,18 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
         {
             let name = set.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             if is_idx_images_name(name) {
-                format!(": it holds an IDX image file: pass --data {}", set.display())
+                format!(
+                    ": it holds an IDX image file: pass --data {} (and data.kind = \"idx\", if set \
+                     otherwise)",
+                    set.display()
+                )
             } else if name.ends_with(".bin") {
                 let folder = set.parent().unwrap_or(path);
-                format!(": it holds CIFAR-10 batches: pass --data {}", folder.display())
+                format!(
+                    ": it holds CIFAR-10 batches: pass --data {} (and data.kind = \"cifar10\", if \
+                     set otherwise)",
+                    folder.display()
+                )
             } else {
                 format!(
                     ": {} is CIFAR-10's python version; {CIFAR_PYTHON_HINT}",
@@ -510,13 +544,22 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
         } else {
             String::new()
         };
+        let others = if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; it holds {}, formats ebmscope does not read: convert them to PNG",
+                passed_over_files(&others)
+            )
+        };
         return Err(Error::file(
             path,
-            format!("holds no PNG or JPEG images (searched recursively){hint}"),
+            format!("holds no PNG or JPEG images (searched recursively){hint}{others}"),
         ));
     }
     files.truncate(limit.unwrap_or(usize::MAX));
     let mut set = ImageSet::new(channels, size)?;
+    set.passed_over = others;
     for f in files {
         // Decoded by content, not by name: a PNG saved as .jpg is common
         // in folders gathered from the web.

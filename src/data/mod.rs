@@ -189,15 +189,25 @@ impl Dataset {
                 };
                 format!("{kind} toy data, {} groups", t.groups)
             }
-            Dataset::Images(s) => format!(
-                "{} image{} of {}×{}×{} ({:.1} MiB as bytes on the GPU)",
-                s.n,
-                if s.n == 1 { "" } else { "s" },
-                s.channels,
-                s.size,
-                s.size,
-                crate::gpu::Gpu::mib((s.n * s.channels * s.size * s.size) as u64)
-            ),
+            Dataset::Images(s) => {
+                let passed_over = if s.passed_over.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} of formats ebmscope does not read passed over (convert them to PNG)",
+                        images::passed_over_files(&s.passed_over)
+                    )
+                };
+                format!(
+                    "{} image{} of {}×{}×{} ({:.1} MiB as bytes on the GPU){passed_over}",
+                    s.n,
+                    if s.n == 1 { "" } else { "s" },
+                    s.channels,
+                    s.size,
+                    s.size,
+                    crate::gpu::Gpu::mib((s.n * s.channels * s.size * s.size) as u64)
+                )
+            }
         }
     }
 }

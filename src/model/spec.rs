@@ -544,9 +544,11 @@ impl NetSpec {
         // channels, and channels-last images.
         let fix = if [chw[1], chw[2]] == [h, w] && h > 1 {
             format!(
-                "The net is built for {c} channels and these images have {}: build it for them \
+                "The net is built for {c} channel{} and these images have {}: build it for them \
                  (energy --n-c {}; a run's data.channels)",
-                chw[0], chw[0]
+                if c == 1 { "" } else { "s" },
+                chw[0],
+                chw[0]
             )
         } else if [chw[0], chw[1]] == [h, w] && chw[2] == c && h > 1 {
             "These look channels-last (H, W, C): permute them to (C, H, W), as PyTorch's \

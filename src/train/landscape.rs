@@ -281,9 +281,10 @@ impl Landscape {
         let mut said = Vec::new();
         if !self.descent_settled(radius) {
             said.push(format!(
-                "descent had not settled (its last step moved {:.1e} per element, against the radius \
-                 {radius}): more descent steps may move the minima",
-                self.last_descent_move
+                "descent had not settled (its last step moved {:.1e} per element, more than a tenth of \
+                 the radius {radius}, {:.1e}): more descent steps may move the minima",
+                self.last_descent_move,
+                0.1 * radius
             ));
         }
         if self.ran_away() {
