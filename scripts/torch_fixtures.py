@@ -85,6 +85,11 @@ def main():
     args = argparse.Namespace(lr=1e-4, n_f=2)
     torch.save({"model": model, "args": args, "best": np.float64(0.9), "epoch": 3}, path("with-objects.pth"))
     torch.save({k: v.numpy() for k, v in model.items()}, path("numpy-arrays.pth"))
+    # Lightning's checkpoint: the state dict under "state_dict", its names
+    # under the LightningModule's attribute (refused, with a line that
+    # reaches it).
+    net_names = {"net." + k: v for k, v in model.items()}
+    torch.save({"epoch": 3, "global_step": 10, "state_dict": net_names, "hparams_name": "kwargs"}, path("lightning.pth"))
     torch.save({**sd, "steps": torch.tensor(3)}, path("integer-tensor.pth"))
 
 

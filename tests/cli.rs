@@ -342,7 +342,7 @@ fn energy_refuses_bad_input_clearly() {
     for (shape, says) in [
         (
             vec![1, 3, 32, 32],
-            "built for 1 channels and these images have 3: build it for them (energy --n-c 3",
+            "built for 1 channel and these images have 3: build it for them (energy --n-c 3",
         ),
         (
             vec![1, 32, 32, 1],

@@ -156,8 +156,25 @@ fn missing_and_extra_tensors_are_refused() {
     let err = load_params(&path, &layout, fix).unwrap_err().to_string();
     assert!(
         err.contains("start with `module.`")
-            && err.contains("(DataParallel's)")
-            && err.contains("model.module.state_dict()"),
+            && err.contains("(DataParallel's or AveragedModel's)")
+            && err.contains("model.module.state_dict()")
+            && err.contains(&format!(
+                "`save_file({{k.removeprefix(\"module.\"): v for k, v in load_file(\"{}\").items()}}, \"W.safetensors\")`",
+                path.display()
+            )),
+        "{err}"
+    );
+    // Two models' (an EMA's beside its model's): both named, one line.
+    let mut two = common::state_dict(&layout, &params, |n| Some(format!("ema_model.{n}")));
+    two.extend(common::state_dict(&layout, &params, |n| {
+        Some(format!("online_model.{n}"))
+    }));
+    write_tensors(&path, &two).unwrap();
+    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
+    assert!(
+        err.contains("holds 2 models' state dicts, under `ema_model.`, `online_model.`")
+            && err.contains(r#"v for k, v in load_file("#)
+            && err.contains(r#".items() if k.startswith("ema_model.")}"#),
         "{err}"
     );
     // torch.compile's: under `_orig_mod.`.
@@ -371,6 +388,18 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
                 "`torch.save(torch.load(\"{full}\", map_location=\"cpu\")[\"model\"], \"{}-model.pth\")`",
                 stem.display()
             )),
+        "{err}"
+    );
+    // Lightning's: its state dict under "state_dict", its names under
+    // `net.`; the line given reaches it.
+    let lightning = torch_fixture("lightning.pth");
+    let err = refusal(&lightning);
+    assert!(
+        err.contains(&format!(
+            "`torch.save({{k.removeprefix(\"net.\"): v for k, v in torch.load(\"{}\", \
+             map_location=\"cpu\")[\"state_dict\"].items()}}, \"W.pth\")`",
+            lightning.display()
+        )),
         "{err}"
     );
     let err = refusal(&torch_fixture("numpy-arrays.pth"));

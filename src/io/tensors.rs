@@ -147,10 +147,34 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     // header decides first.
     if SafeTensors::read_metadata(&bytes).is_err() && torch_file::is_torch_file(&bytes) {
         let shown = path.display().to_string();
-        let tensors = torch_file::read_state_dict(&bytes, &shown).map_err(|e| Error::file(path, e))?;
-        return serialize(path, &tensors, None);
+        let (tensors, key) = torch_file::read_state_dict(&bytes, &shown).map_err(|e| Error::file(path, e))?;
+        // (Where it came from, for the lines messages give: see state_dict_in_python.)
+        let source = std::collections::HashMap::from([(TORCH_KEY.to_string(), key.unwrap_or_default())]);
+        return serialize(path, &tensors, Some(source));
     }
     Ok(bytes)
+}
+
+/// The metadata key a `.pth` read as safetensors ([`read_file`]) carries:
+/// the key of its checkpoint's dict the state dict was under ("" for a
+/// state dict saved alone).
+const TORCH_KEY: &str = "ebmscope.torch_key";
+
+/// How Python reaches the state dict in the file at `path`, given the bytes
+/// [`read_file`] made of it, and how it saves one of that kind (the call
+/// and a file name): for the lines messages give
+/// (`torch.load("F")["model"]`, `load_file("F")`).
+pub(crate) fn state_dict_in_python(path: &Path, bytes: &[u8]) -> (String, &'static str, &'static str) {
+    let shown = path.display();
+    let key = SafeTensors::read_metadata(bytes)
+        .ok()
+        .and_then(|(_, m)| m.metadata().as_ref()?.get(TORCH_KEY).cloned());
+    let load = format!("torch.load(\"{shown}\", map_location=\"cpu\")");
+    match key.as_deref() {
+        Some("") => (load, "torch.save", "W.pth"),
+        Some(k) => (format!("{load}[\"{k}\"]"), "torch.save", "W.pth"),
+        None => (format!("load_file(\"{shown}\")"), "save_file", "W.safetensors"),
+    }
 }
 
 pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {

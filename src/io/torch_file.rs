@@ -51,9 +51,10 @@ pub(crate) fn is_torch_file(bytes: &[u8]) -> bool {
 }
 
 /// The tensors of the state dict (names to tensors) that a torch.save file
-/// holds, as f32; Err says what the file holds instead and what to do.
+/// holds, as f32, with the key it is under where the file holds it in a
+/// checkpoint's dict; Err says what the file holds instead and what to do.
 /// `shown` is the file as messages name it.
-pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<Vec<Tensor>, String> {
+pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<(Vec<Tensor>, Option<String>), String> {
     let (pickled, storages) = if bytes.starts_with(ZIP_MAGIC) {
         read_zip(bytes)?
     } else {
@@ -77,9 +78,12 @@ pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<Vec<Tensor>, 
     // A training checkpoint (`{"model": sd, "optimizer": …, "epoch": …}`)
     // holding one state dict is read as that state dict.
     let inner = inner_state_dicts(&pickled, entries);
-    let tensors = match (state_dict(entries), &inner[..]) {
-        (Some(tensors), _) => tensors,
-        (None, &[(_, one)]) => state_dict(&pickled.dicts[one]).unwrap_or_default(),
+    let (tensors, key) = match (state_dict(entries), &inner[..]) {
+        (Some(tensors), _) => (tensors, None),
+        (None, &[(key, one)]) => (
+            state_dict(&pickled.dicts[one]).unwrap_or_default(),
+            Some(key.to_string()),
+        ),
         (None, _) => return Err(not_a_state_dict(entries, &inner, shown)),
     };
     let mut seen = HashSet::new();
@@ -107,10 +111,11 @@ pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<Vec<Tensor>, 
                 )
             })?;
     }
-    tensors
+    let tensors = tensors
         .into_iter()
         .map(|(name, t)| t.to_f32(name, &storages))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((tensors, key))
 }
 
 /// A dict's entries as names and tensors, if it is a state dict: one or
@@ -1122,7 +1127,7 @@ mod tests {
         let storage = vec![("k0", vec![1.0, -2.0, 3.0])];
         let file = legacy_file(&[("w", "k0", 3, 1)], &storage, true, 1001);
         assert!(is_torch_file(&file));
-        let tensors = read_state_dict(&file, "f.pth").unwrap();
+        let (tensors, _) = read_state_dict(&file, "f.pth").unwrap();
         assert_eq!(tensors.len(), 1);
         assert_eq!(
             (tensors[0].name.as_str(), tensors[0].data.as_slice()),
@@ -1151,7 +1156,8 @@ mod tests {
         // A view expanded by a stride of 0 reads as PyTorch gives it, up to
         // 2²⁰ elements past what the file holds.
         let one = [("k0", vec![5.0])];
-        let tensors = read_state_dict(&legacy_file(&[("e", "k0", 3, 0)], &one, true, 1001), "f.pth").unwrap();
+        let (tensors, _) =
+            read_state_dict(&legacy_file(&[("e", "k0", 3, 0)], &one, true, 1001), "f.pth").unwrap();
         assert_eq!(tensors[0].data, [5.0; 3]);
         let wide = legacy_file(&[("e", "k0", (1 << 20) + 2, 0)], &one, true, 1001);
         assert!(refusal(wide).contains("expanded views hold more than 1048576 elements"));

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use super::tensors::{Tensor, parse, read_file, to_f32, write_tensors};
+use super::tensors::{Tensor, parse, read_file, state_dict_in_python, to_f32, write_tensors};
 use crate::model::{NetKind, NetSpec, ParamLayout};
 use crate::{Error, Result};
 
@@ -101,23 +101,44 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
         .filter(|n| layout.get(n).is_none() && !CHECKPOINT_EXTRAS.contains(n))
         .collect();
     extra.sort();
-    // A wrapped model's state dict (DataParallel's `module.`, say): every
-    // name the network has, under one prefix.
+    // A wrapped model's state dict (DataParallel's `module.`, Lightning's
+    // `net.`, say): every name the network has, under a prefix; or two
+    // models' (an EMA's beside its model's), each under its own.
     let first = &layout.tensors[0].name;
-    let prefix = extra
+    let prefixes: Vec<&str> = extra
         .iter()
-        .find_map(|n| n.strip_suffix(first.as_str()))
+        .filter_map(|n| n.strip_suffix(first.as_str()))
         .filter(|p| {
             !p.is_empty()
                 && layout
                     .tensors
                     .iter()
                     .all(|t| st.tensor(&format!("{p}{}", t.name)).is_ok())
-        });
-    if let Some(prefix) = prefix {
-        // torch.compile's wrapper keeps the model as `_orig_mod`, DataParallel's as `module`.
+        })
+        .collect();
+    if let Some(&prefix) = prefixes.first() {
+        let (sd, save, out) = state_dict_in_python(path, &bytes);
+        let line = |p: &str, only: &str| {
+            format!("`{save}({{k.removeprefix(\"{p}\"): v for k, v in {sd}.items(){only}}}, \"{out}\")`")
+        };
+        if prefixes.len() > 1 {
+            let under: Vec<String> = prefixes.iter().map(|p| format!("`{p}`")).collect();
+            return Err(Error::file(
+                path,
+                format!(
+                    "holds {} models' state dicts, under {}: save the one you mean alone, e.g. {}",
+                    prefixes.len(),
+                    under.join(", "),
+                    line(prefix, &format!(" if k.startswith(\"{prefix}\")"))
+                ),
+            ));
+        }
+        // torch.compile's wrapper keeps the model as `_orig_mod`; DataParallel's
+        // and swa_utils.AveragedModel's as `module`.
         let inner = match prefix {
-            "module." => " (DataParallel's): save the inner model's, model.module.state_dict(), or",
+            "module." => {
+                " (DataParallel's or AveragedModel's): save the inner model's, model.module.state_dict(), or"
+            }
             "_orig_mod." => " (torch.compile's): save the inner model's, model._orig_mod.state_dict(), or",
             _ => ": save",
         };
@@ -125,7 +146,8 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
             path,
             format!(
                 "its tensor names start with `{prefix}` (`{prefix}{first}`, …), a wrapped model's state \
-                 dict{inner} the names without it, {{k.removeprefix(\"{prefix}\"): v for k, v in sd.items()}}"
+                 dict{inner} the names without it, {}",
+                line(prefix, "")
             ),
         ));
     }
