@@ -234,17 +234,7 @@ fn energy_reads_a_pytorch_state_dict() {
     );
     assert_eq!(load_params(&alone, &layout, String::new).unwrap(), want);
     // An --output over weights: refused, and they are kept.
-    let out = ebmscope(&[
-        "energy",
-        "--n-c",
-        "1",
-        "--n-f",
-        "2",
-        "--input",
-        path_str(&input),
-        "--output",
-        path_str(&alone),
-    ]);
+    let out = convert(&["--input", path_str(&input), "--output", path_str(&alone)]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && said.contains("holds tensors no energy output has"),
