@@ -443,6 +443,13 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
             && stderr.contains("the chains start from these images"),
         "{stderr}"
     );
+    // And its longrun.toml records them.
+    let settings = common::read_toml(&base.join("sample-out/longrun.toml"));
+    assert_eq!(
+        settings["data"].as_str().map(Path::new),
+        Some(moved.canonicalize().unwrap().as_path()),
+        "{settings:?}"
+    );
     std::fs::rename(&kept_aside, moved.join("p00.png")).unwrap();
     ok(&resume("2", Some(&moved)));
     assert_eq!(column(&run, 1).len(), 2);

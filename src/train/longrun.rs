@@ -125,6 +125,10 @@ impl LongRunOptions {
             steps: u64,
             chains: usize,
             init: LongRunInit,
+            /// The images the chains started from (`--init data`): the
+            /// run's, or those `--data` gave (a test split, say).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<String>,
             data_noise: bool,
             temp_factor: f64,
             epsilon: f64,
@@ -146,6 +150,8 @@ impl LongRunOptions {
             steps: self.steps,
             chains: self.chains,
             init: self.init,
+            data: (self.init == LongRunInit::Data && !ck.config.data.kind.is_toy())
+                .then(|| ck.config.data.path.clone()),
             data_noise: self.data_noise && self.init == LongRunInit::Data,
             temp_factor: self.temp_factor,
             epsilon: self.epsilon.unwrap_or(ck.config.langevin.epsilon),
