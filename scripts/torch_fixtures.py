@@ -83,7 +83,9 @@ def main():
     # Beside the state dict, objects a state dict has no use for (read as
     # it); a state dict of NumPy arrays (refused, naming them).
     args = argparse.Namespace(lr=1e-4, n_f=2)
-    torch.save({"model": model, "args": args, "best": np.float64(0.9), "epoch": 3}, path("with-objects.pth"))
+    beside = {"args": args, "best": np.float64(0.9), "device": torch.device("cpu"), "shape": torch.Size([2]),
+              "dtype": torch.float32, "tags": {"ebm"}, "epoch": 3}
+    torch.save({"model": model, **beside}, path("with-objects.pth"))
     torch.save({k: v.numpy() for k, v in model.items()}, path("numpy-arrays.pth"))
     # Lightning's checkpoint: the state dict under "state_dict", its names
     # under the LightningModule's attribute (refused, with a line that

@@ -59,8 +59,8 @@ pub struct Capture {
 pub enum ToyView {
     /// The chains' particles over data points.
     Particles,
-    /// True density, learned exp(−U) and the short-run KDE on the grid,
-    /// particles drawn over each.
+    /// True density, learned exp(−U) and the KDE of the samples (short-run,
+    /// or the persistent chains) on the grid, particles drawn over each.
     Densities,
 }
 
@@ -1276,7 +1276,7 @@ impl GuiApp {
             ui.end_row();
             for k in 0..basins.count().min(LANDSCAPE_TABLE_ROWS) {
                 let members: Vec<usize> = basins.members(k).collect();
-                let [r, g, b] = crate::plot::basin_colour(members[0]);
+                let [r, g, b] = crate::plot::basin_colour(basins.lowest(k));
                 ui.colored_label(egui::Color32::from_rgb(r, g, b), format!("● {k}"));
                 ui.label(members.len().to_string());
                 ui.label(
@@ -1353,8 +1353,7 @@ impl GuiApp {
                             }
                         }
                         for k in 0..basins.count() {
-                            let lowest = basins.members(k).next().unwrap_or(0);
-                            let [r, g, b] = crate::plot::basin_colour(lowest);
+                            let [r, g, b] = crate::plot::basin_colour(basins.lowest(k));
                             let colour = egui::Color32::from_rgb(r, g, b);
                             let members: Vec<[f64; 2]> = basins.members(k).map(xy).collect();
                             // A white rim, as in landscape.png: a yellow
@@ -1455,8 +1454,9 @@ impl GuiApp {
         }
     }
 
-    /// True density, learned exp(−U) and short-run KDE, re-evaluated every
-    /// few iterations (on the training thread, between iterations).
+    /// True density, learned exp(−U) and the KDE of the samples,
+    /// re-evaluated every few iterations (on the training thread, between
+    /// iterations).
     fn densities(&mut self, ui: &mut egui::Ui, chains: &[[f64; 2]]) {
         let it = self.iteration;
         let stale = self

@@ -902,20 +902,21 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
             );
         }
         refuse_over_checkpoint(flag, path)?;
-        // An earlier output is written over; a file of other tensors
-        // (someone's weights, say) is not.
-        if *flag == "--output"
-            && let Ok((tensors, _)) = ebmscope::io::read_all(path)
-            && let Some(other) = tensors
-                .iter()
-                .find(|t| !matches!(t.name.as_str(), "energy" | "grad_x"))
-        {
-            bail!(
-                "--output {} holds tensors no energy output has (`{}`, …), which this would replace: \
-                 choose another path",
-                path.display(),
-                other.name
-            );
+        // An earlier output is written over; any other file (someone's
+        // weights, say) is not.
+        if *flag == "--output" && path.exists() {
+            let earlier = ebmscope::io::read_all(path).is_ok_and(|(tensors, _)| {
+                tensors
+                    .iter()
+                    .all(|t| matches!(t.name.as_str(), "energy" | "grad_x"))
+            });
+            if !earlier {
+                bail!(
+                    "--output {} exists and is no earlier energy output (a safetensors file of \
+                     `energy` and `grad_x`), which this would replace: choose another path",
+                    path.display()
+                );
+            }
         }
     }
     let params = match &args.weights {
@@ -1254,9 +1255,12 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             // (Which may take as long as many iterations: said while it runs.)
             bar.set_message(format!(
                 "evaluating the densities: {} chains × {} steps (eval.kde_samples) …",
-                c.eval.kde_samples, c.langevin.steps
+                ebmscope::train::kde_chains(trainer),
+                c.langevin.steps
             ));
-            let m = evaluate_toy(trainer)?;
+            let m = evaluate_toy(trainer);
+            bar.set_message("");
+            let m = m?;
             run.record_toy(trainer.iteration, &m)?;
             ebmscope::plot::save_run_pictures(&run.dir, trainer, Some(&m))?;
             Ok(format!(

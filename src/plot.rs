@@ -1,5 +1,5 @@
 //! Pictures of a run, as PNG: the toy density triptych (true, learned,
-//! short-run KDE; density and log-density, as the reference's
+//! the KDE of the samples: ToyMetrics::kde_name; density and log-density, as the reference's
 //! plot_toy_density) and the diagnostics figure (d_st, r_t, the
 //! cross-correlation and the two autocorrelations, as plot_diagnostics),
 //! and grids of image samples (as the reference's plot_ims).
@@ -112,7 +112,7 @@ pub fn image_grid(path: &Path, images: &[f32], [c, h, w]: [usize; 3]) -> Result<
         .map_err(|e| Error::file(path, format!("could not write the image grid ({e})")))
 }
 
-/// True density, learned density exp(−U) and short-run KDE (top), and their
+/// True density, learned density exp(−U) and the KDE of the samples (top), and their
 /// logarithms (bottom), each on its own colour scale as the reference (the
 /// learned one −U from its 1st percentile: [`log_density_shades`]).
 pub fn density_triptych(path: &Path, m: &ToyMetrics, iteration: u64) -> Result<()> {

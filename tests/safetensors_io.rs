@@ -164,6 +164,16 @@ fn missing_and_extra_tensors_are_refused() {
             )),
         "{err}"
     );
+    // The names unwrapped and a wrapped copy beside them: no wrapped
+    // model's state dict, but tensors this net does not have.
+    let mut beside = common::state_dict(&layout, &params, |n| Some(n.into()));
+    beside.extend(common::state_dict(&layout, &params, |n| Some(format!("ema.{n}"))));
+    write_tensors(&path, &beside).unwrap();
+    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
+    assert!(
+        err.contains("has tensor(s) this network does not have: ema.") && !err.contains("start with"),
+        "{err}"
+    );
     // Two models' (an EMA's beside its model's): both named, one line.
     let mut two = common::state_dict(&layout, &params, |n| Some(format!("ema_model.{n}")));
     two.extend(common::state_dict(&layout, &params, |n| {
@@ -309,14 +319,6 @@ fn failed_write_keeps_the_old_file() {
     assert_eq!(read_tensor(&path, "x").unwrap(), t);
 }
 
-/// The PyTorch files tests/data/torch holds, written by
-/// scripts/torch_fixtures.py with PyTorch 2.15.
-fn torch_fixture(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/torch")
-        .join(name)
-}
-
 /// A state dict saved with torch.save, in each form PyTorch writes (the
 /// zip, pickle protocol 2 and 4; the older pickles; parameters; views with
 /// strides and shared storages), reads as the same tensors saved with
@@ -327,7 +329,7 @@ fn pytorch_files_read_as_their_state_dicts() {
     use ebmscope::io::{fitting_net, holds_weights_alone, is_checkpoint};
     use ebmscope::model::NetKind;
     let layout = NetSpec::vanilla(1, 2).unwrap().param_layout().unwrap();
-    let want = load_params(&torch_fixture("vanilla.safetensors"), &layout, fix).unwrap();
+    let want = load_params(&common::torch_fixture("vanilla.safetensors"), &layout, fix).unwrap();
     for name in [
         "vanilla-zip.pth",
         "vanilla-zip-p4.pth",
@@ -341,24 +343,25 @@ fn pytorch_files_read_as_their_state_dicts() {
         "vanilla-zip-stem21chr.pth",
         // A training checkpoint, `{"model": sd, "optimizer": …, "iteration": 3}`.
         "training-state.pth",
-        // One with an argparse.Namespace and a NumPy number beside its
-        // state dict: named, never called, passed over.
+        // One with an argparse.Namespace, a NumPy number, a torch.device,
+        // Size and dtype and a set beside its state dict: named, never
+        // called, passed over.
         "with-objects.pth",
     ] {
-        let path = torch_fixture(name);
+        let path = common::torch_fixture(name);
         assert_eq!(load_params(&path, &layout, fix).unwrap(), want, "{name}");
         assert!(holds_weights_alone(&path) && !is_checkpoint(&path), "{name}");
         assert_eq!(fitting_net(&path), Some((NetKind::Vanilla, 1, 2)), "{name}");
     }
-    let half = load_params(&torch_fixture("vanilla-half.pth"), &layout, fix).unwrap();
+    let half = load_params(&common::torch_fixture("vanilla-half.pth"), &layout, fix).unwrap();
     assert_eq!(
         half,
-        load_params(&torch_fixture("vanilla-half.safetensors"), &layout, fix).unwrap()
+        load_params(&common::torch_fixture("vanilla-half.safetensors"), &layout, fix).unwrap()
     );
     assert_ne!(half, want, "rounded to half precision");
     // Another net's: refused as a safetensors state dict of it is.
     let toy = NetSpec::toy().param_layout().unwrap();
-    let err = load_params(&torch_fixture("vanilla-zip.pth"), &toy, fix)
+    let err = load_params(&common::torch_fixture("vanilla-zip.pth"), &toy, fix)
         .unwrap_err()
         .to_string();
     assert!(err.contains("f.0.weight") && err.contains("wrong --net"), "{err}");
@@ -370,7 +373,7 @@ fn pytorch_files_read_as_their_state_dicts() {
 fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
     let layout = NetSpec::vanilla(1, 2).unwrap().param_layout().unwrap();
     let refusal = |path: &Path| load_params(path, &layout, fix).unwrap_err().to_string();
-    let err = refusal(&torch_fixture("whole-model.pth"));
+    let err = refusal(&common::torch_fixture("whole-model.pth"));
     assert!(
         err.contains("whole-model.pth")
             && err.contains("a pickled `bench_torch.VanillaNet`")
@@ -378,7 +381,7 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
         "{err}"
     );
     // A checkpoint holding two state dicts, `{"model": …, "ema": …, "iteration": 3}`.
-    let training = torch_fixture("two-state-dicts.pth");
+    let training = common::torch_fixture("two-state-dicts.pth");
     let err = refusal(&training);
     let (full, stem) = (training.display(), training.with_extension(""));
     assert!(
@@ -392,7 +395,7 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
     );
     // Lightning's: its state dict under "state_dict", its names under
     // `net.`; the line given reaches it.
-    let lightning = torch_fixture("lightning.pth");
+    let lightning = common::torch_fixture("lightning.pth");
     let err = refusal(&lightning);
     assert!(
         err.contains(&format!(
@@ -402,19 +405,19 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
         )),
         "{err}"
     );
-    let err = refusal(&torch_fixture("numpy-arrays.pth"));
+    let err = refusal(&common::torch_fixture("numpy-arrays.pth"));
     assert!(
         err.contains("is a NumPy array or number (`numpy.") && err.contains("torch.from_numpy(v)"),
         "{err}"
     );
-    let err = refusal(&torch_fixture("integer-tensor.pth"));
+    let err = refusal(&common::torch_fixture("integer-tensor.pth"));
     assert!(
         err.contains("tensor `steps` is of int64") && err.contains("if v.is_floating_point()"),
         "{err}"
     );
     // Cut: in the zip's directory, in a storage of the older form.
     for (name, keep) in [("vanilla-zip.pth", 0.5), ("vanilla-legacy.pth", 0.9)] {
-        let bytes = std::fs::read(torch_fixture(name)).unwrap();
+        let bytes = std::fs::read(common::torch_fixture(name)).unwrap();
         let cut = tmp(&format!("cut-{name}"));
         std::fs::write(&cut, &bytes[..(bytes.len() as f64 * keep) as usize]).unwrap();
         let err = refusal(&cut);

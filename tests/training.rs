@@ -4,7 +4,6 @@
 mod common;
 
 use common::{SMALL_TOY, ebmscope, resume_train, train_small_toy};
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -1820,7 +1819,7 @@ fn weights_alone_sample_and_map_with_their_settings() {
     );
     common::assert_refused(&out, "are for weights alone");
     // A whole model torch.save pickled: refused, saying how to save its state dict.
-    let pth = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch/whole-model.pth");
+    let pth = common::torch_fixture("whole-model.pth");
     let out = run(
         "sample",
         &[pth.to_str().unwrap(), "--preset", "rings-convergent"],
@@ -1899,11 +1898,7 @@ fn weights_alone_sample_and_map_with_their_settings() {
     );
     // A state dict torch.save wrote (PyTorch's ToyNet, tests/data/torch).
     let pth = elsewhere.join("toy.pth");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch/toy.pth"),
-        &pth,
-    )
-    .unwrap();
+    std::fs::copy(common::torch_fixture("toy.pth"), &pth).unwrap();
     let out = run(
         "sample",
         &[pth.to_str().unwrap(), "--config", config.to_str().unwrap()],
@@ -1977,11 +1972,7 @@ fn a_run_starts_from_the_weights_it_is_given() {
 
     // The command: a .pth torch.save wrote (PyTorch's ToyNet).
     let pth = dir.join("toy.pth");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch/toy.pth"),
-        &pth,
-    )
-    .unwrap();
+    std::fs::copy(common::torch_fixture("toy.pth"), &pth).unwrap();
     let run = dir.join("from-torch");
     let out = train_small_toy(&run, 2, &["--init-weights", pth.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -2034,7 +2025,7 @@ fn a_run_starts_from_the_weights_it_is_given() {
     assert!(inside.exists());
 
     // Another net's weights: refused, naming the net, before any folder.
-    let vanilla = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch/vanilla-zip.pth");
+    let vanilla = common::torch_fixture("vanilla-zip.pth");
     let other = dir.join("other");
     let out = train_small_toy(&other, 2, &["--init-weights", vanilla.to_str().unwrap()]);
     common::assert_refused(&out, "net.init_weights");

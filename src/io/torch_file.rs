@@ -514,10 +514,11 @@ impl Global {
                 "holds tensors of a type ebmscope does not read ({called}: float8, uint16, …): save \
                  them as float, `torch.save({{k: v.float() for k, v in sd.items()}}, \"W.pth\")`"
             ),
-            _ if top == "torch" && !module.starts_with("torch.nn") => format!(
-                "holds {called}, which a state dict of plain floating-point tensors does not (sparse, \
-                 quantized or subclassed tensors, say): ebmscope reads those; save them as plain \
-                 float tensors"
+            // PyTorch's other ways of making a tensor; its other names (torch.device,
+            // torch.Size, a module's class) are objects like any other.
+            ("torch._utils" | "torch._tensor", _) => format!(
+                "holds {called}, a kind of tensor ebmscope does not read (sparse, quantized or \
+                 subclassed, say): save the state dict's tensors as plain float tensors"
             ),
             _ => return Ok(Global::Other(format!("{module}.{name}").into())),
         })
@@ -1047,6 +1048,19 @@ impl<'a> Unpickler<'a> {
                 // BUILD: an object's state (a state dict's `_metadata`, the
                 // version of each module's names): not needed.
                 b'b' => self.pop().map(|_| None)?,
+                // EMPTY_SET, FROZENSET; ADDITEMS: opaque, as objects are
+                // (a checkpoint may hold one beside its state dict).
+                0x8f => Some(Value::Object("builtins.set".into())),
+                0x91 => self
+                    .pop_mark()
+                    .map(|_| Some(Value::Object("builtins.frozenset".into())))?,
+                0x90 => {
+                    self.pop_mark()?;
+                    match self.top()? {
+                        Value::Object(_) => None,
+                        _ => return Err(damaged("items added to what is not a set")),
+                    }
+                }
                 other => {
                     return Err(format!(
                         "holds pickle opcode 0x{other:02x}, which a state dict's pickle does not use: \

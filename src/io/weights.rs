@@ -104,17 +104,19 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
     // A wrapped model's state dict (DataParallel's `module.`, Lightning's
     // `net.`, say): every name the network has, under a prefix; or two
     // models' (an EMA's beside its model's), each under its own.
+    // (Where the names are there unwrapped too, the extras are another
+    // model's beside them: listed below as tensors the net does not have.)
     let first = &layout.tensors[0].name;
+    let holds = |p: &str| {
+        layout
+            .tensors
+            .iter()
+            .all(|t| st.tensor(&format!("{p}{}", t.name)).is_ok())
+    };
     let prefixes: Vec<&str> = extra
         .iter()
         .filter_map(|n| n.strip_suffix(first.as_str()))
-        .filter(|p| {
-            !p.is_empty()
-                && layout
-                    .tensors
-                    .iter()
-                    .all(|t| st.tensor(&format!("{p}{}", t.name)).is_ok())
-        })
+        .filter(|p| !p.is_empty() && !holds("") && holds(p))
         .collect();
     if let Some(&prefix) = prefixes.first() {
         let (sd, save, out) = state_dict_in_python(path, &bytes);

@@ -217,11 +217,11 @@ impl Basins {
         (0..self.of.len()).filter(move |&i| self.of[i] == b)
     }
 
-    /// The lowest minimum of minimum `i`'s basin: what colours the basin
+    /// The lowest minimum of basin `b`: what colours the basin
     /// (plot::basin_colour), the same at every α, where its number is its
-    /// rank at this α.
-    pub fn lowest(&self, i: usize) -> usize {
-        self.members(self.of[i]).next().unwrap_or(i)
+    /// rank at this α. (Every basin holds one: its number is a minimum's.)
+    pub fn lowest(&self, b: usize) -> usize {
+        self.members(b).next().unwrap_or(0)
     }
 }
 
@@ -776,7 +776,7 @@ fn write_landscape(
                         .iter()
                         .enumerate()
                         .map(|(i, m)| {
-                            let lowest = b.lowest(i);
+                            let lowest = b.lowest(b.of[i]);
                             MapPoint {
                                 x: f64::from(m.state[0]),
                                 y: f64::from(m.state[1]),
@@ -872,14 +872,9 @@ mod tests {
             of: basin_of(5, attempts),
         };
         let (joined, alone) = (basins(&attempts), basins(&[]));
-        assert_eq!(
-            (0..5).map(|i| joined.lowest(i)).collect::<Vec<_>>(),
-            [0, 1, 0, 3, 0]
-        );
-        assert_eq!(
-            (0..5).map(|i| alone.lowest(i)).collect::<Vec<_>>(),
-            [0, 1, 2, 3, 4]
-        );
+        let lowest = |b: &Basins| (0..5).map(|i| b.lowest(b.of[i])).collect::<Vec<_>>();
+        assert_eq!(lowest(&joined), [0, 1, 0, 3, 0]);
+        assert_eq!(lowest(&alone), [0, 1, 2, 3, 4]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Toy metrics: the learned density exp(−U) and a KDE of short-run samples on
-//! a grid, each compared with the true density by total variation and KL.
+//! Toy metrics: the learned density exp(−U) and a KDE of short-run samples (a
+//! persistent run's: its chains L steps on) on a grid, each compared with the
+//! true density by total variation and KL.
 
 use rand::SeedableRng;
 
@@ -22,7 +23,7 @@ pub struct ToyMetrics {
     /// model's grid but near its minima: 745 nats down, f64 underflows).
     pub energies: Vec<f64>,
     pub kde: Vec<f64>,
-    /// Short-run samples behind the KDE, [k, 2].
+    /// The samples behind the KDE, [k, 2].
     pub samples: Vec<f32>,
     /// Whether those started from the persistent bank (langevin.init =
     /// persistent): then they are the training chains' states L steps on,
@@ -47,10 +48,7 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     let truth = grid.truth(toy);
     let model = grid.boltzmann(&energies);
 
-    let k = match (c.langevin.init, trainer.bank()) {
-        (InitKind::Persistent, Some(bank)) => (c.eval.kde_samples as usize).min(bank.size),
-        _ => c.eval.kde_samples as usize,
-    };
+    let k = kde_chains(trainer);
     let field = GpuNet::sharing(gpu, trainer_net(trainer), k)?.as_field(gpu)?;
     let sampler = Langevin::new(gpu, field, c.seed ^ 0x004b_4445, step_size(c))?;
     sampler.begin(gpu, trainer.iteration as u32);
@@ -89,8 +87,16 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         energies,
         kde,
         samples,
-        persistent: c.langevin.init == InitKind::Persistent && trainer.bank().is_some(),
+        persistent: trainer.bank().is_some(),
     })
+}
+
+/// How many chains the KDE of [`evaluate_toy`] runs: `eval.kde_samples`,
+/// and no more than the bank holds where they start from it (a persistent
+/// run's: only such a run has a bank).
+pub fn kde_chains(trainer: &Trainer) -> usize {
+    let k = trainer.config.eval.kde_samples as usize;
+    trainer.bank().map_or(k, |bank| k.min(bank.size))
 }
 
 impl ToyMetrics {

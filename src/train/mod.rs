@@ -11,7 +11,7 @@ pub mod run;
 pub mod session;
 
 pub use checkpoint::{CHECKPOINT_FILE, Checkpoint, CheckpointHead, SavedHistory};
-pub use metrics::{ToyMetrics, evaluate_toy, grid_energies};
+pub use metrics::{ToyMetrics, evaluate_toy, grid_energies, kde_chains};
 
 /// Long work (long runs, landscape maps) reports `(stage, done, total)`
 /// after every submission through this, and stops with the error it

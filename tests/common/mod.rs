@@ -213,3 +213,11 @@ pub fn read_toml(path: &std::path::Path) -> toml::Table {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.parse().unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// A PyTorch file tests/data/torch holds, written by
+/// scripts/torch_fixtures.py with PyTorch 2.15.
+pub fn torch_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/torch")
+        .join(name)
+}
