@@ -93,6 +93,14 @@ def main():
     net_names = {"net." + k: v for k, v in model.items()}
     torch.save({"epoch": 3, "global_step": 10, "state_dict": net_names, "hparams_name": "kwargs"}, path("lightning.pth"))
     torch.save({**sd, "steps": torch.tensor(3)}, path("integer-tensor.pth"))
+    # Averaging wrappers: swa_utils.AveragedModel's (`module.` and an int64
+    # `n_averaged`) and ema-pytorch's (two models under prefixes, a bool and
+    # an int64 beside them): each refused once, with a line that saves one.
+    averaged = torch.optim.swa_utils.AveragedModel(net)
+    averaged.load_state_dict({**{"module." + k: v for k, v in model.items()}, "n_averaged": torch.tensor(2)})
+    torch.save(averaged.state_dict(), path("averaged-model.pth"))
+    ema_names = {**{"ema_model." + k: v for k, v in ema.items()}, **{"online_model." + k: v for k, v in model.items()}}
+    torch.save({"initted": torch.tensor(True), "step": torch.tensor(7), **ema_names}, path("ema-pytorch.pth"))
 
 
 if __name__ == "__main__":

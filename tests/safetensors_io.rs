@@ -410,9 +410,36 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
         err.contains("is a NumPy array or number (`numpy.") && err.contains("torch.from_numpy(v)"),
         "{err}"
     );
-    let err = refusal(&common::torch_fixture("integer-tensor.pth"));
+    // Integers beside the weights: named, with a line that leaves them out.
+    let integers = common::torch_fixture("integer-tensor.pth");
+    let err = refusal(&integers);
     assert!(
-        err.contains("tensor `steps` is of int64") && err.contains("if v.is_floating_point()"),
+        err.contains(
+            "integers or bools beside the weights, which this network does not have: `steps` (int64)"
+        ) && err.contains(&format!(
+            "`torch.save({{k: v for k, v in torch.load(\"{}\", map_location=\"cpu\").items() if \
+                 v.is_floating_point()}}, \"W.pth\")`",
+            integers.display()
+        )),
+        "{err}"
+    );
+    // Averaging wrappers, each refused once for its prefixes, the integers
+    // and bools beside them left out by the line given.
+    let averaged = common::torch_fixture("averaged-model.pth");
+    let err = refusal(&averaged);
+    assert!(
+        err.contains("start with `module.`")
+            && err.contains(&format!(
+                "`torch.save({{k.removeprefix(\"module.\"): v for k, v in torch.load(\"{}\", \
+                 map_location=\"cpu\").items() if k.startswith(\"module.\")}}, \"W.pth\")`",
+                averaged.display()
+            )),
+        "{err}"
+    );
+    let err = refusal(&common::torch_fixture("ema-pytorch.pth"));
+    assert!(
+        err.contains("2 models' state dicts, under `ema_model.`, `online_model.`")
+            && err.contains("if k.startswith(\"ema_model.\")"),
         "{err}"
     );
     // Cut: in the zip's directory, in a storage of the older form.

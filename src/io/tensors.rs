@@ -3,7 +3,7 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use super::torch_file;
+use super::torch_file::{self, OtherTensor};
 use crate::{Error, Result};
 
 /// A named f32 tensor.
@@ -64,26 +64,27 @@ pub fn write_tensors_with_metadata(
     tensors: &[Tensor],
     metadata: Option<std::collections::HashMap<String, String>>,
 ) -> Result<()> {
-    write_atomically(path, &serialize(path, tensors, metadata)?)
+    write_atomically(path, &serialize(path, tensors, &[], metadata)?)
 }
 
-/// Tensors as a safetensors file's bytes (f32); `path` names the file in errors.
+/// Tensors as a safetensors file's bytes (f32, and `others` in their own
+/// types); `path` names the file in errors.
 fn serialize(
     path: &Path,
     tensors: &[Tensor],
+    others: &[OtherTensor],
     metadata: Option<std::collections::HashMap<String, String>>,
 ) -> Result<Vec<u8>> {
-    let bytes: Vec<Vec<u8>> = tensors
+    let floats = tensors
         .iter()
-        .map(|t| bytemuck::cast_slice(&t.data).to_vec())
-        .collect();
-    let views = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|(t, b)| {
-            TensorView::new(Dtype::F32, t.shape.clone(), b)
-                .map(|v| (t.name.clone(), v))
-                .map_err(|e| Error::file(path, format!("tensor `{}`: {e}", t.name)))
+        .map(|t| (&t.name, Dtype::F32, &t.shape, bytemuck::cast_slice(&t.data)));
+    let others = others.iter().map(|t| (&t.name, t.dtype, &t.shape, &t.bytes[..]));
+    let views = floats
+        .chain(others)
+        .map(|(name, dtype, shape, bytes)| {
+            TensorView::new(dtype, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::file(path, format!("tensor `{name}`: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
     safetensors::serialize(views, metadata).map_err(|e| Error::file(path, e.to_string()))
@@ -127,6 +128,28 @@ pub(crate) fn floats_from_le(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     Some(out)
 }
 
+/// A tensor's element type as PyTorch names it (`int64`, not I64), for messages.
+pub(crate) fn dtype_name(dtype: Dtype) -> String {
+    match dtype {
+        Dtype::F32 => "float32".into(),
+        Dtype::F64 => "float64".into(),
+        Dtype::F16 => "float16".into(),
+        Dtype::BF16 => "bfloat16".into(),
+        Dtype::I64 => "int64".into(),
+        Dtype::I32 => "int32".into(),
+        Dtype::I16 => "int16".into(),
+        Dtype::I8 => "int8".into(),
+        Dtype::U8 => "uint8".into(),
+        Dtype::BOOL => "bool".into(),
+        d => format!("{d:?}").to_lowercase(),
+    }
+}
+
+/// Whether ebmscope reads a tensor of this type (as [`floats_from_le`] does).
+pub(crate) fn is_floating_point(dtype: Dtype) -> bool {
+    floats_from_le(dtype, &[]).is_some()
+}
+
 fn f16_to_f32(h: u16) -> f32 {
     let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exp = i32::from((h >> 10) & 0x1f);
@@ -147,10 +170,10 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     // header decides first.
     if SafeTensors::read_metadata(&bytes).is_err() && torch_file::is_torch_file(&bytes) {
         let shown = path.display().to_string();
-        let (tensors, key) = torch_file::read_state_dict(&bytes, &shown).map_err(|e| Error::file(path, e))?;
+        let sd = torch_file::read_state_dict(&bytes, &shown).map_err(|e| Error::file(path, e))?;
         // (Where it came from, for the lines messages give: see state_dict_in_python.)
-        let source = std::collections::HashMap::from([(TORCH_KEY.to_string(), key.unwrap_or_default())]);
-        return serialize(path, &tensors, Some(source));
+        let source = std::collections::HashMap::from([(TORCH_KEY.to_string(), sd.key.unwrap_or_default())]);
+        return serialize(path, &sd.floats, &sd.others, Some(source));
     }
     Ok(bytes)
 }
@@ -165,16 +188,37 @@ const TORCH_KEY: &str = "ebmscope.torch_key";
 /// and a file name): for the lines messages give
 /// (`torch.load("F")["model"]`, `load_file("F")`).
 pub(crate) fn state_dict_in_python(path: &Path, bytes: &[u8]) -> (String, &'static str, &'static str) {
-    let shown = path.display();
+    let shown = python_str(&path.display().to_string());
     let key = SafeTensors::read_metadata(bytes)
         .ok()
         .and_then(|(_, m)| m.metadata().as_ref()?.get(TORCH_KEY).cloned());
-    let load = format!("torch.load(\"{shown}\", map_location=\"cpu\")");
+    let load = format!("torch.load({shown}, map_location=\"cpu\")");
     match key.as_deref() {
         Some("") => (load, "torch.save", "W.pth"),
-        Some(k) => (format!("{load}[\"{k}\"]"), "torch.save", "W.pth"),
-        None => (format!("load_file(\"{shown}\")"), "save_file", "W.safetensors"),
+        Some(k) => (format!("{load}[{}]", python_str(k)), "torch.save", "W.pth"),
+        None => (format!("load_file({shown})"), "save_file", "W.safetensors"),
     }
+}
+
+/// `s` as a Python string literal, for the lines messages give: a Windows
+/// path's backslashes (`"C:\Users"` would be an escape, or an error) and
+/// quotes in a key escaped.
+pub(crate) fn python_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
@@ -301,7 +345,14 @@ pub fn read_all(path: &Path) -> Result<(Vec<Tensor>, std::collections::HashMap<S
 
 #[cfg(test)]
 mod tests {
-    use super::f16_to_f32;
+    use super::{f16_to_f32, python_str};
+
+    /// Windows paths and keys with quotes as Python reads them.
+    #[test]
+    fn python_strings_are_escaped() {
+        assert_eq!(python_str(r"C:\Users\me\w.pth"), r#""C:\\Users\\me\\w.pth""#);
+        assert_eq!(python_str("a \"b\"\n\u{1b}é"), r#""a \"b\"\n\u001bé""#);
+    }
 
     #[test]
     fn f16_decodes_known_values() {

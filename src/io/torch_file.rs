@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use safetensors::Dtype;
 
-use super::tensors::{Tensor, floats_from_le};
+use super::tensors::{Tensor, floats_from_le, python_str};
 
 /// torch.save's zip (a zip's local file header).
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -50,11 +50,32 @@ pub(crate) fn is_torch_file(bytes: &[u8]) -> bool {
     pickle.starts_with(&magic)
 }
 
-/// The tensors of the state dict (names to tensors) that a torch.save file
-/// holds, as f32, with the key it is under where the file holds it in a
-/// checkpoint's dict; Err says what the file holds instead and what to do.
-/// `shown` is the file as messages name it.
-pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<(Vec<Tensor>, Option<String>), String> {
+/// What a torch.save file's state dict holds: its floating-point tensors as
+/// f32, its others (a step counter, a mask) as they are, and the key it is
+/// under where the file holds it in a checkpoint's dict.
+#[derive(Debug)]
+pub(crate) struct StateDict {
+    pub floats: Vec<Tensor>,
+    pub others: Vec<OtherTensor>,
+    pub key: Option<String>,
+}
+
+/// A tensor of integers or bools, kept as its elements' bytes: so that a
+/// state dict from torch.save is checked as its safetensors copy would be,
+/// such a tensor beside the weights (AveragedModel's `n_averaged`) refused
+/// with the rest of what the file holds, in one message.
+#[derive(Debug)]
+pub(crate) struct OtherTensor {
+    pub name: String,
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    pub bytes: Vec<u8>,
+}
+
+/// The state dict (names to tensors) that a torch.save file holds; Err says
+/// what the file holds instead and what to do. `shown` is the file as
+/// messages name it.
+pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<StateDict, String> {
     let (pickled, storages) = if bytes.starts_with(ZIP_MAGIC) {
         read_zip(bytes)?
     } else {
@@ -62,11 +83,12 @@ pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<(Vec<Tensor>,
     };
     let Some(entries) = pickled.entries(&pickled.root) else {
         if let Value::Object(class) = &pickled.root {
+            let file = python_str(shown);
             return Err(format!(
                 "holds a pickled `{class}`, not a state dict (a whole model, saved with \
                  torch.save(model)?); ebmscope reads state dicts, which run no code when read: save \
                  one, `torch.save(model.state_dict(), \"W.pth\")` (from this file, if you trust it: \
-                 `torch.save(torch.load(\"{shown}\", weights_only=False).state_dict(), \"W.pth\")`)"
+                 `torch.save(torch.load({file}, weights_only=False).state_dict(), \"W.pth\")`)"
             ));
         }
         return Err(format!(
@@ -88,11 +110,13 @@ pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<(Vec<Tensor>,
     };
     let mut seen = HashSet::new();
     let (mut total, mut expanded) = (0usize, 0usize);
+    let mut counts = Vec::with_capacity(tensors.len());
     for (name, t) in &tensors {
         if !seen.insert(name) {
             return Err(damaged(&format!("tensor `{name}` twice")));
         }
         let (count, beyond) = t.check(name, &storages)?;
+        counts.push(count);
         expanded += beyond;
         if expanded > MAX_EXPANDED {
             return Err(format!(
@@ -111,11 +135,35 @@ pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<(Vec<Tensor>,
                 )
             })?;
     }
-    let tensors = tensors
-        .into_iter()
-        .map(|(name, t)| t.to_f32(name, &storages))
-        .collect::<Result<_, _>>()?;
-    Ok((tensors, key))
+    let mut read = StateDict {
+        floats: Vec::new(),
+        others: Vec::new(),
+        key,
+    };
+    for ((name, t), count) in tensors.into_iter().zip(counts) {
+        let Some(dtype) = t.kind.safetensors else {
+            return Err(format!(
+                "tensor `{name}` is of {}, not real: ebmscope reads the weights of its networks, \
+                 floating-point tensors; leave such tensors out, `{{k: v for k, v in sd.items() if \
+                 v.is_floating_point()}}`",
+                t.kind.dtype
+            ));
+        };
+        match t.floats(&storages, count) {
+            Some(data) => read.floats.push(Tensor {
+                name: name.to_string(),
+                shape: t.shape.clone(),
+                data,
+            }),
+            None => read.others.push(OtherTensor {
+                name: name.to_string(),
+                dtype,
+                shape: t.shape.clone(),
+                bytes: t.elements(&storages, count),
+            }),
+        }
+    }
+    Ok(read)
 }
 
 /// A dict's entries as names and tensors, if it is a state dict: one or
@@ -195,8 +243,11 @@ fn not_a_state_dict(entries: &[(Value, Value)], inner: &[(&str, usize)], shown: 
         message += &format!(
             "; the dicts under {} hold names to tensors, and ebmscope reads a checkpoint holding one: \
              save the one you mean alone, \
-             `torch.save(torch.load(\"{shown}\", map_location=\"cpu\")[\"{first}\"], \"{stem}-{first}.pth\")`",
+             `torch.save(torch.load({}, map_location=\"cpu\")[{}], {})`",
             under.join(", "),
+            python_str(shown),
+            python_str(first),
+            python_str(&format!("{stem}-{first}.pth")),
         );
     }
     message
@@ -325,14 +376,14 @@ fn big_endian() -> String {
 }
 
 /// A storage class a file names (`torch.FloatStorage`): the type of its
-/// elements (as PyTorch names it), their size and, for the floating-point
-/// ones ebmscope reads, its type.
+/// elements (as PyTorch names it), their size and their type in
+/// safetensors (complex numbers have none).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct StorageType {
     name: &'static str,
     dtype: &'static str,
     size: usize,
-    float: Option<Dtype>,
+    safetensors: Option<Dtype>,
 }
 
 const STORAGE_TYPES: [StorageType; 12] = [
@@ -340,22 +391,27 @@ const STORAGE_TYPES: [StorageType; 12] = [
     storage("DoubleStorage", "float64", 8, Some(Dtype::F64)),
     storage("HalfStorage", "float16", 2, Some(Dtype::F16)),
     storage("BFloat16Storage", "bfloat16", 2, Some(Dtype::BF16)),
-    storage("LongStorage", "int64", 8, None),
-    storage("IntStorage", "int32", 4, None),
-    storage("ShortStorage", "int16", 2, None),
-    storage("CharStorage", "int8", 1, None),
-    storage("ByteStorage", "uint8", 1, None),
-    storage("BoolStorage", "bool", 1, None),
+    storage("LongStorage", "int64", 8, Some(Dtype::I64)),
+    storage("IntStorage", "int32", 4, Some(Dtype::I32)),
+    storage("ShortStorage", "int16", 2, Some(Dtype::I16)),
+    storage("CharStorage", "int8", 1, Some(Dtype::I8)),
+    storage("ByteStorage", "uint8", 1, Some(Dtype::U8)),
+    storage("BoolStorage", "bool", 1, Some(Dtype::BOOL)),
     storage("ComplexFloatStorage", "complex64", 8, None),
     storage("ComplexDoubleStorage", "complex128", 16, None),
 ];
 
-const fn storage(name: &'static str, dtype: &'static str, size: usize, float: Option<Dtype>) -> StorageType {
+const fn storage(
+    name: &'static str,
+    dtype: &'static str,
+    size: usize,
+    safetensors: Option<Dtype>,
+) -> StorageType {
     StorageType {
         name,
         dtype,
         size,
-        float,
+        safetensors,
     }
 }
 
@@ -402,17 +458,19 @@ impl TensorRef {
         Ok((count, count.saturating_sub(storage.len() / size)))
     }
 
-    /// Its elements in row-major order, as f32 (once [`TensorRef::check`]ed).
-    fn to_f32(&self, name: &str, storages: &Storages) -> Result<Tensor, String> {
-        let Some(dtype) = self.kind.float else {
-            return Err(format!(
-                "tensor `{name}` is of {}, not floating-point: ebmscope reads the weights of its \
-                 networks, floating-point tensors; leave such tensors out, `{{k: v for k, v in \
-                 sd.items() if v.is_floating_point()}}`",
-                self.kind.dtype
-            ));
-        };
-        let (count, _) = self.check(name, storages)?;
+    /// Its `count` elements in row-major order as f32, negated where its neg
+    /// bit says, if they are floating-point (once [`TensorRef::check`]ed).
+    fn floats(&self, storages: &Storages, count: usize) -> Option<Vec<f32>> {
+        let mut data = floats_from_le(self.kind.safetensors?, &self.elements(storages, count))?;
+        if self.negated {
+            data.iter_mut().for_each(|v| *v = -*v);
+        }
+        Some(data)
+    }
+
+    /// The bytes of its `count` elements in row-major order, as stored (not
+    /// negated), once [`TensorRef::check`] has found them within its storage.
+    fn elements(&self, storages: &Storages, count: usize) -> Vec<u8> {
         let (storage, size) = (&storages[&self.storage], self.kind.size);
         let mut bytes = Vec::with_capacity(count * size);
         let mut index = vec![0; self.shape.len()];
@@ -428,15 +486,7 @@ impl TensorRef {
                 index[d] = 0;
             }
         }
-        let mut data = floats_from_le(dtype, &bytes).expect("a floating-point storage type");
-        if self.negated {
-            data.iter_mut().for_each(|v| *v = -*v);
-        }
-        Ok(Tensor {
-            name: name.to_string(),
-            shape: self.shape.clone(),
-            data,
-        })
+        bytes
     }
 }
 
@@ -1141,7 +1191,7 @@ mod tests {
         let storage = vec![("k0", vec![1.0, -2.0, 3.0])];
         let file = legacy_file(&[("w", "k0", 3, 1)], &storage, true, 1001);
         assert!(is_torch_file(&file));
-        let (tensors, _) = read_state_dict(&file, "f.pth").unwrap();
+        let tensors = read_state_dict(&file, "f.pth").unwrap().floats;
         assert_eq!(tensors.len(), 1);
         assert_eq!(
             (tensors[0].name.as_str(), tensors[0].data.as_slice()),
@@ -1170,8 +1220,9 @@ mod tests {
         // A view expanded by a stride of 0 reads as PyTorch gives it, up to
         // 2²⁰ elements past what the file holds.
         let one = [("k0", vec![5.0])];
-        let (tensors, _) =
-            read_state_dict(&legacy_file(&[("e", "k0", 3, 0)], &one, true, 1001), "f.pth").unwrap();
+        let tensors = read_state_dict(&legacy_file(&[("e", "k0", 3, 0)], &one, true, 1001), "f.pth")
+            .unwrap()
+            .floats;
         assert_eq!(tensors[0].data, [5.0; 3]);
         let wide = legacy_file(&[("e", "k0", (1 << 20) + 2, 0)], &one, true, 1001);
         assert!(refusal(wide).contains("expanded views hold more than 1048576 elements"));
@@ -1295,7 +1346,10 @@ mod tests {
             strides,
             negated: false,
         };
-        let read = |t: TensorRef| t.to_f32("w", &storages).map(|t| t.data);
+        let read = |t: TensorRef| {
+            let (count, _) = t.check("w", &storages)?;
+            Ok::<_, String>(t.floats(&storages, count).expect("f32"))
+        };
         assert_eq!(read(view(4, vec![2], vec![1])), Ok(vec![4.0, 5.0]));
         assert_eq!(
             read(view(0, vec![2, 3], vec![1, 2])),

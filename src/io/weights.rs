@@ -1,6 +1,9 @@
 use std::path::Path;
 
-use super::tensors::{Tensor, parse, read_file, state_dict_in_python, to_f32, write_tensors};
+use super::tensors::{
+    Tensor, dtype_name, is_floating_point, parse, python_str, read_file, state_dict_in_python, to_f32,
+    write_tensors,
+};
 use crate::model::{NetKind, NetSpec, ParamLayout};
 use crate::{Error, Result};
 
@@ -118,10 +121,20 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
         .filter_map(|n| n.strip_suffix(first.as_str()))
         .filter(|p| !p.is_empty() && !holds("") && holds(p))
         .collect();
+    let (sd, save, out) = state_dict_in_python(path, &bytes);
     if let Some(&prefix) = prefixes.first() {
-        let (sd, save, out) = state_dict_in_python(path, &bytes);
-        let line = |p: &str, only: &str| {
-            format!("`{save}({{k.removeprefix(\"{p}\"): v for k, v in {sd}.items(){only}}}, \"{out}\")`")
+        // (The names without it left out where there are any: AveragedModel's `n_averaged`.)
+        let line = |p: &str| {
+            let only = st.names().into_iter().any(|n| !n.starts_with(p));
+            let only = if only {
+                format!(" if k.startswith({})", python_str(p))
+            } else {
+                String::new()
+            };
+            format!(
+                "`{save}({{k.removeprefix({}): v for k, v in {sd}.items(){only}}}, \"{out}\")`",
+                python_str(p)
+            )
         };
         if prefixes.len() > 1 {
             let under: Vec<String> = prefixes.iter().map(|p| format!("`{p}`")).collect();
@@ -131,7 +144,7 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
                     "holds {} models' state dicts, under {}: save the one you mean alone, e.g. {}",
                     prefixes.len(),
                     under.join(", "),
-                    line(prefix, &format!(" if k.startswith(\"{prefix}\")"))
+                    line(prefix)
                 ),
             ));
         }
@@ -149,7 +162,27 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
             format!(
                 "its tensor names start with `{prefix}` (`{prefix}{first}`, …), a wrapped model's state \
                  dict{inner} the names without it, {}",
-                line(prefix, "")
+                line(prefix)
+            ),
+        ));
+    }
+    // Integers or bools beside the weights (a step counter): the net has
+    // none, and the file is its weights once they are left out.
+    let not_float: Vec<String> = extra
+        .iter()
+        .filter_map(|n| {
+            let dtype = st.tensor(n).ok()?.dtype();
+            (!is_floating_point(dtype)).then(|| format!("`{n}` ({})", dtype_name(dtype)))
+        })
+        .collect();
+    if !extra.is_empty() && not_float.len() == extra.len() {
+        return Err(Error::file(
+            path,
+            format!(
+                "holds tensor(s) of integers or bools beside the weights, which this network does not \
+                 have: {}; leave them out, `{save}({{k: v for k, v in {sd}.items() if \
+                 v.is_floating_point()}}, \"{out}\")`",
+                first_of(not_float.iter()),
             ),
         ));
     }
