@@ -1964,7 +1964,19 @@ fn a_run_starts_from_the_weights_it_is_given() {
     given.net.init_weights = dir.join("gone.pth").to_string_lossy().into_owned();
     let data = Dataset::load(&given.data).unwrap();
     assert!(Trainer::for_restore(gpu.clone(), given.clone(), data.clone()).is_ok());
-    let err = Trainer::with_data(gpu, given, data).err().unwrap().to_string();
+    let err = Trainer::with_data(gpu.clone(), given.clone(), data)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("net.init_weights") && err.contains("gone.pth"),
+        "{err}"
+    );
+    // Read before the data set (which may take long to load, or fail).
+    let mut images = config("fashion-mnist-quick", &[]);
+    images.data.path = dir.join("no-images").to_string_lossy().into_owned();
+    images.net.init_weights = given.net.init_weights;
+    let err = Trainer::new(gpu, images).err().unwrap().to_string();
     assert!(
         err.contains("net.init_weights") && err.contains("gone.pth"),
         "{err}"

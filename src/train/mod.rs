@@ -337,8 +337,10 @@ impl Trainer {
     /// A trainer for `config`, loading its data set (see [`Trainer::with_data`]).
     pub fn new(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
         config.validate()?;
+        // (Read before the data set: a wrong file is refused before a long load.)
+        let start = starting_params(&config)?;
         let data = Dataset::load(&config.data)?;
-        Self::with_data(gpu, config, data)
+        Self::allocate(gpu, config, data, &start)
     }
 
     /// A trainer for `config` on `data` (already loaded from `config.data`),
@@ -347,14 +349,8 @@ impl Trainer {
     pub fn with_data(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
         config.validate()?;
         // (Read before any GPU work: a wrong file is refused first.)
-        let start = (!config.net.init_weights.is_empty())
-            .then(|| starting_params(&config))
-            .transpose()?;
-        let trainer = Self::for_restore(gpu, config, data)?;
-        if let Some(params) = start {
-            trainer.write_params(&params)?;
-        }
-        Ok(trainer)
+        let start = starting_params(&config)?;
+        Self::allocate(gpu, config, data, &start)
     }
 
     /// A trainer for `config` on `data` for a checkpoint to restore into
@@ -363,6 +359,13 @@ impl Trainer {
     /// a run started from them once, and the file may have gone since.
     pub fn for_restore(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
         config.validate()?;
+        let seeded = init_params(&net_spec(&config)?, u64::from(config.seed))?;
+        Self::allocate(gpu, config, data, &seeded)
+    }
+
+    /// A trainer for a validated `config` on `data` with parameters
+    /// `params`: what it asks of the GPU checked, then its buffers made.
+    fn allocate(gpu: Arc<Gpu>, config: Config, data: Dataset, params: &[f32]) -> Result<Self> {
         let spec = net_spec(&config)?;
         spec.check_input(data.chw())?;
         if data.toy().is_some() {
@@ -378,14 +381,14 @@ impl Trainer {
                    (data.limit), or choose an adapter with more memory (--adapter; `ebmscope info` \
                    lists them)";
         gpu.clone()
-            .allocating(what, fix, || Self::build(gpu, config, data, spec))
+            .allocating(what, fix, || Self::build(gpu, config, data, spec, params))
     }
 
-    /// with_data's GPU side: the buffers and kernels.
-    fn build(gpu: Arc<Gpu>, config: Config, data: Dataset, spec: NetSpec) -> Result<Self> {
+    /// allocate's GPU side: the buffers and kernels.
+    fn build(gpu: Arc<Gpu>, config: Config, data: Dataset, spec: NetSpec, params: &[f32]) -> Result<Self> {
         let (n, m) = (config.batch.data as usize, config.batch.chains as usize);
         let train = GpuNet::new(&gpu, &spec, n + m)?;
-        train.write_params(&gpu, &init_params(&spec, u64::from(config.seed))?)?;
+        train.write_params(&gpu, params)?;
         train.write_upstream(&gpu, &upstream(n, m, config.temperature()))?;
         let field = GpuNet::sharing(&gpu, &train, m)?.as_field(&gpu)?;
         let sampler = Langevin::new(&gpu, field, config.seed, step_size(&config))?;

@@ -246,9 +246,8 @@ impl Session {
     /// Build the trainer here (so a bad config or data set is reported to the
     /// caller), then hand it to the training thread, paused.
     pub fn start(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
-        config.validate()?;
-        let data = Dataset::load(&config.data)?;
-        let trainer = Trainer::with_data(gpu.clone(), config.clone(), data.clone())?;
+        let trainer = Trainer::new(gpu.clone(), config.clone())?;
+        let data = trainer.data.clone();
         let (commands, command_rx) = channel();
         let (update_tx, updates) = channel();
         let jobs = LongWork::default();
