@@ -138,6 +138,22 @@ fn idx_refusals_name_the_file_and_the_problem() {
         limit: 0,
     });
     assert!(set.is_ok(), "{:?}", set.err().map(|e| e.to_string()));
+    // A folder with the test set's file alone names it.
+    let test_only = dir("idx-test-only");
+    std::fs::write(test_only.join("t10k-images-idx3-ubyte.gz"), gzip(&good)).unwrap();
+    let err = ebmscope::data::Dataset::load(&ebmscope::config::DataConfig {
+        path: test_only.to_string_lossy().into_owned(),
+        ..ebmscope::config::Config::preset("fashion-mnist-quick")
+            .unwrap()
+            .data
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("holds no train-images-idx3-ubyte[.gz]; it holds t10k-images-idx3-ubyte.gz: to train on it, pass --data"),
+        "{err}"
+    );
     assert!(
         load_idx(&d.join("absent"), 1, 3, None)
             .unwrap_err()
@@ -185,6 +201,14 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
     std::fs::write(&idx, idx_bytes(1, 2, 2, |_, _, _| 0)).unwrap();
     let err = load_cifar10(&idx, 3, 32, None).unwrap_err().to_string();
     assert!(err.contains("data.kind=idx"), "{err}");
+    // So does a gzipped one (MNIST's files come so).
+    let gz = d.join("images-gz.bin");
+    std::fs::write(&gz, gzip(&idx_bytes(1, 2, 2, |_, _, _| 0))).unwrap();
+    let err = load_cifar10(&gz, 3, 32, None).unwrap_err().to_string();
+    assert!(
+        err.contains("gzip-compressed") && err.contains("data.kind=idx"),
+        "{err}"
+    );
     // … and --data takes it for what it is.
     assert_eq!(
         ebmscope::data::infer_image_kind(&idx),
@@ -355,12 +379,15 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
         "{err}"
     );
     std::fs::remove_file(d.join("huge.png")).unwrap();
+    // An empty folder (a CIFAR preset's --data pointed at the wrong one,
+    // say) is told what --data takes.
     let empty = dir("folder-empty");
+    let err = load_folder(&empty, 1, 8, None).unwrap_err().to_string();
     assert!(
-        load_folder(&empty, 1, 8, None)
-            .unwrap_err()
-            .to_string()
-            .contains("no PNG or JPEG")
+        err.contains("no PNG or JPEG")
+            && err.contains("is it the right folder?")
+            && err.contains("data_batch_*.bin"),
+        "{err}"
     );
     // A folder holding CIFAR-10's unpacked archive, or only its test batch,
     // or CIFAR-100's binary version, says so.

@@ -414,6 +414,14 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
                 "is an IDX image file, not a CIFAR-10 batch: pass --set data.kind=idx",
             ));
         }
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            // (CIFAR-10's batches are stored raw; MNIST's IDX files come gzipped.)
+            return Err(Error::file(
+                &file,
+                "is gzip-compressed, not a CIFAR-10 batch (stored raw): an IDX file? pass --set \
+                 data.kind=idx; CIFAR-10's archive? unpack it (tar xzf) and pass its folder",
+            ));
+        }
         if !bytes.is_empty() && bytes.len() % CIFAR_RECORD != 0 && bytes.len() % (CIFAR_RECORD + 1) == 0 {
             return Err(Error::file(
                 &file,
@@ -542,7 +550,12 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
                 )
             }
         } else {
-            String::new()
+            // (--data takes a folder as images unless it holds batches or IDX
+            // files: a CIFAR or MNIST preset pointed at the wrong folder lands here.)
+            "; is it the right folder? --data takes a folder of PNG or JPEG images, CIFAR-10's \
+             data_batch_*.bin (a file, or the folder holding them) or an IDX image file (or the \
+             folder holding train-images-idx3-ubyte[.gz])"
+                .to_string()
         };
         let others = if others.is_empty() {
             String::new()

@@ -75,10 +75,22 @@ fn idx_file(path: &Path) -> Result<PathBuf> {
     .map(|n| path.join(n))
     .find(|p| p.is_file())
     .ok_or_else(|| {
-        Error::file(
-            path,
-            "holds no train-images-idx3-ubyte[.gz]: point data.path (--data) at an IDX image file",
-        )
+        // Another IDX image file there (the test set's t10k-images) is named.
+        let mut others: Vec<String> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|n| images::is_idx_images_name(n))
+            .collect();
+        others.sort();
+        let fix = match others.first() {
+            Some(other) => format!(
+                "it holds {other}: to train on it, pass --data {}",
+                path.join(other).display()
+            ),
+            None => "point data.path (--data) at an IDX image file".to_string(),
+        };
+        Error::file(path, format!("holds no train-images-idx3-ubyte[.gz]; {fix}"))
     })
 }
 
