@@ -985,6 +985,24 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     if batch == 0 {
         bail!("{}: tensor `x` holds no images (batch 0)", input.display());
     }
+    // Images in [−1, 1] have pixels below 0 (a dark background is −1): none
+    // there is PyTorch's ToTensor without its Normalize, or raw pixels.
+    let (low, high) = x
+        .data
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    if spec.name != "toy" && low >= 0.0 {
+        eprintln!(
+            "note: {}: tensor `x`'s values lie in [{}, {}], none below 0: the image nets take pixels \
+             in [−1, 1] (the reference's ToTensor then Normalize(0.5, 0.5)); scale [0, 1] by 2x − 1, \
+             [0, 255] by x/127.5 − 1",
+            input.display(),
+            short(f64::from(low)),
+            short(f64::from(high))
+        );
+    }
     if args.chunk == 0 {
         bail!("--chunk must be at least 1");
     }

@@ -167,6 +167,29 @@ fn energy_matches_reference_and_reloads_weights() {
         read_tensor(&out1, "energy").unwrap(),
         read_tensor(&out2, "energy").unwrap()
     );
+    // Pixels in [0, 255] (not scaled to [−1, 1]) are computed, with a note.
+    let note = "none below 0: the image nets take pixels in [−1, 1]";
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(note));
+    let raw: Vec<f32> = x.iter().map(|v| ((v + 1.0) * 127.5).round()).collect();
+    let raw_input = d.join("raw.safetensors");
+    let tensor = Tensor {
+        name: "x".into(),
+        shape: vec![batch, 1, 32, 32],
+        data: raw,
+    };
+    write_tensors(&raw_input, &[tensor]).unwrap();
+    let raw_output = d.join("raw-out.safetensors");
+    let raw_args = [
+        &common_args[..8],
+        &[path_str(&raw_input), "--output", path_str(&raw_output)],
+    ]
+    .concat();
+    let out = ebmscope(&raw_args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("lie in [0, 255], none below 0"),
+        "{stderr}"
+    );
 }
 
 /// `energy --weights` takes a state dict torch.save wrote (the authors'
