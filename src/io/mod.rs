@@ -16,6 +16,19 @@ pub use weights::{
 
 use std::path::Path;
 
+/// The first few of a list, and how many it has where that is more: a
+/// message names enough tensors to tell a net by, not all 26 of one.
+pub(crate) fn first_of<T: std::fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String {
+    const SHOWN: usize = 6;
+    let n = items.len();
+    let shown: Vec<String> = items.take(SHOWN).map(|t| t.to_string()).collect();
+    if n > SHOWN {
+        format!("{}, … ({n} in all)", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
 /// A file whose presence says a set of outputs is in a folder, known by
 /// its name and the start of its first line (a CSV's header; `headers`:
 /// as this release writes it, then older forms): a file of that name that

@@ -19,6 +19,7 @@ use std::rc::Rc;
 
 use safetensors::Dtype;
 
+use super::first_of;
 use super::tensors::{Tensor, floats_from_le, python_str};
 
 /// torch.save's zip (a zip's local file header).
@@ -206,14 +207,9 @@ fn not_a_state_dict(entries: &[(Value, Value)], inner: &[(&str, usize)], shown: 
     if entries.is_empty() {
         return "holds an empty dict, no tensors".into();
     }
-    const SHOWN_KEYS: usize = 12;
-    let mut keys: Vec<String> = entries.iter().take(SHOWN_KEYS).map(|(k, _)| k.short()).collect();
-    if entries.len() > SHOWN_KEYS {
-        keys.push(format!("… ({} keys)", entries.len()));
-    }
     let mut message = format!(
         "holds a dict of {}, not a state dict (a dict of names to tensors)",
-        keys.join(", ")
+        first_of(entries.iter().map(|(k, _)| k.short()))
     );
     // What is in the way, where most of it is names to tensors.
     let odd = entries
@@ -235,16 +231,12 @@ fn not_a_state_dict(entries: &[(Value, Value)], inner: &[(&str, usize)], shown: 
     // (One would have been read as the state dict.)
     if let Some((first, _)) = inner.first() {
         let stem = shown.strip_suffix(".pth").unwrap_or(shown);
-        let under: Vec<String> = inner
-            .iter()
-            .take(SHOWN_KEYS)
-            .map(|(k, _)| format!("`{k}`"))
-            .collect();
+        let under = first_of(inner.iter().map(|(k, _)| format!("`{k}`")));
         message += &format!(
             "; the dicts under {} hold names to tensors, and ebmscope reads a checkpoint holding one: \
              save the one you mean alone, \
              `torch.save(torch.load({}, map_location=\"cpu\")[{}], {})`",
-            under.join(", "),
+            under,
             python_str(shown),
             python_str(first),
             python_str(&format!("{stem}-{first}.pth")),

@@ -1,5 +1,6 @@
 use std::path::Path;
 
+use super::first_of;
 use super::tensors::{
     Tensor, dtype_name, is_floating_point, parse, python_str, read_file, state_dict_in_python, to_f32,
     write_tensors,
@@ -70,19 +71,6 @@ pub fn fitting_net(path: &Path) -> Option<(NetKind, usize, usize)> {
                 .all(|t| shape(&t.name).as_ref() == Some(&t.shape));
         fits.then_some((kind, n_c, n_f))
     })
-}
-
-/// The first few of a list, and how many it has where that is more: a
-/// message names enough tensors to tell a net by, not all 26 of one.
-fn first_of<T: std::fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String {
-    const SHOWN: usize = 6;
-    let n = items.len();
-    let shown: Vec<String> = items.take(SHOWN).map(|t| t.to_string()).collect();
-    if n > SHOWN {
-        format!("{}, … ({n} in all)", shown.join(", "))
-    } else {
-        shown.join(", ")
-    }
 }
 
 /// Load parameters saved by ebmscope or by PyTorch (a state dict saved with
