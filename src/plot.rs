@@ -299,13 +299,16 @@ pub fn long_run_figure(
         .skip(1)
         .map(|(&s, r)| (s, r.grad_magnitude))
         .collect();
-    xy_series(&areas[0], "mean energy U of the chains", &energy).map_err(draw_err(path))?;
+    xy_series(&areas[0], "mean energy U of the chains", &energy, None).map_err(draw_err(path))?;
     xy_series(
         &areas[1],
         "mean Langevin gradient step ‖a∇F‖ of the chains",
         &grad,
+        None,
     )
     .map_err(draw_err(path))?;
+    // (Rates and distances in [0, 1] over all of it: fitted, an acceptance
+    // of 0.892–0.897 would draw as swings.)
     if mala {
         let acc: Vec<(f64, f64)> = steps
             .iter()
@@ -313,30 +316,35 @@ pub fn long_run_figure(
             .skip(1)
             .map(|(&s, r)| (s, r.acceptance.unwrap_or(0.0)))
             .collect();
-        xy_series(&areas[2], "MALA acceptance rate", &acc).map_err(draw_err(path))?;
+        xy_series(&areas[2], "MALA acceptance rate", &acc, Some((0.0, 1.0))).map_err(draw_err(path))?;
     }
     if !tv.is_empty() {
         xy_series(
             &areas[panels - 1],
             "TV of the chains' KDE to the true density q",
             tv,
+            Some((0.0, 1.0)),
         )
         .map_err(draw_err(path))?;
     }
     root.present().map_err(draw_err(path))
 }
 
+/// A curve over steps, its y axis `range` where given, else fitted to it.
 fn xy_series(
     area: &Area,
     title: &str,
     points: &[(f64, f64)],
+    range: Option<(f64, f64)>,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let finite = points.iter().filter(|p| p.1.is_finite());
     let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
         (a.min(p.1), b.max(p.1))
     });
     // (One value: a range around it of its own scale.)
-    let (lo, hi) = if hi > lo {
+    let (lo, hi) = if let Some(range) = range {
+        range
+    } else if hi > lo {
         (lo, hi)
     } else if lo.is_finite() && lo != 0.0 {
         (lo - 0.1 * lo.abs(), lo + 0.1 * lo.abs())
