@@ -629,14 +629,13 @@ pub fn basin_colour(k: usize) -> [u8; 3] {
     [c.0, c.1, c.2]
 }
 
-/// A point of [`landscape_map`]: a minimum at (x, y) in basin `basin`,
-/// `root` when it is its basin's lowest.
+/// A point of [`landscape_map`]: a minimum at (x, y) in basin `basin`.
 pub struct MapPoint {
     pub x: f64,
     pub y: f64,
     pub basin: usize,
-    pub root: bool,
-    /// The index of its basin's lowest minimum, which colours the basin.
+    /// The index of its basin's lowest minimum among the panel's points,
+    /// which colours the basin (its own index where it is the lowest).
     pub lowest: usize,
 }
 
@@ -704,17 +703,19 @@ pub fn landscape_map(
             }
         }
         // Each minimum joined to its basin's lowest by a line, under the dots.
-        for p in points.iter().filter(|p| !p.root) {
-            if let Some(r) = points.iter().find(|r| r.root && r.basin == p.basin) {
+        for (i, p) in points.iter().enumerate() {
+            let r = &points[p.lowest];
+            if p.lowest != i {
                 let line = PathElement::new([to_pixel(p.x, p.y), to_pixel(r.x, r.y)], WHITE.stroke_width(2));
                 area.draw(&line).map_err(draw_err(path))?;
             }
         }
-        for p in points {
+        for (i, p) in points.iter().enumerate() {
+            let is_lowest = p.lowest == i;
             let at = to_pixel(p.x, p.y);
             let [r, g, b] = basin_colour(p.lowest);
             let color = RGBColor(r, g, b);
-            let r = if p.root { 7 } else { 4 };
+            let r = if is_lowest { 7 } else { 4 };
             if beyond(p) {
                 area.draw(&Circle::new(at, r + 4, BLACK.stroke_width(2)))
                     .map_err(draw_err(path))?;
@@ -723,7 +724,7 @@ pub fn landscape_map(
                 .map_err(draw_err(path))?;
             area.draw(&Circle::new(at, r, color.filled()))
                 .map_err(draw_err(path))?;
-            if p.root {
+            if is_lowest {
                 // White with a black rim: legible on the map's yellow too.
                 let text = format!("{}", p.basin);
                 let (x, y) = (at.0 + 9, at.1 - 9);

@@ -781,7 +781,6 @@ fn write_landscape(
                                 x: f64::from(m.state[0]),
                                 y: f64::from(m.state[1]),
                                 basin: b.of[i],
-                                root: lowest == i,
                                 lowest,
                             }
                         })
