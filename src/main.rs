@@ -347,10 +347,13 @@ fn main() -> ExitCode {
     // Output piped into a reader that stops early (`ebmscope info | head`)
     // ends the program quietly, as for other command-line tools, instead of
     // a panic in println!.
+    // A file past the size limit (`ulimit -f`) is a write error that names
+    // the file, as a full disk's is, not a death by SIGXFSZ.
     #[cfg(unix)]
-    // SAFETY: at start-up, before any thread exists; restores the default action.
+    // SAFETY: at start-up, before any thread exists; sets two signals' actions.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let cli = Cli::parse();
     match run(cli) {
@@ -1227,14 +1230,21 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
 
         let stop = Arc::new(AtomicBool::new(false));
+        // What a second Ctrl-C says of the run this one replaced, until
+        // this run's first scheduled checkpoint lets it go.
+        let replaced_line = Arc::new(std::sync::Mutex::new(replaced_run_line(&run)));
         {
             let stop = stop.clone();
+            let replaced = replaced_line.clone();
             // The first Ctrl-C stops after the iteration under way, with a
             // checkpoint; a second exits at once (an iteration of many
             // steps may take long), leaving the last checkpoint as it is.
             ctrlc::set_handler(move || {
                 if stop.swap(true, Ordering::SeqCst) {
                     eprintln!("\nstopped at once: the run's last checkpoint, if it has one, is kept (--resume goes on from it)");
+                    if let Some(line) = replaced.lock().ok().and_then(|l| l.clone()) {
+                        eprintln!("{line}");
+                    }
                     std::process::exit(130);
                 }
                 eprintln!("\nstopping after this iteration (Ctrl-C again to stop at once) …");
@@ -1286,7 +1296,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 trainer.iteration, m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
             ))
         };
-        if trainer.iteration == 0 {
+        // (A run resumed at iteration 0, stopped by Ctrl-C as it began,
+        // has its picture: the checkpoint came after it.)
+        if trainer.iteration == 0 && !args.resume {
             // The starting point, for comparison with what learning reaches.
             let said = picture(&run, &trainer)?;
             bar.suspend(|| eprintln!("{said}"));
@@ -1424,6 +1436,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 if let Err(err) = run.release_replaced() {
                     eprintln!("warning: {err}: remove that folder yourself");
                 }
+                if let Ok(mut line) = replaced_line.lock() {
+                    *line = None;
+                }
             }
         }
         run.flush()?;
@@ -1469,12 +1484,21 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
 /// A run that stops before its first scheduled checkpoint leaves the run
 /// its --force replaced set aside: say where.
 fn say_where_replaced_run_is(run: &ebmscope::train::run::RunDir) {
-    if let Some(kept) = run.replaced_run() {
-        eprintln!(
-            "the run this one replaced is kept in {} (move its files back to keep it)",
-            kept.display()
-        );
+    if let Some(line) = replaced_run_line(run) {
+        eprintln!("{line}");
     }
+}
+
+/// Where the run this one's --force replaced is kept, and how to get it
+/// back, while this run has no scheduled checkpoint yet.
+fn replaced_run_line(run: &ebmscope::train::run::RunDir) -> Option<String> {
+    run.replaced_run().map(|kept| {
+        format!(
+            "the run this one replaced is kept in {}: to keep it, move its files back, `{}`, then --resume",
+            kept.display(),
+            ebmscope::train::run::move_back_command(&run.dir)
+        )
+    })
 }
 
 fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> {

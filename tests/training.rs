@@ -501,7 +501,7 @@ fn what_a_killed_trainer_leaves_is_put_right() {
     }
     common::assert_refused(
         &resume_train(&dir, Some(6), &[]),
-        "kept in .replaced-run/: move its files back here to resume that one",
+        "kept in .replaced-run/: to resume that one, move its files back, `cp -a ",
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1062,7 +1062,7 @@ fn interrupt_saves_a_checkpoint() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("checkpoint saved"), "{stderr}");
     assert!(
-        stderr.contains(".replaced-run (move its files back to keep it)"),
+        stderr.contains(".replaced-run: to keep it, move its files back, `cp -a "),
         "{stderr}"
     );
     let ck_path = dir.join("checkpoint.safetensors");
@@ -2304,7 +2304,7 @@ fn force_replaces_only_the_runs_own_files() {
     for attempt in 0..2 {
         let out = train_small_toy(&dir, 50, &diverging);
         common::assert_refused(&out, "diverged");
-        common::assert_refused(&out, ".replaced-run (move its files back to keep it)");
+        common::assert_refused(&out, ".replaced-run: to keep it, move its files back, `cp -a ");
         // Tried again, as the message says, it is said at the start that
         // the kept run goes at this run's first checkpoint (not the first
         // time: the run set aside is this run's own doing).
@@ -2323,7 +2323,7 @@ fn force_replaces_only_the_runs_own_files() {
     }
     common::assert_refused(
         &resume_train(&dir, None, &[]),
-        "move its files back here to resume that one",
+        "to resume that one, move its files back, `cp -a ",
     );
     // So do the commands that start from a checkpoint, and from a run folder.
     let ck_path = dir.join("checkpoint.safetensors");
@@ -2347,11 +2347,18 @@ fn force_replaces_only_the_runs_own_files() {
         ck
     );
     // A replacement that made nothing (no row: as one refused at its first
-    // iteration leaves it) is no run to keep; the run set aside goes at the
-    // first checkpoint of the next, as it would have at the replacement's.
+    // iteration, or killed at once, leaves it) is no run to keep, but a new
+    // run without --force would let the run set aside go: refused, with the
+    // line that moves it back; with --force, it goes at the first checkpoint
+    // of the next, as it would have at the replacement's.
     let header = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     std::fs::write(dir.join("metrics.csv"), header.lines().next().unwrap()).unwrap();
-    let out = train_small_toy(&dir, 2, &[]);
+    common::assert_refused(
+        &train_small_toy(&dir, 2, &[]),
+        "holds the run an earlier --force replaced, kept in .replaced-run/",
+    );
+    assert!(dir.join(".replaced-run/checkpoint.safetensors").exists());
+    let out = train_small_toy(&dir, 2, &["--force"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!dir.join(".replaced-run").exists());
     assert!(train_small_toy(&dir, 2, &["--force"]).status.success());
@@ -2366,6 +2373,15 @@ fn force_replaces_only_the_runs_own_files() {
         std::fs::read_to_string(cleared.join(".replaced-run/checkpoint.safetensors")).unwrap(),
         "kept"
     );
+    // Nor a resumed run's (what is left of a run moved back by hand, say):
+    // it is said to be there, and kept.
+    let out = resume_train(&cleared, Some(4), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains(".replaced-run holds files but no run"),
+        "{stderr}"
+    );
+    assert!(cleared.join(".replaced-run/checkpoint.safetensors").exists());
 
     // A folder holding a file a run would write, not a run's, is not the
     // run's to overwrite, with --force or without.
@@ -2417,6 +2433,10 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
         let text = std::fs::read_to_string(&path).unwrap() + row;
         std::fs::write(&path, text).unwrap();
     };
+    // Saved again by a spreadsheet, with CRLF: its rows are kept.
+    let toy = dir.join("toy_metrics.csv");
+    let crlf = std::fs::read_to_string(&toy).unwrap().replace('\n', "\r\n");
+    std::fs::write(&toy, crlf).unwrap();
     // Rows cut short where the process was killed, and a whole one past the checkpoint.
     append("metrics.csv", "3,0.12");
     append("toy_metrics.csv", "5,0.5,0.5,0.5,0.5\n2,0.9");
@@ -2438,7 +2458,16 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
         std::fs::write(dir.join(f), "mine").unwrap();
     }
     let out = resume_train(&dir, Some(3), &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // What is dropped is said.
+    assert!(
+        stderr.contains(
+            "what it wrote after is dropped, 1 row(s) of metrics.csv, 2 row(s) of toy_metrics.csv, 2 \
+             file(s) of weights/, pictures/ or longrun/"
+        ),
+        "{stderr}"
+    );
     for f in others {
         assert_eq!(std::fs::read_to_string(dir.join(f)).unwrap(), "mine", "{f}");
     }

@@ -75,16 +75,35 @@ const GATHERING_FOLDER: &str = ".replaced-run.partial";
 const REMOVING_FOLDER: &str = ".replaced-run.removing";
 
 /// Where a run a --force replaced waits in `dir` with its checkpoint: how
-/// to resume it instead (for a refused --resume), or nothing.
+/// to resume it instead (for a refused --resume or new run), or nothing.
 fn replaced_run_hint(dir: &Path) -> String {
     if dir.join(REPLACED_FOLDER).join(CHECKPOINT_FILE).exists() {
         format!(
-            " (the run a --force replaced is kept in {REPLACED_FOLDER}/: move its files back here to \
-             resume that one)"
+            " (the run a --force replaced is kept in {REPLACED_FOLDER}/: to resume that one, move its \
+             files back, `{}`, then --resume)",
+            move_back_command(dir)
         )
     } else {
         String::new()
     }
+}
+
+/// The shell line that moves the run a --force set aside in `dir` back
+/// over what is there (a plain `mv` stops at the folders both have).
+pub fn move_back_command(dir: &Path) -> String {
+    let kept = dir.join(REPLACED_FOLDER);
+    format!(
+        "cp -a {}/. {}/ && rm -r {}",
+        kept.display(),
+        dir.display(),
+        kept.display()
+    )
+}
+
+/// Whether [`REPLACED_FOLDER`] in `dir` holds a run (its metrics.csv or
+/// checkpoint), not only what is left of one moved back by hand.
+fn holds_replaced_run(dir: &Path) -> bool {
+    holds_run(&dir.join(REPLACED_FOLDER))
 }
 
 /// Delete `folder` by renaming it to [`REMOVING_FOLDER`] beside it first.
@@ -297,13 +316,23 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>
 /// first checkpoint will drop: say so, while it can still be kept.
 fn set_aside_note(dir: &Path) -> Option<String> {
     let kept = dir.join(REPLACED_FOLDER);
-    kept.exists().then(|| {
-        format!(
+    if !kept.exists() {
+        None
+    } else if holds_replaced_run(dir) {
+        Some(format!(
             "the run an earlier --force replaced is kept in {} until this run's first checkpoint, \
              which removes it: move its files elsewhere now to keep it",
             kept.display()
-        )
-    })
+        ))
+    } else {
+        // (What is left of a run moved back by hand: not removed.)
+        Some(format!(
+            "{} holds files but no run (no metrics.csv or checkpoint): what is left of a run moved \
+             back by hand? It is kept: move back what you want of it (`{}`), or delete it",
+            kept.display(),
+            move_back_command(dir)
+        ))
+    }
 }
 
 /// The lock file in a run folder (see [`RunDir`]).
@@ -630,9 +659,26 @@ impl RunDir {
         }
         match (has_run, &existing) {
             (true, Existing::Refuse) if !run_is_empty(dir) => {
+                let message = if dir.join(CHECKPOINT_FILE).exists() {
+                    "already holds a run: pass --resume to continue it, --force to replace it, or choose \
+                     another --out"
+                } else {
+                    "already holds a run that stopped before its first checkpoint (nothing to resume \
+                     from): pass --force to replace it, or choose another --out"
+                };
+                return Err(Error::file(dir, format!("{message}{}", replaced_run_hint(dir))));
+            }
+            // A replacement stopped before its first row, and the run its
+            // --force set aside: a new run here would let that one go.
+            (true, Existing::Refuse) if holds_replaced_run(dir) => {
                 return Err(Error::file(
                     dir,
-                    "already holds a run: pass --resume to continue it, --force to replace it, or choose another --out",
+                    format!(
+                        "holds the run an earlier --force replaced, kept in {REPLACED_FOLDER}/ because the \
+                         run that replaced it stopped before its first checkpoint: to keep it, move its \
+                         files back, `{}`, and --resume it; to let it go, pass --force",
+                        move_back_command(dir)
+                    ),
                 ));
             }
             (false, Existing::Resume { .. }) => {
@@ -666,7 +712,7 @@ impl RunDir {
             if !ck_path.exists() {
                 // (A run stopped before its first row is none to keep: a
                 // new one there needs no --force.)
-                let how = if run_is_empty(dir) {
+                let how = if run_is_empty(dir) && !holds_replaced_run(dir) {
                     "start one anew without --resume"
                 } else {
                     "start over with --force"
@@ -736,11 +782,12 @@ impl RunDir {
                 notes.push(format!("note: with these changes{consequence}"));
             }
             let kept = read_metrics(&metrics_path, ck.iteration, RESUME_NEEDS_METRICS)?;
+            let metrics_dropped = past_rows(&metrics_path, ck.iteration);
             write_atomically(&metrics_path, kept.text.as_bytes())?;
             // What a run that went on past the checkpoint (and crashed) wrote
             // is not this run's (nor changes recorded past it, were the
-            // checkpoint put back by hand).
-            cut_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration)?;
+            // checkpoint put back by hand): dropped, and said.
+            let toy_dropped = cut_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration)?;
             let changes_path = dir.join(CHANGES_FILE);
             let past_changes = if changes_path.exists() {
                 let mut kept = read_changes(&changes_path, ck.iteration, "move it aside to resume")?;
@@ -755,7 +802,26 @@ impl RunDir {
             } else {
                 Vec::new()
             };
-            remove_files(run_files(dir, Some(ck.iteration))?)?;
+            let past_files = run_files(dir, Some(ck.iteration))?;
+            let dropped = [
+                (metrics_dropped, "row(s) of metrics.csv"),
+                (toy_dropped, "row(s) of toy_metrics.csv"),
+                (past_files.len(), "file(s) of weights/, pictures/ or longrun/"),
+            ];
+            let dropped: Vec<String> = dropped
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| format!("{n} {what}"))
+                .collect();
+            if !dropped.is_empty() {
+                notes.push(format!(
+                    "note: the run went on past its checkpoint (iteration {}), which it resumes from: \
+                     what it wrote after is dropped, {}",
+                    ck.iteration,
+                    dropped.join(", ")
+                ));
+            }
+            remove_files(past_files)?;
             remove_empty_run_folders(dir);
             let rescales = watch_rescales(&trainer.config, &past_changes);
             notes.extend(set_aside_note(dir).map(|e| format!("warning: {e}")));
@@ -767,7 +833,7 @@ impl RunDir {
             );
             // A run set aside by the --force that started this one goes at
             // this one's next scheduled checkpoint, as it would have.
-            let replaced = dir.join(REPLACED_FOLDER).exists();
+            let replaced = holds_replaced_run(dir);
             (trainer, lock, replaced)
         } else {
             let trainer = Trainer::new(gpu, config)?;
@@ -795,11 +861,7 @@ impl RunDir {
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
             // (A run set aside by the --force whose replacement made
             // nothing waits for this one's first checkpoint instead.)
-            let replaced = if empty {
-                dir.join(REPLACED_FOLDER).exists()
-            } else {
-                has_run
-            };
+            let replaced = if empty { holds_replaced_run(dir) } else { has_run };
             if replaced {
                 notes.extend(earlier.map(|e| format!("warning: {e}")));
             }
@@ -1140,25 +1202,48 @@ fn write_changes(path: &Path, rows: &[(u64, Change, Change)]) -> Result<()> {
     write_atomically(path, text.as_bytes())
 }
 
-/// Keep toy_metrics.csv's rows up to `iteration` (if the file exists).
-fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<()> {
+/// Keep toy_metrics.csv's rows up to `iteration` (if the file exists);
+/// how many rows it drops.
+fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<usize> {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
+        return Ok(0);
     };
     // Whole rows (ended by their newline: a killed run's last row may be
-    // cut short) up to the checkpoint's iteration.
+    // cut short; CRLF, as a spreadsheet saves it, too) up to the
+    // checkpoint's iteration.
     let kept_row = |line: &str| {
-        let cols: Vec<&str> = line.trim_end_matches('\n').split(',').collect();
+        let cols: Vec<&str> = line
+            .trim_end_matches('\n')
+            .trim_end_matches('\r')
+            .split(',')
+            .collect();
         line.ends_with('\n')
             && cols.len() == 5
             && cols[1..].iter().all(|c| c.parse::<f64>().is_ok())
             && cols[0].parse::<u64>().is_ok_and(|it| it <= iteration)
     };
-    let kept: String = (text.split_inclusive('\n').enumerate())
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let kept: Vec<&str> = (lines.iter().enumerate())
         .filter(|&(i, line)| i == 0 || kept_row(line))
-        .map(|(_, line)| line)
+        .map(|(_, line)| *line)
         .collect();
-    write_atomically(path, kept.as_bytes())
+    write_atomically(path, kept.concat().as_bytes())?;
+    let rows = |lines: &[&str]| lines.iter().skip(1).filter(|l| !l.trim().is_empty()).count();
+    Ok(rows(&lines) - rows(&kept))
+}
+
+/// How many rows of metrics.csv at `path` are past `iteration` (a run that
+/// went on past its checkpoint: what a resume drops).
+fn past_rows(path: &Path, iteration: u64) -> usize {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    (text.lines().skip(1))
+        .filter(|l| {
+            l.split(',')
+                .next()
+                .and_then(|it| it.trim().parse::<u64>().ok())
+                .is_some_and(|it| it > iteration)
+        })
+        .count()
 }
 
 /// A run's past up to one of its checkpoints, as the checkpoint (the
