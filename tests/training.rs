@@ -935,16 +935,17 @@ fn spawn_ebmscope<S: AsRef<std::ffi::OsStr>>(args: &[S], stderr: std::process::S
 
 /// Ctrl-C to `child`: a signal from this process (a minimal system has no
 /// `kill` program).
-fn send_sigint(child: &std::process::Child) {
+fn send_signal(child: &std::process::Child, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill(2) with a child's pid, which stays ours until it is waited for.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT sent");
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "signal {signal} sent");
 }
 
 /// Ctrl-C during a long-run check ends the check where it is (one may take
 /// long), then stops with a checkpoint as after any iteration; the resume
 /// makes that iteration's check first (else it would be lost: the run goes
-/// on past its checkpoint).
+/// on past its checkpoint). Sent as SIGTERM (`timeout`'s, a closed
+/// terminal's SIGHUP alike), which acts as Ctrl-C.
 #[test]
 fn ctrl_c_ends_a_long_run_check_where_it_is() {
     let dir = common::fresh_dir("sigint-check");
@@ -984,7 +985,7 @@ fn ctrl_c_ends_a_long_run_check_where_it_is() {
         said.push(lines.recv_timeout(wait).expect("the check did not start"));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
-    send_sigint(&child);
+    send_signal(&child, libc::SIGTERM);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
@@ -1056,7 +1057,7 @@ fn interrupt_saves_a_checkpoint() {
         assert!(std::time::Instant::now() < deadline, "training did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    send_sigint(&child);
+    send_signal(&child, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");

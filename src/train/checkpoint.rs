@@ -311,8 +311,8 @@ impl Checkpoint {
             return Err(Error::file(
                 path,
                 format!(
-                    "parameter {i} is {}: not a model to go on from; use an earlier checkpoint or \
-                     weights/ file of the run",
+                    "parameter {i} is {}: not a model to go on from (a run keeps one checkpoint; \
+                     {AFRESH_FROM_WEIGHTS})",
                     params[i]
                 ),
             ));
@@ -470,6 +470,12 @@ pub(crate) fn weights_for(path: &Path, config: &Config) -> Result<Vec<f32>> {
 /// What [`Checkpoint::save`] writes as the file's `format`, and `load` reads.
 const FORMAT: &str = "ebmscope-checkpoint-1";
 
+/// What a run whose checkpoint is damaged still has: its weights/ files,
+/// to start a new run from.
+const AFRESH_FROM_WEIGHTS: &str = "a copy from a backup, or a new run from one of its weights/ files: \
+     `ebmscope train --init-weights RUN/weights/weights_N.safetensors --out NEW` with the run's settings \
+     (--config RUN/config.toml)";
+
 /// Refuse a tensor of a checkpoint with a non-finite value: a file changed
 /// since training wrote it (training saves none).
 fn refuse_non_finite(path: &Path, name: &str, values: &[f32]) -> Result<()> {
@@ -477,8 +483,8 @@ fn refuse_non_finite(path: &Path, name: &str, values: &[f32]) -> Result<()> {
         Some(i) => Err(Error::file(
             path,
             format!(
-                "tensor `{name}` holds {} at {i}: not a state to go on from; use an earlier \
-                 checkpoint of the run",
+                "tensor `{name}` holds {} at {i}: not a state to go on from (a run keeps one \
+                 checkpoint; {AFRESH_FROM_WEIGHTS})",
                 values[i]
             ),
         )),
