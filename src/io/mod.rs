@@ -127,7 +127,9 @@ impl OutputSet {
 
 /// Refuse an output folder `out` that is a file, that already holds a
 /// finished `set` unless `replace`, or that holds none but a file named as
-/// one of its own: nothing written is lost. `elsewhere` says, for the
+/// one of its own: nothing written is lost. A replacement killed during
+/// its swap is finished first (its new set was whole), so that a folder
+/// refused is not left half old, half new. `elsewhere` says, for the
 /// front end at hand, how to choose another (e.g. "--out"); `replace_how`
 /// how to replace one (e.g. "pass --force to replace it, or ").
 pub fn check_out_folder(
@@ -143,6 +145,10 @@ pub fn check_out_folder(
             out,
             format!("is a file, not a folder: choose a folder for the {what} ({elsewhere})"),
         ));
+    }
+    let staging = out.join(STAGING_FOLDER);
+    if staging.join(SWAP_FILE).exists() {
+        finish_swap(out, &staging, set.marker.name)?;
     }
     if set.is_finished_in(out) && !replace {
         return Err(crate::Error::file(
@@ -355,6 +361,13 @@ mod tests {
         .unwrap();
         assert_eq!(seen, (Some("swapped".into()), None, Some("swapped".into())));
         assert_eq!(read("done.csv"), Some("newest".into()));
+        // … and by a check of the folder, which then refuses it whole.
+        std::fs::create_dir(&staging).unwrap();
+        std::fs::write(staging.join("picture_5.png"), "swapped").unwrap();
+        std::fs::write(staging.join(SWAP_FILE), "").unwrap();
+        assert!(check_out_folder(&out, &PICTURES, false, "", "--out").is_err());
+        assert!(!staging.exists() && read("picture_5.png") == Some("swapped".into()));
+        std::fs::remove_file(out.join("picture_5.png")).unwrap();
         assert!(!out.join("picture_3.png").exists() && !out.join("picture_4.png").exists());
         assert!(!staging.exists());
         assert_eq!(read("notes.txt"), Some("mine".into()));
