@@ -1159,7 +1159,12 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             config.data.path
         );
     }
-    let (mut run, mut trainer) = RunDir::open(&out, config, existing, gpu)?;
+    let opened = RunDir::open(&out, config, existing, gpu);
+    if let (Err(err @ ebmscope::Error::Io { .. }), true) = (&opened, args.resume) {
+        // (A resume rewrites metrics.csv before it trains: a full disk stops it there.)
+        say_checkpoint_kept(&out, err);
+    }
+    let (mut run, mut trainer) = opened?;
     for note in &run.notes {
         eprintln!("{note}");
     }
@@ -1462,23 +1467,27 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     })();
     if let Err(err) = &trained {
         say_where_replaced_run_is(&run);
-        // A file that could not be written (a full disk, say): the run is
-        // safe at its checkpoint. (A divergence's message says how to go on.)
-        let unwritten = matches!(
-            err.downcast_ref(),
-            Some(ebmscope::Error::Io { .. } | ebmscope::Error::File { .. })
-        );
-        let ck_path = out.join(ebmscope::train::CHECKPOINT_FILE);
-        if let (true, Ok(ck)) = (unwritten, ebmscope::train::Checkpoint::load(&ck_path)) {
-            eprintln!(
-                "the run's checkpoint (iteration {}) is kept: once that is mended (space freed, say), go on \
-                 from it with: ebmscope train --out {} --resume",
-                ck.iteration,
-                out.display()
-            );
+        if let Some(err) = err.downcast_ref() {
+            say_checkpoint_kept(&out, err);
         }
     }
     trained
+}
+
+/// A file that could not be written (a full disk, say): the run in `out`
+/// is safe at its checkpoint, and a resume goes on once that is mended.
+/// (A divergence's message says how to go on.)
+fn say_checkpoint_kept(out: &std::path::Path, err: &ebmscope::Error) {
+    let unwritten = matches!(err, ebmscope::Error::Io { .. } | ebmscope::Error::File { .. });
+    let ck_path = out.join(ebmscope::train::CHECKPOINT_FILE);
+    if let (true, Ok(ck)) = (unwritten, ebmscope::train::Checkpoint::load(&ck_path)) {
+        eprintln!(
+            "the run's checkpoint (iteration {}) is kept: once that is mended (space freed, say), go on \
+             from it with: ebmscope train --out {} --resume",
+            ck.iteration,
+            out.display()
+        );
+    }
 }
 
 /// A run that stops before its first scheduled checkpoint leaves the run
