@@ -542,13 +542,23 @@ impl Config {
         // invariant form), ε²/2T and τε.
         let t = self.temperature();
         let (a, b) = (l.epsilon * l.epsilon / (2.0 * t), l.tau * l.epsilon);
-        if !((t as f32).is_normal() && (a as f32).is_normal() && (b as f32).is_finite()) {
+        let outside: Vec<String> = [
+            ((t as f32).is_normal(), format!("the temperature T = {t:e}")),
+            ((a as f32).is_normal(), format!("ε²/2T = {a:e}")),
+            ((b as f32).is_finite(), format!("τε = {b:e}")),
+        ]
+        .into_iter()
+        .filter_map(|(fits, what)| (!fits).then_some(what))
+        .collect();
+        if !outside.is_empty() {
             return Err(config_error(
                 "langevin.epsilon",
                 format!(
-                    "{} with temperature T = {t:e} and τ = {} gives a step out of f32's range \
-                     (ε²/2T = {a:e}, τε = {b:e}), in which the GPU computes",
-                    l.epsilon, l.tau
+                    "{:e} (τ = {}) makes {} of the Langevin step out of f32's range (1.2e-38 to \
+                     3.4e38), in which the GPU computes",
+                    l.epsilon,
+                    l.tau,
+                    outside.join(" and ")
                 ),
             ));
         }
@@ -785,7 +795,10 @@ mod tests {
                 "langevin.epsilon=1e-50",
                 "`langevin.epsilon`: 1e-50 is out of f32's range",
             ),
-            ("langevin.epsilon=1e-20", "gives a step out of f32's range"),
+            (
+                "langevin.epsilon=1e-20",
+                "1e-20 (τ = 1) makes the temperature T = 5e-41 of the Langevin step out of f32's range",
+            ),
             ("iterations=0", "`iterations`: must be at least 1"),
             ("eval.max_lag=1", "`eval.max_lag`: must be at least 2"),
             ("eval.window=2", "`eval.window`: must be at least 3"),
