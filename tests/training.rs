@@ -624,6 +624,10 @@ fn a_change_whose_checkpoint_was_not_saved_is_dropped() {
     assert!(!dir.join("changes.csv").exists(), "no change kept: no record");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("was edited"), "no hand edit: {stderr}");
+    assert!(
+        stderr.contains("lr = 0.05 recorded in changes.csv at iteration 2 never reached the checkpoint"),
+        "the dropped change is said: {stderr}"
+    );
     assert!(!pending.exists() && std::fs::read(&config).unwrap() == old_config);
     let out = resume_train(&dir, Some(2), &["optimizer.lr=0.05"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -186,7 +186,8 @@ pub fn settings_at_weights(path: &Path) -> Result<Option<(Config, String)>> {
     } else {
         Vec::new()
     };
-    drop_unsaved_changes(&mut changes, head.iteration, &head.config, head.lr);
+    // (What a weights file's settings are: a change never saved is none of them.)
+    let _ = drop_unsaved_changes(&mut changes, head.iteration, &head.config, head.lr);
     let mut config = head.config;
     let undone = undo_changes(&mut config, &changes, iteration);
     let mut said = format!(
@@ -791,7 +792,17 @@ impl RunDir {
             let changes_path = dir.join(CHANGES_FILE);
             let past_changes = if changes_path.exists() {
                 let mut kept = read_changes(&changes_path, ck.iteration, "move it aside to resume")?;
-                drop_unsaved_changes(&mut kept, ck.iteration, &ck.config, ck.lr);
+                let dropped = drop_unsaved_changes(&mut kept, ck.iteration, &ck.config, ck.lr);
+                if !dropped.is_empty() {
+                    let dropped: Vec<String> = dropped.iter().map(|c| c.to_string()).collect();
+                    notes.push(format!(
+                        "note: {} recorded in changes.csv at iteration {} never reached the checkpoint \
+                         (the resume that made them stopped before saving it): dropped; give them again \
+                         with --set to keep them",
+                        dropped.join(", "),
+                        ck.iteration
+                    ));
+                }
                 if kept.is_empty() {
                     // (As a run that made no change: no changes.csv.)
                     std::fs::remove_file(&changes_path).map_err(io_err(&changes_path))?;
@@ -1144,14 +1155,23 @@ fn free_changes(from: &Config, to: &Config) -> Vec<String> {
 /// `config` and learning rate `lr`) does not hold: changes recorded at its
 /// iteration by a resume whose checkpoint was not saved (killed between the
 /// two, or refused by a full disk). A change recorded is one that set
-/// another value, so each of those disagrees with the checkpoint.
-fn drop_unsaved_changes(rows: &mut Vec<(u64, Change, Change)>, iteration: u64, config: &Config, lr: f64) {
+/// another value, so each of those disagrees with the checkpoint. Returns
+/// the changes dropped (the values they set), first recorded first.
+fn drop_unsaved_changes(
+    rows: &mut Vec<(u64, Change, Change)>,
+    iteration: u64,
+    config: &Config,
+    lr: f64,
+) -> Vec<Change> {
+    let mut dropped = Vec::new();
     while let Some(&(at, _, to)) = rows.last() {
         if at != iteration || Change::now(to.key(), config, lr) == Some(to) {
             break;
         }
+        dropped.insert(0, to);
         rows.pop();
     }
+    dropped
 }
 
 /// The rows (iteration, from, to) of a changes.csv up to `upto`, in order;
