@@ -305,6 +305,12 @@ struct TrainArgs {
     /// Replace the run in --out.
     #[arg(long)]
     force: bool,
+    /// Put back the run an unfinished --force replaced (kept in --out's
+    /// .replaced-run/ until the new run's first scheduled checkpoint), in
+    /// place of the run that replaced it, whose own files go; then --resume
+    /// goes on with it.
+    #[arg(long, requires = "out", conflicts_with_all = ["resume", "force", "init_weights", "preset", "config", "set", "data", "iters"])]
+    restore_replaced: bool,
 }
 
 #[derive(Args)]
@@ -999,8 +1005,8 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     if spec.name != "toy" && low >= 0.0 {
         eprintln!(
             "note: {}: tensor `x`'s values lie in [{}, {}], none below 0: the image nets take pixels \
-             in [−1, 1] (the reference's ToTensor then Normalize(0.5, 0.5)); scale [0, 1] by 2x − 1, \
-             [0, 255] by x/127.5 − 1",
+             in [−1, 1] (the reference's ToTensor then Normalize(0.5, 0.5)); if these are pixels in \
+             [0, 1], scale them by 2x − 1, in [0, 255] by x/127.5 − 1",
             input.display(),
             short(f64::from(low)),
             short(f64::from(high))
@@ -1087,6 +1093,25 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    if args.restore_replaced {
+        let out = args
+            .out
+            .as_deref()
+            .expect("clap: --restore-replaced requires --out");
+        let iteration = ebmscope::train::run::restore_replaced(out)?;
+        let resume = format!("ebmscope train --out {} --resume", out.display());
+        match iteration {
+            Some(it) => eprintln!(
+                "put back the run a --force replaced (its checkpoint at iteration {it}); the run that \
+                 replaced it is gone. Go on with: {resume}"
+            ),
+            None => eprintln!(
+                "put back the run a --force replaced; it has no checkpoint to go on from (it stopped before \
+                 its first), so --resume cannot: its metrics and pictures are there to read"
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.iters == Some(0) {
         bail!("--iters must be at least 1");
     }
@@ -1241,20 +1266,42 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         {
             let stop = stop.clone();
             let replaced = replaced_line.clone();
-            // The first Ctrl-C stops after the iteration under way, with a
-            // checkpoint; a second exits at once (an iteration of many
-            // steps may take long), leaving the last checkpoint as it is.
+            // The first Ctrl-C (or SIGTERM, SIGHUP) stops after the
+            // iteration under way, with a checkpoint; a second exits at once
+            // (an iteration of many steps may take long), leaving the last
+            // checkpoint as it is. A second within a second of the first is
+            // the same request: `timeout` signals the process, then its group.
+            // (Written with errors ignored: after a hang-up stderr may be gone.)
+            let first = std::sync::Mutex::new(None::<std::time::Instant>);
+            let say = |text: &str| {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "{text}");
+            };
+            let hangup_ignored = signal_ignored(libc::SIGHUP);
             ctrlc::set_handler(move || {
-                if stop.swap(true, Ordering::SeqCst) {
-                    eprintln!("\nstopped at once: the run's last checkpoint, if it has one, is kept (--resume goes on from it)");
-                    if let Some(line) = replaced.lock().ok().and_then(|l| l.clone()) {
-                        eprintln!("{line}");
+                let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+                match *first {
+                    None => {
+                        *first = Some(std::time::Instant::now());
+                        stop.store(true, Ordering::SeqCst);
+                        say("\nstopping after this iteration (Ctrl-C again to stop at once) …");
                     }
-                    std::process::exit(130);
+                    Some(at) if at.elapsed() < std::time::Duration::from_secs(1) => {}
+                    Some(_) => {
+                        say("\nstopped at once: the run's last checkpoint, if it has one, is kept (--resume goes on from it)");
+                        if let Some(line) = replaced.lock().ok().and_then(|l| l.clone()) {
+                            say(&line);
+                        }
+                        std::process::exit(130);
+                    }
                 }
-                eprintln!("\nstopping after this iteration (Ctrl-C again to stop at once) …");
             })
             .context("installing the Ctrl-C handler")?;
+            // Under nohup a hang-up is to be ignored still (the handler
+            // replaced that setting).
+            if hangup_ignored {
+                ignore_signal(libc::SIGHUP);
+            }
         }
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
@@ -1474,6 +1521,34 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     trained
 }
 
+/// Whether `signal` is ignored now (as nohup leaves SIGHUP).
+fn signal_ignored(signal: libc::c_int) -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: sigaction(2) with no new action only reads the current one into `old`.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(signal, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = signal;
+        false
+    }
+}
+
+/// Ignore `signal` from now on.
+fn ignore_signal(signal: libc::c_int) {
+    #[cfg(unix)]
+    // SAFETY: sets one signal's action to SIG_IGN, which runs no code.
+    unsafe {
+        libc::signal(signal, libc::SIG_IGN);
+    }
+    #[cfg(not(unix))]
+    let _ = signal;
+}
+
 /// A file that could not be written (a full disk, say): the run in `out`
 /// is safe at its checkpoint, and a resume goes on once that is mended.
 /// (A divergence's message says how to go on.)
@@ -1503,9 +1578,9 @@ fn say_where_replaced_run_is(run: &ebmscope::train::run::RunDir) {
 fn replaced_run_line(run: &ebmscope::train::run::RunDir) -> Option<String> {
     run.replaced_run().map(|kept| {
         format!(
-            "the run this one replaced is kept in {}: to keep it, move its files back, `{}`, then --resume",
+            "the run this one replaced is kept in {}: to keep it instead, `{}`",
             kept.display(),
-            ebmscope::train::run::move_back_command(&run.dir)
+            ebmscope::train::run::restore_command(&run.dir)
         )
     })
 }

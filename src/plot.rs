@@ -704,7 +704,7 @@ pub fn landscape_map(
         }
         // Each minimum joined to its basin's lowest by a line, under the dots.
         for (i, p) in points.iter().enumerate() {
-            let r = &points[p.lowest];
+            let Some(r) = points.get(p.lowest) else { continue };
             if p.lowest != i {
                 let line = PathElement::new([to_pixel(p.x, p.y), to_pixel(r.x, r.y)], WHITE.stroke_width(2));
                 area.draw(&line).map_err(draw_err(path))?;

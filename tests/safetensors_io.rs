@@ -240,7 +240,7 @@ fn broken_files_are_refused_with_their_path() {
     let ints = tmp("ints.safetensors");
     handmade(&ints, &[("x", "I32", vec![2], vec![0; 8])]);
     let err = read_tensor(&ints, "x").unwrap_err().to_string();
-    assert!(err.contains("I32") && err.contains(".float()"), "{err}");
+    assert!(err.contains("is of int32") && err.contains(".float()"), "{err}");
     let err = read_tensor(&ints, "y").unwrap_err().to_string();
     assert!(err.contains("no tensor `y`") && err.contains("x"), "{err}");
 }

@@ -501,7 +501,12 @@ fn what_a_killed_trainer_leaves_is_put_right() {
     }
     common::assert_refused(
         &resume_train(&dir, Some(6), &[]),
-        "kept in .replaced-run/: to resume that one, move its files back, `cp -a ",
+        "kept in .replaced-run/: to resume that one instead, `ebmscope train --out ",
+    );
+    // … and a new run without --force would let it go: refused.
+    common::assert_refused(
+        &train_small_toy(&dir, 2, &[]),
+        "holds the run an earlier --force replaced",
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -949,7 +954,8 @@ fn send_signal(child: &std::process::Child, signal: libc::c_int) {
 /// long), then stops with a checkpoint as after any iteration; the resume
 /// makes that iteration's check first (else it would be lost: the run goes
 /// on past its checkpoint). Sent as SIGTERM (`timeout`'s, a closed
-/// terminal's SIGHUP alike), which acts as Ctrl-C.
+/// terminal's SIGHUP alike), which acts as Ctrl-C, twice within a second
+/// as `timeout` sends it.
 #[test]
 fn ctrl_c_ends_a_long_run_check_where_it_is() {
     let dir = common::fresh_dir("sigint-check");
@@ -989,6 +995,9 @@ fn ctrl_c_ends_a_long_run_check_where_it_is() {
         said.push(lines.recv_timeout(wait).expect("the check did not start"));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
+    // Twice at once, as `timeout` sends it (to the process, then its
+    // group): one request, not a second Ctrl-C's stop at once.
+    send_signal(&child, libc::SIGTERM);
     send_signal(&child, libc::SIGTERM);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
@@ -1067,7 +1076,7 @@ fn interrupt_saves_a_checkpoint() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("checkpoint saved"), "{stderr}");
     assert!(
-        stderr.contains(".replaced-run: to keep it, move its files back, `cp -a "),
+        stderr.contains(".replaced-run: to keep it instead, `ebmscope train --out "),
         "{stderr}"
     );
     let ck_path = dir.join("checkpoint.safetensors");
@@ -1088,6 +1097,39 @@ fn interrupt_saves_a_checkpoint() {
         std::fs::read(aside.join("checkpoint.safetensors")).unwrap(),
         replaced_ck
     );
+    // A plain train says how to put the kept run back; that puts it back
+    // whole, the replacement's own files gone (on a copy of the folder).
+    common::assert_refused(&train_small_toy(&dir, 2, &[]), "--restore-replaced`");
+    let copy = dir.with_file_name(format!("{}-restored", dir.file_name().unwrap().to_string_lossy()));
+    let _ = std::fs::remove_dir_all(&copy);
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .args([&dir, &copy])
+        .status();
+    assert!(copied.unwrap().success());
+    let restore = ["train", "--out", copy.to_str().unwrap(), "--restore-replaced"];
+    let out = ebmscope(&restore);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read(copy.join("checkpoint.safetensors")).unwrap(),
+        replaced_ck
+    );
+    assert!(!copy.join(".replaced-run").exists());
+    let weights = |d: &std::path::Path| -> Vec<String> {
+        let mut w: Vec<String> = std::fs::read_dir(d.join("weights"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        w.sort();
+        w
+    };
+    assert_eq!(
+        weights(&copy),
+        weights(&aside),
+        "the replacement's weights are gone"
+    );
+    common::assert_refused(&ebmscope(&restore), "holds no run a --force replaced");
+    let _ = std::fs::remove_dir_all(&copy);
     let out = resume_train(&dir, Some(ck.iteration + 2), &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -2309,7 +2351,7 @@ fn force_replaces_only_the_runs_own_files() {
     for attempt in 0..2 {
         let out = train_small_toy(&dir, 50, &diverging);
         common::assert_refused(&out, "diverged");
-        common::assert_refused(&out, ".replaced-run: to keep it, move its files back, `cp -a ");
+        common::assert_refused(&out, "--restore-replaced`");
         // Tried again, as the message says, it is said at the start that
         // the kept run goes at this run's first checkpoint (not the first
         // time: the run set aside is this run's own doing).
@@ -2328,7 +2370,7 @@ fn force_replaces_only_the_runs_own_files() {
     }
     common::assert_refused(
         &resume_train(&dir, None, &[]),
-        "to resume that one, move its files back, `cp -a ",
+        "to resume that one instead, `ebmscope train --out ",
     );
     // So do the commands that start from a checkpoint, and from a run folder.
     let ck_path = dir.join("checkpoint.safetensors");

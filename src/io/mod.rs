@@ -128,8 +128,9 @@ impl OutputSet {
 /// Refuse an output folder `out` that is a file, that already holds a
 /// finished `set` unless `replace`, or that holds none but a file named as
 /// one of its own: nothing written is lost. A replacement killed during
-/// its swap is finished first (its new set was whole), so that a folder
-/// refused is not left half old, half new. `elsewhere` says, for the
+/// its swap (the folder half old, half new) is refused so, unless
+/// `replace`: [`replace_outputs`] finishes it first. Nothing is written
+/// here (another process may be in its swap). `elsewhere` says, for the
 /// front end at hand, how to choose another (e.g. "--out"); `replace_how`
 /// how to replace one (e.g. "pass --force to replace it, or ").
 pub fn check_out_folder(
@@ -146,9 +147,14 @@ pub fn check_out_folder(
             format!("is a file, not a folder: choose a folder for the {what} ({elsewhere})"),
         ));
     }
-    let staging = out.join(STAGING_FOLDER);
-    if staging.join(SWAP_FILE).exists() {
-        finish_swap(out, &staging, set.marker.name)?;
+    if out.join(STAGING_FOLDER).join(SWAP_FILE).exists() && !replace {
+        return Err(crate::Error::file(
+            out,
+            format!(
+                "holds a {what} that was being replaced when its command stopped (the new one whole in \
+                 {STAGING_FOLDER}/, part of it moved in): {replace_how}choose another {elsewhere}"
+            ),
+        ));
     }
     if set.is_finished_in(out) && !replace {
         return Err(crate::Error::file(
@@ -361,13 +367,18 @@ mod tests {
         .unwrap();
         assert_eq!(seen, (Some("swapped".into()), None, Some("swapped".into())));
         assert_eq!(read("done.csv"), Some("newest".into()));
-        // … and by a check of the folder, which then refuses it whole.
+        // A check of the folder says so, and touches nothing.
         std::fs::create_dir(&staging).unwrap();
         std::fs::write(staging.join("picture_5.png"), "swapped").unwrap();
         std::fs::write(staging.join(SWAP_FILE), "").unwrap();
-        assert!(check_out_folder(&out, &PICTURES, false, "", "--out").is_err());
-        assert!(!staging.exists() && read("picture_5.png") == Some("swapped".into()));
-        std::fs::remove_file(out.join("picture_5.png")).unwrap();
+        let err = check_out_folder(&out, &PICTURES, false, "pass --force to replace it, or ", "--out");
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("was being replaced when its command stopped")
+        );
+        assert!(staging.join("picture_5.png").exists() && read("picture_5.png").is_none());
+        std::fs::remove_dir_all(&staging).unwrap();
         assert!(!out.join("picture_3.png").exists() && !out.join("picture_4.png").exists());
         assert!(!staging.exists());
         assert_eq!(read("notes.txt"), Some("mine".into()));

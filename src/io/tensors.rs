@@ -96,8 +96,9 @@ pub(crate) fn to_f32(path: &Path, name: &str, view: &TensorView) -> Result<Vec<f
         Error::file(
             path,
             format!(
-                "tensor `{name}` has dtype {:?}; ebmscope reads floating-point tensors (F32, F64, F16, BF16): convert it with .float()",
-                view.dtype()
+                "tensor `{name}` is of {}; ebmscope reads floating-point tensors (float32, float64, float16, \
+                 bfloat16): convert it with .float()",
+                dtype_name(view.dtype())
             ),
         )
     })

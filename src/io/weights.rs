@@ -163,7 +163,7 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
             (!is_floating_point(dtype)).then(|| format!("`{n}` ({})", dtype_name(dtype)))
         })
         .collect();
-    if !extra.is_empty() && not_float.len() == extra.len() {
+    if !extra.is_empty() && not_float.len() == extra.len() && holds("") {
         return Err(Error::file(
             path,
             format!(

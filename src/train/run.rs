@@ -79,25 +79,87 @@ const REMOVING_FOLDER: &str = ".replaced-run.removing";
 fn replaced_run_hint(dir: &Path) -> String {
     if dir.join(REPLACED_FOLDER).join(CHECKPOINT_FILE).exists() {
         format!(
-            " (the run a --force replaced is kept in {REPLACED_FOLDER}/: to resume that one, move its \
-             files back, `{}`, then --resume)",
-            move_back_command(dir)
+            " (the run a --force replaced is kept in {REPLACED_FOLDER}/: to resume that one instead, \
+             `{}`, then --resume)",
+            restore_command(dir)
         )
     } else {
         String::new()
     }
 }
 
-/// The shell line that moves the run a --force set aside in `dir` back
-/// over what is there (a plain `mv` stops at the folders both have).
-pub fn move_back_command(dir: &Path) -> String {
-    let kept = dir.join(REPLACED_FOLDER);
+/// The command that puts the run a --force set aside in `dir` back
+/// ([`restore_replaced`]).
+pub fn restore_command(dir: &Path) -> String {
     format!(
-        "cp -a {}/. {}/ && rm -r {}",
-        kept.display(),
-        dir.display(),
-        kept.display()
+        "ebmscope train --out {} --restore-replaced",
+        shell_word(&dir.display().to_string())
     )
+}
+
+/// Put back the run an unfinished `--force` replaced (kept in
+/// [`REPLACED_FOLDER`]) in place of the run in `dir`, whose own files go
+/// (those a --force would set aside; other files stay); returns the
+/// restored run's checkpoint iteration, if it has a checkpoint.
+pub fn restore_replaced(dir: &Path) -> Result<Option<u64>> {
+    let aside = dir.join(REPLACED_FOLDER);
+    if !holds_run(&aside) {
+        return Err(Error::file(
+            dir,
+            format!(
+                "holds no run a --force replaced ({REPLACED_FOLDER}/ with a metrics.csv or checkpoint): \
+                 nothing to restore"
+            ),
+        ));
+    }
+    let _lock = lock(dir)?;
+    undo_interrupted_force(dir)?;
+    let own: Vec<PathBuf> = run_files(dir, None)?
+        .into_iter()
+        .chain(model_output_files(dir))
+        .collect();
+    remove_files(own)?;
+    remove_empty_run_folders(dir);
+    move_back(&aside, dir, "was being restored from the run a --force replaced")?;
+    std::fs::remove_dir_all(&aside).map_err(io_err(&aside))?;
+    Ok(Checkpoint::load(&dir.join(CHECKPOINT_FILE))
+        .ok()
+        .map(|ck| ck.iteration))
+}
+
+/// Move the files under `from` to the same places under `to`, refusing
+/// (`what` says what was under way) where one is there already.
+fn move_back(from: &Path, to: &Path, what: &str) -> Result<()> {
+    for entry in std::fs::read_dir(from).map_err(io_err(from))? {
+        let entry = entry.map_err(io_err(from))?;
+        let (path, target) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::create_dir_all(&target).map_err(io_err(&target))?;
+            move_back(&path, &target, what)?;
+        } else if target.exists() {
+            return Err(Error::file(
+                &path,
+                format!(
+                    "{what}, and {} is there too: keep one of the two by hand, then try again",
+                    target.display()
+                ),
+            ));
+        } else {
+            std::fs::rename(&path, &target).map_err(io_err(&target))?;
+        }
+    }
+    Ok(())
+}
+
+/// `s` as one word of a POSIX shell line: as it is where it holds only
+/// characters no shell reads specially, else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+:@%,=".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 /// Whether [`REPLACED_FOLDER`] in `dir` holds a run (its metrics.csv or
@@ -126,29 +188,11 @@ fn undo_interrupted_force(dir: &Path) -> Result<()> {
     if !gathering.exists() {
         return Ok(());
     }
-    fn move_back(from: &Path, to: &Path) -> Result<()> {
-        for entry in std::fs::read_dir(from).map_err(io_err(from))? {
-            let entry = entry.map_err(io_err(from))?;
-            let (path, target) = (entry.path(), to.join(entry.file_name()));
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                std::fs::create_dir_all(&target).map_err(io_err(&target))?;
-                move_back(&path, &target)?;
-            } else if target.exists() {
-                return Err(Error::file(
-                    &path,
-                    format!(
-                        "was being set aside by a --force that was stopped, and {} is there too: \
-                         keep one of the two by hand, then try again",
-                        target.display()
-                    ),
-                ));
-            } else {
-                std::fs::rename(&path, &target).map_err(io_err(&target))?;
-            }
-        }
-        Ok(())
-    }
-    move_back(&gathering, dir)?;
+    move_back(
+        &gathering,
+        dir,
+        "was being set aside by a --force that was stopped",
+    )?;
     std::fs::remove_dir_all(&gathering).map_err(io_err(&gathering))
 }
 
@@ -329,9 +373,8 @@ fn set_aside_note(dir: &Path) -> Option<String> {
         // (What is left of a run moved back by hand: not removed.)
         Some(format!(
             "{} holds files but no run (no metrics.csv or checkpoint): what is left of a run moved \
-             back by hand? It is kept: move back what you want of it (`{}`), or delete it",
-            kept.display(),
-            move_back_command(dir)
+             back by hand? It is kept: move back what you want of it, or delete it",
+            kept.display()
         ))
     }
 }
@@ -659,6 +702,21 @@ impl RunDir {
             ));
         }
         match (has_run, &existing) {
+            (true, Existing::Refuse)
+                if dir.join(CHECKPOINT_FILE).exists()
+                    && dir.join(REPLACED_FOLDER).join(CHECKPOINT_FILE).exists() =>
+            {
+                // (Where --force is refused too, rather than lose one of the two.)
+                return Err(Error::file(
+                    dir,
+                    format!(
+                        "already holds a run, and the run it replaced with --force is kept in \
+                         {REPLACED_FOLDER}/: pass --resume to go on with this one (its first scheduled \
+                         checkpoint lets the kept one go), or put the kept one back, `{}`",
+                        restore_command(dir)
+                    ),
+                ));
+            }
             (true, Existing::Refuse) if !run_is_empty(dir) => {
                 let message = if dir.join(CHECKPOINT_FILE).exists() {
                     "already holds a run: pass --resume to continue it, --force to replace it, or choose \
@@ -669,16 +727,17 @@ impl RunDir {
                 };
                 return Err(Error::file(dir, format!("{message}{}", replaced_run_hint(dir))));
             }
-            // A replacement stopped before its first row, and the run its
-            // --force set aside: a new run here would let that one go.
-            (true, Existing::Refuse) if holds_replaced_run(dir) => {
+            // A replacement stopped before its first row (or whose files
+            // are gone), and the run its --force set aside: a new run here
+            // would let that one go.
+            (_, Existing::Refuse) if holds_replaced_run(dir) => {
                 return Err(Error::file(
                     dir,
                     format!(
                         "holds the run an earlier --force replaced, kept in {REPLACED_FOLDER}/ because the \
-                         run that replaced it stopped before its first checkpoint: to keep it, move its \
-                         files back, `{}`, and --resume it; to let it go, pass --force",
-                        move_back_command(dir)
+                         run that replaced it stopped before its first checkpoint: to keep it, `{}`; to \
+                         let it go, pass --force",
+                        restore_command(dir)
                     ),
                 ));
             }
@@ -860,7 +919,13 @@ impl RunDir {
             // (A run an earlier --force set aside, kept past a replacement
             // that stopped before its first checkpoint, is still the one
             // kept: set_aside_old_run refuses where both have checkpoints.)
-            let earlier = set_aside_note(dir);
+            // What is in .replaced-run stays there unless this --force sets
+            // the run here aside in its place (set_aside_old_run): only then
+            // is the note on it untrue.
+            let aside_stays = empty
+                || !has_run
+                || (dir.join(REPLACED_FOLDER).exists() && !dir.join(CHECKPOINT_FILE).exists());
+            let earlier = set_aside_note(dir).filter(|_| aside_stays);
             if empty {
                 remove_files(run_files(dir, None)?)?;
                 remove_empty_run_folders(dir);
@@ -870,12 +935,11 @@ impl RunDir {
                 set_aside_old_run(dir)?;
             }
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
-            // (A run set aside by the --force whose replacement made
-            // nothing waits for this one's first checkpoint instead.)
-            let replaced = if empty { holds_replaced_run(dir) } else { has_run };
-            if replaced {
-                notes.extend(earlier.map(|e| format!("warning: {e}")));
-            }
+            // The run set aside (by this --force, or by one whose replacement
+            // made nothing) waits for this one's first checkpoint; leftovers
+            // without a run are kept.
+            let replaced = holds_replaced_run(dir);
+            notes.extend(earlier.map(|e| format!("warning: {e}")));
             (trainer, lock, replaced)
         };
         let file = std::fs::OpenOptions::new()
@@ -1487,4 +1551,20 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
         ));
     }
     Ok(KeptMetrics { rows, text: kept })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{restore_command, shell_word};
+
+    /// The printed line runs as one command whatever the folder's name.
+    #[test]
+    fn shell_words_are_quoted_where_a_shell_would_split_them() {
+        assert_eq!(shell_word("runs/gmm-quick"), "runs/gmm-quick");
+        assert_eq!(shell_word("my runs/it's"), r"'my runs/it'\''s'");
+        assert_eq!(
+            restore_command(std::path::Path::new("my run")),
+            "ebmscope train --out 'my run' --restore-replaced"
+        );
+    }
 }
