@@ -1751,11 +1751,16 @@ fn load_checkpoint_arg(path: &std::path::Path) -> anyhow::Result<ebmscope::train
         .map(|run| run.join(REPLACED_FOLDER).join(CHECKPOINT_FILE))
         .filter(|aside| path.file_name() == Some(CHECKPOINT_FILE.as_ref()) && aside.exists());
     if let (false, Some(aside)) = (path.exists(), aside) {
+        let run = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
         bail!(
             "--checkpoint {}: is not there; the run's folder keeps the checkpoint of the run an \
-             unfinished --force replaced, {}: pass that, or move its files back",
+             unfinished --force replaced, {}: pass that, or put that run back, `{}`",
             path.display(),
-            aside.display()
+            aside.display(),
+            ebmscope::train::run::restore_command(run)
         );
     }
     Ok(ebmscope::train::Checkpoint::load(path)?)
