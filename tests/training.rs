@@ -328,6 +328,15 @@ fn resume_without_the_runs_history_says_what_to_do() {
     );
     broken.adam_v[5] = 0.0;
     broken.save(&ck_path).unwrap();
+    // A value changed since the save (a bit flipped by a disk, still a
+    // finite number) is caught by the checkpoint's CRC-32.
+    let saved = std::fs::read(&ck_path).unwrap();
+    let mut flipped = saved.clone();
+    let at = flipped.len() - 4 * 3;
+    flipped[at] ^= 0x01;
+    std::fs::write(&ck_path, &flipped).unwrap();
+    common::assert_refused(&resume_train(&dir, None, &[]), "their CRC-32 differs");
+    std::fs::write(&ck_path, &saved).unwrap();
     let (tensors, mut metadata) = ebmscope::io::read_all(&ck_path).unwrap();
     metadata.insert("format".into(), "ebmscope-checkpoint-2".into());
     ebmscope::io::write_tensors_with_metadata(&ck_path, &tensors, Some(metadata)).unwrap();
