@@ -875,7 +875,7 @@ impl RunDir {
             let past_files = run_files(dir, Some(ck.iteration))?;
             let dropped = [
                 (metrics_dropped, "row(s) of metrics.csv"),
-                (toy_dropped, "row(s) of toy_metrics.csv"),
+                (toy_dropped, "row(s) of toy_metrics.csv (past it or not whole)"),
                 (past_files.len(), "file(s) of weights/, pictures/ or longrun/"),
             ];
             let dropped: Vec<String> = dropped
