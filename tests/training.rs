@@ -1004,9 +1004,11 @@ fn ctrl_c_ends_a_long_run_check_where_it_is() {
         said.push(lines.recv_timeout(wait).expect("the check did not start"));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
-    // Twice at once, as `timeout` sends it (to the process, then its
-    // group): one request, not a second Ctrl-C's stop at once.
+    // Twice, as `timeout` sends it (to the process, then its group), the
+    // second 10 ms on, most often after the first is handled and before
+    // the run has stopped: one request, not a second Ctrl-C's stop at once.
     send_signal(&child, libc::SIGTERM);
+    std::thread::sleep(std::time::Duration::from_millis(10));
     send_signal(&child, libc::SIGTERM);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
