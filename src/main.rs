@@ -1277,7 +1277,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 use std::io::Write;
                 let _ = writeln!(std::io::stderr(), "{text}");
             };
-            let hangup_ignored = signal_ignored(libc::SIGHUP);
+            let hangup_was_ignored = hangup_ignored();
             ctrlc::set_handler(move || {
                 let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
                 match *first {
@@ -1299,8 +1299,8 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             .context("installing the Ctrl-C handler")?;
             // Under nohup a hang-up is to be ignored still (the handler
             // replaced that setting).
-            if hangup_ignored {
-                ignore_signal(libc::SIGHUP);
+            if hangup_was_ignored {
+                ignore_hangup();
             }
         }
         let bar = indicatif::ProgressBar::new(total);
@@ -1521,32 +1521,26 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     trained
 }
 
-/// Whether `signal` is ignored now (as nohup leaves SIGHUP).
-fn signal_ignored(signal: libc::c_int) -> bool {
+/// Whether SIGHUP is ignored now (as nohup leaves it); never on systems
+/// without it.
+fn hangup_ignored() -> bool {
     #[cfg(unix)]
-    {
-        // SAFETY: sigaction(2) with no new action only reads the current one into `old`.
-        unsafe {
-            let mut old: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(signal, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
-        }
+    // SAFETY: sigaction(2) with no new action only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
     }
     #[cfg(not(unix))]
-    {
-        let _ = signal;
-        false
-    }
+    false
 }
 
-/// Ignore `signal` from now on.
-fn ignore_signal(signal: libc::c_int) {
+/// Ignore SIGHUP from now on (where there is one).
+fn ignore_hangup() {
     #[cfg(unix)]
     // SAFETY: sets one signal's action to SIG_IGN, which runs no code.
     unsafe {
-        libc::signal(signal, libc::SIG_IGN);
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
     }
-    #[cfg(not(unix))]
-    let _ = signal;
 }
 
 /// A file that could not be written (a full disk, say): the run in `out`

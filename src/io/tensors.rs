@@ -129,21 +129,11 @@ pub(crate) fn floats_from_le(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     Some(out)
 }
 
-/// A tensor's element type as PyTorch names it (`int64`, not I64), for messages.
+/// A tensor's element type as PyTorch names it (`int64`, not I64), for
+/// messages: from the storage types torch.save's files name, else
+/// safetensors' own name.
 pub(crate) fn dtype_name(dtype: Dtype) -> String {
-    match dtype {
-        Dtype::F32 => "float32".into(),
-        Dtype::F64 => "float64".into(),
-        Dtype::F16 => "float16".into(),
-        Dtype::BF16 => "bfloat16".into(),
-        Dtype::I64 => "int64".into(),
-        Dtype::I32 => "int32".into(),
-        Dtype::I16 => "int16".into(),
-        Dtype::I8 => "int8".into(),
-        Dtype::U8 => "uint8".into(),
-        Dtype::BOOL => "bool".into(),
-        d => format!("{d:?}").to_lowercase(),
-    }
+    torch_file::torch_dtype_name(dtype).map_or_else(|| format!("{dtype:?}").to_lowercase(), String::from)
 }
 
 /// Whether ebmscope reads a tensor of this type (as [`floats_from_le`] does).

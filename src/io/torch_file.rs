@@ -393,6 +393,15 @@ const STORAGE_TYPES: [StorageType; 12] = [
     storage("ComplexDoubleStorage", "complex128", 16, None),
 ];
 
+/// PyTorch's name of the element type its files store as `dtype` in
+/// safetensors, where a storage type has it.
+pub(crate) fn torch_dtype_name(dtype: Dtype) -> Option<&'static str> {
+    STORAGE_TYPES
+        .iter()
+        .find(|s| s.safetensors == Some(dtype))
+        .map(|s| s.dtype)
+}
+
 const fn storage(
     name: &'static str,
     dtype: &'static str,

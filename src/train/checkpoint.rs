@@ -499,7 +499,13 @@ fn tensors_crc(tensors: &[Tensor]) -> String {
         for d in &t.shape {
             crc.update(&(*d as u64).to_le_bytes());
         }
-        crc.update(bytemuck::cast_slice(&t.data));
+        // (The values as the file stores them, little-endian, whatever the
+        // machine: a checkpoint moves between machines.)
+        if cfg!(target_endian = "little") {
+            crc.update(bytemuck::cast_slice(&t.data));
+        } else {
+            crc.update(&t.data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+        }
     }
     format!("{:08x}", crc.finalize())
 }

@@ -566,20 +566,26 @@ fn remove_empty_run_folders(dir: &Path) {
 /// aside has no checkpoint (what is left of one moved back by hand): then
 /// the run here is the one to keep, and the leftovers go. The files gather
 /// in a folder of their own first, which becomes [`REPLACED_FOLDER`] in one
-/// step.
-fn set_aside_old_run(dir: &Path) -> Result<()> {
+/// step. Returns whether the run here was set aside (in place of what
+/// [`REPLACED_FOLDER`] held), not removed.
+fn set_aside_old_run(dir: &Path) -> Result<bool> {
     let aside = dir.join(REPLACED_FOLDER);
     if dir.join(CHECKPOINT_FILE).exists() && aside.join(CHECKPOINT_FILE).exists() {
         return Err(Error::file(
             &aside,
-            "holds the run an earlier --force set aside, kept because the run here, which \
-             replaced it, stopped before its first scheduled checkpoint; a --force now would lose one \
-             of the two: delete that folder to let the older run go (or move its files back here in \
-             place of the newer run's), then try again",
+            format!(
+                "holds the run an earlier --force set aside, kept because the run here, which \
+                 replaced it, stopped before its first scheduled checkpoint; a --force now would lose \
+                 one of the two: delete that folder to let the older run go (or put it back in place of \
+                 the newer run, `{}`), then try again",
+                restore_command(dir)
+            ),
         ));
     }
     let files = run_files(dir, None)?;
-    if aside.exists() && !dir.join(CHECKPOINT_FILE).exists() {
+    // (A set-aside run with a failed replacement's files here: those go.)
+    let set_aside = !aside.exists() || dir.join(CHECKPOINT_FILE).exists();
+    if !set_aside {
         remove_files(files)?;
     } else {
         // (An interrupted set-aside's files are there already: they join.)
@@ -606,7 +612,7 @@ fn set_aside_old_run(dir: &Path) -> Result<()> {
         }
     }
     remove_empty_run_folders(dir);
-    Ok(())
+    Ok(set_aside)
 }
 
 /// The picture of iteration `it`'s long-run check in `longrun` (a run's
@@ -919,27 +925,28 @@ impl RunDir {
             // (A run an earlier --force set aside, kept past a replacement
             // that stopped before its first checkpoint, is still the one
             // kept: set_aside_old_run refuses where both have checkpoints.)
-            // What is in .replaced-run stays there unless this --force sets
-            // the run here aside in its place (set_aside_old_run): only then
-            // is the note on it untrue.
-            let aside_stays = empty
-                || !has_run
-                || (dir.join(REPLACED_FOLDER).exists() && !dir.join(CHECKPOINT_FILE).exists());
-            let earlier = set_aside_note(dir).filter(|_| aside_stays);
+            let earlier = set_aside_note(dir);
+            // (Where this --force sets the run here aside in place of what
+            // .replaced-run held, the note on that is untrue.)
+            let mut set_aside_here = false;
             if empty {
                 remove_files(run_files(dir, None)?)?;
                 remove_empty_run_folders(dir);
             } else if has_run {
                 // --force, now that the new run can start: only the old run's
                 // own files, and those kept until the new one's first checkpoint.
-                set_aside_old_run(dir)?;
+                set_aside_here = set_aside_old_run(dir)?;
             }
             write_atomically(&metrics_path, format!("{METRICS_HEADER}\n").as_bytes())?;
             // The run set aside (by this --force, or by one whose replacement
             // made nothing) waits for this one's first checkpoint; leftovers
             // without a run are kept.
             let replaced = holds_replaced_run(dir);
-            notes.extend(earlier.map(|e| format!("warning: {e}")));
+            notes.extend(
+                earlier
+                    .filter(|_| !set_aside_here)
+                    .map(|e| format!("warning: {e}")),
+            );
             (trainer, lock, replaced)
         };
         let file = std::fs::OpenOptions::new()
