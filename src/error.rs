@@ -30,7 +30,10 @@ pub enum Error {
     #[error("adapter `{adapter}` cannot run ebmscope's compute shaders: {reason}")]
     AdapterUnsuitable { adapter: String, reason: String },
 
-    #[error("could not open a device on adapter `{adapter}`: {reason}")]
+    #[error(
+        "could not open a device on adapter `{adapter}`: {reason} (`ebmscope info` lists the others: \
+         choose one with --adapter NAME or --backend)"
+    )]
     Device { adapter: String, reason: String },
 
     #[error("shader `{shader}` failed to compile on this adapter: {reason}")]
@@ -77,8 +80,18 @@ pub enum Error {
 
     // The I/O error is part of the message, not a source as well: printed
     // with its chain, it would appear twice.
-    #[error("{path}: {error}")]
+    #[error("{path}: {error}{}", held_open_hint(.error))]
     Io { path: PathBuf, error: std::io::Error },
+}
+
+/// What to do where Windows refused a file another program holds open.
+fn held_open_hint(error: &std::io::Error) -> &'static str {
+    if crate::io::held_open(error) {
+        " (is it open in another program, a spreadsheet, an image viewer or Python? Close it, then \
+         try again)"
+    } else {
+        ""
+    }
 }
 
 impl Error {

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use ebmscope::config::{absolute_path, plural, short, spelling};
 use ebmscope::gpu::{AdapterChoice, ConvKernels, Gpu, list_adapters};
-use ebmscope::io::{Tensor, load_params, read_tensor, save_params, write_tensors};
+use ebmscope::io::{Tensor, load_params, read_tensor, save_params, shell_path, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
 use ebmscope::train::Trainer;
 use ebmscope::train::landscape::LandscapeOptions;
@@ -1099,7 +1099,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .expect("clap: --restore-replaced requires --out");
         let iteration = ebmscope::train::run::restore_replaced(out)?;
-        let resume = format!("ebmscope train --out {} --resume", out.display());
+        let resume = format!("ebmscope train --out {} --resume", shell_path(out));
         match iteration {
             Some(it) => eprintln!(
                 "put back the run a --force replaced (its checkpoint at iteration {it}); the run that \
@@ -1156,7 +1156,13 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     config.make_paths_absolute()?;
     if !args.resume && !config.net.init_weights.is_empty() {
         let run = PathBuf::from(ebmscope::config::absolute_path(&out)?);
-        if std::path::Path::new(&config.net.init_weights).starts_with(&run) {
+        let weights = std::path::Path::new(&config.net.init_weights);
+        // As written and as the file system resolves them: a link, and on
+        // Windows and macOS letter case, can name one folder two ways.
+        let resolved = |p: &std::path::Path| p.canonicalize().ok();
+        let inside = weights.starts_with(&run)
+            || matches!((resolved(weights), resolved(&run)), (Some(w), Some(r)) if w.starts_with(&r));
+        if inside {
             bail!(
                 "the weights the run starts from, {}, are inside its folder {}, which it writes (and \
                  --force replaces): copy them elsewhere first",
@@ -1380,7 +1386,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                          on, and `ebmscope sample --checkpoint` runs one from a checkpoint with other \
                          settings",
                         trainer.iteration,
-                        run.dir.display()
+                        shell_path(&run.dir)
                     ),
                 }
             });
@@ -1400,7 +1406,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 eprintln!(
                     "stopped at iteration {}; checkpoint saved. Continue with: ebmscope train --out {} --resume",
                     trainer.iteration,
-                    out.display()
+                    shell_path(&out)
                 );
                 say_where_replaced_run_is(&run);
                 return Ok(ExitCode::from(130));
@@ -1427,7 +1433,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     // (--data again where this session was given it: the
                     // checkpoint may still hold the old place.)
                     let data = match &args.data {
-                        Some(path) => format!(" --data {}", path.display()),
+                        Some(path) => format!(" --data {}", shell_path(path)),
                         None => String::new(),
                     };
                     // A checkpoint saved within the watch's warm-up may hold a
@@ -1450,7 +1456,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                          rate or step size: ebmscope train --out {} --resume{data} --set optimizer.lr=… (or \
                          --set langevin.epsilon=…){broken}",
                         ck.iteration,
-                        out.display()
+                        shell_path(&out)
                     );
                 }
                 err.into()
@@ -1497,17 +1503,18 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         bar.finish();
         eprintln!("training speed (headless): {rate}");
         eprintln!(
-            "done: {}. Pictures in {1}/pictures, metrics in {1}/metrics.csv, checkpoint in {1}/{2}.",
+            "done: {}. Pictures in {}, metrics in {}, checkpoint in {}.",
             plural(trainer.iteration, "iteration", "iterations"),
-            out.display(),
-            ebmscope::train::CHECKPOINT_FILE
+            out.join("pictures").display(),
+            out.join(ebmscope::train::run::METRICS_FILE).display(),
+            out.join(ebmscope::train::CHECKPOINT_FILE).display()
         );
         if preset == Some("gmm-quick") {
             eprintln!(
                 "This was the short first-run setting. To go further: ebmscope train --out {} --resume --iters 5000, \
                  or the authors' settings --preset gmm-convergent (rings-convergent, *-nonconvergent): \
                  hours on a software adapter, far less on a GPU.",
-                out.display()
+                shell_path(&out)
             );
         }
         Ok(ExitCode::SUCCESS)
@@ -1551,10 +1558,10 @@ fn say_checkpoint_kept(out: &std::path::Path, err: &ebmscope::Error) {
     let ck_path = out.join(ebmscope::train::CHECKPOINT_FILE);
     if let (true, Ok(ck)) = (unwritten, ebmscope::train::Checkpoint::load(&ck_path)) {
         eprintln!(
-            "the run's checkpoint (iteration {}) is kept: once that is mended (space freed, say), go on \
-             from it with: ebmscope train --out {} --resume",
+            "the run's checkpoint (iteration {}) is kept: once that is mended (space freed or a file \
+             closed, say), go on from it with: ebmscope train --out {} --resume",
             ck.iteration,
-            out.display()
+            shell_path(out)
         );
     }
 }
@@ -1715,12 +1722,13 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &summary, &rows, &tvs)?;
         let done = write_dir.join(MARKER);
-        std::fs::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))
+        ebmscope::io::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))
     })?;
     bar.finish();
     eprintln!(
-        "wrote {0}/longrun.csv, {0}/longrun.png, {0}/longrun.toml and samples_*.png",
-        out.display()
+        "wrote {0}{1}longrun.csv, {0}{1}longrun.png, {0}{1}longrun.toml and samples_*.png",
+        out.display(),
+        std::path::MAIN_SEPARATOR
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -1991,7 +1999,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         eprintln!("  (raise --descent-steps)");
     }
     eprintln!(
-        "wrote {0}/{LANDSCAPE_MARKER}, {0}/attempts.csv, {0}/{LANDSCAPE_SETTINGS} and {1}",
+        "wrote {0}{sep}{LANDSCAPE_MARKER}, {0}{sep}attempts.csv, {0}{sep}{LANDSCAPE_SETTINGS} and {1}",
         out.display(),
         if pictures.len() == 1 {
             pictures[0]
@@ -2001,7 +2009,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
                 .into_owned()
         } else {
             format!("{} basin_alpha_*.png", pictures.len())
-        }
+        },
+        sep = std::path::MAIN_SEPARATOR
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -807,7 +807,7 @@ fn saves_and_failures_leave_training_running() {
     h.state().send(Command::Load(saved.clone()));
     until(&mut h, "load", |a| a.message.starts_with("loaded"));
     // Saved beside it from now on, never over it.
-    let beside = base.join("not/yet/there-window-landscape");
+    let beside = saved.with_file_name("there-window-landscape");
     assert_eq!(h.state().landscape_folder, beside.display().to_string());
     h.get_by_label("Pause").click();
     until(&mut h, "pause", |a| !a.running);

@@ -446,8 +446,10 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
     // And its longrun.toml records them.
     let settings = common::read_toml(&base.join("sample-out/longrun.toml"));
     assert_eq!(
-        settings["data"].as_str().map(Path::new),
-        Some(moved.canonicalize().unwrap().as_path()),
+        settings["data"]
+            .as_str()
+            .map(|p| Path::new(p).canonicalize().unwrap()),
+        Some(moved.canonicalize().unwrap()),
         "{settings:?}"
     );
     std::fs::rename(&kept_aside, moved.join("p00.png")).unwrap();
@@ -518,10 +520,12 @@ fn misconfigured_image_runs_are_refused() {
         "--out",
         out,
     ]);
-    assert!(
-        e.contains("/nonexistent/mnist.gz") && e.contains("does not exist"),
-        "{e}"
-    );
+    let shown = if cfg!(windows) {
+        r"\nonexistent\mnist.gz"
+    } else {
+        "/nonexistent/mnist.gz"
+    };
+    assert!(e.contains(shown) && e.contains("does not exist"), "{e}");
     let e = err(&[
         "train",
         "--preset",

@@ -160,7 +160,7 @@ fn missing_and_extra_tensors_are_refused() {
             && err.contains("model.module.state_dict()")
             && err.contains(&format!(
                 "`save_file({{k.removeprefix(\"module.\"): v for k, v in load_file(\"{}\").items()}}, \"W.safetensors\")`",
-                path.display()
+                common::in_python_quotes(&path)
             )),
         "{err}"
     );
@@ -383,13 +383,13 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
     // A checkpoint holding two state dicts, `{"model": …, "ema": …, "iteration": 3}`.
     let training = common::torch_fixture("two-state-dicts.pth");
     let err = refusal(&training);
-    let (full, stem) = (training.display(), training.with_extension(""));
+    let (full, stem) = (common::in_python_quotes(&training), training.with_extension(""));
     assert!(
         err.contains("a dict of `model`, `ema`, `iteration`")
             && err.contains("the dicts under `model`, `ema` hold names to tensors")
             && err.contains(&format!(
                 "`torch.save(torch.load(\"{full}\", map_location=\"cpu\")[\"model\"], \"{}-model.pth\")`",
-                stem.display()
+                common::in_python_quotes(&stem)
             )),
         "{err}"
     );
@@ -401,7 +401,7 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
         err.contains(&format!(
             "`torch.save({{k.removeprefix(\"net.\"): v for k, v in torch.load(\"{}\", \
              map_location=\"cpu\")[\"state_dict\"].items()}}, \"W.pth\")`",
-            lightning.display()
+            common::in_python_quotes(&lightning)
         )),
         "{err}"
     );
@@ -419,7 +419,7 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
         ) && err.contains(&format!(
             "`torch.save({{k: v for k, v in torch.load(\"{}\", map_location=\"cpu\").items() if \
                  v.is_floating_point()}}, \"W.pth\")`",
-            integers.display()
+            common::in_python_quotes(&integers)
         )),
         "{err}"
     );
@@ -432,7 +432,7 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
             && err.contains(&format!(
                 "`torch.save({{k.removeprefix(\"module.\"): v for k, v in torch.load(\"{}\", \
                  map_location=\"cpu\").items() if k.startswith(\"module.\")}}, \"W.pth\")`",
-                averaged.display()
+                common::in_python_quotes(&averaged)
             )),
         "{err}"
     );

@@ -952,7 +952,8 @@ fn spawn_ebmscope<S: AsRef<std::ffi::OsStr>>(args: &[S], stderr: std::process::S
 }
 
 /// Ctrl-C to `child`: a signal from this process (a minimal system has no
-/// `kill` program).
+/// `kill` program). Signals are Unix's: the tests that send them are too.
+#[cfg(unix)]
 fn send_signal(child: &std::process::Child, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill(2) with a child's pid, which stays ours until it is waited for.
@@ -965,6 +966,7 @@ fn send_signal(child: &std::process::Child, signal: libc::c_int) {
 /// on past its checkpoint). Sent as SIGTERM (`timeout`'s, a closed
 /// terminal's SIGHUP alike), which acts as Ctrl-C, twice within a second
 /// as `timeout` sends it.
+#[cfg(unix)]
 #[test]
 fn ctrl_c_ends_a_long_run_check_where_it_is() {
     let dir = common::fresh_dir("sigint-check");
@@ -1050,6 +1052,7 @@ fn ctrl_c_ends_a_long_run_check_where_it_is() {
 /// checkpoint: it says where the replaced run is kept, a second --force is
 /// refused rather than lose either run, and the resumed run lets the
 /// replaced one go at its first scheduled checkpoint.
+#[cfg(unix)]
 #[test]
 fn interrupt_saves_a_checkpoint() {
     let dir = common::fresh_dir("sigint");
@@ -1118,9 +1121,19 @@ fn interrupt_saves_a_checkpoint() {
         .args([&dir, &copy])
         .status();
     assert!(copied.unwrap().success());
+    // (A file browser's caches in both runs' folders stop nothing.)
+    for cache in [
+        ".DS_Store",
+        ".replaced-run/.DS_Store",
+        "pictures/Thumbs.db",
+        ".replaced-run/pictures/Thumbs.db",
+    ] {
+        std::fs::write(copy.join(cache), "a file browser's").unwrap();
+    }
     let restore = ["train", "--out", copy.to_str().unwrap(), "--restore-replaced"];
     let out = ebmscope(&restore);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(copy.join(".DS_Store").exists() && copy.join("pictures/Thumbs.db").exists());
     assert_eq!(
         std::fs::read(copy.join("checkpoint.safetensors")).unwrap(),
         replaced_ck
@@ -2072,10 +2085,14 @@ fn a_run_starts_from_the_weights_it_is_given() {
     let relative = dir.join("relative");
     let out = train_small_toy(&relative, 1, &["--init-weights", "tests/data/torch/toy.pth"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let recorded = std::fs::read_to_string(relative.join("config.toml")).unwrap();
+    let recorded: toml::Table = std::fs::read_to_string(relative.join("config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
     let full = std::path::absolute("tests/data/torch/toy.pth").unwrap();
-    assert!(
-        recorded.contains(&format!("init_weights = \"{}\"", full.display())),
+    assert_eq!(
+        recorded["net"]["init_weights"].as_str(),
+        full.to_str(),
         "{recorded}"
     );
     // Said twice, or inside the folder the run writes: refused.
@@ -2093,6 +2110,20 @@ fn a_run_starts_from_the_weights_it_is_given() {
     );
     common::assert_refused(&out, "are inside its folder");
     assert!(inside.exists());
+    // The same folder reached another way (a link; on Windows and macOS,
+    // other letter case): refused too.
+    #[cfg(unix)]
+    {
+        let alias = dir.join("alias");
+        std::os::unix::fs::symlink(&first, &alias).unwrap();
+        let out = train_small_toy(
+            &alias,
+            1,
+            &["--force", "--init-weights", inside.to_str().unwrap()],
+        );
+        common::assert_refused(&out, "are inside its folder");
+        assert!(inside.exists());
+    }
 
     // Another net's weights: refused, naming the net, before any folder.
     let vanilla = common::torch_fixture("vanilla-zip.pth");
@@ -2306,10 +2337,12 @@ fn force_replaces_only_the_runs_own_files() {
     assert!(dir.join("longrun_data/longrun.csv").exists() && dir.join("landscape/minima.csv").exists());
     let user_note = dir.join("landscape/notes.txt");
     std::fs::write(&user_note, "the user's").unwrap();
-    // A link where a staging folder would be: what it leads to is not the run's.
+    // A link where a staging folder would be: what it leads to is not the
+    // run's. (Unix's: Windows makes links for administrators only.)
     let elsewhere = base.join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::fs::write(elsewhere.join("landscape.png"), "the user's").unwrap();
+    #[cfg(unix)]
     std::os::unix::fs::symlink(&elsewhere, dir.join("landscape/.new-outputs")).unwrap();
     let out = train_small_toy(&dir, 2, &["--force"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -2385,8 +2418,10 @@ fn force_replaces_only_the_runs_own_files() {
     );
     // So do the commands that start from a checkpoint, and from a run folder.
     let ck_path = dir.join("checkpoint.safetensors");
+    let aside_ck = std::path::Path::new(".replaced-run").join("checkpoint.safetensors");
+    let pass_aside = format!("{}: pass that", aside_ck.display());
     for (checkpoint, says) in [
-        (&ck_path, ".replaced-run/checkpoint.safetensors: pass that"),
+        (&ck_path, pass_aside.as_str()),
         (&dir, "is a folder; pass a checkpoint file"),
     ] {
         let checkpoint = checkpoint.to_str().unwrap();
@@ -2458,7 +2493,10 @@ fn force_replaces_only_the_runs_own_files() {
         std::fs::create_dir_all(foreign.join(name).parent().unwrap()).unwrap();
         std::fs::write(foreign.join(name), "mine = 1\n").unwrap();
         for extra in [&[][..], &["--force"][..]] {
-            let says = format!("holds a {name} but no ebmscope run");
+            let shown = std::path::Path::new(name)
+                .components()
+                .collect::<std::path::PathBuf>();
+            let says = format!("holds a {} but no ebmscope run", shown.display());
             common::assert_refused(&train_small_toy(&foreign, 2, extra), &says);
             assert_eq!(std::fs::read_to_string(foreign.join(name)).unwrap(), "mine = 1\n");
         }
@@ -2491,10 +2529,14 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
         let text = std::fs::read_to_string(&path).unwrap() + row;
         std::fs::write(&path, text).unwrap();
     };
-    // Saved again by a spreadsheet, with CRLF: its rows are kept.
+    // Saved again by a spreadsheet, with CRLF, or as "CSV UTF-8" (a
+    // byte-order mark first): the run is still found, its rows kept.
     let toy = dir.join("toy_metrics.csv");
     let crlf = std::fs::read_to_string(&toy).unwrap().replace('\n', "\r\n");
     std::fs::write(&toy, crlf).unwrap();
+    let metrics = dir.join("metrics.csv");
+    let marked = format!("\u{feff}{}", std::fs::read_to_string(&metrics).unwrap());
+    std::fs::write(&metrics, marked).unwrap();
     // Rows cut short where the process was killed, and a whole one past the checkpoint.
     append("metrics.csv", "3,0.12");
     append("toy_metrics.csv", "5,0.5,0.5,0.5,0.5\n2,0.9");
@@ -2537,6 +2579,11 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
             .collect()
     };
     assert_eq!(first_column("metrics.csv"), ["1", "2", "3"]);
+    assert!(
+        std::fs::read_to_string(&metrics)
+            .unwrap()
+            .starts_with("iteration,")
+    );
     assert_eq!(first_column("toy_metrics.csv"), ["0", "1", "2", "3"]);
     for f in &stale {
         assert!(!f.exists(), "{} stayed", f.display());

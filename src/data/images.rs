@@ -13,6 +13,7 @@ use image::imageops::crop_imm;
 use image::{DynamicImage, GrayImage, RgbImage};
 
 use super::pil_resize::resize_bilinear;
+use crate::io::shell_path;
 use crate::{Error, Result};
 
 /// Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
@@ -513,7 +514,7 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
         let hint = if path.join("cifar-10-batches-bin").is_dir() {
             format!(
                 ": for CIFAR-10 pass --data {}",
-                path.join("cifar-10-batches-bin").display()
+                shell_path(&path.join("cifar-10-batches-bin"))
             )
         } else if path.join("train.bin").exists() || path.join("cifar-100-binary").is_dir() {
             format!(": it holds CIFAR-100's binary version (train.bin); {CIFAR100_HINT}")
@@ -534,14 +535,14 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
                 format!(
                     ": it holds an IDX image file: pass --data {} (and data.kind = \"idx\", if set \
                      otherwise)",
-                    set.display()
+                    shell_path(set)
                 )
             } else if name.ends_with(".bin") {
                 let folder = set.parent().unwrap_or(path);
                 format!(
                     ": it holds CIFAR-10 batches: pass --data {} (and data.kind = \"cifar10\", if \
                      set otherwise)",
-                    folder.display()
+                    shell_path(folder)
                 )
             } else {
                 format!(

@@ -86,7 +86,7 @@ fn idx_file(path: &Path) -> Result<PathBuf> {
         let fix = match others.first() {
             Some(other) => format!(
                 "it holds {other}: to train on it, pass --data {}",
-                path.join(other).display()
+                crate::io::shell_path(&path.join(other))
             ),
             None => "point data.path (--data) at an IDX image file".to_string(),
         };

@@ -59,10 +59,10 @@ impl AdapterChoice {
         }
     }
 
-    /// The adapter to use, or an error saying how to get one.
-    /// The chosen adapter and the instance it belongs to (a window's
-    /// surface must come from the same instance to share the device).
-    pub(crate) fn select(&self) -> Result<(wgpu::Instance, wgpu::Adapter)> {
+    /// The adapters to use, best first (never none), or an error saying how
+    /// to get one; and the instance they belong to (a window's surface must
+    /// come from the same instance to share the device).
+    pub(crate) fn candidates(&self) -> Result<(wgpu::Instance, Vec<wgpu::Adapter>)> {
         let (name, backend) = self.resolved();
         let backends = self.backends()?;
         // Look at the native backends first and at GL only when they have
@@ -113,7 +113,7 @@ impl AdapterChoice {
                 info.backend != wgpu::Backend::Vulkan,
             )
         });
-        Ok((inst, adapters.remove(0)))
+        Ok((inst, adapters))
     }
 }
 

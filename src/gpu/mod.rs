@@ -103,9 +103,19 @@ struct SubmitGate {
 }
 
 impl Gpu {
-    /// Open a device on the adapter `choice` selects (see [`AdapterChoice`]).
+    /// Open a device on the best adapter `choice` selects (see
+    /// [`AdapterChoice`]) that opens one: an adapter whose driver fails to
+    /// gives way to the next, with a warning.
     pub fn new(choice: &AdapterChoice) -> Result<Self> {
-        let (instance, adapter) = choice.select()?;
+        let (instance, candidates) = choice.candidates()?;
+        first_that_opens(
+            candidates,
+            |adapter| Self::open(choice, instance.clone(), adapter),
+            |err| eprintln!("warning: {err}; trying the next adapter"),
+        )
+    }
+
+    fn open(choice: &AdapterChoice, instance: wgpu::Instance, adapter: wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         // Ask for everything the adapter offers: wgpu's defaults are smaller
         // than most adapters allow, and on GL they can leave compute unusable.
@@ -747,6 +757,30 @@ fn writable_bindings(source: &str) -> Vec<u32> {
 /// Steps of long work per submission ([`Gpu::run_in_slices`]).
 const SLICE_STEPS: u64 = 50;
 
+/// The first of `candidates` (best first) that `open` opens. One that
+/// fails gives way to the next, said through `passed_over`; where none
+/// opens, the best one's error.
+fn first_that_opens<C, T>(
+    candidates: Vec<C>,
+    mut open: impl FnMut(C) -> Result<T>,
+    mut passed_over: impl FnMut(&Error),
+) -> Result<T> {
+    let count = candidates.len();
+    let mut best_error = None;
+    for (i, candidate) in candidates.into_iter().enumerate() {
+        match open(candidate) {
+            Ok(opened) => return Ok(opened),
+            Err(err) => {
+                if i + 1 < count {
+                    passed_over(&err);
+                }
+                best_error.get_or_insert(err);
+            }
+        }
+    }
+    Err(best_error.expect("AdapterChoice::candidates returns at least one"))
+}
+
 fn warn_cpu_adapter_once(info: &wgpu::AdapterInfo) {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
@@ -756,4 +790,50 @@ fn warn_cpu_adapter_once(info: &wgpu::AdapterInfo) {
             info.name
         );
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, first_that_opens};
+
+    fn failing(name: &str) -> Error {
+        Error::Device {
+            adapter: name.into(),
+            reason: "lost".into(),
+        }
+    }
+
+    /// A driver that fails gives way to the next adapter, said; where none
+    /// opens, the best one's error is the answer.
+    #[test]
+    fn an_adapter_that_fails_gives_way_to_the_next() {
+        let mut said = Vec::new();
+        let opened = first_that_opens(
+            vec!["dx12", "vulkan", "gl"],
+            |name| {
+                if name == "dx12" {
+                    Err(failing(name))
+                } else {
+                    Ok(name)
+                }
+            },
+            |err| said.push(err.to_string()),
+        );
+        assert_eq!(opened.unwrap(), "vulkan");
+        assert_eq!(said.len(), 1);
+        assert!(said[0].contains("`dx12`"), "{said:?}");
+        let mut said = Vec::new();
+        let none = first_that_opens(
+            vec!["dx12", "gl"],
+            |name| Err::<(), _>(failing(name)),
+            |err| said.push(err.to_string()),
+        );
+        let err = none.unwrap_err().to_string();
+        assert!(err.contains("`dx12`") && err.contains("--adapter NAME"), "{err}");
+        assert_eq!(
+            said.len(),
+            1,
+            "the last one's failure is not passed over: {said:?}"
+        );
+    }
 }

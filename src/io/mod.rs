@@ -16,6 +16,47 @@ pub use weights::{
 
 use std::path::Path;
 
+/// Whether `e` is Windows refusing a rename or removal because another
+/// program holds the file open (ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION,
+/// ERROR_LOCK_VIOLATION): a spreadsheet on metrics.csv, a viewer on a
+/// picture, Python on a checkpoint, or for a moment a virus scanner,
+/// indexer or sync client reading a file just written. (Other systems let
+/// open files be renamed and removed.)
+pub fn held_open(e: &std::io::Error) -> bool {
+    cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
+}
+
+/// `op` (a rename or removal), tried again for up to 2 s while it is
+/// [`held_open`]: a scanner's hold passes, a program's open file is still
+/// named in the error then.
+fn retrying<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match op() {
+            Err(e) if held_open(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// `std::fs::rename`, through a moment's hold on Windows ([`retrying`]).
+pub fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> std::io::Result<()> {
+    retrying(|| std::fs::rename(&from, &to))
+}
+
+/// `std::fs::remove_file`, through a moment's hold on Windows ([`retrying`]).
+pub fn remove_file(path: impl AsRef<Path>) -> std::io::Result<()> {
+    retrying(|| std::fs::remove_file(&path))
+}
+
+/// `std::fs::remove_dir_all`, through a moment's hold on Windows
+/// ([`retrying`]): what it removed before the refusal stays removed.
+pub fn remove_dir_all(path: impl AsRef<Path>) -> std::io::Result<()> {
+    retrying(|| std::fs::remove_dir_all(&path))
+}
+
 /// The first few of a list, and how many it has where that is more: a
 /// message names enough tensors to tell a net by, not all 26 of one.
 pub(crate) fn first_of<T: std::fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String {
@@ -165,6 +206,28 @@ pub fn check_out_folder(
     set.refuse_foreign(out, elsewhere)
 }
 
+/// `s` as one word of a command line printed for the user to run: as it
+/// is where it holds only characters no shell reads specially, else
+/// quoted: in single quotes for POSIX shells; on Windows in double quotes,
+/// which cmd and PowerShell both read (cmd passes single quotes on as part
+/// of the word), and with `\` plain there, its paths' separator.
+pub fn shell_word(s: &str) -> String {
+    let plain =
+        |c: char| c.is_ascii_alphanumeric() || "_./-+:@%,=".contains(c) || (cfg!(windows) && c == '\\');
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else if cfg!(windows) {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A path as one word of a printed command line ([`shell_word`]).
+pub fn shell_path(path: &Path) -> String {
+    shell_word(&path.display().to_string())
+}
+
 /// An io::Error at `path` as this crate's.
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> crate::Error + '_ {
     move |e| crate::Error::io(path, e)
@@ -205,7 +268,7 @@ pub fn replace_outputs<T>(
         finish_swap(out, &staging, set.marker.name)?;
     } else if staging.exists() {
         // An interrupted replacement's, before its swap: the older set is in place.
-        std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
+        remove_dir_all(&staging).map_err(io_err(&staging))?;
     }
     if !set.is_in(out) {
         set.refuse_foreign(out, "folder")?;
@@ -214,9 +277,9 @@ pub fn replace_outputs<T>(
             // A set that failed is none to keep, nor to mix with the next
             // (every file of the set's here is its own: refuse_foreign);
             // the marker first, so that what a kill leaves is unfinished.
-            let _ = std::fs::remove_file(out.join(set.marker.name));
+            let _ = remove_file(out.join(set.marker.name));
             for path in set.files_in(out).unwrap_or_default() {
-                let _ = std::fs::remove_file(path);
+                let _ = remove_file(path);
             }
         }
         return value;
@@ -226,20 +289,26 @@ pub fn replace_outputs<T>(
     let value = match write(&staging) {
         Ok(value) => value,
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
+            let _ = remove_dir_all(&staging);
             return Err(e);
         }
     };
     // A folder where the new set has a file would stop the swap half-way.
-    for entry in std::fs::read_dir(&staging).map_err(io_err(&staging))? {
-        let to = out.join(entry.map_err(io_err(&staging))?.file_name());
-        if to.is_dir() {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(crate::Error::file(
-                &to,
-                "is a folder where the new outputs have a file of that name: move it away and try again",
-            ));
-        }
+    // (The listing is closed before the staging folder goes: Windows keeps
+    // a folder that is being listed.)
+    let in_the_way = std::fs::read_dir(&staging)
+        .map_err(io_err(&staging))?
+        .map(|entry| entry.map(|e| out.join(e.file_name())))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(io_err(&staging))?
+        .into_iter()
+        .find(|to| to.is_dir());
+    if let Some(to) = in_the_way {
+        let _ = remove_dir_all(&staging);
+        return Err(crate::Error::file(
+            &to,
+            "is a folder where the new outputs have a file of that name: move it away and try again",
+        ));
     }
     let mut stale = Vec::new();
     for path in &old {
@@ -274,20 +343,70 @@ fn finish_swap(out: &Path, staging: &Path, marker: &str) -> crate::Result<()> {
     new.sort_by_key(|p| p.file_name().is_some_and(|n| n == marker));
     for path in new {
         let to = out.join(path.file_name().unwrap_or_default());
-        std::fs::rename(&path, &to).map_err(io_err(&to))?;
+        rename(&path, &to).map_err(io_err(&to))?;
     }
     for name in stale.lines().filter(|n| !n.is_empty()) {
         let path = out.join(name);
         if path.exists() {
-            std::fs::remove_file(&path).map_err(io_err(&path))?;
+            remove_file(&path).map_err(io_err(&path))?;
         }
     }
-    std::fs::remove_dir_all(staging).map_err(io_err(staging))
+    remove_dir_all(staging).map_err(io_err(staging))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On Windows, a rename over a file another program holds open goes
+    /// through once the hold ends within 2 s; a hold that lasts is refused
+    /// saying what to do. (Elsewhere open files are renamed over.)
+    #[cfg(windows)]
+    #[test]
+    fn a_moments_hold_on_windows_is_waited_out() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let out = fresh_folder("held");
+        let (new, old) = (out.join("new"), out.join("old"));
+        std::fs::write(&new, "new").unwrap();
+        std::fs::write(&old, "old").unwrap();
+        // Shared for reading and writing, not deleting: as a spreadsheet or
+        // Python's open() holds a file.
+        let hold = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .share_mode(1 | 2)
+                .open(&old)
+                .unwrap()
+        };
+        let held = hold();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+        });
+        rename(&new, &old).unwrap();
+        release.join().unwrap();
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), "new");
+        std::fs::write(&new, "newer").unwrap();
+        let _held = hold();
+        let err = crate::Error::io(&old, rename(&new, &old).unwrap_err()).to_string();
+        assert!(err.contains("is it open in another program"), "{err}");
+    }
+
+    /// A printed command's words run as one word each whatever the folder's
+    /// name, in a POSIX shell, and on Windows in cmd and PowerShell.
+    #[test]
+    fn shell_words_are_quoted_where_a_shell_would_split_them() {
+        assert_eq!(shell_word("runs/gmm-quick"), "runs/gmm-quick");
+        if cfg!(windows) {
+            assert_eq!(shell_word(r"runs\gmm-quick"), r"runs\gmm-quick");
+            assert_eq!(shell_word(r"C:\My runs\it's"), "\"C:\\My runs\\it's\"");
+            assert_eq!(shell_word(""), "\"\"");
+        } else {
+            assert_eq!(shell_word(r"runs\gmm"), r"'runs\gmm'");
+            assert_eq!(shell_word("my runs/it's"), r"'my runs/it'\''s'");
+            assert_eq!(shell_word(""), "''");
+        }
+    }
 
     /// An empty folder of this name for one test.
     fn fresh_folder(name: &str) -> std::path::PathBuf {

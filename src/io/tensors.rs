@@ -39,7 +39,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
+        super::rename(&tmp, path)?;
         // The rename outlasts a power cut once the folder is synced too
         // (where a folder opens as a file: not on Windows).
         if let Ok(folder) = std::fs::File::open(dir) {
@@ -48,7 +48,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         Ok(())
     };
     write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = super::remove_file(&tmp);
         Error::io(path, e)
     })
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{CHECKPOINT_FILE, Change, Checkpoint, IterationEvent, Trainer, watch_rescales};
 use crate::config::Config;
-use crate::io::{io_err, write_atomically};
+use crate::io::{io_err, shell_path, write_atomically};
 use crate::{Error, Result};
 
 pub const CONFIG_FILE: &str = "config.toml";
@@ -91,10 +91,7 @@ fn replaced_run_hint(dir: &Path) -> String {
 /// The command that puts the run a --force set aside in `dir` back
 /// ([`restore_replaced`]).
 pub fn restore_command(dir: &Path) -> String {
-    format!(
-        "ebmscope train --out {} --restore-replaced",
-        shell_word(&dir.display().to_string())
-    )
+    format!("ebmscope train --out {} --restore-replaced", shell_path(dir))
 }
 
 /// Put back the run an unfinished `--force` replaced (kept in
@@ -121,7 +118,7 @@ pub fn restore_replaced(dir: &Path) -> Result<Option<u64>> {
     remove_files(own)?;
     remove_empty_run_folders(dir);
     move_back(&aside, dir, "was being restored from the run a --force replaced")?;
-    std::fs::remove_dir_all(&aside).map_err(io_err(&aside))?;
+    crate::io::remove_dir_all(&aside).map_err(io_err(&aside))?;
     Ok(Checkpoint::load(&dir.join(CHECKPOINT_FILE))
         .ok()
         .map(|ck| ck.iteration))
@@ -136,6 +133,9 @@ fn move_back(from: &Path, to: &Path, what: &str) -> Result<()> {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             std::fs::create_dir_all(&target).map_err(io_err(&target))?;
             move_back(&path, &target, what)?;
+        } else if target.exists() && is_file_browser_cache(&entry.file_name()) {
+            // Made in both folders by browsing them: neither is the run's.
+            crate::io::remove_file(&path).map_err(io_err(&path))?;
         } else if target.exists() {
             return Err(Error::file(
                 &path,
@@ -145,21 +145,20 @@ fn move_back(from: &Path, to: &Path, what: &str) -> Result<()> {
                 ),
             ));
         } else {
-            std::fs::rename(&path, &target).map_err(io_err(&target))?;
+            crate::io::rename(&path, &target).map_err(io_err(&target))?;
         }
     }
     Ok(())
 }
 
-/// `s` as one word of a POSIX shell line: as it is where it holds only
-/// characters no shell reads specially, else in single quotes.
-fn shell_word(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+:@%,=".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
+/// A file a file browser leaves in the folders it shows: macOS Finder's
+/// `.DS_Store` and `._*`, Windows Explorer's `Thumbs.db` and `desktop.ini`.
+fn is_file_browser_cache(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with("._")
+        || [".DS_Store", "Thumbs.db", "desktop.ini"]
+            .iter()
+            .any(|cache| name.eq_ignore_ascii_case(cache))
 }
 
 /// Whether [`REPLACED_FOLDER`] in `dir` holds a run (its metrics.csv or
@@ -171,8 +170,8 @@ fn holds_replaced_run(dir: &Path) -> bool {
 /// Delete `folder` by renaming it to [`REMOVING_FOLDER`] beside it first.
 fn remove_replaced(dir: &Path, folder: &Path) -> Result<()> {
     let removing = dir.join(REMOVING_FOLDER);
-    std::fs::rename(folder, &removing).map_err(io_err(folder))?;
-    std::fs::remove_dir_all(&removing).map_err(io_err(&removing))
+    crate::io::rename(folder, &removing).map_err(io_err(folder))?;
+    crate::io::remove_dir_all(&removing).map_err(io_err(&removing))
 }
 
 /// Put right what a `--force` killed half-way left in `dir`: a replaced run
@@ -182,7 +181,7 @@ fn remove_replaced(dir: &Path, folder: &Path) -> Result<()> {
 fn undo_interrupted_force(dir: &Path) -> Result<()> {
     let removing = dir.join(REMOVING_FOLDER);
     if removing.exists() {
-        std::fs::remove_dir_all(&removing).map_err(io_err(&removing))?;
+        crate::io::remove_dir_all(&removing).map_err(io_err(&removing))?;
     }
     let gathering = dir.join(GATHERING_FOLDER);
     if !gathering.exists() {
@@ -193,7 +192,7 @@ fn undo_interrupted_force(dir: &Path) -> Result<()> {
         dir,
         "was being set aside by a --force that was stopped",
     )?;
-    std::fs::remove_dir_all(&gathering).map_err(io_err(&gathering))
+    crate::io::remove_dir_all(&gathering).map_err(io_err(&gathering))
 }
 
 /// The run a weights file (`path`) is one of, and its iteration: `path` is
@@ -273,9 +272,9 @@ fn settle_pending_config(dir: &Path, saved: &Config) -> Result<()> {
     let saved_there = Config::from_toml(&text).is_ok_and(|c| differing_settings(&c, saved).is_empty());
     if saved_there {
         let config = dir.join(CONFIG_FILE);
-        std::fs::rename(&pending, &config).map_err(io_err(&config))
+        crate::io::rename(&pending, &config).map_err(io_err(&config))
     } else {
-        std::fs::remove_file(&pending).map_err(io_err(&pending))
+        crate::io::remove_file(&pending).map_err(io_err(&pending))
     }
 }
 
@@ -392,8 +391,9 @@ const RUN_FOLDERS: [(&str, &[&str]); 3] = [
 ];
 
 /// Whether `line` is metrics.csv's header (trailing spaces aside).
+/// (A spreadsheet's "CSV UTF-8" save puts a byte-order mark before it.)
 fn is_metrics_header(line: &str) -> bool {
-    line.trim_end() == METRICS_HEADER
+    line.trim_start_matches('\u{feff}').trim_end() == METRICS_HEADER
 }
 
 /// Whether `dir` holds a run: ebmscope's metrics.csv or checkpoint (a
@@ -454,9 +454,14 @@ fn run_files(dir: &Path, after: Option<u64>) -> Result<Vec<PathBuf>> {
             TOY_METRICS_FILE,
             CHANGES_FILE,
             CHECKPOINT_FILE,
-            "pictures/data.png",
         ];
-        files.extend(own.iter().map(|name| dir.join(name)).filter(|p| p.exists()));
+        let data_picture = dir.join("pictures").join("data.png");
+        files.extend(
+            own.iter()
+                .map(|name| dir.join(name))
+                .chain([data_picture])
+                .filter(|p| p.exists()),
+        );
     }
     for (sub, whats) in RUN_FOLDERS {
         let folder = dir.join(sub);
@@ -533,7 +538,7 @@ fn model_output_set(name: &str) -> Option<&'static crate::io::OutputSet> {
 /// Remove `files`.
 fn remove_files(files: Vec<PathBuf>) -> Result<()> {
     for path in files {
-        std::fs::remove_file(&path).map_err(io_err(&path))?;
+        crate::io::remove_file(&path).map_err(io_err(&path))?;
     }
     Ok(())
 }
@@ -602,13 +607,13 @@ fn set_aside_old_run(dir: &Path) -> Result<bool> {
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(io_err(parent))?;
             }
-            std::fs::rename(&path, &to).map_err(io_err(&to))?;
+            crate::io::rename(&path, &to).map_err(io_err(&to))?;
         }
         if aside.exists() {
             remove_replaced(dir, &aside)?;
         }
         if gathering.exists() {
-            std::fs::rename(&gathering, &aside).map_err(io_err(&aside))?;
+            crate::io::rename(&gathering, &aside).map_err(io_err(&aside))?;
         }
     }
     remove_empty_run_folders(dir);
@@ -633,7 +638,7 @@ fn remove_stray_temporaries(dir: &Path) {
         for entry in entries.flatten() {
             let is_file = entry.file_type().is_ok_and(|t| t.is_file());
             if is_file && crate::io::is_atomic_temporary(&entry.file_name().to_string_lossy()) {
-                let _ = std::fs::remove_file(entry.path());
+                let _ = crate::io::remove_file(entry.path());
             }
         }
     }
@@ -870,7 +875,7 @@ impl RunDir {
                 }
                 if kept.is_empty() {
                     // (As a run that made no change: no changes.csv.)
-                    std::fs::remove_file(&changes_path).map_err(io_err(&changes_path))?;
+                    crate::io::remove_file(&changes_path).map_err(io_err(&changes_path))?;
                 } else {
                     write_changes(&changes_path, &kept)?;
                 }
@@ -975,7 +980,7 @@ impl RunDir {
             let pending = dir.join(PENDING_CONFIG);
             write_atomically(&pending, config_text.as_bytes())?;
             run.checkpoint(&trainer)?;
-            std::fs::rename(&pending, &config_path).map_err(io_err(&config_path))?;
+            crate::io::rename(&pending, &config_path).map_err(io_err(&config_path))?;
         } else {
             write_atomically(&config_path, config_text.as_bytes())?;
         }
@@ -1562,16 +1567,15 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
 
 #[cfg(test)]
 mod tests {
-    use super::{restore_command, shell_word};
+    use super::restore_command;
 
     /// The printed line runs as one command whatever the folder's name.
     #[test]
-    fn shell_words_are_quoted_where_a_shell_would_split_them() {
-        assert_eq!(shell_word("runs/gmm-quick"), "runs/gmm-quick");
-        assert_eq!(shell_word("my runs/it's"), r"'my runs/it'\''s'");
+    fn the_restore_command_quotes_its_folder() {
+        let quoted = if cfg!(windows) { r#""my run""# } else { "'my run'" };
         assert_eq!(
             restore_command(std::path::Path::new("my run")),
-            "ebmscope train --out 'my run' --restore-replaced"
+            format!("ebmscope train --out {quoted} --restore-replaced")
         );
     }
 }

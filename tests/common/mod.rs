@@ -218,6 +218,14 @@ pub fn read_toml(path: &std::path::Path) -> toml::Table {
 /// scripts/torch_fixtures.py with PyTorch 2.15.
 pub fn torch_fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/torch")
+        .join("tests")
+        .join("data")
+        .join("torch")
         .join(name)
+}
+
+/// `path` as it reads between the quotes of a Python string literal in a
+/// printed line (a Windows path's `\` doubled).
+pub fn in_python_quotes(path: &std::path::Path) -> String {
+    path.display().to_string().replace('\\', r"\\")
 }
