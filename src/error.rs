@@ -31,8 +31,8 @@ pub enum Error {
     AdapterUnsuitable { adapter: String, reason: String },
 
     #[error(
-        "could not open a device on adapter `{adapter}`: {reason} (`ebmscope info` lists the others: \
-         choose one with --adapter NAME or --backend)"
+        "could not open a device on adapter `{adapter}`: {reason} (choose another with --adapter NAME \
+         or --backend; `ebmscope info` lists them)"
     )]
     Device { adapter: String, reason: String },
 
@@ -84,13 +84,18 @@ pub enum Error {
     Io { path: PathBuf, error: std::io::Error },
 }
 
-/// What to do where Windows refused a file another program holds open.
+/// What to do where Windows refused a file another program may hold open.
+/// (ERROR_ACCESS_DENIED, 5, may also be a read-only file or a folder not
+/// to write in.)
 fn held_open_hint(error: &std::io::Error) -> &'static str {
-    if crate::io::held_open(error) {
-        " (is it open in another program, a spreadsheet, an image viewer or Python? Close it, then \
-         try again)"
-    } else {
+    if !crate::io::held_open(error) {
         ""
+    } else if error.raw_os_error() == Some(5) {
+        " (if another program has it open, a spreadsheet, an image viewer or Python, close it; \
+         else check that it is not read-only and that you may write there; then try again)"
+    } else {
+        " (another program has it open, a spreadsheet, an image viewer or Python: close it, then \
+         try again)"
     }
 }
 

@@ -1726,9 +1726,10 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     })?;
     bar.finish();
     eprintln!(
-        "wrote {0}{1}longrun.csv, {0}{1}longrun.png, {0}{1}longrun.toml and samples_*.png",
-        out.display(),
-        std::path::MAIN_SEPARATOR
+        "wrote {}, {}, {} and samples_*.png",
+        out.join("longrun.csv").display(),
+        out.join("longrun.png").display(),
+        out.join("longrun.toml").display()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -1999,8 +2000,10 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         eprintln!("  (raise --descent-steps)");
     }
     eprintln!(
-        "wrote {0}{sep}{LANDSCAPE_MARKER}, {0}{sep}attempts.csv, {0}{sep}{LANDSCAPE_SETTINGS} and {1}",
-        out.display(),
+        "wrote {}, {}, {} and {}",
+        out.join(LANDSCAPE_MARKER).display(),
+        out.join("attempts.csv").display(),
+        out.join(LANDSCAPE_SETTINGS).display(),
         if pictures.len() == 1 {
             pictures[0]
                 .file_name()
@@ -2009,8 +2012,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
                 .into_owned()
         } else {
             format!("{} basin_alpha_*.png", pictures.len())
-        },
-        sep = std::path::MAIN_SEPARATOR
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

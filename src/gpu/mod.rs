@@ -104,15 +104,21 @@ struct SubmitGate {
 
 impl Gpu {
     /// Open a device on the best adapter `choice` selects (see
-    /// [`AdapterChoice`]) that opens one: an adapter whose driver fails to
-    /// gives way to the next, with a warning.
+    /// [`AdapterChoice`]); where its driver fails to open one, on the next
+    /// best adapter that can run the kernels, with a warning.
     pub fn new(choice: &AdapterChoice) -> Result<Self> {
-        let (instance, candidates) = choice.candidates()?;
-        first_that_opens(
-            candidates,
-            |adapter| Self::open(choice, instance.clone(), adapter),
-            |err| eprintln!("warning: {err}; trying the next adapter"),
-        )
+        let (instance, mut candidates) = choice.candidates()?;
+        // Unsuitable adapters come last: the best one's refusal is the answer.
+        let best = candidates.remove(0);
+        candidates.retain(|a| adapter::check_suitable(&a.get_info().name, &a.limits()).is_ok());
+        candidates.insert(0, best);
+        let (gpu, passed_over) = first_that_opens(candidates, |adapter| {
+            Self::open(choice, instance.clone(), adapter)
+        })?;
+        for err in passed_over {
+            eprintln!("warning: {err}; using `{}`, the next best", gpu.info.name);
+        }
+        Ok(gpu)
     }
 
     fn open(choice: &AdapterChoice, instance: wgpu::Instance, adapter: wgpu::Adapter) -> Result<Self> {
@@ -757,28 +763,23 @@ fn writable_bindings(source: &str) -> Vec<u32> {
 /// Steps of long work per submission ([`Gpu::run_in_slices`]).
 const SLICE_STEPS: u64 = 50;
 
-/// The first of `candidates` (best first) that `open` opens. One that
-/// fails gives way to the next, said through `passed_over`; where none
-/// opens, the best one's error.
+/// The first of `candidates` (best first) that `open` opens, with the
+/// errors of those before it; where none opens, the best one's error.
 fn first_that_opens<C, T>(
     candidates: Vec<C>,
     mut open: impl FnMut(C) -> Result<T>,
-    mut passed_over: impl FnMut(&Error),
-) -> Result<T> {
-    let count = candidates.len();
-    let mut best_error = None;
-    for (i, candidate) in candidates.into_iter().enumerate() {
+) -> Result<(T, Vec<Error>)> {
+    let mut passed_over = Vec::new();
+    for candidate in candidates {
         match open(candidate) {
-            Ok(opened) => return Ok(opened),
-            Err(err) => {
-                if i + 1 < count {
-                    passed_over(&err);
-                }
-                best_error.get_or_insert(err);
-            }
+            Ok(opened) => return Ok((opened, passed_over)),
+            Err(err) => passed_over.push(err),
         }
     }
-    Err(best_error.expect("AdapterChoice::candidates returns at least one"))
+    Err(passed_over
+        .into_iter()
+        .next()
+        .expect("AdapterChoice::candidates returns at least one"))
 }
 
 fn warn_cpu_adapter_once(info: &wgpu::AdapterInfo) {
@@ -807,33 +808,19 @@ mod tests {
     /// opens, the best one's error is the answer.
     #[test]
     fn an_adapter_that_fails_gives_way_to_the_next() {
-        let mut said = Vec::new();
-        let opened = first_that_opens(
-            vec!["dx12", "vulkan", "gl"],
-            |name| {
-                if name == "dx12" {
-                    Err(failing(name))
-                } else {
-                    Ok(name)
-                }
-            },
-            |err| said.push(err.to_string()),
-        );
-        assert_eq!(opened.unwrap(), "vulkan");
-        assert_eq!(said.len(), 1);
-        assert!(said[0].contains("`dx12`"), "{said:?}");
-        let mut said = Vec::new();
-        let none = first_that_opens(
-            vec!["dx12", "gl"],
-            |name| Err::<(), _>(failing(name)),
-            |err| said.push(err.to_string()),
-        );
+        let (opened, passed_over) = first_that_opens(vec!["dx12", "vulkan", "gl"], |name| {
+            if name == "dx12" {
+                Err(failing(name))
+            } else {
+                Ok(name)
+            }
+        })
+        .unwrap();
+        assert_eq!(opened, "vulkan");
+        assert_eq!(passed_over.len(), 1);
+        assert!(passed_over[0].to_string().contains("`dx12`"));
+        let none = first_that_opens(vec!["dx12", "gl"], |name| Err::<(), _>(failing(name)));
         let err = none.unwrap_err().to_string();
         assert!(err.contains("`dx12`") && err.contains("--adapter NAME"), "{err}");
-        assert_eq!(
-            said.len(),
-            1,
-            "the last one's failure is not passed over: {said:?}"
-        );
     }
 }

@@ -210,14 +210,18 @@ pub fn check_out_folder(
 /// is where it holds only characters no shell reads specially, else
 /// quoted: in single quotes for POSIX shells; on Windows in double quotes,
 /// which cmd and PowerShell both read (cmd passes single quotes on as part
-/// of the word), and with `\` plain there, its paths' separator.
+/// of the word), and with `\` plain there, its paths' separator. (A
+/// trailing `\` is doubled inside the quotes: a program's argument parser
+/// reads `\"` as a quote. cmd's `%VAR%` and PowerShell's `$name` are
+/// expanded inside them; no one quoting serves both.)
 pub fn shell_word(s: &str) -> String {
     let plain =
         |c: char| c.is_ascii_alphanumeric() || "_./-+:@%,=".contains(c) || (cfg!(windows) && c == '\\');
     if !s.is_empty() && s.chars().all(plain) {
         s.to_string()
     } else if cfg!(windows) {
-        format!("\"{s}\"")
+        let trailing = s.len() - s.trim_end_matches('\\').len();
+        format!("\"{s}{}\"", "\\".repeat(trailing))
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
@@ -389,7 +393,7 @@ mod tests {
         std::fs::write(&new, "newer").unwrap();
         let _held = hold();
         let err = crate::Error::io(&old, rename(&new, &old).unwrap_err()).to_string();
-        assert!(err.contains("is it open in another program"), "{err}");
+        assert!(err.contains("another program has it open"), "{err}");
     }
 
     /// A printed command's words run as one word each whatever the folder's
@@ -401,6 +405,7 @@ mod tests {
             assert_eq!(shell_word(r"runs\gmm-quick"), r"runs\gmm-quick");
             assert_eq!(shell_word(r"C:\My runs\it's"), "\"C:\\My runs\\it's\"");
             assert_eq!(shell_word(""), "\"\"");
+            assert_eq!(shell_word(r"D:\My runs\"), r#""D:\My runs\\""#);
         } else {
             assert_eq!(shell_word(r"runs\gmm"), r"'runs\gmm'");
             assert_eq!(shell_word("my runs/it's"), r"'my runs/it'\''s'");

@@ -1567,7 +1567,44 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
 
 #[cfg(test)]
 mod tests {
-    use super::restore_command;
+    use super::{move_back, restore_command};
+
+    /// Moving a run's files back, a file browser's caches found in both
+    /// folders stop nothing (the destination's stays); a file of the run's
+    /// found in both does.
+    #[test]
+    fn a_file_browsers_caches_do_not_stop_a_move_back() {
+        let base = std::env::temp_dir().join(format!("ebmscope-move-back-{}", std::process::id()));
+        let (from, to) = (base.join("from"), base.join("to"));
+        for dir in [&from, &to] {
+            std::fs::create_dir_all(dir.join("pictures")).unwrap();
+        }
+        for (dir, whose) in [(&from, "kept"), (&to, "browsing")] {
+            for cache in [
+                ".DS_Store",
+                "._metrics.csv",
+                "pictures/Thumbs.db",
+                "pictures/desktop.ini",
+            ] {
+                std::fs::write(dir.join(cache), whose).unwrap();
+            }
+        }
+        std::fs::write(from.join("metrics.csv"), "run").unwrap();
+        move_back(&from, &to, "was being restored").unwrap();
+        assert_eq!(std::fs::read_to_string(to.join("metrics.csv")).unwrap(), "run");
+        assert_eq!(
+            std::fs::read_to_string(to.join("pictures/Thumbs.db")).unwrap(),
+            "browsing"
+        );
+        assert!(!from.join(".DS_Store").exists());
+        std::fs::write(from.join("notes.txt"), "one").unwrap();
+        std::fs::write(to.join("notes.txt"), "two").unwrap();
+        let err = move_back(&from, &to, "was being restored")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("notes.txt is there too"), "{err}");
+        let _ = std::fs::remove_dir_all(&base);
+    }
 
     /// The printed line runs as one command whatever the folder's name.
     #[test]
