@@ -1749,15 +1749,13 @@ fn load_checkpoint_arg(path: &std::path::Path) -> anyhow::Result<ebmscope::train
             }
         );
     }
-    let aside = path
+    let run = path
         .parent()
-        .map(|run| run.join(REPLACED_FOLDER).join(CHECKPOINT_FILE))
-        .filter(|aside| path.file_name() == Some(CHECKPOINT_FILE.as_ref()) && aside.exists());
-    if let (false, Some(aside)) = (path.exists(), aside) {
-        let run = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let aside = run.join(REPLACED_FOLDER).join(CHECKPOINT_FILE);
+    let is_runs = path.file_name() == Some(CHECKPOINT_FILE.as_ref());
+    if !path.exists() && is_runs && aside.exists() {
         bail!(
             "--checkpoint {}: is not there; the run's folder keeps the checkpoint of the run an \
              unfinished --force replaced, {}: pass that, or put that run back, `{}`",

@@ -161,6 +161,12 @@ fn is_file_browser_cache(name: &std::ffi::OsStr) -> bool {
             .any(|cache| name.eq_ignore_ascii_case(cache))
 }
 
+/// Whether the run in `dir` and the run its --force set aside in
+/// [`REPLACED_FOLDER`] both have checkpoints: neither is to go unasked.
+fn both_runs_have_checkpoints(dir: &Path) -> bool {
+    dir.join(CHECKPOINT_FILE).exists() && dir.join(REPLACED_FOLDER).join(CHECKPOINT_FILE).exists()
+}
+
 /// Whether [`REPLACED_FOLDER`] in `dir` holds a run (its metrics.csv or
 /// checkpoint), not only what is left of one moved back by hand.
 fn holds_replaced_run(dir: &Path) -> bool {
@@ -575,7 +581,7 @@ fn remove_empty_run_folders(dir: &Path) {
 /// [`REPLACED_FOLDER`] held), not removed.
 fn set_aside_old_run(dir: &Path) -> Result<bool> {
     let aside = dir.join(REPLACED_FOLDER);
-    if dir.join(CHECKPOINT_FILE).exists() && aside.join(CHECKPOINT_FILE).exists() {
+    if both_runs_have_checkpoints(dir) {
         return Err(Error::file(
             &aside,
             format!(
@@ -713,10 +719,7 @@ impl RunDir {
             ));
         }
         match (has_run, &existing) {
-            (true, Existing::Refuse)
-                if dir.join(CHECKPOINT_FILE).exists()
-                    && dir.join(REPLACED_FOLDER).join(CHECKPOINT_FILE).exists() =>
-            {
+            (true, Existing::Refuse) if both_runs_have_checkpoints(dir) => {
                 // (Where --force is refused too, rather than lose one of the two.)
                 return Err(Error::file(
                     dir,
@@ -853,7 +856,6 @@ impl RunDir {
                 notes.push(format!("note: with these changes{consequence}"));
             }
             let kept = read_metrics(&metrics_path, ck.iteration, RESUME_NEEDS_METRICS)?;
-            let metrics_dropped = past_rows(&metrics_path, ck.iteration);
             write_atomically(&metrics_path, kept.text.as_bytes())?;
             // What a run that went on past the checkpoint (and crashed) wrote
             // is not this run's (nor changes recorded past it, were the
@@ -885,7 +887,7 @@ impl RunDir {
             };
             let past_files = run_files(dir, Some(ck.iteration))?;
             let dropped = [
-                (metrics_dropped, "row(s) of metrics.csv"),
+                (kept.past, "row(s) of metrics.csv"),
                 (toy_dropped, "row(s) of toy_metrics.csv (past it or not whole)"),
                 (past_files.len(), "file(s) of weights/, pictures/ or longrun/"),
             ];
@@ -1328,20 +1330,6 @@ fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<usize> {
     Ok(rows(&lines) - rows(&kept))
 }
 
-/// How many rows of metrics.csv at `path` are past `iteration` (a run that
-/// went on past its checkpoint: what a resume drops).
-fn past_rows(path: &Path, iteration: u64) -> usize {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    (text.lines().skip(1))
-        .filter(|l| {
-            l.split(',')
-                .next()
-                .and_then(|it| it.trim().parse::<u64>().ok())
-                .is_some_and(|it| it > iteration)
-        })
-        .count()
-}
-
 /// A run's past up to one of its checkpoints, as the checkpoint (the
 /// window's Save) or its run folder records it: an event per iteration
 /// (metrics.csv) and the settings changed on resume or in the window
@@ -1477,6 +1465,9 @@ pub struct KeptMetrics {
     pub rows: Vec<MetricsRow>,
     /// The file's text up to the last of them.
     pub text: String,
+    /// The file's rows after them, whole or not (a run that went on past
+    /// its checkpoint wrote them: what a resume drops).
+    pub past: usize,
 }
 
 /// What a resume says when the run's metrics.csv does not hold its
@@ -1562,7 +1553,15 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
             ),
         ));
     }
-    Ok(KeptMetrics { rows, text: kept })
+    // (The rows kept are lines 1 … rows.len(): any other line stops it above.)
+    let past = (text.lines().skip(1 + rows.len()))
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    Ok(KeptMetrics {
+        rows,
+        text: kept,
+        past,
+    })
 }
 
 #[cfg(test)]
