@@ -752,6 +752,7 @@ pub fn landscape_map(
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests use std's renames and removals (clippy.toml)
 mod tests {
     use super::*;
 

@@ -4,6 +4,7 @@
 //! view and plots are not blank and whose d_st plot has points; on image
 //! data the chains picture (a GPU texture the trainer fills) is not blank;
 //! `--landscape` maps a checkpoint's model before the screenshot.
+#![allow(clippy::disallowed_methods)] // tests may rename and remove with std's calls (clippy.toml)
 
 mod common;
 

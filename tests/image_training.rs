@@ -4,6 +4,7 @@
 //! persistent bank on a folder of PNG files the test writes, resuming an
 //! image run exactly, the GPU-held data against the CPU images, and the
 //! refusals of misconfigured image runs.
+#![allow(clippy::disallowed_methods)] // tests may rename and remove with std's calls (clippy.toml)
 
 mod common;
 

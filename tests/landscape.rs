@@ -1,6 +1,7 @@
 //! Landscape mapping (PAPER.md, "What the paper shows", 4): the attraction
 //! kernel against the CPU reference, the whole mapping on a double well
 //! with known minima and barrier, and the `landscape` command.
+#![allow(clippy::disallowed_methods)] // tests may rename and remove with std's calls (clippy.toml)
 
 mod common;
 

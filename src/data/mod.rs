@@ -235,6 +235,7 @@ pub fn image_indices(count: usize, n: usize, rng: &mut impl Rng) -> Vec<u32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests use std's renames and removals (clippy.toml)
 mod tests {
     use super::*;
 

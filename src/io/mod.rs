@@ -42,17 +42,20 @@ fn retrying<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T>
 }
 
 /// `std::fs::rename`, through a moment's hold on Windows ([`retrying`]).
+#[allow(clippy::disallowed_methods)] // the one call of std's
 pub fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> std::io::Result<()> {
     retrying(|| std::fs::rename(&from, &to))
 }
 
 /// `std::fs::remove_file`, through a moment's hold on Windows ([`retrying`]).
+#[allow(clippy::disallowed_methods)] // the one call of std's
 pub fn remove_file(path: impl AsRef<Path>) -> std::io::Result<()> {
     retrying(|| std::fs::remove_file(&path))
 }
 
 /// `std::fs::remove_dir_all`, through a moment's hold on Windows
 /// ([`retrying`]): what it removed before the refusal stays removed.
+#[allow(clippy::disallowed_methods)] // the one call of std's
 pub fn remove_dir_all(path: impl AsRef<Path>) -> std::io::Result<()> {
     retrying(|| std::fs::remove_dir_all(&path))
 }
@@ -359,6 +362,7 @@ fn finish_swap(out: &Path, staging: &Path, marker: &str) -> crate::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests use std's renames and removals (clippy.toml)
 mod tests {
     use super::*;
 

@@ -827,6 +827,7 @@ fn write_landscape(
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests use std's renames and removals (clippy.toml)
 mod tests {
     use super::*;
 

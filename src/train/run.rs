@@ -1565,6 +1565,7 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests use std's renames and removals (clippy.toml)
 mod tests {
     use super::{move_back, restore_command};
 

@@ -1,5 +1,6 @@
 //! Shared by the integration tests.
 #![allow(dead_code)]
+#![allow(clippy::disallowed_methods)] // tests may rename and remove with std's calls (clippy.toml)
 
 use std::process::{Command, Output};
 
