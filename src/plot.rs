@@ -838,6 +838,40 @@ mod tests {
         }
     }
 
+    /// Rates and distances are drawn on [0, 1], not on an axis fitted to
+    /// them: an acceptance of 0.90–0.95 lies near the panel's top, where a
+    /// fitted axis would draw it as a swing across the whole panel.
+    #[test]
+    fn rates_and_distances_keep_their_zero_to_one_axes() {
+        use crate::train::longrun::LongRunRow;
+        let rows = [0, 20, 40].map(|step| LongRunRow {
+            step,
+            mean_energy: 1.0 + step as f64,
+            grad_magnitude: if step == 0 { f64::NAN } else { 0.01 * step as f64 },
+            acceptance: (step > 0).then_some(if step == 20 { 0.90 } else { 0.95 }),
+        });
+        let tv = [(0.0, 0.95), (40.0, 0.90)];
+        let path = std::env::temp_dir().join(format!("ebmscope-rates-{}.png", std::process::id()));
+        long_run_figure(&path, "rates", &rows, &tv).unwrap();
+        let picture = image::open(&path).unwrap().to_rgb8();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(picture.height(), 30 + 4 * 300);
+        // The acceptance and TV panels (300 pixels each, under the title
+        // and the energy's and gradient's panels): their curves' pixels lie
+        // in the top third (0.9 is 14 % down a padded [0, 1] axis).
+        for (panel, top) in [("acceptance", 630), ("TV", 930)] {
+            let rows_drawn: Vec<u32> = (top..top + 300)
+                .filter(|&y| (0..picture.width()).any(|x| picture.get_pixel(x, y).0 == [0, 0, 255]))
+                .collect();
+            assert!(!rows_drawn.is_empty(), "{panel}: no curve");
+            let lowest = rows_drawn.iter().max().unwrap() - top;
+            assert!(
+                lowest < 100,
+                "{panel}: the curve reaches {lowest} pixels down its panel"
+            );
+        }
+    }
+
     /// A diverged model's densities (NaN, ±∞ beside numbers) are drawn, not
     /// a panic in the colour scale: they take its bottom, and the numbers
     /// keep their own scale.
