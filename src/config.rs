@@ -177,6 +177,16 @@ pub enum OptimizerName {
     Adam,
 }
 
+impl std::fmt::Display for OptimizerName {
+    /// As papers write them (settings spell them `sgd`, `adam`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sgd => "SGD",
+            Self::Adam => "Adam",
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
@@ -344,6 +354,11 @@ fn plain_types(message: &str) -> String {
     ] {
         plain = plain.replace(&format!("expected {rust}"), &format!("expected {said}"));
     }
+    // A section given one value (`--set langevin=1`): "expected struct LangevinConfig".
+    if let Some((before, after)) = plain.split_once("expected struct ") {
+        let rest = after.split_once(' ').map_or("", |(_, rest)| rest);
+        plain = format!("{before}expected a section of settings, not one value: set one of its keys {rest}");
+    }
     plain
 }
 
@@ -371,6 +386,17 @@ pub fn short(v: f64) -> String {
 
 fn config_error(key: &str, msg: impl std::fmt::Display) -> Error {
     Error::Config(format!("`{key}`: {msg}"))
+}
+
+/// The refusal of an n_f for ToyNet; `source` says where it was given.
+fn toy_has_no_width(source: &str) -> Error {
+    config_error(
+        "net.n_f",
+        format!(
+            "ToyNet's widths are fixed (2 → 32 → 64 → 64 → 64 → 1) and n_f, the image networks' base \
+             width, is not one of its settings: leave net.n_f out{source}"
+        ),
+    )
 }
 
 fn parse_toml(source: &str, what: &str) -> Result<toml::Table> {
@@ -451,6 +477,13 @@ impl Config {
                 .parse::<toml::Table>()
                 .ok()
                 .and_then(|mut t| t.remove("v"))
+                // Numbers as Python writes them (.1, 1.), which TOML does not.
+                .or_else(|| {
+                    raw.parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .map(toml::Value::Float)
+                })
                 .unwrap_or_else(|| toml::Value::String(raw.to_string()));
             set_path(&mut table, key, value)?;
         }
@@ -458,19 +491,65 @@ impl Config {
             .map_err(|e| Error::Config(plain_types(&e.to_string())))?;
         config.validate()?;
         // An n_f given now for ToyNet says its user expects it to mean
-        // something (a config of an older release that carries one is read
-        // as ever: ToyNet ignores it).
+        // something (a checkpoint of an older release that carries one is
+        // read as ever: ToyNet ignores it).
         let n_f_given = overrides
             .iter()
             .any(|item| item.split('=').next().map(str::trim) == Some("net.n_f"));
         if config.net.kind == NetName::Toy && n_f_given {
-            return Err(config_error(
-                "net.n_f",
-                "ToyNet's widths are fixed (2 → 32 → 64 → 64 → 64 → 1) and n_f, the image networks' \
-                 base width, is not one of its settings: leave net.n_f out",
-            ));
+            return Err(toy_has_no_width(""));
         }
         Ok(config)
+    }
+
+    /// Whether a new toy run's evaluation grid resolves its Gaussians.
+    /// Checked where a run starts (the CLI's settings for a new run,
+    /// [`Trainer::new`](crate::train::Trainer::new)), not in
+    /// [`Config::validate`], so that a run made before the check still
+    /// loads, resumes and samples.
+    pub fn check_toy_grid(&self) -> Result<()> {
+        let d = &self.data;
+        if !d.kind.is_toy() {
+            return Ok(());
+        }
+        // The true density is summed over the grid's points: points
+        // more than 4·sd apart can miss a Gaussian's mass (all of it,
+        // once far apart), and TV, KL and the pictures mean nothing.
+        // (The presets' points lie 0.1–0.3·sd apart.)
+        let extent = crate::data::toy::Toy::new(d)?.extent();
+        let spacing = 2.0 * extent / f64::from(self.eval.grid.max(2) - 1);
+        if spacing > 4.0 * d.sd {
+            let needed = (2.0 * extent / (4.0 * d.sd)).ceil() + 1.0;
+            let raise_grid = if needed <= 1000.0 {
+                format!("raise eval.grid to {needed} or more, ")
+            } else {
+                String::new()
+            };
+            return Err(Error::Config(format!(
+                "`eval.grid` / `data.sd` / `data.radius`: the evaluation grid's {} points a side \
+                 over the toy's reach ±{} (outer radius + 4·sd) lie {spacing:.3} apart, more than \
+                 4·sd = {}, and its densities would miss the Gaussians' mass: {raise_grid}raise \
+                 data.sd, or scale data.radius down (the reference's sets reach 1.6 and 4.6)",
+                self.eval.grid,
+                short(extent),
+                short(4.0 * d.sd)
+            )));
+        }
+        Ok(())
+    }
+
+    /// A `--config` file's `net.n_f` for ToyNet, refused as `--set net.n_f`
+    /// is, but for the 32 that toy runs' config.toml held before ToyNet's
+    /// was left out of it (such files are read as ever).
+    pub fn check_file_for_toy_width(&self, path: &str, text: &str) -> Result<()> {
+        let table = parse_toml(text, path)?;
+        let n_f = table.get("net").and_then(|net| net.get("n_f"));
+        match n_f {
+            Some(v) if self.net.kind == NetName::Toy && v.as_integer() != Some(32) => {
+                Err(toy_has_no_width(&format!(" (in {path})")))
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
@@ -478,7 +557,14 @@ impl Config {
     }
 
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_default()
+        let Ok(mut table) = toml::Table::try_from(self) else {
+            return String::new();
+        };
+        // ToyNet has no n_f: an edited config.toml should not offer one.
+        if let (NetName::Toy, Some(toml::Value::Table(net))) = (self.net.kind, table.get_mut("net")) {
+            net.remove("n_f");
+        }
+        toml::to_string(&table).unwrap_or_default()
     }
 
     /// Range checks, each naming its key and what is allowed.
@@ -761,6 +847,14 @@ mod tests {
             err.contains("steps") && err.contains("expected a whole number, 0 or more"),
             "{err}"
         );
+        // Python's spellings of numbers are numbers here too.
+        let c = set(&["optimizer.lr=.5", "langevin.epsilon=1."]).unwrap();
+        assert_eq!((c.optimizer.lr, c.langevin.epsilon), (0.5, 1.0));
+        let err = set(&["langevin=1"]).unwrap_err().to_string();
+        assert!(
+            err.contains("expected a section of settings, not one value: set one of its keys in `langevin`"),
+            "{err}"
+        );
         let err = set(&["langevin.epsilon=abc"]).unwrap_err().to_string();
         assert!(
             err.contains("epsilon") && err.contains("expected a number"),
@@ -787,6 +881,25 @@ mod tests {
             err.contains("data.sd") && err.contains("round away") && err.contains("4e30"),
             "{err}"
         );
+        // An evaluation grid too coarse for the toy's Gaussians: refused
+        // for a new run, read from a stored one.
+        let grid = |s: &[&str]| set(s).and_then(|c| c.check_toy_grid());
+        let err = grid(&["data.radius=1000"]).unwrap_err().to_string();
+        assert!(
+            err.contains("more than 4·sd = 0.6")
+                && !err.contains("raise eval.grid")
+                && err.contains("scale data.radius down"),
+            "{err}"
+        );
+        // (4 rings 10 apart reach ±40.6: 137 points lie 0.597 apart.)
+        let err = grid(&["data.radius=10", "eval.grid=100"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("raise eval.grid to 137 or more"), "{err}");
+        assert!(grid(&["data.radius=10", "eval.grid=137"]).is_ok());
+        assert!(grid(&["data.radius=10", "eval.grid=136"]).is_err());
+        let stored = set(&["data.radius=1000"]).unwrap();
+        assert_eq!(Config::from_toml(&stored.to_toml()).unwrap(), stored);
         // The GPU computes in f32: settings, and the step they make, must be f32s.
         for (bad, says) in [
             ("data.sd=1e300", "`data.sd`: 1e300 is out of f32's range"),
@@ -837,6 +950,44 @@ mod tests {
         let mut toy = Config::preset("gmm-quick").unwrap();
         toy.make_paths_absolute().unwrap();
         assert_eq!(toy.data.path, "");
+    }
+
+    /// ToyNet has no n_f: its config.toml leaves it out (an image net's
+    /// keeps it), and a --config file that gives one is refused as --set is,
+    /// but for the 32 that toy runs' config.toml files held until now.
+    #[test]
+    fn a_toy_config_has_no_width() {
+        let toy = Config::preset("gmm-quick").unwrap();
+        let written = toy.to_toml();
+        let net = written.parse::<toml::Table>().unwrap()["net"].clone();
+        assert_eq!(net.get("kind").and_then(|k| k.as_str()), Some("toy"), "{written}");
+        assert!(net.get("n_f").is_none(), "{written}");
+        let image = Config::preset("fashion-mnist-quick").unwrap().to_toml();
+        assert!(
+            image.parse::<toml::Table>().unwrap()["net"].get("n_f").is_some(),
+            "{image}"
+        );
+
+        let with = |n_f: &str| written.replace("[net]\n", &format!("[net]\nn_f = {n_f}\n"));
+        let edited = with("8");
+        let read = Config::from_toml(&edited).unwrap();
+        let err = read
+            .check_file_for_toy_width("my.toml", &edited)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`net.n_f`: ToyNet's widths are fixed")
+                && err.ends_with("leave net.n_f out (in my.toml)"),
+            "{err}"
+        );
+        let older = with("32");
+        let read = Config::from_toml(&older).unwrap();
+        read.check_file_for_toy_width("old.toml", &older).unwrap();
+        read.check_file_for_toy_width("run.toml", &written).unwrap();
+        let image = Config::preset("fashion-mnist-quick").unwrap();
+        image
+            .check_file_for_toy_width("image.toml", &image.to_toml())
+            .unwrap();
     }
 
     #[test]

@@ -790,7 +790,7 @@ impl GuiApp {
         ui.horizontal(|ui| {
             ui.label("optimizer");
             for kind in [OptimizerName::Sgd, OptimizerName::Adam] {
-                let name = format!("{kind:?}").to_uppercase();
+                let name = kind.to_string();
                 if ui.selectable_label(self.optimizer == kind, name).clicked() && self.optimizer != kind {
                     self.optimizer = kind;
                     self.apply(Change::Optimizer(kind));

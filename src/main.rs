@@ -461,7 +461,11 @@ fn resolve_settings<'a>(
             overrides.push(format!("data.kind={kind:?}").to_lowercase());
         }
     }
-    Ok((resolve(&overrides)?, preset, overrides))
+    let config = resolve(&overrides)?;
+    if let Some((path, text)) = file {
+        config.check_file_for_toy_width(path, text)?;
+    }
+    Ok((config, preset, overrides))
 }
 
 fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
@@ -496,6 +500,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
                 Some(path) => weights_settings(path, preset, file, &set, data)?,
                 None => resolve_settings(preset, file, set, data)?,
             };
+            config.check_toy_grid()?;
             let checkpoint = match weights {
                 // Refused now, not in the window, if they are another net's.
                 Some(path) => {
@@ -1136,6 +1141,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         overrides,
         args.data.as_deref().filter(|_| !args.resume),
     )?;
+    if !args.resume {
+        config.check_toy_grid()?;
+    }
     let out = args
         .out
         .clone()

@@ -200,7 +200,7 @@ fn an_optimizer_switch_and_a_decaying_rate_say_what_lr_means() {
         "iteration 2 ran at half the rate"
     );
     // SGD at lr 0.1 to Adam: lr is kept, and Adam does not scale it by T.
-    h.get_by_label("ADAM").click();
+    h.get_by_label("Adam").click();
     until(&mut h, "switch", |a| a.changes.len() == 1);
     let message = h.state().message.clone();
     assert_eq!(
@@ -551,7 +551,7 @@ fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
 fn a_refused_optimizer_switch_is_not_highlighted() {
     let mut h = harness(app());
     h.step();
-    h.get_by_label("ADAM").click();
+    h.get_by_label("Adam").click();
     h.step();
     assert_eq!(h.state().optimizer, OptimizerName::Adam, "asked for");
     let adam = Change::Optimizer(OptimizerName::Adam);

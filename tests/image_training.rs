@@ -431,9 +431,15 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
     let kept_aside = base.join("p00.png");
     std::fs::rename(moved.join("p00.png"), &kept_aside).unwrap();
     std::fs::copy(moved.join("p02.png"), moved.join("p00.png")).unwrap();
+    let refused = resume("2", Some(&moved));
+    common::assert_refused(&refused, "is not the data the checkpoint was trained on");
+    // (And where the run read its own, as config.toml keeps it.)
     common::assert_refused(
-        &resume("2", Some(&moved)),
-        "is not the data the checkpoint was trained on",
+        &refused,
+        &format!(
+            "go on with the run's own data (--data: it read them from {})",
+            kept.display()
+        ),
     );
     // A long run may start from other images (a test split, say): said, not refused.
     let out = from_checkpoint("sample", Some(&moved));

@@ -684,7 +684,8 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
     let read = || files.map(|f| std::fs::read(dir.join(f)).unwrap());
     let before = read();
     for (set, says) in [
-        ("net.n_f=4", "`net.n_f` is fixed for a run"),
+        // (ToyNet has no n_f: said so, rather than that it is fixed.)
+        ("net.n_f=4", "`net.n_f`: ToyNet's widths are fixed"),
         // (Fixed is said first, not what the value would break.)
         ("langevin.bank_size=1", "`langevin.bank_size` is fixed for a run"),
         ("net.kind=vanilla", "`net.kind` is fixed for a run"),

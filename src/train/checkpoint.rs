@@ -151,8 +151,15 @@ impl Checkpoint {
     /// where the trainer's images are not those it was trained on.
     pub fn restore(&self, trainer: &mut Trainer) -> Result<()> {
         if let Some(other) = self.other_data(&trainer.data, &trainer.config.data.path) {
+            // (Where it read them, when --data names another place now.)
+            let was = &self.config.data.path;
+            let was = if *was != trainer.config.data.path {
+                format!(": it read them from {was}")
+            } else {
+                String::new()
+            };
             return Err(Error::Config(format!(
-                "{other}: go on with the run's own data (--data), or start a new run"
+                "{other}: go on with the run's own data (--data{was}), or start a new run"
             )));
         }
         trainer.write_params(&self.params)?;

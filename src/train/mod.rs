@@ -241,7 +241,7 @@ impl std::fmt::Display for Change {
             Change::Tau(v) => write!(f, "τ = {v}"),
             Change::Steps(v) => write!(f, "L = {v}"),
             Change::LearningRate(v) => write!(f, "lr = {v}"),
-            Change::Optimizer(k) => write!(f, "optimizer {k:?}"),
+            Change::Optimizer(k) => write!(f, "optimizer {k}"),
         }
     }
 }
@@ -337,6 +337,7 @@ impl Trainer {
     /// A trainer for `config`, loading its data set (see [`Trainer::with_data`]).
     pub fn new(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
         config.validate()?;
+        config.check_toy_grid()?;
         // (Read before the data set: a wrong file is refused before a long load.)
         let start = starting_params(&config)?;
         let data = Dataset::load(&config.data)?;
@@ -348,6 +349,7 @@ impl Trainer {
     /// seed's initialisation.
     pub fn with_data(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
         config.validate()?;
+        config.check_toy_grid()?;
         // (Read before any GPU work: a wrong file is refused first.)
         let start = starting_params(&config)?;
         Self::allocate(gpu, config, data, &start)
@@ -1168,6 +1170,12 @@ mod tests {
     /// an optimizer switch what lr now is; anything else nothing.
     #[test]
     fn a_change_says_what_it_means() {
+        // (Optimizers named as papers write them, not as Rust's variants.)
+        assert_eq!(Change::Optimizer(OptimizerName::Sgd).to_string(), "optimizer SGD");
+        assert_eq!(
+            Change::Optimizer(OptimizerName::Adam).to_string(),
+            "optimizer Adam"
+        );
         assert_eq!(times(6.249999999999999), "6.25× larger");
         assert_eq!(times(16.0), "16× larger");
         assert_eq!(times(0.25), "4× smaller");
