@@ -1327,6 +1327,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         bar.set_position(trainer.iteration);
         // (The clock runs on through a long iteration or evaluation.)
         bar.enable_steady_tick(std::time::Duration::from_millis(500));
+        let mut lines = ProgressLines::new();
         let picture = |run: &RunDir, trainer: &Trainer| -> anyhow::Result<String> {
             if trainer.data.toy().is_none() {
                 if trainer.iteration == 0 {
@@ -1482,6 +1483,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 e.r_t,
                 e.phase.name()
             ));
+            lines.update("training", &bar);
             let done = e.iteration == total;
             // The iteration's pictures, evaluation and long-run check come
             // before its checkpoint: a run killed before the checkpoint is
@@ -1646,6 +1648,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         LONG_RUN_SETTINGS,
     };
     let bar = indicatif::ProgressBar::new(args.steps);
+    let mut lines = ProgressLines::new();
     ebmscope::io::replace_outputs(&out, &LONG_RUN_OUTPUTS, |write_dir| {
         // PARTIAL first, its header whole: with it, what a kill leaves is
         // an unfinished long run.
@@ -1725,6 +1728,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         };
         let rows = long_run(&gpu, &ck, data.as_ref(), &opts, record, &mut |_, done, _| {
             bar.set_position(done);
+            lines.update("sampling", &bar);
             Ok(())
         })?;
         csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
@@ -1907,6 +1911,63 @@ const ENERGY_N_F: usize = 32;
 
 /// A count or step number from the command line, refusing a negative or
 /// fractional one by name (clap would call "-3" an unknown option).
+/// Where stderr is no terminal (a log file, a notebook's `!ebmscope …`),
+/// indicatif draws no bar: there a plain line says how far long work has
+/// got, every `EBMSCOPE_PROGRESS_SECONDS` (30 by default).
+struct ProgressLines {
+    /// None on a terminal, where the bar shows it.
+    every: Option<std::time::Duration>,
+    last: std::time::Instant,
+}
+
+impl ProgressLines {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        let every = (!std::io::stderr().is_terminal()).then(|| {
+            let given = std::env::var("EBMSCOPE_PROGRESS_SECONDS").ok();
+            let seconds = given.as_deref().map(|s| s.trim().parse::<f64>());
+            std::time::Duration::from_secs_f64(match seconds {
+                Some(Ok(s)) if s.is_finite() && s >= 0.0 => s,
+                None => 30.0,
+                Some(_) => {
+                    eprintln!(
+                        "warning: EBMSCOPE_PROGRESS_SECONDS `{}` is not a number of seconds ≥ 0: 30 used",
+                        given.unwrap_or_default()
+                    );
+                    30.0
+                }
+            })
+        });
+        ProgressLines {
+            every,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    /// The line for `bar` if one is due: "what: 120/400 (30 %), 1 minute in,
+    /// about 3 minutes to go; message".
+    fn update(&mut self, what: &str, bar: &indicatif::ProgressBar) {
+        let Some(every) = self.every else { return };
+        if self.last.elapsed() < every {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let (done, total) = (bar.position(), bar.length().unwrap_or(0));
+        let message = bar.message();
+        eprintln!(
+            "{what}: {done}/{total} ({} %), {} in, about {} to go{}",
+            (100 * done).checked_div(total).unwrap_or(0),
+            indicatif::HumanDuration(bar.elapsed()),
+            indicatif::HumanDuration(bar.eta()),
+            if message.is_empty() {
+                String::new()
+            } else {
+                format!("; {message}")
+            }
+        );
+    }
+}
+
 fn whole<T: std::str::FromStr>(s: &str) -> Result<T, String> {
     s.parse()
         .map_err(|_| format!("`{s}` is not a whole number ≥ 0 (e.g. 100)"))
@@ -1965,12 +2026,16 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         ck.described()
     );
     let bar = indicatif::ProgressBar::new(1);
+    let mut lines = ProgressLines::new();
     let map = landscape(&gpu, &ck, data.as_ref(), &opts, &mut |stage, done, total| {
         if bar.length() != Some(total) || bar.message() != stage {
             bar.set_length(total);
             bar.set_message(stage.to_string());
+            bar.reset_elapsed();
+            bar.reset_eta();
         }
         bar.set_position(done);
+        lines.update("landscape", &bar);
         Ok(())
     })?;
     bar.finish_and_clear();

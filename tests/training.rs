@@ -1488,6 +1488,61 @@ fn long_runs_draw_afresh_at_each_iteration() {
     assert_ne!(starts(&ck), starts(&later), "another iteration, other starts");
 }
 
+/// Where stderr is no terminal (here a pipe, as in a log or a notebook),
+/// long work says how far it has got in plain lines, as often as
+/// EBMSCOPE_PROGRESS_SECONDS asks (every update at 0); a bad value is
+/// named and the default used.
+#[test]
+fn long_work_says_how_far_it_got_where_no_bar_is_drawn() {
+    let dir = common::fresh_dir("progress-lines");
+    let run = |args: &[&str], seconds: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+            .args(args)
+            .env("EBMSCOPE_PROGRESS_SECONDS", seconds)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let mut train = vec![
+        "train",
+        "--preset",
+        "rings-convergent",
+        "--iters",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    train.extend(SMALL_TOY);
+    let said = run(&train, "0");
+    for line in ["training: 1/3 (33 %), ", "training: 3/3 (100 %), "] {
+        assert!(said.contains(line), "no `{line}` in:\n{said}");
+    }
+    assert!(said.contains(" to go; d_st "), "{said}");
+    let ck = dir.join("checkpoint.safetensors");
+    let sample = [
+        "sample",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--steps",
+        "4",
+        "--every",
+        "2",
+        "--chains",
+        "8",
+    ];
+    let said = run(&sample, "0");
+    assert!(said.contains("sampling: 4/4 (100 %), "), "{said}");
+    // The default, 30 s, says nothing in a run this short.
+    let said = run(&[&sample[..], &["--force"]].concat(), "soon");
+    assert!(
+        said.contains("warning: EBMSCOPE_PROGRESS_SECONDS `soon` is not a number of seconds ≥ 0: 30 used")
+            && !said.contains("sampling: "),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `sample` takes a checkpoint through a long run: CSV rows at 0, every K
 /// steps and the end, MALA's acceptance, pictures; existing results are
 /// not overwritten without --force; a bank start needs a bank.
