@@ -68,7 +68,7 @@ pub enum Error {
     )]
     HoldsDivergedStep { iteration: u64, why: String },
 
-    #[error("configuration: {0}")]
+    #[error("{}", settings_said(.0))]
     Config(String),
 
     /// Long work (a long run, a landscape map) stopped on request.
@@ -80,15 +80,28 @@ pub enum Error {
 
     // The I/O error is part of the message, not a source as well: printed
     // with its chain, it would appear twice.
-    #[error("{path}: {error}{}", held_open_hint(.error))]
+    #[error("{path}: {error}{}", io_hint(.error))]
     Io { path: PathBuf, error: std::io::Error },
 }
 
-/// What to do where Windows refused a file another program may hold open.
-/// (ERROR_ACCESS_DENIED, 5, may also be a read-only file or a folder not
-/// to write in.)
-fn held_open_hint(error: &std::io::Error) -> &'static str {
-    if !crate::io::held_open(error) {
+/// A settings error says so; one of a command's option (`--steps 0`)
+/// names the option alone: no configuration file or `--set` is involved.
+fn settings_said(message: &str) -> String {
+    if message.starts_with("--") {
+        message.to_string()
+    } else {
+        format!("configuration: {message}")
+    }
+}
+
+/// What to do about an I/O error where the system's words leave it unsaid:
+/// a path through a file (`--out notes.txt/run`), or on Windows a file
+/// another program may hold open (ERROR_ACCESS_DENIED, 5, may also be a
+/// read-only file or a folder not to write in).
+fn io_hint(error: &std::io::Error) -> &'static str {
+    if error.kind() == std::io::ErrorKind::NotADirectory {
+        " (a folder on this path is a file: choose another path)"
+    } else if !crate::io::held_open(error) {
         ""
     } else if error.raw_os_error() == Some(5) {
         " (if another program has it open, a spreadsheet, an image viewer or Python, close it; \
@@ -112,5 +125,40 @@ impl Error {
             path: path.into(),
             error: source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_options_error_names_the_option_alone() {
+        let setting = Error::Config("`langevin.epsilon`: must be a finite number > 0".into());
+        assert_eq!(
+            setting.to_string(),
+            "configuration: `langevin.epsilon`: must be a finite number > 0"
+        );
+        let option = Error::Config("--every must be at least 1".into());
+        assert_eq!(option.to_string(), "--every must be at least 1");
+    }
+
+    /// A path through a file is said to be one (the system says only "Not
+    /// a directory"; Windows says "path not found", which has other causes).
+    #[cfg(unix)]
+    #[test]
+    #[allow(clippy::disallowed_methods)] // tests use std's removals (clippy.toml)
+    fn a_path_through_a_file_is_named_so() {
+        let dir = std::env::temp_dir().join(format!("ebmscope-through-a-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("notes.txt");
+        std::fs::write(&file, "x").unwrap();
+        let past = file.join("run");
+        let err = Error::io(&past, std::fs::create_dir_all(&past).unwrap_err()).to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            err.ends_with("(a folder on this path is a file: choose another path)"),
+            "{err}"
+        );
     }
 }
