@@ -1909,8 +1909,6 @@ fn open_checkpoint_job(
 const ENERGY_N_C: usize = 3;
 const ENERGY_N_F: usize = 32;
 
-/// A count or step number from the command line, refusing a negative or
-/// fractional one by name (clap would call "-3" an unknown option).
 /// Where stderr is no terminal (a log file, a notebook's `!ebmscope …`),
 /// indicatif draws no bar: there a plain line says how far long work has
 /// got, every `EBMSCOPE_PROGRESS_SECONDS` (30 by default).
@@ -1956,7 +1954,7 @@ impl ProgressLines {
         let message = bar.message();
         eprintln!(
             "{what}: {done}/{total} ({} %), {} in, about {} to go{}",
-            (100 * done).checked_div(total).unwrap_or(0),
+            done.saturating_mul(100).checked_div(total).unwrap_or(0),
             indicatif::HumanDuration(bar.elapsed()),
             indicatif::HumanDuration(bar.eta()),
             if message.is_empty() {
@@ -1968,6 +1966,8 @@ impl ProgressLines {
     }
 }
 
+/// A count or step number from the command line, refusing a negative or
+/// fractional one by name (clap would call "-3" an unknown option).
 fn whole<T: std::str::FromStr>(s: &str) -> Result<T, String> {
     s.parse()
         .map_err(|_| format!("`{s}` is not a whole number ≥ 0 (e.g. 100)"))
