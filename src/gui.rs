@@ -344,6 +344,18 @@ impl GuiApp {
         self.session.send(command);
     }
 
+    /// What the window does as it opens: load `checkpoint` if given, then,
+    /// with `run` (`gui --run`), train at once; a finished run goes on as
+    /// Run on does (as many iterations again), not nothing.
+    pub fn open(&self, checkpoint: Option<PathBuf>, run: bool) {
+        if let Some(path) = checkpoint {
+            self.send(Command::Load(path));
+        }
+        if run {
+            self.send(Command::RunOn);
+        }
+    }
+
     /// Take in what the training thread reported since the last frame.
     pub fn poll(&mut self) {
         for u in self.session.drain() {
@@ -2131,12 +2143,7 @@ pub fn run(
     (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
-    if let Some(path) = resume {
-        app.send(Command::Load(path));
-    }
-    if capture.run {
-        app.send(Command::Run);
-    }
+    app.open(resume, capture.run);
     if let Some(options) = &capture.landscape {
         app.panel = ChainsPanel::Landscape;
         app.landscape_starts = options.starts.to_string();

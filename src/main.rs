@@ -97,7 +97,8 @@ struct GuiArgs {
     /// PNG of the window after --frames frames (for tests and documentation).
     #[arg(long, requires = "frames")]
     screenshot: Option<PathBuf>,
-    /// Start training at once.
+    /// Start training at once (a finished run: as Run on, as many
+    /// iterations again).
     #[arg(long)]
     run: bool,
     /// Open the toy view on the chains' particles or on the densities.
@@ -610,6 +611,18 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.json {
         refuse_over_checkpoint("--json", path)?;
+        // (Its own or scripts/bench_torch.py's: compare.sh writes both.)
+        let is_report = |path: &std::path::Path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            serde_json::from_str::<serde_json::Value>(&text)
+                .is_ok_and(|v| v.get("tool").is_some() && v.get("workloads").is_some())
+        };
+        refuse_over_other_file(
+            "--json",
+            path,
+            "benchmark report (JSON with `tool` and `workloads`)",
+            is_report,
+        )?;
     }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
     println!("adapter: {}", gpu.describe());
@@ -778,6 +791,25 @@ fn refuse_over_checkpoint(flag: &str, path: &std::path::Path) -> anyhow::Result<
     Ok(())
 }
 
+/// Refuse output `flag`'s `path` where a file is there that is no earlier
+/// output of the flag's (`earlier` tells; `what` names such an output):
+/// images, a script or a run's weights would be lost, where a file the flag
+/// wrote before is meant to be written again.
+fn refuse_over_other_file(
+    flag: &str,
+    path: &std::path::Path,
+    what: &str,
+    earlier: impl FnOnce(&std::path::Path) -> bool,
+) -> anyhow::Result<()> {
+    if path.exists() && !earlier(path) {
+        bail!(
+            "{flag} {} exists and is no earlier {what}, which this would replace: choose another path",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
     let adapters = list_adapters(choice)?;
     if adapters.is_empty() {
@@ -917,20 +949,34 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         }
         refuse_over_checkpoint(flag, path)?;
         // An earlier output is written over; any other file (someone's
-        // weights, say) is not.
-        if *flag == "--output" && path.exists() {
-            let earlier = ebmscope::io::read_all(path).is_ok_and(|(tensors, _)| {
-                tensors
-                    .iter()
-                    .all(|t| matches!(t.name.as_str(), "energy" | "grad_x"))
-            });
-            if !earlier {
-                bail!(
-                    "--output {} exists and is no earlier energy output (a safetensors file of \
-                     `energy` and `grad_x`), which this would replace: choose another path",
-                    path.display()
-                );
-            }
+        // weights as --output, images as --save-weights) is not, nor the
+        // weights a run saved (its weights/ files name their iteration).
+        if *flag == "--output" {
+            let is_output = |path: &std::path::Path| {
+                ebmscope::io::read_all(path).is_ok_and(|(tensors, _)| {
+                    tensors
+                        .iter()
+                        .all(|t| matches!(t.name.as_str(), "energy" | "grad_x"))
+                })
+            };
+            refuse_over_other_file(
+                flag,
+                path,
+                "energy output (a safetensors file of `energy` and `grad_x`)",
+                is_output,
+            )?;
+        } else {
+            let is_weights = |path: &std::path::Path| {
+                ebmscope::io::fitting_net(path).is_some()
+                    && ebmscope::io::holds_weights_alone(path)
+                    && ebmscope::train::run::run_of_weights(path).is_none()
+            };
+            refuse_over_other_file(
+                flag,
+                path,
+                "--save-weights output (a network's weights alone, not in a run's weights/ folder)",
+                is_weights,
+            )?;
         }
     }
     let params = match &args.weights {

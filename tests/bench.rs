@@ -336,4 +336,12 @@ fn bench_refuses_a_budget_out_of_range() {
     let folder = std::env::temp_dir();
     let out = common::ebmscope(&["bench", "--small", "--json", folder.to_str().unwrap()]);
     common::assert_refused(&out, "is a folder; name a file in it");
+    // And one over a file that is no benchmark report (a script, say), which is kept.
+    let script = folder.join(format!("ebmscope-bench-script-{}.py", std::process::id()));
+    std::fs::write(&script, "print('hello')\n").unwrap();
+    let out = common::ebmscope(&["bench", "--small", "--json", script.to_str().unwrap()]);
+    let kept = std::fs::read_to_string(&script).unwrap();
+    let _ = std::fs::remove_file(&script);
+    common::assert_refused(&out, "exists and is no earlier benchmark report");
+    assert_eq!(kept, "print('hello')\n");
 }

@@ -256,6 +256,26 @@ fn energy_reads_a_pytorch_state_dict() {
         "{said}"
     );
     assert_eq!(load_params(&alone, &layout, String::new).unwrap(), want);
+    // Written again over its own earlier output; not over the images read
+    // as --input another time, which are kept.
+    assert!(convert(&["--save-weights", path_str(&alone)]).status.success());
+    let images = std::fs::read(&input).unwrap();
+    common::assert_refused(
+        &convert(&["--save-weights", path_str(&input)]),
+        "exists and is no earlier --save-weights output (a network's weights alone",
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), images);
+    // Nor over weights a run saved, which it names the weights of their
+    // iteration (a checkpoint beside weights/ makes the folder a run's).
+    let run = d.join("run");
+    std::fs::create_dir_all(run.join("weights")).unwrap();
+    std::fs::write(run.join("checkpoint.safetensors"), b"").unwrap();
+    let saved = run.join("weights").join("weights_0000001.safetensors");
+    std::fs::copy(&alone, &saved).unwrap();
+    common::assert_refused(
+        &convert(&["--save-weights", path_str(&saved)]),
+        "exists and is no earlier --save-weights output",
+    );
     // An --output over weights: refused, and they are kept.
     let out = convert(&["--input", path_str(&input), "--output", path_str(&alone)]);
     let said = String::from_utf8_lossy(&out.stderr);

@@ -148,6 +148,11 @@ fn a_finished_run_runs_on() {
     });
     h.step();
     assert!(h.query_by_label("done: all 4 iterations").is_some());
+    // So does `gui --run` on a finished run (it trained nothing before).
+    h.state().open(None, true);
+    until(&mut h, "4 iterations more", |a| {
+        !a.running && a.history.len() == 8
+    });
 }
 
 #[test]
