@@ -384,6 +384,14 @@ pub fn short(v: f64) -> String {
     }
 }
 
+/// A computed value (a limit worked out, a data range) as a person reads
+/// it: 4 significant digits, then as [`short`] (0.07071, not
+/// 0.07071067811865477). Settings are echoed with `short`, as given.
+pub fn rounded(v: f64) -> String {
+    let r = format!("{v:.3e}").parse().unwrap_or(v);
+    short(r)
+}
+
 fn config_error(key: &str, msg: impl std::fmt::Display) -> Error {
     Error::Config(format!("`{key}`: {msg}"))
 }
@@ -988,6 +996,16 @@ mod tests {
         image
             .check_file_for_toy_width("image.toml", &image.to_toml())
             .unwrap();
+    }
+
+    #[test]
+    fn computed_values_are_rounded_settings_are_not() {
+        assert_eq!(rounded(0.07071067811865477), "0.07071");
+        assert_eq!(rounded(18.10193359837562), "18.1");
+        assert_eq!(rounded(1.467262063670205e-5), "1.467e-5");
+        assert_eq!(rounded(255.0), "255");
+        assert_eq!(rounded(0.0), "0");
+        assert_eq!(short(0.123456789), "0.123456789");
     }
 
     #[test]

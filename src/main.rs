@@ -708,7 +708,7 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
         for &f in &shown {
             for pass in ["fwd", "∇x", "∇θ"] {
-                header += &format!(" {:>11}", format!("{} {pass}", FAMILIES[f]));
+                header += &format!(" {:>14}", format!("{} {pass} ms", FAMILIES[f]));
             }
         }
         println!("{header}");
@@ -743,7 +743,7 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
                     t.as_ref().and_then(|t| t.param_grad_ms),
                 ];
                 for v in passes {
-                    line += &format!(" {:>11}", ms(v));
+                    line += &format!(" {:>14}", ms(v));
                 }
             }
             println!("{line}");
@@ -1059,8 +1059,8 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
              in [−1, 1] (the reference's ToTensor then Normalize(0.5, 0.5)); if these are pixels in \
              [0, 1], scale them by 2x − 1, in [0, 255] by x/127.5 − 1",
             input.display(),
-            short(f64::from(low)),
-            short(f64::from(high))
+            ebmscope::config::rounded(f64::from(low)),
+            ebmscope::config::rounded(f64::from(high))
         );
     }
     if args.chunk == 0 {

@@ -110,7 +110,7 @@ impl Dataset {
         if !path.exists() {
             return Err(Error::file(
                 path,
-                "does not exist: say where the data is with --data PATH (train, sample, landscape, gui) or data.path in a config",
+                "does not exist: check the path, or say where the data is with --data PATH (train, sample, landscape, gui) or data.path in a config",
             ));
         }
         let (channels, size) = (c.channels as usize, c.size as usize);

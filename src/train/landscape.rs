@@ -13,7 +13,7 @@ use super::longrun::{LongRunInit, check_start, check_temp_factor, start_states};
 use super::{Checkpoint, Progress, net_spec, step_size};
 use std::path::{Path, PathBuf};
 
-use crate::config::{plural, short};
+use crate::config::{plural, rounded};
 use crate::data::Dataset;
 use crate::data::toy::Grid;
 use crate::gpu::Gpu;
@@ -165,9 +165,9 @@ impl LandscapeOptions {
                      hardly visiting the energy between, so they join minima whatever the barrier and \
                      record barriers too low; α up to {} keeps the steps within it",
                     alpha_label(a),
-                    short(a * per_alpha),
-                    short(reach),
-                    short(2.0 * reach / per_alpha)
+                    rounded(a * per_alpha),
+                    rounded(reach),
+                    rounded(2.0 * reach / per_alpha)
                 )
             })
             .collect())
