@@ -511,10 +511,11 @@ impl Config {
     }
 
     /// Whether a new toy run's evaluation grid resolves its Gaussians.
-    /// Checked where a run starts (the CLI's settings for a new run,
-    /// [`Trainer::new`](crate::train::Trainer::new)), not in
-    /// [`Config::validate`], so that a run made before the check still
-    /// loads, resumes and samples.
+    /// Checked where settings for a new run are given (`train` without
+    /// --resume, `gui` without a checkpoint, the window's Start over), not
+    /// in [`Config::validate`] nor by the trainer, so that a run made
+    /// before the check still loads, resumes, samples and opens in the
+    /// window.
     pub fn check_toy_grid(&self) -> Result<()> {
         let d = &self.data;
         if !d.kind.is_toy() {

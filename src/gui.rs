@@ -831,6 +831,7 @@ impl GuiApp {
         // the window saves finds its data from any folder.)
         let checked = resolved
             .and_then(|mut c| c.make_paths_absolute().map(|()| c))
+            .and_then(|c| c.check_toy_grid().map(|()| c))
             .and_then(|c| net_spec(&c).map(|_| c));
         match checked {
             Err(e) => so.error = Some(e.to_string()),

@@ -469,6 +469,13 @@ fn start_over_checks_the_settings_then_starts_a_new_run() {
         h.query_by_label_contains("langevin.steps").is_some(),
         "the refusal is shown"
     );
+    // A new run's grid too coarse for its toy (as `train` refuses it).
+    h.state_mut().start_over.overrides = "data.radius=10\neval.grid=24".into();
+    h.step();
+    h.get_by_label("Start over with these").click();
+    h.step();
+    let err = h.state().start_over.error.clone().expect("refused");
+    assert!(err.contains("raise eval.grid to 137 or more"), "{err}");
 
     h.state_mut().start_over.overrides =
         "batch.data=8\nbatch.chains=5\nlangevin.steps=3\nlangevin.bank_size=30\neval.grid=24".into();

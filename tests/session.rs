@@ -55,6 +55,16 @@ fn a_change_reaches_the_next_iteration() {
     }
 }
 
+/// Settings a new run is refused (an evaluation grid too coarse for the
+/// toy) still open as an older run's: the window's session starts on them.
+#[test]
+fn an_older_runs_coarse_grid_still_opens() {
+    let coarse = small(&["data.radius=10", "eval.grid=100"]);
+    assert!(coarse.check_toy_grid().is_err());
+    let session = Session::start(Arc::new(common::gpu()), coarse);
+    assert!(session.is_ok(), "{:?}", session.err());
+}
+
 #[test]
 fn invalid_values_are_refused_and_change_nothing() {
     let gpu = Arc::new(common::gpu());

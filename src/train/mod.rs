@@ -337,7 +337,6 @@ impl Trainer {
     /// A trainer for `config`, loading its data set (see [`Trainer::with_data`]).
     pub fn new(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
         config.validate()?;
-        config.check_toy_grid()?;
         // (Read before the data set: a wrong file is refused before a long load.)
         let start = starting_params(&config)?;
         let data = Dataset::load(&config.data)?;
@@ -349,7 +348,6 @@ impl Trainer {
     /// seed's initialisation.
     pub fn with_data(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
         config.validate()?;
-        config.check_toy_grid()?;
         // (Read before any GPU work: a wrong file is refused first.)
         let start = starting_params(&config)?;
         Self::allocate(gpu, config, data, &start)
