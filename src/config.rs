@@ -273,7 +273,9 @@ pub struct EvalConfig {
     pub kde_samples: u32,
     /// Trailing window of the correlation diagnostics (iterations).
     pub window: u32,
-    /// Largest lag of the correlation diagnostics.
+    /// Largest lag of the correlation diagnostics (cut to the iterations
+    /// in the window less one, as it is early in a run, where the window
+    /// holds fewer: the plots' lag axes show the lags computed).
     pub max_lag: u32,
     /// Long-run check every this many iterations (0: never), as the
     /// reference's log_longrun: the current model sampled for

@@ -27,6 +27,18 @@ pub enum Error {
     #[error("unknown backend `{0}`: use one of vulkan, metal, dx12, gl (or leave --backend unset)")]
     UnknownBackend(String),
 
+    #[error(
+        "backend `{backend}` is {maker}'s, not on {os}: leave --backend unset for the best adapter here, \
+         or choose {here}"
+    )]
+    BackendNotHere {
+        backend: &'static str,
+        maker: &'static str,
+        os: &'static str,
+        /// The backends this build has.
+        here: &'static str,
+    },
+
     #[error("adapter `{adapter}` cannot run ebmscope's compute shaders: {reason}")]
     AdapterUnsuitable { adapter: String, reason: String },
 

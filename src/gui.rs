@@ -1142,7 +1142,9 @@ impl GuiApp {
         let out = PathBuf::from(self.landscape_folder.trim());
         if out.as_os_str().is_empty() {
             self.message = "type a folder for the map".into();
-        } else if let Err(e) = check_out_folder(&out, &LANDSCAPE_OUTPUTS, false, "", "folder") {
+        } else if let Err(e) = crate::train::run::refuse_run_folder(&out, LANDSCAPE_OUTPUTS.what, "folder")
+            .and_then(|()| check_out_folder(&out, &LANDSCAPE_OUTPUTS, false, "", "folder"))
+        {
             self.message = e.to_string();
         } else {
             self.message = format!("saving the map in {} …", out.display());
@@ -1152,7 +1154,14 @@ impl GuiApp {
                     iteration: Some(report.iteration),
                     settings: report.config.clone(),
                 };
-                match save_landscape(&out, &report.map, &report.options, &model, &report.backdrop) {
+                match save_landscape(
+                    &out,
+                    false,
+                    &report.map,
+                    &report.options,
+                    &model,
+                    &report.backdrop,
+                ) {
                     Ok(pictures) => format!(
                         "map saved in {}: {LANDSCAPE_MARKER}, attempts.csv, {LANDSCAPE_SETTINGS} and {} picture(s)",
                         out.display(),

@@ -123,7 +123,8 @@ struct GuiArgs {
         requires = "landscape",
         value_delimiter = ',',
         default_values_t = LandscapeOptions::default().alphas,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = alpha_value
     )]
     alpha: Vec<f64>,
     /// With --landscape: the temperature factor f (exp(−U/f)).
@@ -238,7 +239,8 @@ struct LandscapeArgs {
         long,
         value_delimiter = ',',
         default_values_t = LandscapeOptions::default().alphas,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = alpha_value
     )]
     alpha: Vec<f64>,
     /// Attraction–diffusion samples exp(−U/f), U = F/T the model's energy: f = 1 is the model itself.
@@ -624,8 +626,6 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             is_report,
         )?;
     }
-    let gpu = std::sync::Arc::new(Gpu::new(choice)?);
-    println!("adapter: {}", gpu.describe());
     let all = workloads(args.small)?;
     let chosen: Vec<_> = all
         .iter()
@@ -633,8 +633,21 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         .collect();
     if chosen.is_empty() {
         let names: Vec<_> = all.iter().map(|w| w.name.as_str()).collect();
-        bail!("--only matches no workload; workloads: {}", names.join(", "));
+        let only = args.only.as_deref().unwrap_or_default();
+        // The other set's names, for a name given with or without --small.
+        let other = workloads(!args.small)?;
+        let hint = match other.iter().find(|w| w.name.contains(only)) {
+            Some(w) if args.small => format!(" (`{}` is a full-size workload: leave out --small)", w.name),
+            Some(w) => format!(" (`{}` is a small workload: add --small)", w.name),
+            None => String::new(),
+        };
+        bail!(
+            "--only {only} matches no workload{hint}; workloads: {}",
+            names.join(", ")
+        );
     }
+    let gpu = std::sync::Arc::new(Gpu::new(choice)?);
+    println!("adapter: {}", gpu.describe());
     let budget = std::time::Duration::from_secs_f64(args.seconds);
     let mut results = Vec::new();
     for w in chosen {
@@ -828,7 +841,7 @@ fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
             "    backend {:?}, type {:?}, vendor {:#06x}, device {:#06x}",
             a.info.backend, a.info.device_type, a.info.vendor, a.info.device
         );
-        println!("    driver {} {}", a.info.driver, a.info.driver_info);
+        println!("    {}", ebmscope::gpu::driver_words(&a.info));
         println!(
             "    limits: storage buffers/stage {}, max storage binding {} MiB, max buffer {} MiB, \
              workgroup invocations {}, workgroup storage {} KiB, workgroups/dim {}",
@@ -861,8 +874,9 @@ fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
     println!("adapter: {}", gpu.describe());
     let rows = ebmscope::doctor::run_all(&gpu)?;
     let width = rows.iter().map(|r| r.case.chars().count()).max().unwrap_or(4);
+    let q_width = rows.iter().map(|r| r.quantity.chars().count()).max().unwrap_or(8);
     println!(
-        "{:<width$}  {:<10}  {:>10}  {:>10}  result",
+        "{:<width$}  {:<q_width$}  {:>10}  {:>10}  result",
         "check", "quantity", "max |err|", "max |ref|"
     );
     let mut failed = 0;
@@ -870,7 +884,7 @@ fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
         let c = &r.comparison;
         let status = if c.passed() { "pass" } else { "FAIL" };
         println!(
-            "{:<width$}  {:<10}  {:>10.2e}  {:>10.2e}  {status}",
+            "{:<width$}  {:<q_width$}  {:>10.2e}  {:>10.2e}  {status}",
             r.case, r.quantity, c.max_abs_err, c.max_ref
         );
         if !c.passed() {
@@ -1695,7 +1709,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     let bar = indicatif::ProgressBar::new(args.steps);
     let mut lines = ProgressLines::new();
-    ebmscope::io::replace_outputs(&out, &LONG_RUN_OUTPUTS, |write_dir| {
+    ebmscope::io::replace_outputs(&out, &LONG_RUN_OUTPUTS, args.force, |write_dir| {
         // PARTIAL first, its header whole: with it, what a kill leaves is
         // an unfinished long run.
         let new_csv = write_dir.join(PARTIAL);
@@ -2013,15 +2027,26 @@ impl ProgressLines {
 }
 
 /// A count or step number from the command line, refusing a negative or
-/// fractional one by name (clap would call "-3" an unknown option).
+/// fractional one by name (clap would call "-3" an unknown option). The
+/// least each flag takes is said where it is checked ("--iters must be at
+/// least 1").
 fn whole<T: std::str::FromStr>(s: &str) -> Result<T, String> {
     s.parse()
-        .map_err(|_| format!("`{s}` is not a whole number ≥ 0 (e.g. 100)"))
+        .map_err(|_| format!("`{s}` is not a count (a whole number such as 100)"))
+}
+
+/// One α of --alpha's comma-separated list, saying how to list several
+/// where one is not a number ("0 1").
+fn alpha_value(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number: list several α with commas, as 0,1,10"))
 }
 
 /// The CLI's refusal of an output folder `out` (see [`ebmscope::io::check_out_folder`]).
 fn check_out_folder(out: &std::path::Path, set: &ebmscope::io::OutputSet, force: bool) -> anyhow::Result<()> {
     let how = "pass --force to replace it, or ";
+    ebmscope::train::run::refuse_run_folder(out, set.what, "--out")?;
     Ok(ebmscope::io::check_out_folder(out, set, force, how, "--out")?)
 }
 
@@ -2073,7 +2098,27 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     );
     let bar = indicatif::ProgressBar::new(1);
     let mut lines = ProgressLines::new();
+    let mut told_pairs = false;
     let map = landscape(&gpu, &ck, data.as_ref(), &opts, &mut |stage, done, total| {
+        // Attraction–diffusion runs a chain per pair of the minima found,
+        // so its work grows as their square: said as it begins.
+        if stage != "descent" && !told_pairs {
+            told_pairs = true;
+            let chains = total / opts.ad_steps;
+            let minima = (1..).find(|n: &u64| n * (n - 1) / 2 >= chains).unwrap_or(0);
+            // (println would say nothing where the bar is hidden: no terminal.)
+            bar.suspend(|| {
+                eprintln!(
+                    "the descent ended in {}: {chains} attraction–diffusion chains (one per pair) \
+                 of {} steps for each of {} α, {} chain steps in all (chains grow as the square of the \
+                 minima: a larger --radius joins more of them)",
+                    ebmscope::config::plural(minima, "minimum", "minima"),
+                    opts.ad_steps,
+                    opts.alphas.len(),
+                    total * opts.alphas.len() as u64
+                )
+            });
+        }
         if bar.length() != Some(total) || bar.message() != stage {
             bar.set_length(total);
             bar.set_message(stage.to_string());
@@ -2089,7 +2134,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // Mapped: only now does an old landscape go (--force, or one whose
     // writing stopped before its marker minima.csv).
     let model = ebmscope::train::landscape::MapModel::of(&ck, &args.model.checkpoint)?;
-    let pictures = save_landscape(&out, &map, &opts, &model, &backdrop)?;
+    let pictures = save_landscape(&out, args.force, &map, &opts, &model, &backdrop)?;
 
     println!("{}", map.title(&opts));
     for b in &map.basins {

@@ -124,6 +124,19 @@ fn bench_writes_checked_figures_as_json() {
         .output()
         .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("toy-L100"));
+    // A workload of the other size is named as such.
+    for (args, says) in [
+        (
+            &["bench", "--small", "--only", "toy-L100"][..],
+            "--only toy-L100 matches no workload (`toy-L100` is a full-size workload: leave out --small)",
+        ),
+        (
+            &["bench", "--only", "8-small"],
+            "--only 8-small matches no workload (`vanilla-8-small` is a small workload: add --small)",
+        ),
+    ] {
+        common::assert_refused(&common::ebmscope(args), says);
+    }
 }
 
 /// The small workload of net `only`, briefly timed, with `extra` arguments.

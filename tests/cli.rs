@@ -77,6 +77,20 @@ fn unknown_adapter_is_refused_with_the_list() {
     );
     let out = ebmscope(&["--backend", "glide", "info"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend `glide`"));
+    // Another system's backend is named as such.
+    let (other, maker) = if cfg!(windows) {
+        ("metal", "Apple")
+    } else {
+        ("dx12", "Windows")
+    };
+    let out = ebmscope(&["--backend", other, "info"]);
+    common::assert_refused(
+        &out,
+        &format!(
+            "backend `{other}` is {maker}'s, not on {}: leave --backend unset",
+            std::env::consts::OS
+        ),
+    );
 }
 
 /// Energies and input gradients of the binary match the CPU reference for
@@ -599,7 +613,10 @@ fn counts_must_be_whole_numbers() {
         &["train", "--iters", "-1"],
     ] {
         let bad = args[args.len() - 1];
-        common::assert_refused(&ebmscope(args), &format!("`{bad}` is not a whole number ≥ 0"));
+        common::assert_refused(
+            &ebmscope(args),
+            &format!("`{bad}` is not a count (a whole number such as 100)"),
+        );
     }
     let toy = ebmscope(&[
         "energy", "--net", "toy", "--n-f", "8", "--input", "x", "--output", "y",

@@ -301,6 +301,20 @@ fn landscape_command_maps_a_toy_checkpoint() {
         .filter(|row| row[0] == "100000")
         .collect();
     assert!(strongest.len() > 1, "{attempts}");
+    // The chains' count was said before they ran (20 steps, 2 α).
+    let minima = std::fs::read_to_string(strong.join("minima.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let pairs = strongest.len();
+    assert_eq!(pairs, minima * (minima - 1) / 2);
+    let said = format!(
+        "the descent ended in {minima} minima: {pairs} attraction–diffusion chains (one per pair) of 20 \
+         steps for each of 2 α, {} chain steps in all",
+        pairs * 40
+    );
+    assert!(stderr.contains(&said), "{stderr}");
     for row in &strongest {
         let closest: f64 = row[4].parse().unwrap();
         assert!(closest < 0.1, "{row:?}");
@@ -363,6 +377,10 @@ fn landscape_command_maps_a_toy_checkpoint() {
         ),
         (&["--force", "--radius", "0"][..], "--radius"),
         (&["--force", "--alpha", "1,1"][..], "--alpha lists 1 twice"),
+        (
+            &["--force", "--alpha", "0 1"][..],
+            "`0 1` is not a number: list several α with commas, as 0,1,10",
+        ),
         (
             &["--force", "--alpha", "1e300"][..],
             "--alpha 1e300: the pull α·T·f it gives",

@@ -337,6 +337,14 @@ fn resume_without_the_runs_history_says_what_to_do() {
     flipped[at] ^= 0x01;
     std::fs::write(&ck_path, &flipped).unwrap();
     common::assert_refused(&resume_train(&dir, None, &[]), "their CRC-32 differs");
+    // One cut short (a copy stopped half-way) says what the run has left.
+    assert!(dir.join("weights").is_dir());
+    std::fs::write(&ck_path, &saved[..saved.len() / 2]).unwrap();
+    common::assert_refused(
+        &resume_train(&dir, None, &[]),
+        "(a run's checkpoint, damaged since training wrote it whole: a run keeps one checkpoint; a \
+         copy from a backup, or a new run from one of its weights/ files",
+    );
     std::fs::write(&ck_path, &saved).unwrap();
     let (tensors, mut metadata) = ebmscope::io::read_all(&ck_path).unwrap();
     metadata.insert("format".into(), "ebmscope-checkpoint-2".into());
@@ -1853,6 +1861,18 @@ fn long_run_sampling_from_a_checkpoint() {
         common::assert_refused(&ebmscope(args), "is a checkpoint, which this would replace");
     }
     assert_eq!(std::fs::read(&other_ck).unwrap(), kept);
+    // Nor are a long run's or a landscape's files put among a run's own.
+    let run_s = noise_run.to_str().unwrap();
+    for (command, what) in [("sample", "long run"), ("landscape", "landscape")] {
+        let into_run = ebmscope(&[command, "--checkpoint", ck_s, "--out", run_s]);
+        common::assert_refused(
+            &into_run,
+            &format!(
+                "holds a training run, and a {what}'s files would lie among its own: choose another --out"
+            ),
+        );
+    }
+    assert!(!noise_run.join("longrun.toml").exists() && !noise_run.join("landscape.toml").exists());
     // --force replaces the old long run's pictures too, but only once the
     // new run is done: one killed on its way leaves the old run as it was.
     // A training run's picture in that folder (7 digits) is not the long

@@ -21,7 +21,22 @@ pub struct AdapterReport {
 }
 
 fn parse_backend(name: &str) -> Result<wgpu::Backends> {
+    // (wgpu builds Metal for Apple's systems only, DX12 for Windows only.)
+    let not_here = |backend, maker| Error::BackendNotHere {
+        backend,
+        maker,
+        os: std::env::consts::OS,
+        here: if cfg!(windows) {
+            "dx12, vulkan or gl"
+        } else if cfg!(target_vendor = "apple") {
+            "metal (or vulkan, where MoltenVK is installed)"
+        } else {
+            "vulkan or gl"
+        },
+    };
     match name.to_ascii_lowercase().as_str() {
+        "metal" | "mtl" if !cfg!(target_vendor = "apple") => Err(not_here("metal", "Apple")),
+        "dx12" | "d3d12" if !cfg!(windows) => Err(not_here("dx12", "Windows")),
         "vulkan" | "vk" => Ok(wgpu::Backends::VULKAN),
         "metal" | "mtl" => Ok(wgpu::Backends::METAL),
         "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),

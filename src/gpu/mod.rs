@@ -256,8 +256,11 @@ impl Gpu {
     /// One line naming the adapter, for logs and reports.
     pub fn describe(&self) -> String {
         format!(
-            "{} ({:?}, {:?}, driver {} {})",
-            self.info.name, self.info.backend, self.info.device_type, self.info.driver, self.info.driver_info
+            "{} ({:?}, {:?}, {})",
+            self.info.name,
+            self.info.backend,
+            self.info.device_type,
+            driver_words(&self.info)
         )
     }
 
@@ -782,6 +785,20 @@ fn first_that_opens<C, T>(
         .expect("AdapterChoice::candidates returns at least one"))
 }
 
+/// "driver lvp Mesa 22.3.6", leaving out what the backend does not tell
+/// (GL names no driver, only its version string).
+pub fn driver_words(info: &wgpu::AdapterInfo) -> String {
+    let named: Vec<&str> = [info.driver.trim(), info.driver_info.trim()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    if named.is_empty() {
+        "driver not named".into()
+    } else {
+        format!("driver {}", named.join(" "))
+    }
+}
+
 fn warn_cpu_adapter_once(info: &wgpu::AdapterInfo) {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
@@ -795,7 +812,21 @@ fn warn_cpu_adapter_once(info: &wgpu::AdapterInfo) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Error, first_that_opens};
+    use super::{Error, driver_words, first_that_opens};
+
+    /// What a backend leaves empty is left out, not printed as a gap.
+    #[test]
+    fn the_driver_is_named_by_what_the_backend_tells() {
+        let mut info = wgpu::AdapterInfo::new(wgpu::DeviceType::Cpu, wgpu::Backend::Gl);
+        assert_eq!(driver_words(&info), "driver not named");
+        info.driver_info = "4.5 (Core Profile) Mesa 22.3.6".into();
+        assert_eq!(driver_words(&info), "driver 4.5 (Core Profile) Mesa 22.3.6");
+        info.driver = "llvmpipe".into();
+        assert_eq!(
+            driver_words(&info),
+            "driver llvmpipe 4.5 (Core Profile) Mesa 22.3.6"
+        );
+    }
 
     fn failing(name: &str) -> Error {
         Error::Device {

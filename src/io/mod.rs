@@ -60,6 +60,34 @@ pub fn remove_dir_all(path: impl AsRef<Path>) -> std::io::Result<()> {
     retrying(|| std::fs::remove_dir_all(&path))
 }
 
+/// The lock file in a folder a command writes (a run's, a long run's, a
+/// landscape's; see [`lock_folder`]).
+pub const LOCK_FILE: &str = ".ebmscope.lock";
+
+/// Lock folder `dir` (which exists) for this process until the returned
+/// file is dropped, or refuse while another process holds it: two
+/// commands writing one folder would remove or overwrite each other's
+/// files. The lock file stays (removing it would let a third process lock
+/// a new one while the second holds the old).
+pub fn lock_folder(dir: &Path) -> crate::Result<std::fs::File> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(crate::Error::file(
+            dir,
+            "is being written by another ebmscope command right now: wait for it to finish or stop \
+             it, or choose another --out",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(crate::Error::io(&path, e)),
+    }
+}
+
 /// The first few of a list, and how many it has where that is more: a
 /// message names enough tensors to tell a net by, not all 26 of one.
 pub(crate) fn first_of<T: std::fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String {
@@ -262,13 +290,28 @@ const SWAP_FILE: &str = ".swap";
 /// as they come, and a failure there takes away the files it made, the
 /// marker among them, so that trying again needs no --force and finds none
 /// of them. A folder with no set but a file named as one of its own is
-/// refused ([`check_out_folder`] refuses it before any work).
+/// refused ([`check_out_folder`] refuses it before any work), and so is a
+/// finished set unless `replace` (one may have been finished there since
+/// that check). The folder is locked throughout ([`lock_folder`]): another
+/// command writing it is refused.
 pub fn replace_outputs<T>(
     out: &Path,
     set: &OutputSet,
+    replace: bool,
     write: impl FnOnce(&Path) -> crate::Result<T>,
 ) -> crate::Result<T> {
     std::fs::create_dir_all(out).map_err(io_err(out))?;
+    let _lock = lock_folder(out)?;
+    if !replace && set.is_finished_in(out) {
+        return Err(crate::Error::file(
+            out,
+            format!(
+                "now holds a {}, finished by another command since this one began: it is kept (pass \
+                 --force to replace it, or choose another folder)",
+                set.what
+            ),
+        ));
+    }
     let staging = out.join(STAGING_FOLDER);
     if staging.join(SWAP_FILE).exists() {
         // An interrupted swap: its new set was whole, and the old one partly gone.
@@ -450,7 +493,7 @@ mod tests {
         ] {
             std::fs::write(out.join(name), text).unwrap();
         }
-        let failed: crate::Result<()> = replace_outputs(&out, &PICTURES, |dir| {
+        let failed: crate::Result<()> = replace_outputs(&out, &PICTURES, true, |dir| {
             std::fs::write(dir.join("picture_2.png"), "new").unwrap();
             Err(crate::Error::Config("stopped".into()))
         });
@@ -461,7 +504,7 @@ mod tests {
             (Some("old".into()), Some("old".into()))
         );
         assert!(!out.join("picture_2.png").exists() && !out.join(STAGING_FOLDER).exists());
-        replace_outputs(&out, &PICTURES, |dir| {
+        replace_outputs(&out, &PICTURES, true, |dir| {
             assert_eq!(dir, out.join(STAGING_FOLDER));
             for name in ["picture_2.png", "done.csv"] {
                 std::fs::write(dir.join(name), "new").map_err(|e| crate::Error::io(dir, e))?;
@@ -487,7 +530,7 @@ mod tests {
         }
         std::fs::write(out.join("picture_3.png"), "swapped").unwrap();
         std::fs::write(staging.join(SWAP_FILE), "picture_2.png").unwrap();
-        let seen = replace_outputs(&out, &PICTURES, |dir| {
+        let seen = replace_outputs(&out, &PICTURES, true, |dir| {
             let seen = (read("done.csv"), read("picture_2.png"), read("picture_4.png"));
             std::fs::write(dir.join("done.csv"), "newest").map_err(|e| crate::Error::io(dir, e))?;
             Ok(seen)
@@ -513,6 +556,37 @@ mod tests {
         let _ = std::fs::remove_dir_all(&out);
     }
 
+    /// Two commands writing one folder: while one holds it, the other is
+    /// refused before it writes; a set finished there after a command's
+    /// check (by another) is kept unless that command may replace one.
+    #[test]
+    fn a_folder_another_command_writes_is_left_to_it() {
+        let out = fresh_folder("held-by-another");
+        let held = lock_folder(&out).unwrap();
+        let refused = replace_outputs(&out, &PICTURES, true, |_| -> crate::Result<()> {
+            panic!("wrote into a folder another command holds")
+        });
+        let err = refused.unwrap_err().to_string();
+        assert!(
+            err.contains("is being written by another ebmscope command right now"),
+            "{err}"
+        );
+        drop(held);
+        std::fs::write(out.join("done.csv"), "theirs").unwrap();
+        let refused = replace_outputs(&out, &PICTURES, false, |_| -> crate::Result<()> {
+            panic!("replaced a set without leave")
+        });
+        let err = refused.unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "now holds a picture set, finished by another command since this one began: it is kept"
+            ),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(out.join("done.csv")).unwrap(), "theirs");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
     /// A folder where the new set has a file is refused before the swap,
     /// naming it: the older set stays whole and no staging is left.
     #[test]
@@ -520,7 +594,7 @@ mod tests {
         let out = fresh_folder("in-the-way");
         std::fs::create_dir(out.join("picture_2.png")).unwrap();
         std::fs::write(out.join("done.csv"), "old").unwrap();
-        let refused = replace_outputs(&out, &PICTURES, |dir| {
+        let refused = replace_outputs(&out, &PICTURES, true, |dir| {
             for name in ["picture_2.png", "done.csv"] {
                 std::fs::write(dir.join(name), "new").map_err(|e| crate::Error::io(dir, e))?;
             }
@@ -544,7 +618,7 @@ mod tests {
     fn a_failed_first_set_leaves_nothing_of_its_own() {
         let out = fresh_folder("first-set");
         std::fs::write(out.join("notes.txt"), "mine").unwrap();
-        let failed: crate::Result<()> = replace_outputs(&out, &PICTURES, |dir| {
+        let failed: crate::Result<()> = replace_outputs(&out, &PICTURES, true, |dir| {
             assert_eq!(dir, out);
             for name in ["done.csv", "picture_2.png", "picture_3.png"] {
                 std::fs::write(dir.join(name), "failed").unwrap();
@@ -560,7 +634,7 @@ mod tests {
             names.sort();
             names
         };
-        assert_eq!(names(&out), ["notes.txt"]);
+        assert_eq!(names(&out), [LOCK_FILE, "notes.txt"]);
         assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
         let _ = std::fs::remove_dir_all(&out);
     }
@@ -577,7 +651,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains(says) && err.contains("another --out"), "{err}");
-        let refused = replace_outputs(&out, &PICTURES, |dir| {
+        let refused = replace_outputs(&out, &PICTURES, true, |dir| {
             std::fs::write(dir.join("picture_1.png"), "new").map_err(|e| crate::Error::io(dir, e))
         });
         assert!(refused.unwrap_err().to_string().contains(says));
@@ -600,7 +674,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("holds a done.csv but no picture set"), "{err}");
-        let refused = replace_outputs(&out, &with_header, |_| Ok(()));
+        let refused = replace_outputs(&out, &with_header, true, |_| Ok(()));
         assert!(refused.unwrap_err().to_string().contains("holds a done.csv"));
         assert_eq!(
             std::fs::read_to_string(out.join("done.csv")).unwrap(),
@@ -625,7 +699,7 @@ mod tests {
         };
         std::fs::write(out.join("rows.partial.csv"), "step,u\n1,2\n").unwrap();
         check_out_folder(&out, &unfinished, false, "", "--out").unwrap();
-        replace_outputs(&out, &unfinished, |dir| {
+        replace_outputs(&out, &unfinished, false, |dir| {
             std::fs::write(dir.join("done.csv"), "new").map_err(|e| crate::Error::io(dir, e))
         })
         .unwrap();

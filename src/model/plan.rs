@@ -79,8 +79,9 @@ pub struct GpuNet {
 }
 
 /// What to do when a batch through a net does not fit the adapter.
-pub(crate) const FEWER_AT_A_TIME: &str = "use fewer images or chains at a time (batch sizes, --chains, --starts or \
-                               --chunk; for a toy run's density grid of eval.grid² points, a smaller eval.grid), \
+pub(crate) const FEWER_AT_A_TIME: &str = "use fewer images or chains at a time (in training, smaller batch.data and \
+                               batch.chains, e.g. --set batch.chains=50; elsewhere --chains, --starts or --chunk; \
+                               for a toy run's density grid of eval.grid² points, a smaller eval.grid), \
                                or choose an adapter with more memory (--adapter; `ebmscope info` lists them)";
 
 impl GpuNet {

@@ -540,6 +540,13 @@ impl NetSpec {
             return Ok(());
         }
         let [c, h, w] = self.input;
+        if [h, w] == [1, 1] {
+            return Err(Error::Shape(format!(
+                "net `{}` takes points of {c} values (a tensor [B, {c}]), not images of shape {chw:?} \
+                 (C, H, W)",
+                self.name
+            )));
+        }
         // The two likeliest mix-ups get their own fix: another number of
         // channels, and channels-last images.
         let fix = if [chw[1], chw[2]] == [h, w] && h > 1 {
@@ -727,6 +734,17 @@ mod tests {
         let net = NetSpec::vanilla(1, 4).unwrap();
         let err = net.check_input([1, 28, 28]).unwrap_err().to_string();
         assert!(err.contains("32×32"), "{err}");
+    }
+
+    #[test]
+    fn toy_refuses_images_as_points() {
+        let err = NetSpec::toy().check_input([3, 32, 32]).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "net `toy` takes points of 2 values (a tensor [B, 2]), not images of shape [3, 32, 32]"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

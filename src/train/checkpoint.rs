@@ -281,7 +281,22 @@ impl Checkpoint {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let (tensors, m) = read_all(path)?;
+        let (tensors, m) = read_all(path).map_err(|e| match e {
+            // A run's checkpoint that does not read is one damaged since
+            // (training writes whole files only): say what is left.
+            Error::File { path, reason }
+                if path.ends_with(super::CHECKPOINT_FILE) && path.with_file_name("weights").is_dir() =>
+            {
+                Error::File {
+                    path,
+                    reason: format!(
+                        "{reason} (a run's checkpoint, damaged since training wrote it whole: a run keeps \
+                         one checkpoint; {AFRESH_FROM_WEIGHTS})"
+                    ),
+                }
+            }
+            e => e,
+        })?;
         // (Checkpoints of earlier releases have none.)
         if let Some(crc) = m.get(CRC_KEY)
             && *crc != tensors_crc(&tensors)

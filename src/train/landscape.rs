@@ -614,11 +614,24 @@ const ATTEMPTS_HEADER: &str = "alpha,from,to,reached,closest,barrier";
 /// How minima.csv starts (its columns of basins and coordinates follow).
 const MINIMA_HEADER: &str = "minimum,energy,starts";
 
-/// Whether `name` is one of a landscape's files other than its marker and attempts.csv.
+/// Whether `name` is one of a landscape's files other than its marker and
+/// attempts.csv: named exactly as it names them (`basin_alpha_<α>_NNN.png`
+/// with α as [`alpha_label`] writes it), so that a user's
+/// `basin_alpha_7_notes.png` beside them is not taken for one.
 fn is_landscape_file(name: &str) -> bool {
-    name == LANDSCAPE_SETTINGS
-        || name == "landscape.png"
-        || (name.starts_with("basin_alpha_") && name.ends_with(".png"))
+    let is_basin_picture = || {
+        let Some((alpha, k)) = name
+            .strip_prefix("basin_alpha_")
+            .and_then(|n| n.strip_suffix(".png"))
+            .and_then(|n| n.rsplit_once('_'))
+        else {
+            return false;
+        };
+        k.len() >= 3
+            && k.bytes().all(|b| b.is_ascii_digit())
+            && alpha.parse::<f64>().is_ok_and(|a| alpha_label(a) == alpha)
+    };
+    name == LANDSCAPE_SETTINGS || name == "landscape.png" || is_basin_picture()
 }
 
 /// What a landscape's pictures are drawn over.
@@ -713,17 +726,18 @@ impl MapModel {
 /// closest, barrier), `landscape.toml` (`opts` and `model`) and the pictures over `backdrop`: `landscape.png` (a
 /// panel per α) for toy data, `basin_alpha_<α>_NNN.png` for images. An
 /// older landscape's files there (only those) are replaced once the new
-/// ones are all written ([`replace_outputs`]); the marker comes last.
-/// Returns the pictures written.
+/// ones are all written ([`replace_outputs`]; a finished one only where
+/// `replace`); the marker comes last. Returns the pictures written.
 pub fn save_landscape(
     out: &Path,
+    replace: bool,
     map: &Landscape,
     opts: &LandscapeOptions,
     model: &MapModel,
     backdrop: &Backdrop,
 ) -> Result<Vec<PathBuf>> {
     // attempts.csv is written first: with it, an unfinished map is an older one.
-    let pictures = replace_outputs(out, &LANDSCAPE_OUTPUTS, |dir| {
+    let pictures = replace_outputs(out, &LANDSCAPE_OUTPUTS, replace, |dir| {
         write_landscape(dir, map, opts, model, backdrop)
     })?;
     // (Written in a staging folder when replacing: named where they are now.)
@@ -941,7 +955,7 @@ mod tests {
         write("notes.txt");
         for name in ["basin_alpha_1_000.png", "attempts.csv", LANDSCAPE_MARKER] {
             write(name);
-            let refused = save_landscape(&dir, &map, &opts, &model, &backdrop)
+            let refused = save_landscape(&dir, false, &map, &opts, &model, &backdrop)
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -951,7 +965,7 @@ mod tests {
             assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), "mine");
             std::fs::remove_file(dir.join(name)).unwrap();
         }
-        let pictures = save_landscape(&dir, &map, &opts, &model, &backdrop).unwrap();
+        let pictures = save_landscape(&dir, false, &map, &opts, &model, &backdrop).unwrap();
         assert_eq!(pictures, [dir.join("landscape.png")]);
         let minima = std::fs::read_to_string(dir.join(LANDSCAPE_MARKER)).unwrap();
         assert_eq!(
@@ -978,15 +992,20 @@ mod tests {
         assert!(recorded.get("file").is_none());
         assert_eq!(recorded["settings"]["net"]["kind"].as_str(), Some("toy"));
         // Now there is one: its pictures go (an older map's among them),
-        // other files stay.
+        // other files stay, named like them or not.
         write("basin_alpha_1_000.png");
-        save_landscape(&dir, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
+        write("basin_alpha_1_notes.png");
+        save_landscape(&dir, true, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
         assert!(!dir.join("landscape.png").exists() && !dir.join("basin_alpha_1_000.png").exists());
         assert!(dir.join("basin_alpha_3_000.png").exists() && dir.join("notes.txt").exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.join("basin_alpha_1_notes.png")).unwrap(),
+            "mine"
+        );
         // An unfinished one (its attempts.csv, no marker) is an older map too.
         std::fs::remove_file(dir.join(LANDSCAPE_MARKER)).unwrap();
         write("basin_alpha_3_009.png");
-        save_landscape(&dir, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
+        save_landscape(&dir, false, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
         assert!(!dir.join("basin_alpha_3_009.png").exists() && dir.join(LANDSCAPE_MARKER).exists());
         assert!(dir.join("notes.txt").exists());
         let _ = std::fs::remove_dir_all(&dir);

@@ -96,11 +96,11 @@ impl LongRunOptions {
     /// of its figure).
     pub fn summary(&self, ck: &Checkpoint) -> String {
         format!(
-            "{} {} steps from {} on {} chains ({}), T × {}, ε {}",
+            "{} {} from {} on {} ({}), T × {}, ε {}",
             if self.mala { "MALA" } else { "Langevin" },
-            self.steps,
+            crate::config::plural(self.steps, "step", "steps"),
             self.init.name(),
-            self.chains,
+            crate::config::plural(self.chains as u64, "chain", "chains"),
             ck.described(),
             short(self.temp_factor),
             match self.epsilon {
@@ -223,7 +223,8 @@ pub fn check_start(ck: &Checkpoint, init: LongRunInit, k: usize, count_flag: &st
                  were persistent): start from data, uniform or gaussian"
                     .into()
             } else {
-                "--init bank: this checkpoint has no persistent bank (its run did not use persistent chains)"
+                "--init bank: this checkpoint has no persistent bank (its run did not use persistent \
+                 chains): start from data, uniform or gaussian"
                     .into()
             })
         })?;

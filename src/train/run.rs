@@ -384,9 +384,6 @@ fn set_aside_note(dir: &Path) -> Option<String> {
     }
 }
 
-/// The lock file in a run folder (see [`RunDir`]).
-const LOCK_FILE: &str = ".ebmscope.lock";
-
 /// The folders of a run whose files are named `<what>_<iteration>.<ext>`,
 /// and the `<what>`s it writes in each (nothing else there is its own:
 /// `sample`'s pictures, were one written there, nor a user's files).
@@ -411,6 +408,23 @@ fn holds_run(dir: &Path) -> bool {
         .and_then(|f| std::io::BufReader::new(f).read_line(&mut first))
         .is_ok_and(|_| is_metrics_header(&first));
     metrics_header || crate::io::is_checkpoint(&dir.join(CHECKPOINT_FILE))
+}
+
+/// Refuse `out` as the folder of another command's outputs (`what`: "long
+/// run") where it holds a training run: those files would lie among the
+/// run's own, and a `train --force` there would leave them beside the new
+/// run. `elsewhere` says how to choose another ("--out").
+pub fn refuse_run_folder(out: &Path, what: &str, elsewhere: &str) -> Result<()> {
+    if holds_run(out) {
+        return Err(Error::file(
+            out,
+            format!(
+                "holds a training run, and a {what}'s files would lie among its own: choose another \
+                 {elsewhere}, such as a folder inside it (as where none is given)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the run in `dir` ended before its first row of metrics.csv and
@@ -518,7 +532,8 @@ fn model_output_files(dir: &Path) -> Vec<PathBuf> {
                 }
                 if set.is_sign(&n) {
                     last.push(e.path());
-                } else if (set.is_own)(&n) {
+                } else if (set.is_own)(&n) || n == crate::io::LOCK_FILE {
+                    // (The lock the command that wrote them left: theirs too.)
                     files.push(e.path());
                 }
             }
@@ -650,28 +665,13 @@ fn remove_stray_temporaries(dir: &Path) {
     }
 }
 
-/// Lock `dir` for this process, or refuse while another holds it; then
-/// clear the temporary files killed writers left there.
+/// Lock run folder `dir` for this process, or refuse while another holds
+/// it ([`crate::io::lock_folder`]); then clear the temporary files killed
+/// writers left there.
 fn lock(dir: &Path) -> Result<std::fs::File> {
-    let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_err(&path))?;
-    match file.try_lock() {
-        Ok(()) => {
-            remove_stray_temporaries(dir);
-            Ok(file)
-        }
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::file(
-            dir,
-            "is being written by another ebmscope (train) right now: wait for it to finish or stop it, \
-             or choose another --out",
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
-    }
+    let file = crate::io::lock_folder(dir)?;
+    remove_stray_temporaries(dir);
+    Ok(file)
 }
 
 impl RunDir {
