@@ -1774,8 +1774,10 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             )
             .and_then(|()| csv.flush())
             .map_err(|e| ebmscope::Error::io(&new_csv, e))?;
+            // (The row's step: the bar moves on past it until the next row.)
             bar.set_message(format!(
-                "U {:.3}{}{}",
+                "at step {}: U {:.3}{}{}",
+                row.step,
                 row.mean_energy,
                 tv.map(|t| format!("  TV {t:.3}")).unwrap_or_default(),
                 if acc.is_empty() {
@@ -2026,13 +2028,13 @@ impl ProgressLines {
     }
 }
 
-/// A count or step number from the command line, refusing a negative or
+/// A count, step number or seed from the command line, refusing a negative or
 /// fractional one by name (clap would call "-3" an unknown option). The
 /// least each flag takes is said where it is checked ("--iters must be at
 /// least 1").
 fn whole<T: std::str::FromStr>(s: &str) -> Result<T, String> {
     s.parse()
-        .map_err(|_| format!("`{s}` is not a count (a whole number such as 100)"))
+        .map_err(|_| format!("`{s}` is not a whole number (such as 100)"))
 }
 
 /// One α of --alpha's comma-separated list, saying how to list several

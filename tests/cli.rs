@@ -615,7 +615,7 @@ fn counts_must_be_whole_numbers() {
         let bad = args[args.len() - 1];
         common::assert_refused(
             &ebmscope(args),
-            &format!("`{bad}` is not a count (a whole number such as 100)"),
+            &format!("`{bad}` is not a whole number (such as 100)"),
         );
     }
     let toy = ebmscope(&[

@@ -1541,6 +1541,11 @@ fn long_work_says_how_far_it_got_where_no_bar_is_drawn() {
     ];
     let said = run(&sample, "0");
     assert!(said.contains("sampling: 4/4 (100 %), "), "{said}");
+    // The latest row recorded, with its step (the bar has moved past it).
+    assert!(
+        said.contains("sampling: 4/4 (100 %), ") && said.contains(" to go; at step 2: U "),
+        "{said}"
+    );
     // The default, 30 s, says nothing in a run this short.
     let said = run(&[&sample[..], &["--force"]].concat(), "soon");
     assert!(
@@ -1868,7 +1873,7 @@ fn long_run_sampling_from_a_checkpoint() {
         common::assert_refused(
             &into_run,
             &format!(
-                "holds a training run, and a {what}'s files would lie among its own: choose another --out"
+                "holds a training run, and a {what}'s files would lie among its own: choose another --out, such as a folder inside it"
             ),
         );
     }
@@ -2421,8 +2426,22 @@ fn force_replaces_only_the_runs_own_files() {
     std::fs::write(elsewhere.join("landscape.png"), "the user's").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(&elsewhere, dir.join("landscape/.new-outputs")).unwrap();
+    // A long run another command is writing is not moved from under it:
+    // the --force is refused meanwhile, the old run left whole.
+    let held = ebmscope::io::lock_folder(&dir.join("longrun_data")).unwrap();
+    common::assert_refused(
+        &train_small_toy(&dir, 2, &["--force"]),
+        "longrun_data: is being written by another ebmscope command right now",
+    );
+    assert!(dir.join("longrun_data/longrun.csv").exists() && dir.join("changes.csv").exists());
+    drop(held);
+    // A folder holding only the lock a failed long run left goes with the run.
+    let lone_lock = dir.join("longrun_uniform");
+    std::fs::create_dir_all(&lone_lock).unwrap();
+    drop(ebmscope::io::lock_folder(&lone_lock).unwrap());
     let out = train_small_toy(&dir, 2, &["--force"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!lone_lock.exists(), "a folder with the lock alone stayed");
     assert!(
         !dir.join("changes.csv").exists(),
         "the old run's changes.csv stayed"

@@ -29,7 +29,7 @@ fn parse_backend(name: &str) -> Result<wgpu::Backends> {
         here: if cfg!(windows) {
             "dx12, vulkan or gl"
         } else if cfg!(target_vendor = "apple") {
-            "metal (or vulkan, where MoltenVK is installed)"
+            "metal"
         } else {
             "vulkan or gl"
         },

@@ -82,7 +82,7 @@ pub fn lock_folder(dir: &Path) -> crate::Result<std::fs::File> {
         Err(std::fs::TryLockError::WouldBlock) => Err(crate::Error::file(
             dir,
             "is being written by another ebmscope command right now: wait for it to finish or stop \
-             it, or choose another --out",
+             it, or choose another folder",
         )),
         Err(std::fs::TryLockError::Error(e)) => Err(crate::Error::io(&path, e)),
     }
@@ -302,16 +302,6 @@ pub fn replace_outputs<T>(
 ) -> crate::Result<T> {
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let _lock = lock_folder(out)?;
-    if !replace && set.is_finished_in(out) {
-        return Err(crate::Error::file(
-            out,
-            format!(
-                "now holds a {}, finished by another command since this one began: it is kept (pass \
-                 --force to replace it, or choose another folder)",
-                set.what
-            ),
-        ));
-    }
     let staging = out.join(STAGING_FOLDER);
     if staging.join(SWAP_FILE).exists() {
         // An interrupted swap: its new set was whole, and the old one partly gone.
@@ -319,6 +309,17 @@ pub fn replace_outputs<T>(
     } else if staging.exists() {
         // An interrupted replacement's, before its swap: the older set is in place.
         remove_dir_all(&staging).map_err(io_err(&staging))?;
+    }
+    if !replace && set.is_finished_in(out) {
+        return Err(crate::Error::file(
+            out,
+            format!(
+                "now holds a {}, finished by another command since this one began: it is kept, and \
+                 this one is not written (write it into another folder, or run it again with --force \
+                 to replace that one)",
+                set.what
+            ),
+        ));
     }
     if !set.is_in(out) {
         set.refuse_foreign(out, "folder")?;
@@ -579,7 +580,8 @@ mod tests {
         let err = refused.unwrap_err().to_string();
         assert!(
             err.contains(
-                "now holds a picture set, finished by another command since this one began: it is kept"
+                "now holds a picture set, finished by another command since this one began: it is kept, \
+                 and this one is not written"
             ),
             "{err}"
         );

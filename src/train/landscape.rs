@@ -615,9 +615,9 @@ const ATTEMPTS_HEADER: &str = "alpha,from,to,reached,closest,barrier";
 const MINIMA_HEADER: &str = "minimum,energy,starts";
 
 /// Whether `name` is one of a landscape's files other than its marker and
-/// attempts.csv: named exactly as it names them (`basin_alpha_<α>_NNN.png`
-/// with α as [`alpha_label`] writes it), so that a user's
-/// `basin_alpha_7_notes.png` beside them is not taken for one.
+/// attempts.csv: named as it names them (`basin_alpha_<α>_NNN.png`, α a
+/// number: as [`alpha_label`] writes it, or as earlier releases did), so
+/// that a user's `basin_alpha_7_notes.png` beside them is not taken for one.
 fn is_landscape_file(name: &str) -> bool {
     let is_basin_picture = || {
         let Some((alpha, k)) = name
@@ -629,7 +629,7 @@ fn is_landscape_file(name: &str) -> bool {
         };
         k.len() >= 3
             && k.bytes().all(|b| b.is_ascii_digit())
-            && alpha.parse::<f64>().is_ok_and(|a| alpha_label(a) == alpha)
+            && alpha.parse::<f64>().is_ok_and(f64::is_finite)
     };
     name == LANDSCAPE_SETTINGS || name == "landscape.png" || is_basin_picture()
 }

@@ -111,11 +111,13 @@ pub fn restore_replaced(dir: &Path) -> Result<Option<u64>> {
     }
     let _lock = lock(dir)?;
     undo_interrupted_force(dir)?;
+    let held = lock_model_output_folders(dir)?;
     let own: Vec<PathBuf> = run_files(dir, None)?
         .into_iter()
         .chain(model_output_files(dir))
         .collect();
     remove_files(own)?;
+    drop(held);
     remove_empty_run_folders(dir);
     move_back(&aside, dir, "was being restored from the run a --force replaced")?;
     crate::io::remove_dir_all(&aside).map_err(io_err(&aside))?;
@@ -420,7 +422,7 @@ pub fn refuse_run_folder(out: &Path, what: &str, elsewhere: &str) -> Result<()> 
             out,
             format!(
                 "holds a training run, and a {what}'s files would lie among its own: choose another \
-                 {elsewhere}, such as a folder inside it (as where none is given)"
+                 {elsewhere}, such as a folder inside it"
             ),
         ));
     }
@@ -532,8 +534,7 @@ fn model_output_files(dir: &Path) -> Vec<PathBuf> {
                 }
                 if set.is_sign(&n) {
                     last.push(e.path());
-                } else if (set.is_own)(&n) || n == crate::io::LOCK_FILE {
-                    // (The lock the command that wrote them left: theirs too.)
+                } else if (set.is_own)(&n) {
                     files.push(e.path());
                 }
             }
@@ -541,6 +542,23 @@ fn model_output_files(dir: &Path) -> Vec<PathBuf> {
         files.append(&mut last);
     }
     files
+}
+
+/// Lock the folders beside a run's checkpoint that `sample` and
+/// `landscape` write (named as theirs), or refuse while one of those
+/// commands writes one: its files are not to be moved from under it. (The
+/// locks stay in their folders; [`remove_empty_run_folders`] removes one
+/// that is all a folder holds, once these are dropped.)
+fn lock_model_output_folders(dir: &Path) -> Result<Vec<std::fs::File>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| model_output_set(&e.file_name().to_string_lossy()).is_some())
+        .map(|e| crate::io::lock_folder(&e.path()))
+        .collect()
 }
 
 /// The outputs of `sample` or `landscape` that a folder named `name`
@@ -577,8 +595,19 @@ fn remove_empty_run_folders(dir: &Path) {
     for entry in entries.flatten() {
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
         if is_dir && model_output_set(&entry.file_name().to_string_lossy()).is_some() {
-            let _ = std::fs::remove_dir(entry.path().join(crate::io::STAGING_FOLDER));
-            let _ = std::fs::remove_dir(entry.path());
+            let folder = entry.path();
+            let _ = std::fs::remove_dir(folder.join(crate::io::STAGING_FOLDER));
+            // (A lock file alone is none of the user's: the folder is empty.)
+            let only_lock = std::fs::read_dir(&folder).is_ok_and(|mut names| {
+                names
+                    .next()
+                    .is_some_and(|n| n.is_ok_and(|n| n.file_name() == crate::io::LOCK_FILE))
+                    && names.next().is_none()
+            });
+            if only_lock {
+                let _ = crate::io::remove_file(folder.join(crate::io::LOCK_FILE));
+            }
+            let _ = std::fs::remove_dir(&folder);
         }
     }
 }
@@ -608,6 +637,7 @@ fn set_aside_old_run(dir: &Path) -> Result<bool> {
             ),
         ));
     }
+    let held = lock_model_output_folders(dir)?;
     let files = run_files(dir, None)?;
     // (A set-aside run with a failed replacement's files here: those go.)
     let set_aside = !aside.exists() || dir.join(CHECKPOINT_FILE).exists();
@@ -637,6 +667,7 @@ fn set_aside_old_run(dir: &Path) -> Result<bool> {
             crate::io::rename(&gathering, &aside).map_err(io_err(&aside))?;
         }
     }
+    drop(held);
     remove_empty_run_folders(dir);
     Ok(set_aside)
 }
