@@ -701,6 +701,23 @@ fn a_landscape_is_mapped_from_the_window() {
     );
     assert_eq!(std::fs::metadata(&picture).unwrap().modified().unwrap(), written);
     let _ = std::fs::remove_dir_all(&folder);
+    // So is a training run's own folder (its files and the map's would mix).
+    let run = common::fresh_dir("gui-map-run");
+    std::fs::create_dir_all(&run).unwrap();
+    let header = "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase\n";
+    std::fs::write(run.join("metrics.csv"), header).unwrap();
+    set(&mut h, "folder", run.to_str().unwrap());
+    h.get_by_label("Save the map").click();
+    h.step();
+    assert!(
+        h.state().message.contains(
+            "holds a training run, and a landscape's files would lie among its own: choose another folder"
+        ),
+        "{}",
+        h.state().message
+    );
+    assert!(!run.join("minima.csv").exists());
+    let _ = std::fs::remove_dir_all(&run);
 }
 
 /// Start a long run that only Stop ends, and wait for its first report.
