@@ -1709,7 +1709,28 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     let bar = indicatif::ProgressBar::new(args.steps);
     let mut lines = ProgressLines::new();
-    ebmscope::io::replace_outputs(&out, &LONG_RUN_OUTPUTS, args.force, |write_dir| {
+    // The first Ctrl-C (SIGTERM, SIGHUP) stops at the end of the slice of
+    // steps under way, keeping what is written, and says where it is; a
+    // second, a second or more later, exits at once (`timeout` signals the
+    // process, then its group: one request).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let first = std::sync::Mutex::new(None::<std::time::Instant>);
+        let _ = ctrlc::set_handler(move || {
+            let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+            match *first {
+                Some(at) if at.elapsed() >= std::time::Duration::from_secs(1) => std::process::exit(130),
+                Some(_) => {}
+                None => {
+                    *first = Some(std::time::Instant::now());
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+    }
+    let replacing = LONG_RUN_OUTPUTS.is_in(&out);
+    let written = ebmscope::io::replace_outputs(&out, &LONG_RUN_OUTPUTS, args.force, |write_dir| {
         // PARTIAL first, its header whole: with it, what a kill leaves is
         // an unfinished long run.
         let new_csv = write_dir.join(PARTIAL);
@@ -1791,13 +1812,37 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         let rows = long_run(&gpu, &ck, data.as_ref(), &opts, record, &mut |_, done, _| {
             bar.set_position(done);
             lines.update("sampling", &bar);
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(ebmscope::Error::Stopped("the long run".into()));
+            }
             Ok(())
         })?;
         csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &summary, &rows, &tvs)?;
         let done = write_dir.join(MARKER);
         ebmscope::io::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))
-    })?;
+    });
+    if let Err(ebmscope::Error::Stopped(_)) = written {
+        use std::io::Write as _;
+        bar.abandon();
+        // (Errors ignored: after a hang-up stderr may be gone.)
+        let _ = writeln!(
+            std::io::stderr(),
+            "stopped at step {} of {}: {}",
+            bar.position(),
+            args.steps,
+            if replacing {
+                format!("the long run {} held is kept as it was", out.display())
+            } else {
+                format!(
+                    "the rows so far are in {}, beside their pictures (a next run there replaces them)",
+                    out.join(PARTIAL).display()
+                )
+            }
+        );
+        return Ok(ExitCode::from(130));
+    }
+    written?;
     bar.finish();
     eprintln!(
         "wrote {}, {}, {} and samples_*.png",

@@ -1754,6 +1754,63 @@ fn long_run_sampling_from_a_checkpoint() {
         !partial.exists() && !killed_picture.exists(),
         "the killed run's files are gone"
     );
+    // Ctrl-C stops it at the end of a slice of steps, keeping what is
+    // written, as a kill does, and says where its rows are.
+    #[cfg(unix)]
+    {
+        let stopped = dir.join("stopped-longrun");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+            .args([
+                "sample",
+                "--checkpoint",
+                ck.to_str().unwrap(),
+                "--steps",
+                "100000000",
+            ])
+            .args([
+                "--every",
+                "1",
+                "--chains",
+                "4",
+                "--out",
+                stopped.to_str().unwrap(),
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let picture = stopped.join("samples_00000001.png");
+        let started = std::time::Instant::now();
+        while !picture.exists() {
+            assert!(started.elapsed().as_secs() < 60, "the long run never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        send_signal(&child, libc::SIGINT);
+        let signalled = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if signalled.elapsed().as_secs() > 60 {
+                child.kill().unwrap();
+                panic!("Ctrl-C did not stop the long run");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(130), "{stderr}");
+        let says = format!(
+            "of 100000000: the rows so far are in {}, beside their pictures",
+            stopped.join("longrun.partial.csv").display()
+        );
+        assert!(
+            stderr.contains("stopped at step ") && stderr.contains(&says),
+            "{stderr}"
+        );
+        let rows = std::fs::read_to_string(stopped.join("longrun.partial.csv")).unwrap();
+        assert!(rows.lines().count() >= 2, "{rows}");
+        assert!(picture.exists() && !stopped.join("longrun.csv").exists());
+    }
     // Bad options are refused before the long run already there is touched.
     let csv = dir.join("longrun_data/longrun.csv");
     let kept = std::fs::read(&csv).unwrap();

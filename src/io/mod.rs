@@ -289,10 +289,12 @@ const SWAP_FILE: &str = ".swap";
 /// none, `write` writes into `out` itself, so that a long job's files show
 /// as they come, and a failure there takes away the files it made, the
 /// marker among them, so that trying again needs no --force and finds none
-/// of them. A folder with no set but a file named as one of its own is
-/// refused ([`check_out_folder`] refuses it before any work), and so is a
-/// finished set unless `replace` (one may have been finished there since
-/// that check). The folder is locked throughout ([`lock_folder`]): another
+/// of them (stopped on request, [`crate::Error::Stopped`], it leaves them,
+/// as a kill would: an unfinished set, the next one's to replace). A
+/// folder with no set but a file named as one of its own is refused
+/// ([`check_out_folder`] refuses it before any work), and so is a finished
+/// set unless `replace` (one may have been finished there since that
+/// check). The folder is locked throughout ([`lock_folder`]): another
 /// command writing it is refused.
 pub fn replace_outputs<T>(
     out: &Path,
@@ -324,7 +326,9 @@ pub fn replace_outputs<T>(
     if !set.is_in(out) {
         set.refuse_foreign(out, "folder")?;
         let value = write(out);
-        if value.is_err() {
+        // (Stopped on request, what is written stays, as a kill leaves it:
+        // an unfinished set, which the next one replaces without leave.)
+        if value.is_err() && !matches!(value, Err(crate::Error::Stopped(_))) {
             // A set that failed is none to keep, nor to mix with the next
             // (every file of the set's here is its own: refuse_foreign);
             // the marker first, so that what a kill leaves is unfinished.
