@@ -1706,7 +1706,7 @@ fn long_run_sampling_from_a_checkpoint() {
     // needs no --force, and replaces them and the killed run's pictures.
     let killed = dir.join("killed-longrun");
     // A long run that goes on until killed, with `extra` options.
-    let endless_sample = |extra: &[&str]| {
+    let endless_sample = |extra: &[&str], stderr: std::process::Stdio| {
         Command::new(env!("CARGO_BIN_EXE_ebmscope"))
             .args([
                 "sample",
@@ -1716,11 +1716,15 @@ fn long_run_sampling_from_a_checkpoint() {
                 "100000000",
             ])
             .args(extra)
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap()
     };
-    let mut endless = endless_sample(&["--every", "1", "--chains", "4", "--out", killed.to_str().unwrap()]);
+    let null = std::process::Stdio::null;
+    let mut endless = endless_sample(
+        &["--every", "1", "--chains", "4", "--out", killed.to_str().unwrap()],
+        null(),
+    );
     let started = std::time::Instant::now();
     let killed_picture = killed.join("samples_00000001.png");
     while !killed_picture.exists() {
@@ -1759,25 +1763,17 @@ fn long_run_sampling_from_a_checkpoint() {
     #[cfg(unix)]
     {
         let stopped = dir.join("stopped-longrun");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-            .args([
-                "sample",
-                "--checkpoint",
-                ck.to_str().unwrap(),
-                "--steps",
-                "100000000",
-            ])
-            .args([
+        let mut child = endless_sample(
+            &[
                 "--every",
                 "1",
                 "--chains",
                 "4",
                 "--out",
                 stopped.to_str().unwrap(),
-            ])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+            ],
+            std::process::Stdio::piped(),
+        );
         let picture = stopped.join("samples_00000001.png");
         let started = std::time::Instant::now();
         while !picture.exists() {
@@ -1944,7 +1940,7 @@ fn long_run_sampling_from_a_checkpoint() {
     let training_picture = dir.join("longrun_data/samples_0000002.png");
     std::fs::copy(&stale, &training_picture).unwrap();
     let old_csv = std::fs::read(dir.join("longrun_data/longrun.csv")).unwrap();
-    let mut endless = endless_sample(&["--force"]);
+    let mut endless = endless_sample(&["--force"], null());
     let started = std::time::Instant::now();
     // Killed once the new run has written a picture of its own.
     while !dir
