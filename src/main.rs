@@ -1156,7 +1156,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::train::evaluate_toy;
     use ebmscope::train::run::{Existing, RunDir};
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
 
     if args.restore_replaced {
         let out = args
@@ -1333,50 +1333,22 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             eprintln!("the net {starts} from the weights in {}", c.net.init_weights);
         }
 
-        let stop = Arc::new(AtomicBool::new(false));
         // What a second Ctrl-C says of the run this one replaced, until
         // this run's first scheduled checkpoint lets it go.
         let replaced_line = Arc::new(std::sync::Mutex::new(replaced_run_line(&run)));
-        {
-            let stop = stop.clone();
+        // The first stops after the iteration under way, with a checkpoint
+        // (an iteration of many steps may take long).
+        let stop = {
             let replaced = replaced_line.clone();
-            // The first Ctrl-C (or SIGTERM, SIGHUP) stops after the
-            // iteration under way, with a checkpoint; a second exits at once
-            // (an iteration of many steps may take long), leaving the last
-            // checkpoint as it is. A second within a second of the first is
-            // the same request: `timeout` signals the process, then its group.
-            // (Written with errors ignored: after a hang-up stderr may be gone.)
-            let first = std::sync::Mutex::new(None::<std::time::Instant>);
-            let say = |text: &str| {
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "{text}");
-            };
-            let hangup_was_ignored = hangup_ignored();
-            ctrlc::set_handler(move || {
-                let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
-                match *first {
-                    None => {
-                        *first = Some(std::time::Instant::now());
-                        stop.store(true, Ordering::SeqCst);
-                        say("\nstopping after this iteration (Ctrl-C again to stop at once) …");
-                    }
-                    Some(at) if at.elapsed() < std::time::Duration::from_secs(1) => {}
-                    Some(_) => {
-                        say("\nstopped at once: the run's last checkpoint, if it has one, is kept (--resume goes on from it)");
-                        if let Some(line) = replaced.lock().ok().and_then(|l| l.clone()) {
-                            say(&line);
-                        }
-                        std::process::exit(130);
-                    }
+            on_stop_request("after this iteration", move || {
+                say(
+                    "\nstopped at once: the run's last checkpoint, if it has one, is kept (--resume goes on from it)",
+                );
+                if let Some(line) = replaced.lock().ok().and_then(|l| l.clone()) {
+                    say(&line);
                 }
-            })
-            .context("installing the Ctrl-C handler")?;
-            // Under nohup a hang-up is to be ignored still (the handler
-            // replaced that setting).
-            if hangup_was_ignored {
-                ignore_hangup();
-            }
-        }
+            })?
+        };
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -1600,6 +1572,50 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
 
 /// Whether SIGHUP is ignored now (as nohup leaves it); never on systems
 /// without it.
+/// A line to stderr, errors ignored: after a hang-up stderr may be gone.
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Install the handler of Ctrl-C (and SIGTERM, SIGHUP) for long work: the
+/// first sets the flag returned, which the work polls to stop `when`
+/// ("after this iteration"); a second, a second or more later, runs
+/// `at_once` (what it leaves) and exits with 130. A second within a second
+/// of the first is the same request: `timeout` signals the process, then
+/// its group. Under nohup a hang-up stays ignored.
+fn on_stop_request(
+    when: &'static str,
+    at_once: impl Fn() + Send + 'static,
+) -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let first = std::sync::Mutex::new(None::<std::time::Instant>);
+    let hangup_was_ignored = hangup_ignored();
+    ctrlc::set_handler(move || {
+        let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+        match *first {
+            None => {
+                *first = Some(std::time::Instant::now());
+                flag.store(true, Ordering::SeqCst);
+                say(&format!("\nstopping {when} (Ctrl-C again to stop at once) …"));
+            }
+            Some(at) if at.elapsed() < std::time::Duration::from_secs(1) => {}
+            Some(_) => {
+                at_once();
+                std::process::exit(130);
+            }
+        }
+    })
+    .context("installing the Ctrl-C handler")?;
+    // (The handler replaced that setting.)
+    if hangup_was_ignored {
+        ignore_hangup();
+    }
+    Ok(stop)
+}
+
 fn hangup_ignored() -> bool {
     #[cfg(unix)]
     // SAFETY: sigaction(2) with no new action only reads the current one into `old`.
@@ -1709,27 +1725,12 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     let bar = indicatif::ProgressBar::new(args.steps);
     let mut lines = ProgressLines::new();
-    // The first Ctrl-C (SIGTERM, SIGHUP) stops at the end of the slice of
-    // steps under way, keeping what is written, and says where it is; a
-    // second, a second or more later, exits at once (`timeout` signals the
-    // process, then its group: one request).
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let first = std::sync::Mutex::new(None::<std::time::Instant>);
-        let _ = ctrlc::set_handler(move || {
-            let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
-            match *first {
-                Some(at) if at.elapsed() >= std::time::Duration::from_secs(1) => std::process::exit(130),
-                Some(_) => {}
-                None => {
-                    *first = Some(std::time::Instant::now());
-                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-            }
-        });
-    }
+    // The first Ctrl-C stops at the end of the slice of steps under way,
+    // keeping what is written, and says where it is (a kill leaves the same).
     let replacing = LONG_RUN_OUTPUTS.is_in(&out);
+    let stop = on_stop_request("after the steps under way", || {
+        say("\nstopped at once: what the long run wrote so far is kept")
+    })?;
     let written = ebmscope::io::replace_outputs(&out, &LONG_RUN_OUTPUTS, args.force, |write_dir| {
         // PARTIAL first, its header whole: with it, what a kill leaves is
         // an unfinished long run.
@@ -1823,11 +1824,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         ebmscope::io::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))
     });
     if let Err(ebmscope::Error::Stopped(_)) = written {
-        use std::io::Write as _;
         bar.abandon();
-        // (Errors ignored: after a hang-up stderr may be gone.)
-        let _ = writeln!(
-            std::io::stderr(),
+        say(&format!(
             "stopped at step {} of {}: {}",
             bar.position(),
             args.steps,
@@ -1839,7 +1837,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                     out.join(PARTIAL).display()
                 )
             }
-        );
+        ));
         return Ok(ExitCode::from(130));
     }
     written?;
@@ -2157,8 +2155,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             bar.suspend(|| {
                 eprintln!(
                     "the descent ended in {}: {chains} attraction–diffusion chains (one per pair) \
-                 of {} steps for each of {} α, {} chain steps in all (chains grow as the square of the \
-                 minima: a larger --radius joins more of them)",
+                     of {} steps for each of {} α, {} chain steps in all (chains grow as the square of \
+                     the minima: a larger --radius joins more of them)",
                     ebmscope::config::plural(minima, "minimum", "minima"),
                     opts.ad_steps,
                     opts.alphas.len(),

@@ -459,22 +459,22 @@ fn start_over_checks_the_settings_then_starts_a_new_run() {
     h.step();
     step_once(&mut h);
     h.state_mut().start_over.preset = "rings-convergent".into();
-    h.state_mut().start_over.overrides = "batch.data=8\nlangevin.steps=0".into();
-    h.step();
-    h.get_by_label("Start over with these").click();
-    h.step();
-    let err = h.state().start_over.error.clone().expect("refused");
+    // Start over with `overrides`, refused: the refusal.
+    let refused = |h: &mut Harness<'static, GuiApp>, overrides: &str| {
+        h.state_mut().start_over.overrides = overrides.into();
+        h.step();
+        h.get_by_label("Start over with these").click();
+        h.step();
+        h.state().start_over.error.clone().expect("refused")
+    };
+    let err = refused(&mut h, "batch.data=8\nlangevin.steps=0");
     assert!(err.contains("langevin.steps"), "{err}");
     assert!(
         h.query_by_label_contains("langevin.steps").is_some(),
         "the refusal is shown"
     );
     // A new run's grid too coarse for its toy (as `train` refuses it).
-    h.state_mut().start_over.overrides = "data.radius=10\neval.grid=24".into();
-    h.step();
-    h.get_by_label("Start over with these").click();
-    h.step();
-    let err = h.state().start_over.error.clone().expect("refused");
+    let err = refused(&mut h, "data.radius=10\neval.grid=24");
     assert!(err.contains("raise eval.grid to 137 or more"), "{err}");
 
     h.state_mut().start_over.overrides =

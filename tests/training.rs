@@ -1800,7 +1800,9 @@ fn long_run_sampling_from_a_checkpoint() {
             stopped.join("longrun.partial.csv").display()
         );
         assert!(
-            stderr.contains("stopped at step ") && stderr.contains(&says),
+            stderr.contains("stopping after the steps under way (Ctrl-C again to stop at once)")
+                && stderr.contains("stopped at step ")
+                && stderr.contains(&says),
             "{stderr}"
         );
         let rows = std::fs::read_to_string(stopped.join("longrun.partial.csv")).unwrap();

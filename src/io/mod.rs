@@ -642,6 +642,14 @@ mod tests {
         };
         assert_eq!(names(&out), [LOCK_FILE, "notes.txt"]);
         assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+        // One stopped on request leaves what it wrote, as a kill would: an
+        // unfinished set (no marker here), the next one's to replace.
+        let stopped: crate::Result<()> = replace_outputs(&out, &PICTURES, false, |dir| {
+            std::fs::write(dir.join("picture_1.png"), "so far").unwrap();
+            Err(crate::Error::Stopped("the pictures".into()))
+        });
+        assert!(matches!(stopped, Err(crate::Error::Stopped(_))));
+        assert_eq!(names(&out), [LOCK_FILE, "notes.txt", "picture_1.png"]);
         let _ = std::fs::remove_dir_all(&out);
     }
 
