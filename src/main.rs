@@ -1391,8 +1391,12 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             run.record_toy(trainer.iteration, &m)?;
             ebmscope::plot::save_run_pictures(&run.dir, trainer, Some(&m))?;
             Ok(format!(
-                "iteration {}: TV(p_θ, q) {:.3}, KL(q‖p_θ) {:.3}; TV(KDE, q) {:.3}, KL(q‖KDE) {:.3}",
-                trainer.iteration, m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
+                "iteration {}: TV(p_θ, q) {:.3}, KL(q‖p_θ) {:.3}; TV(KDE, q) {}, KL(q‖KDE) {:.3}",
+                trainer.iteration,
+                m.tv_model,
+                m.kl_model,
+                m.tv_kde_text(),
+                m.kl_kde
             ))
         };
         // (A run resumed at iteration 0, stopped by Ctrl-C as it began,
@@ -1710,6 +1714,27 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         extent: toy.extent(),
     });
     let truth = toy.as_ref().zip(grid.as_ref()).map(|(toy, g)| g.truth(toy));
+    // What chains that sample q exactly would score: a KDE of few chains
+    // reads far from q however good the model.
+    let bandwidth = ck.config.eval.kde_bandwidth;
+    let floor = match (&toy, &grid, &truth) {
+        (Some(toy), Some(grid), Some(truth)) => {
+            let floor = ebmscope::data::toy::kde_floor(toy, grid, truth, opts.chains, bandwidth);
+            eprintln!(
+                "TV(samples, q) is that of a KDE of the {} chains (eval.kde_bandwidth {bandwidth}): \
+                 {} points drawn from q itself score {floor:.3}, the least to expect{}",
+                opts.chains,
+                opts.chains,
+                if opts.chains < 1000 {
+                    " (more --chains lower it)"
+                } else {
+                    ""
+                }
+            );
+            floor
+        }
+        _ => f64::NAN,
+    };
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
     // Replacing a long run (--force), the new one takes the old one's place
     // only once it is done: a failed or interrupted run leaves it as it was.
@@ -1762,9 +1787,14 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             // Toy data: the KDE of the chains against the truth; images: a grid of them.
             let tv = match (&grid, &truth) {
                 (Some(grid), Some(truth)) => {
-                    let kde = grid.kde(states, ck.config.eval.kde_bandwidth);
+                    let kde = grid.kde(states, bandwidth);
                     let tv = total_variation(&kde, truth);
-                    let title = format!("step {} of {}: TV(samples, q) = {tv:.3}", row.step, args.steps);
+                    let title = format!(
+                        "step {} of {}: TV(samples, q) = {}",
+                        row.step,
+                        args.steps,
+                        ebmscope::data::toy::floor_text(tv, opts.chains, floor)
+                    );
                     use ebmscope::plot::HeatMap;
                     let fields = [
                         HeatMap::density("true density", truth),

@@ -281,6 +281,12 @@ fn the_density_correlation_and_path_views_fill() {
         h.query_by_label_contains("TV(p_θ, q)").is_some(),
         "TV and KL shown"
     );
+    let points = h.state().toy_metrics.as_ref().unwrap().1.samples.len() / 2;
+    assert!(
+        h.query_by_label_contains(&format!("(q's own {points} points: "))
+            .is_some(),
+        "TV(KDE, q)'s floor shown"
+    );
     // The learned density's texture: a new one when the scale changes.
     let learned_texture = |h: &Harness<'static, GuiApp>| {
         let textures = h.ctx.tex_manager();

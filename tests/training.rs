@@ -1562,7 +1562,14 @@ fn long_work_says_how_far_it_got_where_no_bar_is_drawn() {
 #[test]
 fn long_run_sampling_from_a_checkpoint() {
     let dir = common::fresh_dir("sample");
-    assert!(train_small_toy(&dir, 2, &[]).status.success());
+    let trained = train_small_toy(&dir, 2, &[]);
+    assert!(trained.status.success());
+    // (Training's TV(KDE, q) is given beside its floor too.)
+    let said = String::from_utf8_lossy(&trained.stderr);
+    assert!(
+        said.contains("TV(KDE, q) ") && said.contains(" points: "),
+        "{said}"
+    );
     let ck = dir.join("checkpoint.safetensors");
     let sample = |extra: &[&str]| {
         let mut args = vec![
@@ -1595,9 +1602,26 @@ fn long_run_sampling_from_a_checkpoint() {
             "longrun_uniform",
         ),
     ];
+    // The floor under the chains' TV: a KDE of 16 points of q itself, at
+    // the run's grid and bandwidth.
+    let floor = {
+        use ebmscope::data::toy::{Grid, Toy, kde_floor};
+        let c = ebmscope::train::Checkpoint::load(&ck).unwrap().config;
+        let toy = Toy::new(&c.data).unwrap();
+        let grid = Grid {
+            res: c.eval.grid as usize,
+            extent: toy.extent(),
+        };
+        kde_floor(&toy, &grid, &grid.truth(&toy), 16, c.eval.kde_bandwidth)
+    };
     for (extra, folder) in runs {
         let out = sample(extra);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let said = format!("16 points drawn from q itself score {floor:.3}, the least to expect");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&said),
+            "{folder}: no `{said}`"
+        );
         // What made it, beside it: the options and the step they gave.
         let settings = common::read_toml(&dir.join(folder).join("longrun.toml"));
         let (gradient_step, noise, from) = if folder == "longrun_uniform" {

@@ -6,7 +6,7 @@ use rand::SeedableRng;
 
 use super::{Trainer, data_points, init_noise, step_size};
 use crate::config::InitKind;
-use crate::data::toy::{Grid, kl, total_variation};
+use crate::data::toy::{Grid, floor_text, kde_floor, kl, total_variation};
 use crate::gpu::Gpu;
 use crate::model::GpuNet;
 use crate::sampler::{EnergyField, Langevin};
@@ -33,6 +33,9 @@ pub struct ToyMetrics {
     pub kl_model: f64,
     pub tv_kde: f64,
     pub kl_kde: f64,
+    /// TV(KDE, q) of as many points drawn from q itself
+    /// ([`kde_floor`]): what chains that sample q exactly would score.
+    pub tv_kde_floor: f64,
 }
 
 /// Evaluate the trainer's current model. Short-run samples start as the
@@ -81,6 +84,7 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         kl_model: kl(&truth, &model),
         tv_kde: total_variation(&kde, &truth),
         kl_kde: kl(&truth, &kde),
+        tv_kde_floor: kde_floor(toy, &grid, &truth, k, c.eval.kde_bandwidth),
         grid,
         truth,
         model,
@@ -100,6 +104,12 @@ pub fn kde_chains(trainer: &Trainer) -> usize {
 }
 
 impl ToyMetrics {
+    /// TV(KDE, q) and its floor, in words: "0.247 (q's own 1000 points:
+    /// 0.120)".
+    pub fn tv_kde_text(&self) -> String {
+        floor_text(self.tv_kde, self.samples.len() / 2, self.tv_kde_floor)
+    }
+
     /// What the KDE is of, as the pictures and the window name it.
     pub fn kde_name(&self) -> &'static str {
         if self.persistent {

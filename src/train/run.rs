@@ -1150,11 +1150,17 @@ impl RunDir {
                     extent: toy.extent(),
                 };
                 let truth = grid.truth(toy);
-                let kde = grid.kde(&last, trainer.config.eval.kde_bandwidth);
+                let bandwidth = trainer.config.eval.kde_bandwidth;
+                let kde = grid.kde(&last, bandwidth);
+                let points = last.len() / 2;
+                let tv = crate::data::toy::floor_text(
+                    crate::data::toy::total_variation(&kde, &truth),
+                    points,
+                    crate::data::toy::kde_floor(toy, &grid, &truth, points, bandwidth),
+                );
                 let title = format!(
-                    "iteration {it}: {} long-run steps, TV(samples, q) = {:.3}",
-                    c.longrun_steps,
-                    crate::data::toy::total_variation(&kde, &truth)
+                    "iteration {it}: {} long-run steps, TV(samples, q) = {tv}",
+                    c.longrun_steps
                 );
                 use crate::plot::HeatMap;
                 let fields = [
