@@ -279,6 +279,7 @@ fn synthetic_images(chw: [usize; 3], n: usize) -> ImageSet {
         size: s,
         bytes: (0..n * c * s * s).map(|_| rng.random::<u8>()).collect(),
         passed_over: Vec::new(),
+        outputs_passed_over: Vec::new(),
     }
 }
 

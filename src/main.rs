@@ -1574,8 +1574,6 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     trained
 }
 
-/// Whether SIGHUP is ignored now (as nohup leaves it); never on systems
-/// without it.
 /// A line to stderr, errors ignored: after a hang-up stderr may be gone.
 fn say(text: &str) {
     use std::io::Write;
@@ -1620,6 +1618,8 @@ fn on_stop_request(
     Ok(stop)
 }
 
+/// Whether SIGHUP is ignored now (as nohup leaves it); never on systems
+/// without it.
 fn hangup_ignored() -> bool {
     #[cfg(unix)]
     // SAFETY: sigaction(2) with no new action only reads the current one into `old`.

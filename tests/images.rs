@@ -357,6 +357,55 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     );
     std::fs::remove_dir_all(&others).unwrap();
 
+    // ebmscope's own outputs inside the folder (a run trained with --out
+    // there, a long run's folder) are passed over and said to be; either
+    // folder given itself is refused. (Their pictures are real PNGs.)
+    let run = d.join("run");
+    let long_run = d.join("long");
+    for picture in [
+        run.join("pictures/samples_0000001.png"),
+        long_run.join("samples_00000000.png"),
+    ] {
+        std::fs::create_dir_all(picture.parent().unwrap()).unwrap();
+        image::RgbImage::from_pixel(8, 8, image::Rgb([9, 9, 9]))
+            .save(picture)
+            .unwrap();
+    }
+    std::fs::write(
+        run.join("metrics.csv"),
+        "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase\n",
+    )
+    .unwrap();
+    std::fs::write(
+        long_run.join(ebmscope::train::longrun::LONG_RUN_PARTIAL),
+        format!("{}\n", ebmscope::train::longrun::LONG_RUN_HEADER),
+    )
+    .unwrap();
+    let set = load_folder(&d, 3, 10, None).unwrap();
+    assert_eq!(
+        (set.n, &set.outputs_passed_over),
+        (3, &vec![long_run.clone(), run.clone()])
+    );
+    let said = ebmscope::data::Dataset::Images(set).describe();
+    assert!(
+        said.ends_with(&format!(
+            "; 2 folders of ebmscope's outputs passed over ({}, …)",
+            long_run.display()
+        )),
+        "{said}"
+    );
+    for (folder, what) in [(&run, "training run"), (&long_run, "long run")] {
+        let err = load_folder(folder, 3, 10, None).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "holds a {what} of ebmscope's: its pictures are the model's, not data"
+            )),
+            "{err}"
+        );
+    }
+    std::fs::remove_dir_all(&run).unwrap();
+    std::fs::remove_dir_all(&long_run).unwrap();
+
     std::fs::write(d.join("broken.png"), b"not really a png").unwrap();
     let err = load_folder(&d, 3, 10, None).unwrap_err().to_string();
     assert!(err.contains("broken.png") && err.contains("remove it"), "{err}");

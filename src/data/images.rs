@@ -31,6 +31,10 @@ pub struct ImageSet {
     /// A folder's files of image formats ebmscope does not read (WebP,
     /// BMP, …), passed over: their extensions, one per file.
     pub passed_over: Vec<String>,
+    /// Folders inside a folder of images that hold ebmscope's own outputs
+    /// (a training run, a long run, a landscape map), passed over: their
+    /// pictures are the model's, not data.
+    pub outputs_passed_over: Vec<PathBuf>,
 }
 
 impl ImageSet {
@@ -46,6 +50,7 @@ impl ImageSet {
             size,
             bytes: Vec::new(),
             passed_over: Vec::new(),
+            outputs_passed_over: Vec::new(),
         })
     }
 
@@ -58,6 +63,7 @@ impl ImageSet {
             channels,
             size,
             passed_over: Vec::new(),
+            outputs_passed_over: Vec::new(),
             bytes: values
                 .iter()
                 .map(|&v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
@@ -465,18 +471,22 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
 
 /// Every PNG or JPEG under `path`, recursively, in path order (with
 /// `limit`, the first `limit` of them: the others are not opened); a
-/// folder reached twice through links is read once.
+/// folder reached twice through links is read once. A folder of
+/// ebmscope's outputs (a run's, say, trained with --out inside the data's
+/// folder) is passed over, and refused as `path` itself.
 pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
     /// Images into `out`; other data sets' files (IDX images, CIFAR-10
     /// batches in either version) into `sets`, for the hint when there
-    /// are no images. macOS's metadata (`._name` files beside each file
-    /// of an archive made on a Mac, the `__MACOSX` folder) is passed over.
+    /// are no images; folders of ebmscope's outputs into `outputs`. macOS's
+    /// metadata (`._name` files beside each file of an archive made on a
+    /// Mac, the `__MACOSX` folder) is passed over.
     fn walk(
         dir: &Path,
         seen: &mut HashSet<PathBuf>,
         out: &mut Vec<PathBuf>,
         sets: &mut Vec<PathBuf>,
         others: &mut Vec<String>,
+        outputs: &mut Vec<PathBuf>,
     ) -> Result<()> {
         let real = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
         if !seen.insert(real) {
@@ -491,8 +501,10 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             if is_idx_images_name(name) || name.starts_with("data_batch_") {
                 sets.push(p.clone());
             }
-            if p.is_dir() {
-                walk(&p, seen, out, sets, others)?;
+            if p.is_dir() && crate::train::run::outputs_in(&p).is_some() {
+                outputs.push(p);
+            } else if p.is_dir() {
+                walk(&p, seen, out, sets, others, outputs)?;
             } else if is_image_name(&p) {
                 out.push(p);
             } else if let Some(e) = other_image_format(&p) {
@@ -504,10 +516,32 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     if !path.is_dir() {
         return Err(Error::file(path, "is not a folder of images"));
     }
-    let (mut files, mut sets, mut others) = (Vec::new(), Vec::new(), Vec::new());
-    walk(path, &mut HashSet::new(), &mut files, &mut sets, &mut others)?;
+    if let Some(what) = crate::train::run::outputs_in(path) {
+        let whence = if what == "training run" {
+            " (its config.toml's data.path)"
+        } else {
+            ""
+        };
+        return Err(Error::file(
+            path,
+            format!(
+                "holds a {what} of ebmscope's: its pictures are the model's, not data; point --data \
+                 at the images the model learned{whence}"
+            ),
+        ));
+    }
+    let (mut files, mut sets, mut others, mut outputs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    walk(
+        path,
+        &mut HashSet::new(),
+        &mut files,
+        &mut sets,
+        &mut others,
+        &mut outputs,
+    )?;
     files.sort();
     sets.sort();
+    outputs.sort();
     if files.is_empty() {
         // CIFAR-10's archive unpacks into a folder of its own, and holds a
         // test batch beside the training ones.
@@ -574,6 +608,7 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     files.truncate(limit.unwrap_or(usize::MAX));
     let mut set = ImageSet::new(channels, size)?;
     set.passed_over = others;
+    set.outputs_passed_over = outputs;
     for f in files {
         // Decoded by content, not by name: a PNG saved as .jpg is common
         // in folders gathered from the web.

@@ -210,8 +210,17 @@ impl Dataset {
                         images::passed_over_files(&s.passed_over)
                     )
                 };
+                let outputs = match s.outputs_passed_over.as_slice() {
+                    [] => String::new(),
+                    [one] => format!("; {} passed over (ebmscope's outputs, not data)", one.display()),
+                    [first, ..] => format!(
+                        "; {} folders of ebmscope's outputs passed over ({}, …)",
+                        s.outputs_passed_over.len(),
+                        first.display()
+                    ),
+                };
                 format!(
-                    "{} image{} of {}×{}×{} ({:.1} MiB as bytes on the GPU){passed_over}",
+                    "{} image{} of {}×{}×{} ({:.1} MiB as bytes on the GPU){passed_over}{outputs}",
                     s.n,
                     if s.n == 1 { "" } else { "s" },
                     s.channels,

@@ -412,6 +412,22 @@ fn holds_run(dir: &Path) -> bool {
     metrics_header || crate::io::is_checkpoint(&dir.join(CHECKPOINT_FILE))
 }
 
+/// What of ebmscope's outputs `dir` holds, named ("training run", "long
+/// run", "landscape"), if any: pictures that an image-folder loader would
+/// otherwise take for data.
+pub fn outputs_in(dir: &Path) -> Option<&'static str> {
+    if holds_run(dir) {
+        return Some("training run");
+    }
+    [
+        &super::longrun::LONG_RUN_OUTPUTS,
+        &super::landscape::LANDSCAPE_OUTPUTS,
+    ]
+    .into_iter()
+    .find(|set| set.is_in(dir))
+    .map(|set| set.what)
+}
+
 /// Refuse `out` as the folder of another command's outputs (`what`: "long
 /// run") where it holds a training run: those files would lie among the
 /// run's own, and a `train --force` there would leave them beside the new
