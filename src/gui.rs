@@ -273,6 +273,17 @@ impl GuiApp {
         Self::with_session(gpu, config, checkpoint, session)
     }
 
+    /// As [`GuiApp::new`], on `data` already read from `config.data`.
+    pub fn on_data(
+        gpu: Arc<Gpu>,
+        config: Config,
+        checkpoint: String,
+        data: crate::data::Dataset,
+    ) -> Result<Self> {
+        let session = Session::start_on(gpu.clone(), config.clone(), data)?;
+        Self::with_session(gpu, config, checkpoint, session)
+    }
+
     /// The window's state for a session already started on `config`.
     fn with_session(gpu: Arc<Gpu>, config: Config, checkpoint: String, session: Session) -> Result<Self> {
         let chw = net_spec(&config)?.input;
@@ -346,14 +357,42 @@ impl GuiApp {
 
     /// What the window does as it opens: load `checkpoint` if given, then,
     /// with `run` (`gui --run`), train at once; a finished run goes on as
-    /// Run on does (as many iterations again), not nothing.
-    pub fn open(&self, checkpoint: Option<PathBuf>, run: bool) {
+    /// Run on does (as many iterations again), not nothing. The load is
+    /// waited for: a checkpoint the trainer refuses (given other data, say)
+    /// is refused here, on the command line, rather than said in the status
+    /// line over the fresh run the window started with.
+    pub fn open(&mut self, checkpoint: Option<PathBuf>, run: bool) -> Result<()> {
         if let Some(path) = checkpoint {
-            self.send(Command::Load(path));
+            self.send(Command::Open(path.clone()));
+            loop {
+                match self.session.next(Duration::from_secs(3600)) {
+                    Some(Update::Failed(why)) => {
+                        return Err(Error::file(&path, format!("not opened: {why}")));
+                    }
+                    Some(Update::Ended(why)) => {
+                        return Err(Error::file(
+                            &path,
+                            format!("not opened: the training thread stopped: {why}"),
+                        ));
+                    }
+                    Some(loaded @ Update::Loaded { .. }) => {
+                        self.receive(loaded);
+                        break;
+                    }
+                    Some(other) => self.receive(other),
+                    None => {
+                        return Err(Error::file(
+                            &path,
+                            "not opened: no answer from the training thread",
+                        ));
+                    }
+                }
+            }
         }
         if run {
             self.send(Command::RunOn);
         }
+        Ok(())
     }
 
     /// Take in what the training thread reported since the last frame.
@@ -2116,12 +2155,16 @@ impl Drop for Window {
 /// `checkpoint` is where Save writes; with `resume`, the session first
 /// loads that checkpoint. Returns how fast it trained while the window was
 /// open.
+/// The window, on `gpu`, training `config` and saving to `checkpoint`;
+/// opened on the checkpoint `resume` where given, with `data` its images as
+/// read and checked against it (`data` None: `config`'s are read here).
 pub fn run(
     gpu: Arc<Gpu>,
     config: Config,
     checkpoint: String,
     capture: Capture,
     resume: Option<PathBuf>,
+    data: Option<crate::data::Dataset>,
 ) -> Result<TrainingRate> {
     // wgpu's GL backend presents only to windows of the display its
     // instance was made for, and the trainer's was made before any window:
@@ -2145,7 +2188,21 @@ pub fn run(
     if resume.is_some() {
         first.net.init_weights.clear();
     }
-    let mut app = GuiApp::new(gpu.clone(), first, checkpoint.clone())?;
+    let mut app = match data {
+        Some(data) => {
+            // (A checkpoint's images are its own: too many for this adapter
+            // is no case for data.limit, as a new run's would be.)
+            if let Some(set) = data.images() {
+                crate::train::feed::ImageStore::check_fits(
+                    &gpu,
+                    set,
+                    crate::train::feed::CHECKPOINT_TOO_LARGE,
+                )?;
+            }
+            GuiApp::on_data(gpu.clone(), first, checkpoint.clone(), data)?
+        }
+        None => GuiApp::new(gpu.clone(), first, checkpoint.clone())?,
+    };
     if let Some(v) = capture.toy_view {
         app.toy_view = v;
     }
@@ -2156,9 +2213,10 @@ pub fn run(
         app.picture_source = v;
     }
     (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
+    // (Before the hold below: the load submits work, and is waited for.)
+    app.open(resume, capture.run)?;
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
-    app.open(resume, capture.run);
     if let Some(options) = &capture.landscape {
         app.panel = ChainsPanel::Landscape;
         app.landscape_starts = options.starts.to_string();

@@ -478,18 +478,30 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         .checkpoint
         .as_ref()
         .filter(|path| ebmscope::io::holds_weights_alone(path));
-    let (mut config, checkpoint, start_preset, overrides) = match (&args.checkpoint, weights) {
+    let (mut config, checkpoint, start_preset, overrides, data) = match (&args.checkpoint, weights) {
         (Some(path), None) => {
             let settings_given = args.preset.is_some() || args.config.is_some() || !args.set.is_empty();
             refuse_settings_beside_checkpoint(path, settings_given, " (change them in the window)")?;
-            let mut ck = load_checkpoint_arg(path)?;
-            data_moved_to(&mut ck.config, args.data.as_deref())?;
+            let ck = load_checkpoint_arg(path)?;
+            let mut config = ck.config.clone();
+            data_moved_to(&mut config, args.data.as_deref())?;
+            // Its images, read and checked here: the window's first trainer
+            // takes them as a new run's would (and says to use fewer where
+            // there are too many for the adapter, which a run cannot).
+            let data = if config.data.kind.is_toy() {
+                None
+            } else {
+                let data = ebmscope::data::Dataset::load(&config.data)?;
+                ck.check_data(&data, &config.data.path)?;
+                Some(data)
+            };
             // Save writes beside it, never over it.
             (
-                ck.config,
+                config,
                 ebmscope::gui::window_checkpoint_beside(path),
                 None,
                 Vec::new(),
+                data,
             )
         }
         _ => {
@@ -513,7 +525,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
                 None => PathBuf::from(ebmscope::gui::window_checkpoint(preset.unwrap_or("custom"))),
             };
             let start_preset = preset.filter(|_| args.config.is_none()).map(String::from);
-            (config, checkpoint, start_preset, overrides)
+            (config, checkpoint, start_preset, overrides, None)
         }
     };
     // (What the window saves keeps it: see Config::make_paths_absolute.)
@@ -574,7 +586,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     };
     let resume = args.checkpoint.clone();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();
-    let rate = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume)?;
+    let rate = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume, data)?;
     eprintln!("training speed (window open): {rate}");
     if let Some(p) = &args.screenshot {
         eprintln!("wrote {}", p.display());

@@ -149,10 +149,25 @@ fn a_finished_run_runs_on() {
     h.step();
     assert!(h.query_by_label("done: all 4 iterations").is_some());
     // So does `gui --run` on a finished run (it trained nothing before).
-    h.state().open(None, true);
+    h.state_mut().open(None, true).unwrap();
     until(&mut h, "4 iterations more", |a| {
         !a.running && a.history.len() == 8
     });
+}
+
+/// `gui --checkpoint C` waits for C to load: one that fails is an error
+/// before the window opens (not a status line over a fresh model), and
+/// nothing is set running.
+#[test]
+fn a_checkpoint_that_fails_to_open_is_an_error() {
+    let mut app = app();
+    let gone = std::env::temp_dir().join(format!("gui-gone-{}.safetensors", std::process::id()));
+    let err = app.open(Some(gone.clone()), true).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("{}: not opened: ", gone.display())),
+        "{err}"
+    );
+    assert!(!app.running && app.history.is_empty());
 }
 
 #[test]

@@ -433,6 +433,18 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
     std::fs::copy(moved.join("p02.png"), moved.join("p00.png")).unwrap();
     let refused = resume("2", Some(&moved));
     common::assert_refused(&refused, "is not the data the checkpoint was trained on");
+    // So is the window's (gui --checkpoint C --data OTHER), as it starts:
+    // it used to open on a fresh model, the refusal in its status line.
+    common::assert_refused(
+        &ebmscope(&[
+            "gui",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--data",
+            moved.to_str().unwrap(),
+        ]),
+        "is not the data the checkpoint was trained on",
+    );
     // (And where the run read its own, as config.toml keeps it.)
     common::assert_refused(
         &refused,
@@ -460,6 +472,25 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
         "{settings:?}"
     );
     std::fs::rename(&kept_aside, moved.join("p00.png")).unwrap();
+    // Its own images, too many for an adapter: no case for data.limit (the
+    // run's are fixed), as a new run's would be, but for a larger adapter.
+    {
+        let ck = ebmscope::train::Checkpoint::load(&ck).unwrap();
+        let mut config = ck.config.clone();
+        config.data.path = moved.to_string_lossy().into_owned();
+        let data = ebmscope::data::Dataset::load(&config.data).unwrap();
+        let mut small = common::gpu();
+        small.limits.max_storage_buffer_binding_size = 1024;
+        let err = ebmscope::train::Trainer::for_restore(std::sync::Arc::new(small), config, data, &ck)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("more than this adapter allows (0 MiB)")
+                && err.ends_with(ebmscope::train::feed::CHECKPOINT_TOO_LARGE),
+            "{err}"
+        );
+    }
     ok(&resume("2", Some(&moved)));
     assert_eq!(column(&run, 1).len(), 2);
     let _ = std::fs::remove_dir_all(&base);

@@ -2187,15 +2187,14 @@ fn a_run_starts_from_the_weights_it_is_given() {
     let mut given = config("rings-convergent", &[]);
     given.net.init_weights = weights.to_string_lossy().into_owned();
     let trainer = Trainer::new(gpu.clone(), given.clone()).unwrap();
-    let want = ebmscope::train::Checkpoint::load(&first.join("checkpoint.safetensors"))
-        .unwrap()
-        .params;
+    let first_ck = ebmscope::train::Checkpoint::load(&first.join("checkpoint.safetensors")).unwrap();
+    let want = first_ck.params.clone();
     assert_eq!(trainer.params().unwrap(), want);
     let fresh = Trainer::new(gpu.clone(), config("rings-convergent", &[])).unwrap();
     assert_ne!(fresh.params().unwrap(), want, "the test needs other weights");
     given.net.init_weights = dir.join("gone.pth").to_string_lossy().into_owned();
     let data = Dataset::load(&given.data).unwrap();
-    assert!(Trainer::for_restore(gpu.clone(), given.clone(), data.clone()).is_ok());
+    assert!(Trainer::for_restore(gpu.clone(), given.clone(), data.clone(), &first_ck).is_ok());
     let err = Trainer::with_data(gpu.clone(), given.clone(), data)
         .err()
         .unwrap()

@@ -147,13 +147,13 @@ impl Checkpoint {
         })
     }
 
-    /// Put the trainer exactly where this checkpoint was taken; refused
-    /// where the trainer's images are not those it was trained on.
-    pub fn restore(&self, trainer: &mut Trainer) -> Result<()> {
-        if let Some(other) = self.other_data(&trainer.data, &trainer.config.data.path) {
+    /// Refuse `data` (read from `path`) where it is not the images this
+    /// checkpoint was trained on.
+    pub fn check_data(&self, data: &crate::data::Dataset, path: &str) -> Result<()> {
+        if let Some(other) = self.other_data(data, path) {
             // (Where it read them, when --data names another place now.)
             let was = &self.config.data.path;
-            let was = if *was != trainer.config.data.path {
+            let was = if was != path {
                 format!(": it read them from {was}")
             } else {
                 String::new()
@@ -162,6 +162,13 @@ impl Checkpoint {
                 "{other}: go on with the run's own data (--data{was}), or start a new run"
             )));
         }
+        Ok(())
+    }
+
+    /// Put the trainer exactly where this checkpoint was taken; refused
+    /// where the trainer's images are not those it was trained on.
+    pub fn restore(&self, trainer: &mut Trainer) -> Result<()> {
+        self.check_data(&trainer.data, &trainer.config.data.path)?;
         trainer.write_params(&self.params)?;
         let gpu = trainer.gpu.clone();
         trainer

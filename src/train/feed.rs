@@ -16,22 +16,36 @@ pub struct ImageStore {
     bytes: wgpu::Buffer,
 }
 
+/// What to do about a data set too large for the adapter's buffers, for a
+/// new run.
+const FEWER_IMAGES: &str = "use fewer images with data.limit (e.g. --set data.limit=20000)";
+
+/// … and for a checkpoint, which goes on only with the images it trained on.
+pub const CHECKPOINT_TOO_LARGE: &str = "a checkpoint goes on only with the images it trained on, so open \
+     it on an adapter that allows larger buffers (`ebmscope info` lists each one's limit)";
+
 impl ImageStore {
     pub fn new(gpu: &Gpu, set: &ImageSet) -> Result<Self> {
-        let dim = set.channels * set.size * set.size;
+        Self::check_fits(gpu, set, FEWER_IMAGES)?;
         let words = set.to_packed_bytes();
-        gpu.check_binding(
-            &format!("the data set ({} images of {dim} bytes)", set.n),
-            (words.len() * 4) as u64,
-            "use fewer images with data.limit (e.g. --set data.limit=20000)",
-        )?;
         let bytes = gpu.storage_buffer("data set bytes", words.len());
         gpu.queue.write_buffer(&bytes, 0, bytemuck::cast_slice(&words));
         Ok(ImageStore {
             count: set.n,
-            dim,
+            dim: set.channels * set.size * set.size,
             bytes,
         })
+    }
+
+    /// Refuse `set` where its bytes pass the adapter's largest storage
+    /// buffer, saying `fix`.
+    pub fn check_fits(gpu: &Gpu, set: &ImageSet, fix: &str) -> Result<()> {
+        let dim = set.channels * set.size * set.size;
+        gpu.check_binding(
+            &format!("the data set ({} images of {dim} bytes)", set.n),
+            (set.n * dim).next_multiple_of(4) as u64,
+            fix,
+        )
     }
 
     /// Bytes of GPU memory the set takes.

@@ -353,12 +353,19 @@ impl Trainer {
         Self::allocate(gpu, config, data, &start)
     }
 
-    /// A trainer for `config` on `data` for a checkpoint to restore into
+    /// A trainer for `config` on `data` for `ck` to restore into
     /// ([`Checkpoint::restore`]): its parameters the seed's initialisation
     /// until the checkpoint's replace them. `net.init_weights` is not read:
     /// a run started from them once, and the file may have gone since.
-    pub fn for_restore(gpu: Arc<Gpu>, config: Config, data: Dataset) -> Result<Self> {
+    /// Refused first where `data` is not the images `ck` trained on, then
+    /// where it is too large for the adapter (said as a checkpoint's: a
+    /// smaller data.limit would be other images).
+    pub fn for_restore(gpu: Arc<Gpu>, config: Config, data: Dataset, ck: &Checkpoint) -> Result<Self> {
         config.validate()?;
+        ck.check_data(&data, &config.data.path)?;
+        if let Some(set) = data.images() {
+            feed::ImageStore::check_fits(&gpu, set, feed::CHECKPOINT_TOO_LARGE)?;
+        }
         let seeded = init_params(&net_spec(&config)?, u64::from(config.seed))?;
         Self::allocate(gpu, config, data, &seeded)
     }

@@ -887,7 +887,7 @@ impl RunDir {
                 // than chains, even) cannot take the checkpoint's bank.
                 ck.check_bank(data.chw().iter().product(), images.n)?;
             }
-            let mut trainer = Trainer::for_restore(gpu, config_resumed, data)?;
+            let mut trainer = Trainer::for_restore(gpu, config_resumed, data, &ck)?;
             if !free.is_empty() {
                 // (Not otherwise: a run resumed on a smaller adapter goes
                 // on, its checks reported as they fail, unless it lowers them.)

@@ -49,6 +49,11 @@ pub enum Command {
     /// Continue from a checkpoint (its config gives the network and
     /// settings), or from weights alone with the current settings.
     Load(PathBuf),
+    /// Load as the window opens on it (`gui --checkpoint C`): on the
+    /// session's image data, which its `--data` chose, wherever the
+    /// checkpoint's own data is (a Load takes the session's only where
+    /// the checkpoint's is gone).
+    Open(PathBuf),
     /// Start over (fresh parameters, chains, iteration 0) with the current settings.
     Reset,
     /// Densities of the current model on the toy grid (toy data only):
@@ -247,6 +252,17 @@ impl Session {
     /// caller), then hand it to the training thread, paused.
     pub fn start(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
         let trainer = Trainer::new(gpu.clone(), config.clone())?;
+        Self::serve(gpu, config, trainer)
+    }
+
+    /// As [`Session::start`], on `data` already read from `config.data`.
+    pub fn start_on(gpu: Arc<Gpu>, config: Config, data: crate::data::Dataset) -> Result<Self> {
+        let trainer = Trainer::with_data(gpu.clone(), config.clone(), data)?;
+        Self::serve(gpu, config, trainer)
+    }
+
+    /// Hand `trainer` to the training thread, paused.
+    fn serve(gpu: Arc<Gpu>, config: Config, trainer: Trainer) -> Result<Self> {
         let data = trainer.data.clone();
         let (commands, command_rx) = channel();
         let (update_tx, updates) = channel();
@@ -532,7 +548,8 @@ impl Worker {
                     self.send(Update::Saved(path));
                 })
             }
-            Command::Load(path) => self.load(path),
+            Command::Load(path) => self.load(path, false),
+            Command::Open(path) => self.load(path, true),
             Command::Reset => {
                 let config = self.trainer.config.clone();
                 Trainer::with_data(self.gpu.clone(), config, self.data.clone())
@@ -616,7 +633,9 @@ impl Worker {
         Ok(())
     }
 
-    fn load(&mut self, path: PathBuf) -> Result<()> {
+    /// Load `path`; `on_session_data`: on the session's image data
+    /// (Command::Open).
+    fn load(&mut self, path: PathBuf, on_session_data: bool) -> Result<()> {
         if path.as_os_str().is_empty() {
             return Err(Error::Config("type a checkpoint file path first".into()));
         }
@@ -633,7 +652,8 @@ impl Worker {
         } else {
             Checkpoint::load(&path)?
         };
-        if moved_here(&ck.config.data, &self.config.data) {
+        let images = !ck.config.data.kind.is_toy() && !self.config.data.kind.is_toy();
+        if moved_here(&ck.config.data, &self.config.data) || (on_session_data && images) {
             ck.config.data = self.config.data.clone();
         }
         let data = if ck.config.data == self.config.data {
@@ -641,7 +661,7 @@ impl Worker {
         } else {
             crate::data::Dataset::load(&ck.config.data)?
         };
-        let mut trainer = Trainer::for_restore(self.gpu.clone(), ck.config.clone(), data)?;
+        let mut trainer = Trainer::for_restore(self.gpu.clone(), ck.config.clone(), data, &ck)?;
         ck.restore(&mut trainer)?;
         trainer.record_energy_path(self.record_path)?;
         let history = if ck.weights_alone {
