@@ -180,6 +180,10 @@ pub struct GuiApp {
     pub changes: Vec<(u64, Change)>,
     chains: Option<(u64, Arc<Vec<f32>>)>,
     chains_texture: Option<(u64, egui::TextureHandle)>,
+    /// Without the GPU picture (no wgpu renderer, as on GL): the data batch
+    /// or bank rows last read back (Update::Rows), and the source asked for.
+    pub rows: Option<(PictureSource, u64, Arc<Vec<f32>>)>,
+    rows_requested: Option<PictureSource>,
     pub toy_view: ToyView,
     pub plots_view: PlotsView,
     /// eframe's wgpu renderer, when there is one: image pictures are then
@@ -309,6 +313,8 @@ impl GuiApp {
             changes: Vec::new(),
             chains: None,
             chains_texture: None,
+            rows: None,
+            rows_requested: None,
             toy_view: ToyView::Particles,
             plots_view: PlotsView::Learning,
             renderer: None,
@@ -419,6 +425,11 @@ impl GuiApp {
                 }
             }
             Update::Chains { iteration, states } => self.chains = Some((iteration, states)),
+            Update::Rows {
+                source,
+                iteration,
+                states,
+            } => self.rows = Some((source, iteration, states)),
             Update::Toy { iteration, metrics } => {
                 self.toy_metrics = Some((iteration, metrics));
                 self.toy_pending = false;
@@ -611,6 +622,8 @@ impl GuiApp {
         self.changes.clear();
         self.chains = None;
         self.chains_texture = None;
+        self.rows = None;
+        self.rows_requested = None;
         self.toy_metrics = None;
         self.toy_refused_at = None;
         self.density_textures = None;
@@ -986,13 +999,13 @@ impl GuiApp {
     /// Whether the chains panel has the chains to show: a toy's always
     /// (its plots say when there are none yet); images, once their first
     /// picture came (the GPU texture, or with no wgpu renderer, as on GL,
-    /// the states read back; as chains_view draws them).
-    fn has_chains_to_show(&self) -> bool {
+    /// the rows read back; as chains_view draws them).
+    pub fn has_chains_to_show(&self) -> bool {
         let toy = self.chw == [2, 1, 1];
-        toy || if self.renderer.is_some() {
-            self.picture.is_some()
-        } else {
-            self.chains.is_some()
+        toy || match (&self.renderer, self.picture_source) {
+            (Some(_), _) => self.picture.is_some(),
+            (None, PictureSource::Chains) => self.chains.is_some(),
+            (None, source) => self.rows.as_ref().is_some_and(|(s, ..)| *s == source),
         }
     }
 
@@ -1000,13 +1013,11 @@ impl GuiApp {
         let toy = self.chw == [2, 1, 1];
         ui.horizontal(|ui| {
             let chains = self.panel == ChainsPanel::Chains;
-            // (Without the GPU picture, as on GL, the view draws the chains.)
-            let source = self.renderer.as_ref().map(|_| self.picture_source);
-            ui.heading(match (self.panel, toy, source) {
+            ui.heading(match (self.panel, toy, self.picture_source) {
                 (ChainsPanel::LongRun, _, _) => "Long run",
                 (ChainsPanel::Landscape, _, _) => "Landscape",
-                (_, false, Some(PictureSource::Data)) => "Data X⁺",
-                (_, false, Some(PictureSource::Bank)) => "Bank",
+                (_, false, PictureSource::Data) => "Data X⁺",
+                (_, false, PictureSource::Bank) => "Bank",
                 _ => "Chains X⁻",
             });
             if toy {
@@ -1045,29 +1056,74 @@ impl GuiApp {
             self.picture_view(ui);
             return;
         }
+        if !toy {
+            self.rows_view(ui);
+            return;
+        }
         let Some((iteration, states)) = self.chains.clone() else {
             ui.label("No chains yet: press Run or Step.");
             return;
         };
-        if toy {
-            let chains = points(&states);
-            match self.toy_view {
-                ToyView::Particles => self.particles(
-                    ui,
-                    "chains",
-                    format!("X⁻, iteration {iteration}"),
-                    chains,
-                    egui::Color32::RED,
-                ),
-                ToyView::Densities => self.densities(ui, &chains),
-            }
-            return;
+        let chains = points(&states);
+        match self.toy_view {
+            ToyView::Particles => self.particles(
+                ui,
+                "chains",
+                format!("X⁻, iteration {iteration}"),
+                chains,
+                egui::Color32::RED,
+            ),
+            ToyView::Densities => self.densities(ui, &chains),
         }
+    }
+
+    /// The row choosing what the image picture shows; `at`: the iteration
+    /// of the picture shown, once there is one.
+    fn picture_source_row(&mut self, ui: &mut egui::Ui, at: Option<u64>) {
+        ui.horizontal(|ui| {
+            ui.label("show");
+            ui.selectable_value(&mut self.picture_source, PictureSource::Chains, "chains X⁻");
+            ui.selectable_value(&mut self.picture_source, PictureSource::Data, "data X⁺");
+            if self.config.langevin.init == InitKind::Persistent {
+                ui.selectable_value(&mut self.picture_source, PictureSource::Bank, "bank");
+            } else if self.picture_source == PictureSource::Bank {
+                // A run loaded or started over without a bank: nothing to show there.
+                self.picture_source = PictureSource::Chains;
+            }
+            if let Some(at) = at {
+                ui.label(format!("iteration {at}"));
+            }
+        });
+    }
+
+    /// Chains, data batch or bank read back to the CPU, where the window
+    /// has no wgpu renderer to show the GPU's picture (as on GL).
+    fn rows_view(&mut self, ui: &mut egui::Ui) {
+        let source = self.picture_source;
+        let shown = match source {
+            PictureSource::Chains => self.chains.clone(),
+            _ => self
+                .rows
+                .clone()
+                .filter(|(s, ..)| *s == source)
+                .map(|(_, at, states)| (at, states)),
+        };
+        self.picture_source_row(ui, shown.as_ref().map(|(at, _)| *at));
+        if self.rows_requested != Some(self.picture_source) {
+            self.send(Command::ShowRows(self.picture_source));
+            self.rows_requested = Some(self.picture_source);
+        }
+        let Some((iteration, states)) = shown else {
+            ui.label("No picture yet: it comes with the next iteration (Run or Step).");
+            return;
+        };
+        // (Redrawn for another iteration or source.)
+        let key = 3 * iteration + source as u64;
         let texture = grid_texture(
             ui.ctx(),
             &mut self.chains_texture,
             "chains",
-            iteration,
+            key,
             &states,
             self.chw,
         );
@@ -1480,21 +1536,9 @@ impl GuiApp {
 
     /// Chains, data batch or bank as a texture the training thread fills.
     fn picture_view(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.label("show");
-            ui.selectable_value(&mut self.picture_source, PictureSource::Chains, "chains X⁻");
-            ui.selectable_value(&mut self.picture_source, PictureSource::Data, "data X⁺");
-            if self.config.langevin.init == InitKind::Persistent {
-                ui.selectable_value(&mut self.picture_source, PictureSource::Bank, "bank");
-            } else if self.picture_source == PictureSource::Bank {
-                // A run loaded or started over without a bank: nothing to show there.
-                self.picture_source = PictureSource::Chains;
-            }
-            if self.picture.is_some() {
-                // (The training thread redraws the picture at every iteration.)
-                ui.label(format!("iteration {}", self.iteration));
-            }
-        });
+        // (The training thread redraws the picture at every iteration.)
+        let at = self.picture.is_some().then_some(self.iteration);
+        self.picture_source_row(ui, at);
         if self.picture_requested != Some(self.picture_source) {
             self.send(Command::ShowPicture(Some(self.picture_source)));
             self.picture_requested = Some(self.picture_source);

@@ -1004,10 +1004,11 @@ fn a_stopped_training_thread_leaves_start_over_on() {
     );
 }
 
-/// Without the GPU picture (as on GL), the image view draws the chains,
-/// and its heading says so whatever picture source was asked for.
+/// Without the GPU picture (no wgpu renderer, as on GL), the image view
+/// reads back what it is asked to show: the data batch X⁺ (`--picture
+/// data`), then, switched, the chains. (It used to show the chains alone.)
 #[test]
-fn without_the_gpu_picture_the_image_view_is_headed_chains() {
+fn without_the_gpu_picture_the_image_view_shows_each_source() {
     let sets: Vec<String> = [
         "data.limit=40",
         "batch.data=4",
@@ -1023,6 +1024,20 @@ fn without_the_gpu_picture_the_image_view_is_headed_chains() {
     app.picture_source = ebmscope::train::PictureSource::Data;
     let mut h = harness(app);
     h.step();
+    assert!(h.query_by_label("Data X⁺").is_some() && h.query_by_label("Chains X⁻").is_none());
+    assert!(h.query_by_label_contains("No picture yet").is_some());
+    step_once(&mut h);
+    until(&mut h, "the data batch read back", |a| {
+        a.rows.as_ref().is_some_and(|(source, at, rows)| {
+            *source == ebmscope::train::PictureSource::Data && *at == 1 && rows.len() == 4 * 32 * 32
+        })
+    });
+    h.step();
+    assert!(h.query_by_label_contains("No picture yet").is_none());
+    h.get_by_label("chains X⁻").click();
+    // (The click lands in the first frame, below its heading.)
+    h.step();
+    h.step();
     assert!(h.query_by_label("Chains X⁻").is_some());
-    assert!(h.query_by_label("Data X⁺").is_none());
+    until(&mut h, "the chains read back", |a| a.has_chains_to_show());
 }

@@ -66,6 +66,11 @@ pub enum Command {
     /// (image data; answered by [`Update::Picture`], at once, or with the
     /// next iteration where the rows hold no images yet), or stop (None).
     ShowPicture(Option<PictureSource>),
+    /// Where no GPU picture is kept (a window that draws with a device of
+    /// its own, as on GL): read these images back to the CPU after every
+    /// iteration, the chains as [`Update::Chains`] (as with no command),
+    /// the data batch or the bank's first 100 as [`Update::Rows`].
+    ShowRows(PictureSource),
     /// A long run from the current model (the run's `eval.longrun_init`
     /// start and chains, at most 100): `steps` Langevin steps, reported
     /// ten times along the way by [`Update::LongRun`]. Training waits.
@@ -79,6 +84,13 @@ pub enum Command {
     /// Checkpoints the window saved in its sessions before this one: Save
     /// may write over them, as over this session's own.
     SavedBefore(Vec<PathBuf>),
+}
+
+/// A picture of the bank asked of a run without one.
+fn no_bank(source: PictureSource) -> Error {
+    Error::Config(format!(
+        "no {source:?} picture: this run has no persistent bank (langevin.init = persistent makes one)"
+    ))
 }
 
 /// Whether `session`'s image data stands in for a checkpoint's `saved`
@@ -114,6 +126,14 @@ pub enum Update {
     /// it); sent again when a picture stops, so whoever draws them has the
     /// current ones, and on a Load of a checkpoint that kept them.
     Chains {
+        iteration: u64,
+        states: Arc<Vec<f32>>,
+    },
+    /// The data batch X⁺ or the bank's first entries (at most 100) after
+    /// an iteration, as [`Command::ShowRows`] asked, [rows, values per
+    /// image].
+    Rows {
+        source: PictureSource,
         iteration: u64,
         states: Arc<Vec<f32>>,
     },
@@ -282,6 +302,7 @@ impl Session {
                     running: false,
                     record_path: false,
                     picture: None,
+                    rows: PictureSource::Chains,
                     saved: HashSet::new(),
                     history: Vec::new(),
                     change_rows: Vec::new(),
@@ -363,6 +384,9 @@ struct Worker {
     record_path: bool,
     /// The picture kept up to date, rebuilt with the trainer.
     picture: Option<Picture>,
+    /// What is read back after each iteration while there is no picture
+    /// (Command::ShowRows).
+    rows: PictureSource,
     /// The checkpoints this window saved: Save may write over these.
     saved: HashSet<PathBuf>,
     /// The run's iterations so far, their wall times the run's, and its
@@ -445,7 +469,7 @@ impl Worker {
         self.send_picture();
         if self.picture.is_none() {
             // A blocking readback: only when no GPU picture is kept.
-            self.send_chains()?;
+            self.send_rows()?;
         }
         if let Some(path) = &self.trainer.energy_path {
             self.send(Update::EnergyPath {
@@ -454,6 +478,29 @@ impl Worker {
                 energies: Arc::new(path.clone()),
             });
         }
+        Ok(())
+    }
+
+    /// The rows Command::ShowRows chose, where the trainer holds them.
+    fn send_rows(&mut self) -> Result<()> {
+        let source = self.rows;
+        if source == PictureSource::Chains {
+            return self.send_chains();
+        }
+        let Some((rows, count)) = self
+            .trainer
+            .picture_rows(source)
+            .filter(|_| self.trainer.holds(source))
+        else {
+            return Ok(());
+        };
+        let dim = self.trainer.data.chw().iter().product::<usize>();
+        let states = self.gpu.read_f32(rows, 0, count.min(PICTURE_IMAGES) * dim)?;
+        self.send(Update::Rows {
+            source,
+            iteration: self.trainer.iteration,
+            states: Arc::new(states),
+        });
         Ok(())
     }
 
@@ -562,6 +609,14 @@ impl Worker {
                         self.picture = None;
                         self.send(Update::Reset);
                     })
+            }
+            Command::ShowRows(source) => {
+                self.picture = None;
+                self.rows = source;
+                match self.trainer.picture_rows(source) {
+                    Some(_) => self.send_rows(),
+                    None => Err(no_bank(source)),
+                }
             }
             Command::ShowPicture(source) => {
                 let stopped = self.picture.take().is_some();
@@ -703,11 +758,7 @@ impl Worker {
     /// Bind a picture of `source` to the trainer's buffers, fill it now and
     /// hand its texture to the front end.
     fn show_picture(&mut self, source: PictureSource) -> Result<()> {
-        let (rows, count) = self.trainer.picture_rows(source).ok_or_else(|| {
-            Error::Config(format!(
-                "no {source:?} picture: this run has no persistent bank (langevin.init = persistent makes one)"
-            ))
-        })?;
+        let (rows, count) = self.trainer.picture_rows(source).ok_or_else(|| no_bank(source))?;
         let layout = GridLayout::new(count.min(PICTURE_IMAGES), self.trainer.data.chw())?;
         let grid = ImageGrid::new(&self.gpu, &format!("{source:?} picture"), rows, layout)?;
         grid.update(&self.gpu);
