@@ -219,6 +219,20 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
         ebmscope::data::infer_image_kind(&bad),
         ebmscope::config::DataKind::Cifar10
     );
+    // data.path set to CIFAR-10's batches with an IDX preset's kind: the
+    // refusal says which kind they look like (--data would have told).
+    let sets = [format!("data.path={}", d.display())];
+    let config = ebmscope::config::Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
+    let err = ebmscope::data::Dataset::load(&config.data)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("holds no train-images-idx3-ubyte")
+            && err
+                .contains("(data.kind is \"idx\", and this looks like \"cifar10\" data: set data.kind to it"),
+        "{err}"
+    );
     let empty = dir("cifar-empty");
     assert!(
         load_cifar10(&empty, 3, 32, None)
@@ -475,7 +489,20 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     let pickled = dir("folder-cifar-py");
     std::fs::write(pickled.join("data_batch_1"), [0x80u8, 2]).unwrap();
     let err = load_folder(&pickled, 1, 8, None).unwrap_err().to_string();
-    assert!(err.contains("python version"), "{err}");
+    assert!(err.contains("CIFAR-10's python version"), "{err}");
+    // CIFAR-100's python version (pickles train, test, meta in
+    // cifar-100-python/) is CIFAR-100's, as a folder and as its file.
+    let cifar100 = dir("folder-cifar100-py").join("cifar-100-python");
+    std::fs::create_dir_all(&cifar100).unwrap();
+    for name in ["train", "test", "meta"] {
+        std::fs::write(cifar100.join(name), [0x80u8, 3]).unwrap();
+    }
+    let err = load_folder(&cifar100, 1, 8, None).unwrap_err().to_string();
+    assert!(err.contains("it holds CIFAR-100's python version"), "{err}");
+    let err = load_idx(&cifar100.join("train"), 1, 8, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("as CIFAR-100's python version holds"), "{err}");
     // Links are followed, each folder once: a link back up the tree is no
     // loop, and a folder reached only through a link is read. (Unix's:
     // Windows makes links for administrators only.)

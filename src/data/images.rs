@@ -259,6 +259,20 @@ fn is_archive(head: &[u8]) -> bool {
         || head.starts_with(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c])
 }
 
+/// Whether `path` (a file in it, or the folder) is CIFAR-100's python
+/// version: its folder `cifar-100-python` holds the pickles `train`,
+/// `test` and `meta` (CIFAR-10's are data_batch_*).
+fn is_cifar100_python(path: &Path) -> bool {
+    let folder = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
+    folder.join("cifar-100-python").is_dir()
+        || folder.file_name().is_some_and(|n| n == "cifar-100-python")
+        || (folder.join("train").is_file() && folder.join("meta").is_file())
+}
+
 /// What a file that is not an IDX file is, where it can be told from its
 /// first 512 bytes (ungzipped, `gz`: it was gzipped) and its name, and
 /// what to do.
@@ -276,6 +290,8 @@ fn not_idx_hint(path: &Path, head: &[u8], gz: bool) -> String {
              files are told by that ending) and pass it or its folder"
         }
         .into()
+    } else if head.starts_with(&[0x80]) && is_cifar100_python(path) {
+        format!("is a Python pickle, as CIFAR-100's python version holds: {CIFAR100_HINT}")
     } else if name.starts_with("data_batch_") || name == "batches.meta" || head.starts_with(&[0x80]) {
         format!("is a Python pickle, as CIFAR-10's python version holds: {CIFAR_PYTHON_HINT}")
     } else {
@@ -552,6 +568,8 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             )
         } else if path.join("train.bin").exists() || path.join("cifar-100-binary").is_dir() {
             format!(": it holds CIFAR-100's binary version (train.bin); {CIFAR100_HINT}")
+        } else if is_cifar100_python(path) {
+            format!(": it holds CIFAR-100's python version; {CIFAR100_HINT}")
         } else if path.join("test_batch.bin").exists() {
             ": its test_batch.bin is CIFAR-10's test batch; training reads the data_batch_*.bin files \
              beside it in the archive"

@@ -88,7 +88,7 @@ fn idx_file(path: &Path) -> Result<PathBuf> {
                 "it holds {other}: to train on it, pass --data {}",
                 crate::io::shell_path(&path.join(other))
             ),
-            None => "point data.path (--data) at an IDX image file".to_string(),
+            None => "point data.path at an IDX image file".to_string(),
         };
         Error::file(path, format!("holds no train-images-idx3-ubyte[.gz]; {fix}"))
     })
@@ -116,21 +116,31 @@ impl Dataset {
         let (channels, size) = (c.channels as usize, c.size as usize);
         // Only the first `limit` images are read and converted.
         let limit = (c.limit > 0).then_some(c.limit as usize);
-        let (file, set) = match c.kind {
-            DataKind::Idx => {
-                let file = idx_file(path)?;
+        let loaded = match c.kind {
+            DataKind::Idx => idx_file(path).and_then(|file| {
                 let set = images::load_idx(&file, channels, size, limit)?;
-                (file, set)
+                Ok((file, set))
+            }),
+            DataKind::Cifar10 => {
+                images::load_cifar10(path, channels, size, limit).map(|s| (path.to_path_buf(), s))
             }
-            DataKind::Cifar10 => (
-                path.to_path_buf(),
-                images::load_cifar10(path, channels, size, limit)?,
-            ),
-            _ => (
-                path.to_path_buf(),
-                images::load_folder(path, channels, size, limit)?,
-            ),
+            _ => images::load_folder(path, channels, size, limit).map(|s| (path.to_path_buf(), s)),
         };
+        // data.path given (a config's, --set's) with the preset's kind: the
+        // files may be of another, which --data would have told from them.
+        let found = infer_image_kind(path);
+        let (file, set) = loaded.map_err(|e| match e {
+            Error::File { path, reason } if found != c.kind => Error::file(
+                path,
+                format!(
+                    "{reason} (data.kind is \"{}\", and this looks like \"{}\" data: set data.kind to \
+                     it, or give the path as --data, which tells the format from the files)",
+                    crate::config::spelling(&c.kind),
+                    crate::config::spelling(&found)
+                ),
+            ),
+            e => e,
+        })?;
         if set.n == 0 {
             return Err(Error::file(
                 file,
