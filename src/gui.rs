@@ -251,6 +251,10 @@ pub struct GuiApp {
     /// d_st's y axis fitted to the run's later half where its start would
     /// flatten it (plot::d_st_span; else the plot's own fitting).
     pub fit_recent: bool,
+    /// The learning plots forget their bounds at the next frame: another
+    /// run's (a Load's, a Reset's) would keep the one before's, since the
+    /// d_st fit sets them.
+    reset_plots: bool,
     /// Changes sent that the trainer has not yet applied or refused: until
     /// it has, "this run's settings" would miss them.
     unanswered_changes: usize,
@@ -349,6 +353,7 @@ impl GuiApp {
             optimizer: config.optimizer.kind,
             log_densities: false,
             fit_recent: true,
+            reset_plots: false,
             unanswered_changes: 0,
             message: String::new(),
             saved: Vec::new(),
@@ -620,6 +625,7 @@ impl GuiApp {
         self.training_rate = TrainingRate::default();
         self.ran_rate = None;
         self.changes.clear();
+        self.reset_plots = true;
         self.chains = None;
         self.chains_texture = None;
         self.rows = None;
@@ -1657,16 +1663,26 @@ impl GuiApp {
 
     fn learning_plots(&mut self, ui: &mut egui::Ui) {
         let h = (ui.available_height() / 4.0 - 28.0).max(60.0);
+        let reset = std::mem::take(&mut self.reset_plots);
+        let empty = self.history.is_empty();
         // One iteration axis for the four: linked, and y axes of one width
         // so that an iteration sits at the same x in each.
         let plot = |id: &'static str| {
-            Plot::new(id)
+            let plot = Plot::new(id)
+                .id(learning_plot_id(id))
                 .height(h)
                 .link_axis(egui::Id::unique("learning iterations"), [true, false])
-                .x_grid_spacer(egui_plot::uniform_grid_spacer(x_steps))
+                .x_grid_spacer(egui_plot::uniform_grid_spacer(iteration_steps))
                 .y_axis_min_width(56.0)
                 .y_grid_spacer(egui_plot::uniform_grid_spacer(y_steps))
-                .y_axis_formatter(|mark, _| tick_label(mark))
+                .y_axis_formatter(|mark, _| tick_label(mark));
+            // (With no iterations yet, the axis spans the first one, not ±0.4.)
+            let plot = if empty {
+                plot.include_x(0.0).include_x(1.0)
+            } else {
+                plot
+            };
+            if reset { plot.reset() } else { plot }
         };
         let markers: Vec<f64> = self.changes.iter().map(|(it, _)| *it as f64 + 0.5).collect();
         let mark = |p: &mut egui_plot::PlotUi| {
@@ -1921,6 +1937,18 @@ fn y_steps(input: egui_plot::GridInput) -> [f64; 3] {
 
 fn x_steps(input: egui_plot::GridInput) -> [f64; 3] {
     nice_steps(input, X_LABEL_POINTS)
+}
+
+/// The egui id of the learning plot named `name` ("d_st", "r_t",
+/// "energies", "lr"), whose bounds its egui_plot::PlotMemory keeps.
+pub fn learning_plot_id(name: &str) -> egui::Id {
+    egui::Id::new(("learning plot", name))
+}
+
+/// x_steps on an axis of iterations: none finer than one, whose marks
+/// would be labelled as their whole neighbours ("1 2 2 2 3").
+fn iteration_steps(input: egui_plot::GridInput) -> [f64; 3] {
+    x_steps(input).map(|step| step.max(1.0))
 }
 
 /// A tick's value with as many decimals as its step needs (0.05, not 0.1);
@@ -2635,6 +2663,12 @@ mod tests {
             assert!(coarse > labelled);
             let labelled_x = x_steps(input(base))[1];
             assert!(points(labelled_x) > X_LABEL_POINTS && points(labelled_x) < 2.6 * X_LABEL_POINTS);
+            // Iterations: whole steps however close the axis comes.
+            let whole = iteration_steps(input(base));
+            assert!(
+                whole.iter().all(|&s| s >= 1.0 && s.fract() == 0.0),
+                "{base}: {whole:?}"
+            );
         }
         let label = |value, step_size| tick_label(egui_plot::GridMark { value, step_size });
         assert_eq!(label(0.05, 0.05), "0.05");
