@@ -1942,7 +1942,7 @@ fn x_steps(input: egui_plot::GridInput) -> [f64; 3] {
 /// The egui id of the learning plot named `name` ("d_st", "r_t",
 /// "energies", "lr"), whose bounds its egui_plot::PlotMemory keeps.
 pub fn learning_plot_id(name: &str) -> egui::Id {
-    egui::Id::new(("learning plot", name))
+    egui::Id::unique(("learning plot", name))
 }
 
 /// x_steps on an axis of iterations: none finer than one, whose marks
