@@ -1,6 +1,8 @@
 // image_grid: images [n, C, H, W] with values in [−1, 1] (C = 1 grey or
 // 3 RGB) laid out as one RGBA8 picture for the window, without a trip
-// through the CPU: a grid of `cols` columns with 1-pixel white borders.
+// through the CPU: a grid of `cols` columns with 1-pixel white borders;
+// the cells past the last image are transparent (the window's background
+// shows: a white one would read as an all-white image).
 // Picture rows are `row_words` u32 long (padded to 256 bytes, as a
 // buffer-to-texture copy needs). The level of a value v is
 // floor((clamp(v, −1, 1) + 1)·127.5 + 0.5), as the CPU twin computes it.
@@ -43,7 +45,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let ix = (x - 1u) % (p.width + 1u);
         let iy = (y - 1u) % (p.height + 1u);
         let k = ((y - 1u) / (p.height + 1u)) * p.cols + (x - 1u) / (p.width + 1u);
-        if (ix < p.width && iy < p.height && k < p.images) {
+        if (ix < p.width && iy < p.height && k >= p.images) {
+            rgba = 0u;
+        } else if (ix < p.width && iy < p.height) {
             let plane = p.height * p.width;
             let at = k * p.channels * plane + iy * p.width + ix;
             let r = level(src[at]);

@@ -62,6 +62,10 @@ fn image_grid_matches_its_cpu_twin_and_fills_the_texture() {
             want.iter().any(|&p| p != u32::MAX),
             "the picture is not all border"
         );
+        // The cells past the last image are transparent, no white image.
+        let empty_cells = layout.cols * (layout.height - 1) / (chw[1] + 1) - images;
+        let clear = want.iter().filter(|&&p| p == 0).count();
+        assert_eq!(clear, empty_cells * chw[1] * chw[2], "{images} × {chw:?}");
 
         // The texture holds the same bytes.
         let tex = common::read_texture(&gpu, grid.texture(), [layout.width, layout.height]);

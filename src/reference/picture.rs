@@ -10,6 +10,14 @@ fn level(v: f32) -> u32 {
 pub fn image_grid(images: &[f32], layout: &GridLayout) -> Vec<u32> {
     let [c, h, w] = layout.chw;
     let mut out = vec![u32::MAX; layout.width * layout.height];
+    // The cells past the last image: transparent, as the kernel leaves them.
+    let rows = (layout.height - 1) / (h + 1);
+    for k in layout.images..rows * layout.cols {
+        let (x0, y0) = (1 + (k % layout.cols) * (w + 1), 1 + (k / layout.cols) * (h + 1));
+        for y in y0..y0 + h {
+            out[y * layout.width + x0..y * layout.width + x0 + w].fill(0);
+        }
+    }
     for k in 0..layout.images {
         let im = &images[k * c * h * w..(k + 1) * c * h * w];
         let (x0, y0) = (1 + (k % layout.cols) * (w + 1), 1 + (k / layout.cols) * (h + 1));
