@@ -476,6 +476,12 @@ impl GuiApp {
                 // run's ended on (a picture is keyed by step alone).
                 self.long_run_texture = None;
                 self.long_run_pending &= step < steps;
+                if step == steps {
+                    // (Its start said that training waits for it.)
+                    self.message = format!(
+                        "long run of {steps} steps from iteration {iteration} done: training goes on as it was"
+                    );
+                }
                 self.long_run = Some(LongRunReport {
                     iteration,
                     step,
@@ -990,7 +996,10 @@ impl GuiApp {
             let total = self.config.iterations;
             ui.label(if self.running {
                 "running".to_string()
-            } else if it >= total {
+            } else if it > total {
+                // (Step goes on past the run's end, as Run on does.)
+                format!("paused, {} past the run's {total} iterations", it - total)
+            } else if it == total {
                 format!("done: all {total} iterations")
             } else {
                 "paused".to_string()

@@ -153,6 +153,13 @@ fn a_finished_run_runs_on() {
     until(&mut h, "4 iterations more", |a| {
         !a.running && a.history.len() == 8
     });
+    // Step goes past the end, and the status says so, not "done".
+    step_once(&mut h);
+    h.step();
+    assert!(
+        h.query_by_label("paused, 1 past the run's 8 iterations")
+            .is_some()
+    );
 }
 
 /// `gui --checkpoint C` waits for C to load: one that fails is an error
@@ -659,6 +666,11 @@ fn a_long_run_starts_from_the_window() {
     });
     h.step();
     assert!(h.query_by_label_contains("step 10 of 10").is_some());
+    // The status line no longer says training waits for it.
+    assert_eq!(
+        h.state().message,
+        "long run of 10 steps from iteration 1 done: training goes on as it was"
+    );
 }
 
 /// The landscape panel maps the model as it is (6 starts, so that the
