@@ -1641,12 +1641,10 @@ impl GuiApp {
                 };
                 ui.label(format!(
                     "Densities at iteration {at}\n({scale};\nred: the chains X⁻)\n\n\
-                     TV(p_θ, q) {:.3}\nKL(q‖p_θ) {:.3}\nTV(KDE, q) {:.3}\n(q's own {} points: {:.3})\nKL(q‖KDE) {:.3}",
+                     TV(p_θ, q) {:.3}\nKL(q‖p_θ) {:.3}\nTV(KDE, q) {}\nKL(q‖KDE) {:.3}",
                     m.tv_model,
                     m.kl_model,
-                    m.tv_kde,
-                    m.samples.len() / 2,
-                    m.tv_kde_floor,
+                    m.tv_kde_text().replacen(" (", "\n(", 1),
                     m.kl_kde
                 ));
                 // A sharp exp(−U) is one bright spot on a linear scale; U's shape shows on a log one.

@@ -1733,10 +1733,9 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         (Some(toy), Some(grid), Some(truth)) => {
             let floor = ebmscope::data::toy::kde_floor(toy, grid, truth, opts.chains, bandwidth);
             eprintln!(
-                "TV(samples, q) is that of a KDE of the {} chains (eval.kde_bandwidth {bandwidth}): \
-                 {} points drawn from q itself score {floor:.3}, the least to expect{}",
-                opts.chains,
-                opts.chains,
+                "TV(samples, q) is that of a KDE of {} (eval.kde_bandwidth {bandwidth}): as many \
+                 points drawn from q itself score {floor:.3}, about the least to expect{}",
+                ebmscope::config::plural(opts.chains as u64, "chain", "chains"),
                 if opts.chains < 1000 {
                     " (more --chains lower it)"
                 } else {

@@ -1604,7 +1604,7 @@ fn long_run_sampling_from_a_checkpoint() {
     ];
     // The floor under the chains' TV: a KDE of 16 points of q itself, at
     // the run's grid and bandwidth.
-    let floor = {
+    let (floor, bandwidth) = {
         use ebmscope::data::toy::{Grid, Toy, kde_floor};
         let c = ebmscope::train::Checkpoint::load(&ck).unwrap().config;
         let toy = Toy::new(&c.data).unwrap();
@@ -1612,12 +1612,19 @@ fn long_run_sampling_from_a_checkpoint() {
             res: c.eval.grid as usize,
             extent: toy.extent(),
         };
-        kde_floor(&toy, &grid, &grid.truth(&toy), 16, c.eval.kde_bandwidth)
+        let bandwidth = c.eval.kde_bandwidth;
+        (
+            kde_floor(&toy, &grid, &grid.truth(&toy), 16, bandwidth),
+            bandwidth,
+        )
     };
     for (extra, folder) in runs {
         let out = sample(extra);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let said = format!("16 points drawn from q itself score {floor:.3}, the least to expect");
+        let said = format!(
+            "a KDE of 16 chains (eval.kde_bandwidth {bandwidth}): as many points drawn from q itself score \
+             {floor:.3}, about the least to expect"
+        );
         assert!(
             String::from_utf8_lossy(&out.stderr).contains(&said),
             "{folder}: no `{said}`"

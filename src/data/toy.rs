@@ -302,7 +302,8 @@ pub fn kde_floor(toy: &Toy, grid: &Grid, truth: &[f64], n: usize, bandwidth: f64
 /// A KDE's TV to q beside its floor ([`kde_floor`]) for `points` points:
 /// "0.247 (q's own 1000 points: 0.120)".
 pub fn floor_text(tv: f64, points: usize, floor: f64) -> String {
-    format!("{tv:.3} (q's own {points} points: {floor:.3})")
+    let points = crate::config::plural(points as u64, "point", "points");
+    format!("{tv:.3} (q's own {points}: {floor:.3})")
 }
 
 /// Total-variation distance of two distributions given on the same grid:
