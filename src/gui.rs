@@ -366,44 +366,43 @@ impl GuiApp {
         self.session.send(command);
     }
 
-    /// What the window does as it opens: load `checkpoint` if given, then,
-    /// with `run` (`gui --run`), train at once; a finished run goes on as
-    /// Run on does (as many iterations again), not nothing. The load is
-    /// waited for: a checkpoint the trainer refuses (given other data, say)
-    /// is refused here, on the command line, rather than said in the status
-    /// line over the fresh run the window started with.
-    pub fn open(&mut self, checkpoint: Option<PathBuf>, run: bool) -> Result<()> {
-        if let Some(path) = checkpoint {
-            self.send(Command::Open(path.clone()));
-            loop {
-                match self.session.next(Duration::from_secs(3600)) {
-                    Some(Update::Failed(why)) => {
-                        return Err(Error::file(&path, format!("not opened: {why}")));
-                    }
-                    Some(Update::Ended(why)) => {
-                        return Err(Error::file(
-                            &path,
-                            format!("not opened: the training thread stopped: {why}"),
-                        ));
-                    }
-                    Some(loaded @ Update::Loaded { .. }) => {
-                        self.receive(loaded);
-                        break;
-                    }
-                    Some(other) => self.receive(other),
-                    None => {
-                        return Err(Error::file(
-                            &path,
-                            "not opened: no answer from the training thread",
-                        ));
-                    }
+    /// Load `path` as the window opens on it (`gui --checkpoint`), and
+    /// wait for it: a checkpoint the trainer refuses (given other data,
+    /// say) is refused here, on the command line, rather than said in the
+    /// status line over the fresh run the window started with. (Sent
+    /// first: any failure reported is the load's.)
+    pub fn open_checkpoint(&mut self, path: PathBuf) -> Result<()> {
+        self.send(Command::Open(path.clone()));
+        loop {
+            match self.session.next(Duration::from_secs(3600)) {
+                Some(Update::Failed(why)) => {
+                    return Err(Error::file(&path, format!("not opened: {why}")));
+                }
+                Some(Update::Ended(why)) => {
+                    return Err(Error::file(
+                        &path,
+                        format!("not opened: the training thread stopped: {why}"),
+                    ));
+                }
+                Some(loaded @ Update::Loaded { .. }) => {
+                    self.receive(loaded);
+                    return Ok(());
+                }
+                Some(other) => self.receive(other),
+                None => {
+                    return Err(Error::file(
+                        &path,
+                        "not opened: no answer from the training thread",
+                    ));
                 }
             }
         }
-        if run {
-            self.send(Command::RunOn);
-        }
-        Ok(())
+    }
+
+    /// Train at once (`gui --run`); a finished run goes on as Run on does
+    /// (as many iterations again), not nothing.
+    pub fn run_on(&self) {
+        self.send(Command::RunOn);
     }
 
     /// Take in what the training thread reported since the last frame.
@@ -1953,9 +1952,26 @@ pub fn learning_plot_id(name: &str) -> egui::Id {
 }
 
 /// x_steps on an axis of iterations: none finer than one, whose marks
-/// would be labelled as their whole neighbours ("1 2 2 2 3").
+/// would be labelled as their whole neighbours ("1 2 2 2 3"); a level
+/// that would repeat the one below takes the next step of 1, 2, 5, 10 …
+/// (egui_plot would draw its marks twice).
 fn iteration_steps(input: egui_plot::GridInput) -> [f64; 3] {
-    x_steps(input).map(|step| step.max(1.0))
+    let mut steps = x_steps(input).map(|step| step.max(1.0));
+    for i in 1..steps.len() {
+        if steps[i] <= steps[i - 1] {
+            let decade = 10f64.powf(steps[i - 1].log10().floor());
+            let m = (steps[i - 1] / decade).round();
+            steps[i] = decade
+                * if m < 2.0 {
+                    2.0
+                } else if m < 5.0 {
+                    5.0
+                } else {
+                    10.0
+                };
+        }
+    }
+    steps
 }
 
 /// A tick's value with as many decimals as its step needs (0.05, not 0.1);
@@ -2230,13 +2246,11 @@ impl Drop for Window {
 }
 
 /// Open the window on `gpu` (its device is shared with eframe's renderer,
-/// except on GL) and run until it is closed (or the screenshot is taken).
-/// `checkpoint` is where Save writes; with `resume`, the session first
-/// loads that checkpoint. Returns how fast it trained while the window was
-/// open.
-/// The window, on `gpu`, training `config` and saving to `checkpoint`;
-/// opened on the checkpoint `resume` where given, with `data` its images as
-/// read and checked against it (`data` None: `config`'s are read here).
+/// except on GL), training `config`, and run until it is closed (or the
+/// screenshot is taken). `checkpoint` is where Save writes; with `resume`,
+/// the session first loads that checkpoint, with `data` its images as read
+/// and checked against it (`data` None: `config`'s are read here). Returns
+/// how fast it trained while the window was open.
 pub fn run(
     gpu: Arc<Gpu>,
     config: Config,
@@ -2282,6 +2296,11 @@ pub fn run(
         }
         None => GuiApp::new(gpu.clone(), first, checkpoint.clone())?,
     };
+    // First, before any other command (a failure is then the load's), and
+    // before the hold below (the load submits work, and is waited for).
+    if let Some(path) = resume {
+        app.open_checkpoint(path)?;
+    }
     if let Some(v) = capture.toy_view {
         app.toy_view = v;
     }
@@ -2292,10 +2311,11 @@ pub fn run(
         app.picture_source = v;
     }
     (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
-    // (Before the hold below: the load submits work, and is waited for.)
-    app.open(resume, capture.run)?;
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
+    if capture.run {
+        app.run_on();
+    }
     if let Some(options) = &capture.landscape {
         app.panel = ChainsPanel::Landscape;
         app.landscape_starts = options.starts.to_string();
@@ -2676,6 +2696,7 @@ mod tests {
                 whole.iter().all(|&s| s >= 1.0 && s.fract() == 0.0),
                 "{base}: {whole:?}"
             );
+            assert!(whole[0] < whole[1] && whole[1] < whole[2], "{base}: {whole:?}");
         }
         let label = |value, step_size| tick_label(egui_plot::GridMark { value, step_size });
         assert_eq!(label(0.05, 0.05), "0.05");

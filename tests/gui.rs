@@ -149,7 +149,7 @@ fn a_finished_run_runs_on() {
     h.step();
     assert!(h.query_by_label("done: all 4 iterations").is_some());
     // So does `gui --run` on a finished run (it trained nothing before).
-    h.state_mut().open(None, true).unwrap();
+    h.state().run_on();
     until(&mut h, "4 iterations more", |a| {
         !a.running && a.history.len() == 8
     });
@@ -163,18 +163,17 @@ fn a_finished_run_runs_on() {
 }
 
 /// `gui --checkpoint C` waits for C to load: one that fails is an error
-/// before the window opens (not a status line over a fresh model), and
-/// nothing is set running.
+/// before the window opens (not a status line over a fresh model).
 #[test]
 fn a_checkpoint_that_fails_to_open_is_an_error() {
     let mut app = app();
     let gone = std::env::temp_dir().join(format!("gui-gone-{}.safetensors", std::process::id()));
-    let err = app.open(Some(gone.clone()), true).unwrap_err().to_string();
+    let err = app.open_checkpoint(gone.clone()).unwrap_err().to_string();
     assert!(
         err.starts_with(&format!("{}: not opened: ", gone.display())),
         "{err}"
     );
-    assert!(!app.running && app.history.is_empty());
+    assert!(app.history.is_empty());
 }
 
 /// The learning plots forget a run's bounds with the run: after a Reset
@@ -1051,8 +1050,9 @@ fn a_stopped_training_thread_leaves_start_over_on() {
 }
 
 /// Without the GPU picture (no wgpu renderer, as on GL), the image view
-/// reads back what it is asked to show: the data batch X⁺ (`--picture
-/// data`), then, switched, the chains. (It used to show the chains alone.)
+/// reads back what it is asked to show: nothing of a new run's empty X⁻,
+/// then, switched, the data batch X⁺, then the chains. (It used to show
+/// the chains alone.)
 #[test]
 fn without_the_gpu_picture_the_image_view_shows_each_source() {
     let sets: Vec<String> = [
@@ -1066,9 +1066,17 @@ fn without_the_gpu_picture_the_image_view_shows_each_source() {
     .collect();
     let config = Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
     let path = std::env::temp_dir().join("gui-test-images.safetensors");
-    let mut app = GuiApp::new(Arc::new(common::gpu()), config, path.display().to_string()).unwrap();
-    app.picture_source = ebmscope::train::PictureSource::Data;
+    let app = GuiApp::new(Arc::new(common::gpu()), config, path.display().to_string()).unwrap();
     let mut h = harness(app);
+    h.step();
+    // (Time for an answer, were one sent.)
+    std::thread::sleep(Duration::from_millis(300));
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Chains X⁻").is_some() && !h.state().has_chains_to_show());
+    assert!(h.query_by_label_contains("No picture yet").is_some());
+    h.get_by_label("data X⁺").click();
+    h.step();
     h.step();
     assert!(h.query_by_label("Data X⁺").is_some() && h.query_by_label("Chains X⁻").is_none());
     assert!(h.query_by_label_contains("No picture yet").is_some());

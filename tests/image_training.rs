@@ -412,12 +412,13 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
             }
         }
     }
-    // One more image: the checkpoint's bank holds one state per image of the old set.
+    // One more image: refused as other data (its bank, one state per image
+    // of the old set, would not fit either: the data is named first).
     let extra = moved.join("p99.png");
     std::fs::copy(moved.join("p00.png"), &extra).unwrap();
     common::assert_refused(
         &resume("2", Some(&moved)),
-        "its data changed since the checkpoint",
+        "is not the data the checkpoint was trained on (13 images",
     );
     std::fs::remove_file(&extra).unwrap();
     // Fewer images than chains: still the changed set, not the bank's size, is named.
@@ -426,7 +427,10 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
     for name in ["p00.png", "p02.png"] {
         std::fs::copy(moved.join(name), few.join(name)).unwrap();
     }
-    common::assert_refused(&resume("2", Some(&few)), "its data changed since the checkpoint");
+    common::assert_refused(
+        &resume("2", Some(&few)),
+        "is not the data the checkpoint was trained on (2 images",
+    );
     // As many images, one of them another: refused by the set's fingerprint.
     let kept_aside = base.join("p00.png");
     std::fs::rename(moved.join("p00.png"), &kept_aside).unwrap();

@@ -417,6 +417,34 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
             "{err}"
         );
     }
+    // So is a run's own pictures/ folder.
+    let err = load_folder(&run.join("pictures"), 3, 10, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "is inside a training run of ebmscope's ({})",
+            run.display()
+        )),
+        "{err}"
+    );
+    // A folder of runs alone holds no images, and says which it passed over.
+    let runs = dir("folder-runs-only");
+    let inner = runs.join("run");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::copy(run.join("metrics.csv"), inner.join("metrics.csv")).unwrap();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([9, 9, 9]))
+        .save(inner.join("samples_0000001.png"))
+        .unwrap();
+    let err = load_folder(&runs, 3, 10, None).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "it holds ebmscope's outputs (1 folder: {}), passed over",
+            inner.display()
+        )),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&runs).unwrap();
     std::fs::remove_dir_all(&run).unwrap();
     std::fs::remove_dir_all(&long_run).unwrap();
 

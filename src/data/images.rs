@@ -202,7 +202,7 @@ pub fn is_cifar_batch_name(name: &str) -> bool {
 }
 
 /// Whether a path names a PNG or JPEG file, as a folder's images are found.
-fn is_image_name(path: &Path) -> bool {
+pub(crate) fn is_image_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()))
@@ -532,17 +532,25 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     if !path.is_dir() {
         return Err(Error::file(path, "is not a folder of images"));
     }
-    if let Some(what) = crate::train::run::outputs_in(path) {
+    // The folder itself, or one inside a run's (its pictures/, say).
+    let run_above = path
+        .parent()
+        .filter(|up| crate::train::run::outputs_in(up) == Some("training run"));
+    if let Some(what) = crate::train::run::outputs_in(path).or(run_above.map(|_| "training run")) {
         let whence = if what == "training run" {
             " (its config.toml's data.path)"
         } else {
             ""
         };
+        let holds = match run_above {
+            Some(run) => format!("is inside a training run of ebmscope's ({})", run.display()),
+            None => format!("holds a {what} of ebmscope's"),
+        };
         return Err(Error::file(
             path,
             format!(
-                "holds a {what} of ebmscope's: its pictures are the model's, not data; point --data \
-                 at the images the model learned{whence}"
+                "{holds}: its pictures are the model's, not data; point --data at the images the \
+                 model learned{whence}"
             ),
         ));
     }
@@ -618,9 +626,20 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
                 passed_over_files(&others)
             )
         };
+        let outputs = match outputs.first() {
+            None => String::new(),
+            Some(first) => format!(
+                "; it holds ebmscope's outputs ({} folder{}: {}{}), passed over, as their pictures \
+                 are the model's, not data",
+                outputs.len(),
+                if outputs.len() == 1 { "" } else { "s" },
+                first.display(),
+                if outputs.len() > 1 { ", …" } else { "" }
+            ),
+        };
         return Err(Error::file(
             path,
-            format!("holds no PNG or JPEG images (searched recursively){hint}{others}"),
+            format!("holds no PNG or JPEG images (searched recursively){hint}{others}{outputs}"),
         ));
     }
     files.truncate(limit.unwrap_or(usize::MAX));

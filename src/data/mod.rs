@@ -48,6 +48,23 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
     }
 }
 
+/// The kind of image data at `path` where its files say so (infer_image_kind
+/// guesses IDX for any file, and images for any folder): CIFAR-10 batches,
+/// IDX images, or a folder with images at its top.
+fn recognised_kind(path: &Path) -> Option<DataKind> {
+    let kind = infer_image_kind(path);
+    let recognised = match kind {
+        DataKind::Idx if !path.is_dir() => starts_as_idx(path),
+        DataKind::Folder => std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| images::is_image_name(&e.path())),
+        _ => true,
+    };
+    recognised.then_some(kind)
+}
+
 /// Whether the file begins as an IDX image file does (unsigned bytes, 3
 /// dimensions): such a file named .bin is not CIFAR-10.
 fn starts_as_idx(path: &Path) -> bool {
@@ -128,7 +145,7 @@ impl Dataset {
         };
         // data.path given (a config's, --set's) with the preset's kind: the
         // files may be of another, which --data would have told from them.
-        let found = infer_image_kind(path);
+        let found = recognised_kind(path).unwrap_or(c.kind);
         let (file, set) = loaded.map_err(|e| match e {
             Error::File { path, reason } if found != c.kind => Error::file(
                 path,

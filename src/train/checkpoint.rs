@@ -165,10 +165,9 @@ impl Checkpoint {
         Ok(())
     }
 
-    /// Put the trainer exactly where this checkpoint was taken; refused
-    /// where the trainer's images are not those it was trained on.
+    /// Put the trainer exactly where this checkpoint was taken: a trainer
+    /// [`Trainer::for_restore`] made for it, which checked its images.
     pub fn restore(&self, trainer: &mut Trainer) -> Result<()> {
-        self.check_data(&trainer.data, &trainer.config.data.path)?;
         trainer.write_params(&self.params)?;
         let gpu = trainer.gpu.clone();
         trainer

@@ -18,7 +18,7 @@ pub struct ImageStore {
 
 /// What to do about a data set too large for the adapter's buffers, for a
 /// new run.
-const FEWER_IMAGES: &str = "use fewer images with data.limit (e.g. --set data.limit=20000)";
+pub const FEWER_IMAGES: &str = "use fewer images with data.limit (e.g. --set data.limit=20000)";
 
 /// … and for a checkpoint, which goes on only with the images it trained on.
 pub const CHECKPOINT_TOO_LARGE: &str = "a checkpoint goes on only with the images it trained on, so open \

@@ -359,12 +359,18 @@ impl Trainer {
     /// a run started from them once, and the file may have gone since.
     /// Refused first where `data` is not the images `ck` trained on, then
     /// where it is too large for the adapter (said as a checkpoint's: a
-    /// smaller data.limit would be other images).
+    /// smaller data.limit would be other images; weights alone are tied to
+    /// no images, and fewer will do).
     pub fn for_restore(gpu: Arc<Gpu>, config: Config, data: Dataset, ck: &Checkpoint) -> Result<Self> {
         config.validate()?;
         ck.check_data(&data, &config.data.path)?;
         if let Some(set) = data.images() {
-            feed::ImageStore::check_fits(&gpu, set, feed::CHECKPOINT_TOO_LARGE)?;
+            let fix = if ck.weights_alone {
+                feed::FEWER_IMAGES
+            } else {
+                feed::CHECKPOINT_TOO_LARGE
+            };
+            feed::ImageStore::check_fits(&gpu, set, fix)?;
         }
         let seeded = init_params(&net_spec(&config)?, u64::from(config.seed))?;
         Self::allocate(gpu, config, data, &seeded)

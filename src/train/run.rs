@@ -882,6 +882,9 @@ impl RunDir {
                 ));
             }
             let data = crate::data::Dataset::load(&config_resumed.data)?;
+            // Other images first: a set of another size would otherwise be
+            // refused for the bank's size below.
+            ck.check_data(&data, &config_resumed.data.path)?;
             if let (0, Some(images)) = (config_resumed.langevin.bank_size, data.images()) {
                 // One state per image: a set of another size (fewer images
                 // than chains, even) cannot take the checkpoint's bank.

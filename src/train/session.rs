@@ -484,8 +484,13 @@ impl Worker {
     /// The rows Command::ShowRows chose, where the trainer holds them.
     fn send_rows(&mut self) -> Result<()> {
         let source = self.rows;
+        // (A new run's X⁻ is empty until its first iteration: not sent.)
         if source == PictureSource::Chains {
-            return self.send_chains();
+            return if self.trainer.holds(source) {
+                self.send_chains()
+            } else {
+                Ok(())
+            };
         }
         let Some((rows, count)) = self
             .trainer
@@ -696,11 +701,13 @@ impl Worker {
         }
         // Weights alone (a state dict) take their run's settings as they
         // were then, where they are a run's, else the window's; the run
-        // starts from them (net.init_weights: Reset goes back to them).
+        // starts from them (net.init_weights: Reset goes back to them). As
+        // the window opens on them, the window's are theirs already (the
+        // command line resolved them).
         let mut ck = if crate::io::holds_weights_alone(&path) {
             let mut config = match super::run::settings_at_weights(&path)? {
-                Some((config, _)) => config,
-                None => self.config.clone(),
+                Some((config, _)) if !on_session_data => config,
+                _ => self.config.clone(),
             };
             config.net.init_weights = crate::config::absolute_path(&path)?;
             Checkpoint::from_weights(&path, config)?
@@ -709,7 +716,9 @@ impl Worker {
         };
         let images = !ck.config.data.kind.is_toy() && !self.config.data.kind.is_toy();
         if moved_here(&ck.config.data, &self.config.data) || (on_session_data && images) {
-            ck.config.data = self.config.data.clone();
+            // (Where the images are, and their format: the rest is the run's.)
+            ck.config.data.path = self.config.data.path.clone();
+            ck.config.data.kind = self.config.data.kind;
         }
         let data = if ck.config.data == self.config.data {
             self.data.clone()
