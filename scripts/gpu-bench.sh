@@ -8,7 +8,9 @@
 #   them (lib/x11, used only then), scripts/bench_torch.py,
 #   scripts/compare_table.py and this script.
 # On the GPU machine:     DIR/gpu-bench.sh run [OUT]            (default OUT: DIR/results)
-#   ebmscope info, doctor and bench (the full workloads), then PyTorch on CUDA
+#   ebmscope info, doctor and bench (the full workloads), what NVIDIA's
+#   compiler made of the vanilla net's kernels (bench --pipeline-stats:
+#   registers, spills, shared memory, into pipeline-stats.txt), then PyTorch on CUDA
 #   with its default settings (the authors' code's: cudnn.benchmark off),
 #   with TF32 off, and with cudnn.benchmark on (cuDNN's fastest
 #   convolutions, what a tuning PyTorch user turns on), and the ratio
@@ -181,6 +183,14 @@ run)
         python3 "$here/compare_table.py" --merge "$out/ebmscope.json" "${ours[@]}"
     else
         echo "no ebmscope figures: see $out/*.txt" >&2
+    fi
+    # Registers, spills and shared memory per kernel, as the driver compiled
+    # them: what a GPU core's occupancy, and so the 30 % target, turns on.
+    if timeout "$(limit)" "$ebm" bench --only vanilla --seconds 0.2 --pipeline-stats > "$out/pipeline-stats.txt" 2>&1; then
+        sed -n '/what the Vulkan driver says/,$p' "$out/pipeline-stats.txt"
+    else
+        echo "pipeline statistics FAILED (see $out/pipeline-stats.txt)" >&2
+        failed=1
     fi
     if timeout "$(limit)" python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
         theirs=()

@@ -150,6 +150,11 @@ struct BenchArgs {
     /// beside them (for a rerun where the others fail on this adapter).
     #[arg(long)]
     default_kernels_only: bool,
+    /// At the end, what the Vulkan driver says of each kernel compiled:
+    /// registers, shared and spilled memory, instructions, as each driver
+    /// names them (VK_KHR_pipeline_executable_properties; Vulkan only).
+    #[arg(long)]
+    pipeline_stats: bool,
 }
 
 /// The model `sample` and `landscape` start from.
@@ -660,6 +665,16 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
     println!("adapter: {}", gpu.describe());
+    if args.pipeline_stats {
+        // (Refused before the timings, not after.)
+        if gpu.info.backend != wgpu::Backend::Vulkan {
+            bail!(
+                "--pipeline-stats reads Vulkan's, and this adapter runs on {:?}: add --backend vulkan",
+                gpu.info.backend
+            );
+        }
+        ebmscope::gpu::pipeline_stats::check_supported(&gpu.info)?;
+    }
     let budget = std::time::Duration::from_secs_f64(args.seconds);
     let mut results = Vec::new();
     for w in chosen {
@@ -800,6 +815,19 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         };
         ebmscope::io::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
         eprintln!("wrote {}", path.display());
+    }
+    if args.pipeline_stats {
+        println!("\nwhat the Vulkan driver says of each kernel compiled (compiled again with statistics):");
+        for p in gpu.pipeline_statistics()? {
+            println!("  {}", p.key);
+            for (executable, stats) in &p.executables {
+                let stats: Vec<String> = stats
+                    .iter()
+                    .map(|(name, value)| format!("{name} {value}"))
+                    .collect();
+                println!("    {executable}: {}", stats.join(", "));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

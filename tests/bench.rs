@@ -274,6 +274,52 @@ fn fused_sampler_disagreement_is_reported() {
 /// The training memory leaves the data set out, and only it: trainers on 40
 /// and on 80 images hold the same besides it, and it is counted apart at a
 /// byte per value.
+/// `bench --pipeline-stats`: every kernel a workload compiled (both
+/// convolution families of VanillaNet, the toy's fused sampler) compiles
+/// again as SPIR-V on a plain device of the adapter, its descriptor
+/// layouts from its bindings; a driver that reports statistics gives
+/// some for each, and one that does not (lavapipe) is refused by name.
+#[test]
+fn kernels_compile_again_for_their_statistics() {
+    use ebmscope::gpu::pipeline_stats::check_compiles;
+    let gpu = Arc::new(common::gpu());
+    if gpu.info.backend != wgpu::Backend::Vulkan {
+        let err = gpu.pipeline_statistics().unwrap_err().to_string();
+        assert!(err.contains("pipeline statistics are Vulkan's"), "{err}");
+        return;
+    }
+    for w in workloads(true)
+        .unwrap()
+        .iter()
+        .filter(|w| w.name.starts_with("vanilla") || w.name.starts_with("toy"))
+    {
+        ebmscope::bench::run_workload(&gpu, w, std::time::Duration::from_millis(1), true).unwrap();
+    }
+    let compiled = gpu.compiled_pipelines();
+    let names = |part: &str| compiled.iter().filter(|p| p.key.contains(part)).count();
+    assert!(
+        names("conv2d_forward_tiled") > 0
+            && names("conv2d_forward_uniform") + names("conv2d_forward_storage") > 0
+            && names("mlp_langevin") > 0,
+        "{:?}",
+        compiled.iter().map(|p| &p.key).collect::<Vec<_>>()
+    );
+    assert_eq!(check_compiles(&gpu.info, &compiled).unwrap(), compiled.len());
+    match gpu.pipeline_statistics() {
+        Ok(stats) => {
+            assert_eq!(stats.len(), compiled.len());
+            for s in &stats {
+                assert!(s.executables.iter().any(|(_, named)| !named.is_empty()), "{s:?}");
+            }
+        }
+        Err(e) => assert!(
+            e.to_string()
+                .contains("lacks VK_KHR_pipeline_executable_properties"),
+            "{e}"
+        ),
+    }
+}
+
 #[test]
 fn training_memory_leaves_the_data_set_aside() {
     let gpu = Arc::new(common::gpu());

@@ -4,6 +4,7 @@
 //! records GPU work, so tests and the window can inject their own.
 
 mod adapter;
+pub mod pipeline_stats;
 
 pub use adapter::{
     AdapterChoice, AdapterReport, STORAGE_BUFFERS_NEEDED, WORKGROUP_STORAGE_NEEDED, list_adapters,
@@ -84,6 +85,8 @@ pub struct Gpu {
     measured_passes: Mutex<HashMap<MeasuredKey, TiledPasses>>,
     /// Compiled pipelines by shader name and override constants.
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    /// What made each of them, in the order compiled (pipeline statistics).
+    compiled: Mutex<Vec<pipeline_stats::CompiledPipeline>>,
     /// The writable storage bindings (group 0) of each compiled pipeline's
     /// shader ([`Gpu::bind_group_numbered`] refuses one that overlaps
     /// another binding of its buffer).
@@ -167,6 +170,7 @@ impl Gpu {
             adapter,
             timestamps,
             pipelines: Mutex::new(HashMap::new()),
+            compiled: Mutex::new(Vec::new()),
             writable_bindings: Mutex::new(HashMap::new()),
             gate: SubmitGate::default(),
         })
@@ -357,8 +361,34 @@ impl Gpu {
             .unwrap_or_else(|p| p.into_inner())
             .insert(pipeline.clone(), writable_bindings(shader.source));
         let pipeline = Arc::new(pipeline);
+        self.compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(pipeline_stats::CompiledPipeline {
+                key: key.clone(),
+                source: shader.source,
+                constants: constants.iter().map(|&(n, v)| (n.to_string(), v)).collect(),
+            });
         cache.insert(key, pipeline.clone());
         Ok(pipeline)
+    }
+
+    /// What made each kernel compiled on this Gpu so far, in order.
+    pub fn compiled_pipelines(&self) -> Vec<pipeline_stats::CompiledPipeline> {
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// What the Vulkan driver says of every kernel compiled on this Gpu so
+    /// far (registers, shared and spilled memory …: see pipeline_stats),
+    /// where it reports them.
+    pub fn pipeline_statistics(&self) -> Result<Vec<pipeline_stats::PipelineStatistics>> {
+        if self.info.backend != wgpu::Backend::Vulkan {
+            return Err(Error::Config(format!(
+                "pipeline statistics are Vulkan's, and this adapter runs on {:?}: run with --backend vulkan",
+                self.info.backend
+            )));
+        }
+        pipeline_stats::pipeline_statistics(&self.info, &self.compiled_pipelines())
     }
 
     /// `make()` and the wgpu error it caused, if any: running out of
