@@ -1220,6 +1220,11 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     if args.iters == Some(0) {
         bail!("--iters must be at least 1");
     }
+    // (As config.iterations is checked; past i64, TOML would read the
+    // number as a float, and say so.)
+    if let Some(n) = args.iters.filter(|&n| n > u64::from(u32::MAX)) {
+        bail!("--iters must be at most {} (got {n})", u32::MAX);
+    }
     if args.resume && (args.preset.is_some() || args.config.is_some()) {
         bail!(
             "--resume continues a run with the settings it was started with (kept in its checkpoint; \

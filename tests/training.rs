@@ -928,6 +928,13 @@ fn existing_runs_are_refused_without_resume_or_force() {
         String::from_utf8_lossy(&out.stderr).contains("--iters must be at least 1"),
         "{out:?}"
     );
+    // Past u32 (and past i64, where TOML read a float) the most is said.
+    let out = train_small_toy(&dir, u64::MAX, &["--force"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--iters must be at most 4294967295 (got 18446744073709551615)"),
+        "{out:?}"
+    );
     assert_eq!(
         std::fs::read(dir.join("checkpoint.safetensors")).unwrap(),
         before,
@@ -1168,7 +1175,11 @@ fn interrupt_saves_a_checkpoint() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("the run an earlier --force replaced is kept in"),
+        stderr.contains("the run an earlier --force replaced is kept in")
+            && stderr.contains(&format!(
+                "stop this run now (Ctrl-C) and put it back with `{}`",
+                ebmscope::train::run::restore_command(&dir)
+            )),
         "{stderr}"
     );
     assert_eq!(rows(&dir).len() as u64, ck.iteration + 3);
@@ -2524,9 +2535,19 @@ fn force_replaces_only_the_runs_own_files() {
     let lone_lock = dir.join("longrun_uniform");
     std::fs::create_dir_all(&lone_lock).unwrap();
     drop(ebmscope::io::lock_folder(&lone_lock).unwrap());
+    // A folder of the user's so named is theirs: no lock is left in it.
+    let users = dir.join("longrun_mine");
+    std::fs::create_dir_all(&users).unwrap();
+    std::fs::write(users.join("readme.txt"), "the user's").unwrap();
     let out = train_small_toy(&dir, 2, &["--force"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!lone_lock.exists(), "a folder with the lock alone stayed");
+    let left: Vec<_> = std::fs::read_dir(&users)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, ["readme.txt"], "the user's folder gained a lock file");
     assert!(
         !dir.join("changes.csv").exists(),
         "the old run's changes.csv stayed"
@@ -2766,6 +2787,8 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
             .starts_with("iteration,")
     );
     assert_eq!(first_column("toy_metrics.csv"), ["0", "1", "2", "3"]);
+    // Its kept rows written back as the new ones are, not half CRLF.
+    assert!(!std::fs::read_to_string(&toy).unwrap().contains('\r'));
     for f in &stale {
         assert!(!f.exists(), "{} stayed", f.display());
     }

@@ -373,8 +373,10 @@ fn set_aside_note(dir: &Path) -> Option<String> {
     } else if holds_replaced_run(dir) {
         Some(format!(
             "the run an earlier --force replaced is kept in {} until this run's first checkpoint, \
-             which removes it: move its files elsewhere now to keep it",
-            kept.display()
+             which removes it: to keep it instead, stop this run now (Ctrl-C) and put it back with \
+             `{}`",
+            kept.display(),
+            restore_command(dir)
         ))
     } else {
         // (What is left of a run moved back by hand: not removed.)
@@ -569,10 +571,15 @@ fn lock_model_output_folders(dir: &Path) -> Result<Vec<std::fs::File>> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(Vec::new());
     };
+    // (Those holding a set, or a lock: another command's, or one it left.
+    // A user's folder so named gains no lock file.)
     entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter(|e| model_output_set(&e.file_name().to_string_lossy()).is_some())
+        .filter(|e| {
+            model_output_set(&e.file_name().to_string_lossy())
+                .is_some_and(|set| set.is_in(&e.path()) || e.path().join(crate::io::LOCK_FILE).exists())
+        })
         .map(|e| crate::io::lock_folder(&e.path()))
         .collect()
 }
@@ -1381,7 +1388,20 @@ fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<usize> {
         .filter(|&(i, line)| i == 0 || kept_row(line))
         .map(|(_, line)| *line)
         .collect();
-    write_atomically(path, kept.concat().as_bytes())?;
+    // Written back as the run writes its rows (LF, no BOM), as metrics.csv
+    // is: the next rows would otherwise end otherwise than these.
+    let plain: String = kept
+        .iter()
+        .map(|l| {
+            format!(
+                "{}\n",
+                l.trim_start_matches('\u{feff}')
+                    .trim_end_matches('\n')
+                    .trim_end_matches('\r')
+            )
+        })
+        .collect();
+    write_atomically(path, plain.as_bytes())?;
     let rows = |lines: &[&str]| lines.iter().skip(1).filter(|l| !l.trim().is_empty()).count();
     Ok(rows(&lines) - rows(&kept))
 }
