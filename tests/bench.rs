@@ -271,14 +271,13 @@ fn fused_sampler_disagreement_is_reported() {
     assert!(other_noise.is_some_and(|w| w.contains("differs")));
 }
 
-/// The training memory leaves the data set out, and only it: trainers on 40
-/// and on 80 images hold the same besides it, and it is counted apart at a
-/// byte per value.
 /// `bench --pipeline-stats`: every kernel a workload compiled (both
 /// convolution families of VanillaNet, the toy's fused sampler) compiles
-/// again as SPIR-V on a plain device of the adapter, its descriptor
-/// layouts from its bindings; a driver that reports statistics gives
-/// some for each, and one that does not (lavapipe) is refused by name.
+/// again as SPIR-V, with wgpu's options for the device, on a device of the
+/// adapter with the features they rely on, its descriptor layouts from
+/// its bindings; a driver that reports statistics gives some for each,
+/// and one that does not (lavapipe) is refused by name. (On other
+/// backends than Vulkan there is nothing to compile: refused.)
 #[test]
 fn kernels_compile_again_for_their_statistics() {
     use ebmscope::gpu::pipeline_stats::check_compiles;
@@ -320,6 +319,9 @@ fn kernels_compile_again_for_their_statistics() {
     }
 }
 
+/// The training memory leaves the data set out, and only it: trainers on 40
+/// and on 80 images hold the same besides it, and it is counted apart at a
+/// byte per value.
 #[test]
 fn training_memory_leaves_the_data_set_aside() {
     let gpu = Arc::new(common::gpu());

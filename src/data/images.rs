@@ -532,8 +532,10 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     if !path.is_dir() {
         return Err(Error::file(path, "is not a folder of images"));
     }
-    // The folder itself, or one inside a run's (its pictures/, say).
-    let run_above = path
+    // The folder itself, or one inside a run's (its pictures/, say; the
+    // real path's parent, for `pictures` or `..` as given).
+    let real = path.canonicalize().map_err(|e| Error::io(path, e))?;
+    let run_above = real
         .parent()
         .filter(|up| crate::train::run::outputs_in(up) == Some("training run"));
     if let Some(what) = crate::train::run::outputs_in(path).or(run_above.map(|_| "training run")) {

@@ -54,7 +54,11 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
 fn recognised_kind(path: &Path) -> Option<DataKind> {
     let kind = infer_image_kind(path);
     let recognised = match kind {
-        DataKind::Idx if !path.is_dir() => starts_as_idx(path),
+        DataKind::Idx if !path.is_dir() => {
+            // (Gzipped, as MNIST comes, it is told by its name.)
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            starts_as_idx(path) || images::is_idx_images_name(name)
+        }
         DataKind::Folder => std::fs::read_dir(path)
             .into_iter()
             .flatten()

@@ -4,9 +4,12 @@
 //! Occupancy on a GPU core is set by such figures (registers per
 //! invocation above all), which no timing shows. wgpu does not expose the
 //! extension, so the kernels are compiled again here, on a Vulkan device
-//! of the same adapter made for the purpose: the same WGSL and pipeline
-//! constants, turned into SPIR-V by naga as wgpu turns them (its bounds
-//! checks, no loop bounding, workgroup memory zeroed by the shader).
+//! of the same adapter and driver made for the purpose: the same WGSL and
+//! pipeline constants, turned into SPIR-V by naga with the options wgpu's
+//! Vulkan backend chooses for that device (SPIR-V version, bounds checks
+//! left to the driver's robustness where it has robustBufferAccess2,
+//! workgroup memory zeroed natively where it can, ebmscope's no loop
+//! bounding), and the device features those options rely on enabled.
 
 use std::collections::BTreeMap;
 use std::ffi::CStr;
@@ -42,10 +45,10 @@ fn vk_err(what: &str) -> impl Fn(vk::Result) -> Error + '_ {
 /// The bindings of a kernel's descriptor sets, by group: (binding, type).
 type SetLayouts = BTreeMap<u32, Vec<(u32, vk::DescriptorType)>>;
 
-/// SPIR-V of `p`'s WGSL with its pipeline constants applied, as wgpu's
-/// Vulkan backend makes it; and the descriptor set layouts its bindings
-/// need.
-fn spirv_of(p: &CompiledPipeline) -> Result<(Vec<u32>, SetLayouts)> {
+/// SPIR-V of `p`'s WGSL with its pipeline constants applied, written with
+/// `options` (see [`spirv_options`]); and the descriptor set layouts its
+/// bindings need.
+fn spirv_of(p: &CompiledPipeline, options: &naga::back::spv::Options) -> Result<(Vec<u32>, SetLayouts)> {
     let fail = |why: String| Error::Shader {
         shader: p.key.clone(),
         reason: why,
@@ -65,23 +68,11 @@ fn spirv_of(p: &CompiledPipeline) -> Result<(Vec<u32>, SetLayouts)> {
         &constants,
     )
     .map_err(|e| fail(format!("{e:?}")))?;
-    let checks = naga::proc::BoundsCheckPolicy::ReadZeroSkipWrite;
-    let options = naga::back::spv::Options {
-        bounds_check_policies: naga::proc::BoundsCheckPolicies {
-            index: checks,
-            buffer: checks,
-            image_load: checks,
-            binding_array: checks,
-        },
-        zero_initialize_workgroup_memory: naga::back::spv::ZeroInitializeWorkgroupMemoryMode::Polyfill,
-        force_loop_bounding: false,
-        ..Default::default()
-    };
     let pipeline = naga::back::spv::PipelineOptions {
         shader_stage: naga::ShaderStage::Compute,
         entry_point: "main".into(),
     };
-    let words = naga::back::spv::write_vec(&module, &info, &options, Some(&pipeline))
+    let words = naga::back::spv::write_vec(&module, &info, options, Some(&pipeline))
         .map_err(|e| fail(e.to_string()))?;
     let mut sets = SetLayouts::new();
     for (_, var) in module.global_variables.iter() {
@@ -112,10 +103,10 @@ pub fn pipeline_statistics(
     adapter: &wgpu::AdapterInfo,
     pipelines: &[CompiledPipeline],
 ) -> Result<Vec<PipelineStatistics>> {
-    on_device(adapter, true, |instance, device| {
+    on_device(adapter, true, |instance, device, options| {
         pipelines
             .iter()
-            .map(|p| compile(instance, device, p, true))
+            .map(|p| compile(instance, device, options, p, true))
             .collect()
     })
 }
@@ -123,7 +114,7 @@ pub fn pipeline_statistics(
 /// Refuse, at once, an adapter whose Vulkan driver does not report
 /// pipeline statistics.
 pub fn check_supported(adapter: &wgpu::AdapterInfo) -> Result<()> {
-    on_device(adapter, true, |_, _| Ok(()))
+    on_device(adapter, true, |_, _, _| Ok(()))
 }
 
 /// Compile `pipelines` as [`pipeline_statistics`] does, on a device of the
@@ -131,54 +122,121 @@ pub fn check_supported(adapter: &wgpu::AdapterInfo) -> Result<()> {
 /// layouts made here are ones a driver takes, wherever the statistics are
 /// not reported. Returns how many compiled.
 pub fn check_compiles(adapter: &wgpu::AdapterInfo, pipelines: &[CompiledPipeline]) -> Result<usize> {
-    on_device(adapter, false, |instance, device| {
+    on_device(adapter, false, |instance, device, options| {
         for p in pipelines {
-            compile(instance, device, p, false)?;
+            compile(instance, device, options, p, false)?;
         }
         Ok(pipelines.len())
     })
 }
 
-/// `work` on a Vulkan device of `adapter` made for it (with the
-/// extension and its feature where `statistics`), destroyed after.
+/// What a device offers that decides wgpu's SPIR-V options.
+#[derive(Clone, Copy, Debug)]
+struct DeviceTraits {
+    api_version: u32,
+    robust_buffer_access: bool,
+    robust_buffer_access2: bool,
+    zero_initialize_workgroup_memory: bool,
+}
+
+/// The SPIR-V options wgpu 30's Vulkan backend writes ebmscope's kernels
+/// with on a device of `traits` (wgpu-hal's vulkan/adapter.rs and
+/// device.rs; ebmscope's pipelines turn loop bounding off).
+fn spirv_options(traits: DeviceTraits) -> naga::back::spv::Options<'static> {
+    use naga::proc::BoundsCheckPolicy::{Restrict, Unchecked};
+    let lang_version = match traits.api_version {
+        v if v >= vk::API_VERSION_1_3 => (1, 6),
+        v if v >= vk::API_VERSION_1_2 => (1, 5),
+        v if v >= vk::API_VERSION_1_1 => (1, 3),
+        _ => (1, 0),
+    };
+    naga::back::spv::Options {
+        lang_version,
+        bounds_check_policies: naga::proc::BoundsCheckPolicies {
+            index: Restrict,
+            buffer: if traits.robust_buffer_access2 {
+                Unchecked
+            } else {
+                Restrict
+            },
+            image_load: Restrict,
+            binding_array: Unchecked,
+        },
+        zero_initialize_workgroup_memory: if traits.zero_initialize_workgroup_memory {
+            naga::back::spv::ZeroInitializeWorkgroupMemoryMode::Native
+        } else {
+            naga::back::spv::ZeroInitializeWorkgroupMemoryMode::Polyfill
+        },
+        force_loop_bounding: false,
+        emit_int_div_checks: true,
+        ..Default::default()
+    }
+}
+
+/// `work` on a Vulkan device of `adapter` made for it: the physical device
+/// of its vendor and device ids and driver name (refused where several
+/// match: the figures could be another's), with the features wgpu turns
+/// on that the SPIR-V options rely on, and the extension and its feature
+/// where `statistics`; destroyed after.
 fn on_device<T>(
     adapter: &wgpu::AdapterInfo,
     statistics: bool,
-    work: impl FnOnce(&ash::Instance, &ash::Device) -> Result<T>,
+    work: impl FnOnce(&ash::Instance, &ash::Device, &naga::back::spv::Options) -> Result<T>,
 ) -> Result<T> {
     // SAFETY: loads the system's Vulkan loader, as wgpu does.
     let entry = unsafe { ash::Entry::load() }
         .map_err(|e| Error::Config(format!("pipeline statistics need the Vulkan loader ({e})")))?;
-    let app = vk::ApplicationInfo::default().api_version(vk::API_VERSION_1_1);
+    let app = vk::ApplicationInfo::default().api_version(vk::API_VERSION_1_3);
     // SAFETY: a plain instance, destroyed below.
     let instance =
         unsafe { entry.create_instance(&vk::InstanceCreateInfo::default().application_info(&app), None) }
             .map_err(vk_err("vkCreateInstance"))?;
     // (One function, so that the instance is destroyed on every path.)
     let done = || -> Result<T> {
-        // SAFETY: the instance is live; the handles come from it.
+        // SAFETY: the instance is live; the handles come from it, and the
+        // structures chained to queries and to the device outlive the calls.
         unsafe {
-            let physical = instance
+            let driver_name = |d: vk::PhysicalDevice| {
+                let mut driver = vk::PhysicalDeviceDriverProperties::default();
+                let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut driver);
+                instance.get_physical_device_properties2(d, &mut props);
+                text(driver.driver_name_as_c_str())
+            };
+            let matching: Vec<vk::PhysicalDevice> = instance
                 .enumerate_physical_devices()
                 .map_err(vk_err("vkEnumeratePhysicalDevices"))?
                 .into_iter()
-                .find(|&d| {
+                .filter(|&d| {
                     let props = instance.get_physical_device_properties(d);
-                    props.vendor_id == adapter.vendor && props.device_id == adapter.device
+                    props.vendor_id == adapter.vendor
+                        && props.device_id == adapter.device
+                        && (adapter.driver.is_empty() || driver_name(d) == adapter.driver)
                 })
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "pipeline statistics: no Vulkan device is {} (vendor {:#x}, device {:#x}): run with \
-                         --backend vulkan",
-                        adapter.name, adapter.vendor, adapter.device
-                    ))
-                })?;
-            let has_extension = instance
+                .collect();
+            let physical = match matching[..] {
+                [one] => one,
+                [] => {
+                    return Err(Error::Config(format!(
+                        "pipeline statistics: no Vulkan device is {} (vendor {:#x}, device {:#x}, driver \
+                         `{}`): run with --backend vulkan",
+                        adapter.name, adapter.vendor, adapter.device, adapter.driver
+                    )));
+                }
+                _ => {
+                    return Err(Error::Config(format!(
+                        "pipeline statistics: {} Vulkan devices are {} with driver `{}`, and the one \
+                         wgpu opened is not told apart: run them where it is alone",
+                        matching.len(),
+                        adapter.name,
+                        adapter.driver
+                    )));
+                }
+            };
+            let extensions = instance
                 .enumerate_device_extension_properties(physical)
-                .map_err(vk_err("vkEnumerateDeviceExtensionProperties"))?
-                .iter()
-                .any(|e| e.extension_name_as_c_str() == Ok(EXTENSION));
-            if statistics && !has_extension {
+                .map_err(vk_err("vkEnumerateDeviceExtensionProperties"))?;
+            let has = |name: &CStr| extensions.iter().any(|e| e.extension_name_as_c_str() == Ok(name));
+            if statistics && !has(EXTENSION) {
                 return Err(Error::Config(format!(
                     "pipeline statistics: the Vulkan driver of {} lacks {}, so it does not report them \
                      (NVIDIA's, AMD's and Intel's drivers have it)",
@@ -186,6 +244,29 @@ fn on_device<T>(
                     EXTENSION.to_string_lossy()
                 )));
             }
+            // What it offers of the features wgpu's options rely on.
+            let api_version = instance.get_physical_device_properties(physical).api_version;
+            let robustness2_ext = ash::ext::robustness2::NAME;
+            let zero_init_ext = ash::khr::zero_initialize_workgroup_memory::NAME;
+            let has_robustness2 = has(robustness2_ext);
+            let has_zero_init = api_version >= vk::API_VERSION_1_3 || has(zero_init_ext);
+            let mut robustness2 = vk::PhysicalDeviceRobustness2FeaturesEXT::default();
+            let mut zero_init = vk::PhysicalDeviceZeroInitializeWorkgroupMemoryFeatures::default();
+            let mut offered = vk::PhysicalDeviceFeatures2::default();
+            if has_robustness2 {
+                offered = offered.push_next(&mut robustness2);
+            }
+            if has_zero_init {
+                offered = offered.push_next(&mut zero_init);
+            }
+            instance.get_physical_device_features2(physical, &mut offered);
+            let traits = DeviceTraits {
+                api_version,
+                robust_buffer_access: offered.features.robust_buffer_access == vk::TRUE,
+                robust_buffer_access2: has_robustness2 && robustness2.robust_buffer_access2 == vk::TRUE,
+                zero_initialize_workgroup_memory: has_zero_init
+                    && zero_init.shader_zero_initialize_workgroup_memory == vk::TRUE,
+            };
             let family = instance
                 .get_physical_device_queue_family_properties(physical)
                 .iter()
@@ -195,19 +276,39 @@ fn on_device<T>(
             let queues = [vk::DeviceQueueCreateInfo::default()
                 .queue_family_index(family as u32)
                 .queue_priorities(&priorities)];
-            let extensions = [EXTENSION.as_ptr()];
+            // The features wgpu turns on that the options rely on, and the
+            // statistics' own.
+            let mut enabled = vec![];
+            let core =
+                vk::PhysicalDeviceFeatures::default().robust_buffer_access(traits.robust_buffer_access);
+            let mut robustness2_on =
+                vk::PhysicalDeviceRobustness2FeaturesEXT::default().robust_buffer_access2(true);
+            let mut zero_init_on = vk::PhysicalDeviceZeroInitializeWorkgroupMemoryFeatures::default()
+                .shader_zero_initialize_workgroup_memory(true);
             let mut executable_info = vk::PhysicalDevicePipelineExecutablePropertiesFeaturesKHR::default()
                 .pipeline_executable_info(true);
-            let mut create = vk::DeviceCreateInfo::default().queue_create_infos(&queues);
-            if statistics {
-                create = create
-                    .enabled_extension_names(&extensions)
-                    .push_next(&mut executable_info);
+            let mut create = vk::DeviceCreateInfo::default()
+                .queue_create_infos(&queues)
+                .enabled_features(&core);
+            if traits.robust_buffer_access2 {
+                enabled.push(robustness2_ext.as_ptr());
+                create = create.push_next(&mut robustness2_on);
             }
+            if traits.zero_initialize_workgroup_memory {
+                if api_version < vk::API_VERSION_1_3 {
+                    enabled.push(zero_init_ext.as_ptr());
+                }
+                create = create.push_next(&mut zero_init_on);
+            }
+            if statistics {
+                enabled.push(EXTENSION.as_ptr());
+                create = create.push_next(&mut executable_info);
+            }
+            let create = create.enabled_extension_names(&enabled);
             let device = instance
                 .create_device(physical, &create, None)
                 .map_err(vk_err("vkCreateDevice"))?;
-            let done = work(&instance, &device);
+            let done = work(&instance, &device, &spirv_options(traits));
             device.destroy_device(None);
             done
         }
@@ -218,16 +319,18 @@ fn on_device<T>(
     done
 }
 
-/// `p` compiled on `device` (one [`on_device`] made, of `instance`): with
+/// `p` compiled with `options` on `device` (one [`on_device`] made, of
+/// `instance`, with them): with
 /// its statistics captured and read where `statistics` (the device has
 /// the extension then), else compiled alone (no executables).
 fn compile(
     instance: &ash::Instance,
     device: &ash::Device,
+    options: &naga::back::spv::Options,
     p: &CompiledPipeline,
     statistics: bool,
 ) -> Result<PipelineStatistics> {
-    let (words, sets) = spirv_of(p)?;
+    let (words, sets) = spirv_of(p, options)?;
     // SAFETY (the block): `device` is live, and every handle made here is
     // destroyed before it ends, on every path.
     unsafe {
@@ -364,5 +467,40 @@ fn statistic_value(s: &vk::PipelineExecutableStatisticKHR) -> String {
             vk::PipelineExecutableStatisticFormatKHR::FLOAT64 => s.value.f64.to_string(),
             _ => "?".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The options follow what the device offers, as wgpu-hal 30 chooses
+    /// them: SPIR-V 1.6 on Vulkan 1.3, bounds checks left to
+    /// robustBufferAccess2 where it is there (clamped otherwise), indices
+    /// clamped, workgroup memory zeroed natively where the device can.
+    #[test]
+    fn spirv_options_follow_the_device_as_wgpu_chooses_them() {
+        use naga::back::spv::ZeroInitializeWorkgroupMemoryMode as Zero;
+        use naga::proc::BoundsCheckPolicy::{Restrict, Unchecked};
+        let new = spirv_options(DeviceTraits {
+            api_version: vk::API_VERSION_1_3,
+            robust_buffer_access: true,
+            robust_buffer_access2: true,
+            zero_initialize_workgroup_memory: true,
+        });
+        assert_eq!(new.lang_version, (1, 6));
+        assert_eq!(new.bounds_check_policies.buffer, Unchecked);
+        assert_eq!(new.bounds_check_policies.index, Restrict);
+        assert!(matches!(new.zero_initialize_workgroup_memory, Zero::Native));
+        assert!(!new.force_loop_bounding);
+        let old = spirv_options(DeviceTraits {
+            api_version: vk::API_VERSION_1_1,
+            robust_buffer_access: false,
+            robust_buffer_access2: false,
+            zero_initialize_workgroup_memory: false,
+        });
+        assert_eq!(old.lang_version, (1, 3));
+        assert_eq!(old.bounds_check_policies.buffer, Restrict);
+        assert!(matches!(old.zero_initialize_workgroup_memory, Zero::Polyfill));
     }
 }
