@@ -533,9 +533,10 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
         return Err(Error::file(path, "is not a folder of images"));
     }
     // The folder itself, or one inside a run's (its pictures/, say; the
-    // real path's parent, for `pictures` or `..` as given).
-    let real = path.canonicalize().map_err(|e| Error::io(path, e))?;
-    let run_above = real
+    // absolute path's parent, for `pictures` as given. Not canonicalize:
+    // on Windows it names the folder as \\?\C:\….)
+    let full = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    let run_above = full
         .parent()
         .filter(|up| crate::train::run::outputs_in(up) == Some("training run"));
     if let Some(what) = crate::train::run::outputs_in(path).or(run_above.map(|_| "training run")) {
