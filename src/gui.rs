@@ -1922,15 +1922,18 @@ const GRID_POINTS: f64 = 8.0;
 /// Grid steps of 1, 2 or 5 × 10^k: the finest the plot allows, the finest
 /// whose labels fit (`label_points` apart), and a coarser one. egui_plot's
 /// default (powers of 10) often labels nothing but 0 on a short axis.
+/// The least step of 1, 2, 5, 10, 20 … (in any power of ten) that is at
+/// least `at_least`.
+fn nice(at_least: f64) -> f64 {
+    let decade = 10f64.powf(at_least.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|&step| step >= at_least)
+        .unwrap_or(10.0 * decade)
+}
+
 fn nice_steps(input: egui_plot::GridInput, label_points: f64) -> [f64; 3] {
-    let nice = |at_least: f64| {
-        let decade = 10f64.powf(at_least.log10().floor());
-        [1.0, 2.0, 5.0, 10.0]
-            .into_iter()
-            .map(|m| m * decade)
-            .find(|&step| step >= at_least)
-            .unwrap_or(10.0 * decade)
-    };
     let base = input.base_step_size.abs().max(f64::MIN_POSITIVE);
     // (A little over the label spacing: egui_plot drops labels at exactly it.)
     let labelled = nice(1.05 * label_points / GRID_POINTS * base);
@@ -1959,16 +1962,8 @@ fn iteration_steps(input: egui_plot::GridInput) -> [f64; 3] {
     let mut steps = x_steps(input).map(|step| step.max(1.0));
     for i in 1..steps.len() {
         if steps[i] <= steps[i - 1] {
-            let decade = 10f64.powf(steps[i - 1].log10().floor());
-            let m = (steps[i - 1] / decade).round();
-            steps[i] = decade
-                * if m < 2.0 {
-                    2.0
-                } else if m < 5.0 {
-                    5.0
-                } else {
-                    10.0
-                };
+            // (The next nice step: 1 → 2, 2 → 5, 5 → 10.)
+            steps[i] = nice(1.5 * steps[i - 1]);
         }
     }
     steps

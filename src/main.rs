@@ -1763,7 +1763,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     // reads far from q however good the model.
     let bandwidth = ck.config.eval.kde_bandwidth;
     let floor = match (&toy, &grid, &truth) {
-        (Some(toy), Some(grid), Some(truth)) => {
+        (Some(toy), Some(grid), Some(truth)) => Some({
             let floor = ebmscope::data::toy::kde_floor(toy, grid, truth, opts.chains, bandwidth);
             eprintln!(
                 "TV(samples, q) is that of a KDE of {} (eval.kde_bandwidth {bandwidth}): as many \
@@ -1776,8 +1776,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                 }
             );
             floor
-        }
-        _ => f64::NAN,
+        }),
+        _ => None,
     };
     let chw = ebmscope::train::net_spec(&ck.config)?.input;
     // Replacing a long run (--force), the new one takes the old one's place
@@ -1829,8 +1829,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             }
             let picture = write_dir.join(format!("samples_{:08}.png", row.step));
             // Toy data: the KDE of the chains against the truth; images: a grid of them.
-            let tv = match (&grid, &truth) {
-                (Some(grid), Some(truth)) => {
+            let tv = match (&grid, &truth, floor) {
+                (Some(grid), Some(truth), Some(floor)) => {
                     let kde = grid.kde(states, bandwidth);
                     let tv = total_variation(&kde, truth);
                     let title = format!(

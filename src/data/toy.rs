@@ -455,10 +455,16 @@ mod tests {
             let floors: Vec<f64> = [1, 10, 100, 1000, 10_000]
                 .map(|n| kde_floor(&t, &g, &truth, n, bandwidth))
                 .to_vec();
-            eprintln!("{:?}: {floors:?}", t.kind);
             assert!(floors.windows(2).all(|w| w[1] < w[0]), "{:?}: {floors:?}", t.kind);
-            let blur = if t.kind == ToyKind::Gmm { 0.1 } else { 0.3 };
-            assert!(floors[0] > 0.8 && floors[4] < blur, "{:?}: {floors:?}", t.kind);
+            // (Seeded: the figures the doc comment and README give, to
+            // within what another platform's libm may move them.)
+            let want = match t.kind {
+                ToyKind::Gmm => [0.999, 0.825, 0.297, 0.120, 0.079],
+                ToyKind::Rings => [1.000, 0.887, 0.508, 0.226, 0.169],
+            };
+            for (got, want) in floors.iter().zip(want) {
+                assert!((got - want).abs() < 1e-3, "{:?}: {floors:?}", t.kind);
+            }
         }
     }
 

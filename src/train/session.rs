@@ -484,19 +484,14 @@ impl Worker {
     /// The rows Command::ShowRows chose, where the trainer holds them.
     fn send_rows(&mut self) -> Result<()> {
         let source = self.rows;
-        // (A new run's X⁻ is empty until its first iteration: not sent.)
-        if source == PictureSource::Chains {
-            return if self.trainer.holds(source) {
-                self.send_chains()
-            } else {
-                Ok(())
-            };
+        // (A new run's X⁻ and X⁺ are empty until its first iteration: not sent.)
+        if !self.trainer.holds(source) {
+            return Ok(());
         }
-        let Some((rows, count)) = self
-            .trainer
-            .picture_rows(source)
-            .filter(|_| self.trainer.holds(source))
-        else {
+        if source == PictureSource::Chains {
+            return self.send_chains();
+        }
+        let Some((rows, count)) = self.trainer.picture_rows(source) else {
             return Ok(());
         };
         let dim = self.trainer.data.chw().iter().product::<usize>();
