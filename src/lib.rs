@@ -25,6 +25,7 @@ pub mod io;
 pub mod kernels;
 pub mod model;
 pub mod plot;
+pub mod progress;
 pub mod reference;
 pub mod sampler;
 pub mod train;

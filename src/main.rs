@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use ebmscope::config::{absolute_path, plural, short, spelling};
+use ebmscope::bench::{BenchReport, LayerTiming, Workload, WorkloadResult, run_workload, workloads};
+use ebmscope::config::{absolute_path, plural, rounded, short, spelling};
 use ebmscope::gpu::{AdapterChoice, ConvKernels, Gpu, list_adapters};
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, shell_path, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
@@ -609,7 +610,6 @@ fn announce(gpu: &Gpu) {
 }
 
 fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::bench::{BenchReport, LayerTiming, run_workload, workloads};
     // (A day at most: the timing budget is a Duration.)
     if !(args.seconds > 0.0 && args.seconds <= 86_400.0) {
         bail!("--seconds must be a positive number of seconds, at most 86400 (a day)");
@@ -676,10 +676,35 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         ebmscope::gpu::pipeline_stats::check_supported(&gpu.info)?;
     }
     let budget = std::time::Duration::from_secs_f64(args.seconds);
+    let outcome = time_workloads(&gpu, &chosen, budget, !args.default_kernels_only).and_then(|results| {
+        match &args.json {
+            Some(path) => write_bench_report(&gpu, results, path),
+            None => Ok(()),
+        }
+    });
+    // After a failed workload too: what the driver made of the kernels
+    // that failed their check is then the first thing to read.
+    let statistics = if args.pipeline_stats {
+        print_pipeline_statistics(&gpu)
+    } else {
+        Ok(())
+    };
+    outcome?;
+    statistics?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Check each workload against the reference, time it and print its figures.
+fn time_workloads(
+    gpu: &std::sync::Arc<Gpu>,
+    chosen: &[&Workload],
+    budget: std::time::Duration,
+    other_kernels: bool,
+) -> anyhow::Result<Vec<WorkloadResult>> {
     let mut results = Vec::new();
     for w in chosen {
         eprintln!("{}: checking against the reference, then timing …", w.name);
-        let r = run_workload(&gpu, w, budget, !args.default_kernels_only)?;
+        let r = run_workload(gpu, w, budget, other_kernels)?;
         println!(
             "\n{} — {} net, {} chains, L = {}; reference check: worst error {:.1e} of max|ref|",
             r.name, r.net, r.chains, r.steps, r.check_worst_rel
@@ -803,33 +828,39 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         results.push(r);
     }
-    if let Some(path) = &args.json {
-        let report = BenchReport {
-            tool: "ebmscope",
-            adapter: gpu.describe(),
-            conv_kernels: gpu.conv_kernels().name(),
-            timing: "throughputs: wall time around blocking submissions, after a warm-up of at least \
-                     3 runs and 1 s (or the budget, if shorter); per-layer split: GPU timestamps where \
-                     the adapter has them",
-            workloads: results,
-        };
-        ebmscope::io::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
-        eprintln!("wrote {}", path.display());
-    }
-    if args.pipeline_stats {
-        println!("\nwhat the Vulkan driver says of each kernel compiled (compiled again with statistics):");
-        for p in gpu.pipeline_statistics()? {
-            println!("  {}", p.key);
-            for (executable, stats) in &p.executables {
-                let stats: Vec<String> = stats
-                    .iter()
-                    .map(|(name, value)| format!("{name} {value}"))
-                    .collect();
-                println!("    {executable}: {}", stats.join(", "));
-            }
+    Ok(results)
+}
+
+/// `bench --json`'s report.
+fn write_bench_report(gpu: &Gpu, results: Vec<WorkloadResult>, path: &std::path::Path) -> anyhow::Result<()> {
+    let report = BenchReport {
+        tool: "ebmscope",
+        adapter: gpu.describe(),
+        conv_kernels: gpu.conv_kernels().name(),
+        timing: "throughputs: wall time around blocking submissions, after a warm-up of at least \
+                 3 runs and 1 s (or the budget, if shorter); per-layer split: GPU timestamps where \
+                 the adapter has them",
+        workloads: results,
+    };
+    ebmscope::io::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// What the Vulkan driver says of each kernel compiled on `gpu`.
+fn print_pipeline_statistics(gpu: &Gpu) -> anyhow::Result<()> {
+    println!("\nwhat the Vulkan driver says of each kernel compiled (compiled again with statistics):");
+    for p in gpu.pipeline_statistics()? {
+        println!("  {}", p.key);
+        for (executable, stats) in &p.executables {
+            let stats: Vec<String> = stats
+                .iter()
+                .map(|(name, value)| format!("{name} {value}"))
+                .collect();
+            println!("    {executable}: {}", stats.join(", "));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Refuse output `flag`'s `path` where it is a checkpoint: written over, its
@@ -1397,9 +1428,18 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
+                "{bar:30} {pos}/{len} [{elapsed_precise} < {left}] {msg}",
             )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .with_key("left", {
+                let left = ebmscope::progress::TimeLeft::default();
+                move |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = match left.at(state.pos(), state.len().unwrap_or(0)) {
+                        Some(d) => write!(w, "{}", indicatif::FormattedDuration(d)),
+                        None => write!(w, "--:--:--"),
+                    };
+                }
+            }),
         );
         bar.set_position(trainer.iteration);
         // (The clock runs on through a long iteration or evaluation.)
@@ -1817,8 +1857,10 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             &settings,
             opts.settings_toml(&ck, &args.model.checkpoint)?.as_bytes(),
         )?;
-        // (Toy data: TV at each row, for the figure's last panel.)
+        // (Toy data: TV at each row, for the figure's last panel, and how
+        // many chains the last row had off the grid.)
         let mut tvs: Vec<(f64, f64)> = Vec::new();
+        let mut off_grid = 0;
         let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
             if !row.mean_energy.is_finite() {
                 return Err(ebmscope::Error::Shape(format!(
@@ -1845,6 +1887,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                         HeatMap::density("KDE of the chains", &kde),
                     ];
                     ebmscope::plot::heat_maps(&picture, &title, grid.res, &fields)?;
+                    off_grid = grid.outside(states);
                     Some(tv)
                 }
                 _ => {
@@ -1895,7 +1938,15 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &summary, &rows, &tvs)?;
         let done = write_dir.join(MARKER);
-        ebmscope::io::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))
+        ebmscope::io::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))?;
+        Ok(long_run_ending(
+            &rows,
+            tvs.last().map(|&(_, tv)| tv),
+            floor,
+            opts.chains,
+            off_grid,
+            grid.as_ref(),
+        ))
     });
     if let Err(ebmscope::Error::Stopped(_)) = written {
         bar.abandon();
@@ -1914,8 +1965,9 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         ));
         return Ok(ExitCode::from(130));
     }
-    written?;
+    let ending = written?;
     bar.finish();
+    eprintln!("{ending}");
     eprintln!(
         "wrote {}, {}, {} and samples_*.png",
         out.join("longrun.csv").display(),
@@ -1923,6 +1975,47 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         out.join("longrun.toml").display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a long run ended, from its `rows`: the chains' mean energy
+/// against the start's and, for toy data, the last row's TV with its
+/// `floor`, and a warning where at least a tenth of the `chains` ended off
+/// the `grid` the densities are drawn on (`off_grid` of them): their TV
+/// then mostly counts chains lost, not how q's modes are held.
+fn long_run_ending(
+    rows: &[ebmscope::train::longrun::LongRunRow],
+    tv: Option<f64>,
+    floor: Option<f64>,
+    chains: usize,
+    off_grid: usize,
+    grid: Option<&ebmscope::data::toy::Grid>,
+) -> String {
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return String::new();
+    };
+    let mut ending = format!(
+        "at step {}: mean energy U {} ({} at step {})",
+        last.step,
+        rounded(last.mean_energy),
+        rounded(first.mean_energy),
+        first.step
+    );
+    if let (Some(tv), Some(floor)) = (tv, floor) {
+        ending += &format!(
+            ", TV(samples, q) {}",
+            ebmscope::data::toy::floor_text(tv, chains, floor)
+        );
+    }
+    if let Some(grid) = grid.filter(|_| 10 * off_grid >= chains && off_grid > 0) {
+        ending += &format!(
+            "\nwarning: {off_grid} of {chains} chains ended off the square the densities are drawn \
+             on (|x|, |y| ≤ {:.2}), where q has next to no mass: the TV counts them as lost. A step too \
+             large for the model or a high --temp-factor takes chains there (try a lower --epsilon or \
+             --temp-factor), as does a model whose energy falls away from the data",
+            grid.extent
+        );
+    }
+    ending
 }
 
 /// The checkpoint a `--checkpoint` names; a run folder, or a run whose
@@ -2095,6 +2188,7 @@ struct ProgressLines {
     /// None on a terminal, where the bar shows it.
     every: Option<std::time::Duration>,
     last: std::time::Instant,
+    left: ebmscope::progress::TimeLeft,
 }
 
 impl ProgressLines {
@@ -2118,24 +2212,28 @@ impl ProgressLines {
         ProgressLines {
             every,
             last: std::time::Instant::now(),
+            left: ebmscope::progress::TimeLeft::default(),
         }
     }
 
     /// The line for `bar` if one is due: "what: 120/400 (30 %), 1 minute in,
-    /// about 3 minutes to go; message".
+    /// about 3 minutes to go; message" (the time left once the bar has moved).
     fn update(&mut self, what: &str, bar: &indicatif::ProgressBar) {
         let Some(every) = self.every else { return };
+        let (done, total) = (bar.position(), bar.length().unwrap_or(0));
+        // (Seen at every update, so that the first advance is timed as it comes.)
+        let left = self.left.at(done, total);
         if self.last.elapsed() < every {
             return;
         }
         self.last = std::time::Instant::now();
-        let (done, total) = (bar.position(), bar.length().unwrap_or(0));
         let message = bar.message();
         eprintln!(
-            "{what}: {done}/{total} ({} %), {} in, about {} to go{}",
+            "{what}: {done}/{total} ({} %), {} in{}{}",
             done.saturating_mul(100).checked_div(total).unwrap_or(0),
             indicatif::HumanDuration(bar.elapsed()),
-            indicatif::HumanDuration(bar.eta()),
+            left.map(|d| format!(", about {} to go", indicatif::HumanDuration(d)))
+                .unwrap_or_default(),
             if message.is_empty() {
                 String::new()
             } else {

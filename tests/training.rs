@@ -1636,9 +1636,18 @@ fn long_run_sampling_from_a_checkpoint() {
             "a KDE of 16 chains (eval.kde_bandwidth {bandwidth}): as many points drawn from q itself score \
              {floor:.3}, about the least to expect"
         );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&said), "{folder}: no `{said}`");
+        // Where it ended, its TV beside the floor, from its last CSV row.
+        let csv = std::fs::read_to_string(dir.join(folder).join("longrun.csv")).unwrap();
+        let last: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
+        let energy = ebmscope::config::rounded(last[1].parse().unwrap());
+        let tv: f64 = last[4].parse().unwrap();
+        let ending = format!("at step 25: mean energy U {energy} (",);
+        let tv_text = format!(", TV(samples, q) {tv:.3} (q's own 16 points: {floor:.3})\n");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains(&said),
-            "{folder}: no `{said}`"
+            stderr.contains(&ending) && stderr.contains(&tv_text),
+            "{folder}: no `{ending}` … `{tv_text}` in {stderr}"
         );
         // What made it, beside it: the options and the step they gave.
         let settings = common::read_toml(&dir.join(folder).join("longrun.toml"));
@@ -1697,6 +1706,17 @@ fn long_run_sampling_from_a_checkpoint() {
         let panels = if extra.contains(&"--mala") { 4 } else { 3 };
         assert_eq!(figure.height(), 300 * panels + 30, "{folder}");
     }
+    // A step far too large for the model (noise 10 a step, the square
+    // ±1.6): the chains leave q's region, and the ending says so.
+    let far = dir.join("far");
+    let out = sample(&["--epsilon", "10", "--out", far.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success()
+            && said.contains("TV(samples, q) 1.000")
+            && said.contains("16 of 16 chains ended off the square the densities are drawn on"),
+        "{said}"
+    );
     let out = sample(&[]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--force"));
     assert!(sample(&["--force"]).status.success());

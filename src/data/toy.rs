@@ -135,6 +135,17 @@ impl Grid {
         2.0 * self.extent / (self.res - 1) as f64
     }
 
+    /// How many of `points` ([n, 2] f32 (x, y)) lie off the grid's square
+    /// (a non-finite one among them): mass a KDE of them puts off the grid,
+    /// which total_variation counts as lost.
+    pub fn outside(&self, points: &[f32]) -> usize {
+        let inside = |v: f32| f64::from(v).abs() <= self.extent;
+        points
+            .chunks_exact(2)
+            .filter(|p| !(inside(p[0]) && inside(p[1])))
+            .count()
+    }
+
     /// Points as [res², 2] f32 (x, y), row-major with y outer.
     pub fn points(&self) -> Vec<f32> {
         let mut p = Vec::with_capacity(2 * self.res * self.res);
