@@ -431,6 +431,20 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
         &resume("2", Some(&few)),
         "is not the data the checkpoint was trained on (2 images",
     );
+    // A checkpoint written before fingerprints (no `data` in its header):
+    // one more image is refused by its bank, of one state per image.
+    let with_fingerprint = base.join("checkpoint-with-fingerprint");
+    std::fs::copy(&ck, &with_fingerprint).unwrap();
+    let (tensors, mut header) = ebmscope::io::read_all(&ck).unwrap();
+    assert!(header.remove("data").is_some());
+    ebmscope::io::write_tensors_with_metadata(&ck, &tensors, Some(header)).unwrap();
+    std::fs::copy(moved.join("p00.png"), &extra).unwrap();
+    common::assert_refused(
+        &resume("2", Some(&moved)),
+        "the checkpoint's bank holds 12 states but this run's holds 13: its data changed",
+    );
+    std::fs::remove_file(&extra).unwrap();
+    std::fs::rename(&with_fingerprint, &ck).unwrap();
     // As many images, one of them another: refused by the set's fingerprint.
     let kept_aside = base.join("p00.png");
     std::fs::rename(moved.join("p00.png"), &kept_aside).unwrap();

@@ -262,6 +262,18 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     std::fs::write(d.join("notes.txt"), "not an image").unwrap();
     let set = load_folder(&d, 3, 10, None).unwrap();
     assert_eq!((set.n, set.size), (2, 10));
+    // Set as data.path with an IDX preset's kind, the folder (images in
+    // its subfolders only, as class folders hold them) is told for one.
+    let sets = [format!("data.path={}", d.display())];
+    let config = ebmscope::config::Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
+    let err = ebmscope::data::Dataset::load(&config.data)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("(data.kind is \"idx\", and this looks like \"folder\" data: set data.kind to it"),
+        "{err}"
+    );
     // Sorted paths: a/b/wide.png comes before a/flat.jpg.
     let wide = &set.values()[..300];
     assert!(

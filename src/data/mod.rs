@@ -59,14 +59,28 @@ fn recognised_kind(path: &Path) -> Option<DataKind> {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             starts_as_idx(path) || images::is_idx_images_name(name)
         }
-        DataKind::Folder => std::fs::read_dir(path)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| images::is_image_name(&e.path())),
+        DataKind::Folder => holds_an_image(path, 8),
         _ => true,
     };
     recognised.then_some(kind)
+}
+
+/// Whether `dir` or a folder under it, `depth` levels down at most (links
+/// may loop), holds a PNG or JPEG, as load_folder reads them (class
+/// folders, say); found at the first, without reading the rest.
+fn holds_an_image(dir: &Path, depth: usize) -> bool {
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.iter().any(|p| images::is_image_name(p))
+        || depth > 0
+            && entries
+                .iter()
+                .filter(|p| p.is_dir() && crate::train::run::outputs_in(p).is_none())
+                .any(|p| holds_an_image(p, depth - 1))
 }
 
 /// Whether the file begins as an IDX image file does (unsigned bytes, 3

@@ -360,7 +360,9 @@ impl Trainer {
     /// Refused first where `data` is not the images `ck` trained on, then
     /// where it is too large for the adapter (said as a checkpoint's: a
     /// smaller data.limit would be other images; weights alone are tied to
-    /// no images, and fewer will do).
+    /// no images, and fewer will do). (A checkpoint that does not say which
+    /// images it trained on is refused by restore where its bank, of one
+    /// state per image, does not fit.)
     pub fn for_restore(gpu: Arc<Gpu>, config: Config, data: Dataset, ck: &Checkpoint) -> Result<Self> {
         config.validate()?;
         ck.check_data(&data, &config.data.path)?;

@@ -889,14 +889,6 @@ impl RunDir {
                 ));
             }
             let data = crate::data::Dataset::load(&config_resumed.data)?;
-            // Other images first: a set of another size would otherwise be
-            // refused for the bank's size below.
-            ck.check_data(&data, &config_resumed.data.path)?;
-            if let (0, Some(images)) = (config_resumed.langevin.bank_size, data.images()) {
-                // One state per image: a set of another size (fewer images
-                // than chains, even) cannot take the checkpoint's bank.
-                ck.check_bank(data.chw().iter().product(), images.n)?;
-            }
             let mut trainer = Trainer::for_restore(gpu, config_resumed, data, &ck)?;
             if !free.is_empty() {
                 // (Not otherwise: a run resumed on a smaller adapter goes
