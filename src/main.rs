@@ -55,17 +55,23 @@ enum Command {
     /// Check the GPU kernels against the CPU reference on the chosen adapter.
     Doctor,
     /// Energy F(x) and its input gradient ∇x F(x) for a batch in a safetensors file.
+    #[command(override_usage = "ebmscope energy [OPTIONS]")]
     Energy(EnergyArgs),
     /// Train an EBM by MCMC maximum likelihood (Algorithm 1) and write a run folder.
+    #[command(override_usage = "ebmscope train [OPTIONS]")]
     Train(TrainArgs),
     /// Long-run sampling from a checkpoint: is the model's steady state realistic?
+    #[command(override_usage = "ebmscope sample [OPTIONS] --checkpoint <CHECKPOINT>")]
     Sample(SampleArgs),
     /// Map a checkpoint's energy landscape: minima by gradient descent,
     /// basins by attraction–diffusion.
+    #[command(override_usage = "ebmscope landscape [OPTIONS] --checkpoint <CHECKPOINT>")]
     Landscape(LandscapeArgs),
     /// Time fixed workloads (each first checked against the CPU reference).
+    #[command(override_usage = "ebmscope bench [OPTIONS]")]
     Bench(BenchArgs),
     /// Open the live window: watch the chains and the d_st / r_t pendulum, steer ε, τ, L, lr.
+    #[command(override_usage = "ebmscope gui [OPTIONS]")]
     Gui(GuiArgs),
 }
 

@@ -623,3 +623,34 @@ fn counts_must_be_whole_numbers() {
     ]);
     common::assert_refused(&toy, "ToyNet's widths are fixed");
 }
+
+/// A mistyped option gets the option meant and the command's usage, not a
+/// usage line naming the option meant as if it were the one required
+/// ("Usage: ebmscope train --iters <ITERS>", clap's own).
+#[test]
+fn a_mistyped_option_gets_the_commands_usage() {
+    for (args, meant, usage) in [
+        (
+            &["train", "--iter", "5"][..],
+            "'--iters'",
+            "Usage: ebmscope train [OPTIONS]\n",
+        ),
+        (
+            &["sample", "--chekpoint", "x"],
+            "'--checkpoint'",
+            "Usage: ebmscope sample [OPTIONS] --checkpoint <CHECKPOINT>\n",
+        ),
+    ] {
+        let out = ebmscope(args);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code() == Some(2)
+                && said.contains(&format!("a similar argument exists: {meant}"))
+                && said.contains(usage),
+            "{said}"
+        );
+    }
+    // (--help says the same.)
+    let help = ebmscope(&["train", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: ebmscope train [OPTIONS]\n"));
+}
