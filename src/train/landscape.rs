@@ -13,7 +13,7 @@ use super::longrun::{LongRunInit, check_start, check_temp_factor, start_states};
 use super::{Checkpoint, Progress, net_spec, step_size};
 use std::path::{Path, PathBuf};
 
-use crate::config::{plural, rounded};
+use crate::config::{plural, rounded, short};
 use crate::data::Dataset;
 use crate::data::toy::Grid;
 use crate::gpu::Gpu;
@@ -247,7 +247,7 @@ impl Landscape {
             "{} from {} starts; attraction–diffusion at T × {}, {} steps",
             plural(self.minima.len() as u64, "minimum", "minima"),
             opts.starts,
-            opts.temp_factor,
+            short(opts.temp_factor),
             opts.ad_steps
         )
     }
