@@ -69,6 +69,7 @@ def main():
 
     # Not a state dict: refused, each with its own message.
     torch.save(net, path("whole-model.pth"))
+    torch.jit.save(torch.jit.script(net), path("torchscript.pth"))
     # A training checkpoint holding one state dict is read as that (its
     # tensors are vanilla.safetensors': copied before the optimizer's step,
     # since a state dict's tensors are the parameters themselves); one

@@ -1040,32 +1040,36 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         }
         refuse_over_checkpoint(flag, path)?;
         // An earlier output is written over; any other file (someone's
-        // weights as --output, images as --save-weights) is not, nor the
-        // weights a run saved (its weights/ files name their iteration).
+        // weights as --output, images as --save-weights, a file PyTorch
+        // wrote with the same tensors) is not, nor the weights a run saved
+        // (its weights/ files name their iteration).
         if *flag == "--output" {
             let is_output = |path: &std::path::Path| {
-                ebmscope::io::read_all(path).is_ok_and(|(tensors, _)| {
-                    tensors
-                        .iter()
-                        .all(|t| matches!(t.name.as_str(), "energy" | "grad_x"))
-                })
+                ebmscope::io::written_by_ebmscope(path)
+                    && ebmscope::io::read_all(path).is_ok_and(|(tensors, _)| {
+                        tensors
+                            .iter()
+                            .all(|t| matches!(t.name.as_str(), "energy" | "grad_x"))
+                    })
             };
             refuse_over_other_file(
                 flag,
                 path,
-                "energy output (a safetensors file of `energy` and `grad_x`)",
+                "energy output (a safetensors file of `energy` and `grad_x` that ebmscope wrote)",
                 is_output,
             )?;
         } else {
             let is_weights = |path: &std::path::Path| {
-                ebmscope::io::fitting_net(path).is_some()
+                ebmscope::io::written_by_ebmscope(path)
+                    && ebmscope::io::fitting_net(path).is_some()
                     && ebmscope::io::holds_weights_alone(path)
                     && ebmscope::train::run::run_of_weights(path).is_none()
             };
             refuse_over_other_file(
                 flag,
                 path,
-                "--save-weights output (a network's weights alone, not in a run's weights/ folder)",
+                "--save-weights output (a network's weights alone that ebmscope wrote, not in a run's \
+                 weights/ folder)",
                 is_weights,
             )?;
         }

@@ -298,6 +298,33 @@ fn energy_reads_a_pytorch_state_dict() {
         "{said}"
     );
     assert_eq!(load_params(&alone, &layout, String::new).unwrap(), want);
+    // Nor over a file of the same tensors that PyTorch wrote (without
+    // ebmscope's mark in its header): someone's weights, or their own
+    // energies, kept byte for byte.
+    let as_pytorch_writes = |from: &std::path::Path, to: &std::path::Path| {
+        let (tensors, _) = ebmscope::io::read_all(from).unwrap();
+        let views = tensors.iter().map(|t| {
+            let bytes: &[u8] = bytemuck::cast_slice(&t.data);
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, t.shape.clone(), bytes);
+            (t.name.clone(), view.unwrap())
+        });
+        std::fs::write(to, safetensors::serialize(views, None).unwrap()).unwrap();
+        std::fs::read(to).unwrap()
+    };
+    let theirs = d.join("theirs.safetensors");
+    let kept = as_pytorch_writes(&alone, &theirs);
+    common::assert_refused(
+        &convert(&["--save-weights", path_str(&theirs)]),
+        "exists and is no earlier --save-weights output (a network's weights alone that ebmscope wrote",
+    );
+    assert_eq!(std::fs::read(&theirs).unwrap(), kept);
+    let energies = d.join("energies.safetensors");
+    let wrote =
+        |output: &std::path::Path| convert(&["--input", path_str(&input), "--output", path_str(output)]);
+    assert!(wrote(&energies).status.success() && wrote(&energies).status.success());
+    let kept = as_pytorch_writes(&energies, &theirs);
+    common::assert_refused(&wrote(&theirs), "exists and is no earlier energy output");
+    assert_eq!(std::fs::read(&theirs).unwrap(), kept);
     // Neither: said what to give; --input without --output: clap's refusal.
     let out = convert(&[]);
     let said = String::from_utf8_lossy(&out.stderr);

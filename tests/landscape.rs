@@ -183,7 +183,9 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
         );
         assert_eq!(m.starts, 8);
     }
-    assert!(map.last_descent_move < 1e-4, "{}", map.last_descent_move);
+    // Settled: over the second half (the last 250 steps) nothing moved.
+    assert_eq!(map.late_descent_steps, 250);
+    assert!(map.late_descent_move < 1e-4, "{}", map.late_descent_move);
     let alphas: Vec<f64> = map.basins.iter().map(|b| b.alpha).collect();
     assert_eq!(alphas, [0.0, 3.0, 10.0, 1000.0]);
     for apart in &map.basins[..2] {
@@ -206,6 +208,21 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
         map.warnings(opts.radius).is_empty(),
         "{:?}",
         map.warnings(opts.radius)
+    );
+    // 20 steps leave the starts far from the minima, still moving: said,
+    // though the step has fallen to nothing by the last.
+    let short = LandscapeOptions {
+        descent_steps: 20,
+        alphas: vec![0.0],
+        ad_steps: 1,
+        ..opts
+    };
+    let map = map_landscape(&gpu, make_field, &starts, size, 7, &short, &mut |_, _, _| Ok(())).unwrap();
+    assert!(!map.descent_settled(short.radius));
+    let warnings = map.warnings(short.radius);
+    assert!(
+        warnings[0].starts_with("descent had not settled: over its last 20 steps a state still moved"),
+        "{warnings:?}"
     );
 }
 

@@ -380,6 +380,17 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
             && err.contains("torch.save(model.state_dict(), \"W.pth\")"),
         "{err}"
     );
+    // A TorchScript file: the fix line names it, as Python quotes it.
+    let scripted = common::torch_fixture("torchscript.pth");
+    let err = refusal(&scripted);
+    let full = common::in_python_quotes(&scripted);
+    assert!(
+        err.contains("is a TorchScript file (torch.jit.save's; it holds `__torch__.bench_torch.VanillaNet`)")
+            && err.contains(&format!(
+                "`torch.save(torch.jit.load(\"{full}\").state_dict(), \"W.pth\")`"
+            )),
+        "{err}"
+    );
     // A checkpoint holding two state dicts, `{"model": …, "ema": …, "iteration": 3}`.
     let training = common::torch_fixture("two-state-dicts.pth");
     let err = refusal(&training);

@@ -58,13 +58,27 @@ pub fn write_tensors(path: &Path, tensors: &[Tensor]) -> Result<()> {
     write_tensors_with_metadata(path, tensors, None)
 }
 
-/// As [`write_tensors`], with string metadata in the header's `__metadata__`.
+/// The `__metadata__` entry every safetensors file ebmscope writes holds:
+/// what tells its own earlier outputs (weights, energies), which it writes
+/// again, from a file PyTorch wrote with the same tensors, which it never
+/// writes over.
+pub const WRITTEN_BY: (&str, &str) = ("written_by", "ebmscope");
+
+/// As [`write_tensors`], with string metadata in the header's
+/// `__metadata__` (and [`WRITTEN_BY`]).
 pub fn write_tensors_with_metadata(
     path: &Path,
     tensors: &[Tensor],
     metadata: Option<std::collections::HashMap<String, String>>,
 ) -> Result<()> {
-    write_atomically(path, &serialize(path, tensors, &[], metadata)?)
+    let mut metadata = metadata.unwrap_or_default();
+    metadata.insert(WRITTEN_BY.0.to_string(), WRITTEN_BY.1.to_string());
+    write_atomically(path, &serialize(path, tensors, &[], Some(metadata))?)
+}
+
+/// Whether ebmscope wrote the safetensors file at `path` ([`WRITTEN_BY`]).
+pub fn written_by_ebmscope(path: &Path) -> bool {
+    read_metadata(path).is_ok_and(|m| m.get(WRITTEN_BY.0).map(String::as_str) == Some(WRITTEN_BY.1))
 }
 
 /// Tensors as a safetensors file's bytes (f32, and `others` in their own

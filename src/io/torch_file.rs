@@ -76,12 +76,17 @@ pub(crate) struct OtherTensor {
 /// The state dict (names to tensors) that a torch.save file holds; Err says
 /// what the file holds instead and what to do. `shown` is the file as
 /// messages name it.
+/// Where a fix line made while unpickling names the file (`shown`, in
+/// Python's quotes), put there once the error is back in read_state_dict.
+const FILE_IN_FIX: &str = "{file}";
+
 pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<StateDict, String> {
-    let (pickled, storages) = if bytes.starts_with(ZIP_MAGIC) {
-        read_zip(bytes)?
+    let read = if bytes.starts_with(ZIP_MAGIC) {
+        read_zip(bytes)
     } else {
-        read_legacy(bytes)?
+        read_legacy(bytes)
     };
+    let (pickled, storages) = read.map_err(|e| e.replace(FILE_IN_FIX, &python_str(shown)))?;
     let Some(entries) = pickled.entries(&pickled.root) else {
         if let Value::Object(class) = &pickled.root {
             let file = python_str(shown);
@@ -559,7 +564,7 @@ impl Global {
             }
             _ if top == "__torch__" => format!(
                 "is a TorchScript file (torch.jit.save's; it holds {called}): save its state dict, \
-                 `torch.save(torch.jit.load(\"F\").state_dict(), \"W.pth\")`"
+                 `torch.save(torch.jit.load({FILE_IN_FIX}).state_dict(), \"W.pth\")`"
             ),
             ("torch._utils", "_rebuild_tensor_v3") => format!(
                 "holds tensors of a type ebmscope does not read ({called}: float8, uint16, …): save \

@@ -231,10 +231,14 @@ pub struct Landscape {
     pub minima: Vec<Minimum>,
     /// One per α, in the order of the options.
     pub basins: Vec<Basins>,
-    /// The largest move of the last descent slice's steps (the smallest
-    /// steps), root-mean-square per element: well under the radius when
-    /// descent has settled.
-    pub last_descent_move: f64,
+    /// How far the descent's states still moved over its last
+    /// `late_descent_steps` (its second half, from the first slice that
+    /// begins there), the farthest of them, root-mean-square per element:
+    /// near 0 where each had settled into a minimum, growing with the
+    /// steps where they still run down a slope. (Not the last step's move:
+    /// the step falls to nothing by the end, settled or not.)
+    pub late_descent_move: f64,
+    pub late_descent_steps: u64,
     /// The largest |value| of the starts: minima far beyond it are where
     /// descent stopped on an energy that falls without bound.
     pub start_extent: f64,
@@ -257,10 +261,12 @@ impl Landscape {
         self.minima[0].state.len()
     }
 
-    /// Whether descent's last steps moved well within the grouping radius
-    /// (a tenth of it); if not, more descent steps may change the minima.
+    /// Whether the states moved less than half the grouping radius over
+    /// the descent's second half; if not, more descent steps may change
+    /// the minima. (A state that rocks across a kink of a LeakyReLU net's
+    /// energy moves by about a step, which the second half makes small.)
     pub fn descent_settled(&self, radius: f64) -> bool {
-        self.last_descent_move <= 0.1 * radius
+        self.late_descent_move <= 0.5 * radius
     }
 
     /// The largest |value| of any minimum.
@@ -281,10 +287,11 @@ impl Landscape {
         let mut said = Vec::new();
         if !self.descent_settled(radius) {
             said.push(format!(
-                "descent had not settled (its last step moved {:.1e} per element, more than a tenth of \
-                 the radius {radius}, {:.1e}): more descent steps may move the minima",
-                self.last_descent_move,
-                0.1 * radius
+                "descent had not settled: over its last {} a state still moved {:.1e} per element \
+                 (root mean square), more than half the radius {radius} within which minima are \
+                 grouped, so more descent steps may move the minima",
+                plural(self.late_descent_steps, "step", "steps"),
+                self.late_descent_move,
             ));
         }
         if self.ran_away() {
@@ -350,12 +357,16 @@ pub fn map_landscape<F: EnergyField>(
     // fixed step keeps jumping (measured on a ToyNet: moves of 0.02 per
     // element after 2 000 steps as after 10 000).
     let total = opts.descent_steps;
-    let mut last_factor = 1.0;
+    // The states as the second half begins, and the steps left then.
+    let mut halfway = None;
     gpu.run_in_slices(
         total,
         |done, steps| {
-            last_factor = (total - done) as f64 / total as f64;
-            let epsilon = size.epsilon * last_factor.sqrt() as f32;
+            if done > 0 && done >= total / 2 && halfway.is_none() {
+                halfway = Some((gpu.read_f32(descent.field.input(), 0, n * dim), total - done));
+            }
+            let factor = (total - done) as f64 / total as f64;
+            let epsilon = size.epsilon * factor.sqrt() as f32;
             descent.set_step_size(
                 gpu,
                 StepSize {
@@ -371,14 +382,20 @@ pub fn map_landscape<F: EnergyField>(
     gpu.run("descent end", |pass| descent.field.record_eval(gpu, pass));
     let ends = gpu.read_f32(descent.field.input(), 0, n * dim)?;
     let f = gpu.read_f32(descent.field.energy(), 0, n)?;
-    let grad = gpu.read_f32(descent.field.grad(), 0, n * dim)?;
     drop(descent);
     let temperature = f64::from(size.temperature);
-    let rms = |v: &mut dyn Iterator<Item = f64>| (v.map(|d| d * d).sum::<f64>() / dim as f64).sqrt();
-    let a = f64::from(size.gradient_factor()) * last_factor;
-    let last_descent_move = grad
+    // (With one slice, the whole descent: from the starts.)
+    let (halfway, late_descent_steps) = match halfway {
+        Some((states, steps)) => (states?, steps),
+        None => (starts.to_vec(), total),
+    };
+    let late_descent_move = ends
         .chunks_exact(dim)
-        .map(|g| a * rms(&mut g.iter().map(|&v| f64::from(v))))
+        .zip(halfway.chunks_exact(dim))
+        .map(|(end, half)| {
+            let squares: f64 = end.iter().zip(half).map(|(e, h)| f64::from(e - h).powi(2)).sum();
+            (squares / dim as f64).sqrt()
+        })
         .fold(0.0, f64::max);
     if let Some(i) = f.iter().position(|v| !v.is_finite()) {
         return Err(Error::Shape(format!(
@@ -439,7 +456,8 @@ pub fn map_landscape<F: EnergyField>(
     Ok(Landscape {
         minima,
         basins,
-        last_descent_move,
+        late_descent_move,
+        late_descent_steps,
         start_extent: max_abs(starts),
     })
 }
@@ -937,7 +955,8 @@ mod tests {
                 attempts: vec![attempt(1, 0, true)],
                 of: vec![0, 0],
             }],
-            last_descent_move: 0.0,
+            late_descent_move: 0.0,
+            late_descent_steps: 1000,
             start_extent: 1.0,
         };
         let opts = LandscapeOptions::default();
