@@ -524,7 +524,9 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
                 args.data.as_deref(),
             );
             let (config, preset, overrides) = match weights {
-                Some(path) => weights_settings(path, preset, file, &set, data)?,
+                Some(path) => {
+                    weights_settings(path, preset, file, &set, data, " (change them in the window)")?
+                }
                 None => resolve_settings(preset, file, set, data)?,
             };
             config.check_toy_grid()?;
@@ -2068,7 +2070,7 @@ fn load_model_arg(args: &ModelArgs, hint: &str) -> anyhow::Result<ebmscope::trai
     let path = &args.checkpoint;
     let (preset, config, set) = (args.preset.as_deref(), args.config.as_deref(), &args.set);
     if ebmscope::io::holds_weights_alone(path) {
-        let (config, _, _) = weights_settings(path, preset, config, set, args.data.as_deref())?;
+        let (config, _, _) = weights_settings(path, preset, config, set, args.data.as_deref(), hint)?;
         return Ok(ebmscope::train::Checkpoint::from_weights(path, config)?);
     }
     let settings_given = preset.is_some() || config.is_some() || !set.is_empty();
@@ -2081,25 +2083,37 @@ fn load_model_arg(args: &ModelArgs, hint: &str) -> anyhow::Result<ebmscope::trai
 /// The settings weights alone at `path` were trained with, as
 /// [`resolve_settings`] gives them: from `--preset` or `--config` (with
 /// `--set` and `--data`), or, for a run's weights/ file, its run's as at
-/// that iteration (said on stderr).
+/// that iteration (said on stderr), which keeps them as a checkpoint does
+/// its own (settings given are refused, `hint` saying how to change them
+/// instead).
 fn weights_settings<'a>(
     path: &std::path::Path,
     preset: Option<&'a str>,
     config: Option<&std::path::Path>,
     set: &[String],
     data: Option<&std::path::Path>,
+    hint: &str,
 ) -> anyhow::Result<(ebmscope::config::Config, Option<&'a str>, Vec<String>)> {
+    let weights = path.display();
+    let run_settings = ebmscope::train::run::settings_at_weights(path)?;
+    let settings_given = preset.is_some() || config.is_some() || !set.is_empty();
+    if let (true, Some(_)) = (settings_given, &run_settings) {
+        bail!(
+            "--preset, --config and --set are for weights alone that are no run's, and {weights} is a \
+             run's weights/ file, which takes its run's settings as at its iteration{hint} (other \
+             settings: copy the file out of the run first)"
+        );
+    }
     if preset.is_some() || config.is_some() {
         return resolve_settings(preset, config, set.to_vec(), data);
     }
-    let weights = path.display();
     if !set.is_empty() {
         bail!(
             "--checkpoint {weights}: holds weights alone, and --set changes the settings --preset P or \
              --config F give: say which settings they were trained with"
         );
     }
-    let Some((mut config, said)) = ebmscope::train::run::settings_at_weights(path)? else {
+    let Some((mut config, said)) = run_settings else {
         bail!(
             "--checkpoint {weights}: holds weights alone, without the settings they were trained with \
              (net, Langevin step, data): say them with --preset P or --config F (a run's config.toml, say)"

@@ -196,15 +196,10 @@ fn the_window_maps_a_checkpoints_landscape() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_file(&start).unwrap();
     let ck = dir.join("checkpoint.safetensors");
-    // The same model as weights alone, with its run's settings.
-    let (weights, config) = (
-        dir.join("weights/weights_0000002.safetensors"),
-        dir.join("config.toml"),
-    );
-    let models = [
-        vec![ck.to_str().unwrap()],
-        vec![weights.to_str().unwrap(), "--config", config.to_str().unwrap()],
-    ];
+    // The same model as weights alone: a run's weights/ file, which takes
+    // its run's settings.
+    let weights = dir.join("weights/weights_0000002.safetensors");
+    let models = [vec![ck.to_str().unwrap()], vec![weights.to_str().unwrap()]];
     for (i, model) in models.into_iter().enumerate() {
         // (A picture of its own: a stale one cannot pass for it.)
         let shot = dir.join(format!("window-{i}.png"));

@@ -2077,9 +2077,27 @@ fn weights_alone_sample_and_map_with_their_settings() {
         ebmscope(&args)
     };
     let w = weights.to_str().unwrap();
+    // The same weights out of the run: weights alone, as PyTorch's are.
+    let elsewhere = dir.join("from-torch");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let copy = elsewhere.join("copy.safetensors");
+    std::fs::copy(&weights, &copy).unwrap();
+    let loose = copy.to_str().unwrap();
     // --set alone says no settings to change: refused.
-    let out = run("sample", &[w, "--set", "langevin.epsilon=0.2"], &[]);
+    let out = run("sample", &[loose, "--set", "langevin.epsilon=0.2"], &[]);
     common::assert_refused(&out, "--set changes the settings");
+    // Settings with a run's weights/ file, which takes its run's: refused,
+    // as with its checkpoint (they trained on gmm data, not on rings).
+    for settings in [
+        &["--preset", "rings-convergent"][..],
+        &["--set", "langevin.epsilon=0.2"],
+    ] {
+        let out = run("sample", &[&[w][..], settings].concat(), &[]);
+        common::assert_refused(
+            &out,
+            "is a run's weights/ file, which takes its run's settings as at its iteration (--epsilon",
+        );
+    }
     // Settings with a run's checkpoint: refused.
     let full = dir.join("checkpoint.safetensors");
     let out = run(
@@ -2097,18 +2115,14 @@ fn weights_alone_sample_and_map_with_their_settings() {
     );
     common::assert_refused(&out, "holds a pickled `bench_torch.VanillaNet`");
     // Weights of another net: refused, naming the tensor and the setting.
-    let out = run("sample", &[w, "--preset", "fashion-mnist-quick"], &[]);
+    let out = run("sample", &[loose, "--preset", "fashion-mnist-quick"], &[]);
     common::assert_refused(&out, "f.0.weight");
     common::assert_refused(&out, "they are ToyNet's, for a toy preset");
 
     for command in ["sample", "landscape"] {
-        let out = run(
-            command,
-            &[w, "--config", config.to_str().unwrap()],
-            &["--init", "bank"],
-        );
+        let out = run(command, &[w], &["--init", "bank"]);
         common::assert_refused(&out, "weights alone carry no bank");
-        let out = run(command, &[w, "--config", config.to_str().unwrap()], &[]);
+        let out = run(command, &[w], &[]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stderr).contains("weights alone"));
     }
@@ -2139,17 +2153,13 @@ fn weights_alone_sample_and_map_with_their_settings() {
 
     // A state dict as PyTorch saves it (safetensors.torch.save_file, its
     // metadata {"format": "pt"}), elsewhere: the outputs beside it.
-    let elsewhere = dir.join("from-torch");
-    std::fs::create_dir_all(&elsewhere).unwrap();
     let layout = ebmscope::train::net_spec(&ck.config)
         .unwrap()
         .param_layout()
         .unwrap();
     let tensors = common::state_dict(&layout, &ck.params, |n| Some(n.into()));
     // Elsewhere, weights alone without settings: refused, saying how to give them.
-    let copy = elsewhere.join("copy.safetensors");
-    std::fs::copy(&weights, &copy).unwrap();
-    let out = run("sample", &[copy.to_str().unwrap()], &[]);
+    let out = run("sample", &[loose], &[]);
     common::assert_refused(&out, "say them with --preset P or --config F");
     let torch = elsewhere.join("net.safetensors");
     let pt = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
