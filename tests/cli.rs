@@ -681,3 +681,51 @@ fn a_mistyped_option_gets_the_commands_usage() {
     let help = ebmscope(&["train", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: ebmscope train [OPTIONS]\n"));
 }
+
+/// Bytes as input, and weights holding NaN: each refused with its mend
+/// (pixels scaled into [−1, 1]; an earlier save of a model that diverged).
+#[test]
+fn energy_says_how_to_mend_bytes_and_diverged_weights() {
+    let d = dir("mend");
+    let output = d.join("y.safetensors");
+    let vanilla = |input: &std::path::Path, weights: &std::path::Path| {
+        ebmscope(&[
+            "energy",
+            "--net",
+            "vanilla",
+            "--n-c",
+            "1",
+            "--n-f",
+            "2",
+            "--input",
+            path_str(input),
+            "--weights",
+            path_str(weights),
+            "--output",
+            path_str(&output),
+        ])
+    };
+    let weights = common::torch_fixture("vanilla.safetensors");
+    let bytes = d.join("bytes.safetensors");
+    let pixels = vec![200u8; 2 * 32 * 32];
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::U8, vec![2, 1, 32, 32], &pixels).unwrap();
+    std::fs::write(&bytes, safetensors::serialize([("x", view)], None).unwrap()).unwrap();
+    common::assert_refused(
+        &vanilla(&bytes, &weights),
+        "tensor `x` is of uint8; ebmscope reads floating-point tensors (float32, float64, float16, bfloat16): \
+         convert it with .float() (pixels in [0, 255]: x.float() / 127.5 - 1 puts them in [−1, 1]",
+    );
+    let input = d.join("x.safetensors");
+    grey_images(&input, 2);
+    let layout = NetSpec::vanilla(1, 2).unwrap().param_layout().unwrap();
+    let mut params = load_params(&weights, &layout, String::new).unwrap();
+    params[3] = f32::NAN;
+    let diverged = d.join("diverged.safetensors");
+    ebmscope::io::save_params(&diverged, &layout, &params).unwrap();
+    common::assert_refused(
+        &vanilla(&input, &diverged),
+        "tensor `f.0.weight` holds NaN at flat index 3: weights of a model that diverged",
+    );
+    assert!(!output.exists());
+}

@@ -444,13 +444,15 @@ fn pytorch_files_that_are_no_state_dict_are_refused_saying_so() {
                 "`torch.save({{k.removeprefix(\"module.\"): v for k, v in torch.load(\"{}\", \
                  map_location=\"cpu\").items() if k.startswith(\"module.\")}}, \"W.pth\")`",
                 common::in_python_quotes(&averaged)
-            )),
+            ))
+            && err.ends_with("(beside them `n_averaged`, which it leaves out)"),
         "{err}"
     );
     let err = refusal(&common::torch_fixture("ema-pytorch.pth"));
     assert!(
         err.contains("2 models' state dicts, under `ema_model.`, `online_model.`")
-            && err.contains("if k.startswith(\"ema_model.\")"),
+            && err.contains("if k.startswith(\"ema_model.\")")
+            && err.ends_with("(beside them `initted`, `step`, which it leaves out)"),
         "{err}"
     );
     // Cut: in the zip's directory, in a storage of the older form.

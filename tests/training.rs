@@ -2118,6 +2118,18 @@ fn weights_alone_sample_and_map_with_their_settings() {
     let out = run("sample", &[loose, "--preset", "fashion-mnist-quick"], &[]);
     common::assert_refused(&out, "f.0.weight");
     common::assert_refused(&out, "they are ToyNet's, for a toy preset");
+    // An image net's weights with a toy preset: an image preset is needed,
+    // not net.kind alone (which a toy preset's data refuses).
+    let image_net = common::torch_fixture("vanilla.safetensors");
+    let out = run(
+        "sample",
+        &[image_net.to_str().unwrap(), "--preset", "gmm-quick"],
+        &[],
+    );
+    common::assert_refused(
+        &out,
+        "so net.kind = vanilla, net.n_f = 2, data.channels = 1, with an image preset (fashion-mnist-*",
+    );
 
     for command in ["sample", "landscape"] {
         let out = run(command, &[w], &["--init", "bank"]);

@@ -107,11 +107,17 @@ fn serialize(
 /// Decode one tensor view to f32 (from F32, F64, F16 or BF16).
 pub(crate) fn to_f32(path: &Path, name: &str, view: &TensorView) -> Result<Vec<f32>> {
     floats_from_le(view.dtype(), view.data()).ok_or_else(|| {
+        // (Bytes are most likely pixels in [0, 255].)
+        let pixels = if view.dtype() == Dtype::U8 {
+            format!(" (pixels in [0, 255]: {name}.float() / 127.5 - 1 puts them in [−1, 1], as the nets take them)")
+        } else {
+            String::new()
+        };
         Error::file(
             path,
             format!(
                 "tensor `{name}` is of {}; ebmscope reads floating-point tensors (float32, float64, float16, \
-                 bfloat16): convert it with .float()",
+                 bfloat16): convert it with .float(){pixels}",
                 dtype_name(view.dtype())
             ),
         )

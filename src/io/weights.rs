@@ -124,12 +124,25 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
                 python_str(p)
             )
         };
+        // What else the file holds (a step counter, say), which the line leaves out.
+        let mut beside: Vec<String> = st
+            .names()
+            .into_iter()
+            .filter(|n| !prefixes.iter().any(|p| n.starts_with(p)))
+            .map(|n| format!("`{n}`"))
+            .collect();
+        beside.sort();
+        let beside = if beside.is_empty() {
+            String::new()
+        } else {
+            format!(" (beside them {}, which it leaves out)", first_of(beside.iter()))
+        };
         if prefixes.len() > 1 {
             let under: Vec<String> = prefixes.iter().map(|p| format!("`{p}`")).collect();
             return Err(Error::file(
                 path,
                 format!(
-                    "holds {} models' state dicts, under {}: save the one you mean alone, e.g. {}",
+                    "holds {} models' state dicts, under {}: save the one you mean alone, e.g. {}{beside}",
                     prefixes.len(),
                     under.join(", "),
                     line(prefix)
@@ -149,7 +162,7 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
             path,
             format!(
                 "its tensor names start with `{prefix}` (`{prefix}{first}`, …), a wrapped model's state \
-                 dict{inner} the names without it, {}",
+                 dict{inner} the names without it, {}{beside}",
                 line(prefix)
             ),
         ));
@@ -206,8 +219,9 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
             return Err(Error::file(
                 path,
                 format!(
-                    "tensor `{}` holds a non-finite value at flat index {i}",
-                    slot.name
+                    "tensor `{}` holds {} at flat index {i}: weights of a model that diverged (no \
+                     model to compute with); take an earlier save of it",
+                    slot.name, values[i]
                 ),
             ));
         }

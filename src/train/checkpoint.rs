@@ -499,9 +499,15 @@ pub(crate) fn weights_for(path: &Path, config: &Config) -> Result<Vec<f32>> {
         }
         Some((kind, n_c, n_f)) => {
             let kind = kind.name();
+            // (An image net's weights with a toy preset: an image preset, not net.kind alone.)
+            let preset = if config.data.kind.is_toy() {
+                ", with an image preset (fashion-mnist-*, cifar10-*, …) and its data"
+            } else {
+                ""
+            };
             format!(
                 "weights of another network: they are {kind}'s with n_f = {n_f} and {n_c} channel(s), \
-                     so net.kind = {kind}, net.n_f = {n_f}, data.channels = {n_c}"
+                     so net.kind = {kind}, net.n_f = {n_f}, data.channels = {n_c}{preset}"
             )
         }
         None => "weights of another network: check the settings' net.kind, net.n_f and data.channels".into(),
