@@ -697,6 +697,9 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         Ok(())
     };
+    if let (Err(_), Err(e)) = (&outcome, &statistics) {
+        eprintln!("warning: no pipeline statistics: {e:#}");
+    }
     outcome?;
     statistics?;
     Ok(ExitCode::SUCCESS)
@@ -1057,7 +1060,8 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
             refuse_over_other_file(
                 flag,
                 path,
-                "energy output (a safetensors file of `energy` and `grad_x` that ebmscope wrote)",
+                "energy output (a safetensors file of `energy` and `grad_x` that ebmscope marked as its \
+                 own: remove one an older release wrote, which it did not mark)",
                 is_output,
             )?;
         } else {
@@ -1070,8 +1074,8 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
             refuse_over_other_file(
                 flag,
                 path,
-                "--save-weights output (a network's weights alone that ebmscope wrote, not in a run's \
-                 weights/ folder)",
+                "--save-weights output (a network's weights alone that ebmscope marked as its own, not in \
+                 a run's weights/ folder: remove one an older release wrote, which it did not mark)",
                 is_weights,
             )?;
         }
@@ -2095,9 +2099,8 @@ fn weights_settings<'a>(
     hint: &str,
 ) -> anyhow::Result<(ebmscope::config::Config, Option<&'a str>, Vec<String>)> {
     let weights = path.display();
-    let run_settings = ebmscope::train::run::settings_at_weights(path)?;
     let settings_given = preset.is_some() || config.is_some() || !set.is_empty();
-    if let (true, Some(_)) = (settings_given, &run_settings) {
+    if settings_given && ebmscope::train::run::run_of_weights(path).is_some() {
         bail!(
             "--preset, --config and --set are for weights alone that are no run's, and {weights} is a \
              run's weights/ file, which takes its run's settings as at its iteration{hint} (other \
@@ -2113,7 +2116,7 @@ fn weights_settings<'a>(
              --config F give: say which settings they were trained with"
         );
     }
-    let Some((mut config, said)) = run_settings else {
+    let Some((mut config, said)) = ebmscope::train::run::settings_at_weights(path)? else {
         bail!(
             "--checkpoint {weights}: holds weights alone, without the settings they were trained with \
              (net, Langevin step, data): say them with --preset P or --config F (a run's config.toml, say)"
@@ -2221,7 +2224,8 @@ impl ProgressLines {
         let every = (!std::io::stderr().is_terminal()).then(|| {
             let given = std::env::var("EBMSCOPE_PROGRESS_SECONDS").ok();
             let seconds = given.as_deref().map(|s| s.trim().parse::<f64>());
-            std::time::Duration::from_secs_f64(match seconds {
+            // (A number too large for a Duration: never.)
+            std::time::Duration::try_from_secs_f64(match seconds {
                 Some(Ok(s)) if s.is_finite() && s >= 0.0 => s,
                 None => 30.0,
                 Some(_) => {
@@ -2232,6 +2236,7 @@ impl ProgressLines {
                     30.0
                 }
             })
+            .unwrap_or(std::time::Duration::MAX)
         });
         ProgressLines {
             every,

@@ -315,7 +315,8 @@ fn energy_reads_a_pytorch_state_dict() {
     let kept = as_pytorch_writes(&alone, &theirs);
     common::assert_refused(
         &convert(&["--save-weights", path_str(&theirs)]),
-        "exists and is no earlier --save-weights output (a network's weights alone that ebmscope wrote",
+        "exists and is no earlier --save-weights output (a network's weights alone that ebmscope marked as \
+         its own, not in a run's weights/ folder: remove one an older release wrote, which it did not mark)",
     );
     assert_eq!(std::fs::read(&theirs).unwrap(), kept);
     let energies = d.join("energies.safetensors");

@@ -444,6 +444,12 @@ fn a_run_resumes_from_anywhere_and_follows_its_data_when_it_moves() {
         "the checkpoint's bank holds 12 states but this run's holds 13: its data changed",
     );
     std::fs::remove_file(&extra).unwrap();
+    // Fewer images than chains: the changed set too, not the bank's size
+    // for the chains.
+    common::assert_refused(
+        &resume("2", Some(&few)),
+        "the checkpoint's bank holds 12 states but this run's holds 2: its data changed",
+    );
     std::fs::rename(&with_fingerprint, &ck).unwrap();
     // As many images, one of them another: refused by the set's fingerprint.
     let kept_aside = base.join("p00.png");

@@ -221,7 +221,7 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
     assert!(!map.descent_settled(short.radius));
     let warnings = map.warnings(short.radius);
     assert!(
-        warnings[0].starts_with("descent had not settled: over its last 20 steps a state still moved"),
+        warnings[0].starts_with("descent had not settled: over its last 10 steps a state still moved"),
         "{warnings:?}"
     );
 }
@@ -254,9 +254,20 @@ fn minima_far_outside_the_starts_are_called_out() {
     let map = map_landscape(&gpu, make_field, &starts, size, 7, &opts, &mut |_, _, _| Ok(())).unwrap();
     assert_eq!(map.start_extent, 0.5);
     assert!(map.minima_extent() > 40.0 && map.ran_away(), "{:?}", map.minima);
+    // Over the second half, slices of 50 steps at a·(500 … 50)/1000, so
+    // 137.5·a in all: ∇F·13.75, RMS √((13.75² + 27.5²)/2) = 21.7407.
+    assert_eq!(map.late_descent_steps, 500);
+    assert!(
+        (map.late_descent_move - 21.7407).abs() < 1e-3,
+        "{}",
+        map.late_descent_move
+    );
     let warnings = map.warnings(opts.radius);
     assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings[0].starts_with("descent had not settled"), "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("descent had not settled: over its last 500 steps a state still moved 2.2e1"),
+        "{warnings:?}"
+    );
     assert!(
         warnings[1].starts_with("the minima lie far outside the starts"),
         "{warnings:?}"

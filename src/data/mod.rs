@@ -59,28 +59,35 @@ fn recognised_kind(path: &Path) -> Option<DataKind> {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             starts_as_idx(path) || images::is_idx_images_name(name)
         }
-        DataKind::Folder => holds_an_image(path, 8),
+        DataKind::Folder => holds_an_image(path, &mut std::collections::HashSet::new()),
         _ => true,
     };
     recognised.then_some(kind)
 }
 
-/// Whether `dir` or a folder under it, `depth` levels down at most (links
-/// may loop), holds a PNG or JPEG, as load_folder reads them (class
-/// folders, say); found at the first, without reading the rest.
-fn holds_an_image(dir: &Path, depth: usize) -> bool {
+/// Whether `dir` or a folder under it holds a PNG or JPEG that load_folder
+/// reads (class folders, say; not macOS's `._` files, nor ebmscope's
+/// outputs); found at the first, without reading the rest. `seen`: the
+/// folders read, each once however links reach it.
+fn holds_an_image(dir: &Path, seen: &mut std::collections::HashSet<PathBuf>) -> bool {
+    if !dir.canonicalize().is_ok_and(|real| seen.insert(real)) {
+        return false;
+    }
     let entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            !name.starts_with("._") && name != "__MACOSX"
+        })
         .collect();
     entries.iter().any(|p| images::is_image_name(p))
-        || depth > 0
-            && entries
-                .iter()
-                .filter(|p| p.is_dir() && crate::train::run::outputs_in(p).is_none())
-                .any(|p| holds_an_image(p, depth - 1))
+        || entries
+            .iter()
+            .filter(|p| p.is_dir() && crate::train::run::outputs_in(p).is_none())
+            .any(|p| holds_an_image(p, seen))
 }
 
 /// Whether the file begins as an IDX image file does (unsigned bytes, 3
@@ -163,18 +170,20 @@ impl Dataset {
         };
         // data.path given (a config's, --set's) with the preset's kind: the
         // files may be of another, which --data would have told from them.
-        let found = recognised_kind(path).unwrap_or(c.kind);
-        let (file, set) = loaded.map_err(|e| match e {
-            Error::File { path, reason } if found != c.kind => Error::file(
-                path,
-                format!(
-                    "{reason} (data.kind is \"{}\", and this looks like \"{}\" data: set data.kind to \
-                     it, or give the path as --data, which tells the format from the files)",
-                    crate::config::spelling(&c.kind),
-                    crate::config::spelling(&found)
+        let (file, set) = loaded.map_err(|e| {
+            let found = recognised_kind(path).unwrap_or(c.kind);
+            match e {
+                Error::File { path, reason } if found != c.kind => Error::file(
+                    path,
+                    format!(
+                        "{reason} (data.kind is \"{}\", and this looks like \"{}\" data: set data.kind \
+                         to it, or give the path as --data, which tells the format from the files)",
+                        crate::config::spelling(&c.kind),
+                        crate::config::spelling(&found)
+                    ),
                 ),
-            ),
-            e => e,
+                e => e,
+            }
         })?;
         if set.n == 0 {
             return Err(Error::file(

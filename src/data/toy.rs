@@ -139,11 +139,19 @@ impl Grid {
     /// (a non-finite one among them): mass a KDE of them puts off the grid,
     /// which total_variation counts as lost.
     pub fn outside(&self, points: &[f32]) -> usize {
-        let inside = |v: f32| f64::from(v).abs() <= self.extent;
         points
             .chunks_exact(2)
-            .filter(|p| !(inside(p[0]) && inside(p[1])))
+            .filter(|p| self.cell_at(f64::from(p[0]), f64::from(p[1])).is_none())
             .count()
+    }
+
+    /// Where (x, y) falls on the grid, in steps from its corner (−extent,
+    /// −extent); None off it (a non-finite point too).
+    fn cell_at(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        let h = self.step();
+        let (fx, fy) = ((x + self.extent) / h, (y + self.extent) / h);
+        let last = (self.res - 1) as f64;
+        (fx >= 0.0 && fy >= 0.0 && fx <= last && fy <= last).then_some((fx, fy))
     }
 
     /// Points as [res², 2] f32 (x, y), row-major with y outer.
@@ -197,12 +205,9 @@ impl Grid {
         let (mut on, mut sx, mut sy, mut sxx, mut syy) = (0usize, 0.0, 0.0, 0.0, 0.0);
         for p in samples.chunks_exact(2) {
             let (x, y) = (f64::from(p[0]), f64::from(p[1]));
-            let fx = (x + self.extent) / h;
-            let fy = (y + self.extent) / h;
-            // (Not finite: not on the grid either.)
-            if !(fx >= 0.0 && fy >= 0.0 && fx <= (res - 1) as f64 && fy <= (res - 1) as f64) {
+            let Some((fx, fy)) = self.cell_at(x, y) else {
                 continue;
-            }
+            };
             on += 1;
             (sx, sy, sxx, syy) = (sx + x, sy + y, sxx + x * x, syy + y * y);
             let (i, j) = (

@@ -73,13 +73,13 @@ pub(crate) struct OtherTensor {
     pub bytes: Vec<u8>,
 }
 
-/// The state dict (names to tensors) that a torch.save file holds; Err says
-/// what the file holds instead and what to do. `shown` is the file as
-/// messages name it.
 /// Where a fix line made while unpickling names the file (`shown`, in
 /// Python's quotes), put there once the error is back in read_state_dict.
 const FILE_IN_FIX: &str = "{file}";
 
+/// The state dict (names to tensors) that a torch.save file holds; Err says
+/// what the file holds instead and what to do. `shown` is the file as
+/// messages name it.
 pub(crate) fn read_state_dict(bytes: &[u8], shown: &str) -> Result<StateDict, String> {
     let read = if bytes.starts_with(ZIP_MAGIC) {
         read_zip(bytes)

@@ -232,8 +232,8 @@ pub struct Landscape {
     /// One per α, in the order of the options.
     pub basins: Vec<Basins>,
     /// How far the descent's states still moved over its last
-    /// `late_descent_steps` (its second half, from the first slice that
-    /// begins there), the farthest of them, root-mean-square per element:
+    /// `late_descent_steps` (its second half), the farthest of them,
+    /// root-mean-square per element:
     /// near 0 where each had settled into a minimum, growing with the
     /// steps where they still run down a slope. (Not the last step's move:
     /// the step falls to nothing by the end, settled or not.)
@@ -357,38 +357,39 @@ pub fn map_landscape<F: EnergyField>(
     // fixed step keeps jumping (measured on a ToyNet: moves of 0.02 per
     // element after 2 000 steps as after 10 000).
     let total = opts.descent_steps;
-    // The states as the second half begins, and the steps left then.
-    let mut halfway = None;
-    gpu.run_in_slices(
-        total,
-        |done, steps| {
-            if done > 0 && done >= total / 2 && halfway.is_none() {
-                halfway = Some((gpu.read_f32(descent.field.input(), 0, n * dim), total - done));
-            }
-            let factor = (total - done) as f64 / total as f64;
-            let epsilon = size.epsilon * factor.sqrt() as f32;
-            descent.set_step_size(
-                gpu,
-                StepSize {
-                    epsilon,
-                    tau: 0.0,
-                    ..size
-                },
-            );
-            gpu.run("descent", |pass| descent.record_steps(gpu, pass, steps as usize))
-        },
-        |done| progress("descent", done, total),
-    )?;
+    // The first half, then (the states as the second begins read) the
+    // second, in slices: a slice that starts at step `at` takes the
+    // factor (total − at)/total.
+    let half = total / 2;
+    let mut halfway = Vec::new();
+    for (from, steps) in [(0, half), (half, total - half)] {
+        gpu.run_in_slices(
+            steps,
+            |done, slice| {
+                let factor = (total - from - done) as f64 / total as f64;
+                let epsilon = size.epsilon * factor.sqrt() as f32;
+                descent.set_step_size(
+                    gpu,
+                    StepSize {
+                        epsilon,
+                        tau: 0.0,
+                        ..size
+                    },
+                );
+                gpu.run("descent", |pass| descent.record_steps(gpu, pass, slice as usize))
+            },
+            |done| progress("descent", from + done, total),
+        )?;
+        if from == 0 {
+            halfway = gpu.read_f32(descent.field.input(), 0, n * dim)?;
+        }
+    }
     gpu.run("descent end", |pass| descent.field.record_eval(gpu, pass));
     let ends = gpu.read_f32(descent.field.input(), 0, n * dim)?;
     let f = gpu.read_f32(descent.field.energy(), 0, n)?;
     drop(descent);
     let temperature = f64::from(size.temperature);
-    // (With one slice, the whole descent: from the starts.)
-    let (halfway, late_descent_steps) = match halfway {
-        Some((states, steps)) => (states?, steps),
-        None => (starts.to_vec(), total),
-    };
+    let late_descent_steps = total - half;
     let late_descent_move = ends
         .chunks_exact(dim)
         .zip(halfway.chunks_exact(dim))

@@ -357,15 +357,19 @@ impl Trainer {
     /// ([`Checkpoint::restore`]): its parameters the seed's initialisation
     /// until the checkpoint's replace them. `net.init_weights` is not read:
     /// a run started from them once, and the file may have gone since.
-    /// Refused first where `data` is not the images `ck` trained on, then
-    /// where it is too large for the adapter (said as a checkpoint's: a
-    /// smaller data.limit would be other images; weights alone are tied to
-    /// no images, and fewer will do). (A checkpoint that does not say which
-    /// images it trained on is refused by restore where its bank, of one
-    /// state per image, does not fit.)
+    /// Refused first where `data` is not the images `ck` trained on (or,
+    /// for a checkpoint that does not say which, holds another number of
+    /// them than its bank of one state per image: fewer than the chains,
+    /// say, which the trainer's build would refuse for the bank's size),
+    /// then where it is too large for the adapter (said as a checkpoint's:
+    /// a smaller data.limit would be other images; weights alone are tied
+    /// to no images, and fewer will do).
     pub fn for_restore(gpu: Arc<Gpu>, config: Config, data: Dataset, ck: &Checkpoint) -> Result<Self> {
         config.validate()?;
         ck.check_data(&data, &config.data.path)?;
+        if let (0, Some(images)) = (config.langevin.bank_size, data.images()) {
+            ck.check_bank(data.chw().iter().product(), images.n)?;
+        }
         if let Some(set) = data.images() {
             let fix = if ck.weights_alone {
                 feed::FEWER_IMAGES
