@@ -26,7 +26,7 @@
 // it loads the channels' ∂L/∂z there once (a vec4 each where output rows
 // are whole vec4s) and each row's input window their taps read
 // (conv_input_window.wgsl), for 16·ROWS·KERNEL multiply-adds — a 3×3
-// kernel of stride 1 and padding 1 (ROWS = 3): 4 + 3·2 loads for 144. The
+// kernel of stride 1 and padding 1 (ROWS = 3): 4 + 3·3 loads for 144. The
 // invocations of ci = 0, ky0 = 0 also sum the biases. reduce_rows.wgsl then sums the rows into the
 // gradient vector; chunking gives parallelism when there are few weights
 // (ConvParams::new chunks the batch). Channels past the
