@@ -1120,6 +1120,18 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     };
     let x = read_tensor(input, "x")?;
+    let others: Vec<String> = ebmscope::io::tensor_names(input)
+        .into_iter()
+        .filter(|n| n != "x")
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if !others.is_empty() {
+        eprintln!(
+            "note: {} also holds {}, which energy does not read (it reads `x`)",
+            input.display(),
+            others.join(", ")
+        );
+    }
     if let Some(i) = x.data.iter().position(|v| !v.is_finite()) {
         bail!(
             "{}: tensor `x` holds {} at element {i}: energies need finite inputs",

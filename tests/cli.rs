@@ -730,3 +730,43 @@ fn energy_says_how_to_mend_bytes_and_diverged_weights() {
     );
     assert!(!output.exists());
 }
+
+/// An input file holding more than `x` (labels beside the images, say):
+/// computed, with a note naming what energy does not read.
+#[test]
+fn energy_names_the_input_tensors_it_does_not_read() {
+    let d = dir("input-extras");
+    let input = d.join("x.safetensors");
+    let images = grey_images(&input, 2);
+    let labels = Tensor {
+        name: "labels".into(),
+        shape: vec![2],
+        data: vec![3.0, 7.0],
+    };
+    let x = Tensor {
+        name: "x".into(),
+        shape: vec![2, 1, 32, 32],
+        data: images,
+    };
+    write_tensors(&input, &[labels, x]).unwrap();
+    let output = d.join("y.safetensors");
+    let out = ebmscope(&[
+        "energy",
+        "--net",
+        "vanilla",
+        "--n-c",
+        "1",
+        "--n-f",
+        "2",
+        "--input",
+        path_str(&input),
+        "--output",
+        path_str(&output),
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success()
+            && said.contains("also holds `labels`, which energy does not read (it reads `x`)"),
+        "{said}"
+    );
+}

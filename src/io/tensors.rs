@@ -269,6 +269,18 @@ pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
     })
 }
 
+/// The names of the tensors in the safetensors file at `path`, sorted (its
+/// header alone read); none for a file that is no safetensors file.
+pub fn tensor_names(path: &Path) -> Vec<String> {
+    let mut names: Vec<String> = header(path)
+        .as_ref()
+        .and_then(|h| h.as_object())
+        .map(|h| h.keys().filter(|k| *k != "__metadata__").cloned().collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// Whether `path` is a safetensors file with a checkpoint's metadata
 /// (`config`): what no other output may be written over. Reads the header
 /// alone (a safetensors header is at most 100 MB).
