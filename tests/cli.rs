@@ -97,6 +97,13 @@ fn unknown_adapter_is_refused_with_the_list() {
 /// the weights it saved, and reloading those weights gives the same numbers.
 /// `batch` grey 32×32 images of values spread over [−1, 1], saved as the
 /// tensor `x` at `path` (energy's input); their values.
+/// `ebmscope energy` on the small VanillaNet (1 channel, n_f = 2) of the
+/// PyTorch fixtures, with `args`.
+fn small_vanilla_energy(args: &[&str]) -> std::process::Output {
+    let net = ["energy", "--net", "vanilla", "--n-c", "1", "--n-f", "2"];
+    ebmscope(&[&net[..], args].concat())
+}
+
 fn grey_images(path: &std::path::Path, batch: usize) -> Vec<f32> {
     let x: Vec<f32> = (0..batch * 32 * 32)
         .map(|i| ((i * 7919 % 2001) as f32 / 1000.0) - 1.0)
@@ -219,13 +226,6 @@ fn energy_reads_a_pytorch_state_dict() {
         let output = d.join(format!("y-{weights}.safetensors"));
         let weights = data.join(weights);
         let args = [
-            "energy",
-            "--net",
-            "vanilla",
-            "--n-c",
-            "1",
-            "--n-f",
-            "2",
             "--input",
             path_str(&input),
             "--weights",
@@ -233,7 +233,7 @@ fn energy_reads_a_pytorch_state_dict() {
             "--output",
             path_str(&output),
         ];
-        let out = ebmscope(&[&args[..], extra].concat());
+        let out = small_vanilla_energy(&[&args[..], extra].concat());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         (
             read_tensor(&output, "energy").unwrap(),
@@ -252,16 +252,7 @@ fn energy_reads_a_pytorch_state_dict() {
     let alone = d.join("alone.safetensors");
     let convert = |extra: &[&str]| {
         let weights = data.join("training-state.pth");
-        let args = [
-            "energy",
-            "--n-c",
-            "1",
-            "--n-f",
-            "2",
-            "--weights",
-            path_str(&weights),
-        ];
-        ebmscope(&[&args[..], extra].concat())
+        small_vanilla_energy(&[&["--weights", path_str(&weights)][..], extra].concat())
     };
     let out = convert(&["--save-weights", path_str(&alone)]);
     let said = String::from_utf8_lossy(&out.stderr);
@@ -690,14 +681,7 @@ fn energy_says_how_to_mend_bytes_and_diverged_weights() {
     let d = dir("mend");
     let output = d.join("y.safetensors");
     let vanilla = |input: &std::path::Path, weights: &std::path::Path| {
-        ebmscope(&[
-            "energy",
-            "--net",
-            "vanilla",
-            "--n-c",
-            "1",
-            "--n-f",
-            "2",
+        small_vanilla_energy(&[
             "--input",
             path_str(input),
             "--weights",
@@ -750,19 +734,7 @@ fn energy_names_the_input_tensors_it_does_not_read() {
     };
     write_tensors(&input, &[labels, x]).unwrap();
     let output = d.join("y.safetensors");
-    let out = ebmscope(&[
-        "energy",
-        "--net",
-        "vanilla",
-        "--n-c",
-        "1",
-        "--n-f",
-        "2",
-        "--input",
-        path_str(&input),
-        "--output",
-        path_str(&output),
-    ]);
+    let out = small_vanilla_energy(&["--input", path_str(&input), "--output", path_str(&output)]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success()

@@ -221,12 +221,7 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
     );
     // data.path set to CIFAR-10's batches with an IDX preset's kind: the
     // refusal says which kind they look like (--data would have told).
-    let sets = [format!("data.path={}", d.display())];
-    let config = ebmscope::config::Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
-    let err = ebmscope::data::Dataset::load(&config.data)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refused_as_idx(&d);
     assert!(
         err.contains("holds no train-images-idx3-ubyte")
             && err
@@ -240,6 +235,14 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
             .to_string()
             .contains("data_batch_")
     );
+}
+
+/// The refusal of `path` set as data.path under an IDX preset's kind.
+fn refused_as_idx(path: &Path) -> String {
+    let sets = [format!("data.path={}", path.display())];
+    let config = ebmscope::config::Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
+    let err = ebmscope::data::Dataset::load(&config.data).err();
+    err.expect("not loaded as IDX").to_string()
 }
 
 #[test]
@@ -264,12 +267,7 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     assert_eq!((set.n, set.size), (2, 10));
     // Set as data.path with an IDX preset's kind, the folder (images in
     // its subfolders only, as class folders hold them) is told for one.
-    let sets = [format!("data.path={}", d.display())];
-    let config = ebmscope::config::Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
-    let err = ebmscope::data::Dataset::load(&config.data)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refused_as_idx(&d);
     assert!(
         err.contains("(data.kind is \"idx\", and this looks like \"folder\" data: set data.kind to it"),
         "{err}"
