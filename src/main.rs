@@ -2021,12 +2021,16 @@ fn long_run_ending(
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return String::new();
     };
+    // (Both in one form: −3.103e6 beside −2.604e5, not beside −260400.)
+    let energies = [last.mean_energy, first.mean_energy];
+    let energies = if energies.iter().all(|u| !rounded(*u).contains('e')) {
+        energies.map(rounded)
+    } else {
+        energies.map(|u| format!("{u:.3e}"))
+    };
     let mut ending = format!(
         "at step {}: mean energy U {} ({} at step {})",
-        last.step,
-        rounded(last.mean_energy),
-        rounded(first.mean_energy),
-        first.step
+        last.step, energies[0], energies[1], first.step
     );
     if let (Some(tv), Some(floor)) = (tv, floor) {
         ending += &format!(
@@ -2415,9 +2419,6 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     }
     for warning in map.warnings(opts.radius) {
         eprintln!("warning: {warning}");
-    }
-    if !map.descent_settled(opts.radius) {
-        eprintln!("  (raise --descent-steps)");
     }
     eprintln!(
         "wrote {}, {}, {} and {}",

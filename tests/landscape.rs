@@ -186,6 +186,7 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
     // Settled: over the second half (the last 250 steps) nothing moved.
     assert_eq!(map.late_descent_steps, 250);
     assert!(map.late_descent_move < 1e-4, "{}", map.late_descent_move);
+    assert!(map.late_energy_fall < 1e-4, "{}", map.late_energy_fall);
     let alphas: Vec<f64> = map.basins.iter().map(|b| b.alpha).collect();
     assert_eq!(alphas, [0.0, 3.0, 10.0, 1000.0]);
     for apart in &map.basins[..2] {
@@ -221,7 +222,8 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
     assert!(!map.descent_settled(short.radius));
     let warnings = map.warnings(short.radius);
     assert!(
-        warnings[0].starts_with("descent had not settled: over its last 10 steps a state still moved"),
+        warnings[0]
+            .starts_with("descent had not settled: over its last 10 steps the states still moved up to"),
         "{warnings:?}"
     );
 }
@@ -255,17 +257,26 @@ fn minima_far_outside_the_starts_are_called_out() {
     assert_eq!(map.start_extent, 0.5);
     assert!(map.minima_extent() > 40.0 && map.ran_away(), "{:?}", map.minima);
     // Over the second half, slices of 50 steps at a·(500 … 50)/1000, so
-    // 137.5·a in all: ∇F·13.75, RMS √((13.75² + 27.5²)/2) = 21.7407.
+    // 137.5·a in all: −∇F·13.75, RMS √((13.75² + 27.5²)/2) = 21.7407, and
+    // F (= U, at T = 1) down by 13.75·|∇F|² = 68.75.
     assert_eq!(map.late_descent_steps, 500);
     assert!(
         (map.late_descent_move - 21.7407).abs() < 1e-3,
         "{}",
         map.late_descent_move
     );
+    assert!(
+        (map.late_energy_fall - 68.75).abs() < 1e-2,
+        "{}",
+        map.late_energy_fall
+    );
     let warnings = map.warnings(opts.radius);
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
-        warnings[0].starts_with("descent had not settled: over its last 500 steps a state still moved 2.2e1"),
+        warnings[0].starts_with(
+            "descent had not settled: over its last 500 steps the states still moved up to 2.2e1 per element \
+             (root mean square; minima are grouped within 0.05) and their energy U fell by up to 68.75"
+        ),
         "{warnings:?}"
     );
     assert!(

@@ -238,6 +238,11 @@ pub struct Landscape {
     /// steps where they still run down a slope. (Not the last step's move:
     /// the step falls to nothing by the end, settled or not.)
     pub late_descent_move: f64,
+    /// How far U fell over those steps, the most of any state: a minimum's
+    /// falls by far less than 1 (its exp(−U) changes by far less than
+    /// e-fold), a state on a slope by as much as it likes (an image model's
+    /// by about 100 over 100 steps) while moving little per element.
+    pub late_energy_fall: f64,
     pub late_descent_steps: u64,
     /// The largest |value| of the starts: minima far beyond it are where
     /// descent stopped on an energy that falls without bound.
@@ -261,12 +266,14 @@ impl Landscape {
         self.minima[0].state.len()
     }
 
-    /// Whether the states moved less than half the grouping radius over
-    /// the descent's second half; if not, more descent steps may change
-    /// the minima. (A state that rocks across a kink of a LeakyReLU net's
-    /// energy moves by about a step, which the second half makes small.)
+    /// Whether, over the descent's second half, the states moved less than
+    /// half the grouping radius and their energy U fell by less than 1; if
+    /// not, more descent steps may change the minima. (A state that rocks
+    /// across a kink of a LeakyReLU net's energy moves by about a step,
+    /// which the second half makes small: the README's toy model's fell by
+    /// 0.009 at most.)
     pub fn descent_settled(&self, radius: f64) -> bool {
-        self.late_descent_move <= 0.5 * radius
+        self.late_descent_move <= 0.5 * radius && self.late_energy_fall <= 1.0
     }
 
     /// The largest |value| of any minimum.
@@ -287,11 +294,13 @@ impl Landscape {
         let mut said = Vec::new();
         if !self.descent_settled(radius) {
             said.push(format!(
-                "descent had not settled: over its last {} a state still moved {:.1e} per element \
-                 (root mean square), more than half the radius {radius} within which minima are \
-                 grouped, so more descent steps may move the minima",
+                "descent had not settled: over its last {} the states still moved up to {:.1e} per \
+                 element (root mean square; minima are grouped within {radius}) and their energy U \
+                 fell by up to {} (a minimum's by far less than 1), so more descent steps \
+                 (--descent-steps) may move the minima",
                 plural(self.late_descent_steps, "step", "steps"),
                 self.late_descent_move,
+                rounded(self.late_energy_fall),
             ));
         }
         if self.ran_away() {
@@ -352,6 +361,14 @@ pub fn map_landscape<F: EnergyField>(
     }
     gpu.write_f32(descent.field.input(), 0, starts);
     descent.begin(gpu, 0);
+    // Where the states are, and F there.
+    let read_states = |descent: &Langevin<F>| -> Result<(Vec<f32>, Vec<f32>)> {
+        gpu.run("descent energies", |pass| descent.field.record_eval(gpu, pass));
+        Ok((
+            gpu.read_f32(descent.field.input(), 0, n * dim)?,
+            gpu.read_f32(descent.field.energy(), 0, n)?,
+        ))
+    };
     // The step falls linearly, slice by slice: a LeakyReLU net's energy is
     // piecewise smooth and its minima often sit on kinks, across which a
     // fixed step keeps jumping (measured on a ToyNet: moves of 0.02 per
@@ -361,7 +378,7 @@ pub fn map_landscape<F: EnergyField>(
     // second, in slices: a slice that starts at step `at` takes the
     // factor (total − at)/total.
     let half = total / 2;
-    let mut halfway = Vec::new();
+    let (mut halfway, mut f_half) = (Vec::new(), Vec::new());
     for (from, steps) in [(0, half), (half, total - half)] {
         gpu.run_in_slices(
             steps,
@@ -381,12 +398,10 @@ pub fn map_landscape<F: EnergyField>(
             |done| progress("descent", from + done, total),
         )?;
         if from == 0 {
-            halfway = gpu.read_f32(descent.field.input(), 0, n * dim)?;
+            (halfway, f_half) = read_states(&descent)?;
         }
     }
-    gpu.run("descent end", |pass| descent.field.record_eval(gpu, pass));
-    let ends = gpu.read_f32(descent.field.input(), 0, n * dim)?;
-    let f = gpu.read_f32(descent.field.energy(), 0, n)?;
+    let (ends, f) = read_states(&descent)?;
     drop(descent);
     let temperature = f64::from(size.temperature);
     let late_descent_steps = total - half;
@@ -397,6 +412,11 @@ pub fn map_landscape<F: EnergyField>(
             let squares: f64 = end.iter().zip(half).map(|(e, h)| f64::from(e - h).powi(2)).sum();
             (squares / dim as f64).sqrt()
         })
+        .fold(0.0, f64::max);
+    let late_energy_fall = f_half
+        .iter()
+        .zip(&f)
+        .map(|(h, e)| f64::from(h - e) / temperature)
         .fold(0.0, f64::max);
     if let Some(i) = f.iter().position(|v| !v.is_finite()) {
         return Err(Error::Shape(format!(
@@ -458,6 +478,7 @@ pub fn map_landscape<F: EnergyField>(
         minima,
         basins,
         late_descent_move,
+        late_energy_fall,
         late_descent_steps,
         start_extent: max_abs(starts),
     })
@@ -957,6 +978,7 @@ mod tests {
                 of: vec![0, 0],
             }],
             late_descent_move: 0.0,
+            late_energy_fall: 0.0,
             late_descent_steps: 1000,
             start_extent: 1.0,
         };
@@ -1029,6 +1051,25 @@ mod tests {
         assert!(!dir.join("basin_alpha_3_009.png").exists() && dir.join(LANDSCAPE_MARKER).exists());
         assert!(dir.join("notes.txt").exists());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Settled takes both: states that move little per element may still
+    /// run down a slope (an image model's U fell by about 100 over 100
+    /// steps, its pixels moving by less than the radius).
+    #[test]
+    fn descent_settles_only_where_the_states_stop_and_their_energy_too() {
+        let map = |late_descent_move: f64, late_energy_fall: f64| Landscape {
+            minima: Vec::new(),
+            basins: Vec::new(),
+            late_descent_move,
+            late_energy_fall,
+            late_descent_steps: 100,
+            start_extent: 1.0,
+        };
+        let radius = 0.05;
+        assert!(map(0.0, 0.009).descent_settled(radius));
+        assert!(!map(0.0, 103.4).descent_settled(radius));
+        assert!(!map(0.03, 0.0).descent_settled(radius));
     }
 
     #[test]
