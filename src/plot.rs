@@ -369,6 +369,8 @@ fn xy_series(
         .x_desc("step")
         .x_labels((x_end as usize + 1).clamp(2, 10))
         .x_label_formatter(&whole)
+        // (plotters' own labels of 0.01179 and 0.0118 both read "0.0118".)
+        .y_label_formatter(&|y| tick(*y, hi - lo + 2.0 * pad))
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
         .draw()?;
@@ -809,6 +811,13 @@ mod tests {
         assert_eq!(tick(-1e-17, 0.2), "0");
         assert_eq!(tick(0.30000000000000004, 1.0), "0.3");
         assert_eq!(tick(200.0, 400.0), "200");
+        // A long run's gradient steps, 0.011766 … 0.011848 and their spare:
+        // ticks 0.00001 apart each read as themselves.
+        let labels: Vec<String> = [0.01178, 0.01179, 0.0118, 0.01181]
+            .iter()
+            .map(|&v| tick(v, 0.0000902))
+            .collect();
+        assert_eq!(labels, ["0.01178", "0.01179", "0.0118", "0.01181"]);
         assert_eq!(whole(&15.0), "15");
         assert_eq!(whole(&-3.0), "-3");
         assert_eq!(whole(&2.5), "2.5");
