@@ -2038,7 +2038,7 @@ fn long_run_ending(
             ebmscope::data::toy::floor_text(tv, chains, floor)
         );
     }
-    if let Some(grid) = grid.filter(|_| 10 * off_grid >= chains && off_grid > 0) {
+    if let Some(grid) = grid.filter(|_| 10 * off_grid >= chains) {
         ending += &format!(
             "\nwarning: {off_grid} of {chains} chains ended off the square the densities are drawn \
              on (|x|, |y| ≤ {:.2}), where q has next to no mass: the TV counts them as lost. A step too \

@@ -482,23 +482,20 @@ mod tests {
     fn spirv_options_follow_the_device_as_wgpu_chooses_them() {
         use naga::back::spv::ZeroInitializeWorkgroupMemoryMode as Zero;
         use naga::proc::BoundsCheckPolicy::{Restrict, Unchecked};
-        let new = spirv_options(DeviceTraits {
-            api_version: vk::API_VERSION_1_3,
-            robust_buffer_access: true,
-            robust_buffer_access2: true,
-            zero_initialize_workgroup_memory: true,
-        });
+        // A device of that Vulkan version offering all three features, or none.
+        let device = |api_version, offers| DeviceTraits {
+            api_version,
+            robust_buffer_access: offers,
+            robust_buffer_access2: offers,
+            zero_initialize_workgroup_memory: offers,
+        };
+        let new = spirv_options(device(vk::API_VERSION_1_3, true));
         assert_eq!(new.lang_version, (1, 6));
         assert_eq!(new.bounds_check_policies.buffer, Unchecked);
         assert_eq!(new.bounds_check_policies.index, Restrict);
         assert!(matches!(new.zero_initialize_workgroup_memory, Zero::Native));
         assert!(!new.force_loop_bounding);
-        let old = spirv_options(DeviceTraits {
-            api_version: vk::API_VERSION_1_1,
-            robust_buffer_access: false,
-            robust_buffer_access2: false,
-            zero_initialize_workgroup_memory: false,
-        });
+        let old = spirv_options(device(vk::API_VERSION_1_1, false));
         assert_eq!(old.lang_version, (1, 3));
         assert_eq!(old.bounds_check_policies.buffer, Restrict);
         assert!(matches!(old.zero_initialize_workgroup_memory, Zero::Polyfill));
