@@ -159,15 +159,13 @@ mod tests {
     /// a directory"; Windows says "path not found", which has other causes).
     #[cfg(unix)]
     #[test]
-    #[allow(clippy::disallowed_methods)] // tests use std's removals (clippy.toml)
     fn a_path_through_a_file_is_named_so() {
-        let dir = std::env::temp_dir().join(format!("ebmscope-through-a-file-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let file = dir.join("notes.txt");
         std::fs::write(&file, "x").unwrap();
         let past = file.join("run");
         let err = Error::io(&past, std::fs::create_dir_all(&past).unwrap_err()).to_string();
-        let _ = std::fs::remove_dir_all(&dir);
         assert!(
             err.ends_with("(a folder on this path is a file: choose another path)"),
             "{err}"

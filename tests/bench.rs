@@ -61,12 +61,7 @@ fn workloads_cover_every_network() {
 /// Run `ebmscope bench ARGS --json FILE` (it must succeed): what it
 /// printed, and the JSON report.
 fn bench(args: &[&str]) -> (String, serde_json::Value) {
-    let dir = std::env::temp_dir().join(format!(
-        "ebmscope-bench-{}-{}",
-        std::process::id(),
-        args.join("-")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("bench");
     let json = dir.join("bench.json");
     let out = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
         .arg("bench")

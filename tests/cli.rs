@@ -12,9 +12,7 @@ use ebmscope::model::{NetSpec, init_params};
 use ebmscope::reference::ReferenceNet;
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ebmscope-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir(&format!("cli-{name}"))
 }
 
 fn path_str(p: &std::path::Path) -> &str {

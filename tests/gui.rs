@@ -27,8 +27,8 @@ fn app_on(gpu: Arc<Gpu>) -> GuiApp {
     GuiApp::new(
         gpu,
         test_config(),
-        std::env::temp_dir()
-            .join("gui-test.safetensors")
+        common::scratch_dir("gui")
+            .join("checkpoint.safetensors")
             .display()
             .to_string(),
     )
@@ -132,7 +132,7 @@ fn step_run_and_pause_reach_the_trainer() {
 fn a_finished_run_runs_on() {
     let mut config = test_config();
     config.iterations = 2;
-    let checkpoint = std::env::temp_dir().join("gui-run-on.safetensors");
+    let checkpoint = common::scratch_dir("gui-run-on").join("checkpoint.safetensors");
     let app = GuiApp::new(Arc::new(common::gpu()), config, checkpoint.display().to_string());
     let mut h = harness(app.unwrap());
     h.step();
@@ -167,7 +167,7 @@ fn a_finished_run_runs_on() {
 #[test]
 fn a_checkpoint_that_fails_to_open_is_an_error() {
     let mut app = app();
-    let gone = std::env::temp_dir().join(format!("gui-gone-{}.safetensors", std::process::id()));
+    let gone = common::scratch_dir("gui-gone").join("gone.safetensors");
     let err = app.open_checkpoint(gone.clone()).unwrap_err().to_string();
     assert!(
         err.starts_with(&format!("{}: not opened: ", gone.display())),
@@ -409,7 +409,7 @@ fn a_loaded_checkpoint_shows_its_own_run() {
     let mut trainer = ebmscope::train::Trainer::new(Arc::new(common::gpu()), other).unwrap();
     trainer.step().unwrap();
     trainer.step().unwrap();
-    let path = std::env::temp_dir().join(format!("gui-load-{}.safetensors", std::process::id()));
+    let path = common::scratch_dir("gui-load").join("checkpoint.safetensors");
     ebmscope::train::Checkpoint::capture(&trainer)
         .unwrap()
         .save(&path)
@@ -1065,7 +1065,7 @@ fn without_the_gpu_picture_the_image_view_shows_each_source() {
     .map(|s| s.to_string())
     .collect();
     let config = Config::resolve(Some("fashion-mnist-quick"), None, &sets).unwrap();
-    let path = std::env::temp_dir().join("gui-test-images.safetensors");
+    let path = common::scratch_dir("gui-images").join("checkpoint.safetensors");
     let app = GuiApp::new(Arc::new(common::gpu()), config, path.display().to_string()).unwrap();
     let mut h = harness(app);
     h.step();

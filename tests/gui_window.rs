@@ -57,8 +57,7 @@ fn spread(img: &image::RgbaImage, x0: u32, y0: u32, x1: u32, y1: u32) -> f64 {
 
 #[test]
 fn the_window_renders_chains_and_plots() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-window-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("window");
     let shot = dir.join("window.png");
     let (img, _) = window_picture(
         &[
@@ -138,12 +137,7 @@ fn the_window_runs_on_the_gl_backend() {
 /// The window on a tiny Fashion-MNIST run (`first` before the subcommand)
 /// shows a picture of the chains; the trainer runs on `backend` if given.
 fn shows_image_chains(first: &[&str], backend: Option<&str>) {
-    let dir = std::env::temp_dir().join(format!(
-        "ebmscope-window-img-{}-{}",
-        first.join(""),
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("window-img");
     let shot = dir.join("window.png");
     let mut args = first.to_vec();
     args.extend(["gui", "--preset", "fashion-mnist-quick"]);
@@ -183,7 +177,7 @@ fn shows_image_chains(first: &[&str], backend: Option<&str>) {
 /// minimum and the learned log-density are drawn.
 #[test]
 fn the_window_maps_a_checkpoints_landscape() {
-    let dir = std::env::temp_dir().join(format!("ebmscope-window-landscape-{}", std::process::id()));
+    let dir = common::fresh_dir("window-landscape");
     // A run started from weights (its seed's own initialisation, so that
     // it learns the model a fresh run would) that are gone by the time the
     // window opens it: its checkpoint goes on from its own weights.

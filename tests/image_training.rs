@@ -18,9 +18,7 @@ use ebmscope::data::images::{DEBIAN_FASHION_MNIST, load_folder};
 use ebmscope::train::feed::{ImageGather, ImageStore};
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ebmscope-imgtrain-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::fresh_dir(&format!("imgtrain-{name}"))
 }
 
 fn ok(out: &std::process::Output) {

@@ -3,6 +3,8 @@
 //! installs it).
 #![allow(clippy::disallowed_methods)] // tests may rename and remove with std's calls (clippy.toml)
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -16,10 +18,7 @@ fn resize_grey(img: &image::GrayImage, width: u32, height: u32) -> image::GrayIm
 }
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ebmscope-images-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir(&format!("images-{name}"))
 }
 
 fn idx_bytes(n: u32, rows: u32, cols: u32, pixel: impl Fn(u32, u32, u32) -> u8) -> Vec<u8> {

@@ -286,9 +286,7 @@ fn minima_far_outside_the_starts_are_called_out() {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ebmscope-landscape-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::fresh_dir(&format!("landscape-{name}"))
 }
 
 /// `landscape` on a toy checkpoint writes the minima, the attempts and the

@@ -14,9 +14,7 @@ fn fix() -> String {
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ebmscope-io-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch_dir("io").join(name)
 }
 
 /// A safetensors file assembled by hand, as `safetensors.torch.save_file`

@@ -102,8 +102,7 @@ fn wait_for(s: &Session, what: &str, pred: impl Fn(&Update) -> bool) -> Vec<Upda
 #[test]
 fn the_session_answers_its_commands() {
     let gpu = Arc::new(common::gpu());
-    let dir = std::env::temp_dir().join(format!("ebmscope-session-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("session");
     let s = Session::start(gpu.clone(), small(&[])).unwrap();
 
     s.send(Command::Step);

@@ -304,7 +304,8 @@ mod tests {
 
     #[test]
     fn kinds_are_inferred_from_paths() {
-        let dir = std::env::temp_dir().join(format!("ebmscope-infer-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let cifar = dir.join("cifar");
         let idx = dir.join("idx");
         let folder = dir.join("folder");
@@ -331,7 +332,6 @@ mod tests {
                 .to_string()
                 .contains("train-images")
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

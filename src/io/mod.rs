@@ -466,12 +466,14 @@ mod tests {
         }
     }
 
-    /// An empty folder of this name for one test.
+    /// A new, empty folder for one test (kept: a process id is no unique
+    /// name, and Wine gives ids out again).
     fn fresh_folder(name: &str) -> std::path::PathBuf {
-        let out = std::env::temp_dir().join(format!("ebmscope-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&out).unwrap();
-        out
+        tempfile::Builder::new()
+            .prefix(&format!("ebmscope-{name}-"))
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     /// A set of "done.csv" (marker) and "picture_*" files.

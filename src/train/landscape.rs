@@ -956,9 +956,8 @@ mod tests {
     /// folder with no landscape loses nothing.
     #[test]
     fn a_saved_landscape_replaces_only_an_older_one() {
-        let dir = std::env::temp_dir().join(format!("ebmscope-save-landscape-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let map = Landscape {
             minima: vec![
                 Minimum {
@@ -997,7 +996,7 @@ mod tests {
         write("notes.txt");
         for name in ["basin_alpha_1_000.png", "attempts.csv", LANDSCAPE_MARKER] {
             write(name);
-            let refused = save_landscape(&dir, false, &map, &opts, &model, &backdrop)
+            let refused = save_landscape(dir, false, &map, &opts, &model, &backdrop)
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -1007,7 +1006,7 @@ mod tests {
             assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), "mine");
             std::fs::remove_file(dir.join(name)).unwrap();
         }
-        let pictures = save_landscape(&dir, false, &map, &opts, &model, &backdrop).unwrap();
+        let pictures = save_landscape(dir, false, &map, &opts, &model, &backdrop).unwrap();
         assert_eq!(pictures, [dir.join("landscape.png")]);
         let minima = std::fs::read_to_string(dir.join(LANDSCAPE_MARKER)).unwrap();
         assert_eq!(
@@ -1037,7 +1036,7 @@ mod tests {
         // other files stay, named like them or not.
         write("basin_alpha_1_000.png");
         write("basin_alpha_1_notes.png");
-        save_landscape(&dir, true, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
+        save_landscape(dir, true, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
         assert!(!dir.join("landscape.png").exists() && !dir.join("basin_alpha_1_000.png").exists());
         assert!(dir.join("basin_alpha_3_000.png").exists() && dir.join("notes.txt").exists());
         assert_eq!(
@@ -1047,10 +1046,9 @@ mod tests {
         // An unfinished one (its attempts.csv, no marker) is an older map too.
         std::fs::remove_file(dir.join(LANDSCAPE_MARKER)).unwrap();
         write("basin_alpha_3_009.png");
-        save_landscape(&dir, false, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
+        save_landscape(dir, false, &map, &opts, &model, &Backdrop::Images([1, 1, 2])).unwrap();
         assert!(!dir.join("basin_alpha_3_009.png").exists() && dir.join(LANDSCAPE_MARKER).exists());
         assert!(dir.join("notes.txt").exists());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Settled takes both: states that move little per element may still

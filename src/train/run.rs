@@ -1642,8 +1642,8 @@ mod tests {
     /// found in both does.
     #[test]
     fn a_file_browsers_caches_do_not_stop_a_move_back() {
-        let base = std::env::temp_dir().join(format!("ebmscope-move-back-{}", std::process::id()));
-        let (from, to) = (base.join("from"), base.join("to"));
+        let base = tempfile::tempdir().unwrap();
+        let (from, to) = (base.path().join("from"), base.path().join("to"));
         for dir in [&from, &to] {
             std::fs::create_dir_all(dir.join("pictures")).unwrap();
         }
@@ -1671,7 +1671,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("notes.txt is there too"), "{err}");
-        let _ = std::fs::remove_dir_all(&base);
     }
 
     /// The printed line runs as one command whatever the folder's name.

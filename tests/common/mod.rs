@@ -174,11 +174,22 @@ pub fn train_preset(preset: &str, out: &std::path::Path, iters: u64, args: &[&st
     ebmscope(&all)
 }
 
-/// A folder of this name for one test, empty (and not made yet).
+/// A new, empty folder for one test, `ebmscope-NAME-` and a random tail
+/// (kept after the test, for a look at a failure's files). A process id is
+/// no unique name: Wine gives ids out again, and a test binary run once
+/// more found its first run's outputs where it asserted there were none.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    tempfile::Builder::new()
+        .prefix(&format!("ebmscope-{name}-"))
+        .tempdir()
+        .unwrap()
+        .keep()
+}
+
+/// A path named NAME for one test's folder, in a new scratch folder (not
+/// made yet: a run's --out, say).
 pub fn fresh_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ebmscope-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    scratch_dir(name).join(name)
 }
 
 /// Each (what, got, want) within `tol` of the other.
