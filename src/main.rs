@@ -1356,11 +1356,14 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let gpu = Arc::new(Gpu::new(choice)?);
     announce(&gpu);
     if !config.data.kind.is_toy() && !config.data.path.is_empty() {
-        eprintln!(
-            "loading {} images from {} …",
-            spelling(&config.data.kind),
-            config.data.path
-        );
+        // (The kind only where the files bear it out: an archive, say, is
+        // refused next, and is no IDX file.)
+        let path = std::path::Path::new(&config.data.path);
+        let kind = match ebmscope::data::recognised_kind(path) {
+            Some(kind) if kind == config.data.kind => format!("{} ", spelling(&kind)),
+            _ => String::new(),
+        };
+        eprintln!("loading {kind}images from {} …", config.data.path);
     }
     let opened = RunDir::open(&out, config, existing, gpu);
     if let (Err(err @ ebmscope::Error::Io { .. }), true) = (&opened, args.resume) {
@@ -1819,7 +1822,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     check_out_folder(&out, &ebmscope::train::longrun::LONG_RUN_OUTPUTS, args.force)?;
     let chains = format!("--chains {}", opts.chains);
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, (opts.chains, &chains))?;
-    let summary = opts.summary(&ck);
+    let summary = opts.summary(&ck, &args.model.checkpoint);
     eprintln!("{summary}");
     let toy = Toy::new(&ck.config.data).ok();
     let grid = toy.as_ref().map(|toy| Grid {
@@ -2356,7 +2359,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             .join(", "),
         short(opts.temp_factor),
         opts.ad_steps,
-        ck.described()
+        ck.described(&args.model.checkpoint)
     );
     let bar = indicatif::ProgressBar::new(1);
     let mut lines = ProgressLines::new();

@@ -83,6 +83,7 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     ok(&out);
     // The data set's 500 images of 32×32 as bytes (0.49 MiB), said with the run's memory.
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("loading idx images from "), "{stderr}");
     let held = stderr
         .lines()
         .find_map(|l| {
@@ -613,9 +614,14 @@ fn misconfigured_image_runs_are_refused() {
     ];
     let e = err(&[&args[..], &["--set", "data.kind=cifar10"]].concat());
     assert!(e.contains("not a CIFAR-10 binary batch"), "{e}");
-    // (Without it the path says IDX, and the file's first bytes say pickle.)
+    // (Without it the path says IDX, and the file's first bytes say pickle;
+    // what is loaded is not called IDX first.)
     let e = err(&args);
     assert!(e.contains("python version"), "{e}");
+    assert!(
+        e.contains("loading images from ") && !e.contains("idx images"),
+        "{e}"
+    );
     let bad = |sets: &[&str]| {
         Config::resolve(
             Some("fashion-mnist-quick"),

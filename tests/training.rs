@@ -2145,7 +2145,9 @@ fn weights_alone_sample_and_map_with_their_settings() {
         common::assert_refused(&out, "weights alone carry no bank");
         let out = run(command, &[w], &[]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("weights alone"));
+        // (Named as what they are: the run's model at that iteration.)
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("a run's weights of iteration 2)"), "{stderr}");
     }
     // Beside the run (a run's weights/ file), named after the file.
     let longrun = dir.join("longrun_data_weights_0000002");
@@ -2191,6 +2193,7 @@ fn weights_alone_sample_and_map_with_their_settings() {
         &[],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(" (weights alone), "));
     assert!(elsewhere.join("longrun_data_net/longrun.csv").exists());
     let settings = common::read_toml(&elsewhere.join("longrun_data_net/longrun.toml"));
     assert!(

@@ -50,8 +50,8 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
 
 /// The kind of image data at `path` where its files say so (infer_image_kind
 /// guesses IDX for any file, and images for any folder): CIFAR-10 batches,
-/// IDX images, or a folder with images at its top.
-fn recognised_kind(path: &Path) -> Option<DataKind> {
+/// IDX images, or a folder with images in it.
+pub fn recognised_kind(path: &Path) -> Option<DataKind> {
     let kind = infer_image_kind(path);
     let recognised = match kind {
         DataKind::Idx if !path.is_dir() => {
@@ -177,7 +177,8 @@ impl Dataset {
                     path,
                     format!(
                         "{reason} (data.kind is \"{}\", and this looks like \"{}\" data: set data.kind \
-                         to it, or give the path as --data, which tells the format from the files)",
+                         to it, or leave data.kind unset and give the path as --data, which tells the \
+                         format from the files)",
                         crate::config::spelling(&c.kind),
                         crate::config::spelling(&found)
                     ),

@@ -450,13 +450,14 @@ impl Checkpoint {
         }
     }
 
-    /// What the model is, for a command's first line: "checkpoint at
-    /// iteration N", or "weights alone".
-    pub fn described(&self) -> String {
-        if self.weights_alone {
-            "weights alone".into()
-        } else {
-            format!("checkpoint at iteration {}", self.iteration)
+    /// What the model loaded from `file` is, for a command's first line:
+    /// "checkpoint at iteration N", "a run's weights of iteration N" (its
+    /// weights/weights_N file), or "weights alone".
+    pub fn described(&self, file: &Path) -> String {
+        match (self.weights_alone, self.iteration_of(file)) {
+            (false, _) => format!("checkpoint at iteration {}", self.iteration),
+            (true, Some(iteration)) => format!("a run's weights of iteration {iteration}"),
+            (true, None) => "weights alone".into(),
         }
     }
 

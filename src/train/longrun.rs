@@ -91,17 +91,17 @@ impl LongRunOptions {
         }
     }
 
-    /// What the chains run, in a line: sampler, steps, start, chains,
-    /// temperature factor and ε (for the command's first line and the title
-    /// of its figure).
-    pub fn summary(&self, ck: &Checkpoint) -> String {
+    /// What the chains run, in a line: sampler, steps, start, chains, the
+    /// model (`ck`, loaded from `file`), temperature factor and ε (for the
+    /// command's first line and the title of its figure).
+    pub fn summary(&self, ck: &Checkpoint, file: &std::path::Path) -> String {
         format!(
             "{} {} from {} on {} ({}), T × {}, ε {}",
             if self.mala { "MALA" } else { "Langevin" },
             crate::config::plural(self.steps, "step", "steps"),
             self.init.name(),
             crate::config::plural(self.chains as u64, "chain", "chains"),
-            ck.described(),
+            ck.described(file),
             short(self.temp_factor),
             match self.epsilon {
                 Some(e) => short(e),

@@ -1158,7 +1158,7 @@ impl RunDir {
             csv.push_str(&format!("{},{:?},{}\n", r.step, r.mean_energy, r.grad_text()));
         }
         write_atomically(&csv_path, csv.as_bytes())?;
-        let title = opts.summary(&ck);
+        let title = opts.summary(&ck, &self.dir.join(CHECKPOINT_FILE));
         crate::plot::long_run_figure(&dir.join(format!("longrun_{it:07}.png")), &title, &rows, &[])?;
         let picture = long_run_picture(&dir, it);
         match trainer.data.toy() {
