@@ -185,12 +185,17 @@ impl OutputSet {
         if let Some(path) = self.files_in(out)?.first() {
             let name = path.file_name().unwrap_or_default().to_string_lossy();
             let what = self.what;
+            // (The marker itself is there, but not as a set of ours writes it.)
+            let found = if name == self.marker.name {
+                format!("holds a {name} that no {what} of ours wrote")
+            } else {
+                format!("holds a {name} but no {what} (no {} of ours)", self.marker.name)
+            };
             return Err(crate::Error::file(
                 out,
                 format!(
-                    "holds a {name} but no {what} (no {} of ours), and a {what} writes its own {name}: \
-                     move that file, or choose another {elsewhere}",
-                    self.marker.name
+                    "{found}, and a {what} writes its own {name}: move that file, or choose another \
+                     {elsewhere}"
                 ),
             ));
         }
@@ -690,7 +695,10 @@ mod tests {
         let err = check_out_folder(&out, &with_header, true, "", "--out")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("holds a done.csv but no picture set"), "{err}");
+        assert!(
+            err.contains("holds a done.csv that no picture set of ours wrote, and a picture set writes its own done.csv"),
+            "{err}"
+        );
         let refused = replace_outputs(&out, &with_header, true, |_| Ok(()));
         assert!(refused.unwrap_err().to_string().contains("holds a done.csv"));
         assert_eq!(

@@ -999,10 +999,12 @@ mod tests {
             let refused = save_landscape(dir, false, &map, &opts, &model, &backdrop)
                 .unwrap_err()
                 .to_string();
-            assert!(
-                refused.contains(&format!("holds a {name} but no landscape")),
-                "{refused}"
-            );
+            let found = if name == LANDSCAPE_MARKER {
+                format!("holds a {name} that no landscape of ours wrote")
+            } else {
+                format!("holds a {name} but no landscape (no {LANDSCAPE_MARKER} of ours)")
+            };
+            assert!(refused.contains(&found), "{refused}");
             assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), "mine");
             std::fs::remove_file(dir.join(name)).unwrap();
         }
