@@ -1892,6 +1892,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         // many chains the last row had off the grid.)
         let mut tvs: Vec<(f64, f64)> = Vec::new();
         let mut off_grid = 0;
+        // (The rows so far, for the figure of a long run stopped on its way.)
+        let mut recorded = Vec::new();
         let record = |row: &ebmscope::train::longrun::LongRunRow, states: &[f32]| {
             if !row.mean_energy.is_finite() {
                 return Err(ebmscope::Error::Shape(format!(
@@ -1900,6 +1902,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                     row.step, row.mean_energy
                 )));
             }
+            recorded.push(*row);
             let picture = write_dir.join(format!("samples_{:08}.png", row.step));
             // Toy data: the KDE of the chains against the truth; images: a grid of them.
             let tv = match (&grid, &truth, floor) {
@@ -1958,14 +1961,26 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             ));
             Ok(())
         };
-        let rows = long_run(&gpu, &ck, data.as_ref(), &opts, record, &mut |_, done, _| {
+        let ran = long_run(&gpu, &ck, data.as_ref(), &opts, record, &mut |_, done, _| {
             bar.set_position(done);
             lines.update("sampling", &bar);
             if stop.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(ebmscope::Error::Stopped("the long run".into()));
             }
             Ok(())
-        })?;
+        });
+        let rows = match ran {
+            // Stopped: the figure of the rows so far, beside them (with
+            // no marker, still an unfinished long run).
+            Err(stopped @ ebmscope::Error::Stopped(_)) => {
+                if let Some(last) = recorded.last() {
+                    let title = format!("{summary}; stopped, its rows to step {}", last.step);
+                    ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &title, &recorded, &tvs)?;
+                }
+                return Err(stopped);
+            }
+            ran => ran?,
+        };
         csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &summary, &rows, &tvs)?;
         let done = write_dir.join(MARKER);
@@ -1989,7 +2004,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                 format!("the long run {} held is kept as it was", out.display())
             } else {
                 format!(
-                    "the rows so far are in {}, beside their pictures (a next run there replaces them)",
+                    "the rows so far are in {}, beside their pictures and their figure, longrun.png \
+                     (a next run there replaces them)",
                     out.join(PARTIAL).display()
                 )
             }

@@ -1867,7 +1867,7 @@ fn long_run_sampling_from_a_checkpoint() {
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         assert_eq!(status.code(), Some(130), "{stderr}");
         let says = format!(
-            "of 100000000: the rows so far are in {}, beside their pictures",
+            "of 100000000: the rows so far are in {}, beside their pictures and their figure, longrun.png",
             stopped.join("longrun.partial.csv").display()
         );
         assert!(
@@ -1879,6 +1879,9 @@ fn long_run_sampling_from_a_checkpoint() {
         let rows = std::fs::read_to_string(stopped.join("longrun.partial.csv")).unwrap();
         assert!(rows.lines().count() >= 2, "{rows}");
         assert!(picture.exists() && !stopped.join("longrun.csv").exists());
+        // (The figure of the rows so far.)
+        let figure = image::open(stopped.join("longrun.png")).unwrap().to_rgb8();
+        assert!(figure.width() > 100 && figure.height() > 100);
     }
     // Bad options are refused before the long run already there is touched.
     let csv = dir.join("longrun_data/longrun.csv");
