@@ -17,11 +17,14 @@ PyTorch is a benchmark dependency only; scripts/compare.sh installs it into
 its own environment.
 
     python3 scripts/bench_torch.py [--small] [--only NAME] [--device cpu|cuda]
-                                   [--tf32 on|off] [--seconds S] [--json FILE]
+                                   [--tf32 on|off] [--cudnn-benchmark]
+                                   [--threads N] [--seconds S] [--json FILE]
 """
 
 import argparse
 import json
+import os
+import sys
 import time
 
 import torch
@@ -272,6 +275,15 @@ def main():
                          "benchmark; off by default, as in the authors' code)")
     ap.add_argument("--json")
     args = ap.parse_args()
+    if not 0 < args.seconds <= 86400:
+        ap.error("--seconds must be a positive number of seconds, at most 86400 (a day)")
+    if args.json:
+        # Found now, not after the timings: a folder that is not there, or one it cannot write in.
+        folder = os.path.dirname(args.json) or "."
+        if not os.path.isdir(folder):
+            ap.error(f"--json: folder {folder} does not exist (create it first)")
+        if not os.access(folder, os.W_OK):
+            ap.error(f"--json {args.json}: cannot write in {folder}")
     device = torch.device(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -299,6 +311,11 @@ def main():
         report = {
             "tool": "pytorch",
             "torch": torch.__version__,
+            # What tells one report from another (as ebmscope's report has them).
+            "command": " ".join(sys.argv),
+            "unix_time": int(time.time()),
+            "seconds": args.seconds,
+            "small": args.small,
             "device": name,
             # PyTorch's defaults differ between the two (convolutions on, matmuls off).
             "tf32": {"convolutions": torch.backends.cudnn.allow_tf32,

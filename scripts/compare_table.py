@@ -23,9 +23,16 @@ import json
 import sys
 
 
-def load(path):
+def load(path, tool=None):
+    """The report at `path`; with `tool`, refused unless that tool wrote it."""
     with open(path) as f:
-        return json.load(f)
+        report = json.load(f)
+    if not isinstance(report, dict) or "workloads" not in report or "tool" not in report:
+        raise SystemExit(f"{path}: not a benchmark report (JSON with `tool` and `workloads`)")
+    if tool and report["tool"] != tool:
+        raise SystemExit(f"{path}: {report['tool']}'s report where {tool}'s belongs: give ebmscope's "
+                         "report first, then PyTorch's (see the usage at the top of this script)")
+    return report
 
 
 def merge(out, parts):
@@ -53,17 +60,19 @@ def main():
         return merge(sys.argv[2], sys.argv[3:])
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
-    ours = load(sys.argv[1])
+    ours = load(sys.argv[1], "ebmscope")
     print(f"ebmscope on {ours['adapter']}, convolutions {ours.get('conv_kernels', '-')}")
     for path in sys.argv[2:]:
-        theirs = load(path)
+        theirs = load(path, "pytorch")
         print(f"\nvs PyTorch {theirs['torch']} on {theirs['device']}{settings(theirs)}")
         # An unequal pairing says so: one side on a GPU, the other on the CPU.
-        ours_cpu, theirs_cpu = ", Cpu," in ours["adapter"], theirs.get("tf32") is None
+        ours_cpu, theirs_cpu = ", Cpu," in ours["adapter"], theirs["device"].startswith("CPU")
         if ours_cpu != theirs_cpu:
             gpu_side, cpu_side = ("PyTorch", "ebmscope") if ours_cpu else ("ebmscope", "PyTorch")
             print(f"warning: {gpu_side} ran on a GPU and {cpu_side} on the CPU: these ratios compare "
                   "devices, not implementations (see `ebmscope info` and --device)")
+        if "small" in ours and "small" in theirs and ours["small"] != theirs["small"]:
+            print("warning: one side ran the small workloads (--small) and the other not")
         by_name = {w["name"]: w for w in theirs["workloads"]}
         print("| workload | ebmscope steps×chains/s | PyTorch | ratio | ebmscope it/s | PyTorch | ratio "
               "| ebmscope GFLOP/s (Langevin) | PyTorch |")

@@ -45,7 +45,8 @@ bundle_env() {
     export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"  # (else Mesa's loaders complain)
     mkdir -p "$XDG_RUNTIME_DIR"
     export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    libs="$(ldconfig -p)"  # (once: see bundle)
+    # (Once: see bundle. Not on PATH for a user on some systems.)
+    libs="$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true)"
     if ! grep -q "libX11\.so\.6 " <<< "$libs" || ! grep -q "libXext\.so\.6 " <<< "$libs"; then
         export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$here/lib/x11"
         echo "using the bundled X11 client libraries (lib/x11)" >&2
@@ -90,7 +91,7 @@ bundle)
     mkdir -p "$dir/lib"
     cp target/release/ebmscope scripts/bench_torch.py scripts/compare_table.py scripts/gpu-bench.sh "$dir/"
     # (The cache once: a reader that stops early would break ldconfig's pipe under pipefail.)
-    libs="$(ldconfig -p)"
+    libs="$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p)"
     loader="$(awk '/libvulkan\.so\.1 .*x86-64/ {print $NF; exit}' <<< "$libs")"
     if [ -z "$loader" ]; then
         echo "no libvulkan.so.1 here: apt-get install libvulkan1, then bundle again" >&2
@@ -108,12 +109,27 @@ bundle)
         fi
         cp -L "$path" "$dir/lib/x11/$lib"
     done
+    # The newest glibc the binary and the libraries ask for: run checks the
+    # GPU machine's against it (an older one fails every step otherwise).
+    objdump -T "$dir/ebmscope" "$dir"/lib/*.so.* "$dir"/lib/x11/*.so.* | grep -o 'GLIBC_[0-9.]*' \
+        | sed 's/GLIBC_//' | sort -uV | tail -1 > "$dir/glibc-needed"
     echo "bundle in $dir ($(du -sh "$dir" | cut -f1)); on the GPU machine: $dir/gpu-bench.sh run"
     ;;
 run)
     out="${2:-$here/results}"
     mkdir -p "$out"
+    # (This run's tables only: an earlier run's into the same OUT would pass for them.)
+    rm -f "$out/compare.md" "$out/ebmscope.json" "$out"/torch-*.json "$out"/ebmscope-*.json
     NETS="${NETS:-toy vanilla nonlocal}"
+    if [ -f "$here/glibc-needed" ]; then
+        need="$(cat "$here/glibc-needed")"
+        have="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')"
+        if [ -n "$need" ] && [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
+            echo "this machine's glibc is $have, and the bundle needs $need or newer: make the bundle on a" \
+                 "machine (or in a container) with glibc $have or older, or run it in a newer container" >&2
+            exit 1
+        fi
+    fi
     bundle_env
     # What the Vulkan loader will look for, for when it finds no driver.
     {
@@ -124,6 +140,7 @@ run)
         echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
         ls -l /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1
         grep -E "GLX_nvidia|EGL_nvidia|glvkspirv|gpucomp|libvulkan|libX11\.|libXext\." <<< "$libs"
+        # shellcheck disable=SC2010  # (a listing for a person to read, links and all)
         ls -l /usr/local/nvidia/lib64 2>&1 | grep -E "GLX_nvidia|EGL_nvidia|glvkspirv"
     } > "$out/system.txt" 2>&1 || true  # (a missing folder is an answer, not a failure)
     ebm="$here/ebmscope"
@@ -137,6 +154,8 @@ run)
         local step="${STEP_TIMEOUT:-300}"
         echo $(( left < step ? (left > 1 ? left : 1) : step ))
     }
+    # (A step that ignores SIGTERM is killed 10 s later.)
+    timeout() { command timeout -k 10 "$@"; }
     failed=0
     # Every adapter of every backend, and the loader's complaints about drivers it skipped.
     if ! env -u EBMSCOPE_BACKEND -u EBMSCOPE_ADAPTER VK_LOADER_DEBUG=error,warn \
@@ -180,11 +199,17 @@ run)
         fi
     done
     if [ ${#ours[@]} -gt 0 ]; then
-        python3 "$here/compare_table.py" --merge "$out/ebmscope.json" "${ours[@]}"
+        if ! python3 "$here/compare_table.py" --merge "$out/ebmscope.json" "${ours[@]}"; then
+            echo "merging ebmscope's reports FAILED" >&2
+            failed=1
+        fi
     else
         echo "no ebmscope figures: see $out/*.txt" >&2
     fi
-    if timeout "$(limit)" python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+    if [ "$(limit)" -le 1 ]; then
+        echo "DEADLINE reached: PyTorch was not run" >&2
+        failed=1
+    elif timeout "$(limit)" python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
         theirs=()
         for setting in default tf32-off cudnn-benchmark; do
             parts=()
@@ -203,20 +228,30 @@ run)
                 fi
             done
             if [ ${#parts[@]} -gt 0 ]; then
-                python3 "$here/compare_table.py" --merge "$out/torch-$setting.json" "${parts[@]}"
-                theirs+=("$out/torch-$setting.json")
+                if python3 "$here/compare_table.py" --merge "$out/torch-$setting.json" "${parts[@]}"; then
+                    theirs+=("$out/torch-$setting.json")
+                else
+                    echo "merging PyTorch's ($setting) reports FAILED" >&2
+                    failed=1
+                fi
             fi
         done
-        if [ ${#ours[@]} -gt 0 ] && [ ${#theirs[@]} -gt 0 ]; then
-            python3 "$here/compare_table.py" "$out/ebmscope.json" "${theirs[@]}" | tee "$out/compare.md"
+        if [ -f "$out/ebmscope.json" ] && [ ${#theirs[@]} -gt 0 ]; then
+            if ! python3 "$here/compare_table.py" "$out/ebmscope.json" "${theirs[@]}" | tee "$out/compare.md"; then
+                echo "the ratio tables FAILED" >&2
+                failed=1
+            fi
         fi
     else
-        echo "python3 with CUDA-enabled torch is missing: only the ebmscope figures were taken" >&2
+        echo "python3 with a torch that sees a CUDA GPU (torch.cuda.is_available()) is missing: only the" \
+             "ebmscope figures were taken" >&2
         failed=1
     fi
     # Last (it times the net again, after PyTorch's turn under DEADLINE):
     # registers, spills and shared memory per kernel, as the driver compiled
     # them: what a GPU core's occupancy, and so the 30 % target, turns on.
+    # (The full-size vanilla net whatever BENCH_ARGS: its kernels are the
+    # ones the target is about.)
     if timeout "$(limit)" "$ebm" bench --only vanilla --seconds 0.2 --pipeline-stats > "$out/pipeline-stats.txt" 2>&1; then
         sed -n '/what the Vulkan driver says/,$p' "$out/pipeline-stats.txt"
     else

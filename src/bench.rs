@@ -191,6 +191,39 @@ pub struct WorkloadResult {
     pub layers: Vec<LayerTiming>,
 }
 
+/// How much faster than its own L Langevin steps a training iteration may
+/// seem before its two figures are said not to hold together (as
+/// scripts/compare_table.py says it).
+const ITERATION_SLACK: f64 = 0.10;
+
+impl WorkloadResult {
+    /// Milliseconds of one Langevin step of the layered kernels over all
+    /// chains, as their throughput gives it (the baseline's, where the
+    /// fused sampler ran).
+    pub fn layered_step_ms(&self) -> f64 {
+        let rate = self
+            .layered_steps_x_chains_per_s
+            .unwrap_or(self.langevin_steps_x_chains_per_s);
+        1e3 * self.chains as f64 / rate
+    }
+
+    /// Why the training figure contradicts the Langevin figure (an
+    /// iteration, which runs the L steps and more, timed faster than them),
+    /// or None: the two were not timed in one state of the machine.
+    pub fn timing_contradiction(&self) -> Option<String> {
+        let steps_ms = 1e3 * (self.steps * self.chains) as f64 / self.langevin_steps_x_chains_per_s;
+        let iteration_ms = 1e3 / self.iterations_per_s;
+        (iteration_ms < (1.0 - ITERATION_SLACK) * steps_ms).then(|| {
+            format!(
+                "an iteration took {iteration_ms:.1} ms, over 10 % less than its own {} Langevin steps \
+                 ({steps_ms:.1} ms): the two figures were not taken in one state of the machine (too \
+                 short a run, or load); time it again with more --seconds before reading them",
+                self.steps
+            )
+        })
+    }
+}
+
 /// GPU memory of a workload's training, as the backend's allocator counts it.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct MemoryFigure {
@@ -230,6 +263,14 @@ pub fn trainer_with_memory(
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     pub tool: &'static str,
+    /// ebmscope's version, the command line, when (seconds since 1970,
+    /// UTC) and with what budget and sizes: what tells one report from
+    /// another, a stale one say.
+    pub version: &'static str,
+    pub command: String,
+    pub unix_time: u64,
+    pub seconds: f64,
+    pub small: bool,
     pub adapter: String,
     /// The convolution kernels of the timed nets ([`ConvKernels::name`]).
     pub conv_kernels: &'static str,
@@ -629,21 +670,30 @@ fn time_layer(
 }
 
 /// Seconds of what `record` records, run alone: GPU time if the adapter has
-/// timestamps, else wall time (after a warm-up).
+/// timestamps (the median of samples of 8 repetitions over a 32nd of the
+/// budget, 3 at least: under load, a single sample moved by half from run
+/// to run), else wall time (after a warm-up).
 fn time_alone(
     gpu: &Gpu,
     budget: Duration,
     record: impl Fn(&mut wgpu::ComputePass),
 ) -> Result<(f64, &'static str)> {
     const REPS: usize = 8;
+    const MIN_SAMPLES: usize = 3;
     let reps = |pass: &mut wgpu::ComputePass| {
         for _ in 0..REPS {
             record(pass);
         }
     };
     gpu.run("bench layer", reps);
-    if let Some(s) = gpu.time_pass("bench layer", reps)? {
-        return Ok((s / REPS as f64, "gpu timestamps"));
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    while let Some(s) = gpu.time_pass("bench layer", reps)? {
+        samples.push(s);
+        if samples.len() >= MIN_SAMPLES && start.elapsed() >= budget / 32 {
+            samples.sort_by(f64::total_cmp);
+            return Ok((samples[samples.len() / 2] / REPS as f64, "gpu timestamps"));
+        }
     }
     let s = time_reps(gpu, budget / 8, 1, || {
         gpu.run("bench layer", reps);

@@ -650,6 +650,14 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
             "benchmark report (JSON with `tool` and `workloads`)",
             is_report,
         )?;
+        // A folder it cannot write in is found now, not after the timings.
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let probe = dir
+            .unwrap_or(std::path::Path::new("."))
+            .join(format!(".ebmscope-bench-{}.probe", std::process::id()));
+        std::fs::File::create_new(&probe)
+            .map_err(|e| anyhow::anyhow!("--json {}: cannot write there ({e})", path.display()))?;
+        let _ = ebmscope::io::remove_file(&probe);
     }
     let all = workloads(args.small)?;
     let chosen: Vec<_> = all
@@ -684,12 +692,23 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         ebmscope::gpu::pipeline_stats::check_supported(&gpu.info)?;
     }
     let budget = std::time::Duration::from_secs_f64(args.seconds);
-    let outcome = time_workloads(&gpu, &chosen, budget, !args.default_kernels_only).and_then(|results| {
-        match &args.json {
-            Some(path) => write_bench_report(&gpu, results, path),
-            None => Ok(()),
+    let mut results = Vec::new();
+    let timed = time_workloads(&gpu, &chosen, budget, !args.default_kernels_only, &mut results);
+    // The workloads timed before one that failed are reported all the same.
+    let written = match &args.json {
+        Some(path) if !results.is_empty() => {
+            if timed.is_err() {
+                eprintln!(
+                    "a workload failed: {} holds the {} timed before it",
+                    path.display(),
+                    ebmscope::config::plural(results.len() as u64, "workload", "workloads")
+                );
+            }
+            write_bench_report(&gpu, &args, results, path)
         }
-    });
+        _ => Ok(()),
+    };
+    let outcome = timed.and(written);
     // After a failed workload too: what the driver made of the kernels
     // that failed their check is then the first thing to read.
     let statistics = if args.pipeline_stats {
@@ -705,14 +724,15 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Check each workload against the reference, time it and print its figures.
+/// Check each workload against the reference, time it and print its
+/// figures, into `results`; stops at the first that fails.
 fn time_workloads(
     gpu: &std::sync::Arc<Gpu>,
     chosen: &[&Workload],
     budget: std::time::Duration,
     other_kernels: bool,
-) -> anyhow::Result<Vec<WorkloadResult>> {
-    let mut results = Vec::new();
+    results: &mut Vec<WorkloadResult>,
+) -> anyhow::Result<()> {
     for w in chosen {
         eprintln!("{}: checking against the reference, then timing …", w.name);
         let r = run_workload(gpu, w, budget, other_kernels)?;
@@ -756,6 +776,9 @@ fn time_workloads(
             "  training: {:.3} iterations/s, {:.2} GFLOP/s ({:.3} GFLOP per iteration)",
             r.iterations_per_s, r.iteration_gflop_per_s, r.iteration_gflop
         );
+        if let Some(why) = r.timing_contradiction() {
+            println!("  warning: {why}");
+        }
         match r.training_memory {
             Some(m) => println!(
                 "  training memory: {:.2} MiB on the GPU, the data set aside ({:.2} MiB more)",
@@ -768,9 +791,15 @@ fn time_workloads(
         let ms = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |ms| format!("{ms:.3}"));
         let how = r.layers.first().map_or("", |l| l.timing);
         println!(
-            "  one Langevin step by layer (each timed alone, {how}; convolutions {}, per layer T tiled or D direct in fwd, ∇x, ∇θ; ∇θ: the learning step's, on {} images):",
+            "  one Langevin step of the layered kernels by layer (each timed alone, {how}; convolutions {}, per layer T tiled or D direct in fwd, ∇x, ∇θ; ∇θ: the learning step's, on {} images):",
             gpu.conv_kernels().name(),
             2 * r.chains
+        );
+        // (Timed alone, the layers need not add up to a step: the update,
+        // the noise and the gaps between kernels are in the step alone.)
+        println!(
+            "    the layers' fwd + ∇x sum to {total:.3} ms; a whole step took {:.3} ms (from its throughput)",
+            r.layered_step_ms()
         );
         // The kernel families measured beside the default, if any layer has them.
         const FAMILIES: [&str; 2] = ["direct", "tiled"];
@@ -780,7 +809,7 @@ fn time_workloads(
             .collect();
         let mut header = format!(
             "    {:<12} {:>7} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
-            "layer", "kernels", "fwd ms", "∇x ms", "share", "fwd GF/s", "∇x GF/s", "∇θ ms", "∇θ GF/s"
+            "layer", "kernels", "fwd ms", "∇x ms", "of sum", "fwd GF/s", "∇x GF/s", "∇θ ms", "∇θ GF/s"
         );
         for &f in &shown {
             for pass in ["fwd", "∇x", "∇θ"] {
@@ -839,13 +868,25 @@ fn time_workloads(
         }
         results.push(r);
     }
-    Ok(results)
+    Ok(())
 }
 
 /// `bench --json`'s report.
-fn write_bench_report(gpu: &Gpu, results: Vec<WorkloadResult>, path: &std::path::Path) -> anyhow::Result<()> {
+fn write_bench_report(
+    gpu: &Gpu,
+    args: &BenchArgs,
+    results: Vec<WorkloadResult>,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
     let report = BenchReport {
         tool: "ebmscope",
+        version: env!("CARGO_PKG_VERSION"),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        unix_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        seconds: args.seconds,
+        small: args.small,
         adapter: gpu.describe(),
         conv_kernels: gpu.conv_kernels().name(),
         timing: "throughputs: wall time around blocking submissions, after a warm-up of at least \

@@ -84,6 +84,29 @@ fn bench_writes_checked_figures_as_json() {
         "{stdout}"
     );
     assert_eq!(report["tool"], "ebmscope");
+    // What tells this report from another: version, command, time, budget, sizes.
+    assert_eq!(report["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        report["command"]
+            .as_str()
+            .unwrap()
+            .contains("bench --small --only toy --seconds 0.2")
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        now.abs_diff(report["unix_time"].as_u64().unwrap()) < 3600,
+        "{}",
+        report["unix_time"]
+    );
+    assert_eq!(
+        (report["seconds"].as_f64(), report["small"].as_bool()),
+        (Some(0.2), Some(true))
+    );
+    // The layers' sum is printed beside the whole step's time.
+    assert!(stdout.contains("the layers' fwd + ∇x sum to "), "{stdout}");
     let w = &report["workloads"][0];
     assert_eq!(w["name"], "toy-small");
     for key in [
@@ -387,6 +410,14 @@ fn bench_refuses_a_budget_out_of_range() {
             &out,
             "--seconds must be a positive number of seconds, at most 86400",
         );
+    }
+    // And one in a folder it cannot write in (/proc: not even root can),
+    // found before the timing, not after it.
+    #[cfg(target_os = "linux")]
+    {
+        let out = common::ebmscope(&["bench", "--small", "--json", "/proc/bench.json"]);
+        common::assert_refused(&out, "--json /proc/bench.json: cannot write there");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("GFLOP"));
     }
     // So is a --json that names a folder (it was found only after the timing).
     let folder = std::env::temp_dir();
