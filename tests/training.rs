@@ -529,6 +529,45 @@ fn what_a_killed_trainer_leaves_is_put_right() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// metrics.csv gets each row as its iteration ends, for a notebook or
+/// `tail -f` that follows a run; not in bursts of a buffer's size (about 80
+/// rows of a toy run) or only at a checkpoint.
+#[test]
+fn metrics_rows_are_written_as_they_come() {
+    let dir = common::fresh_dir("live-rows");
+    let mut args = vec!["train", "--preset", "rings-convergent", "--iters", "100000"];
+    args.extend_from_slice(&SMALL_TOY);
+    args.extend([
+        "--set",
+        "output.checkpoint_every=100000",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(&args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let metrics = dir.join("metrics.csv");
+    let started = std::time::Instant::now();
+    let first = loop {
+        let rows = std::fs::read_to_string(&metrics)
+            .map(|text| text.lines().count().saturating_sub(1))
+            .unwrap_or(0);
+        if rows > 0 || started.elapsed().as_secs() > 120 {
+            break rows;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        (1..10).contains(&first),
+        "first seen with {first} rows (0: none in 2 minutes)"
+    );
+}
+
 /// A run stopped after iteration 3 with its last checkpoint at 2 (the row of
 /// iteration 3 was written, its checkpoint was not), then resumed to 6,
 /// gives the same numbers as 6 iterations in one go: the resume drops the

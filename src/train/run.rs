@@ -1051,9 +1051,12 @@ impl RunDir {
     }
 
     /// Append `trainer`'s iteration `e` to metrics.csv; its wall time is the
-    /// run's (this session's clock on top of the sessions before).
+    /// run's (this session's clock on top of the sessions before). Written
+    /// through at once, so that a notebook or `tail -f` follows the run
+    /// row by row (synced to disk only with a checkpoint).
     pub fn record(&mut self, trainer: &Trainer, e: &IterationEvent) -> Result<()> {
         writeln!(self.metrics, "{}", metrics_row(&trainer.run_event(e)))
+            .and_then(|()| self.metrics.flush())
             .map_err(io_err(&self.dir.join(METRICS_FILE)))
     }
 
