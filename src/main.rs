@@ -1445,12 +1445,8 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         let resumed_check_pending =
             args.resume && check_due(trainer.iteration) && !run.has_long_run_check(trainer.iteration);
         if trainer.iteration >= total && !resumed_check_pending {
-            let asked = match args.iters {
-                Some(n) if n < trainer.iteration => format!(" (--iters {n} is below that)"),
-                _ => String::new(),
-            };
             eprintln!(
-                "the run is already at iteration {} of {total}{asked}: nothing to do (--iters is the total, \
+                "the run is already at iteration {} of {total}: nothing to do (--iters is the total, \
                  not a count to add: pass a larger one to go on)",
                 trainer.iteration
             );

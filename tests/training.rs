@@ -956,12 +956,27 @@ fn existing_runs_are_refused_without_resume_or_force() {
         "{out:?}"
     );
     assert_eq!(rows(&dir).len(), 3, "header and 2 rows: nothing ran");
-    let out = resume_train(&dir, Some(1), &[]);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--iters 1 is below that"),
-        "{out:?}"
+    // An --iters below where the run stands is refused, nothing written
+    // (taken as the total, it cut the run's plan to where it stood, and
+    // saved that with a change).
+    let (checkpoint, config) = (dir.join("checkpoint.safetensors"), dir.join("config.toml"));
+    let kept = (
+        std::fs::read(&checkpoint).unwrap(),
+        std::fs::read(&config).unwrap(),
+    );
+    let out = resume_train(&dir, Some(1), &["optimizer.lr=0.2"]);
+    common::assert_refused(
+        &out,
+        "--iters 1 is below the run's iteration 2 (of 2 planned): --iters is the run's total",
     );
     assert_eq!(rows(&dir).len(), 3);
+    assert!(
+        (
+            std::fs::read(&checkpoint).unwrap(),
+            std::fs::read(&config).unwrap()
+        ) == kept,
+        "nothing written"
+    );
     let out = train_small_toy(&dir, 0, &["--force"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--iters must be at least 1"),

@@ -854,6 +854,15 @@ impl RunDir {
                 ));
             }
             let ck = Checkpoint::load(&ck_path)?;
+            // (Refused before anything is written: taken as the total, it
+            // would cut the run's planned length to where it stands.)
+            if let Some(n) = iterations.filter(|&n| n < ck.iteration) {
+                return Err(Error::Config(format!(
+                    "--iters {n} is below the run's iteration {} (of {} planned): --iters is the run's \
+                     total, not a count to add; leave it out to go on to {}, or pass a larger total",
+                    ck.iteration, ck.config.iterations, ck.config.iterations
+                )));
+            }
             let changed;
             (changes, changed) = resume_changes(&ck.config, ck.lr, &set)?;
             settle_pending_config(dir, &ck.config)?;
