@@ -1326,11 +1326,24 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         bail!("--iters must be at most {} (got {n})", u32::MAX);
     }
     if args.resume && (args.preset.is_some() || args.config.is_some()) {
+        // (Without --out, the preset named the folder: dropped, it would no
+        // longer, and the default preset's run would be resumed instead.)
+        let folder = match (&args.out, &args.preset) {
+            (None, Some(preset)) => {
+                let out = PathBuf::from("runs").join(preset);
+                format!(
+                    " (its run in {}: `ebmscope train --out {} --resume`)",
+                    out.display(),
+                    shell_path(&out)
+                )
+            }
+            _ => String::new(),
+        };
         bail!(
             "--resume continues a run with the settings it was started with (kept in its checkpoint; \
              config.toml is a copy to read); only --iters, --data (where its data now is) and, with --set, \
-             {} or an eval.* or output.* setting may change. Drop --preset and --config, or start a new \
-             run (--force, or another --out)",
+             {} or an eval.* or output.* setting may change. Drop --preset and --config{folder}, or start a \
+             new run (--force, or another --out)",
             ebmscope::train::Change::KEYS.join(", ")
         );
     }

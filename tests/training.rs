@@ -757,8 +757,20 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
     assert!(read() == before, "the refused resume changed the run");
     let dir_arg = dir.to_str().unwrap();
     let with_preset = ["train", "--out", dir_arg, "--resume", "--preset", "gmm-quick"];
-    common::assert_refused(&ebmscope(&with_preset), "Drop --preset and --config");
+    common::assert_refused(&ebmscope(&with_preset), "Drop --preset and --config, or start");
     assert!(read() == before);
+    // Without --out, the preset named the folder: the refusal names it, so
+    // that dropping --preset does not resume the default preset's run.
+    let out = ebmscope(&["train", "--resume", "--preset", "rings-nonconvergent"]);
+    let folder = std::path::Path::new("runs").join("rings-nonconvergent");
+    common::assert_refused(
+        &out,
+        &format!(
+            "Drop --preset and --config (its run in {}: `ebmscope train --out {} --resume`)",
+            folder.display(),
+            ebmscope::io::shell_path(&folder)
+        ),
+    );
 
     let out = resume_train(
         &dir,
