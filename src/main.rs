@@ -455,6 +455,13 @@ fn resolve_settings<'a>(
         })
     };
     if let Some(path) = data {
+        // (--data would win without a word, as over a --config file's.)
+        if overrides
+            .iter()
+            .any(|item| ebmscope::train::run::set_key(item) == "data.path")
+        {
+            bail!("--data and --set data.path both say where the data is: give one");
+        }
         let base = resolve(&overrides)?;
         if base.data.kind.is_toy() {
             bail!(

@@ -614,6 +614,12 @@ fn misconfigured_image_runs_are_refused() {
     ];
     let e = err(&[&args[..], &["--set", "data.kind=cifar10"]].concat());
     assert!(e.contains("not a CIFAR-10 binary batch"), "{e}");
+    // --data and --set data.path both: refused (--data won without a word).
+    let e = err(&[&args[..], &["--set", "data.path=/elsewhere"]].concat());
+    assert!(
+        e.contains("--data and --set data.path both say where the data is: give one"),
+        "{e}"
+    );
     // (Without it the path says IDX, and the file's first bytes say pickle;
     // what is loaded is not called IDX first.)
     let e = err(&args);
