@@ -349,8 +349,9 @@ fn plain_types(message: &str) -> String {
     for (rust, said) in [
         ("f64", "a number"),
         ("f32", "a number"),
-        ("u32", "a whole number, 0 or more"),
-        ("u64", "a whole number, 0 or more"),
+        // (The largest said: a whole number past it was told it is none.)
+        ("u32", "a whole number from 0 to 4294967295"),
+        ("u64", "a whole number from 0 to 18446744073709551615"),
         ("usize", "a whole number, 0 or more"),
         ("bool", "true or false"),
     ] {
@@ -503,11 +504,31 @@ impl Config {
         // An n_f given now for ToyNet says its user expects it to mean
         // something (a checkpoint of an older release that carries one is
         // read as ever: ToyNet ignores it).
-        let n_f_given = overrides
-            .iter()
-            .any(|item| item.split('=').next().map(str::trim) == Some("net.n_f"));
-        if config.net.kind == NetName::Toy && n_f_given {
+        let given = |key: &str| {
+            overrides
+                .iter()
+                .any(|item| item.split('=').next().map(str::trim) == Some(key))
+        };
+        if config.net.kind == NetName::Toy && given("net.n_f") {
             return Err(toy_has_no_width(""));
+        }
+        // So does a setting of the other kind of data (kept, unread).
+        let (others, kind) = if config.data.kind.is_toy() {
+            (
+                ["data.path", "data.channels", "data.size", "data.limit"].as_slice(),
+                "toy",
+            )
+        } else {
+            (["data.groups", "data.sd", "data.radius"].as_slice(), "image")
+        };
+        if let Some(key) = others.iter().find(|key| given(key)) {
+            return Err(config_error(
+                key,
+                format!(
+                    "this run learns {kind} data (data.kind = \"{}\"), which has no such setting: leave it out",
+                    spelling(&config.data.kind)
+                ),
+            ));
         }
         Ok(config)
     }
@@ -735,7 +756,6 @@ impl Config {
                     format!("must be 1 (grey) or 3 (RGB) (got {})", d.channels),
                 ));
             }
-            at_least("data.size", u64::from(d.size), 2)?;
         }
         let image_net = !matches!(self.net.kind, NetName::Toy);
         if image_net == d.kind.is_toy() {
@@ -855,7 +875,12 @@ mod tests {
         assert!(err.contains("epsilonn"), "{err}");
         let err = set(&["langevin.steps=many"]).unwrap_err().to_string();
         assert!(
-            err.contains("steps") && err.contains("expected a whole number, 0 or more"),
+            err.contains("steps") && err.contains("expected a whole number from 0 to 4294967295"),
+            "{err}"
+        );
+        let err = set(&["seed=4294967296"]).unwrap_err().to_string();
+        assert!(
+            err.contains("integer `4294967296`, expected a whole number from 0 to 4294967295"),
             "{err}"
         );
         // Python's spellings of numbers are numbers here too.
@@ -885,6 +910,21 @@ mod tests {
             "{err}"
         );
         assert!(set(&["data.groups=1000"]).is_ok());
+        // A setting of the other kind of data is refused, not kept unread.
+        let err = set(&["data.channels=0"]).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "`data.channels`: this run learns toy data (data.kind = \"rings\"), which has no such setting"
+            ),
+            "{err}"
+        );
+        let image = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            Config::resolve(Some("fashion-mnist-quick"), None, &sets)
+        };
+        let err = image(&["data.sd=0.2"]).unwrap_err().to_string();
+        assert!(err.contains("`data.sd`: this run learns image data"), "{err}");
+        assert!(image(&["data.limit=10"]).is_ok());
         // A toy so wide that f32 cannot hold a Langevin step at its edge:
         // judged against ε (4 rings 1 apart, sd 1e5: the edge is at 4e5 + 4).
         let err = set(&["data.sd=1e30"]).unwrap_err().to_string();
