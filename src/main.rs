@@ -2369,8 +2369,13 @@ impl ProgressLines {
 /// least each flag takes is said where it is checked ("--iters must be at
 /// least 1").
 fn whole<T: std::str::FromStr>(s: &str) -> Result<T, String> {
-    s.parse()
-        .map_err(|_| format!("`{s}` is not a whole number (such as 100)"))
+    s.parse().map_err(|_| {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            format!("`{s}` is too large a number here")
+        } else {
+            format!("`{s}` is not a whole number (such as 100)")
+        }
+    })
 }
 
 /// One α of --alpha's comma-separated list, saying how to list several

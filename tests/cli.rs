@@ -635,6 +635,11 @@ fn counts_must_be_whole_numbers() {
             &format!("`{bad}` is not a whole number (such as 100)"),
         );
     }
+    // One past the type's range is a whole number, too large.
+    common::assert_refused(
+        &ebmscope(&["train", "--iters", "18446744073709551616"]),
+        "`18446744073709551616` is too large a number here",
+    );
     let toy = ebmscope(&[
         "energy", "--net", "toy", "--n-f", "8", "--input", "x", "--output", "y",
     ]);
