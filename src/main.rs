@@ -1821,8 +1821,8 @@ fn say_checkpoint_kept(out: &std::path::Path, err: &ebmscope::Error) {
     let ck_path = out.join(ebmscope::train::CHECKPOINT_FILE);
     if let (true, Ok(ck)) = (unwritten, ebmscope::train::Checkpoint::load(&ck_path)) {
         eprintln!(
-            "the run's checkpoint (iteration {}) is kept: once that is mended (space freed or a file \
-             closed, say), go on from it with: ebmscope train --out {} --resume",
+            "the run's checkpoint (iteration {}) is kept: once the error below is mended (space freed, \
+             a file closed or a permission given, say), go on from it with: ebmscope train --out {} --resume",
             ck.iteration,
             shell_path(out)
         );
