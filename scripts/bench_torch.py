@@ -280,6 +280,8 @@ def main():
     if args.json:
         # Found now, not after the timings: a folder that is not there, or one it cannot write in.
         folder = os.path.dirname(args.json) or "."
+        if os.path.isdir(args.json):
+            ap.error(f"--json: {args.json} is a folder; name a file in it")
         if not os.path.isdir(folder):
             ap.error(f"--json: folder {folder} does not exist (create it first)")
         if not os.access(folder, os.W_OK):

@@ -8,7 +8,8 @@
 --merge joins reports of one tool written by separate runs (one per net, as
 scripts/gpu-bench.sh runs them) into one: the first part's header, every
 part's workloads, each ebmscope workload marked with its part's
-convolution kernels; the header names the kernels most parts ran.
+convolution kernels, and under `parts` each part's command, time, budget
+and failure; the header names the kernels most parts ran.
 
 A workload only one side measured (a bench that failed both ways, a
 PyTorch run that failed) gets a row that says so, rather than none. A
@@ -37,7 +38,12 @@ def load(path, tool=None):
 
 def merge(out, parts):
     reports = [load(p) for p in parts]
-    merged = dict(reports[0], workloads=[])
+    # Each part's own command, time and budget, listed: the first part's
+    # alone would claim the whole (its --only, say).
+    own = ("command", "unix_time", "seconds", "failed")
+    merged = {k: v for k, v in reports[0].items() if k not in own}
+    merged["workloads"] = []
+    merged["parts"] = [{k: r[k] for k in own if k in r} for r in reports]
     kernels = [r["conv_kernels"] for r in reports if "conv_kernels" in r]
     if kernels:
         # The first part may be a fallback; the header names the usual kernels.

@@ -87,6 +87,10 @@ case "$mode" in
 bundle)
     cd "$here/.."
     dir="${2:-gpu-bench}"
+    if ! command -v objdump > /dev/null; then
+        echo "no objdump here (it reads the glibc the bundle needs): apt-get install binutils" >&2
+        exit 1
+    fi
     cargo build --release --quiet
     mkdir -p "$dir/lib"
     cp target/release/ebmscope scripts/bench_torch.py scripts/compare_table.py scripts/gpu-bench.sh "$dir/"
@@ -109,9 +113,10 @@ bundle)
         fi
         cp -L "$path" "$dir/lib/x11/$lib"
     done
-    # The newest glibc the binary and the libraries ask for: run checks the
-    # GPU machine's against it (an older one fails every step otherwise).
-    objdump -T "$dir/ebmscope" "$dir"/lib/*.so.* "$dir"/lib/x11/*.so.* | grep -o 'GLIBC_[0-9.]*' \
+    # The newest glibc the binary and the loader ask for: run checks the GPU
+    # machine's against it (an older one fails every step otherwise). (Not
+    # lib/x11's: loaded only where a machine lacks its own.)
+    objdump -T "$dir/ebmscope" "$dir/lib/libvulkan.so.1" | grep -o 'GLIBC_[0-9.]*' \
         | sed 's/GLIBC_//' | sort -uV | tail -1 > "$dir/glibc-needed"
     echo "bundle in $dir ($(du -sh "$dir" | cut -f1)); on the GPU machine: $dir/gpu-bench.sh run"
     ;;
@@ -123,7 +128,7 @@ run)
     NETS="${NETS:-toy vanilla nonlocal}"
     if [ -f "$here/glibc-needed" ]; then
         need="$(cat "$here/glibc-needed")"
-        have="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')"
+        have="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}' || true)"
         if [ -n "$need" ] && [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
             echo "this machine's glibc is $have, and the bundle needs $need or newer: make the bundle on a" \
                  "machine (or in a container) with glibc $have or older, or run it in a newer container" >&2
@@ -158,8 +163,8 @@ run)
     timeout() { command timeout -k 10 "$@"; }
     failed=0
     # Every adapter of every backend, and the loader's complaints about drivers it skipped.
-    if ! env -u EBMSCOPE_BACKEND -u EBMSCOPE_ADAPTER VK_LOADER_DEBUG=error,warn \
-            timeout "$(limit)" "$ebm" info 2>&1 | tee "$out/info.txt"; then
+    if ! timeout "$(limit)" env -u EBMSCOPE_BACKEND -u EBMSCOPE_ADAPTER VK_LOADER_DEBUG=error,warn \
+            "$ebm" info 2>&1 | tee "$out/info.txt"; then
         echo "info FAILED" >&2
         failed=1
     fi

@@ -351,7 +351,8 @@ fn plain_types(message: &str) -> String {
         ("f32", "a number"),
         // (The largest said: a whole number past it was told it is none.)
         ("u32", "a whole number from 0 to 4294967295"),
-        ("u64", "a whole number from 0 to 18446744073709551615"),
+        // (TOML's integers stop at i64's largest: past it, a float.)
+        ("u64", "a whole number from 0 to 9223372036854775807"),
         ("usize", "a whole number, 0 or more"),
         ("bool", "true or false"),
     ] {
@@ -363,6 +364,11 @@ fn plain_types(message: &str) -> String {
         plain = format!("{before}expected a section of settings, not one value: set one of its keys {rest}");
     }
     plain
+}
+
+/// The key of a `--set key=value` item.
+pub fn set_key(item: &str) -> &str {
+    item.split_once('=').map_or(item, |(k, _)| k).trim()
 }
 
 /// `path` made absolute against the working folder, as a run keeps its
@@ -504,11 +510,7 @@ impl Config {
         // An n_f given now for ToyNet says its user expects it to mean
         // something (a checkpoint of an older release that carries one is
         // read as ever: ToyNet ignores it).
-        let given = |key: &str| {
-            overrides
-                .iter()
-                .any(|item| item.split('=').next().map(str::trim) == Some(key))
-        };
+        let given = |key: &str| overrides.iter().any(|item| set_key(item) == key);
         if config.net.kind == NetName::Toy && given("net.n_f") {
             return Err(toy_has_no_width(""));
         }

@@ -458,7 +458,7 @@ fn resolve_settings<'a>(
         // (--data would win without a word, as over a --config file's.)
         if overrides
             .iter()
-            .any(|item| ebmscope::train::run::set_key(item) == "data.path")
+            .any(|item| ebmscope::config::set_key(item) == "data.path")
         {
             bail!("--data and --set data.path both say where the data is: give one");
         }
@@ -477,7 +477,7 @@ fn resolve_settings<'a>(
         // The kind guessed from the path, unless --set says which it is.
         let kind_set = overrides
             .iter()
-            .any(|o| ebmscope::train::run::set_key(o) == "data.kind");
+            .any(|o| ebmscope::config::set_key(o) == "data.kind");
         if !kind_set {
             let kind = ebmscope::data::infer_image_kind(path);
             overrides.push(format!("data.kind={kind:?}").to_lowercase());
@@ -662,9 +662,14 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
         let probe = dir
             .unwrap_or(std::path::Path::new("."))
             .join(format!(".ebmscope-bench-{}.probe", std::process::id()));
-        std::fs::File::create_new(&probe)
-            .map_err(|e| anyhow::anyhow!("--json {}: cannot write there ({e})", path.display()))?;
-        let _ = ebmscope::io::remove_file(&probe);
+        match std::fs::File::create_new(&probe) {
+            Ok(_) => {
+                let _ = ebmscope::io::remove_file(&probe);
+            }
+            // (A probe left by a killed bench of the same process id.)
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => bail!("--json {}: cannot write there ({e})", path.display()),
+        }
     }
     let all = workloads(args.small)?;
     let chosen: Vec<_> = all
@@ -701,19 +706,23 @@ fn bench(choice: &AdapterChoice, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let budget = std::time::Duration::from_secs_f64(args.seconds);
     let mut results = Vec::new();
     let timed = time_workloads(&gpu, &chosen, budget, !args.default_kernels_only, &mut results);
-    // The workloads timed before one that failed are reported all the same.
+    // After a failure too, with the workloads timed before it and what
+    // failed (not an earlier report left to pass for this run's).
     let written = match &args.json {
-        Some(path) if !results.is_empty() => {
-            if timed.is_err() {
-                eprintln!(
-                    "a workload failed: {} holds the {} timed before it",
-                    path.display(),
-                    ebmscope::config::plural(results.len() as u64, "workload", "workloads")
-                );
-            }
-            write_bench_report(&gpu, &args, results, path)
+        Some(path) => {
+            let timed_before = results.len();
+            let failed = timed.as_ref().err().map(|e| format!("{e:#}"));
+            write_bench_report(&gpu, &args, results, failed, path).inspect(|()| {
+                if timed.is_err() {
+                    eprintln!(
+                        "a workload failed: {} holds the {} timed before it, and what failed",
+                        path.display(),
+                        ebmscope::config::plural(timed_before as u64, "workload", "workloads")
+                    );
+                }
+            })
         }
-        _ => Ok(()),
+        None => Ok(()),
     };
     let outcome = timed.and(written);
     // After a failed workload too: what the driver made of the kernels
@@ -883,12 +892,17 @@ fn write_bench_report(
     gpu: &Gpu,
     args: &BenchArgs,
     results: Vec<WorkloadResult>,
+    failed: Option<String>,
     path: &std::path::Path,
 ) -> anyhow::Result<()> {
     let report = BenchReport {
         tool: "ebmscope",
+        failed,
         version: env!("CARGO_PKG_VERSION"),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" "),
         unix_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
@@ -1333,18 +1347,19 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         bail!("--iters must be at most {} (got {n})", u32::MAX);
     }
     if args.resume && (args.preset.is_some() || args.config.is_some()) {
-        // (Without --out, the preset named the folder: dropped, it would no
-        // longer, and the default preset's run would be resumed instead.)
-        let folder = match (&args.out, &args.preset) {
-            (None, Some(preset)) => {
-                let out = PathBuf::from("runs").join(preset);
+        // (Without --out, the preset named the folder, runs/custom for a
+        // --config file alone: dropped, it would no longer, and the default
+        // preset's run would be resumed instead.)
+        let folder = match &args.out {
+            None => {
+                let out = default_run_folder(args.preset.as_deref());
                 format!(
                     " (its run in {}: `ebmscope train --out {} --resume`)",
                     out.display(),
                     shell_path(&out)
                 )
             }
-            _ => String::new(),
+            Some(_) => String::new(),
         };
         bail!(
             "--resume continues a run with the settings it was started with (kept in its checkpoint; \
@@ -1369,17 +1384,14 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
     if !args.resume {
         config.check_toy_grid()?;
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(preset.unwrap_or("custom")));
+    let out = args.out.clone().unwrap_or_else(|| default_run_folder(preset));
     let preset = preset.filter(|_| !args.resume);
     let mut config = config;
     if let Some(weights) = &args.init_weights {
         if args
             .set
             .iter()
-            .any(|s| s.split('=').next().map(str::trim) == Some("net.init_weights"))
+            .any(|s| ebmscope::config::set_key(s) == "net.init_weights")
         {
             bail!("--init-weights and --set net.init_weights both say what the run starts from: give one");
         }
@@ -2032,7 +2044,10 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             Err(stopped @ ebmscope::Error::Stopped(_)) => {
                 if let Some(last) = recorded.last() {
                     let title = format!("{summary}; stopped, its rows to step {}", last.step);
-                    ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &title, &recorded, &tvs)?;
+                    let figure = write_dir.join("longrun.png");
+                    if let Err(e) = ebmscope::plot::long_run_figure(&figure, &title, &recorded, &tvs) {
+                        say(&format!("warning: no figure of the rows so far: {e}"));
+                    }
                 }
                 return Err(stopped);
             }
@@ -2362,6 +2377,12 @@ impl ProgressLines {
             }
         );
     }
+}
+
+/// `train`'s folder without --out: runs/<preset>, or runs/custom for a
+/// --config file alone.
+fn default_run_folder(preset: Option<&str>) -> PathBuf {
+    PathBuf::from("runs").join(preset.unwrap_or("custom"))
 }
 
 /// A count, step number or seed from the command line, refusing a negative or

@@ -857,10 +857,15 @@ impl RunDir {
             // (Refused before anything is written: taken as the total, it
             // would cut the run's planned length to where it stands.)
             if let Some(n) = iterations.filter(|&n| n < ck.iteration) {
+                let (it, planned) = (ck.iteration, ck.config.iterations);
+                let fix = if planned > it {
+                    format!("leave it out to go on to {planned}, or pass a larger total")
+                } else {
+                    format!("pass a total above {it} to go on")
+                };
                 return Err(Error::Config(format!(
-                    "--iters {n} is below the run's iteration {} (of {} planned): --iters is the run's \
-                     total, not a count to add; leave it out to go on to {}, or pass a larger total",
-                    ck.iteration, ck.config.iterations, ck.config.iterations
+                    "--iters {n} is below the run's iteration {it} (of {planned} planned): --iters is the \
+                     run's total, not a count to add; {fix}"
                 )));
             }
             let changed;
@@ -1226,10 +1231,7 @@ impl RunDir {
     }
 }
 
-/// The key of a `--set key=value` item.
-pub fn set_key(item: &str) -> &str {
-    item.split_once('=').map_or(item, |(k, _)| k).trim()
-}
+pub use crate::config::set_key;
 
 /// Refuse `--set` overrides beside `--resume` of other settings than those
 /// a run may change as it goes ([`Change::KEYS`]), saying what to do.

@@ -186,10 +186,12 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
         .keep()
 }
 
-/// A path named NAME for one test's folder, in a new scratch folder (not
-/// made yet: a run's --out, say).
+/// A new scratch folder's path, not made yet (a run's --out, say): its
+/// random name stays unique, and a test's removal at its end leaves nothing.
 pub fn fresh_dir(name: &str) -> std::path::PathBuf {
-    scratch_dir(name).join(name)
+    let dir = scratch_dir(name);
+    std::fs::remove_dir(&dir).unwrap();
+    dir
 }
 
 /// Each (what, got, want) within `tol` of the other.
