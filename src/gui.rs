@@ -1799,8 +1799,11 @@ impl GuiApp {
 
     fn correlation_charts(&self, ui: &mut egui::Ui) {
         // The run's trailing window and largest lag, as its PNG figure's.
+        // (compute reads the last window itself; the history it is given
+        // says whether the verdict is due: as much as that waits for.)
         let e = &self.config.eval;
-        let recent = &self.history[self.history.len().saturating_sub(e.window as usize)..];
+        let due = Correlations::iterations_for_verdict(e.window as usize);
+        let recent = &self.history[self.history.len().saturating_sub(due)..];
         let d: Vec<f64> = recent.iter().map(|e| e.d_st).collect();
         let r: Vec<f64> = recent.iter().map(|e| e.r_t).collect();
         let Some(c) = Correlations::compute(&d, &r, e.window as usize, e.max_lag as usize) else {

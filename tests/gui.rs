@@ -960,6 +960,28 @@ fn a_stopped_training_thread_is_reported() {
     assert!(!h.state().running, "Run reaches no thread");
 }
 
+/// The correlations' verdict comes as the run's PNG figure gives it: weak
+/// once a window starting past the run's first tenth of one has passed
+/// (the window was handed its last eval.window iterations alone, and so
+/// never said weak).
+#[test]
+fn the_correlations_say_weak_once_the_window_is_read() {
+    let mut config = test_config();
+    config.eval.window = 20;
+    let path = common::scratch_dir("gui-verdict").join("checkpoint.safetensors");
+    let app = GuiApp::new(Arc::new(common::gpu()), config, path.display().to_string()).unwrap();
+    let mut h = harness(app);
+    h.state_mut()
+        .set_plots_view(ebmscope::gui::PlotsView::Correlations);
+    // 21 iterations of a steady d_st: one short of the 22 (20 and a tenth) a verdict waits for.
+    h.state_mut().history = (1..=21).map(|i| timed_event(i, i as f64)).collect();
+    h.step();
+    assert!(h.query_by_label_contains("No verdict yet").is_some());
+    h.state_mut().history.push(timed_event(22, 22.0));
+    h.step();
+    assert!(h.query_by_label_contains("Oscillation weak").is_some());
+}
+
 /// An iteration event at `wall_time` on the trainer's clock.
 fn timed_event(iteration: u64, wall_time: f64) -> ebmscope::train::IterationEvent {
     ebmscope::train::IterationEvent {
