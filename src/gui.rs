@@ -1840,7 +1840,14 @@ impl GuiApp {
         };
         let bound = (3.0 / (c.window as f64).sqrt()).max(0.1);
         let lag = c.max_lag as isize;
-        ui.label("autocorrelation of d_st by lag (dashed: the oscillation threshold)");
+        // (The values the verdict reads, as numbers: a few pixels apart on a ±1 axis.)
+        let at = |lag: usize| c.d_acf.get(lag).map(|v| format!("{v:.3} at lag {lag}"));
+        let read: Vec<String> = [at(1), at(2)].into_iter().flatten().collect();
+        ui.label(format!(
+            "autocorrelation of d_st by lag: {}; the oscillation threshold {:.3} (dashed)",
+            read.join(", "),
+            -bound
+        ));
         Plot::new("d_acf")
             .height(h)
             .x_axis_label("lag")
@@ -1867,11 +1874,13 @@ impl GuiApp {
             "cross-correlation Σ d_st[n + k]·r_t[n] / (N − 1) over n by lag k, d_st rescaled \
              to unit mean square and r_t standardised (k > 0: d_st k iterations after r_t)",
         );
+        // (Fitted to its values, a tenth at least: cross-correlations run
+        // well inside ±1, where they would be a few pixels high.)
         Plot::new("cross")
             .height(h)
             .x_axis_label("lag k")
-            .include_y(-1.0)
-            .include_y(1.0)
+            .include_y(-0.1)
+            .include_y(0.1)
             .show(ui, |p| {
                 p.bar_chart(bars(&c.cross, -lag, egui::Color32::from_rgb(120, 120, 120)));
             });

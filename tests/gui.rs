@@ -980,6 +980,12 @@ fn the_correlations_say_weak_once_the_window_is_read() {
     h.state_mut().history.push(timed_event(22, 22.0));
     h.step();
     assert!(h.query_by_label_contains("Oscillation weak").is_some());
+    // The values it reads, as numbers (a steady d_st: near 1 at each lag),
+    // beside the threshold max(0.1, 3/√20).
+    assert!(
+        h.query_by_label_contains("by lag: 0.950 at lag 1, 0.900 at lag 2; the oscillation threshold -0.671")
+            .is_some()
+    );
 }
 
 /// An iteration event at `wall_time` on the trainer's clock.
