@@ -989,9 +989,12 @@ impl GuiApp {
             ui.separator();
             let it = self.iteration;
             ui.label(format!("iteration {it}"));
+            // (Whole, onto the next line where the line is full: not split
+            // mid-phrase into "when it" / "last ran".)
             if let Some(rate) = rate {
-                ui.label(rate);
+                ui.add(egui::Label::new(rate).extend());
             }
+            ui.separator();
             let total = self.config.iterations;
             ui.label(if self.running {
                 "running".to_string()
