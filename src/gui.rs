@@ -1619,7 +1619,8 @@ impl GuiApp {
                         .width(side)
                         .height(side)
                         .data_aspect(1.0)
-                        .show_axes(false)
+                        // (Axes in the data's coordinates: where the grid
+                        // ends, and a chain off it, can be read.)
                         .show_grid(false)
                         .show(ui, |p| {
                             let size = egui::vec2(2.0 * extent, 2.0 * extent);
