@@ -100,10 +100,17 @@ impl Correlations {
         })
     }
 
+    /// How far below 0 d_st's autocorrelation at lag 1 or 2 reads as
+    /// strong oscillation: max(0.1, 3/√N), white noise having standard
+    /// error 1/√N there.
+    pub fn threshold(&self) -> f64 {
+        (3.0 / (self.window as f64).sqrt()).max(0.1)
+    }
+
     /// Strong when the d_st autocorrelation at lag 1 or 2 is below
-    /// −max(0.1, 3/√N): white noise has standard error 1/√N there.
+    /// −[`Self::threshold`].
     pub fn oscillation(&self) -> Oscillation {
-        let bound = (3.0 / (self.window as f64).sqrt()).max(0.1);
+        let bound = self.threshold();
         if self.d_acf.iter().skip(1).take(2).any(|&c| c < -bound) {
             Oscillation::Strong
         } else {

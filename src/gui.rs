@@ -1828,7 +1828,7 @@ impl GuiApp {
                  passed ({} so far); one that reaches back to a run's start sees its early \
                  trend, which hides an oscillation.",
                 e.window,
-                Correlations::iterations_for_verdict(e.window as usize),
+                due,
                 self.history.len()
             ),
         };
@@ -1842,7 +1842,7 @@ impl GuiApp {
                 .collect();
             BarChart::new("correlation", bars).color(color)
         };
-        let bound = (3.0 / (c.window as f64).sqrt()).max(0.1);
+        let bound = c.threshold();
         let lag = c.max_lag as isize;
         // (The values the verdict reads, as numbers: a few pixels apart on a ±1 axis.)
         let at = |lag: usize| c.d_acf.get(lag).map(|v| format!("{v:.3} at lag {lag}"));

@@ -2038,21 +2038,20 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             }
             Ok(())
         });
-        let rows = match ran {
+        // (The rows `record` kept, which long_run returns too but not on a stop.)
+        if let Err(e) = ran {
             // Stopped: the figure of the rows so far, beside them (with
             // no marker, still an unfinished long run).
-            Err(stopped @ ebmscope::Error::Stopped(_)) => {
-                if let Some(last) = recorded.last() {
-                    let title = format!("{summary}; stopped, its rows to step {}", last.step);
-                    let figure = write_dir.join("longrun.png");
-                    if let Err(e) = ebmscope::plot::long_run_figure(&figure, &title, &recorded, &tvs) {
-                        say(&format!("warning: no figure of the rows so far: {e}"));
-                    }
+            if let (ebmscope::Error::Stopped(_), Some(last)) = (&e, recorded.last()) {
+                let title = format!("{summary}; stopped, its rows to step {}", last.step);
+                let figure = write_dir.join("longrun.png");
+                if let Err(e) = ebmscope::plot::long_run_figure(&figure, &title, &recorded, &tvs) {
+                    say(&format!("warning: no figure of the rows so far: {e}"));
                 }
-                return Err(stopped);
             }
-            ran => ran?,
-        };
+            return Err(e);
+        }
+        let rows = recorded;
         csv.flush().map_err(|e| ebmscope::Error::io(&new_csv, e))?;
         ebmscope::plot::long_run_figure(&write_dir.join("longrun.png"), &summary, &rows, &tvs)?;
         let done = write_dir.join(MARKER);

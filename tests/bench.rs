@@ -105,9 +105,23 @@ fn bench_writes_checked_figures_as_json() {
         (report["seconds"].as_f64(), report["small"].as_bool()),
         (Some(0.2), Some(true))
     );
-    // The layers' sum is printed beside the whole step's time.
-    assert!(stdout.contains("the layers' fwd + ∇x sum to "), "{stdout}");
     let w = &report["workloads"][0];
+    // The layers' sum is printed beside the whole step's time: that of
+    // the layers' own figures (to its 3 printed decimals).
+    let printed: f64 = stdout
+        .split("the layers' fwd + ∇x sum to ")
+        .nth(1)
+        .and_then(|rest| rest.split(" ms").next())
+        .unwrap_or_else(|| panic!("no layers' sum: {stdout}"))
+        .parse()
+        .unwrap();
+    let sum: f64 = w["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["forward_ms"].as_f64().unwrap() + l["input_grad_ms"].as_f64().unwrap())
+        .sum();
+    assert!((printed - sum).abs() <= 5e-4, "printed {printed}, layers {sum}");
     assert_eq!(w["name"], "toy-small");
     for key in [
         "langevin_steps_x_chains_per_s",
