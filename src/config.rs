@@ -273,9 +273,9 @@ pub struct EvalConfig {
     pub kde_samples: u32,
     /// Trailing window of the correlation diagnostics (iterations).
     pub window: u32,
-    /// Largest lag of the correlation diagnostics (cut to the iterations
-    /// in the window less one, as it is early in a run, where the window
-    /// holds fewer: the plots' lag axes show the lags computed).
+    /// Largest lag of the correlation diagnostics, less than `window`
+    /// (cut to the iterations so far less one early in a run, while the
+    /// window holds fewer: the plots' lag axes show the lags computed).
     pub max_lag: u32,
     /// Long-run check every this many iterations (0: never), as the
     /// reference's log_longrun: the current model sampled for
@@ -802,6 +802,17 @@ impl Config {
         at_least("eval.window", u64::from(self.eval.window), 3)?;
         // (The oscillation's label reads lags 1 and 2: diagnostics::Correlations.)
         at_least("eval.max_lag", u64::from(self.eval.max_lag), 2)?;
+        // (Lags from the window's length on have no pairs in it.)
+        if self.eval.max_lag >= self.eval.window {
+            return Err(config_error(
+                "eval.max_lag",
+                format!(
+                    "must be less than eval.window, the iterations its correlations are taken over \
+                     (got {} with a window of {}): lower it, or widen the window",
+                    self.eval.max_lag, self.eval.window
+                ),
+            ));
+        }
         if self.eval.longrun_every > 0 {
             at_least("eval.longrun_steps", self.eval.longrun_steps, 1)?;
             at_least("eval.longrun_chains", u64::from(self.eval.longrun_chains), 1)?;
@@ -968,6 +979,11 @@ mod tests {
             ("iterations=0", "`iterations`: must be at least 1"),
             ("eval.max_lag=1", "`eval.max_lag`: must be at least 2"),
             ("eval.window=2", "`eval.window`: must be at least 3"),
+            (
+                "eval.window=15",
+                "`eval.max_lag`: must be less than eval.window, the iterations its correlations are taken \
+                 over (got 15 with a window of 15)",
+            ),
             ("net.n_f=8", "`net.n_f`: ToyNet's widths are fixed"),
             (
                 "langevin.steps=100001",

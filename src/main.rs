@@ -1955,7 +1955,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         let settings = write_dir.join(LONG_RUN_SETTINGS);
         ebmscope::io::write_atomically(
             &settings,
-            opts.settings_toml(&ck, &args.model.checkpoint)?.as_bytes(),
+            opts.settings_toml(&ck, &args.model.checkpoint, None)?.as_bytes(),
         )?;
         // (Toy data: TV at each row, for the figure's last panel, and how
         // many chains the last row had off the grid.)
@@ -2040,13 +2040,22 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         });
         // (The rows `record` kept, which long_run returns too but not on a stop.)
         if let Err(e) = ran {
-            // Stopped: the figure of the rows so far, beside them (with
-            // no marker, still an unfinished long run).
+            // Stopped: the figure of the rows so far, beside them, and the
+            // settings saying where it stopped (with no marker, still an
+            // unfinished long run).
             if let (ebmscope::Error::Stopped(_), Some(last)) = (&e, recorded.last()) {
                 let title = format!("{summary}; stopped, its rows to step {}", last.step);
                 let figure = write_dir.join("longrun.png");
                 if let Err(e) = ebmscope::plot::long_run_figure(&figure, &title, &recorded, &tvs) {
                     say(&format!("warning: no figure of the rows so far: {e}"));
+                }
+                let stopped = opts
+                    .settings_toml(&ck, &args.model.checkpoint, Some(last.step))
+                    .and_then(|text| ebmscope::io::write_atomically(&settings, text.as_bytes()));
+                if let Err(e) = stopped {
+                    say(&format!(
+                        "warning: {LONG_RUN_SETTINGS} does not say where the run stopped: {e}"
+                    ));
                 }
             }
             return Err(e);

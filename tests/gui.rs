@@ -47,6 +47,7 @@ fn test_config() -> Config {
         "eval.kde_samples=32",
         // (The correlation view's trailing window: the run's, not 2 000.)
         "eval.window=3",
+        "eval.max_lag=2",
     ]
     .iter()
     .map(|s| s.to_string())

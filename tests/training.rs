@@ -1952,6 +1952,25 @@ fn long_run_sampling_from_a_checkpoint() {
         );
         let rows = std::fs::read_to_string(stopped.join("longrun.partial.csv")).unwrap();
         assert!(rows.lines().count() >= 2, "{rows}");
+        // Its settings say where it stopped: the last row's step.
+        let last_step: u64 = rows
+            .lines()
+            .last()
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let settings: toml::Table = std::fs::read_to_string(stopped.join("longrun.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            settings["stopped_at_step"].as_integer(),
+            Some(last_step as i64),
+            "{settings}"
+        );
         assert!(picture.exists() && !stopped.join("longrun.csv").exists());
         // (The figure of the rows so far.)
         let figure = image::open(stopped.join("longrun.png")).unwrap().to_rgb8();

@@ -114,8 +114,14 @@ impl LongRunOptions {
     /// What a long run from `checkpoint` (holding `ck`) was made with, as
     /// [`LONG_RUN_SETTINGS`] records it: the options (data_noise: whether
     /// starts from data had ε_data added), and the step they gave (its
-    /// gradient factor and noise, as the GPU took them).
-    pub fn settings_toml(&self, ck: &Checkpoint, checkpoint: &std::path::Path) -> Result<String> {
+    /// gradient factor and noise, as the GPU took them); `stopped_at`, the
+    /// last row's step of a run stopped before its steps were done.
+    pub fn settings_toml(
+        &self,
+        ck: &Checkpoint,
+        checkpoint: &std::path::Path,
+        stopped_at: Option<u64>,
+    ) -> Result<String> {
         #[derive(serde::Serialize)]
         struct Settings {
             checkpoint: String,
@@ -136,6 +142,9 @@ impl LongRunOptions {
             gradient_step: f64,
             noise: f64,
             every: u64,
+            /// A run stopped on its way (Ctrl-C): its last row's step.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            stopped_at_step: Option<u64>,
             /// Weights alone: the settings given for them (as config.toml holds a run's).
             #[serde(skip_serializing_if = "Option::is_none")]
             model_settings: Option<toml::Table>,
@@ -163,6 +172,7 @@ impl LongRunOptions {
             gradient_step: as_written(step.gradient_factor()),
             noise: as_written(step.noise_factor()),
             every: self.every,
+            stopped_at_step: stopped_at,
             model_settings: ck
                 .weights_alone
                 .then(|| ck.config.to_toml().parse::<toml::Table>())
