@@ -292,19 +292,21 @@ pub struct EvalConfig {
 }
 
 /// Where long-run chains start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LongRunInit {
     /// Data with ε_data noise (the reference's choice).
     Data,
+    /// Uniform noise (on ±langevin.init_factor).
     Uniform,
+    /// Gaussian noise (of sd langevin.init_factor).
     Gaussian,
-    /// The persistent bank (its first entries).
+    /// The checkpoint's persistent chains (the bank's first entries).
     Bank,
 }
 
 impl LongRunInit {
-    /// The name `parse` takes.
+    /// Its name, as the command line and the settings give it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Data => "data",
@@ -312,13 +314,6 @@ impl LongRunInit {
             Self::Gaussian => "gaussian",
             Self::Bank => "bank",
         }
-    }
-
-    pub fn parse(s: &str) -> Result<Self> {
-        let all = [Self::Data, Self::Uniform, Self::Gaussian, Self::Bank];
-        all.into_iter()
-            .find(|init| init.name() == s)
-            .ok_or_else(|| Error::Config(format!("--init `{s}`: use data, uniform, gaussian or bank")))
     }
 }
 

@@ -24,7 +24,9 @@ pub enum Error {
     )]
     AdapterNotFound { wanted: String, available: String },
 
-    #[error("unknown backend `{0}`: use one of vulkan, metal, dx12, gl (or leave --backend unset)")]
+    #[error(
+        "unknown backend `{0}`: use one of vulkan, metal, dx12, gl (or leave --backend and EBMSCOPE_BACKEND unset)"
+    )]
     UnknownBackend(String),
 
     #[error(

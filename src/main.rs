@@ -13,12 +13,15 @@ use ebmscope::io::{Tensor, load_params, read_tensor, save_params, shell_path, wr
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
 use ebmscope::train::Trainer;
 use ebmscope::train::landscape::LandscapeOptions;
+use ebmscope::train::longrun::LongRunInit;
 
 #[derive(Parser)]
 #[command(
     name = "ebmscope",
     version,
-    about = "Train and watch ConvNet energy-based models on any GPU wgpu reaches"
+    about = "Train and watch ConvNet energy-based models on any GPU wgpu reaches",
+    after_help = "Start here: `ebmscope train` (a toy run, a minute or two even on a CPU adapter), then \
+                  `ebmscope gui` to watch one; `ebmscope info` lists the adapters wgpu sees."
 )]
 struct Cli {
     #[command(flatten)]
@@ -30,23 +33,44 @@ struct Cli {
 #[derive(Args)]
 struct AdapterArgs {
     /// Use the adapter whose name contains this text (see `ebmscope info`).
-    #[arg(long, global = true, env = "EBMSCOPE_ADAPTER")]
+    #[arg(long, global = true, env = "EBMSCOPE_ADAPTER", help_heading = GPU_OPTIONS)]
     adapter: Option<String>,
     /// Use this backend: vulkan, metal, dx12 or gl.
-    #[arg(long, global = true, env = "EBMSCOPE_BACKEND")]
+    #[arg(long, global = true, env = "EBMSCOPE_BACKEND", help_heading = GPU_OPTIONS)]
     backend: Option<String>,
-    /// Convolution kernels: direct, tiled, by-shape (per pass, tiled where
-    /// the channels fill a tile of 64, ∂/∂θ half of one), or measured (per
-    /// layer and pass, the faster when the net is built; runs then agree
-    /// only within rounding)
-    /// [default: by-shape on GPUs, direct on CPU adapters]; Linear layers
-    /// of 256 inputs or more split each row over a workgroup but with
-    /// direct. bench's per-layer table adds direct and tiled beside them.
+    /// Convolution kernels: direct, tiled, by-shape or measured [default:
+    /// by-shape on GPUs, direct on CPU adapters].
+    ///
+    /// by-shape chooses per pass: tiled (implicit GEMM) where the channels
+    /// fill a tile of 64, or half of one for the weight gradient; measured
+    /// times both per layer and pass when the net is built and takes the
+    /// faster (runs then agree only within rounding). Linear layers of 256
+    /// inputs or more also split each row over a workgroup, except with
+    /// direct. bench's per-layer table times direct and tiled beside them.
     // (A string, so that an empty EBMSCOPE_CONV_KERNELS counts as unset, as
     // the other two variables do.)
-    #[arg(long, global = true, env = "EBMSCOPE_CONV_KERNELS", value_name = "KERNELS")]
+    #[arg(
+        long,
+        global = true,
+        env = "EBMSCOPE_CONV_KERNELS",
+        value_name = "KERNELS",
+        help_heading = GPU_OPTIONS
+    )]
     conv_kernels: Option<String>,
 }
+
+/// The heading the adapter options stand under in every command's help.
+const GPU_OPTIONS: &str = "GPU options";
+
+/// What `train --help` and `gui --help` end with: the settings people
+/// look for as flags, and what a stop and a pipe do.
+const TRAIN_AFTER_HELP: &str = "Common settings, as --set KEY=VALUE: seed, optimizer.lr, \
+     langevin.epsilon (ε, the step size), langevin.steps (L), batch.data and batch.chains (batch \
+     sizes), iterations (or --iters). A run's config.toml lists them all (README: Training).\n\
+     Ctrl-C saves a checkpoint after the iteration under way and stops (--resume goes on from it); \
+     a second Ctrl-C stops at once. \
+     Without a terminal (a notebook, a pipe), progress is a line every 30 s \
+     (EBMSCOPE_PROGRESS_SECONDS).";
 
 #[derive(Subcommand)]
 enum Command {
@@ -57,23 +81,40 @@ enum Command {
     /// Energy F(x) and its input gradient ∇x F(x) for a batch in a safetensors file.
     #[command(override_usage = "ebmscope energy [OPTIONS]")]
     Energy(EnergyArgs),
-    /// Train an EBM by MCMC maximum likelihood (Algorithm 1) and write a run folder.
-    #[command(override_usage = "ebmscope train [OPTIONS]")]
+    /// Train an EBM by MCMC maximum likelihood (Algorithm 1 of Nijkamp et
+    /// al., 2020) and write a run folder.
+    #[command(override_usage = "ebmscope train [OPTIONS]", after_help = TRAIN_AFTER_HELP)]
     Train(TrainArgs),
     /// Long-run sampling from a checkpoint: is the model's steady state realistic?
-    #[command(override_usage = "ebmscope sample [OPTIONS] --checkpoint <CHECKPOINT>")]
+    #[command(
+        override_usage = "ebmscope sample [OPTIONS] --checkpoint <FILE>",
+        after_help = PROGRESS_AFTER_HELP
+    )]
     Sample(SampleArgs),
     /// Map a checkpoint's energy landscape: minima by gradient descent,
     /// basins by attraction–diffusion.
-    #[command(override_usage = "ebmscope landscape [OPTIONS] --checkpoint <CHECKPOINT>")]
+    #[command(
+        override_usage = "ebmscope landscape [OPTIONS] --checkpoint <FILE>",
+        after_help = PROGRESS_AFTER_HELP
+    )]
     Landscape(LandscapeArgs),
     /// Time fixed workloads (each first checked against the CPU reference).
     #[command(override_usage = "ebmscope bench [OPTIONS]")]
     Bench(BenchArgs),
-    /// Open the live window: watch the chains and the d_st / r_t pendulum, steer ε, τ, L, lr.
-    #[command(override_usage = "ebmscope gui [OPTIONS]")]
+    /// Open the live window: watch the chains and the d_st / r_t pendulum
+    /// (the data's energy against the samples', and the Langevin gradient's
+    /// size), steer the step size ε, noise factor τ, steps L and learning rate.
+    #[command(
+        override_usage = "ebmscope gui [OPTIONS]",
+        after_help = "Without a display (a server, CI), run it under `xvfb-run -a`."
+    )]
     Gui(GuiArgs),
 }
+
+/// What `sample --help` and `landscape --help` end with.
+const PROGRESS_AFTER_HELP: &str = "Ctrl-C stops after the steps under way, keeping what is written. \
+     Without a terminal (a notebook, a pipe), progress is a line every 30 s \
+     (EBMSCOPE_PROGRESS_SECONDS).";
 
 #[derive(Args)]
 struct GuiArgs {
@@ -81,14 +122,14 @@ struct GuiArgs {
     #[arg(long)]
     preset: Option<String>,
     /// A TOML file of settings (over the preset, if one is given).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Continue from a checkpoint (its config gives the network and settings;
     /// change them in the window), or from weights alone: a run's
     /// weights/weights_N.safetensors (its run's settings as at N), or a
     /// PyTorch state dict (torch.save's .pth, or saved with safetensors),
     /// with --preset or --config saying its settings.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -102,7 +143,7 @@ struct GuiArgs {
     #[arg(long, requires = "screenshot", allow_negative_numbers = true, value_parser = whole::<u64>)]
     frames: Option<u64>,
     /// PNG of the window after --frames frames (for tests and documentation).
-    #[arg(long, requires = "frames")]
+    #[arg(long, requires = "frames", value_name = "FILE")]
     screenshot: Option<PathBuf>,
     /// Start training at once (a finished run: as Run on, as many
     /// iterations again).
@@ -121,7 +162,7 @@ struct GuiArgs {
     /// landscape`); with --screenshot, the picture waits for the map.
     #[arg(long)]
     landscape: bool,
-    /// With --landscape: the states gradient descent starts from.
+    /// With --landscape: how many states gradient descent starts from.
     #[arg(long, requires = "landscape", default_value_t = LandscapeOptions::default().starts, allow_negative_numbers = true, value_parser = whole::<usize>)]
     starts: usize,
     /// With --landscape: the pull α, or several comma-separated (each mapped with the same chains).
@@ -135,7 +176,7 @@ struct GuiArgs {
     )]
     alpha: Vec<f64>,
     /// With --landscape: the temperature factor f (exp(−U/f)).
-    #[arg(long, requires = "landscape", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().temp_factor)]
+    #[arg(long, requires = "landscape", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().temp_factor, value_parser = number)]
     temp_factor: f64,
 }
 
@@ -144,14 +185,16 @@ struct BenchArgs {
     /// Small sizes, for software adapters (seconds instead of minutes there).
     #[arg(long)]
     small: bool,
-    /// Only the workloads whose name contains this text.
+    /// Only the workloads whose name contains this text: toy-L100, toy-L500,
+    /// vanilla-32, nonlocal-32; with --small, toy-small, vanilla-8-small,
+    /// nonlocal-8-small.
     #[arg(long)]
     only: Option<String>,
     /// Seconds of timing per measurement (after a warm-up).
-    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true, value_parser = number)]
     seconds: f64,
     /// Also write the results as JSON (the format scripts/bench_torch.py prints).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// Build and time only the default convolution kernels, not the others
     /// beside them (for a rerun where the others fail on this adapter).
@@ -167,19 +210,19 @@ struct BenchArgs {
 /// The model `sample` and `landscape` start from.
 #[derive(Args)]
 struct ModelArgs {
-    /// A run's checkpoint.safetensors (its config gives the net, ε and T),
-    /// or weights alone: a run's weights/weights_N.safetensors (its run's
-    /// settings as at N), or a PyTorch model's state dict (torch.save's
-    /// .pth, or saved with safetensors), with --preset or --config saying
-    /// its settings.
-    #[arg(long)]
+    /// A run's checkpoint.safetensors (its settings give the net and the
+    /// Langevin step), or weights alone: a run's
+    /// weights/weights_N.safetensors (its run's settings as at N), or a
+    /// PyTorch model's state dict (torch.save's .pth, or saved with
+    /// safetensors), with --preset or --config saying its settings.
+    #[arg(long, visible_alias = "weights", value_name = "FILE")]
     checkpoint: PathBuf,
     /// With weights alone: the built-in settings they were trained with (as `train --preset`).
     #[arg(long)]
     preset: Option<String>,
     /// With weights alone: a TOML file of their settings (a run's
     /// config.toml, say; over --preset, if one is given).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// With weights alone: override one of their settings, e.g. --set net.n_f=64 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -187,7 +230,7 @@ struct ModelArgs {
     /// Where the checkpoint's image data is now, if it moved since training
     /// (an IDX or CIFAR-10 file or folder, or a folder of images); with
     /// weights alone, their image data (as `train --data`).
-    #[arg(long)]
+    #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
 }
 
@@ -198,20 +241,20 @@ struct SampleArgs {
     /// Langevin (or MALA) steps.
     #[arg(long, default_value_t = 100_000, allow_negative_numbers = true, value_parser = whole::<u64>)]
     steps: u64,
-    /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
-    #[arg(long, default_value = "data")]
-    init: String,
+    /// Where the chains start.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = LongRunInit::Data)]
+    init: LongRunInit,
     /// Metropolis-adjusted Langevin instead of plain Langevin; reports acceptance.
     #[arg(long)]
     mala: bool,
     /// Sample exp(−U / f) with this f (1: the model itself), with the model's
     /// gradient step and noise ε√f.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = number)]
     temp_factor: f64,
     /// Step with this ε instead of the checkpoint's, as the reference's
     /// evaluation `epsilon`: X ← X − (ε²/2Tf)∇F + εZ, the same exp(−U/f)
     /// (T stays the checkpoint's) sampled with another step.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = number)]
     epsilon: Option<f64>,
     /// Record a row and a picture every this many steps (default: steps / 10).
     #[arg(long, allow_negative_numbers = true, value_parser = whole::<u64>)]
@@ -219,9 +262,10 @@ struct SampleArgs {
     /// Number of chains.
     #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = whole::<usize>)]
     chains: usize,
-    /// Output folder (default: longrun_<init> beside the checkpoint;
-    /// longrun_<init>_<name> beside weights alone, or beside their run).
-    #[arg(long)]
+    /// Output folder (default: longrun_<init> beside the checkpoint,
+    /// longrun_<init>_mala with --mala; longrun_<init>_<name> beside
+    /// weights alone, or beside their run).
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Replace an existing output folder's results.
     #[arg(long)]
@@ -232,12 +276,12 @@ struct SampleArgs {
 struct LandscapeArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// States gradient descent starts from: each ends at a local minimum.
+    /// How many states gradient descent starts from: each ends at a local minimum.
     #[arg(long, default_value_t = LandscapeOptions::default().starts, allow_negative_numbers = true, value_parser = whole::<usize>)]
     starts: usize,
-    /// Start from data, uniform or gaussian noise, or the checkpoint's bank.
-    #[arg(long, default_value = "data")]
-    init: String,
+    /// Where the descents start.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = LongRunInit::Data)]
+    init: LongRunInit,
     /// Gradient descent steps x ← x − a∇F, a falling linearly from the model's ε²/2T (in slices of 50 steps).
     #[arg(long, default_value_t = LandscapeOptions::default().descent_steps, allow_negative_numbers = true, value_parser = whole::<u64>)]
     descent_steps: u64,
@@ -256,11 +300,11 @@ struct LandscapeArgs {
     )]
     alpha: Vec<f64>,
     /// Attraction–diffusion samples exp(−U/f), U = F/T the model's energy: f = 1 is the model itself.
-    #[arg(long, default_value_t = LandscapeOptions::default().temp_factor, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = LandscapeOptions::default().temp_factor, allow_negative_numbers = true, value_parser = number)]
     temp_factor: f64,
     /// End points closer than this (root-mean-square per element) are one
     /// minimum; a chain this close to its goal has reached it.
-    #[arg(long, default_value_t = LandscapeOptions::default().radius, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = LandscapeOptions::default().radius, allow_negative_numbers = true, value_parser = number)]
     radius: f64,
     /// Attraction–diffusion chains per GPU submission (memory bound; each
     /// chunk draws its own noise, so another chunk size gives other draws).
@@ -268,7 +312,7 @@ struct LandscapeArgs {
     chunk: usize,
     /// Output folder (default: landscape beside the checkpoint;
     /// landscape_<name> beside weights alone, or beside their run).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Replace an existing output folder's results.
     #[arg(long)]
@@ -287,11 +331,13 @@ struct TrainArgs {
     /// Image data for an image preset: an IDX file (or a folder holding
     /// train-images-idx3-ubyte[.gz]), a CIFAR-10 .bin file or folder of
     /// data_batch_*.bin, or a folder of PNG/JPEG images. With --resume:
-    /// where the run's data is now, if it moved.
+    /// where the run's data is now, if it moved. (The fashion-mnist-*
+    /// presets read /usr/share/datasets/fashion-mnist without it, where
+    /// Debian's dataset-fashion-mnist puts it.)
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
     /// A TOML file of settings (over the preset, if one is given).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Override one setting, e.g. --set langevin.epsilon=0.1 (repeatable).
     /// With --resume, only the settings the window can change (ε, τ, L, the
@@ -304,8 +350,9 @@ struct TrainArgs {
     /// with --resume, the run's new total, not a count to add).
     #[arg(long, allow_negative_numbers = true, value_parser = whole::<u64>)]
     iters: Option<u64>,
-    /// Run folder (default: runs/<preset>).
-    #[arg(long)]
+    /// Run folder (default: runs/<preset>, runs/gmm-quick with neither
+    /// --preset nor --config, runs/custom with --config alone).
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Start the run from these weights, not from a fresh initialisation
     /// (sets net.init_weights): a state dict of the settings' net, as
@@ -314,7 +361,8 @@ struct TrainArgs {
     /// start afresh.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     init_weights: Option<PathBuf>,
-    /// Continue the run in --out from its checkpoint.
+    /// Continue the run in --out (or its default, as for a new run: give
+    /// the same --preset) from its checkpoint.
     #[arg(long, conflicts_with = "force")]
     resume: bool,
     /// Replace the run in --out.
@@ -339,25 +387,26 @@ struct EnergyArgs {
     /// Base width n_f (vanilla, nonlocal).
     #[arg(long, default_value_t = ENERGY_N_F, allow_negative_numbers = true, value_parser = whole::<usize>)]
     n_f: usize,
-    /// Parameters with PyTorch state-dict names, in safetensors or as
+    /// Weights with PyTorch state-dict names, in safetensors or as
     /// torch.save wrote them (.pth), or a run's checkpoint.safetensors;
     /// without it, initialise from --seed.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     weights: Option<PathBuf>,
     /// Seed of PyTorch-default initialisation when --weights is not given.
     #[arg(long, default_value_t = 123, conflicts_with = "weights", allow_negative_numbers = true, value_parser = whole::<u64>)]
     seed: u64,
-    /// Save the parameters used (e.g. freshly initialised) to this file.
-    #[arg(long)]
+    /// Save the weights used (e.g. freshly initialised) to this file.
+    #[arg(long, value_name = "FILE")]
     save_weights: Option<PathBuf>,
-    /// Input safetensors with tensor `x`: [B, C, H, W] images, or [B, 2]
-    /// points for the toy net (without it and --output, only
-    /// --save-weights is done: a conversion).
-    #[arg(long, requires = "output")]
+    /// Input safetensors with tensor `x`: [B, C, H, W] images with pixels
+    /// in [−1, 1] (as Normalize(0.5, 0.5) gives), or [B, 2] points for the
+    /// toy net (without it and --output, only --save-weights is done: a
+    /// conversion).
+    #[arg(long, requires = "output", value_name = "FILE")]
     input: Option<PathBuf>,
     /// Output safetensors: `energy` [B] (F(x), the network's output) and
     /// `grad_x` (shape of x).
-    #[arg(long, requires = "input")]
+    #[arg(long, requires = "input", value_name = "FILE")]
     output: Option<PathBuf>,
     /// Images per GPU submission (memory bound; results do not depend on it).
     #[arg(long, default_value_t = 256, allow_negative_numbers = true, value_parser = whole::<usize>)]
@@ -396,7 +445,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         conv_kernels: match cli.adapter.conv_kernels.as_deref().map(str::trim) {
             Some(k) if !k.is_empty() => {
                 Some(<ConvKernels as clap::ValueEnum>::from_str(k, true).map_err(|_| {
-                    anyhow::anyhow!("--conv-kernels `{k}`: use direct, tiled, by-shape or measured")
+                    anyhow::anyhow!(
+                        "--conv-kernels (or EBMSCOPE_CONV_KERNELS) `{k}`: use direct, tiled, by-shape or \
+                         measured"
+                    )
                 })?)
             }
             _ => None,
@@ -1863,17 +1915,17 @@ fn replaced_run_line(run: &ebmscope::train::run::RunDir) -> Option<String> {
 
 fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> {
     use ebmscope::data::toy::{Grid, Toy, total_variation};
-    use ebmscope::train::longrun::{LongRunInit, LongRunOptions, long_run};
+    use ebmscope::train::longrun::{LongRunOptions, long_run};
     use std::io::Write;
 
     let ck = load_model_arg(
         &args.model,
         " (--epsilon and --temp-factor change how it is sampled)",
     )?;
-    let init = LongRunInit::parse(&args.init)?;
+    let init = args.init;
     let every = args.every.unwrap_or((args.steps / 10).max(1));
     let out = args.out.clone().unwrap_or_else(|| {
-        let name = format!("longrun_{}{}", args.init, if args.mala { "_mala" } else { "" });
+        let name = format!("longrun_{}{}", init.name(), if args.mala { "_mala" } else { "" });
         beside_model(&args.model.checkpoint, &ck, &name)
     });
     let opts = LongRunOptions {
@@ -2399,12 +2451,27 @@ fn default_run_folder(preset: Option<&str>) -> PathBuf {
 /// least 1").
 fn whole<T: std::str::FromStr>(s: &str) -> Result<T, String> {
     s.parse().map_err(|_| {
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let plain: String = s.chars().filter(|c| !matches!(c, ',' | '_' | '\'')).collect();
+        let value = s.parse::<f64>().ok().filter(|v| *v >= 0.0 && v.fract() == 0.0);
+        if digits(s) {
             format!("`{s}` is too large a number here")
+        } else if digits(&plain) {
+            format!("`{s}`: write it without separators, as {plain}")
+        } else if let Some(v) = value.filter(|v| *v < 1e18) {
+            format!("`{s}`: write it in plain digits, as {v}")
         } else {
             format!("`{s}` is not a whole number (such as 100)")
         }
     })
+}
+
+/// A real number from the command line, saying what is wrong in the
+/// program's words (not Rust's "invalid float literal").
+fn number(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number (such as 0.1 or 1e-3)"))
 }
 
 /// One α of --alpha's comma-separated list, saying how to list several
@@ -2427,12 +2494,11 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, alpha_label, landscape,
         save_landscape,
     };
-    use ebmscope::train::longrun::LongRunInit;
 
     let ck = load_model_arg(&args.model, " (--temp-factor changes how it is mapped)")?;
     let opts = LandscapeOptions {
         starts: args.starts,
-        init: LongRunInit::parse(&args.init)?,
+        init: args.init,
         descent_steps: args.descent_steps,
         ad_steps: args.ad_steps,
         alphas: args.alpha.clone(),
@@ -2457,7 +2523,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     eprintln!(
         "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; {})",
         opts.starts,
-        args.init,
+        opts.init.name(),
         opts.descent_steps,
         opts.alphas
             .iter()

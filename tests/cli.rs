@@ -635,6 +635,24 @@ fn counts_must_be_whole_numbers() {
             &format!("`{bad}` is not a whole number (such as 100)"),
         );
     }
+    // A whole number written otherwise is told how to write it; a real
+    // number's refusal says so in words, not Rust's.
+    for (args, says) in [
+        (
+            &["train", "--iters", "1e3"][..],
+            "`1e3`: write it in plain digits, as 1000",
+        ),
+        (
+            &["train", "--iters", "1,000"],
+            "`1,000`: write it without separators, as 1000",
+        ),
+        (
+            &["sample", "--checkpoint", "x", "--temp-factor", "abc"],
+            "`abc` is not a number (such as 0.1 or 1e-3)",
+        ),
+    ] {
+        common::assert_refused(&ebmscope(args), says);
+    }
     // One past the type's range is a whole number, too large.
     common::assert_refused(
         &ebmscope(&["train", "--iters", "18446744073709551616"]),
@@ -660,7 +678,7 @@ fn a_mistyped_option_gets_the_commands_usage() {
         (
             &["sample", "--chekpoint", "x"],
             "'--checkpoint'",
-            "Usage: ebmscope sample [OPTIONS] --checkpoint <CHECKPOINT>\n",
+            "Usage: ebmscope sample [OPTIONS] --checkpoint <FILE>\n",
         ),
     ] {
         let out = ebmscope(args);
