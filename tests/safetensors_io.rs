@@ -60,6 +60,37 @@ fn params_round_trip() {
     assert_eq!(t.shape, vec![8, 4, 4, 4]);
 }
 
+/// Weights ebmscope saved carry a CRC-32 of their tensors: a bit flipped
+/// since (a finite value still) is refused, not run or converted as if
+/// whole; a file without one (PyTorch's, an older release's) is read.
+#[test]
+fn weights_damaged_since_they_were_saved_are_refused() {
+    let spec = NetSpec::vanilla(3, 4).unwrap();
+    let layout = spec.param_layout().unwrap();
+    let params = init_params(&spec, 9).unwrap();
+    let path = tmp("flipped.safetensors");
+    save_params(&path, &layout, &params).unwrap();
+    let saved = std::fs::read(&path).unwrap();
+    let mut flipped = saved.clone();
+    let at = flipped.len() - 4 * 3;
+    flipped[at] ^= 0x01;
+    std::fs::write(&path, &flipped).unwrap();
+    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
+    assert!(err.contains("their CRC-32 differs"), "{err}");
+    // The same values without the CRC, as PyTorch writes them, load.
+    let unmarked = tmp("unmarked.safetensors");
+    let tensors: Vec<(&str, &str, Vec<usize>, Vec<u8>)> = layout
+        .tensors
+        .iter()
+        .map(|t| {
+            let v = &params[t.offset..t.offset + t.len];
+            (t.name.as_str(), "F32", t.shape.clone(), le_f32(v))
+        })
+        .collect();
+    handmade(&unmarked, &tensors);
+    assert_eq!(load_params(&unmarked, &layout, fix).unwrap(), params);
+}
+
 /// A PyTorch state dict (tensors in another order, f64 for one of them) loads.
 #[test]
 fn pytorch_style_file_loads() {

@@ -73,7 +73,56 @@ pub fn write_tensors_with_metadata(
 ) -> Result<()> {
     let mut metadata = metadata.unwrap_or_default();
     metadata.insert(WRITTEN_BY.0.to_string(), WRITTEN_BY.1.to_string());
+    metadata.insert(CRC_KEY.to_string(), tensors_crc(tensors));
     write_atomically(path, &serialize(path, tensors, &[], Some(metadata))?)
+}
+
+/// The metadata key of the CRC-32 of its tensors ([`tensors_crc`]) that
+/// every safetensors file ebmscope writes holds (checkpoints since they
+/// first did; weights and energies since 0.1.0's later builds).
+const CRC_KEY: &str = "crc32";
+
+/// A CRC-32 of tensors' names, shapes and values, in name order (as a
+/// file lists them or not), in hex: what reading a file back checks
+/// ([`crc_differs`]), so that a bit flipped since the save (a finite value
+/// still) is caught.
+fn tensors_crc(tensors: &[Tensor]) -> String {
+    let mut sorted: Vec<&Tensor> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut crc = crc32fast::Hasher::new();
+    for t in sorted {
+        crc.update(t.name.as_bytes());
+        for d in &t.shape {
+            crc.update(&(*d as u64).to_le_bytes());
+        }
+        // (The values as the file stores them, little-endian, whatever the
+        // machine: a file moves between machines.)
+        if cfg!(target_endian = "little") {
+            crc.update(bytemuck::cast_slice(&t.data));
+        } else {
+            crc.update(&t.data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+        }
+    }
+    format!("{:08x}", crc.finalize())
+}
+
+/// Whether a file's `tensors` (all of them, as [`read_all`] gives them)
+/// are not those its `metadata`'s CRC-32 was made of: damaged since it was
+/// written. (Files without one, PyTorch's and older releases', pass.)
+pub fn crc_differs(tensors: &[Tensor], metadata: &std::collections::HashMap<String, String>) -> bool {
+    metadata
+        .get(CRC_KEY)
+        .is_some_and(|crc| *crc != tensors_crc(tensors))
+}
+
+/// Whether the safetensors file at `path` holds a CRC-32 of its tensors
+/// that they no longer match (read whole only where it holds one).
+pub fn damaged_since_written(path: &Path) -> Result<bool> {
+    if !read_metadata(path).is_ok_and(|m| m.contains_key(CRC_KEY)) {
+        return Ok(false);
+    }
+    let (tensors, metadata) = read_all(path)?;
+    Ok(crc_differs(&tensors, &metadata))
 }
 
 /// Whether ebmscope wrote the safetensors file at `path` ([`WRITTEN_BY`]).

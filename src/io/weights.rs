@@ -82,6 +82,17 @@ pub fn fitting_net(path: &Path) -> Option<(NetKind, usize, usize)> {
 pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) -> Result<Vec<f32>> {
     let bytes = read_file(path)?;
     let st = parse(path, &bytes)?;
+    // A file ebmscope wrote (a checkpoint, a run's weights/ file) says
+    // what its tensors were: one damaged since is refused, as a resume
+    // refuses its checkpoint, not run or converted as if whole.
+    if super::damaged_since_written(path)? {
+        return Err(Error::file(
+            path,
+            "its tensors are not those ebmscope saved (their CRC-32 differs): the file was damaged \
+             since, by a disk or a copy, say; use a copy from a backup, or another of the run's \
+             weights/ files",
+        ));
+    }
     let expected = |hint: &str| {
         let list = layout.tensors.iter().map(|t| format!("{} {:?}", t.name, t.shape));
         format!("{hint}; this network expects: {}", first_of(list))

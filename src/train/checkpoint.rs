@@ -261,7 +261,6 @@ impl Checkpoint {
             ("optimizer_steps".to_string(), self.optimizer_steps.to_string()),
             ("wall_time".to_string(), format!("{:?}", self.wall_time)),
             ("config".to_string(), self.config.to_toml()),
-            (CRC_KEY.to_string(), tensors_crc(&tensors)),
         ]);
         if let Some(data) = &self.data {
             metadata.insert("data".to_string(), data.clone());
@@ -304,9 +303,7 @@ impl Checkpoint {
             e => e,
         })?;
         // (Checkpoints of earlier releases have none.)
-        if let Some(crc) = m.get(CRC_KEY)
-            && *crc != tensors_crc(&tensors)
-        {
+        if crate::io::crc_differs(&tensors, &m) {
             return Err(Error::file(
                 path,
                 format!(
@@ -518,32 +515,6 @@ pub(crate) fn weights_for(path: &Path, config: &Config) -> Result<Vec<f32>> {
 
 /// What [`Checkpoint::save`] writes as the file's `format`, and `load` reads.
 const FORMAT: &str = "ebmscope-checkpoint-1";
-
-/// The metadata key of the checkpoint's CRC-32 of its tensors ([`tensors_crc`]).
-const CRC_KEY: &str = "crc32";
-
-/// A CRC-32 of tensors' names, shapes and values, in name order (as a
-/// file lists them or not), in hex: what [`Checkpoint::load`] checks, so
-/// that a bit flipped since the save (a finite value still) is caught.
-fn tensors_crc(tensors: &[Tensor]) -> String {
-    let mut sorted: Vec<&Tensor> = tensors.iter().collect();
-    sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut crc = crc32fast::Hasher::new();
-    for t in sorted {
-        crc.update(t.name.as_bytes());
-        for d in &t.shape {
-            crc.update(&(*d as u64).to_le_bytes());
-        }
-        // (The values as the file stores them, little-endian, whatever the
-        // machine: a checkpoint moves between machines.)
-        if cfg!(target_endian = "little") {
-            crc.update(bytemuck::cast_slice(&t.data));
-        } else {
-            crc.update(&t.data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
-        }
-    }
-    format!("{:08x}", crc.finalize())
-}
 
 /// What a run whose checkpoint is damaged still has: its weights/ files,
 /// to start a new run from.
