@@ -340,19 +340,14 @@ fn xy_series(
     points: &[(f64, f64)],
     range: Option<(f64, f64)>,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let finite = points.iter().filter(|p| p.1.is_finite());
-    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-        (a.min(p.1), b.max(p.1))
-    });
+    let finite = finite_range(points.iter().map(|p| p.1))
+        .map(|(lo, hi)| (lo.clamp(-Y_LIMIT, Y_LIMIT), hi.clamp(-Y_LIMIT, Y_LIMIT)));
     // (One value: a range around it of its own scale.)
-    let (lo, hi) = if let Some(range) = range {
-        range
-    } else if hi > lo {
-        (lo, hi)
-    } else if lo.is_finite() && lo != 0.0 {
-        (lo - 0.1 * lo.abs(), lo + 0.1 * lo.abs())
-    } else {
-        (-1.0, 1.0)
+    let (lo, hi) = match (range, finite) {
+        (Some(range), _) => range,
+        (None, Some((lo, hi))) if hi > lo => (lo, hi),
+        (None, Some((lo, _))) if lo != 0.0 => (lo - 0.1 * lo.abs(), lo + 0.1 * lo.abs()),
+        _ => (-1.0, 1.0),
     };
     let pad = 0.05 * (hi - lo);
     let x_end = points.last().map_or(1.0, |p| p.0).max(1.0);
@@ -453,6 +448,11 @@ fn later_half(len: usize) -> usize {
     len - (len / 2).max(len.min(20))
 }
 
+/// The farthest from 0 a figure's y axis reaches (values past it drawn at
+/// the edge): plotters' tick search never ends on a range whose width
+/// overflows an f64, as a value of 1.7e308 in an edited metrics.csv made.
+const Y_LIMIT: f64 = 1e300;
+
 /// The lowest and highest of the finite `values`, if any.
 fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (lo, hi) = values
@@ -469,6 +469,7 @@ fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 /// None when no value is finite.
 fn fitted_span(values: impl Iterator<Item = f64>, about_zero: bool) -> Option<[f64; 2]> {
     let (lo, hi) = finite_range(values)?;
+    let (lo, hi) = (lo.clamp(-Y_LIMIT, Y_LIMIT), hi.clamp(-Y_LIMIT, Y_LIMIT));
     if about_zero {
         let reach = lo.abs().max(hi.abs());
         let reach = if reach > 0.0 { reach * 1.1 } else { 1.0 };
@@ -789,6 +790,12 @@ mod tests {
         assert_eq!(later_half(30), 10);
         assert_eq!(fitted_span([f64::NAN].into_iter(), false), None);
         assert_eq!(fitted_span([2.0, 2.0].into_iter(), false), Some([1.8, 2.2]));
+        // A range whose width would overflow is cut to finite edges (an
+        // edited metrics.csv's 1.7e308 hung the figure's tick search).
+        for about_zero in [false, true] {
+            let [lo, hi] = fitted_span([-1.7e308, 1.7e308].into_iter(), about_zero).unwrap();
+            assert!((hi - lo).is_finite() && hi > lo, "{lo} {hi}");
+        }
         // Drawn: the pendulum spans the d_st panel (top left, 500 × 350),
         // not a line at the top of a scale reaching −900: blue in the
         // lower half of its later part, below 0 (y ≈ 177).
