@@ -216,6 +216,20 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 /// Twelve 40×36 RGB pictures with a coloured square each (resized and
 /// centre-cropped to 32×32 by the loader).
 fn write_pictures(dir: &Path) {
@@ -313,6 +327,20 @@ fn nonlocal_on_a_folder_resumes_exactly() {
     let cd = base.join("cd");
     ok(&folder_run(&cd, &pictures, 2, &["--set", "langevin.init=data"]));
     assert!(column(&cd, 1).iter().all(|d| d.is_finite()));
+    // A run in its own image folder, or in one above it, is refused
+    // before anything is written: no later load would take that data.
+    let listed = |d: &Path| {
+        let mut names: Vec<_> = walk(d);
+        names.sort();
+        names
+    };
+    let before = listed(&base);
+    for out in [&pictures, &base] {
+        let refused = folder_run(out, &pictures, 1, &[]);
+        common::assert_refused(&refused, "the folder of images the run learns");
+        common::assert_refused(&refused, "choose another --out");
+    }
+    assert_eq!(listed(&base), before, "a refused run wrote nothing");
     let _ = std::fs::remove_dir_all(&base);
 }
 

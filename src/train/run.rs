@@ -447,6 +447,34 @@ pub fn refuse_run_folder(out: &Path, what: &str, elsewhere: &str) -> Result<()> 
     Ok(())
 }
 
+/// Refuse a new run in `dir` that is the folder of images it learns, or
+/// holds it: its pictures would lie among the data, and every later load
+/// of the data (a resume's, a sample's) refuses a folder holding a run, so
+/// the run could not go on where it is.
+fn refuse_run_over_data(dir: &Path, config: &Config) -> Result<()> {
+    if config.data.kind != crate::config::DataKind::Folder {
+        return Ok(());
+    }
+    // (As the file system names them, links and `..` resolved; the run's
+    // folder may not exist yet, nor then hold the data.)
+    let (Ok(out), Ok(data)) = (dir.canonicalize(), Path::new(&config.data.path).canonicalize()) else {
+        return Ok(());
+    };
+    if data.starts_with(&out) {
+        let which = if data == out { "is" } else { "holds" };
+        return Err(Error::file(
+            dir,
+            format!(
+                "{which} the folder of images the run learns ({}): the run's pictures would lie among \
+                 its data, which no later load of it (a resume, a sample) takes; choose another --out, \
+                 such as one beside the images",
+                config.data.path
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether the run in `dir` ended before its first row of metrics.csv and
 /// its first checkpoint (refused at its first iteration, say): nothing of it
 /// to keep, so a new run there needs no --force.
@@ -982,6 +1010,7 @@ impl RunDir {
             let replaced = holds_replaced_run(dir);
             (trainer, lock, replaced)
         } else {
+            refuse_run_over_data(dir, &config)?;
             let trainer = Trainer::new(gpu, config)?;
             trainer.check_evaluations()?;
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
