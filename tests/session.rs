@@ -718,6 +718,8 @@ fn a_resumed_or_loaded_run_watches_for_divergence_from_its_history() {
     let mut ck = Checkpoint::load(&path).unwrap();
     let past = 150u64;
     ck.iteration = past;
+    // (The d_st of its iteration, as the history written below has it.)
+    ck.d_st = Some(1e-12);
     ck.save(&path).unwrap();
     let mut metrics = String::from("iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase\n");
     for i in 1..=past {

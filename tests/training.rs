@@ -372,6 +372,61 @@ fn resume_without_the_runs_history_says_what_to_do() {
 /// A checkpoint keeps X⁻ only where the trainer holds chains: not before
 /// its first iteration, nor after a restore from a checkpoint without them
 /// (its buffer holds zeros then), and a restore puts them back.
+/// A checkpoint copied in from another run (here one of the same settings
+/// and another seed, at an earlier iteration) is refused, the run left as
+/// it was: resumed, it dropped the run's later rows and files and mixed
+/// the two runs' records. The run's own, saved again by a spreadsheet (15
+/// digits of d_st), still resumes.
+#[test]
+fn a_checkpoint_from_another_run_is_refused() {
+    let dir = common::fresh_dir("other-runs-checkpoint");
+    let (ours, theirs) = (dir.join("ours"), dir.join("theirs"));
+    assert!(train_small_toy(&ours, 4, &[]).status.success());
+    assert!(train_small_toy(&theirs, 2, &["--set", "seed=9"]).status.success());
+    let files = |d: &std::path::Path| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut all = Vec::new();
+        for sub in ["", "weights", "pictures"] {
+            let Ok(entries) = std::fs::read_dir(d.join(sub)) else {
+                continue;
+            };
+            for e in entries.flatten().filter(|e| e.path().is_file()) {
+                all.push((e.path(), std::fs::read(e.path()).unwrap()));
+            }
+        }
+        all.sort();
+        all
+    };
+    let own_checkpoint = std::fs::read(ours.join("checkpoint.safetensors")).unwrap();
+    std::fs::copy(
+        theirs.join("checkpoint.safetensors"),
+        ours.join("checkpoint.safetensors"),
+    )
+    .unwrap();
+    let before = files(&ours);
+    let out = resume_train(&ours, Some(6), &[]);
+    common::assert_refused(
+        &out,
+        "is not this run's checkpoint: at its iteration 2 it recorded d_st = ",
+    );
+    common::assert_refused(&out, "nothing was changed");
+    assert_eq!(files(&ours), before, "the refused resume changed nothing");
+    // Its own checkpoint back, d_st cut to 15 significant digits in every row: resumed.
+    std::fs::write(ours.join("checkpoint.safetensors"), own_checkpoint).unwrap();
+    let metrics = ours.join("metrics.csv");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let mut lines = text.lines();
+    let mut cut = format!("{}\n", lines.next().unwrap());
+    for line in lines {
+        let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        let d_st: f64 = cells[1].parse().unwrap();
+        cells[1] = format!("{:.14e}", d_st);
+        cut += &format!("{}\n", cells.join(","));
+    }
+    std::fs::write(&metrics, cut).unwrap();
+    let out = resume_train(&ours, Some(6), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn a_checkpoint_keeps_chains_only_where_there_are_some() {
     use ebmscope::train::Checkpoint;

@@ -39,6 +39,11 @@ pub struct Checkpoint {
     /// (metadata `data`; None for toy data and in checkpoints from before
     /// ebmscope kept it).
     pub data: Option<String>,
+    /// The d_st of its iteration, as the run's metrics.csv holds it in that
+    /// row (metadata `d_st`): what tells a run's own checkpoint from one
+    /// copied in from another run (None at iteration 0, for weights alone
+    /// and in checkpoints from before ebmscope kept it).
+    pub d_st: Option<f64>,
     /// The run's history up to this checkpoint, where the file holds it
     /// (the window's Save: a run folder keeps its own in metrics.csv and
     /// changes.csv beside its checkpoint.safetensors).
@@ -132,6 +137,13 @@ impl Checkpoint {
             bank,
             chains: trainer.has_chains().then(|| trainer.chains()).transpose()?,
             data: trainer.data.fingerprint(),
+            // (The last of d_st is this iteration's where the trainer holds
+            // the run's history whole.)
+            d_st: trainer
+                .d_st
+                .last()
+                .copied()
+                .filter(|_| trainer.d_st.len() as u64 == trainer.iteration),
             history: None,
             weights_alone: false,
         })
@@ -264,6 +276,9 @@ impl Checkpoint {
         ]);
         if let Some(data) = &self.data {
             metadata.insert("data".to_string(), data.clone());
+        }
+        if let Some(d_st) = self.d_st {
+            metadata.insert("d_st".to_string(), format!("{d_st:?}"));
         }
         if let Some(h) = &self.history {
             metadata.insert("metrics".to_string(), h.metrics.clone());
@@ -425,6 +440,10 @@ impl Checkpoint {
             params,
             config,
             data: m.get("data").cloned(),
+            d_st: match m.get("d_st") {
+                Some(_) => Some(parse(path, &m, "d_st")?),
+                None => None,
+            },
             history: match (m.get("metrics"), m.get("changes")) {
                 (Some(metrics), Some(changes)) => Some(SavedHistory {
                     metrics: metrics.clone(),
@@ -478,6 +497,7 @@ impl Checkpoint {
             bank: None,
             chains: None,
             data: None,
+            d_st: None,
             history: None,
             weights_alone: true,
             config,

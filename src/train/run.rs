@@ -447,6 +447,32 @@ pub fn refuse_run_folder(out: &Path, what: &str, elsewhere: &str) -> Result<()> 
     Ok(())
 }
 
+/// Refuse to resume the run in `dir` from checkpoint `ck` where its d_st
+/// is not that of metrics.csv's row of its iteration (the last of `rows`):
+/// a checkpoint copied in from another run, whose resume would drop this
+/// run's later rows and files and mix the two runs' records. (Compared
+/// within a part in 10⁹: the file writes d_st whole, and a spreadsheet that
+/// saved it again keeps 15 digits.)
+fn refuse_other_runs_checkpoint(dir: &Path, ck: &Checkpoint, rows: &[MetricsRow]) -> Result<()> {
+    let (Some(saved), Some(row)) = (ck.d_st, rows.last()) else {
+        return Ok(());
+    };
+    let close = (saved - row.d_st).abs() <= 1e-9 * saved.abs().max(row.d_st.abs());
+    if row.iteration != ck.iteration || close {
+        return Ok(());
+    }
+    Err(Error::file(
+        dir.join(CHECKPOINT_FILE),
+        format!(
+            "is not this run's checkpoint: at its iteration {} it recorded d_st = {saved:?}, and the \
+             run's metrics.csv says {:?} there (a checkpoint copied in from another run, or a \
+             metrics.csv edited since); nothing was changed. Put back this run's own checkpoint (a \
+             backup's), or go on from that one in its own run's folder",
+            ck.iteration, row.d_st
+        ),
+    ))
+}
+
 /// Refuse a new run in `dir` that is the folder of images it learns, or
 /// holds it: its pictures would lie among the data, and every later load
 /// of the data (a resume's, a sample's) refuses a folder holding a run, so
@@ -947,6 +973,7 @@ impl RunDir {
                 notes.push(format!("note: with these changes{consequence}"));
             }
             let kept = read_metrics(&metrics_path, ck.iteration, RESUME_NEEDS_METRICS)?;
+            refuse_other_runs_checkpoint(dir, &ck, &kept.rows)?;
             write_atomically(&metrics_path, kept.text.as_bytes())?;
             // What a run that went on past the checkpoint (and crashed) wrote
             // is not this run's (nor changes recorded past it, were the
