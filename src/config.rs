@@ -370,6 +370,21 @@ pub fn set_key(item: &str) -> &str {
 /// data's path (see [`Config::make_paths_absolute`]).
 pub fn absolute_path(path: &std::path::Path) -> Result<String> {
     let full = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    // (Settings are TOML, whose strings are UTF-8: a name with other bytes
+    // would be kept changed, and not found again.)
+    full.to_str().map(str::to_string).ok_or_else(|| {
+        Error::file(
+            path,
+            "its name is not valid UTF-8, which a run's settings (TOML) cannot hold: rename it, or \
+             link to it from a name that is",
+        )
+    })
+}
+
+/// `path` made absolute, as a record shows it (a long run's or a map's
+/// checkpoint): bytes that are not UTF-8 shown as U+FFFD, not refused.
+pub fn absolute_path_shown(path: &std::path::Path) -> Result<String> {
+    let full = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
     Ok(full.to_string_lossy().into_owned())
 }
 

@@ -1447,12 +1447,12 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         {
             bail!("--init-weights and --set net.init_weights both say what the run starts from: give one");
         }
-        config.net.init_weights = weights.to_string_lossy().into_owned();
+        config.net.init_weights = absolute_path(weights)?;
     }
     // A run keeps its files' absolute paths, so that it resumes from any folder.
     config.make_paths_absolute()?;
     if !args.resume && !config.net.init_weights.is_empty() {
-        let run = PathBuf::from(ebmscope::config::absolute_path(&out)?);
+        let run = std::path::absolute(&out).with_context(|| out.display().to_string())?;
         let weights = std::path::Path::new(&config.net.init_weights);
         // As written and as the file system resolves them: a link, and on
         // Windows and macOS letter case, can name one folder two ways.

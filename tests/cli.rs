@@ -763,3 +763,36 @@ fn energy_names_the_input_tensors_it_does_not_read() {
         "{said}"
     );
 }
+
+/// A data folder or weights file whose name is not UTF-8 is refused as
+/// such: a run's settings (TOML) cannot hold the name, which was kept
+/// changed and then said not to exist.
+#[cfg(unix)]
+#[test]
+fn names_that_are_not_utf8_are_refused_as_such() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = dir("not-utf8");
+    let odd = d.join(std::ffi::OsStr::from_bytes(b"bad\xffname"));
+    std::fs::create_dir_all(&odd).unwrap();
+    let weights = odd.join("w.safetensors");
+    std::fs::write(&weights, b"").unwrap();
+    let out = d.join("run");
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+            .args(["train", "--iters", "1", "--out"])
+            .arg(&out)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let data = run(&[
+        "--preset".as_ref(),
+        "fashion-mnist-quick".as_ref(),
+        "--data".as_ref(),
+        odd.as_os_str(),
+    ]);
+    common::assert_refused(&data, "its name is not valid UTF-8");
+    let init = run(&["--init-weights".as_ref(), weights.as_os_str()]);
+    common::assert_refused(&init, "its name is not valid UTF-8");
+    assert!(!out.exists());
+}

@@ -694,3 +694,27 @@ fn a_limit_reads_only_the_first_images() {
         (10.0 / 127.5 - 1.0, 20.0 / 127.5 - 1.0)
     );
 }
+
+/// A pipe as data (`--data <(cat file)`) is refused as one, not read as
+/// a file with the wrong magic number (its first bytes went to the guess
+/// of its format); a device too.
+#[cfg(unix)]
+#[test]
+fn a_pipe_or_device_as_data_is_refused_as_such() {
+    let d = dir("pipe");
+    let fifo = d.join("images.fifo");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path, and a mode.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    for path in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let set = vec![format!("data.path={}", toml::Value::String(path.into()))];
+        let config = ebmscope::config::Config::resolve(Some("fashion-mnist-quick"), None, &set).unwrap();
+        let err = ebmscope::data::Dataset::load(&config.data)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is not a file or a folder (a pipe or a device)"),
+            "{path}: {err}"
+        );
+    }
+}

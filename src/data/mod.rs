@@ -155,6 +155,16 @@ impl Dataset {
                 "does not exist: check the path, or say where the data is with --data PATH (train, sample, landscape, gui) or data.path in a config",
             ));
         }
+        // (A pipe, `<(zcat …)` say, gives its first bytes once: to the guess
+        // of its format, not to the loader; and a run reads its data again
+        // on resume.)
+        if path.metadata().is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            return Err(Error::file(
+                path,
+                "is not a file or a folder (a pipe or a device): a run reads its data again when it \
+                 resumes, so save the data to a file and pass that",
+            ));
+        }
         let (channels, size) = (c.channels as usize, c.size as usize);
         // Only the first `limit` images are read and converted.
         let limit = (c.limit > 0).then_some(c.limit as usize);

@@ -735,7 +735,7 @@ impl MapModel {
     /// The model of a command's checkpoint or weights alone at `file`.
     pub fn of(ck: &Checkpoint, file: &Path) -> Result<Self> {
         Ok(MapModel {
-            file: Some(crate::config::absolute_path(file)?),
+            file: Some(crate::config::absolute_path_shown(file)?),
             iteration: ck.iteration_of(file),
             settings: ck.config.clone(),
         })

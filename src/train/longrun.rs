@@ -153,7 +153,7 @@ impl LongRunOptions {
         // An f32 as it is written (0.0075, not 0.007499999832361937).
         let as_written = |v: f32| v.to_string().parse::<f64>().unwrap_or(f64::from(v));
         let settings = Settings {
-            checkpoint: crate::config::absolute_path(checkpoint)?,
+            checkpoint: crate::config::absolute_path_shown(checkpoint)?,
             checkpoint_iteration: ck.iteration_of(checkpoint),
             sampler: if self.mala { "mala" } else { "langevin" },
             steps: self.steps,
