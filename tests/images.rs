@@ -72,9 +72,18 @@ fn idx_refusals_name_the_file_and_the_problem() {
         b.extend(vec![0; pixels]);
         b
     };
-    let cases: [(&str, Vec<u8>, &str); 6] = [
+    let cases: [(&str, Vec<u8>, &str); 8] = [
         ("magic", vec![1, 2, 3, 4, 0, 0, 0, 0], "magic"),
-        ("truncated", good[..good.len() - 1].to_vec(), "truncated"),
+        // One byte short of its second image: the first is whole, and the
+        // fix says how to train on it.
+        (
+            "truncated",
+            good[..good.len() - 1].to_vec(),
+            "truncated: 2 images of 3×3 pixels need 34 bytes (16 of header), and it has 33: use a whole \
+             copy, or train on the 1 whole image it holds with --set data.limit=1",
+        ),
+        ("cut-in-header", good[..10].to_vec(), "IDX header is truncated"),
+        ("zero-bytes", Vec::new(), "is empty (0 bytes)"),
         ("labels", vec![0, 0, 8, 1, 0, 0, 0, 2, 3, 4], "labels"),
         ("gz", gzip(&good)[..20].to_vec(), "gzip"),
         // Sizes that multiply past 64 bits.

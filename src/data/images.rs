@@ -319,6 +319,12 @@ pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>)
         .take(512)
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
+    if bytes.is_empty() {
+        return Err(Error::file(
+            path,
+            "is empty (0 bytes): a download or copy cut short? fetch the file again",
+        ));
+    }
     // (Every archive's magic starts with a byte that is not 0.)
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         return Err(Error::file(path, not_idx_hint(path, &bytes, gz)));
@@ -377,11 +383,22 @@ pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>)
             .map_err(read_err)?;
     }
     if need.is_none_or(|need| bytes.len() < need) {
+        // (rows · cols fits: the header's sizes overflow only with the count.)
+        let whole = bytes.len().saturating_sub(16) / rows.saturating_mul(cols);
+        let fix = if whole > 0 {
+            format!(
+                "use a whole copy, or train on the {} it holds with --set data.limit={whole}",
+                crate::config::plural(whole as u64, "whole image", "whole images")
+            )
+        } else {
+            "use a whole copy".to_string()
+        };
+        let need = need.map_or("more than fits in memory".to_string(), |n| format!("{n} bytes"));
         return Err(Error::file(
             path,
             format!(
-                "IDX file is truncated: {take} images of {rows}×{cols} need 16 + {take}·{rows}·{cols} bytes, it \
-                 has {}",
+                "IDX file is truncated: {take} images of {rows}×{cols} pixels need {need} (16 of header), \
+                 and it has {}: {fix}",
                 bytes.len()
             ),
         ));
