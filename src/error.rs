@@ -115,6 +115,9 @@ fn settings_said(message: &str) -> String {
 fn io_hint(error: &std::io::Error) -> &'static str {
     if error.kind() == std::io::ErrorKind::NotADirectory {
         " (a folder on this path is a file: choose another path)"
+    } else if error.kind() == std::io::ErrorKind::PermissionDenied && !crate::io::held_open(error) {
+        " (this user may not read or write there: choose a path in a folder of yours, or change the \
+         folder's permissions)"
     } else if !crate::io::held_open(error) {
         ""
     } else if error.raw_os_error() == Some(5) {
@@ -155,6 +158,15 @@ mod tests {
         );
         let option = Error::Config("--every must be at least 1".into());
         assert_eq!(option.to_string(), "--every must be at least 1");
+    }
+
+    /// A folder this user may not write in says so, and what to do (the
+    /// system says only "Permission denied").
+    #[test]
+    fn a_path_this_user_may_not_write_says_what_to_do() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let err = Error::io("ro/run", denied).to_string();
+        assert!(err.contains("this user may not read or write there"), "{err}");
     }
 
     /// A path through a file is said to be one (the system says only "Not
