@@ -276,6 +276,15 @@ fn resume_without_the_runs_history_says_what_to_do() {
     let out = resume_train(&dir, None, &[]);
     common::assert_refused(&out, "metrics.csv: is missing");
     common::assert_refused(&out, fix);
+    // The model need not go with the history: its weights start a new run.
+    common::assert_refused(
+        &out,
+        "to keep the model, start a new run from its weights in another folder, --init-weights ",
+    );
+    common::assert_refused(
+        &out,
+        "weights_0000002.safetensors (the optimizer and chains start afresh)",
+    );
     std::fs::write(&metrics, format!("{header}\n")).unwrap();
     let out = resume_train(&dir, None, &[]);
     common::assert_refused(&out, "holds 0 rows but the checkpoint is at iteration 2");

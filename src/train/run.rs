@@ -972,7 +972,11 @@ impl RunDir {
             if !consequence.is_empty() {
                 notes.push(format!("note: with these changes{consequence}"));
             }
-            let kept = read_metrics(&metrics_path, ck.iteration, RESUME_NEEDS_METRICS)?;
+            let kept = read_metrics(
+                &metrics_path,
+                ck.iteration,
+                &resume_needs_metrics(dir, ck.iteration),
+            )?;
             refuse_other_runs_checkpoint(dir, &ck, &kept.rows)?;
             write_atomically(&metrics_path, kept.text.as_bytes())?;
             // What a run that went on past the checkpoint (and crashed) wrote
@@ -1608,11 +1612,27 @@ pub struct KeptMetrics {
     pub past: usize,
 }
 
-/// What a resume says when the run's metrics.csv does not hold its
-/// history: the run's history up to its checkpoint (d_st, r_t, wall time)
-/// goes on in a resumed run, so without it there is nothing exact to resume.
-pub const RESUME_NEEDS_METRICS: &str =
-    "resuming needs the run's history: restore the run's metrics.csv, or start over with --force";
+/// What a resume of the run in `dir` from its checkpoint at `iteration`
+/// says when its metrics.csv does not hold its history: the run's history
+/// up to its checkpoint (d_st, r_t, wall time) goes on in a resumed run, so
+/// without it there is nothing exact to resume; the model need not be lost.
+fn resume_needs_metrics(dir: &Path, iteration: u64) -> String {
+    let weights = dir
+        .join("weights")
+        .join(format!("weights_{iteration:07}.safetensors"));
+    let keep = if weights.is_file() {
+        format!(
+            "; to keep the model, start a new run from its weights in another folder, --init-weights {} \
+             (the optimizer and chains start afresh)",
+            crate::io::shell_path(&weights)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "resuming needs the run's history: restore the run's metrics.csv, or start over with --force{keep}"
+    )
+}
 
 /// The rows and the text of metrics.csv up to `iteration`: rows 1, 2, …
 /// in order; `fix` ends the message when they are not there.
