@@ -306,7 +306,8 @@ pub enum LongRunInit {
 }
 
 impl LongRunInit {
-    /// Its name, as the command line and the settings give it.
+    /// Its name, as the command line and the settings give it (the
+    /// names clap and serde derive: a test holds them equal).
     pub fn name(self) -> &'static str {
         match self {
             Self::Data => "data",
@@ -372,11 +373,12 @@ pub fn absolute_path(path: &std::path::Path) -> Result<String> {
     let full = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
     // (Settings are TOML, whose strings are UTF-8: a name with other bytes
     // would be kept changed, and not found again.)
+    // (Named in full: the bytes may be the working folder's, not those given.)
     full.to_str().map(str::to_string).ok_or_else(|| {
         Error::file(
-            path,
-            "its name is not valid UTF-8, which a run's settings (TOML) cannot hold: rename it, or \
-             link to it from a name that is",
+            &full,
+            "its name is not valid UTF-8, which a run's settings (TOML) cannot hold: rename the \
+             folder or file whose name it is, or link to it from a name that is",
         )
     })
 }
@@ -596,8 +598,22 @@ impl Config {
         }
     }
 
+    /// Settings as ebmscope saved them (a checkpoint's, a run's
+    /// config.toml). Releases before eval.max_lag had to be less than
+    /// eval.window cut it there when computing, and saved it as given: cut
+    /// here, so that their runs still load.
     pub fn from_toml(text: &str) -> Result<Self> {
-        Self::resolve(None, Some(("config", text)), &[])
+        let mut table = parse_toml(text, "config")?;
+        if let Some(toml::Value::Table(eval)) = table.get_mut("eval") {
+            let int = |key: &str| eval.get(key).and_then(toml::Value::as_integer);
+            if let (Some(window), Some(lag)) = (int("window"), int("max_lag"))
+                && lag >= window
+                && window >= 3
+            {
+                eval.insert("max_lag".into(), toml::Value::Integer(window - 1));
+            }
+        }
+        Self::resolve(None, Some(("config", &table.to_string())), &[])
     }
 
     pub fn to_toml(&self) -> String {
@@ -861,6 +877,18 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// A start's name is one on the command line (clap), in the settings
+    /// (serde) and in messages and folder names (`name`).
+    #[test]
+    fn long_run_starts_have_one_name_each() {
+        use clap::ValueEnum;
+        for init in LongRunInit::value_variants() {
+            let clap_name = init.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(clap_name, init.name());
+            assert_eq!(spelling(init), init.name());
+        }
+    }
+
     #[test]
     fn every_preset_resolves_and_round_trips() {
         for name in Config::preset_names() {
@@ -1015,6 +1043,16 @@ mod tests {
                 .to_string()
                 .contains("rings-convergent")
         );
+        // Settings an earlier release saved with eval.max_lag at or past
+        // eval.window (which it cut when computing) still load, cut.
+        let mut old = Config::preset("gmm-quick").unwrap();
+        old.eval.window = 10;
+        let text = old.to_toml();
+        assert!(
+            text.contains("window = 10") && text.contains("max_lag = 15"),
+            "{text}"
+        );
+        assert_eq!(Config::from_toml(&text).unwrap().eval.max_lag, 9);
     }
 
     #[test]

@@ -62,15 +62,25 @@ struct AdapterArgs {
 /// The heading the adapter options stand under in every command's help.
 const GPU_OPTIONS: &str = "GPU options";
 
-/// What `train --help` and `gui --help` end with: the settings people
-/// look for as flags, and what a stop and a pipe do.
-const TRAIN_AFTER_HELP: &str = "Common settings, as --set KEY=VALUE: seed, optimizer.lr, \
-     langevin.epsilon (ε, the step size), langevin.steps (L), batch.data and batch.chains (batch \
-     sizes), iterations (or --iters). A run's config.toml lists them all (README: Training).\n\
-     Ctrl-C saves a checkpoint after the iteration under way and stops (--resume goes on from it); \
-     a second Ctrl-C stops at once. \
-     Without a terminal (a notebook, a pipe), progress is a line every 30 s \
-     (EBMSCOPE_PROGRESS_SECONDS).";
+/// How long work says how far it got without a terminal (a literal, for
+/// the help texts' concat!; the default of [`ProgressLines`]).
+macro_rules! progress_help {
+    () => {
+        "Without a terminal (a notebook, a pipe), progress is a line every 30 s \
+         (EBMSCOPE_PROGRESS_SECONDS)."
+    };
+}
+
+/// What `train --help` ends with: the settings people look for as flags,
+/// and what a stop and a pipe do.
+const TRAIN_AFTER_HELP: &str = concat!(
+    "Common settings, as --set KEY=VALUE: seed, optimizer.lr, langevin.epsilon (ε, the step \
+     size), langevin.steps (L), batch.data and batch.chains (batch sizes), iterations (or \
+     --iters). A run's config.toml lists them all (README: Training).\n\
+     Ctrl-C saves a checkpoint after the iteration under way and stops (--resume goes on from \
+     it); a second Ctrl-C stops at once. ",
+    progress_help!()
+);
 
 #[derive(Subcommand)]
 enum Command {
@@ -88,14 +98,17 @@ enum Command {
     /// Long-run sampling from a checkpoint: is the model's steady state realistic?
     #[command(
         override_usage = "ebmscope sample [OPTIONS] --checkpoint <FILE>",
-        after_help = PROGRESS_AFTER_HELP
+        after_help = concat!(
+            "Ctrl-C stops after the steps under way, keeping what is written. ",
+            progress_help!()
+        )
     )]
     Sample(SampleArgs),
     /// Map a checkpoint's energy landscape: minima by gradient descent,
     /// basins by attraction–diffusion.
     #[command(
         override_usage = "ebmscope landscape [OPTIONS] --checkpoint <FILE>",
-        after_help = PROGRESS_AFTER_HELP
+        after_help = progress_help!()
     )]
     Landscape(LandscapeArgs),
     /// Time fixed workloads (each first checked against the CPU reference).
@@ -110,11 +123,6 @@ enum Command {
     )]
     Gui(GuiArgs),
 }
-
-/// What `sample --help` and `landscape --help` end with.
-const PROGRESS_AFTER_HELP: &str = "Ctrl-C stops after the steps under way, keeping what is written. \
-     Without a terminal (a notebook, a pipe), progress is a line every 30 s \
-     (EBMSCOPE_PROGRESS_SECONDS).";
 
 #[derive(Args)]
 struct GuiArgs {
@@ -361,8 +369,9 @@ struct TrainArgs {
     /// start afresh.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     init_weights: Option<PathBuf>,
-    /// Continue the run in --out (or its default, as for a new run: give
-    /// the same --preset) from its checkpoint.
+    /// Continue the run in --out from its checkpoint (without --out, the
+    /// default preset's, runs/gmm-quick; another preset's: --out
+    /// runs/<preset>).
     #[arg(long, conflicts_with = "force")]
     resume: bool,
     /// Replace the run in --out.
@@ -2102,7 +2111,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                     say(&format!("warning: no figure of the rows so far: {e}"));
                 }
                 let stopped = opts
-                    .settings_toml(&ck, &args.model.checkpoint, Some(last.step))
+                    .settings_toml(&ck, &args.model.checkpoint, Some((bar.position(), last.step)))
                     .and_then(|text| ebmscope::io::write_atomically(&settings, text.as_bytes()));
                 if let Err(e) = stopped {
                     say(&format!(
@@ -2450,18 +2459,21 @@ fn default_run_folder(preset: Option<&str>) -> PathBuf {
 /// least each flag takes is said where it is checked ("--iters must be at
 /// least 1").
 fn whole<T: std::str::FromStr>(s: &str) -> Result<T, String> {
-    s.parse().map_err(|_| {
+    let t = s.trim();
+    t.parse().map_err(|_| {
         let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-        let plain: String = s.chars().filter(|c| !matches!(c, ',' | '_' | '\'')).collect();
-        let value = s.parse::<f64>().ok().filter(|v| *v >= 0.0 && v.fract() == 0.0);
-        if digits(s) {
-            format!("`{s}` is too large a number here")
-        } else if digits(&plain) {
-            format!("`{s}`: write it without separators, as {plain}")
-        } else if let Some(v) = value.filter(|v| *v < 1e18) {
-            format!("`{s}`: write it in plain digits, as {v}")
-        } else {
-            format!("`{s}` is not a whole number (such as 100)")
+        // (Thousands as people group them: 1,000, 1_000, 1'000, 1 000.)
+        let plain: String = t
+            .chars()
+            .filter(|c| !matches!(c, ',' | '_' | '\'') && !c.is_whitespace())
+            .collect();
+        let value = t.parse::<f64>().ok().filter(|v| *v >= 0.0 && v.fract() == 0.0);
+        match value {
+            _ if digits(t) => format!("`{s}` is too large a number here"),
+            _ if digits(&plain) => format!("`{s}`: write it without separators, as {plain}"),
+            Some(v) if v < 1e18 => format!("`{s}`: write it in plain digits, as {v}"),
+            Some(_) => format!("`{s}` is too large a number here"),
+            None => format!("`{s}` is not a whole number (such as 100)"),
         }
     })
 }

@@ -333,6 +333,19 @@ pub fn long_run_figure(
     root.present().map_err(draw_err(path))
 }
 
+/// The y range of a curve of `values` (their finite ones): from the lowest
+/// to the highest, within ±[`Y_LIMIT`]; one value, a range about it of its
+/// own scale; none, [−1, 1].
+fn curve_span(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let finite =
+        finite_range(values).map(|(lo, hi)| (lo.clamp(-Y_LIMIT, Y_LIMIT), hi.clamp(-Y_LIMIT, Y_LIMIT)));
+    match finite {
+        Some((lo, hi)) if hi > lo => (lo, hi),
+        Some((lo, _)) if lo != 0.0 => (lo - 0.1 * lo.abs(), lo + 0.1 * lo.abs()),
+        _ => (-1.0, 1.0),
+    }
+}
+
 /// A curve over steps, its y axis `range` where given, else fitted to it.
 fn xy_series(
     area: &Area,
@@ -340,15 +353,7 @@ fn xy_series(
     points: &[(f64, f64)],
     range: Option<(f64, f64)>,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let finite = finite_range(points.iter().map(|p| p.1))
-        .map(|(lo, hi)| (lo.clamp(-Y_LIMIT, Y_LIMIT), hi.clamp(-Y_LIMIT, Y_LIMIT)));
-    // (One value: a range around it of its own scale.)
-    let (lo, hi) = match (range, finite) {
-        (Some(range), _) => range,
-        (None, Some((lo, hi))) if hi > lo => (lo, hi),
-        (None, Some((lo, _))) if lo != 0.0 => (lo - 0.1 * lo.abs(), lo + 0.1 * lo.abs()),
-        _ => (-1.0, 1.0),
-    };
+    let (lo, hi) = range.unwrap_or_else(|| curve_span(points.iter().map(|p| p.1)));
     let pad = 0.05 * (hi - lo);
     let x_end = points.last().map_or(1.0, |p| p.0).max(1.0);
     let mut chart = ChartBuilder::on(area)
@@ -796,6 +801,13 @@ mod tests {
             let [lo, hi] = fitted_span([-1.7e308, 1.7e308].into_iter(), about_zero).unwrap();
             assert!((hi - lo).is_finite() && hi > lo, "{lo} {hi}");
         }
+        // So are the long-run figure's curves, padded by a twentieth.
+        for values in [[-1.7e308, 1.7e308], [1.7e308, 1.7e308]] {
+            let (lo, hi) = curve_span(values.into_iter());
+            assert!((1.1 * (hi - lo)).is_finite() && hi > lo, "{lo} {hi}");
+        }
+        assert_eq!(curve_span([f64::NAN].into_iter()), (-1.0, 1.0));
+        assert_eq!(curve_span([2.0, 2.0].into_iter()), (1.8, 2.2));
         // Drawn: the pendulum spans the d_st panel (top left, 500 × 350),
         // not a line at the top of a scale reaching −900: blue in the
         // lower half of its later part, below 0 (y ≈ 177).

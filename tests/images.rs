@@ -80,7 +80,7 @@ fn idx_refusals_name_the_file_and_the_problem() {
             "truncated",
             good[..good.len() - 1].to_vec(),
             "truncated: 2 images of 3×3 pixels need 34 bytes (16 of header), and it has 33: use a whole \
-             copy, or train on the 1 whole image it holds with --set data.limit=1",
+             copy, or start a new run on the 1 whole image it holds with --set data.limit=1",
         ),
         ("cut-in-header", good[..10].to_vec(), "IDX header is truncated"),
         ("zero-bytes", Vec::new(), "is empty (0 bytes)"),

@@ -22,7 +22,12 @@ fn tmp(name: &str) -> std::path::PathBuf {
 /// Built without the crate's serializer so the test does not check the
 /// crate against itself.
 fn handmade(path: &Path, tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) {
-    let mut header = String::from("{\"__metadata__\":{\"format\":\"pt\"}");
+    handmade_with(path, r#"{"format":"pt"}"#, tensors);
+}
+
+/// [`handmade`] with another `__metadata__` (JSON).
+fn handmade_with(path: &Path, metadata: &str, tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) {
+    let mut header = format!("{{\"__metadata__\":{metadata}");
     let mut data = Vec::new();
     for (name, dtype, shape, bytes) in tensors {
         let shape: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
@@ -89,6 +94,10 @@ fn weights_damaged_since_they_were_saved_are_refused() {
         .collect();
     handmade(&unmarked, &tensors);
     assert_eq!(load_params(&unmarked, &layout, fix).unwrap(), params);
+    // Another tool's `crc32` (of who knows what) is not ours to check.
+    let theirs = tmp("their-crc.safetensors");
+    handmade_with(&theirs, r#"{"format":"pt","crc32":"0x1A2B3C4D"}"#, &tensors);
+    assert_eq!(load_params(&theirs, &layout, fix).unwrap(), params);
 }
 
 /// A PyTorch state dict (tensors in another order, f64 for one of them) loads.

@@ -378,14 +378,12 @@ fn resume_without_the_runs_history_says_what_to_do() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A checkpoint keeps X⁻ only where the trainer holds chains: not before
-/// its first iteration, nor after a restore from a checkpoint without them
-/// (its buffer holds zeros then), and a restore puts them back.
 /// A checkpoint copied in from another run (here one of the same settings
 /// and another seed, at an earlier iteration) is refused, the run left as
 /// it was: resumed, it dropped the run's later rows and files and mixed
-/// the two runs' records. The run's own, saved again by a spreadsheet (15
-/// digits of d_st), still resumes.
+/// the two runs' records. The run's own, its metrics.csv saved again with
+/// fewer digits (8 significant, as pandas' float_format="%.8g"), still
+/// resumes.
 #[test]
 fn a_checkpoint_from_another_run_is_refused() {
     let dir = common::fresh_dir("other-runs-checkpoint");
@@ -419,7 +417,7 @@ fn a_checkpoint_from_another_run_is_refused() {
     );
     common::assert_refused(&out, "nothing was changed");
     assert_eq!(files(&ours), before, "the refused resume changed nothing");
-    // Its own checkpoint back, d_st cut to 15 significant digits in every row: resumed.
+    // Its own checkpoint back, d_st cut to 8 significant digits in every row: resumed.
     std::fs::write(ours.join("checkpoint.safetensors"), own_checkpoint).unwrap();
     let metrics = ours.join("metrics.csv");
     let text = std::fs::read_to_string(&metrics).unwrap();
@@ -428,7 +426,7 @@ fn a_checkpoint_from_another_run_is_refused() {
     for line in lines {
         let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
         let d_st: f64 = cells[1].parse().unwrap();
-        cells[1] = format!("{:.14e}", d_st);
+        cells[1] = format!("{:.7e}", d_st);
         cut += &format!("{}\n", cells.join(","));
     }
     std::fs::write(&metrics, cut).unwrap();
@@ -436,6 +434,9 @@ fn a_checkpoint_from_another_run_is_refused() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A checkpoint keeps X⁻ only where the trainer holds chains: not before
+/// its first iteration, nor after a restore from a checkpoint without them
+/// (its buffer holds zeros then), and a restore puts them back.
 #[test]
 fn a_checkpoint_keeps_chains_only_where_there_are_some() {
     use ebmscope::train::Checkpoint;
@@ -2031,10 +2032,18 @@ fn long_run_sampling_from_a_checkpoint() {
             .parse()
             .unwrap();
         assert_eq!(
-            settings["stopped_at_step"].as_integer(),
+            settings["rows_to_step"].as_integer(),
             Some(last_step as i64),
             "{settings}"
         );
+        // …and the steps it took, as the terminal said.
+        let said: i64 = stderr
+            .split("stopped at step ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert_eq!(settings["stopped_at_step"].as_integer(), Some(said), "{settings}");
         assert!(picture.exists() && !stopped.join("longrun.csv").exists());
         // (The figure of the rows so far.)
         let figure = image::open(stopped.join("longrun.png")).unwrap().to_rgb8();

@@ -387,7 +387,8 @@ pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>)
         let whole = bytes.len().saturating_sub(16) / rows.saturating_mul(cols);
         let fix = if whole > 0 {
             format!(
-                "use a whole copy, or train on the {} it holds with --set data.limit={whole}",
+                "use a whole copy, or start a new run on the {} it holds with --set \
+                 data.limit={whole}",
                 crate::config::plural(whole as u64, "whole image", "whole images")
             )
         } else {

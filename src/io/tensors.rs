@@ -84,7 +84,7 @@ const CRC_KEY: &str = "crc32";
 
 /// A CRC-32 of tensors' names, shapes and values, in name order (as a
 /// file lists them or not), in hex: what reading a file back checks
-/// ([`crc_differs`]), so that a bit flipped since the save (a finite value
+/// ([`refuse_damaged`]), so that a bit flipped since the save (a finite value
 /// still) is caught.
 fn tensors_crc(tensors: &[Tensor]) -> String {
     let mut sorted: Vec<&Tensor> = tensors.iter().collect();
@@ -106,23 +106,29 @@ fn tensors_crc(tensors: &[Tensor]) -> String {
     format!("{:08x}", crc.finalize())
 }
 
-/// Whether a file's `tensors` (all of them, as [`read_all`] gives them)
-/// are not those its `metadata`'s CRC-32 was made of: damaged since it was
-/// written. (Files without one, PyTorch's and older releases', pass.)
-pub fn crc_differs(tensors: &[Tensor], metadata: &std::collections::HashMap<String, String>) -> bool {
-    metadata
+/// Refuse the file at `path` where its `tensors` (all of them, as
+/// [`read_all`] gives them) are not those its `metadata`'s CRC-32 was made
+/// of: damaged since it was written; `then` says what to use instead.
+/// (Files without one, PyTorch's and older releases', pass.)
+pub fn refuse_damaged(
+    path: &Path,
+    tensors: &[Tensor],
+    metadata: &std::collections::HashMap<String, String>,
+    then: &str,
+) -> Result<()> {
+    if metadata
         .get(CRC_KEY)
         .is_some_and(|crc| *crc != tensors_crc(tensors))
-}
-
-/// Whether the safetensors file at `path` holds a CRC-32 of its tensors
-/// that they no longer match (read whole only where it holds one).
-pub fn damaged_since_written(path: &Path) -> Result<bool> {
-    if !read_metadata(path).is_ok_and(|m| m.contains_key(CRC_KEY)) {
-        return Ok(false);
+    {
+        return Err(Error::file(
+            path,
+            format!(
+                "its tensors are not those ebmscope saved (their CRC-32 differs): the file was damaged \
+                 since, by a disk or a copy, say; {then}"
+            ),
+        ));
     }
-    let (tensors, metadata) = read_all(path)?;
-    Ok(crc_differs(&tensors, &metadata))
+    Ok(())
 }
 
 /// Whether ebmscope wrote the safetensors file at `path` ([`WRITTEN_BY`]).
@@ -403,16 +409,27 @@ fn header(path: &Path) -> Option<serde_json::Value> {
 pub fn read_all(path: &Path) -> Result<(Vec<Tensor>, std::collections::HashMap<String, String>)> {
     let bytes = read_file(path)?;
     let st = parse(path, &bytes)?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::file(path, e.to_string()))?;
-    let mut tensors = Vec::new();
-    for (name, view) in st.tensors() {
-        tensors.push(Tensor {
-            data: to_f32(path, &name, &view)?,
-            shape: view.shape().to_vec(),
-            name,
-        });
-    }
-    Ok((tensors, meta.metadata().clone().unwrap_or_default()))
+    Ok((tensors_of(path, &st)?, metadata_of(path, &bytes)?))
+}
+
+/// Every tensor of `st` (read from `path`) as f32.
+pub(crate) fn tensors_of(path: &Path, st: &SafeTensors) -> Result<Vec<Tensor>> {
+    st.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            Ok(Tensor {
+                data: to_f32(path, &name, &view)?,
+                shape: view.shape().to_vec(),
+                name,
+            })
+        })
+        .collect()
+}
+
+/// The `__metadata__` of a safetensors file's `bytes` (read from `path`).
+pub(crate) fn metadata_of(path: &Path, bytes: &[u8]) -> Result<std::collections::HashMap<String, String>> {
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| Error::file(path, e.to_string()))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -84,14 +84,17 @@ pub fn load_params(path: &Path, layout: &ParamLayout, fix: impl Fn() -> String) 
     let st = parse(path, &bytes)?;
     // A file ebmscope wrote (a checkpoint, a run's weights/ file) says
     // what its tensors were: one damaged since is refused, as a resume
-    // refuses its checkpoint, not run or converted as if whole.
-    if super::damaged_since_written(path)? {
-        return Err(Error::file(
+    // refuses its checkpoint, not run or converted as if whole. (Marked
+    // ours: another tool's `crc32` may be of anything.)
+    if let Ok(metadata) = super::tensors::metadata_of(path, &bytes)
+        && metadata.get(super::WRITTEN_BY.0).map(String::as_str) == Some(super::WRITTEN_BY.1)
+    {
+        super::refuse_damaged(
             path,
-            "its tensors are not those ebmscope saved (their CRC-32 differs): the file was damaged \
-             since, by a disk or a copy, say; use a copy from a backup, or another of the run's \
-             weights/ files",
-        ));
+            &super::tensors::tensors_of(path, &st)?,
+            &metadata,
+            "use a copy from a backup, or another of the run's weights/ files",
+        )?;
     }
     let expected = |hint: &str| {
         let list = layout.tensors.iter().map(|t| format!("{} {:?}", t.name, t.shape));

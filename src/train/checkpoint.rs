@@ -318,16 +318,12 @@ impl Checkpoint {
             e => e,
         })?;
         // (Checkpoints of earlier releases have none.)
-        if crate::io::crc_differs(&tensors, &m) {
-            return Err(Error::file(
-                path,
-                format!(
-                    "its tensors are not those it was saved with (their CRC-32 differs): the file was \
-                     damaged since, by a disk or a copy, say; not a state to go on from (a run keeps \
-                     one checkpoint; {AFRESH_FROM_WEIGHTS})"
-                ),
-            ));
-        }
+        crate::io::refuse_damaged(
+            path,
+            &tensors,
+            &m,
+            &format!("not a state to go on from (a run keeps one checkpoint; {AFRESH_FROM_WEIGHTS})"),
+        )?;
         // (Files without the tag are read as this format: it has been the only one.)
         if let Some(format) = m.get("format")
             && format != FORMAT

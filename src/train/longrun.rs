@@ -114,13 +114,14 @@ impl LongRunOptions {
     /// What a long run from `checkpoint` (holding `ck`) was made with, as
     /// [`LONG_RUN_SETTINGS`] records it: the options (data_noise: whether
     /// starts from data had ε_data added), and the step they gave (its
-    /// gradient factor and noise, as the GPU took them); `stopped_at`, the
-    /// last row's step of a run stopped before its steps were done.
+    /// gradient factor and noise, as the GPU took them); `stopped`, for a
+    /// run stopped before its steps were done, the steps it took and the
+    /// step its last row was recorded at.
     pub fn settings_toml(
         &self,
         ck: &Checkpoint,
         checkpoint: &std::path::Path,
-        stopped_at: Option<u64>,
+        stopped: Option<(u64, u64)>,
     ) -> Result<String> {
         #[derive(serde::Serialize)]
         struct Settings {
@@ -142,9 +143,12 @@ impl LongRunOptions {
             gradient_step: f64,
             noise: f64,
             every: u64,
-            /// A run stopped on its way (Ctrl-C): its last row's step.
+            /// A run stopped on its way (Ctrl-C): the steps it took, as the
+            /// terminal said, and where its rows (longrun.partial.csv) end.
             #[serde(skip_serializing_if = "Option::is_none")]
             stopped_at_step: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            rows_to_step: Option<u64>,
             /// Weights alone: the settings given for them (as config.toml holds a run's).
             #[serde(skip_serializing_if = "Option::is_none")]
             model_settings: Option<toml::Table>,
@@ -172,7 +176,8 @@ impl LongRunOptions {
             gradient_step: as_written(step.gradient_factor()),
             noise: as_written(step.noise_factor()),
             every: self.every,
-            stopped_at_step: stopped_at,
+            stopped_at_step: stopped.map(|(steps, _)| steps),
+            rows_to_step: stopped.map(|(_, rows)| rows),
             model_settings: ck
                 .weights_alone
                 .then(|| ck.config.to_toml().parse::<toml::Table>())

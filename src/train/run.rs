@@ -448,16 +448,19 @@ pub fn refuse_run_folder(out: &Path, what: &str, elsewhere: &str) -> Result<()> 
 }
 
 /// Refuse to resume the run in `dir` from checkpoint `ck` where its d_st
-/// is not that of metrics.csv's row of its iteration (the last of `rows`):
+/// is not that of metrics.csv's row of its iteration (the last of `kept`):
 /// a checkpoint copied in from another run, whose resume would drop this
-/// run's later rows and files and mix the two runs' records. (Compared
-/// within a part in 10⁹: the file writes d_st whole, and a spreadsheet that
-/// saved it again keeps 15 digits.)
-fn refuse_other_runs_checkpoint(dir: &Path, ck: &Checkpoint, rows: &[MetricsRow]) -> Result<()> {
-    let (Some(saved), Some(row)) = (ck.d_st, rows.last()) else {
+/// run's later rows and files and mix the two runs' records. (Compared to
+/// the digits the row holds: the run writes d_st whole, but a spreadsheet
+/// or pandas that saved the file again may have kept fewer.)
+fn refuse_other_runs_checkpoint(dir: &Path, ck: &Checkpoint, kept: &KeptMetrics) -> Result<()> {
+    let (Some(saved), Some(row)) = (ck.d_st, kept.rows.last()) else {
         return Ok(());
     };
-    let close = (saved - row.d_st).abs() <= 1e-9 * saved.abs().max(row.d_st.abs());
+    let cell = kept.text.lines().last().and_then(|line| line.split(',').nth(1));
+    let close = cell
+        .and_then(cell_resolution)
+        .is_some_and(|step| (saved - row.d_st).abs() <= 0.5 * step + 1e-12 * saved.abs().max(row.d_st.abs()));
     if row.iteration != ck.iteration || close {
         return Ok(());
     }
@@ -471,6 +474,19 @@ fn refuse_other_runs_checkpoint(dir: &Path, ck: &Checkpoint, rows: &[MetricsRow]
             ck.iteration, row.d_st
         ),
     ))
+}
+
+/// The place value of a number's last written digit (`0.031` → 0.001,
+/// `3.1e-2` → 0.001, `12` → 1): how far a value written to those digits
+/// may lie from the value itself, twice over.
+fn cell_resolution(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let decimals = mantissa.split_once('.').map_or(0, |(_, fraction)| fraction.len()) as i32;
+    Some(10f64.powi(exponent - decimals))
 }
 
 /// Refuse a new run in `dir` that is the folder of images it learns, or
@@ -924,6 +940,14 @@ impl RunDir {
             }
             let changed;
             (changes, changed) = resume_changes(&ck.config, ck.lr, &set)?;
+            // The run's history up to the checkpoint, and that it is this
+            // checkpoint's run's, before anything is touched or loaded.
+            let kept = read_metrics(
+                &metrics_path,
+                ck.iteration,
+                &resume_needs_metrics(dir, ck.iteration),
+            )?;
+            refuse_other_runs_checkpoint(dir, &ck, &kept)?;
             settle_pending_config(dir, &ck.config)?;
             notes.extend(config_edits(&dir.join(CONFIG_FILE), &ck.config).map(|e| format!("warning: {e}")));
             let mut config_resumed = ck.config.clone();
@@ -972,12 +996,6 @@ impl RunDir {
             if !consequence.is_empty() {
                 notes.push(format!("note: with these changes{consequence}"));
             }
-            let kept = read_metrics(
-                &metrics_path,
-                ck.iteration,
-                &resume_needs_metrics(dir, ck.iteration),
-            )?;
-            refuse_other_runs_checkpoint(dir, &ck, &kept.rows)?;
             write_atomically(&metrics_path, kept.text.as_bytes())?;
             // What a run that went on past the checkpoint (and crashed) wrote
             // is not this run's (nor changes recorded past it, were the
@@ -1706,7 +1724,8 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
         return Err(Error::file(
             path,
             format!(
-                "holds {} rows but the checkpoint is at iteration {iteration}: {fix}",
+                "holds {} rows but the checkpoint is at iteration {iteration} (a checkpoint of another \
+                 run, copied in? then put back this run's own): {fix}",
                 rows.len()
             ),
         ));
