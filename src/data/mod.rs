@@ -124,7 +124,11 @@ fn idx_file(path: &Path) -> Result<PathBuf> {
             .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
             .filter(|n| images::is_idx_images_name(n))
             .collect();
-        others.sort();
+        // (Those that begin as IDX images, or are gzipped, before any that do not.)
+        others.sort_by_key(|n| {
+            let p = path.join(n);
+            (!(starts_as_idx(&p) || n.ends_with(".gz")), n.clone())
+        });
         let fix = match others.first() {
             Some(other) => format!(
                 "it holds {other}: to train on it, pass --data {}",
