@@ -6,14 +6,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "no GPU adapter found by wgpu{backends}.\n\
-         To get one: install your GPU's Vulkan/Metal/DX12 driver, or on Linux without a GPU \
-         Mesa's software Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`, \
-         Fedora: `dnf install mesa-vulkan-drivers`).{see_info}"
-    )]
+    #[error("no GPU adapter found by wgpu{backends}.\n{}{see_info}", no_adapter_fix(.gl))]
     NoAdapter {
         backends: String,
+        /// Whether the backend asked for was GL alone (its drivers are others).
+        gl: bool,
         /// " `ebmscope info` lists what wgpu sees." where that is news.
         see_info: &'static str,
     },
@@ -25,20 +22,20 @@ pub enum Error {
     AdapterNotFound { wanted: String, available: String },
 
     #[error(
-        "unknown backend `{0}`: use one of vulkan, metal, dx12, gl (or leave --backend and EBMSCOPE_BACKEND unset)"
+        "unknown backend `{0}` (--backend or EBMSCOPE_BACKEND): use {here} (or leave both unset)",
+        here = BACKENDS_HERE
     )]
     UnknownBackend(String),
 
     #[error(
-        "backend `{backend}` is {maker}'s, not on {os}: leave --backend unset for the best adapter here, \
-         or choose {here}"
+        "backend `{backend}` (--backend or EBMSCOPE_BACKEND) is {maker}'s, not on {os}: leave both \
+         unset for the best adapter here, or choose {here}",
+        here = BACKENDS_HERE
     )]
     BackendNotHere {
         backend: &'static str,
         maker: &'static str,
         os: &'static str,
-        /// The backends this build has.
-        here: &'static str,
     },
 
     #[error("adapter `{adapter}` cannot run ebmscope's compute shaders: {reason}")]
@@ -106,6 +103,61 @@ fn settings_said(message: &str) -> String {
     } else {
         format!("configuration: {message}")
     }
+}
+
+/// The backends wgpu builds on this system (Metal for Apple's systems only,
+/// DX12 for Windows only).
+pub const BACKENDS_HERE: &str = if cfg!(windows) {
+    "dx12, vulkan or gl"
+} else if cfg!(target_vendor = "apple") {
+    "metal"
+} else {
+    "vulkan or gl"
+};
+
+/// How to get an adapter where wgpu found none (`gl`: for the GL backend
+/// alone), on this system; first, a driver-list variable set that may hide
+/// the drivers installed (a stale one is a common cause).
+fn no_adapter_fix(gl: &bool) -> String {
+    let hiding: Vec<String> = [
+        "VK_ICD_FILENAMES",
+        "VK_DRIVER_FILES",
+        "VK_ADD_DRIVER_FILES",
+        "__EGL_VENDOR_LIBRARY_FILENAMES",
+    ]
+    .iter()
+    .filter_map(|key| {
+        let value = std::env::var(key).ok().filter(|v| !v.is_empty())?;
+        Some(format!("{key}={value}"))
+    })
+    .collect();
+    let hiding = match hiding.len() {
+        0 => String::new(),
+        1 => format!(
+            "{} is set, and may hide the drivers installed: unset it and try again. ",
+            hiding[0]
+        ),
+        _ => format!(
+            "{} are set, and may hide the drivers installed: unset them and try again. ",
+            hiding.join(" and ")
+        ),
+    };
+    let get = if *gl {
+        "To get one for GL: install Mesa's EGL and GL drivers (Debian/Ubuntu: `sudo apt-get install \
+         libegl1 libegl-mesa0 libgl1-mesa-dri`), or leave --backend (and EBMSCOPE_BACKEND) unset \
+         for the other backends."
+    } else if cfg!(target_vendor = "apple") {
+        "Metal needs a Mac whose GPU has it (a virtual machine often has none): run on the Mac \
+         itself, or update macOS."
+    } else if cfg!(windows) {
+        "To get one: install your GPU's driver from its maker (NVIDIA, AMD or Intel); wgpu tries \
+         DX12, Vulkan and GL."
+    } else {
+        "To get one: install your GPU's Vulkan driver, or without a GPU Mesa's software Vulkan \
+         driver (Debian/Ubuntu: `sudo apt-get install mesa-vulkan-drivers`, Fedora: `sudo dnf \
+         install mesa-vulkan-drivers`)."
+    };
+    format!("{hiding}{get}")
 }
 
 /// What to do about an I/O error where the system's words leave it unsaid:

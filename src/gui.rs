@@ -2160,6 +2160,22 @@ pub fn install_fonts(ctx: &egui::Context) {
     ctx.set_fonts(fonts);
 }
 
+/// Refuse to open the window where it cannot: on Linux with neither an X
+/// nor a Wayland display named (said before the GPU is opened, not after).
+pub fn check_display() -> Result<()> {
+    let no_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .all(|v| std::env::var_os(v).is_none());
+    if cfg!(target_os = "linux") && no_display {
+        return Err(Error::Shape(
+            "the window needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set: run it on a \
+             desktop, or headless under `xvfb-run -a ebmscope gui …`"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The eframe shell: counts frames, takes the `--screenshot`, and keeps
 /// the trainer from submitting while the surface is configured.
 struct Window {
@@ -2373,20 +2389,7 @@ pub fn run(
             Ok(Box::new(window))
         }),
     )
-    .map_err(|e| {
-        let no_display = ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .all(|v| std::env::var_os(v).is_none());
-        if cfg!(target_os = "linux") && no_display {
-            Error::Shape(
-                "the window needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set: run it on \
-                 a desktop, or headless under `xvfb-run -a ebmscope gui …`"
-                    .into(),
-            )
-        } else {
-            Error::Shape(format!("the window could not open: {e}"))
-        }
-    })?;
+    .map_err(|e| Error::Shape(format!("the window could not open: {e}")))?;
     if capture.screenshot.is_some() {
         match done.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(Ok(())) => {}

@@ -448,21 +448,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // (An empty --adapter or --backend, as an empty EBMSCOPE_* variable
     // gives through clap, chooses nothing.)
     let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let choice = AdapterChoice {
-        name: given(cli.adapter.adapter),
-        backend: given(cli.adapter.backend),
-        conv_kernels: match cli.adapter.conv_kernels.as_deref().map(str::trim) {
-            Some(k) if !k.is_empty() => {
-                Some(<ConvKernels as clap::ValueEnum>::from_str(k, true).map_err(|_| {
+    let choice =
+        AdapterChoice {
+            quiet: false,
+            name: given(cli.adapter.adapter),
+            backend: given(cli.adapter.backend),
+            conv_kernels: match cli.adapter.conv_kernels.as_deref().map(str::trim) {
+                Some(k) if !k.is_empty() => {
+                    // (by_shape as by-shape: a name written as a Rust or Python one.)
+                    Some(<ConvKernels as clap::ValueEnum>::from_str(&k.replace('_', "-"), true).map_err(|_| {
                     anyhow::anyhow!(
                         "--conv-kernels (or EBMSCOPE_CONV_KERNELS) `{k}`: use direct, tiled, by-shape or \
                          measured"
                     )
                 })?)
-            }
-            _ => None,
-        },
-    };
+                }
+                _ => None,
+            },
+        };
     match cli.command {
         Command::Info => info(&choice),
         Command::Doctor => doctor(&choice),
@@ -653,6 +656,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    // (After the settings' refusals, which need none; before the GPU.)
+    ebmscope::gui::check_display()?;
     let gpu = std::sync::Arc::new(Gpu::new(choice)?);
     announce(&gpu);
     let capture = ebmscope::gui::Capture {
@@ -1031,13 +1036,7 @@ fn refuse_over_other_file(
 fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
     let adapters = list_adapters(choice)?;
     if adapters.is_empty() {
-        bail!(ebmscope::Error::NoAdapter {
-            backends: (choice.backend.as_deref())
-                .filter(|b| !b.trim().is_empty())
-                .map(|b| format!(" for backend {b} (leave --backend unset to see all)"))
-                .unwrap_or_default(),
-            see_info: "",
-        });
+        bail!(choice.no_adapter(""));
     }
     for (i, a) in adapters.iter().enumerate() {
         let l = &a.limits;
@@ -1069,7 +1068,11 @@ fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
             Err(e) => println!("    not usable: {e}"),
         }
     }
-    let gpu = Gpu::new(choice)?;
+    // (Its listing says a CPU adapter is slow: no warning beside it.)
+    let gpu = Gpu::new(&AdapterChoice {
+        quiet: true,
+        ..choice.clone()
+    })?;
     println!("chosen: {}", gpu.describe());
     Ok(ExitCode::SUCCESS)
 }
@@ -1077,19 +1080,33 @@ fn info(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
 fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
     let gpu = Gpu::new(choice)?;
     println!("adapter: {}", gpu.describe());
+    println!(
+        "convolutions: {} (rows marked [direct conv] or [tiled conv] run that family instead)",
+        gpu.conv_kernels().name()
+    );
+    println!(
+        "Each check runs kernels on the GPU and the f64 CPU reference on the same input; it passes \
+         where every element's |GPU − CPU| is within its allowance, rtol·|ref| + atol·max|ref| (the \
+         check's own, said with a failure); `used` is the worst element's share of it."
+    );
     let rows = ebmscope::doctor::run_all(&gpu)?;
     let width = rows.iter().map(|r| r.case.chars().count()).max().unwrap_or(4);
     let q_width = rows.iter().map(|r| r.quantity.chars().count()).max().unwrap_or(8);
     println!(
-        "{:<width$}  {:<q_width$}  {:>10}  {:>10}  result",
-        "check", "quantity", "max |err|", "max |ref|"
+        "{:<width$}  {:<q_width$}  {:>10}  {:>10}  {:>6}  result",
+        "check", "quantity", "max |err|", "max |ref|", "used"
     );
     let mut failed = 0;
     for r in &rows {
         let c = &r.comparison;
         let status = if c.passed() { "pass" } else { "FAIL" };
+        let used = if c.worst_ratio.is_finite() {
+            format!("{:.0}%", 100.0 * c.worst_ratio)
+        } else {
+            "∞".to_string()
+        };
         println!(
-            "{:<width$}  {:<q_width$}  {:>10.2e}  {:>10.2e}  {status}",
+            "{:<width$}  {:<q_width$}  {:>10.2e}  {:>10.2e}  {used:>6}  {status}",
             r.case, r.quantity, c.max_abs_err, c.max_ref
         );
         if !c.passed() {
@@ -1100,7 +1117,12 @@ fn doctor(choice: &AdapterChoice) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    println!("{} passed, {} failed", rows.len() - failed, failed);
+    let all = if failed == 0 {
+        ": every kernel agrees with the CPU reference on this adapter"
+    } else {
+        ""
+    };
+    println!("{} passed, {} failed{all}", rows.len() - failed, failed);
     if failed > 0 {
         println!(
             "This adapter computes some kernels wrongly: try another driver or backend (--backend, --adapter)."

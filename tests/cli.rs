@@ -64,6 +64,37 @@ fn doctor_passes() {
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
 
+/// Where the driver-list variables point nowhere, no adapter is found:
+/// the refusal names them as the likely cause, and for the GL backend
+/// says GL's packages, not Vulkan's.
+#[cfg(target_os = "linux")]
+#[test]
+fn no_adapter_names_the_variables_that_hide_the_drivers() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .args(["--backend", " GL ", "train", "--iters", "1"])
+        .env("VK_ICD_FILENAMES", "/nonexistent.json")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent.json")
+        .output()
+        .unwrap();
+    common::assert_refused(&out, "no GPU adapter found by wgpu for backend GL");
+    common::assert_refused(
+        &out,
+        "VK_ICD_FILENAMES=/nonexistent.json and __EGL_VENDOR_LIBRARY_FILENAMES=/nonexistent.json are \
+         set, and may hide the drivers installed: unset them and try again.",
+    );
+    common::assert_refused(&out, "sudo apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri");
+    // Vulkan hidden alone, GL runs, and that is said.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .arg("info")
+        .env("VK_ICD_FILENAMES", "/nonexistent.json")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("no Vulkan, Metal or DX12 adapter found"), "{said}");
+    assert!(said.contains("using GL, ebmscope's slowest path"), "{said}");
+}
+
 #[test]
 fn unknown_adapter_is_refused_with_the_list() {
     let out = ebmscope(&["--adapter", "no-such-gpu-xyz", "doctor"]);
@@ -79,13 +110,13 @@ fn unknown_adapter_is_refused_with_the_list() {
     let (other, maker) = if cfg!(windows) {
         ("metal", "Apple")
     } else {
-        ("dx12", "Windows")
+        ("dx12", "Microsoft")
     };
     let out = ebmscope(&["--backend", other, "info"]);
     common::assert_refused(
         &out,
         &format!(
-            "backend `{other}` is {maker}'s, not on {}: leave --backend unset",
+            "backend `{other}` (--backend or EBMSCOPE_BACKEND) is {maker}'s, not on {}: leave both unset",
             std::env::consts::OS
         ),
     );
@@ -795,4 +826,23 @@ fn names_that_are_not_utf8_are_refused_as_such() {
     let init = run(&["--init-weights".as_ref(), weights.as_os_str()]);
     common::assert_refused(&init, "its name is not valid UTF-8");
     assert!(!out.exists());
+}
+
+/// Without a display the window is refused at once, before the GPU is
+/// opened (its warning and adapter line said nothing of use then).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_window_without_a_display_is_refused_first() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ebmscope"))
+        .arg("gui")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    common::assert_refused(
+        &out,
+        "the window needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set",
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!said.contains("adapter:"), "{said}");
 }

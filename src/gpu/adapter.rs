@@ -11,6 +11,8 @@ pub struct AdapterChoice {
     /// The convolution kernels of the nets built on the device (None: the
     /// default for the adapter's type, see [`super::Gpu`]).
     pub conv_kernels: Option<super::ConvKernels>,
+    /// Say nothing of a CPU adapter chosen (`info`, whose listing says it).
+    pub quiet: bool,
 }
 
 /// What `ebmscope info` prints for one adapter.
@@ -26,22 +28,15 @@ fn parse_backend(name: &str) -> Result<wgpu::Backends> {
         backend,
         maker,
         os: std::env::consts::OS,
-        here: if cfg!(windows) {
-            "dx12, vulkan or gl"
-        } else if cfg!(target_vendor = "apple") {
-            "metal"
-        } else {
-            "vulkan or gl"
-        },
     };
-    match name.to_ascii_lowercase().as_str() {
+    match name.trim().to_ascii_lowercase().as_str() {
         "metal" | "mtl" if !cfg!(target_vendor = "apple") => Err(not_here("metal", "Apple")),
-        "dx12" | "d3d12" if !cfg!(windows) => Err(not_here("dx12", "Windows")),
+        "dx12" | "d3d12" if !cfg!(windows) => Err(not_here("dx12", "Microsoft")),
         "vulkan" | "vk" => Ok(wgpu::Backends::VULKAN),
         "metal" | "mtl" => Ok(wgpu::Backends::METAL),
         "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),
         "gl" | "gles" | "opengl" => Ok(wgpu::Backends::GL),
-        other => Err(Error::UnknownBackend(other.to_string())),
+        _ => Err(Error::UnknownBackend(name.to_string())),
     }
 }
 
@@ -60,11 +55,43 @@ fn env_nonempty(key: &str) -> Option<String> {
 }
 
 impl AdapterChoice {
+    /// Whether an adapter was asked for by name (--adapter or
+    /// EBMSCOPE_ADAPTER): the user knows which it is.
+    pub(crate) fn named(&self) -> bool {
+        self.resolved().0.is_some()
+    }
+
+    /// The adapter's name and backend asked for, here or in the
+    /// environment, without the spaces around them.
     fn resolved(&self) -> (Option<String>, Option<String>) {
+        let given = |v: &Option<String>, key| {
+            v.clone()
+                .or_else(|| env_nonempty(key))
+                .map(|s| s.trim().to_string())
+        };
         (
-            self.name.clone().or_else(|| env_nonempty("EBMSCOPE_ADAPTER")),
-            self.backend.clone().or_else(|| env_nonempty("EBMSCOPE_BACKEND")),
+            given(&self.name, "EBMSCOPE_ADAPTER"),
+            given(&self.backend, "EBMSCOPE_BACKEND"),
         )
+    }
+
+    /// The refusal where wgpu found no adapter of the backends asked for
+    /// (how to get one, for them); `see_info` ends it.
+    pub fn no_adapter(&self, see_info: &'static str) -> Error {
+        Error::NoAdapter {
+            gl: self.backends().is_ok_and(|b| b == wgpu::Backends::GL),
+            backends: self
+                .resolved()
+                .1
+                .map(|b| {
+                    format!(
+                        " for backend {} (--backend or EBMSCOPE_BACKEND: leave both unset to see all)",
+                        b.trim()
+                    )
+                })
+                .unwrap_or_default(),
+            see_info,
+        }
     }
 
     fn backends(&self) -> Result<wgpu::Backends> {
@@ -78,7 +105,7 @@ impl AdapterChoice {
     /// to get one; and the instance they belong to (a window's surface must
     /// come from the same instance to share the device).
     pub(crate) fn candidates(&self) -> Result<(wgpu::Instance, Vec<wgpu::Adapter>)> {
-        let (name, backend) = self.resolved();
+        let (name, _) = self.resolved();
         let backends = self.backends()?;
         // Look at the native backends first and at GL only when they have
         // nothing: GL is the slowest path, and probing it (EGL) is noisy.
@@ -95,13 +122,22 @@ impl AdapterChoice {
             None => !list.is_empty(),
         };
         if !wanted_seen(&adapters) {
+            let native_found_none = !primary.is_empty() && adapters.is_empty();
             (inst, adapters) = enumerate(backends);
+            // A broken or hidden Vulkan install would otherwise run on GL
+            // unsaid, its slowest path.
+            if native_found_none && !adapters.is_empty() {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    eprintln!(
+                        "note: no Vulkan, Metal or DX12 adapter found (a driver missing, or hidden by \
+                         VK_ICD_FILENAMES?): using GL, ebmscope's slowest path"
+                    )
+                });
+            }
         }
         if adapters.is_empty() {
-            return Err(Error::NoAdapter {
-                backends: backend.map(|b| format!(" for backend {b}")).unwrap_or_default(),
-                see_info: " `ebmscope info` lists what wgpu sees.",
-            });
+            return Err(self.no_adapter(" `ebmscope info` lists what wgpu sees."));
         }
         if let Some(wanted) = &name {
             let available = adapters

@@ -147,7 +147,8 @@ impl Gpu {
             adapter: info.name.clone(),
             reason: e.to_string(),
         })?;
-        if info.device_type == wgpu::DeviceType::Cpu {
+        // (Not where the user named it, nor where `info` has just listed it.)
+        if info.device_type == wgpu::DeviceType::Cpu && !choice.quiet && !choice.named() {
             warn_cpu_adapter_once(&info);
         }
         Ok(Gpu {
@@ -833,8 +834,9 @@ fn warn_cpu_adapter_once(info: &wgpu::AdapterInfo) {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
         eprintln!(
-            "warning: using `{}`, a CPU (software) adapter: results are correct but slow. \
-             Install your GPU's driver for real speed; `ebmscope info` lists adapters.",
+            "warning: using `{}`, a CPU (software) adapter: results are correct but slow. If this \
+             machine has a GPU, install its driver (`ebmscope info` lists the adapters wgpu sees; \
+             --adapter NAME chooses one, and silences this).",
             info.name
         );
     });
