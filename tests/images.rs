@@ -150,15 +150,18 @@ fn idx_refusals_name_the_file_and_the_problem() {
     // A folder with the test set's file alone names it.
     let test_only = dir("idx-test-only");
     std::fs::write(test_only.join("t10k-images-idx3-ubyte.gz"), gzip(&good)).unwrap();
-    let err = ebmscope::data::Dataset::load(&ebmscope::config::DataConfig {
-        path: test_only.to_string_lossy().into_owned(),
-        ..ebmscope::config::Config::preset("fashion-mnist-quick")
-            .unwrap()
-            .data
-    })
-    .err()
-    .unwrap()
-    .to_string();
+    let refusal = || {
+        ebmscope::data::Dataset::load(&ebmscope::config::DataConfig {
+            path: test_only.to_string_lossy().into_owned(),
+            ..ebmscope::config::Config::preset("fashion-mnist-quick")
+                .unwrap()
+                .data
+        })
+        .err()
+        .unwrap()
+        .to_string()
+    };
+    let err = refusal();
     assert!(
         err.contains("holds no train-images-idx3-ubyte[.gz]; it holds t10k-images-idx3-ubyte.gz: to train on it, pass --data"),
         "{err}"
@@ -166,15 +169,7 @@ fn idx_refusals_name_the_file_and_the_problem() {
     // Beside a file named as one that is not (first by name), the one
     // that begins as IDX images is named.
     std::fs::write(test_only.join("a-images-idx3-ubyte"), b"not idx").unwrap();
-    let err = ebmscope::data::Dataset::load(&ebmscope::config::DataConfig {
-        path: test_only.to_string_lossy().into_owned(),
-        ..ebmscope::config::Config::preset("fashion-mnist-quick")
-            .unwrap()
-            .data
-    })
-    .err()
-    .unwrap()
-    .to_string();
+    let err = refusal();
     assert!(err.contains("it holds t10k-images-idx3-ubyte.gz"), "{err}");
     assert!(
         load_idx(&d.join("absent"), 1, 3, None)
