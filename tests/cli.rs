@@ -61,7 +61,31 @@ fn doctor_passes() {
     let out = ebmscope(&["doctor"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    assert!(
+        stdout.contains(" passed, 0 failed: every kernel agrees with the CPU reference on this adapter"),
+        "{stdout}"
+    );
+    // It says the family its rows run, and each row's share of its allowance.
+    // (direct on CPU adapters, by-shape on GPUs.)
+    let family = ["direct", "by-shape"].iter().any(|f| {
+        stdout.contains(&format!(
+            "\nconvolutions: {f} (rows marked [direct conv] or [tiled conv]"
+        ))
+    });
+    assert!(family, "{stdout}");
+    let used: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.ends_with("  pass"))
+        .filter_map(|l| l.split_whitespace().rev().nth(1))
+        .collect();
+    assert!(
+        !used.is_empty()
+            && used.iter().all(|u| u
+                .strip_suffix('%')
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n <= 100)),
+        "{used:?}"
+    );
 }
 
 /// Where the driver-list variables point nowhere, no adapter is found:

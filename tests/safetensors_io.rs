@@ -53,13 +53,20 @@ fn le_f32(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-#[test]
-fn params_round_trip() {
+/// A small VanillaNet's layout and initial weights, saved by ebmscope to
+/// the scratch file `name`.
+fn saved_vanilla(name: &str) -> (ebmscope::model::ParamLayout, Vec<f32>, std::path::PathBuf) {
     let spec = NetSpec::vanilla(3, 4).unwrap();
     let layout = spec.param_layout().unwrap();
     let params = init_params(&spec, 9).unwrap();
-    let path = tmp("round.safetensors");
+    let path = tmp(name);
     save_params(&path, &layout, &params).unwrap();
+    (layout, params, path)
+}
+
+#[test]
+fn params_round_trip() {
+    let (layout, params, path) = saved_vanilla("round.safetensors");
     assert_eq!(load_params(&path, &layout, fix).unwrap(), params);
     let t = read_tensor(&path, "f.2.weight").unwrap();
     assert_eq!(t.shape, vec![8, 4, 4, 4]);
@@ -70,11 +77,7 @@ fn params_round_trip() {
 /// whole; a file without one (PyTorch's, an older release's) is read.
 #[test]
 fn weights_damaged_since_they_were_saved_are_refused() {
-    let spec = NetSpec::vanilla(3, 4).unwrap();
-    let layout = spec.param_layout().unwrap();
-    let params = init_params(&spec, 9).unwrap();
-    let path = tmp("flipped.safetensors");
-    save_params(&path, &layout, &params).unwrap();
+    let (layout, params, path) = saved_vanilla("flipped.safetensors");
     let saved = std::fs::read(&path).unwrap();
     let mut flipped = saved.clone();
     let at = flipped.len() - 4 * 3;

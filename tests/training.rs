@@ -432,6 +432,7 @@ fn a_checkpoint_from_another_run_is_refused() {
     std::fs::write(&metrics, cut).unwrap();
     let out = resume_train(&ours, Some(6), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows(&ours).len(), 1 + 6, "the header and rows to iteration 6");
 }
 
 /// A checkpoint keeps X⁻ only where the trainer holds chains: not before

@@ -84,10 +84,7 @@ impl AdapterChoice {
                 .resolved()
                 .1
                 .map(|b| {
-                    format!(
-                        " for backend {} (--backend or EBMSCOPE_BACKEND: leave both unset to see all)",
-                        b.trim()
-                    )
+                    format!(" for backend {b} (--backend or EBMSCOPE_BACKEND: leave both unset to see all)")
                 })
                 .unwrap_or_default(),
             see_info,

@@ -218,6 +218,13 @@ pub fn run_of_weights(path: &Path) -> Option<(PathBuf, u64)> {
         .then(|| (run.to_path_buf(), iteration))
 }
 
+/// The weights file the run in `dir` writes at its checkpoint of
+/// `iteration` (which [`run_of_weights`] reads back).
+fn weights_file(dir: &Path, iteration: u64) -> PathBuf {
+    dir.join("weights")
+        .join(format!("weights_{iteration:07}.safetensors"))
+}
+
 /// The settings a run's weights file (`path`, see [`run_of_weights`]) was
 /// trained with: its run's checkpoint's (its header alone read) with the
 /// changes changes.csv records from the file's iteration on undone; and a
@@ -461,7 +468,8 @@ fn refuse_other_runs_checkpoint(dir: &Path, ck: &Checkpoint, kept: &KeptMetrics)
     let close = cell
         .and_then(cell_resolution)
         .is_some_and(|step| (saved - row.d_st).abs() <= 0.5 * step + 1e-12 * saved.abs().max(row.d_st.abs()));
-    if row.iteration != ck.iteration || close {
+    // (The last row is the checkpoint's iteration's: read_metrics reads rows 1 ..= it.)
+    if close {
         return Ok(());
     }
     Err(Error::file(
@@ -1167,14 +1175,11 @@ impl RunDir {
         // The weights first: a run killed between the two resumes from the
         // checkpoint before, which removes them and writes them again; the
         // other way round they would be lost.
-        let weights = self.dir.join("weights");
-        std::fs::create_dir_all(&weights).map_err(io_err(&weights))?;
+        let weights = weights_file(&self.dir, trainer.iteration);
+        let folder = self.dir.join("weights");
+        std::fs::create_dir_all(&folder).map_err(io_err(&folder))?;
         let layout = trainer.spec.param_layout()?;
-        crate::io::save_params(
-            &weights.join(format!("weights_{:07}.safetensors", trainer.iteration)),
-            &layout,
-            &ck.params,
-        )?;
+        crate::io::save_params(&weights, &layout, &ck.params)?;
         ck.save(&self.dir.join(CHECKPOINT_FILE))
     }
 
@@ -1635,9 +1640,7 @@ pub struct KeptMetrics {
 /// up to its checkpoint (d_st, r_t, wall time) goes on in a resumed run, so
 /// without it there is nothing exact to resume; the model need not be lost.
 fn resume_needs_metrics(dir: &Path, iteration: u64) -> String {
-    let weights = dir
-        .join("weights")
-        .join(format!("weights_{iteration:07}.safetensors"));
+    let weights = weights_file(dir, iteration);
     let keep = if weights.is_file() {
         format!(
             "; to keep the model, start a new run from its weights in another folder, --init-weights {} \
