@@ -12,9 +12,10 @@ use crate::kernels::sampling::Purpose;
 use crate::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, check_params};
 use crate::reference::ReferenceNet;
 use crate::reference::landscape::{Pull, attraction_diffusion};
+use crate::reference::mala::mala;
 use crate::reference::philox::draw;
 use crate::reference::trainer::langevin;
-use crate::sampler::{Attracted, EnergyField, Langevin, SamplerKernels, StepSize};
+use crate::sampler::{Attracted, EnergyField, Langevin, Mala, SamplerKernels, StepSize};
 
 /// One layer: f32 sums of at most ~1 000 products of values of order one.
 /// Rounding errors grow like √n·2⁻²⁴ ≈ 2e-6 of the largest terms; measured
@@ -93,6 +94,11 @@ pub struct Case {
     pub batch: usize,
     pub upstream: Upstream,
     pub tol: Tolerance,
+}
+
+/// f32 values (the GPU's, or its inputs) as the reference takes them.
+fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&a| f64::from(a)).collect()
 }
 
 /// One compared quantity of one case.
@@ -406,7 +412,6 @@ pub fn run_case(gpu: &Gpu, case: &Case, seed: u64) -> Result<Vec<Row>> {
     );
 
     let reference = ReferenceNet::new(&case.spec)?;
-    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
     // The checked images' rows of a [batch, len] vector.
     let rows_of = |v: &[f32], len: usize| -> Vec<f32> {
         checked
@@ -461,7 +466,8 @@ fn langevin_noise(seed: u32, iteration: u32) -> impl Fn(usize, usize, u32) -> f6
 /// Langevin sampling on the GPU against the reference's (same Philox
 /// noise): ToyNet, 6 chains, 5 steps, with the fused sampler and with the
 /// layered kernels; the final states and Σ over steps and chains of a‖∇F‖.
-/// Then attraction–diffusion on ToyNet ([`attraction_rows`]).
+/// Then MALA ([`mala_rows`]) and attraction–diffusion on ToyNet
+/// ([`attraction_rows`]).
 pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
     let spec = NetSpec::toy();
     let (chains, steps, seed, iteration) = (6, 5, 17, 3);
@@ -473,7 +479,6 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
         temperature: 1.0,
         tau: 1.0,
     };
-    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
     let mut want = f64s(&x);
     let noise = langevin_noise(seed, iteration);
     let (r_sum, _) = langevin(
@@ -515,7 +520,91 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
         rows.push(row("Σ a‖∇F‖", compare(&[got_r], &[r_sum], SAMPLER_TOL)));
     }
 
+    rows.extend(mala_rows(gpu, &spec, chains)?);
     rows.extend(attraction_rows(gpu, &spec, chains)?);
+    Ok(rows)
+}
+
+/// MALA on the GPU against the reference's (the same momenta and coins):
+/// `chains` chains of `spec` at random states, 8 steps at T = ε²/2 (the
+/// invariant form's temperature, every such checkpoint's long run) and at
+/// another (a ≠ 1); the final states and F, the proposals each chain accepted and
+/// Σ a‖∇F‖. The step sizes are chosen so that some proposals are refused
+/// and some taken (checked: a check where all are taken, or none, would
+/// not test the accept test).
+pub fn mala_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<Row>> {
+    let (steps, seed, iteration) = (8, 19, 4);
+    let dim: usize = spec.input.iter().product();
+    let params = check_params(spec, 22)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(22);
+    let x: Vec<f32> = (0..chains * dim).map(|_| rng.random_range(-2.0..2.0)).collect();
+    let reference = ReferenceNet::new(spec)?;
+    let mut rows = Vec::new();
+    for (epsilon, temperature, form) in [(0.01f32, 0.00005f32, "T = ε²/2"), (0.1, 0.0003, "T = 0.0003")] {
+        let size = StepSize {
+            epsilon,
+            temperature,
+            tau: 1.0,
+        };
+        let mut want = f64s(&x);
+        let momentum = |e: usize, chain: usize, step: u32| {
+            draw(
+                seed,
+                Purpose::MalaMomentum as u32,
+                e as u32,
+                chain as u32,
+                step,
+                iteration,
+                true,
+            )
+        };
+        let coin = |chain: usize, step: u32| {
+            draw(
+                seed,
+                Purpose::MalaCoin as u32,
+                0,
+                chain as u32,
+                step,
+                iteration,
+                false,
+            )
+        };
+        let outcome = mala(&reference, &f64s(&params), &mut want, size, steps, momentum, coin);
+        let taken: u32 = outcome.accepted.iter().sum();
+        if taken == 0 || taken == steps * chains as u32 {
+            return Err(crate::Error::Shape(format!(
+                "the MALA check at {form} took {taken} of {} proposals: choose a step size that \
+                 refuses some and takes some",
+                steps * chains as u32
+            )));
+        }
+        let net = GpuNet::new(gpu, spec, chains)?;
+        net.write_params(gpu, &params)?;
+        let sampler = Mala::new(gpu, net.as_field(gpu)?, seed, size)?;
+        sampler.start(gpu, &x, iteration)?;
+        gpu.run("doctor mala", |pass| {
+            sampler.record_steps(gpu, pass, steps as usize)
+        });
+        let stats = gpu.read_f32(sampler.stats_buffer(), 0, 4 * chains)?;
+        let column = |k: usize| stats.chunks_exact(4).map(|c| c[k]).collect::<Vec<f32>>();
+        let got_r: f32 = column(2).iter().sum();
+        let accepted: Vec<f64> = outcome.accepted.iter().map(|&a| a.into()).collect();
+        let case = format!(
+            "ToyNet MALA, {steps} steps, {form}, {taken} of {} taken",
+            steps * chains as u32
+        );
+        let row = |quantity, comparison| Row {
+            case: case.clone(),
+            quantity,
+            comparison,
+            tol: SAMPLER_TOL,
+        };
+        let states = gpu.read_f32(sampler.states(), 0, chains * dim)?;
+        rows.push(row("states", compare(&states, &want, SAMPLER_TOL)));
+        rows.push(row("F", compare(&column(0), &outcome.energies, SAMPLER_TOL)));
+        rows.push(row("accepted", compare(&column(1), &accepted, SAMPLER_TOL)));
+        rows.push(row("Σ a‖∇F‖", compare(&[got_r], &[outcome.r_sum], SAMPLER_TOL)));
+    }
     Ok(rows)
 }
 
@@ -583,7 +672,6 @@ pub fn attraction_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<R
         reach,
     } = AttractionCase::new(spec, chains)?;
     let dim: usize = spec.input.iter().product();
-    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
     let noise = langevin_noise(seed, iteration);
     let mut want = f64s(&x);
     let goals64 = f64s(&goals);

@@ -2249,9 +2249,9 @@ impl eframe::App for Window {
             ui.ctx().request_screenshot(move |image| {
                 let [w, h] = image.size;
                 let bytes: Vec<u8> = image.pixels.iter().flat_map(|p| p.to_array()).collect();
-                let saved = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
-                    .ok_or_else(|| "screenshot has the wrong size".to_string())
-                    .and_then(|img| img.save(&path).map_err(|e| format!("{}: {e}", path.display())));
+                let saved =
+                    crate::io::write_png(&path, [w as u32, h as u32], crate::io::Pixels::Rgba, &bytes)
+                        .map_err(|e| e.to_string());
                 *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(saved);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 ctx.request_repaint();

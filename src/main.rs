@@ -655,6 +655,14 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
                 folder.display()
             );
         }
+        // (An earlier screenshot of ours is written over: how README's are made again.)
+        if path.exists() && !ebmscope::io::png_written_by_ebmscope(path) {
+            bail!(
+                "--screenshot {}: a file that ebmscope did not write is there (its PNGs carry the tEXt \
+                 mark Software: ebmscope): it is kept; give another path, or move that file",
+                path.display()
+            );
+        }
     }
     // (After the settings' refusals, which need none; before the GPU.)
     ebmscope::gui::check_display()?;

@@ -108,8 +108,12 @@ pub fn image_grid(path: &Path, images: &[f32], [c, h, w]: [usize; 3]) -> Result<
             }
         }
     }
-    img.save(path)
-        .map_err(|e| Error::file(path, format!("could not write the image grid ({e})")))
+    crate::io::write_png(
+        path,
+        [img.width(), img.height()],
+        crate::io::Pixels::Rgb,
+        img.as_raw(),
+    )
 }
 
 /// True density, learned density exp(−U) and the KDE of the samples (top), and their
@@ -174,38 +178,38 @@ impl<'a> HeatMap<'a> {
 pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[HeatMap]) -> Result<()> {
     register_font();
     let cell = 300u32;
-    let root = BitMapBackend::new(path, (fields.len() as u32 * cell, 2 * cell + 40)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let (top, body) = root.split_vertically(40);
-    top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
-    let panels = body.split_evenly((2, fields.len()));
-    for (row, log) in [(0usize, false), (1, true)] {
-        for (col, field) in fields.iter().enumerate() {
-            let label = match (log, field.energies) {
-                (false, _) => field.name.to_string(),
-                (true, None) => format!("log {}", field.name),
-                (true, Some(_)) => "−U, from its 1st percentile".to_string(),
-            };
-            let shades = field.shades(log);
-            let area = panels[row * fields.len() + col]
-                .titled(&label, ("sans-serif", 14))
-                .map_err(draw_err(path))?;
-            let (w, h) = area.dim_in_pixel();
-            let side = w.min(h);
-            for py in 0..side {
-                for px in 0..side {
-                    // Image rows go down, y goes up.
-                    let i = (px as usize * res) / side as usize;
-                    let j = res - 1 - (py as usize * res) / side as usize;
-                    let [r, g, b] = viridis(shades[j * res + i]);
-                    let color = RGBColor(r, g, b);
-                    area.draw_pixel((((w - side) / 2 + px) as i32, py as i32), &color)
-                        .map_err(draw_err(path))?;
+    figure(path, (fields.len() as u32 * cell, 2 * cell + 40), |root| {
+        let (top, body) = root.split_vertically(40);
+        top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
+        let panels = body.split_evenly((2, fields.len()));
+        for (row, log) in [(0usize, false), (1, true)] {
+            for (col, field) in fields.iter().enumerate() {
+                let label = match (log, field.energies) {
+                    (false, _) => field.name.to_string(),
+                    (true, None) => format!("log {}", field.name),
+                    (true, Some(_)) => "−U, from its 1st percentile".to_string(),
+                };
+                let shades = field.shades(log);
+                let area = panels[row * fields.len() + col]
+                    .titled(&label, ("sans-serif", 14))
+                    .map_err(draw_err(path))?;
+                let (w, h) = area.dim_in_pixel();
+                let side = w.min(h);
+                for py in 0..side {
+                    for px in 0..side {
+                        // Image rows go down, y goes up.
+                        let i = (px as usize * res) / side as usize;
+                        let j = res - 1 - (py as usize * res) / side as usize;
+                        let [r, g, b] = viridis(shades[j * res + i]);
+                        let color = RGBColor(r, g, b);
+                        area.draw_pixel((((w - side) / 2 + px) as i32, py as i32), &color)
+                            .map_err(draw_err(path))?;
+                    }
                 }
             }
         }
-    }
-    root.present().map_err(draw_err(path))
+        Ok(())
+    })
 }
 
 /// Where each of a density's grid values sits on its colour scale, in
@@ -289,48 +293,48 @@ pub fn long_run_figure(
     register_font();
     let mala = rows.iter().any(|r| r.acceptance.is_some());
     let panels = 2 + usize::from(mala) + usize::from(!tv.is_empty());
-    let root = BitMapBackend::new(path, (1000, 300 * panels as u32 + 30)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let (top, body) = root.split_vertically(30);
-    top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
-    let areas = body.split_evenly((panels, 1));
-    let steps: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
-    let energy: Vec<(f64, f64)> = steps.iter().zip(rows).map(|(&s, r)| (s, r.mean_energy)).collect();
-    let grad: Vec<(f64, f64)> = steps
-        .iter()
-        .zip(rows)
-        .skip(1)
-        .map(|(&s, r)| (s, r.grad_magnitude))
-        .collect();
-    xy_series(&areas[0], "mean energy U of the chains", &energy, None).map_err(draw_err(path))?;
-    xy_series(
-        &areas[1],
-        "mean Langevin gradient step ‖a∇F‖ of the chains",
-        &grad,
-        None,
-    )
-    .map_err(draw_err(path))?;
-    // (Rates and distances in [0, 1] over all of it: fitted, an acceptance
-    // of 0.892–0.897 would draw as swings.)
-    if mala {
-        let acc: Vec<(f64, f64)> = steps
+    figure(path, (1000, 300 * panels as u32 + 30), |root| {
+        let (top, body) = root.split_vertically(30);
+        top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
+        let areas = body.split_evenly((panels, 1));
+        let steps: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
+        let energy: Vec<(f64, f64)> = steps.iter().zip(rows).map(|(&s, r)| (s, r.mean_energy)).collect();
+        let grad: Vec<(f64, f64)> = steps
             .iter()
             .zip(rows)
             .skip(1)
-            .map(|(&s, r)| (s, r.acceptance.unwrap_or(0.0)))
+            .map(|(&s, r)| (s, r.grad_magnitude))
             .collect();
-        xy_series(&areas[2], "MALA acceptance rate", &acc, Some((0.0, 1.0))).map_err(draw_err(path))?;
-    }
-    if !tv.is_empty() {
+        xy_series(&areas[0], "mean energy U of the chains", &energy, None).map_err(draw_err(path))?;
         xy_series(
-            &areas[panels - 1],
-            "TV of the chains' KDE to the true density q",
-            tv,
-            Some((0.0, 1.0)),
+            &areas[1],
+            "mean Langevin gradient step ‖a∇F‖ of the chains",
+            &grad,
+            None,
         )
         .map_err(draw_err(path))?;
-    }
-    root.present().map_err(draw_err(path))
+        // (Rates and distances in [0, 1] over all of it: fitted, an acceptance
+        // of 0.892–0.897 would draw as swings.)
+        if mala {
+            let acc: Vec<(f64, f64)> = steps
+                .iter()
+                .zip(rows)
+                .skip(1)
+                .map(|(&s, r)| (s, r.acceptance.unwrap_or(0.0)))
+                .collect();
+            xy_series(&areas[2], "MALA acceptance rate", &acc, Some((0.0, 1.0))).map_err(draw_err(path))?;
+        }
+        if !tv.is_empty() {
+            xy_series(
+                &areas[panels - 1],
+                "TV of the chains' KDE to the true density q",
+                tv,
+                Some((0.0, 1.0)),
+            )
+            .map_err(draw_err(path))?;
+        }
+        Ok(())
+    })
 }
 
 /// The y range of a curve of `values` (their finite ones): from the lowest
@@ -391,59 +395,72 @@ pub fn diagnostics_figure(
     max_lag: usize,
 ) -> Result<()> {
     register_font();
-    let root = BitMapBackend::new(path, (1000, 700)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let areas = root.split_evenly((2, 2));
-    series(&areas[0], "energy difference d_st", d_st, d_st_span(d_st), true).map_err(draw_err(path))?;
-    let whole = fitted_span(r_t.iter().copied(), false).map(|span| (span, 0));
-    series(
-        &areas[1],
-        "mean Langevin gradient magnitude r_t",
-        r_t,
-        whole,
-        false,
-    )
-    .map_err(draw_err(path))?;
-    if let Some(c) = Correlations::compute(d_st, r_t, window, max_lag) {
-        let lag = c.max_lag as f64;
-        let cross: Vec<(f64, f64, RGBColor)> = c
-            .cross
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| (k as f64 - lag, v, BLUE))
-            .collect();
-        bars(
-            &areas[2],
-            &format!(
-                "cross-correlation of d_st and r_t (last {}; k > 0: d_st k after r_t)",
-                c.window
-            ),
-            -lag - 1.0..lag + 1.0,
-            &cross,
-            0.7,
+    figure(path, (1000, 700), |root| {
+        let areas = root.split_evenly((2, 2));
+        series(&areas[0], "energy difference d_st", d_st, d_st_span(d_st), true).map_err(draw_err(path))?;
+        let whole = fitted_span(r_t.iter().copied(), false).map(|span| (span, 0));
+        series(
+            &areas[1],
+            "mean Langevin gradient magnitude r_t",
+            r_t,
+            whole,
+            false,
         )
         .map_err(draw_err(path))?;
-        let mut acf: Vec<(f64, f64, RGBColor)> = c
-            .d_acf
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| (k as f64 - 0.2, v, BLUE))
-            .collect();
-        acf.extend(c.r_acf.iter().enumerate().map(|(k, &v)| (k as f64 + 0.2, v, RED)));
-        let verdict = match c.verdict() {
-            Some(o) => format!("{o:?} oscillation"),
-            None => format!(
-                "no verdict before {} iterations",
-                Correlations::iterations_for_verdict(window)
-            ),
-        };
-        let title = format!("autocorrelation: d_st (blue), r_t (red) — {verdict}");
-        bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35).map_err(draw_err(path))?;
-    }
-    root.present().map_err(draw_err(path))
+        if let Some(c) = Correlations::compute(d_st, r_t, window, max_lag) {
+            let lag = c.max_lag as f64;
+            let cross: Vec<(f64, f64, RGBColor)> = c
+                .cross
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| (k as f64 - lag, v, BLUE))
+                .collect();
+            bars(
+                &areas[2],
+                &format!(
+                    "cross-correlation of d_st and r_t (last {}; k > 0: d_st k after r_t)",
+                    c.window
+                ),
+                -lag - 1.0..lag + 1.0,
+                &cross,
+                0.7,
+            )
+            .map_err(draw_err(path))?;
+            let mut acf: Vec<(f64, f64, RGBColor)> = c
+                .d_acf
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| (k as f64 - 0.2, v, BLUE))
+                .collect();
+            acf.extend(c.r_acf.iter().enumerate().map(|(k, &v)| (k as f64 + 0.2, v, RED)));
+            let verdict = match c.verdict() {
+                Some(o) => format!("{o:?} oscillation"),
+                None => format!(
+                    "no verdict before {} iterations",
+                    Correlations::iterations_for_verdict(window)
+                ),
+            };
+            let title = format!("autocorrelation: d_st (blue), r_t (red) — {verdict}");
+            bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35).map_err(draw_err(path))?;
+        }
+        Ok(())
+    })
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// A `size` figure, white, drawn by `draw` and written as ebmscope's PNG
+/// at `path` ([`crate::io::write_png`]: whole or not at all, and marked).
+fn figure(path: &Path, size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<()> {
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err(path))?;
+        draw(&root)?;
+        root.present().map_err(draw_err(path))?;
+    }
+    crate::io::write_png(path, [size.0, size.1], crate::io::Pixels::Rgb, &pixels)
+}
 
 /// Where the later half of a run of `len` iterations starts (its last 20
 /// at least): the part d_st's plots fit their y axes to, here and in the
@@ -666,100 +683,101 @@ pub fn landscape_map(
     register_font();
     let side = 500u32;
     // (A 46-pixel title band, then each panel's own title over its map.)
-    let root = BitMapBackend::new(path, (side * panels.len() as u32, side + 76)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let (top, body) = root.split_vertically(46);
-    let to_pixel = |x: f64, y: f64| map_pixel(x, y, grid.extent, side).0;
-    let beyond = |p: &MapPoint| map_pixel(p.x, p.y, grid.extent, side).1;
-    // (Every panel has the same minima.)
-    let outside = panels
-        .first()
-        .map_or(0, |(_, points)| points.iter().filter(|p| beyond(p)).count());
-    // Two lines, each in the largest size up to 15 that fits the width (one
-    // panel is 500 pixels).
-    let (first, second) = top.split_vertically(23);
-    let beyond_note = (outside > 0).then(|| {
-        format!(
-            "{outside} beyond the map's ±{:.2}, ringed at its edge",
-            grid.extent
-        )
-    });
-    for (area, line) in [(&first, Some(title.to_string())), (&second, beyond_note)] {
-        if let Some(line) = line {
-            let width = area.dim_in_pixel().0;
-            let size = (10..=15)
-                .rev()
-                .find(|&s| {
-                    area.estimate_text_size(&line, &TextStyle::from(("sans-serif", s).into_font()))
-                        .is_ok_and(|(w, _)| w + 8 <= width)
-                })
-                .unwrap_or(10);
-            area.titled(&line, ("sans-serif", size)).map_err(draw_err(path))?;
-        }
-    }
-    let res = grid.res;
-    let shades = log_density_shades(energies);
-    for (area, (panel_title, points)) in body.split_evenly((1, panels.len())).iter().zip(panels) {
-        let area = area
-            .titled(panel_title, ("sans-serif", 14))
-            .map_err(draw_err(path))?;
-        for py in 0..side {
-            for px in 0..side {
-                // Image rows go down, y goes up.
-                let i = (px as usize * res) / side as usize;
-                let j = res - 1 - (py as usize * res) / side as usize;
-                let [r, g, b] = viridis(shades[j * res + i]);
-                area.draw_pixel((px as i32, py as i32), &RGBColor(r, g, b))
-                    .map_err(draw_err(path))?;
+    figure(path, (side * panels.len() as u32, side + 76), |root| {
+        let (top, body) = root.split_vertically(46);
+        let to_pixel = |x: f64, y: f64| map_pixel(x, y, grid.extent, side).0;
+        let beyond = |p: &MapPoint| map_pixel(p.x, p.y, grid.extent, side).1;
+        // (Every panel has the same minima.)
+        let outside = panels
+            .first()
+            .map_or(0, |(_, points)| points.iter().filter(|p| beyond(p)).count());
+        // Two lines, each in the largest size up to 15 that fits the width (one
+        // panel is 500 pixels).
+        let (first, second) = top.split_vertically(23);
+        let beyond_note = (outside > 0).then(|| {
+            format!(
+                "{outside} beyond the map's ±{:.2}, ringed at its edge",
+                grid.extent
+            )
+        });
+        for (area, line) in [(&first, Some(title.to_string())), (&second, beyond_note)] {
+            if let Some(line) = line {
+                let width = area.dim_in_pixel().0;
+                let size = (10..=15)
+                    .rev()
+                    .find(|&s| {
+                        area.estimate_text_size(&line, &TextStyle::from(("sans-serif", s).into_font()))
+                            .is_ok_and(|(w, _)| w + 8 <= width)
+                    })
+                    .unwrap_or(10);
+                area.titled(&line, ("sans-serif", size)).map_err(draw_err(path))?;
             }
         }
-        // Each minimum joined to its basin's lowest by a line, under the dots.
-        for (i, p) in points.iter().enumerate() {
-            let Some(r) = points.get(p.lowest) else { continue };
-            if p.lowest != i {
-                let line = PathElement::new([to_pixel(p.x, p.y), to_pixel(r.x, r.y)], WHITE.stroke_width(2));
-                area.draw(&line).map_err(draw_err(path))?;
-            }
-        }
-        for (i, p) in points.iter().enumerate() {
-            let is_lowest = p.lowest == i;
-            let at = to_pixel(p.x, p.y);
-            let [r, g, b] = basin_colour(p.lowest);
-            let color = RGBColor(r, g, b);
-            let r = if is_lowest { 7 } else { 4 };
-            if beyond(p) {
-                area.draw(&Circle::new(at, r + 4, BLACK.stroke_width(2)))
-                    .map_err(draw_err(path))?;
-            }
-            area.draw(&Circle::new(at, r + 1, WHITE.filled()))
+        let res = grid.res;
+        let shades = log_density_shades(energies);
+        for (area, (panel_title, points)) in body.split_evenly((1, panels.len())).iter().zip(panels) {
+            let area = area
+                .titled(panel_title, ("sans-serif", 14))
                 .map_err(draw_err(path))?;
-            area.draw(&Circle::new(at, r, color.filled()))
-                .map_err(draw_err(path))?;
-            if is_lowest {
-                // White with a black rim: legible on the map's yellow too.
-                let text = format!("{}", p.basin);
-                let (x, y) = (at.0 + 9, at.1 - 9);
-                for (dx, dy) in [
-                    (-1, 0),
-                    (1, 0),
-                    (0, -1),
-                    (0, 1),
-                    (-1, -1),
-                    (1, 1),
-                    (-1, 1),
-                    (1, -1),
-                ] {
-                    let rim = ("sans-serif", 18).into_font().color(&BLACK);
-                    area.draw(&Text::new(text.as_str(), (x + dx, y + dy), rim))
+            for py in 0..side {
+                for px in 0..side {
+                    // Image rows go down, y goes up.
+                    let i = (px as usize * res) / side as usize;
+                    let j = res - 1 - (py as usize * res) / side as usize;
+                    let [r, g, b] = viridis(shades[j * res + i]);
+                    area.draw_pixel((px as i32, py as i32), &RGBColor(r, g, b))
                         .map_err(draw_err(path))?;
                 }
-                let style = ("sans-serif", 18).into_font().color(&WHITE);
-                area.draw(&Text::new(text.as_str(), (x, y), style))
+            }
+            // Each minimum joined to its basin's lowest by a line, under the dots.
+            for (i, p) in points.iter().enumerate() {
+                let Some(r) = points.get(p.lowest) else { continue };
+                if p.lowest != i {
+                    let line =
+                        PathElement::new([to_pixel(p.x, p.y), to_pixel(r.x, r.y)], WHITE.stroke_width(2));
+                    area.draw(&line).map_err(draw_err(path))?;
+                }
+            }
+            for (i, p) in points.iter().enumerate() {
+                let is_lowest = p.lowest == i;
+                let at = to_pixel(p.x, p.y);
+                let [r, g, b] = basin_colour(p.lowest);
+                let color = RGBColor(r, g, b);
+                let r = if is_lowest { 7 } else { 4 };
+                if beyond(p) {
+                    area.draw(&Circle::new(at, r + 4, BLACK.stroke_width(2)))
+                        .map_err(draw_err(path))?;
+                }
+                area.draw(&Circle::new(at, r + 1, WHITE.filled()))
                     .map_err(draw_err(path))?;
+                area.draw(&Circle::new(at, r, color.filled()))
+                    .map_err(draw_err(path))?;
+                if is_lowest {
+                    // White with a black rim: legible on the map's yellow too.
+                    let text = format!("{}", p.basin);
+                    let (x, y) = (at.0 + 9, at.1 - 9);
+                    for (dx, dy) in [
+                        (-1, 0),
+                        (1, 0),
+                        (0, -1),
+                        (0, 1),
+                        (-1, -1),
+                        (1, 1),
+                        (-1, 1),
+                        (1, -1),
+                    ] {
+                        let rim = ("sans-serif", 18).into_font().color(&BLACK);
+                        area.draw(&Text::new(text.as_str(), (x + dx, y + dy), rim))
+                            .map_err(draw_err(path))?;
+                    }
+                    let style = ("sans-serif", 18).into_font().color(&WHITE);
+                    area.draw(&Text::new(text.as_str(), (x, y), style))
+                        .map_err(draw_err(path))?;
+                }
             }
         }
-    }
-    root.present().map_err(draw_err(path))
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -15,6 +15,22 @@ use ebmscope::data::images::ImageSet;
 use ebmscope::kernels::conv2d::TiledPasses;
 use ebmscope::model::{ConvGeometry, NetSpec, init_params};
 
+/// `bench --only`'s help names the workloads by hand: it must name each.
+#[test]
+fn bench_help_names_every_workload() {
+    let help = common::ebmscope(&["bench", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for small in [false, true] {
+        for w in workloads(small).unwrap() {
+            assert!(
+                help.contains(&w.name),
+                "bench --help does not name {}:\n{help}",
+                w.name
+            );
+        }
+    }
+}
+
 #[test]
 fn flop_counts_follow_the_layer_shapes() {
     // 3×3 convolution, 2 → 4 channels on 5×5, padding 1: 4·25 outputs of 18 multiply-adds.

@@ -655,6 +655,29 @@ fn gui_refuses_views_the_run_cannot_show() {
         "gmm-quick",
     ]);
     common::assert_refused(&out, "are for weights alone");
+    // A --screenshot path holding a file ebmscope did not write (a PNG of
+    // the user's) is refused before the window, and the file kept; one of
+    // ours (an earlier screenshot) is not.
+    let theirs = folder.join("theirs.png");
+    image::RgbImage::new(2, 2).save(&theirs).unwrap();
+    let before = std::fs::read(&theirs).unwrap();
+    let shot = |path: &std::path::Path| {
+        ebmscope(&[
+            "gui",
+            "--preset",
+            "gmm-quick",
+            "--frames",
+            "1",
+            "--screenshot",
+            path_str(path),
+        ])
+    };
+    common::assert_refused(&shot(&theirs), "a file that ebmscope did not write is there");
+    assert_eq!(std::fs::read(&theirs).unwrap(), before);
+    let ours = folder.join("ours.png");
+    ebmscope::io::write_png(&ours, [1, 1], ebmscope::io::Pixels::Rgb, &[0, 0, 0]).unwrap();
+    let said = String::from_utf8_lossy(&shot(&ours).stderr).into_owned();
+    assert!(!said.contains("did not write"), "{said}");
 }
 
 /// A --config file alone that lacks a section says how to fill it; over a

@@ -631,7 +631,7 @@ fn two_dimensional_dispatch_matches_reference() {
         }
     }
     // The samplers' kernels (a workgroup per chain: Langevin steps fused and
-    // layered, attraction–diffusion) over a grid of 2 × n workgroups too.
+    // layered, MALA, attraction–diffusion) over a grid of 2 × n workgroups too.
     assert_rows_pass(&ebmscope::doctor::sampler_rows(&gpu).unwrap());
 }
 
@@ -645,20 +645,23 @@ fn doctor_runs_every_case() {
         .sum();
     // A round with the default kernels, one with each family the default
     // does not run in every pass, then the sampler rows: fused and layered,
-    // states and Σ r each, and attraction–diffusion's states, closest
-    // distances and highest energies, fused and layered.
+    // states and Σ r each; MALA's states, F, accepted and Σ r at two
+    // temperatures; and attraction–diffusion's states, closest distances
+    // and highest energies, fused and layered.
     let other_families = [ConvKernels::Direct, ConvKernels::Tiled]
         .iter()
         .filter(|&&k| k != gpu.conv_kernels())
         .count();
     let expected = per_round * (1 + other_families);
-    assert_eq!(rows.len(), expected + 10);
+    assert_eq!(rows.len(), expected + 18);
     assert!(rows.len() >= 45);
     let samplers: Vec<&str> = rows[expected..].iter().map(|r| r.case.as_str()).collect();
     assert!(
         samplers[0].ends_with("fused sampler")
             && samplers[2].ends_with("layered kernels")
-            && samplers[4].contains("attraction"),
+            && samplers[4].contains("MALA, 8 steps, T = ε²/2")
+            && samplers[8].contains("MALA, 8 steps, T = 0.0003")
+            && samplers[12].contains("attraction"),
         "{samplers:?}"
     );
     assert_rows_pass(&rows);

@@ -39,6 +39,8 @@ fn window_picture(args: &[&str], shot: &Path) -> (image::RgbaImage, String) {
         "{}\n{stderr}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // (Marked as ours, so that the next --screenshot may write over it.)
+    assert!(ebmscope::io::png_written_by_ebmscope(shot));
     (image::open(shot).unwrap().to_rgba8(), stderr)
 }
 

@@ -108,6 +108,13 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
         "weights/weights_0000003.safetensors",
     ] {
         assert!(dir.join(f).is_file(), "{f} was not written");
+        // Every picture (grids, plotted figures) is marked as ours.
+        if f.ends_with(".png") {
+            assert!(
+                ebmscope::io::png_written_by_ebmscope(&dir.join(f)),
+                "{f} is not marked"
+            );
+        }
     }
     // A 4-image grid of 32×32 images at ×2 with 2-pixel gaps: 2 × 2 cells.
     let grid = image::open(dir.join("pictures/samples_0000003.png")).unwrap();

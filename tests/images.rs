@@ -688,7 +688,29 @@ fn a_limit_reads_only_the_first_images() {
     .unwrap();
     std::fs::write(cifar.join("data_batch_2.bin"), &cifar_record(1, [0; 3])[..3000]).unwrap();
     let err = load_cifar10(&cifar, 3, 32, None).unwrap_err().to_string();
-    assert!(err.contains("data_batch_2.bin"), "{err}");
+    assert!(
+        err.contains("data_batch_2.bin")
+            && err
+                .contains("or start a new run on the 2 whole images before the cut with --set data.limit=2"),
+        "{err}"
+    );
+    // A cut batch gives the records before its cut, as an IDX file does,
+    // where the limit takes none past it.
+    let cut = cifar.join("data_batch_1.bin");
+    let mut bytes = std::fs::read(&cut).unwrap();
+    bytes.truncate(3073 + 100);
+    std::fs::write(&cut, &bytes).unwrap();
+    assert_eq!(load_cifar10(&cut, 3, 32, Some(1)).unwrap().n, 1);
+    let err = load_cifar10(&cut, 3, 32, Some(2)).unwrap_err().to_string();
+    assert!(
+        err.contains("the 1 whole image before the cut with --set data.limit=1"),
+        "{err}"
+    );
+    std::fs::write(
+        &cut,
+        [cifar_record(3, [255, 0, 0]), cifar_record(9, [0, 255, 0])].concat(),
+    )
+    .unwrap();
     let one = load_cifar10(&cifar, 3, 32, Some(1)).unwrap();
     let two = load_cifar10(&cifar, 3, 32, Some(2)).unwrap();
     assert_eq!((one.n, two.n), (1, 2));

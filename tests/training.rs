@@ -346,6 +346,23 @@ fn resume_without_the_runs_history_says_what_to_do() {
     flipped[at] ^= 0x01;
     std::fs::write(&ck_path, &flipped).unwrap();
     common::assert_refused(&resume_train(&dir, None, &[]), "their CRC-32 differs");
+    // So is a hand edit of its metadata (the learning rate's last digit, in
+    // the JSON header): its settings and state are covered by a CRC too.
+    let mut edited = saved.clone();
+    let header_end = 8 + u64::from_le_bytes(saved[..8].try_into().unwrap()) as usize;
+    let lr = String::from_utf8_lossy(&saved[8..header_end])
+        .find("\"lr\":\"")
+        .unwrap()
+        + 8
+        + 6;
+    let last_digit = lr + edited[lr..].iter().position(|b| *b == b'"').unwrap() - 1;
+    edited[last_digit] = if edited[last_digit] == b'3' { b'4' } else { b'3' };
+    std::fs::write(&ck_path, &edited).unwrap();
+    common::assert_refused(
+        &resume_train(&dir, None, &[]),
+        "its metadata (the settings and state beside the tensors) is not what ebmscope saved (its \
+         CRC-32 differs): the file was edited or damaged since",
+    );
     // One cut short (a copy stopped half-way) says what the run has left.
     assert!(dir.join("weights").is_dir());
     std::fs::write(&ck_path, &saved[..saved.len() / 2]).unwrap();

@@ -472,11 +472,23 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
                 ),
             ));
         }
-        if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
+        // A cut batch is read as IDX's is: up to the cut, where data.limit
+        // takes no record past it.
+        let whole = bytes.len() / CIFAR_RECORD;
+        if bytes.is_empty() || (bytes.len() % CIFAR_RECORD != 0 && whole < limit - set.n) {
+            let before_cut = set.n + whole;
+            let fix = if before_cut > 0 {
+                format!(
+                    ": use a whole copy, or start a new run on the {} before the cut with --set data.limit={before_cut}",
+                    crate::config::plural(before_cut as u64, "whole image", "whole images")
+                )
+            } else {
+                String::new()
+            };
             return Err(Error::file(
                 &file,
                 format!(
-                    "is not a CIFAR-10 binary batch: {} bytes is not a whole number of {CIFAR_RECORD}-byte records (truncated?)",
+                    "is not a CIFAR-10 binary batch: {} bytes is not a whole number of {CIFAR_RECORD}-byte records (truncated?){fix}",
                     bytes.len()
                 ),
             ));

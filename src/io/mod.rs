@@ -2,10 +2,12 @@
 //! (`safetensors.torch.save_file(model.state_dict(), …)` and `load_file`);
 //! PyTorch's own state dicts (`torch.save(model.state_dict(), …)`) read too.
 
+mod png_file;
 mod tensors;
 mod torch_file;
 mod weights;
 
+pub use png_file::{PNG_MARK, Pixels, png_written_by_ebmscope, write_png};
 pub use tensors::{
     Tensor, WRITTEN_BY, holds_weights_alone, is_atomic_temporary, is_checkpoint, read_all, read_metadata,
     read_tensor, refuse_damaged, tensor_names, write_atomically, write_tensors, write_tensors_with_metadata,

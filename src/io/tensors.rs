@@ -74,6 +74,7 @@ pub fn write_tensors_with_metadata(
     let mut metadata = metadata.unwrap_or_default();
     metadata.insert(WRITTEN_BY.0.to_string(), WRITTEN_BY.1.to_string());
     metadata.insert(CRC_KEY.to_string(), tensors_crc(tensors));
+    metadata.insert(METADATA_CRC_KEY.to_string(), metadata_crc(&metadata));
     write_atomically(path, &serialize(path, tensors, &[], Some(metadata))?)
 }
 
@@ -81,6 +82,30 @@ pub fn write_tensors_with_metadata(
 /// every safetensors file ebmscope writes holds (checkpoints since they
 /// first did; weights and energies since 0.1.0's later builds).
 const CRC_KEY: &str = "crc32";
+
+/// The metadata key of the CRC-32 of the other metadata entries
+/// ([`metadata_crc`]): a checkpoint's settings and iteration are as much
+/// its state as its tensors (files since 0.1.0's latest builds).
+const METADATA_CRC_KEY: &str = "crc32_metadata";
+
+/// A CRC-32 of metadata entries but [`METADATA_CRC_KEY`]'s, in key order,
+/// each key and value preceded by its length (so that no two sets of
+/// entries run together alike), in hex.
+fn metadata_crc(metadata: &std::collections::HashMap<String, String>) -> String {
+    let mut entries: Vec<(&String, &String)> = metadata
+        .iter()
+        .filter(|(k, _)| k.as_str() != METADATA_CRC_KEY)
+        .collect();
+    entries.sort();
+    let mut crc = crc32fast::Hasher::new();
+    for (k, v) in entries {
+        for s in [k, v] {
+            crc.update(&(s.len() as u64).to_le_bytes());
+            crc.update(s.as_bytes());
+        }
+    }
+    format!("{:08x}", crc.finalize())
+}
 
 /// A CRC-32 of tensors' names, shapes and values, in name order (as a
 /// file lists them or not), in hex: what reading a file back checks
@@ -108,8 +133,9 @@ fn tensors_crc(tensors: &[Tensor]) -> String {
 
 /// Refuse the file at `path` where its `tensors` (all of them, as
 /// [`read_all`] gives them) are not those its `metadata`'s CRC-32 was made
-/// of: damaged since it was written; `then` says what to use instead.
-/// (Files without one, PyTorch's and older releases', pass.)
+/// of, or its other metadata not what the metadata's own CRC-32 was made
+/// of: damaged (or edited) since it was written; `then` says what to use
+/// instead. (Files without them, PyTorch's and older releases', pass.)
 pub fn refuse_damaged(
     path: &Path,
     tensors: &[Tensor],
@@ -125,6 +151,19 @@ pub fn refuse_damaged(
             format!(
                 "its tensors are not those ebmscope saved (their CRC-32 differs): the file was damaged \
                  since, by a disk or a copy, say; {then}"
+            ),
+        ));
+    }
+    if metadata
+        .get(METADATA_CRC_KEY)
+        .is_some_and(|crc| *crc != metadata_crc(metadata))
+    {
+        return Err(Error::file(
+            path,
+            format!(
+                "its metadata (the settings and state beside the tensors) is not what ebmscope saved \
+                 (its CRC-32 differs): the file was edited or damaged since; settings are changed with \
+                 --set, not in the file; {then}"
             ),
         ));
     }

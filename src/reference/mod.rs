@@ -4,6 +4,7 @@
 
 pub mod landscape;
 mod layers;
+pub mod mala;
 mod network;
 mod nonlocal;
 pub mod optim;
