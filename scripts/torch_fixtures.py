@@ -1,11 +1,18 @@
-"""Write the PyTorch files tests/safetensors_io.rs reads (tests/data/torch/).
+"""Write the PyTorch files the tests read (tests/data/torch/).
 
-torch.save's files in each form PyTorch writes, holding the state dict of
-a small VanillaNet (n_c = 1, n_f = 2), with the same tensors saved with
-safetensors to check them against; and files that are not a state dict,
-which ebmscope refuses. Run once by hand (the files are committed; tests
-need no PyTorch): a virtual environment with torch and safetensors, then
-`python scripts/torch_fixtures.py`.
+For tests/safetensors_io.rs: torch.save's files in each form PyTorch
+writes, holding the state dict of a small VanillaNet (n_c = 1, n_f = 2),
+with the same tensors saved with safetensors to check them against; and
+files that are not a state dict, which ebmscope refuses.
+
+For tests/torch_reference.rs (`--only energies`): PyTorch's own energies
+F(x) and input gradients of ToyNet, VanillaNet and NonlocalNet (its W not
+zero, so that attention counts), computed in float64 from float32 weights
+and inputs: what ebmscope's CPU reference and kernels must reproduce.
+
+Run once by hand (the files are committed; tests need no PyTorch): a
+virtual environment with torch and safetensors, then
+`python scripts/torch_fixtures.py [--only files|energies]`.
 """
 import argparse
 import os
@@ -17,13 +24,56 @@ import torch
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_torch import ToyNet, VanillaNet  # noqa: E402  (the reference nets, written from PAPER.md)
+import bench_torch  # noqa: E402
+from bench_torch import NonlocalNet, ToyNet, VanillaNet  # noqa: E402  (the reference nets, written from PAPER.md)
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "torch")
 
 
+def energies():
+    """energies-NET.safetensors (the weights, float32) and
+    energies-NET-io.safetensors (x float32; energy and grad float64)."""
+    # LeakyReLU's slope as float32 holds it (0.05 rounded), as PyTorch's
+    # float32 nets apply it and ebmscope does: in float64 its 0.05 would
+    # differ from theirs by 1.5e-8 of every negative input.
+    bench_torch.LEAK = float(np.float32(0.05))
+    torch.manual_seed(1)
+    nets = [
+        ("toy", ToyNet(), [5, 2, 1, 1]),
+        ("vanilla", VanillaNet(1, 2), [3, 1, 32, 32]),
+        ("nonlocal", NonlocalNet(3, 2), [2, 3, 32, 32]),
+    ]
+    for name, net, shape in nets:
+        with torch.no_grad():
+            for module in net.modules():
+                # W is zero at initialisation: made not so, the attention
+                # reaches F (its softmax axis, its pooling) and is checked.
+                if hasattr(module, "W"):
+                    module.W.weight.uniform_(-0.5, 0.5)
+                    module.W.bias.uniform_(-0.5, 0.5)
+        sd = {k: v.float().contiguous() for k, v in net.state_dict().items()}
+        save_file(sd, os.path.join(OUT, f"energies-{name}.safetensors"))
+        x = torch.rand(shape) * 2 - 1
+        net = net.double()
+        x64 = x.double().requires_grad_(True)
+        energy = net(x64)
+        (grad,) = torch.autograd.grad(energy.sum(), x64)
+        io = {"x": x.contiguous(), "energy": energy.detach().contiguous(), "grad": grad.contiguous()}
+        save_file(io, os.path.join(OUT, f"energies-{name}-io.safetensors"))
+
+
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", choices=["files", "energies"])
+    only = parser.parse_args().only
     os.makedirs(OUT, exist_ok=True)
+    if only != "files":
+        energies()
+    if only != "energies":
+        state_dict_files()
+
+
+def state_dict_files():
     torch.manual_seed(0)
     net = VanillaNet(1, 2)
     sd = net.state_dict()

@@ -12,7 +12,7 @@ use crate::kernels::sampling::Purpose;
 use crate::model::{Backward, GpuNet, LayerOp, LayerSpec, NetSpec, check_params};
 use crate::reference::ReferenceNet;
 use crate::reference::landscape::{Pull, attraction_diffusion};
-use crate::reference::mala::mala;
+use crate::reference::mala::{MalaOutcome, mala};
 use crate::reference::philox::draw;
 use crate::reference::trainer::langevin;
 use crate::sampler::{Attracted, EnergyField, Langevin, Mala, SamplerKernels, StepSize};
@@ -525,22 +525,35 @@ pub fn sampler_rows(gpu: &Gpu) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// MALA on the GPU against the reference's (the same momenta and coins):
-/// `chains` chains of `spec` at random states, 8 steps at T = ε²/2 (the
-/// invariant form's temperature, every such checkpoint's long run) and at
-/// another (a ≠ 1); the final states and F, the proposals each chain accepted and
-/// Σ a‖∇F‖. The step sizes are chosen so that some proposals are refused
-/// and some taken (checked: a check where all are taken, or none, would
-/// not test the accept test).
-pub fn mala_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<Row>> {
-    let (steps, seed, iteration) = (8, 19, 4);
-    let dim: usize = spec.input.iter().product();
-    let params = check_params(spec, 22)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(22);
-    let x: Vec<f32> = (0..chains * dim).map(|_| rng.random_range(-2.0..2.0)).collect();
-    let reference = ReferenceNet::new(spec)?;
-    let mut rows = Vec::new();
-    for (epsilon, temperature, form) in [(0.01f32, 0.00005f32, "T = ε²/2"), (0.1, 0.0003, "T = 0.0003")] {
+/// The MALA check's step sizes (ε, T, name): T = ε²/2, the invariant
+/// form's temperature (every such checkpoint's long run), and another
+/// (a = ε²/2T ≠ 1). Chosen so that the coin decides some proposals both
+/// ways, each far from its threshold (held by a unit test).
+pub const MALA_CASES: [(f32, f32, &str); 2] = [(0.01, 0.00005, "T = ε²/2"), (0.1, 0.0003, "T = 0.0003")];
+
+/// One MALA check ([`MALA_CASES`]): its start, and the reference's run.
+pub struct MalaCase {
+    pub params: Vec<f32>,
+    pub x: Vec<f32>,
+    pub size: StepSize,
+    pub steps: u32,
+    pub seed: u32,
+    pub iteration: u32,
+    /// The reference's final states, and what else its run left.
+    pub want: Vec<f64>,
+    pub outcome: MalaOutcome,
+}
+
+impl MalaCase {
+    /// `chains` chains of `spec` at random states, 8 steps of size
+    /// (`epsilon`, `temperature`), run by the reference with the GPU
+    /// sampler's momenta and coins.
+    pub fn new(spec: &NetSpec, chains: usize, epsilon: f32, temperature: f32) -> Result<Self> {
+        let (steps, seed, iteration) = (8, 19, 4);
+        let dim: usize = spec.input.iter().product();
+        let params = check_params(spec, 22)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(22);
+        let x: Vec<f32> = (0..chains * dim).map(|_| rng.random_range(-2.0..2.0)).collect();
         let size = StepSize {
             epsilon,
             temperature,
@@ -569,29 +582,44 @@ pub fn mala_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<Row>> {
                 false,
             )
         };
+        let reference = ReferenceNet::new(spec)?;
         let outcome = mala(&reference, &f64s(&params), &mut want, size, steps, momentum, coin);
-        let taken: u32 = outcome.accepted.iter().sum();
-        if taken == 0 || taken == steps * chains as u32 {
-            return Err(crate::Error::Shape(format!(
-                "the MALA check at {form} took {taken} of {} proposals: choose a step size that \
-                 refuses some and takes some",
-                steps * chains as u32
-            )));
-        }
+        Ok(MalaCase {
+            params,
+            x,
+            size,
+            steps,
+            seed,
+            iteration,
+            want,
+            outcome,
+        })
+    }
+}
+
+/// MALA on the GPU against the reference's (the same momenta and coins):
+/// `chains` chains of `spec`, at each of [`MALA_CASES`]; the final states
+/// and F, the proposals each chain took and Σ a‖∇F‖.
+pub fn mala_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (epsilon, temperature, form) in MALA_CASES {
+        let c = MalaCase::new(spec, chains, epsilon, temperature)?;
         let net = GpuNet::new(gpu, spec, chains)?;
-        net.write_params(gpu, &params)?;
-        let sampler = Mala::new(gpu, net.as_field(gpu)?, seed, size)?;
-        sampler.start(gpu, &x, iteration)?;
+        net.write_params(gpu, &c.params)?;
+        let sampler = Mala::new(gpu, net.as_field(gpu)?, c.seed, c.size)?;
+        sampler.start(gpu, &c.x, c.iteration)?;
         gpu.run("doctor mala", |pass| {
-            sampler.record_steps(gpu, pass, steps as usize)
+            sampler.record_steps(gpu, pass, c.steps as usize)
         });
         let stats = gpu.read_f32(sampler.stats_buffer(), 0, 4 * chains)?;
-        let column = |k: usize| stats.chunks_exact(4).map(|c| c[k]).collect::<Vec<f32>>();
+        let column = |k: usize| stats.chunks_exact(4).map(|s| s[k]).collect::<Vec<f32>>();
         let got_r: f32 = column(2).iter().sum();
-        let accepted: Vec<f64> = outcome.accepted.iter().map(|&a| a.into()).collect();
+        let accepted: Vec<f64> = c.outcome.accepted.iter().map(|&a| a.into()).collect();
+        let taken: u32 = c.outcome.accepted.iter().sum();
         let case = format!(
-            "ToyNet MALA, {steps} steps, {form}, {taken} of {} taken",
-            steps * chains as u32
+            "ToyNet MALA, {} steps, {form}, {taken} of {} taken",
+            c.steps,
+            c.steps * chains as u32
         );
         let row = |quantity, comparison| Row {
             case: case.clone(),
@@ -599,11 +627,12 @@ pub fn mala_rows(gpu: &Gpu, spec: &NetSpec, chains: usize) -> Result<Vec<Row>> {
             comparison,
             tol: SAMPLER_TOL,
         };
+        let dim: usize = spec.input.iter().product();
         let states = gpu.read_f32(sampler.states(), 0, chains * dim)?;
-        rows.push(row("states", compare(&states, &want, SAMPLER_TOL)));
-        rows.push(row("F", compare(&column(0), &outcome.energies, SAMPLER_TOL)));
+        rows.push(row("states", compare(&states, &c.want, SAMPLER_TOL)));
+        rows.push(row("F", compare(&column(0), &c.outcome.energies, SAMPLER_TOL)));
         rows.push(row("accepted", compare(&column(1), &accepted, SAMPLER_TOL)));
-        rows.push(row("Σ a‖∇F‖", compare(&[got_r], &[outcome.r_sum], SAMPLER_TOL)));
+        rows.push(row("Σ a‖∇F‖", compare(&[got_r], &[c.outcome.r_sum], SAMPLER_TOL)));
     }
     Ok(rows)
 }
@@ -757,4 +786,48 @@ pub fn run_all(gpu: &Gpu) -> Result<Vec<Row>> {
     }
     rows.extend(sampler_rows(gpu)?);
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The least distance between an accept test's H(x, P) − H(x', P') and
+    /// its coin's log that the MALA check allows: the GPU's f32 F/T is off
+    /// the reference's by about 2e-4 at T = 5e-5 (F measured within 1e-8),
+    /// so a test nearer its threshold could go the other way there; 50×
+    /// that. (The nearest are 0.018 at T = ε²/2 and 0.034 at T = 0.0003.)
+    const MALA_MARGIN: f64 = 0.01;
+
+    /// Each MALA check lets the coin decide: some tests where H rises
+    /// (ΔH < 0) are taken and some refused, so that a wrong coin, or a
+    /// wrong H, changes the outcome; and none sits so near its threshold
+    /// that f32 rounding could flip it.
+    #[test]
+    fn mala_checks_turn_on_the_coin_far_from_its_threshold() {
+        for (epsilon, temperature, form) in MALA_CASES {
+            let c = MalaCase::new(&NetSpec::toy(), 6, epsilon, temperature).unwrap();
+            let decided: Vec<bool> = c
+                .outcome
+                .tests
+                .iter()
+                .filter(|(dh, _)| *dh < 0.0)
+                .map(|(dh, log_u)| log_u < dh)
+                .collect();
+            assert!(
+                decided.contains(&true) && decided.contains(&false),
+                "{form}: the coin took {decided:?} where H rose"
+            );
+            let nearest = c
+                .outcome
+                .tests
+                .iter()
+                .map(|(dh, log_u)| (dh - log_u).abs())
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                nearest > MALA_MARGIN,
+                "{form}: a test {nearest} from its threshold"
+            );
+        }
+    }
 }

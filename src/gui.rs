@@ -232,6 +232,8 @@ pub struct GuiApp {
     pub landscape_progress: Option<(String, u64, u64)>,
     /// The map's picture: the learned log-density (toy) or the minima by basin.
     landscape_texture: Option<(u64, egui::TextureHandle)>,
+    /// The maps' colour scale ([`colour_scale`]), made once.
+    colour_scale: Option<egui::TextureHandle>,
     /// The last energy path: (iteration, chains, U as [L + 1, chains]).
     pub energy_path: Option<(u64, usize, Arc<Vec<f32>>)>,
     pub running: bool,
@@ -348,6 +350,7 @@ impl GuiApp {
             landscape_serial: 0,
             landscape_progress: None,
             landscape_texture: None,
+            colour_scale: None,
             running: false,
             fields: fields_of(&config),
             optimizer: config.optimizer.kind,
@@ -1462,6 +1465,7 @@ impl GuiApp {
                      percentile to its top). Dots: the minima in their basin's colour, the \
                      large one each basin's lowest, joined to it by white lines.",
                 );
+                colour_scale(ui, &mut self.colour_scale, "high U", "low U");
                 let extent = grid.extent;
                 let xy = |i: usize| {
                     [
@@ -1650,6 +1654,7 @@ impl GuiApp {
                     m.tv_kde_text().replacen(" (", "\n(", 1),
                     m.kl_kde
                 ));
+                colour_scale(ui, &mut self.colour_scale, "min", "max");
                 // A sharp exp(−U) is one bright spot on a linear scale; U's shape shows on a log one.
                 ui.checkbox(&mut self.log_densities, "log scale");
             });
@@ -2134,6 +2139,33 @@ fn points(states: &[f32]) -> Vec<[f64; 2]> {
         .chunks_exact(2)
         .map(|p| [f64::from(p[0]), f64::from(p[1])])
         .collect()
+}
+
+/// The maps' colours (viridis, as [`shades_image`] gives them) as a bar
+/// between the words for its ends, `low` (dark) and `high` (bright); its
+/// texture is made once, into `slot`.
+fn colour_scale(ui: &mut egui::Ui, slot: &mut Option<egui::TextureHandle>, low: &str, high: &str) {
+    const STEPS: usize = 64;
+    let texture = slot.get_or_insert_with(|| {
+        let pixels = (0..STEPS)
+            .map(|i| {
+                let [r, g, b] = crate::plot::viridis(i as f64 / (STEPS - 1) as f64);
+                egui::Color32::from_rgb(r, g, b)
+            })
+            .collect();
+        let image = egui::ColorImage::new([STEPS, 1], pixels);
+        ui.ctx()
+            .load_texture("colour scale", image, egui::TextureOptions::LINEAR)
+    });
+    ui.horizontal(|ui| {
+        ui.label(low);
+        // (Stretched: the texture is one pixel high.)
+        let bar = egui::Image::new(&*texture)
+            .maintain_aspect_ratio(false)
+            .fit_to_exact_size(egui::vec2(100.0, 10.0));
+        ui.add(bar);
+        ui.label(high);
+    });
 }
 
 /// A res × res grid of colour-scale positions (row-major, y up) as an

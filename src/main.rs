@@ -658,8 +658,9 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         // (An earlier screenshot of ours is written over: how README's are made again.)
         if path.exists() && !ebmscope::io::png_written_by_ebmscope(path) {
             bail!(
-                "--screenshot {}: a file that ebmscope did not write is there (its PNGs carry the tEXt \
-                 mark Software: ebmscope): it is kept; give another path, or move that file",
+                "--screenshot {}: a file not marked as ebmscope's is there (its PNGs carry the tEXt \
+                 mark Software: ebmscope; those of builds before 0.1.0's latest do not): it is kept; \
+                 give another path, or move that file (remove it, if it is an older screenshot)",
                 path.display()
             );
         }

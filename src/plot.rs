@@ -9,6 +9,7 @@ use std::sync::Once;
 
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::diagnostics::Correlations;
 use crate::train::{ToyMetrics, Trainer};
@@ -174,42 +175,79 @@ impl<'a> HeatMap<'a> {
 }
 
 /// Densities on a res × res grid, one column each: the density on top, its
-/// logarithm below.
+/// logarithm below, and under them the colour scale.
 pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[HeatMap]) -> Result<()> {
     register_font();
     let cell = 300u32;
-    figure(path, (fields.len() as u32 * cell, 2 * cell + 40), |root| {
-        let (top, body) = root.split_vertically(40);
-        top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
-        let panels = body.split_evenly((2, fields.len()));
-        for (row, log) in [(0usize, false), (1, true)] {
-            for (col, field) in fields.iter().enumerate() {
-                let label = match (log, field.energies) {
-                    (false, _) => field.name.to_string(),
-                    (true, None) => format!("log {}", field.name),
-                    (true, Some(_)) => "−U, from its 1st percentile".to_string(),
-                };
-                let shades = field.shades(log);
-                let area = panels[row * fields.len() + col]
-                    .titled(&label, ("sans-serif", 14))
-                    .map_err(draw_err(path))?;
-                let (w, h) = area.dim_in_pixel();
-                let side = w.min(h);
-                for py in 0..side {
-                    for px in 0..side {
-                        // Image rows go down, y goes up.
-                        let i = (px as usize * res) / side as usize;
-                        let j = res - 1 - (py as usize * res) / side as usize;
-                        let [r, g, b] = viridis(shades[j * res + i]);
-                        let color = RGBColor(r, g, b);
-                        area.draw_pixel((((w - side) / 2 + px) as i32, py as i32), &color)
-                            .map_err(draw_err(path))?;
+    figure(
+        path,
+        (fields.len() as u32 * cell, 2 * cell + 40 + SCALE_BAND),
+        |root| {
+            let (top, body) = root.split_vertically(40);
+            let (body, scale) = body.split_vertically(2 * cell);
+            top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
+            colour_scale(
+                &scale,
+                path,
+                "dark: each map's least value",
+                "bright: its greatest",
+            )?;
+            let panels = body.split_evenly((2, fields.len()));
+            for (row, log) in [(0usize, false), (1, true)] {
+                for (col, field) in fields.iter().enumerate() {
+                    let label = match (log, field.energies) {
+                        (false, _) => field.name.to_string(),
+                        (true, None) => format!("log {}", field.name),
+                        (true, Some(_)) => "−U, from its 1st percentile".to_string(),
+                    };
+                    let shades = field.shades(log);
+                    let area = panels[row * fields.len() + col]
+                        .titled(&label, ("sans-serif", 14))
+                        .map_err(draw_err(path))?;
+                    let (w, h) = area.dim_in_pixel();
+                    let side = w.min(h);
+                    for py in 0..side {
+                        for px in 0..side {
+                            // Image rows go down, y goes up.
+                            let i = (px as usize * res) / side as usize;
+                            let j = res - 1 - (py as usize * res) / side as usize;
+                            let [r, g, b] = viridis(shades[j * res + i]);
+                            let color = RGBColor(r, g, b);
+                            area.draw_pixel((((w - side) / 2 + px) as i32, py as i32), &color)
+                                .map_err(draw_err(path))?;
+                        }
                     }
                 }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
+}
+
+/// The height of [`colour_scale`]'s band.
+const SCALE_BAND: u32 = 30;
+
+/// Viridis as a bar across the middle of `area` (a band [`SCALE_BAND`]
+/// high), its ends named `low` and `high`: what the maps' colours mean.
+fn colour_scale(area: &Area, path: &Path, low: &str, high: &str) -> Result<()> {
+    let (w, h) = area.dim_in_pixel();
+    let bar = 200.min(w / 3) as i32;
+    let (x0, y0) = ((w as i32 - bar) / 2, h as i32 / 2 - 6);
+    for x in 0..bar {
+        let [r, g, b] = viridis(f64::from(x) / f64::from(bar - 1));
+        area.draw(&Rectangle::new(
+            [(x0 + x, y0), (x0 + x + 1, y0 + 12)],
+            RGBColor(r, g, b).filled(),
+        ))
+        .map_err(draw_err(path))?;
+    }
+    let style = ("sans-serif", 14).into_font().color(&BLACK);
+    let right = style.pos(Pos::new(HPos::Right, VPos::Center));
+    let left = style.pos(Pos::new(HPos::Left, VPos::Center));
+    area.draw(&Text::new(low, (x0 - 8, y0 + 6), right))
+        .map_err(draw_err(path))?;
+    area.draw(&Text::new(high, (x0 + bar + 8, y0 + 6), left))
+        .map_err(draw_err(path))
 }
 
 /// Where each of a density's grid values sits on its colour scale, in
@@ -953,7 +991,14 @@ mod tests {
             ],
         )
         .unwrap();
-        assert!(std::fs::metadata(&path).unwrap().len() > 0);
+        // Under the maps, the colour scale: viridis from its left end (the
+        // bottom) to its right (the top), across the middle of its band.
+        let picture = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(picture.dimensions(), (600, 640 + SCALE_BAND));
+        let y = 640 + SCALE_BAND / 2;
+        let (left, right) = (300 - 100, 300 + 100 - 1);
+        assert_eq!(picture.get_pixel(left, y).0, viridis(0.0));
+        assert_eq!(picture.get_pixel(right, y).0, viridis(1.0));
         let _ = std::fs::remove_file(&path);
     }
 

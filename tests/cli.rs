@@ -672,12 +672,12 @@ fn gui_refuses_views_the_run_cannot_show() {
             path_str(path),
         ])
     };
-    common::assert_refused(&shot(&theirs), "a file that ebmscope did not write is there");
+    common::assert_refused(&shot(&theirs), "a file not marked as ebmscope's is there");
     assert_eq!(std::fs::read(&theirs).unwrap(), before);
     let ours = folder.join("ours.png");
     ebmscope::io::write_png(&ours, [1, 1], ebmscope::io::Pixels::Rgb, &[0, 0, 0]).unwrap();
     let said = String::from_utf8_lossy(&shot(&ours).stderr).into_owned();
-    assert!(!said.contains("did not write"), "{said}");
+    assert!(!said.contains("not marked"), "{said}");
 }
 
 /// A --config file alone that lacks a section says how to fill it; over a

@@ -343,6 +343,18 @@ fn the_density_correlation_and_path_views_fill() {
             .is_some(),
         "TV(KDE, q)'s floor shown"
     );
+    // The colour scale beside the maps, its ends named.
+    assert!(
+        h.query_by_label("min").is_some() && h.query_by_label("max").is_some(),
+        "the colour scale's ends named"
+    );
+    let scale_texture = h
+        .ctx
+        .tex_manager()
+        .read()
+        .allocated()
+        .any(|(_, meta)| meta.name == "colour scale");
+    assert!(scale_texture, "the colour scale drawn");
     // The learned density's texture: a new one when the scale changes.
     let learned_texture = |h: &Harness<'static, GuiApp>| {
         let textures = h.ctx.tex_manager();
@@ -705,6 +717,8 @@ fn a_landscape_is_mapped_from_the_window() {
     h.step();
     let report = h.state().landscape.clone().unwrap();
     assert_eq!(report.iteration, 1);
+    // The map's colour scale: bright where U is low.
+    assert!(h.query_by_label("high U").is_some() && h.query_by_label("low U").is_some());
     assert_eq!(
         (
             report.options.starts,

@@ -711,6 +711,17 @@ fn a_limit_reads_only_the_first_images() {
         [cifar_record(3, [255, 0, 0]), cifar_record(9, [0, 255, 0])].concat(),
     )
     .unwrap();
+    // Cut in a later file: the limit counts the earlier files' images too.
+    let later = cifar.join("data_batch_2.bin");
+    let one_and_a_cut = [cifar_record(1, [0; 3]), cifar_record(2, [0; 3])[..3000].to_vec()].concat();
+    std::fs::write(&later, one_and_a_cut).unwrap();
+    assert_eq!(load_cifar10(&cifar, 3, 32, Some(3)).unwrap().n, 3);
+    let err = load_cifar10(&cifar, 3, 32, Some(4)).unwrap_err().to_string();
+    assert!(
+        err.contains("data_batch_2.bin") && err.contains("--set data.limit=3"),
+        "{err}"
+    );
+    std::fs::write(&later, &cifar_record(1, [0; 3])[..3000]).unwrap();
     let one = load_cifar10(&cifar, 3, 32, Some(1)).unwrap();
     let two = load_cifar10(&cifar, 3, 32, Some(2)).unwrap();
     assert_eq!((one.n, two.n), (1, 2));

@@ -97,6 +97,19 @@ fn weights_damaged_since_they_were_saved_are_refused() {
         .collect();
     handmade(&unmarked, &tensors);
     assert_eq!(load_params(&unmarked, &layout, fix).unwrap(), params);
+    // One of ours from before its metadata had a CRC (`crc32` alone) loads,
+    // and its tensors are still checked.
+    let crc = ebmscope::io::read_metadata(&path).unwrap()["crc32"].clone();
+    let older = tmp("older.safetensors");
+    let metadata = format!(r#"{{"written_by":"ebmscope","crc32":"{crc}"}}"#);
+    handmade_with(&older, &metadata, &tensors);
+    assert_eq!(load_params(&older, &layout, fix).unwrap(), params);
+    let mut flipped_older = std::fs::read(&older).unwrap();
+    let at = flipped_older.len() - 4 * 3;
+    flipped_older[at] ^= 0x01;
+    std::fs::write(&older, &flipped_older).unwrap();
+    let err = load_params(&older, &layout, fix).unwrap_err().to_string();
+    assert!(err.contains("their CRC-32 differs"), "{err}");
     // Another tool's `crc32` (of who knows what) is not ours to check.
     let theirs = tmp("their-crc.safetensors");
     handmade_with(&theirs, r#"{"format":"pt","crc32":"0x1A2B3C4D"}"#, &tensors);

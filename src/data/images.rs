@@ -416,9 +416,15 @@ pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>)
 
 const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
 
+/// The images of one of CIFAR-10's batch files.
+const CIFAR_BATCH_IMAGES: usize = 10_000;
+
 /// CIFAR-10 binary batches: a `.bin` file, or a folder whose `data_batch_*.bin`
 /// (training) files are read in name order; with `limit`, until `limit`
-/// images are read (the files after are not opened).
+/// images are read (the files after are not opened). A batch cut short (a
+/// copy stopped half-way) gives the records before its cut where `limit`
+/// takes none past it, and is refused otherwise, naming the limit that
+/// would do.
 pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut f: Vec<PathBuf> = std::fs::read_dir(path)
@@ -473,11 +479,13 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
             ));
         }
         // A cut batch is read as IDX's is: up to the cut, where data.limit
-        // takes no record past it.
+        // takes no record past it. (Shorter than a whole batch: a longer
+        // file of odd length is something else.)
         let whole = bytes.len() / CIFAR_RECORD;
-        if bytes.is_empty() || (bytes.len() % CIFAR_RECORD != 0 && whole < limit - set.n) {
+        let cut = bytes.len() % CIFAR_RECORD != 0;
+        if bytes.is_empty() || (cut && (whole < limit - set.n || whole >= CIFAR_BATCH_IMAGES)) {
             let before_cut = set.n + whole;
-            let fix = if before_cut > 0 {
+            let fix = if before_cut > 0 && whole < CIFAR_BATCH_IMAGES {
                 format!(
                     ": use a whole copy, or start a new run on the {} before the cut with --set data.limit={before_cut}",
                     crate::config::plural(before_cut as u64, "whole image", "whole images")

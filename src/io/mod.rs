@@ -10,8 +10,8 @@ mod weights;
 pub use png_file::{PNG_MARK, Pixels, png_written_by_ebmscope, write_png};
 pub use tensors::{
     Tensor, WRITTEN_BY, holds_weights_alone, is_atomic_temporary, is_checkpoint, read_all, read_metadata,
-    read_tensor, refuse_damaged, tensor_names, write_atomically, write_tensors, write_tensors_with_metadata,
-    written_by_ebmscope,
+    read_tensor, refuse_damaged, refuse_edited_metadata, tensor_names, write_atomically, write_tensors,
+    write_tensors_with_metadata, written_by_ebmscope,
 };
 pub use weights::{
     ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR, fitting_net, load_params, save_params,

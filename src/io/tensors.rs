@@ -154,6 +154,18 @@ pub fn refuse_damaged(
             ),
         ));
     }
+    refuse_edited_metadata(path, metadata, then)
+}
+
+/// Refuse the file at `path` whose `metadata` is not what its own CRC-32
+/// was made of: edited or damaged since it was written; `then` says what
+/// to do instead. (Its header alone is enough: a checkpoint's settings
+/// read without its tensors are checked so too.)
+pub fn refuse_edited_metadata(
+    path: &Path,
+    metadata: &std::collections::HashMap<String, String>,
+    then: &str,
+) -> Result<()> {
     if metadata
         .get(METADATA_CRC_KEY)
         .is_some_and(|crc| *crc != metadata_crc(metadata))
@@ -162,8 +174,8 @@ pub fn refuse_damaged(
             path,
             format!(
                 "its metadata (the settings and state beside the tensors) is not what ebmscope saved \
-                 (its CRC-32 differs): the file was edited or damaged since; settings are changed with \
-                 --set, not in the file; {then}"
+                 (its CRC-32 differs): the file was edited or damaged since (a setting is changed on the \
+                 command line, with --set, not in the file); {then}"
             ),
         ));
     }

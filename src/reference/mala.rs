@@ -14,6 +14,9 @@ pub struct MalaOutcome {
     pub accepted: Vec<u32>,
     /// Σ over steps and chains of a‖∇F‖ at the state each step starts from.
     pub r_sum: f64,
+    /// Every accept test, step by step and chain by chain: (H(x, P) −
+    /// H(x', P'), log of the coin), taken where the second is the lesser.
+    pub tests: Vec<(f64, f64)>,
 }
 
 /// `steps` MALA steps on the chains `x` ([chains, dim], in place), U = F/T:
@@ -40,6 +43,7 @@ pub fn mala(
     let mut grad = grads.input;
     let mut accepted = vec![0; m];
     let mut r_sum = 0.0;
+    let mut tests = Vec::with_capacity(steps as usize * m);
     for step in 0..steps {
         let p: Vec<f64> = (0..m * dim).map(|i| momentum(i % dim, i / dim, step)).collect();
         let proposal: Vec<f64> = (0..m * dim)
@@ -60,8 +64,9 @@ pub fn mala(
             let kinetic_prop: f64 = (0..dim).map(|e| (p[e] - c * (g[e] + g_prop[e])).powi(2)).sum();
             let h = energies[chain] * inv_temperature + 0.5 * kinetic;
             let h_prop = energies_prop[chain] * inv_temperature + 0.5 * kinetic_prop;
-            let dh = h - h_prop;
-            if dh == f64::INFINITY || (dh.is_finite() && coin(chain, step).ln() < dh) {
+            let (dh, log_u) = (h - h_prop, coin(chain, step).ln());
+            tests.push((dh, log_u));
+            if dh == f64::INFINITY || (dh.is_finite() && log_u < dh) {
                 x[rows.clone()].copy_from_slice(&proposal[rows.clone()]);
                 grad[rows.clone()].copy_from_slice(&grads_prop.input[rows]);
                 energies[chain] = energies_prop[chain];
@@ -73,5 +78,6 @@ pub fn mala(
         energies,
         accepted,
         r_sum,
+        tests,
     }
 }

@@ -292,6 +292,7 @@ impl Checkpoint {
     /// say).
     pub fn head(path: &Path) -> Result<CheckpointHead> {
         let m = crate::io::read_metadata(path)?;
+        crate::io::refuse_edited_metadata(path, &m, &not_to_go_on_from())?;
         Ok(CheckpointHead {
             config: Config::from_toml(meta(path, &m, "config")?)
                 .map_err(|e| Error::file(path, format!("checkpoint config: {e}")))?,
@@ -318,12 +319,7 @@ impl Checkpoint {
             e => e,
         })?;
         // (Checkpoints of earlier releases have none.)
-        crate::io::refuse_damaged(
-            path,
-            &tensors,
-            &m,
-            &format!("not a state to go on from (a run keeps one checkpoint; {AFRESH_FROM_WEIGHTS})"),
-        )?;
+        crate::io::refuse_damaged(path, &tensors, &m, &not_to_go_on_from())?;
         // (Files without the tag are read as this format: it has been the only one.)
         if let Some(format) = m.get("format")
             && format != FORMAT
@@ -537,6 +533,11 @@ const FORMAT: &str = "ebmscope-checkpoint-1";
 const AFRESH_FROM_WEIGHTS: &str = "a copy from a backup, or a new run from one of its weights/ files: \
      `ebmscope train --init-weights RUN/weights/weights_N.safetensors --out NEW` with the run's settings \
      (--config RUN/config.toml)";
+
+/// What a refusal of a damaged (or edited) checkpoint says to do instead.
+fn not_to_go_on_from() -> String {
+    format!("not a state to go on from (a run keeps one checkpoint; {AFRESH_FROM_WEIGHTS})")
+}
 
 /// Refuse a tensor of a checkpoint with a non-finite value: a file changed
 /// since training wrote it (training saves none).
