@@ -44,6 +44,11 @@ pub struct Capture {
     pub toy_view: Option<ToyView>,
     pub plots_view: Option<PlotsView>,
     pub picture: Option<PictureSource>,
+    /// Open the densities on their log scale (the *log scale* box ticked).
+    pub log_scale: bool,
+    /// Open d_st's plot fitted to the whole run (the box "d_st fitted to
+    /// the run's later half" unticked).
+    pub whole_d_st: bool,
     /// Open the landscape panel and map the model at once with these
     /// options; a screenshot then waits for the map.
     pub landscape: Option<LandscapeOptions>,
@@ -101,6 +106,9 @@ const MAX_PLOT_POINTS: usize = 4000;
 
 /// The learning plots' lines where a setting changed, and their names.
 const CHANGE_COLOR: egui::Color32 = egui::Color32::from_rgb(200, 120, 0);
+
+/// r_t's colour, its curve's and its autocorrelation's (as the PNG's, in gold).
+const R_T_COLOR: egui::Color32 = egui::Color32::from_rgb(210, 190, 90);
 
 /// The entry of "Start over"'s preset list that starts from the settings
 /// the window runs now (a `--config` file's, a checkpoint's, those changed
@@ -400,6 +408,22 @@ impl GuiApp {
                 }
             }
         }
+    }
+
+    /// Open the views `capture` names (the command line's `--toy-view`,
+    /// `--plots`, `--picture`, `--log-scale`, `--whole-d-st`).
+    pub fn open_views(&mut self, capture: &Capture) {
+        if let Some(v) = capture.toy_view {
+            self.toy_view = v;
+        }
+        if let Some(v) = capture.plots_view {
+            self.set_plots_view(v);
+        }
+        if let Some(v) = capture.picture {
+            self.picture_source = v;
+        }
+        self.log_densities = capture.log_scale;
+        self.fit_recent = !capture.whole_d_st;
     }
 
     /// Train at once (`gui --run`); a finished run goes on as Run on does
@@ -825,7 +849,7 @@ impl GuiApp {
             egui::TextEdit::multiline(&mut so.overrides)
                 .desired_rows(3)
                 .desired_width(180.0)
-                .hint_text("langevin.epsilon=0.5"),
+                .hint_text("langevin.steps=20"),
         )
         .labelled_by(label.id);
         let waiting = so.preset == THIS_RUN && self.unanswered_changes > 0;
@@ -1717,11 +1741,19 @@ impl GuiApp {
                      plot's own fitting. r_t and U are shown whole.",
                     );
                 if !self.changes.is_empty() {
+                    let invariant = self.config.langevin.form == crate::config::Form::Invariant;
                     // The latest few, named: the lines alone do not say what changed.
                     let shown = self.changes.len().min(3);
                     let latest: Vec<String> = self.changes[self.changes.len() - shown..]
                         .iter()
-                        .map(|(it, change)| format!("after {it}: {change}"))
+                        .map(|(it, change)| match change {
+                            // U = F/T with T = ε²/2: the curves' scale moves with ε.
+                            Change::Epsilon(e) if invariant => format!(
+                                "after {it}: {change} (T = ε²/2 = {:.3e}: U and d_st in its units)",
+                                e * e / 2.0
+                            ),
+                            _ => format!("after {it}: {change}"),
+                        })
                         .collect();
                     let more = if shown < self.changes.len() { "…, " } else { "" };
                     ui.colored_label(CHANGE_COLOR, format!("changes: {more}{}", latest.join(", ")));
@@ -1768,7 +1800,7 @@ impl GuiApp {
         ui.label("r_t: mean Langevin gradient magnitude");
         let r = &c.r_t[..];
         plot("r_t").show(ui, |p| {
-            p.line(Line::new("r_t", r).color(egui::Color32::from_rgb(210, 190, 90)));
+            p.line(Line::new("r_t", r).color(R_T_COLOR));
             mark(p);
         });
         // Named in the label, not a legend, which would cover the curves'
@@ -1782,7 +1814,7 @@ impl GuiApp {
                     .color(egui::Color32::from_rgb(220, 70, 70))
                     .width(3.0),
             );
-            p.line(Line::new("U(X⁺)", up).color(egui::Color32::LIGHT_GRAY));
+            p.line(Line::new("U(X⁺)", up).color(egui::Color32::GRAY));
             mark(p);
         });
         ui.label("learning rate");
@@ -1838,7 +1870,8 @@ impl GuiApp {
             ),
         };
         ui.label(format!("Over the last {} iterations. {verdict}", c.window));
-        let h = (ui.available_height() / 3.0 - 24.0).max(60.0);
+        // (Each chart's share, less its label of one or two lines and its axis title.)
+        let h = (ui.available_height() / 3.0 - 44.0).max(60.0);
         let bars = |v: &[f64], first: isize, color: egui::Color32| -> BarChart {
             let bars = v
                 .iter()
@@ -1877,7 +1910,7 @@ impl GuiApp {
             .include_y(-1.0)
             .include_y(1.0)
             .show(ui, |p| {
-                p.bar_chart(bars(&c.r_acf, 0, egui::Color32::from_rgb(220, 60, 60)));
+                p.bar_chart(bars(&c.r_acf, 0, R_T_COLOR));
             });
         ui.label(
             "cross-correlation Σ d_st[n + k]·r_t[n] / (N − 1) over n by lag k, d_st rescaled \
@@ -1901,8 +1934,21 @@ impl GuiApp {
             return;
         };
         let (m, points) = (*chains, u.len() / chains.max(&1));
+        // The data's mean U of that iteration: the gap to the chains' mean at
+        // the last step is d_st.
+        let u_data = self
+            .history
+            .iter()
+            .rev()
+            .find(|e| e.iteration == *iteration)
+            .map(|e| e.mean_u_data);
+        let data_note = if u_data.is_some() {
+            "; dashed: the data's mean U(X⁺): at the last step, d_st = dashed − bold"
+        } else {
+            ""
+        };
         ui.label(format!(
-            "U = F/T of each chain along its {} Langevin steps in iteration {iteration} (bold: the mean)",
+            "U = F/T of each chain along its {} Langevin steps in iteration {iteration} (bold: the mean{data_note})",
             points.saturating_sub(1)
         ));
         let strong = ui.visuals().strong_text_color();
@@ -1929,6 +1975,13 @@ impl GuiApp {
                     })
                     .collect();
                 p.line(Line::new("mean", mean).color(strong).width(2.5));
+                if let Some(u_data) = u_data {
+                    p.hline(
+                        HLine::new("mean U(X⁺)", u_data)
+                            .color(strong)
+                            .style(egui_plot::LineStyle::dashed_loose()),
+                    );
+                }
             });
     }
 }
@@ -2360,15 +2413,7 @@ pub fn run(
     if let Some(path) = resume {
         app.open_checkpoint(path)?;
     }
-    if let Some(v) = capture.toy_view {
-        app.toy_view = v;
-    }
-    if let Some(v) = capture.plots_view {
-        app.set_plots_view(v);
-    }
-    if let Some(v) = capture.picture {
-        app.picture_source = v;
-    }
+    app.open_views(&capture);
     (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();

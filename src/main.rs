@@ -166,6 +166,14 @@ struct GuiArgs {
     /// For image data: open the picture on the chains, the data batch or the bank.
     #[arg(long, value_enum)]
     picture: Option<ebmscope::train::PictureSource>,
+    /// Open the densities on a log scale (the *log scale* box ticked): a
+    /// sharp model's exp(−U) is one bright dot on the linear one.
+    #[arg(long)]
+    log_scale: bool,
+    /// Open d_st's plot fitted to the whole run, its first swings included
+    /// (the box "d_st fitted to the run's later half" unticked).
+    #[arg(long)]
+    whole_d_st: bool,
     /// Open the landscape panel and map the model at once (as `ebmscope
     /// landscape`); with --screenshot, the picture waits for the map.
     #[arg(long)]
@@ -676,6 +684,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         toy_view: args.toy_view,
         plots_view: args.plots,
         picture: args.picture,
+        log_scale: args.log_scale,
+        whole_d_st: args.whole_d_st,
         landscape,
         preset: start_preset,
         overrides,

@@ -62,10 +62,14 @@ pub fn save_run_pictures(dir: &Path, trainer: &Trainer, metrics: Option<&ToyMetr
         return Ok(());
     }
     let c = &trainer.config.eval;
+    let changed: Vec<u64> = (trainer.earlier_changes.iter().copied())
+        .chain(trainer.changes.iter().map(|(it, _)| *it))
+        .collect();
     diagnostics_figure(
         &pictures.join(format!("diagnostics_{it:07}.png")),
         &trainer.d_st,
         &trainer.r_t,
+        &changed,
         c.window as usize,
         c.max_lag as usize,
     )
@@ -424,18 +428,34 @@ fn xy_series(
     Ok(())
 }
 
-/// d_st with its zero line, r_t, and the correlations of the trailing window.
+/// r_t's colour in the diagnostics (its curve and its autocorrelation),
+/// as the window's (a darker gold: on white).
+const R_T_COLOR: RGBColor = RGBColor(190, 140, 20);
+
+/// Where a setting changed, as the window's lines.
+const CHANGE_COLOR: RGBColor = RGBColor(230, 130, 0);
+
+/// d_st with its zero line, r_t, and the correlations of the trailing
+/// window; a setting changed after iteration k of `changed` (the window's
+/// orange lines) marks both curves between k and k + 1.
 pub fn diagnostics_figure(
     path: &Path,
     d_st: &[f64],
     r_t: &[f64],
+    changed: &[u64],
     window: usize,
     max_lag: usize,
 ) -> Result<()> {
     register_font();
     figure(path, (1000, 700), |root| {
         let areas = root.split_evenly((2, 2));
-        series(&areas[0], "energy difference d_st", d_st, d_st_span(d_st), true).map_err(draw_err(path))?;
+        let span = d_st_span(d_st);
+        let d_st_title = if changed.is_empty() {
+            "energy difference d_st"
+        } else {
+            "energy difference d_st (orange: a setting changed)"
+        };
+        series(&areas[0], d_st_title, d_st, span, true, BLUE, changed).map_err(draw_err(path))?;
         let whole = fitted_span(r_t.iter().copied(), false).map(|span| (span, 0));
         series(
             &areas[1],
@@ -443,6 +463,8 @@ pub fn diagnostics_figure(
             r_t,
             whole,
             false,
+            R_T_COLOR,
+            changed,
         )
         .map_err(draw_err(path))?;
         if let Some(c) = Correlations::compute(d_st, r_t, window, max_lag) {
@@ -451,7 +473,7 @@ pub fn diagnostics_figure(
                 .cross
                 .iter()
                 .enumerate()
-                .map(|(k, &v)| (k as f64 - lag, v, BLUE))
+                .map(|(k, &v)| (k as f64 - lag, v, RGBColor(120, 120, 120)))
                 .collect();
             bars(
                 &areas[2],
@@ -470,7 +492,12 @@ pub fn diagnostics_figure(
                 .enumerate()
                 .map(|(k, &v)| (k as f64 - 0.2, v, BLUE))
                 .collect();
-            acf.extend(c.r_acf.iter().enumerate().map(|(k, &v)| (k as f64 + 0.2, v, RED)));
+            acf.extend(
+                c.r_acf
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| (k as f64 + 0.2, v, R_T_COLOR)),
+            );
             let verdict = match c.verdict() {
                 Some(o) => format!("{o:?} oscillation"),
                 None => format!(
@@ -478,7 +505,7 @@ pub fn diagnostics_figure(
                     Correlations::iterations_for_verdict(window)
                 ),
             };
-            let title = format!("autocorrelation: d_st (blue), r_t (red) — {verdict}");
+            let title = format!("autocorrelation: d_st (blue), r_t (gold) — {verdict}");
             bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35).map_err(draw_err(path))?;
         }
         Ok(())
@@ -612,6 +639,8 @@ fn series(
     v: &[f64],
     span: Option<([f64; 2], usize)>,
     about_zero: bool,
+    colour: RGBColor,
+    changed: &[u64],
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let ([lo, hi], start) = span.unwrap_or(([-1.0, 1.0], 0));
     let x_desc = match off_scale(v, start, [lo, hi]) {
@@ -639,13 +668,17 @@ fn series(
             .enumerate()
             .filter(|(_, y)| y.is_finite())
             .map(|(i, &y)| (i as f64 + 1.0, y.clamp(lo, hi))),
-        &BLUE,
+        &colour,
     ))?;
     if about_zero {
         chart.draw_series(LineSeries::new(
             [(1.0, 0.0), (v.len().max(2) as f64, 0.0)],
             BLACK.stroke_width(1),
         ))?;
+    }
+    for &k in changed {
+        let x = k as f64 + 0.5;
+        chart.draw_series(LineSeries::new([(x, lo), (x, hi)], CHANGE_COLOR.stroke_width(2)))?;
     }
     Ok(())
 }
@@ -868,7 +901,7 @@ mod tests {
         // not a line at the top of a scale reaching −900: blue in the
         // lower half of its later part, below 0 (y ≈ 177).
         let path = std::env::temp_dir().join(format!("ebmscope-fitted-{}.png", std::process::id()));
-        diagnostics_figure(&path, &d, &vec![1.0; 200], 100, 5).unwrap();
+        diagnostics_figure(&path, &d, &vec![1.0; 200], &[], 100, 5).unwrap();
         let picture = image::open(&path).unwrap().to_rgb8();
         let _ = std::fs::remove_file(&path);
         // (The line's pixels are (1, 1, 255) and lighter: anti-aliased.)
@@ -877,6 +910,22 @@ mod tests {
             .filter(|&(x, y)| matches!(picture.get_pixel(x, y).0, [0..50, 0..50, 200..=255]))
             .count();
         assert!(blue > 20, "{blue} blue pixels below the zero line");
+        // A setting changed after iteration 150: an orange line across both
+        // curves' panels (top left and top right), none without it.
+        let orange = |changed: &[u64]| {
+            diagnostics_figure(&path, &d, &vec![1.0; 200], changed, 100, 5).unwrap();
+            let picture = image::open(&path).unwrap().to_rgb8();
+            let _ = std::fs::remove_file(&path);
+            let count = |x0: u32| {
+                (x0..x0 + 500)
+                    .filter(|&x| (60..300).any(|y| picture.get_pixel(x, y).0 == [230, 130, 0]))
+                    .count()
+            };
+            (count(0), count(500))
+        };
+        let (d_st_columns, r_t_columns) = orange(&[150]);
+        assert!((1..=3).contains(&d_st_columns) && (1..=3).contains(&r_t_columns));
+        assert_eq!(orange(&[]), (0, 0));
     }
 
     #[test]

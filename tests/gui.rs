@@ -232,6 +232,12 @@ fn a_changed_epsilon_reaches_the_next_iteration() {
     h.get_by_label("Step").click();
     until(&mut h, "iteration", |a| a.history.len() == 1);
     assert_eq!(h.state().history[0].epsilon, 0.05);
+    // The plots' line of changes says the curves' new unit too.
+    h.step();
+    assert!(
+        h.query_by_label_contains("ε = 0.05 (T = ε²/2 = 1.250e-3: U and d_st in its units)")
+            .is_some()
+    );
     // Applying the value in use changes nothing: no change, no line.
     h.get_by_label("Apply ε").click();
     until(&mut h, "answer", |a| a.message.contains("already in use"));
@@ -343,6 +349,16 @@ fn the_density_correlation_and_path_views_fill() {
             .is_some(),
         "TV(KDE, q)'s floor shown"
     );
+    // --log-scale and --whole-d-st open the boxes so.
+    h.state_mut().open_views(&ebmscope::gui::Capture {
+        log_scale: true,
+        whole_d_st: true,
+        ..Default::default()
+    });
+    assert!(h.state().log_densities && !h.state().fit_recent);
+    h.state_mut().open_views(&ebmscope::gui::Capture::default());
+    assert!(!h.state().log_densities && h.state().fit_recent);
+    h.step();
     // The colour scale beside the maps, its ends named.
     assert!(
         h.query_by_label("min").is_some() && h.query_by_label("max").is_some(),
@@ -394,6 +410,12 @@ fn the_density_correlation_and_path_views_fill() {
     until(&mut h, "energy path", |a| a.energy_path.is_some());
     let (iteration, chains, u) = h.state().energy_path.clone().unwrap();
     assert_eq!((iteration, chains, u.len()), (5, 6, (4 + 1) * 6));
+    // Beside the chains, the data's mean U of that iteration, dashed.
+    h.step();
+    assert!(
+        h.query_by_label_contains("dashed: the data's mean U(X⁺): at the last step, d_st = dashed − bold")
+            .is_some()
+    );
     // Back to the learning plots: the path is no longer recorded.
     h.get_by_label("Learning").click();
     h.step();

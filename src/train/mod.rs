@@ -306,6 +306,10 @@ pub struct Trainer {
     pub iteration: u64,
     /// Settings changed during the run: (iterations completed before it, what).
     pub changes: Vec<(u64, Change)>,
+    /// The iterations completed before each change of the run's earlier
+    /// sessions (its changes.csv, on a resume): with [`Trainer::changes`],
+    /// where the diagnostics picture marks the settings changed.
+    pub earlier_changes: Vec<u64>,
     /// Learning rate of the next iteration (before the SGD scaling).
     pub lr: f64,
     /// d_st and r_t of every completed iteration.
@@ -456,6 +460,7 @@ impl Trainer {
             watch_rescales: Vec::new(),
             iteration: 0,
             changes: Vec::new(),
+            earlier_changes: Vec::new(),
             d_st: Vec::new(),
             r_t: Vec::new(),
             start: Instant::now(),

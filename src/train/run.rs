@@ -1055,6 +1055,7 @@ impl RunDir {
             remove_files(past_files)?;
             remove_empty_run_folders(dir);
             let rescales = watch_rescales(&trainer.config, &past_changes);
+            trainer.earlier_changes = past_changes.iter().map(|(it, _, _)| *it).collect();
             notes.extend(set_aside_note(dir).map(|e| format!("warning: {e}")));
             trainer.set_history(
                 kept.rows.iter().map(|r| r.d_st).collect(),
