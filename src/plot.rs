@@ -350,7 +350,7 @@ pub fn long_run_figure(
         xy_series(&areas[0], "mean energy U of the chains", &energy, None).map_err(draw_err(path))?;
         xy_series(
             &areas[1],
-            "mean Langevin gradient step ‖a∇F‖ of the chains",
+            "mean Langevin gradient step ‖a∇F‖ of the chains (a = ε²/2T)",
             &grad,
             None,
         )
