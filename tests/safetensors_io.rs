@@ -78,13 +78,17 @@ fn params_round_trip() {
 #[test]
 fn weights_damaged_since_they_were_saved_are_refused() {
     let (layout, params, path) = saved_vanilla("flipped.safetensors");
-    let saved = std::fs::read(&path).unwrap();
-    let mut flipped = saved.clone();
-    let at = flipped.len() - 4 * 3;
-    flipped[at] ^= 0x01;
-    std::fs::write(&path, &flipped).unwrap();
-    let err = load_params(&path, &layout, fix).unwrap_err().to_string();
-    assert!(err.contains("their CRC-32 differs"), "{err}");
+    // A bit of the third value from the end flipped: refused.
+    let refused_once_flipped = |path: &Path| {
+        let mut flipped = std::fs::read(path).unwrap();
+        let at = flipped.len() - 4 * 3;
+        flipped[at] ^= 0x01;
+        std::fs::write(path, &flipped).unwrap();
+        let err = load_params(path, &layout, fix).unwrap_err().to_string();
+        assert!(err.contains("their CRC-32 differs"), "{err}");
+    };
+    let crc = ebmscope::io::read_metadata(&path).unwrap()["crc32"].clone();
+    refused_once_flipped(&path);
     // The same values without the CRC, as PyTorch writes them, load.
     let unmarked = tmp("unmarked.safetensors");
     let tensors: Vec<(&str, &str, Vec<usize>, Vec<u8>)> = layout
@@ -99,17 +103,11 @@ fn weights_damaged_since_they_were_saved_are_refused() {
     assert_eq!(load_params(&unmarked, &layout, fix).unwrap(), params);
     // One of ours from before its metadata had a CRC (`crc32` alone) loads,
     // and its tensors are still checked.
-    let crc = ebmscope::io::read_metadata(&path).unwrap()["crc32"].clone();
     let older = tmp("older.safetensors");
     let metadata = format!(r#"{{"written_by":"ebmscope","crc32":"{crc}"}}"#);
     handmade_with(&older, &metadata, &tensors);
     assert_eq!(load_params(&older, &layout, fix).unwrap(), params);
-    let mut flipped_older = std::fs::read(&older).unwrap();
-    let at = flipped_older.len() - 4 * 3;
-    flipped_older[at] ^= 0x01;
-    std::fs::write(&older, &flipped_older).unwrap();
-    let err = load_params(&older, &layout, fix).unwrap_err().to_string();
-    assert!(err.contains("their CRC-32 differs"), "{err}");
+    refused_once_flipped(&older);
     // Another tool's `crc32` (of who knows what) is not ours to check.
     let theirs = tmp("their-crc.safetensors");
     handmade_with(&theirs, r#"{"format":"pt","crc32":"0x1A2B3C4D"}"#, &tensors);

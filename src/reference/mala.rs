@@ -38,6 +38,8 @@ pub fn mala(
     let a = f64::from(size.gradient_factor());
     let epsilon = f64::from(size.epsilon);
     let inv_temperature = 1.0 / f64::from(size.temperature);
+    // (ε/2)(∇U(x) + ∇U(x')) with ∇U = ∇F/T.
+    let c = 0.5 * epsilon * inv_temperature;
     let ones = vec![1.0; m];
     let (mut energies, grads) = net.backward(params, m, x, &ones);
     let mut grad = grads.input;
@@ -58,8 +60,6 @@ pub fn mala(
                 &p[rows.clone()],
             );
             r_sum += a * g.iter().map(|v| v * v).sum::<f64>().sqrt();
-            // (ε/2)(∇U(x) + ∇U(x')) with ∇U = ∇F/T.
-            let c = 0.5 * epsilon * inv_temperature;
             let kinetic: f64 = p.iter().map(|v| v * v).sum();
             let kinetic_prop: f64 = (0..dim).map(|e| (p[e] - c * (g[e] + g_prop[e])).powi(2)).sum();
             let h = energies[chain] * inv_temperature + 0.5 * kinetic;
