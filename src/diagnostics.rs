@@ -28,6 +28,14 @@ impl Phase {
             Phase::Contraction => "contraction",
         }
     }
+    /// Its colour in every plot of d_st, the window's and the PNG's: blue
+    /// for expansion, red for contraction.
+    pub fn rgb(self) -> [u8; 3] {
+        match self {
+            Phase::Expansion => [60, 110, 230],
+            Phase::Contraction => [220, 60, 60],
+        }
+    }
 }
 
 /// Correlations over the trailing window.

@@ -101,11 +101,17 @@ const RATE_SECONDS: f64 = 10.0;
 const DENSITY_EVERY: u64 = 10;
 /// Points a learning curve draws at most: a long run's history (100 000
 /// iterations and more, a loaded run's included) drawn whole every frame
-/// would slow the window to a crawl (see [`thinned`]).
+/// would slow the window to a crawl (see [`crate::plot::thinned`]).
 const MAX_PLOT_POINTS: usize = 4000;
 
 /// The learning plots' lines where a setting changed, and their names.
 const CHANGE_COLOR: egui::Color32 = egui::Color32::from_rgb(200, 120, 0);
+
+/// A phase's colour ([`Phase::rgb`]), for egui.
+fn phase_colour(phase: Phase) -> egui::Color32 {
+    let [r, g, b] = phase.rgb();
+    egui::Color32::from_rgb(r, g, b)
+}
 
 /// r_t's colour, its curve's and its autocorrelation's (as the PNG's, in gold).
 const R_T_COLOR: egui::Color32 = egui::Color32::from_rgb(210, 190, 90);
@@ -1787,12 +1793,12 @@ impl GuiApp {
             p.line(Line::new("d_st", d_line).color(egui::Color32::GRAY));
             p.points(
                 Points::new("expansion", exp)
-                    .color(egui::Color32::from_rgb(60, 110, 230))
+                    .color(phase_colour(Phase::Expansion))
                     .radius(2.0),
             );
             p.points(
                 Points::new("contraction", con)
-                    .color(egui::Color32::from_rgb(220, 60, 60))
+                    .color(phase_colour(Phase::Contraction))
                     .radius(2.0),
             );
             mark(p);
@@ -1896,7 +1902,7 @@ impl GuiApp {
             .include_y(-1.0)
             .include_y(1.0)
             .show(ui, |p| {
-                p.bar_chart(bars(&c.d_acf, 0, egui::Color32::from_rgb(60, 110, 230)));
+                p.bar_chart(bars(&c.d_acf, 0, phase_colour(Phase::Expansion)));
                 p.hline(
                     HLine::new("threshold", -bound)
                         .color(egui::Color32::LIGHT_GRAY)
@@ -1914,7 +1920,8 @@ impl GuiApp {
             });
         ui.label(
             "cross-correlation Σ d_st[n + k]·r_t[n] / (N − 1) over n by lag k, d_st rescaled \
-             to unit mean square and r_t standardised (k > 0: d_st k iterations after r_t)",
+             to unit mean square and r_t standardised (k > 0: d_st k iterations after r_t); \
+             the pendulum: below 0 at k = −1, r_t growing after expansion (d_st < 0)",
         );
         // (Fitted to its values, a tenth at least: cross-correlations run
         // well inside ±1, where they would be a few pixels high.)
@@ -2530,7 +2537,12 @@ impl LearningCurves {
             return cache;
         }
         let x = |e: &IterationEvent| e.iteration as f64;
-        let plotted = |points: Vec<[f64; 2]>| thinned(points).into_iter().map(PlotPoint::from).collect();
+        let plotted = |points: Vec<[f64; 2]>| {
+            crate::plot::thinned(points, MAX_PLOT_POINTS)
+                .into_iter()
+                .map(PlotPoint::from)
+                .collect()
+        };
         let curve = |y: fn(&IterationEvent) -> f64| plotted(history.iter().map(|e| [x(e), y(e)]).collect());
         let split = |phase: Phase| {
             plotted(
@@ -2558,46 +2570,8 @@ impl LearningCurves {
     }
 }
 
-/// At most [`MAX_PLOT_POINTS`] of `points` (in x order): past that, each
-/// run of consecutive points gives its lowest and its highest, so that a
-/// spike or a dip of one iteration still shows.
-fn thinned(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
-    if points.len() <= MAX_PLOT_POINTS {
-        return points;
-    }
-    let run = points.len().div_ceil(MAX_PLOT_POINTS / 2);
-    points
-        .chunks(run)
-        .flat_map(|c| {
-            // (Chunks are never empty.)
-            let low = *c.iter().min_by(|a, b| a[1].total_cmp(&b[1])).unwrap();
-            let high = *c.iter().max_by(|a, b| a[1].total_cmp(&b[1])).unwrap();
-            if low[0] <= high[0] {
-                [low, high]
-            } else {
-                [high, low]
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-
-    /// A long curve is drawn from at most MAX_PLOT_POINTS points, in x
-    /// order, its one-iteration spike and dip among them; a short one whole.
-    #[test]
-    fn long_curves_are_thinned_keeping_their_extremes() {
-        let mut points: Vec<[f64; 2]> = (0..100_000).map(|i| [i as f64, (i % 7) as f64]).collect();
-        points[31_337][1] = 1e6;
-        points[77_777][1] = -1e6;
-        let thin = thinned(points.clone());
-        assert!(thin.len() <= MAX_PLOT_POINTS, "{}", thin.len());
-        assert!(thin.windows(2).all(|w| w[0][0] < w[1][0]), "x order");
-        assert!(thin.contains(&[31_337.0, 1e6]) && thin.contains(&[77_777.0, -1e6]));
-        points.truncate(MAX_PLOT_POINTS);
-        assert_eq!(thinned(points.clone()), points);
-    }
     use super::*;
 
     /// d_st's y range leaves out the first half of a run where its swings

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::diagnostics::Correlations;
+use crate::diagnostics::{Correlations, Phase};
 use crate::train::{ToyMetrics, Trainer};
 use crate::{Error, Result};
 
@@ -435,9 +435,10 @@ const R_T_COLOR: RGBColor = RGBColor(190, 140, 20);
 /// Where a setting changed, as the window's lines.
 const CHANGE_COLOR: RGBColor = RGBColor(230, 130, 0);
 
-/// d_st with its zero line, r_t, and the correlations of the trailing
-/// window; a setting changed after iteration k of `changed` (the window's
-/// orange lines) marks both curves between k and k + 1.
+/// d_st with its zero line and phases, r_t, and the correlations of the
+/// trailing window, with reading hints; a setting changed after iteration
+/// k of `changed` (the window's orange lines) marks both curves between k
+/// and k + 1.
 pub fn diagnostics_figure(
     path: &Path,
     d_st: &[f64],
@@ -451,19 +452,18 @@ pub fn diagnostics_figure(
         let areas = root.split_evenly((2, 2));
         let span = d_st_span(d_st);
         let d_st_title = if changed.is_empty() {
-            "energy difference d_st"
+            "d_st: expansion (< 0, blue), contraction (> 0, red)"
         } else {
-            "energy difference d_st (orange: a setting changed)"
+            "d_st: expansion (< 0, blue), contraction (> 0, red); orange: a setting changed"
         };
-        series(&areas[0], d_st_title, d_st, span, true, BLUE, changed).map_err(draw_err(path))?;
+        series(&areas[0], d_st_title, d_st, span, Curve::ByPhase, changed).map_err(draw_err(path))?;
         let whole = fitted_span(r_t.iter().copied(), false).map(|span| (span, 0));
         series(
             &areas[1],
             "mean Langevin gradient magnitude r_t",
             r_t,
             whole,
-            false,
-            R_T_COLOR,
+            Curve::Line(R_T_COLOR),
             changed,
         )
         .map_err(draw_err(path))?;
@@ -484,13 +484,17 @@ pub fn diagnostics_figure(
                 -lag - 1.0..lag + 1.0,
                 &cross,
                 0.7,
+                "lag k (the pendulum: below 0 at k = -1, r_t growing after expansion)",
+                None,
             )
             .map_err(draw_err(path))?;
+            let [r, g, b] = Phase::Expansion.rgb();
+            let d_st_colour = RGBColor(r, g, b);
             let mut acf: Vec<(f64, f64, RGBColor)> = c
                 .d_acf
                 .iter()
                 .enumerate()
-                .map(|(k, &v)| (k as f64 - 0.2, v, BLUE))
+                .map(|(k, &v)| (k as f64 - 0.2, v, d_st_colour))
                 .collect();
             acf.extend(
                 c.r_acf
@@ -506,13 +510,41 @@ pub fn diagnostics_figure(
                 ),
             };
             let title = format!("autocorrelation: d_st (blue), r_t (gold) — {verdict}");
-            bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35).map_err(draw_err(path))?;
+            // (Dashed: the threshold d_st's lag 1 or 2 must pass for strong.)
+            let threshold = Some(-c.threshold());
+            let x_desc = "lag (dashed: d_st's threshold for strong, at lag 1 or 2)";
+            bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35, x_desc, threshold)
+                .map_err(draw_err(path))?;
         }
         Ok(())
     })
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// At most `max` of `points` (in x order): past that, each run of
+/// consecutive points gives its lowest and its highest, so that a spike or
+/// a dip of one iteration still shows. (The window's curves and the PNG's
+/// d_st dots: a long run's history drawn whole would slow both.)
+pub fn thinned(points: Vec<[f64; 2]>, max: usize) -> Vec<[f64; 2]> {
+    if points.len() <= max {
+        return points;
+    }
+    let run = points.len().div_ceil(max / 2);
+    points
+        .chunks(run)
+        .flat_map(|c| {
+            // (Chunks are never empty.)
+            let low = *c.iter().min_by(|a, b| a[1].total_cmp(&b[1])).unwrap();
+            let high = *c.iter().max_by(|a, b| a[1].total_cmp(&b[1])).unwrap();
+            if low[0] <= high[0] {
+                [low, high]
+            } else {
+                [high, low]
+            }
+        })
+        .collect()
+}
 
 /// A `size` figure, white, drawn by `draw` and written as ebmscope's PNG
 /// at `path` ([`crate::io::write_png`]: whole or not at all, and marked).
@@ -633,13 +665,25 @@ pub fn d_st_span(d: &[f64]) -> Option<([f64; 2], usize)> {
 /// (from its index on; [−1, 1] where no value is finite), with a zero line
 /// if `about_zero`; values off that scale are drawn at its edge, and the
 /// axis's description says so and how far they reach.
+/// How [`series`] draws its values.
+enum Curve {
+    /// A line of one colour.
+    Line(RGBColor),
+    /// d_st's: a grey line, each iteration a dot of its phase's colour (as
+    /// the window's), and the zero line between the two phases.
+    ByPhase,
+}
+
+/// Dots d_st's picture draws at most (about two per pixel column; past
+/// that each run of iterations gives its lowest and highest).
+const MAX_PHASE_DOTS: usize = 1000;
+
 fn series(
     area: &Area,
     title: &str,
     v: &[f64],
     span: Option<([f64; 2], usize)>,
-    about_zero: bool,
-    colour: RGBColor,
+    curve: Curve,
     changed: &[u64],
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let ([lo, hi], start) = span.unwrap_or(([-1.0, 1.0], 0));
@@ -663,18 +707,28 @@ fn series(
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
         .draw()?;
-    chart.draw_series(LineSeries::new(
+    let points = || {
         v.iter()
             .enumerate()
             .filter(|(_, y)| y.is_finite())
-            .map(|(i, &y)| (i as f64 + 1.0, y.clamp(lo, hi))),
-        &colour,
-    ))?;
-    if about_zero {
+            .map(|(i, &y)| (i as f64 + 1.0, y.clamp(lo, hi)))
+    };
+    let line = match curve {
+        Curve::Line(colour) => colour,
+        Curve::ByPhase => RGBColor(170, 170, 170),
+    };
+    chart.draw_series(LineSeries::new(points(), &line))?;
+    if let Curve::ByPhase = curve {
         chart.draw_series(LineSeries::new(
             [(1.0, 0.0), (v.len().max(2) as f64, 0.0)],
             BLACK.stroke_width(1),
         ))?;
+        // (By the value drawn: one off the scale keeps its sign.)
+        let dots = thinned(points().map(|(x, y)| [x, y]).collect(), MAX_PHASE_DOTS);
+        chart.draw_series(dots.into_iter().map(|[x, y]| {
+            let [r, g, b] = Phase::of(y).rgb();
+            Circle::new((x, y), 2, RGBColor(r, g, b).filled())
+        }))?;
     }
     for &k in changed {
         let x = k as f64 + 0.5;
@@ -683,14 +737,20 @@ fn series(
     Ok(())
 }
 
+/// Bars (x, height, colour) of `width` on `x`, their axis described by
+/// `x_desc`; with `threshold`, a dashed line at that height (the
+/// oscillation verdict's).
 fn bars(
     area: &Area,
     title: &str,
     x: std::ops::Range<f64>,
     bars: &[(f64, f64, RGBColor)],
     width: f64,
+    x_desc: &str,
+    threshold: Option<f64>,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let lo = bars.iter().map(|b| b.1).fold(0.0f64, f64::min).max(-1.05) - 0.05;
+    let lowest = bars.iter().map(|b| b.1).chain(threshold).fold(0.0f64, f64::min);
+    let lo = lowest.max(-1.05) - 0.05;
     let hi = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).min(1.05) + 0.05;
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 15))
@@ -700,7 +760,7 @@ fn bars(
         .build_cartesian_2d(x.clone(), lo..hi)?;
     chart
         .configure_mesh()
-        .x_desc("lag")
+        .x_desc(x_desc)
         // (Ticks on whole lags, not 0.5, 1.5, …; and 0 is not "-0.0".)
         .x_labels(((x.end - x.start) as usize).clamp(2, 10))
         .x_label_formatter(&whole)
@@ -716,6 +776,14 @@ fn bars(
         [(x.start, 0.0), (x.end, 0.0)],
         BLACK.stroke_width(1),
     ))?;
+    if let Some(y) = threshold {
+        chart.draw_series(DashedLineSeries::new(
+            [(x.start, y), (x.end, y)],
+            6,
+            4,
+            RGBColor(120, 120, 120).stroke_width(1),
+        ))?;
+    }
     Ok(())
 }
 
@@ -898,18 +966,46 @@ mod tests {
         assert_eq!(curve_span([f64::NAN].into_iter()), (-1.0, 1.0));
         assert_eq!(curve_span([2.0, 2.0].into_iter()), (1.8, 2.2));
         // Drawn: the pendulum spans the d_st panel (top left, 500 × 350),
-        // not a line at the top of a scale reaching −900: blue in the
-        // lower half of its later part, below 0 (y ≈ 177).
+        // not a line at the top of a scale reaching −900: in its later
+        // part, expansion's blue dots below 0 (y ≈ 177), contraction's red
+        // ones above, none on the wrong side.
         let path = std::env::temp_dir().join(format!("ebmscope-fitted-{}.png", std::process::id()));
         diagnostics_figure(&path, &d, &vec![1.0; 200], &[], 100, 5).unwrap();
         let picture = image::open(&path).unwrap().to_rgb8();
         let _ = std::fs::remove_file(&path);
-        // (The line's pixels are (1, 1, 255) and lighter: anti-aliased.)
-        let blue = (200..300)
-            .flat_map(|y| (300..490).map(move |x| (x, y)))
-            .filter(|&(x, y)| matches!(picture.get_pixel(x, y).0, [0..50, 0..50, 200..=255]))
-            .count();
-        assert!(blue > 20, "{blue} blue pixels below the zero line");
+        let dots = |phase: Phase, rows: std::ops::Range<u32>| {
+            rows.flat_map(|y| (300..490).map(move |x| (x, y)))
+                .filter(|&(x, y)| picture.get_pixel(x, y).0 == phase.rgb())
+                .count()
+        };
+        let (blue_below, red_above) = (
+            dots(Phase::Expansion, 190..330),
+            dots(Phase::Contraction, 30..165),
+        );
+        assert!(
+            blue_below > 100 && red_above > 100,
+            "{blue_below} blue below 0, {red_above} red above"
+        );
+        assert_eq!(
+            (
+                dots(Phase::Expansion, 30..165),
+                dots(Phase::Contraction, 190..330)
+            ),
+            (0, 0)
+        );
+        // The autocorrelations (bottom right) draw the verdict's threshold
+        // dashed: a row of grey dashes across the panel, gaps between.
+        let dashes = (400..680)
+            .map(|y| {
+                (560..990)
+                    .filter(|&x| picture.get_pixel(x, y).0 == [120, 120, 120])
+                    .count()
+            })
+            .max();
+        assert!(
+            matches!(dashes, Some(150..=400)),
+            "{dashes:?} grey pixels in a row"
+        );
         // A setting changed after iteration 150: an orange line across both
         // curves' panels (top left and top right), none without it.
         let orange = |changed: &[u64]| {
@@ -945,6 +1041,22 @@ mod tests {
         assert_eq!(whole(&15.0), "15");
         assert_eq!(whole(&-3.0), "-3");
         assert_eq!(whole(&2.5), "2.5");
+    }
+
+    /// A long curve is drawn from at most `max` points, in x order, its
+    /// one-iteration spike and dip among them; a short one whole.
+    #[test]
+    fn long_curves_are_thinned_keeping_their_extremes() {
+        const MAX: usize = 4000;
+        let mut points: Vec<[f64; 2]> = (0..100_000).map(|i| [i as f64, (i % 7) as f64]).collect();
+        points[31_337][1] = 1e6;
+        points[77_777][1] = -1e6;
+        let thin = thinned(points.clone(), MAX);
+        assert!(thin.len() <= MAX, "{}", thin.len());
+        assert!(thin.windows(2).all(|w| w[0][0] < w[1][0]), "x order");
+        assert!(thin.contains(&[31_337.0, 1e6]) && thin.contains(&[77_777.0, -1e6]));
+        points.truncate(MAX);
+        assert_eq!(thinned(points.clone(), MAX), points);
     }
 
     /// A long run of one row past its start still shows its gradient and
