@@ -22,6 +22,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../assets/presets/rings-convergent.toml"),
     ),
     (
+        "rings-oscillate",
+        include_str!("../assets/presets/rings-oscillate.toml"),
+    ),
+    (
         "rings-nonconvergent",
         include_str!("../assets/presets/rings-nonconvergent.toml"),
     ),

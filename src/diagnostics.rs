@@ -146,6 +146,28 @@ impl Correlations {
             seen => Some(seen),
         }
     }
+
+    /// What the window says, as a line for the terminal: the verdict (or
+    /// when one is due, for a window of `window` iterations asked for) and
+    /// the values it reads against its threshold.
+    pub fn reading(&self, window: usize) -> String {
+        let at = |lag: usize| self.d_acf.get(lag).map(|v| format!("{v:.3} at lag {lag}"));
+        let values: Vec<String> = [at(1), at(2)].into_iter().flatten().collect();
+        let verdict = match self.verdict() {
+            Some(Oscillation::Strong) => "strong oscillation".to_string(),
+            Some(Oscillation::Weak) => "weak oscillation".to_string(),
+            None => format!(
+                "no verdict on its oscillation before iteration {} (eval.window {window} and a tenth)",
+                Self::iterations_for_verdict(window)
+            ),
+        };
+        format!(
+            "d_st over the last {} iterations: {verdict} (autocorrelation {}; threshold {:.3})",
+            self.window,
+            values.join(", "),
+            -self.threshold()
+        )
+    }
 }
 
 /// Watches for learning that has collapsed: a non-finite d_st or r_t, or
@@ -220,6 +242,13 @@ mod tests {
         let c = Correlations::compute(&d, &r, 2000, 15).unwrap();
         assert_eq!((c.oscillation(), c.full), (Oscillation::Weak, false));
         assert_eq!(c.verdict(), None);
+        let reading = c.reading(2000);
+        assert!(
+            reading.starts_with(
+                "d_st over the last 400 iterations: no verdict on its oscillation before iteration 2200"
+            ),
+            "{reading}"
+        );
         let c = Correlations::compute(&d, &r, 300, 15).unwrap();
         assert_eq!(c.verdict(), Some(Oscillation::Strong));
         // A window of exactly the run's first iterations is not full: it
@@ -241,6 +270,12 @@ mod tests {
         assert_eq!(c.oscillation(), Oscillation::Strong);
         // Strong shows before the window is full (500 of 2000).
         assert_eq!((c.full, c.verdict()), (false, Some(Oscillation::Strong)));
+        assert!(
+            c.reading(2000)
+                .starts_with("d_st over the last 500 iterations: strong oscillation (autocorrelation -"),
+            "{}",
+            c.reading(2000)
+        );
         assert_eq!(c.cross.len(), 31);
         // A pseudo-random sequence has no structure.
         let mut x = 1u64;

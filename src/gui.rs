@@ -1859,7 +1859,7 @@ impl GuiApp {
         };
         let verdict = match c.verdict() {
             Some(Oscillation::Strong) => "Oscillation strong: d_st anti-correlated at lag 1 or 2 \
-                 (the paper finds it with non-convergent ML, Adam or large steps; a reading of \
+                 (the paper finds it with non-convergent ML, Adam or a high SGD rate; a reading of \
                  d_st, not a test of the regime)."
                 .to_string(),
             Some(Oscillation::Weak) => "Oscillation weak: d_st not anti-correlated at lag 1 or 2 \

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use ebmscope::bench::{BenchReport, LayerTiming, Workload, WorkloadResult, run_workload, workloads};
 use ebmscope::config::{absolute_path, plural, rounded, short, spelling};
+use ebmscope::diagnostics::Correlations;
 use ebmscope::gpu::{AdapterChoice, ConvKernels, Gpu, list_adapters};
 use ebmscope::io::{Tensor, load_params, read_tensor, save_params, shell_path, write_tensors};
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
@@ -338,7 +339,8 @@ struct LandscapeArgs {
 #[derive(Args)]
 struct TrainArgs {
     /// Built-in settings: gmm-quick (the default; a minute or two even on a
-    /// CPU adapter), rings-convergent, rings-nonconvergent, gmm-convergent,
+    /// CPU adapter), rings-oscillate (d_st's pendulum, strong, in about 2
+    /// minutes), rings-convergent, rings-nonconvergent, gmm-convergent,
     /// gmm-nonconvergent; images: fashion-mnist-quick, fashion-mnist-convergent,
     /// fashion-mnist-nonconvergent, mnist-convergent, cifar10-nonconvergent,
     /// cifar10-oscillate, flowers-convergent.
@@ -1835,6 +1837,11 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         run.flush()?;
         bar.finish();
         eprintln!("training speed (headless): {rate}");
+        let e = &trainer.config.eval;
+        let window = e.window as usize;
+        if let Some(c) = Correlations::compute(&trainer.d_st, &trainer.r_t, window, e.max_lag as usize) {
+            eprintln!("{}", c.reading(window));
+        }
         eprintln!(
             "done: {}. Pictures in {}, metrics in {}, checkpoint in {}.",
             plural(trainer.iteration, "iteration", "iterations"),
@@ -1843,10 +1850,13 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             out.join(ebmscope::train::CHECKPOINT_FILE).display()
         );
         if preset == Some("gmm-quick") {
+            // (Measured: more iterations of this setting move p_θ about,
+            // not on; README, What the toy presets reach.)
             eprintln!(
-                "This was the short first-run setting. To go further: ebmscope train --out {} --resume --iters 5000, \
-                 or the authors' settings --preset gmm-convergent (rings-convergent, *-nonconvergent): \
-                 hours on a software adapter, far less on a GPU.",
+                "This was the short first-run setting: more of it (ebmscope train --out {} --resume \
+                 --iters N) keeps p_θ about where it is. To go further, the authors' settings: --preset \
+                 gmm-convergent (rings-convergent, *-nonconvergent), hours on a software adapter, far \
+                 less on a GPU; d_st's strong swing: --preset rings-oscillate, about 2 minutes.",
                 shell_path(&out)
             );
         }
