@@ -38,12 +38,19 @@ impl Phase {
     }
 }
 
+/// How to read the cross-correlation of d_st with r_t (k > 0: d_st k
+/// iterations after r_t) for the pendulum, in the window and the PNG.
+pub const PENDULUM_HINT: &str =
+    "the pendulum, with strong oscillation: below 0 at k = −1 (r_t high after expansion)";
+
 /// Correlations over the trailing window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Correlations {
     pub max_lag: usize,
     /// Iterations in the window.
     pub window: usize,
+    /// Iterations the window was asked to hold (eval.window).
+    pub asked: usize,
     /// Whether the window holds all the iterations asked for and starts
     /// past the run's first tenth of a window (else it holds the run's
     /// start, or the trend just after it).
@@ -99,6 +106,7 @@ impl Correlations {
         Some(Correlations {
             max_lag,
             window: n,
+            asked: window,
             full: len >= Self::iterations_for_verdict(window),
             d_acf: lags.clone().map(|k| lagged(&d, &d, k)).collect(),
             r_acf: lags.map(|k| lagged(&r, &r, k)).collect(),
@@ -147,24 +155,33 @@ impl Correlations {
         }
     }
 
-    /// What the window says, as a line for the terminal: the verdict (or
-    /// when one is due, for a window of `window` iterations asked for) and
-    /// the values it reads against its threshold.
-    pub fn reading(&self, window: usize) -> String {
+    /// The values the verdict reads: d_st's autocorrelation at lags 1 and
+    /// 2, as "… at lag 1, … at lag 2".
+    pub fn lags_read(&self) -> String {
         let at = |lag: usize| self.d_acf.get(lag).map(|v| format!("{v:.3} at lag {lag}"));
         let values: Vec<String> = [at(1), at(2)].into_iter().flatten().collect();
+        values.join(", ")
+    }
+
+    /// What the window says, as a line for the terminal: the values the
+    /// verdict reads against its threshold, and the verdict (or when one is
+    /// due).
+    pub fn reading(&self) -> String {
         let verdict = match self.verdict() {
             Some(Oscillation::Strong) => "strong oscillation".to_string(),
             Some(Oscillation::Weak) => "weak oscillation".to_string(),
             None => format!(
-                "no verdict on its oscillation before iteration {} (eval.window {window} and a tenth)",
-                Self::iterations_for_verdict(window)
+                "no verdict on the oscillation before iteration {} (eval.window = {}, and a tenth \
+                 of it more)",
+                Self::iterations_for_verdict(self.asked),
+                self.asked
             ),
         };
         format!(
-            "d_st over the last {} iterations: {verdict} (autocorrelation {}; threshold {:.3})",
+            "d_st over the last {} iterations: autocorrelation (not centred) {} (threshold {:.3}): \
+             {verdict}",
             self.window,
-            values.join(", "),
+            self.lags_read(),
             -self.threshold()
         )
     }
@@ -242,11 +259,13 @@ mod tests {
         let c = Correlations::compute(&d, &r, 2000, 15).unwrap();
         assert_eq!((c.oscillation(), c.full), (Oscillation::Weak, false));
         assert_eq!(c.verdict(), None);
-        let reading = c.reading(2000);
+        let reading = c.reading();
         assert!(
-            reading.starts_with(
-                "d_st over the last 400 iterations: no verdict on its oscillation before iteration 2200"
-            ),
+            reading.starts_with("d_st over the last 400 iterations: autocorrelation (not centred) ")
+                && reading.ends_with(
+                    "(threshold -0.150): no verdict on the oscillation before iteration 2200 \
+                     (eval.window = 2000, and a tenth of it more)"
+                ),
             "{reading}"
         );
         let c = Correlations::compute(&d, &r, 300, 15).unwrap();
@@ -270,11 +289,11 @@ mod tests {
         assert_eq!(c.oscillation(), Oscillation::Strong);
         // Strong shows before the window is full (500 of 2000).
         assert_eq!((c.full, c.verdict()), (false, Some(Oscillation::Strong)));
+        let reading = c.reading();
         assert!(
-            c.reading(2000)
-                .starts_with("d_st over the last 500 iterations: strong oscillation (autocorrelation -"),
-            "{}",
-            c.reading(2000)
+            reading.starts_with("d_st over the last 500 iterations: autocorrelation (not centred) -")
+                && reading.ends_with("(threshold -0.134): strong oscillation"),
+            "{reading}"
         );
         assert_eq!(c.cross.len(), 31);
         // A pseudo-random sequence has no structure.

@@ -13,7 +13,7 @@ use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, 
 use crate::config::InitKind;
 use crate::config::{Config, OptimizerName, spelling};
 use crate::data::toy::Toy;
-use crate::diagnostics::{Correlations, Oscillation, Phase};
+use crate::diagnostics::{Correlations, Oscillation, PENDULUM_HINT, Phase};
 use crate::gpu::Gpu;
 use crate::io::check_out_folder;
 use crate::kernels::picture::GridLayout;
@@ -1180,8 +1180,25 @@ impl GuiApp {
         square_image(ui, &texture);
     }
 
-    /// Toy particles `xy` (named `name`) over the data points.
+    /// Toy particles `xy` (named `name`) over the data points; those past
+    /// the view ([`particle_view`]) drawn at its edge, hollow.
     fn particles(&self, ui: &mut egui::Ui, id: &str, name: String, xy: Vec<[f64; 2]>, color: egui::Color32) {
+        let view = particle_view(&self.toy_data, &xy);
+        let (inside, past): (Vec<[f64; 2]>, Vec<[f64; 2]>) = xy
+            .into_iter()
+            .partition(|&[x, y]| view[0].contains(&x) && view[1].contains(&y));
+        let past: Vec<[f64; 2]> = (past.into_iter())
+            .map(|[x, y]| {
+                let at = |v: f64, r: &std::ops::RangeInclusive<f64>| {
+                    if v.is_nan() {
+                        *r.start()
+                    } else {
+                        v.clamp(*r.start(), *r.end())
+                    }
+                };
+                [at(x, &view[0]), at(y, &view[1])]
+            })
+            .collect();
         Plot::new(id)
             .data_aspect(1.0)
             .legend(Legend::default())
@@ -1196,7 +1213,15 @@ impl GuiApp {
                         .color(egui::Color32::GRAY)
                         .radius(1.5),
                 );
-                p.points(Points::new(name, xy).color(color).radius(2.5));
+                p.points(Points::new(name, inside).color(color).radius(2.5));
+                if !past.is_empty() {
+                    p.points(
+                        Points::new(format!("{} past the view, at its edge", past.len()), past)
+                            .color(color)
+                            .filled(false)
+                            .radius(4.0),
+                    );
+                }
             });
     }
 
@@ -1889,11 +1914,9 @@ impl GuiApp {
         let bound = c.threshold();
         let lag = c.max_lag as isize;
         // (The values the verdict reads, as numbers: a few pixels apart on a ±1 axis.)
-        let at = |lag: usize| c.d_acf.get(lag).map(|v| format!("{v:.3} at lag {lag}"));
-        let read: Vec<String> = [at(1), at(2)].into_iter().flatten().collect();
         ui.label(format!(
             "autocorrelation of d_st by lag: {}; the oscillation threshold {:.3} (dashed)",
-            read.join(", "),
+            c.lags_read(),
             -bound
         ));
         Plot::new("d_acf")
@@ -1903,8 +1926,9 @@ impl GuiApp {
             .include_y(1.0)
             .show(ui, |p| {
                 p.bar_chart(bars(&c.d_acf, 0, phase_colour(Phase::Expansion)));
-                p.hline(
-                    HLine::new("threshold", -bound)
+                // (Under lags 1 and 2 alone: the bars the verdict reads.)
+                p.line(
+                    Line::new("threshold", vec![[0.5, -bound], [2.5, -bound]])
                         .color(egui::Color32::LIGHT_GRAY)
                         .style(egui_plot::LineStyle::dashed_loose()),
                 );
@@ -1918,11 +1942,11 @@ impl GuiApp {
             .show(ui, |p| {
                 p.bar_chart(bars(&c.r_acf, 0, R_T_COLOR));
             });
-        ui.label(
+        ui.label(format!(
             "cross-correlation Σ d_st[n + k]·r_t[n] / (N − 1) over n by lag k, d_st rescaled \
              to unit mean square and r_t standardised (k > 0: d_st k iterations after r_t); \
-             the pendulum: below 0 at k = −1, r_t growing after expansion (d_st < 0)",
-        );
+             {PENDULUM_HINT}"
+        ));
         // (Fitted to its values, a tenth at least: cross-correlations run
         // well inside ±1, where they would be a few pixels high.)
         Plot::new("cross")
@@ -1954,17 +1978,36 @@ impl GuiApp {
         } else {
             ""
         };
+        let drawn = path_chains_drawn(m);
+        let band = drawn.len() < m;
+        let band_note = if band {
+            format!(
+                "; shaded: the middle 80 % of the {m} chains, {} of them drawn",
+                drawn.len()
+            )
+        } else {
+            String::new()
+        };
         ui.label(format!(
-            "U = F/T of each chain along its {} Langevin steps in iteration {iteration} (bold: the mean{data_note})",
+            "U = F/T of each chain along its {} Langevin steps in iteration {iteration} (bold: the \
+             mean{band_note}{data_note})",
             points.saturating_sub(1)
         ));
         let strong = ui.visuals().strong_text_color();
+        let summary = path_summary(&u[..points * m], m);
         Plot::new("energy path")
             .x_axis_label("Langevin step")
             .y_axis_label("U")
             .show(ui, |p| {
-                // At most 100 chains drawn; the mean is over all.
-                for chain in 0..m.min(100) {
+                if band {
+                    let steps: Vec<f64> = (0..points).map(|s| s as f64).collect();
+                    let column = |i: usize| summary.iter().map(|v| v[i]).collect::<Vec<f64>>();
+                    p.add(
+                        egui_plot::FilledArea::new("middle 80 %", &steps, &column(1), &column(2))
+                            .fill_color(egui::Color32::from_rgba_unmultiplied(90, 140, 220, 50)),
+                    );
+                }
+                for &chain in &drawn {
                     let line: Vec<[f64; 2]> = (0..points)
                         .map(|s| [s as f64, f64::from(u[s * m + chain])])
                         .collect();
@@ -1973,13 +2016,8 @@ impl GuiApp {
                             .color(egui::Color32::from_rgba_unmultiplied(90, 140, 220, 90)),
                     );
                 }
-                let mean: Vec<[f64; 2]> = (0..points)
-                    .map(|s| {
-                        [
-                            s as f64,
-                            u[s * m..(s + 1) * m].iter().map(|&v| f64::from(v)).sum::<f64>() / m as f64,
-                        ]
-                    })
+                let mean: Vec<[f64; 2]> = (summary.iter().enumerate())
+                    .map(|(s, v)| [s as f64, v[0]])
                     .collect();
                 p.line(Line::new("mean", mean).color(strong).width(2.5));
                 if let Some(u_data) = u_data {
@@ -1991,6 +2029,59 @@ impl GuiApp {
                 }
             });
     }
+}
+
+/// The particle view's box, per axis: the data's extent and the middle 98 %
+/// of the chains' (1st to 99th percentile), with a tenth to spare; so that
+/// a chain or two gone far (a diverging model's) do not shrink the rest to
+/// a dot.
+fn particle_view(data: &[[f64; 2]], chains: &[[f64; 2]]) -> [std::ops::RangeInclusive<f64>; 2] {
+    [0, 1].map(|axis| {
+        let mut c: Vec<f64> = chains.iter().map(|p| p[axis]).filter(|v| v.is_finite()).collect();
+        c.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            c.get((q * c.len().saturating_sub(1) as f64).round() as usize)
+                .copied()
+        };
+        let (lo, hi) = (data.iter().map(|p| p[axis]))
+            .chain(at(0.01))
+            .chain(at(0.99))
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        if lo > hi {
+            return -1.0..=1.0;
+        }
+        let spare = ((hi - lo) / 10.0).max(0.1);
+        lo - spare..=hi + spare
+    })
+}
+
+/// Chains the Langevin path draws one by one, at most: more (a persistent
+/// bank's 100, starting at every energy) would be a cloud; past this, a
+/// band holds the middle 80 % of all of them.
+const PATH_CHAINS: usize = 12;
+
+/// The chains of `m` the Langevin path draws: all, or [`PATH_CHAINS`]
+/// picked evenly.
+fn path_chains_drawn(m: usize) -> Vec<usize> {
+    let k = m.min(PATH_CHAINS);
+    (0..k).map(|i| i * m / k).collect()
+}
+
+/// At each step of a Langevin path of `m` chains (`u[step · m + chain]`):
+/// the chains' mean U, and its 10th and 90th percentiles (nearest rank).
+fn path_summary(u: &[f32], m: usize) -> Vec<[f64; 3]> {
+    u.chunks(m.max(1))
+        .map(|step| {
+            let mut v: Vec<f64> = step.iter().map(|&x| f64::from(x)).collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            v.sort_by(f64::total_cmp);
+            let at = |q: f64| v[(q * (v.len() - 1) as f64).round() as usize];
+            [mean, at(0.1), at(0.9)]
+        })
+        .collect()
 }
 
 /// Points between two labelled ticks that egui_plot needs before it paints
@@ -2573,6 +2664,40 @@ impl LearningCurves {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The particle view holds the data and the chains but the farthest
+    /// percent, with a tenth to spare: one chain gone to 1e6 does not
+    /// stretch it.
+    #[test]
+    fn the_particle_view_leaves_far_chains_out() {
+        let data = [[-1.0, -2.0], [1.0, 2.0]];
+        let mut chains: Vec<[f64; 2]> = (0..200).map(|i| [i as f64 / 100.0, 0.0]).collect();
+        chains.push([1e6, f64::NAN]);
+        let [x, y] = particle_view(&data, &chains);
+        // (x: the data's −1 to the chains' 99th percentile, 1.98.)
+        assert!(
+            (*x.start() + 1.298).abs() < 1e-9 && (*x.end() - 2.278).abs() < 1e-9,
+            "{x:?}"
+        );
+        assert!(
+            (*y.start() + 2.4).abs() < 1e-9 && (*y.end() - 2.4).abs() < 1e-9,
+            "{y:?}"
+        );
+        assert_eq!(particle_view(&[], &[]), [-1.0..=1.0, -1.0..=1.0]);
+    }
+
+    /// The path draws every chain of a few, 12 evenly picked of many; its
+    /// band is the 10th to 90th percentile at each step, its bold line the
+    /// mean over all chains.
+    #[test]
+    fn the_langevin_path_summarises_many_chains() {
+        assert_eq!(path_chains_drawn(6), [0, 1, 2, 3, 4, 5]);
+        let many = path_chains_drawn(100);
+        assert_eq!((many.len(), many[0], many[11]), (12, 0, 91));
+        // Two steps of 11 chains: U = 0…10, then 10× that.
+        let u: Vec<f32> = (0..11).chain((0..11).map(|c| 10 * c)).map(|c| c as f32).collect();
+        assert_eq!(path_summary(&u, 11), [[5.0, 1.0, 9.0], [50.0, 10.0, 90.0]]);
+    }
 
     /// d_st's y range leaves out the first half of a run where its swings
     /// would flatten the later ones, symmetric about 0, and says so.

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::diagnostics::{Correlations, Phase};
+use crate::diagnostics::{Correlations, PENDULUM_HINT, Phase};
 use crate::train::{ToyMetrics, Trainer};
 use crate::{Error, Result};
 
@@ -484,7 +484,7 @@ pub fn diagnostics_figure(
                 -lag - 1.0..lag + 1.0,
                 &cross,
                 0.7,
-                "lag k (the pendulum: below 0 at k = -1, r_t growing after expansion)",
+                &format!("lag k ({PENDULUM_HINT})"),
                 None,
             )
             .map_err(draw_err(path))?;
@@ -510,8 +510,9 @@ pub fn diagnostics_figure(
                 ),
             };
             let title = format!("autocorrelation: d_st (blue), r_t (gold) — {verdict}");
-            // (Dashed: the threshold d_st's lag 1 or 2 must pass for strong.)
-            let threshold = Some(-c.threshold());
+            // (Dashed, under lags 1 and 2: the threshold d_st's bar at
+            // either must pass for strong.)
+            let threshold = Some((-c.threshold(), 0.5..2.5));
             let x_desc = "lag (dashed: d_st's threshold for strong, at lag 1 or 2)";
             bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35, x_desc, threshold)
                 .map_err(draw_err(path))?;
@@ -661,10 +662,6 @@ pub fn d_st_span(d: &[f64]) -> Option<([f64; 2], usize)> {
     })
 }
 
-/// A learning curve over its iterations, on the y range `span` fits it to
-/// (from its index on; [−1, 1] where no value is finite), with a zero line
-/// if `about_zero`; values off that scale are drawn at its edge, and the
-/// axis's description says so and how far they reach.
 /// How [`series`] draws its values.
 enum Curve {
     /// A line of one colour.
@@ -675,9 +672,14 @@ enum Curve {
 }
 
 /// Dots d_st's picture draws at most (about two per pixel column; past
-/// that each run of iterations gives its lowest and highest).
+/// that each run of iterations gives its lowest and highest, so that the
+/// dots' colours no longer count the phases).
 const MAX_PHASE_DOTS: usize = 1000;
 
+/// A learning curve over its iterations, drawn as `curve` says, on the y
+/// range `span` fits it to (from its index on; [−1, 1] where no value is
+/// finite); values off that scale are drawn at their edge, and the axis's
+/// description says so and how far they reach.
 fn series(
     area: &Area,
     title: &str,
@@ -738,8 +740,8 @@ fn series(
 }
 
 /// Bars (x, height, colour) of `width` on `x`, their axis described by
-/// `x_desc`; with `threshold`, a dashed line at that height (the
-/// oscillation verdict's).
+/// `x_desc`; with `threshold` (a height and the x it spans), a dashed line
+/// there (the oscillation verdict's, under the lags it reads).
 fn bars(
     area: &Area,
     title: &str,
@@ -747,9 +749,11 @@ fn bars(
     bars: &[(f64, f64, RGBColor)],
     width: f64,
     x_desc: &str,
-    threshold: Option<f64>,
+    threshold: Option<(f64, std::ops::Range<f64>)>,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let lowest = bars.iter().map(|b| b.1).chain(threshold).fold(0.0f64, f64::min);
+    let lowest = (bars.iter().map(|b| b.1))
+        .chain(threshold.as_ref().map(|t| t.0))
+        .fold(0.0f64, f64::min);
     let lo = lowest.max(-1.05) - 0.05;
     let hi = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).min(1.05) + 0.05;
     let mut chart = ChartBuilder::on(area)
@@ -776,9 +780,9 @@ fn bars(
         [(x.start, 0.0), (x.end, 0.0)],
         BLACK.stroke_width(1),
     ))?;
-    if let Some(y) = threshold {
+    if let Some((y, span)) = threshold {
         chart.draw_series(DashedLineSeries::new(
-            [(x.start, y), (x.end, y)],
+            [(span.start, y), (span.end, y)],
             6,
             4,
             RGBColor(120, 120, 120).stroke_width(1),
@@ -993,8 +997,9 @@ mod tests {
             ),
             (0, 0)
         );
-        // The autocorrelations (bottom right) draw the verdict's threshold
-        // dashed: a row of grey dashes across the panel, gaps between.
+        // The autocorrelations (bottom right, lags −0.8 to 5.8 on about
+        // 430 pixels) draw the verdict's threshold dashed under lags 1 and
+        // 2 alone: a row of grey dashes about 130 pixels long, gaps between.
         let dashes = (400..680)
             .map(|y| {
                 (560..990)
@@ -1003,7 +1008,7 @@ mod tests {
             })
             .max();
         assert!(
-            matches!(dashes, Some(150..=400)),
+            matches!(dashes, Some(40..=120)),
             "{dashes:?} grey pixels in a row"
         );
         // A setting changed after iteration 150: an orange line across both
