@@ -38,6 +38,14 @@ impl Phase {
     }
 }
 
+/// The lags of d_st's autocorrelation the oscillation verdict reads.
+pub const VERDICT_LAGS: std::ops::RangeInclusive<usize> = 1..=2;
+
+/// Where the plots draw the verdict's threshold: under its lags' bars.
+pub fn verdict_lags_span() -> std::ops::Range<f64> {
+    *VERDICT_LAGS.start() as f64 - 0.5..*VERDICT_LAGS.end() as f64 + 0.5
+}
+
 /// How to read the cross-correlation of d_st with r_t (k > 0: d_st k
 /// iterations after r_t) for the pendulum, in the window and the PNG.
 pub const PENDULUM_HINT: &str =
@@ -50,7 +58,7 @@ pub struct Correlations {
     /// Iterations in the window.
     pub window: usize,
     /// Iterations the window was asked to hold (eval.window).
-    pub asked: usize,
+    pub window_asked: usize,
     /// Whether the window holds all the iterations asked for and starts
     /// past the run's first tenth of a window (else it holds the run's
     /// start, or the trend just after it).
@@ -106,7 +114,7 @@ impl Correlations {
         Some(Correlations {
             max_lag,
             window: n,
-            asked: window,
+            window_asked: window,
             full: len >= Self::iterations_for_verdict(window),
             d_acf: lags.clone().map(|k| lagged(&d, &d, k)).collect(),
             r_acf: lags.map(|k| lagged(&r, &r, k)).collect(),
@@ -127,7 +135,10 @@ impl Correlations {
     /// −[`Self::threshold`].
     pub fn oscillation(&self) -> Oscillation {
         let bound = self.threshold();
-        if self.d_acf.iter().skip(1).take(2).any(|&c| c < -bound) {
+        if VERDICT_LAGS
+            .filter_map(|k| self.d_acf.get(k))
+            .any(|&c| c < -bound)
+        {
             Oscillation::Strong
         } else {
             Oscillation::Weak
@@ -157,9 +168,9 @@ impl Correlations {
 
     /// The values the verdict reads: d_st's autocorrelation at lags 1 and
     /// 2, as "… at lag 1, … at lag 2".
-    pub fn lags_read(&self) -> String {
+    pub fn verdict_lag_values(&self) -> String {
         let at = |lag: usize| self.d_acf.get(lag).map(|v| format!("{v:.3} at lag {lag}"));
-        let values: Vec<String> = [at(1), at(2)].into_iter().flatten().collect();
+        let values: Vec<String> = VERDICT_LAGS.filter_map(at).collect();
         values.join(", ")
     }
 
@@ -173,15 +184,15 @@ impl Correlations {
             None => format!(
                 "no verdict on the oscillation before iteration {} (eval.window = {}, and a tenth \
                  of it more)",
-                Self::iterations_for_verdict(self.asked),
-                self.asked
+                Self::iterations_for_verdict(self.window_asked),
+                self.window_asked
             ),
         };
         format!(
             "d_st over the last {} iterations: autocorrelation (not centred) {} (threshold {:.3}): \
              {verdict}",
             self.window,
-            self.lags_read(),
+            self.verdict_lag_values(),
             -self.threshold()
         )
     }

@@ -1181,24 +1181,20 @@ impl GuiApp {
     }
 
     /// Toy particles `xy` (named `name`) over the data points; those past
-    /// the view ([`particle_view`]) drawn at its edge, hollow.
+    /// the view ([`particle_view`]) drawn at its edge, hollow; those not
+    /// finite not drawn, and counted.
     fn particles(&self, ui: &mut egui::Ui, id: &str, name: String, xy: Vec<[f64; 2]>, color: egui::Color32) {
         let view = particle_view(&self.toy_data, &xy);
-        let (inside, past): (Vec<[f64; 2]>, Vec<[f64; 2]>) = xy
-            .into_iter()
-            .partition(|&[x, y]| view[0].contains(&x) && view[1].contains(&y));
-        let past: Vec<[f64; 2]> = (past.into_iter())
-            .map(|[x, y]| {
-                let at = |v: f64, r: &std::ops::RangeInclusive<f64>| {
-                    if v.is_nan() {
-                        *r.start()
-                    } else {
-                        v.clamp(*r.start(), *r.end())
-                    }
-                };
-                [at(x, &view[0]), at(y, &view[1])]
-            })
-            .collect();
+        let Particles {
+            inside,
+            past,
+            not_finite,
+        } = Particles::split(xy, &view);
+        let name = if not_finite > 0 {
+            format!("{name} ({not_finite} not finite, not drawn)")
+        } else {
+            name
+        };
         Plot::new(id)
             .data_aspect(1.0)
             .legend(Legend::default())
@@ -1217,6 +1213,8 @@ impl GuiApp {
                 if !past.is_empty() {
                     p.points(
                         Points::new(format!("{} past the view, at its edge", past.len()), past)
+                            // (A stable id: the count in the name changes.)
+                            .id("past the view")
                             .color(color)
                             .filled(false)
                             .radius(4.0),
@@ -1916,7 +1914,7 @@ impl GuiApp {
         // (The values the verdict reads, as numbers: a few pixels apart on a ±1 axis.)
         ui.label(format!(
             "autocorrelation of d_st by lag: {}; the oscillation threshold {:.3} (dashed)",
-            c.lags_read(),
+            c.verdict_lag_values(),
             -bound
         ));
         Plot::new("d_acf")
@@ -1928,9 +1926,12 @@ impl GuiApp {
                 p.bar_chart(bars(&c.d_acf, 0, phase_colour(Phase::Expansion)));
                 // (Under lags 1 and 2 alone: the bars the verdict reads.)
                 p.line(
-                    Line::new("threshold", vec![[0.5, -bound], [2.5, -bound]])
-                        .color(egui::Color32::LIGHT_GRAY)
-                        .style(egui_plot::LineStyle::dashed_loose()),
+                    Line::new("threshold", {
+                        let span = crate::diagnostics::verdict_lags_span();
+                        vec![[span.start, -bound], [span.end, -bound]]
+                    })
+                    .color(egui::Color32::LIGHT_GRAY)
+                    .style(egui_plot::LineStyle::dashed_loose()),
                 );
             });
         ui.label("autocorrelation of r_t by lag");
@@ -2031,22 +2032,22 @@ impl GuiApp {
     }
 }
 
-/// The particle view's box, per axis: the data's extent and the middle 98 %
-/// of the chains' (1st to 99th percentile), with a tenth to spare; so that
-/// a chain or two gone far (a diverging model's) do not shrink the rest to
-/// a dot.
+/// The particle view's box, per axis: the data's extent and the chains'
+/// but the farthest few on each side (two and 1 % more), with a tenth to
+/// spare; so that a chain or two gone far (a diverging model's) do not
+/// shrink the rest to a dot.
 fn particle_view(data: &[[f64; 2]], chains: &[[f64; 2]]) -> [std::ops::RangeInclusive<f64>; 2] {
     [0, 1].map(|axis| {
         let mut c: Vec<f64> = chains.iter().map(|p| p[axis]).filter(|v| v.is_finite()).collect();
         c.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            c.get((q * c.len().saturating_sub(1) as f64).round() as usize)
-                .copied()
-        };
+        let skip = (2 + c.len() / 100).min(c.len().saturating_sub(1) / 2);
+        let kept = c
+            .get(skip)
+            .into_iter()
+            .chain(c.len().checked_sub(skip + 1).and_then(|i| c.get(i)));
         let (lo, hi) = (data.iter().map(|p| p[axis]))
-            .chain(at(0.01))
-            .chain(at(0.99))
             .filter(|v| v.is_finite())
+            .chain(kept.copied())
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
                 (lo.min(v), hi.max(v))
             });
@@ -2056,6 +2057,33 @@ fn particle_view(data: &[[f64; 2]], chains: &[[f64; 2]]) -> [std::ops::RangeIncl
         let spare = ((hi - lo) / 10.0).max(0.1);
         lo - spare..=hi + spare
     })
+}
+
+/// Toy particles split for the view: those in it, those past it (at its
+/// edge), and how many have a coordinate that is not finite.
+#[derive(Debug, PartialEq)]
+struct Particles {
+    inside: Vec<[f64; 2]>,
+    past: Vec<[f64; 2]>,
+    not_finite: usize,
+}
+
+impl Particles {
+    fn split(xy: Vec<[f64; 2]>, view: &[std::ops::RangeInclusive<f64>; 2]) -> Self {
+        let (finite, other): (Vec<[f64; 2]>, Vec<[f64; 2]>) =
+            xy.into_iter().partition(|p| p.iter().all(|v| v.is_finite()));
+        let (inside, past): (Vec<[f64; 2]>, Vec<[f64; 2]>) =
+            (finite.into_iter()).partition(|&[x, y]| view[0].contains(&x) && view[1].contains(&y));
+        let edge = |v: f64, r: &std::ops::RangeInclusive<f64>| v.clamp(*r.start(), *r.end());
+        Particles {
+            inside,
+            past: past
+                .into_iter()
+                .map(|[x, y]| [edge(x, &view[0]), edge(y, &view[1])])
+                .collect(),
+            not_finite: other.len(),
+        }
+    }
 }
 
 /// Chains the Langevin path draws one by one, at most: more (a persistent
@@ -2071,11 +2099,17 @@ fn path_chains_drawn(m: usize) -> Vec<usize> {
 }
 
 /// At each step of a Langevin path of `m` chains (`u[step · m + chain]`):
-/// the chains' mean U, and its 10th and 90th percentiles (nearest rank).
+/// the finite chains' mean U, and its 10th and 90th percentiles (the
+/// values at rank q·(n − 1), rounded); NaN where none is finite.
 fn path_summary(u: &[f32], m: usize) -> Vec<[f64; 3]> {
     u.chunks(m.max(1))
         .map(|step| {
-            let mut v: Vec<f64> = step.iter().map(|&x| f64::from(x)).collect();
+            let mut v: Vec<f64> = (step.iter().map(|&x| f64::from(x)))
+                .filter(|x| x.is_finite())
+                .collect();
+            if v.is_empty() {
+                return [f64::NAN; 3];
+            }
             let mean = v.iter().sum::<f64>() / v.len() as f64;
             v.sort_by(f64::total_cmp);
             let at = |q: f64| v[(q * (v.len() - 1) as f64).round() as usize];
@@ -2666,24 +2700,42 @@ mod tests {
     use super::*;
 
     /// The particle view holds the data and the chains but the farthest
-    /// percent, with a tenth to spare: one chain gone to 1e6 does not
-    /// stretch it.
+    /// few (two and 1 % more per side), with a tenth to spare: chains gone
+    /// to 1e6, two of 50 or four of 200 on one side, do not stretch it;
+    /// those past it are drawn at its edge, and those not finite counted.
     #[test]
     fn the_particle_view_leaves_far_chains_out() {
         let data = [[-1.0, -2.0], [1.0, 2.0]];
+        // 200 chains at x = 0 … 1.99 but the last 4 gone to 1e6 (y: 0).
         let mut chains: Vec<[f64; 2]> = (0..200).map(|i| [i as f64 / 100.0, 0.0]).collect();
-        chains.push([1e6, f64::NAN]);
+        chains[196..].iter_mut().for_each(|p| p[0] = 1e6);
+        chains.push([f64::NAN, 0.5]);
         let [x, y] = particle_view(&data, &chains);
-        // (x: the data's −1 to the chains' 99th percentile, 1.98.)
+        // (x: from the data's −1 to 1.95, the highest of the 200 finite
+        // chains' but 2 + 2 (rank 195); a tenth of 2.95 spare.)
         assert!(
-            (*x.start() + 1.298).abs() < 1e-9 && (*x.end() - 2.278).abs() < 1e-9,
+            (*x.start() + 1.295).abs() < 1e-9 && (*x.end() - 2.245).abs() < 1e-9,
             "{x:?}"
         );
         assert!(
             (*y.start() + 2.4).abs() < 1e-9 && (*y.end() - 2.4).abs() < 1e-9,
             "{y:?}"
         );
+        let split = Particles::split(chains, &[x.clone(), y]);
+        assert_eq!(
+            (split.inside.len(), split.past.len(), split.not_finite),
+            (196, 4, 1)
+        );
+        assert!(split.past.iter().all(|p| p == &[*x.end(), 0.0]));
+        // Two of 50 gone far on one side: left out too.
+        let mut few: Vec<[f64; 2]> = (0..50).map(|i| [i as f64 / 50.0, 0.0]).collect();
+        few[48..].iter_mut().for_each(|p| p[0] = -1e6);
+        let [x, _] = particle_view(&data, &few);
+        assert!(*x.start() > -2.0, "{x:?}");
         assert_eq!(particle_view(&[], &[]), [-1.0..=1.0, -1.0..=1.0]);
+        // One chain alone, and no data, is its own view.
+        let [x, _] = particle_view(&[], &[[3.0, 3.0]]);
+        assert!(x.contains(&3.0), "{x:?}");
     }
 
     /// The path draws every chain of a few, 12 evenly picked of many; its
@@ -2697,6 +2749,12 @@ mod tests {
         // Two steps of 11 chains: U = 0…10, then 10× that.
         let u: Vec<f32> = (0..11).chain((0..11).map(|c| 10 * c)).map(|c| c as f32).collect();
         assert_eq!(path_summary(&u, 11), [[5.0, 1.0, 9.0], [50.0, 10.0, 90.0]]);
+        // A chain gone to NaN leaves the others' summary (0 … 9 here); a
+        // step with none finite is NaN.
+        let mut u = u;
+        u[10] = f32::NAN;
+        assert_eq!(path_summary(&u[..11], 11), [[4.5, 1.0, 8.0]]);
+        assert!(path_summary(&[f32::NAN; 3], 3)[0].iter().all(|v| v.is_nan()));
     }
 
     /// d_st's y range leaves out the first half of a run where its swings

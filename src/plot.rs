@@ -506,13 +506,13 @@ pub fn diagnostics_figure(
                 Some(o) => format!("{o:?} oscillation"),
                 None => format!(
                     "no verdict before {} iterations",
-                    Correlations::iterations_for_verdict(window)
+                    Correlations::iterations_for_verdict(c.window_asked)
                 ),
             };
             let title = format!("autocorrelation: d_st (blue), r_t (gold) — {verdict}");
             // (Dashed, under lags 1 and 2: the threshold d_st's bar at
             // either must pass for strong.)
-            let threshold = Some((-c.threshold(), 0.5..2.5));
+            let threshold = Some((-c.threshold(), crate::diagnostics::verdict_lags_span()));
             let x_desc = "lag (dashed: d_st's threshold for strong, at lag 1 or 2)";
             bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35, x_desc, threshold)
                 .map_err(draw_err(path))?;
