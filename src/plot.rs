@@ -215,8 +215,7 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[HeatMap]) -> Re
                             // Image rows go down, y goes up.
                             let i = (px as usize * res) / side as usize;
                             let j = res - 1 - (py as usize * res) / side as usize;
-                            let [r, g, b] = viridis(shades[j * res + i]);
-                            let color = RGBColor(r, g, b);
+                            let color = rgb(viridis(shades[j * res + i]));
                             area.draw_pixel((((w - side) / 2 + px) as i32, py as i32), &color)
                                 .map_err(draw_err(path))?;
                         }
@@ -238,10 +237,10 @@ fn colour_scale(area: &Area, path: &Path, low: &str, high: &str) -> Result<()> {
     let bar = 200.min(w / 3) as i32;
     let (x0, y0) = ((w as i32 - bar) / 2, h as i32 / 2 - 6);
     for x in 0..bar {
-        let [r, g, b] = viridis(f64::from(x) / f64::from(bar - 1));
+        let colour = rgb(viridis(f64::from(x) / f64::from(bar - 1)));
         area.draw(&Rectangle::new(
             [(x0 + x, y0), (x0 + x + 1, y0 + 12)],
-            RGBColor(r, g, b).filled(),
+            colour.filled(),
         ))
         .map_err(draw_err(path))?;
     }
@@ -435,6 +434,15 @@ const R_T_COLOR: RGBColor = RGBColor(190, 140, 20);
 /// Where a setting changed, as the window's lines.
 const CHANGE_COLOR: RGBColor = RGBColor(230, 130, 0);
 
+/// The cross-correlation's bars and the verdict's threshold (as the
+/// window's cross-correlation).
+const CORRELATION_GREY: RGBColor = RGBColor(120, 120, 120);
+
+/// An `[r, g, b]` colour ([`Phase::rgb`], [`viridis`]) for plotters.
+fn rgb([r, g, b]: [u8; 3]) -> RGBColor {
+    RGBColor(r, g, b)
+}
+
 /// d_st with its zero line and phases, r_t, and the correlations of the
 /// trailing window, with reading hints; a setting changed after iteration
 /// k of `changed` (the window's orange lines) marks both curves between k
@@ -473,7 +481,7 @@ pub fn diagnostics_figure(
                 .cross
                 .iter()
                 .enumerate()
-                .map(|(k, &v)| (k as f64 - lag, v, RGBColor(120, 120, 120)))
+                .map(|(k, &v)| (k as f64 - lag, v, CORRELATION_GREY))
                 .collect();
             bars(
                 &areas[2],
@@ -488,8 +496,7 @@ pub fn diagnostics_figure(
                 None,
             )
             .map_err(draw_err(path))?;
-            let [r, g, b] = Phase::Expansion.rgb();
-            let d_st_colour = RGBColor(r, g, b);
+            let d_st_colour = rgb(Phase::Expansion.rgb());
             let mut acf: Vec<(f64, f64, RGBColor)> = c
                 .d_acf
                 .iter()
@@ -727,10 +734,10 @@ fn series(
         ))?;
         // (By the value drawn: one off the scale keeps its sign.)
         let dots = thinned(points().map(|(x, y)| [x, y]).collect(), MAX_PHASE_DOTS);
-        chart.draw_series(dots.into_iter().map(|[x, y]| {
-            let [r, g, b] = Phase::of(y).rgb();
-            Circle::new((x, y), 2, RGBColor(r, g, b).filled())
-        }))?;
+        chart.draw_series(
+            dots.into_iter()
+                .map(|[x, y]| Circle::new((x, y), 2, rgb(Phase::of(y).rgb()).filled())),
+        )?;
     }
     for &k in changed {
         let x = k as f64 + 0.5;
@@ -785,7 +792,7 @@ fn bars(
             [(span.start, y), (span.end, y)],
             6,
             4,
-            RGBColor(120, 120, 120).stroke_width(1),
+            CORRELATION_GREY.stroke_width(1),
         ))?;
     }
     Ok(())
@@ -867,8 +874,7 @@ pub fn landscape_map(
                     // Image rows go down, y goes up.
                     let i = (px as usize * res) / side as usize;
                     let j = res - 1 - (py as usize * res) / side as usize;
-                    let [r, g, b] = viridis(shades[j * res + i]);
-                    area.draw_pixel((px as i32, py as i32), &RGBColor(r, g, b))
+                    area.draw_pixel((px as i32, py as i32), &rgb(viridis(shades[j * res + i])))
                         .map_err(draw_err(path))?;
                 }
             }
