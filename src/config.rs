@@ -93,7 +93,8 @@ pub enum DataKind {
     /// Images from an IDX file (MNIST, Fashion-MNIST), raw or gzip, or a
     /// folder holding `train-images-idx3-ubyte[.gz]`.
     Idx,
-    /// CIFAR-10 binary batches: a `.bin` file or a folder of `data_batch_*.bin`.
+    /// CIFAR-10's batches: a file, or a folder of `data_batch_*.bin` (the
+    /// binary version) or `data_batch_*` (the python version, torchvision's).
     Cifar10,
     /// Every PNG/JPEG under a folder, recursively (e.g. Oxford Flowers).
     Folder,

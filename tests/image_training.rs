@@ -655,10 +655,13 @@ fn misconfigured_image_runs_are_refused() {
         e.contains("--data and --set data.path both say where the data is: give one"),
         "{e}"
     );
-    // (Without it the path says IDX, and the file's first bytes say pickle;
+    // (Without it the path says IDX, and the file's name says CIFAR-10;
     // what is loaded is not called IDX first.)
     let e = err(&args);
-    assert!(e.contains("python version"), "{e}");
+    assert!(
+        e.contains("is named as CIFAR-10's batches are: pass --set data.kind=cifar10"),
+        "{e}"
+    );
     assert!(
         e.contains("loading images from ") && !e.contains("idx images"),
         "{e}"

@@ -116,7 +116,11 @@ fn idx_refusals_name_the_file_and_the_problem() {
     let cases: [(&str, Vec<u8>, &str); 6] = [
         ("archive.zip", b"PK\x03\x04 and the rest".to_vec(), "extract it"),
         ("archive.tgz", gzip(&tar), "extract it"),
-        ("data_batch_1", vec![0x80, 2, b'}', b'q'], "CIFAR-10's binary"),
+        (
+            "data_batch_1",
+            vec![0x80, 2, b'}', b'q'],
+            "CIFAR-10's python version holds: pass --set data.kind=cifar10",
+        ),
         // (Records: a label byte, then 3 072 pixels.)
         ("data_batch_1.bin.gz", gzip(&[3u8; 3073]), "compressed: unpack it"),
         (
@@ -250,6 +254,72 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
             .unwrap_err()
             .to_string()
             .contains("data_batch_")
+    );
+}
+
+/// CIFAR-10's python version (as torchvision downloads it), in the form
+/// Python 2 wrote its files and as Python 3 and NumPy 2 pickle the same
+/// batches at protocols 2, 4 and 5 (tests/data/cifar-python, from
+/// scripts/cifar_python_fixtures.py), reads the same images as the binary
+/// version; what is not CIFAR-10's is refused, saying what it is.
+#[test]
+fn cifar10_python_batches_read_as_the_binary_ones() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cifar-python");
+    let binary = load_cifar10(&fixtures.join("bin"), 3, 32, None).unwrap();
+    assert_eq!(binary.n, 4);
+    for version in ["py2", "proto2", "proto4", "proto5"] {
+        let folder = fixtures.join(version);
+        let set = load_cifar10(&folder, 3, 32, None).unwrap_or_else(|e| panic!("{version}: {e}"));
+        assert_eq!(set.n, 4, "{version}");
+        assert!(set.values() == binary.values(), "{version}: other pixels");
+        // --data picks the version from the folder, and from a batch alone.
+        let kind = ebmscope::data::infer_image_kind;
+        assert_eq!(kind(&folder), ebmscope::config::DataKind::Cifar10, "{version}");
+        let batch = folder.join("data_batch_2");
+        assert_eq!(kind(&batch), ebmscope::config::DataKind::Cifar10, "{version}");
+        let one = load_cifar10(&batch, 1, 16, None).unwrap();
+        assert_eq!((one.n, one.values().len()), (1, 256), "{version}");
+    }
+    // data.limit stops within a batch, and before the next is opened.
+    let limited = load_cifar10(&fixtures.join("py2"), 3, 32, Some(2)).unwrap();
+    assert_eq!(limited.n, 2);
+    assert!(limited.values() == binary.values()[..2 * 3 * 1024]);
+
+    let err = |path: &Path| load_cifar10(path, 3, 32, None).unwrap_err().to_string();
+    let e = err(&fixtures.join("cifar100/train"));
+    assert!(
+        e.contains("CIFAR-100's python version") && e.contains("PNGs"),
+        "{e}"
+    );
+    let e = err(&fixtures.join("floats/data_batch_1"));
+    assert!(
+        e.contains("holds a `data` of f4 elements and shape [1, 3072]") && e.contains("u1"),
+        "{e}"
+    );
+    // A batch cut short (a download stopped half-way) says so.
+    let d = dir("cifar-python");
+    let whole = std::fs::read(fixtures.join("py2/data_batch_1")).unwrap();
+    let cut = d.join("data_batch_1");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    let e = err(&cut);
+    assert!(
+        e.contains("is not a whole CIFAR-10 python batch (its pickle ends early)"),
+        "{e}"
+    );
+    // Both versions in one folder would be read twice over: refused.
+    let both = dir("cifar-both");
+    for (from, name) in [("bin", "data_batch_1.bin"), ("py2", "data_batch_1")] {
+        std::fs::copy(fixtures.join(from).join(name), both.join(name)).unwrap();
+    }
+    let e = err(&both);
+    assert!(e.contains("in both versions"), "{e}");
+    // A folder holding the unpacked archive's folder names it.
+    let above = dir("cifar-above");
+    std::fs::create_dir_all(above.join("cifar-10-batches-py")).unwrap();
+    let e = load_folder(&above, 3, 32, None).unwrap_err().to_string();
+    assert!(
+        e.contains("for CIFAR-10 pass --data") && e.contains("cifar-10-batches-py"),
+        "{e}"
     );
 }
 
@@ -543,7 +613,8 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     let pickled = dir("folder-cifar-py");
     std::fs::write(pickled.join("data_batch_1"), [0x80u8, 2]).unwrap();
     let err = load_folder(&pickled, 1, 8, None).unwrap_err().to_string();
-    assert!(err.contains("CIFAR-10's python version"), "{err}");
+    let pass = format!("it holds CIFAR-10 batches: pass --data {}", pickled.display());
+    assert!(err.contains(&pass), "{err}");
     // CIFAR-100's python version (pickles train, test, meta in
     // cifar-100-python/) is CIFAR-100's, as a folder and as its file.
     let cifar100 = dir("folder-cifar100-py").join("cifar-100-python");

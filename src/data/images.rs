@@ -196,10 +196,17 @@ pub fn is_idx_images_name(name: &str) -> bool {
     name.contains("idx3-ubyte")
 }
 
-/// Whether a file name is that of a CIFAR-10 binary training batch.
+/// Whether a file name is that of a CIFAR-10 training batch: the binary
+/// version's `data_batch_N.bin`, or the python version's `data_batch_N`.
 pub fn is_cifar_batch_name(name: &str) -> bool {
-    name.starts_with("data_batch_") && name.ends_with(".bin")
+    name.strip_prefix("data_batch_")
+        .map(|n| n.strip_suffix(".bin").unwrap_or(n))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
+
+/// The first byte of a pickle of protocol 2 or later (PROTO), as CIFAR-10's
+/// python version begins.
+pub const PICKLE_START: u8 = 0x80;
 
 /// Whether a path names a PNG or JPEG file, as a folder's images are found.
 pub(crate) fn is_image_name(path: &Path) -> bool {
@@ -225,10 +232,6 @@ pub fn passed_over_files(extensions: &[String]) -> String {
     let s = if extensions.len() == 1 { "" } else { "s" };
     format!("{} file{s} ({})", extensions.len(), kinds.join(", "))
 }
-
-/// What to pass for CIFAR-10 instead of its python version.
-const CIFAR_PYTHON_HINT: &str =
-    "ebmscope reads CIFAR-10's binary version (cifar-10-binary.tar.gz, whose folder holds data_batch_*.bin)";
 
 /// What to do with CIFAR-100's binary version instead.
 const CIFAR100_HINT: &str =
@@ -290,10 +293,14 @@ fn not_idx_hint(path: &Path, head: &[u8], gz: bool) -> String {
              files are told by that ending) and pass it or its folder"
         }
         .into()
-    } else if head.starts_with(&[0x80]) && is_cifar100_python(path) {
+    } else if head.starts_with(&[PICKLE_START]) && is_cifar100_python(path) {
         format!("is a Python pickle, as CIFAR-100's python version holds: {CIFAR100_HINT}")
-    } else if name.starts_with("data_batch_") || name == "batches.meta" || head.starts_with(&[0x80]) {
-        format!("is a Python pickle, as CIFAR-10's python version holds: {CIFAR_PYTHON_HINT}")
+    } else if name == "batches.meta" {
+        "is CIFAR-10's list of class names (batches.meta): pass the folder that holds it".into()
+    } else if head.starts_with(&[PICKLE_START]) {
+        "is a Python pickle, as CIFAR-10's python version holds: pass --set data.kind=cifar10".into()
+    } else if name.starts_with("data_batch_") {
+        "is named as CIFAR-10's batches are: pass --set data.kind=cifar10".into()
     } else {
         "not an IDX file (wrong magic number); --data takes an IDX file, a CIFAR-10 .bin file, \
          or a folder of either or of PNG/JPEG images"
@@ -419,12 +426,13 @@ const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
 /// The images of one of CIFAR-10's batch files.
 const CIFAR_BATCH_IMAGES: usize = 10_000;
 
-/// CIFAR-10 binary batches: a `.bin` file, or a folder whose `data_batch_*.bin`
-/// (training) files are read in name order; with `limit`, until `limit`
-/// images are read (the files after are not opened). A batch cut short (a
-/// copy stopped half-way) gives the records before its cut where `limit`
-/// takes none past it, and is refused otherwise, naming the limit that
-/// would do.
+/// CIFAR-10's batches, in either version: a file, or a folder whose
+/// training batches (`data_batch_*.bin`, or the python version's
+/// `data_batch_*`, as torchvision downloads them) are read in name order;
+/// with `limit`, until `limit` images are read (the files after are not
+/// opened). A binary batch cut short (a copy stopped half-way) gives the
+/// records before its cut where `limit` takes none past it, and is refused
+/// otherwise, naming the limit that would do.
 pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut f: Vec<PathBuf> = std::fs::read_dir(path)
@@ -440,7 +448,16 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
         if f.is_empty() {
             return Err(Error::file(
                 path,
-                "holds no CIFAR-10 training batches (data_batch_*.bin)",
+                "holds no CIFAR-10 training batches (data_batch_*.bin, or the python version's data_batch_*)",
+            ));
+        }
+        // Both versions side by side would be read twice over.
+        let binary = |p: &PathBuf| p.extension().is_some_and(|e| e == "bin");
+        if f.iter().any(binary) && !f.iter().all(binary) {
+            return Err(Error::file(
+                path,
+                "holds CIFAR-10's batches in both versions (data_batch_*.bin and data_batch_*): move one \
+                 version to a folder of its own and pass that",
             ));
         }
         f
@@ -454,6 +471,22 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
             break;
         }
         let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+        // Each image's red, green and blue planes, 1 024 bytes each.
+        let push = |set: &mut ImageSet, planes: &[u8]| {
+            let img = RgbImage::from_fn(32, 32, |x, y| {
+                let i = (y * 32 + x) as usize;
+                image::Rgb([planes[i], planes[1024 + i], planes[2048 + i]])
+            });
+            set.push(DynamicImage::ImageRgb8(img))
+                .map_err(|e| Error::file(&file, e))
+        };
+        if bytes.starts_with(&[PICKLE_START]) {
+            let planes = cifar_python_batch(&bytes).map_err(|e| Error::file(&file, e))?;
+            for image in planes.chunks_exact(CIFAR_RECORD - 1).take(limit - set.n) {
+                push(&mut set, image)?;
+            }
+            continue;
+        }
         if bytes.starts_with(&IDX_IMAGES_MAGIC) {
             // (--data chose CIFAR-10 by the .bin name.)
             return Err(Error::file(
@@ -511,16 +544,81 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
                     ),
                 ));
             }
-            let planes = &rec[1..];
-            let img = RgbImage::from_fn(32, 32, |x, y| {
-                let i = (y * 32 + x) as usize;
-                image::Rgb([planes[i], planes[1024 + i], planes[2048 + i]])
-            });
-            set.push(DynamicImage::ImageRgb8(img))
-                .map_err(|e| Error::file(&file, e))?;
+            push(&mut set, &rec[1..])?;
         }
     }
     Ok(set)
+}
+
+/// What read_pickled_dict calls the file in its messages.
+const CIFAR_PYTHON_BATCH: &str = "CIFAR-10 python batch";
+
+/// The images of a batch of CIFAR-10's python version (a pickled dict:
+/// `data` a uint8 array of [n, 3072], each row an image's red, green and
+/// blue planes, as the binary version's records after their label byte;
+/// `labels` n classes 0–9), as one run of rows. Nothing in the pickle is
+/// run: see read_pickled_dict.
+fn cifar_python_batch(bytes: &[u8]) -> std::result::Result<std::rc::Rc<[u8]>, String> {
+    use crate::io::PickledEntry;
+    let entries = crate::io::read_pickled_dict(bytes, CIFAR_PYTHON_BATCH)?;
+    let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    if get("fine_labels").is_some() {
+        return Err(format!(
+            "is CIFAR-100's python version (it has fine_labels): {CIFAR100_HINT}"
+        ));
+    }
+    let keys = || {
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        keys.join(", ")
+    };
+    let not_one = "is it a CIFAR-10 python batch (data_batch_N of cifar-10-batches-py)?";
+    let Some(data) = get("data") else {
+        return Err(format!(
+            "holds a dict without `data` (its keys: {}): {not_one}",
+            keys()
+        ));
+    };
+    let data = match data {
+        PickledEntry::Array(data) => data,
+        PickledEntry::Ints(_) => {
+            return Err(format!(
+                "holds a `data` that is a list, not a NumPy array: {not_one}"
+            ));
+        }
+        PickledEntry::Other(kind) => {
+            return Err(format!(
+                "holds a `data` that is a {kind}, not a NumPy array of bytes: {not_one}"
+            ));
+        }
+    };
+    let image = CIFAR_RECORD - 1;
+    let n = data.shape.first().copied().unwrap_or(0);
+    if !matches!(data.dtype.as_str(), "u1" | "|u1") || data.shape != [n, image] || (data.fortran && n > 1) {
+        return Err(format!(
+            "holds a `data` of {} elements and shape {:?}{}, where CIFAR-10's is of bytes (u1) and \
+             [images, {image}]: {not_one}",
+            data.dtype,
+            data.shape,
+            if data.fortran { " (Fortran order)" } else { "" }
+        ));
+    }
+    match get("labels") {
+        Some(PickledEntry::Ints(labels)) if labels.len() == n => {
+            if let Some(bad) = labels.iter().find(|l| !(0..=9).contains(*l)) {
+                return Err(format!("label {bad} is not a CIFAR-10 class (0–9): {not_one}"));
+            }
+        }
+        Some(PickledEntry::Ints(labels)) => {
+            return Err(format!("holds {} labels for {n} images: {not_one}", labels.len()));
+        }
+        _ => {
+            return Err(format!(
+                "holds no list of `labels` (its keys: {}): {not_one}",
+                keys()
+            ));
+        }
+    }
+    Ok(data.bytes.clone())
 }
 
 /// Every PNG or JPEG under `path`, recursively, in path order (with
@@ -610,11 +708,12 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     if files.is_empty() {
         // CIFAR-10's archive unpacks into a folder of its own, and holds a
         // test batch beside the training ones.
-        let hint = if path.join("cifar-10-batches-bin").is_dir() {
-            format!(
-                ": for CIFAR-10 pass --data {}",
-                shell_path(&path.join("cifar-10-batches-bin"))
-            )
+        let unpacked = ["cifar-10-batches-bin", "cifar-10-batches-py"]
+            .map(|name| path.join(name))
+            .into_iter()
+            .find(|p| p.is_dir());
+        let hint = if let Some(cifar) = unpacked {
+            format!(": for CIFAR-10 pass --data {}", shell_path(&cifar))
         } else if path.join("train.bin").exists() || path.join("cifar-100-binary").is_dir() {
             format!(": it holds CIFAR-100's binary version (train.bin); {CIFAR100_HINT}")
         } else if is_cifar100_python(path) {
@@ -638,17 +737,12 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
                      otherwise)",
                     shell_path(set)
                 )
-            } else if name.ends_with(".bin") {
+            } else {
                 let folder = set.parent().unwrap_or(path);
                 format!(
                     ": it holds CIFAR-10 batches: pass --data {} (and data.kind = \"cifar10\", if \
                      set otherwise)",
                     shell_path(folder)
-                )
-            } else {
-                format!(
-                    ": {} is CIFAR-10's python version; {CIFAR_PYTHON_HINT}",
-                    set.display()
                 )
             }
         } else {

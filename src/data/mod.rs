@@ -23,8 +23,8 @@ pub enum Dataset {
 }
 
 /// The kind of image data at `path`: a folder of CIFAR-10 batches or of IDX
-/// files, any other folder (images), a `.bin` file (a CIFAR-10 batch), or
-/// another file (IDX).
+/// files, any other folder (images), a `.bin` file or a pickle (a CIFAR-10
+/// batch, binary or python), or another file (IDX).
 pub fn infer_image_kind(path: &Path) -> DataKind {
     if path.is_dir() {
         let names: Vec<String> = std::fs::read_dir(path)
@@ -41,7 +41,9 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
         } else {
             DataKind::Folder
         }
-    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("bin")) && !starts_as_idx(path) {
+    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("bin")) && !starts_as_idx(path)
+        || first_byte(path) == Some(images::PICKLE_START)
+    {
         DataKind::Cifar10
     } else {
         DataKind::Idx
@@ -88,6 +90,14 @@ fn holds_an_image(dir: &Path, seen: &mut std::collections::HashSet<PathBuf>) -> 
             .iter()
             .filter(|p| p.is_dir() && crate::train::run::outputs_in(p).is_none())
             .any(|p| holds_an_image(p, seen))
+}
+
+/// The file's first byte, if it can be read.
+fn first_byte(path: &Path) -> Option<u8> {
+    use std::io::Read;
+    let mut first = [0u8; 1];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut first));
+    read.is_ok().then_some(first[0])
 }
 
 /// Whether the file begins as an IDX image file does (unsigned bytes, 3

@@ -12,6 +12,11 @@
 //! and the tensors read are bounded: each within its storage, in the file,
 //! views expanded past their storages by 2²⁰ elements and all by 2²⁶ at
 //! most, checked before any is read.
+//!
+//! The same machine reads a pickled dict of NumPy arrays and lists, as
+//! CIFAR-10's python version holds its images ([`read_pickled_dict`]):
+//! NumPy's array and dtype rebuilders and `_codecs.encode` are read as
+//! what they make, never called.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -220,11 +225,18 @@ fn not_a_state_dict(entries: &[(Value, Value)], inner: &[(&str, usize)], shown: 
     let odd = entries
         .iter()
         .find(|(k, v)| !matches!((k, v), (Value::Text(_), Value::Tensor(_))));
+    let numpy = |v: &Value| match v {
+        Value::Array(_) | Value::Unbuilt(_) => Some("numpy.ndarray".to_string()),
+        Value::Object(class) if class.starts_with("numpy.") => Some(class.to_string()),
+        _ => None,
+    };
     if let Some((k, v)) = odd
-        && (entries.iter().any(|(_, v)| matches!(v, Value::Tensor(_))) || matches!(v, Value::Object(_)))
+        && (entries.iter().any(|(_, v)| matches!(v, Value::Tensor(_)))
+            || matches!(v, Value::Object(_))
+            || numpy(v).is_some())
     {
         message += &match v {
-            Value::Object(class) if class.starts_with("numpy.") => format!(
+            _ if let Some(class) = numpy(v) => format!(
                 ": {} is a NumPy array or number (`{class}`), not a tensor: save tensors, \
                  `{{k: torch.from_numpy(v) for k, v in d.items()}}`",
                 k.short()
@@ -496,6 +508,59 @@ impl TensorRef {
     }
 }
 
+/// A value of a pickled dict read by [`read_pickled_dict`].
+#[derive(Debug)]
+pub(crate) enum PickledEntry {
+    Array(Rc<NdArray>),
+    /// A list of integers (CIFAR-10's labels).
+    Ints(Vec<i128>),
+    /// Anything else, by its kind (`string`, `list`, …).
+    Other(&'static str),
+}
+
+/// The entries of the dict a pickle holds (Python 2's or 3's, protocol 2
+/// to 5), as CIFAR-10's python version holds its images (`{"data": a uint8
+/// array of [n, 3072], "labels": [n ints], …}`): by key, text or bytes
+/// (Python 2's str, read by Python 3 as bytes) as text. `file` names what
+/// the file should be, in messages.
+pub(crate) fn read_pickled_dict(
+    bytes: &[u8],
+    file: &'static str,
+) -> Result<Vec<(String, PickledEntry)>, String> {
+    let pickled = Unpickler::reading(bytes, file).load()?;
+    let Some(entries) = pickled.entries(&pickled.root) else {
+        return Err(format!(
+            "holds a pickled {}, not a dict: is it a {file}?",
+            pickled.root.kind()
+        ));
+    };
+    let entry = |value: &Value| match value {
+        Value::Array(a) => PickledEntry::Array(a.clone()),
+        Value::List(_) => {
+            let items = pickled.items(value).unwrap_or_default();
+            let ints: Option<Vec<i128>> = (items.iter())
+                .map(|v| match v {
+                    Value::Int(i) => Some(*i),
+                    _ => None,
+                })
+                .collect();
+            ints.map_or(PickledEntry::Other("list"), PickledEntry::Ints)
+        }
+        other => PickledEntry::Other(other.kind()),
+    };
+    Ok(entries
+        .iter()
+        .map(|(key, value)| {
+            let key = match key {
+                Value::Text(t) => t.to_string(),
+                Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                other => other.short(),
+            };
+            (key, entry(value))
+        })
+        .collect())
+}
+
 /// The functions and classes a state dict's pickle calls, the only ones read.
 #[derive(Clone, Debug, PartialEq)]
 enum Global {
@@ -505,6 +570,14 @@ enum Global {
     /// `torch._utils._rebuild_parameter` (and `_with_state`): its tensor.
     RebuildParameter,
     Storage(StorageType),
+    /// NumPy's `_reconstruct` (an array whose BUILD gives its state),
+    /// `_frombuffer` (an array from its bytes: protocol 5) and `dtype`.
+    NumpyReconstruct,
+    NumpyFromBuffer,
+    NumpyDtype,
+    /// `_codecs.encode(text, "latin1")`: bytes, as Python 3 pickles them at
+    /// protocol 2.
+    CodecsEncode,
     /// Any other class or function (`argparse.Namespace`, a model's class,
     /// NumPy's): never called, only named. What a call of it makes is an
     /// [`Value::Object`], so that a checkpoint holding such objects beside
@@ -556,6 +629,15 @@ impl Global {
             ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
                 return Ok(Global::RebuildParameter);
             }
+            // (NumPy 2 names its core `numpy._core`.)
+            ("numpy.core.multiarray" | "numpy._core.multiarray", "_reconstruct") => {
+                return Ok(Global::NumpyReconstruct);
+            }
+            ("numpy.core.numeric" | "numpy._core.numeric", "_frombuffer") => {
+                return Ok(Global::NumpyFromBuffer);
+            }
+            ("numpy", "dtype") => return Ok(Global::NumpyDtype),
+            ("_codecs", "encode") => return Ok(Global::CodecsEncode),
             _ if HARMFUL_MODULES.contains(&top) || (builtin && HARMFUL_BUILTINS.contains(&name)) => {
                 format!(
                     "calls {called}, which neither a model nor PyTorch pickles: refused, and not run. \
@@ -599,6 +681,12 @@ enum Value {
     Global(Global),
     Storage(Rc<str>, StorageType),
     Tensor(Rc<TensorRef>),
+    /// A NumPy array, and one `_reconstruct` made (numbered) before its
+    /// BUILD gives its shape, dtype and bytes.
+    Array(Rc<NdArray>),
+    Unbuilt(usize),
+    /// A NumPy dtype by its name (`u1`, `f4`; `>f4` big-endian).
+    Dtype(Rc<str>),
     /// What a call of a [`Global::Other`] would make, by its class's name:
     /// opaque (its state and items are passed over).
     Object(Rc<str>),
@@ -620,6 +708,9 @@ impl Value {
             Value::Object(_) => "object",
             Value::Storage(..) => "storage",
             Value::Tensor(_) => "single tensor",
+            Value::Array(_) => "NumPy array",
+            Value::Unbuilt(_) => "NumPy array without its state",
+            Value::Dtype(_) => "NumPy dtype",
         }
     }
 
@@ -644,6 +735,57 @@ impl Value {
             Value::Int(i) => usize::try_from(*i).ok(),
             _ => None,
         }
+    }
+}
+
+/// A NumPy array's shape, element type and bytes (C order, or Fortran's
+/// where `fortran`).
+#[derive(Debug, PartialEq)]
+pub(crate) struct NdArray {
+    /// NumPy's name of the element type: `u1` for bytes, `f4`, `>f4` …
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    pub fortran: bool,
+    pub bytes: Rc<[u8]>,
+}
+
+impl NdArray {
+    /// The array of `shape` and `dtype` over `bytes` (which must hold its
+    /// elements exactly), as a value: opaque, as other objects are, where
+    /// its elements are not numbers of a size its name gives (Python
+    /// objects, strings, records).
+    fn value(
+        dtype: &str,
+        shape: Vec<usize>,
+        fortran: bool,
+        bytes: Rc<[u8]>,
+        file: &str,
+    ) -> Result<Value, String> {
+        // The element's size in bytes: the digits after its kind (u1, i8,
+        // f4, c8, b1); other kinds (strings, objects, records) are not read.
+        let kind = dtype.trim_start_matches(['<', '>', '|', '=']);
+        let size = kind
+            .strip_prefix(['u', 'i', 'f', 'c', 'b'])
+            .and_then(|digits| digits.parse::<usize>().ok());
+        let Some(size) = size else {
+            return Ok(Value::Object("numpy.ndarray".into()));
+        };
+        let need = shape.iter().try_fold(size, |n, &d| n.checked_mul(d));
+        if need != Some(bytes.len()) {
+            return Err(damaged_file(
+                file,
+                &format!(
+                    "a NumPy array of shape {shape:?} ({dtype}) over {} bytes",
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(Value::Array(Rc::new(NdArray {
+            dtype: dtype.to_string(),
+            shape,
+            fortran,
+            bytes,
+        })))
     }
 }
 
@@ -694,27 +836,49 @@ impl Pickled {
 /// Reads one pickle, from its PROTO to its STOP.
 struct Unpickler<'a> {
     bytes: &'a [u8],
+    /// What the file is read as, for its messages ([`TORCH_FILE`], say).
+    file: &'static str,
     at: usize,
     stack: Vec<Value>,
     marks: Vec<usize>,
     memo: HashMap<u32, Value>,
     made: Pickled,
+    /// NumPy arrays made so far (each [`Value::Unbuilt`] until its BUILD).
+    arrays: usize,
 }
 
+/// What read_state_dict reads a file as, in its messages.
+const TORCH_FILE: &str = "torch.save file";
+
 fn damaged(what: &str) -> String {
-    format!("is not a whole torch.save file ({what}): is it the right file, and whole?")
+    damaged_file(TORCH_FILE, what)
+}
+
+fn damaged_file(file: &str, what: &str) -> String {
+    format!("is not a whole {file} ({what}): is it the right file, and whole?")
 }
 
 impl<'a> Unpickler<'a> {
     fn new(bytes: &'a [u8]) -> Self {
+        Self::reading(bytes, TORCH_FILE)
+    }
+
+    /// An unpickler whose messages call the file a `file`.
+    fn reading(bytes: &'a [u8], file: &'static str) -> Self {
         Unpickler {
             bytes,
+            file,
             at: 0,
             stack: Vec::new(),
             marks: Vec::new(),
             memo: HashMap::new(),
             made: Pickled::empty(),
+            arrays: 0,
         }
+    }
+
+    fn damaged(&self, what: &str) -> String {
+        damaged_file(self.file, what)
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
@@ -722,7 +886,7 @@ impl<'a> Unpickler<'a> {
             .at
             .checked_add(n)
             .and_then(|end| self.bytes.get(self.at..end))
-            .ok_or_else(|| damaged("its pickle ends early"))?;
+            .ok_or_else(|| self.damaged("its pickle ends early"))?;
         self.at += n;
         Ok(bytes)
     }
@@ -734,7 +898,7 @@ impl<'a> Unpickler<'a> {
     }
 
     fn len(&mut self, n: usize) -> Result<usize, String> {
-        usize::try_from(self.uint(n)?).map_err(|_| damaged("a length past memory"))
+        usize::try_from(self.uint(n)?).map_err(|_| self.damaged("a length past memory"))
     }
 
     fn line(&mut self) -> Result<String, String> {
@@ -742,7 +906,7 @@ impl<'a> Unpickler<'a> {
         let end = rest
             .iter()
             .position(|&b| b == b'\n')
-            .ok_or_else(|| damaged("a name without its end"))?;
+            .ok_or_else(|| self.damaged("a name without its end"))?;
         self.at += end + 1;
         Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
     }
@@ -762,7 +926,7 @@ impl<'a> Unpickler<'a> {
         self.check_reach(1)?;
         self.stack
             .pop()
-            .ok_or_else(|| damaged("its pickle takes from an empty stack"))
+            .ok_or_else(|| self.damaged("its pickle takes from an empty stack"))
     }
 
     /// Refuse taking `n` values where fewer lie above the last MARK (or on
@@ -770,9 +934,7 @@ impl<'a> Unpickler<'a> {
     fn check_reach(&self, n: usize) -> Result<(), String> {
         let floor = self.marks.last().copied().unwrap_or(0);
         if self.stack.len() < floor + n {
-            return Err(damaged(
-                "its pickle takes from below a mark, or from an empty stack",
-            ));
+            return Err(self.damaged("its pickle takes from below a mark, or from an empty stack"));
         }
         Ok(())
     }
@@ -780,7 +942,7 @@ impl<'a> Unpickler<'a> {
     fn top(&self) -> Result<&Value, String> {
         self.stack
             .last()
-            .ok_or_else(|| damaged("its pickle takes from an empty stack"))
+            .ok_or_else(|| self.damaged("its pickle takes from an empty stack"))
     }
 
     /// The values since the last MARK, taken off the stack with it.
@@ -788,9 +950,9 @@ impl<'a> Unpickler<'a> {
         let mark = self
             .marks
             .pop()
-            .ok_or_else(|| damaged("its pickle closes a mark it never set"))?;
+            .ok_or_else(|| self.damaged("its pickle closes a mark it never set"))?;
         if mark > self.stack.len() {
-            return Err(damaged("its pickle closes a mark past its stack"));
+            return Err(self.damaged("its pickle closes a mark past its stack"));
         }
         Ok(self.stack.split_off(mark))
     }
@@ -799,7 +961,7 @@ impl<'a> Unpickler<'a> {
         self.memo
             .get(&key)
             .cloned()
-            .ok_or_else(|| damaged("its pickle recalls what it never kept"))
+            .ok_or_else(|| self.damaged("its pickle recalls what it never kept"))
     }
 
     fn memo_put(&mut self, key: u32) -> Result<(), String> {
@@ -827,13 +989,13 @@ impl<'a> Unpickler<'a> {
     /// stays twice: a state dict's names are refused then.)
     fn set_items(&mut self, items: Vec<Value>) -> Result<(), String> {
         if !items.len().is_multiple_of(2) {
-            return Err(damaged("a dict's key without its value"));
+            return Err(self.damaged("a dict's key without its value"));
         }
         let i = match *self.top()? {
             Value::Dict(i) => i,
             // (A dict subclass's items: opaque, as the object is.)
             Value::Object(_) => return Ok(()),
-            _ => return Err(damaged("items set on what is not a dict")),
+            _ => return Err(self.damaged("items set on what is not a dict")),
         };
         let mut items = items.into_iter();
         while let (Some(k), Some(v)) = (items.next(), items.next()) {
@@ -849,7 +1011,7 @@ impl<'a> Unpickler<'a> {
                 Ok(())
             }
             Value::Object(_) => Ok(()),
-            _ => Err(damaged("items appended to what is not a list")),
+            _ => Err(self.damaged("items appended to what is not a list")),
         }
     }
 
@@ -858,7 +1020,7 @@ impl<'a> Unpickler<'a> {
         let id = self
             .made
             .items(&id)
-            .ok_or_else(|| damaged("a storage id that is not a tuple"))?;
+            .ok_or_else(|| self.damaged("a storage id that is not a tuple"))?;
         match id {
             [
                 kind,
@@ -877,7 +1039,7 @@ impl<'a> Unpickler<'a> {
                 self.made.storages.insert(key.to_string(), t);
                 Ok(Value::Storage(key, t))
             }
-            _ => Err(damaged("a storage id ebmscope does not know")),
+            _ => Err(self.damaged("a storage id ebmscope does not know")),
         }
     }
 
@@ -885,12 +1047,12 @@ impl<'a> Unpickler<'a> {
     fn call(&mut self, callable: Value, args: Value) -> Result<Value, String> {
         let args = match args {
             Value::Tuple(i) => self.made.sequences[i].as_slice(),
-            _ => return Err(damaged("a call whose arguments are not a tuple")),
+            _ => return Err(self.damaged("a call whose arguments are not a tuple")),
         };
         match callable {
             Value::Global(Global::OrderedDict) => match args {
                 [] => Ok(self.dict()),
-                _ => Err(damaged("an OrderedDict made from arguments")),
+                _ => Err(self.damaged("an OrderedDict made from arguments")),
             },
             Value::Global(Global::RebuildTensor) => match args {
                 [Value::Storage(key, kind), offset, shape, strides, rest @ ..] => {
@@ -908,14 +1070,50 @@ impl<'a> Unpickler<'a> {
                                 negated,
                             })))
                         }
-                        _ => Err(damaged("a tensor's offset, shape or strides unreadable")),
+                        _ => Err(self.damaged("a tensor's offset, shape or strides unreadable")),
                     }
                 }
-                _ => Err(damaged("a tensor rebuilt without its storage")),
+                _ => Err(self.damaged("a tensor rebuilt without its storage")),
             },
             Value::Global(Global::RebuildParameter) => match args.first() {
                 Some(tensor @ Value::Tensor(_)) => Ok(tensor.clone()),
-                _ => Err(damaged("a parameter without its tensor")),
+                _ => Err(self.damaged("a parameter without its tensor")),
+            },
+            // ndarray.__reduce__: `_reconstruct(ndarray, (0,), b"b")`, its
+            // state to come by BUILD.
+            Value::Global(Global::NumpyReconstruct) => {
+                self.arrays += 1;
+                Ok(Value::Unbuilt(self.arrays))
+            }
+            // `dtype("u1", False, True)`: its byte order comes by BUILD.
+            Value::Global(Global::NumpyDtype) => match args.first() {
+                Some(Value::Text(name)) => Ok(Value::Dtype(name.clone())),
+                _ => Err(self.damaged("a NumPy dtype without its name")),
+            },
+            // Protocol 5's arrays: `_frombuffer(bytes, dtype, shape, order)`.
+            Value::Global(Global::NumpyFromBuffer) => match args {
+                [
+                    Value::Bytes(bytes),
+                    Value::Dtype(dtype),
+                    shape,
+                    Value::Text(order),
+                ] => {
+                    let shape = (self.made.usizes(shape))
+                        .ok_or_else(|| self.damaged("a NumPy array's shape unreadable"))?;
+                    NdArray::value(dtype, shape, &**order == "F", bytes.clone(), self.file)
+                }
+                _ => Err(self.damaged("a NumPy array from a buffer it does not hold")),
+            },
+            // Bytes as text of code points 0–255, as Python 3 writes them at protocol 2.
+            Value::Global(Global::CodecsEncode) => match args {
+                [Value::Text(text), Value::Text(codec)]
+                    if ["latin1", "latin-1", "iso-8859-1"].contains(&&**codec) =>
+                {
+                    let bytes: Option<Vec<u8>> = text.chars().map(|c| u8::try_from(c).ok()).collect();
+                    let bytes = bytes.ok_or_else(|| self.damaged("bytes encoded past Latin-1"))?;
+                    Ok(Value::Bytes(bytes.into()))
+                }
+                _ => Err(self.damaged("bytes encoded other than as Latin-1")),
             },
             // Never called: an object named after its class (copyreg's
             // reconstructor makes one of the class it is given).
@@ -927,7 +1125,7 @@ impl<'a> Unpickler<'a> {
                 }
                 _ => name,
             })),
-            other => Err(damaged(&format!("a call of a {}", other.kind()))),
+            other => Err(self.damaged(&format!("a call of a {}", other.kind()))),
         }
     }
 
@@ -940,7 +1138,7 @@ impl<'a> Unpickler<'a> {
         let entries = self
             .made
             .entries(metadata)
-            .ok_or_else(|| damaged("a tensor's metadata that is not a dict"))?;
+            .ok_or_else(|| self.damaged("a tensor's metadata that is not a dict"))?;
         let mut negated = false;
         for (key, set) in entries {
             match (key, set) {
@@ -957,6 +1155,36 @@ impl<'a> Unpickler<'a> {
             }
         }
         Ok(negated)
+    }
+
+    /// A NumPy array from its BUILD's state: (version, shape, dtype,
+    /// Fortran order, bytes), the bytes as Python 2's str or 3's bytes.
+    fn built_array(&self, state: &Value) -> Result<Value, String> {
+        let items = self.made.items(state).unwrap_or_default();
+        let [_, shape, Value::Dtype(dtype), Value::Bool(fortran), data] = items else {
+            return Err(self.damaged("a NumPy array's state unreadable"));
+        };
+        let bytes: Rc<[u8]> = match data {
+            Value::Bytes(b) => b.clone(),
+            // (A Python 2 str that is valid UTF-8 holds the same bytes.)
+            Value::Text(t) => t.as_bytes().into(),
+            // An array of Python objects, its items listed.
+            _ => return Ok(Value::Object("numpy.ndarray".into())),
+        };
+        let shape =
+            (self.made.usizes(shape)).ok_or_else(|| self.damaged("a NumPy array's shape unreadable"))?;
+        NdArray::value(dtype, shape, *fortran, bytes, self.file)
+    }
+
+    /// A NumPy dtype with its byte order from its BUILD's state (version,
+    /// order, …): `>` (big-endian) marks its name; None where the state is
+    /// not a dtype's.
+    fn built_dtype(&self, name: &str, state: &Value) -> Option<Value> {
+        match self.made.items(state)? {
+            [_, Value::Text(order), ..] if &**order == ">" => Some(Value::Dtype(format!(">{name}").into())),
+            [_, Value::Text(_), ..] => Some(Value::Dtype(name.into())),
+            _ => None,
+        }
     }
 
     /// Run the pickle to its STOP: what it made.
@@ -996,7 +1224,7 @@ impl<'a> Unpickler<'a> {
                     // LONG1, LONG4: little-endian two's complement of n bytes.
                     let n = self.len(if op == 0x8a { 1 } else { 4 })?;
                     if n > 16 {
-                        return Err(damaged("an integer past 128 bits"));
+                        return Err(self.damaged("an integer past 128 bits"));
                     }
                     let bytes = self.take(n)?;
                     let sign = if bytes.last().is_some_and(|b| b & 0x80 != 0) {
@@ -1011,13 +1239,24 @@ impl<'a> Unpickler<'a> {
                 b'G' => Some(Value::Float(f64::from_be_bytes(
                     self.take(8)?.try_into().expect("8 bytes"),
                 ))),
-                // Text: BINUNICODE, BINSTRING; SHORT_BINUNICODE, SHORT_BINSTRING; BINUNICODE8.
-                b'X' | b'T' => Some(self.text(4)?),
-                0x8c | b'U' => Some(self.text(1)?),
+                // Text: BINUNICODE, SHORT_BINUNICODE, BINUNICODE8.
+                b'X' => Some(self.text(4)?),
+                0x8c => Some(self.text(1)?),
                 0x8d => Some(self.text(8)?),
+                // Python 2's str (BINSTRING, SHORT_BINSTRING): text, or
+                // bytes where it is not UTF-8 (an array's bytes).
+                b'T' | b'U' => {
+                    let len = self.len(if op == b'T' { 4 } else { 1 })?;
+                    let bytes = self.take(len)?;
+                    Some(match std::str::from_utf8(bytes) {
+                        Ok(text) => Value::Text(text.into()),
+                        Err(_) => Value::Bytes(bytes.into()),
+                    })
+                }
+                // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8.
                 b'B' => Some(self.bytes_value(4)?),
                 b'C' => Some(self.bytes_value(1)?),
-                0x8e => Some(self.bytes_value(8)?),
+                0x8e | 0x96 => Some(self.bytes_value(8)?),
                 b')' => Some(self.tuple(Vec::new())),
                 b't' => {
                     let items = self.pop_mark()?;
@@ -1067,7 +1306,7 @@ impl<'a> Unpickler<'a> {
                     let name = self.pop()?;
                     let module = self.pop()?;
                     let (Value::Text(module), Value::Text(name)) = (module, name) else {
-                        return Err(damaged("a class named by what is not text"));
+                        return Err(self.damaged("a class named by what is not text"));
                     };
                     Some(Value::Global(Global::find(&module, &name)?))
                 }
@@ -1101,9 +1340,28 @@ impl<'a> Unpickler<'a> {
                     let callable = self.pop()?;
                     Some(self.call(callable, args)?)
                 }
-                // BUILD: an object's state (a state dict's `_metadata`, the
-                // version of each module's names): not needed.
-                b'b' => self.pop().map(|_| None)?,
+                // BUILD: an object's state. A NumPy array's (its shape,
+                // dtype and bytes) and dtype's (its byte order) make them;
+                // others' (a state dict's `_metadata`, the version of each
+                // module's names) are not needed.
+                b'b' => {
+                    let state = self.pop()?;
+                    let built = match self.top()? {
+                        Value::Unbuilt(_) => Some(self.built_array(&state)?),
+                        Value::Dtype(name) => self.built_dtype(name, &state),
+                        _ => None,
+                    };
+                    if let Some(built) = built {
+                        // In place, as Python's BUILD: where the memo
+                        // keeps the object too, it is the built one.
+                        let was = self.pop()?;
+                        for kept in self.memo.values_mut().filter(|v| **v == was) {
+                            *kept = built.clone();
+                        }
+                        self.stack.push(built);
+                    }
+                    None
+                }
                 // EMPTY_SET, FROZENSET; ADDITEMS: opaque, as objects are
                 // (a checkpoint may hold one beside its state dict).
                 0x8f => Some(Value::Object("builtins.set".into())),
@@ -1114,13 +1372,19 @@ impl<'a> Unpickler<'a> {
                     self.pop_mark()?;
                     match self.top()? {
                         Value::Object(_) => None,
-                        _ => return Err(damaged("items added to what is not a set")),
+                        _ => return Err(self.damaged("items added to what is not a set")),
                     }
                 }
-                other => {
+                other if self.file == TORCH_FILE => {
                     return Err(format!(
                         "holds pickle opcode 0x{other:02x}, which a state dict's pickle does not use: \
                          save the state dict with torch.save(model.state_dict(), \"W.pth\") or with safetensors"
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "holds pickle opcode 0x{other:02x}, which a {} does not use: is it one?",
+                        self.file
                     ));
                 }
             };
@@ -1435,5 +1699,58 @@ mod tests {
         let p = b"\x80\x02X\x05\x00\x00\x00ab";
         let err = Unpickler::new(p).load().err().unwrap();
         assert!(err.contains("ends early"), "{err}");
+    }
+
+    /// A pickled NumPy array as ndarray.__reduce__ writes it: its
+    /// `_reconstruct` kept in the memo (`q\0`) before BUILD gives its state
+    /// (shape `dims`, dtype `name` in byte order `order`, bytes `data`:
+    /// `list` makes them a list, as an array of objects pickles them), and
+    /// recalled from the memo at the end (`h\0`).
+    fn array_pickle(dims: &[u8], name: &str, order: &str, data: &[u8], list: bool) -> Vec<u8> {
+        let mut p = b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87Rq\x00(K\x01(".to_vec();
+        for d in dims {
+            p.extend([b'K', *d]);
+        }
+        p.extend(b"tcnumpy\ndtype\n");
+        p.extend(text(name));
+        p.extend(b"K\x00K\x01\x87R(K\x03");
+        p.extend(text(order));
+        p.extend(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89");
+        if list {
+            p.extend(b"]");
+        } else {
+            p.extend([&b"B"[..], &(data.len() as u32).to_le_bytes(), data].concat());
+        }
+        p.extend(b"tb0h\x00.");
+        p
+    }
+
+    /// NumPy's arrays are rebuilt from their state, as NumPy rebuilds
+    /// them, in place (the memo's copy is the built one); bytes that do
+    /// not fill the shape are refused; arrays of objects stay opaque.
+    #[test]
+    fn numpy_arrays_are_built_from_their_state() {
+        let read = |p: &[u8]| {
+            let made = Unpickler::reading(p, "test file").load()?;
+            Ok::<Value, String>(made.root)
+        };
+        let Value::Array(a) = read(&array_pickle(&[2, 1], "u1", "|", b"ab", false)).unwrap() else {
+            panic!("not an array");
+        };
+        assert_eq!(
+            (a.dtype.as_str(), &a.shape[..], &a.bytes[..]),
+            ("u1", &[2, 1][..], &b"ab"[..])
+        );
+        let Value::Array(a) = read(&array_pickle(&[1], "f4", ">", &[0; 4], false)).unwrap() else {
+            panic!("not an array");
+        };
+        assert_eq!(a.dtype, ">f4");
+        let err = read(&array_pickle(&[3], "u1", "|", b"ab", false)).unwrap_err();
+        assert!(
+            err.contains("is not a whole test file (a NumPy array of shape [3] (u1) over 2 bytes)"),
+            "{err}"
+        );
+        let objects = read(&array_pickle(&[2], "O", "|", b"", true)).unwrap();
+        assert_eq!(objects, Value::Object("numpy.ndarray".into()));
     }
 }
