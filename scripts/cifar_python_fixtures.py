@@ -6,16 +6,21 @@ as a pickled dict: b"data" a uint8 NumPy array of [10000, 3072] (each row
 an image's red, green and blue planes), b"labels" 10000 classes 0-9,
 b"batch_label" and b"filenames". Its files were written by Python 2's
 cPickle (protocol 2) from NumPy 1.x; Python 3 cannot write that form, so
-`py2/` is assembled here opcode by opcode as cPickle wrote it, and checked
-by loading it as torchvision does (pickle.load(f, encoding="latin1")) and
+`py2/` is assembled here with the opcodes cPickle wrote (which values it
+memoises aside: cPickle leaves out some temporaries), and checked by
+loading it as torchvision does (pickle.load(f, encoding="latin1")) and
 with encoding="bytes". The same images, pickled by this Python and NumPy
-at protocols 2, 4 and 5, go in `proto2/`, `proto4/` and `proto5/`, and as
-the binary version's records in `bin/`, which the tests read them against;
-and two that are not CIFAR-10's: CIFAR-100's python version
-(`cifar100/train`) and a batch of floats (`floats/`).
+at protocols 2 to 5, go in `np1-proto2/` … `np1-proto5/` (NumPy 1.x, its
+core `numpy.core`) or `np2-proto2/` … (NumPy 2, `numpy._core`), and as
+the binary version's records in `bin/`, which the tests read them
+against. With NumPy 2 also two files that are not CIFAR-10's, CIFAR-100's
+python version (`cifar100/train`) and a batch of floats (`floats/`), and
+`dtypes/proto2.pickle`: arrays of float32 in both byte orders, whose
+dtypes the pickle keeps once and recalls.
 
-Run once by hand (the files are committed; tests need no Python): a
-virtual environment with numpy, then `python scripts/cifar_python_fixtures.py`.
+Run once by hand with each NumPy (the files are committed; tests need no
+Python): a virtual environment with numpy<2 and one with numpy>=2, then
+`python scripts/cifar_python_fixtures.py` in each.
 """
 import os
 import pickle
@@ -148,17 +153,23 @@ def main():
         write("py2", f"data_batch_{batch}", py2)
         as_python3 = {b"batch_label": label.encode(), b"labels": labels, b"data": data,
                       b"filenames": [n.encode() for n in names]}
-        for protocol in (2, 4, 5):
+        major = np.__version__.split(".")[0]
+        for protocol in (2, 3, 4, 5):
+            # (Keys as text at protocol 4, as a dict re-saved with str keys has them.)
             keys = as_python3 if protocol != 4 else {k.decode(): v for k, v in as_python3.items()}
-            write(f"proto{protocol}", f"data_batch_{batch}", pickle.dumps(keys, protocol=protocol))
+            write(f"np{major}-proto{protocol}", f"data_batch_{batch}", pickle.dumps(keys, protocol=protocol))
         records = b"".join(bytes([l]) + row.tobytes() for l, row in zip(labels, data))
         write("bin", f"data_batch_{batch}.bin", records)
+    if np.__version__.split(".")[0] == "1":
+        return
     # CIFAR-100's python version: fine and coarse labels, no `labels`.
     data, _ = images(2)
     write("cifar100", "train", pickle.dumps({b"data": data, b"fine_labels": [4], b"coarse_labels": [1]}, protocol=2))
     # A batch of floats, not bytes (a data set saved as float32 by hand).
     floats = {b"data": data.astype(np.float32) / 255, b"labels": [6]}
     write("floats", "data_batch_1", pickle.dumps(floats, protocol=2))
+    little, big = np.arange(3, dtype="<f4"), np.arange(3, dtype=">f4")
+    write("dtypes", "proto2.pickle", pickle.dumps({"a": little, "b": big, "c": little * 2}, protocol=2))
 
 
 if __name__ == "__main__":

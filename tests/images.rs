@@ -258,8 +258,8 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
 }
 
 /// CIFAR-10's python version (as torchvision downloads it), in the form
-/// Python 2 wrote its files and as Python 3 and NumPy 2 pickle the same
-/// batches at protocols 2, 4 and 5 (tests/data/cifar-python, from
+/// Python 2 wrote its files and as Python 3 with NumPy 1 and 2 pickles the
+/// same batches at protocols 2 to 5 (tests/data/cifar-python, from
 /// scripts/cifar_python_fixtures.py), reads the same images as the binary
 /// version; what is not CIFAR-10's is refused, saying what it is.
 #[test]
@@ -267,7 +267,18 @@ fn cifar10_python_batches_read_as_the_binary_ones() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cifar-python");
     let binary = load_cifar10(&fixtures.join("bin"), 3, 32, None).unwrap();
     assert_eq!(binary.n, 4);
-    for version in ["py2", "proto2", "proto4", "proto5"] {
+    let versions = [
+        "py2",
+        "np1-proto2",
+        "np1-proto3",
+        "np1-proto4",
+        "np1-proto5",
+        "np2-proto2",
+        "np2-proto3",
+        "np2-proto4",
+        "np2-proto5",
+    ];
+    for version in versions {
         let folder = fixtures.join(version);
         let set = load_cifar10(&folder, 3, 32, None).unwrap_or_else(|e| panic!("{version}: {e}"));
         assert_eq!(set.n, 4, "{version}");
@@ -306,6 +317,48 @@ fn cifar10_python_batches_read_as_the_binary_ones() {
         e.contains("is not a whole CIFAR-10 python batch (its pickle ends early)"),
         "{e}"
     );
+    // The archive's list of class names, and a batch fetched empty.
+    let meta = d.join("batches.meta");
+    let names = [&b"\x80\x02}(X\x0b\x00\x00\x00label_names]"[..], b"u."].concat();
+    std::fs::write(&meta, names).unwrap();
+    let e = err(&meta);
+    assert!(
+        e.contains("is CIFAR-10's list of class names (batches.meta)"),
+        "{e}"
+    );
+    let empty = d.join("empty").join("data_batch_1");
+    std::fs::create_dir_all(empty.parent().unwrap()).unwrap();
+    std::fs::write(&empty, b"").unwrap();
+    let e = err(&empty);
+    assert!(e.contains("is empty (0 bytes)"), "{e}");
+    // PyTorch's files are pickles too (the older form), or zips: --data
+    // given one says what it is.
+    for name in [
+        "vanilla-legacy.pth",
+        "vanilla-legacy-p4.pth",
+        "vanilla-zip.pth",
+        "vanilla-zip-p4.pth",
+    ] {
+        let weights = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/torch")
+            .join(name);
+        let kind = ebmscope::data::infer_image_kind(&weights);
+        assert_eq!(kind, ebmscope::config::DataKind::Idx, "{name}");
+        let e = load_idx(&weights, 3, 32, None).unwrap_err().to_string();
+        assert!(
+            e.contains("is a PyTorch file") && e.contains("--init-weights"),
+            "{name}: {e}"
+        );
+        // Named .bin (as Hugging Face names its weights), it goes to
+        // CIFAR-10, which says the same.
+        let bin = d.join("pytorch_model.bin");
+        std::fs::copy(&weights, &bin).unwrap();
+        let e = err(&bin);
+        assert!(
+            e.contains("is a PyTorch file") && e.contains("--init-weights"),
+            "{name}: {e}"
+        );
+    }
     // Both versions in one folder would be read twice over: refused.
     let both = dir("cifar-both");
     for (from, name) in [("bin", "data_batch_1.bin"), ("py2", "data_batch_1")] {

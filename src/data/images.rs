@@ -252,6 +252,24 @@ fn open_maybe_gz(path: &Path) -> Result<(Box<dyn Read>, bool)> {
     })
 }
 
+/// What --data given a PyTorch file says.
+const TORCH_AS_DATA: &str = "is a PyTorch file (torch.save's), not a data set: weights go to --init-weights";
+
+/// Whether a file's first bytes are torch.save's: its older form's pickle,
+/// or a zip whose first entry is its pickle (`archive/data.pkl`), which
+/// tells it from other zips.
+fn is_torch_save(head: &[u8]) -> bool {
+    if !head.starts_with(b"PK\x03\x04") {
+        return crate::io::is_torch_file(head);
+    }
+    // A zip's local header: the name's length at 26, the name at 30.
+    let name_len = head
+        .get(26..28)
+        .map_or(0, |l| usize::from(u16::from_le_bytes([l[0], l[1]])));
+    head.get(30..30 + name_len)
+        .is_some_and(|name| name.ends_with(b"data.pkl"))
+}
+
 /// Whether a file's first 512 bytes (ungzipped) are those of a zip, tar,
 /// xz, bzip2 or 7z archive.
 fn is_archive(head: &[u8]) -> bool {
@@ -283,6 +301,8 @@ fn not_idx_hint(path: &Path, head: &[u8], gz: bool) -> String {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if is_image_name(path) {
         "is one image, not a data set: point --data at the folder that holds the images".into()
+    } else if is_torch_save(head) {
+        TORCH_AS_DATA.into()
     } else if is_archive(head) {
         "is an archive (zip, tar, xz, bzip2 or 7z): extract it and point --data at the folder it makes".into()
     } else if name.starts_with("data_batch_") && name.contains(".bin") {
@@ -302,8 +322,8 @@ fn not_idx_hint(path: &Path, head: &[u8], gz: bool) -> String {
     } else if name.starts_with("data_batch_") {
         "is named as CIFAR-10's batches are: pass --set data.kind=cifar10".into()
     } else {
-        "not an IDX file (wrong magic number); --data takes an IDX file, a CIFAR-10 .bin file, \
-         or a folder of either or of PNG/JPEG images"
+        "not an IDX file (wrong magic number); --data takes an IDX file, a CIFAR-10 batch (binary \
+         or python), or a folder of either or of PNG/JPEG images"
             .into()
     }
 }
@@ -471,6 +491,15 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
             break;
         }
         let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+        if bytes.is_empty() {
+            return Err(Error::file(
+                &file,
+                "is empty (0 bytes): a download or copy cut short? fetch the file again",
+            ));
+        }
+        if is_torch_save(&bytes) {
+            return Err(Error::file(&file, TORCH_AS_DATA));
+        }
         // Each image's red, green and blue planes, 1 024 bytes each.
         let push = |set: &mut ImageSet, planes: &[u8]| {
             let img = RgbImage::from_fn(32, 32, |x, y| {
@@ -502,7 +531,7 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
                  data.kind=idx; CIFAR-10's archive? unpack it (tar xzf) and pass its folder",
             ));
         }
-        if !bytes.is_empty() && bytes.len() % CIFAR_RECORD != 0 && bytes.len() % (CIFAR_RECORD + 1) == 0 {
+        if bytes.len() % CIFAR_RECORD != 0 && bytes.len() % (CIFAR_RECORD + 1) == 0 {
             return Err(Error::file(
                 &file,
                 format!(
@@ -516,7 +545,7 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
         // file of odd length is something else.)
         let whole = bytes.len() / CIFAR_RECORD;
         let cut = bytes.len() % CIFAR_RECORD != 0;
-        if bytes.is_empty() || (cut && (whole < limit - set.n || whole >= CIFAR_BATCH_IMAGES)) {
+        if cut && (whole < limit - set.n || whole >= CIFAR_BATCH_IMAGES) {
             let before_cut = set.n + whole;
             let fix = if before_cut > 0 && whole < CIFAR_BATCH_IMAGES {
                 format!(
@@ -562,10 +591,17 @@ fn cifar_python_batch(bytes: &[u8]) -> std::result::Result<std::rc::Rc<[u8]>, St
     use crate::io::PickledEntry;
     let entries = crate::io::read_pickled_dict(bytes, CIFAR_PYTHON_BATCH)?;
     let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-    if get("fine_labels").is_some() {
+    if get("fine_labels").is_some() || get("fine_label_names").is_some() {
         return Err(format!(
-            "is CIFAR-100's python version (it has fine_labels): {CIFAR100_HINT}"
+            "is CIFAR-100's python version (it has fine labels): {CIFAR100_HINT}"
         ));
+    }
+    if get("label_names").is_some() {
+        return Err(
+            "is CIFAR-10's list of class names (batches.meta), not a batch of images: pass the \
+             folder that holds it, or one of the data_batch_* beside it"
+                .into(),
+        );
     }
     let keys = || {
         let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
@@ -587,7 +623,7 @@ fn cifar_python_batch(bytes: &[u8]) -> std::result::Result<std::rc::Rc<[u8]>, St
         }
         PickledEntry::Other(kind) => {
             return Err(format!(
-                "holds a `data` that is a {kind}, not a NumPy array of bytes: {not_one}"
+                "holds a `data` of type {kind}, not a NumPy array of bytes: {not_one}"
             ));
         }
     };
@@ -718,10 +754,19 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             format!(": it holds CIFAR-100's binary version (train.bin); {CIFAR100_HINT}")
         } else if is_cifar100_python(path) {
             format!(": it holds CIFAR-100's python version; {CIFAR100_HINT}")
-        } else if path.join("test_batch.bin").exists() {
-            ": its test_batch.bin is CIFAR-10's test batch; training reads the data_batch_*.bin files \
-             beside it in the archive"
-                .to_string()
+        } else if let Some(test) = ["test_batch.bin", "test_batch"]
+            .iter()
+            .find(|n| path.join(n).exists())
+        {
+            let batches = if test.ends_with(".bin") {
+                "data_batch_*.bin"
+            } else {
+                "data_batch_*"
+            };
+            format!(
+                ": its {test} is CIFAR-10's test batch; training reads the {batches} files beside it \
+                 in the archive"
+            )
         } else if let Some(set) = sets
             .iter()
             .find(|p| {
@@ -749,8 +794,8 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             // (--data takes a folder as images unless it holds batches or IDX
             // files: a CIFAR or MNIST preset pointed at the wrong folder lands here.)
             "; is it the right folder? --data takes a folder of PNG or JPEG images, CIFAR-10's \
-             data_batch_*.bin (a file, or the folder holding them) or an IDX image file (or the \
-             folder holding train-images-idx3-ubyte[.gz])"
+             data_batch_*.bin or python data_batch_* (a file, or the folder holding them) or an IDX \
+             image file (or the folder holding train-images-idx3-ubyte[.gz])"
                 .to_string()
         };
         let others = if others.is_empty() {

@@ -42,7 +42,7 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
             DataKind::Folder
         }
     } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("bin")) && !starts_as_idx(path)
-        || first_byte(path) == Some(images::PICKLE_START)
+        || is_data_pickle(path)
     {
         DataKind::Cifar10
     } else {
@@ -92,12 +92,13 @@ fn holds_an_image(dir: &Path, seen: &mut std::collections::HashSet<PathBuf>) -> 
             .any(|p| holds_an_image(p, seen))
 }
 
-/// The file's first byte, if it can be read.
-fn first_byte(path: &Path) -> Option<u8> {
+/// Whether the file begins as a pickle (of protocol 2 or later) that is
+/// not PyTorch's: CIFAR-10's python version, unless it says otherwise.
+fn is_data_pickle(path: &Path) -> bool {
     use std::io::Read;
-    let mut first = [0u8; 1];
-    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut first));
-    read.is_ok().then_some(first[0])
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(64).read_to_end(&mut head));
+    read.is_ok() && head.starts_with(&[images::PICKLE_START]) && !crate::io::is_torch_file(&head)
 }
 
 /// Whether the file begins as an IDX image file does (unsigned bytes, 3

@@ -527,7 +527,9 @@ pub(crate) fn read_pickled_dict(
     bytes: &[u8],
     file: &'static str,
 ) -> Result<Vec<(String, PickledEntry)>, String> {
-    let pickled = Unpickler::reading(bytes, file).load()?;
+    // (A fix naming the file, as read_state_dict fills in, says "the file".)
+    let pickled =
+        (Unpickler::reading(bytes, file).load()).map_err(|e| e.replace(FILE_IN_FIX, "\"the file\""))?;
     let Some(entries) = pickled.entries(&pickled.root) else {
         return Err(format!(
             "holds a pickled {}, not a dict: is it a {file}?",
@@ -545,6 +547,9 @@ pub(crate) fn read_pickled_dict(
                 })
                 .collect();
             ints.map_or(PickledEntry::Other("list"), PickledEntry::Ints)
+        }
+        Value::Object(class) if &**class == "numpy.ndarray" => {
+            PickledEntry::Other("NumPy array of elements ebmscope does not read")
         }
         other => PickledEntry::Other(other.kind()),
     };
@@ -586,7 +591,7 @@ enum Global {
 }
 
 /// Modules and built-ins that run programs or reach the system: what a
-/// harmful pickle calls, and neither a model nor PyTorch pickles.
+/// harmful pickle calls, and no model, data set or PyTorch pickles.
 const HARMFUL_MODULES: [&str; 12] = [
     "os",
     "posix",
@@ -640,8 +645,8 @@ impl Global {
             ("_codecs", "encode") => return Ok(Global::CodecsEncode),
             _ if HARMFUL_MODULES.contains(&top) || (builtin && HARMFUL_BUILTINS.contains(&name)) => {
                 format!(
-                    "calls {called}, which neither a model nor PyTorch pickles: refused, and not run. \
-                     The file may be harmful: do not torch.load it"
+                    "calls {called}, which no model, data set or PyTorch pickles: refused, and not run. \
+                     The file may be harmful: do not load it in Python (torch.load, pickle.load)"
                 )
             }
             _ if top == "__torch__" => format!(
@@ -681,12 +686,12 @@ enum Value {
     Global(Global),
     Storage(Rc<str>, StorageType),
     Tensor(Rc<TensorRef>),
-    /// A NumPy array, and one `_reconstruct` made (numbered) before its
-    /// BUILD gives its shape, dtype and bytes.
+    /// A NumPy array, and one `_reconstruct` made before its BUILD gives
+    /// its shape, dtype and bytes.
     Array(Rc<NdArray>),
     Unbuilt(usize),
     /// A NumPy dtype by its name (`u1`, `f4`; `>f4` big-endian).
-    Dtype(Rc<str>),
+    Dtype(Rc<str>, usize),
     /// What a call of a [`Global::Other`] would make, by its class's name:
     /// opaque (its state and items are passed over).
     Object(Rc<str>),
@@ -710,7 +715,7 @@ impl Value {
             Value::Tensor(_) => "single tensor",
             Value::Array(_) => "NumPy array",
             Value::Unbuilt(_) => "NumPy array without its state",
-            Value::Dtype(_) => "NumPy dtype",
+            Value::Dtype(..) => "NumPy dtype",
         }
     }
 
@@ -727,6 +732,16 @@ impl Value {
             Value::Text(t) => format!("`{t}`"),
             Value::Int(i) => i.to_string(),
             other => other.kind().to_string(),
+        }
+    }
+
+    /// The number of a NumPy object that BUILD may still change (an
+    /// array before its state, a dtype before its byte order): which one
+    /// it is, as Python tells objects apart by identity.
+    fn numpy_object(&self) -> Option<usize> {
+        match self {
+            Value::Unbuilt(n) | Value::Dtype(_, n) => Some(*n),
+            _ => None,
         }
     }
 
@@ -843,8 +858,11 @@ struct Unpickler<'a> {
     marks: Vec<usize>,
     memo: HashMap<u32, Value>,
     made: Pickled,
-    /// NumPy arrays made so far (each [`Value::Unbuilt`] until its BUILD).
-    arrays: usize,
+    /// NumPy arrays and dtypes made so far, numbered
+    /// ([`Value::numpy_object`]), and the memo keys that keep each: where
+    /// its BUILD changes it.
+    numpy_objects: usize,
+    numpy_kept: HashMap<usize, Vec<u32>>,
 }
 
 /// What read_state_dict reads a file as, in its messages.
@@ -873,7 +891,8 @@ impl<'a> Unpickler<'a> {
             marks: Vec::new(),
             memo: HashMap::new(),
             made: Pickled::empty(),
-            arrays: 0,
+            numpy_objects: 0,
+            numpy_kept: HashMap::new(),
         }
     }
 
@@ -966,6 +985,9 @@ impl<'a> Unpickler<'a> {
 
     fn memo_put(&mut self, key: u32) -> Result<(), String> {
         let value = self.top()?.clone();
+        if let Some(n) = value.numpy_object() {
+            self.numpy_kept.entry(n).or_default().push(key);
+        }
         self.memo.insert(key, value);
         Ok(())
     }
@@ -1079,30 +1101,32 @@ impl<'a> Unpickler<'a> {
                 Some(tensor @ Value::Tensor(_)) => Ok(tensor.clone()),
                 _ => Err(self.damaged("a parameter without its tensor")),
             },
-            // ndarray.__reduce__: `_reconstruct(ndarray, (0,), b"b")`, its
-            // state to come by BUILD.
+            // NumPy's objects: what NumPy would make, where this reader
+            // reads it (else opaque, as other objects). ndarray.__reduce__:
+            // `_reconstruct(ndarray, (0,), b"b")`, its state to come by BUILD.
             Value::Global(Global::NumpyReconstruct) => {
-                self.arrays += 1;
-                Ok(Value::Unbuilt(self.arrays))
+                self.numpy_objects += 1;
+                Ok(Value::Unbuilt(self.numpy_objects))
             }
             // `dtype("u1", False, True)`: its byte order comes by BUILD.
             Value::Global(Global::NumpyDtype) => match args.first() {
-                Some(Value::Text(name)) => Ok(Value::Dtype(name.clone())),
-                _ => Err(self.damaged("a NumPy dtype without its name")),
+                Some(Value::Text(name)) => {
+                    self.numpy_objects += 1;
+                    Ok(Value::Dtype(name.clone(), self.numpy_objects))
+                }
+                _ => Ok(Value::Object("numpy.dtype".into())),
             },
             // Protocol 5's arrays: `_frombuffer(bytes, dtype, shape, order)`.
             Value::Global(Global::NumpyFromBuffer) => match args {
                 [
                     Value::Bytes(bytes),
-                    Value::Dtype(dtype),
+                    Value::Dtype(dtype, _),
                     shape,
                     Value::Text(order),
-                ] => {
-                    let shape = (self.made.usizes(shape))
-                        .ok_or_else(|| self.damaged("a NumPy array's shape unreadable"))?;
+                ] if let Some(shape) = self.made.usizes(shape) => {
                     NdArray::value(dtype, shape, &**order == "F", bytes.clone(), self.file)
                 }
-                _ => Err(self.damaged("a NumPy array from a buffer it does not hold")),
+                _ => Ok(Value::Object("numpy.ndarray".into())),
             },
             // Bytes as text of code points 0–255, as Python 3 writes them at protocol 2.
             Value::Global(Global::CodecsEncode) => match args {
@@ -1113,7 +1137,7 @@ impl<'a> Unpickler<'a> {
                     let bytes = bytes.ok_or_else(|| self.damaged("bytes encoded past Latin-1"))?;
                     Ok(Value::Bytes(bytes.into()))
                 }
-                _ => Err(self.damaged("bytes encoded other than as Latin-1")),
+                _ => Ok(Value::Object("_codecs.encode".into())),
             },
             // Never called: an object named after its class (copyreg's
             // reconstructor makes one of the class it is given).
@@ -1158,31 +1182,35 @@ impl<'a> Unpickler<'a> {
     }
 
     /// A NumPy array from its BUILD's state: (version, shape, dtype,
-    /// Fortran order, bytes), the bytes as Python 2's str or 3's bytes.
+    /// Fortran order, bytes), the bytes as Python 2's str or 3's bytes;
+    /// opaque where the state is another (an array of Python objects
+    /// lists its items; a subclass may add its own).
     fn built_array(&self, state: &Value) -> Result<Value, String> {
+        let opaque = Value::Object("numpy.ndarray".into());
         let items = self.made.items(state).unwrap_or_default();
-        let [_, shape, Value::Dtype(dtype), Value::Bool(fortran), data] = items else {
-            return Err(self.damaged("a NumPy array's state unreadable"));
+        let [_, shape, Value::Dtype(dtype, _), Value::Bool(fortran), data] = items else {
+            return Ok(opaque);
         };
         let bytes: Rc<[u8]> = match data {
             Value::Bytes(b) => b.clone(),
             // (A Python 2 str that is valid UTF-8 holds the same bytes.)
             Value::Text(t) => t.as_bytes().into(),
-            // An array of Python objects, its items listed.
-            _ => return Ok(Value::Object("numpy.ndarray".into())),
+            _ => return Ok(opaque),
         };
-        let shape =
-            (self.made.usizes(shape)).ok_or_else(|| self.damaged("a NumPy array's shape unreadable"))?;
-        NdArray::value(dtype, shape, *fortran, bytes, self.file)
+        match self.made.usizes(shape) {
+            Some(shape) => NdArray::value(dtype, shape, *fortran, bytes, self.file),
+            None => Ok(opaque),
+        }
     }
 
     /// A NumPy dtype with its byte order from its BUILD's state (version,
     /// order, …): `>` (big-endian) marks its name; None where the state is
     /// not a dtype's.
-    fn built_dtype(&self, name: &str, state: &Value) -> Option<Value> {
+    fn built_dtype(&self, name: &str, n: usize, state: &Value) -> Option<Value> {
         match self.made.items(state)? {
-            [_, Value::Text(order), ..] if &**order == ">" => Some(Value::Dtype(format!(">{name}").into())),
-            [_, Value::Text(_), ..] => Some(Value::Dtype(name.into())),
+            [_, Value::Text(order), ..] if &**order == ">" => {
+                Some(Value::Dtype(format!(">{name}").into(), n))
+            }
             _ => None,
         }
     }
@@ -1348,15 +1376,18 @@ impl<'a> Unpickler<'a> {
                     let state = self.pop()?;
                     let built = match self.top()? {
                         Value::Unbuilt(_) => Some(self.built_array(&state)?),
-                        Value::Dtype(name) => self.built_dtype(name, &state),
+                        Value::Dtype(name, n) => self.built_dtype(name, *n, &state),
                         _ => None,
                     };
                     if let Some(built) = built {
                         // In place, as Python's BUILD: where the memo
                         // keeps the object too, it is the built one.
                         let was = self.pop()?;
-                        for kept in self.memo.values_mut().filter(|v| **v == was) {
-                            *kept = built.clone();
+                        let keys = was.numpy_object().and_then(|n| self.numpy_kept.get(&n));
+                        for key in keys.into_iter().flatten() {
+                            if self.memo.get(key) == Some(&was) {
+                                self.memo.insert(*key, built.clone());
+                            }
                         }
                         self.stack.push(built);
                     }
@@ -1701,13 +1732,14 @@ mod tests {
         assert!(err.contains("ends early"), "{err}");
     }
 
-    /// A pickled NumPy array as ndarray.__reduce__ writes it: its
+    /// A NumPy array's ops as ndarray.__reduce__ writes them: its
     /// `_reconstruct` kept in the memo (`q\0`) before BUILD gives its state
     /// (shape `dims`, dtype `name` in byte order `order`, bytes `data`:
-    /// `list` makes them a list, as an array of objects pickles them), and
-    /// recalled from the memo at the end (`h\0`).
-    fn array_pickle(dims: &[u8], name: &str, order: &str, data: &[u8], list: bool) -> Vec<u8> {
-        let mut p = b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87Rq\x00(K\x01(".to_vec();
+    /// `list` makes them a list, as an array of objects pickles them).
+    fn array_ops(dims: &[u8], name: &str, order: &str, data: &[u8], list: bool) -> Vec<u8> {
+        let mut p =
+            b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87Rq\x00(K\x01("
+                .to_vec();
         for d in dims {
             p.extend([b'K', *d]);
         }
@@ -1721,8 +1753,19 @@ mod tests {
         } else {
             p.extend([&b"B"[..], &(data.len() as u32).to_le_bytes(), data].concat());
         }
-        p.extend(b"tb0h\x00.");
+        p.extend(b"tb");
         p
+    }
+
+    /// A pickle of the array alone, recalled from the memo at the end
+    /// (`h\0`) after its BUILD.
+    fn array_pickle(dims: &[u8], name: &str, order: &str, data: &[u8], list: bool) -> Vec<u8> {
+        [
+            &b"\x80\x02"[..],
+            &array_ops(dims, name, order, data, list),
+            b"0h\x00.",
+        ]
+        .concat()
     }
 
     /// NumPy's arrays are rebuilt from their state, as NumPy rebuilds
@@ -1752,5 +1795,62 @@ mod tests {
         );
         let objects = read(&array_pickle(&[2], "O", "|", b"", true)).unwrap();
         assert_eq!(objects, Value::Object("numpy.ndarray".into()));
+    }
+
+    /// A dtype the pickle keeps once and recalls for a later array stays
+    /// the dtype it was, though another of the same name was built
+    /// big-endian between (NumPy 2's pickle of float32 arrays a, b in
+    /// the other byte order, and c, from scripts/cifar_python_fixtures.py).
+    #[test]
+    fn a_recalled_dtype_is_the_one_kept() {
+        let p = include_bytes!("../../tests/data/cifar-python/dtypes/proto2.pickle");
+        let entries = read_pickled_dict(p, "test file").unwrap();
+        let dtypes: Vec<(&str, &str)> = (entries.iter())
+            .map(|(k, v)| match v {
+                PickledEntry::Array(a) => (k.as_str(), a.dtype.as_str()),
+                other => panic!("{k}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(dtypes, [("a", "f4"), ("b", ">f4"), ("c", "f4")]);
+    }
+
+    /// Memo keys past 255 (LONG_BINPUT, LONG_BINGET), as a CIFAR-10 batch's
+    /// 10 000 file names take.
+    #[test]
+    fn long_memo_keys_are_kept_and_recalled() {
+        let p = [
+            &b"\x80\x02"[..],
+            &text("kept"),
+            b"r\x00\x01\x00\x000j\x00\x01\x00\x00.",
+        ]
+        .concat();
+        let made = Unpickler::new(&p).load().unwrap();
+        assert_eq!(made.root, Value::Text("kept".into()));
+    }
+
+    /// A checkpoint holding a NumPy array beside its state dict (a random
+    /// generator's state, say) is read as the state dict, the array passed
+    /// over as other objects are; so is one whose array is of objects.
+    #[test]
+    fn a_numpy_array_beside_a_state_dict_is_passed_over() {
+        let storage = vec![("k0", vec![1.0, -2.0, 3.0])];
+        for list in [false, true] {
+            let file = legacy_file(&[("w", "k0", 3, 1)], &storage, true, 1001);
+            let at = |needle: &[u8]| file.windows(needle.len()).position(|w| w == needle).unwrap();
+            let (open, close) = (at(b"\x80\x02}("), at(b"u.\x80\x02]("));
+            let nested = [
+                &file[..open + 4],
+                &text("model"),
+                b"}(",
+                &file[open + 4..close],
+                b"u",
+                &text("rng"),
+                &array_ops(&[2], "u1", "|", b"ab", list),
+                &file[close..],
+            ]
+            .concat();
+            let sd = read_state_dict(&nested, "f.pth").unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((sd.floats.len(), sd.key.as_deref()), (1, Some("model")));
+        }
     }
 }
