@@ -13,8 +13,10 @@ with encoding="bytes". The same images, pickled by this Python and NumPy
 at protocols 2 to 5, go in `np1-proto2/` … `np1-proto5/` (NumPy 1.x, its
 core `numpy.core`) or `np2-proto2/` … (NumPy 2, `numpy._core`), and as
 the binary version's records in `bin/`, which the tests read them
-against. With NumPy 2 also two files that are not CIFAR-10's, CIFAR-100's
-python version (`cifar100/train`) and a batch of floats (`floats/`), and
+against. With NumPy 2 also CIFAR-100's training file, holding batch 1's
+images, in its python version (`cifar100-py/train`, with its `meta`) and
+its binary one (`cifar100-bin/train.bin`); a batch of floats (`floats/`);
+and
 `dtypes/proto2.pickle`: arrays of float32 in both byte orders, whose
 dtypes the pickle keeps once and recalls.
 
@@ -162,9 +164,16 @@ def main():
         write("bin", f"data_batch_{batch}.bin", records)
     if np.__version__.split(".")[0] == "1":
         return
-    # CIFAR-100's python version: fine and coarse labels, no `labels`.
+    # CIFAR-100's training file: python (fine and coarse labels, no
+    # `labels`; its class names in `meta`) and binary (coarse, fine label
+    # bytes before each image).
+    data, _ = images(1)
+    fine, coarse = [4, 99, 0], [1, 19, 0]
+    as_python = {b"data": data, b"fine_labels": fine, b"coarse_labels": coarse, b"filenames": [b"a.png"] * 3}
+    write("cifar100-py", "train", pickle.dumps(as_python, protocol=2))
+    write("cifar100-py", "meta", pickle.dumps({b"fine_label_names": [b"apple"], b"coarse_label_names": [b"fruit"]}, protocol=2))
+    write("cifar100-bin", "train.bin", b"".join(bytes([c, f]) + row.tobytes() for c, f, row in zip(coarse, fine, data)))
     data, _ = images(2)
-    write("cifar100", "train", pickle.dumps({b"data": data, b"fine_labels": [4], b"coarse_labels": [1]}, protocol=2))
     # A batch of floats, not bytes (a data set saved as float32 by hand).
     floats = {b"data": data.astype(np.float32) / 255, b"labels": [6]}
     write("floats", "data_batch_1", pickle.dumps(floats, protocol=2))

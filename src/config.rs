@@ -96,6 +96,9 @@ pub enum DataKind {
     /// CIFAR-10's batches: a file, or a folder of `data_batch_*.bin` (the
     /// binary version) or `data_batch_*` (the python version, torchvision's).
     Cifar10,
+    /// CIFAR-100's training images: its `train.bin` (the binary version) or
+    /// `train` (the python version), or the folder holding it.
+    Cifar100,
     /// Every PNG/JPEG under a folder, recursively (e.g. Oxford Flowers).
     Folder,
 }

@@ -349,7 +349,8 @@ struct TrainArgs {
     /// Image data for an image preset: an IDX file (or a folder holding
     /// train-images-idx3-ubyte[.gz]), a CIFAR-10 batch or the folder of
     /// its batches (binary, data_batch_*.bin, or the python version
-    /// torchvision downloads, data_batch_*), or a folder of PNG/JPEG images. With --resume:
+    /// torchvision downloads, data_batch_*), CIFAR-100's train.bin or
+    /// train (or its folder), or a folder of PNG/JPEG images. With --resume:
     /// where the run's data is now, if it moved. (The fashion-mnist-*
     /// presets read /usr/share/datasets/fashion-mnist without it, where
     /// Debian's dataset-fashion-mnist puts it.)

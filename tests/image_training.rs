@@ -648,7 +648,7 @@ fn misconfigured_image_runs_are_refused() {
         out,
     ];
     let e = err(&[&args[..], &["--set", "data.kind=cifar10"]].concat());
-    assert!(e.contains("not a CIFAR-10 binary batch"), "{e}");
+    assert!(e.contains("not a CIFAR-10 binary file"), "{e}");
     // --data and --set data.path both: refused (--data won without a word).
     let e = err(&[&args[..], &["--set", "data.path=/elsewhere"]].concat());
     assert!(

@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ebmscope::data::images::{DEBIAN_FASHION_MNIST, load_cifar10, load_folder, load_idx};
+use ebmscope::data::images::{DEBIAN_FASHION_MNIST, load_cifar10, load_cifar100, load_folder, load_idx};
 use ebmscope::data::pil_resize::resize_bilinear;
 
 /// A grey image resized as the loaders resize (PIL's bilinear, on RGB).
@@ -216,7 +216,21 @@ fn cifar10_batches_load_in_order_and_bad_ones_are_refused() {
     let cifar100 = d.join("train100.bin");
     std::fs::write(&cifar100, vec![1u8; 2 * 3074]).unwrap();
     let err = load_cifar10(&cifar100, 3, 32, None).unwrap_err().to_string();
-    assert!(err.contains("train100.bin") && err.contains("CIFAR-100"), "{err}");
+    assert!(
+        err.contains("train100.bin")
+            && err.contains("has 3074-byte records, as CIFAR-100's binary version (2 label bytes)")
+            && err.contains("data.kind=cifar100"),
+        "{err}"
+    );
+    // … which --data tells by the records' size, and reads.
+    let kind = ebmscope::data::infer_image_kind(&cifar100);
+    assert_eq!(kind, ebmscope::config::DataKind::Cifar100);
+    assert_eq!(load_cifar100(&cifar100, 3, 32, None).unwrap().n, 2);
+    // A fine label past 99 is no CIFAR-100 record.
+    std::fs::write(&cifar100, [vec![1u8, 100], vec![0; 3072]].concat()).unwrap();
+    let err = load_cifar100(&cifar100, 3, 32, None).unwrap_err().to_string();
+    let says = "record 1: labels 1 (coarse) and 100 (fine) are not CIFAR-100's classes (0–19, 0–99)";
+    assert!(err.contains(says), "{err}");
     // An IDX file named .bin (chosen as CIFAR-10 by its name) says what it is.
     let idx = d.join("images.bin");
     std::fs::write(&idx, idx_bytes(1, 2, 2, |_, _, _| 0)).unwrap();
@@ -297,11 +311,48 @@ fn cifar10_python_batches_read_as_the_binary_ones() {
     assert!(limited.values() == binary.values()[..2 * 3 * 1024]);
 
     let err = |path: &Path| load_cifar10(path, 3, 32, None).unwrap_err().to_string();
-    let e = err(&fixtures.join("cifar100/train"));
+    // CIFAR-100's training file, in both versions, holds batch 1's images:
+    // read as CIFAR-100 (--data tells it, as a file and as its folder),
+    // and said to be CIFAR-100's where CIFAR-10 is asked for.
+    let first = load_cifar10(&fixtures.join("bin/data_batch_1.bin"), 3, 32, None).unwrap();
+    for (folder, file) in [("cifar100-py", "train"), ("cifar100-bin", "train.bin")] {
+        for path in [fixtures.join(folder), fixtures.join(folder).join(file)] {
+            let kind = ebmscope::data::infer_image_kind(&path);
+            assert_eq!(kind, ebmscope::config::DataKind::Cifar100, "{}", path.display());
+            let set = load_cifar100(&path, 3, 32, None).unwrap_or_else(|e| panic!("{e}"));
+            assert!(set.n == 3 && set.values() == first.values(), "{}", path.display());
+        }
+        let e = err(&fixtures.join(folder).join(file));
+        assert!(
+            e.contains("CIFAR-100's") && e.contains("pass --set data.kind=cifar100"),
+            "{e}"
+        );
+    }
+    // What is named as CIFAR-100's is not taken for it where its contents
+    // say otherwise: CIFAR-10's records in a train.bin, a folder of images
+    // beside a file named train (not CIFAR-100's pickle with its meta).
+    let named = dir("cifar-named");
+    let ten_as_train = named.join("train.bin");
+    std::fs::copy(fixtures.join("bin/data_batch_1.bin"), &ten_as_train).unwrap();
+    let kind = ebmscope::data::infer_image_kind(&ten_as_train);
+    assert_eq!(kind, ebmscope::config::DataKind::Cifar10);
+    let pictures = dir("cifar-named-pictures");
+    image::RgbImage::new(4, 4).save(pictures.join("a.png")).unwrap();
+    std::fs::write(pictures.join("train"), b"notes").unwrap();
+    let kind = ebmscope::data::infer_image_kind(&pictures);
+    assert_eq!(kind, ebmscope::config::DataKind::Folder);
+    // … and the other way round; CIFAR-100's class names are no images.
+    let e = load_cifar100(&fixtures.join("py2/data_batch_1"), 3, 32, None)
+        .unwrap_err()
+        .to_string();
     assert!(
-        e.contains("CIFAR-100's python version") && e.contains("PNGs"),
+        e.contains("is CIFAR-10's python version: pass --set data.kind=cifar10"),
         "{e}"
     );
+    let e = load_cifar100(&fixtures.join("cifar100-py/meta"), 3, 32, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is a list of class names"), "{e}");
     let e = err(&fixtures.join("floats/data_batch_1"));
     assert!(
         e.contains("holds a `data` of f4 elements and shape [1, 3072]") && e.contains("u1"),
@@ -323,7 +374,7 @@ fn cifar10_python_batches_read_as_the_binary_ones() {
     std::fs::write(&meta, names).unwrap();
     let e = err(&meta);
     assert!(
-        e.contains("is CIFAR-10's list of class names (batches.meta)"),
+        e.contains("is a list of class names (CIFAR-10's batches.meta"),
         "{e}"
     );
     let empty = d.join("empty").join("data_batch_1");
@@ -635,7 +686,11 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
     let cifar100 = dir("folder-cifar-100");
     std::fs::write(cifar100.join("train.bin"), [0u8; 3074]).unwrap();
     let err = load_folder(&cifar100, 1, 8, None).unwrap_err().to_string();
-    assert!(err.contains("CIFAR-100's binary version"), "{err}");
+    let pass = format!(
+        "it holds CIFAR-100's training file: pass --data {}",
+        cifar100.display()
+    );
+    assert!(err.contains(&pass), "{err}");
     std::fs::create_dir_all(empty.join("cifar-10-batches-bin")).unwrap();
     let err = load_folder(&empty, 1, 8, None).unwrap_err().to_string();
     assert!(
@@ -676,7 +731,7 @@ fn image_folders_are_read_recursively_resized_and_cropped() {
         std::fs::write(cifar100.join(name), [0x80u8, 3]).unwrap();
     }
     let err = load_folder(&cifar100, 1, 8, None).unwrap_err().to_string();
-    assert!(err.contains("it holds CIFAR-100's python version"), "{err}");
+    assert!(err.contains("it holds CIFAR-100's training file"), "{err}");
     let err = load_idx(&cifar100.join("train"), 1, 8, None)
         .unwrap_err()
         .to_string();

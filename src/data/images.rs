@@ -233,10 +233,6 @@ pub fn passed_over_files(extensions: &[String]) -> String {
     format!("{} file{s} ({})", extensions.len(), kinds.join(", "))
 }
 
-/// What to do with CIFAR-100's binary version instead.
-const CIFAR100_HINT: &str =
-    "ebmscope reads CIFAR-10's; for CIFAR-100, save its images as PNGs in a folder and pass that";
-
 /// A reader of the file, ungzipped if it is gzip (and whether it is: its
 /// read errors are then the gzip data's).
 fn open_maybe_gz(path: &Path) -> Result<(Box<dyn Read>, bool)> {
@@ -283,7 +279,7 @@ fn is_archive(head: &[u8]) -> bool {
 /// Whether `path` (a file in it, or the folder) is CIFAR-100's python
 /// version: its folder `cifar-100-python` holds the pickles `train`,
 /// `test` and `meta` (CIFAR-10's are data_batch_*).
-fn is_cifar100_python(path: &Path) -> bool {
+pub(crate) fn is_cifar100_python(path: &Path) -> bool {
     let folder = if path.is_dir() {
         path
     } else {
@@ -314,7 +310,7 @@ fn not_idx_hint(path: &Path, head: &[u8], gz: bool) -> String {
         }
         .into()
     } else if head.starts_with(&[PICKLE_START]) && is_cifar100_python(path) {
-        format!("is a Python pickle, as CIFAR-100's python version holds: {CIFAR100_HINT}")
+        "is a Python pickle, as CIFAR-100's python version holds: pass --set data.kind=cifar100".into()
     } else if name == "batches.meta" {
         "is CIFAR-10's list of class names (batches.meta): pass the folder that holds it".into()
     } else if head.starts_with(&[PICKLE_START]) {
@@ -322,8 +318,8 @@ fn not_idx_hint(path: &Path, head: &[u8], gz: bool) -> String {
     } else if name.starts_with("data_batch_") {
         "is named as CIFAR-10's batches are: pass --set data.kind=cifar10".into()
     } else {
-        "not an IDX file (wrong magic number); --data takes an IDX file, a CIFAR-10 batch (binary \
-         or python), or a folder of either or of PNG/JPEG images"
+        "not an IDX file (wrong magic number); --data takes an IDX file, a CIFAR-10 batch or \
+         CIFAR-100's training file (binary or python), or a folder of either or of PNG/JPEG images"
             .into()
     }
 }
@@ -441,34 +437,142 @@ pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>)
     Ok(set)
 }
 
-const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
+/// A CIFAR image's bytes: its red, green and blue planes of 1 024 each.
+const CIFAR_IMAGE: usize = 3 * 32 * 32;
 
-/// The images of one of CIFAR-10's batch files.
-const CIFAR_BATCH_IMAGES: usize = 10_000;
+/// CIFAR-10 or CIFAR-100: the two differ in their files' names, their
+/// labels and their batches' sizes, and are read alike (the labels only
+/// checked, as EBMs learn the images alone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cifar {
+    Ten,
+    Hundred,
+}
 
-/// CIFAR-10's batches, in either version: a file, or a folder whose
-/// training batches (`data_batch_*.bin`, or the python version's
-/// `data_batch_*`, as torchvision downloads them) are read in name order;
-/// with `limit`, until `limit` images are read (the files after are not
-/// opened). A binary batch cut short (a copy stopped half-way) gives the
+impl Cifar {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cifar::Ten => "CIFAR-10",
+            Cifar::Hundred => "CIFAR-100",
+        }
+    }
+    /// The other one, for the messages that tell them apart.
+    fn other(self) -> Cifar {
+        match self {
+            Cifar::Ten => Cifar::Hundred,
+            Cifar::Hundred => Cifar::Ten,
+        }
+    }
+    /// Its data.kind.
+    fn kind(self) -> &'static str {
+        match self {
+            Cifar::Ten => "cifar10",
+            Cifar::Hundred => "cifar100",
+        }
+    }
+    /// Label bytes before each binary record's image: CIFAR-100's coarse
+    /// and fine labels, CIFAR-10's one.
+    fn label_bytes(self) -> usize {
+        match self {
+            Cifar::Ten => 1,
+            Cifar::Hundred => 2,
+        }
+    }
+    fn record(self) -> usize {
+        self.label_bytes() + CIFAR_IMAGE
+    }
+    /// The images of one of its training files.
+    fn file_images(self) -> usize {
+        match self {
+            Cifar::Ten => 10_000,
+            Cifar::Hundred => 50_000,
+        }
+    }
+    /// Whether a file name is that of one of its training files.
+    pub fn is_training_file(self, name: &str) -> bool {
+        match self {
+            Cifar::Ten => is_cifar_batch_name(name),
+            Cifar::Hundred => name == "train" || name == "train.bin",
+        }
+    }
+    /// Its training files, as a message names them.
+    fn training_files(self) -> &'static str {
+        match self {
+            Cifar::Ten => "data_batch_*.bin, or the python version's data_batch_*",
+            Cifar::Hundred => "train.bin, or the python version's train",
+        }
+    }
+    /// What is wrong with the labels of a binary record, if they are not
+    /// its classes.
+    fn labels_misfit(self, labels: &[u8]) -> Option<String> {
+        match (self, labels) {
+            (Cifar::Ten, &[label, ..]) if label >= 10 => {
+                Some(format!("label {label} is not a CIFAR-10 class (0–9)"))
+            }
+            (Cifar::Hundred, &[coarse, fine, ..]) if coarse >= 20 || fine >= 100 => Some(format!(
+                "labels {coarse} (coarse) and {fine} (fine) are not CIFAR-100's classes (0–19, 0–99)"
+            )),
+            _ => None,
+        }
+    }
+    /// The python version's key of the labels checked, and their count.
+    fn python_labels(self) -> (&'static str, i128) {
+        match self {
+            Cifar::Ten => ("labels", 10),
+            Cifar::Hundred => ("fine_labels", 100),
+        }
+    }
+    /// What read_pickled_dict calls its files in messages.
+    fn python_file(self) -> &'static str {
+        match self {
+            Cifar::Ten => "CIFAR-10 python batch",
+            Cifar::Hundred => "CIFAR-100 python file",
+        }
+    }
+}
+
+/// CIFAR-10's batches, in either version: see [`load_cifar`].
+pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
+    load_cifar(Cifar::Ten, path, channels, size, limit)
+}
+
+/// CIFAR-100's training images, in either version: see [`load_cifar`].
+pub fn load_cifar100(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
+    load_cifar(Cifar::Hundred, path, channels, size, limit)
+}
+
+/// CIFAR-10's or CIFAR-100's training images, in either version: a file,
+/// or a folder whose training files (CIFAR-10's `data_batch_*.bin`, or the
+/// python version's `data_batch_*`, as torchvision downloads them;
+/// CIFAR-100's `train.bin` or `train`) are read in name order; with
+/// `limit`, until `limit` images are read (the files after are not
+/// opened). A binary file cut short (a copy stopped half-way) gives the
 /// records before its cut where `limit` takes none past it, and is refused
 /// otherwise, naming the limit that would do.
-pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usize>) -> Result<ImageSet> {
+pub fn load_cifar(
+    which: Cifar,
+    path: &Path,
+    channels: usize,
+    size: usize,
+    limit: Option<usize>,
+) -> Result<ImageSet> {
+    let name = which.name();
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut f: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| Error::io(path, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(is_cifar_batch_name)
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| which.is_training_file(n))
             })
             .collect();
         f.sort();
         if f.is_empty() {
             return Err(Error::file(
                 path,
-                "holds no CIFAR-10 training batches (data_batch_*.bin, or the python version's data_batch_*)",
+                format!("holds no {name} training files ({})", which.training_files()),
             ));
         }
         // Both versions side by side would be read twice over.
@@ -476,14 +580,20 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
         if f.iter().any(binary) && !f.iter().all(binary) {
             return Err(Error::file(
                 path,
-                "holds CIFAR-10's batches in both versions (data_batch_*.bin and data_batch_*): move one \
-                 version to a folder of its own and pass that",
+                format!(
+                    "holds {name}'s training files in both versions ({}): move one version to a \
+                     folder of its own and pass that",
+                    which
+                        .training_files()
+                        .replace(", or the python version's", " and")
+                ),
             ));
         }
         f
     } else {
         vec![path.to_path_buf()]
     };
+    let (record, file_images) = (which.record(), which.file_images());
     let mut set = ImageSet::new(channels, size)?;
     let limit = limit.unwrap_or(usize::MAX);
     for file in files {
@@ -510,44 +620,51 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
                 .map_err(|e| Error::file(&file, e))
         };
         if bytes.starts_with(&[PICKLE_START]) {
-            let planes = cifar_python_batch(&bytes).map_err(|e| Error::file(&file, e))?;
-            for image in planes.chunks_exact(CIFAR_RECORD - 1).take(limit - set.n) {
+            let planes = cifar_python_file(which, &bytes).map_err(|e| Error::file(&file, e))?;
+            for image in planes.chunks_exact(CIFAR_IMAGE).take(limit - set.n) {
                 push(&mut set, image)?;
             }
             continue;
         }
         if bytes.starts_with(&IDX_IMAGES_MAGIC) {
-            // (--data chose CIFAR-10 by the .bin name.)
+            // (--data chose CIFAR by the .bin name.)
             return Err(Error::file(
                 &file,
-                "is an IDX image file, not a CIFAR-10 batch: pass --set data.kind=idx",
+                format!("is an IDX image file, not a {name} file: pass --set data.kind=idx"),
             ));
         }
         if bytes.starts_with(&[0x1f, 0x8b]) {
-            // (CIFAR-10's batches are stored raw; MNIST's IDX files come gzipped.)
-            return Err(Error::file(
-                &file,
-                "is gzip-compressed, not a CIFAR-10 batch (stored raw): an IDX file? pass --set \
-                 data.kind=idx; CIFAR-10's archive? unpack it (tar xzf) and pass its folder",
-            ));
-        }
-        if bytes.len() % CIFAR_RECORD != 0 && bytes.len() % (CIFAR_RECORD + 1) == 0 {
+            // (CIFAR's files are stored raw; MNIST's IDX files come gzipped.)
             return Err(Error::file(
                 &file,
                 format!(
-                    "has {}-byte records, as CIFAR-100's binary version (2 label bytes): {CIFAR100_HINT}",
-                    CIFAR_RECORD + 1
+                    "is gzip-compressed, not a {name} file (stored raw): an IDX file? pass --set \
+                     data.kind=idx; {name}'s archive? unpack it (tar xzf) and pass its folder"
                 ),
             ));
         }
-        // A cut batch is read as IDX's is: up to the cut, where data.limit
-        // takes no record past it. (Shorter than a whole batch: a longer
+        let other = which.other();
+        if bytes.len() % record != 0 && bytes.len() % other.record() == 0 {
+            return Err(Error::file(
+                &file,
+                format!(
+                    "has {}-byte records, as {}'s binary version ({} label byte{}): pass --set data.kind={}",
+                    other.record(),
+                    other.name(),
+                    other.label_bytes(),
+                    if other.label_bytes() == 1 { "" } else { "s" },
+                    other.kind()
+                ),
+            ));
+        }
+        // A cut file is read as IDX's is: up to the cut, where data.limit
+        // takes no record past it. (Shorter than a whole file: a longer
         // file of odd length is something else.)
-        let whole = bytes.len() / CIFAR_RECORD;
-        let cut = bytes.len() % CIFAR_RECORD != 0;
-        if cut && (whole < limit - set.n || whole >= CIFAR_BATCH_IMAGES) {
+        let whole = bytes.len() / record;
+        let cut = bytes.len() % record != 0;
+        if cut && (whole < limit - set.n || whole >= file_images) {
             let before_cut = set.n + whole;
-            let fix = if before_cut > 0 && whole < CIFAR_BATCH_IMAGES {
+            let fix = if before_cut > 0 && whole < file_images {
                 format!(
                     ": use a whole copy, or start a new run on the {} before the cut with --set data.limit={before_cut}",
                     crate::config::plural(before_cut as u64, "whole image", "whole images")
@@ -558,48 +675,48 @@ pub fn load_cifar10(path: &Path, channels: usize, size: usize, limit: Option<usi
             return Err(Error::file(
                 &file,
                 format!(
-                    "is not a CIFAR-10 binary batch: {} bytes is not a whole number of {CIFAR_RECORD}-byte records (truncated?){fix}",
+                    "is not a {name} binary file: {} bytes is not a whole number of {record}-byte records (truncated?){fix}",
                     bytes.len()
                 ),
             ));
         }
-        for rec in bytes.chunks_exact(CIFAR_RECORD).take(limit - set.n) {
-            if rec[0] > 9 {
+        for (i, rec) in bytes.chunks_exact(record).take(limit - set.n).enumerate() {
+            let (labels, image) = rec.split_at(which.label_bytes());
+            if let Some(misfit) = which.labels_misfit(labels) {
                 return Err(Error::file(
                     &file,
-                    format!(
-                        "label {} is not a CIFAR-10 class (0–9): not a CIFAR-10 batch",
-                        rec[0]
-                    ),
+                    format!("record {}: {misfit}: not a {name} file", i + 1),
                 ));
             }
-            push(&mut set, &rec[1..])?;
+            push(&mut set, image)?;
         }
     }
     Ok(set)
 }
 
-/// What read_pickled_dict calls the file in its messages.
-const CIFAR_PYTHON_BATCH: &str = "CIFAR-10 python batch";
-
-/// The images of a batch of CIFAR-10's python version (a pickled dict:
-/// `data` a uint8 array of [n, 3072], each row an image's red, green and
-/// blue planes, as the binary version's records after their label byte;
-/// `labels` n classes 0–9), as one run of rows. Nothing in the pickle is
-/// run: see read_pickled_dict.
-fn cifar_python_batch(bytes: &[u8]) -> std::result::Result<std::rc::Rc<[u8]>, String> {
+/// The images of a file of CIFAR-10's or CIFAR-100's python version (a
+/// pickled dict: `data` a uint8 array of [n, 3072], each row an image's
+/// red, green and blue planes, as the binary version's records after their
+/// label bytes; `labels`, CIFAR-100's `fine_labels`, n classes), as one run
+/// of rows. Nothing in the pickle is run: see read_pickled_dict.
+fn cifar_python_file(which: Cifar, bytes: &[u8]) -> std::result::Result<std::rc::Rc<[u8]>, String> {
     use crate::io::PickledEntry;
-    let entries = crate::io::read_pickled_dict(bytes, CIFAR_PYTHON_BATCH)?;
+    let (name, file) = (which.name(), which.python_file());
+    let entries = crate::io::read_pickled_dict(bytes, file)?;
     let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-    if get("fine_labels").is_some() || get("fine_label_names").is_some() {
+    let (labels_key, classes) = which.python_labels();
+    let other = which.other();
+    if get(labels_key).is_none() && get(other.python_labels().0).is_some() {
         return Err(format!(
-            "is CIFAR-100's python version (it has fine labels): {CIFAR100_HINT}"
+            "is {}'s python version: pass --set data.kind={}",
+            other.name(),
+            other.kind()
         ));
     }
-    if get("label_names").is_some() {
+    if get("label_names").is_some() || get("fine_label_names").is_some() {
         return Err(
-            "is CIFAR-10's list of class names (batches.meta), not a batch of images: pass the \
-             folder that holds it, or one of the data_batch_* beside it"
+            "is a list of class names (CIFAR-10's batches.meta, CIFAR-100's meta), not images: pass \
+             the folder that holds it"
                 .into(),
         );
     }
@@ -607,7 +724,10 @@ fn cifar_python_batch(bytes: &[u8]) -> std::result::Result<std::rc::Rc<[u8]>, St
         let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
         keys.join(", ")
     };
-    let not_one = "is it a CIFAR-10 python batch (data_batch_N of cifar-10-batches-py)?";
+    let not_one = match which {
+        Cifar::Ten => "is it a CIFAR-10 python batch (data_batch_N of cifar-10-batches-py)?",
+        Cifar::Hundred => "is it CIFAR-100's python training file (train of cifar-100-python)?",
+    };
     let Some(data) = get("data") else {
         return Err(format!(
             "holds a dict without `data` (its keys: {}): {not_one}",
@@ -627,21 +747,26 @@ fn cifar_python_batch(bytes: &[u8]) -> std::result::Result<std::rc::Rc<[u8]>, St
             ));
         }
     };
-    let image = CIFAR_RECORD - 1;
     let n = data.shape.first().copied().unwrap_or(0);
-    if !matches!(data.dtype.as_str(), "u1" | "|u1") || data.shape != [n, image] || (data.fortran && n > 1) {
+    if !matches!(data.dtype.as_str(), "u1" | "|u1")
+        || data.shape != [n, CIFAR_IMAGE]
+        || (data.fortran && n > 1)
+    {
         return Err(format!(
-            "holds a `data` of {} elements and shape {:?}{}, where CIFAR-10's is of bytes (u1) and \
-             [images, {image}]: {not_one}",
+            "holds a `data` of {} elements and shape {:?}{}, where {name}'s is of bytes (u1) and \
+             [images, {CIFAR_IMAGE}]: {not_one}",
             data.dtype,
             data.shape,
             if data.fortran { " (Fortran order)" } else { "" }
         ));
     }
-    match get("labels") {
+    match get(labels_key) {
         Some(PickledEntry::Ints(labels)) if labels.len() == n => {
-            if let Some(bad) = labels.iter().find(|l| !(0..=9).contains(*l)) {
-                return Err(format!("label {bad} is not a CIFAR-10 class (0–9): {not_one}"));
+            if let Some(bad) = labels.iter().find(|l| !(0..classes).contains(*l)) {
+                return Err(format!(
+                    "label {bad} is not a {name} class (0–{}): {not_one}",
+                    classes - 1
+                ));
             }
         }
         Some(PickledEntry::Ints(labels)) => {
@@ -649,7 +774,7 @@ fn cifar_python_batch(bytes: &[u8]) -> std::result::Result<std::rc::Rc<[u8]>, St
         }
         _ => {
             return Err(format!(
-                "holds no list of `labels` (its keys: {}): {not_one}",
+                "holds no list of `{labels_key}` (its keys: {}): {not_one}",
                 keys()
             ));
         }
@@ -742,18 +867,24 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
     sets.sort();
     outputs.sort();
     if files.is_empty() {
-        // CIFAR-10's archive unpacks into a folder of its own, and holds a
-        // test batch beside the training ones.
-        let unpacked = ["cifar-10-batches-bin", "cifar-10-batches-py"]
-            .map(|name| path.join(name))
-            .into_iter()
-            .find(|p| p.is_dir());
-        let hint = if let Some(cifar) = unpacked {
-            format!(": for CIFAR-10 pass --data {}", shell_path(&cifar))
-        } else if path.join("train.bin").exists() || path.join("cifar-100-binary").is_dir() {
-            format!(": it holds CIFAR-100's binary version (train.bin); {CIFAR100_HINT}")
-        } else if is_cifar100_python(path) {
-            format!(": it holds CIFAR-100's python version; {CIFAR100_HINT}")
+        // CIFAR's archives unpack into folders of their own (these), and
+        // hold a test batch beside the training ones.
+        let unpacked = [
+            ("CIFAR-10", "cifar-10-batches-bin"),
+            ("CIFAR-10", "cifar-10-batches-py"),
+            ("CIFAR-100", "cifar-100-binary"),
+            ("CIFAR-100", "cifar-100-python"),
+        ]
+        .into_iter()
+        .find(|(_, folder)| path.join(folder).is_dir());
+        let hint = if let Some((name, folder)) = unpacked {
+            format!(": for {name} pass --data {}", shell_path(&path.join(folder)))
+        } else if path.join("train.bin").exists() || is_cifar100_python(path) {
+            format!(
+                ": it holds CIFAR-100's training file: pass --data {} (and data.kind = \"cifar100\", \
+                 if set otherwise)",
+                shell_path(path)
+            )
         } else if let Some(test) = ["test_batch.bin", "test_batch"]
             .iter()
             .find(|n| path.join(n).exists())
@@ -794,8 +925,9 @@ pub fn load_folder(path: &Path, channels: usize, size: usize, limit: Option<usiz
             // (--data takes a folder as images unless it holds batches or IDX
             // files: a CIFAR or MNIST preset pointed at the wrong folder lands here.)
             "; is it the right folder? --data takes a folder of PNG or JPEG images, CIFAR-10's \
-             data_batch_*.bin or python data_batch_* (a file, or the folder holding them) or an IDX \
-             image file (or the folder holding train-images-idx3-ubyte[.gz])"
+             data_batch_*.bin or python data_batch_* or CIFAR-100's train.bin or python train (a \
+             file, or the folder holding them) or an IDX image file (or the folder holding \
+             train-images-idx3-ubyte[.gz])"
                 .to_string()
         };
         let others = if others.is_empty() {

@@ -1,5 +1,6 @@
 //! Data sets: the 2-D toy distributions with exact densities, and image
-//! data sets from IDX, CIFAR-10 binary and image folders.
+//! data sets from IDX, CIFAR-10's and CIFAR-100's files (binary or python)
+//! and image folders.
 
 pub mod images;
 pub mod pil_resize;
@@ -22,10 +23,12 @@ pub enum Dataset {
     Images(ImageSet),
 }
 
-/// The kind of image data at `path`: a folder of CIFAR-10 batches or of IDX
-/// files, any other folder (images), a `.bin` file or a pickle (a CIFAR-10
-/// batch, binary or python), or another file (IDX).
+/// The kind of image data at `path`: a folder of CIFAR-10 batches, of
+/// CIFAR-100's training file or of IDX files, any other folder (images), a
+/// `.bin` file or a pickle (a CIFAR batch, binary or python: CIFAR-100's
+/// by its name or its records' size), or another file (IDX).
 pub fn infer_image_kind(path: &Path) -> DataKind {
+    use images::Cifar;
     if path.is_dir() {
         let names: Vec<String> = std::fs::read_dir(path)
             .map(|d| {
@@ -34,8 +37,21 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
                     .collect()
             })
             .unwrap_or_default();
-        if names.iter().any(|n| images::is_cifar_batch_name(n)) {
+        // (A folder of images may hold something named `train`: CIFAR-100's
+        // is a file of its records, or a pickle with its `meta` beside it.)
+        let cifar100 = names.iter().any(|n| {
+            let file = path.join(n);
+            Cifar::Hundred.is_training_file(n)
+                && if n.ends_with(".bin") {
+                    cifar100_records(&file)
+                } else {
+                    is_data_pickle(&file) && path.join("meta").is_file()
+                }
+        });
+        if names.iter().any(|n| Cifar::Ten.is_training_file(n)) {
             DataKind::Cifar10
+        } else if cifar100 {
+            DataKind::Cifar100
         } else if names.iter().any(|n| images::is_idx_images_name(n)) {
             DataKind::Idx
         } else {
@@ -44,14 +60,28 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
     } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("bin")) && !starts_as_idx(path)
         || is_data_pickle(path)
     {
-        DataKind::Cifar10
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        // A binary file by its records' size where that tells (else by its
+        // name); a pickle by its name (CIFAR-100's are train and test) or its folder.
+        let hundred = if Cifar::Ten.is_training_file(name) {
+            false
+        } else if name.ends_with(".bin") {
+            cifar100_records(path) || (!cifar10_records(path) && ["train.bin", "test.bin"].contains(&name))
+        } else {
+            ["train", "test"].contains(&name) || images::is_cifar100_python(path)
+        };
+        if hundred {
+            DataKind::Cifar100
+        } else {
+            DataKind::Cifar10
+        }
     } else {
         DataKind::Idx
     }
 }
 
 /// The kind of image data at `path` where its files say so (infer_image_kind
-/// guesses IDX for any file, and images for any folder): CIFAR-10 batches,
+/// guesses IDX for any file, and images for any folder): CIFAR batches,
 /// IDX images, or a folder with images in it.
 pub fn recognised_kind(path: &Path) -> Option<DataKind> {
     let kind = infer_image_kind(path);
@@ -90,6 +120,19 @@ fn holds_an_image(dir: &Path, seen: &mut std::collections::HashSet<PathBuf>) -> 
             .iter()
             .filter(|p| p.is_dir() && crate::train::run::outputs_in(p).is_none())
             .any(|p| holds_an_image(p, seen))
+}
+
+/// Whether a file's size is a whole number of CIFAR-100's binary records
+/// (3 074 bytes: two labels and an image) and not of CIFAR-10's (3 073).
+fn cifar100_records(path: &Path) -> bool {
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    len > 0 && len.is_multiple_of(3074) && !len.is_multiple_of(3073)
+}
+
+/// The same of CIFAR-10's records.
+fn cifar10_records(path: &Path) -> bool {
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    len > 0 && len.is_multiple_of(3073) && !len.is_multiple_of(3074)
 }
 
 /// Whether the file begins as a pickle (of protocol 2 or later) that is
@@ -190,6 +233,9 @@ impl Dataset {
             }),
             DataKind::Cifar10 => {
                 images::load_cifar10(path, channels, size, limit).map(|s| (path.to_path_buf(), s))
+            }
+            DataKind::Cifar100 => {
+                images::load_cifar100(path, channels, size, limit).map(|s| (path.to_path_buf(), s))
             }
             _ => images::load_folder(path, channels, size, limit).map(|s| (path.to_path_buf(), s)),
         };
