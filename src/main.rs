@@ -1856,8 +1856,8 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             // not on; README, What the toy presets reach.)
             eprintln!(
                 "This was the short first-run setting: more of it (ebmscope train --out {} --resume \
-                 --iters N) does not improve p_θ (its TV wanders about 0.2-0.4 up to 2 000 iterations). To go further, the authors' settings: --preset \
-                 gmm-convergent (rings-convergent, *-nonconvergent), hours on a software adapter, far \
+                 --iters N) does not improve p_θ (its TV wanders about 0.2-0.4 up to 2 000 \
+                 iterations). To go further, the authors' settings: --preset gmm-convergent (rings-convergent, *-nonconvergent), hours on a software adapter, far \
                  less on a GPU; d_st's strong swing: --preset rings-oscillate, about 2 minutes.",
                 shell_path(&out)
             );

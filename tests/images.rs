@@ -305,54 +305,12 @@ fn cifar10_python_batches_read_as_the_binary_ones() {
         let one = load_cifar10(&batch, 1, 16, None).unwrap();
         assert_eq!((one.n, one.values().len()), (1, 256), "{version}");
     }
-    // data.limit stops within a batch, and before the next is opened.
+    // data.limit stops within a batch.
     let limited = load_cifar10(&fixtures.join("py2"), 3, 32, Some(2)).unwrap();
     assert_eq!(limited.n, 2);
     assert!(limited.values() == binary.values()[..2 * 3 * 1024]);
 
     let err = |path: &Path| load_cifar10(path, 3, 32, None).unwrap_err().to_string();
-    // CIFAR-100's training file, in both versions, holds batch 1's images:
-    // read as CIFAR-100 (--data tells it, as a file and as its folder),
-    // and said to be CIFAR-100's where CIFAR-10 is asked for.
-    let first = load_cifar10(&fixtures.join("bin/data_batch_1.bin"), 3, 32, None).unwrap();
-    for (folder, file) in [("cifar100-py", "train"), ("cifar100-bin", "train.bin")] {
-        for path in [fixtures.join(folder), fixtures.join(folder).join(file)] {
-            let kind = ebmscope::data::infer_image_kind(&path);
-            assert_eq!(kind, ebmscope::config::DataKind::Cifar100, "{}", path.display());
-            let set = load_cifar100(&path, 3, 32, None).unwrap_or_else(|e| panic!("{e}"));
-            assert!(set.n == 3 && set.values() == first.values(), "{}", path.display());
-        }
-        let e = err(&fixtures.join(folder).join(file));
-        assert!(
-            e.contains("CIFAR-100's") && e.contains("pass --set data.kind=cifar100"),
-            "{e}"
-        );
-    }
-    // What is named as CIFAR-100's is not taken for it where its contents
-    // say otherwise: CIFAR-10's records in a train.bin, a folder of images
-    // beside a file named train (not CIFAR-100's pickle with its meta).
-    let named = dir("cifar-named");
-    let ten_as_train = named.join("train.bin");
-    std::fs::copy(fixtures.join("bin/data_batch_1.bin"), &ten_as_train).unwrap();
-    let kind = ebmscope::data::infer_image_kind(&ten_as_train);
-    assert_eq!(kind, ebmscope::config::DataKind::Cifar10);
-    let pictures = dir("cifar-named-pictures");
-    image::RgbImage::new(4, 4).save(pictures.join("a.png")).unwrap();
-    std::fs::write(pictures.join("train"), b"notes").unwrap();
-    let kind = ebmscope::data::infer_image_kind(&pictures);
-    assert_eq!(kind, ebmscope::config::DataKind::Folder);
-    // … and the other way round; CIFAR-100's class names are no images.
-    let e = load_cifar100(&fixtures.join("py2/data_batch_1"), 3, 32, None)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("is CIFAR-10's python version: pass --set data.kind=cifar10"),
-        "{e}"
-    );
-    let e = load_cifar100(&fixtures.join("cifar100-py/meta"), 3, 32, None)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("is a list of class names"), "{e}");
     let e = err(&fixtures.join("floats/data_batch_1"));
     assert!(
         e.contains("holds a `data` of f4 elements and shape [1, 3072]") && e.contains("u1"),
@@ -425,6 +383,58 @@ fn cifar10_python_batches_read_as_the_binary_ones() {
         e.contains("for CIFAR-10 pass --data") && e.contains("cifar-10-batches-py"),
         "{e}"
     );
+}
+
+/// CIFAR-100's training file, in both versions (holding CIFAR-10's batch
+/// 1's images, from scripts/cifar_python_fixtures.py), reads as those
+/// images, as a file and as its folder, which --data tells apart from
+/// CIFAR-10's; each CIFAR's files read as the other's say which kind to pass.
+#[test]
+fn cifar100_reads_in_both_versions() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cifar-python");
+    let err = |path: &Path| load_cifar10(path, 3, 32, None).unwrap_err().to_string();
+    // CIFAR-100's training file, in both versions, holds batch 1's images:
+    // read as CIFAR-100 (--data tells it, as a file and as its folder),
+    // and said to be CIFAR-100's where CIFAR-10 is asked for.
+    let first = load_cifar10(&fixtures.join("bin/data_batch_1.bin"), 3, 32, None).unwrap();
+    for (folder, file) in [("cifar100-py", "train"), ("cifar100-bin", "train.bin")] {
+        for path in [fixtures.join(folder), fixtures.join(folder).join(file)] {
+            let kind = ebmscope::data::infer_image_kind(&path);
+            assert_eq!(kind, ebmscope::config::DataKind::Cifar100, "{}", path.display());
+            let set = load_cifar100(&path, 3, 32, None).unwrap_or_else(|e| panic!("{e}"));
+            assert!(set.n == 3 && set.values() == first.values(), "{}", path.display());
+        }
+        let e = err(&fixtures.join(folder).join(file));
+        assert!(
+            e.contains("CIFAR-100's") && e.contains("pass --set data.kind=cifar100"),
+            "{e}"
+        );
+    }
+    // What is named as CIFAR-100's is not taken for it where its contents
+    // say otherwise: CIFAR-10's records in a train.bin, a folder of images
+    // beside a file named train (not CIFAR-100's pickle with its meta).
+    let named = dir("cifar-named");
+    let ten_as_train = named.join("train.bin");
+    std::fs::copy(fixtures.join("bin/data_batch_1.bin"), &ten_as_train).unwrap();
+    let kind = ebmscope::data::infer_image_kind(&ten_as_train);
+    assert_eq!(kind, ebmscope::config::DataKind::Cifar10);
+    let pictures = dir("cifar-named-pictures");
+    image::RgbImage::new(4, 4).save(pictures.join("a.png")).unwrap();
+    std::fs::write(pictures.join("train"), b"notes").unwrap();
+    let kind = ebmscope::data::infer_image_kind(&pictures);
+    assert_eq!(kind, ebmscope::config::DataKind::Folder);
+    // … and the other way round; CIFAR-100's class names are no images.
+    let e = load_cifar100(&fixtures.join("py2/data_batch_1"), 3, 32, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("is CIFAR-10's python version: pass --set data.kind=cifar10"),
+        "{e}"
+    );
+    let e = load_cifar100(&fixtures.join("cifar100-py/meta"), 3, 32, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is a list of class names"), "{e}");
 }
 
 /// The refusal of `path` set as data.path under an IDX preset's kind.

@@ -196,14 +196,6 @@ pub fn is_idx_images_name(name: &str) -> bool {
     name.contains("idx3-ubyte")
 }
 
-/// Whether a file name is that of a CIFAR-10 training batch: the binary
-/// version's `data_batch_N.bin`, or the python version's `data_batch_N`.
-pub fn is_cifar_batch_name(name: &str) -> bool {
-    name.strip_prefix("data_batch_")
-        .map(|n| n.strip_suffix(".bin").unwrap_or(n))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// The first byte of a pickle of protocol 2 or later (PROTO), as CIFAR-10's
 /// python version begins.
 pub const PICKLE_START: u8 = 0x80;
@@ -251,21 +243,6 @@ fn open_maybe_gz(path: &Path) -> Result<(Box<dyn Read>, bool)> {
 /// What --data given a PyTorch file says.
 const TORCH_AS_DATA: &str = "is a PyTorch file (torch.save's), not a data set: weights go to --init-weights";
 
-/// Whether a file's first bytes are torch.save's: its older form's pickle,
-/// or a zip whose first entry is its pickle (`archive/data.pkl`), which
-/// tells it from other zips.
-fn is_torch_save(head: &[u8]) -> bool {
-    if !head.starts_with(b"PK\x03\x04") {
-        return crate::io::is_torch_file(head);
-    }
-    // A zip's local header: the name's length at 26, the name at 30.
-    let name_len = head
-        .get(26..28)
-        .map_or(0, |l| usize::from(u16::from_le_bytes([l[0], l[1]])));
-    head.get(30..30 + name_len)
-        .is_some_and(|name| name.ends_with(b"data.pkl"))
-}
-
 /// Whether a file's first 512 bytes (ungzipped) are those of a zip, tar,
 /// xz, bzip2 or 7z archive.
 fn is_archive(head: &[u8]) -> bool {
@@ -297,7 +274,7 @@ fn not_idx_hint(path: &Path, head: &[u8], gz: bool) -> String {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if is_image_name(path) {
         "is one image, not a data set: point --data at the folder that holds the images".into()
-    } else if is_torch_save(head) {
+    } else if crate::io::is_torch_save(head) {
         TORCH_AS_DATA.into()
     } else if is_archive(head) {
         "is an archive (zip, tar, xz, bzip2 or 7z): extract it and point --data at the folder it makes".into()
@@ -488,11 +465,26 @@ impl Cifar {
             Cifar::Hundred => 50_000,
         }
     }
-    /// Whether a file name is that of one of its training files.
+    /// Whether a file name is that of one of its training files (binary
+    /// or python): CIFAR-10's `data_batch_N[.bin]`, CIFAR-100's `train[.bin]`.
     pub fn is_training_file(self, name: &str) -> bool {
+        let stem = name.strip_suffix(".bin").unwrap_or(name);
         match self {
-            Cifar::Ten => is_cifar_batch_name(name),
-            Cifar::Hundred => name == "train" || name == "train.bin",
+            Cifar::Ten => stem
+                .strip_prefix("data_batch_")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+            Cifar::Hundred => stem == "train",
+        }
+    }
+    /// The one whose binary records a file of `len` bytes holds a whole
+    /// number of, where only one's do (3 073 bytes for CIFAR-10's, 3 074
+    /// for CIFAR-100's).
+    pub fn of_records(len: u64) -> Option<Cifar> {
+        let fits = |c: Cifar| len > 0 && len.is_multiple_of(c.record() as u64);
+        match (fits(Cifar::Ten), fits(Cifar::Hundred)) {
+            (true, false) => Some(Cifar::Ten),
+            (false, true) => Some(Cifar::Hundred),
+            _ => None,
         }
     }
     /// Its training files, as a message names them.
@@ -502,24 +494,32 @@ impl Cifar {
             Cifar::Hundred => "train.bin, or the python version's train",
         }
     }
+    /// Its classes (CIFAR-100's fine ones; its 20 coarse ones group them).
+    fn classes(self) -> u8 {
+        match self {
+            Cifar::Ten => 10,
+            Cifar::Hundred => 100,
+        }
+    }
     /// What is wrong with the labels of a binary record, if they are not
     /// its classes.
     fn labels_misfit(self, labels: &[u8]) -> Option<String> {
+        let last = self.classes() - 1;
         match (self, labels) {
-            (Cifar::Ten, &[label, ..]) if label >= 10 => {
-                Some(format!("label {label} is not a CIFAR-10 class (0–9)"))
+            (Cifar::Ten, &[label, ..]) if label > last => {
+                Some(format!("label {label} is not a CIFAR-10 class (0–{last})"))
             }
-            (Cifar::Hundred, &[coarse, fine, ..]) if coarse >= 20 || fine >= 100 => Some(format!(
-                "labels {coarse} (coarse) and {fine} (fine) are not CIFAR-100's classes (0–19, 0–99)"
+            (Cifar::Hundred, &[coarse, fine, ..]) if coarse >= 20 || fine > last => Some(format!(
+                "labels {coarse} (coarse) and {fine} (fine) are not CIFAR-100's classes (0–19, 0–{last})"
             )),
             _ => None,
         }
     }
-    /// The python version's key of the labels checked, and their count.
-    fn python_labels(self) -> (&'static str, i128) {
+    /// The python version's key of the labels checked.
+    fn python_labels(self) -> &'static str {
         match self {
-            Cifar::Ten => ("labels", 10),
-            Cifar::Hundred => ("fine_labels", 100),
+            Cifar::Ten => "labels",
+            Cifar::Hundred => "fine_labels",
         }
     }
     /// What read_pickled_dict calls its files in messages.
@@ -607,7 +607,7 @@ pub fn load_cifar(
                 "is empty (0 bytes): a download or copy cut short? fetch the file again",
             ));
         }
-        if is_torch_save(&bytes) {
+        if crate::io::is_torch_save(&bytes) {
             return Err(Error::file(&file, TORCH_AS_DATA));
         }
         // Each image's red, green and blue planes, 1 024 bytes each.
@@ -704,9 +704,9 @@ fn cifar_python_file(which: Cifar, bytes: &[u8]) -> std::result::Result<std::rc:
     let (name, file) = (which.name(), which.python_file());
     let entries = crate::io::read_pickled_dict(bytes, file)?;
     let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-    let (labels_key, classes) = which.python_labels();
+    let (labels_key, classes) = (which.python_labels(), i128::from(which.classes()));
     let other = which.other();
-    if get(labels_key).is_none() && get(other.python_labels().0).is_some() {
+    if get(labels_key).is_none() && get(other.python_labels()).is_some() {
         return Err(format!(
             "is {}'s python version: pass --set data.kind={}",
             other.name(),

@@ -43,7 +43,7 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
             let file = path.join(n);
             Cifar::Hundred.is_training_file(n)
                 && if n.ends_with(".bin") {
-                    cifar100_records(&file)
+                    file_len(&file).and_then(Cifar::of_records) == Some(Cifar::Hundred)
                 } else {
                     is_data_pickle(&file) && path.join("meta").is_file()
                 }
@@ -66,7 +66,10 @@ pub fn infer_image_kind(path: &Path) -> DataKind {
         let hundred = if Cifar::Ten.is_training_file(name) {
             false
         } else if name.ends_with(".bin") {
-            cifar100_records(path) || (!cifar10_records(path) && ["train.bin", "test.bin"].contains(&name))
+            match file_len(path).and_then(Cifar::of_records) {
+                Some(by_size) => by_size == Cifar::Hundred,
+                None => ["train.bin", "test.bin"].contains(&name),
+            }
         } else {
             ["train", "test"].contains(&name) || images::is_cifar100_python(path)
         };
@@ -122,17 +125,8 @@ fn holds_an_image(dir: &Path, seen: &mut std::collections::HashSet<PathBuf>) -> 
             .any(|p| holds_an_image(p, seen))
 }
 
-/// Whether a file's size is a whole number of CIFAR-100's binary records
-/// (3 074 bytes: two labels and an image) and not of CIFAR-10's (3 073).
-fn cifar100_records(path: &Path) -> bool {
-    let len = std::fs::metadata(path).map_or(0, |m| m.len());
-    len > 0 && len.is_multiple_of(3074) && !len.is_multiple_of(3073)
-}
-
-/// The same of CIFAR-10's records.
-fn cifar10_records(path: &Path) -> bool {
-    let len = std::fs::metadata(path).map_or(0, |m| m.len());
-    len > 0 && len.is_multiple_of(3073) && !len.is_multiple_of(3074)
+fn file_len(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
 }
 
 /// Whether the file begins as a pickle (of protocol 2 or later) that is
@@ -141,7 +135,7 @@ fn is_data_pickle(path: &Path) -> bool {
     use std::io::Read;
     let mut head = Vec::new();
     let read = std::fs::File::open(path).and_then(|f| f.take(64).read_to_end(&mut head));
-    read.is_ok() && head.starts_with(&[images::PICKLE_START]) && !crate::io::is_torch_file(&head)
+    read.is_ok() && head.starts_with(&[images::PICKLE_START]) && !crate::io::is_torch_save(&head)
 }
 
 /// Whether the file begins as an IDX image file does (unsigned bytes, 3

@@ -13,7 +13,7 @@ pub use tensors::{
     read_tensor, refuse_damaged, refuse_edited_metadata, tensor_names, write_atomically, write_tensors,
     write_tensors_with_metadata, written_by_ebmscope,
 };
-pub(crate) use torch_file::{PickledEntry, is_torch_file, read_pickled_dict};
+pub(crate) use torch_file::{PickledEntry, is_torch_save, read_pickled_dict};
 pub use weights::{
     ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR, fitting_net, load_params, save_params,
 };

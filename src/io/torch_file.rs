@@ -56,6 +56,20 @@ pub(crate) fn is_torch_file(bytes: &[u8]) -> bool {
     pickle.starts_with(&magic)
 }
 
+/// Whether a file's first bytes are surely torch.save's, as --data tells
+/// a PyTorch file from data: its older form's pickle, or a zip whose first
+/// entry is its pickle (`archive/data.pkl`), not any zip as
+/// [`is_torch_file`] takes (which read_state_dict then reads or refuses).
+pub(crate) fn is_torch_save(head: &[u8]) -> bool {
+    if !head.starts_with(ZIP_MAGIC) {
+        return is_torch_file(head);
+    }
+    // A zip's local header: the name's length at 26, the name at 30.
+    let name_len = (head.get(26..28)).map_or(0, |l| usize::from(u16::from_le_bytes([l[0], l[1]])));
+    head.get(30..30 + name_len)
+        .is_some_and(|name| name.ends_with(b"data.pkl"))
+}
+
 /// What a torch.save file's state dict holds: its floating-point tensors as
 /// f32, its others (a step counter, a mask) as they are, and the key it is
 /// under where the file holds it in a checkpoint's dict.
