@@ -303,7 +303,9 @@ pub struct EvalConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LongRunInit {
-    /// Data with ε_data noise (the reference's choice).
+    /// Data images (training's long-run checks and the landscape add
+    /// ε_data noise, as the reference's training does; `sample` takes
+    /// them as they are, as its evaluation does).
     Data,
     /// Uniform noise (on ±langevin.init_factor).
     Uniform,

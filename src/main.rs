@@ -261,6 +261,13 @@ struct SampleArgs {
     /// Where the chains start.
     #[arg(long, value_enum, ignore_case = true, default_value_t = LongRunInit::Data)]
     init: LongRunInit,
+    /// Go on from the chains in this file, where a long run left them (its
+    /// chains.safetensors, rewritten at every row; or a safetensors file of
+    /// tensor `x`, [chains, C, H, W] images or [chains, 2] points): its steps
+    /// numbered on from theirs, and from the same checkpoint the very steps
+    /// one longer run would have taken.
+    #[arg(long, value_name = "FILE", conflicts_with = "init")]
+    from_chains: Option<PathBuf>,
     /// Metropolis-adjusted Langevin instead of plain Langevin; reports acceptance.
     #[arg(long)]
     mala: bool,
@@ -276,12 +283,13 @@ struct SampleArgs {
     /// Record a row and a picture every this many steps (default: steps / 10).
     #[arg(long, allow_negative_numbers = true, value_parser = whole::<u64>)]
     every: Option<u64>,
-    /// Number of chains.
-    #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = whole::<usize>)]
-    chains: usize,
+    /// Number of chains [default: 1000; with --from-chains, the file's].
+    #[arg(long, allow_negative_numbers = true, value_parser = whole::<usize>)]
+    chains: Option<usize>,
     /// Output folder (default: longrun_<init> beside the checkpoint,
     /// longrun_<init>_mala with --mala; longrun_<init>_<name> beside
-    /// weights alone, or beside their run).
+    /// weights alone, or beside their run; <init> is `chains` with
+    /// --from-chains).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Replace an existing output folder's results.
@@ -1985,26 +1993,41 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         " (--epsilon and --temp-factor change how it is sampled)",
     )?;
     let init = args.init;
+    let input = ebmscope::train::net_spec(&ck.config)?.input;
+    let from_chains = args
+        .from_chains
+        .as_deref()
+        .map(|path| ebmscope::train::longrun::SavedChains::read(path, input))
+        .transpose()?;
     let every = args.every.unwrap_or((args.steps / 10).max(1));
     let out = args.out.clone().unwrap_or_else(|| {
-        let name = format!("longrun_{}{}", init.name(), if args.mala { "_mala" } else { "" });
+        let start = if from_chains.is_some() {
+            "chains"
+        } else {
+            init.name()
+        };
+        let name = format!("longrun_{start}{}", if args.mala { "_mala" } else { "" });
         beside_model(&args.model.checkpoint, &ck, &name)
     });
     let opts = LongRunOptions {
         steps: args.steps,
-        chains: args.chains,
+        chains: args
+            .chains
+            .or(from_chains.as_ref().map(|c| c.count))
+            .unwrap_or(1000),
         init,
         mala: args.mala,
         temp_factor: args.temp_factor,
         epsilon: args.epsilon,
         every,
         data_noise: false,
+        from_chains,
     };
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
     check_out_folder(&out, &ebmscope::train::longrun::LONG_RUN_OUTPUTS, args.force)?;
     let chains = format!("--chains {}", opts.chains);
-    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, (opts.chains, &chains))?;
+    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.needs_data(), &out, (opts.chains, &chains))?;
     let summary = opts.summary(&ck, &args.model.checkpoint);
     eprintln!("{summary}");
     let toy = Toy::new(&ck.config.data).ok();
@@ -2033,7 +2056,6 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         }),
         _ => None,
     };
-    let chw = ebmscope::train::net_spec(&ck.config)?.input;
     // Replacing a long run (--force), the new one takes the old one's place
     // only once it is done: a failed or interrupted run leaves it as it was.
     // (Its files: LONG_RUN_OUTPUTS; a training run's pictures are not its
@@ -2043,8 +2065,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     // rows so far, and its pictures, which the next run there replaces as
     // an older set, without --force.
     use ebmscope::train::longrun::{
-        LONG_RUN_HEADER, LONG_RUN_MARKER as MARKER, LONG_RUN_OUTPUTS, LONG_RUN_PARTIAL as PARTIAL,
-        LONG_RUN_SETTINGS,
+        LONG_RUN_CHAINS, LONG_RUN_HEADER, LONG_RUN_MARKER as MARKER, LONG_RUN_OUTPUTS,
+        LONG_RUN_PARTIAL as PARTIAL, LONG_RUN_SETTINGS,
     };
     let bar = indicatif::ProgressBar::new(args.steps);
     let mut lines = ProgressLines::new();
@@ -2086,6 +2108,14 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                 )));
             }
             recorded.push(*row);
+            // (Rewritten at every row: a run stopped or killed leaves its
+            // chains as its last row found them, to go on from.)
+            ebmscope::train::longrun::write_chains(
+                &write_dir.join(LONG_RUN_CHAINS),
+                input,
+                states,
+                row.step,
+            )?;
             let picture = write_dir.join(format!("samples_{:08}.png", row.step));
             // Toy data: the KDE of the chains against the truth; images: a grid of them.
             let tv = match (&grid, &truth, floor) {
@@ -2110,8 +2140,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                 _ => {
                     ebmscope::plot::image_grid(
                         &picture,
-                        &states[..states.len().min(100 * chw.iter().product::<usize>())],
-                        chw,
+                        &states[..states.len().min(100 * input.iter().product::<usize>())],
+                        input,
                     )?;
                     None
                 }
@@ -2198,8 +2228,9 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                 format!("the long run {} held is kept as it was", out.display())
             } else {
                 format!(
-                    "the rows so far are in {}, beside their pictures and their figure, longrun.png \
-                     (a next run there replaces them)",
+                    "the rows so far are in {}, beside their pictures, their figure, longrun.png, and \
+                     the chains at the last row, {LONG_RUN_CHAINS}, to go on from with --from-chains (a \
+                     next run there replaces them)",
                     out.join(PARTIAL).display()
                 )
             }
@@ -2210,10 +2241,11 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     bar.finish();
     eprintln!("{ending}");
     eprintln!(
-        "wrote {}, {}, {} and samples_*.png",
+        "wrote {}, {}, {}, samples_*.png and the chains, {} (to go on with --from-chains)",
         out.join("longrun.csv").display(),
         out.join("longrun.png").display(),
-        out.join("longrun.toml").display()
+        out.join("longrun.toml").display(),
+        out.join(LONG_RUN_CHAINS).display()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -2405,19 +2437,20 @@ fn data_moved_to(
 }
 
 /// What `sample` and `landscape` need once their options are accepted: the
-/// run's data set (only to start from data), the GPU (announced) and the
+/// run's data set (only where the chains start from data: `needs_data`), the GPU (announced) and the
 /// output folder, created once the job's `batch` (its count, and what
 /// names it) is known to fit the adapter's buffers.
 fn open_checkpoint_job(
     choice: &AdapterChoice,
     ck: &ebmscope::train::Checkpoint,
-    init: ebmscope::train::longrun::LongRunInit,
+    needs_data: bool,
     out: &std::path::Path,
     (batch, what): (usize, &str),
 ) -> anyhow::Result<(Option<ebmscope::data::Dataset>, Gpu)> {
-    let data = match init {
-        ebmscope::train::longrun::LongRunInit::Data => Some(ebmscope::data::Dataset::load(&ck.config.data)?),
-        _ => None,
+    let data = if needs_data {
+        Some(ebmscope::data::Dataset::load(&ck.config.data)?)
+    } else {
+        None
     };
     // Other images (a test split, say) may be what the user wants the
     // chains to start from, so this is said, not refused.
@@ -2584,7 +2617,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // (Not --chunk: attraction–diffusion runs at most as many chains as
     // there are pairs of minima, unknown until the descent ends.)
     let starts = format!("--starts {}", opts.starts);
-    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.init, &out, (opts.starts, &starts))?;
+    let needs_data = opts.init == LongRunInit::Data;
+    let (data, gpu) = open_checkpoint_job(choice, &ck, needs_data, &out, (opts.starts, &starts))?;
     eprintln!(
         "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; {})",
         opts.starts,

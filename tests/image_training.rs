@@ -159,6 +159,9 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
             .map(|l| l.split(',').next().unwrap())
             .collect();
         assert_eq!(steps, ["0", "10", "20"]);
+        // The chains at the end, as `energy --input` takes images: [B, C, H, W].
+        let chains = ebmscope::io::read_tensor(&folder.join("chains.safetensors"), "x").unwrap();
+        assert_eq!(chains.shape, [6, 1, 32, 32], "{init}");
         for f in [
             "samples_00000000.png",
             "samples_00000010.png",

@@ -1549,6 +1549,7 @@ fn long_run_options(steps: u64, every: u64, mala: bool) -> ebmscope::train::long
         epsilon: None,
         every,
         data_noise: false,
+        from_chains: None,
     }
 }
 const LONG_RUN_CHAINS: usize = 6;
@@ -1721,6 +1722,248 @@ fn long_work_says_how_far_it_got_where_no_bar_is_drawn() {
             && !said.contains("sampling: "),
         "{said}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A long run's chains.safetensors holds its chains ([chains, 2] points
+/// here) at its last row, and `sample --from-chains` goes on from them: its
+/// rows numbered on from their step, and, from the same checkpoint, the
+/// very states one longer run reaches (Langevin and MALA, bit for bit; the
+/// first chains of the file alone with fewer --chains). Files that cannot
+/// be gone on from are refused before anything is written.
+#[test]
+fn a_long_run_goes_on_from_its_saved_chains() {
+    let dir = common::fresh_dir("from-chains");
+    let trained = train_small_toy(&dir, 2, &[]);
+    assert!(trained.status.success());
+    let ck = dir.join("checkpoint.safetensors");
+    let sample = |out: &str, extra: &[&str]| {
+        let out_dir = dir.join(out);
+        let mut args = vec![
+            "sample",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ebmscope(&args)
+    };
+    let chains_of = |out: &str| {
+        let path = dir.join(out).join("chains.safetensors");
+        let step = ebmscope::io::read_metadata(&path).unwrap()["step"].clone();
+        (ebmscope::io::read_tensor(&path, "x").unwrap(), step)
+    };
+    let steps_of = |out: &str| -> Vec<String> {
+        std::fs::read_to_string(dir.join(out).join("longrun.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    let ok = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for mala in [&[][..], &["--mala"][..]] {
+        fn joined<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<&'a str> {
+            [a, b].concat()
+        }
+        let whole = |extra| joined(extra, mala);
+        ok(sample(
+            "full",
+            &whole(&["--chains", "16", "--steps", "20", "--every", "10", "--force"]),
+        ));
+        ok(sample(
+            "half",
+            &whole(&["--chains", "16", "--steps", "10", "--every", "10", "--force"]),
+        ));
+        let half = dir.join("half/chains.safetensors");
+        let said = ok(sample(
+            "rest",
+            &whole(&[
+                "--from-chains",
+                half.to_str().unwrap(),
+                "--steps",
+                "10",
+                "--every",
+                "5",
+                "--force",
+            ]),
+        ));
+        assert!(
+            said.contains(&format!("steps from {} at step 10 on 16 chains", half.display())),
+            "{said}"
+        );
+        let (full, full_step) = chains_of("full");
+        assert_eq!((full.shape.as_slice(), full_step.as_str()), (&[16, 2][..], "20"));
+        let (rest, rest_step) = chains_of("rest");
+        assert_eq!(rest_step, "20");
+        assert_eq!(rest.data, full.data, "mala: {}", !mala.is_empty());
+        assert_eq!(steps_of("rest"), ["10", "15", "20"]);
+        // The start row is the saved chains' state: no step taken there yet.
+        let rest_csv = std::fs::read_to_string(dir.join("rest/longrun.csv")).unwrap();
+        assert!(
+            rest_csv.lines().nth(1).unwrap().starts_with("10,")
+                && rest_csv.lines().nth(1).unwrap().split(',').nth(2) == Some(""),
+            "{rest_csv}"
+        );
+        let settings = common::read_toml(&dir.join("rest/longrun.toml"));
+        assert_eq!(settings["from_step"].as_integer(), Some(10));
+        assert!(
+            settings["from_chains"]
+                .as_str()
+                .unwrap()
+                .ends_with("chains.safetensors")
+        );
+        assert!(settings.get("init").is_none(), "{settings}");
+    }
+    // `energy` reads the file as it is: its chains' mean F/T is the last
+    // row's mean energy (summed in another order: to f32 rounding).
+    let energies = dir.join("energies.safetensors");
+    let chains = dir.join("full/chains.safetensors");
+    ok(ebmscope(&[
+        "energy",
+        "--net",
+        "toy",
+        "--weights",
+        ck.to_str().unwrap(),
+        "--input",
+        chains.to_str().unwrap(),
+        "--output",
+        energies.to_str().unwrap(),
+    ]));
+    let f = ebmscope::io::read_tensor(&energies, "energy").unwrap().data;
+    let langevin = common::read_toml(&dir.join("config.toml"))["langevin"].clone();
+    let epsilon = langevin["epsilon"].as_float().unwrap();
+    let temperature = match langevin["form"].as_str().unwrap() {
+        "invariant" => epsilon * epsilon / 2.0,
+        _ => langevin["temperature"].as_float().unwrap(),
+    };
+    let mean_u = f.iter().map(|&v| f64::from(v)).sum::<f64>() / (f.len() as f64 * temperature);
+    let csv = std::fs::read_to_string(dir.join("full/longrun.csv")).unwrap();
+    let last: f64 = csv
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (mean_u - last).abs() < 1e-5 * last.abs(),
+        "{mean_u} against {last}"
+    );
+    // Fewer chains: the file's first, which go as the first of the 16 did.
+    let half = dir.join("half/chains.safetensors");
+    let half_s = half.to_str().unwrap();
+    ok(sample(
+        "full",
+        &["--chains", "16", "--steps", "20", "--every", "10", "--force"],
+    ));
+    ok(sample(
+        "half",
+        &["--chains", "16", "--steps", "10", "--every", "10", "--force"],
+    ));
+    ok(sample(
+        "eight",
+        &["--from-chains", half_s, "--chains", "8", "--steps", "10"],
+    ));
+    let (eight, _) = chains_of("eight");
+    assert_eq!(eight.shape, [8, 2]);
+    assert_eq!(eight.data, chains_of("full").0.data[..16]);
+    // Without --out, beside the checkpoint as longrun_chains.
+    let by_default = ebmscope(&[
+        "sample",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--from-chains",
+        half_s,
+        "--steps",
+        "2",
+        "--force",
+    ]);
+    ok(by_default);
+    assert_eq!(steps_of("longrun_chains").last().unwrap(), "12");
+
+    // Refused, naming the file and what is wrong, before any folder is made.
+    let bad = |name: &str, x: Option<(Vec<usize>, Vec<f32>)>, step: Option<&str>| {
+        let path = dir.join(name);
+        let mut metadata = std::collections::HashMap::new();
+        if let Some(step) = step {
+            metadata.insert("step".to_string(), step.to_string());
+        }
+        let tensor = match x {
+            Some((shape, data)) => ebmscope::io::Tensor {
+                name: "x".into(),
+                shape,
+                data,
+            },
+            None => ebmscope::io::Tensor {
+                name: "states".into(),
+                shape: vec![2, 2],
+                data: vec![0.0; 4],
+            },
+        };
+        ebmscope::io::write_tensors_with_metadata(&path, &[tensor], Some(metadata)).unwrap();
+        path
+    };
+    let cases = [
+        (
+            bad("no-x.safetensors", None, None),
+            &[][..],
+            "holds no tensor `x`, the chains",
+        ),
+        (
+            bad("three.safetensors", Some((vec![4, 3], vec![0.0; 12])), None),
+            &[][..],
+            "tensor `x` has shape [4, 3]; this model's chains are [chains, 2], at least one",
+        ),
+        (
+            bad(
+                "nan.safetensors",
+                Some((vec![2, 2], vec![0.0, 0.0, f32::NAN, 0.0])),
+                None,
+            ),
+            &[][..],
+            "tensor `x` holds NaN at element 2 (chain 1): chains that diverged cannot go on",
+        ),
+        (
+            bad("step.safetensors", Some((vec![2, 2], vec![0.0; 4])), Some("ten")),
+            &[][..],
+            "its metadata's step `ten` is not a number of steps up to 4294967295",
+        ),
+        (
+            bad(
+                "late.safetensors",
+                Some((vec![2, 2], vec![0.0; 4])),
+                Some("4294967290"),
+            ),
+            &["--steps", "10"][..],
+            "--steps must be at most 5 going on from step 4294967290",
+        ),
+        (half.clone(), &["--chains", "17"][..], "--chains 17: "),
+    ];
+    for (file, extra, says) in cases {
+        let out = sample(
+            "refused",
+            &[&["--from-chains", file.to_str().unwrap()][..], extra].concat(),
+        );
+        common::assert_refused(&out, says);
+        assert!(!dir.join("refused").exists(), "{says}");
+    }
+    let out = sample("refused", &["--from-chains", half_s, "--init", "bank"]);
+    common::assert_refused(&out, "--from-chains");
+    // A file whose chains were edited since: its CRC-32 says so.
+    let edited = dir.join("edited.safetensors");
+    let mut bytes = std::fs::read(&half).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&edited, bytes).unwrap();
+    let out = sample("refused", &["--from-chains", edited.to_str().unwrap()]);
+    common::assert_refused(&out, "its tensors are not those ebmscope saved");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -2024,7 +2267,8 @@ fn long_run_sampling_from_a_checkpoint() {
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         assert_eq!(status.code(), Some(130), "{stderr}");
         let says = format!(
-            "of 100000000: the rows so far are in {}, beside their pictures and their figure, longrun.png",
+            "of 100000000: the rows so far are in {}, beside their pictures, their figure, longrun.png, \
+             and the chains at the last row, chains.safetensors, to go on from with --from-chains",
             stopped.join("longrun.partial.csv").display()
         );
         assert!(
@@ -2062,6 +2306,11 @@ fn long_run_sampling_from_a_checkpoint() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{stderr}"));
         assert_eq!(settings["stopped_at_step"].as_integer(), Some(said), "{settings}");
+        // The chains as the last row found them, to go on from.
+        let chains = stopped.join("chains.safetensors");
+        let step = &ebmscope::io::read_metadata(&chains).unwrap()["step"];
+        assert_eq!(*step, last_step.to_string());
+        assert_eq!(ebmscope::io::read_tensor(&chains, "x").unwrap().shape, [4, 2]);
         assert!(picture.exists() && !stopped.join("longrun.csv").exists());
         // (The figure of the rows so far.)
         let figure = image::open(stopped.join("longrun.png")).unwrap().to_rgb8();

@@ -3,6 +3,8 @@
 //! model's steady state is realistic (convergent ML) or oversaturated
 //! (non-convergent ML).
 
+use std::path::{Path, PathBuf};
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -39,6 +41,10 @@ pub struct LongRunOptions {
     /// sample_q), or start from the images as they are, as `sample` does
     /// (the reference's eval.py).
     pub data_noise: bool,
+    /// Go on from these chains (an earlier long run's, say) in place of
+    /// `init`'s starts: their steps numbered on from the file's, with the
+    /// noise an unbroken run would have drawn there.
+    pub from_chains: Option<SavedChains>,
 }
 
 impl LongRunOptions {
@@ -48,11 +54,18 @@ impl LongRunOptions {
         if self.steps == 0 {
             return Err(Error::Config("--steps must be at least 1".into()));
         }
-        if self.steps > crate::sampler::MAX_COUNTED {
-            return Err(Error::Config(format!(
-                "--steps must be at most {}",
-                crate::sampler::MAX_COUNTED
-            )));
+        let first = self.first_step();
+        if self.steps > crate::sampler::MAX_COUNTED.saturating_sub(first) {
+            return Err(Error::Config(if first == 0 {
+                format!("--steps must be at most {}", crate::sampler::MAX_COUNTED)
+            } else {
+                format!(
+                    "--steps must be at most {} going on from step {first} (the noise counter's \
+                     {} steps)",
+                    crate::sampler::MAX_COUNTED.saturating_sub(first),
+                    crate::sampler::MAX_COUNTED
+                )
+            }));
         }
         if self.chains == 0 {
             return Err(Error::Config("--chains must be at least 1".into()));
@@ -72,6 +85,25 @@ impl LongRunOptions {
             )));
         }
         Ok(())
+    }
+
+    /// The step the run starts at: 0, or that of the chains it goes on from.
+    pub fn first_step(&self) -> u64 {
+        self.from_chains.as_ref().map_or(0, |c| c.step)
+    }
+
+    /// Whether the chains start from the model's data set.
+    pub fn needs_data(&self) -> bool {
+        self.from_chains.is_none() && self.init == LongRunInit::Data
+    }
+
+    /// Where the chains start, for its first line: `init`'s name, or the file
+    /// and step they go on from.
+    pub fn start_text(&self) -> String {
+        match &self.from_chains {
+            Some(c) => format!("{} at step {}", c.path.display(), c.step),
+            None => self.init.name().to_string(),
+        }
     }
 
     /// The step the chains take from checkpoint `ck` (τ = 1: a long run
@@ -94,12 +126,12 @@ impl LongRunOptions {
     /// What the chains run, in a line: sampler, steps, start, chains, the
     /// model (`ck`, loaded from `file`), temperature factor and ε (for the
     /// command's first line and the title of its figure).
-    pub fn summary(&self, ck: &Checkpoint, file: &std::path::Path) -> String {
+    pub fn summary(&self, ck: &Checkpoint, file: &Path) -> String {
         format!(
             "{} {} from {} on {} ({}), T × {}, ε {}",
             if self.mala { "MALA" } else { "Langevin" },
             crate::config::plural(self.steps, "step", "steps"),
-            self.init.name(),
+            self.start_text(),
             crate::config::plural(self.chains as u64, "chain", "chains"),
             ck.described(file),
             short(self.temp_factor),
@@ -120,7 +152,7 @@ impl LongRunOptions {
     pub fn settings_toml(
         &self,
         ck: &Checkpoint,
-        checkpoint: &std::path::Path,
+        checkpoint: &Path,
         stopped: Option<(u64, u64)>,
     ) -> Result<String> {
         #[derive(serde::Serialize)]
@@ -131,7 +163,14 @@ impl LongRunOptions {
             sampler: &'static str,
             steps: u64,
             chains: usize,
-            init: LongRunInit,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            init: Option<LongRunInit>,
+            /// The chains' file it went on from (`--from-chains`), and
+            /// their step there, where its rows start.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            from_chains: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            from_step: Option<u64>,
             /// The images the chains started from (`--init data`): the
             /// run's, or those `--data` gave (a test split, say).
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,10 +201,15 @@ impl LongRunOptions {
             sampler: if self.mala { "mala" } else { "langevin" },
             steps: self.steps,
             chains: self.chains,
-            init: self.init,
-            data: (self.init == LongRunInit::Data && !ck.config.data.kind.is_toy())
-                .then(|| ck.config.data.path.clone()),
-            data_noise: self.data_noise && self.init == LongRunInit::Data,
+            init: self.from_chains.is_none().then_some(self.init),
+            from_chains: self
+                .from_chains
+                .as_ref()
+                .map(|c| crate::config::absolute_path_shown(&c.path))
+                .transpose()?,
+            from_step: self.from_chains.as_ref().map(|c| c.step),
+            data: (self.needs_data() && !ck.config.data.kind.is_toy()).then(|| ck.config.data.path.clone()),
+            data_noise: self.data_noise && self.needs_data(),
             temp_factor: self.temp_factor,
             epsilon: self.epsilon.unwrap_or(ck.config.langevin.epsilon),
             epsilon_from: match (self.epsilon.is_some(), ck.weights_alone) {
@@ -208,7 +252,148 @@ impl LongRunOptions {
                 )));
             }
         }
-        check_start(ck, self.init, self.chains, "--chains")
+        match &self.from_chains {
+            Some(c) => c.check(ck, self.chains),
+            None => check_start(ck, self.init, self.chains, "--chains"),
+        }
+    }
+}
+
+/// The file a long run keeps its chains in, rewritten at every row: tensor
+/// `x`, [chains, C, H, W] images or [chains, 2] points, as `energy --input`
+/// reads it (and PyTorch's `safetensors.torch.load_file`), with the step
+/// they are at in its metadata ([`CHAINS_STEP_KEY`]): what
+/// `sample --from-chains` goes on from.
+pub const LONG_RUN_CHAINS: &str = "chains.safetensors";
+/// The metadata key of [`LONG_RUN_CHAINS`]'s step.
+const CHAINS_STEP_KEY: &str = "step";
+
+/// The shape `k` chains of a net taking `input` are saved in: [k, 2] points
+/// for the toy net (its input [2, 1, 1]), [k, C, H, W] images otherwise.
+fn chains_shape(input: [usize; 3], k: usize) -> Vec<usize> {
+    match input {
+        [c, 1, 1] => vec![k, c],
+        [c, h, w] => vec![k, c, h, w],
+    }
+}
+
+/// Write `states` ([k, dim], of a net taking `input`) at `step` to `path`
+/// as [`LONG_RUN_CHAINS`] holds them.
+pub fn write_chains(path: &Path, input: [usize; 3], states: &[f32], step: u64) -> Result<()> {
+    let dim: usize = input.iter().product();
+    let x = crate::io::Tensor {
+        name: "x".into(),
+        shape: chains_shape(input, states.len() / dim.max(1)),
+        data: states.to_vec(),
+    };
+    let metadata = [(CHAINS_STEP_KEY.to_string(), step.to_string())].into();
+    crate::io::write_tensors_with_metadata(path, &[x], Some(metadata))
+}
+
+/// Chains to go on from: a long run's [`LONG_RUN_CHAINS`] (or a file made
+/// so, tensor `x`; without a step, at 0).
+#[derive(Clone, Debug)]
+pub struct SavedChains {
+    pub path: PathBuf,
+    /// [count, dim], finite.
+    pub states: Vec<f32>,
+    pub count: usize,
+    /// The step they were saved at (the file's metadata; 0 without it).
+    pub step: u64,
+}
+
+impl SavedChains {
+    /// Read the chains in `path` for a model taking `input`: a tensor `x` of
+    /// [n, 2] points or [n, C, H, W] images, every value finite.
+    pub fn read(path: &Path, input: [usize; 3]) -> Result<Self> {
+        let (tensors, metadata) = crate::io::read_all(path)?;
+        crate::io::refuse_damaged(
+            path,
+            &tensors,
+            &metadata,
+            "run the long run again, or start from --init",
+        )?;
+        let Some(x) = tensors.into_iter().find(|t| t.name == "x") else {
+            return Err(Error::file(
+                path,
+                format!(
+                    "holds no tensor `x`, the chains (a long run's {LONG_RUN_CHAINS} holds them so:                      [chains, C, H, W] images or [chains, 2] points)"
+                ),
+            ));
+        };
+        let count = x.shape.first().copied().unwrap_or(0);
+        let wanted = chains_shape(input, count);
+        if x.shape != wanted || count == 0 {
+            let wanted = chains_shape(input, 0)
+                .iter()
+                .skip(1)
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Error::file(
+                path,
+                format!(
+                    "tensor `x` has shape {:?}; this model's chains are [chains, {wanted}], at least one                      (chains of another model, or of another data set?)",
+                    x.shape
+                ),
+            ));
+        }
+        if let Some(i) = x.data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::file(
+                path,
+                format!(
+                    "tensor `x` holds {} at element {i} (chain {}): chains that diverged cannot go on",
+                    x.data[i],
+                    i / (x.data.len() / count)
+                ),
+            ));
+        }
+        let step = match metadata.get(CHAINS_STEP_KEY) {
+            None => 0,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|&step| step <= crate::sampler::MAX_COUNTED)
+                .ok_or_else(|| {
+                    Error::file(
+                        path,
+                        format!(
+                            "its metadata's step `{text}` is not a number of steps up to {}",
+                            crate::sampler::MAX_COUNTED
+                        ),
+                    )
+                })?,
+        };
+        Ok(SavedChains {
+            path: path.to_path_buf(),
+            states: x.data,
+            count,
+            step,
+        })
+    }
+
+    /// Refuse going on with more chains (`k`) than these, or with a model
+    /// whose chains are another size.
+    fn check(&self, ck: &Checkpoint, k: usize) -> Result<()> {
+        let dim: usize = net_spec(&ck.config)?.input.iter().product();
+        if self.states.len() != self.count * dim {
+            return Err(Error::file(
+                &self.path,
+                format!(
+                    "holds chains of {} values each; this model's are {dim}",
+                    self.states.len() / self.count.max(1)
+                ),
+            ));
+        }
+        if k > self.count {
+            return Err(Error::Config(format!(
+                "--chains {k}: {} holds {}; pass --chains {} or fewer (its first are taken)",
+                self.path.display(),
+                crate::config::plural(self.count as u64, "chain", "chains"),
+                self.count
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -335,11 +520,12 @@ pub const LONG_RUN_OUTPUTS: OutputSet = OutputSet {
 pub const LONG_RUN_HEADER: &str = "step,mean_energy,grad_magnitude";
 
 /// Whether `name` is one of `sample`'s files other than its marker and
-/// partial rows: its settings, longrun.png and its pictures, samples_<step, 8 digits or
+/// partial rows: its settings, its chains, longrun.png and its pictures, samples_<step, 8 digits or
 /// more>.png (a training run's, samples_<iteration, 7 digits>.png, are not,
 /// were its folder a run's).
 fn is_long_run_file(name: &str) -> bool {
     name == LONG_RUN_SETTINGS
+        || name == LONG_RUN_CHAINS
         || name == "longrun.png"
         || name
             .strip_prefix("samples_")
@@ -359,16 +545,18 @@ pub struct LongRunRow {
     /// Mean U = F/T of the chains (the model's energy, whatever the sampling temperature).
     pub mean_energy: f64,
     /// Mean ‖a∇F‖ per step and chain over the interval, a the step's
-    /// gradient factor (‖(ε²/2)∇U‖ at the checkpoint's ε and f = 1).
+    /// gradient factor (‖(ε²/2)∇U‖ at the checkpoint's ε and f = 1); NaN
+    /// at the run's start, where no step was taken.
     pub grad_magnitude: f64,
     /// MALA's acceptance rate over the interval.
     pub acceptance: Option<f64>,
 }
 
 impl LongRunRow {
-    /// The gradient magnitude for a CSV cell: empty at step 0, where no step was taken.
+    /// The gradient magnitude for a CSV cell: empty at the run's start (its
+    /// first row, NaN), where no step was taken.
     pub fn grad_text(&self) -> String {
-        if self.step == 0 {
+        if self.grad_magnitude.is_nan() {
             String::new()
         } else {
             format!("{:?}", self.grad_magnitude)
@@ -407,7 +595,13 @@ pub fn long_run(
     // again from the same checkpoint).
     let seed = (c.seed ^ 0x004c_4f4e).wrapping_add((ck.iteration as u32).wrapping_mul(0x9e37_79b9));
 
-    let x0 = start_states(gpu, ck, data, opts.init, opts.data_noise, k, seed)?;
+    let x0 = match &opts.from_chains {
+        Some(saved) => saved.states[..k * dim].to_vec(),
+        None => start_states(gpu, ck, data, opts.init, opts.data_noise, k, seed)?,
+    };
+    // Going on from saved chains, the noise counter goes on from their step:
+    // from the same checkpoint, the steps an unbroken run would have taken.
+    let first = opts.first_step();
     let chains = if opts.mala {
         Chains::Mala(Mala::new(gpu, field, seed, size)?)
     } else {
@@ -429,8 +623,12 @@ pub fn long_run(
         Chains::Ula(s) => {
             gpu.write_f32(s.field.input(), 0, &x0);
             s.begin(gpu, 0);
+            s.rng.set(gpu, 0, first as u32);
         }
-        Chains::Mala(s) => s.start(gpu, &x0, 0)?,
+        Chains::Mala(s) => {
+            s.start(gpu, &x0, 0)?;
+            s.rng.set(gpu, 0, first as u32);
+        }
     }
 
     let temp = c.temperature();
@@ -471,14 +669,14 @@ pub fn long_run(
         Ok(e.iter().sum::<f64>() / (k as f64 * temp))
     };
     let mut rows = Vec::new();
-    let first = LongRunRow {
-        step: 0,
+    let start = LongRunRow {
+        step: first,
         mean_energy: mean_energy()?,
         grad_magnitude: f64::NAN,
         acceptance: None,
     };
-    on_record(&first, &gpu.read_f32(&states, 0, k * dim)?)?;
-    rows.push(first);
+    on_record(&start, &gpu.read_f32(&states, 0, k * dim)?)?;
+    rows.push(start);
     drain()?;
     let mut done = 0u64;
     while done < opts.steps {
@@ -502,9 +700,9 @@ pub fn long_run(
                 *total += part;
             }
         }
-        let steps = (target - rows.last().map_or(0, |r| r.step)) as f64;
+        let steps = (first + target - rows.last().map_or(first, |r| r.step)) as f64;
         let row = LongRunRow {
-            step: target,
+            step: first + target,
             mean_energy: mean_energy()?,
             grad_magnitude: sums[1] / (steps * k as f64),
             acceptance: opts

@@ -1232,6 +1232,7 @@ impl RunDir {
             epsilon: None,
             every: (c.longrun_steps / 50).max(1),
             data_noise: true,
+            from_chains: None,
         };
         let ck = Checkpoint::capture(trainer)?;
         let mut last: Vec<f32> = Vec::new();

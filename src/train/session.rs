@@ -825,6 +825,7 @@ impl Worker {
             epsilon: None,
             every: (steps / 10).max(1),
             data_noise: true,
+            from_chains: None,
         };
         let ck = Checkpoint::capture(&self.trainer)?;
         let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
