@@ -14,7 +14,7 @@ use ebmscope::io::{Tensor, load_params, read_tensor, save_params, shell_path, wr
 use ebmscope::model::{Backward, GpuNet, NetKind, NetSpec, init_params};
 use ebmscope::train::Trainer;
 use ebmscope::train::landscape::LandscapeOptions;
-use ebmscope::train::longrun::LongRunInit;
+use ebmscope::train::longrun::{ChainStart, LongRunInit};
 
 #[derive(Parser)]
 #[command(
@@ -288,8 +288,8 @@ struct SampleArgs {
     chains: Option<usize>,
     /// Output folder (default: longrun_<init> beside the checkpoint,
     /// longrun_<init>_mala with --mala; longrun_<init>_<name> beside
-    /// weights alone, or beside their run; <init> is `chains` with
-    /// --from-chains).
+    /// weights alone, or beside their run; <init> is from_<step> with
+    /// --from-chains, the file's step; not the file's own folder).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Replace an existing output folder's results.
@@ -301,12 +301,18 @@ struct SampleArgs {
 struct LandscapeArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// How many states gradient descent starts from: each ends at a local minimum.
-    #[arg(long, default_value_t = LandscapeOptions::default().starts, allow_negative_numbers = true, value_parser = whole::<usize>)]
-    starts: usize,
+    /// How many states gradient descent starts from: each ends at a local
+    /// minimum [default: 64; with --from-chains, the file's chains up to 64].
+    #[arg(long, allow_negative_numbers = true, value_parser = whole::<usize>)]
+    starts: Option<usize>,
     /// Where the descents start.
     #[arg(long, value_enum, ignore_case = true, default_value_t = LongRunInit::Data)]
     init: LongRunInit,
+    /// Start the descents from the chains in this file, where a long run
+    /// left them (`sample`'s chains.safetensors: the minima its samples lie
+    /// in), its first --starts.
+    #[arg(long, value_name = "FILE", conflicts_with = "init")]
+    from_chains: Option<PathBuf>,
     /// Gradient descent steps x ← x − a∇F, a falling linearly from the model's ε²/2T (in slices of 50 steps).
     #[arg(long, default_value_t = LandscapeOptions::default().descent_steps, allow_negative_numbers = true, value_parser = whole::<u64>)]
     descent_steps: u64,
@@ -1992,42 +1998,48 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         &args.model,
         " (--epsilon and --temp-factor change how it is sampled)",
     )?;
-    let init = args.init;
     let input = ebmscope::train::net_spec(&ck.config)?.input;
-    let from_chains = args
-        .from_chains
-        .as_deref()
-        .map(|path| ebmscope::train::longrun::SavedChains::read(path, input))
-        .transpose()?;
+    let start = chain_start(args.init, args.from_chains.as_deref(), input)?;
     let every = args.every.unwrap_or((args.steps / 10).max(1));
     let out = args.out.clone().unwrap_or_else(|| {
-        let start = if from_chains.is_some() {
-            "chains"
-        } else {
-            init.name()
+        // (Going on from step N: longrun_from_N, so that going on again
+        // from there does not meet the folder it reads.)
+        let from = match &start {
+            ChainStart::Fresh(init) => init.name().to_string(),
+            ChainStart::Saved(c) => format!("from_{}", c.step),
         };
-        let name = format!("longrun_{start}{}", if args.mala { "_mala" } else { "" });
+        let name = format!("longrun_{from}{}", if args.mala { "_mala" } else { "" });
         beside_model(&args.model.checkpoint, &ck, &name)
     });
     let opts = LongRunOptions {
         steps: args.steps,
-        chains: args
-            .chains
-            .or(from_chains.as_ref().map(|c| c.count))
-            .unwrap_or(1000),
-        init,
+        chains: args.chains.unwrap_or(match &start {
+            ChainStart::Fresh(_) => 1000,
+            ChainStart::Saved(c) => c.count,
+        }),
+        start,
         mala: args.mala,
         temp_factor: args.temp_factor,
         epsilon: args.epsilon,
         every,
         data_noise: false,
-        from_chains,
     };
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
+    if let ChainStart::Saved(c) = &opts.start
+        && same_folder(c.path.parent(), &out)
+    {
+        bail!(
+            "--from-chains {}: lies in the folder this long run writes, whose chains and rows it would \
+             replace: choose another --out (by default, longrun_from_{} beside the model)",
+            c.path.display(),
+            c.step
+        );
+    }
     check_out_folder(&out, &ebmscope::train::longrun::LONG_RUN_OUTPUTS, args.force)?;
     let chains = format!("--chains {}", opts.chains);
-    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.needs_data(), &out, (opts.chains, &chains))?;
+    let (data, gpu) =
+        open_checkpoint_job(choice, &ck, opts.start.needs_data(), &out, (opts.chains, &chains))?;
     let summary = opts.summary(&ck, &args.model.checkpoint);
     eprintln!("{summary}");
     let toy = Toy::new(&ck.config.data).ok();
@@ -2069,6 +2081,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         LONG_RUN_PARTIAL as PARTIAL, LONG_RUN_SETTINGS,
     };
     let bar = indicatif::ProgressBar::new(args.steps);
+    // (The bar counts this run's steps; steps are named from where the chains started.)
+    let (first, last_step) = (opts.start.step(), opts.start.step() + args.steps);
     let mut lines = ProgressLines::new();
     // The first Ctrl-C stops at the end of the slice of steps under way,
     // keeping what is written, and says where it is (a kill leaves the same).
@@ -2123,9 +2137,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                     let kde = grid.kde(states, bandwidth);
                     let tv = total_variation(&kde, truth);
                     let title = format!(
-                        "step {} of {}: TV(samples, q) = {}",
+                        "step {} of {last_step}: TV(samples, q) = {}",
                         row.step,
-                        args.steps,
                         ebmscope::data::toy::floor_text(tv, opts.chains, floor)
                     );
                     use ebmscope::plot::HeatMap;
@@ -2194,7 +2207,11 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                     say(&format!("warning: no figure of the rows so far: {e}"));
                 }
                 let stopped = opts
-                    .settings_toml(&ck, &args.model.checkpoint, Some((bar.position(), last.step)))
+                    .settings_toml(
+                        &ck,
+                        &args.model.checkpoint,
+                        Some((first + bar.position(), last.step)),
+                    )
                     .and_then(|text| ebmscope::io::write_atomically(&settings, text.as_bytes()));
                 if let Err(e) = stopped {
                     say(&format!(
@@ -2221,9 +2238,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     if let Err(ebmscope::Error::Stopped(_)) = written {
         bar.abandon();
         say(&format!(
-            "stopped at step {} of {}: {}",
-            bar.position(),
-            args.steps,
+            "stopped at step {} of {last_step}: {}",
+            first + bar.position(),
             if replacing {
                 format!("the long run {} held is kept as it was", out.display())
             } else {
@@ -2248,6 +2264,31 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         out.join(LONG_RUN_CHAINS).display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where chains (or descents) start: `--init`'s fresh states, or those of
+/// `--from-chains` (read for a model taking `input`).
+fn chain_start(
+    init: LongRunInit,
+    from_chains: Option<&std::path::Path>,
+    input: [usize; 3],
+) -> anyhow::Result<ChainStart> {
+    Ok(match from_chains {
+        Some(path) => ChainStart::Saved(ebmscope::train::longrun::SavedChains::read(path, input)?),
+        None => ChainStart::Fresh(init),
+    })
+}
+
+/// Whether `folder` (a file's, perhaps relative or empty for the working
+/// folder) is the folder `out`, which may not exist yet.
+fn same_folder(folder: Option<&std::path::Path>, out: &std::path::Path) -> bool {
+    let folder = folder
+        .filter(|f| !f.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    match (folder.canonicalize(), out.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Where a long run ended, from its `rows`: the chains' mean energy
@@ -2437,9 +2478,10 @@ fn data_moved_to(
 }
 
 /// What `sample` and `landscape` need once their options are accepted: the
-/// run's data set (only where the chains start from data: `needs_data`), the GPU (announced) and the
-/// output folder, created once the job's `batch` (its count, and what
-/// names it) is known to fit the adapter's buffers.
+/// run's data set (only where the chains start from data: `needs_data`),
+/// the GPU (announced) and the output folder, created once the job's
+/// `batch` (its count, and what names it) is known to fit the adapter's
+/// buffers.
 fn open_checkpoint_job(
     choice: &AdapterChoice,
     ck: &ebmscope::train::Checkpoint,
@@ -2594,9 +2636,15 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     };
 
     let ck = load_model_arg(&args.model, " (--temp-factor changes how it is mapped)")?;
+    let input = ebmscope::train::net_spec(&ck.config)?.input;
+    let start = chain_start(args.init, args.from_chains.as_deref(), input)?;
+    let default_starts = LandscapeOptions::default().starts;
     let opts = LandscapeOptions {
-        starts: args.starts,
-        init: args.init,
+        starts: args.starts.unwrap_or(match &start {
+            ChainStart::Fresh(_) => default_starts,
+            ChainStart::Saved(c) => c.count.min(default_starts),
+        }),
+        start,
         descent_steps: args.descent_steps,
         ad_steps: args.ad_steps,
         alphas: args.alpha.clone(),
@@ -2617,12 +2665,14 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // (Not --chunk: attraction–diffusion runs at most as many chains as
     // there are pairs of minima, unknown until the descent ends.)
     let starts = format!("--starts {}", opts.starts);
-    let needs_data = opts.init == LongRunInit::Data;
+    let needs_data = opts.start.needs_data();
     let (data, gpu) = open_checkpoint_job(choice, &ck, needs_data, &out, (opts.starts, &starts))?;
+    let from = match &opts.start {
+        ChainStart::Fresh(init) => format!("{} {} states", opts.starts, init.name()),
+        ChainStart::Saved(_) => format!("{} states of {}", opts.starts, opts.start.text()),
+    };
     eprintln!(
-        "descent from {} {} states ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; {})",
-        opts.starts,
-        opts.init.name(),
+        "descent from {from} ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; {})",
         opts.descent_steps,
         opts.alphas
             .iter()

@@ -339,18 +339,23 @@ pub fn long_run_figure(
         top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
         let areas = body.split_evenly((panels, 1));
         let steps: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
+        // (All panels over the run's steps: a run gone on from step N starts there.)
+        let span = (
+            steps.first().copied().unwrap_or(0.0),
+            steps.last().copied().unwrap_or(0.0),
+        );
         let energy: Vec<(f64, f64)> = steps.iter().zip(rows).map(|(&s, r)| (s, r.mean_energy)).collect();
         let grad: Vec<(f64, f64)> = steps
             .iter()
             .zip(rows)
-            .skip(1)
-            .map(|(&s, r)| (s, r.grad_magnitude))
+            .filter_map(|(&s, r)| Some((s, r.grad_magnitude?)))
             .collect();
-        xy_series(&areas[0], "mean energy U of the chains", &energy, None).map_err(draw_err(path))?;
+        xy_series(&areas[0], "mean energy U of the chains", &energy, span, None).map_err(draw_err(path))?;
         xy_series(
             &areas[1],
             "mean Langevin gradient step ‖a∇F‖ of the chains (a = ε²/2T)",
             &grad,
+            span,
             None,
         )
         .map_err(draw_err(path))?;
@@ -363,13 +368,15 @@ pub fn long_run_figure(
                 .skip(1)
                 .map(|(&s, r)| (s, r.acceptance.unwrap_or(0.0)))
                 .collect();
-            xy_series(&areas[2], "MALA acceptance rate", &acc, Some((0.0, 1.0))).map_err(draw_err(path))?;
+            xy_series(&areas[2], "MALA acceptance rate", &acc, span, Some((0.0, 1.0)))
+                .map_err(draw_err(path))?;
         }
         if !tv.is_empty() {
             xy_series(
                 &areas[panels - 1],
                 "TV of the chains' KDE to the true density q",
                 tv,
+                span,
                 Some((0.0, 1.0)),
             )
             .map_err(draw_err(path))?;
@@ -391,16 +398,18 @@ fn curve_span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
-/// A curve over steps, its y axis `range` where given, else fitted to it.
+/// A curve over the steps `(first, last)`, its y axis `range` where given,
+/// else fitted to it.
 fn xy_series(
     area: &Area,
     title: &str,
     points: &[(f64, f64)],
+    (x_start, x_end): (f64, f64),
     range: Option<(f64, f64)>,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let (lo, hi) = range.unwrap_or_else(|| curve_span(points.iter().map(|p| p.1)));
     let pad = 0.05 * (hi - lo);
-    let x_end = points.last().map_or(1.0, |p| p.0).max(1.0);
+    let x_end = x_end.max(x_start + 1.0);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 15))
         .margin(8)
@@ -408,11 +417,11 @@ fn xy_series(
         .margin_right(24)
         .x_label_area_size(28)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_end, (lo - pad)..(hi + pad))?;
+        .build_cartesian_2d(x_start..x_end, (lo - pad)..(hi + pad))?;
     chart
         .configure_mesh()
         .x_desc("step")
-        .x_labels((x_end as usize + 1).clamp(2, 10))
+        .x_labels(((x_end - x_start) as usize + 1).clamp(2, 10))
         .x_label_formatter(&whole)
         // (plotters' own labels of 0.01179 and 0.0118 both read "0.0118".)
         .y_label_formatter(&|y| tick(*y, hi - lo + 2.0 * pad))
@@ -1079,7 +1088,7 @@ mod tests {
         let rows = [0, 20].map(|step| LongRunRow {
             step,
             mean_energy: 1.0,
-            grad_magnitude: if step == 0 { f64::NAN } else { 0.0111 },
+            grad_magnitude: (step > 0).then_some(0.0111),
             acceptance: (step > 0).then_some(0.9844),
         });
         let path = std::env::temp_dir().join(format!("ebmscope-one-row-{}.png", std::process::id()));
@@ -1106,7 +1115,7 @@ mod tests {
         let rows = [0, 20, 40].map(|step| LongRunRow {
             step,
             mean_energy: 1.0 + step as f64,
-            grad_magnitude: if step == 0 { f64::NAN } else { 0.01 * step as f64 },
+            grad_magnitude: (step > 0).then_some(0.01 * step as f64),
             acceptance: (step > 0).then_some(if step == 20 { 0.90 } else { 0.95 }),
         });
         let tv = [(0.0, 0.95), (40.0, 0.90)];

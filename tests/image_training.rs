@@ -171,6 +171,37 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
             assert!(folder.join(f).is_file(), "{init}: {f} was not written");
         }
     }
+    // Going on from the chains of 10 steps, 10 more reach those of the
+    // 20-step run above, bit for bit: the image net's steps, recorded in
+    // runs of several, draw their noise on from the file's step as well.
+    let ck_s = ck.to_str().unwrap();
+    let half = dir.join("half");
+    let rest = dir.join("rest");
+    ok(&ebmscope(&[
+        "sample",
+        "--checkpoint",
+        ck_s,
+        "--steps",
+        "10",
+        "--chains",
+        "6",
+        "--out",
+        half.to_str().unwrap(),
+    ]));
+    let half_chains = half.join("chains.safetensors");
+    ok(&ebmscope(&[
+        "sample",
+        "--checkpoint",
+        ck_s,
+        "--from-chains",
+        half_chains.to_str().unwrap(),
+        "--steps",
+        "10",
+        "--out",
+        rest.to_str().unwrap(),
+    ]));
+    let chains = |folder: &Path| ebmscope::io::read_tensor(&folder.join("chains.safetensors"), "x").unwrap();
+    assert_eq!(chains(&rest).data, chains(&dir.join("longrun_data")).data);
     // `sample` starts from the images as they are (the reference's eval.py);
     // training's long-run checks and the landscape add the run's ε_data
     // (0.03 here), as train_data.py's sample_q.

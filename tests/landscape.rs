@@ -15,7 +15,7 @@ use ebmscope::reference::ReferenceNet;
 use ebmscope::reference::landscape::{Pull, attraction_diffusion};
 use ebmscope::sampler::{AnalyticField, EnergyField, StepSize};
 use ebmscope::train::landscape::{LandscapeOptions, map_landscape};
-use ebmscope::train::longrun::LongRunInit;
+use ebmscope::train::longrun::{ChainStart, LongRunInit};
 
 /// A dense net 100 → 16 → 1 (1×1 convolutions on a 100-channel pixel).
 fn dense_spec() -> NetSpec {
@@ -161,7 +161,7 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
     };
     let opts = LandscapeOptions {
         starts: 16,
-        init: LongRunInit::Data,
+        start: ChainStart::Fresh(LongRunInit::Data),
         descent_steps: 500,
         ad_steps: 600,
         alphas: vec![0.0, 3.0, 10.0, 1000.0],

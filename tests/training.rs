@@ -1543,13 +1543,12 @@ fn long_run_options(steps: u64, every: u64, mala: bool) -> ebmscope::train::long
     ebmscope::train::longrun::LongRunOptions {
         steps,
         chains: LONG_RUN_CHAINS,
-        init: ebmscope::train::longrun::LongRunInit::Uniform,
+        start: ebmscope::train::longrun::ChainStart::Fresh(ebmscope::train::longrun::LongRunInit::Uniform),
         mala,
         temp_factor: 1.0,
         epsilon: None,
         every,
         data_noise: false,
-        from_chains: None,
     }
 }
 const LONG_RUN_CHAINS: usize = 6;
@@ -1874,19 +1873,83 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     let (eight, _) = chains_of("eight");
     assert_eq!(eight.shape, [8, 2]);
     assert_eq!(eight.data, chains_of("full").0.data[..16]);
-    // Without --out, beside the checkpoint as longrun_chains.
-    let by_default = ebmscope(&[
-        "sample",
+    // Without --out, beside the checkpoint as longrun_from_<step>: going on
+    // again from there writes a folder of its own.
+    let ck_s = ck.to_str().unwrap();
+    let go_on = |from: &str| {
+        ebmscope(&[
+            "sample",
+            "--checkpoint",
+            ck_s,
+            "--from-chains",
+            from,
+            "--steps",
+            "2",
+        ])
+    };
+    ok(go_on(half_s));
+    assert_eq!(steps_of("longrun_from_10"), ["10", "11", "12"]);
+    let twelve = dir.join("longrun_from_10/chains.safetensors");
+    ok(go_on(twelve.to_str().unwrap()));
+    assert_eq!(steps_of("longrun_from_12"), ["12", "13", "14"]);
+    // Nor does --out name the folder of the file it reads, --force or not.
+    for force in [&[][..], &["--force"][..]] {
+        let out = sample(
+            "longrun_from_10",
+            &[
+                &["--from-chains", twelve.to_str().unwrap(), "--steps", "2"][..],
+                force,
+            ]
+            .concat(),
+        );
+        common::assert_refused(
+            &out,
+            "lies in the folder this long run writes, whose chains and rows it would replace: choose \
+             another --out (by default, longrun_from_12 beside the model)",
+        );
+    }
+    assert_eq!(steps_of("longrun_from_10"), ["10", "11", "12"]);
+
+    // The landscape's descents start from saved chains too: by default all
+    // of the file's (up to 64), recorded in landscape.toml.
+    let from = dir.join("full/chains.safetensors");
+    let mapped = ok(ebmscope(&[
+        "landscape",
         "--checkpoint",
-        ck.to_str().unwrap(),
+        ck_s,
         "--from-chains",
-        half_s,
-        "--steps",
-        "2",
-        "--force",
+        from.to_str().unwrap(),
+        "--descent-steps",
+        "4",
+        "--ad-steps",
+        "4",
+        "--out",
+        dir.join("map").to_str().unwrap(),
+    ]));
+    assert!(
+        mapped.contains(&format!(
+            "descent from 16 states of {} at step 20 (4 steps)",
+            from.display()
+        )),
+        "{mapped}"
+    );
+    let settings = common::read_toml(&dir.join("map/landscape.toml"));
+    assert_eq!(settings["starts"].as_integer(), Some(16));
+    assert_eq!(settings["from_step"].as_integer(), Some(20));
+    assert!(settings.get("init").is_none(), "{settings}");
+    let too_many = ebmscope(&[
+        "landscape",
+        "--checkpoint",
+        ck_s,
+        "--from-chains",
+        from.to_str().unwrap(),
+        "--starts",
+        "17",
+        "--out",
+        dir.join("map2").to_str().unwrap(),
     ]);
-    ok(by_default);
-    assert_eq!(steps_of("longrun_chains").last().unwrap(), "12");
+    common::assert_refused(&too_many, "--starts 17: ");
+    assert!(!dir.join("map2").exists());
 
     // Refused, naming the file and what is wrong, before any folder is made.
     let bad = |name: &str, x: Option<(Vec<usize>, Vec<f32>)>, step: Option<&str>| {
@@ -2311,6 +2374,32 @@ fn long_run_sampling_from_a_checkpoint() {
         let step = &ebmscope::io::read_metadata(&chains).unwrap()["step"];
         assert_eq!(*step, last_step.to_string());
         assert_eq!(ebmscope::io::read_tensor(&chains, "x").unwrap().shape, [4, 2]);
+        let on = dir.join("stopped_on");
+        let went_on = ebmscope(&[
+            "sample",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--from-chains",
+            chains.to_str().unwrap(),
+            "--steps",
+            "2",
+            "--every",
+            "1",
+            "--out",
+            on.to_str().unwrap(),
+        ]);
+        assert!(
+            went_on.status.success(),
+            "{}",
+            String::from_utf8_lossy(&went_on.stderr)
+        );
+        let rows = std::fs::read_to_string(on.join("longrun.csv")).unwrap();
+        let steps: Vec<u64> = rows
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(steps, [last_step, last_step + 1, last_step + 2]);
         assert!(picture.exists() && !stopped.join("longrun.csv").exists());
         // (The figure of the rows so far.)
         let figure = image::open(stopped.join("longrun.png")).unwrap().to_rgb8();

@@ -9,7 +9,7 @@
 //! named after its lowest minimum. A small α at a low f crosses only low
 //! barriers (many basins); a large α merges everything into one.
 
-use super::longrun::{LongRunInit, check_start, check_temp_factor, start_states};
+use super::longrun::{ChainStart, LongRunInit, check_temp_factor};
 use super::{Checkpoint, Progress, net_spec, step_size};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,10 @@ use crate::{Error, Result};
 pub struct LandscapeOptions {
     /// States gradient descent starts from.
     pub starts: usize,
-    pub init: LongRunInit,
+    /// Where they are: fresh, or a long run's chains (recorded in
+    /// landscape.toml by [`ChainStart::settings`]).
+    #[serde(skip)]
+    pub start: ChainStart,
     /// Steps of gradient descent x ← x − a∇F, in slices of 50 steps: a
     /// slice that starts with n steps to go uses a = (ε²/2T)·n/descent_steps
     /// (the model's Langevin step, falling linearly).
@@ -51,7 +54,7 @@ impl Default for LandscapeOptions {
     fn default() -> Self {
         LandscapeOptions {
             starts: 64,
-            init: LongRunInit::Data,
+            start: ChainStart::Fresh(LongRunInit::Data),
             descent_steps: 2000,
             ad_steps: 1000,
             alphas: vec![1.0],
@@ -132,7 +135,7 @@ impl LandscapeOptions {
                 a * per_alpha
             )));
         }
-        check_start(ck, self.init, self.starts, "--starts")
+        self.start.check(ck, self.starts, "--starts")
     }
 
     /// How far one Langevin step's pull moves a chain toward its goal, per
@@ -603,7 +606,7 @@ pub fn basin_of(n: usize, attempts: &[Attempt]) -> Vec<usize> {
 }
 
 /// Map the landscape of a checkpoint's model (see [`map_landscape`]),
-/// starting from `opts.init` states. `data` is needed only to start from data.
+/// starting from `opts.start`'s states. `data` is needed only to start from data.
 pub fn landscape(
     gpu: &Gpu,
     ck: &Checkpoint,
@@ -615,7 +618,7 @@ pub fn landscape(
     let spec = net_spec(&ck.config)?;
     let seed = ck.config.seed ^ 0x004c_414e;
     // (From data with the run's ε_data noise: a few starts off the images.)
-    let starts = start_states(gpu, ck, data, opts.init, true, opts.starts, seed)?;
+    let starts = opts.start.states(gpu, ck, data, true, opts.starts, seed)?;
     let make_field = |batch: usize| -> Result<GpuNet> {
         let net = GpuNet::new(gpu, &spec, batch)?;
         net.write_params(gpu, &ck.params)?;
@@ -812,6 +815,7 @@ fn write_landscape(
     write_atomically(&out.join("attempts.csv"), attempts.as_bytes())?;
     let settings_err = |e: &dyn std::fmt::Display| Error::Config(format!("landscape settings: {e}"));
     let mut settings = toml::Table::try_from(opts).map_err(|e| settings_err(&e))?;
+    settings.extend(opts.start.settings()?);
     settings.insert("model".into(), model.table()?.into());
     let settings = toml::to_string(&settings).map_err(|e| settings_err(&e))?;
     let settings =
@@ -1082,7 +1086,7 @@ mod tests {
     fn options_are_refused_by_name() {
         let good = LandscapeOptions {
             starts: 10,
-            init: LongRunInit::Data,
+            start: ChainStart::Fresh(LongRunInit::Data),
             descent_steps: 10,
             ad_steps: 10,
             alphas: vec![0.0, 1.0],

@@ -24,7 +24,7 @@ use crate::{Error, Result};
 pub struct LongRunOptions {
     pub steps: u64,
     pub chains: usize,
-    pub init: LongRunInit,
+    pub start: ChainStart,
     pub mala: bool,
     /// Sample p ∝ exp(−U / factor): 1 is the model itself.
     pub temp_factor: f64,
@@ -41,10 +41,6 @@ pub struct LongRunOptions {
     /// sample_q), or start from the images as they are, as `sample` does
     /// (the reference's eval.py).
     pub data_noise: bool,
-    /// Go on from these chains (an earlier long run's, say) in place of
-    /// `init`'s starts: their steps numbered on from the file's, with the
-    /// noise an unbroken run would have drawn there.
-    pub from_chains: Option<SavedChains>,
 }
 
 impl LongRunOptions {
@@ -54,7 +50,7 @@ impl LongRunOptions {
         if self.steps == 0 {
             return Err(Error::Config("--steps must be at least 1".into()));
         }
-        let first = self.first_step();
+        let first = self.start.step();
         if self.steps > crate::sampler::MAX_COUNTED.saturating_sub(first) {
             return Err(Error::Config(if first == 0 {
                 format!("--steps must be at most {}", crate::sampler::MAX_COUNTED)
@@ -87,25 +83,6 @@ impl LongRunOptions {
         Ok(())
     }
 
-    /// The step the run starts at: 0, or that of the chains it goes on from.
-    pub fn first_step(&self) -> u64 {
-        self.from_chains.as_ref().map_or(0, |c| c.step)
-    }
-
-    /// Whether the chains start from the model's data set.
-    pub fn needs_data(&self) -> bool {
-        self.from_chains.is_none() && self.init == LongRunInit::Data
-    }
-
-    /// Where the chains start, for its first line: `init`'s name, or the file
-    /// and step they go on from.
-    pub fn start_text(&self) -> String {
-        match &self.from_chains {
-            Some(c) => format!("{} at step {}", c.path.display(), c.step),
-            None => self.init.name().to_string(),
-        }
-    }
-
     /// The step the chains take from checkpoint `ck` (τ = 1: a long run
     /// samples the model, whatever τ training used).
     pub fn step_size(&self, ck: &Checkpoint) -> StepSize {
@@ -131,7 +108,7 @@ impl LongRunOptions {
             "{} {} from {} on {} ({}), T × {}, ε {}",
             if self.mala { "MALA" } else { "Langevin" },
             crate::config::plural(self.steps, "step", "steps"),
-            self.start_text(),
+            self.start.text(),
             crate::config::plural(self.chains as u64, "chain", "chains"),
             ck.described(file),
             short(self.temp_factor),
@@ -147,7 +124,7 @@ impl LongRunOptions {
     /// [`LONG_RUN_SETTINGS`] records it: the options (data_noise: whether
     /// starts from data had ε_data added), and the step they gave (its
     /// gradient factor and noise, as the GPU took them); `stopped`, for a
-    /// run stopped before its steps were done, the steps it took and the
+    /// run stopped before its steps were done, the step it reached and the
     /// step its last row was recorded at.
     pub fn settings_toml(
         &self,
@@ -163,14 +140,10 @@ impl LongRunOptions {
             sampler: &'static str,
             steps: u64,
             chains: usize,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            init: Option<LongRunInit>,
-            /// The chains' file it went on from (`--from-chains`), and
-            /// their step there, where its rows start.
-            #[serde(skip_serializing_if = "Option::is_none")]
-            from_chains: Option<String>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            from_step: Option<u64>,
+            /// `init`, or the chains' file it went on from and their step
+            /// there, where its rows start ([`ChainStart::settings`]).
+            #[serde(flatten)]
+            start: toml::Table,
             /// The images the chains started from (`--init data`): the
             /// run's, or those `--data` gave (a test split, say).
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,8 +155,8 @@ impl LongRunOptions {
             gradient_step: f64,
             noise: f64,
             every: u64,
-            /// A run stopped on its way (Ctrl-C): the steps it took, as the
-            /// terminal said, and where its rows (longrun.partial.csv) end.
+            /// A run stopped on its way (Ctrl-C): the step it reached, as
+            /// the terminal said, and where its rows (longrun.partial.csv) end.
             #[serde(skip_serializing_if = "Option::is_none")]
             stopped_at_step: Option<u64>,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,15 +174,10 @@ impl LongRunOptions {
             sampler: if self.mala { "mala" } else { "langevin" },
             steps: self.steps,
             chains: self.chains,
-            init: self.from_chains.is_none().then_some(self.init),
-            from_chains: self
-                .from_chains
-                .as_ref()
-                .map(|c| crate::config::absolute_path_shown(&c.path))
-                .transpose()?,
-            from_step: self.from_chains.as_ref().map(|c| c.step),
-            data: (self.needs_data() && !ck.config.data.kind.is_toy()).then(|| ck.config.data.path.clone()),
-            data_noise: self.data_noise && self.needs_data(),
+            start: self.start.settings()?,
+            data: (self.start.needs_data() && !ck.config.data.kind.is_toy())
+                .then(|| ck.config.data.path.clone()),
+            data_noise: self.data_noise && self.start.needs_data(),
             temp_factor: self.temp_factor,
             epsilon: self.epsilon.unwrap_or(ck.config.langevin.epsilon),
             epsilon_from: match (self.epsilon.is_some(), ck.weights_alone) {
@@ -252,9 +220,96 @@ impl LongRunOptions {
                 )));
             }
         }
-        match &self.from_chains {
-            Some(c) => c.check(ck, self.chains),
-            None => check_start(ck, self.init, self.chains, "--chains"),
+        self.start.check(ck, self.chains, "--chains")
+    }
+}
+
+/// Where chains start (a long run's, or a landscape's descents): fresh
+/// states, or where a long run left them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChainStart {
+    Fresh(LongRunInit),
+    Saved(SavedChains),
+}
+
+impl ChainStart {
+    /// The step the chains are at: 0 fresh, the file's saved. A long run
+    /// numbers its rows on from it, and its noise counter starts there.
+    pub fn step(&self) -> u64 {
+        match self {
+            ChainStart::Fresh(_) => 0,
+            ChainStart::Saved(c) => c.step,
+        }
+    }
+
+    /// Whether the chains start from the model's data set.
+    pub fn needs_data(&self) -> bool {
+        *self == ChainStart::Fresh(LongRunInit::Data)
+    }
+
+    /// Where the chains start, for a command's first line: `data`, or
+    /// `FILE at step N`.
+    pub fn text(&self) -> String {
+        match self {
+            ChainStart::Fresh(init) => init.name().to_string(),
+            ChainStart::Saved(c) => format!("{} at step {}", c.path.display(), c.step),
+        }
+    }
+
+    /// What a settings file records of it: `init`, or `from_chains` (the
+    /// file, absolute) and `from_step`.
+    pub fn settings(&self) -> Result<toml::Table> {
+        let mut table = toml::Table::new();
+        match self {
+            ChainStart::Fresh(init) => {
+                table.insert("init".into(), init.name().into());
+            }
+            ChainStart::Saved(c) => {
+                table.insert(
+                    "from_chains".into(),
+                    crate::config::absolute_path_shown(&c.path)?.into(),
+                );
+                table.insert("from_step".into(), (c.step as i64).into());
+            }
+        }
+        Ok(table)
+    }
+
+    /// Refuse a start that cannot give `k` states of the checkpoint's
+    /// model (`count_flag`: the option that asks for them), before any work.
+    pub fn check(&self, ck: &Checkpoint, k: usize, count_flag: &str) -> Result<()> {
+        match self {
+            ChainStart::Fresh(init) => check_start(ck, *init, k, count_flag),
+            ChainStart::Saved(c) => c.check(ck, k, count_flag),
+        }
+    }
+
+    /// `k` starting states [k, dim]: fresh ones as [`start_states`] makes
+    /// them (`data`, `data_noise` and `seed` as it takes them), or the
+    /// saved chains' first `k` (callers check them first, naming their
+    /// option: [`ChainStart::check`]).
+    pub fn states(
+        &self,
+        gpu: &Gpu,
+        ck: &Checkpoint,
+        data: Option<&Dataset>,
+        data_noise: bool,
+        k: usize,
+        seed: u32,
+    ) -> Result<Vec<f32>> {
+        match self {
+            ChainStart::Fresh(init) => start_states(gpu, ck, data, *init, data_noise, k, seed),
+            ChainStart::Saved(c) => {
+                let dim: usize = net_spec(&ck.config)?.input.iter().product();
+                c.states.get(..k * dim).map(<[f32]>::to_vec).ok_or_else(|| {
+                    Error::Shape(format!(
+                        "{} chains of {dim} values asked of {}, which holds {} values",
+                        k,
+                        c.path.display(),
+                        c.states.len()
+                    ))
+                })
+            }
         }
     }
 }
@@ -292,7 +347,7 @@ pub fn write_chains(path: &Path, input: [usize; 3], states: &[f32], step: u64) -
 
 /// Chains to go on from: a long run's [`LONG_RUN_CHAINS`] (or a file made
 /// so, tensor `x`; without a step, at 0).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SavedChains {
     pub path: PathBuf,
     /// [count, dim], finite.
@@ -317,7 +372,8 @@ impl SavedChains {
             return Err(Error::file(
                 path,
                 format!(
-                    "holds no tensor `x`, the chains (a long run's {LONG_RUN_CHAINS} holds them so:                      [chains, C, H, W] images or [chains, 2] points)"
+                    "holds no tensor `x`, the chains (a long run's {LONG_RUN_CHAINS} holds them so: \
+                     [chains, C, H, W] images or [chains, 2] points)"
                 ),
             ));
         };
@@ -333,7 +389,8 @@ impl SavedChains {
             return Err(Error::file(
                 path,
                 format!(
-                    "tensor `x` has shape {:?}; this model's chains are [chains, {wanted}], at least one                      (chains of another model, or of another data set?)",
+                    "tensor `x` has shape {:?}; this model's chains are [chains, {wanted}], at least one \
+                     (chains of another model, or of another data set?)",
                     x.shape
                 ),
             ));
@@ -372,9 +429,13 @@ impl SavedChains {
         })
     }
 
-    /// Refuse going on with more chains (`k`) than these, or with a model
-    /// whose chains are another size.
-    fn check(&self, ck: &Checkpoint, k: usize) -> Result<()> {
+    /// Refuse going on with more chains (`k`, asked for by `count_flag`)
+    /// than these, or with a model whose chains are another size ([`read`]
+    /// checks the shape for the model it reads them for; this, for the one
+    /// they go to).
+    ///
+    /// [`read`]: SavedChains::read
+    fn check(&self, ck: &Checkpoint, k: usize, count_flag: &str) -> Result<()> {
         let dim: usize = net_spec(&ck.config)?.input.iter().product();
         if self.states.len() != self.count * dim {
             return Err(Error::file(
@@ -387,7 +448,7 @@ impl SavedChains {
         }
         if k > self.count {
             return Err(Error::Config(format!(
-                "--chains {k}: {} holds {}; pass --chains {} or fewer (its first are taken)",
+                "{count_flag} {k}: {} holds {}; pass {count_flag} {} or fewer (its first are taken)",
                 self.path.display(),
                 crate::config::plural(self.count as u64, "chain", "chains"),
                 self.count
@@ -520,9 +581,9 @@ pub const LONG_RUN_OUTPUTS: OutputSet = OutputSet {
 pub const LONG_RUN_HEADER: &str = "step,mean_energy,grad_magnitude";
 
 /// Whether `name` is one of `sample`'s files other than its marker and
-/// partial rows: its settings, its chains, longrun.png and its pictures, samples_<step, 8 digits or
-/// more>.png (a training run's, samples_<iteration, 7 digits>.png, are not,
-/// were its folder a run's).
+/// partial rows: its settings, its chains, longrun.png and its pictures,
+/// samples_<step, 8 digits or more>.png (a training run's,
+/// samples_<iteration, 7 digits>.png, are not, were its folder a run's).
 fn is_long_run_file(name: &str) -> bool {
     name == LONG_RUN_SETTINGS
         || name == LONG_RUN_CHAINS
@@ -545,22 +606,17 @@ pub struct LongRunRow {
     /// Mean U = F/T of the chains (the model's energy, whatever the sampling temperature).
     pub mean_energy: f64,
     /// Mean ‖a∇F‖ per step and chain over the interval, a the step's
-    /// gradient factor (‖(ε²/2)∇U‖ at the checkpoint's ε and f = 1); NaN
+    /// gradient factor (‖(ε²/2)∇U‖ at the checkpoint's ε and f = 1); none
     /// at the run's start, where no step was taken.
-    pub grad_magnitude: f64,
+    pub grad_magnitude: Option<f64>,
     /// MALA's acceptance rate over the interval.
     pub acceptance: Option<f64>,
 }
 
 impl LongRunRow {
-    /// The gradient magnitude for a CSV cell: empty at the run's start (its
-    /// first row, NaN), where no step was taken.
+    /// The gradient magnitude for a CSV cell: empty at the run's start.
     pub fn grad_text(&self) -> String {
-        if self.grad_magnitude.is_nan() {
-            String::new()
-        } else {
-            format!("{:?}", self.grad_magnitude)
-        }
+        self.grad_magnitude.map(|g| format!("{g:?}")).unwrap_or_default()
     }
 }
 
@@ -569,9 +625,10 @@ enum Chains {
     Mala(Mala<GpuNet>),
 }
 
-/// Run the long-run check; `on_record(row, states)` is called at step 0,
-/// every `every` steps and at the end, with the chains' states [chains, dim],
-/// and `progress("long run", steps done, steps)` after every submission.
+/// Run the long-run check; `on_record(row, states)` is called at the start
+/// (step 0, or the saved chains' step), every `every` steps and at the end,
+/// with the chains' states [chains, dim], and `progress("long run", steps
+/// done, steps)` (this run's) after every submission.
 /// `data` (the checkpoint's data set) is needed only to start from data.
 pub fn long_run(
     gpu: &Gpu,
@@ -595,13 +652,10 @@ pub fn long_run(
     // again from the same checkpoint).
     let seed = (c.seed ^ 0x004c_4f4e).wrapping_add((ck.iteration as u32).wrapping_mul(0x9e37_79b9));
 
-    let x0 = match &opts.from_chains {
-        Some(saved) => saved.states[..k * dim].to_vec(),
-        None => start_states(gpu, ck, data, opts.init, opts.data_noise, k, seed)?,
-    };
+    let x0 = opts.start.states(gpu, ck, data, opts.data_noise, k, seed)?;
     // Going on from saved chains, the noise counter goes on from their step:
     // from the same checkpoint, the steps an unbroken run would have taken.
-    let first = opts.first_step();
+    let first = opts.start.step();
     let chains = if opts.mala {
         Chains::Mala(Mala::new(gpu, field, seed, size)?)
     } else {
@@ -672,7 +726,7 @@ pub fn long_run(
     let start = LongRunRow {
         step: first,
         mean_energy: mean_energy()?,
-        grad_magnitude: f64::NAN,
+        grad_magnitude: None,
         acceptance: None,
     };
     on_record(&start, &gpu.read_f32(&states, 0, k * dim)?)?;
@@ -704,7 +758,7 @@ pub fn long_run(
         let row = LongRunRow {
             step: first + target,
             mean_energy: mean_energy()?,
-            grad_magnitude: sums[1] / (steps * k as f64),
+            grad_magnitude: Some(sums[1] / (steps * k as f64)),
             acceptance: opts
                 .mala
                 .then(|| if sums[2] > 0.0 { sums[0] / sums[2] } else { 0.0 }),

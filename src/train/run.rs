@@ -1226,13 +1226,12 @@ impl RunDir {
         let opts = LongRunOptions {
             steps: c.longrun_steps,
             chains: c.longrun_chains as usize,
-            init: c.longrun_init,
+            start: super::longrun::ChainStart::Fresh(c.longrun_init),
             mala: false,
             temp_factor: 1.0,
             epsilon: None,
             every: (c.longrun_steps / 50).max(1),
             data_noise: true,
-            from_chains: None,
         };
         let ck = Checkpoint::capture(trainer)?;
         let mut last: Vec<f32> = Vec::new();

@@ -819,13 +819,12 @@ impl Worker {
         let opts = LongRunOptions {
             steps,
             chains: (c.longrun_chains as usize).clamp(1, PICTURE_IMAGES),
-            init: c.longrun_init,
+            start: super::longrun::ChainStart::Fresh(c.longrun_init),
             mala: false,
             temp_factor: 1.0,
             epsilon: None,
             every: (steps / 10).max(1),
             data_noise: true,
-            from_chains: None,
         };
         let ck = Checkpoint::capture(&self.trainer)?;
         let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
