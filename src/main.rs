@@ -2026,14 +2026,21 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     // Everything that can be refused is, before the output folder is touched.
     opts.check(&ck)?;
+    // (The file would be replaced by the run's own chains: its longrun.toml
+    // would name a file that no longer holds them.)
     if let ChainStart::Saved(c) = &opts.start
-        && same_folder(c.path.parent(), &out)
+        && same_file(&c.path, &out.join(LONG_RUN_CHAINS))
     {
         bail!(
-            "--from-chains {}: lies in the folder this long run writes, whose chains and rows it would \
-             replace: choose another --out (by default, longrun_from_{} beside the model)",
+            "--from-chains {}: is the chains file of {}, which this long run writes and would replace: \
+             {}",
             c.path.display(),
-            c.step
+            out.display(),
+            if args.out.is_some() {
+                "choose another --out"
+            } else {
+                "pass --out DIR to write it elsewhere"
+            }
         );
     }
     check_out_folder(&out, &ebmscope::train::longrun::LONG_RUN_OUTPUTS, args.force)?;
@@ -2082,7 +2089,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     let bar = indicatif::ProgressBar::new(args.steps);
     // (The bar counts this run's steps; steps are named from where the chains started.)
-    let (first, last_step) = (opts.start.step(), opts.start.step() + args.steps);
+    let first = opts.start.step();
+    let last_step = first + opts.steps;
     let mut lines = ProgressLines::new();
     // The first Ctrl-C stops at the end of the slice of steps under way,
     // keeping what is written, and says where it is (a kill leaves the same).
@@ -2245,8 +2253,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             } else {
                 format!(
                     "the rows so far are in {}, beside their pictures, their figure, longrun.png, and \
-                     the chains at the last row, {LONG_RUN_CHAINS}, to go on from with --from-chains (a \
-                     next run there replaces them)",
+                     the chains at the last row, {LONG_RUN_CHAINS}, to go on from with --from-chains \
+                     elsewhere (a next run there replaces them)",
                     out.join(PARTIAL).display()
                 )
             }
@@ -2279,16 +2287,9 @@ fn chain_start(
     })
 }
 
-/// Whether `folder` (a file's, perhaps relative or empty for the working
-/// folder) is the folder `out`, which may not exist yet.
-fn same_folder(folder: Option<&std::path::Path>, out: &std::path::Path) -> bool {
-    let folder = folder
-        .filter(|f| !f.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    match (folder.canonicalize(), out.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+/// Whether `a` and `b` name one file (through links, `..`), both there.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// Where a long run ended, from its `rows`: the chains' mean energy
@@ -2657,6 +2658,15 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         .clone()
         .unwrap_or_else(|| beside_model(&args.model.checkpoint, &ck, "landscape"));
     // Everything that can be refused is, before the output folder is touched.
+    if let (ChainStart::Saved(c), None) = (&opts.start, args.starts)
+        && c.count < 2
+    {
+        bail!(
+            "--from-chains {}: holds one chain, and a landscape starts from 2 states at least: save \
+             more chains (sample --chains)",
+            c.path.display()
+        );
+    }
     opts.check(&ck)?;
     check_out_folder(&out, &LANDSCAPE_OUTPUTS, args.force)?;
     for warning in opts.coarse_pulls(&ck)? {

@@ -365,8 +365,7 @@ pub fn long_run_figure(
             let acc: Vec<(f64, f64)> = steps
                 .iter()
                 .zip(rows)
-                .skip(1)
-                .map(|(&s, r)| (s, r.acceptance.unwrap_or(0.0)))
+                .filter_map(|(&s, r)| Some((s, r.acceptance?)))
                 .collect();
             xy_series(&areas[2], "MALA acceptance rate", &acc, span, Some((0.0, 1.0)))
                 .map_err(draw_err(path))?;
@@ -1104,6 +1103,33 @@ mod tests {
                 .count();
             assert!(blue > 10, "{panel}: {blue} blue pixels");
         }
+    }
+
+    /// A long run that went on from saved chains (its rows at steps 1 000
+    /// to 1 020) is drawn over its own steps: its curve spans the panel,
+    /// where an axis from 0 would leave it squeezed at the right edge.
+    #[test]
+    fn a_run_gone_on_is_drawn_over_its_own_steps() {
+        use crate::train::longrun::LongRunRow;
+        let rows = [1000, 1010, 1020].map(|step| LongRunRow {
+            step,
+            mean_energy: step as f64,
+            grad_magnitude: (step > 1000).then_some(0.01),
+            acceptance: None,
+        });
+        let path = std::env::temp_dir().join(format!("ebmscope-gone-on-{}.png", std::process::id()));
+        long_run_figure(&path, "gone on", &rows, &[]).unwrap();
+        let picture = image::open(&path).unwrap().to_rgb8();
+        let _ = std::fs::remove_file(&path);
+        // The energy's panel: under the 30-pixel title, 300 pixels high.
+        let columns: Vec<u32> = (0..picture.width())
+            .filter(|&x| (30..330).any(|y| picture.get_pixel(x, y).0 == [0, 0, 255]))
+            .collect();
+        let (first, last) = (columns[0], *columns.last().unwrap());
+        assert!(
+            first < 200 && last > 800,
+            "the curve spans x = {first} to {last} of 1000"
+        );
     }
 
     /// Rates and distances are drawn on [0, 1], not on an axis fitted to

@@ -1724,6 +1724,36 @@ fn long_work_says_how_far_it_got_where_no_bar_is_drawn() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The step of the last row of a long run's rows (longrun.csv's text).
+fn last_row_step(rows: &str) -> u64 {
+    let last = rows.lines().last().unwrap_or_default();
+    last.split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{rows}"))
+}
+
+/// `energy` of the toy model in `ck` at the points of `input`, into `output`.
+fn toy_energy(
+    ck: &std::path::Path,
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> std::process::Output {
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    ebmscope(&[
+        "energy",
+        "--net",
+        "toy",
+        "--weights",
+        &path(ck),
+        "--input",
+        &path(input),
+        "--output",
+        &path(output),
+    ])
+}
+
 /// A long run's chains.safetensors holds its chains ([chains, 2] points
 /// here) at its last row, and `sample --from-chains` goes on from them: its
 /// rows numbered on from their step, and, from the same checkpoint, the
@@ -1822,24 +1852,12 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     // row's mean energy (summed in another order: to f32 rounding).
     let energies = dir.join("energies.safetensors");
     let chains = dir.join("full/chains.safetensors");
-    ok(ebmscope(&[
-        "energy",
-        "--net",
-        "toy",
-        "--weights",
-        ck.to_str().unwrap(),
-        "--input",
-        chains.to_str().unwrap(),
-        "--output",
-        energies.to_str().unwrap(),
-    ]));
+    ok(toy_energy(&ck, &chains, &energies));
     let f = ebmscope::io::read_tensor(&energies, "energy").unwrap().data;
-    let langevin = common::read_toml(&dir.join("config.toml"))["langevin"].clone();
-    let epsilon = langevin["epsilon"].as_float().unwrap();
-    let temperature = match langevin["form"].as_str().unwrap() {
-        "invariant" => epsilon * epsilon / 2.0,
-        _ => langevin["temperature"].as_float().unwrap(),
-    };
+    let temperature = ebmscope::train::Checkpoint::load(&ck)
+        .unwrap()
+        .config
+        .temperature();
     let mean_u = f.iter().map(|&v| f64::from(v)).sum::<f64>() / (f.len() as f64 * temperature);
     let csv = std::fs::read_to_string(dir.join("full/longrun.csv")).unwrap();
     let last: f64 = csv
@@ -1904,11 +1922,40 @@ fn a_long_run_goes_on_from_its_saved_chains() {
         );
         common::assert_refused(
             &out,
-            "lies in the folder this long run writes, whose chains and rows it would replace: choose \
-             another --out (by default, longrun_from_12 beside the model)",
+            &format!(
+                "is the chains file of {}, which this long run writes and would replace: choose another \
+                 --out",
+                dir.join("longrun_from_10").display()
+            ),
         );
     }
     assert_eq!(steps_of("longrun_from_10"), ["10", "11", "12"]);
+    // By default too (chains at step 5 in longrun_from_5, as a continuation
+    // stopped before its first row leaves them), through a link as well.
+    let at_five = dir.join("longrun_from_5/chains.safetensors");
+    std::fs::create_dir_all(at_five.parent().unwrap()).unwrap();
+    // (16 chains at one point: the landscape below starts from them.)
+    let one_point = ebmscope::io::Tensor {
+        name: "x".into(),
+        shape: vec![16, 2],
+        data: [0.3f32, -0.2].repeat(16),
+    };
+    let step_five = [("step".to_string(), "5".to_string())].into();
+    ebmscope::io::write_tensors_with_metadata(&at_five, &[one_point], Some(step_five)).unwrap();
+    #[cfg(unix)]
+    let paths = {
+        let link = dir.join("link.safetensors");
+        std::os::unix::fs::symlink(&at_five, &link).unwrap();
+        vec![at_five.clone(), link]
+    };
+    #[cfg(not(unix))]
+    let paths = vec![at_five.clone()];
+    for path in paths {
+        common::assert_refused(
+            &go_on(path.to_str().unwrap()),
+            "which this long run writes and would replace: pass --out DIR to write it elsewhere",
+        );
+    }
 
     // The landscape's descents start from saved chains too: by default all
     // of the file's (up to 64), recorded in landscape.toml.
@@ -1937,6 +1984,26 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     assert_eq!(settings["starts"].as_integer(), Some(16));
     assert_eq!(settings["from_step"].as_integer(), Some(20));
     assert!(settings.get("init").is_none(), "{settings}");
+    // Its descents start from the file's states: 16 at one point end at one
+    // minimum, all 16 there.
+    let mapped = ok(ebmscope(&[
+        "landscape",
+        "--checkpoint",
+        ck_s,
+        "--from-chains",
+        at_five.to_str().unwrap(),
+        "--descent-steps",
+        "4",
+        "--out",
+        dir.join("one").to_str().unwrap(),
+    ]));
+    let minima = std::fs::read_to_string(dir.join("one/minima.csv")).unwrap();
+    assert_eq!(minima.lines().count(), 2, "{mapped}\n{minima}");
+    assert_eq!(
+        minima.lines().nth(1).unwrap().split(',').nth(2),
+        Some("16"),
+        "{minima}"
+    );
     let too_many = ebmscope(&[
         "landscape",
         "--checkpoint",
@@ -1996,7 +2063,8 @@ fn a_long_run_goes_on_from_its_saved_chains() {
         (
             bad("step.safetensors", Some((vec![2, 2], vec![0.0; 4])), Some("ten")),
             &[][..],
-            "its metadata's step `ten` is not a number of steps up to 4294967295",
+            "its metadata's step `ten` is not a number of steps below 4294967295, the last the noise \
+             counter tells apart",
         ),
         (
             bad(
@@ -2273,6 +2341,14 @@ fn long_run_sampling_from_a_checkpoint() {
     // comes before its row).
     let rows = std::fs::read_to_string(&partial).unwrap();
     assert!(rows.starts_with("step,") && rows.lines().count() >= 2, "{rows}");
+    // …and its chains as of its last row (or the next, whose line the kill
+    // came before).
+    let killed_chains = killed.join("chains.safetensors");
+    let last_row = last_row_step(&rows);
+    let step: u64 = ebmscope::io::read_metadata(&killed_chains).unwrap()["step"]
+        .parse()
+        .unwrap();
+    assert!(step == last_row || step == last_row + 1, "{step} after {rows}");
     let out = ebmscope(&[
         "sample",
         "--checkpoint",
@@ -2293,22 +2369,24 @@ fn long_run_sampling_from_a_checkpoint() {
         "the killed run's files are gone"
     );
     // Ctrl-C stops it at the end of a slice of steps, keeping what is
-    // written, as a kill does, and says where its rows are.
+    // written, as a kill does, and says where its rows are: here a run
+    // going on from the last one's chains (at step 2), whose steps count on
+    // from there.
     #[cfg(unix)]
     {
         let stopped = dir.join("stopped-longrun");
         let mut child = endless_sample(
             &[
+                "--from-chains",
+                killed_chains.to_str().unwrap(),
                 "--every",
                 "1",
-                "--chains",
-                "4",
                 "--out",
                 stopped.to_str().unwrap(),
             ],
             std::process::Stdio::piped(),
         );
-        let picture = stopped.join("samples_00000001.png");
+        let picture = stopped.join("samples_00000003.png");
         let started = std::time::Instant::now();
         while !picture.exists() {
             assert!(started.elapsed().as_secs() < 60, "the long run never started");
@@ -2330,7 +2408,7 @@ fn long_run_sampling_from_a_checkpoint() {
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         assert_eq!(status.code(), Some(130), "{stderr}");
         let says = format!(
-            "of 100000000: the rows so far are in {}, beside their pictures, their figure, longrun.png, \
+            "of 100000002: the rows so far are in {}, beside their pictures, their figure, longrun.png, \
              and the chains at the last row, chains.safetensors, to go on from with --from-chains",
             stopped.join("longrun.partial.csv").display()
         );
@@ -2343,15 +2421,7 @@ fn long_run_sampling_from_a_checkpoint() {
         let rows = std::fs::read_to_string(stopped.join("longrun.partial.csv")).unwrap();
         assert!(rows.lines().count() >= 2, "{rows}");
         // Its settings say where it stopped: the last row's step.
-        let last_step: u64 = rows
-            .lines()
-            .last()
-            .unwrap()
-            .split(',')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let last_step = last_row_step(&rows);
         let settings: toml::Table = std::fs::read_to_string(stopped.join("longrun.toml"))
             .unwrap()
             .parse()
@@ -2369,6 +2439,8 @@ fn long_run_sampling_from_a_checkpoint() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{stderr}"));
         assert_eq!(settings["stopped_at_step"].as_integer(), Some(said), "{settings}");
+        // (Both count from the file's step, as the rows do: none is past it.)
+        assert!(said as u64 >= last_step && last_step >= 3, "{said} {last_step}");
         // The chains as the last row found them, to go on from.
         let chains = stopped.join("chains.safetensors");
         let step = &ebmscope::io::read_metadata(&chains).unwrap()["step"];
@@ -2449,17 +2521,7 @@ fn long_run_sampling_from_a_checkpoint() {
         }],
     )
     .unwrap();
-    let out = ebmscope(&[
-        "energy",
-        "--net",
-        "toy",
-        "--weights",
-        ck.to_str().unwrap(),
-        "--input",
-        points.to_str().unwrap(),
-        "--output",
-        energies.to_str().unwrap(),
-    ]);
+    let out = toy_energy(&ck, &points, &energies);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(ebmscope::io::read_tensor(&energies, "energy").unwrap().shape, [3]);
     assert!(String::from_utf8_lossy(&sample(&["--init", "sideways"]).stderr).contains("sideways"));

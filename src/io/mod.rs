@@ -2,18 +2,20 @@
 //! (`safetensors.torch.save_file(model.state_dict(), …)` and `load_file`);
 //! PyTorch's own state dicts (`torch.save(model.state_dict(), …)`) read too.
 
+mod pickle;
 mod png_file;
 mod tensors;
 mod torch_file;
 mod weights;
 
+pub(crate) use pickle::{PickledEntry, read_pickled_dict};
 pub use png_file::{PNG_MARK, Pixels, png_written_by_ebmscope, write_png};
 pub use tensors::{
     Tensor, WRITTEN_BY, holds_weights_alone, is_atomic_temporary, is_checkpoint, read_all, read_metadata,
     read_tensor, refuse_damaged, refuse_edited_metadata, tensor_names, write_atomically, write_tensors,
     write_tensors_with_metadata, written_by_ebmscope,
 };
-pub(crate) use torch_file::{PickledEntry, is_torch_save, read_pickled_dict};
+pub(crate) use torch_file::is_torch_save;
 pub use weights::{
     ADAM_M_TENSOR, ADAM_V_TENSOR, BANK_TENSOR, CHAINS_TENSOR, fitting_net, load_params, save_params,
 };

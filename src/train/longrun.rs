@@ -244,7 +244,7 @@ impl ChainStart {
 
     /// Whether the chains start from the model's data set.
     pub fn needs_data(&self) -> bool {
-        *self == ChainStart::Fresh(LongRunInit::Data)
+        matches!(self, ChainStart::Fresh(LongRunInit::Data))
     }
 
     /// Where the chains start, for a command's first line: `data`, or
@@ -410,12 +410,14 @@ impl SavedChains {
             Some(text) => text
                 .parse()
                 .ok()
-                .filter(|&step| step <= crate::sampler::MAX_COUNTED)
+                // (At the counter's last step, no step can follow.)
+                .filter(|&step| step < crate::sampler::MAX_COUNTED)
                 .ok_or_else(|| {
                     Error::file(
                         path,
                         format!(
-                            "its metadata's step `{text}` is not a number of steps up to {}",
+                            "its metadata's step `{text}` is not a number of steps below {}, the last \
+                             the noise counter tells apart",
                             crate::sampler::MAX_COUNTED
                         ),
                     )
