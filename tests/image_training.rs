@@ -105,6 +105,7 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
         "longrun/samples_0000003.png",
         "longrun/longrun_0000003.png",
         "longrun/longrun_0000003.csv",
+        "longrun/chains_0000003.safetensors",
         "weights/weights_0000003.safetensors",
     ] {
         assert!(dir.join(f).is_file(), "{f} was not written");
@@ -202,6 +203,31 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     ]));
     let chains = |folder: &Path| ebmscope::io::read_tensor(&folder.join("chains.safetensors"), "x").unwrap();
     assert_eq!(chains(&rest).data, chains(&dir.join("longrun_data")).data);
+    // The training's long-run check kept its final states too, at its
+    // 20th step: a long run goes on from them.
+    let checked = dir.join("longrun/chains_0000003.safetensors");
+    let check = ebmscope::io::read_tensor(&checked, "x").unwrap();
+    assert_eq!(check.shape, [4, 1, 32, 32]);
+    assert_eq!(ebmscope::io::read_metadata(&checked).unwrap()["step"], "20");
+    let on = dir.join("from_check");
+    ok(&ebmscope(&[
+        "sample",
+        "--checkpoint",
+        ck_s,
+        "--from-chains",
+        checked.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--out",
+        on.to_str().unwrap(),
+    ]));
+    let rows = std::fs::read_to_string(on.join("longrun.csv")).unwrap();
+    let steps: Vec<&str> = rows
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(steps, ["20", "21", "22"]);
     // `sample` starts from the images as they are (the reference's eval.py);
     // training's long-run checks and the landscape add the run's ε_data
     // (0.03 here), as train_data.py's sample_q.

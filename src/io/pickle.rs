@@ -1,15 +1,19 @@
 //! Python's pickles, read without running them. A pickle is a program for
 //! a small stack machine that rebuilds objects, calling any function it
-//! names; this machine runs its opcodes but calls nothing: it rebuilds
-//! dicts, tuples, lists, numbers, strings and bytes, and reads what the few
-//! functions it knows would make — PyTorch's tensors and storages
-//! ([`super::torch_file`] reads their bytes), NumPy's arrays and dtypes
-//! ([`read_pickled_dict`], as CIFAR's python version holds its images) and
-//! `_codecs.encode`. Any other class or function is only named: what a call
-//! would make is an opaque object, and a pickle naming what runs programs
-//! (`os.system`) is refused outright. Whatever the pickle asks for, the
-//! objects it makes cost memory and time in proportion to the file (shared
-//! objects stay shared, as Python's).
+//! names; this machine runs the binary opcodes of protocols 2 to 5 that
+//! build data (others, protocol 0's text forms among them, are refused)
+//! and calls nothing: it rebuilds dicts, tuples, lists, numbers, strings
+//! and bytes, and reads what the few functions it knows would make —
+//! PyTorch's tensors and storages ([`super::torch_file`] reads their
+//! bytes), NumPy's arrays and dtypes ([`read_pickled_dict`], as CIFAR's
+//! python version holds its images) and `_codecs.encode`. Any other class
+//! or function is only named, what a call of it would make an opaque
+//! object; a pickle naming what runs programs (`os.system`) is refused
+//! outright, as are TorchScript's classes and the kinds of tensor PyTorch
+//! makes that are not read, each with its fix. Whatever the pickle asks
+//! for, reading it costs memory and time in proportion to the file: shared
+//! objects stay shared, as Python's, and what is copied or walked of values
+//! it may recall any number of times is bounded by its length.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -51,6 +55,26 @@ pub(crate) fn read_pickled_dict(
             pickled.root.kind()
         ));
     };
+    // Keys and lists as their own copies: recalled for many entries, what
+    // a file asks for could be the square of its length, so it is bounded
+    // by it, as a file that writes each out once is.
+    let copies: usize = (entries.iter())
+        .map(|(key, value)| {
+            let key = match key {
+                Value::Text(t) => t.len(),
+                Value::Bytes(b) => b.len(),
+                _ => 0,
+            };
+            key + pickled.items(value).map_or(0, <[Value]>::len)
+        })
+        .fold(0, usize::saturating_add);
+    if copies > bytes.len() {
+        return Err(damaged_file(
+            file,
+            "its dict recalls its keys or lists for more entries than it holds, as a pickle made to \
+             exhaust memory does",
+        ));
+    }
     let entry = |value: &Value| match value {
         Value::Array(a) => PickledEntry::Array(a.clone()),
         Value::List(_) => {
@@ -81,7 +105,8 @@ pub(crate) fn read_pickled_dict(
         .collect())
 }
 
-/// The functions and classes a state dict's pickle calls, the only ones read.
+/// The functions and classes the machine reads (what a call of each would
+/// make), a state dict's and NumPy's; any other is only named.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Global {
     OrderedDict,
@@ -260,7 +285,7 @@ impl Value {
         }
     }
 
-    pub(super) fn usize(&self) -> Option<usize> {
+    fn usize(&self) -> Option<usize> {
         match self {
             Value::Int(i) => usize::try_from(*i).ok(),
             _ => None,
@@ -323,7 +348,7 @@ impl NdArray {
 /// and dicts its values index, and the storages it names.
 pub(super) struct Pickled {
     pub(super) root: Value,
-    pub(super) sequences: Vec<Vec<Value>>,
+    sequences: Vec<Vec<Value>>,
     pub(super) dicts: Vec<Vec<(Value, Value)>>,
     pub(super) storages: HashMap<String, StorageType>,
 }
@@ -354,7 +379,7 @@ impl Pickled {
     }
 
     /// A tuple or list of sizes (a shape, strides), of at most MAX_DIMS.
-    pub(super) fn usizes(&self, value: &Value) -> Option<Vec<usize>> {
+    fn usizes(&self, value: &Value) -> Option<Vec<usize>> {
         self.items(value)
             .filter(|items| items.len() <= MAX_DIMS)?
             .iter()
@@ -372,12 +397,17 @@ pub(super) struct Unpickler<'a> {
     stack: Vec<Value>,
     marks: Vec<usize>,
     memo: HashMap<u32, Value>,
-    pub(super) made: Pickled,
+    made: Pickled,
     /// NumPy arrays and dtypes made so far, numbered
     /// ([`Value::numpy_object`]), and the memo keys that keep each: where
     /// its BUILD changes it.
     numpy_objects: usize,
     numpy_kept: HashMap<usize, Vec<u32>>,
+    /// What reading has copied or walked of values the pickle may recall
+    /// any number of times (a text to encode, a tensor's metadata): at
+    /// most the file's length, as in any file that does not recall one
+    /// value for many of them ([`Unpickler::spend`]).
+    spent: usize,
 }
 
 /// That a file is not a whole `file` (a kind of file, named so in
@@ -399,7 +429,22 @@ impl<'a> Unpickler<'a> {
             made: Pickled::empty(),
             numpy_objects: 0,
             numpy_kept: HashMap::new(),
+            spent: 0,
         }
+    }
+
+    /// Count `n` more of the copying or walking [`Unpickler::spent`] bounds:
+    /// a pickle that recalls a value for each of many copies would
+    /// otherwise cost the square of its length.
+    fn spend(&mut self, n: usize) -> Result<(), String> {
+        self.spent = self.spent.saturating_add(n);
+        if self.spent > self.bytes.len() {
+            return Err(self.damaged(
+                "it copies more than it holds, recalling one value many times, as a pickle made to \
+                 exhaust memory does",
+            ));
+        }
+        Ok(())
     }
 
     fn damaged(&self, what: &str) -> String {
@@ -498,7 +543,7 @@ impl<'a> Unpickler<'a> {
         Ok(())
     }
 
-    pub(super) fn tuple(&mut self, items: Vec<Value>) -> Value {
+    fn tuple(&mut self, items: Vec<Value>) -> Value {
         self.made.sequences.push(items);
         Value::Tuple(self.made.sequences.len() - 1)
     }
@@ -508,7 +553,7 @@ impl<'a> Unpickler<'a> {
         Value::List(self.made.sequences.len() - 1)
     }
 
-    pub(super) fn dict(&mut self) -> Value {
+    fn dict(&mut self) -> Value {
         self.made.dicts.push(Vec::new());
         Value::Dict(self.made.dicts.len() - 1)
     }
@@ -544,7 +589,7 @@ impl<'a> Unpickler<'a> {
     }
 
     /// BINPERSID's id: a storage, ('storage', class, key, location, count[, view]).
-    pub(super) fn persistent(&mut self, id: Value) -> Result<Value, String> {
+    fn persistent(&mut self, id: Value) -> Result<Value, String> {
         let id = self
             .made
             .items(&id)
@@ -584,14 +629,15 @@ impl<'a> Unpickler<'a> {
             },
             Value::Global(Global::RebuildTensor) => match args {
                 [Value::Storage(key, kind), offset, shape, strides, rest @ ..] => {
+                    let (key, kind, metadata) = (key.to_string(), *kind, rest.get(2).cloned());
                     let (offset, shape, strides) =
                         (offset.usize(), self.made.usizes(shape), self.made.usizes(strides));
-                    let negated = self.tensor_metadata(rest.get(2))?;
+                    let negated = self.tensor_metadata(metadata.as_ref())?;
                     match (offset, shape, strides) {
                         (Some(offset), Some(shape), Some(strides)) if shape.len() == strides.len() => {
                             Ok(Value::Tensor(Rc::new(TensorRef {
-                                storage: key.to_string(),
-                                kind: *kind,
+                                storage: key,
+                                kind,
                                 offset,
                                 shape,
                                 strides,
@@ -639,6 +685,8 @@ impl<'a> Unpickler<'a> {
                 [Value::Text(text), Value::Text(codec)]
                     if ["latin1", "latin-1", "iso-8859-1"].contains(&&**codec) =>
                 {
+                    let text = text.clone();
+                    self.spend(text.len())?;
                     let bytes: Option<Vec<u8>> = text.chars().map(|c| u8::try_from(c).ok()).collect();
                     let bytes = bytes.ok_or_else(|| self.damaged("bytes encoded past Latin-1"))?;
                     Ok(Value::Bytes(bytes.into()))
@@ -661,10 +709,12 @@ impl<'a> Unpickler<'a> {
 
     /// `_rebuild_tensor_v2`'s metadata, a dict of the tensor's bits: whether
     /// it is a negated view (`neg`); any other bit set is refused.
-    pub(super) fn tensor_metadata(&self, metadata: Option<&Value>) -> Result<bool, String> {
+    fn tensor_metadata(&mut self, metadata: Option<&Value>) -> Result<bool, String> {
         let Some(metadata) = metadata.filter(|m| **m != Value::None) else {
             return Ok(false);
         };
+        let count = self.made.entries(metadata).map_or(0, <[_]>::len);
+        self.spend(count)?;
         let entries = self
             .made
             .entries(metadata)
@@ -699,8 +749,9 @@ impl<'a> Unpickler<'a> {
         };
         let bytes: Rc<[u8]> = match data {
             Value::Bytes(b) => b.clone(),
-            // (A Python 2 str that is valid UTF-8 holds the same bytes.)
-            Value::Text(t) => t.as_bytes().into(),
+            // (A Python 2 str that is valid UTF-8 holds the same bytes:
+            // shared, not copied, however often the pickle recalls it.)
+            Value::Text(t) => Rc::<[u8]>::from(t.clone()),
             _ => return Ok(opaque),
         };
         match self.made.usizes(shape) {
@@ -889,6 +940,8 @@ impl<'a> Unpickler<'a> {
                         // In place, as Python's BUILD: where the memo
                         // keeps the object too, it is the built one.
                         let was = self.pop()?;
+                        let kept = was.numpy_object().and_then(|n| self.numpy_kept.get(&n));
+                        self.spend(kept.map_or(0, Vec::len))?;
                         let keys = was.numpy_object().and_then(|n| self.numpy_kept.get(&n));
                         for key in keys.into_iter().flatten() {
                             if self.memo.get(key) == Some(&was) {
@@ -1129,5 +1182,85 @@ pub(super) mod tests {
         .concat();
         let made = Unpickler::reading(&p, "test file").load().unwrap();
         assert_eq!(made.root, Value::Text("kept".into()));
+    }
+
+    /// A storage view (before PyTorch 0.4) and a tensor's conj bit are refused.
+    #[test]
+    fn storage_views_and_other_bits_are_refused() {
+        // (Bytes it never reads: what it may walk of values is bounded by their length.)
+        let mut u = Unpickler::reading(&[0; 64], TORCH_FILE);
+        let float = Value::Global(Global::Storage(STORAGE_TYPES[0]));
+        let view = u.tuple(vec![Value::Text("k".into()), Value::Int(0), Value::Int(1)]);
+        let id = u.tuple(vec![
+            Value::Text("storage".into()),
+            float,
+            Value::Text("k".into()),
+            Value::Text("cpu".into()),
+            Value::Int(1),
+            view,
+        ]);
+        assert!(u.persistent(id).unwrap_err().contains("storage view"));
+        let bits = u.dict();
+        let Value::Dict(i) = bits else { unreachable!() };
+        u.made.dicts[i].push((Value::Text("conj".into()), Value::Bool(true)));
+        let err = u.tensor_metadata(Some(&bits)).unwrap_err();
+        assert!(
+            err.contains("`conj` set") && err.contains("resolve_conj()"),
+            "{err}"
+        );
+        u.made.dicts[i] = vec![(Value::Text("neg".into()), Value::Bool(true))];
+        assert_eq!(u.tensor_metadata(Some(&bits)), Ok(true));
+    }
+
+    /// An opcode the machine does not run is refused: a torch.save file's
+    /// message says how to save a state dict, another's asks what it is.
+    #[test]
+    fn an_opcode_not_read_is_named() {
+        let p = b"\x80\x02P0\n.";
+        let err = Unpickler::reading(p, "test file").load().err().unwrap();
+        assert!(
+            err.contains("holds pickle opcode 0x50, which a test file does not use: is it one?"),
+            "{err}"
+        );
+        let err = Unpickler::reading(p, TORCH_FILE).load().err().unwrap();
+        assert!(err.contains("torch.save(model.state_dict()"), "{err}");
+    }
+
+    /// A pickle that recalls one value for many copies (a text to encode
+    /// as bytes, a list for many of a dict's entries) is refused once the
+    /// copies pass its own length: its cost would be the square of it.
+    #[test]
+    fn recalling_a_value_for_many_copies_is_refused() {
+        let text_100 = "x".repeat(100);
+        let encodes: Vec<u8> = (0..100)
+            .flat_map(|_| [&b"c_codecs\nencode\nh\x00"[..], &text("latin1"), b"\x86R0"].concat())
+            .collect();
+        let p = [&b"\x80\x02"[..], &text(&text_100), b"q\x00", &encodes, b"N."].concat();
+        let err = Unpickler::reading(&p, "test file").load().err().unwrap();
+        assert!(err.contains("copies more than it holds"), "{err}");
+        // Each once, as a file writes them, is read.
+        let once = [
+            &b"\x80\x02c_codecs\nencode\n"[..],
+            &text(&text_100),
+            &text("latin1"),
+            b"\x86R.",
+        ]
+        .concat();
+        let made = Unpickler::reading(&once, "test file").load().unwrap();
+        assert_eq!(made.root, Value::Bytes(text_100.as_bytes().into()));
+
+        let list: Vec<u8> = [&b"]("[..], &b"K\x01".repeat(100), b"eq\x00"].concat();
+        let entries: Vec<u8> = (0..50)
+            .flat_map(|i| [text(&format!("k{i}")), b"h\x00s".to_vec()].concat())
+            .collect();
+        let dict = [&b"\x80\x02}"[..], &text("a"), &list, b"s", &entries, b"."].concat();
+        let err = read_pickled_dict(&dict, "test file").err().unwrap();
+        assert!(
+            err.contains("recalls its keys or lists for more entries than it holds"),
+            "{err}"
+        );
+        let one = [&b"\x80\x02}"[..], &text("a"), &list, b"s."].concat();
+        let read = read_pickled_dict(&one, "test file").unwrap();
+        assert!(matches!(&read[..], [(k, PickledEntry::Ints(l))] if k == "a" && l.len() == 100));
     }
 }

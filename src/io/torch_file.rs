@@ -396,9 +396,9 @@ fn big_endian() -> String {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct StorageType {
     pub(super) name: &'static str,
-    pub(super) dtype: &'static str,
-    pub(super) size: usize,
-    pub(super) safetensors: Option<Dtype>,
+    dtype: &'static str,
+    size: usize,
+    safetensors: Option<Dtype>,
 }
 
 pub(super) const STORAGE_TYPES: [StorageType; 12] = [
@@ -519,7 +519,6 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-    use crate::io::pickle::Global;
     use crate::io::pickle::tests::{array_ops, text};
 
     /// A file in torch.save's older form, written as PyTorch writes it:
@@ -614,33 +613,6 @@ mod tests {
         assert_eq!(tensors[0].data, [5.0; 3]);
         let wide = legacy_file(&[("e", "k0", (1 << 20) + 2, 0)], &one, true, 1001);
         assert!(refusal(wide).contains("expanded views hold more than 1048576 elements"));
-    }
-
-    /// A storage view (before PyTorch 0.4) and a tensor's conj bit are refused.
-    #[test]
-    fn storage_views_and_other_bits_are_refused() {
-        let mut u = Unpickler::reading(&[], TORCH_FILE);
-        let float = Value::Global(Global::Storage(STORAGE_TYPES[0]));
-        let view = u.tuple(vec![Value::Text("k".into()), Value::Int(0), Value::Int(1)]);
-        let id = u.tuple(vec![
-            Value::Text("storage".into()),
-            float,
-            Value::Text("k".into()),
-            Value::Text("cpu".into()),
-            Value::Int(1),
-            view,
-        ]);
-        assert!(u.persistent(id).unwrap_err().contains("storage view"));
-        let bits = u.dict();
-        let Value::Dict(i) = bits else { unreachable!() };
-        u.made.dicts[i].push((Value::Text("conj".into()), Value::Bool(true)));
-        let err = u.tensor_metadata(Some(&bits)).unwrap_err();
-        assert!(
-            err.contains("`conj` set") && err.contains("resolve_conj()"),
-            "{err}"
-        );
-        u.made.dicts[i] = vec![(Value::Text("neg".into()), Value::Bool(true))];
-        assert_eq!(u.tensor_metadata(Some(&bits)), Ok(true));
     }
 
     /// Another program's pickle (CIFAR-10's python batches are pickles) is

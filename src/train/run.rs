@@ -401,7 +401,7 @@ fn set_aside_note(dir: &Path) -> Option<String> {
 const RUN_FOLDERS: [(&str, &[&str]); 3] = [
     ("weights", &["weights"]),
     ("pictures", &["density", "diagnostics", "samples", "bank"]),
-    ("longrun", &["longrun", "samples"]),
+    ("longrun", &["longrun", "samples", "chains"]),
 ];
 
 /// Whether `line` is metrics.csv's header (trailing spaces aside).
@@ -1212,9 +1212,11 @@ impl RunDir {
     /// The reference's log_longrun: the current model sampled for
     /// `eval.longrun_steps` Langevin steps from `eval.longrun_init` on
     /// `eval.longrun_chains` chains (the bank and the training chains are
-    /// untouched). Writes into longrun/: the energy path (CSV and figure) and
-    /// a picture of the final states (an image grid, or for toy data the
-    /// true density beside the KDE of the states). Returns the final mean U.
+    /// untouched). Writes into longrun/: the energy path (CSV and figure), a
+    /// picture of the final states (an image grid, or for toy data the
+    /// true density beside the KDE of the states) and the states themselves
+    /// (chains_N.safetensors, as `sample`'s chains.safetensors). Returns the
+    /// final mean U.
     /// `stop` is asked between submissions: when it says so the check ends
     /// there, [`Error::Stopped`], writing nothing.
     pub fn long_run_check(&self, trainer: &Trainer, stop: &dyn Fn() -> bool) -> Result<f64> {
@@ -1261,6 +1263,14 @@ impl RunDir {
         write_atomically(&csv_path, csv.as_bytes())?;
         let title = opts.summary(&ck, &self.dir.join(CHECKPOINT_FILE));
         crate::plot::long_run_figure(&dir.join(format!("longrun_{it:07}.png")), &title, &rows, &[])?;
+        // The final states, as `sample` keeps its chains: to map the minima
+        // they lie in (landscape --from-chains) or go on sampling from them.
+        super::longrun::write_chains(
+            &dir.join(format!("chains_{it:07}.safetensors")),
+            super::net_spec(&trainer.config)?.input,
+            &last,
+            rows.last().map_or(0, |r| r.step),
+        )?;
         let picture = long_run_picture(&dir, it);
         match trainer.data.toy() {
             Some(toy) => {
