@@ -1999,7 +1999,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         " (--epsilon and --temp-factor change how it is sampled)",
     )?;
     let input = ebmscope::train::net_spec(&ck.config)?.input;
-    let start = chain_start(args.init, args.from_chains.as_deref(), input)?;
+    let start = chain_start(args.init, args.from_chains.as_deref(), &args.model, &ck)?;
     let every = args.every.unwrap_or((args.steps / 10).max(1));
     let out = args.out.clone().unwrap_or_else(|| {
         // (Going on from step N: longrun_from_N, so that going on again
@@ -2275,16 +2275,27 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
 }
 
 /// Where chains (or descents) start: `--init`'s fresh states, or those of
-/// `--from-chains` (read for a model taking `input`).
+/// `--from-chains` (read for the model `ck`, loaded as `model` says).
 fn chain_start(
     init: LongRunInit,
     from_chains: Option<&std::path::Path>,
-    input: [usize; 3],
+    model: &ModelArgs,
+    ck: &ebmscope::train::Checkpoint,
 ) -> anyhow::Result<ChainStart> {
-    Ok(match from_chains {
-        Some(path) => ChainStart::Saved(ebmscope::train::longrun::SavedChains::read(path, input)?),
-        None => ChainStart::Fresh(init),
-    })
+    let Some(path) = from_chains else {
+        return Ok(ChainStart::Fresh(init));
+    };
+    let input = ebmscope::train::net_spec(&ck.config)?.input;
+    let saved = ebmscope::train::longrun::SavedChains::read(path, input)?;
+    // (With weights alone, --data gives their settings' data; with a
+    // checkpoint, only where the chains would start.)
+    if model.data.is_some() && !ck.weights_alone {
+        eprintln!(
+            "note: --data is not read: the chains start from {}, not from the data",
+            path.display()
+        );
+    }
+    Ok(ChainStart::Saved(saved))
 }
 
 /// Whether `a` and `b` name one file (through links, `..`), both there.
@@ -2637,8 +2648,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     };
 
     let ck = load_model_arg(&args.model, " (--temp-factor changes how it is mapped)")?;
-    let input = ebmscope::train::net_spec(&ck.config)?.input;
-    let start = chain_start(args.init, args.from_chains.as_deref(), input)?;
+    let start = chain_start(args.init, args.from_chains.as_deref(), &args.model, &ck)?;
     let default_starts = LandscapeOptions::default().starts;
     let opts = LandscapeOptions {
         starts: args.starts.unwrap_or(match &start {

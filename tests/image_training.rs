@@ -210,7 +210,7 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     assert_eq!(check.shape, [4, 1, 32, 32]);
     assert_eq!(ebmscope::io::read_metadata(&checked).unwrap()["step"], "20");
     let on = dir.join("from_check");
-    ok(&ebmscope(&[
+    let went_on = ebmscope(&[
         "sample",
         "--checkpoint",
         ck_s,
@@ -220,7 +220,16 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
         "2",
         "--out",
         on.to_str().unwrap(),
-    ]));
+        "--data",
+        DEBIAN_FASHION_MNIST,
+    ]);
+    ok(&went_on);
+    // (--data would say where the chains start from data: here they do not.)
+    let said = String::from_utf8_lossy(&went_on.stderr);
+    assert!(
+        said.contains("note: --data is not read: the chains start from "),
+        "{said}"
+    );
     let rows = std::fs::read_to_string(on.join("longrun.csv")).unwrap();
     let steps: Vec<&str> = rows
         .lines()
