@@ -288,8 +288,10 @@ struct SampleArgs {
     chains: Option<usize>,
     /// Output folder (default: longrun_<init> beside the checkpoint,
     /// longrun_<init>_mala with --mala; longrun_<init>_<name> beside
-    /// weights alone, or beside their run; <init> is from_<step> with
-    /// --from-chains, the file's step; not the file's own folder).
+    /// weights alone, or beside their run; <init> is from_<source>_<step>
+    /// with --from-chains, e.g. from_data_100000 for
+    /// longrun_data/chains.safetensors; refused where its chains.safetensors
+    /// is the file).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Replace an existing output folder's results.
@@ -341,8 +343,9 @@ struct LandscapeArgs {
     /// chunk draws its own noise, so another chunk size gives other draws).
     #[arg(long, default_value_t = LandscapeOptions::default().chunk, allow_negative_numbers = true, value_parser = whole::<usize>)]
     chunk: usize,
-    /// Output folder (default: landscape beside the checkpoint;
-    /// landscape_<name> beside weights alone, or beside their run).
+    /// Output folder (default: landscape beside the checkpoint,
+    /// landscape_from_<source>_<step> with --from-chains; landscape_<name>
+    /// beside weights alone, or beside their run).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Replace an existing output folder's results.
@@ -1184,19 +1187,6 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
     }
     let spec = NetSpec::build(kind, args.n_c, args.n_f)?;
     let layout = spec.param_layout()?;
-    // (An output need not exist yet: its folder does.)
-    let canonical = |p: &std::path::Path| {
-        p.canonicalize().ok().or_else(|| {
-            let folder = p
-                .parent()
-                .filter(|f| !f.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            Some(folder.canonicalize().ok()?.join(p.file_name()?))
-        })
-    };
-    let same_file = |a: &std::path::Path, b: &std::path::Path| {
-        a == b || matches!((canonical(a), canonical(b)), (Some(a), Some(b)) if a == b)
-    };
     // An output over a file read (a run's checkpoint as --weights, say) would
     // destroy it; over the other output, lose one of them.
     let read = [
@@ -2002,11 +1992,12 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     let start = chain_start(args.init, args.from_chains.as_deref(), &args.model, &ck)?;
     let every = args.every.unwrap_or((args.steps / 10).max(1));
     let out = args.out.clone().unwrap_or_else(|| {
-        // (Going on from step N: longrun_from_N, so that going on again
-        // from there does not meet the folder it reads.)
+        // (Going on from step N of a long run from data: longrun_from_data_N,
+        // so that going on again from there does not meet the folder it
+        // reads, nor chains of another source at the same step.)
         let from = match &start {
             ChainStart::Fresh(init) => init.name().to_string(),
-            ChainStart::Saved(c) => format!("from_{}", c.step),
+            ChainStart::Saved(c) => format!("from_{}_{}", c.label(), c.step),
         };
         let name = format!("longrun_{from}{}", if args.mala { "_mala" } else { "" });
         beside_model(&args.model.checkpoint, &ck, &name)
@@ -2017,7 +2008,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             ChainStart::Fresh(_) => 1000,
             ChainStart::Saved(c) => c.count,
         }),
-        start,
+        from: start,
         mala: args.mala,
         temp_factor: args.temp_factor,
         epsilon: args.epsilon,
@@ -2028,7 +2019,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     opts.check(&ck)?;
     // (The file would be replaced by the run's own chains: its longrun.toml
     // would name a file that no longer holds them.)
-    if let ChainStart::Saved(c) = &opts.start
+    if let ChainStart::Saved(c) = &opts.from
         && same_file(&c.path, &out.join(LONG_RUN_CHAINS))
     {
         bail!(
@@ -2045,8 +2036,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     }
     check_out_folder(&out, &ebmscope::train::longrun::LONG_RUN_OUTPUTS, args.force)?;
     let chains = format!("--chains {}", opts.chains);
-    let (data, gpu) =
-        open_checkpoint_job(choice, &ck, opts.start.needs_data(), &out, (opts.chains, &chains))?;
+    let (data, gpu) = open_checkpoint_job(choice, &ck, opts.from.needs_data(), &out, (opts.chains, &chains))?;
     let summary = opts.summary(&ck, &args.model.checkpoint);
     eprintln!("{summary}");
     let toy = Toy::new(&ck.config.data).ok();
@@ -2089,7 +2079,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     };
     let bar = indicatif::ProgressBar::new(args.steps);
     // (The bar counts this run's steps; steps are named from where the chains started.)
-    let first = opts.start.step();
+    let first = opts.from.step();
     let last_step = first + opts.steps;
     let mut lines = ProgressLines::new();
     // The first Ctrl-C stops at the end of the slice of steps under way,
@@ -2298,9 +2288,19 @@ fn chain_start(
     Ok(ChainStart::Saved(saved))
 }
 
-/// Whether `a` and `b` name one file (through links, `..`), both there.
+/// Whether `a` and `b` name one file (alike, or through links and `..`);
+/// either may not exist yet (an output), its folder being there.
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+    let canonical = |p: &std::path::Path| {
+        p.canonicalize().ok().or_else(|| {
+            let folder = p
+                .parent()
+                .filter(|f| !f.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            Some(folder.canonicalize().ok()?.join(p.file_name()?))
+        })
+    };
+    a == b || matches!((canonical(a), canonical(b)), (Some(a), Some(b)) if a == b)
 }
 
 /// Where a long run ended, from its `rows`: the chains' mean energy
@@ -2655,7 +2655,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
             ChainStart::Fresh(_) => default_starts,
             ChainStart::Saved(c) => c.count.min(default_starts),
         }),
-        start,
+        from: start,
         descent_steps: args.descent_steps,
         ad_steps: args.ad_steps,
         alphas: args.alpha.clone(),
@@ -2663,12 +2663,15 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         radius: args.radius,
         chunk: args.chunk,
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| beside_model(&args.model.checkpoint, &ck, "landscape"));
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = match &opts.from {
+            ChainStart::Fresh(_) => "landscape".to_string(),
+            ChainStart::Saved(c) => format!("landscape_from_{}_{}", c.label(), c.step),
+        };
+        beside_model(&args.model.checkpoint, &ck, &name)
+    });
     // Everything that can be refused is, before the output folder is touched.
-    if let (ChainStart::Saved(c), None) = (&opts.start, args.starts)
+    if let (ChainStart::Saved(c), None) = (&opts.from, args.starts)
         && c.count < 2
     {
         bail!(
@@ -2685,11 +2688,11 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     // (Not --chunk: attraction–diffusion runs at most as many chains as
     // there are pairs of minima, unknown until the descent ends.)
     let starts = format!("--starts {}", opts.starts);
-    let needs_data = opts.start.needs_data();
+    let needs_data = opts.from.needs_data();
     let (data, gpu) = open_checkpoint_job(choice, &ck, needs_data, &out, (opts.starts, &starts))?;
-    let from = match &opts.start {
+    let from = match &opts.from {
         ChainStart::Fresh(init) => format!("{} {} states", opts.starts, init.name()),
-        ChainStart::Saved(_) => format!("{} states of {}", opts.starts, opts.start.text()),
+        ChainStart::Saved(_) => format!("{} states of {}", opts.starts, opts.from.text()),
     };
     eprintln!(
         "descent from {from} ({} steps), then attraction–diffusion between the minima (α {}, T × {}, {} steps; {})",

@@ -161,7 +161,7 @@ fn double_well_has_two_basins_without_pull_and_one_with_it() {
     };
     let opts = LandscapeOptions {
         starts: 16,
-        start: ChainStart::Fresh(LongRunInit::Data),
+        from: ChainStart::Fresh(LongRunInit::Data),
         descent_steps: 500,
         ad_steps: 600,
         alphas: vec![0.0, 3.0, 10.0, 1000.0],

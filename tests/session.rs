@@ -570,7 +570,7 @@ fn long_work_stops_when_asked_and_when_the_session_ends() {
     // A failed map ends the same way: training still runs.
     let from_a_bank_too_small = LandscapeOptions {
         starts: 31,
-        start: ebmscope::train::longrun::ChainStart::Fresh(ebmscope::train::longrun::LongRunInit::Bank),
+        from: ebmscope::train::longrun::ChainStart::Fresh(ebmscope::train::longrun::LongRunInit::Bank),
         ..Default::default()
     };
     s.send(Command::Landscape(from_a_bank_too_small));

@@ -1537,13 +1537,13 @@ fn long_run_checkpoint(gpu: &Arc<ebmscope::gpu::Gpu>) -> ebmscope::train::Checkp
     ebmscope::train::Checkpoint::capture(&t).unwrap()
 }
 
-/// Long-run options of `steps` on `LONG_RUN_CHAINS` chains from uniform
+/// Long-run options of `steps` on `LONG_RUN_CHAIN_COUNT` chains from uniform
 /// noise, a row every `every` steps.
 fn long_run_options(steps: u64, every: u64, mala: bool) -> ebmscope::train::longrun::LongRunOptions {
     ebmscope::train::longrun::LongRunOptions {
         steps,
-        chains: LONG_RUN_CHAINS,
-        start: ebmscope::train::longrun::ChainStart::Fresh(ebmscope::train::longrun::LongRunInit::Uniform),
+        chains: LONG_RUN_CHAIN_COUNT,
+        from: ebmscope::train::longrun::ChainStart::Fresh(ebmscope::train::longrun::LongRunInit::Uniform),
         mala,
         temp_factor: 1.0,
         epsilon: None,
@@ -1551,7 +1551,7 @@ fn long_run_options(steps: u64, every: u64, mala: bool) -> ebmscope::train::long
         data_noise: false,
     }
 }
-const LONG_RUN_CHAINS: usize = 6;
+const LONG_RUN_CHAIN_COUNT: usize = 6;
 
 /// An evaluation ε (the reference's eval `epsilon`) steps by ε²/2Tf and ε
 /// with T the checkpoint's; without one, a factor f keeps the gradient step
@@ -1605,7 +1605,7 @@ fn long_run_rows_give_the_energy_of_their_states() {
     use ebmscope::model::{Backward, GpuNet};
     use ebmscope::train::longrun::long_run;
     let gpu = Arc::new(common::gpu());
-    let chains = LONG_RUN_CHAINS;
+    let chains = LONG_RUN_CHAIN_COUNT;
     let ck = long_run_checkpoint(&gpu);
     let net = GpuNet::new(&gpu, &ebmscope::train::net_spec(&ck.config).unwrap(), chains).unwrap();
     net.write_params(&gpu, &ck.params).unwrap();
@@ -1891,8 +1891,8 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     let (eight, _) = chains_of("eight");
     assert_eq!(eight.shape, [8, 2]);
     assert_eq!(eight.data, chains_of("full").0.data[..16]);
-    // Without --out, beside the checkpoint as longrun_from_<step>: going on
-    // again from there writes a folder of its own.
+    // Without --out, beside the checkpoint as longrun_from_<source>_<step>:
+    // going on again from there writes a folder of its own.
     let ck_s = ck.to_str().unwrap();
     let go_on = |from: &str| {
         ebmscope(&[
@@ -1906,14 +1906,14 @@ fn a_long_run_goes_on_from_its_saved_chains() {
         ])
     };
     ok(go_on(half_s));
-    assert_eq!(steps_of("longrun_from_10"), ["10", "11", "12"]);
-    let twelve = dir.join("longrun_from_10/chains.safetensors");
+    assert_eq!(steps_of("longrun_from_half_10"), ["10", "11", "12"]);
+    let twelve = dir.join("longrun_from_half_10/chains.safetensors");
     ok(go_on(twelve.to_str().unwrap()));
-    assert_eq!(steps_of("longrun_from_12"), ["12", "13", "14"]);
+    assert_eq!(steps_of("longrun_from_half_12"), ["12", "13", "14"]);
     // Nor does --out name the folder of the file it reads, --force or not.
     for force in [&[][..], &["--force"][..]] {
         let out = sample(
-            "longrun_from_10",
+            "longrun_from_half_10",
             &[
                 &["--from-chains", twelve.to_str().unwrap(), "--steps", "2"][..],
                 force,
@@ -1925,14 +1925,15 @@ fn a_long_run_goes_on_from_its_saved_chains() {
             &format!(
                 "is the chains file of {}, which this long run writes and would replace: choose another \
                  --out",
-                dir.join("longrun_from_10").display()
+                dir.join("longrun_from_half_10").display()
             ),
         );
     }
-    assert_eq!(steps_of("longrun_from_10"), ["10", "11", "12"]);
-    // By default too (chains at step 5 in longrun_from_5, as a continuation
-    // stopped before its first row leaves them), through a link as well.
-    let at_five = dir.join("longrun_from_5/chains.safetensors");
+    assert_eq!(steps_of("longrun_from_half_10"), ["10", "11", "12"]);
+    // By default too (chains at step 5 in longrun_from_half_5, as a
+    // continuation stopped before its first row leaves them), through a
+    // link as well.
+    let at_five = dir.join("longrun_from_half_5/chains.safetensors");
     std::fs::create_dir_all(at_five.parent().unwrap()).unwrap();
     // (16 chains at one point: the landscape below starts from them.)
     let one_point = ebmscope::io::Tensor {
@@ -1985,7 +1986,7 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     assert_eq!(settings["from_step"].as_integer(), Some(20));
     assert!(settings.get("init").is_none(), "{settings}");
     // Its descents start from the file's states: 16 at one point end at one
-    // minimum, all 16 there.
+    // minimum, all 16 there (by default in landscape_from_<source>_<step>).
     let mapped = ok(ebmscope(&[
         "landscape",
         "--checkpoint",
@@ -1994,10 +1995,8 @@ fn a_long_run_goes_on_from_its_saved_chains() {
         at_five.to_str().unwrap(),
         "--descent-steps",
         "4",
-        "--out",
-        dir.join("one").to_str().unwrap(),
     ]));
-    let minima = std::fs::read_to_string(dir.join("one/minima.csv")).unwrap();
+    let minima = std::fs::read_to_string(dir.join("landscape_from_half_5/minima.csv")).unwrap();
     assert_eq!(minima.lines().count(), 2, "{mapped}\n{minima}");
     assert_eq!(
         minima.lines().nth(1).unwrap().split(',').nth(2),
@@ -2017,6 +2016,26 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     ]);
     common::assert_refused(&too_many, "--starts 17: ");
     assert!(!dir.join("map2").exists());
+    // A file of one chain gives no landscape of its own starts.
+    let single = dir.join("single.safetensors");
+    let x = ebmscope::io::Tensor {
+        name: "x".into(),
+        shape: vec![1, 2],
+        data: vec![0.3, -0.2],
+    };
+    ebmscope::io::write_tensors(&single, &[x]).unwrap();
+    let one_start = ebmscope(&[
+        "landscape",
+        "--checkpoint",
+        ck_s,
+        "--from-chains",
+        single.to_str().unwrap(),
+    ]);
+    common::assert_refused(
+        &one_start,
+        "holds one chain, and a landscape starts from 2 states at least: save more chains (sample --chains)",
+    );
+    assert!(!dir.join("landscape_from_single_0").exists());
 
     // Refused, naming the file and what is wrong, before any folder is made.
     let bad = |name: &str, x: Option<(Vec<usize>, Vec<f32>)>, step: Option<&str>| {
@@ -3386,9 +3405,12 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
     let stale = [
         dir.join("pictures/density_0000005.png"),
         dir.join("weights/weights_0000005.safetensors"),
+        dir.join("longrun/chains_0000005.safetensors"),
     ];
+    std::fs::create_dir_all(dir.join("longrun")).unwrap();
     std::fs::copy(dir.join("pictures/density_0000002.png"), &stale[0]).unwrap();
     std::fs::copy(dir.join("weights/weights_0000002.safetensors"), &stale[1]).unwrap();
+    std::fs::copy(dir.join("weights/weights_0000002.safetensors"), &stale[2]).unwrap();
     // Files beside them that are not the run's, however numbered: kept.
     let others = [
         "pictures/IMG_20240101.png",
@@ -3396,7 +3418,6 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
         "weights/best_0000100.safetensors",
         "longrun/my_0000009.csv",
     ];
-    std::fs::create_dir_all(dir.join("longrun")).unwrap();
     for f in others {
         std::fs::write(dir.join(f), "mine").unwrap();
     }
@@ -3406,7 +3427,7 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
     // What is dropped is said.
     assert!(
         stderr.contains(
-            "what it wrote after is dropped, 1 row(s) of metrics.csv, 2 row(s) of toy_metrics.csv (past it or not whole), 2 \
+            "what it wrote after is dropped, 1 row(s) of metrics.csv, 2 row(s) of toy_metrics.csv (past it or not whole), 3 \
              file(s) of weights/, pictures/ or longrun/"
         ),
         "{stderr}"

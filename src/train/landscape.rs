@@ -30,7 +30,7 @@ pub struct LandscapeOptions {
     /// Where they are: fresh, or a long run's chains (recorded in
     /// landscape.toml by [`ChainStart::settings`]).
     #[serde(skip)]
-    pub start: ChainStart,
+    pub from: ChainStart,
     /// Steps of gradient descent x ← x − a∇F, in slices of 50 steps: a
     /// slice that starts with n steps to go uses a = (ε²/2T)·n/descent_steps
     /// (the model's Langevin step, falling linearly).
@@ -54,7 +54,7 @@ impl Default for LandscapeOptions {
     fn default() -> Self {
         LandscapeOptions {
             starts: 64,
-            start: ChainStart::Fresh(LongRunInit::Data),
+            from: ChainStart::Fresh(LongRunInit::Data),
             descent_steps: 2000,
             ad_steps: 1000,
             alphas: vec![1.0],
@@ -135,7 +135,7 @@ impl LandscapeOptions {
                 a * per_alpha
             )));
         }
-        self.start.check(ck, self.starts, "--starts")
+        self.from.check(ck, self.starts, "--starts")
     }
 
     /// How far one Langevin step's pull moves a chain toward its goal, per
@@ -606,7 +606,7 @@ pub fn basin_of(n: usize, attempts: &[Attempt]) -> Vec<usize> {
 }
 
 /// Map the landscape of a checkpoint's model (see [`map_landscape`]),
-/// starting from `opts.start`'s states. `data` is needed only to start from data.
+/// starting from `opts.from`'s states. `data` is needed only to start from data.
 pub fn landscape(
     gpu: &Gpu,
     ck: &Checkpoint,
@@ -618,7 +618,7 @@ pub fn landscape(
     let spec = net_spec(&ck.config)?;
     let seed = ck.config.seed ^ 0x004c_414e;
     // (From data with the run's ε_data noise: a few starts off the images.)
-    let starts = opts.start.states(gpu, ck, data, true, opts.starts, seed)?;
+    let starts = opts.from.states(gpu, ck, data, true, opts.starts, seed)?;
     let make_field = |batch: usize| -> Result<GpuNet> {
         let net = GpuNet::new(gpu, &spec, batch)?;
         net.write_params(gpu, &ck.params)?;
@@ -815,7 +815,7 @@ fn write_landscape(
     write_atomically(&out.join("attempts.csv"), attempts.as_bytes())?;
     let settings_err = |e: &dyn std::fmt::Display| Error::Config(format!("landscape settings: {e}"));
     let mut settings = toml::Table::try_from(opts).map_err(|e| settings_err(&e))?;
-    settings.extend(opts.start.settings()?);
+    settings.extend(opts.from.settings()?);
     settings.insert("model".into(), model.table()?.into());
     let settings = toml::to_string(&settings).map_err(|e| settings_err(&e))?;
     let settings =
@@ -1086,7 +1086,7 @@ mod tests {
     fn options_are_refused_by_name() {
         let good = LandscapeOptions {
             starts: 10,
-            start: ChainStart::Fresh(LongRunInit::Data),
+            from: ChainStart::Fresh(LongRunInit::Data),
             descent_steps: 10,
             ad_steps: 10,
             alphas: vec![0.0, 1.0],

@@ -24,7 +24,7 @@ use crate::{Error, Result};
 pub struct LongRunOptions {
     pub steps: u64,
     pub chains: usize,
-    pub start: ChainStart,
+    pub from: ChainStart,
     pub mala: bool,
     /// Sample p ∝ exp(−U / factor): 1 is the model itself.
     pub temp_factor: f64,
@@ -50,7 +50,7 @@ impl LongRunOptions {
         if self.steps == 0 {
             return Err(Error::Config("--steps must be at least 1".into()));
         }
-        let first = self.start.step();
+        let first = self.from.step();
         if self.steps > crate::sampler::MAX_COUNTED.saturating_sub(first) {
             return Err(Error::Config(if first == 0 {
                 format!("--steps must be at most {}", crate::sampler::MAX_COUNTED)
@@ -108,7 +108,7 @@ impl LongRunOptions {
             "{} {} from {} on {} ({}), T × {}, ε {}",
             if self.mala { "MALA" } else { "Langevin" },
             crate::config::plural(self.steps, "step", "steps"),
-            self.start.text(),
+            self.from.text(),
             crate::config::plural(self.chains as u64, "chain", "chains"),
             ck.described(file),
             short(self.temp_factor),
@@ -174,10 +174,10 @@ impl LongRunOptions {
             sampler: if self.mala { "mala" } else { "langevin" },
             steps: self.steps,
             chains: self.chains,
-            start: self.start.settings()?,
-            data: (self.start.needs_data() && !ck.config.data.kind.is_toy())
+            start: self.from.settings()?,
+            data: (self.from.needs_data() && !ck.config.data.kind.is_toy())
                 .then(|| ck.config.data.path.clone()),
-            data_noise: self.data_noise && self.start.needs_data(),
+            data_noise: self.data_noise && self.from.needs_data(),
             temp_factor: self.temp_factor,
             epsilon: self.epsilon.unwrap_or(ck.config.langevin.epsilon),
             epsilon_from: match (self.epsilon.is_some(), ck.weights_alone) {
@@ -220,7 +220,7 @@ impl LongRunOptions {
                 )));
             }
         }
-        self.start.check(ck, self.chains, "--chains")
+        self.from.check(ck, self.chains, "--chains")
     }
 }
 
@@ -429,6 +429,32 @@ impl SavedChains {
             count,
             step,
         })
+    }
+
+    /// What the chains are called in the names of folders made from them,
+    /// `from_<label>_<step>`: the long run they come from (`data` for
+    /// longrun_data/chains.safetensors; a run that went on from those,
+    /// longrun_from_data_N, is `data` too), or the file's own name
+    /// (chains_0000500 for a training check's).
+    pub fn label(&self) -> String {
+        // (Through a link, the file it is.)
+        let path = self.path.canonicalize().unwrap_or_else(|_| self.path.clone());
+        if path.file_name() != Some(LONG_RUN_CHAINS.as_ref()) {
+            return path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+        }
+        let folder = path.parent().and_then(|p| p.file_name());
+        let folder = folder.map_or_else(|| "chains".into(), |f| f.to_string_lossy().into_owned());
+        let name = folder.strip_prefix("longrun_").unwrap_or(&folder);
+        // (A continuation's folder names its source and step: the source.)
+        let source = name.strip_prefix("from_").and_then(|rest| {
+            let (label, step) = rest.rsplit_once('_')?;
+            step.bytes().all(|b| b.is_ascii_digit()).then_some(label)
+        });
+        source.unwrap_or(name).to_string()
     }
 
     /// Refuse going on with more chains (`k`, asked for by `count_flag`)
@@ -654,10 +680,10 @@ pub fn long_run(
     // again from the same checkpoint).
     let seed = (c.seed ^ 0x004c_4f4e).wrapping_add((ck.iteration as u32).wrapping_mul(0x9e37_79b9));
 
-    let x0 = opts.start.states(gpu, ck, data, opts.data_noise, k, seed)?;
+    let x0 = opts.from.states(gpu, ck, data, opts.data_noise, k, seed)?;
     // Going on from saved chains, the noise counter goes on from their step:
     // from the same checkpoint, the steps an unbroken run would have taken.
-    let first = opts.start.step();
+    let first_step = opts.from.step();
     let chains = if opts.mala {
         Chains::Mala(Mala::new(gpu, field, seed, size)?)
     } else {
@@ -679,11 +705,11 @@ pub fn long_run(
         Chains::Ula(s) => {
             gpu.write_f32(s.field.input(), 0, &x0);
             s.begin(gpu, 0);
-            s.rng.set(gpu, 0, first as u32);
+            s.rng.set(gpu, 0, first_step as u32);
         }
         Chains::Mala(s) => {
             s.start(gpu, &x0, 0)?;
-            s.rng.set(gpu, 0, first as u32);
+            s.rng.set(gpu, 0, first_step as u32);
         }
     }
 
@@ -725,14 +751,14 @@ pub fn long_run(
         Ok(e.iter().sum::<f64>() / (k as f64 * temp))
     };
     let mut rows = Vec::new();
-    let start = LongRunRow {
-        step: first,
+    let start_row = LongRunRow {
+        step: first_step,
         mean_energy: mean_energy()?,
         grad_magnitude: None,
         acceptance: None,
     };
-    on_record(&start, &gpu.read_f32(&states, 0, k * dim)?)?;
-    rows.push(start);
+    on_record(&start_row, &gpu.read_f32(&states, 0, k * dim)?)?;
+    rows.push(start_row);
     drain()?;
     let mut done = 0u64;
     while done < opts.steps {
@@ -756,9 +782,9 @@ pub fn long_run(
                 *total += part;
             }
         }
-        let steps = (first + target - rows.last().map_or(first, |r| r.step)) as f64;
+        let steps = (first_step + target - rows.last().map_or(first_step, |r| r.step)) as f64;
         let row = LongRunRow {
-            step: first + target,
+            step: first_step + target,
             mean_energy: mean_energy()?,
             grad_magnitude: Some(sums[1] / (steps * k as f64)),
             acceptance: opts

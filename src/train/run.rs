@@ -1228,7 +1228,7 @@ impl RunDir {
         let opts = LongRunOptions {
             steps: c.longrun_steps,
             chains: c.longrun_chains as usize,
-            start: super::longrun::ChainStart::Fresh(c.longrun_init),
+            from: super::longrun::ChainStart::Fresh(c.longrun_init),
             mala: false,
             temp_factor: 1.0,
             epsilon: None,

@@ -819,7 +819,7 @@ impl Worker {
         let opts = LongRunOptions {
             steps,
             chains: (c.longrun_chains as usize).clamp(1, PICTURE_IMAGES),
-            start: super::longrun::ChainStart::Fresh(c.longrun_init),
+            from: super::longrun::ChainStart::Fresh(c.longrun_init),
             mala: false,
             temp_factor: 1.0,
             epsilon: None,
