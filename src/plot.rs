@@ -189,7 +189,7 @@ pub fn heat_maps(path: &Path, title: &str, res: usize, fields: &[HeatMap]) -> Re
         |root| {
             let (top, body) = root.split_vertically(40);
             let (body, scale) = body.split_vertically(2 * cell);
-            top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
+            fitted_title(&top, title, 16, path)?;
             colour_scale(
                 &scale,
                 path,
@@ -336,7 +336,7 @@ pub fn long_run_figure(
     let panels = 2 + usize::from(mala) + usize::from(!tv.is_empty());
     figure(path, (1000, 300 * panels as u32 + 30), |root| {
         let (top, body) = root.split_vertically(30);
-        top.titled(title, ("sans-serif", 16)).map_err(draw_err(path))?;
+        fitted_title(&top, title, 16, path)?;
         let areas = body.split_evenly((panels, 1));
         let steps: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
         // (All panels over the run's steps: a run gone on from step N starts there.)
@@ -537,6 +537,22 @@ pub fn diagnostics_figure(
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// `line` as `area`'s title, in the largest size from `largest` down to 10
+/// that fits its width (a long one, a path say, would be cut at both
+/// sides); `path` names the figure in errors.
+fn fitted_title(area: &Area, line: &str, largest: u32, path: &Path) -> Result<()> {
+    let width = area.dim_in_pixel().0;
+    let size = (10..=largest)
+        .rev()
+        .find(|&s| {
+            area.estimate_text_size(line, &TextStyle::from(("sans-serif", s).into_font()))
+                .is_ok_and(|(w, _)| w + 8 <= width)
+        })
+        .unwrap_or(10);
+    area.titled(line, ("sans-serif", size)).map_err(draw_err(path))?;
+    Ok(())
+}
 
 /// At most `max` of `points` (in x order): past that, each run of
 /// consecutive points gives its lowest and its highest, so that a spike or
@@ -860,15 +876,7 @@ pub fn landscape_map(
         });
         for (area, line) in [(&first, Some(title.to_string())), (&second, beyond_note)] {
             if let Some(line) = line {
-                let width = area.dim_in_pixel().0;
-                let size = (10..=15)
-                    .rev()
-                    .find(|&s| {
-                        area.estimate_text_size(&line, &TextStyle::from(("sans-serif", s).into_font()))
-                            .is_ok_and(|(w, _)| w + 8 <= width)
-                    })
-                    .unwrap_or(10);
-                area.titled(&line, ("sans-serif", size)).map_err(draw_err(path))?;
+                fitted_title(area, &line, 15, path)?;
             }
         }
         let res = grid.res;
@@ -1107,7 +1115,8 @@ mod tests {
 
     /// A long run that went on from saved chains (its rows at steps 1 000
     /// to 1 020) is drawn over its own steps: its curve spans the panel,
-    /// where an axis from 0 would leave it squeezed at the right edge.
+    /// where an axis from 0 would leave it squeezed at the right edge. Its
+    /// long title (a file's name in it) is made small enough to fit.
     #[test]
     fn a_run_gone_on_is_drawn_over_its_own_steps() {
         use crate::train::longrun::LongRunRow;
@@ -1118,9 +1127,18 @@ mod tests {
             acceptance: None,
         });
         let path = std::env::temp_dir().join(format!("ebmscope-gone-on-{}.png", std::process::id()));
-        long_run_figure(&path, "gone on", &rows, &[]).unwrap();
+        let title = "Langevin 100000 steps from longrun_from_data_100000/chains.safetensors at step 100000 \
+                     on 1000 chains (checkpoint at iteration 100000), T × 1, ε 0.125 (the checkpoint's)";
+        long_run_figure(&path, title, &rows, &[]).unwrap();
         let picture = image::open(&path).unwrap().to_rgb8();
         let _ = std::fs::remove_file(&path);
+        // The title's band: ink, none of it in the outermost columns.
+        let inked = |x: u32| (0..30).any(|y| picture.get_pixel(x, y).0.iter().all(|&c| c < 128));
+        assert!((0..picture.width()).any(inked));
+        assert!(
+            !(0..3).chain(picture.width() - 3..picture.width()).any(inked),
+            "the title is cut"
+        );
         // The energy's panel: under the 30-pixel title, 300 pixels high.
         let columns: Vec<u32> = (0..picture.width())
             .filter(|&x| (30..330).any(|y| picture.get_pixel(x, y).0 == [0, 0, 255]))

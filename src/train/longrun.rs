@@ -247,12 +247,18 @@ impl ChainStart {
         matches!(self, ChainStart::Fresh(LongRunInit::Data))
     }
 
-    /// Where the chains start, for a command's first line: `data`, or
-    /// `FILE at step N`.
+    /// Where the chains start, for a command's first line and a figure's
+    /// title: `data`, or `FOLDER/FILE at step N` (the file's own folder
+    /// alone: a title has room for no more; the settings keep the path).
     pub fn text(&self) -> String {
         match self {
             ChainStart::Fresh(init) => init.name().to_string(),
-            ChainStart::Saved(c) => format!("{} at step {}", c.path.display(), c.step),
+            ChainStart::Saved(c) => {
+                let name = Path::new(c.path.file_name().unwrap_or(c.path.as_os_str()));
+                let folder = c.path.parent().and_then(Path::file_name);
+                let shown = folder.map_or_else(|| name.to_path_buf(), |f| Path::new(f).join(name));
+                format!("{} at step {}", shown.display(), c.step)
+            }
         }
     }
 
