@@ -245,7 +245,8 @@ struct ModelArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Where the checkpoint's image data is now, if it moved since training
-    /// (an IDX or CIFAR-10 file or folder, or a folder of images); with
+    /// (an IDX file, a CIFAR-10 or CIFAR-100 file, a folder of either, or a
+    /// folder of images); with
     /// weights alone, their image data (as `train --data`).
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
@@ -1997,7 +1998,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         // reads, nor chains of another source at the same step.)
         let from = match &start {
             ChainStart::Fresh(init) => init.name().to_string(),
-            ChainStart::Saved(c) => format!("from_{}_{}", c.label(), c.step),
+            ChainStart::Saved(c) => c.folder_name(),
         };
         let name = format!("longrun_{from}{}", if args.mala { "_mala" } else { "" });
         beside_model(&args.model.checkpoint, &ck, &name)
@@ -2666,7 +2667,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
     let out = args.out.clone().unwrap_or_else(|| {
         let name = match &opts.from {
             ChainStart::Fresh(_) => "landscape".to_string(),
-            ChainStart::Saved(c) => format!("landscape_from_{}_{}", c.label(), c.step),
+            ChainStart::Saved(c) => format!("landscape_{}", c.folder_name()),
         };
         beside_model(&args.model.checkpoint, &ck, &name)
     });

@@ -137,32 +137,29 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     );
 
     let ck = dir.join("checkpoint.safetensors");
-    for init in ["data", "uniform"] {
-        let out = ebmscope(&[
-            "sample",
-            "--checkpoint",
-            ck.to_str().unwrap(),
-            "--steps",
-            "20",
-            "--every",
-            "10",
-            "--chains",
-            "6",
-            "--init",
-            init,
-        ]);
-        ok(&out);
-        let folder = dir.join(format!("longrun_{init}"));
+    let ck_s = ck.to_str().unwrap();
+    let sample = |args: &[&str]| ebmscope(&[&["sample", "--checkpoint", ck_s][..], args].concat());
+    // The steps of a long run's rows, and its chains.
+    let row_steps = |folder: &Path| -> Vec<String> {
         let csv = std::fs::read_to_string(folder.join("longrun.csv")).unwrap();
-        let steps: Vec<&str> = csv
-            .lines()
+        csv.lines()
             .skip(1)
-            .map(|l| l.split(',').next().unwrap())
-            .collect();
-        assert_eq!(steps, ["0", "10", "20"]);
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    let chains = |file: &Path| ebmscope::io::read_tensor(file, "x").unwrap();
+    for init in ["data", "uniform"] {
+        ok(&sample(&[
+            "--steps", "20", "--every", "10", "--chains", "6", "--init", init,
+        ]));
+        let folder = dir.join(format!("longrun_{init}"));
+        assert_eq!(row_steps(&folder), ["0", "10", "20"]);
         // The chains at the end, as `energy --input` takes images: [B, C, H, W].
-        let chains = ebmscope::io::read_tensor(&folder.join("chains.safetensors"), "x").unwrap();
-        assert_eq!(chains.shape, [6, 1, 32, 32], "{init}");
+        assert_eq!(
+            chains(&folder.join("chains.safetensors")).shape,
+            [6, 1, 32, 32],
+            "{init}"
+        );
         for f in [
             "samples_00000000.png",
             "samples_00000010.png",
@@ -175,13 +172,8 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     // Going on from the chains of 10 steps, 10 more reach those of the
     // 20-step run above, bit for bit: the image net's steps, recorded in
     // runs of several, draw their noise on from the file's step as well.
-    let ck_s = ck.to_str().unwrap();
-    let half = dir.join("half");
-    let rest = dir.join("rest");
-    ok(&ebmscope(&[
-        "sample",
-        "--checkpoint",
-        ck_s,
+    let (half, rest) = (dir.join("half"), dir.join("rest"));
+    ok(&sample(&[
         "--steps",
         "10",
         "--chains",
@@ -190,30 +182,25 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
         half.to_str().unwrap(),
     ]));
     let half_chains = half.join("chains.safetensors");
-    ok(&ebmscope(&[
-        "sample",
-        "--checkpoint",
-        ck_s,
-        "--from-chains",
-        half_chains.to_str().unwrap(),
-        "--steps",
-        "10",
-        "--out",
-        rest.to_str().unwrap(),
-    ]));
-    let chains = |folder: &Path| ebmscope::io::read_tensor(&folder.join("chains.safetensors"), "x").unwrap();
-    assert_eq!(chains(&rest).data, chains(&dir.join("longrun_data")).data);
+    let from_half = ["--from-chains", half_chains.to_str().unwrap()];
+    ok(&sample(
+        &[
+            &from_half[..],
+            &["--steps", "10", "--out", rest.to_str().unwrap()],
+        ]
+        .concat(),
+    ));
+    assert_eq!(
+        chains(&rest.join("chains.safetensors")).data,
+        chains(&dir.join("longrun_data/chains.safetensors")).data
+    );
     // The training's long-run check kept its final states too, at its
     // 20th step: a long run goes on from them.
     let checked = dir.join("longrun/chains_0000003.safetensors");
-    let check = ebmscope::io::read_tensor(&checked, "x").unwrap();
-    assert_eq!(check.shape, [4, 1, 32, 32]);
+    assert_eq!(chains(&checked).shape, [4, 1, 32, 32]);
     assert_eq!(ebmscope::io::read_metadata(&checked).unwrap()["step"], "20");
     let on = dir.join("from_check");
-    let went_on = ebmscope(&[
-        "sample",
-        "--checkpoint",
-        ck_s,
+    let went_on = sample(&[
         "--from-chains",
         checked.to_str().unwrap(),
         "--steps",
@@ -230,13 +217,7 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
         said.contains("note: --data is not read: the chains start from "),
         "{said}"
     );
-    let rows = std::fs::read_to_string(on.join("longrun.csv")).unwrap();
-    let steps: Vec<&str> = rows
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
-    assert_eq!(steps, ["20", "21", "22"]);
+    assert_eq!(row_steps(&on), ["20", "21", "22"]);
     // `sample` starts from the images as they are (the reference's eval.py);
     // training's long-run checks and the landscape add the run's ε_data
     // (0.03 here), as train_data.py's sample_q.

@@ -1963,20 +1963,23 @@ fn a_long_run_goes_on_from_its_saved_chains() {
 
     // The landscape's descents start from saved chains too: by default all
     // of the file's (up to 64), recorded in landscape.toml.
+    let landscape_from = |file: &std::path::Path, args: &[&str]| {
+        let from = [
+            "landscape",
+            "--checkpoint",
+            ck_s,
+            "--from-chains",
+            file.to_str().unwrap(),
+        ];
+        ebmscope(&[&from[..], args].concat())
+    };
     let from = dir.join("full/chains.safetensors");
-    let mapped = ok(ebmscope(&[
-        "landscape",
-        "--checkpoint",
-        ck_s,
-        "--from-chains",
-        from.to_str().unwrap(),
-        "--descent-steps",
-        "4",
-        "--ad-steps",
-        "4",
-        "--out",
-        dir.join("map").to_str().unwrap(),
-    ]));
+    let map = dir.join("map");
+    let short = ["--descent-steps", "4", "--ad-steps", "4"];
+    let mapped = ok(landscape_from(
+        &from,
+        &[&short[..], &["--out", map.to_str().unwrap()]].concat(),
+    ));
     assert!(
         mapped.contains(&format!(
             "descent from 16 states of {} at step 20 (4 steps)",
@@ -1990,15 +1993,7 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     assert!(settings.get("init").is_none(), "{settings}");
     // Its descents start from the file's states: 16 at one point end at one
     // minimum, all 16 there (by default in landscape_from_<source>_<step>).
-    let mapped = ok(ebmscope(&[
-        "landscape",
-        "--checkpoint",
-        ck_s,
-        "--from-chains",
-        at_five.to_str().unwrap(),
-        "--descent-steps",
-        "4",
-    ]));
+    let mapped = ok(landscape_from(&at_five, &["--descent-steps", "4"]));
     let minima = std::fs::read_to_string(dir.join("landscape_from_half_5/minima.csv")).unwrap();
     assert_eq!(minima.lines().count(), 2, "{mapped}\n{minima}");
     assert_eq!(
@@ -2006,17 +2001,10 @@ fn a_long_run_goes_on_from_its_saved_chains() {
         Some("16"),
         "{minima}"
     );
-    let too_many = ebmscope(&[
-        "landscape",
-        "--checkpoint",
-        ck_s,
-        "--from-chains",
-        from.to_str().unwrap(),
-        "--starts",
-        "17",
-        "--out",
-        dir.join("map2").to_str().unwrap(),
-    ]);
+    let too_many = landscape_from(
+        &from,
+        &["--starts", "17", "--out", dir.join("map2").to_str().unwrap()],
+    );
     common::assert_refused(&too_many, "--starts 17: ");
     assert!(!dir.join("map2").exists());
     // A file of one chain gives no landscape of its own starts.
@@ -2027,13 +2015,7 @@ fn a_long_run_goes_on_from_its_saved_chains() {
         data: vec![0.3, -0.2],
     };
     ebmscope::io::write_tensors(&single, &[x]).unwrap();
-    let one_start = ebmscope(&[
-        "landscape",
-        "--checkpoint",
-        ck_s,
-        "--from-chains",
-        single.to_str().unwrap(),
-    ]);
+    let one_start = landscape_from(&single, &[]);
     common::assert_refused(
         &one_start,
         "holds one chain, and a landscape starts from 2 states at least: save more chains (sample --chains)",

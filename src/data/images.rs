@@ -418,19 +418,72 @@ pub fn load_idx(path: &Path, channels: usize, size: usize, limit: Option<usize>)
 const CIFAR_IMAGE: usize = 3 * 32 * 32;
 
 /// CIFAR-10 or CIFAR-100: the two differ in their files' names, their
-/// labels and their batches' sizes, and are read alike (the labels only
-/// checked, as EBMs learn the images alone).
+/// labels and their batches' sizes ([`CifarFacts`]), and are read alike
+/// (the labels only checked, as EBMs learn the images alone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cifar {
     Ten,
     Hundred,
 }
 
+/// What tells one CIFAR from the other, for reading and for messages.
+struct CifarFacts {
+    name: &'static str,
+    /// Its data.kind.
+    kind: &'static str,
+    /// Label bytes before each binary record's image: CIFAR-100's coarse
+    /// and fine labels, CIFAR-10's one.
+    label_bytes: usize,
+    /// The images of one of its training files.
+    file_images: usize,
+    /// Its training files, as a message names them.
+    training_files: &'static str,
+    /// Its classes (CIFAR-100's fine ones; its 20 coarse ones group them).
+    classes: u8,
+    /// The python version's key of the labels checked.
+    python_labels: &'static str,
+    /// What read_pickled_dict calls its files in messages, and what to ask
+    /// of a file that is not one.
+    python_file: &'static str,
+    python_question: &'static str,
+}
+
+impl CifarFacts {
+    /// A binary record's bytes: its labels, then its image.
+    fn record(&self) -> usize {
+        self.label_bytes + CIFAR_IMAGE
+    }
+}
+
+const CIFAR_10: CifarFacts = CifarFacts {
+    name: "CIFAR-10",
+    kind: "cifar10",
+    label_bytes: 1,
+    file_images: 10_000,
+    training_files: "data_batch_*.bin, or the python version's data_batch_*",
+    classes: 10,
+    python_labels: "labels",
+    python_file: "CIFAR-10 python batch",
+    python_question: "is it a CIFAR-10 python batch (data_batch_N of cifar-10-batches-py)?",
+};
+
+const CIFAR_100: CifarFacts = CifarFacts {
+    name: "CIFAR-100",
+    kind: "cifar100",
+    label_bytes: 2,
+    file_images: 50_000,
+    training_files: "train.bin, or the python version's train",
+    classes: 100,
+    python_labels: "fine_labels",
+    python_file: "CIFAR-100 python file",
+    python_question: "is it CIFAR-100's python training file (train of cifar-100-python)?",
+};
+
 impl Cifar {
-    pub fn name(self) -> &'static str {
+    fn facts(self) -> &'static CifarFacts {
         match self {
-            Cifar::Ten => "CIFAR-10",
-            Cifar::Hundred => "CIFAR-100",
+            Cifar::Ten => &CIFAR_10,
+            Cifar::Hundred => &CIFAR_100,
         }
     }
     /// The other one, for the messages that tell them apart.
@@ -438,31 +491,6 @@ impl Cifar {
         match self {
             Cifar::Ten => Cifar::Hundred,
             Cifar::Hundred => Cifar::Ten,
-        }
-    }
-    /// Its data.kind.
-    fn kind(self) -> &'static str {
-        match self {
-            Cifar::Ten => "cifar10",
-            Cifar::Hundred => "cifar100",
-        }
-    }
-    /// Label bytes before each binary record's image: CIFAR-100's coarse
-    /// and fine labels, CIFAR-10's one.
-    fn label_bytes(self) -> usize {
-        match self {
-            Cifar::Ten => 1,
-            Cifar::Hundred => 2,
-        }
-    }
-    fn record(self) -> usize {
-        self.label_bytes() + CIFAR_IMAGE
-    }
-    /// The images of one of its training files.
-    fn file_images(self) -> usize {
-        match self {
-            Cifar::Ten => 10_000,
-            Cifar::Hundred => 50_000,
         }
     }
     /// Whether a file name is that of one of its training files (binary
@@ -480,31 +508,17 @@ impl Cifar {
     /// number of, where only one's do (3 073 bytes for CIFAR-10's, 3 074
     /// for CIFAR-100's).
     pub fn of_records(len: u64) -> Option<Cifar> {
-        let fits = |c: Cifar| len > 0 && len.is_multiple_of(c.record() as u64);
+        let fits = |c: Cifar| len > 0 && len.is_multiple_of(c.facts().record() as u64);
         match (fits(Cifar::Ten), fits(Cifar::Hundred)) {
             (true, false) => Some(Cifar::Ten),
             (false, true) => Some(Cifar::Hundred),
             _ => None,
         }
     }
-    /// Its training files, as a message names them.
-    fn training_files(self) -> &'static str {
-        match self {
-            Cifar::Ten => "data_batch_*.bin, or the python version's data_batch_*",
-            Cifar::Hundred => "train.bin, or the python version's train",
-        }
-    }
-    /// Its classes (CIFAR-100's fine ones; its 20 coarse ones group them).
-    fn classes(self) -> u8 {
-        match self {
-            Cifar::Ten => 10,
-            Cifar::Hundred => 100,
-        }
-    }
     /// What is wrong with the labels of a binary record, if they are not
     /// its classes.
     fn labels_misfit(self, labels: &[u8]) -> Option<String> {
-        let last = self.classes() - 1;
+        let last = self.facts().classes - 1;
         match (self, labels) {
             (Cifar::Ten, &[label, ..]) if label > last => {
                 Some(format!("label {label} is not a CIFAR-10 class (0–{last})"))
@@ -513,20 +527,6 @@ impl Cifar {
                 "labels {coarse} (coarse) and {fine} (fine) are not CIFAR-100's classes (0–19, 0–{last})"
             )),
             _ => None,
-        }
-    }
-    /// The python version's key of the labels checked.
-    fn python_labels(self) -> &'static str {
-        match self {
-            Cifar::Ten => "labels",
-            Cifar::Hundred => "fine_labels",
-        }
-    }
-    /// What read_pickled_dict calls its files in messages.
-    fn python_file(self) -> &'static str {
-        match self {
-            Cifar::Ten => "CIFAR-10 python batch",
-            Cifar::Hundred => "CIFAR-100 python file",
         }
     }
 }
@@ -556,7 +556,8 @@ pub fn load_cifar(
     size: usize,
     limit: Option<usize>,
 ) -> Result<ImageSet> {
-    let name = which.name();
+    let facts = which.facts();
+    let name = facts.name;
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut f: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| Error::io(path, e))?
@@ -572,7 +573,7 @@ pub fn load_cifar(
         if f.is_empty() {
             return Err(Error::file(
                 path,
-                format!("holds no {name} training files ({})", which.training_files()),
+                format!("holds no {name} training files ({})", facts.training_files),
             ));
         }
         // Both versions side by side would be read twice over.
@@ -583,9 +584,7 @@ pub fn load_cifar(
                 format!(
                     "holds {name}'s training files in both versions ({}): move one version to a \
                      folder of its own and pass that",
-                    which
-                        .training_files()
-                        .replace(", or the python version's", " and")
+                    facts.training_files.replace(", or the python version's", " and")
                 ),
             ));
         }
@@ -593,7 +592,7 @@ pub fn load_cifar(
     } else {
         vec![path.to_path_buf()]
     };
-    let (record, file_images) = (which.record(), which.file_images());
+    let (record, file_images) = (facts.record(), facts.file_images);
     let mut set = ImageSet::new(channels, size)?;
     let limit = limit.unwrap_or(usize::MAX);
     for file in files {
@@ -643,17 +642,17 @@ pub fn load_cifar(
                 ),
             ));
         }
-        let other = which.other();
+        let other = which.other().facts();
         if bytes.len() % record != 0 && bytes.len() % other.record() == 0 {
             return Err(Error::file(
                 &file,
                 format!(
                     "has {}-byte records, as {}'s binary version ({} label byte{}): pass --set data.kind={}",
                     other.record(),
-                    other.name(),
-                    other.label_bytes(),
-                    if other.label_bytes() == 1 { "" } else { "s" },
-                    other.kind()
+                    other.name,
+                    other.label_bytes,
+                    if other.label_bytes == 1 { "" } else { "s" },
+                    other.kind
                 ),
             ));
         }
@@ -681,7 +680,7 @@ pub fn load_cifar(
             ));
         }
         for (i, rec) in bytes.chunks_exact(record).take(limit - set.n).enumerate() {
-            let (labels, image) = rec.split_at(which.label_bytes());
+            let (labels, image) = rec.split_at(facts.label_bytes);
             if let Some(misfit) = which.labels_misfit(labels) {
                 return Err(Error::file(
                     &file,
@@ -701,16 +700,16 @@ pub fn load_cifar(
 /// of rows. Nothing in the pickle is run: see read_pickled_dict.
 fn cifar_python_file(which: Cifar, bytes: &[u8]) -> std::result::Result<std::rc::Rc<[u8]>, String> {
     use crate::io::PickledEntry;
-    let (name, file) = (which.name(), which.python_file());
+    let facts = which.facts();
+    let (name, file, not_one) = (facts.name, facts.python_file, facts.python_question);
     let entries = crate::io::read_pickled_dict(bytes, file)?;
     let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-    let (labels_key, classes) = (which.python_labels(), i128::from(which.classes()));
-    let other = which.other();
-    if get(labels_key).is_none() && get(other.python_labels()).is_some() {
+    let (labels_key, classes) = (facts.python_labels, i128::from(facts.classes));
+    let other = which.other().facts();
+    if get(labels_key).is_none() && get(other.python_labels).is_some() {
         return Err(format!(
             "is {}'s python version: pass --set data.kind={}",
-            other.name(),
-            other.kind()
+            other.name, other.kind
         ));
     }
     if get("label_names").is_some() || get("fine_label_names").is_some() {
@@ -723,10 +722,6 @@ fn cifar_python_file(which: Cifar, bytes: &[u8]) -> std::result::Result<std::rc:
     let keys = || {
         let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
         keys.join(", ")
-    };
-    let not_one = match which {
-        Cifar::Ten => "is it a CIFAR-10 python batch (data_batch_N of cifar-10-batches-py)?",
-        Cifar::Hundred => "is it CIFAR-100's python training file (train of cifar-100-python)?",
     };
     let Some(data) = get("data") else {
         return Err(format!(

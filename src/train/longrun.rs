@@ -286,7 +286,7 @@ impl ChainStart {
     pub fn check(&self, ck: &Checkpoint, k: usize, count_flag: &str) -> Result<()> {
         match self {
             ChainStart::Fresh(init) => check_start(ck, *init, k, count_flag),
-            ChainStart::Saved(c) => c.check(ck, k, count_flag),
+            ChainStart::Saved(c) => c.check(k, count_flag),
         }
     }
 
@@ -306,15 +306,18 @@ impl ChainStart {
         match self {
             ChainStart::Fresh(init) => start_states(gpu, ck, data, *init, data_noise, k, seed),
             ChainStart::Saved(c) => {
+                // (read checks the shape for the model it reads them for;
+                // this, for the one they go to.)
                 let dim: usize = net_spec(&ck.config)?.input.iter().product();
-                c.states.get(..k * dim).map(<[f32]>::to_vec).ok_or_else(|| {
-                    Error::Shape(format!(
-                        "{} chains of {dim} values asked of {}, which holds {} values",
-                        k,
+                if c.states.len() != c.count * dim || k > c.count {
+                    return Err(Error::Shape(format!(
+                        "{k} chains of {dim} values asked of {}, which holds {} chains of {} values",
                         c.path.display(),
-                        c.states.len()
-                    ))
-                })
+                        c.count,
+                        c.states.len() / c.count.max(1)
+                    )));
+                }
+                Ok(c.states[..k * dim].to_vec())
             }
         }
     }
@@ -437,12 +440,17 @@ impl SavedChains {
         })
     }
 
-    /// What the chains are called in the names of folders made from them,
-    /// `from_<label>_<step>`: the long run they come from (`data` for
-    /// longrun_data/chains.safetensors; a run that went on from those,
-    /// longrun_from_data_N, is `data` too), or the file's own name
+    /// What the folders made from the chains are named after,
+    /// `from_<source>_<step>`: the source is the long run they come from
+    /// (`data` for longrun_data/chains.safetensors; a run that went on from
+    /// those, longrun_from_data_N, is `data` too), or the file's own name
     /// (chains_0000500 for a training check's).
-    pub fn label(&self) -> String {
+    pub fn folder_name(&self) -> String {
+        format!("from_{}_{}", self.source(), self.step)
+    }
+
+    /// The source of [`SavedChains::folder_name`].
+    fn source(&self) -> String {
         // (Through a link, the file it is.)
         let path = self.path.canonicalize().unwrap_or_else(|_| self.path.clone());
         if path.file_name() != Some(LONG_RUN_CHAINS.as_ref()) {
@@ -464,22 +472,8 @@ impl SavedChains {
     }
 
     /// Refuse going on with more chains (`k`, asked for by `count_flag`)
-    /// than these, or with a model whose chains are another size ([`read`]
-    /// checks the shape for the model it reads them for; this, for the one
-    /// they go to).
-    ///
-    /// [`read`]: SavedChains::read
-    fn check(&self, ck: &Checkpoint, k: usize, count_flag: &str) -> Result<()> {
-        let dim: usize = net_spec(&ck.config)?.input.iter().product();
-        if self.states.len() != self.count * dim {
-            return Err(Error::file(
-                &self.path,
-                format!(
-                    "holds chains of {} values each; this model's are {dim}",
-                    self.states.len() / self.count.max(1)
-                ),
-            ));
-        }
+    /// than these.
+    fn check(&self, k: usize, count_flag: &str) -> Result<()> {
         if k > self.count {
             return Err(Error::Config(format!(
                 "{count_flag} {k}: {} holds {}; pass {count_flag} {} or fewer (its first are taken)",
