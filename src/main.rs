@@ -2040,6 +2040,18 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.from.needs_data(), &out, (opts.chains, &chains))?;
     let summary = opts.summary(&ck, &args.model.checkpoint);
     eprintln!("{summary}");
+    if let (Some(differs), ChainStart::Saved(c)) = (opts.differences_from_saved(&ck), &opts.from)
+        && !differs.is_empty()
+    {
+        eprintln!(
+            "note: this run differs from the one that left {} in {}: it goes on from those states, \
+             but is not one longer run (that takes the same checkpoint, sampler, --epsilon and \
+             --temp-factor)",
+            c.path.display(),
+            differs.join(", ")
+        );
+    }
+    let made_with = opts.made_with(&ck);
     let toy = Toy::new(&ck.config.data).ok();
     let grid = toy.as_ref().map(|toy| Grid {
         res: ck.config.eval.grid as usize,
@@ -2128,6 +2140,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                 input,
                 states,
                 row.step,
+                &made_with,
             )?;
             let picture = write_dir.join(format!("samples_{:08}.png", row.step));
             // Toy data: the KDE of the chains against the truth; images: a grid of them.

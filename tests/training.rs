@@ -1850,6 +1850,9 @@ fn a_long_run_goes_on_from_its_saved_chains() {
                 .ends_with("chains.safetensors")
         );
         assert!(settings.get("init").is_none(), "{settings}");
+        // The file says what moved its chains: all alike here.
+        assert_eq!(settings["continues_as_one_run"].as_bool(), Some(true));
+        assert!(!said.contains("note: this run differs"), "{said}");
     }
     // `energy` reads the file as it is: its chains' mean F/T is the last
     // row's mean energy (summed in another order: to f32 rounding).
@@ -1894,6 +1897,70 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     let (eight, _) = chains_of("eight");
     assert_eq!(eight.shape, [8, 2]);
     assert_eq!(eight.data, chains_of("full").0.data[..16]);
+    // Going on otherwise than the chains were moved is allowed, said and
+    // recorded: another sampler and ε, and other weights (the file's
+    // record of them edited, as chains of another checkpoint would have it).
+    let said = ok(sample(
+        "other",
+        &[
+            "--from-chains",
+            half_s,
+            "--mala",
+            "--epsilon",
+            "0.01",
+            "--steps",
+            "2",
+        ],
+    ));
+    let settings = common::read_toml(&dir.join("other/longrun.toml"));
+    assert_eq!(settings["continues_as_one_run"].as_bool(), Some(false));
+    let made = ebmscope::io::read_metadata(&half).unwrap();
+    assert_eq!(made["sampler"], "langevin");
+    let step = |key: &str| settings[key].as_float().unwrap() as f32;
+    assert!(
+        said.contains(&format!(
+            "note: this run differs from the one that left {half_s} in the sampler (Langevin there, \
+             MALA here), the gradient step ({} there, {} here), the noise ({} there, {} here): it goes \
+             on from those states, but is not one longer run",
+            made["gradient_step"],
+            step("gradient_step"),
+            made["noise"],
+            step("noise"),
+        )),
+        "{said}"
+    );
+    let other_model = dir.join("other-model.safetensors");
+    let mut metadata = made.clone();
+    metadata.insert("model_crc32".into(), "00000000".into());
+    metadata.retain(|k, _| !k.starts_with("crc32"));
+    let x = ebmscope::io::read_tensor(&half, "x").unwrap();
+    ebmscope::io::write_tensors_with_metadata(&other_model, std::slice::from_ref(&x), Some(metadata.clone()))
+        .unwrap();
+    let said = ok(sample(
+        "other",
+        &[
+            "--from-chains",
+            other_model.to_str().unwrap(),
+            "--steps",
+            "2",
+            "--force",
+        ],
+    ));
+    assert!(
+        said.contains("in the model (other weights): it goes on"),
+        "{said}"
+    );
+    // Some of the record without the rest is refused; none of it (a file
+    // made otherwise) goes on, unremarked and unrecorded.
+    metadata.remove("noise");
+    let part = dir.join("part.safetensors");
+    ebmscope::io::write_tensors_with_metadata(&part, &[x], Some(metadata)).unwrap();
+    common::assert_refused(
+        &sample("refused", &["--from-chains", part.to_str().unwrap()]),
+        "its metadata has some of what made the chains (model_crc32, sampler, gradient_step, noise, \
+         noise_seed) but not `noise`",
+    );
+    assert!(!dir.join("refused").exists());
     // Without --out, beside the checkpoint as longrun_from_<source>_<step>:
     // going on again from there writes a folder of its own.
     let ck_s = ck.to_str().unwrap();
@@ -1960,6 +2027,14 @@ fn a_long_run_goes_on_from_its_saved_chains() {
             "which this long run writes and would replace: pass --out DIR to write it elsewhere",
         );
     }
+    // A file that does not say what moved its chains goes on unremarked.
+    let said = ok(sample(
+        "unsaid",
+        &["--from-chains", at_five.to_str().unwrap(), "--steps", "2"],
+    ));
+    assert!(!said.contains("note:"), "{said}");
+    let settings = common::read_toml(&dir.join("unsaid/longrun.toml"));
+    assert!(settings.get("continues_as_one_run").is_none(), "{settings}");
 
     // The landscape's descents start from saved chains too: by default all
     // of the file's (up to 64), recorded in landscape.toml.

@@ -100,6 +100,24 @@ impl LongRunOptions {
         }
     }
 
+    /// What moves this run's chains from checkpoint `ck`, as its chains
+    /// file records it.
+    pub fn made_with(&self, ck: &Checkpoint) -> ChainsMadeWith {
+        let step = self.step_size(ck);
+        ChainsMadeWith {
+            model: format!("{:08x}", crc32fast::hash(bytemuck::cast_slice(&ck.params))),
+            sampler: self.sampler().into(),
+            gradient_step: step.gradient_factor(),
+            noise: step.noise_factor(),
+            noise_seed: noise_seed(ck),
+        }
+    }
+
+    /// The sampler's name in settings and chains files.
+    fn sampler(&self) -> &'static str {
+        if self.mala { "mala" } else { "langevin" }
+    }
+
     /// What the chains run, in a line: sampler, steps, start, chains, the
     /// model (`ck`, loaded from `file`), temperature factor and ε (for the
     /// command's first line and the title of its figure).
@@ -144,6 +162,11 @@ impl LongRunOptions {
             /// there, where its rows start ([`ChainStart::settings`]).
             #[serde(flatten)]
             start: toml::Table,
+            /// Going on from chains whose file says what made them: whether
+            /// this run takes them on as that run would have (one longer
+            /// run, bit for bit), or differs ([`ChainsMadeWith::differences`]).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            continues_as_one_run: Option<bool>,
             /// The images the chains started from (`--init data`): the
             /// run's, or those `--data` gave (a test split, say).
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,10 +194,11 @@ impl LongRunOptions {
         let settings = Settings {
             checkpoint: crate::config::absolute_path_shown(checkpoint)?,
             checkpoint_iteration: ck.iteration_of(checkpoint),
-            sampler: if self.mala { "mala" } else { "langevin" },
+            sampler: self.sampler(),
             steps: self.steps,
             chains: self.chains,
             start: self.from.settings()?,
+            continues_as_one_run: self.differences_from_saved(ck).map(|d| d.is_empty()),
             data: (self.from.needs_data() && !ck.config.data.kind.is_toy())
                 .then(|| ck.config.data.path.clone()),
             data_noise: self.data_noise && self.from.needs_data(),
@@ -222,6 +246,26 @@ impl LongRunOptions {
         }
         self.from.check(ck, self.chains, "--chains")
     }
+
+    /// Going on from saved chains whose file says what made them, how this
+    /// run differs from that one ([`ChainsMadeWith::differences`]; none:
+    /// it is one longer run); None for fresh starts, and files that do not say.
+    pub fn differences_from_saved(&self, ck: &Checkpoint) -> Option<Vec<String>> {
+        match &self.from {
+            ChainStart::Saved(SavedChains {
+                made_with: Some(then),
+                ..
+            }) => Some(then.differences(&self.made_with(ck))),
+            _ => None,
+        }
+    }
+}
+
+/// The seed of a long run's starts and noise from checkpoint `ck`: fresh
+/// for each of a run's iterations, as the reference's long-run checks draw
+/// a new batch each time (the same again from the same checkpoint).
+fn noise_seed(ck: &Checkpoint) -> u32 {
+    (ck.config.seed ^ 0x004c_4f4e).wrapping_add((ck.iteration as u32).wrapping_mul(0x9e37_79b9))
 }
 
 /// Where chains start (a long run's, or a landscape's descents): fresh
@@ -332,6 +376,110 @@ pub const LONG_RUN_CHAINS: &str = "chains.safetensors";
 /// The metadata key of [`LONG_RUN_CHAINS`]'s step.
 const CHAINS_STEP_KEY: &str = "step";
 
+/// What moves a long run's chains, as its [`LONG_RUN_CHAINS`] records it
+/// (in metadata [`ChainsMadeWith::KEYS`]): going on from them with all of it
+/// alike is one longer run, bit for bit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainsMadeWith {
+    /// A CRC-32 of the model's weights, as 8 hex digits.
+    pub model: String,
+    /// `langevin` or `mala`, as longrun.toml names it.
+    pub sampler: String,
+    /// The step's gradient factor ε²/2Tf and noise, as the GPU takes them.
+    pub gradient_step: f32,
+    pub noise: f32,
+    /// The seed of the noise counter ([`noise_seed`]).
+    pub noise_seed: u32,
+}
+
+impl ChainsMadeWith {
+    /// Its metadata keys: all are written, and read only together.
+    const KEYS: [&str; 5] = ["model_crc32", "sampler", "gradient_step", "noise", "noise_seed"];
+
+    fn metadata(&self) -> [(String, String); 5] {
+        let values = [
+            self.model.clone(),
+            self.sampler.clone(),
+            self.gradient_step.to_string(),
+            self.noise.to_string(),
+            self.noise_seed.to_string(),
+        ];
+        let mut pairs = Self::KEYS.map(|k| (k.to_string(), String::new()));
+        for (pair, value) in pairs.iter_mut().zip(values) {
+            pair.1 = value;
+        }
+        pairs
+    }
+
+    /// Read from the `metadata` of the chains file `path`: None where it
+    /// has none of the keys (files ebmscope wrote before it kept them, or
+    /// made otherwise).
+    fn read(path: &Path, metadata: &std::collections::HashMap<String, String>) -> Result<Option<Self>> {
+        if Self::KEYS.iter().all(|k| !metadata.contains_key(*k)) {
+            return Ok(None);
+        }
+        let get = |key: &str| -> Result<&str> {
+            metadata.get(key).map(String::as_str).ok_or_else(|| {
+                Error::file(
+                    path,
+                    format!(
+                        "its metadata has some of what made the chains ({}) but not `{key}`: remove                          them all, or none",
+                        Self::KEYS.join(", ")
+                    ),
+                )
+            })
+        };
+        fn parsed<T: std::str::FromStr>(path: &Path, key: &str, text: &str) -> Result<T> {
+            text.parse()
+                .map_err(|_| Error::file(path, format!("its metadata's `{key}` is `{text}`, not a number")))
+        }
+        let sampler = get("sampler")?;
+        if !matches!(sampler, "langevin" | "mala") {
+            return Err(Error::file(
+                path,
+                format!("its metadata's `sampler` is `{sampler}`, not langevin or mala"),
+            ));
+        }
+        Ok(Some(ChainsMadeWith {
+            model: get("model_crc32")?.to_string(),
+            sampler: sampler.to_string(),
+            gradient_step: parsed(path, "gradient_step", get("gradient_step")?)?,
+            noise: parsed(path, "noise", get("noise")?)?,
+            noise_seed: parsed(path, "noise_seed", get("noise_seed")?)?,
+        }))
+    }
+
+    /// What of `now` (a run going on from chains made with `self`) differs,
+    /// in words: none, and that run is one longer run.
+    pub fn differences(&self, now: &ChainsMadeWith) -> Vec<String> {
+        let mut differs = Vec::new();
+        let sampler = |name: &str| if name == "mala" { "MALA" } else { "Langevin" };
+        if self.model != now.model {
+            differs.push("the model (other weights)".to_string());
+        } else if self.noise_seed != now.noise_seed {
+            // (Other weights come with their own seed: said once.)
+            differs.push("the noise's seed (the checkpoint's iteration or seed)".to_string());
+        }
+        if self.sampler != now.sampler {
+            differs.push(format!(
+                "the sampler ({} there, {} here)",
+                sampler(&self.sampler),
+                sampler(&now.sampler)
+            ));
+        }
+        if self.gradient_step.to_bits() != now.gradient_step.to_bits() {
+            differs.push(format!(
+                "the gradient step ({} there, {} here)",
+                self.gradient_step, now.gradient_step
+            ));
+        }
+        if self.noise.to_bits() != now.noise.to_bits() {
+            differs.push(format!("the noise ({} there, {} here)", self.noise, now.noise));
+        }
+        differs
+    }
+}
+
 /// The shape `k` chains of a net taking `input` are saved in: [k, 2] points
 /// for the toy net (its input [2, 1, 1]), [k, C, H, W] images otherwise.
 fn chains_shape(input: [usize; 3], k: usize) -> Vec<usize> {
@@ -341,16 +489,23 @@ fn chains_shape(input: [usize; 3], k: usize) -> Vec<usize> {
     }
 }
 
-/// Write `states` ([k, dim], of a net taking `input`) at `step` to `path`
-/// as [`LONG_RUN_CHAINS`] holds them.
-pub fn write_chains(path: &Path, input: [usize; 3], states: &[f32], step: u64) -> Result<()> {
+/// Write `states` ([k, dim], of a net taking `input`) at `step`, moved as
+/// `made_with` says, to `path` as [`LONG_RUN_CHAINS`] holds them.
+pub fn write_chains(
+    path: &Path,
+    input: [usize; 3],
+    states: &[f32],
+    step: u64,
+    made_with: &ChainsMadeWith,
+) -> Result<()> {
     let dim: usize = input.iter().product();
     let x = crate::io::Tensor {
         name: "x".into(),
         shape: chains_shape(input, states.len() / dim.max(1)),
         data: states.to_vec(),
     };
-    let metadata = [(CHAINS_STEP_KEY.to_string(), step.to_string())].into();
+    let mut metadata: std::collections::HashMap<_, _> = made_with.metadata().into();
+    metadata.insert(CHAINS_STEP_KEY.to_string(), step.to_string());
     crate::io::write_tensors_with_metadata(path, &[x], Some(metadata))
 }
 
@@ -364,6 +519,8 @@ pub struct SavedChains {
     pub count: usize,
     /// The step they were saved at (the file's metadata; 0 without it).
     pub step: u64,
+    /// What moved them, where the file says.
+    pub made_with: Option<ChainsMadeWith>,
 }
 
 impl SavedChains {
@@ -437,6 +594,7 @@ impl SavedChains {
             states: x.data,
             count,
             step,
+            made_with: ChainsMadeWith::read(path, &metadata)?,
         })
     }
 
@@ -675,10 +833,7 @@ pub fn long_run(
     let field = net.as_field(gpu)?;
     let dim = field.dim();
     let size = opts.step_size(ck);
-    // Fresh starts and noise for each checkpoint's iteration, as the
-    // reference's long-run checks draw a new batch each time (the same
-    // again from the same checkpoint).
-    let seed = (c.seed ^ 0x004c_4f4e).wrapping_add((ck.iteration as u32).wrapping_mul(0x9e37_79b9));
+    let seed = noise_seed(ck);
 
     let x0 = opts.from.states(gpu, ck, data, opts.data_noise, k, seed)?;
     // Going on from saved chains, the noise counter goes on from their step:
