@@ -21,6 +21,7 @@ use crate::train::landscape::{
     Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, MapModel,
     alpha_label, save_landscape,
 };
+use crate::train::longrun::{ChainStart, ChainsMadeWith, SavedChains};
 use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update, run_on_total};
 use crate::train::{
     Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, change_consequence, net_spec,
@@ -146,6 +147,7 @@ pub struct LongRunReport {
     pub steps: u64,
     pub mean_energy: f64,
     pub states: Arc<Vec<f32>>,
+    pub made_with: ChainsMadeWith,
 }
 
 /// One editable setting: its text and, when the trainer refused it, why.
@@ -228,8 +230,12 @@ pub struct GuiApp {
     /// The long run's picture, and the step it shows (a run's reports
     /// differ in step, and a new run starts at step 0).
     long_run_texture: Option<(u64, egui::TextureHandle)>,
-    /// The next map's starts, α and temperature factor (text as typed).
+    /// Where "Save the chains" writes the long run's (text as typed).
+    pub chains_file: String,
+    /// The next map's starts, α and temperature factor (text as typed),
+    /// and the chains file its descents start from (empty: from data).
     landscape_starts: String,
+    pub landscape_from: String,
     landscape_alpha: String,
     landscape_temp: String,
     /// Where "Save the map" writes (text as typed).
@@ -354,7 +360,9 @@ impl GuiApp {
             long_run: None,
             long_run_pending: false,
             long_run_texture: None,
+            chains_file: chains_file_beside(&checkpoint),
             landscape_starts: LandscapeOptions::default().starts.to_string(),
+            landscape_from: String::new(),
             landscape_alpha: LandscapeOptions::default().alphas[0].to_string(),
             landscape_temp: LandscapeOptions::default().temp_factor.to_string(),
             landscape_folder: map_folder_beside(&checkpoint),
@@ -503,6 +511,7 @@ impl GuiApp {
                 steps,
                 mean_energy,
                 states,
+                made_with,
             } => {
                 // A new report: its picture is rebuilt even at the step the last
                 // run's ended on (a picture is keyed by step alone).
@@ -520,6 +529,7 @@ impl GuiApp {
                     steps,
                     mean_energy,
                     states,
+                    made_with,
                 });
             }
             Update::LandscapeProgress { stage, done, total } => {
@@ -623,6 +633,7 @@ impl GuiApp {
                 // Saved beside it, never over it (it may be a training run's).
                 self.checkpoint = window_checkpoint_beside(&path).display().to_string();
                 self.landscape_folder = map_folder_beside(&self.checkpoint);
+                self.chains_file = chains_file_beside(&self.checkpoint);
                 self.config = *config;
             }
             Update::Reset => {
@@ -1253,27 +1264,42 @@ impl GuiApp {
                 self.message = "stopping the long run …".into();
             }
         });
-        let Some(LongRunReport {
+        let Some(report) = self.long_run.clone() else {
+            ui.label("From the model as it is now, with the run's eval.longrun_init start.");
+            return;
+        };
+        let LongRunReport {
             iteration,
             step,
             steps,
             mean_energy: mean_u,
-            states,
-        }) = self.long_run.clone()
-        else {
-            ui.label("From the model as it is now, with the run's eval.longrun_init start.");
-            return;
-        };
+            ref states,
+            ..
+        } = report;
         ui.label(format!(
             "model of iteration {iteration}: step {step} of {steps}, mean U {mean_u:.4}"
         ));
+        let mut save = false;
+        ui.horizontal(|ui| {
+            let label = ui.label("chains file");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.chains_file)
+                    .desired_width(260.0)
+                    .clip_text(false),
+            )
+            .labelled_by(label.id);
+            save = ui.button("Save the chains").clicked();
+        });
+        if save {
+            self.save_chains(&report);
+        }
         if self.chw == [2, 1, 1] {
             let orange = egui::Color32::from_rgb(230, 150, 20);
             self.particles(
                 ui,
                 "long run",
                 format!("long run, step {step}"),
-                points(&states),
+                points(states),
                 orange,
             );
             return;
@@ -1283,10 +1309,55 @@ impl GuiApp {
             &mut self.long_run_texture,
             "long run",
             step,
-            &states,
+            states,
             self.chw,
         );
         square_image(ui, &texture);
+    }
+
+    /// Write the long run's chains, as they are in `report`, to the file
+    /// typed, as `sample` keeps its own: `sample --from-chains` goes on
+    /// from them and the landscape panel maps from them (its "from chains"
+    /// takes the file). A file there already is kept, and the save refused.
+    fn save_chains(&mut self, report: &LongRunReport) {
+        let file = PathBuf::from(self.chains_file.trim());
+        let written = if file.as_os_str().is_empty() {
+            Err("type a file for the chains".to_string())
+        } else if file.exists() {
+            Err(format!(
+                "{} exists already: type another file for the chains (it is kept)",
+                file.display()
+            ))
+        } else {
+            let folder = file.parent().filter(|f| !f.as_os_str().is_empty());
+            folder
+                .map_or(Ok(()), |f| {
+                    std::fs::create_dir_all(f).map_err(|e| Error::io(f, e))
+                })
+                .and_then(|()| {
+                    crate::train::longrun::write_chains(
+                        &file,
+                        self.chw,
+                        &report.states,
+                        report.step,
+                        &report.made_with,
+                    )
+                })
+                .map_err(|e| format!("the chains were not saved: {e}"))
+        };
+        self.message = match written {
+            Ok(()) => {
+                self.landscape_from = file.display().to_string();
+                format!(
+                    "chains of the model of iteration {} at step {} saved in {}: the landscape panel \
+                     maps from them, and `ebmscope sample --from-chains` goes on from them",
+                    report.iteration,
+                    report.step,
+                    file.display()
+                )
+            }
+            Err(why) => why,
+        };
     }
 
     /// Whether a long run or a landscape map may not start now: one has
@@ -1366,8 +1437,17 @@ impl GuiApp {
         let alphas = (self.landscape_alpha.split(','))
             .map(|a| number("α", a))
             .collect::<std::result::Result<Vec<f64>, String>>()?;
+        let from = match self.landscape_from.trim() {
+            "" => LandscapeOptions::default().from,
+            file => {
+                let saved = SavedChains::read(file.as_ref(), self.chw).map_err(|e| e.to_string())?;
+                saved.check(starts, "starts").map_err(|e| e.to_string())?;
+                ChainStart::Saved(saved)
+            }
+        };
         let options = LandscapeOptions {
             starts,
+            from,
             alphas,
             temp_factor: number("T ×", &self.landscape_temp)?,
             ..LandscapeOptions::default()
@@ -1394,6 +1474,17 @@ impl GuiApp {
             start = ui
                 .add_enabled(!self.long_work_pending(), egui::Button::new("Map the landscape"))
                 .clicked();
+        });
+        ui.horizontal(|ui| {
+            // (Empty: from data, as `ebmscope landscape` without --from-chains.)
+            let label = ui.label("from chains");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.landscape_from)
+                    .desired_width(260.0)
+                    .clip_text(false)
+                    .hint_text("data"),
+            )
+            .labelled_by(label.id);
         });
         if start {
             match self.landscape_options() {
@@ -2242,6 +2333,16 @@ fn start_over_offer(capture: &Capture) -> (String, String) {
 
 /// The window's default folder for a saved map: beside its checkpoint,
 /// named after it (runs/P-window.safetensors → runs/P-window-landscape).
+/// Where the window saves a long run's chains: beside the checkpoint it
+/// saves, named after it.
+fn chains_file_beside(checkpoint: &str) -> String {
+    let path = std::path::Path::new(checkpoint);
+    let stem = path.file_stem().map_or("window".into(), |s| s.to_string_lossy());
+    path.with_file_name(format!("{stem}-chains.safetensors"))
+        .display()
+        .to_string()
+}
+
 fn map_folder_beside(checkpoint: &str) -> String {
     let path = std::path::Path::new(checkpoint);
     let stem = path.file_stem().map_or("window".into(), |s| s.to_string_lossy());

@@ -705,6 +705,80 @@ fn a_long_run_starts_from_the_window() {
         h.state().message,
         "long run of 10 steps from iteration 1 done: training goes on as it was"
     );
+
+    // Its chains are saved as `sample` keeps them (a folder made for them),
+    // never over a file; the landscape panel then maps from them.
+    let set = |h: &mut Harness<'static, GuiApp>, field: &str, value: &str| {
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+            .set_text_value_accesskit(value);
+        h.step();
+    };
+    let dir = common::fresh_dir("gui-chains");
+    let file = dir.join("sub").join("chains.safetensors");
+    set(&mut h, "chains file", file.to_str().unwrap());
+    h.get_by_label("Save the chains").click();
+    h.step();
+    assert!(
+        h.state()
+            .message
+            .starts_with("chains of the model of iteration 1 at step 10 saved in"),
+        "{}",
+        h.state().message
+    );
+    let x = ebmscope::io::read_tensor(&file, "x").unwrap();
+    let count = h.state().long_run.as_ref().unwrap().states.len() / 2;
+    assert_eq!(x.shape, [count, 2]);
+    assert_eq!(x.data, *h.state().long_run.as_ref().unwrap().states);
+    let made = ebmscope::io::read_metadata(&file).unwrap();
+    assert_eq!(
+        (made["step"].as_str(), made["sampler"].as_str()),
+        ("10", "langevin")
+    );
+    let written = std::fs::read(&file).unwrap();
+    h.get_by_label("Save the chains").click();
+    h.step();
+    assert!(
+        h.state().message.contains("exists already"),
+        "{}",
+        h.state().message
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), written);
+
+    h.get_by_label("Landscape").click();
+    h.step();
+    assert_eq!(h.state().landscape_from, file.display().to_string());
+    let too_many = (count + 1).to_string();
+    set(&mut h, "starts", &too_many);
+    h.get_by_label("Map the landscape").click();
+    h.step();
+    assert!(
+        h.state().message.contains(&format!(
+            "starts {too_many}: {} holds {count} chains; pass starts {count} or fewer",
+            file.display()
+        )),
+        "{}",
+        h.state().message
+    );
+    assert!(h.state().landscape_progress.is_none(), "nothing sent");
+    set(&mut h, "starts", "4");
+    h.get_by_label("Map the landscape").click();
+    until(&mut h, "landscape", |a| a.landscape.is_some());
+    h.step();
+    let report = h.state().landscape.clone().unwrap();
+    let ebmscope::train::longrun::ChainStart::Saved(saved) = &report.options.from else {
+        panic!("the map started from data")
+    };
+    assert_eq!((saved.step, saved.count, report.options.starts), (10, count, 4));
+    let starts: usize = report.map.minima.iter().map(|m| m.starts).sum();
+    assert_eq!(starts, 4);
+    assert!(
+        h.query_by_label_contains(&format!(
+            "from 4 starts of {} at step 10",
+            std::path::Path::new("sub").join("chains.safetensors").display()
+        ))
+        .is_some()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The landscape panel maps the model as it is (6 starts, so that the

@@ -253,12 +253,17 @@ pub struct Landscape {
 }
 
 impl Landscape {
-    /// "8 minima from 64 starts; attraction–diffusion at T × 1, 1000 steps".
+    /// "8 minima from 64 starts; attraction–diffusion at T × 1, 1000 steps"
+    /// ("from 64 starts of longrun_data/chains.safetensors at step 1000" from chains).
     pub fn title(&self, opts: &LandscapeOptions) -> String {
         format!(
-            "{} from {} starts; attraction–diffusion at T × {}, {} steps",
+            "{} from {} starts{}; attraction–diffusion at T × {}, {} steps",
             plural(self.minima.len() as u64, "minimum", "minima"),
             opts.starts,
+            match &opts.from {
+                ChainStart::Saved(_) => format!(" of {}", opts.from.text()),
+                ChainStart::Fresh(_) => String::new(),
+            },
             short(opts.temp_factor),
             opts.ad_steps
         )

@@ -631,7 +631,7 @@ impl SavedChains {
 
     /// Refuse going on with more chains (`k`, asked for by `count_flag`)
     /// than these.
-    fn check(&self, k: usize, count_flag: &str) -> Result<()> {
+    pub fn check(&self, k: usize, count_flag: &str) -> Result<()> {
         if k > self.count {
             return Err(Error::Config(format!(
                 "{count_flag} {k}: {} holds {}; pass {count_flag} {} or fewer (its first are taken)",

@@ -168,6 +168,8 @@ pub enum Update {
         steps: u64,
         mean_energy: f64,
         states: Arc<Vec<f32>>,
+        /// What moves the chains, for a file of them.
+        made_with: super::longrun::ChainsMadeWith,
     },
     /// Where a [`Command::Landscape`] has got to: `done` of `total` in `stage`.
     LandscapeProgress {
@@ -828,6 +830,7 @@ impl Worker {
         };
         let ck = Checkpoint::capture(&self.trainer)?;
         let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
+        let made_with = opts.made_with(&ck);
         long_run(
             &self.gpu,
             &ck,
@@ -840,6 +843,7 @@ impl Worker {
                     steps,
                     mean_energy: row.mean_energy,
                     states: Arc::new(states.to_vec()),
+                    made_with: made_with.clone(),
                 });
                 Ok(())
             },
