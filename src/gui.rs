@@ -230,8 +230,10 @@ pub struct GuiApp {
     /// The long run's picture, and the step it shows (a run's reports
     /// differ in step, and a new run starts at step 0).
     long_run_texture: Option<(u64, egui::TextureHandle)>,
-    /// Where "Save the chains" writes the long run's (text as typed).
+    /// Where "Save the chains" writes the long run's (text as typed), and
+    /// whether it was typed: if not, each report names its own file.
     pub chains_file: String,
+    chains_file_typed: bool,
     /// The next map's starts, α and temperature factor (text as typed),
     /// and the chains file its descents start from (empty: from data).
     landscape_starts: String,
@@ -360,7 +362,8 @@ impl GuiApp {
             long_run: None,
             long_run_pending: false,
             long_run_texture: None,
-            chains_file: chains_file_beside(&checkpoint),
+            chains_file: String::new(),
+            chains_file_typed: false,
             landscape_starts: LandscapeOptions::default().starts.to_string(),
             landscape_from: String::new(),
             landscape_alpha: LandscapeOptions::default().alphas[0].to_string(),
@@ -523,6 +526,9 @@ impl GuiApp {
                         "long run of {steps} steps from iteration {iteration} done: training goes on as it was"
                     );
                 }
+                if !self.chains_file_typed {
+                    self.chains_file = chains_file_beside(&self.checkpoint, iteration, step);
+                }
                 self.long_run = Some(LongRunReport {
                     iteration,
                     step,
@@ -625,7 +631,12 @@ impl GuiApp {
                     Err(why) => self.message += &format!("; its run's history is not shown: {why}"),
                 }
                 // Its settings are what the fields show and what the status counts by.
-                self.chw = net_spec(&config).map_or(self.chw, |spec| spec.input);
+                let chw = net_spec(&config).map_or(self.chw, |spec| spec.input);
+                if chw != self.chw {
+                    // (Chains of the old shape would be refused by name: not offered.)
+                    self.landscape_from.clear();
+                }
+                self.chw = chw;
                 self.toy_data = toy_points(&config);
                 self.fields = fields_of(&config);
                 self.optimizer = config.optimizer.kind;
@@ -633,7 +644,7 @@ impl GuiApp {
                 // Saved beside it, never over it (it may be a training run's).
                 self.checkpoint = window_checkpoint_beside(&path).display().to_string();
                 self.landscape_folder = map_folder_beside(&self.checkpoint);
-                self.chains_file = chains_file_beside(&self.checkpoint);
+                self.chains_file_typed = false;
                 self.config = *config;
             }
             Update::Reset => {
@@ -1282,12 +1293,15 @@ impl GuiApp {
         let mut save = false;
         ui.horizontal(|ui| {
             let label = ui.label("chains file");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.chains_file)
-                    .desired_width(260.0)
-                    .clip_text(false),
-            )
-            .labelled_by(label.id);
+            let typed = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.chains_file)
+                        .desired_width(260.0)
+                        .clip_text(false),
+                )
+                .labelled_by(label.id)
+                .changed();
+            self.chains_file_typed |= typed;
             save = ui.button("Save the chains").clicked();
         });
         if save {
@@ -1323,7 +1337,7 @@ impl GuiApp {
         let file = PathBuf::from(self.chains_file.trim());
         let written = if file.as_os_str().is_empty() {
             Err("type a file for the chains".to_string())
-        } else if file.exists() {
+        } else if file.symlink_metadata().is_ok() {
             Err(format!(
                 "{} exists already: type another file for the chains (it is kept)",
                 file.display()
@@ -1348,6 +1362,16 @@ impl GuiApp {
         self.message = match written {
             Ok(()) => {
                 self.landscape_from = file.display().to_string();
+                // (The map takes at most the file's chains.)
+                let count = report.states.len() / self.chw.iter().product::<usize>();
+                if self
+                    .landscape_starts
+                    .trim()
+                    .parse::<usize>()
+                    .map_or(true, |s| s > count)
+                {
+                    self.landscape_starts = count.min(LandscapeOptions::default().starts).to_string();
+                }
                 format!(
                     "chains of the model of iteration {} at step {} saved in {}: the landscape panel \
                      maps from them, and `ebmscope sample --from-chains` goes on from them",
@@ -1440,8 +1464,13 @@ impl GuiApp {
         let from = match self.landscape_from.trim() {
             "" => LandscapeOptions::default().from,
             file => {
-                let saved = SavedChains::read(file.as_ref(), self.chw).map_err(|e| e.to_string())?;
-                saved.check(starts, "starts").map_err(|e| e.to_string())?;
+                let saved = SavedChains::read(file.as_ref(), self.chw)
+                    .and_then(|saved| saved.check(starts, "starts").map(|()| saved))
+                    .map_err(|e| match e {
+                        // (Named by the field, not as a setting.)
+                        Error::Config(why) => format!("from chains: {why}"),
+                        e => format!("from chains: {e}"),
+                    })?;
                 ChainStart::Saved(saved)
             }
         };
@@ -2333,20 +2362,22 @@ fn start_over_offer(capture: &Capture) -> (String, String) {
 
 /// The window's default folder for a saved map: beside its checkpoint,
 /// named after it (runs/P-window.safetensors → runs/P-window-landscape).
-/// Where the window saves a long run's chains: beside the checkpoint it
-/// saves, named after it.
-fn chains_file_beside(checkpoint: &str) -> String {
-    let path = std::path::Path::new(checkpoint);
-    let stem = path.file_stem().map_or("window".into(), |s| s.to_string_lossy());
-    path.with_file_name(format!("{stem}-chains.safetensors"))
-        .display()
-        .to_string()
+fn map_folder_beside(checkpoint: &str) -> String {
+    beside(checkpoint, "-landscape")
 }
 
-fn map_folder_beside(checkpoint: &str) -> String {
+/// The window's default file for a long run's chains, from the model of
+/// `iteration` at `step`: beside its checkpoint, named after it and them
+/// (runs/P-window-chains-300-1000.safetensors).
+fn chains_file_beside(checkpoint: &str, iteration: u64, step: u64) -> String {
+    beside(checkpoint, &format!("-chains-{iteration}-{step}.safetensors"))
+}
+
+/// A path beside the window's `checkpoint`, named as it with `suffix`.
+fn beside(checkpoint: &str, suffix: &str) -> String {
     let path = std::path::Path::new(checkpoint);
     let stem = path.file_stem().map_or("window".into(), |s| s.to_string_lossy());
-    path.with_file_name(format!("{stem}-landscape"))
+    path.with_file_name(format!("{stem}{suffix}"))
         .display()
         .to_string()
 }

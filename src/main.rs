@@ -2040,18 +2040,10 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     let (data, gpu) = open_checkpoint_job(choice, &ck, opts.from.needs_data(), &out, (opts.chains, &chains))?;
     let summary = opts.summary(&ck, &args.model.checkpoint);
     eprintln!("{summary}");
-    if let (Some(differs), ChainStart::Saved(c)) = (opts.differences_from_saved(&ck), &opts.from)
-        && !differs.is_empty()
-    {
-        eprintln!(
-            "note: this run differs from the one that left {} in {}: it goes on from those states, \
-             but is not one longer run (that takes the same checkpoint, sampler, --epsilon and \
-             --temp-factor)",
-            c.path.display(),
-            differs.join(", ")
-        );
+    let made_with = opts.made_with(&ck, &gpu);
+    if let Some(note) = opts.continuation_note(&made_with) {
+        eprintln!("{note}");
     }
-    let made_with = opts.made_with(&ck);
     let toy = Toy::new(&ck.config.data).ok();
     let grid = toy.as_ref().map(|toy| Grid {
         res: ck.config.eval.grid as usize,
@@ -2116,7 +2108,8 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         let settings = write_dir.join(LONG_RUN_SETTINGS);
         ebmscope::io::write_atomically(
             &settings,
-            opts.settings_toml(&ck, &args.model.checkpoint, None)?.as_bytes(),
+            opts.settings_toml(&ck, &args.model.checkpoint, &made_with, None)?
+                .as_bytes(),
         )?;
         // (Toy data: TV at each row, for the figure's last panel, and how
         // many chains the last row had off the grid.)
@@ -2222,6 +2215,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
                     .settings_toml(
                         &ck,
                         &args.model.checkpoint,
+                        &made_with,
                         Some((first + bar.position(), last.step)),
                     )
                     .and_then(|text| ebmscope::io::write_atomically(&settings, text.as_bytes()));

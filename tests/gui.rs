@@ -713,6 +713,15 @@ fn a_long_run_starts_from_the_window() {
             .set_text_value_accesskit(value);
         h.step();
     };
+    // (By default beside the window's checkpoint, named after the model's
+    // iteration and the step.)
+    assert!(
+        h.state()
+            .chains_file
+            .ends_with("checkpoint-chains-1-10.safetensors"),
+        "{}",
+        h.state().chains_file
+    );
     let dir = common::fresh_dir("gui-chains");
     let file = dir.join("sub").join("chains.safetensors");
     set(&mut h, "chains file", file.to_str().unwrap());
@@ -743,6 +752,26 @@ fn a_long_run_starts_from_the_window() {
         h.state().message
     );
     assert_eq!(std::fs::read(&file).unwrap(), written);
+    // With the model saved as it was (the window is paused), `sample` goes
+    // on from them as one longer run.
+    let saved = dir.join("model.safetensors");
+    h.state().send(Command::Save(saved.clone()));
+    until(&mut h, "save", |a| a.message.starts_with("checkpoint saved"));
+    let went_on = common::ebmscope(&[
+        "sample",
+        "--checkpoint",
+        saved.to_str().unwrap(),
+        "--from-chains",
+        file.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--out",
+        dir.join("went-on").to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&went_on.stderr);
+    assert!(went_on.status.success() && !said.contains("note:"), "{said}");
+    let settings = common::read_toml(&dir.join("went-on/longrun.toml"));
+    assert_eq!(settings["continues_as_one_run"].as_bool(), Some(true));
 
     h.get_by_label("Landscape").click();
     h.step();
@@ -753,7 +782,7 @@ fn a_long_run_starts_from_the_window() {
     h.step();
     assert!(
         h.state().message.contains(&format!(
-            "starts {too_many}: {} holds {count} chains; pass starts {count} or fewer",
+            "from chains: starts {too_many}: {} holds {count} chains; pass starts {count} or fewer",
             file.display()
         )),
         "{}",

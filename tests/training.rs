@@ -1852,7 +1852,7 @@ fn a_long_run_goes_on_from_its_saved_chains() {
         assert!(settings.get("init").is_none(), "{settings}");
         // The file says what moved its chains: all alike here.
         assert_eq!(settings["continues_as_one_run"].as_bool(), Some(true));
-        assert!(!said.contains("note: this run differs"), "{said}");
+        assert!(!said.contains("note:"), "{said}");
     }
     // `energy` reads the file as it is: its chains' mean F/T is the last
     // row's mean energy (summed in another order: to f32 rounding).
@@ -1897,9 +1897,22 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     let (eight, _) = chains_of("eight");
     assert_eq!(eight.shape, [8, 2]);
     assert_eq!(eight.data, chains_of("full").0.data[..16]);
+    let settings = common::read_toml(&dir.join("eight/longrun.toml"));
+    assert_eq!(settings["continues_as_one_run"].as_bool(), Some(true));
+    // The file records what moved its chains: the weights by a CRC-32 of
+    // their values, as the GPU took them.
+    let made = ebmscope::io::read_metadata(&half).unwrap();
+    let params = ebmscope::train::Checkpoint::load(&ck).unwrap().params;
+    assert_eq!(
+        made["model_crc32"],
+        format!("{:08x}", crc32fast::hash(bytemuck::cast_slice(&params)))
+    );
+    assert_eq!(made["sampler"], "langevin");
     // Going on otherwise than the chains were moved is allowed, said and
-    // recorded: another sampler and ε, and other weights (the file's
-    // record of them edited, as chains of another checkpoint would have it).
+    // recorded: another sampler and ε; the same weights at another
+    // iteration (weights alone are at 0), whose noise is seeded otherwise;
+    // other weights (the file's record of them edited, as chains of
+    // another checkpoint would have it).
     let said = ok(sample(
         "other",
         &[
@@ -1914,28 +1927,56 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     ));
     let settings = common::read_toml(&dir.join("other/longrun.toml"));
     assert_eq!(settings["continues_as_one_run"].as_bool(), Some(false));
-    let made = ebmscope::io::read_metadata(&half).unwrap();
-    assert_eq!(made["sampler"], "langevin");
     let step = |key: &str| settings[key].as_float().unwrap() as f32;
-    assert!(
-        said.contains(&format!(
-            "note: this run differs from the one that left {half_s} in the sampler (Langevin there, \
-             MALA here), the gradient step ({} there, {} here), the noise ({} there, {} here): it goes \
-             on from those states, but is not one longer run",
-            made["gradient_step"],
-            step("gradient_step"),
-            made["noise"],
-            step("noise"),
-        )),
-        "{said}"
-    );
-    let other_model = dir.join("other-model.safetensors");
-    let mut metadata = made.clone();
-    metadata.insert("model_crc32".into(), "00000000".into());
-    metadata.retain(|k, _| !k.starts_with("crc32"));
-    let x = ebmscope::io::read_tensor(&half, "x").unwrap();
-    ebmscope::io::write_tensors_with_metadata(&other_model, std::slice::from_ref(&x), Some(metadata.clone()))
-        .unwrap();
+    let note = |what: &str| {
+        format!(
+            "note: the chains of {} at step 10 were moved otherwise than this run moves them, in \
+             {what}: it goes on from them, but is not one longer run",
+            std::path::Path::new("half").join("chains.safetensors").display()
+        )
+    };
+    let expected = note(&format!(
+        "the sampler (Langevin there, MALA here), the gradient step ({} there, {} here), the noise ({} \
+         there, {} here)",
+        made["gradient_step"],
+        step("gradient_step"),
+        made["noise"],
+        step("noise"),
+    ));
+    assert!(said.contains(&expected), "{said}\nexpected: {expected}");
+    // (Copied out of the run: weights alone, as PyTorch's are.)
+    let weights = dir.join("loose-weights.safetensors");
+    std::fs::copy(dir.join("weights/weights_0000002.safetensors"), &weights).unwrap();
+    let config = dir.join("config.toml");
+    let said = ok(ebmscope(&[
+        "sample",
+        "--checkpoint",
+        weights.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--from-chains",
+        half_s,
+        "--steps",
+        "2",
+        "--out",
+        dir.join("other").to_str().unwrap(),
+        "--force",
+    ]));
+    let expected = note("the noise's seed (the checkpoint's iteration or seed)");
+    assert!(said.contains(&expected), "{said}\nexpected: {expected}");
+    let edited = |name: &str, key: &str, value: Option<&str>| {
+        let path = dir.join(name);
+        let mut metadata = made.clone();
+        metadata.retain(|k, _| !k.starts_with("crc32"));
+        match value {
+            Some(value) => metadata.insert(key.into(), value.into()),
+            None => metadata.remove(key),
+        };
+        let x = ebmscope::io::read_tensor(&half, "x").unwrap();
+        ebmscope::io::write_tensors_with_metadata(&path, &[x], Some(metadata)).unwrap();
+        path
+    };
+    let other_model = edited("other-model.safetensors", "model_crc32", Some("00000000"));
     let said = ok(sample(
         "other",
         &[
@@ -1950,17 +1991,41 @@ fn a_long_run_goes_on_from_its_saved_chains() {
         said.contains("in the model (other weights): it goes on"),
         "{said}"
     );
-    // Some of the record without the rest is refused; none of it (a file
-    // made otherwise) goes on, unremarked and unrecorded.
-    metadata.remove("noise");
-    let part = dir.join("part.safetensors");
-    ebmscope::io::write_tensors_with_metadata(&part, &[x], Some(metadata)).unwrap();
-    common::assert_refused(
-        &sample("refused", &["--from-chains", part.to_str().unwrap()]),
-        "its metadata has some of what made the chains (model_crc32, sampler, gradient_step, noise, \
-         noise_seed) but not `noise`",
-    );
-    assert!(!dir.join("refused").exists());
+    // Some of the record without the rest is refused, as is a value it
+    // cannot hold; none of it (a file made otherwise) goes on, unremarked
+    // and unrecorded (below).
+    for (key, value, says) in [
+        (
+            "noise",
+            None,
+            "its metadata records what moved the chains (model_crc32, adapter, sampler, gradient_step, \
+             noise, temperature, noise_seed) but not `noise`: put it back, or remove the record's other \
+             keys to go on from the chains without it",
+        ),
+        (
+            "step",
+            None,
+            "its metadata records what moved the chains (model_crc32, adapter, sampler, gradient_step, \
+             noise, temperature, noise_seed) but not `step`",
+        ),
+        (
+            "sampler",
+            Some("gibbs"),
+            "its metadata's `sampler` is `gibbs`, not langevin or mala",
+        ),
+        (
+            "temperature",
+            Some("warm"),
+            "its metadata's `temperature` is `warm`, not a number",
+        ),
+    ] {
+        let part = edited("part.safetensors", key, value);
+        common::assert_refused(
+            &sample("refused", &["--from-chains", part.to_str().unwrap()]),
+            says,
+        );
+        assert!(!dir.join("refused").exists());
+    }
     // Without --out, beside the checkpoint as longrun_from_<source>_<step>:
     // going on again from there writes a folder of its own.
     let ck_s = ck.to_str().unwrap();

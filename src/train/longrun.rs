@@ -100,15 +100,17 @@ impl LongRunOptions {
         }
     }
 
-    /// What moves this run's chains from checkpoint `ck`, as its chains
-    /// file records it.
-    pub fn made_with(&self, ck: &Checkpoint) -> ChainsMadeWith {
+    /// What moves this run's chains from checkpoint `ck` on `gpu`, as its
+    /// chains file records it.
+    pub fn made_with(&self, ck: &Checkpoint, gpu: &Gpu) -> ChainsMadeWith {
         let step = self.step_size(ck);
         ChainsMadeWith {
-            model: format!("{:08x}", crc32fast::hash(bytemuck::cast_slice(&ck.params))),
+            model_crc32: format!("{:08x}", crc32fast::hash(bytemuck::cast_slice(&ck.params))),
+            adapter: gpu.describe(),
             sampler: self.sampler().into(),
             gradient_step: step.gradient_factor(),
             noise: step.noise_factor(),
+            temperature: step.temperature,
             noise_seed: noise_seed(ck),
         }
     }
@@ -138,7 +140,8 @@ impl LongRunOptions {
         )
     }
 
-    /// What a long run from `checkpoint` (holding `ck`) was made with, as
+    /// What a long run from `checkpoint` (holding `ck`), moving its chains
+    /// as `made_with` says, was made with, as
     /// [`LONG_RUN_SETTINGS`] records it: the options (data_noise: whether
     /// starts from data had ε_data added), and the step they gave (its
     /// gradient factor and noise, as the GPU took them); `stopped`, for a
@@ -148,6 +151,7 @@ impl LongRunOptions {
         &self,
         ck: &Checkpoint,
         checkpoint: &Path,
+        made_with: &ChainsMadeWith,
         stopped: Option<(u64, u64)>,
     ) -> Result<String> {
         #[derive(serde::Serialize)]
@@ -198,7 +202,7 @@ impl LongRunOptions {
             steps: self.steps,
             chains: self.chains,
             start: self.from.settings()?,
-            continues_as_one_run: self.differences_from_saved(ck).map(|d| d.is_empty()),
+            continues_as_one_run: self.differences_from_saved(made_with).map(|d| d.is_empty()),
             data: (self.from.needs_data() && !ck.config.data.kind.is_toy())
                 .then(|| ck.config.data.path.clone()),
             data_noise: self.data_noise && self.from.needs_data(),
@@ -247,17 +251,31 @@ impl LongRunOptions {
         self.from.check(ck, self.chains, "--chains")
     }
 
-    /// Going on from saved chains whose file says what made them, how this
-    /// run differs from that one ([`ChainsMadeWith::differences`]; none:
-    /// it is one longer run); None for fresh starts, and files that do not say.
-    pub fn differences_from_saved(&self, ck: &Checkpoint) -> Option<Vec<String>> {
+    /// Going on from saved chains whose file records what moved them, how
+    /// this run, moving them as `now`, differs ([`ChainsMadeWith::differences`];
+    /// none: it is one longer run); None for fresh starts, and files without
+    /// the record.
+    fn differences_from_saved(&self, now: &ChainsMadeWith) -> Option<Vec<String>> {
         match &self.from {
             ChainStart::Saved(SavedChains {
                 made_with: Some(then),
                 ..
-            }) => Some(then.differences(&self.made_with(ck))),
+            }) => Some(then.differences(now)),
             _ => None,
         }
+    }
+
+    /// A note for the terminal where this run (moving its chains as `now`)
+    /// goes on from chains moved otherwise: what differs.
+    pub fn continuation_note(&self, now: &ChainsMadeWith) -> Option<String> {
+        let differs = self.differences_from_saved(now).filter(|d| !d.is_empty())?;
+        Some(format!(
+            "note: the chains of {} were moved otherwise than this run moves them, in {}: it goes on \
+             from them, but is not one longer run (that takes the same checkpoint, adapter, sampler, \
+             --epsilon and --temp-factor)",
+            self.from.text(),
+            differs.join(", ")
+        ))
     }
 }
 
@@ -370,8 +388,9 @@ impl ChainStart {
 /// The file a long run keeps its chains in, rewritten at every row: tensor
 /// `x`, [chains, C, H, W] images or [chains, 2] points, as `energy --input`
 /// reads it (and PyTorch's `safetensors.torch.load_file`), with the step
-/// they are at in its metadata ([`CHAINS_STEP_KEY`]): what
-/// `sample --from-chains` goes on from.
+/// they are at ([`CHAINS_STEP_KEY`]) and what moved them
+/// ([`ChainsMadeWith`]) in its metadata: what `sample --from-chains` goes
+/// on from.
 pub const LONG_RUN_CHAINS: &str = "chains.safetensors";
 /// The metadata key of [`LONG_RUN_CHAINS`]'s step.
 const CHAINS_STEP_KEY: &str = "step";
@@ -382,33 +401,46 @@ const CHAINS_STEP_KEY: &str = "step";
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChainsMadeWith {
     /// A CRC-32 of the model's weights, as 8 hex digits.
-    pub model: String,
+    pub model_crc32: String,
+    /// The adapter and its driver ([`Gpu::describe`]): another may round
+    /// the same steps otherwise.
+    pub adapter: String,
     /// `langevin` or `mala`, as longrun.toml names it.
     pub sampler: String,
-    /// The step's gradient factor ε²/2Tf and noise, as the GPU takes them.
+    /// The step's gradient factor ε²/2Tf, as the GPU takes it.
     pub gradient_step: f32,
+    /// The step's noise factor, as the GPU takes it.
     pub noise: f32,
+    /// The temperature T·f, as the GPU takes it (MALA's acceptance reads it).
+    pub temperature: f32,
     /// The seed of the noise counter ([`noise_seed`]).
     pub noise_seed: u32,
 }
 
 impl ChainsMadeWith {
-    /// Its metadata keys: all are written, and read only together.
-    const KEYS: [&str; 5] = ["model_crc32", "sampler", "gradient_step", "noise", "noise_seed"];
+    /// Its metadata keys, in the order of its fields: all are written, and
+    /// read only together (with the step, [`CHAINS_STEP_KEY`]).
+    const KEYS: [&str; 7] = [
+        "model_crc32",
+        "adapter",
+        "sampler",
+        "gradient_step",
+        "noise",
+        "temperature",
+        "noise_seed",
+    ];
 
-    fn metadata(&self) -> [(String, String); 5] {
+    fn metadata(&self) -> impl Iterator<Item = (String, String)> {
         let values = [
-            self.model.clone(),
+            self.model_crc32.clone(),
+            self.adapter.clone(),
             self.sampler.clone(),
             self.gradient_step.to_string(),
             self.noise.to_string(),
+            self.temperature.to_string(),
             self.noise_seed.to_string(),
         ];
-        let mut pairs = Self::KEYS.map(|k| (k.to_string(), String::new()));
-        for (pair, value) in pairs.iter_mut().zip(values) {
-            pair.1 = value;
-        }
-        pairs
+        Self::KEYS.into_iter().map(String::from).zip(values)
     }
 
     /// Read from the `metadata` of the chains file `path`: None where it
@@ -418,22 +450,32 @@ impl ChainsMadeWith {
         if Self::KEYS.iter().all(|k| !metadata.contains_key(*k)) {
             return Ok(None);
         }
-        let get = |key: &str| -> Result<&str> {
-            metadata.get(key).map(String::as_str).ok_or_else(|| {
-                Error::file(
-                    path,
-                    format!(
-                        "its metadata has some of what made the chains ({}) but not `{key}`: remove                          them all, or none",
-                        Self::KEYS.join(", ")
-                    ),
-                )
-            })
-        };
-        fn parsed<T: std::str::FromStr>(path: &Path, key: &str, text: &str) -> Result<T> {
+        let missing = std::iter::once(CHAINS_STEP_KEY)
+            .chain(Self::KEYS)
+            .find(|k| !metadata.contains_key(*k));
+        if let Some(key) = missing {
+            return Err(Error::file(
+                path,
+                format!(
+                    "its metadata records what moved the chains ({}) but not `{key}`: put it back, or \
+                     remove the record's other keys to go on from the chains without it",
+                    Self::KEYS.join(", ")
+                ),
+            ));
+        }
+        let [
+            model_crc32,
+            adapter,
+            sampler,
+            gradient_step,
+            noise,
+            temperature,
+            noise_seed,
+        ] = Self::KEYS.map(|k| metadata[k].as_str());
+        fn number<T: std::str::FromStr>(path: &Path, key: &str, text: &str) -> Result<T> {
             text.parse()
                 .map_err(|_| Error::file(path, format!("its metadata's `{key}` is `{text}`, not a number")))
         }
-        let sampler = get("sampler")?;
         if !matches!(sampler, "langevin" | "mala") {
             return Err(Error::file(
                 path,
@@ -441,24 +483,32 @@ impl ChainsMadeWith {
             ));
         }
         Ok(Some(ChainsMadeWith {
-            model: get("model_crc32")?.to_string(),
+            model_crc32: model_crc32.to_string(),
+            adapter: adapter.to_string(),
             sampler: sampler.to_string(),
-            gradient_step: parsed(path, "gradient_step", get("gradient_step")?)?,
-            noise: parsed(path, "noise", get("noise")?)?,
-            noise_seed: parsed(path, "noise_seed", get("noise_seed")?)?,
+            gradient_step: number(path, "gradient_step", gradient_step)?,
+            noise: number(path, "noise", noise)?,
+            temperature: number(path, "temperature", temperature)?,
+            noise_seed: number(path, "noise_seed", noise_seed)?,
         }))
     }
 
-    /// What of `now` (a run going on from chains made with `self`) differs,
+    /// What of `now` (a run going on from chains moved as `self`) differs,
     /// in words: none, and that run is one longer run.
     pub fn differences(&self, now: &ChainsMadeWith) -> Vec<String> {
         let mut differs = Vec::new();
         let sampler = |name: &str| if name == "mala" { "MALA" } else { "Langevin" };
-        if self.model != now.model {
+        if self.model_crc32 != now.model_crc32 {
             differs.push("the model (other weights)".to_string());
         } else if self.noise_seed != now.noise_seed {
             // (Other weights come with their own seed: said once.)
             differs.push("the noise's seed (the checkpoint's iteration or seed)".to_string());
+        }
+        if self.adapter != now.adapter {
+            differs.push(format!(
+                "the adapter ({} there, {} here)",
+                self.adapter, now.adapter
+            ));
         }
         if self.sampler != now.sampler {
             differs.push(format!(
@@ -467,14 +517,14 @@ impl ChainsMadeWith {
                 sampler(&now.sampler)
             ));
         }
-        if self.gradient_step.to_bits() != now.gradient_step.to_bits() {
-            differs.push(format!(
-                "the gradient step ({} there, {} here)",
-                self.gradient_step, now.gradient_step
-            ));
-        }
-        if self.noise.to_bits() != now.noise.to_bits() {
-            differs.push(format!("the noise ({} there, {} here)", self.noise, now.noise));
+        for (what, then, here) in [
+            ("gradient step", self.gradient_step, now.gradient_step),
+            ("noise", self.noise, now.noise),
+            ("temperature T·f", self.temperature, now.temperature),
+        ] {
+            if then.to_bits() != here.to_bits() {
+                differs.push(format!("the {what} ({then} there, {here} here)"));
+            }
         }
         differs
     }
@@ -504,7 +554,7 @@ pub fn write_chains(
         shape: chains_shape(input, states.len() / dim.max(1)),
         data: states.to_vec(),
     };
-    let mut metadata: std::collections::HashMap<_, _> = made_with.metadata().into();
+    let mut metadata: std::collections::HashMap<_, _> = made_with.metadata().collect();
     metadata.insert(CHAINS_STEP_KEY.to_string(), step.to_string());
     crate::io::write_tensors_with_metadata(path, &[x], Some(metadata))
 }

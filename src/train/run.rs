@@ -1270,7 +1270,7 @@ impl RunDir {
             super::net_spec(&trainer.config)?.input,
             &last,
             rows.last().map_or(0, |r| r.step),
-            &opts.made_with(&ck),
+            &opts.made_with(&ck, &trainer.gpu),
         )?;
         let picture = long_run_picture(&dir, it);
         match trainer.data.toy() {

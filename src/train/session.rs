@@ -830,7 +830,7 @@ impl Worker {
         };
         let ck = Checkpoint::capture(&self.trainer)?;
         let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
-        let made_with = opts.made_with(&ck);
+        let made_with = opts.made_with(&ck, &self.gpu);
         long_run(
             &self.gpu,
             &ck,
