@@ -22,7 +22,9 @@ use crate::train::landscape::{
     alpha_label, save_landscape,
 };
 use crate::train::longrun::{ChainStart, ChainsMadeWith, SavedChains};
-use crate::train::session::{Command, LandscapeReport, PICTURE_IMAGES, Session, Update, run_on_total};
+use crate::train::session::{
+    Command, LandscapeReport, LongRunAsk, PICTURE_IMAGES, Session, Update, run_on_total,
+};
 use crate::train::{
     Change, IterationEvent, PictureSource, ToyMetrics, TrainingRate, change_consequence, net_spec,
 };
@@ -143,9 +145,10 @@ type Starting = std::thread::JoinHandle<Result<(Config, Session)>>;
 #[derive(Clone, Debug)]
 pub struct LongRunReport {
     pub iteration: u64,
+    pub ask: LongRunAsk,
     pub step: u64,
-    pub steps: u64,
     pub mean_energy: f64,
+    pub acceptance: Option<f64>,
     pub states: Arc<Vec<f32>>,
     pub made_with: ChainsMadeWith,
 }
@@ -221,8 +224,11 @@ pub struct GuiApp {
     /// is answered, so the controls that wait for answers are off.
     ended: bool,
     pub panel: ChainsPanel,
-    /// Steps of the next long run (text as typed).
+    /// Steps and temperature factor of the next long run (text as typed),
+    /// and whether it is MALA's.
     long_run_steps: String,
+    long_run_temp: String,
+    long_run_mala: bool,
     /// The last long-run report.
     pub long_run: Option<LongRunReport>,
     /// A long run was asked for and has not ended (its Stop button shows).
@@ -359,6 +365,8 @@ impl GuiApp {
             ran_rate: None,
             gpu_memory: None,
             long_run_steps: config.eval.longrun_steps.to_string(),
+            long_run_temp: "1".into(),
+            long_run_mala: false,
             long_run: None,
             long_run_pending: false,
             long_run_texture: None,
@@ -510,12 +518,14 @@ impl GuiApp {
             } => self.energy_path = Some((iteration, chains, energies)),
             Update::LongRun {
                 iteration,
+                ask,
                 step,
-                steps,
                 mean_energy,
+                acceptance,
                 states,
                 made_with,
             } => {
+                let steps = ask.steps;
                 // A new report: its picture is rebuilt even at the step the last
                 // run's ended on (a picture is keyed by step alone).
                 self.long_run_texture = None;
@@ -531,9 +541,10 @@ impl GuiApp {
                 }
                 self.long_run = Some(LongRunReport {
                     iteration,
+                    ask,
                     step,
-                    steps,
                     mean_energy,
+                    acceptance,
                     states,
                     made_with,
                 });
@@ -1249,25 +1260,26 @@ impl GuiApp {
     /// training's L take the chains (PAPER.md, "Long-run samples").
     fn long_run_view(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let label = ui.label("steps");
-            ui.add(egui::TextEdit::singleline(&mut self.long_run_steps).desired_width(70.0))
-                .labelled_by(label.id);
+            for (name, text, width) in [
+                ("steps", &mut self.long_run_steps, 70.0),
+                ("T ×", &mut self.long_run_temp, 48.0),
+            ] {
+                let label = ui.label(name);
+                ui.add(egui::TextEdit::singleline(text).desired_width(width))
+                    .labelled_by(label.id);
+            }
+            ui.checkbox(&mut self.long_run_mala, "MALA");
             if ui
                 .add_enabled(!self.long_work_pending(), egui::Button::new("Start the long run"))
                 .clicked()
             {
-                match self.long_run_steps.trim().parse::<u64>() {
-                    Ok(steps) if steps > 0 => {
-                        self.message = format!("long run of {steps} steps: training waits for it");
+                match self.long_run_ask() {
+                    Ok(ask) => {
+                        self.message = format!("long run of {} steps: training waits for it", ask.steps);
                         self.long_run_pending = true;
-                        self.send(Command::LongRun { steps });
+                        self.send(Command::LongRun(ask));
                     }
-                    _ => {
-                        self.message = format!(
-                            "`{}` is not a positive whole number of steps",
-                            self.long_run_steps.trim()
-                        )
-                    }
+                    Err(why) => self.message = why,
                 }
             }
             if self.long_run_pending && ui.button("Stop").clicked() {
@@ -1281,14 +1293,19 @@ impl GuiApp {
         };
         let LongRunReport {
             iteration,
+            ask,
             step,
-            steps,
             mean_energy: mean_u,
+            acceptance,
             ref states,
             ..
         } = report;
         ui.label(format!(
-            "model of iteration {iteration}: step {step} of {steps}, mean U {mean_u:.4}"
+            "model of iteration {iteration}, {} at T × {}: step {step} of {}, mean U {mean_u:.4}{}",
+            if ask.mala { "MALA" } else { "Langevin" },
+            crate::config::short(ask.temp_factor),
+            ask.steps,
+            acceptance.map_or(String::new(), |a| format!(", acceptance {a:.3}"))
         ));
         let mut save = false;
         ui.horizontal(|ui| {
@@ -1327,6 +1344,27 @@ impl GuiApp {
             self.chw,
         );
         square_image(ui, &texture);
+    }
+
+    /// The next long run as the fields ask it, or what is wrong with them.
+    fn long_run_ask(&self) -> std::result::Result<LongRunAsk, String> {
+        let steps = self.long_run_steps.trim();
+        let steps = steps
+            .parse::<u64>()
+            .ok()
+            .filter(|&s| s > 0)
+            .ok_or_else(|| format!("`{steps}` is not a positive whole number of steps"))?;
+        let temp = self.long_run_temp.trim();
+        let temp_factor = temp
+            .parse::<f64>()
+            .ok()
+            .filter(|f| *f > 0.0 && f.is_finite())
+            .ok_or_else(|| format!("T ×: `{temp}` is not a positive number"))?;
+        Ok(LongRunAsk {
+            steps,
+            mala: self.long_run_mala,
+            temp_factor,
+        })
     }
 
     /// Write the long run's chains, as they are in `report`, to the file

@@ -266,7 +266,9 @@ struct SampleArgs {
     /// chains.safetensors, rewritten at every row; or a safetensors file of
     /// tensor `x`, [chains, C, H, W] images or [chains, 2] points): its steps
     /// numbered on from theirs, and from the same checkpoint the very steps
-    /// one longer run would have taken.
+    /// one longer run would have taken (on the same adapter, with the same
+    /// sampler, ε and --temp-factor: the file records them, and a note says
+    /// what differs).
     #[arg(long, value_name = "FILE", conflicts_with = "init")]
     from_chains: Option<PathBuf>,
     /// Metropolis-adjusted Langevin instead of plain Langevin; reports acceptance.

@@ -810,6 +810,55 @@ fn a_long_run_starts_from_the_window() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A long run takes MALA and a temperature factor, as `sample` does: its
+/// report says which, with MALA's acceptance; a factor that is no positive
+/// number is refused in the window.
+#[test]
+fn a_mala_long_run_at_a_lower_temperature() {
+    let mut h = harness(app());
+    h.step();
+    step_once(&mut h);
+    h.get_by_label("Long run").click();
+    h.step();
+    let start = |h: &mut Harness<'static, GuiApp>, temp: &str| {
+        for (field, value) in [("steps", "6"), ("T ×", temp)] {
+            h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+                .set_text_value_accesskit(value);
+            h.step();
+        }
+        h.get_by_label("Start the long run").click();
+        h.step();
+    };
+    start(&mut h, "-2");
+    assert_eq!(h.state().message, "T ×: `-2` is not a positive number");
+    assert!(!h.state().long_run_pending, "nothing sent");
+    h.get_by_label("MALA").click();
+    h.step();
+    start(&mut h, "0.5");
+    until(&mut h, "long run", |a| {
+        a.long_run.as_ref().is_some_and(|l| l.step == 6)
+    });
+    h.step();
+    let report = h.state().long_run.clone().unwrap();
+    assert_eq!(
+        (
+            report.ask.mala,
+            report.ask.temp_factor,
+            report.made_with.sampler.as_str()
+        ),
+        (true, 0.5, "mala")
+    );
+    let acceptance = report.acceptance.expect("MALA's acceptance");
+    assert!((0.0..=1.0).contains(&acceptance), "{acceptance}");
+    assert!(
+        h.query_by_label_contains(&format!(
+            "MALA at T × 0.5: step 6 of 6, mean U {:.4}, acceptance {acceptance:.3}",
+            report.mean_energy
+        ))
+        .is_some()
+    );
+}
+
 /// The landscape panel maps the model as it is (6 starts, so that the
 /// attraction–diffusion chains stay few on a software adapter) and shows
 /// its basins; a value the map would refuse is refused in the window.

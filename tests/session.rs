@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ebmscope::config::{Config, OptimizerName};
-use ebmscope::train::session::{Command, Session, Update};
+use ebmscope::train::session::{Command, LongRunAsk, Session, Update};
 use ebmscope::train::{Change, Trainer};
 
 fn small(extra: &[&str]) -> Config {
@@ -517,7 +517,7 @@ fn the_session_runs_a_long_run_from_the_current_model() {
     let config = small(&["eval.longrun_chains=7"]);
     let s = Session::start(gpu, config).unwrap();
     s.send(Command::Step);
-    s.send(Command::LongRun { steps: 20 });
+    s.send(Command::LongRun(LongRunAsk::langevin(20)));
     let seen = wait_for(&s, "long run end", |u| {
         matches!(u, Update::LongRun { step: 20, .. })
     });
@@ -555,7 +555,7 @@ fn long_work_stops_when_asked_and_when_the_session_ends() {
     let s = Session::start(gpu.clone(), config).unwrap();
     s.send(Command::Run);
     wait_for(&s, "an iteration", |u| matches!(u, Update::Iteration(_)));
-    s.send(Command::LongRun { steps: 1_000_000_000 });
+    s.send(Command::LongRun(LongRunAsk::langevin(1_000_000_000)));
     let mut seen = wait_for(&s, "first long-run report", |u| {
         matches!(u, Update::LongRun { .. })
     });
@@ -610,7 +610,7 @@ fn long_work_stops_when_asked_and_when_the_session_ends() {
     );
 
     let s = Session::start(gpu, small(&[])).unwrap();
-    s.send(Command::LongRun { steps: 1_000_000_000 });
+    s.send(Command::LongRun(LongRunAsk::langevin(1_000_000_000)));
     wait_for(&s, "first long-run report", |u| {
         matches!(u, Update::LongRun { .. })
     });
@@ -681,7 +681,7 @@ fn a_diverged_model_is_neither_saved_nor_sampled_from() {
         "{seen:?}"
     );
 
-    s.send(Command::LongRun { steps: 10 });
+    s.send(Command::LongRun(LongRunAsk::langevin(10)));
     s.send(Command::Landscape(LandscapeOptions::default()));
     for what in ["the long run", "the landscape map"] {
         let seen = wait_for(&s, what, |u| matches!(u, Update::WorkEnded(_)));

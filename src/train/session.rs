@@ -72,11 +72,9 @@ pub enum Command {
     /// the data batch or the bank's first 100 as [`Update::Rows`].
     ShowRows(PictureSource),
     /// A long run from the current model (the run's `eval.longrun_init`
-    /// start and chains, at most 100): `steps` Langevin steps, reported
-    /// ten times along the way by [`Update::LongRun`]. Training waits.
-    LongRun {
-        steps: u64,
-    },
+    /// start and chains, at most 100), as asked, reported ten times along
+    /// the way by [`Update::LongRun`]. Training waits.
+    LongRun(LongRunAsk),
     /// Map the current model's landscape (minima and basins, as `ebmscope
     /// landscape`; one α), reported by [`Update::LandscapeProgress`] along
     /// the way and [`Update::Landscape`] at the end. Training waits.
@@ -84,6 +82,29 @@ pub enum Command {
     /// Checkpoints the window saved in its sessions before this one: Save
     /// may write over them, as over this session's own.
     SavedBefore(Vec<PathBuf>),
+}
+
+/// What the window asks of a long run (the rest as `sample` takes it from
+/// the run's settings: the checkpoint's ε, its eval.longrun_init start).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LongRunAsk {
+    pub steps: u64,
+    /// MALA (reporting its acceptance) instead of plain Langevin.
+    pub mala: bool,
+    /// Sample exp(−U / f) with this f (1: the model itself), as `sample
+    /// --temp-factor`.
+    pub temp_factor: f64,
+}
+
+impl LongRunAsk {
+    /// `steps` Langevin steps of the model itself.
+    pub fn langevin(steps: u64) -> Self {
+        LongRunAsk {
+            steps,
+            mala: false,
+            temp_factor: 1.0,
+        }
+    }
 }
 
 /// A picture of the bank asked of a run without one.
@@ -113,7 +134,7 @@ impl Command {
     /// Long work: the training thread runs it to its end (or a stop) before
     /// anything else.
     fn is_long_work(&self) -> bool {
-        matches!(self, Command::LongRun { .. } | Command::Landscape(_))
+        matches!(self, Command::LongRun(_) | Command::Landscape(_))
     }
 }
 
@@ -161,12 +182,14 @@ pub enum Update {
         texture: wgpu::Texture,
         size: [usize; 2],
     },
-    /// Progress of a [`Command::LongRun`] from the model of `iteration`.
+    /// Progress of a [`Command::LongRun`] (`ask`) from the model of `iteration`.
     LongRun {
         iteration: u64,
+        ask: LongRunAsk,
         step: u64,
-        steps: u64,
         mean_energy: f64,
+        /// MALA's acceptance over the steps since the last report.
+        acceptance: Option<f64>,
         states: Arc<Vec<f32>>,
         /// What moves the chains, for a file of them.
         made_with: super::longrun::ChainsMadeWith,
@@ -642,8 +665,8 @@ impl Worker {
                 }
                 Ok(())
             }
-            Command::LongRun { steps } => {
-                return self.long_work("the long run", |w, stop| w.long_run(steps, stop));
+            Command::LongRun(ask) => {
+                return self.long_work("the long run", |w, stop| w.long_run(ask, stop));
             }
             Command::Landscape(options) => {
                 return self.long_work("the landscape map", |w, stop| w.landscape(options, stop));
@@ -815,17 +838,17 @@ impl Worker {
         }
     }
 
-    fn long_run(&mut self, steps: u64, stop: &StopCheck) -> Result<()> {
+    fn long_run(&mut self, ask: LongRunAsk, stop: &StopCheck) -> Result<()> {
         use super::longrun::{LongRunOptions, long_run};
         let c = &self.trainer.config.eval;
         let opts = LongRunOptions {
-            steps,
+            steps: ask.steps,
             chains: (c.longrun_chains as usize).clamp(1, PICTURE_IMAGES),
             from: super::longrun::ChainStart::Fresh(c.longrun_init),
-            mala: false,
-            temp_factor: 1.0,
+            mala: ask.mala,
+            temp_factor: ask.temp_factor,
             epsilon: None,
-            every: (steps / 10).max(1),
+            every: (ask.steps / 10).max(1),
             data_noise: true,
         };
         let ck = Checkpoint::capture(&self.trainer)?;
@@ -839,9 +862,10 @@ impl Worker {
             |row, states| {
                 let _ = tx.send(Update::LongRun {
                     iteration,
+                    ask,
                     step: row.step,
-                    steps,
                     mean_energy: row.mean_energy,
+                    acceptance: row.acceptance,
                     states: Arc::new(states.to_vec()),
                     made_with: made_with.clone(),
                 });
