@@ -21,7 +21,7 @@ use crate::train::landscape::{
     Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, MapModel,
     alpha_label, save_landscape,
 };
-use crate::train::longrun::{ChainStart, ChainsMadeWith, SavedChains};
+use crate::train::longrun::{ChainStart, ChainsMadeWith, LongRunOptions, SavedChains, check_temp_factor};
 use crate::train::session::{
     Command, LandscapeReport, LongRunAsk, PICTURE_IMAGES, Session, Update, run_on_total,
 };
@@ -533,11 +533,14 @@ impl GuiApp {
                 if step == steps {
                     // (Its start said that training waits for it.)
                     self.message = format!(
-                        "long run of {steps} steps from iteration {iteration} done: training goes on as it was"
+                        "long run of {steps} steps ({}{}) from iteration {iteration} done: training goes \
+                         on as it was",
+                        ask.sampler_text(),
+                        acceptance.map_or(String::new(), |a| format!(", acceptance {a:.3}"))
                     );
                 }
                 if !self.chains_file_typed {
-                    self.chains_file = chains_file_beside(&self.checkpoint, iteration, step);
+                    self.chains_file = chains_file_beside(&self.checkpoint, iteration, &ask, step);
                 }
                 self.long_run = Some(LongRunReport {
                     iteration,
@@ -660,6 +663,8 @@ impl GuiApp {
             }
             Update::Reset => {
                 self.forget_run(0);
+                // (Iterations count again from 0: file names from them too.)
+                self.chains_file_typed = false;
                 self.message = "started over".into();
             }
             Update::Ended(why) => {
@@ -1301,9 +1306,8 @@ impl GuiApp {
             ..
         } = report;
         ui.label(format!(
-            "model of iteration {iteration}, {} at T × {}: step {step} of {}, mean U {mean_u:.4}{}",
-            if ask.mala { "MALA" } else { "Langevin" },
-            crate::config::short(ask.temp_factor),
+            "model of iteration {iteration}, {}: step {step} of {}, mean U {mean_u:.4}{}",
+            ask.sampler_text(),
             ask.steps,
             acceptance.map_or(String::new(), |a| format!(", acceptance {a:.3}"))
         ));
@@ -1318,7 +1322,10 @@ impl GuiApp {
                 )
                 .labelled_by(label.id)
                 .changed();
-            self.chains_file_typed |= typed;
+            if typed {
+                // (Emptied: the next report names its file again.)
+                self.chains_file_typed = !self.chains_file.trim().is_empty();
+            }
             save = ui.button("Save the chains").clicked();
         });
         if save {
@@ -1360,11 +1367,26 @@ impl GuiApp {
             .ok()
             .filter(|f| *f > 0.0 && f.is_finite())
             .ok_or_else(|| format!("T ×: `{temp}` is not a positive number"))?;
-        Ok(LongRunAsk {
+        let ask = LongRunAsk {
             steps,
             mala: self.long_run_mala,
             temp_factor,
-        })
+        };
+        // (What the run would refuse, refused here, named by the window's fields.)
+        LongRunOptions {
+            steps,
+            chains: 1,
+            from: ChainStart::Fresh(self.config.eval.longrun_init),
+            mala: ask.mala,
+            temp_factor,
+            epsilon: None,
+            every: 1,
+            data_noise: true,
+        }
+        .validate()
+        .and_then(|()| check_temp_factor(&self.config, temp_factor, "T ×"))
+        .map_err(|e| field_said(e).replace("--steps", "steps"))?;
+        Ok(ask)
     }
 
     /// Write the long run's chains, as they are in `report`, to the file
@@ -1410,12 +1432,15 @@ impl GuiApp {
                 {
                     self.landscape_starts = count.min(LandscapeOptions::default().starts).to_string();
                 }
+                // (A new report names its own file again.)
+                self.chains_file_typed = false;
                 format!(
                     "chains of the model of iteration {} at step {} saved in {}: the landscape panel \
-                     maps from them, and `ebmscope sample --from-chains` goes on from them",
+                     maps from them, and `ebmscope sample --from-chains FILE{}` goes on from them",
                     report.iteration,
                     report.step,
-                    file.display()
+                    file.display(),
+                    report.ask.sample_options()
                 )
             }
             Err(why) => why,
@@ -1504,11 +1529,7 @@ impl GuiApp {
             file => {
                 let saved = SavedChains::read(file.as_ref(), self.chw)
                     .and_then(|saved| saved.check(starts, "starts").map(|()| saved))
-                    .map_err(|e| match e {
-                        // (Named by the field, not as a setting.)
-                        Error::Config(why) => format!("from chains: {why}"),
-                        e => format!("from chains: {e}"),
-                    })?;
+                    .map_err(|e| format!("from chains: {}", field_said(e)))?;
                 ChainStart::Saved(saved)
             }
         };
@@ -1519,7 +1540,10 @@ impl GuiApp {
             temp_factor: number("T ×", &self.landscape_temp)?,
             ..LandscapeOptions::default()
         };
-        options.validate().map_err(|e| e.to_string())?;
+        options
+            .validate()
+            .and_then(|()| check_temp_factor(&self.config, options.temp_factor, "T ×"))
+            .map_err(field_said)?;
         Ok(options)
     }
 
@@ -1576,7 +1600,7 @@ impl GuiApp {
         }
         let Some(report) = self.landscape.clone() else {
             ui.label(
-                "Local minima by gradient descent from data states, grouped into basins: \
+                "Local minima by gradient descent from data states (or from chains), grouped into basins: \
                  two minima share one when an attraction–diffusion chain at temperature \
                  T × f, pulled by α toward the lower, reaches it (as `ebmscope landscape`).",
             );
@@ -2398,6 +2422,15 @@ fn start_over_offer(capture: &Capture) -> (String, String) {
     }
 }
 
+/// What is wrong with a field's value, as the window says it: named by the
+/// field (the message's own words), not as a setting of the configuration.
+fn field_said(e: Error) -> String {
+    match e {
+        Error::Config(why) => why,
+        e => e.to_string(),
+    }
+}
+
 /// The window's default folder for a saved map: beside its checkpoint,
 /// named after it (runs/P-window.safetensors → runs/P-window-landscape).
 fn map_folder_beside(checkpoint: &str) -> String {
@@ -2405,10 +2438,18 @@ fn map_folder_beside(checkpoint: &str) -> String {
 }
 
 /// The window's default file for a long run's chains, from the model of
-/// `iteration` at `step`: beside its checkpoint, named after it and them
-/// (runs/P-window-chains-300-1000.safetensors).
-fn chains_file_beside(checkpoint: &str, iteration: u64, step: u64) -> String {
-    beside(checkpoint, &format!("-chains-{iteration}-{step}.safetensors"))
+/// `iteration` at `step`, run as `ask` says: beside its checkpoint, named
+/// after it and them (runs/P-window-chains-300-1000.safetensors, or
+/// runs/P-window-chains-300-1000-mala-T0.5.safetensors).
+fn chains_file_beside(checkpoint: &str, iteration: u64, ask: &LongRunAsk, step: u64) -> String {
+    let mut name = format!("-chains-{iteration}-{step}");
+    if ask.mala {
+        name.push_str("-mala");
+    }
+    if ask.temp_factor != 1.0 {
+        name.push_str(&format!("-T{}", crate::config::short(ask.temp_factor)));
+    }
+    beside(checkpoint, &format!("{name}.safetensors"))
 }
 
 /// A path beside the window's `checkpoint`, named as it with `suffix`.

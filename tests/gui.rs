@@ -703,7 +703,7 @@ fn a_long_run_starts_from_the_window() {
     // The status line no longer says training waits for it.
     assert_eq!(
         h.state().message,
-        "long run of 10 steps from iteration 1 done: training goes on as it was"
+        "long run of 10 steps (Langevin at T × 1) from iteration 1 done: training goes on as it was"
     );
 
     // Its chains are saved as `sample` keeps them (a folder made for them),
@@ -832,6 +832,16 @@ fn a_mala_long_run_at_a_lower_temperature() {
     start(&mut h, "-2");
     assert_eq!(h.state().message, "T ×: `-2` is not a positive number");
     assert!(!h.state().long_run_pending, "nothing sent");
+    // (A factor the GPU's f32 cannot take, as `sample` refuses it.)
+    start(&mut h, "1e60");
+    assert!(
+        h.state()
+            .message
+            .starts_with("T × 1e60: the temperature T·f it gives"),
+        "{}",
+        h.state().message
+    );
+    assert!(!h.state().long_run_pending, "nothing sent");
     h.get_by_label("MALA").click();
     h.step();
     start(&mut h, "0.5");
@@ -850,6 +860,20 @@ fn a_mala_long_run_at_a_lower_temperature() {
     );
     let acceptance = report.acceptance.expect("MALA's acceptance");
     assert!((0.0..=1.0).contains(&acceptance), "{acceptance}");
+    assert_eq!(
+        h.state().message,
+        format!(
+            "long run of 6 steps (MALA at T × 0.5, acceptance {acceptance:.3}) from iteration 1 done: \
+             training goes on as it was"
+        )
+    );
+    assert!(
+        h.state()
+            .chains_file
+            .ends_with("checkpoint-chains-1-6-mala-T0.5.safetensors"),
+        "{}",
+        h.state().chains_file
+    );
     assert!(
         h.query_by_label_contains(&format!(
             "MALA at T × 0.5: step 6 of 6, mean U {:.4}, acceptance {acceptance:.3}",

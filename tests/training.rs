@@ -1921,6 +1921,8 @@ fn a_long_run_goes_on_from_its_saved_chains() {
             "--mala",
             "--epsilon",
             "0.01",
+            "--temp-factor",
+            "0.5",
             "--steps",
             "2",
         ],
@@ -1935,13 +1937,19 @@ fn a_long_run_goes_on_from_its_saved_chains() {
             std::path::Path::new("half").join("chains.safetensors").display()
         )
     };
+    let temperature = ebmscope::train::Checkpoint::load(&ck)
+        .unwrap()
+        .config
+        .temperature();
     let expected = note(&format!(
         "the sampler (Langevin there, MALA here), the gradient step ({} there, {} here), the noise ({} \
-         there, {} here)",
+         there, {} here), the temperature T·f ({} there, {} here)",
         made["gradient_step"],
         step("gradient_step"),
         made["noise"],
         step("noise"),
+        made["temperature"],
+        (temperature * 0.5) as f32,
     ));
     assert!(said.contains(&expected), "{said}\nexpected: {expected}");
     // (Copied out of the run: weights alone, as PyTorch's are.)
@@ -2006,7 +2014,8 @@ fn a_long_run_goes_on_from_its_saved_chains() {
             "step",
             None,
             "its metadata records what moved the chains (model_crc32, adapter, sampler, gradient_step, \
-             noise, temperature, noise_seed) but not `step`",
+             noise, temperature, noise_seed) but not their `step`: put it back, or remove that record \
+             to go on from step 0",
         ),
         (
             "sampler",

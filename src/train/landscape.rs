@@ -119,7 +119,7 @@ impl LandscapeOptions {
     /// Everything that can be refused before any work.
     pub fn check(&self, ck: &Checkpoint) -> Result<()> {
         self.validate()?;
-        check_temp_factor(ck, self.temp_factor)?;
+        check_temp_factor(&ck.config, self.temp_factor, "--temp-factor")?;
         // The pull the chains are given (see `landscape`), and the step it
         // makes (pull_scale in attraction_state.wgsl), must be f32s.
         let temperature = ck.config.temperature();

@@ -126,7 +126,7 @@ impl LongRunOptions {
     pub fn summary(&self, ck: &Checkpoint, file: &Path) -> String {
         format!(
             "{} {} from {} on {} ({}), T × {}, ε {}",
-            if self.mala { "MALA" } else { "Langevin" },
+            sampler_name(self.mala),
             crate::config::plural(self.steps, "step", "steps"),
             self.from.text(),
             crate::config::plural(self.chains as u64, "chain", "chains"),
@@ -236,7 +236,7 @@ impl LongRunOptions {
     /// start from the bank against the checkpoint's bank.
     pub fn check(&self, ck: &Checkpoint) -> Result<()> {
         self.validate()?;
-        check_temp_factor(ck, self.temp_factor)?;
+        check_temp_factor(&ck.config, self.temp_factor, "--temp-factor")?;
         if let Some(e) = self.epsilon {
             let a = self.step_size(ck).gradient_factor();
             if !(a.is_normal() && (e as f32).is_normal()) {
@@ -450,10 +450,17 @@ impl ChainsMadeWith {
         if Self::KEYS.iter().all(|k| !metadata.contains_key(*k)) {
             return Ok(None);
         }
-        let missing = std::iter::once(CHAINS_STEP_KEY)
-            .chain(Self::KEYS)
-            .find(|k| !metadata.contains_key(*k));
-        if let Some(key) = missing {
+        if !metadata.contains_key(CHAINS_STEP_KEY) {
+            return Err(Error::file(
+                path,
+                format!(
+                    "its metadata records what moved the chains ({}) but not their `{CHAINS_STEP_KEY}`: \
+                     put it back, or remove that record to go on from step 0",
+                    Self::KEYS.join(", ")
+                ),
+            ));
+        }
+        if let Some(key) = Self::KEYS.into_iter().find(|k| !metadata.contains_key(*k)) {
             return Err(Error::file(
                 path,
                 format!(
@@ -497,7 +504,7 @@ impl ChainsMadeWith {
     /// in words: none, and that run is one longer run.
     pub fn differences(&self, now: &ChainsMadeWith) -> Vec<String> {
         let mut differs = Vec::new();
-        let sampler = |name: &str| if name == "mala" { "MALA" } else { "Langevin" };
+        let sampler = |name: &str| sampler_name(name == "mala");
         if self.model_crc32 != now.model_crc32 {
             differs.push("the model (other weights)".to_string());
         } else if self.noise_seed != now.noise_seed {
@@ -694,18 +701,24 @@ impl SavedChains {
     }
 }
 
-/// Refuse a --temp-factor f (checked positive and finite already) whose
-/// tempered step the GPU's f32 cannot hold: the temperature T·f, and ε√f.
-pub fn check_temp_factor(ck: &Checkpoint, f: f64) -> Result<()> {
-    let tempered = ck.config.temperature() * f;
-    let noise = ck.config.langevin.epsilon * f.sqrt();
+/// The sampler's name in words: MALA or Langevin.
+pub fn sampler_name(mala: bool) -> &'static str {
+    if mala { "MALA" } else { "Langevin" }
+}
+
+/// Refuse a temperature factor f (checked positive and finite already;
+/// `option`: what asked for it) whose tempered step the GPU's f32 cannot
+/// hold for a model of settings `config`: the temperature T·f, and ε√f.
+pub fn check_temp_factor(config: &crate::config::Config, f: f64, option: &str) -> Result<()> {
+    let tempered = config.temperature() * f;
+    let noise = config.langevin.epsilon * f.sqrt();
     if (tempered as f32).is_normal() && (noise as f32).is_normal() {
         return Ok(());
     }
     Err(Error::Config(format!(
-        "--temp-factor {f:e}: the temperature T·f it gives ({tempered:e}, T = {:e}) is out of f32's \
+        "{option} {f:e}: the temperature T·f it gives ({tempered:e}, T = {:e}) is out of f32's \
          range, in which the GPU computes: choose a factor nearer 1",
-        ck.config.temperature()
+        config.temperature()
     )))
 }
 

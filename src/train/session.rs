@@ -84,8 +84,9 @@ pub enum Command {
     SavedBefore(Vec<PathBuf>),
 }
 
-/// What the window asks of a long run (the rest as `sample` takes it from
-/// the run's settings: the checkpoint's ε, its eval.longrun_init start).
+/// What the window asks of a long run (the rest as training's long-run
+/// checks take it: the eval.longrun_init start with ε_data noise,
+/// eval.longrun_chains chains up to 100, the run's ε).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LongRunAsk {
     pub steps: u64,
@@ -104,6 +105,31 @@ impl LongRunAsk {
             mala: false,
             temp_factor: 1.0,
         }
+    }
+
+    /// "MALA at T × 0.5".
+    pub fn sampler_text(&self) -> String {
+        format!(
+            "{} at T × {}",
+            super::longrun::sampler_name(self.mala),
+            crate::config::short(self.temp_factor)
+        )
+    }
+
+    /// The options of `sample` that sample as this run did, beside
+    /// `--from-chains` (" --mala --temp-factor 0.5"; none for its defaults).
+    pub fn sample_options(&self) -> String {
+        let mut options = String::new();
+        if self.mala {
+            options.push_str(" --mala");
+        }
+        if self.temp_factor != 1.0 {
+            options.push_str(&format!(
+                " --temp-factor {}",
+                crate::config::short(self.temp_factor)
+            ));
+        }
+        options
     }
 }
 
@@ -188,7 +214,8 @@ pub enum Update {
         ask: LongRunAsk,
         step: u64,
         mean_energy: f64,
-        /// MALA's acceptance over the steps since the last report.
+        /// MALA's acceptance over the steps since the last report (None for
+        /// Langevin, and at the start).
         acceptance: Option<f64>,
         states: Arc<Vec<f32>>,
         /// What moves the chains, for a file of them.
