@@ -21,7 +21,7 @@ use crate::train::landscape::{
     Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, MapModel,
     alpha_label, save_landscape,
 };
-use crate::train::longrun::{ChainStart, ChainsMadeWith, LongRunOptions, SavedChains, check_temp_factor};
+use crate::train::longrun::{ChainStart, ChainsMadeWith, SavedChains, check_temp_factor};
 use crate::train::session::{
     Command, LandscapeReport, LongRunAsk, PICTURE_IMAGES, Session, Update, run_on_total,
 };
@@ -1356,37 +1356,26 @@ impl GuiApp {
     /// The next long run as the fields ask it, or what is wrong with them.
     fn long_run_ask(&self) -> std::result::Result<LongRunAsk, String> {
         let steps = self.long_run_steps.trim();
+        // (At most what the noise counter tells apart, as `sample` takes.)
+        let most = crate::sampler::MAX_COUNTED;
         let steps = steps
             .parse::<u64>()
             .ok()
-            .filter(|&s| s > 0)
-            .ok_or_else(|| format!("`{steps}` is not a positive whole number of steps"))?;
+            .filter(|&s| s > 0 && s <= most)
+            .ok_or_else(|| format!("`{steps}` is not a whole number of steps from 1 to {most}"))?;
         let temp = self.long_run_temp.trim();
         let temp_factor = temp
             .parse::<f64>()
             .ok()
             .filter(|f| *f > 0.0 && f.is_finite())
             .ok_or_else(|| format!("T ×: `{temp}` is not a positive number"))?;
-        let ask = LongRunAsk {
+        // (As the run would refuse it, named by the window's field.)
+        check_temp_factor(&self.config, temp_factor, "T ×").map_err(field_said)?;
+        Ok(LongRunAsk {
             steps,
             mala: self.long_run_mala,
             temp_factor,
-        };
-        // (What the run would refuse, refused here, named by the window's fields.)
-        LongRunOptions {
-            steps,
-            chains: 1,
-            from: ChainStart::Fresh(self.config.eval.longrun_init),
-            mala: ask.mala,
-            temp_factor,
-            epsilon: None,
-            every: 1,
-            data_noise: true,
-        }
-        .validate()
-        .and_then(|()| check_temp_factor(&self.config, temp_factor, "T ×"))
-        .map_err(|e| field_said(e).replace("--steps", "steps"))?;
-        Ok(ask)
+        })
     }
 
     /// Write the long run's chains, as they are in `report`, to the file

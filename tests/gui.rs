@@ -831,6 +831,15 @@ fn a_mala_long_run_at_a_lower_temperature() {
     };
     start(&mut h, "-2");
     assert_eq!(h.state().message, "T ×: `-2` is not a positive number");
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "steps")
+        .set_text_value_accesskit("4294967296");
+    h.step();
+    h.get_by_label("Start the long run").click();
+    h.step();
+    assert_eq!(
+        h.state().message,
+        "`4294967296` is not a whole number of steps from 1 to 4294967295"
+    );
     assert!(!h.state().long_run_pending, "nothing sent");
     // (A factor the GPU's f32 cannot take, as `sample` refuses it.)
     start(&mut h, "1e60");
