@@ -55,6 +55,9 @@ pub struct Capture {
     /// Open the landscape panel and map the model at once with these
     /// options; a screenshot then waits for the map.
     pub landscape: Option<LandscapeOptions>,
+    /// Open the long-run panel and start this long run at once; a
+    /// screenshot then waits for its end.
+    pub long_run: Option<LongRunAsk>,
     /// The preset the run came from and the `key=value` overrides put over
     /// it (`--set`, `--data`): what "Start over" offers first. None: the
     /// run's own settings (a `--config` file's or a checkpoint's).
@@ -1279,11 +1282,7 @@ impl GuiApp {
                 .clicked()
             {
                 match self.long_run_ask() {
-                    Ok(ask) => {
-                        self.message = format!("long run of {} steps: training waits for it", ask.steps);
-                        self.long_run_pending = true;
-                        self.send(Command::LongRun(ask));
-                    }
+                    Ok(ask) => self.start_long_run(ask),
                     Err(why) => self.message = why,
                 }
             }
@@ -1313,6 +1312,8 @@ impl GuiApp {
         ));
         let mut save = false;
         ui.horizontal(|ui| {
+            // (The button first: a long path widens the field, not past it.)
+            save = ui.button("Save the chains").clicked();
             let label = ui.label("chains file");
             let typed = ui
                 .add(
@@ -1326,7 +1327,6 @@ impl GuiApp {
                 // (Emptied: the next report names its file again.)
                 self.chains_file_typed = !self.chains_file.trim().is_empty();
             }
-            save = ui.button("Save the chains").clicked();
         });
         if save {
             self.save_chains(&report);
@@ -1441,6 +1441,12 @@ impl GuiApp {
     /// the one under way), or the training thread has stopped.
     fn long_work_pending(&self) -> bool {
         self.ended || self.long_run_pending || self.landscape_progress.is_some()
+    }
+
+    pub fn start_long_run(&mut self, ask: LongRunAsk) {
+        self.message = format!("long run of {} steps: training waits for it", ask.steps);
+        self.long_run_pending = true;
+        self.send(Command::LongRun(ask));
     }
 
     pub fn start_landscape(&mut self, options: LandscapeOptions) {
@@ -2606,7 +2612,9 @@ struct Window {
     capture: Capture,
     frame: u64,
     requested: bool,
-    done: Arc<std::sync::Mutex<Option<std::result::Result<(), String>>>>,
+    /// The screenshot's outcome: the window's status line when it was
+    /// taken, or why it was not saved.
+    done: Arc<std::sync::Mutex<Option<std::result::Result<String, String>>>>,
     rate: Arc<std::sync::Mutex<TrainingRate>>,
 }
 
@@ -2651,8 +2659,10 @@ impl eframe::App for Window {
         let Some(path) = self.capture.screenshot.clone() else {
             return;
         };
-        // With --landscape, the picture waits for the map to end (mapped, failed or stopped).
-        let mapped = self.capture.landscape.is_none() || self.app.landscape_progress.is_none();
+        // With --landscape or --long-run, the picture waits for the map or
+        // the long run to end (done, failed or stopped).
+        let mapped = (self.capture.landscape.is_none() || self.app.landscape_progress.is_none())
+            && (self.capture.long_run.is_none() || !self.app.long_run_pending);
         // With --run on images, for the first picture of the chains too: a
         // slow machine may not have drawn one in --frames frames (at most
         // PICTURE_WAIT times as many).
@@ -2663,11 +2673,13 @@ impl eframe::App for Window {
             self.requested = true;
             let done = self.done.clone();
             let ctx = ui.ctx().clone();
+            let status = self.app.message.clone();
             ui.ctx().request_screenshot(move |image| {
                 let [w, h] = image.size;
                 let bytes: Vec<u8> = image.pixels.iter().flat_map(|p| p.to_array()).collect();
                 let saved =
                     crate::io::write_png(&path, [w as u32, h as u32], crate::io::Pixels::Rgba, &bytes)
+                        .map(|()| status)
                         .map_err(|e| e.to_string());
                 *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(saved);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -2694,7 +2706,8 @@ impl Drop for Window {
 /// screenshot is taken). `checkpoint` is where Save writes; with `resume`,
 /// the session first loads that checkpoint, with `data` its images as read
 /// and checked against it (`data` None: `config`'s are read here). Returns
-/// how fast it trained while the window was open.
+/// how fast it trained while the window was open, and with a screenshot,
+/// what its status line said when it was taken.
 pub fn run(
     gpu: Arc<Gpu>,
     config: Config,
@@ -2702,7 +2715,7 @@ pub fn run(
     capture: Capture,
     resume: Option<PathBuf>,
     data: Option<crate::data::Dataset>,
-) -> Result<TrainingRate> {
+) -> Result<(TrainingRate, Option<String>)> {
     // wgpu's GL backend presents only to windows of the display its
     // instance was made for, and the trainer's was made before any window:
     // on GL the window draws with a device of its own, and image pictures
@@ -2752,6 +2765,13 @@ pub fn run(
     if capture.run {
         app.run_on();
     }
+    if let Some(ask) = capture.long_run {
+        app.panel = ChainsPanel::LongRun;
+        app.long_run_steps = ask.steps.to_string();
+        app.long_run_temp = crate::config::short(ask.temp_factor);
+        app.long_run_mala = ask.mala;
+        app.start_long_run(ask);
+    }
     if let Some(options) = &capture.landscape {
         app.panel = ChainsPanel::Landscape;
         app.landscape_starts = options.starts.to_string();
@@ -2799,18 +2819,17 @@ pub fn run(
         }),
     )
     .map_err(|e| Error::Shape(format!("the window could not open: {e}")))?;
-    if capture.screenshot.is_some() {
-        match done.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(Error::Config(format!("screenshot: {e}"))),
-            None => {
-                return Err(Error::Config(
-                    "the window closed before the screenshot was taken".into(),
-                ));
-            }
+    let status = match done.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        Some(Ok(status)) => Some(status),
+        Some(Err(e)) => return Err(Error::Config(format!("screenshot: {e}"))),
+        None if capture.screenshot.is_some() => {
+            return Err(Error::Config(
+                "the window closed before the screenshot was taken".into(),
+            ));
         }
-    }
-    Ok(*rate.lock().unwrap_or_else(|p| p.into_inner()))
+        None => None,
+    };
+    Ok((*rate.lock().unwrap_or_else(|p| p.into_inner()), status))
 }
 
 /// The learning plots' curves, thinned ([`thinned`]), for a history of

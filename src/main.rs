@@ -126,6 +126,8 @@ enum Command {
 }
 
 #[derive(Args)]
+// (One panel's work at a time: a map, or a long run.)
+#[command(group(clap::ArgGroup::new("panel_work").args(["landscape", "long_run"])))]
 struct GuiArgs {
     /// Built-in settings (as `train --preset`; default gmm-quick).
     #[arg(long)]
@@ -192,8 +194,16 @@ struct GuiArgs {
         value_parser = alpha_value
     )]
     alpha: Vec<f64>,
-    /// With --landscape: the temperature factor f (exp(−U/f)).
-    #[arg(long, requires = "landscape", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().temp_factor, value_parser = number)]
+    /// Open the long-run panel and run this many steps from the model at
+    /// once (as its Start button, from the run's eval.longrun_init start);
+    /// with --screenshot, the picture waits for its end.
+    #[arg(long, value_name = "STEPS", allow_negative_numbers = true, value_parser = whole::<u64>)]
+    long_run: Option<u64>,
+    /// With --long-run: MALA instead of plain Langevin.
+    #[arg(long, requires = "long_run")]
+    mala: bool,
+    /// With --landscape or --long-run: the temperature factor f (exp(−U/f)).
+    #[arg(long, requires = "panel_work", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().temp_factor, value_parser = number)]
     temp_factor: f64,
 }
 
@@ -673,6 +683,26 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     if let Some(options) = &landscape {
         options.validate()?;
     }
+    let long_run = args.long_run.map(|steps| ebmscope::train::session::LongRunAsk {
+        steps,
+        mala: args.mala,
+        temp_factor: args.temp_factor,
+    });
+    if let Some(ask) = &long_run {
+        let most = ebmscope::sampler::MAX_COUNTED;
+        if !(1..=most).contains(&ask.steps) {
+            bail!("--long-run {}: give 1 to {most} steps", ask.steps);
+        }
+    }
+    if landscape.is_some() || long_run.is_some() {
+        if !(args.temp_factor > 0.0 && args.temp_factor.is_finite()) {
+            bail!(
+                "--temp-factor must be a positive number (it is {})",
+                args.temp_factor
+            );
+        }
+        ebmscope::train::longrun::check_temp_factor(&config, args.temp_factor, "--temp-factor")?;
+    }
     // Refused now rather than after the whole window session.
     if let Some(path) = &args.screenshot {
         let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
@@ -711,15 +741,16 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         log_scale: args.log_scale,
         whole_d_st: args.whole_d_st,
         landscape,
+        long_run,
         preset: start_preset,
         overrides,
     };
     let resume = args.checkpoint.clone();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();
-    let rate = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume, data)?;
+    let (rate, status) = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume, data)?;
     eprintln!("training speed (window open): {rate}");
-    if let Some(p) = &args.screenshot {
-        eprintln!("wrote {}", p.display());
+    if let (Some(p), Some(status)) = (&args.screenshot, status) {
+        eprintln!("wrote {} (its status line: {status})", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -208,6 +208,69 @@ fn the_window_maps_a_checkpoints_landscape() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `gui --checkpoint C --long-run N` opens the long-run panel, runs the
+/// long run as asked (MALA at T × 0.5 here) and waits for its end before
+/// the screenshot: its chains are drawn, and the status line said so.
+#[test]
+fn the_window_runs_a_long_run_for_its_picture() {
+    let dir = common::fresh_dir("window-long-run");
+    let out = common::train_small_toy(&dir, 2, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ck = dir.join("checkpoint.safetensors");
+    let ck = ck.to_str().unwrap();
+    let shot = dir.join("window.png");
+    let args = [
+        "gui",
+        "--checkpoint",
+        ck,
+        "--long-run",
+        "20",
+        "--mala",
+        "--temp-factor",
+        "0.5",
+        "--frames",
+        "3",
+    ];
+    let (img, stderr) = window_picture(&args, &shot);
+    assert!(
+        stderr.contains("(its status line: long run of 20 steps (MALA at T × 0.5, acceptance "),
+        "{stderr}"
+    );
+    // The long run's particles, in their orange.
+    let orange = img
+        .pixels()
+        .filter(|p| p.0[0].abs_diff(230) < 12 && p.0[1].abs_diff(150) < 12 && p.0[2].abs_diff(20) < 12)
+        .count();
+    assert!(
+        orange > 100,
+        "no long-run particles drawn ({orange} orange pixels)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--mala` is for a long run, one panel's work is asked at a time, and a
+/// long run of no step is refused: all before a window opens.
+#[test]
+fn long_run_options_of_the_window_are_refused_where_they_do_not_fit() {
+    let dir = common::fresh_dir("window-long-run-options");
+    let out = common::train_small_toy(&dir, 1, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ck = dir.join("checkpoint.safetensors");
+    let ck = ck.to_str().unwrap();
+    for (args, says) in [
+        (&["--mala"][..], "--long-run <STEPS>"),
+        (&["--long-run", "5", "--landscape"][..], "cannot be used with"),
+        (
+            &["--long-run", "0"][..],
+            "--long-run 0: give 1 to 4294967295 steps",
+        ),
+    ] {
+        let out = common::ebmscope(&[&["gui", "--checkpoint", ck][..], args].concat());
+        common::assert_refused(&out, says);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The map's plot holds the lowest minimum and the learned log-density.
 fn assert_map_drawn(img: &image::RgbaImage) {
     let (w, h) = (img.width(), img.height());
