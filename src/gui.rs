@@ -11,7 +11,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, Points, VLine};
 
 use crate::config::InitKind;
-use crate::config::{Config, OptimizerName, spelling};
+use crate::config::{Config, OptimizerName, short, spelling};
 use crate::data::toy::Toy;
 use crate::diagnostics::{Correlations, Oscillation, PENDULUM_HINT, Phase};
 use crate::gpu::Gpu;
@@ -236,6 +236,9 @@ pub struct GuiApp {
     pub long_run: Option<LongRunReport>,
     /// A long run was asked for and has not ended (its Stop button shows).
     pub long_run_pending: bool,
+    /// Why the last long run or map ended before its end (failed or
+    /// stopped), as the status line said.
+    pub work_cut_short: Option<String>,
     /// The long run's picture, and the step it shows (a run's reports
     /// differ in step, and a new run starts at step 0).
     long_run_texture: Option<(u64, egui::TextureHandle)>,
@@ -372,6 +375,7 @@ impl GuiApp {
             long_run_mala: false,
             long_run: None,
             long_run_pending: false,
+            work_cut_short: None,
             long_run_texture: None,
             chains_file: String::new(),
             chains_file_typed: false,
@@ -566,6 +570,7 @@ impl GuiApp {
                 self.message = "landscape mapped".into();
             }
             Update::WorkEnded(why) => {
+                self.work_cut_short = Some(why.clone());
                 self.message = why;
                 self.long_run_pending = false;
                 self.landscape_progress = None;
@@ -1356,26 +1361,21 @@ impl GuiApp {
     /// The next long run as the fields ask it, or what is wrong with them.
     fn long_run_ask(&self) -> std::result::Result<LongRunAsk, String> {
         let steps = self.long_run_steps.trim();
-        // (At most what the noise counter tells apart, as `sample` takes.)
-        let most = crate::sampler::MAX_COUNTED;
         let steps = steps
             .parse::<u64>()
-            .ok()
-            .filter(|&s| s > 0 && s <= most)
-            .ok_or_else(|| format!("`{steps}` is not a whole number of steps from 1 to {most}"))?;
+            .map_err(|_| format!("steps: `{steps}` is not a whole number"))?;
         let temp = self.long_run_temp.trim();
         let temp_factor = temp
             .parse::<f64>()
-            .ok()
-            .filter(|f| *f > 0.0 && f.is_finite())
-            .ok_or_else(|| format!("T ×: `{temp}` is not a positive number"))?;
-        // (As the run would refuse it, named by the window's field.)
-        check_temp_factor(&self.config, temp_factor, "T ×").map_err(field_said)?;
-        Ok(LongRunAsk {
+            .map_err(|_| format!("T ×: `{temp}` is not a number"))?;
+        let ask = LongRunAsk {
             steps,
             mala: self.long_run_mala,
             temp_factor,
-        })
+        };
+        // (As the run would refuse it, named by the window's fields.)
+        ask.check(&self.config, ["steps", "T ×"]).map_err(field_said)?;
+        Ok(ask)
     }
 
     /// Write the long run's chains, as they are in `report`, to the file
@@ -1444,12 +1444,14 @@ impl GuiApp {
     }
 
     pub fn start_long_run(&mut self, ask: LongRunAsk) {
+        self.work_cut_short = None;
         self.message = format!("long run of {} steps: training waits for it", ask.steps);
         self.long_run_pending = true;
         self.send(Command::LongRun(ask));
     }
 
     pub fn start_landscape(&mut self, options: LandscapeOptions) {
+        self.work_cut_short = None;
         self.message = "mapping the landscape: training waits for it".into();
         self.landscape_progress = Some(("starting".into(), 0, 1));
         self.send(Command::Landscape(options));
@@ -2417,6 +2419,15 @@ fn start_over_offer(capture: &Capture) -> (String, String) {
     }
 }
 
+/// What the window said when its screenshot was taken.
+#[derive(Clone, Debug)]
+pub struct Taken {
+    /// The status line's message (empty where nothing was said).
+    pub message: String,
+    /// Why a long run or map ended before its end (failed or stopped).
+    pub work_cut_short: Option<String>,
+}
+
 /// What is wrong with a field's value, as the window says it: named by the
 /// field (the message's own words), not as a setting of the configuration.
 fn field_said(e: Error) -> String {
@@ -2612,9 +2623,9 @@ struct Window {
     capture: Capture,
     frame: u64,
     requested: bool,
-    /// The screenshot's outcome: the window's status line when it was
-    /// taken, or why it was not saved.
-    done: Arc<std::sync::Mutex<Option<std::result::Result<String, String>>>>,
+    /// The screenshot's outcome: what the window said when it was taken,
+    /// or why it was not saved.
+    done: Arc<std::sync::Mutex<Option<std::result::Result<Taken, String>>>>,
     rate: Arc<std::sync::Mutex<TrainingRate>>,
 }
 
@@ -2661,7 +2672,7 @@ impl eframe::App for Window {
         };
         // With --landscape or --long-run, the picture waits for the map or
         // the long run to end (done, failed or stopped).
-        let mapped = (self.capture.landscape.is_none() || self.app.landscape_progress.is_none())
+        let work_ended = (self.capture.landscape.is_none() || self.app.landscape_progress.is_none())
             && (self.capture.long_run.is_none() || !self.app.long_run_pending);
         // With --run on images, for the first picture of the chains too: a
         // slow machine may not have drawn one in --frames frames (at most
@@ -2669,11 +2680,14 @@ impl eframe::App for Window {
         let pictured = !self.capture.run
             || self.app.has_chains_to_show()
             || self.frame >= PICTURE_WAIT * self.capture.frames;
-        if self.frame >= self.capture.frames && mapped && pictured && !self.requested {
+        if self.frame >= self.capture.frames && work_ended && pictured && !self.requested {
             self.requested = true;
             let done = self.done.clone();
             let ctx = ui.ctx().clone();
-            let status = self.app.message.clone();
+            let status = Taken {
+                message: self.app.message.clone(),
+                work_cut_short: self.app.work_cut_short.clone(),
+            };
             ui.ctx().request_screenshot(move |image| {
                 let [w, h] = image.size;
                 let bytes: Vec<u8> = image.pixels.iter().flat_map(|p| p.to_array()).collect();
@@ -2686,7 +2700,7 @@ impl eframe::App for Window {
                 ctx.request_repaint();
             });
         }
-        if !self.capture.run || self.frame < self.capture.frames || !mapped || !pictured {
+        if !self.capture.run || self.frame < self.capture.frames || !work_ended || !pictured {
             ui.ctx().request_repaint();
         }
     }
@@ -2707,7 +2721,7 @@ impl Drop for Window {
 /// the session first loads that checkpoint, with `data` its images as read
 /// and checked against it (`data` None: `config`'s are read here). Returns
 /// how fast it trained while the window was open, and with a screenshot,
-/// what its status line said when it was taken.
+/// what the window said when it was taken.
 pub fn run(
     gpu: Arc<Gpu>,
     config: Config,
@@ -2715,7 +2729,7 @@ pub fn run(
     capture: Capture,
     resume: Option<PathBuf>,
     data: Option<crate::data::Dataset>,
-) -> Result<(TrainingRate, Option<String>)> {
+) -> Result<(TrainingRate, Option<Taken>)> {
     // wgpu's GL backend presents only to windows of the display its
     // instance was made for, and the trainer's was made before any window:
     // on GL the window draws with a device of its own, and image pictures
@@ -2768,7 +2782,7 @@ pub fn run(
     if let Some(ask) = capture.long_run {
         app.panel = ChainsPanel::LongRun;
         app.long_run_steps = ask.steps.to_string();
-        app.long_run_temp = crate::config::short(ask.temp_factor);
+        app.long_run_temp = short(ask.temp_factor);
         app.long_run_mala = ask.mala;
         app.start_long_run(ask);
     }
@@ -2781,7 +2795,7 @@ pub fn run(
             .map(|&a| alpha_label(a))
             .collect::<Vec<_>>()
             .join(",");
-        app.landscape_temp = options.temp_factor.to_string();
+        app.landscape_temp = short(options.temp_factor);
         app.start_landscape(options.clone());
     }
     let done = Arc::new(std::sync::Mutex::new(None));

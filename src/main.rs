@@ -689,18 +689,9 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         temp_factor: args.temp_factor,
     });
     if let Some(ask) = &long_run {
-        let most = ebmscope::sampler::MAX_COUNTED;
-        if !(1..=most).contains(&ask.steps) {
-            bail!("--long-run {}: give 1 to {most} steps", ask.steps);
-        }
+        ask.check(&config, ["--long-run", "--temp-factor"])?;
     }
-    if landscape.is_some() || long_run.is_some() {
-        if !(args.temp_factor > 0.0 && args.temp_factor.is_finite()) {
-            bail!(
-                "--temp-factor must be a positive number (it is {})",
-                args.temp_factor
-            );
-        }
+    if landscape.is_some() {
         ebmscope::train::longrun::check_temp_factor(&config, args.temp_factor, "--temp-factor")?;
     }
     // Refused now rather than after the whole window session.
@@ -747,10 +738,21 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     };
     let resume = args.checkpoint.clone();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();
-    let (rate, status) = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume, data)?;
+    let (rate, taken) = ebmscope::gui::run(gpu, config, checkpoint_text, capture, resume, data)?;
     eprintln!("training speed (window open): {rate}");
-    if let (Some(p), Some(status)) = (&args.screenshot, status) {
-        eprintln!("wrote {} (its status line: {status})", p.display());
+    if let (Some(p), Some(taken)) = (&args.screenshot, taken) {
+        eprintln!(
+            "wrote {}{}",
+            p.display(),
+            match taken.message.as_str() {
+                "" => String::new(),
+                said => format!(" (the status line said: {said})"),
+            }
+        );
+        // (The long run or map asked for did not end: the picture shows why.)
+        if let Some(why) = taken.work_cut_short {
+            bail!("{why}: the screenshot shows the window as it then was");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

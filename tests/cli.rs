@@ -633,6 +633,33 @@ fn gui_refuses_views_the_run_cannot_show() {
     common::assert_refused(&out, "--starts must be at least 2");
     let out = ebmscope(&["gui", "--temp-factor", "0.5"]);
     common::assert_refused(&out, "--landscape");
+    // A long run's, as the window refuses them; one panel's work at a time.
+    for (args, says) in [
+        (&["--mala"][..], "--long-run <STEPS>"),
+        (&["--long-run", "5", "--landscape"][..], "cannot be used with"),
+        (
+            &["--long-run", "0"][..],
+            "--long-run must be from 1 to 4294967295 steps (it is 0)",
+        ),
+        (
+            &["--long-run", "5", "--temp-factor", "1e60"][..],
+            "--temp-factor 1e60: the temperature T·f it gives",
+        ),
+        (
+            &[
+                "--long-run",
+                "5",
+                "--set",
+                "langevin.init=uniform",
+                "--set",
+                "eval.longrun_init=bank",
+            ][..],
+            "the long run starts from eval.longrun_init = \"bank\", and this run keeps no bank",
+        ),
+    ] {
+        let out = ebmscope(&[&["gui", "--preset", "gmm-quick"][..], args].concat());
+        common::assert_refused(&out, says);
+    }
     // Weights alone need the settings they were trained with, of their
     // net; a run's checkpoint keeps its own.
     let folder = dir("gui-weights");

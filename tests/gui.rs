@@ -215,9 +215,7 @@ fn the_learning_plots_forget_the_run_before() {
 fn a_changed_epsilon_reaches_the_next_iteration() {
     let mut h = harness(app());
     h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
-        .set_text_value_accesskit("0.05");
-    h.step();
+    type_into(&mut h, "ε", "0.05");
     h.get_by_label("Apply ε").click();
     until(&mut h, "applied change", |a| a.changes.len() == 1);
     // T = ε²/2 falls 6.25×: U, for the same F, reads 6.25× larger; the
@@ -599,9 +597,7 @@ fn start_over_from_this_runs_settings_keeps_the_windows_changes() {
         THIS_RUN,
         "offered first without a preset"
     );
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
-        .set_text_value_accesskit("0.2");
-    h.step();
+    type_into(&mut h, "ε", "0.2");
     h.get_by_label("Apply ε").click();
     h.step();
     // Until the trainer answers, this run's settings would miss the change.
@@ -679,13 +675,18 @@ fn a_refused_optimizer_switch_is_not_highlighted() {
     assert_eq!(h.state().optimizer, OptimizerName::Adam, "applied");
 }
 
+/// Type `value` into the text field labelled `field`.
+fn type_into(h: &mut Harness<'static, GuiApp>, field: &str, value: &str) {
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+        .set_text_value_accesskit(value);
+    h.step();
+}
+
 /// Open the long-run panel, type `steps` and start.
 fn start_long_run(h: &mut Harness<'static, GuiApp>, steps: &str) {
     h.get_by_label("Long run").click();
     h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "steps")
-        .set_text_value_accesskit(steps);
-    h.step();
+    type_into(h, "steps", steps);
     h.get_by_label("Start the long run").click();
 }
 
@@ -708,11 +709,6 @@ fn a_long_run_starts_from_the_window() {
 
     // Its chains are saved as `sample` keeps them (a folder made for them),
     // never over a file; the landscape panel then maps from them.
-    let set = |h: &mut Harness<'static, GuiApp>, field: &str, value: &str| {
-        h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
-            .set_text_value_accesskit(value);
-        h.step();
-    };
     // (By default beside the window's checkpoint, named after the model's
     // iteration and the step.)
     assert!(
@@ -724,7 +720,7 @@ fn a_long_run_starts_from_the_window() {
     );
     let dir = common::fresh_dir("gui-chains");
     let file = dir.join("sub").join("chains.safetensors");
-    set(&mut h, "chains file", file.to_str().unwrap());
+    type_into(&mut h, "chains file", file.to_str().unwrap());
     h.get_by_label("Save the chains").click();
     h.step();
     assert!(
@@ -777,7 +773,7 @@ fn a_long_run_starts_from_the_window() {
     h.step();
     assert_eq!(h.state().landscape_from, file.display().to_string());
     let too_many = (count + 1).to_string();
-    set(&mut h, "starts", &too_many);
+    type_into(&mut h, "starts", &too_many);
     h.get_by_label("Map the landscape").click();
     h.step();
     assert!(
@@ -789,7 +785,7 @@ fn a_long_run_starts_from_the_window() {
         h.state().message
     );
     assert!(h.state().landscape_progress.is_none(), "nothing sent");
-    set(&mut h, "starts", "4");
+    type_into(&mut h, "starts", "4");
     h.get_by_label("Map the landscape").click();
     until(&mut h, "landscape", |a| a.landscape.is_some());
     h.step();
@@ -822,23 +818,19 @@ fn a_mala_long_run_at_a_lower_temperature() {
     h.step();
     let start = |h: &mut Harness<'static, GuiApp>, temp: &str| {
         for (field, value) in [("steps", "6"), ("T ×", temp)] {
-            h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
-                .set_text_value_accesskit(value);
-            h.step();
+            type_into(h, field, value);
         }
         h.get_by_label("Start the long run").click();
         h.step();
     };
     start(&mut h, "-2");
-    assert_eq!(h.state().message, "T ×: `-2` is not a positive number");
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "steps")
-        .set_text_value_accesskit("4294967296");
-    h.step();
+    assert_eq!(h.state().message, "T × must be a positive number (it is -2)");
+    type_into(&mut h, "steps", "4294967296");
     h.get_by_label("Start the long run").click();
     h.step();
     assert_eq!(
         h.state().message,
-        "`4294967296` is not a whole number of steps from 1 to 4294967295"
+        "steps must be from 1 to 4294967295 steps (it is 4294967296)"
     );
     assert!(!h.state().long_run_pending, "nothing sent");
     // (A factor the GPU's f32 cannot take, as `sample` refuses it.)
@@ -902,12 +894,7 @@ fn a_landscape_is_mapped_from_the_window() {
     step_once(&mut h);
     h.get_by_label("Landscape").click();
     h.step();
-    let set = |h: &mut Harness<'static, GuiApp>, field: &str, value: &str| {
-        h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
-            .set_text_value_accesskit(value);
-        h.step();
-    };
-    set(&mut h, "α", "-1");
+    type_into(&mut h, "α", "-1");
     h.get_by_label("Map the landscape").click();
     h.step();
     assert!(
@@ -916,9 +903,9 @@ fn a_landscape_is_mapped_from_the_window() {
         h.state().message
     );
     assert!(h.state().landscape_progress.is_none(), "nothing sent");
-    set(&mut h, "α", "2,-0");
-    set(&mut h, "starts", "6");
-    set(&mut h, "T ×", "0.5");
+    type_into(&mut h, "α", "2,-0");
+    type_into(&mut h, "starts", "6");
+    type_into(&mut h, "T ×", "0.5");
     h.get_by_label("Map the landscape").click();
     until(&mut h, "landscape", |a| a.landscape.is_some());
     h.step();
@@ -959,7 +946,7 @@ fn a_landscape_is_mapped_from_the_window() {
 
     // Saved as `ebmscope landscape` writes it; a folder holding one is refused.
     let folder = common::fresh_dir("gui-map");
-    set(&mut h, "folder", folder.to_str().unwrap());
+    type_into(&mut h, "folder", folder.to_str().unwrap());
     h.get_by_label("Save the map").click();
     h.step();
     // Written off the UI thread (it may be done already).
@@ -994,7 +981,7 @@ fn a_landscape_is_mapped_from_the_window() {
     std::fs::create_dir_all(&run).unwrap();
     let header = "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase\n";
     std::fs::write(run.join("metrics.csv"), header).unwrap();
-    set(&mut h, "folder", run.to_str().unwrap());
+    type_into(&mut h, "folder", run.to_str().unwrap());
     h.get_by_label("Save the map").click();
     h.step();
     assert!(
@@ -1071,14 +1058,10 @@ fn typing_before_the_answer_is_kept() {
             .accesskit_node()
             .value()
     };
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
-        .set_text_value_accesskit("0.05");
-    h.step();
+    type_into(&mut h, "ε", "0.05");
     h.get_by_label("Apply ε").click();
     h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
-        .set_text_value_accesskit("0.07");
-    h.step();
+    type_into(&mut h, "ε", "0.07");
     assert!(
         h.state().changes.is_empty(),
         "the change was answered during the long run"
@@ -1093,9 +1076,7 @@ fn typing_before_the_answer_is_kept() {
         "the typed text was replaced by the answer"
     );
     // With nothing typed since, the answer's value shows, as the trainer reads it.
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "ε")
-        .set_text_value_accesskit("0.0700");
-    h.step();
+    type_into(&mut h, "ε", "0.0700");
     h.get_by_label("Apply ε").click();
     until(&mut h, "second change", |a| a.changes.len() == 2);
     h.step();

@@ -3,7 +3,8 @@
 //! renders the rings preset while training and saves a PNG whose chains
 //! view and plots are not blank and whose d_st plot has points; on image
 //! data the chains picture (a GPU texture the trainer fills) is not blank;
-//! `--landscape` maps a checkpoint's model before the screenshot.
+//! `--landscape` maps a checkpoint's model, and `--long-run` runs its long
+//! run, before the screenshot.
 #![allow(clippy::disallowed_methods)] // tests may rename and remove with std's calls (clippy.toml)
 
 mod common;
@@ -229,11 +230,11 @@ fn the_window_runs_a_long_run_for_its_picture() {
         "--temp-factor",
         "0.5",
         "--frames",
-        "3",
+        "1",
     ];
     let (img, stderr) = window_picture(&args, &shot);
     assert!(
-        stderr.contains("(its status line: long run of 20 steps (MALA at T × 0.5, acceptance "),
+        stderr.contains("(the status line said: long run of 20 steps (MALA at T × 0.5, acceptance "),
         "{stderr}"
     );
     // The long run's particles, in their orange.
@@ -245,29 +246,32 @@ fn the_window_runs_a_long_run_for_its_picture() {
         orange > 100,
         "no long-run particles drawn ({orange} orange pixels)"
     );
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// `--mala` is for a long run, one panel's work is asked at a time, and a
-/// long run of no step is refused: all before a window opens.
-#[test]
-fn long_run_options_of_the_window_are_refused_where_they_do_not_fit() {
-    let dir = common::fresh_dir("window-long-run-options");
-    let out = common::train_small_toy(&dir, 1, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ck = dir.join("checkpoint.safetensors");
-    let ck = ck.to_str().unwrap();
-    for (args, says) in [
-        (&["--mala"][..], "--long-run <STEPS>"),
-        (&["--long-run", "5", "--landscape"][..], "cannot be used with"),
-        (
-            &["--long-run", "0"][..],
-            "--long-run 0: give 1 to 4294967295 steps",
-        ),
-    ] {
-        let out = common::ebmscope(&[&["gui", "--checkpoint", ck][..], args].concat());
-        common::assert_refused(&out, says);
-    }
+    // Work the window's run refuses (a pull past f32, which only the model
+    // tells) leaves its picture, and the command fails, saying why.
+    let shot = dir.join("refused.png");
+    let args = [
+        "gui",
+        "--checkpoint",
+        ck,
+        "--landscape",
+        "--alpha",
+        "1e300",
+        "--frames",
+        "1",
+    ];
+    let out = gui_command(&[&args[..], &["--screenshot", shot.to_str().unwrap()]].concat())
+        .output()
+        .unwrap();
+    common::assert_refused(
+        &out,
+        "the landscape map failed: --alpha 1e300: the pull α·T·f it gives",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the screenshot shows the window as it then was"),
+        "{stderr}"
+    );
+    assert!(shot.is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

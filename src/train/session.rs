@@ -107,6 +107,38 @@ impl LongRunAsk {
         }
     }
 
+    /// Refuse what the long run would refuse of it for a model of settings
+    /// `config`, before it is asked, naming its steps and factor as
+    /// `[steps, factor]` say (the window's fields, or `gui`'s options).
+    pub fn check(&self, config: &crate::config::Config, [steps, factor]: [&str; 2]) -> Result<()> {
+        let most = crate::sampler::MAX_COUNTED;
+        if !(1..=most).contains(&self.steps) {
+            return Err(Error::Config(format!(
+                "{steps} must be from 1 to {most} steps (it is {})",
+                self.steps
+            )));
+        }
+        if !(self.temp_factor > 0.0 && self.temp_factor.is_finite()) {
+            return Err(Error::Config(format!(
+                "{factor} must be a positive number (it is {})",
+                self.temp_factor
+            )));
+        }
+        super::longrun::check_temp_factor(config, self.temp_factor, factor)?;
+        // (Its start is the run's eval.longrun_init, which a run checks only
+        // where its own long-run checks use it.)
+        if config.eval.longrun_init == super::longrun::LongRunInit::Bank
+            && config.langevin.init != crate::config::InitKind::Persistent
+        {
+            return Err(Error::Config(
+                "the long run starts from eval.longrun_init = \"bank\", and this run keeps no bank \
+                 (langevin.init is not \"persistent\"): start over with another eval.longrun_init"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// "MALA at T × 0.5".
     pub fn sampler_text(&self) -> String {
         format!(
