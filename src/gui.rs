@@ -563,11 +563,11 @@ impl GuiApp {
                 self.landscape_progress = Some((stage, done, total));
             }
             Update::Landscape(report) => {
+                self.message = format!("landscape mapped: {}", report.map.title(&report.options));
                 self.landscape = Some(report);
                 self.landscape_shown = 0;
                 self.landscape_serial += 1;
                 self.landscape_progress = None;
-                self.message = "landscape mapped".into();
             }
             Update::WorkEnded(why) => {
                 self.work_cut_short = Some(why.clone());
@@ -2788,6 +2788,9 @@ pub fn run(
     }
     if let Some(options) = &capture.landscape {
         app.panel = ChainsPanel::Landscape;
+        if let ChainStart::Saved(c) = &options.from {
+            app.landscape_from = c.path.display().to_string();
+        }
         app.landscape_starts = options.starts.to_string();
         app.landscape_alpha = options
             .alphas

@@ -181,9 +181,14 @@ struct GuiArgs {
     /// landscape`); with --screenshot, the picture waits for the map.
     #[arg(long)]
     landscape: bool,
-    /// With --landscape: how many states gradient descent starts from.
-    #[arg(long, requires = "landscape", default_value_t = LandscapeOptions::default().starts, allow_negative_numbers = true, value_parser = whole::<usize>)]
-    starts: usize,
+    /// With --landscape: how many states gradient descent starts from
+    /// [default: 64; with --from-chains, the file's chains up to 64].
+    #[arg(long, requires = "landscape", allow_negative_numbers = true, value_parser = whole::<usize>)]
+    starts: Option<usize>,
+    /// With --landscape: start the descents from the chains in this file,
+    /// its first --starts (as `landscape --from-chains`).
+    #[arg(long, value_name = "FILE", requires = "landscape")]
+    from_chains: Option<PathBuf>,
     /// With --landscape: the pull α, or several comma-separated (each mapped with the same chains).
     #[arg(
         long,
@@ -674,15 +679,34 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         );
     }
     // Refused before the adapter opens, as the settings above.
-    let landscape = args.landscape.then(|| LandscapeOptions {
-        starts: args.starts,
-        alphas: args.alpha.clone(),
-        temp_factor: args.temp_factor,
-        ..LandscapeOptions::default()
-    });
-    if let Some(options) = &landscape {
-        options.validate()?;
-    }
+    let default_starts = LandscapeOptions::default().starts;
+    let landscape = match args.landscape {
+        false => None,
+        true => {
+            let from = match &args.from_chains {
+                Some(path) => ChainStart::Saved(ebmscope::train::longrun::SavedChains::read(
+                    path,
+                    ebmscope::train::net_spec(&config)?.input,
+                )?),
+                None => LandscapeOptions::default().from,
+            };
+            let options = LandscapeOptions {
+                starts: args.starts.unwrap_or(match &from {
+                    ChainStart::Fresh(_) => default_starts,
+                    ChainStart::Saved(c) => c.count.min(default_starts),
+                }),
+                from,
+                alphas: args.alpha.clone(),
+                temp_factor: args.temp_factor,
+                ..LandscapeOptions::default()
+            };
+            options.validate()?;
+            if let ChainStart::Saved(c) = &options.from {
+                c.check(options.starts, "--starts")?;
+            }
+            Some(options)
+        }
+    };
     let long_run = args.long_run.map(|steps| ebmscope::train::session::LongRunAsk {
         steps,
         mala: args.mala,

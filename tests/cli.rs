@@ -633,6 +633,24 @@ fn gui_refuses_views_the_run_cannot_show() {
     common::assert_refused(&out, "--starts must be at least 2");
     let out = ebmscope(&["gui", "--temp-factor", "0.5"]);
     common::assert_refused(&out, "--landscape");
+    let out = ebmscope(&[
+        "gui",
+        "--preset",
+        "gmm-quick",
+        "--from-chains",
+        "chains.safetensors",
+    ]);
+    common::assert_refused(&out, "--landscape");
+    let missing = dir("gui-chains").join("absent.safetensors");
+    let out = ebmscope(&[
+        "gui",
+        "--preset",
+        "gmm-quick",
+        "--landscape",
+        "--from-chains",
+        missing.to_str().unwrap(),
+    ]);
+    common::assert_refused(&out, "absent.safetensors");
     // A long run's, as the window refuses them; one panel's work at a time.
     for (args, says) in [
         (&["--mala"][..], "--long-run <STEPS>"),

@@ -796,12 +796,16 @@ fn a_long_run_starts_from_the_window() {
     assert_eq!((saved.step, saved.count, report.options.starts), (10, count, 4));
     let starts: usize = report.map.minima.iter().map(|m| m.starts).sum();
     assert_eq!(starts, 4);
+    // (In the panel's title and the status line.)
+    let title = format!(
+        "from 4 starts of {} at step 10",
+        std::path::Path::new("sub").join("chains.safetensors").display()
+    );
+    assert_eq!(h.query_all_by_label_contains(&title).count(), 2);
     assert!(
-        h.query_by_label_contains(&format!(
-            "from 4 starts of {} at step 10",
-            std::path::Path::new("sub").join("chains.safetensors").display()
-        ))
-        .is_some()
+        h.state().message.starts_with("landscape mapped: "),
+        "{}",
+        h.state().message
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -176,8 +176,9 @@ fn shows_image_chains(first: &[&str], backend: Option<&str>) {
 
 /// `gui --checkpoint C --landscape` opens the landscape panel, maps the
 /// checkpoint's model (or the same weights alone, with their run's
-/// settings) and waits for the map before the screenshot: the lowest
-/// minimum and the learned log-density are drawn.
+/// settings; or from a long run's chains, `--from-chains`) and waits for
+/// the map before the screenshot: the lowest minimum and the learned
+/// log-density are drawn.
 #[test]
 fn the_window_maps_a_checkpoints_landscape() {
     let dir = common::fresh_dir("window-landscape");
@@ -206,6 +207,47 @@ fn the_window_maps_a_checkpoints_landscape() {
         let (img, _) = window_picture(&args, &shot);
         assert_map_drawn(&img);
     }
+    // From a long run's chains (`landscape --from-chains`): all of its 12.
+    let sampled = common::ebmscope(&[
+        "sample",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--steps",
+        "4",
+        "--chains",
+        "12",
+        "--out",
+        dir.join("long").to_str().unwrap(),
+    ]);
+    assert!(
+        sampled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sampled.stderr)
+    );
+    let chains = dir.join("long").join("chains.safetensors");
+    let shot = dir.join("window-from-chains.png");
+    let args = [
+        "gui",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--landscape",
+        "--from-chains",
+        chains.to_str().unwrap(),
+        "--alpha",
+        "2",
+        "--frames",
+        "1",
+    ];
+    let (img, stderr) = window_picture(&args, &shot);
+    let from = format!(
+        " from 12 starts of {} at step 4;",
+        std::path::Path::new("long").join("chains.safetensors").display()
+    );
+    assert!(
+        stderr.contains("(the status line said: landscape mapped: ") && stderr.contains(&from),
+        "{stderr}"
+    );
+    assert_map_drawn(&img);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
