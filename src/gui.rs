@@ -680,9 +680,13 @@ impl GuiApp {
                 self.running = false;
                 self.unanswered_changes = 0;
                 self.toy_pending = false;
+                self.message = format!("the training thread stopped ({why}): Start over to go on");
+                // (Long work under way ends with it, cut short.)
+                if self.long_run_pending || self.landscape_progress.is_some() {
+                    self.work_cut_short = Some(self.message.clone());
+                }
                 self.long_run_pending = false;
                 self.landscape_progress = None;
-                self.message = format!("the training thread stopped ({why}): Start over to go on");
                 eprintln!("{}", self.message);
             }
             Update::Failed(why) => {

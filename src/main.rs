@@ -690,6 +690,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
                 )?),
                 None => LandscapeOptions::default().from,
             };
+            refuse_one_chain(&from, args.starts)?;
             let options = LandscapeOptions {
                 starts: args.starts.unwrap_or(match &from {
                     ChainStart::Fresh(_) => default_starts,
@@ -2355,6 +2356,22 @@ fn chain_start(
     Ok(ChainStart::Saved(saved))
 }
 
+/// Refuse a map from a file of one chain where --starts was not given
+/// (its default, the file's chains, would be fewer than a map needs),
+/// naming the file rather than an option the user did not give.
+fn refuse_one_chain(from: &ChainStart, starts: Option<usize>) -> anyhow::Result<()> {
+    if let (ChainStart::Saved(c), None) = (from, starts)
+        && c.count < 2
+    {
+        bail!(
+            "--from-chains {}: holds one chain, and a landscape starts from 2 states at least: save \
+             more chains (sample --chains)",
+            c.path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Whether `a` and `b` name one file (alike, or through links and `..`);
 /// either may not exist yet (an output), its folder being there.
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
@@ -2738,15 +2755,7 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         beside_model(&args.model.checkpoint, &ck, &name)
     });
     // Everything that can be refused is, before the output folder is touched.
-    if let (ChainStart::Saved(c), None) = (&opts.from, args.starts)
-        && c.count < 2
-    {
-        bail!(
-            "--from-chains {}: holds one chain, and a landscape starts from 2 states at least: save \
-             more chains (sample --chains)",
-            c.path.display()
-        );
-    }
+    refuse_one_chain(&opts.from, args.starts)?;
     opts.check(&ck)?;
     check_out_folder(&out, &LANDSCAPE_OUTPUTS, args.force)?;
     for warning in opts.coarse_pulls(&ck)? {

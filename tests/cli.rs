@@ -651,6 +651,27 @@ fn gui_refuses_views_the_run_cannot_show() {
         missing.to_str().unwrap(),
     ]);
     common::assert_refused(&out, "absent.safetensors");
+    // A file of one chain, named as `landscape` names it.
+    let one = dir("gui-chains").join("one.safetensors");
+    std::fs::create_dir_all(one.parent().unwrap()).unwrap();
+    let x = ebmscope::io::Tensor {
+        name: "x".into(),
+        shape: vec![1, 2],
+        data: vec![0.1, 0.2],
+    };
+    ebmscope::io::write_tensors_with_metadata(&one, &[x], None).unwrap();
+    let out = ebmscope(&[
+        "gui",
+        "--preset",
+        "gmm-quick",
+        "--landscape",
+        "--from-chains",
+        one.to_str().unwrap(),
+    ]);
+    common::assert_refused(
+        &out,
+        "holds one chain, and a landscape starts from 2 states at least",
+    );
     // A long run's, as the window refuses them; one panel's work at a time.
     for (args, says) in [
         (&["--mala"][..], "--long-run <STEPS>"),

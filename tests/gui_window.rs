@@ -288,8 +288,9 @@ fn the_window_runs_a_long_run_for_its_picture() {
         orange > 100,
         "no long-run particles drawn ({orange} orange pixels)"
     );
-    // Work the window's run refuses (a pull past f32, which only the model
-    // tells) leaves its picture, and the command fails, saying why.
+    // Work the window's run refuses (a pull past f32, which `gui` leaves to
+    // the map's own check) leaves its picture, and the command fails,
+    // saying why.
     let shot = dir.join("refused.png");
     let args = [
         "gui",
