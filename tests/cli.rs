@@ -641,16 +641,18 @@ fn gui_refuses_views_the_run_cannot_show() {
         "chains.safetensors",
     ]);
     common::assert_refused(&out, "--landscape");
+    let map_from = |file: &std::path::Path| {
+        ebmscope(&[
+            "gui",
+            "--preset",
+            "gmm-quick",
+            "--landscape",
+            "--from-chains",
+            file.to_str().unwrap(),
+        ])
+    };
     let missing = dir("gui-chains").join("absent.safetensors");
-    let out = ebmscope(&[
-        "gui",
-        "--preset",
-        "gmm-quick",
-        "--landscape",
-        "--from-chains",
-        missing.to_str().unwrap(),
-    ]);
-    common::assert_refused(&out, "absent.safetensors");
+    common::assert_refused(&map_from(&missing), "absent.safetensors");
     // A file of one chain, named as `landscape` names it.
     let one = dir("gui-chains").join("one.safetensors");
     std::fs::create_dir_all(one.parent().unwrap()).unwrap();
@@ -660,16 +662,8 @@ fn gui_refuses_views_the_run_cannot_show() {
         data: vec![0.1, 0.2],
     };
     ebmscope::io::write_tensors_with_metadata(&one, &[x], None).unwrap();
-    let out = ebmscope(&[
-        "gui",
-        "--preset",
-        "gmm-quick",
-        "--landscape",
-        "--from-chains",
-        one.to_str().unwrap(),
-    ]);
     common::assert_refused(
-        &out,
+        &map_from(&one),
         "holds one chain, and a landscape starts from 2 states at least",
     );
     // A long run's, as the window refuses them; one panel's work at a time.
