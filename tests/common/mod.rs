@@ -132,9 +132,16 @@ pub fn assert_refused(out: &std::process::Output, says: &str) {
 
 /// The ebmscope binary run with `args`, to the end.
 pub fn ebmscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebmscope"))
-        .args(args)
-        .output()
+    let run = || Command::new(env!("CARGO_BIN_EXE_ebmscope")).args(args).output();
+    // (Under Wine, starting a process now and then fails before it runs,
+    // "Internal error" (Windows' 1359): started once more, as
+    // .ci/windows/wine-runner starts a test binary. A start that failed
+    // ran nothing, so nothing is done twice.)
+    run()
+        .or_else(|e| {
+            eprintln!("starting ebmscope failed ({e}): once more");
+            run()
+        })
         .unwrap()
 }
 
