@@ -679,7 +679,6 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         );
     }
     // Refused before the adapter opens, as the settings above.
-    let default_starts = LandscapeOptions::default().starts;
     let landscape = match args.landscape {
         false => None,
         true => {
@@ -690,12 +689,8 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
                 )?),
                 None => LandscapeOptions::default().from,
             };
-            refuse_one_chain(&from, args.starts)?;
             let options = LandscapeOptions {
-                starts: args.starts.unwrap_or(match &from {
-                    ChainStart::Fresh(_) => default_starts,
-                    ChainStart::Saved(c) => c.count.min(default_starts),
-                }),
+                starts: map_starts(&from, args.starts)?,
                 from,
                 alphas: args.alpha.clone(),
                 temp_factor: args.temp_factor,
@@ -2356,20 +2351,22 @@ fn chain_start(
     Ok(ChainStart::Saved(saved))
 }
 
-/// Refuse a map from a file of one chain where --starts was not given
-/// (its default, the file's chains, would be fewer than a map needs),
-/// naming the file rather than an option the user did not give.
-fn refuse_one_chain(from: &ChainStart, starts: Option<usize>) -> anyhow::Result<()> {
-    if let (ChainStart::Saved(c), None) = (from, starts)
-        && c.count < 2
-    {
-        bail!(
+/// A map's starts from `from`: `starts` as given (--starts), or by
+/// default 64, and from a chains file all of its chains up to 64. A
+/// one-chain file is refused by name where --starts was not given (a map
+/// needs 2), not as an option the user did not give.
+fn map_starts(from: &ChainStart, starts: Option<usize>) -> anyhow::Result<usize> {
+    let most = LandscapeOptions::default().starts;
+    match (from, starts) {
+        (_, Some(starts)) => Ok(starts),
+        (ChainStart::Fresh(_), None) => Ok(most),
+        (ChainStart::Saved(c), None) if c.count < 2 => bail!(
             "--from-chains {}: holds one chain, and a landscape starts from 2 states at least: save \
              more chains (sample --chains)",
             c.path.display()
-        );
+        ),
+        (ChainStart::Saved(c), None) => Ok(c.count.min(most)),
     }
-    Ok(())
 }
 
 /// Whether `a` and `b` name one file (alike, or through links and `..`);
@@ -2733,12 +2730,8 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
 
     let ck = load_model_arg(&args.model, " (--temp-factor changes how it is mapped)")?;
     let start = chain_start(args.init, args.from_chains.as_deref(), &args.model, &ck)?;
-    let default_starts = LandscapeOptions::default().starts;
     let opts = LandscapeOptions {
-        starts: args.starts.unwrap_or(match &start {
-            ChainStart::Fresh(_) => default_starts,
-            ChainStart::Saved(c) => c.count.min(default_starts),
-        }),
+        starts: map_starts(&start, args.starts)?,
         from: start,
         descent_steps: args.descent_steps,
         ad_steps: args.ad_steps,
@@ -2755,7 +2748,6 @@ fn landscape(choice: &AdapterChoice, args: LandscapeArgs) -> anyhow::Result<Exit
         beside_model(&args.model.checkpoint, &ck, &name)
     });
     // Everything that can be refused is, before the output folder is touched.
-    refuse_one_chain(&opts.from, args.starts)?;
     opts.check(&ck)?;
     check_out_folder(&out, &LANDSCAPE_OUTPUTS, args.force)?;
     for warning in opts.coarse_pulls(&ck)? {

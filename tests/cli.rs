@@ -669,7 +669,10 @@ fn gui_refuses_views_the_run_cannot_show() {
     // A long run's, as the window refuses them; one panel's work at a time.
     for (args, says) in [
         (&["--mala"][..], "--long-run <STEPS>"),
-        (&["--long-run", "5", "--landscape"][..], "cannot be used with"),
+        (
+            &["--long-run", "5", "--landscape"][..],
+            "the argument '--long-run <STEPS>' cannot be used with '--landscape'",
+        ),
         (
             &["--long-run", "0"][..],
             "--long-run must be from 1 to 4294967295 steps (it is 0)",

@@ -863,6 +863,11 @@ fn a_mala_long_run_at_a_lower_temperature() {
         ),
         (true, 0.5, "mala")
     );
+    // (As the chains were moved: the record comes from the run's own step.)
+    assert_eq!(
+        report.made_with.temperature,
+        (test_config().temperature() * 0.5) as f32
+    );
     let acceptance = report.acceptance.expect("MALA's acceptance");
     assert!((0.0..=1.0).contains(&acceptance), "{acceptance}");
     assert_eq!(
@@ -879,6 +884,19 @@ fn a_mala_long_run_at_a_lower_temperature() {
         "{}",
         h.state().chains_file
     );
+    // Saved, with the options that go on from them as one longer run.
+    let dir = common::fresh_dir("gui-mala-chains");
+    type_into(&mut h, "chains file", dir.join("c.safetensors").to_str().unwrap());
+    h.get_by_label("Save the chains").click();
+    h.step();
+    assert!(
+        h.state()
+            .message
+            .ends_with("`ebmscope sample --from-chains FILE --mala --temp-factor 0.5` goes on from them"),
+        "{}",
+        h.state().message
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         h.query_by_label_contains(&format!(
             "MALA at T × 0.5: step 6 of 6, mean U {:.4}, acceptance {acceptance:.3}",
