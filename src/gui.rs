@@ -12,6 +12,7 @@ use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, 
 
 use crate::config::InitKind;
 use crate::config::{Config, OptimizerName, short, spelling};
+use crate::data::toy::KdeTv;
 use crate::data::toy::Toy;
 use crate::diagnostics::{Correlations, Oscillation, PENDULUM_HINT, Phase};
 use crate::gpu::Gpu;
@@ -21,7 +22,7 @@ use crate::train::landscape::{
     Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, MapModel,
     alpha_label, save_landscape,
 };
-use crate::train::longrun::{ChainStart, ChainsMadeWith, SavedChains, check_temp_factor};
+use crate::train::longrun::{ChainStart, ChainsMadeWith, LongRunRow, SavedChains, check_temp_factor};
 use crate::train::session::{
     Command, LandscapeReport, LongRunAsk, PICTURE_IMAGES, Session, Update, run_on_total,
 };
@@ -144,16 +145,18 @@ pub struct StartOver {
 /// The thread that starts a new run's session.
 type Starting = std::thread::JoinHandle<Result<(Config, Session)>>;
 
-/// Where a long run from the model of `iteration` has got to.
+/// Where a long run from the model of `iteration` has got to: its last
+/// row, the TV of its chains' KDE to q (toy data), and the rows so far.
 #[derive(Clone, Debug)]
 pub struct LongRunReport {
     pub iteration: u64,
     pub ask: LongRunAsk,
-    pub step: u64,
-    pub mean_energy: f64,
-    pub acceptance: Option<f64>,
+    pub row: LongRunRow,
+    pub tv: Option<KdeTv>,
     pub states: Arc<Vec<f32>>,
     pub made_with: ChainsMadeWith,
+    /// Every report of this run so far, the last one included.
+    pub trace: Vec<(LongRunRow, Option<KdeTv>)>,
 }
 
 /// One editable setting: its text and, when the trainer refused it, why.
@@ -526,13 +529,12 @@ impl GuiApp {
             Update::LongRun {
                 iteration,
                 ask,
-                step,
-                mean_energy,
-                acceptance,
+                row,
+                tv,
                 states,
                 made_with,
             } => {
-                let steps = ask.steps;
+                let (steps, step, acceptance) = (ask.steps, row.step, row.acceptance);
                 // A new report: its picture is rebuilt even at the step the last
                 // run's ended on (a picture is keyed by step alone).
                 self.long_run_texture = None;
@@ -549,14 +551,22 @@ impl GuiApp {
                 if !self.chains_file_typed {
                     self.chains_file = chains_file_beside(&self.checkpoint, iteration, &ask, step);
                 }
+                // (Steps only go on within a run: a first report starts a trace.)
+                let mut trace = match self.long_run.take() {
+                    Some(last) if (last.iteration, last.ask) == (iteration, ask) && last.row.step < step => {
+                        last.trace
+                    }
+                    _ => Vec::new(),
+                };
+                trace.push((row, tv));
                 self.long_run = Some(LongRunReport {
                     iteration,
                     ask,
-                    step,
-                    mean_energy,
-                    acceptance,
+                    row,
+                    tv,
                     states,
                     made_with,
+                    trace,
                 });
             }
             Update::LandscapeProgress { stage, done, total } => {
@@ -1307,18 +1317,23 @@ impl GuiApp {
         let LongRunReport {
             iteration,
             ask,
-            step,
-            mean_energy: mean_u,
-            acceptance,
+            row,
+            tv,
             ref states,
+            ref trace,
             ..
         } = report;
+        let step = row.step;
         ui.label(format!(
-            "model of iteration {iteration}, {}: step {step} of {}, mean U {mean_u:.4}{}",
+            "model of iteration {iteration}, {}: step {step} of {}, mean U {:.4}{}{}",
             ask.sampler_text(),
             ask.steps,
-            acceptance.map_or(String::new(), |a| format!(", acceptance {a:.3}"))
+            row.mean_energy,
+            row.acceptance
+                .map_or(String::new(), |a| format!(", acceptance {a:.3}")),
+            tv.map_or(String::new(), |tv| format!("\nTV(samples, q) {tv}"))
         ));
+        long_run_trace(ui, trace);
         let mut save = false;
         ui.horizontal(|ui| {
             // (The button first: a long path widens the field, not past it.)
@@ -1406,7 +1421,7 @@ impl GuiApp {
                         &file,
                         self.chw,
                         &report.states,
-                        report.step,
+                        report.row.step,
                         &report.made_with,
                     )
                 })
@@ -1431,7 +1446,7 @@ impl GuiApp {
                     "chains of the model of iteration {} at step {} saved in {}: the landscape panel \
                      maps from them, and `ebmscope sample --from-chains FILE{}` goes on from them",
                     report.iteration,
-                    report.step,
+                    report.row.step,
                     file.display(),
                     report.ask.sample_options()
                 )
@@ -2451,6 +2466,55 @@ fn map_folder_beside(checkpoint: &str) -> String {
 /// `iteration` at `step`, run as `ask` says: beside its checkpoint, named
 /// after it and them (runs/P-window-chains-300-1000.safetensors, or
 /// runs/P-window-chains-300-1000-mala-T0.5.safetensors).
+/// A long run's rows so far: the chains' mean U by step and, for toy data,
+/// beside it the TV of their KDE to q over its floor (dashed), the TV that
+/// as many of q's own points score.
+fn long_run_trace(ui: &mut egui::Ui, trace: &[(LongRunRow, Option<KdeTv>)]) {
+    let orange = egui::Color32::from_rgb(230, 150, 20);
+    let energy: Vec<[f64; 2]> = (trace.iter())
+        .filter(|(row, _)| row.mean_energy.is_finite())
+        .map(|(row, _)| [row.step as f64, row.mean_energy])
+        .collect();
+    let tv: Vec<[f64; 2]> = (trace.iter())
+        .filter_map(|(row, tv)| Some([row.step as f64, tv.as_ref()?.tv]))
+        .collect();
+    let floor = trace.last().and_then(|(_, tv)| *tv);
+    let plot = |id: &str| {
+        Plot::new(id)
+            .height(110.0)
+            .x_axis_label("step")
+            .y_axis_min_width(48.0)
+            .y_axis_formatter(|mark, _| tick_label(mark))
+    };
+    let draw_energy = |ui: &mut egui::Ui| {
+        ui.label("mean U of the chains");
+        plot("long run U").show(ui, |p| {
+            p.line(Line::new("mean U", energy.clone()).color(orange));
+            p.points(Points::new("mean U", energy.clone()).color(orange).radius(2.5));
+        });
+    };
+    let Some(floor) = floor else {
+        draw_energy(ui);
+        return;
+    };
+    ui.columns(2, |cols| {
+        draw_energy(&mut cols[0]);
+        cols[1].label(format!("TV(samples, q); dashed: q's own {} points", floor.points));
+        plot("long run TV")
+            .include_y(0.0)
+            .include_y(1.0)
+            .show(&mut cols[1], |p| {
+                p.hline(
+                    HLine::new("q's own points", floor.floor)
+                        .color(egui::Color32::GRAY)
+                        .style(egui_plot::LineStyle::dashed_loose()),
+                );
+                p.line(Line::new("TV", tv.clone()).color(orange));
+                p.points(Points::new("TV", tv).color(orange).radius(2.5));
+            });
+    });
+}
+
 fn chains_file_beside(checkpoint: &str, iteration: u64, ask: &LongRunAsk, step: u64) -> String {
     let mut name = format!("-chains-{iteration}-{step}");
     if ask.mala {

@@ -2036,7 +2036,7 @@ fn replaced_run_line(run: &ebmscope::train::run::RunDir) -> Option<String> {
 }
 
 fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::data::toy::{Grid, Toy, total_variation};
+    use ebmscope::data::toy::{KdeScore, Toy};
     use ebmscope::train::longrun::{LongRunOptions, long_run};
     use std::io::Write;
 
@@ -2099,32 +2099,25 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
     if let Some(note) = opts.continuation_note(&made_with) {
         eprintln!("{note}");
     }
-    let toy = Toy::new(&ck.config.data).ok();
-    let grid = toy.as_ref().map(|toy| Grid {
-        res: ck.config.eval.grid as usize,
-        extent: toy.extent(),
-    });
-    let truth = toy.as_ref().zip(grid.as_ref()).map(|(toy, g)| g.truth(toy));
+    let score = Toy::new(&ck.config.data)
+        .ok()
+        .map(|toy| KdeScore::new(&toy, &ck.config.eval, opts.chains));
     // What chains that sample q exactly would score: a KDE of few chains
     // reads far from q however good the model.
-    let bandwidth = ck.config.eval.kde_bandwidth;
-    let floor = match (&toy, &grid, &truth) {
-        (Some(toy), Some(grid), Some(truth)) => Some({
-            let floor = ebmscope::data::toy::kde_floor(toy, grid, truth, opts.chains, bandwidth);
-            eprintln!(
-                "TV(samples, q) is that of a KDE of {} (eval.kde_bandwidth {bandwidth}): as many \
-                 points drawn from q itself score {floor:.3}, about the least to expect{}",
-                ebmscope::config::plural(opts.chains as u64, "chain", "chains"),
-                if opts.chains < 1000 {
-                    " (more --chains lower it)"
-                } else {
-                    ""
-                }
-            );
-            floor
-        }),
-        _ => None,
-    };
+    if let Some(score) = &score {
+        eprintln!(
+            "TV(samples, q) is that of a KDE of {} (eval.kde_bandwidth {}): as many points drawn \
+             from q itself score {:.3}, about the least to expect{}",
+            ebmscope::config::plural(opts.chains as u64, "chain", "chains"),
+            score.bandwidth,
+            score.floor,
+            if opts.chains < 1000 {
+                " (more --chains lower it)"
+            } else {
+                ""
+            }
+        );
+    }
     // Replacing a long run (--force), the new one takes the old one's place
     // only once it is done: a failed or interrupted run leaves it as it was.
     // (Its files: LONG_RUN_OUTPUTS; a training run's pictures are not its
@@ -2169,6 +2162,7 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         // (Toy data: TV at each row, for the figure's last panel, and how
         // many chains the last row had off the grid.)
         let mut tvs: Vec<(f64, f64)> = Vec::new();
+        let mut last_tv = None;
         let mut off_grid = 0;
         // (The rows so far, for the figure of a long run stopped on its way.)
         let mut recorded = Vec::new();
@@ -2192,25 +2186,21 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
             )?;
             let picture = write_dir.join(format!("samples_{:08}.png", row.step));
             // Toy data: the KDE of the chains against the truth; images: a grid of them.
-            let tv = match (&grid, &truth, floor) {
-                (Some(grid), Some(truth), Some(floor)) => {
-                    let kde = grid.kde(states, bandwidth);
-                    let tv = total_variation(&kde, truth);
-                    let title = format!(
-                        "step {} of {last_step}: TV(samples, q) = {}",
-                        row.step,
-                        ebmscope::data::toy::floor_text(tv, opts.chains, floor)
-                    );
+            let tv = match &score {
+                Some(score) => {
+                    let (kde, tv) = score.score(states);
+                    let title = format!("step {} of {last_step}: TV(samples, q) = {tv}", row.step);
                     use ebmscope::plot::HeatMap;
                     let fields = [
-                        HeatMap::density("true density", truth),
+                        HeatMap::density("true density", &score.truth),
                         HeatMap::density("KDE of the chains", &kde),
                     ];
-                    ebmscope::plot::heat_maps(&picture, &title, grid.res, &fields)?;
-                    off_grid = grid.outside(states);
-                    Some(tv)
+                    ebmscope::plot::heat_maps(&picture, &title, score.grid.res, &fields)?;
+                    off_grid = score.grid.outside(states);
+                    last_tv = Some(tv);
+                    Some(tv.tv)
                 }
-                _ => {
+                None => {
                     ebmscope::plot::image_grid(
                         &picture,
                         &states[..states.len().min(100 * input.iter().product::<usize>())],
@@ -2289,11 +2279,10 @@ fn sample(choice: &AdapterChoice, args: SampleArgs) -> anyhow::Result<ExitCode> 
         ebmscope::io::rename(&new_csv, &done).map_err(|e| ebmscope::Error::io(&done, e))?;
         Ok(long_run_ending(
             &rows,
-            tvs.last().map(|&(_, tv)| tv),
-            floor,
+            last_tv,
             opts.chains,
             off_grid,
-            grid.as_ref(),
+            score.as_ref().map(|s| &s.grid),
         ))
     });
     if let Err(ebmscope::Error::Stopped(_)) = written {
@@ -2385,14 +2374,12 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 }
 
 /// Where a long run ended, from its `rows`: the chains' mean energy
-/// against the start's and, for toy data, the last row's TV with its
-/// `floor`, and a warning where at least a tenth of the `chains` ended off
+/// against the start's and, for toy data, the last row's `tv`, and a warning where at least a tenth of the `chains` ended off
 /// the `grid` the densities are drawn on (`off_grid` of them): their TV
 /// then mostly counts chains lost, not how q's modes are held.
 fn long_run_ending(
     rows: &[ebmscope::train::longrun::LongRunRow],
-    tv: Option<f64>,
-    floor: Option<f64>,
+    tv: Option<ebmscope::data::toy::KdeTv>,
     chains: usize,
     off_grid: usize,
     grid: Option<&ebmscope::data::toy::Grid>,
@@ -2411,11 +2398,8 @@ fn long_run_ending(
         "at step {}: mean energy U {} ({} at step {})",
         last.step, energies[0], energies[1], first.step
     );
-    if let (Some(tv), Some(floor)) = (tv, floor) {
-        ending += &format!(
-            ", TV(samples, q) {}",
-            ebmscope::data::toy::floor_text(tv, chains, floor)
-        );
+    if let Some(tv) = tv {
+        ending += &format!(", TV(samples, q) {tv}");
     }
     if let Some(grid) = grid.filter(|_| 10 * off_grid >= chains) {
         ending += &format!(

@@ -697,10 +697,26 @@ fn a_long_run_starts_from_the_window() {
     step_once(&mut h);
     start_long_run(&mut h, "10");
     until(&mut h, "long run", |a| {
-        a.long_run.as_ref().is_some_and(|l| l.step == 10)
+        a.long_run.as_ref().is_some_and(|l| l.row.step == 10)
     });
     h.step();
     assert!(h.query_by_label_contains("step 10 of 10").is_some());
+    // Its trace: every report of the run, with (toy data) the TV of the
+    // chains' KDE to q, which the panel shows beside its floor.
+    let trace_of = |h: &Harness<'static, GuiApp>| {
+        let report = h.state().long_run.clone().unwrap();
+        let steps: Vec<u64> = report.trace.iter().map(|(row, _)| row.step).collect();
+        (steps, report)
+    };
+    let (steps, report) = trace_of(&h);
+    assert_eq!(steps, (0..=10).collect::<Vec<u64>>());
+    let tv = report.tv.expect("toy data: the chains' TV to q");
+    assert_eq!(report.trace.last().unwrap(), &(report.row, Some(tv)));
+    assert!(
+        h.query_by_label_contains(&format!("TV(samples, q) {tv}"))
+            .is_some()
+    );
+    assert!(h.query_by_label("mean U of the chains").is_some());
     // The status line no longer says training waits for it.
     assert_eq!(
         h.state().message,
@@ -808,6 +824,15 @@ fn a_long_run_starts_from_the_window() {
         h.state().message
     );
     let _ = std::fs::remove_dir_all(&dir);
+
+    // A next run's trace starts at its own first report.
+    start_long_run(&mut h, "3");
+    until(&mut h, "second long run", |a| {
+        a.long_run
+            .as_ref()
+            .is_some_and(|l| l.ask.steps == 3 && l.row.step == 3)
+    });
+    assert_eq!(trace_of(&h).0, [0, 1, 2, 3]);
 }
 
 /// A long run takes MALA and a temperature factor, as `sample` does: its
@@ -851,7 +876,7 @@ fn a_mala_long_run_at_a_lower_temperature() {
     h.step();
     start(&mut h, "0.5");
     until(&mut h, "long run", |a| {
-        a.long_run.as_ref().is_some_and(|l| l.step == 6)
+        a.long_run.as_ref().is_some_and(|l| l.row.step == 6)
     });
     h.step();
     let report = h.state().long_run.clone().unwrap();
@@ -868,7 +893,7 @@ fn a_mala_long_run_at_a_lower_temperature() {
         report.made_with.temperature,
         (test_config().temperature() * 0.5) as f32
     );
-    let acceptance = report.acceptance.expect("MALA's acceptance");
+    let acceptance = report.row.acceptance.expect("MALA's acceptance");
     assert!((0.0..=1.0).contains(&acceptance), "{acceptance}");
     assert_eq!(
         h.state().message,
@@ -900,7 +925,7 @@ fn a_mala_long_run_at_a_lower_temperature() {
     assert!(
         h.query_by_label_contains(&format!(
             "MALA at T × 0.5: step 6 of 6, mean U {:.4}, acceptance {acceptance:.3}",
-            report.mean_energy
+            report.row.mean_energy
         ))
         .is_some()
     );

@@ -510,29 +510,35 @@ fn a_picture_asked_for_after_a_reset_or_a_load_shows_the_new_run() {
 }
 
 /// A long run from the current model reports its progress ten times and
-/// ends at the asked step, with the run's long-run chains.
+/// ends at the asked step, with the run's long-run chains and (toy data)
+/// the TV of their KDE to q, as `sample` scores them.
 #[test]
 fn the_session_runs_a_long_run_from_the_current_model() {
+    use ebmscope::data::toy::{KdeScore, Toy};
     let gpu = Arc::new(common::gpu());
     let config = small(&["eval.longrun_chains=7"]);
+    let score = KdeScore::new(&Toy::new(&config.data).unwrap(), &config.eval, 7);
     let s = Session::start(gpu, config).unwrap();
     s.send(Command::Step);
     s.send(Command::LongRun(LongRunAsk::langevin(20)));
-    let seen = wait_for(&s, "long run end", |u| {
-        matches!(u, Update::LongRun { step: 20, .. })
-    });
+    let seen = wait_for(
+        &s,
+        "long run end",
+        |u| matches!(u, Update::LongRun { row, .. } if row.step == 20),
+    );
     let reports: Vec<(u64, u64, usize)> = seen
         .iter()
         .filter_map(|u| match u {
             Update::LongRun {
                 iteration,
-                step,
+                row,
+                tv,
                 states,
-                mean_energy,
                 ..
             } => {
-                assert!(mean_energy.is_finite());
-                Some((*iteration, *step, states.len()))
+                assert!(row.mean_energy.is_finite());
+                assert_eq!(*tv, Some(score.score(states).1), "at step {}", row.step);
+                Some((*iteration, row.step, states.len()))
             }
             _ => None,
         })

@@ -315,11 +315,62 @@ pub fn kde_floor(toy: &Toy, grid: &Grid, truth: &[f64], n: usize, bandwidth: f64
     total_variation(&grid.kde(&points, bandwidth), truth)
 }
 
-/// A KDE's TV to q beside its floor ([`kde_floor`]) for `points` points:
-/// "0.247 (q's own 1000 points: 0.120)".
-pub fn floor_text(tv: f64, points: usize, floor: f64) -> String {
-    let points = crate::config::plural(points as u64, "point", "points");
-    format!("{tv:.3} (q's own {points}: {floor:.3})")
+/// A KDE's TV to q beside its floor ([`kde_floor`]) for as many
+/// `points`; shown as "0.247 (q's own 1000 points: 0.120)".
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KdeTv {
+    pub tv: f64,
+    pub points: usize,
+    pub floor: f64,
+}
+
+impl std::fmt::Display for KdeTv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let points = crate::config::plural(self.points as u64, "point", "points");
+        write!(f, "{:.3} (q's own {points}: {:.3})", self.tv, self.floor)
+    }
+}
+
+/// Scores KDEs of `points` chains against q on the eval grid: made once
+/// per set of chains (its floor draws and smooths as many of q's points),
+/// then used at each look at them.
+#[derive(Clone, Debug)]
+pub struct KdeScore {
+    pub grid: Grid,
+    pub truth: Vec<f64>,
+    pub bandwidth: f64,
+    pub points: usize,
+    pub floor: f64,
+}
+
+impl KdeScore {
+    pub fn new(toy: &Toy, eval: &crate::config::EvalConfig, points: usize) -> Self {
+        let grid = Grid {
+            res: eval.grid as usize,
+            extent: toy.extent(),
+        };
+        let truth = grid.truth(toy);
+        let floor = kde_floor(toy, &grid, &truth, points, eval.kde_bandwidth);
+        KdeScore {
+            grid,
+            truth,
+            bandwidth: eval.kde_bandwidth,
+            points,
+            floor,
+        }
+    }
+
+    /// The KDE of `states` (the `points` chains, x and y each) and its TV to q.
+    pub fn score(&self, states: &[f32]) -> (Vec<f64>, KdeTv) {
+        debug_assert_eq!(states.len(), 2 * self.points);
+        let kde = self.grid.kde(states, self.bandwidth);
+        let tv = KdeTv {
+            tv: total_variation(&kde, &self.truth),
+            points: self.points,
+            floor: self.floor,
+        };
+        (kde, tv)
+    }
 }
 
 /// Total-variation distance of two distributions given on the same grid:

@@ -6,7 +6,7 @@ use rand::SeedableRng;
 
 use super::{Trainer, data_points, init_noise, step_size};
 use crate::config::InitKind;
-use crate::data::toy::{Grid, floor_text, kde_floor, kl, total_variation};
+use crate::data::toy::{Grid, KdeTv, kde_floor, kl, total_variation};
 use crate::gpu::Gpu;
 use crate::model::GpuNet;
 use crate::sampler::{EnergyField, Langevin};
@@ -107,7 +107,12 @@ impl ToyMetrics {
     /// TV(KDE, q) and its floor, in words: "0.247 (q's own 1000 points:
     /// 0.120)".
     pub fn tv_kde_text(&self) -> String {
-        floor_text(self.tv_kde, self.samples.len() / 2, self.tv_kde_floor)
+        KdeTv {
+            tv: self.tv_kde,
+            points: self.samples.len() / 2,
+            floor: self.tv_kde_floor,
+        }
+        .to_string()
     }
 
     /// What the KDE is of, as the pictures and the window name it.

@@ -1275,29 +1275,18 @@ impl RunDir {
         let picture = long_run_picture(&dir, it);
         match trainer.data.toy() {
             Some(toy) => {
-                let grid = crate::data::toy::Grid {
-                    res: trainer.config.eval.grid as usize,
-                    extent: toy.extent(),
-                };
-                let truth = grid.truth(toy);
-                let bandwidth = trainer.config.eval.kde_bandwidth;
-                let kde = grid.kde(&last, bandwidth);
-                let points = last.len() / 2;
-                let tv = crate::data::toy::floor_text(
-                    crate::data::toy::total_variation(&kde, &truth),
-                    points,
-                    crate::data::toy::kde_floor(toy, &grid, &truth, points, bandwidth),
-                );
+                let score = crate::data::toy::KdeScore::new(toy, &trainer.config.eval, last.len() / 2);
+                let (kde, tv) = score.score(&last);
                 let title = format!(
                     "iteration {it}: {} long-run steps, TV(samples, q) = {tv}",
                     c.longrun_steps
                 );
                 use crate::plot::HeatMap;
                 let fields = [
-                    HeatMap::density("true density", &truth),
+                    HeatMap::density("true density", &score.truth),
                     HeatMap::density("KDE of the long-run states", &kde),
                 ];
-                crate::plot::heat_maps(&picture, &title, grid.res, &fields)?;
+                crate::plot::heat_maps(&picture, &title, score.grid.res, &fields)?;
             }
             None => crate::plot::image_grid(&picture, &last, trainer.data.chw())?,
         }

@@ -240,15 +240,14 @@ pub enum Update {
         texture: wgpu::Texture,
         size: [usize; 2],
     },
-    /// Progress of a [`Command::LongRun`] (`ask`) from the model of `iteration`.
+    /// Progress of a [`Command::LongRun`] (`ask`) from the model of
+    /// `iteration`: its `row` (step, mean energy, MALA's acceptance since the
+    /// last report …) and, for toy data, the TV of the chains' KDE to q.
     LongRun {
         iteration: u64,
         ask: LongRunAsk,
-        step: u64,
-        mean_energy: f64,
-        /// MALA's acceptance over the steps since the last report (None for
-        /// Langevin, and at the start).
-        acceptance: Option<f64>,
+        row: super::longrun::LongRunRow,
+        tv: Option<crate::data::toy::KdeTv>,
         states: Arc<Vec<f32>>,
         /// What moves the chains, for a file of them.
         made_with: super::longrun::ChainsMadeWith,
@@ -913,6 +912,10 @@ impl Worker {
         let ck = Checkpoint::capture(&self.trainer)?;
         let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
         let made_with = opts.made_with(&ck, &self.gpu);
+        let score = self
+            .data
+            .toy()
+            .map(|toy| crate::data::toy::KdeScore::new(toy, c, opts.chains));
         long_run(
             &self.gpu,
             &ck,
@@ -922,9 +925,8 @@ impl Worker {
                 let _ = tx.send(Update::LongRun {
                     iteration,
                     ask,
-                    step: row.step,
-                    mean_energy: row.mean_energy,
-                    acceptance: row.acceptance,
+                    row: *row,
+                    tv: score.as_ref().map(|score| score.score(states).1),
                     states: Arc::new(states.to_vec()),
                     made_with: made_with.clone(),
                 });
