@@ -1333,7 +1333,6 @@ impl GuiApp {
                 .map_or(String::new(), |a| format!(", acceptance {a:.3}")),
             tv.map_or(String::new(), |tv| format!("\nTV(samples, q) {tv}"))
         ));
-        long_run_trace(ui, trace);
         let mut save = false;
         ui.horizontal(|ui| {
             // (The button first: a long path widens the field, not past it.)
@@ -1355,6 +1354,7 @@ impl GuiApp {
         if save {
             self.save_chains(&report);
         }
+        long_run_trace(ui, trace);
         if self.chw == [2, 1, 1] {
             let orange = egui::Color32::from_rgb(230, 150, 20);
             self.particles(
@@ -2462,10 +2462,6 @@ fn map_folder_beside(checkpoint: &str) -> String {
     beside(checkpoint, "-landscape")
 }
 
-/// The window's default file for a long run's chains, from the model of
-/// `iteration` at `step`, run as `ask` says: beside its checkpoint, named
-/// after it and them (runs/P-window-chains-300-1000.safetensors, or
-/// runs/P-window-chains-300-1000-mala-T0.5.safetensors).
 /// A long run's rows so far: the chains' mean U by step and, for toy data,
 /// beside it the TV of their KDE to q over its floor (dashed), the TV that
 /// as many of q's own points score.
@@ -2478,7 +2474,7 @@ fn long_run_trace(ui: &mut egui::Ui, trace: &[(LongRunRow, Option<KdeTv>)]) {
     let tv: Vec<[f64; 2]> = (trace.iter())
         .filter_map(|(row, tv)| Some([row.step as f64, tv.as_ref()?.tv]))
         .collect();
-    let floor = trace.last().and_then(|(_, tv)| *tv);
+    let last_tv = trace.last().and_then(|(_, tv)| *tv);
     let plot = |id: &str| {
         Plot::new(id)
             .height(110.0)
@@ -2493,19 +2489,22 @@ fn long_run_trace(ui: &mut egui::Ui, trace: &[(LongRunRow, Option<KdeTv>)]) {
             p.points(Points::new("mean U", energy.clone()).color(orange).radius(2.5));
         });
     };
-    let Some(floor) = floor else {
+    let Some(KdeTv { points, floor, .. }) = last_tv else {
         draw_energy(ui);
         return;
     };
     ui.columns(2, |cols| {
         draw_energy(&mut cols[0]);
-        cols[1].label(format!("TV(samples, q); dashed: q's own {} points", floor.points));
+        cols[1].label(format!(
+            "TV(samples, q); dashed: q's own {}",
+            crate::config::plural(points as u64, "point", "points")
+        ));
         plot("long run TV")
             .include_y(0.0)
             .include_y(1.0)
             .show(&mut cols[1], |p| {
                 p.hline(
-                    HLine::new("q's own points", floor.floor)
+                    HLine::new("q's own points", floor)
                         .color(egui::Color32::GRAY)
                         .style(egui_plot::LineStyle::dashed_loose()),
                 );
@@ -2515,6 +2514,10 @@ fn long_run_trace(ui: &mut egui::Ui, trace: &[(LongRunRow, Option<KdeTv>)]) {
     });
 }
 
+/// The window's default file for a long run's chains, from the model of
+/// `iteration` at `step`, run as `ask` says: beside its checkpoint, named
+/// after it and them (runs/P-window-chains-300-1000.safetensors, or
+/// runs/P-window-chains-300-1000-mala-T0.5.safetensors).
 fn chains_file_beside(checkpoint: &str, iteration: u64, ask: &LongRunAsk, step: u64) -> String {
     let mut name = format!("-chains-{iteration}-{step}");
     if ask.mala {

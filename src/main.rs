@@ -123,6 +123,23 @@ enum Command {
         after_help = "Without a display (a server, CI), run it under `xvfb-run -a`."
     )]
     Gui(GuiArgs),
+    /// Training runs side by side: d_st, r_t and (toy data) TV(p_θ, q) of
+    /// each on shared axes, and what each one's trailing window says of
+    /// the oscillation.
+    #[command(override_usage = "ebmscope compare [OPTIONS] <RUN>...")]
+    Compare(CompareArgs),
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Run folders, as `train --out` writes them (a run still training is
+    /// read as far as it has got).
+    #[arg(required = true, value_name = "RUN")]
+    runs: Vec<PathBuf>,
+    /// The figure [default: compare.png]; an earlier picture of
+    /// ebmscope's there is written over, any other file kept.
+    #[arg(long, value_name = "FILE.png")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -522,7 +539,63 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Landscape(args) => landscape(&choice, args),
         Command::Bench(args) => bench(&choice, args),
         Command::Gui(args) => gui(&choice, args),
+        Command::Compare(args) => compare(args),
     }
+}
+
+/// Refuse a picture file `path` (given by `option`) that could not be
+/// written, or that would replace a file not ebmscope's. An earlier
+/// picture of ours is written over: how README's are made again.
+fn check_png_out(option: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
+    if !png || path.is_dir() {
+        bail!("{option} {}: give a .png file path", path.display());
+    }
+    if let Some(folder) = folder.filter(|f| !f.is_dir()) {
+        bail!(
+            "{option} {}: the folder {} does not exist",
+            path.display(),
+            folder.display()
+        );
+    }
+    if path.exists() && !ebmscope::io::png_written_by_ebmscope(path) {
+        bail!(
+            "{option} {}: a file not marked as ebmscope's is there (its PNGs carry the tEXt mark \
+             Software: ebmscope; those of builds before 0.1.0's latest do not): it is kept; give \
+             another path, or move that file (remove it, if it is an older picture of ebmscope's)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Training runs side by side: a table of what each one's trailing window
+/// says on stdout, and their curves in one figure.
+fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    use ebmscope::train::compare_runs::{ComparedRun, labels, table};
+    let out = args.out.unwrap_or_else(|| PathBuf::from("compare.png"));
+    check_png_out("--out", &out)?;
+    let mut runs = (args.runs.iter())
+        .map(|dir| ComparedRun::read(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (run, label) in runs.iter_mut().zip(labels(&args.runs)?) {
+        run.label = label;
+    }
+    for run in runs.iter().filter(|r| r.cut) {
+        eprintln!(
+            "note: {}: its metrics.csv ends in a line cut short (being written, or a killed run's), left out",
+            run.label
+        );
+    }
+    print!("{}", table(&runs));
+    ebmscope::plot::runs_figure(&out, &runs)?;
+    eprintln!(
+        "wrote {} (oscillation over each run's last eval.window iterations; threshold: d_st's \
+         autocorrelation at lag 1 or 2 below it is strong)",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The settings `train` and `gui` run with: a preset (gmm-quick when
@@ -716,27 +789,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
     }
     // Refused now rather than after the whole window session.
     if let Some(path) = &args.screenshot {
-        let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
-        let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
-        if !png || path.is_dir() {
-            bail!("--screenshot {}: give a .png file path", path.display());
-        }
-        if let Some(folder) = folder.filter(|f| !f.is_dir()) {
-            bail!(
-                "--screenshot {}: the folder {} does not exist",
-                path.display(),
-                folder.display()
-            );
-        }
-        // (An earlier screenshot of ours is written over: how README's are made again.)
-        if path.exists() && !ebmscope::io::png_written_by_ebmscope(path) {
-            bail!(
-                "--screenshot {}: a file not marked as ebmscope's is there (its PNGs carry the tEXt \
-                 mark Software: ebmscope; those of builds before 0.1.0's latest do not): it is kept; \
-                 give another path, or move that file (remove it, if it is an older screenshot)",
-                path.display()
-            );
-        }
+        check_png_out("--screenshot", path)?;
     }
     // (After the settings' refusals, which need none; before the GPU.)
     ebmscope::gui::check_display()?;
@@ -2374,9 +2427,10 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 }
 
 /// Where a long run ended, from its `rows`: the chains' mean energy
-/// against the start's and, for toy data, the last row's `tv`, and a warning where at least a tenth of the `chains` ended off
-/// the `grid` the densities are drawn on (`off_grid` of them): their TV
-/// then mostly counts chains lost, not how q's modes are held.
+/// against the start's and, for toy data, the last row's `tv`, and a
+/// warning where at least a tenth of the `chains` ended off the `grid` the
+/// densities are drawn on (`off_grid` of them): their TV then mostly
+/// counts chains lost, not how q's modes are held.
 fn long_run_ending(
     rows: &[ebmscope::train::longrun::LongRunRow],
     tv: Option<ebmscope::data::toy::KdeTv>,

@@ -12,6 +12,8 @@ use plotters::style::colors::colormaps::ViridisRGB;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::diagnostics::{Correlations, PENDULUM_HINT, Phase};
+use crate::train::compare_runs::ComparedRun;
+use crate::train::run::MetricsRow;
 use crate::train::{ToyMetrics, Trainer};
 use crate::{Error, Result};
 
@@ -534,6 +536,213 @@ pub fn diagnostics_figure(
         }
         Ok(())
     })
+}
+
+/// Training runs side by side ([`ComparedRun`]s, one colour each, named
+/// in the first panel's legend): d_st and r_t by iteration, TV(p_θ, q) at
+/// the toy runs' evaluations, and d_st's autocorrelation over each run's
+/// trailing window, with its threshold for a strong verdict dashed.
+pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
+    register_font();
+    let toy = runs.iter().any(|r| !r.toy.is_empty());
+    let panels = 3 + usize::from(toy);
+    figure(path, (1200, 280 * panels as u32), |root| {
+        let areas = root.split_evenly((panels, 1));
+        let last = runs.iter().map(|r| r.rows.len()).max().unwrap_or(1) as f64;
+        let curve = |v: &dyn Fn(&MetricsRow) -> f64, run: &ComparedRun| {
+            let points = (run.rows.iter()).map(|r| [r.iteration as f64, v(r)]).collect();
+            thinned(points, MAX_COMPARED_POINTS)
+        };
+        // d_st on each run's own fitted span, together: a run's first
+        // swings would flatten every other's later ones.
+        let d_spans: Vec<[f64; 2]> = (runs.iter())
+            .filter_map(|r| d_st_span(&r.rows.iter().map(|r| r.d_st).collect::<Vec<_>>()))
+            .map(|(span, _)| span)
+            .collect();
+        let d_span = [
+            d_spans.iter().map(|s| s[0]).fold(-1e-9, f64::min),
+            d_spans.iter().map(|s| s[1]).fold(1e-9, f64::max),
+        ];
+        let d_st: Vec<Vec<[f64; 2]>> = runs.iter().map(|r| curve(&|m| m.d_st, r)).collect();
+        let title = "d_st = mean U(X⁺) − mean U(X⁻): expansion < 0, contraction > 0 (y fitted to each run's \
+                     later half; farther values at the edge)";
+        run_lines(&areas[0], title, runs, &d_st, (1.0, last), d_span, true).map_err(draw_err(path))?;
+        let r_t: Vec<Vec<[f64; 2]>> = runs.iter().map(|r| curve(&|m| m.r_t, r)).collect();
+        let r_span = fitted_span(r_t.iter().flatten().map(|p| p[1]), false).unwrap_or([-1.0, 1.0]);
+        let title = "r_t: mean Langevin gradient magnitude";
+        run_lines(&areas[1], title, runs, &r_t, (1.0, last), r_span, false).map_err(draw_err(path))?;
+        if toy {
+            let tv: Vec<Vec<[f64; 2]>> = (runs.iter())
+                .map(|r| r.toy.iter().map(|t| [t.iteration as f64, t.tv_model]).collect())
+                .collect();
+            let title = "TV(p_θ, q): the learned density against the true one, at each evaluation";
+            run_lines(&areas[2], title, runs, &tv, (0.0, last), [0.0, 1.0], false).map_err(draw_err(path))?;
+        }
+        run_autocorrelations(&areas[panels - 1], runs).map_err(draw_err(path))?;
+        Ok(())
+    })
+}
+
+/// Points of a run's curve [`runs_figure`] draws at most ([`thinned`]).
+const MAX_COMPARED_POINTS: usize = 4000;
+
+/// The colour of the `k`th run compared: Tableau's ten, then plotters' palette.
+pub fn run_colour(k: usize) -> RGBColor {
+    const TEN: [(u8, u8, u8); 10] = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ];
+    match TEN.get(k) {
+        Some(&(r, g, b)) => RGBColor(r, g, b),
+        None => {
+            let c = Palette99::pick(k).to_rgba();
+            RGBColor(c.0, c.1, c.2)
+        }
+    }
+}
+
+/// One curve per run (`curves[k]` of `runs[k]`, in its colour) over the
+/// iterations `x`, on the y range `y` (values past it drawn at its edge);
+/// with `legend`, the runs named in the corner and the zero line drawn.
+fn run_lines(
+    area: &Area,
+    title: &str,
+    runs: &[ComparedRun],
+    curves: &[Vec<[f64; 2]>],
+    (x_start, x_end): (f64, f64),
+    [lo, hi]: [f64; 2],
+    legend: bool,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let x_end = x_end.max(x_start + 1.0);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 15))
+        .margin(8)
+        .margin_right(24)
+        .x_label_area_size(28)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x_start..x_end, lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("iteration")
+        .x_labels(((x_end - x_start) as usize + 1).clamp(2, 10))
+        .x_label_formatter(&whole)
+        .y_label_formatter(&|y| tick(*y, hi - lo))
+        .light_line_style(WHITE)
+        .label_style(("sans-serif", 11))
+        .draw()?;
+    if legend {
+        chart.draw_series(LineSeries::new(
+            [(x_start, 0.0), (x_end, 0.0)],
+            BLACK.stroke_width(1),
+        ))?;
+    }
+    for (k, (run, points)) in runs.iter().zip(curves).enumerate() {
+        let colour = run_colour(k);
+        let drawn = (points.iter())
+            .filter(|p| p[1].is_finite())
+            .map(|p| (p[0], p[1].clamp(lo, hi)));
+        // (Thin where dense: a run's every iteration, over which another's shows.)
+        let width = if points.len() > 200 { 1 } else { 2 };
+        let series = chart.draw_series(LineSeries::new(drawn.clone(), colour.stroke_width(width)))?;
+        if legend {
+            series
+                .label(run.label.as_str())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(3)));
+        }
+        // (Few points, an evaluation's say: each one shown; one alone would draw nothing.)
+        if points.len() <= 50 {
+            chart.draw_series(drawn.map(|p| Circle::new(p, 3, colour.filled())))?;
+        }
+    }
+    if legend {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()?;
+    }
+    Ok(())
+}
+
+/// d_st's autocorrelation by lag over each run's trailing window, the runs'
+/// bars side by side at each lag, and each run's threshold for a strong
+/// verdict dashed under lags 1 and 2 (its window's, 3/√N).
+fn run_autocorrelations(
+    area: &Area,
+    runs: &[ComparedRun],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let n = runs.len().max(1) as f64;
+    let width = 0.8 / n;
+    let mut bars_drawn = Vec::new();
+    let mut thresholds = Vec::new();
+    for (k, run) in runs.iter().enumerate() {
+        let Some(c) = &run.correlations else { continue };
+        let offset = (k as f64 + 0.5) * width - 0.4;
+        let colour = run_colour(k);
+        bars_drawn.extend((c.d_acf.iter().enumerate()).map(|(lag, &v)| (lag as f64 + offset, v, colour)));
+        // (Past −1, a window of under 9 iterations', none can reach it.)
+        if c.threshold() <= 1.0 {
+            thresholds.push((-c.threshold(), colour));
+        }
+    }
+    let lags = (runs.iter())
+        .filter_map(|r| r.correlations.as_ref().map(|c| c.max_lag))
+        .max()
+        .unwrap_or(1) as f64;
+    let lo = (bars_drawn.iter().map(|b| b.1))
+        .chain(thresholds.iter().map(|t| t.0))
+        .fold(0.0f64, f64::min)
+        .max(-1.05)
+        - 0.05;
+    let hi = bars_drawn.iter().map(|b| b.1).fold(0.0f64, f64::max).min(1.05) + 0.05;
+    let x = -0.6..lags + 0.6;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            "autocorrelation of d_st over each run's last eval.window iterations (dashed: its threshold \
+             for strong oscillation)",
+            ("sans-serif", 15),
+        )
+        .margin(8)
+        .x_label_area_size(28)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x.clone(), lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("lag")
+        .x_labels(((x.end - x.start) as usize).clamp(2, 10))
+        .x_label_formatter(&whole)
+        .y_label_formatter(&|y| tick(*y, hi - lo))
+        .light_line_style(WHITE)
+        .label_style(("sans-serif", 11))
+        .draw()?;
+    chart.draw_series(
+        (bars_drawn.iter())
+            .map(|&(x, v, c)| Rectangle::new([(x - width / 2.0, 0.0), (x + width / 2.0, v)], c.filled())),
+    )?;
+    chart.draw_series(LineSeries::new(
+        [(x.start, 0.0), (x.end, 0.0)],
+        BLACK.stroke_width(1),
+    ))?;
+    let span = crate::diagnostics::verdict_lags_span();
+    for (y, colour) in thresholds {
+        chart.draw_series(DashedLineSeries::new(
+            [(span.start, y), (span.end, y)],
+            6,
+            4,
+            colour.stroke_width(1),
+        ))?;
+    }
+    Ok(())
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;

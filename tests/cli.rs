@@ -656,12 +656,7 @@ fn gui_refuses_views_the_run_cannot_show() {
     // A file of one chain, named as `landscape` names it.
     let one = dir("gui-chains").join("one.safetensors");
     std::fs::create_dir_all(one.parent().unwrap()).unwrap();
-    let x = ebmscope::io::Tensor {
-        name: "x".into(),
-        shape: vec![1, 2],
-        data: vec![0.1, 0.2],
-    };
-    ebmscope::io::write_tensors_with_metadata(&one, &[x], None).unwrap();
+    common::write_one_chain(&one);
     common::assert_refused(
         &map_from(&one),
         "holds one chain, and a landscape starts from 2 states at least",
@@ -960,4 +955,90 @@ fn the_window_without_a_display_is_refused_first() {
     );
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!said.contains("adapter:"), "{said}");
+}
+
+/// `compare` reads run folders as far as each has got: a table on stdout,
+/// one line per run named apart by its folders, with the last TV of a toy
+/// run, and a figure of their curves; what is not a run is refused,
+/// naming it, and a file not ebmscope's is never written over.
+#[test]
+fn compare_sets_runs_side_by_side() {
+    let base = common::fresh_dir("cli-compare");
+    let (a, b) = (base.join("a").join("run"), base.join("b").join("run"));
+    for (run, iters) in [(&a, 3), (&b, 5)] {
+        let out = common::train_small_toy(run, iters, &["--set", "output.picture_every=2"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // A run still writing its metrics: its last line, cut short, is left out.
+    let metrics = b.join("metrics.csv");
+    let whole = std::fs::read_to_string(&metrics).unwrap();
+    std::fs::write(&metrics, format!("{whole}6,0.1")).unwrap();
+    let figure = base.join("both.png");
+    let compare = |args: &[&std::path::Path]| {
+        let args: Vec<&str> = args.iter().map(|p| path_str(p)).collect();
+        ebmscope(&[&["compare"][..], &args].concat())
+    };
+    let out = compare(&[&a, &b, std::path::Path::new("--out"), &figure]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("note: b/run: its metrics.csv ends in a line cut short"),
+        "{said}"
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert_eq!(
+        (lines[1][..2].to_vec(), lines[2][..2].to_vec()),
+        (vec!["a/run", "3"], vec!["b/run", "5"])
+    );
+    // (The TV of p_θ and of the KDE at the run's last evaluation.)
+    let toy = std::fs::read_to_string(b.join("toy_metrics.csv")).unwrap();
+    let last: Vec<&str> = toy.lines().last().unwrap().split(',').collect();
+    let tv = |col: usize| format!("{:.3}", last[col].parse::<f64>().unwrap());
+    let end = &lines[2][lines[2].len() - 6..];
+    assert_eq!(end, [&tv(1), "at", last[0], &tv(3), "at", last[0]], "{table}");
+    assert!(ebmscope::io::png_written_by_ebmscope(&figure));
+    // (Four panels: d_st, r_t, TV and the autocorrelations.)
+    assert_eq!(image::image_dimensions(&figure).unwrap(), (1200, 4 * 280));
+    // Written over as ebmscope's own; another file at --out is kept.
+    assert!(
+        compare(&[&a, std::path::Path::new("--out"), &figure])
+            .status
+            .success()
+    );
+    let mine = base.join("mine.png");
+    std::fs::write(&mine, "not ebmscope's").unwrap();
+    common::assert_refused(
+        &compare(&[&a, std::path::Path::new("--out"), &mine]),
+        "a file not marked as ebmscope's is there",
+    );
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "not ebmscope's");
+
+    // What is not a run, named.
+    let garbled = base.join("garbled");
+    std::fs::create_dir_all(&garbled).unwrap();
+    for file in ["metrics.csv", "config.toml"] {
+        std::fs::copy(a.join(file), garbled.join(file)).unwrap();
+    }
+    let text = std::fs::read_to_string(garbled.join("metrics.csv")).unwrap();
+    let broken = text.replacen("\n2,", "\ntwo,", 1);
+    std::fs::write(garbled.join("metrics.csv"), broken).unwrap();
+    let same_a = base.join("b").join("..").join("a").join("run");
+    for (runs, says) in [
+        (vec![base.join("absent")], "absent: does not exist".to_string()),
+        (vec![base.clone()], "holds no metrics.csv".to_string()),
+        (vec![a.join("metrics.csv")], "is not a folder".to_string()),
+        (vec![a.clone(), same_a], "is given twice".to_string()),
+        (
+            vec![garbled.clone()],
+            format!(
+                "{}: line 3 is not a metrics row",
+                garbled.join("metrics.csv").display()
+            ),
+        ),
+    ] {
+        let runs: Vec<&std::path::Path> = runs.iter().map(|p| p.as_path()).collect();
+        common::assert_refused(&compare(&runs), &says);
+    }
 }

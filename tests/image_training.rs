@@ -140,13 +140,7 @@ fn fashion_mnist_trains_writes_grids_samples_and_maps_its_checkpoint() {
     let ck_s = ck.to_str().unwrap();
     let sample = |args: &[&str]| ebmscope(&[&["sample", "--checkpoint", ck_s][..], args].concat());
     // The steps of a long run's rows, and its chains.
-    let row_steps = |folder: &Path| -> Vec<String> {
-        let csv = std::fs::read_to_string(folder.join("longrun.csv")).unwrap();
-        csv.lines()
-            .skip(1)
-            .map(|l| l.split(',').next().unwrap().to_string())
-            .collect()
-    };
+    let row_steps = |folder: &Path| common::csv_first_column(&folder.join("longrun.csv"));
     let chains = |file: &Path| ebmscope::io::read_tensor(file, "x").unwrap();
     for init in ["data", "uniform"] {
         ok(&sample(&[

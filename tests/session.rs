@@ -545,6 +545,25 @@ fn the_session_runs_a_long_run_from_the_current_model() {
         .collect();
     assert_eq!(reports.len(), 11, "steps 0, 2, …, 20: {reports:?}");
     assert!(reports.iter().all(|&(it, _, len)| it == 1 && len == 7 * 2));
+
+    // From the bank (30 states here), more chains than it holds are
+    // refused, named by the run's settings, as training's checks name them.
+    let from_bank = [
+        "eval.longrun_every=0",
+        "eval.longrun_init=bank",
+        "eval.longrun_chains=31",
+    ];
+    let s = Session::start(Arc::new(common::gpu()), small(&from_bank)).unwrap();
+    s.send(Command::LongRun(LongRunAsk::langevin(2)));
+    let seen = wait_for(&s, "the refusal", |u| matches!(u, Update::WorkEnded(_)));
+    assert!(
+        matches!(seen.last(), Some(Update::WorkEnded(w)) if w.starts_with(
+            "the long run failed: configuration: `eval.longrun_chains`: the window's long runs (at \
+             most 100 chains) start from 31 of the bank's states, but it holds 30"
+        )),
+        "{:?}",
+        seen.last()
+    );
 }
 
 /// Long work stops when asked, between two submissions, or fails, and

@@ -1783,14 +1783,7 @@ fn a_long_run_goes_on_from_its_saved_chains() {
         let step = ebmscope::io::read_metadata(&path).unwrap()["step"].clone();
         (ebmscope::io::read_tensor(&path, "x").unwrap(), step)
     };
-    let steps_of = |out: &str| -> Vec<String> {
-        std::fs::read_to_string(dir.join(out).join("longrun.csv"))
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').next().unwrap().to_string())
-            .collect()
-    };
+    let steps_of = |out: &str| common::csv_first_column(&dir.join(out).join("longrun.csv"));
     let ok = |out: std::process::Output| {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stderr).into_owned()
@@ -2158,12 +2151,7 @@ fn a_long_run_goes_on_from_its_saved_chains() {
     assert!(!dir.join("map2").exists());
     // A file of one chain gives no landscape of its own starts.
     let single = dir.join("single.safetensors");
-    let x = ebmscope::io::Tensor {
-        name: "x".into(),
-        shape: vec![1, 2],
-        data: vec![0.3, -0.2],
-    };
-    ebmscope::io::write_tensors(&single, &[x]).unwrap();
+    common::write_one_chain(&single);
     let one_start = landscape_from(&single, &[]);
     common::assert_refused(
         &one_start,
@@ -2374,11 +2362,7 @@ fn long_run_sampling_from_a_checkpoint() {
         // (From data as it is, as the reference's evaluation starts.)
         assert_eq!(settings["data_noise"].as_bool(), Some(false), "{folder}");
         let csv = std::fs::read_to_string(dir.join(folder).join("longrun.csv")).unwrap();
-        let steps: Vec<&str> = csv
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').next().unwrap())
-            .collect();
+        let steps = common::csv_first_column(&dir.join(folder).join("longrun.csv"));
         assert_eq!(steps, ["0", "10", "20", "25"]);
         if extra.contains(&"--mala") {
             let acc: f64 = csv
@@ -2618,13 +2602,11 @@ fn long_run_sampling_from_a_checkpoint() {
             "{}",
             String::from_utf8_lossy(&went_on.stderr)
         );
-        let rows = std::fs::read_to_string(on.join("longrun.csv")).unwrap();
-        let steps: Vec<u64> = rows
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').next().unwrap().parse().unwrap())
-            .collect();
-        assert_eq!(steps, [last_step, last_step + 1, last_step + 2]);
+        let steps = common::csv_first_column(&on.join("longrun.csv"));
+        assert_eq!(
+            steps,
+            [last_step, last_step + 1, last_step + 2].map(|s| s.to_string())
+        );
         assert!(picture.exists() && !stopped.join("longrun.csv").exists());
         // (The figure of the rows so far.)
         let figure = image::open(stopped.join("longrun.png")).unwrap().to_rgb8();
@@ -3569,13 +3551,7 @@ fn resume_drops_what_a_crashed_run_wrote_past_its_checkpoint() {
     for f in others {
         assert_eq!(std::fs::read_to_string(dir.join(f)).unwrap(), "mine", "{f}");
     }
-    let first_column = |file: &str| -> Vec<String> {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        text.lines()
-            .skip(1)
-            .map(|l| l.split(',').next().unwrap().to_string())
-            .collect()
-    };
+    let first_column = |file: &str| common::csv_first_column(&dir.join(file));
     assert_eq!(first_column("metrics.csv"), ["1", "2", "3"]);
     assert!(
         std::fs::read_to_string(&metrics)

@@ -6,7 +6,7 @@ use rand::SeedableRng;
 
 use super::{Trainer, data_points, init_noise, step_size};
 use crate::config::InitKind;
-use crate::data::toy::{Grid, KdeTv, kde_floor, kl, total_variation};
+use crate::data::toy::{Grid, KdeScore, KdeTv, kl, total_variation};
 use crate::gpu::Gpu;
 use crate::model::GpuNet;
 use crate::sampler::{EnergyField, Langevin};
@@ -34,7 +34,7 @@ pub struct ToyMetrics {
     pub tv_kde: f64,
     pub kl_kde: f64,
     /// TV(KDE, q) of as many points drawn from q itself
-    /// ([`kde_floor`]): what chains that sample q exactly would score.
+    /// ([`crate::data::toy::kde_floor`]): what chains that sample q exactly would score.
     pub tv_kde_floor: f64,
 }
 
@@ -48,10 +48,10 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     let c = &trainer.config;
     let toy = toy_of(trainer)?;
     let (grid, energies) = learned_energies(trainer)?;
-    let truth = grid.truth(toy);
     let model = grid.boltzmann(&energies);
 
     let k = kde_chains(trainer);
+    let score = KdeScore::new(toy, &c.eval, k);
     let field = GpuNet::sharing(gpu, trainer_net(trainer), k)?.as_field(gpu)?;
     let sampler = Langevin::new(gpu, field, c.seed ^ 0x004b_4445, step_size(c))?;
     sampler.begin(gpu, trainer.iteration as u32);
@@ -78,13 +78,14 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
         sampler.record_steps(gpu, pass, c.langevin.steps as usize);
     });
     let samples = gpu.read_f32(sampler.field.input(), 0, k * dim)?;
-    let kde = grid.kde(&samples, c.eval.kde_bandwidth);
+    let (kde, tv_kde) = score.score(&samples);
+    let truth = score.truth;
     Ok(ToyMetrics {
         tv_model: total_variation(&model, &truth),
         kl_model: kl(&truth, &model),
-        tv_kde: total_variation(&kde, &truth),
+        tv_kde: tv_kde.tv,
         kl_kde: kl(&truth, &kde),
-        tv_kde_floor: kde_floor(toy, &grid, &truth, k, c.eval.kde_bandwidth),
+        tv_kde_floor: tv_kde.floor,
         grid,
         truth,
         model,

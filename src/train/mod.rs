@@ -3,6 +3,7 @@
 //! drive it the same way.
 
 mod checkpoint;
+pub mod compare_runs;
 pub mod feed;
 pub mod landscape;
 pub mod longrun;
@@ -337,6 +338,19 @@ pub struct Trainer {
     diverged: Option<(u64, String)>,
 }
 
+/// Refuse long runs from the bank (`eval.longrun_init = "bank"`) of more
+/// chains than it holds (`bank_size` states), naming the run's settings
+/// (training's long-run checks and the window's long runs alike, `whose`).
+pub(crate) fn check_bank_holds(whose: &str, chains: usize, bank_size: usize) -> Result<()> {
+    if chains > bank_size {
+        return Err(Error::Config(format!(
+            "`eval.longrun_chains`: {whose} start from {chains} of the bank's states, but it holds \
+             {bank_size} (langevin.bank_size; 0: one per image): lower eval.longrun_chains"
+        )));
+    }
+    Ok(())
+}
+
 impl Trainer {
     /// A trainer for `config`, loading its data set (see [`Trainer::with_data`]).
     pub fn new(gpu: Arc<Gpu>, config: Config) -> Result<Self> {
@@ -421,13 +435,8 @@ impl Trainer {
         };
         // (The bank's size is known only now: one state per image with bank_size = 0.)
         let e = &config.eval;
-        if e.longrun_every > 0 && e.longrun_init == LongRunInit::Bank && e.longrun_chains as usize > bank_size
-        {
-            return Err(Error::Config(format!(
-                "`eval.longrun_chains`: long runs from the bank start from {} of its states, but it \
-                 holds {bank_size} (langevin.bank_size; 0: one per image): lower eval.longrun_chains",
-                e.longrun_chains
-            )));
+        if e.longrun_every > 0 && e.longrun_init == LongRunInit::Bank {
+            check_bank_holds("long runs", e.longrun_chains as usize, bank_size)?;
         }
         let init = make_init(&gpu, &config, &sampler, bank_size)?;
         let feed = match &data {

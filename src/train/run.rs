@@ -25,6 +25,7 @@ pub const TOY_METRICS_FILE: &str = "toy_metrics.csv";
 pub const CHANGES_FILE: &str = "changes.csv";
 const CHANGES_HEADER: &str = "iteration,setting,from,to";
 const METRICS_HEADER: &str = "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase";
+const TOY_METRICS_HEADER: &str = "iteration,tv_model,kl_model,tv_kde,kl_kde";
 
 /// How to treat an existing run folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1304,7 +1305,7 @@ impl RunDir {
             .open(&path)
             .map_err(io_err(&path))?;
         if new {
-            writeln!(f, "iteration,tv_model,kl_model,tv_kde,kl_kde").map_err(io_err(&path))?;
+            writeln!(f, "{TOY_METRICS_HEADER}").map_err(io_err(&path))?;
         }
         writeln!(
             f,
@@ -1626,6 +1627,146 @@ pub struct MetricsRow {
     pub wall_time: f64,
 }
 
+impl MetricsRow {
+    /// The row a line of metrics.csv holds (its newline taken off), if it
+    /// is one.
+    fn parse(line: &str) -> Option<Self> {
+        let cols: Vec<&str> = line.split(',').collect();
+        if cols.len() != 8 {
+            return None;
+        }
+        let number = |k: usize| cols[k].parse::<f64>().ok();
+        Some(MetricsRow {
+            iteration: cols[0].parse().ok()?,
+            d_st: number(1)?,
+            r_t: number(2)?,
+            mean_u_data: number(3)?,
+            mean_u_samples: number(4)?,
+            lr: number(5)?,
+            wall_time: number(6)?,
+        })
+    }
+}
+
+/// Every whole row of the metrics.csv at `path`, iterations 1, 2, … in
+/// order, as a run still training (or killed) leaves it: a last line
+/// without its newline is one the run was writing, left out (`cut`).
+pub fn read_all_metrics(path: &Path) -> Result<AllMetrics> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next().unwrap_or_default();
+    if !is_metrics_header(first) {
+        return Err(Error::file(
+            path,
+            format!(
+                "line 1 is `{}`, not metrics.csv's header `{METRICS_HEADER}`: not a run's metrics.csv",
+                first.trim_end()
+            ),
+        ));
+    }
+    let mut all = AllMetrics {
+        rows: Vec::new(),
+        cut: false,
+    };
+    for (i, line) in lines.enumerate() {
+        if !line.ends_with('\n') {
+            all.cut = true;
+            break;
+        }
+        let line = line.trim_end_matches('\n').trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let next = all.rows.len() as u64 + 1;
+        match MetricsRow::parse(line) {
+            Some(row) if row.iteration == next => all.rows.push(row),
+            Some(row) => {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "line {} is iteration {} where {next} comes next: not as a run writes it",
+                        i + 2,
+                        row.iteration
+                    ),
+                ));
+            }
+            None => {
+                return Err(Error::file(
+                    path,
+                    format!("line {} is not a metrics row: `{line}`", i + 2),
+                ));
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// A run's metrics.csv as [`read_all_metrics`] reads it.
+pub struct AllMetrics {
+    pub rows: Vec<MetricsRow>,
+    /// Whether the file ended in a line cut short, left out.
+    pub cut: bool,
+}
+
+/// One row of toy_metrics.csv: TV and KL of the model p_θ and of the
+/// short-run samples' KDE to q, at an iteration the run evaluated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ToyRow {
+    pub iteration: u64,
+    pub tv_model: f64,
+    pub kl_model: f64,
+    pub tv_kde: f64,
+    pub kl_kde: f64,
+}
+
+impl ToyRow {
+    fn parse(line: &str) -> Option<Self> {
+        let cols: Vec<&str> = line.split(',').collect();
+        if cols.len() != 5 {
+            return None;
+        }
+        let number = |k: usize| cols[k].parse::<f64>().ok();
+        Some(ToyRow {
+            iteration: cols[0].parse().ok()?,
+            tv_model: number(1)?,
+            kl_model: number(2)?,
+            tv_kde: number(3)?,
+            kl_kde: number(4)?,
+        })
+    }
+}
+
+/// The whole rows of the toy_metrics.csv at `path` (a last line without
+/// its newline left out, as [`read_all_metrics`] does).
+pub fn read_toy_metrics(path: &Path) -> Result<Vec<ToyRow>> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next().unwrap_or_default();
+    if first.trim_start_matches('\u{feff}').trim_end() != TOY_METRICS_HEADER {
+        return Err(Error::file(
+            path,
+            format!(
+                "line 1 is `{}`, not toy_metrics.csv's header `{TOY_METRICS_HEADER}`",
+                first.trim_end()
+            ),
+        ));
+    }
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        if !line.ends_with('\n') {
+            break;
+        }
+        let line = line.trim_end_matches('\n').trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row = ToyRow::parse(line)
+            .ok_or_else(|| Error::file(path, format!("line {} is not a toy metrics row: `{line}`", i + 2)))?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 /// metrics.csv up to an iteration.
 pub struct KeptMetrics {
     pub rows: Vec<MetricsRow>,
@@ -1687,22 +1828,7 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
         if rows.len() as u64 == iteration {
             break;
         }
-        let cols: Vec<&str> = line.split(',').collect();
-        let number = |k: usize| cols[k].parse::<f64>().ok();
-        let row = (cols.len() == 8)
-            .then(|| {
-                Some(MetricsRow {
-                    iteration: cols[0].parse().ok()?,
-                    d_st: number(1)?,
-                    r_t: number(2)?,
-                    mean_u_data: number(3)?,
-                    mean_u_samples: number(4)?,
-                    lr: number(5)?,
-                    wall_time: number(6)?,
-                })
-            })
-            .flatten();
-        let Some(row) = row else {
+        let Some(row) = MetricsRow::parse(line) else {
             return Err(Error::file(
                 path,
                 format!("line {} is not a metrics row: `{line}`: {fix}", i + 1),

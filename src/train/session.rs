@@ -909,6 +909,14 @@ impl Worker {
             every: (ask.steps / 10).max(1),
             data_noise: true,
         };
+        // Refused as the window refuses it, and a bank too small for the
+        // chains named by the run's settings, not as `sample`'s --init and
+        // --chains (its check's words, which a bare command would meet).
+        ask.check(&self.trainer.config, ["steps", "T ×"])?;
+        if let (super::longrun::LongRunInit::Bank, Some(bank)) = (c.longrun_init, self.trainer.bank()) {
+            let whose = format!("the window's long runs (at most {PICTURE_IMAGES} chains)");
+            super::check_bank_holds(&whose, opts.chains, bank.size)?;
+        }
         let ck = Checkpoint::capture(&self.trainer)?;
         let (tx, iteration) = (self.updates.clone(), self.trainer.iteration);
         let made_with = opts.made_with(&ck, &self.gpu);

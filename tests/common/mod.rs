@@ -229,6 +229,25 @@ pub const SMALL_TOY: [&str; 16] = [
     "output.picture_every=100",
 ];
 
+/// The first column of the CSV file at `path`, its header left out: the
+/// iterations of a metrics.csv, the steps of a longrun.csv.
+pub fn csv_first_column(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (text.lines().skip(1))
+        .map(|l| l.split(',').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// A chains file at `path` of one 2-D chain (too few for a landscape).
+pub fn write_one_chain(path: &std::path::Path) {
+    let x = ebmscope::io::Tensor {
+        name: "x".into(),
+        shape: vec![1, 2],
+        data: vec![0.3, -0.2],
+    };
+    ebmscope::io::write_tensors(path, &[x]).unwrap();
+}
+
 /// The TOML file at `path` (a run's config.toml, a longrun.toml, a landscape.toml).
 pub fn read_toml(path: &std::path::Path) -> toml::Table {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -1,0 +1,314 @@
+//! `ebmscope compare`: training runs side by side, read from their
+//! folders (metrics.csv, toy_metrics.csv, config.toml) as far as each has
+//! got: what each one's trailing window says of the pendulum (d_st, r_t and
+//! the oscillation verdict) and, for toy data, how near p_θ came to q.
+
+use std::path::{Path, PathBuf};
+
+use super::run::{
+    AllMetrics, CONFIG_FILE, METRICS_FILE, MetricsRow, TOY_METRICS_FILE, ToyRow, read_all_metrics,
+    read_toy_metrics,
+};
+use crate::config::Config;
+use crate::diagnostics::{Correlations, Oscillation};
+use crate::io::io_err;
+use crate::{Error, Result};
+
+/// One run, as compared.
+pub struct ComparedRun {
+    /// How the table and the figure name it ([`labels`]; its folder as
+    /// given until then).
+    pub label: String,
+    pub rows: Vec<MetricsRow>,
+    /// Whether its metrics.csv ended in a line cut short (one being
+    /// written, or a killed run's), left out.
+    pub cut: bool,
+    /// toy_metrics.csv's rows (none for image data).
+    pub toy: Vec<ToyRow>,
+    /// d_st's and r_t's correlations over the run's trailing `eval.window`
+    /// (up to `eval.max_lag`), as its own pictures and terminal take them;
+    /// None under 3 iterations.
+    pub correlations: Option<Correlations>,
+}
+
+impl ComparedRun {
+    /// The run in `dir`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            let why = if dir.exists() {
+                "is not a folder: give run folders, as `ebmscope train --out DIR` writes them"
+            } else {
+                "does not exist"
+            };
+            return Err(Error::file(dir, why));
+        }
+        let metrics = dir.join(METRICS_FILE);
+        if !metrics.is_file() {
+            return Err(Error::file(
+                dir,
+                "holds no metrics.csv: not a training run's folder (`ebmscope train --out DIR` writes one)",
+            ));
+        }
+        let AllMetrics { rows, cut } = read_all_metrics(&metrics)?;
+        if rows.is_empty() {
+            return Err(Error::file(
+                &metrics,
+                "holds no iteration yet: compare the run once it has done one",
+            ));
+        }
+        let settings = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&settings).map_err(io_err(&settings))?;
+        let config = Config::from_toml(&text)
+            .map_err(|e| Error::file(&settings, format!("is not a run's settings: {e}")))?;
+        let toy_file = dir.join(TOY_METRICS_FILE);
+        let toy = if toy_file.exists() {
+            read_toy_metrics(&toy_file)?
+        } else {
+            Vec::new()
+        };
+        let (d_st, r_t): (Vec<f64>, Vec<f64>) = rows.iter().map(|r| (r.d_st, r.r_t)).unzip();
+        let correlations = Correlations::compute(
+            &d_st,
+            &r_t,
+            config.eval.window as usize,
+            config.eval.max_lag as usize,
+        );
+        Ok(ComparedRun {
+            label: dir.display().to_string(),
+            rows,
+            cut,
+            toy,
+            correlations,
+        })
+    }
+
+    /// Mean and standard deviation of d_st, and the mean of r_t, over the
+    /// correlations' window (the run's last iterations).
+    pub fn window_means(&self) -> Option<[f64; 3]> {
+        let n = self.correlations.as_ref()?.window;
+        let last = &self.rows[self.rows.len() - n..];
+        let mean = |v: &dyn Fn(&MetricsRow) -> f64| last.iter().map(v).sum::<f64>() / n as f64;
+        let d_mean = mean(&|r| r.d_st);
+        let d_sd = (last.iter().map(|r| (r.d_st - d_mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        Some([d_mean, d_sd, mean(&|r| r.r_t)])
+    }
+
+    /// What the oscillation verdict says: strong, weak, or the iteration
+    /// before which there is none.
+    pub fn verdict_text(&self) -> String {
+        match &self.correlations {
+            None => "no verdict (3 iterations needed)".into(),
+            Some(c) => match c.verdict() {
+                Some(Oscillation::Strong) => "strong".into(),
+                Some(Oscillation::Weak) => "weak".into(),
+                None => format!(
+                    "none before {}",
+                    Correlations::iterations_for_verdict(c.window_asked)
+                ),
+            },
+        }
+    }
+}
+
+/// Names for the run folders `dirs` (folders that exist): each one's own
+/// name, with as many of the folders above it as tell it from the others'
+/// (runs/a/run and runs/b/run: a/run and b/run). A folder given twice is
+/// refused.
+pub fn labels(dirs: &[PathBuf]) -> Result<Vec<String>> {
+    // (Canonical: `.` and `runs/x/..` have names, and the same folder
+    // given twice shows as such.)
+    let parts: Vec<Vec<String>> = dirs
+        .iter()
+        .map(|dir| {
+            let canonical = dir.canonicalize().map_err(io_err(dir))?;
+            Ok(canonical
+                .components()
+                .rev()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect())
+        })
+        .collect::<Result<_>>()?;
+    for (i, p) in parts.iter().enumerate() {
+        if parts[..i].contains(p) {
+            return Err(Error::file(&dirs[i], "is given twice: give each run once"));
+        }
+    }
+    let label = |p: &[String], depth: usize| {
+        let shown: Vec<&str> = p[..depth.min(p.len())].iter().rev().map(String::as_str).collect();
+        shown.join("/")
+    };
+    let mut depth = vec![1; dirs.len()];
+    loop {
+        let names: Vec<String> = (parts.iter().zip(&depth)).map(|(p, &d)| label(p, d)).collect();
+        let mut deeper = false;
+        for i in 0..dirs.len() {
+            let clash = (0..dirs.len()).any(|j| j != i && names[j] == names[i]);
+            if clash && depth[i] < parts[i].len() {
+                depth[i] += 1;
+                deeper = true;
+            }
+        }
+        if !deeper {
+            return Ok(names);
+        }
+    }
+}
+
+/// The runs as a table for the terminal, one line each: iterations, and
+/// over each run's trailing window d_st's mean and spread, r_t's mean,
+/// d_st's autocorrelation at lags 1 and 2 against the threshold of a
+/// strong verdict, the verdict, and the last TV(p_θ, q) and TV(KDE, q) of
+/// a toy run, with their iteration.
+pub fn table(runs: &[ComparedRun]) -> String {
+    let header = [
+        "run",
+        "iterations",
+        "window",
+        "d_st mean",
+        "d_st sd",
+        "r_t mean",
+        "acf lag 1",
+        "acf lag 2",
+        "threshold",
+        "oscillation",
+        "TV(p_θ, q)",
+        "TV(KDE, q)",
+    ];
+    let number = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
+    let lines: Vec<Vec<String>> = runs
+        .iter()
+        .map(|run| {
+            let c = run.correlations.as_ref();
+            let means = run.window_means();
+            let acf = |lag: usize| number(c.and_then(|c| c.d_acf.get(lag).copied()));
+            let last_toy = run.toy.last();
+            let tv = |v: Option<f64>| match (v, last_toy) {
+                (Some(v), Some(row)) => format!("{v:.3} at {}", row.iteration),
+                _ => "–".to_string(),
+            };
+            vec![
+                run.label.clone(),
+                run.rows.len().to_string(),
+                c.map_or("–".to_string(), |c| c.window.to_string()),
+                number(means.map(|m| m[0])),
+                number(means.map(|m| m[1])),
+                number(means.map(|m| m[2])),
+                acf(1),
+                acf(2),
+                number(c.map(|c| -c.threshold())),
+                run.verdict_text(),
+                tv(last_toy.map(|r| r.tv_model)),
+                tv(last_toy.map(|r| r.tv_kde)),
+            ]
+        })
+        .collect();
+    let width = |k: usize| {
+        (lines.iter().map(|l| l[k].chars().count()))
+            .chain([header[k].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..header.len()).map(width).collect();
+    // (Names and words to the left, numbers to the right.)
+    let cell = |k: usize, text: &str| {
+        let pad = " ".repeat(widths[k] - text.chars().count());
+        if k == 0 || k == 9 {
+            format!("{text}{pad}")
+        } else {
+            format!("{pad}{text}")
+        }
+    };
+    let row = |cells: Vec<String>| {
+        let cells: Vec<String> = cells.iter().enumerate().map(|(k, c)| cell(k, c)).collect();
+        cells.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut text = row(header.iter().map(|h| h.to_string()).collect());
+    for line in lines {
+        text += &row(line);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(d_st: &[f64], window: usize) -> ComparedRun {
+        let rows: Vec<MetricsRow> = (d_st.iter().enumerate())
+            .map(|(i, &d)| MetricsRow {
+                iteration: i as u64 + 1,
+                d_st: d,
+                r_t: 0.5 + 0.01 * i as f64,
+                mean_u_data: 1.0,
+                mean_u_samples: 1.0 - d,
+                lr: 0.1,
+                wall_time: i as f64,
+            })
+            .collect();
+        let (d, r): (Vec<f64>, Vec<f64>) = rows.iter().map(|r| (r.d_st, r.r_t)).unzip();
+        ComparedRun {
+            label: "run".into(),
+            correlations: Correlations::compute(&d, &r, window, 5),
+            rows,
+            cut: false,
+            toy: Vec::new(),
+        }
+    }
+
+    /// The table's numbers are those of the run's trailing window: d_st
+    /// flipping sign every iteration is strong oscillation (lag 1 at −1).
+    #[test]
+    fn the_table_reads_each_runs_trailing_window() {
+        // (A start far off, outside the window of 100.)
+        let d: Vec<f64> = (0..200)
+            .map(|i| {
+                if i < 50 {
+                    40.0
+                } else if i % 2 == 0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
+            .collect();
+        let flipping = run(&d, 100);
+        let [mean, sd, r_mean] = flipping.window_means().unwrap();
+        assert_eq!(mean, 0.0);
+        // (100 values of ±1 about 0: Σ = 100 over n − 1 = 99.)
+        assert!((sd - (100.0f64 / 99.0).sqrt()).abs() < 1e-12, "{sd}");
+        assert!((r_mean - (0.5 + 0.01 * 149.5)).abs() < 1e-9, "{r_mean}");
+        assert_eq!(flipping.verdict_text(), "strong");
+        let young = run(&[0.5, -0.2, 0.1, 0.3], 100);
+        assert_eq!(young.verdict_text(), "none before 110");
+        let text = table(&[flipping, young]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        let cells: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(
+            cells[..10],
+            [
+                "run", "200", "100", "0.0000", "1.0050", "1.9950", "-0.9900", "0.9800", "-0.3000", "strong"
+            ]
+        );
+        // A run without toy metrics has no TV; columns line up under the header.
+        let young: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(young[young.len() - 5..], ["none", "before", "110", "–", "–"]);
+        assert_eq!(lines[0].find("oscillation"), lines[1].find("strong"));
+    }
+
+    /// Labels take as many folders as tell runs apart; one given twice is refused.
+    #[test]
+    fn labels_tell_runs_apart() {
+        let base = tempfile::tempdir().unwrap();
+        let make = |p: &str| {
+            let dir = base.path().join(p);
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        };
+        let dirs = [make("a/run"), make("b/run"), make("c/other")];
+        assert_eq!(labels(&dirs).unwrap(), ["a/run", "b/run", "other"]);
+        let twice = [dirs[0].clone(), base.path().join("b/../a/run")];
+        let err = labels(&twice).unwrap_err().to_string();
+        assert!(err.ends_with("is given twice: give each run once"), "{err}");
+    }
+}
