@@ -503,7 +503,7 @@ pub fn diagnostics_figure(
                 &cross,
                 0.7,
                 &format!("lag k ({PENDULUM_HINT})"),
-                None,
+                &[],
             )
             .map_err(draw_err(path))?;
             let d_st_colour = rgb(Phase::Expansion.rgb());
@@ -529,9 +529,9 @@ pub fn diagnostics_figure(
             let title = format!("autocorrelation: d_st (blue), r_t (gold) — {verdict}");
             // (Dashed, under lags 1 and 2: the threshold d_st's bar at
             // either must pass for strong.)
-            let threshold = Some((-c.threshold(), crate::diagnostics::verdict_lags_span()));
+            let threshold = [(-c.threshold(), CORRELATION_GREY)];
             let x_desc = "lag (dashed: d_st's threshold for strong, at lag 1 or 2)";
-            bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35, x_desc, threshold)
+            bars(&areas[3], &title, -0.8..lag + 0.8, &acf, 0.35, x_desc, &threshold)
                 .map_err(draw_err(path))?;
         }
         Ok(())
@@ -564,13 +564,13 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
             d_spans.iter().map(|s| s[1]).fold(1e-9, f64::max),
         ];
         let d_st: Vec<Vec<[f64; 2]>> = runs.iter().map(|r| curve(&|m| m.d_st, r)).collect();
-        let title = "d_st = mean U(X⁺) − mean U(X⁻): expansion < 0, contraction > 0 (y fitted to each run's \
-                     later half; farther values at the edge)";
-        run_lines(&areas[0], title, runs, &d_st, (1.0, last), d_span, true).map_err(draw_err(path))?;
+        let title = "d_st = mean U(X⁺) − mean U(X⁻): expansion < 0, contraction > 0 (y as each run's diagnostics \
+                     fit it; values past it at the edge)";
+        run_lines(&areas[0], title, runs, &d_st, (0.0, last), d_span, true).map_err(draw_err(path))?;
         let r_t: Vec<Vec<[f64; 2]>> = runs.iter().map(|r| curve(&|m| m.r_t, r)).collect();
         let r_span = fitted_span(r_t.iter().flatten().map(|p| p[1]), false).unwrap_or([-1.0, 1.0]);
         let title = "r_t: mean Langevin gradient magnitude";
-        run_lines(&areas[1], title, runs, &r_t, (1.0, last), r_span, false).map_err(draw_err(path))?;
+        run_lines(&areas[1], title, runs, &r_t, (0.0, last), r_span, false).map_err(draw_err(path))?;
         if toy {
             let tv: Vec<Vec<[f64; 2]>> = (runs.iter())
                 .map(|r| r.toy.iter().map(|t| [t.iteration as f64, t.tv_model]).collect())
@@ -587,7 +587,7 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
 const MAX_COMPARED_POINTS: usize = 4000;
 
 /// The colour of the `k`th run compared: Tableau's ten, then plotters' palette.
-pub fn run_colour(k: usize) -> RGBColor {
+fn run_colour(k: usize) -> RGBColor {
     const TEN: [(u8, u8, u8); 10] = [
         (31, 119, 180),
         (255, 127, 14),
@@ -683,7 +683,7 @@ fn run_autocorrelations(
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let n = runs.len().max(1) as f64;
     let width = 0.8 / n;
-    let mut bars_drawn = Vec::new();
+    let mut bars_drawn: Vec<(f64, f64, RGBColor)> = Vec::new();
     let mut thresholds = Vec::new();
     for (k, run) in runs.iter().enumerate() {
         let Some(c) = &run.correlations else { continue };
@@ -699,50 +699,17 @@ fn run_autocorrelations(
         .filter_map(|r| r.correlations.as_ref().map(|c| c.max_lag))
         .max()
         .unwrap_or(1) as f64;
-    let lo = (bars_drawn.iter().map(|b| b.1))
-        .chain(thresholds.iter().map(|t| t.0))
-        .fold(0.0f64, f64::min)
-        .max(-1.05)
-        - 0.05;
-    let hi = bars_drawn.iter().map(|b| b.1).fold(0.0f64, f64::max).min(1.05) + 0.05;
-    let x = -0.6..lags + 0.6;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "autocorrelation of d_st over each run's last eval.window iterations (dashed: its threshold \
-             for strong oscillation)",
-            ("sans-serif", 15),
-        )
-        .margin(8)
-        .x_label_area_size(28)
-        .y_label_area_size(60)
-        .build_cartesian_2d(x.clone(), lo..hi)?;
-    chart
-        .configure_mesh()
-        .x_desc("lag")
-        .x_labels(((x.end - x.start) as usize).clamp(2, 10))
-        .x_label_formatter(&whole)
-        .y_label_formatter(&|y| tick(*y, hi - lo))
-        .light_line_style(WHITE)
-        .label_style(("sans-serif", 11))
-        .draw()?;
-    chart.draw_series(
-        (bars_drawn.iter())
-            .map(|&(x, v, c)| Rectangle::new([(x - width / 2.0, 0.0), (x + width / 2.0, v)], c.filled())),
-    )?;
-    chart.draw_series(LineSeries::new(
-        [(x.start, 0.0), (x.end, 0.0)],
-        BLACK.stroke_width(1),
-    ))?;
-    let span = crate::diagnostics::verdict_lags_span();
-    for (y, colour) in thresholds {
-        chart.draw_series(DashedLineSeries::new(
-            [(span.start, y), (span.end, y)],
-            6,
-            4,
-            colour.stroke_width(1),
-        ))?;
-    }
-    Ok(())
+    let title = "autocorrelation of d_st over each run's last eval.window iterations (dashed: its \
+                 threshold for strong oscillation)";
+    bars(
+        area,
+        title,
+        -0.6..lags + 0.6,
+        &bars_drawn,
+        width,
+        "lag",
+        &thresholds,
+    )
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
@@ -980,8 +947,8 @@ fn series(
 }
 
 /// Bars (x, height, colour) of `width` on `x`, their axis described by
-/// `x_desc`; with `threshold` (a height and the x it spans), a dashed line
-/// there (the oscillation verdict's, under the lags it reads).
+/// `x_desc`; each of `thresholds` (a height and its colour) a dashed line
+/// there under the lags the oscillation verdict reads.
 fn bars(
     area: &Area,
     title: &str,
@@ -989,10 +956,10 @@ fn bars(
     bars: &[(f64, f64, RGBColor)],
     width: f64,
     x_desc: &str,
-    threshold: Option<(f64, std::ops::Range<f64>)>,
+    thresholds: &[(f64, RGBColor)],
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let lowest = (bars.iter().map(|b| b.1))
-        .chain(threshold.as_ref().map(|t| t.0))
+        .chain(thresholds.iter().map(|t| t.0))
         .fold(0.0f64, f64::min);
     let lo = lowest.max(-1.05) - 0.05;
     let hi = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).min(1.05) + 0.05;
@@ -1020,12 +987,13 @@ fn bars(
         [(x.start, 0.0), (x.end, 0.0)],
         BLACK.stroke_width(1),
     ))?;
-    if let Some((y, span)) = threshold {
+    let span = crate::diagnostics::verdict_lags_span();
+    for &(y, colour) in thresholds {
         chart.draw_series(DashedLineSeries::new(
             [(span.start, y), (span.end, y)],
             6,
             4,
-            CORRELATION_GREY.stroke_width(1),
+            colour.stroke_width(1),
         ))?;
     }
     Ok(())

@@ -965,8 +965,11 @@ fn the_window_without_a_display_is_refused_first() {
 fn compare_sets_runs_side_by_side() {
     let base = common::fresh_dir("cli-compare");
     let (a, b) = (base.join("a").join("run"), base.join("b").join("run"));
-    for (run, iters) in [(&a, 3), (&b, 5)] {
-        let out = common::train_small_toy(run, iters, &["--set", "output.picture_every=2"]);
+    // (b's correlations over its last 4 iterations, as its own settings say.)
+    let window = ["--set", "eval.window=4", "--set", "eval.max_lag=2"];
+    for (run, iters, extra) in [(&a, 3, &[][..]), (&b, 5, &window[..])] {
+        let args = [&["--set", "output.picture_every=2"][..], extra].concat();
+        let out = common::train_small_toy(run, iters, &args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     // A run still writing its metrics: its last line, cut short, is left out.
@@ -989,9 +992,20 @@ fn compare_sets_runs_side_by_side() {
     let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(lines.len(), 3, "{table}");
     assert_eq!(
-        (lines[1][..2].to_vec(), lines[2][..2].to_vec()),
-        (vec!["a/run", "3"], vec!["b/run", "5"])
+        (lines[1][..3].to_vec(), lines[2][..3].to_vec()),
+        (vec!["a/run", "3", "3"], vec!["b/run", "5", "4"])
     );
+    // (b's d_st autocorrelation at lags 1 and 2 over that window, from its metrics.csv.)
+    let csv = std::fs::read_to_string(&metrics).unwrap();
+    let (d, r): (Vec<f64>, Vec<f64>) = (csv.lines().skip(1).take(5))
+        .map(|l| {
+            let cols: Vec<f64> = l.split(',').skip(1).take(2).map(|v| v.parse().unwrap()).collect();
+            (cols[0], cols[1])
+        })
+        .unzip();
+    let c = ebmscope::diagnostics::Correlations::compute(&d, &r, 4, 2).unwrap();
+    let acf = [1, 2].map(|lag| format!("{:.4}", c.d_acf[lag]));
+    assert_eq!(lines[2][6..8], acf, "{table}");
     // (The TV of p_θ and of the KDE at the run's last evaluation.)
     let toy = std::fs::read_to_string(b.join("toy_metrics.csv")).unwrap();
     let last: Vec<&str> = toy.lines().last().unwrap().split(',').collect();

@@ -34,13 +34,18 @@ pub struct ComparedRun {
 impl ComparedRun {
     /// The run in `dir`.
     pub fn read(dir: &Path) -> Result<Self> {
-        if !dir.is_dir() {
-            let why = if dir.exists() {
-                "is not a folder: give run folders, as `ebmscope train --out DIR` writes them"
-            } else {
-                "does not exist"
-            };
-            return Err(Error::file(dir, why));
+        match std::fs::metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::file(dir, "does not exist"));
+            }
+            Err(e) => return Err(Error::io(dir, e)),
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::file(
+                    dir,
+                    "is not a folder: give run folders, as `ebmscope train --out DIR` writes them",
+                ));
+            }
+            Ok(_) => {}
         }
         let metrics = dir.join(METRICS_FILE);
         if !metrics.is_file() {
@@ -57,12 +62,25 @@ impl ComparedRun {
             ));
         }
         let settings = dir.join(CONFIG_FILE);
+        if !settings.is_file() {
+            return Err(Error::file(
+                dir,
+                "holds no config.toml, which a run writes as it starts: not a whole run's folder (put \
+                 back its config.toml, which the window reads too)",
+            ));
+        }
         let text = std::fs::read_to_string(&settings).map_err(io_err(&settings))?;
         let config = Config::from_toml(&text)
             .map_err(|e| Error::file(&settings, format!("is not a run's settings: {e}")))?;
         let toy_file = dir.join(TOY_METRICS_FILE);
+        // (Rows past the last iteration, of a run that went on past its
+        // checkpoint and crashed, or whose last metrics row is being
+        // written, are not of the run as read.)
+        let last = rows.len() as u64;
         let toy = if toy_file.exists() {
-            read_toy_metrics(&toy_file)?
+            let mut toy = read_toy_metrics(&toy_file)?;
+            toy.retain(|t| t.iteration <= last);
+            toy
         } else {
             Vec::new()
         };
@@ -93,19 +111,24 @@ impl ComparedRun {
         Some([d_mean, d_sd, mean(&|r| r.r_t)])
     }
 
-    /// What the oscillation verdict says: strong, weak, or the iteration
-    /// before which there is none.
+    /// What the oscillation verdict says: strong, weak, or why there is
+    /// none (too few iterations yet, or values not finite in the window,
+    /// of a metrics.csv edited since: a run stops before it writes one).
     pub fn verdict_text(&self) -> String {
-        match &self.correlations {
-            None => "no verdict (3 iterations needed)".into(),
-            Some(c) => match c.verdict() {
-                Some(Oscillation::Strong) => "strong".into(),
-                Some(Oscillation::Weak) => "weak".into(),
-                None => format!(
-                    "none before {}",
-                    Correlations::iterations_for_verdict(c.window_asked)
-                ),
-            },
+        let Some(c) = &self.correlations else {
+            return "none (3 iterations needed)".into();
+        };
+        let window = &self.rows[self.rows.len() - c.window..];
+        if !window.iter().all(|r| r.d_st.is_finite() && r.r_t.is_finite()) {
+            return "none (values not finite)".into();
+        }
+        match c.verdict() {
+            Some(Oscillation::Strong) => "strong".into(),
+            Some(Oscillation::Weak) => "weak".into(),
+            None => format!(
+                "none before iteration {}",
+                Correlations::iterations_for_verdict(c.window_asked)
+            ),
         }
     }
 }
@@ -121,9 +144,11 @@ pub fn labels(dirs: &[PathBuf]) -> Result<Vec<String>> {
         .iter()
         .map(|dir| {
             let canonical = dir.canonicalize().map_err(io_err(dir))?;
+            // (Names alone: not the root's "/" nor a Windows drive.)
             Ok(canonical
                 .components()
                 .rev()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect())
         })
@@ -134,6 +159,9 @@ pub fn labels(dirs: &[PathBuf]) -> Result<Vec<String>> {
         }
     }
     let label = |p: &[String], depth: usize| {
+        if p.is_empty() {
+            return "/".to_string();
+        }
         let shown: Vec<&str> = p[..depth.min(p.len())].iter().rev().map(String::as_str).collect();
         shown.join("/")
     };
@@ -160,19 +188,20 @@ pub fn labels(dirs: &[PathBuf]) -> Result<Vec<String>> {
 /// strong verdict, the verdict, and the last TV(p_θ, q) and TV(KDE, q) of
 /// a toy run, with their iteration.
 pub fn table(runs: &[ComparedRun]) -> String {
+    // (Names and words to the left, numbers to the right.)
     let header = [
-        "run",
-        "iterations",
-        "window",
-        "d_st mean",
-        "d_st sd",
-        "r_t mean",
-        "acf lag 1",
-        "acf lag 2",
-        "threshold",
-        "oscillation",
-        "TV(p_θ, q)",
-        "TV(KDE, q)",
+        ("run", true),
+        ("iterations", false),
+        ("window", false),
+        ("d_st mean", false),
+        ("d_st sd", false),
+        ("r_t mean", false),
+        ("acf lag 1", false),
+        ("acf lag 2", false),
+        ("threshold", false),
+        ("oscillation", true),
+        ("TV(p_θ, q)", false),
+        ("TV(KDE, q)", false),
     ];
     let number = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     let lines: Vec<Vec<String>> = runs
@@ -204,15 +233,14 @@ pub fn table(runs: &[ComparedRun]) -> String {
         .collect();
     let width = |k: usize| {
         (lines.iter().map(|l| l[k].chars().count()))
-            .chain([header[k].chars().count()])
+            .chain([header[k].0.chars().count()])
             .max()
             .unwrap_or(0)
     };
     let widths: Vec<usize> = (0..header.len()).map(width).collect();
-    // (Names and words to the left, numbers to the right.)
     let cell = |k: usize, text: &str| {
         let pad = " ".repeat(widths[k] - text.chars().count());
-        if k == 0 || k == 9 {
+        if header[k].1 {
             format!("{text}{pad}")
         } else {
             format!("{pad}{text}")
@@ -222,7 +250,7 @@ pub fn table(runs: &[ComparedRun]) -> String {
         let cells: Vec<String> = cells.iter().enumerate().map(|(k, c)| cell(k, c)).collect();
         cells.join("  ").trim_end().to_string() + "\n"
     };
-    let mut text = row(header.iter().map(|h| h.to_string()).collect());
+    let mut text = row(header.iter().map(|h| h.0.to_string()).collect());
     for line in lines {
         text += &row(line);
     }
@@ -278,8 +306,11 @@ mod tests {
         assert!((sd - (100.0f64 / 99.0).sqrt()).abs() < 1e-12, "{sd}");
         assert!((r_mean - (0.5 + 0.01 * 149.5)).abs() < 1e-9, "{r_mean}");
         assert_eq!(flipping.verdict_text(), "strong");
+        // (A metrics.csv edited since: a run stops before it writes such a row.)
+        let edited = run(&[0.5, 0.1, f64::NAN, 0.3, -0.2], 3);
+        assert_eq!(edited.verdict_text(), "none (values not finite)");
         let young = run(&[0.5, -0.2, 0.1, 0.3], 100);
-        assert_eq!(young.verdict_text(), "none before 110");
+        assert_eq!(young.verdict_text(), "none before iteration 110");
         let text = table(&[flipping, young]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
@@ -292,7 +323,10 @@ mod tests {
         );
         // A run without toy metrics has no TV; columns line up under the header.
         let young: Vec<&str> = lines[2].split_whitespace().collect();
-        assert_eq!(young[young.len() - 5..], ["none", "before", "110", "–", "–"]);
+        assert_eq!(
+            young[young.len() - 6..],
+            ["none", "before", "iteration", "110", "–", "–"]
+        );
         assert_eq!(lines[0].find("oscillation"), lines[1].find("strong"));
     }
 

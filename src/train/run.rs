@@ -1464,15 +1464,8 @@ fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<usize> {
     // cut short; CRLF, as a spreadsheet saves it, too) up to the
     // checkpoint's iteration.
     let kept_row = |line: &str| {
-        let cols: Vec<&str> = line
-            .trim_end_matches('\n')
-            .trim_end_matches('\r')
-            .split(',')
-            .collect();
-        line.ends_with('\n')
-            && cols.len() == 5
-            && cols[1..].iter().all(|c| c.parse::<f64>().is_ok())
-            && cols[0].parse::<u64>().is_ok_and(|it| it <= iteration)
+        let row = ToyRow::parse(line.trim_end_matches('\n').trim_end_matches('\r'));
+        line.ends_with('\n') && row.is_some_and(|r| r.iteration <= iteration)
     };
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let kept: Vec<&str> = (lines.iter().enumerate())
@@ -1648,44 +1641,67 @@ impl MetricsRow {
     }
 }
 
-/// Every whole row of the metrics.csv at `path`, iterations 1, 2, … in
-/// order, as a run still training (or killed) leaves it: a last line
-/// without its newline is one the run was writing, left out (`cut`).
-pub fn read_all_metrics(path: &Path) -> Result<AllMetrics> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+/// The rows of a CSV file's `text` (read from `path`) under its `header`,
+/// as (line number, line), line ends taken off and blank lines skipped,
+/// as a run still writing it (or killed) leaves it: a last line without
+/// its newline is one being written, left out (`cut`) unless `whole` says
+/// it is whole all the same (a file saved again by a program that ends
+/// without one); a file empty, or with its header alone, has no rows.
+fn csv_rows<'a>(
+    text: &'a str,
+    path: &Path,
+    header: &str,
+    whole: impl Fn(&str) -> bool,
+) -> Result<(Vec<(usize, &'a str)>, bool)> {
     let mut lines = text.split_inclusive('\n');
     let first = lines.next().unwrap_or_default();
-    if !is_metrics_header(first) {
+    let first_text = first.trim_start_matches('\u{feff}').trim_end();
+    let (written, whole_header) = (header.starts_with(first_text), first_text == header);
+    if !(whole_header || !first.ends_with('\n') && written) {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
         return Err(Error::file(
             path,
-            format!(
-                "line 1 is `{}`, not metrics.csv's header `{METRICS_HEADER}`: not a run's metrics.csv",
-                first.trim_end()
-            ),
+            format!("line 1 is `{first_text}`, not {name}'s header `{header}`: not a run's {name}"),
         ));
     }
-    let mut all = AllMetrics {
-        rows: Vec::new(),
-        cut: false,
+    if !first.ends_with('\n') {
+        return Ok((Vec::new(), !first.is_empty()));
+    }
+    let mut rows = Vec::new();
+    for (i, raw) in lines.enumerate() {
+        let line = raw.trim_end_matches('\n').trim_end_matches('\r');
+        if !raw.ends_with('\n') && !whole(line) {
+            return Ok((rows, true));
+        }
+        if !line.trim().is_empty() {
+            rows.push((i + 2, line));
+        }
+    }
+    Ok((rows, false))
+}
+
+/// Every whole row of the metrics.csv at `path`, iterations 1, 2, … in
+/// order, as a run still training (or killed) leaves it ([`csv_rows`]: a
+/// last line cut short is left out, and `cut` says so).
+pub fn read_all_metrics(path: &Path) -> Result<AllMetrics> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    // (A last row without its newline is whole if it ends in its phase: a
+    // number cut short would still parse.)
+    let whole = |line: &str| {
+        let phase = line.rsplit(',').next().unwrap_or_default();
+        MetricsRow::parse(line).is_some() && ["expansion", "contraction"].contains(&phase)
     };
-    for (i, line) in lines.enumerate() {
-        if !line.ends_with('\n') {
-            all.cut = true;
-            break;
-        }
-        let line = line.trim_end_matches('\n').trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let next = all.rows.len() as u64 + 1;
+    let (lines, cut) = csv_rows(&text, path, METRICS_HEADER, whole)?;
+    let mut rows: Vec<MetricsRow> = Vec::new();
+    for (number, line) in lines {
+        let next = rows.len() as u64 + 1;
         match MetricsRow::parse(line) {
-            Some(row) if row.iteration == next => all.rows.push(row),
+            Some(row) if row.iteration == next => rows.push(row),
             Some(row) => {
                 return Err(Error::file(
                     path,
                     format!(
-                        "line {} is iteration {} where {next} comes next: not as a run writes it",
-                        i + 2,
+                        "line {number} is iteration {} where {next} comes next: not as a run writes it",
                         row.iteration
                     ),
                 ));
@@ -1693,15 +1709,16 @@ pub fn read_all_metrics(path: &Path) -> Result<AllMetrics> {
             None => {
                 return Err(Error::file(
                     path,
-                    format!("line {} is not a metrics row: `{line}`", i + 2),
+                    format!("line {number} is not a metrics row: `{line}`"),
                 ));
             }
         }
     }
-    Ok(all)
+    Ok(AllMetrics { rows, cut })
 }
 
 /// A run's metrics.csv as [`read_all_metrics`] reads it.
+#[derive(Debug)]
 pub struct AllMetrics {
     pub rows: Vec<MetricsRow>,
     /// Whether the file ended in a line cut short, left out.
@@ -1720,6 +1737,7 @@ pub struct ToyRow {
 }
 
 impl ToyRow {
+    /// The row a line of toy_metrics.csv holds (its line end taken off), if it is one.
     fn parse(line: &str) -> Option<Self> {
         let cols: Vec<&str> = line.split(',').collect();
         if cols.len() != 5 {
@@ -1736,35 +1754,18 @@ impl ToyRow {
     }
 }
 
-/// The whole rows of the toy_metrics.csv at `path` (a last line without
-/// its newline left out, as [`read_all_metrics`] does).
+/// The whole rows of the toy_metrics.csv at `path` ([`csv_rows`]: a last
+/// line cut short left out; its last number could be cut short and still
+/// parse, so a last line without its newline always is).
 pub fn read_toy_metrics(path: &Path) -> Result<Vec<ToyRow>> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    let mut lines = text.split_inclusive('\n');
-    let first = lines.next().unwrap_or_default();
-    if first.trim_start_matches('\u{feff}').trim_end() != TOY_METRICS_HEADER {
-        return Err(Error::file(
-            path,
-            format!(
-                "line 1 is `{}`, not toy_metrics.csv's header `{TOY_METRICS_HEADER}`",
-                first.trim_end()
-            ),
-        ));
-    }
-    let mut rows = Vec::new();
-    for (i, line) in lines.enumerate() {
-        if !line.ends_with('\n') {
-            break;
-        }
-        let line = line.trim_end_matches('\n').trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row = ToyRow::parse(line)
-            .ok_or_else(|| Error::file(path, format!("line {} is not a toy metrics row: `{line}`", i + 2)))?;
-        rows.push(row);
-    }
-    Ok(rows)
+    let (lines, _) = csv_rows(&text, path, TOY_METRICS_HEADER, |_| false)?;
+    (lines.into_iter())
+        .map(|(number, line)| {
+            ToyRow::parse(line)
+                .ok_or_else(|| Error::file(path, format!("line {number} is not a toy metrics row: `{line}`")))
+        })
+        .collect()
 }
 
 /// metrics.csv up to an iteration.
@@ -1874,7 +1875,61 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // tests use std's renames and removals (clippy.toml)
 mod tests {
-    use super::{move_back, restore_command};
+    use super::{
+        METRICS_HEADER, TOY_METRICS_HEADER, move_back, read_all_metrics, read_toy_metrics, restore_command,
+    };
+
+    /// metrics.csv and toy_metrics.csv as a run leaves them while it writes
+    /// them, or as a spreadsheet saves them again: a last line cut short is
+    /// left out (and said), a whole one without its newline kept; CRLF, a
+    /// byte-order mark and blank lines read alike; a file empty, or with
+    /// its header cut short, holds no rows.
+    #[test]
+    fn csv_files_are_read_as_a_run_leaves_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let row = |i: u64| format!("{i},0.5,0.1,1.0,0.5,0.1,{i}.0,contraction");
+        let whole = format!("{METRICS_HEADER}\n{}\n{}\n", row(1), row(2));
+        let read = |text: &str| {
+            let m = read_all_metrics(&file("metrics.csv", text)).unwrap();
+            (m.rows.iter().map(|r| r.iteration).collect::<Vec<u64>>(), m.cut)
+        };
+        assert_eq!(read(&whole), (vec![1, 2], false));
+        for cut in ["3,0.5,0.1,1.0,0.5,0.1,3.0,contr", "3,0.12"] {
+            assert_eq!(read(&format!("{whole}{cut}")), (vec![1, 2], true), "{cut}");
+        }
+        assert_eq!(read(&format!("{whole}{}", row(3))), (vec![1, 2, 3], false));
+        let spreadsheet = format!("\u{feff}{}\r\n", whole.replace('\n', "\r\n"));
+        assert_eq!(read(&spreadsheet), (vec![1, 2], false));
+        assert_eq!(read(""), (vec![], false));
+        assert_eq!(read("iteration,d_st"), (vec![], true));
+        let refused = |text: &str| {
+            read_all_metrics(&file("metrics.csv", text))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused("hello\n").contains("line 1 is `hello`, not metrics.csv's header"));
+        let skipped = format!("{METRICS_HEADER}\n{}\n{}\n", row(1), row(3));
+        assert!(
+            refused(&skipped).ends_with("line 3 is iteration 3 where 2 comes next: not as a run writes it")
+        );
+        let garbled = format!("{METRICS_HEADER}\n{}\ntwo\n", row(1));
+        assert!(refused(&garbled).ends_with("line 3 is not a metrics row: `two`"));
+
+        let toy = |text: &str| {
+            let rows = read_toy_metrics(&file("toy_metrics.csv", text)).unwrap();
+            rows.iter().map(|r| r.iteration).collect::<Vec<u64>>()
+        };
+        // (A last number cut short would parse: a last line without its newline never counts.)
+        let evaluated = format!("{TOY_METRICS_HEADER}\n0,0.9,1.0,0.8,1.0\n\n2,0.5,1.0,0.4,1.0\n");
+        assert_eq!(toy(&evaluated), [0, 2]);
+        assert_eq!(toy(&format!("{evaluated}4,0.3,1.0,0.3,1.0")), [0, 2]);
+        assert_eq!(toy(""), [0u64; 0]);
+    }
 
     /// Moving a run's files back, a file browser's caches found in both
     /// folders stop nothing (the destination's stays); a file of the run's
