@@ -133,7 +133,8 @@ enum Command {
 #[derive(Args)]
 struct CompareArgs {
     /// Run folders, as `train --out` writes them (a run still training is
-    /// read as far as it has got).
+    /// read as far as it has got), or checkpoints (one the window saved
+    /// holds its run's history).
     #[arg(required = true, value_name = "RUN")]
     runs: Vec<PathBuf>,
     /// The figure [default: compare.png]; an earlier picture of

@@ -539,15 +539,20 @@ pub fn diagnostics_figure(
 }
 
 /// Training runs side by side ([`ComparedRun`]s, one colour each, named
-/// in the first panel's legend): d_st and r_t by iteration, TV(p_θ, q) at
+/// in rows across the top): d_st and r_t by iteration, TV(p_θ, q) at
 /// the toy runs' evaluations, and d_st's autocorrelation over each run's
 /// trailing window, with its threshold for a strong verdict dashed.
 pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
     register_font();
     let toy = runs.iter().any(|r| !r.toy.is_empty());
     let panels = 3 + usize::from(toy);
-    figure(path, (1200, 280 * panels as u32), |root| {
-        let areas = root.split_evenly((panels, 1));
+    let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
+    let rows = legend_rows(&labels, COMPARED_WIDTH);
+    let legend = LEGEND_ROW * rows.len() as u32 + 8;
+    figure(path, (COMPARED_WIDTH, legend + 280 * panels as u32), |root| {
+        let (top, body) = root.split_vertically(legend);
+        draw_legend(&top, &labels, &rows).map_err(draw_err(path))?;
+        let areas = body.split_evenly((panels, 1));
         let last = runs.iter().map(|r| r.rows.len()).max().unwrap_or(1) as f64;
         let curve = |v: &dyn Fn(&MetricsRow) -> f64, run: &ComparedRun| {
             let points = (run.rows.iter()).map(|r| [r.iteration as f64, v(r)]).collect();
@@ -566,22 +571,25 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
         let d_st: Vec<Vec<[f64; 2]>> = runs.iter().map(|r| curve(&|m| m.d_st, r)).collect();
         let title = "d_st = mean U(X⁺) − mean U(X⁻): expansion < 0, contraction > 0 (y as each run's diagnostics \
                      fit it; values past it at the edge)";
-        run_lines(&areas[0], title, runs, &d_st, (0.0, last), d_span, true).map_err(draw_err(path))?;
+        run_lines(&areas[0], title, &d_st, (0.0, last), d_span, true).map_err(draw_err(path))?;
         let r_t: Vec<Vec<[f64; 2]>> = runs.iter().map(|r| curve(&|m| m.r_t, r)).collect();
         let r_span = fitted_span(r_t.iter().flatten().map(|p| p[1]), false).unwrap_or([-1.0, 1.0]);
         let title = "r_t: mean Langevin gradient magnitude";
-        run_lines(&areas[1], title, runs, &r_t, (0.0, last), r_span, false).map_err(draw_err(path))?;
+        run_lines(&areas[1], title, &r_t, (0.0, last), r_span, false).map_err(draw_err(path))?;
         if toy {
             let tv: Vec<Vec<[f64; 2]>> = (runs.iter())
                 .map(|r| r.toy.iter().map(|t| [t.iteration as f64, t.tv_model]).collect())
                 .collect();
             let title = "TV(p_θ, q): the learned density against the true one, at each evaluation";
-            run_lines(&areas[2], title, runs, &tv, (0.0, last), [0.0, 1.0], false).map_err(draw_err(path))?;
+            run_lines(&areas[2], title, &tv, (0.0, last), [0.0, 1.0], false).map_err(draw_err(path))?;
         }
         run_autocorrelations(&areas[panels - 1], runs).map_err(draw_err(path))?;
         Ok(())
     })
 }
+
+/// The width of [`runs_figure`]'s figure, in pixels.
+const COMPARED_WIDTH: u32 = 1200;
 
 /// Points of a run's curve [`runs_figure`] draws at most ([`thinned`]).
 const MAX_COMPARED_POINTS: usize = 4000;
@@ -609,17 +617,16 @@ fn run_colour(k: usize) -> RGBColor {
     }
 }
 
-/// One curve per run (`curves[k]` of `runs[k]`, in its colour) over the
+/// One curve per run (`curves[k]`, in the `k`th run's colour) over the
 /// iterations `x`, on the y range `y` (values past it drawn at its edge);
-/// with `legend`, the runs named in the corner and the zero line drawn.
+/// with `zero_line`, the line at 0.
 fn run_lines(
     area: &Area,
     title: &str,
-    runs: &[ComparedRun],
     curves: &[Vec<[f64; 2]>],
     (x_start, x_end): (f64, f64),
     [lo, hi]: [f64; 2],
-    legend: bool,
+    zero_line: bool,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let x_end = x_end.max(x_start + 1.0);
     let mut chart = ChartBuilder::on(area)
@@ -638,38 +645,79 @@ fn run_lines(
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
         .draw()?;
-    if legend {
+    if zero_line {
         chart.draw_series(LineSeries::new(
             [(x_start, 0.0), (x_end, 0.0)],
             BLACK.stroke_width(1),
         ))?;
     }
-    for (k, (run, points)) in runs.iter().zip(curves).enumerate() {
+    for (k, points) in curves.iter().enumerate() {
         let colour = run_colour(k);
         let drawn = (points.iter())
             .filter(|p| p[1].is_finite())
             .map(|p| (p[0], p[1].clamp(lo, hi)));
         // (Thin where dense: a run's every iteration, over which another's shows.)
         let width = if points.len() > 200 { 1 } else { 2 };
-        let series = chart.draw_series(LineSeries::new(drawn.clone(), colour.stroke_width(width)))?;
-        if legend {
-            series
-                .label(run.label.as_str())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(3)));
-        }
+        chart.draw_series(LineSeries::new(drawn.clone(), colour.stroke_width(width)))?;
         // (Few points, an evaluation's say: each one shown; one alone would draw nothing.)
         if points.len() <= 50 {
             chart.draw_series(drawn.map(|p| Circle::new(p, 3, colour.filled())))?;
         }
     }
-    if legend {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 13))
-            .draw()?;
+    Ok(())
+}
+
+/// The runs' names, each after a swatch of its colour, laid out in rows
+/// across a figure `width` pixels wide: the runs (by index) of each row.
+fn legend_rows(labels: &[&str], width: u32) -> Vec<Vec<usize>> {
+    let font = ("sans-serif", LEGEND_FONT).into_font();
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    let mut x = 0;
+    for (k, label) in labels.iter().enumerate() {
+        let item = LEGEND_SWATCH + font.box_size(label).map_or(8 * label.len() as u32, |(w, _)| w);
+        match rows.last_mut() {
+            Some(row) if x + item <= width - LEGEND_MARGIN => row.push(k),
+            // (A name too long for a row still gets one of its own.)
+            _ => {
+                rows.push(vec![k]);
+                x = LEGEND_MARGIN;
+            }
+        }
+        x += item + LEGEND_GAP;
+    }
+    rows
+}
+
+const LEGEND_FONT: u32 = 14;
+const LEGEND_MARGIN: u32 = 20;
+/// A swatch and the space after it, before the name.
+const LEGEND_SWATCH: u32 = 30;
+const LEGEND_GAP: u32 = 24;
+const LEGEND_ROW: u32 = 24;
+
+/// Draw [`legend_rows`]'s `rows` of `labels` on `area`.
+fn draw_legend(
+    area: &Area,
+    labels: &[&str],
+    rows: &[Vec<usize>],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let font = ("sans-serif", LEGEND_FONT).into_font();
+    for (r, row) in rows.iter().enumerate() {
+        let y = (r as u32 * LEGEND_ROW + 6) as i32;
+        let mut x = LEGEND_MARGIN as i32;
+        for &k in row {
+            let colour = run_colour(k);
+            area.draw(&Rectangle::new([(x, y + 6), (x + 22, y + 10)], colour.filled()))?;
+            area.draw(&Text::new(
+                labels[k],
+                (x + LEGEND_SWATCH as i32, y),
+                font.color(&BLACK),
+            ))?;
+            let w = font
+                .box_size(labels[k])
+                .map_or(8 * labels[k].len() as u32, |(w, _)| w);
+            x += (LEGEND_SWATCH + w + LEGEND_GAP) as i32;
+        }
     }
     Ok(())
 }

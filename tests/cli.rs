@@ -1013,8 +1013,8 @@ fn compare_sets_runs_side_by_side() {
     let end = &lines[2][lines[2].len() - 6..];
     assert_eq!(end, [&tv(1), "at", last[0], &tv(3), "at", last[0]], "{table}");
     assert!(ebmscope::io::png_written_by_ebmscope(&figure));
-    // (Four panels: d_st, r_t, TV and the autocorrelations.)
-    assert_eq!(image::image_dimensions(&figure).unwrap(), (1200, 4 * 280));
+    // (A row of the runs' names, and four panels: d_st, r_t, TV and the autocorrelations.)
+    assert_eq!(image::image_dimensions(&figure).unwrap(), (1200, 32 + 4 * 280));
     // Written over as ebmscope's own; another file at --out is kept.
     assert!(
         compare(&[&a, std::path::Path::new("--out"), &figure])
@@ -1029,6 +1029,13 @@ fn compare_sets_runs_side_by_side() {
     );
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "not ebmscope's");
 
+    // A run's checkpoint: the run as far as it goes (its metrics beside it).
+    let checkpoint = a.join("checkpoint.safetensors");
+    let out = compare(&[&checkpoint, &b, std::path::Path::new("--out"), &figure]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    let first: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(first[..3], ["checkpoint.safetensors", "3", "3"], "{table}");
+
     // What is not a run, named.
     let garbled = base.join("garbled");
     std::fs::create_dir_all(&garbled).unwrap();
@@ -1042,7 +1049,14 @@ fn compare_sets_runs_side_by_side() {
     for (runs, says) in [
         (vec![base.join("absent")], "absent: does not exist".to_string()),
         (vec![base.clone()], "holds no metrics.csv".to_string()),
-        (vec![a.join("metrics.csv")], "is not a folder".to_string()),
+        (
+            vec![a.join("metrics.csv")],
+            "is neither a run's folder nor a checkpoint".to_string(),
+        ),
+        (
+            vec![a.join("weights").join("weights_0000003.safetensors")],
+            "holds no run's history (weights alone".to_string(),
+        ),
         (vec![a.clone(), same_a], "is given twice".to_string()),
         (
             vec![garbled.clone()],

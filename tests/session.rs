@@ -122,6 +122,19 @@ fn the_session_answers_its_commands() {
     // Save writes over what this window saved, never over another file.
     s.send(Command::Save(ck.clone()));
     wait_for(&s, "save again", |u| matches!(u, Update::Saved(_)));
+    // `compare` reads the run's history the checkpoint holds.
+    let compared = ebmscope::train::compare_runs::ComparedRun::read(&ck).unwrap();
+    let Some(Update::Iteration(e)) = first.last() else {
+        unreachable!()
+    };
+    assert_eq!(
+        compared
+            .rows
+            .iter()
+            .map(|r| (r.iteration, r.d_st))
+            .collect::<Vec<_>>(),
+        [(1, e.d_st)]
+    );
     let theirs = dir.join("theirs.safetensors");
     std::fs::write(&theirs, "not the window's").unwrap();
     // (Named as the window names its own, but weights alone: no checkpoint.)

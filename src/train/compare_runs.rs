@@ -1,7 +1,8 @@
 //! `ebmscope compare`: training runs side by side, read from their
 //! folders (metrics.csv, toy_metrics.csv, config.toml) as far as each has
-//! got: what each one's trailing window says of the pendulum (d_st, r_t and
-//! the oscillation verdict) and, for toy data, how near p_θ came to q.
+//! got, or from checkpoints: what each one's trailing window says of the
+//! pendulum (d_st, r_t and the oscillation verdict) and, for toy data, how
+//! near p_θ came to q.
 
 use std::path::{Path, PathBuf};
 
@@ -32,19 +33,15 @@ pub struct ComparedRun {
 }
 
 impl ComparedRun {
-    /// The run in `dir`.
+    /// The run in the folder `dir`, or the run of the checkpoint `dir`
+    /// names ([`ComparedRun::of_checkpoint`]).
     pub fn read(dir: &Path) -> Result<Self> {
         match std::fs::metadata(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::file(dir, "does not exist"));
             }
             Err(e) => return Err(Error::io(dir, e)),
-            Ok(m) if !m.is_dir() => {
-                return Err(Error::file(
-                    dir,
-                    "is not a folder: give run folders, as `ebmscope train --out DIR` writes them",
-                ));
-            }
+            Ok(m) if !m.is_dir() => return Self::of_checkpoint(dir),
             Ok(_) => {}
         }
         let metrics = dir.join(METRICS_FILE);
@@ -84,6 +81,66 @@ impl ComparedRun {
         } else {
             Vec::new()
         };
+        Ok(Self::of_rows(dir, rows, cut, toy, &config))
+    }
+
+    /// The run as far as the checkpoint at `path` goes: the history a
+    /// checkpoint the window saved holds, or a run folder's checkpoint's
+    /// (its metrics.csv and toy_metrics.csv beside it, to its iteration).
+    fn of_checkpoint(path: &Path) -> Result<Self> {
+        let no_history = |what: &str| {
+            Error::file(
+                path,
+                format!(
+                    "holds no run's history ({what}): give its run's folder, or a checkpoint the \
+                     window saved"
+                ),
+            )
+        };
+        if crate::io::holds_weights_alone(path) {
+            return Err(no_history("weights alone"));
+        }
+        if !crate::io::is_checkpoint(path) {
+            return Err(Error::file(
+                path,
+                "is neither a run's folder nor a checkpoint: give run folders, as `ebmscope train \
+                 --out DIR` writes them, or checkpoints",
+            ));
+        }
+        let ck = super::Checkpoint::load(path)?;
+        let Some(history) = super::run::run_history(path, &ck)? else {
+            return Err(no_history("a checkpoint moved from beside its run's metrics.csv"));
+        };
+        let rows: Vec<MetricsRow> = (history.events.iter())
+            .map(|e| MetricsRow {
+                iteration: e.iteration,
+                d_st: e.d_st,
+                r_t: e.r_t,
+                mean_u_data: e.mean_u_data,
+                mean_u_samples: e.mean_u_samples,
+                lr: e.lr,
+                wall_time: e.wall_time,
+            })
+            .collect();
+        if rows.is_empty() {
+            return Err(Error::file(
+                path,
+                "is of a run before its first iteration: nothing to compare",
+            ));
+        }
+        let beside = path.with_file_name(TOY_METRICS_FILE);
+        let mut toy = if ck.history.is_none() && beside.exists() {
+            read_toy_metrics(&beside)?
+        } else {
+            Vec::new()
+        };
+        toy.retain(|t| t.iteration <= ck.iteration);
+        Ok(Self::of_rows(path, rows, false, toy, &ck.config))
+    }
+
+    /// The run of `rows` (and `toy`), with the correlations its settings
+    /// `config` take.
+    fn of_rows(source: &Path, rows: Vec<MetricsRow>, cut: bool, toy: Vec<ToyRow>, config: &Config) -> Self {
         let (d_st, r_t): (Vec<f64>, Vec<f64>) = rows.iter().map(|r| (r.d_st, r.r_t)).unzip();
         let correlations = Correlations::compute(
             &d_st,
@@ -91,13 +148,13 @@ impl ComparedRun {
             config.eval.window as usize,
             config.eval.max_lag as usize,
         );
-        Ok(ComparedRun {
-            label: dir.display().to_string(),
+        ComparedRun {
+            label: source.display().to_string(),
             rows,
             cut,
             toy,
             correlations,
-        })
+        }
     }
 
     /// Mean and standard deviation of d_st, and the mean of r_t, over the
@@ -133,10 +190,10 @@ impl ComparedRun {
     }
 }
 
-/// Names for the run folders `dirs` (folders that exist): each one's own
-/// name, with as many of the folders above it as tell it from the others'
-/// (runs/a/run and runs/b/run: a/run and b/run). A folder given twice is
-/// refused.
+/// Names for the run folders or checkpoints `dirs` (that exist): each
+/// one's own name, with as many of the folders above it as tell it from
+/// the others' (runs/a/run and runs/b/run: a/run and b/run). One given
+/// twice is refused.
 pub fn labels(dirs: &[PathBuf]) -> Result<Vec<String>> {
     // (Canonical: `.` and `runs/x/..` have names, and the same folder
     // given twice shows as such.)
