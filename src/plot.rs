@@ -410,31 +410,16 @@ fn xy_series(
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let (lo, hi) = range.unwrap_or_else(|| curve_span(points.iter().map(|p| p.1)));
     let pad = 0.05 * (hi - lo);
-    let x_end = x_end.max(x_start + 1.0);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 15))
-        .margin(8)
-        // (Room for the last step's tick label, centred on the edge.)
-        .margin_right(24)
-        .x_label_area_size(28)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x_start..x_end, (lo - pad)..(hi + pad))?;
-    chart
-        .configure_mesh()
-        .x_desc("step")
-        .x_labels(((x_end - x_start) as usize + 1).clamp(2, 10))
-        .x_label_formatter(&whole)
-        // (plotters' own labels of 0.01179 and 0.0118 both read "0.0118".)
-        .y_label_formatter(&|y| tick(*y, hi - lo + 2.0 * pad))
-        .light_line_style(WHITE)
-        .label_style(("sans-serif", 11))
-        .draw()?;
-    chart.draw_series(LineSeries::new(points.iter().copied(), &BLUE))?;
-    if points.len() == 1 {
-        // (A line of one point draws nothing.)
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, BLUE.filled())))?;
-    }
-    Ok(())
+    let curve = (BLUE, points.iter().map(|&(x, y)| [x, y]).collect());
+    curves_chart(
+        area,
+        title,
+        "step",
+        &[curve],
+        (x_start, x_end),
+        [lo - pad, hi + pad],
+        false,
+    )
 }
 
 /// r_t's colour in the diagnostics (its curve and its autocorrelation),
@@ -554,9 +539,14 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
         draw_legend(&top, &labels, &rows).map_err(draw_err(path))?;
         let areas = body.split_evenly((panels, 1));
         let last = runs.iter().map(|r| r.rows.len()).max().unwrap_or(1) as f64;
-        let curve = |v: &dyn Fn(&MetricsRow) -> f64, run: &ComparedRun| {
-            let points = (run.rows.iter()).map(|r| [r.iteration as f64, v(r)]).collect();
-            thinned(points, MAX_COMPARED_POINTS)
+        // (Each run's in its colour.)
+        let curves = |v: &dyn Fn(&MetricsRow) -> f64| -> Vec<(RGBColor, Vec<[f64; 2]>)> {
+            (runs.iter().enumerate())
+                .map(|(k, run)| {
+                    let points = (run.rows.iter()).map(|r| [r.iteration as f64, v(r)]).collect();
+                    (run_colour(k), thinned(points, MAX_COMPARED_POINTS))
+                })
+                .collect()
         };
         // d_st on each run's own fitted span, together: a run's first
         // swings would flatten every other's later ones.
@@ -568,20 +558,29 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
             d_spans.iter().map(|s| s[0]).fold(-1e-9, f64::min),
             d_spans.iter().map(|s| s[1]).fold(1e-9, f64::max),
         ];
-        let d_st: Vec<Vec<[f64; 2]>> = runs.iter().map(|r| curve(&|m| m.d_st, r)).collect();
+        let d_st = curves(&|m| m.d_st);
         let title = "d_st = mean U(X⁺) − mean U(X⁻): expansion < 0, contraction > 0 (y as each run's diagnostics \
                      fit it; values past it at the edge)";
-        run_lines(&areas[0], title, &d_st, (0.0, last), d_span, true).map_err(draw_err(path))?;
-        let r_t: Vec<Vec<[f64; 2]>> = runs.iter().map(|r| curve(&|m| m.r_t, r)).collect();
-        let r_span = fitted_span(r_t.iter().flatten().map(|p| p[1]), false).unwrap_or([-1.0, 1.0]);
+        curves_chart(&areas[0], title, "iteration", &d_st, (0.0, last), d_span, true)
+            .map_err(draw_err(path))?;
+        let r_t = curves(&|m| m.r_t);
+        let r_span =
+            fitted_span(r_t.iter().flat_map(|c| c.1.iter().map(|p| p[1])), false).unwrap_or([-1.0, 1.0]);
         let title = "r_t: mean Langevin gradient magnitude";
-        run_lines(&areas[1], title, &r_t, (0.0, last), r_span, false).map_err(draw_err(path))?;
+        curves_chart(&areas[1], title, "iteration", &r_t, (0.0, last), r_span, false)
+            .map_err(draw_err(path))?;
         if toy {
-            let tv: Vec<Vec<[f64; 2]>> = (runs.iter())
-                .map(|r| r.toy.iter().map(|t| [t.iteration as f64, t.tv_model]).collect())
+            let tv: Vec<(RGBColor, Vec<[f64; 2]>)> = (runs.iter().enumerate())
+                .map(|(k, r)| {
+                    (
+                        run_colour(k),
+                        r.toy.iter().map(|t| [t.iteration as f64, t.tv_model]).collect(),
+                    )
+                })
                 .collect();
             let title = "TV(p_θ, q): the learned density against the true one, at each evaluation";
-            run_lines(&areas[2], title, &tv, (0.0, last), [0.0, 1.0], false).map_err(draw_err(path))?;
+            curves_chart(&areas[2], title, "iteration", &tv, (0.0, last), [0.0, 1.0], false)
+                .map_err(draw_err(path))?;
         }
         run_autocorrelations(&areas[panels - 1], runs).map_err(draw_err(path))?;
         Ok(())
@@ -617,13 +616,14 @@ fn run_colour(k: usize) -> RGBColor {
     }
 }
 
-/// One curve per run (`curves[k]`, in the `k`th run's colour) over the
-/// iterations `x`, on the y range `y` (values past it drawn at its edge);
-/// with `zero_line`, the line at 0.
-fn run_lines(
+/// Curves (a colour and its points each) over the whole-number x axis
+/// `x` (steps, iterations: `x_desc`), on the y range `y`, values past it
+/// drawn at its edge; with `zero_line`, the line at 0.
+fn curves_chart(
     area: &Area,
     title: &str,
-    curves: &[Vec<[f64; 2]>],
+    x_desc: &str,
+    curves: &[(RGBColor, Vec<[f64; 2]>)],
     (x_start, x_end): (f64, f64),
     [lo, hi]: [f64; 2],
     zero_line: bool,
@@ -632,15 +632,17 @@ fn run_lines(
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 15))
         .margin(8)
+        // (Room for the last tick's label, centred on the edge.)
         .margin_right(24)
         .x_label_area_size(28)
-        .y_label_area_size(60)
+        .y_label_area_size(70)
         .build_cartesian_2d(x_start..x_end, lo..hi)?;
     chart
         .configure_mesh()
-        .x_desc("iteration")
+        .x_desc(x_desc)
         .x_labels(((x_end - x_start) as usize + 1).clamp(2, 10))
         .x_label_formatter(&whole)
+        // (plotters' own labels of 0.01179 and 0.0118 both read "0.0118".)
         .y_label_formatter(&|y| tick(*y, hi - lo))
         .light_line_style(WHITE)
         .label_style(("sans-serif", 11))
@@ -651,8 +653,7 @@ fn run_lines(
             BLACK.stroke_width(1),
         ))?;
     }
-    for (k, points) in curves.iter().enumerate() {
-        let colour = run_colour(k);
+    for &(colour, ref points) in curves {
         let drawn = (points.iter())
             .filter(|p| p[1].is_finite())
             .map(|p| (p[0], p[1].clamp(lo, hi)));
