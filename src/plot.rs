@@ -419,6 +419,7 @@ fn xy_series(
         (x_start, x_end),
         [lo - pad, hi + pad],
         false,
+        &[],
     )
 }
 
@@ -524,7 +525,8 @@ pub fn diagnostics_figure(
 }
 
 /// Training runs side by side ([`ComparedRun`]s, one colour each, named
-/// in rows across the top): d_st and r_t by iteration, TV(p_θ, q) at
+/// in rows across the top, a setting changed dashed across the curves in
+/// its run's colour): d_st and r_t by iteration, TV(p_θ, q) at
 /// the toy runs' evaluations, and d_st's autocorrelation over each run's
 /// trailing window, with its threshold for a strong verdict dashed.
 pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
@@ -548,6 +550,11 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
                 })
                 .collect()
         };
+        // (A setting changed after iteration k: between k and k + 1, as the
+        // diagnostics pictures and the window mark it.)
+        let marks: Vec<(f64, RGBColor)> = (runs.iter().enumerate())
+            .flat_map(|(k, run)| run.changes.iter().map(move |c| (c.0 as f64 + 0.5, run_colour(k))))
+            .collect();
         // d_st on each run's own fitted span, together: a run's first
         // swings would flatten every other's later ones.
         let d_spans: Vec<[f64; 2]> = (runs.iter())
@@ -561,14 +568,32 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
         let d_st = curves(&|m| m.d_st);
         let title = "d_st = mean U(X⁺) − mean U(X⁻): expansion < 0, contraction > 0 (y as each run's diagnostics \
                      fit it; values past it at the edge)";
-        curves_chart(&areas[0], title, "iteration", &d_st, (0.0, last), d_span, true)
-            .map_err(draw_err(path))?;
+        curves_chart(
+            &areas[0],
+            title,
+            "iteration",
+            &d_st,
+            (0.0, last),
+            d_span,
+            true,
+            &marks,
+        )
+        .map_err(draw_err(path))?;
         let r_t = curves(&|m| m.r_t);
         let r_span =
             fitted_span(r_t.iter().flat_map(|c| c.1.iter().map(|p| p[1])), false).unwrap_or([-1.0, 1.0]);
         let title = "r_t: mean Langevin gradient magnitude";
-        curves_chart(&areas[1], title, "iteration", &r_t, (0.0, last), r_span, false)
-            .map_err(draw_err(path))?;
+        curves_chart(
+            &areas[1],
+            title,
+            "iteration",
+            &r_t,
+            (0.0, last),
+            r_span,
+            false,
+            &marks,
+        )
+        .map_err(draw_err(path))?;
         if toy {
             let tv: Vec<(RGBColor, Vec<[f64; 2]>)> = (runs.iter().enumerate())
                 .map(|(k, r)| {
@@ -579,8 +604,17 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
                 })
                 .collect();
             let title = "TV(p_θ, q): the learned density against the true one, at each evaluation";
-            curves_chart(&areas[2], title, "iteration", &tv, (0.0, last), [0.0, 1.0], false)
-                .map_err(draw_err(path))?;
+            curves_chart(
+                &areas[2],
+                title,
+                "iteration",
+                &tv,
+                (0.0, last),
+                [0.0, 1.0],
+                false,
+                &marks,
+            )
+            .map_err(draw_err(path))?;
         }
         run_autocorrelations(&areas[panels - 1], runs).map_err(draw_err(path))?;
         Ok(())
@@ -618,7 +652,10 @@ fn run_colour(k: usize) -> RGBColor {
 
 /// Curves (a colour and its points each) over the whole-number x axis
 /// `x` (steps, iterations: `x_desc`), on the y range `y`, values past it
-/// drawn at its edge; with `zero_line`, the line at 0.
+/// drawn at its edge; with `zero_line`, the line at 0; a dashed line
+/// across at each of `marks` (an x and its colour: where a run's setting
+/// changed).
+#[allow(clippy::too_many_arguments)]
 fn curves_chart(
     area: &Area,
     title: &str,
@@ -627,6 +664,7 @@ fn curves_chart(
     (x_start, x_end): (f64, f64),
     [lo, hi]: [f64; 2],
     zero_line: bool,
+    marks: &[(f64, RGBColor)],
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let x_end = x_end.max(x_start + 1.0);
     let mut chart = ChartBuilder::on(area)
@@ -651,6 +689,14 @@ fn curves_chart(
         chart.draw_series(LineSeries::new(
             [(x_start, 0.0), (x_end, 0.0)],
             BLACK.stroke_width(1),
+        ))?;
+    }
+    for &(x, colour) in marks {
+        chart.draw_series(DashedLineSeries::new(
+            [(x, lo), (x, hi)],
+            6,
+            4,
+            colour.stroke_width(2),
         ))?;
     }
     for &(colour, ref points) in curves {

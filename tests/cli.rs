@@ -972,6 +972,9 @@ fn compare_sets_runs_side_by_side() {
         let out = common::train_small_toy(run, iters, &args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
+    // a goes on at another learning rate: a change, named under the table.
+    let out = common::resume_train(&a, Some(4), &["optimizer.lr=0.05"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // A run still writing its metrics: its last line, cut short, is left out.
     let metrics = b.join("metrics.csv");
     let whole = std::fs::read_to_string(&metrics).unwrap();
@@ -990,10 +993,14 @@ fn compare_sets_runs_side_by_side() {
     );
     let table = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(lines.len(), 3, "{table}");
+    assert_eq!(lines.len(), 4, "{table}");
     assert_eq!(
         (lines[1][..3].to_vec(), lines[2][..3].to_vec()),
-        (vec!["a/run", "3", "3"], vec!["b/run", "5", "4"])
+        (vec!["a/run", "4", "4"], vec!["b/run", "5", "4"])
+    );
+    assert_eq!(
+        table.lines().last().unwrap(),
+        "a/run: optimizer.lr 0.1 → 0.05 after iteration 3"
     );
     // (b's d_st autocorrelation at lags 1 and 2 over that window, from its metrics.csv.)
     let csv = std::fs::read_to_string(&metrics).unwrap();
@@ -1034,7 +1041,7 @@ fn compare_sets_runs_side_by_side() {
     let out = compare(&[&checkpoint, &b, std::path::Path::new("--out"), &figure]);
     let table = String::from_utf8_lossy(&out.stdout);
     let first: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!(first[..3], ["checkpoint.safetensors", "3", "3"], "{table}");
+    assert_eq!(first[..3], ["checkpoint.safetensors", "4", "4"], "{table}");
 
     // What is not a run, named.
     let garbled = base.join("garbled");

@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Change;
 use super::run::{
-    AllMetrics, CONFIG_FILE, METRICS_FILE, MetricsRow, TOY_METRICS_FILE, ToyRow, read_all_metrics,
-    read_toy_metrics,
+    AllMetrics, CHANGES_FILE, CONFIG_FILE, METRICS_FILE, MetricsRow, TOY_METRICS_FILE, ToyRow,
+    read_all_metrics, read_changes, read_toy_metrics,
 };
 use crate::config::Config;
 use crate::diagnostics::{Correlations, Oscillation};
@@ -26,6 +27,9 @@ pub struct ComparedRun {
     pub cut: bool,
     /// toy_metrics.csv's rows (none for image data).
     pub toy: Vec<ToyRow>,
+    /// Settings changed in the window or on resume: (iterations done
+    /// before, from, to), as changes.csv holds them.
+    pub changes: Vec<(u64, Change, Change)>,
     /// d_st's and r_t's correlations over the run's trailing `eval.window`
     /// (up to `eval.max_lag`), as its own pictures and terminal take them;
     /// None under 3 iterations.
@@ -81,7 +85,14 @@ impl ComparedRun {
         } else {
             Vec::new()
         };
-        Ok(Self::of_rows(dir, rows, cut, toy, &config))
+        let changes_file = dir.join(CHANGES_FILE);
+        let changes = if changes_file.exists() {
+            let fix = "put back the run's own changes.csv, or move it aside to compare the run without them";
+            read_changes(&changes_file, last, fix)?
+        } else {
+            Vec::new()
+        };
+        Ok(Self::of_rows(dir, rows, cut, toy, changes, &config))
     }
 
     /// The run as far as the checkpoint at `path` goes: the history a
@@ -135,12 +146,19 @@ impl ComparedRun {
             Vec::new()
         };
         toy.retain(|t| t.iteration <= ck.iteration);
-        Ok(Self::of_rows(path, rows, false, toy, &ck.config))
+        Ok(Self::of_rows(path, rows, false, toy, history.changes, &ck.config))
     }
 
-    /// The run of `rows` (and `toy`), with the correlations its settings
-    /// `config` take.
-    fn of_rows(source: &Path, rows: Vec<MetricsRow>, cut: bool, toy: Vec<ToyRow>, config: &Config) -> Self {
+    /// The run of `rows` (and `toy`, `changes`), with the correlations its
+    /// settings `config` take.
+    fn of_rows(
+        source: &Path,
+        rows: Vec<MetricsRow>,
+        cut: bool,
+        toy: Vec<ToyRow>,
+        changes: Vec<(u64, Change, Change)>,
+        config: &Config,
+    ) -> Self {
         let (d_st, r_t): (Vec<f64>, Vec<f64>) = rows.iter().map(|r| (r.d_st, r.r_t)).unzip();
         let correlations = Correlations::compute(
             &d_st,
@@ -153,6 +171,7 @@ impl ComparedRun {
             rows,
             cut,
             toy,
+            changes,
             correlations,
         }
     }
@@ -243,7 +262,8 @@ pub fn labels(dirs: &[PathBuf]) -> Result<Vec<String>> {
 /// over each run's trailing window d_st's mean and spread, r_t's mean,
 /// d_st's autocorrelation at lags 1 and 2 against the threshold of a
 /// strong verdict, the verdict, and the last TV(p_θ, q) and TV(KDE, q) of
-/// a toy run, with their iteration.
+/// a toy run, with their iteration; then a line for each run whose
+/// settings changed, naming the changes.
 pub fn table(runs: &[ComparedRun]) -> String {
     // (Names and words to the left, numbers to the right.)
     let header = [
@@ -311,6 +331,19 @@ pub fn table(runs: &[ComparedRun]) -> String {
     for line in lines {
         text += &row(line);
     }
+    for run in runs.iter().filter(|r| !r.changes.is_empty()) {
+        let changed: Vec<String> = (run.changes.iter())
+            .map(|(it, from, to)| {
+                format!(
+                    "{} {} → {} after iteration {it}",
+                    from.key(),
+                    from.value(),
+                    to.value()
+                )
+            })
+            .collect();
+        text += &format!("{}: {}\n", run.label, changed.join("; "));
+    }
     text
 }
 
@@ -337,6 +370,7 @@ mod tests {
             rows,
             cut: false,
             toy: Vec::new(),
+            changes: Vec::new(),
         }
     }
 

@@ -1408,7 +1408,7 @@ fn drop_unsaved_changes(
 
 /// The rows (iteration, from, to) of a changes.csv up to `upto`, in order;
 /// `fix` ends the message about a row that is not one.
-fn read_changes(path: &Path, upto: u64, fix: &str) -> Result<Vec<(u64, Change, Change)>> {
+pub(crate) fn read_changes(path: &Path, upto: u64, fix: &str) -> Result<Vec<(u64, Change, Change)>> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
     parse_changes(&text, path, upto, fix)
 }
