@@ -715,19 +715,23 @@ fn curves_chart(
 }
 
 /// The runs' names, each after a swatch of its colour, laid out in rows
-/// across a figure `width` pixels wide: the runs (by index) of each row.
-fn legend_rows(labels: &[&str], width: u32) -> Vec<Vec<usize>> {
+/// across a figure `width` pixels wide: the runs (by index) of each row,
+/// with where each starts.
+fn legend_rows(labels: &[&str], width: u32) -> Vec<Vec<(usize, u32)>> {
     let font = ("sans-serif", LEGEND_FONT).into_font();
-    let mut rows: Vec<Vec<usize>> = Vec::new();
+    let mut rows: Vec<Vec<(usize, u32)>> = Vec::new();
     let mut x = 0;
     for (k, label) in labels.iter().enumerate() {
-        let item = LEGEND_SWATCH + font.box_size(label).map_or(8 * label.len() as u32, |(w, _)| w);
+        let text = font
+            .box_size(label)
+            .map_or(8 * label.chars().count() as u32, |(w, _)| w);
+        let item = LEGEND_SWATCH + text;
         match rows.last_mut() {
-            Some(row) if x + item <= width - LEGEND_MARGIN => row.push(k),
+            Some(row) if x + item <= width - LEGEND_MARGIN => row.push((k, x)),
             // (A name too long for a row still gets one of its own.)
             _ => {
-                rows.push(vec![k]);
                 x = LEGEND_MARGIN;
+                rows.push(vec![(k, x)]);
             }
         }
         x += item + LEGEND_GAP;
@@ -746,24 +750,19 @@ const LEGEND_ROW: u32 = 24;
 fn draw_legend(
     area: &Area,
     labels: &[&str],
-    rows: &[Vec<usize>],
+    rows: &[Vec<(usize, u32)>],
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let font = ("sans-serif", LEGEND_FONT).into_font();
     for (r, row) in rows.iter().enumerate() {
         let y = (r as u32 * LEGEND_ROW + 6) as i32;
-        let mut x = LEGEND_MARGIN as i32;
-        for &k in row {
-            let colour = run_colour(k);
-            area.draw(&Rectangle::new([(x, y + 6), (x + 22, y + 10)], colour.filled()))?;
-            area.draw(&Text::new(
-                labels[k],
-                (x + LEGEND_SWATCH as i32, y),
-                font.color(&BLACK),
+        for &(k, x) in row {
+            let x = x as i32;
+            area.draw(&Rectangle::new(
+                [(x, y + 6), (x + 22, y + 10)],
+                run_colour(k).filled(),
             ))?;
-            let w = font
-                .box_size(labels[k])
-                .map_or(8 * labels[k].len() as u32, |(w, _)| w);
-            x += (LEGEND_SWATCH + w + LEGEND_GAP) as i32;
+            let at = (x + LEGEND_SWATCH as i32, y);
+            area.draw(&Text::new(labels[k], at, font.color(&BLACK)))?;
         }
     }
     Ok(())

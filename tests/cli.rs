@@ -1036,12 +1036,41 @@ fn compare_sets_runs_side_by_side() {
     );
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "not ebmscope's");
 
-    // A run's checkpoint: the run as far as it goes (its metrics beside it).
-    let checkpoint = a.join("checkpoint.safetensors");
-    let out = compare(&[&checkpoint, &b, std::path::Path::new("--out"), &figure]);
+    // A run's checkpoint: the run as far as it goes (its metrics beside it),
+    // without a change a resume recorded there but never saved with it (a
+    // run killed between the two), nor the rows of a run gone on past it.
+    let past = base.join("past");
+    std::fs::create_dir_all(&past).unwrap();
+    for file in [
+        "checkpoint.safetensors",
+        "config.toml",
+        "metrics.csv",
+        "changes.csv",
+    ] {
+        std::fs::copy(a.join(file), past.join(file)).unwrap();
+    }
+    let metrics_text = std::fs::read_to_string(past.join("metrics.csv")).unwrap();
+    let last_row = metrics_text.lines().last().unwrap().replacen("4,", "5,", 1);
+    std::fs::write(past.join("metrics.csv"), format!("{metrics_text}{last_row}\n")).unwrap();
+    let changes_text = std::fs::read_to_string(past.join("changes.csv")).unwrap();
+    let unsaved = format!("{changes_text}4,optimizer.lr,0.05,0.2\n");
+    std::fs::write(past.join("changes.csv"), unsaved).unwrap();
+    let checkpoint = past.join("checkpoint.safetensors");
+    let out = compare(&[&checkpoint, &past, std::path::Path::new("--out"), &figure]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8_lossy(&out.stdout);
-    let first: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!(first[..3], ["checkpoint.safetensors", "4", "4"], "{table}");
+    let lines: Vec<&str> = table.lines().collect();
+    let first: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(first[..3], ["past/checkpoint.safetensors", "4", "4"], "{table}");
+    assert!(lines[2].starts_with("past "), "{table}");
+    assert_eq!(
+        lines[3..],
+        [
+            "past/checkpoint.safetensors: optimizer.lr 0.1 → 0.05 after iteration 3",
+            "past: optimizer.lr 0.1 → 0.05 after iteration 3; optimizer.lr 0.05 → 0.2 after iteration 4",
+        ],
+        "{table}"
+    );
 
     // What is not a run, named.
     let garbled = base.join("garbled");

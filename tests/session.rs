@@ -135,6 +135,11 @@ fn the_session_answers_its_commands() {
             .collect::<Vec<_>>(),
         [(1, e.d_st)]
     );
+    let epsilon = small(&[]).langevin.epsilon;
+    assert_eq!(
+        compared.changes,
+        [(1, Change::Epsilon(epsilon), Change::Epsilon(0.1))]
+    );
     let theirs = dir.join("theirs.safetensors");
     std::fs::write(&theirs, "not the window's").unwrap();
     // (Named as the window names its own, but weights alone: no checkpoint.)
@@ -868,7 +873,9 @@ fn the_windows_checkpoint_keeps_the_runs_history() {
     s.send(Command::Save(path.clone()));
     wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
     let ck = Checkpoint::load(&path).unwrap();
-    let h = ebmscope::train::run::run_history(&path, &ck).unwrap().unwrap();
+    let h = ebmscope::train::run::run_history(&path, &ck, "its curves are not shown")
+        .unwrap()
+        .unwrap();
     assert_eq!(h.events.len(), 4);
     assert_eq!(d_st(&h.events[..3]), d_st(&events));
 

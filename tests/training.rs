@@ -930,7 +930,9 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
     // checkpoint has one, and a metrics.csv that ends early is named.
     use ebmscope::train::run::run_history;
     let ck_path = dir.join("checkpoint.safetensors");
-    let history = run_history(&ck_path, &ck).unwrap().unwrap();
+    let history = run_history(&ck_path, &ck, "its curves are not shown")
+        .unwrap()
+        .unwrap();
     let seen: Vec<(u64, u32, f64)> = history
         .events
         .iter()
@@ -955,7 +957,12 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         ]
     );
     assert_eq!(
-        run_history(&dir.join("elsewhere.safetensors"), &ck).unwrap(),
+        run_history(
+            &dir.join("elsewhere.safetensors"),
+            &ck,
+            "its curves are not shown"
+        )
+        .unwrap(),
         None
     );
     std::fs::write(
@@ -963,7 +970,9 @@ fn resume_with_changed_settings_goes_on_as_the_window_would() {
         "iteration,d_st,r_t,mean_u_data,mean_u_samples,lr,wall_time,phase\n",
     )
     .unwrap();
-    let short = run_history(&ck_path, &ck).unwrap_err().to_string();
+    let short = run_history(&ck_path, &ck, "its curves are not shown")
+        .unwrap_err()
+        .to_string();
     assert!(
         short.contains("holds 0 rows but the checkpoint is at iteration 4"),
         "{short}"

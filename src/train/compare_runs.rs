@@ -119,8 +119,11 @@ impl ComparedRun {
             ));
         }
         let ck = super::Checkpoint::load(path)?;
-        let Some(history) = super::run::run_history(path, &ck)? else {
-            return Err(no_history("a checkpoint moved from beside its run's metrics.csv"));
+        let fix = "put back the run's own metrics.csv and changes.csv beside it, or compare its run's folder";
+        let Some(history) = super::run::run_history(path, &ck, fix)? else {
+            return Err(no_history(
+                "a checkpoint saved without it, or moved from beside its run's metrics.csv",
+            ));
         };
         let rows: Vec<MetricsRow> = (history.events.iter())
             .map(|e| MetricsRow {
@@ -241,7 +244,9 @@ pub fn labels(dirs: &[PathBuf]) -> Result<Vec<String>> {
         let shown: Vec<&str> = p[..depth.min(p.len())].iter().rev().map(String::as_str).collect();
         shown.join("/")
     };
-    let mut depth = vec![1; dirs.len()];
+    // (A checkpoint by its folder too: runs/x/checkpoint.safetensors as
+    // x/checkpoint.safetensors, not as any run's.)
+    let mut depth: Vec<usize> = dirs.iter().map(|d| if d.is_file() { 2 } else { 1 }).collect();
     loop {
         let names: Vec<String> = (parts.iter().zip(&depth)).map(|(p, &d)| label(p, d)).collect();
         let mut deeper = false;

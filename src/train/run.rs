@@ -1544,11 +1544,11 @@ pub fn changes_text(rows: &[(u64, Change, Change)]) -> String {
 /// one the checkpoint holds (the window's Save keeps its run's history in
 /// the file), else, where `path` is a run folder's checkpoint.safetensors,
 /// its metrics.csv and changes.csv beside it; None if there is neither.
-pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
-    // (Its curves are the window's to show: nothing to do but say why not.)
-    let fix = "its curves are not shown";
+/// `fix` ends the message where they do not read (what the caller does
+/// without them, or what to do).
+pub fn run_history(path: &Path, ck: &Checkpoint, fix: &str) -> Result<Option<RunHistory>> {
     // (kept rows, (iteration, from, to) of each change up to the checkpoint)
-    let (kept, changes) = if let Some(h) = &ck.history {
+    let (kept, mut changes) = if let Some(h) = &ck.history {
         (
             parse_metrics(&h.metrics, path, ck.iteration, fix)?,
             parse_changes(&h.changes, path, ck.iteration, fix)?,
@@ -1574,6 +1574,9 @@ pub fn run_history(path: &Path, ck: &Checkpoint) -> Result<Option<RunHistory>> {
         };
         (kept, changes)
     };
+    // (Changes a resume recorded at its iteration but never saved with a
+    // checkpoint, where the run was killed between the two, are not its.)
+    let _ = drop_unsaved_changes(&mut changes, ck.iteration, &ck.config, ck.lr);
     // The settings of iteration 1: the checkpoint's with every change undone,
     // the latest first. (The checkpoint's settings are the run's last: a
     // change saved in it but not recorded, were changes.csv not written,

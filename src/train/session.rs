@@ -809,7 +809,8 @@ impl Worker {
         let history = if ck.weights_alone {
             Ok(None)
         } else {
-            run_history(&path, &ck).map_err(|e| e.to_string())
+            // (Its curves are the window's to show: nothing to do but say why not.)
+            run_history(&path, &ck, "its curves are not shown").map_err(|e| e.to_string())
         };
         if let Ok(Some(h)) = &history {
             // The divergence watch goes on from the run's d_st, as a resume's does.
