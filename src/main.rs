@@ -141,6 +141,16 @@ struct CompareArgs {
     /// ebmscope's there is written over, any other file kept.
     #[arg(long, value_name = "FILE.png")]
     out: Option<PathBuf>,
+    /// The table on stdout: aligned for reading, or CSV for a spreadsheet
+    /// (`> runs.csv`: numbers in full, the changes in a last column).
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    table: TableFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TableFormat {
+    Text,
+    Csv,
 }
 
 #[derive(Args)]
@@ -574,7 +584,7 @@ fn check_png_out(option: &str, path: &std::path::Path) -> anyhow::Result<()> {
 /// Training runs side by side: a table of what each one's trailing window
 /// says on stdout, and their curves in one figure.
 fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::train::compare_runs::{ComparedRun, labels, table};
+    use ebmscope::train::compare_runs::{ComparedRun, labels, table, table_csv};
     let out = args.out.unwrap_or_else(|| PathBuf::from("compare.png"));
     check_png_out("--out", &out)?;
     let mut runs = (args.runs.iter())
@@ -589,7 +599,10 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
             run.label
         );
     }
-    print!("{}", table(&runs));
+    match args.table {
+        TableFormat::Text => print!("{}", table(&runs)),
+        TableFormat::Csv => print!("{}", table_csv(&runs)),
+    }
     ebmscope::plot::runs_figure(&out, &runs)?;
     eprintln!(
         "wrote {} (oscillation over each run's last eval.window iterations; threshold: d_st's \

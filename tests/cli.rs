@@ -1013,6 +1013,25 @@ fn compare_sets_runs_side_by_side() {
     let c = ebmscope::diagnostics::Correlations::compute(&d, &r, 4, 2).unwrap();
     let acf = [1, 2].map(|lag| format!("{:.4}", c.d_acf[lag]));
     assert_eq!(lines[2][6..8], acf, "{table}");
+    // The same as CSV for a spreadsheet: numbers in full, changes in a column.
+    let out = compare(&[
+        &a,
+        &b,
+        std::path::Path::new("--out"),
+        &figure,
+        std::path::Path::new("--table"),
+        std::path::Path::new("csv"),
+    ]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert_eq!(rows[0][..3], ["run", "iterations", "window"]);
+    assert_eq!(rows[1][..3], ["a/run", "4", "4"]);
+    assert_eq!(rows[1][13], "optimizer.lr 0.1 → 0.05 after iteration 3");
+    assert_eq!(
+        (rows[2][6].parse::<f64>().unwrap(), rows[2][13]),
+        (c.d_acf[1], "")
+    );
     // (The TV of p_θ and of the KDE at the run's last evaluation.)
     let toy = std::fs::read_to_string(b.join("toy_metrics.csv")).unwrap();
     let last: Vec<&str> = toy.lines().last().unwrap().split(',').collect();

@@ -263,6 +263,58 @@ pub fn labels(dirs: &[PathBuf]) -> Result<Vec<String>> {
     }
 }
 
+/// What the table says of one run, as values (None where it has none).
+struct Line {
+    label: String,
+    iterations: usize,
+    window: Option<usize>,
+    /// Over the window: d_st's mean and sd, r_t's mean, d_st's
+    /// autocorrelation at lags 1 and 2, and the threshold of a strong verdict.
+    numbers: [Option<f64>; 6],
+    verdict: String,
+    /// The last evaluation's iteration, TV(p_θ, q) and TV(KDE, q).
+    tv: Option<(u64, f64, f64)>,
+}
+
+impl Line {
+    fn of(run: &ComparedRun) -> Self {
+        let c = run.correlations.as_ref();
+        let means = run.window_means();
+        let acf = |lag: usize| c.and_then(|c| c.d_acf.get(lag).copied());
+        Line {
+            label: run.label.clone(),
+            iterations: run.rows.len(),
+            window: c.map(|c| c.window),
+            numbers: [
+                means.map(|m| m[0]),
+                means.map(|m| m[1]),
+                means.map(|m| m[2]),
+                acf(1),
+                acf(2),
+                c.map(|c| -c.threshold()),
+            ],
+            verdict: run.verdict_text(),
+            tv: run.toy.last().map(|t| (t.iteration, t.tv_model, t.tv_kde)),
+        }
+    }
+}
+
+/// A run's settings changes, as "optimizer.lr 0.5 → 2.0 after iteration
+/// 400; …" (empty if none).
+fn changes_text(run: &ComparedRun) -> String {
+    let changed: Vec<String> = (run.changes.iter())
+        .map(|(it, from, to)| {
+            format!(
+                "{} {} → {} after iteration {it}",
+                from.key(),
+                from.value(),
+                to.value()
+            )
+        })
+        .collect();
+    changed.join("; ")
+}
+
 /// The runs as a table for the terminal, one line each: iterations, and
 /// over each run's trailing window d_st's mean and spread, r_t's mean,
 /// d_st's autocorrelation at lags 1 and 2 against the threshold of a
@@ -285,32 +337,25 @@ pub fn table(runs: &[ComparedRun]) -> String {
         ("TV(p_θ, q)", false),
         ("TV(KDE, q)", false),
     ];
-    let number = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
+    let none = || "–".to_string();
     let lines: Vec<Vec<String>> = runs
         .iter()
         .map(|run| {
-            let c = run.correlations.as_ref();
-            let means = run.window_means();
-            let acf = |lag: usize| number(c.and_then(|c| c.d_acf.get(lag).copied()));
-            let last_toy = run.toy.last();
-            let tv = |v: Option<f64>| match (v, last_toy) {
-                (Some(v), Some(row)) => format!("{v:.3} at {}", row.iteration),
-                _ => "–".to_string(),
+            let line = Line::of(run);
+            let mut cells = vec![
+                line.label,
+                line.iterations.to_string(),
+                line.window.map_or_else(none, |w| w.to_string()),
+            ];
+            cells.extend(line.numbers.map(|v| v.map_or_else(none, |v| format!("{v:.4}"))));
+            cells.push(line.verdict);
+            let tv = |pick: fn(&(u64, f64, f64)) -> f64| {
+                line.tv
+                    .as_ref()
+                    .map_or_else(none, |t| format!("{:.3} at {}", pick(t), t.0))
             };
-            vec![
-                run.label.clone(),
-                run.rows.len().to_string(),
-                c.map_or("–".to_string(), |c| c.window.to_string()),
-                number(means.map(|m| m[0])),
-                number(means.map(|m| m[1])),
-                number(means.map(|m| m[2])),
-                acf(1),
-                acf(2),
-                number(c.map(|c| -c.threshold())),
-                run.verdict_text(),
-                tv(last_toy.map(|r| r.tv_model)),
-                tv(last_toy.map(|r| r.tv_kde)),
-            ]
+            cells.extend([tv(|t| t.1), tv(|t| t.2)]);
+            cells
         })
         .collect();
     let width = |k: usize| {
@@ -337,17 +382,41 @@ pub fn table(runs: &[ComparedRun]) -> String {
         text += &row(line);
     }
     for run in runs.iter().filter(|r| !r.changes.is_empty()) {
-        let changed: Vec<String> = (run.changes.iter())
-            .map(|(it, from, to)| {
-                format!(
-                    "{} {} → {} after iteration {it}",
-                    from.key(),
-                    from.value(),
-                    to.value()
-                )
-            })
-            .collect();
-        text += &format!("{}: {}\n", run.label, changed.join("; "));
+        text += &format!("{}: {}\n", run.label, changes_text(run));
+    }
+    text
+}
+
+/// The same as CSV, for a spreadsheet: numbers in full, an empty cell
+/// where a run has none, and each run's settings changes in a last column.
+pub fn table_csv(runs: &[ComparedRun]) -> String {
+    // (Quoted where a name holds a comma, a quote or a line end.)
+    let quoted = |text: &str| {
+        if text.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text.to_string()
+        }
+    };
+    let mut text = "run,iterations,window,d_st_mean,d_st_sd,r_t_mean,d_st_acf_lag1,d_st_acf_lag2,threshold,\
+                    oscillation,tv_iteration,tv_model,tv_kde,changes\n"
+        .to_string();
+    for run in runs {
+        let line = Line::of(run);
+        let number = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:?}"));
+        let mut cells = vec![
+            quoted(&line.label),
+            line.iterations.to_string(),
+            line.window.map_or(String::new(), |w| w.to_string()),
+        ];
+        cells.extend(line.numbers.map(number));
+        cells.push(quoted(&line.verdict));
+        match line.tv {
+            Some((it, model, kde)) => cells.extend([it.to_string(), number(Some(model)), number(Some(kde))]),
+            None => cells.extend([String::new(), String::new(), String::new()]),
+        }
+        cells.push(quoted(&changes_text(run)));
+        text += &(cells.join(",") + "\n");
     }
     text
 }
@@ -407,6 +476,15 @@ mod tests {
         assert_eq!(edited.verdict_text(), "none (values not finite)");
         let young = run(&[0.5, -0.2, 0.1, 0.3], 100);
         assert_eq!(young.verdict_text(), "none before iteration 110");
+        // As CSV: numbers in full, a name with a comma quoted, none empty.
+        let mut named = run(&[0.5, -0.2, 0.1, 0.3], 100);
+        named.label = "lr 0.1, \"slow\"".into();
+        let csv = table_csv(&[named]);
+        assert_eq!(
+            csv.lines().nth(1).unwrap(),
+            "\"lr 0.1, \"\"slow\"\"\",4,4,0.175,0.29860788111948194,0.515,-0.2307692307692308,\
+             -0.025641025641025623,-1.5,none before iteration 110,,,,"
+        );
         let text = table(&[flipping, young]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
