@@ -145,18 +145,33 @@ pub struct StartOver {
 /// The thread that starts a new run's session.
 type Starting = std::thread::JoinHandle<Result<(Config, Session)>>;
 
-/// Where a long run from the model of `iteration` has got to: its last
-/// row, the TV of its chains' KDE to q (toy data), and the rows so far.
+/// Where a long run from the model of `iteration` has got to: its chains
+/// as last reported, and every report's row with, for toy data, the TV
+/// of the chains' KDE to q.
 #[derive(Clone, Debug)]
 pub struct LongRunReport {
     pub iteration: u64,
     pub ask: LongRunAsk,
-    pub row: LongRunRow,
-    pub tv: Option<KdeTv>,
     pub states: Arc<Vec<f32>>,
     pub made_with: ChainsMadeWith,
-    /// Every report of this run so far, the last one included.
+    /// Every report of this run so far (never empty), the latest last.
     pub trace: Vec<(LongRunRow, Option<KdeTv>)>,
+}
+
+impl LongRunReport {
+    /// The latest report's row.
+    pub fn row(&self) -> LongRunRow {
+        self.latest().0
+    }
+
+    /// The latest report's TV (toy data).
+    pub fn tv(&self) -> Option<KdeTv> {
+        self.latest().1
+    }
+
+    fn latest(&self) -> (LongRunRow, Option<KdeTv>) {
+        *self.trace.last().expect("a report holds its own row")
+    }
 }
 
 /// One editable setting: its text and, when the trainer refused it, why.
@@ -553,7 +568,9 @@ impl GuiApp {
                 }
                 // (Steps only go on within a run: a first report starts a trace.)
                 let mut trace = match self.long_run.take() {
-                    Some(last) if (last.iteration, last.ask) == (iteration, ask) && last.row.step < step => {
+                    Some(last)
+                        if (last.iteration, last.ask) == (iteration, ask) && last.row().step < step =>
+                    {
                         last.trace
                     }
                     _ => Vec::new(),
@@ -562,8 +579,6 @@ impl GuiApp {
                 self.long_run = Some(LongRunReport {
                     iteration,
                     ask,
-                    row,
-                    tv,
                     states,
                     made_with,
                     trace,
@@ -1314,11 +1329,10 @@ impl GuiApp {
             ui.label("From the model as it is now, with the run's eval.longrun_init start.");
             return;
         };
+        let (row, tv) = (report.row(), report.tv());
         let LongRunReport {
             iteration,
             ask,
-            row,
-            tv,
             ref states,
             ref trace,
             ..
@@ -1421,7 +1435,7 @@ impl GuiApp {
                         &file,
                         self.chw,
                         &report.states,
-                        report.row.step,
+                        report.row().step,
                         &report.made_with,
                     )
                 })
@@ -1446,7 +1460,7 @@ impl GuiApp {
                     "chains of the model of iteration {} at step {} saved in {}: the landscape panel \
                      maps from them, and `ebmscope sample --from-chains FILE{}` goes on from them",
                     report.iteration,
-                    report.row.step,
+                    report.row().step,
                     file.display(),
                     report.ask.sample_options()
                 )
@@ -1902,7 +1916,7 @@ impl GuiApp {
                      TV(p_θ, q) {:.3}\nKL(q‖p_θ) {:.3}\nTV(KDE, q) {}\nKL(q‖KDE) {:.3}",
                     m.tv_model,
                     m.kl_model,
-                    m.tv_kde_text().replacen(" (", "\n(", 1),
+                    m.tv_kde.to_string().replacen(" (", "\n(", 1),
                     m.kl_kde
                 ));
                 colour_scale(ui, &mut self.colour_scale, "min", "max");

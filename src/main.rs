@@ -1810,11 +1810,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             ebmscope::plot::save_run_pictures(&run.dir, trainer, Some(&m))?;
             Ok(format!(
                 "iteration {}: TV(p_θ, q) {:.3}, KL(q‖p_θ) {:.3}; TV(KDE, q) {}, KL(q‖KDE) {:.3}",
-                trainer.iteration,
-                m.tv_model,
-                m.kl_model,
-                m.tv_kde_text(),
-                m.kl_kde
+                trainer.iteration, m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
             ))
         };
         // (A run resumed at iteration 0, stopped by Ctrl-C as it began,

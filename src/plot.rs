@@ -129,10 +129,7 @@ pub fn image_grid(path: &Path, images: &[f32], [c, h, w]: [usize; 3]) -> Result<
 pub fn density_triptych(path: &Path, m: &ToyMetrics, iteration: u64) -> Result<()> {
     let title = format!(
         "iteration {iteration}   TV(p_θ, q) = {:.3}   TV(KDE, q) = {}   KL(q‖p_θ) = {:.2}   KL(q‖KDE) = {:.2}",
-        m.tv_model,
-        m.tv_kde_text(),
-        m.kl_model,
-        m.kl_kde
+        m.tv_model, m.tv_kde, m.kl_model, m.kl_kde
     );
     heat_maps(path, &title, m.grid.res, &density_fields(m))
 }
@@ -1529,9 +1526,12 @@ mod tests {
             grid,
             tv_model: 0.0,
             kl_model: 0.0,
-            tv_kde: 0.0,
+            tv_kde: crate::data::toy::KdeTv {
+                tv: 0.0,
+                points: 0,
+                floor: 0.0,
+            },
             kl_kde: 0.0,
-            tv_kde_floor: 0.0,
         };
         let path = std::env::temp_dir().join(format!("ebmscope-sharp-{}.png", std::process::id()));
         density_triptych(&path, &m, 1).unwrap();

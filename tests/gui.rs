@@ -697,7 +697,7 @@ fn a_long_run_starts_from_the_window() {
     step_once(&mut h);
     start_long_run(&mut h, "10");
     until(&mut h, "long run", |a| {
-        a.long_run.as_ref().is_some_and(|l| l.row.step == 10)
+        a.long_run.as_ref().is_some_and(|l| l.row().step == 10)
     });
     h.step();
     assert!(h.query_by_label_contains("step 10 of 10").is_some());
@@ -710,8 +710,7 @@ fn a_long_run_starts_from_the_window() {
     };
     let (steps, report) = trace_of(&h);
     assert_eq!(steps, (0..=10).collect::<Vec<u64>>());
-    let tv = report.tv.expect("toy data: the chains' TV to q");
-    assert_eq!(report.trace.last().unwrap(), &(report.row, Some(tv)));
+    let tv = report.tv().expect("toy data: the chains' TV to q");
     assert!(
         h.query_by_label_contains(&format!("TV(samples, q) {tv}"))
             .is_some()
@@ -836,7 +835,7 @@ fn a_long_run_starts_from_the_window() {
         a.long_run.as_ref().is_some_and(|l| l.trace.len() < 11)
     });
     until(&mut h, "second long run", |a| {
-        a.long_run.as_ref().is_some_and(|l| l.row.step == 10)
+        a.long_run.as_ref().is_some_and(|l| l.row().step == 10)
     });
     assert_eq!(trace_of(&h).0, (0..=10).collect::<Vec<u64>>());
 }
@@ -882,7 +881,7 @@ fn a_mala_long_run_at_a_lower_temperature() {
     h.step();
     start(&mut h, "0.5");
     until(&mut h, "long run", |a| {
-        a.long_run.as_ref().is_some_and(|l| l.row.step == 6)
+        a.long_run.as_ref().is_some_and(|l| l.row().step == 6)
     });
     h.step();
     let report = h.state().long_run.clone().unwrap();
@@ -899,7 +898,7 @@ fn a_mala_long_run_at_a_lower_temperature() {
         report.made_with.temperature,
         (test_config().temperature() * 0.5) as f32
     );
-    let acceptance = report.row.acceptance.expect("MALA's acceptance");
+    let acceptance = report.row().acceptance.expect("MALA's acceptance");
     assert!((0.0..=1.0).contains(&acceptance), "{acceptance}");
     assert_eq!(
         h.state().message,
@@ -931,7 +930,7 @@ fn a_mala_long_run_at_a_lower_temperature() {
     assert!(
         h.query_by_label_contains(&format!(
             "MALA at T × 0.5: step 6 of 6, mean U {:.4}, acceptance {acceptance:.3}",
-            report.row.mean_energy
+            report.row().mean_energy
         ))
         .is_some()
     );

@@ -82,18 +82,18 @@ fn nonconvergent_short_run_beats_the_density() {
     assert_eq!(end.kde_name(), "short-run KDE", "from noise");
     eprintln!(
         "TV(KDE, q): {:.3} → {:.3}; TV(p_θ, q): {:.3} → {:.3}",
-        start.tv_kde, end.tv_kde, start.tv_model, end.tv_model
+        start.tv_kde.tv, end.tv_kde.tv, start.tv_model, end.tv_model
     );
     assert!(
-        end.tv_kde < start.tv_kde - 0.05,
+        end.tv_kde.tv < start.tv_kde.tv - 0.05,
         "short-run KDE did not improve: {:.3} → {:.3}",
-        start.tv_kde,
-        end.tv_kde
+        start.tv_kde.tv,
+        end.tv_kde.tv
     );
     assert!(
-        end.tv_kde < end.tv_model - 0.3,
+        end.tv_kde.tv < end.tv_model - 0.3,
         "TV(KDE, q) {:.3} vs TV(p_θ, q) {:.3}",
-        end.tv_kde,
+        end.tv_kde.tv,
         end.tv_model
     );
 }

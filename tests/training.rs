@@ -3642,7 +3642,7 @@ fn the_short_run_kde_starts_from_data_as_training_does() {
             ],
         );
         let trainer = Trainer::new(gpu.clone(), config).unwrap();
-        ebmscope::train::evaluate_toy(&trainer).unwrap().tv_kde
+        ebmscope::train::evaluate_toy(&trainer).unwrap().tv_kde.tv
     };
     let (clean, noisy) = (tv_kde("data.noise=0"), tv_kde("data.noise=1"));
     assert!(

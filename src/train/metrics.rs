@@ -31,11 +31,10 @@ pub struct ToyMetrics {
     pub persistent: bool,
     pub tv_model: f64,
     pub kl_model: f64,
-    pub tv_kde: f64,
+    /// TV(KDE, q), beside its floor: that of as many points drawn from q
+    /// itself, what chains that sample q exactly would score.
+    pub tv_kde: KdeTv,
     pub kl_kde: f64,
-    /// TV(KDE, q) of as many points drawn from q itself
-    /// ([`crate::data::toy::kde_floor`]): what chains that sample q exactly would score.
-    pub tv_kde_floor: f64,
 }
 
 /// Evaluate the trainer's current model. Short-run samples start as the
@@ -83,9 +82,8 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     Ok(ToyMetrics {
         tv_model: total_variation(&model, &truth),
         kl_model: kl(&truth, &model),
-        tv_kde: tv_kde.tv,
+        tv_kde,
         kl_kde: kl(&truth, &kde),
-        tv_kde_floor: tv_kde.floor,
         grid,
         truth,
         model,
@@ -105,17 +103,6 @@ pub fn kde_chains(trainer: &Trainer) -> usize {
 }
 
 impl ToyMetrics {
-    /// TV(KDE, q) and its floor, in words: "0.247 (q's own 1000 points:
-    /// 0.120)".
-    pub fn tv_kde_text(&self) -> String {
-        KdeTv {
-            tv: self.tv_kde,
-            points: self.samples.len() / 2,
-            floor: self.tv_kde_floor,
-        }
-        .to_string()
-    }
-
     /// What the KDE is of, as the pictures and the window name it.
     pub fn kde_name(&self) -> &'static str {
         if self.persistent {

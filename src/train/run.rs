@@ -1310,7 +1310,7 @@ impl RunDir {
         writeln!(
             f,
             "{iteration},{:.6},{:.6},{:.6},{:.6}",
-            m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
+            m.tv_model, m.kl_model, m.tv_kde.tv, m.kl_kde
         )
         .map_err(io_err(&path))
     }
