@@ -3,7 +3,7 @@
 //! draws, and sends commands back. It shares one wgpu device with the
 //! trainer (eframe's wgpu renderer is handed ebmscope's device).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,11 +18,13 @@ use crate::diagnostics::{Correlations, Oscillation, PENDULUM_HINT, Phase};
 use crate::gpu::Gpu;
 use crate::io::check_out_folder;
 use crate::kernels::picture::GridLayout;
+use crate::train::compare_runs::ComparedRun;
 use crate::train::landscape::{
     Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, MapModel,
     alpha_label, save_landscape,
 };
 use crate::train::longrun::{ChainStart, ChainsMadeWith, LongRunRow, SavedChains, check_temp_factor};
+use crate::train::run::MetricsRow;
 use crate::train::session::{
     Command, LandscapeReport, LongRunAsk, PICTURE_IMAGES, Session, Update, run_on_total,
 };
@@ -64,6 +66,8 @@ pub struct Capture {
     /// run's own settings (a `--config` file's or a checkpoint's).
     pub preset: Option<String>,
     pub overrides: Vec<String>,
+    /// Another run's folder or checkpoint to draw behind this run's plots.
+    pub overlay: Option<PathBuf>,
 }
 
 /// What the left view shows for toy data.
@@ -122,6 +126,10 @@ fn phase_colour(phase: Phase) -> egui::Color32 {
 
 /// r_t's colour, its curve's and its autocorrelation's (as the PNG's, in gold).
 const R_T_COLOR: egui::Color32 = egui::Color32::from_rgb(210, 190, 90);
+
+/// The overlay's curves and bars: one colour no curve of the run's own has,
+/// part see-through, so that this run's stay in front.
+const OVERLAY_COLOR: egui::Color32 = egui::Color32::from_rgba_unmultiplied_const(150, 105, 225, 190);
 
 /// The entry of "Start over"'s preset list that starts from the settings
 /// the window runs now (a `--config` file's, a checkpoint's, those changed
@@ -314,6 +322,12 @@ pub struct GuiApp {
     unanswered_changes: usize,
     /// The last message for the user (saved, loaded, refused, failed).
     pub message: String,
+    /// The overlay's run folder or checkpoint (text as typed).
+    pub overlay_path: String,
+    /// Another run drawn behind this one's plots, if one is shown.
+    pub overlay: Option<Overlay>,
+    /// Why the last "Show overlay" was refused (the overlay before stays).
+    pub overlay_error: Option<String>,
     /// Every checkpoint the window saved (any session): Save may write over them.
     saved: Vec<PathBuf>,
     checkpoint: String,
@@ -417,6 +431,9 @@ impl GuiApp {
             reset_plots: false,
             unanswered_changes: 0,
             message: String::new(),
+            overlay_path: String::new(),
+            overlay: None,
+            overlay_error: None,
             saved: Vec::new(),
             checkpoint,
             config,
@@ -457,6 +474,36 @@ impl GuiApp {
                     ));
                 }
             }
+        }
+    }
+
+    /// Read the run at `path` (a run's folder or a checkpoint, as
+    /// `ebmscope compare` takes it, as far as it has got) and draw it
+    /// behind this run's plots in place of any before (`gui --overlay`,
+    /// and "Show overlay"); a run that cannot be read is refused, naming why.
+    pub fn open_overlay(&mut self, path: &Path) -> Result<()> {
+        let mut run = ComparedRun::read(path)?;
+        run.label = path.display().to_string();
+        self.overlay_path = run.label.clone();
+        self.overlay = Some(Overlay::of(run));
+        self.overlay_error = None;
+        // (Fitted to both runs: the bounds of this run's alone would cut
+        // a longer overlay off.)
+        self.reset_plots = true;
+        Ok(())
+    }
+
+    /// "Show overlay": the run the overlay field names, or why not.
+    fn show_overlay(&mut self) {
+        let typed = self.overlay_path.trim().to_string();
+        if typed.is_empty() {
+            self.overlay_error = Some(
+                "type a run's folder (as `ebmscope train --out DIR` writes one) or a checkpoint to show \
+                 behind this run"
+                    .into(),
+            );
+        } else if let Err(e) = self.open_overlay(Path::new(&typed)) {
+            self.overlay_error = Some(e.to_string());
         }
     }
 
@@ -946,6 +993,42 @@ impl GuiApp {
         if let Some(err) = &self.start_over.error {
             ui.colored_label(ui.visuals().error_fg_color, err);
         }
+        ui.separator();
+        self.overlay_controls(ui);
+    }
+
+    /// The field naming another run to draw behind this run's plots, its
+    /// Show and Hide buttons, and what the run shown is.
+    fn overlay_controls(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Overlay");
+        let label = ui.label("another run's folder or checkpoint, drawn in violet behind the plots");
+        let edit = ui
+            .add(
+                egui::TextEdit::singleline(&mut self.overlay_path)
+                    .desired_width(180.0)
+                    .hint_text("runs/gmm-quick"),
+            )
+            .labelled_by(label.id);
+        let enter = edit.lost_focus() && ui.input(|inp| inp.key_pressed(egui::Key::Enter));
+        ui.horizontal(|ui| {
+            let show = ui
+                .button("Show overlay")
+                .on_hover_text("read as it is now (a run still training, as far as it has got): press again to read it again");
+            if show.clicked() || enter {
+                self.show_overlay();
+            }
+            if self.overlay.is_some() && ui.button("Hide overlay").clicked() {
+                self.overlay = None;
+                self.overlay_error = None;
+                self.reset_plots = true;
+            }
+        });
+        if let Some(err) = &self.overlay_error {
+            ui.colored_label(ui.visuals().error_fg_color, err);
+        }
+        if let Some(o) = &self.overlay {
+            ui.colored_label(OVERLAY_COLOR, o.summary());
+        }
     }
 
     /// The fields of ε, τ, L and lr with their Apply buttons, and the optimizer.
@@ -1053,6 +1136,9 @@ impl GuiApp {
                 fresh.picture_source = self.picture_source;
                 fresh.log_densities = self.log_densities;
                 fresh.fit_recent = self.fit_recent;
+                // (The run before may be the very one to set the new one beside.)
+                fresh.overlay_path = std::mem::take(&mut self.overlay_path);
+                fresh.overlay = self.overlay.take();
                 fresh.start_over = std::mem::take(&mut self.start_over);
                 // A map being saved goes on; Save stays disabled until it is done.
                 fresh.map_saving = self.map_saving.take();
@@ -1942,6 +2028,13 @@ impl GuiApp {
     }
 
     fn learning_plots(&mut self, ui: &mut egui::Ui) {
+        // (Before the plots' share of the height is taken.)
+        if let Some(o) = &self.overlay {
+            ui.colored_label(
+                OVERLAY_COLOR,
+                format!("in violet behind, the overlay {} (its U(X⁺) dashed)", o.summary()),
+            );
+        }
         let h = (ui.available_height() / 4.0 - 28.0).max(60.0);
         let reset = std::mem::take(&mut self.reset_plots);
         let empty = self.history.is_empty();
@@ -1964,12 +2057,24 @@ impl GuiApp {
             };
             if reset { plot.reset() } else { plot }
         };
+        let overlay = self.overlay.as_ref();
         let markers: Vec<f64> = self.changes.iter().map(|(it, _)| *it as f64 + 0.5).collect();
+        let overlay_markers: Vec<f64> = overlay
+            .map(|o| o.run.changes.iter().map(|(it, _, _)| *it as f64 + 0.5).collect())
+            .unwrap_or_default();
         let mark = |p: &mut egui_plot::PlotUi| {
+            for &m in &overlay_markers {
+                p.vline(
+                    VLine::new("overlay's setting changed", m)
+                        .color(OVERLAY_COLOR)
+                        .style(egui_plot::LineStyle::dashed_loose()),
+                );
+            }
             for &m in &markers {
                 p.vline(VLine::new("setting changed", m).color(CHANGE_COLOR));
             }
         };
+
         let unticked = ui
             .horizontal(|ui| {
                 let tick = ui
@@ -2013,6 +2118,10 @@ impl GuiApp {
         };
         let mut cache = self.curves.borrow_mut();
         let c = LearningCurves::of(&mut cache, &self.history);
+        let d_st_span = span_of_both(
+            c.d_st_fit.as_ref().map(|f| f.span),
+            overlay.and_then(|o| o.d_st_span),
+        );
         let off_plot = match c.d_st_fit.as_ref().and_then(|f| f.off_scale.as_ref()) {
             Some(note) if fit_recent => format!("; {note}, off the plot"),
             _ => String::new(),
@@ -2021,10 +2130,13 @@ impl GuiApp {
             "d_st = mean U(X⁺) − mean U(X⁻): expansion (< 0, blue), contraction (> 0, red){off_plot}"
         ));
         // (Borrowed: the curves are drawn every frame, made only when they change.)
-        let (exp, con, d_line) = (&c.expansion[..], &c.contraction[..], &c.d_st[..]);
+        let (exp, con, d_line) = (&c.expansion[..], &c.contraction[..], &c.run.d_st[..]);
         plot("d_st").show(ui, |p| {
-            fit(p, c.d_st_fit.as_ref().map(|f| f.span));
+            fit(p, d_st_span);
             p.hline(HLine::new("0", 0.0).color(egui::Color32::DARK_GRAY));
+            if let Some(o) = overlay {
+                p.line(overlay_line("overlay's d_st", &o.curves.d_st));
+            }
             p.line(Line::new("d_st", d_line).color(egui::Color32::GRAY));
             p.points(
                 Points::new("expansion", exp)
@@ -2039,16 +2151,26 @@ impl GuiApp {
             mark(p);
         });
         ui.label("r_t: mean Langevin gradient magnitude");
-        let r = &c.r_t[..];
+        let r = &c.run.r_t[..];
         plot("r_t").show(ui, |p| {
+            if let Some(o) = overlay {
+                p.line(overlay_line("overlay's r_t", &o.curves.r_t));
+            }
             p.line(Line::new("r_t", r).color(R_T_COLOR));
             mark(p);
         });
         // Named in the label, not a legend, which would cover the curves'
         // start; colours as the particles view's data (grey) and chains (red).
         ui.label("mean U(X⁺) of the data (grey) and U(X⁻) of the chains (red)");
-        let (up, um) = (&c.u_data[..], &c.u_samples[..]);
+        let (up, um) = (&c.run.u_data[..], &c.run.u_samples[..]);
         plot("energies").show(ui, |p| {
+            if let Some(o) = overlay {
+                p.line(overlay_line("overlay's U(X⁻)", &o.curves.u_samples));
+                p.line(
+                    overlay_line("overlay's U(X⁺)", &o.curves.u_data)
+                        .style(egui_plot::LineStyle::dashed_dense()),
+                );
+            }
             // The chains' wider, beneath, so that both show where they meet.
             p.line(
                 Line::new("U(X⁻)", um)
@@ -2059,12 +2181,16 @@ impl GuiApp {
             mark(p);
         });
         ui.label("learning rate");
-        let (lr, top) = (&c.lr[..], c.lr_top);
+        let (lr, top) = (&c.run.lr[..], c.run.lr_top);
         plot("lr")
             .x_axis_label("iteration")
             .include_y(0.0)
             .include_y(top)
+            .include_y(overlay.map_or(0.0, |o| o.curves.lr_top))
             .show(ui, |p| {
+                if let Some(o) = overlay {
+                    p.line(overlay_line("overlay's lr", &o.curves.lr));
+                }
                 p.line(Line::new("lr", lr).color(egui::Color32::GRAY));
                 mark(p);
             });
@@ -2088,63 +2214,105 @@ impl GuiApp {
         let recent = &self.history[self.history.len().saturating_sub(due)..];
         let d: Vec<f64> = recent.iter().map(|e| e.d_st).collect();
         let r: Vec<f64> = recent.iter().map(|e| e.r_t).collect();
-        let Some(c) = Correlations::compute(&d, &r, e.window as usize, e.max_lag as usize) else {
+        let own = Correlations::compute(&d, &r, e.window as usize, e.max_lag as usize);
+        // The overlay's, over its own trailing window (as `compare` reads it).
+        let overlay = self
+            .overlay
+            .as_ref()
+            .and_then(|o| Some((o, o.run.correlations.as_ref()?)));
+        if own.is_none() && overlay.is_none() {
             ui.label("The correlations need at least 3 iterations.");
             return;
-        };
-        let verdict = match c.verdict() {
-            Some(Oscillation::Strong) => "Oscillation strong: d_st anti-correlated at lag 1 or 2 \
-                 (the paper finds it with non-convergent ML, Adam or a high SGD rate; a reading of \
-                 d_st, not a test of the regime)."
-                .to_string(),
-            Some(Oscillation::Weak) => "Oscillation weak: d_st not anti-correlated at lag 1 or 2 \
-                 (the paper expects it of convergent ML; a reading of d_st, not a test of the \
-                 regime: the non-convergent toy presets read weak too, README says why)."
-                .to_string(),
-            None => format!(
-                "No verdict yet: a window of {} iterations (eval.window) is read once {} have \
-                 passed ({} so far); one that reaches back to a run's start sees its early \
-                 trend, which hides an oscillation.",
-                e.window,
-                due,
-                self.history.len()
-            ),
-        };
-        ui.label(format!("Over the last {} iterations. {verdict}", c.window));
+        }
+        match &own {
+            Some(c) => {
+                let verdict = match c.verdict() {
+                    Some(Oscillation::Strong) => "Oscillation strong: d_st anti-correlated at lag 1 or 2 \
+                         (the paper finds it with non-convergent ML, Adam or a high SGD rate; a reading of \
+                         d_st, not a test of the regime)."
+                        .to_string(),
+                    Some(Oscillation::Weak) => "Oscillation weak: d_st not anti-correlated at lag 1 or 2 \
+                         (the paper expects it of convergent ML; a reading of d_st, not a test of the \
+                         regime: the non-convergent toy presets read weak too, README says why)."
+                        .to_string(),
+                    None => format!(
+                        "No verdict yet: a window of {} iterations (eval.window) is read once {} have \
+                         passed ({} so far); one that reaches back to a run's start sees its early \
+                         trend, which hides an oscillation.",
+                        e.window,
+                        due,
+                        self.history.len()
+                    ),
+                };
+                ui.label(format!("Over the last {} iterations. {verdict}", c.window));
+            }
+            None => {
+                ui.label("This run's correlations need at least 3 iterations.");
+            }
+        }
+        if let Some((o, c)) = overlay {
+            ui.colored_label(
+                OVERLAY_COLOR,
+                format!(
+                    "The overlay, {}, over its last {} iterations: d_st {}, threshold {:.3}; \
+                     oscillation {} (its bars on the right of each lag).",
+                    o.run.label,
+                    c.window,
+                    c.verdict_lag_values(),
+                    -c.threshold(),
+                    o.run.verdict_text()
+                ),
+            );
+        }
         // (Each chart's share, less its label of one or two lines and its axis title.)
         let h = (ui.available_height() / 3.0 - 44.0).max(60.0);
-        let bars = |v: &[f64], first: isize, color: egui::Color32| -> BarChart {
+        // Two runs' bars side by side at each lag, this run's on the left.
+        let (width, shift) = if own.is_some() && overlay.is_some() {
+            (0.36, 0.18)
+        } else {
+            (0.7, 0.0)
+        };
+        let bars = |v: &[f64], first: isize, color: egui::Color32, at: f64| -> BarChart {
             let bars = v
                 .iter()
                 .enumerate()
-                .map(|(i, &y)| Bar::new((i as isize + first) as f64, y).width(0.7))
+                .map(|(i, &y)| Bar::new((i as isize + first) as f64 + at, y).width(width))
                 .collect();
             BarChart::new("correlation", bars).color(color)
         };
-        let bound = c.threshold();
-        let lag = c.max_lag as isize;
+        // (Under lags 1 and 2 alone: the bars the verdict reads.)
+        let threshold = |p: &mut egui_plot::PlotUi, c: &Correlations, color: egui::Color32| {
+            let span = crate::diagnostics::verdict_lags_span();
+            let bound = -c.threshold();
+            p.line(
+                Line::new("threshold", vec![[span.start, bound], [span.end, bound]])
+                    .color(color)
+                    .style(egui_plot::LineStyle::dashed_loose()),
+            );
+        };
         // (The values the verdict reads, as numbers: a few pixels apart on a ±1 axis.)
-        ui.label(format!(
-            "autocorrelation of d_st by lag: {}; the oscillation threshold {:.3} (dashed)",
-            c.verdict_lag_values(),
-            -bound
-        ));
+        ui.label(match &own {
+            Some(c) => format!(
+                "autocorrelation of d_st by lag: {}; the oscillation threshold {:.3} (dashed)",
+                c.verdict_lag_values(),
+                -c.threshold()
+            ),
+            None => "autocorrelation of d_st by lag; the oscillation threshold dashed".into(),
+        });
         Plot::new("d_acf")
             .height(h)
             .x_axis_label("lag")
             .include_y(-1.0)
             .include_y(1.0)
             .show(ui, |p| {
-                p.bar_chart(bars(&c.d_acf, 0, phase_colour(Phase::Expansion)));
-                // (Under lags 1 and 2 alone: the bars the verdict reads.)
-                p.line(
-                    Line::new("threshold", {
-                        let span = crate::diagnostics::verdict_lags_span();
-                        vec![[span.start, -bound], [span.end, -bound]]
-                    })
-                    .color(egui::Color32::LIGHT_GRAY)
-                    .style(egui_plot::LineStyle::dashed_loose()),
-                );
+                if let Some(c) = &own {
+                    p.bar_chart(bars(&c.d_acf, 0, phase_colour(Phase::Expansion), -shift));
+                    threshold(p, c, egui::Color32::LIGHT_GRAY);
+                }
+                if let Some((_, c)) = overlay {
+                    p.bar_chart(bars(&c.d_acf, 0, OVERLAY_COLOR, shift));
+                    threshold(p, c, OVERLAY_COLOR);
+                }
             });
         ui.label("autocorrelation of r_t by lag");
         Plot::new("r_acf")
@@ -2153,7 +2321,12 @@ impl GuiApp {
             .include_y(-1.0)
             .include_y(1.0)
             .show(ui, |p| {
-                p.bar_chart(bars(&c.r_acf, 0, R_T_COLOR));
+                if let Some(c) = &own {
+                    p.bar_chart(bars(&c.r_acf, 0, R_T_COLOR, -shift));
+                }
+                if let Some((_, c)) = overlay {
+                    p.bar_chart(bars(&c.r_acf, 0, OVERLAY_COLOR, shift));
+                }
             });
         ui.label(format!(
             "cross-correlation Σ d_st[n + k]·r_t[n] / (N − 1) over n by lag k, d_st rescaled \
@@ -2162,13 +2335,20 @@ impl GuiApp {
         ));
         // (Fitted to its values, a tenth at least: cross-correlations run
         // well inside ±1, where they would be a few pixels high.)
+        let cross_first = |c: &Correlations| -(c.max_lag as isize);
         Plot::new("cross")
             .height(h)
             .x_axis_label("lag k")
             .include_y(-0.1)
             .include_y(0.1)
             .show(ui, |p| {
-                p.bar_chart(bars(&c.cross, -lag, egui::Color32::from_rgb(120, 120, 120)));
+                if let Some(c) = &own {
+                    let grey = egui::Color32::from_rgb(120, 120, 120);
+                    p.bar_chart(bars(&c.cross, cross_first(c), grey, -shift));
+                }
+                if let Some((_, c)) = overlay {
+                    p.bar_chart(bars(&c.cross, cross_first(c), OVERLAY_COLOR, shift));
+                }
             });
     }
 
@@ -2858,6 +3038,9 @@ pub fn run(
         app.open_checkpoint(path)?;
     }
     app.open_views(&capture);
+    if let Some(path) = &capture.overlay {
+        app.open_overlay(path)?;
+    }
     (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
     // Held from before the window exists until its size settles (see Window).
     gpu.hold_submissions();
@@ -2943,6 +3126,15 @@ struct LearningCurves {
     last: Option<IterationEvent>,
     expansion: Vec<PlotPoint>,
     contraction: Vec<PlotPoint>,
+    run: RunCurves,
+    /// d_st's y range (None before the first iteration).
+    d_st_fit: Option<DstFit>,
+}
+
+/// A run's curves by iteration, thinned ([`thinned`]): this run's, or the
+/// overlay's.
+#[derive(Default)]
+struct RunCurves {
     d_st: Vec<PlotPoint>,
     r_t: Vec<PlotPoint>,
     u_data: Vec<PlotPoint>,
@@ -2951,8 +3143,81 @@ struct LearningCurves {
     /// Top of the learning-rate plot: from zero up, so a constant rate
     /// reads as such.
     lr_top: f64,
-    /// d_st's y range (None before the first iteration).
-    d_st_fit: Option<DstFit>,
+}
+
+impl RunCurves {
+    /// The curves of a run's `rows`, in order.
+    fn of(rows: impl Iterator<Item = MetricsRow> + Clone) -> Self {
+        let rows = || rows.clone();
+        let curve =
+            |y: fn(&MetricsRow) -> f64| thinned_points(rows().map(|r| [r.iteration as f64, y(&r)]).collect());
+        RunCurves {
+            d_st: curve(|r| r.d_st),
+            r_t: curve(|r| r.r_t),
+            u_data: curve(|r| r.mean_u_data),
+            u_samples: curve(|r| r.mean_u_samples),
+            lr: curve(|r| r.lr),
+            lr_top: rows().map(|r| r.lr).fold(0.0, f64::max) * 1.2,
+        }
+    }
+}
+
+/// The y range holding both of two runs' (either may have none yet).
+fn span_of_both(own: Option<[f64; 2]>, other: Option<[f64; 2]>) -> Option<[f64; 2]> {
+    match (own, other) {
+        (Some([lo, hi]), Some([o_lo, o_hi])) => Some([lo.min(o_lo), hi.max(o_hi)]),
+        (own, other) => own.or(other),
+    }
+}
+
+/// One of the overlay's curves: beneath this run's, in one colour, thinner.
+fn overlay_line<'a>(name: &str, points: &'a [PlotPoint]) -> Line<'a> {
+    Line::new(name, points).color(OVERLAY_COLOR).width(1.5)
+}
+
+/// `points` thinned to [`MAX_PLOT_POINTS`], as egui_plot takes them.
+fn thinned_points(points: Vec<[f64; 2]>) -> Vec<PlotPoint> {
+    crate::plot::thinned(points, MAX_PLOT_POINTS)
+        .into_iter()
+        .map(PlotPoint::from)
+        .collect()
+}
+
+/// Another run drawn behind this one's learning curves and correlations,
+/// in [`OVERLAY_COLOR`]: its folder or checkpoint as `ebmscope compare`
+/// reads it, as far as it had got when read ("Show overlay" reads it again).
+pub struct Overlay {
+    pub run: ComparedRun,
+    curves: RunCurves,
+    /// d_st's y range, fitted as this run's is ([`crate::plot::d_st_span`]).
+    d_st_span: Option<[f64; 2]>,
+}
+
+impl Overlay {
+    fn of(run: ComparedRun) -> Self {
+        let d: Vec<f64> = run.rows.iter().map(|r| r.d_st).collect();
+        Overlay {
+            curves: RunCurves::of(run.rows.iter().copied()),
+            d_st_span: crate::plot::d_st_span(&d).map(|(span, _)| span),
+            run,
+        }
+    }
+
+    /// What the overlay is: its path, how far it goes, its verdict.
+    pub fn summary(&self) -> String {
+        let run = &self.run;
+        let last = run.rows.last().map_or(0, |r| r.iteration);
+        let cut = if run.cut {
+            " (a last line cut short, left out)"
+        } else {
+            ""
+        };
+        format!(
+            "{}: {last} iterations{cut}; oscillation {}",
+            run.label,
+            run.verdict_text()
+        )
+    }
 }
 
 /// d_st's y range as plot::d_st_span fits it (to the run's later half where
@@ -2982,20 +3247,12 @@ impl LearningCurves {
         if (cache.len, cache.last) == (history.len(), history.last().copied()) {
             return cache;
         }
-        let x = |e: &IterationEvent| e.iteration as f64;
-        let plotted = |points: Vec<[f64; 2]>| {
-            crate::plot::thinned(points, MAX_PLOT_POINTS)
-                .into_iter()
-                .map(PlotPoint::from)
-                .collect()
-        };
-        let curve = |y: fn(&IterationEvent) -> f64| plotted(history.iter().map(|e| [x(e), y(e)]).collect());
         let split = |phase: Phase| {
-            plotted(
+            thinned_points(
                 history
                     .iter()
                     .filter(|e| e.phase == phase)
-                    .map(|e| [x(e), e.d_st])
+                    .map(|e| [e.iteration as f64, e.d_st])
                     .collect(),
             )
         };
@@ -3004,12 +3261,7 @@ impl LearningCurves {
             last: history.last().copied(),
             expansion: split(Phase::Expansion),
             contraction: split(Phase::Contraction),
-            d_st: curve(|e| e.d_st),
-            r_t: curve(|e| e.r_t),
-            u_data: curve(|e| e.mean_u_data),
-            u_samples: curve(|e| e.mean_u_samples),
-            lr: curve(|e| e.lr),
-            lr_top: history.iter().map(|e| e.lr).fold(0.0, f64::max) * 1.2,
+            run: RunCurves::of(history.iter().map(MetricsRow::from)),
             d_st_fit: DstFit::of(history),
         };
         cache
@@ -3139,13 +3391,13 @@ mod tests {
         let mut history = vec![event(1, -1.0), event(2, 2.0)];
         let c = LearningCurves::of(&mut cache, &history);
         assert_eq!(
-            (xy(&c.d_st), c.expansion.len(), c.lr_top),
+            (xy(&c.run.d_st), c.expansion.len(), c.run.lr_top),
             (vec![[1.0, -1.0], [2.0, 2.0]], 1, 0.1 * 1.2)
         );
         // The same history again: the same curves, not made again (a new
         // set is made before the old one goes, so its buffers differ).
-        let made = c.d_st.as_ptr();
-        assert_eq!(LearningCurves::of(&mut cache, &history).d_st.as_ptr(), made);
+        let made = c.run.d_st.as_ptr();
+        assert_eq!(LearningCurves::of(&mut cache, &history).run.d_st.as_ptr(), made);
         history.push(event(3, 3.0));
         assert_eq!(
             xy(&LearningCurves::of(&mut cache, &history).contraction),
@@ -3154,9 +3406,50 @@ mod tests {
         // Another run of as many iterations.
         let other = vec![event(1, 5.0), event(2, 6.0), event(3, 7.0)];
         assert_eq!(
-            xy(&LearningCurves::of(&mut cache, &other).d_st),
+            xy(&LearningCurves::of(&mut cache, &other).run.d_st),
             [[1.0, 5.0], [2.0, 6.0], [3.0, 7.0]]
         );
+    }
+
+    /// The overlay's curves are its rows', and d_st is fitted to both runs'
+    /// ranges (the overlay's alone while this run has none).
+    #[test]
+    fn an_overlay_draws_its_rows_and_widens_the_d_st_fit() {
+        let row = |iteration: u64, d_st: f64| MetricsRow {
+            iteration,
+            d_st,
+            r_t: 0.01 * iteration as f64,
+            mean_u_data: 1.0,
+            mean_u_samples: 2.0,
+            lr: 0.05,
+            wall_time: 0.0,
+        };
+        let run = ComparedRun {
+            label: "runs/b".into(),
+            rows: vec![row(1, -3.0), row(2, 1.0), row(3, 2.0)],
+            cut: false,
+            toy: Vec::new(),
+            changes: Vec::new(),
+            correlations: None,
+        };
+        let o = Overlay::of(run);
+        let xy = |points: &[PlotPoint]| points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>();
+        assert_eq!(xy(&o.curves.d_st), [[1.0, -3.0], [2.0, 1.0], [3.0, 2.0]]);
+        assert_eq!(xy(&o.curves.r_t), [[1.0, 0.01], [2.0, 0.02], [3.0, 0.03]]);
+        assert_eq!((o.curves.u_data[0].y, o.curves.u_samples[0].y), (1.0, 2.0));
+        assert_eq!(o.curves.lr_top, 0.05 * 1.2);
+        let span = o.d_st_span.expect("three rows have a span");
+        assert!(span[0] <= -3.0 && span[1] >= 2.0, "{span:?}");
+        assert_eq!(
+            o.summary(),
+            "runs/b: 3 iterations; oscillation none (3 iterations needed)"
+        );
+        assert_eq!(
+            span_of_both(Some([-1.0, 0.5]), Some([-0.2, 4.0])),
+            Some([-1.0, 4.0])
+        );
+        assert_eq!(span_of_both(None, Some([-0.2, 4.0])), Some([-0.2, 4.0]));
+        assert_eq!(span_of_both(Some([-1.0, 0.5]), None), Some([-1.0, 0.5]));
     }
 
     /// The chains' grid is built once per key (iteration or long-run step),

@@ -235,6 +235,11 @@ struct GuiArgs {
     /// With --long-run: MALA instead of plain Langevin.
     #[arg(long, requires = "long_run")]
     mala: bool,
+    /// Draw another run behind this one's learning curves and correlations,
+    /// in violet: its folder or a checkpoint, as `ebmscope compare` takes
+    /// them (the window's *Overlay* field; read again by *Show overlay*).
+    #[arg(long, value_name = "RUN")]
+    overlay: Option<PathBuf>,
     /// With --landscape or --long-run: the temperature factor f (exp(−U/f)).
     #[arg(long, requires = "panel_work", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().temp_factor, value_parser = number)]
     temp_factor: f64,
@@ -822,6 +827,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         long_run,
         preset: start_preset,
         overrides,
+        overlay: args.overlay.clone(),
     };
     let resume = args.checkpoint.clone();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();

@@ -1378,3 +1378,102 @@ fn without_the_gpu_picture_the_image_view_shows_each_source() {
     assert!(h.query_by_label("Chains X⁻").is_some());
     until(&mut h, "the chains read back", |a| a.has_chains_to_show());
 }
+
+/// "Overlay": another run, as its folder or checkpoint holds it, drawn
+/// behind this one's curves and named with its verdict; its correlations
+/// beside this run's, even before this run has any; kept over a Reset;
+/// refusals (nothing typed, a missing path) leave the overlay before, and
+/// Hide takes it away.
+#[test]
+fn an_overlay_shows_another_run_behind_this_one() {
+    let dir = common::fresh_dir("gui-overlay");
+    assert!(common::train_small_toy(&dir, 4, &[]).status.success());
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let d_st: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(d_st.len(), 4);
+    let field = "another run's folder or checkpoint, drawn in violet behind the plots";
+    let show = |h: &mut Harness<'static, GuiApp>, path: &str| {
+        type_into(h, field, path);
+        h.get_by_label("Show overlay").click();
+        h.step();
+        h.step();
+    };
+    let mut h = harness(app());
+    h.step();
+    show(&mut h, "");
+    let said = h.state().overlay_error.clone().unwrap();
+    assert!(said.starts_with("type a run's folder"), "{said}");
+    assert!(h.state().overlay.is_none());
+
+    let folder = dir.display().to_string();
+    show(&mut h, &folder);
+    let app = h.state();
+    assert_eq!(app.overlay_error, None);
+    let o = app.overlay.as_ref().expect("the overlay is shown");
+    let read: Vec<f64> = o.run.rows.iter().map(|r| r.d_st).collect();
+    assert_eq!((o.run.label.as_str(), read), (folder.as_str(), d_st.clone()));
+    let named =
+        format!("in violet behind, the overlay {folder}: 4 iterations; oscillation none before iteration ");
+    assert!(h.query_by_label_contains(&named).is_some(), "{named}");
+
+    // Its correlations (over its own window, all 4 iterations), before
+    // this run has the 3 its own need.
+    h.state_mut()
+        .set_plots_view(ebmscope::gui::PlotsView::Correlations);
+    h.step();
+    assert!(
+        h.query_by_label("This run's correlations need at least 3 iterations.")
+            .is_some()
+    );
+    let overlay_said = format!("The overlay, {folder}, over its last 4 iterations: d_st ");
+    assert!(h.query_by_label_contains(&overlay_said).is_some());
+    for _ in 0..3 {
+        step_once(&mut h);
+    }
+    h.step();
+    assert!(h.query_by_label_contains("Over the last 3 iterations.").is_some());
+    assert!(h.query_by_label_contains(&overlay_said).is_some());
+
+    // Kept over a Reset and a Start over (to set the next run beside it).
+    h.get_by_label("Reset").click();
+    until(&mut h, "reset", |a| {
+        a.history.is_empty() && a.message == "started over"
+    });
+    assert!(h.state().overlay.is_some());
+    h.get_by_label("Start over with these").click();
+    until(&mut h, "new run", |a| a.message.starts_with("started over: "));
+    h.step();
+    assert_eq!(
+        h.state().overlay.as_ref().map(|o| o.run.label.as_str()),
+        Some(folder.as_str())
+    );
+    assert!(h.query_by_label_contains(&overlay_said).is_some());
+    h.state().send(Command::Load(dir.join("checkpoint.safetensors")));
+    until(&mut h, "load", |a| a.message.starts_with("loaded"));
+    assert!(h.state().overlay.is_some());
+
+    // Its checkpoint: the run to its iteration (the same rows).
+    let ck = dir.join("checkpoint.safetensors").display().to_string();
+    show(&mut h, &ck);
+    let o = h.state().overlay.as_ref().unwrap();
+    assert_eq!(o.run.rows.iter().map(|r| r.d_st).collect::<Vec<_>>(), d_st);
+    assert_eq!(o.run.label, ck);
+
+    // A path that is not there: said, and the overlay before stays.
+    let missing = dir.join("no-such-run").display().to_string();
+    show(&mut h, &missing);
+    let said = h.state().overlay_error.clone().unwrap();
+    assert!(said.contains("does not exist"), "{said}");
+    assert_eq!(h.state().overlay.as_ref().unwrap().run.label, ck);
+
+    h.get_by_label("Hide overlay").click();
+    h.step();
+    h.step();
+    assert!(h.state().overlay.is_none());
+    assert!(h.query_by_label("Hide overlay").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -320,6 +320,53 @@ fn the_window_runs_a_long_run_for_its_picture() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `gui --overlay RUN` draws another run's curves in violet behind the
+/// learning plots (the picture without it has none there), and a run that
+/// is not there is refused before the window opens.
+#[test]
+fn the_window_draws_an_overlay_behind_its_plots() {
+    let dir = common::fresh_dir("window-overlay");
+    let (this, other) = (dir.join("this"), dir.join("other"));
+    for (run, lr) in [(&this, "optimizer.lr=0.5"), (&other, "optimizer.lr=0.05")] {
+        let out = common::train_small_toy(run, 3, &["--set", lr]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let ck = this.join("checkpoint.safetensors");
+    let args = ["gui", "--checkpoint", ck.to_str().unwrap(), "--frames", "3"];
+    // Violet (OVERLAY_COLOR, part see-through over the dark plots) in the
+    // plots' column: red above green, blue above red, as no curve of the
+    // run's own is (grey, gold, red, the phases' blue).
+    let violet = |img: &image::RgbaImage| {
+        let (w, h) = (img.width(), img.height());
+        let mut n = 0;
+        for y in h / 5..h * 9 / 10 {
+            for x in w * 3 / 5..w {
+                let [r, g, b, _] = img.get_pixel(x, y).0.map(i32::from);
+                n += usize::from(r > g + 15 && b > r + 25);
+            }
+        }
+        n
+    };
+    let (alone, _) = window_picture(&args, &dir.join("alone.png"));
+    let with = [&args[..], &["--overlay", other.to_str().unwrap()]].concat();
+    let (overlaid, _) = window_picture(&with, &dir.join("overlaid.png"));
+    let (none, some) = (violet(&alone), violet(&overlaid));
+    assert!(
+        none < 20 && some > 400,
+        "violet pixels: {none} alone, {some} with the overlay"
+    );
+
+    let missing = dir.join("no-such-run");
+    let refused = [&args[..], &["--overlay", missing.to_str().unwrap()]].concat();
+    let shot = dir.join("refused.png");
+    let out = gui_command(&[&refused[..], &["--screenshot", shot.to_str().unwrap()]].concat())
+        .output()
+        .unwrap();
+    common::assert_refused(&out, "does not exist");
+    assert!(!shot.exists(), "the window opened");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The map's plot holds the lowest minimum and the learned log-density.
 fn assert_map_drawn(img: &image::RgbaImage) {
     let (w, h) = (img.width(), img.height());

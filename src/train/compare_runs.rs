@@ -125,17 +125,7 @@ impl ComparedRun {
                 "a checkpoint saved without it, or moved from beside its run's metrics.csv",
             ));
         };
-        let rows: Vec<MetricsRow> = (history.events.iter())
-            .map(|e| MetricsRow {
-                iteration: e.iteration,
-                d_st: e.d_st,
-                r_t: e.r_t,
-                mean_u_data: e.mean_u_data,
-                mean_u_samples: e.mean_u_samples,
-                lr: e.lr,
-                wall_time: e.wall_time,
-            })
-            .collect();
+        let rows: Vec<MetricsRow> = history.events.iter().map(MetricsRow::from).collect();
         if rows.is_empty() {
             return Err(Error::file(
                 path,

@@ -1623,6 +1623,21 @@ pub struct MetricsRow {
     pub wall_time: f64,
 }
 
+/// An iteration's row, as metrics.csv holds it.
+impl From<&IterationEvent> for MetricsRow {
+    fn from(e: &IterationEvent) -> Self {
+        MetricsRow {
+            iteration: e.iteration,
+            d_st: e.d_st,
+            r_t: e.r_t,
+            mean_u_data: e.mean_u_data,
+            mean_u_samples: e.mean_u_samples,
+            lr: e.lr,
+            wall_time: e.wall_time,
+        }
+    }
+}
+
 impl MetricsRow {
     /// The row a line of metrics.csv holds (its newline taken off), if it
     /// is one.
