@@ -323,11 +323,13 @@ pub struct GuiApp {
     /// The last message for the user (saved, loaded, refused, failed).
     pub message: String,
     /// The overlay's run folder or checkpoint (text as typed).
-    pub overlay_path: String,
+    pub overlay_field: String,
     /// Another run drawn behind this one's plots, if one is shown.
     pub overlay: Option<Overlay>,
     /// Why the last "Show overlay" was refused (the overlay before stays).
     pub overlay_error: Option<String>,
+    /// The run a "Show overlay" is reading.
+    overlay_reading: Option<std::thread::JoinHandle<Result<ComparedRun>>>,
     /// Every checkpoint the window saved (any session): Save may write over them.
     saved: Vec<PathBuf>,
     checkpoint: String,
@@ -431,9 +433,10 @@ impl GuiApp {
             reset_plots: false,
             unanswered_changes: 0,
             message: String::new(),
-            overlay_path: String::new(),
+            overlay_field: String::new(),
             overlay: None,
             overlay_error: None,
+            overlay_reading: None,
             saved: Vec::new(),
             checkpoint,
             config,
@@ -477,34 +480,53 @@ impl GuiApp {
         }
     }
 
-    /// Read the run at `path` (a run's folder or a checkpoint, as
-    /// `ebmscope compare` takes it, as far as it has got) and draw it
-    /// behind this run's plots in place of any before (`gui --overlay`,
-    /// and "Show overlay"); a run that cannot be read is refused, naming why.
-    pub fn open_overlay(&mut self, path: &Path) -> Result<()> {
-        let mut run = ComparedRun::read(path)?;
-        run.label = path.display().to_string();
-        self.overlay_path = run.label.clone();
+    /// Draw `run` (a run's folder or checkpoint as [`ComparedRun::read`]
+    /// read it) with this run's plots, in place of any before (`gui
+    /// --overlay`, and "Show overlay").
+    pub fn set_overlay(&mut self, run: ComparedRun) {
+        self.overlay_field = run.label.clone();
         self.overlay = Some(Overlay::of(run));
         self.overlay_error = None;
         // (Fitted to both runs: the bounds of this run's alone would cut
         // a longer overlay off.)
         self.reset_plots = true;
-        Ok(())
     }
 
-    /// "Show overlay": the run the overlay field names, or why not.
+    /// "Show overlay": read the run the overlay field names off the UI
+    /// thread (a checkpoint is read whole, and a long run's metrics.csv
+    /// can be megabytes), or say why not.
     fn show_overlay(&mut self) {
-        let typed = self.overlay_path.trim().to_string();
+        let typed = self.overlay_field.trim().to_string();
         if typed.is_empty() {
             self.overlay_error = Some(
                 "type a run's folder (as `ebmscope train --out DIR` writes one) or a checkpoint to show \
-                 behind this run"
+                 with this run"
                     .into(),
             );
-        } else if let Err(e) = self.open_overlay(Path::new(&typed)) {
-            self.overlay_error = Some(e.to_string());
+        } else if self.overlay_reading.is_none() {
+            self.overlay_reading = Some(std::thread::spawn(move || ComparedRun::read(Path::new(&typed))));
         }
+    }
+
+    /// Take in the overlay's run once it has been read, or why it was not
+    /// (the overlay before stays).
+    fn finish_overlay(&mut self) {
+        if !self.overlay_reading.as_ref().is_some_and(|r| r.is_finished()) {
+            return;
+        }
+        let Some(reading) = self.overlay_reading.take() else {
+            return;
+        };
+        match reading.join() {
+            Ok(Ok(run)) => self.set_overlay(run),
+            Ok(Err(e)) => self.overlay_error = Some(e.to_string()),
+            Err(_) => self.overlay_error = Some("reading the run panicked".into()),
+        }
+    }
+
+    /// Whether a "Show overlay" is still reading its run.
+    pub fn overlay_reading(&self) -> bool {
+        self.overlay_reading.is_some()
     }
 
     /// Open the views `capture` names (the command line's `--toy-view`,
@@ -860,6 +882,7 @@ impl GuiApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.finish_start_over();
         self.finish_map_save();
+        self.finish_overlay();
         self.poll();
         egui::Panel::top("controls").show(ui, |ui| self.controls(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
@@ -1001,21 +1024,25 @@ impl GuiApp {
     /// Show and Hide buttons, and what the run shown is.
     fn overlay_controls(&mut self, ui: &mut egui::Ui) {
         ui.heading("Overlay");
-        let label = ui.label("another run's folder or checkpoint, drawn in violet behind the plots");
+        let label = ui.label("another run's folder or checkpoint, drawn in violet with the plots");
         let edit = ui
             .add(
-                egui::TextEdit::singleline(&mut self.overlay_path)
+                egui::TextEdit::singleline(&mut self.overlay_field)
                     .desired_width(180.0)
                     .hint_text("runs/gmm-quick"),
             )
             .labelled_by(label.id);
         let enter = edit.lost_focus() && ui.input(|inp| inp.key_pressed(egui::Key::Enter));
         ui.horizontal(|ui| {
+            let reading = self.overlay_reading.is_some();
             let show = ui
-                .button("Show overlay")
+                .add_enabled(!reading, egui::Button::new("Show overlay"))
                 .on_hover_text("read as it is now (a run still training, as far as it has got): press again to read it again");
-            if show.clicked() || enter {
+            if show.clicked() || (enter && !reading) {
                 self.show_overlay();
+            }
+            if reading {
+                ui.label("reading …");
             }
             if self.overlay.is_some() && ui.button("Hide overlay").clicked() {
                 self.overlay = None;
@@ -1137,8 +1164,10 @@ impl GuiApp {
                 fresh.log_densities = self.log_densities;
                 fresh.fit_recent = self.fit_recent;
                 // (The run before may be the very one to set the new one beside.)
-                fresh.overlay_path = std::mem::take(&mut self.overlay_path);
+                fresh.overlay_field = std::mem::take(&mut self.overlay_field);
                 fresh.overlay = self.overlay.take();
+                fresh.overlay_error = self.overlay_error.take();
+                fresh.overlay_reading = self.overlay_reading.take();
                 fresh.start_over = std::mem::take(&mut self.start_over);
                 // A map being saved goes on; Save stays disabled until it is done.
                 fresh.map_saving = self.map_saving.take();
@@ -2032,7 +2061,10 @@ impl GuiApp {
         if let Some(o) = &self.overlay {
             ui.colored_label(
                 OVERLAY_COLOR,
-                format!("in violet behind, the overlay {} (its U(X⁺) dashed)", o.summary()),
+                format!(
+                    "in violet behind: the overlay, {} (its U(X⁺) dashed)",
+                    o.run.label
+                ),
             );
         }
         let h = (ui.available_height() / 4.0 - 28.0).max(60.0);
@@ -2118,13 +2150,23 @@ impl GuiApp {
         };
         let mut cache = self.curves.borrow_mut();
         let c = LearningCurves::of(&mut cache, &self.history);
-        let d_st_span = span_of_both(
-            c.d_st_fit.as_ref().map(|f| f.span),
-            overlay.and_then(|o| o.d_st_span),
-        );
-        let off_plot = match c.d_st_fit.as_ref().and_then(|f| f.off_scale.as_ref()) {
-            Some(note) if fit_recent => format!("; {note}, off the plot"),
-            _ => String::new(),
+        // d_st's y range holds both runs' fits; what each leaves off, said.
+        let (own_fit, overlay_fit) = (c.d_st_fit.as_ref(), overlay.and_then(|o| o.d_st_fit.as_ref()));
+        let d_st_span = span_of_both(own_fit.map(|f| f.span), overlay_fit.map(|f| f.span));
+        let off: Vec<String> = match d_st_span.filter(|_| fit_recent) {
+            Some(shown) => (own_fit.and_then(|f| f.off_scale(shown)).into_iter())
+                .chain(
+                    overlay_fit
+                        .and_then(|f| f.early?.off_before(shown))
+                        .map(|n| format!("the overlay's {n}")),
+                )
+                .collect(),
+            None => Vec::new(),
+        };
+        let off_plot = if off.is_empty() {
+            String::new()
+        } else {
+            format!("; {}, off the plot", off.join("; "))
         };
         ui.label(format!(
             "d_st = mean U(X⁺) − mean U(X⁻): expansion (< 0, blue), contraction (> 0, red){off_plot}"
@@ -2220,6 +2262,17 @@ impl GuiApp {
             .overlay
             .as_ref()
             .and_then(|o| Some((o, o.run.correlations.as_ref()?)));
+        let overlay_without = self.overlay.as_ref().filter(|o| o.run.correlations.is_none());
+        if let Some(o) = overlay_without {
+            ui.colored_label(
+                OVERLAY_COLOR,
+                format!(
+                    "The overlay, {}: oscillation {}.",
+                    o.run.label,
+                    o.run.verdict_text()
+                ),
+            );
+        }
         if own.is_none() && overlay.is_none() {
             ui.label("The correlations need at least 3 iterations.");
             return;
@@ -2251,11 +2304,16 @@ impl GuiApp {
             }
         }
         if let Some((o, c)) = overlay {
+            let right = if own.is_some() {
+                " (its bars on the right of each lag)"
+            } else {
+                ""
+            };
             ui.colored_label(
                 OVERLAY_COLOR,
                 format!(
                     "The overlay, {}, over its last {} iterations: d_st {}, threshold {:.3}; \
-                     oscillation {} (its bars on the right of each lag).",
+                     oscillation {}{right}.",
                     o.run.label,
                     c.window,
                     c.verdict_lag_values(),
@@ -2305,13 +2363,15 @@ impl GuiApp {
             .include_y(-1.0)
             .include_y(1.0)
             .show(ui, |p| {
-                if let Some(c) = &own {
-                    p.bar_chart(bars(&c.d_acf, 0, phase_colour(Phase::Expansion), -shift));
-                    threshold(p, c, egui::Color32::LIGHT_GRAY);
-                }
+                // (The overlay's first, beneath: with equal windows the
+                // thresholds lie on one another, this run's on top.)
                 if let Some((_, c)) = overlay {
                     p.bar_chart(bars(&c.d_acf, 0, OVERLAY_COLOR, shift));
                     threshold(p, c, OVERLAY_COLOR);
+                }
+                if let Some(c) = &own {
+                    p.bar_chart(bars(&c.d_acf, 0, phase_colour(Phase::Expansion), -shift));
+                    threshold(p, c, egui::Color32::LIGHT_GRAY);
                 }
             });
         ui.label("autocorrelation of r_t by lag");
@@ -2321,11 +2381,11 @@ impl GuiApp {
             .include_y(-1.0)
             .include_y(1.0)
             .show(ui, |p| {
-                if let Some(c) = &own {
-                    p.bar_chart(bars(&c.r_acf, 0, R_T_COLOR, -shift));
-                }
                 if let Some((_, c)) = overlay {
                     p.bar_chart(bars(&c.r_acf, 0, OVERLAY_COLOR, shift));
+                }
+                if let Some(c) = &own {
+                    p.bar_chart(bars(&c.r_acf, 0, R_T_COLOR, -shift));
                 }
             });
         ui.label(format!(
@@ -2342,12 +2402,12 @@ impl GuiApp {
             .include_y(-0.1)
             .include_y(0.1)
             .show(ui, |p| {
+                if let Some((_, c)) = overlay {
+                    p.bar_chart(bars(&c.cross, cross_first(c), OVERLAY_COLOR, shift));
+                }
                 if let Some(c) = &own {
                     let grey = egui::Color32::from_rgb(120, 120, 120);
                     p.bar_chart(bars(&c.cross, cross_first(c), grey, -shift));
-                }
-                if let Some((_, c)) = overlay {
-                    p.bar_chart(bars(&c.cross, cross_first(c), OVERLAY_COLOR, shift));
                 }
             });
     }
@@ -2995,6 +3055,10 @@ pub fn run(
     resume: Option<PathBuf>,
     data: Option<crate::data::Dataset>,
 ) -> Result<(TrainingRate, Option<Taken>)> {
+    // (First: a run that cannot be read is refused before the trainer starts.)
+    let overlay = (capture.overlay.as_deref())
+        .map(|path| ComparedRun::read(path).map_err(|e| Error::Config(format!("--overlay {e}"))))
+        .transpose()?;
     // wgpu's GL backend presents only to windows of the display its
     // instance was made for, and the trainer's was made before any window:
     // on GL the window draws with a device of its own, and image pictures
@@ -3038,8 +3102,8 @@ pub fn run(
         app.open_checkpoint(path)?;
     }
     app.open_views(&capture);
-    if let Some(path) = &capture.overlay {
-        app.open_overlay(path)?;
+    if let Some(run) = overlay {
+        app.set_overlay(run);
     }
     (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
     // Held from before the window exists until its size settles (see Window).
@@ -3117,7 +3181,7 @@ pub fn run(
     Ok((*rate.lock().unwrap_or_else(|p| p.into_inner()), status))
 }
 
-/// The learning plots' curves, thinned ([`thinned`]), for a history of
+/// The learning plots' curves, thinned ([`crate::plot::thinned`]), for a history of
 /// `len` iterations ending with `last`: made again only when an iteration
 /// comes or the history is replaced, not every frame.
 #[derive(Default)]
@@ -3131,7 +3195,7 @@ struct LearningCurves {
     d_st_fit: Option<DstFit>,
 }
 
-/// A run's curves by iteration, thinned ([`thinned`]): this run's, or the
+/// A run's curves by iteration, thinned ([`thinned_points`]): this run's, or the
 /// overlay's.
 #[derive(Default)]
 struct RunCurves {
@@ -3189,16 +3253,15 @@ fn thinned_points(points: Vec<[f64; 2]>) -> Vec<PlotPoint> {
 pub struct Overlay {
     pub run: ComparedRun,
     curves: RunCurves,
-    /// d_st's y range, fitted as this run's is ([`crate::plot::d_st_span`]).
-    d_st_span: Option<[f64; 2]>,
+    /// d_st's y range, fitted as this run's is.
+    d_st_fit: Option<DstFit>,
 }
 
 impl Overlay {
     fn of(run: ComparedRun) -> Self {
-        let d: Vec<f64> = run.rows.iter().map(|r| r.d_st).collect();
         Overlay {
             curves: RunCurves::of(run.rows.iter().copied()),
-            d_st_span: crate::plot::d_st_span(&d).map(|(span, _)| span),
+            d_st_fit: DstFit::of(&run.rows.iter().map(|r| r.d_st).collect::<Vec<_>>()),
             run,
         }
     }
@@ -3225,19 +3288,23 @@ impl Overlay {
 #[derive(Clone, Debug, PartialEq)]
 struct DstFit {
     span: [f64; 2],
-    /// Where the fit starts and how far the earlier values reach
-    /// (plot::off_scale), where any lie off the plot.
-    off_scale: Option<String>,
+    /// How far the values before the fit reach, where any are finite.
+    early: Option<crate::plot::EarlyReach>,
 }
 
 impl DstFit {
-    fn of(history: &[IterationEvent]) -> Option<DstFit> {
-        let d: Vec<f64> = history.iter().map(|e| e.d_st).collect();
-        let (span, start) = crate::plot::d_st_span(&d)?;
+    fn of(d: &[f64]) -> Option<DstFit> {
+        let (span, start) = crate::plot::d_st_span(d)?;
         Some(DstFit {
             span,
-            off_scale: crate::plot::off_scale(&d, start, span),
+            early: crate::plot::EarlyReach::of(d, start),
         })
+    }
+
+    /// What a plot of y range `shown` leaves off ([`crate::plot::off_scale`]):
+    /// where the fit starts and how far the earlier values reach.
+    fn off_scale(&self, shown: [f64; 2]) -> Option<String> {
+        self.early?.off(shown)
     }
 }
 
@@ -3262,7 +3329,7 @@ impl LearningCurves {
             expansion: split(Phase::Expansion),
             contraction: split(Phase::Contraction),
             run: RunCurves::of(history.iter().map(MetricsRow::from)),
-            d_st_fit: DstFit::of(history),
+            d_st_fit: DstFit::of(&history.iter().map(|e| e.d_st).collect::<Vec<_>>()),
         };
         cache
     }
@@ -3357,15 +3424,21 @@ mod tests {
                 }
             })
             .collect();
-        let fit = DstFit::of(&history).unwrap();
+        let d: Vec<f64> = history.iter().map(|e| e.d_st).collect();
+        let fit = DstFit::of(&d).unwrap();
         let near = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).abs() < 1e-12 && (a[1] - b[1]).abs() < 1e-12;
         assert!(near(fit.span, [-0.22, 0.22]), "{fit:?}");
-        assert_eq!(fit.off_scale.as_deref(), Some("y fits 51–100; before, -40"));
+        assert_eq!(
+            fit.off_scale(fit.span).as_deref(),
+            Some("y fits 51–100; before, -40")
+        );
+        // A scale holding -40 (another run's, say) leaves nothing off.
+        assert_eq!(fit.off_scale([-50.0, 1.0]), None);
         assert_eq!(DstFit::of(&[]), None);
         // A short run: its last 20 iterations at least (here all 10).
-        let short = DstFit::of(&history[..10]).unwrap();
+        let short = DstFit::of(&d[..10]).unwrap();
         assert!(
-            near(short.span, [-44.0, 44.0]) && short.off_scale.is_none(),
+            near(short.span, [-44.0, 44.0]) && short.off_scale(short.span).is_none(),
             "{short:?}"
         );
     }
@@ -3424,26 +3497,34 @@ mod tests {
             lr: 0.05,
             wall_time: 0.0,
         };
-        let run = ComparedRun {
-            label: "runs/b".into(),
-            rows: vec![row(1, -3.0), row(2, 1.0), row(3, 2.0)],
-            cut: false,
-            toy: Vec::new(),
-            changes: Vec::new(),
-            correlations: None,
-        };
+        // d_st flipping sign each iteration after a first -3: strong
+        // oscillation, read over a window of 20 (config.toml's, as
+        // `compare` reads it: lag 1 at −19/20 against its threshold 3/√20 = 0.67).
+        let mut config = Config::preset("rings-convergent").unwrap();
+        config.eval.window = 20;
+        let d: Vec<f64> = (1..=22)
+            .map(|i| {
+                if i == 1 {
+                    -3.0
+                } else if i % 2 == 0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
+            .collect();
+        let rows: Vec<MetricsRow> = (1..=22).map(|i| row(i, d[i as usize - 1])).collect();
+        let run = ComparedRun::of_rows(Path::new("runs/b"), rows, false, Vec::new(), Vec::new(), &config);
         let o = Overlay::of(run);
         let xy = |points: &[PlotPoint]| points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>();
-        assert_eq!(xy(&o.curves.d_st), [[1.0, -3.0], [2.0, 1.0], [3.0, 2.0]]);
-        assert_eq!(xy(&o.curves.r_t), [[1.0, 0.01], [2.0, 0.02], [3.0, 0.03]]);
+        assert_eq!(xy(&o.curves.d_st)[..3], [[1.0, -3.0], [2.0, 1.0], [3.0, -1.0]]);
+        assert_eq!(o.curves.d_st.len(), 22);
+        assert_eq!(xy(&o.curves.r_t)[..2], [[1.0, 0.01], [2.0, 0.02]]);
         assert_eq!((o.curves.u_data[0].y, o.curves.u_samples[0].y), (1.0, 2.0));
         assert_eq!(o.curves.lr_top, 0.05 * 1.2);
-        let span = o.d_st_span.expect("three rows have a span");
-        assert!(span[0] <= -3.0 && span[1] >= 2.0, "{span:?}");
-        assert_eq!(
-            o.summary(),
-            "runs/b: 3 iterations; oscillation none (3 iterations needed)"
-        );
+        let span = o.d_st_fit.as_ref().expect("22 rows have a span").span;
+        assert!(span[0] <= -3.0 && span[1] >= 1.0, "{span:?}");
+        assert_eq!(o.summary(), "runs/b: 22 iterations; oscillation strong");
         assert_eq!(
             span_of_both(Some([-1.0, 0.5]), Some([-0.2, 4.0])),
             Some([-1.0, 4.0])

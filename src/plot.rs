@@ -530,7 +530,10 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
     register_font();
     let toy = runs.iter().any(|r| !r.toy.is_empty());
     let panels = 3 + usize::from(toy);
-    let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
+    // (Each within a row of its own: one wider would run off the figure.)
+    let widest = COMPARED_WIDTH - 2 * LEGEND_MARGIN - LEGEND_SWATCH;
+    let fitted: Vec<String> = runs.iter().map(|r| legend_label(&r.label, widest)).collect();
+    let labels: Vec<&str> = fitted.iter().map(String::as_str).collect();
     let rows = legend_rows(&labels, COMPARED_WIDTH);
     let legend = LEGEND_ROW * rows.len() as u32 + 8;
     figure(path, (COMPARED_WIDTH, legend + 280 * panels as u32), |root| {
@@ -715,14 +718,10 @@ fn curves_chart(
 /// across a figure `width` pixels wide: the runs (by index) of each row,
 /// with where each starts.
 fn legend_rows(labels: &[&str], width: u32) -> Vec<Vec<(usize, u32)>> {
-    let font = ("sans-serif", LEGEND_FONT).into_font();
     let mut rows: Vec<Vec<(usize, u32)>> = Vec::new();
     let mut x = 0;
     for (k, label) in labels.iter().enumerate() {
-        let text = font
-            .box_size(label)
-            .map_or(8 * label.chars().count() as u32, |(w, _)| w);
-        let item = LEGEND_SWATCH + text;
+        let item = LEGEND_SWATCH + legend_text_width(label);
         match rows.last_mut() {
             Some(row) if x + item <= width - LEGEND_MARGIN => row.push((k, x)),
             // (A name too long for a row still gets one of its own.)
@@ -734,6 +733,37 @@ fn legend_rows(labels: &[&str], width: u32) -> Vec<Vec<(usize, u32)>> {
         x += item + LEGEND_GAP;
     }
     rows
+}
+
+/// `label`'s width in the legend's font, in pixels.
+fn legend_text_width(label: &str) -> u32 {
+    let font = ("sans-serif", LEGEND_FONT).into_font();
+    font.box_size(label)
+        .map_or(8 * label.chars().count() as u32, |(w, _)| w)
+}
+
+/// `label` as the legend shows it within `width` pixels: whole where it
+/// fits, else its start and its end about a "…" (its end, the run's own
+/// folder, is what tells it from the others).
+fn legend_label(label: &str, width: u32) -> String {
+    if legend_text_width(label) <= width {
+        return label.to_string();
+    }
+    let chars: Vec<char> = label.chars().collect();
+    // Fewest characters dropped first: the longest that fits.
+    for keep in (1..chars.len()).rev() {
+        let head = keep / 3;
+        let tail = keep - head;
+        let shown: String = chars[..head]
+            .iter()
+            .chain(std::iter::once(&'…'))
+            .chain(&chars[chars.len() - tail..])
+            .collect();
+        if legend_text_width(&shown) <= width {
+            return shown;
+        }
+    }
+    "…".to_string()
 }
 
 const LEGEND_FONT: u32 = 14;
@@ -927,16 +957,60 @@ fn tick(v: f64, span: f64) -> String {
 
 /// What a curve fitted to its values from `start` on leaves off the scale
 /// [lo, hi]: where the fit starts and how far the earlier values reach.
-pub fn off_scale(v: &[f64], start: usize, [lo, hi]: [f64; 2]) -> Option<String> {
-    let (early_lo, early_hi) = finite_range(v[..start].iter().copied())?;
-    // (Each reach to its own two digits or so: −900 and 0.2.)
-    let reach = |x: f64| tick(x, x.abs());
-    let before = if early_lo == early_hi {
-        reach(early_lo)
-    } else {
-        format!("{} to {}", reach(early_lo), reach(early_hi))
-    };
-    (early_lo < lo || early_hi > hi).then(|| format!("y fits {}–{}; before, {before}", start + 1, v.len()))
+pub fn off_scale(v: &[f64], start: usize, span: [f64; 2]) -> Option<String> {
+    EarlyReach::of(v, start)?.off(span)
+}
+
+/// How far a curve's finite values before the start of its fit reach:
+/// what [`off_scale`] reads, kept to be read against any scale later.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EarlyReach {
+    /// Where the fit starts, and the curve's length.
+    start: usize,
+    len: usize,
+    lo: f64,
+    hi: f64,
+}
+
+impl EarlyReach {
+    /// Of `v` fitted from `start` on; None where no earlier value is finite.
+    pub fn of(v: &[f64], start: usize) -> Option<Self> {
+        let (lo, hi) = finite_range(v[..start].iter().copied())?;
+        Some(EarlyReach {
+            start,
+            len: v.len(),
+            lo,
+            hi,
+        })
+    }
+
+    /// What the scale `span` leaves off: where the fit starts and how far
+    /// the earlier values reach (None if they all lie on it).
+    pub fn off(&self, span: [f64; 2]) -> Option<String> {
+        (self.lies_off(span))
+            .then(|| format!("y fits {}–{}; before, {}", self.start + 1, self.len, self.reach()))
+    }
+
+    /// As [`EarlyReach::off`], shorter, for a second curve on one scale:
+    /// how far the values before its fit reach.
+    pub fn off_before(&self, span: [f64; 2]) -> Option<String> {
+        (self.lies_off(span)).then(|| format!("before {}, {}", self.start + 1, self.reach()))
+    }
+
+    fn lies_off(&self, [lo, hi]: [f64; 2]) -> bool {
+        self.lo < lo || self.hi > hi
+    }
+
+    /// How far the values reach, each to its own two digits or so (−900
+    /// and 0.2).
+    fn reach(&self) -> String {
+        let reach = |x: f64| tick(x, x.abs());
+        if self.lo == self.hi {
+            reach(self.lo)
+        } else {
+            format!("{} to {}", reach(self.lo), reach(self.hi))
+        }
+    }
 }
 
 /// How many times the later half's reach the whole run's may be before
@@ -1217,6 +1291,24 @@ pub fn landscape_map(
 #[allow(clippy::disallowed_methods)] // tests use std's renames and removals (clippy.toml)
 mod tests {
     use super::*;
+
+    /// A run's name too wide for the compare figure's legend keeps its
+    /// start and its end about a "…", within the width; one that fits is
+    /// whole.
+    #[test]
+    fn a_legend_label_too_wide_keeps_its_start_and_end() {
+        register_font();
+        assert_eq!(legend_label("runs/gmm-lr", 400), "runs/gmm-lr");
+        let long = format!("{}/run-b", "x".repeat(300));
+        let shown = legend_label(&long, 400);
+        assert!(legend_text_width(&shown) <= 400, "{shown}");
+        assert!(
+            shown.starts_with("xx") && shown.ends_with("xx/run-b") && shown.contains('…'),
+            "{shown}"
+        );
+        // (As many characters as fit: one more would not.)
+        assert!(shown.chars().count() > 20, "{shown}");
+    }
 
     #[test]
     fn a_curve_is_fitted_to_the_runs_later_half_and_says_what_it_leaves_off() {

@@ -1379,15 +1379,18 @@ fn without_the_gpu_picture_the_image_view_shows_each_source() {
     until(&mut h, "the chains read back", |a| a.has_chains_to_show());
 }
 
-/// "Overlay": another run, as its folder or checkpoint holds it, drawn
-/// behind this one's curves and named with its verdict; its correlations
-/// beside this run's, even before this run has any; kept over a Reset;
-/// refusals (nothing typed, a missing path) leave the overlay before, and
-/// Hide takes it away.
+/// "Overlay": another run, as its folder or checkpoint holds it (read off
+/// the UI thread), drawn behind this one's curves and named with its
+/// verdict; its correlations beside this run's, even before this run has
+/// any, and said where it has too few itself; kept over a Reset, a Start
+/// over and a Load; refusals (nothing typed, a missing path) leave the
+/// overlay before, and Hide takes it away.
 #[test]
 fn an_overlay_shows_another_run_behind_this_one() {
     let dir = common::fresh_dir("gui-overlay");
+    let young = common::fresh_dir("gui-overlay-young");
     assert!(common::train_small_toy(&dir, 4, &[]).status.success());
+    assert!(common::train_small_toy(&young, 2, &[]).status.success());
     let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     let d_st: Vec<f64> = text
         .lines()
@@ -1395,10 +1398,12 @@ fn an_overlay_shows_another_run_behind_this_one() {
         .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
         .collect();
     assert_eq!(d_st.len(), 4);
-    let field = "another run's folder or checkpoint, drawn in violet behind the plots";
+    let field = "another run's folder or checkpoint, drawn in violet with the plots";
     let show = |h: &mut Harness<'static, GuiApp>, path: &str| {
         type_into(h, field, path);
         h.get_by_label("Show overlay").click();
+        h.step();
+        until(h, "the overlay read", |a| !a.overlay_reading());
         h.step();
         h.step();
     };
@@ -1416,9 +1421,10 @@ fn an_overlay_shows_another_run_behind_this_one() {
     let o = app.overlay.as_ref().expect("the overlay is shown");
     let read: Vec<f64> = o.run.rows.iter().map(|r| r.d_st).collect();
     assert_eq!((o.run.label.as_str(), read), (folder.as_str(), d_st.clone()));
-    let named =
-        format!("in violet behind, the overlay {folder}: 4 iterations; oscillation none before iteration ");
-    assert!(h.query_by_label_contains(&named).is_some(), "{named}");
+    let named = format!("in violet behind: the overlay, {folder} (its U(X⁺) dashed)");
+    assert!(h.query_by_label(&named).is_some(), "{named}");
+    let summary = format!("{folder}: 4 iterations; oscillation none before iteration ");
+    assert!(h.query_by_label_contains(&summary).is_some(), "{summary}");
 
     // Its correlations (over its own window, all 4 iterations), before
     // this run has the 3 its own need.
@@ -1452,12 +1458,21 @@ fn an_overlay_shows_another_run_behind_this_one() {
         Some(folder.as_str())
     );
     assert!(h.query_by_label_contains(&overlay_said).is_some());
-    h.state().send(Command::Load(dir.join("checkpoint.safetensors")));
+    let ck = dir.join("checkpoint.safetensors").display().to_string();
+    type_into(&mut h, "checkpoint", &ck);
+    h.get_by_label("Load checkpoint").click();
     until(&mut h, "load", |a| a.message.starts_with("loaded"));
     assert!(h.state().overlay.is_some());
 
+    // A run of 2 iterations has no correlations: said, in place of its bars.
+    show(&mut h, &young.display().to_string());
+    let none = format!(
+        "The overlay, {}: oscillation none (3 iterations needed).",
+        young.display()
+    );
+    assert!(h.query_by_label(&none).is_some(), "{none}");
+
     // Its checkpoint: the run to its iteration (the same rows).
-    let ck = dir.join("checkpoint.safetensors").display().to_string();
     show(&mut h, &ck);
     let o = h.state().overlay.as_ref().unwrap();
     assert_eq!(o.run.rows.iter().map(|r| r.d_st).collect::<Vec<_>>(), d_st);
@@ -1476,4 +1491,5 @@ fn an_overlay_shows_another_run_behind_this_one() {
     assert!(h.state().overlay.is_none());
     assert!(h.query_by_label("Hide overlay").is_none());
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&young);
 }

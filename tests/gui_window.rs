@@ -321,8 +321,9 @@ fn the_window_runs_a_long_run_for_its_picture() {
 }
 
 /// `gui --overlay RUN` draws another run's curves in violet behind the
-/// learning plots (the picture without it has none there), and a run that
-/// is not there is refused before the window opens.
+/// learning plots and its bars beside the correlations' (the pictures
+/// without it have none there), and a run that is not there is refused
+/// before the window opens.
 #[test]
 fn the_window_draws_an_overlay_behind_its_plots() {
     let dir = common::fresh_dir("window-overlay");
@@ -347,14 +348,17 @@ fn the_window_draws_an_overlay_behind_its_plots() {
         }
         n
     };
-    let (alone, _) = window_picture(&args, &dir.join("alone.png"));
-    let with = [&args[..], &["--overlay", other.to_str().unwrap()]].concat();
-    let (overlaid, _) = window_picture(&with, &dir.join("overlaid.png"));
-    let (none, some) = (violet(&alone), violet(&overlaid));
-    assert!(
-        none < 20 && some > 400,
-        "violet pixels: {none} alone, {some} with the overlay"
-    );
+    for view in ["learning", "correlations"] {
+        let args = [&args[..], &["--plots", view]].concat();
+        let (alone, _) = window_picture(&args, &dir.join(format!("{view}-alone.png")));
+        let with = [&args[..], &["--overlay", other.to_str().unwrap()]].concat();
+        let (overlaid, _) = window_picture(&with, &dir.join(format!("{view}-overlaid.png")));
+        let (none, some) = (violet(&alone), violet(&overlaid));
+        assert!(
+            none < 20 && some > 400,
+            "{view}: violet pixels: {none} alone, {some} with the overlay"
+        );
+    }
 
     let missing = dir.join("no-such-run");
     let refused = [&args[..], &["--overlay", missing.to_str().unwrap()]].concat();
@@ -362,7 +366,8 @@ fn the_window_draws_an_overlay_behind_its_plots() {
     let out = gui_command(&[&refused[..], &["--screenshot", shot.to_str().unwrap()]].concat())
         .output()
         .unwrap();
-    common::assert_refused(&out, "does not exist");
+    let said = format!("--overlay {}: does not exist", missing.display());
+    common::assert_refused(&out, &said);
     assert!(!shot.exists(), "the window opened");
     let _ = std::fs::remove_dir_all(&dir);
 }

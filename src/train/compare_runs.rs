@@ -59,7 +59,7 @@ impl ComparedRun {
         if rows.is_empty() {
             return Err(Error::file(
                 &metrics,
-                "holds no iteration yet: compare the run once it has done one",
+                "holds no iteration yet: try again once the run has done one",
             ));
         }
         let settings = dir.join(CONFIG_FILE);
@@ -87,7 +87,7 @@ impl ComparedRun {
         };
         let changes_file = dir.join(CHANGES_FILE);
         let changes = if changes_file.exists() {
-            let fix = "put back the run's own changes.csv, or move it aside to compare the run without them";
+            let fix = "put back the run's own changes.csv, or move it aside to read the run without them";
             read_changes(&changes_file, last, fix)?
         } else {
             Vec::new()
@@ -119,7 +119,7 @@ impl ComparedRun {
             ));
         }
         let ck = super::Checkpoint::load(path)?;
-        let fix = "put back the run's own metrics.csv and changes.csv beside it, or compare its run's folder";
+        let fix = "put back the run's own metrics.csv and changes.csv beside it, or give its run's folder";
         let Some(history) = super::run::run_history(path, &ck, fix)? else {
             return Err(no_history(
                 "a checkpoint saved without it, or moved from beside its run's metrics.csv",
@@ -129,7 +129,7 @@ impl ComparedRun {
         if rows.is_empty() {
             return Err(Error::file(
                 path,
-                "is of a run before its first iteration: nothing to compare",
+                "is of a run before its first iteration: no iteration to show",
             ));
         }
         let beside = path.with_file_name(TOY_METRICS_FILE);
@@ -144,7 +144,7 @@ impl ComparedRun {
 
     /// The run of `rows` (and `toy`, `changes`), with the correlations its
     /// settings `config` take.
-    fn of_rows(
+    pub(crate) fn of_rows(
         source: &Path,
         rows: Vec<MetricsRow>,
         cut: bool,
