@@ -3,7 +3,7 @@
 //! draws, and sends commands back. It shares one wgpu device with the
 //! trainer (eframe's wgpu renderer is handed ebmscope's device).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,8 +66,10 @@ pub struct Capture {
     /// run's own settings (a `--config` file's or a checkpoint's).
     pub preset: Option<String>,
     pub overrides: Vec<String>,
-    /// Another run's folder or checkpoint to draw behind this run's plots.
+    /// Another run's folder or checkpoint to draw behind this run's plots,
+    /// and whether to follow it (read it again every 2 s).
     pub overlay: Option<PathBuf>,
+    pub follow_overlay: bool,
 }
 
 /// What the left view shows for toy data.
@@ -126,6 +128,16 @@ fn phase_colour(phase: Phase) -> egui::Color32 {
 
 /// r_t's colour, its curve's and its autocorrelation's (as the PNG's, in gold).
 const R_T_COLOR: egui::Color32 = egui::Color32::from_rgb(210, 190, 90);
+
+/// How often the overlay's run is read again while *follow* is ticked.
+const OVERLAY_FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
+/// The overlay's run being read off the UI thread: read again (`again`,
+/// followed) or asked for anew; the thread gives back the path it read.
+struct OverlayReading {
+    again: bool,
+    handle: std::thread::JoinHandle<(PathBuf, Result<ComparedRun>)>,
+}
 
 /// The overlay's curves and bars: one colour no curve of the run's own has,
 /// part see-through, so that this run's stay in front.
@@ -328,8 +340,13 @@ pub struct GuiApp {
     pub overlay: Option<Overlay>,
     /// Why the last "Show overlay" was refused (the overlay before stays).
     pub overlay_error: Option<String>,
-    /// The run a "Show overlay" is reading.
-    overlay_reading: Option<std::thread::JoinHandle<Result<ComparedRun>>>,
+    /// The overlay's run being read.
+    overlay_reading: Option<OverlayReading>,
+    /// Read the overlay's run again every [`OVERLAY_FOLLOW_EVERY`] (a run
+    /// training elsewhere: its curves grow as it writes them).
+    pub overlay_follow: bool,
+    /// When the overlay's run was last read (or refused).
+    overlay_read_at: Option<Instant>,
     /// Every checkpoint the window saved (any session): Save may write over them.
     saved: Vec<PathBuf>,
     checkpoint: String,
@@ -437,6 +454,8 @@ impl GuiApp {
             overlay: None,
             overlay_error: None,
             overlay_reading: None,
+            overlay_follow: false,
+            overlay_read_at: None,
             saved: Vec::new(),
             checkpoint,
             config,
@@ -480,16 +499,41 @@ impl GuiApp {
         }
     }
 
-    /// Draw `run` (a run's folder or checkpoint as [`ComparedRun::read`]
-    /// read it) with this run's plots, in place of any before (`gui
-    /// --overlay`, and "Show overlay").
-    pub fn set_overlay(&mut self, run: ComparedRun) {
+    /// Draw `run` (the run's folder or checkpoint at `path`, as
+    /// [`ComparedRun::read`] read it) with this run's plots, in place of
+    /// any before (`gui --overlay`, and "Show overlay").
+    pub fn set_overlay(&mut self, path: PathBuf, run: ComparedRun) {
         self.overlay_field = run.label.clone();
-        self.overlay = Some(Overlay::of(run));
+        self.overlay = Some(Overlay::of(path, run));
         self.overlay_error = None;
+        self.overlay_read_at = Some(Instant::now());
         // (Fitted to both runs: the bounds of this run's alone would cut
         // a longer overlay off.)
         self.reset_plots = true;
+    }
+
+    /// Read the run at `path` off the UI thread: the one the field names,
+    /// or (`again`) the overlay shown, followed.
+    fn read_overlay(&mut self, path: PathBuf, again: bool) {
+        let handle = std::thread::spawn(move || {
+            let run = ComparedRun::read(&path);
+            (path, run)
+        });
+        self.overlay_reading = Some(OverlayReading { again, handle });
+    }
+
+    /// With *follow* ticked, read the overlay's run again once
+    /// [`OVERLAY_FOLLOW_EVERY`] has passed since it was last read.
+    fn follow_overlay(&mut self) {
+        let due = self
+            .overlay_read_at
+            .is_none_or(|t| t.elapsed() >= OVERLAY_FOLLOW_EVERY);
+        if !self.overlay_follow || !due || self.overlay_reading.is_some() {
+            return;
+        }
+        if let Some(path) = self.overlay.as_ref().map(|o| o.path.clone()) {
+            self.read_overlay(path, true);
+        }
     }
 
     /// "Show overlay": read the run the overlay field names off the UI
@@ -504,27 +548,41 @@ impl GuiApp {
                     .into(),
             );
         } else if self.overlay_reading.is_none() {
-            self.overlay_reading = Some(std::thread::spawn(move || ComparedRun::read(Path::new(&typed))));
+            self.read_overlay(PathBuf::from(typed), false);
         }
     }
 
     /// Take in the overlay's run once it has been read, or why it was not
     /// (the overlay before stays).
     fn finish_overlay(&mut self) {
-        if !self.overlay_reading.as_ref().is_some_and(|r| r.is_finished()) {
+        if !(self.overlay_reading.as_ref()).is_some_and(|r| r.handle.is_finished()) {
             return;
         }
-        let Some(reading) = self.overlay_reading.take() else {
+        let Some(OverlayReading { again, handle }) = self.overlay_reading.take() else {
             return;
         };
-        match reading.join() {
-            Ok(Ok(run)) => self.set_overlay(run),
-            Ok(Err(e)) => self.overlay_error = Some(e.to_string()),
+        // (A run read again once its overlay was hidden is not shown again.)
+        if again && self.overlay.is_none() {
+            return;
+        }
+        match handle.join() {
+            // Read again: its curves replaced, the field (which may be
+            // being typed in) and the plots' bounds left as they are.
+            Ok((path, Ok(run))) if again => {
+                self.overlay = Some(Overlay::of(path, run));
+                self.overlay_error = None;
+                self.overlay_read_at = Some(Instant::now());
+            }
+            Ok((path, Ok(run))) => self.set_overlay(path, run),
+            Ok((_, Err(e))) => {
+                self.overlay_error = Some(e.to_string());
+                self.overlay_read_at = Some(Instant::now());
+            }
             Err(_) => self.overlay_error = Some("reading the run panicked".into()),
         }
     }
 
-    /// Whether a "Show overlay" is still reading its run.
+    /// Whether the overlay's run is being read.
     pub fn overlay_reading(&self) -> bool {
         self.overlay_reading.is_some()
     }
@@ -883,6 +941,7 @@ impl GuiApp {
         self.finish_start_over();
         self.finish_map_save();
         self.finish_overlay();
+        self.follow_overlay();
         self.poll();
         egui::Panel::top("controls").show(ui, |ui| self.controls(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
@@ -1050,6 +1109,11 @@ impl GuiApp {
                 self.reset_plots = true;
             }
         });
+        ui.checkbox(&mut self.overlay_follow, "follow: read it again every 2 s")
+            .on_hover_text(
+                "for a run training elsewhere (`ebmscope train` in a terminal): its curves and verdict \
+                 grow as it writes them",
+            );
         if let Some(err) = &self.overlay_error {
             ui.colored_label(ui.visuals().error_fg_color, err);
         }
@@ -1168,6 +1232,8 @@ impl GuiApp {
                 fresh.overlay = self.overlay.take();
                 fresh.overlay_error = self.overlay_error.take();
                 fresh.overlay_reading = self.overlay_reading.take();
+                fresh.overlay_follow = self.overlay_follow;
+                fresh.overlay_read_at = self.overlay_read_at;
                 fresh.start_over = std::mem::take(&mut self.start_over);
                 // A map being saved goes on; Save stays disabled until it is done.
                 fresh.map_saving = self.map_saving.take();
@@ -3056,8 +3122,11 @@ pub fn run(
     data: Option<crate::data::Dataset>,
 ) -> Result<(TrainingRate, Option<Taken>)> {
     // (First: a run that cannot be read is refused before the trainer starts.)
-    let overlay = (capture.overlay.as_deref())
-        .map(|path| ComparedRun::read(path).map_err(|e| Error::Config(format!("--overlay {e}"))))
+    let overlay = (capture.overlay.as_ref())
+        .map(|path| {
+            let run = ComparedRun::read(path).map_err(|e| Error::Config(format!("--overlay {e}")))?;
+            Ok::<_, Error>((path.clone(), run))
+        })
         .transpose()?;
     // wgpu's GL backend presents only to windows of the display its
     // instance was made for, and the trainer's was made before any window:
@@ -3102,8 +3171,9 @@ pub fn run(
         app.open_checkpoint(path)?;
     }
     app.open_views(&capture);
-    if let Some(run) = overlay {
-        app.set_overlay(run);
+    if let Some((path, run)) = overlay {
+        app.set_overlay(path, run);
+        app.overlay_follow = capture.follow_overlay;
     }
     (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
     // Held from before the window exists until its size settles (see Window).
@@ -3251,6 +3321,8 @@ fn thinned_points(points: Vec<[f64; 2]>) -> Vec<PlotPoint> {
 /// in [`OVERLAY_COLOR`]: its folder or checkpoint as `ebmscope compare`
 /// reads it, as far as it had got when read ("Show overlay" reads it again).
 pub struct Overlay {
+    /// Where it was read from (and is read again, followed).
+    pub path: PathBuf,
     pub run: ComparedRun,
     curves: RunCurves,
     /// d_st's y range, fitted as this run's is.
@@ -3258,8 +3330,9 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    fn of(run: ComparedRun) -> Self {
+    fn of(path: PathBuf, run: ComparedRun) -> Self {
         Overlay {
+            path,
             curves: RunCurves::of(run.rows.iter().copied()),
             d_st_fit: DstFit::of(&run.rows.iter().map(|r| r.d_st).collect::<Vec<_>>()),
             run,
@@ -3514,8 +3587,15 @@ mod tests {
             })
             .collect();
         let rows: Vec<MetricsRow> = (1..=22).map(|i| row(i, d[i as usize - 1])).collect();
-        let run = ComparedRun::of_rows(Path::new("runs/b"), rows, false, Vec::new(), Vec::new(), &config);
-        let o = Overlay::of(run);
+        let run = ComparedRun::of_rows(
+            std::path::Path::new("runs/b"),
+            rows,
+            false,
+            Vec::new(),
+            Vec::new(),
+            &config,
+        );
+        let o = Overlay::of(PathBuf::from("runs/b"), run);
         let xy = |points: &[PlotPoint]| points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>();
         assert_eq!(xy(&o.curves.d_st)[..3], [[1.0, -3.0], [2.0, 1.0], [3.0, -1.0]]);
         assert_eq!(o.curves.d_st.len(), 22);

@@ -240,6 +240,10 @@ struct GuiArgs {
     /// them (the window's *Overlay* field; read again by *Show overlay*).
     #[arg(long, value_name = "RUN")]
     overlay: Option<PathBuf>,
+    /// With --overlay: read it again every 2 s (*follow* ticked), to
+    /// watch a run training elsewhere (`ebmscope train` in a terminal).
+    #[arg(long, requires = "overlay")]
+    follow: bool,
     /// With --landscape or --long-run: the temperature factor f (exp(−U/f)).
     #[arg(long, requires = "panel_work", allow_negative_numbers = true, default_value_t = LandscapeOptions::default().temp_factor, value_parser = number)]
     temp_factor: f64,
@@ -828,6 +832,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         preset: start_preset,
         overrides,
         overlay: args.overlay.clone(),
+        follow_overlay: args.follow,
     };
     let resume = args.checkpoint.clone();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();

@@ -1398,9 +1398,8 @@ fn an_overlay_shows_another_run_behind_this_one() {
         .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
         .collect();
     assert_eq!(d_st.len(), 4);
-    let field = "another run's folder or checkpoint, drawn in violet with the plots";
     let show = |h: &mut Harness<'static, GuiApp>, path: &str| {
-        type_into(h, field, path);
+        type_into(h, OVERLAY_FIELD, path);
         h.get_by_label("Show overlay").click();
         h.step();
         until(h, "the overlay read", |a| !a.overlay_reading());
@@ -1492,4 +1491,36 @@ fn an_overlay_shows_another_run_behind_this_one() {
     assert!(h.query_by_label("Hide overlay").is_none());
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&young);
+}
+
+/// The overlay field's label.
+const OVERLAY_FIELD: &str = "another run's folder or checkpoint, drawn in violet with the plots";
+
+/// *follow* reads the overlay's run again every 2 s: a run training on
+/// (resumed here, as a `train` in a terminal would write it) shows its new
+/// iterations, and what is typed in the field meanwhile stays.
+#[test]
+fn a_followed_overlay_grows_with_its_run() {
+    let dir = common::fresh_dir("gui-follow");
+    assert!(common::train_small_toy(&dir, 2, &[]).status.success());
+    let mut h = harness(app());
+    h.step();
+    type_into(&mut h, OVERLAY_FIELD, &dir.display().to_string());
+    h.get_by_label("Show overlay").click();
+    h.step();
+    until(&mut h, "the overlay", |a| a.overlay.is_some());
+    // (Not a pointer's click: the pointer left on Show overlay holds its
+    // tooltip over the box.)
+    h.get_by_label("follow: read it again every 2 s")
+        .click_accesskit();
+    h.step();
+    assert!(h.state().overlay_follow);
+    type_into(&mut h, OVERLAY_FIELD, "runs/being-typed");
+    assert!(common::resume_train(&dir, Some(4), &[]).status.success());
+    until(&mut h, "the run read again", |a| {
+        a.overlay.as_ref().is_some_and(|o| o.run.rows.len() == 4)
+    });
+    assert_eq!(h.state().overlay_field, "runs/being-typed");
+    assert_eq!(h.state().overlay_error, None);
+    let _ = std::fs::remove_dir_all(&dir);
 }

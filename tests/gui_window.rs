@@ -351,7 +351,7 @@ fn the_window_draws_an_overlay_behind_its_plots() {
     for view in ["learning", "correlations"] {
         let args = [&args[..], &["--plots", view]].concat();
         let (alone, _) = window_picture(&args, &dir.join(format!("{view}-alone.png")));
-        let with = [&args[..], &["--overlay", other.to_str().unwrap()]].concat();
+        let with = [&args[..], &["--overlay", other.to_str().unwrap(), "--follow"]].concat();
         let (overlaid, _) = window_picture(&with, &dir.join(format!("{view}-overlaid.png")));
         let (none, some) = (violet(&alone), violet(&overlaid));
         assert!(
@@ -368,6 +368,18 @@ fn the_window_draws_an_overlay_behind_its_plots() {
         .unwrap();
     let said = format!("--overlay {}: does not exist", missing.display());
     common::assert_refused(&out, &said);
+    // --follow follows an overlay: alone, it is refused.
+    let out = gui_command(&[
+        "gui",
+        "--follow",
+        "--frames",
+        "1",
+        "--screenshot",
+        shot.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    common::assert_refused(&out, "--overlay <RUN>");
     assert!(!shot.exists(), "the window opened");
     let _ = std::fs::remove_dir_all(&dir);
 }
