@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, Points, VLine};
 
+mod overlay;
+
+use overlay::OVERLAY_COLOR;
+pub use overlay::{FOLLOW_LABEL, Overlay, OverlayPanel};
+
 use crate::config::InitKind;
 use crate::config::{Config, OptimizerName, short, spelling};
 use crate::data::toy::KdeTv;
@@ -18,7 +23,6 @@ use crate::diagnostics::{Correlations, Oscillation, PENDULUM_HINT, Phase};
 use crate::gpu::Gpu;
 use crate::io::check_out_folder;
 use crate::kernels::picture::GridLayout;
-use crate::train::compare_runs::ComparedRun;
 use crate::train::landscape::{
     Backdrop, LANDSCAPE_MARKER, LANDSCAPE_OUTPUTS, LANDSCAPE_SETTINGS, LandscapeOptions, MapModel,
     alpha_label, save_landscape,
@@ -69,7 +73,7 @@ pub struct Capture {
     /// Another run's folder or checkpoint to draw behind this run's plots,
     /// and whether to follow it (read it again every 2 s).
     pub overlay: Option<PathBuf>,
-    pub follow_overlay: bool,
+    pub overlay_follow: bool,
 }
 
 /// What the left view shows for toy data.
@@ -128,20 +132,6 @@ fn phase_colour(phase: Phase) -> egui::Color32 {
 
 /// r_t's colour, its curve's and its autocorrelation's (as the PNG's, in gold).
 const R_T_COLOR: egui::Color32 = egui::Color32::from_rgb(210, 190, 90);
-
-/// How often the overlay's run is read again while *follow* is ticked.
-const OVERLAY_FOLLOW_EVERY: Duration = Duration::from_secs(2);
-
-/// The overlay's run being read off the UI thread: read again (`again`,
-/// followed) or asked for anew; the thread gives back the path it read.
-struct OverlayReading {
-    again: bool,
-    handle: std::thread::JoinHandle<(PathBuf, Result<ComparedRun>)>,
-}
-
-/// The overlay's curves and bars: one colour no curve of the run's own has,
-/// part see-through, so that this run's stay in front.
-const OVERLAY_COLOR: egui::Color32 = egui::Color32::from_rgba_unmultiplied_const(150, 105, 225, 190);
 
 /// The entry of "Start over"'s preset list that starts from the settings
 /// the window runs now (a `--config` file's, a checkpoint's, those changed
@@ -334,19 +324,8 @@ pub struct GuiApp {
     unanswered_changes: usize,
     /// The last message for the user (saved, loaded, refused, failed).
     pub message: String,
-    /// The overlay's run folder or checkpoint (text as typed).
-    pub overlay_field: String,
-    /// Another run drawn behind this one's plots, if one is shown.
-    pub overlay: Option<Overlay>,
-    /// Why the last "Show overlay" was refused (the overlay before stays).
-    pub overlay_error: Option<String>,
-    /// The overlay's run being read.
-    overlay_reading: Option<OverlayReading>,
-    /// Read the overlay's run again every [`OVERLAY_FOLLOW_EVERY`] (a run
-    /// training elsewhere: its curves grow as it writes them).
-    pub overlay_follow: bool,
-    /// When the overlay's run was last read (or refused).
-    overlay_read_at: Option<Instant>,
+    /// Another run drawn with this run's plots (the *Overlay* controls).
+    pub overlay: OverlayPanel,
     /// Every checkpoint the window saved (any session): Save may write over them.
     saved: Vec<PathBuf>,
     checkpoint: String,
@@ -450,12 +429,7 @@ impl GuiApp {
             reset_plots: false,
             unanswered_changes: 0,
             message: String::new(),
-            overlay_field: String::new(),
-            overlay: None,
-            overlay_error: None,
-            overlay_reading: None,
-            overlay_follow: false,
-            overlay_read_at: None,
+            overlay: OverlayPanel::default(),
             saved: Vec::new(),
             checkpoint,
             config,
@@ -497,94 +471,6 @@ impl GuiApp {
                 }
             }
         }
-    }
-
-    /// Draw `run` (the run's folder or checkpoint at `path`, as
-    /// [`ComparedRun::read`] read it) with this run's plots, in place of
-    /// any before (`gui --overlay`, and "Show overlay").
-    pub fn set_overlay(&mut self, path: PathBuf, run: ComparedRun) {
-        self.overlay_field = run.label.clone();
-        self.overlay = Some(Overlay::of(path, run));
-        self.overlay_error = None;
-        self.overlay_read_at = Some(Instant::now());
-        // (Fitted to both runs: the bounds of this run's alone would cut
-        // a longer overlay off.)
-        self.reset_plots = true;
-    }
-
-    /// Read the run at `path` off the UI thread: the one the field names,
-    /// or (`again`) the overlay shown, followed.
-    fn read_overlay(&mut self, path: PathBuf, again: bool) {
-        let handle = std::thread::spawn(move || {
-            let run = ComparedRun::read(&path);
-            (path, run)
-        });
-        self.overlay_reading = Some(OverlayReading { again, handle });
-    }
-
-    /// With *follow* ticked, read the overlay's run again once
-    /// [`OVERLAY_FOLLOW_EVERY`] has passed since it was last read.
-    fn follow_overlay(&mut self) {
-        let due = self
-            .overlay_read_at
-            .is_none_or(|t| t.elapsed() >= OVERLAY_FOLLOW_EVERY);
-        if !self.overlay_follow || !due || self.overlay_reading.is_some() {
-            return;
-        }
-        if let Some(path) = self.overlay.as_ref().map(|o| o.path.clone()) {
-            self.read_overlay(path, true);
-        }
-    }
-
-    /// "Show overlay": read the run the overlay field names off the UI
-    /// thread (a checkpoint is read whole, and a long run's metrics.csv
-    /// can be megabytes), or say why not.
-    fn show_overlay(&mut self) {
-        let typed = self.overlay_field.trim().to_string();
-        if typed.is_empty() {
-            self.overlay_error = Some(
-                "type a run's folder (as `ebmscope train --out DIR` writes one) or a checkpoint to show \
-                 with this run"
-                    .into(),
-            );
-        } else if self.overlay_reading.is_none() {
-            self.read_overlay(PathBuf::from(typed), false);
-        }
-    }
-
-    /// Take in the overlay's run once it has been read, or why it was not
-    /// (the overlay before stays).
-    fn finish_overlay(&mut self) {
-        if !(self.overlay_reading.as_ref()).is_some_and(|r| r.handle.is_finished()) {
-            return;
-        }
-        let Some(OverlayReading { again, handle }) = self.overlay_reading.take() else {
-            return;
-        };
-        // (A run read again once its overlay was hidden is not shown again.)
-        if again && self.overlay.is_none() {
-            return;
-        }
-        match handle.join() {
-            // Read again: its curves replaced, the field (which may be
-            // being typed in) and the plots' bounds left as they are.
-            Ok((path, Ok(run))) if again => {
-                self.overlay = Some(Overlay::of(path, run));
-                self.overlay_error = None;
-                self.overlay_read_at = Some(Instant::now());
-            }
-            Ok((path, Ok(run))) => self.set_overlay(path, run),
-            Ok((_, Err(e))) => {
-                self.overlay_error = Some(e.to_string());
-                self.overlay_read_at = Some(Instant::now());
-            }
-            Err(_) => self.overlay_error = Some("reading the run panicked".into()),
-        }
-    }
-
-    /// Whether the overlay's run is being read.
-    pub fn overlay_reading(&self) -> bool {
-        self.overlay_reading.is_some()
     }
 
     /// Open the views `capture` names (the command line's `--toy-view`,
@@ -940,8 +826,11 @@ impl GuiApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.finish_start_over();
         self.finish_map_save();
-        self.finish_overlay();
-        self.follow_overlay();
+        if self.overlay.update(ui.ctx()) {
+            // (Fitted to both runs: the bounds of this run's alone would
+            // cut a longer overlay off.)
+            self.reset_plots = true;
+        }
         self.poll();
         egui::Panel::top("controls").show(ui, |ui| self.controls(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status(ui));
@@ -1076,49 +965,8 @@ impl GuiApp {
             ui.colored_label(ui.visuals().error_fg_color, err);
         }
         ui.separator();
-        self.overlay_controls(ui);
-    }
-
-    /// The field naming another run to draw behind this run's plots, its
-    /// Show and Hide buttons, and what the run shown is.
-    fn overlay_controls(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Overlay");
-        let label = ui.label("another run's folder or checkpoint, drawn in violet with the plots");
-        let edit = ui
-            .add(
-                egui::TextEdit::singleline(&mut self.overlay_field)
-                    .desired_width(180.0)
-                    .hint_text("runs/gmm-quick"),
-            )
-            .labelled_by(label.id);
-        let enter = edit.lost_focus() && ui.input(|inp| inp.key_pressed(egui::Key::Enter));
-        ui.horizontal(|ui| {
-            let reading = self.overlay_reading.is_some();
-            let show = ui
-                .add_enabled(!reading, egui::Button::new("Show overlay"))
-                .on_hover_text("read as it is now (a run still training, as far as it has got): press again to read it again");
-            if show.clicked() || (enter && !reading) {
-                self.show_overlay();
-            }
-            if reading {
-                ui.label("reading …");
-            }
-            if self.overlay.is_some() && ui.button("Hide overlay").clicked() {
-                self.overlay = None;
-                self.overlay_error = None;
-                self.reset_plots = true;
-            }
-        });
-        ui.checkbox(&mut self.overlay_follow, "follow: read it again every 2 s")
-            .on_hover_text(
-                "for a run training elsewhere (`ebmscope train` in a terminal): its curves and verdict \
-                 grow as it writes them",
-            );
-        if let Some(err) = &self.overlay_error {
-            ui.colored_label(ui.visuals().error_fg_color, err);
-        }
-        if let Some(o) = &self.overlay {
-            ui.colored_label(OVERLAY_COLOR, o.summary());
+        if self.overlay.controls(ui) {
+            self.reset_plots = true;
         }
     }
 
@@ -1228,12 +1076,7 @@ impl GuiApp {
                 fresh.log_densities = self.log_densities;
                 fresh.fit_recent = self.fit_recent;
                 // (The run before may be the very one to set the new one beside.)
-                fresh.overlay_field = std::mem::take(&mut self.overlay_field);
-                fresh.overlay = self.overlay.take();
-                fresh.overlay_error = self.overlay_error.take();
-                fresh.overlay_reading = self.overlay_reading.take();
-                fresh.overlay_follow = self.overlay_follow;
-                fresh.overlay_read_at = self.overlay_read_at;
+                fresh.overlay = std::mem::take(&mut self.overlay);
                 fresh.start_over = std::mem::take(&mut self.start_over);
                 // A map being saved goes on; Save stays disabled until it is done.
                 fresh.map_saving = self.map_saving.take();
@@ -2124,7 +1967,7 @@ impl GuiApp {
 
     fn learning_plots(&mut self, ui: &mut egui::Ui) {
         // (Before the plots' share of the height is taken.)
-        if let Some(o) = &self.overlay {
+        if let Some(o) = &self.overlay.shown {
             ui.colored_label(
                 OVERLAY_COLOR,
                 format!(
@@ -2155,7 +1998,7 @@ impl GuiApp {
             };
             if reset { plot.reset() } else { plot }
         };
-        let overlay = self.overlay.as_ref();
+        let overlay = self.overlay.shown.as_ref();
         let markers: Vec<f64> = self.changes.iter().map(|(it, _)| *it as f64 + 0.5).collect();
         let overlay_markers: Vec<f64> = overlay
             .map(|o| o.run.changes.iter().map(|(it, _, _)| *it as f64 + 0.5).collect())
@@ -2324,11 +2167,9 @@ impl GuiApp {
         let r: Vec<f64> = recent.iter().map(|e| e.r_t).collect();
         let own = Correlations::compute(&d, &r, e.window as usize, e.max_lag as usize);
         // The overlay's, over its own trailing window (as `compare` reads it).
-        let overlay = self
-            .overlay
-            .as_ref()
-            .and_then(|o| Some((o, o.run.correlations.as_ref()?)));
-        let overlay_without = self.overlay.as_ref().filter(|o| o.run.correlations.is_none());
+        let shown = self.overlay.shown.as_ref();
+        let overlay = shown.and_then(|o| Some((o, o.run.correlations.as_ref()?)));
+        let overlay_without = shown.filter(|o| o.run.correlations.is_none());
         if let Some(o) = overlay_without {
             ui.colored_label(
                 OVERLAY_COLOR,
@@ -3121,13 +2962,16 @@ pub fn run(
     resume: Option<PathBuf>,
     data: Option<crate::data::Dataset>,
 ) -> Result<(TrainingRate, Option<Taken>)> {
-    // (First: a run that cannot be read is refused before the trainer starts.)
-    let overlay = (capture.overlay.as_ref())
-        .map(|path| {
-            let run = ComparedRun::read(path).map_err(|e| Error::Config(format!("--overlay {e}")))?;
-            Ok::<_, Error>((path.clone(), run))
-        })
-        .transpose()?;
+    // (First: a run that cannot be read is refused before the trainer
+    // starts; followed, it may be one not started yet.)
+    let overlay = match &capture.overlay {
+        Some(path) => match Overlay::read(path.clone()) {
+            Ok(overlay) => Some(Ok(overlay)),
+            Err(e) if capture.overlay_follow => Some(Err((path.clone(), e))),
+            Err(e) => return Err(Error::Config(format!("--overlay {e}"))),
+        },
+        None => None,
+    };
     // wgpu's GL backend presents only to windows of the display its
     // instance was made for, and the trainer's was made before any window:
     // on GL the window draws with a device of its own, and image pictures
@@ -3171,9 +3015,8 @@ pub fn run(
         app.open_checkpoint(path)?;
     }
     app.open_views(&capture);
-    if let Some((path, run)) = overlay {
-        app.set_overlay(path, run);
-        app.overlay_follow = capture.follow_overlay;
+    if let Some(read) = overlay {
+        app.overlay.open(read, capture.overlay_follow);
     }
     (app.start_over.preset, app.start_over.overrides) = start_over_offer(&capture);
     // Held from before the window exists until its size settles (see Window).
@@ -3315,45 +3158,6 @@ fn thinned_points(points: Vec<[f64; 2]>) -> Vec<PlotPoint> {
         .into_iter()
         .map(PlotPoint::from)
         .collect()
-}
-
-/// Another run drawn behind this one's learning curves and correlations,
-/// in [`OVERLAY_COLOR`]: its folder or checkpoint as `ebmscope compare`
-/// reads it, as far as it had got when read ("Show overlay" reads it again).
-pub struct Overlay {
-    /// Where it was read from (and is read again, followed).
-    pub path: PathBuf,
-    pub run: ComparedRun,
-    curves: RunCurves,
-    /// d_st's y range, fitted as this run's is.
-    d_st_fit: Option<DstFit>,
-}
-
-impl Overlay {
-    fn of(path: PathBuf, run: ComparedRun) -> Self {
-        Overlay {
-            path,
-            curves: RunCurves::of(run.rows.iter().copied()),
-            d_st_fit: DstFit::of(&run.rows.iter().map(|r| r.d_st).collect::<Vec<_>>()),
-            run,
-        }
-    }
-
-    /// What the overlay is: its path, how far it goes, its verdict.
-    pub fn summary(&self) -> String {
-        let run = &self.run;
-        let last = run.rows.last().map_or(0, |r| r.iteration);
-        let cut = if run.cut {
-            " (a last line cut short, left out)"
-        } else {
-            ""
-        };
-        format!(
-            "{}: {last} iterations{cut}; oscillation {}",
-            run.label,
-            run.verdict_text()
-        )
-    }
 }
 
 /// d_st's y range as plot::d_st_span fits it (to the run's later half where
@@ -3587,7 +3391,7 @@ mod tests {
             })
             .collect();
         let rows: Vec<MetricsRow> = (1..=22).map(|i| row(i, d[i as usize - 1])).collect();
-        let run = ComparedRun::of_rows(
+        let run = crate::train::compare_runs::ComparedRun::of_rows(
             std::path::Path::new("runs/b"),
             rows,
             false,
@@ -3595,7 +3399,7 @@ mod tests {
             Vec::new(),
             &config,
         );
-        let o = Overlay::of(PathBuf::from("runs/b"), run);
+        let o = Overlay::of(PathBuf::from("runs/b"), run, Vec::new());
         let xy = |points: &[PlotPoint]| points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>();
         assert_eq!(xy(&o.curves.d_st)[..3], [[1.0, -3.0], [2.0, 1.0], [3.0, -1.0]]);
         assert_eq!(o.curves.d_st.len(), 22);

@@ -240,8 +240,9 @@ struct GuiArgs {
     /// them (the window's *Overlay* field; read again by *Show overlay*).
     #[arg(long, value_name = "RUN")]
     overlay: Option<PathBuf>,
-    /// With --overlay: read it again every 2 s (*follow* ticked), to
-    /// watch a run training elsewhere (`ebmscope train` in a terminal).
+    /// With --overlay: read it again every 2 s while its files change
+    /// (*follow* ticked), to watch a run training elsewhere (`ebmscope
+    /// train` in a terminal; one not started yet is waited for).
     #[arg(long, requires = "overlay")]
     follow: bool,
     /// With --landscape or --long-run: the temperature factor f (exp(−U/f)).
@@ -832,7 +833,7 @@ fn gui(choice: &AdapterChoice, args: GuiArgs) -> anyhow::Result<ExitCode> {
         preset: start_preset,
         overrides,
         overlay: args.overlay.clone(),
-        follow_overlay: args.follow,
+        overlay_follow: args.follow,
     };
     let resume = args.checkpoint.clone();
     let checkpoint_text = checkpoint.to_string_lossy().into_owned();

@@ -532,7 +532,7 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
     let panels = 3 + usize::from(toy);
     // (Each within a row of its own: one wider would run off the figure.)
     let widest = COMPARED_WIDTH - 2 * LEGEND_MARGIN - LEGEND_SWATCH;
-    let fitted: Vec<String> = runs.iter().map(|r| legend_label(&r.label, widest)).collect();
+    let fitted = legend_labels(&runs.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(), widest);
     let labels: Vec<&str> = fitted.iter().map(String::as_str).collect();
     let rows = legend_rows(&labels, COMPARED_WIDTH);
     let legend = LEGEND_ROW * rows.len() as u32 + 8;
@@ -742,9 +742,24 @@ fn legend_text_width(label: &str) -> u32 {
         .map_or(8 * label.chars().count() as u32, |(w, _)| w)
 }
 
+/// The runs' `labels` as the legend shows them, each within `width`
+/// pixels ([`legend_label`]); numbered where two come out alike (told
+/// apart only in the part cut), as the table lists them.
+fn legend_labels(labels: &[&str], width: u32) -> Vec<String> {
+    let fitted: Vec<String> = labels.iter().map(|l| legend_label(l, width)).collect();
+    let distinct: std::collections::HashSet<&String> = fitted.iter().collect();
+    if distinct.len() == fitted.len() {
+        return fitted;
+    }
+    (labels.iter().enumerate())
+        .map(|(k, l)| format!("{}. {}", k + 1, legend_label(l, width - 40)))
+        .collect()
+}
+
 /// `label` as the legend shows it within `width` pixels: whole where it
-/// fits, else its start and its end about a "…" (its end, the run's own
-/// folder, is what tells it from the others).
+/// fits, else its start and its end about a "…" (a third of it before:
+/// what tells runs apart, [`crate::train::compare_runs::labels`]' first
+/// folder, most often differs at its start or its end).
 fn legend_label(label: &str, width: u32) -> String {
     if legend_text_width(label) <= width {
         return label.to_string();
@@ -1306,8 +1321,21 @@ mod tests {
             shown.starts_with("xx") && shown.ends_with("xx/run-b") && shown.contains('…'),
             "{shown}"
         );
-        // (As many characters as fit: one more would not.)
+        // (As many characters as fit: not a stub.)
         assert!(shown.chars().count() > 20, "{shown}");
+        // Two told apart only in their middle: numbered, as the table lists them.
+        let (a, b) = (
+            format!("{0}a{0}/run", "x".repeat(150)),
+            format!("{0}b{0}/run", "x".repeat(150)),
+        );
+        let both = legend_labels(&[&a, &b], 400);
+        assert!(
+            both[0].starts_with("1. xx") && both[1].starts_with("2. xx"),
+            "{both:?}"
+        );
+        assert!(both.iter().all(|l| legend_text_width(l) <= 400), "{both:?}");
+        // Told apart where it shows: not numbered.
+        assert_eq!(legend_labels(&["a/run", "b/run"], 400), ["a/run", "b/run"]);
     }
 
     #[test]

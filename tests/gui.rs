@@ -1402,22 +1402,22 @@ fn an_overlay_shows_another_run_behind_this_one() {
         type_into(h, OVERLAY_FIELD, path);
         h.get_by_label("Show overlay").click();
         h.step();
-        until(h, "the overlay read", |a| !a.overlay_reading());
+        until(h, "the overlay read", |a| !a.overlay.reading());
         h.step();
         h.step();
     };
     let mut h = harness(app());
     h.step();
     show(&mut h, "");
-    let said = h.state().overlay_error.clone().unwrap();
+    let said = h.state().overlay.refused.clone().unwrap();
     assert!(said.starts_with("type a run's folder"), "{said}");
-    assert!(h.state().overlay.is_none());
+    assert!(h.state().overlay.shown.is_none());
 
     let folder = dir.display().to_string();
     show(&mut h, &folder);
     let app = h.state();
-    assert_eq!(app.overlay_error, None);
-    let o = app.overlay.as_ref().expect("the overlay is shown");
+    assert_eq!(app.overlay.refused, None);
+    let o = app.overlay.shown.as_ref().expect("the overlay is shown");
     let read: Vec<f64> = o.run.rows.iter().map(|r| r.d_st).collect();
     assert_eq!((o.run.label.as_str(), read), (folder.as_str(), d_st.clone()));
     let named = format!("in violet behind: the overlay, {folder} (its U(X⁺) dashed)");
@@ -1448,12 +1448,12 @@ fn an_overlay_shows_another_run_behind_this_one() {
     until(&mut h, "reset", |a| {
         a.history.is_empty() && a.message == "started over"
     });
-    assert!(h.state().overlay.is_some());
+    assert!(h.state().overlay.shown.is_some());
     h.get_by_label("Start over with these").click();
     until(&mut h, "new run", |a| a.message.starts_with("started over: "));
     h.step();
     assert_eq!(
-        h.state().overlay.as_ref().map(|o| o.run.label.as_str()),
+        h.state().overlay.shown.as_ref().map(|o| o.run.label.as_str()),
         Some(folder.as_str())
     );
     assert!(h.query_by_label_contains(&overlay_said).is_some());
@@ -1461,7 +1461,7 @@ fn an_overlay_shows_another_run_behind_this_one() {
     type_into(&mut h, "checkpoint", &ck);
     h.get_by_label("Load checkpoint").click();
     until(&mut h, "load", |a| a.message.starts_with("loaded"));
-    assert!(h.state().overlay.is_some());
+    assert!(h.state().overlay.shown.is_some());
 
     // A run of 2 iterations has no correlations: said, in place of its bars.
     show(&mut h, &young.display().to_string());
@@ -1473,21 +1473,27 @@ fn an_overlay_shows_another_run_behind_this_one() {
 
     // Its checkpoint: the run to its iteration (the same rows).
     show(&mut h, &ck);
-    let o = h.state().overlay.as_ref().unwrap();
+    let o = h.state().overlay.shown.as_ref().unwrap();
     assert_eq!(o.run.rows.iter().map(|r| r.d_st).collect::<Vec<_>>(), d_st);
     assert_eq!(o.run.label, ck);
 
     // A path that is not there: said, and the overlay before stays.
     let missing = dir.join("no-such-run").display().to_string();
     show(&mut h, &missing);
-    let said = h.state().overlay_error.clone().unwrap();
+    let said = h.state().overlay.refused.clone().unwrap();
     assert!(said.contains("does not exist"), "{said}");
-    assert_eq!(h.state().overlay.as_ref().unwrap().run.label, ck);
+    assert_eq!(h.state().overlay.shown.as_ref().unwrap().run.label, ck);
 
+    // (Not a pointer's click: the pointer left on Show overlay holds its
+    // tooltip over the box.)
+    h.get_by_label(ebmscope::gui::FOLLOW_LABEL).click_accesskit();
+    h.step();
+    assert!(h.state().overlay.follow);
     h.get_by_label("Hide overlay").click();
     h.step();
     h.step();
-    assert!(h.state().overlay.is_none());
+    assert!(h.state().overlay.shown.is_none());
+    assert!(!h.state().overlay.follow, "Hide stops following");
     assert!(h.query_by_label("Hide overlay").is_none());
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&young);
@@ -1496,31 +1502,66 @@ fn an_overlay_shows_another_run_behind_this_one() {
 /// The overlay field's label.
 const OVERLAY_FIELD: &str = "another run's folder or checkpoint, drawn in violet with the plots";
 
-/// *follow* reads the overlay's run again every 2 s: a run training on
-/// (resumed here, as a `train` in a terminal would write it) shows its new
-/// iterations, and what is typed in the field meanwhile stays.
+/// Step the window for `seconds`.
+fn step_for(h: &mut Harness<'static, GuiApp>, seconds: f64) {
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds {
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+}
+
+/// *follow* waits for a run not started yet (`gui --overlay RUN --follow`
+/// on a folder `train` has not written), shows it once it is, leaves it
+/// unread while its files do not change, and reads it again as it grows
+/// (resumed here, as a `train` in a terminal would write it), leaving what
+/// is typed in the field and a Show's refusal as they are; Hide stops
+/// following.
 #[test]
-fn a_followed_overlay_grows_with_its_run() {
+fn a_followed_overlay_waits_for_its_run_and_grows_with_it() {
     let dir = common::fresh_dir("gui-follow");
-    assert!(common::train_small_toy(&dir, 2, &[]).status.success());
+    let run = dir.join("run");
     let mut h = harness(app());
     h.step();
-    type_into(&mut h, OVERLAY_FIELD, &dir.display().to_string());
+    let read = ebmscope::gui::Overlay::read(run.clone()).map_err(|e| (run.clone(), e));
+    h.state_mut().overlay.open(read, true);
+    h.step();
+    let waiting = h.state().overlay.follow_error.clone().unwrap();
+    assert!(waiting.contains("does not exist"), "{waiting}");
+    assert!(h.query_by_label_contains("waiting for the run: ").is_some());
+    assert!(common::train_small_toy(&run, 2, &[]).status.success());
+    until(&mut h, "the run, once written", |a| {
+        a.overlay.shown.as_ref().is_some_and(|o| o.run.rows.len() == 2)
+    });
+    assert_eq!(h.state().overlay.follow_error, None);
+    assert_eq!(h.state().overlay.field, run.display().to_string());
+
+    // Its files unchanged: not read again (the rows are the same ones).
+    let rows_at = |h: &Harness<'static, GuiApp>| h.state().overlay.shown.as_ref().unwrap().run.rows.as_ptr();
+    let before = rows_at(&h);
+    step_for(&mut h, 2.5);
+    assert_eq!(rows_at(&h), before, "read again with nothing changed");
+
+    // A Show refused meanwhile stays said while the run is read again.
+    type_into(&mut h, OVERLAY_FIELD, "runs/no-such-run");
     h.get_by_label("Show overlay").click();
     h.step();
-    until(&mut h, "the overlay", |a| a.overlay.is_some());
-    // (Not a pointer's click: the pointer left on Show overlay holds its
-    // tooltip over the box.)
-    h.get_by_label("follow: read it again every 2 s")
-        .click_accesskit();
-    h.step();
-    assert!(h.state().overlay_follow);
-    type_into(&mut h, OVERLAY_FIELD, "runs/being-typed");
-    assert!(common::resume_train(&dir, Some(4), &[]).status.success());
+    until(&mut h, "the refusal", |a| a.overlay.refused.is_some());
+    assert!(common::resume_train(&run, Some(4), &[]).status.success());
     until(&mut h, "the run read again", |a| {
-        a.overlay.as_ref().is_some_and(|o| o.run.rows.len() == 4)
+        a.overlay.shown.as_ref().is_some_and(|o| o.run.rows.len() == 4)
     });
-    assert_eq!(h.state().overlay_field, "runs/being-typed");
-    assert_eq!(h.state().overlay_error, None);
+    let app = h.state();
+    assert_eq!(app.overlay.field, "runs/no-such-run");
+    let said = app.overlay.refused.clone().unwrap();
+    assert!(said.contains("does not exist"), "{said}");
+
+    // Hide stops following: the run, grown again, is not shown again.
+    h.get_by_label("Hide overlay").click();
+    h.step();
+    assert!(!h.state().overlay.follow);
+    assert!(common::resume_train(&run, Some(6), &[]).status.success());
+    step_for(&mut h, 2.5);
+    assert!(h.state().overlay.shown.is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -322,8 +322,8 @@ fn the_window_runs_a_long_run_for_its_picture() {
 
 /// `gui --overlay RUN` draws another run's curves in violet behind the
 /// learning plots and its bars beside the correlations' (the pictures
-/// without it have none there), and a run that is not there is refused
-/// before the window opens.
+/// without it have none there); a run that is not there is refused before
+/// the window opens, unless followed (`--follow`: waited for).
 #[test]
 fn the_window_draws_an_overlay_behind_its_plots() {
     let dir = common::fresh_dir("window-overlay");
@@ -381,6 +381,9 @@ fn the_window_draws_an_overlay_behind_its_plots() {
     .unwrap();
     common::assert_refused(&out, "--overlay <RUN>");
     assert!(!shot.exists(), "the window opened");
+    // Followed, a run not there yet (one about to start) is waited for.
+    let waiting = [&refused[..], &["--follow"]].concat();
+    window_picture(&waiting, &dir.join("waiting.png"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
