@@ -1514,9 +1514,10 @@ fn step_for(h: &mut Harness<'static, GuiApp>, seconds: f64) {
 /// *follow* waits for a run not started yet (`gui --overlay RUN --follow`
 /// on a folder `train` has not written), shows it once it is, leaves it
 /// unread while its files do not change, and reads it again as it grows
-/// (resumed here, as a `train` in a terminal would write it), leaving what
-/// is typed in the field and a Show's refusal as they are; Hide stops
-/// following.
+/// (resumed here, as a `train` in a terminal would write it) or is
+/// replaced, leaving what is typed in the field and a Show's refusal as
+/// they are; Hide stops following; a Show with *follow* ticked waits too,
+/// until the box is unticked.
 #[test]
 fn a_followed_overlay_waits_for_its_run_and_grows_with_it() {
     let dir = common::fresh_dir("gui-follow");
@@ -1529,12 +1530,13 @@ fn a_followed_overlay_waits_for_its_run_and_grows_with_it() {
     let waiting = h.state().overlay.follow_error.clone().unwrap();
     assert!(waiting.contains("does not exist"), "{waiting}");
     assert!(h.query_by_label_contains("waiting for the run: ").is_some());
+    // (What is typed meanwhile is not what is waited for.)
+    type_into(&mut h, OVERLAY_FIELD, "runs/being-typed");
     assert!(common::train_small_toy(&run, 2, &[]).status.success());
-    until(&mut h, "the run, once written", |a| {
-        a.overlay.shown.as_ref().is_some_and(|o| o.run.rows.len() == 2)
-    });
+    let rows = |a: &GuiApp| a.overlay.shown.as_ref().map_or(0, |o| o.run.rows.len());
+    until(&mut h, "the run, once written", |a| rows(a) == 2);
     assert_eq!(h.state().overlay.follow_error, None);
-    assert_eq!(h.state().overlay.field, run.display().to_string());
+    assert_eq!(h.state().overlay.field, "runs/being-typed");
 
     // Its files unchanged: not read again (the rows are the same ones).
     let rows_at = |h: &Harness<'static, GuiApp>| h.state().overlay.shown.as_ref().unwrap().run.rows.as_ptr();
@@ -1542,15 +1544,16 @@ fn a_followed_overlay_waits_for_its_run_and_grows_with_it() {
     step_for(&mut h, 2.5);
     assert_eq!(rows_at(&h), before, "read again with nothing changed");
 
-    // A Show refused meanwhile stays said while the run is read again.
+    // A Show refused meanwhile stays said while the run is read again,
+    // grown, then replaced (`train --force`: fewer rows).
     type_into(&mut h, OVERLAY_FIELD, "runs/no-such-run");
     h.get_by_label("Show overlay").click();
     h.step();
     until(&mut h, "the refusal", |a| a.overlay.refused.is_some());
     assert!(common::resume_train(&run, Some(4), &[]).status.success());
-    until(&mut h, "the run read again", |a| {
-        a.overlay.shown.as_ref().is_some_and(|o| o.run.rows.len() == 4)
-    });
+    until(&mut h, "the run read again", |a| rows(a) == 4);
+    assert!(common::train_small_toy(&run, 3, &["--force"]).status.success());
+    until(&mut h, "the run replaced", |a| rows(a) == 3);
     let app = h.state();
     assert_eq!(app.overlay.field, "runs/no-such-run");
     let said = app.overlay.refused.clone().unwrap();
@@ -1560,8 +1563,41 @@ fn a_followed_overlay_waits_for_its_run_and_grows_with_it() {
     h.get_by_label("Hide overlay").click();
     h.step();
     assert!(!h.state().overlay.follow);
-    assert!(common::resume_train(&run, Some(6), &[]).status.success());
+    assert!(common::resume_train(&run, Some(5), &[]).status.success());
     step_for(&mut h, 2.5);
     assert!(h.state().overlay.shown.is_none());
+
+    // Follow ticked, a Show of a run not started waits for it; unticked,
+    // it waits no more; ticked and shown again, it is shown once trained.
+    let later = dir.join("later").display().to_string();
+    let tick = |h: &mut Harness<'static, GuiApp>| {
+        h.get_by_label(ebmscope::gui::FOLLOW_LABEL).click_accesskit();
+        h.step();
+    };
+    let show = |h: &mut Harness<'static, GuiApp>| {
+        type_into(h, OVERLAY_FIELD, &later);
+        h.get_by_label("Show overlay").click_accesskit();
+        h.step();
+        until(h, "the read", |a| !a.overlay.reading());
+        h.step();
+    };
+    tick(&mut h);
+    show(&mut h);
+    assert_eq!(h.state().overlay.refused, None);
+    assert!(h.query_by_label_contains("waiting for the run: ").is_some());
+    tick(&mut h);
+    h.step();
+    assert!(!h.state().overlay.follow);
+    assert_eq!(h.state().overlay.follow_error, None);
+    assert!(h.query_by_label_contains("waiting for the run: ").is_none());
+    tick(&mut h);
+    show(&mut h);
+    assert!(
+        common::train_small_toy(std::path::Path::new(&later), 2, &[])
+            .status
+            .success()
+    );
+    until(&mut h, "the run waited for", |a| rows(a) == 2);
+    assert_eq!(h.state().overlay.shown.as_ref().unwrap().run.label, later);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -381,9 +381,28 @@ fn the_window_draws_an_overlay_behind_its_plots() {
     .unwrap();
     common::assert_refused(&out, "--overlay <RUN>");
     assert!(!shot.exists(), "the window opened");
-    // Followed, a run not there yet (one about to start) is waited for.
+    // Followed, a run not there yet (one about to start) is waited for,
+    // and the left panel says so (in egui's warning orange; the picture
+    // without the overlay has none there).
     let waiting = [&refused[..], &["--follow"]].concat();
-    window_picture(&waiting, &dir.join("waiting.png"));
+    let (img, _) = window_picture(&waiting, &dir.join("waiting.png"));
+    let (alone, _) = window_picture(&args, &dir.join("alone.png"));
+    let orange = |img: &image::RgbaImage| {
+        let (w, h) = (img.width(), img.height());
+        let mut n = 0;
+        for y in 0..h * 9 / 10 {
+            for x in 0..w / 4 {
+                let [r, g, b, _] = img.get_pixel(x, y).0;
+                n += usize::from(r > 200 && (100..180).contains(&g) && b < 60);
+            }
+        }
+        n
+    };
+    let (none, said) = (orange(&alone), orange(&img));
+    assert!(
+        none == 0 && said > 50,
+        "orange pixels: {none} alone, {said} waiting"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -38,8 +38,9 @@ pub struct Overlay {
 }
 
 /// The lengths and modification times of the files a run is read from
-/// (a folder's metrics.csv, changes.csv, toy_metrics.csv and config.toml,
-/// or the checkpoint), None for one that is not there.
+/// (a folder's metrics.csv, changes.csv, toy_metrics.csv and config.toml;
+/// a checkpoint and the metrics.csv beside it, a run folder's history),
+/// None for one that is not there.
 type FilesStamp = Vec<Option<(u64, Option<SystemTime>)>>;
 
 fn files_stamp(path: &Path) -> FilesStamp {
@@ -48,7 +49,9 @@ fn files_stamp(path: &Path) -> FilesStamp {
             .map(|f| path.join(f))
             .to_vec()
     } else {
-        vec![path.to_path_buf()]
+        // (A checkpoint saved again is often as long as before: where its
+        // times are whole seconds, its metrics.csv's length tells.)
+        vec![path.to_path_buf(), path.with_file_name(METRICS_FILE)]
     };
     (files.iter())
         .map(|f| std::fs::metadata(f).ok().map(|m| (m.len(), m.modified().ok())))
@@ -95,6 +98,7 @@ impl Overlay {
 /// `gui --overlay`), or (`followed`) read again by *follow*.
 struct Reading {
     followed: bool,
+    path: PathBuf,
     handle: std::thread::JoinHandle<Result<Overlay>>,
 }
 
@@ -110,8 +114,11 @@ pub struct OverlayPanel {
     pub refused: Option<String>,
     /// Why the followed run could not be read the last time it was looked
     /// at (the curves shown are as last read), or, with none shown yet,
-    /// why the run followed cannot be read yet.
+    /// why the run waited for cannot be read yet.
     pub follow_error: Option<String>,
+    /// A run followed before it could be read (one not started yet): read
+    /// every 2 s until it is, whatever is typed in the field meanwhile.
+    waiting: Option<PathBuf>,
     reading: Option<Reading>,
     /// Read the run again every 2 s while its files change.
     pub follow: bool,
@@ -133,35 +140,49 @@ impl OverlayPanel {
         self.looked_at = Some(Instant::now());
         match read {
             Ok(overlay) => {
+                self.field = overlay.run.label.clone();
                 self.put(overlay);
             }
-            Err((path, e)) => {
-                self.field = path.display().to_string();
-                self.follow_error = Some(e.to_string());
-            }
+            Err((path, e)) => self.wait_for(path, e.to_string()),
         }
     }
 
+    /// Follow the run at `path`, which cannot be read yet (`why`).
+    fn wait_for(&mut self, path: PathBuf, why: String) {
+        self.field = path.display().to_string();
+        self.waiting = Some(path);
+        self.follow_error = Some(why);
+    }
+
     /// Show `overlay` in place of the run before; whether the plots should
-    /// fit again (another run's, not the same one read again).
+    /// fit again: another run's, or the same folder's holding another run
+    /// now (replaced, or cut back by a resume), not the same run grown.
     fn put(&mut self, overlay: Overlay) -> bool {
-        let another = self.shown.as_ref().is_none_or(|o| o.path != overlay.path);
-        self.field = overlay.run.label.clone();
+        let grown = self.shown.as_ref().is_some_and(|o| {
+            let (before, now) = (&o.run.rows, &overlay.run.rows);
+            o.path == overlay.path && now.len() >= before.len() && now.first() == before.first()
+        });
         self.shown = Some(overlay);
+        self.waiting = None;
         self.refused = None;
         self.follow_error = None;
-        another
+        !grown
     }
 
     fn read(&mut self, path: PathBuf, followed: bool, ctx: &egui::Context) {
         let ctx = ctx.clone();
+        let reads = path.clone();
         let handle = std::thread::spawn(move || {
-            let read = Overlay::read(path);
+            let read = Overlay::read(reads);
             // (The window takes it in at its next frame: now, not when idle.)
             ctx.request_repaint();
             read
         });
-        self.reading = Some(Reading { followed, handle });
+        self.reading = Some(Reading {
+            followed,
+            path,
+            handle,
+        });
     }
 
     /// *Show overlay*: read the run the field names, in place of a
@@ -186,26 +207,23 @@ impl OverlayPanel {
         self.refused = None;
         self.follow_error = None;
         self.follow = false;
+        self.waiting = None;
         self.reading = None;
     }
 
     /// Each frame: take in a read that has ended and, following, look at
     /// the run's files every 2 s and read it again where they changed (or,
-    /// with none shown yet, read the run the field names). Whether the
-    /// plots should fit again.
+    /// with none shown yet, try the run waited for). Whether the plots
+    /// should fit again.
     pub fn update(&mut self, ctx: &egui::Context) -> bool {
         let refit = self.finish();
         let due = self.looked_at.is_none_or(|t| t.elapsed() >= FOLLOW_EVERY);
         if self.follow && due && self.reading.is_none() {
             self.looked_at = Some(Instant::now());
-            match &self.shown {
-                Some(o) if files_stamp(&o.path) != o.files => self.read(o.path.clone(), true, ctx),
-                Some(_) => {}
-                None if !self.field.trim().is_empty() => {
-                    let path = PathBuf::from(self.field.trim());
-                    self.read(path, true, ctx);
-                }
-                None => {}
+            match (&self.shown, &self.waiting) {
+                (Some(o), _) if files_stamp(&o.path) != o.files => self.read(o.path.clone(), true, ctx),
+                (None, Some(path)) => self.read(path.clone(), true, ctx),
+                _ => {}
             }
         }
         refit
@@ -217,7 +235,12 @@ impl OverlayPanel {
         if !(self.reading.as_ref()).is_some_and(|r| r.handle.is_finished()) {
             return false;
         }
-        let Some(Reading { followed, handle }) = self.reading.take() else {
+        let Some(Reading {
+            followed,
+            path,
+            handle,
+        }) = self.reading.take()
+        else {
             return false;
         };
         // (Unticked since: what it read is not wanted.)
@@ -229,16 +252,25 @@ impl OverlayPanel {
             Err(_) => Err("reading the run panicked".to_string()),
         };
         match (followed, read) {
-            // Read again: its curves replaced, the field (which may be
-            // being typed in) and the plots' bounds left as they are.
-            (true, Ok(overlay)) if self.shown.is_some() => {
-                self.shown = Some(overlay);
-                self.follow_error = None;
-                false
+            // Read again (or at last): the field, which may be being typed
+            // in, and a Show's refusal left as they are.
+            (true, Ok(overlay)) => {
+                let refused = self.refused.take();
+                let refit = self.put(overlay);
+                self.refused = refused;
+                refit
             }
-            (_, Ok(overlay)) => self.put(overlay),
+            (false, Ok(overlay)) => {
+                self.field = overlay.run.label.clone();
+                self.put(overlay)
+            }
             (true, Err(e)) => {
                 self.follow_error = Some(e);
+                false
+            }
+            // Followed and nothing shown: a run not started yet, waited for.
+            (false, Err(e)) if self.follow && self.shown.is_none() => {
+                self.wait_for(path, e);
                 false
             }
             (false, Err(e)) => {
@@ -282,10 +314,14 @@ impl OverlayPanel {
         if let Some(why) = &self.refused {
             ui.colored_label(ui.visuals().error_fg_color, why);
         }
-        ui.checkbox(&mut self.follow, FOLLOW_LABEL).on_hover_text(
+        let ticked = ui.checkbox(&mut self.follow, FOLLOW_LABEL).on_hover_text(
             "for a run training elsewhere (`ebmscope train` in a terminal): its curves and verdict grow \
-             as it writes them (one not started yet is waited for)",
+             as it writes them (one not started yet, shown with follow ticked, is waited for)",
         );
+        if ticked.changed() && !self.follow {
+            self.follow_error = None;
+            self.waiting = None;
+        }
         if let Some(why) = &self.follow_error {
             let said = if self.shown.is_some() {
                 format!("not read again: {why} (the curves shown are as last read)")
