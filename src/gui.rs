@@ -71,7 +71,7 @@ pub struct Capture {
     pub preset: Option<String>,
     pub overrides: Vec<String>,
     /// Another run's folder or checkpoint to draw behind this run's plots,
-    /// and whether to follow it (read it again every 2 s).
+    /// and whether to follow it (read it again as it changes).
     pub overlay: Option<PathBuf>,
     pub overlay_follow: bool,
 }
@@ -2060,7 +2060,10 @@ impl GuiApp {
         let mut cache = self.curves.borrow_mut();
         let c = LearningCurves::of(&mut cache, &self.history);
         // d_st's y range holds both runs' fits; what each leaves off, said.
-        let (own_fit, overlay_fit) = (c.d_st_fit.as_ref(), overlay.and_then(|o| o.d_st_fit.as_ref()));
+        let (own_fit, overlay_fit) = (
+            c.run.d_st_fit.as_ref(),
+            overlay.and_then(|o| o.curves.d_st_fit.as_ref()),
+        );
         let d_st_span = span_of_both(own_fit.map(|f| f.span), overlay_fit.map(|f| f.span));
         let off: Vec<String> = match d_st_span.filter(|_| fit_recent) {
             Some(shown) => (own_fit.and_then(|f| f.off_scale(shown)).into_iter())
@@ -3094,22 +3097,21 @@ pub fn run(
     Ok((*rate.lock().unwrap_or_else(|p| p.into_inner()), status))
 }
 
-/// The learning plots' curves, thinned ([`crate::plot::thinned`]), for a history of
-/// `len` iterations ending with `last`: made again only when an iteration
-/// comes or the history is replaced, not every frame.
+/// The learning plots' curves, for a history of `len` iterations ending
+/// with `last`: made again only when an iteration comes or the history is
+/// replaced, not every frame.
 #[derive(Default)]
 struct LearningCurves {
     len: usize,
     last: Option<IterationEvent>,
+    /// d_st's points by phase ([`thinned_points`]).
     expansion: Vec<PlotPoint>,
     contraction: Vec<PlotPoint>,
     run: RunCurves,
-    /// d_st's y range (None before the first iteration).
-    d_st_fit: Option<DstFit>,
 }
 
-/// A run's curves by iteration, thinned ([`thinned_points`]): this run's, or the
-/// overlay's.
+/// A run's curves by iteration, thinned ([`thinned_points`]), and d_st's
+/// fit: this run's, or the overlay's.
 #[derive(Default)]
 struct RunCurves {
     d_st: Vec<PlotPoint>,
@@ -3120,6 +3122,8 @@ struct RunCurves {
     /// Top of the learning-rate plot: from zero up, so a constant rate
     /// reads as such.
     lr_top: f64,
+    /// d_st's y range (None before the first iteration).
+    d_st_fit: Option<DstFit>,
 }
 
 impl RunCurves {
@@ -3135,6 +3139,7 @@ impl RunCurves {
             u_samples: curve(|r| r.mean_u_samples),
             lr: curve(|r| r.lr),
             lr_top: rows().map(|r| r.lr).fold(0.0, f64::max) * 1.2,
+            d_st_fit: DstFit::of(&rows().map(|r| r.d_st).collect::<Vec<_>>()),
         }
     }
 }
@@ -3161,7 +3166,8 @@ fn thinned_points(points: Vec<[f64; 2]>) -> Vec<PlotPoint> {
 }
 
 /// d_st's y range as plot::d_st_span fits it (to the run's later half where
-/// its start would flatten it; symmetric about 0), and what that leaves off.
+/// its start would flatten it; symmetric about 0), and how far the values
+/// before the fit reach.
 #[derive(Clone, Debug, PartialEq)]
 struct DstFit {
     span: [f64; 2],
@@ -3178,7 +3184,7 @@ impl DstFit {
         })
     }
 
-    /// What a plot of y range `shown` leaves off ([`crate::plot::off_scale`]):
+    /// What a plot of y range `shown` leaves off ([`crate::plot::EarlyReach::off`]):
     /// where the fit starts and how far the earlier values reach.
     fn off_scale(&self, shown: [f64; 2]) -> Option<String> {
         self.early?.off(shown)
@@ -3206,7 +3212,6 @@ impl LearningCurves {
             expansion: split(Phase::Expansion),
             contraction: split(Phase::Contraction),
             run: RunCurves::of(history.iter().map(MetricsRow::from)),
-            d_st_fit: DstFit::of(&history.iter().map(|e| e.d_st).collect::<Vec<_>>()),
         };
         cache
     }
@@ -3406,7 +3411,7 @@ mod tests {
         assert_eq!(xy(&o.curves.r_t)[..2], [[1.0, 0.01], [2.0, 0.02]]);
         assert_eq!((o.curves.u_data[0].y, o.curves.u_samples[0].y), (1.0, 2.0));
         assert_eq!(o.curves.lr_top, 0.05 * 1.2);
-        let span = o.d_st_fit.as_ref().expect("22 rows have a span").span;
+        let span = o.curves.d_st_fit.as_ref().expect("22 rows have a span").span;
         assert!(span[0] <= -3.0 && span[1] >= 1.0, "{span:?}");
         assert_eq!(o.summary(), "runs/b: 22 iterations; oscillation strong");
         assert_eq!(

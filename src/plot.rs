@@ -972,7 +972,7 @@ fn tick(v: f64, span: f64) -> String {
 
 /// What a curve fitted to its values from `start` on leaves off the scale
 /// [lo, hi]: where the fit starts and how far the earlier values reach.
-pub fn off_scale(v: &[f64], start: usize, span: [f64; 2]) -> Option<String> {
+fn off_scale(v: &[f64], start: usize, span: [f64; 2]) -> Option<String> {
     EarlyReach::of(v, start)?.off(span)
 }
 

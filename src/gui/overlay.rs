@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use eframe::egui;
 
-use super::{DstFit, RunCurves};
+use super::RunCurves;
 use crate::Result;
 use crate::train::compare_runs::ComparedRun;
 use crate::train::run::{CHANGES_FILE, CONFIG_FILE, METRICS_FILE, TOY_METRICS_FILE};
@@ -22,25 +22,23 @@ pub(super) const OVERLAY_COLOR: egui::Color32 =
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
 /// The label of the *follow* box.
-pub const FOLLOW_LABEL: &str = "follow: read it again every 2 s";
+pub const FOLLOW_LABEL: &str = "follow: read it again as it changes";
 
 /// Another run, as far as it had got when read.
 pub struct Overlay {
     /// Where it was read from (and is read again, followed).
     pub path: PathBuf,
     pub run: ComparedRun,
+    /// Its curves and d_st's fit, made as this run's are.
     pub(super) curves: RunCurves,
-    /// d_st's y range, fitted as this run's is.
-    pub(super) d_st_fit: Option<DstFit>,
     /// Its files as they were when read: a followed run is read again
     /// only once they change.
     files: FilesStamp,
 }
 
 /// The lengths and modification times of the files a run is read from
-/// (a folder's metrics.csv, changes.csv, toy_metrics.csv and config.toml;
-/// a checkpoint and the metrics.csv beside it, a run folder's history),
-/// None for one that is not there.
+/// (a folder's metrics.csv, changes.csv, toy_metrics.csv and config.toml,
+/// or the checkpoint), None for one that is not there.
 type FilesStamp = Vec<Option<(u64, Option<SystemTime>)>>;
 
 fn files_stamp(path: &Path) -> FilesStamp {
@@ -49,9 +47,9 @@ fn files_stamp(path: &Path) -> FilesStamp {
             .map(|f| path.join(f))
             .to_vec()
     } else {
-        // (A checkpoint saved again is often as long as before: where its
-        // times are whole seconds, its metrics.csv's length tells.)
-        vec![path.to_path_buf(), path.with_file_name(METRICS_FILE)]
+        // (Its history is as long as its iteration: a run folder's
+        // metrics.csv beside it grows past it, and is read only to it.)
+        vec![path.to_path_buf()]
     };
     (files.iter())
         .map(|f| std::fs::metadata(f).ok().map(|m| (m.len(), m.modified().ok())))
@@ -71,7 +69,6 @@ impl Overlay {
         Overlay {
             path,
             curves: RunCurves::of(run.rows.iter().copied()),
-            d_st_fit: DstFit::of(&run.rows.iter().map(|r| r.d_st).collect::<Vec<_>>()),
             run,
             files,
         }
@@ -215,7 +212,7 @@ impl OverlayPanel {
     /// the run's files every 2 s and read it again where they changed (or,
     /// with none shown yet, try the run waited for). Whether the plots
     /// should fit again.
-    pub fn update(&mut self, ctx: &egui::Context) -> bool {
+    pub(super) fn update(&mut self, ctx: &egui::Context) -> bool {
         let refit = self.finish();
         let due = self.looked_at.is_none_or(|t| t.elapsed() >= FOLLOW_EVERY);
         if self.follow && due && self.reading.is_none() {
@@ -282,7 +279,7 @@ impl OverlayPanel {
 
     /// The field naming the run, its Show and Hide buttons, the *follow*
     /// box, and what the run shown is. Whether the plots should fit again.
-    pub fn controls(&mut self, ui: &mut egui::Ui) -> bool {
+    pub(super) fn controls(&mut self, ui: &mut egui::Ui) -> bool {
         let mut refit = false;
         ui.heading("Overlay");
         let label = ui.label("another run's folder or checkpoint, drawn in violet with the plots");
@@ -315,8 +312,9 @@ impl OverlayPanel {
             ui.colored_label(ui.visuals().error_fg_color, why);
         }
         let ticked = ui.checkbox(&mut self.follow, FOLLOW_LABEL).on_hover_text(
-            "for a run training elsewhere (`ebmscope train` in a terminal): its curves and verdict grow \
-             as it writes them (one not started yet, shown with follow ticked, is waited for)",
+            "every 2 s, its files are looked at, and it is read again if they changed: a run training \
+             elsewhere (`ebmscope train` in a terminal) grows as it writes its rows (one not started yet, \
+             shown with follow ticked and no overlay shown, is waited for)",
         );
         if ticked.changed() && !self.follow {
             self.follow_error = None;
