@@ -2064,9 +2064,9 @@ impl GuiApp {
             c.run.d_st_fit.as_ref(),
             overlay.and_then(|o| o.curves.d_st_fit.as_ref()),
         );
-        let d_st_span = span_of_both(own_fit.map(|f| f.span), overlay_fit.map(|f| f.span));
+        let d_st_span = crate::plot::union_span(own_fit.into_iter().chain(overlay_fit).map(|f| f.span));
         let off: Vec<String> = match d_st_span.filter(|_| fit_recent) {
-            Some(shown) => (own_fit.and_then(|f| f.off_scale(shown)).into_iter())
+            Some(shown) => (own_fit.and_then(|f| f.early?.off(shown)).into_iter())
                 .chain(
                     overlay_fit
                         .and_then(|f| f.early?.off_before(shown))
@@ -3144,14 +3144,6 @@ impl RunCurves {
     }
 }
 
-/// The y range holding both of two runs' (either may have none yet).
-fn span_of_both(own: Option<[f64; 2]>, other: Option<[f64; 2]>) -> Option<[f64; 2]> {
-    match (own, other) {
-        (Some([lo, hi]), Some([o_lo, o_hi])) => Some([lo.min(o_lo), hi.max(o_hi)]),
-        (own, other) => own.or(other),
-    }
-}
-
 /// One of the overlay's curves: beneath this run's, in one colour, thinner.
 fn overlay_line<'a>(name: &str, points: &'a [PlotPoint]) -> Line<'a> {
     Line::new(name, points).color(OVERLAY_COLOR).width(1.5)
@@ -3182,12 +3174,6 @@ impl DstFit {
             span,
             early: crate::plot::EarlyReach::of(d, start),
         })
-    }
-
-    /// What a plot of y range `shown` leaves off ([`crate::plot::EarlyReach::off`]):
-    /// where the fit starts and how far the earlier values reach.
-    fn off_scale(&self, shown: [f64; 2]) -> Option<String> {
-        self.early?.off(shown)
     }
 }
 
@@ -3311,16 +3297,16 @@ mod tests {
         let near = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).abs() < 1e-12 && (a[1] - b[1]).abs() < 1e-12;
         assert!(near(fit.span, [-0.22, 0.22]), "{fit:?}");
         assert_eq!(
-            fit.off_scale(fit.span).as_deref(),
+            fit.early.and_then(|e| e.off(fit.span)).as_deref(),
             Some("y fits 51–100; before, -40")
         );
         // A scale holding -40 (another run's, say) leaves nothing off.
-        assert_eq!(fit.off_scale([-50.0, 1.0]), None);
+        assert_eq!(fit.early.and_then(|e| e.off([-50.0, 1.0])), None);
         assert_eq!(DstFit::of(&[]), None);
         // A short run: its last 20 iterations at least (here all 10).
         let short = DstFit::of(&d[..10]).unwrap();
         assert!(
-            near(short.span, [-44.0, 44.0]) && short.off_scale(short.span).is_none(),
+            near(short.span, [-44.0, 44.0]) && short.early.is_none(),
             "{short:?}"
         );
     }
@@ -3387,7 +3373,7 @@ mod tests {
         let d: Vec<f64> = (1..=22)
             .map(|i| {
                 if i == 1 {
-                    -3.0
+                    -10.0
                 } else if i % 2 == 0 {
                     1.0
                 } else {
@@ -3406,20 +3392,22 @@ mod tests {
         );
         let o = Overlay::of(PathBuf::from("runs/b"), run, Vec::new());
         let xy = |points: &[PlotPoint]| points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>();
-        assert_eq!(xy(&o.curves.d_st)[..3], [[1.0, -3.0], [2.0, 1.0], [3.0, -1.0]]);
+        assert_eq!(xy(&o.curves.d_st)[..3], [[1.0, -10.0], [2.0, 1.0], [3.0, -1.0]]);
         assert_eq!(o.curves.d_st.len(), 22);
         assert_eq!(xy(&o.curves.r_t)[..2], [[1.0, 0.01], [2.0, 0.02]]);
         assert_eq!((o.curves.u_data[0].y, o.curves.u_samples[0].y), (1.0, 2.0));
         assert_eq!(o.curves.lr_top, 0.05 * 1.2);
-        let span = o.curves.d_st_fit.as_ref().expect("22 rows have a span").span;
-        assert!(span[0] <= -3.0 && span[1] >= 1.0, "{span:?}");
-        assert_eq!(o.summary(), "runs/b: 22 iterations; oscillation strong");
-        assert_eq!(
-            span_of_both(Some([-1.0, 0.5]), Some([-0.2, 4.0])),
-            Some([-1.0, 4.0])
+        // d_st fitted to its last 20 iterations (±1, a tenth to spare):
+        // the first -10 lies off it, as the overlay's note says.
+        let fit = o.curves.d_st_fit.as_ref().expect("22 rows have a span");
+        assert!(
+            (fit.span[0] + 1.1).abs() < 1e-12 && (fit.span[1] - 1.1).abs() < 1e-12,
+            "{fit:?}"
         );
-        assert_eq!(span_of_both(None, Some([-0.2, 4.0])), Some([-0.2, 4.0]));
-        assert_eq!(span_of_both(Some([-1.0, 0.5]), None), Some([-1.0, 0.5]));
+        let early = fit.early.expect("values before the fit");
+        assert_eq!(early.off_before(fit.span).as_deref(), Some("before 3, -10 to 1"));
+        assert_eq!(early.off_before([-10.0, 1.1]), None);
+        assert_eq!(o.summary(), "runs/b: 22 iterations; oscillation strong");
     }
 
     /// The chains' grid is built once per key (iteration or long-run step),

@@ -557,14 +557,10 @@ pub fn runs_figure(path: &Path, runs: &[ComparedRun]) -> Result<()> {
             .collect();
         // d_st on each run's own fitted span, together: a run's first
         // swings would flatten every other's later ones.
-        let d_spans: Vec<[f64; 2]> = (runs.iter())
+        let d_spans = (runs.iter())
             .filter_map(|r| d_st_span(&r.rows.iter().map(|r| r.d_st).collect::<Vec<_>>()))
-            .map(|(span, _)| span)
-            .collect();
-        let d_span = [
-            d_spans.iter().map(|s| s[0]).fold(-1e-9, f64::min),
-            d_spans.iter().map(|s| s[1]).fold(1e-9, f64::max),
-        ];
+            .map(|(span, _)| span);
+        let d_span = union_span(d_spans).unwrap_or([-1e-9, 1e-9]);
         let d_st = curves(&|m| m.d_st);
         let title = "d_st = mean U(X⁺) − mean U(X⁻): expansion < 0, contraction > 0 (y as each run's diagnostics \
                      fit it; values past it at the edge)";
@@ -644,8 +640,8 @@ fn run_colour(k: usize) -> RGBColor {
     match TEN.get(k) {
         Some(&(r, g, b)) => RGBColor(r, g, b),
         None => {
-            let c = Palette99::pick(k).to_rgba();
-            RGBColor(c.0, c.1, c.2)
+            let [r, g, b] = basin_colour(k);
+            RGBColor(r, g, b)
         }
     }
 }
@@ -968,6 +964,13 @@ fn tick(v: f64, span: f64) -> String {
         text
     };
     if text == "-0" { "0".into() } else { text }
+}
+
+/// The y range holding all of `spans` (None if there are none).
+pub fn union_span(spans: impl IntoIterator<Item = [f64; 2]>) -> Option<[f64; 2]> {
+    spans
+        .into_iter()
+        .reduce(|[lo, hi], [l, h]| [lo.min(l), hi.max(h)])
 }
 
 /// What a curve fitted to its values from `start` on leaves off the scale
@@ -1307,6 +1310,14 @@ pub fn landscape_map(
 mod tests {
     use super::*;
 
+    /// The range holding several: none of none.
+    #[test]
+    fn a_union_span_holds_every_span() {
+        assert_eq!(union_span([[-1.0, 0.5], [-0.2, 4.0]]), Some([-1.0, 4.0]));
+        assert_eq!(union_span([[-0.2, 4.0]]), Some([-0.2, 4.0]));
+        assert_eq!(union_span([]), None);
+    }
+
     /// A run's name too wide for the compare figure's legend keeps its
     /// start and its end about a "…", within the width; one that fits is
     /// whole.
@@ -1321,8 +1332,10 @@ mod tests {
             shown.starts_with("xx") && shown.ends_with("xx/run-b") && shown.contains('…'),
             "{shown}"
         );
-        // (As many characters as fit: not a stub.)
-        assert!(shown.chars().count() > 20, "{shown}");
+        // As many characters as fit: one more (an "x" of the middle's)
+        // would not.
+        let one_more = shown.replacen('…', "x…", 1);
+        assert!(legend_text_width(&one_more) > 400, "{shown}");
         // Two told apart only in their middle: numbered, as the table lists them.
         let (a, b) = (
             format!("{0}a{0}/run", "x".repeat(150)),

@@ -1041,6 +1041,18 @@ fn compare_sets_runs_side_by_side() {
     assert!(ebmscope::io::png_written_by_ebmscope(&figure));
     // (A row of the runs' names, and four panels: d_st, r_t, TV and the autocorrelations.)
     assert_eq!(image::image_dimensions(&figure).unwrap(), (1200, 32 + 4 * 280));
+    // Each run drawn in each panel, in its colour (Tableau's first two).
+    let img = image::open(&figure).unwrap().to_rgb8();
+    for (k, colour) in [[31, 119, 180], [255, 127, 14]].into_iter().enumerate() {
+        for panel in 0..4 {
+            let rows = 32 + panel * 280..32 + (panel + 1) * 280;
+            let n = rows
+                .flat_map(|y| (0..1200).map(move |x| (x, y)))
+                .filter(|&(x, y)| img.get_pixel(x, y).0 == colour)
+                .count();
+            assert!(n > 20, "run {k} in panel {panel}: {n} pixels of its colour");
+        }
+    }
     // Written over as ebmscope's own; another file at --out is kept.
     assert!(
         compare(&[&a, std::path::Path::new("--out"), &figure])

@@ -291,7 +291,7 @@ impl Line {
 
 /// A run's settings changes, as "optimizer.lr 0.5 → 2.0 after iteration
 /// 400; …" (empty if none).
-fn changes_text(run: &ComparedRun) -> String {
+fn run_changes(run: &ComparedRun) -> String {
     let changed: Vec<String> = (run.changes.iter())
         .map(|(it, from, to)| {
             format!(
@@ -372,7 +372,7 @@ pub fn table(runs: &[ComparedRun]) -> String {
         text += &row(line);
     }
     for run in runs.iter().filter(|r| !r.changes.is_empty()) {
-        text += &format!("{}: {}\n", run.label, changes_text(run));
+        text += &format!("{}: {}\n", run.label, run_changes(run));
     }
     text
 }
@@ -405,7 +405,7 @@ pub fn table_csv(runs: &[ComparedRun]) -> String {
             Some((it, model, kde)) => cells.extend([it.to_string(), number(Some(model)), number(Some(kde))]),
             None => cells.extend([String::new(), String::new(), String::new()]),
         }
-        cells.push(quoted(&changes_text(run)));
+        cells.push(quoted(&run_changes(run)));
         text += &(cells.join(",") + "\n");
     }
     text

@@ -46,11 +46,11 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     let gpu: &Gpu = &trainer.gpu;
     let c = &trainer.config;
     let toy = toy_of(trainer)?;
-    let (grid, energies) = learned_energies(trainer)?;
-    let model = grid.boltzmann(&energies);
-
     let k = kde_chains(trainer);
     let score = KdeScore::new(toy, &c.eval, k);
+    let energies = learned_energies(trainer, &score.grid)?;
+    let model = score.grid.boltzmann(&energies);
+
     let field = GpuNet::sharing(gpu, trainer_net(trainer), k)?.as_field(gpu)?;
     let sampler = Langevin::new(gpu, field, c.seed ^ 0x004b_4445, step_size(c))?;
     sampler.begin(gpu, trainer.iteration as u32);
@@ -78,7 +78,7 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     });
     let samples = gpu.read_f32(sampler.field.input(), 0, k * dim)?;
     let (kde, tv_kde) = score.score(&samples);
-    let truth = score.truth;
+    let KdeScore { grid, truth, .. } = score;
     Ok(ToyMetrics {
         tv_model: total_variation(&model, &truth),
         kl_model: kl(&truth, &model),
@@ -119,16 +119,10 @@ fn toy_of(trainer: &Trainer) -> Result<&crate::data::toy::Toy> {
     })
 }
 
-/// The evaluation grid of the trainer's toy data (`eval.grid` points a side)
-/// and U = F/T of its current model at every point.
-fn learned_energies(trainer: &Trainer) -> Result<(Grid, Vec<f64>)> {
-    let grid = Grid {
-        res: trainer.config.eval.grid as usize,
-        extent: toy_of(trainer)?.extent(),
-    };
+/// U = F/T of the trainer's current model at every point of `grid`.
+fn learned_energies(trainer: &Trainer, grid: &Grid) -> Result<Vec<f64>> {
     let view = GpuNet::sharing(&trainer.gpu, trainer_net(trainer), grid.res * grid.res)?;
-    let energies = grid_energies(&trainer.gpu, &view, &grid, trainer.config.temperature())?;
-    Ok((grid, energies))
+    grid_energies(&trainer.gpu, &view, grid, trainer.config.temperature())
 }
 
 /// U = F/T at every point of `grid`, from `net` (its batch: the grid's res² points).

@@ -1642,21 +1642,34 @@ impl MetricsRow {
     /// The row a line of metrics.csv holds (its newline taken off), if it
     /// is one.
     fn parse(line: &str) -> Option<Self> {
-        let cols: Vec<&str> = line.split(',').collect();
-        if cols.len() != 8 {
-            return None;
-        }
-        let number = |k: usize| cols[k].parse::<f64>().ok();
+        // (Its last column, the phase, is d_st's sign: not read.)
+        let (iteration, [d_st, r_t, mean_u_data, mean_u_samples, lr, wall_time]) =
+            iteration_and_numbers(line, 8)?;
         Some(MetricsRow {
-            iteration: cols[0].parse().ok()?,
-            d_st: number(1)?,
-            r_t: number(2)?,
-            mean_u_data: number(3)?,
-            mean_u_samples: number(4)?,
-            lr: number(5)?,
-            wall_time: number(6)?,
+            iteration,
+            d_st,
+            r_t,
+            mean_u_data,
+            mean_u_samples,
+            lr,
+            wall_time,
         })
     }
+}
+
+/// A CSV line of `columns` columns: its first, an iteration, and the `N`
+/// numbers after it (None where it is not such a line).
+fn iteration_and_numbers<const N: usize>(line: &str, columns: usize) -> Option<(u64, [f64; N])> {
+    debug_assert!(N < columns, "the numbers come after the iteration");
+    let cols: Vec<&str> = line.split(',').collect();
+    if cols.len() != columns {
+        return None;
+    }
+    let mut numbers = [0.0; N];
+    for (x, col) in numbers.iter_mut().zip(&cols[1..]) {
+        *x = col.parse().ok()?;
+    }
+    Some((cols[0].parse().ok()?, numbers))
 }
 
 /// The rows of a CSV file's `text` (read from `path`) under its `header`,
@@ -1712,27 +1725,42 @@ pub fn read_all_metrics(path: &Path) -> Result<AllMetrics> {
     let (lines, cut) = csv_rows(&text, path, METRICS_HEADER, whole)?;
     let mut rows: Vec<MetricsRow> = Vec::new();
     for (number, line) in lines {
-        let next = rows.len() as u64 + 1;
-        match MetricsRow::parse(line) {
-            Some(row) if row.iteration == next => rows.push(row),
-            Some(row) => {
-                return Err(Error::file(
-                    path,
-                    format!(
-                        "line {number} is iteration {} where {next} comes next: not as a run writes it",
-                        row.iteration
-                    ),
-                ));
-            }
-            None => {
-                return Err(Error::file(
-                    path,
-                    format!("line {number} is not a metrics row: `{line}`"),
-                ));
-            }
-        }
+        rows.push(next_metrics_row(&rows, number, line, path, "")?);
     }
     Ok(AllMetrics { rows, cut })
+}
+
+/// Line `number` (`line`) of the metrics.csv at `path` as the row after
+/// `rows`, or why it is not one (with `fix` after it).
+fn next_metrics_row(
+    rows: &[MetricsRow],
+    number: usize,
+    line: &str,
+    path: &Path,
+    fix: &str,
+) -> Result<MetricsRow> {
+    let Some(row) = MetricsRow::parse(line) else {
+        return Err(Error::file(
+            path,
+            format!("line {number} is not a metrics row: `{line}`{fix}"),
+        ));
+    };
+    let next = rows.len() as u64 + 1;
+    if row.iteration != next {
+        let not_so = if fix.is_empty() {
+            ": not as a run writes it"
+        } else {
+            fix
+        };
+        return Err(Error::file(
+            path,
+            format!(
+                "line {number} is iteration {} where {next} comes next{not_so}",
+                row.iteration
+            ),
+        ));
+    }
+    Ok(row)
 }
 
 /// A run's metrics.csv as [`read_all_metrics`] reads it.
@@ -1757,17 +1785,13 @@ pub struct ToyRow {
 impl ToyRow {
     /// The row a line of toy_metrics.csv holds (its line end taken off), if it is one.
     fn parse(line: &str) -> Option<Self> {
-        let cols: Vec<&str> = line.split(',').collect();
-        if cols.len() != 5 {
-            return None;
-        }
-        let number = |k: usize| cols[k].parse::<f64>().ok();
+        let (iteration, [tv_model, kl_model, tv_kde, kl_kde]) = iteration_and_numbers(line, 5)?;
         Some(ToyRow {
-            iteration: cols[0].parse().ok()?,
-            tv_model: number(1)?,
-            kl_model: number(2)?,
-            tv_kde: number(3)?,
-            kl_kde: number(4)?,
+            iteration,
+            tv_model,
+            kl_model,
+            tv_kde,
+            kl_kde,
         })
     }
 }
@@ -1847,24 +1871,8 @@ fn parse_metrics(text: &str, path: &Path, iteration: u64, fix: &str) -> Result<K
         if rows.len() as u64 == iteration {
             break;
         }
-        let Some(row) = MetricsRow::parse(line) else {
-            return Err(Error::file(
-                path,
-                format!("line {} is not a metrics row: `{line}`: {fix}", i + 1),
-            ));
-        };
         // (Rows past the checkpoint came after all its own: the break above.)
-        let next = rows.len() as u64 + 1;
-        if row.iteration != next {
-            return Err(Error::file(
-                path,
-                format!(
-                    "line {} is iteration {} where {next} comes next: {fix}",
-                    i + 1,
-                    row.iteration
-                ),
-            ));
-        }
+        let row = next_metrics_row(&rows, i + 1, line, path, &format!(": {fix}"))?;
         rows.push(row);
         kept.push_str(line);
         kept.push('\n');
