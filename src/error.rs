@@ -195,6 +195,18 @@ impl Error {
             error: source,
         }
     }
+
+    /// A file's error with `after` (what the caller does without it, or
+    /// what to do) at the end of its reason; others as they are.
+    pub fn then(self, after: &str) -> Self {
+        match self {
+            Error::File { path, reason } => Error::File {
+                path,
+                reason: reason + after,
+            },
+            e => e,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use crate::train::landscape::{
     alpha_label, save_landscape,
 };
 use crate::train::longrun::{ChainStart, ChainsMadeWith, LongRunRow, SavedChains, check_temp_factor};
-use crate::train::run::MetricsRow;
+use crate::train::run::{MetricsRow, ToyRow};
 use crate::train::session::{
     Command, LandscapeReport, LongRunAsk, PICTURE_IMAGES, Session, Update, run_on_total,
 };
@@ -132,6 +132,9 @@ fn phase_colour(phase: Phase) -> egui::Color32 {
 
 /// r_t's colour, its curve's and its autocorrelation's (as the PNG's, in gold).
 const R_T_COLOR: egui::Color32 = egui::Color32::from_rgb(210, 190, 90);
+
+/// The TV curves' colour (toy data), green as none of the other curves.
+const TV_COLOR: egui::Color32 = egui::Color32::from_rgb(60, 170, 60);
 
 /// The entry of "Start over"'s preset list that starts from the settings
 /// the window runs now (a `--config` file's, a checkpoint's, those changed
@@ -246,6 +249,10 @@ pub struct GuiApp {
     pub picture: Option<(PictureSource, egui::TextureId, [usize; 2])>,
     /// The last toy densities, and their three textures (true, learned, KDE).
     pub toy_metrics: Option<(u64, Arc<ToyMetrics>)>,
+    /// Every evaluation of this run's toy densities (the trainer's, after
+    /// each `output.picture_every`th iteration, and the densities view's;
+    /// a loaded checkpoint's run's before), for the TV plot.
+    pub toy_trace: Vec<ToyRow>,
     /// The iteration whose densities were refused: not asked again there.
     toy_refused_at: Option<u64>,
     density_textures: Option<(u64, bool, [egui::TextureHandle; 3])>,
@@ -392,6 +399,7 @@ impl GuiApp {
             picture_requested: None,
             picture: None,
             toy_metrics: None,
+            toy_trace: Vec::new(),
             density_textures: None,
             toy_pending: false,
             toy_refused_at: None,
@@ -525,6 +533,8 @@ impl GuiApp {
                 states,
             } => self.rows = Some((source, iteration, states)),
             Update::Toy { iteration, metrics } => {
+                // (As the trainer keeps it, for its Save.)
+                ToyRow::record(&mut self.toy_trace, ToyRow::of(iteration, &metrics));
                 self.toy_metrics = Some((iteration, metrics));
                 self.toy_pending = false;
             }
@@ -685,6 +695,7 @@ impl GuiApp {
                         self.history = h.events.clone();
                         self.past_events = self.history.len();
                         self.changes = h.changes.iter().map(|&(at, _, to)| (at, to)).collect();
+                        self.toy_trace = h.toy.clone();
                         self.message += " with its run's history";
                     }
                     Ok(None) => {}
@@ -757,6 +768,7 @@ impl GuiApp {
         self.rows = None;
         self.rows_requested = None;
         self.toy_metrics = None;
+        self.toy_trace.clear();
         self.toy_refused_at = None;
         self.density_textures = None;
         self.energy_path = None;
@@ -1373,15 +1385,9 @@ impl GuiApp {
         ));
         let mut save = false;
         ui.horizontal(|ui| {
-            // (The button first: a long path widens the field, not past it.)
             save = ui.button("Save the chains").clicked();
             let label = ui.label("chains file");
-            let typed = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.chains_file)
-                        .desired_width(260.0)
-                        .clip_text(false),
-                )
+            let typed = path_field(ui, &mut self.chains_file, "")
                 .labelled_by(label.id)
                 .changed();
             if typed {
@@ -1623,13 +1629,7 @@ impl GuiApp {
         ui.horizontal(|ui| {
             // (Empty: from data, as `ebmscope landscape` without --from-chains.)
             let label = ui.label("from chains");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.landscape_from)
-                    .desired_width(260.0)
-                    .clip_text(false)
-                    .hint_text("data"),
-            )
-            .labelled_by(label.id);
+            path_field(ui, &mut self.landscape_from, "data").labelled_by(label.id);
         });
         if start {
             match self.landscape_options() {
@@ -1879,7 +1879,14 @@ impl GuiApp {
             .as_ref()
             .is_none_or(|(at, _)| *at + DENSITY_EVERY <= it || (!self.running && *at != it));
         if stale && !self.toy_pending && self.toy_refused_at != Some(it) {
-            self.send(Command::EvaluateToy);
+            // An iteration the trainer ran here at its `output.picture_every`
+            // is evaluated unasked: its answer is on its way.
+            let every = self.config.output.picture_every;
+            let ran_here =
+                self.history.len() > self.past_events && self.history.last().map(|e| e.iteration) == Some(it);
+            if !(ran_here && it.is_multiple_of(every)) {
+                self.send(Command::EvaluateToy);
+            }
             self.toy_pending = true;
         }
         let Some((at, m)) = self.toy_metrics.clone() else {
@@ -1976,10 +1983,17 @@ impl GuiApp {
                 ),
             );
         }
-        let h = (ui.available_height() / 4.0 - 28.0).max(60.0);
+        // (Toy data has a fifth: TV to q by evaluation.)
+        let toy = self.chw == [2, 1, 1];
+        let plots = if toy { 5.0 } else { 4.0 };
+        let h = (ui.available_height() / plots - 28.0).max(60.0);
         let reset = std::mem::take(&mut self.reset_plots);
         let empty = self.history.is_empty();
-        // One iteration axis for the four: linked, and y axes of one width
+        // Every plot holds every iteration any of them shows (the TV plot's
+        // evaluations, `train`'s at 0 among them, and the curves'), so that
+        // their x axes, each fitted to its own, agree.
+        let x_span = toy.then(|| self.iteration_span()).flatten();
+        // One iteration axis for them all: linked, and y axes of one width
         // so that an iteration sits at the same x in each.
         let plot = |id: &'static str| {
             let plot = Plot::new(id)
@@ -1995,6 +2009,10 @@ impl GuiApp {
                 plot.include_x(0.0).include_x(1.0)
             } else {
                 plot
+            };
+            let plot = match x_span {
+                Some([lo, hi]) => plot.include_x(lo).include_x(hi),
+                None => plot,
             };
             if reset { plot.reset() } else { plot }
         };
@@ -2136,8 +2154,12 @@ impl GuiApp {
         });
         ui.label("learning rate");
         let (lr, top) = (&c.run.lr[..], c.run.lr_top);
-        plot("lr")
-            .x_axis_label("iteration")
+        let lr_plot = if toy {
+            plot("lr")
+        } else {
+            plot("lr").x_axis_label("iteration")
+        };
+        lr_plot
             .include_y(0.0)
             .include_y(top)
             .include_y(overlay.map_or(0.0, |o| o.curves.lr_top))
@@ -2146,6 +2168,71 @@ impl GuiApp {
                     p.line(overlay_line("overlay's lr", &o.curves.lr));
                 }
                 p.line(Line::new("lr", lr).color(egui::Color32::GRAY));
+                mark(p);
+            });
+        if toy {
+            self.tv_plot(ui, plot("tv"), mark);
+        }
+    }
+
+    /// The first and last iteration of this run's curves and evaluations
+    /// and the overlay's, if any.
+    fn iteration_span(&self) -> Option<[f64; 2]> {
+        // (Each list is in iteration order: its ends are its span.)
+        fn ends<T>(rows: &[T], iteration: fn(&T) -> u64) -> impl Iterator<Item = u64> + '_ {
+            rows.first().into_iter().chain(rows.last()).map(iteration)
+        }
+        let mut all: Vec<u64> = ends(&self.history, |e| e.iteration)
+            .chain(ends(&self.toy_trace, |t| t.iteration))
+            .collect();
+        if let Some(o) = &self.overlay.shown {
+            all.extend(ends(&o.run.rows, |r| r.iteration));
+            all.extend(ends(&o.run.toy, |t| t.iteration));
+        }
+        Some([*all.iter().min()? as f64, *all.iter().max()? as f64])
+    }
+
+    /// TV(p_θ, q) and TV(KDE, q) at each of the run's evaluations (the
+    /// overlay's behind), below the learning plots: `plot` as theirs.
+    fn tv_plot(&self, ui: &mut egui::Ui, plot: Plot, mark: impl Fn(&mut egui_plot::PlotUi)) {
+        let every = crate::config::plural(self.config.output.picture_every, "iteration", "iterations");
+        let (model, kde) = tv_points(&self.toy_trace);
+        // The KDE's TV of q's own points to q: as low as the samples' can go.
+        let floor = self.toy_metrics.as_ref().map(|(_, m)| m.tv_kde);
+        let floor_text = floor.map_or(String::new(), |f| {
+            format!("; dotted: q's own {} points' ({:.3})", f.points, f.floor)
+        });
+        let none_yet = if model.is_empty() { " — none yet" } else { "" };
+        ui.label(format!(
+            "TV to q at each evaluation (after every {every}, output.picture_every, and as the \
+             densities show){none_yet}: of p_θ (green) and of the samples' KDE (dashed){floor_text}"
+        ));
+        let overlay = self.overlay.shown.as_ref().map(|o| tv_points(&o.run.toy));
+        plot.x_axis_label("iteration")
+            .include_y(0.0)
+            .include_y(1.0)
+            .show(ui, |p| {
+                if let Some((o_model, o_kde)) = &overlay {
+                    p.line(overlay_line("overlay's TV(p_θ, q)", o_model));
+                    p.line(
+                        overlay_line("overlay's TV(KDE, q)", o_kde)
+                            .style(egui_plot::LineStyle::dashed_dense()),
+                    );
+                }
+                if let Some(f) = floor {
+                    p.hline(
+                        HLine::new("q's own points' TV(KDE, q)", f.floor)
+                            .color(egui::Color32::GRAY)
+                            .style(egui_plot::LineStyle::dotted_dense()),
+                    );
+                }
+                p.line(
+                    Line::new("TV(KDE, q)", &kde[..])
+                        .color(TV_COLOR)
+                        .style(egui_plot::LineStyle::dashed_dense()),
+                );
+                p.line(Line::new("TV(p_θ, q)", &model[..]).color(TV_COLOR).width(2.0));
+                p.points(Points::new("evaluations", &model[..]).color(TV_COLOR).radius(2.5));
                 mark(p);
             });
     }
@@ -2517,7 +2604,7 @@ fn x_steps(input: egui_plot::GridInput) -> [f64; 3] {
 }
 
 /// The egui id of the learning plot named `name` ("d_st", "r_t",
-/// "energies", "lr"), whose bounds its egui_plot::PlotMemory keeps.
+/// "energies", "lr", "tv"), whose bounds its egui_plot::PlotMemory keeps.
 pub fn learning_plot_id(name: &str) -> egui::Id {
     egui::Id::unique(("learning plot", name))
 }
@@ -3142,6 +3229,29 @@ impl RunCurves {
             d_st_fit: DstFit::of(&rows().map(|r| r.d_st).collect::<Vec<_>>()),
         }
     }
+}
+
+/// A file's field over the rest of the row (`hint` in it while empty): a
+/// long path scrolls in it, whole when hovered, rather than widen the
+/// column over the plots beside it.
+fn path_field(ui: &mut egui::Ui, path: &mut String, hint: &str) -> egui::Response {
+    let whole = path.clone();
+    let field = ui.add(
+        egui::TextEdit::singleline(path)
+            .desired_width(ui.available_width())
+            .hint_text(hint),
+    );
+    if whole.is_empty() {
+        field
+    } else {
+        field.on_hover_text(whole)
+    }
+}
+
+/// TV(p_θ, q) and TV(KDE, q) of `rows` by iteration, as the TV plot draws them.
+fn tv_points(rows: &[ToyRow]) -> (Vec<PlotPoint>, Vec<PlotPoint>) {
+    let at = |t: &ToyRow, tv: f64| PlotPoint::new(t.iteration as f64, tv);
+    rows.iter().map(|t| (at(t, t.tv_model), at(t, t.tv_kde))).unzip()
 }
 
 /// One of the overlay's curves: beneath this run's, in one colour, thinner.

@@ -1069,7 +1069,8 @@ fn compare_sets_runs_side_by_side() {
 
     // A run's checkpoint: the run as far as it goes (its metrics beside it),
     // without a change a resume recorded there but never saved with it (a
-    // run killed between the two), nor the rows of a run gone on past it.
+    // run killed between the two), nor the rows of a run gone on past it
+    // (its evaluations' included).
     let past = base.join("past");
     std::fs::create_dir_all(&past).unwrap();
     for file in [
@@ -1077,6 +1078,7 @@ fn compare_sets_runs_side_by_side() {
         "config.toml",
         "metrics.csv",
         "changes.csv",
+        "toy_metrics.csv",
     ] {
         std::fs::copy(a.join(file), past.join(file)).unwrap();
     }
@@ -1086,6 +1088,10 @@ fn compare_sets_runs_side_by_side() {
     let changes_text = std::fs::read_to_string(past.join("changes.csv")).unwrap();
     let unsaved = format!("{changes_text}4,optimizer.lr,0.05,0.2\n");
     std::fs::write(past.join("changes.csv"), unsaved).unwrap();
+    let toy_text = std::fs::read_to_string(past.join("toy_metrics.csv")).unwrap();
+    let at_4 = toy_text.lines().last().unwrap().to_string();
+    assert!(at_4.starts_with("4,"), "{toy_text}");
+    std::fs::write(past.join("toy_metrics.csv"), format!("{toy_text}6,0.9,1,0.9,1\n")).unwrap();
     let checkpoint = past.join("checkpoint.safetensors");
     let out = compare(&[&checkpoint, &past, std::path::Path::new("--out"), &figure]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -1093,6 +1099,12 @@ fn compare_sets_runs_side_by_side() {
     let lines: Vec<&str> = table.lines().collect();
     let first: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(first[..3], ["past/checkpoint.safetensors", "4", "4"], "{table}");
+    let tv_at_4 = format!("{:.3}", at_4.split(',').nth(1).unwrap().parse::<f64>().unwrap());
+    assert_eq!(
+        first[first.len() - 6..first.len() - 3],
+        [&tv_at_4[..], "at", "4"],
+        "{table}"
+    );
     assert!(lines[2].starts_with("past "), "{table}");
     assert_eq!(
         lines[3..],

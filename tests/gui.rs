@@ -528,12 +528,111 @@ fn a_runs_checkpoint_opens_with_the_runs_history() {
         (4, Change::Steps(8)),
     ];
     assert_eq!((app.past_events, app.changes.clone()), (6, changes));
+    // Its evaluations from toy_metrics.csv (train's at iteration 0 and at each session's end).
+    let toy = std::fs::read_to_string(dir.join("toy_metrics.csv")).unwrap();
+    let rows: Vec<[f64; 3]> = (toy.lines().skip(1))
+        .map(|l| {
+            let v: Vec<f64> = l.split(',').map(|v| v.parse().unwrap()).collect();
+            [v[0], v[1], v[3]]
+        })
+        .collect();
+    let shown: Vec<[f64; 3]> = (app.toy_trace.iter())
+        .map(|t| [t.iteration as f64, t.tv_model, t.tv_kde])
+        .collect();
+    assert_eq!((shown.len(), &shown), (4, &rows));
+    // Every learning plot spans them all, the TV plot's iteration 0 too,
+    // so that an iteration sits at one x in each (each fits its own).
+    h.step();
+    h.step();
+    let x_span = |name: &str| {
+        let id = ebmscope::gui::learning_plot_id(name);
+        let b = *egui_plot::PlotMemory::load(&h.ctx, id)
+            .unwrap_or_else(|| panic!("the {name} plot drawn"))
+            .bounds();
+        [b.min()[0], b.max()[0]]
+    };
+    let (d_st, tv) = (x_span("d_st"), x_span("tv"));
+    assert!(
+        d_st[0] <= 0.0 && (d_st[0] - tv[0]).abs() < 1e-9 && (d_st[1] - tv[1]).abs() < 1e-9,
+        "d_st over {d_st:?}, TV over {tv:?}"
+    );
     step_once(&mut h);
     let app = h.state();
     assert_eq!(
         (app.history.len(), app.history[6].iteration, app.past_events),
         (7, 7, 6)
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Toy data's Learning tab ends in the TV plot: TV(p_θ, q) and TV(KDE, q)
+/// at each evaluation, the trainer's after every `output.picture_every`th
+/// iteration and the densities view's. A Reset empties it; a Load of the
+/// window's own checkpoint gives it back.
+#[test]
+fn the_tv_plot_keeps_every_evaluation() {
+    let mut config = test_config();
+    config.output.picture_every = 2;
+    let dir = common::fresh_dir("gui-tv");
+    let saved = dir.join("checkpoint.safetensors");
+    let app = GuiApp::new(Arc::new(common::gpu()), config, saved.display().to_string());
+    let mut h = harness(app.unwrap());
+    h.step();
+    assert!(
+        h.query_by_label_contains("TV to q at each evaluation (after every 2 iterations, output.picture_every, and as the densities show) — none yet")
+            .is_some(),
+        "the TV plot's label, before any evaluation"
+    );
+    for _ in 0..3 {
+        step_once(&mut h);
+    }
+    until(&mut h, "the evaluation after iteration 2", |a| {
+        !a.toy_trace.is_empty()
+    });
+    h.step();
+    let at = |h: &Harness<'static, GuiApp>| {
+        h.state()
+            .toy_trace
+            .iter()
+            .map(|t| t.iteration)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(at(&h), [2]);
+    let tv = h.state().toy_trace[0].tv_model;
+    assert_eq!(tv, h.state().toy_metrics.as_ref().unwrap().1.tv_model);
+    assert!(
+        h.query_by_label_contains("and as the densities show): of p_θ")
+            .is_some(),
+        "the TV plot's label, none yet no longer said"
+    );
+    let kde = h.state().toy_metrics.as_ref().unwrap().1.tv_kde;
+    assert!(
+        h.query_by_label_contains(&format!(
+            "dotted: q's own {} points' ({:.3})",
+            kde.points, kde.floor
+        ))
+        .is_some(),
+        "TV(KDE, q)'s floor said"
+    );
+    // The densities view's evaluation of iteration 3 joins it.
+    h.get_by_label("Densities").click();
+    until(&mut h, "the densities of iteration 3", |a| {
+        a.toy_metrics.as_ref().is_some_and(|m| m.0 == 3)
+    });
+    assert_eq!(at(&h), [2, 3]);
+
+    h.get_by_label("Save checkpoint").click();
+    until(&mut h, "save", |a| a.message.starts_with("checkpoint saved"));
+    h.get_by_label("Reset").click();
+    until(&mut h, "reset", |a| a.message == "started over");
+    assert!(
+        h.state().toy_trace.is_empty(),
+        "the run before's evaluations went"
+    );
+    h.state().send(Command::Load(saved.clone()));
+    until(&mut h, "load", |a| a.message.starts_with("loaded"));
+    assert_eq!(at(&h), [2, 3], "the saved run's evaluations back");
+    assert!((h.state().toy_trace[0].tv_model - tv).abs() <= 5e-7);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1276,6 +1375,7 @@ fn the_rate_leaves_a_loaded_runs_past_out() {
             events,
             changes: Vec::new(),
             watch_rescales: Vec::new(),
+            toy: Vec::new(),
         }))),
     });
     app.receive(Update::Running(true));

@@ -328,8 +328,9 @@ fn the_window_runs_a_long_run_for_its_picture() {
 fn the_window_draws_an_overlay_behind_its_plots() {
     let dir = common::fresh_dir("window-overlay");
     let (this, other) = (dir.join("this"), dir.join("other"));
+    // (Evaluated after each iteration: the TV plot's curves.)
     for (run, lr) in [(&this, "optimizer.lr=0.5"), (&other, "optimizer.lr=0.05")] {
-        let out = common::train_small_toy(run, 3, &["--set", lr]);
+        let out = common::train_small_toy(run, 3, &["--set", lr, "--set", "output.picture_every=1"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let ck = this.join("checkpoint.safetensors");
@@ -359,6 +360,33 @@ fn the_window_draws_an_overlay_behind_its_plots() {
             none < 20 && some > 400,
             "{view}: violet pixels: {none} alone, {some} with the overlay"
         );
+        if view == "learning" {
+            // The TV plot, last (toy data): this run's evaluations in green
+            // (TV_COLOR, as no other curve), the overlay's in violet.
+            let tv_band = |img: &image::RgbaImage, colour: fn([i32; 3]) -> bool| {
+                let (w, h) = (img.width(), img.height());
+                let mut n = 0;
+                for y in h * 81 / 100..h * 93 / 100 {
+                    for x in w * 3 / 5..w {
+                        let [r, g, b, _] = img.get_pixel(x, y).0.map(i32::from);
+                        n += usize::from(colour([r, g, b]));
+                    }
+                }
+                n
+            };
+            let green = |[r, g, b]: [i32; 3]| g > r + 60 && g > b + 60;
+            let violet = |[r, g, b]: [i32; 3]| r > g + 15 && b > r + 25;
+            let counts = [
+                tv_band(&alone, green),
+                tv_band(&overlaid, green),
+                tv_band(&alone, violet),
+                tv_band(&overlaid, violet),
+            ];
+            assert!(
+                counts[0] > 300 && counts[1] > 300 && counts[2] == 0 && counts[3] > 200,
+                "the TV plot's green alone and overlaid, its violet alone and overlaid: {counts:?}"
+            );
+        }
     }
 
     let missing = dir.join("no-such-run");

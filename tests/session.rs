@@ -326,6 +326,133 @@ fn the_session_reports_toy_densities_and_energy_paths() {
     assert!(!s.drain().iter().any(|u| matches!(u, Update::EnergyPath { .. })));
 }
 
+/// Toy data is evaluated unasked after every `output.picture_every`th
+/// iteration, as `train` evaluates it; every evaluation (those asked for
+/// too, one again at the same iteration replacing the one before) is kept
+/// in the run's history: a Save holds it, a Load gives it back, and
+/// `compare` reads it from the checkpoint, as it reads a run's
+/// toy_metrics.csv.
+#[test]
+fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
+    use ebmscope::train::compare_runs::ComparedRun;
+    use ebmscope::train::run::ToyRow;
+    let gpu = Arc::new(common::gpu());
+    let dir = common::fresh_dir("session-toy-history");
+    let config = small(&["eval.grid=24", "eval.kde_samples=32", "output.picture_every=2"]);
+    let s = Session::start(gpu.clone(), config.clone()).unwrap();
+    let mut toy = Vec::new();
+    let mut evaluated = |seen: &[Update]| {
+        for u in seen {
+            if let Update::Toy { iteration, metrics } = u {
+                toy.push(ToyRow::of(*iteration, metrics));
+            }
+        }
+    };
+    for _ in 0..3 {
+        s.send(Command::Step);
+        evaluated(&wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_))));
+    }
+    // (The evaluation after iteration 2 is sent after it, before iteration 3.)
+    s.send(Command::EvaluateToy);
+    evaluated(&wait_for(&s, "toy densities", |u| {
+        matches!(u, Update::Toy { .. })
+    }));
+    // Asked again at iteration 3 after a change of ε (U is in units of
+    // T = ε²/2): another evaluation, which replaces the one before.
+    s.send(Command::Apply(Change::Epsilon(0.1)));
+    wait_for(&s, "applied", |u| matches!(u, Update::Applied { .. }));
+    s.send(Command::EvaluateToy);
+    evaluated(&wait_for(&s, "toy densities", |u| {
+        matches!(u, Update::Toy { .. })
+    }));
+    let at: Vec<u64> = toy.iter().map(|t| t.iteration).collect();
+    assert_eq!(at, [2, 3, 3], "unasked after iteration 2 alone, then as asked");
+    assert_ne!(toy[1], toy[2], "the second evaluation of iteration 3 differs");
+    // The same numbers as evaluating a trainer of 2 iterations directly.
+    let mut direct = Trainer::new(gpu.clone(), config.clone()).unwrap();
+    direct.step().unwrap();
+    direct.step().unwrap();
+    let want = ebmscope::train::evaluate_toy(&direct).unwrap();
+    assert_eq!((toy[0].tv_model, toy[0].tv_kde), (want.tv_model, want.tv_kde.tv));
+
+    let path = dir.join("run-window.safetensors");
+    s.send(Command::Save(path.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    drop(s);
+    // As toy_metrics.csv keeps them: six decimals.
+    let near = |a: &[ToyRow], b: &[ToyRow]| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(a, b)| {
+                a.iteration == b.iteration
+                    && [
+                        (a.tv_model, b.tv_model),
+                        (a.kl_model, b.kl_model),
+                        (a.tv_kde, b.tv_kde),
+                        (a.kl_kde, b.kl_kde),
+                    ]
+                    .iter()
+                    .all(|(x, y)| (x - y).abs() <= 5e-7)
+            })
+    };
+    let kept = [toy[0], toy[2]];
+    let s = Session::start(gpu.clone(), config).unwrap();
+    s.send(Command::Load(path.clone()));
+    let seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
+    let Some(Update::Loaded {
+        history: Ok(Some(h)), ..
+    }) = seen.last()
+    else {
+        panic!("the history of the window's run: {seen:?}");
+    };
+    assert!(near(&h.toy, &kept), "{:?} against {kept:?}", h.toy);
+    let compared = ComparedRun::read(&path).unwrap();
+    assert!(near(&compared.toy, &kept), "{:?}", compared.toy);
+    // The loaded run goes on: its evaluations, and the next (iteration 4), saved.
+    s.send(Command::Step);
+    wait_for(&s, "the evaluation of iteration 4", |u| {
+        matches!(u, Update::Toy { .. })
+    });
+    s.send(Command::Save(path.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    let saved = ComparedRun::read(&path).unwrap().toy;
+    let at: Vec<u64> = saved.iter().map(|t| t.iteration).collect();
+    assert!(at == [2, 3, 4] && near(&saved[..2], &kept), "{saved:?}");
+    // A checkpoint saved before the window kept evaluations: loaded, its
+    // run has none (not the run's before), and saved again, none.
+    let older = dir.join("older-window.safetensors");
+    let ck = ebmscope::train::Checkpoint::load(&path).unwrap();
+    let history = ck
+        .history
+        .clone()
+        .map(|h| ebmscope::train::SavedHistory { toy: None, ..h });
+    ebmscope::train::Checkpoint { history, ..ck }
+        .save(&older)
+        .unwrap();
+    s.send(Command::Load(older.clone()));
+    let seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
+    assert!(
+        matches!(seen.last(), Some(Update::Loaded { history: Ok(Some(h)), .. }) if h.toy.is_empty()),
+        "{seen:?}"
+    );
+    s.send(Command::Step);
+    wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    s.send(Command::Save(older.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    let ck = ebmscope::train::Checkpoint::load(&older).unwrap();
+    assert_eq!((ck.iteration, ck.history.map(|h| h.toy)), (5, Some(None)));
+    // Saved again after a Reset: the new run's alone (none yet).
+    s.send(Command::Reset);
+    wait_for(&s, "reset", |u| matches!(u, Update::Reset));
+    s.send(Command::Step);
+    wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
+    s.send(Command::Save(path.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    let ck = ebmscope::train::Checkpoint::load(&path).unwrap();
+    assert_eq!(ck.history.map(|h| h.toy), Some(None));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The texture holds exactly the picture the CPU twin makes of `states` in
 /// `layout` (`what`: when, for the message).
 fn assert_picture_shows(
@@ -802,6 +929,7 @@ fn a_resumed_or_loaded_run_watches_for_divergence_from_its_history() {
     let history = SavedHistory {
         metrics,
         changes: "iteration,setting,from,to\n".into(),
+        toy: None,
     };
     let ck = Checkpoint::load(&path).unwrap();
     Checkpoint {

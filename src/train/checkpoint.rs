@@ -61,12 +61,16 @@ pub struct CheckpointHead {
     pub lr: f64,
 }
 
-/// A run's history as a checkpoint holds it (metadata `metrics` and
-/// `changes`): the texts of its metrics.csv and changes.csv.
+/// A run's history as a checkpoint holds it (metadata `metrics`,
+/// `changes` and, for toy data, `toy_metrics`): the texts of its
+/// metrics.csv, changes.csv and toy_metrics.csv.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SavedHistory {
     pub metrics: String,
     pub changes: String,
+    /// None where no evaluation was made (image data), or in a checkpoint
+    /// saved before the window kept them.
+    pub toy: Option<String>,
 }
 
 impl SavedHistory {
@@ -283,6 +287,9 @@ impl Checkpoint {
         if let Some(h) = &self.history {
             metadata.insert("metrics".to_string(), h.metrics.clone());
             metadata.insert("changes".to_string(), h.changes.clone());
+            if let Some(toy) = &h.toy {
+                metadata.insert("toy_metrics".to_string(), toy.clone());
+            }
         }
         write_tensors_with_metadata(path, &tensors, Some(metadata))
     }
@@ -440,6 +447,7 @@ impl Checkpoint {
                 (Some(metrics), Some(changes)) => Some(SavedHistory {
                     metrics: metrics.clone(),
                     changes: changes.clone(),
+                    toy: m.get("toy_metrics").cloned(),
                 }),
                 _ => None,
             },

@@ -73,18 +73,8 @@ impl ComparedRun {
         let text = std::fs::read_to_string(&settings).map_err(io_err(&settings))?;
         let config = Config::from_toml(&text)
             .map_err(|e| Error::file(&settings, format!("is not a run's settings: {e}")))?;
-        let toy_file = dir.join(TOY_METRICS_FILE);
-        // (Rows past the last iteration, of a run that went on past its
-        // checkpoint and crashed, or whose last metrics row is being
-        // written, are not of the run as read.)
         let last = rows.len() as u64;
-        let toy = if toy_file.exists() {
-            let mut toy = read_toy_metrics(&toy_file)?;
-            toy.retain(|t| t.iteration <= last);
-            toy
-        } else {
-            Vec::new()
-        };
+        let toy = read_toy_metrics(&dir.join(TOY_METRICS_FILE), last, "")?;
         let changes_file = dir.join(CHANGES_FILE);
         let changes = if changes_file.exists() {
             let fix = "put back the run's own changes.csv, or move it aside to read the run without them";
@@ -97,7 +87,8 @@ impl ComparedRun {
 
     /// The run as far as the checkpoint at `path` goes: the history a
     /// checkpoint the window saved holds, or a run folder's checkpoint's
-    /// (its metrics.csv and toy_metrics.csv beside it, to its iteration).
+    /// (its metrics.csv, changes.csv and toy_metrics.csv beside it, to its
+    /// iteration).
     fn of_checkpoint(path: &Path) -> Result<Self> {
         let no_history = |what: &str| {
             Error::file(
@@ -119,7 +110,8 @@ impl ComparedRun {
             ));
         }
         let ck = super::Checkpoint::load(path)?;
-        let fix = "put back the run's own metrics.csv and changes.csv beside it, or give its run's folder";
+        let fix = "put back the run's own metrics.csv, changes.csv and toy_metrics.csv beside it, or give \
+                   its run's folder";
         let Some(history) = super::run::run_history(path, &ck, fix)? else {
             return Err(no_history(
                 "a checkpoint saved without it, or moved from beside its run's metrics.csv",
@@ -132,14 +124,14 @@ impl ComparedRun {
                 "is of a run before its first iteration: no iteration to show",
             ));
         }
-        let beside = path.with_file_name(TOY_METRICS_FILE);
-        let mut toy = if ck.history.is_none() && beside.exists() {
-            read_toy_metrics(&beside)?
-        } else {
-            Vec::new()
-        };
-        toy.retain(|t| t.iteration <= ck.iteration);
-        Ok(Self::of_rows(path, rows, false, toy, history.changes, &ck.config))
+        Ok(Self::of_rows(
+            path,
+            rows,
+            false,
+            history.toy,
+            history.changes,
+            &ck.config,
+        ))
     }
 
     /// The run of `rows` (and `toy`, `changes`), with the correlations its

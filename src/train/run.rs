@@ -1307,12 +1307,7 @@ impl RunDir {
         if new {
             writeln!(f, "{TOY_METRICS_HEADER}").map_err(io_err(&path))?;
         }
-        writeln!(
-            f,
-            "{iteration},{:.6},{:.6},{:.6},{:.6}",
-            m.tv_model, m.kl_model, m.tv_kde.tv, m.kl_kde
-        )
-        .map_err(io_err(&path))
+        writeln!(f, "{}", ToyRow::of(iteration, m).csv_line()).map_err(io_err(&path))
     }
 }
 
@@ -1504,6 +1499,9 @@ pub struct RunHistory {
     /// What the run's changes of T make the divergence watch rescale
     /// ([`super::watch_rescales`]).
     pub watch_rescales: Vec<(u64, f64)>,
+    /// Its toy data's evaluations up to the checkpoint, as toy_metrics.csv
+    /// keeps them (none for image data, or none made).
+    pub toy: Vec<ToyRow>,
 }
 
 /// One row of metrics.csv for iteration `e` (its wall time the run's), without the newline.
@@ -1543,15 +1541,23 @@ pub fn changes_text(rows: &[(u64, Change, Change)]) -> String {
 /// The history of the run whose checkpoint `ck` was read from `path`: the
 /// one the checkpoint holds (the window's Save keeps its run's history in
 /// the file), else, where `path` is a run folder's checkpoint.safetensors,
-/// its metrics.csv and changes.csv beside it; None if there is neither.
+/// its metrics.csv, changes.csv and toy_metrics.csv beside it; None if
+/// there is neither.
 /// `fix` ends the message where they do not read (what the caller does
 /// without them, or what to do).
 pub fn run_history(path: &Path, ck: &Checkpoint, fix: &str) -> Result<Option<RunHistory>> {
-    // (kept rows, (iteration, from, to) of each change up to the checkpoint)
-    let (kept, mut changes) = if let Some(h) = &ck.history {
+    // (kept rows, (iteration, from, to) of each change up to the
+    // checkpoint, toy evaluations)
+    let after = format!(": {fix}");
+    let (kept, mut changes, mut toy) = if let Some(h) = &ck.history {
         (
             parse_metrics(&h.metrics, path, ck.iteration, fix)?,
             parse_changes(&h.changes, path, ck.iteration, fix)?,
+            // (Checkpoints saved before the window kept them hold none.)
+            match &h.toy {
+                Some(text) => parse_toy_metrics(text, path, &after)?,
+                None => Vec::new(),
+            },
         )
     } else {
         if path.file_name().is_none_or(|name| name != CHECKPOINT_FILE) {
@@ -1572,8 +1578,11 @@ pub fn run_history(path: &Path, ck: &Checkpoint, fix: &str) -> Result<Option<Run
         } else {
             Vec::new()
         };
-        (kept, changes)
+        let toy = read_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration, &after)?;
+        (kept, changes, toy)
     };
+    // (Rows past the checkpoint, of a run that went on past it, are not its.)
+    toy.retain(|t| t.iteration <= ck.iteration);
     // (Changes a resume recorded at its iteration but never saved with a
     // checkpoint, where the run was killed between the two, are not its.)
     let _ = drop_unsaved_changes(&mut changes, ck.iteration, &ck.config, ck.lr);
@@ -1607,6 +1616,7 @@ pub fn run_history(path: &Path, ck: &Checkpoint, fix: &str) -> Result<Option<Run
         events,
         watch_rescales: watch_rescales(&ck.config, &changes),
         changes,
+        toy,
     }))
 }
 
@@ -1672,7 +1682,8 @@ fn iteration_and_numbers<const N: usize>(line: &str, columns: usize) -> Option<(
     Some((cols[0].parse().ok()?, numbers))
 }
 
-/// The rows of a CSV file's `text` (read from `path`) under its `header`,
+/// The rows of the CSV file `name`'s `text` (read from `path`: the file,
+/// or the checkpoint whose metadata holds it) under its `header`,
 /// as (line number, line), line ends taken off and blank lines skipped,
 /// as a run still writing it (or killed) leaves it: a last line without
 /// its newline is one being written, left out (`cut`) unless `whole` says
@@ -1681,6 +1692,7 @@ fn iteration_and_numbers<const N: usize>(line: &str, columns: usize) -> Option<(
 fn csv_rows<'a>(
     text: &'a str,
     path: &Path,
+    name: &str,
     header: &str,
     whole: impl Fn(&str) -> bool,
 ) -> Result<(Vec<(usize, &'a str)>, bool)> {
@@ -1689,7 +1701,6 @@ fn csv_rows<'a>(
     let first_text = first.trim_start_matches('\u{feff}').trim_end();
     let (written, whole_header) = (header.starts_with(first_text), first_text == header);
     if !(whole_header || !first.ends_with('\n') && written) {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
         return Err(Error::file(
             path,
             format!("line 1 is `{first_text}`, not {name}'s header `{header}`: not a run's {name}"),
@@ -1722,7 +1733,7 @@ pub fn read_all_metrics(path: &Path) -> Result<AllMetrics> {
         let phase = line.rsplit(',').next().unwrap_or_default();
         MetricsRow::parse(line).is_some() && ["expansion", "contraction"].contains(&phase)
     };
-    let (lines, cut) = csv_rows(&text, path, METRICS_HEADER, whole)?;
+    let (lines, cut) = csv_rows(&text, path, METRICS_FILE, METRICS_HEADER, whole)?;
     let mut rows: Vec<MetricsRow> = Vec::new();
     for (number, line) in lines {
         rows.push(next_metrics_row(&rows, number, line, path, "")?);
@@ -1783,6 +1794,35 @@ pub struct ToyRow {
 }
 
 impl ToyRow {
+    /// The row of the evaluation `m` of iteration `iteration`'s model.
+    pub fn of(iteration: u64, m: &super::ToyMetrics) -> Self {
+        ToyRow {
+            iteration,
+            tv_model: m.tv_model,
+            kl_model: m.kl_model,
+            tv_kde: m.tv_kde.tv,
+            kl_kde: m.kl_kde,
+        }
+    }
+
+    /// Its line of toy_metrics.csv, without the newline.
+    fn csv_line(&self) -> String {
+        format!(
+            "{},{:.6},{:.6},{:.6},{:.6}",
+            self.iteration, self.tv_model, self.kl_model, self.tv_kde, self.kl_kde
+        )
+    }
+
+    /// Add `row` to a run's `rows`, in iteration order: an evaluation again
+    /// at the last one's iteration (the window's, of a model stopped there)
+    /// replaces it.
+    pub fn record(rows: &mut Vec<ToyRow>, row: ToyRow) {
+        match rows.last_mut() {
+            Some(last) if last.iteration == row.iteration => *last = row,
+            _ => rows.push(row),
+        }
+    }
+
     /// The row a line of toy_metrics.csv holds (its line end taken off), if it is one.
     fn parse(line: &str) -> Option<Self> {
         let (iteration, [tv_model, kl_model, tv_kde, kl_kde]) = iteration_and_numbers(line, 5)?;
@@ -1796,18 +1836,48 @@ impl ToyRow {
     }
 }
 
-/// The whole rows of the toy_metrics.csv at `path` ([`csv_rows`]: a last
-/// line cut short left out; its last number could be cut short and still
-/// parse, so a last line without its newline always is).
-pub fn read_toy_metrics(path: &Path) -> Result<Vec<ToyRow>> {
+/// The whole rows of the toy_metrics.csv at `path` up to iteration
+/// `upto` (rows past it are of a run that went on past its checkpoint, or
+/// whose last metrics row is being written), none if there is no such
+/// file ([`csv_rows`]: a last line cut short left out; its last number
+/// could be cut short and still parse, so a last line without its newline
+/// always is). `after` ends the message of a file that does not read.
+pub fn read_toy_metrics(path: &Path, upto: u64, after: &str) -> Result<Vec<ToyRow>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    let (lines, _) = csv_rows(&text, path, TOY_METRICS_HEADER, |_| false)?;
+    let mut rows = parse_toy_metrics(&text, path, after)?;
+    rows.retain(|t| t.iteration <= upto);
+    Ok(rows)
+}
+
+/// The whole rows of the toy_metrics.csv text `text`, read from `path`
+/// (the file, or the checkpoint whose metadata holds it); `after` ends the
+/// message of a text that is not one.
+fn parse_toy_metrics(text: &str, path: &Path, after: &str) -> Result<Vec<ToyRow>> {
+    let (lines, _) =
+        csv_rows(text, path, TOY_METRICS_FILE, TOY_METRICS_HEADER, |_| false).map_err(|e| e.then(after))?;
     (lines.into_iter())
         .map(|(number, line)| {
-            ToyRow::parse(line)
-                .ok_or_else(|| Error::file(path, format!("line {number} is not a toy metrics row: `{line}`")))
+            ToyRow::parse(line).ok_or_else(|| {
+                Error::file(
+                    path,
+                    format!("line {number} is not a toy metrics row: `{line}`{after}"),
+                )
+            })
         })
         .collect()
+}
+
+/// A toy_metrics.csv holding `rows`.
+pub fn toy_metrics_text(rows: &[ToyRow]) -> String {
+    let mut text = format!("{TOY_METRICS_HEADER}\n");
+    for row in rows {
+        text += &row.csv_line();
+        text.push('\n');
+    }
+    text
 }
 
 /// metrics.csv up to an iteration.
@@ -1947,7 +2017,7 @@ mod tests {
         assert!(refused(&garbled).ends_with("line 3 is not a metrics row: `two`"));
 
         let toy = |text: &str| {
-            let rows = read_toy_metrics(&file("toy_metrics.csv", text)).unwrap();
+            let rows = read_toy_metrics(&file("toy_metrics.csv", text), u64::MAX, "").unwrap();
             rows.iter().map(|r| r.iteration).collect::<Vec<u64>>()
         };
         // (A last number cut short would parse: a last line without its newline never counts.)
@@ -1955,6 +2025,25 @@ mod tests {
         assert_eq!(toy(&evaluated), [0, 2]);
         assert_eq!(toy(&format!("{evaluated}4,0.3,1.0,0.3,1.0")), [0, 2]);
         assert_eq!(toy(""), [0u64; 0]);
+        // As a checkpoint's metadata holds it: named as the file it is, with
+        // what the caller does without it.
+        let refused = |text: &str| {
+            let path = std::path::Path::new("runs/r-window.safetensors");
+            super::parse_toy_metrics(text, path, ": its curves are not shown")
+                .unwrap_err()
+                .to_string()
+        };
+        let header = refused("hello\n");
+        assert!(
+            header.contains("line 1 is `hello`, not toy_metrics.csv's header")
+                && header.ends_with(": its curves are not shown"),
+            "{header}"
+        );
+        let row = refused(&format!("{TOY_METRICS_HEADER}\ntwo\n"));
+        assert!(
+            row.ends_with("line 2 is not a toy metrics row: `two`: its curves are not shown"),
+            "{row}"
+        );
     }
 
     /// Moving a run's files back, a file browser's caches found in both

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::landscape::{Backdrop, Landscape, LandscapeOptions};
-use super::run::{RunHistory, changes_text, metrics_text, run_history};
+use super::run::{RunHistory, ToyRow, changes_text, metrics_text, run_history, toy_metrics_text};
 use super::{
     Change, Checkpoint, IterationEvent, PictureSource, SavedHistory, ToyMetrics, Trainer, evaluate_toy,
 };
@@ -57,7 +57,8 @@ pub enum Command {
     /// Start over (fresh parameters, chains, iteration 0) with the current settings.
     Reset,
     /// Densities of the current model on the toy grid (toy data only):
-    /// answered by [`Update::Toy`] between iterations.
+    /// answered by [`Update::Toy`] between iterations. (Toy data is also
+    /// evaluated unasked after every `output.picture_every`th iteration.)
     EvaluateToy,
     /// Report every chain's energy along its Langevin path after each
     /// iteration ([`Update::EnergyPath`]), or stop doing so.
@@ -216,7 +217,8 @@ pub enum Update {
         iteration: u64,
         states: Arc<Vec<f32>>,
     },
-    /// The answer to [`Command::EvaluateToy`].
+    /// The answer to [`Command::EvaluateToy`], or the evaluation after a
+    /// picture iteration: its row is kept in the run's history (Save).
     Toy {
         iteration: u64,
         metrics: Arc<ToyMetrics>,
@@ -389,6 +391,7 @@ impl Session {
                     saved: HashSet::new(),
                     history: Vec::new(),
                     change_rows: Vec::new(),
+                    toy_rows: Vec::new(),
                     updates: update_tx,
                 };
                 // A panic (wgpu reports device errors so) ends the thread: say so.
@@ -479,6 +482,9 @@ struct Worker {
     /// was loaded (then Save keeps none).
     history: Vec<IterationEvent>,
     change_rows: Vec<(u64, Change, Change)>,
+    /// Its toy data's evaluations, in the same way (those of a loaded
+    /// checkpoint's run included).
+    toy_rows: Vec<ToyRow>,
     updates: Sender<Update>,
 }
 
@@ -561,7 +567,34 @@ impl Worker {
                 energies: Arc::new(path.clone()),
             });
         }
+        // As `train` evaluates toy data, at its picture iterations: the
+        // window's TV curve, and a Save's, has the same points as its runs'.
+        if self.trainer.data.toy().is_some()
+            && e.iteration
+                .is_multiple_of(self.trainer.config.output.picture_every)
+        {
+            self.evaluate_toy();
+        }
         Ok(())
+    }
+
+    /// Evaluate the toy densities of the model as it is now, kept in the
+    /// run's rows and answered by [`Update::Toy`] (or refused).
+    fn evaluate_toy(&mut self) {
+        let iteration = self.trainer.iteration;
+        match evaluate_toy(&self.trainer) {
+            Ok(m) => {
+                ToyRow::record(&mut self.toy_rows, ToyRow::of(iteration, &m));
+                self.send(Update::Toy {
+                    iteration,
+                    metrics: Arc::new(m),
+                })
+            }
+            Err(e) => self.send(Update::ToyRefused {
+                iteration,
+                why: e.to_string(),
+            }),
+        }
     }
 
     /// The rows Command::ShowRows chose, where the trainer holds them.
@@ -663,8 +696,10 @@ impl Worker {
                         let history = SavedHistory {
                             metrics: metrics_text(&self.history),
                             changes: changes_text(&self.change_rows),
+                            toy: (!self.toy_rows.is_empty()).then(|| toy_metrics_text(&self.toy_rows)),
                         };
-                        if history.metrics.len() + history.changes.len() < SavedHistory::MAX_BYTES {
+                        let toy = history.toy.as_ref().map_or(0, String::len);
+                        if history.metrics.len() + history.changes.len() + toy < SavedHistory::MAX_BYTES {
                             ck.history = Some(history);
                         }
                     }
@@ -688,6 +723,7 @@ impl Worker {
                         self.trainer = t;
                         self.history.clear();
                         self.change_rows.clear();
+                        self.toy_rows.clear();
                         // Bound to the old trainer's buffers: the window asks again.
                         self.picture = None;
                         self.send(Update::Reset);
@@ -710,17 +746,7 @@ impl Worker {
                 }
             }
             Command::EvaluateToy => {
-                let iteration = self.trainer.iteration;
-                match evaluate_toy(&self.trainer) {
-                    Ok(m) => self.send(Update::Toy {
-                        iteration,
-                        metrics: Arc::new(m),
-                    }),
-                    Err(e) => self.send(Update::ToyRefused {
-                        iteration,
-                        why: e.to_string(),
-                    }),
-                }
+                self.evaluate_toy();
                 Ok(())
             }
             Command::LongRun(ask) => {
@@ -821,9 +847,9 @@ impl Worker {
                 h.events.last().map_or(0.0, |e| e.wall_time),
             );
         }
-        (self.history, self.change_rows) = match &history {
-            Ok(Some(h)) => (h.events.clone(), h.changes.clone()),
-            _ => (Vec::new(), Vec::new()),
+        (self.history, self.change_rows, self.toy_rows) = match &history {
+            Ok(Some(h)) => (h.events.clone(), h.changes.clone(), h.toy.clone()),
+            _ => (Vec::new(), Vec::new(), Vec::new()),
         };
         self.data = trainer.data.clone();
         self.config = ck.config.clone();
