@@ -258,6 +258,9 @@ pub struct GuiApp {
     density_textures: Option<(u64, bool, [egui::TextureHandle; 3])>,
     /// A density evaluation was asked for and has not come back yet.
     toy_pending: bool,
+    /// What the trainer said as it began an evaluation (asked for or
+    /// not) that has not come back yet, for the status line.
+    pub evaluating: Option<String>,
     /// The training thread has stopped (Update::Ended): nothing sent to it
     /// is answered, so the controls that wait for answers are off.
     ended: bool,
@@ -402,6 +405,7 @@ impl GuiApp {
             toy_trace: Vec::new(),
             density_textures: None,
             toy_pending: false,
+            evaluating: None,
             toy_refused_at: None,
             ended: false,
             energy_path: None,
@@ -532,13 +536,19 @@ impl GuiApp {
                 iteration,
                 states,
             } => self.rows = Some((source, iteration, states)),
+            Update::Evaluating(what) => {
+                self.evaluating = Some(what);
+                self.toy_pending = true;
+            }
             Update::Toy { iteration, metrics } => {
+                self.evaluating = None;
                 // (As the trainer keeps it, for its Save.)
                 ToyRow::record(&mut self.toy_trace, ToyRow::of(iteration, &metrics));
                 self.toy_metrics = Some((iteration, metrics));
                 self.toy_pending = false;
             }
             Update::ToyRefused { iteration, why } => {
+                self.evaluating = None;
                 self.toy_refused_at = Some(iteration);
                 self.toy_pending = false;
                 self.message = format!("densities: {why}");
@@ -729,6 +739,7 @@ impl GuiApp {
                 self.running = false;
                 self.unanswered_changes = 0;
                 self.toy_pending = false;
+                self.evaluating = None;
                 self.message = format!("the training thread stopped ({why}): Start over to go on");
                 // (Long work under way ends with it, cut short.)
                 if self.long_run_pending || self.landscape_progress.is_some() {
@@ -1150,6 +1161,10 @@ impl GuiApp {
             } else {
                 "paused".to_string()
             });
+            if let Some(what) = &self.evaluating {
+                ui.separator();
+                ui.label(what);
+            }
             if !self.message.is_empty() {
                 ui.separator();
                 ui.label(&self.message);

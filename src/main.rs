@@ -1810,11 +1810,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 ));
             }
             // (Which may take as long as many iterations: said while it runs.)
-            bar.set_message(format!(
-                "evaluating the densities: {} chains × {} steps (eval.kde_samples) …",
-                ebmscope::train::kde_chains(trainer),
-                c.langevin.steps
-            ));
+            bar.set_message(ebmscope::train::evaluation_text(trainer));
             let m = evaluate_toy(trainer);
             bar.set_message("");
             let m = m?;

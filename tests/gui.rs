@@ -583,6 +583,12 @@ fn the_tv_plot_keeps_every_evaluation() {
             .is_some(),
         "the TV plot's label, before any evaluation"
     );
+    // An evaluation under way is said in the status line until its answer
+    // (here the trainer's after iteration 2; said as the trainer says it).
+    let said = "evaluating the densities: 30 chains × 4 steps (eval.kde_samples) …";
+    h.state_mut().receive(Update::Evaluating(said.into()));
+    h.step();
+    assert!(h.query_by_label(said).is_some(), "the evaluation said");
     for _ in 0..3 {
         step_once(&mut h);
     }
@@ -590,6 +596,10 @@ fn the_tv_plot_keeps_every_evaluation() {
         !a.toy_trace.is_empty()
     });
     h.step();
+    assert!(
+        h.state().evaluating.is_none() && h.query_by_label(said).is_none(),
+        "no longer said once answered"
+    );
     let at = |h: &Harness<'static, GuiApp>| {
         h.state()
             .toy_trace

@@ -84,6 +84,18 @@ fn invalid_values_are_refused_and_change_nothing() {
     assert_eq!(t.step().unwrap().epsilon, before.langevin.epsilon);
 }
 
+/// Load the window's checkpoint at `path` in `s`: the run's history it holds.
+fn load_with_history(s: &Session, path: &std::path::Path) -> Arc<ebmscope::train::run::RunHistory> {
+    s.send(Command::Load(path.to_path_buf()));
+    let seen = wait_for(s, "load", |u| matches!(u, Update::Loaded { .. }));
+    match seen.last() {
+        Some(Update::Loaded {
+            history: Ok(Some(h)), ..
+        }) => h.clone(),
+        _ => panic!("the history of the window's run: {seen:?}"),
+    }
+}
+
 fn wait_for(s: &Session, what: &str, pred: impl Fn(&Update) -> bool) -> Vec<Update> {
     let mut seen = Vec::new();
     while let Some(u) = s.next(Duration::from_secs(60)) {
@@ -341,10 +353,14 @@ fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
     let config = small(&["eval.grid=24", "eval.kde_samples=32", "output.picture_every=2"]);
     let s = Session::start(gpu.clone(), config.clone()).unwrap();
     let mut toy = Vec::new();
+    // (Each said as it begins: training waits for it.)
+    let mut said = Vec::new();
     let mut evaluated = |seen: &[Update]| {
         for u in seen {
-            if let Update::Toy { iteration, metrics } = u {
-                toy.push(ToyRow::of(*iteration, metrics));
+            match u {
+                Update::Evaluating(what) => said.push(what.clone()),
+                Update::Toy { iteration, metrics } => toy.push(ToyRow::of(*iteration, metrics)),
+                _ => {}
             }
         }
     };
@@ -374,6 +390,9 @@ fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
     direct.step().unwrap();
     let want = ebmscope::train::evaluate_toy(&direct).unwrap();
     assert_eq!((toy[0].tv_model, toy[0].tv_kde), (want.tv_model, want.tv_kde.tv));
+    // (30 chains: a persistent run's start from its bank of 30.)
+    let what = "evaluating the densities: 30 chains × 4 steps (eval.kde_samples) …";
+    assert_eq!(said, [what; 3]);
 
     let path = dir.join("run-window.safetensors");
     s.send(Command::Save(path.clone()));
@@ -396,14 +415,7 @@ fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
     };
     let kept = [toy[0], toy[2]];
     let s = Session::start(gpu.clone(), config).unwrap();
-    s.send(Command::Load(path.clone()));
-    let seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
-    let Some(Update::Loaded {
-        history: Ok(Some(h)), ..
-    }) = seen.last()
-    else {
-        panic!("the history of the window's run: {seen:?}");
-    };
+    let h = load_with_history(&s, &path);
     assert!(near(&h.toy, &kept), "{:?} against {kept:?}", h.toy);
     let compared = ComparedRun::read(&path).unwrap();
     assert!(near(&compared.toy, &kept), "{:?}", compared.toy);
@@ -973,14 +985,7 @@ fn the_windows_checkpoint_keeps_the_runs_history() {
     drop(s);
 
     let s = Session::start(gpu.clone(), small(&[])).unwrap();
-    s.send(Command::Load(path.clone()));
-    let seen = wait_for(&s, "load", |u| matches!(u, Update::Loaded { .. }));
-    let Some(Update::Loaded {
-        history: Ok(Some(h)), ..
-    }) = seen.last()
-    else {
-        panic!("the history of the window's run: {seen:?}");
-    };
+    let h = load_with_history(&s, &path);
     let d_st = |e: &[ebmscope::train::IterationEvent]| {
         e.iter().map(|e| (e.iteration, e.d_st, e.r_t)).collect::<Vec<_>>()
     };

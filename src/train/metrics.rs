@@ -94,6 +94,16 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
     })
 }
 
+/// What [`evaluate_toy`] does, said while it runs (it may take as long as
+/// many iterations).
+pub fn evaluation_text(trainer: &Trainer) -> String {
+    format!(
+        "evaluating the densities: {} chains × {} steps (eval.kde_samples) …",
+        kde_chains(trainer),
+        trainer.config.langevin.steps
+    )
+}
+
 /// How many chains the KDE of [`evaluate_toy`] runs: `eval.kde_samples`,
 /// and no more than the bank holds where they start from it (a persistent
 /// run's: only such a run has a bank).

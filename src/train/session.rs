@@ -15,6 +15,7 @@ use super::landscape::{Backdrop, Landscape, LandscapeOptions};
 use super::run::{RunHistory, ToyRow, changes_text, metrics_text, run_history, toy_metrics_text};
 use super::{
     Change, Checkpoint, IterationEvent, PictureSource, SavedHistory, ToyMetrics, Trainer, evaluate_toy,
+    evaluation_text,
 };
 use crate::config::Config;
 use crate::data::Dataset;
@@ -217,6 +218,10 @@ pub enum Update {
         iteration: u64,
         states: Arc<Vec<f32>>,
     },
+    /// An evaluation of the toy densities has begun (asked for or not),
+    /// said so (training waits for it): answered by [`Update::Toy`] or
+    /// [`Update::ToyRefused`].
+    Evaluating(String),
     /// The answer to [`Command::EvaluateToy`], or the evaluation after a
     /// picture iteration: its row is kept in the run's history (Save).
     Toy {
@@ -582,6 +587,7 @@ impl Worker {
     /// run's rows and answered by [`Update::Toy`] (or refused).
     fn evaluate_toy(&mut self) {
         let iteration = self.trainer.iteration;
+        self.send(Update::Evaluating(evaluation_text(&self.trainer)));
         match evaluate_toy(&self.trainer) {
             Ok(m) => {
                 ToyRow::record(&mut self.toy_rows, ToyRow::of(iteration, &m));
