@@ -3507,15 +3507,17 @@ mod tests {
             })
             .collect();
         let rows: Vec<MetricsRow> = (1..=22).map(|i| row(i, d[i as usize - 1])).collect();
-        let run = crate::train::compare_runs::ComparedRun::of_rows(
-            std::path::Path::new("runs/b"),
-            rows,
-            false,
-            Vec::new(),
-            Vec::new(),
-            &config,
-        );
-        let o = Overlay::of(PathBuf::from("runs/b"), run, Vec::new());
+        let run = |toy| {
+            crate::train::compare_runs::ComparedRun::of_rows(
+                std::path::Path::new("runs/b"),
+                rows.clone(),
+                false,
+                toy,
+                Vec::new(),
+                &config,
+            )
+        };
+        let o = Overlay::of(PathBuf::from("runs/b"), run(Vec::new()), Vec::new());
         let xy = |points: &[PlotPoint]| points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>();
         assert_eq!(xy(&o.curves.d_st)[..3], [[1.0, -10.0], [2.0, 1.0], [3.0, -1.0]]);
         assert_eq!(o.curves.d_st.len(), 22);
@@ -3533,6 +3535,20 @@ mod tests {
         assert_eq!(early.off_before(fit.span).as_deref(), Some("before 3, -10 to 1"));
         assert_eq!(early.off_before([-10.0, 1.1]), None);
         assert_eq!(o.summary(), "runs/b: 22 iterations; oscillation strong");
+        // A toy run's last evaluation, as `compare`'s table ends.
+        let evaluated = |iteration, tv_model, tv_kde| ToyRow {
+            iteration,
+            tv_model,
+            kl_model: 1.0,
+            tv_kde,
+            kl_kde: 1.0,
+        };
+        let toy = vec![evaluated(10, 0.5, 0.4), evaluated(20, 0.2, 0.25)];
+        let o = Overlay::of(PathBuf::from("runs/b"), run(toy), Vec::new());
+        assert_eq!(
+            o.summary(),
+            "runs/b: 22 iterations; oscillation strong; TV(p_θ, q) 0.200, TV(KDE, q) 0.250 at iteration 20"
+        );
     }
 
     /// The chains' grid is built once per key (iteration or long-run step),

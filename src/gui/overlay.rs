@@ -74,7 +74,8 @@ impl Overlay {
         }
     }
 
-    /// What the overlay is: its path, how far it goes, its verdict.
+    /// What the overlay is: its path, how far it goes, its verdict and,
+    /// for toy data, its last evaluation (as `compare`'s table ends).
     pub fn summary(&self) -> String {
         let run = &self.run;
         let last = run.rows.last().map_or(0, |r| r.iteration);
@@ -83,8 +84,14 @@ impl Overlay {
         } else {
             ""
         };
+        let tv = run.toy.last().map_or(String::new(), |t| {
+            format!(
+                "; TV(p_θ, q) {:.3}, TV(KDE, q) {:.3} at iteration {}",
+                t.tv_model, t.tv_kde, t.iteration
+            )
+        });
         format!(
-            "{}: {last} iterations{cut}; oscillation {}",
+            "{}: {last} iterations{cut}; oscillation {}{tv}",
             run.label,
             run.verdict_text()
         )
