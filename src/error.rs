@@ -198,7 +198,7 @@ impl Error {
 
     /// A file's error with `after` (what the caller does without it, or
     /// what to do) at the end of its reason; others as they are.
-    pub fn then(self, after: &str) -> Self {
+    pub fn with_fix(self, after: &str) -> Self {
         match self {
             Error::File { path, reason } => Error::File {
                 path,

@@ -252,7 +252,7 @@ pub struct GuiApp {
     /// Every evaluation of this run's toy densities (the trainer's, after
     /// each `output.picture_every`th iteration, and the densities view's;
     /// a loaded checkpoint's run's before), for the TV plot.
-    pub toy_trace: Vec<ToyRow>,
+    pub toy_history: Vec<ToyRow>,
     /// The iteration whose densities were refused: not asked again there.
     toy_refused_at: Option<u64>,
     density_textures: Option<(u64, bool, [egui::TextureHandle; 3])>,
@@ -402,7 +402,7 @@ impl GuiApp {
             picture_requested: None,
             picture: None,
             toy_metrics: None,
-            toy_trace: Vec::new(),
+            toy_history: Vec::new(),
             density_textures: None,
             toy_pending: false,
             evaluating: None,
@@ -543,7 +543,7 @@ impl GuiApp {
             Update::Toy { iteration, metrics } => {
                 self.evaluating = None;
                 // (As the trainer keeps it, for its Save.)
-                ToyRow::record(&mut self.toy_trace, ToyRow::of(iteration, &metrics));
+                ToyRow::record(&mut self.toy_history, ToyRow::of(iteration, &metrics));
                 self.toy_metrics = Some((iteration, metrics));
                 self.toy_pending = false;
             }
@@ -705,8 +705,11 @@ impl GuiApp {
                         self.history = h.events.clone();
                         self.past_events = self.history.len();
                         self.changes = h.changes.iter().map(|&(at, _, to)| (at, to)).collect();
-                        self.toy_trace = h.toy.clone();
                         self.message += " with its run's history";
+                        match &h.toy {
+                            Ok(rows) => self.toy_history = rows.clone(),
+                            Err(why) => self.message += &format!("; its evaluations are not shown: {why}"),
+                        }
                     }
                     Ok(None) => {}
                     Err(why) => self.message += &format!("; its run's history is not shown: {why}"),
@@ -779,7 +782,7 @@ impl GuiApp {
         self.rows = None;
         self.rows_requested = None;
         self.toy_metrics = None;
-        self.toy_trace.clear();
+        self.toy_history.clear();
         self.toy_refused_at = None;
         self.density_textures = None;
         self.energy_path = None;
@@ -1894,14 +1897,9 @@ impl GuiApp {
             .as_ref()
             .is_none_or(|(at, _)| *at + DENSITY_EVERY <= it || (!self.running && *at != it));
         if stale && !self.toy_pending && self.toy_refused_at != Some(it) {
-            // An iteration the trainer ran here at its `output.picture_every`
-            // is evaluated unasked: its answer is on its way.
-            let every = self.config.output.picture_every;
-            let ran_here =
-                self.history.len() > self.past_events && self.history.last().map(|e| e.iteration) == Some(it);
-            if !(ran_here && it.is_multiple_of(every)) {
-                self.send(Command::EvaluateToy);
-            }
+            // (Asked though the trainer may have evaluated it unasked: it
+            // then answers with that evaluation again.)
+            self.send(Command::EvaluateToy);
             self.toy_pending = true;
         }
         let Some((at, m)) = self.toy_metrics.clone() else {
@@ -2198,7 +2196,7 @@ impl GuiApp {
             rows.first().into_iter().chain(rows.last()).map(iteration)
         }
         let mut all: Vec<u64> = ends(&self.history, |e| e.iteration)
-            .chain(ends(&self.toy_trace, |t| t.iteration))
+            .chain(ends(&self.toy_history, |t| t.iteration))
             .collect();
         if let Some(o) = &self.overlay.shown {
             all.extend(ends(&o.run.rows, |r| r.iteration));
@@ -2211,7 +2209,7 @@ impl GuiApp {
     /// overlay's behind), below the learning plots: `plot` as theirs.
     fn tv_plot(&self, ui: &mut egui::Ui, plot: Plot, mark: impl Fn(&mut egui_plot::PlotUi)) {
         let every = crate::config::plural(self.config.output.picture_every, "iteration", "iterations");
-        let (model, kde) = tv_points(&self.toy_trace);
+        let (model, kde) = tv_points(&self.toy_history);
         // The KDE's TV of q's own points to q: as low as the samples' can go.
         let floor = self.toy_metrics.as_ref().map(|(_, m)| m.tv_kde);
         let floor_text = floor.map_or(String::new(), |f| {

@@ -1114,6 +1114,12 @@ fn compare_sets_runs_side_by_side() {
         ],
         "{table}"
     );
+    // Its toy_metrics.csv garbled: refused, as a run folder's is.
+    std::fs::write(past.join("toy_metrics.csv"), format!("{toy_text}garbled\n")).unwrap();
+    common::assert_refused(
+        &compare(&[&checkpoint, std::path::Path::new("--out"), &figure]),
+        "checkpoint.safetensors: the toy_metrics.csv beside it does not read (",
+    );
 
     // What is not a run, named.
     let garbled = base.join("garbled");

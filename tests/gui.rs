@@ -536,7 +536,7 @@ fn a_runs_checkpoint_opens_with_the_runs_history() {
             [v[0], v[1], v[3]]
         })
         .collect();
-    let shown: Vec<[f64; 3]> = (app.toy_trace.iter())
+    let shown: Vec<[f64; 3]> = (app.toy_history.iter())
         .map(|t| [t.iteration as f64, t.tv_model, t.tv_kde])
         .collect();
     assert_eq!((shown.len(), &shown), (4, &rows));
@@ -562,6 +562,21 @@ fn a_runs_checkpoint_opens_with_the_runs_history() {
         (app.history.len(), app.history[6].iteration, app.past_events),
         (7, 7, 6)
     );
+    // A toy_metrics.csv that does not read leaves the rest of the history
+    // shown, and is said.
+    let toy_file = dir.join("toy_metrics.csv");
+    std::fs::write(&toy_file, format!("{}\ngarbled\n", toy.lines().next().unwrap())).unwrap();
+    h.state().send(Command::Load(dir.join("checkpoint.safetensors")));
+    until(&mut h, "load", |a| {
+        a.message.starts_with("loaded") && a.history.len() == 6
+    });
+    let app = h.state();
+    let said = format!(
+        "(iteration 6) with its run's history; its evaluations are not shown: {}: line 2 is not a toy metrics row: `garbled`",
+        toy_file.display()
+    );
+    assert!(app.message.ends_with(&said), "{}", app.message);
+    assert!(app.toy_history.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -593,7 +608,7 @@ fn the_tv_plot_keeps_every_evaluation() {
         step_once(&mut h);
     }
     until(&mut h, "the evaluation after iteration 2", |a| {
-        !a.toy_trace.is_empty()
+        !a.toy_history.is_empty()
     });
     h.step();
     assert!(
@@ -602,13 +617,13 @@ fn the_tv_plot_keeps_every_evaluation() {
     );
     let at = |h: &Harness<'static, GuiApp>| {
         h.state()
-            .toy_trace
+            .toy_history
             .iter()
             .map(|t| t.iteration)
             .collect::<Vec<_>>()
     };
     assert_eq!(at(&h), [2]);
-    let tv = h.state().toy_trace[0].tv_model;
+    let tv = h.state().toy_history[0].tv_model;
     assert_eq!(tv, h.state().toy_metrics.as_ref().unwrap().1.tv_model);
     assert!(
         h.query_by_label_contains("and as the densities show): of p_θ")
@@ -636,13 +651,13 @@ fn the_tv_plot_keeps_every_evaluation() {
     h.get_by_label("Reset").click();
     until(&mut h, "reset", |a| a.message == "started over");
     assert!(
-        h.state().toy_trace.is_empty(),
+        h.state().toy_history.is_empty(),
         "the run before's evaluations went"
     );
     h.state().send(Command::Load(saved.clone()));
     until(&mut h, "load", |a| a.message.starts_with("loaded"));
     assert_eq!(at(&h), [2, 3], "the saved run's evaluations back");
-    assert!((h.state().toy_trace[0].tv_model - tv).abs() <= 5e-7);
+    assert!((h.state().toy_history[0].tv_model - tv).abs() <= 5e-7);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1385,7 +1400,7 @@ fn the_rate_leaves_a_loaded_runs_past_out() {
             events,
             changes: Vec::new(),
             watch_rescales: Vec::new(),
-            toy: Vec::new(),
+            toy: Ok(Vec::new()),
         }))),
     });
     app.receive(Update::Running(true));

@@ -124,14 +124,14 @@ impl ComparedRun {
                 "is of a run before its first iteration: no iteration to show",
             ));
         }
-        Ok(Self::of_rows(
-            path,
-            rows,
-            false,
-            history.toy,
-            history.changes,
-            &ck.config,
-        ))
+        // (Refused, as a run folder's toy_metrics.csv that does not read is.)
+        let toy = history.toy.map_err(|why| {
+            Error::file(
+                path,
+                format!("the toy_metrics.csv beside it does not read ({why}): {fix}"),
+            )
+        })?;
+        Ok(Self::of_rows(path, rows, false, toy, history.changes, &ck.config))
     }
 
     /// The run of `rows` (and `toy`, `changes`), with the correlations its

@@ -1489,7 +1489,7 @@ fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<usize> {
 /// window's Save) or its run folder records it: an event per iteration
 /// (metrics.csv) and the settings changed on resume or in the window
 /// (changes.csv), for a window opened on the checkpoint to show the run so far.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunHistory {
     /// Iterations 1 ..= the checkpoint's; their wall times are the run's
     /// (over its sessions), not a trainer's clock.
@@ -1500,8 +1500,10 @@ pub struct RunHistory {
     /// ([`super::watch_rescales`]).
     pub watch_rescales: Vec<(u64, f64)>,
     /// Its toy data's evaluations up to the checkpoint, as toy_metrics.csv
-    /// keeps them (none for image data, or none made).
-    pub toy: Vec<ToyRow>,
+    /// keeps them (none for image data, or none made); or why the
+    /// toy_metrics.csv beside a run folder's checkpoint does not read (the
+    /// rest of the history stands without it).
+    pub toy: std::result::Result<Vec<ToyRow>, String>,
 }
 
 /// One row of metrics.csv for iteration `e` (its wall time the run's), without the newline.
@@ -1549,14 +1551,18 @@ pub fn run_history(path: &Path, ck: &Checkpoint, fix: &str) -> Result<Option<Run
     // (kept rows, (iteration, from, to) of each change up to the
     // checkpoint, toy evaluations)
     let after = format!(": {fix}");
-    let (kept, mut changes, mut toy) = if let Some(h) = &ck.history {
+    let (kept, mut changes, toy) = if let Some(h) = &ck.history {
         (
             parse_metrics(&h.metrics, path, ck.iteration, fix)?,
             parse_changes(&h.changes, path, ck.iteration, fix)?,
             // (Checkpoints saved before the window kept them hold none.)
             match &h.toy {
-                Some(text) => parse_toy_metrics(text, path, &after)?,
-                None => Vec::new(),
+                Some(text) => {
+                    let mut rows = parse_toy_metrics(text, path, &after)?;
+                    rows.retain(|t| t.iteration <= ck.iteration);
+                    Ok(rows)
+                }
+                None => Ok(Vec::new()),
             },
         )
     } else {
@@ -1578,11 +1584,9 @@ pub fn run_history(path: &Path, ck: &Checkpoint, fix: &str) -> Result<Option<Run
         } else {
             Vec::new()
         };
-        let toy = read_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration, &after)?;
+        let toy = read_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration, "").map_err(|e| e.to_string());
         (kept, changes, toy)
     };
-    // (Rows past the checkpoint, of a run that went on past it, are not its.)
-    toy.retain(|t| t.iteration <= ck.iteration);
     // (Changes a resume recorded at its iteration but never saved with a
     // checkpoint, where the run was killed between the two, are not its.)
     let _ = drop_unsaved_changes(&mut changes, ck.iteration, &ck.config, ck.lr);
@@ -1856,8 +1860,8 @@ pub fn read_toy_metrics(path: &Path, upto: u64, after: &str) -> Result<Vec<ToyRo
 /// (the file, or the checkpoint whose metadata holds it); `after` ends the
 /// message of a text that is not one.
 fn parse_toy_metrics(text: &str, path: &Path, after: &str) -> Result<Vec<ToyRow>> {
-    let (lines, _) =
-        csv_rows(text, path, TOY_METRICS_FILE, TOY_METRICS_HEADER, |_| false).map_err(|e| e.then(after))?;
+    let (lines, _) = csv_rows(text, path, TOY_METRICS_FILE, TOY_METRICS_HEADER, |_| false)
+        .map_err(|e| e.with_fix(after))?;
     (lines.into_iter())
         .map(|(number, line)| {
             ToyRow::parse(line).ok_or_else(|| {

@@ -396,7 +396,8 @@ impl Session {
                     saved: HashSet::new(),
                     history: Vec::new(),
                     change_rows: Vec::new(),
-                    toy_rows: Vec::new(),
+                    toy_history: Vec::new(),
+                    last_evaluation: None,
                     updates: update_tx,
                 };
                 // A panic (wgpu reports device errors so) ends the thread: say so.
@@ -489,7 +490,11 @@ struct Worker {
     change_rows: Vec<(u64, Change, Change)>,
     /// Its toy data's evaluations, in the same way (those of a loaded
     /// checkpoint's run included).
-    toy_rows: Vec<ToyRow>,
+    toy_history: Vec<ToyRow>,
+    /// The last evaluation, while the model is as it was then: answered
+    /// again to an EvaluateToy (the window asks as it sees an iteration
+    /// the trainer may have evaluated unasked already).
+    last_evaluation: Option<(u64, Arc<ToyMetrics>)>,
     updates: Sender<Update>,
 }
 
@@ -584,17 +589,23 @@ impl Worker {
     }
 
     /// Evaluate the toy densities of the model as it is now, kept in the
-    /// run's rows and answered by [`Update::Toy`] (or refused).
+    /// run's rows and answered by [`Update::Toy`] (or refused); a model
+    /// evaluated already, unchanged since, is answered with that evaluation.
     fn evaluate_toy(&mut self) {
         let iteration = self.trainer.iteration;
+        if let Some((at, metrics)) = &self.last_evaluation
+            && *at == iteration
+        {
+            let metrics = metrics.clone();
+            return self.send(Update::Toy { iteration, metrics });
+        }
         self.send(Update::Evaluating(evaluation_text(&self.trainer)));
         match evaluate_toy(&self.trainer) {
             Ok(m) => {
-                ToyRow::record(&mut self.toy_rows, ToyRow::of(iteration, &m));
-                self.send(Update::Toy {
-                    iteration,
-                    metrics: Arc::new(m),
-                })
+                ToyRow::record(&mut self.toy_history, ToyRow::of(iteration, &m));
+                let metrics = Arc::new(m);
+                self.last_evaluation = Some((iteration, metrics.clone()));
+                self.send(Update::Toy { iteration, metrics })
             }
             Err(e) => self.send(Update::ToyRefused {
                 iteration,
@@ -673,6 +684,8 @@ impl Worker {
                 match applied {
                     Ok(false) => self.send(Update::Unchanged(change)),
                     Ok(true) => {
+                        // (ε and L change what an evaluation finds; any change, to be plain.)
+                        self.last_evaluation = None;
                         self.change_rows.push((self.trainer.iteration, from, change));
                         self.send(Update::Applied {
                             iteration: self.trainer.iteration,
@@ -702,7 +715,7 @@ impl Worker {
                         let history = SavedHistory {
                             metrics: metrics_text(&self.history),
                             changes: changes_text(&self.change_rows),
-                            toy: (!self.toy_rows.is_empty()).then(|| toy_metrics_text(&self.toy_rows)),
+                            toy: (!self.toy_history.is_empty()).then(|| toy_metrics_text(&self.toy_history)),
                         };
                         let toy = history.toy.as_ref().map_or(0, String::len);
                         if history.metrics.len() + history.changes.len() + toy < SavedHistory::MAX_BYTES {
@@ -729,7 +742,8 @@ impl Worker {
                         self.trainer = t;
                         self.history.clear();
                         self.change_rows.clear();
-                        self.toy_rows.clear();
+                        self.toy_history.clear();
+                        self.last_evaluation = None;
                         // Bound to the old trainer's buffers: the window asks again.
                         self.picture = None;
                         self.send(Update::Reset);
@@ -853,8 +867,13 @@ impl Worker {
                 h.events.last().map_or(0.0, |e| e.wall_time),
             );
         }
-        (self.history, self.change_rows, self.toy_rows) = match &history {
-            Ok(Some(h)) => (h.events.clone(), h.changes.clone(), h.toy.clone()),
+        self.last_evaluation = None;
+        (self.history, self.change_rows, self.toy_history) = match &history {
+            Ok(Some(h)) => (
+                h.events.clone(),
+                h.changes.clone(),
+                h.toy.clone().unwrap_or_default(),
+            ),
             _ => (Vec::new(), Vec::new(), Vec::new()),
         };
         self.data = trainer.data.clone();
