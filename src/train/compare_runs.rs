@@ -74,7 +74,7 @@ impl ComparedRun {
         let config = Config::from_toml(&text)
             .map_err(|e| Error::file(&settings, format!("is not a run's settings: {e}")))?;
         let last = rows.len() as u64;
-        let toy = read_toy_metrics(&dir.join(TOY_METRICS_FILE), last, "")?;
+        let toy = read_toy_metrics(&dir.join(TOY_METRICS_FILE), last)?;
         let changes_file = dir.join(CHANGES_FILE);
         let changes = if changes_file.exists() {
             let fix = "put back the run's own changes.csv, or move it aside to read the run without them";

@@ -1487,8 +1487,9 @@ fn cut_toy_metrics(path: &Path, iteration: u64) -> Result<usize> {
 
 /// A run's past up to one of its checkpoints, as the checkpoint (the
 /// window's Save) or its run folder records it: an event per iteration
-/// (metrics.csv) and the settings changed on resume or in the window
-/// (changes.csv), for a window opened on the checkpoint to show the run so far.
+/// (metrics.csv), the settings changed on resume or in the window
+/// (changes.csv) and, for toy data, its evaluations (toy_metrics.csv), for
+/// a window opened on the checkpoint to show the run so far.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunHistory {
     /// Iterations 1 ..= the checkpoint's; their wall times are the run's
@@ -1584,7 +1585,7 @@ pub fn run_history(path: &Path, ck: &Checkpoint, fix: &str) -> Result<Option<Run
         } else {
             Vec::new()
         };
-        let toy = read_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration, "").map_err(|e| e.to_string());
+        let toy = read_toy_metrics(&dir.join(TOY_METRICS_FILE), ck.iteration).map_err(|e| e.to_string());
         (kept, changes, toy)
     };
     // (Changes a resume recorded at its iteration but never saved with a
@@ -1845,13 +1846,13 @@ impl ToyRow {
 /// whose last metrics row is being written), none if there is no such
 /// file ([`csv_rows`]: a last line cut short left out; its last number
 /// could be cut short and still parse, so a last line without its newline
-/// always is). `after` ends the message of a file that does not read.
-pub fn read_toy_metrics(path: &Path, upto: u64, after: &str) -> Result<Vec<ToyRow>> {
+/// always is).
+pub fn read_toy_metrics(path: &Path, upto: u64) -> Result<Vec<ToyRow>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    let mut rows = parse_toy_metrics(&text, path, after)?;
+    let mut rows = parse_toy_metrics(&text, path, "")?;
     rows.retain(|t| t.iteration <= upto);
     Ok(rows)
 }
@@ -2021,7 +2022,7 @@ mod tests {
         assert!(refused(&garbled).ends_with("line 3 is not a metrics row: `two`"));
 
         let toy = |text: &str| {
-            let rows = read_toy_metrics(&file("toy_metrics.csv", text), u64::MAX, "").unwrap();
+            let rows = read_toy_metrics(&file("toy_metrics.csv", text), u64::MAX).unwrap();
             rows.iter().map(|r| r.iteration).collect::<Vec<u64>>()
         };
         // (A last number cut short would parse: a last line without its newline never counts.)

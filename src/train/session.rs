@@ -578,7 +578,7 @@ impl Worker {
             });
         }
         // As `train` evaluates toy data, at its picture iterations: the
-        // window's TV curve, and a Save's, has the same points as its runs'.
+        // window's TV curve, and a Save's, has the points a `train` run's has.
         if self.trainer.data.toy().is_some()
             && e.iteration
                 .is_multiple_of(self.trainer.config.output.picture_every)
