@@ -1175,12 +1175,17 @@ impl GuiApp {
         });
     }
 
+    /// Whether the run learns 2-D toy data (its net's input is a point).
+    fn is_toy(&self) -> bool {
+        self.chw == [2, 1, 1]
+    }
+
     /// Whether the chains panel has the chains to show: a toy's always
     /// (its plots say when there are none yet); images, once their first
     /// picture came (the GPU texture, or with no wgpu renderer, as on GL,
     /// the rows read back; as chains_view draws them).
     pub fn has_chains_to_show(&self) -> bool {
-        let toy = self.chw == [2, 1, 1];
+        let toy = self.is_toy();
         toy || match (&self.renderer, self.picture_source) {
             (Some(_), _) => self.picture.is_some(),
             (None, PictureSource::Chains) => self.chains.is_some(),
@@ -1189,7 +1194,7 @@ impl GuiApp {
     }
 
     fn chains_view(&mut self, ui: &mut egui::Ui) {
-        let toy = self.chw == [2, 1, 1];
+        let toy = self.is_toy();
         ui.horizontal(|ui| {
             let chains = self.panel == ChainsPanel::Chains;
             ui.heading(match (self.panel, toy, self.picture_source) {
@@ -1417,7 +1422,7 @@ impl GuiApp {
             self.save_chains(&report);
         }
         long_run_trace(ui, trace);
-        if self.chw == [2, 1, 1] {
+        if self.is_toy() {
             let orange = egui::Color32::from_rgb(230, 150, 20);
             self.particles(
                 ui,
@@ -1997,7 +2002,7 @@ impl GuiApp {
             );
         }
         // (Toy data has a fifth: TV to q by evaluation.)
-        let toy = self.chw == [2, 1, 1];
+        let toy = self.is_toy();
         let plots = if toy { 5.0 } else { 4.0 };
         let h = (ui.available_height() / plots - 28.0).max(60.0);
         let reset = std::mem::take(&mut self.reset_plots);
@@ -2209,7 +2214,9 @@ impl GuiApp {
     /// overlay's behind), below the learning plots: `plot` as theirs.
     fn tv_plot(&self, ui: &mut egui::Ui, plot: Plot, mark: impl Fn(&mut egui_plot::PlotUi)) {
         let every = crate::config::plural(self.config.output.picture_every, "iteration", "iterations");
-        let (model, kde) = tv_points(&self.toy_history);
+        // (Made each frame: a run's evaluations are hundreds at most, but
+        // for the Densities view's, every 10 iterations while it is open.)
+        let TvPoints { model, kde } = TvPoints::of(&self.toy_history);
         // The KDE's TV of q's own points to q: as low as the samples' can go.
         let floor = self.toy_metrics.as_ref().map(|(_, m)| m.tv_kde);
         let floor_text = floor.map_or(String::new(), |f| {
@@ -2220,15 +2227,15 @@ impl GuiApp {
             "TV to q at each evaluation (after every {every}, output.picture_every, and as the \
              densities show){none_yet}: of p_θ (green) and of the samples' KDE (dashed){floor_text}"
         ));
-        let overlay = self.overlay.shown.as_ref().map(|o| tv_points(&o.run.toy));
+        let overlay = self.overlay.shown.as_ref().map(|o| &o.tv);
         plot.x_axis_label("iteration")
             .include_y(0.0)
             .include_y(1.0)
             .show(ui, |p| {
-                if let Some((o_model, o_kde)) = &overlay {
-                    p.line(overlay_line("overlay's TV(p_θ, q)", o_model));
+                if let Some(o) = overlay {
+                    p.line(overlay_line("overlay's TV(p_θ, q)", &o.model));
                     p.line(
-                        overlay_line("overlay's TV(KDE, q)", o_kde)
+                        overlay_line("overlay's TV(KDE, q)", &o.kde)
                             .style(egui_plot::LineStyle::dashed_dense()),
                     );
                 }
@@ -3261,10 +3268,19 @@ fn path_field(ui: &mut egui::Ui, path: &mut String, hint: &str) -> egui::Respons
     }
 }
 
-/// TV(p_θ, q) and TV(KDE, q) of `rows` by iteration, as the TV plot draws them.
-fn tv_points(rows: &[ToyRow]) -> (Vec<PlotPoint>, Vec<PlotPoint>) {
-    let at = |t: &ToyRow, tv: f64| PlotPoint::new(t.iteration as f64, tv);
-    rows.iter().map(|t| (at(t, t.tv_model), at(t, t.tv_kde))).unzip()
+/// TV(p_θ, q) (`model`) and TV(KDE, q) (`kde`) of a run's evaluations by
+/// iteration, as the TV plot draws them.
+pub(super) struct TvPoints {
+    model: Vec<PlotPoint>,
+    kde: Vec<PlotPoint>,
+}
+
+impl TvPoints {
+    pub(super) fn of(rows: &[ToyRow]) -> Self {
+        let at = |t: &ToyRow, tv: f64| PlotPoint::new(t.iteration as f64, tv);
+        let (model, kde) = rows.iter().map(|t| (at(t, t.tv_model), at(t, t.tv_kde))).unzip();
+        TvPoints { model, kde }
+    }
 }
 
 /// One of the overlay's curves: beneath this run's, in one colour, thinner.

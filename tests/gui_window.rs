@@ -338,18 +338,9 @@ fn the_window_draws_an_overlay_behind_its_plots() {
     // Violet (OVERLAY_COLOR, part see-through over the dark plots) in the
     // plots' column: red above green, blue above red, as no curve of the
     // run's own is (grey, gold, red, the phases' blue).
-    let violet = |img: &image::RgbaImage| {
-        let (w, h) = (img.width(), img.height());
-        let mut n = 0;
-        // (Below the labels at the top, violet too, to the status bar.)
-        for y in h * 3 / 10..h * 9 / 10 {
-            for x in w * 3 / 5..w {
-                let [r, g, b, _] = img.get_pixel(x, y).0.map(i32::from);
-                n += usize::from(r > g + 15 && b > r + 25);
-            }
-        }
-        n
-    };
+    let is_violet = |[r, g, b]: [i32; 3]| r > g + 15 && b > r + 25;
+    // (Below the labels at the top, violet too, to the status bar.)
+    let violet = |img: &image::RgbaImage| count_pixels(img, 30..90, 60..100, is_violet);
     for view in ["learning", "correlations"] {
         let args = [&args[..], &["--plots", view]].concat();
         let (alone, _) = window_picture(&args, &dir.join(format!("{view}-alone.png")));
@@ -363,24 +354,13 @@ fn the_window_draws_an_overlay_behind_its_plots() {
         if view == "learning" {
             // The TV plot, last (toy data): this run's evaluations in green
             // (TV_COLOR, as no other curve), the overlay's in violet.
-            let tv_band = |img: &image::RgbaImage, colour: fn([i32; 3]) -> bool| {
-                let (w, h) = (img.width(), img.height());
-                let mut n = 0;
-                for y in h * 81 / 100..h * 93 / 100 {
-                    for x in w * 3 / 5..w {
-                        let [r, g, b, _] = img.get_pixel(x, y).0.map(i32::from);
-                        n += usize::from(colour([r, g, b]));
-                    }
-                }
-                n
-            };
+            let tv_band = |img, colour: &dyn Fn([i32; 3]) -> bool| count_pixels(img, 81..93, 60..100, colour);
             let green = |[r, g, b]: [i32; 3]| g > r + 60 && g > b + 60;
-            let violet = |[r, g, b]: [i32; 3]| r > g + 15 && b > r + 25;
             let counts = [
-                tv_band(&alone, green),
-                tv_band(&overlaid, green),
-                tv_band(&alone, violet),
-                tv_band(&overlaid, violet),
+                tv_band(&alone, &green),
+                tv_band(&overlaid, &green),
+                tv_band(&alone, &is_violet),
+                tv_band(&overlaid, &is_violet),
             ];
             assert!(
                 counts[0] > 300 && counts[1] > 300 && counts[2] == 0 && counts[3] > 200,
@@ -417,15 +397,9 @@ fn the_window_draws_an_overlay_behind_its_plots() {
     let (img, _) = window_picture(&waiting, &dir.join("waiting.png"));
     let (alone, _) = window_picture(&args, &dir.join("alone.png"));
     let orange = |img: &image::RgbaImage| {
-        let (w, h) = (img.width(), img.height());
-        let mut n = 0;
-        for y in 0..h * 9 / 10 {
-            for x in 0..w / 4 {
-                let [r, g, b, _] = img.get_pixel(x, y).0;
-                n += usize::from(r > 200 && (100..180).contains(&g) && b < 60);
-            }
-        }
-        n
+        count_pixels(img, 0..90, 0..25, |[r, g, b]| {
+            r > 200 && (100..180).contains(&g) && b < 60
+        })
     };
     let (none, said) = (orange(&alone), orange(&img));
     assert!(
@@ -433,6 +407,25 @@ fn the_window_draws_an_overlay_behind_its_plots() {
         "orange pixels: {none} alone, {said} waiting"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The pixels of `img` whose colour `colour` takes, over the hundredths
+/// `rows` of its height and `cols` of its width.
+fn count_pixels(
+    img: &image::RgbaImage,
+    rows: std::ops::Range<u32>,
+    cols: std::ops::Range<u32>,
+    colour: impl Fn([i32; 3]) -> bool,
+) -> usize {
+    let (w, h) = (img.width(), img.height());
+    let mut n = 0;
+    for y in h * rows.start / 100..h * rows.end / 100 {
+        for x in w * cols.start / 100..w * cols.end / 100 {
+            let [r, g, b, _] = img.get_pixel(x, y).0.map(i32::from);
+            n += usize::from(colour([r, g, b]));
+        }
+    }
+    n
 }
 
 /// The map's plot holds the lowest minimum and the learned log-density.

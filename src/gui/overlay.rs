@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use eframe::egui;
 
-use super::RunCurves;
+use super::{RunCurves, TvPoints};
 use crate::Result;
 use crate::train::compare_runs::ComparedRun;
 use crate::train::run::{CHANGES_FILE, CONFIG_FILE, METRICS_FILE, TOY_METRICS_FILE};
@@ -31,6 +31,8 @@ pub struct Overlay {
     pub run: ComparedRun,
     /// Its curves and d_st's fit, made as this run's are.
     pub(super) curves: RunCurves,
+    /// Its TV curves (toy data; empty for images).
+    pub(super) tv: TvPoints,
     /// Its files as they were when read: a followed run is read again
     /// only once they change.
     files: FilesStamp,
@@ -69,6 +71,7 @@ impl Overlay {
         Overlay {
             path,
             curves: RunCurves::of(run.rows.iter().copied()),
+            tv: TvPoints::of(&run.toy),
             run,
             files,
         }
@@ -205,14 +208,13 @@ impl OverlayPanel {
     }
 
     /// Hide the run shown, and stop following it (a read under way is
-    /// dropped).
+    /// dropped): the panel as new, but for what is typed in its field.
     fn hide(&mut self) {
-        self.shown = None;
-        self.refused = None;
-        self.follow_error = None;
-        self.follow = false;
-        self.waiting = None;
-        self.reading = None;
+        let field = std::mem::take(&mut self.field);
+        *self = OverlayPanel {
+            field,
+            ..Default::default()
+        };
     }
 
     /// Each frame: take in a read that has ended and, following, look at

@@ -1551,18 +1551,13 @@ pub fn changes_text(rows: &[(u64, Change, Change)]) -> String {
 pub fn run_history(path: &Path, ck: &Checkpoint, fix: &str) -> Result<Option<RunHistory>> {
     // (kept rows, (iteration, from, to) of each change up to the
     // checkpoint, toy evaluations)
-    let after = format!(": {fix}");
     let (kept, mut changes, toy) = if let Some(h) = &ck.history {
         (
             parse_metrics(&h.metrics, path, ck.iteration, fix)?,
             parse_changes(&h.changes, path, ck.iteration, fix)?,
             // (Checkpoints saved before the window kept them hold none.)
             match &h.toy {
-                Some(text) => {
-                    let mut rows = parse_toy_metrics(text, path, &after)?;
-                    rows.retain(|t| t.iteration <= ck.iteration);
-                    Ok(rows)
-                }
+                Some(text) => Ok(parse_toy_metrics(text, path, ck.iteration, fix)?),
                 None => Ok(Vec::new()),
             },
         )
@@ -1852,27 +1847,33 @@ pub fn read_toy_metrics(path: &Path, upto: u64) -> Result<Vec<ToyRow>> {
         return Ok(Vec::new());
     }
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    let mut rows = parse_toy_metrics(&text, path, "")?;
-    rows.retain(|t| t.iteration <= upto);
-    Ok(rows)
+    parse_toy_metrics(&text, path, upto, "")
 }
 
-/// The whole rows of the toy_metrics.csv text `text`, read from `path`
-/// (the file, or the checkpoint whose metadata holds it); `after` ends the
-/// message of a text that is not one.
-fn parse_toy_metrics(text: &str, path: &Path, after: &str) -> Result<Vec<ToyRow>> {
+/// The whole rows up to iteration `upto` of the toy_metrics.csv text
+/// `text`, read from `path` (the file, or the checkpoint whose metadata
+/// holds it); `fix`, if any, ends the message of a text that is not one.
+fn parse_toy_metrics(text: &str, path: &Path, upto: u64, fix: &str) -> Result<Vec<ToyRow>> {
+    let after = if fix.is_empty() {
+        String::new()
+    } else {
+        format!(": {fix}")
+    };
     let (lines, _) = csv_rows(text, path, TOY_METRICS_FILE, TOY_METRICS_HEADER, |_| false)
-        .map_err(|e| e.with_fix(after))?;
-    (lines.into_iter())
-        .map(|(number, line)| {
-            ToyRow::parse(line).ok_or_else(|| {
-                Error::file(
-                    path,
-                    format!("line {number} is not a toy metrics row: `{line}`{after}"),
-                )
-            })
-        })
-        .collect()
+        .map_err(|e| e.with_fix(&after))?;
+    let mut rows = Vec::new();
+    for (number, line) in lines {
+        let row = ToyRow::parse(line).ok_or_else(|| {
+            Error::file(
+                path,
+                format!("line {number} is not a toy metrics row: `{line}`{after}"),
+            )
+        })?;
+        if row.iteration <= upto {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// A toy_metrics.csv holding `rows`.
@@ -2034,7 +2035,7 @@ mod tests {
         // what the caller does without it.
         let refused = |text: &str| {
             let path = std::path::Path::new("runs/r-window.safetensors");
-            super::parse_toy_metrics(text, path, ": its curves are not shown")
+            super::parse_toy_metrics(text, path, u64::MAX, "its curves are not shown")
                 .unwrap_err()
                 .to_string()
         };
