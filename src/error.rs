@@ -82,7 +82,7 @@ pub enum Error {
     #[error("{}", settings_said(.0))]
     Config(String),
 
-    /// Long work (a long run, a landscape map) stopped on request.
+    /// Long work (a long run, a landscape map) or an evaluation stopped on request.
     #[error("{0} stopped")]
     Stopped(String),
 

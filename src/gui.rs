@@ -1167,6 +1167,13 @@ impl GuiApp {
             if let Some(what) = &self.evaluating {
                 ui.separator();
                 ui.label(what);
+                let stop = ui
+                    .button("Stop")
+                    .on_hover_text("stop this evaluation: it is not kept (Pause stops it too)");
+                if stop.clicked() {
+                    self.session.stop_evaluation();
+                    self.message = "stopping the evaluation …".into();
+                }
             }
             if !self.message.is_empty() {
                 ui.separator();

@@ -79,7 +79,8 @@ const TRAIN_AFTER_HELP: &str = concat!(
      size), langevin.steps (L), batch.data and batch.chains (batch sizes), iterations (or \
      --iters). A run's config.toml lists them all (README: Training).\n\
      Ctrl-C saves a checkpoint after the iteration under way and stops (--resume goes on from \
-     it); a second Ctrl-C stops at once. ",
+     it; an evaluation under way stops, and the resume makes it); a second Ctrl-C stops at \
+     once. ",
     progress_help!()
 );
 
@@ -1559,7 +1560,7 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
 }
 
 fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::train::evaluate_toy;
+    use ebmscope::train::evaluate_toy_watched;
     use ebmscope::train::run::{Existing, RunDir};
     use std::sync::Arc;
     use std::sync::atomic::Ordering;
@@ -1721,7 +1722,13 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         // (One Ctrl-C stopped, at the checkpoint's iteration: made on resume.)
         let resumed_check_pending =
             args.resume && check_due(trainer.iteration) && !run.has_long_run_check(trainer.iteration);
-        if trainer.iteration >= total && !resumed_check_pending {
+        // (So also its evaluation of toy data, with its pictures.)
+        let picture_due = |it: u64| it.is_multiple_of(c.output.picture_every) || it == total;
+        let resumed_evaluation_pending = args.resume
+            && trainer.data.toy().is_some()
+            && picture_due(trainer.iteration)
+            && !run.has_evaluation(trainer.iteration)?;
+        if trainer.iteration >= total && !resumed_check_pending && !resumed_evaluation_pending {
             eprintln!(
                 "the run is already at iteration {} of {total}: nothing to do (--iters is the total, \
                  not a count to add: pass a larger one to go on)",
@@ -1809,11 +1816,27 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     run.dir.join("pictures").display()
                 ));
             }
-            // (Which may take as long as many iterations: said while it runs.)
-            bar.set_message(ebmscope::train::evaluation_text(trainer));
-            let m = evaluate_toy(trainer);
+            // (Which may take as long as many iterations: said while it
+            // runs, and Ctrl-C stops it.)
+            let said = ebmscope::train::evaluation_text(trainer);
+            bar.set_message(said.clone());
+            let m = evaluate_toy_watched(trainer, &mut |done, steps| {
+                if stop.load(Ordering::SeqCst) {
+                    return Err(ebmscope::Error::Stopped("the evaluation".into()));
+                }
+                bar.set_message(format!("{said} step {done} of {steps}"));
+                Ok(())
+            });
             bar.set_message("");
-            let m = m?;
+            let m = match m {
+                Err(ebmscope::Error::Stopped(what)) => {
+                    return Ok(format!(
+                        "iteration {}: {what} stopped by Ctrl-C (made when the run is resumed)",
+                        trainer.iteration
+                    ));
+                }
+                m => m?,
+            };
             run.record_toy(trainer.iteration, &m)?;
             ebmscope::plot::save_run_pictures(&run.dir, trainer, Some(&m))?;
             Ok(format!(
@@ -1821,10 +1844,11 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 trainer.iteration, m.tv_model, m.kl_model, m.tv_kde, m.kl_kde
             ))
         };
-        // (A run resumed at iteration 0, stopped by Ctrl-C as it began,
-        // has its picture: the checkpoint came after it.)
-        if trainer.iteration == 0 && !args.resume {
-            // The starting point, for comparison with what learning reaches.
+        // The starting point, for comparison with what learning reaches. (A
+        // run resumed at iteration 0, stopped by Ctrl-C as it began, has
+        // its picture, the checkpoint came after it, unless Ctrl-C stopped
+        // its evaluation: that, at any iteration, is made now.)
+        if (trainer.iteration == 0 && !args.resume) || resumed_evaluation_pending {
             let said = picture(&run, &trainer)?;
             bar.suspend(|| eprintln!("{said}"));
         }
@@ -1947,7 +1971,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             // before its checkpoint: a run killed before the checkpoint is
             // resumed from the one before, which makes them again (and
             // removes what was half written); after it, they would be lost.
-            if e.iteration % c.output.picture_every == 0 || done {
+            if picture_due(e.iteration) {
                 let said = picture(&run, &trainer)?;
                 bar.suspend(|| eprintln!("{said}"));
             }

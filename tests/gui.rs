@@ -661,6 +661,49 @@ fn the_tv_plot_keeps_every_evaluation() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A long evaluation of the densities shows its progress in the status
+/// line, beside a Stop that stops it: nothing kept, said, and not asked
+/// again at that iteration. (500 chains × 100 000 steps: minutes on lavapipe.)
+#[test]
+fn a_long_evaluation_stops_from_the_status_line() {
+    let mut config = test_config();
+    // (A persistent run's evaluation starts from its bank: as large.)
+    (config.langevin.bank_size, config.eval.kde_samples) = (500, 500);
+    let app = GuiApp::new(Arc::new(common::gpu()), config, String::new());
+    let mut h = harness(app.unwrap());
+    h.step();
+    // (The densities view shows chains: an iteration first, of few steps.)
+    step_once(&mut h);
+    h.state().send(Command::Apply(Change::Steps(100_000)));
+    until(&mut h, "the change", |a| !a.changes.is_empty());
+    h.get_by_label("Densities").click();
+    let said = "evaluating the densities: 500 chains × 100000 steps (eval.kde_samples) … step ";
+    until(&mut h, "the evaluation's progress", |a| {
+        a.evaluating.as_deref().is_some_and(|w| w.starts_with(said))
+    });
+    h.step();
+    assert!(
+        h.query_by_label_contains(said).is_some()
+            && h.state().evaluating.as_ref().unwrap().ends_with(" of 100000"),
+        "its progress said"
+    );
+    h.get_by_label("Stop").click();
+    h.step();
+    assert_eq!(h.state().message, "stopping the evaluation …");
+    until(&mut h, "the stop", |a| a.evaluating.is_none());
+    h.step();
+    let app = h.state();
+    assert_eq!(app.message, "densities: the evaluation stopped");
+    assert!(app.toy_history.is_empty() && app.toy_metrics.is_none());
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(
+        h.state().evaluating.is_none() && h.query_by_label("Stop").is_none(),
+        "not asked again at iteration 1"
+    );
+}
+
 /// Press "Start over with these", wait for the new run, step it once: its
 /// first iteration (the history before it is gone).
 fn start_over_and_step(h: &mut Harness<'static, GuiApp>) -> ebmscope::train::IterationEvent {

@@ -308,6 +308,39 @@ fn steps_in_several_submissions_are_those_of_one() {
     assert!(one[4].iter().all(|&u| u != 0.0), "every step's energies recorded");
 }
 
+/// The fused sampler runs a toy iteration's steps in one submission, but
+/// an evaluation's short run, and long work, go in slices (stoppable
+/// between them): the chains and their energies after 100 steps so
+/// submitted, 50 + 32 + 18, are those of one submission, bit for bit.
+#[test]
+fn the_fused_samplers_steps_in_slices_are_those_of_one() {
+    let gpu = common::gpu();
+    let (spec, chains) = (NetSpec::toy(), 37);
+    let params = init_params(&spec, 3).unwrap();
+    let x: Vec<f32> = (0..chains * 2).map(|i| (i as f32 * 0.37).sin() * 2.0).collect();
+    let size = StepSize {
+        epsilon: 0.05,
+        temperature: 0.5,
+        tau: 1.0,
+    };
+    let run = |slices: &[usize]| {
+        let net = GpuNet::new(&gpu, &spec, chains).unwrap();
+        net.write_params(&gpu, &params).unwrap();
+        net.write_input(&gpu, &x).unwrap();
+        let s = Langevin::new(&gpu, net.as_field(&gpu).unwrap(), 11, size).unwrap();
+        assert!(s.fused_kernel().is_some());
+        s.begin(&gpu, 2);
+        for &n in slices {
+            gpu.run("steps", |pass| s.record_steps(&gpu, pass, n));
+        }
+        let read = |b, len| gpu.read_f32(b, 0, len).unwrap();
+        [read(s.field.input(), chains * 2), read(s.field.energy(), chains)]
+    };
+    let one = run(&[100]);
+    assert_eq!(one, run(&[50, 32, 18]));
+    assert!(one[0] != x);
+}
+
 /// The steps a submission records after its first read the direct
 /// convolutions' weight views its first step made
 /// (GpuNet::record_forward_same_params): F and ∇F at a submission's

@@ -821,6 +821,71 @@ fn long_work_stops_when_asked_and_when_the_session_ends() {
     assert!(took < Duration::from_secs(20), "the session took {took:?} to end");
 }
 
+/// An evaluation of the toy densities says how far its short run has come
+/// and stops when asked, or when a Pause (or Reset, Load, Open) comes
+/// while it runs, within a slice of its steps; nothing is kept of a
+/// stopped one. A stop sent while none runs stops no later one, and
+/// ending the session stops one under way. (Here 500 chains × 100 000
+/// steps, some minutes on lavapipe.)
+#[test]
+fn an_evaluation_stops_when_asked_and_when_the_session_ends() {
+    // (A persistent run's evaluation starts from its bank: as large.)
+    let endless = [
+        "langevin.steps=100000",
+        "langevin.bank_size=500",
+        "eval.kde_samples=500",
+        "eval.grid=24",
+    ];
+    let gpu = Arc::new(common::gpu());
+    let s = Session::start(gpu.clone(), small(&endless)).unwrap();
+    let going = |u: &Update| matches!(u, Update::Evaluating(w) if w.ends_with("… step 50 of 100000"));
+    let stopped = |u: &Update| matches!(u, Update::ToyRefused { .. } | Update::Toy { .. });
+    let said = "evaluating the densities: 500 chains × 100000 steps (eval.kde_samples) …";
+    s.send(Command::EvaluateToy);
+    let seen = wait_for(&s, "the evaluation's progress", going);
+    assert!(matches!(&seen[0], Update::Evaluating(w) if w == said), "{seen:?}");
+    s.stop_evaluation();
+    let seen = wait_for(&s, "the stop", stopped);
+    assert!(
+        matches!(seen.last(), Some(Update::ToyRefused { iteration: 0, why }) if why == "the evaluation stopped"),
+        "{seen:?}"
+    );
+    // A Pause sent while one runs stops it (training has nothing to wait for).
+    s.send(Command::EvaluateToy);
+    wait_for(&s, "the second evaluation's progress", going);
+    s.send(Command::Pause);
+    let seen = wait_for(&s, "the Pause's stop", stopped);
+    assert!(
+        matches!(seen.last(), Some(Update::ToyRefused { why, .. }) if why == "the evaluation stopped"),
+        "{seen:?}"
+    );
+    // Stops sent before an evaluation begins stop none: this one ends.
+    s.stop_evaluation();
+    s.send(Command::Apply(Change::Steps(4)));
+    s.send(Command::EvaluateToy);
+    let seen = wait_for(&s, "an evaluation to its end", stopped);
+    assert!(
+        matches!(seen.last(), Some(Update::Toy { iteration: 0, .. })),
+        "{seen:?}"
+    );
+    // Only the evaluation that ended is kept.
+    let dir = common::fresh_dir("session-stopped-evaluation");
+    let path = dir.join("stopped-window.safetensors");
+    s.send(Command::Save(path.clone()));
+    wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
+    let rows = load_with_history(&s, &path).toy.clone().unwrap();
+    assert_eq!(rows.iter().map(|r| r.iteration).collect::<Vec<_>>(), [0]);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    s.send(Command::Apply(Change::Steps(100_000)));
+    s.send(Command::EvaluateToy);
+    wait_for(&s, "the last evaluation's progress", going);
+    let start = Instant::now();
+    drop(s);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(20), "the session took {took:?} to end");
+}
+
 /// A diverged iteration pauses the run, and the model holds its step: Save,
 /// a long run and a landscape map refuse it, saying what to do, and leave a
 /// file in the way as it was (and no folder made for a new one); after a

@@ -1356,6 +1356,84 @@ fn interrupt_saves_a_checkpoint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Ctrl-C during an evaluation of toy data stops it within a slice of its
+/// short run (here 500 chains × 100 000 steps at iteration 0, minutes on
+/// lavapipe), saves the checkpoint and says the evaluation is made on
+/// resume; the resume makes it, before it goes on. So does a resume of a
+/// finished run whose last evaluation is missing.
+#[cfg(unix)]
+#[test]
+fn interrupt_stops_an_evaluation_and_the_resume_makes_it() {
+    use std::io::BufRead;
+    let dir = common::fresh_dir("sigint-evaluation");
+    let mut args = vec![
+        "train",
+        "--preset",
+        "rings-convergent",
+        "--iters",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&SMALL_TOY);
+    // (A persistent run's evaluation starts from its bank: as large.)
+    for set in [
+        "langevin.steps=100000",
+        "langevin.bank_size=500",
+        "eval.kde_samples=500",
+        "output.picture_every=1",
+    ] {
+        args.extend(["--set", set]);
+    }
+    let mut child = spawn_ebmscope(&args, std::process::Stdio::piped());
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    // (Ctrl-C is handled once the run is said: the evaluation of
+    // iteration 0 comes after.)
+    while !said.contains("run folder:") {
+        assert!(stderr.read_line(&mut said).unwrap() > 0, "{said}");
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    send_signal(&child, libc::SIGINT);
+    std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{said}");
+    assert!(
+        said.contains("iteration 0: the evaluation stopped by Ctrl-C (made when the run is resumed)")
+            && said.contains("stopped at iteration 0; checkpoint saved"),
+        "{said}"
+    );
+    let toy = dir.join("toy_metrics.csv");
+    let evaluated = || -> Vec<u64> {
+        let rows = ebmscope::train::run::read_toy_metrics(&toy, u64::MAX).unwrap();
+        rows.iter().map(|r| r.iteration).collect()
+    };
+    assert!(evaluated().is_empty());
+    // (Fewer steps from here, so that the evaluations end.)
+    let out = resume_train(&dir, None, &["langevin.steps=4", "eval.kde_samples=30"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("iteration 0: TV(p_θ, q) "), "{said}");
+    assert_eq!(evaluated(), [0, 1, 2]);
+    // A finished run whose last evaluation is missing (its Ctrl-C came
+    // during it) makes it, rather than say there is nothing to do.
+    let text = std::fs::read_to_string(&toy).unwrap();
+    let kept: Vec<&str> = text.lines().take(3).collect();
+    std::fs::write(&toy, kept.join("\n") + "\n").unwrap();
+    assert_eq!(evaluated(), [0, 1]);
+    let out = resume_train(&dir, None, &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && said.contains("iteration 2: TV(p_θ, q) "),
+        "{said}"
+    );
+    assert_eq!(evaluated(), [0, 1, 2]);
+    let out = resume_train(&dir, None, &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.contains("nothing to do"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// An absurd learning rate blows the model up: the run stops with a clear
 /// message that gives the command to go on from the last checkpoint
 /// (before the blow-up), which stays finite and loadable.

@@ -12,7 +12,9 @@ pub mod run;
 pub mod session;
 
 pub use checkpoint::{CHECKPOINT_FILE, Checkpoint, CheckpointHead, SavedHistory};
-pub use metrics::{ToyMetrics, evaluate_toy, evaluation_text, grid_energies, kde_chains};
+pub use metrics::{
+    ToyMetrics, evaluate_toy, evaluate_toy_watched, evaluation_text, grid_energies, kde_chains,
+};
 
 /// Long work (long runs, landscape maps) reports `(stage, done, total)`
 /// after every submission through this, and stops with the error it

@@ -1294,6 +1294,13 @@ impl RunDir {
         Ok(rows.last().map_or(f64::NAN, |r| r.mean_energy))
     }
 
+    /// Whether toy_metrics.csv holds the evaluation of iteration `it`
+    /// (one Ctrl-C stopped, at the checkpoint's iteration, has none).
+    pub fn has_evaluation(&self, it: u64) -> Result<bool> {
+        let rows = read_toy_metrics(&self.dir.join(TOY_METRICS_FILE), it)?;
+        Ok(rows.last().is_some_and(|r| r.iteration == it))
+    }
+
     /// Append a row of toy metrics.
     pub fn record_toy(&self, iteration: u64, m: &super::ToyMetrics) -> Result<()> {
         let path = self.dir.join(TOY_METRICS_FILE);

@@ -14,8 +14,8 @@ use std::time::Duration;
 use super::landscape::{Backdrop, Landscape, LandscapeOptions};
 use super::run::{RunHistory, ToyRow, changes_text, metrics_text, run_history, toy_metrics_text};
 use super::{
-    Change, Checkpoint, IterationEvent, PictureSource, SavedHistory, ToyMetrics, Trainer, evaluate_toy,
-    evaluation_text,
+    Change, Checkpoint, IterationEvent, PictureSource, SavedHistory, ToyMetrics, Trainer,
+    evaluate_toy_watched, evaluation_text,
 };
 use crate::config::Config;
 use crate::data::Dataset;
@@ -196,6 +196,17 @@ impl Command {
     fn is_long_work(&self) -> bool {
         matches!(self, Command::LongRun(_) | Command::Landscape(_))
     }
+
+    /// Sent while an evaluation of the toy densities runs, it stops it
+    /// rather than wait for it (half a minute, for a large
+    /// `eval.kde_samples` on a software adapter): its answer would come
+    /// after a Pause, or be of a model a Reset or a load replaced.
+    pub fn stops_evaluation(&self) -> bool {
+        matches!(
+            self,
+            Command::Pause | Command::Reset | Command::Load(_) | Command::Open(_)
+        )
+    }
 }
 
 /// What the training thread reports.
@@ -219,7 +230,8 @@ pub enum Update {
         states: Arc<Vec<f32>>,
     },
     /// An evaluation of the toy densities has begun (asked for or not),
-    /// said so (training waits for it): answered by [`Update::Toy`] or
+    /// said so (training waits for it), and sent again with its progress
+    /// through the short run's steps: answered by [`Update::Toy`] or
     /// [`Update::ToyRefused`].
     Evaluating(String),
     /// The answer to [`Command::EvaluateToy`], or the evaluation after a
@@ -229,7 +241,8 @@ pub enum Update {
         metrics: Arc<ToyMetrics>,
     },
     /// [`Command::EvaluateToy`] refused at `iteration` (the model holds a
-    /// diverged step, say): not asked again until the iteration changes.
+    /// diverged step, say), or an evaluation stopped
+    /// ([`Session::stop_evaluation`]): not asked again until the iteration changes.
     ToyRefused {
         iteration: u64,
         why: String,
@@ -325,6 +338,7 @@ pub struct Session {
     updates: Receiver<Update>,
     thread: Option<JoinHandle<()>>,
     jobs: LongWork,
+    evaluations: Evaluations,
 }
 
 /// How a front end stops long work on the training thread (long runs,
@@ -338,6 +352,22 @@ struct LongWork {
     sent: Arc<AtomicU64>,
     /// Jobs up to this number stop.
     stop_upto: Arc<AtomicU64>,
+}
+
+/// How a front end stops an evaluation of the toy densities under way
+/// between two slices of its short run: [`Session::stop_evaluation`], or
+/// a command that would wait for it, queued ([`Command::stops_evaluation`]).
+/// The worker numbers evaluations 1, 2, … as it begins them; a stop covers
+/// those begun before it, so one sent after an evaluation ended stops no
+/// later one. Ending the session stops them all.
+#[derive(Clone, Default)]
+struct Evaluations {
+    begun: Arc<AtomicU64>,
+    /// Evaluations up to this number stop.
+    stop_upto: Arc<AtomicU64>,
+    /// Commands sent that stop an evaluation: while the worker has taken
+    /// fewer, one is queued behind the evaluation under way.
+    stopping_sent: Arc<AtomicU64>,
 }
 
 /// The stop check of one long job, called between its submissions.
@@ -378,6 +408,8 @@ impl Session {
         let (update_tx, updates) = channel();
         let jobs = LongWork::default();
         let stop_upto = jobs.stop_upto.clone();
+        let evaluations = Evaluations::default();
+        let worker_evaluations = evaluations.clone();
         let thread = std::thread::Builder::new()
             .name("ebmscope trainer".into())
             .spawn(move || {
@@ -385,6 +417,8 @@ impl Session {
                 let mut worker = Worker {
                     stop_upto,
                     jobs_taken: 0,
+                    evaluations: worker_evaluations,
+                    stopping_taken: 0,
                     gpu,
                     config,
                     data,
@@ -418,6 +452,7 @@ impl Session {
             updates,
             thread: Some(thread),
             jobs,
+            evaluations,
         })
     }
 
@@ -430,9 +465,21 @@ impl Session {
         self.jobs.stop_upto.fetch_max(sent, Ordering::Relaxed);
     }
 
+    /// Stop the evaluation of the toy densities under way, if any, after
+    /// the slice of its short run under way: it is answered by
+    /// [`Update::ToyRefused`] and nothing is kept of it. (Pause, Reset,
+    /// Load and Open stop it too: [`Command::stops_evaluation`].)
+    pub fn stop_evaluation(&self) {
+        let begun = self.evaluations.begun.load(Ordering::SeqCst);
+        self.evaluations.stop_upto.fetch_max(begun, Ordering::SeqCst);
+    }
+
     pub fn send(&self, command: Command) {
         if command.is_long_work() {
             self.jobs.sent.fetch_add(1, Ordering::Relaxed);
+        }
+        if command.stops_evaluation() {
+            self.evaluations.stopping_sent.fetch_add(1, Ordering::SeqCst);
         }
         // A closed channel means the thread has ended; `updates` says why.
         let _ = self.commands.send(command);
@@ -454,6 +501,7 @@ impl Drop for Session {
         // Closing the command channel ends the thread after its current
         // iteration, or its long work's current submission.
         self.jobs.stop_upto.store(u64::MAX, Ordering::Relaxed);
+        self.evaluations.stop_upto.store(u64::MAX, Ordering::SeqCst);
         let (closed, _) = channel();
         drop(std::mem::replace(&mut self.commands, closed));
         if let Some(t) = self.thread.take() {
@@ -466,6 +514,9 @@ struct Worker {
     stop_upto: Arc<AtomicU64>,
     /// Long-work commands taken so far (the number of the last).
     jobs_taken: u64,
+    evaluations: Evaluations,
+    /// Commands taken that stop an evaluation ([`Evaluations::stopping_sent`]).
+    stopping_taken: u64,
     gpu: Arc<Gpu>,
     /// The data settings `data` was loaded from.
     config: Config,
@@ -599,8 +650,23 @@ impl Worker {
             let metrics = metrics.clone();
             return self.send(Update::Toy { iteration, metrics });
         }
-        self.send(Update::Evaluating(evaluation_text(&self.trainer)));
-        match evaluate_toy(&self.trainer) {
+        let number = self.evaluations.begun.fetch_add(1, Ordering::SeqCst) + 1;
+        let (evaluations, taken) = (&self.evaluations, self.stopping_taken);
+        let said = evaluation_text(&self.trainer);
+        self.send(Update::Evaluating(said.clone()));
+        let updates = &self.updates;
+        let evaluated = evaluate_toy_watched(&self.trainer, &mut |done, steps| {
+            if evaluations.stop_upto.load(Ordering::SeqCst) >= number
+                || evaluations.stopping_sent.load(Ordering::SeqCst) > taken
+            {
+                return Err(Error::Stopped("the evaluation".into()));
+            }
+            if done < steps {
+                let _ = updates.send(Update::Evaluating(format!("{said} step {done} of {steps}")));
+            }
+            Ok(())
+        });
+        match evaluated {
             Ok(m) => {
                 ToyRow::record(&mut self.toy_history, ToyRow::of(iteration, &m));
                 let metrics = Arc::new(m);
@@ -647,6 +713,9 @@ impl Worker {
     }
 
     fn handle(&mut self, command: Command) {
+        if command.stops_evaluation() {
+            self.stopping_taken += 1;
+        }
         // A failed iteration stops the run (going on would fail again); a
         // failed save, load or picture leaves it as it was.
         let iteration = matches!(command, Command::Step);
