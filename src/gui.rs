@@ -116,6 +116,16 @@ const RATE_SECONDS: f64 = 10.0;
 
 /// Iterations between two density evaluations while the densities show.
 const DENSITY_EVERY: u64 = 10;
+
+/// Whether the densities view asks for an evaluation at iteration `it`,
+/// the last (or a refused or stopped one) at `last`: every
+/// [`DENSITY_EVERY`] iterations while running; paused, at each iteration.
+fn densities_due(last: Option<u64>, it: u64, running: bool) -> bool {
+    last.is_none_or(|at| at + DENSITY_EVERY <= it || (!running && at != it))
+}
+
+/// The status line from a click on an evaluation's Stop until its answer.
+const STOPPING_EVALUATION: &str = "stopping the evaluation …";
 /// Points a learning curve draws at most: a long run's history (100 000
 /// iterations and more, a loaded run's included) drawn whole every frame
 /// would slow the window to a crawl (see [`crate::plot::thinned`]).
@@ -253,14 +263,16 @@ pub struct GuiApp {
     /// each `output.picture_every`th iteration, and the densities view's;
     /// a loaded checkpoint's run's before), for the TV plot.
     pub toy_history: Vec<ToyRow>,
-    /// The iteration whose densities were refused: not asked again there.
+    /// The iteration whose densities were refused (or whose evaluation
+    /// was stopped): not asked again there.
     toy_refused_at: Option<u64>,
     density_textures: Option<(u64, bool, [egui::TextureHandle; 3])>,
     /// A density evaluation was asked for and has not come back yet.
     toy_pending: bool,
-    /// What the trainer said as it began an evaluation (asked for or
-    /// not) that has not come back yet, for the status line.
-    pub evaluating: Option<String>,
+    /// The number and words of an evaluation (asked for or not) that has
+    /// not come back yet, as the trainer said them, for the status line
+    /// and its Stop.
+    pub evaluating: Option<(u64, String)>,
     /// The training thread has stopped (Update::Ended): nothing sent to it
     /// is answered, so the controls that wait for answers are off.
     ended: bool,
@@ -536,12 +548,16 @@ impl GuiApp {
                 iteration,
                 states,
             } => self.rows = Some((source, iteration, states)),
-            Update::Evaluating(what) => {
-                self.evaluating = Some(what);
+            Update::Evaluating { number, what } => {
+                self.evaluating = Some((number, what));
                 self.toy_pending = true;
             }
             Update::Toy { iteration, metrics } => {
                 self.evaluating = None;
+                if self.message == STOPPING_EVALUATION {
+                    // (Whole before the stop was seen: kept.)
+                    self.message.clear();
+                }
                 // (As the trainer keeps it, for its Save.)
                 ToyRow::record(&mut self.toy_history, ToyRow::of(iteration, &metrics));
                 self.toy_metrics = Some((iteration, metrics));
@@ -1164,15 +1180,15 @@ impl GuiApp {
             } else {
                 "paused".to_string()
             });
-            if let Some(what) = &self.evaluating {
+            if let Some((number, what)) = &self.evaluating {
                 ui.separator();
                 ui.label(what);
                 let stop = ui
                     .button("Stop")
                     .on_hover_text("stop this evaluation: it is not kept (Pause stops it too)");
                 if stop.clicked() {
-                    self.session.stop_evaluation();
-                    self.message = "stopping the evaluation …".into();
+                    self.session.stop_evaluation(*number);
+                    self.message = STOPPING_EVALUATION.into();
                 }
             }
             if !self.message.is_empty() {
@@ -1903,12 +1919,10 @@ impl GuiApp {
     /// re-evaluated every few iterations (on the training thread, between
     /// iterations).
     fn densities(&mut self, ui: &mut egui::Ui, chains: &[[f64; 2]]) {
-        let it = self.iteration;
-        let stale = self
-            .toy_metrics
-            .as_ref()
-            .is_none_or(|(at, _)| *at + DENSITY_EVERY <= it || (!self.running && *at != it));
-        if stale && !self.toy_pending && self.toy_refused_at != Some(it) {
+        let evaluated = self.toy_metrics.as_ref().map(|(at, _)| *at);
+        // (A refused or stopped evaluation counts as one.)
+        let last = evaluated.max(self.toy_refused_at);
+        if densities_due(last, self.iteration, self.running) && !self.toy_pending {
             // (Asked though the trainer may have evaluated it unasked: it
             // then answers with that evaluation again.)
             self.send(Command::EvaluateToy);
@@ -2231,8 +2245,8 @@ impl GuiApp {
         });
         let none_yet = if model.is_empty() { " — none yet" } else { "" };
         ui.label(format!(
-            "TV to q at each evaluation (after every {every}, output.picture_every, and as the \
-             densities show){none_yet}: of p_θ (green) and of the samples' KDE (dashed){floor_text}"
+            "TV to q at each evaluation (at the start, after every {every}, output.picture_every, \
+             and as the densities show){none_yet}: of p_θ (green) and of the samples' KDE (dashed){floor_text}"
         ));
         let overlay = self.overlay.shown.as_ref().map(|o| &o.tv);
         plot.x_axis_label("iteration")
@@ -3352,6 +3366,16 @@ impl LearningCurves {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stopped evaluation counts as the last (its `last`): running, the
+    /// view asks again DENSITY_EVERY iterations on, not at the next.
+    #[test]
+    fn the_densities_view_asks_every_few_iterations_while_running() {
+        assert!(densities_due(None, 0, true));
+        assert!(!densities_due(Some(5), 5, false) && densities_due(Some(5), 6, false));
+        assert!(!densities_due(Some(5), 6, true) && !densities_due(Some(5), 14, true));
+        assert!(densities_due(Some(5), 15, true));
+    }
 
     /// The particle view holds the data and the chains but the farthest
     /// few (two and 1 % more per side), with a tenth to spare: chains gone

@@ -1722,12 +1722,13 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         // (One Ctrl-C stopped, at the checkpoint's iteration: made on resume.)
         let resumed_check_pending =
             args.resume && check_due(trainer.iteration) && !run.has_long_run_check(trainer.iteration);
-        // (So also its evaluation of toy data, with its pictures.)
+        // (So also its evaluation of toy data, with its pictures: at a
+        // picture iteration, or where the run ended as planned then.)
         let picture_due = |it: u64| it.is_multiple_of(c.output.picture_every) || it == total;
         let resumed_evaluation_pending = args.resume
             && trainer.data.toy().is_some()
-            && picture_due(trainer.iteration)
-            && !run.has_evaluation(trainer.iteration)?;
+            && (picture_due(trainer.iteration) || run.resumed_at_its_end)
+            && !run.has_evaluation(trainer.iteration);
         if trainer.iteration >= total && !resumed_check_pending && !resumed_evaluation_pending {
             eprintln!(
                 "the run is already at iteration {} of {total}: nothing to do (--iters is the total, \
@@ -1736,6 +1737,23 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
+        // What a second Ctrl-C says of the run this one replaced, until
+        // this run's first scheduled checkpoint lets it go.
+        let replaced_line = Arc::new(std::sync::Mutex::new(replaced_run_line(&run)));
+        // The first stops after the iteration under way, with a checkpoint
+        // (an iteration of many steps may take long). (Handled before the
+        // run is said: from then on, Ctrl-C does as it says.)
+        let stop = {
+            let replaced = replaced_line.clone();
+            on_stop_request("after this iteration", move || {
+                say(
+                    "\nstopped at once: the run's last checkpoint, if it has one, is kept (--resume goes on from it)",
+                );
+                if let Some(line) = replaced.lock().ok().and_then(|l| l.clone()) {
+                    say(&line);
+                }
+            })?
+        };
         eprintln!(
             "run folder: {}\n{} on {} data: {}, L = {} Langevin steps, ε = {}, {} lr {}, init {}",
             out.display(),
@@ -1761,22 +1779,6 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             eprintln!("the net {starts} from the weights in {}", c.net.init_weights);
         }
 
-        // What a second Ctrl-C says of the run this one replaced, until
-        // this run's first scheduled checkpoint lets it go.
-        let replaced_line = Arc::new(std::sync::Mutex::new(replaced_run_line(&run)));
-        // The first stops after the iteration under way, with a checkpoint
-        // (an iteration of many steps may take long).
-        let stop = {
-            let replaced = replaced_line.clone();
-            on_stop_request("after this iteration", move || {
-                say(
-                    "\nstopped at once: the run's last checkpoint, if it has one, is kept (--resume goes on from it)",
-                );
-                if let Some(line) = replaced.lock().ok().and_then(|l| l.clone()) {
-                    say(&line);
-                }
-            })?
-        };
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -1890,7 +1892,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         let mut rate = ebmscope::train::TrainingRate::default();
         let resumed_at = trainer.iteration;
-        while trainer.iteration < total {
+        // (Asked at the end too: Ctrl-C may have stopped the last
+        // iteration's evaluation, which the resume makes.)
+        loop {
             if stop.load(Ordering::SeqCst) {
                 run.checkpoint(&trainer)?;
                 bar.abandon_with_message("interrupted");
@@ -1901,6 +1905,9 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 );
                 say_where_replaced_run_is(&run);
                 return Ok(ExitCode::from(130));
+            }
+            if trainer.iteration >= total {
+                break;
             }
             // A divergence (an iteration's, or parameters a checkpoint
             // refuses) ends with the command that goes on from the last checkpoint.

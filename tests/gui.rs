@@ -333,7 +333,10 @@ fn the_density_correlation_and_path_views_fill() {
         step_once(&mut h);
     }
     h.get_by_label("Densities").click();
-    until(&mut h, "toy densities", |a| a.toy_metrics.is_some());
+    // (After the run's start's, evaluated before iteration 1.)
+    until(&mut h, "toy densities", |a| {
+        a.toy_metrics.as_ref().is_some_and(|m| m.0 == 4)
+    });
     h.step();
     assert_eq!(h.state().toy_view, ToyView::Densities);
     assert_eq!(h.state().toy_metrics.as_ref().unwrap().0, 4);
@@ -581,8 +584,8 @@ fn a_runs_checkpoint_opens_with_the_runs_history() {
 }
 
 /// Toy data's Learning tab ends in the TV plot: TV(p_θ, q) and TV(KDE, q)
-/// at each evaluation, the trainer's after every `output.picture_every`th
-/// iteration and the densities view's. A Reset empties it; a Load of the
+/// at each evaluation, the trainer's at the run's start and after every
+/// `output.picture_every`th iteration, and the densities view's. A Reset empties it; a Load of the
 /// window's own checkpoint gives it back.
 #[test]
 fn the_tv_plot_keeps_every_evaluation() {
@@ -594,21 +597,24 @@ fn the_tv_plot_keeps_every_evaluation() {
     let mut h = harness(app.unwrap());
     h.step();
     assert!(
-        h.query_by_label_contains("TV to q at each evaluation (after every 2 iterations, output.picture_every, and as the densities show) — none yet")
+        h.query_by_label_contains("TV to q at each evaluation (at the start, after every 2 iterations, output.picture_every, and as the densities show) — none yet")
             .is_some(),
         "the TV plot's label, before any evaluation"
     );
     // An evaluation under way is said in the status line until its answer
     // (here the trainer's after iteration 2; said as the trainer says it).
     let said = "evaluating the densities: 30 chains × 4 steps (eval.kde_samples) …";
-    h.state_mut().receive(Update::Evaluating(said.into()));
+    h.state_mut().receive(Update::Evaluating {
+        number: 2,
+        what: said.into(),
+    });
     h.step();
     assert!(h.query_by_label(said).is_some(), "the evaluation said");
     for _ in 0..3 {
         step_once(&mut h);
     }
     until(&mut h, "the evaluation after iteration 2", |a| {
-        !a.toy_history.is_empty()
+        a.toy_history.last().is_some_and(|r| r.iteration == 2)
     });
     h.step();
     assert!(
@@ -622,8 +628,8 @@ fn the_tv_plot_keeps_every_evaluation() {
             .map(|t| t.iteration)
             .collect::<Vec<_>>()
     };
-    assert_eq!(at(&h), [2]);
-    let tv = h.state().toy_history[0].tv_model;
+    assert_eq!(at(&h), [0, 2]);
+    let tv = h.state().toy_history[1].tv_model;
     assert_eq!(tv, h.state().toy_metrics.as_ref().unwrap().1.tv_model);
     assert!(
         h.query_by_label_contains("and as the densities show): of p_θ")
@@ -644,7 +650,7 @@ fn the_tv_plot_keeps_every_evaluation() {
     until(&mut h, "the densities of iteration 3", |a| {
         a.toy_metrics.as_ref().is_some_and(|m| m.0 == 3)
     });
-    assert_eq!(at(&h), [2, 3]);
+    assert_eq!(at(&h), [0, 2, 3]);
 
     h.get_by_label("Save checkpoint").click();
     until(&mut h, "save", |a| a.message.starts_with("checkpoint saved"));
@@ -656,14 +662,15 @@ fn the_tv_plot_keeps_every_evaluation() {
     );
     h.state().send(Command::Load(saved.clone()));
     until(&mut h, "load", |a| a.message.starts_with("loaded"));
-    assert_eq!(at(&h), [2, 3], "the saved run's evaluations back");
-    assert!((h.state().toy_history[0].tv_model - tv).abs() <= 5e-7);
+    assert_eq!(at(&h), [0, 2, 3], "the saved run's evaluations back");
+    assert!((h.state().toy_history[1].tv_model - tv).abs() <= 5e-7);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A long evaluation of the densities shows its progress in the status
 /// line, beside a Stop that stops it: nothing kept, said, and not asked
-/// again at that iteration. (500 chains × 100 000 steps: minutes on lavapipe.)
+/// again at that iteration, but at the next. (500 chains × 100 000 steps:
+/// minutes on lavapipe.)
 #[test]
 fn a_long_evaluation_stops_from_the_status_line() {
     let mut config = test_config();
@@ -679,12 +686,12 @@ fn a_long_evaluation_stops_from_the_status_line() {
     h.get_by_label("Densities").click();
     let said = "evaluating the densities: 500 chains × 100000 steps (eval.kde_samples) … step ";
     until(&mut h, "the evaluation's progress", |a| {
-        a.evaluating.as_deref().is_some_and(|w| w.starts_with(said))
+        a.evaluating.as_ref().is_some_and(|(_, w)| w.starts_with(said))
     });
     h.step();
     assert!(
         h.query_by_label_contains(said).is_some()
-            && h.state().evaluating.as_ref().unwrap().ends_with(" of 100000"),
+            && h.state().evaluating.as_ref().unwrap().1.ends_with(" of 100000"),
         "its progress said"
     );
     h.get_by_label("Stop").click();
@@ -694,14 +701,27 @@ fn a_long_evaluation_stops_from_the_status_line() {
     h.step();
     let app = h.state();
     assert_eq!(app.message, "densities: the evaluation stopped");
-    assert!(app.toy_history.is_empty() && app.toy_metrics.is_none());
-    for _ in 0..5 {
+    // (The run's start's alone, evaluated before iteration 1.)
+    assert_eq!(
+        app.toy_history.iter().map(|r| r.iteration).collect::<Vec<_>>(),
+        [0]
+    );
+    assert_eq!(app.toy_metrics.as_ref().map(|m| m.0), Some(0));
+    // (An ask would be said within these frames: the trainer waits for commands.)
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(10));
         h.step();
     }
     assert!(
         h.state().evaluating.is_none() && h.query_by_label("Stop").is_none(),
         "not asked again at iteration 1"
     );
+    // At the next iteration the view asks again.
+    h.state().send(Command::Apply(Change::Steps(4)));
+    step_once(&mut h);
+    until(&mut h, "the densities of iteration 2", |a| {
+        a.toy_metrics.as_ref().is_some_and(|m| m.0 == 2)
+    });
 }
 
 /// Press "Start over with these", wait for the new run, step it once: its

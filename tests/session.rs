@@ -306,7 +306,10 @@ fn the_session_reports_toy_densities_and_energy_paths() {
     let s = Session::start(gpu.clone(), small(&["eval.grid=24", "eval.kde_samples=32"])).unwrap();
     s.send(Command::Step);
     s.send(Command::EvaluateToy);
-    let seen = wait_for(&s, "toy densities", |u| matches!(u, Update::Toy { .. }));
+    // (After the run's start's, evaluated unasked before iteration 1.)
+    let seen = wait_for(&s, "toy densities", |u| {
+        matches!(u, Update::Toy { iteration: 1, .. })
+    });
     let Some(Update::Toy { iteration, metrics }) = seen.last().cloned() else {
         unreachable!()
     };
@@ -338,8 +341,8 @@ fn the_session_reports_toy_densities_and_energy_paths() {
     assert!(!s.drain().iter().any(|u| matches!(u, Update::EnergyPath { .. })));
 }
 
-/// Toy data is evaluated unasked after every `output.picture_every`th
-/// iteration, as `train` evaluates it; every evaluation (those asked for
+/// Toy data is evaluated unasked before a new run's first iteration and
+/// after every `output.picture_every`th, as `train` evaluates it; every evaluation (those asked for
 /// too, one again at the same iteration replacing the one before) is kept
 /// in the run's history: a Save holds it, a Load gives it back, and
 /// `compare` reads it from the checkpoint, as it reads a run's
@@ -358,7 +361,7 @@ fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
     let mut evaluated = |seen: &[Update]| {
         for u in seen {
             match u {
-                Update::Evaluating(what) => said.push(what.clone()),
+                Update::Evaluating { what, .. } => said.push(what.clone()),
                 Update::Toy { iteration, metrics } => {
                     toy.push(ToyRow::of(*iteration, metrics));
                     answers.push(metrics.clone());
@@ -371,7 +374,8 @@ fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
         s.send(Command::Step);
         evaluated(&wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_))));
     }
-    // (The evaluation after iteration 2 is sent after it, before iteration 3.)
+    // (Iteration 0's is sent before iteration 1, and the evaluation after
+    // iteration 2 after it, before iteration 3.)
     s.send(Command::EvaluateToy);
     evaluated(&wait_for(&s, "toy densities", |u| {
         matches!(u, Update::Toy { .. })
@@ -392,22 +396,29 @@ fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
         matches!(u, Update::Toy { .. })
     }));
     let at: Vec<u64> = toy.iter().map(|t| t.iteration).collect();
-    assert_eq!(at, [2, 3, 3, 3], "unasked after iteration 2 alone, then as asked");
+    assert_eq!(
+        at,
+        [0, 2, 3, 3, 3],
+        "unasked at the start and after iteration 2 alone, then as asked"
+    );
     // (The very evaluation: made again, equal numbers would come in another.)
     assert!(
-        Arc::ptr_eq(&answers[1], &answers[2]),
+        Arc::ptr_eq(&answers[2], &answers[3]),
         "the same model's evaluation answered again"
     );
-    assert_ne!(toy[2], toy[3], "after the change, iteration 3 evaluated again");
-    // The same numbers as evaluating a trainer of 2 iterations directly.
+    assert_ne!(toy[3], toy[4], "after the change, iteration 3 evaluated again");
+    // The same numbers as evaluating a trainer of 0 and 2 iterations directly.
     let mut direct = Trainer::new(gpu.clone(), config.clone()).unwrap();
-    direct.step().unwrap();
-    direct.step().unwrap();
-    let want = ebmscope::train::evaluate_toy(&direct).unwrap();
-    assert_eq!((toy[0].tv_model, toy[0].tv_kde), (want.tv_model, want.tv_kde.tv));
+    for row in &toy[..2] {
+        while direct.iteration < row.iteration {
+            direct.step().unwrap();
+        }
+        let want = ebmscope::train::evaluate_toy(&direct).unwrap();
+        assert_eq!((row.tv_model, row.tv_kde), (want.tv_model, want.tv_kde.tv));
+    }
     // (30 chains: a persistent run's start from its bank of 30.)
     let what = "evaluating the densities: 30 chains × 4 steps (eval.kde_samples) …";
-    assert_eq!(said, [what; 3]);
+    assert_eq!(said, [what; 4]);
 
     let path = dir.join("run-window.safetensors");
     s.send(Command::Save(path.clone()));
@@ -428,7 +439,7 @@ fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
                     .all(|(x, y)| (x - y).abs() <= 5e-7)
             })
     };
-    let kept = [toy[0], toy[3]];
+    let kept = [toy[0], toy[1], toy[4]];
     let s = Session::start(gpu.clone(), config).unwrap();
     let h = load_with_history(&s, &path);
     assert!(
@@ -447,7 +458,7 @@ fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
     wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
     let saved = ComparedRun::read(&path).unwrap().toy;
     let at: Vec<u64> = saved.iter().map(|t| t.iteration).collect();
-    assert!(at == [2, 3, 4] && near(&saved[..2], &kept), "{saved:?}");
+    assert!(at == [0, 2, 3, 4] && near(&saved[..3], &kept), "{saved:?}");
     // A checkpoint saved before the window kept evaluations: loaded, its
     // run has none (not the run's before), and saved again, none.
     let older = dir.join("older-window.safetensors");
@@ -471,15 +482,15 @@ fn the_session_evaluates_toy_data_as_train_does_and_saves_it() {
     wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
     let ck = ebmscope::train::Checkpoint::load(&older).unwrap();
     assert_eq!((ck.iteration, ck.history.map(|h| h.toy)), (5, Some(None)));
-    // Saved again after a Reset: the new run's alone (none yet).
+    // Saved again after a Reset: the new run's alone (its start).
     s.send(Command::Reset);
     wait_for(&s, "reset", |u| matches!(u, Update::Reset));
     s.send(Command::Step);
     wait_for(&s, "iteration", |u| matches!(u, Update::Iteration(_)));
     s.send(Command::Save(path.clone()));
     wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
-    let ck = ebmscope::train::Checkpoint::load(&path).unwrap();
-    assert_eq!(ck.history.map(|h| h.toy), Some(None));
+    let saved = ComparedRun::read(&path).unwrap().toy;
+    assert!(saved.len() == 1 && saved[0].iteration == 0, "{saved:?}");
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -822,11 +833,11 @@ fn long_work_stops_when_asked_and_when_the_session_ends() {
 }
 
 /// An evaluation of the toy densities says how far its short run has come
-/// and stops when asked, or when a Pause (or Reset, Load, Open) comes
-/// while it runs, within a slice of its steps; nothing is kept of a
-/// stopped one. A stop sent while none runs stops no later one, and
-/// ending the session stops one under way. (Here 500 chains × 100 000
-/// steps, some minutes on lavapipe.)
+/// and stops when asked by its number, even before it begins, or when a
+/// Pause, Reset or Load is sent while it runs or before it begins, within
+/// a slice or two of its steps; nothing is kept of a stopped one. A stop
+/// aimed at one stops no later one, and ending the session stops one
+/// under way. (Here 500 chains × 100 000 steps, minutes on lavapipe.)
 #[test]
 fn an_evaluation_stops_when_asked_and_when_the_session_ends() {
     // (A persistent run's evaluation starts from its bank: as large.)
@@ -838,32 +849,37 @@ fn an_evaluation_stops_when_asked_and_when_the_session_ends() {
     ];
     let gpu = Arc::new(common::gpu());
     let s = Session::start(gpu.clone(), small(&endless)).unwrap();
-    let going = |u: &Update| matches!(u, Update::Evaluating(w) if w.ends_with("… step 50 of 100000"));
-    let stopped = |u: &Update| matches!(u, Update::ToyRefused { .. } | Update::Toy { .. });
+    let going =
+        |u: &Update| matches!(u, Update::Evaluating { what, .. } if what.ends_with("… step 50 of 100000"));
+    let answered = |u: &Update| matches!(u, Update::ToyRefused { .. } | Update::Toy { .. });
+    let was_stopped = |seen: &[Update]| matches!(seen.last(), Some(Update::ToyRefused { iteration: 0, why }) if why == "the evaluation stopped");
     let said = "evaluating the densities: 500 chains × 100000 steps (eval.kde_samples) …";
+    // Stopped by its number before it begins: at its first slice.
+    s.stop_evaluation(1);
     s.send(Command::EvaluateToy);
-    let seen = wait_for(&s, "the evaluation's progress", going);
-    assert!(matches!(&seen[0], Update::Evaluating(w) if w == said), "{seen:?}");
-    s.stop_evaluation();
-    let seen = wait_for(&s, "the stop", stopped);
+    let seen = wait_for(&s, "the first evaluation's stop", answered);
     assert!(
-        matches!(seen.last(), Some(Update::ToyRefused { iteration: 0, why }) if why == "the evaluation stopped"),
+        matches!(&seen[0], Update::Evaluating { number: 1, what } if what == said),
         "{seen:?}"
     );
-    // A Pause sent while one runs stops it (training has nothing to wait for).
+    assert!(was_stopped(&seen), "{seen:?}");
+    // Stopped while it runs, by the number it said.
     s.send(Command::EvaluateToy);
-    wait_for(&s, "the second evaluation's progress", going);
+    let seen = wait_for(&s, "the second evaluation's progress", going);
+    let Some(Update::Evaluating { number: 2, .. }) = seen.last() else {
+        panic!("{seen:?}")
+    };
+    s.stop_evaluation(2);
+    assert!(was_stopped(&wait_for(&s, "the second's stop", answered)));
+    // A Pause sent behind it stops it (training has nothing to wait for).
+    s.send(Command::EvaluateToy);
     s.send(Command::Pause);
-    let seen = wait_for(&s, "the Pause's stop", stopped);
-    assert!(
-        matches!(seen.last(), Some(Update::ToyRefused { why, .. }) if why == "the evaluation stopped"),
-        "{seen:?}"
-    );
-    // Stops sent before an evaluation begins stop none: this one ends.
-    s.stop_evaluation();
+    assert!(was_stopped(&wait_for(&s, "the Pause's stop", answered)));
+    // A stop aimed at the one before stops not this one, which ends.
+    s.stop_evaluation(3);
     s.send(Command::Apply(Change::Steps(4)));
     s.send(Command::EvaluateToy);
-    let seen = wait_for(&s, "an evaluation to its end", stopped);
+    let seen = wait_for(&s, "an evaluation to its end", answered);
     assert!(
         matches!(seen.last(), Some(Update::Toy { iteration: 0, .. })),
         "{seen:?}"
@@ -875,6 +891,16 @@ fn an_evaluation_stops_when_asked_and_when_the_session_ends() {
     wait_for(&s, "save", |u| matches!(u, Update::Saved(_)));
     let rows = load_with_history(&s, &path).toy.clone().unwrap();
     assert_eq!(rows.iter().map(|r| r.iteration).collect::<Vec<_>>(), [0]);
+    // A Reset and a Load sent behind one stop it too.
+    s.send(Command::Apply(Change::Steps(100_000)));
+    s.send(Command::EvaluateToy);
+    s.send(Command::Reset);
+    assert!(was_stopped(&wait_for(&s, "the Reset's stop", answered)));
+    wait_for(&s, "the reset", |u| matches!(u, Update::Reset));
+    s.send(Command::EvaluateToy);
+    s.send(Command::Load(path.clone()));
+    assert!(was_stopped(&wait_for(&s, "the Load's stop", answered)));
+    wait_for(&s, "the load", |u| matches!(u, Update::Loaded { .. }));
     let _ = std::fs::remove_dir_all(&dir);
 
     s.send(Command::Apply(Change::Steps(100_000)));

@@ -1356,11 +1356,12 @@ fn interrupt_saves_a_checkpoint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Ctrl-C during an evaluation of toy data stops it within a slice of its
-/// short run (here 500 chains × 100 000 steps at iteration 0, minutes on
-/// lavapipe), saves the checkpoint and says the evaluation is made on
-/// resume; the resume makes it, before it goes on. So does a resume of a
-/// finished run whose last evaluation is missing.
+/// Ctrl-C during an evaluation of toy data stops it within a slice or two
+/// of its short run (here 500 chains × 100 000 steps at iteration 0,
+/// minutes on lavapipe), saves the checkpoint and says the evaluation is
+/// made on resume; the resume makes it, with its picture, before it goes
+/// on. So does a resume of a finished run whose last evaluation Ctrl-C
+/// stopped, which stops as any other: 130, and the command to go on.
 #[cfg(unix)]
 #[test]
 fn interrupt_stops_an_evaluation_and_the_resume_makes_it() {
@@ -1385,24 +1386,29 @@ fn interrupt_stops_an_evaluation_and_the_resume_makes_it() {
     ] {
         args.extend(["--set", set]);
     }
-    let mut child = spawn_ebmscope(&args, std::process::Stdio::piped());
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut said = String::new();
-    // (Ctrl-C is handled once the run is said: the evaluation of
-    // iteration 0 comes after.)
-    while !said.contains("run folder:") {
-        assert!(stderr.read_line(&mut said).unwrap() > 0, "{said}");
-    }
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    send_signal(&child, libc::SIGINT);
-    std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{said}");
+    // Ctrl-C, once the run is said (from then on it is handled), and
+    // before its evaluation of iteration 0 ends: everything `train` said.
+    let interrupted = |args: &[&str]| -> String {
+        let mut child = spawn_ebmscope(args, std::process::Stdio::piped());
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut said = String::new();
+        while !said.contains("run folder:") {
+            assert!(stderr.read_line(&mut said).unwrap() > 0, "{said}");
+        }
+        send_signal(&child, libc::SIGINT);
+        std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{said}");
+        said
+    };
+    let said = interrupted(&args);
     assert!(
         said.contains("iteration 0: the evaluation stopped by Ctrl-C (made when the run is resumed)")
             && said.contains("stopped at iteration 0; checkpoint saved"),
         "{said}"
     );
+    let picture = |it: u64| dir.join(format!("pictures/density_{it:07}.png"));
+    assert!(!picture(0).exists());
     let toy = dir.join("toy_metrics.csv");
     let evaluated = || -> Vec<u64> {
         let rows = ebmscope::train::run::read_toy_metrics(&toy, u64::MAX).unwrap();
@@ -1415,13 +1421,24 @@ fn interrupt_stops_an_evaluation_and_the_resume_makes_it() {
     assert!(out.status.success(), "{said}");
     assert!(said.contains("iteration 0: TV(p_θ, q) "), "{said}");
     assert_eq!(evaluated(), [0, 1, 2]);
-    // A finished run whose last evaluation is missing (its Ctrl-C came
-    // during it) makes it, rather than say there is nothing to do.
+    assert!(picture(0).exists() && picture(2).exists());
+    // A finished run whose last evaluation Ctrl-C stopped (its row
+    // removed here, as it would be missing): a resume makes it, rather than
+    // say there is nothing to do, and a Ctrl-C then stops it as any other.
     let text = std::fs::read_to_string(&toy).unwrap();
     let kept: Vec<&str> = text.lines().take(3).collect();
     std::fs::write(&toy, kept.join("\n") + "\n").unwrap();
     assert_eq!(evaluated(), [0, 1]);
-    let out = resume_train(&dir, None, &[]);
+    let resume = ["train", "--out", dir.to_str().unwrap(), "--resume"];
+    let endless = ["--set", "langevin.steps=100000", "--set", "eval.kde_samples=500"];
+    let said = interrupted(&[&resume[..], &endless[..]].concat());
+    assert!(
+        said.contains("iteration 2: the evaluation stopped by Ctrl-C")
+            && said.contains("stopped at iteration 2; checkpoint saved"),
+        "{said}"
+    );
+    assert_eq!(evaluated(), [0, 1]);
+    let out = resume_train(&dir, None, &["langevin.steps=4", "eval.kde_samples=30"]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && said.contains("iteration 2: TV(p_θ, q) "),
@@ -1431,6 +1448,18 @@ fn interrupt_stops_an_evaluation_and_the_resume_makes_it() {
     let out = resume_train(&dir, None, &[]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && said.contains("nothing to do"), "{said}");
+    // So too where the run goes on past its end, there no picture
+    // iteration: the evaluation it missed at its end is made (here at 3,
+    // with pictures every 2 iterations), then the run's own.
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = train_small_toy(&dir, 3, &["--set", "output.picture_every=2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(evaluated(), [0, 2, 3]);
+    let text = std::fs::read_to_string(&toy).unwrap();
+    std::fs::write(&toy, text.lines().take(3).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let out = resume_train(&dir, Some(5), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(evaluated(), [0, 2, 3, 4, 5]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -46,9 +46,10 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
 }
 
 /// [`evaluate_toy`], calling `progress(done, L)` as the short run's steps
-/// go (in slices, whose samples are those of one submission): its error,
-/// a stop, ends the evaluation within a slice or two (a long evaluation,
-/// 10 000 chains × 500 steps on a software adapter, takes half a minute).
+/// go (in slices, whose samples are those of one submission), after each
+/// but the last (the run is whole then, and is kept): its error, a stop,
+/// ends the evaluation within a slice or two (a long evaluation, 10 000
+/// chains × 500 steps on a software adapter, takes half a minute).
 pub fn evaluate_toy_watched(
     trainer: &Trainer,
     progress: &mut dyn FnMut(u64, u64) -> Result<()>,
@@ -92,7 +93,13 @@ pub fn evaluate_toy_watched(
                 sampler.record_steps(gpu, pass, n as usize)
             })
         },
-        |done| progress(done, steps),
+        |done| {
+            if done < steps {
+                progress(done, steps)
+            } else {
+                Ok(())
+            }
+        },
     )?;
     let samples = gpu.read_f32(sampler.field.input(), 0, k * dim)?;
     let (kde, tv_kde) = score.score(&samples);

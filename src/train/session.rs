@@ -197,11 +197,12 @@ impl Command {
         matches!(self, Command::LongRun(_) | Command::Landscape(_))
     }
 
-    /// Sent while an evaluation of the toy densities runs, it stops it
-    /// rather than wait for it (half a minute, for a large
+    /// Sent while an evaluation of the toy densities runs, or queued
+    /// before one begins (a Pause during the iteration it follows), it
+    /// stops it rather than wait for it (half a minute, for a large
     /// `eval.kde_samples` on a software adapter): its answer would come
     /// after a Pause, or be of a model a Reset or a load replaced.
-    pub fn stops_evaluation(&self) -> bool {
+    fn stops_evaluation(&self) -> bool {
         matches!(
             self,
             Command::Pause | Command::Reset | Command::Load(_) | Command::Open(_)
@@ -229,11 +230,14 @@ pub enum Update {
         iteration: u64,
         states: Arc<Vec<f32>>,
     },
-    /// An evaluation of the toy densities has begun (asked for or not),
-    /// said so (training waits for it), and sent again with its progress
-    /// through the short run's steps: answered by [`Update::Toy`] or
-    /// [`Update::ToyRefused`].
-    Evaluating(String),
+    /// Evaluation `number` of the toy densities has begun (asked for or
+    /// not), said so (training waits for it; [`Session::stop_evaluation`]
+    /// stops it), and sent again with its progress through the short run's
+    /// steps: answered by [`Update::Toy`] or [`Update::ToyRefused`].
+    Evaluating {
+        number: u64,
+        what: String,
+    },
     /// The answer to [`Command::EvaluateToy`], or the evaluation after a
     /// picture iteration: its row is kept in the run's history (Save).
     Toy {
@@ -242,7 +246,8 @@ pub enum Update {
     },
     /// [`Command::EvaluateToy`] refused at `iteration` (the model holds a
     /// diverged step, say), or an evaluation stopped
-    /// ([`Session::stop_evaluation`]): not asked again until the iteration changes.
+    /// ([`Session::stop_evaluation`], [`Command::stops_evaluation`]): not
+    /// asked again until the iteration changes.
     ToyRefused {
         iteration: u64,
         why: String,
@@ -354,12 +359,12 @@ struct LongWork {
     stop_upto: Arc<AtomicU64>,
 }
 
-/// How a front end stops an evaluation of the toy densities under way
-/// between two slices of its short run: [`Session::stop_evaluation`], or
-/// a command that would wait for it, queued ([`Command::stops_evaluation`]).
-/// The worker numbers evaluations 1, 2, … as it begins them; a stop covers
-/// those begun before it, so one sent after an evaluation ended stops no
-/// later one. Ending the session stops them all.
+/// How a front end stops an evaluation of the toy densities between two
+/// slices of its short run: [`Session::stop_evaluation`] of its number
+/// (the worker numbers them 1, 2, … as it begins them, and says so in
+/// [`Update::Evaluating`]: a stop aimed at one is never taken by the
+/// next), or a command that would wait for it, queued
+/// ([`Command::stops_evaluation`]). Ending the session stops them all.
 #[derive(Clone, Default)]
 struct Evaluations {
     begun: Arc<AtomicU64>,
@@ -407,7 +412,7 @@ impl Session {
         let (commands, command_rx) = channel();
         let (update_tx, updates) = channel();
         let jobs = LongWork::default();
-        let stop_upto = jobs.stop_upto.clone();
+        let jobs_stop_upto = jobs.stop_upto.clone();
         let evaluations = Evaluations::default();
         let worker_evaluations = evaluations.clone();
         let thread = std::thread::Builder::new()
@@ -415,7 +420,7 @@ impl Session {
             .spawn(move || {
                 let ended = update_tx.clone();
                 let mut worker = Worker {
-                    stop_upto,
+                    jobs_stop_upto,
                     jobs_taken: 0,
                     evaluations: worker_evaluations,
                     stopping_taken: 0,
@@ -465,13 +470,13 @@ impl Session {
         self.jobs.stop_upto.fetch_max(sent, Ordering::Relaxed);
     }
 
-    /// Stop the evaluation of the toy densities under way, if any, after
-    /// the slice of its short run under way: it is answered by
+    /// Stop evaluation `number` of the toy densities (that of its
+    /// [`Update::Evaluating`]) within a slice or two of its short run, or
+    /// at its first if it has not begun: it is answered by
     /// [`Update::ToyRefused`] and nothing is kept of it. (Pause, Reset,
-    /// Load and Open stop it too: [`Command::stops_evaluation`].)
-    pub fn stop_evaluation(&self) {
-        let begun = self.evaluations.begun.load(Ordering::SeqCst);
-        self.evaluations.stop_upto.fetch_max(begun, Ordering::SeqCst);
+    /// Load and Open stop one too: [`Command::stops_evaluation`].)
+    pub fn stop_evaluation(&self, number: u64) {
+        self.evaluations.stop_upto.fetch_max(number, Ordering::SeqCst);
     }
 
     pub fn send(&self, command: Command) {
@@ -499,7 +504,8 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         // Closing the command channel ends the thread after its current
-        // iteration, or its long work's current submission.
+        // iteration, or its long work's current submission, or its
+        // evaluation's current slice or two.
         self.jobs.stop_upto.store(u64::MAX, Ordering::Relaxed);
         self.evaluations.stop_upto.store(u64::MAX, Ordering::SeqCst);
         let (closed, _) = channel();
@@ -511,7 +517,8 @@ impl Drop for Session {
 }
 
 struct Worker {
-    stop_upto: Arc<AtomicU64>,
+    /// Long work up to this number stops ([`LongWork`]).
+    jobs_stop_upto: Arc<AtomicU64>,
     /// Long-work commands taken so far (the number of the last).
     jobs_taken: u64,
     evaluations: Evaluations,
@@ -608,6 +615,12 @@ impl Worker {
     /// One iteration, reported with the chains it left (in the picture, or
     /// read back when there is none).
     fn step(&mut self) -> Result<()> {
+        let toy = self.trainer.data.toy().is_some();
+        // A new run's starting point, as `train` evaluates it before its
+        // first iteration: the TV curve starts where a `train` run's does.
+        if toy && self.trainer.iteration == 0 && !self.toy_history.iter().any(|r| r.iteration == 0) {
+            self.evaluate_toy();
+        }
         let e = self.trainer.step()?;
         self.history.push(self.trainer.run_event(&e));
         // Submitted before the updates go out, so whoever reads the texture
@@ -630,7 +643,7 @@ impl Worker {
         }
         // As `train` evaluates toy data, at its picture iterations: the
         // window's TV curve, and a Save's, has the points a `train` run's has.
-        if self.trainer.data.toy().is_some()
+        if toy
             && e.iteration
                 .is_multiple_of(self.trainer.config.output.picture_every)
         {
@@ -653,7 +666,10 @@ impl Worker {
         let number = self.evaluations.begun.fetch_add(1, Ordering::SeqCst) + 1;
         let (evaluations, taken) = (&self.evaluations, self.stopping_taken);
         let said = evaluation_text(&self.trainer);
-        self.send(Update::Evaluating(said.clone()));
+        self.send(Update::Evaluating {
+            number,
+            what: said.clone(),
+        });
         let updates = &self.updates;
         let evaluated = evaluate_toy_watched(&self.trainer, &mut |done, steps| {
             if evaluations.stop_upto.load(Ordering::SeqCst) >= number
@@ -661,9 +677,8 @@ impl Worker {
             {
                 return Err(Error::Stopped("the evaluation".into()));
             }
-            if done < steps {
-                let _ = updates.send(Update::Evaluating(format!("{said} step {done} of {steps}")));
-            }
+            let what = format!("{said} step {done} of {steps}");
+            let _ = updates.send(Update::Evaluating { number, what });
             Ok(())
         });
         match evaluated {
@@ -1005,7 +1020,7 @@ impl Worker {
         self.jobs_taken += 1;
         let stop = StopCheck {
             job: self.jobs_taken,
-            stop_upto: self.stop_upto.clone(),
+            stop_upto: self.jobs_stop_upto.clone(),
             what,
         };
         if let Err(e) = stop.check().and_then(|()| work(self, &stop)) {
