@@ -665,6 +665,8 @@ impl GuiApp {
                     self.optimizer = kind;
                 }
                 self.changes.push((iteration, change));
+                // (Stopped or refused before the change: the view may ask again.)
+                self.toy_refused_at = None;
                 self.message = format!(
                     "{change} from iteration {}{}",
                     iteration + 1,

@@ -1719,16 +1719,15 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         // The reference's log_longrun, every eval.longrun_every iterations.
         let check_due =
             |it: u64| c.eval.longrun_every > 0 && it > 0 && it.is_multiple_of(c.eval.longrun_every);
-        // (One Ctrl-C stopped, at the checkpoint's iteration: made on resume.)
-        let resumed_check_pending =
-            args.resume && check_due(trainer.iteration) && !run.has_long_run_check(trainer.iteration);
-        // (So also its evaluation of toy data, with its pictures: at a
-        // picture iteration, or where the run ended as planned then.)
         let picture_due = |it: u64| it.is_multiple_of(c.output.picture_every) || it == total;
-        let resumed_evaluation_pending = args.resume
-            && trainer.data.toy().is_some()
-            && (picture_due(trainer.iteration) || run.resumed_at_its_end)
-            && !run.has_evaluation(trainer.iteration);
+        // What Ctrl-C stopped at iteration `it`, the checkpoint's: a
+        // long-run check, or an evaluation of toy data (with its pictures).
+        // Made on resume.
+        let toy = trainer.data.toy().is_some();
+        let check_missing = |run: &RunDir, it: u64| check_due(it) && !run.has_long_run_check(it);
+        let evaluation_missing = |run: &RunDir, it: u64| toy && picture_due(it) && !run.has_evaluation(it);
+        let resumed_check_pending = args.resume && check_missing(&run, trainer.iteration);
+        let resumed_evaluation_pending = args.resume && evaluation_missing(&run, trainer.iteration);
         if trainer.iteration >= total && !resumed_check_pending && !resumed_evaluation_pending {
             eprintln!(
                 "the run is already at iteration {} of {total}: nothing to do (--iters is the total, \
@@ -1892,10 +1891,13 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         let mut rate = ebmscope::train::TrainingRate::default();
         let resumed_at = trainer.iteration;
-        // (Asked at the end too: Ctrl-C may have stopped the last
-        // iteration's evaluation, which the resume makes.)
         loop {
-            if stop.load(Ordering::SeqCst) {
+            let done = trainer.iteration >= total;
+            // (At the end too, where Ctrl-C stopped the last iteration's
+            // evaluation or check: the resume makes it.)
+            let missing =
+                || evaluation_missing(&run, trainer.iteration) || check_missing(&run, trainer.iteration);
+            if stop.load(Ordering::SeqCst) && (!done || missing()) {
                 run.checkpoint(&trainer)?;
                 bar.abandon_with_message("interrupted");
                 eprintln!(
@@ -1906,7 +1908,7 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 say_where_replaced_run_is(&run);
                 return Ok(ExitCode::from(130));
             }
-            if trainer.iteration >= total {
+            if done {
                 break;
             }
             // A divergence (an iteration's, or parameters a checkpoint

@@ -669,8 +669,8 @@ fn the_tv_plot_keeps_every_evaluation() {
 
 /// A long evaluation of the densities shows its progress in the status
 /// line, beside a Stop that stops it: nothing kept, said, and not asked
-/// again at that iteration, but at the next. (500 chains × 100 000 steps:
-/// minutes on lavapipe.)
+/// again at that iteration, but after a change there, and at the next.
+/// (500 chains × 100 000 steps: minutes on lavapipe.)
 #[test]
 fn a_long_evaluation_stops_from_the_status_line() {
     let mut config = test_config();
@@ -716,8 +716,11 @@ fn a_long_evaluation_stops_from_the_status_line() {
         h.state().evaluating.is_none() && h.query_by_label("Stop").is_none(),
         "not asked again at iteration 1"
     );
-    // At the next iteration the view asks again.
+    // After a change, or at the next iteration, the view asks again.
     h.state().send(Command::Apply(Change::Steps(4)));
+    until(&mut h, "the densities of iteration 1, after the change", |a| {
+        a.toy_metrics.as_ref().is_some_and(|m| m.0 == 1)
+    });
     step_once(&mut h);
     until(&mut h, "the densities of iteration 2", |a| {
         a.toy_metrics.as_ref().is_some_and(|m| m.0 == 2)

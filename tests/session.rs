@@ -835,7 +835,8 @@ fn long_work_stops_when_asked_and_when_the_session_ends() {
 /// An evaluation of the toy densities says how far its short run has come
 /// and stops when asked by its number, even before it begins, or when a
 /// Pause, Reset or Load is sent while it runs or before it begins, within
-/// a slice or two of its steps; nothing is kept of a stopped one. A stop
+/// a slice or two of its steps; nothing is kept of a stopped one (and a
+/// new run's start's, so stopped, stops its first iteration too). A stop
 /// aimed at one stops no later one, and ending the session stops one
 /// under way. (Here 500 chains × 100 000 steps, minutes on lavapipe.)
 #[test]
@@ -902,6 +903,26 @@ fn an_evaluation_stops_when_asked_and_when_the_session_ends() {
     assert!(was_stopped(&wait_for(&s, "the Load's stop", answered)));
     wait_for(&s, "the load", |u| matches!(u, Update::Loaded { .. }));
     let _ = std::fs::remove_dir_all(&dir);
+    // A Pause behind a new run's start's evaluation stops it and the
+    // iteration it came before: paused at the start, which the next Step
+    // evaluates again, then iterates.
+    let fresh = Session::start(gpu.clone(), small(&endless)).unwrap();
+    fresh.send(Command::Step);
+    fresh.send(Command::Pause);
+    assert!(was_stopped(&wait_for(&fresh, "the start's stop", answered)));
+    fresh.send(Command::Apply(Change::Steps(4)));
+    fresh.send(Command::Step);
+    let seen = wait_for(&fresh, "the first iteration", |u| {
+        matches!(u, Update::Iteration(_))
+    });
+    let toy = seen
+        .iter()
+        .position(|u| matches!(u, Update::Toy { iteration: 0, .. }));
+    assert!(
+        toy.is_some() && matches!(seen.last(), Some(Update::Iteration(e)) if e.iteration == 1),
+        "{seen:?}"
+    );
+    drop(fresh);
 
     s.send(Command::Apply(Change::Steps(100_000)));
     s.send(Command::EvaluateToy);

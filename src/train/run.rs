@@ -61,9 +61,6 @@ pub struct RunDir {
     /// run an earlier `--force` set aside that this one's first checkpoint
     /// drops, what a resume's changes do beyond their settings.
     pub notes: Vec<String>,
-    /// Resumed from its checkpoint at the run's last iteration, as planned
-    /// then (where it evaluated toy data, unless Ctrl-C stopped that).
-    pub resumed_at_its_end: bool,
 }
 
 /// Where `--force` keeps the run it replaces until the new run's first
@@ -910,7 +907,6 @@ impl RunDir {
         let mut changes = Vec::new();
         let mut free = Vec::new();
         let mut notes = Vec::new();
-        let mut resumed_at_its_end = false;
         let (trainer, lock, replaced) = if let Existing::Resume {
             iterations,
             data,
@@ -977,7 +973,6 @@ impl RunDir {
             // Beside the changes and the free settings, only the length of
             // the run and where its data now lies may change on resume.
             config_resumed.iterations = iterations.unwrap_or(ck.config.iterations).max(ck.iteration);
-            resumed_at_its_end = ck.iteration == ck.config.iterations;
             if let Some(path) = data {
                 if config_resumed.data.kind.is_toy() {
                     return Err(Error::Config(
@@ -1122,7 +1117,6 @@ impl RunDir {
             _lock: lock,
             replaced,
             notes,
-            resumed_at_its_end,
         };
         // Changes go in changes.csv, the run's record of what moves
         // training, then in the checkpoint at once, so that a later

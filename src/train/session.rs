@@ -375,6 +375,14 @@ struct Evaluations {
     stopping_sent: Arc<AtomicU64>,
 }
 
+impl Evaluations {
+    /// Whether a command that stops an evaluation is queued, of those
+    /// sent, the worker having taken `taken`.
+    fn stopping_queued(&self, taken: u64) -> bool {
+        self.stopping_sent.load(Ordering::SeqCst) > taken
+    }
+}
+
 /// The stop check of one long job, called between its submissions.
 struct StopCheck {
     job: u64,
@@ -613,13 +621,19 @@ impl Worker {
     }
 
     /// One iteration, reported with the chains it left (in the picture, or
-    /// read back when there is none).
+    /// read back when there is none); none where a Pause, Reset or load
+    /// queued behind a new run's start stopped its evaluation.
     fn step(&mut self) -> Result<()> {
         let toy = self.trainer.data.toy().is_some();
         // A new run's starting point, as `train` evaluates it before its
         // first iteration: the TV curve starts where a `train` run's does.
         if toy && self.trainer.iteration == 0 && !self.toy_history.iter().any(|r| r.iteration == 0) {
             self.evaluate_toy();
+            // Stopped by a Pause, Reset or load behind it: that comes
+            // first, at the start (a later Run evaluates the start again).
+            if self.evaluations.stopping_queued(self.stopping_taken) {
+                return Ok(());
+            }
         }
         let e = self.trainer.step()?;
         self.history.push(self.trainer.run_event(&e));
@@ -672,9 +686,7 @@ impl Worker {
         });
         let updates = &self.updates;
         let evaluated = evaluate_toy_watched(&self.trainer, &mut |done, steps| {
-            if evaluations.stop_upto.load(Ordering::SeqCst) >= number
-                || evaluations.stopping_sent.load(Ordering::SeqCst) > taken
-            {
+            if evaluations.stop_upto.load(Ordering::SeqCst) >= number || evaluations.stopping_queued(taken) {
                 return Err(Error::Stopped("the evaluation".into()));
             }
             let what = format!("{said} step {done} of {steps}");
