@@ -838,23 +838,24 @@ fn long_work_stops_when_asked_and_when_the_session_ends() {
 /// a slice or two of its steps; nothing is kept of a stopped one (and a
 /// new run's start's, so stopped, stops its first iteration too). A stop
 /// aimed at one stops no later one, and ending the session stops one
-/// under way. (Here 500 chains × 100 000 steps, minutes on lavapipe.)
+/// under way. (Here 2 000 chains × 100 000 steps, many minutes on lavapipe.)
 #[test]
 fn an_evaluation_stops_when_asked_and_when_the_session_ends() {
     // (A persistent run's evaluation starts from its bank: as large.)
     let endless = [
         "langevin.steps=100000",
-        "langevin.bank_size=500",
-        "eval.kde_samples=500",
+        "langevin.bank_size=2000",
+        "eval.kde_samples=2000",
         "eval.grid=24",
     ];
     let gpu = Arc::new(common::gpu());
     let s = Session::start(gpu.clone(), small(&endless)).unwrap();
+    // (In slices of 50 000 chain-steps: 25 steps of 2 000 chains.)
     let going =
-        |u: &Update| matches!(u, Update::Evaluating { what, .. } if what.ends_with("… step 50 of 100000"));
+        |u: &Update| matches!(u, Update::Evaluating { what, .. } if what.ends_with("… step 25 of 100000"));
     let answered = |u: &Update| matches!(u, Update::ToyRefused { .. } | Update::Toy { .. });
     let was_stopped = |seen: &[Update]| matches!(seen.last(), Some(Update::ToyRefused { iteration: 0, why }) if why == "the evaluation stopped");
-    let said = "evaluating the densities: 500 chains × 100000 steps (eval.kde_samples) …";
+    let said = "evaluating the densities: 2000 chains × 100000 steps (eval.kde_samples) …";
     // Stopped by its number before it begins: at its first slice.
     s.stop_evaluation(1);
     s.send(Command::EvaluateToy);

@@ -744,8 +744,9 @@ impl Gpu {
         self.submit(encoder.finish())
     }
 
-    /// Long work as `total` steps in submissions of at most [`SLICE_STEPS`]
-    /// (so that one stays short on slow adapters): `submit(done, n)` submits
+    /// Long work as `total` steps in submissions of at most `slice` steps
+    /// ([`SLICE_STEPS`] but where a slice of many chains would be long),
+    /// so that one stays short on slow adapters: `submit(done, n)` submits
     /// steps done … done + n and returns its index. At most two submissions
     /// are queued (each waits for the one before), so `progress(done)`,
     /// called after each, runs at most a slice ahead of the GPU, and its
@@ -754,12 +755,13 @@ impl Gpu {
     pub fn run_in_slices(
         &self,
         total: u64,
+        slice: u64,
         mut submit: impl FnMut(u64, u64) -> wgpu::SubmissionIndex,
         mut progress: impl FnMut(u64) -> Result<()>,
     ) -> Result<()> {
         let (mut done, mut previous) = (0, None);
         while done < total {
-            let n = SLICE_STEPS.min(total - done);
+            let n = slice.max(1).min(total - done);
             let index = submit(done, n);
             if let Some(p) = previous.replace(index) {
                 self.device
@@ -795,7 +797,7 @@ fn writable_bindings(source: &str) -> Vec<u32> {
 }
 
 /// Steps of long work per submission ([`Gpu::run_in_slices`]).
-const SLICE_STEPS: u64 = 50;
+pub const SLICE_STEPS: u64 = 50;
 
 /// The first of `candidates` (best first) that `open` opens, with the
 /// errors of those before it; where none opens, the best one's error.

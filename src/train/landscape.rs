@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{plural, rounded, short};
 use crate::data::Dataset;
 use crate::data::toy::Grid;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, SLICE_STEPS};
 use crate::io::{OutputSet, Sign, replace_outputs, write_atomically};
 use crate::model::GpuNet;
 use crate::plot::MapPoint;
@@ -390,6 +390,7 @@ pub fn map_landscape<F: EnergyField>(
     for (from, steps) in [(0, half), (half, total - half)] {
         gpu.run_in_slices(
             steps,
+            SLICE_STEPS,
             |done, slice| {
                 let factor = (total - from - done) as f64 / total as f64;
                 let epsilon = size.epsilon * factor.sqrt() as f32;
@@ -519,6 +520,7 @@ fn attract<F: EnergyField>(
         sampler.begin(gpu, c as u32);
         gpu.run_in_slices(
             steps,
+            SLICE_STEPS,
             |_, n| gpu.run("attraction", |pass| sampler.record_steps(gpu, pass, n as usize)),
             |done| progress((c * chunk) as u64 * steps + group.len() as u64 * done, total),
         )?;

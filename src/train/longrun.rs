@@ -13,7 +13,7 @@ pub use crate::config::LongRunInit;
 use super::{Checkpoint, Progress, net_spec, step_size};
 use crate::config::short;
 use crate::data::Dataset;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, SLICE_STEPS};
 use crate::io::{OutputSet, Sign};
 use crate::kernels::sampling::Purpose;
 use crate::model::GpuNet;
@@ -987,6 +987,7 @@ pub fn long_run(
             let end = (done + STATS_DRAIN_STEPS).min(target);
             gpu.run_in_slices(
                 end - done,
+                SLICE_STEPS,
                 |_, n| {
                     gpu.run("long run", |pass| match &chains {
                         Chains::Ula(s) => s.record_steps(gpu, pass, n as usize),

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use super::{Trainer, data_points, init_noise, step_size};
 use crate::config::InitKind;
 use crate::data::toy::{Grid, KdeScore, KdeTv, kl, total_variation};
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, SLICE_STEPS};
 use crate::model::GpuNet;
 use crate::sampler::{EnergyField, Langevin};
 use crate::{Error, Result};
@@ -46,10 +46,11 @@ pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
 }
 
 /// [`evaluate_toy`], calling `progress(done, L)` as the short run's steps
-/// go (in slices, whose samples are those of one submission), after each
-/// but the last (the run is whole then, and is kept): its error, a stop,
-/// ends the evaluation within a slice or two (a long evaluation, 10 000
-/// chains × 500 steps on a software adapter, takes half a minute).
+/// go (in slices of [`EVALUATION_SLICE_CHAIN_STEPS`], whose samples are
+/// those of one submission), after each but the last (the run is whole
+/// then, and is kept): its error, a stop, ends the evaluation within a
+/// slice or two (a long evaluation, 10 000 chains × 500 steps on a
+/// software adapter, takes half a minute).
 pub fn evaluate_toy_watched(
     trainer: &Trainer,
     progress: &mut dyn FnMut(u64, u64) -> Result<()>,
@@ -86,8 +87,11 @@ pub fn evaluate_toy_watched(
         gpu.run("short-run start", |pass| init.record(gpu, pass));
     }
     let steps = u64::from(c.langevin.steps);
+    // (Fewer steps a slice for many chains: a stop waits for a slice or two.)
+    let slice = (EVALUATION_SLICE_CHAIN_STEPS / k as u64).clamp(1, SLICE_STEPS);
     gpu.run_in_slices(
         steps,
+        slice,
         |_, n| {
             gpu.run("short-run samples", |pass| {
                 sampler.record_steps(gpu, pass, n as usize)
@@ -118,6 +122,11 @@ pub fn evaluate_toy_watched(
         persistent: trainer.bank().is_some(),
     })
 }
+
+/// Chain-steps of a slice of an evaluation's short run at most: 1 000
+/// chains take slices of 50 steps, 10 000 of 5 (a third of a second each
+/// on lavapipe, where 50 took 3.2 s).
+const EVALUATION_SLICE_CHAIN_STEPS: u64 = 50_000;
 
 /// What [`evaluate_toy`] does, said while it runs (it may take as long as
 /// many iterations).
