@@ -126,6 +126,7 @@ fn densities_due(last: Option<u64>, it: u64, running: bool) -> bool {
 
 /// The status line from a click on an evaluation's Stop until its answer.
 const STOPPING_EVALUATION: &str = "stopping the evaluation …";
+
 /// Points a learning curve draws at most: a long run's history (100 000
 /// iterations and more, a loaded run's included) drawn whole every frame
 /// would slow the window to a crawl (see [`crate::plot::thinned`]).
@@ -259,8 +260,8 @@ pub struct GuiApp {
     pub picture: Option<(PictureSource, egui::TextureId, [usize; 2])>,
     /// The last toy densities, and their three textures (true, learned, KDE).
     pub toy_metrics: Option<(u64, Arc<ToyMetrics>)>,
-    /// Every evaluation of this run's toy densities (the trainer's, after
-    /// each `output.picture_every`th iteration, and the densities view's;
+    /// Every evaluation of this run's toy densities (the trainer's, at the
+    /// start and after each `output.picture_every`th iteration, and the densities view's;
     /// a loaded checkpoint's run's before), for the TV plot.
     pub toy_history: Vec<ToyRow>,
     /// The iteration whose densities were refused (or whose evaluation

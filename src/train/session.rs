@@ -59,7 +59,8 @@ pub enum Command {
     Reset,
     /// Densities of the current model on the toy grid (toy data only):
     /// answered by [`Update::Toy`] between iterations. (Toy data is also
-    /// evaluated unasked after every `output.picture_every`th iteration.)
+    /// evaluated unasked before a new run's first iteration and after
+    /// every `output.picture_every`th.)
     EvaluateToy,
     /// Report every chain's energy along its Langevin path after each
     /// iteration ([`Update::EnergyPath`]), or stop doing so.
