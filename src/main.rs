@@ -1560,8 +1560,8 @@ fn energy(choice: &AdapterChoice, args: EnergyArgs) -> anyhow::Result<ExitCode> 
 }
 
 fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
-    use ebmscope::train::evaluate_toy_watched;
     use ebmscope::train::run::{Existing, RunDir};
+    use ebmscope::train::{evaluate_toy_watched, evaluation_text};
     use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
@@ -1819,14 +1819,10 @@ fn train(choice: &AdapterChoice, args: TrainArgs) -> anyhow::Result<ExitCode> {
             }
             // (Which may take as long as many iterations: said while it
             // runs, and Ctrl-C stops it.)
-            let said = ebmscope::train::evaluation_text(trainer);
-            bar.set_message(said.clone());
+            bar.set_message(evaluation_text(trainer, None));
             let m = evaluate_toy_watched(trainer, &mut |done, steps| {
-                if stop.load(Ordering::SeqCst) {
-                    return Err(ebmscope::Error::Stopped("the evaluation".into()));
-                }
-                bar.set_message(format!("{said} step {done} of {steps}"));
-                Ok(())
+                bar.set_message(evaluation_text(trainer, Some((done, steps))));
+                !stop.load(Ordering::SeqCst)
             });
             bar.set_message("");
             let m = match m {

@@ -42,18 +42,18 @@ pub struct ToyMetrics {
 /// bank entries are exchangeable) and run the same L steps, without
 /// touching the bank or the training chains.
 pub fn evaluate_toy(trainer: &Trainer) -> Result<ToyMetrics> {
-    evaluate_toy_watched(trainer, &mut |_, _| Ok(()))
+    evaluate_toy_watched(trainer, &mut |_, _| true)
 }
 
-/// [`evaluate_toy`], calling `progress(done, L)` as the short run's steps
-/// go (in slices of [`EVALUATION_SLICE_CHAIN_STEPS`], whose samples are
+/// [`evaluate_toy`], asking `go_on(done, L)` as the short run's steps go
+/// (in slices of [`EVALUATION_SLICE_CHAIN_STEPS`], whose samples are
 /// those of one submission), after each but the last (the run is whole
-/// then, and is kept): its error, a stop, ends the evaluation within a
-/// slice or two (a long evaluation, 10 000 chains × 500 steps on a
+/// then, and is kept): false stops the evaluation within a slice or two,
+/// [`Error::Stopped`] (a long evaluation, 10 000 chains × 500 steps on a
 /// software adapter, takes half a minute).
 pub fn evaluate_toy_watched(
     trainer: &Trainer,
-    progress: &mut dyn FnMut(u64, u64) -> Result<()>,
+    go_on: &mut dyn FnMut(u64, u64) -> bool,
 ) -> Result<ToyMetrics> {
     trainer.refuse_diverged()?;
     let gpu: &Gpu = &trainer.gpu;
@@ -98,10 +98,10 @@ pub fn evaluate_toy_watched(
             })
         },
         |done| {
-            if done < steps {
-                progress(done, steps)
-            } else {
+            if done >= steps || go_on(done, steps) {
                 Ok(())
+            } else {
+                Err(Error::Stopped("the evaluation".into()))
             }
         },
     )?;
@@ -129,10 +129,11 @@ pub fn evaluate_toy_watched(
 const EVALUATION_SLICE_CHAIN_STEPS: u64 = 50_000;
 
 /// What [`evaluate_toy`] does, said while it runs (it may take as long as
-/// many iterations).
-pub fn evaluation_text(trainer: &Trainer) -> String {
+/// many iterations), with the steps `done` of `L` where given.
+pub fn evaluation_text(trainer: &Trainer, done: Option<(u64, u64)>) -> String {
+    let step = done.map_or(String::new(), |(done, steps)| format!(" step {done} of {steps}"));
     format!(
-        "evaluating the densities: {} chains × {} steps (eval.kde_samples) …",
+        "evaluating the densities: {} chains × {} steps (eval.kde_samples) …{step}",
         kde_chains(trainer),
         trainer.config.langevin.steps
     )

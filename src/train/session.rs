@@ -368,7 +368,6 @@ struct LongWork {
 /// ([`Command::stops_evaluation`]). Ending the session stops them all.
 #[derive(Clone, Default)]
 struct Evaluations {
-    begun: Arc<AtomicU64>,
     /// Evaluations up to this number stop.
     stop_upto: Arc<AtomicU64>,
     /// Commands sent that stop an evaluation: while the worker has taken
@@ -432,6 +431,7 @@ impl Session {
                     jobs_stop_upto,
                     jobs_taken: 0,
                     evaluations: worker_evaluations,
+                    evaluations_begun: 0,
                     stopping_taken: 0,
                     gpu,
                     config,
@@ -531,6 +531,8 @@ struct Worker {
     /// Long-work commands taken so far (the number of the last).
     jobs_taken: u64,
     evaluations: Evaluations,
+    /// Evaluations begun so far (the number of the last).
+    evaluations_begun: u64,
     /// Commands taken that stop an evaluation ([`Evaluations::stopping_sent`]).
     stopping_taken: u64,
     gpu: Arc<Gpu>,
@@ -678,21 +680,22 @@ impl Worker {
             let metrics = metrics.clone();
             return self.send(Update::Toy { iteration, metrics });
         }
-        let number = self.evaluations.begun.fetch_add(1, Ordering::SeqCst) + 1;
+        self.evaluations_begun += 1;
+        let number = self.evaluations_begun;
         let (evaluations, taken) = (&self.evaluations, self.stopping_taken);
-        let said = evaluation_text(&self.trainer);
-        self.send(Update::Evaluating {
+        let (trainer, updates) = (&self.trainer, &self.updates);
+        let _ = updates.send(Update::Evaluating {
             number,
-            what: said.clone(),
+            what: evaluation_text(trainer, None),
         });
-        let updates = &self.updates;
-        let evaluated = evaluate_toy_watched(&self.trainer, &mut |done, steps| {
-            if evaluations.stop_upto.load(Ordering::SeqCst) >= number || evaluations.stopping_queued(taken) {
-                return Err(Error::Stopped("the evaluation".into()));
+        let evaluated = evaluate_toy_watched(trainer, &mut |done, steps| {
+            let stop =
+                evaluations.stop_upto.load(Ordering::SeqCst) >= number || evaluations.stopping_queued(taken);
+            if !stop {
+                let what = evaluation_text(trainer, Some((done, steps)));
+                let _ = updates.send(Update::Evaluating { number, what });
             }
-            let what = format!("{said} step {done} of {steps}");
-            let _ = updates.send(Update::Evaluating { number, what });
-            Ok(())
+            !stop
         });
         match evaluated {
             Ok(m) => {
